@@ -1,0 +1,30 @@
+#pragma once
+// Host-side entry points of the CUDA backend, usable from plain C++ (no CUDA headers).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace jenga::cuda {
+
+// True when the library was built with CUDA and a usable GPU is present. Never throws.
+bool available();
+int device_count();
+struct DeviceInfo {
+  std::string name;
+  int major = 0, minor = 0;
+  int sm_count = 0;
+  size_t total_memory = 0;
+  size_t shared_memory_per_block_optin = 0;
+  size_t l2_bytes = 0;
+};
+DeviceInfo device_info(int device = 0);
+// Registers cudaMalloc/cudaFree as the allocator for Device::CUDA tensors (idempotent).
+void init();
+
+// Elementwise smoke kernel: dst[i] = bf16(src[i]) with round-to-nearest-even; device pointers.
+void convert_f32_to_bf16(const float* src, uint16_t* dst, size_t n);
+void copy_to_device(void* dst, const void* src, size_t bytes);
+void copy_to_host(void* dst, const void* src, size_t bytes);
+void synchronize();
+
+}  // namespace jenga::cuda

@@ -1,0 +1,66 @@
+// Host side of the CUDA backend: device queries, allocation, copies, error text.
+#include <cuda_runtime.h>
+
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_check.h"
+#include "core/error.h"
+#include "core/tensor.h"
+
+namespace jenga::cuda {
+
+void raise_cuda_error(cudaError_t e, const char* expr, const char* file, int line) {
+  throw Error(fmt::format("CUDA error {} ({}) in {} at {}:{}", cudaGetErrorName(e),
+                          cudaGetErrorString(e), expr, file, line));
+}
+
+bool available() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+}
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) return 0;
+  return n;
+}
+
+DeviceInfo device_info(int device) {
+  cudaDeviceProp p{};
+  JENGA_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+  DeviceInfo d;
+  d.name = p.name;
+  d.major = p.major;
+  d.minor = p.minor;
+  d.sm_count = p.multiProcessorCount;
+  d.total_memory = p.totalGlobalMem;
+  d.shared_memory_per_block_optin = p.sharedMemPerBlockOptin;
+  d.l2_bytes = static_cast<size_t>(p.l2CacheSize);
+  return d;
+}
+
+namespace {
+void* device_alloc(size_t bytes) {
+  void* p = nullptr;
+  if (cudaMalloc(&p, bytes) != cudaSuccess) {
+    cudaGetLastError();  // clear the error so later calls are not poisoned
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    fail("out of GPU memory: needed {} MiB, {} MiB free of {} MiB (try a smaller size, fewer "
+         "frames, or --offload)", bytes >> 20, free_b >> 20, total_b >> 20);
+  }
+  return p;
+}
+void device_free(void* p) { cudaFree(p); }
+}  // namespace
+
+void init() { register_device_allocator(Device::CUDA, {device_alloc, device_free}); }
+
+void copy_to_device(void* dst, const void* src, size_t bytes) {
+  JENGA_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+}
+void copy_to_host(void* dst, const void* src, size_t bytes) {
+  JENGA_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+}
+void synchronize() { JENGA_CUDA_CHECK(cudaDeviceSynchronize()); }
+
+}  // namespace jenga::cuda

@@ -1,0 +1,50 @@
+// `jenga debug ...`: small tools to check parts of the engine without a real model.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "models/wan/wan_config.h"
+#include "models/wan/wan_tiny.h"
+
+namespace jenga::cli {
+namespace {
+
+struct MakeTinyOptions {
+  std::string family = "wan";
+  std::string out;
+  std::string size = "tiny";
+  std::string dtype = "f32";
+  uint64_t seed = 0;
+};
+
+void run_make_tiny(const MakeTinyOptions& o) {
+  wan::WanConfig cfg = o.size == "tiny" ? wan::WanConfig::tiny()
+                       : o.size == "1.3b" ? wan::WanConfig::wan_1_3b()
+                                          : wan::WanConfig::wan_14b();
+  const auto dt = dtype_parse(o.dtype);
+  if (!dt || !dtype_is_float(*dt)) usage_fail("--dtype {}: use f32, bf16, f16 or fp8-e4m3", o.dtype);
+  wan::write_random_checkpoint(o.out, cfg, o.seed, *dt);
+  std::printf("wrote %s: Wan2.1 %s DiT with random weights (%s, seed %llu, %.1f M parameters)\n",
+              o.out.c_str(), o.size.c_str(), o.dtype.c_str(), static_cast<unsigned long long>(o.seed),
+              cfg.parameter_count() / 1e6);
+}
+
+}  // namespace
+
+void register_debug(CLI::App& app) {
+  auto* d = app.add_subcommand("debug", "Tools to check parts of the engine without a real model");
+  d->require_subcommand(1);
+
+  auto mt = std::make_shared<MakeTinyOptions>();
+  auto* c = d->add_subcommand("make-tiny", "Write a random-weight checkpoint with official key names");
+  c->add_option("--family", mt->family, "Model family")->check(CLI::IsMember({"wan"}))->capture_default_str();
+  c->add_option("--out", mt->out, "Output folder")->required();
+  c->add_option("--size", mt->size, "tiny (2 layers, dim 128) or the published shapes 1.3b, 14b")
+      ->check(CLI::IsMember({"tiny", "1.3b", "14b"}))
+      ->capture_default_str();
+  c->add_option("--dtype", mt->dtype, "Weight dtype: f32, bf16, f16, fp8-e4m3")->capture_default_str();
+  c->add_option("--seed", mt->seed, "Random seed")->capture_default_str();
+  c->callback([mt] { run_make_tiny(*mt); });
+}
+
+}  // namespace jenga::cli

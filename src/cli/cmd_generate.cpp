@@ -1,0 +1,84 @@
+// `jenga generate`: flags as stable-diffusion.cpp users know them. The pipeline is issue #8;
+// until it lands this validates the request and says plainly what is missing.
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace jenga::cli {
+
+std::pair<int, int> parse_size(const std::string& flag, const std::string& value) {
+  int w = 0, h = 0;
+  char x = 0, extra = 0;
+  if (std::sscanf(value.c_str(), "%d%c%d%c", &w, &x, &h, &extra) != 3 || (x != 'x' && x != 'X') ||
+      w <= 0 || h <= 0)
+    usage_fail("{} '{}' is not WIDTHxHEIGHT (e.g. 832x480)", flag, value);
+  return {w, h};
+}
+
+namespace {
+struct GenerateOptions {
+  std::string model, diffusion_model, vae, t5xxl;
+  std::string prompt, negative_prompt;
+  std::string preset = "dense";
+  std::string size = "832x480";
+  int width = 0, height = 0;
+  int frames = 81;
+  int steps = 50;
+  int64_t seed = 42;
+  double cfg_scale = 5.0;
+  double shift = 5.0;
+  std::string output = "output.mp4";
+  std::string device = "auto";
+  bool quiet = false, json_progress = false;
+};
+
+void run_generate(const GenerateOptions& o) {
+  auto [w, h] = parse_size("--size", o.size);
+  if (o.width) w = o.width;
+  if (o.height) h = o.height;
+  if (w % 16 != 0 || h % 16 != 0)
+    usage_fail("size {}x{}: width and height must be multiples of 16 (e.g. 832x480)", w, h);
+  if (o.frames < 1 || (o.frames - 1) % 4 != 0)
+    usage_fail("--frames {}: must be 4k+1 (e.g. 81, 49, 17, 1)", o.frames);
+  if (o.steps < 1 || o.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", o.steps);
+  if (o.cfg_scale < 0) usage_fail("--cfg-scale {}: must not be negative", o.cfg_scale);
+  if (!o.model.empty() && !std::filesystem::exists(o.model))
+    usage_fail("--model {}: no such file or folder", o.model);
+  fail("text-to-video generation is not implemented in this build yet (pipeline: issue #8); "
+       "'jenga inspect' and 'jenga debug make-tiny' work today");
+}
+}  // namespace
+
+void register_generate(CLI::App& app) {
+  auto o = std::make_shared<GenerateOptions>();
+  auto* c = app.add_subcommand("generate", "Generate a video from a text prompt");
+  c->add_option("-m,--model", o->model, "Model folder as published (or a .safetensors file); "
+                                        "none = built-in tiny random model");
+  c->add_option("--diffusion-model", o->diffusion_model, "DiT weights file (ComfyUI style)");
+  c->add_option("--vae", o->vae, "VAE weights file");
+  c->add_option("--t5xxl", o->t5xxl, "umT5 text encoder weights file");
+  c->add_option("-p,--prompt", o->prompt, "What the video shows");
+  c->add_option("-n,--negative-prompt", o->negative_prompt, "What to avoid (default: the model's)");
+  c->add_option("--preset", o->preset, "Speed preset")
+      ->check(CLI::IsMember({"dense", "base", "turbo", "flash", "3stage"}))
+      ->capture_default_str();
+  c->add_option("-s,--size", o->size, "WIDTHxHEIGHT")->capture_default_str();
+  c->add_option("-W,--width", o->width, "Width (overrides --size)");
+  c->add_option("-H,--height", o->height, "Height (overrides --size)");
+  c->add_option("-f,--frames", o->frames, "Frames, 4k+1")->capture_default_str();
+  c->add_option("--steps", o->steps, "Sampling steps")->capture_default_str();
+  c->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  c->add_option("--cfg-scale", o->cfg_scale, "Classifier-free guidance scale")->capture_default_str();
+  c->add_option("--shift", o->shift, "Flow-matching sigma shift")->capture_default_str();
+  c->add_option("-o,--output", o->output, "Output .mp4/.webp/.png folder")->capture_default_str();
+  c->add_option("--device", o->device, "auto|cpu|cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  c->add_flag("-q,--quiet", o->quiet, "No progress output");
+  c->add_flag("--json-progress", o->json_progress, "Progress as JSON lines on stderr");
+  c->callback([o] { run_generate(*o); });
+}
+
+}  // namespace jenga::cli
