@@ -1,0 +1,134 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "backend/block_sparse.h"
+#include "backend/cpu/attention.h"
+#include "backend/cpu/gemm.h"
+#include "core/error.h"
+#include "core/rng.h"
+
+using namespace jenga;
+
+TEST(CpuGemm, LinearMatchesLoops) {
+  const int64_t m = 5, n = 7, k = 9;
+  std::vector<float> x(m * k), w(n * k), b(n), y(m * n);
+  fill_normal(x, 1);
+  fill_normal(w, 2);
+  fill_normal(b, 3);
+  cpu::linear(x.data(), w.data(), b.data(), y.data(), m, n, k);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double r = b[j];
+      for (int64_t t = 0; t < k; ++t) r += double(x[i * k + t]) * w[j * k + t];
+      EXPECT_NEAR(y[i * n + j], r, 1e-4);
+    }
+}
+
+TEST(BlockSparse, OneHotRoundTripAndValidate) {
+  std::vector<uint8_t> m = {1, 0, 1, 0, 0, 0, 1, 1, 1};  // 1x1x3x3
+  auto l = BlockSparseLayout::from_onehot(m, 1, 1, 3, 3);
+  EXPECT_EQ(l.offsets, (std::vector<int32_t>{0, 2, 2, 5}));
+  EXPECT_EQ(l.indices, (std::vector<int32_t>{0, 2, 0, 1, 2}));
+  EXPECT_EQ(l.to_onehot(), m);
+  EXPECT_NEAR(l.density(), 5.0 / 9.0, 1e-12);
+  EXPECT_NO_THROW(l.validate());
+  l.indices[1] = 5;
+  EXPECT_THROW(l.validate(), Error);
+  l.indices[1] = 0;  // not ascending
+  EXPECT_THROW(l.validate(), Error);
+  EXPECT_THROW(BlockSparseLayout::from_onehot(m, 1, 1, 2, 3), Error);
+  auto d = BlockSparseLayout::dense(2, 3, 4, 5);
+  EXPECT_EQ(d.density(), 1.0);
+  EXPECT_EQ(d.kept(1, 2, 3).size(), 5u);
+}
+
+namespace {
+struct Qkv {
+  std::vector<float> q, k, v;
+};
+Qkv random_qkv(int64_t B, int64_t H, int64_t Lq, int64_t Lk, int64_t D, uint64_t seed) {
+  Qkv r{std::vector<float>(B * H * Lq * D), std::vector<float>(B * H * Lk * D), std::vector<float>(B * H * Lk * D)};
+  fill_normal(r.q, seed);
+  fill_normal(r.k, seed + 1);
+  fill_normal(r.v, seed + 2);
+  return r;
+}
+}  // namespace
+
+// Dense: check against a direct softmax formula, in [B, H, L, D].
+TEST(CpuAttention, DenseMatchesFormula) {
+  const int64_t B = 2, H = 2, Lq = 5, Lk = 7, D = 4;
+  auto t = random_qkv(B, H, Lq, Lk, D, 10);
+  std::vector<float> out(B * H * Lq * D);
+  cpu::AttentionArgs a;
+  a.q = t.q.data(), a.k = t.k.data(), a.v = t.v.data(), a.out = out.data();
+  a.batch = B, a.heads = H, a.q_len = Lq, a.k_len = Lk, a.head_dim = D, a.scale = 0.5f;
+  a.set_bhld_strides();
+  cpu::attention(a);
+  for (int64_t bh = 0; bh < B * H; ++bh)
+    for (int64_t i = 0; i < Lq; ++i) {
+      std::vector<double> p(Lk);
+      double mx = -1e30, s = 0;
+      for (int64_t j = 0; j < Lk; ++j) {
+        double dot = 0;
+        for (int64_t d = 0; d < D; ++d) dot += t.q[(bh * Lq + i) * D + d] * t.k[(bh * Lk + j) * D + d];
+        p[j] = 0.5 * dot;
+        mx = std::max(mx, p[j]);
+      }
+      for (auto& x : p) s += (x = std::exp(x - mx));
+      for (int64_t d = 0; d < D; ++d) {
+        double o = 0;
+        for (int64_t j = 0; j < Lk; ++j) o += p[j] / s * t.v[(bh * Lk + j) * D + d];
+        EXPECT_NEAR(out[(bh * Lq + i) * D + d], o, 1e-5);
+      }
+    }
+}
+
+// Sparse with ragged blocks and an empty row, [B, L, H, D] strides, and a key-block bias:
+// equals dense attention with masked-out keys at -inf and the bias added to the logits.
+TEST(CpuAttention, SparseEqualsMaskedDense) {
+  const int64_t B = 1, H = 2, L = 10, D = 3;
+  const int bm = 4, bn = 4;  // 3 query blocks, 3 key blocks (last ragged: 2 rows/cols)
+  auto t = random_qkv(B, H, L, L, D, 20);
+  std::vector<uint8_t> mask = {1, 0, 1, /**/ 0, 0, 0, /**/ 0, 1, 1,
+                               1, 1, 1, /**/ 0, 1, 0, /**/ 1, 0, 0};
+  auto layout = BlockSparseLayout::from_onehot(mask, B, H, 3, 3, bm, bn);
+  std::vector<float> bias = {0.0f, 0.3f, -0.7f, 1.0f, 0.0f, 0.5f};  // [H, k_blocks]
+  std::vector<float> out(L * H * D);
+  cpu::AttentionArgs a;
+  a.q = t.q.data(), a.k = t.k.data(), a.v = t.v.data(), a.out = out.data();
+  a.batch = B, a.heads = H, a.q_len = L, a.k_len = L, a.head_dim = D, a.scale = 0.7f;
+  a.set_blhd_strides();
+  a.layout = &layout;
+  a.key_block_bias = bias.data();
+  cpu::attention(a);
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t i = 0; i < L; ++i) {
+      std::vector<double> p(L, 0.0);
+      double mx = -1e30, s = 0;
+      bool any = false;
+      for (int64_t j = 0; j < L; ++j) {
+        if (!mask[(h * 3 + i / bm) * 3 + j / bn]) { p[j] = -INFINITY; continue; }
+        double dot = 0;
+        for (int64_t d = 0; d < D; ++d) dot += t.q[(i * H + h) * D + d] * t.k[(j * H + h) * D + d];
+        p[j] = 0.7 * dot + bias[h * 3 + j / bn];
+        mx = std::max(mx, p[j]);
+        any = true;
+      }
+      for (int64_t d = 0; d < D; ++d) {
+        if (!any) { EXPECT_EQ(out[(i * H + h) * D + d], 0.0f); continue; }
+        double o = 0;
+        s = 0;
+        for (int64_t j = 0; j < L; ++j) s += std::isinf(p[j]) ? 0 : std::exp(p[j] - mx);
+        for (int64_t j = 0; j < L; ++j)
+          if (!std::isinf(p[j])) o += std::exp(p[j] - mx) / s * t.v[(j * H + h) * D + d];
+        EXPECT_NEAR(out[(i * H + h) * D + d], o, 1e-5) << h << " " << i << " " << d;
+      }
+    }
+  // A layout for the wrong shape is refused.
+  auto wrong = BlockSparseLayout::dense(1, 2, 2, 3, bm, bn);
+  a.layout = &wrong;
+  EXPECT_THROW(cpu::attention(a), Error);
+}
