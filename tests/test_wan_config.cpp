@@ -126,3 +126,25 @@ TEST(WanConfig, DetectsDiffusersAndComfyLayouts) {
     EXPECT_EQ(c.ffn_dim, 300);
   }
 }
+
+// A skeleton with the published 1.3B shapes (only the tensors detection reads, stored as fp8 to
+// keep the file small) is recognised as 1.3B with 12 heads.
+TEST(WanConfig, Detects13BFromShapes) {
+  TempDir dir;
+  SafetensorsWriter w;
+  auto z = [](std::vector<int64_t> s) { return Tensor::zeros(DType::F8E4M3, Shape(std::span<const int64_t>(s))); };
+  const auto c = wan::WanConfig::wan_1_3b();
+  w.add("patch_embedding.weight", z({c.dim, 16, 1, 2, 2}));
+  w.add("blocks.0.self_attn.q.weight", z({1, 1}));
+  for (int i = 0; i < c.num_layers; ++i) w.add("blocks." + std::to_string(i) + ".norm3.weight", z({c.dim}));
+  w.add("blocks.0.ffn.0.weight", z({c.ffn_dim, c.dim}));
+  w.add("text_embedding.0.weight", z({c.dim, c.text_dim}));
+  w.add("time_embedding.0.weight", z({c.dim, c.freq_dim}));
+  w.add("head.head.weight", z({64, c.dim}));
+  w.write(dir / "wan13.safetensors");
+  Checkpoint ck = Checkpoint::open(dir / "wan13.safetensors");
+  auto m = detect_model(ck, dir / "wan13.safetensors");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->variant, "1.3B");
+  EXPECT_NE(m->details.find("12 heads (head dim 128)"), std::string::npos) << m->details;
+}

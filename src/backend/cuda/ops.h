@@ -1,0 +1,28 @@
+#pragma once
+// Fused elementwise/normalisation kernels for the DiT blocks. Plain C++ header: bf16 tensors
+// are void* (device), f32 tensors float*, streams void*. All row-major, contiguous.
+#include <cstdint>
+
+namespace jenga::cuda {
+
+// y = LN(x) [* w + b] [* (1 + scale) + shift], f32 statistics, bf16 output.
+// x: [rows, dim] f32; w, b: [dim] f32 or null (no affine); shift, scale: [dim] f32 or null.
+void layer_norm_modulate(const float* x, const float* w, const float* b, const float* shift,
+                         const float* scale, void* y, int64_t rows, int64_t dim, float eps,
+                         void* stream = nullptr);
+
+// y = x * rsqrt(mean(x^2) + eps) * w, f32 statistics. x, y: [rows, dim] bf16 (may alias).
+void rms_norm(const void* x, const float* w, void* y, int64_t rows, int64_t dim, float eps,
+              void* stream = nullptr);
+
+// In-place rotary embedding on interleaved pairs (x[2j], x[2j+1]) of each head.
+// x: [rows, heads, head_dim] bf16 (row stride given in elements); cos_sin: [rows, head_dim/2]
+// float2-packed (cos, sin) already in the token order of x.
+void rope_interleaved(void* x, const float* cos_sin, int64_t rows, int64_t heads, int64_t head_dim,
+                      int64_t row_stride, void* stream = nullptr);
+
+// x += y * gate (gate broadcast over rows; null gate = 1). x: [rows, dim] f32, y: bf16.
+void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows, int64_t dim,
+                        void* stream = nullptr);
+
+}  // namespace jenga::cuda

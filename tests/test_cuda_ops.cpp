@@ -1,0 +1,170 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/gemm.h"
+#include "backend/cuda/ops.h"
+#include "core/dtype.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+
+using namespace jenga;
+
+// GPU tests: run only where a GPU is present (CI has none and skips).
+namespace {
+bool gpu() {
+  if (!cuda::available()) return false;
+  cuda::init();
+  return true;
+}
+
+std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
+  std::vector<uint16_t> r(v.size());
+  for (size_t i = 0; i < v.size(); ++i) r[i] = f32_to_bf16(v[i]);
+  return r;
+}
+std::vector<float> round_bf16(const std::vector<float>& v) {
+  std::vector<float> r(v.size());
+  for (size_t i = 0; i < v.size(); ++i) r[i] = bf16_to_f32(f32_to_bf16(v[i]));
+  return r;
+}
+
+template <typename T>
+Tensor upload(const std::vector<T>& host, DType dt) {
+  Tensor t = Tensor::empty(dt, Shape{static_cast<int64_t>(host.size())}, Device::CUDA);
+  cuda::copy_to_device(t.data(), host.data(), host.size() * sizeof(T));
+  return t;
+}
+std::vector<float> download_bf16(const Tensor& t) {
+  std::vector<uint16_t> h(static_cast<size_t>(t.numel()));
+  cuda::copy_to_host(h.data(), t.data(), h.size() * 2);
+  std::vector<float> r(h.size());
+  for (size_t i = 0; i < h.size(); ++i) r[i] = bf16_to_f32(h[i]);
+  return r;
+}
+std::vector<float> download_f32(const Tensor& t) {
+  std::vector<float> h(static_cast<size_t>(t.numel()));
+  cuda::copy_to_host(h.data(), t.data(), h.size() * 4);
+  return h;
+}
+std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
+  std::vector<float> v(n);
+  fill_normal(v, seed);
+  for (auto& x : v) x *= scale;
+  return v;
+}
+float gelu_tanh(float x) {
+  return 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+}  // namespace
+
+TEST(CudaGemm, LinearWithEpiloguesMatchesCpu) {
+  if (!gpu()) GTEST_SKIP() << "no CUDA device";
+  cuda::GemmRunner runner;
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{300, 192, 128}, {1, 64, 256}, {517, 1536, 64}}) {
+    auto x = round_bf16(randn(m * k, 1, 1.0f));
+    auto w = round_bf16(randn(n * k, 2, 1.0f / std::sqrt(float(k))));
+    auto b = round_bf16(randn(n, 3, 0.5f));
+    Tensor dx = upload(to_bf16(x), DType::BF16), dw = upload(to_bf16(w), DType::BF16);
+    Tensor db = upload(to_bf16(b), DType::BF16);
+    Tensor dy = Tensor::empty(DType::BF16, Shape{m * n}, Device::CUDA);
+    std::vector<float> ref(m * n);
+    cpu::linear(x.data(), w.data(), b.data(), ref.data(), m, n, k);
+    for (auto ep : {cuda::Epilogue::None, cuda::Epilogue::Bias, cuda::Epilogue::BiasGeluTanh}) {
+      runner.linear(dx.data(), dw.data(), db.data(), dy.data(), m, n, k, ep);
+      auto got = download_bf16(dy);
+      double max_err = 0;
+      for (int64_t i = 0; i < m * n; ++i) {
+        float r = ref[i];
+        if (ep == cuda::Epilogue::None) r -= b[i % n];
+        if (ep == cuda::Epilogue::BiasGeluTanh) r = gelu_tanh(r);
+        max_err = std::max<double>(max_err, std::fabs(got[i] - r) / (1.0 + std::fabs(r)));
+      }
+      EXPECT_LT(max_err, 1e-2) << m << "x" << n << "x" << k << " epilogue " << static_cast<int>(ep);
+    }
+  }
+}
+
+TEST(CudaOps, LayerNormModulateMatchesCpu) {
+  if (!gpu()) GTEST_SKIP() << "no CUDA device";
+  const int64_t rows = 37, dim = 1536;
+  auto x = randn(rows * dim, 4, 3.0f);
+  for (auto& v : x) v += 5.0f;  // a large mean stresses the variance computation
+  auto w = randn(dim, 5), b = randn(dim, 6), shift = randn(dim, 7), scale = randn(dim, 8, 0.3f);
+  Tensor dx = upload(x, DType::F32), dw = upload(w, DType::F32), db = upload(b, DType::F32);
+  Tensor ds = upload(shift, DType::F32), dc = upload(scale, DType::F32);
+  Tensor dy = Tensor::empty(DType::BF16, Shape{rows * dim}, Device::CUDA);
+  for (bool affine : {false, true}) {
+    cuda::layer_norm_modulate(dx.data_as<float>(), affine ? dw.data_as<float>() : nullptr,
+                              affine ? db.data_as<float>() : nullptr, ds.data_as<float>(),
+                              dc.data_as<float>(), dy.data(), rows, dim, 1e-6f);
+    auto got = download_bf16(dy);
+    for (int64_t r = 0; r < rows; ++r) {
+      double mean = 0, var = 0;
+      for (int64_t i = 0; i < dim; ++i) mean += x[r * dim + i];
+      mean /= dim;
+      for (int64_t i = 0; i < dim; ++i) var += (x[r * dim + i] - mean) * (x[r * dim + i] - mean);
+      var /= dim;
+      for (int64_t i = 0; i < dim; ++i) {
+        double t = (x[r * dim + i] - mean) / std::sqrt(var + 1e-6);
+        if (affine) t = t * w[i] + b[i];
+        t = t * (1 + scale[i]) + shift[i];
+        ASSERT_NEAR(got[r * dim + i], t, 1e-2 * (1 + std::fabs(t))) << r << "," << i;
+      }
+    }
+  }
+}
+
+TEST(CudaOps, RmsNormInPlaceAndRope) {
+  if (!gpu()) GTEST_SKIP() << "no CUDA device";
+  const int64_t rows = 19, heads = 3, hd = 128, dim = heads * hd;
+  auto x = round_bf16(randn(rows * dim, 9, 2.0f));
+  auto w = randn(dim, 10, 0.2f);
+  for (auto& v : w) v += 1.0f;
+  Tensor dx = upload(to_bf16(x), DType::BF16), dw = upload(w, DType::F32);
+  cuda::rms_norm(dx.data(), dw.data_as<float>(), dx.data(), rows, dim, 1e-6f);
+  auto normed = download_bf16(dx);
+  std::vector<float> ref(rows * dim);
+  for (int64_t r = 0; r < rows; ++r) {
+    double ss = 0;
+    for (int64_t i = 0; i < dim; ++i) ss += double(x[r * dim + i]) * x[r * dim + i];
+    const double inv = 1.0 / std::sqrt(ss / dim + 1e-6);
+    for (int64_t i = 0; i < dim; ++i) {
+      ref[r * dim + i] = float(x[r * dim + i] * inv * w[i]);
+      ASSERT_NEAR(normed[r * dim + i], ref[r * dim + i], 1e-2 * (1 + std::fabs(ref[r * dim + i])));
+    }
+  }
+  // RoPE on the normalised values, angles from positions.
+  std::vector<float> cs(rows * hd);  // (cos, sin) pairs, hd/2 per row
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < hd / 2; ++j) {
+      const double a = r * std::pow(10000.0, -2.0 * j / hd);
+      cs[(r * hd / 2 + j) * 2] = float(std::cos(a));
+      cs[(r * hd / 2 + j) * 2 + 1] = float(std::sin(a));
+    }
+  Tensor dcs = upload(cs, DType::F32);
+  cuda::rope_interleaved(dx.data(), dcs.data_as<float>(), rows, heads, hd, dim);
+  auto got = download_bf16(dx);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t j = 0; j < hd / 2; ++j) {
+        const int64_t i = r * dim + h * hd + 2 * j;
+        const float c = cs[(r * hd / 2 + j) * 2], s = cs[(r * hd / 2 + j) * 2 + 1];
+        const float a = normed[i], b = normed[i + 1];
+        ASSERT_NEAR(got[i], a * c - b * s, 2e-2 * (1 + std::fabs(a) + std::fabs(b)));
+        ASSERT_NEAR(got[i + 1], a * s + b * c, 2e-2 * (1 + std::fabs(a) + std::fabs(b)));
+      }
+}
+
+TEST(CudaOps, GatedResidualAdd) {
+  if (!gpu()) GTEST_SKIP() << "no CUDA device";
+  const int64_t rows = 33, dim = 200;
+  auto x = randn(rows * dim, 11), y = round_bf16(randn(rows * dim, 12)), g = randn(dim, 13);
+  Tensor dx = upload(x, DType::F32), dy = upload(to_bf16(y), DType::BF16), dg = upload(g, DType::F32);
+  cuda::gated_residual_add(dx.data_as<float>(), dy.data(), dg.data_as<float>(), rows, dim);
+  auto got = download_f32(dx);
+  for (int64_t i = 0; i < rows * dim; ++i) ASSERT_NEAR(got[i], x[i] + y[i] * g[i % dim], 1e-5);
+}
