@@ -7,6 +7,8 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/ops.h"
+#include "backend/cuda/patch.h"
+#include "backend/cuda/vec_ops.h"
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "core/tensor.h"
@@ -125,7 +127,7 @@ TEST(CudaOps, RmsNormInPlaceAndRope) {
   auto w = randn(dim, 10, 0.2f);
   for (auto& v : w) v += 1.0f;
   Tensor dx = upload(to_bf16(x), DType::BF16), dw = upload(w, DType::F32);
-  cuda::rms_norm(dx.data(), dw.data_as<float>(), dx.data(), rows, dim, 1e-6f);
+  cuda::rms_norm(dx.data(), dim, dw.data_as<float>(), dx.data(), dim, rows, dim, 1e-6f);
   auto normed = download_bf16(dx);
   std::vector<float> ref(rows * dim);
   for (int64_t r = 0; r < rows; ++r) {
@@ -167,4 +169,69 @@ TEST(CudaOps, GatedResidualAdd) {
   cuda::gated_residual_add(dx.data_as<float>(), dy.data(), dg.data_as<float>(), rows, dim);
   auto got = download_f32(dx);
   for (int64_t i = 0; i < rows * dim; ++i) ASSERT_NEAR(got[i], x[i] + y[i] * g[i % dim], 1e-5);
+}
+
+TEST(CudaOps, PatchifyAndUnpatchifyWithOrder) {
+  if (!gpu()) GTEST_SKIP() << "no CUDA device";
+  const int64_t C = 3, F = 2, H = 3, W = 5;  // token grid
+  const int pt = 1, ph = 2, pw = 2, P = pt * ph * pw;
+  const int64_t L = F * H * W;
+  auto x = randn(C * F * pt * H * ph * W * pw, 14);
+  std::vector<int64_t> order(L);
+  for (int64_t i = 0; i < L; ++i) order[i] = (i * 7) % L;  // 7 is coprime with 30: a permutation
+  Tensor dx = upload(x, DType::F32), dord = upload(order, DType::I64);
+  Tensor dp = Tensor::empty(DType::BF16, Shape{L * C * P}, Device::CUDA);
+  cuda::patchify(dx.data_as<float>(), dp.data(), dord.data_as<int64_t>(), C, F, H, W, pt, ph, pw);
+  auto patches = download_bf16(dp);
+  auto lat = [&](int64_t c, int64_t r, int a, int b, int d) {
+    const int64_t f = r / (H * W), h = (r / W) % H, w = r % W;
+    return ((c * F * pt + f * pt + a) * H * ph + h * ph + b) * W * pw + w * pw + d;
+  };
+  for (int64_t i = 0; i < L; ++i)
+    for (int64_t c = 0; c < C; ++c)
+      for (int b = 0; b < ph; ++b)
+        for (int d = 0; d < pw; ++d)
+          ASSERT_EQ(patches[i * C * P + c * P + b * pw + d], bf16_to_f32(f32_to_bf16(x[lat(c, order[i], 0, b, d)])));
+  // Head rows are ordered (i, j, k, c); scatter them back through the same order.
+  auto tok = round_bf16(randn(L * P * C, 15));
+  Tensor dt = upload(to_bf16(tok), DType::BF16);
+  Tensor dout = Tensor::empty(DType::F32, Shape{static_cast<int64_t>(x.size())}, Device::CUDA);
+  cuda::unpatchify(dt.data(), dout.data_as<float>(), dord.data_as<int64_t>(), C, F, H, W, pt, ph, pw);
+  auto out = download_f32(dout);
+  for (int64_t i = 0; i < L; ++i)
+    for (int64_t c = 0; c < C; ++c)
+      for (int b = 0; b < ph; ++b)
+        for (int d = 0; d < pw; ++d) ASSERT_EQ(out[lat(c, order[i], 0, b, d)], tok[i * P * C + (b * pw + d) * C + c]);
+}
+
+TEST(CudaOps, TimestepVectorOpsAndRandomFill) {
+  if (!gpu()) GTEST_SKIP() << "no CUDA device";
+  const float t = 937.0f;
+  Tensor dt = upload(std::vector<float>{t}, DType::F32);
+  Tensor demb = Tensor::empty(DType::F32, Shape{256}, Device::CUDA);
+  cuda::sinusoidal_embedding(dt.data_as<float>(), demb.data_as<float>(), 256);
+  auto emb = download_f32(demb);
+  for (int k = 0; k < 128; ++k) {
+    const double a = t * std::pow(10000.0, -k / 128.0);
+    ASSERT_NEAR(emb[k], std::cos(a), 1e-5);
+    ASSERT_NEAR(emb[128 + k], std::sin(a), 1e-5);
+  }
+  const int64_t n = 70, k = 256;
+  auto w = randn(n * k, 16, 0.1f), b = randn(n, 17);
+  Tensor dw = upload(w, DType::F32), db = upload(b, DType::F32);
+  Tensor dy = Tensor::empty(DType::F32, Shape{n}, Device::CUDA);
+  cuda::linear_vec_f32(demb.data_as<float>(), dw.data_as<float>(), db.data_as<float>(), dy.data_as<float>(), n, k, true);
+  auto y = download_f32(dy);
+  for (int64_t r = 0; r < n; ++r) {
+    double s = b[r];
+    for (int64_t i = 0; i < k; ++i) s += w[r * k + i] * (emb[i] / (1.0 + std::exp(-emb[i])));
+    ASSERT_NEAR(y[r], s, 1e-4);
+  }
+  // Device Philox normals equal the host stream (same counters), up to libm rounding.
+  std::vector<float> host(1001);
+  fill_normal(host, 99, 12345);
+  Tensor dr = Tensor::empty(DType::F32, Shape{1001}, Device::CUDA);
+  cuda::fill_normal_f32(dr.data_as<float>(), 1001, 99, 12345, 2.0f, 1.0f);
+  auto dev = download_f32(dr);
+  for (size_t i = 0; i < host.size(); ++i) ASSERT_NEAR(dev[i], 1.0f + 2.0f * host[i], 1e-4) << i;
 }

@@ -21,6 +21,15 @@ DeviceInfo device_info(int device = 0);
 // Registers cudaMalloc/cudaFree as the allocator for Device::CUDA tensors (idempotent).
 void init();
 
+// Bytes held through the Device::CUDA tensor allocator: now and the peak since start/reset.
+struct MemoryStats {
+  size_t current = 0, peak = 0;
+};
+MemoryStats memory_stats();
+void reset_peak_memory();
+// Bytes in use on the device as the driver sees it (all allocations, context included).
+size_t device_used_bytes();
+
 // Elementwise smoke kernel: dst[i] = bf16(src[i]) with round-to-nearest-even; device pointers.
 void convert_f32_to_bf16(const float* src, uint16_t* dst, size_t n);
 void copy_to_device(void* dst, const void* src, size_t bytes);

@@ -1,6 +1,10 @@
 // Host side of the CUDA backend: device queries, allocation, copies, error text.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "core/error.h"
@@ -39,6 +43,10 @@ DeviceInfo device_info(int device) {
 }
 
 namespace {
+std::mutex g_mem_mutex;
+std::unordered_map<void*, size_t> g_sizes;
+MemoryStats g_stats;
+
 void* device_alloc(size_t bytes) {
   void* p = nullptr;
   if (cudaMalloc(&p, bytes) != cudaSuccess) {
@@ -48,10 +56,38 @@ void* device_alloc(size_t bytes) {
     fail("out of GPU memory: needed {} MiB, {} MiB free of {} MiB (try a smaller size, fewer "
          "frames, or --offload)", bytes >> 20, free_b >> 20, total_b >> 20);
   }
+  std::lock_guard lock(g_mem_mutex);
+  g_sizes[p] = bytes;
+  g_stats.current += bytes;
+  g_stats.peak = std::max(g_stats.peak, g_stats.current);
   return p;
 }
-void device_free(void* p) { cudaFree(p); }
+void device_free(void* p) {
+  {
+    std::lock_guard lock(g_mem_mutex);
+    auto it = g_sizes.find(p);
+    if (it != g_sizes.end()) {
+      g_stats.current -= it->second;
+      g_sizes.erase(it);
+    }
+  }
+  cudaFree(p);
+}
 }  // namespace
+
+MemoryStats memory_stats() {
+  std::lock_guard lock(g_mem_mutex);
+  return g_stats;
+}
+void reset_peak_memory() {
+  std::lock_guard lock(g_mem_mutex);
+  g_stats.peak = g_stats.current;
+}
+size_t device_used_bytes() {
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) return 0;
+  return total_b - free_b;
+}
 
 void init() { register_device_allocator(Device::CUDA, {device_alloc, device_free}); }
 

@@ -44,16 +44,16 @@ __global__ void layer_norm_modulate_kernel(const float* __restrict__ x, const fl
   }
 }
 
-__global__ void rms_norm_kernel(const __nv_bfloat16* x, const float* __restrict__ w, __nv_bfloat16* y,
-                                int64_t dim, float eps) {
-  const __nv_bfloat16* xr = x + blockIdx.x * dim;
+__global__ void rms_norm_kernel(const __nv_bfloat16* x, int64_t x_stride, const float* __restrict__ w,
+                                __nv_bfloat16* y, int64_t y_stride, int64_t dim, float eps) {
+  const __nv_bfloat16* xr = x + blockIdx.x * x_stride;
   float s = 0.0f;
   for (int64_t i = threadIdx.x; i < dim; i += kThreads) {
     const float t = __bfloat162float(xr[i]);
     s += t * t;
   }
   const float r = rsqrtf(block_sum(s) / static_cast<float>(dim) + eps);
-  __nv_bfloat16* yr = y + blockIdx.x * dim;
+  __nv_bfloat16* yr = y + blockIdx.x * y_stride;
   for (int64_t i = threadIdx.x; i < dim; i += kThreads)
     yr[i] = __float2bfloat16_rn(__bfloat162float(xr[i]) * r * w[i]);
 }
@@ -82,6 +82,13 @@ __global__ void gated_residual_kernel(float* __restrict__ x, const __nv_bfloat16
   }
 }
 
+__global__ void add_broadcast_kernel(const float* __restrict__ a, const float* __restrict__ b,
+                                     float* __restrict__ out, int64_t n, int64_t b_len) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    out[i] = a[i] + b[i % b_len];
+}
+
 int grid_for(int64_t n) {
   const int64_t b = (n + kThreads - 1) / kThreads;
   return static_cast<int>(b < 65536 * 4 ? b : 65536 * 4);
@@ -97,10 +104,11 @@ void layer_norm_modulate(const float* x, const float* w, const float* b, const f
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-void rms_norm(const void* x, const float* w, void* y, int64_t rows, int64_t dim, float eps, void* stream) {
+void rms_norm(const void* x, int64_t x_stride, const float* w, void* y, int64_t y_stride, int64_t rows,
+              int64_t dim, float eps, void* stream) {
   if (rows == 0) return;
   rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      static_cast<const __nv_bfloat16*>(x), w, static_cast<__nv_bfloat16*>(y), dim, eps);
+      static_cast<const __nv_bfloat16*>(x), x_stride, w, static_cast<__nv_bfloat16*>(y), y_stride, dim, eps);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -119,6 +127,12 @@ void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows
   if (n == 0) return;
   gated_residual_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       x, static_cast<const __nv_bfloat16*>(y), gate, n, dim);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void add_broadcast(const float* a, const float* b, float* out, int64_t n, int64_t b_len, void* stream) {
+  if (n == 0) return;
+  add_broadcast_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(a, b, out, n, b_len);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -11,9 +11,10 @@ void layer_norm_modulate(const float* x, const float* w, const float* b, const f
                          const float* scale, void* y, int64_t rows, int64_t dim, float eps,
                          void* stream = nullptr);
 
-// y = x * rsqrt(mean(x^2) + eps) * w, f32 statistics. x, y: [rows, dim] bf16 (may alias).
-void rms_norm(const void* x, const float* w, void* y, int64_t rows, int64_t dim, float eps,
-              void* stream = nullptr);
+// y = x * rsqrt(mean(x^2) + eps) * w, f32 statistics. x, y: [rows, dim] bf16 with row strides
+// in elements (the q/k slices of a fused QKV output); may alias.
+void rms_norm(const void* x, int64_t x_stride, const float* w, void* y, int64_t y_stride,
+              int64_t rows, int64_t dim, float eps, void* stream = nullptr);
 
 // In-place rotary embedding on interleaved pairs (x[2j], x[2j+1]) of each head.
 // x: [rows, heads, head_dim] bf16 (row stride given in elements); cos_sin: [rows, head_dim/2]
@@ -24,5 +25,9 @@ void rope_interleaved(void* x, const float* cos_sin, int64_t rows, int64_t heads
 // x += y * gate (gate broadcast over rows; null gate = 1). x: [rows, dim] f32, y: bf16.
 void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows, int64_t dim,
                         void* stream = nullptr);
+
+// out[i] = a[i] + b[i % b_len], f32, i < n (modulation = table + time projection).
+void add_broadcast(const float* a, const float* b, float* out, int64_t n, int64_t b_len,
+                   void* stream = nullptr);
 
 }  // namespace jenga::cuda

@@ -1,0 +1,19 @@
+#pragma once
+// 3D patch gather/scatter between a latent video and token rows, with an optional token order
+// (e.g. a Hilbert curve), so reordering costs nothing extra. Plain C++ header.
+#include <cstdint>
+
+namespace jenga::cuda {
+
+// x: [C, F*pt, H*ph, W*pw] f32 (F, H, W count tokens) -> patches: [F*H*W, C*pt*ph*pw] bf16,
+// row i = token order[i] (raster index f*H*W + h*W + w; order null = raster), a row ordered
+// (c, i, j, k) like a Conv3d weight [out, C, pt, ph, pw] flattened.
+void patchify(const float* x, void* patches, const int64_t* order, int64_t channels, int64_t frames,
+              int64_t height, int64_t width, int pt, int ph, int pw, void* stream = nullptr);
+
+// tokens: [F*H*W, pt*ph*pw*C] bf16, row i = token order[i], a row ordered (i, j, k, c) (the
+// official unpatchify) -> out: [C, F*pt, H*ph, W*pw] f32.
+void unpatchify(const void* tokens, float* out, const int64_t* order, int64_t channels, int64_t frames,
+                int64_t height, int64_t width, int pt, int ph, int pw, void* stream = nullptr);
+
+}  // namespace jenga::cuda
