@@ -383,8 +383,20 @@ TEST(WanDitCli, DebugDitForwardMatchesGoldenAndInProcess) {
   const Tensor inproc = wan::wan_forward_cpu(m, g->load("x"), g->load("t").data_as<float>()[0], g->load("context"));
   EXPECT_EQ(diff(out, inproc).max_abs, 0.0);
 
-  auto r2 = test::run_jenga("debug dit-forward --model " + model + " --inputs " + (tmp / "in.safetensors") +
-                            " --out " + (tmp / "o2.safetensors") + " --device cuda");
+  // A leading batch dim of 1 is accepted.
+  SafetensorsWriter batched;
+  const Tensor gx = g->load("x"), gc = g->load("context");
+  batched.add("x", gx.reshape({1, gx.dim(0), gx.dim(1), gx.dim(2), gx.dim(3)}));
+  batched.add("t", g->load("t"));
+  batched.add("context", gc.reshape({1, gc.dim(0), gc.dim(1)}));
+  batched.write(tmp / "in_b.safetensors");
+  auto r2 = test::run_jenga("debug dit-forward --model " + model + " --inputs " + (tmp / "in_b.safetensors") +
+                            " --out " + (tmp / "out_b.safetensors"));
+  ASSERT_EQ(r2.exit_code, 0) << r2.output;
+  EXPECT_EQ(diff(SafetensorsFile::open(tmp / "out_b.safetensors")->load("out"), out).max_abs, 0.0);
+
+  r2 = test::run_jenga("debug dit-forward --model " + model + " --inputs " + (tmp / "in.safetensors") +
+                       " --out " + (tmp / "o2.safetensors") + " --device cuda");
   EXPECT_EQ(r2.exit_code, 1);
   EXPECT_NE(r2.output.find("error: --device cuda"), std::string::npos) << r2.output;
   r2 = test::run_jenga("debug dit-forward --model " + model + " --out x.safetensors");

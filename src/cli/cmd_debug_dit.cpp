@@ -23,7 +23,11 @@ Tensor load_input(const SafetensorsFile& f, const std::string& name, const char*
   if (!info) fail("{}: no tensor '{}' ({}); the inputs file needs x, t and context", f.path(), name, what);
   if (!info->dtype || !dtype_is_float(*info->dtype))
     fail("{}: tensor '{}' is {}; store it as a float type (f32)", f.path(), name, info->dtype_name);
-  return f.load(name, DType::F32);
+  Tensor t = f.load(name, DType::F32);
+  // Tolerate a leading batch dim of 1 ([1, 16, F, H, W], [1, L, text_dim]).
+  if (t.ndim() == 5 && t.dim(0) == 1) return t.reshape({t.dim(1), t.dim(2), t.dim(3), t.dim(4)});
+  if (name == "context" && t.ndim() == 3 && t.dim(0) == 1) return t.reshape({t.dim(1), t.dim(2)});
+  return t;
 }
 
 void run_dit_forward(const DitForwardOptions& o) {

@@ -204,14 +204,20 @@ WanConfig detect_config(const Checkpoint& ckpt, Layout layout, const nlohmann::j
   }
   if (layers == 0) fail("{}: no transformer blocks found (blocks.0.*); the checkpoint is incomplete", ckpt.path());
   c.num_layers = layers;
-  const auto& ffn = ckpt.info(pre + (diff ? "blocks.0.ffn.net.0.proj.weight" : "blocks.0.ffn.0.weight")).shape;
-  c.ffn_dim = ffn[0];
-  const auto& te = ckpt.info(pre + (diff ? "condition_embedder.text_embedder.linear_1.weight" : "text_embedding.0.weight")).shape;
-  c.text_dim = te[1];
-  const auto& ti = ckpt.info(pre + (diff ? "condition_embedder.time_embedder.linear_1.weight" : "time_embedding.0.weight")).shape;
-  c.freq_dim = ti[1];
-  const auto& hd = ckpt.info(pre + (diff ? "proj_out.weight" : "head.head.weight")).shape;
-  c.out_dim = hd[0] / (c.patch[0] * c.patch[1] * c.patch[2]);
+  // A 2-D linear weight [out, in], by official or diffusers name.
+  auto matrix = [&](const char* official, const char* diffusers) {
+    const std::string name = pre + (diff ? diffusers : official);
+    if (!ckpt.contains(name))
+      fail("{}: tensor '{}' is missing; the checkpoint is incomplete", ckpt.path(), name);
+    const auto& s = ckpt.info(name).shape;
+    if (s.size() != 2 || s[0] <= 0 || s[1] <= 0)
+      fail("{}: tensor '{}' should be a 2-D linear weight, has {} dims", ckpt.path(), name, s.size());
+    return s;
+  };
+  c.ffn_dim = matrix("blocks.0.ffn.0.weight", "blocks.0.ffn.net.0.proj.weight")[0];
+  c.text_dim = matrix("text_embedding.0.weight", "condition_embedder.text_embedder.linear_1.weight")[1];
+  c.freq_dim = matrix("time_embedding.0.weight", "condition_embedder.time_embedder.linear_1.weight")[1];
+  c.out_dim = matrix("head.head.weight", "proj_out.weight")[0] / (c.patch[0] * c.patch[1] * c.patch[2]);
   const bool i2v = ckpt.contains(pre + (diff ? "blocks.0.attn2.add_k_proj.weight" : "blocks.0.cross_attn.k_img.weight"));
   c.model_type = i2v ? "i2v" : "t2v";
   if (!has_heads(config_json)) {
