@@ -293,6 +293,23 @@ TEST(WanDitParity, OfficialCase1OddGridPerBlock) { check_golden("case1_heads4.sa
 TEST(WanDitParity, OfficialCase2OneContextToken) { check_golden("case2_heads4_ctx1.safetensors", 4, 0); }
 TEST(WanDitParity, OfficialCase3HeadDim128) { check_golden("case3_headdim128.safetensors", 1, 0); }
 
+// A checkpoint written by diffusers' own save_pretrained (WanTransformer3DModel, 2 heads of 16),
+// and the output of diffusers' forward on it (tools/golden/wan_dit_diffusers_golden.py).
+TEST(WanDitParity, DiffusersWrittenCheckpointAndForward) {
+  const wan::WanDit m = wan::load_wan_dit(kData + "diffusers_model");
+  EXPECT_EQ(m.layout, wan::Layout::Diffusers);
+  EXPECT_EQ(m.config.num_heads, 2);
+  EXPECT_EQ(m.config.dim, 32);
+  EXPECT_EQ(m.config.num_layers, 2);
+  EXPECT_EQ(m.config.freq_dim, 32);
+  const auto g = SafetensorsFile::open(kData + "diffusers_case.safetensors");
+  const Tensor out = wan::wan_forward_cpu(m, g->load("x"), g->load("t").data_as<float>()[0], g->load("context"));
+  const Diff d = diff(out, g->load("out"));
+  std::printf("[diffusers] out: max|diff| %.3g, max|ref| %.3g, rel %.3g\n", d.max_abs, d.max_ref, d.rel());
+  EXPECT_LE(d.rel(), 1e-4);
+  EXPECT_GT(d.max_ref, 0.1);
+}
+
 // ---------------------------------------------------------------- Jenga plug-in points
 
 TEST(WanDitHooks, PermutationAndFullLayoutEqualDense) {
