@@ -28,7 +28,7 @@ std::optional<nlohmann::json> read_config_beside(const std::string& path) {
 std::optional<DetectedModel> detect_model(const Checkpoint& ckpt, const std::string& path) {
   if (auto layout = wan::detect_layout(ckpt)) {
     auto cfg_json = read_config_beside(path);
-    const nlohmann::json* cj = (cfg_json && cfg_json->is_object() && cfg_json->contains("dim")) ? &*cfg_json : nullptr;
+    const nlohmann::json* cj = (cfg_json && cfg_json->is_object() && (cfg_json->contains("dim") || cfg_json->contains("num_attention_heads"))) ? &*cfg_json : nullptr;
     const wan::WanConfig c = wan::detect_config(ckpt, *layout, cj);
     DetectedModel m;
     m.family = "wan2.1-" + c.model_type + "-dit";

@@ -1,5 +1,6 @@
 #include "models/wan/wan_config.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -160,8 +161,29 @@ std::optional<Layout> detect_layout(const Checkpoint& ckpt) {
   return std::nullopt;
 }
 
+namespace {
+// A diffusers transformer config.json (WanTransformer3DModel): only what the shapes cannot tell.
+WanConfig from_diffusers_json(const nlohmann::json& j) {
+  WanConfig c;
+  const auto& h = j["num_attention_heads"];
+  if (!h.is_number_integer() || h.get<int64_t>() <= 0)
+    fail("config.json: 'num_attention_heads' must be a positive integer");
+  c.num_heads = h.get<int64_t>();
+  if (j.contains("eps") && j["eps"].is_number()) c.eps = j["eps"].get<double>();
+  return c;
+}
+bool is_diffusers_json(const nlohmann::json& j) {
+  return j.is_object() && j.contains("num_attention_heads");
+}
+bool has_heads(const nlohmann::json* j) {
+  return j && (j->contains("num_heads") || j->contains("num_attention_heads"));
+}
+}  // namespace
+
 WanConfig detect_config(const Checkpoint& ckpt, Layout layout, const nlohmann::json* config_json) {
-  WanConfig c = config_json ? WanConfig::from_json(*config_json) : WanConfig{};
+  WanConfig c = !config_json                     ? WanConfig{}
+                : is_diffusers_json(*config_json) ? from_diffusers_json(*config_json)
+                                                  : WanConfig::from_json(*config_json);
   const std::string pre = layout == Layout::ComfyUI ? "model.diffusion_model." : "";
   const auto& pe = ckpt.info(pre + "patch_embedding.weight").shape;
   if (pe.size() != 5) fail("{}: patch_embedding.weight should have 5 dims, has {}", ckpt.path(), pe.size());
@@ -170,21 +192,35 @@ WanConfig detect_config(const Checkpoint& ckpt, Layout layout, const nlohmann::j
   c.patch[0] = pe[2];
   c.patch[1] = pe[3];
   c.patch[2] = pe[4];
-  int64_t layers = 0;
-  while (ckpt.contains(pre + "blocks." + std::to_string(layers) + ".norm3.weight")) ++layers;
-  c.num_layers = layers;
   const bool diff = layout == Layout::Diffusers;
-  const auto& ffn = ckpt.info(pre + (diff ? "blocks.0.ffn.net.0.proj.weight" : "blocks.0.ffn.0.weight")).shape;
-  c.ffn_dim = ffn[0];
-  const auto& te = ckpt.info(pre + (diff ? "condition_embedder.text_embedder.linear_1.weight" : "text_embedding.0.weight")).shape;
-  c.text_dim = te[1];
-  const auto& ti = ckpt.info(pre + (diff ? "condition_embedder.time_embedder.linear_1.weight" : "time_embedding.0.weight")).shape;
-  c.freq_dim = ti[1];
-  const auto& hd = ckpt.info(pre + (diff ? "proj_out.weight" : "head.head.weight")).shape;
-  c.out_dim = hd[0] / (c.patch[0] * c.patch[1] * c.patch[2]);
+  int64_t layers = 0;  // 1 + the largest N of any "blocks.N." tensor
+  const std::string bp = pre + "blocks.";
+  for (const auto& n : ckpt.names()) {
+    if (n.compare(0, bp.size(), bp) != 0) continue;
+    int64_t i = 0;
+    size_t p = bp.size();
+    while (p < n.size() && n[p] >= '0' && n[p] <= '9' && i < 1000000) i = i * 10 + (n[p++] - '0');
+    if (p > bp.size() && p < n.size() && n[p] == '.') layers = std::max(layers, i + 1);
+  }
+  if (layers == 0) fail("{}: no transformer blocks found (blocks.0.*); the checkpoint is incomplete", ckpt.path());
+  c.num_layers = layers;
+  // A 2-D linear weight [out, in], by official or diffusers name.
+  auto matrix = [&](const char* official, const char* diffusers) {
+    const std::string name = pre + (diff ? diffusers : official);
+    if (!ckpt.contains(name))
+      fail("{}: tensor '{}' is missing; the checkpoint is incomplete", ckpt.path(), name);
+    const auto& s = ckpt.info(name).shape;
+    if (s.size() != 2 || s[0] <= 0 || s[1] <= 0)
+      fail("{}: tensor '{}' should be a 2-D linear weight, has {} dims", ckpt.path(), name, s.size());
+    return s;
+  };
+  c.ffn_dim = matrix("blocks.0.ffn.0.weight", "blocks.0.ffn.net.0.proj.weight")[0];
+  c.text_dim = matrix("text_embedding.0.weight", "condition_embedder.text_embedder.linear_1.weight")[1];
+  c.freq_dim = matrix("time_embedding.0.weight", "condition_embedder.time_embedder.linear_1.weight")[1];
+  c.out_dim = matrix("head.head.weight", "proj_out.weight")[0] / (c.patch[0] * c.patch[1] * c.patch[2]);
   const bool i2v = ckpt.contains(pre + (diff ? "blocks.0.attn2.add_k_proj.weight" : "blocks.0.cross_attn.k_img.weight"));
   c.model_type = i2v ? "i2v" : "t2v";
-  if (!config_json || !config_json->contains("num_heads")) {
+  if (!has_heads(config_json)) {
     if (c.dim % 128 != 0)
       fail("{}: cannot tell the head count (dim {} is no multiple of 128); put a config.json "
            "with \"num_heads\" next to the weights", ckpt.path(), c.dim);

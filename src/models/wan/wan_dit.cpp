@@ -1,0 +1,55 @@
+#include "models/wan/wan_dit.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+
+namespace jenga::wan {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::optional<nlohmann::json> read_json(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return std::nullopt;
+  std::ifstream in(file);
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not valid JSON ({}); fix or delete it", file.string(), e.what());
+  }
+}
+
+}  // namespace
+
+WanDit load_wan_dit(const std::string& path_in, DType dtype) {
+  std::error_code ec;
+  if (!fs::exists(path_in, ec)) fail("{}: no such file or folder; pass a Wan2.1 DiT checkpoint", path_in);
+  fs::path path = path_in;
+  // A whole diffusers pipeline folder: the DiT lives in transformer/.
+  if (fs::is_directory(path, ec) && fs::exists(path / "model_index.json", ec) &&
+      fs::is_directory(path / "transformer", ec))
+    path = path / "transformer";
+
+  const Checkpoint ckpt = Checkpoint::open(path.string());
+  const auto layout = detect_layout(ckpt);
+  if (!layout)
+    fail("{}: holds no Wan2.1 DiT (no patch_embedding.weight with blocks.0.self_attn.q.weight or "
+         "blocks.0.attn1.to_q.weight, nor the ComfyUI prefix model.diffusion_model.)", path.string());
+  const fs::path dir = fs::is_directory(path, ec) ? path : path.parent_path();
+  const auto cfg_json = read_json(dir / "config.json");
+  const nlohmann::json* cj = cfg_json && cfg_json->is_object() ? &*cfg_json : nullptr;
+  WanDit m;
+  m.config = detect_config(ckpt, *layout, cj);
+  m.layout = *layout;
+  m.source = path.string();
+  m.weights = load_wan_weights(ckpt, *layout, m.config, dtype);
+  return m;
+}
+
+}  // namespace jenga::wan

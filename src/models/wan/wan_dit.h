@@ -1,0 +1,25 @@
+#pragma once
+// A loaded Wan2.1 DiT: config + weights + where they came from. Backend-neutral: the CPU
+// forward (wan_dit_cpu.h) and a device forward both take this.
+#include <string>
+
+#include "models/wan/wan_config.h"
+#include "models/wan/wan_weights.h"
+
+namespace jenga::wan {
+
+struct WanDit {
+  WanConfig config;
+  Layout layout = Layout::Official;
+  std::string source;  // the folder or file it was loaded from
+  WanWeights weights;
+};
+
+// `path`: a checkpoint folder (official or diffusers `transformer/`, or a whole diffusers
+// pipeline folder, whose transformer/ is used), a sharded index, or a single .safetensors file
+// (e.g. ComfyUI). A config.json beside the weights is read when present, in the official
+// (dim, num_heads, ...) or diffusers (num_attention_heads, ...) format; without one the shapes
+// decide and the head dim is taken as 128 (every published Wan2.1 DiT).
+WanDit load_wan_dit(const std::string& path, DType dtype = DType::F32);
+
+}  // namespace jenga::wan

@@ -1,0 +1,188 @@
+#include "models/wan/wan_dit_cpu.h"
+
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/attention.h"
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/ops.h"
+#include "core/error.h"
+
+namespace jenga::wan {
+
+namespace {
+
+using Buf = std::vector<float>;
+
+const float* f32(const Tensor& t) {
+  JENGA_ASSERT(t.dtype() == DType::F32 && t.device() == Device::CPU);
+  return t.data_as<float>();
+}
+
+// y: [m, out] = x: [m, in] W^T + b
+void linear(const float* x, const LinearWeights& l, float* y, int64_t m) {
+  const int64_t out = l.w.dim(0), in = l.w.dim(1);
+  cpu::linear(x, f32(l.w), f32(l.b), y, m, out, in);
+}
+
+// q: [lq, heads, hd]; k, v: [lk, heads, hd] -> out: [lq, heads, hd]
+void attend(const float* q, const float* k, const float* v, float* out, int64_t lq, int64_t lk,
+            int64_t heads, int64_t hd, const BlockSparseLayout* layout) {
+  cpu::AttentionArgs a;
+  a.q = q, a.k = k, a.v = v, a.out = out;
+  a.batch = 1, a.heads = heads, a.q_len = lq, a.k_len = lk, a.head_dim = hd;
+  a.set_blhd_strides();
+  a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  a.layout = layout;
+  cpu::attention(a);
+}
+
+void check_order(std::span<const int64_t> order, int64_t n) {
+  if (order.empty()) return;
+  if (static_cast<int64_t>(order.size()) != n)
+    fail("DiT forward: token order has {} entries but the latent has {} tokens", order.size(), n);
+  std::vector<char> seen(static_cast<size_t>(n), 0);
+  for (int64_t r : order) {
+    if (r < 0 || r >= n || seen[r]) fail("DiT forward: token order is no permutation of 0..{}", n - 1);
+    seen[r] = 1;
+  }
+}
+
+}  // namespace
+
+void check_dit_inputs(const WanConfig& c, const Tensor& x, double t, const Tensor& context) {
+  if (x.dtype() != DType::F32 || x.ndim() != 4)
+    fail("DiT input x must be f32 [C, F, H, W]; got {} {}", dtype_name(x.dtype()), x.shape().str());
+  if (x.dim(0) != c.in_dim)
+    fail("DiT input x has {} channels but the model takes {} (in_dim)", x.dim(0), c.in_dim);
+  for (int i = 0; i < 3; ++i)
+    if (x.dim(i + 1) <= 0 || x.dim(i + 1) % c.patch[i] != 0)
+      fail("DiT input x {}: {} {} is not a positive multiple of the patch size {}", x.shape().str(),
+           i == 0 ? "frames" : i == 1 ? "height" : "width", x.dim(i + 1), c.patch[i]);
+  if (!std::isfinite(t)) fail("DiT timestep t is not finite ({})", t);
+  if (context.dtype() != DType::F32 || context.ndim() != 2)
+    fail("DiT context must be f32 [L, text_dim]; got {} {}", dtype_name(context.dtype()), context.shape().str());
+  if (context.dim(1) != c.text_dim)
+    fail("DiT context has dim {} but the model's text_dim is {}", context.dim(1), c.text_dim);
+  if (context.dim(0) < 1 || context.dim(0) > c.text_len)
+    fail("DiT context has {} tokens; the model takes 1 to {} (text_len)", context.dim(0), c.text_len);
+  for (const Tensor* tt : {&x, &context}) {
+    const float* v = tt->data_as<float>();
+    for (int64_t i = 0; i < tt->numel(); ++i)
+      if (!std::isfinite(v[i]))
+        fail("DiT {} holds a non-finite value (NaN or inf) at flat index {}", tt == &x ? "input x" : "context", i);
+  }
+}
+
+Tensor wan_forward_cpu(const WanDit& model, const Tensor& x, double t, const Tensor& context,
+                       const DitForwardHooks& hooks) {
+  const WanConfig& c = model.config;
+  const WanWeights& W = model.weights;
+  check_dit_inputs(c, x, t, context);
+  const int64_t dim = c.dim, heads = c.num_heads, hd = c.head_dim();
+  const int64_t F = x.dim(1) / c.patch[0], H = x.dim(2) / c.patch[1], Wd = x.dim(3) / c.patch[2];
+  const int64_t L = F * H * Wd;
+  const int64_t patch_len = c.in_dim * c.patch[0] * c.patch[1] * c.patch[2];
+  const int64_t out_len = c.out_dim * c.patch[0] * c.patch[1] * c.patch[2];
+  const int64_t TL = c.text_len;
+  check_order(hooks.token_order, L);
+  const bool permuted = !hooks.token_order.empty();
+
+  // Patch embedding (Conv3d with stride = kernel) as a GEMM over patch rows, then curve order.
+  Buf xs(static_cast<size_t>(L * dim)), tmp(static_cast<size_t>(L * dim));
+  {
+    Buf patches(static_cast<size_t>(L * patch_len));
+    cpu::patchify(f32(x), patches.data(), c.in_dim, F, H, Wd, c.patch);
+    cpu::linear(patches.data(), f32(W.patch_w), f32(W.patch_b), permuted ? tmp.data() : xs.data(), L, dim, patch_len);
+    if (permuted) cpu::gather_rows(tmp.data(), xs.data(), dim, hooks.token_order);
+  }
+  const cpu::RopeTable rope = cpu::rope_table_3d(hd, F, H, Wd, hooks.token_order);
+
+  // Time embedding: e [dim] (head), e0 [6, dim] (blocks).
+  Buf e(static_cast<size_t>(dim)), e0(static_cast<size_t>(6 * dim));
+  {
+    Buf sin_emb(static_cast<size_t>(c.freq_dim)), h(static_cast<size_t>(dim));
+    cpu::sinusoidal_embedding(t, c.freq_dim, sin_emb.data());
+    linear(sin_emb.data(), W.time0, h.data(), 1);
+    cpu::silu(h.data(), dim);
+    linear(h.data(), W.time2, e.data(), 1);
+    h = e;
+    cpu::silu(h.data(), dim);
+    linear(h.data(), W.time_proj, e0.data(), 1);
+  }
+
+  // Text context: zero-padded to text_len, then Linear -> GELU(tanh) -> Linear over all rows.
+  Buf ctx(static_cast<size_t>(TL * dim));
+  {
+    Buf pad(static_cast<size_t>(TL * c.text_dim), 0.0f), h(static_cast<size_t>(TL * dim));
+    std::copy(f32(context), f32(context) + context.numel(), pad.begin());
+    linear(pad.data(), W.text0, h.data(), TL);
+    cpu::gelu_tanh(h.data(), TL * dim);
+    linear(h.data(), W.text2, ctx.data(), TL);
+  }
+
+  Buf q(static_cast<size_t>(L * dim)), k(static_cast<size_t>(L * dim)), v(static_cast<size_t>(L * dim));
+  Buf att(static_cast<size_t>(L * dim)), ck(static_cast<size_t>(TL * dim)), cv(static_cast<size_t>(TL * dim));
+  Buf ff(static_cast<size_t>(L * c.ffn_dim)), mod(static_cast<size_t>(6 * dim));
+  for (int64_t layer = 0; layer < c.num_layers; ++layer) {
+    const WanBlockWeights& B = W.blocks[static_cast<size_t>(layer)];
+    const float* m = f32(B.modulation);
+    for (int64_t i = 0; i < 6 * dim; ++i) mod[i] = m[i] + e0[i];
+    const float *shift_a = &mod[0], *scale_a = &mod[dim], *gate_a = &mod[2 * dim];
+    const float *shift_f = &mod[3 * dim], *scale_f = &mod[4 * dim], *gate_f = &mod[5 * dim];
+
+    // Self-attention on the modulated LayerNorm, q/k RMSNorm over the full dim, 3D RoPE.
+    cpu::layer_norm(xs.data(), tmp.data(), L, dim, nullptr, nullptr, static_cast<float>(c.eps));
+    cpu::modulate(tmp.data(), L, dim, shift_a, scale_a);
+    linear(tmp.data(), B.sa_q, q.data(), L);
+    linear(tmp.data(), B.sa_k, k.data(), L);
+    linear(tmp.data(), B.sa_v, v.data(), L);
+    cpu::rms_norm(q.data(), q.data(), L, dim, f32(B.sa_norm_q), static_cast<float>(c.eps));
+    cpu::rms_norm(k.data(), k.data(), L, dim, f32(B.sa_norm_k), static_cast<float>(c.eps));
+    cpu::rope_apply(q.data(), L, heads, hd, rope);
+    cpu::rope_apply(k.data(), L, heads, hd, rope);
+    const BlockSparseLayout* layout =
+        hooks.self_attn_layout ? hooks.self_attn_layout(static_cast<int>(layer), q.data(), k.data(), L) : nullptr;
+    attend(q.data(), k.data(), v.data(), att.data(), L, L, heads, hd, layout);
+    linear(att.data(), B.sa_o, tmp.data(), L);
+    cpu::add_gated(xs.data(), tmp.data(), L, dim, gate_a);
+
+    // Cross-attention to all text_len context rows (affine LayerNorm, no modulation, no gate).
+    cpu::layer_norm(xs.data(), tmp.data(), L, dim, f32(B.norm3_w), f32(B.norm3_b), static_cast<float>(c.eps));
+    linear(tmp.data(), B.ca_q, q.data(), L);
+    cpu::rms_norm(q.data(), q.data(), L, dim, f32(B.ca_norm_q), static_cast<float>(c.eps));
+    linear(ctx.data(), B.ca_k, ck.data(), TL);
+    cpu::rms_norm(ck.data(), ck.data(), TL, dim, f32(B.ca_norm_k), static_cast<float>(c.eps));
+    linear(ctx.data(), B.ca_v, cv.data(), TL);
+    attend(q.data(), ck.data(), cv.data(), att.data(), L, TL, heads, hd, nullptr);
+    linear(att.data(), B.ca_o, tmp.data(), L);
+    cpu::add_gated(xs.data(), tmp.data(), L, dim, nullptr);
+
+    // FFN on the modulated LayerNorm: Linear -> GELU(tanh) -> Linear, gated residual.
+    cpu::layer_norm(xs.data(), tmp.data(), L, dim, nullptr, nullptr, static_cast<float>(c.eps));
+    cpu::modulate(tmp.data(), L, dim, shift_f, scale_f);
+    linear(tmp.data(), B.ffn0, ff.data(), L);
+    cpu::gelu_tanh(ff.data(), L * c.ffn_dim);
+    linear(ff.data(), B.ffn2, tmp.data(), L);
+    cpu::add_gated(xs.data(), tmp.data(), L, dim, gate_f);
+
+    if (hooks.after_block) hooks.after_block(static_cast<int>(layer), xs.data(), L);
+  }
+
+  // Back to raster order, head modulation (from e, not e0), projection, unpatchify.
+  if (permuted) {
+    cpu::scatter_rows(xs.data(), tmp.data(), dim, hooks.token_order);
+    std::swap(xs, tmp);
+  }
+  Buf hmod(static_cast<size_t>(2 * dim));
+  for (int64_t i = 0; i < 2 * dim; ++i) hmod[i] = f32(W.head_modulation)[i] + e[i % dim];
+  cpu::layer_norm(xs.data(), tmp.data(), L, dim, nullptr, nullptr, static_cast<float>(c.eps));
+  cpu::modulate(tmp.data(), L, dim, &hmod[0], &hmod[dim]);
+  Buf out_tokens(static_cast<size_t>(L * out_len));
+  linear(tmp.data(), W.head, out_tokens.data(), L);
+  Tensor out = Tensor::empty(DType::F32, Shape{c.out_dim, x.dim(1), x.dim(2), x.dim(3)});
+  cpu::unpatchify(out_tokens.data(), out.data_as<float>(), c.out_dim, F, H, Wd, c.patch);
+  return out;
+}
+
+}  // namespace jenga::wan
