@@ -79,7 +79,11 @@ float run_case(const Case& c) {
   std::vector<float> expect(nq);
   ref.out = expect.data();
   ref.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  ref.layout = sparse ? &layout : nullptr;
+  // The CPU reference indexes the bias by key block only when given a layout, so dense + bias
+  // is checked against an explicit all-blocks layout (the GPU still runs its dense mode).
+  const BlockSparseLayout all_blocks =
+      BlockSparseLayout::dense(c.batch, c.heads, (c.q_len + 127) / 128, kblocks);
+  ref.layout = sparse ? &layout : (c.bias ? &all_blocks : nullptr);
   ref.key_block_bias = c.bias ? bias.data() : nullptr;
   cpu::attention(ref);
 
