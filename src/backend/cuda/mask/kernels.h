@@ -1,0 +1,18 @@
+#pragma once
+// Launchers of the mask-builder kernels (mask/*.cu); argument checks live in mask_api.cpp.
+#include <cuda_runtime.h>
+
+#include "backend/cuda/mask_builder.h"
+
+namespace jenga::cuda::mask {
+
+constexpr int kBlock = 128;
+
+void launch_block_means(const BlockMeansArgs& a, cudaStream_t s);
+void launch_block_scores(const BlockScoresArgs& a, cudaStream_t s);
+void launch_select_blocks(const BlockSelectArgs& a, cudaStream_t s);
+size_t scan_workspace_bytes(int rows);
+void launch_compact_csr(const uint8_t* mask, const int32_t* counts, int rows, int k_blocks, void* ws,
+                        size_t ws_bytes, int32_t* offsets, int32_t* indices, cudaStream_t s);
+
+}  // namespace jenga::cuda::mask
