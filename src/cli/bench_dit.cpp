@@ -1,0 +1,168 @@
+// `jenga bench dit`: one Wan2.1 DiT forward on the GPU (median of N after warm-up), dense
+// attention, random weights unless --model is given. llama-bench style output.
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "jenga/version.h"
+#include "models/wan/wan_config.h"
+#if JENGA_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/vec_ops.h"
+#include "core/tensor.h"
+#include "models/wan/wan_dit.h"
+#include "models/wan/wan_dit_cuda.h"
+#endif
+
+namespace jenga::cli {
+namespace {
+
+struct BenchDitOptions {
+  std::string model;
+  std::string config = "1.3b";
+  std::string size = "832x480";
+  int frames = 81;
+  int iters = 5;
+  int warmup = 2;
+  bool json = false;
+  bool graph = false;
+  uint64_t seed = 0;
+};
+
+#if JENGA_HAVE_CUDA
+void run_bench_dit(const BenchDitOptions& o) {
+  auto [width, height] = parse_size("--size", o.size);
+  if (width % 16 || height % 16) usage_fail("--size {}: width and height must be multiples of 16", o.size);
+  if (o.frames < 1 || (o.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1", o.frames);
+  if (o.iters < 1 || o.warmup < 0) usage_fail("--iters must be >= 1 and --warmup >= 0");
+  if (!cuda::available()) fail("no CUDA device found: 'jenga bench dit' needs a GPU");
+  cuda::init();
+
+  std::unique_ptr<wan::WanDitCuda> dit;
+  std::string name;
+  if (!o.model.empty()) {
+    const wan::WanDit model = wan::load_wan_dit(o.model);
+    dit = wan::WanDitCuda::from_model(model);
+    name = o.model;
+  } else {
+    const wan::WanConfig c = o.config == "14b" ? wan::WanConfig::wan_14b()
+                             : o.config == "tiny" ? wan::WanConfig::tiny()
+                                                  : wan::WanConfig::wan_1_3b();
+    dit = wan::WanDitCuda::random(c, o.seed);
+    name = "wan2.1-" + o.config + " (random)";
+  }
+  const wan::WanConfig& c = dit->config();
+  const int64_t lf = (o.frames - 1) / 4 + 1, lh = height / 8, lw = width / 8;
+  if (lf % c.patch[0] || lh % c.patch[1] || lw % c.patch[2])
+    usage_fail("latent {}x{}x{} is not divisible by the patch size", lf, lh, lw);
+  const int64_t tf = lf / c.patch[0], th = lh / c.patch[1], tw = lw / c.patch[2];
+  dit->prepare(tf, th, tw);
+
+  // Inputs: random latents, t = 900, 120 random context rows then zero padding.
+  Tensor x = Tensor::empty(DType::F32, Shape{c.in_dim, lf, lh, lw}, Device::CUDA);
+  Tensor out = Tensor::empty(DType::F32, Shape{c.out_dim, lf, lh, lw}, Device::CUDA);
+  Tensor t = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
+  Tensor ctx = Tensor::empty(DType::BF16, Shape{c.text_len, c.text_dim}, Device::CUDA);
+  cuda::fill_normal_f32(x.data_as<float>(), x.numel(), o.seed + 1, 0, 1.0f, 0.0f);
+  const float tv = 900.0f;
+  cuda::copy_to_device(t.data(), &tv, 4);
+  JENGA_CUDA_CHECK(cudaMemset(ctx.data(), 0, ctx.nbytes()));
+  cuda::fill_normal_bf16(ctx.data(), std::min<int64_t>(120, c.text_len) * c.text_dim, o.seed + 2, 0, 1.0f, 0.0f);
+
+  cudaStream_t stream;
+  JENGA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  auto step = [&] { dit->forward(x.data_as<float>(), t.data_as<float>(), ctx.data(), out.data_as<float>(), stream); };
+  for (int i = 0; i < std::max(o.warmup, 1); ++i) step();  // first call builds GEMM plans
+  JENGA_CUDA_CHECK(cudaStreamSynchronize(stream));
+  cudaGraphExec_t exec = nullptr;
+  if (o.graph) {
+    cudaGraph_t g;
+    JENGA_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+    step();
+    JENGA_CUDA_CHECK(cudaStreamEndCapture(stream, &g));
+    JENGA_CUDA_CHECK(cudaGraphInstantiate(&exec, g, 0));
+    JENGA_CUDA_CHECK(cudaGraphDestroy(g));
+    JENGA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
+  }
+  cudaEvent_t e0, e1;
+  JENGA_CUDA_CHECK(cudaEventCreate(&e0));
+  JENGA_CUDA_CHECK(cudaEventCreate(&e1));
+  std::vector<float> ms;
+  for (int i = 0; i < o.iters; ++i) {
+    JENGA_CUDA_CHECK(cudaEventRecord(e0, stream));
+    if (exec)
+      JENGA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
+    else
+      step();
+    JENGA_CUDA_CHECK(cudaEventRecord(e1, stream));
+    JENGA_CUDA_CHECK(cudaEventSynchronize(e1));
+    float m = 0;
+    JENGA_CUDA_CHECK(cudaEventElapsedTime(&m, e0, e1));
+    ms.push_back(m);
+  }
+  std::sort(ms.begin(), ms.end());
+  const double med = ms[ms.size() / 2];
+  // Sanity: a forward that produced NaN/inf is no benchmark.
+  std::vector<float> host(static_cast<size_t>(std::min<int64_t>(out.numel(), 1 << 20)));
+  cuda::copy_to_host(host.data(), out.data(), host.size() * 4);
+  for (float v : host)
+    if (!std::isfinite(v)) fail("the DiT forward produced a non-finite value; the benchmark is void");
+  if (exec) cudaGraphExecDestroy(exec);
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  cudaStreamDestroy(stream);
+
+  const auto dev = cuda::device_info(0);
+  const double tflops = dit->dense_flops() / (med * 1e-3) / 1e12;
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  const auto mem = cuda::memory_stats();
+  const int64_t tokens = tf * th * tw;
+  if (o.json) {
+    nlohmann::json j = {{"bench", "dit"}, {"model", name}, {"size", o.size}, {"frames", o.frames},
+                        {"tokens", tokens}, {"attention", "dense"}, {"graph", o.graph},
+                        {"ms_median", med}, {"ms_min", ms.front()}, {"ms_max", ms.back()},
+                        {"iters", o.iters}, {"tflops", tflops},
+                        {"weights_gib", dit->weight_bytes() / gib}, {"activations_gib", dit->activation_bytes() / gib},
+                        {"peak_alloc_gib", mem.peak / gib}, {"device_used_gib", cuda::device_used_bytes() / gib},
+                        {"device", dev.name}, {"commit", JENGA_GIT_COMMIT}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("| model | size | frames | tokens | attention | graph | ms | TFLOP/s | weights GiB | peak GiB | device | commit |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| %s | %s | %d | %lld | dense | %s | %.1f | %.0f | %.2f | %.2f | %s | %s |\n", name.c_str(),
+              o.size.c_str(), o.frames, static_cast<long long>(tokens), o.graph ? "yes" : "no", med, tflops,
+              dit->weight_bytes() / gib, mem.peak / gib, dev.name.c_str(), JENGA_GIT_COMMIT);
+}
+#else
+void run_bench_dit(const BenchDitOptions&) {
+  fail("'jenga bench dit' needs the CUDA backend; this build has none (install the CUDA toolkit and re-run scripts/setup.sh)");
+}
+#endif
+
+}  // namespace
+
+void register_bench_dit(CLI::App& bench) {
+  auto o = std::make_shared<BenchDitOptions>();
+  auto* c = bench.add_subcommand("dit", "One Wan2.1 DiT forward on the GPU (dense attention)");
+  c->add_option("-m,--model", o->model, "Checkpoint folder/file (default: random weights of --config)");
+  c->add_option("--config", o->config, "Random-weight shape when no --model")
+      ->check(CLI::IsMember({"1.3b", "14b", "tiny"}))
+      ->capture_default_str();
+  c->add_option("-s,--size", o->size, "WIDTHxHEIGHT in pixels")->capture_default_str();
+  c->add_option("-f,--frames", o->frames, "Frames (4k+1)")->capture_default_str();
+  c->add_option("--iters", o->iters, "Timed forwards (median reported)")->capture_default_str();
+  c->add_option("--warmup", o->warmup, "Untimed forwards first")->capture_default_str();
+  c->add_option("--seed", o->seed, "Seed of the random weights and inputs")->capture_default_str();
+  c->add_flag("--graph", o->graph, "Capture the forward in a CUDA graph and replay it");
+  c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
+  c->callback([o] { run_bench_dit(*o); });
+}
+
+}  // namespace jenga::cli

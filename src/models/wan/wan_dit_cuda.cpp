@@ -1,0 +1,407 @@
+#include "models/wan/wan_dit_cuda.h"
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/ops.h"
+#include "backend/cuda/attention.h"
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/gemm.h"
+#include "backend/cuda/ops.h"
+#include "backend/cuda/patch.h"
+#include "backend/cuda/vec_ops.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "models/wan/wan_dit.h"
+#include "models/wan/wan_dit_cpu.h"
+
+namespace jenga::wan {
+
+namespace {
+
+Tensor device_empty(DType dt, int64_t n) { return Tensor::empty(dt, Shape{n}, Device::CUDA); }
+
+// A host f32 array uploaded as `dt` (bf16 for GEMM operands, f32 otherwise).
+Tensor upload(const float* host, int64_t n, DType dt) {
+  Tensor d = device_empty(dt, n);
+  if (dt == DType::F32) {
+    cuda::copy_to_device(d.data(), host, static_cast<size_t>(n) * 4);
+  } else {
+    std::vector<uint16_t> tmp(static_cast<size_t>(n));
+    convert(host, DType::F32, tmp.data(), dt, static_cast<size_t>(n));
+    cuda::copy_to_device(d.data(), tmp.data(), tmp.size() * 2);
+  }
+  return d;
+}
+
+// Linear weights of one GEMM: w bf16 [out, in], b bf16 [out].
+struct DevLinear {
+  Tensor w, b;
+  int64_t out = 0, in = 0;
+};
+
+DevLinear upload_linear(std::initializer_list<const LinearWeights*> parts) {
+  // Several nn.Linear of the same input width stacked along the output (fused QKV / KV).
+  DevLinear d;
+  d.in = (*parts.begin())->w.dim(1);
+  for (const auto* p : parts) d.out += p->w.dim(0);
+  std::vector<float> w(static_cast<size_t>(d.out * d.in)), b(static_cast<size_t>(d.out));
+  int64_t row = 0;
+  for (const auto* p : parts) {
+    JENGA_ASSERT(p->w.dim(1) == d.in && p->w.dtype() == DType::F32);
+    std::copy(p->w.data_as<float>(), p->w.data_as<float>() + p->w.numel(), w.begin() + row * d.in);
+    std::copy(p->b.data_as<float>(), p->b.data_as<float>() + p->b.numel(), b.begin() + row);
+    row += p->w.dim(0);
+  }
+  d.w = upload(w.data(), d.out * d.in, DType::BF16);
+  d.b = upload(b.data(), d.out, DType::BF16);
+  return d;
+}
+
+Tensor upload_f32(const Tensor& t) {
+  JENGA_ASSERT(t.dtype() == DType::F32 && t.device() == Device::CPU);
+  return upload(t.data_as<float>(), t.numel(), DType::F32);
+}
+
+struct DevBlock {
+  DevLinear qkv, o, cq, ckv, co, ffn0, ffn2;
+  Tensor norm_q, norm_k, cnorm_q, cnorm_k, norm3_w, norm3_b;  // f32 [dim]
+  Tensor modulation;                                          // f32 [6 dim]
+};
+
+}  // namespace
+
+struct WanDitCuda::Impl {
+  WanConfig c;
+  cuda::GemmRunner gemm;
+  // Weights.
+  DevLinear patch, text0, text2, head;
+  Tensor time0_w, time0_b, time2_w, time2_b, proj_w, proj_b;  // f32 (official: f32 timestep path)
+  Tensor head_modulation;                                     // f32 [2 dim]
+  std::vector<DevBlock> blocks;
+  size_t weight_bytes = 0;
+  // Activations, sized by prepare().
+  int64_t F = 0, H = 0, W = 0, L = 0;
+  Tensor order, rope, patches, x, h, qkv, att, y, cq, ctx_h, ctx, ckv, ff, head_out;
+  Tensor t_sin, t_h, t_e, t_e0, mods, hmod;
+  size_t act_bytes = 0;
+
+  void count_weights() {
+    weight_bytes = 0;
+    auto add = [&](const Tensor& t) { weight_bytes += t.nbytes(); };
+    for (auto* l : {&patch, &text0, &text2, &head}) add(l->w), add(l->b);
+    for (auto* t : {&time0_w, &time0_b, &time2_w, &time2_b, &proj_w, &proj_b, &head_modulation}) add(*t);
+    for (auto& b : blocks) {
+      for (auto* l : {&b.qkv, &b.o, &b.cq, &b.ckv, &b.co, &b.ffn0, &b.ffn2}) add(l->w), add(l->b);
+      for (auto* t : {&b.norm_q, &b.norm_k, &b.cnorm_q, &b.cnorm_k, &b.norm3_w, &b.norm3_b, &b.modulation}) add(*t);
+    }
+  }
+
+  void linear(const void* in, const DevLinear& l, void* out, int64_t rows, cuda::Epilogue ep, void* s) {
+    gemm.linear(in, l.w.data(), l.b.data(), out, rows, l.out, l.in, ep, s);
+  }
+
+  // Attention over bf16 rows: q [lq, heads, hd] (row stride qs), k/v [lk, heads, hd] (ks, vs).
+  void attend(const void* q, int64_t qs, const void* k, const void* v, int64_t kvs, void* out, int64_t lq,
+              int64_t lk, const DeviceBlockLayout* layout, void* s) {
+    cuda::AttentionParams p;
+    p.q = static_cast<const uint16_t*>(q);
+    p.k = static_cast<const uint16_t*>(k);
+    p.v = static_cast<const uint16_t*>(v);
+    p.out = static_cast<uint16_t*>(out);
+    p.batch = 1;
+    p.heads = static_cast<int>(c.num_heads);
+    p.q_len = static_cast<int>(lq);
+    p.k_len = static_cast<int>(lk);
+    p.head_dim = static_cast<int>(c.head_dim());
+    p.q_row_stride = qs, p.q_head_stride = c.head_dim(), p.q_batch_stride = lq * qs;
+    p.k_row_stride = kvs, p.k_head_stride = c.head_dim(), p.k_batch_stride = lk * kvs;
+    p.v_row_stride = kvs, p.v_head_stride = c.head_dim(), p.v_batch_stride = lk * kvs;
+    p.out_row_stride = c.dim, p.out_head_stride = c.head_dim(), p.out_batch_stride = lq * c.dim;
+    p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim())));
+    if (layout) {
+      p.block_offsets = layout->offsets;
+      p.block_indices = layout->indices;
+      p.key_block_bias = layout->key_block_bias;
+    }
+    cuda::attention_forward(p, s);
+  }
+};
+
+WanDitCuda::WanDitCuda() : impl_(std::make_unique<Impl>()) {}
+WanDitCuda::~WanDitCuda() = default;
+const WanConfig& WanDitCuda::config() const { return impl_->c; }
+size_t WanDitCuda::weight_bytes() const { return impl_->weight_bytes; }
+size_t WanDitCuda::activation_bytes() const { return impl_->act_bytes; }
+
+std::unique_ptr<WanDitCuda> WanDitCuda::from_model(const WanDit& model) {
+  cuda::init();
+  const WanConfig& c = model.config;
+  if (c.model_type != "t2v") fail("the CUDA DiT supports text-to-video models only (got {})", c.model_type);
+  const WanWeights& W = model.weights;
+  std::unique_ptr<WanDitCuda> m(new WanDitCuda());
+  Impl& I = *m->impl_;
+  I.c = c;
+  // Patch embedding as a GEMM over (c, i, j, k) patch rows: the Conv3d weight flattened.
+  const LinearWeights patch{W.patch_w.reshape({c.dim, -1}), W.patch_b};
+  I.patch = upload_linear({&patch});
+  I.text0 = upload_linear({&W.text0});
+  I.text2 = upload_linear({&W.text2});
+  I.head = upload_linear({&W.head});
+  I.time0_w = upload_f32(W.time0.w), I.time0_b = upload_f32(W.time0.b);
+  I.time2_w = upload_f32(W.time2.w), I.time2_b = upload_f32(W.time2.b);
+  I.proj_w = upload_f32(W.time_proj.w), I.proj_b = upload_f32(W.time_proj.b);
+  I.head_modulation = upload_f32(W.head_modulation);
+  for (const auto& B : W.blocks) {
+    DevBlock d;
+    d.qkv = upload_linear({&B.sa_q, &B.sa_k, &B.sa_v});
+    d.o = upload_linear({&B.sa_o});
+    d.cq = upload_linear({&B.ca_q});
+    d.ckv = upload_linear({&B.ca_k, &B.ca_v});
+    d.co = upload_linear({&B.ca_o});
+    d.ffn0 = upload_linear({&B.ffn0});
+    d.ffn2 = upload_linear({&B.ffn2});
+    d.norm_q = upload_f32(B.sa_norm_q), d.norm_k = upload_f32(B.sa_norm_k);
+    d.cnorm_q = upload_f32(B.ca_norm_q), d.cnorm_k = upload_f32(B.ca_norm_k);
+    d.norm3_w = upload_f32(B.norm3_w), d.norm3_b = upload_f32(B.norm3_b);
+    d.modulation = upload_f32(B.modulation);
+    I.blocks.push_back(std::move(d));
+  }
+  I.count_weights();
+  return m;
+}
+
+std::unique_ptr<WanDitCuda> WanDitCuda::random(const WanConfig& c, uint64_t seed) {
+  cuda::init();
+  c.validate();
+  if (c.model_type != "t2v") fail("the CUDA DiT supports text-to-video models only (got {})", c.model_type);
+  std::unique_ptr<WanDitCuda> m(new WanDitCuda());
+  Impl& I = *m->impl_;
+  I.c = c;
+  uint64_t offset = 0;
+  auto fill = [&](Tensor& t, float scale, float shift) {
+    if (t.dtype() == DType::BF16)
+      cuda::fill_normal_bf16(t.data(), t.numel(), seed, offset, scale, shift);
+    else
+      cuda::fill_normal_f32(t.data_as<float>(), t.numel(), seed, offset, scale, shift);
+    offset += static_cast<uint64_t>(t.numel());
+  };
+  auto lin = [&](int64_t out, int64_t in) {
+    DevLinear d;
+    d.out = out, d.in = in;
+    d.w = device_empty(DType::BF16, out * in);
+    d.b = device_empty(DType::BF16, out);
+    fill(d.w, 1.0f / std::sqrt(static_cast<float>(in)), 0.0f);
+    fill(d.b, 0.02f, 0.0f);
+    return d;
+  };
+  auto vec = [&](int64_t n, float scale, float shift) {
+    Tensor t = device_empty(DType::F32, n);
+    fill(t, scale, shift);
+    return t;
+  };
+  const int64_t d = c.dim;
+  const int64_t pl = c.in_dim * c.patch[0] * c.patch[1] * c.patch[2];
+  I.patch = lin(d, pl);
+  I.text0 = lin(d, c.text_dim);
+  I.text2 = lin(d, d);
+  I.head = lin(c.out_dim * c.patch[0] * c.patch[1] * c.patch[2], d);
+  I.time0_w = vec(d * c.freq_dim, 1.0f / std::sqrt(static_cast<float>(c.freq_dim)), 0.0f);
+  I.time0_b = vec(d, 0.02f, 0.0f);
+  I.time2_w = vec(d * d, 1.0f / std::sqrt(static_cast<float>(d)), 0.0f);
+  I.time2_b = vec(d, 0.02f, 0.0f);
+  I.proj_w = vec(6 * d * d, 1.0f / std::sqrt(static_cast<float>(d)), 0.0f);
+  I.proj_b = vec(6 * d, 0.02f, 0.0f);
+  I.head_modulation = vec(2 * d, 1.0f / std::sqrt(static_cast<float>(d)), 0.0f);
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    DevBlock b;
+    b.qkv = lin(3 * d, d), b.o = lin(d, d), b.cq = lin(d, d), b.ckv = lin(2 * d, d), b.co = lin(d, d);
+    b.ffn0 = lin(c.ffn_dim, d), b.ffn2 = lin(d, c.ffn_dim);
+    b.norm_q = vec(d, 0.1f, 1.0f), b.norm_k = vec(d, 0.1f, 1.0f);
+    b.cnorm_q = vec(d, 0.1f, 1.0f), b.cnorm_k = vec(d, 0.1f, 1.0f);
+    b.norm3_w = vec(d, 0.1f, 1.0f), b.norm3_b = vec(d, 0.02f, 0.0f);
+    b.modulation = vec(6 * d, 1.0f / std::sqrt(static_cast<float>(d)), 0.0f);
+    I.blocks.push_back(std::move(b));
+  }
+  I.count_weights();
+  cuda::synchronize();
+  return m;
+}
+
+void WanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, std::span<const int64_t> token_order) {
+  Impl& I = *impl_;
+  const WanConfig& c = I.c;
+  if (frames <= 0 || height <= 0 || width <= 0) fail("DiT prepare: empty token grid {}x{}x{}", frames, height, width);
+  const int64_t L = frames * height * width;
+  if (!token_order.empty() && static_cast<int64_t>(token_order.size()) != L)
+    fail("DiT prepare: token order has {} entries for {} tokens", token_order.size(), L);
+  I.F = frames, I.H = height, I.W = width, I.L = L;
+  const int64_t d = c.dim, TL = c.text_len;
+  const int64_t pl = c.in_dim * c.patch[0] * c.patch[1] * c.patch[2];
+  const int64_t ol = c.out_dim * c.patch[0] * c.patch[1] * c.patch[2];
+  // RoPE angles in double on the host in the token order, uploaded as (cos, sin) f32 pairs.
+  const cpu::RopeTable rt = cpu::rope_table_3d(c.head_dim(), frames, height, width, token_order);
+  std::vector<float> cs(static_cast<size_t>(L * rt.pairs * 2));
+  for (int64_t i = 0; i < L * rt.pairs; ++i) {
+    cs[2 * i] = static_cast<float>(rt.cos[i]);
+    cs[2 * i + 1] = static_cast<float>(rt.sin[i]);
+  }
+  I.rope = upload(cs.data(), static_cast<int64_t>(cs.size()), DType::F32);
+  I.order = Tensor();
+  if (!token_order.empty()) {
+    I.order = device_empty(DType::I64, L);
+    cuda::copy_to_device(I.order.data(), token_order.data(), static_cast<size_t>(L) * 8);
+  }
+  I.patches = device_empty(DType::BF16, L * pl);
+  I.x = device_empty(DType::F32, L * d);
+  I.h = device_empty(DType::BF16, L * d);
+  I.qkv = device_empty(DType::BF16, L * 3 * d);
+  I.att = device_empty(DType::BF16, L * d);
+  I.y = device_empty(DType::BF16, L * d);
+  I.cq = device_empty(DType::BF16, L * d);
+  I.ctx_h = device_empty(DType::BF16, TL * d);
+  I.ctx = device_empty(DType::BF16, TL * d);
+  I.ckv = device_empty(DType::BF16, TL * 2 * d);
+  I.ff = device_empty(DType::BF16, L * c.ffn_dim);
+  I.head_out = device_empty(DType::BF16, L * ol);
+  I.t_sin = device_empty(DType::F32, c.freq_dim);
+  I.t_h = device_empty(DType::F32, d);
+  I.t_e = device_empty(DType::F32, d);
+  I.t_e0 = device_empty(DType::F32, 6 * d);
+  I.mods = device_empty(DType::F32, c.num_layers * 6 * d);
+  I.hmod = device_empty(DType::F32, 2 * d);
+  I.act_bytes = 0;
+  for (auto* t : {&I.rope, &I.order, &I.patches, &I.x, &I.h, &I.qkv, &I.att, &I.y, &I.cq, &I.ctx_h, &I.ctx,
+                  &I.ckv, &I.ff, &I.head_out, &I.t_sin, &I.t_h, &I.t_e, &I.t_e0, &I.mods, &I.hmod})
+    I.act_bytes += t->nbytes();
+}
+
+double WanDitCuda::dense_flops() const {
+  const Impl& I = *impl_;
+  const WanConfig& c = I.c;
+  const double L = static_cast<double>(I.L), TL = static_cast<double>(c.text_len), d = static_cast<double>(c.dim);
+  const double ffn = static_cast<double>(c.ffn_dim);
+  const double per_layer = 2 * L * d * (3 * d + d + d + d) + 2 * TL * d * 2 * d + 2 * 2 * L * d * ffn +
+                           4 * L * L * d + 4 * L * TL * d;
+  const double pl = static_cast<double>(c.in_dim * c.patch[0] * c.patch[1] * c.patch[2]);
+  const double ol = static_cast<double>(c.out_dim * c.patch[0] * c.patch[1] * c.patch[2]);
+  return per_layer * static_cast<double>(c.num_layers) + 2 * L * pl * d + 2 * TL * (c.text_dim + d) * d + 2 * L * d * ol;
+}
+
+void WanDitCuda::forward(const float* x, const float* t, const void* context, float* out, void* s,
+                         const CudaDitHooks* hooks) {
+  Impl& I = *impl_;
+  const WanConfig& c = I.c;
+  if (I.L == 0) fail("DiT forward called before prepare()");
+  const int64_t L = I.L, d = c.dim, TL = c.text_len, heads = c.num_heads, hd = c.head_dim();
+  const float eps = static_cast<float>(c.eps);
+  const int64_t* order = I.order.numel() ? I.order.data_as<int64_t>() : nullptr;
+  using cuda::Epilogue;
+
+  // Patch embedding (gathered straight into token order) -> f32 residual stream.
+  cuda::patchify(x, I.patches.data(), order, c.in_dim, I.F, I.H, I.W, static_cast<int>(c.patch[0]),
+                 static_cast<int>(c.patch[1]), static_cast<int>(c.patch[2]), s);
+  I.linear(I.patches.data(), I.patch, I.h.data(), L, Epilogue::Bias, s);
+  JENGA_CUDA_CHECK(cudaMemsetAsync(I.x.data(), 0, I.x.nbytes(), static_cast<cudaStream_t>(s)));
+  cuda::gated_residual_add(I.x.data_as<float>(), I.h.data(), nullptr, L, d, s);
+
+  // Timestep path in f32: e = MLP(sinusoid(t)), e0 = Linear(SiLU(e)); per-block modulation.
+  cuda::sinusoidal_embedding(t, I.t_sin.data_as<float>(), c.freq_dim, s);
+  cuda::linear_vec_f32(I.t_sin.data_as<float>(), I.time0_w.data_as<float>(), I.time0_b.data_as<float>(),
+                       I.t_h.data_as<float>(), d, c.freq_dim, false, s);
+  cuda::linear_vec_f32(I.t_h.data_as<float>(), I.time2_w.data_as<float>(), I.time2_b.data_as<float>(),
+                       I.t_e.data_as<float>(), d, d, true, s);
+  cuda::linear_vec_f32(I.t_e.data_as<float>(), I.proj_w.data_as<float>(), I.proj_b.data_as<float>(),
+                       I.t_e0.data_as<float>(), 6 * d, d, true, s);
+  for (size_t l = 0; l < I.blocks.size(); ++l)
+    cuda::add_broadcast(I.blocks[l].modulation.data_as<float>(), I.t_e0.data_as<float>(),
+                        I.mods.data_as<float>() + l * 6 * d, 6 * d, 6 * d, s);
+  cuda::add_broadcast(I.head_modulation.data_as<float>(), I.t_e.data_as<float>(), I.hmod.data_as<float>(), 2 * d, d, s);
+
+  // Text context: Linear -> GELU(tanh) -> Linear over all text_len rows.
+  I.linear(context, I.text0, I.ctx_h.data(), TL, Epilogue::BiasGeluTanh, s);
+  I.linear(I.ctx_h.data(), I.text2, I.ctx.data(), TL, Epilogue::Bias, s);
+
+  auto* q = static_cast<uint16_t*>(I.qkv.data());
+  for (size_t l = 0; l < I.blocks.size(); ++l) {
+    const DevBlock& B = I.blocks[l];
+    const float* mod = I.mods.data_as<float>() + l * 6 * d;
+    // Self-attention.
+    cuda::layer_norm_modulate(I.x.data_as<float>(), nullptr, nullptr, mod, mod + d, I.h.data(), L, d, eps, s);
+    I.linear(I.h.data(), B.qkv, q, L, Epilogue::Bias, s);
+    cuda::rms_norm(q, 3 * d, B.norm_q.data_as<float>(), q, 3 * d, L, d, eps, s);
+    cuda::rms_norm(q + d, 3 * d, B.norm_k.data_as<float>(), q + d, 3 * d, L, d, eps, s);
+    cuda::rope_interleaved(q, I.rope.data_as<float>(), L, heads, hd, 3 * d, s);
+    cuda::rope_interleaved(q + d, I.rope.data_as<float>(), L, heads, hd, 3 * d, s);
+    DeviceBlockLayout layout;
+    if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), q, q + d, L, 3 * d, s);
+    I.attend(q, 3 * d, q + d, q + 2 * d, 3 * d, I.att.data(), L, L, layout.offsets ? &layout : nullptr, s);
+    I.linear(I.att.data(), B.o, I.y.data(), L, Epilogue::Bias, s);
+    cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), mod + 2 * d, L, d, s);
+    // Cross-attention to the text context (affine LayerNorm, no modulation, no gate).
+    cuda::layer_norm_modulate(I.x.data_as<float>(), B.norm3_w.data_as<float>(), B.norm3_b.data_as<float>(),
+                              nullptr, nullptr, I.h.data(), L, d, eps, s);
+    I.linear(I.h.data(), B.cq, I.cq.data(), L, Epilogue::Bias, s);
+    cuda::rms_norm(I.cq.data(), d, B.cnorm_q.data_as<float>(), I.cq.data(), d, L, d, eps, s);
+    auto* kv = static_cast<uint16_t*>(I.ckv.data());
+    I.linear(I.ctx.data(), B.ckv, kv, TL, Epilogue::Bias, s);
+    cuda::rms_norm(kv, 2 * d, B.cnorm_k.data_as<float>(), kv, 2 * d, TL, d, eps, s);
+    I.attend(I.cq.data(), d, kv, kv + d, 2 * d, I.att.data(), L, TL, nullptr, s);
+    I.linear(I.att.data(), B.co, I.y.data(), L, Epilogue::Bias, s);
+    cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), nullptr, L, d, s);
+    // FFN.
+    cuda::layer_norm_modulate(I.x.data_as<float>(), nullptr, nullptr, mod + 3 * d, mod + 4 * d, I.h.data(), L, d,
+                              eps, s);
+    I.linear(I.h.data(), B.ffn0, I.ff.data(), L, Epilogue::BiasGeluTanh, s);
+    I.linear(I.ff.data(), B.ffn2, I.y.data(), L, Epilogue::Bias, s);
+    cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), mod + 5 * d, L, d, s);
+    if (hooks && hooks->after_block) hooks->after_block(static_cast<int>(l), I.x.data_as<float>(), L, s);
+  }
+
+  // Head (modulated by e, not e0), then unpatchify, scattering tokens back to raster order.
+  const float* hm = I.hmod.data_as<float>();
+  cuda::layer_norm_modulate(I.x.data_as<float>(), nullptr, nullptr, hm, hm + d, I.h.data(), L, d, eps, s);
+  I.linear(I.h.data(), I.head, I.head_out.data(), L, Epilogue::Bias, s);
+  cuda::unpatchify(I.head_out.data(), out, order, c.out_dim, I.F, I.H, I.W, static_cast<int>(c.patch[0]),
+                   static_cast<int>(c.patch[1]), static_cast<int>(c.patch[2]), s);
+}
+
+Tensor wan_forward_cuda(const WanDit& model, const Tensor& x, double t, const Tensor& context,
+                        std::vector<Tensor>* blocks) {
+  const WanConfig& c = model.config;
+  check_dit_inputs(c, x, t, context);
+  auto dit = WanDitCuda::from_model(model);
+  const int64_t F = x.dim(1) / c.patch[0], H = x.dim(2) / c.patch[1], W = x.dim(3) / c.patch[2];
+  dit->prepare(F, H, W);
+  Tensor dx = Tensor::empty(DType::F32, x.shape(), Device::CUDA);
+  Tensor dout = Tensor::empty(DType::F32, Shape{c.out_dim, x.dim(1), x.dim(2), x.dim(3)}, Device::CUDA);
+  Tensor dt = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
+  Tensor dctx = Tensor::empty(DType::BF16, Shape{c.text_len, c.text_dim}, Device::CUDA);
+  cuda::copy_to_device(dx.data(), x.data(), x.nbytes());
+  const float tv = static_cast<float>(t);
+  cuda::copy_to_device(dt.data(), &tv, 4);
+  std::vector<uint16_t> ctx(static_cast<size_t>(c.text_len * c.text_dim), 0);  // zero rows after the prompt
+  convert(context.data(), DType::F32, ctx.data(), DType::BF16, static_cast<size_t>(context.numel()));
+  cuda::copy_to_device(dctx.data(), ctx.data(), ctx.size() * 2);
+  CudaDitHooks hooks;
+  if (blocks) {
+    blocks->clear();
+    hooks.after_block = [&](int, const float* xs, int64_t tokens, void*) {
+      Tensor h = Tensor::empty(DType::F32, Shape{tokens, c.dim});
+      cuda::synchronize();
+      cuda::copy_to_host(h.data(), xs, h.nbytes());
+      blocks->push_back(std::move(h));
+    };
+  }
+  dit->forward(dx.data_as<float>(), dt.data_as<float>(), dctx.data(), dout.data_as<float>(), nullptr, &hooks);
+  Tensor out = Tensor::empty(DType::F32, dout.shape());
+  cuda::synchronize();
+  cuda::copy_to_host(out.data(), dout.data(), out.nbytes());
+  return out;
+}
+
+}  // namespace jenga::wan

@@ -1,0 +1,81 @@
+#pragma once
+// The Wan2.1 DiT forward on CUDA: bf16 weights and activations, f32 residual stream, norms,
+// modulation and timestep path; cuBLASLt GEMMs with fused epilogues; the shared attention
+// kernel (dense, or block-sparse through a per-layer hook). prepare() allocates everything for
+// a latent size once; forward() then only enqueues work (no allocation, no host sync), so a
+// whole step can be captured in a CUDA graph.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "models/wan/wan_config.h"
+
+namespace jenga {
+class Tensor;
+}
+
+namespace jenga::wan {
+
+struct WanDit;
+
+// A block-sparse layout on the device for one layer's self-attention (CSR over (head, query
+// block of 128), see backend/block_sparse.h); all null = dense.
+struct DeviceBlockLayout {
+  const int32_t* offsets = nullptr;
+  const int32_t* indices = nullptr;
+  const float* key_block_bias = nullptr;  // [heads, key blocks], natural-log units, optional
+};
+
+struct CudaDitHooks {
+  // Called after q/k RMSNorm + RoPE with q, k: bf16 [tokens, heads, head_dim] rows `row_stride`
+  // elements apart (device), on `stream`; returns the layer's layout (must stay valid until the
+  // forward's work has run). Must not sync or allocate if the forward is graph-captured.
+  std::function<DeviceBlockLayout(int layer, const void* q, const void* k, int64_t tokens,
+                                  int64_t row_stride, void* stream)>
+      self_attn_layout;
+  // Called after each block with the f32 residual stream x: [tokens, dim] (device, sequence
+  // order) on `stream` (debugging, per-block parity).
+  std::function<void(int layer, const float* x, int64_t tokens, void* stream)> after_block;
+};
+
+class WanDitCuda {
+ public:
+  // Uploads a loaded model (host f32 weights) to the GPU.
+  static std::unique_ptr<WanDitCuda> from_model(const WanDit& model);
+  // Random weights drawn on the GPU (Philox), scaled as debug make-tiny's: for benchmarks.
+  static std::unique_ptr<WanDitCuda> random(const WanConfig& config, uint64_t seed);
+  ~WanDitCuda();
+
+  const WanConfig& config() const;
+
+  // Sizes the activations for a latent of frames x height x width TOKENS and uploads the RoPE
+  // table and token order (order[i] = raster index of the i-th token; empty = raster).
+  // Allocates: call once per resolution, outside the step loop.
+  void prepare(int64_t frames, int64_t height, int64_t width, std::span<const int64_t> token_order = {});
+
+  // x: [in_dim, F*pt, H*ph, W*pw] f32; t: [1] f32 timestep; context: [text_len, text_dim] bf16,
+  // zero-padded rows after the prompt's tokens (as official); out: [out_dim, ...] f32.
+  // All device pointers; enqueued on `stream` (nullptr = default).
+  void forward(const float* x, const float* t, const void* context, float* out, void* stream = nullptr,
+               const CudaDitHooks* hooks = nullptr);
+
+  size_t weight_bytes() const;
+  size_t activation_bytes() const;
+  // Multiply-add FLOPs of one forward at the prepared size with dense attention (x2 counted).
+  double dense_flops() const;
+
+ private:
+  WanDitCuda();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Host in, host out, for tests and `jenga debug dit-forward --device cuda`: x: [in_dim, F, H, W]
+// f32, context: [L, text_dim] f32 (zero-padded to text_len here), t a timestep. When `blocks`
+// is given it receives each block's residual stream [tokens, dim] (raster order).
+Tensor wan_forward_cuda(const WanDit& model, const Tensor& x, double t, const Tensor& context,
+                        std::vector<Tensor>* blocks = nullptr);
+
+}  // namespace jenga::wan
