@@ -23,6 +23,13 @@ namespace jenga::wan {
 
 namespace {
 
+void check_supported(const WanConfig& c) {
+  c.validate();
+  if (c.model_type != "t2v") fail("the CUDA DiT supports text-to-video models only (got {})", c.model_type);
+  if (c.head_dim() != 64 && c.head_dim() != 128)
+    fail("the CUDA DiT needs head dim 64 or 128; this model has {} (use --device cpu)", c.head_dim());
+}
+
 Tensor device_empty(DType dt, int64_t n) { return Tensor::empty(dt, Shape{n}, Device::CUDA); }
 
 // A host f32 array uploaded as `dt` (bf16 for GEMM operands, f32 otherwise).
@@ -141,7 +148,7 @@ size_t WanDitCuda::activation_bytes() const { return impl_->act_bytes; }
 std::unique_ptr<WanDitCuda> WanDitCuda::from_model(const WanDit& model) {
   cuda::init();
   const WanConfig& c = model.config;
-  if (c.model_type != "t2v") fail("the CUDA DiT supports text-to-video models only (got {})", c.model_type);
+  check_supported(c);
   const WanWeights& W = model.weights;
   std::unique_ptr<WanDitCuda> m(new WanDitCuda());
   Impl& I = *m->impl_;
@@ -177,8 +184,7 @@ std::unique_ptr<WanDitCuda> WanDitCuda::from_model(const WanDit& model) {
 
 std::unique_ptr<WanDitCuda> WanDitCuda::random(const WanConfig& c, uint64_t seed) {
   cuda::init();
-  c.validate();
-  if (c.model_type != "t2v") fail("the CUDA DiT supports text-to-video models only (got {})", c.model_type);
+  check_supported(c);
   std::unique_ptr<WanDitCuda> m(new WanDitCuda());
   Impl& I = *m->impl_;
   I.c = c;
