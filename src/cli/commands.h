@@ -8,6 +8,8 @@ void register_generate(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_debug(CLI::App& app);
+// `jenga debug curve|neighbors|carve-mask|schedule` (cmd_debug_jenga.cpp).
+void register_debug_jenga(CLI::App& debug);
 
 // "WxH" -> {W, H}; throws UsageError naming the flag.
 std::pair<int, int> parse_size(const std::string& flag, const std::string& value);
