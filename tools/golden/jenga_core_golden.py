@@ -152,6 +152,8 @@ MASK_CASES = [
     dict(name="wan_nonb", B=2, H=1, grid=(3, 10, 37), sliced=None, text_blocks=0, D=8, top_k=4, p=0.9, ffb=2),
     dict(name="wan_p1", B=1, H=2, grid=(3, 10, 10), sliced=True, text_blocks=0, D=16, top_k=0, p=1.0, ffb=0),
     dict(name="hy_text", B=1, H=3, grid=(2, 16, 32), sliced=False, text_blocks=2, D=8, top_k=3, p=0.3, ffb=0),
+    dict(name="wan_many", B=1, H=1, grid=(4, 30, 42), sliced=True, text_blocks=0, D=4, top_k=10, p=0.9, ffb=1),
+    dict(name="hy_many", B=1, H=1, grid=(4, 16, 40), sliced=False, text_blocks=2, D=4, top_k=5, p=0.5, ffb=0),
     dict(name="hy_ragged", B=1, H=2, grid=(3, 9, 40), sliced=False, text_blocks=2, D=8, top_k=1, p=0.7, ffb=0),
 ]
 
