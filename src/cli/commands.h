@@ -12,6 +12,8 @@ void register_debug(CLI::App& app);
 void register_bench_dit(CLI::App& bench);
 // `jenga debug dit-forward` (cmd_debug_dit.cpp), registered by register_debug.
 void register_debug_dit(CLI::App& debug);
+// `jenga debug curve|neighbors|carve-mask|schedule` (cmd_debug_jenga.cpp).
+void register_debug_jenga(CLI::App& debug);
 
 // "WxH" -> {W, H}; throws UsageError naming the flag.
 std::pair<int, int> parse_size(const std::string& flag, const std::string& value);

@@ -1,0 +1,115 @@
+// `jenga debug curve|neighbors|carve-mask|schedule` through the binary.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/tensor.h"
+#include "io/safetensors.h"
+#include "jenga/block_neighbors.h"
+#include "jenga/carve_mask.h"
+#include "jenga/gilbert_curve.h"
+#include "test_util.h"
+
+using namespace jenga;
+using jenga::test::run_jenga;
+
+TEST(JengaCli, CurveAndNeighborsJson) {
+  auto r = run_jenga("debug curve --shape 3,5,7 --sliced");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  CurveSpec s;
+  s.t = 3;
+  s.h = 5;
+  s.w = 7;
+  s.sliced = true;
+  EXPECT_EQ(nlohmann::json::parse(r.output)["order"].get<std::vector<int32_t>>(), build_curve(s).order);
+  r = run_jenga("debug curve --shape 3,5,7 --order 2,1,0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  s.axes = std::array<int, 3>{2, 1, 0};
+  EXPECT_EQ(nlohmann::json::parse(r.output)["order"].get<std::vector<int32_t>>(), build_curve(s).order);
+  r = run_jenga("debug neighbors --shape 4,9,11 --block 16");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  s.axes.reset();
+  s.sliced = false;
+  s.t = 4;
+  s.h = 9;
+  s.w = 11;
+  const auto nb = build_block_neighbors(build_curve(s), 16);
+  const auto rows = nlohmann::json::parse(r.output)["neighbors"];
+  ASSERT_EQ(static_cast<int64_t>(rows.size()), nb.blocks);
+  for (int64_t b = 0; b < nb.blocks; ++b) {
+    const auto got = rows[b].get<std::vector<int32_t>>();
+    EXPECT_EQ(got, std::vector<int32_t>(nb.of(b).begin(), nb.of(b).end()));
+  }
+}
+
+TEST(JengaCli, BadArgumentsExit2) {
+  for (const char* args : {"debug curve --shape 0,5,7", "debug curve --shape 3,5", "debug curve --shape 3,5,7 --order 0,0,1",
+                           "debug neighbors --shape 2,2,2 --block 0", "debug schedule --preset nope --model wan",
+                           "debug schedule --preset turbo --model hunyuan --steps -3"}) {
+    const auto r = run_jenga(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_NE(r.output.find("error: "), std::string::npos) << args;
+  }
+}
+
+TEST(JengaCli, CarveMaskWritesOfficialMask) {
+  jenga::test::TempDir dir;
+  // B 2, H 2, N 300 (3 blocks, ragged), D 4, bf16 q and f32 k.
+  const int64_t B = 2, H = 2, N = 300, D = 4;
+  std::vector<float> q(B * H * N * D), k(q.size());
+  for (size_t i = 0; i < q.size(); ++i) {
+    q[i] = std::sin(0.37f * i) + ((i / (128 * D)) % 3);
+    k[i] = std::cos(0.11f * i) * ((i / (128 * D)) % 3);
+  }
+  const Tensor qt = Tensor::from_f32(q, Shape{B, H, N, D}, DType::BF16);
+  const Tensor kt = Tensor::from_f32(k, Shape{B, H, N, D});
+  SafetensorsWriter wq, wk;
+  wq.add("q", qt);
+  wq.write(dir / "q.safetensors");
+  wk.add("k", kt);
+  wk.write(dir / "k.safetensors");
+  const std::string base = "debug carve-mask --q " + (dir / "q.safetensors") + " --k " + (dir / "k.safetensors");
+  auto r = run_jenga(base + " --top-k 1 --p 0.4 --text-blocks 1 --neighbors-shape 2,2,43 --out " + (dir / "m.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto f = SafetensorsFile::open(dir / "m.safetensors");
+  const Tensor m = f->load("mask");
+  ASSERT_EQ(m.shape(), (Shape{B, H, 3, 3}));
+  CarveParams prm;
+  prm.top_k = 1;
+  prm.p = 0.4;
+  prm.text_blocks = 1;
+  CurveSpec s;
+  s.t = 2;
+  s.h = 2;
+  s.w = 43;
+  auto nb = cached_block_neighbors(s);
+  prm.neighbors = nb.get();
+  const auto qf = qt.to_f32_vector();
+  const auto ref = build_carve_mask(qf.data(), k.data(), B, H, N, D, prm);
+  EXPECT_EQ(std::vector<uint8_t>(m.data_as<uint8_t>(), m.data_as<uint8_t>() + m.numel()), ref.onehot);
+  // Grid that does not hold the vision tokens, p out of range, missing file.
+  r = run_jenga(base + " --top-k 1 --p 0.4 --text-blocks 1 --neighbors-shape 2,4,22 --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = run_jenga(base + " --top-k 1 --p 1.5 --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = run_jenga("debug carve-mask --q " + (dir / "none.safetensors") + " --k " + (dir / "k.safetensors") +
+                " --top-k 1 --p 0.5 --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  r = run_jenga("debug carve-mask --q " + (dir / "k.safetensors") + " --k " + (dir / "k.safetensors") +
+                " --top-k 1 --p 0.5 --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;  // no tensor named q
+}
+
+TEST(JengaCli, ScheduleJson) {
+  auto r = run_jenga("debug schedule --preset turbo --model hunyuan --steps 50");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["plan"].size(), 50u);
+  EXPECT_EQ(j["plan"][25]["stage_switch"]["new_shift"], 9.0);
+  EXPECT_EQ(j["plan"][5]["compute"], "reused");
+  r = run_jenga("debug schedule --preset turbo-14b --model wan");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto w = nlohmann::json::parse(r.output);
+  EXPECT_EQ(w["plan"][10]["cond"], "model-dependent");
+  EXPECT_EQ(w["plan"][30]["drop_rate"], 0.9);
+}
