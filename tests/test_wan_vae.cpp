@@ -1,0 +1,94 @@
+// Wan VAE against goldens from the official wan/modules/vae.py (tools/golden/wan_vae_golden.py):
+// tiny width (3), the official dim_mult / res blocks / temporal structure, f32.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "golden_compare.h"
+#include "io/safetensors.h"
+#include "models/wan/vae_cpu.h"
+#include "models/wan/vae_model.h"
+
+using jenga::Checkpoint;
+using jenga::test::max_rel_error;
+namespace wan = jenga::wan;
+
+namespace {
+const std::string kDir = std::string(JENGA_TEST_DATA) + "/wan_vae/";
+
+const wan::WanVae& tiny_vae() {
+  static const wan::WanVae vae = wan::WanVae::load(Checkpoint::open(kDir + "tiny_vae.safetensors"));
+  return vae;
+}
+}  // namespace
+
+TEST(WanVae, StructureInferredFromWeights) {
+  const auto& v = tiny_vae();
+  EXPECT_EQ(v.z_dim, 16);
+  EXPECT_EQ(v.base_dim, 3);
+  EXPECT_EQ(v.decoder.spatial_factor, 8);
+  EXPECT_EQ(v.decoder.temporal_factor, 4);
+  EXPECT_EQ(v.encoder.spatial_factor, 8);
+  EXPECT_EQ(v.encoder.temporal_factor, 4);
+  // middle (res, attn, res) + 4 stages x 3 res blocks + 3 resamples
+  EXPECT_EQ(v.decoder.layers.size(), 3u + 12u + 3u);
+  EXPECT_TRUE(v.has_encoder);
+}
+
+class WanVaeDecode : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(WanVaeDecode, MatchesOfficial) {
+  auto g = jenga::SafetensorsFile::open(kDir + GetParam() + ".safetensors");
+  const auto z = g->load("latents", jenga::DType::F32);
+  const auto want = g->load("frames_raw", jenga::DType::F32);
+  const auto raw = wan::vae_decode(tiny_vae(), z, /*clamp=*/false);
+  ASSERT_EQ(raw.shape(), want.shape());
+  const double rel = max_rel_error(raw.to_f32_vector(), want.to_f32_vector());
+  RecordProperty("max_rel_error", std::to_string(rel));
+  EXPECT_LE(rel, 1e-4);
+
+  const auto clamped = wan::vae_decode(tiny_vae(), z, /*clamp=*/true).to_f32_vector();
+  auto w = want.to_f32_vector();
+  for (auto& x : w) x = std::clamp(x, -1.0f, 1.0f);
+  EXPECT_LE(max_rel_error(clamped, w), 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, WanVaeDecode, ::testing::Values("decode_a", "decode_b", "decode_c"));
+
+class WanVaeEncode : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(WanVaeEncode, MatchesOfficial) {
+  auto g = jenga::SafetensorsFile::open(kDir + GetParam() + ".safetensors");
+  const auto x = g->load("frames", jenga::DType::F32);
+  const auto want = g->load("latents", jenga::DType::F32);
+  const auto mu = wan::vae_encode(tiny_vae(), x);
+  ASSERT_EQ(mu.shape(), want.shape());
+  EXPECT_LE(max_rel_error(mu.to_f32_vector(), want.to_f32_vector()), 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, WanVaeEncode, ::testing::Values("encode_a", "encode_b"));
+
+TEST(WanVae, StreamingGivesOneThenFourFramesPerLatent) {
+  auto g = jenga::SafetensorsFile::open(kDir + "decode_b.safetensors");
+  std::vector<int64_t> counts;
+  wan::vae_decode_stream(tiny_vae(), g->load("latents", jenga::DType::F32),
+                         [&](const wan::VaeChunk& c, int64_t) { counts.push_back(c.t); });
+  EXPECT_EQ(counts, (std::vector<int64_t>{1, 4, 4, 4, 4}));
+}
+
+TEST(WanVae, BadInputsAreClearErrors) {
+  const auto& v = tiny_vae();
+  EXPECT_THROW(wan::vae_decode(v, jenga::Tensor::zeros(jenga::DType::F32, {8, 2, 2, 2})), jenga::Error);
+  EXPECT_THROW(wan::vae_decode(v, jenga::Tensor::zeros(jenga::DType::F32, {16, 2, 2})), jenga::Error);
+  auto nan = jenga::Tensor::zeros(jenga::DType::F32, {16, 1, 2, 2});
+  nan.data_as<float>()[3] = NAN;
+  try {
+    wan::vae_decode(v, nan);
+    FAIL() << "NaN accepted";
+  } catch (const jenga::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("NaN"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(wan::vae_encode(v, jenga::Tensor::zeros(jenga::DType::F32, {3, 4, 16, 16})), jenga::Error);  // 4 frames
+  EXPECT_THROW(wan::vae_encode(v, jenga::Tensor::zeros(jenga::DType::F32, {3, 5, 12, 16})), jenga::Error);  // 12 % 8
+}
