@@ -45,6 +45,7 @@ void register_debug(CLI::App& app) {
   c->add_option("--dtype", mt->dtype, "Weight dtype: f32, bf16, f16, fp8-e4m3")->capture_default_str();
   c->add_option("--seed", mt->seed, "Random seed")->capture_default_str();
   c->callback([mt] { run_make_tiny(*mt); });
+  register_debug_t5vae(*d);
 }
 
 }  // namespace jenga::cli
