@@ -45,6 +45,7 @@ def main():
 
     # (valid tokens, padded length): partial, full, single token, longer than max_dist 128.
     cases = {'encode_a': (10, 24), 'encode_b': (24, 24), 'encode_c': (1, 8), 'encode_d': (150, 160)}
+    saved = []
     with torch.no_grad():
         for case, (valid, text_len) in cases.items():
             ids = torch.zeros(1, text_len, dtype=torch.long)
@@ -59,6 +60,50 @@ def main():
             save_file({'ids': ids, 'mask': mask, 'context': context.contiguous()},
                       os.path.join(args.out, case + '.safetensors'))
             print(case, tuple(ids.shape), '->', tuple(context.shape))
+            saved.append((ids, mask, context))
+    # After all inputs are drawn (building the HF model consumes the RNG).
+    for ids, mask, context in saved:
+        check_hf_layout(model, ids, mask, context)
+    print('HF UMT5EncoderModel with the diffusers key names agrees on', len(saved), 'cases')
+
+
+# Official key -> HF UMT5EncoderModel key (the diffusers text_encoder/ layout the C++ also reads).
+HF_RULES = [
+    (r'^token_embedding\.weight$', 'shared.weight'),
+    (r'^norm\.weight$', 'encoder.final_layer_norm.weight'),
+    (r'^blocks\.(\d+)\.norm1\.weight$', r'encoder.block.\1.layer.0.layer_norm.weight'),
+    (r'^blocks\.(\d+)\.attn\.([qkvo])\.weight$', r'encoder.block.\1.layer.0.SelfAttention.\2.weight'),
+    (r'^blocks\.(\d+)\.pos_embedding\.embedding\.weight$',
+     r'encoder.block.\1.layer.0.SelfAttention.relative_attention_bias.weight'),
+    (r'^blocks\.(\d+)\.norm2\.weight$', r'encoder.block.\1.layer.1.layer_norm.weight'),
+    (r'^blocks\.(\d+)\.ffn\.gate\.0\.weight$', r'encoder.block.\1.layer.1.DenseReluDense.wi_0.weight'),
+    (r'^blocks\.(\d+)\.ffn\.fc1\.weight$', r'encoder.block.\1.layer.1.DenseReluDense.wi_1.weight'),
+    (r'^blocks\.(\d+)\.ffn\.fc2\.weight$', r'encoder.block.\1.layer.1.DenseReluDense.wo.weight'),
+]
+
+
+def check_hf_layout(model, ids, mask, context):
+    """The same weights under the HF names in transformers' UMT5EncoderModel give the same context."""
+    import re
+    from transformers import UMT5Config, UMT5EncoderModel
+    cfg = UMT5Config(vocab_size=model.token_embedding.num_embeddings, d_model=model.dim,
+                     d_kv=model.dim_attn // model.num_heads, d_ff=model.dim_ffn, num_layers=model.num_layers,
+                     num_heads=model.num_heads, relative_attention_num_buckets=model.num_buckets,
+                     relative_attention_max_distance=128, feed_forward_proj='gated-gelu', dropout_rate=0.0,
+                     layer_norm_epsilon=1e-6)
+    hf = UMT5EncoderModel(cfg).eval()
+    sd = {}
+    for k, v in model.state_dict().items():
+        for pat, rep in HF_RULES:
+            if re.match(pat, k):
+                sd[re.sub(pat, rep, k)] = v
+    sd['encoder.embed_tokens.weight'] = sd['shared.weight']
+    missing, unexpected = hf.load_state_dict(sd, strict=False)
+    assert not missing and not unexpected, (missing, unexpected)
+    with torch.no_grad():
+        out = hf(input_ids=ids, attention_mask=mask).last_hidden_state[0, :context.shape[0]]
+    err = float((out - context).abs().max() / context.abs().max())
+    assert err < 1e-5, err
 
 
 if __name__ == '__main__':
