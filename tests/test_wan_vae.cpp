@@ -9,6 +9,7 @@
 #include "io/safetensors.h"
 #include "models/wan/vae_cpu.h"
 #include "models/wan/vae_model.h"
+#include "models/wan/video_rgb8.h"
 
 using jenga::Checkpoint;
 using jenga::test::max_rel_error;
@@ -91,4 +92,21 @@ TEST(WanVae, BadInputsAreClearErrors) {
   }
   EXPECT_THROW(wan::vae_encode(v, jenga::Tensor::zeros(jenga::DType::F32, {3, 4, 16, 16})), jenga::Error);  // 4 frames
   EXPECT_THROW(wan::vae_encode(v, jenga::Tensor::zeros(jenga::DType::F32, {3, 5, 12, 16})), jenga::Error);  // 12 % 8
+}
+
+TEST(WanVae, FramesToRgb8TruncatesLikeTheOfficialWriter) {
+  // [3, 1, 1, 7]: channel 0 holds the probes, channels 1 and 2 are -1 and 1.
+  std::vector<float> v = {-1.0f, 1.0f, 0.0f, 0.5f, 2.0f, -0.999f, -3.0f};
+  for (int i = 0; i < 7; ++i) v.push_back(-1.0f);
+  for (int i = 0; i < 7; ++i) v.push_back(1.0f);
+  const auto rgb = jenga::wan::frames_to_rgb8(jenga::Tensor::from_f32(v, {3, 1, 1, 7}));
+  ASSERT_EQ(rgb.shape(), (jenga::Shape{1, 1, 7, 3}));
+  const uint8_t* p = rgb.data_as<uint8_t>();
+  const uint8_t want[7] = {0, 255, 127, 191, 255, 0, 0};  // 0 -> 127.5 -> 127; 0.5 -> 191.25 -> 191
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(p[i * 3 + 0], want[i]) << i;
+    EXPECT_EQ(p[i * 3 + 1], 0) << i;
+    EXPECT_EQ(p[i * 3 + 2], 255) << i;
+  }
+  EXPECT_THROW(jenga::wan::frames_to_rgb8(jenga::Tensor::zeros(jenga::DType::F32, {4, 1, 1, 1})), jenga::Error);
 }
