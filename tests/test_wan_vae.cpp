@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "golden_compare.h"
@@ -10,6 +12,7 @@
 #include "models/wan/vae_cpu.h"
 #include "models/wan/vae_model.h"
 #include "models/wan/video_rgb8.h"
+#include "test_util.h"
 
 using jenga::Checkpoint;
 using jenga::test::max_rel_error;
@@ -109,4 +112,40 @@ TEST(WanVae, FramesToRgb8TruncatesLikeTheOfficialWriter) {
     EXPECT_EQ(p[i * 3 + 2], 255) << i;
   }
   EXPECT_THROW(jenga::wan::frames_to_rgb8(jenga::Tensor::zeros(jenga::DType::F32, {4, 1, 1, 1})), jenga::Error);
+}
+
+TEST(WanVae, DiffusersLayoutDecodesTheSame) {
+  // The tiny VAE under the diffusers AutoencoderKLWan names (map checked by the golden script,
+  // which loads it into diffusers and decodes) must load with no flags and decode identically.
+  std::ifstream f(kDir + "tiny_vae_diffusers_names.json");
+  const auto names = nlohmann::json::parse(f);
+  auto src = jenga::SafetensorsFile::open(kDir + "tiny_vae.safetensors");
+  jenga::test::TempDir dir;
+  jenga::SafetensorsWriter w, broken;
+  for (const auto& t : src->header().tensors) {
+    w.add(names.at(t.name).get<std::string>(), src->load(t.name));
+    if (t.name != "decoder.upsamples.7.time_conv.weight") broken.add(names.at(t.name).get<std::string>(), src->load(t.name));
+  }
+  w.write(dir / "vae.safetensors");
+  broken.write(dir / "broken.safetensors");
+  const auto vae = wan::WanVae::load(Checkpoint::open(dir / "vae.safetensors"));
+  EXPECT_EQ(vae.decoder.layers.size(), tiny_vae().decoder.layers.size());
+  EXPECT_EQ(vae.decoder.temporal_factor, 4);
+  EXPECT_TRUE(vae.has_encoder);
+  auto g = jenga::SafetensorsFile::open(kDir + "decode_b.safetensors");
+  EXPECT_LE(max_rel_error(wan::vae_decode(vae, g->load("latents"), false).to_f32_vector(),
+                          g->load("frames_raw").to_f32_vector()),
+            1e-4);
+  auto e = jenga::SafetensorsFile::open(kDir + "encode_b.safetensors");
+  EXPECT_LE(max_rel_error(wan::vae_encode(vae, e->load("frames")).to_f32_vector(), e->load("latents").to_f32_vector()),
+            1e-4);
+  // A missing tensor is named, in the file's own naming.
+  try {
+    wan::WanVae::load(Checkpoint::open(dir / "broken.safetensors"));
+    FAIL() << "incomplete VAE accepted";
+  } catch (const jenga::Error& err) {
+    EXPECT_NE(std::string(err.what()).find("decoder.upsamples.7.time_conv.weight (official name; this file uses diffusers names) is missing"),
+              std::string::npos)
+        << err.what();
+  }
 }

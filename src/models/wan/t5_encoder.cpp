@@ -77,7 +77,7 @@ T5Encoder T5Encoder::open(const std::string& path) {
   } else if (c.contains("encoder.block.0.layer.0.SelfAttention.q.weight")) {
     e.layout_ = T5Layout::Diffusers;
   } else {
-    const char* what = (c.contains("decoder.conv1.weight") || c.contains("encoder.conv1.weight")) ? " (it looks like a VAE)"
+    const char* what = (c.contains("decoder.conv1.weight") || c.contains("decoder.conv_in.weight")) ? " (it looks like a VAE)"
                        : c.contains("patch_embedding.weight") ? " (it looks like a DiT)" : "";
     fail("{} is not a umT5 text encoder{}: expected models_t5_umt5-xxl-enc weights (blocks.0.attn.q.weight) or a "
          "diffusers text_encoder/ (encoder.block.0.layer.0.SelfAttention.q.weight), as safetensors",

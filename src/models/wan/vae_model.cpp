@@ -1,10 +1,12 @@
 #include "models/wan/vae_model.h"
 
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "models/wan/vae_names.h"
 
 namespace jenga::wan {
 
@@ -18,17 +20,23 @@ namespace {
 class Reader {
  public:
   explicit Reader(const Checkpoint& c) : c_(c) {
-    for (const auto& n : c.names()) {
+    if (is_diffusers_vae(c.names())) {
+      alias_ = diffusers_vae_to_official(c.names());
+      layout_ = "diffusers";
+    } else {
+      for (const auto& n : c.names()) alias_[n] = n;
+    }
+    for (const auto& [n, unused] : alias_) {
       // Every prefix ending in '.', so "does layer i exist" is one lookup.
       for (size_t p = n.find('.'); p != std::string::npos; p = n.find('.', p + 1)) prefixes_.insert(n.substr(0, p + 1));
     }
   }
-  bool has(const std::string& name) const { return c_.contains(name); }
+  bool has(const std::string& name) const { return alias_.count(name) != 0; }
   bool has_prefix(const std::string& p) const { return prefixes_.count(p) != 0; }
 
   std::vector<float> vec(const std::string& name, int64_t expect_numel) const {
     need(name);
-    Tensor t = c_.load(name, DType::F32);
+    Tensor t = c_.load(alias_.at(name), DType::F32);
     if (t.numel() != expect_numel)
       fail("{}: tensor {} has shape {}, expected {} values; is this a Wan2.1 VAE?", c_.path(), name,
            t.shape().str(), expect_numel);
@@ -39,7 +47,7 @@ class Reader {
   }
   std::vector<int64_t> shape(const std::string& name) const {
     need(name);
-    return c_.info(name).shape;
+    return c_.info(alias_.at(name)).shape;
   }
   // A conv weight [cout, cin, (kt,) kh, kw] and its bias; `dims` is 5 for Conv3d, 4 for Conv2d.
   cpu::PackedConv conv(const std::string& prefix, int dims) const {
@@ -57,11 +65,14 @@ class Reader {
 
  private:
   void need(const std::string& name) const {
-    if (!c_.contains(name))
-      fail("{}: tensor {} is missing; expected a Wan2.1 VAE with the official key names", c_.path(), name);
+    if (!has(name))
+      fail("{}: tensor {} (official name; this file uses {} names) is missing; expected a complete Wan2.1 VAE",
+           c_.path(), name, layout_);
   }
   const Checkpoint& c_;
   std::set<std::string> prefixes_;
+  std::map<std::string, std::string> alias_;  // official name -> name in the file
+  const char* layout_ = "official";
 };
 
 VaeCausalConv causal_conv(const Reader& r, const std::string& prefix, int& slots) {
@@ -104,7 +115,7 @@ VaeAttnBlock attn_block(const Reader& r, const std::string& p) {
 VaeResample resample(const Reader& r, const std::string& p, bool up, int& slots) {
   VaeResample s;
   s.spatial = r.conv(p + "resample.1.", 4);
-  const bool temporal = r.has(p + "time_conv.weight");
+  const bool temporal = r.has(p + "time_conv.weight") || r.has(p + "time_conv.bias");
   if (temporal) {
     s.time_conv = r.conv(p + "time_conv.", 5);
     if (s.time_conv.kt != 3 || s.time_conv.kh != 1) fail("{}: {}time_conv is not a (3,1,1) conv", r.path(), p);
@@ -153,15 +164,16 @@ VaeCoder coder(const Reader& r, const std::string& root, bool decoder) {
 }  // namespace
 
 bool looks_like_wan_vae(const Checkpoint& ckpt) {
-  return ckpt.contains("decoder.conv1.weight") || ckpt.contains("encoder.conv1.weight");
+  return ckpt.contains("decoder.conv1.weight") || ckpt.contains("encoder.conv1.weight") ||
+         ckpt.contains("decoder.conv_in.weight");
 }
 
 WanVae WanVae::load(const Checkpoint& ckpt) {
-  if (!ckpt.contains("decoder.conv1.weight") || !ckpt.contains("conv2.weight"))
-    fail("{} is not a Wan2.1 VAE: it has no decoder.conv1.weight / conv2.weight (expected Wan2.1_VAE "
-         "weights with the official key names, as safetensors)",
-         ckpt.path());
   Reader r(ckpt);
+  if (!r.has("decoder.conv1.weight") || !r.has("conv2.weight"))
+    fail("{} is not a Wan2.1 VAE: it has neither decoder.conv1.weight + conv2.weight (official Wan2.1_VAE names) "
+         "nor decoder.conv_in.weight + post_quant_conv.weight (diffusers vae/)",
+         ckpt.path());
   WanVae v;
   v.source = ckpt.path();
   v.post_quant = r.conv("conv2.", 5);
@@ -172,7 +184,7 @@ WanVae WanVae::load(const Checkpoint& ckpt) {
   if (v.decoder.conv_in.conv.cin != v.z_dim)
     fail("{}: decoder.conv1 takes {} channels, expected z_dim {}", ckpt.path(), v.decoder.conv_in.conv.cin, v.z_dim);
   v.base_dim = v.decoder.conv_out.conv.cin;
-  if (ckpt.contains("encoder.conv1.weight")) {
+  if (r.has("encoder.conv1.weight")) {
     v.has_encoder = true;
     v.encoder = coder(r, "encoder.", false);
     v.quant = r.conv("conv1.", 5);
