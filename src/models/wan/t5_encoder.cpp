@@ -8,6 +8,7 @@
 #include "backend/cpu/ops_t5vae.h"
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "models/wan/torch_pickle.h"
 
 namespace jenga::wan {
 
@@ -69,6 +70,7 @@ std::vector<float> T5Encoder::load(const std::string& official, std::vector<int6
 }
 
 T5Encoder T5Encoder::open(const std::string& path) {
+  reject_torch_pickle(path);
   T5Encoder e;
   e.ckpt_ = std::make_shared<Checkpoint>(Checkpoint::open(path));
   const Checkpoint& c = *e.ckpt_;
