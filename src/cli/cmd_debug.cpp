@@ -48,6 +48,7 @@ void register_debug(CLI::App& app) {
 
   register_debug_dit(*d);
   register_debug_jenga(*d);
+  register_debug_t5vae(*d);
 }
 
 }  // namespace jenga::cli

@@ -14,6 +14,8 @@ void register_bench_dit(CLI::App& bench);
 void register_debug_dit(CLI::App& debug);
 // `jenga debug curve|neighbors|carve-mask|schedule` (cmd_debug_jenga.cpp).
 void register_debug_jenga(CLI::App& debug);
+// encode-text, vae-decode, vae-encode, tokenize (Wan text encoder and VAE).
+void register_debug_t5vae(CLI::App& debug);
 
 // "WxH" -> {W, H}; throws UsageError naming the flag.
 std::pair<int, int> parse_size(const std::string& flag, const std::string& value);

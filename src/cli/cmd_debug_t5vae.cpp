@@ -1,0 +1,158 @@
+// `jenga debug encode-text | vae-decode | vae-encode | tokenize`: run one Wan component on
+// tensors in safetensors files, so its output can be compared with another implementation.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "models/wan/t5_encoder.h"
+#include "models/wan/torch_pickle.h"
+#include "models/wan/tokenizer.h"
+#include "models/wan/vae_cpu.h"
+#include "models/wan/vae_model.h"
+
+namespace jenga::cli {
+namespace {
+
+void require_cpu(const std::string& device, const char* what) {
+  if (device == "cuda") fail("--device cuda: the CUDA {} is not in this build yet; use --device cpu", what);
+}
+
+std::shared_ptr<SafetensorsFile> open_input(const std::string& path, const char* flag) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) fail("{} {}: no such file", flag, path);
+  return SafetensorsFile::open(path);
+}
+
+Tensor load_input(const SafetensorsFile& f, const std::string& name, const char* flag) {
+  if (!f.find(name)) fail("{} {}: has no tensor named '{}'", flag, f.path(), name);
+  return f.load(name);
+}
+
+// A row vector [1, L] or [L] of integers as i64.
+std::vector<int64_t> int_row(const SafetensorsFile& f, const std::string& name) {
+  Tensor t = load_input(f, name, "--ids");
+  if (t.dtype() != DType::I64 && t.dtype() != DType::I32)
+    fail("--ids {}: '{}' is {}, expected i64 (or i32)", f.path(), name, dtype_name(t.dtype()));
+  if (!(t.ndim() == 1 || (t.ndim() == 2 && t.dim(0) == 1)))
+    fail("--ids {}: '{}' has shape {}, expected [1, L] (one prompt)", f.path(), name, t.shape().str());
+  Tensor i = t.to(DType::I64);
+  return std::vector<int64_t>(i.data_as<int64_t>(), i.data_as<int64_t>() + i.numel());
+}
+
+Tensor f32_input(const SafetensorsFile& f, const std::string& name, const char* flag) {
+  Tensor t = load_input(f, name, flag);
+  if (!dtype_is_float(t.dtype())) fail("{} {}: '{}' is {}, expected a float tensor", flag, f.path(), name, dtype_name(t.dtype()));
+  Tensor x = t.to(DType::F32);
+  if (x.ndim() == 5 && x.dim(0) == 1) x = x.reshape({x.dim(1), x.dim(2), x.dim(3), x.dim(4)});  // batch of one
+  return x;
+}
+
+Checkpoint open_weights(const std::string& path, const char* flag) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) fail("{} {}: no such file or folder", flag, path);
+  wan::reject_torch_pickle(path);
+  return Checkpoint::open(path);
+}
+
+wan::WanVae load_vae(const std::string& path) {
+  const Checkpoint c = open_weights(path, "--vae");
+  if (!wan::looks_like_wan_vae(c) && wan::looks_like_t5_encoder(c))
+    fail("{} is a umT5 text encoder, not a Wan2.1 VAE; pass the VAE (Wan2.1_VAE weights) to --vae", path);
+  return wan::WanVae::load(c);
+}
+
+void write_one(const std::string& out, const std::string& name, const Tensor& t) {
+  SafetensorsWriter w;
+  w.add(name, t);
+  w.write(out);
+}
+
+struct Options {
+  std::string weights, input, out, device = "cpu", text;
+  int64_t text_len = 512;
+  bool no_clamp = false;
+};
+
+void run_encode_text(const Options& o) {
+  require_cpu(o.device, "text encoder");
+  std::error_code ec;
+  if (!std::filesystem::exists(o.weights, ec)) fail("--text-encoder {}: no such file or folder", o.weights);
+  const auto enc = wan::T5Encoder::open(o.weights);
+  const auto f = open_input(o.input, "--ids");
+  const auto ids = int_row(*f, "ids"), mask = int_row(*f, "mask");
+  const Tensor ctx = enc.encode(ids, mask);
+  write_one(o.out, "context", ctx);
+  std::printf("wrote %s: context %s (umT5 %lld layers, dim %lld)\n", o.out.c_str(), ctx.shape().str().c_str(),
+              static_cast<long long>(enc.config().layers), static_cast<long long>(enc.config().dim));
+}
+
+void run_vae_decode(const Options& o) {
+  require_cpu(o.device, "VAE");
+  const auto vae = load_vae(o.weights);
+  const auto f = open_input(o.input, "--latents");
+  const Tensor frames = wan::vae_decode(vae, f32_input(*f, "latents", "--latents"), !o.no_clamp);
+  write_one(o.out, "frames", frames);
+  std::printf("wrote %s: frames %s\n", o.out.c_str(), frames.shape().str().c_str());
+}
+
+void run_vae_encode(const Options& o) {
+  require_cpu(o.device, "VAE");
+  const auto vae = load_vae(o.weights);
+  const auto f = open_input(o.input, "--frames");
+  const Tensor z = wan::vae_encode(vae, f32_input(*f, "frames", "--frames"));
+  write_one(o.out, "latents", z);
+  std::printf("wrote %s: latents %s\n", o.out.c_str(), z.shape().str().c_str());
+}
+
+void run_tokenize(const Options& o) {
+  const auto tok = wan::UmT5Tokenizer::open(o.weights);
+  const auto t = tok.encode(o.text, o.text_len);
+  nlohmann::json j;
+  j["ids"] = t.ids;
+  j["mask"] = t.mask;
+  std::printf("%s\n", j.dump().c_str());
+}
+
+}  // namespace
+
+void register_debug_t5vae(CLI::App& debug) {
+  auto o = std::make_shared<Options>();
+  const auto device = [&](CLI::App* c) {
+    c->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  };
+
+  auto* e = debug.add_subcommand("encode-text", "Run the umT5 encoder on token ids (ids, mask: i64 [1, L])");
+  e->add_option("--text-encoder", o->weights, "umT5 encoder weights (official or diffusers names, safetensors)")->required();
+  e->add_option("--ids", o->input, "safetensors with 'ids' and 'mask'")->required();
+  e->add_option("--out", o->out, "output safetensors: 'context' [valid tokens, dim] f32")->required();
+  device(e);
+  e->callback([o] { run_encode_text(*o); });
+
+  auto* d = debug.add_subcommand("vae-decode", "Decode latents [16, T, H, W] to frames [3, 4(T-1)+1, 8H, 8W]");
+  d->add_option("--vae", o->weights, "Wan2.1 VAE weights (official names, safetensors)")->required();
+  d->add_option("--latents", o->input, "safetensors with 'latents', normalised as the denoiser sees them")->required();
+  d->add_option("--out", o->out, "output safetensors: 'frames' f32 in [-1, 1]")->required();
+  d->add_flag("--no-clamp", o->no_clamp, "Keep values outside [-1, 1]");
+  device(d);
+  d->callback([o] { run_vae_decode(*o); });
+
+  auto* v = debug.add_subcommand("vae-encode", "Encode frames [3, 4k+1, H, W] in [-1, 1] to normalised latents");
+  v->add_option("--vae", o->weights, "Wan2.1 VAE weights (official names, safetensors)")->required();
+  v->add_option("--frames", o->input, "safetensors with 'frames'")->required();
+  v->add_option("--out", o->out, "output safetensors: 'latents' [16, k+1, H/8, W/8] f32")->required();
+  device(v);
+  v->callback([o] { run_vae_encode(*o); });
+
+  auto* t = debug.add_subcommand("tokenize", "Tokenize a prompt as the Wan pipeline does; prints JSON ids/mask");
+  t->add_option("--tokenizer", o->weights, "umT5 spiece.model, or the folder holding it")->required();
+  t->add_option("--text", o->text, "prompt (UTF-8)")->required();
+  t->add_option("--text-len", o->text_len, "pad/truncate to this many tokens")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  t->callback([o] { run_tokenize(*o); });
+}
+
+}  // namespace jenga::cli

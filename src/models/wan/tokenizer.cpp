@@ -1,0 +1,81 @@
+#include "models/wan/tokenizer.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "models/wan/text_clean.h"
+
+#ifdef JENGA_HAVE_SENTENCEPIECE
+#include <sentencepiece_processor.h>
+#endif
+
+namespace jenga::wan {
+
+namespace fs = std::filesystem;
+
+bool UmT5Tokenizer::available() {
+#ifdef JENGA_HAVE_SENTENCEPIECE
+  return true;
+#else
+  return false;
+#endif
+}
+
+UmT5Tokenizer UmT5Tokenizer::open(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    fail("tokenizer {} does not exist; expected the umT5 spiece.model (google/umt5-xxl/ in the Wan2.1 checkpoint)", path);
+  std::string file = path;
+  if (fs::is_directory(path, ec)) {
+    file = (fs::path(path) / "spiece.model").string();
+    if (!fs::exists(file, ec))
+      fail("tokenizer folder {} has no spiece.model; jenga reads the SentencePiece model (tokenizer.json alone is not "
+           "supported)",
+           path);
+  }
+#ifdef JENGA_HAVE_SENTENCEPIECE
+  auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
+  const auto status = sp->Load(file);
+  if (!status.ok()) fail("{} is not a SentencePiece tokenizer model ({}); expected the umT5 spiece.model", file, status.ToString());
+  UmT5Tokenizer t;
+  t.eos_ = sp->PieceToId("</s>");
+  t.pad_ = sp->PieceToId("<pad>");
+  if (sp->IdToPiece(static_cast<int>(t.eos_)) != "</s>" || sp->IdToPiece(static_cast<int>(t.pad_)) != "<pad>")
+    fail("{}: the SentencePiece model has no </s> or <pad> piece; expected a T5-style tokenizer", file);
+  t.sp_ = sp;
+  return t;
+#else
+  fail("cannot read {}: this jenga was built without SentencePiece; install libsentencepiece-dev and rebuild", file);
+#endif
+}
+
+int64_t UmT5Tokenizer::vocab_size() const {
+#ifdef JENGA_HAVE_SENTENCEPIECE
+  return static_cast<const sentencepiece::SentencePieceProcessor*>(sp_.get())->GetPieceSize();
+#else
+  return 0;
+#endif
+}
+
+TokenizedPrompt UmT5Tokenizer::encode(std::string_view prompt, int64_t text_len) const {
+  if (text_len < 1 || text_len > 1 << 20) usage_fail("text length {} is out of range; use 1..1048576 (Wan uses 512)", text_len);
+  TokenizedPrompt out;
+#ifdef JENGA_HAVE_SENTENCEPIECE
+  const auto* sp = static_cast<const sentencepiece::SentencePieceProcessor*>(sp_.get());
+  std::vector<int> ids;
+  const auto status = sp->Encode(clean_prompt_whitespace(prompt), &ids);
+  if (!status.ok()) fail("tokenizer failed on the prompt: {}", status.ToString());
+  const size_t keep = std::min(ids.size(), static_cast<size_t>(text_len - 1));
+  out.ids.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(keep));
+  out.ids.push_back(eos_);
+  out.mask.assign(out.ids.size(), 1);
+  out.ids.resize(static_cast<size_t>(text_len), pad_);
+  out.mask.resize(static_cast<size_t>(text_len), 0);
+#else
+  (void)prompt;
+  fail("this jenga was built without SentencePiece; install libsentencepiece-dev and rebuild");
+#endif
+  return out;
+}
+
+}  // namespace jenga::wan

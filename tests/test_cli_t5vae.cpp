@@ -1,0 +1,114 @@
+// `jenga debug encode-text | vae-decode | vae-encode | tokenize` on the official goldens, and
+// their one-line errors for bad input.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "golden_compare.h"
+#include "io/safetensors.h"
+#include "models/wan/tokenizer.h"
+#include "test_util.h"
+
+using jenga::test::max_rel_error;
+using jenga::test::run_jenga;
+using jenga::test::TempDir;
+
+namespace {
+const std::string kData = std::string(JENGA_TEST_DATA);
+const std::string kVae = kData + "/wan_vae/tiny_vae.safetensors";
+const std::string kT5 = kData + "/wan_t5/tiny_t5.safetensors";
+
+void expect_one_line_error(const jenga::test::RunResult& r, int code, const std::string& needle) {
+  EXPECT_EQ(r.exit_code, code) << r.output;
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+}
+}  // namespace
+
+TEST(CliT5Vae, EncodeTextMatchesOfficial) {
+  TempDir dir;
+  const std::string in = kData + "/wan_t5/encode_a.safetensors";
+  auto r = run_jenga("debug encode-text --text-encoder " + kT5 + " --ids " + in + " --out " + (dir / "ctx.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto got = jenga::SafetensorsFile::open(dir / "ctx.safetensors")->load("context");
+  auto want = jenga::SafetensorsFile::open(in)->load("context");
+  ASSERT_EQ(got.shape(), want.shape());
+  EXPECT_LE(max_rel_error(got.to_f32_vector(), want.to_f32_vector()), 1e-4);
+}
+
+TEST(CliT5Vae, VaeDecodeAndEncodeMatchOfficial) {
+  TempDir dir;
+  const std::string dec = kData + "/wan_vae/decode_b.safetensors";
+  auto r = run_jenga("debug vae-decode --vae " + kVae + " --latents " + dec + " --out " + (dir / "f.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto got = jenga::SafetensorsFile::open(dir / "f.safetensors")->load("frames").to_f32_vector();
+  auto want = jenga::SafetensorsFile::open(dec)->load("frames_raw").to_f32_vector();
+  for (auto& x : want) x = std::clamp(x, -1.0f, 1.0f);
+  EXPECT_LE(max_rel_error(got, want), 1e-4);
+
+  const std::string enc = kData + "/wan_vae/encode_b.safetensors";
+  r = run_jenga("debug vae-encode --vae " + kVae + " --frames " + enc + " --out " + (dir / "z.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_LE(max_rel_error(jenga::SafetensorsFile::open(dir / "z.safetensors")->load("latents").to_f32_vector(),
+                          jenga::SafetensorsFile::open(enc)->load("latents").to_f32_vector()),
+            1e-4);
+}
+
+TEST(CliT5Vae, TokenizePrintsJson) {
+  if (!jenga::wan::UmT5Tokenizer::available()) GTEST_SKIP() << "built without SentencePiece";
+  auto r = run_jenga("debug tokenize --tokenizer " + kData + "/wan_t5/tiny_spm.model --text 'Tom &amp; Jerry' --text-len 32");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  std::ifstream f(kData + "/wan_t5/tokenizer_golden.json");
+  for (const auto& c : nlohmann::json::parse(f))
+    if (c["text"] == "Tom &amp; Jerry" && c["text_len"] == 32) {
+      EXPECT_EQ(j["ids"], c["ids"]);
+      EXPECT_EQ(j["mask"], c["mask"]);
+    }
+  EXPECT_EQ(j["ids"].size(), 32u);
+}
+
+TEST(CliT5Vae, BadInputIsOneLineError) {
+  TempDir dir;
+  const std::string out = " --out " + (dir / "o.safetensors");
+  const std::string ids = kData + "/wan_t5/encode_a.safetensors";
+  const std::string lat = kData + "/wan_vae/decode_c.safetensors";
+  // A checkpoint for the wrong role names the file and what was expected.
+  expect_one_line_error(run_jenga("debug encode-text --text-encoder " + kVae + " --ids " + ids + out), 1,
+                        "tiny_vae.safetensors is not a umT5 text encoder (it looks like a VAE)");
+  expect_one_line_error(run_jenga("debug vae-decode --vae " + kT5 + " --latents " + lat + out), 1,
+                        "tiny_t5.safetensors is a umT5 text encoder, not a Wan2.1 VAE");
+  expect_one_line_error(run_jenga("debug vae-decode --vae " + (dir / "nope.safetensors") + " --latents " + lat + out), 1,
+                        "no such file");
+  expect_one_line_error(run_jenga("debug vae-decode --vae " + kVae + " --latents " + ids + out), 1,
+                        "has no tensor named 'latents'");
+  expect_one_line_error(run_jenga("debug encode-text --text-encoder " + kT5 + " --ids " + lat + out), 1,
+                        "has no tensor named 'ids'");
+  expect_one_line_error(run_jenga("debug vae-decode --vae " + kVae + " --latents " + lat + out + " --device cuda"), 1,
+                        "not in this build yet");
+  expect_one_line_error(run_jenga("debug vae-decode --vae " + kVae + " --latents " + lat + out + " --device tpu"), 2,
+                        "--device");
+  expect_one_line_error(run_jenga("debug encode-text --ids " + ids + out), 2, "--text-encoder");
+  expect_one_line_error(run_jenga("debug tokenize --tokenizer " + (dir / "missing.model") + " --text hi"), 1,
+                        "missing.model does not exist");
+  expect_one_line_error(run_jenga("debug tokenize --tokenizer x --text hi --text-len 0"), 2, "--text-len");
+  {  // a PyTorch zip checkpoint (the published .pth format) names the conversion to run
+    std::ofstream f(dir / "Wan2.1_VAE.pth", std::ios::binary);
+    f << "PK\x03\x04 archive/data.pkl";
+  }
+  expect_one_line_error(run_jenga("debug vae-decode --vae " + (dir / "Wan2.1_VAE.pth") + " --latents " + lat + out), 1,
+                        "convert it once with tools/convert_pth_to_safetensors.py");
+  expect_one_line_error(run_jenga("debug encode-text --text-encoder " + (dir / "Wan2.1_VAE.pth") + " --ids " + ids + out),
+                        1, "is a PyTorch .pth checkpoint");
+  {  // latents with the wrong channel count
+    jenga::SafetensorsWriter w;
+    w.add("latents", jenga::Tensor::zeros(jenga::DType::F32, {4, 1, 2, 2}));
+    w.write(dir / "bad.safetensors");
+  }
+  expect_one_line_error(run_jenga("debug vae-decode --vae " + kVae + " --latents " + (dir / "bad.safetensors") + out), 1,
+                        "expected [16, T, H, W]");
+  EXPECT_FALSE(std::filesystem::exists(dir / "o.safetensors"));
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""One-time conversion of the published Wan2.1 .pth state dicts (Wan2.1_VAE.pth,
+models_t5_umt5-xxl-enc-bf16.pth) to safetensors with the same key names and dtypes, which jenga
+reads. Loads with torch.load(weights_only=True), so no pickled code is executed.
+
+usage: tools/convert_pth_to_safetensors.py IN.pth OUT.safetensors
+"""
+import os
+import sys
+
+import torch
+from safetensors.torch import save_file
+
+
+def main():
+    if len(sys.argv) != 3:
+        print('usage: tools/convert_pth_to_safetensors.py IN.pth OUT.safetensors', file=sys.stderr)
+        return 2
+    src, dst = sys.argv[1], sys.argv[2]
+    sd = torch.load(src, map_location='cpu', weights_only=True)
+    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        print(f'error: {src} is not a state dict of tensors', file=sys.stderr)
+        return 1
+    tmp = dst + '.tmp'
+    save_file({k: v.contiguous() for k, v in sd.items()}, tmp)
+    os.replace(tmp, dst)
+    print(f'wrote {dst}: {len(sd)} tensors')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
