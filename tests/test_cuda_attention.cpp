@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "backend/block_sparse.h"
@@ -27,6 +28,7 @@ struct Case {
   bool empty_rows = false;      // some rows keep nothing
   bool bias = false;            // random per-(head, key block) bias
   int key_tile = 0;
+  int warp_rows = 0;
   uint64_t seed = 1;
 };
 
@@ -100,6 +102,7 @@ float run_case(const Case& c) {
   p.out = dout.data_as<uint16_t>();
   p.scale = ref.scale;
   p.key_tile = c.key_tile;
+  p.warp_rows = c.warp_rows;
   if (sparse) {
     doff = to_device(layout.offsets.data(), layout.offsets.size() * 4, DType::I32, layout.offsets.size());
     // An all-empty layout still needs a valid (unused) index pointer.
@@ -125,6 +128,9 @@ float run_case(const Case& c) {
 
 constexpr float kTol = 2e-2f;
 
+// The kernel variants: {key tile, rows per warp}.
+constexpr std::pair<int, int> kVariants[] = {{64, 16}, {128, 16}, {64, 32}};
+
 #define REQUIRE_GPU() \
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device"
 
@@ -133,20 +139,20 @@ constexpr float kTol = 2e-2f;
 TEST(CudaAttention, DenseMatchesReference) {
   REQUIRE_GPU();
   for (int d : {64, 128})
-    for (int tile : {64, 128}) {
+    for (auto [tile, rows] : kVariants) {
       Case c;
-      c.head_dim = d, c.q_len = 256, c.k_len = 384, c.heads = 2, c.key_tile = tile;
-      EXPECT_LE(run_case(c), kTol) << "D=" << d << " tile=" << tile;
+      c.head_dim = d, c.q_len = 256, c.k_len = 384, c.heads = 2, c.key_tile = tile, c.warp_rows = rows;
+      EXPECT_LE(run_case(c), kTol) << "D=" << d << " tile=" << tile << " rows=" << rows;
     }
 }
 
 TEST(CudaAttention, RaggedLengths) {
   REQUIRE_GPU();
   for (int n : {300, 1000, 4097})
-    for (int tile : {64, 128}) {
+    for (auto [tile, rows] : kVariants) {
       Case c;
-      c.q_len = n, c.k_len = n, c.key_tile = tile, c.seed = n;
-      EXPECT_LE(run_case(c), kTol) << "N=" << n << " tile=" << tile;
+      c.q_len = n, c.k_len = n, c.key_tile = tile, c.warp_rows = rows, c.seed = n;
+      EXPECT_LE(run_case(c), kTol) << "N=" << n << " tile=" << tile << " rows=" << rows;
     }
   Case c;  // q and k of different lengths (a text range on the keys), short queries
   c.q_len = 77, c.k_len = 650, c.head_dim = 64;
@@ -157,11 +163,11 @@ TEST(CudaAttention, SparseRandomLayouts) {
   REQUIRE_GPU();
   for (double density : {0.1, 0.3, 0.7})
     for (int d : {64, 128})
-      for (int tile : {64, 128}) {
+      for (auto [tile, rows] : kVariants) {
         Case c;
         c.q_len = 1000, c.k_len = 1000, c.heads = 3, c.batch = 2, c.head_dim = d, c.density = density,
-        c.key_tile = tile, c.seed = static_cast<uint64_t>(density * 100) + d;
-        EXPECT_LE(run_case(c), kTol) << "density " << density << " D=" << d << " tile=" << tile;
+        c.key_tile = tile, c.warp_rows = rows, c.seed = static_cast<uint64_t>(density * 100) + d;
+        EXPECT_LE(run_case(c), kTol) << "density " << density << " D=" << d << " tile=" << tile << " rows=" << rows;
       }
 }
 
@@ -176,9 +182,9 @@ TEST(CudaAttention, EmptyRowsGiveZeros) {
 
 TEST(CudaAttention, KeyBlockBias) {
   REQUIRE_GPU();
-  for (int tile : {64, 128}) {
+  for (auto [tile, rows] : kVariants) {
     Case c;
-    c.q_len = 600, c.k_len = 900, c.heads = 2, c.bias = true, c.key_tile = tile;
+    c.q_len = 600, c.k_len = 900, c.heads = 2, c.bias = true, c.key_tile = tile, c.warp_rows = rows;
     EXPECT_LE(run_case(c), kTol) << "dense, tile " << tile;
     c.density = 0.4;
     EXPECT_LE(run_case(c), kTol) << "sparse, tile " << tile;
@@ -207,6 +213,8 @@ TEST(CudaAttention, RejectsBadArguments) {
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
   p.set_blhd_strides();
   p.scale = -1.f;
+  EXPECT_THROW(cuda::attention_forward(p), UsageError);
+  p.scale = 0.1f, p.key_tile = 128, p.warp_rows = 32;  // no such variant
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
 }
 

@@ -51,17 +51,21 @@ void attention_forward(const AttentionParams& p, void* stream) {
     usage_fail("attention: give both block_offsets and block_indices, or neither (dense)");
   if (p.key_tile != 0 && p.key_tile != 64 && p.key_tile != 128)
     usage_fail("attention: key tile {} must be 0 (default), 64 or 128", p.key_tile);
+  if (p.warp_rows != 0 && p.warp_rows != 16 && p.warp_rows != 32)
+    usage_fail("attention: warp rows {} must be 0 (default), 16 or 32", p.warp_rows);
+  if (p.warp_rows == 32 && p.key_tile == 128)
+    usage_fail("attention: 32 rows per warp needs key tile 64 (128 would not fit the registers)");
   check_operand("q", p.q, p.q_batch_stride, p.q_head_stride, p.q_row_stride);
   check_operand("k", p.k, p.k_batch_stride, p.k_head_stride, p.k_row_stride);
   check_operand("v", p.v, p.v_batch_stride, p.v_head_stride, p.v_row_stride);
   check_operand("out", p.out, p.out_batch_stride, p.out_head_stride, p.out_row_stride);
   if (p.q_len == 0) return;
   // 128-key tiles measured faster than 64 on H100 at every benchmark shape (docs/BENCHMARKS.md).
-  const int tile = p.key_tile != 0 ? p.key_tile : 128;
+  const int tile = p.warp_rows == 32 ? 64 : p.key_tile != 0 ? p.key_tile : 128;
   if (p.head_dim == 64)
-    attn::launch_hdim64(p, tile, stream);
+    attn::launch_hdim64(p, tile, p.warp_rows, stream);
   else
-    attn::launch_hdim128(p, tile, stream);
+    attn::launch_hdim128(p, tile, p.warp_rows, stream);
 }
 
 double attention_flops(int batch, int heads, int q_len, int k_len, int head_dim,

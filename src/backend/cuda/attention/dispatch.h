@@ -4,7 +4,7 @@
 
 namespace jenga::cuda::attn {
 
-void launch_hdim64(const AttentionParams& p, int key_tile, void* stream);
-void launch_hdim128(const AttentionParams& p, int key_tile, void* stream);
+void launch_hdim64(const AttentionParams& p, int key_tile, int warp_rows, void* stream);
+void launch_hdim128(const AttentionParams& p, int key_tile, int warp_rows, void* stream);
 
 }  // namespace jenga::cuda::attn
