@@ -1,8 +1,13 @@
 // Instantiations for head dim 128 (one file per head dim so builds compile them in parallel).
 #include "backend/cuda/attention/launch.cuh"
+#include "backend/cuda/attention/launch_hopper.cuh"
 #include "backend/cuda/attention/dispatch.h"
 
 namespace jenga::cuda::attn {
+
+void launch_hdim128_wgmma(const AttentionParams& p, void* stream) {
+  launch_hopper(p, static_cast<cudaStream_t>(stream));
+}
 
 void launch_hdim128(const AttentionParams& p, int key_tile, int warp_rows, void* stream) {
   const auto s = static_cast<cudaStream_t>(stream);
