@@ -205,11 +205,13 @@ TEST(CudaAttention, KeyBlockBias) {
 
 TEST(CudaAttention, HeadMajorStrides) {
   REQUIRE_GPU();
-  for (int d : {64, 128}) {
-    Case c;
-    c.bhld = true, c.batch = 2, c.heads = 3, c.q_len = 513, c.k_len = 513, c.head_dim = d, c.density = 0.5;
-    EXPECT_LE(run_case(c), kTol) << "D=" << d;
-  }
+  for (int d : {64, 128})
+    for (auto [tile, rows, path] : variants(d)) {
+      Case c;
+      c.bhld = true, c.batch = 2, c.heads = 3, c.q_len = 513, c.k_len = 513, c.head_dim = d, c.density = 0.5;
+      c.key_tile = tile, c.warp_rows = rows, c.path = path;
+      EXPECT_LE(run_case(c), kTol) << "D=" << d << " path=" << path;
+    }
 }
 
 TEST(CudaAttention, RejectsBadArguments) {
@@ -227,6 +229,10 @@ TEST(CudaAttention, RejectsBadArguments) {
   p.scale = -1.f;
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
   p.scale = 0.1f, p.key_tile = 128, p.warp_rows = 32;  // no such variant
+  EXPECT_THROW(cuda::attention_forward(p), UsageError);
+  p.key_tile = 64, p.warp_rows = 0, p.path = 2;  // wgmma has fixed tiles (or no sm_90 here)
+  EXPECT_THROW(cuda::attention_forward(p), UsageError);
+  p.key_tile = 0, p.path = 3;
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
 }
 

@@ -32,7 +32,7 @@ struct AttentionParams {
   // Query rows per warp: 0 = default, 16, or 32 (FlashAttention-2 layout, key tile 64 only).
   int warp_rows = 0;
   // Kernel path: 0 = default (mma.sync), 1 = mma.sync (sm_80+), 2 = wgmma (sm_90a, D 128;
-  // experimental).
+  // experimental: ~1.3x faster on H100, not yet racecheck-ed; docs/BENCHMARKS.md).
   int path = 0;
 
   void set_blhd_strides();  // contiguous [B, L, H, D] q/k/v/out

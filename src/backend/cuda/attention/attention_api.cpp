@@ -74,6 +74,9 @@ void attention_forward(const AttentionParams& p, void* stream) {
   if (p.path < 0 || p.path > 2) usage_fail("attention: path {} must be 0, 1 or 2", p.path);
   if (p.path == 2 && (p.head_dim != 128 || !device_is_sm90()))
     usage_fail("attention: the wgmma path needs head dim 128 and an sm_90 GPU (H100/H200)");
+  if (p.path == 2 && ((p.key_tile != 0 && p.key_tile != 128) || (p.warp_rows != 0 && p.warp_rows != 16)))
+    usage_fail("attention: the wgmma path has fixed 128-key tiles and 16 rows per warp (got key tile {}, warp rows {})",
+               p.key_tile, p.warp_rows);
   if (p.q_len == 0) return;
   if (p.path == 2) return attn::launch_hdim128_wgmma(p, stream);
   // 128-key tiles measured faster than 64 on H100 at every benchmark shape (docs/BENCHMARKS.md).
