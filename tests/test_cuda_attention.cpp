@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "backend/block_sparse.h"
@@ -27,6 +28,8 @@ struct Case {
   bool empty_rows = false;      // some rows keep nothing
   bool bias = false;            // random per-(head, key block) bias
   int key_tile = 0;
+  int warp_rows = 0;
+  int path = 0;
   uint64_t seed = 1;
 };
 
@@ -100,6 +103,8 @@ float run_case(const Case& c) {
   p.out = dout.data_as<uint16_t>();
   p.scale = ref.scale;
   p.key_tile = c.key_tile;
+  p.warp_rows = c.warp_rows;
+  p.path = c.path;
   if (sparse) {
     doff = to_device(layout.offsets.data(), layout.offsets.size() * 4, DType::I32, layout.offsets.size());
     // An all-empty layout still needs a valid (unused) index pointer.
@@ -125,6 +130,16 @@ float run_case(const Case& c) {
 
 constexpr float kTol = 2e-2f;
 
+struct Variant {
+  int key_tile, warp_rows, path;
+};
+// The kernel variants: mma.sync with {key tile, rows per warp}, and the sm_90 wgmma path.
+std::vector<Variant> variants(int head_dim) {
+  std::vector<Variant> v = {{64, 16, 1}, {128, 16, 1}, {64, 32, 1}};
+  if (head_dim == 128 && cuda::device_info(0).major == 9) v.push_back({128, 16, 2});
+  return v;
+}
+
 #define REQUIRE_GPU() \
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device"
 
@@ -133,20 +148,20 @@ constexpr float kTol = 2e-2f;
 TEST(CudaAttention, DenseMatchesReference) {
   REQUIRE_GPU();
   for (int d : {64, 128})
-    for (int tile : {64, 128}) {
+    for (auto [tile, rows, path] : variants(d)) {
       Case c;
-      c.head_dim = d, c.q_len = 256, c.k_len = 384, c.heads = 2, c.key_tile = tile;
-      EXPECT_LE(run_case(c), kTol) << "D=" << d << " tile=" << tile;
+      c.head_dim = d, c.q_len = 256, c.k_len = 384, c.heads = 2, c.key_tile = tile, c.warp_rows = rows, c.path = path;
+      EXPECT_LE(run_case(c), kTol) << "D=" << d << " tile=" << tile << " rows=" << rows << " path=" << path;
     }
 }
 
 TEST(CudaAttention, RaggedLengths) {
   REQUIRE_GPU();
   for (int n : {300, 1000, 4097})
-    for (int tile : {64, 128}) {
+    for (auto [tile, rows, path] : variants(128)) {
       Case c;
-      c.q_len = n, c.k_len = n, c.key_tile = tile, c.seed = n;
-      EXPECT_LE(run_case(c), kTol) << "N=" << n << " tile=" << tile;
+      c.q_len = n, c.k_len = n, c.key_tile = tile, c.warp_rows = rows, c.path = path, c.seed = n;
+      EXPECT_LE(run_case(c), kTol) << "N=" << n << " tile=" << tile << " rows=" << rows << " path=" << path;
     }
   Case c;  // q and k of different lengths (a text range on the keys), short queries
   c.q_len = 77, c.k_len = 650, c.head_dim = 64;
@@ -157,28 +172,31 @@ TEST(CudaAttention, SparseRandomLayouts) {
   REQUIRE_GPU();
   for (double density : {0.1, 0.3, 0.7})
     for (int d : {64, 128})
-      for (int tile : {64, 128}) {
+      for (auto [tile, rows, path] : variants(d)) {
         Case c;
         c.q_len = 1000, c.k_len = 1000, c.heads = 3, c.batch = 2, c.head_dim = d, c.density = density,
-        c.key_tile = tile, c.seed = static_cast<uint64_t>(density * 100) + d;
-        EXPECT_LE(run_case(c), kTol) << "density " << density << " D=" << d << " tile=" << tile;
+        c.key_tile = tile, c.warp_rows = rows, c.path = path, c.seed = static_cast<uint64_t>(density * 100) + d;
+        EXPECT_LE(run_case(c), kTol) << "density " << density << " D=" << d << " tile=" << tile << " rows=" << rows << " path=" << path;
       }
 }
 
 TEST(CudaAttention, EmptyRowsGiveZeros) {
   REQUIRE_GPU();
-  Case c;
-  c.q_len = 700, c.k_len = 700, c.heads = 2, c.density = 0.5, c.empty_rows = true;
-  EXPECT_LE(run_case(c), kTol);  // the reference writes zeros there; NaN poison would fail
-  c.density = 0.0;               // every row empty
-  EXPECT_LE(run_case(c), kTol);
+  for (auto [tile, rows, path] : variants(128)) {
+    Case c;
+    c.q_len = 700, c.k_len = 700, c.heads = 2, c.density = 0.5, c.empty_rows = true;
+    c.key_tile = tile, c.warp_rows = rows, c.path = path;
+    EXPECT_LE(run_case(c), kTol) << "path " << path;  // the reference writes zeros; NaN poison would fail
+    c.density = 0.0;                                   // every row empty
+    EXPECT_LE(run_case(c), kTol) << "path " << path;
+  }
 }
 
 TEST(CudaAttention, KeyBlockBias) {
   REQUIRE_GPU();
-  for (int tile : {64, 128}) {
+  for (auto [tile, rows, path] : variants(128)) {
     Case c;
-    c.q_len = 600, c.k_len = 900, c.heads = 2, c.bias = true, c.key_tile = tile;
+    c.q_len = 600, c.k_len = 900, c.heads = 2, c.bias = true, c.key_tile = tile, c.warp_rows = rows, c.path = path;
     EXPECT_LE(run_case(c), kTol) << "dense, tile " << tile;
     c.density = 0.4;
     EXPECT_LE(run_case(c), kTol) << "sparse, tile " << tile;
@@ -187,11 +205,13 @@ TEST(CudaAttention, KeyBlockBias) {
 
 TEST(CudaAttention, HeadMajorStrides) {
   REQUIRE_GPU();
-  for (int d : {64, 128}) {
-    Case c;
-    c.bhld = true, c.batch = 2, c.heads = 3, c.q_len = 513, c.k_len = 513, c.head_dim = d, c.density = 0.5;
-    EXPECT_LE(run_case(c), kTol) << "D=" << d;
-  }
+  for (int d : {64, 128})
+    for (auto [tile, rows, path] : variants(d)) {
+      Case c;
+      c.bhld = true, c.batch = 2, c.heads = 3, c.q_len = 513, c.k_len = 513, c.head_dim = d, c.density = 0.5;
+      c.key_tile = tile, c.warp_rows = rows, c.path = path;
+      EXPECT_LE(run_case(c), kTol) << "D=" << d << " path=" << path;
+    }
 }
 
 TEST(CudaAttention, RejectsBadArguments) {
@@ -207,6 +227,12 @@ TEST(CudaAttention, RejectsBadArguments) {
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
   p.set_blhd_strides();
   p.scale = -1.f;
+  EXPECT_THROW(cuda::attention_forward(p), UsageError);
+  p.scale = 0.1f, p.key_tile = 128, p.warp_rows = 32;  // no such variant
+  EXPECT_THROW(cuda::attention_forward(p), UsageError);
+  p.key_tile = 64, p.warp_rows = 0, p.path = 2;  // wgmma has fixed tiles (or no sm_90 here)
+  EXPECT_THROW(cuda::attention_forward(p), UsageError);
+  p.key_tile = 0, p.path = 3;
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
 }
 

@@ -107,6 +107,8 @@ void run_bench_attention(const BenchAttentionOptions& o) {
   p.out = out.data_as<uint16_t>();
   p.scale = 1.0f / std::sqrt(static_cast<float>(D));
   p.key_tile = o.key_tile;
+  p.warp_rows = o.warp_rows;
+  p.path = o.path;
   const bool sparse = o.density < 1.0;
   HostLayout layout;
   Tensor doff, didx;
@@ -164,10 +166,10 @@ void run_bench_attention(const BenchAttentionOptions& o) {
     std::printf(
         "{\"bench\": \"attention\", \"shape\": \"%s\", \"batch\": %d, \"heads\": %d, \"tokens\": %d, "
         "\"head_dim\": %d, \"density\": %.4f, \"kept\": %.4f, \"layout\": \"%s\", \"key_tile\": %d, "
-        "\"iters\": %d, \"ms\": %.4f, \"ms_min\": %.4f, \"tflops\": %.2f, \"device\": \"%s\", "
+        "\"warp_rows\": %d, \"path\": %d, \"iters\": %d, \"ms\": %.4f, \"ms_min\": %.4f, \"tflops\": %.2f, \"device\": \"%s\", "
         "\"mask_build_ms\": %.4f, \"commit\": \"%s\"}\n",
         shape.name.c_str(), B, H, N, D, o.density, kept, o.head_major ? "bhld" : "blhd", o.key_tile,
-        o.iters, ms, *std::min_element(times.begin(), times.end()), tflops, info.name.c_str(), mask_ms,
+        o.warp_rows, o.path, o.iters, ms, *std::min_element(times.begin(), times.end()), tflops, info.name.c_str(), mask_ms,
         JENGA_GIT_COMMIT);
   } else {
     std::printf("| shape | B | H | N | D | density | kept | ms | TFLOP/s | mask build ms | device | commit |\n");
@@ -189,6 +191,10 @@ void register_bench_attention(CLI::App& bench) {
   s->add_option("--iters", o.iters, "Timed iterations (median reported)")->capture_default_str();
   s->add_option("--warmup", o.warmup, "Untimed warm-up iterations")->capture_default_str();
   s->add_option("--key-tile", o.key_tile, "Kernel key tile: 0 (default), 64 or 128")->capture_default_str();
+  s->add_option("--warp-rows", o.warp_rows, "Kernel query rows per warp: 0 (default), 16 or 32")
+      ->capture_default_str();
+  s->add_option("--path", o.path, "Kernel path: 0 (default), 1 mma.sync, 2 wgmma (sm_90, D 128)")
+      ->capture_default_str();
   s->add_option("--seed", o.seed, "Seed for inputs and layout")->capture_default_str();
   s->add_flag("--head-major", o.head_major, "Inputs laid out [B,H,N,D] instead of [B,N,H,D]");
   s->add_flag("--json", o.json, "One JSON line instead of a markdown row");

@@ -29,6 +29,11 @@ struct AttentionParams {
   // Key tile of the kernel: 0 = the default for the head dim, or 64 / 128 to force one
   // (benchmarking).
   int key_tile = 0;
+  // Query rows per warp: 0 = default, 16, or 32 (FlashAttention-2 layout, key tile 64 only).
+  int warp_rows = 0;
+  // Kernel path: 0 = default (mma.sync), 1 = mma.sync (sm_80+), 2 = wgmma (sm_90a, D 128;
+  // experimental: ~1.3x faster on H100, not yet racecheck-ed; docs/BENCHMARKS.md).
+  int path = 0;
 
   void set_blhd_strides();  // contiguous [B, L, H, D] q/k/v/out
   void set_bhld_strides();  // contiguous [B, H, L, D] q/k/v/out

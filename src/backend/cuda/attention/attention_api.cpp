@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include <cuda_runtime.h>
+
 #include "backend/cuda/attention.h"
 #include "backend/cuda/attention/dispatch.h"
 #include "core/error.h"
@@ -27,6 +29,16 @@ void AttentionParams::set_bhld_strides() {
 }
 
 namespace {
+// Compute capability of the current device, looked up once per device (no sync).
+bool device_is_sm90() {
+  static int major[64] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
+  if (major[dev] == 0 && cudaDeviceGetAttribute(&major[dev], cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+    return false;
+  return major[dev] == 9;
+}
+
 void check_operand(const char* name, const void* ptr, int64_t sb, int64_t sh, int64_t sr) {
   if (ptr == nullptr) usage_fail("attention: {} is a null pointer", name);
   if (reinterpret_cast<uintptr_t>(ptr) % 16 != 0)
@@ -51,17 +63,28 @@ void attention_forward(const AttentionParams& p, void* stream) {
     usage_fail("attention: give both block_offsets and block_indices, or neither (dense)");
   if (p.key_tile != 0 && p.key_tile != 64 && p.key_tile != 128)
     usage_fail("attention: key tile {} must be 0 (default), 64 or 128", p.key_tile);
+  if (p.warp_rows != 0 && p.warp_rows != 16 && p.warp_rows != 32)
+    usage_fail("attention: warp rows {} must be 0 (default), 16 or 32", p.warp_rows);
+  if (p.warp_rows == 32 && p.key_tile == 128)
+    usage_fail("attention: 32 rows per warp needs key tile 64 (128 would not fit the registers)");
   check_operand("q", p.q, p.q_batch_stride, p.q_head_stride, p.q_row_stride);
   check_operand("k", p.k, p.k_batch_stride, p.k_head_stride, p.k_row_stride);
   check_operand("v", p.v, p.v_batch_stride, p.v_head_stride, p.v_row_stride);
   check_operand("out", p.out, p.out_batch_stride, p.out_head_stride, p.out_row_stride);
+  if (p.path < 0 || p.path > 2) usage_fail("attention: path {} must be 0, 1 or 2", p.path);
+  if (p.path == 2 && (p.head_dim != 128 || !device_is_sm90()))
+    usage_fail("attention: the wgmma path needs head dim 128 and an sm_90 GPU (H100/H200)");
+  if (p.path == 2 && ((p.key_tile != 0 && p.key_tile != 128) || (p.warp_rows != 0 && p.warp_rows != 16)))
+    usage_fail("attention: the wgmma path has fixed 128-key tiles and 16 rows per warp (got key tile {}, warp rows {})",
+               p.key_tile, p.warp_rows);
   if (p.q_len == 0) return;
+  if (p.path == 2) return attn::launch_hdim128_wgmma(p, stream);
   // 128-key tiles measured faster than 64 on H100 at every benchmark shape (docs/BENCHMARKS.md).
-  const int tile = p.key_tile != 0 ? p.key_tile : 128;
+  const int tile = p.warp_rows == 32 ? 64 : p.key_tile != 0 ? p.key_tile : 128;
   if (p.head_dim == 64)
-    attn::launch_hdim64(p, tile, stream);
+    attn::launch_hdim64(p, tile, p.warp_rows, stream);
   else
-    attn::launch_hdim128(p, tile, stream);
+    attn::launch_hdim128(p, tile, p.warp_rows, stream);
 }
 
 double attention_flops(int batch, int heads, int q_len, int k_len, int head_dim,

@@ -4,11 +4,14 @@
 
 namespace jenga::cuda::attn {
 
-void launch_hdim64(const AttentionParams& p, int key_tile, void* stream) {
+void launch_hdim64(const AttentionParams& p, int key_tile, int warp_rows, void* stream) {
+  const auto s = static_cast<cudaStream_t>(stream);
   if (key_tile == 128)
-    launch<64, 128>(p, static_cast<cudaStream_t>(stream));
+    launch<64, 128, 1>(p, s);  // 8 warps x 16 rows
+  else if (warp_rows == 32)
+    launch<64, 64, 2>(p, s);   // 4 warps x 32 rows (FlashAttention-2's sm80 layout)
   else
-    launch<64, 64>(p, static_cast<cudaStream_t>(stream));
+    launch<64, 64, 1>(p, s);
 }
 
 }  // namespace jenga::cuda::attn

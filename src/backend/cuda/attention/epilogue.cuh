@@ -8,13 +8,12 @@
 
 namespace jenga::cuda::attn {
 
+// One m16 row tile (rows row0 .. row0 + 15 of the CTA) into the staging tile.
 template <class T>
-__device__ __forceinline__ void store_output(float (&o)[T::kD / 8][4], const float (&inv)[2],
-                                             __nv_bfloat16* stage, __nv_bfloat16* out_base,
-                                             int64_t out_row_stride, int row0, int len, int warp,
-                                             int lane, int tid) {
+__device__ __forceinline__ void stage_output(const float (&o)[T::kD / 8][4], const float (&inv)[2],
+                                             __nv_bfloat16* stage, int row0, int lane) {
   const int g = lane >> 2, t = lane & 3;
-  const int r0 = warp * 16 + g;
+  const int r0 = row0 + g;
 #pragma unroll
   for (int n = 0; n < T::kD / 8; ++n) {
     *reinterpret_cast<uint32_t*>(stage + swizzled<T::kD>(r0, n) + 2 * t) =
@@ -22,7 +21,12 @@ __device__ __forceinline__ void store_output(float (&o)[T::kD / 8][4], const flo
     *reinterpret_cast<uint32_t*>(stage + swizzled<T::kD>(r0 + 8, n) + 2 * t) =
         pack_bf16(o[n][2] * inv[1], o[n][3] * inv[1]);
   }
-  __syncthreads();
+}
+
+// The staged 128-row tile to global memory (after a barrier).
+template <class T>
+__device__ __forceinline__ void store_output(const __nv_bfloat16* stage, __nv_bfloat16* out_base,
+                                             int64_t out_row_stride, int row0, int len, int tid) {
 #pragma unroll
   for (int it = 0; it < T::kBM * T::kChunks / T::kThreads; ++it) {
     const int i = it * T::kThreads + tid;

@@ -8,9 +8,9 @@
 
 namespace jenga::cuda::attn {
 
-template <int D, int BN>
+template <int D, int BN, int MT>
 void launch(const AttentionParams& p, cudaStream_t stream) {
-  using T = Traits<D, BN>;
+  using T = Traits<D, BN, MT>;
   // The opt-in to > 48 KB of shared memory is a function attribute: set once, not per call.
   static const bool configured = [] {
     JENGA_CUDA_CHECK(cudaFuncSetAttribute(attention_fwd_kernel<T>,
