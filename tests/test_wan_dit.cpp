@@ -243,6 +243,20 @@ TEST(WanLoader, MissingAndUnexpectedTensorsAreListed) {
   EXPECT_THROW(wan::load_wan_dit(tmp / "nothing-here"), Error);
 }
 
+TEST(WanLoader, ImageToVideoIsRejectedClearly) {
+  TempDir tmp;
+  auto cfg = wan::WanConfig::tiny();
+  cfg.model_type = "i2v";
+  wan::write_random_checkpoint(tmp / "i2v", cfg, 1, DType::BF16);
+  try {
+    wan::load_wan_dit(tmp / "i2v");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("i2v Wan checkpoints (image conditioning) are not supported yet"),
+              std::string::npos) << e.what();
+  }
+}
+
 // ---------------------------------------------------------------- parity with the official model
 
 namespace {
