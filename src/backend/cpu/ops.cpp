@@ -1,14 +1,23 @@
 #include "backend/cpu/ops.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "backend/cpu/gemm.h"
 
 #include "core/error.h"
 
 namespace jenga::cpu {
 
+namespace {
+// Below this many elements a parallel region costs more than it saves (and spinning OpenMP
+// threads on a busy machine cost milliseconds per region).
+constexpr int64_t kMinParallelWork = int64_t{1} << 16;
+}  // namespace
+
 void layer_norm(const float* x, float* y, int64_t rows, int64_t dim, const float* weight,
                 const float* bias, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * dim >= kMinParallelWork)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     float* yr = y + r * dim;
@@ -28,7 +37,7 @@ void layer_norm(const float* x, float* y, int64_t rows, int64_t dim, const float
 }
 
 void rms_norm(const float* x, float* y, int64_t rows, int64_t dim, const float* weight, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * dim >= kMinParallelWork)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     float* yr = y + r * dim;
@@ -41,7 +50,7 @@ void rms_norm(const float* x, float* y, int64_t rows, int64_t dim, const float* 
 
 void gelu_tanh(float* x, int64_t n) {
   const float k = 0.7978845608028654f;  // sqrt(2 / pi)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kMinParallelWork)
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i];
     x[i] = 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
@@ -49,12 +58,12 @@ void gelu_tanh(float* x, int64_t n) {
 }
 
 void silu(float* x, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kMinParallelWork)
   for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
 }
 
 void modulate(float* x, int64_t rows, int64_t dim, const float* shift, const float* scale) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * dim >= kMinParallelWork)
   for (int64_t r = 0; r < rows; ++r) {
     float* xr = x + r * dim;
     for (int64_t i = 0; i < dim; ++i) xr[i] = xr[i] * (1.0f + scale[i]) + shift[i];
@@ -62,7 +71,7 @@ void modulate(float* x, int64_t rows, int64_t dim, const float* shift, const flo
 }
 
 void add_gated(float* x, const float* y, int64_t rows, int64_t dim, const float* gate) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * dim >= kMinParallelWork)
   for (int64_t r = 0; r < rows; ++r) {
     float* xr = x + r * dim;
     const float* yr = y + r * dim;
@@ -117,7 +126,7 @@ RopeTable rope_table_3d(int64_t head_dim, int64_t frames, int64_t height, int64_
 void rope_apply(float* x, int64_t tokens, int64_t heads, int64_t head_dim, const RopeTable& rope) {
   JENGA_ASSERT(rope.tokens == tokens && rope.pairs * 2 == head_dim);
   const int64_t c = rope.pairs;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (tokens * heads * head_dim >= kMinParallelWork)
   for (int64_t i = 0; i < tokens; ++i) {
     const double* cs = rope.cos.data() + i * c;
     const double* sn = rope.sin.data() + i * c;
@@ -137,7 +146,7 @@ void patchify(const float* x, float* patches, int64_t channels, int64_t frames, 
   const int64_t pt = patch[0], ph = patch[1], pw = patch[2];
   const int64_t T = frames * pt, H = height * ph, W = width * pw;  // pixel (latent) extents
   const int64_t row = channels * pt * ph * pw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (frames * height * width * row >= kMinParallelWork)
   for (int64_t tok = 0; tok < frames * height * width; ++tok) {
     const int64_t f = tok / (height * width), h = (tok / width) % height, w = tok % width;
     float* dst = patches + tok * row;
@@ -154,7 +163,7 @@ void unpatchify(const float* tokens, float* out, int64_t channels, int64_t frame
   const int64_t pt = patch[0], ph = patch[1], pw = patch[2];
   const int64_t T = frames * pt, H = height * ph, W = width * pw;
   const int64_t row = channels * pt * ph * pw;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (frames * height * width * row >= kMinParallelWork)
   for (int64_t tok = 0; tok < frames * height * width; ++tok) {
     const int64_t f = tok / (height * width), h = (tok / width) % height, w = tok % width;
     const float* src = tokens + tok * row;
@@ -166,16 +175,41 @@ void unpatchify(const float* tokens, float* out, int64_t channels, int64_t frame
   }
 }
 
+void attention_dense_gemm(const float* q, const float* k, const float* v, float* out, int64_t lq,
+                          int64_t lk, int64_t heads, int64_t hd, float scale) {
+  const int64_t ld = heads * hd;
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(lq, (int64_t{1} << 22) / std::max<int64_t>(lk, 1)));
+  std::vector<float> s(static_cast<size_t>(chunk * lk));
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t i0 = 0; i0 < lq; i0 += chunk) {
+      const int64_t m = std::min(chunk, lq - i0);
+      // s = scale * q_chunk k^T: [m, lk]; GEMMs parallelise inside OpenBLAS.
+      gemm(false, true, m, lk, hd, scale, q + i0 * ld + h * hd, ld, k + h * hd, ld, 0.0f, s.data(), lk);
+#pragma omp parallel for schedule(static) if (m * lk >= kMinParallelWork)
+      for (int64_t r = 0; r < m; ++r) {
+        float* row = s.data() + r * lk;
+        float mx = row[0];
+        for (int64_t j = 1; j < lk; ++j) mx = std::max(mx, row[j]);
+        double sum = 0;
+        for (int64_t j = 0; j < lk; ++j) sum += (row[j] = std::exp(row[j] - mx));
+        const float inv = static_cast<float>(1.0 / sum);
+        for (int64_t j = 0; j < lk; ++j) row[j] *= inv;
+      }
+      gemm(false, false, m, hd, lk, 1.0f, s.data(), lk, v + h * hd, ld, 0.0f, out + i0 * ld + h * hd, ld);
+    }
+  }
+}
+
 void gather_rows(const float* src, float* dst, int64_t dim, std::span<const int64_t> index) {
   const int64_t n = static_cast<int64_t>(index.size());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * dim >= kMinParallelWork)
   for (int64_t i = 0; i < n; ++i)
     for (int64_t d = 0; d < dim; ++d) dst[i * dim + d] = src[index[i] * dim + d];
 }
 
 void scatter_rows(const float* src, float* dst, int64_t dim, std::span<const int64_t> index) {
   const int64_t n = static_cast<int64_t>(index.size());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * dim >= kMinParallelWork)
   for (int64_t i = 0; i < n; ++i)
     for (int64_t d = 0; d < dim; ++d) dst[index[i] * dim + d] = src[i * dim + d];
 }

@@ -54,6 +54,12 @@ void patchify(const float* x, float* patches, int64_t channels, int64_t frames, 
 void unpatchify(const float* tokens, float* out, int64_t channels, int64_t frames, int64_t height,
                 int64_t width, const int64_t patch[3]);
 
+// Dense softmax(scale q k^T) v through OpenBLAS GEMMs, query chunk by chunk: the same maths as
+// cpu::attention without a layout (which stays the reference), fast enough for the full-size
+// DiT on the CPU. q, out: [lq, heads, hd]; k, v: [lk, heads, hd].
+void attention_dense_gemm(const float* q, const float* k, const float* v, float* out, int64_t lq,
+                          int64_t lk, int64_t heads, int64_t hd, float scale);
+
 // rows: [n, dim]. dst[i] = src[index[i]] (gather) and dst[index[i]] = src[i] (scatter).
 void gather_rows(const float* src, float* dst, int64_t dim, std::span<const int64_t> index);
 void scatter_rows(const float* src, float* dst, int64_t dim, std::span<const int64_t> index);

@@ -25,14 +25,17 @@ void linear(const float* x, const LinearWeights& l, float* y, int64_t m) {
   cpu::linear(x, f32(l.w), f32(l.b), y, m, out, in);
 }
 
-// q: [lq, heads, hd]; k, v: [lk, heads, hd] -> out: [lq, heads, hd]
+// q: [lq, heads, hd]; k, v: [lk, heads, hd] -> out: [lq, heads, hd]. Dense goes through GEMMs,
+// a layout through the block-sparse reference.
 void attend(const float* q, const float* k, const float* v, float* out, int64_t lq, int64_t lk,
             int64_t heads, int64_t hd, const BlockSparseLayout* layout) {
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  if (!layout) return cpu::attention_dense_gemm(q, k, v, out, lq, lk, heads, hd, scale);
   cpu::AttentionArgs a;
   a.q = q, a.k = k, a.v = v, a.out = out;
   a.batch = 1, a.heads = heads, a.q_len = lq, a.k_len = lk, a.head_dim = hd;
   a.set_blhd_strides();
-  a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  a.scale = scale;
   a.layout = layout;
   cpu::attention(a);
 }
