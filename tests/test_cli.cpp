@@ -32,12 +32,6 @@ TEST(Cli, UsageErrorsExitTwo) {
   }
 }
 
-TEST(Cli, GenerateSaysWhatIsMissing) {
-  auto r = run_jenga("generate -p 'a corgi' --frames 17 --size 64x64");
-  EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("not implemented"), std::string::npos) << r.output;
-}
-
 TEST(Cli, MakeTinyThenInspect) {
   TempDir dir;
   const std::string out = dir / "tiny";

@@ -132,3 +132,24 @@ TEST(CpuAttention, SparseEqualsMaskedDense) {
   a.layout = &wrong;
   EXPECT_THROW(cpu::attention(a), Error);
 }
+
+// Dense attention with a key-block bias indexes the bias per 128-key block, like a layout that
+// keeps every block.
+TEST(CpuAttention, DenseBiasEqualsAllBlocksLayout) {
+  const int64_t H = 2, L = 300, D = 8;  // 3 key blocks, the last ragged
+  auto t = random_qkv(1, H, L, L, D, 30);
+  std::vector<float> bias = {0.5f, -1.0f, 2.0f, 0.0f, 1.0f, -0.5f};
+  std::vector<float> dense(L * H * D), sparse(L * H * D);
+  cpu::AttentionArgs a;
+  a.q = t.q.data(), a.k = t.k.data(), a.v = t.v.data();
+  a.batch = 1, a.heads = H, a.q_len = L, a.k_len = L, a.head_dim = D, a.scale = 0.3f;
+  a.set_blhd_strides();
+  a.key_block_bias = bias.data();
+  a.out = dense.data();
+  cpu::attention(a);
+  auto all = BlockSparseLayout::dense(1, H, 3, 3);
+  a.layout = &all;
+  a.out = sparse.data();
+  cpu::attention(a);
+  for (size_t i = 0; i < dense.size(); ++i) ASSERT_FLOAT_EQ(dense[i], sparse[i]) << i;
+}

@@ -1,10 +1,14 @@
-// `jenga generate`: flags as stable-diffusion.cpp users know them. The pipeline is issue #8;
-// until it lands this validates the request and says plainly what is missing.
+// `jenga generate`: flags as stable-diffusion.cpp users know them.
+#include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <filesystem>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "io/video_writer.h"
+#include "pipeline/wan_t2v.h"
 
 namespace jenga::cli {
 
@@ -19,7 +23,7 @@ std::pair<int, int> parse_size(const std::string& flag, const std::string& value
 
 namespace {
 struct GenerateOptions {
-  std::string model, diffusion_model, vae, t5xxl;
+  std::string model, diffusion_model, vae, t5xxl, tokenizer;
   std::string prompt, negative_prompt;
   std::string preset = "dense";
   std::string size = "832x480";
@@ -29,7 +33,8 @@ struct GenerateOptions {
   int64_t seed = 42;
   double cfg_scale = 5.0;
   double shift = 5.0;
-  std::string output = "output.mp4";
+  std::string output;  // empty: output.mp4 when ffmpeg is found, else output.webp / .y4m
+  std::string solver = "unipc";
   std::string device = "auto";
   bool quiet = false, json_progress = false;
 };
@@ -38,16 +43,26 @@ void run_generate(const GenerateOptions& o) {
   auto [w, h] = parse_size("--size", o.size);
   if (o.width) w = o.width;
   if (o.height) h = o.height;
-  if (w % 16 != 0 || h % 16 != 0)
-    usage_fail("size {}x{}: width and height must be multiples of 16 (e.g. 832x480)", w, h);
-  if (o.frames < 1 || (o.frames - 1) % 4 != 0)
-    usage_fail("--frames {}: must be 4k+1 (e.g. 81, 49, 17, 1)", o.frames);
-  if (o.steps < 1 || o.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", o.steps);
-  if (o.cfg_scale < 0) usage_fail("--cfg-scale {}: must not be negative", o.cfg_scale);
   if (!o.model.empty() && !std::filesystem::exists(o.model))
     usage_fail("--model {}: no such file or folder", o.model);
-  fail("text-to-video generation is not implemented in this build yet (pipeline: issue #8); "
-       "'jenga inspect' and 'jenga debug make-tiny' work today");
+  T2VRequest r;
+  r.model_dir = o.model;
+  r.dit = o.diffusion_model, r.vae = o.vae, r.t5 = o.t5xxl, r.tokenizer = o.tokenizer;
+  if (!o.model.empty() && std::filesystem::is_regular_file(o.model)) r.model_dir.clear(), r.dit = o.model;
+  r.prompt = o.prompt, r.negative_prompt = o.negative_prompt;
+  r.width = w, r.height = h, r.frames = o.frames, r.steps = o.steps;
+  r.seed = static_cast<uint64_t>(o.seed);
+  r.guide_scale = o.cfg_scale, r.shift = o.shift;
+  r.solver = o.solver, r.preset = o.preset, r.device = o.device;
+  r.output = o.output;
+  if (r.output.empty()) {
+    const auto f = supported_video_formats();
+    r.output = std::find(f.begin(), f.end(), "mp4") != f.end()    ? "output.mp4"
+               : std::find(f.begin(), f.end(), "webp") != f.end() ? "output.webp"
+                                                                   : "output.y4m";
+  }
+  Progress progress(o.quiet ? Progress::Mode::Quiet : o.json_progress ? Progress::Mode::Json : Progress::Mode::Auto);
+  generate_wan_t2v(r, progress);
 }
 }  // namespace
 
@@ -59,6 +74,7 @@ void register_generate(CLI::App& app) {
   c->add_option("--diffusion-model", o->diffusion_model, "DiT weights file (ComfyUI style)");
   c->add_option("--vae", o->vae, "VAE weights file");
   c->add_option("--t5xxl", o->t5xxl, "umT5 text encoder weights file");
+  c->add_option("--tokenizer", o->tokenizer, "umT5 spiece.model (default: MODEL/google/umt5-xxl)");
   c->add_option("-p,--prompt", o->prompt, "What the video shows");
   c->add_option("-n,--negative-prompt", o->negative_prompt, "What to avoid (default: the model's)");
   c->add_option("--preset", o->preset, "Speed preset")
@@ -72,7 +88,9 @@ void register_generate(CLI::App& app) {
   c->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   c->add_option("--cfg-scale", o->cfg_scale, "Classifier-free guidance scale")->capture_default_str();
   c->add_option("--shift", o->shift, "Flow-matching sigma shift")->capture_default_str();
-  c->add_option("-o,--output", o->output, "Output .mp4/.webp/.png folder")->capture_default_str();
+  c->add_option("-o,--output", o->output,
+                 "Output: .mp4 (needs ffmpeg), .webp, .y4m, .png or a folder (default output.mp4, else .webp)");
+  c->add_option("--solver", o->solver, "Sampler")->check(CLI::IsMember({"unipc", "euler"}))->capture_default_str();
   c->add_option("--device", o->device, "auto|cpu|cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();

@@ -33,8 +33,9 @@ void attention(const AttentionArgs& a) {
       fail("attention: layout is {}x{}x{}x{} blocks but the inputs need {}x{}x{}x{}", L->batch,
            L->heads, L->q_blocks, L->k_blocks, a.batch, a.heads, qb, kb);
   }
-  const int64_t block_n = L ? L->block_n : std::max<int64_t>(a.k_len, 1);
-  const int64_t block_m = L ? L->block_m : std::max<int64_t>(a.q_len, 1);
+  // Dense = every 128-key block kept, so the per-key-block bias indexes the same way.
+  const int64_t block_n = L ? L->block_n : 128;
+  const int64_t block_m = L ? L->block_m : 128;
   const int64_t k_blocks = (a.k_len + block_n - 1) / block_n;
   std::vector<int32_t> all(static_cast<size_t>(k_blocks));
   for (int64_t j = 0; j < k_blocks; ++j) all[j] = static_cast<int32_t>(j);

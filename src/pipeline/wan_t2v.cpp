@@ -1,0 +1,304 @@
+#include "pipeline/wan_t2v.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "io/frames.h"
+#include "io/safetensors.h"
+#include "io/video_writer.h"
+#include "jenga/schedule.h"
+#include "jenga/version.h"
+#include "models/wan/t5_encoder.h"
+#include "models/wan/tokenizer.h"
+#include "models/wan/torch_pickle.h"
+#include "models/wan/vae_cpu.h"
+#include "models/wan/vae_model.h"
+#include "models/wan/wan_dit.h"
+#include "models/wan/wan_dit_cpu.h"
+#include "pipeline/tiny_model.h"
+#include "sampling/flow_unipc.h"
+#if JENGA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "models/wan/wan_dit_cuda.h"
+#endif
+
+namespace jenga {
+namespace fs = std::filesystem;
+
+const char* const kWanDefaultNegativePrompt =
+    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，"
+    "丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，"
+    "杂乱的背景，三条腿，背景人很多，倒着走";
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A component file of a published folder: prefer a converted .safetensors next to the .pth.
+std::string component(const std::string& dir, const std::string& stem, const char* flag) {
+  const fs::path st = fs::path(dir) / (stem + ".safetensors");
+  const fs::path pth = fs::path(dir) / (stem + ".pth");
+  if (fs::exists(st)) return st.string();
+  if (fs::exists(pth)) {
+    wan::reject_torch_pickle(pth.string());  // names the one-time conversion to run
+    return pth.string();
+  }
+  fail("{}: has no {} (.safetensors or .pth); download it or pass {} FILE", dir, stem, flag);
+}
+
+// Where the DiT runs.
+bool use_cuda(const std::string& device) {
+#if JENGA_HAVE_CUDA
+  if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  return device == "cuda" || (device == "auto" && cuda::available());
+#else
+  if (device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
+  return false;
+#endif
+}
+
+// Runs cond + uncond DiT passes and combines them with classifier-free guidance.
+class Denoiser {
+ public:
+  Denoiser(const wan::WanDit& model, bool cuda, int64_t lat_t, int64_t lat_h, int64_t lat_w)
+      : model_(model), cuda_(cuda), shape_{model.config.in_dim, lat_t, lat_h, lat_w} {
+#if JENGA_HAVE_CUDA
+    if (cuda_) {
+      const auto& c = model.config;
+      dit_ = wan::WanDitCuda::from_model(model);
+      dit_->prepare(lat_t / c.patch[0], lat_h / c.patch[1], lat_w / c.patch[2]);
+      x_ = Tensor::empty(DType::F32, shape_, Device::CUDA);
+      out_ = Tensor::empty(DType::F32, shape_, Device::CUDA);
+      t_ = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
+    }
+#endif
+  }
+
+  void set_contexts(const Tensor& cond, const Tensor& uncond) {
+    ctx_[0] = cond, ctx_[1] = uncond;
+#if JENGA_HAVE_CUDA
+    if (cuda_) {
+      const auto& c = model_.config;
+      for (int i = 0; i < 2; ++i) {
+        std::vector<uint16_t> h(static_cast<size_t>(c.text_len * c.text_dim), 0);
+        convert(ctx_[i].data(), DType::F32, h.data(), DType::BF16, static_cast<size_t>(ctx_[i].numel()));
+        dctx_[i] = Tensor::empty(DType::BF16, Shape{c.text_len, c.text_dim}, Device::CUDA);
+        cuda::copy_to_device(dctx_[i].data(), h.data(), h.size() * 2);
+      }
+    }
+#endif
+  }
+
+  // v = v_uncond + g (v_cond - v_uncond) at timestep t.
+  std::vector<float> velocity(const std::vector<float>& x, double t, double guide) {
+    std::vector<float> v[2];
+    for (int i = 0; i < 2; ++i) v[i] = forward(x, t, i);
+    std::vector<float> out(x.size());
+    for (size_t k = 0; k < x.size(); ++k)
+      out[k] = v[1][k] + static_cast<float>(guide) * (v[0][k] - v[1][k]);
+    return out;
+  }
+
+ private:
+  std::vector<float> forward(const std::vector<float>& x, double t, int which) {
+    std::vector<float> out(x.size());
+#if JENGA_HAVE_CUDA
+    if (cuda_) {
+      const float tv = static_cast<float>(t);
+      cuda::copy_to_device(x_.data(), x.data(), x.size() * 4);
+      cuda::copy_to_device(t_.data(), &tv, 4);
+      dit_->forward(x_.data_as<float>(), t_.data_as<float>(), dctx_[which].data(), out_.data_as<float>());
+      cuda::copy_to_host(out.data(), out_.data(), out.size() * 4);
+      return out;
+    }
+#endif
+    Tensor xt = Tensor::from_f32(x, shape_);
+    Tensor o = wan::wan_forward_cpu(model_, xt, t, ctx_[which]);
+    std::copy(o.data_as<float>(), o.data_as<float>() + o.numel(), out.begin());
+    return out;
+  }
+
+  const wan::WanDit& model_;
+  bool cuda_;
+  Shape shape_;
+  Tensor ctx_[2];
+#if JENGA_HAVE_CUDA
+  std::unique_ptr<wan::WanDitCuda> dit_;
+  Tensor x_, out_, t_, dctx_[2];
+#endif
+};
+
+uint64_t file_fingerprint(const std::string& path) {
+  // FNV-1a over the size and the first 1 MiB (the safetensors header and first tensors): cheap
+  // and enough to tell checkpoints apart in a sidecar.
+  std::error_code ec;
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](uint8_t b) { h = (h ^ b) * 1099511628211ull; };
+  fs::path p(path);
+  if (fs::is_directory(p, ec)) return 0;
+  const uint64_t size = fs::file_size(p, ec);
+  for (int i = 0; i < 8; ++i) mix(static_cast<uint8_t>(size >> (8 * i)));
+  std::ifstream in(p, std::ios::binary);
+  std::vector<char> buf(1 << 20);
+  in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+  for (std::streamsize i = 0; i < in.gcount(); ++i) mix(static_cast<uint8_t>(buf[i]));
+  return h;
+}
+
+void check_request(const T2VRequest& r) {
+  if (r.width <= 0 || r.height <= 0 || r.width % 16 || r.height % 16)
+    usage_fail("size {}x{}: width and height must be positive multiples of 16 (e.g. 832x480)", r.width, r.height);
+  if (r.frames < 1 || (r.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1 (e.g. 81, 49, 17, 1)", r.frames);
+  if (r.steps < 1 || r.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", r.steps);
+  if (!(r.shift > 0) || !std::isfinite(r.shift)) usage_fail("--shift {}: must be positive", r.shift);
+  if (!(r.guide_scale >= 0) || !std::isfinite(r.guide_scale)) usage_fail("--cfg-scale {}: must be >= 0", r.guide_scale);
+  if (r.solver != "unipc" && r.solver != "euler") usage_fail("--solver {}: use unipc or euler", r.solver);
+  if (r.preset != "dense")
+    usage_fail("--preset {}: this build runs dense only so far; Jenga presets in the pipeline are in progress (issue #8)",
+               r.preset);
+  check_video_path(r.output);
+  const fs::path parent = fs::absolute(fs::path(r.output)).parent_path();
+  if (!fs::is_directory(parent) || ::access(parent.c_str(), W_OK) != 0)
+    usage_fail("-o {}: folder {} does not exist or is not writable", r.output, parent.string());
+}
+
+}  // namespace
+
+T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
+  check_request(req);
+  const double t_start = now_s();
+  nlohmann::json report;
+
+  // Components.
+  TinyModelPaths paths;
+  std::string tiny_dir;
+  const bool builtin = req.model_dir.empty() && req.dit.empty() && req.vae.empty() && req.t5.empty();
+  if (builtin) {
+    tiny_dir = (fs::temp_directory_path() / ("jenga-tiny-" + std::to_string(::getpid()))).string();
+    paths = write_tiny_wan_model(tiny_dir);
+    progress.note("no --model given: running the built-in tiny random model (a smoke test; expect noise)");
+  } else {
+    const std::string& d = req.model_dir;
+    paths.dit = !req.dit.empty() ? req.dit : d;
+    paths.vae = !req.vae.empty() ? req.vae : (d.empty() ? "" : component(d, "Wan2.1_VAE", "--vae"));
+    paths.t5 = !req.t5.empty() ? req.t5 : (d.empty() ? "" : component(d, "models_t5_umt5-xxl-enc-bf16", "--t5xxl"));
+    paths.tokenizer = !req.tokenizer.empty() ? req.tokenizer : (d.empty() ? "" : (fs::path(d) / "google" / "umt5-xxl").string());
+    if (paths.dit.empty()) usage_fail("no DiT weights: pass --model FOLDER or --diffusion-model FILE");
+    if (paths.vae.empty()) usage_fail("no VAE: pass --model FOLDER or --vae FILE");
+    if (paths.t5.empty()) usage_fail("no text encoder: pass --model FOLDER or --t5xxl FILE");
+    if (paths.tokenizer.empty()) usage_fail("no tokenizer: pass --model FOLDER or --tokenizer spiece.model");
+    for (const auto& [p, what] : {std::pair{paths.dit, "DiT"}, {paths.vae, "VAE"}, {paths.t5, "text encoder"},
+                                  {paths.tokenizer, "tokenizer"}})
+      if (!fs::exists(p)) fail("{} {}: no such file or folder", what, p);
+  }
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!dir.empty()) fs::remove_all(dir, ec);
+    }
+  } cleanup{tiny_dir};
+
+  const bool cuda = use_cuda(req.device);
+  const wan::WanDit model = wan::load_wan_dit(paths.dit);
+  const auto& cfg = model.config;
+  const wan::WanVae vae = wan::WanVae::load(Checkpoint::open(paths.vae));
+  if (vae.z_dim != cfg.in_dim) fail("{}: VAE latent channels {} do not match the DiT's {}", paths.vae, vae.z_dim, cfg.in_dim);
+  progress.note(fmt::format("loaded Wan2.1 {} DiT ({} layers, dim {}) on {}", cfg.size_name(), cfg.num_layers, cfg.dim,
+                            cuda ? "cuda" : "cpu"));
+
+  // Text.
+  const double t_text0 = now_s();
+  const auto tok = wan::UmT5Tokenizer::open(paths.tokenizer);
+  const auto t5 = wan::T5Encoder::open(paths.t5);
+  if (t5.config().dim != cfg.text_dim)
+    fail("{}: text encoder width {} does not match the DiT's text_dim {}", paths.t5, t5.config().dim, cfg.text_dim);
+  auto encode = [&](const std::string& text) {
+    const auto tp = tok.encode(text, cfg.text_len);
+    for (int64_t id : tp.ids)
+      if (id >= t5.config().vocab) fail("{}: token id {} is outside the text encoder's vocabulary", paths.tokenizer, id);
+    return t5.encode(tp.ids, tp.mask);
+  };
+  const std::string neg = req.negative_prompt.empty() ? kWanDefaultNegativePrompt : req.negative_prompt;
+  const Tensor ctx_cond = encode(req.prompt), ctx_uncond = encode(neg);
+  const double t_text = now_s() - t_text0;
+
+  // Latents: [z, 1 + (F-1)/4, H/8, W/8], Philox normal noise (counter-based: the same on any device).
+  const int64_t lt = (req.frames - 1) / 4 + 1, lh = req.height / 8, lw = req.width / 8;
+  if (lh % cfg.patch[1] || lw % cfg.patch[2] || lt % cfg.patch[0])
+    usage_fail("size {}x{}: the latent {}x{} does not divide by the patch size", req.width, req.height, lh, lw);
+  std::vector<float> x(static_cast<size_t>(cfg.in_dim * lt * lh * lw));
+  fill_normal(x, req.seed);
+
+  const double t_dn0 = now_s();
+  Denoiser denoiser(model, cuda, lt, lh, lw);
+  denoiser.set_contexts(ctx_cond, ctx_uncond);
+  const WanSchedule sch = wan_unipc_schedule(req.steps, req.shift);
+  FlowUniPC unipc(sch.sigmas, x.size());
+  progress.begin("denoise", req.steps);
+  for (int i = 0; i < req.steps; ++i) {
+    const auto v = denoiser.velocity(x, static_cast<double>(sch.timesteps[i]), req.guide_scale);
+    if (req.solver == "unipc")
+      unipc.step(v.data(), x.data());
+    else
+      flow_euler_step(v.data(), x.data(), sch.sigmas[i], sch.sigmas[i + 1], x.size());
+    for (float e : x)
+      if (!std::isfinite(e))
+        fail("the latents became NaN/inf at step {}; the weights may be corrupt (try --device cpu to compare)", i + 1);
+    progress.update(i + 1);
+  }
+  progress.end();
+  const double t_denoise = now_s() - t_dn0;
+
+  // Decode and write.
+  const double t_vae0 = now_s();
+  const Tensor video = wan::vae_decode(vae, Tensor::from_f32(x, Shape{cfg.in_dim, lt, lh, lw}));
+  const double t_vae = now_s() - t_vae0;
+  const Frames frames = frames_from_unit_range(video.data_as<float>(), static_cast<int>(video.dim(1)),
+                                               static_cast<int>(video.dim(2)), static_cast<int>(video.dim(3)));
+  T2VResult res;
+  res.output = write_video(req.output, frames, 16);
+
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  report = {{"engine", {{"name", "jenga.cpp"}, {"version", JENGA_VERSION_STRING}, {"commit", JENGA_GIT_COMMIT}}},
+            {"model", {{"builtin_tiny", builtin}, {"dit", builtin ? "built-in" : paths.dit}, {"dit_size", cfg.size_name()},
+                       {"dit_layout", std::string(wan::layout_name(model.layout))},
+                       {"fingerprints", {{"vae", builtin ? 0 : file_fingerprint(paths.vae)},
+                                         {"t5", builtin ? 0 : file_fingerprint(paths.t5)}}}}},
+            {"settings", {{"prompt", req.prompt}, {"negative_prompt", neg}, {"width", req.width}, {"height", req.height},
+                          {"frames", req.frames}, {"steps", req.steps}, {"seed", req.seed},
+                          {"cfg_scale", req.guide_scale}, {"shift", req.shift}, {"solver", req.solver},
+                          {"preset", req.preset}, {"device", cuda ? "cuda" : "cpu"}, {"fps", 16},
+                          {"noise", "philox4x32-10 normal, counter-based"}}},
+            {"forwards", 2 * req.steps},
+            {"timings_s", {{"text", t_text}, {"denoise", t_denoise}, {"vae_decode", t_vae}, {"total", now_s() - t_start}}},
+            {"peak_host_rss_gib", static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0)},
+            {"output", res.output}};
+#if JENGA_HAVE_CUDA
+  if (cuda) report["peak_gpu_alloc_gib"] = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
+#endif
+  res.sidecar = (fs::path(res.output).parent_path() / (fs::path(res.output).stem().string() + ".json")).string();
+  if (fs::is_directory(res.output)) res.sidecar = res.output + ".json";
+  const std::string tmp = res.sidecar + ".partial";
+  {
+    std::ofstream out(tmp);
+    out << report.dump(2) << "\n";
+    if (!out) fail("{}: cannot write the sidecar", res.sidecar);
+  }
+  fs::rename(tmp, res.sidecar);
+  res.report = report;
+  progress.note("wrote " + res.output + " and " + res.sidecar);
+  return res;
+}
+
+}  // namespace jenga

@@ -1,0 +1,42 @@
+#pragma once
+// Wan2.1 text-to-video, end to end: prompt -> umT5 -> DiT denoising loop (flow matching, CFG,
+// UniPC or Euler) -> Wan VAE decode -> video file + JSON sidecar.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "pipeline/progress.h"
+
+namespace jenga {
+
+struct T2VRequest {
+  // A published Wan2.1 folder (diffusion_pytorch_model*.safetensors, Wan2.1_VAE.pth,
+  // models_t5_umt5-xxl-enc-bf16.pth, google/umt5-xxl/); single components override it.
+  // All empty: the built-in tiny random model (a smoke test of the whole path).
+  std::string model_dir, dit, vae, t5, tokenizer;
+  std::string prompt;
+  std::string negative_prompt;  // empty: the official default
+  int width = 832, height = 480, frames = 81, steps = 50;
+  uint64_t seed = 42;
+  double guide_scale = 5.0, shift = 5.0;
+  std::string solver = "unipc";  // unipc | euler
+  std::string preset = "dense";
+  std::string device = "auto";   // auto | cpu | cuda: where the DiT runs
+  std::string output = "output.webp";
+};
+
+struct T2VResult {
+  std::string output;   // the file (or PNG folder) written
+  std::string sidecar;  // its .json
+  nlohmann::json report;
+};
+
+// The official negative prompt of Wan2.1 (wan/configs/shared_config.py).
+extern const char* const kWanDefaultNegativePrompt;
+
+// Validates everything cheap first (sizes, frames, steps, files, output format) and throws
+// UsageError / Error before any heavy work.
+T2VResult generate_wan_t2v(const T2VRequest& request, Progress& progress);
+
+}  // namespace jenga

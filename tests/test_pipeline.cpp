@@ -1,0 +1,61 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+using jenga::test::run_jenga;
+using jenga::test::TempDir;
+namespace fs = std::filesystem;
+
+// The whole text-to-video path on the built-in tiny model, through the CLI, on the CPU.
+namespace {
+std::string slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+const char* kSmall = " --size 64x48 --frames 5 --steps 3 --device cpu -q";
+}  // namespace
+
+TEST(Pipeline, TinyModelWritesVideoAndSidecar) {
+  TempDir dir;
+  auto r = run_jenga("generate -p 'a corgi surfing' --seed 7 -o " + (dir / "a.y4m") + kSmall);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(fs::exists(dir / "a.y4m"));
+  const std::string y4m = slurp(dir / "a.y4m");
+  EXPECT_EQ(y4m.rfind("YUV4MPEG2 W64 H48 F16:1", 0), 0u);
+  // 5 frames of 64x48 4:2:0 plus headers.
+  EXPECT_EQ(y4m.size(), std::string("YUV4MPEG2 W64 H48 F16:1 Ip A1:1 C420jpeg\n").size() + 5 * (6 + 64 * 48 * 3 / 2));
+  const auto side = nlohmann::json::parse(slurp(dir / "a.json"));
+  EXPECT_EQ(side["forwards"], 6);
+  EXPECT_EQ(side["settings"]["seed"], 7);
+  EXPECT_EQ(side["model"]["builtin_tiny"], true);
+  EXPECT_FALSE(fs::exists(dir / "a.partial.y4m"));
+
+  // Same seed, same bytes; another seed, another video.
+  ASSERT_EQ(run_jenga("generate -p 'a corgi surfing' --seed 7 -o " + (dir / "b.y4m") + kSmall).exit_code, 0);
+  EXPECT_EQ(slurp(dir / "b.y4m"), y4m);
+  ASSERT_EQ(run_jenga("generate -p 'a corgi surfing' --seed 8 -o " + (dir / "c.y4m") + kSmall).exit_code, 0);
+  EXPECT_NE(slurp(dir / "c.y4m"), y4m);
+}
+
+TEST(Pipeline, BadRequestsFailBeforeWork) {
+  TempDir dir;
+  for (const std::string& args : {std::string("--frames 80"), std::string("--size 65x48"), std::string("--steps 0"),
+                                  std::string("-o /nonexistent-dir/x.y4m"), std::string("-o x.avi"),
+                                  std::string("--model ") + (dir / "missing")}) {
+    auto r = run_jenga("generate -p x --size 64x48 --frames 5 --steps 2 -q " + args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << args << ": " << r.output;
+  }
+  // A model folder without the VAE says which file is missing.
+  fs::create_directories(dir / "m");
+  ASSERT_EQ(run_jenga("debug make-tiny --out " + (dir / "m")).exit_code, 0);
+  auto r = run_jenga("generate -p x --size 64x48 --frames 5 --steps 2 -q --model " + (dir / "m") + " -o " + (dir / "o.y4m"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("Wan2.1_VAE"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "o.y4m"));
+}
