@@ -32,6 +32,7 @@ struct BenchDitOptions {
   int warmup = 2;
   bool json = false;
   bool graph = false;
+  int attention_path = 0;
   uint64_t seed = 0;
 };
 
@@ -57,6 +58,7 @@ void run_bench_dit(const BenchDitOptions& o) {
     dit = wan::WanDitCuda::random(c, o.seed);
     name = "wan2.1-" + o.config + " (random)";
   }
+  dit->set_attention_path(o.attention_path);
   const wan::WanConfig& c = dit->config();
   const int64_t lf = (o.frames - 1) / 4 + 1, lh = height / 8, lw = width / 8;
   if (lf % c.patch[0] || lh % c.patch[1] || lw % c.patch[2])
@@ -125,7 +127,7 @@ void run_bench_dit(const BenchDitOptions& o) {
   const int64_t tokens = tf * th * tw;
   if (o.json) {
     nlohmann::json j = {{"bench", "dit"}, {"model", name}, {"size", o.size}, {"frames", o.frames},
-                        {"tokens", tokens}, {"attention", "dense"}, {"graph", o.graph},
+                        {"tokens", tokens}, {"attention", "dense"}, {"attention_path", o.attention_path}, {"graph", o.graph},
                         {"ms_median", med}, {"ms_min", ms.front()}, {"ms_max", ms.back()},
                         {"iters", o.iters}, {"tflops", tflops},
                         {"weights_gib", dit->weight_bytes() / gib}, {"activations_gib", dit->activation_bytes() / gib},
@@ -136,8 +138,8 @@ void run_bench_dit(const BenchDitOptions& o) {
   }
   std::printf("| model | size | frames | tokens | attention | graph | ms | TFLOP/s | weights GiB | peak GiB | device | commit |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  std::printf("| %s | %s | %d | %lld | dense | %s | %.1f | %.0f | %.2f | %.2f | %s | %s |\n", name.c_str(),
-              o.size.c_str(), o.frames, static_cast<long long>(tokens), o.graph ? "yes" : "no", med, tflops,
+  std::printf("| %s | %s | %d | %lld | dense (path %d) | %s | %.1f | %.0f | %.2f | %.2f | %s | %s |\n", name.c_str(),
+              o.size.c_str(), o.frames, static_cast<long long>(tokens), o.attention_path, o.graph ? "yes" : "no", med, tflops,
               dit->weight_bytes() / gib, mem.peak / gib, dev.name.c_str(), JENGA_GIT_COMMIT);
 }
 #else
@@ -161,6 +163,9 @@ void register_bench_dit(CLI::App& bench) {
   c->add_option("--warmup", o->warmup, "Untimed forwards first")->capture_default_str();
   c->add_option("--seed", o->seed, "Seed of the random weights and inputs")->capture_default_str();
   c->add_flag("--graph", o->graph, "Capture the forward in a CUDA graph and replay it");
+  c->add_option("--attention-path", o->attention_path, "Attention kernel: 0 default, 1 mma.sync, 2 Hopper wgmma")
+      ->check(CLI::Range(0, 2))
+      ->capture_default_str();
   c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
   c->callback([o] { run_bench_dit(*o); });
 }

@@ -96,6 +96,7 @@ struct WanDitCuda::Impl {
   Tensor order, rope, patches, x, h, qkv, att, y, cq, ctx_h, ctx, ckv, ff, head_out;
   Tensor t_sin, t_h, t_e, t_e0, mods, hmod;
   size_t act_bytes = 0;
+  int attention_path = 0;
 
   void count_weights() {
     weight_bytes = 0;
@@ -130,6 +131,7 @@ struct WanDitCuda::Impl {
     p.v_row_stride = kvs, p.v_head_stride = c.head_dim(), p.v_batch_stride = lk * kvs;
     p.out_row_stride = c.dim, p.out_head_stride = c.head_dim(), p.out_batch_stride = lq * c.dim;
     p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim())));
+    p.path = attention_path;
     if (layout) {
       p.block_offsets = layout->offsets;
       p.block_indices = layout->indices;
@@ -143,6 +145,10 @@ WanDitCuda::WanDitCuda() : impl_(std::make_unique<Impl>()) {}
 WanDitCuda::~WanDitCuda() = default;
 const WanConfig& WanDitCuda::config() const { return impl_->c; }
 size_t WanDitCuda::weight_bytes() const { return impl_->weight_bytes; }
+void WanDitCuda::set_attention_path(int path) {
+  if (path < 0 || path > 2) usage_fail("attention path {} must be 0, 1 or 2", path);
+  impl_->attention_path = path;
+}
 size_t WanDitCuda::activation_bytes() const { return impl_->act_bytes; }
 
 std::unique_ptr<WanDitCuda> WanDitCuda::from_model(const WanDit& model) {

@@ -61,6 +61,10 @@ class WanDitCuda {
   void forward(const float* x, const float* t, const void* context, float* out, void* stream = nullptr,
                const CudaDitHooks* hooks = nullptr);
 
+  // Attention kernel path for self- and cross-attention (see backend/cuda/attention.h:
+  // 0 = default, 1 = mma.sync, 2 = Hopper wgmma); for benchmarks and bring-up.
+  void set_attention_path(int path);
+
   size_t weight_bytes() const;
   size_t activation_bytes() const;
   // Multiply-add FLOPs of one forward at the prepared size with dense attention (x2 counted).
