@@ -94,6 +94,15 @@ TEST(WanT5, BadInputsAreClearErrors) {
   EXPECT_THROW(e.encode(std::vector<int64_t>{5, -1}, std::vector<int64_t>{1, 1}), jenga::Error);
   EXPECT_THROW(e.encode(std::vector<int64_t>{5, 1}, std::vector<int64_t>{1, 2}), jenga::Error);
   EXPECT_EQ(e.encode(std::vector<int64_t>{0, 0}, std::vector<int64_t>{0, 0}).dim(0), 0);
+  {
+    jenga::test::TempDir dir;
+    auto src = jenga::SafetensorsFile::open(kDir + "tiny_t5.safetensors");
+    jenga::SafetensorsWriter w;
+    for (const auto& t : src->header().tensors) w.add(t.name, src->load(t.name));
+    w.add("blocks.0.attn.q.scale_weight", jenga::Tensor::zeros(jenga::DType::F32, {1}));
+    w.write(dir / "scaled.safetensors");
+    EXPECT_THROW(wan::T5Encoder::open(dir / "scaled.safetensors"), jenga::Error);
+  }
   try {
     wan::T5Encoder::open(std::string(JENGA_TEST_DATA) + "/wan_vae/tiny_vae.safetensors");
     FAIL() << "a VAE was accepted as a text encoder";

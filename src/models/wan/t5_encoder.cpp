@@ -85,6 +85,10 @@ T5Encoder T5Encoder::open(const std::string& path) {
          "diffusers text_encoder/ (encoder.block.0.layer.0.SelfAttention.q.weight), as safetensors",
          path, what);
   }
+  // ComfyUI's "scaled" fp8 files need a per-tensor scale jenga does not apply yet.
+  for (const auto& n : c.names())
+    if (n == "scaled_fp8" || n.ends_with(".scale_weight"))
+      fail("{} is a scaled-fp8 text encoder ({}), which jenga does not read yet; use the bf16/fp16 file", path, n);
   T5Config& k = e.cfg_;
   auto shape = [&](const std::string& official) {
     const std::string n = e.name(official);
