@@ -1,6 +1,7 @@
 // `jenga debug curve|neighbors|carve-mask|schedule` through the binary.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/tensor.h"
@@ -98,6 +99,15 @@ TEST(JengaCli, CarveMaskWritesOfficialMask) {
   r = run_jenga("debug carve-mask --q " + (dir / "k.safetensors") + " --k " + (dir / "k.safetensors") +
                 " --top-k 1 --p 0.5 --out " + (dir / "x.safetensors"));
   EXPECT_EQ(r.exit_code, 2) << r.output;  // no tensor named q
+  std::vector<float> bad = k;
+  bad[17] = NAN;
+  SafetensorsWriter wn;
+  wn.add("k", Tensor::from_f32(bad, Shape{B, H, N, D}));
+  wn.write(dir / "nan.safetensors");
+  r = run_jenga(base.substr(0, base.find(" --k ")) + " --k " + (dir / "nan.safetensors") + " --top-k 1 --p 0.5 --out " +
+                (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("NaN"), std::string::npos) << r.output;
 }
 
 TEST(JengaCli, ScheduleJson) {
@@ -107,6 +117,10 @@ TEST(JengaCli, ScheduleJson) {
   ASSERT_EQ(j["plan"].size(), 50u);
   EXPECT_EQ(j["plan"][25]["stage_switch"]["new_shift"], 9.0);
   EXPECT_EQ(j["plan"][5]["compute"], "reused");
+  EXPECT_EQ(j["plan"][5]["reused"], true);
+  EXPECT_EQ(j["plan"][4]["reused"], false);
+  EXPECT_EQ(j["plan"][0]["resolution"], (std::vector<int>{528, 960}));  // 0.75 x 720p
+  EXPECT_EQ(j["plan"][30]["resolution"], (std::vector<int>{720, 1280}));
   r = run_jenga("debug schedule --preset turbo-14b --model wan");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto w = nlohmann::json::parse(r.output);

@@ -217,9 +217,11 @@ void register_debug_jenga(CLI::App& debug) {
   auto ko = std::make_shared<CarveOptions>();
   auto* k = debug.add_subcommand(
       "carve-mask",
-      "Build the AttenCarve block mask (official semantics, f32 math) and write it as u8 'mask' "
-      "[B, H, blocks, blocks], blocks = ceil(N/128), 1 = kept. The last --text-blocks blocks are text: every "
-      "vision query block keeps them, and text query block rows are all ones (text queries attend densely)");
+      "Build the AttenCarve block mask (official _build_block_index_with_importance_optimized semantics, f32 "
+      "math; bf16/f16 inputs are widened exactly) and write it as u8 'mask' [B, H, blocks, blocks], blocks = "
+      "ceil(N/128), 1 = kept. The sequence is zero-padded to a multiple of 128 and the padding counts in the "
+      "last block's mean. The last --text-blocks blocks are text: every vision query block keeps them, and text "
+      "query block rows are all ones (the official code runs text queries through dense attention)");
   k->add_option("--q", ko->q, "safetensors file with tensor 'q' [B, H, N, D] (f32, bf16 or f16)")->required();
   k->add_option("--k", ko->k, "safetensors file with tensor 'k' [B, H, N, D] (same shape as q)")->required();
   k->add_option("--top-k", ko->top_k, "Minimum number of kept vision key blocks per query block (>= 0)")->required();

@@ -89,6 +89,7 @@ std::vector<Preset> make_table() {
   i2v.model = "HYVideo-T/2 (i2v, 720p)";
   i2v.flow_shift = 5.0;
   i2v.computed_steps = kHunyuanI2VSteps;
+  i2v.text_blocks = 4;  // hyvideo_i2v block_sparse_attention default (not passed by the model)
   t.push_back(i2v);
   return t;
 }

@@ -251,6 +251,7 @@ std::string plan_to_json(const Plan& plan, int indent) {
     e["stage"] = s.stage;
     e["tokens"] = s.tokens;
     e["latent"] = s.latent;
+    e["resolution"] = {s.latent[1] * 8, s.latent[2] * 8};  // pixels (H, W) the stage decodes to
     e["timestep"] = s.timestep;
     e["sigma"] = s.sigma;
     e["sigma_next"] = s.sigma_next;
@@ -262,9 +263,15 @@ std::string plan_to_json(const Plan& plan, int indent) {
       if (!s.dense) e["first_frame_blocks"] = s.first_frame_blocks;
       e["cond"] = std::string(step_compute_name(s.compute));
       e["uncond"] = std::string(step_compute_name(s.compute_uncond));
+      // Reuse is TeaCache's run-time decision unless the step is forced to compute.
+      if (s.compute == StepCompute::Computed && s.compute_uncond == StepCompute::Computed)
+        e["reused"] = false;
+      else
+        e["reused"] = "model-dependent";
     } else {
       e["text_amp"] = s.text_amp;
       e["compute"] = std::string(step_compute_name(s.compute));
+      e["reused"] = s.compute == StepCompute::Reused;
     }
     if (!s.solver_note.empty()) e["solver"] = s.solver_note;
     if (s.stage_switch) {
