@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "golden_compare.h"
 #include "io/safetensors.h"
 #include "jenga/svg/svg_plan.h"
@@ -214,4 +215,33 @@ TEST(SvgPolicy, BadInputsFailClearly) {
   EXPECT_THROW(plan_attention(nanq.data(), q.data(), q.data(), 1, 4, g, p, rows_without_nan), Error);
   p.sparsity = 0;
   EXPECT_THROW(plan_attention(q.data(), q.data(), q.data(), 1, 4, g, p, rows), Error);
+}
+
+TEST(SvgPolicy, BuiltHeadsClassifyAsBuilt) {
+  // Head 0 attends within its frame (a strong direction per frame, orthogonal across frames); head 1
+  // attends to its position in every frame (a strong random direction per position). Each must pick
+  // its own pattern, with the other mask's error at least 3x larger.
+  const SvgGrid g{6, 128};
+  const int64_t n = g.tokens(), d = 16, heads = 2;
+  std::vector<float> q(heads * n * d), k(heads * n * d), v(heads * n * d), pos_dir(g.frame_tokens * d);
+  fill_normal(q, 1);
+  fill_normal(k, 2);
+  fill_normal(v, 3);
+  fill_normal(pos_dir, 4);
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t f = t / g.frame_tokens, s = t % g.frame_tokens;
+    q[t * d + f] += 6.0f;
+    k[t * d + f] += 6.0f;
+    for (int64_t c = 0; c < d; ++c) {
+      q[(n + t) * d + c] += 2.0f * pos_dir[s * d + c];
+      k[(n + t) * d + c] += 2.0f * pos_dir[s * d + c];
+    }
+  }
+  SvgParams p;
+  const auto rows = sample_rows(p, n, 11);
+  const auto c = classify_heads(q.data(), k.data(), v.data(), heads, d, g, rows);
+  EXPECT_EQ(c[0].pattern, SvgPattern::spatial);
+  EXPECT_GT(c[0].mse_temporal, 3 * c[0].mse_spatial);
+  EXPECT_EQ(c[1].pattern, SvgPattern::temporal);
+  EXPECT_GT(c[1].mse_spatial, 3 * c[1].mse_temporal);
 }
