@@ -49,6 +49,7 @@ void register_debug(CLI::App& app) {
   register_debug_dit(*d);
   register_debug_jenga(*d);
   register_debug_t5vae(*d);
+  register_debug_svg(*d);
 }
 
 }  // namespace jenga::cli
