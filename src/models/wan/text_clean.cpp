@@ -1,5 +1,7 @@
 #include "models/wan/text_clean.h"
 
+#include <cstdint>
+
 #include "models/wan/html_entities.h"
 
 namespace jenga::wan {
