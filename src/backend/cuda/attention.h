@@ -31,8 +31,8 @@ struct AttentionParams {
   int key_tile = 0;
   // Query rows per warp: 0 = default, 16, or 32 (FlashAttention-2 layout, key tile 64 only).
   int warp_rows = 0;
-  // Kernel path: 0 = default (mma.sync), 1 = mma.sync (sm_80+), 2 = wgmma (sm_90a, D 128;
-  // experimental: ~1.3x faster on H100, not yet racecheck-ed; docs/BENCHMARKS.md).
+  // Kernel path: 0 = default (wgmma on sm_90 for head dim 128 with default tiles, else
+  // mma.sync), 1 = mma.sync (sm_80+), 2 = wgmma (sm_90a, head dim 128; docs/BENCHMARKS.md).
   int path = 0;
 
   void set_blhd_strides();  // contiguous [B, L, H, D] q/k/v/out
