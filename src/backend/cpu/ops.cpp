@@ -1,4 +1,5 @@
 #include "backend/cpu/ops.h"
+#include "backend/cpu/ops_t5vae.h"
 
 #include <algorithm>
 #include <cmath>
@@ -177,27 +178,11 @@ void unpatchify(const float* tokens, float* out, int64_t channels, int64_t frame
 
 void attention_dense_gemm(const float* q, const float* k, const float* v, float* out, int64_t lq,
                           int64_t lk, int64_t heads, int64_t hd, float scale) {
+  // One strided GEMM attention per head (the same routine the umT5 encoder uses).
   const int64_t ld = heads * hd;
-  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(lq, (int64_t{1} << 22) / std::max<int64_t>(lk, 1)));
-  std::vector<float> s(static_cast<size_t>(chunk * lk));
-  for (int64_t h = 0; h < heads; ++h) {
-    for (int64_t i0 = 0; i0 < lq; i0 += chunk) {
-      const int64_t m = std::min(chunk, lq - i0);
-      // s = scale * q_chunk k^T: [m, lk]; GEMMs parallelise inside OpenBLAS.
-      gemm(false, true, m, lk, hd, scale, q + i0 * ld + h * hd, ld, k + h * hd, ld, 0.0f, s.data(), lk);
-#pragma omp parallel for schedule(static) if (m * lk >= kMinParallelWork)
-      for (int64_t r = 0; r < m; ++r) {
-        float* row = s.data() + r * lk;
-        float mx = row[0];
-        for (int64_t j = 1; j < lk; ++j) mx = std::max(mx, row[j]);
-        double sum = 0;
-        for (int64_t j = 0; j < lk; ++j) sum += (row[j] = std::exp(row[j] - mx));
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t j = 0; j < lk; ++j) row[j] *= inv;
-      }
-      gemm(false, false, m, hd, lk, 1.0f, s.data(), lk, v + h * hd, ld, 0.0f, out + i0 * ld + h * hd, ld);
-    }
-  }
+  for (int64_t h = 0; h < heads; ++h)
+    attention_gemm(q + h * hd, ld, k + h * hd, ld, v + h * hd, ld, out + h * hd, ld, lq, lk, hd, scale, nullptr,
+                   nullptr);
 }
 
 void gather_rows(const float* src, float* dst, int64_t dim, std::span<const int64_t> index) {
