@@ -68,6 +68,12 @@ std::vector<Preset> make_table() {
   t.push_back(wan("turbo-1.3b", "wan_1.3B_jenga_turbo.sh", "t2v-1.3B", 832, 480, 0.9, {0.75, 0.85}, true));
   t.push_back(wan("base-14b", "wan_14B_jenga_base.sh", "t2v-14B", 1280, 720, 0.8, {0.7, 0.8}, false));
   t.push_back(wan("turbo-14b", "wan_14B_jenga_turbo.sh", "t2v-14B", 1280, 720, 0.9, {0.5, 0.9}, true));
+  // Not official for Wan: HunyuanVideo Flash's drop rates and top-p (hyvideo_jenga_flash.sh) on
+  // the Wan Turbo loop (docs/presets.md has the measured drift).
+  t.push_back(wan("flash-1.3b", "jenga.cpp: hyvideo_jenga_flash.sh settings on wan_1.3B_jenga_turbo.sh", "t2v-1.3B",
+                  832, 480, 0.5, {0.8, 0.95}, true));
+  t.push_back(wan("flash-14b", "jenga.cpp: hyvideo_jenga_flash.sh settings on wan_14B_jenga_turbo.sh", "t2v-14B",
+                  1280, 720, 0.5, {0.8, 0.95}, true));
 
   t.push_back(hy("base", "hyvideo_jenga_base.sh", {0.75, 0.85}, 0.3, {1.0, 1.0}, {0.5, 1.0}, {7, 7}));
   t.push_back(hy("turbo", "hyvideo_jenga_turbo.sh", {0.7, 0.8}, 0.3, {0.75, 1.0}, {0.5, 1.0}, {7, 9}));

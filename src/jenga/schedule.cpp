@@ -100,6 +100,7 @@ Plan build_wan_plan(const Preset& pr, int steps) {
     const int si = sigma_base + (idx - base_step);
     s.timestep = static_cast<double>(sch.timesteps[idx]);
     s.sigma = sch.sigmas[si];
+    s.sigma_index = si;
     s.sigma_next = sch.sigmas[std::min<int>(si + 1, steps)];
     s.shift = shift;
     const auto& d = pr.sa_drop_rates;
@@ -168,6 +169,7 @@ Plan build_hunyuan_plan(const Preset& pr, int steps) {
     s.latent = {s.tokens[0], s.tokens[1] * 2, s.tokens[2] * 2};
     s.timestep = sch.timesteps[i];
     s.sigma = sch.sigmas[i];
+    s.sigma_index = i;
     s.sigma_next = sch.sigmas[i + 1];
     s.shift = shift;
     s.drop_rate = drop;
