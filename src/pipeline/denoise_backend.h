@@ -59,6 +59,8 @@ class DenoiseBackend {
   // First step whose latents became non-finite, or -1 (synchronises).
   virtual int nan_step() = 0;
   virtual double peak_memory_gib() const { return 0; }
+  // Kept / all self-attention blocks over every sparse layer evaluated so far (synchronises).
+  virtual double sparse_density() = 0;
 };
 
 std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model);

@@ -69,6 +69,7 @@ class CpuBackend final : public DenoiseBackend {
   }
 
   int nan_step() override { return nan_step_; }
+  double sparse_density() override { return all_ > 0 ? kept_ / all_ : 0.0; }
 
  private:
   std::vector<float> forward(const StepRun& run, int branch) {
@@ -94,6 +95,8 @@ class CpuBackend final : public DenoiseBackend {
         p.top_k = run.top_k, p.p = run.p_remain, p.first_frame_blocks = run.first_frame_blocks;
         p.neighbors = geo_.neighbors.get();
         layout_ = build_carve_mask(qh_.data(), kh_.data(), 1, H, tokens, D, p).layout();
+        kept_ += static_cast<double>(layout_.offsets.back());
+        all_ += static_cast<double>(layout_.rows() * layout_.k_blocks);
         return &layout_;
       };
     }
@@ -110,6 +113,7 @@ class CpuBackend final : public DenoiseBackend {
   std::vector<int64_t> order_;
   BlockSparseLayout layout_;
   int nan_step_ = -1;
+  double kept_ = 0, all_ = 0;
 };
 
 }  // namespace

@@ -43,12 +43,20 @@ class CarveLayouts {
     cuda::BlockMaskArgs a = args(nullptr, nullptr, 8, 0, 0, 0.0);
     ws_bytes_ = cuda::block_mask_workspace_bytes(a);
     ws_ = dev(DType::U8, static_cast<int64_t>(ws_bytes_));
+    if (!kept_.numel()) {  // the run's running total, kept across stages
+      kept_ = dev(DType::I64, 1);
+      JENGA_CUDA_CHECK(cudaMemset(kept_.data(), 0, 8));
+    }
   }
 
   wan::DeviceBlockLayout build(const void* q, const void* k, int64_t row_stride, int64_t top_k, int64_t ffb,
                                double p, void* stream) {
     const auto a = args(static_cast<const uint16_t*>(q), static_cast<const uint16_t*>(k), row_stride, top_k, ffb, p);
     cuda::build_block_mask(a, ws_.data(), ws_bytes_, stream);
+    const int rows = heads_ * static_cast<int>((tokens_ + 127) / 128);
+    cuda::tally_kept_blocks(offsets_.data_as<int32_t>(), rows, reinterpret_cast<unsigned long long*>(kept_.data()),
+                            stream);
+    all_ += static_cast<double>(rows) * static_cast<double>((tokens_ + 127) / 128);
     return {offsets_.data_as<int32_t>(), indices_.data_as<int32_t>(), nullptr};
   }
 
@@ -73,7 +81,17 @@ class CarveLayouts {
 
   int64_t tokens_ = 0;
   int heads_ = 0, head_dim_ = 128;
-  Tensor offsets_, indices_, nb_off_, nb_idx_, ws_;
+  Tensor offsets_, indices_, nb_off_, nb_idx_, ws_, kept_;
+  double all_ = 0;
+
+ public:
+  double density() {
+    if (!kept_.numel() || all_ == 0) return 0.0;
+    unsigned long long k = 0;
+    cuda::synchronize();
+    cuda::copy_to_host(&k, kept_.data(), 8);
+    return static_cast<double>(k) / all_;
+  }
   size_t ws_bytes_ = 0;
 };
 
@@ -183,6 +201,11 @@ class CudaBackend final : public DenoiseBackend {
     int v = 0;
     cuda::copy_to_host(&v, nan_.data(), 4);
     return v == kNoNan ? -1 : v;
+  }
+
+  double sparse_density() override {
+    JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    return carve_.density();
   }
 
   double peak_memory_gib() const override { return static_cast<double>(cuda::memory_stats().peak) / (1ull << 30); }

@@ -306,7 +306,8 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
                 {"forwards", res.forwards},
                 {"forwards_reused", res.forwards_reused},
                 {"sparse_steps", sparse_steps},
-                {"mean_drop_floor", sparse_steps ? 1.0 - density_sum / sparse_steps : 0.0}};
+                {"mean_drop_floor", sparse_steps ? 1.0 - density_sum / sparse_steps : 0.0},
+                {"sparse_block_density", backend->sparse_density()}};
   if (req.cuda) res.report["peak_gpu_alloc_gib"] = backend->peak_memory_gib();
   return res;
 }

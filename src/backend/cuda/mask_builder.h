@@ -63,6 +63,10 @@ size_t compact_workspace_bytes(int rows);
 void compact_csr(const uint8_t* mask, const int32_t* counts, int rows, int k_blocks, void* workspace,
                  size_t workspace_bytes, int32_t* offsets, int32_t* indices, void* stream = nullptr);
 
+// *total += offsets[rows] (the kept blocks of a CSR layout) on the stream: a running count of
+// the blocks attention computes, read once at the end instead of syncing per layer.
+void tally_kept_blocks(const int32_t* offsets, int rows, unsigned long long* total, void* stream = nullptr);
+
 // The whole chain for q, k [batch, len, heads, D] (strided like AttentionParams, q_len == k_len
 // == len): image blocks are the first select_blocks (query and key), the rest (text) are kept
 // by every image row and attend densely. Output: the layout's CSR over ceil(len/128) blocks.

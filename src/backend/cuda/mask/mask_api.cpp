@@ -79,6 +79,11 @@ void select_blocks(const BlockSelectArgs& a, void* stream) {
   mask::launch_select_blocks(a, as_stream(stream));
 }
 
+void tally_kept_blocks(const int32_t* offsets, int rows, unsigned long long* total, void* stream) {
+  if (!offsets || !total || rows <= 0) usage_fail("tally_kept_blocks: null pointer or no rows");
+  mask::launch_tally_kept(offsets, rows, total, as_stream(stream));
+}
+
 size_t compact_workspace_bytes(int rows) { return mask::scan_workspace_bytes(rows); }
 
 void compact_csr(const uint8_t* m, const int32_t* counts, int rows, int k_blocks, void* ws, size_t ws_bytes,
