@@ -54,9 +54,10 @@ std::unique_ptr<Setup> make_setup(int64_t heads, const std::string& preset, int 
   auto& r = s->req;
   r.model = &s->model;
   r.jenga = wan_preset_for(preset, "1.3B", o, steps);
-  const auto first = first_stage_latent(r.jenga, T, H, W);
-  r.noise = randn(Shape{c.in_dim, first[0], first[1], first[2]}, 1);
-  if (needs_full_noise(r.jenga)) r.noise_full = randn(Shape{c.in_dim, T, H, W}, 2);
+  const auto sizes = stage_latents(r.jenga, T, H, W);
+  r.noise = randn(Shape{c.in_dim, sizes[0][0], sizes[0][1], sizes[0][2]}, 1);
+  for (size_t k = 1; k < sizes.size(); ++k)
+    r.renoise.push_back(randn(Shape{c.in_dim, sizes[k][0], sizes[k][1], sizes[k][2]}, 1 + k));
   r.context = randn(Shape{7, c.text_dim}, 3);
   r.context_null = randn(Shape{4, c.text_dim}, 4);
   r.steps = steps;
@@ -90,7 +91,10 @@ TEST(Denoise, PresetsResolveWithOverridesAndRejectBadOnes) {
   EXPECT_EQ(p->sa_drop_rates, o.sa_drop_rates);
   EXPECT_TRUE(p->wan_turbo);  // a first stage below 1.0 turns ProRes on
   EXPECT_EQ(p->teacache_thresh, 0.0);
-  EXPECT_EQ(first_stage_latent(p, 21, 60, 104), (std::array<int64_t, 3>{21, 30, 52}));
+  EXPECT_EQ(stage_latents(p, 21, 60, 104)[0], (std::array<int64_t, 3>{21, 30, 52}));
+  const auto three = stage_latents(wan_preset_for("3stage", "1.3B"), 21, 60, 104);
+  ASSERT_EQ(three.size(), 3u);
+  EXPECT_EQ(three[1], (std::array<int64_t, 3>{21, 44, 78}));
   EXPECT_THROW(wan_preset_for("turbo", "1.3B", {}, 20), UsageError);  // switch after step 25
   EXPECT_THROW(wan_preset_for("dense", "1.3B", o), UsageError);       // overrides need a preset
   JengaOverrides bad;
@@ -114,6 +118,19 @@ TEST(Denoise, TurboRunsTwoStagesAndCountsForwards) {
   EXPECT_EQ(r.latents.shape().str(), "[16, 2, 8, 12]");
   EXPECT_LT(rel_l2(r.saved[2].second, r.latents), 1e-12);
   for (int64_t i = 0; i < r.latents.numel(); ++i) ASSERT_TRUE(std::isfinite(r.latents.data_as<float>()[i]));
+}
+
+TEST(Denoise, ThreeStagesSwitchTwice) {
+  JengaOverrides o;
+  o.teacache_thresh = 0.0;
+  auto s = make_setup(4, "3stage", 20, 2, 16, 24, o);  // switches after steps 6 and 10
+  s->req.save_steps = {6, 10};
+  Progress quiet(Progress::Mode::Quiet);
+  const DenoiseResult r = denoise_wan(s->req, quiet);
+  ASSERT_EQ(r.saved.size(), 2u);
+  EXPECT_EQ(r.saved[0].second.shape().str(), "[16, 2, 12, 18]");  // 0.75 stage
+  EXPECT_EQ(r.saved[1].second.shape().str(), "[16, 2, 16, 24]");
+  EXPECT_EQ(r.report["stages"].size(), 3u);
 }
 
 TEST(Denoise, StepReuseSkipsForwardsAndStaysClose) {

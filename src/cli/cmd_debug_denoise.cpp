@@ -68,7 +68,11 @@ void run_denoise(const DenoiseOptions& o) {
   r.cuda = cuda;
   r.jenga = wan_preset_for(o.preset, model.config.size_name(), o.jenga, o.steps);
   r.noise = load_opt(*in, "noise", true, "first-stage noise [16, T, H, W]");
-  r.noise_full = load_opt(*in, "noise_full", needs_full_noise(r.jenga), "full-size noise [16, T, H, W]");
+  // Re-noise per resolution change: noise_full for the (last) full-size stage, noise_1.. before it.
+  const size_t changes = r.jenga ? stage_latents(r.jenga, 1, 16, 16).size() - 1 : 0;
+  for (size_t k = 1; k <= changes; ++k)
+    r.renoise.push_back(k == changes ? load_opt(*in, "noise_full", true, "full-size re-noise [16, T, H, W]")
+                                     : load_opt(*in, "noise_" + std::to_string(k), true, "re-noise of a middle stage"));
   r.context = load_opt(*in, "context", true, "prompt embeddings [L, text_dim]");
   r.context_null = load_opt(*in, "context_null", true, "negative-prompt embeddings [L, text_dim]");
   for (const Tensor* c : {&r.context, &r.context_null})
@@ -107,13 +111,13 @@ void register_debug_denoise(CLI::App& debug) {
   auto* c = debug.add_subcommand("denoise", "The Wan2.1 denoising loop (dense or Jenga) from given noise and contexts");
   c->add_option("--model", o->model, "DiT checkpoint folder or file")->required();
   c->add_option("--inputs", o->inputs,
-                "safetensors: noise [16,T,h,w], noise_full [16,T,H,W] (presets that start smaller), context and "
-                "context_null [L,text_dim] (f32)")
+                "safetensors: noise [16,T,h,w] (first stage), noise_full [16,T,H,W] (presets that start smaller; "
+                "3stage also noise_1 at the middle size), context and context_null [L,text_dim] (f32)")
       ->required();
   c->add_option("--out", o->out, "Output safetensors: latents, step_<i>, teacache_computed")->required();
   c->add_option("--device", o->device, "cpu (f32 reference) or cuda")->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
-  c->add_option("--preset", o->preset, "dense | base | turbo | flash | full preset name")->capture_default_str();
+  c->add_option("--preset", o->preset, "dense | base | turbo | flash | 3stage | full preset name")->capture_default_str();
   c->add_option("--steps", o->steps, "Sampling steps")->capture_default_str();
   c->add_option("--shift", o->shift, "Sigma shift (default 5; Jenga presets 8)");
   c->add_option("--cfg-scale", o->cfg_scale, "Guidance scale (default 5; Jenga presets 6)");

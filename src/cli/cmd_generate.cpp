@@ -82,8 +82,8 @@ void register_generate(CLI::App& app) {
   c->add_option("-n,--negative-prompt", o->negative_prompt, "What to avoid (default: the model's)");
   c->add_option("--preset", o->preset,
                 "Speed preset: dense (official Wan2.1), base / turbo (official Jenga Wan2.1 scripts), flash "
-                "(HunyuanVideo Flash settings on Wan Turbo)")
-      ->check(CLI::IsMember({"dense", "base", "turbo", "flash"}))
+                "(HunyuanVideo Flash settings on Wan Turbo), 3stage (HunyuanVideo 3Stage on Wan)")
+      ->check(CLI::IsMember({"dense", "base", "turbo", "flash", "3stage"}))
       ->capture_default_str();
   add_jenga_flags(*c, o->jenga);
   c->add_option("-s,--size", o->size, "WIDTHxHEIGHT")->capture_default_str();

@@ -115,22 +115,24 @@ std::optional<Preset> wan_preset_for(const std::string& name, const std::string&
     p.wan_turbo = o.res_rate_list[0] != 1.0;
   }
   if (o.teacache_thresh) p.teacache_thresh = *o.teacache_thresh;
-  if (p.wan_turbo && steps < 27)
-    usage_fail("--steps {}: preset {} switches resolution after step 25 as the official Wan code does; use >= 27 steps",
-               steps, p.name);
+  // The step count must fit the preset's stage switches: checked now, before any heavy work.
+  Preset sized = p;
+  (void)build_plan(sized, steps);
   return p;
 }
 
-bool needs_full_noise(const std::optional<Preset>& jenga) {
-  return jenga && !jenga->res_rates.empty() && jenga->res_rates[0] != 1.0;
-}
-
-std::array<int64_t, 3> first_stage_latent(const std::optional<Preset>& jenga, int64_t t, int64_t h, int64_t w) {
-  if (!needs_full_noise(jenga)) return {t, h, w};
-  const double r = jenga->res_rates[0];
-  // jenga_wan.py: int(size * res_rate) // 2 * 2 per latent side.
-  return {t, static_cast<int64_t>(static_cast<double>(h) * r) / 2 * 2,
-          static_cast<int64_t>(static_cast<double>(w) * r) / 2 * 2};
+std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& jenga, int64_t t, int64_t h,
+                                                   int64_t w) {
+  std::vector<std::array<int64_t, 3>> out;
+  const std::vector<double> rates = jenga ? jenga->res_rates : std::vector<double>{1.0};
+  for (size_t k = 0; k < rates.size(); ++k) {
+    if (k > 0 && rates[k] == rates[k - 1]) continue;
+    // jenga_wan.py: int(size * res_rate) // 2 * 2 per latent side.
+    const double r = rates[k];
+    out.push_back({t, static_cast<int64_t>(static_cast<double>(h) * r) / 2 * 2,
+                   static_cast<int64_t>(static_cast<double>(w) * r) / 2 * 2});
+  }
+  return out;
 }
 
 Tensor resize_trilinear(const Tensor& x, int64_t t, int64_t h, int64_t w) {
@@ -177,14 +179,18 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
   if (req.solver != "unipc" && req.solver != "euler") usage_fail("--solver {}: use unipc or euler", req.solver);
   if (req.noise.ndim() != 4) fail("denoise: noise must be [z, T, H, W]");
 
-  // The full latent size: from the full-size noise when a first stage runs smaller.
-  const Tensor& full = needs_full_noise(req.jenga) ? req.noise_full : req.noise;
-  if (full.ndim() != 4)
-    usage_fail("denoise: preset {} starts at a lower resolution and needs the full-size noise too", req.jenga->name);
+  // The full latent size: the last re-noise's when the preset starts smaller.
+  const Tensor& full = req.renoise.empty() ? req.noise : req.renoise.back();
+  if (full.ndim() != 4) fail("denoise: noise must be [z, T, H, W]");
   const std::array<int64_t, 3> latent{full.dim(1), full.dim(2), full.dim(3)};
   if (latent[1] % 2 || latent[2] % 2) fail("denoise: latent {}x{} is not a multiple of the patch size", latent[1], latent[2]);
-  check_latent(req.noise, "noise", cfg.in_dim, first_stage_latent(req.jenga, latent[0], latent[1], latent[2]));
-  if (needs_full_noise(req.jenga)) check_latent(req.noise_full, "noise_full", cfg.in_dim, latent);
+  const auto sizes = stage_latents(req.jenga, latent[0], latent[1], latent[2]);
+  if (req.renoise.size() + 1 != sizes.size())
+    usage_fail("denoise: preset {} changes resolution {} times and needs that many re-noise tensors (got {})",
+               req.jenga ? req.jenga->name : "dense", sizes.size() - 1, req.renoise.size());
+  check_latent(req.noise, "noise", cfg.in_dim, sizes[0]);
+  for (size_t k = 0; k < req.renoise.size(); ++k)
+    check_latent(req.renoise[k], k + 1 == req.renoise.size() ? "full-size re-noise" : "re-noise", cfg.in_dim, sizes[k + 1]);
 
   Plan plan;
   Preset sized;
@@ -195,7 +201,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
     sized.frames = static_cast<int>((latent[0] - 1) * 4 + 1);
     sized.flow_shift = req.shift;
     plan = build_plan(sized, req.steps);
-    if (plan.step[0].latent != first_stage_latent(req.jenga, latent[0], latent[1], latent[2]))
+    if (plan.step[0].latent != sizes[0])
       fail("denoise: the plan's first stage {}x{} differs from the noise", plan.step[0].latent[1], plan.step[0].latent[2]);
   } else {
     if (req.steps < 1 || req.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", req.steps);
@@ -228,6 +234,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
 
   const double t0 = now_s();
   double stage_t0 = t0;
+  size_t switches = 0;
   nlohmann::json stages = nlohmann::json::array();
   double density_sum = 0;
   int sparse_steps = 0;
@@ -261,7 +268,9 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
       const float s = static_cast<float>(sw.renoise_sigma);
       std::vector<float> xn(static_cast<size_t>(up.numel()));
       const float* u = up.data_as<float>();
-      const float* e = req.noise_full.data_as<float>();
+      const Tensor& noise = req.renoise.at(switches++);
+      if (noise.numel() != up.numel()) fail("denoise: re-noise of {} values for a stage of {}", noise.numel(), up.numel());
+      const float* e = noise.data_as<float>();
       for (size_t k = 0; k < xn.size(); ++k) xn[k] = (1.0f - s) * u[k] + s * e[k];
       stages.push_back({{"stage", sp.stage}, {"latent", sp.latent}, {"steps_end", i + 1}, {"seconds", now_s() - stage_t0}});
       stage_t0 = now_s();

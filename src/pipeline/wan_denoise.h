@@ -26,9 +26,11 @@ struct WanDit;
 struct DenoiseRequest {
   const wan::WanDit* model = nullptr;
   bool cuda = false;
-  // Noise at the first stage's latent size [z, T, h0, w0]; with a resolution-changing preset
-  // also the full-size noise used to re-noise at the switch (official: drawn right after).
-  Tensor noise, noise_full;
+  // Noise at the first stage's latent size [z, T, h0, w0], and for each resolution change of
+  // the preset the noise it re-noises with, at the next stage's size (official Turbo: the
+  // full-size noise, drawn right after the first).
+  Tensor noise;
+  std::vector<Tensor> renoise;
   Tensor context, context_null;  // [L, text_dim] f32, the prompt's rows (zero-padded later)
   int steps = 50;
   double shift = 5.0, guide_scale = 5.0;
@@ -46,9 +48,9 @@ struct DenoiseResult {
   nlohmann::json report;  // per-stage timings, plan summary
 };
 
-// Latent size [T, H, W] of the first stage for a full-size latent (what `noise` must be).
-std::array<int64_t, 3> first_stage_latent(const std::optional<Preset>& jenga, int64_t t, int64_t h, int64_t w);
-bool needs_full_noise(const std::optional<Preset>& jenga);
+// Latent sizes [T, H, W] of each stage with a new resolution, first to full, for a full-size
+// latent: what `noise` and `renoise` must be.
+std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& jenga, int64_t t, int64_t h, int64_t w);
 
 // Throws UsageError / Error before heavy work on inconsistent inputs; throws Error naming the
 // step when the latents become NaN/inf.

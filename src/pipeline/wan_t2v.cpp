@@ -174,14 +174,16 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
   dr.model = &model;
   dr.cuda = cuda;
   dr.jenga = jenga;
-  const auto first = first_stage_latent(jenga, lt, lh, lw);
-  dr.noise = Tensor::empty(DType::F32, Shape{cfg.in_dim, first[0], first[1], first[2]});
-  fill_normal(std::span<float>(dr.noise.data_as<float>(), static_cast<size_t>(dr.noise.numel())), req.seed);
-  if (needs_full_noise(jenga)) {
-    dr.noise_full = Tensor::empty(DType::F32, Shape{cfg.in_dim, lt, lh, lw});
-    fill_normal(std::span<float>(dr.noise_full.data_as<float>(), static_cast<size_t>(dr.noise_full.numel())), req.seed,
-                static_cast<uint64_t>(dr.noise.numel()));
-  }
+  uint64_t offset = 0;
+  auto draw = [&](const std::array<int64_t, 3>& l) {
+    Tensor t = Tensor::empty(DType::F32, Shape{cfg.in_dim, l[0], l[1], l[2]});
+    fill_normal(std::span<float>(t.data_as<float>(), static_cast<size_t>(t.numel())), req.seed, offset);
+    offset += static_cast<uint64_t>(t.numel());
+    return t;
+  };
+  const auto sizes = stage_latents(jenga, lt, lh, lw);
+  dr.noise = draw(sizes[0]);
+  for (size_t k = 1; k < sizes.size(); ++k) dr.renoise.push_back(draw(sizes[k]));
   dr.context = ctx_cond, dr.context_null = ctx_uncond;
   dr.steps = req.steps, dr.shift = shift, dr.guide_scale = guide, dr.solver = req.solver;
   const double t_dn0 = now_s();
