@@ -133,10 +133,11 @@ constexpr float kTol = 2e-2f;
 struct Variant {
   int key_tile, warp_rows, path;
 };
-// The kernel variants: mma.sync with {key tile, rows per warp}, and the sm_90 wgmma path.
+// The kernel variants: mma.sync with {key tile, rows per warp}, and the sm_90 wgmma paths.
 std::vector<Variant> variants(int head_dim) {
   std::vector<Variant> v = {{64, 16, 1}, {128, 16, 1}, {64, 32, 1}};
-  if (head_dim == 128 && cuda::device_info(0).major == 9) v.push_back({128, 16, 2});
+  if (head_dim == 128 && cuda::device_info(0).major == 9)
+    for (int path = 2; path <= 6; ++path) v.push_back({128, 16, path});  // wgmma, warp-specialised TMA
   return v;
 }
 
@@ -166,6 +167,14 @@ TEST(CudaAttention, RaggedLengths) {
   Case c;  // q and k of different lengths (a text range on the keys), short queries
   c.q_len = 77, c.k_len = 650, c.head_dim = 64;
   EXPECT_LE(run_case(c), kTol);
+  // Every head-dim-128 variant with q_len != k_len, both layouts, dense and sparse.
+  for (auto [tile, rows, path] : variants(128))
+    for (auto [nq, nk] : {std::pair{77, 650}, std::pair{1000, 300}}) {
+      Case d;
+      d.q_len = nq, d.k_len = nk, d.heads = 2, d.key_tile = tile, d.warp_rows = rows, d.path = path;
+      d.bhld = nq > nk, d.density = nq > nk ? 0.6 : 1.0;
+      EXPECT_LE(run_case(d), kTol) << "q " << nq << " k " << nk << " path " << path;
+    }
 }
 
 TEST(CudaAttention, SparseRandomLayouts) {
@@ -232,7 +241,7 @@ TEST(CudaAttention, RejectsBadArguments) {
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
   p.key_tile = 64, p.warp_rows = 0, p.path = 2;  // wgmma has fixed tiles (or no sm_90 here)
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
-  p.key_tile = 0, p.path = 3;
+  p.key_tile = 0, p.path = 7;
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
 }
 

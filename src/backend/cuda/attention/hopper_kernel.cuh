@@ -24,11 +24,6 @@ struct HopperTraits : Traits<128, 128, 1> {
   static constexpr int kSmemBytes = 1024 + kTileBytes * 5;   // alignment slack + Q + 2 x (K, V)
 };
 
-// Element offset of (row, 16-byte chunk 0..15) in a 128-row, 128B-swizzled tile.
-__device__ __forceinline__ int sw128(int row, int chunk) {
-  return (chunk >> 3) * (128 * 64) + row * 64 + (((chunk & 7) ^ (row & 7)) << 3);
-}
-
 template <int THREADS>
 __device__ __forceinline__ void load_tile_sw128(__nv_bfloat16* tile, const __nv_bfloat16* base, int64_t stride,
                                                 int row0, int len, int tid) {

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# One GPU-machine call for the warp-specialised Hopper attention kernel (paths 3-6) against the
+# older paths and the peers: build, attention tests, sanitizers, benchmarks, ncu, peers.
+# Usage: bench/gpu_attention_ws.sh [build] [test] [sanitize] [bench] [ncu] [peers]  (default: all)
+# Env: PATHS (kernel paths to time, default "2 3 4 5 6"), SHAPES (bench lines), PEERS (peers/
+# folder), NCU_PATHS. Logs go to $OUT (or ./gpu-out).
+set -uo pipefail
+out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
+steps=${*:-build test sanitize bench ncu peers}
+has() { [[ " $steps " == *" $1 "* ]]; }
+export PATH=/usr/local/cuda/bin:$PATH
+nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv | tee "$out/gpu.txt"
+date -u | tee -a "$out/gpu.txt"
+if has build; then
+  cmake -S . -B build -G Ninja -DJENGA_CUDA_ARCHS=90a -DCMAKE_BUILD_TYPE=Release >"$out/build.log" 2>&1 &&
+    ninja -C build jenga jenga_tests >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+  echo "built"
+fi
+if has test; then
+  timeout 300 ./build/bin/jenga_tests --gtest_filter="${TEST_FILTER:-CudaAttention*}" >"$out/tests.txt" 2>&1
+  echo "tests rc=$?"; grep -E "^\[  (FAILED|PASSED) |Failure|Which is|path|tests ran" "$out/tests.txt" | head -40
+fi
+if has sanitize; then
+  for tool in memcheck racecheck; do
+    timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./build/bin/jenga_tests \
+      --gtest_filter="${SAN_FILTER:-CudaAttention.EmptyRowsGiveZeros:CudaAttention.KeyBlockBias}" >"$out/san-$tool.txt" 2>&1
+    echo "compute-sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/san-$tool.txt" | tail -1)"
+  done
+fi
+if has bench; then
+  while IFS= read -r args; do
+    [ -z "$args" ] && continue
+    for path in ${PATHS:-2 3 4 5 6}; do
+      ./build/bin/jenga bench attention $args --path "$path" --json 2>&1 | tee -a "$out/bench.jsonl" |
+        python3 -c 'import json,sys
+for l in sys.stdin:
+  try: j=json.loads(l)
+  except Exception: print(l.strip()); continue
+  print(j.get("shape"), "d=%s" % j.get("density"), "path", j.get("path"), "%.3f ms" % j["ms"], "%.1f TFLOP/s" % j["tflops"])'
+    done
+  done <<<"${SHAPES:-$'--shape wan1.3b480 --iters 20\n--shape hunyuan720 --density 0.2 --iters 10'}"
+fi
+if has ncu; then
+  for path in ${NCU_PATHS:-3}; do
+    echo "=== ncu path $path" >>"$out/ncu.txt"
+    timeout 200 ncu -k regex:attention_fwd -c 1 --section SpeedOfLight --section ComputeWorkloadAnalysis \
+      --section WarpStateStats --section Occupancy --section LaunchStats \
+      --metrics sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_tensor_op_gmma.sum \
+      ./build/bin/jenga bench attention --shape wan1.3b480 --iters 1 --warmup 0 --path "$path" >>"$out/ncu.txt" 2>&1
+  done
+  grep -E "^=== ncu|SM Busy|Issue Slots Busy|Compute \(SM\) Throughput|Memory Throughput|Registers Per|Stall|No Eligible|Duration|gmma|Warp Cycles Per Issued" "$out/ncu.txt" | head -60
+fi
+if has peers && [ -n "${PEERS:-}" ]; then
+  PYTHONUNBUFFERED=1 timeout 300 python3 bench/attention_peers.py --jenga "$PEERS/jengaref" ${PEER_ARGS:---shape wan1.3b480 --density 1} 2>&1 | tee -a "$out/peers.jsonl"
+fi

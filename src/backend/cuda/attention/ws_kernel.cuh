@@ -1,0 +1,262 @@
+#pragma once
+// Warp-specialised Hopper (sm_90a) forward kernel, head dim 128 (FlashAttention-3's structure,
+// written for our CSR layout). One CTA = one (batch, head, query block of 128) and 3 warpgroups:
+//  - warpgroup 0, the producer: gives registers away (setmaxnreg) and one thread follows the
+//    row's list of kept key blocks, loading Q once and each K/V tile by TMA into a ring of
+//    kStages shared-memory slots; full/empty mbarriers hand slots to and from the consumers.
+//  - warpgroups 1 and 2, the consumers, 64 query rows each: S = Q K^T (wgmma, both operands in
+//    shared memory), online softmax in registers, O += P V (wgmma, P from registers).
+//    Within a warpgroup the softmax of tile t runs while O += P(t-1) V(t-1) is still on the
+//    tensor cores (S(t) is issued before that product, FA3's intra-warpgroup overlap); with
+//    kPingPong the two warpgroups also take turns issuing their GEMMs (named barriers), so one
+//    warpgroup's softmax overlaps the other's GEMMs.
+// Ragged blocks: TMA fills rows past the tensor's end with zeros and clips them on the store;
+// key columns past k_len are masked to -inf. Empty rows get zeros (l = 0 -> 1/l taken as 0).
+#include <cstdint>
+
+#include "backend/cuda/attention.h"
+#include "backend/cuda/attention/mma.cuh"
+#include "backend/cuda/attention/softmax.cuh"
+#include "backend/cuda/attention/tile_scheduler.cuh"
+#include "backend/cuda/attention/tma.cuh"
+#include "backend/cuda/attention/traits.cuh"
+#include "backend/cuda/attention/wgmma.cuh"
+
+namespace jenga::cuda::attn {
+
+// Tensor maps ({column, row, head, batch}, 128B swizzle): q and o with 64 x 64 boxes (one
+// consumer's rows, one 64-column half), k and v with 64 x 128 boxes (a half of a key tile).
+struct WsMaps {
+  CUtensorMap q, k, v, o;
+};
+
+template <int STAGES, bool PINGPONG>
+struct WsTraits : Traits<128, 128, 1> {
+  static constexpr int kStages = STAGES;
+  static constexpr bool kPingPong = PINGPONG;
+  static constexpr int kThreads = 384;                  // producer + 2 consumer warpgroups
+  static constexpr int kHalfBytes = 128 * 64 * 2;       // one 64-column half of a 128-row tile
+  static constexpr int kTileBytes = 2 * kHalfBytes;     // 128 rows x 128 columns, bf16
+  static constexpr int kBarriers = 1 + 4 * STAGES;      // Q, full/empty x K/V per stage
+  static constexpr int kSmemBytes = 1024 + kTileBytes * (1 + 2 * STAGES) + 8 * kBarriers;
+  // 40 x 128 + 232 x 256 <= 64K registers; the consumers hold O (64), S (64) and P (32).
+  static constexpr int kProducerRegs = 40, kConsumerRegs = 232;
+};
+
+template <class T>
+__global__ void __launch_bounds__(384, 1)
+    attention_fwd_ws_kernel(const __grid_constant__ AttentionParams p, const __grid_constant__ WsMaps maps) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int S = T::kStages;
+  extern __shared__ __align__(128) unsigned char smem_raw[];  // re-aligned to 1024 (swizzle atoms)
+  unsigned char* smem = reinterpret_cast<unsigned char*>(
+      (reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~static_cast<uintptr_t>(1023));
+  auto* sQ = reinterpret_cast<__nv_bfloat16*>(smem);
+  auto sK = [&](int s) { return reinterpret_cast<__nv_bfloat16*>(smem + T::kTileBytes * (1 + s)); };
+  auto sV = [&](int s) { return reinterpret_cast<__nv_bfloat16*>(smem + T::kTileBytes * (1 + S + s)); };
+  uint64_t* bars = reinterpret_cast<uint64_t*>(smem + T::kTileBytes * (1 + 2 * S));
+  uint64_t* bar_q = bars;
+  uint64_t* full_k = bars + 1;
+  uint64_t* full_v = bars + 1 + S;
+  uint64_t* empty_k = bars + 1 + 2 * S;
+  uint64_t* empty_v = bars + 1 + 3 * S;
+  constexpr int kConsumers = 256;
+
+  const int tid = threadIdx.x;
+  if (tid == 0) {
+    mbar_init(bar_q, 1);
+#pragma unroll
+    for (int s = 0; s < S; ++s) {
+      mbar_init(&full_k[s], 1), mbar_init(&full_v[s], 1);
+      mbar_init(&empty_k[s], kConsumers), mbar_init(&empty_v[s], kConsumers);
+    }
+    mbar_fence_init();
+  }
+  __syncthreads();
+
+  const WorkTile w = work_tile();
+  const KeyTiles<T> tiles(p, w);
+  const int q0 = w.qb * kBlock;
+
+  if (tid < 128) {
+    // ---------------- producer ----------------
+    regs_dealloc<T::kProducerRegs>();
+    if (tid == 0) {
+      prefetch_tensor_map(&maps.k), prefetch_tensor_map(&maps.v);
+      mbar_arrive_expect_tx(bar_q, T::kTileBytes);
+#pragma unroll
+      for (int half = 0; half < 2; ++half)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+          tma_load_4d(sQ + half * 128 * 64 + r * 64 * 64, &maps.q, bar_q, half * 64, q0 + r * 64, w.h, w.b);
+      int stage = 0;
+      uint32_t phase = 0;
+      for (int t = 0; t < tiles.count; ++t) {
+        const int key0 = tiles.key0(t);
+        mbar_wait(&empty_k[stage], phase ^ 1);  // slot free (first round: passes at once)
+        mbar_arrive_expect_tx(&full_k[stage], T::kTileBytes);
+        tma_load_4d(sK(stage), &maps.k, &full_k[stage], 0, key0, w.h, w.b);
+        tma_load_4d(sK(stage) + 128 * 64, &maps.k, &full_k[stage], 64, key0, w.h, w.b);
+        mbar_wait(&empty_v[stage], phase ^ 1);
+        mbar_arrive_expect_tx(&full_v[stage], T::kTileBytes);
+        tma_load_4d(sV(stage), &maps.v, &full_v[stage], 0, key0, w.h, w.b);
+        tma_load_4d(sV(stage) + 128 * 64, &maps.v, &full_v[stage], 64, key0, w.h, w.b);
+        if (++stage == S) stage = 0, phase ^= 1;
+      }
+    }
+  } else {
+    // ---------------- consumers ----------------
+    regs_alloc<T::kConsumerRegs>();
+    constexpr int NT = 16;  // 8-column accumulator tiles per 128-key tile
+    const int ct = tid - 128, cw = ct >> 7, wq = (ct >> 5) & 3, lane = tid & 31;
+    const int k_blocks = (p.k_len + kBlock - 1) / kBlock;
+    const float* bias = p.key_block_bias ? p.key_block_bias + static_cast<int64_t>(w.h) * k_blocks : nullptr;
+    constexpr float kLog2e = 1.4426950408889634f;
+    const float scale_log2 = p.scale * kLog2e;
+    const __nv_bfloat16* sQw = sQ + cw * 64 * 64;  // this warpgroup's 64 rows (both halves)
+
+    float o[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) o[i] = 0.f;
+    float s[64];
+    uint32_t a[8][4];
+    OnlineSoftmax<NT> softmax;
+    float alpha[2];
+
+    auto issue_qk = [&](const __nv_bfloat16* k) {  // S = Q K^T: 8 k-steps over D = 128
+      wgmma_fence();
+#pragma unroll
+      for (int ks = 0; ks < 8; ++ks) {
+        const int off = (ks >> 2) * (128 * 64) + (ks & 3) * 16;
+        wgmma_m64n128k16_ss(s, smem_desc_sw128(sQw + off, 16, 1024), smem_desc_sw128(k + off, 16, 1024), ks > 0);
+      }
+      wgmma_commit();
+      fence_operand(s);
+    };
+    auto issue_pv = [&](const __nv_bfloat16* v) {  // O += P V: 8 k-steps of 16 keys, V MN-major
+      fence_operand(o);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < 8; ++kk)
+        wgmma_m64n128k16_rs_tb(o, a[kk], smem_desc_sw128(v + kk * 16 * 64, T::kHalfBytes, 1024));
+      wgmma_commit();
+      fence_operand(o);
+    };
+    // Logits of tile t -> probabilities (masking the ragged end), alpha = rescale of O.
+    auto softmax_tile = [&](int key0, float bias_log2) {
+      float (&s4)[NT][4] = *reinterpret_cast<float (*)[NT][4]>(s);
+      if (key0 + 128 > p.k_len) {
+        const int c0 = key0 + 2 * (lane & 3);
+#pragma unroll
+        for (int n = 0; n < NT; ++n) {
+          if (c0 + n * 8 >= p.k_len) s4[n][0] = s4[n][2] = -INFINITY;
+          if (c0 + n * 8 + 1 >= p.k_len) s4[n][1] = s4[n][3] = -INFINITY;
+        }
+      }
+      softmax.update(s4, scale_log2, bias_log2, alpha);
+    };
+    auto pack_p = [&] {
+#pragma unroll
+      for (int kk = 0; kk < 8; ++kk) {
+        a[kk][0] = pack_bf16(s[8 * kk + 0], s[8 * kk + 1]);
+        a[kk][1] = pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
+        a[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
+        a[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
+      }
+    };
+    auto rescale_o = [&] {
+#pragma unroll
+      for (int n = 0; n < NT; ++n) {
+        o[4 * n] *= alpha[0], o[4 * n + 1] *= alpha[0];
+        o[4 * n + 2] *= alpha[1], o[4 * n + 3] *= alpha[1];
+      }
+    };
+    // Ping-pong: warpgroup cw issues its GEMMs after the other one issued its own (named barrier
+    // 1 + cw, 256 threads). The n + 1 issue slots of a row are balanced by warpgroup 1 skipping
+    // its arrival in its last slot (its first arrival, below, opens warpgroup 0's first slot).
+    auto turn_begin = [&] {
+      if constexpr (T::kPingPong) named_bar_sync(1 + cw, 256);
+    };
+    auto turn_end = [&](bool last) {
+      if constexpr (T::kPingPong) {
+        if (!(last && cw == 1)) named_bar_arrive(2 - cw, 256);
+      }
+    };
+    auto tile_bias = [&](int t) { return bias ? bias[tiles.block(t)] * kLog2e : 0.f; };
+
+    mbar_wait(bar_q, 0);
+    const int n = tiles.count;
+    if (n > 0) {
+      if constexpr (T::kPingPong) {
+        if (cw == 1) named_bar_arrive(1, 256);
+      }
+      int key0 = tiles.key0(0);
+      float bias_log2 = tile_bias(0);
+      turn_begin();
+      mbar_wait(&full_k[0], 0);
+      issue_qk(sK(0));
+      turn_end(false);
+      wgmma_wait<0>();
+      fence_operand(s);
+      mbar_arrive(&empty_k[0]);
+      softmax_tile(key0, bias_log2);  // alpha unused: O is still zero
+      pack_p();
+      int stage = 0;  // slot of tile t - 1
+      uint32_t phase = 0;
+      for (int t = 1; t < n; ++t) {
+        const int ns = stage + 1 == S ? 0 : stage + 1;
+        const uint32_t nphase = ns == 0 ? phase ^ 1 : phase;
+        key0 = tiles.key0(t);
+        bias_log2 = tile_bias(t);
+        turn_begin();
+        mbar_wait(&full_k[ns], nphase);
+        issue_qk(sK(ns));
+        mbar_wait(&full_v[stage], phase);
+        issue_pv(sV(stage));
+        turn_end(false);
+        wgmma_wait<1>();  // S(t) done, P(t-1) V(t-1) may still run
+        fence_operand(s);
+        mbar_arrive(&empty_k[ns]);
+        softmax_tile(key0, bias_log2);
+        wgmma_wait<0>();
+        fence_operand(o);
+        mbar_arrive(&empty_v[stage]);
+        rescale_o();
+        pack_p();
+        stage = ns, phase = nphase;
+      }
+      turn_begin();
+      mbar_wait(&full_v[stage], phase);
+      issue_pv(sV(stage));
+      turn_end(true);
+      wgmma_wait<0>();
+      fence_operand(o);
+      mbar_arrive(&empty_v[stage]);
+    }
+
+    // Epilogue: normalise, stage bf16 into this warpgroup's own rows of the Q tile (same 128B
+    // swizzle as the O tensor map), then one thread stores them by TMA.
+    float inv[2];
+    softmax.finish(inv);
+    const int r0 = cw * 64 + wq * 16 + (lane >> 2), c = 2 * (lane & 3);
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      *reinterpret_cast<uint32_t*>(sQ + sw128(r0, j) + c) = pack_bf16(o[4 * j] * inv[0], o[4 * j + 1] * inv[0]);
+      *reinterpret_cast<uint32_t*>(sQ + sw128(r0 + 8, j) + c) =
+          pack_bf16(o[4 * j + 2] * inv[1], o[4 * j + 3] * inv[1]);
+    }
+    fence_proxy_async();
+    named_bar_sync(3 + cw, 128);
+    if ((ct & 127) == 0) {
+      tma_store_4d(&maps.o, sQw, 0, q0 + cw * 64, w.h, w.b);
+      tma_store_4d(&maps.o, sQw + 128 * 64, 64, q0 + cw * 64, w.h, w.b);
+      tma_store_commit();
+      tma_store_wait_read();
+    }
+  }
+#else
+  __trap();  // built without sm_90a code: fail loudly rather than return garbage
+#endif
+}
+
+}  // namespace jenga::cuda::attn
