@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One GPU-machine call for the warp-specialised Hopper attention kernel (paths 3-6) against the
-# older paths and the peers: build, attention tests, sanitizers, benchmarks, ncu, peers.
+# older paths and the peers: build, attention tests, benchmarks, ncu, sanitizers, peers.
 # Usage: bench/gpu_attention_ws.sh [build] [test] [sanitize] [bench] [ncu] [peers]  (default: all)
-# Env: PATHS (kernel paths to time, default "2 3 4 5 6"), SHAPES (bench lines), PEERS (peers/
-# folder), NCU_PATHS. Logs go to $OUT (or ./gpu-out).
+# Env: BENCH (lines "<paths>;<jenga bench attention arguments>"), PEERS (peers/ folder),
+# PEER_ARGS (several runs separated by '|'), NCU_PATHS, TEST_FILTER, SAN_FILTER. Logs: $OUT or ./gpu-out.
 set -uo pipefail
 out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
 steps=${*:-build test sanitize bench ncu peers}
@@ -20,25 +20,20 @@ if has test; then
   timeout 300 ./build/bin/jenga_tests --gtest_filter="${TEST_FILTER:-CudaAttention*}" >"$out/tests.txt" 2>&1
   echo "tests rc=$?"; grep -E "^\[  (FAILED|PASSED) |Failure|Which is|path|tests ran" "$out/tests.txt" | head -40
 fi
-if has sanitize; then
-  for tool in memcheck racecheck; do
-    timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./build/bin/jenga_tests \
-      --gtest_filter="${SAN_FILTER:-CudaAttention.EmptyRowsGiveZeros:CudaAttention.KeyBlockBias}" >"$out/san-$tool.txt" 2>&1
-    echo "compute-sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/san-$tool.txt" | tail -1)"
-  done
-fi
 if has bench; then
-  while IFS= read -r args; do
+  # Each line: "<paths>;<bench arguments>".
+  while IFS=';' read -r paths args; do
     [ -z "$args" ] && continue
-    for path in ${PATHS:-2 3 4 5 6}; do
-      ./build/bin/jenga bench attention $args --path "$path" --json 2>&1 | tee -a "$out/bench.jsonl" |
+    for path in $paths; do
+      timeout 120 ./build/bin/jenga bench attention $args --path "$path" --json 2>&1 | tee -a "$out/bench.jsonl" |
         python3 -c 'import json,sys
 for l in sys.stdin:
   try: j=json.loads(l)
   except Exception: print(l.strip()); continue
-  print(j.get("shape"), "d=%s" % j.get("density"), "path", j.get("path"), "%.3f ms" % j["ms"], "%.1f TFLOP/s" % j["tflops"])'
+  print(j.get("shape"), "d=%s" % j.get("density"), "path", j.get("path"), "%.3f ms" % j["ms"], "%.1f TFLOP/s" % j["tflops"], "mask %.3f ms" % j["mask_build_ms"])'
     done
-  done <<<"${SHAPES:-$'--shape wan1.3b480 --iters 20\n--shape hunyuan720 --density 0.2 --iters 10'}"
+  done <<<"${BENCH:-$'2 3 4 5 6 7 8;--shape wan1.3b480 --iters 20
+2 3 4 5 6 7 8;--shape hunyuan720 --density 0.2 --iters 10'}"
 fi
 if has ncu; then
   for path in ${NCU_PATHS:-3}; do
@@ -50,6 +45,16 @@ if has ncu; then
   done
   grep -E "^=== ncu|SM Busy|Issue Slots Busy|Compute \(SM\) Throughput|Memory Throughput|Registers Per|Stall|No Eligible|Duration|gmma|Warp Cycles Per Issued" "$out/ncu.txt" | head -60
 fi
+if has sanitize; then
+  for tool in memcheck racecheck; do
+    timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 ./build/bin/jenga_tests \
+      --gtest_filter="${SAN_FILTER:-CudaAttention.EmptyRowsGiveZeros:CudaAttention.KeyBlockBias}" >"$out/san-$tool.txt" 2>&1
+    echo "compute-sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/san-$tool.txt" | tail -1)"
+  done
+fi
 if has peers && [ -n "${PEERS:-}" ]; then
-  PYTHONUNBUFFERED=1 timeout 300 python3 bench/attention_peers.py --jenga "$PEERS/jengaref" ${PEER_ARGS:---shape wan1.3b480 --density 1} 2>&1 | tee -a "$out/peers.jsonl"
+  IFS='|' read -ra runs <<<"${PEER_ARGS:---shape wan1.3b480 --density 1}"
+  for r in "${runs[@]}"; do
+    PYTHONUNBUFFERED=1 timeout 300 python3 bench/attention_peers.py --jenga "$PEERS/jengaref" $r 2>&1 | tee -a "$out/peers.jsonl"
+  done
 fi

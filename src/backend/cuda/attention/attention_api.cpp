@@ -29,6 +29,9 @@ void AttentionParams::set_bhld_strides() {
 }
 
 namespace {
+// Variant of the warp-specialised kernel (launch_ws.cuh) used by default: path 3 + this.
+constexpr int kDefaultWsVariant = 0;
+
 // Compute capability of the current device, looked up once per device (no sync).
 bool device_is_sm90() {
   static int major[64] = {};
@@ -71,15 +74,16 @@ void attention_forward(const AttentionParams& p, void* stream) {
   check_operand("k", p.k, p.k_batch_stride, p.k_head_stride, p.k_row_stride);
   check_operand("v", p.v, p.v_batch_stride, p.v_head_stride, p.v_row_stride);
   check_operand("out", p.out, p.out_batch_stride, p.out_head_stride, p.out_row_stride);
-  if (p.path < 0 || p.path > 6) usage_fail("attention: path {} must be 0 .. 6", p.path);
+  if (p.path < 0 || p.path > 8) usage_fail("attention: path {} must be 0 .. 8", p.path);
   if (p.path >= 2 && (p.head_dim != 128 || !device_is_sm90()))
-    usage_fail("attention: the wgmma paths (2 .. 6) need head dim 128 and an sm_90 GPU (H100/H200)");
+    usage_fail("attention: the wgmma paths (2 .. 8) need head dim 128 and an sm_90 GPU (H100/H200)");
   if (p.path >= 2 && ((p.key_tile != 0 && p.key_tile != 128) || (p.warp_rows != 0 && p.warp_rows != 16)))
     usage_fail("attention: the wgmma paths have fixed 128-key tiles and 16 rows per warp (got key tile {}, warp rows {})",
                p.key_tile, p.warp_rows);
   if (p.q_len == 0) return;
-  // Default: the Hopper wgmma kernel where it applies (head dim 128, sm_90, built for sm_90a,
-  // default tiles): 1.2x faster per DiT step on H100, checked by the same tests and racecheck.
+  // Default: the Hopper kernels where they apply (head dim 128, sm_90, built for sm_90a, default
+  // tiles): the warp-specialised TMA kernel (docs/BENCHMARKS.md), checked by the same tests,
+  // memcheck and racecheck.
 #if JENGA_HAVE_SM90A
   const bool hopper_default = p.path == 0 && p.head_dim == 128 && p.key_tile == 0 && p.warp_rows == 0 &&
                               device_is_sm90();
@@ -88,10 +92,13 @@ void attention_forward(const AttentionParams& p, void* stream) {
 #endif
   if (p.path >= 3) {
     if (!attn::launch_hdim128_ws(p, p.path - 3, stream))
-      usage_fail("attention: the TMA paths (3 .. 6) need strides a tensor map can express (positive multiples "
+      usage_fail("attention: the TMA paths (3 .. 8) need strides a tensor map can express (positive multiples "
                  "of 8 elements below 2^39)");
     return;
   }
+  // The warp-specialised TMA kernel first; strides a tensor map cannot express fall back to the
+  // cp.async wgmma kernel.
+  if (hopper_default && attn::launch_hdim128_ws(p, kDefaultWsVariant, stream)) return;
   if (p.path == 2 || hopper_default) return attn::launch_hdim128_wgmma(p, stream);
   // 128-key tiles measured faster than 64 on H100 at every benchmark shape (docs/BENCHMARKS.md).
   const int tile = p.warp_rows == 32 ? 64 : p.key_tile != 0 ? p.key_tile : 128;

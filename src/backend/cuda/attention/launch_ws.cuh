@@ -56,12 +56,23 @@ void launch_ws_variant(const AttentionParams& p, const WsMaps& maps, cudaStream_
     return true;
   }();
   (void)configured;
-  const dim3 grid((p.q_len + kBlock - 1) / kBlock, p.heads, p.batch);
+  const int q_blocks = (p.q_len + kBlock - 1) / kBlock;
+  dim3 grid(q_blocks, p.heads, p.batch);
+  if constexpr (T::kPersistent) {  // one CTA per SM (the shared memory allows no second)
+    static int sms[64] = {};
+    int dev = 0;
+    JENGA_CUDA_CHECK(cudaGetDevice(&dev));
+    int& n = sms[dev & 63];
+    if (n == 0) JENGA_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    const int64_t work = int64_t{q_blocks} * p.heads * p.batch;
+    grid = dim3(static_cast<unsigned>(work < n ? work : n), 1, 1);
+  }
   attention_fwd_ws_kernel<T><<<grid, T::kThreads, T::kSmemBytes, stream>>>(p, maps);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-// variant: 0 = 2 stages + ping-pong, 1 = 2 stages, 2 = 3 stages + ping-pong, 3 = 3 stages.
+// variant: 0 = 2 stages + ping-pong, 1 = 2 stages, 2 = 3 stages + ping-pong, 3 = 3 stages,
+// 4 = persistent, 2 stages + ping-pong, 5 = persistent, 2 stages.
 // False (nothing launched) when the strides cannot be expressed as TMA tensor maps.
 inline bool launch_ws(const AttentionParams& p, int variant, cudaStream_t stream) {
   WsMaps maps;
@@ -74,7 +85,9 @@ inline bool launch_ws(const AttentionParams& p, int variant, cudaStream_t stream
     case 0: launch_ws_variant<WsTraits<2, true>>(p, maps, stream); break;
     case 1: launch_ws_variant<WsTraits<2, false>>(p, maps, stream); break;
     case 2: launch_ws_variant<WsTraits<3, true>>(p, maps, stream); break;
-    default: launch_ws_variant<WsTraits<3, false>>(p, maps, stream); break;
+    case 3: launch_ws_variant<WsTraits<3, false>>(p, maps, stream); break;
+    case 4: launch_ws_variant<WsTraits<2, true, true>>(p, maps, stream); break;
+    default: launch_ws_variant<WsTraits<2, false, true>>(p, maps, stream); break;
   }
   return true;
 }

@@ -30,15 +30,20 @@ struct WsMaps {
   CUtensorMap q, k, v, o;
 };
 
-template <int STAGES, bool PINGPONG>
+template <int STAGES, bool PINGPONG, bool PERSISTENT = false>
 struct WsTraits : Traits<128, 128, 1> {
   static constexpr int kStages = STAGES;
   static constexpr bool kPingPong = PINGPONG;
+  // Persistent: one CTA per SM walks work tiles blockIdx.x, + gridDim.x, ...; the output is
+  // staged in its own buffer so the next tile's Q (and K/V) load while this tile is stored.
+  static constexpr bool kPersistent = PERSISTENT;
   static constexpr int kThreads = 384;                  // producer + 2 consumer warpgroups
   static constexpr int kHalfBytes = 128 * 64 * 2;       // one 64-column half of a 128-row tile
   static constexpr int kTileBytes = 2 * kHalfBytes;     // 128 rows x 128 columns, bf16
-  static constexpr int kBarriers = 1 + 4 * STAGES;      // Q, full/empty x K/V per stage
-  static constexpr int kSmemBytes = 1024 + kTileBytes * (1 + 2 * STAGES) + 8 * kBarriers;
+  static constexpr int kTiles = 1 + 2 * STAGES + (PERSISTENT ? 1 : 0);  // Q, K/V ring, O
+  static constexpr int kBarriers = 2 + 4 * STAGES;      // Q full/empty, full/empty x K/V per stage
+  static constexpr int kSmemBytes = 1024 + kTileBytes * kTiles + 8 * kBarriers;
+  static_assert(kSmemBytes <= 227 * 1024, "shared memory of one H100 CTA");
   // 40 x 128 + 232 x 256 <= 64K registers; the consumers hold O (64), S (64) and P (32).
   static constexpr int kProducerRegs = 40, kConsumerRegs = 232;
 };
@@ -54,17 +59,19 @@ __global__ void __launch_bounds__(384, 1)
   auto* sQ = reinterpret_cast<__nv_bfloat16*>(smem);
   auto sK = [&](int s) { return reinterpret_cast<__nv_bfloat16*>(smem + T::kTileBytes * (1 + s)); };
   auto sV = [&](int s) { return reinterpret_cast<__nv_bfloat16*>(smem + T::kTileBytes * (1 + S + s)); };
-  uint64_t* bars = reinterpret_cast<uint64_t*>(smem + T::kTileBytes * (1 + 2 * S));
+  auto* sO = T::kPersistent ? reinterpret_cast<__nv_bfloat16*>(smem + T::kTileBytes * (1 + 2 * S)) : sQ;
+  uint64_t* bars = reinterpret_cast<uint64_t*>(smem + T::kTileBytes * T::kTiles);
   uint64_t* bar_q = bars;
-  uint64_t* full_k = bars + 1;
-  uint64_t* full_v = bars + 1 + S;
-  uint64_t* empty_k = bars + 1 + 2 * S;
-  uint64_t* empty_v = bars + 1 + 3 * S;
+  uint64_t* empty_q = bars + 1;  // consumers are done with Q (persistent only)
+  uint64_t* full_k = bars + 2;
+  uint64_t* full_v = bars + 2 + S;
+  uint64_t* empty_k = bars + 2 + 2 * S;
+  uint64_t* empty_v = bars + 2 + 3 * S;
   constexpr int kConsumers = 256;
 
   const int tid = threadIdx.x;
   if (tid == 0) {
-    mbar_init(bar_q, 1);
+    mbar_init(bar_q, 1), mbar_init(empty_q, kConsumers);
 #pragma unroll
     for (int s = 0; s < S; ++s) {
       mbar_init(&full_k[s], 1), mbar_init(&full_v[s], 1);
@@ -74,34 +81,56 @@ __global__ void __launch_bounds__(384, 1)
   }
   __syncthreads();
 
-  const WorkTile w = work_tile();
-  const KeyTiles<T> tiles(p, w);
-  const int q0 = w.qb * kBlock;
+  // Work tiles, query blocks fastest (CTAs running together share a head's K/V in L2).
+  const int q_blocks = (p.q_len + kBlock - 1) / kBlock;
+  const int n_work = q_blocks * p.heads * p.batch;
+  const int first = T::kPersistent ? static_cast<int>(blockIdx.x)
+                                   : static_cast<int>(blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z));
+  const int step = T::kPersistent ? static_cast<int>(gridDim.x) : n_work;
+  auto work_at = [&](int i) {
+    const int r = i / q_blocks;
+    return WorkTile{r / p.heads, r % p.heads, i % q_blocks};
+  };
 
   if (tid < 128) {
     // ---------------- producer ----------------
     regs_dealloc<T::kProducerRegs>();
     if (tid == 0) {
       prefetch_tensor_map(&maps.k), prefetch_tensor_map(&maps.v);
-      mbar_arrive_expect_tx(bar_q, T::kTileBytes);
-#pragma unroll
-      for (int half = 0; half < 2; ++half)
-#pragma unroll
-        for (int r = 0; r < 2; ++r)
-          tma_load_4d(sQ + half * 128 * 64 + r * 64 * 64, &maps.q, bar_q, half * 64, q0 + r * 64, w.h, w.b);
       int stage = 0;
       uint32_t phase = 0;
-      for (int t = 0; t < tiles.count; ++t) {
-        const int key0 = tiles.key0(t);
+      auto load_k = [&](const WorkTile& w, int key0) {
         mbar_wait(&empty_k[stage], phase ^ 1);  // slot free (first round: passes at once)
         mbar_arrive_expect_tx(&full_k[stage], T::kTileBytes);
         tma_load_4d(sK(stage), &maps.k, &full_k[stage], 0, key0, w.h, w.b);
         tma_load_4d(sK(stage) + 128 * 64, &maps.k, &full_k[stage], 64, key0, w.h, w.b);
+      };
+      auto load_v = [&](const WorkTile& w, int key0) {
         mbar_wait(&empty_v[stage], phase ^ 1);
         mbar_arrive_expect_tx(&full_v[stage], T::kTileBytes);
         tma_load_4d(sV(stage), &maps.v, &full_v[stage], 0, key0, w.h, w.b);
         tma_load_4d(sV(stage) + 128 * 64, &maps.v, &full_v[stage], 64, key0, w.h, w.b);
         if (++stage == S) stage = 0, phase ^= 1;
+      };
+      uint32_t q_phase = 0;
+      for (int item = first; item < n_work; item += step, q_phase ^= 1) {
+        const WorkTile w = work_at(item);
+        const KeyTiles<T> tiles(p, w);
+        // K of the first tile goes out before Q, which waits for the previous tile's consumers.
+        if (tiles.count > 0) load_k(w, tiles.key0(0));
+        mbar_wait(empty_q, q_phase ^ 1);
+        mbar_arrive_expect_tx(bar_q, T::kTileBytes);
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+#pragma unroll
+          for (int r = 0; r < 2; ++r)
+            tma_load_4d(sQ + half * 128 * 64 + r * 64 * 64, &maps.q, bar_q, half * 64, w.qb * kBlock + r * 64, w.h,
+                        w.b);
+        for (int t = 0; t < tiles.count; ++t) {
+          const int key0 = tiles.key0(t);
+          if (t > 0) load_k(w, key0);
+          load_v(w, key0);
+        }
       }
     }
   } else {
@@ -110,14 +139,13 @@ __global__ void __launch_bounds__(384, 1)
     constexpr int NT = 16;  // 8-column accumulator tiles per 128-key tile
     const int ct = tid - 128, cw = ct >> 7, wq = (ct >> 5) & 3, lane = tid & 31;
     const int k_blocks = (p.k_len + kBlock - 1) / kBlock;
-    const float* bias = p.key_block_bias ? p.key_block_bias + static_cast<int64_t>(w.h) * k_blocks : nullptr;
     constexpr float kLog2e = 1.4426950408889634f;
     const float scale_log2 = p.scale * kLog2e;
     const __nv_bfloat16* sQw = sQ + cw * 64 * 64;  // this warpgroup's 64 rows (both halves)
+    __nv_bfloat16* sOw = sO + cw * 64 * 64;
+    const bool leader = (ct & 127) == 0;           // issues this warpgroup's output stores
 
     float o[64];
-#pragma unroll
-    for (int i = 0; i < 64; ++i) o[i] = 0.f;
     float s[64];
     uint32_t a[8][4];
     OnlineSoftmax<NT> softmax;
@@ -182,77 +210,101 @@ __global__ void __launch_bounds__(384, 1)
         if (!(last && cw == 1)) named_bar_arrive(2 - cw, 256);
       }
     };
-    auto tile_bias = [&](int t) { return bias ? bias[tiles.block(t)] * kLog2e : 0.f; };
+    auto next_slot = [](int& slot, uint32_t& ph) {
+      if (++slot == S) slot = 0, ph ^= 1;
+    };
 
-    mbar_wait(bar_q, 0);
-    const int n = tiles.count;
-    if (n > 0) {
-      if constexpr (T::kPingPong) {
-        if (cw == 1) named_bar_arrive(1, 256);
-      }
-      int key0 = tiles.key0(0);
-      float bias_log2 = tile_bias(0);
-      turn_begin();
-      mbar_wait(&full_k[0], 0);
-      issue_qk(sK(0));
-      turn_end(false);
-      wgmma_wait<0>();
-      fence_operand(s);
-      mbar_arrive(&empty_k[0]);
-      softmax_tile(key0, bias_log2);  // alpha unused: O is still zero
-      pack_p();
-      int stage = 0;  // slot of tile t - 1
-      uint32_t phase = 0;
-      for (int t = 1; t < n; ++t) {
-        const int ns = stage + 1 == S ? 0 : stage + 1;
-        const uint32_t nphase = ns == 0 ? phase ^ 1 : phase;
-        key0 = tiles.key0(t);
-        bias_log2 = tile_bias(t);
+    int slot = 0;  // ring slot (and its phase) of the next key tile to consume
+    uint32_t phase = 0, q_phase = 0;
+    for (int item = first; item < n_work; item += step, q_phase ^= 1) {
+      const WorkTile w = work_at(item);
+      const KeyTiles<T> tiles(p, w);
+      const float* bias = p.key_block_bias ? p.key_block_bias + static_cast<int64_t>(w.h) * k_blocks : nullptr;
+      auto tile_bias = [&](int t) { return bias ? bias[tiles.block(t)] * kLog2e : 0.f; };
+#pragma unroll
+      for (int i = 0; i < 64; ++i) o[i] = 0.f;
+      softmax = OnlineSoftmax<NT>{};
+
+      mbar_wait(bar_q, q_phase);
+      const int n = tiles.count;
+      if (n > 0) {
+        if constexpr (T::kPingPong) {
+          if (cw == 1) named_bar_arrive(1, 256);
+        }
+        int key0 = tiles.key0(0);
+        float bias_log2 = tile_bias(0);
         turn_begin();
-        mbar_wait(&full_k[ns], nphase);
-        issue_qk(sK(ns));
-        mbar_wait(&full_v[stage], phase);
-        issue_pv(sV(stage));
+        mbar_wait(&full_k[slot], phase);
+        issue_qk(sK(slot));
         turn_end(false);
-        wgmma_wait<1>();  // S(t) done, P(t-1) V(t-1) may still run
+        wgmma_wait<0>();
         fence_operand(s);
-        mbar_arrive(&empty_k[ns]);
-        softmax_tile(key0, bias_log2);
+        mbar_arrive(&empty_k[slot]);
+        if (n == 1) mbar_arrive(empty_q);  // the producer may load the next tile's Q
+        softmax_tile(key0, bias_log2);     // alpha unused: O is still zero
+        pack_p();
+        for (int t = 1; t < n; ++t) {
+          int ns = slot;
+          uint32_t nphase = phase;
+          next_slot(ns, nphase);
+          key0 = tiles.key0(t);
+          bias_log2 = tile_bias(t);
+          turn_begin();
+          mbar_wait(&full_k[ns], nphase);
+          issue_qk(sK(ns));
+          mbar_wait(&full_v[slot], phase);
+          issue_pv(sV(slot));
+          turn_end(false);
+          wgmma_wait<1>();  // S(t) done, P(t-1) V(t-1) may still run
+          fence_operand(s);
+          mbar_arrive(&empty_k[ns]);
+          if (t == n - 1) mbar_arrive(empty_q);
+          softmax_tile(key0, bias_log2);
+          wgmma_wait<0>();
+          fence_operand(o);
+          mbar_arrive(&empty_v[slot]);
+          rescale_o();
+          pack_p();
+          slot = ns, phase = nphase;
+        }
+        turn_begin();
+        mbar_wait(&full_v[slot], phase);
+        issue_pv(sV(slot));
+        turn_end(true);
         wgmma_wait<0>();
         fence_operand(o);
-        mbar_arrive(&empty_v[stage]);
-        rescale_o();
-        pack_p();
-        stage = ns, phase = nphase;
+        mbar_arrive(&empty_v[slot]);
+        next_slot(slot, phase);
+      } else {
+        mbar_arrive(empty_q);
       }
-      turn_begin();
-      mbar_wait(&full_v[stage], phase);
-      issue_pv(sV(stage));
-      turn_end(true);
-      wgmma_wait<0>();
-      fence_operand(o);
-      mbar_arrive(&empty_v[stage]);
-    }
 
-    // Epilogue: normalise, stage bf16 into this warpgroup's own rows of the Q tile (same 128B
-    // swizzle as the O tensor map), then one thread stores them by TMA.
-    float inv[2];
-    softmax.finish(inv);
-    const int r0 = cw * 64 + wq * 16 + (lane >> 2), c = 2 * (lane & 3);
+      // Epilogue: normalise, stage bf16 into this warpgroup's rows of the output tile (the Q
+      // tile itself unless persistent; same 128B swizzle as the O tensor map), then the leader
+      // stores them by TMA. Persistent: the previous store must have read the buffer first.
+      if constexpr (T::kPersistent) {
+        if (leader) tma_store_wait_read();
+        named_bar_sync(3 + cw, 128);
+      }
+      float inv[2];
+      softmax.finish(inv);
+      const int r0 = cw * 64 + wq * 16 + (lane >> 2), c = 2 * (lane & 3);
 #pragma unroll
-    for (int j = 0; j < NT; ++j) {
-      *reinterpret_cast<uint32_t*>(sQ + sw128(r0, j) + c) = pack_bf16(o[4 * j] * inv[0], o[4 * j + 1] * inv[0]);
-      *reinterpret_cast<uint32_t*>(sQ + sw128(r0 + 8, j) + c) =
-          pack_bf16(o[4 * j + 2] * inv[1], o[4 * j + 3] * inv[1]);
+      for (int j = 0; j < NT; ++j) {
+        *reinterpret_cast<uint32_t*>(sO + sw128(r0, j) + c) = pack_bf16(o[4 * j] * inv[0], o[4 * j + 1] * inv[0]);
+        *reinterpret_cast<uint32_t*>(sO + sw128(r0 + 8, j) + c) =
+            pack_bf16(o[4 * j + 2] * inv[1], o[4 * j + 3] * inv[1]);
+      }
+      fence_proxy_async();
+      named_bar_sync(3 + cw, 128);
+      if (leader) {
+        const int row = w.qb * kBlock + cw * 64;
+        tma_store_4d(&maps.o, sOw, 0, row, w.h, w.b);
+        tma_store_4d(&maps.o, sOw + 128 * 64, 64, row, w.h, w.b);
+        tma_store_commit();
+      }
     }
-    fence_proxy_async();
-    named_bar_sync(3 + cw, 128);
-    if ((ct & 127) == 0) {
-      tma_store_4d(&maps.o, sQw, 0, q0 + cw * 64, w.h, w.b);
-      tma_store_4d(&maps.o, sQw + 128 * 64, 64, q0 + cw * 64, w.h, w.b);
-      tma_store_commit();
-      tma_store_wait_read();
-    }
+    if (leader) tma_store_wait_read();  // shared memory must outlive the last store's reads
   }
 #else
   __trap();  // built without sm_90a code: fail loudly rather than return garbage
