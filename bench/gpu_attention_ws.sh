@@ -3,7 +3,7 @@
 # older paths and the peers: build, attention tests, benchmarks, ncu, sanitizers, peers.
 # Usage: bench/gpu_attention_ws.sh [build] [test] [sanitize] [bench] [ncu] [peers]  (default: all)
 # Env: BENCH (lines "<paths>;<jenga bench attention arguments>"), PEERS (peers/ folder),
-# PEER_ARGS (several runs separated by '|'), NCU_PATHS, TEST_FILTER, SAN_FILTER. Logs: $OUT or ./gpu-out.
+# PEER_ARGS (several runs separated by '|'), NCU (lines "<path>;<arguments>"), TEST_FILTER, SAN_FILTER. Logs: $OUT or ./gpu-out.
 set -uo pipefail
 out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
 steps=${*:-build test sanitize bench ncu peers}
@@ -36,14 +36,17 @@ for l in sys.stdin:
 2 3 4 5 6 7 8;--shape hunyuan720 --density 0.2 --iters 10'}"
 fi
 if has ncu; then
-  for path in ${NCU_PATHS:-3}; do
-    echo "=== ncu path $path" >>"$out/ncu.txt"
+  # Each line: "<path>;<bench arguments>": tensor pipe, issue stalls (cycles per issued
+  # instruction by reason), L2 hit rate, DRAM throughput.
+  while IFS=';' read -r path args; do
+    [ -z "$args" ] && continue
+    echo "=== ncu path $path $args" >>"$out/ncu.txt"
     timeout 200 ncu -k regex:attention_fwd -c 1 --section SpeedOfLight --section ComputeWorkloadAnalysis \
-      --section WarpStateStats --section Occupancy --section LaunchStats \
-      --metrics sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_tensor_op_gmma.sum \
-      ./build/bin/jenga bench attention --shape wan1.3b480 --iters 1 --warmup 0 --path "$path" >>"$out/ncu.txt" 2>&1
-  done
-  grep -E "^=== ncu|SM Busy|Issue Slots Busy|Compute \(SM\) Throughput|Memory Throughput|Registers Per|Stall|No Eligible|Duration|gmma|Warp Cycles Per Issued" "$out/ncu.txt" | head -60
+      --section WarpStateStats --section LaunchStats \
+      --metrics "regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio,lts__t_sector_hit_rate.pct,dram__throughput.avg.pct_of_peak_sustained_elapsed" \
+      ./build/bin/jenga bench attention $args --iters 1 --warmup 0 --path "$path" >>"$out/ncu.txt" 2>&1
+  done <<<"${NCU:-$'7;--shape wan1.3b480'}"
+  grep -E "^=== ncu|SM Busy|Issue Slots Busy|Compute \(SM\) Throughput|Registers Per|Duration|Warp Cycles Per Issued|hit_rate|dram__throughput|stalled_(barrier|long_scoreboard|math_pipe|wait|membar|short_scoreboard|mio|sleeping|dispatch|no_instruction|selected|not_selected|branch)" "$out/ncu.txt" | head -80
 fi
 if has sanitize; then
   for tool in memcheck racecheck; do

@@ -146,8 +146,8 @@ struct Variant {
 // The kernel variants: mma.sync with {key tile, rows per warp}, and the sm_90 wgmma paths.
 std::vector<Variant> variants(int head_dim) {
   std::vector<Variant> v = {{64, 16, 1}, {128, 16, 1}, {64, 32, 1}};
-  if (head_dim == 128 && cuda::device_info(0).major == 9)
-    for (int path = 2; path <= 8; ++path) v.push_back({128, 16, path});  // wgmma, warp-specialised TMA
+  if (cuda::device_info(0).major == 9)  // wgmma (D 128), warp-specialised TMA (D 64, 128)
+    for (int path = head_dim == 128 ? 2 : 3; path <= 10; ++path) v.push_back({128, 16, path});
   v.push_back({0, 0, 0});  // the default choice
   return v;
 }
@@ -178,11 +178,12 @@ TEST(CudaAttention, RaggedLengths) {
   Case c;  // q and k of different lengths (a text range on the keys), short queries
   c.q_len = 77, c.k_len = 650, c.head_dim = 64;
   EXPECT_LE(run_case(c), kTol);
-  // Every head-dim-128 variant with q_len != k_len, both layouts, dense and sparse.
-  for (auto [tile, rows, path] : variants(128))
+  // Every variant with q_len != k_len, both layouts, dense and sparse.
+  for (int hd : {64, 128})
+  for (auto [tile, rows, path] : variants(hd))
     for (auto [nq, nk] : {std::pair{77, 650}, std::pair{1000, 300}}) {
       Case d;
-      d.q_len = nq, d.k_len = nk, d.heads = 2, d.key_tile = tile, d.warp_rows = rows, d.path = path;
+      d.q_len = nq, d.k_len = nk, d.heads = 2, d.head_dim = hd, d.key_tile = tile, d.warp_rows = rows, d.path = path;
       d.bhld = nq > nk, d.density = nq > nk ? 0.6 : 1.0;
       EXPECT_LE(run_case(d), kTol) << "q " << nq << " k " << nk << " path " << path;
     }
@@ -202,9 +203,10 @@ TEST(CudaAttention, SparseRandomLayouts) {
 
 TEST(CudaAttention, EmptyRowsGiveZeros) {
   REQUIRE_GPU();
-  for (auto [tile, rows, path] : variants(128)) {
+  for (int hd : {64, 128})
+  for (auto [tile, rows, path] : variants(hd)) {
     Case c;
-    c.q_len = 700, c.k_len = 700, c.heads = 2, c.density = 0.5, c.empty_rows = true;
+    c.q_len = 700, c.k_len = 700, c.heads = 2, c.density = 0.5, c.empty_rows = true, c.head_dim = hd;
     c.key_tile = tile, c.warp_rows = rows, c.path = path;
     EXPECT_LE(run_case(c), kTol) << "path " << path;  // the reference writes zeros; NaN poison would fail
     c.density = 0.0;                                   // every row empty
@@ -214,9 +216,11 @@ TEST(CudaAttention, EmptyRowsGiveZeros) {
 
 TEST(CudaAttention, KeyBlockBias) {
   REQUIRE_GPU();
-  for (auto [tile, rows, path] : variants(128)) {
+  for (int hd : {64, 128})
+  for (auto [tile, rows, path] : variants(hd)) {
     Case c;
-    c.q_len = 600, c.k_len = 900, c.heads = 2, c.bias = true, c.key_tile = tile, c.warp_rows = rows, c.path = path;
+    c.q_len = 600, c.k_len = 900, c.heads = 2, c.bias = true, c.head_dim = hd;
+    c.key_tile = tile, c.warp_rows = rows, c.path = path;
     EXPECT_LE(run_case(c), kTol) << "dense, tile " << tile;
     c.density = 0.4;
     EXPECT_LE(run_case(c), kTol) << "sparse, tile " << tile;
@@ -252,7 +256,7 @@ TEST(CudaAttention, RejectsBadArguments) {
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
   p.key_tile = 64, p.warp_rows = 0, p.path = 2;  // wgmma has fixed tiles (or no sm_90 here)
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
-  p.key_tile = 0, p.path = 9;
+  p.key_tile = 0, p.path = 11;
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
 }
 

@@ -29,8 +29,10 @@ void AttentionParams::set_bhld_strides() {
 }
 
 namespace {
-// Variant of the warp-specialised kernel (launch_ws.cuh) used by default: path 3 + this.
-constexpr int kDefaultWsVariant = 0;
+// Variant of the warp-specialised kernel (launch_ws.cuh) used by default (path 3 + this): the
+// persistent one with ping-pong, path 7, fastest or within 2% of the fastest variant at every
+// benchmark shape on H100 (docs/BENCHMARKS.md).
+constexpr int kDefaultWsVariant = 4;
 
 // Compute capability of the current device, looked up once per device (no sync).
 bool device_is_sm90() {
@@ -74,32 +76,34 @@ void attention_forward(const AttentionParams& p, void* stream) {
   check_operand("k", p.k, p.k_batch_stride, p.k_head_stride, p.k_row_stride);
   check_operand("v", p.v, p.v_batch_stride, p.v_head_stride, p.v_row_stride);
   check_operand("out", p.out, p.out_batch_stride, p.out_head_stride, p.out_row_stride);
-  if (p.path < 0 || p.path > 8) usage_fail("attention: path {} must be 0 .. 8", p.path);
-  if (p.path >= 2 && (p.head_dim != 128 || !device_is_sm90()))
-    usage_fail("attention: the wgmma paths (2 .. 8) need head dim 128 and an sm_90 GPU (H100/H200)");
+  if (p.path < 0 || p.path > 10) usage_fail("attention: path {} must be 0 .. 10", p.path);
+  if (p.path == 2 && (p.head_dim != 128 || !device_is_sm90()))
+    usage_fail("attention: the wgmma path 2 needs head dim 128 and an sm_90 GPU (H100/H200)");
+  if (p.path >= 3 && !device_is_sm90())
+    usage_fail("attention: the warp-specialised paths (3 .. 10) need an sm_90 GPU (H100/H200)");
   if (p.path >= 2 && ((p.key_tile != 0 && p.key_tile != 128) || (p.warp_rows != 0 && p.warp_rows != 16)))
     usage_fail("attention: the wgmma paths have fixed 128-key tiles and 16 rows per warp (got key tile {}, warp rows {})",
                p.key_tile, p.warp_rows);
   if (p.q_len == 0) return;
-  // Default: the Hopper kernels where they apply (head dim 128, sm_90, built for sm_90a, default
-  // tiles): the warp-specialised TMA kernel (docs/BENCHMARKS.md), checked by the same tests,
-  // memcheck and racecheck.
-#if JENGA_HAVE_SM90A
-  const bool hopper_default = p.path == 0 && p.head_dim == 128 && p.key_tile == 0 && p.warp_rows == 0 &&
-                              device_is_sm90();
-#else
-  const bool hopper_default = false;
-#endif
+  auto launch_ws = [&](int variant) {
+    return p.head_dim == 128 ? attn::launch_hdim128_ws(p, variant, stream) : attn::launch_hdim64_ws(p, variant, stream);
+  };
   if (p.path >= 3) {
-    if (!attn::launch_hdim128_ws(p, p.path - 3, stream))
-      usage_fail("attention: the TMA paths (3 .. 8) need strides a tensor map can express (positive multiples "
+    if (!launch_ws(p.path - 3))
+      usage_fail("attention: the TMA paths (3 .. 10) need strides a tensor map can express (positive multiples "
                  "of 8 elements below 2^39)");
     return;
   }
-  // The warp-specialised TMA kernel first; strides a tensor map cannot express fall back to the
-  // cp.async wgmma kernel.
-  if (hopper_default && attn::launch_hdim128_ws(p, kDefaultWsVariant, stream)) return;
-  if (p.path == 2 || hopper_default) return attn::launch_hdim128_wgmma(p, stream);
+  // Default: the Hopper kernels where they apply (sm_90, built for sm_90a, default tiles): the
+  // warp-specialised TMA kernel (docs/BENCHMARKS.md), checked by the same tests, memcheck and
+  // racecheck; strides a tensor map cannot express fall back to the older kernels.
+#if JENGA_HAVE_SM90A
+  const bool hopper_default = p.path == 0 && p.key_tile == 0 && p.warp_rows == 0 && device_is_sm90();
+#else
+  const bool hopper_default = false;
+#endif
+  if (hopper_default && launch_ws(kDefaultWsVariant)) return;
+  if (p.path == 2 || (hopper_default && p.head_dim == 128)) return attn::launch_hdim128_wgmma(p, stream);
   // 128-key tiles measured faster than 64 on H100 at every benchmark shape (docs/BENCHMARKS.md).
   const int tile = p.warp_rows == 32 ? 64 : p.key_tile != 0 ? p.key_tile : 128;
   if (p.head_dim == 64)

@@ -11,7 +11,7 @@ void launch_hdim128_wgmma(const AttentionParams& p, void* stream) {
 }
 
 bool launch_hdim128_ws(const AttentionParams& p, int variant, void* stream) {
-  return launch_ws(p, variant, static_cast<cudaStream_t>(stream));
+  return launch_ws<128>(p, variant, static_cast<cudaStream_t>(stream));
 }
 
 void launch_hdim128(const AttentionParams& p, int key_tile, int warp_rows, void* stream) {

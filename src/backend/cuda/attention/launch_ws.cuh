@@ -1,5 +1,5 @@
 #pragma once
-// Launches the warp-specialised TMA kernel (ws_kernel.cuh); included only by attention_hdim128.cu.
+// Launches the warp-specialised TMA kernel (ws_kernel.cuh); included by attention_hdim{64,128}.cu.
 // The tensor maps are encoded on the host per call (a few microseconds of CPU, no GPU work, no
 // allocation) through the driver entry point, so nothing links libcuda directly.
 #include <cuda.h>
@@ -31,13 +31,13 @@ inline TensorMapEncodeTiled tensor_map_encoder() {
   return fn;
 }
 
-// A [batch, heads, len, 128] bf16 view with the given element strides, boxes of 64 columns x
+// A [batch, heads, len, head_dim] bf16 view with the given element strides, boxes of 64 columns x
 // box_rows rows, 128-byte swizzle; rows past len read as zeros and are not written.
 inline bool encode_map(CUtensorMap* m, const void* base, const AttentionParams& p, int len, int64_t sb, int64_t sh,
                        int64_t sr, int box_rows) {
   const TensorMapEncodeTiled enc = tensor_map_encoder();
   if (enc == nullptr) return false;
-  const cuuint64_t dims[4] = {128, static_cast<cuuint64_t>(len), static_cast<cuuint64_t>(p.heads),
+  const cuuint64_t dims[4] = {static_cast<cuuint64_t>(p.head_dim), static_cast<cuuint64_t>(len), static_cast<cuuint64_t>(p.heads),
                               static_cast<cuuint64_t>(p.batch)};
   const cuuint64_t strides[3] = {static_cast<cuuint64_t>(sr) * 2, static_cast<cuuint64_t>(sh) * 2,
                                  static_cast<cuuint64_t>(sb) * 2};
@@ -72,9 +72,11 @@ void launch_ws_variant(const AttentionParams& p, const WsMaps& maps, cudaStream_
 }
 
 // variant: 0 = 2 stages + ping-pong, 1 = 2 stages, 2 = 3 stages + ping-pong, 3 = 3 stages,
-// 4 = persistent, 2 stages + ping-pong, 5 = persistent, 2 stages.
+// 4 = persistent, 2 stages + ping-pong, 5 = persistent, 2 stages, 6 = persistent, 2 stages +
+// ping-pong + Q in registers, 7 = 2 stages + ping-pong + Q in registers.
 // False (nothing launched) when the strides cannot be expressed as TMA tensor maps.
-inline bool launch_ws(const AttentionParams& p, int variant, cudaStream_t stream) {
+template <int D>
+bool launch_ws(const AttentionParams& p, int variant, cudaStream_t stream) {
   WsMaps maps;
   if (!encode_map(&maps.q, p.q, p, p.q_len, p.q_batch_stride, p.q_head_stride, p.q_row_stride, 64) ||
       !encode_map(&maps.k, p.k, p, p.k_len, p.k_batch_stride, p.k_head_stride, p.k_row_stride, 128) ||
@@ -82,12 +84,14 @@ inline bool launch_ws(const AttentionParams& p, int variant, cudaStream_t stream
       !encode_map(&maps.o, p.out, p, p.q_len, p.out_batch_stride, p.out_head_stride, p.out_row_stride, 64))
     return false;
   switch (variant) {
-    case 0: launch_ws_variant<WsTraits<2, true>>(p, maps, stream); break;
-    case 1: launch_ws_variant<WsTraits<2, false>>(p, maps, stream); break;
-    case 2: launch_ws_variant<WsTraits<3, true>>(p, maps, stream); break;
-    case 3: launch_ws_variant<WsTraits<3, false>>(p, maps, stream); break;
-    case 4: launch_ws_variant<WsTraits<2, true, true>>(p, maps, stream); break;
-    default: launch_ws_variant<WsTraits<2, false, true>>(p, maps, stream); break;
+    case 0: launch_ws_variant<WsTraits<D, 2, true>>(p, maps, stream); break;
+    case 1: launch_ws_variant<WsTraits<D, 2, false>>(p, maps, stream); break;
+    case 2: launch_ws_variant<WsTraits<D, 3, true>>(p, maps, stream); break;
+    case 3: launch_ws_variant<WsTraits<D, 3, false>>(p, maps, stream); break;
+    case 4: launch_ws_variant<WsTraits<D, 2, true, true>>(p, maps, stream); break;
+    case 5: launch_ws_variant<WsTraits<D, 2, false, true>>(p, maps, stream); break;
+    case 6: launch_ws_variant<WsTraits<D, 2, true, true, true>>(p, maps, stream); break;
+    default: launch_ws_variant<WsTraits<D, 2, true, false, true>>(p, maps, stream); break;
   }
   return true;
 }

@@ -1,6 +1,6 @@
 #pragma once
-// Warp-specialised Hopper (sm_90a) forward kernel, head dim 128 (FlashAttention-3's structure,
-// written for our CSR layout). One CTA = one (batch, head, query block of 128) and 3 warpgroups:
+// Warp-specialised Hopper (sm_90a) forward kernel, head dim 128 or 64 (FlashAttention-3's
+// structure, written for our CSR layout). One CTA = one (batch, head, query block of 128) and 3 warpgroups:
 //  - warpgroup 0, the producer: gives registers away (setmaxnreg) and one thread follows the
 //    row's list of kept key blocks, loading Q once and each K/V tile by TMA into a ring of
 //    kStages shared-memory slots; full/empty mbarriers hand slots to and from the consumers.
@@ -26,26 +26,32 @@ namespace jenga::cuda::attn {
 
 // Tensor maps ({column, row, head, batch}, 128B swizzle): q and o with 64 x 64 boxes (one
 // consumer's rows, one 64-column half), k and v with 64 x 128 boxes (a half of a key tile).
+// Tiles are stored as D / 64 halves of 128-byte rows (wgmma.cuh's sw128 layout).
 struct WsMaps {
   CUtensorMap q, k, v, o;
 };
 
-template <int STAGES, bool PINGPONG, bool PERSISTENT = false>
-struct WsTraits : Traits<128, 128, 1> {
+template <int D, int STAGES, bool PINGPONG, bool PERSISTENT = false, bool Q_IN_REGS = false>
+struct WsTraits : Traits<D, 128, 1> {
   static constexpr int kStages = STAGES;
   static constexpr bool kPingPong = PINGPONG;
   // Persistent: one CTA per SM walks work tiles blockIdx.x, + gridDim.x, ...; the output is
   // staged in its own buffer so the next tile's Q (and K/V) load while this tile is stored.
   static constexpr bool kPersistent = PERSISTENT;
+  // Q fragments read once per work tile into registers (S = Q K^T then reads only K from shared
+  // memory, and Q's buffer is free for the next tile at once); costs D / 4 registers.
+  static constexpr bool kQInRegs = Q_IN_REGS;
   static constexpr int kThreads = 384;                  // producer + 2 consumer warpgroups
+  static constexpr int kHalves = D / 64;
   static constexpr int kHalfBytes = 128 * 64 * 2;       // one 64-column half of a 128-row tile
-  static constexpr int kTileBytes = 2 * kHalfBytes;     // 128 rows x 128 columns, bf16
+  static constexpr int kTileBytes = kHalves * kHalfBytes;  // 128 rows x D columns, bf16
   static constexpr int kTiles = 1 + 2 * STAGES + (PERSISTENT ? 1 : 0);  // Q, K/V ring, O
   static constexpr int kBarriers = 2 + 4 * STAGES;      // Q full/empty, full/empty x K/V per stage
   static constexpr int kSmemBytes = 1024 + kTileBytes * kTiles + 8 * kBarriers;
   static_assert(kSmemBytes <= 227 * 1024, "shared memory of one H100 CTA");
-  // 40 x 128 + 232 x 256 <= 64K registers; the consumers hold O (64), S (64) and P (32).
-  static constexpr int kProducerRegs = 40, kConsumerRegs = 232;
+  // 40 x 128 + 232 x 256 (24 x 128 + 240 x 256) <= 64K registers; the consumers hold O (D / 2),
+  // S (64), P (32) and, with kQInRegs, Q (D / 4).
+  static constexpr int kProducerRegs = Q_IN_REGS ? 24 : 40, kConsumerRegs = Q_IN_REGS ? 240 : 232;
 };
 
 template <class T>
@@ -102,14 +108,16 @@ __global__ void __launch_bounds__(384, 1)
       auto load_k = [&](const WorkTile& w, int key0) {
         mbar_wait(&empty_k[stage], phase ^ 1);  // slot free (first round: passes at once)
         mbar_arrive_expect_tx(&full_k[stage], T::kTileBytes);
-        tma_load_4d(sK(stage), &maps.k, &full_k[stage], 0, key0, w.h, w.b);
-        tma_load_4d(sK(stage) + 128 * 64, &maps.k, &full_k[stage], 64, key0, w.h, w.b);
+#pragma unroll
+        for (int half = 0; half < T::kHalves; ++half)
+          tma_load_4d(sK(stage) + half * 128 * 64, &maps.k, &full_k[stage], half * 64, key0, w.h, w.b);
       };
       auto load_v = [&](const WorkTile& w, int key0) {
         mbar_wait(&empty_v[stage], phase ^ 1);
         mbar_arrive_expect_tx(&full_v[stage], T::kTileBytes);
-        tma_load_4d(sV(stage), &maps.v, &full_v[stage], 0, key0, w.h, w.b);
-        tma_load_4d(sV(stage) + 128 * 64, &maps.v, &full_v[stage], 64, key0, w.h, w.b);
+#pragma unroll
+        for (int half = 0; half < T::kHalves; ++half)
+          tma_load_4d(sV(stage) + half * 128 * 64, &maps.v, &full_v[stage], half * 64, key0, w.h, w.b);
         if (++stage == S) stage = 0, phase ^= 1;
       };
       uint32_t q_phase = 0;
@@ -121,7 +129,7 @@ __global__ void __launch_bounds__(384, 1)
         mbar_wait(empty_q, q_phase ^ 1);
         mbar_arrive_expect_tx(bar_q, T::kTileBytes);
 #pragma unroll
-        for (int half = 0; half < 2; ++half)
+        for (int half = 0; half < T::kHalves; ++half)
 #pragma unroll
           for (int r = 0; r < 2; ++r)
             tma_load_4d(sQ + half * 128 * 64 + r * 64 * 64, &maps.q, bar_q, half * 64, w.qb * kBlock + r * 64, w.h,
@@ -136,7 +144,8 @@ __global__ void __launch_bounds__(384, 1)
   } else {
     // ---------------- consumers ----------------
     regs_alloc<T::kConsumerRegs>();
-    constexpr int NT = 16;  // 8-column accumulator tiles per 128-key tile
+    constexpr int NT = 16;          // 8-column accumulator tiles per 128-key tile
+    constexpr int NO = T::kD / 8;   // 8-column accumulator tiles of the output
     const int ct = tid - 128, cw = ct >> 7, wq = (ct >> 5) & 3, lane = tid & 31;
     const int k_blocks = (p.k_len + kBlock - 1) / kBlock;
     constexpr float kLog2e = 1.4426950408889634f;
@@ -145,18 +154,22 @@ __global__ void __launch_bounds__(384, 1)
     __nv_bfloat16* sOw = sO + cw * 64 * 64;
     const bool leader = (ct & 127) == 0;           // issues this warpgroup's output stores
 
-    float o[64];
+    float o[T::kD / 2];
     float s[64];
+    uint32_t qf[T::kQInRegs ? T::kD / 16 : 1][4];  // Q fragments per 16-column k-step
     uint32_t a[8][4];
     OnlineSoftmax<NT> softmax;
     float alpha[2];
 
-    auto issue_qk = [&](const __nv_bfloat16* k) {  // S = Q K^T: 8 k-steps over D = 128
+    auto issue_qk = [&](const __nv_bfloat16* k) {  // S = Q K^T: D / 16 k-steps
       wgmma_fence();
 #pragma unroll
-      for (int ks = 0; ks < 8; ++ks) {
+      for (int ks = 0; ks < T::kD / 16; ++ks) {
         const int off = (ks >> 2) * (128 * 64) + (ks & 3) * 16;
-        wgmma_m64n128k16_ss(s, smem_desc_sw128(sQw + off, 16, 1024), smem_desc_sw128(k + off, 16, 1024), ks > 0);
+        if constexpr (T::kQInRegs)
+          wgmma_m64n128k16_rs(s, qf[ks], smem_desc_sw128(k + off, 16, 1024), ks > 0);
+        else
+          wgmma_m64n128k16_ss(s, smem_desc_sw128(sQw + off, 16, 1024), smem_desc_sw128(k + off, 16, 1024), ks > 0);
       }
       wgmma_commit();
       fence_operand(s);
@@ -165,8 +178,13 @@ __global__ void __launch_bounds__(384, 1)
       fence_operand(o);
       wgmma_fence();
 #pragma unroll
-      for (int kk = 0; kk < 8; ++kk)
-        wgmma_m64n128k16_rs_tb(o, a[kk], smem_desc_sw128(v + kk * 16 * 64, T::kHalfBytes, 1024));
+      for (int kk = 0; kk < 8; ++kk) {
+        const uint64_t dv = smem_desc_sw128(v + kk * 16 * 64, T::kHalfBytes, 1024);
+        if constexpr (T::kD == 128)
+          wgmma_m64n128k16_rs_tb(o, a[kk], dv);
+        else
+          wgmma_m64n64k16_rs_tb(o, a[kk], dv);
+      }
       wgmma_commit();
       fence_operand(o);
     };
@@ -194,7 +212,7 @@ __global__ void __launch_bounds__(384, 1)
     };
     auto rescale_o = [&] {
 #pragma unroll
-      for (int n = 0; n < NT; ++n) {
+      for (int n = 0; n < NO; ++n) {
         o[4 * n] *= alpha[0], o[4 * n + 1] *= alpha[0];
         o[4 * n + 2] *= alpha[1], o[4 * n + 3] *= alpha[1];
       }
@@ -222,10 +240,17 @@ __global__ void __launch_bounds__(384, 1)
       const float* bias = p.key_block_bias ? p.key_block_bias + static_cast<int64_t>(w.h) * k_blocks : nullptr;
       auto tile_bias = [&](int t) { return bias ? bias[tiles.block(t)] * kLog2e : 0.f; };
 #pragma unroll
-      for (int i = 0; i < 64; ++i) o[i] = 0.f;
+      for (int i = 0; i < T::kD / 2; ++i) o[i] = 0.f;
       softmax = OnlineSoftmax<NT>{};
 
       mbar_wait(bar_q, q_phase);
+      if constexpr (T::kQInRegs) {
+        // ldmatrix x4 per k-step: lanes 0-15 address rows 0-15 of chunk 2 ks, lanes 16-31 of 2 ks + 1.
+        const int qr = cw * 64 + wq * 16 + (lane & 15);
+#pragma unroll
+        for (int ks = 0; ks < T::kD / 16; ++ks) ldmatrix_x4(qf[ks], sQ + sw128(qr, 2 * ks + (lane >> 4)));
+        mbar_arrive(empty_q);  // Q lives in registers now: the producer may load the next tile's
+      }
       const int n = tiles.count;
       if (n > 0) {
         if constexpr (T::kPingPong) {
@@ -240,7 +265,7 @@ __global__ void __launch_bounds__(384, 1)
         wgmma_wait<0>();
         fence_operand(s);
         mbar_arrive(&empty_k[slot]);
-        if (n == 1) mbar_arrive(empty_q);  // the producer may load the next tile's Q
+        if (!T::kQInRegs && n == 1) mbar_arrive(empty_q);  // the producer may load the next Q
         softmax_tile(key0, bias_log2);     // alpha unused: O is still zero
         pack_p();
         for (int t = 1; t < n; ++t) {
@@ -258,7 +283,7 @@ __global__ void __launch_bounds__(384, 1)
           wgmma_wait<1>();  // S(t) done, P(t-1) V(t-1) may still run
           fence_operand(s);
           mbar_arrive(&empty_k[ns]);
-          if (t == n - 1) mbar_arrive(empty_q);
+          if (!T::kQInRegs && t == n - 1) mbar_arrive(empty_q);
           softmax_tile(key0, bias_log2);
           wgmma_wait<0>();
           fence_operand(o);
@@ -275,7 +300,7 @@ __global__ void __launch_bounds__(384, 1)
         fence_operand(o);
         mbar_arrive(&empty_v[slot]);
         next_slot(slot, phase);
-      } else {
+      } else if (!T::kQInRegs) {
         mbar_arrive(empty_q);
       }
 
@@ -290,7 +315,7 @@ __global__ void __launch_bounds__(384, 1)
       softmax.finish(inv);
       const int r0 = cw * 64 + wq * 16 + (lane >> 2), c = 2 * (lane & 3);
 #pragma unroll
-      for (int j = 0; j < NT; ++j) {
+      for (int j = 0; j < NO; ++j) {
         *reinterpret_cast<uint32_t*>(sO + sw128(r0, j) + c) = pack_bf16(o[4 * j] * inv[0], o[4 * j + 1] * inv[0]);
         *reinterpret_cast<uint32_t*>(sO + sw128(r0 + 8, j) + c) =
             pack_bf16(o[4 * j + 2] * inv[1], o[4 * j + 3] * inv[1]);
@@ -299,8 +324,9 @@ __global__ void __launch_bounds__(384, 1)
       named_bar_sync(3 + cw, 128);
       if (leader) {
         const int row = w.qb * kBlock + cw * 64;
-        tma_store_4d(&maps.o, sOw, 0, row, w.h, w.b);
-        tma_store_4d(&maps.o, sOw + 128 * 64, 64, row, w.h, w.b);
+#pragma unroll
+        for (int half = 0; half < T::kHalves; ++half)
+          tma_store_4d(&maps.o, sOw + half * 128 * 64, half * 64, row, w.h, w.b);
         tma_store_commit();
       }
     }
