@@ -41,6 +41,7 @@ struct WsTraits : Traits<D, 128, 1> {
   // Q fragments read once per work tile into registers (S = Q K^T then reads only K from shared
   // memory, and Q's buffer is free for the next tile at once); costs D / 4 registers.
   static constexpr bool kQInRegs = Q_IN_REGS;
+  static_assert(!Q_IN_REGS || PERSISTENT, "Q in registers needs the separate output buffer");
   static constexpr int kThreads = 384;                  // producer + 2 consumer warpgroups
   static constexpr int kHalves = D / 64;
   static constexpr int kHalfBytes = 128 * 64 * 2;       // one 64-column half of a 128-row tile
