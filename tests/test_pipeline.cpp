@@ -3,6 +3,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -58,4 +61,28 @@ TEST(Pipeline, BadRequestsFailBeforeWork) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("Wan2.1_VAE"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir / "o.y4m"));
+}
+
+// Ctrl-C in the middle of denoising: exit code 130, a clear message, and no output file, partial
+// file or sidecar left behind.
+TEST(Pipeline, InterruptLeavesNothingBehind) {
+  TempDir dir;
+  const std::string out = dir / "run.log";
+  const std::string cmd = std::string(JENGA_BIN) + " generate -p cat --size 64x48 --frames 5 --steps 1000 --device cpu -o " +
+                          (dir / "v.y4m") + " --json-progress > " + out + " 2>&1";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until denoising has started (a progress line), then interrupt.
+  for (int i = 0; i < 600 && slurp(out).find("\"denoise\"") == std::string::npos; ++i) usleep(50 * 1000);
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << slurp(out);
+  EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(out);
+  EXPECT_NE(slurp(out).find("interrupted"), std::string::npos) << slurp(out);
+  for (const auto& e : fs::directory_iterator(dir.path())) EXPECT_EQ(e.path().filename(), "run.log");
 }

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/log.h"
 #include "jenga/version.h"
 
@@ -26,12 +27,16 @@ int main(int argc, char** argv) {
   jenga::cli::register_bench(app);
   jenga::cli::register_debug(app);
 
+  jenga::install_interrupt_handler();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     std::fprintf(stderr, "error: %s (see 'jenga --help')\n", e.what());
     return 2;
+  } catch (const jenga::Interrupted& e) {
+    std::fprintf(stderr, "\nerror: %s\n", e.what());
+    return 130;
   } catch (const jenga::UsageError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;

@@ -1,5 +1,7 @@
 #include "io/video_writer.h"
 
+#include "core/interrupt.h"
+
 #include <png.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -194,6 +196,7 @@ void write_mp4(const std::string& path, const Frames& f, int fps) {
     ok = std::fwrite(f.frame(i), 1, n, pipe) == n;
   }
   const int status = ::pclose(pipe);
+  check_interrupt();  // ffmpeg got the same Ctrl-C
   if (!ok || status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
     fail("{}: ffmpeg failed to encode the video (exit status {}); try -o x.webp or x.y4m", path,
          WIFEXITED(status) ? WEXITSTATUS(status) : -1);
@@ -262,6 +265,7 @@ std::string write_video(const std::string& path, const Frames& frames, int fps) 
     if (ec) fail("{}: cannot create the folder ({})", tmp, ec.message());
     try {
       for (int i = 0; i < frames.count; ++i) {
+        check_interrupt();
         char name[32];
         std::snprintf(name, sizeof name, "frame_%05d.png", i);
         png_write_file((fs::path(tmp) / name).string(), frames.frame(i), frames.width, frames.height);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "jenga/carve_mask.h"
 #include "jenga/schedule.h"
 #include "models/wan/wan_dit.h"
@@ -240,6 +241,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
   int sparse_steps = 0;
   progress.begin("denoise", N);
   for (int i = 0; i < N; ++i) {
+    check_interrupt();  // between steps: the GPU queue drains when the backend goes away
     const StepPlan& sp = plan.step[i];
     StepRun run;
     run.step = i;

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/rng.h"
 #include "io/frames.h"
 #include "io/safetensors.h"
@@ -162,6 +163,7 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
   };
   const std::string neg = req.negative_prompt.empty() ? kWanDefaultNegativePrompt : req.negative_prompt;
   const Tensor ctx_cond = encode(req.prompt), ctx_uncond = encode(neg);
+  check_interrupt();
   const double t_text = now_s() - t_text0;
 
   // Latents: [z, 1 + (F-1)/4, H/8, W/8], Philox normal noise (counter-based: the same on any
@@ -194,6 +196,7 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
   // Decode and write.
   const double t_vae0 = now_s();
   const Tensor video = wan::vae_decode(vae, x);
+  check_interrupt();
   const double t_vae = now_s() - t_vae0;
   const Frames frames = frames_from_unit_range(video.data_as<float>(), static_cast<int>(video.dim(1)),
                                                static_cast<int>(video.dim(2)), static_cast<int>(video.dim(3)));
