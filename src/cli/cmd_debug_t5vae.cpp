@@ -13,6 +13,10 @@
 #include "models/wan/tokenizer.h"
 #include "models/wan/vae_cpu.h"
 #include "models/wan/vae_model.h"
+#if JENGA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "models/wan/vae_cuda.h"
+#endif
 
 namespace jenga::cli {
 namespace {
@@ -91,10 +95,19 @@ void run_encode_text(const Options& o) {
 }
 
 void run_vae_decode(const Options& o) {
-  require_cpu(o.device, "VAE");
+#if JENGA_HAVE_CUDA
+  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+#else
+  if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
+#endif
   const auto vae = load_vae(o.weights);
   const auto f = open_input(o.input, "--latents");
-  const Tensor frames = wan::vae_decode(vae, f32_input(*f, "latents", "--latents"), !o.no_clamp);
+  const Tensor z = f32_input(*f, "latents", "--latents");
+  Tensor frames;
+#if JENGA_HAVE_CUDA
+  if (o.device == "cuda") frames = wan::vae_decode_cuda(vae, z, !o.no_clamp);
+#endif
+  if (o.device == "cpu") frames = wan::vae_decode(vae, z, !o.no_clamp);
   write_one(o.out, "frames", frames);
   std::printf("wrote %s: frames %s\n", o.out.c_str(), frames.shape().str().c_str());
 }
