@@ -25,6 +25,9 @@ if has bench; then
   for mib in 512 2048; do
     ./build/bin/jenga bench vae --size "$size" --frames "$frames" --im2col-mib $mib --json 2>&1 | tee -a "$out/bench.jsonl"
   done
+  # Where the time goes (events around each launch group; one decode).
+  JENGA_VAE_PROFILE=1 ./build/bin/jenga bench vae --size "$size" --frames "$frames" --iters 1 --warmup 0 2>&1 |
+    tee "$out/profile.txt" | grep "vae profile"
 fi
 if has peer; then
   PYTHONUNBUFFERED=1 python3 bench/wan_vae_peer.py --peers "$peers" run --size "$size" --frames "$frames" \

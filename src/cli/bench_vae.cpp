@@ -1,6 +1,7 @@
 // `jenga bench vae`: one Wan2.1 VAE decode on the GPU (median of N after warm-up) with its peak
 // GPU memory; random weights of the official structure unless --model is given.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <vector>

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -92,6 +95,52 @@ struct Slot {
   Act frames;     // capacity 2 frames
 };
 
+// JENGA_VAE_PROFILE=1: GPU time per kind of work (events around each launch group), printed
+// to stderr after each decode. Off by default: no events are recorded.
+struct Profile {
+  enum Kind { Im2col, ConvGemm, Norm, Attention, Copy, kKinds };
+  bool on = false;
+  std::vector<std::pair<Kind, std::pair<cudaEvent_t, cudaEvent_t>>> spans;
+  std::vector<cudaEvent_t> free_events;
+  cudaEvent_t event() {
+    if (free_events.empty()) {
+      cudaEvent_t e;
+      JENGA_CUDA_CHECK(cudaEventCreate(&e));
+      return e;
+    }
+    cudaEvent_t e = free_events.back();
+    free_events.pop_back();
+    return e;
+  }
+  template <typename F>
+  void run(Kind k, void* stream, F&& f) {
+    if (!on) return f();
+    cudaEvent_t a = event(), b = event();
+    JENGA_CUDA_CHECK(cudaEventRecord(a, cs(stream)));
+    f();
+    JENGA_CUDA_CHECK(cudaEventRecord(b, cs(stream)));
+    spans.push_back({k, {a, b}});
+  }
+  void report() {
+    if (!on) return;
+    JENGA_CUDA_CHECK(cudaDeviceSynchronize());
+    double ms[kKinds] = {};
+    for (auto& [k, e] : spans) {
+      float m = 0;
+      JENGA_CUDA_CHECK(cudaEventElapsedTime(&m, e.first, e.second));
+      ms[k] += m;
+      free_events.push_back(e.first), free_events.push_back(e.second);
+    }
+    spans.clear();
+    std::fprintf(stderr, "vae profile (ms): im2col %.1f, conv gemm %.1f, norm %.1f, attention %.1f, copies %.1f\n",
+                 ms[Im2col], ms[ConvGemm], ms[Norm], ms[Attention], ms[Copy]);
+  }
+  ~Profile() {
+    for (auto& [k, e] : spans) cudaEventDestroy(e.first), cudaEventDestroy(e.second);
+    for (auto e : free_events) cudaEventDestroy(e);
+  }
+};
+
 }  // namespace
 
 struct WanVaeCuda::Impl {
@@ -110,6 +159,7 @@ struct WanVaeCuda::Impl {
   size_t im2col_budget = size_t{512} << 20;
   std::vector<Slot> slots;
   void* stream = nullptr;
+  Profile prof;
 
   Act new_act(int64_t t, int64_t h, int64_t w, int64_t c, bool f32) {
     Act a;
@@ -152,7 +202,7 @@ struct WanVaeCuda::Impl {
                         pad_top == 0 && pad_left == 0;
     if (direct) {  // a 1x1x1 conv of bf16 frames: the frames are the GEMM operand
       g.m = m, g.k = cv.cin, g.a = in.src1, g.lda = cv.cin, g.d = out;
-      mm.run(g, stream);
+      prof.run(Profile::ConvGemm, stream, [&] { mm.run(g, stream); });
       return;
     }
     // Row tiles of the im2col matrix within the budget; tiles start on multiples of 64 rows
@@ -169,14 +219,16 @@ struct WanVaeCuda::Impl {
       const int64_t rows = std::min(tile, m - r0);
       if (cv.ldk != cv.k) JENGA_CUDA_CHECK(cudaMemsetAsync(ws, 0, static_cast<size_t>(rows * cv.ldk) * 2, cs(stream)));
       p.row0 = r0, p.rows = rows;
-      cuda::im2col(p, stream);
+      prof.run(Profile::Im2col, stream, [&] { cuda::im2col(p, stream); });
       g.m = rows, g.k = cv.ldk, g.a = ws, g.lda = cv.ldk, g.d = out + r0 * cv.cout;
-      mm.run(g, stream);
+      prof.run(Profile::ConvGemm, stream, [&] { mm.run(g, stream); });
     }
   }
 
   void copy_frame(const void* src, void* dst, size_t bytes) {
-    if (src != dst) JENGA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cs(stream)));
+    if (src != dst)
+      prof.run(Profile::Copy, stream,
+               [&] { JENGA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cs(stream))); });
   }
 
   // A kernel-3 temporal conv over [cached frames] + x; keeps the last `keep` window frames.
@@ -230,7 +282,9 @@ struct WanVaeCuda::Impl {
 
   Act norm(const Act& x, const Tensor& gamma, bool silu) {
     Act y = new_act(x.t, x.h, x.w, x.c, false);
-    cuda::vae_rms_norm_bf16(x.f(), gamma.data_as<float>(), y.data(), x.t * x.h * x.w, x.c, silu, stream);
+    prof.run(Profile::Norm, stream, [&] {
+      cuda::vae_rms_norm_bf16(x.f(), gamma.data_as<float>(), y.data(), x.t * x.h * x.w, x.c, silu, stream);
+    });
     return y;
   }
 
@@ -323,7 +377,7 @@ struct WanVaeCuda::Impl {
       if (auto* r = std::get_if<DevRes>(&layer))
         h = res_block(*r, std::move(h));
       else if (auto* a = std::get_if<DevAttn>(&layer))
-        h = attn_block(*a, std::move(h));
+        prof.run(Profile::Attention, stream, [&] { h = attn_block(*a, std::move(h)); });
       else
         h = resample(std::get<DevResample>(layer), h);
     }
@@ -387,6 +441,7 @@ void WanVaeCuda::decode(const float* latents, int64_t T, int64_t H, int64_t W, f
   Impl& d = *impl_;
   if (T < 1 || H < 1 || W < 1) fail("VAE decode: latent size {}x{}x{} must be at least 1x1x1", T, H, W);
   d.stream = stream;
+  if (const char* e = std::getenv("JENGA_VAE_PROFILE")) d.prof.on = e[0] == '1';
   d.slots.assign(static_cast<size_t>(d.cache_slots), Slot{});
   const int64_t F = 1 + d.tf * (T - 1), Ho = H * d.sf, Wo = W * d.sf, C = out_channels();
   int64_t first = 0;
@@ -406,6 +461,7 @@ void WanVaeCuda::decode(const float* latents, int64_t T, int64_t H, int64_t W, f
   }
   JENGA_ASSERT(first == F);
   d.slots.clear();
+  d.prof.report();
 }
 
 Tensor vae_decode_cuda(const WanVae& vae, const Tensor& latents, bool clamp) {
