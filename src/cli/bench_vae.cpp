@@ -35,6 +35,7 @@ struct BenchVaeOptions {
   int im2col_mib = 512;
   bool json = false;
   uint64_t seed = 0;
+  std::string precision = "bf16";
 };
 
 #if JENGA_HAVE_CUDA
@@ -51,7 +52,7 @@ void run_bench_vae(const BenchVaeOptions& o) {
   {
     const wan::WanVae host = o.model.empty() ? wan::random_wan_vae_decoder(o.dim, o.seed)
                                              : wan::WanVae::load(Checkpoint::open(o.model));
-    vae = wan::WanVaeCuda::from_model(host);
+    vae = wan::WanVaeCuda::from_model(host, o.precision == "f32" ? wan::VaePrecision::F32 : wan::VaePrecision::Bf16);
     name = o.model.empty() ? "wan2.1-vae dim " + std::to_string(o.dim) + " (random)" : o.model;
   }
   vae->set_im2col_budget(static_cast<size_t>(o.im2col_mib) << 20);
@@ -95,7 +96,7 @@ void run_bench_vae(const BenchVaeOptions& o) {
                         {"latent", {T, H, W}}, {"ms_median", med}, {"ms_min", ms.front()}, {"ms_max", ms.back()},
                         {"iters", o.iters}, {"weights_gib", vae->weight_bytes() / gib},
                         {"peak_alloc_gib", mem.peak / gib}, {"device_used_gib", cuda::device_used_bytes() / gib},
-                        {"im2col_mib", o.im2col_mib}, {"device", dev.name}, {"commit", JENGA_GIT_COMMIT}};
+                        {"im2col_mib", o.im2col_mib}, {"precision", o.precision}, {"device", dev.name}, {"commit", JENGA_GIT_COMMIT}};
     std::printf("%s\n", j.dump().c_str());
     return;
   }
@@ -123,6 +124,9 @@ void register_bench_vae(CLI::App& bench) {
   c->add_option("--dim", o->dim, "Base width of the random VAE (Wan2.1: 96)")->check(CLI::Range(1, 1024))->capture_default_str();
   c->add_option("--im2col-mib", o->im2col_mib, "im2col tile budget in MiB")->check(CLI::Range(1, 65536))->capture_default_str();
   c->add_option("--seed", o->seed, "Seed of the random weights and latents")->capture_default_str();
+  c->add_option("--precision", o->precision, "Conv operands: bf16 or f32 (exact f32 reference)")
+      ->check(CLI::IsMember({"bf16", "f32"}))
+      ->capture_default_str();
   c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
   c->callback([o] { run_bench_vae(*o); });
 }

@@ -76,7 +76,7 @@ void write_one(const std::string& out, const std::string& name, const Tensor& t)
 }
 
 struct Options {
-  std::string weights, input, out, device = "cpu", text;
+  std::string weights, input, out, device = "cpu", text, precision = "bf16";
   int64_t text_len = 512;
   bool no_clamp = false;
 };
@@ -105,7 +105,9 @@ void run_vae_decode(const Options& o) {
   const Tensor z = f32_input(*f, "latents", "--latents");
   Tensor frames;
 #if JENGA_HAVE_CUDA
-  if (o.device == "cuda") frames = wan::vae_decode_cuda(vae, z, !o.no_clamp);
+  if (o.device == "cuda")
+    frames = wan::vae_decode_cuda(vae, z, !o.no_clamp,
+                                  o.precision == "f32" ? wan::VaePrecision::F32 : wan::VaePrecision::Bf16);
 #endif
   if (o.device == "cpu") frames = wan::vae_decode(vae, z, !o.no_clamp);
   write_one(o.out, "frames", frames);
@@ -150,6 +152,9 @@ void register_debug_t5vae(CLI::App& debug) {
   d->add_option("--latents", o->input, "safetensors with 'latents', normalised as the denoiser sees them")->required();
   d->add_option("--out", o->out, "output safetensors: 'frames' f32 in [-1, 1]")->required();
   d->add_flag("--no-clamp", o->no_clamp, "Keep values outside [-1, 1]");
+  d->add_option("--precision", o->precision, "CUDA conv operands: bf16 (fast) or f32 (reference)")
+      ->check(CLI::IsMember({"bf16", "f32"}))
+      ->capture_default_str();
   device(d);
   d->callback([o] { run_vae_decode(*o); });
 

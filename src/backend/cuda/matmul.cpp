@@ -17,7 +17,8 @@ namespace {
 void check_lt(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS) fail("cuBLASLt {} failed with status {}", what, static_cast<int>(s));
 }
-using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, bool, uint32_t, uint32_t, uint32_t>;
+using Key =
+    std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, bool, uint32_t, uint32_t, uint32_t, bool>;
 
 // The largest power of two (up to 256) dividing the address: the heuristic otherwise assumes
 // 256-byte aligned operands, and tiles of rows or q/k/v column slices are not.
@@ -45,7 +46,7 @@ struct MatmulRunner::Impl {
   // cuBLAS's "B" is our A (col-major [K,M]), C/D col-major [N,M] with ld = ldd.
   Plan& plan(const MatmulArgs& g) {
     const uint32_t al_a = alignment(g.b), al_b = alignment(g.a), al_c = alignment(g.d);
-    const Key key{g.m, g.n, g.k, g.lda, g.ldb, g.ldd, g.b_nk, g.d_bf16, g.bias != nullptr, al_a, al_b, al_c};
+    const Key key{g.m, g.n, g.k, g.lda, g.ldb, g.ldd, g.b_nk, g.d_bf16, g.bias != nullptr, al_a, al_b, al_c, g.ab_f32};
     auto it = plans.find(key);
     if (it != plans.end()) return it->second;
     Plan p;
@@ -59,11 +60,12 @@ struct MatmulRunner::Impl {
       const cudaDataType_t bt = CUDA_R_32F;
       check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt), "bias type");
     }
+    const cudaDataType_t ab = g.ab_f32 ? CUDA_R_32F : CUDA_R_16BF;
     if (g.b_nk)
-      check_lt(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, g.k, g.n, g.ldb), "layout a");
+      check_lt(cublasLtMatrixLayoutCreate(&p.a, ab, g.k, g.n, g.ldb), "layout a");
     else
-      check_lt(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, g.n, g.k, g.ldb), "layout a");
-    check_lt(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, g.k, g.m, g.lda), "layout b");
+      check_lt(cublasLtMatrixLayoutCreate(&p.a, ab, g.n, g.k, g.ldb), "layout a");
+    check_lt(cublasLtMatrixLayoutCreate(&p.b, ab, g.k, g.m, g.lda), "layout b");
     check_lt(cublasLtMatrixLayoutCreate(&p.c, g.d_bf16 ? CUDA_R_16BF : CUDA_R_32F, g.n, g.m, g.ldd), "layout c");
     cublasLtMatmulPreference_t pref;
     check_lt(cublasLtMatmulPreferenceCreate(&pref), "preference");
@@ -80,7 +82,7 @@ struct MatmulRunner::Impl {
     const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (hs != CUBLAS_STATUS_SUCCESS || found == 0)
-      fail("cuBLASLt has no algorithm for a {}x{}x{} bf16 GEMM (lda {}, ldb {}, ldd {})", g.m, g.n, g.k, g.lda, g.ldb,
+      fail("cuBLASLt has no algorithm for a {}x{}x{} {} GEMM (lda {}, ldb {}, ldd {})", g.m, g.n, g.k, g.ab_f32 ? "f32" : "bf16", g.lda, g.ldb,
            g.ldd);
     p.algo = result.algo;
     return plans.emplace(key, p).first->second;
@@ -109,6 +111,7 @@ MatmulRunner::~MatmulRunner() = default;
 void MatmulRunner::run(const MatmulArgs& g, void* stream) {
   if (g.m <= 0 || g.n <= 0 || g.k <= 0) fail("GEMM with empty shape {}x{}x{}", g.m, g.n, g.k);
   if (g.bias && g.d_bf16) fail("GEMM: an f32 bias needs an f32 result");
+  if (g.ab_f32 && g.d_bf16) fail("GEMM: f32 operands need an f32 result");
   auto& p = impl_->plan(g);
   if (g.bias) {
     const void* bias = g.bias;

@@ -1,5 +1,5 @@
 #pragma once
-// General row-major bf16 GEMMs through cuBLASLt with f32 accumulation, for the VAE's
+// General row-major bf16 (or f32) GEMMs through cuBLASLt with f32 accumulation, for the VAE's
 // convolutions (im2col rows x packed kernels) and its attention: leading dimensions, B given as
 // [N, K] or [K, N], an f32 or bf16 result, an f32 bias and an in-place accumulate (beta = 1).
 // Plain C++ header: device pointers as void*, the stream as void* (cudaStream_t).
@@ -21,6 +21,7 @@ struct MatmulArgs {
   bool d_bf16 = false;
   const float* bias = nullptr;  // f32 [N] or null; f32 results only
   bool accumulate = false;      // d += A B^T (d read as C), else d = A B^T
+  bool ab_f32 = false;          // A and B f32 (exact f32 products, for reference runs); d must be f32
 };
 
 class MatmulRunner {

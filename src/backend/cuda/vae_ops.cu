@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/vae_ops.h"
@@ -17,32 +18,41 @@ int blocks_for(int64_t n, int threads) {
   return static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, int64_t{1} << 20));
 }
 
-// Loads V channels as bf16 (V = 8: one 16-byte store; V = 1: scalar).
-template <typename T, int V>
-struct Lane;
-template <>
-struct Lane<__nv_bfloat16, 8> {
-  static __device__ uint4 load(const __nv_bfloat16* p) { return *reinterpret_cast<const uint4*>(p); }
-};
-template <>
-struct Lane<float, 8> {
-  static __device__ uint4 load(const float* p) {
-    const float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];
-    uint4 r;
-    __nv_bfloat162 t;
-    t = __floats2bfloat162_rn(a.x, a.y), r.x = *reinterpret_cast<uint32_t*>(&t);
-    t = __floats2bfloat162_rn(a.z, a.w), r.y = *reinterpret_cast<uint32_t*>(&t);
-    t = __floats2bfloat162_rn(b.x, b.y), r.z = *reinterpret_cast<uint32_t*>(&t);
-    t = __floats2bfloat162_rn(b.z, b.w), r.w = *reinterpret_cast<uint32_t*>(&t);
-    return r;
+// Eight consecutive channels: loaded as floats, stored as bf16 (one 16-byte store) or f32.
+__device__ void load8(const float* p, float (&v)[8]) {
+  const float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];
+  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+__device__ void load8(const __nv_bfloat16* p, float (&v)[8]) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __bfloat1622float2(h[i]);
+    v[2 * i] = f.x, v[2 * i + 1] = f.y;
   }
-};
+}
+__device__ void store8(__nv_bfloat16* o, const float (&v)[8]) {
+  uint4 u;
+  __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&u);
+  for (int i = 0; i < 4; ++i) h[i] = __floats2bfloat162_rn(v[2 * i], v[2 * i + 1]);
+  *reinterpret_cast<uint4*>(o) = u;
+}
+__device__ void store8(float* o, const float (&v)[8]) {
+  reinterpret_cast<float4*>(o)[0] = make_float4(v[0], v[1], v[2], v[3]);
+  reinterpret_cast<float4*>(o)[1] = make_float4(v[4], v[5], v[6], v[7]);
+}
+template <typename O>
+__device__ O to_out(float v);
+template <>
+__device__ __nv_bfloat16 to_out<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <>
+__device__ float to_out<float>(float v) { return v; }
 
 // One warp per im2col row (output pixel): the row's position is decoded once; lanes walk the
 // (tap, channel group) pairs with incremental counters, so no per-element integer division.
 constexpr int kIm2colWarps = 8;
 
-template <typename T, int V>
+template <typename T, typename O, int V>
 __global__ void __launch_bounds__(kIm2colWarps * 32) im2col_kernel(Im2colParams p) {
   __shared__ int3 taps_s[64];  // (dt, di, dj) per tap; kt*kh*kw <= 64 checked on the host
   const int taps = p.kt * p.kh * p.kw;
@@ -59,13 +69,13 @@ __global__ void __launch_bounds__(kIm2colWarps * 32) im2col_kernel(Im2colParams 
     const int64_t row = p.row0 + r;
     const int64_t ox = row % p.wo, rest = row / p.wo, oy = rest % p.ho, j = rest / p.ho;
     const int64_t y0 = oy * p.stride - p.pad_top, x0 = ox * p.stride - p.pad_left;
-    __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.out) + r * p.ldk;
+    O* dst = static_cast<O*>(p.out) + r * p.ldk;
     int tap = first_tap, g = first_g;
     while (tap < taps) {
       const int3 d = taps_s[tap];
       const int64_t iy = y0 + d.y, ix = x0 + d.z;
       const bool inside = iy >= 0 && iy < p.h && ix >= 0 && ix < p.w;
-      __nv_bfloat16* o = dst + static_cast<int64_t>(tap) * p.cin + g * V;
+      O* o = dst + static_cast<int64_t>(tap) * p.cin + g * V;
       const T* src = nullptr;
       if (inside) {
         const int64_t fw = j * p.tstride + d.x;
@@ -73,10 +83,14 @@ __global__ void __launch_bounds__(kIm2colWarps * 32) im2col_kernel(Im2colParams 
         const int64_t sy = p.up2 ? iy >> 1 : iy, sx = p.up2 ? ix >> 1 : ix;
         src = base + (sy * ws + sx) * p.cin + g * V;
       }
-      if constexpr (V == 8) {
-        *reinterpret_cast<uint4*>(o) = src ? Lane<T, 8>::load(src) : make_uint4(0, 0, 0, 0);
+      if constexpr (V == 8 && std::is_same_v<T, __nv_bfloat16> && std::is_same_v<O, __nv_bfloat16>) {
+        *reinterpret_cast<uint4*>(o) = src ? *reinterpret_cast<const uint4*>(src) : make_uint4(0, 0, 0, 0);
+      } else if constexpr (V == 8) {
+        float v[8] = {};
+        if (src) load8(src, v);
+        store8(o, v);
       } else {
-        *o = __float2bfloat16_rn(src ? static_cast<float>(*src) : 0.0f);
+        *o = to_out<O>(src ? static_cast<float>(*src) : 0.0f);
       }
       tap += step_tap, g += step_g;
       if (g >= groups) g -= groups, ++tap;
@@ -84,14 +98,14 @@ __global__ void __launch_bounds__(kIm2colWarps * 32) im2col_kernel(Im2colParams 
   }
 }
 
-template <typename T>
+template <typename T, typename O>
 void launch_im2col(const Im2colParams& p, cudaStream_t s) {
   const bool vec = p.cin % 8 == 0 && p.ldk % 8 == 0;
   const int64_t blocks = std::min<int64_t>((p.rows + kIm2colWarps - 1) / kIm2colWarps, int64_t{1} << 20);
   if (vec)
-    im2col_kernel<T, 8><<<static_cast<unsigned>(blocks), kIm2colWarps * 32, 0, s>>>(p);
+    im2col_kernel<T, O, 8><<<static_cast<unsigned>(blocks), kIm2colWarps * 32, 0, s>>>(p);
   else
-    im2col_kernel<T, 1><<<static_cast<unsigned>(blocks), kIm2colWarps * 32, 0, s>>>(p);
+    im2col_kernel<T, O, 1><<<static_cast<unsigned>(blocks), kIm2colWarps * 32, 0, s>>>(p);
 }
 
 __device__ float warp_sum(float v) {
@@ -100,8 +114,8 @@ __device__ float warp_sum(float v) {
 }
 
 // One warp per pixel.
-__global__ void vae_rms_norm_kernel(const float* x, const float* gamma, __nv_bfloat16* y, int64_t pixels, int64_t c,
-                                    bool silu) {
+template <typename O>
+__global__ void vae_rms_norm_kernel(const float* x, const float* gamma, O* y, int64_t pixels, int64_t c, bool silu) {
   const int lane = threadIdx.x & 31;
   const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
   for (int64_t p = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; p < pixels; p += warps) {
@@ -110,11 +124,11 @@ __global__ void vae_rms_norm_kernel(const float* x, const float* gamma, __nv_bfl
     for (int64_t i = lane; i < c; i += 32) ss += xi[i] * xi[i];
     ss = warp_sum(ss);
     const float inv = sqrtf(static_cast<float>(c)) / fmaxf(sqrtf(ss), 1e-12f);
-    __nv_bfloat16* yo = y + p * c;
+    O* yo = y + p * c;
     for (int64_t i = lane; i < c; i += 32) {
       float v = xi[i] * inv * gamma[i];
-      if (silu) v = v / (1.0f + __expf(-v));
-      yo[i] = __float2bfloat16_rn(v);
+      if (silu) v = v / (1.0f + expf(-v));
+      yo[i] = to_out<O>(v);
     }
   }
 }
@@ -133,18 +147,19 @@ __device__ float block_reduce(float v, bool is_max, float* smem) {
   return v;
 }
 
-__global__ void softmax_rows_kernel(const float* s, __nv_bfloat16* p, int64_t cols, float scale) {
+template <typename O>
+__global__ void softmax_rows_kernel(const float* s, O* p, int64_t cols, float scale) {
   __shared__ float smem[32];
   const float* row = s + blockIdx.x * cols;
-  __nv_bfloat16* out = p + blockIdx.x * cols;
+  O* out = p + blockIdx.x * cols;
   float m = -INFINITY;
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) m = fmaxf(m, row[i]);
   m = block_reduce(m, true, smem) * scale;
   float sum = 0.0f;
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum += __expf(row[i] * scale - m);
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum += expf(row[i] * scale - m);
   sum = block_reduce(sum, false, smem);
   const float inv = 1.0f / sum;
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) out[i] = __float2bfloat16_rn(__expf(row[i] * scale - m) * inv);
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) out[i] = to_out<O>(expf(row[i] * scale - m) * inv);
 }
 
 __global__ void f32_to_bf16_kernel(const float* src, __nv_bfloat16* dst, int64_t n) {
@@ -177,24 +192,37 @@ __global__ void frames_to_planar_kernel(const float* src, int64_t t, int64_t hw,
 void im2col(const Im2colParams& p, void* stream) {
   if (p.rows <= 0) return;
   if (p.kt * p.kh * p.kw > 64) throw Error("im2col: kernels of more than 64 taps are not supported");
-  if (p.f32_input)
-    launch_im2col<float>(p, as_stream(stream));
+  if (p.f32_input && p.out_f32)
+    launch_im2col<float, float>(p, as_stream(stream));
+  else if (p.f32_input)
+    launch_im2col<float, __nv_bfloat16>(p, as_stream(stream));
+  else if (p.out_f32)
+    launch_im2col<__nv_bfloat16, float>(p, as_stream(stream));
   else
-    launch_im2col<__nv_bfloat16>(p, as_stream(stream));
+    launch_im2col<__nv_bfloat16, __nv_bfloat16>(p, as_stream(stream));
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-void vae_rms_norm_bf16(const float* x, const float* gamma, void* y, int64_t pixels, int64_t c, bool silu, void* stream) {
+void vae_rms_norm(const float* x, const float* gamma, void* y, bool y_f32, int64_t pixels, int64_t c, bool silu,
+                  void* stream) {
   if (pixels <= 0) return;
-  vae_rms_norm_kernel<<<blocks_for(pixels * 32, 256), 256, 0, as_stream(stream)>>>(
-      x, gamma, static_cast<__nv_bfloat16*>(y), pixels, c, silu);
+  if (y_f32)
+    vae_rms_norm_kernel<<<blocks_for(pixels * 32, 256), 256, 0, as_stream(stream)>>>(x, gamma, static_cast<float*>(y),
+                                                                                    pixels, c, silu);
+  else
+    vae_rms_norm_kernel<<<blocks_for(pixels * 32, 256), 256, 0, as_stream(stream)>>>(
+        x, gamma, static_cast<__nv_bfloat16*>(y), pixels, c, silu);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-void softmax_rows_bf16(const float* s, void* p, int64_t rows, int64_t cols, float scale, void* stream) {
+void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t cols, float scale, void* stream) {
   if (rows <= 0) return;
-  softmax_rows_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(s, static_cast<__nv_bfloat16*>(p),
-                                                                                 cols, scale);
+  if (p_f32)
+    softmax_rows_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(s, static_cast<float*>(p), cols,
+                                                                                   scale);
+  else
+    softmax_rows_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(
+        s, static_cast<__nv_bfloat16*>(p), cols, scale);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

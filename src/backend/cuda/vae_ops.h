@@ -24,18 +24,20 @@ struct Im2colParams {
   int pad_top = 0, pad_left = 0, stride = 1, tstride = 1;
   int64_t ho = 0, wo = 0;      // output frame size
   int64_t row0 = 0, rows = 0;  // the output rows [row0, row0 + rows) of tout*ho*wo
-  void* out = nullptr;         // bf16 [rows, ldk]
+  void* out = nullptr;         // bf16 (or f32 with out_f32) [rows, ldk]
   int64_t ldk = 0;
+  bool out_f32 = false;
 };
 void im2col(const Im2colParams& p, void* stream = nullptr);
 
 // Official VAE RMS_norm: y = x / max(||x||_2, 1e-12) * sqrt(c) * gamma, then SiLU when asked.
-// x: [pixels, c] f32; gamma: [c] f32 (device); y: [pixels, c] bf16.
-void vae_rms_norm_bf16(const float* x, const float* gamma, void* y, int64_t pixels, int64_t c, bool silu,
-                       void* stream = nullptr);
+// x: [pixels, c] f32; gamma: [c] f32 (device); y: [pixels, c] bf16 (f32 with y_f32).
+void vae_rms_norm(const float* x, const float* gamma, void* y, bool y_f32, int64_t pixels, int64_t c, bool silu,
+                  void* stream = nullptr);
 
-// p = softmax(s * scale) per row. s: [rows, cols] f32; p: [rows, cols] bf16.
-void softmax_rows_bf16(const float* s, void* p, int64_t rows, int64_t cols, float scale, void* stream = nullptr);
+// p = softmax(s * scale) per row. s: [rows, cols] f32; p: [rows, cols] bf16 (f32 with p_f32).
+void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t cols, float scale,
+                  void* stream = nullptr);
 
 // dst = bf16(src), n values.
 void f32_to_bf16(const float* src, void* dst, int64_t n, void* stream = nullptr);

@@ -41,16 +41,19 @@ struct DevConv {
   int kt = 1, kh = 1, kw = 1;
 };
 
-DevConv upload_conv(const cpu::PackedConv& p) {
+DevConv upload_conv(const cpu::PackedConv& p, bool f32) {
   DevConv d;
   d.cout = p.cout, d.cin = p.cin, d.kt = p.kt, d.kh = p.kh, d.kw = p.kw;
   d.k = p.k();
   d.ldk = (d.k + 7) / 8 * 8;
-  std::vector<uint16_t> w(static_cast<size_t>(d.cout * d.ldk), 0);
+  const DType dt = f32 ? DType::F32 : DType::BF16;
+  const size_t es = dtype_size(dt);
+  std::vector<uint8_t> w(static_cast<size_t>(d.cout * d.ldk) * es, 0);
   for (int64_t o = 0; o < d.cout; ++o)
-    convert(p.weight.data() + o * d.k, DType::F32, w.data() + o * d.ldk, DType::BF16, static_cast<size_t>(d.k));
-  d.w = Tensor::empty(DType::BF16, Shape{d.cout, d.ldk}, Device::CUDA);
-  cuda::copy_to_device(d.w.data(), w.data(), w.size() * 2);
+    convert(p.weight.data() + o * d.k, DType::F32, w.data() + static_cast<size_t>(o * d.ldk) * es, dt,
+            static_cast<size_t>(d.k));
+  d.w = Tensor::empty(dt, Shape{d.cout, d.ldk}, Device::CUDA);
+  cuda::copy_to_device(d.w.data(), w.data(), w.size());
   d.b = upload_f32(p.bias);
   return d;
 }
@@ -144,6 +147,7 @@ struct Profile {
 }  // namespace
 
 struct WanVaeCuda::Impl {
+  bool f32 = false;  // VaePrecision::F32: conv operands (norm outputs, im2col, weights) in f32
   int64_t z_dim = 0;
   DevConv post_quant;
   DevCausal conv_in, conv_out;
@@ -198,26 +202,28 @@ struct WanVaeCuda::Impl {
     g.ldd = cv.cout;
     g.bias = cv.b.data_as<float>();
     g.accumulate = accumulate;
-    const bool direct = cv.kt == 1 && cv.kh == 1 && cv.kw == 1 && !in.f32 && !in.up2 && stride == 1 && in.n0 == 0 &&
-                        pad_top == 0 && pad_left == 0;
-    if (direct) {  // a 1x1x1 conv of bf16 frames: the frames are the GEMM operand
+    g.ab_f32 = f32;
+    const size_t es = f32 ? 4 : 2;
+    const bool direct = cv.kt == 1 && cv.kh == 1 && cv.kw == 1 && in.f32 == f32 && !in.up2 && stride == 1 &&
+                        in.n0 == 0 && pad_top == 0 && pad_left == 0;
+    if (direct) {  // a 1x1x1 conv of frames in the operand type: the frames are the GEMM operand
       g.m = m, g.k = cv.cin, g.a = in.src1, g.lda = cv.cin, g.d = out;
       prof.run(Profile::ConvGemm, stream, [&] { mm.run(g, stream); });
       return;
     }
     // Row tiles of the im2col matrix within the budget; tiles start on multiples of 64 rows
     // so f32 output tiles stay 256-byte aligned.
-    const int64_t fit = static_cast<int64_t>(im2col_budget / (static_cast<size_t>(cv.ldk) * 2));
+    const int64_t fit = static_cast<int64_t>(im2col_budget / (static_cast<size_t>(cv.ldk) * es));
     const int64_t tile = std::min(m, std::max<int64_t>(64, fit / 64 * 64));
-    void* ws = workspace(static_cast<size_t>(tile * cv.ldk) * 2);
+    void* ws = workspace(static_cast<size_t>(tile * cv.ldk) * es);
     cuda::Im2colParams p;
     p.src0 = in.src0, p.n0 = in.n0, p.src1 = in.src1, p.f32_input = in.f32, p.cin = cv.cin;
     p.h = in.h, p.w = in.w, p.up2 = in.up2, p.kt = cv.kt, p.kh = cv.kh, p.kw = cv.kw;
     p.pad_top = pad_top, p.pad_left = pad_left, p.stride = stride, p.tstride = tstride;
-    p.ho = ho, p.wo = wo, p.out = ws, p.ldk = cv.ldk;
+    p.ho = ho, p.wo = wo, p.out = ws, p.ldk = cv.ldk, p.out_f32 = f32;
     for (int64_t r0 = 0; r0 < m; r0 += tile) {
       const int64_t rows = std::min(tile, m - r0);
-      if (cv.ldk != cv.k) JENGA_CUDA_CHECK(cudaMemsetAsync(ws, 0, static_cast<size_t>(rows * cv.ldk) * 2, cs(stream)));
+      if (cv.ldk != cv.k) JENGA_CUDA_CHECK(cudaMemsetAsync(ws, 0, static_cast<size_t>(rows * cv.ldk) * es, cs(stream)));
       p.row0 = r0, p.rows = rows;
       prof.run(Profile::Im2col, stream, [&] { cuda::im2col(p, stream); });
       g.m = rows, g.k = cv.ldk, g.a = ws, g.lda = cv.ldk, g.d = out + r0 * cv.cout;
@@ -281,9 +287,9 @@ struct WanVaeCuda::Impl {
   }
 
   Act norm(const Act& x, const Tensor& gamma, bool silu) {
-    Act y = new_act(x.t, x.h, x.w, x.c, false);
+    Act y = new_act(x.t, x.h, x.w, x.c, f32);
     prof.run(Profile::Norm, stream, [&] {
-      cuda::vae_rms_norm_bf16(x.f(), gamma.data_as<float>(), y.data(), x.t * x.h * x.w, x.c, silu, stream);
+      cuda::vae_rms_norm(x.f(), gamma.data_as<float>(), y.data(), f32, x.t * x.h * x.w, x.c, silu, stream);
     });
     return y;
   }
@@ -305,30 +311,36 @@ struct WanVaeCuda::Impl {
 
   Act attn_block(const DevAttn& a, Act x) {
     const int64_t c = x.c, n = x.h * x.w;
+    const size_t es = f32 ? 4 : 2;  // operand element size
     const Act xn = norm(x, a.gamma, false);
     auto qkv32 = pool.get(static_cast<size_t>(n * 3 * c) * 4);
-    auto qkv = pool.get(static_cast<size_t>(n * 3 * c) * 2);
+    auto qkv16 = f32 ? qkv32 : pool.get(static_cast<size_t>(n * 3 * c) * 2);
     auto s = pool.get(static_cast<size_t>(n * n) * 4);
-    auto p = pool.get(static_cast<size_t>(n * n) * 2);
-    auto o = pool.get(static_cast<size_t>(n * c) * 2);
+    auto p = pool.get(static_cast<size_t>(n * n) * es);
+    auto o = pool.get(static_cast<size_t>(n * c) * es);
     const float scale = 1.0f / std::sqrt(static_cast<float>(c));
     for (int64_t t = 0; t < x.t; ++t) {
-      const auto* xf = static_cast<const uint16_t*>(xn.data()) + t * n * c;
-      cuda::MatmulArgs g;  // qkv = to_qkv(x_norm), f32 then bf16
+      const auto* xf = static_cast<const char*>(xn.data()) + static_cast<size_t>(t * n * c) * es;
+      cuda::MatmulArgs g;  // qkv = to_qkv(x_norm), f32 (then bf16)
+      g.ab_f32 = f32;
       g.m = n, g.n = 3 * c, g.k = c, g.a = xf, g.lda = c, g.b = a.to_qkv.w.data(), g.ldb = a.to_qkv.ldk;
       g.d = qkv32.get(), g.ldd = 3 * c, g.bias = a.to_qkv.b.data_as<float>();
       mm.run(g, stream);
-      cuda::f32_to_bf16(static_cast<float*>(qkv32.get()), qkv.get(), n * 3 * c, stream);
-      const auto* q = static_cast<const uint16_t*>(qkv.get());
+      if (!f32) cuda::f32_to_bf16(static_cast<float*>(qkv32.get()), qkv16.get(), n * 3 * c, stream);
+      const auto* q = static_cast<const char*>(qkv16.get());
+      const size_t cb = static_cast<size_t>(c) * es;  // bytes of c channels
       g = cuda::MatmulArgs();  // s = q k^T
-      g.m = n, g.n = n, g.k = c, g.a = q, g.lda = 3 * c, g.b = q + c, g.ldb = 3 * c, g.d = s.get(), g.ldd = n;
+      g.ab_f32 = f32;
+      g.m = n, g.n = n, g.k = c, g.a = q, g.lda = 3 * c, g.b = q + cb, g.ldb = 3 * c, g.d = s.get(), g.ldd = n;
       mm.run(g, stream);
-      cuda::softmax_rows_bf16(static_cast<float*>(s.get()), p.get(), n, n, scale, stream);
+      cuda::softmax_rows(static_cast<float*>(s.get()), p.get(), f32, n, n, scale, stream);
       g = cuda::MatmulArgs();  // o = p v
-      g.m = n, g.n = c, g.k = n, g.a = p.get(), g.lda = n, g.b = q + 2 * c, g.ldb = 3 * c, g.b_nk = false;
-      g.d = o.get(), g.ldd = c, g.d_bf16 = true;
+      g.ab_f32 = f32;
+      g.m = n, g.n = c, g.k = n, g.a = p.get(), g.lda = n, g.b = q + 2 * cb, g.ldb = 3 * c, g.b_nk = false;
+      g.d = o.get(), g.ldd = c, g.d_bf16 = !f32;
       mm.run(g, stream);
       g = cuda::MatmulArgs();  // x += proj(o)
+      g.ab_f32 = f32;
       g.m = n, g.n = c, g.k = c, g.a = o.get(), g.lda = c, g.b = a.proj.w.data(), g.ldb = a.proj.ldk;
       g.d = x.f() + t * n * c, g.ldd = c, g.bias = a.proj.b.data_as<float>(), g.accumulate = true;
       mm.run(g, stream);
@@ -388,16 +400,18 @@ struct WanVaeCuda::Impl {
 WanVaeCuda::WanVaeCuda() : impl_(std::make_unique<Impl>()) {}
 WanVaeCuda::~WanVaeCuda() = default;
 
-std::unique_ptr<WanVaeCuda> WanVaeCuda::from_model(const WanVae& vae) {
+std::unique_ptr<WanVaeCuda> WanVaeCuda::from_model(const WanVae& vae, VaePrecision precision) {
   if (!cuda::available()) fail("no CUDA device found: the CUDA VAE needs a GPU (use --device cpu)");
   cuda::init();
   const size_t before = cuda::memory_stats().current;
   std::unique_ptr<WanVaeCuda> m(new WanVaeCuda());
   Impl& d = *m->impl_;
+  d.f32 = precision == VaePrecision::F32;
   const VaeCoder& c = vae.decoder;
-  auto causal = [](const VaeCausalConv& v) { return DevCausal{upload_conv(v.conv), v.pad, v.cache_slot}; };
+  const auto conv_up = [f32 = d.f32](const cpu::PackedConv& p) { return upload_conv(p, f32); };
+  const auto causal = [&](const VaeCausalConv& v) { return DevCausal{conv_up(v.conv), v.pad, v.cache_slot}; };
   d.z_dim = vae.z_dim;
-  d.post_quant = upload_conv(vae.post_quant);
+  d.post_quant = conv_up(vae.post_quant);
   d.conv_in = causal(c.conv_in);
   d.conv_out = causal(c.conv_out);
   d.head_gamma = upload_f32(c.head_gamma);
@@ -407,16 +421,16 @@ std::unique_ptr<WanVaeCuda> WanVaeCuda::from_model(const WanVae& vae) {
       b.gamma1 = upload_f32(r->gamma1), b.gamma2 = upload_f32(r->gamma2);
       b.conv1 = causal(r->conv1), b.conv2 = causal(r->conv2);
       b.has_shortcut = r->has_shortcut;
-      if (r->has_shortcut) b.shortcut = upload_conv(r->shortcut.conv);
+      if (r->has_shortcut) b.shortcut = conv_up(r->shortcut.conv);
       d.layers.emplace_back(std::move(b));
     } else if (auto* a = std::get_if<VaeAttnBlock>(&layer)) {
-      d.layers.emplace_back(DevAttn{upload_f32(a->gamma), upload_conv(a->to_qkv), upload_conv(a->proj)});
+      d.layers.emplace_back(DevAttn{upload_f32(a->gamma), conv_up(a->to_qkv), conv_up(a->proj)});
     } else {
       const auto& s = std::get<VaeResample>(layer);
       DevResample r;
       r.mode = s.mode;
-      r.spatial = upload_conv(s.spatial);
-      if (s.cache_slot >= 0) r.time_conv = upload_conv(s.time_conv);
+      r.spatial = conv_up(s.spatial);
+      if (s.cache_slot >= 0) r.time_conv = conv_up(s.time_conv);
       r.slot = s.cache_slot;
       d.layers.emplace_back(std::move(r));
     }
@@ -464,9 +478,9 @@ void WanVaeCuda::decode(const float* latents, int64_t T, int64_t H, int64_t W, f
   d.prof.report();
 }
 
-Tensor vae_decode_cuda(const WanVae& vae, const Tensor& latents, bool clamp) {
+Tensor vae_decode_cuda(const WanVae& vae, const Tensor& latents, bool clamp, VaePrecision precision) {
   check_vae_latents(vae, latents);
-  auto dev = WanVaeCuda::from_model(vae);
+  auto dev = WanVaeCuda::from_model(vae, precision);
   const int64_t T = latents.dim(1), H = latents.dim(2), W = latents.dim(3);
   const int64_t F = 1 + dev->temporal_factor() * (T - 1), C = dev->out_channels();
   const int64_t Ho = H * dev->spatial_factor(), Wo = W * dev->spatial_factor();

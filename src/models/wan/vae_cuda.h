@@ -17,10 +17,15 @@ namespace jenga::wan {
 
 struct WanVae;
 
+// Bf16: conv weights and inputs in bf16 (the fast path). F32: everything in f32 with exact f32
+// GEMMs, slower; a reference that isolates bf16 rounding from logic errors (tiny test VAEs of
+// width 3 lose ~5% to bf16 rounding alone).
+enum class VaePrecision { Bf16, F32 };
+
 class WanVaeCuda {
  public:
   // Uploads the decoder (and the post-quant conv) of a loaded VAE.
-  static std::unique_ptr<WanVaeCuda> from_model(const WanVae& vae);
+  static std::unique_ptr<WanVaeCuda> from_model(const WanVae& vae, VaePrecision precision = VaePrecision::Bf16);
   ~WanVaeCuda();
 
   // latents: [z_dim, T, H, W] f32 (device), normalised as the denoiser sees them;
@@ -45,6 +50,7 @@ class WanVaeCuda {
 
 // Host in, host out (tests, `jenga debug vae-decode --device cuda`, the pipeline):
 // latents [z_dim, T, H, W] f32 CPU -> frames [3, 1 + 4(T-1), 8H, 8W] f32 CPU.
-Tensor vae_decode_cuda(const WanVae& vae, const Tensor& latents, bool clamp = true);
+Tensor vae_decode_cuda(const WanVae& vae, const Tensor& latents, bool clamp = true,
+                       VaePrecision precision = VaePrecision::Bf16);
 
 }  // namespace jenga::wan
