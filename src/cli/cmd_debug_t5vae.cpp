@@ -13,6 +13,10 @@
 #include "models/wan/tokenizer.h"
 #include "models/wan/vae_cpu.h"
 #include "models/wan/vae_model.h"
+#if JENGA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "models/wan/vae_cuda.h"
+#endif
 
 namespace jenga::cli {
 namespace {
@@ -72,7 +76,7 @@ void write_one(const std::string& out, const std::string& name, const Tensor& t)
 }
 
 struct Options {
-  std::string weights, input, out, device = "cpu", text;
+  std::string weights, input, out, device = "cpu", text, precision = "bf16";
   int64_t text_len = 512;
   bool no_clamp = false;
 };
@@ -91,10 +95,21 @@ void run_encode_text(const Options& o) {
 }
 
 void run_vae_decode(const Options& o) {
-  require_cpu(o.device, "VAE");
+#if JENGA_HAVE_CUDA
+  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+#else
+  if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
+#endif
   const auto vae = load_vae(o.weights);
   const auto f = open_input(o.input, "--latents");
-  const Tensor frames = wan::vae_decode(vae, f32_input(*f, "latents", "--latents"), !o.no_clamp);
+  const Tensor z = f32_input(*f, "latents", "--latents");
+  Tensor frames;
+#if JENGA_HAVE_CUDA
+  if (o.device == "cuda")
+    frames = wan::vae_decode_cuda(vae, z, !o.no_clamp,
+                                  o.precision == "f32" ? wan::VaePrecision::F32 : wan::VaePrecision::Bf16);
+#endif
+  if (o.device == "cpu") frames = wan::vae_decode(vae, z, !o.no_clamp);
   write_one(o.out, "frames", frames);
   std::printf("wrote %s: frames %s\n", o.out.c_str(), frames.shape().str().c_str());
 }
@@ -137,6 +152,9 @@ void register_debug_t5vae(CLI::App& debug) {
   d->add_option("--latents", o->input, "safetensors with 'latents', normalised as the denoiser sees them")->required();
   d->add_option("--out", o->out, "output safetensors: 'frames' f32 in [-1, 1]")->required();
   d->add_flag("--no-clamp", o->no_clamp, "Keep values outside [-1, 1]");
+  d->add_option("--precision", o->precision, "CUDA conv operands: bf16 (fast) or f32 (reference)")
+      ->check(CLI::IsMember({"bf16", "f32"}))
+      ->capture_default_str();
   device(d);
   d->callback([o] { run_vae_decode(*o); });
 

@@ -15,6 +15,8 @@ void register_bench(CLI::App& app);
 void register_debug(CLI::App& app);
 // `jenga bench dit` (bench_dit.cpp), registered by register_bench.
 void register_bench_dit(CLI::App& bench);
+// `jenga bench vae` (bench_vae.cpp), registered by register_bench.
+void register_bench_vae(CLI::App& bench);
 // `jenga debug dit-forward` (cmd_debug_dit.cpp), registered by register_debug.
 void register_debug_dit(CLI::App& debug);
 // `jenga debug denoise` (cmd_debug_denoise.cpp).

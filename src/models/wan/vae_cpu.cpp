@@ -153,7 +153,9 @@ VaeChunk resample(const VaeResample& r, const VaeChunk& x, VaeTemporalCache& cac
   JENGA_ASSERT(false);
 }
 
-void check_latents(const WanVae& vae, const Tensor& z) {
+}  // namespace
+
+void check_vae_latents(const WanVae& vae, const Tensor& z) {
   if (z.device() != Device::CPU || z.dtype() != DType::F32) fail("VAE decode: latents must be a CPU f32 tensor");
   if (z.ndim() != 4 || z.dim(0) != vae.z_dim || z.dim(1) < 1 || z.dim(2) < 1 || z.dim(3) < 1)
     fail("VAE decode: latents have shape {}, expected [{}, T, H, W] with T, H, W >= 1", z.shape().str(), vae.z_dim);
@@ -161,8 +163,6 @@ void check_latents(const WanVae& vae, const Tensor& z) {
   for (int64_t i = 0; i < z.numel(); ++i)
     if (!std::isfinite(p[i])) fail("VAE decode: latents hold NaN or inf (at flat index {})", i);
 }
-
-}  // namespace
 
 VaeChunk vae_coder_forward(const VaeCoder& coder, const VaeChunk& x, VaeTemporalCache& cache) {
   VaeChunk h = causal_conv(coder.conv_in, x, cache);
@@ -179,7 +179,7 @@ VaeChunk vae_coder_forward(const VaeCoder& coder, const VaeChunk& x, VaeTemporal
 
 void vae_decode_stream(const WanVae& vae, const Tensor& latents,
                        const std::function<void(const VaeChunk&, int64_t first)>& sink) {
-  check_latents(vae, latents);
+  check_vae_latents(vae, latents);
   const int64_t zc = vae.z_dim, T = latents.dim(1), H = latents.dim(2), W = latents.dim(3);
   const float* z = latents.data_as<float>();
   VaeTemporalCache cache(vae.decoder.cache_slots);
@@ -201,7 +201,7 @@ void vae_decode_stream(const WanVae& vae, const Tensor& latents,
 }
 
 Tensor vae_decode(const WanVae& vae, const Tensor& latents, bool clamp) {
-  check_latents(vae, latents);
+  check_vae_latents(vae, latents);
   const int64_t T = latents.dim(1), sf = vae.decoder.spatial_factor, tf = vae.decoder.temporal_factor;
   const int64_t F = 1 + tf * (T - 1), Ho = latents.dim(2) * sf, Wo = latents.dim(3) * sf;
   const int64_t C = vae.decoder.conv_out.conv.cout;

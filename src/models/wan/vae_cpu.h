@@ -43,6 +43,9 @@ struct VaeTemporalCache {
 // One chunk through an Encoder3d / Decoder3d (cache updated in place).
 VaeChunk vae_coder_forward(const VaeCoder& coder, const VaeChunk& x, VaeTemporalCache& cache);
 
+// Throws a clear Error unless latents is a CPU f32 [z_dim, T, H, W] tensor of finite values.
+void check_vae_latents(const WanVae& vae, const Tensor& latents);
+
 // latents: [z_dim, T, H, W] normalised as the denoiser sees them (f32). Calls sink(chunk, first)
 // with the decoded frames of each latent frame (channels-last [t, 8H, 8W, 3], unclamped),
 // `first` being the index of its first output frame.

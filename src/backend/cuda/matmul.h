@@ -1,0 +1,42 @@
+#pragma once
+// General row-major bf16 (or f32) GEMMs through cuBLASLt with f32 accumulation, for the VAE's
+// convolutions (im2col rows x packed kernels) and its attention: leading dimensions, B given as
+// [N, K] or [K, N], an f32 or bf16 result, an f32 bias and an in-place accumulate (beta = 1).
+// Plain C++ header: device pointers as void*, the stream as void* (cudaStream_t).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace jenga::cuda {
+
+struct MatmulArgs {
+  int64_t m = 0, n = 0, k = 0;
+  const void* a = nullptr;  // bf16 [M, K], row stride lda
+  int64_t lda = 0;
+  const void* b = nullptr;  // bf16 [N, K] (b_nk) or [K, N], row stride ldb
+  int64_t ldb = 0;
+  bool b_nk = true;
+  void* d = nullptr;        // [M, N] row stride ldd, f32 (d_bf16 false) or bf16
+  int64_t ldd = 0;
+  bool d_bf16 = false;
+  const float* bias = nullptr;  // f32 [N] or null; f32 results only
+  bool accumulate = false;      // d += A B^T (d read as C), else d = A B^T
+  bool ab_f32 = false;          // A and B f32 (exact f32 products, for reference runs); d must be f32
+};
+
+class MatmulRunner {
+ public:
+  explicit MatmulRunner(size_t workspace_bytes = 32u << 20);
+  ~MatmulRunner();
+  MatmulRunner(const MatmulRunner&) = delete;
+  MatmulRunner& operator=(const MatmulRunner&) = delete;
+
+  // Plans (descriptors + heuristic algorithm) are built on first use of a shape and kept.
+  void run(const MatmulArgs& args, void* stream = nullptr);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace jenga::cuda

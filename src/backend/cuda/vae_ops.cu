@@ -1,0 +1,249 @@
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/vae_ops.h"
+
+namespace jenga::cuda {
+
+namespace {
+
+cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+
+int blocks_for(int64_t n, int threads) {
+  return static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, int64_t{1} << 20));
+}
+
+// Eight consecutive channels: loaded as floats, stored as bf16 (one 16-byte store) or f32.
+__device__ void load8(const float* p, float (&v)[8]) {
+  const float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];
+  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+}
+__device__ void load8(const __nv_bfloat16* p, float (&v)[8]) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __bfloat1622float2(h[i]);
+    v[2 * i] = f.x, v[2 * i + 1] = f.y;
+  }
+}
+__device__ void store8(__nv_bfloat16* o, const float (&v)[8]) {
+  uint4 u;
+  __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&u);
+  for (int i = 0; i < 4; ++i) h[i] = __floats2bfloat162_rn(v[2 * i], v[2 * i + 1]);
+  *reinterpret_cast<uint4*>(o) = u;
+}
+__device__ void store8(float* o, const float (&v)[8]) {
+  reinterpret_cast<float4*>(o)[0] = make_float4(v[0], v[1], v[2], v[3]);
+  reinterpret_cast<float4*>(o)[1] = make_float4(v[4], v[5], v[6], v[7]);
+}
+template <typename O>
+__device__ O to_out(float v);
+template <>
+__device__ __nv_bfloat16 to_out<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <>
+__device__ float to_out<float>(float v) { return v; }
+
+// One warp per im2col row (output pixel): the row's position is decoded once; lanes walk the
+// (tap, channel group) pairs with incremental counters, so no per-element integer division.
+constexpr int kIm2colWarps = 8;
+
+template <typename T, typename O, int V>
+__global__ void __launch_bounds__(kIm2colWarps * 32) im2col_kernel(Im2colParams p) {
+  __shared__ int3 taps_s[64];  // (dt, di, dj) per tap; kt*kh*kw <= 64 checked on the host
+  const int taps = p.kt * p.kh * p.kw;
+  for (int t = threadIdx.x; t < taps; t += blockDim.x) taps_s[t] = make_int3(t / (p.kh * p.kw), (t / p.kw) % p.kh, t % p.kw);
+  __syncthreads();
+  const int groups = static_cast<int>(p.cin / V);
+  const int64_t hs = p.up2 ? p.h / 2 : p.h, ws = p.up2 ? p.w / 2 : p.w, fs = hs * ws * p.cin;
+  const T* s0 = static_cast<const T*>(p.src0);
+  const T* s1 = static_cast<const T*>(p.src1);
+  const int lane = threadIdx.x & 31;
+  const int first_tap = lane / groups, first_g = lane % groups;
+  const int step_tap = 32 / groups, step_g = 32 % groups;
+  for (int64_t r = blockIdx.x * int64_t{kIm2colWarps} + threadIdx.x / 32; r < p.rows; r += int64_t{gridDim.x} * kIm2colWarps) {
+    const int64_t row = p.row0 + r;
+    const int64_t ox = row % p.wo, rest = row / p.wo, oy = rest % p.ho, j = rest / p.ho;
+    const int64_t y0 = oy * p.stride - p.pad_top, x0 = ox * p.stride - p.pad_left;
+    O* dst = static_cast<O*>(p.out) + r * p.ldk;
+    int tap = first_tap, g = first_g;
+    while (tap < taps) {
+      const int3 d = taps_s[tap];
+      const int64_t iy = y0 + d.y, ix = x0 + d.z;
+      const bool inside = iy >= 0 && iy < p.h && ix >= 0 && ix < p.w;
+      O* o = dst + static_cast<int64_t>(tap) * p.cin + g * V;
+      const T* src = nullptr;
+      if (inside) {
+        const int64_t fw = j * p.tstride + d.x;
+        const T* base = fw < p.n0 ? s0 + fw * fs : s1 + (fw - p.n0) * fs;
+        const int64_t sy = p.up2 ? iy >> 1 : iy, sx = p.up2 ? ix >> 1 : ix;
+        src = base + (sy * ws + sx) * p.cin + g * V;
+      }
+      if constexpr (V == 8 && std::is_same_v<T, __nv_bfloat16> && std::is_same_v<O, __nv_bfloat16>) {
+        *reinterpret_cast<uint4*>(o) = src ? *reinterpret_cast<const uint4*>(src) : make_uint4(0, 0, 0, 0);
+      } else if constexpr (V == 8) {
+        float v[8] = {};
+        if (src) load8(src, v);
+        store8(o, v);
+      } else {
+        *o = to_out<O>(src ? static_cast<float>(*src) : 0.0f);
+      }
+      tap += step_tap, g += step_g;
+      if (g >= groups) g -= groups, ++tap;
+    }
+  }
+}
+
+template <typename T, typename O>
+void launch_im2col(const Im2colParams& p, cudaStream_t s) {
+  const bool vec = p.cin % 8 == 0 && p.ldk % 8 == 0;
+  const int64_t blocks = std::min<int64_t>((p.rows + kIm2colWarps - 1) / kIm2colWarps, int64_t{1} << 20);
+  if (vec)
+    im2col_kernel<T, O, 8><<<static_cast<unsigned>(blocks), kIm2colWarps * 32, 0, s>>>(p);
+  else
+    im2col_kernel<T, O, 1><<<static_cast<unsigned>(blocks), kIm2colWarps * 32, 0, s>>>(p);
+}
+
+__device__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// One warp per pixel.
+template <typename O>
+__global__ void vae_rms_norm_kernel(const float* x, const float* gamma, O* y, int64_t pixels, int64_t c, bool silu) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
+  for (int64_t p = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; p < pixels; p += warps) {
+    const float* xi = x + p * c;
+    float ss = 0.0f;
+    for (int64_t i = lane; i < c; i += 32) ss += xi[i] * xi[i];
+    ss = warp_sum(ss);
+    const float inv = sqrtf(static_cast<float>(c)) / fmaxf(sqrtf(ss), 1e-12f);
+    O* yo = y + p * c;
+    for (int64_t i = lane; i < c; i += 32) {
+      float v = xi[i] * inv * gamma[i];
+      if (silu) v = v / (1.0f + expf(-v));
+      yo[i] = to_out<O>(v);
+    }
+  }
+}
+
+__device__ float block_reduce(float v, bool is_max, float* smem) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  for (int o = 16; o > 0; o >>= 1) {
+    const float u = __shfl_xor_sync(0xffffffffu, v, o);
+    v = is_max ? fmaxf(v, u) : v + u;
+  }
+  __syncthreads();
+  if (lane == 0) smem[warp] = v;
+  __syncthreads();
+  v = smem[0];
+  for (int i = 1; i < nw; ++i) v = is_max ? fmaxf(v, smem[i]) : v + smem[i];
+  return v;
+}
+
+template <typename O>
+__global__ void softmax_rows_kernel(const float* s, O* p, int64_t cols, float scale) {
+  __shared__ float smem[32];
+  const float* row = s + blockIdx.x * cols;
+  O* out = p + blockIdx.x * cols;
+  float m = -INFINITY;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) m = fmaxf(m, row[i]);
+  m = block_reduce(m, true, smem) * scale;
+  float sum = 0.0f;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum += expf(row[i] * scale - m);
+  sum = block_reduce(sum, false, smem);
+  const float inv = 1.0f / sum;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) out[i] = to_out<O>(expf(row[i] * scale - m) * inv);
+}
+
+__global__ void f32_to_bf16_kernel(const float* src, __nv_bfloat16* dst, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
+    dst[i] = __float2bfloat16_rn(src[i]);
+}
+
+__global__ void latent_frame_kernel(const float* z, int64_t c, int64_t T, int64_t t, int64_t hw, const float* mean,
+                                    const float* inv_std, float* out) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < hw * c; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t ch = i % c, p = i / c;
+    out[i] = z[(ch * T + t) * hw + p] / inv_std[ch] + mean[ch];
+  }
+}
+
+__global__ void frames_to_planar_kernel(const float* src, int64_t t, int64_t hw, int64_t c, float* dst, int64_t F,
+                                        int64_t first, bool clamp) {
+  const int64_t n = t * hw * c;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    // i enumerates the destination (c, frame, pixel) so the writes are coalesced.
+    const int64_t p = i % hw, rest = i / hw, f = rest % t, ch = rest / t;
+    float v = src[(f * hw + p) * c + ch];
+    if (clamp) v = fminf(fmaxf(v, -1.0f), 1.0f);
+    dst[(ch * F + first + f) * hw + p] = v;
+  }
+}
+
+}  // namespace
+
+void im2col(const Im2colParams& p, void* stream) {
+  if (p.rows <= 0) return;
+  if (p.kt * p.kh * p.kw > 64) throw Error("im2col: kernels of more than 64 taps are not supported");
+  if (p.f32_input && p.out_f32)
+    launch_im2col<float, float>(p, as_stream(stream));
+  else if (p.f32_input)
+    launch_im2col<float, __nv_bfloat16>(p, as_stream(stream));
+  else if (p.out_f32)
+    launch_im2col<__nv_bfloat16, float>(p, as_stream(stream));
+  else
+    launch_im2col<__nv_bfloat16, __nv_bfloat16>(p, as_stream(stream));
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void vae_rms_norm(const float* x, const float* gamma, void* y, bool y_f32, int64_t pixels, int64_t c, bool silu,
+                  void* stream) {
+  if (pixels <= 0) return;
+  if (y_f32)
+    vae_rms_norm_kernel<<<blocks_for(pixels * 32, 256), 256, 0, as_stream(stream)>>>(x, gamma, static_cast<float*>(y),
+                                                                                    pixels, c, silu);
+  else
+    vae_rms_norm_kernel<<<blocks_for(pixels * 32, 256), 256, 0, as_stream(stream)>>>(
+        x, gamma, static_cast<__nv_bfloat16*>(y), pixels, c, silu);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t cols, float scale, void* stream) {
+  if (rows <= 0) return;
+  if (p_f32)
+    softmax_rows_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(s, static_cast<float*>(p), cols,
+                                                                                   scale);
+  else
+    softmax_rows_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(
+        s, static_cast<__nv_bfloat16*>(p), cols, scale);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void f32_to_bf16(const float* src, void* dst, int64_t n, void* stream) {
+  if (n <= 0) return;
+  f32_to_bf16_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(src, static_cast<__nv_bfloat16*>(dst), n);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void vae_latent_frame(const float* z, int64_t c, int64_t T, int64_t t, int64_t hw, const float* mean,
+                      const float* inv_std, float* out, void* stream) {
+  latent_frame_kernel<<<blocks_for(hw * c, 256), 256, 0, as_stream(stream)>>>(z, c, T, t, hw, mean, inv_std, out);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void vae_frames_to_planar(const float* src, int64_t t, int64_t hw, int64_t c, float* dst, int64_t F, int64_t first,
+                          bool clamp, void* stream) {
+  if (t <= 0) return;
+  frames_to_planar_kernel<<<blocks_for(t * hw * c, 256), 256, 0, as_stream(stream)>>>(src, t, hw, c, dst, F, first,
+                                                                                     clamp);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace jenga::cuda
