@@ -28,6 +28,7 @@
 #include "sampling/flow_unipc.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
+#include "models/wan/vae_cuda.h"
 #endif
 
 namespace jenga {
@@ -195,7 +196,12 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
 
   // Decode and write.
   const double t_vae0 = now_s();
+  // The DiT is gone by now (it lives inside denoise_wan): the decoder gets the GPU to itself.
+#if JENGA_HAVE_CUDA
+  const Tensor video = cuda ? wan::vae_decode_cuda(vae, x) : wan::vae_decode(vae, x);
+#else
   const Tensor video = wan::vae_decode(vae, x);
+#endif
   check_interrupt();
   const double t_vae = now_s() - t_vae0;
   const Frames frames = frames_from_unit_range(video.data_as<float>(), static_cast<int>(video.dim(1)),
