@@ -10,6 +10,8 @@ void register_bench(CLI::App& app);
 void register_debug(CLI::App& app);
 // `jenga bench dit` (bench_dit.cpp), registered by register_bench.
 void register_bench_dit(CLI::App& bench);
+// `jenga bench text-encoder` (bench_text_encoder.cpp), registered by register_bench.
+void register_bench_text_encoder(CLI::App& bench);
 // `jenga debug dit-forward` (cmd_debug_dit.cpp), registered by register_debug.
 void register_debug_dit(CLI::App& debug);
 // `jenga debug curve|neighbors|carve-mask|schedule` (cmd_debug_jenga.cpp).
