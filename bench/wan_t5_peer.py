@@ -4,7 +4,9 @@
            as T5EncoderModel holds it) with its own random init, writes the weights with the official
            key names (bf16 safetensors) and random token ids (ids/mask i64 [1, 512], `--valid` tokens
            ending in </s>, zero padding), runs the official forward and keeps the valid rows as
-           T5EncoderModel.__call__ does. Also runs the same weights in f32 as a common truth.
+           T5EncoderModel.__call__ does. Also runs the same weights in f32 as a common truth, and
+           the bf16 model on the prompt padded to half the length (the same function: how far the
+           official output moves with GEMM shapes alone).
   time:    times the official bf16 forward over 512 positions from that file; peak GPU memory.
   compare: relative L2 of our context against the official bf16 one and the f32 one.
 
@@ -54,11 +56,16 @@ def cmd_parity(a):
     seq = int(mask.gt(0).sum())
     with torch.no_grad():
         ctx = model(ids.to(a.device), mask.to(a.device))[0, :seq].float().cpu()
+        # The official model's own reproducibility: the same prompt padded to half the length is
+        # the same function (padded keys are masked), computed with other GEMM shapes.
+        half = max(seq, a.text_len // 2)
+        ctx_half = model(ids[:, :half].to(a.device), mask[:, :half].to(a.device))[0, :seq].float().cpu()
         model.float()  # the same (bf16-valued) weights in f32: a truth both sides are measured against
         ctx32 = model(ids.to(a.device), mask.to(a.device))[0, :seq].float().cpu()
     save_file({"context": ctx.contiguous(), "context_f32": ctx32.contiguous()}, a.out)
     rec(kind="official_t5_parity_forward", valid=seq, text_len=a.text_len, ctx_norm=ctx.norm().item(),
         rel_l2_official_bf16_vs_f32=((ctx.double() - ctx32.double()).norm() / ctx32.double().norm()).item(),
+        rel_l2_official_bf16_pad_half_vs_full=((ctx_half.double() - ctx.double()).norm() / ctx.double().norm()).item(),
         seconds=round(time.perf_counter() - t0, 1))
 
 

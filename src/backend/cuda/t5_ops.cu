@@ -50,31 +50,15 @@ __global__ void t5_rms_norm_kernel(const float* __restrict__ x, const float* __r
   for (int64_t i = threadIdx.x; i < dim; i += kThreads) store(yr + i, xr[i] * r * w[i]);
 }
 
-__global__ void t5_residual_rms_norm_kernel(float* __restrict__ x, const __nv_bfloat16* __restrict__ y,
-                                            const float* __restrict__ w, __nv_bfloat16* __restrict__ h, int64_t dim,
-                                            float eps) {
-  float* xr = x + blockIdx.x * dim;
-  const __nv_bfloat16* yr = y + blockIdx.x * dim;
-  float s = 0.0f;
-  for (int64_t i = threadIdx.x; i < dim; i += kThreads) {
-    const float v = xr[i] + __bfloat162float(yr[i]);
-    xr[i] = v;
-    s += v * v;
-  }
-  const float r = rsqrtf(block_sum(s) / static_cast<float>(dim) + eps);
-  __nv_bfloat16* hr = h + blockIdx.x * dim;
-  for (int64_t i = threadIdx.x; i < dim; i += kThreads) hr[i] = __float2bfloat16_rn(xr[i] * r * w[i]);
-}
-
-__global__ void gated_gelu_kernel(const __nv_bfloat16* __restrict__ gf, __nv_bfloat16* __restrict__ out, int64_t rows,
+__global__ void gated_gelu_kernel(const float* __restrict__ gf, __nv_bfloat16* __restrict__ out, int64_t rows,
                                   int64_t ffn) {
   const int64_t n = rows * ffn;
   const float c = 0.7978845608028654f;  // sqrt(2 / pi)
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t r = i / ffn, j = i % ffn;
-    const float g = __bfloat162float(gf[r * 2 * ffn + j]);
-    const float f = __bfloat162float(gf[r * 2 * ffn + ffn + j]);
+    const float g = gf[r * 2 * ffn + j];
+    const float f = gf[r * 2 * ffn + ffn + j];
     const float gelu = 0.5f * g * (1.0f + tanhf(c * (g + 0.044715f * g * g * g)));
     out[i] = __float2bfloat16_rn(gelu * f);
   }
@@ -173,18 +157,9 @@ void t5_rms_norm(const float* x, const float* w, void* y, bool y_f32, int64_t ro
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-void t5_residual_rms_norm(float* x, const void* y, const float* w, void* h, int64_t rows, int64_t dim, float eps,
-                          void* stream) {
-  if (rows == 0) return;
-  t5_residual_rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, st(stream)>>>(
-      x, static_cast<const __nv_bfloat16*>(y), w, static_cast<__nv_bfloat16*>(h), dim, eps);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void t5_gated_gelu(const void* gf, void* out, int64_t rows, int64_t ffn, void* stream) {
+void t5_gated_gelu(const float* gf, void* out, int64_t rows, int64_t ffn, void* stream) {
   if (rows * ffn == 0) return;
-  gated_gelu_kernel<<<grid_for(rows * ffn), kThreads, 0, st(stream)>>>(
-      static_cast<const __nv_bfloat16*>(gf), static_cast<__nv_bfloat16*>(out), rows, ffn);
+  gated_gelu_kernel<<<grid_for(rows * ffn), kThreads, 0, st(stream)>>>(gf, static_cast<__nv_bfloat16*>(out), rows, ffn);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

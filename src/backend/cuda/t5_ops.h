@@ -1,6 +1,6 @@
 #pragma once
-// Elementwise and normalisation kernels of the umT5 encoder (official wan/modules/t5.py): the
-// f32 residual stream, T5 RMS norms, gated-GELU, token embedding gather and the softmax of the
+// Elementwise and normalisation kernels of the umT5 encoder (official wan/modules/t5.py): T5 RMS
+// norms of the f32 residual stream, gated-GELU, token embedding gather and the softmax of the
 // relative-position-biased attention. Plain C++ header: bf16 tensors are void* (device), f32
 // tensors float*, streams void*. All row-major, contiguous.
 #include <cstdint>
@@ -12,14 +12,9 @@ namespace jenga::cuda {
 void t5_rms_norm(const float* x, const float* w, void* y, bool y_f32, int64_t rows, int64_t dim, float eps,
                  void* stream = nullptr);
 
-// x += y, then h = T5 RMS norm(x) * w: a residual add fused with the next sublayer's norm.
-// x: [rows, dim] f32 (updated); y: [rows, dim] bf16; w: [dim] f32; h: [rows, dim] bf16.
-void t5_residual_rms_norm(float* x, const void* y, const float* w, void* h, int64_t rows, int64_t dim, float eps,
-                          void* stream = nullptr);
-
-// out[r, j] = gelu_tanh(gf[r, j]) * gf[r, ffn + j]: the gated FFN's product, bf16.
-// gf: [rows, 2 ffn] bf16 (gate | fc1 outputs of one stacked GEMM); out: [rows, ffn] bf16.
-void t5_gated_gelu(const void* gf, void* out, int64_t rows, int64_t ffn, void* stream = nullptr);
+// out[r, j] = gelu_tanh(gf[r, j]) * gf[r, ffn + j]: the gated FFN's product, computed in f32.
+// gf: [rows, 2 ffn] f32 (gate | fc1 outputs of one stacked GEMM); out: [rows, ffn] bf16.
+void t5_gated_gelu(const float* gf, void* out, int64_t rows, int64_t ffn, void* stream = nullptr);
 
 // x[r] = f32(table[ids[r]]). table: [vocab, dim] bf16; ids: [rows] i32 (checked on the host);
 // x: [rows, dim] f32.

@@ -10,7 +10,6 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/gemm.h"
-#include "backend/cuda/ops.h"
 #include "backend/cuda/rel_attention.h"
 #include "backend/cuda/t5_ops.h"
 #include "backend/cuda/vec_ops.h"
@@ -63,7 +62,8 @@ struct T5EncoderCuda::Impl {
   int64_t cap = 0;
   Tensor ids, mask, bucket;             // i32 [cap], u8 [cap], i32 [2 cap - 1]
   Tensor x;                             // f32 [cap, dim] residual stream
-  Tensor h, y, qkv, att, gf, u;         // bf16: [cap, dim] x2, [cap, 3 A], [cap, A], [cap, 2 F], [cap, F]
+  Tensor h, qkv, att, u;                // bf16: [cap, dim], [cap, 3 A], [cap, A], [cap, F]
+  Tensor gf;                            // f32 [cap, 2 F]: gate | fc1 outputs
   Tensor scores, probs;                 // f32 / bf16 [heads, cap, cap]
   Tensor out;                           // f32 [cap, dim] (encode()'s result)
 
@@ -168,10 +168,9 @@ void T5EncoderCuda::reserve(int64_t max_len) {
   I.bucket = device_empty(DType::I32, 2 * L - 1);
   I.x = device_empty(DType::F32, L * D);
   I.h = device_empty(DType::BF16, L * D);
-  I.y = device_empty(DType::BF16, L * D);
   I.qkv = device_empty(DType::BF16, L * 3 * A);
   I.att = device_empty(DType::BF16, L * A);
-  I.gf = device_empty(DType::BF16, L * 2 * F);
+  I.gf = device_empty(DType::F32, L * 2 * F);
   I.u = device_empty(DType::BF16, L * F);
   I.scores = device_empty(DType::F32, c.heads * L * L);
   I.probs = device_empty(DType::BF16, c.heads * L * L);
@@ -189,10 +188,11 @@ void T5EncoderCuda::forward(const int32_t* ids, const uint8_t* key_mask, int64_t
   Impl& I = *impl_;
   const T5Config& c = I.c;
   if (len <= 0 || len > I.cap) fail("umT5 encoder forward: {} tokens, but reserve() sized it for {}", len, I.cap);
-  if (out_rows < 0 || out_rows > len) fail("umT5 encoder forward: {} output rows of {} tokens", out_rows, len);
+  if (out_rows < 1 || out_rows > len) fail("umT5 encoder forward: {} output rows of {} tokens", out_rows, len);
   const int64_t L = len, D = c.dim, A = c.dim_attn, F = c.dim_ffn;
   float* x = I.x.data_as<float>();
-  void *h = I.h.data(), *y = I.y.data(), *qkv = I.qkv.data(), *att = I.att.data(), *gf = I.gf.data(), *u = I.u.data();
+  float* gf = I.gf.data_as<float>();
+  void *h = I.h.data(), *qkv = I.qkv.data(), *att = I.att.data(), *u = I.u.data();
   cuda::embedding_gather(I.embedding.data(), ids, x, L, D, s);
   cuda::t5_rms_norm(x, I.layers[0].norm1.data_as<float>(), h, false, L, D, kEps, s);
   cuda::RelAttentionParams p;
@@ -206,23 +206,25 @@ void T5EncoderCuda::forward(const int32_t* ids, const uint8_t* key_mask, int64_t
   p.bucket = I.bucket.data_as<int32_t>(), p.center = I.cap - 1;
   p.key_mask = key_mask;
   p.scores = I.scores.data_as<float>(), p.probs = I.probs.data();
+  // The o and fc2 GEMMs add into the f32 residual stream themselves (beta = 1): no bf16
+  // rounding of the sublayer outputs, which this random-weight umT5 amplifies over 24 layers.
   for (size_t i = 0; i < I.layers.size(); ++i) {
     const Layer& l = I.layers[i];
-    // x += o(attn(norm1(x))); h = norm2(x)
+    const bool last = i + 1 == I.layers.size();
+    // x += o(attn(norm1(x)))
     I.gemm.linear(h, l.qkv.data(), nullptr, qkv, L, 3 * A, D, cuda::Epilogue::None, s);
     p.pos = I.pos(l);
     I.attention.forward(p, s);
-    I.gemm.linear(att, l.o.data(), nullptr, y, L, D, A, cuda::Epilogue::None, s);
-    cuda::t5_residual_rms_norm(x, y, l.norm2.data_as<float>(), h, L, D, kEps, s);
-    // x += fc2(fc1(h) * gelu(gate(h))); h = next norm1(x)
-    I.gemm.linear(h, l.gate_fc1.data(), nullptr, gf, L, 2 * F, D, cuda::Epilogue::None, s);
-    cuda::t5_gated_gelu(gf, u, L, F, s);
-    I.gemm.linear(u, l.fc2.data(), nullptr, y, L, D, F, cuda::Epilogue::None, s);
-    if (i + 1 < I.layers.size())
-      cuda::t5_residual_rms_norm(x, y, I.layers[i + 1].norm1.data_as<float>(), h, L, D, kEps, s);
+    I.gemm.linear_f32(att, l.o.data(), x, L, D, A, true, s);
+    // x += fc2(fc1(h) * gelu(gate(h))), h = norm2(x); row-wise, so the last layer's FFN runs on
+    // the returned rows only.
+    const int64_t rows = last ? out_rows : L;
+    cuda::t5_rms_norm(x, l.norm2.data_as<float>(), h, false, rows, D, kEps, s);
+    I.gemm.linear_f32(h, l.gate_fc1.data(), gf, rows, 2 * F, D, false, s);
+    cuda::t5_gated_gelu(gf, u, rows, F, s);
+    I.gemm.linear_f32(u, l.fc2.data(), x, rows, D, F, true, s);
+    if (!last) cuda::t5_rms_norm(x, I.layers[i + 1].norm1.data_as<float>(), h, false, L, D, kEps, s);
   }
-  // Only the returned rows need the last residual add and the final norm.
-  cuda::gated_residual_add(x, y, nullptr, out_rows, D, s);
   cuda::t5_rms_norm(x, I.final_norm.data_as<float>(), out, true, out_rows, D, kEps, s);
 }
 
@@ -258,7 +260,7 @@ size_t T5EncoderCuda::activation_bytes() const {
   const Impl& I = *impl_;
   if (I.cap == 0) return 0;
   size_t n = 0;
-  for (const Tensor* t : {&I.ids, &I.mask, &I.bucket, &I.x, &I.h, &I.y, &I.qkv, &I.att, &I.gf, &I.u, &I.scores,
+  for (const Tensor* t : {&I.ids, &I.mask, &I.bucket, &I.x, &I.h, &I.qkv, &I.att, &I.gf, &I.u, &I.scores,
                           &I.probs, &I.out})
     n += t->nbytes();
   return n;

@@ -1,6 +1,6 @@
 #pragma once
 // The umT5 encoder on CUDA: bf16 weights (as published), f32 residual stream and norms, bf16
-// GEMM operands with f32 accumulation (cuBLASLt), per-layer relative position bias and key
+// GEMM operands with f32 accumulation (cuBLASLt; the o/fc2 GEMMs add into the f32 stream), per-layer relative position bias and key
 // padding mask in a small cuBLAS + softmax attention (backend/cuda/rel_attention.h), gated-GELU
 // FFN, final norm to f32. reserve() allocates for a maximum length once; forward() only
 // enqueues work (no allocation, no host sync).
@@ -27,7 +27,7 @@ class T5EncoderCuda {
   int64_t capacity() const;
 
   // ids: [len] i32 (in the vocabulary); key_mask: [len] u8 (0 = padded key); out: [out_rows,
-  // dim] f32, the final-normed first out_rows rows (out_rows <= len). Device pointers, enqueued
+  // dim] f32, the final-normed first out_rows rows (1 <= out_rows <= len). Device pointers, enqueued
   // on `stream`; len <= capacity().
   void forward(const int32_t* ids, const uint8_t* key_mask, int64_t len, float* out, int64_t out_rows,
                void* stream = nullptr);
