@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -75,11 +77,19 @@ float run_case(const Case& c) {
   BlockSparseLayout layout;
   if (sparse) layout = random_layout(c, gen);
 
+  // The f32 reference depends only on the case, not on the kernel variant: computed once.
+  static std::map<std::string, std::vector<float>> cache;
+  std::string key;
+  for (double x : {double(c.batch), double(c.heads), double(c.q_len), double(c.k_len), double(c.head_dim),
+                   double(c.bhld), c.density, double(c.empty_rows), double(c.bias), double(c.seed)})
+    key += std::to_string(x) + ' ';
   cpu::AttentionArgs ref;
   ref.batch = c.batch, ref.heads = c.heads, ref.q_len = c.q_len, ref.k_len = c.k_len, ref.head_dim = c.head_dim;
   c.bhld ? ref.set_bhld_strides() : ref.set_blhd_strides();
   ref.q = q.data(), ref.k = k.data(), ref.v = v.data();
-  std::vector<float> expect(nq);
+  const bool cached = cache.count(key) > 0;
+  std::vector<float>& expect = cache[key];
+  if (!cached) expect.resize(nq);
   ref.out = expect.data();
   ref.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   // The CPU reference indexes the bias by key block only when given a layout, so dense + bias
@@ -88,7 +98,7 @@ float run_case(const Case& c) {
       BlockSparseLayout::dense(c.batch, c.heads, (c.q_len + 127) / 128, kblocks);
   ref.layout = sparse ? &layout : (c.bias ? &all_blocks : nullptr);
   ref.key_block_bias = c.bias ? bias.data() : nullptr;
-  cpu::attention(ref);
+  if (!cached) cpu::attention(ref);
 
   Tensor dq = to_device(qb.data(), nq * 2, DType::BF16, nq), dk = to_device(kb.data(), nk * 2, DType::BF16, nk),
          dv = to_device(vb.data(), nk * 2, DType::BF16, nk);
@@ -133,10 +143,12 @@ constexpr float kTol = 2e-2f;
 struct Variant {
   int key_tile, warp_rows, path;
 };
-// The kernel variants: mma.sync with {key tile, rows per warp}, and the sm_90 wgmma path.
+// The kernel variants: mma.sync with {key tile, rows per warp}, and the sm_90 wgmma paths.
 std::vector<Variant> variants(int head_dim) {
   std::vector<Variant> v = {{64, 16, 1}, {128, 16, 1}, {64, 32, 1}};
-  if (head_dim == 128 && cuda::device_info(0).major == 9) v.push_back({128, 16, 2});
+  if (cuda::device_info(0).major == 9)  // wgmma (D 128), warp-specialised TMA (D 64, 128)
+    for (int path = head_dim == 128 ? 2 : 3; path <= 9; ++path) v.push_back({128, 16, path});
+  v.push_back({0, 0, 0});  // the default choice
   return v;
 }
 
@@ -166,6 +178,15 @@ TEST(CudaAttention, RaggedLengths) {
   Case c;  // q and k of different lengths (a text range on the keys), short queries
   c.q_len = 77, c.k_len = 650, c.head_dim = 64;
   EXPECT_LE(run_case(c), kTol);
+  // Every variant with q_len != k_len, both layouts, dense and sparse.
+  for (int hd : {64, 128})
+  for (auto [tile, rows, path] : variants(hd))
+    for (auto [nq, nk] : {std::pair{77, 650}, std::pair{1000, 300}}) {
+      Case d;
+      d.q_len = nq, d.k_len = nk, d.heads = 2, d.head_dim = hd, d.key_tile = tile, d.warp_rows = rows, d.path = path;
+      d.bhld = nq > nk, d.density = nq > nk ? 0.6 : 1.0;
+      EXPECT_LE(run_case(d), kTol) << "q " << nq << " k " << nk << " path " << path;
+    }
 }
 
 TEST(CudaAttention, SparseRandomLayouts) {
@@ -182,9 +203,10 @@ TEST(CudaAttention, SparseRandomLayouts) {
 
 TEST(CudaAttention, EmptyRowsGiveZeros) {
   REQUIRE_GPU();
-  for (auto [tile, rows, path] : variants(128)) {
+  for (int hd : {64, 128})
+  for (auto [tile, rows, path] : variants(hd)) {
     Case c;
-    c.q_len = 700, c.k_len = 700, c.heads = 2, c.density = 0.5, c.empty_rows = true;
+    c.q_len = 700, c.k_len = 700, c.heads = 2, c.density = 0.5, c.empty_rows = true, c.head_dim = hd;
     c.key_tile = tile, c.warp_rows = rows, c.path = path;
     EXPECT_LE(run_case(c), kTol) << "path " << path;  // the reference writes zeros; NaN poison would fail
     c.density = 0.0;                                   // every row empty
@@ -194,9 +216,11 @@ TEST(CudaAttention, EmptyRowsGiveZeros) {
 
 TEST(CudaAttention, KeyBlockBias) {
   REQUIRE_GPU();
-  for (auto [tile, rows, path] : variants(128)) {
+  for (int hd : {64, 128})
+  for (auto [tile, rows, path] : variants(hd)) {
     Case c;
-    c.q_len = 600, c.k_len = 900, c.heads = 2, c.bias = true, c.key_tile = tile, c.warp_rows = rows, c.path = path;
+    c.q_len = 600, c.k_len = 900, c.heads = 2, c.bias = true, c.head_dim = hd;
+    c.key_tile = tile, c.warp_rows = rows, c.path = path;
     EXPECT_LE(run_case(c), kTol) << "dense, tile " << tile;
     c.density = 0.4;
     EXPECT_LE(run_case(c), kTol) << "sparse, tile " << tile;
@@ -232,7 +256,7 @@ TEST(CudaAttention, RejectsBadArguments) {
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
   p.key_tile = 64, p.warp_rows = 0, p.path = 2;  // wgmma has fixed tiles (or no sm_90 here)
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
-  p.key_tile = 0, p.path = 3;
+  p.key_tile = 0, p.path = 10;
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
 }
 

@@ -16,7 +16,7 @@ using namespace jenga;
 
 // The GPU AttenCarve chain against the CPU mask of src/jenga (the official semantics) on the
 // same bf16 q/k: rows may differ only where the CPU diagnostics flag a near-threshold decision.
-// GPU only. (Wan's first-frame blocks are not in the GPU chain yet: those cases use 0.)
+// GPU only.
 namespace {
 struct Case {
   int64_t heads, t, h, w;  // vision token grid (curve over it); text tokens appended
@@ -24,6 +24,7 @@ struct Case {
   double p;
   int64_t top_k;
   bool neighbors;
+  int64_t first_frame_blocks = 0;  // Wan: nb / 21
 };
 
 void run(const Case& c) {
@@ -50,6 +51,7 @@ void run(const Case& c) {
   if (c.neighbors) nb = cached_block_neighbors(CurveSpec{c.t, c.h, c.w, true, std::nullopt});
   CarveParams cp;
   cp.top_k = c.top_k, cp.p = c.p, cp.text_blocks = text_blocks, cp.neighbors = nb.get();
+  cp.first_frame_blocks = c.first_frame_blocks;
   CarveDiagnostics diag;
   const CarveMask cpu_mask = build_carve_mask(qh.data(), kh.data(), 1, H, n, D, cp, &diag);
 
@@ -75,6 +77,7 @@ void run(const Case& c) {
   a.scale = static_cast<float>(1.0 / std::sqrt(128.0));
   a.prob_threshold = static_cast<float>(c.p);
   a.top_k = static_cast<int>(c.top_k);
+  a.first_frame_blocks = static_cast<int>(c.first_frame_blocks);
   if (nb) {
     dnoff = up(nb->offsets, DType::I32);
     dnidx = up(nb->indices, DType::I32);
@@ -117,4 +120,6 @@ TEST(CudaCarveParity, GpuChainReproducesCpuMasks) {
   run({2, 3, 12, 20, 0, 0.9, 2, true});     // Wan-like: sliced neighbours, ragged last block
   run({3, 4, 10, 16, 256, 0.3, 3, false});  // Hunyuan-like: 2 text blocks
   run({1, 5, 16, 16, 0, 0.5, 1, true});
+  run({2, 21, 6, 10, 0, 0.9, 3, true, 1});  // Wan first-frame rule: 1260 tokens, 10 blocks, F = 10/21 -> forced 1
+  run({2, 7, 16, 24, 0, 0.5, 2, true, 3});  // 21 blocks, 3 first-frame blocks
 }

@@ -47,6 +47,7 @@ void register_debug(CLI::App& app) {
   c->callback([mt] { run_make_tiny(*mt); });
 
   register_debug_dit(*d);
+  register_debug_denoise(*d);
   register_debug_jenga(*d);
   register_debug_t5vae(*d);
   register_debug_svg(*d);

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <optional>
+#include <vector>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -31,8 +33,8 @@ struct GenerateOptions {
   int frames = 81;
   int steps = 50;
   int64_t seed = 42;
-  double cfg_scale = 5.0;
-  double shift = 5.0;
+  std::optional<double> cfg_scale, shift;
+  JengaOverrides jenga;
   std::string output;  // empty: output.mp4 when ffmpeg is found, else output.webp / .y4m
   std::string solver = "unipc";
   std::string device = "auto";
@@ -53,6 +55,7 @@ void run_generate(const GenerateOptions& o) {
   r.width = w, r.height = h, r.frames = o.frames, r.steps = o.steps;
   r.seed = static_cast<uint64_t>(o.seed);
   r.guide_scale = o.cfg_scale, r.shift = o.shift;
+  r.jenga = o.jenga;
   r.solver = o.solver, r.preset = o.preset, r.device = o.device;
   r.output = o.output;
   if (r.output.empty()) {
@@ -77,17 +80,20 @@ void register_generate(CLI::App& app) {
   c->add_option("--tokenizer", o->tokenizer, "umT5 spiece.model (default: MODEL/google/umt5-xxl)");
   c->add_option("-p,--prompt", o->prompt, "What the video shows");
   c->add_option("-n,--negative-prompt", o->negative_prompt, "What to avoid (default: the model's)");
-  c->add_option("--preset", o->preset, "Speed preset")
+  c->add_option("--preset", o->preset,
+                "Speed preset: dense (official Wan2.1), base / turbo (official Jenga Wan2.1 scripts), flash "
+                "(HunyuanVideo Flash settings on Wan Turbo), 3stage (HunyuanVideo 3Stage on Wan)")
       ->check(CLI::IsMember({"dense", "base", "turbo", "flash", "3stage"}))
       ->capture_default_str();
+  add_jenga_flags(*c, o->jenga);
   c->add_option("-s,--size", o->size, "WIDTHxHEIGHT")->capture_default_str();
   c->add_option("-W,--width", o->width, "Width (overrides --size)");
   c->add_option("-H,--height", o->height, "Height (overrides --size)");
   c->add_option("-f,--frames", o->frames, "Frames, 4k+1")->capture_default_str();
   c->add_option("--steps", o->steps, "Sampling steps")->capture_default_str();
   c->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  c->add_option("--cfg-scale", o->cfg_scale, "Classifier-free guidance scale")->capture_default_str();
-  c->add_option("--shift", o->shift, "Flow-matching sigma shift")->capture_default_str();
+  c->add_option("--cfg-scale", o->cfg_scale, "Classifier-free guidance scale (default 5; Jenga presets 6)");
+  c->add_option("--shift", o->shift, "Flow-matching sigma shift (default 5; Jenga presets 8)");
   c->add_option("-o,--output", o->output,
                  "Output: .mp4 (needs ffmpeg), .webp, .y4m, .png or a folder (default output.mp4, else .webp)");
   c->add_option("--solver", o->solver, "Sampler")->check(CLI::IsMember({"unipc", "euler"}))->capture_default_str();

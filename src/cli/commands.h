@@ -2,9 +2,14 @@
 // Each subcommand registers its flags and callback on the root app.
 #include <CLI/CLI.hpp>
 
+#include "pipeline/wan_denoise.h"
+
 namespace jenga::cli {
 
 void register_generate(CLI::App& app);
+// The official Jenga Wan flags (--sa-drop-rates, --p-remain-rates, --res-rate-list,
+// --teacache-thresh), shared by generate and debug denoise.
+void add_jenga_flags(CLI::App& command, JengaOverrides& overrides);
 void register_inspect(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_debug(CLI::App& app);
@@ -14,6 +19,8 @@ void register_bench_dit(CLI::App& bench);
 void register_bench_text_encoder(CLI::App& bench);
 // `jenga debug dit-forward` (cmd_debug_dit.cpp), registered by register_debug.
 void register_debug_dit(CLI::App& debug);
+// `jenga debug denoise` (cmd_debug_denoise.cpp).
+void register_debug_denoise(CLI::App& debug);
 // `jenga debug curve|neighbors|carve-mask|schedule` (cmd_debug_jenga.cpp).
 void register_debug_jenga(CLI::App& debug);
 // encode-text, vae-decode, vae-encode, tokenize (Wan text encoder and VAE).

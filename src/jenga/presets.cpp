@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <tuple>
 
 #include "core/error.h"
 
@@ -68,6 +69,25 @@ std::vector<Preset> make_table() {
   t.push_back(wan("turbo-1.3b", "wan_1.3B_jenga_turbo.sh", "t2v-1.3B", 832, 480, 0.9, {0.75, 0.85}, true));
   t.push_back(wan("base-14b", "wan_14B_jenga_base.sh", "t2v-14B", 1280, 720, 0.8, {0.7, 0.8}, false));
   t.push_back(wan("turbo-14b", "wan_14B_jenga_turbo.sh", "t2v-14B", 1280, 720, 0.9, {0.5, 0.9}, true));
+  // Not official for Wan: HunyuanVideo Flash's drop rates and top-p (hyvideo_jenga_flash.sh) and
+  // 3Stage's resolutions, step split and drop rates (hyvideo_jenga_3stage.sh) on the Wan Turbo
+  // loop (shift + 2 at each switch as Wan Turbo does; 3stage keeps Wan's top-p). docs/presets.md
+  // has their measured drift.
+  for (auto [size, model, w, h] : {std::tuple{"1.3b", "t2v-1.3B", 832, 480}, std::tuple{"14b", "t2v-14B", 1280, 720}}) {
+    Preset f = wan(std::string("flash-") + size, "jenga.cpp: hyvideo_jenga_flash.sh settings on the Wan Turbo loop",
+                   model, w, h, 0.5, {0.8, 0.95}, true);
+    f.official = false;
+    f.carried_from = "flash";
+    t.push_back(f);
+    Preset p = wan(std::string("3stage-") + size, "jenga.cpp: hyvideo_jenga_3stage.sh settings on the Wan Turbo loop",
+                   model, w, h, 0.9, {0.75, 0.85, 0.85}, true);
+    p.res_rates = {0.5, 0.75, 1.0};
+    p.step_rates = {0.3, 0.5, 1.0};
+    p.wan_switch_steps.clear();
+    p.official = false;
+    p.carried_from = "3stage";
+    t.push_back(p);
+  }
 
   t.push_back(hy("base", "hyvideo_jenga_base.sh", {0.75, 0.85}, 0.3, {1.0, 1.0}, {0.5, 1.0}, {7, 7}));
   t.push_back(hy("turbo", "hyvideo_jenga_turbo.sh", {0.7, 0.8}, 0.3, {0.75, 1.0}, {0.5, 1.0}, {7, 9}));

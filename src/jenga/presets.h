@@ -15,6 +15,10 @@ struct Preset {
   std::string name;    // "base", "turbo", "flash", "3stage", "multigpu-base", ...
   ModelFamily family;
   std::string script;  // the official script it transcribes
+  // false: a jenga.cpp preset that carries a HunyuanVideo preset's settings over to Wan
+  // (`carried_from` names it); its values are ours, not an official script's.
+  bool official = true;
+  std::string carried_from;
   std::string model;   // "t2v-1.3B", "t2v-14B", "HYVideo-T/2-cfgdistill", ...
   int steps = 50;
   int width = 1280, height = 720, frames = 125;  // pixels
@@ -27,6 +31,9 @@ struct Preset {
   std::vector<double> shifts;  // Hunyuan scheduler-shift-list (unused by Wan)
   double flow_shift = 7.0;     // initial shift (Hunyuan --flow-shift, Wan --sample_shift)
   bool wan_turbo = false;
+  // Wan: steps after which the next stage starts. The official loop hard-codes 25 (whatever the
+  // step count); empty = int(steps * step_rates[k]) as HunyuanVideo does (3stage).
+  std::vector<int> wan_switch_steps = {25};
   double guide_scale = 6.0;    // Wan --sample_guide_scale, Hunyuan --embedded-cfg-scale
   // Step reuse. Wan: TeaCache; Hunyuan: a fixed list of computed steps.
   double teacache_thresh = 0.0;

@@ -69,11 +69,21 @@ int index_for_timestep(const std::vector<T>& ts, T t) {
 
 Plan build_wan_plan(const Preset& pr, int steps) {
   if (steps < 2) usage_fail("--steps {}: Wan needs at least 2 steps (the official drop-rate warm-up divides by steps - 1)", steps);
-  // The official loop switches stage after step 25 and re-noises to step 26's sigma.
-  constexpr int kSwitch = 25;
-  if (pr.wan_turbo && steps < kSwitch + 2)
-    usage_fail("--steps {}: the Wan turbo preset switches resolution after step {} and needs at least {} steps", steps,
-               kSwitch, kSwitch + 2);
+  // Stage k+1 starts after step switches[k]. The official loop switches after step 25 whatever
+  // the step count, and re-noises to the next step's sigma.
+  std::vector<int> switches = pr.wan_switch_steps;
+  if (switches.empty())
+    for (size_t k = 0; k + 1 < pr.step_rates.size(); ++k) switches.push_back(static_cast<int>(steps * pr.step_rates[k]));
+  if (pr.res_rates.size() != switches.size() + 1 || pr.res_rates.back() != 1.0)
+    usage_fail("preset {}: {} resolution rates for {} stages; the last must be 1.0", pr.name, pr.res_rates.size(),
+               switches.size() + 1);
+  for (size_t k = 0; k < switches.size(); ++k) {
+    const bool changes = pr.res_rates[k] != pr.res_rates[k + 1];
+    if (changes && switches[k] + 2 > steps)
+      usage_fail("--steps {}: preset {} switches resolution after step {} and needs at least {} steps", steps, pr.name,
+                 switches[k], switches[k] + 2);
+    if (k > 0 && switches[k] <= switches[k - 1]) usage_fail("preset {}: stage switches must increase", pr.name);
+  }
   const auto tc = wan_teacache_coefficients(pr.model, pr.use_ret_steps);
   const int cutoff = 2 * steps - tc.cutoff_from_end;
   const int64_t frames = (pr.frames - 1) / 4 + 1, th = pr.height / 16, tw = pr.width / 16;
@@ -84,14 +94,15 @@ Plan build_wan_plan(const Preset& pr, int steps) {
   double shift = pr.flow_shift;
   WanSchedule sch = wan_unipc_schedule(steps, shift);
   int sigma_base = index_for_timestep(sch.timesteps, sch.timesteps[0]), base_step = 0;
+  int stage = 0;
+  bool stage_start = false;
   for (int idx = 0; idx < steps; ++idx) {
     StepPlan s;
     s.step = idx;
-    s.stage = (pr.wan_turbo && idx > kSwitch) ? 1 : 0;
-    const double r = pr.res_rates[s.stage];
+    s.stage = stage;
+    const double r = pr.res_rates[stage];
     s.tokens = {frames, static_cast<int64_t>(th * r), static_cast<int64_t>(tw * r)};
     s.latent = {frames, s.tokens[1] * 2, s.tokens[2] * 2};
-    const bool stage_start = pr.wan_turbo && idx == kSwitch + 1;
     if (stage_start) {  // set_timesteps(shift + 2) reset the step index
       sigma_base = index_for_timestep(sch.timesteps, sch.timesteps[idx]);
       base_step = idx;
@@ -100,10 +111,11 @@ Plan build_wan_plan(const Preset& pr, int steps) {
     const int si = sigma_base + (idx - base_step);
     s.timestep = static_cast<double>(sch.timesteps[idx]);
     s.sigma = sch.sigmas[si];
+    s.sigma_index = si;
     s.sigma_next = sch.sigmas[std::min<int>(si + 1, steps)];
     s.shift = shift;
     const auto& d = pr.sa_drop_rates;
-    const double base = idx <= kSwitch ? d[0] : (d.size() == 1 ? d[0] : d[1]);
+    const double base = d[std::min<size_t>(static_cast<size_t>(stage), d.size() - 1)];
     const double step_normed = static_cast<double>(idx) / (steps - 1) * 10;
     s.drop_rate = std::min(base, step_normed * base);
     s.dense = s.drop_rate <= 0.25;
@@ -118,18 +130,23 @@ Plan build_wan_plan(const Preset& pr, int steps) {
     };
     s.compute = tea(2 * idx);
     s.compute_uncond = tea(2 * idx + 1);
-    if (pr.wan_turbo && idx == kSwitch) {
-      StageSwitch sw;
-      sw.next_stage = 1;
-      sw.resolution_changes = true;
-      sw.x0_sigma = sch.sigmas[si];
-      sw.renoise_sigma = sch.sigmas[index_for_timestep(sch.timesteps, sch.timesteps[idx + 1])];
-      sw.new_shift = shift + 2;
-      sw.note = "x0 and re-noise use the old schedule; later steps read the new one";
-      s.sigma_next = sw.renoise_sigma;
-      s.stage_switch = sw;
-      shift += 2;
-      sch = wan_unipc_schedule(steps, shift);
+    stage_start = false;
+    if (static_cast<size_t>(stage) < switches.size() && idx == switches[stage]) {
+      ++stage;
+      if (pr.res_rates[stage] != pr.res_rates[stage - 1]) {
+        StageSwitch sw;
+        sw.next_stage = stage;
+        sw.resolution_changes = true;
+        sw.x0_sigma = sch.sigmas[si];
+        sw.renoise_sigma = sch.sigmas[index_for_timestep(sch.timesteps, sch.timesteps[idx + 1])];
+        sw.new_shift = shift + 2;
+        sw.note = "x0 and re-noise use the old schedule; later steps read the new one";
+        s.sigma_next = sw.renoise_sigma;
+        s.stage_switch = sw;
+        shift += 2;
+        sch = wan_unipc_schedule(steps, shift);
+        stage_start = true;
+      }
     }
     plan.step.push_back(std::move(s));
   }
@@ -168,6 +185,7 @@ Plan build_hunyuan_plan(const Preset& pr, int steps) {
     s.latent = {s.tokens[0], s.tokens[1] * 2, s.tokens[2] * 2};
     s.timestep = sch.timesteps[i];
     s.sigma = sch.sigmas[i];
+    s.sigma_index = i;
     s.sigma_next = sch.sigmas[i + 1];
     s.shift = shift;
     s.drop_rate = drop;

@@ -49,6 +49,7 @@ struct StepPlan {
   std::array<int64_t, 3> latent{};  // latent (T, H, W) before patchify (patch 1x2x2)
   double timestep = 0;              // as fed to the model (Wan: integer)
   double sigma = 0;
+  int sigma_index = 0;  // position of sigma in the current schedule (what the solver steps from)
   double sigma_next = 0;
   double shift = 0;
   double drop_rate = 0;

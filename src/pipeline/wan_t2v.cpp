@@ -23,10 +23,10 @@
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
 #include "pipeline/tiny_model.h"
+#include "pipeline/wan_denoise.h"
 #include "sampling/flow_unipc.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
-#include "models/wan/wan_dit_cuda.h"
 #endif
 
 namespace jenga {
@@ -66,77 +66,6 @@ bool use_cuda(const std::string& device) {
 #endif
 }
 
-// Runs cond + uncond DiT passes and combines them with classifier-free guidance.
-class Denoiser {
- public:
-  Denoiser(const wan::WanDit& model, bool cuda, int64_t lat_t, int64_t lat_h, int64_t lat_w)
-      : model_(model), cuda_(cuda), shape_{model.config.in_dim, lat_t, lat_h, lat_w} {
-#if JENGA_HAVE_CUDA
-    if (cuda_) {
-      const auto& c = model.config;
-      dit_ = wan::WanDitCuda::from_model(model);
-      dit_->prepare(lat_t / c.patch[0], lat_h / c.patch[1], lat_w / c.patch[2]);
-      x_ = Tensor::empty(DType::F32, shape_, Device::CUDA);
-      out_ = Tensor::empty(DType::F32, shape_, Device::CUDA);
-      t_ = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
-    }
-#endif
-  }
-
-  void set_contexts(const Tensor& cond, const Tensor& uncond) {
-    ctx_[0] = cond, ctx_[1] = uncond;
-#if JENGA_HAVE_CUDA
-    if (cuda_) {
-      const auto& c = model_.config;
-      for (int i = 0; i < 2; ++i) {
-        std::vector<uint16_t> h(static_cast<size_t>(c.text_len * c.text_dim), 0);
-        convert(ctx_[i].data(), DType::F32, h.data(), DType::BF16, static_cast<size_t>(ctx_[i].numel()));
-        dctx_[i] = Tensor::empty(DType::BF16, Shape{c.text_len, c.text_dim}, Device::CUDA);
-        cuda::copy_to_device(dctx_[i].data(), h.data(), h.size() * 2);
-      }
-    }
-#endif
-  }
-
-  // v = v_uncond + g (v_cond - v_uncond) at timestep t.
-  std::vector<float> velocity(const std::vector<float>& x, double t, double guide) {
-    std::vector<float> v[2];
-    for (int i = 0; i < 2; ++i) v[i] = forward(x, t, i);
-    std::vector<float> out(x.size());
-    for (size_t k = 0; k < x.size(); ++k)
-      out[k] = v[1][k] + static_cast<float>(guide) * (v[0][k] - v[1][k]);
-    return out;
-  }
-
- private:
-  std::vector<float> forward(const std::vector<float>& x, double t, int which) {
-    std::vector<float> out(x.size());
-#if JENGA_HAVE_CUDA
-    if (cuda_) {
-      const float tv = static_cast<float>(t);
-      cuda::copy_to_device(x_.data(), x.data(), x.size() * 4);
-      cuda::copy_to_device(t_.data(), &tv, 4);
-      dit_->forward(x_.data_as<float>(), t_.data_as<float>(), dctx_[which].data(), out_.data_as<float>());
-      cuda::copy_to_host(out.data(), out_.data(), out.size() * 4);
-      return out;
-    }
-#endif
-    Tensor xt = Tensor::from_f32(x, shape_);
-    Tensor o = wan::wan_forward_cpu(model_, xt, t, ctx_[which]);
-    std::copy(o.data_as<float>(), o.data_as<float>() + o.numel(), out.begin());
-    return out;
-  }
-
-  const wan::WanDit& model_;
-  bool cuda_;
-  Shape shape_;
-  Tensor ctx_[2];
-#if JENGA_HAVE_CUDA
-  std::unique_ptr<wan::WanDitCuda> dit_;
-  Tensor x_, out_, t_, dctx_[2];
-#endif
-};
-
 uint64_t file_fingerprint(const std::string& path) {
   // FNV-1a over the size and the first 1 MiB (the safetensors header and first tensors): cheap
   // and enough to tell checkpoints apart in a sidecar.
@@ -159,12 +88,11 @@ void check_request(const T2VRequest& r) {
     usage_fail("size {}x{}: width and height must be positive multiples of 16 (e.g. 832x480)", r.width, r.height);
   if (r.frames < 1 || (r.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1 (e.g. 81, 49, 17, 1)", r.frames);
   if (r.steps < 1 || r.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", r.steps);
-  if (!(r.shift > 0) || !std::isfinite(r.shift)) usage_fail("--shift {}: must be positive", r.shift);
-  if (!(r.guide_scale >= 0) || !std::isfinite(r.guide_scale)) usage_fail("--cfg-scale {}: must be >= 0", r.guide_scale);
+  if (r.shift && (!(*r.shift > 0) || !std::isfinite(*r.shift))) usage_fail("--shift {}: must be positive", *r.shift);
+  if (r.guide_scale && (!(*r.guide_scale >= 0) || !std::isfinite(*r.guide_scale)))
+    usage_fail("--cfg-scale {}: must be >= 0", *r.guide_scale);
   if (r.solver != "unipc" && r.solver != "euler") usage_fail("--solver {}: use unipc or euler", r.solver);
-  if (r.preset != "dense")
-    usage_fail("--preset {}: this build runs dense only so far; Jenga presets in the pipeline are in progress (issue #8)",
-               r.preset);
+  check_jenga_overrides(r.preset, r.jenga);
   check_video_path(r.output);
   const fs::path parent = fs::absolute(fs::path(r.output)).parent_path();
   if (!fs::is_directory(parent) || ::access(parent.c_str(), W_OK) != 0)
@@ -211,6 +139,10 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
   const bool cuda = use_cuda(req.device);
   const wan::WanDit model = wan::load_wan_dit(paths.dit);
   const auto& cfg = model.config;
+  // Preset with the user's overrides; dense = the plain Wan2.1 loop.
+  const std::optional<Preset> jenga = wan_preset_for(req.preset, cfg.size_name(), req.jenga, req.steps);
+  const double shift = req.shift.value_or(jenga ? jenga->flow_shift : 5.0);
+  const double guide = req.guide_scale.value_or(jenga ? jenga->guide_scale : 5.0);
   const wan::WanVae vae = wan::WanVae::load(Checkpoint::open(paths.vae));
   if (vae.z_dim != cfg.in_dim) fail("{}: VAE latent channels {} do not match the DiT's {}", paths.vae, vae.z_dim, cfg.in_dim);
   progress.note(fmt::format("loaded Wan2.1 {} DiT ({} layers, dim {}) on {}", cfg.size_name(), cfg.num_layers, cfg.dim,
@@ -232,36 +164,36 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
   const Tensor ctx_cond = encode(req.prompt), ctx_uncond = encode(neg);
   const double t_text = now_s() - t_text0;
 
-  // Latents: [z, 1 + (F-1)/4, H/8, W/8], Philox normal noise (counter-based: the same on any device).
+  // Latents: [z, 1 + (F-1)/4, H/8, W/8], Philox normal noise (counter-based: the same on any
+  // device). A preset that starts smaller draws the first stage's noise, then the full-size
+  // noise for the re-noise, from one stream (as jenga_wan.py draws both from one generator).
   const int64_t lt = (req.frames - 1) / 4 + 1, lh = req.height / 8, lw = req.width / 8;
   if (lh % cfg.patch[1] || lw % cfg.patch[2] || lt % cfg.patch[0])
     usage_fail("size {}x{}: the latent {}x{} does not divide by the patch size", req.width, req.height, lh, lw);
-  std::vector<float> x(static_cast<size_t>(cfg.in_dim * lt * lh * lw));
-  fill_normal(x, req.seed);
-
+  DenoiseRequest dr;
+  dr.model = &model;
+  dr.cuda = cuda;
+  dr.jenga = jenga;
+  uint64_t offset = 0;
+  auto draw = [&](const std::array<int64_t, 3>& l) {
+    Tensor t = Tensor::empty(DType::F32, Shape{cfg.in_dim, l[0], l[1], l[2]});
+    fill_normal(std::span<float>(t.data_as<float>(), static_cast<size_t>(t.numel())), req.seed, offset);
+    offset += static_cast<uint64_t>(t.numel());
+    return t;
+  };
+  const auto sizes = stage_latents(jenga, lt, lh, lw);
+  dr.noise = draw(sizes[0]);
+  for (size_t k = 1; k < sizes.size(); ++k) dr.renoise.push_back(draw(sizes[k]));
+  dr.context = ctx_cond, dr.context_null = ctx_uncond;
+  dr.steps = req.steps, dr.shift = shift, dr.guide_scale = guide, dr.solver = req.solver;
   const double t_dn0 = now_s();
-  Denoiser denoiser(model, cuda, lt, lh, lw);
-  denoiser.set_contexts(ctx_cond, ctx_uncond);
-  const WanSchedule sch = wan_unipc_schedule(req.steps, req.shift);
-  FlowUniPC unipc(sch.sigmas, x.size());
-  progress.begin("denoise", req.steps);
-  for (int i = 0; i < req.steps; ++i) {
-    const auto v = denoiser.velocity(x, static_cast<double>(sch.timesteps[i]), req.guide_scale);
-    if (req.solver == "unipc")
-      unipc.step(v.data(), x.data());
-    else
-      flow_euler_step(v.data(), x.data(), sch.sigmas[i], sch.sigmas[i + 1], x.size());
-    for (float e : x)
-      if (!std::isfinite(e))
-        fail("the latents became NaN/inf at step {}; the weights may be corrupt (try --device cpu to compare)", i + 1);
-    progress.update(i + 1);
-  }
-  progress.end();
+  const DenoiseResult dn = denoise_wan(dr, progress);
   const double t_denoise = now_s() - t_dn0;
+  const Tensor& x = dn.latents;
 
   // Decode and write.
   const double t_vae0 = now_s();
-  const Tensor video = wan::vae_decode(vae, Tensor::from_f32(x, Shape{cfg.in_dim, lt, lh, lw}));
+  const Tensor video = wan::vae_decode(vae, x);
   const double t_vae = now_s() - t_vae0;
   const Frames frames = frames_from_unit_range(video.data_as<float>(), static_cast<int>(video.dim(1)),
                                                static_cast<int>(video.dim(2)), static_cast<int>(video.dim(3)));
@@ -277,13 +209,20 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
                                          {"t5", builtin ? 0 : file_fingerprint(paths.t5)}}}}},
             {"settings", {{"prompt", req.prompt}, {"negative_prompt", neg}, {"width", req.width}, {"height", req.height},
                           {"frames", req.frames}, {"steps", req.steps}, {"seed", req.seed},
-                          {"cfg_scale", req.guide_scale}, {"shift", req.shift}, {"solver", req.solver},
-                          {"preset", req.preset}, {"device", cuda ? "cuda" : "cpu"}, {"fps", 16},
+                          {"cfg_scale", guide}, {"shift", shift}, {"solver", req.solver},
+                          {"preset", jenga ? jenga->name : "dense"}, {"device", cuda ? "cuda" : "cpu"}, {"fps", 16},
                           {"noise", "philox4x32-10 normal, counter-based"}}},
-            {"forwards", 2 * req.steps},
+            {"forwards", dn.forwards},
+            {"forwards_reused", dn.forwards_reused},
+            {"denoise", dn.report},
             {"timings_s", {{"text", t_text}, {"denoise", t_denoise}, {"vae_decode", t_vae}, {"total", now_s() - t_start}}},
             {"peak_host_rss_gib", static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0)},
             {"output", res.output}};
+  if (jenga)
+    report["settings"]["jenga"] = {{"sa_drop_rates", jenga->sa_drop_rates}, {"p_remain_rates", jenga->p_remain},
+                                   {"res_rate_list", jenga->res_rates}, {"teacache_thresh", jenga->teacache_thresh},
+                                   {"use_ret_steps", jenga->use_ret_steps}, {"curve", "sliced gilbert"},
+                                   {"script", jenga->script}};
 #if JENGA_HAVE_CUDA
   if (cuda) report["peak_gpu_alloc_gib"] = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
 #endif

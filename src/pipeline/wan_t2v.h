@@ -2,11 +2,14 @@
 // Wan2.1 text-to-video, end to end: prompt -> umT5 -> DiT denoising loop (flow matching, CFG,
 // UniPC or Euler) -> Wan VAE decode -> video file + JSON sidecar.
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "pipeline/progress.h"
+#include "pipeline/wan_denoise.h"
 
 namespace jenga {
 
@@ -19,9 +22,11 @@ struct T2VRequest {
   std::string negative_prompt;  // empty: the official default
   int width = 832, height = 480, frames = 81, steps = 50;
   uint64_t seed = 42;
-  double guide_scale = 5.0, shift = 5.0;
+  // Unset: the official defaults (dense Wan2.1: 5.0 / 5.0; Jenga presets: 6.0 / 8.0).
+  std::optional<double> guide_scale, shift;
   std::string solver = "unipc";  // unipc | euler
-  std::string preset = "dense";
+  std::string preset = "dense";  // dense | base | turbo | flash | a full name such as turbo-1.3b
+  JengaOverrides jenga;  // official Jenga flags over the preset
   std::string device = "auto";   // auto | cpu | cuda: where the DiT runs
   std::string output = "output.webp";
 };

@@ -45,7 +45,6 @@ std::vector<double> b_vector(const Bh& s, int order) {
 FlowUniPC::FlowUniPC(std::vector<float> sigmas, size_t n, int order, bool lower_order_final)
     : n_(n), order_(order), lower_order_final_(lower_order_final) {
   if (order < 1 || order > 2) fail("UniPC: solver order {} is not supported (1 or 2)", order);
-  m1_.resize(n), m2_.resize(n), last_.resize(n), mt_.resize(n);
   reset(std::move(sigmas), 0);
 }
 
@@ -63,21 +62,20 @@ void FlowUniPC::predict_x0(const float* v, const float* x, float sigma, float* x
   for (size_t i = 0; i < n; ++i) x0[i] = x[i] - sigma * v[i];
 }
 
-int FlowUniPC::step(const float* v, float* x) {
+SolverUpdate FlowUniPC::next_update() {
   const int N = steps();
   if (index_ < 0 || index_ >= N) fail("UniPC: step {} is past the end of a {}-step schedule", index_, N);
-  const size_t n = n_;
+  SolverUpdate u;
   const double s_i = sigmas_[index_];
-  // The x0 prediction from the uncorrected sample (the official convert_model_output).
-  for (size_t k = 0; k < n; ++k) mt_[k] = x[k] - static_cast<float>(s_i) * v[k];
+  u.sigma = static_cast<float>(s_i);  // m: the x0 prediction (official convert_model_output)
 
-  // UniC corrector: refines x using this step's prediction (not on the first step after a
-  // (re)start, which has no previous sample).
+  // UniC corrector: refines x with this step's prediction (not on the first step after a
+  // (re)start, which has no previous sample). x = cx last + cm h0 + cb (rho_t (m - h0) +
+  // rho_d1 (h1 - h0) / rk).
   if (index_ > 0 && have_last_) {
     const Bh s = bh(sigmas_[index_ - 1], s_i);
-    const int order = this_order_;
     double rho_d1 = 0.0, rho_t = 0.5, rk = 1.0;
-    if (order == 2) {
+    if (this_order_ == 2) {
       rk = (lambda_of(sigmas_[index_ - 2]) - lambda_of(sigmas_[index_ - 1])) / (lambda_of(s_i) - lambda_of(sigmas_[index_ - 1]));
       const auto b = b_vector(s, 2);
       // Solve [[1, 1], [rk, 1]] rho = b.
@@ -86,16 +84,14 @@ int FlowUniPC::step(const float* v, float* x) {
       rho_t = (b[1] - rk * b[0]) / det;
     }
     const double cx = s.sigma_t / s.sigma_s0, cm = -s.alpha_t * s.h_phi_1, cb = -s.alpha_t * s.b_h;
-    for (size_t k = 0; k < n; ++k) {
-      double corr = rho_t * (static_cast<double>(mt_[k]) - m1_[k]);
-      if (order == 2) corr += rho_d1 * (static_cast<double>(m2_[k]) - m1_[k]) / rk;
-      x[k] = static_cast<float>(cx * last_[k] + cm * m1_[k] + cb * corr);
-    }
+    const double d1 = this_order_ == 2 ? rho_d1 / rk : 0.0;
+    u.correct = true;
+    u.c_last = static_cast<float>(cx);
+    u.c_h0 = static_cast<float>(cm - cb * rho_t - cb * d1);
+    u.c_h1 = static_cast<float>(cb * d1);
+    u.c_m = static_cast<float>(cb * rho_t);
   }
 
-  // History: newest prediction first.
-  m2_.swap(m1_);
-  m1_.swap(mt_);
   int this_order = lower_order_final_ ? std::min(order_, N - index_) : order_;
   this_order = std::min(this_order, lower_order_nums_ + 1);
   if (force_first_order_) {
@@ -103,22 +99,47 @@ int FlowUniPC::step(const float* v, float* x) {
     force_first_order_ = false;
   }
   this_order_ = this_order;
-  last_.assign(x, x + n);
   have_last_ = true;
 
-  // UniP predictor to sigma_{i+1} (sigma_N = 0 gives x = m1, the x0 prediction).
+  // UniP predictor to sigma_{i+1} (sigma_N = 0 gives x = m): x = cx x + cm m + cd (h0 - m).
   const Bh s = bh(s_i, sigmas_[index_ + 1]);
   const double cx = s.sigma_t / s.sigma_s0, cm = -s.alpha_t * s.h_phi_1;
+  u.p_x = static_cast<float>(cx);
   if (this_order == 2) {
     const double rk = (lambda_of(sigmas_[index_ - 1]) - lambda_of(s_i)) / (lambda_of(sigmas_[index_ + 1]) - lambda_of(s_i));
     const double cd = -s.alpha_t * s.b_h * 0.5 / rk;
-    for (size_t k = 0; k < n; ++k)
-      x[k] = static_cast<float>(cx * last_[k] + cm * m1_[k] + cd * (static_cast<double>(m2_[k]) - m1_[k]));
+    u.p_m = static_cast<float>(cm - cd);
+    u.p_h0 = static_cast<float>(cd);
   } else {
-    for (size_t k = 0; k < n; ++k) x[k] = static_cast<float>(cx * last_[k] + cm * m1_[k]);
+    u.p_m = static_cast<float>(cm);
   }
   if (lower_order_nums_ < order_) ++lower_order_nums_;
-  return index_++;
+  ++index_;
+  return u;
+}
+
+void apply_solver_update(const SolverUpdate& u, const float* v, float* x, float* last, const float* h0, float* h1,
+                         size_t n) {
+  if (u.euler) {
+    for (size_t k = 0; k < n; ++k) x[k] += u.euler_d * v[k];
+    return;
+  }
+  for (size_t k = 0; k < n; ++k) {
+    const float m = x[k] - u.sigma * v[k];
+    float xk = x[k];
+    if (u.correct) xk = u.c_last * last[k] + u.c_h0 * h0[k] + u.c_h1 * h1[k] + u.c_m * m;
+    last[k] = xk;
+    x[k] = u.p_x * xk + u.p_m * m + u.p_h0 * h0[k];
+    h1[k] = m;
+  }
+}
+
+int FlowUniPC::step(const float* v, float* x) {
+  if (h0_.size() != n_) h0_.assign(n_, 0.0f), h1_.assign(n_, 0.0f), last_.assign(n_, 0.0f);
+  const SolverUpdate u = next_update();
+  apply_solver_update(u, v, x, last_.data(), h0_.data(), h1_.data(), n_);
+  h0_.swap(h1_);
+  return index_ - 1;
 }
 
 void flow_euler_step(const float* v, float* x, float sigma, float sigma_next, size_t n) {

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "sampling/solver_update.h"
+
 namespace jenga {
 
 class FlowUniPC {
@@ -24,6 +26,9 @@ class FlowUniPC {
   // One step at the current index: v is the model's flow prediction at sample x; x is replaced
   // by the sample at the next sigma. Returns the index just completed.
   int step(const float* v, float* x);
+  // The same step as coefficients for a backend that holds x and the history itself (the GPU):
+  // advances the solver's state exactly as step() does, touching no arrays.
+  SolverUpdate next_update();
   int step_index() const { return index_; }
   int steps() const { return static_cast<int>(sigmas_.size()) - 1; }
   float sigma(int i) const { return sigmas_.at(static_cast<size_t>(i)); }
@@ -41,8 +46,12 @@ class FlowUniPC {
   int this_order_ = 1;
   bool have_last_ = false;
   bool force_first_order_ = false;
-  std::vector<float> m1_, m2_, last_, mt_;  // x0 predictions (newest, older), last corrected sample
+  std::vector<float> h0_, h1_, last_;  // x0 predictions (newest, older), last corrected sample
 };
+
+// Applies u to host arrays (see solver_update.h); h1 receives m and the caller swaps h0/h1.
+void apply_solver_update(const SolverUpdate& u, const float* v, float* x, float* last, const float* h0, float* h1,
+                         size_t n);
 
 // x_{i+1} = x_i + (sigma_{i+1} - sigma_i) v.
 void flow_euler_step(const float* v, float* x, float sigma, float sigma_next, size_t n);

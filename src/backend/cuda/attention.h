@@ -31,8 +31,12 @@ struct AttentionParams {
   int key_tile = 0;
   // Query rows per warp: 0 = default, 16, or 32 (FlashAttention-2 layout, key tile 64 only).
   int warp_rows = 0;
-  // Kernel path: 0 = default (wgmma on sm_90 for head dim 128 with default tiles, else
-  // mma.sync), 1 = mma.sync (sm_80+), 2 = wgmma (sm_90a, head dim 128; docs/BENCHMARKS.md).
+  // Kernel path: 0 = default (the warp-specialised kernel on sm_90 with default tiles, else
+  // mma.sync), 1 = mma.sync (sm_80+), 2 = wgmma (sm_90a, head dim 128; docs/BENCHMARKS.md),
+  // 3 .. 9 = warp-specialised TMA + wgmma kernel (sm_90a, head dim 64 or 128): 3 = 2 K/V stages
+  // with ping-pong of the two consumer warpgroups, 4 = 2 stages, 5 = 3 stages + ping-pong,
+  // 6 = 3 stages, 7 = persistent (one CTA per SM), 2 stages + ping-pong, 8 = persistent, 2 stages,
+  // 9 = 7 with Q in registers. Default on sm_90: 9 for head dim 128, 7 for 64.
   int path = 0;
 
   void set_blhd_strides();  // contiguous [B, L, H, D] q/k/v/out

@@ -39,7 +39,8 @@ void block_scores(const BlockScoresArgs& a, void* stream = nullptr);
 // C = cumulative sum; keep the first max(#(C <= prob_threshold) + 1, top_k) (capped at n_cols);
 // then also every neighbour_indices[neighbor_offsets[qb] .. neighbor_offsets[qb+1]) (CSR over
 // query blocks, shared by all g; nullptr = none) and every block in [always_begin, always_end)
-// (the text blocks).
+// (the text blocks); and for qb < first_frame_blocks every key block < first_frame_blocks
+// (Wan's first-frame rule).
 // qb >= select_q_blocks (e.g. text query blocks): every key block. counts[g*q_blocks + qb] =
 // kept blocks of the row.
 struct BlockSelectArgs {
@@ -48,6 +49,7 @@ struct BlockSelectArgs {
   float prob_threshold = 0.0f;
   int top_k = 1;
   int always_begin = 0, always_end = 0;
+  int first_frame_blocks = 0;
   const int32_t* neighbor_offsets = nullptr;  // [select_q_blocks + 1]
   const int32_t* neighbor_indices = nullptr;
   uint8_t* mask = nullptr;
@@ -60,6 +62,10 @@ void select_blocks(const BlockSelectArgs& a, void* stream = nullptr);
 size_t compact_workspace_bytes(int rows);
 void compact_csr(const uint8_t* mask, const int32_t* counts, int rows, int k_blocks, void* workspace,
                  size_t workspace_bytes, int32_t* offsets, int32_t* indices, void* stream = nullptr);
+
+// *total += offsets[rows] (the kept blocks of a CSR layout) on the stream: a running count of
+// the blocks attention computes, read once at the end instead of syncing per layer.
+void tally_kept_blocks(const int32_t* offsets, int rows, unsigned long long* total, void* stream = nullptr);
 
 // The whole chain for q, k [batch, len, heads, D] (strided like AttentionParams, q_len == k_len
 // == len): image blocks are the first select_blocks (query and key), the rest (text) are kept
@@ -75,6 +81,7 @@ struct BlockMaskArgs {
   float scale = 0.0f;  // score scale, usually head_dim^-1/2
   float prob_threshold = 0.0f;
   int top_k = 1;
+  int first_frame_blocks = 0;  // Wan: query blocks < F keep key blocks < F
   const int32_t* neighbor_offsets = nullptr;  // device CSR over image query blocks, or nullptr
   const int32_t* neighbor_indices = nullptr;
   int32_t* offsets = nullptr;  // [batch*heads*ceil(len/128) + 1]

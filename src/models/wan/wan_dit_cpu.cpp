@@ -53,6 +53,20 @@ void check_order(std::span<const int64_t> order, int64_t n) {
 
 }  // namespace
 
+void wan_time_embedding_cpu(const WanDit& model, double t, float* e, float* e0) {
+  const WanConfig& c = model.config;
+  const WanWeights& W = model.weights;
+  const int64_t dim = c.dim;
+  Buf sin_emb(static_cast<size_t>(c.freq_dim)), h(static_cast<size_t>(dim));
+  cpu::sinusoidal_embedding(t, c.freq_dim, sin_emb.data());
+  linear(sin_emb.data(), W.time0, h.data(), 1);
+  cpu::silu(h.data(), dim);
+  linear(h.data(), W.time2, e, 1);
+  std::copy(e, e + dim, h.begin());
+  cpu::silu(h.data(), dim);
+  linear(h.data(), W.time_proj, e0, 1);
+}
+
 void check_dit_inputs(const WanConfig& c, const Tensor& x, double t, const Tensor& context) {
   if (x.dtype() != DType::F32 || x.ndim() != 4)
     fail("DiT input x must be f32 [C, F, H, W]; got {} {}", dtype_name(x.dtype()), x.shape().str());
@@ -103,16 +117,7 @@ Tensor wan_forward_cpu(const WanDit& model, const Tensor& x, double t, const Ten
 
   // Time embedding: e [dim] (head), e0 [6, dim] (blocks).
   Buf e(static_cast<size_t>(dim)), e0(static_cast<size_t>(6 * dim));
-  {
-    Buf sin_emb(static_cast<size_t>(c.freq_dim)), h(static_cast<size_t>(dim));
-    cpu::sinusoidal_embedding(t, c.freq_dim, sin_emb.data());
-    linear(sin_emb.data(), W.time0, h.data(), 1);
-    cpu::silu(h.data(), dim);
-    linear(h.data(), W.time2, e.data(), 1);
-    h = e;
-    cpu::silu(h.data(), dim);
-    linear(h.data(), W.time_proj, e0.data(), 1);
-  }
+  wan_time_embedding_cpu(model, t, e.data(), e0.data());
 
   // Text context: zero-padded to text_len, then Linear -> GELU(tanh) -> Linear over all rows.
   Buf ctx(static_cast<size_t>(TL * dim));
@@ -127,7 +132,13 @@ Tensor wan_forward_cpu(const WanDit& model, const Tensor& x, double t, const Ten
   Buf q(static_cast<size_t>(L * dim)), k(static_cast<size_t>(L * dim)), v(static_cast<size_t>(L * dim));
   Buf att(static_cast<size_t>(L * dim)), ck(static_cast<size_t>(TL * dim)), cv(static_cast<size_t>(TL * dim));
   Buf ff(static_cast<size_t>(L * c.ffn_dim)), mod(static_cast<size_t>(6 * dim));
-  for (int64_t layer = 0; layer < c.num_layers; ++layer) {
+  const bool skip_blocks = hooks.residual && hooks.reuse_residual;
+  if (skip_blocks) {
+    for (int64_t i = 0; i < L * dim; ++i) xs[i] += hooks.residual[i];
+  } else if (hooks.residual) {
+    std::copy(xs.begin(), xs.end(), hooks.residual);
+  }
+  for (int64_t layer = 0; layer < (skip_blocks ? 0 : c.num_layers); ++layer) {
     const WanBlockWeights& B = W.blocks[static_cast<size_t>(layer)];
     const float* m = f32(B.modulation);
     for (int64_t i = 0; i < 6 * dim; ++i) mod[i] = m[i] + e0[i];
@@ -171,6 +182,8 @@ Tensor wan_forward_cpu(const WanDit& model, const Tensor& x, double t, const Ten
 
     if (hooks.after_block) hooks.after_block(static_cast<int>(layer), xs.data(), L);
   }
+  if (hooks.residual && !skip_blocks)
+    for (int64_t i = 0; i < L * dim; ++i) hooks.residual[i] = xs[i] - hooks.residual[i];
 
   // Back to raster order, head modulation (from e, not e0), projection, unpatchify.
   if (permuted) {

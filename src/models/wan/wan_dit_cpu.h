@@ -24,7 +24,15 @@ struct DitForwardHooks {
       self_attn_layout;
   // Called after each block with x: [tokens, dim] in sequence order (debugging, goldens).
   std::function<void(int layer, const float* x, int64_t tokens)> after_block;
+  // Step reuse (TeaCache): with `residual` set ([tokens, dim], sequence order), either the
+  // blocks run and residual := x_after - x_before, or (reuse_residual) they are skipped and
+  // x += residual.
+  float* residual = nullptr;
+  bool reuse_residual = false;
 };
+
+// The timestep path: e [dim] (modulates the head) and e0 [6 * dim] (the blocks), in f32.
+void wan_time_embedding_cpu(const WanDit& model, double t, float* e, float* e0);
 
 // Throws jenga::Error naming the problem when x or context do not fit the model:
 // x: [in_dim, F, H, W] f32 with F, H, W divisible by the patch size; context: [L, text_dim] f32,

@@ -12,6 +12,7 @@
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/patch.h"
+#include "backend/cuda/sampler.h"
 #include "backend/cuda/vec_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -338,8 +339,14 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   I.linear(context, I.text0, I.ctx_h.data(), TL, Epilogue::BiasGeluTanh, s);
   I.linear(I.ctx_h.data(), I.text2, I.ctx.data(), TL, Epilogue::Bias, s);
 
+  // Step reuse: the blocks' cached residual instead of the blocks.
+  const bool skip_blocks = hooks && hooks->residual && hooks->reuse_residual;
+  const bool store_residual = hooks && hooks->residual && !hooks->reuse_residual;
+  if (skip_blocks) cuda::axpby(I.x.data_as<float>(), 1.0f, hooks->residual, 1.0f, L * d, s);
+  if (store_residual) cuda::axpby(hooks->residual, 1.0f, I.x.data_as<float>(), 0.0f, L * d, s);
+
   auto* q = static_cast<uint16_t*>(I.qkv.data());
-  for (size_t l = 0; l < I.blocks.size(); ++l) {
+  for (size_t l = 0; l < (skip_blocks ? 0 : I.blocks.size()); ++l) {
     const DevBlock& B = I.blocks[l];
     const float* mod = I.mods.data_as<float>() + l * 6 * d;
     // Self-attention.
@@ -373,6 +380,7 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
     cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), mod + 5 * d, L, d, s);
     if (hooks && hooks->after_block) hooks->after_block(static_cast<int>(l), I.x.data_as<float>(), L, s);
   }
+  if (store_residual) cuda::axpby(hooks->residual, 1.0f, I.x.data_as<float>(), -1.0f, L * d, s);
 
   // Head (modulated by e, not e0), then unpatchify, scattering tokens back to raster order.
   const float* hm = I.hmod.data_as<float>();
@@ -380,6 +388,27 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   I.linear(I.h.data(), I.head, I.head_out.data(), L, Epilogue::Bias, s);
   cuda::unpatchify(I.head_out.data(), out, order, c.out_dim, I.F, I.H, I.W, static_cast<int>(c.patch[0]),
                    static_cast<int>(c.patch[1]), static_cast<int>(c.patch[2]), s);
+}
+
+std::vector<float> WanDitCuda::time_embedding(double t, bool projected) {
+  Impl& I = *impl_;
+  const WanConfig& c = I.c;
+  const int64_t d = c.dim;
+  Tensor dt = device_empty(DType::F32, 1), sin = device_empty(DType::F32, c.freq_dim);
+  Tensor h = device_empty(DType::F32, d), e = device_empty(DType::F32, d), e0 = device_empty(DType::F32, 6 * d);
+  const float tv = static_cast<float>(t);
+  cuda::copy_to_device(dt.data(), &tv, 4);
+  cuda::sinusoidal_embedding(dt.data_as<float>(), sin.data_as<float>(), c.freq_dim);
+  cuda::linear_vec_f32(sin.data_as<float>(), I.time0_w.data_as<float>(), I.time0_b.data_as<float>(),
+                       h.data_as<float>(), d, c.freq_dim, false);
+  cuda::linear_vec_f32(h.data_as<float>(), I.time2_w.data_as<float>(), I.time2_b.data_as<float>(),
+                       e.data_as<float>(), d, d, true);
+  cuda::linear_vec_f32(e.data_as<float>(), I.proj_w.data_as<float>(), I.proj_b.data_as<float>(),
+                       e0.data_as<float>(), 6 * d, d, true);
+  std::vector<float> out(static_cast<size_t>(projected ? 6 * d : d));
+  cuda::synchronize();
+  cuda::copy_to_host(out.data(), (projected ? e0 : e).data(), out.size() * 4);
+  return out;
 }
 
 Tensor wan_forward_cuda(const WanDit& model, const Tensor& x, double t, const Tensor& context,

@@ -38,6 +38,11 @@ struct CudaDitHooks {
   // Called after each block with the f32 residual stream x: [tokens, dim] (device, sequence
   // order) on `stream` (debugging, per-block parity).
   std::function<void(int layer, const float* x, int64_t tokens, void* stream)> after_block;
+  // Step reuse (TeaCache): with `residual` set (f32 [tokens, dim], device, sequence order),
+  // either the blocks run and residual := x_after - x_before, or (reuse_residual) they are
+  // skipped and x += residual.
+  float* residual = nullptr;
+  bool reuse_residual = false;
 };
 
 class WanDitCuda {
@@ -60,6 +65,10 @@ class WanDitCuda {
   // All device pointers; enqueued on `stream` (nullptr = default).
   void forward(const float* x, const float* t, const void* context, float* out, void* stream = nullptr,
                const CudaDitHooks* hooks = nullptr);
+
+  // The timestep path for t on the host (synchronises; not for the step loop): e [dim] when
+  // !projected, else e0 [6 * dim] (the TeaCache indicator).
+  std::vector<float> time_embedding(double t, bool projected);
 
   // Attention kernel path for self- and cross-attention (see backend/cuda/attention.h:
   // 0 = default, 1 = mma.sync, 2 = Hopper wgmma); for benchmarks and bring-up.

@@ -29,6 +29,12 @@ void AttentionParams::set_bhld_strides() {
 }
 
 namespace {
+// Variant of the warp-specialised kernel (launch_ws.cuh) used by default (path = 3 + variant):
+// persistent with ping-pong, Q in registers for head dim 128 (path 9), Q in shared memory for
+// 64 (path 7); the fastest or within the run-to-run noise (~2%) of the fastest variant at every
+// benchmark shape on H100 (docs/BENCHMARKS.md).
+constexpr int default_ws_variant(int head_dim) { return head_dim == 128 ? 6 : 4; }
+
 // Compute capability of the current device, looked up once per device (no sync).
 bool device_is_sm90() {
   static int major[64] = {};
@@ -71,22 +77,34 @@ void attention_forward(const AttentionParams& p, void* stream) {
   check_operand("k", p.k, p.k_batch_stride, p.k_head_stride, p.k_row_stride);
   check_operand("v", p.v, p.v_batch_stride, p.v_head_stride, p.v_row_stride);
   check_operand("out", p.out, p.out_batch_stride, p.out_head_stride, p.out_row_stride);
-  if (p.path < 0 || p.path > 2) usage_fail("attention: path {} must be 0, 1 or 2", p.path);
+  if (p.path < 0 || p.path > 9) usage_fail("attention: path {} must be 0 .. 9", p.path);
   if (p.path == 2 && (p.head_dim != 128 || !device_is_sm90()))
-    usage_fail("attention: the wgmma path needs head dim 128 and an sm_90 GPU (H100/H200)");
-  if (p.path == 2 && ((p.key_tile != 0 && p.key_tile != 128) || (p.warp_rows != 0 && p.warp_rows != 16)))
-    usage_fail("attention: the wgmma path has fixed 128-key tiles and 16 rows per warp (got key tile {}, warp rows {})",
+    usage_fail("attention: the wgmma path 2 needs head dim 128 and an sm_90 GPU (H100/H200)");
+  if (p.path >= 3 && !device_is_sm90())
+    usage_fail("attention: the warp-specialised paths (3 .. 9) need an sm_90 GPU (H100/H200)");
+  if (p.path >= 2 && ((p.key_tile != 0 && p.key_tile != 128) || (p.warp_rows != 0 && p.warp_rows != 16)))
+    usage_fail("attention: the wgmma paths have fixed 128-key tiles and 16 rows per warp (got key tile {}, warp rows {})",
                p.key_tile, p.warp_rows);
   if (p.q_len == 0) return;
-  // Default: the Hopper wgmma kernel where it applies (head dim 128, sm_90, built for sm_90a,
-  // default tiles): 1.2x faster per DiT step on H100, checked by the same tests and racecheck.
+  auto launch_ws = [&](int variant) {
+    return p.head_dim == 128 ? attn::launch_hdim128_ws(p, variant, stream) : attn::launch_hdim64_ws(p, variant, stream);
+  };
+  if (p.path >= 3) {
+    if (!launch_ws(p.path - 3))
+      usage_fail("attention: the TMA paths (3 .. 9) need strides a tensor map can express (positive multiples "
+                 "of 8 elements below 2^39)");
+    return;
+  }
+  // Default: the Hopper kernels where they apply (sm_90, built for sm_90a, default tiles): the
+  // warp-specialised TMA kernel (docs/BENCHMARKS.md), checked by the same tests, memcheck and
+  // racecheck; strides a tensor map cannot express fall back to the older kernels.
 #if JENGA_HAVE_SM90A
-  const bool hopper_default = p.path == 0 && p.head_dim == 128 && p.key_tile == 0 && p.warp_rows == 0 &&
-                              device_is_sm90();
+  const bool hopper_default = p.path == 0 && p.key_tile == 0 && p.warp_rows == 0 && device_is_sm90();
 #else
   const bool hopper_default = false;
 #endif
-  if (p.path == 2 || hopper_default) return attn::launch_hdim128_wgmma(p, stream);
+  if (hopper_default && launch_ws(default_ws_variant(p.head_dim))) return;
+  if (p.path == 2 || (hopper_default && p.head_dim == 128)) return attn::launch_hdim128_wgmma(p, stream);
   // 128-key tiles measured faster than 64 on H100 at every benchmark shape (docs/BENCHMARKS.md).
   const int tile = p.warp_rows == 32 ? 64 : p.key_tile != 0 ? p.key_tile : 128;
   if (p.head_dim == 64)

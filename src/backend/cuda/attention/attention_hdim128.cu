@@ -1,12 +1,17 @@
 // Instantiations for head dim 128 (one file per head dim so builds compile them in parallel).
 #include "backend/cuda/attention/launch.cuh"
 #include "backend/cuda/attention/launch_hopper.cuh"
+#include "backend/cuda/attention/launch_ws.cuh"
 #include "backend/cuda/attention/dispatch.h"
 
 namespace jenga::cuda::attn {
 
 void launch_hdim128_wgmma(const AttentionParams& p, void* stream) {
   launch_hopper(p, static_cast<cudaStream_t>(stream));
+}
+
+bool launch_hdim128_ws(const AttentionParams& p, int variant, void* stream) {
+  return launch_ws<128>(p, variant, static_cast<cudaStream_t>(stream));
 }
 
 void launch_hdim128(const AttentionParams& p, int key_tile, int warp_rows, void* stream) {

@@ -4,8 +4,7 @@
 // two warpgroups of 64 query rows each; S = Q K^T with both operands in shared memory, O += P V
 // with P from registers. Tiles are stored 128B-swizzled (two 64-column halves of 128-byte rows)
 // as wgmma's descriptors expect, filled by cp.async double buffering.
-// Not yet here (see docs/BENCHMARKS.md): TMA loads, warp-specialised producer/consumer,
-// overlap of softmax with the next GEMM.
+// Path 2 only: the warp-specialised TMA kernel (ws_kernel.cuh) is the default on sm_90a.
 #include <cstdint>
 
 #include "backend/cuda/attention.h"
@@ -23,11 +22,6 @@ struct HopperTraits : Traits<128, 128, 1> {
   static constexpr int kTileBytes = 2 * kHalfBytes;          // 128 rows x 128 columns
   static constexpr int kSmemBytes = 1024 + kTileBytes * 5;   // alignment slack + Q + 2 x (K, V)
 };
-
-// Element offset of (row, 16-byte chunk 0..15) in a 128-row, 128B-swizzled tile.
-__device__ __forceinline__ int sw128(int row, int chunk) {
-  return (chunk >> 3) * (128 * 64) + row * 64 + (((chunk & 7) ^ (row & 7)) << 3);
-}
 
 template <int THREADS>
 __device__ __forceinline__ void load_tile_sw128(__nv_bfloat16* tile, const __nv_bfloat16* base, int64_t stride,

@@ -31,7 +31,16 @@ __global__ void __launch_bounds__(kThreads) compact_kernel(const uint8_t* mask, 
   }
 }
 
+__global__ void tally_kernel(const int32_t* offsets, int rows, unsigned long long* total) {
+  *total += static_cast<unsigned long long>(offsets[rows]);
+}
+
 }  // namespace
+
+void launch_tally_kept(const int32_t* offsets, int rows, unsigned long long* total, cudaStream_t s) {
+  tally_kernel<<<1, 1, 0, s>>>(offsets, rows, total);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
 
 size_t scan_workspace_bytes(int rows) {
   size_t bytes = 0;

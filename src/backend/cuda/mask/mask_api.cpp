@@ -74,7 +74,14 @@ void select_blocks(const BlockSelectArgs& a, void* stream) {
   if ((a.neighbor_offsets == nullptr) != (a.neighbor_indices == nullptr))
     usage_fail("select_blocks: give both neighbour offsets and indices, or neither");
   if (a.top_k < 0) usage_fail("select_blocks: top_k {} must be >= 0", a.top_k);
+  if (a.first_frame_blocks < 0 || a.first_frame_blocks > a.n_cols)
+    usage_fail("select_blocks: first-frame blocks {} outside 0..{}", a.first_frame_blocks, a.n_cols);
   mask::launch_select_blocks(a, as_stream(stream));
+}
+
+void tally_kept_blocks(const int32_t* offsets, int rows, unsigned long long* total, void* stream) {
+  if (!offsets || !total || rows <= 0) usage_fail("tally_kept_blocks: null pointer or no rows");
+  mask::launch_tally_kept(offsets, rows, total, as_stream(stream));
 }
 
 size_t compact_workspace_bytes(int rows) { return mask::scan_workspace_bytes(rows); }
@@ -117,6 +124,7 @@ void build_block_mask(const BlockMaskArgs& a, void* workspace, size_t workspace_
   BlockSelectArgs se;
   se.scores = sc.scores, se.groups = g, se.q_blocks = nb, se.select_q_blocks = sel, se.n_cols = sel, se.k_blocks = nb;
   se.prob_threshold = a.prob_threshold, se.top_k = a.top_k, se.always_begin = sel, se.always_end = nb;
+  se.first_frame_blocks = a.first_frame_blocks;
   se.neighbor_offsets = a.neighbor_offsets, se.neighbor_indices = a.neighbor_indices;
   se.mask = ws + p.mask, se.counts = reinterpret_cast<int32_t*>(ws + p.counts);
   select_blocks(se, stream);

@@ -90,6 +90,8 @@ __global__ void __launch_bounds__(kThreads) select_blocks_kernel(const BlockSele
       for (int e = a.neighbor_offsets[qb] + tid; e < a.neighbor_offsets[qb + 1]; e += kThreads)
         keep[a.neighbor_indices[e]] = 1;
     for (int j = a.always_begin + tid; j < a.always_end; j += kThreads) keep[j] = 1;
+    if (qb < a.first_frame_blocks)
+      for (int j = tid; j < a.first_frame_blocks; j += kThreads) keep[j] = 1;
     __syncthreads();
   }
 

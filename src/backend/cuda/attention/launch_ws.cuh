@@ -1,0 +1,99 @@
+#pragma once
+// Launches the warp-specialised TMA kernel (ws_kernel.cuh); included by attention_hdim{64,128}.cu.
+// The tensor maps are encoded on the host per call (a few microseconds of CPU, no GPU work, no
+// allocation) through the driver entry point, so nothing links libcuda directly.
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include "backend/cuda/attention/ws_kernel.cuh"
+#include "backend/cuda/cuda_check.h"
+
+namespace jenga::cuda::attn {
+
+using TensorMapEncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
+                                          const cuuint64_t*, const cuuint32_t*, const cuuint32_t*,
+                                          CUtensorMapInterleave, CUtensorMapSwizzle, CUtensorMapL2promotion,
+                                          CUtensorMapFloatOOBfill);
+
+inline TensorMapEncodeTiled tensor_map_encoder() {
+  static const TensorMapEncodeTiled fn = [] {
+    void* f = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+#if CUDART_VERSION >= 12050
+    const cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q);
+#else
+    const cudaError_t e = cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &f, cudaEnableDefault, &q);
+#endif
+    if (e != cudaSuccess || q != cudaDriverEntryPointSuccess)
+      return TensorMapEncodeTiled{nullptr};
+    return reinterpret_cast<TensorMapEncodeTiled>(f);
+  }();
+  return fn;
+}
+
+// A [batch, heads, len, head_dim] bf16 view with the given element strides, boxes of 64 columns x
+// box_rows rows, 128-byte swizzle; rows past len read as zeros and are not written.
+inline bool encode_map(CUtensorMap* m, const void* base, const AttentionParams& p, int len, int64_t sb, int64_t sh,
+                       int64_t sr, int box_rows) {
+  const TensorMapEncodeTiled enc = tensor_map_encoder();
+  if (enc == nullptr) return false;
+  const cuuint64_t dims[4] = {static_cast<cuuint64_t>(p.head_dim), static_cast<cuuint64_t>(len), static_cast<cuuint64_t>(p.heads),
+                              static_cast<cuuint64_t>(p.batch)};
+  const cuuint64_t strides[3] = {static_cast<cuuint64_t>(sr) * 2, static_cast<cuuint64_t>(sh) * 2,
+                                 static_cast<cuuint64_t>(sb) * 2};
+  const cuuint32_t box[4] = {64, static_cast<cuuint32_t>(box_rows), 1, 1};
+  const cuuint32_t elem[4] = {1, 1, 1, 1};
+  return enc(m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, const_cast<void*>(base), dims, strides, box, elem,
+             CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+template <class T>
+void launch_ws_variant(const AttentionParams& p, const WsMaps& maps, cudaStream_t stream) {
+  static const bool configured = [] {
+    JENGA_CUDA_CHECK(cudaFuncSetAttribute(attention_fwd_ws_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          T::kSmemBytes));
+    return true;
+  }();
+  (void)configured;
+  const int q_blocks = (p.q_len + kBlock - 1) / kBlock;
+  dim3 grid(q_blocks, p.heads, p.batch);
+  if constexpr (T::kPersistent) {  // one CTA per SM (the shared memory allows no second)
+    static int sms[64] = {};
+    int dev = 0;
+    JENGA_CUDA_CHECK(cudaGetDevice(&dev));
+    int& n = sms[dev & 63];
+    if (n == 0) JENGA_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    const int64_t work = int64_t{q_blocks} * p.heads * p.batch;
+    grid = dim3(static_cast<unsigned>(work < n ? work : n), 1, 1);
+  }
+  attention_fwd_ws_kernel<T><<<grid, T::kThreads, T::kSmemBytes, stream>>>(p, maps);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+// variant: 0 = 2 stages + ping-pong, 1 = 2 stages, 2 = 3 stages + ping-pong, 3 = 3 stages,
+// 4 = persistent, 2 stages + ping-pong, 5 = persistent, 2 stages, 6 = persistent, 2 stages +
+// ping-pong + Q in registers. (Q in registers without persistence would stage the output over
+// Q's rows right after ldmatrix read them, which racecheck flags: not offered.)
+// False (nothing launched) when the strides cannot be expressed as TMA tensor maps.
+template <int D>
+bool launch_ws(const AttentionParams& p, int variant, cudaStream_t stream) {
+  WsMaps maps;
+  if (!encode_map(&maps.q, p.q, p, p.q_len, p.q_batch_stride, p.q_head_stride, p.q_row_stride, 64) ||
+      !encode_map(&maps.k, p.k, p, p.k_len, p.k_batch_stride, p.k_head_stride, p.k_row_stride, 128) ||
+      !encode_map(&maps.v, p.v, p, p.k_len, p.v_batch_stride, p.v_head_stride, p.v_row_stride, 128) ||
+      !encode_map(&maps.o, p.out, p, p.q_len, p.out_batch_stride, p.out_head_stride, p.out_row_stride, 64))
+    return false;
+  switch (variant) {
+    case 0: launch_ws_variant<WsTraits<D, 2, true>>(p, maps, stream); break;
+    case 1: launch_ws_variant<WsTraits<D, 2, false>>(p, maps, stream); break;
+    case 2: launch_ws_variant<WsTraits<D, 3, true>>(p, maps, stream); break;
+    case 3: launch_ws_variant<WsTraits<D, 3, false>>(p, maps, stream); break;
+    case 4: launch_ws_variant<WsTraits<D, 2, true, true>>(p, maps, stream); break;
+    case 5: launch_ws_variant<WsTraits<D, 2, false, true>>(p, maps, stream); break;
+    default: launch_ws_variant<WsTraits<D, 2, true, true, true>>(p, maps, stream); break;
+  }
+  return true;
+}
+
+}  // namespace jenga::cuda::attn

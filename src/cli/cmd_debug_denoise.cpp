@@ -1,0 +1,131 @@
+// `jenga debug denoise`: the whole Wan denoising loop (dense or a Jenga preset) from given noise
+// and text contexts, so it can be compared step for step with the official loop
+// (tools/golden/jenga_wan_pipeline.py; contract in docs/debug-denoise.md).
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "models/wan/wan_dit.h"
+#include "pipeline/wan_denoise.h"
+#if JENGA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
+
+namespace jenga::cli {
+
+void add_jenga_flags(CLI::App& c, JengaOverrides& o) {
+  c.add_option("--sa-drop-rates", o.sa_drop_rates, "Jenga: AttenCarve drop rate before / after step 25")->expected(1, 2);
+  c.add_option("--p-remain-rates", o.p_remain_rates, "Jenga: AttenCarve cumulative-probability threshold");
+  c.add_option("--res-rate-list", o.res_rate_list, "Jenga ProRes: first-stage resolution rate and 1.0 (e.g. 0.75 1.0)")
+      ->expected(2);
+  c.add_option("--teacache-thresh", o.teacache_thresh, "Jenga step reuse threshold (0 = compute every forward)");
+}
+
+namespace {
+
+struct DenoiseOptions {
+  std::string model, inputs, out;
+  std::string device = "cpu";
+  std::string preset = "dense";
+  std::string solver = "unipc";
+  int steps = 50;
+  std::optional<double> shift, cfg_scale;
+  std::vector<int> save_steps;
+  bool quiet = false;
+  JengaOverrides jenga;
+};
+
+Tensor load_opt(const SafetensorsFile& f, const std::string& name, bool required, const char* what) {
+  const TensorInfo* info = f.find(name);
+  if (!info) {
+    if (required) fail("{}: no tensor '{}' ({})", f.path(), name, what);
+    return Tensor();
+  }
+  if (!info->dtype || !dtype_is_float(*info->dtype))
+    fail("{}: tensor '{}' is {}; store it as a float type (f32)", f.path(), name, info->dtype_name);
+  Tensor t = f.load(name, DType::F32);
+  if (t.ndim() == 5 && t.dim(0) == 1) return t.reshape({t.dim(1), t.dim(2), t.dim(3), t.dim(4)});
+  if (t.ndim() == 3 && t.dim(0) == 1) return t.reshape({t.dim(1), t.dim(2)});
+  return t;
+}
+
+void run_denoise(const DenoiseOptions& o) {
+  const bool cuda = o.device == "cuda";
+#if JENGA_HAVE_CUDA
+  if (cuda && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+#else
+  if (cuda) fail("--device cuda: this build has no CUDA backend; use --device cpu");
+#endif
+  check_jenga_overrides(o.preset, o.jenga);
+  const auto in = SafetensorsFile::open(o.inputs);
+  const wan::WanDit model = wan::load_wan_dit(o.model);
+  DenoiseRequest r;
+  r.model = &model;
+  r.cuda = cuda;
+  r.jenga = wan_preset_for(o.preset, model.config.size_name(), o.jenga, o.steps);
+  r.noise = load_opt(*in, "noise", true, "first-stage noise [16, T, H, W]");
+  // Re-noise per resolution change: noise_full for the (last) full-size stage, noise_1.. before it.
+  const size_t changes = r.jenga ? stage_latents(r.jenga, 1, 16, 16).size() - 1 : 0;
+  for (size_t k = 1; k <= changes; ++k)
+    r.renoise.push_back(k == changes ? load_opt(*in, "noise_full", true, "full-size re-noise [16, T, H, W]")
+                                     : load_opt(*in, "noise_" + std::to_string(k), true, "re-noise of a middle stage"));
+  r.context = load_opt(*in, "context", true, "prompt embeddings [L, text_dim]");
+  r.context_null = load_opt(*in, "context_null", true, "negative-prompt embeddings [L, text_dim]");
+  for (const Tensor* c : {&r.context, &r.context_null})
+    if (c->ndim() != 2 || c->dim(1) != model.config.text_dim || c->dim(0) < 1 || c->dim(0) > model.config.text_len)
+      fail("{}: contexts must be [L, {}] with 1 <= L <= {}; got {}", o.inputs, model.config.text_dim,
+           model.config.text_len, c->shape().str());
+  r.steps = o.steps;
+  r.shift = o.shift.value_or(r.jenga ? r.jenga->flow_shift : 5.0);
+  r.guide_scale = o.cfg_scale.value_or(r.jenga ? r.jenga->guide_scale : 5.0);
+  r.solver = o.solver;
+  r.save_steps = o.save_steps;
+  Progress progress(o.quiet ? Progress::Mode::Quiet : Progress::Mode::Auto);
+  const DenoiseResult res = denoise_wan(r, progress);
+
+  SafetensorsWriter w;
+  w.add("latents", res.latents);
+  for (const auto& [i, t] : res.saved) w.add("step_" + std::to_string(i), t);
+  Tensor calls = Tensor::empty(DType::I32, Shape{static_cast<int64_t>(res.computed_calls.size())});
+  std::copy(res.computed_calls.begin(), res.computed_calls.end(), calls.data_as<int32_t>());
+  w.add("teacache_computed", calls);
+  w.set_metadata("jenga", fmt::format("debug denoise preset={} steps={} shift={} cfg={} solver={} device={}",
+                                      r.jenga ? r.jenga->name : "dense", r.steps, r.shift, r.guide_scale, r.solver,
+                                      o.device));
+  w.set_metadata("report", res.report.dump());
+  w.write(o.out);
+  std::printf("wrote %s: latents %s, %d forwards (%d reused), %.2f s denoising on %s\n", o.out.c_str(),
+              res.latents.shape().str().c_str(), res.forwards, res.forwards_reused,
+              res.report.value("seconds", 0.0), o.device.c_str());
+  std::printf("report %s\n", res.report.dump().c_str());
+}
+
+}  // namespace
+
+void register_debug_denoise(CLI::App& debug) {
+  auto o = std::make_shared<DenoiseOptions>();
+  auto* c = debug.add_subcommand("denoise", "The Wan2.1 denoising loop (dense or Jenga) from given noise and contexts");
+  c->add_option("--model", o->model, "DiT checkpoint folder or file")->required();
+  c->add_option("--inputs", o->inputs,
+                "safetensors: noise [16,T,h,w] (first stage), noise_full [16,T,H,W] (presets that start smaller; "
+                "3stage also noise_1 at the middle size), context and context_null [L,text_dim] (f32)")
+      ->required();
+  c->add_option("--out", o->out, "Output safetensors: latents, step_<i>, teacache_computed")->required();
+  c->add_option("--device", o->device, "cpu (f32 reference) or cuda")->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  c->add_option("--preset", o->preset, "dense | base | turbo | flash | 3stage | full preset name")->capture_default_str();
+  c->add_option("--steps", o->steps, "Sampling steps")->capture_default_str();
+  c->add_option("--shift", o->shift, "Sigma shift (default 5; Jenga presets 8)");
+  c->add_option("--cfg-scale", o->cfg_scale, "Guidance scale (default 5; Jenga presets 6)");
+  c->add_option("--solver", o->solver, "unipc | euler")->check(CLI::IsMember({"unipc", "euler"}))->capture_default_str();
+  c->add_option("--save-steps", o->save_steps, "Also write the latents after these steps (0-based)");
+  c->add_flag("-q,--quiet", o->quiet, "No progress output");
+  add_jenga_flags(*c, o->jenga);
+  c->callback([o] { run_denoise(*o); });
+}
+
+}  // namespace jenga::cli

@@ -1,0 +1,71 @@
+#pragma once
+// What the denoising loop needs from a device: evaluate both CFG branches of the DiT (dense or
+// with an AttenCarve mask, computing or reusing the blocks' cached residual) and apply a sampler
+// update to latents it keeps. The CPU backend is the f32 reference; the CUDA one keeps every
+// per-step array on the GPU and never synchronises inside a step.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "jenga/block_neighbors.h"
+#include "jenga/gilbert_curve.h"
+#include "sampling/solver_update.h"
+
+namespace jenga {
+
+class Tensor;
+namespace wan {
+struct WanDit;
+}
+
+struct StageGeometry {
+  std::array<int64_t, 3> latent{};                  // [T, H, W] latent (before patchify)
+  std::shared_ptr<const Curve> curve;               // token order; null = raster
+  std::shared_ptr<const BlockNeighbors> neighbors;  // AttenCarve neighbour blocks (with curve)
+};
+
+struct StepRun {
+  int step = 0;
+  double timestep = 0;
+  float guide = 1.0f;
+  bool sparse = false;  // AttenCarve instead of dense self-attention
+  int64_t top_k = 0, first_frame_blocks = 0;
+  double p_remain = 0.9;
+  bool reuse[2] = {false, false};  // cond, uncond: add the cached residual instead of the blocks
+  bool cache = false;              // step reuse on: computed branches refresh their residual
+};
+
+class DenoiseBackend {
+ public:
+  virtual ~DenoiseBackend() = default;
+  // Uploads the contexts ([L, text_dim] f32 each) once.
+  virtual void set_contexts(const Tensor& cond, const Tensor& uncond) = 0;
+  // Model timesteps of every step of the run (StepRun::step indexes them), uploaded once.
+  virtual void set_timesteps(const std::vector<double>& timesteps) = 0;
+  // A new token grid (first stage, ProRes switch): sizes buffers (TeaCache residuals when
+  // step_reuse), zeroes the solver history.
+  virtual void set_stage(const StageGeometry& g, bool step_reuse) = 0;
+  virtual void set_latents(const std::vector<float>& x) = 0;
+  virtual std::vector<float> latents() = 0;
+  // Both branches, then the guided sampler update of the latents.
+  virtual void step(const StepRun& run, const SolverUpdate& update) = 0;
+  // Both branches; the guided velocity to the host (the stage switch).
+  virtual std::vector<float> velocity(const StepRun& run) = 0;
+  // Blocks until every enqueued step has finished, or (pipelined progress) all but the newest.
+  virtual void wait(bool all_but_newest) = 0;
+  // The timestep path for the TeaCache indicator: e [dim] or (projected) e0 [6 dim].
+  virtual std::vector<float> time_embedding(double t, bool projected) = 0;
+  // First step whose latents became non-finite, or -1 (synchronises).
+  virtual int nan_step() = 0;
+  virtual double peak_memory_gib() const { return 0; }
+  // Kept / all self-attention blocks over every sparse layer evaluated so far (synchronises).
+  virtual double sparse_density() = 0;
+};
+
+std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model);
+#if JENGA_HAVE_CUDA
+std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model);
+#endif
+
+}  // namespace jenga

@@ -1,0 +1,125 @@
+// The f32 reference backend of the denoising loop: the CPU DiT with the CPU AttenCarve mask.
+#include <cmath>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "jenga/carve_mask.h"
+#include "models/wan/wan_dit.h"
+#include "models/wan/wan_dit_cpu.h"
+#include "pipeline/denoise_backend.h"
+#include "sampling/flow_unipc.h"
+
+namespace jenga {
+
+namespace {
+
+class CpuBackend final : public DenoiseBackend {
+ public:
+  explicit CpuBackend(const wan::WanDit& m) : model_(m) {}
+
+  void set_contexts(const Tensor& cond, const Tensor& uncond) override { ctx_[0] = cond, ctx_[1] = uncond; }
+
+  void set_timesteps(const std::vector<double>&) override {}
+
+  void set_stage(const StageGeometry& g, bool) override {
+    geo_ = g;
+    const auto& c = model_.config;
+    n_ = static_cast<size_t>(c.in_dim * g.latent[0] * g.latent[1] * g.latent[2]);
+    x_.assign(n_, 0.0f), last_.assign(n_, 0.0f), h0_.assign(n_, 0.0f), h1_.assign(n_, 0.0f);
+    const int64_t tokens = (g.latent[0] / c.patch[0]) * (g.latent[1] / c.patch[1]) * (g.latent[2] / c.patch[2]);
+    for (auto& r : residual_) r.assign(static_cast<size_t>(tokens * c.dim), 0.0f);
+    order_.clear();
+    if (g.curve) order_.assign(g.curve->order.begin(), g.curve->order.end());
+  }
+
+  void set_latents(const std::vector<float>& x) override {
+    if (x.size() != n_) fail("denoise: {} latent values for a stage of {}", x.size(), n_);
+    x_ = x;
+  }
+  std::vector<float> latents() override { return x_; }
+
+  void step(const StepRun& run, const SolverUpdate& u) override {
+    const auto v = velocity(run);
+    apply_solver_update(u, v.data(), x_.data(), last_.data(), h0_.data(), h1_.data(), n_);
+    if (!u.euler) h0_.swap(h1_);
+    if (nan_step_ < 0)
+      for (float e : x_)
+        if (!std::isfinite(e)) {
+          nan_step_ = run.step;
+          break;
+        }
+  }
+
+  std::vector<float> velocity(const StepRun& run) override {
+    std::vector<float> v[2];
+    for (int b = 0; b < 2; ++b) v[b] = forward(run, b);
+    std::vector<float> out(n_);
+    for (size_t k = 0; k < n_; ++k) out[k] = v[1][k] + run.guide * (v[0][k] - v[1][k]);
+    return out;
+  }
+
+  void wait(bool) override {}
+
+  std::vector<float> time_embedding(double t, bool projected) override {
+    const int64_t d = model_.config.dim;
+    std::vector<float> e(static_cast<size_t>(d)), e0(static_cast<size_t>(6 * d));
+    wan::wan_time_embedding_cpu(model_, t, e.data(), e0.data());
+    return projected ? e0 : e;
+  }
+
+  int nan_step() override { return nan_step_; }
+  double sparse_density() override { return all_ > 0 ? kept_ / all_ : 0.0; }
+
+ private:
+  std::vector<float> forward(const StepRun& run, int branch) {
+    const auto& c = model_.config;
+    wan::DitForwardHooks hooks;
+    hooks.token_order = order_;
+    if (run.cache) {
+      hooks.residual = residual_[branch].data();
+      hooks.reuse_residual = run.reuse[branch];
+    }
+    if (run.sparse) {
+      hooks.self_attn_layout = [&](int, const float* q, const float* k, int64_t tokens) -> const BlockSparseLayout* {
+        // The official mask sees bf16 q/k in [B, H, L, D].
+        const int64_t H = c.num_heads, D = c.head_dim();
+        qh_.resize(static_cast<size_t>(tokens * H * D)), kh_.resize(qh_.size());
+        for (int64_t i = 0; i < tokens; ++i)
+          for (int64_t h = 0; h < H; ++h)
+            for (int64_t d = 0; d < D; ++d) {
+              qh_[(h * tokens + i) * D + d] = bf16_to_f32(f32_to_bf16(q[(i * H + h) * D + d]));
+              kh_[(h * tokens + i) * D + d] = bf16_to_f32(f32_to_bf16(k[(i * H + h) * D + d]));
+            }
+        CarveParams p;
+        p.top_k = run.top_k, p.p = run.p_remain, p.first_frame_blocks = run.first_frame_blocks;
+        p.neighbors = geo_.neighbors.get();
+        layout_ = build_carve_mask(qh_.data(), kh_.data(), 1, H, tokens, D, p).layout();
+        kept_ += static_cast<double>(layout_.offsets.back());
+        all_ += static_cast<double>(layout_.rows() * layout_.k_blocks);
+        return &layout_;
+      };
+    }
+    const Tensor xt = Tensor::from_f32(x_, Shape{c.in_dim, geo_.latent[0], geo_.latent[1], geo_.latent[2]});
+    const Tensor o = wan::wan_forward_cpu(model_, xt, run.timestep, ctx_[branch], hooks);
+    return std::vector<float>(o.data_as<float>(), o.data_as<float>() + o.numel());
+  }
+
+  const wan::WanDit& model_;
+  Tensor ctx_[2];
+  StageGeometry geo_;
+  size_t n_ = 0;
+  std::vector<float> x_, last_, h0_, h1_, residual_[2], qh_, kh_;
+  std::vector<int64_t> order_;
+  BlockSparseLayout layout_;
+  int nan_step_ = -1;
+  double kept_ = 0, all_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model) {
+  return std::make_unique<CpuBackend>(model);
+}
+
+}  // namespace jenga

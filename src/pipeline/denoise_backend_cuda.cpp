@@ -1,0 +1,253 @@
+// The CUDA backend of the denoising loop. Latents, solver history, both branches' outputs and
+// TeaCache residuals live on the GPU; the timesteps of the whole run are uploaded once and each
+// layer's AttenCarve layout is built on the GPU from that layer's q/k. A step only enqueues
+// work: no allocation, no host sync (progress waits one step behind, see wait()).
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/mask_builder.h"
+#include "backend/cuda/sampler.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "models/wan/wan_dit.h"
+#include "models/wan/wan_dit_cuda.h"
+#include "pipeline/denoise_backend.h"
+
+namespace jenga {
+
+namespace {
+
+Tensor dev(DType dt, int64_t n) { return Tensor::empty(dt, Shape{std::max<int64_t>(n, 1)}, Device::CUDA); }
+
+// Per-layer AttenCarve layouts for one stage: neighbour CSR on the device, scratch, output CSR.
+// Layers run in order on one stream, so one output buffer serves them all.
+class CarveLayouts {
+ public:
+  void set_stage(const BlockNeighbors* nb, int64_t tokens, int heads, int head_dim) {
+    tokens_ = tokens, heads_ = heads, head_dim_ = head_dim;
+    const int64_t blocks = (tokens + 127) / 128;
+    offsets_ = dev(DType::I32, heads * blocks + 1);
+    indices_ = dev(DType::I32, heads * blocks * blocks);
+    nb_off_ = Tensor(), nb_idx_ = Tensor();
+    if (nb) {
+      if (nb->blocks != blocks) fail("AttenCarve: neighbour table of {} blocks for {} blocks", nb->blocks, blocks);
+      nb_off_ = dev(DType::I32, static_cast<int64_t>(nb->offsets.size()));
+      nb_idx_ = dev(DType::I32, static_cast<int64_t>(nb->indices.size()));
+      cuda::copy_to_device(nb_off_.data(), nb->offsets.data(), nb->offsets.size() * 4);
+      if (!nb->indices.empty()) cuda::copy_to_device(nb_idx_.data(), nb->indices.data(), nb->indices.size() * 4);
+    }
+    cuda::BlockMaskArgs a = args(nullptr, nullptr, 8, 0, 0, 0.0);
+    ws_bytes_ = cuda::block_mask_workspace_bytes(a);
+    ws_ = dev(DType::U8, static_cast<int64_t>(ws_bytes_));
+    if (!kept_.numel()) {  // the run's running total, kept across stages
+      kept_ = dev(DType::I64, 1);
+      JENGA_CUDA_CHECK(cudaMemset(kept_.data(), 0, 8));
+    }
+  }
+
+  wan::DeviceBlockLayout build(const void* q, const void* k, int64_t row_stride, int64_t top_k, int64_t ffb,
+                               double p, void* stream) {
+    const auto a = args(static_cast<const uint16_t*>(q), static_cast<const uint16_t*>(k), row_stride, top_k, ffb, p);
+    cuda::build_block_mask(a, ws_.data(), ws_bytes_, stream);
+    const int rows = heads_ * static_cast<int>((tokens_ + 127) / 128);
+    cuda::tally_kept_blocks(offsets_.data_as<int32_t>(), rows, reinterpret_cast<unsigned long long*>(kept_.data()),
+                            stream);
+    all_ += static_cast<double>(rows) * static_cast<double>((tokens_ + 127) / 128);
+    return {offsets_.data_as<int32_t>(), indices_.data_as<int32_t>(), nullptr};
+  }
+
+ private:
+  cuda::BlockMaskArgs args(const uint16_t* q, const uint16_t* k, int64_t rs, int64_t top_k, int64_t ffb,
+                           double p) {
+    cuda::BlockMaskArgs a;
+    a.q = q, a.k = k;
+    a.q_row_stride = a.k_row_stride = rs;
+    a.q_head_stride = a.k_head_stride = head_dim_;
+    a.q_batch_stride = a.k_batch_stride = tokens_ * rs;
+    a.batch = 1, a.heads = heads_, a.len = static_cast<int>(tokens_), a.head_dim = head_dim_;
+    a.zero_padded = true;  // the official Wan wrapper pads L with zeros to a multiple of 128
+    a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim_)));
+    a.prob_threshold = static_cast<float>(p);
+    a.top_k = static_cast<int>(top_k);
+    a.first_frame_blocks = static_cast<int>(ffb);
+    if (nb_off_.numel() > 1) a.neighbor_offsets = nb_off_.data_as<int32_t>(), a.neighbor_indices = nb_idx_.data_as<int32_t>();
+    a.offsets = offsets_.data_as<int32_t>(), a.indices = indices_.data_as<int32_t>();
+    return a;
+  }
+
+  int64_t tokens_ = 0;
+  int heads_ = 0, head_dim_ = 128;
+  Tensor offsets_, indices_, nb_off_, nb_idx_, ws_, kept_;
+  double all_ = 0;
+
+ public:
+  double density() {
+    if (!kept_.numel() || all_ == 0) return 0.0;
+    unsigned long long k = 0;
+    cuda::synchronize();
+    cuda::copy_to_host(&k, kept_.data(), 8);
+    return static_cast<double>(k) / all_;
+  }
+  size_t ws_bytes_ = 0;
+};
+
+class CudaBackend final : public DenoiseBackend {
+ public:
+  explicit CudaBackend(const wan::WanDit& m) : model_(m) {
+    cuda::init();
+    dit_ = wan::WanDitCuda::from_model(m);
+    JENGA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    for (auto& e : done_) JENGA_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    nan_ = dev(DType::I32, 1);
+    reset_nan();
+  }
+  ~CudaBackend() override {
+    cudaStreamSynchronize(stream_);
+    for (auto& e : done_) cudaEventDestroy(e);
+    cudaStreamDestroy(stream_);
+  }
+
+  void set_contexts(const Tensor& cond, const Tensor& uncond) override {
+    const auto& c = model_.config;
+    const Tensor* src[2] = {&cond, &uncond};
+    for (int i = 0; i < 2; ++i) {
+      std::vector<uint16_t> h(static_cast<size_t>(c.text_len * c.text_dim), 0);  // zero rows after the prompt
+      convert(src[i]->data(), DType::F32, h.data(), DType::BF16, static_cast<size_t>(src[i]->numel()));
+      ctx_[i] = dev(DType::BF16, c.text_len * c.text_dim);
+      cuda::copy_to_device(ctx_[i].data(), h.data(), h.size() * 2);
+    }
+  }
+
+  void set_timesteps(const std::vector<double>& ts) override {
+    std::vector<float> f(ts.begin(), ts.end());
+    t_dev_ = dev(DType::F32, static_cast<int64_t>(f.size()));
+    cuda::copy_to_device(t_dev_.data(), f.data(), f.size() * 4);
+  }
+
+  void set_stage(const StageGeometry& g, bool step_reuse) override {
+    JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    const auto& c = model_.config;
+    geo_ = g;
+    const int64_t F = g.latent[0] / c.patch[0], H = g.latent[1] / c.patch[1], W = g.latent[2] / c.patch[2];
+    tokens_ = F * H * W;
+    std::vector<int64_t> order;
+    if (g.curve) order.assign(g.curve->order.begin(), g.curve->order.end());
+    dit_->prepare(F, H, W, order);
+    n_ = c.in_dim * g.latent[0] * g.latent[1] * g.latent[2];
+    x_ = dev(DType::F32, n_), last_ = dev(DType::F32, n_), vc_ = dev(DType::F32, n_), vu_ = dev(DType::F32, n_);
+    for (auto& h : hist_) {
+      h = dev(DType::F32, n_);
+      JENGA_CUDA_CHECK(cudaMemset(h.data(), 0, h.nbytes()));  // 0 * garbage could be NaN
+    }
+    JENGA_CUDA_CHECK(cudaMemset(last_.data(), 0, last_.nbytes()));
+    newest_ = 0;
+    for (auto& r : residual_) r = step_reuse ? dev(DType::F32, tokens_ * c.dim) : Tensor();
+    carve_.set_stage(g.neighbors.get(), tokens_, static_cast<int>(c.num_heads), static_cast<int>(c.head_dim()));
+  }
+
+  void set_latents(const std::vector<float>& x) override {
+    if (static_cast<int64_t>(x.size()) != n_) fail("denoise: {} latent values for a stage of {}", x.size(), n_);
+    JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    cuda::copy_to_device(x_.data(), x.data(), x.size() * 4);
+  }
+
+  std::vector<float> latents() override {
+    JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    std::vector<float> h(static_cast<size_t>(n_));
+    cuda::copy_to_host(h.data(), x_.data(), h.size() * 4);
+    return h;
+  }
+
+  void step(const StepRun& run, const SolverUpdate& u) override {
+    branches(run);
+    cuda::SamplerBuffers b;
+    b.x = x_.data_as<float>();
+    b.last = last_.data_as<float>();
+    b.h0 = hist_[newest_].data_as<float>();
+    b.h1 = hist_[1 - newest_].data_as<float>();
+    b.m_out = hist_[1 - newest_].data_as<float>();
+    b.nan_step = nan_.data_as<int>();
+    cuda::sampler_step(vc_.data_as<float>(), vu_.data_as<float>(), run.guide, u, b, run.step, n_, stream_);
+    if (!u.euler) newest_ = 1 - newest_;
+    JENGA_CUDA_CHECK(cudaEventRecord(done_[run.step % 2], stream_));
+    last_step_ = run.step;
+  }
+
+  std::vector<float> velocity(const StepRun& run) override {
+    branches(run);
+    cuda::cfg_combine(vc_.data_as<float>(), vu_.data_as<float>(), run.guide, vc_.data_as<float>(), n_, stream_);
+    JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    std::vector<float> h(static_cast<size_t>(n_));
+    cuda::copy_to_host(h.data(), vc_.data(), h.size() * 4);
+    return h;
+  }
+
+  void wait(bool all_but_newest) override {
+    if (!all_but_newest || last_step_ < 1) {
+      JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      return;
+    }
+    JENGA_CUDA_CHECK(cudaEventSynchronize(done_[(last_step_ - 1) % 2]));
+  }
+
+  std::vector<float> time_embedding(double t, bool projected) override { return dit_->time_embedding(t, projected); }
+
+  int nan_step() override {
+    JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    int v = 0;
+    cuda::copy_to_host(&v, nan_.data(), 4);
+    return v == kNoNan ? -1 : v;
+  }
+
+  double sparse_density() override {
+    JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    return carve_.density();
+  }
+
+  double peak_memory_gib() const override { return static_cast<double>(cuda::memory_stats().peak) / (1ull << 30); }
+
+ private:
+  static constexpr int kNoNan = 0x7fffffff;
+  void reset_nan() { cuda::copy_to_device(nan_.data(), &kNoNan, 4); }
+
+  void branches(const StepRun& run) {
+    if (run.step < 0 || run.step >= t_dev_.numel()) fail("denoise: step {} has no uploaded timestep", run.step);
+    if (run.cache && !residual_[0].numel()) fail("denoise: step reuse was not enabled for this stage");
+    const float* t_dev = t_dev_.data_as<float>() + run.step;
+    Tensor* out[2] = {&vc_, &vu_};
+    for (int b = 0; b < 2; ++b) {
+      wan::CudaDitHooks hooks;
+      if (run.sparse)
+        hooks.self_attn_layout = [&](int, const void* q, const void* k, int64_t, int64_t rs, void* s) {
+          return carve_.build(q, k, rs, run.top_k, run.first_frame_blocks, run.p_remain, s);
+        };
+      if (run.cache) {
+        hooks.residual = residual_[b].data_as<float>();
+        hooks.reuse_residual = run.reuse[b];
+      }
+      dit_->forward(x_.data_as<float>(), t_dev, ctx_[b].data(), out[b]->data_as<float>(), stream_, &hooks);
+    }
+  }
+
+  const wan::WanDit& model_;
+  std::unique_ptr<wan::WanDitCuda> dit_;
+  cudaStream_t stream_ = nullptr;
+  cudaEvent_t done_[2] = {nullptr, nullptr};
+  StageGeometry geo_;
+  int64_t n_ = 0, tokens_ = 0;
+  Tensor ctx_[2], x_, last_, vc_, vu_, hist_[2], residual_[2], nan_, t_dev_;
+  int newest_ = 0, last_step_ = -1;
+  CarveLayouts carve_;
+};
+
+}  // namespace
+
+std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model) {
+  return std::make_unique<CudaBackend>(model);
+}
+
+}  // namespace jenga

@@ -1,0 +1,324 @@
+#include "pipeline/wan_denoise.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+#include "jenga/carve_mask.h"
+#include "jenga/schedule.h"
+#include "models/wan/wan_dit.h"
+#include "pipeline/denoise_backend.h"
+#include "sampling/flow_unipc.h"
+
+namespace jenga {
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Plain Wan2.1 (no Jenga): every step dense and computed, raster order, one stage.
+Plan dense_plan(int steps, double shift, const std::array<int64_t, 3>& latent) {
+  const WanSchedule sch = wan_unipc_schedule(steps, shift);
+  Plan p;
+  p.steps = steps;
+  for (int i = 0; i < steps; ++i) {
+    StepPlan s;
+    s.step = i;
+    s.latent = latent;
+    s.tokens = {latent[0], latent[1] / 2, latent[2] / 2};
+    s.timestep = static_cast<double>(sch.timesteps[i]);
+    s.sigma = sch.sigmas[i];
+    s.sigma_index = i;
+    s.sigma_next = sch.sigmas[i + 1];
+    s.shift = shift;
+    p.step.push_back(s);
+  }
+  return p;
+}
+
+// TeaCache decisions of the whole run, decided up front: the indicator (e or e0) depends only
+// on the timestep, so no step has to read the GPU. [2 * steps], 1 = compute the blocks.
+std::vector<uint8_t> teacache_decisions(const Plan& plan, const Preset& pr, DenoiseBackend& be) {
+  const auto tc = wan_teacache_coefficients(pr.model, pr.use_ret_steps);
+  const int n = plan.steps;
+  std::vector<uint8_t> out(static_cast<size_t>(2 * n), 1);
+  if (pr.teacache_thresh <= 0) return out;
+  std::vector<std::vector<float>> m(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) m[i] = be.time_embedding(plan.step[i].timestep, pr.use_ret_steps);
+  for (int branch = 0; branch < 2; ++branch) {
+    TeaCache cache(tc.coefficients, pr.teacache_thresh, tc.ret_steps, 2 * n - tc.cutoff_from_end);
+    for (int i = 0; i < n; ++i) {
+      double rel = 0;
+      if (i > 0) {
+        double num = 0, den = 0;
+        for (size_t k = 0; k < m[i].size(); ++k) num += std::fabs(m[i][k] - m[i - 1][k]), den += std::fabs(m[i - 1][k]);
+        rel = den > 0 ? num / den : 0;
+      }
+      const bool forced = (branch == 0 ? plan.step[i].compute : plan.step[i].compute_uncond) == StepCompute::Computed;
+      out[2 * i + branch] = cache.should_compute(2 * i + branch, rel, forced) ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+StageGeometry geometry(const std::array<int64_t, 3>& latent, bool jenga) {
+  StageGeometry g;
+  g.latent = latent;
+  if (jenga) {
+    // jenga_wan.py: sliced Gilbert curve (one 2D curve per latent frame) and its neighbours.
+    const CurveSpec spec{latent[0], latent[1] / 2, latent[2] / 2, true, std::nullopt};
+    g.curve = cached_curve(spec);
+    g.neighbors = cached_block_neighbors(spec);
+  }
+  return g;
+}
+
+void check_latent(const Tensor& t, const char* name, int64_t z, const std::array<int64_t, 3>& want) {
+  if (t.dtype() != DType::F32 || t.ndim() != 4 || t.dim(0) != z || t.dim(1) != want[0] || t.dim(2) != want[1] ||
+      t.dim(3) != want[2])
+    fail("denoise: {} is {} {}, expected f32 [{}, {}, {}, {}]", name, dtype_name(t.dtype()), t.shape().str(), z,
+         want[0], want[1], want[2]);
+}
+
+}  // namespace
+
+void check_jenga_overrides(const std::string& preset, const JengaOverrides& r) {
+  for (double d : r.sa_drop_rates)
+    if (!(d >= 0 && d < 1)) usage_fail("--sa-drop-rates {}: each rate must be in [0, 1)", d);
+  if (r.sa_drop_rates.size() > 2) usage_fail("--sa-drop-rates: Wan takes one or two rates (before / after step 25)");
+  if (r.p_remain_rates && !(*r.p_remain_rates > 0 && *r.p_remain_rates <= 1))
+    usage_fail("--p-remain-rates {}: must be in (0, 1]", *r.p_remain_rates);
+  if (!r.res_rate_list.empty() &&
+      (r.res_rate_list.size() != 2 || r.res_rate_list[1] != 1.0 || !(r.res_rate_list[0] > 0 && r.res_rate_list[0] <= 1)))
+    usage_fail("--res-rate-list: Wan takes two rates, the first stage's in (0, 1] and 1.0 (e.g. 0.75 1.0)");
+  if (r.teacache_thresh && !(*r.teacache_thresh >= 0)) usage_fail("--teacache-thresh {}: must be >= 0", *r.teacache_thresh);
+  if ((preset.empty() || preset == "dense") && r.any())
+    usage_fail("--sa-drop-rates / --p-remain-rates / --res-rate-list / --teacache-thresh need a Jenga --preset "
+               "(base, turbo, flash)");
+}
+
+std::optional<Preset> wan_preset_for(const std::string& name, const std::string& size_name, const JengaOverrides& o,
+                                     int steps) {
+  check_jenga_overrides(name, o);
+  if (name.empty() || name == "dense") return std::nullopt;
+  const std::string size = size_name == "14B" ? "14b" : "1.3b";
+  std::string full = name;
+  if (name.find('-') == std::string::npos) full = name + "-" + size;
+  Preset p = find_preset(ModelFamily::Wan, full);
+  if (!o.sa_drop_rates.empty()) p.sa_drop_rates = o.sa_drop_rates;
+  if (o.p_remain_rates) p.p_remain = *o.p_remain_rates;
+  if (!o.res_rate_list.empty()) {
+    p.res_rates = o.res_rate_list;
+    p.wan_turbo = o.res_rate_list[0] != 1.0;
+  }
+  if (o.teacache_thresh) p.teacache_thresh = *o.teacache_thresh;
+  // The step count must fit the preset's stage switches: checked now, before any heavy work.
+  Preset sized = p;
+  (void)build_plan(sized, steps);
+  return p;
+}
+
+std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& jenga, int64_t t, int64_t h,
+                                                   int64_t w) {
+  std::vector<std::array<int64_t, 3>> out;
+  const std::vector<double> rates = jenga ? jenga->res_rates : std::vector<double>{1.0};
+  for (size_t k = 0; k < rates.size(); ++k) {
+    if (k > 0 && rates[k] == rates[k - 1]) continue;
+    // jenga_wan.py: int(size * res_rate) // 2 * 2 per latent side.
+    const double r = rates[k];
+    out.push_back({t, static_cast<int64_t>(static_cast<double>(h) * r) / 2 * 2,
+                   static_cast<int64_t>(static_cast<double>(w) * r) / 2 * 2});
+  }
+  return out;
+}
+
+Tensor resize_trilinear(const Tensor& x, int64_t t, int64_t h, int64_t w) {
+  if (x.ndim() != 4 || x.dtype() != DType::F32) fail("resize_trilinear: expects f32 [C, T, H, W]");
+  const int64_t C = x.dim(0), T0 = x.dim(1), H0 = x.dim(2), W0 = x.dim(3);
+  // torch area_pixel_compute_source_index with align_corners=False and an output size.
+  struct Tap {
+    int64_t i0, i1;
+    float l1;
+  };
+  auto taps = [](int64_t in, int64_t out) {
+    std::vector<Tap> v(static_cast<size_t>(out));
+    const float scale = static_cast<float>(in) / static_cast<float>(out);
+    for (int64_t o = 0; o < out; ++o) {
+      float src = scale * (static_cast<float>(o) + 0.5f) - 0.5f;
+      if (src < 0) src = 0;
+      const int64_t i0 = static_cast<int64_t>(src);
+      const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
+      v[o] = {i0, i1, src - static_cast<float>(i0)};
+    }
+    return v;
+  };
+  const auto tt = taps(T0, t), th = taps(H0, h), tw = taps(W0, w);
+  Tensor out = Tensor::empty(DType::F32, Shape{C, t, h, w});
+  const float* s = x.data_as<float>();
+  float* d = out.data_as<float>();
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t a = 0; a < t; ++a)
+      for (int64_t b = 0; b < h; ++b)
+        for (int64_t e = 0; e < w; ++e) {
+          auto at = [&](int64_t i, int64_t j, int64_t k) { return s[((c * T0 + i) * H0 + j) * W0 + k]; };
+          const Tap &A = tt[a], &B = th[b], &E = tw[e];
+          auto lerp_w = [&](int64_t i, int64_t j) { return (1 - E.l1) * at(i, j, E.i0) + E.l1 * at(i, j, E.i1); };
+          auto lerp_h = [&](int64_t i) { return (1 - B.l1) * lerp_w(i, B.i0) + B.l1 * lerp_w(i, B.i1); };
+          d[((c * t + a) * h + b) * w + e] = (1 - A.l1) * lerp_h(A.i0) + A.l1 * lerp_h(A.i1);
+        }
+  return out;
+}
+
+DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
+  if (!req.model) fail("denoise: no model");
+  const auto& cfg = req.model->config;
+  const bool jenga = req.jenga.has_value();
+  if (req.solver != "unipc" && req.solver != "euler") usage_fail("--solver {}: use unipc or euler", req.solver);
+  if (req.noise.ndim() != 4) fail("denoise: noise must be [z, T, H, W]");
+
+  // The full latent size: the last re-noise's when the preset starts smaller.
+  const Tensor& full = req.renoise.empty() ? req.noise : req.renoise.back();
+  if (full.ndim() != 4) fail("denoise: noise must be [z, T, H, W]");
+  const std::array<int64_t, 3> latent{full.dim(1), full.dim(2), full.dim(3)};
+  if (latent[1] % 2 || latent[2] % 2) fail("denoise: latent {}x{} is not a multiple of the patch size", latent[1], latent[2]);
+  const auto sizes = stage_latents(req.jenga, latent[0], latent[1], latent[2]);
+  if (req.renoise.size() + 1 != sizes.size())
+    usage_fail("denoise: preset {} changes resolution {} times and needs that many re-noise tensors (got {})",
+               req.jenga ? req.jenga->name : "dense", sizes.size() - 1, req.renoise.size());
+  check_latent(req.noise, "noise", cfg.in_dim, sizes[0]);
+  for (size_t k = 0; k < req.renoise.size(); ++k)
+    check_latent(req.renoise[k], k + 1 == req.renoise.size() ? "full-size re-noise" : "re-noise", cfg.in_dim, sizes[k + 1]);
+
+  Plan plan;
+  Preset sized;
+  if (jenga) {
+    sized = *req.jenga;
+    sized.width = static_cast<int>(latent[2] * 8);
+    sized.height = static_cast<int>(latent[1] * 8);
+    sized.frames = static_cast<int>((latent[0] - 1) * 4 + 1);
+    sized.flow_shift = req.shift;
+    plan = build_plan(sized, req.steps);
+    if (plan.step[0].latent != sizes[0])
+      fail("denoise: the plan's first stage {}x{} differs from the noise", plan.step[0].latent[1], plan.step[0].latent[2]);
+  } else {
+    if (req.steps < 1 || req.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", req.steps);
+    plan = dense_plan(req.steps, req.shift, latent);
+  }
+  const int N = plan.steps;
+
+  auto backend = req.cuda ?
+#if JENGA_HAVE_CUDA
+                          make_cuda_denoise_backend(*req.model)
+#else
+                          (fail("--device cuda: this build has no CUDA backend"), nullptr)
+#endif
+                          : make_cpu_denoise_backend(*req.model);
+  backend->set_contexts(req.context, req.context_null);
+  std::vector<double> ts;
+  for (const auto& s : plan.step) ts.push_back(s.timestep);
+  backend->set_timesteps(ts);
+
+  DenoiseResult res;
+  res.computed_calls = jenga ? teacache_decisions(plan, sized, *backend) : std::vector<uint8_t>(2 * N, 1);
+  const bool reuse_on = jenga && sized.teacache_thresh > 0;
+
+  // Solver state (host: coefficients only).
+  WanSchedule sch = wan_unipc_schedule(N, jenga ? plan.step[0].shift : req.shift);
+  FlowUniPC unipc(sch.sigmas, 0);
+
+  backend->set_stage(geometry(plan.step[0].latent, jenga), reuse_on);
+  backend->set_latents(std::vector<float>(req.noise.data_as<float>(), req.noise.data_as<float>() + req.noise.numel()));
+
+  const double t0 = now_s();
+  double stage_t0 = t0;
+  size_t switches = 0;
+  nlohmann::json stages = nlohmann::json::array();
+  double density_sum = 0;
+  int sparse_steps = 0;
+  progress.begin("denoise", N);
+  for (int i = 0; i < N; ++i) {
+    const StepPlan& sp = plan.step[i];
+    StepRun run;
+    run.step = i;
+    run.timestep = sp.timestep;
+    run.guide = static_cast<float>(req.guide_scale);
+    run.sparse = jenga && !sp.dense;
+    run.top_k = sp.top_k, run.first_frame_blocks = sp.first_frame_blocks;
+    run.p_remain = jenga ? sized.p_remain : 0.0;
+    run.cache = reuse_on;
+    run.reuse[0] = !res.computed_calls[2 * i];
+    run.reuse[1] = !res.computed_calls[2 * i + 1];
+    res.forwards += 2;
+    res.forwards_reused += run.reuse[0] + run.reuse[1];
+    if (run.sparse) density_sum += 1.0 - sp.drop_rate, ++sparse_steps;
+
+    if (sp.stage_switch && sp.stage_switch->resolution_changes) {
+      // ProRes: x0 from this step's velocity, trilinear upsample, re-noise at the next sigma.
+      const auto& sw = *sp.stage_switch;
+      const auto v = backend->velocity(run);
+      auto x = backend->latents();
+      if (backend->nan_step() >= 0) break;
+      Tensor x0 = Tensor::empty(DType::F32, Shape{cfg.in_dim, sp.latent[0], sp.latent[1], sp.latent[2]});
+      FlowUniPC::predict_x0(v.data(), x.data(), static_cast<float>(sw.x0_sigma), x0.data_as<float>(), x.size());
+      const auto& next = plan.step[i + 1].latent;
+      const Tensor up = resize_trilinear(x0, next[0], next[1], next[2]);
+      const float s = static_cast<float>(sw.renoise_sigma);
+      std::vector<float> xn(static_cast<size_t>(up.numel()));
+      const float* u = up.data_as<float>();
+      const Tensor& noise = req.renoise.at(switches++);
+      if (noise.numel() != up.numel()) fail("denoise: re-noise of {} values for a stage of {}", noise.numel(), up.numel());
+      const float* e = noise.data_as<float>();
+      for (size_t k = 0; k < xn.size(); ++k) xn[k] = (1.0f - s) * u[k] + s * e[k];
+      stages.push_back({{"stage", sp.stage}, {"latent", sp.latent}, {"steps_end", i + 1}, {"seconds", now_s() - stage_t0}});
+      stage_t0 = now_s();
+      backend->set_stage(geometry(next, true), reuse_on);
+      backend->set_latents(xn);
+      sch = wan_unipc_schedule(N, sw.new_shift);
+      unipc.reset(sch.sigmas, plan.step[i + 1].sigma_index);
+      unipc.force_first_order_once();
+    } else {
+      SolverUpdate u;
+      if (req.solver == "euler") {
+        u.euler = true;
+        u.euler_d = static_cast<float>(sp.sigma_next - sp.sigma);
+      } else {
+        if (unipc.step_index() != sp.sigma_index)
+          fail("denoise: solver at sigma {} but the plan expects {} (step {})", unipc.step_index(), sp.sigma_index, i);
+        u = unipc.next_update();
+      }
+      backend->step(run, u);
+      backend->wait(true);  // the previous step: keeps one step queued on the device
+    }
+    progress.update(i + 1);
+    if (std::find(req.save_steps.begin(), req.save_steps.end(), i) != req.save_steps.end()) {
+      const auto x = backend->latents();
+      res.saved.emplace_back(i, Tensor::from_f32(x, Shape{cfg.in_dim, plan.step[std::min(i + 1, N - 1)].latent[0],
+                                                          plan.step[std::min(i + 1, N - 1)].latent[1],
+                                                          plan.step[std::min(i + 1, N - 1)].latent[2]}));
+    }
+  }
+  backend->wait(false);
+  progress.end();
+  const int bad = backend->nan_step();
+  if (bad >= 0)
+    fail("the latents became NaN/inf at step {}; the weights may be corrupt (try --device cpu to compare)", bad + 1);
+  const double t_end = now_s();
+  const auto& last = plan.step.back();
+  stages.push_back({{"stage", last.stage}, {"latent", last.latent}, {"steps_end", N}, {"seconds", t_end - stage_t0}});
+  const auto x = backend->latents();
+  res.latents = Tensor::from_f32(x, Shape{cfg.in_dim, latent[0], latent[1], latent[2]});
+  res.report = {{"seconds", t_end - t0},
+                {"stages", stages},
+                {"forwards", res.forwards},
+                {"forwards_reused", res.forwards_reused},
+                {"sparse_steps", sparse_steps},
+                {"mean_drop_floor", sparse_steps ? 1.0 - density_sum / sparse_steps : 0.0},
+                {"sparse_block_density", backend->sparse_density()}};
+  if (req.cuda) res.report["peak_gpu_alloc_gib"] = backend->peak_memory_gib();
+  return res;
+}
+
+}  // namespace jenga
