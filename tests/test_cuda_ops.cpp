@@ -90,6 +90,30 @@ TEST(CudaGemm, LinearWithEpiloguesMatchesCpu) {
   }
 }
 
+TEST(CudaGemm, LinearF32OutputAndAccumulate) {
+  if (!gpu()) GTEST_SKIP() << "no CUDA device";
+  cuda::GemmRunner runner;
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 64, 256}, {517, 320, 96}}) {
+    auto x = round_bf16(randn(m * k, 4, 1.0f));
+    auto w = round_bf16(randn(n * k, 5, 1.0f / std::sqrt(float(k))));
+    auto y0 = randn(m * n, 6, 3.0f);  // f32 values bf16 could not hold
+    Tensor dx = upload(to_bf16(x), DType::BF16), dw = upload(to_bf16(w), DType::BF16), dy = upload(y0, DType::F32);
+    std::vector<float> ref(m * n);
+    cpu::linear(x.data(), w.data(), nullptr, ref.data(), m, n, k);
+    for (bool acc : {true, false}) {
+      if (!acc) cuda::copy_to_device(dy.data(), y0.data(), y0.size() * 4);
+      runner.linear_f32(dx.data(), dw.data(), dy.data_as<float>(), m, n, k, acc);
+      const auto got = download_f32(dy);
+      double max_err = 0;
+      for (int64_t i = 0; i < m * n; ++i) {
+        const double r = ref[i] + (acc ? y0[i] : 0.0f);
+        max_err = std::max(max_err, std::fabs(got[i] - r) / (1.0 + std::fabs(r)));
+      }
+      EXPECT_LT(max_err, 1e-4) << m << "x" << n << "x" << k << (acc ? " accumulate" : "");
+    }
+  }
+}
+
 TEST(CudaOps, LayerNormModulateMatchesCpu) {
   if (!gpu()) GTEST_SKIP() << "no CUDA device";
   const int64_t rows = 37, dim = 1536;

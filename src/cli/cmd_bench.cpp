@@ -1,5 +1,6 @@
 // `jenga bench`: reproducible benchmarks. attention: bench_attention.cpp, dit: bench_dit.cpp,
 // vae: bench_vae.cpp;
+// text-encoder: bench_text_encoder.cpp;
 // the pipeline arrives with issue #8 and says so until then.
 #include "cli/bench_attention.h"
 #include "cli/commands.h"
@@ -13,6 +14,7 @@ void register_bench(CLI::App& app) {
   register_bench_attention(*b);
   register_bench_dit(*b);
   register_bench_vae(*b);
+  register_bench_text_encoder(*b);
   auto* s = b->add_subcommand("pipeline", "A whole generation");
   s->callback([] { fail("'jenga bench pipeline' is not implemented in this build yet (issue #8)"); });
 }

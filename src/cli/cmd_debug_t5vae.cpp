@@ -16,6 +16,7 @@
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #include "models/wan/vae_cuda.h"
+#include "models/wan/t5_encoder_cuda.h"
 #endif
 
 namespace jenga::cli {
@@ -81,14 +82,24 @@ struct Options {
   bool no_clamp = false;
 };
 
+Tensor encode_on(const std::string& device, const wan::T5Encoder& enc, const std::vector<int64_t>& ids,
+                 const std::vector<int64_t>& mask) {
+  if (device != "cuda") return enc.encode(ids, mask);
+#if JENGA_HAVE_CUDA
+  if (!cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  return wan::T5EncoderCuda::from_encoder(enc)->encode(ids, mask);
+#else
+  fail("--device cuda: this build has no CUDA backend; use --device cpu");
+#endif
+}
+
 void run_encode_text(const Options& o) {
-  require_cpu(o.device, "text encoder");
   std::error_code ec;
   if (!std::filesystem::exists(o.weights, ec)) fail("--text-encoder {}: no such file or folder", o.weights);
   const auto enc = wan::T5Encoder::open(o.weights);
   const auto f = open_input(o.input, "--ids");
   const auto ids = int_row(*f, "ids"), mask = int_row(*f, "mask");
-  const Tensor ctx = enc.encode(ids, mask);
+  const Tensor ctx = encode_on(o.device, enc, ids, mask);
   write_one(o.out, "context", ctx);
   std::printf("wrote %s: context %s (umT5 %lld layers, dim %lld)\n", o.out.c_str(), ctx.shape().str().c_str(),
               static_cast<long long>(enc.config().layers), static_cast<long long>(enc.config().dim));

@@ -21,16 +21,17 @@ struct GemmRunner::Impl {
   cublasLtHandle_t handle = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
-  // One plan per (m, n, k, epilogue): descriptors and the heuristic's algorithm, built once.
+  // One plan per (m, n, k, epilogue, output type): descriptors and the heuristic's algorithm,
+  // built once.
   struct Plan {
     cublasLtMatmulDesc_t op = nullptr;
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
     cublasLtMatmulAlgo_t algo{};
   };
-  std::map<std::tuple<int64_t, int64_t, int64_t, int>, Plan> plans;
+  std::map<std::tuple<int64_t, int64_t, int64_t, int, int>, Plan> plans;
 
-  Plan& plan(int64_t m, int64_t n, int64_t k, Epilogue ep) {
-    auto key = std::make_tuple(m, n, k, static_cast<int>(ep));
+  Plan& plan(int64_t m, int64_t n, int64_t k, Epilogue ep, cudaDataType_t out = CUDA_R_16BF) {
+    auto key = std::make_tuple(m, n, k, static_cast<int>(ep), static_cast<int>(out));
     auto it = plans.find(key);
     if (it != plans.end()) return it->second;
     // Row-major y[M,N] = x[M,K] W[N,K]^T is column-major y^T[N,M] = W^T... i.e. cuBLAS sees
@@ -50,7 +51,7 @@ struct GemmRunner::Impl {
     }
     check_lt(cublasLtMatrixLayoutCreate(&p.a, CUDA_R_16BF, k, n, k), "layout a");
     check_lt(cublasLtMatrixLayoutCreate(&p.b, CUDA_R_16BF, k, m, k), "layout b");
-    check_lt(cublasLtMatrixLayoutCreate(&p.c, CUDA_R_16BF, n, m, n), "layout c");
+    check_lt(cublasLtMatrixLayoutCreate(&p.c, out, n, m, n), "layout c");
     cublasLtMatmulPreference_t pref;
     check_lt(cublasLtMatmulPreferenceCreate(&pref), "preference");
     check_lt(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
@@ -60,7 +61,7 @@ struct GemmRunner::Impl {
     const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (hs != CUBLAS_STATUS_SUCCESS || found == 0)
-      fail("cuBLASLt has no algorithm for a {}x{}x{} bf16 GEMM with this epilogue", m, n, k);
+      fail("cuBLASLt has no algorithm for a {}x{}x{} bf16 GEMM with this epilogue and output", m, n, k);
     p.algo = result.algo;
     return plans.emplace(key, p).first->second;
   }
@@ -93,6 +94,16 @@ void GemmRunner::linear(const void* x, const void* w, const void* bias, void* y,
   if (epilogue != Epilogue::None)
     check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias), "bias");
   const float alpha = 1.0f, beta = 0.0f;
+  check_lt(cublasLtMatmul(impl_->handle, p.op, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c, &p.algo,
+                          impl_->workspace, impl_->workspace_bytes, static_cast<cudaStream_t>(stream)),
+           "matmul");
+}
+
+void GemmRunner::linear_f32(const void* x, const void* w, float* y, int64_t m, int64_t n, int64_t k, bool accumulate,
+                            void* stream) {
+  if (m <= 0 || n <= 0 || k <= 0) fail("GEMM with empty shape {}x{}x{}", m, n, k);
+  auto& p = impl_->plan(m, n, k, Epilogue::None, CUDA_R_32F);
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   check_lt(cublasLtMatmul(impl_->handle, p.op, &alpha, w, p.a, x, p.b, &beta, y, p.c, y, p.c, &p.algo,
                           impl_->workspace, impl_->workspace_bytes, static_cast<cudaStream_t>(stream)),
            "matmul");

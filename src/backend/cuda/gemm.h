@@ -22,6 +22,11 @@ class GemmRunner {
   void linear(const void* x, const void* w, const void* bias, void* y, int64_t m, int64_t n,
               int64_t k, Epilogue epilogue, void* stream = nullptr);
 
+  // y[M,N] = x[M,K] W[N,K]^T with an f32 output; accumulate: y += x W^T (beta = 1), a residual
+  // add fused into the GEMM with no bf16 rounding of the product. x, w bf16; must not alias y.
+  void linear_f32(const void* x, const void* w, float* y, int64_t m, int64_t n, int64_t k, bool accumulate,
+                  void* stream = nullptr);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

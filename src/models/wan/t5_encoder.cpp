@@ -59,14 +59,18 @@ std::string T5Encoder::name(const std::string& official) const {
   return n;
 }
 
-std::vector<float> T5Encoder::load(const std::string& official, std::vector<int64_t> shape) const {
+Tensor T5Encoder::weight(const std::string& official, std::vector<int64_t> shape) const {
   const std::string n = name(official);
   if (!ckpt_->contains(n)) fail("{}: tensor {} is missing; expected a umT5 encoder", ckpt_->path(), n);
   const auto& info = ckpt_->info(n);
   if (info.shape != shape)
     fail("{}: tensor {} has shape {}, expected {}", ckpt_->path(), n, Shape(std::span<const int64_t>(info.shape)).str(),
          Shape(std::span<const int64_t>(shape)).str());
-  return ckpt_->load(n, DType::F32).to_f32_vector();
+  return ckpt_->load(n, std::nullopt);
+}
+
+std::vector<float> T5Encoder::load(const std::string& official, std::vector<int64_t> shape) const {
+  return weight(official, std::move(shape)).to_f32_vector();
 }
 
 T5Encoder T5Encoder::open(const std::string& path) {
@@ -117,19 +121,24 @@ T5Encoder T5Encoder::open(const std::string& path) {
   return e;
 }
 
-Tensor T5Encoder::encode(std::span<const int64_t> ids, std::span<const int64_t> mask) const {
-  const T5Config& k = cfg_;
+int64_t t5_check_input(std::span<const int64_t> ids, std::span<const int64_t> mask, int64_t vocab, int64_t& valid) {
   if (ids.size() != mask.size()) fail("encode-text: ids has {} tokens but mask has {}", ids.size(), mask.size());
-  int64_t valid = 0, last = -1;
+  int64_t last = -1;
+  valid = 0;
   for (size_t i = 0; i < mask.size(); ++i) {
     if (mask[i] != 0 && mask[i] != 1) fail("encode-text: mask[{}] = {}; the mask holds 0 or 1", i, mask[i]);
     if (mask[i]) ++valid, last = static_cast<int64_t>(i);
   }
-  // Rows past the last token are padded queries no returned row depends on (padded keys are
-  // masked), so only the first max(valid, last + 1) positions are computed.
   const int64_t L = std::max(valid, last + 1);
   for (int64_t i = 0; i < L; ++i)
-    if (ids[i] < 0 || ids[i] >= k.vocab) fail("encode-text: token id {} at position {} is outside the vocabulary [0, {})", ids[i], i, k.vocab);
+    if (ids[i] < 0 || ids[i] >= vocab) fail("encode-text: token id {} at position {} is outside the vocabulary [0, {})", ids[i], i, vocab);
+  return L;
+}
+
+Tensor T5Encoder::encode(std::span<const int64_t> ids, std::span<const int64_t> mask) const {
+  const T5Config& k = cfg_;
+  int64_t valid = 0;
+  const int64_t L = t5_check_input(ids, mask, k.vocab, valid);
   Tensor out = Tensor::empty(DType::F32, {valid, k.dim});
   if (valid == 0) return out;
 

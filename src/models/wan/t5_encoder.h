@@ -22,7 +22,14 @@ struct T5Config {
   int64_t max_dist = 128;  // fixed in the official T5RelativeEmbedding
   bool shared_pos = false;
   int64_t head_dim() const { return dim_attn / heads; }
+  // The official umt5_xxl encoder (Wan2.1's text encoder).
+  static T5Config umt5_xxl() { return {256384, 4096, 4096, 10240, 64, 24, 32, 128, false}; }
 };
+
+// Checks ids and mask as T5Encoder::encode does (same length, mask 0/1, ids in the vocabulary
+// up to the last token) and returns how many rows the encoder must compute: rows past the last
+// token are padded queries no returned row depends on. `valid` receives sum(mask).
+int64_t t5_check_input(std::span<const int64_t> ids, std::span<const int64_t> mask, int64_t vocab, int64_t& valid);
 
 enum class T5Layout { Official, Diffusers };
 
@@ -42,6 +49,10 @@ class T5Encoder {
   // ids, mask: [L] (mask 1 = token, 0 = padding). Returns the context [sum(mask), dim] f32: the
   // first sum(mask) rows of the encoder output with padded keys masked, as T5EncoderModel does.
   Tensor encode(std::span<const int64_t> ids, std::span<const int64_t> mask) const;
+
+  // One weight by its official name, shape-checked, in the file's dtype (a view of the mapped
+  // file where possible): what the CUDA encoder uploads. Throws naming the file and tensor.
+  Tensor weight(const std::string& official, std::vector<int64_t> shape) const;
 
  private:
   std::string name(const std::string& official) const;  // official key -> key in this file

@@ -1,0 +1,32 @@
+#pragma once
+// Elementwise and normalisation kernels of the umT5 encoder (official wan/modules/t5.py): T5 RMS
+// norms of the f32 residual stream, gated-GELU, token embedding gather and the softmax of the
+// relative-position-biased attention. Plain C++ header: bf16 tensors are void* (device), f32
+// tensors float*, streams void*. All row-major, contiguous.
+#include <cstdint>
+
+namespace jenga::cuda {
+
+// y = x * rsqrt(mean(x^2) + eps) * w, f32 statistics. x: [rows, dim] f32; w: [dim] f32;
+// y: [rows, dim] bf16, or f32 when y_f32 (the final norm, whose output leaves the encoder).
+void t5_rms_norm(const float* x, const float* w, void* y, bool y_f32, int64_t rows, int64_t dim, float eps,
+                 void* stream = nullptr);
+
+// out[r, j] = gelu_tanh(gf[r, j]) * gf[r, ffn + j]: the gated FFN's product, computed in f32.
+// gf: [rows, 2 ffn] f32 (gate | fc1 outputs of one stacked GEMM); out: [rows, ffn] bf16.
+void t5_gated_gelu(const float* gf, void* out, int64_t rows, int64_t ffn, void* stream = nullptr);
+
+// x[r] = f32(table[ids[r]]). table: [vocab, dim] bf16; ids: [rows] i32 (checked on the host);
+// x: [rows, dim] f32.
+void embedding_gather(const void* table, const int32_t* ids, float* x, int64_t rows, int64_t dim,
+                      void* stream = nullptr);
+
+// The masked softmax of T5 attention with a relative position bias, f32, one row per (head,
+// query): p[h, i, j] = softmax_j(s[h, i, j] + pos[bucket[j - i + center], h]) over the keys j
+// with key_mask[j] != 0 (padded keys get probability 0; a row with no key left is uniform).
+// s: [heads, len, len] f32; p: [heads, len, len] bf16; pos: [buckets, heads] f32;
+// bucket: i32 indexed by (j - i + center), center >= len - 1; key_mask: [len] u8.
+void t5_softmax_rel_bias(const float* s, void* p, const float* pos, const int32_t* bucket, int64_t center,
+                         const uint8_t* key_mask, int64_t heads, int64_t len, void* stream = nullptr);
+
+}  // namespace jenga::cuda
