@@ -87,7 +87,7 @@ TEST(CliT5Vae, BadInputIsOneLineError) {
                         "has no tensor named 'latents'");
   expect_one_line_error(run_jenga("debug encode-text --text-encoder " + kT5 + " --ids " + lat + out), 1,
                         "has no tensor named 'ids'");
-  expect_one_line_error(run_jenga("debug encode-text --text-encoder " + kT5 + " --ids " + ids + out + " --device cuda"), 1,
+  expect_one_line_error(run_jenga("debug vae-encode --vae " + kVae + " --frames " + lat + out + " --device cuda"), 1,
                         "not in this build yet");
   expect_one_line_error(run_jenga("debug vae-decode --vae " + kVae + " --latents " + lat + out + " --device tpu"), 2,
                         "--device");

@@ -23,7 +23,7 @@ namespace jenga::cli {
 namespace {
 
 void require_cpu(const std::string& device, const char* what) {
-  if (device == "cuda") fail("--device cuda: the CUDA {} is not in this build yet; use --device cpu", what);
+  if (device == "cuda") fail("--device cuda: the CUDA {} encoder is not in this build yet; use --device cpu", what);
 }
 
 std::shared_ptr<SafetensorsFile> open_input(const std::string& path, const char* flag) {

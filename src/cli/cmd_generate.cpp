@@ -38,7 +38,7 @@ struct GenerateOptions {
   std::string output;  // empty: output.mp4 when ffmpeg is found, else output.webp / .y4m
   std::string solver = "unipc";
   std::string device = "auto";
-  bool quiet = false, json_progress = false;
+  bool quiet = false, json_progress = false, t5_cpu = false;
 };
 
 void run_generate(const GenerateOptions& o) {
@@ -56,6 +56,7 @@ void run_generate(const GenerateOptions& o) {
   r.seed = static_cast<uint64_t>(o.seed);
   r.guide_scale = o.cfg_scale, r.shift = o.shift;
   r.jenga = o.jenga;
+  r.t5_cpu = o.t5_cpu;
   r.solver = o.solver, r.preset = o.preset, r.device = o.device;
   r.output = o.output;
   if (r.output.empty()) {
@@ -100,6 +101,7 @@ void register_generate(CLI::App& app) {
   c->add_option("--device", o->device, "auto|cpu|cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  c->add_flag("--t5-cpu", o->t5_cpu, "Run the umT5 text encoder on the CPU (saves ~11 GB of GPU memory)");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
   c->add_flag("--json-progress", o->json_progress, "Progress as JSON lines on stderr");
   c->callback([o] { run_generate(*o); });

@@ -28,6 +28,7 @@
 #include "sampling/flow_unipc.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
+#include "models/wan/t5_encoder_cuda.h"
 #include "models/wan/vae_cuda.h"
 #endif
 
@@ -156,14 +157,26 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
   const auto t5 = wan::T5Encoder::open(paths.t5);
   if (t5.config().dim != cfg.text_dim)
     fail("{}: text encoder width {} does not match the DiT's text_dim {}", paths.t5, t5.config().dim, cfg.text_dim);
-  auto encode = [&](const std::string& text) {
-    const auto tp = tok.encode(text, cfg.text_len);
-    for (int64_t id : tp.ids)
-      if (id >= t5.config().vocab) fail("{}: token id {} is outside the text encoder's vocabulary", paths.tokenizer, id);
-    return t5.encode(tp.ids, tp.mask);
-  };
+  // On the GPU the encoder lives only for this block: its ~11 GB are free before the DiT loads.
+  const bool t5_cuda = cuda && !req.t5_cpu;
+  Tensor ctx_cond, ctx_uncond;
   const std::string neg = req.negative_prompt.empty() ? kWanDefaultNegativePrompt : req.negative_prompt;
-  const Tensor ctx_cond = encode(req.prompt), ctx_uncond = encode(neg);
+  {
+#if JENGA_HAVE_CUDA
+    std::unique_ptr<wan::T5EncoderCuda> t5_gpu = t5_cuda ? wan::T5EncoderCuda::from_encoder(t5) : nullptr;
+#endif
+    auto encode = [&](const std::string& text) {
+      const auto tp = tok.encode(text, cfg.text_len);
+      for (int64_t id : tp.ids)
+        if (id >= t5.config().vocab) fail("{}: token id {} is outside the text encoder's vocabulary", paths.tokenizer, id);
+#if JENGA_HAVE_CUDA
+      if (t5_gpu) return t5_gpu->encode(tp.ids, tp.mask);
+#endif
+      return t5.encode(tp.ids, tp.mask);
+    };
+    ctx_cond = encode(req.prompt);
+    ctx_uncond = encode(neg);
+  }
   check_interrupt();
   const double t_text = now_s() - t_text0;
 
@@ -220,6 +233,8 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
                           {"frames", req.frames}, {"steps", req.steps}, {"seed", req.seed},
                           {"cfg_scale", guide}, {"shift", shift}, {"solver", req.solver},
                           {"preset", jenga ? jenga->name : "dense"}, {"device", cuda ? "cuda" : "cpu"}, {"fps", 16},
+                          {"devices", {{"text_encoder", t5_cuda ? "cuda" : "cpu"}, {"dit", cuda ? "cuda" : "cpu"},
+                                       {"vae", cuda ? "cuda" : "cpu"}}},
                           {"noise", "philox4x32-10 normal, counter-based"}}},
             {"forwards", dn.forwards},
             {"forwards_reused", dn.forwards_reused},
