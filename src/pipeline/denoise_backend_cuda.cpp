@@ -43,7 +43,7 @@ class CarveLayouts {
     cuda::BlockMaskArgs a = args(nullptr, nullptr, 8, 0, 0, 0.0);
     ws_bytes_ = cuda::block_mask_workspace_bytes(a);
     ws_ = dev(DType::U8, static_cast<int64_t>(ws_bytes_));
-    if (!kept_.numel()) {  // the run's running total, kept across stages
+    if (!kept_.data()) {  // the run's running total, kept across stages
       kept_ = dev(DType::I64, 1);
       JENGA_CUDA_CHECK(cudaMemset(kept_.data(), 0, 8));
     }
@@ -74,7 +74,7 @@ class CarveLayouts {
     a.prob_threshold = static_cast<float>(p);
     a.top_k = static_cast<int>(top_k);
     a.first_frame_blocks = static_cast<int>(ffb);
-    if (nb_off_.numel() > 1) a.neighbor_offsets = nb_off_.data_as<int32_t>(), a.neighbor_indices = nb_idx_.data_as<int32_t>();
+    if (nb_off_.data()) a.neighbor_offsets = nb_off_.data_as<int32_t>(), a.neighbor_indices = nb_idx_.data_as<int32_t>();
     a.offsets = offsets_.data_as<int32_t>(), a.indices = indices_.data_as<int32_t>();
     return a;
   }
@@ -86,7 +86,7 @@ class CarveLayouts {
 
  public:
   double density() {
-    if (!kept_.numel() || all_ == 0) return 0.0;
+    if (!kept_.data() || all_ == 0) return 0.0;
     unsigned long long k = 0;
     cuda::synchronize();
     cuda::copy_to_host(&k, kept_.data(), 8);
@@ -215,8 +215,8 @@ class CudaBackend final : public DenoiseBackend {
   void reset_nan() { cuda::copy_to_device(nan_.data(), &kNoNan, 4); }
 
   void branches(const StepRun& run) {
-    if (run.step < 0 || run.step >= t_dev_.numel()) fail("denoise: step {} has no uploaded timestep", run.step);
-    if (run.cache && !residual_[0].numel()) fail("denoise: step reuse was not enabled for this stage");
+    if (!t_dev_.data() || run.step < 0 || run.step >= t_dev_.numel()) fail("denoise: step {} has no uploaded timestep", run.step);
+    if (run.cache && !residual_[0].data()) fail("denoise: step reuse was not enabled for this stage");
     const float* t_dev = t_dev_.data_as<float>() + run.step;
     Tensor* out[2] = {&vc_, &vu_};
     for (int b = 0; b < 2; ++b) {
