@@ -267,10 +267,13 @@ def stored_noise(tensors):
 
 # ----------------------------------------------------------------------------- recording
 class Trace:
-    """Per DiT call: t, drop rate, grid, computed (TeaCache); per loop iteration: the latents."""
+    """Per DiT call: t, drop rate, grid, computed (TeaCache); per loop iteration: the latents
+    (all of them, or only the iterations in `keep`; kept as references, so nothing is copied or
+    synchronised inside a timed loop: the loop never modifies a returned sample in place)."""
 
-    def __init__(self, cuda):
-        self.calls, self.latents, self.cuda, self.args, self.plain = [], [], cuda, None, None
+    def __init__(self, cuda, keep=None):
+        self.calls, self.latents, self.cuda, self.args, self.plain = [], {}, cuda, None, None
+        self.keep, self.iterations = keep, 0
 
     def wrap_forward(self, fwd):
         trace = self
@@ -285,7 +288,7 @@ class Trace:
                 ev[1].record()
             # teacache_forward sets use_cache on every call; the plain forward never caches
             cached = fwd is not trace.plain and model.enable_teacache and model.use_cache
-            trace.calls.append(dict(t=float(t.flatten()[0]), drop=float(kw.get("sa_drop_rate", 0.0)),
+            trace.calls.append(dict(t=t.flatten()[0], drop=float(kw.get("sa_drop_rate", 0.0)),
                                     grid=tuple(x[0].shape[-3:]), computed=not cached, ev=ev))
             return out
 
@@ -297,7 +300,9 @@ class Trace:
         def wrapped(*a, **kw):
             out = fn(*a, **kw)
             x = out[0] if isinstance(out, tuple) else (out.prev_sample if hasattr(out, "prev_sample") else out)
-            trace.latents.append(x.detach().squeeze(0).float().cpu().clone())
+            if trace.keep is None or trace.iterations in trace.keep:
+                trace.latents[trace.iterations] = x.detach().squeeze(0)
+            trace.iterations += 1
             return out
 
         return wrapped
@@ -350,9 +355,10 @@ def run_preset(O, preset, model, inputs, steps, size, frames, device, solver, tr
                     JW.generate(args)
         finally:
             T2V.WanT2V.generate, MM.WanModel.forward = keep_gen, keep_fwd
-    assert len(trace.latents) == steps, (len(trace.latents), steps)
+    assert trace.iterations == steps, (trace.iterations, steps)
+    trace.latents = {i: x.float().cpu() for i, x in trace.latents.items()}
     final = result["video"].float().cpu()
-    assert torch.equal(final, trace.latents[-1])
+    assert torch.equal(final, trace.latents[steps - 1])
     return final
 
 
@@ -403,7 +409,7 @@ def trace_tensors(trace, steps):
     assert len(calls) == 2 * steps
     return {
         "teacache_computed": torch.tensor([int(c["computed"]) for c in calls], dtype=torch.int32),
-        "timesteps": torch.tensor([c["t"] for c in calls[::2]], dtype=torch.float32),
+        "timesteps": torch.tensor([float(c["t"]) for c in calls[::2]], dtype=torch.float32),
         "sa_drop_rate": torch.tensor([c["drop"] for c in calls[::2]], dtype=torch.float32),
     }
 
@@ -549,7 +555,7 @@ def run_full(O, a):
         inputs = {"noise": torch.randn(*low, generator=gen), "context": context, "context_null": context_null}
         if preset == "turbo":
             inputs["noise_full"] = torch.randn(*full, generator=gen)
-        trace, timing = Trace(cuda=True), {}
+        trace, timing = Trace(cuda=True, keep=set(a.snapshots or ()) | {steps - 1}), {}
         final = run_preset(O, preset, model, inputs, steps, size, frames, device, a.solver, trace,
                            on_generate=lambda fn: timed(fn, preset, trace, timing))
         torch.cuda.synchronize()
@@ -561,6 +567,7 @@ def run_full(O, a):
         for i in a.snapshots or ():
             if i < steps:
                 out["step_%d" % i] = trace.latents[i]
+        del trace.latents
         out.update(trace_tensors(trace, steps))
         dens = {str(L): round(v[0].item() / v[1], 3) for L, v in sorted(density.items())}
         path = os.path.join(a.out, "jenga_wan_full_%s.safetensors" % preset)
