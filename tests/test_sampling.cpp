@@ -158,21 +158,23 @@ TEST(FlowDPMpp, CoefficientsFollowTheOrderRules) {
   EXPECT_DOUBLE_EQ(k.b, 1.0);
 }
 
-TEST(FlowDPMpp, CoefficientPathEqualsStepAndGuardsInput) {
-  // A backend applies coefficients() with flow_dpmpp_apply: the same numbers as step().
+TEST(FlowDPMpp, UpdateIsPredictorOnlyAndGuardsInput) {
+  // The backend path: next_update() carries the coefficients as a predictor-only SolverUpdate.
   const auto sch = wan_dpmpp_schedule(8, 8.0);
-  std::vector<float> xa = {0.3f, -1.2f, 2.0f}, xb = xa, m(3, 0.0f);
-  FlowDPMpp a(sch.sigmas, 3), b(sch.sigmas, 3);
+  FlowDPMpp a(sch.sigmas, 3);
   for (int i = 0; i < 8; ++i) {
-    const auto v = model(xa, i);
-    a.step(v.data(), xa.data());
-    const FlowDpmCoefs k = b.coefficients();
-    flow_dpmpp_apply(k, v.data(), xb.data(), m.data(), 3);
-    b.step(v.data(), std::vector<float>(xb).data());  // advance b's history only
-    EXPECT_EQ(xa, xb) << "step " << i;
+    const SolverUpdate u = a.next_update();
+    const FlowDpmCoefs k = FlowDPMpp::step_coefficients(sch.sigmas, i, i, 2);
+    EXPECT_FALSE(u.correct);
+    EXPECT_FALSE(u.euler);
+    EXPECT_EQ(u.sigma, sch.sigmas[i]);
+    EXPECT_EQ(u.p_x, static_cast<float>(k.a));
+    EXPECT_EQ(u.p_m, static_cast<float>(k.b));
+    EXPECT_EQ(u.p_h0, static_cast<float>(k.c));
+    EXPECT_EQ(a.step_index(), i + 1);
   }
-  std::vector<float> v(3, 0.0f);
-  EXPECT_THROW(a.step(v.data(), xa.data()), Error);          // past the end
+  std::vector<float> x(3, 0.5f), v(3, 0.0f);
+  EXPECT_THROW(a.step(v.data(), x.data()), Error);           // past the end
   EXPECT_THROW(FlowDPMpp({1.0f}, 3), Error);                 // no step
   EXPECT_THROW(FlowDPMpp({1.5f, 0.0f}, 3), Error);           // sigma > 1
   EXPECT_THROW(FlowDPMpp({0.5f, 0.6f, 0.0f}, 3), Error);     // not decreasing

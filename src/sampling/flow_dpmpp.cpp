@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "sampling/flow_unipc.h"  // apply_solver_update
 
 namespace jenga {
 
@@ -62,7 +63,6 @@ FlowDpmCoefs FlowDPMpp::step_coefficients(const std::vector<float>& sigmas, int 
 
 FlowDPMpp::FlowDPMpp(std::vector<float> sigmas, size_t n, int order) : n_(n), order_(order) {
   if (order < 1 || order > 2) fail("DPM++: solver order {} is not supported (1 or 2)", order);
-  m1_.assign(n, 0.0f);
   reset(std::move(sigmas), 0);
 }
 
@@ -75,28 +75,25 @@ void FlowDPMpp::reset(std::vector<float> sigmas, int start_index) {
   lower_order_nums_ = 0;
 }
 
-FlowDpmCoefs FlowDPMpp::coefficients() const {
+SolverUpdate FlowDPMpp::next_update() {
   if (index_ >= steps()) fail("DPM++: step {} is past the end of a {}-step schedule", index_, steps());
-  return step_coefficients(sigmas_, index_, lower_order_nums_, order_);
+  const FlowDpmCoefs k = step_coefficients(sigmas_, index_, lower_order_nums_, order_);
+  SolverUpdate u;
+  u.sigma = static_cast<float>(k.sigma);
+  u.p_x = static_cast<float>(k.a);
+  u.p_m = static_cast<float>(k.b);
+  u.p_h0 = static_cast<float>(k.c);
+  if (lower_order_nums_ < order_) ++lower_order_nums_;
+  ++index_;
+  return u;
 }
 
 int FlowDPMpp::step(const float* v, float* x) {
-  const FlowDpmCoefs k = coefficients();
-  flow_dpmpp_apply(k, v, x, m1_.data(), n_);
-  if (lower_order_nums_ < order_) ++lower_order_nums_;
-  return index_++;
-}
-
-void flow_dpmpp_apply(const FlowDpmCoefs& k, const float* v, float* x, float* m_prev, size_t n) {
-  const float sigma = static_cast<float>(k.sigma);
-  const bool use_prev = k.c != 0.0;  // m_prev may hold nothing yet
-  for (size_t i = 0; i < n; ++i) {
-    const float m0 = x[i] - sigma * v[i];  // f32, as the official convert_model_output
-    double r = k.a * x[i] + k.b * m0;
-    if (use_prev) r += k.c * m_prev[i];
-    x[i] = static_cast<float>(r);
-    m_prev[i] = m0;
-  }
+  if (h0_.size() != n_) h0_.assign(n_, 0.0f), h1_.assign(n_, 0.0f), last_.assign(n_, 0.0f);
+  const SolverUpdate u = next_update();
+  apply_solver_update(u, v, x, last_.data(), h0_.data(), h1_.data(), n_);
+  h0_.swap(h1_);
+  return index_ - 1;
 }
 
 }  // namespace jenga

@@ -5,10 +5,13 @@
 // The coefficients of a step are computed on the host from the sigma table; the update is
 //   m0 = x - sigma_i v                  (this step's x0 prediction)
 //   x  = a x + b m0 + c m1              (m1: the previous step's x0 prediction)
-// so a GPU backend applies it with one element-wise kernel over x, v and m1.
+// i.e. a predictor-only SolverUpdate (p_x = a, p_m = b, p_h0 = c), so every backend applies it
+// with the same element-wise update as UniPC (apply_solver_update / the CUDA step kernel).
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "sampling/solver_update.h"
 
 namespace jenga {
 
@@ -37,12 +40,12 @@ class FlowDPMpp {
   // the next step at `start_index` (the official scheduler looks its index up from t).
   void reset(std::vector<float> sigmas, int start_index);
 
-  // Coefficients of the next step (index step_index(), the history so far).
-  FlowDpmCoefs coefficients() const;
-
   // One step on the CPU: v is the model's flow prediction at sample x; x is replaced by the
   // sample at the next sigma. Returns the index just completed.
   int step(const float* v, float* x);
+  // The same step as coefficients for a backend that holds x and the history itself (the GPU):
+  // advances the solver's state exactly as step() does, touching no arrays.
+  SolverUpdate next_update();
   int step_index() const { return index_; }
   int steps() const { return static_cast<int>(sigmas_.size()) - 1; }
   float sigma(int i) const { return sigmas_.at(static_cast<size_t>(i)); }
@@ -57,10 +60,7 @@ class FlowDPMpp {
   int order_;
   int index_ = 0;
   int lower_order_nums_ = 0;
-  std::vector<float> m1_;  // previous x0 prediction
+  std::vector<float> h0_, h1_, last_;  // apply_solver_update's arrays (h0: previous x0 prediction)
 };
-
-// The per-element update of a step: m0 = x - sigma v; x = a x + b m0 + c m_prev; m_prev = m0.
-void flow_dpmpp_apply(const FlowDpmCoefs& k, const float* v, float* x, float* m_prev, size_t n);
 
 }  // namespace jenga

@@ -20,12 +20,13 @@ What is stood in for (monkey-patched at run time; nothing official is edited or 
   * `flash_attention` (flash_attn): torch SDPA. CI: f32. --full: q/k/v cast to bf16 as the
     official wrapper does.
   * CI only: the Triton kernel (CUDA only). `block_sparse_attention` is replaced by the official
-    wrapper's own steps done in f32: q/k/v [B,L,H,D] -> [B,H,L,D], zero-padded to a multiple of
-    128, the OFFICIAL mask builder on them (top_k, p, neighbour table, first_frame_blocks as
-    model_mul passes them), then a reference attention: softmax over the keys of the kept
-    128-blocks (one-hot mask [B,H,nqb,nb] expanded to tokens), keys >= L masked, rows >= L
-    dropped. The official wrapper casts q/k/v to bf16 for its kernel; here everything is f32,
-    so the golden is the official math in f32, as our CPU reference computes it.
+    wrapper's own steps: q/k/v [B,L,H,D] -> [B,H,L,D], zero-padded to a multiple of 128, cast
+    to bf16 (the wrapper's `half`), the OFFICIAL mask builder on those values (computed in f32;
+    top_k, p, neighbour table, first_frame_blocks as model_mul passes them), then a reference
+    attention in f32 on the unrounded q/k/v: softmax over the keys of the kept 128-blocks
+    (one-hot mask [B,H,nqb,nb] expanded to tokens), keys >= L masked, rows >= L dropped. So the
+    golden is the official math in f32 with the mask the bf16 wrapper picks, as our CPU
+    reference computes it (the kernel's own bf16 rounding is left out).
   * `cache_video`: captures the returned latents instead of writing a video.
 The number of steps is the only parameter changed from the scripts (CI: 30, so that the
 hard-coded index-25 switches happen with 4 steps after them; --full: 50 by default).
@@ -184,8 +185,11 @@ def make_reference_block_sparse(ATT, density):
         pad = (128 - L % 128) % 128
         q, k, v = (torch.nn.functional.pad(x, [0, 0, 0, pad]) for x in (q, k, v))
         nb = q.shape[2] // 128
+        # The official wrapper casts q/k/v to bf16 before building the mask: the builder sees
+        # bf16 values (its math here in f32, as our CPU builder and the mask goldens do).
+        qb, kb = (x.to(torch.bfloat16).float() for x in (q, k))
         mask = ATT._build_block_index_with_importance_optimized(
-            q, k, top_k, 128, 128, text_start_block=nb, num_blocks=nb, prob_threshold=p_remain_rates,
+            qb, kb, top_k, 128, 128, text_start_block=nb, num_blocks=nb, prob_threshold=p_remain_rates,
             text_blocks=0, block_neighbor_list=block_neighbor_list, first_frame_blocks=first_frame_blocks)
         density.append((L, mask.float().mean().item()))
         tok = mask.repeat_interleave(128, dim=2).repeat_interleave(128, dim=3)  # [B, H, Lp, Lp]
@@ -460,7 +464,8 @@ def run_ci(O, a):
             dens.setdefault(L, []).append(d)
         extra = {"model": "jenga debug make-tiny --size tiny --seed %d, num_heads %d (config.json edited)" %
                           (TINY_SEED, TINY_HEADS),
-                 "attention": "f32; Triton kernel replaced by a reference masked attention over the official mask",
+                 "attention": "f32; mask from bf16-rounded q/k (official wrapper) by the official builder; Triton "
+                              "kernel replaced by a reference masked attention in f32",
                  "mask_density": json.dumps({str(L): round(sum(v) / len(v), 3) for L, v in sorted(dens.items())})}
         path = os.path.join(a.out, "jenga_wan_pipeline_%s%s.safetensors" % (preset, "" if a.solver == "unipc" else "_dpmpp"))
         save_file({k: v.contiguous() for k, v in out.items()}, path,
