@@ -133,7 +133,7 @@ void check_loop_against_official(const std::string& name) {
   r.steps = std::stoi(meta(*f, "steps"));
   r.jenga = wan_preset_for(preset == "sparse" ? "base" : preset, "1.3B", o, r.steps);
   r.noise = f->load("noise", DType::F32);
-  if (f->find("noise_full")) r.noise_full = f->load("noise_full", DType::F32);
+  if (f->find("noise_full")) r.renoise.push_back(f->load("noise_full", DType::F32));  // Turbo: one change
   r.context = f->load("context", DType::F32);
   r.context_null = f->load("context_null", DType::F32);
   r.shift = std::stod(meta(*f, "shift"));
