@@ -80,14 +80,12 @@ def cmd_time(a):
             peak_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2), device=torch.cuda.get_device_name())
 
 
-def cmd_parity(a):
-    torch, M, backend, B = load_official(a.peers)
+def write_random_checkpoint(torch, model, cfg, ckpt):
+    """Random weights with the scales of `jenga debug make-tiny` (O(1) activations), rounded to
+    bf16 so both sides start from identical values: loaded into `model` (drawn from torch's global
+    RNG in state_dict order) and written to CKPT/{diffusion_pytorch_model.safetensors,config.json}.
+    Also used by tools/golden/jenga_wan_pipeline.py --full."""
     from safetensors.torch import save_file
-    torch.manual_seed(a.seed)
-    cfg = dict(CFG13)
-    model = M.WanModel(**cfg).eval().requires_grad_(False)
-    # Random weights with the scales of `jenga debug make-tiny` (O(1) activations), rounded to
-    # bf16 so both sides start from identical values.
     sd = {}
     with torch.no_grad():
         for n, p in model.state_dict().items():
@@ -101,10 +99,19 @@ def cmd_parity(a):
                 v = 0.02 * torch.randn_like(p)
             sd[n] = v.to(torch.bfloat16).contiguous()
         model.load_state_dict({k: v.float() for k, v in sd.items()})
-    os.makedirs(a.ckpt, exist_ok=True)
-    save_file(sd, os.path.join(a.ckpt, "diffusion_pytorch_model.safetensors"))
-    with open(os.path.join(a.ckpt, "config.json"), "w") as f:
+    os.makedirs(ckpt, exist_ok=True)
+    save_file(sd, os.path.join(ckpt, "diffusion_pytorch_model.safetensors"))
+    with open(os.path.join(ckpt, "config.json"), "w") as f:
         json.dump({"_class_name": "WanModel", **{k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}}, f)
+
+
+def cmd_parity(a):
+    torch, M, backend, B = load_official(a.peers)
+    from safetensors.torch import save_file
+    torch.manual_seed(a.seed)
+    cfg = dict(CFG13)
+    model = M.WanModel(**cfg).eval().requires_grad_(False)
+    write_random_checkpoint(torch, model, cfg, a.ckpt)
     model = model.cuda()
     shp = latent_shape(a.size, a.frames)
     x = torch.randn(*shp)
