@@ -121,7 +121,9 @@ void register_debug_denoise(CLI::App& debug) {
   c->add_option("--steps", o->steps, "Sampling steps")->capture_default_str();
   c->add_option("--shift", o->shift, "Sigma shift (default 5; Jenga presets 8)");
   c->add_option("--cfg-scale", o->cfg_scale, "Guidance scale (default 5; Jenga presets 6)");
-  c->add_option("--solver", o->solver, "unipc | euler")->check(CLI::IsMember({"unipc", "euler"}))->capture_default_str();
+  c->add_option("--solver", o->solver, "unipc | dpm++ | euler")
+      ->check(CLI::IsMember({"unipc", "dpm++", "euler"}))
+      ->capture_default_str();
   c->add_option("--save-steps", o->save_steps, "Also write the latents after these steps (0-based)");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
   add_jenga_flags(*c, o->jenga);

@@ -97,7 +97,9 @@ void register_generate(CLI::App& app) {
   c->add_option("--shift", o->shift, "Flow-matching sigma shift (default 5; Jenga presets 8)");
   c->add_option("-o,--output", o->output,
                  "Output: .mp4 (needs ffmpeg), .webp, .y4m, .png or a folder (default output.mp4, else .webp)");
-  c->add_option("--solver", o->solver, "Sampler")->check(CLI::IsMember({"unipc", "euler"}))->capture_default_str();
+  c->add_option("--solver", o->solver, "Sampler: unipc (official default), dpm++ (official option), euler")
+      ->check(CLI::IsMember({"unipc", "dpm++", "euler"}))
+      ->capture_default_str();
   c->add_option("--device", o->device, "auto|cpu|cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();

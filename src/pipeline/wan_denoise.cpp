@@ -10,6 +10,7 @@
 #include "jenga/schedule.h"
 #include "models/wan/wan_dit.h"
 #include "pipeline/denoise_backend.h"
+#include "sampling/flow_dpmpp.h"
 #include "sampling/flow_unipc.h"
 
 namespace jenga {
@@ -20,9 +21,16 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Plain Wan2.1 (no Jenga): every step dense and computed, raster order, one stage.
-Plan dense_plan(int steps, double shift, const std::array<int64_t, 3>& latent) {
-  const WanSchedule sch = wan_unipc_schedule(steps, shift);
+// Plain Wan2.1 (no Jenga): every step dense and computed, raster order, one stage; the
+// solver's own table (dpm++ starts at sigma 1, UniPC at 0.999).
+Plan dense_plan(int steps, double shift, const std::array<int64_t, 3>& latent, bool dpmpp) {
+  WanSchedule sch;
+  if (dpmpp) {
+    const FlowDpmSchedule d = wan_dpmpp_schedule(steps, shift);
+    sch.sigmas = d.sigmas, sch.timesteps = d.timesteps;
+  } else {
+    sch = wan_unipc_schedule(steps, shift);
+  }
   Plan p;
   p.steps = steps;
   for (int i = 0; i < steps; ++i) {
@@ -177,7 +185,11 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
   if (!req.model) fail("denoise: no model");
   const auto& cfg = req.model->config;
   const bool jenga = req.jenga.has_value();
-  if (req.solver != "unipc" && req.solver != "euler") usage_fail("--solver {}: use unipc or euler", req.solver);
+  if (req.solver != "unipc" && req.solver != "euler" && req.solver != "dpm++")
+    usage_fail("--solver {}: use unipc, dpm++ or euler", req.solver);
+  const bool dpmpp = req.solver == "dpm++";
+  if (dpmpp && jenga)
+    usage_fail("--solver dpm++ runs with --preset dense only so far; the Jenga presets use unipc (their official default)");
   if (req.noise.ndim() != 4) fail("denoise: noise must be [z, T, H, W]");
 
   // The full latent size: the last re-noise's when the preset starts smaller.
@@ -206,7 +218,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
       fail("denoise: the plan's first stage {}x{} differs from the noise", plan.step[0].latent[1], plan.step[0].latent[2]);
   } else {
     if (req.steps < 1 || req.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", req.steps);
-    plan = dense_plan(req.steps, req.shift, latent);
+    plan = dense_plan(req.steps, req.shift, latent, dpmpp);
   }
   const int N = plan.steps;
 
@@ -229,6 +241,8 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
   // Solver state (host: coefficients only).
   WanSchedule sch = wan_unipc_schedule(N, jenga ? plan.step[0].shift : req.shift);
   FlowUniPC unipc(sch.sigmas, 0);
+  std::optional<FlowDPMpp> dpm;
+  if (dpmpp) dpm.emplace(wan_dpmpp_schedule(N, req.shift).sigmas, 0);
 
   backend->set_stage(geometry(plan.step[0].latent, jenga), reuse_on);
   backend->set_latents(std::vector<float>(req.noise.data_as<float>(), req.noise.data_as<float>() + req.noise.numel()));
@@ -286,6 +300,8 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
       if (req.solver == "euler") {
         u.euler = true;
         u.euler_d = static_cast<float>(sp.sigma_next - sp.sigma);
+      } else if (dpm) {
+        u = dpm->next_update();
       } else {
         if (unipc.step_index() != sp.sigma_index)
           fail("denoise: solver at sigma {} but the plan expects {} (step {})", unipc.step_index(), sp.sigma_index, i);

@@ -94,7 +94,10 @@ void check_request(const T2VRequest& r) {
   if (r.shift && (!(*r.shift > 0) || !std::isfinite(*r.shift))) usage_fail("--shift {}: must be positive", *r.shift);
   if (r.guide_scale && (!(*r.guide_scale >= 0) || !std::isfinite(*r.guide_scale)))
     usage_fail("--cfg-scale {}: must be >= 0", *r.guide_scale);
-  if (r.solver != "unipc" && r.solver != "euler") usage_fail("--solver {}: use unipc or euler", r.solver);
+  if (r.solver != "unipc" && r.solver != "euler" && r.solver != "dpm++")
+    usage_fail("--solver {}: use unipc, dpm++ or euler", r.solver);
+  if (r.solver == "dpm++" && r.preset != "dense")
+    usage_fail("--solver dpm++ runs with --preset dense only so far; the Jenga presets use unipc (their official default)");
   check_jenga_overrides(r.preset, r.jenga);
   check_video_path(r.output);
   const fs::path parent = fs::absolute(fs::path(r.output)).parent_path();
