@@ -9,6 +9,7 @@
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_tiny.h"
 #include "pipeline/wan_denoise.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
@@ -19,16 +20,7 @@ using jenga::test::TempDir;
 
 namespace {
 
-double rel_l2(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.numel(), b.numel());
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    const double d = double(a.data_as<float>()[i]) - b.data_as<float>()[i];
-    num += d * d;
-    den += double(b.data_as<float>()[i]) * b.data_as<float>()[i];
-  }
-  return std::sqrt(num / den);
-}
+using jenga::test::rel_l2;
 
 Tensor randn(Shape s, uint64_t seed) {
   Tensor t = Tensor::empty(DType::F32, s);

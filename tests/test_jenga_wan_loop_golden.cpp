@@ -14,6 +14,7 @@
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_tiny.h"
 #include "pipeline/wan_denoise.h"
+#include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace jenga;
@@ -100,16 +101,7 @@ TEST(JengaWanLoopGolden, DenseUsesThePlainUniPCSchedule) {
 
 namespace {
 
-double rel_l2(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape().str(), b.shape().str());
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    const double d = double(a.data_as<float>()[i]) - b.data_as<float>()[i];
-    num += d * d;
-    den += double(b.data_as<float>()[i]) * b.data_as<float>()[i];
-  }
-  return std::sqrt(num / den);
-}
+using jenga::test::rel_l2;
 
 // What `jenga debug denoise` does with the golden's metadata, on the CPU.
 void check_loop_against_official(const std::string& name) {
