@@ -157,3 +157,6 @@ TEST(JengaWanLoopGolden, TurboLoopMatchesOfficial) { check_loop_against_official
 TEST(JengaWanLoopGolden, SparseLoopMatchesOfficial) { check_loop_against_official("sparse"); }
 // Upstream Wan's `--sample_solver dpm++` loop (FlowDPMSolverMultistepScheduler).
 TEST(JengaWanLoopGolden, DenseDpmppLoopMatchesOfficial) { check_loop_against_official("dense_dpmpp"); }
+// jenga_wan.py Turbo with `--sample_solver dpm++`: dpm++ table, step_to_zero / add_noise at the
+// switch, set_timesteps(shift + 2) restarting the solver.
+TEST(JengaWanLoopGolden, TurboDpmppLoopMatchesOfficial) { check_loop_against_official("turbo_dpmpp"); }

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "jenga/carve_mask.h"
 #include "jenga/text_amp.h"
+#include "sampling/flow_dpmpp.h"
 
 namespace jenga {
 
@@ -67,7 +68,13 @@ int index_for_timestep(const std::vector<T>& ts, T t) {
   return hits.size() > 1 ? hits[1] : hits[0];
 }
 
-Plan build_wan_plan(const Preset& pr, int steps) {
+WanSchedule wan_table(WanSolverTable table, int steps, double shift) {
+  if (table == WanSolverTable::UniPC) return wan_unipc_schedule(steps, shift);
+  const FlowDpmSchedule d = wan_dpmpp_schedule(steps, shift);
+  return {d.sigmas, d.timesteps};
+}
+
+Plan build_wan_plan(const Preset& pr, int steps, WanSolverTable table) {
   if (steps < 2) usage_fail("--steps {}: Wan needs at least 2 steps (the official drop-rate warm-up divides by steps - 1)", steps);
   // Stage k+1 starts after step switches[k]. The official loop switches after step 25 whatever
   // the step count, and re-noises to the next step's sigma.
@@ -92,7 +99,7 @@ Plan build_wan_plan(const Preset& pr, int steps) {
   plan.preset = &pr;
   plan.steps = steps;
   double shift = pr.flow_shift;
-  WanSchedule sch = wan_unipc_schedule(steps, shift);
+  WanSchedule sch = wan_table(table, steps, shift);
   int sigma_base = index_for_timestep(sch.timesteps, sch.timesteps[0]), base_step = 0;
   int stage = 0;
   bool stage_start = false;
@@ -144,6 +151,8 @@ Plan build_wan_plan(const Preset& pr, int steps) {
         s.sigma_next = sw.renoise_sigma;
         s.stage_switch = sw;
         shift += 2;
+        // set_timesteps(shift=...) without sigmas: linspace(sigma_max 0.999, 0) for either
+        // solver, so a dpm++ run continues on the UniPC-style table (as the official one does).
         sch = wan_unipc_schedule(steps, shift);
         stage_start = true;
       }
@@ -228,10 +237,10 @@ Plan build_hunyuan_plan(const Preset& pr, int steps) {
 
 }  // namespace
 
-Plan build_plan(const Preset& preset, int steps) {
+Plan build_plan(const Preset& preset, int steps, WanSolverTable table) {
   if (steps <= 0) steps = preset.steps;
   if (steps > 100000) usage_fail("--steps {}: too many", steps);
-  return preset.family == ModelFamily::Wan ? build_wan_plan(preset, steps) : build_hunyuan_plan(preset, steps);
+  return preset.family == ModelFamily::Wan ? build_wan_plan(preset, steps, table) : build_hunyuan_plan(preset, steps);
 }
 
 std::string plan_to_json(const Plan& plan, int indent) {

@@ -70,9 +70,14 @@ struct Plan {
   std::vector<StepPlan> step;
 };
 
+// Which sigma table a Wan run steps through: UniPC's (the default, starts at 0.999) or the
+// dpm++ one (`--sample_solver dpm++`, starts at 1.0; after a ProRes switch the official
+// set_timesteps(shift + 2) gives both solvers the 0.999 table). Hunyuan ignores it.
+enum class WanSolverTable { UniPC, DPMpp };
+
 // steps <= 0 uses the preset's default. Throws UsageError on step counts the official code
 // cannot run.
-Plan build_plan(const Preset& preset, int steps);
+Plan build_plan(const Preset& preset, int steps, WanSolverTable table = WanSolverTable::UniPC);
 std::string plan_to_json(const Plan& plan, int indent = 2);
 
 // TeaCache for one branch (cond or uncond) of Wan: feed each forward call in order.

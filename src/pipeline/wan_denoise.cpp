@@ -188,8 +188,6 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
   if (req.solver != "unipc" && req.solver != "euler" && req.solver != "dpm++")
     usage_fail("--solver {}: use unipc, dpm++ or euler", req.solver);
   const bool dpmpp = req.solver == "dpm++";
-  if (dpmpp && jenga)
-    usage_fail("--solver dpm++ runs with --preset dense only so far; the Jenga presets use unipc (their official default)");
   if (req.noise.ndim() != 4) fail("denoise: noise must be [z, T, H, W]");
 
   // The full latent size: the last re-noise's when the preset starts smaller.
@@ -213,7 +211,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
     sized.height = static_cast<int>(latent[1] * 8);
     sized.frames = static_cast<int>((latent[0] - 1) * 4 + 1);
     sized.flow_shift = req.shift;
-    plan = build_plan(sized, req.steps);
+    plan = build_plan(sized, req.steps, dpmpp ? WanSolverTable::DPMpp : WanSolverTable::UniPC);
     if (plan.step[0].latent != sizes[0])
       fail("denoise: the plan's first stage {}x{} differs from the noise", plan.step[0].latent[1], plan.step[0].latent[2]);
   } else {
@@ -242,7 +240,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
   WanSchedule sch = wan_unipc_schedule(N, jenga ? plan.step[0].shift : req.shift);
   FlowUniPC unipc(sch.sigmas, 0);
   std::optional<FlowDPMpp> dpm;
-  if (dpmpp) dpm.emplace(wan_dpmpp_schedule(N, req.shift).sigmas, 0);
+  if (dpmpp) dpm.emplace(wan_dpmpp_schedule(N, jenga ? plan.step[0].shift : req.shift).sigmas, 0);
 
   backend->set_stage(geometry(plan.step[0].latent, jenga), reuse_on);
   backend->set_latents(std::vector<float>(req.noise.data_as<float>(), req.noise.data_as<float>() + req.noise.numel()));
@@ -292,15 +290,22 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
       stage_t0 = now_s();
       backend->set_stage(geometry(next, true), reuse_on);
       backend->set_latents(xn);
-      sch = wan_unipc_schedule(N, sw.new_shift);
-      unipc.reset(sch.sigmas, plan.step[i + 1].sigma_index);
-      unipc.force_first_order_once();
+      if (dpm) {
+        // set_timesteps(shift + 2) without sigmas: the 0.999 table, as for UniPC.
+        dpm->reset(wan_unipc_schedule(N, sw.new_shift).sigmas, plan.step[i + 1].sigma_index);
+      } else {
+        sch = wan_unipc_schedule(N, sw.new_shift);
+        unipc.reset(sch.sigmas, plan.step[i + 1].sigma_index);
+        unipc.force_first_order_once();
+      }
     } else {
       SolverUpdate u;
       if (req.solver == "euler") {
         u.euler = true;
         u.euler_d = static_cast<float>(sp.sigma_next - sp.sigma);
       } else if (dpm) {
+        if (dpm->step_index() != sp.sigma_index)
+          fail("denoise: solver at sigma {} but the plan expects {} (step {})", dpm->step_index(), sp.sigma_index, i);
         u = dpm->next_update();
       } else {
         if (unipc.step_index() != sp.sigma_index)

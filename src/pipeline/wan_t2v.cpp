@@ -96,8 +96,6 @@ void check_request(const T2VRequest& r) {
     usage_fail("--cfg-scale {}: must be >= 0", *r.guide_scale);
   if (r.solver != "unipc" && r.solver != "euler" && r.solver != "dpm++")
     usage_fail("--solver {}: use unipc, dpm++ or euler", r.solver);
-  if (r.solver == "dpm++" && r.preset != "dense")
-    usage_fail("--solver dpm++ runs with --preset dense only so far; the Jenga presets use unipc (their official default)");
   check_jenga_overrides(r.preset, r.jenga);
   check_video_path(r.output);
   const fs::path parent = fs::absolute(fs::path(r.output)).parent_path();
