@@ -116,7 +116,8 @@ TEST(CudaGemm, LinearF32OutputAndAccumulate) {
 
 TEST(CudaOps, LayerNormModulateMatchesCpu) {
   if (!gpu()) GTEST_SKIP() << "no CUDA device";
-  const int64_t rows = 37, dim = 1536;
+  for (const int64_t dim : {1536, 1538}) {  // the float4 path and the scalar one
+  const int64_t rows = 37;
   auto x = randn(rows * dim, 4, 3.0f);
   for (auto& v : x) v += 5.0f;  // a large mean stresses the variance computation
   auto w = randn(dim, 5), b = randn(dim, 6), shift = randn(dim, 7), scale = randn(dim, 8, 0.3f);
@@ -138,9 +139,10 @@ TEST(CudaOps, LayerNormModulateMatchesCpu) {
         double t = (x[r * dim + i] - mean) / std::sqrt(var + 1e-6);
         if (affine) t = t * w[i] + b[i];
         t = t * (1 + scale[i]) + shift[i];
-        ASSERT_NEAR(got[r * dim + i], t, 1e-2 * (1 + std::fabs(t))) << r << "," << i;
+        ASSERT_NEAR(got[r * dim + i], t, 1e-2 * (1 + std::fabs(t))) << dim << ": " << r << "," << i;
       }
     }
+  }
   }
 }
 
@@ -185,14 +187,101 @@ TEST(CudaOps, RmsNormInPlaceAndRope) {
       }
 }
 
+// The fused q/k norm + RoPE equals the separate kernels (up to the f32 order of the row sums).
+TEST(CudaOps, FusedQkNormRopeMatchesSeparateKernels) {
+  if (!gpu()) GTEST_SKIP() << "no CUDA device";
+  struct Case { int64_t rows, heads, hd; };
+  for (const Case c : {Case{23, 12, 128}, Case{5, 40, 128}, Case{7, 3, 64}, Case{4, 2, 6}}) {
+    const int64_t dim = c.heads * c.hd, stride = 3 * dim;
+    auto x = round_bf16(randn(c.rows * stride, 21, 2.0f));
+    auto wq = randn(dim, 22, 0.2f), wk = randn(dim, 23, 0.2f);
+    for (auto& v : wq) v += 1.0f;
+    std::vector<float> cs(c.rows * c.hd);
+    for (size_t i = 0; i < cs.size(); ++i) cs[i] = std::cos(0.37 * i + (i % 2) * 1.3);
+    Tensor fused = upload(to_bf16(x), DType::BF16), sep = upload(to_bf16(x), DType::BF16);
+    Tensor dq = upload(wq, DType::F32), dk = upload(wk, DType::F32), dcs = upload(cs, DType::F32);
+    cuda::qk_norm_rope(fused.data(), stride, dq.data_as<float>(), dk.data_as<float>(), dcs.data_as<float>(), c.rows,
+                       c.heads, c.hd, 1e-6f);
+    auto* p = static_cast<uint16_t*>(sep.data());
+    cuda::rms_norm(p, stride, dq.data_as<float>(), p, stride, c.rows, dim, 1e-6f);
+    cuda::rms_norm(p + dim, stride, dk.data_as<float>(), p + dim, stride, c.rows, dim, 1e-6f);
+    cuda::rope_interleaved(p, dcs.data_as<float>(), c.rows, c.heads, c.hd, stride);
+    cuda::rope_interleaved(p + dim, dcs.data_as<float>(), c.rows, c.heads, c.hd, stride);
+    auto got = download_bf16(fused), ref = download_bf16(sep);
+    int64_t changed = 0;
+    for (int64_t r = 0; r < c.rows; ++r)
+      for (int64_t i = 0; i < stride; ++i) {
+        const size_t k = r * stride + i;
+        if (i >= 2 * dim) {
+          ASSERT_EQ(got[k], x[k]) << "v must be untouched";
+          continue;
+        }
+        ASSERT_NEAR(got[k], ref[k], 1e-2 * (1 + std::fabs(ref[k]))) << c.hd << ": " << r << "," << i;
+        changed += got[k] != x[k];
+      }
+    EXPECT_GT(changed, c.rows * dim);  // q and k were rewritten
+  }
+}
+
+// The fused residual + LayerNorm equals gated_residual_add then layer_norm_modulate (x and the output).
+TEST(CudaOps, AddLayerNormModulateMatchesTwoKernels) {
+  if (!gpu()) GTEST_SKIP() << "no CUDA device";
+  for (const int64_t dim : {1536, 5120, 1540}) {  // vector paths (VPT 2 at 5120 -> 640 threads); scalar fallback
+    const int64_t rows = 21;
+    auto x = randn(rows * dim, 31, 2.0f), g = randn(dim, 32), sh = randn(dim, 33), sc = randn(dim, 34, 0.3f);
+    auto y = round_bf16(randn(rows * dim, 35));
+    auto w = randn(dim, 36), b = randn(dim, 37);
+    for (bool gated : {false, true}) {
+      Tensor x1 = upload(x, DType::F32), x2 = upload(x, DType::F32), dy = upload(to_bf16(y), DType::BF16);
+      Tensor dg = upload(g, DType::F32), dsh = upload(sh, DType::F32), dsc = upload(sc, DType::F32);
+      Tensor dw = upload(w, DType::F32), db = upload(b, DType::F32);
+      Tensor o1 = Tensor::empty(DType::BF16, Shape{rows * dim}, Device::CUDA), o2 = Tensor::empty(DType::BF16, Shape{rows * dim}, Device::CUDA);
+      const float* gp = gated ? dg.data_as<float>() : nullptr;
+      // gated: modulation only; ungated: affine only (the two uses in the DiT block).
+      const float* wp = gated ? nullptr : dw.data_as<float>();
+      const float* bp = gated ? nullptr : db.data_as<float>();
+      const float* shp = gated ? dsh.data_as<float>() : nullptr;
+      const float* scp = gated ? dsc.data_as<float>() : nullptr;
+      cuda::add_layer_norm_modulate(x1.data_as<float>(), dy.data(), gp, wp, bp, shp, scp, o1.data(), rows, dim, 1e-6f);
+      cuda::gated_residual_add(x2.data_as<float>(), dy.data(), gp, rows, dim);
+      cuda::layer_norm_modulate(x2.data_as<float>(), wp, bp, shp, scp, o2.data(), rows, dim, 1e-6f);
+      const auto xa = download_f32(x1), xb = download_f32(x2);
+      for (size_t i = 0; i < xa.size(); ++i) ASSERT_FLOAT_EQ(xa[i], xb[i]) << dim << " x[" << i << "]";
+      const auto oa = download_bf16(o1), ob = download_bf16(o2);
+      for (size_t i = 0; i < oa.size(); ++i) ASSERT_NEAR(oa[i], ob[i], 1e-2 * (1 + std::fabs(ob[i]))) << dim << " y[" << i << "]";
+    }
+  }
+}
+
+TEST(CudaOps, RmsNormVectorPathMatchesReference) {
+  if (!gpu()) GTEST_SKIP() << "no CUDA device";
+  const int64_t rows = 9, dim = 1536, stride = 2 * dim;  // strided rows, as the cross-attention k slice
+  auto x = round_bf16(randn(rows * stride, 41, 3.0f));
+  auto w = randn(dim, 42);
+  Tensor dx = upload(to_bf16(x), DType::BF16), dw = upload(w, DType::F32);
+  cuda::rms_norm(dx.data(), stride, dw.data_as<float>(), dx.data(), stride, rows, dim, 1e-6f);
+  auto got = download_bf16(dx);
+  for (int64_t r = 0; r < rows; ++r) {
+    double ss = 0;
+    for (int64_t i = 0; i < dim; ++i) ss += double(x[r * stride + i]) * x[r * stride + i];
+    const double inv = 1.0 / std::sqrt(ss / dim + 1e-6);
+    for (int64_t i = 0; i < stride; ++i) {
+      const double ref = i < dim ? x[r * stride + i] * inv * w[i] : x[r * stride + i];
+      ASSERT_NEAR(got[r * stride + i], ref, 1e-2 * (1 + std::fabs(ref))) << r << "," << i;
+    }
+  }
+}
+
 TEST(CudaOps, GatedResidualAdd) {
   if (!gpu()) GTEST_SKIP() << "no CUDA device";
-  const int64_t rows = 33, dim = 200;
+  for (const int64_t dim : {200, 202}) {  // the 8-wide path and the scalar one
+  const int64_t rows = 33;
   auto x = randn(rows * dim, 11), y = round_bf16(randn(rows * dim, 12)), g = randn(dim, 13);
   Tensor dx = upload(x, DType::F32), dy = upload(to_bf16(y), DType::BF16), dg = upload(g, DType::F32);
   cuda::gated_residual_add(dx.data_as<float>(), dy.data(), dg.data_as<float>(), rows, dim);
   auto got = download_f32(dx);
-  for (int64_t i = 0; i < rows * dim; ++i) ASSERT_NEAR(got[i], x[i] + y[i] * g[i % dim], 1e-5);
+  for (int64_t i = 0; i < rows * dim; ++i) ASSERT_NEAR(got[i], x[i] + y[i] * g[i % dim], 1e-5) << dim;
+  }
 }
 
 TEST(CudaOps, PatchifyAndUnpatchifyWithOrder) {

@@ -175,6 +175,18 @@ TEST(WanLoader, ThreeLayoutsLoadTheSameWeights) {
   EXPECT_EQ(cu.config.num_heads, 1);
   expect_same_weights(cu.weights, ref.weights, 0.01);  // bf16 rounding of |w| < ~1.5
   EXPECT_EQ(cu.weights.blocks[1].ffn0.w.dtype(), DType::F32);
+
+  // GPU loads: GEMM matrices in bf16, vectors and the f32 time-embedding MLP in f32.
+  const wan::WanDit half = wan::load_wan_dit(off, DType::BF16);
+  const auto& b = half.weights.blocks[1];
+  for (const Tensor* t : {&b.sa_q.w, &b.ffn0.w, &b.ca_o.w, &half.weights.head.w, &half.weights.patch_w,
+                          &half.weights.text0.w})
+    EXPECT_EQ(t->dtype(), DType::BF16);
+  for (const Tensor* t : {&b.sa_q.b, &b.sa_norm_q, &b.modulation, &b.norm3_w, &half.weights.time0.w,
+                          &half.weights.time_proj.w, &half.weights.head_modulation})
+    EXPECT_EQ(t->dtype(), DType::F32);
+  EXPECT_EQ(half.weights.blocks[0].sa_k.w.to(DType::F32).to_f32_vector(),
+            ref.weights.blocks[0].sa_k.w.to(DType::BF16).to(DType::F32).to_f32_vector());
 }
 
 TEST(WanLoader, ComfyScaledFp8IsDequantised) {

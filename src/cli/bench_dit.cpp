@@ -1,6 +1,8 @@
 // `jenga bench dit`: one Wan2.1 DiT forward on the GPU (median of N after warm-up), dense
 // attention, random weights unless --model is given. llama-bench style output.
 #include <algorithm>
+#include <map>
+#include <string>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -32,6 +34,7 @@ struct BenchDitOptions {
   int warmup = 2;
   bool json = false;
   bool graph = false;
+  bool breakdown = false;
   int attention_path = 0;
   uint64_t seed = 0;
 };
@@ -48,7 +51,7 @@ void run_bench_dit(const BenchDitOptions& o) {
   std::unique_ptr<wan::WanDitCuda> dit;
   std::string name;
   if (!o.model.empty()) {
-    const wan::WanDit model = wan::load_wan_dit(o.model);
+    const wan::WanDit model = wan::load_wan_dit(o.model, DType::BF16);
     dit = wan::WanDitCuda::from_model(model);
     name = o.model;
   } else {
@@ -115,6 +118,30 @@ void run_bench_dit(const BenchDitOptions& o) {
   cuda::copy_to_host(host.data(), out.data(), host.size() * 4);
   for (float v : host)
     if (!std::isfinite(v)) fail("the DiT forward produced a non-finite value; the benchmark is void");
+  // Where a forward's time goes: one more forward with an event at each phase boundary.
+  std::vector<std::pair<std::string, double>> phases;  // first-seen order, summed over layers
+  if (o.breakdown) {
+    std::vector<cudaEvent_t> ev(4096);
+    for (auto& e : ev) JENGA_CUDA_CHECK(cudaEventCreate(&e));
+    std::vector<const char*> names;
+    wan::CudaDitHooks hooks;
+    hooks.mark = [&](const char* phase, void* st) {
+      if (names.size() >= ev.size()) fail("bench dit --breakdown: more than {} phases", ev.size());
+      JENGA_CUDA_CHECK(cudaEventRecord(ev[names.size()], static_cast<cudaStream_t>(st)));
+      names.push_back(phase);
+    };
+    dit->forward(x.data_as<float>(), t.data_as<float>(), ctx.data(), out.data_as<float>(), stream, &hooks);
+    JENGA_CUDA_CHECK(cudaStreamSynchronize(stream));
+    std::map<std::string, size_t> slot;
+    for (size_t i = 0; i + 1 < names.size(); ++i) {
+      float m = 0;
+      JENGA_CUDA_CHECK(cudaEventElapsedTime(&m, ev[i], ev[i + 1]));
+      auto [it, fresh] = slot.emplace(names[i], phases.size());
+      if (fresh) phases.emplace_back(names[i], 0.0);
+      phases[it->second].second += m;
+    }
+    for (auto& e : ev) cudaEventDestroy(e);
+  }
   if (exec) cudaGraphExecDestroy(exec);
   cudaEventDestroy(e0);
   cudaEventDestroy(e1);
@@ -133,6 +160,10 @@ void run_bench_dit(const BenchDitOptions& o) {
                         {"weights_gib", dit->weight_bytes() / gib}, {"activations_gib", dit->activation_bytes() / gib},
                         {"peak_alloc_gib", mem.peak / gib}, {"device_used_gib", cuda::device_used_bytes() / gib},
                         {"device", dev.name}, {"commit", JENGA_GIT_COMMIT}};
+    if (o.breakdown) {
+      j["breakdown_ms"] = nlohmann::json::object();
+      for (const auto& [n, m] : phases) j["breakdown_ms"][n] = m;
+    }
     std::printf("%s\n", j.dump().c_str());
     return;
   }
@@ -141,6 +172,13 @@ void run_bench_dit(const BenchDitOptions& o) {
   std::printf("| %s | %s | %d | %lld | dense (path %d) | %s | %.1f | %.0f | %.2f | %.2f | %s | %s |\n", name.c_str(),
               o.size.c_str(), o.frames, static_cast<long long>(tokens), o.attention_path, o.graph ? "yes" : "no", med, tflops,
               dit->weight_bytes() / gib, mem.peak / gib, dev.name.c_str(), JENGA_GIT_COMMIT);
+  if (o.breakdown) {
+    double total = 0;
+    for (const auto& p : phases) total += p.second;
+    std::printf("\n| phase (all layers) | ms | share |\n| --- | --- | --- |\n");
+    for (const auto& [n, m] : phases) std::printf("| %s | %.2f | %.1f%% |\n", n.c_str(), m, 100.0 * m / total);
+    std::printf("| total (one forward with events) | %.2f | |\n", total);
+  }
 }
 #else
 void run_bench_dit(const BenchDitOptions&) {
@@ -166,6 +204,7 @@ void register_bench_dit(CLI::App& bench) {
   c->add_option("--attention-path", o->attention_path, "Attention kernel: 0 default (wgmma on H100/H200), 1 mma.sync, 2 Hopper wgmma")
       ->check(CLI::Range(0, 2))
       ->capture_default_str();
+  c->add_flag("--breakdown", o->breakdown, "Also time each phase of one forward (GEMMs, attention, norms) with CUDA events");
   c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
   c->callback([o] { run_bench_dit(*o); });
 }

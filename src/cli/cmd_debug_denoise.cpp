@@ -62,7 +62,8 @@ void run_denoise(const DenoiseOptions& o) {
 #endif
   check_jenga_overrides(o.preset, o.jenga);
   const auto in = SafetensorsFile::open(o.inputs);
-  const wan::WanDit model = wan::load_wan_dit(o.model);
+  // The GPU computes with bf16 matrices: load them so (half the host memory).
+  const wan::WanDit model = wan::load_wan_dit(o.model, cuda ? DType::BF16 : DType::F32);
   DenoiseRequest r;
   r.model = &model;
   r.cuda = cuda;

@@ -50,7 +50,7 @@ void run_dit_forward(const DitForwardOptions& o) {
   const Tensor context = load_input(*in, "context", "text embeddings [L, text_dim]");
   if (t.numel() != 1) fail("{}: 't' must hold one timestep; it has shape {}", o.inputs, t.shape().str());
 
-  const wan::WanDit model = wan::load_wan_dit(o.model);
+  const wan::WanDit model = wan::load_wan_dit(o.model, o.device == "cuda" ? DType::BF16 : DType::F32);
   const auto t1 = std::chrono::steady_clock::now();
   const double tv = static_cast<double>(t.data_as<float>()[0]);
   std::vector<Tensor> blocks;

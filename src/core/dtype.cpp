@@ -206,6 +206,23 @@ void convert(const void* src, DType src_type, void* dst, DType dst_type, size_t 
     }
     return;
   }
+  if (src_type == DType::F32 && dst_type == DType::BF16) {  // GPU weight uploads: GBs, so bit tricks
+    const auto* s = static_cast<const uint8_t*>(src);
+    auto* d = static_cast<uint8_t*>(dst);
+#pragma omp parallel for schedule(static) if (n > (1u << 20))
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t u;
+      std::memcpy(&u, s + 4 * i, 4);
+      uint16_t v;
+      if ((u & 0x7F800000u) == 0x7F800000u) {
+        v = f32_to_bf16(std::bit_cast<float>(u));  // inf / NaN: the generic rule
+      } else {
+        v = static_cast<uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);  // round to nearest even
+      }
+      std::memcpy(d + 2 * i, &v, 2);
+    }
+    return;
+  }
   for (size_t i = 0; i < n; ++i) store_from_double(dst, dst_type, i, load_as_double(src, src_type, i));
 }
 

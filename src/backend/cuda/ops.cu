@@ -1,5 +1,7 @@
 #include <cuda_bf16.h>
 
+#include <cstdint>
+
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
 
@@ -89,6 +91,207 @@ __global__ void add_broadcast_kernel(const float* __restrict__ a, const float* _
     out[i] = a[i] + b[i % b_len];
 }
 
+// Sums over a block of any multiple-of-32 size (<= 1024), two values at once.
+__device__ float2 block_sum2(float2 v) {
+  __shared__ float2 warp_sums[32];
+  for (int o = 16; o > 0; o >>= 1) {
+    v.x += __shfl_xor_sync(0xffffffffu, v.x, o);
+    v.y += __shfl_xor_sync(0xffffffffu, v.y, o);
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  float2 t = lane < warps ? warp_sums[lane] : make_float2(0.0f, 0.0f);
+  for (int o = 16; o > 0; o >>= 1) {
+    t.x += __shfl_xor_sync(0xffffffffu, t.x, o);
+    t.y += __shfl_xor_sync(0xffffffffu, t.y, o);
+  }
+  return t;
+}
+
+__device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+
+// One row per block, the row held in registers (VPT 8-element vectors a thread): one read, one
+// write of q and k, where norm + RoPE as separate kernels read and write them twice.
+template <int VPT>
+__global__ void qk_norm_rope_kernel(__nv_bfloat16* qkv, int64_t row_stride, const float* __restrict__ wq,
+                                    const float* __restrict__ wk, const float2* __restrict__ cs, int dim,
+                                    int head_dim, float eps) {
+  uint4* row = reinterpret_cast<uint4*>(qkv + blockIdx.x * row_stride);
+  const int nvh = dim / 8;  // vectors of q (k follows: q and k are contiguous in the fused row)
+  uint4 v[VPT];
+  float2 ss = make_float2(0.0f, 0.0f);
+#pragma unroll
+  for (int u = 0; u < VPT; ++u) {
+    const int idx = threadIdx.x + u * blockDim.x;
+    if (idx >= 2 * nvh) continue;
+    v[u] = row[idx];
+    const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&v[u]);
+    float s = 0.0f;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 f = __bfloat1622float2(p[e]);
+      s += f.x * f.x + f.y * f.y;
+    }
+    if (idx < nvh) ss.x += s; else ss.y += s;
+  }
+  const float2 tot = block_sum2(ss);
+  const float rq = rsqrtf(tot.x / static_cast<float>(dim) + eps);
+  const float rk = rsqrtf(tot.y / static_cast<float>(dim) + eps);
+  const float2* csr = cs + blockIdx.x * static_cast<int64_t>(head_dim / 2);
+#pragma unroll
+  for (int u = 0; u < VPT; ++u) {
+    const int idx = threadIdx.x + u * blockDim.x;
+    if (idx >= 2 * nvh) continue;
+    const bool is_k = idx >= nvh;
+    const int col0 = (is_k ? idx - nvh : idx) * 8;
+    const float* w = (is_k ? wk : wq) + col0;
+    const float r = is_k ? rk : rq;
+    const float4 w0 = *reinterpret_cast<const float4*>(w), w1 = *reinterpret_cast<const float4*>(w + 4);
+    const float wv[8] = {w0.x, w0.y, w0.z, w0.w, w1.x, w1.y, w1.z, w1.w};
+    __nv_bfloat162* p = reinterpret_cast<__nv_bfloat162*>(&v[u]);
+    const int j0 = (col0 % head_dim) / 2;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 f = __bfloat1622float2(p[e]);
+      const float a = round_bf16(f.x * r * wv[2 * e]), b = round_bf16(f.y * r * wv[2 * e + 1]);
+      const float2 c = csr[j0 + e];
+      p[e] = __floats2bfloat162_rn(a * c.x - b * c.y, a * c.y + b * c.x);
+    }
+    row[idx] = v[u];
+  }
+}
+
+// LayerNorm (+ affine, + modulation) with the row in registers, float4 loads. With ADD the
+// residual update x += y * gate (gate null = 1) comes first and is written back: one pass over x.
+template <int VPT, bool ADD>
+__global__ void layer_norm_modulate_vec_kernel(float* __restrict__ x, const __nv_bfloat16* __restrict__ add,
+                                               const float* __restrict__ gate, const float* __restrict__ w,
+                                               const float* __restrict__ b, const float* __restrict__ shift,
+                                               const float* __restrict__ scale, __nv_bfloat16* __restrict__ y,
+                                               int dim, float eps) {
+  float4* xr = reinterpret_cast<float4*>(x + blockIdx.x * static_cast<int64_t>(dim));
+  const int nv = dim / 4;
+  float4 v[VPT];
+  float s = 0.0f;
+#pragma unroll
+  for (int u = 0; u < VPT; ++u) {
+    const int idx = threadIdx.x + u * blockDim.x;
+    if (idx >= nv) continue;
+    v[u] = xr[idx];
+    if constexpr (ADD) {
+      const uint2 av = reinterpret_cast<const uint2*>(add + blockIdx.x * static_cast<int64_t>(dim))[idx];
+      const float2 a0 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&av.x));
+      const float2 a1 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&av.y));
+      const float4 g = gate ? reinterpret_cast<const float4*>(gate)[idx] : make_float4(1.0f, 1.0f, 1.0f, 1.0f);
+      v[u].x += a0.x * g.x, v[u].y += a0.y * g.y, v[u].z += a1.x * g.z, v[u].w += a1.y * g.w;
+      xr[idx] = v[u];
+    }
+    s += (v[u].x + v[u].y) + (v[u].z + v[u].w);
+  }
+  const float mean = block_sum2(make_float2(s, 0.0f)).x / static_cast<float>(dim);
+  float q = 0.0f;
+#pragma unroll
+  for (int u = 0; u < VPT; ++u) {
+    const int idx = threadIdx.x + u * blockDim.x;
+    if (idx >= nv) continue;
+    const float a = v[u].x - mean, bb = v[u].y - mean, c = v[u].z - mean, d = v[u].w - mean;
+    q += (a * a + bb * bb) + (c * c + d * d);
+  }
+  __syncthreads();  // block_sum2's shared slots are reused
+  const float rstd = rsqrtf(block_sum2(make_float2(q, 0.0f)).x / static_cast<float>(dim) + eps);
+  uint2* yr = reinterpret_cast<uint2*>(y + blockIdx.x * static_cast<int64_t>(dim));
+#pragma unroll
+  for (int u = 0; u < VPT; ++u) {
+    const int idx = threadIdx.x + u * blockDim.x;
+    if (idx >= nv) continue;
+    float t[4] = {(v[u].x - mean) * rstd, (v[u].y - mean) * rstd, (v[u].z - mean) * rstd, (v[u].w - mean) * rstd};
+    if (w) {
+      const float4 wv = reinterpret_cast<const float4*>(w)[idx], bv = reinterpret_cast<const float4*>(b)[idx];
+      t[0] = t[0] * wv.x + bv.x, t[1] = t[1] * wv.y + bv.y, t[2] = t[2] * wv.z + bv.z, t[3] = t[3] * wv.w + bv.w;
+    }
+    if (scale) {
+      const float4 sc = reinterpret_cast<const float4*>(scale)[idx];
+      t[0] *= 1.0f + sc.x, t[1] *= 1.0f + sc.y, t[2] *= 1.0f + sc.z, t[3] *= 1.0f + sc.w;
+    }
+    if (shift) {
+      const float4 sh = reinterpret_cast<const float4*>(shift)[idx];
+      t[0] += sh.x, t[1] += sh.y, t[2] += sh.z, t[3] += sh.w;
+    }
+    uint2 o;
+    *reinterpret_cast<__nv_bfloat162*>(&o.x) = __floats2bfloat162_rn(t[0], t[1]);
+    *reinterpret_cast<__nv_bfloat162*>(&o.y) = __floats2bfloat162_rn(t[2], t[3]);
+    yr[idx] = o;
+  }
+}
+
+// RMSNorm of bf16 rows (strided) with the row in registers, 8-element vectors.
+template <int VPT>
+__global__ void rms_norm_vec_kernel(const __nv_bfloat16* x, int64_t x_stride, const float* __restrict__ w,
+                                    __nv_bfloat16* y, int64_t y_stride, int dim, float eps) {
+  const uint4* xr = reinterpret_cast<const uint4*>(x + blockIdx.x * x_stride);
+  const int nv = dim / 8;
+  uint4 v[VPT];
+  float s = 0.0f;
+#pragma unroll
+  for (int u = 0; u < VPT; ++u) {
+    const int idx = threadIdx.x + u * blockDim.x;
+    if (idx >= nv) continue;
+    v[u] = xr[idx];
+    const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&v[u]);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 f = __bfloat1622float2(p[e]);
+      s += f.x * f.x + f.y * f.y;
+    }
+  }
+  const float r = rsqrtf(block_sum2(make_float2(s, 0.0f)).x / static_cast<float>(dim) + eps);
+  uint4* yr = reinterpret_cast<uint4*>(y + blockIdx.x * y_stride);
+#pragma unroll
+  for (int u = 0; u < VPT; ++u) {
+    const int idx = threadIdx.x + u * blockDim.x;
+    if (idx >= nv) continue;
+    const float4 w0 = reinterpret_cast<const float4*>(w)[2 * idx], w1 = reinterpret_cast<const float4*>(w)[2 * idx + 1];
+    const float wv[8] = {w0.x, w0.y, w0.z, w0.w, w1.x, w1.y, w1.z, w1.w};
+    __nv_bfloat162* p = reinterpret_cast<__nv_bfloat162*>(&v[u]);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 f = __bfloat1622float2(p[e]);
+      p[e] = __floats2bfloat162_rn(f.x * r * wv[2 * e], f.y * r * wv[2 * e + 1]);
+    }
+    yr[idx] = v[u];
+  }
+}
+
+// x += y * gate, 8 elements a thread (dim % 8 == 0).
+__global__ void gated_residual_vec_kernel(float* __restrict__ x, const __nv_bfloat16* __restrict__ y,
+                                          const float* __restrict__ gate, int64_t n8, int dim) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n8;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    float4* xp = reinterpret_cast<float4*>(x) + 2 * i;
+    const uint4 yv = reinterpret_cast<const uint4*>(y)[i];
+    const __nv_bfloat162* yp = reinterpret_cast<const __nv_bfloat162*>(&yv);
+    float4 a = xp[0], c = xp[1];
+    const float2 y0 = __bfloat1622float2(yp[0]), y1 = __bfloat1622float2(yp[1]);
+    const float2 y2 = __bfloat1622float2(yp[2]), y3 = __bfloat1622float2(yp[3]);
+    if (gate) {
+      const int col = static_cast<int>((i * 8) % dim);
+      const float4 g0 = *reinterpret_cast<const float4*>(gate + col), g1 = *reinterpret_cast<const float4*>(gate + col + 4);
+      a.x += y0.x * g0.x, a.y += y0.y * g0.y, a.z += y1.x * g0.z, a.w += y1.y * g0.w;
+      c.x += y2.x * g1.x, c.y += y2.y * g1.y, c.z += y3.x * g1.z, c.w += y3.y * g1.w;
+    } else {
+      a.x += y0.x, a.y += y0.y, a.z += y1.x, a.w += y1.y;
+      c.x += y2.x, c.y += y2.y, c.z += y3.x, c.w += y3.y;
+    }
+    xp[0] = a, xp[1] = c;
+  }
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+// Threads for a row of nv vectors at VPT vectors a thread: a multiple of 32.
+unsigned row_threads(int64_t nv, int vpt) { return static_cast<unsigned>(((nv + vpt - 1) / vpt + 31) / 32 * 32); }
+
 int grid_for(int64_t n) {
   const int64_t b = (n + kThreads - 1) / kThreads;
   return static_cast<int>(b < 65536 * 4 ? b : 65536 * 4);
@@ -96,17 +299,59 @@ int grid_for(int64_t n) {
 
 }  // namespace
 
+namespace {
+// The row-in-registers LayerNorm, when the shapes and pointers allow it; false otherwise.
+bool launch_ln_vec(float* x, const void* add, const float* gate, const float* w, const float* b, const float* shift,
+                   const float* scale, void* y, int64_t rows, int64_t dim, float eps, void* stream) {
+  const bool ok = dim % 4 == 0 && dim / 4 <= 2 * 1024 && aligned16(x) && aligned16(y) &&
+                  (!w || (aligned16(w) && aligned16(b))) && (!shift || aligned16(shift)) &&
+                  (!scale || aligned16(scale)) && (!add || (dim % 8 == 0 && aligned16(add))) && (!gate || aligned16(gate));
+  if (!ok) return false;
+  const unsigned threads = row_threads(dim / 4, 2);
+  const auto st = static_cast<cudaStream_t>(stream);
+  auto* out = static_cast<__nv_bfloat16*>(y);
+  const auto* a = static_cast<const __nv_bfloat16*>(add);
+  if (add)
+    layer_norm_modulate_vec_kernel<2, true><<<static_cast<unsigned>(rows), threads, 0, st>>>(
+        x, a, gate, w, b, shift, scale, out, static_cast<int>(dim), eps);
+  else
+    layer_norm_modulate_vec_kernel<2, false><<<static_cast<unsigned>(rows), threads, 0, st>>>(
+        x, nullptr, nullptr, w, b, shift, scale, out, static_cast<int>(dim), eps);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+  return true;
+}
+}  // namespace
+
 void layer_norm_modulate(const float* x, const float* w, const float* b, const float* shift, const float* scale,
                          void* y, int64_t rows, int64_t dim, float eps, void* stream) {
   if (rows == 0) return;
+  // The vector kernel only writes x when it adds a residual.
+  if (launch_ln_vec(const_cast<float*>(x), nullptr, nullptr, w, b, shift, scale, y, rows, dim, eps, stream)) return;
   layer_norm_modulate_kernel<<<static_cast<unsigned>(rows), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       x, w, b, shift, scale, static_cast<__nv_bfloat16*>(y), dim, eps);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
+void add_layer_norm_modulate(float* x, const void* add, const float* gate, const float* w, const float* b,
+                             const float* shift, const float* scale, void* y, int64_t rows, int64_t dim, float eps,
+                             void* stream) {
+  if (rows == 0) return;
+  if (launch_ln_vec(x, add, gate, w, b, shift, scale, y, rows, dim, eps, stream)) return;
+  gated_residual_add(x, add, gate, rows, dim, stream);
+  layer_norm_modulate(x, w, b, shift, scale, y, rows, dim, eps, stream);
+}
+
 void rms_norm(const void* x, int64_t x_stride, const float* w, void* y, int64_t y_stride, int64_t rows,
               int64_t dim, float eps, void* stream) {
   if (rows == 0) return;
+  if (dim % 8 == 0 && dim / 8 <= 2 * 1024 && x_stride % 8 == 0 && y_stride % 8 == 0 && aligned16(x) && aligned16(y) &&
+      aligned16(w)) {
+    rms_norm_vec_kernel<2><<<static_cast<unsigned>(rows), row_threads(dim / 8, 2), 0, static_cast<cudaStream_t>(stream)>>>(
+        static_cast<const __nv_bfloat16*>(x), x_stride, w, static_cast<__nv_bfloat16*>(y), y_stride, static_cast<int>(dim),
+        eps);
+    JENGA_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
   rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       static_cast<const __nv_bfloat16*>(x), x_stride, w, static_cast<__nv_bfloat16*>(y), y_stride, dim, eps);
   JENGA_CUDA_CHECK(cudaGetLastError());
@@ -125,9 +370,40 @@ void rope_interleaved(void* x, const float* cos_sin, int64_t rows, int64_t heads
 void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows, int64_t dim, void* stream) {
   const int64_t n = rows * dim;
   if (n == 0) return;
+  if (dim % 8 == 0 && aligned16(x) && aligned16(y) && (!gate || aligned16(gate))) {
+    gated_residual_vec_kernel<<<grid_for(n / 8), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        x, static_cast<const __nv_bfloat16*>(y), gate, n / 8, static_cast<int>(dim));
+    JENGA_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
   gated_residual_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       x, static_cast<const __nv_bfloat16*>(y), gate, n, dim);
   JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* wk, const float* cos_sin,
+                  int64_t rows, int64_t heads, int64_t head_dim, float eps, void* stream) {
+  if (rows == 0) return;
+  const int64_t dim = heads * head_dim, nv = dim / 4;  // 8-element vectors of q and k together
+  const bool vec_ok = dim % 8 == 0 && head_dim % 8 == 0 && row_stride % 8 == 0 && aligned16(qkv) &&
+                      aligned16(wq) && aligned16(wk) && aligned16(cos_sin);
+  auto* p = static_cast<__nv_bfloat16*>(qkv);
+  if (vec_ok && nv <= 4 * 1024) {
+    const auto* cs = reinterpret_cast<const float2*>(cos_sin);
+    const auto st = static_cast<cudaStream_t>(stream);
+    if (nv <= 2 * 1024)
+      qk_norm_rope_kernel<2><<<static_cast<unsigned>(rows), row_threads(nv, 2), 0, st>>>(
+          p, row_stride, wq, wk, cs, static_cast<int>(dim), static_cast<int>(head_dim), eps);
+    else
+      qk_norm_rope_kernel<4><<<static_cast<unsigned>(rows), row_threads(nv, 4), 0, st>>>(
+          p, row_stride, wq, wk, cs, static_cast<int>(dim), static_cast<int>(head_dim), eps);
+    JENGA_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  rms_norm(p, row_stride, wq, p, row_stride, rows, dim, eps, stream);
+  rms_norm(p + dim, row_stride, wk, p + dim, row_stride, rows, dim, eps, stream);
+  rope_interleaved(p, cos_sin, rows, heads, head_dim, row_stride, stream);
+  rope_interleaved(p + dim, cos_sin, rows, heads, head_dim, row_stride, stream);
 }
 
 void add_broadcast(const float* a, const float* b, float* out, int64_t n, int64_t b_len, void* stream) {

@@ -11,6 +11,12 @@ void layer_norm_modulate(const float* x, const float* w, const float* b, const f
                          const float* scale, void* y, int64_t rows, int64_t dim, float eps,
                          void* stream = nullptr);
 
+// x += add * gate (add bf16 [rows, dim]; gate [dim] or null = 1), then y = layer_norm_modulate(x):
+// the residual update and the next norm in one pass over the f32 stream.
+void add_layer_norm_modulate(float* x, const void* add, const float* gate, const float* w, const float* b,
+                             const float* shift, const float* scale, void* y, int64_t rows, int64_t dim, float eps,
+                             void* stream = nullptr);
+
 // y = x * rsqrt(mean(x^2) + eps) * w, f32 statistics. x, y: [rows, dim] bf16 with row strides
 // in elements (the q/k slices of a fused QKV output); may alias.
 void rms_norm(const void* x, int64_t x_stride, const float* w, void* y, int64_t y_stride,
@@ -21,6 +27,13 @@ void rms_norm(const void* x, int64_t x_stride, const float* w, void* y, int64_t 
 // float2-packed (cos, sin) already in the token order of x.
 void rope_interleaved(void* x, const float* cos_sin, int64_t rows, int64_t heads, int64_t head_dim,
                       int64_t row_stride, void* stream = nullptr);
+
+// Self-attention q/k preparation in one pass over the fused QKV rows: q = rope(rms_norm(q) * wq),
+// k = rope(rms_norm(k) * wk), in place, with the bf16 rounding between norm and RoPE that the
+// separate rms_norm + rope_interleaved calls (and the official model) have. q at qkv + r*row_stride,
+// k right after it (dim = heads * head_dim elements later).
+void qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* wk, const float* cos_sin,
+                  int64_t rows, int64_t heads, int64_t head_dim, float eps, void* stream = nullptr);
 
 // x += y * gate (gate broadcast over rows; null gate = 1). x: [rows, dim] f32, y: bf16.
 void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows, int64_t dim,

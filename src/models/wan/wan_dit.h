@@ -20,6 +20,7 @@ struct WanDit {
 // (e.g. ComfyUI). A config.json beside the weights is read when present, in the official
 // (dim, num_heads, ...) or diffusers (num_attention_heads, ...) format; without one the shapes
 // decide and the head dim is taken as 128 (every published Wan2.1 DiT).
-WanDit load_wan_dit(const std::string& path, DType dtype = DType::F32);
+// `matrix_dtype`: see load_wan_weights (F32 for the CPU forward, BF16 is enough for the GPU).
+WanDit load_wan_dit(const std::string& path, DType matrix_dtype = DType::F32);
 
 }  // namespace jenga::wan

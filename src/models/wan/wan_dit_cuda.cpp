@@ -54,19 +54,23 @@ struct DevLinear {
 
 DevLinear upload_linear(std::initializer_list<const LinearWeights*> parts) {
   // Several nn.Linear of the same input width stacked along the output (fused QKV / KV).
+  // Weights come as f32 or bf16 (load_wan_dit's matrix dtype); bf16 rows are copied as they are.
   DevLinear d;
   d.in = (*parts.begin())->w.dim(1);
   for (const auto* p : parts) d.out += p->w.dim(0);
-  std::vector<float> w(static_cast<size_t>(d.out * d.in)), b(static_cast<size_t>(d.out));
+  std::vector<uint16_t> w(static_cast<size_t>(d.out * d.in)), b(static_cast<size_t>(d.out));
   int64_t row = 0;
   for (const auto* p : parts) {
-    JENGA_ASSERT(p->w.dim(1) == d.in && p->w.dtype() == DType::F32);
-    std::copy(p->w.data_as<float>(), p->w.data_as<float>() + p->w.numel(), w.begin() + row * d.in);
-    std::copy(p->b.data_as<float>(), p->b.data_as<float>() + p->b.numel(), b.begin() + row);
+    JENGA_ASSERT(p->w.dim(1) == d.in && p->b.dtype() == DType::F32);
+    JENGA_ASSERT(p->w.dtype() == DType::F32 || p->w.dtype() == DType::BF16);
+    convert(p->w.data(), p->w.dtype(), w.data() + row * d.in, DType::BF16, static_cast<size_t>(p->w.numel()));
+    convert(p->b.data(), DType::F32, b.data() + row, DType::BF16, static_cast<size_t>(p->b.numel()));
     row += p->w.dim(0);
   }
-  d.w = upload(w.data(), d.out * d.in, DType::BF16);
-  d.b = upload(b.data(), d.out, DType::BF16);
+  d.w = device_empty(DType::BF16, d.out * d.in);
+  d.b = device_empty(DType::BF16, d.out);
+  cuda::copy_to_device(d.w.data(), w.data(), w.size() * 2);
+  cuda::copy_to_device(d.b.data(), b.data(), b.size() * 2);
   return d;
 }
 
@@ -315,6 +319,10 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   const int64_t* order = I.order.numel() ? I.order.data_as<int64_t>() : nullptr;
   using cuda::Epilogue;
 
+  auto mark = [&](const char* phase) {
+    if (hooks && hooks->mark) hooks->mark(phase, s);
+  };
+  mark("embed");
   // Patch embedding (gathered straight into token order) -> f32 residual stream.
   cuda::patchify(x, I.patches.data(), order, c.in_dim, I.F, I.H, I.W, static_cast<int>(c.patch[0]),
                  static_cast<int>(c.patch[1]), static_cast<int>(c.patch[2]), s);
@@ -350,44 +358,59 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
     const DevBlock& B = I.blocks[l];
     const float* mod = I.mods.data_as<float>() + l * 6 * d;
     // Self-attention.
+    mark("norm");
     cuda::layer_norm_modulate(I.x.data_as<float>(), nullptr, nullptr, mod, mod + d, I.h.data(), L, d, eps, s);
+    mark("gemm qkv");
     I.linear(I.h.data(), B.qkv, q, L, Epilogue::Bias, s);
-    cuda::rms_norm(q, 3 * d, B.norm_q.data_as<float>(), q, 3 * d, L, d, eps, s);
-    cuda::rms_norm(q + d, 3 * d, B.norm_k.data_as<float>(), q + d, 3 * d, L, d, eps, s);
-    cuda::rope_interleaved(q, I.rope.data_as<float>(), L, heads, hd, 3 * d, s);
-    cuda::rope_interleaved(q + d, I.rope.data_as<float>(), L, heads, hd, 3 * d, s);
+    mark("qk norm+rope");
+    cuda::qk_norm_rope(q, 3 * d, B.norm_q.data_as<float>(), B.norm_k.data_as<float>(), I.rope.data_as<float>(), L,
+                       heads, hd, eps, s);
     DeviceBlockLayout layout;
+    mark("self-attn mask");
     if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), q, q + d, L, 3 * d, s);
+    mark("self-attn");
     I.attend(q, 3 * d, q + d, q + 2 * d, 3 * d, I.att.data(), L, L, layout.offsets ? &layout : nullptr, s);
+    mark("gemm o");
     I.linear(I.att.data(), B.o, I.y.data(), L, Epilogue::Bias, s);
-    cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), mod + 2 * d, L, d, s);
-    // Cross-attention to the text context (affine LayerNorm, no modulation, no gate).
-    cuda::layer_norm_modulate(I.x.data_as<float>(), B.norm3_w.data_as<float>(), B.norm3_b.data_as<float>(),
-                              nullptr, nullptr, I.h.data(), L, d, eps, s);
+    // Gated residual, then cross-attention to the text context (affine LayerNorm, no modulation, no gate).
+    mark("residual+norm");
+    cuda::add_layer_norm_modulate(I.x.data_as<float>(), I.y.data(), mod + 2 * d, B.norm3_w.data_as<float>(),
+                                  B.norm3_b.data_as<float>(), nullptr, nullptr, I.h.data(), L, d, eps, s);
+    mark("gemm cross q");
     I.linear(I.h.data(), B.cq, I.cq.data(), L, Epilogue::Bias, s);
+    mark("cross q norm");
     cuda::rms_norm(I.cq.data(), d, B.cnorm_q.data_as<float>(), I.cq.data(), d, L, d, eps, s);
     auto* kv = static_cast<uint16_t*>(I.ckv.data());
+    mark("cross k/v");
     I.linear(I.ctx.data(), B.ckv, kv, TL, Epilogue::Bias, s);
     cuda::rms_norm(kv, 2 * d, B.cnorm_k.data_as<float>(), kv, 2 * d, TL, d, eps, s);
+    mark("cross-attn");
     I.attend(I.cq.data(), d, kv, kv + d, 2 * d, I.att.data(), L, TL, nullptr, s);
+    mark("gemm cross o");
     I.linear(I.att.data(), B.co, I.y.data(), L, Epilogue::Bias, s);
-    cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), nullptr, L, d, s);
-    // FFN.
-    cuda::layer_norm_modulate(I.x.data_as<float>(), nullptr, nullptr, mod + 3 * d, mod + 4 * d, I.h.data(), L, d,
-                              eps, s);
+    // Residual (no gate), then the FFN.
+    mark("residual+norm");
+    cuda::add_layer_norm_modulate(I.x.data_as<float>(), I.y.data(), nullptr, nullptr, nullptr, mod + 3 * d, mod + 4 * d,
+                                  I.h.data(), L, d, eps, s);
+    mark("gemm ffn1+gelu");
     I.linear(I.h.data(), B.ffn0, I.ff.data(), L, Epilogue::BiasGeluTanh, s);
+    mark("gemm ffn2");
     I.linear(I.ff.data(), B.ffn2, I.y.data(), L, Epilogue::Bias, s);
+    mark("residual");
     cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), mod + 5 * d, L, d, s);
+    mark("other");
     if (hooks && hooks->after_block) hooks->after_block(static_cast<int>(l), I.x.data_as<float>(), L, s);
   }
   if (store_residual) cuda::axpby(hooks->residual, 1.0f, I.x.data_as<float>(), -1.0f, L * d, s);
 
   // Head (modulated by e, not e0), then unpatchify, scattering tokens back to raster order.
+  mark("head");
   const float* hm = I.hmod.data_as<float>();
   cuda::layer_norm_modulate(I.x.data_as<float>(), nullptr, nullptr, hm, hm + d, I.h.data(), L, d, eps, s);
   I.linear(I.h.data(), I.head, I.head_out.data(), L, Epilogue::Bias, s);
   cuda::unpatchify(I.head_out.data(), out, order, c.out_dim, I.F, I.H, I.W, static_cast<int>(c.patch[0]),
                    static_cast<int>(c.patch[1]), static_cast<int>(c.patch[2]), s);
+  mark("end");
 }
 
 std::vector<float> WanDitCuda::time_embedding(double t, bool projected) {

@@ -43,6 +43,9 @@ struct CudaDitHooks {
   // skipped and x += residual.
   float* residual = nullptr;
   bool reuse_residual = false;
+  // Profiling (bench dit --breakdown): called on `stream` as each phase of the forward begins
+  // (names are static strings; "end" after the last). Record a CUDA event, nothing heavier.
+  std::function<void(const char* phase, void* stream)> mark;
 };
 
 class WanDitCuda {

@@ -33,11 +33,13 @@ class Loader {
     if (!info.dtype || !dtype_is_float(*info.dtype))
       fail("{}: tensor '{}' is stored as {}, which is no float type jenga reads", ckpt_.path(), name,
            info.dtype_name);
+    const bool matrix = it->second.size() >= 2 && ends_with(official, ".weight") && !official.starts_with("time_");
+    const DType want = matrix ? dtype_ : DType::F32;
     const bool fp8 = *info.dtype == DType::F8E4M3 || *info.dtype == DType::F8E5M2;
-    if (!fp8) return ckpt_.load(name, dtype_);
+    if (!fp8) return ckpt_.load(name, want);
     Tensor t = ckpt_.load(name, DType::F32);
     apply_fp8_scale(name, t);
-    return dtype_ == DType::F32 ? t : t.to(dtype_);
+    return want == DType::F32 ? t : t.to(want);
   }
 
   LinearWeights linear(const std::string& official) {

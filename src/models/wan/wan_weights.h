@@ -39,10 +39,13 @@ struct WanWeights {
   LinearWeights head;                  // [out_dim * pt * ph * pw, dim]
 };
 
-// Loads every tensor of a text-to-video `config` (shapes checked) converted to `dtype` on the
-// CPU. fp8 weights of ComfyUI "scaled fp8" files are multiplied by their scale. Checks the
+// Loads every tensor of a text-to-video `config` (shapes checked) on the CPU. `matrix_dtype` is
+// the type of the GEMM matrices (Linear weights, patch embedding), e.g. bf16 for the GPU, which
+// computes with bf16 operands anyway: half the host memory of f32 (28 GB, not 56, for 14B). The
+// vectors (biases, norms, modulation) and the time-embedding MLP, which the official model runs in
+// f32, always load as f32. fp8 weights of ComfyUI "scaled fp8" files are multiplied by their scale. Checks the
 // tensor set first (wan_keys.h: check_tensor_set).
 WanWeights load_wan_weights(const Checkpoint& ckpt, Layout layout, const WanConfig& config,
-                            DType dtype = DType::F32);
+                            DType matrix_dtype = DType::F32);
 
 }  // namespace jenga::wan
