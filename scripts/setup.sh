@@ -21,6 +21,7 @@ done
 packages=(build-essential cmake ninja-build ccache git pkg-config
           nlohmann-json3-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
           libopenblas-dev libsentencepiece-dev libpng-dev libwebp-dev libopenmpi-dev openmpi-bin
+          libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
           clang libclang-rt-14-dev)
 
 if [[ $use_apt == 1 ]] && command -v apt-get >/dev/null && command -v dpkg-query >/dev/null; then

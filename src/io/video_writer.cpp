@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "io/mp4_libav.h"
 
 #if JENGA_HAVE_WEBP
 #include <webp/encode.h>
@@ -182,7 +183,11 @@ void write_webp(const std::string& path, const Frames& f, int fps) {
 }
 #endif
 
+// In-process libav when the build has it, else the ffmpeg program.
+bool mp4_available() { return libav_h264_available() || !find_program("ffmpeg").empty(); }
+
 void write_mp4(const std::string& path, const Frames& f, int fps) {
+  if (libav_h264_available()) return write_mp4_libav(path, f, fps);
   const std::string ffmpeg = find_program("ffmpeg");
   if (ffmpeg.empty()) fail("{}: writing .mp4 needs the ffmpeg program on PATH; install it or use -o x.webp / x.y4m / a folder", path);
   const std::string cmd = shell_quote(ffmpeg) + " -y -loglevel error -f rawvideo -pix_fmt rgb24 -s " +
@@ -209,7 +214,7 @@ std::vector<std::string> supported_video_formats() {
 #if JENGA_HAVE_WEBP
   f.push_back("webp");
 #endif
-  if (!find_program("ffmpeg").empty()) f.push_back("mp4");
+  if (mp4_available()) f.push_back("mp4");
   return f;
 }
 
@@ -225,8 +230,9 @@ void check_video_path(const std::string& path) {
 #endif
   }
   if (e == ".mp4") {
-    if (find_program("ffmpeg").empty())
-      usage_fail("-o {}: .mp4 needs the ffmpeg program on PATH; install ffmpeg or use .webp, .y4m or a PNG folder", path);
+    if (!mp4_available())
+      usage_fail("-o {}: .mp4 needs libavcodec at build time or the ffmpeg program on PATH; install one or use .webp, "
+                 ".y4m or a PNG folder", path);
     return;
   }
   usage_fail("-o {}: unknown output format '{}'; use .mp4, .webp, .y4m, .png or a folder", path, e);

@@ -1,7 +1,7 @@
 #pragma once
 // Writes frames as a video or images, chosen by the output path:
-//   .mp4  H.264 yuv420p through an `ffmpeg` program on PATH (no libav link: keeps the build
-//         free of GPL codecs); a clear error says what to use when there is none
+//   .mp4  H.264 yuv420p, in-process through libavcodec when the build found it (mp4_libav.h),
+//         else through an `ffmpeg` program on PATH; a clear error says what to use when neither
 //   .webp animated WebP (when built with libwebp)
 //   .y4m  raw YUV4MPEG2 4:2:0 (always available; any player or ffmpeg reads it)
 //   .png  one image when there is one frame; otherwise a folder of PNGs named after the path
@@ -15,7 +15,7 @@
 
 namespace jenga {
 
-// Formats this build can write ("mp4" only when ffmpeg is found at run time).
+// Formats this build can write ("mp4" with libav built in or ffmpeg found at run time).
 std::vector<std::string> supported_video_formats();
 // Throws UsageError for an unknown extension or a format this build lacks, before any work.
 void check_video_path(const std::string& path);
