@@ -356,9 +356,12 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
     cuda::rms_norm(q + d, 3 * d, B.norm_k.data_as<float>(), q + d, 3 * d, L, d, eps, s);
     cuda::rope_interleaved(q, I.rope.data_as<float>(), L, heads, hd, 3 * d, s);
     cuda::rope_interleaved(q + d, I.rope.data_as<float>(), L, heads, hd, 3 * d, s);
-    DeviceBlockLayout layout;
-    if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), q, q + d, L, 3 * d, s);
-    I.attend(q, 3 * d, q + d, q + 2 * d, 3 * d, I.att.data(), L, L, layout.offsets ? &layout : nullptr, s);
+    if (!hooks || !hooks->self_attention ||
+        !hooks->self_attention(static_cast<int>(l), q, q + d, q + 2 * d, 3 * d, I.att.data(), d, L, s)) {
+      DeviceBlockLayout layout;
+      if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), q, q + d, L, 3 * d, s);
+      I.attend(q, 3 * d, q + d, q + 2 * d, 3 * d, I.att.data(), L, L, layout.offsets ? &layout : nullptr, s);
+    }
     I.linear(I.att.data(), B.o, I.y.data(), L, Epilogue::Bias, s);
     cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), mod + 2 * d, L, d, s);
     // Cross-attention to the text context (affine LayerNorm, no modulation, no gate).
