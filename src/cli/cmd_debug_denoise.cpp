@@ -25,6 +25,18 @@ void add_jenga_flags(CLI::App& c, JengaOverrides& o) {
   c.add_option("--teacache-thresh", o.teacache_thresh, "Jenga step reuse threshold (0 = compute every forward)");
 }
 
+void add_attention_flags(CLI::App& c, std::string& attention, SvgOverrides& o) {
+  c.add_option("--attention", attention,
+               "Self-attention: dense, jenga (AttenCarve; default with a Jenga preset) or svg (Sparse VideoGen "
+               "on the dense schedule)")
+      ->check(CLI::IsMember({"dense", "jenga", "svg"}));
+  c.add_option("--svg-sparsity", o.sparsity, "SVG: kept fraction of the attention band (official --sparsity; default 0.3)");
+  c.add_option("--first-times-fp", o.first_times_fp, "SVG: fraction of the first steps run dense (default 0.2)");
+  c.add_option("--first-layers-fp", o.first_layers_fp, "SVG: fraction of the first layers run dense (default 0.03)");
+  c.add_option("--num-sampled-rows", o.num_sampled_rows, "SVG: query rows sampled to classify heads (default 64)");
+  c.add_option("--sample-mse-max-row", o.sample_mse_max_row, "SVG: rows are sampled below this index (default 10000)");
+}
+
 namespace {
 
 struct DenoiseOptions {
@@ -37,6 +49,9 @@ struct DenoiseOptions {
   std::vector<int> save_steps;
   bool quiet = false;
   JengaOverrides jenga;
+  std::string attention;
+  SvgOverrides svg;
+  int64_t seed = 42;
 };
 
 Tensor load_opt(const SafetensorsFile& f, const std::string& name, bool required, const char* what) {
@@ -61,6 +76,7 @@ void run_denoise(const DenoiseOptions& o) {
   if (cuda) fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif
   check_jenga_overrides(o.preset, o.jenga);
+  const AttentionMode mode = resolve_attention(o.attention, !o.preset.empty() && o.preset != "dense", o.svg);
   const auto in = SafetensorsFile::open(o.inputs);
   // The GPU computes with bf16 matrices: load them so (half the host memory).
   const wan::WanDit model = wan::load_wan_dit(o.model, cuda ? DType::BF16 : DType::F32);
@@ -85,6 +101,8 @@ void run_denoise(const DenoiseOptions& o) {
   r.guide_scale = o.cfg_scale.value_or(r.jenga ? r.jenga->guide_scale : 5.0);
   r.solver = o.solver;
   r.save_steps = o.save_steps;
+  r.attention = mode;
+  r.svg = svg_settings(o.svg, static_cast<uint64_t>(o.seed));
   Progress progress(o.quiet ? Progress::Mode::Quiet : Progress::Mode::Auto);
   const DenoiseResult res = denoise_wan(r, progress);
 
@@ -94,9 +112,9 @@ void run_denoise(const DenoiseOptions& o) {
   Tensor calls = Tensor::empty(DType::I32, Shape{static_cast<int64_t>(res.computed_calls.size())});
   std::copy(res.computed_calls.begin(), res.computed_calls.end(), calls.data_as<int32_t>());
   w.add("teacache_computed", calls);
-  w.set_metadata("jenga", fmt::format("debug denoise preset={} steps={} shift={} cfg={} solver={} device={}",
-                                      r.jenga ? r.jenga->name : "dense", r.steps, r.shift, r.guide_scale, r.solver,
-                                      o.device));
+  w.set_metadata("jenga", fmt::format("debug denoise preset={} attention={} steps={} shift={} cfg={} solver={} device={}",
+                                      r.jenga ? r.jenga->name : "dense", attention_mode_name(mode), r.steps, r.shift,
+                                      r.guide_scale, r.solver, o.device));
   w.set_metadata("report", res.report.dump());
   w.write(o.out);
   std::printf("wrote %s: latents %s, %d forwards (%d reused), %.2f s denoising on %s\n", o.out.c_str(),
@@ -128,6 +146,8 @@ void register_debug_denoise(CLI::App& debug) {
   c->add_option("--save-steps", o->save_steps, "Also write the latents after these steps (0-based)");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
   add_jenga_flags(*c, o->jenga);
+  add_attention_flags(*c, o->attention, o->svg);
+  c->add_option("--seed", o->seed, "Philox seed of the SVG sampled rows")->capture_default_str();
   c->callback([o] { run_denoise(*o); });
 }
 

@@ -35,6 +35,8 @@ struct GenerateOptions {
   int64_t seed = 42;
   std::optional<double> cfg_scale, shift;
   JengaOverrides jenga;
+  std::string attention;
+  SvgOverrides svg;
   std::string output;  // empty: output.mp4 when ffmpeg is found, else output.webp / .y4m
   std::string solver = "unipc";
   std::string device = "auto";
@@ -56,6 +58,7 @@ void run_generate(const GenerateOptions& o) {
   r.seed = static_cast<uint64_t>(o.seed);
   r.guide_scale = o.cfg_scale, r.shift = o.shift;
   r.jenga = o.jenga;
+  r.attention = o.attention, r.svg = o.svg;
   r.t5_cpu = o.t5_cpu;
   r.solver = o.solver, r.preset = o.preset, r.device = o.device;
   r.output = o.output;
@@ -87,6 +90,7 @@ void register_generate(CLI::App& app) {
       ->check(CLI::IsMember({"dense", "base", "turbo", "flash", "3stage"}))
       ->capture_default_str();
   add_jenga_flags(*c, o->jenga);
+  add_attention_flags(*c, o->attention, o->svg);
   c->add_option("-s,--size", o->size, "WIDTHxHEIGHT")->capture_default_str();
   c->add_option("-W,--width", o->width, "Width (overrides --size)");
   c->add_option("-H,--height", o->height, "Height (overrides --size)");

@@ -10,6 +10,9 @@ void register_generate(CLI::App& app);
 // The official Jenga Wan flags (--sa-drop-rates, --p-remain-rates, --res-rate-list,
 // --teacache-thresh), shared by generate and debug denoise.
 void add_jenga_flags(CLI::App& command, JengaOverrides& overrides);
+// --attention dense|jenga|svg and the official Sparse VideoGen flags (--svg-sparsity,
+// --first-times-fp, --first-layers-fp, --num-sampled-rows, --sample-mse-max-row).
+void add_attention_flags(CLI::App& command, std::string& attention, SvgOverrides& svg);
 void register_inspect(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_debug(CLI::App& app);

@@ -10,6 +10,7 @@
 
 #include "jenga/block_neighbors.h"
 #include "jenga/gilbert_curve.h"
+#include "jenga/svg/svg_classify.h"
 #include "sampling/solver_update.h"
 
 namespace jenga {
@@ -25,11 +26,21 @@ struct StageGeometry {
   std::shared_ptr<const BlockNeighbors> neighbors;  // AttenCarve neighbour blocks (with curve)
 };
 
+// Sparse VideoGen for a stage (dense schedule, raster token order): the token grid, settings,
+// the sampled query rows (fixed for the run) and the first layers that stay dense.
+struct SvgStage {
+  svg::SvgGrid grid;
+  svg::SvgParams params;
+  std::vector<int32_t> rows;
+  int64_t dense_layers = 0;
+};
+
 struct StepRun {
   int step = 0;
   double timestep = 0;
   float guide = 1.0f;
   bool sparse = false;  // AttenCarve instead of dense self-attention
+  bool svg = false;     // Sparse VideoGen self-attention (past the warm-up steps; see set_svg)
   int64_t top_k = 0, first_frame_blocks = 0;
   double p_remain = 0.9;
   bool reuse[2] = {false, false};  // cond, uncond: add the cached residual instead of the blocks
@@ -46,6 +57,9 @@ class DenoiseBackend {
   // A new token grid (first stage, ProRes switch): sizes buffers (TeaCache residuals when
   // step_reuse), zeroes the solver history.
   virtual void set_stage(const StageGeometry& g, bool step_reuse) = 0;
+  // Sparse VideoGen settings for the current stage (after set_stage): uploads the rows and the
+  // shared CSR layout once. Steps with StepRun::svg then use it.
+  virtual void set_svg(const SvgStage& s) = 0;
   virtual void set_latents(const std::vector<float>& x) = 0;
   virtual std::vector<float> latents() = 0;
   // Both branches, then the guided sampler update of the latents.
@@ -61,6 +75,8 @@ class DenoiseBackend {
   virtual double peak_memory_gib() const { return 0; }
   // Kept / all self-attention blocks over every sparse layer evaluated so far (synchronises).
   virtual double sparse_density() = 0;
+  // Temporal / all heads over every SVG layer evaluated so far (synchronises); 0 without SVG.
+  virtual double svg_temporal_fraction() { return 0.0; }
 };
 
 std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model);

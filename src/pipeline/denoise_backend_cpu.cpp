@@ -8,6 +8,7 @@
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
 #include "pipeline/denoise_backend.h"
+#include "pipeline/svg_attention_cpu.h"
 #include "sampling/flow_unipc.h"
 
 namespace jenga {
@@ -32,6 +33,8 @@ class CpuBackend final : public DenoiseBackend {
     order_.clear();
     if (g.curve) order_.assign(g.curve->order.begin(), g.curve->order.end());
   }
+
+  void set_svg(const SvgStage& s) override { svg_ = s; }
 
   void set_latents(const std::vector<float>& x) override {
     if (x.size() != n_) fail("denoise: {} latent values for a stage of {}", x.size(), n_);
@@ -69,7 +72,13 @@ class CpuBackend final : public DenoiseBackend {
   }
 
   int nan_step() override { return nan_step_; }
-  double sparse_density() override { return all_ > 0 ? kept_ / all_ : 0.0; }
+  double sparse_density() override {
+    const double kept = kept_ + svg_run_.kept_blocks, all = all_ + svg_run_.all_blocks;
+    return all > 0 ? kept / all : 0.0;
+  }
+  double svg_temporal_fraction() override {
+    return svg_run_.heads_seen > 0 ? svg_run_.temporal_heads / svg_run_.heads_seen : 0.0;
+  }
 
  private:
   std::vector<float> forward(const StepRun& run, int branch) {
@@ -79,6 +88,15 @@ class CpuBackend final : public DenoiseBackend {
     if (run.cache) {
       hooks.residual = residual_[branch].data();
       hooks.reuse_residual = run.reuse[branch];
+    }
+    if (run.svg) {
+      if (svg_.rows.empty()) fail("denoise: an SVG step without set_svg()");
+      hooks.self_attention = [&](int layer, const float* q, const float* k, const float* v, float* out,
+                                 int64_t tokens) {
+        if (layer < svg_.dense_layers) return false;  // official first_layers_fp warm-up
+        svg_run_.run(svg_, q, k, v, out, tokens, c.num_heads, c.head_dim());
+        return true;
+      };
     }
     if (run.sparse) {
       hooks.self_attn_layout = [&](int, const float* q, const float* k, int64_t tokens) -> const BlockSparseLayout* {
@@ -112,6 +130,8 @@ class CpuBackend final : public DenoiseBackend {
   std::vector<float> x_, last_, h0_, h1_, residual_[2], qh_, kh_;
   std::vector<int64_t> order_;
   BlockSparseLayout layout_;
+  SvgStage svg_;
+  SvgAttentionCpu svg_run_;
   int nan_step_ = -1;
   double kept_ = 0, all_ = 0;
 };

@@ -10,9 +10,11 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/mask_builder.h"
 #include "backend/cuda/sampler.h"
+#include "backend/cuda/svg_attention.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "jenga/svg/svg_masks.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cuda.h"
 #include "pipeline/denoise_backend.h"
@@ -149,6 +151,18 @@ class CudaBackend final : public DenoiseBackend {
     carve_.set_stage(g.neighbors.get(), tokens_, static_cast<int>(c.num_heads), static_cast<int>(c.head_dim()));
   }
 
+  void set_svg(const SvgStage& s) override {
+    const auto& c = model_.config;
+    if (s.grid.tokens() != tokens_) fail("SVG: token grid of {} tokens for a stage of {}", s.grid.tokens(), tokens_);
+    JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    cuda::SvgGridArgs g;
+    g.heads = static_cast<int>(c.num_heads), g.head_dim = static_cast<int>(c.head_dim());
+    g.frames = s.grid.frames, g.frame_tokens = s.grid.frame_tokens;
+    const int64_t width = svg::band_width(s.grid, svg::band_multiplier(s.grid, s.params.sparsity));
+    svg_.set_stage(g, s.rows, svg::placed_layout(s.grid, width, c.num_heads, 128));
+    svg_dense_layers_ = s.dense_layers;
+  }
+
   void set_latents(const std::vector<float>& x) override {
     if (static_cast<int64_t>(x.size()) != n_) fail("denoise: {} latent values for a stage of {}", x.size(), n_);
     JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -205,8 +219,9 @@ class CudaBackend final : public DenoiseBackend {
 
   double sparse_density() override {
     JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    return carve_.density();
+    return svg_.runs() > 0 ? svg_.density() : carve_.density();
   }
+  double svg_temporal_fraction() override { return svg_.temporal_fraction(); }
 
   double peak_memory_gib() const override { return static_cast<double>(cuda::memory_stats().peak) / (1ull << 30); }
 
@@ -221,6 +236,16 @@ class CudaBackend final : public DenoiseBackend {
     Tensor* out[2] = {&vc_, &vu_};
     for (int b = 0; b < 2; ++b) {
       wan::CudaDitHooks hooks;
+      if (run.svg) {
+        if (!svg_.ready()) fail("denoise: an SVG step without set_svg()");
+        hooks.self_attention = [&](int layer, const void* q, const void* k, const void* v, int64_t rs, void* out,
+                                   int64_t ors, int64_t, void* s) {
+          if (layer < svg_dense_layers_) return false;  // official first_layers_fp warm-up
+          svg_.run(static_cast<const uint16_t*>(q), static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
+                   rs, static_cast<uint16_t*>(out), ors, s);
+          return true;
+        };
+      }
       if (run.sparse)
         hooks.self_attn_layout = [&](int, const void* q, const void* k, int64_t, int64_t rs, void* s) {
           return carve_.build(q, k, rs, run.top_k, run.first_frame_blocks, run.p_remain, s);
@@ -242,6 +267,8 @@ class CudaBackend final : public DenoiseBackend {
   Tensor ctx_[2], x_, last_, vc_, vu_, hist_[2], residual_[2], nan_, t_dev_;
   int newest_ = 0, last_step_ = -1;
   CarveLayouts carve_;
+  cuda::SvgAttention svg_;
+  int64_t svg_dense_layers_ = 0;
 };
 
 }  // namespace

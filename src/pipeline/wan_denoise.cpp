@@ -8,6 +8,7 @@
 #include "core/interrupt.h"
 #include "jenga/carve_mask.h"
 #include "jenga/schedule.h"
+#include "jenga/svg/svg_plan.h"
 #include "models/wan/wan_dit.h"
 #include "pipeline/denoise_backend.h"
 #include "sampling/flow_dpmpp.h"
@@ -219,6 +220,12 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
     plan = dense_plan(req.steps, req.shift, latent, dpmpp);
   }
   const int N = plan.steps;
+  const AttentionMode mode = req.attention.value_or(jenga ? AttentionMode::jenga : AttentionMode::dense);
+  if (mode == AttentionMode::jenga && !jenga) usage_fail("--attention jenga needs a Jenga --preset");
+  if (mode == AttentionMode::svg && jenga) usage_fail("--attention svg runs the dense schedule; use --preset dense");
+  const bool svg_on = mode == AttentionMode::svg;
+  svg::SvgWarmup warmup;
+  if (svg_on) warmup = svg::SvgWarmup::from_fractions(req.svg.first_times_fp, req.svg.first_layers_fp, N, cfg.num_layers);
 
   auto backend = req.cuda ?
 #if JENGA_HAVE_CUDA
@@ -244,6 +251,15 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
 
   backend->set_stage(geometry(plan.step[0].latent, jenga), reuse_on);
   backend->set_latents(std::vector<float>(req.noise.data_as<float>(), req.noise.data_as<float>() + req.noise.numel()));
+  if (svg_on) {
+    // One stage in raster (frame-major) order; the rows are drawn once for the run.
+    SvgStage st;
+    st.grid = {latent[0] / cfg.patch[0], (latent[1] / cfg.patch[1]) * (latent[2] / cfg.patch[2])};
+    st.params = req.svg.params();
+    st.rows = svg::sample_rows(st.params, st.grid.tokens(), req.svg.seed);
+    st.dense_layers = warmup.dense_layers;
+    backend->set_svg(st);
+  }
 
   const double t0 = now_s();
   double stage_t0 = t0;
@@ -259,7 +275,8 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
     run.step = i;
     run.timestep = sp.timestep;
     run.guide = static_cast<float>(req.guide_scale);
-    run.sparse = jenga && !sp.dense;
+    run.sparse = mode == AttentionMode::jenga && !sp.dense;
+    run.svg = svg_on && i >= warmup.dense_steps;  // the first dense_layers layers: the backend
     run.top_k = sp.top_k, run.first_frame_blocks = sp.first_frame_blocks;
     run.p_remain = jenga ? sized.p_remain : 0.0;
     run.cache = reuse_on;
@@ -339,7 +356,14 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
                 {"forwards_reused", res.forwards_reused},
                 {"sparse_steps", sparse_steps},
                 {"mean_drop_floor", sparse_steps ? 1.0 - density_sum / sparse_steps : 0.0},
-                {"sparse_block_density", backend->sparse_density()}};
+                {"sparse_block_density", backend->sparse_density()},
+                {"attention", attention_mode_name(mode)}};
+  if (svg_on) {
+    res.report["svg"] = {{"dense_steps", warmup.dense_steps},   {"dense_layers", warmup.dense_layers},
+                         {"sparsity", req.svg.sparsity},        {"num_sampled_rows", req.svg.num_sampled_rows},
+                         {"sample_mse_max_row", req.svg.sample_mse_max_row}, {"rows_seed", req.svg.seed},
+                         {"temporal_head_fraction", backend->svg_temporal_fraction()}};
+  }
   if (req.cuda) res.report["peak_gpu_alloc_gib"] = backend->peak_memory_gib();
   return res;
 }

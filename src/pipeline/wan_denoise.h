@@ -15,6 +15,7 @@
 
 #include "core/tensor.h"
 #include "jenga/presets.h"
+#include "pipeline/attention_mode.h"
 #include "pipeline/progress.h"
 
 namespace jenga {
@@ -37,6 +38,10 @@ struct DenoiseRequest {
   std::string solver = "unipc";  // unipc | euler
   // Jenga: a preset with the run's size (width/height/frames) already set; none = dense Wan.
   std::optional<Preset> jenga;
+  // Self-attention: unset = what the preset implies (AttenCarve with a Jenga preset, else dense).
+  // svg needs the dense schedule (no preset); dense with a preset keeps its schedule, no masks.
+  std::optional<AttentionMode> attention;
+  SvgSettings svg;  // used with AttentionMode::svg
   std::vector<int> save_steps;  // latents after these steps are returned too
 };
 

@@ -97,6 +97,7 @@ void check_request(const T2VRequest& r) {
   if (r.solver != "unipc" && r.solver != "euler" && r.solver != "dpm++")
     usage_fail("--solver {}: use unipc, dpm++ or euler", r.solver);
   check_jenga_overrides(r.preset, r.jenga);
+  (void)resolve_attention(r.attention, !r.preset.empty() && r.preset != "dense", r.svg);
   check_video_path(r.output);
   const fs::path parent = fs::absolute(fs::path(r.output)).parent_path();
   if (!fs::is_directory(parent) || ::access(parent.c_str(), W_OK) != 0)
@@ -192,6 +193,8 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
   dr.model = &model;
   dr.cuda = cuda;
   dr.jenga = jenga;
+  dr.attention = resolve_attention(req.attention, jenga.has_value(), req.svg);
+  dr.svg = svg_settings(req.svg, req.seed);
   uint64_t offset = 0;
   auto draw = [&](const std::array<int64_t, 3>& l) {
     Tensor t = Tensor::empty(DType::F32, Shape{cfg.in_dim, l[0], l[1], l[2]});
@@ -234,7 +237,8 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
             {"settings", {{"prompt", req.prompt}, {"negative_prompt", neg}, {"width", req.width}, {"height", req.height},
                           {"frames", req.frames}, {"steps", req.steps}, {"seed", req.seed},
                           {"cfg_scale", guide}, {"shift", shift}, {"solver", req.solver},
-                          {"preset", jenga ? jenga->name : "dense"}, {"device", cuda ? "cuda" : "cpu"}, {"fps", 16},
+                          {"preset", jenga ? jenga->name : "dense"}, {"attention", attention_mode_name(*dr.attention)},
+                          {"device", cuda ? "cuda" : "cpu"}, {"fps", 16},
                           {"devices", {{"text_encoder", t5_cuda ? "cuda" : "cpu"}, {"dit", cuda ? "cuda" : "cpu"},
                                        {"vae", cuda ? "cuda" : "cpu"}}},
                           {"noise", "philox4x32-10 normal, counter-based"}}},
@@ -244,6 +248,11 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
             {"timings_s", {{"text", t_text}, {"denoise", t_denoise}, {"vae_decode", t_vae}, {"total", now_s() - t_start}}},
             {"peak_host_rss_gib", static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0)},
             {"output", res.output}};
+  if (*dr.attention == AttentionMode::svg)
+    report["settings"]["svg"] = {{"sparsity", dr.svg.sparsity}, {"first_times_fp", dr.svg.first_times_fp},
+                                 {"first_layers_fp", dr.svg.first_layers_fp}, {"num_sampled_rows", dr.svg.num_sampled_rows},
+                                 {"sample_mse_max_row", dr.svg.sample_mse_max_row}, {"rows_seed", dr.svg.seed},
+                                 {"source", "svg-project/Sparse-VideoGen scripts/wan/wan_t2v_720p_svg.sh"}};
   if (jenga)
     report["settings"]["jenga"] = {{"sa_drop_rates", jenga->sa_drop_rates}, {"p_remain_rates", jenga->p_remain},
                                    {"res_rate_list", jenga->res_rates}, {"teacache_thresh", jenga->teacache_thresh},

@@ -27,6 +27,8 @@ struct T2VRequest {
   std::string solver = "unipc";  // unipc | euler
   std::string preset = "dense";  // dense | base | turbo | flash | a full name such as turbo-1.3b
   JengaOverrides jenga;  // official Jenga flags over the preset
+  std::string attention;  // dense | jenga | svg; empty = what the preset implies
+  SvgOverrides svg;       // official Sparse VideoGen flags (with attention svg); rows seeded by `seed`
   std::string device = "auto";   // auto | cpu | cuda: where the DiT, umT5 and VAE run
   bool t5_cpu = false;           // umT5 on the CPU even with CUDA (official --t5_cpu: saves ~11 GB)
   std::string output = "output.webp";

@@ -155,9 +155,12 @@ Tensor wan_forward_cpu(const WanDit& model, const Tensor& x, double t, const Ten
     cpu::rms_norm(k.data(), k.data(), L, dim, f32(B.sa_norm_k), static_cast<float>(c.eps));
     cpu::rope_apply(q.data(), L, heads, hd, rope);
     cpu::rope_apply(k.data(), L, heads, hd, rope);
-    const BlockSparseLayout* layout =
-        hooks.self_attn_layout ? hooks.self_attn_layout(static_cast<int>(layer), q.data(), k.data(), L) : nullptr;
-    attend(q.data(), k.data(), v.data(), att.data(), L, L, heads, hd, layout);
+    if (!hooks.self_attention ||
+        !hooks.self_attention(static_cast<int>(layer), q.data(), k.data(), v.data(), att.data(), L)) {
+      const BlockSparseLayout* layout =
+          hooks.self_attn_layout ? hooks.self_attn_layout(static_cast<int>(layer), q.data(), k.data(), L) : nullptr;
+      attend(q.data(), k.data(), v.data(), att.data(), L, L, heads, hd, layout);
+    }
     linear(att.data(), B.sa_o, tmp.data(), L);
     cpu::add_gated(xs.data(), tmp.data(), L, dim, gate_a);
 

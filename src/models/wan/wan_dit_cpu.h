@@ -22,6 +22,11 @@ struct DitForwardHooks {
   // RoPE, so a mask builder can pool them. The layout must stay valid until attention ran.
   std::function<const BlockSparseLayout*(int layer, const float* q, const float* k, int64_t tokens)>
       self_attn_layout;
+  // Replaces the self-attention of `layer` when set and it returns true (Sparse VideoGen's
+  // per-head placement): q, k, v: [tokens, heads, head_dim] after RMSNorm and RoPE; out:
+  // [tokens, heads * head_dim]. Returning false runs the usual (dense or layout) attention.
+  std::function<bool(int layer, const float* q, const float* k, const float* v, float* out, int64_t tokens)>
+      self_attention;
   // Called after each block with x: [tokens, dim] in sequence order (debugging, goldens).
   std::function<void(int layer, const float* x, int64_t tokens)> after_block;
   // Step reuse (TeaCache): with `residual` set ([tokens, dim], sequence order), either the

@@ -365,11 +365,13 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
     mark("qk norm+rope");
     cuda::qk_norm_rope(q, 3 * d, B.norm_q.data_as<float>(), B.norm_k.data_as<float>(), I.rope.data_as<float>(), L,
                        heads, hd, eps, s);
-    DeviceBlockLayout layout;
-    mark("self-attn mask");
-    if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), q, q + d, L, 3 * d, s);
     mark("self-attn");
-    I.attend(q, 3 * d, q + d, q + 2 * d, 3 * d, I.att.data(), L, L, layout.offsets ? &layout : nullptr, s);
+    if (!hooks || !hooks->self_attention ||
+        !hooks->self_attention(static_cast<int>(l), q, q + d, q + 2 * d, 3 * d, I.att.data(), d, L, s)) {
+      DeviceBlockLayout layout;
+      if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), q, q + d, L, 3 * d, s);
+      I.attend(q, 3 * d, q + d, q + 2 * d, 3 * d, I.att.data(), L, L, layout.offsets ? &layout : nullptr, s);
+    }
     mark("gemm o");
     I.linear(I.att.data(), B.o, I.y.data(), L, Epilogue::Bias, s);
     // Gated residual, then cross-attention to the text context (affine LayerNorm, no modulation, no gate).

@@ -35,6 +35,12 @@ struct CudaDitHooks {
   std::function<DeviceBlockLayout(int layer, const void* q, const void* k, int64_t tokens,
                                   int64_t row_stride, void* stream)>
       self_attn_layout;
+  // Replaces the self-attention of `layer` when set and it returns true (Sparse VideoGen): q, k,
+  // v: bf16 [tokens, heads, head_dim] rows `row_stride` apart after RMSNorm + RoPE; out: bf16
+  // [tokens, dim] rows `out_row_stride` apart; on `stream`, same rules as self_attn_layout.
+  std::function<bool(int layer, const void* q, const void* k, const void* v, int64_t row_stride, void* out,
+                     int64_t out_row_stride, int64_t tokens, void* stream)>
+      self_attention;
   // Called after each block with the f32 residual stream x: [tokens, dim] (device, sequence
   // order) on `stream` (debugging, per-block parity).
   std::function<void(int layer, const float* x, int64_t tokens, void* stream)> after_block;
