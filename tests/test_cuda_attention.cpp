@@ -147,7 +147,7 @@ struct Variant {
 std::vector<Variant> variants(int head_dim) {
   std::vector<Variant> v = {{64, 16, 1}, {128, 16, 1}, {64, 32, 1}};
   if (cuda::device_info(0).major == 9)  // wgmma (D 128), warp-specialised TMA (D 64, 128)
-    for (int path = head_dim == 128 ? 2 : 3; path <= 9; ++path) v.push_back({128, 16, path});
+    for (int path = head_dim == 128 ? 2 : 3; path <= cuda::AttentionParams::kMaxPath; ++path) v.push_back({128, 16, path});
   v.push_back({0, 0, 0});  // the default choice
   return v;
 }
@@ -256,7 +256,7 @@ TEST(CudaAttention, RejectsBadArguments) {
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
   p.key_tile = 64, p.warp_rows = 0, p.path = 2;  // wgmma has fixed tiles (or no sm_90 here)
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
-  p.key_tile = 0, p.path = 10;
+  p.key_tile = 0, p.path = cuda::AttentionParams::kMaxPath + 1;
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
 }
 

@@ -193,7 +193,7 @@ void register_bench_attention(CLI::App& bench) {
   s->add_option("--key-tile", o.key_tile, "Kernel key tile: 0 (default), 64 or 128")->capture_default_str();
   s->add_option("--warp-rows", o.warp_rows, "Kernel query rows per warp: 0 (default), 16 or 32")
       ->capture_default_str();
-  s->add_option("--path", o.path, "Kernel path: 0 (default), 1 mma.sync, 2 wgmma, 3-9 warp-specialised TMA+wgmma (sm_90; 2: D 128, 3-9: D 64 and 128)")
+  s->add_option("--path", o.path, "Kernel path: 0 (default), 1 mma.sync, 2 wgmma, 3-15 warp-specialised TMA+wgmma (sm_90; 2: D 128, 3-15: D 64 and 128; see AttentionParams::path)")
       ->capture_default_str();
   s->add_option("--seed", o.seed, "Seed for inputs and layout")->capture_default_str();
   s->add_flag("--head-major", o.head_major, "Inputs laid out [B,H,N,D] instead of [B,N,H,D]");

@@ -36,8 +36,12 @@ struct AttentionParams {
   // 3 .. 9 = warp-specialised TMA + wgmma kernel (sm_90a, head dim 64 or 128): 3 = 2 K/V stages
   // with ping-pong of the two consumer warpgroups, 4 = 2 stages, 5 = 3 stages + ping-pong,
   // 6 = 3 stages, 7 = persistent (one CTA per SM), 2 stages + ping-pong, 8 = persistent, 2 stages,
-  // 9 = 7 with Q in registers. Default on sm_90: 9 for head dim 128, 7 for 64.
+  // 9 = 7 with Q in registers; 10 .. 15 = fewer softmax instructions (ws_kernel.cuh OPT bits):
+  // 10 = 9 + one-instruction exp2, 11 = 10 + lazy rescale, 12 = 11 + one K/V release per warp,
+  // 13 = 7 with all three, 14 = 12 without ping-pong, 15 = 5 with all three.
+  // Default on sm_90: 9 for head dim 128, 7 for 64.
   int path = 0;
+  static constexpr int kMaxPath = 15;
 
   void set_blhd_strides();  // contiguous [B, L, H, D] q/k/v/out
   void set_bhld_strides();  // contiguous [B, H, L, D] q/k/v/out

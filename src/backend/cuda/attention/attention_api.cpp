@@ -77,11 +77,12 @@ void attention_forward(const AttentionParams& p, void* stream) {
   check_operand("k", p.k, p.k_batch_stride, p.k_head_stride, p.k_row_stride);
   check_operand("v", p.v, p.v_batch_stride, p.v_head_stride, p.v_row_stride);
   check_operand("out", p.out, p.out_batch_stride, p.out_head_stride, p.out_row_stride);
-  if (p.path < 0 || p.path > 9) usage_fail("attention: path {} must be 0 .. 9", p.path);
+  if (p.path < 0 || p.path > AttentionParams::kMaxPath)
+    usage_fail("attention: path {} must be 0 .. {}", p.path, AttentionParams::kMaxPath);
   if (p.path == 2 && (p.head_dim != 128 || !device_is_sm90()))
     usage_fail("attention: the wgmma path 2 needs head dim 128 and an sm_90 GPU (H100/H200)");
   if (p.path >= 3 && !device_is_sm90())
-    usage_fail("attention: the warp-specialised paths (3 .. 9) need an sm_90 GPU (H100/H200)");
+    usage_fail("attention: the warp-specialised paths (3 .. 15) need an sm_90 GPU (H100/H200)");
   if (p.path >= 2 && ((p.key_tile != 0 && p.key_tile != 128) || (p.warp_rows != 0 && p.warp_rows != 16)))
     usage_fail("attention: the wgmma paths have fixed 128-key tiles and 16 rows per warp (got key tile {}, warp rows {})",
                p.key_tile, p.warp_rows);
@@ -91,7 +92,7 @@ void attention_forward(const AttentionParams& p, void* stream) {
   };
   if (p.path >= 3) {
     if (!launch_ws(p.path - 3))
-      usage_fail("attention: the TMA paths (3 .. 9) need strides a tensor map can express (positive multiples "
+      usage_fail("attention: the TMA paths (3 .. 15) need strides a tensor map can express (positive multiples "
                  "of 8 elements below 2^39)");
     return;
   }

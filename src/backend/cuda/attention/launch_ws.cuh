@@ -71,9 +71,15 @@ void launch_ws_variant(const AttentionParams& p, const WsMaps& maps, cudaStream_
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
+// Variants 7 .. 12 (launch_ws_opt.cuh), compiled in their own translation units.
+template <int D>
+void launch_ws_opt(const AttentionParams& p, const WsMaps& maps, int variant, cudaStream_t stream);
+
 // variant: 0 = 2 stages + ping-pong, 1 = 2 stages, 2 = 3 stages + ping-pong, 3 = 3 stages,
 // 4 = persistent, 2 stages + ping-pong, 5 = persistent, 2 stages, 6 = persistent, 2 stages +
-// ping-pong + Q in registers. (Q in registers without persistence would stage the output over
+// ping-pong + Q in registers; 7 = 6 + one-instruction exp2, 8 = 7 + lazy rescale, 9 = 8 + one
+// K/V release per warp, 10 = 4 with all three, 11 = 9 without ping-pong, 12 = 2 with all three.
+// (Q in registers without persistence would stage the output over
 // Q's rows right after ldmatrix read them, which racecheck flags: not offered.)
 // False (nothing launched) when the strides cannot be expressed as TMA tensor maps.
 template <int D>
@@ -91,7 +97,8 @@ bool launch_ws(const AttentionParams& p, int variant, cudaStream_t stream) {
     case 3: launch_ws_variant<WsTraits<D, 3, false>>(p, maps, stream); break;
     case 4: launch_ws_variant<WsTraits<D, 2, true, true>>(p, maps, stream); break;
     case 5: launch_ws_variant<WsTraits<D, 2, false, true>>(p, maps, stream); break;
-    default: launch_ws_variant<WsTraits<D, 2, true, true, true>>(p, maps, stream); break;
+    case 6: launch_ws_variant<WsTraits<D, 2, true, true, true>>(p, maps, stream); break;
+    default: launch_ws_opt<D>(p, maps, variant, stream); break;
   }
   return true;
 }

@@ -31,7 +31,14 @@ struct WsMaps {
   CUtensorMap q, k, v, o;
 };
 
-template <int D, int STAGES, bool PINGPONG, bool PERSISTENT = false, bool Q_IN_REGS = false>
+// OPT bits (the consumers' per-tile instruction count):
+//   kOptFastExp: exp2 as a single MUFU.EX2 (softmax.cuh FAST);
+//   kOptLazyRescale: O rescaled only when a row's reference max moved (softmax.cuh LAZY);
+//   kOptWarpRelease: one arrival per consumer warp on the K/V empty barriers instead of one
+//     per thread (after its wgmma wait the whole warp is done reading the slot).
+constexpr int kOptFastExp = 1, kOptLazyRescale = 2, kOptWarpRelease = 4, kOptAll = 7;
+
+template <int D, int STAGES, bool PINGPONG, bool PERSISTENT = false, bool Q_IN_REGS = false, int OPT = 0>
 struct WsTraits : Traits<D, 128, 1> {
   static constexpr int kStages = STAGES;
   static constexpr bool kPingPong = PINGPONG;
@@ -42,6 +49,9 @@ struct WsTraits : Traits<D, 128, 1> {
   // memory, and Q's buffer is free for the next tile at once); costs D / 4 registers.
   static constexpr bool kQInRegs = Q_IN_REGS;
   static_assert(!Q_IN_REGS || PERSISTENT, "Q in registers needs the separate output buffer");
+  static constexpr bool kFastExp = (OPT & kOptFastExp) != 0;
+  static constexpr bool kLazyRescale = (OPT & kOptLazyRescale) != 0;
+  static constexpr bool kWarpRelease = (OPT & kOptWarpRelease) != 0;
   static constexpr int kThreads = 384;                  // producer + 2 consumer warpgroups
   static constexpr int kHalves = D / 64;
   static constexpr int kHalfBytes = 128 * 64 * 2;       // one 64-column half of a 128-row tile
@@ -75,6 +85,7 @@ __global__ void __launch_bounds__(384, 1)
   uint64_t* empty_k = bars + 2 + 2 * S;
   uint64_t* empty_v = bars + 2 + 3 * S;
   constexpr int kConsumers = 256;
+  constexpr int kReleasers = T::kWarpRelease ? kConsumers / 32 : kConsumers;  // K/V empty arrivals
 
   const int tid = threadIdx.x;
   if (tid == 0) {
@@ -82,7 +93,7 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
     for (int s = 0; s < S; ++s) {
       mbar_init(&full_k[s], 1), mbar_init(&full_v[s], 1);
-      mbar_init(&empty_k[s], kConsumers), mbar_init(&empty_v[s], kConsumers);
+      mbar_init(&empty_k[s], kReleasers), mbar_init(&empty_v[s], kReleasers);
     }
     mbar_fence_init();
   }
@@ -159,7 +170,7 @@ __global__ void __launch_bounds__(384, 1)
     float s[64];
     uint32_t qf[T::kQInRegs ? T::kD / 16 : 1][4];  // Q fragments per 16-column k-step
     uint32_t a[8][4];
-    OnlineSoftmax<NT> softmax;
+    OnlineSoftmax<NT, T::kFastExp, T::kLazyRescale> softmax;
     float alpha[2];
 
     auto issue_qk = [&](const __nv_bfloat16* k) {  // S = Q K^T: D / 16 k-steps
@@ -212,6 +223,10 @@ __global__ void __launch_bounds__(384, 1)
       }
     };
     auto rescale_o = [&] {
+      // Lazy: alpha is exactly 1 for rows whose reference max stayed; skip unless the warp has one.
+      if constexpr (T::kLazyRescale) {
+        if (!__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) return;
+      }
 #pragma unroll
       for (int n = 0; n < NO; ++n) {
         o[4 * n] *= alpha[0], o[4 * n + 1] *= alpha[0];
@@ -229,6 +244,10 @@ __global__ void __launch_bounds__(384, 1)
         if (!(last && cw == 1)) named_bar_arrive(2 - cw, 256);
       }
     };
+    // The consumer side of a K/V slot is free (its wgmma wait passed in every lane).
+    auto release = [&](uint64_t* bar) {
+      if (!T::kWarpRelease || lane == 0) mbar_arrive(bar);
+    };
     auto next_slot = [](int& slot, uint32_t& ph) {
       if (++slot == S) slot = 0, ph ^= 1;
     };
@@ -242,7 +261,7 @@ __global__ void __launch_bounds__(384, 1)
       auto tile_bias = [&](int t) { return bias ? bias[tiles.block(t)] * kLog2e : 0.f; };
 #pragma unroll
       for (int i = 0; i < T::kD / 2; ++i) o[i] = 0.f;
-      softmax = OnlineSoftmax<NT>{};
+      softmax = decltype(softmax){};
 
       mbar_wait(bar_q, q_phase);
       if constexpr (T::kQInRegs) {
@@ -265,7 +284,7 @@ __global__ void __launch_bounds__(384, 1)
         turn_end(false);
         wgmma_wait<0>();
         fence_operand(s);
-        mbar_arrive(&empty_k[slot]);
+        release(&empty_k[slot]);
         if (!T::kQInRegs && n == 1) mbar_arrive(empty_q);  // the producer may load the next Q
         softmax_tile(key0, bias_log2);     // alpha unused: O is still zero
         pack_p();
@@ -283,12 +302,12 @@ __global__ void __launch_bounds__(384, 1)
           turn_end(false);
           wgmma_wait<1>();  // S(t) done, P(t-1) V(t-1) may still run
           fence_operand(s);
-          mbar_arrive(&empty_k[ns]);
+          release(&empty_k[ns]);
           if (!T::kQInRegs && t == n - 1) mbar_arrive(empty_q);
           softmax_tile(key0, bias_log2);
           wgmma_wait<0>();
           fence_operand(o);
-          mbar_arrive(&empty_v[slot]);
+          release(&empty_v[slot]);
           rescale_o();
           pack_p();
           slot = ns, phase = nphase;
@@ -299,7 +318,7 @@ __global__ void __launch_bounds__(384, 1)
         turn_end(true);
         wgmma_wait<0>();
         fence_operand(o);
-        mbar_arrive(&empty_v[slot]);
+        release(&empty_v[slot]);
         next_slot(slot, phase);
       } else if (!T::kQInRegs) {
         mbar_arrive(empty_q);
