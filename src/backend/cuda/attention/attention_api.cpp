@@ -30,10 +30,11 @@ void AttentionParams::set_bhld_strides() {
 
 namespace {
 // Variant of the warp-specialised kernel (launch_ws.cuh) used by default (path = 3 + variant):
-// persistent with ping-pong, Q in registers for head dim 128 (path 9), Q in shared memory for
-// 64 (path 7); the fastest or within the run-to-run noise (~2%) of the fastest variant at every
-// benchmark shape on H100 (docs/BENCHMARKS.md).
-constexpr int default_ws_variant(int head_dim) { return head_dim == 128 ? 6 : 4; }
+// persistent with ping-pong, one-instruction exp2, lazy rescale and per-warp K/V release; Q in
+// registers for head dim 128 (path 12), in shared memory for 64 (path 13). The fastest or within
+// the run-to-run noise (~2%) of the fastest variant at every benchmark shape on H100
+// (docs/BENCHMARKS.md: path 12 647 / 647 / 665 TFLOP/s at wan1.3b480 / wan14b720 / hunyuan720).
+constexpr int default_ws_variant(int head_dim) { return head_dim == 128 ? 9 : 10; }
 
 // Compute capability of the current device, looked up once per device (no sync).
 bool device_is_sm90() {
