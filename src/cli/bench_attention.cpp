@@ -145,7 +145,7 @@ void run_bench_attention(const BenchAttentionOptions& o) {
     m.q_batch_stride = p.q_batch_stride, m.q_head_stride = p.q_head_stride, m.q_row_stride = p.q_row_stride;
     m.k_batch_stride = p.k_batch_stride, m.k_head_stride = p.k_head_stride, m.k_row_stride = p.k_row_stride;
     m.batch = B, m.heads = H, m.len = N, m.head_dim = D, m.select_blocks = nb - o.text_blocks;
-    m.scale = p.scale, m.prob_threshold = o.mask_p;
+    m.scale = p.scale, m.prob_threshold = o.mask_p, m.method = o.mask_method;
     m.top_k = std::max(1, static_cast<int>(std::lround(o.density * m.select_blocks)));
     Tensor moff = Tensor::empty(DType::I32, Shape{int64_t{B} * H * nb + 1}, Device::CUDA);
     Tensor midx = Tensor::empty(DType::I32, Shape{int64_t{B} * H * nb * nb}, Device::CUDA);
@@ -167,10 +167,10 @@ void run_bench_attention(const BenchAttentionOptions& o) {
         "{\"bench\": \"attention\", \"shape\": \"%s\", \"batch\": %d, \"heads\": %d, \"tokens\": %d, "
         "\"head_dim\": %d, \"density\": %.4f, \"kept\": %.4f, \"layout\": \"%s\", \"key_tile\": %d, "
         "\"warp_rows\": %d, \"path\": %d, \"iters\": %d, \"ms\": %.4f, \"ms_min\": %.4f, \"tflops\": %.2f, \"device\": \"%s\", "
-        "\"mask_build_ms\": %.4f, \"commit\": \"%s\"}\n",
+        "\"mask_build_ms\": %.4f, \"mask_method\": %d, \"commit\": \"%s\"}\n",
         shape.name.c_str(), B, H, N, D, o.density, kept, o.head_major ? "bhld" : "blhd", o.key_tile,
         o.warp_rows, o.path, o.iters, ms, *std::min_element(times.begin(), times.end()), tflops, info.name.c_str(), mask_ms,
-        JENGA_GIT_COMMIT);
+        o.mask_method, JENGA_GIT_COMMIT);
   } else {
     std::printf("| shape | B | H | N | D | density | kept | ms | TFLOP/s | mask build ms | device | commit |\n");
     std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
@@ -201,6 +201,8 @@ void register_bench_attention(CLI::App& bench) {
   s->add_flag("--mask-build", o.mask_build, "Also time the GPU mask builder (top_k = density x image blocks)");
   s->add_option("--mask-p", o.mask_p, "Mask builder: cumulative-probability threshold")->capture_default_str();
   s->add_option("--text-blocks", o.text_blocks, "Mask builder: trailing text blocks (always kept)")
+      ->capture_default_str();
+  s->add_option("--mask-method", o.mask_method, "Mask builder: 0 (default) or 1 (the earlier chain: two means launches, sort)")
       ->capture_default_str();
   s->callback([] { run_bench_attention(o); });
 }
