@@ -48,6 +48,22 @@ inline bool encode_map(CUtensorMap* m, const void* base, const AttentionParams& 
              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
+// An e4m3 [batch, heads, len, 128] head-major byte tensor (path 16's Q / K), boxes of 128 bytes x
+// box_rows rows, 128-byte swizzle (one row is one swizzle span).
+inline bool encode_map_fp8(CUtensorMap* m, const void* base, const AttentionParams& p, int len, int box_rows) {
+  const TensorMapEncodeTiled enc = tensor_map_encoder();
+  if (enc == nullptr || base == nullptr) return false;
+  const cuuint64_t dims[4] = {128, static_cast<cuuint64_t>(len), static_cast<cuuint64_t>(p.heads),
+                              static_cast<cuuint64_t>(p.batch)};
+  const cuuint64_t strides[3] = {128, static_cast<cuuint64_t>(len) * 128,
+                                 static_cast<cuuint64_t>(len) * 128 * static_cast<cuuint64_t>(p.heads)};
+  const cuuint32_t box[4] = {128, static_cast<cuuint32_t>(box_rows), 1, 1};
+  const cuuint32_t elem[4] = {1, 1, 1, 1};
+  return enc(m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, const_cast<void*>(base), dims, strides, box, elem,
+             CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
 template <class T>
 void launch_ws_variant(const AttentionParams& p, const WsMaps& maps, cudaStream_t stream) {
   static const bool configured = [] {
@@ -89,6 +105,9 @@ bool launch_ws(const AttentionParams& p, int variant, cudaStream_t stream) {
       !encode_map(&maps.k, p.k, p, p.k_len, p.k_batch_stride, p.k_head_stride, p.k_row_stride, 128) ||
       !encode_map(&maps.v, p.v, p, p.k_len, p.v_batch_stride, p.v_head_stride, p.v_row_stride, 128) ||
       !encode_map(&maps.o, p.out, p, p.q_len, p.out_batch_stride, p.out_head_stride, p.out_row_stride, 64))
+    return false;
+  if (variant == 13 && (D != 128 || !encode_map_fp8(&maps.q, p.q8, p, p.q_len, 64) ||
+                        !encode_map_fp8(&maps.k, p.k8, p, p.k_len, 128)))
     return false;
   switch (variant) {
     case 0: launch_ws_variant<WsTraits<D, 2, true>>(p, maps, stream); break;

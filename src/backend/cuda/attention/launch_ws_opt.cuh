@@ -8,7 +8,7 @@ namespace jenga::cuda::attn {
 
 // 7 = 6 + one-instruction exp2, 8 = 7 + lazy rescale, 9 = 8 + one K/V release per warp,
 // 10 = 4 (Q in shared memory) with all three, 11 = 9 without ping-pong, 12 = 2 (3 stages,
-// not persistent) with all three.
+// not persistent) with all three, 13 = 10 with S = Q K^T in FP8 (head dim 128, maps of p.q8 / p.k8).
 template <int D>
 void launch_ws_opt(const AttentionParams& p, const WsMaps& maps, int variant, cudaStream_t stream) {
   switch (variant) {
@@ -17,6 +17,9 @@ void launch_ws_opt(const AttentionParams& p, const WsMaps& maps, int variant, cu
     case 9: launch_ws_variant<WsTraits<D, 2, true, true, true, kOptAll>>(p, maps, stream); break;
     case 10: launch_ws_variant<WsTraits<D, 2, true, true, false, kOptAll>>(p, maps, stream); break;
     case 11: launch_ws_variant<WsTraits<D, 2, false, true, true, kOptAll>>(p, maps, stream); break;
+    case 13:
+      if constexpr (D == 128) launch_ws_variant<WsTraits<D, 2, true, true, false, kOptAll | kOptFp8QK>>(p, maps, stream);
+      break;
     default: launch_ws_variant<WsTraits<D, 3, true, false, false, kOptAll>>(p, maps, stream); break;
   }
 }
