@@ -8,7 +8,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
-export PATH=/usr/local/cuda/bin:$PATH
+export PATH=/usr/local/cuda/bin:$PATH LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu,power.draw --format=csv; date -u
 if [ -d prebuilt ]; then mkdir -p build/bin && cp prebuilt/* build/bin/; fi
 if [ ! -x build/bin/jenga_tests ] || ldd build/bin/jenga_tests build/bin/jenga | grep "not found"; then
