@@ -50,8 +50,10 @@ __global__ void __launch_bounds__(kThreads) select_blocks_kernel(const BlockSele
     typename ReduceI::TempStorage ri;
   } tmp;
   __shared__ float bcast;
-  __shared__ int red[2][kThreads / 32];
-  __shared__ uint32_t span[2][kThreads / 32];
+  // 16-byte aligned: the compiler reads these arrays with 16-byte loads, which must not also
+  // cover a neighbour that another warp writes meanwhile (racecheck flags that as a hazard).
+  __shared__ __align__(16) int red[2][kThreads / 32];
+  __shared__ __align__(16) uint32_t span[2][kThreads / 32];
   extern __shared__ unsigned char keep[];  // [k_blocks]
 
   const int row = blockIdx.x;
