@@ -14,7 +14,7 @@ date -u | tee -a "$out/gpu.txt"
 if has build; then
   cmake -S . -B build -G Ninja -DJENGA_CUDA_ARCHS=90a -DCMAKE_BUILD_TYPE=Release >"$out/build.log" 2>&1 &&
     ninja -C build jenga jenga_tests >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
-  echo "built"
+  echo "built in $SECONDS s"
 fi
 if has test; then
   timeout 300 ./build/bin/jenga_tests --gtest_filter="${TEST_FILTER:-CudaAttention*}" >"$out/tests.txt" 2>&1

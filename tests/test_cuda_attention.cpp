@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <string>
@@ -105,7 +106,7 @@ float run_case(const Case& c) {
   Tensor dout = Tensor::empty(DType::BF16, Shape{nq}, Device::CUDA);
   std::vector<uint16_t> poison(nq, 0x7fc0);  // NaN: any row the kernel skips shows up
   cuda::copy_to_device(dout.data(), poison.data(), nq * 2);
-  Tensor doff, didx, dbias;
+  Tensor doff, didx, dbias, dq8, dk8, dqs, dks;
   cuda::AttentionParams p;
   p.batch = c.batch, p.heads = c.heads, p.q_len = c.q_len, p.k_len = c.k_len, p.head_dim = c.head_dim;
   c.bhld ? p.set_bhld_strides() : p.set_blhd_strides();
@@ -125,6 +126,16 @@ float run_case(const Case& c) {
   if (c.bias) {
     dbias = to_device(bias.data(), bias.size() * 4, DType::F32, bias.size());
     p.key_block_bias = dbias.data_as<float>();
+  }
+  if (c.path == cuda::AttentionParams::kFp8Path) {  // e4m3 Q/K with per-block scales from q / k
+    const int64_t bh = int64_t{c.batch} * c.heads;
+    dq8 = Tensor::empty(DType::U8, Shape{bh * c.q_len * c.head_dim}, Device::CUDA);
+    dk8 = Tensor::empty(DType::U8, Shape{bh * c.k_len * c.head_dim}, Device::CUDA);
+    dqs = Tensor::empty(DType::F32, Shape{bh * ((c.q_len + 127) / 128)}, Device::CUDA);
+    dks = Tensor::empty(DType::F32, Shape{bh * kblocks}, Device::CUDA);
+    cuda::quantize_qk_fp8(p, dq8.data_as<uint8_t>(), dqs.data_as<float>(), dk8.data_as<uint8_t>(), dks.data_as<float>());
+    p.q8 = dq8.data_as<uint8_t>(), p.k8 = dk8.data_as<uint8_t>();
+    p.q8_scale = dqs.data_as<float>(), p.k8_scale = dks.data_as<float>();
   }
   cuda::attention_forward(p);
   cuda::synchronize();
@@ -147,7 +158,8 @@ struct Variant {
 std::vector<Variant> variants(int head_dim) {
   std::vector<Variant> v = {{64, 16, 1}, {128, 16, 1}, {64, 32, 1}};
   if (cuda::device_info(0).major == 9)  // wgmma (D 128), warp-specialised TMA (D 64, 128)
-    for (int path = head_dim == 128 ? 2 : 3; path <= 9; ++path) v.push_back({128, 16, path});
+    for (int path = head_dim == 128 ? 2 : 3; path <= cuda::AttentionParams::kMaxPath; ++path)
+      if (path != cuda::AttentionParams::kFp8Path) v.push_back({128, 16, path});  // FP8: its own test
   v.push_back({0, 0, 0});  // the default choice
   return v;
 }
@@ -238,6 +250,36 @@ TEST(CudaAttention, HeadMajorStrides) {
     }
 }
 
+// Path 16: S = Q K^T from e4m3 Q/K with one scale per 128-token block. Its error against the f32
+// reference is the quantisation's (3 mantissa bits), a few times bf16's; checked at 8e-2 and
+// printed next to the bf16 default's on the same case.
+TEST(CudaAttention, Fp8QueryKey) {
+  REQUIRE_GPU();
+  if (cuda::device_info(0).major != 9) GTEST_SKIP() << "the FP8 path needs sm_90";
+  std::vector<Case> cases(5);
+  cases[0].q_len = cases[0].k_len = 1000;                                   // dense, ragged
+  cases[1].q_len = 77, cases[1].k_len = 650, cases[1].heads = 3;            // q_len != k_len
+  cases[2].q_len = cases[2].k_len = 900, cases[2].density = 0.3, cases[2].batch = 2, cases[2].heads = 2;
+  cases[3].q_len = cases[3].k_len = 700, cases[3].density = 0.5, cases[3].empty_rows = true, cases[3].bias = true;
+  cases[4].q_len = cases[4].k_len = 513, cases[4].bhld = true, cases[4].heads = 3, cases[4].density = 0.5;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    Case c = cases[i];
+    c.seed = 40 + i;
+    const float bf16 = run_case(c);
+    c.path = cuda::AttentionParams::kFp8Path;
+    const float fp8 = run_case(c);
+    std::printf("[fp8] case %zu: max abs error fp8 %.4f, bf16 %.4f\n", i, fp8, bf16);
+    EXPECT_LE(fp8, 8e-2f) << "case " << i;
+    EXPECT_LE(bf16, kTol) << "case " << i;
+  }
+  cuda::AttentionParams p;  // the FP8 path without its inputs is refused
+  alignas(16) static uint16_t buf[64];
+  p.q = p.k = p.v = buf, p.out = buf, p.q_len = p.k_len = 128, p.scale = 0.1f;
+  p.set_blhd_strides();
+  p.path = cuda::AttentionParams::kFp8Path;
+  EXPECT_THROW(cuda::attention_forward(p), UsageError);
+}
+
 TEST(CudaAttention, RejectsBadArguments) {
   cuda::AttentionParams p;
   p.q_len = p.k_len = 128, p.scale = 0.1f, p.head_dim = 96;
@@ -256,7 +298,7 @@ TEST(CudaAttention, RejectsBadArguments) {
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
   p.key_tile = 64, p.warp_rows = 0, p.path = 2;  // wgmma has fixed tiles (or no sm_90 here)
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
-  p.key_tile = 0, p.path = 10;
+  p.key_tile = 0, p.path = cuda::AttentionParams::kMaxPath + 1;
   EXPECT_THROW(cuda::attention_forward(p), UsageError);
 }
 

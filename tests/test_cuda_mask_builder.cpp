@@ -174,8 +174,10 @@ TEST(CudaMaskBuilder, SelectMatchesCpuTopPTopKNeighboursText) {
     int top_k;
     bool nb;
   };
+  // p = 0: top-k alone, by radix select (BlockSelectArgs::method 0).
   for (const Cfg& c : {Cfg{50, 52, 0.9f, 5, true}, Cfg{50, 50, 0.0f, 10, false}, Cfg{300, 302, 0.5f, 1, true},
-                       Cfg{900, 902, 0.7f, 180, true}, Cfg{1500, 1500, 0.95f, 0, false}}) {
+                       Cfg{900, 902, 0.7f, 180, true}, Cfg{1500, 1500, 0.95f, 0, false}, Cfg{900, 902, 0.0f, 180, true},
+                       Cfg{1500, 1500, 0.0f, 45, false}, Cfg{300, 302, 0.0f, 0, true}}) {
     const int G = 2, q_blocks = c.k_blocks, n_cols = c.sel;
     std::vector<float> scores(static_cast<size_t>(G) * c.sel * n_cols);
     fill_normal(scores, c.sel + c.top_k);
@@ -209,6 +211,43 @@ TEST(CudaMaskBuilder, SelectMatchesCpuTopPTopKNeighboursText) {
     }
     EXPECT_LE(mismatched, G * q_blocks / 100 + 1) << "sel " << c.sel;
     EXPECT_GT(kept_total, G * q_blocks) << "selection kept almost nothing";
+  }
+}
+
+// Top-k alone: the radix select (method 0) keeps exactly the set the stable sort (method 1) keeps,
+// ties included (scores on a coarse grid give many equal probabilities; the lower index wins).
+TEST(CudaMaskBuilder, TopKSelectEqualsSort) {
+  REQUIRE_GPU();
+  cuda::init();
+  for (int n_cols : {7, 300, 902, 1500}) {
+    for (bool ties : {false, true}) {
+      const int G = 3, q_blocks = n_cols + 2;
+      std::vector<float> scores(static_cast<size_t>(G) * n_cols * n_cols);
+      fill_normal(scores, n_cols + ties);
+      if (ties)
+        for (auto& x : scores) x = std::round(x * 4.f) / 4.f;
+      Tensor dsc = upload(scores, DType::F32);
+      for (int top_k : {0, 1, 5, n_cols / 5, n_cols - 1, n_cols + 3}) {
+        std::vector<uint8_t> got[2];
+        std::vector<int32_t> cnt[2];
+        for (int method : {0, 1}) {
+          Tensor dmask = Tensor::empty(DType::U8, Shape{int64_t{G} * q_blocks * q_blocks}, Device::CUDA);
+          Tensor dcnt = Tensor::empty(DType::I32, Shape{int64_t{G} * q_blocks}, Device::CUDA);
+          cuda::BlockSelectArgs a;
+          a.scores = dsc.data_as<float>(), a.groups = G, a.q_blocks = q_blocks, a.select_q_blocks = n_cols;
+          a.n_cols = n_cols, a.k_blocks = q_blocks, a.prob_threshold = 0.f, a.top_k = top_k;
+          a.always_begin = n_cols, a.always_end = q_blocks, a.method = method;
+          a.mask = dmask.data_as<uint8_t>(), a.counts = dcnt.data_as<int32_t>();
+          cuda::select_blocks(a);
+          got[method] = download<uint8_t>(dmask, static_cast<size_t>(G) * q_blocks * q_blocks);
+          cnt[method] = download<int32_t>(dcnt, static_cast<size_t>(G) * q_blocks);
+        }
+        EXPECT_EQ(got[0], got[1]) << "n_cols " << n_cols << " ties " << ties << " top_k " << top_k;
+        EXPECT_EQ(cnt[0], cnt[1]) << "n_cols " << n_cols << " ties " << ties << " top_k " << top_k;
+        // Image rows keep max(1, min(top_k, n)) image blocks plus the 2 text blocks.
+        EXPECT_EQ(cnt[0][0], std::max(1, std::min(top_k, n_cols)) + 2) << "n_cols " << n_cols << " top_k " << top_k;
+      }
+    }
   }
 }
 
@@ -262,6 +301,22 @@ TEST(CudaMaskBuilder, BuildBlockMaskEndToEnd) {
   const size_t ws_bytes = cuda::block_mask_workspace_bytes(a);
   Tensor ws = Tensor::empty(DType::U8, Shape{static_cast<int64_t>(ws_bytes)}, Device::CUDA);
   EXPECT_THROW(cuda::build_block_mask(a, ws.data(), ws_bytes - 1), UsageError);
+  {
+    // Top-k alone: the fused chain (method 0: one means launch, radix select) and the earlier
+    // one (method 1: two launches, sort) give the same CSR.
+    cuda::BlockMaskArgs t = a;
+    t.prob_threshold = 0.f;
+    std::vector<int32_t> o[2], ix[2];
+    for (int method : {0, 1}) {
+      t.method = method;
+      cuda::build_block_mask(t, ws.data(), ws_bytes);
+      o[method] = download<int32_t>(off, rows + 1);
+      ix[method] = download<int32_t>(idx, static_cast<size_t>(o[method].back()));
+    }
+    EXPECT_EQ(o[0], o[1]);
+    EXPECT_EQ(ix[0], ix[1]);
+    EXPECT_GT(o[0].back(), rows * a.top_k);
+  }
   cuda::build_block_mask(a, ws.data(), ws_bytes);
   BlockSparseLayout got;
   got.batch = B, got.heads = H, got.q_blocks = got.k_blocks = nb;

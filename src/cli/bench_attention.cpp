@@ -21,6 +21,7 @@
 #include "backend/cuda/bench_util.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/mask_builder.h"
+#include "core/dtype.h"
 #include "core/tensor.h"
 #endif
 
@@ -125,16 +126,51 @@ void run_bench_attention(const BenchAttentionOptions& o) {
   const double qb = (N + 127) / 128, kb = (N + 127) / 128;
   const double kept = sparse ? static_cast<double>(layout.indices.size()) / (B * H * qb * kb) : 1.0;
 
+  cuda::GpuTimer timer;
+  // FP8 path: Q/K quantised once (timed on its own), then the output compared with the bf16
+  // default's on the same inputs.
+  const bool fp8 = o.path == cuda::AttentionParams::kFp8Path;
+  Tensor q8, k8, q8s, k8s;
+  double quant_ms = -1, fp8_max_abs = -1, fp8_rel_l2 = -1;
+  if (fp8) {
+    q8 = Tensor::empty(DType::U8, Shape{static_cast<int64_t>(n)}, Device::CUDA);
+    k8 = Tensor::empty(DType::U8, Shape{static_cast<int64_t>(n)}, Device::CUDA);
+    q8s = Tensor::empty(DType::F32, Shape{static_cast<int64_t>(B * H * qb)}, Device::CUDA);
+    k8s = Tensor::empty(DType::F32, Shape{static_cast<int64_t>(B * H * kb)}, Device::CUDA);
+    std::vector<float> qt;
+    for (int i = 0; i < std::max(3, o.iters); ++i) {
+      timer.start();
+      cuda::quantize_qk_fp8(p, q8.data_as<uint8_t>(), q8s.data_as<float>(), k8.data_as<uint8_t>(), k8s.data_as<float>());
+      qt.push_back(timer.stop_ms());
+    }
+    quant_ms = median(qt);
+    p.q8 = q8.data_as<uint8_t>(), p.k8 = k8.data_as<uint8_t>(), p.q8_scale = q8s.data_as<float>(), p.k8_scale = k8s.data_as<float>();
+  }
   for (int i = 0; i < o.warmup; ++i) cuda::attention_forward(p);
   cuda::synchronize();
   std::vector<float> times;
-  cuda::GpuTimer timer;
   for (int i = 0; i < o.iters; ++i) {
     timer.start();
     cuda::attention_forward(p);
     times.push_back(timer.stop_ms());
   }
   const double ms = median(times);
+  if (fp8) {
+    std::vector<uint16_t> a(n), b(n);
+    cuda::copy_to_host(a.data(), out.data(), n * 2);
+    cuda::AttentionParams ref = p;
+    ref.path = 0;
+    cuda::attention_forward(ref);
+    cuda::synchronize();
+    cuda::copy_to_host(b.data(), out.data(), n * 2);
+    double worst = 0, num = 0, den = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double x = bf16_to_f32(a[i]), y = bf16_to_f32(b[i]);
+      worst = std::max(worst, std::fabs(x - y));
+      num += (x - y) * (x - y), den += y * y;
+    }
+    fp8_max_abs = worst, fp8_rel_l2 = std::sqrt(num / std::max(den, 1e-30));
+  }
 
   double mask_ms = -1;
   if (o.mask_build) {
@@ -145,7 +181,7 @@ void run_bench_attention(const BenchAttentionOptions& o) {
     m.q_batch_stride = p.q_batch_stride, m.q_head_stride = p.q_head_stride, m.q_row_stride = p.q_row_stride;
     m.k_batch_stride = p.k_batch_stride, m.k_head_stride = p.k_head_stride, m.k_row_stride = p.k_row_stride;
     m.batch = B, m.heads = H, m.len = N, m.head_dim = D, m.select_blocks = nb - o.text_blocks;
-    m.scale = p.scale, m.prob_threshold = o.mask_p;
+    m.scale = p.scale, m.prob_threshold = o.mask_p, m.method = o.mask_method;
     m.top_k = std::max(1, static_cast<int>(std::lround(o.density * m.select_blocks)));
     Tensor moff = Tensor::empty(DType::I32, Shape{int64_t{B} * H * nb + 1}, Device::CUDA);
     Tensor midx = Tensor::empty(DType::I32, Shape{int64_t{B} * H * nb * nb}, Device::CUDA);
@@ -167,10 +203,11 @@ void run_bench_attention(const BenchAttentionOptions& o) {
         "{\"bench\": \"attention\", \"shape\": \"%s\", \"batch\": %d, \"heads\": %d, \"tokens\": %d, "
         "\"head_dim\": %d, \"density\": %.4f, \"kept\": %.4f, \"layout\": \"%s\", \"key_tile\": %d, "
         "\"warp_rows\": %d, \"path\": %d, \"iters\": %d, \"ms\": %.4f, \"ms_min\": %.4f, \"tflops\": %.2f, \"device\": \"%s\", "
-        "\"mask_build_ms\": %.4f, \"commit\": \"%s\"}\n",
+        "\"mask_build_ms\": %.4f, \"mask_method\": %d, \"quant_ms\": %.4f, \"fp8_max_abs_vs_bf16\": %.5f, "
+        "\"fp8_rel_l2_vs_bf16\": %.6f, \"commit\": \"%s\"}\n",
         shape.name.c_str(), B, H, N, D, o.density, kept, o.head_major ? "bhld" : "blhd", o.key_tile,
         o.warp_rows, o.path, o.iters, ms, *std::min_element(times.begin(), times.end()), tflops, info.name.c_str(), mask_ms,
-        JENGA_GIT_COMMIT);
+        o.mask_method, quant_ms, fp8_max_abs, fp8_rel_l2, JENGA_GIT_COMMIT);
   } else {
     std::printf("| shape | B | H | N | D | density | kept | ms | TFLOP/s | mask build ms | device | commit |\n");
     std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
@@ -193,7 +230,7 @@ void register_bench_attention(CLI::App& bench) {
   s->add_option("--key-tile", o.key_tile, "Kernel key tile: 0 (default), 64 or 128")->capture_default_str();
   s->add_option("--warp-rows", o.warp_rows, "Kernel query rows per warp: 0 (default), 16 or 32")
       ->capture_default_str();
-  s->add_option("--path", o.path, "Kernel path: 0 (default), 1 mma.sync, 2 wgmma, 3-9 warp-specialised TMA+wgmma (sm_90; 2: D 128, 3-9: D 64 and 128)")
+  s->add_option("--path", o.path, "Kernel path: 0 (default), 1 mma.sync, 2 wgmma, 3-15 warp-specialised TMA+wgmma (sm_90; 2: D 128, 3-15: D 64 and 128), 16 = 13 with FP8 Q/K (D 128); see AttentionParams::path")
       ->capture_default_str();
   s->add_option("--seed", o.seed, "Seed for inputs and layout")->capture_default_str();
   s->add_flag("--head-major", o.head_major, "Inputs laid out [B,H,N,D] instead of [B,N,H,D]");
@@ -201,6 +238,8 @@ void register_bench_attention(CLI::App& bench) {
   s->add_flag("--mask-build", o.mask_build, "Also time the GPU mask builder (top_k = density x image blocks)");
   s->add_option("--mask-p", o.mask_p, "Mask builder: cumulative-probability threshold")->capture_default_str();
   s->add_option("--text-blocks", o.text_blocks, "Mask builder: trailing text blocks (always kept)")
+      ->capture_default_str();
+  s->add_option("--mask-method", o.mask_method, "Mask builder: 0 (default) or 1 (the earlier chain: two means launches, sort)")
       ->capture_default_str();
   s->callback([] { run_bench_attention(o); });
 }

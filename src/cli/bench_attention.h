@@ -24,6 +24,7 @@ struct BenchAttentionOptions {
   bool mask_build = false;
   float mask_p = 0.0f;
   int text_blocks = 0;
+  int mask_method = 0;  // BlockMaskArgs::method (1 = the earlier chain)
   uint64_t seed = 0;
 };
 

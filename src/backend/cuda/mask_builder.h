@@ -54,6 +54,9 @@ struct BlockSelectArgs {
   const int32_t* neighbor_indices = nullptr;
   uint8_t* mask = nullptr;
   int32_t* counts = nullptr;
+  // 0: with prob_threshold <= 0 (top-k alone) a radix select instead of the sort (same set);
+  // 1: always the sort (benchmarking).
+  int method = 0;
 };
 void select_blocks(const BlockSelectArgs& a, void* stream = nullptr);
 
@@ -86,6 +89,9 @@ struct BlockMaskArgs {
   const int32_t* neighbor_indices = nullptr;
   int32_t* offsets = nullptr;  // [batch*heads*ceil(len/128) + 1]
   int32_t* indices = nullptr;  // capacity batch*heads*ceil(len/128)^2
+  // 0: Q and K means in one launch, top-k by radix select (BlockSelectArgs::method 0);
+  // 1: the earlier chain (two means launches, always the sort), for benchmarking.
+  int method = 0;
 };
 size_t block_mask_workspace_bytes(const BlockMaskArgs& a);
 void build_block_mask(const BlockMaskArgs& a, void* workspace, size_t workspace_bytes, void* stream = nullptr);

@@ -30,10 +30,11 @@ void AttentionParams::set_bhld_strides() {
 
 namespace {
 // Variant of the warp-specialised kernel (launch_ws.cuh) used by default (path = 3 + variant):
-// persistent with ping-pong, Q in registers for head dim 128 (path 9), Q in shared memory for
-// 64 (path 7); the fastest or within the run-to-run noise (~2%) of the fastest variant at every
-// benchmark shape on H100 (docs/BENCHMARKS.md).
-constexpr int default_ws_variant(int head_dim) { return head_dim == 128 ? 6 : 4; }
+// persistent with ping-pong, one-instruction exp2, lazy rescale and per-warp K/V release; Q in
+// registers for head dim 128 (path 12), in shared memory for 64 (path 13). The fastest or within
+// the run-to-run noise (~2%) of the fastest variant at every benchmark shape on H100
+// (docs/BENCHMARKS.md: path 12 647 / 647 / 665 TFLOP/s at wan1.3b480 / wan14b720 / hunyuan720).
+constexpr int default_ws_variant(int head_dim) { return head_dim == 128 ? 9 : 10; }
 
 // Compute capability of the current device, looked up once per device (no sync).
 bool device_is_sm90() {
@@ -77,21 +78,29 @@ void attention_forward(const AttentionParams& p, void* stream) {
   check_operand("k", p.k, p.k_batch_stride, p.k_head_stride, p.k_row_stride);
   check_operand("v", p.v, p.v_batch_stride, p.v_head_stride, p.v_row_stride);
   check_operand("out", p.out, p.out_batch_stride, p.out_head_stride, p.out_row_stride);
-  if (p.path < 0 || p.path > 9) usage_fail("attention: path {} must be 0 .. 9", p.path);
+  if (p.path < 0 || p.path > AttentionParams::kMaxPath)
+    usage_fail("attention: path {} must be 0 .. {}", p.path, AttentionParams::kMaxPath);
   if (p.path == 2 && (p.head_dim != 128 || !device_is_sm90()))
     usage_fail("attention: the wgmma path 2 needs head dim 128 and an sm_90 GPU (H100/H200)");
   if (p.path >= 3 && !device_is_sm90())
-    usage_fail("attention: the warp-specialised paths (3 .. 9) need an sm_90 GPU (H100/H200)");
+    usage_fail("attention: the warp-specialised paths (3 .. 16) need an sm_90 GPU (H100/H200)");
   if (p.path >= 2 && ((p.key_tile != 0 && p.key_tile != 128) || (p.warp_rows != 0 && p.warp_rows != 16)))
     usage_fail("attention: the wgmma paths have fixed 128-key tiles and 16 rows per warp (got key tile {}, warp rows {})",
                p.key_tile, p.warp_rows);
+  if (p.path == AttentionParams::kFp8Path) {
+    if (p.head_dim != 128) usage_fail("attention: the FP8 path {} needs head dim 128 (got {})", p.path, p.head_dim);
+    if (!p.q8 || !p.k8 || !p.q8_scale || !p.k8_scale)
+      usage_fail("attention: the FP8 path {} needs q8, k8 and their scales (quantize_qk_fp8)", p.path);
+    if (reinterpret_cast<uintptr_t>(p.q8) % 16 != 0 || reinterpret_cast<uintptr_t>(p.k8) % 16 != 0)
+      usage_fail("attention: q8 / k8 must be 16-byte aligned");
+  }
   if (p.q_len == 0) return;
   auto launch_ws = [&](int variant) {
     return p.head_dim == 128 ? attn::launch_hdim128_ws(p, variant, stream) : attn::launch_hdim64_ws(p, variant, stream);
   };
   if (p.path >= 3) {
     if (!launch_ws(p.path - 3))
-      usage_fail("attention: the TMA paths (3 .. 9) need strides a tensor map can express (positive multiples "
+      usage_fail("attention: the TMA paths (3 .. 16) need strides a tensor map can express (positive multiples "
                  "of 8 elements below 2^39)");
     return;
   }
@@ -111,6 +120,17 @@ void attention_forward(const AttentionParams& p, void* stream) {
     attn::launch_hdim64(p, tile, p.warp_rows, stream);
   else
     attn::launch_hdim128(p, tile, p.warp_rows, stream);
+}
+
+void quantize_qk_fp8(const AttentionParams& p, uint8_t* q8, float* q_scale, uint8_t* k8, float* k_scale,
+                     void* stream) {
+  if (p.head_dim != 128) usage_fail("quantize_qk_fp8: head dim {} (the FP8 path takes 128)", p.head_dim);
+  if (!q8 || !q_scale || !k8 || !k_scale) usage_fail("quantize_qk_fp8: null output");
+  if (p.batch <= 0 || p.heads <= 0 || p.q_len <= 0 || p.k_len <= 0)
+    usage_fail("quantize_qk_fp8: bad sizes batch {} heads {} q_len {} k_len {}", p.batch, p.heads, p.q_len, p.k_len);
+  check_operand("q", p.q, p.q_batch_stride, p.q_head_stride, p.q_row_stride);
+  check_operand("k", p.k, p.k_batch_stride, p.k_head_stride, p.k_row_stride);
+  attn::launch_quantize_qk_fp8(p, q8, q_scale, k8, k_scale, stream);
 }
 
 double attention_flops(int batch, int heads, int q_len, int k_len, int head_dim,

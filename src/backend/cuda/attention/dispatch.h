@@ -12,5 +12,8 @@ void launch_hdim128_wgmma(const AttentionParams& p, void* stream);
 // 0..5 (launch_ws.cuh). False, with nothing launched, when the strides do not fit a TMA tensor map.
 bool launch_hdim128_ws(const AttentionParams& p, int variant, void* stream);
 bool launch_hdim64_ws(const AttentionParams& p, int variant, void* stream);
+// Q/K to e4m3 with per-block scales (fp8_quant.cu), head dim 128.
+void launch_quantize_qk_fp8(const AttentionParams& p, uint8_t* q8, float* q_scale, uint8_t* k8, float* k_scale,
+                            void* stream);
 
 }  // namespace jenga::cuda::attn

@@ -31,7 +31,16 @@ struct WsMaps {
   CUtensorMap q, k, v, o;
 };
 
-template <int D, int STAGES, bool PINGPONG, bool PERSISTENT = false, bool Q_IN_REGS = false>
+// OPT bits (the consumers' per-tile instruction count):
+//   kOptFastExp: exp2 as a single MUFU.EX2 (softmax.cuh FAST);
+//   kOptLazyRescale: O rescaled only when a row's reference max moved (softmax.cuh LAZY);
+//   kOptWarpRelease: one arrival per consumer warp on the K/V empty barriers instead of one
+//     per thread (after its wgmma wait the whole warp is done reading the slot);
+//   kOptFp8QK: S = Q K^T from e4m3 Q/K (p.q8 / p.k8, per-block scales folded into the softmax
+//     scale), wgmma k32; Q/K tiles are 128 rows x 128 bytes (one swizzle span). Head dim 128.
+constexpr int kOptFastExp = 1, kOptLazyRescale = 2, kOptWarpRelease = 4, kOptAll = 7, kOptFp8QK = 8;
+
+template <int D, int STAGES, bool PINGPONG, bool PERSISTENT = false, bool Q_IN_REGS = false, int OPT = 0>
 struct WsTraits : Traits<D, 128, 1> {
   static constexpr int kStages = STAGES;
   static constexpr bool kPingPong = PINGPONG;
@@ -42,10 +51,16 @@ struct WsTraits : Traits<D, 128, 1> {
   // memory, and Q's buffer is free for the next tile at once); costs D / 4 registers.
   static constexpr bool kQInRegs = Q_IN_REGS;
   static_assert(!Q_IN_REGS || PERSISTENT, "Q in registers needs the separate output buffer");
+  static constexpr bool kFastExp = (OPT & kOptFastExp) != 0;
+  static constexpr bool kLazyRescale = (OPT & kOptLazyRescale) != 0;
+  static constexpr bool kWarpRelease = (OPT & kOptWarpRelease) != 0;
+  static constexpr bool kFp8 = (OPT & kOptFp8QK) != 0;
+  static_assert(!kFp8 || (D == 128 && !Q_IN_REGS), "FP8 Q/K: head dim 128, Q in shared memory");
   static constexpr int kThreads = 384;                  // producer + 2 consumer warpgroups
   static constexpr int kHalves = D / 64;
   static constexpr int kHalfBytes = 128 * 64 * 2;       // one 64-column half of a 128-row tile
   static constexpr int kTileBytes = kHalves * kHalfBytes;  // 128 rows x D columns, bf16
+  static constexpr int kQKBytes = kFp8 ? 128 * 128 : kTileBytes;  // a Q or K tile as loaded
   static constexpr int kTiles = 1 + 2 * STAGES + (PERSISTENT ? 1 : 0);  // Q, K/V ring, O
   static constexpr int kBarriers = 2 + 4 * STAGES;      // Q full/empty, full/empty x K/V per stage
   static constexpr int kSmemBytes = 1024 + kTileBytes * kTiles + 8 * kBarriers;
@@ -75,6 +90,7 @@ __global__ void __launch_bounds__(384, 1)
   uint64_t* empty_k = bars + 2 + 2 * S;
   uint64_t* empty_v = bars + 2 + 3 * S;
   constexpr int kConsumers = 256;
+  constexpr int kReleasers = T::kWarpRelease ? kConsumers / 32 : kConsumers;  // K/V empty arrivals
 
   const int tid = threadIdx.x;
   if (tid == 0) {
@@ -82,7 +98,7 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
     for (int s = 0; s < S; ++s) {
       mbar_init(&full_k[s], 1), mbar_init(&full_v[s], 1);
-      mbar_init(&empty_k[s], kConsumers), mbar_init(&empty_v[s], kConsumers);
+      mbar_init(&empty_k[s], kReleasers), mbar_init(&empty_v[s], kReleasers);
     }
     mbar_fence_init();
   }
@@ -108,10 +124,14 @@ __global__ void __launch_bounds__(384, 1)
       uint32_t phase = 0;
       auto load_k = [&](const WorkTile& w, int key0) {
         mbar_wait(&empty_k[stage], phase ^ 1);  // slot free (first round: passes at once)
-        mbar_arrive_expect_tx(&full_k[stage], T::kTileBytes);
+        mbar_arrive_expect_tx(&full_k[stage], T::kQKBytes);
+        if constexpr (T::kFp8) {
+          tma_load_4d(sK(stage), &maps.k, &full_k[stage], 0, key0, w.h, w.b);
+        } else {
 #pragma unroll
-        for (int half = 0; half < T::kHalves; ++half)
-          tma_load_4d(sK(stage) + half * 128 * 64, &maps.k, &full_k[stage], half * 64, key0, w.h, w.b);
+          for (int half = 0; half < T::kHalves; ++half)
+            tma_load_4d(sK(stage) + half * 128 * 64, &maps.k, &full_k[stage], half * 64, key0, w.h, w.b);
+        }
       };
       auto load_v = [&](const WorkTile& w, int key0) {
         mbar_wait(&empty_v[stage], phase ^ 1);
@@ -128,13 +148,19 @@ __global__ void __launch_bounds__(384, 1)
         // K of the first tile goes out before Q, which waits for the previous tile's consumers.
         if (tiles.count > 0) load_k(w, tiles.key0(0));
         mbar_wait(empty_q, q_phase ^ 1);
-        mbar_arrive_expect_tx(bar_q, T::kTileBytes);
-#pragma unroll
-        for (int half = 0; half < T::kHalves; ++half)
+        mbar_arrive_expect_tx(bar_q, T::kQKBytes);
+        if constexpr (T::kFp8) {
 #pragma unroll
           for (int r = 0; r < 2; ++r)
-            tma_load_4d(sQ + half * 128 * 64 + r * 64 * 64, &maps.q, bar_q, half * 64, w.qb * kBlock + r * 64, w.h,
-                        w.b);
+            tma_load_4d(smem + r * 64 * 128, &maps.q, bar_q, 0, w.qb * kBlock + r * 64, w.h, w.b);
+        } else {
+#pragma unroll
+          for (int half = 0; half < T::kHalves; ++half)
+#pragma unroll
+            for (int r = 0; r < 2; ++r)
+              tma_load_4d(sQ + half * 128 * 64 + r * 64 * 64, &maps.q, bar_q, half * 64, w.qb * kBlock + r * 64, w.h,
+                          w.b);
+        }
         for (int t = 0; t < tiles.count; ++t) {
           const int key0 = tiles.key0(t);
           if (t > 0) load_k(w, key0);
@@ -159,18 +185,27 @@ __global__ void __launch_bounds__(384, 1)
     float s[64];
     uint32_t qf[T::kQInRegs ? T::kD / 16 : 1][4];  // Q fragments per 16-column k-step
     uint32_t a[8][4];
-    OnlineSoftmax<NT> softmax;
+    OnlineSoftmax<NT, T::kFastExp, T::kLazyRescale> softmax;
     float alpha[2];
 
     auto issue_qk = [&](const __nv_bfloat16* k) {  // S = Q K^T: D / 16 k-steps
       wgmma_fence();
+      if constexpr (T::kFp8) {  // D / 32 k-steps of 32 bytes within the 128-byte rows
+        const unsigned char* q8 = smem + cw * 64 * 128;
+        const auto* k8 = reinterpret_cast<const unsigned char*>(k);
 #pragma unroll
-      for (int ks = 0; ks < T::kD / 16; ++ks) {
-        const int off = (ks >> 2) * (128 * 64) + (ks & 3) * 16;
-        if constexpr (T::kQInRegs)
-          wgmma_m64n128k16_rs(s, qf[ks], smem_desc_sw128(k + off, 16, 1024), ks > 0);
-        else
-          wgmma_m64n128k16_ss(s, smem_desc_sw128(sQw + off, 16, 1024), smem_desc_sw128(k + off, 16, 1024), ks > 0);
+        for (int ks = 0; ks < T::kD / 32; ++ks)
+          wgmma_m64n128k32_e4m3_ss(s, smem_desc_sw128(q8 + ks * 32, 16, 1024), smem_desc_sw128(k8 + ks * 32, 16, 1024),
+                                   ks > 0);
+      } else {
+#pragma unroll
+        for (int ks = 0; ks < T::kD / 16; ++ks) {
+          const int off = (ks >> 2) * (128 * 64) + (ks & 3) * 16;
+          if constexpr (T::kQInRegs)
+            wgmma_m64n128k16_rs(s, qf[ks], smem_desc_sw128(k + off, 16, 1024), ks > 0);
+          else
+            wgmma_m64n128k16_ss(s, smem_desc_sw128(sQw + off, 16, 1024), smem_desc_sw128(k + off, 16, 1024), ks > 0);
+        }
       }
       wgmma_commit();
       fence_operand(s);
@@ -190,7 +225,7 @@ __global__ void __launch_bounds__(384, 1)
       fence_operand(o);
     };
     // Logits of tile t -> probabilities (masking the ragged end), alpha = rescale of O.
-    auto softmax_tile = [&](int key0, float bias_log2) {
+    auto softmax_tile = [&](int key0, float bias_log2, float sl2) {
       float (&s4)[NT][4] = *reinterpret_cast<float (*)[NT][4]>(s);
       if (key0 + 128 > p.k_len) {
         const int c0 = key0 + 2 * (lane & 3);
@@ -200,7 +235,7 @@ __global__ void __launch_bounds__(384, 1)
           if (c0 + n * 8 + 1 >= p.k_len) s4[n][1] = s4[n][3] = -INFINITY;
         }
       }
-      softmax.update(s4, scale_log2, bias_log2, alpha);
+      softmax.update(s4, sl2, bias_log2, alpha);
     };
     auto pack_p = [&] {
 #pragma unroll
@@ -212,6 +247,10 @@ __global__ void __launch_bounds__(384, 1)
       }
     };
     auto rescale_o = [&] {
+      // Lazy: alpha is exactly 1 for rows whose reference max stayed; skip unless the warp has one.
+      if constexpr (T::kLazyRescale) {
+        if (!__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) return;
+      }
 #pragma unroll
       for (int n = 0; n < NO; ++n) {
         o[4 * n] *= alpha[0], o[4 * n + 1] *= alpha[0];
@@ -229,6 +268,10 @@ __global__ void __launch_bounds__(384, 1)
         if (!(last && cw == 1)) named_bar_arrive(2 - cw, 256);
       }
     };
+    // The consumer side of a K/V slot is free (its wgmma wait passed in every lane).
+    auto release = [&](uint64_t* bar) {
+      if (!T::kWarpRelease || lane == 0) mbar_arrive(bar);
+    };
     auto next_slot = [](int& slot, uint32_t& ph) {
       if (++slot == S) slot = 0, ph ^= 1;
     };
@@ -240,9 +283,13 @@ __global__ void __launch_bounds__(384, 1)
       const KeyTiles<T> tiles(p, w);
       const float* bias = p.key_block_bias ? p.key_block_bias + static_cast<int64_t>(w.h) * k_blocks : nullptr;
       auto tile_bias = [&](int t) { return bias ? bias[tiles.block(t)] * kLog2e : 0.f; };
+      // FP8: the logits come as (Q / sq)(K / sk)^T; the scales multiply the softmax scale.
+      const int64_t bh = static_cast<int64_t>(w.b) * p.heads + w.h;
+      const float q_sl2 = T::kFp8 ? scale_log2 * p.q8_scale[bh * q_blocks + w.qb] : scale_log2;
+      auto tile_sl2 = [&](int t) { return T::kFp8 ? q_sl2 * p.k8_scale[bh * k_blocks + tiles.block(t)] : q_sl2; };
 #pragma unroll
       for (int i = 0; i < T::kD / 2; ++i) o[i] = 0.f;
-      softmax = OnlineSoftmax<NT>{};
+      softmax = decltype(softmax){};
 
       mbar_wait(bar_q, q_phase);
       if constexpr (T::kQInRegs) {
@@ -258,23 +305,23 @@ __global__ void __launch_bounds__(384, 1)
           if (cw == 1) named_bar_arrive(1, 256);
         }
         int key0 = tiles.key0(0);
-        float bias_log2 = tile_bias(0);
+        float bias_log2 = tile_bias(0), sl2 = tile_sl2(0);
         turn_begin();
         mbar_wait(&full_k[slot], phase);
         issue_qk(sK(slot));
         turn_end(false);
         wgmma_wait<0>();
         fence_operand(s);
-        mbar_arrive(&empty_k[slot]);
+        release(&empty_k[slot]);
         if (!T::kQInRegs && n == 1) mbar_arrive(empty_q);  // the producer may load the next Q
-        softmax_tile(key0, bias_log2);     // alpha unused: O is still zero
+        softmax_tile(key0, bias_log2, sl2);  // alpha unused: O is still zero
         pack_p();
         for (int t = 1; t < n; ++t) {
           int ns = slot;
           uint32_t nphase = phase;
           next_slot(ns, nphase);
           key0 = tiles.key0(t);
-          bias_log2 = tile_bias(t);
+          bias_log2 = tile_bias(t), sl2 = tile_sl2(t);
           turn_begin();
           mbar_wait(&full_k[ns], nphase);
           issue_qk(sK(ns));
@@ -283,12 +330,12 @@ __global__ void __launch_bounds__(384, 1)
           turn_end(false);
           wgmma_wait<1>();  // S(t) done, P(t-1) V(t-1) may still run
           fence_operand(s);
-          mbar_arrive(&empty_k[ns]);
+          release(&empty_k[ns]);
           if (!T::kQInRegs && t == n - 1) mbar_arrive(empty_q);
-          softmax_tile(key0, bias_log2);
+          softmax_tile(key0, bias_log2, sl2);
           wgmma_wait<0>();
           fence_operand(o);
-          mbar_arrive(&empty_v[slot]);
+          release(&empty_v[slot]);
           rescale_o();
           pack_p();
           slot = ns, phase = nphase;
@@ -299,7 +346,7 @@ __global__ void __launch_bounds__(384, 1)
         turn_end(true);
         wgmma_wait<0>();
         fence_operand(o);
-        mbar_arrive(&empty_v[slot]);
+        release(&empty_v[slot]);
         next_slot(slot, phase);
       } else if (!T::kQInRegs) {
         mbar_arrive(empty_q);

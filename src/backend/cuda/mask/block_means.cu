@@ -9,12 +9,11 @@ namespace jenga::cuda::mask {
 namespace {
 
 template <int D>
-__global__ void __launch_bounds__(256) block_means_kernel(const BlockMeansArgs a) {
+__device__ __forceinline__ void block_mean(const BlockMeansArgs& a, int blk, int h, int b) {
   constexpr int kLanes = D / 8;            // threads per row
   constexpr int kGroups = 256 / kLanes;    // rows read at once
   constexpr int kSteps = kBlock / kGroups;
   __shared__ float part[kGroups][D + 1];
-  const int blk = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int lane = threadIdx.x % kLanes, grp = threadIdx.x / kLanes;
   const int row0 = blk * kBlock;
   const int valid = min(kBlock, a.len - row0);
@@ -48,6 +47,22 @@ __global__ void __launch_bounds__(256) block_means_kernel(const BlockMeansArgs a
   }
 }
 
+template <int D>
+__global__ void __launch_bounds__(256) block_means_kernel(const BlockMeansArgs a) {
+  block_mean<D>(a, blockIdx.x, blockIdx.y, blockIdx.z);
+}
+
+// Q and K in one launch: blocks [0, q.n_blocks) of the grid pool Q, the rest K (one tail, one
+// launch instead of two).
+template <int D>
+__global__ void __launch_bounds__(256) block_means_pair_kernel(const BlockMeansArgs q, const BlockMeansArgs k) {
+  const int x = blockIdx.x;
+  if (x < q.n_blocks)
+    block_mean<D>(q, x, blockIdx.y, blockIdx.z);
+  else
+    block_mean<D>(k, x - q.n_blocks, blockIdx.y, blockIdx.z);
+}
+
 }  // namespace
 
 void launch_block_means(const BlockMeansArgs& a, cudaStream_t s) {
@@ -56,6 +71,15 @@ void launch_block_means(const BlockMeansArgs& a, cudaStream_t s) {
     block_means_kernel<64><<<grid, 256, 0, s>>>(a);
   else
     block_means_kernel<128><<<grid, 256, 0, s>>>(a);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void launch_block_means_pair(const BlockMeansArgs& q, const BlockMeansArgs& k, cudaStream_t s) {
+  const dim3 grid(q.n_blocks + k.n_blocks, q.heads, q.batch);
+  if (q.head_dim == 64)
+    block_means_pair_kernel<64><<<grid, 256, 0, s>>>(q, k);
+  else
+    block_means_pair_kernel<128><<<grid, 256, 0, s>>>(q, k);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

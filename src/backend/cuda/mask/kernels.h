@@ -9,6 +9,8 @@ namespace jenga::cuda::mask {
 constexpr int kBlock = 128;
 
 void launch_block_means(const BlockMeansArgs& a, cudaStream_t s);
+// Both in one launch; q and k must share batch, heads and head dim.
+void launch_block_means_pair(const BlockMeansArgs& q, const BlockMeansArgs& k, cudaStream_t s);
 void launch_block_scores(const BlockScoresArgs& a, cudaStream_t s);
 void launch_select_blocks(const BlockSelectArgs& a, cudaStream_t s);
 size_t scan_workspace_bytes(int rows);

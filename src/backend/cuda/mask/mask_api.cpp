@@ -74,6 +74,7 @@ void select_blocks(const BlockSelectArgs& a, void* stream) {
   if ((a.neighbor_offsets == nullptr) != (a.neighbor_indices == nullptr))
     usage_fail("select_blocks: give both neighbour offsets and indices, or neither");
   if (a.top_k < 0) usage_fail("select_blocks: top_k {} must be >= 0", a.top_k);
+  if (a.method != 0 && a.method != 1) usage_fail("select_blocks: method {} must be 0 or 1", a.method);
   if (a.first_frame_blocks < 0 || a.first_frame_blocks > a.n_cols)
     usage_fail("select_blocks: first-frame blocks {} outside 0..{}", a.first_frame_blocks, a.n_cols);
   mask::launch_select_blocks(a, as_stream(stream));
@@ -105,6 +106,7 @@ void build_block_mask(const BlockMaskArgs& a, void* workspace, size_t workspace_
   if (sel > nb) usage_fail("build_block_mask: {} image blocks of {} blocks", sel, nb);
   if (!(a.scale > 0.f)) usage_fail("build_block_mask: score scale {} must be positive", a.scale);
   if (!a.offsets || !a.indices) usage_fail("build_block_mask: null output");
+  if (a.method != 0 && a.method != 1) usage_fail("build_block_mask: method {} must be 0 or 1", a.method);
   const Plan p = plan(a);
   if (workspace == nullptr || workspace_bytes < p.total)
     usage_fail("build_block_mask: workspace of {} bytes, needs block_mask_workspace_bytes() = {}", workspace_bytes, p.total);
@@ -113,10 +115,17 @@ void build_block_mask(const BlockMaskArgs& a, void* workspace, size_t workspace_
 
   BlockMeansArgs qm{a.q, a.q_batch_stride, a.q_head_stride, a.q_row_stride, a.batch, a.heads, a.len, a.head_dim,
                     sel, a.zero_padded, reinterpret_cast<float*>(ws + p.qm)};
-  block_means(qm, stream);
   BlockMeansArgs km{a.k, a.k_batch_stride, a.k_head_stride, a.k_row_stride, a.batch, a.heads, a.len, a.head_dim,
                     nb, a.zero_padded, reinterpret_cast<float*>(ws + p.km)};
-  block_means(km, stream);
+  if (a.method == 1) {
+    block_means(qm, stream);
+    block_means(km, stream);
+  } else {
+    check_strided("build_block_mask q", qm.src, qm.batch_stride, qm.head_stride, qm.row_stride);
+    check_strided("build_block_mask k", km.src, km.batch_stride, km.head_stride, km.row_stride);
+    if (a.head_dim != 64 && a.head_dim != 128) usage_fail("build_block_mask: head dim {} (64 or 128)", a.head_dim);
+    mask::launch_block_means_pair(qm, km, as_stream(stream));
+  }
   BlockScoresArgs sc;
   sc.qm = qm.out, sc.km = km.out, sc.groups = g, sc.qm_blocks = sel, sc.km_blocks = nb, sc.nq = sel, sc.nk = sel;
   sc.head_dim = a.head_dim, sc.scale = a.scale, sc.scores = reinterpret_cast<float*>(ws + p.scores);
@@ -125,6 +134,7 @@ void build_block_mask(const BlockMaskArgs& a, void* workspace, size_t workspace_
   se.scores = sc.scores, se.groups = g, se.q_blocks = nb, se.select_q_blocks = sel, se.n_cols = sel, se.k_blocks = nb;
   se.prob_threshold = a.prob_threshold, se.top_k = a.top_k, se.always_begin = sel, se.always_end = nb;
   se.first_frame_blocks = a.first_frame_blocks;
+  se.method = a.method;
   se.neighbor_offsets = a.neighbor_offsets, se.neighbor_indices = a.neighbor_indices;
   se.mask = ws + p.mask, se.counts = reinterpret_cast<int32_t*>(ws + p.counts);
   select_blocks(se, stream);
