@@ -111,6 +111,18 @@ __device__ float2 block_sum2(float2 v) {
 
 __device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
 
+// Sum of squares of 8 bf16 values packed in 16 bytes.
+__device__ __forceinline__ float sum_squares8(const uint4& v) {
+  const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&v);
+  float s = 0.0f;
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    const float2 f = __bfloat1622float2(p[e]);
+    s += f.x * f.x + f.y * f.y;
+  }
+  return s;
+}
+
 // One row per block, the row held in registers (VPT 8-element vectors a thread): one read, one
 // write of q and k, where norm + RoPE as separate kernels read and write them twice.
 template <int VPT>
@@ -126,13 +138,7 @@ __global__ void qk_norm_rope_kernel(__nv_bfloat16* qkv, int64_t row_stride, cons
     const int idx = threadIdx.x + u * blockDim.x;
     if (idx >= 2 * nvh) continue;
     v[u] = row[idx];
-    const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&v[u]);
-    float s = 0.0f;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const float2 f = __bfloat1622float2(p[e]);
-      s += f.x * f.x + f.y * f.y;
-    }
+    const float s = sum_squares8(v[u]);
     if (idx < nvh) ss.x += s; else ss.y += s;
   }
   const float2 tot = block_sum2(ss);
@@ -238,12 +244,7 @@ __global__ void rms_norm_vec_kernel(const __nv_bfloat16* x, int64_t x_stride, co
     const int idx = threadIdx.x + u * blockDim.x;
     if (idx >= nv) continue;
     v[u] = xr[idx];
-    const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&v[u]);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const float2 f = __bfloat1622float2(p[e]);
-      s += f.x * f.x + f.y * f.y;
-    }
+    s += sum_squares8(v[u]);
   }
   const float r = rsqrtf(block_sum2(make_float2(s, 0.0f)).x / static_cast<float>(dim) + eps);
   uint4* yr = reinterpret_cast<uint4*>(y + blockIdx.x * y_stride);
