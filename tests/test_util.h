@@ -31,9 +31,10 @@ struct RunResult {
   std::string output;  // stdout and stderr together
 };
 
-inline RunResult run_jenga(const std::string& args) {
+// prefix: what goes before the binary (environment, a launcher such as mpirun).
+inline RunResult run_jenga_with_prefix(const std::string& prefix, const std::string& args) {
   RunResult r;
-  const std::string cmd = std::string(JENGA_BIN) + " " + args + " 2>&1";
+  const std::string cmd = prefix + std::string(JENGA_BIN) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
   char buf[4096];
@@ -43,5 +44,7 @@ inline RunResult run_jenga(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+inline RunResult run_jenga(const std::string& args) { return run_jenga_with_prefix("", args); }
 
 }  // namespace jenga::test

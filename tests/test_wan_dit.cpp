@@ -359,7 +359,7 @@ TEST(WanDitHooks, PermutationAndFullLayoutEqualDense) {
   const BlockSparseLayout all = BlockSparseLayout::dense(1, 2, 3, 3, 16, 16);
   std::vector<int> layers;
   wan::DitForwardHooks full = perm;
-  full.self_attn_layout = [&](int layer, const float* q, const float* k, int64_t n) -> const BlockSparseLayout* {
+  full.self_attn_layout = [&](int layer, const float* q, const float* k, int64_t n, int64_t) -> const BlockSparseLayout* {
     EXPECT_EQ(n, 45);
     EXPECT_TRUE(std::isfinite(q[0]) && std::isfinite(k[n * 32 - 1]));
     layers.push_back(layer);
@@ -375,12 +375,12 @@ TEST(WanDitHooks, PermutationAndFullLayoutEqualDense) {
     for (int b = 0; b < 3; ++b) diag[(h * 3 + b) * 3 + b] = 1;
   const BlockSparseLayout sparse = BlockSparseLayout::from_onehot(diag, 1, 2, 3, 3, 16, 16);
   wan::DitForwardHooks sp;
-  sp.self_attn_layout = [&](int, const float*, const float*, int64_t) { return &sparse; };
+  sp.self_attn_layout = [&](int, const float*, const float*, int64_t, int64_t) { return &sparse; };
   EXPECT_GT(diff(wan::wan_forward_cpu(m, x, 321.0, ctx, sp), dense).rel(), 1e-3);
 
   // A wrong-sized layout or order is an error, not a crash.
   const BlockSparseLayout wrong = BlockSparseLayout::dense(1, 2, 2, 2, 16, 16);
-  sp.self_attn_layout = [&](int, const float*, const float*, int64_t) { return &wrong; };
+  sp.self_attn_layout = [&](int, const float*, const float*, int64_t, int64_t) { return &wrong; };
   EXPECT_THROW(wan::wan_forward_cpu(m, x, 321.0, ctx, sp), Error);
   std::vector<int64_t> bad(order);
   bad[3] = bad[4];

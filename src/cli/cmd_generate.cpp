@@ -6,11 +6,17 @@
 #include <optional>
 #include <vector>
 
+#include <fstream>
+
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "dist/communicator.h"
 #include "io/video_writer.h"
 #include "pipeline/wan_t2v.h"
+#if JENGA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 namespace jenga::cli {
 
@@ -40,8 +46,30 @@ struct GenerateOptions {
   std::string output;  // empty: output.mp4 when ffmpeg is found, else output.webp / .y4m
   std::string solver = "unipc";
   std::string device = "auto";
+  std::string parallel = "sequence", prompts_file, latents_out;
   bool quiet = false, json_progress = false, t5_cpu = false;
 };
+
+// One prompt per line; blank lines skipped; a trailing \r (CRLF files) dropped.
+std::vector<std::string> read_prompts(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) usage_fail("--prompts {}: cannot open the file", path);
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") != std::string::npos) out.push_back(line);
+  }
+  if (out.empty()) usage_fail("--prompts {}: no prompts (one per line, blank lines are skipped)", path);
+  return out;
+}
+
+// out.mp4 -> out_0001.mp4 (i = 0); a path without extension (PNG folder) gets the suffix.
+std::string numbered(const std::string& path, size_t i) {
+  const std::filesystem::path p(path);
+  const std::string tag = fmt::format("_{:04d}", i + 1);
+  return (p.parent_path() / (p.stem().string() + tag + p.extension().string())).string();
+}
 
 void run_generate(const GenerateOptions& o) {
   auto [w, h] = parse_size("--size", o.size);
@@ -68,8 +96,43 @@ void run_generate(const GenerateOptions& o) {
                : std::find(f.begin(), f.end(), "webp") != f.end() ? "output.webp"
                                                                    : "output.y4m";
   }
-  Progress progress(o.quiet ? Progress::Mode::Quiet : o.json_progress ? Progress::Mode::Json : Progress::Mode::Auto);
-  generate_wan_t2v(r, progress);
+  r.parallel = o.parallel;
+  r.latents_out = o.latents_out;
+  std::vector<T2VJob> jobs;
+  if (!o.prompts_file.empty()) {
+    if (!o.prompt.empty()) usage_fail("give either -p/--prompt or --prompts FILE, not both");
+    const auto prompts = read_prompts(o.prompts_file);
+    for (size_t i = 0; i < prompts.size(); ++i)
+      jobs.push_back({prompts[i], numbered(r.output, i), o.latents_out.empty() ? "" : numbered(o.latents_out, i)});
+  } else {
+    jobs.push_back({r.prompt, r.output, r.latents_out});
+  }
+  // Every rank checks the flags before MPI starts: a usage error ends each one cleanly.
+  for (const auto& j : jobs) {
+    T2VRequest c = r;
+    c.output = j.output;
+    check_t2v_request(c);
+  }
+  auto comm = dist::make_communicator();
+  // Under mpirun even one process takes the parallel code path (mpirun -np 1 checks it).
+  if (comm->size() > 1 || dist::launched_by_mpi()) r.comm = comm.get();
+#if JENGA_HAVE_CUDA
+  // One process per GPU: the local rank picks it.
+  if (comm->size() > 1 && o.device != "cpu" && cuda::available()) cuda::set_device(comm->local_rank() % cuda::device_count());
+#endif
+  // Only rank 0 prints progress.
+  const bool quiet = o.quiet || comm->rank() != 0;
+  Progress progress(quiet ? Progress::Mode::Quiet : o.json_progress ? Progress::Mode::Json : Progress::Mode::Auto);
+  try {
+    generate_wan_t2v_batch(r, jobs, progress);
+  } catch (const std::exception& e) {
+    if (comm->size() <= 1) throw;
+    // The other ranks may wait in a collective: end them all.
+    const bool usage = dynamic_cast<const UsageError*>(&e) != nullptr;
+    std::fprintf(stderr, "error: (rank %d of %d) %s\n", comm->rank(), comm->size(), e.what());
+    std::fflush(stderr);
+    comm->abort(usage ? 2 : 1);
+  }
 }
 }  // namespace
 
@@ -107,6 +170,16 @@ void register_generate(CLI::App& app) {
   c->add_option("--device", o->device, "auto|cpu|cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  c->add_option("--prompts", o->prompts_file,
+                "A file of prompts, one per line (blank lines skipped): one run, weights loaded once; "
+                "-o out.mp4 gives out_0001.mp4, out_0002.mp4, ...");
+  c->add_option("--parallel", o->parallel,
+                "Under mpirun: sequence (every rank shares each video's DiT, Ulysses) or prompts "
+                "(each rank takes whole prompts)")
+      ->check(CLI::IsMember({"sequence", "prompts"}))
+      ->capture_default_str();
+  c->add_option("--latents-out", o->latents_out, "Debug: also write the final latents (f32) to this .safetensors")
+      ->group("");
   c->add_flag("--t5-cpu", o->t5_cpu, "Run the umT5 text encoder on the CPU (saves ~11 GB of GPU memory)");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
   c->add_flag("--json-progress", o->json_progress, "Progress as JSON lines on stderr");

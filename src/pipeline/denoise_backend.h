@@ -19,6 +19,9 @@ class Tensor;
 namespace wan {
 struct WanDit;
 }
+namespace dist {
+class Communicator;
+}
 
 struct StageGeometry {
   std::array<int64_t, 3> latent{};                  // [T, H, W] latent (before patchify)
@@ -79,7 +82,9 @@ class DenoiseBackend {
   virtual double svg_temporal_fraction() { return 0.0; }
 };
 
-std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model);
+// comm: Ulysses sequence parallel over its ranks (every rank runs the same loop on the same
+// latents; the DiT output is gathered); null = one process.
+std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model, dist::Communicator* comm = nullptr);
 #if JENGA_HAVE_CUDA
 std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model);
 #endif

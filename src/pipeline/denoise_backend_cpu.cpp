@@ -4,6 +4,8 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "dist/communicator.h"
+#include "dist/ulysses.h"
 #include "jenga/carve_mask.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
@@ -17,7 +19,7 @@ namespace {
 
 class CpuBackend final : public DenoiseBackend {
  public:
-  explicit CpuBackend(const wan::WanDit& m) : model_(m) {}
+  CpuBackend(const wan::WanDit& m, dist::Communicator* comm) : model_(m), comm_(comm) {}
 
   void set_contexts(const Tensor& cond, const Tensor& uncond) override { ctx_[0] = cond, ctx_[1] = uncond; }
 
@@ -29,7 +31,9 @@ class CpuBackend final : public DenoiseBackend {
     n_ = static_cast<size_t>(c.in_dim * g.latent[0] * g.latent[1] * g.latent[2]);
     x_.assign(n_, 0.0f), last_.assign(n_, 0.0f), h0_.assign(n_, 0.0f), h1_.assign(n_, 0.0f);
     const int64_t tokens = (g.latent[0] / c.patch[0]) * (g.latent[1] / c.patch[1]) * (g.latent[2] / c.patch[2]);
-    for (auto& r : residual_) r.assign(static_cast<size_t>(tokens * c.dim), 0.0f);
+    // Under sequence parallel each rank keeps the TeaCache residual of its token shard only.
+    const int64_t mine = comm_ ? dist::Ulysses::token_split(tokens, comm_->size()).count[static_cast<size_t>(comm_->rank())] : tokens;
+    for (auto& r : residual_) r.assign(static_cast<size_t>(mine * c.dim), 0.0f);
     order_.clear();
     if (g.curve) order_.assign(g.curve->order.begin(), g.curve->order.end());
   }
@@ -73,7 +77,14 @@ class CpuBackend final : public DenoiseBackend {
 
   int nan_step() override { return nan_step_; }
   double sparse_density() override {
-    const double kept = kept_ + svg_run_.kept_blocks, all = all_ + svg_run_.all_blocks;
+    // Each rank counted its head shard: sum over ranks.
+    double kept = kept_ + svg_run_.kept_blocks, all = all_ + svg_run_.all_blocks;
+    if (comm_ && comm_->size() > 1) {
+      std::vector<float> mine{static_cast<float>(kept), static_cast<float>(all)}, every(2 * comm_->size());
+      comm_->all_gather(mine.data(), every.data(), 2, DType::F32);
+      kept = all = 0;
+      for (int r = 0; r < comm_->size(); ++r) kept += every[2 * r], all += every[2 * r + 1];
+    }
     return all > 0 ? kept / all : 0.0;
   }
   double svg_temporal_fraction() override {
@@ -85,6 +96,7 @@ class CpuBackend final : public DenoiseBackend {
     const auto& c = model_.config;
     wan::DitForwardHooks hooks;
     hooks.token_order = order_;
+    hooks.comm = comm_;
     if (run.cache) {
       hooks.residual = residual_[branch].data();
       hooks.reuse_residual = run.reuse[branch];
@@ -99,9 +111,10 @@ class CpuBackend final : public DenoiseBackend {
       };
     }
     if (run.sparse) {
-      hooks.self_attn_layout = [&](int, const float* q, const float* k, int64_t tokens) -> const BlockSparseLayout* {
-        // The official mask sees bf16 q/k in [B, H, L, D].
-        const int64_t H = c.num_heads, D = c.head_dim();
+      hooks.self_attn_layout = [&](int, const float* q, const float* k, int64_t tokens,
+                                   int64_t H) -> const BlockSparseLayout* {
+        // The official mask sees bf16 q/k in [B, H, L, D] (H: this rank's heads).
+        const int64_t D = c.head_dim();
         qh_.resize(static_cast<size_t>(tokens * H * D)), kh_.resize(qh_.size());
         for (int64_t i = 0; i < tokens; ++i)
           for (int64_t h = 0; h < H; ++h)
@@ -124,6 +137,7 @@ class CpuBackend final : public DenoiseBackend {
   }
 
   const wan::WanDit& model_;
+  dist::Communicator* comm_;
   Tensor ctx_[2];
   StageGeometry geo_;
   size_t n_ = 0;
@@ -138,8 +152,8 @@ class CpuBackend final : public DenoiseBackend {
 
 }  // namespace
 
-std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model) {
-  return std::make_unique<CpuBackend>(model);
+std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model, dist::Communicator* comm) {
+  return std::make_unique<CpuBackend>(model, comm);
 }
 
 }  // namespace jenga

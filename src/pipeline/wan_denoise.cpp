@@ -233,7 +233,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
 #else
                           (fail("--device cuda: this build has no CUDA backend"), nullptr)
 #endif
-                          : make_cpu_denoise_backend(*req.model);
+                          : make_cpu_denoise_backend(*req.model, req.comm);
   backend->set_contexts(req.context, req.context_null);
   std::vector<double> ts;
   for (const auto& s : plan.step) ts.push_back(s.timestep);

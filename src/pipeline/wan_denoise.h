@@ -23,6 +23,9 @@ namespace jenga {
 namespace wan {
 struct WanDit;
 }
+namespace dist {
+class Communicator;
+}
 
 struct DenoiseRequest {
   const wan::WanDit* model = nullptr;
@@ -43,6 +46,9 @@ struct DenoiseRequest {
   std::optional<AttentionMode> attention;
   SvgSettings svg;  // used with AttentionMode::svg
   std::vector<int> save_steps;  // latents after these steps are returned too
+  // Ulysses sequence parallel over these ranks (all call denoise_wan with the same request);
+  // null = one process.
+  dist::Communicator* comm = nullptr;
 };
 
 struct DenoiseResult {

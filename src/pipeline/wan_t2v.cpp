@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/rng.h"
+#include "dist/communicator.h"
 #include "io/frames.h"
 #include "io/safetensors.h"
 #include "io/video_writer.h"
@@ -106,10 +107,35 @@ void check_request(const T2VRequest& r) {
 
 }  // namespace
 
+void check_t2v_request(const T2VRequest& r) {
+  check_request(r);
+  if (r.parallel != "sequence" && r.parallel != "prompts")
+    usage_fail("--parallel {}: use sequence or prompts", r.parallel);
+}
+
 T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
-  check_request(req);
+  auto res = generate_wan_t2v_batch(req, {{req.prompt, req.output, req.latents_out}}, progress);
+  return res.empty() ? T2VResult{} : res.front();
+}
+
+std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::vector<T2VJob>& all_jobs,
+                                              Progress& progress) {
+  for (const auto& j : all_jobs) {
+    T2VRequest r = req;
+    r.output = j.output;
+    check_t2v_request(r);
+  }
   const double t_start = now_s();
-  nlohmann::json report;
+  const int world = req.comm ? req.comm->size() : 1, rank = req.comm ? req.comm->rank() : 0;
+  // sequence: all ranks run every job's DiT; rank 0 alone encodes text, decodes and writes.
+  // prompts: each rank runs its own jobs alone.
+  const bool seq = req.parallel == "sequence" && req.comm;
+  const bool root = !seq || rank == 0;
+  std::vector<T2VJob> jobs;
+  for (size_t i = 0; i < all_jobs.size(); ++i)
+    if (seq || static_cast<int>(i % static_cast<size_t>(world)) == rank) jobs.push_back(all_jobs[i]);
+  std::vector<T2VResult> results;
+  if (jobs.empty()) return results;
 
   // Components.
   TinyModelPaths paths;
@@ -145,26 +171,35 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
   // The GPU computes with bf16 matrices: loading them so halves host memory (28 GB, not 56, for 14B).
   const wan::WanDit model = wan::load_wan_dit(paths.dit, cuda ? DType::BF16 : DType::F32);
   const auto& cfg = model.config;
+  // Heads must divide over the ranks: say so before the text encoder runs.
+  if (seq && cfg.num_heads % world != 0)
+    fail("--parallel sequence: the model's {} attention heads do not divide over {} processes; "
+         "run a number of processes that divides {}, or --parallel prompts", cfg.num_heads, world, cfg.num_heads);
   // Preset with the user's overrides; dense = the plain Wan2.1 loop.
   const std::optional<Preset> jenga = wan_preset_for(req.preset, cfg.size_name(), req.jenga, req.steps);
   const double shift = req.shift.value_or(jenga ? jenga->flow_shift : 5.0);
   const double guide = req.guide_scale.value_or(jenga ? jenga->guide_scale : 5.0);
-  const wan::WanVae vae = wan::WanVae::load(Checkpoint::open(paths.vae));
-  if (vae.z_dim != cfg.in_dim) fail("{}: VAE latent channels {} do not match the DiT's {}", paths.vae, vae.z_dim, cfg.in_dim);
-  progress.note(fmt::format("loaded Wan2.1 {} DiT ({} layers, dim {}) on {}", cfg.size_name(), cfg.num_layers, cfg.dim,
-                            cuda ? "cuda" : "cpu"));
+  std::optional<wan::WanVae> vae;
+  if (root) {
+    vae.emplace(wan::WanVae::load(Checkpoint::open(paths.vae)));
+    if (vae->z_dim != cfg.in_dim) fail("{}: VAE latent channels {} do not match the DiT's {}", paths.vae, vae->z_dim, cfg.in_dim);
+  }
+  progress.note(fmt::format("loaded Wan2.1 {} DiT ({} layers, dim {}) on {}{}", cfg.size_name(), cfg.num_layers, cfg.dim,
+                            cuda ? "cuda" : "cpu",
+                            world > 1 ? fmt::format(", {} processes, {} parallel", world, req.parallel) : ""));
 
-  // Text.
+  // Text: every job's contexts first (on the GPU the encoder lives only for this block: its
+  // ~11 GB are free before the DiT loads). Under sequence parallel rank 0 encodes and
+  // broadcasts.
   const double t_text0 = now_s();
-  const auto tok = wan::UmT5Tokenizer::open(paths.tokenizer);
-  const auto t5 = wan::T5Encoder::open(paths.t5);
-  if (t5.config().dim != cfg.text_dim)
-    fail("{}: text encoder width {} does not match the DiT's text_dim {}", paths.t5, t5.config().dim, cfg.text_dim);
-  // On the GPU the encoder lives only for this block: its ~11 GB are free before the DiT loads.
   const bool t5_cuda = cuda && !req.t5_cpu;
-  Tensor ctx_cond, ctx_uncond;
   const std::string neg = req.negative_prompt.empty() ? kWanDefaultNegativePrompt : req.negative_prompt;
-  {
+  std::vector<std::array<Tensor, 2>> ctx(jobs.size());
+  if (root) {
+    const auto tok = wan::UmT5Tokenizer::open(paths.tokenizer);
+    const auto t5 = wan::T5Encoder::open(paths.t5);
+    if (t5.config().dim != cfg.text_dim)
+      fail("{}: text encoder width {} does not match the DiT's text_dim {}", paths.t5, t5.config().dim, cfg.text_dim);
 #if JENGA_HAVE_CUDA
     std::unique_ptr<wan::T5EncoderCuda> t5_gpu = t5_cuda ? wan::T5EncoderCuda::from_encoder(t5) : nullptr;
 #endif
@@ -177,102 +212,130 @@ T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
 #endif
       return t5.encode(tp.ids, tp.mask);
     };
-    ctx_cond = encode(req.prompt);
-    ctx_uncond = encode(neg);
+    const Tensor uncond = encode(neg);
+    for (size_t j = 0; j < jobs.size(); ++j) ctx[j] = {encode(jobs[j].prompt), uncond};
+  }
+  if (seq) {
+    for (auto& pair : ctx)
+      for (Tensor& t : pair) {
+        std::vector<float> v;
+        if (root) v.assign(t.data_as<float>(), t.data_as<float>() + t.numel());
+        dist::broadcast_floats(*req.comm, v, 0);
+        const int64_t rows = static_cast<int64_t>(v.size()) / cfg.text_dim;
+        if (!root) t = Tensor::from_f32(v, Shape{rows, cfg.text_dim});
+      }
   }
   check_interrupt();
-  const double t_text = now_s() - t_text0;
+  const double t_text = (now_s() - t_text0) / static_cast<double>(jobs.size());
 
-  // Latents: [z, 1 + (F-1)/4, H/8, W/8], Philox normal noise (counter-based: the same on any
-  // device). A preset that starts smaller draws the first stage's noise, then the full-size
-  // noise for the re-noise, from one stream (as jenga_wan.py draws both from one generator).
   const int64_t lt = (req.frames - 1) / 4 + 1, lh = req.height / 8, lw = req.width / 8;
   if (lh % cfg.patch[1] || lw % cfg.patch[2] || lt % cfg.patch[0])
     usage_fail("size {}x{}: the latent {}x{} does not divide by the patch size", req.width, req.height, lh, lw);
-  DenoiseRequest dr;
-  dr.model = &model;
-  dr.cuda = cuda;
-  dr.jenga = jenga;
-  dr.attention = resolve_attention(req.attention, jenga.has_value(), req.svg);
-  dr.svg = svg_settings(req.svg, req.seed);
-  uint64_t offset = 0;
-  auto draw = [&](const std::array<int64_t, 3>& l) {
-    Tensor t = Tensor::empty(DType::F32, Shape{cfg.in_dim, l[0], l[1], l[2]});
-    fill_normal(std::span<float>(t.data_as<float>(), static_cast<size_t>(t.numel())), req.seed, offset);
-    offset += static_cast<uint64_t>(t.numel());
-    return t;
-  };
-  const auto sizes = stage_latents(jenga, lt, lh, lw);
-  dr.noise = draw(sizes[0]);
-  for (size_t k = 1; k < sizes.size(); ++k) dr.renoise.push_back(draw(sizes[k]));
-  dr.context = ctx_cond, dr.context_null = ctx_uncond;
-  dr.steps = req.steps, dr.shift = shift, dr.guide_scale = guide, dr.solver = req.solver;
-  const double t_dn0 = now_s();
-  const DenoiseResult dn = denoise_wan(dr, progress);
-  const double t_denoise = now_s() - t_dn0;
-  const Tensor& x = dn.latents;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const double t_job0 = now_s();
+    // Latents: [z, 1 + (F-1)/4, H/8, W/8], Philox normal noise (counter-based: the same on any
+    // device and rank). A preset that starts smaller draws the first stage's noise, then the
+    // full-size noise for the re-noise, from one stream (as jenga_wan.py draws both from one
+    // generator).
+    DenoiseRequest dr;
+    dr.model = &model;
+    dr.cuda = cuda;
+    dr.jenga = jenga;
+    dr.comm = seq ? req.comm : nullptr;
+    dr.attention = resolve_attention(req.attention, jenga.has_value(), req.svg);
+    dr.svg = svg_settings(req.svg, req.seed);
+    uint64_t offset = 0;
+    auto draw = [&](const std::array<int64_t, 3>& l) {
+      Tensor t = Tensor::empty(DType::F32, Shape{cfg.in_dim, l[0], l[1], l[2]});
+      fill_normal(std::span<float>(t.data_as<float>(), static_cast<size_t>(t.numel())), req.seed, offset);
+      offset += static_cast<uint64_t>(t.numel());
+      return t;
+    };
+    const auto sizes = stage_latents(jenga, lt, lh, lw);
+    dr.noise = draw(sizes[0]);
+    for (size_t k = 1; k < sizes.size(); ++k) dr.renoise.push_back(draw(sizes[k]));
+    dr.context = ctx[j][0], dr.context_null = ctx[j][1];
+    dr.steps = req.steps, dr.shift = shift, dr.guide_scale = guide, dr.solver = req.solver;
+    const double t_dn0 = now_s();
+    const DenoiseResult dn = denoise_wan(dr, progress);
+    const double t_denoise = now_s() - t_dn0;
+    if (!root) continue;
+    const Tensor& x = dn.latents;
+    if (!jobs[j].latents.empty()) {
+      SafetensorsWriter w;
+      w.add("latents", x);
+      w.write(jobs[j].latents);
+    }
 
-  // Decode and write.
-  const double t_vae0 = now_s();
-  // The DiT is gone by now (it lives inside denoise_wan): the decoder gets the GPU to itself.
+    // Decode and write.
+    const double t_vae0 = now_s();
+    // The DiT is gone by now (it lives inside denoise_wan): the decoder gets the GPU to itself.
 #if JENGA_HAVE_CUDA
-  const Tensor video = cuda ? wan::vae_decode_cuda(vae, x) : wan::vae_decode(vae, x);
+    const Tensor video = cuda ? wan::vae_decode_cuda(*vae, x) : wan::vae_decode(*vae, x);
 #else
-  const Tensor video = wan::vae_decode(vae, x);
+    const Tensor video = wan::vae_decode(*vae, x);
 #endif
-  check_interrupt();
-  const double t_vae = now_s() - t_vae0;
-  const Frames frames = frames_from_unit_range(video.data_as<float>(), static_cast<int>(video.dim(1)),
-                                               static_cast<int>(video.dim(2)), static_cast<int>(video.dim(3)));
-  T2VResult res;
-  res.output = write_video(req.output, frames, 16);
+    check_interrupt();
+    const double t_vae = now_s() - t_vae0;
+    const Frames frames = frames_from_unit_range(video.data_as<float>(), static_cast<int>(video.dim(1)),
+                                                 static_cast<int>(video.dim(2)), static_cast<int>(video.dim(3)));
+    T2VResult res;
+    res.output = write_video(jobs[j].output, frames, 16);
 
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  report = {{"engine", {{"name", "jenga.cpp"}, {"version", JENGA_VERSION_STRING}, {"commit", JENGA_GIT_COMMIT}}},
-            {"model", {{"builtin_tiny", builtin}, {"dit", builtin ? "built-in" : paths.dit}, {"dit_size", cfg.size_name()},
-                       {"dit_layout", std::string(wan::layout_name(model.layout))},
-                       {"fingerprints", {{"vae", builtin ? 0 : file_fingerprint(paths.vae)},
-                                         {"t5", builtin ? 0 : file_fingerprint(paths.t5)}}}}},
-            {"settings", {{"prompt", req.prompt}, {"negative_prompt", neg}, {"width", req.width}, {"height", req.height},
-                          {"frames", req.frames}, {"steps", req.steps}, {"seed", req.seed},
-                          {"cfg_scale", guide}, {"shift", shift}, {"solver", req.solver},
-                          {"preset", jenga ? jenga->name : "dense"}, {"attention", attention_mode_name(*dr.attention)},
-                          {"device", cuda ? "cuda" : "cpu"}, {"fps", 16},
-                          {"devices", {{"text_encoder", t5_cuda ? "cuda" : "cpu"}, {"dit", cuda ? "cuda" : "cpu"},
-                                       {"vae", cuda ? "cuda" : "cpu"}}},
-                          {"noise", "philox4x32-10 normal, counter-based"}}},
-            {"forwards", dn.forwards},
-            {"forwards_reused", dn.forwards_reused},
-            {"denoise", dn.report},
-            {"timings_s", {{"text", t_text}, {"denoise", t_denoise}, {"vae_decode", t_vae}, {"total", now_s() - t_start}}},
-            {"peak_host_rss_gib", static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0)},
-            {"output", res.output}};
-  if (*dr.attention == AttentionMode::svg)
-    report["settings"]["svg"] = {{"sparsity", dr.svg.sparsity}, {"first_times_fp", dr.svg.first_times_fp},
-                                 {"first_layers_fp", dr.svg.first_layers_fp}, {"num_sampled_rows", dr.svg.num_sampled_rows},
-                                 {"sample_mse_max_row", dr.svg.sample_mse_max_row}, {"rows_seed", dr.svg.seed},
-                                 {"source", "svg-project/Sparse-VideoGen scripts/wan/wan_t2v_720p_svg.sh"}};
-  if (jenga)
-    report["settings"]["jenga"] = {{"sa_drop_rates", jenga->sa_drop_rates}, {"p_remain_rates", jenga->p_remain},
-                                   {"res_rate_list", jenga->res_rates}, {"teacache_thresh", jenga->teacache_thresh},
-                                   {"use_ret_steps", jenga->use_ret_steps}, {"curve", "sliced gilbert"},
-                                   {"script", jenga->script}};
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    nlohmann::json report = {
+        {"engine", {{"name", "jenga.cpp"}, {"version", JENGA_VERSION_STRING}, {"commit", JENGA_GIT_COMMIT}}},
+        {"model", {{"builtin_tiny", builtin}, {"dit", builtin ? "built-in" : paths.dit}, {"dit_size", cfg.size_name()},
+                   {"dit_layout", std::string(wan::layout_name(model.layout))},
+                   {"fingerprints", {{"vae", builtin ? 0 : file_fingerprint(paths.vae)},
+                                     {"t5", builtin ? 0 : file_fingerprint(paths.t5)}}}}},
+        {"settings", {{"prompt", jobs[j].prompt}, {"negative_prompt", neg}, {"width", req.width}, {"height", req.height},
+                      {"frames", req.frames}, {"steps", req.steps}, {"seed", req.seed},
+                      {"cfg_scale", guide}, {"shift", shift}, {"solver", req.solver},
+                      {"preset", jenga ? jenga->name : "dense"}, {"attention", attention_mode_name(*dr.attention)},
+                      {"device", cuda ? "cuda" : "cpu"}, {"fps", 16},
+                      {"devices", {{"text_encoder", t5_cuda ? "cuda" : "cpu"}, {"dit", cuda ? "cuda" : "cpu"},
+                                   {"vae", cuda ? "cuda" : "cpu"}}},
+                      {"parallel", {{"world_size", world}, {"mode", req.comm ? req.parallel : "none"},
+                                    {"communicator", req.comm ? std::string(req.comm->name()) : "single"},
+                                    {"rank", rank}}},
+                      {"noise", "philox4x32-10 normal, counter-based"}}},
+        {"forwards", dn.forwards},
+        {"forwards_reused", dn.forwards_reused},
+        {"denoise", dn.report},
+        {"timings_s", {{"text", t_text}, {"denoise", t_denoise}, {"vae_decode", t_vae},
+                       {"total", now_s() - (j == 0 ? t_start : t_job0)}}},
+        {"peak_host_rss_gib", static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0)},
+        {"output", res.output}};
+    if (jobs.size() > 1 || all_jobs.size() > 1) report["settings"]["batch"] = {{"jobs", all_jobs.size()}};
+    if (*dr.attention == AttentionMode::svg)
+      report["settings"]["svg"] = {{"sparsity", dr.svg.sparsity}, {"first_times_fp", dr.svg.first_times_fp},
+                                   {"first_layers_fp", dr.svg.first_layers_fp}, {"num_sampled_rows", dr.svg.num_sampled_rows},
+                                   {"sample_mse_max_row", dr.svg.sample_mse_max_row}, {"rows_seed", dr.svg.seed},
+                                   {"source", "svg-project/Sparse-VideoGen scripts/wan/wan_t2v_720p_svg.sh"}};
+    if (jenga)
+      report["settings"]["jenga"] = {{"sa_drop_rates", jenga->sa_drop_rates}, {"p_remain_rates", jenga->p_remain},
+                                     {"res_rate_list", jenga->res_rates}, {"teacache_thresh", jenga->teacache_thresh},
+                                     {"use_ret_steps", jenga->use_ret_steps}, {"curve", "sliced gilbert"},
+                                     {"script", jenga->script}};
 #if JENGA_HAVE_CUDA
-  if (cuda) report["peak_gpu_alloc_gib"] = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
+    if (cuda) report["peak_gpu_alloc_gib"] = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
 #endif
-  res.sidecar = (fs::path(res.output).parent_path() / (fs::path(res.output).stem().string() + ".json")).string();
-  if (fs::is_directory(res.output)) res.sidecar = res.output + ".json";
-  const std::string tmp = res.sidecar + ".partial";
-  {
-    std::ofstream out(tmp);
-    out << report.dump(2) << "\n";
-    if (!out) fail("{}: cannot write the sidecar", res.sidecar);
+    res.sidecar = (fs::path(res.output).parent_path() / (fs::path(res.output).stem().string() + ".json")).string();
+    if (fs::is_directory(res.output)) res.sidecar = res.output + ".json";
+    const std::string tmp = res.sidecar + ".partial";
+    {
+      std::ofstream out(tmp);
+      out << report.dump(2) << "\n";
+      if (!out) fail("{}: cannot write the sidecar", res.sidecar);
+    }
+    fs::rename(tmp, res.sidecar);
+    res.report = report;
+    progress.note("wrote " + res.output + " and " + res.sidecar);
+    results.push_back(std::move(res));
   }
-  fs::rename(tmp, res.sidecar);
-  res.report = report;
-  progress.note("wrote " + res.output + " and " + res.sidecar);
-  return res;
+  return results;
 }
 
 }  // namespace jenga

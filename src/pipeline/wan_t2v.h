@@ -13,6 +13,10 @@
 
 namespace jenga {
 
+namespace dist {
+class Communicator;
+}
+
 struct T2VRequest {
   // A published Wan2.1 folder (diffusion_pytorch_model*.safetensors, Wan2.1_VAE.pth,
   // models_t5_umt5-xxl-enc-bf16.pth, google/umt5-xxl/); single components override it.
@@ -32,6 +36,18 @@ struct T2VRequest {
   std::string device = "auto";   // auto | cpu | cuda: where the DiT, umT5 and VAE run
   bool t5_cpu = false;           // umT5 on the CPU even with CUDA (official --t5_cpu: saves ~11 GB)
   std::string output = "output.webp";
+  // Several processes (mpirun): "sequence" = every rank runs each prompt's DiT, Ulysses
+  // sequence parallel, text encoder and VAE on rank 0; "prompts" = each rank takes whole
+  // prompts (job i on rank i % size). Null comm = one process.
+  dist::Communicator* comm = nullptr;
+  std::string parallel = "sequence";
+  std::string latents_out;  // debug: also write the final latents (f32 "latents") to this .safetensors
+};
+
+// One prompt of a batch and where its video goes.
+struct T2VJob {
+  std::string prompt, output;
+  std::string latents;  // debug dump of the final latents, or empty
 };
 
 struct T2VResult {
@@ -43,8 +59,17 @@ struct T2VResult {
 // The official negative prompt of Wan2.1 (wan/configs/shared_config.py).
 extern const char* const kWanDefaultNegativePrompt;
 
+// The cheap checks (sizes, frames, steps, flags, output format and folder): UsageError.
+void check_t2v_request(const T2VRequest& request);
+
 // Validates everything cheap first (sizes, frames, steps, files, output format) and throws
 // UsageError / Error before any heavy work.
 T2VResult generate_wan_t2v(const T2VRequest& request, Progress& progress);
+
+// Many prompts with the weights loaded once (request.prompt / output are ignored; every job
+// uses request.seed). Returns the results this rank wrote (rank 0 under "sequence"; its
+// own jobs under "prompts").
+std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& request, const std::vector<T2VJob>& jobs,
+                                              Progress& progress);
 
 }  // namespace jenga

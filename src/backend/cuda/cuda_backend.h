@@ -18,6 +18,8 @@ struct DeviceInfo {
   size_t l2_bytes = 0;
 };
 DeviceInfo device_info(int device = 0);
+// Makes `device` current for this host thread (one process per GPU under mpirun).
+void set_device(int device);
 // Registers cudaMalloc/cudaFree as the allocator for Device::CUDA tensors (idempotent).
 void init();
 

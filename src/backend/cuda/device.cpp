@@ -28,6 +28,8 @@ int device_count() {
   return n;
 }
 
+void set_device(int device) { JENGA_CUDA_CHECK(cudaSetDevice(device)); }
+
 DeviceInfo device_info(int device) {
   cudaDeviceProp p{};
   JENGA_CUDA_CHECK(cudaGetDeviceProperties(&p, device));

@@ -1,12 +1,14 @@
 #include "models/wan/wan_dit_cpu.h"
 
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "backend/cpu/attention.h"
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/ops.h"
 #include "core/error.h"
+#include "dist/ulysses.h"
 
 namespace jenga::wan {
 
@@ -104,16 +106,35 @@ Tensor wan_forward_cpu(const WanDit& model, const Tensor& x, double t, const Ten
   const int64_t TL = c.text_len;
   check_order(hooks.token_order, L);
   const bool permuted = !hooks.token_order.empty();
+  // Sequence parallel: this rank holds tokens [off, off + n) of the sequence order, every
+  // per-token op runs on them, self-attention sees all tokens of heads / ranks heads.
+  std::optional<dist::Ulysses> sp;
+  if (hooks.comm) sp.emplace(*hooks.comm, L, heads, hd);
+  if (sp && hooks.self_attention && sp->local_heads() != heads)
+    fail("sequence parallel with {} processes: this attention replacement (--attention svg) needs every head on one "
+         "process; run one process or --parallel prompts", hooks.comm->size());
+  const int64_t n = sp ? sp->local_tokens() : L, off = sp ? sp->offset() : 0;
+  const int64_t sh = sp ? sp->local_heads() : heads;
+  auto raster = [&](int64_t i) { return permuted ? hooks.token_order[static_cast<size_t>(i)] : i; };
 
-  // Patch embedding (Conv3d with stride = kernel) as a GEMM over patch rows, then curve order.
-  Buf xs(static_cast<size_t>(L * dim)), tmp(static_cast<size_t>(L * dim));
+  // Patch embedding (Conv3d with stride = kernel) as a GEMM over this rank's patch rows, taken
+  // in curve order.
+  Buf xs(static_cast<size_t>(n * dim)), tmp(static_cast<size_t>(n * dim));
   {
-    Buf patches(static_cast<size_t>(L * patch_len));
+    Buf patches(static_cast<size_t>(L * patch_len)), mine(static_cast<size_t>(n * patch_len));
     cpu::patchify(f32(x), patches.data(), c.in_dim, F, H, Wd, c.patch);
-    cpu::linear(patches.data(), f32(W.patch_w), f32(W.patch_b), permuted ? tmp.data() : xs.data(), L, dim, patch_len);
-    if (permuted) cpu::gather_rows(tmp.data(), xs.data(), dim, hooks.token_order);
+    for (int64_t i = 0; i < n; ++i)
+      std::copy_n(patches.data() + raster(off + i) * patch_len, patch_len, mine.data() + i * patch_len);
+    cpu::linear(mine.data(), f32(W.patch_w), f32(W.patch_b), xs.data(), n, dim, patch_len);
   }
-  const cpu::RopeTable rope = cpu::rope_table_3d(hd, F, H, Wd, hooks.token_order);
+  // RoPE at each token's global position: the rows of this rank's shard.
+  cpu::RopeTable rope = cpu::rope_table_3d(hd, F, H, Wd, hooks.token_order);
+  if (sp) {
+    const size_t a = static_cast<size_t>(off * rope.pairs), b = static_cast<size_t>((off + n) * rope.pairs);
+    rope.cos = std::vector<double>(rope.cos.begin() + a, rope.cos.begin() + b);
+    rope.sin = std::vector<double>(rope.sin.begin() + a, rope.sin.begin() + b);
+    rope.tokens = n;
+  }
 
   // Time embedding: e [dim] (head), e0 [6, dim] (blocks).
   Buf e(static_cast<size_t>(dim)), e0(static_cast<size_t>(6 * dim));
@@ -129,12 +150,15 @@ Tensor wan_forward_cpu(const WanDit& model, const Tensor& x, double t, const Ten
     linear(h.data(), W.text2, ctx.data(), TL);
   }
 
-  Buf q(static_cast<size_t>(L * dim)), k(static_cast<size_t>(L * dim)), v(static_cast<size_t>(L * dim));
-  Buf att(static_cast<size_t>(L * dim)), ck(static_cast<size_t>(TL * dim)), cv(static_cast<size_t>(TL * dim));
-  Buf ff(static_cast<size_t>(L * c.ffn_dim)), mod(static_cast<size_t>(6 * dim));
+  Buf q(static_cast<size_t>(n * dim)), k(static_cast<size_t>(n * dim)), v(static_cast<size_t>(n * dim));
+  Buf att(static_cast<size_t>(n * dim)), ck(static_cast<size_t>(TL * dim)), cv(static_cast<size_t>(TL * dim));
+  Buf ff(static_cast<size_t>(n * c.ffn_dim)), mod(static_cast<size_t>(6 * dim));
+  // Head shards over the whole sequence (sequence parallel only).
+  const size_t shard = sp ? static_cast<size_t>(L * sh * hd) : 0;
+  Buf qh(shard), kh(shard), vh(shard), ah(shard);
   const bool skip_blocks = hooks.residual && hooks.reuse_residual;
   if (skip_blocks) {
-    for (int64_t i = 0; i < L * dim; ++i) xs[i] += hooks.residual[i];
+    for (int64_t i = 0; i < n * dim; ++i) xs[i] += hooks.residual[i];
   } else if (hooks.residual) {
     std::copy(xs.begin(), xs.end(), hooks.residual);
   }
@@ -146,59 +170,72 @@ Tensor wan_forward_cpu(const WanDit& model, const Tensor& x, double t, const Ten
     const float *shift_f = &mod[3 * dim], *scale_f = &mod[4 * dim], *gate_f = &mod[5 * dim];
 
     // Self-attention on the modulated LayerNorm, q/k RMSNorm over the full dim, 3D RoPE.
-    cpu::layer_norm(xs.data(), tmp.data(), L, dim, nullptr, nullptr, static_cast<float>(c.eps));
-    cpu::modulate(tmp.data(), L, dim, shift_a, scale_a);
-    linear(tmp.data(), B.sa_q, q.data(), L);
-    linear(tmp.data(), B.sa_k, k.data(), L);
-    linear(tmp.data(), B.sa_v, v.data(), L);
-    cpu::rms_norm(q.data(), q.data(), L, dim, f32(B.sa_norm_q), static_cast<float>(c.eps));
-    cpu::rms_norm(k.data(), k.data(), L, dim, f32(B.sa_norm_k), static_cast<float>(c.eps));
-    cpu::rope_apply(q.data(), L, heads, hd, rope);
-    cpu::rope_apply(k.data(), L, heads, hd, rope);
-    if (!hooks.self_attention ||
-        !hooks.self_attention(static_cast<int>(layer), q.data(), k.data(), v.data(), att.data(), L)) {
-      const BlockSparseLayout* layout =
-          hooks.self_attn_layout ? hooks.self_attn_layout(static_cast<int>(layer), q.data(), k.data(), L) : nullptr;
-      attend(q.data(), k.data(), v.data(), att.data(), L, L, heads, hd, layout);
+    cpu::layer_norm(xs.data(), tmp.data(), n, dim, nullptr, nullptr, static_cast<float>(c.eps));
+    cpu::modulate(tmp.data(), n, dim, shift_a, scale_a);
+    linear(tmp.data(), B.sa_q, q.data(), n);
+    linear(tmp.data(), B.sa_k, k.data(), n);
+    linear(tmp.data(), B.sa_v, v.data(), n);
+    cpu::rms_norm(q.data(), q.data(), n, dim, f32(B.sa_norm_q), static_cast<float>(c.eps));
+    cpu::rms_norm(k.data(), k.data(), n, dim, f32(B.sa_norm_k), static_cast<float>(c.eps));
+    cpu::rope_apply(q.data(), n, heads, hd, rope);
+    cpu::rope_apply(k.data(), n, heads, hd, rope);
+    if (sp) {
+      // Sequence shard, all heads -> all tokens, this rank's heads; the mask per head as on one rank.
+      sp->seq_to_heads(q.data(), qh.data());
+      sp->seq_to_heads(k.data(), kh.data());
+      sp->seq_to_heads(v.data(), vh.data());
     }
-    linear(att.data(), B.sa_o, tmp.data(), L);
-    cpu::add_gated(xs.data(), tmp.data(), L, dim, gate_a);
+    float *aq = sp ? qh.data() : q.data(), *ak = sp ? kh.data() : k.data(), *av = sp ? vh.data() : v.data();
+    float* ao = sp ? ah.data() : att.data();
+    if (!hooks.self_attention || !hooks.self_attention(static_cast<int>(layer), aq, ak, av, ao, L)) {
+      const BlockSparseLayout* layout =
+          hooks.self_attn_layout ? hooks.self_attn_layout(static_cast<int>(layer), aq, ak, L, sh) : nullptr;
+      attend(aq, ak, av, ao, L, L, sh, hd, layout);
+    }
+    if (sp) sp->heads_to_seq(ah.data(), att.data());
+    linear(att.data(), B.sa_o, tmp.data(), n);
+    cpu::add_gated(xs.data(), tmp.data(), n, dim, gate_a);
 
     // Cross-attention to all text_len context rows (affine LayerNorm, no modulation, no gate).
-    cpu::layer_norm(xs.data(), tmp.data(), L, dim, f32(B.norm3_w), f32(B.norm3_b), static_cast<float>(c.eps));
-    linear(tmp.data(), B.ca_q, q.data(), L);
-    cpu::rms_norm(q.data(), q.data(), L, dim, f32(B.ca_norm_q), static_cast<float>(c.eps));
+    cpu::layer_norm(xs.data(), tmp.data(), n, dim, f32(B.norm3_w), f32(B.norm3_b), static_cast<float>(c.eps));
+    linear(tmp.data(), B.ca_q, q.data(), n);
+    cpu::rms_norm(q.data(), q.data(), n, dim, f32(B.ca_norm_q), static_cast<float>(c.eps));
     linear(ctx.data(), B.ca_k, ck.data(), TL);
     cpu::rms_norm(ck.data(), ck.data(), TL, dim, f32(B.ca_norm_k), static_cast<float>(c.eps));
     linear(ctx.data(), B.ca_v, cv.data(), TL);
-    attend(q.data(), ck.data(), cv.data(), att.data(), L, TL, heads, hd, nullptr);
-    linear(att.data(), B.ca_o, tmp.data(), L);
-    cpu::add_gated(xs.data(), tmp.data(), L, dim, nullptr);
+    attend(q.data(), ck.data(), cv.data(), att.data(), n, TL, heads, hd, nullptr);
+    linear(att.data(), B.ca_o, tmp.data(), n);
+    cpu::add_gated(xs.data(), tmp.data(), n, dim, nullptr);
 
     // FFN on the modulated LayerNorm: Linear -> GELU(tanh) -> Linear, gated residual.
-    cpu::layer_norm(xs.data(), tmp.data(), L, dim, nullptr, nullptr, static_cast<float>(c.eps));
-    cpu::modulate(tmp.data(), L, dim, shift_f, scale_f);
-    linear(tmp.data(), B.ffn0, ff.data(), L);
-    cpu::gelu_tanh(ff.data(), L * c.ffn_dim);
-    linear(ff.data(), B.ffn2, tmp.data(), L);
-    cpu::add_gated(xs.data(), tmp.data(), L, dim, gate_f);
+    cpu::layer_norm(xs.data(), tmp.data(), n, dim, nullptr, nullptr, static_cast<float>(c.eps));
+    cpu::modulate(tmp.data(), n, dim, shift_f, scale_f);
+    linear(tmp.data(), B.ffn0, ff.data(), n);
+    cpu::gelu_tanh(ff.data(), n * c.ffn_dim);
+    linear(ff.data(), B.ffn2, tmp.data(), n);
+    cpu::add_gated(xs.data(), tmp.data(), n, dim, gate_f);
 
-    if (hooks.after_block) hooks.after_block(static_cast<int>(layer), xs.data(), L);
+    if (hooks.after_block) hooks.after_block(static_cast<int>(layer), xs.data(), n);
   }
   if (hooks.residual && !skip_blocks)
-    for (int64_t i = 0; i < L * dim; ++i) hooks.residual[i] = xs[i] - hooks.residual[i];
+    for (int64_t i = 0; i < n * dim; ++i) hooks.residual[i] = xs[i] - hooks.residual[i];
 
-  // Back to raster order, head modulation (from e, not e0), projection, unpatchify.
-  if (permuted) {
-    cpu::scatter_rows(xs.data(), tmp.data(), dim, hooks.token_order);
-    std::swap(xs, tmp);
-  }
+  // Head (per token, so on the shard): modulation from e, not e0, then projection.
   Buf hmod(static_cast<size_t>(2 * dim));
   for (int64_t i = 0; i < 2 * dim; ++i) hmod[i] = f32(W.head_modulation)[i] + e[i % dim];
-  cpu::layer_norm(xs.data(), tmp.data(), L, dim, nullptr, nullptr, static_cast<float>(c.eps));
-  cpu::modulate(tmp.data(), L, dim, &hmod[0], &hmod[dim]);
-  Buf out_tokens(static_cast<size_t>(L * out_len));
-  linear(tmp.data(), W.head, out_tokens.data(), L);
+  cpu::layer_norm(xs.data(), tmp.data(), n, dim, nullptr, nullptr, static_cast<float>(c.eps));
+  cpu::modulate(tmp.data(), n, dim, &hmod[0], &hmod[dim]);
+  Buf out_tokens(static_cast<size_t>(L * out_len)), seq(permuted ? static_cast<size_t>(L * out_len) : 0);
+  float* head_out = permuted ? seq.data() : out_tokens.data();
+  if (sp) {
+    Buf mine(static_cast<size_t>(n * out_len));
+    linear(tmp.data(), W.head, mine.data(), n);
+    sp->gather_tokens(mine.data(), head_out, out_len);
+  } else {
+    linear(tmp.data(), W.head, head_out, n);
+  }
+  // Back to raster order, unpatchify.
+  if (permuted) cpu::scatter_rows(seq.data(), out_tokens.data(), out_len, hooks.token_order);
   Tensor out = Tensor::empty(DType::F32, Shape{c.out_dim, x.dim(1), x.dim(2), x.dim(3)});
   cpu::unpatchify(out_tokens.data(), out.data_as<float>(), c.out_dim, F, H, Wd, c.patch);
   return out;
