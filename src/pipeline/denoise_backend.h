@@ -86,7 +86,8 @@ class DenoiseBackend {
 // latents; the DiT output is gathered); null = one process.
 std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model, dist::Communicator* comm = nullptr);
 #if JENGA_HAVE_CUDA
-std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model);
+// comm: the host communicator (MPI); the backend makes its NCCL communicator from it.
+std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model, dist::Communicator* comm = nullptr);
 #endif
 
 }  // namespace jenga

@@ -14,6 +14,8 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "dist/communicator.h"
+#include "dist/nccl_communicator.h"
 #include "jenga/svg/svg_masks.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cuda.h"
@@ -99,16 +101,19 @@ class CarveLayouts {
 
 class CudaBackend final : public DenoiseBackend {
  public:
-  explicit CudaBackend(const wan::WanDit& m) : model_(m) {
+  CudaBackend(const wan::WanDit& m, dist::Communicator* host) : model_(m), host_(host) {
     cuda::init();
     dit_ = wan::WanDitCuda::from_model(m);
     JENGA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    // Sequence parallel: NCCL on the DiT's stream, bootstrapped through the host communicator.
+    if (host_) nccl_ = dist::make_nccl_communicator(*host_, stream_);
     for (auto& e : done_) JENGA_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
     nan_ = dev(DType::I32, 1);
     reset_nan();
   }
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
+    nccl_.reset();
     for (auto& e : done_) cudaEventDestroy(e);
     cudaStreamDestroy(stream_);
   }
@@ -138,7 +143,7 @@ class CudaBackend final : public DenoiseBackend {
     tokens_ = F * H * W;
     std::vector<int64_t> order;
     if (g.curve) order.assign(g.curve->order.begin(), g.curve->order.end());
-    dit_->prepare(F, H, W, order);
+    dit_->prepare(F, H, W, order, nccl_.get());
     n_ = c.in_dim * g.latent[0] * g.latent[1] * g.latent[2];
     x_ = dev(DType::F32, n_), last_ = dev(DType::F32, n_), vc_ = dev(DType::F32, n_), vu_ = dev(DType::F32, n_);
     for (auto& h : hist_) {
@@ -147,8 +152,9 @@ class CudaBackend final : public DenoiseBackend {
     }
     JENGA_CUDA_CHECK(cudaMemset(last_.data(), 0, last_.nbytes()));
     newest_ = 0;
-    for (auto& r : residual_) r = step_reuse ? dev(DType::F32, tokens_ * c.dim) : Tensor();
-    carve_.set_stage(g.neighbors.get(), tokens_, static_cast<int>(c.num_heads), static_cast<int>(c.head_dim()));
+    // Under sequence parallel: the residual of this rank's tokens, masks of its heads.
+    for (auto& r : residual_) r = step_reuse ? dev(DType::F32, dit_->local_tokens() * c.dim) : Tensor();
+    carve_.set_stage(g.neighbors.get(), tokens_, static_cast<int>(dit_->local_heads()), static_cast<int>(c.head_dim()));
   }
 
   void set_svg(const SvgStage& s) override {
@@ -219,7 +225,15 @@ class CudaBackend final : public DenoiseBackend {
 
   double sparse_density() override {
     JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    return svg_.runs() > 0 ? svg_.density() : carve_.density();
+    const double mine_d = svg_.runs() > 0 ? svg_.density() : carve_.density();
+    if (!host_ || host_->size() == 1) return mine_d;
+    // Each rank counted its head shard (same rows per rank): the mean over ranks.
+    const float mine = static_cast<float>(mine_d);
+    std::vector<float> all(static_cast<size_t>(host_->size()));
+    host_->all_gather(&mine, all.data(), 1, DType::F32);
+    double sum = 0;
+    for (float v : all) sum += v;
+    return sum / static_cast<double>(all.size());
   }
   double svg_temporal_fraction() override { return svg_.temporal_fraction(); }
 
@@ -259,6 +273,8 @@ class CudaBackend final : public DenoiseBackend {
   }
 
   const wan::WanDit& model_;
+  dist::Communicator* host_;
+  std::unique_ptr<dist::Communicator> nccl_;
   std::unique_ptr<wan::WanDitCuda> dit_;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t done_[2] = {nullptr, nullptr};
@@ -273,8 +289,8 @@ class CudaBackend final : public DenoiseBackend {
 
 }  // namespace
 
-std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model) {
-  return std::make_unique<CudaBackend>(model);
+std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model, dist::Communicator* comm) {
+  return std::make_unique<CudaBackend>(model, comm);
 }
 
 }  // namespace jenga

@@ -229,7 +229,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
 
   auto backend = req.cuda ?
 #if JENGA_HAVE_CUDA
-                          make_cuda_denoise_backend(*req.model)
+                          make_cuda_denoise_backend(*req.model, req.comm)
 #else
                           (fail("--device cuda: this build has no CUDA backend"), nullptr)
 #endif

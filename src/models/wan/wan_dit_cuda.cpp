@@ -17,6 +17,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "dist/communicator.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
 
@@ -102,6 +103,37 @@ struct WanDitCuda::Impl {
   Tensor t_sin, t_h, t_e, t_e0, mods, hmod;
   size_t act_bytes = 0;
   int attention_path = 0;
+  // Sequence parallel (Ulysses): this rank's tokens [off, off + n), heads per rank hp; the
+  // head-shard q/k/v and attention output over all L tokens, the exchange staging buffer,
+  // the gathered head output; element counts / displacements per peer of each exchange.
+  dist::Communicator* comm = nullptr;
+  int64_t n = 0, off = 0, hp = 0;
+  Tensor qkvh, atth, stage, head_all;
+  std::vector<size_t> qkv_sc, qkv_sd, qkv_rc, qkv_rd, att_sc, att_sd, att_rc, att_rd, head_c, head_d;
+
+  // [n, 3 dim] fused q/k/v (all heads) -> peer-major [peer][n][3][hp][hd] -> all-to-all ->
+  // qkvh [L][3][hp][hd] (every token, this rank's heads).
+  void qkv_to_heads(const uint16_t* qkv, cudaStream_t s) {
+    const int64_t d = c.dim, w = hp * c.head_dim(), ranks = comm->size();
+    auto* st = static_cast<uint16_t*>(stage.data());
+    for (int64_t p = 0; p < ranks; ++p)
+      for (int64_t j = 0; j < 3; ++j)
+        JENGA_CUDA_CHECK(cudaMemcpy2DAsync(st + (p * n * 3 + j) * w, static_cast<size_t>(3 * w) * 2,
+                                           qkv + j * d + p * w, static_cast<size_t>(3 * d) * 2,
+                                           static_cast<size_t>(w) * 2, static_cast<size_t>(n),
+                                           cudaMemcpyDeviceToDevice, s));
+    comm->all_to_all_v(st, qkv_sc, qkv_sd, qkvh.data(), qkv_rc, qkv_rd, DType::BF16);
+  }
+  // atth [L][hp][hd] -> all-to-all -> peer-major [peer][n][hp][hd] -> out [n][heads][hd].
+  void att_to_seq(void* out, cudaStream_t s) {
+    const int64_t d = c.dim, w = hp * c.head_dim(), ranks = comm->size();
+    auto* st = static_cast<uint16_t*>(stage.data());
+    comm->all_to_all_v(atth.data(), att_sc, att_sd, st, att_rc, att_rd, DType::BF16);
+    for (int64_t p = 0; p < ranks; ++p)
+      JENGA_CUDA_CHECK(cudaMemcpy2DAsync(static_cast<uint16_t*>(out) + p * w, static_cast<size_t>(d) * 2,
+                                         st + p * n * w, static_cast<size_t>(w) * 2, static_cast<size_t>(w) * 2,
+                                         static_cast<size_t>(n), cudaMemcpyDeviceToDevice, s));
+  }
 
   void count_weights() {
     weight_bytes = 0;
@@ -118,23 +150,25 @@ struct WanDitCuda::Impl {
     gemm.linear(in, l.w.data(), l.b.data(), out, rows, l.out, l.in, ep, s);
   }
 
-  // Attention over bf16 rows: q [lq, heads, hd] (row stride qs), k/v [lk, heads, hd] (ks, vs).
+  // Attention over bf16 rows: q [lq, heads, hd] (row stride qs), k/v [lk, heads, hd] (ks, vs);
+  // heads 0 = all of the model's (out rows dim apart), else a head shard (out rows packed).
   void attend(const void* q, int64_t qs, const void* k, const void* v, int64_t kvs, void* out, int64_t lq,
-              int64_t lk, const DeviceBlockLayout* layout, void* s) {
+              int64_t lk, const DeviceBlockLayout* layout, void* s, int64_t heads = 0) {
+    const int64_t nh = heads ? heads : c.num_heads, os = nh * c.head_dim();
     cuda::AttentionParams p;
     p.q = static_cast<const uint16_t*>(q);
     p.k = static_cast<const uint16_t*>(k);
     p.v = static_cast<const uint16_t*>(v);
     p.out = static_cast<uint16_t*>(out);
     p.batch = 1;
-    p.heads = static_cast<int>(c.num_heads);
+    p.heads = static_cast<int>(nh);
     p.q_len = static_cast<int>(lq);
     p.k_len = static_cast<int>(lk);
     p.head_dim = static_cast<int>(c.head_dim());
     p.q_row_stride = qs, p.q_head_stride = c.head_dim(), p.q_batch_stride = lq * qs;
     p.k_row_stride = kvs, p.k_head_stride = c.head_dim(), p.k_batch_stride = lk * kvs;
     p.v_row_stride = kvs, p.v_head_stride = c.head_dim(), p.v_batch_stride = lk * kvs;
-    p.out_row_stride = c.dim, p.out_head_stride = c.head_dim(), p.out_batch_stride = lq * c.dim;
+    p.out_row_stride = os, p.out_head_stride = c.head_dim(), p.out_batch_stride = lq * os;
     p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(c.head_dim())));
     p.path = attention_path;
     if (layout) {
@@ -155,6 +189,8 @@ void WanDitCuda::set_attention_path(int path) {
   impl_->attention_path = path;
 }
 size_t WanDitCuda::activation_bytes() const { return impl_->act_bytes; }
+int64_t WanDitCuda::local_tokens() const { return impl_->n; }
+int64_t WanDitCuda::local_heads() const { return impl_->hp; }
 
 std::unique_ptr<WanDitCuda> WanDitCuda::from_model(const WanDit& model) {
   cuda::init();
@@ -249,23 +285,37 @@ std::unique_ptr<WanDitCuda> WanDitCuda::random(const WanConfig& c, uint64_t seed
   return m;
 }
 
-void WanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, std::span<const int64_t> token_order) {
+void WanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, std::span<const int64_t> token_order,
+                         dist::Communicator* comm) {
   Impl& I = *impl_;
   const WanConfig& c = I.c;
   if (frames <= 0 || height <= 0 || width <= 0) fail("DiT prepare: empty token grid {}x{}x{}", frames, height, width);
   const int64_t L = frames * height * width;
   if (!token_order.empty() && static_cast<int64_t>(token_order.size()) != L)
     fail("DiT prepare: token order has {} entries for {} tokens", token_order.size(), L);
+  if (comm && !comm->device_buffers())
+    fail("DiT prepare: the CUDA DiT needs a device communicator (NCCL), not {}", comm->name());
+  if (comm && c.num_heads % comm->size() != 0)
+    fail("sequence parallel: the model's {} attention heads do not divide over {} processes; "
+         "run a number of processes that divides {} (or --parallel prompts)",
+         c.num_heads, comm->size(), c.num_heads);
   I.F = frames, I.H = height, I.W = width, I.L = L;
+  I.comm = comm;
+  const int ranks = comm ? comm->size() : 1, rank = comm ? comm->rank() : 0;
+  const dist::Split split = dist::split_even(L, ranks);
+  I.n = split.count[static_cast<size_t>(rank)], I.off = split.offset[static_cast<size_t>(rank)];
+  I.hp = c.num_heads / ranks;
+  const int64_t n = I.n;
   const int64_t d = c.dim, TL = c.text_len;
   const int64_t pl = c.in_dim * c.patch[0] * c.patch[1] * c.patch[2];
   const int64_t ol = c.out_dim * c.patch[0] * c.patch[1] * c.patch[2];
-  // RoPE angles in double on the host in the token order, uploaded as (cos, sin) f32 pairs.
+  // RoPE angles in double on the host in the token order, uploaded as (cos, sin) f32 pairs:
+  // the rows of this rank's tokens (their global positions).
   const cpu::RopeTable rt = cpu::rope_table_3d(c.head_dim(), frames, height, width, token_order);
-  std::vector<float> cs(static_cast<size_t>(L * rt.pairs * 2));
-  for (int64_t i = 0; i < L * rt.pairs; ++i) {
-    cs[2 * i] = static_cast<float>(rt.cos[i]);
-    cs[2 * i + 1] = static_cast<float>(rt.sin[i]);
+  std::vector<float> cs(static_cast<size_t>(n * rt.pairs * 2));
+  for (int64_t i = 0; i < n * rt.pairs; ++i) {
+    cs[2 * i] = static_cast<float>(rt.cos[I.off * rt.pairs + i]);
+    cs[2 * i + 1] = static_cast<float>(rt.sin[I.off * rt.pairs + i]);
   }
   I.rope = upload(cs.data(), static_cast<int64_t>(cs.size()), DType::F32);
   I.order = Tensor();
@@ -274,26 +324,47 @@ void WanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, std::spa
     cuda::copy_to_device(I.order.data(), token_order.data(), static_cast<size_t>(L) * 8);
   }
   I.patches = device_empty(DType::BF16, L * pl);
-  I.x = device_empty(DType::F32, L * d);
-  I.h = device_empty(DType::BF16, L * d);
-  I.qkv = device_empty(DType::BF16, L * 3 * d);
-  I.att = device_empty(DType::BF16, L * d);
-  I.y = device_empty(DType::BF16, L * d);
-  I.cq = device_empty(DType::BF16, L * d);
+  I.x = device_empty(DType::F32, n * d);
+  I.h = device_empty(DType::BF16, n * d);
+  I.qkv = device_empty(DType::BF16, n * 3 * d);
+  I.att = device_empty(DType::BF16, n * d);
+  I.y = device_empty(DType::BF16, n * d);
+  I.cq = device_empty(DType::BF16, n * d);
   I.ctx_h = device_empty(DType::BF16, TL * d);
   I.ctx = device_empty(DType::BF16, TL * d);
   I.ckv = device_empty(DType::BF16, TL * 2 * d);
-  I.ff = device_empty(DType::BF16, L * c.ffn_dim);
-  I.head_out = device_empty(DType::BF16, L * ol);
+  I.ff = device_empty(DType::BF16, n * c.ffn_dim);
+  I.head_out = device_empty(DType::BF16, n * ol);
   I.t_sin = device_empty(DType::F32, c.freq_dim);
   I.t_h = device_empty(DType::F32, d);
   I.t_e = device_empty(DType::F32, d);
   I.t_e0 = device_empty(DType::F32, 6 * d);
   I.mods = device_empty(DType::F32, c.num_layers * 6 * d);
   I.hmod = device_empty(DType::F32, 2 * d);
+  I.qkvh = I.atth = I.stage = I.head_all = Tensor();
+  for (auto* v : {&I.qkv_sc, &I.qkv_sd, &I.qkv_rc, &I.qkv_rd, &I.att_sc, &I.att_sd, &I.att_rc, &I.att_rd, &I.head_c,
+                  &I.head_d})
+    v->clear();
+  if (comm) {
+    const int64_t w = I.hp * c.head_dim();
+    I.qkvh = device_empty(DType::BF16, L * 3 * w);
+    I.atth = device_empty(DType::BF16, L * w);
+    I.stage = device_empty(DType::BF16, ranks * n * 3 * w);
+    I.head_all = device_empty(DType::BF16, L * ol);
+    for (int p = 0; p < ranks; ++p) {
+      const auto cp = static_cast<size_t>(split.count[p]), op = static_cast<size_t>(split.offset[p]);
+      const auto nn = static_cast<size_t>(n), pp = static_cast<size_t>(p), uw = static_cast<size_t>(w);
+      I.qkv_sc.push_back(nn * 3 * uw), I.qkv_sd.push_back(pp * nn * 3 * uw);
+      I.qkv_rc.push_back(cp * 3 * uw), I.qkv_rd.push_back(op * 3 * uw);
+      I.att_sc.push_back(cp * uw), I.att_sd.push_back(op * uw);
+      I.att_rc.push_back(nn * uw), I.att_rd.push_back(pp * nn * uw);
+      I.head_c.push_back(cp * static_cast<size_t>(ol)), I.head_d.push_back(op * static_cast<size_t>(ol));
+    }
+  }
   I.act_bytes = 0;
   for (auto* t : {&I.rope, &I.order, &I.patches, &I.x, &I.h, &I.qkv, &I.att, &I.y, &I.cq, &I.ctx_h, &I.ctx,
-                  &I.ckv, &I.ff, &I.head_out, &I.t_sin, &I.t_h, &I.t_e, &I.t_e0, &I.mods, &I.hmod})
+                  &I.ckv, &I.ff, &I.head_out, &I.t_sin, &I.t_h, &I.t_e, &I.t_e0, &I.mods, &I.hmod, &I.qkvh, &I.atth,
+                  &I.stage, &I.head_all})
     I.act_bytes += t->nbytes();
 }
 
@@ -314,9 +385,12 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   Impl& I = *impl_;
   const WanConfig& c = I.c;
   if (I.L == 0) fail("DiT forward called before prepare()");
-  const int64_t L = I.L, d = c.dim, TL = c.text_len, heads = c.num_heads, hd = c.head_dim();
+  // n: this rank's tokens (all L without sequence parallel); every per-token op runs on them.
+  const int64_t L = I.L, n = I.n, d = c.dim, TL = c.text_len, heads = c.num_heads, hd = c.head_dim();
   const float eps = static_cast<float>(c.eps);
   const int64_t* order = I.order.numel() ? I.order.data_as<int64_t>() : nullptr;
+  const int64_t pl = c.in_dim * c.patch[0] * c.patch[1] * c.patch[2];
+  const auto stream = static_cast<cudaStream_t>(s);
   using cuda::Epilogue;
 
   auto mark = [&](const char* phase) {
@@ -326,9 +400,9 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   // Patch embedding (gathered straight into token order) -> f32 residual stream.
   cuda::patchify(x, I.patches.data(), order, c.in_dim, I.F, I.H, I.W, static_cast<int>(c.patch[0]),
                  static_cast<int>(c.patch[1]), static_cast<int>(c.patch[2]), s);
-  I.linear(I.patches.data(), I.patch, I.h.data(), L, Epilogue::Bias, s);
-  JENGA_CUDA_CHECK(cudaMemsetAsync(I.x.data(), 0, I.x.nbytes(), static_cast<cudaStream_t>(s)));
-  cuda::gated_residual_add(I.x.data_as<float>(), I.h.data(), nullptr, L, d, s);
+  I.linear(static_cast<uint16_t*>(I.patches.data()) + I.off * pl, I.patch, I.h.data(), n, Epilogue::Bias, s);
+  JENGA_CUDA_CHECK(cudaMemsetAsync(I.x.data(), 0, I.x.nbytes(), stream));
+  cuda::gated_residual_add(I.x.data_as<float>(), I.h.data(), nullptr, n, d, s);
 
   // Timestep path in f32: e = MLP(sinusoid(t)), e0 = Linear(SiLU(e)); per-block modulation.
   cuda::sinusoidal_embedding(t, I.t_sin.data_as<float>(), c.freq_dim, s);
@@ -350,67 +424,93 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   // Step reuse: the blocks' cached residual instead of the blocks.
   const bool skip_blocks = hooks && hooks->residual && hooks->reuse_residual;
   const bool store_residual = hooks && hooks->residual && !hooks->reuse_residual;
-  if (skip_blocks) cuda::axpby(I.x.data_as<float>(), 1.0f, hooks->residual, 1.0f, L * d, s);
-  if (store_residual) cuda::axpby(hooks->residual, 1.0f, I.x.data_as<float>(), 0.0f, L * d, s);
+  if (skip_blocks) cuda::axpby(I.x.data_as<float>(), 1.0f, hooks->residual, 1.0f, n * d, s);
+  if (store_residual) cuda::axpby(hooks->residual, 1.0f, I.x.data_as<float>(), 0.0f, n * d, s);
 
+  if (I.comm && I.hp != heads && hooks && hooks->self_attention)
+    fail("sequence parallel with {} processes: this attention replacement (--attention svg) needs every head on one "
+         "process; run one process or --parallel prompts", I.comm->size());
   auto* q = static_cast<uint16_t*>(I.qkv.data());
   for (size_t l = 0; l < (skip_blocks ? 0 : I.blocks.size()); ++l) {
     const DevBlock& B = I.blocks[l];
     const float* mod = I.mods.data_as<float>() + l * 6 * d;
     // Self-attention.
     mark("norm");
-    cuda::layer_norm_modulate(I.x.data_as<float>(), nullptr, nullptr, mod, mod + d, I.h.data(), L, d, eps, s);
+    cuda::layer_norm_modulate(I.x.data_as<float>(), nullptr, nullptr, mod, mod + d, I.h.data(), n, d, eps, s);
     mark("gemm qkv");
-    I.linear(I.h.data(), B.qkv, q, L, Epilogue::Bias, s);
+    I.linear(I.h.data(), B.qkv, q, n, Epilogue::Bias, s);
     mark("qk norm+rope");
-    cuda::qk_norm_rope(q, 3 * d, B.norm_q.data_as<float>(), B.norm_k.data_as<float>(), I.rope.data_as<float>(), L,
+    cuda::qk_norm_rope(q, 3 * d, B.norm_q.data_as<float>(), B.norm_k.data_as<float>(), I.rope.data_as<float>(), n,
                        heads, hd, eps, s);
-    mark("self-attn");
-    if (!hooks || !hooks->self_attention ||
-        !hooks->self_attention(static_cast<int>(l), q, q + d, q + 2 * d, 3 * d, I.att.data(), d, L, s)) {
-      DeviceBlockLayout layout;
-      if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), q, q + d, L, 3 * d, s);
-      I.attend(q, 3 * d, q + d, q + 2 * d, 3 * d, I.att.data(), L, L, layout.offsets ? &layout : nullptr, s);
+    if (I.comm) {
+      // Ulysses: every token of this rank's heads, masks per head as on one GPU.
+      const int64_t w = I.hp * hd;
+      mark("all-to-all qkv");
+      I.qkv_to_heads(q, stream);
+      auto* qh = static_cast<uint16_t*>(I.qkvh.data());
+      mark("self-attn");
+      if (!hooks || !hooks->self_attention ||
+          !hooks->self_attention(static_cast<int>(l), qh, qh + w, qh + 2 * w, 3 * w, I.atth.data(), w, L, s)) {
+        DeviceBlockLayout layout;
+        if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), qh, qh + w, L, 3 * w, s);
+        I.attend(qh, 3 * w, qh + w, qh + 2 * w, 3 * w, I.atth.data(), L, L, layout.offsets ? &layout : nullptr, s, I.hp);
+      }
+      mark("all-to-all out");
+      I.att_to_seq(I.att.data(), stream);
+    } else {
+      mark("self-attn");
+      if (!hooks || !hooks->self_attention ||
+          !hooks->self_attention(static_cast<int>(l), q, q + d, q + 2 * d, 3 * d, I.att.data(), d, L, s)) {
+        DeviceBlockLayout layout;
+        if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), q, q + d, L, 3 * d, s);
+        I.attend(q, 3 * d, q + d, q + 2 * d, 3 * d, I.att.data(), L, L, layout.offsets ? &layout : nullptr, s);
+      }
     }
     mark("gemm o");
-    I.linear(I.att.data(), B.o, I.y.data(), L, Epilogue::Bias, s);
+    I.linear(I.att.data(), B.o, I.y.data(), n, Epilogue::Bias, s);
     // Gated residual, then cross-attention to the text context (affine LayerNorm, no modulation, no gate).
     mark("residual+norm");
     cuda::add_layer_norm_modulate(I.x.data_as<float>(), I.y.data(), mod + 2 * d, B.norm3_w.data_as<float>(),
-                                  B.norm3_b.data_as<float>(), nullptr, nullptr, I.h.data(), L, d, eps, s);
+                                  B.norm3_b.data_as<float>(), nullptr, nullptr, I.h.data(), n, d, eps, s);
     mark("gemm cross q");
-    I.linear(I.h.data(), B.cq, I.cq.data(), L, Epilogue::Bias, s);
+    I.linear(I.h.data(), B.cq, I.cq.data(), n, Epilogue::Bias, s);
     mark("cross q norm");
-    cuda::rms_norm(I.cq.data(), d, B.cnorm_q.data_as<float>(), I.cq.data(), d, L, d, eps, s);
+    cuda::rms_norm(I.cq.data(), d, B.cnorm_q.data_as<float>(), I.cq.data(), d, n, d, eps, s);
     auto* kv = static_cast<uint16_t*>(I.ckv.data());
     mark("cross k/v");
     I.linear(I.ctx.data(), B.ckv, kv, TL, Epilogue::Bias, s);
     cuda::rms_norm(kv, 2 * d, B.cnorm_k.data_as<float>(), kv, 2 * d, TL, d, eps, s);
     mark("cross-attn");
-    I.attend(I.cq.data(), d, kv, kv + d, 2 * d, I.att.data(), L, TL, nullptr, s);
+    I.attend(I.cq.data(), d, kv, kv + d, 2 * d, I.att.data(), n, TL, nullptr, s);
     mark("gemm cross o");
-    I.linear(I.att.data(), B.co, I.y.data(), L, Epilogue::Bias, s);
+    I.linear(I.att.data(), B.co, I.y.data(), n, Epilogue::Bias, s);
     // Residual (no gate), then the FFN.
     mark("residual+norm");
     cuda::add_layer_norm_modulate(I.x.data_as<float>(), I.y.data(), nullptr, nullptr, nullptr, mod + 3 * d, mod + 4 * d,
-                                  I.h.data(), L, d, eps, s);
+                                  I.h.data(), n, d, eps, s);
     mark("gemm ffn1+gelu");
-    I.linear(I.h.data(), B.ffn0, I.ff.data(), L, Epilogue::BiasGeluTanh, s);
+    I.linear(I.h.data(), B.ffn0, I.ff.data(), n, Epilogue::BiasGeluTanh, s);
     mark("gemm ffn2");
-    I.linear(I.ff.data(), B.ffn2, I.y.data(), L, Epilogue::Bias, s);
+    I.linear(I.ff.data(), B.ffn2, I.y.data(), n, Epilogue::Bias, s);
     mark("residual");
-    cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), mod + 5 * d, L, d, s);
+    cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), mod + 5 * d, n, d, s);
     mark("other");
-    if (hooks && hooks->after_block) hooks->after_block(static_cast<int>(l), I.x.data_as<float>(), L, s);
+    if (hooks && hooks->after_block) hooks->after_block(static_cast<int>(l), I.x.data_as<float>(), n, s);
   }
-  if (store_residual) cuda::axpby(hooks->residual, 1.0f, I.x.data_as<float>(), -1.0f, L * d, s);
+  if (store_residual) cuda::axpby(hooks->residual, 1.0f, I.x.data_as<float>(), -1.0f, n * d, s);
 
-  // Head (modulated by e, not e0), then unpatchify, scattering tokens back to raster order.
+  // Head (modulated by e, not e0) on the shard, gathered under sequence parallel, then
+  // unpatchify, scattering tokens back to raster order.
   mark("head");
   const float* hm = I.hmod.data_as<float>();
-  cuda::layer_norm_modulate(I.x.data_as<float>(), nullptr, nullptr, hm, hm + d, I.h.data(), L, d, eps, s);
-  I.linear(I.h.data(), I.head, I.head_out.data(), L, Epilogue::Bias, s);
-  cuda::unpatchify(I.head_out.data(), out, order, c.out_dim, I.F, I.H, I.W, static_cast<int>(c.patch[0]),
+  cuda::layer_norm_modulate(I.x.data_as<float>(), nullptr, nullptr, hm, hm + d, I.h.data(), n, d, eps, s);
+  I.linear(I.h.data(), I.head, I.head_out.data(), n, Epilogue::Bias, s);
+  const void* head = I.head_out.data();
+  if (I.comm) {
+    I.comm->all_gather_v(I.head_out.data(), I.head_all.data(), I.head_c, I.head_d, DType::BF16);
+    head = I.head_all.data();
+  }
+  cuda::unpatchify(head, out, order, c.out_dim, I.F, I.H, I.W, static_cast<int>(c.patch[0]),
                    static_cast<int>(c.patch[1]), static_cast<int>(c.patch[2]), s);
   mark("end");
 }

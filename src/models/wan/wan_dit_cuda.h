@@ -14,6 +14,9 @@
 
 namespace jenga {
 class Tensor;
+namespace dist {
+class Communicator;
+}
 }
 
 namespace jenga::wan {
@@ -67,7 +70,15 @@ class WanDitCuda {
   // Sizes the activations for a latent of frames x height x width TOKENS and uploads the RoPE
   // table and token order (order[i] = raster index of the i-th token; empty = raster).
   // Allocates: call once per resolution, outside the step loop.
-  void prepare(int64_t frames, int64_t height, int64_t width, std::span<const int64_t> token_order = {});
+  // comm (device buffers, e.g. NCCL on the forward's stream): Ulysses sequence parallel. This
+  // rank keeps local_tokens() tokens of the sequence order (dist::split_even); around
+  // self-attention two all-to-alls exchange sequence and head shards; the self-attention hook
+  // then sees all tokens and local_heads() heads; residual / after_block see the shard; the
+  // head output is all-gathered, so `out` is whole on every rank.
+  void prepare(int64_t frames, int64_t height, int64_t width, std::span<const int64_t> token_order = {},
+               dist::Communicator* comm = nullptr);
+  int64_t local_tokens() const;
+  int64_t local_heads() const;
 
   // x: [in_dim, F*pt, H*ph, W*pw] f32; t: [1] f32 timestep; context: [text_len, text_dim] bf16,
   // zero-padded rows after the prompt's tokens (as official); out: [out_dim, ...] f32.
