@@ -298,7 +298,7 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
                       {"devices", {{"text_encoder", t5_cuda ? "cuda" : "cpu"}, {"dit", cuda ? "cuda" : "cpu"},
                                    {"vae", cuda ? "cuda" : "cpu"}}},
                       {"parallel", {{"world_size", world}, {"mode", req.comm ? req.parallel : "none"},
-                                    {"communicator", req.comm ? std::string(req.comm->name()) : "single"},
+                                    {"communicator", cuda && seq ? "nccl" : req.comm ? std::string(req.comm->name()) : "single"},
                                     {"rank", rank}}},
                       {"noise", "philox4x32-10 normal, counter-based"}}},
         {"forwards", dn.forwards},
