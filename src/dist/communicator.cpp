@@ -118,7 +118,6 @@ void broadcast_floats(Communicator& comm, std::vector<float>& v, int root) {
 namespace jenga::dist {
 // Builds without NCCL: the GPU path reports what is missing.
 bool nccl_available() { return false; }
-int select_local_device(const Communicator&) { return 0; }
 std::unique_ptr<Communicator> make_nccl_communicator(Communicator&, void*) {
   fail("this build has no NCCL (needs CUDA, MPI and libnccl; rebuild with them) for multi-GPU runs");
 }

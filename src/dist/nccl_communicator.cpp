@@ -115,15 +115,6 @@ class NcclCommunicator final : public Communicator {
 
 bool nccl_available() { return true; }
 
-int select_local_device(const Communicator& host) {
-  int n = 0;
-  check_cuda(cudaGetDeviceCount(&n), "device count");
-  if (n < 1) fail("NCCL: no CUDA device visible to rank {}", host.rank());
-  const int dev = host.local_rank() % n;
-  check_cuda(cudaSetDevice(dev), "set device");
-  return dev;
-}
-
 std::unique_ptr<Communicator> make_nccl_communicator(Communicator& host, void* stream) {
   return std::make_unique<NcclCommunicator>(host, stream);
 }

@@ -2,7 +2,7 @@
 // The NCCL communicator: device buffers, every collective enqueued on `stream` (a
 // cudaStream_t), no host synchronisation. Bootstrap through the host communicator: rank 0
 // makes the ncclUniqueId and broadcasts it. The device must already be current (one process
-// per GPU: select_local_device). Built only with JENGA_HAVE_NCCL.
+// per GPU: the caller picks it from the local rank). Built only with JENGA_HAVE_NCCL.
 #include <memory>
 
 #include "dist/communicator.h"
@@ -10,8 +10,6 @@
 namespace jenga::dist {
 
 bool nccl_available();
-// Makes device (local_rank % visible devices) current; returns it.
-int select_local_device(const Communicator& host);
 // host: the MPI (or single) communicator of the same processes; stream: cudaStream_t, may be
 // changed later with set_nccl_stream.
 std::unique_ptr<Communicator> make_nccl_communicator(Communicator& host, void* stream);
