@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <cstdlib>
 #include <iterator>
 
 #include <nlohmann/json.hpp>
@@ -132,4 +133,27 @@ TEST(DistGenerate, PromptsFileErrors) {
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
     EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << args << ": " << r.output;
   }
+}
+
+// One process: a prompts file runs every prompt with the weights loaded once; each video equals
+// the one its prompt gives alone.
+TEST(DistGenerate, PromptsFileInOneProcess) {
+  if (getenv("OMPI_COMM_WORLD_SIZE")) GTEST_SKIP() << "launched by mpirun";
+  TempDir dir;
+  {
+    std::ofstream f(dir / "p.txt");
+    f << "a corgi surfing\nwaves at night\n";
+  }
+  const std::string common = " --size 64x48 --frames 5 --steps 2 --seed 4 --device cpu -q";
+  auto r = run_jenga("generate --prompts " + (dir / "p.txt") + common + " -o " + (dir / "v.y4m"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(fs::exists(dir / "v_0001.y4m"));
+  ASSERT_TRUE(fs::exists(dir / "v_0002.y4m"));
+  EXPECT_FALSE(fs::exists(dir / "v.y4m"));
+  EXPECT_EQ(sidecar(dir / "v_0002.json")["settings"]["prompt"], "waves at night");
+  EXPECT_EQ(sidecar(dir / "v_0002.json")["settings"]["parallel"]["mode"], "none");
+  ASSERT_EQ(run_jenga("generate -p 'waves at night'" + common + " -o " + (dir / "w.y4m")).exit_code, 0);
+  std::ifstream a(dir / "v_0002.y4m", std::ios::binary), b(dir / "w.y4m", std::ios::binary);
+  const std::string va{std::istreambuf_iterator<char>(a), {}}, vb{std::istreambuf_iterator<char>(b), {}};
+  EXPECT_EQ(va, vb);
 }
