@@ -27,8 +27,11 @@ namespace {
 const std::string kOneThread = "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ";
 jenga::test::RunResult run_mpi(int np, const std::string& args) {
   // OpenMPI leaks at init/finalize (LSan cannot name its dlopen'ed components): sanitizer
-  // builds keep address checks, not leak checks, for MPI processes.
-  return jenga::test::run_jenga_with_prefix(kOneThread + "ASAN_OPTIONS=detect_leaks=0 " + JENGA_MPIRUN + " -np " +
+  // builds keep address checks, not leak checks, for MPI processes. No CMA shared-memory
+  // copies: containers often forbid process_vm_readv.
+  return jenga::test::run_jenga_with_prefix(kOneThread +
+                                                "ASAN_OPTIONS=detect_leaks=0 OMPI_MCA_btl_vader_single_copy_mechanism=none " +
+                                                JENGA_MPIRUN + " -np " +
                                                 std::to_string(np) + " ",
                                             args);
 }
