@@ -124,6 +124,10 @@ TEST(DistGenerate, HeadsThatDoNotDivideFailWithOneLine) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("2 attention heads do not divide over 3 processes"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir / "x.y4m"));
+  // Sparse VideoGen's per-head attention needs every head in one process.
+  r = run_mpi(2, "generate -p x --size 64x48 --frames 5 --steps 2 --attention svg --device cpu -q -o " + (dir / "s.y4m"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("needs every head on one process"), std::string::npos) << r.output;
 #endif
 }
 
