@@ -442,29 +442,26 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
     mark("qk norm+rope");
     cuda::qk_norm_rope(q, 3 * d, B.norm_q.data_as<float>(), B.norm_k.data_as<float>(), I.rope.data_as<float>(), n,
                        heads, hd, eps, s);
+    // Self-attention over every token. Under Ulysses: this rank's heads (q/k/v exchanged from
+    // sequence shards to head shards and back), masks per head as on one GPU; else all heads in place.
+    const int64_t w = I.comm ? I.hp * hd : d;  // q row width; k and v follow, rows 3w apart
+    uint16_t* qa = q;
+    void* att = I.att.data();
     if (I.comm) {
-      // Ulysses: every token of this rank's heads, masks per head as on one GPU.
-      const int64_t w = I.hp * hd;
       mark("all-to-all qkv");
       I.qkv_to_heads(q, stream);
-      auto* qh = static_cast<uint16_t*>(I.qkvh.data());
-      mark("self-attn");
-      if (!hooks || !hooks->self_attention ||
-          !hooks->self_attention(static_cast<int>(l), qh, qh + w, qh + 2 * w, 3 * w, I.atth.data(), w, L, s)) {
-        DeviceBlockLayout layout;
-        if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), qh, qh + w, L, 3 * w, s);
-        I.attend(qh, 3 * w, qh + w, qh + 2 * w, 3 * w, I.atth.data(), L, L, layout.offsets ? &layout : nullptr, s, I.hp);
-      }
+      qa = static_cast<uint16_t*>(I.qkvh.data()), att = I.atth.data();
+    }
+    mark("self-attn");
+    if (!hooks || !hooks->self_attention ||
+        !hooks->self_attention(static_cast<int>(l), qa, qa + w, qa + 2 * w, 3 * w, att, w, L, s)) {
+      DeviceBlockLayout layout;
+      if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), qa, qa + w, L, 3 * w, s);
+      I.attend(qa, 3 * w, qa + w, qa + 2 * w, 3 * w, att, L, L, layout.offsets ? &layout : nullptr, s, I.comm ? I.hp : 0);
+    }
+    if (I.comm) {
       mark("all-to-all out");
       I.att_to_seq(I.att.data(), stream);
-    } else {
-      mark("self-attn");
-      if (!hooks || !hooks->self_attention ||
-          !hooks->self_attention(static_cast<int>(l), q, q + d, q + 2 * d, 3 * d, I.att.data(), d, L, s)) {
-        DeviceBlockLayout layout;
-        if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(static_cast<int>(l), q, q + d, L, 3 * d, s);
-        I.attend(q, 3 * d, q + d, q + 2 * d, 3 * d, I.att.data(), L, L, layout.offsets ? &layout : nullptr, s);
-      }
     }
     mark("gemm o");
     I.linear(I.att.data(), B.o, I.y.data(), n, Epilogue::Bias, s);
