@@ -8,6 +8,8 @@
            the bf16 model on the prompt padded to half the length (the same function: how far the
            official output moves with GEMM shapes alone).
   time:    times the official bf16 forward over 512 positions from that file; peak GPU memory.
+           With --cpu-repro also the official bf16 model on the CPU (same code and weights, other
+           summation order): how far two runs of the reference itself land apart.
   compare: relative L2 of our context against the official bf16 one and the f32 one.
 
 The official code is imported from --peers (the ignored folder make_peers.sh lays out; peers/shim
@@ -60,12 +62,30 @@ def cmd_parity(a):
         # the same function (padded keys are masked), computed with other GEMM shapes.
         half = max(seq, a.text_len // 2)
         ctx_half = model(ids[:, :half].to(a.device), mask[:, :half].to(a.device))[0, :seq].float().cpu()
+        # The official bf16 model on the CPU: same code, weights and dtype, other summation order
+        # (the run-to-run spread any second bf16 implementation has to live with). Padded to the
+        # shortest multiple of 64 that holds the prompt: the same function (see ctx_half).
+        ctx_cpu = None
+        if a.cpu_repro and a.device != "cpu":
+            short = min(a.text_len, (seq + 63) // 64 * 64)
+            cpu_model = build(T, torch, a, "cpu").eval().requires_grad_(False)
+            cpu_model.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
+            torch.set_num_threads(os.cpu_count() or 1)
+            ctx_cpu = cpu_model(ids[:, :short], mask[:, :short])[0, :seq].float()
+            del cpu_model
         model.float()  # the same (bf16-valued) weights in f32: a truth both sides are measured against
         ctx32 = model(ids.to(a.device), mask.to(a.device))[0, :seq].float().cpu()
-    save_file({"context": ctx.contiguous(), "context_f32": ctx32.contiguous()}, a.out)
+    outs = {"context": ctx.contiguous(), "context_f32": ctx32.contiguous()}
+    if ctx_cpu is not None:
+        outs["context_bf16_cpu"] = ctx_cpu.contiguous()
+    save_file(outs, a.out)
     rec(kind="official_t5_parity_forward", valid=seq, text_len=a.text_len, ctx_norm=ctx.norm().item(),
         rel_l2_official_bf16_vs_f32=((ctx.double() - ctx32.double()).norm() / ctx32.double().norm()).item(),
         rel_l2_official_bf16_pad_half_vs_full=((ctx_half.double() - ctx.double()).norm() / ctx.double().norm()).item(),
+        rel_l2_official_bf16_cpu_vs_gpu=None if ctx_cpu is None else
+        ((ctx_cpu.double() - ctx.double()).norm() / ctx.double().norm()).item(),
+        rel_l2_official_bf16_cpu_vs_f32=None if ctx_cpu is None else
+        ((ctx_cpu.double() - ctx32.double()).norm() / ctx32.double().norm()).item(),
         seconds=round(time.perf_counter() - t0, 1))
 
 
@@ -103,7 +123,11 @@ def cmd_compare(a):
     r16, r32 = ref["context"].double(), ref["context_f32"].double()
     assert ours.shape == r16.shape, (ours.shape, r16.shape)
     rel = lambda x, y: ((x - y).norm() / y.norm()).item()
-    rec(kind="t5_parity", rows=ours.shape[0], rel_l2_vs_official_bf16=rel(ours, r16), rel_l2_vs_f32=rel(ours, r32),
+    extra = {}
+    if "context_bf16_cpu" in ref:
+        extra = dict(rel_l2_vs_official_bf16_cpu=rel(ours, ref["context_bf16_cpu"].double()),
+                     rel_l2_official_bf16_cpu_vs_gpu=rel(ref["context_bf16_cpu"].double(), r16))
+    rec(kind="t5_parity", rows=ours.shape[0], rel_l2_vs_official_bf16=rel(ours, r16), rel_l2_vs_f32=rel(ours, r32), **extra,
         rel_l2_official_bf16_vs_f32=rel(r16, r32), max_abs_vs_official_bf16=(ours - r16).abs().max().item())
 
 
@@ -116,6 +140,7 @@ def main():
         q.add_argument(n, required=True)
     q.add_argument("--valid", type=int, default=101); q.add_argument("--text-len", type=int, default=512)
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--cpu-repro", action="store_true", help="also run the official bf16 model on the CPU")
     t = sub.add_parser("time"); t.add_argument("--ckpt", required=True); t.add_argument("--ids", required=True)
     for x in (q, t):
         x.add_argument("--device", default="cuda"); x.add_argument("--tiny", action="store_true")
