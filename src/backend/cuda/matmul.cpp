@@ -3,20 +3,17 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
+#include <fmt/format.h>
+
 #include <cstdint>
-#include <map>
-#include <utility>
 #include <tuple>
 
-#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/lt_plan.h"
 #include "core/error.h"
 
 namespace jenga::cuda {
 
 namespace {
-void check_lt(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS) fail("cuBLASLt {} failed with status {}", what, static_cast<int>(s));
-}
 using Key =
     std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, bool, uint32_t, uint32_t, uint32_t, bool>;
 
@@ -31,80 +28,43 @@ uint32_t alignment(const void* p) {
 }  // namespace
 
 struct MatmulRunner::Impl {
-  cublasLtHandle_t handle = nullptr;
-  void* workspace = nullptr;
-  size_t workspace_bytes = 0;
-  struct Plan {
-    cublasLtMatmulDesc_t op = nullptr;
-    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-    cublasLtMatmulAlgo_t algo{};
-  };
-  std::map<Key, Plan> plans;
+  explicit Impl(size_t workspace_bytes) : lt(workspace_bytes) {}
+  LtContext lt;
+  LtPlanCache<Key> plans;
 
   // Row-major D[M,N] = A[M,K] op(B) is column-major D^T[N,M] = op(B)^T A^T: cuBLAS's "A" is our
   // B ([N,K] row-major = col-major [K,N], transposed; or [K,N] row-major = col-major [N,K]),
   // cuBLAS's "B" is our A (col-major [K,M]), C/D col-major [N,M] with ld = ldd.
-  Plan& plan(const MatmulArgs& g) {
-    const uint32_t al_a = alignment(g.b), al_b = alignment(g.a), al_c = alignment(g.d);
-    const Key key{g.m, g.n, g.k, g.lda, g.ldb, g.ldd, g.b_nk, g.d_bf16, g.bias != nullptr, al_a, al_b, al_c, g.ab_f32};
-    auto it = plans.find(key);
-    if (it != plans.end()) return it->second;
-    Plan p;
-    check_lt(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc");
-    const cublasOperation_t ta = g.b_nk ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
-    check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), "transa");
-    check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), "transb");
-    const cublasLtEpilogue_t e = g.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
-    check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e), "epilogue");
-    if (g.bias) {
-      const cudaDataType_t bt = CUDA_R_32F;
-      check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt), "bias type");
-    }
-    const cudaDataType_t ab = g.ab_f32 ? CUDA_R_32F : CUDA_R_16BF;
-    if (g.b_nk)
-      check_lt(cublasLtMatrixLayoutCreate(&p.a, ab, g.k, g.n, g.ldb), "layout a");
-    else
-      check_lt(cublasLtMatrixLayoutCreate(&p.a, ab, g.n, g.k, g.ldb), "layout a");
-    check_lt(cublasLtMatrixLayoutCreate(&p.b, ab, g.k, g.m, g.lda), "layout b");
-    check_lt(cublasLtMatrixLayoutCreate(&p.c, g.d_bf16 ? CUDA_R_16BF : CUDA_R_32F, g.n, g.m, g.ldd), "layout c");
-    cublasLtMatmulPreference_t pref;
-    check_lt(cublasLtMatmulPreferenceCreate(&pref), "preference");
-    check_lt(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
-                                                  sizeof workspace_bytes),
-             "workspace");
-    for (auto [attr, al] : {std::pair{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, al_a},
-                            std::pair{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, al_b},
-                            std::pair{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, al_c},
-                            std::pair{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, al_c}})
-      check_lt(cublasLtMatmulPreferenceSetAttribute(pref, attr, &al, sizeof al), "alignment");
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    const cublasStatus_t hs = cublasLtMatmulAlgoGetHeuristic(handle, p.op, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
-    if (hs != CUBLAS_STATUS_SUCCESS || found == 0)
-      fail("cuBLASLt has no algorithm for a {}x{}x{} {} GEMM (lda {}, ldb {}, ldd {})", g.m, g.n, g.k, g.ab_f32 ? "f32" : "bf16", g.lda, g.ldb,
-           g.ldd);
-    p.algo = result.algo;
-    return plans.emplace(key, p).first->second;
-  }
-
-  ~Impl() {
-    for (auto& [k, p] : plans) {
-      cublasLtMatrixLayoutDestroy(p.a);
-      cublasLtMatrixLayoutDestroy(p.b);
-      cublasLtMatrixLayoutDestroy(p.c);
-      cublasLtMatmulDescDestroy(p.op);
-    }
-    if (workspace) cudaFree(workspace);
-    if (handle) cublasLtDestroy(handle);
+  LtPlan& plan(const MatmulArgs& g) {
+    const LtAlignment al{alignment(g.b), alignment(g.a), alignment(g.d)};
+    const Key key{g.m, g.n, g.k, g.lda, g.ldb, g.ldd, g.b_nk, g.d_bf16, g.bias != nullptr, al.a, al.b, al.c, g.ab_f32};
+    return plans.get(key, [&](LtPlan& p) {
+      check_lt(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc");
+      const cublasOperation_t ta = g.b_nk ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
+      check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), "transa");
+      check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), "transb");
+      const cublasLtEpilogue_t e = g.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+      check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e), "epilogue");
+      if (g.bias) {
+        const cudaDataType_t bt = CUDA_R_32F;
+        check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt), "bias type");
+      }
+      const cudaDataType_t ab = g.ab_f32 ? CUDA_R_32F : CUDA_R_16BF;
+      if (g.b_nk)
+        check_lt(cublasLtMatrixLayoutCreate(&p.a, ab, g.k, g.n, g.ldb), "layout a");
+      else
+        check_lt(cublasLtMatrixLayoutCreate(&p.a, ab, g.n, g.k, g.ldb), "layout a");
+      check_lt(cublasLtMatrixLayoutCreate(&p.b, ab, g.k, g.m, g.lda), "layout b");
+      check_lt(cublasLtMatrixLayoutCreate(&p.c, g.d_bf16 ? CUDA_R_16BF : CUDA_R_32F, g.n, g.m, g.ldd), "layout c");
+      lt.choose_algo(p, al,
+                     fmt::format("a {}x{}x{} {} GEMM (lda {}, ldb {}, ldd {})", g.m, g.n, g.k, g.ab_f32 ? "f32" : "bf16",
+                                 g.lda, g.ldb, g.ldd)
+                         .c_str());
+    });
   }
 };
 
-MatmulRunner::MatmulRunner(size_t workspace_bytes) : impl_(std::make_unique<Impl>()) {
-  check_lt(cublasLtCreate(&impl_->handle), "create");
-  impl_->workspace_bytes = workspace_bytes;
-  if (workspace_bytes) JENGA_CUDA_CHECK(cudaMalloc(&impl_->workspace, workspace_bytes));
-}
+MatmulRunner::MatmulRunner(size_t workspace_bytes) : impl_(std::make_unique<Impl>(workspace_bytes)) {}
 
 MatmulRunner::~MatmulRunner() = default;
 
@@ -117,10 +77,7 @@ void MatmulRunner::run(const MatmulArgs& g, void* stream) {
     const void* bias = g.bias;
     check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias), "bias");
   }
-  const float alpha = 1.0f, beta = g.accumulate ? 1.0f : 0.0f;
-  check_lt(cublasLtMatmul(impl_->handle, p.op, &alpha, g.b, p.a, g.a, p.b, &beta, g.d, p.c, g.d, p.c, &p.algo,
-                          impl_->workspace, impl_->workspace_bytes, static_cast<cudaStream_t>(stream)),
-           "matmul");
+  impl_->lt.matmul(p, 1.0f, g.b, g.a, g.accumulate ? 1.0f : 0.0f, g.d, stream);
 }
 
 }  // namespace jenga::cuda
