@@ -13,6 +13,6 @@ for k in sorted(set(a) & set(b)):
     if k == "latents" or k.startswith("step_"):
         x, y = a[k].float(), b[k].float()
         out[k] = float((x - y).norm() / y.norm()) if x.shape == y.shape else "shape %s vs %s" % (list(x.shape), list(y.shape))
-if "teacache_computed" in a and "teacache_computed" in b:
+if "teacache_computed" in a and "teacache_computed" in b and a["teacache_computed"].shape == b["teacache_computed"].shape:
     out["teacache_same"] = bool((a["teacache_computed"].int() == b["teacache_computed"].int()).all())
 print(json.dumps(out))

@@ -4,8 +4,9 @@
   prepare: the random full-size 1.3B checkpoint (official WanModel, bench/wan_dit_peer.py writer;
            the one tools/golden/jenga_wan_pipeline.py --full uses) and an inputs file for
            `jenga debug denoise` (noise [16, 21, 60, 104], context [28, 4096], context_null [64, 4096],
-           bf16-exact, from --seed), plus INPUTS_turbo (Turbo's 0.75-stage noise [16, 21, 44, 78],
-           noise_full = the same full-size noise).
+           bf16-exact, from --seed), plus INPUTS_turbo (Turbo's and Flash's 0.75-stage noise
+           [16, 21, 44, 78], noise_full = the same full-size noise) and INPUTS_3stage (noise
+           [16, 21, 30, 52], noise_1 [16, 21, 44, 78], noise_full the same full-size noise).
   run:     the upstream Wan2.1 loop (`WanT2V.generate`, UniPC, CFG, 50 steps, via the stand-ins of
            tools/golden/jenga_wan_pipeline.py: stub umT5 returning the stored contexts, no VAE, stored
            noise) with every self-attention call replaced by the official
@@ -82,7 +83,12 @@ def cmd_prepare(a):
     # Turbo starts at the 0.75 stage: its own first noise, the same full-size noise for the re-noise.
     turbo = {"context": t["context"], "context_null": t["context_null"], "noise": bf(16, F_LAT, 44, 78),
              "noise_full": t["noise"]}
-    save_file(turbo, a.inputs.replace(".safetensors", "_turbo.safetensors"))
+    save_file(turbo, a.inputs.replace(".safetensors", "_turbo.safetensors"))  # also flash's (0.75, 1.0)
+    # 3stage (0.5, 0.75, 1.0): its 0.5-stage noise, the 0.75 re-noise, the same full-size noise.
+    # Drawn after the others, so the files above stay what they were.
+    three = {"context": t["context"], "context_null": t["context_null"], "noise": bf(16, F_LAT, 30, 52),
+             "noise_1": bf(16, F_LAT, 44, 78), "noise_full": t["noise"]}
+    save_file(three, a.inputs.replace(".safetensors", "_3stage.safetensors"))
     rec(kind="prepared", ckpt=a.ckpt, inputs=a.inputs)
 
 
