@@ -24,7 +24,9 @@ struct BlockMeansArgs {
 void block_means(const BlockMeansArgs& a, void* stream = nullptr);
 
 // scores[g, i, j] = scale * qm[g, i, :] . km[g, j, :] for g < groups (batch*heads), i < nq,
-// j < nk. qm [groups, qm_blocks, D] (uses its first nq rows), km [groups, km_blocks, D], f32.
+// j < nk. qm [groups, qm_blocks, D] (uses its first nq rows), km [groups, km_blocks, D], f32,
+// both 16-byte aligned, D a multiple of 32. Each score is the f32 fmaf chain over d = 0 .. D-1
+// (from 0), times scale at the end: bit for bit what a plain f32 loop gives.
 struct BlockScoresArgs {
   const float* qm = nullptr;
   const float* km = nullptr;
