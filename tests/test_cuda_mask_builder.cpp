@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backend/block_sparse.h"
@@ -141,28 +145,42 @@ TEST(CudaMaskBuilder, BlockMeansMatchCpu) {
     }
 }
 
-TEST(CudaMaskBuilder, BlockScoresMatchCpu) {
+// Bit for bit: each score is the f32 fmaf chain over d = 0 .. D-1 from 0, times scale at the end.
+TEST(CudaMaskBuilder, BlockScoresBitIdenticalToFmafChain) {
   REQUIRE_GPU();
   cuda::init();
-  const int G = 3, nqb = 70, nkb = 90, nq = 65, nk = 83, D = 128;
-  std::vector<float> qm(static_cast<size_t>(G) * nqb * D), km(static_cast<size_t>(G) * nkb * D);
-  fill_normal(qm, 11);
-  fill_normal(km, 12);
-  Tensor dq = upload(qm, DType::F32), dk = upload(km, DType::F32);
-  Tensor ds = Tensor::empty(DType::F32, Shape{int64_t{G} * nq * nk}, Device::CUDA);
-  cuda::BlockScoresArgs a;
-  a.qm = dq.data_as<float>(), a.km = dk.data_as<float>(), a.groups = G, a.qm_blocks = nqb, a.km_blocks = nkb;
-  a.nq = nq, a.nk = nk, a.head_dim = D, a.scale = 0.0884f, a.scores = ds.data_as<float>();
-  cuda::block_scores(a);
-  const auto got = download<float>(ds, static_cast<size_t>(G) * nq * nk);
-  for (int g = 0; g < G; ++g)
-    for (int i = 0; i < nq; ++i)
-      for (int j = 0; j < nk; ++j) {
-        double s = 0;
-        for (int d = 0; d < D; ++d)
-          s += double(qm[(size_t(g) * nqb + i) * D + d]) * km[(size_t(g) * nkb + j) * D + d];
-        ASSERT_NEAR(got[(size_t(g) * nq + i) * nk + j], s * 0.0884, 1e-4) << g << "," << i << "," << j;
-      }
+  struct Cfg {
+    int nqb, nkb, nq, nk, D;
+  };
+  for (const Cfg& c : {Cfg{70, 90, 65, 83, 128}, Cfg{70, 90, 70, 90, 64}, Cfg{300, 310, 257, 301, 128},
+                       Cfg{130, 129, 130, 129, 64}, Cfg{128, 256, 128, 256, 128}}) {
+    const int G = 3;
+    const float scale = c.D == 128 ? 0.08838835f : 0.125f;
+    std::vector<float> qm(static_cast<size_t>(G) * c.nqb * c.D), km(static_cast<size_t>(G) * c.nkb * c.D);
+    fill_normal(qm, 11 + c.nq);
+    fill_normal(km, 12 + c.nk);
+    Tensor dq = upload(qm, DType::F32), dk = upload(km, DType::F32);
+    Tensor ds = Tensor::empty(DType::F32, Shape{int64_t{G} * c.nq * c.nk}, Device::CUDA);
+    cuda::BlockScoresArgs a;
+    a.qm = dq.data_as<float>(), a.km = dk.data_as<float>(), a.groups = G, a.qm_blocks = c.nqb, a.km_blocks = c.nkb;
+    a.nq = c.nq, a.nk = c.nk, a.head_dim = c.D, a.scale = scale, a.scores = ds.data_as<float>();
+    cuda::block_scores(a);
+    const auto got = download<float>(ds, static_cast<size_t>(G) * c.nq * c.nk);
+    int64_t differ = 0;
+    for (int g = 0; g < G; ++g)
+      for (int i = 0; i < c.nq; ++i)
+        for (int j = 0; j < c.nk; ++j) {
+          float acc = 0.f;
+          const float* x = &qm[(size_t(g) * c.nqb + i) * c.D];
+          const float* y = &km[(size_t(g) * c.nkb + j) * c.D];
+          for (int d = 0; d < c.D; ++d) acc = std::fmaf(x[d], y[d], acc);
+          const float want = acc * scale, have = got[(size_t(g) * c.nq + i) * c.nk + j];
+          if (std::memcmp(&want, &have, sizeof(float)) != 0 && ++differ <= 5)
+            ADD_FAILURE() << "g " << g << " i " << i << " j " << j << ": " << have << " vs fmaf chain " << want
+                          << " (nq " << c.nq << " nk " << c.nk << " D " << c.D << ")";
+        }
+    EXPECT_EQ(differ, 0) << "nq " << c.nq << " nk " << c.nk << " D " << c.D;
+  }
 }
 
 TEST(CudaMaskBuilder, SelectMatchesCpuTopPTopKNeighboursText) {
@@ -249,6 +267,118 @@ TEST(CudaMaskBuilder, TopKSelectEqualsSort) {
       }
     }
   }
+}
+
+// With a probability cut: method 0 (bitwise search with the fixed-point mass, no sort) keeps the
+// set the sort (method 1) and the CPU rule keep, on every row whose decision no rounding can
+// move: rows where a sorted cumulative sum lies within 1e-5 of p (and p, not top_k, decides)
+// are skipped and counted. Peaky and flat rows, a uniform row (all probabilities tied), rows of
+// tied scores, top_k below and above the p cut, n from 7 to 2048 (both ITEMS variants, n not a
+// multiple of the CTA's items).
+TEST(CudaMaskBuilder, TopPSelectEqualsSortAndCpu) {
+  REQUIRE_GPU();
+  cuda::init();
+  int64_t compared = 0, skipped = 0, cpu_skipped = 0;
+  for (int n : {7, 130, 300, 902, 1025, 2048}) {
+    for (bool ties : {false, true}) {
+      const int G = 2, R = std::min(n, 160), q_blocks = R + 2, k_blocks = n + 2;  // 2 text blocks
+      std::vector<float> scores(static_cast<size_t>(G) * R * n);
+      fill_normal(scores, 1000 + n + ties);
+      for (int r = 0; r < G * R; ++r) {
+        const float sc = std::array<float, 4>{0.3f, 1.f, 3.f, 6.f}[r % 4];
+        for (int j = 0; j < n; ++j) {
+          float& x = scores[size_t(r) * n + j];
+          x = (r % R == 0) ? 0.f : (ties ? std::round(x * 2.f) / 2.f : x) * sc;  // row 0: uniform
+        }
+      }
+      // CPU: probabilities in double, stable descending order, cumulative sums.
+      std::vector<std::vector<int>> order(G * R);
+      std::vector<std::vector<double>> prob(G * R), cum(G * R);
+      for (int r = 0; r < G * R; ++r) {
+        const float* x = &scores[size_t(r) * n];
+        const double mx = *std::max_element(x, x + n);
+        auto& pr = prob[r];
+        pr.resize(n);
+        double sum = 0;
+        for (int j = 0; j < n; ++j) sum += pr[j] = std::exp(x[j] - mx);
+        for (auto& v : pr) v /= sum;
+        order[r].resize(n);
+        std::iota(order[r].begin(), order[r].end(), 0);
+        std::stable_sort(order[r].begin(), order[r].end(), [&](int a, int b) { return pr[a] > pr[b]; });
+        double c = 0;
+        for (int j = 0; j < n; ++j) cum[r].push_back(c += pr[order[r][j]]);
+      }
+      Tensor dsc = upload(scores, DType::F32);
+      Tensor dmask = Tensor::empty(DType::U8, Shape{int64_t{G} * q_blocks * k_blocks}, Device::CUDA);
+      Tensor dcnt = Tensor::empty(DType::I32, Shape{int64_t{G} * q_blocks}, Device::CUDA);
+      for (float p : {0.5f, 0.9f, 0.99f}) {
+        for (int top_k : {0, 1, n / 10, n / 2, n - 1, n + 3}) {
+          std::vector<uint8_t> got[2];
+          std::vector<int32_t> cnt[2];
+          for (int method : {0, 1}) {
+            cuda::BlockSelectArgs a;
+            a.scores = dsc.data_as<float>(), a.groups = G, a.q_blocks = q_blocks, a.select_q_blocks = R;
+            a.n_cols = n, a.k_blocks = k_blocks, a.prob_threshold = p, a.top_k = top_k;
+            a.always_begin = n, a.always_end = k_blocks, a.method = method;
+            a.mask = dmask.data_as<uint8_t>(), a.counts = dcnt.data_as<int32_t>();
+            cuda::select_blocks(a);
+            got[method] = download<uint8_t>(dmask, static_cast<size_t>(G) * q_blocks * k_blocks);
+            cnt[method] = download<int32_t>(dcnt, static_cast<size_t>(G) * q_blocks);
+          }
+          const std::string where = "n " + std::to_string(n) + " ties " + std::to_string(ties) + " p " +
+                                    std::to_string(p) + " top_k " + std::to_string(top_k);
+          for (int g = 0; g < G; ++g)
+            for (int qb = 0; qb < q_blocks; ++qb) {
+              const size_t row = size_t(g) * q_blocks + qb;
+              const uint8_t* m0 = &got[0][row * k_blocks];
+              const uint8_t* m1 = &got[1][row * k_blocks];
+              ASSERT_EQ(cnt[0][row], std::accumulate(m0, m0 + k_blocks, 0)) << where << " row " << row;
+              if (qb >= R) {  // text rows: dense in both
+                EXPECT_EQ(cnt[0][row], k_blocks) << where;
+                EXPECT_EQ(cnt[1][row], k_blocks) << where;
+                continue;
+              }
+              EXPECT_TRUE(m0[n] && m0[n + 1]) << where << " row " << row << ": text blocks dropped";
+              const int r = g * R + qb;
+              auto needed = [&](double pp) {
+                const int below = static_cast<int>(std::upper_bound(cum[r].begin(), cum[r].end(), pp) - cum[r].begin());
+                return std::max(std::min(below + 1, n), std::min(top_k, n));
+              };
+              const int need_lo = needed(double(p) - 1e-5), need_hi = needed(double(p) + 1e-5);
+              // On every row (borderline ones too) method 0 keeps as many image blocks as the rule
+              // allows for some p within 1e-5.
+              const int kept = std::accumulate(m0, m0 + n, 0);
+              EXPECT_TRUE(kept >= need_lo && kept <= need_hi) << where << " row " << row << ": kept " << kept
+                                                             << ", the rule gives " << need_lo << ".." << need_hi;
+              if (need_lo != need_hi) {  // a cumulative sum within 1e-5 of p decides
+                ++skipped;
+                continue;
+              }
+              ++compared;
+              EXPECT_TRUE(std::equal(m0, m0 + k_blocks, m1)) << where << " row " << row << ": method 0 != sort";
+              // Against the CPU order only where no two unequal probabilities at the cut are
+              // within f32 rounding of each other (those may swap on the GPU).
+              const int need = need_lo;
+              const auto& pr = prob[r];
+              const auto& o = order[r];
+              if (need < n && pr[o[need - 1]] != pr[o[need]] && pr[o[need - 1]] - pr[o[need]] < 1e-5 * pr[o[need - 1]]) {
+                ++cpu_skipped;
+                continue;
+              }
+              std::vector<uint8_t> want(k_blocks, 0);
+              for (int j = 0; j < need; ++j) want[o[j]] = 1;
+              want[n] = want[n + 1] = 1;
+              EXPECT_TRUE(std::equal(m0, m0 + k_blocks, want.data())) << where << " row " << row << ": != CPU rule";
+            }
+        }
+      }
+    }
+  }
+  std::printf("[top-p select] rows compared %lld, skipped (cumulative sum within 1e-5 of p) %lld, "
+              "skipped against the CPU only (near-equal probabilities at the cut) %lld\n",
+              static_cast<long long>(compared), static_cast<long long>(skipped), static_cast<long long>(cpu_skipped));
+  EXPECT_LE(skipped, compared / 20) << "too many borderline rows for the comparison to mean much";
+  EXPECT_LE(cpu_skipped, compared / 50);
 }
 
 TEST(CudaMaskBuilder, CompactMatchesFromOnehot) {
@@ -349,6 +479,22 @@ TEST(CudaMaskBuilder, BuildBlockMaskEndToEnd) {
     EXPECT_EQ(kept.back(), nb - 1);
     if (r % nb >= sel) EXPECT_EQ(static_cast<int>(kept.size()), nb);
   }
+  // With the probability cut: method 0 (no sort) and method 1 (the sort chain) agree on every row
+  // whose cut no rounding can move.
+  cuda::BlockMaskArgs s1 = a;
+  s1.method = 1;
+  cuda::build_block_mask(s1, ws.data(), ws_bytes);
+  BlockSparseLayout sorted = got;
+  sorted.offsets = download<int32_t>(off, rows + 1);
+  sorted.indices = download<int32_t>(idx, static_cast<size_t>(sorted.offsets.back()));
+  const auto sorted_mask = sorted.to_onehot();
+  int differ = 0;
+  for (int r = 0; r < rows; ++r)
+    if (!std::equal(&got_mask[size_t(r) * nb], &got_mask[size_t(r + 1) * nb], &sorted_mask[size_t(r) * nb])) {
+      ++differ;
+      EXPECT_TRUE(want.borderline[r]) << "row " << r << ": method 0 and the sort differ off the borderline";
+    }
+  EXPECT_LE(differ, 2);
 }
 
 TEST(CudaMaskBuilder, RejectsBadArguments) {
@@ -356,6 +502,10 @@ TEST(CudaMaskBuilder, RejectsBadArguments) {
   EXPECT_THROW(cuda::select_blocks(s), UsageError);
   cuda::BlockMeansArgs m;
   EXPECT_THROW(cuda::block_means(m), UsageError);
+  cuda::BlockScoresArgs sc;  // qm/km must be 16-byte aligned (cp.async); checked before any launch
+  sc.qm = reinterpret_cast<const float*>(uintptr_t{4}), sc.km = reinterpret_cast<const float*>(uintptr_t{256});
+  sc.scores = reinterpret_cast<float*>(uintptr_t{256}), sc.nq = sc.nk = sc.qm_blocks = sc.km_blocks = 1;
+  EXPECT_THROW(cuda::block_scores(sc), UsageError);
   cuda::BlockMaskArgs b;
   EXPECT_THROW(cuda::build_block_mask(b, nullptr, 0), UsageError);
 }

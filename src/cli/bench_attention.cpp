@@ -172,7 +172,7 @@ void run_bench_attention(const BenchAttentionOptions& o) {
     fp8_max_abs = worst, fp8_rel_l2 = std::sqrt(num / std::max(den, 1e-30));
   }
 
-  double mask_ms = -1;
+  double mask_ms = -1, mask_kept = -1;
   if (o.mask_build) {
     const int nb = (N + 127) / 128;
     if (o.text_blocks < 0 || o.text_blocks >= nb) usage_fail("--text-blocks {} must be in [0, {})", o.text_blocks, nb);
@@ -196,6 +196,9 @@ void run_bench_attention(const BenchAttentionOptions& o) {
       mt.push_back(timer.stop_ms());
     }
     mask_ms = median(mt);
+    int32_t kept_blocks = 0;  // the layout's kept blocks (offsets[rows]), as a fraction of all
+    cuda::copy_to_host(&kept_blocks, moff.data_as<int32_t>() + int64_t{B} * H * nb, sizeof(kept_blocks));
+    mask_kept = static_cast<double>(kept_blocks) / (static_cast<double>(B) * H * nb * nb);
   }
   const double tflops = flops / (ms * 1e-3) / 1e12;
   if (o.json) {
@@ -203,11 +206,11 @@ void run_bench_attention(const BenchAttentionOptions& o) {
         "{\"bench\": \"attention\", \"shape\": \"%s\", \"batch\": %d, \"heads\": %d, \"tokens\": %d, "
         "\"head_dim\": %d, \"density\": %.4f, \"kept\": %.4f, \"layout\": \"%s\", \"key_tile\": %d, "
         "\"warp_rows\": %d, \"path\": %d, \"iters\": %d, \"ms\": %.4f, \"ms_min\": %.4f, \"tflops\": %.2f, \"device\": \"%s\", "
-        "\"mask_build_ms\": %.4f, \"mask_method\": %d, \"quant_ms\": %.4f, \"fp8_max_abs_vs_bf16\": %.5f, "
+        "\"mask_build_ms\": %.4f, \"mask_method\": %d, \"mask_p\": %.3f, \"mask_kept\": %.5f, \"quant_ms\": %.4f, \"fp8_max_abs_vs_bf16\": %.5f, "
         "\"fp8_rel_l2_vs_bf16\": %.6f, \"commit\": \"%s\"}\n",
         shape.name.c_str(), B, H, N, D, o.density, kept, o.head_major ? "bhld" : "blhd", o.key_tile,
         o.warp_rows, o.path, o.iters, ms, *std::min_element(times.begin(), times.end()), tflops, info.name.c_str(), mask_ms,
-        o.mask_method, quant_ms, fp8_max_abs, fp8_rel_l2, JENGA_GIT_COMMIT);
+        o.mask_method, o.mask_p, mask_kept, quant_ms, fp8_max_abs, fp8_rel_l2, JENGA_GIT_COMMIT);
   } else {
     std::printf("| shape | B | H | N | D | density | kept | ms | TFLOP/s | mask build ms | device | commit |\n");
     std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");

@@ -24,7 +24,9 @@ struct BlockMeansArgs {
 void block_means(const BlockMeansArgs& a, void* stream = nullptr);
 
 // scores[g, i, j] = scale * qm[g, i, :] . km[g, j, :] for g < groups (batch*heads), i < nq,
-// j < nk. qm [groups, qm_blocks, D] (uses its first nq rows), km [groups, km_blocks, D], f32.
+// j < nk. qm [groups, qm_blocks, D] (uses its first nq rows), km [groups, km_blocks, D], f32,
+// both 16-byte aligned, D a multiple of 32. Each score is the f32 fmaf chain over d = 0 .. D-1
+// (from 0), times scale at the end: bit for bit what a plain f32 loop gives.
 struct BlockScoresArgs {
   const float* qm = nullptr;
   const float* km = nullptr;
@@ -54,8 +56,11 @@ struct BlockSelectArgs {
   const int32_t* neighbor_indices = nullptr;
   uint8_t* mask = nullptr;
   int32_t* counts = nullptr;
-  // 0: with prob_threshold <= 0 (top-k alone) a radix select instead of the sort (same set);
-  // 1: always the sort (benchmarking).
+  // 0: no sort: a bitwise search over the probabilities' f32 bits finds the needed-th largest
+  // probability (with prob_threshold > 0 it also sums the mass at or above each candidate, exactly,
+  // in fixed point x * 2^30), and the row keeps the sort's first `needed` blocks (ties: lower index
+  // first). 1: the block radix sort + float scan (benchmarking). The two keep the same blocks except
+  // where a cumulative sum lies within rounding (~1e-6) of prob_threshold.
   int method = 0;
 };
 void select_blocks(const BlockSelectArgs& a, void* stream = nullptr);
@@ -89,7 +94,7 @@ struct BlockMaskArgs {
   const int32_t* neighbor_indices = nullptr;
   int32_t* offsets = nullptr;  // [batch*heads*ceil(len/128) + 1]
   int32_t* indices = nullptr;  // capacity batch*heads*ceil(len/128)^2
-  // 0: Q and K means in one launch, top-k by radix select (BlockSelectArgs::method 0);
+  // 0: Q and K means in one launch, the cut by the sort-free select (BlockSelectArgs::method 0);
   // 1: the earlier chain (two means launches, always the sort), for benchmarking.
   int method = 0;
 };

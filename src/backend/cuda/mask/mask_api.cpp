@@ -55,6 +55,8 @@ void block_means(const BlockMeansArgs& a, void* stream) {
 
 void block_scores(const BlockScoresArgs& a, void* stream) {
   if (!a.qm || !a.km || !a.scores) usage_fail("block_scores: null pointer");
+  if (reinterpret_cast<uintptr_t>(a.qm) % 16 != 0 || reinterpret_cast<uintptr_t>(a.km) % 16 != 0)
+    usage_fail("block_scores: qm and km must be 16-byte aligned");
   if (a.head_dim % 32 != 0 || a.head_dim <= 0) usage_fail("block_scores: head dim {} must be a multiple of 32", a.head_dim);
   if (a.groups <= 0 || a.nq <= 0 || a.nk <= 0 || a.nq > a.qm_blocks || a.nk > a.km_blocks || a.groups > 65535)
     usage_fail("block_scores: bad sizes groups {} nq {} of {} nk {} of {}", a.groups, a.nq, a.qm_blocks, a.nk, a.km_blocks);

@@ -1,10 +1,21 @@
-// Per-row block selection: softmax over the row's scores, block radix sort (descending),
-// cumulative probabilities, top-p / top-k cut, union with neighbours and always-kept blocks.
-// One CTA of 256 threads per (group, query block); the row's mask is built in shared memory.
-// With prob_threshold <= 0 the cut is top-k alone, and the row needs no sort (TOPK): a bitwise
-// radix select finds the k-th largest probability T (31 block-wide counts), then the row keeps
-// every block above T and, of the blocks equal to T, the lowest-indexed ones, which is the set the
-// stable descending sort's first k entries hold.
+// Per-row block selection: softmax over the row's scores, the top-p / top-k cut, union with
+// neighbours and always-kept blocks. One CTA of 256 threads per (group, query block); the row's
+// mask is built in shared memory.
+//
+// The cut keeps the first `needed` blocks of the stable descending sort (equal probabilities in
+// index order), needed = max(#(cumulative sum <= p) + 1, top_k) capped at n. Method 0 finds that
+// set without sorting (Cut::kTopK when p <= 0, Cut::kTopP otherwise): probabilities are >= 0, so
+// their f32 bit patterns order like the values, and a bitwise search over those patterns (one
+// CTA-wide count per bit, at most 31) finds the threshold T = the needed-th largest probability;
+// the row keeps every block above T and, of the blocks equal to T, the lowest-indexed ones: the
+// sort's first `needed` entries exactly. With p > 0 the same search also sums the probability
+// mass at or above the candidate, in fixed point (q(x) = x * 2^30 rounded to an integer: exact,
+// order-independent integer sums), and T is the largest value with count(>= T) >= top_k and
+// mass(>= T) > p (p in the same fixed point); then the ties at T to keep are the most of what top_k
+// needs and the fewest that push the mass over p. Method 1 (Cut::kSort) is the block radix sort +
+// float scan, kept for comparison. The one difference: method 0 sums the cut's mass exactly in
+// fixed point while the sort sums f32 probabilities in scan order, so the two can keep a
+// different number of blocks only when a cumulative sum lies within rounding (~1e-6) of p.
 #include <cub/block/block_radix_sort.cuh>
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
@@ -17,25 +28,38 @@
 namespace jenga::cuda::mask {
 namespace {
 
-constexpr int kThreads = 256;
+constexpr int kThreads = 256, kWarps = kThreads / 32;
+
+enum class Cut { kSort, kTopK, kTopP };
 
 struct MaxOp {
   __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
 };
 
-// Sum of one int per thread over the CTA; buf alternates between consecutive calls so one
-// barrier per call suffices (a slot is rewritten only after the next call's barrier).
-__device__ __forceinline__ int cta_sum(int v, int (&red)[2][kThreads / 32], int buf) {
-  v = __reduce_add_sync(0xffffffffu, v);
-  if ((threadIdx.x & 31) == 0) red[buf][threadIdx.x >> 5] = v;
+// Probability mass in fixed point: x in [0, 1] -> round(x * 2^30). Monotone, so it orders like x;
+// sums of up to 2048 such values (<= 1 in all, up to rounding) fit in 32 bits.
+__device__ __forceinline__ uint32_t fixed_mass(float x) { return __float2uint_rn(x * 1073741824.f); }
+
+// Sums over the CTA of one count and (with MASS) one mass per thread: the warp sums go through
+// shared memory as one pair, so both cost a single barrier. buf alternates between consecutive
+// calls so one barrier per call suffices (a slot is rewritten only after the next call's barrier).
+template <bool MASS>
+__device__ __forceinline__ uint2 cta_sum2(uint32_t c, uint32_t m, uint2 (&red)[2][kWarps], int buf) {
+  c = __reduce_add_sync(0xffffffffu, c);
+  if constexpr (MASS) m = __reduce_add_sync(0xffffffffu, m);
+  if ((threadIdx.x & 31) == 0) red[buf][threadIdx.x >> 5] = make_uint2(c, m);
   __syncthreads();
-  int s = 0;
+  uint2 s = make_uint2(0u, 0u);
 #pragma unroll
-  for (int w = 0; w < kThreads / 32; ++w) s += red[buf][w];
+  for (int w = 0; w < kWarps; ++w) {
+    const uint2 v = red[buf][w];
+    s.x += v.x;
+    if constexpr (MASS) s.y += v.y;
+  }
   return s;
 }
 
-template <int ITEMS, bool TOPK>
+template <int ITEMS, Cut CUT>
 __global__ void __launch_bounds__(kThreads) select_blocks_kernel(const BlockSelectArgs a) {
   using Sort = cub::BlockRadixSort<float, kThreads, ITEMS, int>;
   using Scan = cub::BlockScan<float, kThreads>;
@@ -52,8 +76,8 @@ __global__ void __launch_bounds__(kThreads) select_blocks_kernel(const BlockSele
   __shared__ float bcast;
   // 16-byte aligned: the compiler reads these arrays with 16-byte loads, which must not also
   // cover a neighbour that another warp writes meanwhile (racecheck flags that as a hazard).
-  __shared__ __align__(16) int red[2][kThreads / 32];
-  __shared__ __align__(16) uint32_t span[2][kThreads / 32];
+  __shared__ __align__(16) uint2 red[2][kWarps];
+  __shared__ __align__(16) uint32_t span[3][kWarps];
   extern __shared__ unsigned char keep[];  // [k_blocks]
 
   const int row = blockIdx.x;
@@ -91,51 +115,84 @@ __global__ void __launch_bounds__(kThreads) select_blocks_kernel(const BlockSele
     const float inv = 1.f / bcast;
 #pragma unroll
     for (int e = 0; e < ITEMS; ++e) key[e] = tid * ITEMS + e < a.n_cols ? key[e] * inv : -1.f;  // pads sort last
-    if constexpr (TOPK) {
-      // Probabilities are >= 0, so their bit patterns order like the values (pads excluded).
-      const int needed = max(1, min(a.top_k, a.n_cols));
-      uint32_t bits[ITEMS];
+    if constexpr (CUT != Cut::kSort) {
+      constexpr bool kMass = CUT == Cut::kTopP;
+      const int n = a.n_cols;
+      // Blocks the top-k floor asks for (with p <= 0 at least 1, as the sort's needed is).
+      const int kk = kMass ? min(a.top_k, n) : max(1, min(a.top_k, n));
+      auto valid = [&](int e) { return tid * ITEMS + e < n; };
+      // Pads get bits 0 and mass 0: every candidate below has a bit set, so they never count.
+      uint32_t bits[ITEMS], mass[ITEMS];
+      uint32_t lo = 0xffffffffu, hi = 0u, tot = 0u;
 #pragma unroll
-      for (int e = 0; e < ITEMS; ++e) bits[e] = tid * ITEMS + e < a.n_cols ? __float_as_uint(key[e]) : 0u;
-      auto valid = [&](int e) { return tid * ITEMS + e < a.n_cols; };
+      for (int e = 0; e < ITEMS; ++e) {
+        bits[e] = valid(e) ? __float_as_uint(key[e]) : 0u;
+        mass[e] = kMass && valid(e) ? fixed_mass(key[e]) : 0u;
+        if (valid(e)) lo = min(lo, bits[e]), hi = max(hi, bits[e]);
+        tot += mass[e];
+      }
       // The bits every probability shares (those of the row's min and max) are T's too: the
       // search starts below them (rows of similar scores share a long prefix).
-      uint32_t lo = 0xffffffffu, hi = 0u;
-#pragma unroll
-      for (int e = 0; e < ITEMS; ++e)
-        if (valid(e)) lo = min(lo, bits[e]), hi = max(hi, bits[e]);
       lo = __reduce_min_sync(0xffffffffu, lo), hi = __reduce_max_sync(0xffffffffu, hi);
-      if ((tid & 31) == 0) span[0][tid >> 5] = lo, span[1][tid >> 5] = hi;
+      if constexpr (kMass) tot = __reduce_add_sync(0xffffffffu, tot);
+      if ((tid & 31) == 0) span[0][tid >> 5] = lo, span[1][tid >> 5] = hi, span[2][tid >> 5] = tot;
       __syncthreads();
+      tot = 0u;
 #pragma unroll
-      for (int w = 0; w < kThreads / 32; ++w) lo = min(lo, span[0][w]), hi = max(hi, span[1][w]);
-      const int common = __clz(static_cast<int>(hi ^ lo));  // leading bits shared, 32 if all equal
-      // Largest T with #(bits >= T) >= needed, bit by bit from the first one not shared.
-      uint32_t t = common == 32 ? hi : hi & ~(0xffffffffu >> common);
-      for (int b = 31 - common; b >= 0; --b) {
-        const uint32_t cand = t | (1u << b);
-        int c = 0;
+      for (int w = 0; w < kWarps; ++w) lo = min(lo, span[0][w]), hi = max(hi, span[1][w]), tot += span[2][w];
+      // p in the same fixed point (p >= 2 is "keep all" as much as 2 is).
+      const uint32_t pm = kMass ? __float2uint_rn(fminf(a.prob_threshold, 2.f) * 1073741824.f) : 0u;
+      if (kMass && tot <= pm) {
+        // The whole row's mass stays within p: the cut keeps every block (needed = n).
 #pragma unroll
-        for (int e = 0; e < ITEMS; ++e) c += (valid(e) && bits[e] >= cand) ? 1 : 0;
-        if (cta_sum(c, red, b & 1) >= needed) t = cand;
-      }
-      int gt = 0, eq = 0;
+        for (int e = 0; e < ITEMS; ++e)
+          if (valid(e)) keep[tid * ITEMS + e] = 1;
+      } else {
+        // T = the largest bit pattern with count(>= T) >= kk and (with p) mass(>= T) > p: both
+        // hold for every T up to the kk-th largest probability, resp. up to the probability
+        // where the sorted cumulative mass first exceeds p, so T is the smaller of the two, the
+        // needed-th largest probability. The predicate holds at the start (below every value).
+        const int common = __clz(static_cast<int>(hi ^ lo));  // leading bits shared, 32 if all equal
+        uint32_t t = common == 32 ? hi : hi & ~(0xffffffffu >> common);
+        for (int b = 31 - common; b >= 0; --b) {
+          const uint32_t cand = t | (1u << b);
+          uint32_t c = 0, m = 0;
 #pragma unroll
-      for (int e = 0; e < ITEMS; ++e) {
-        gt += (valid(e) && bits[e] > t) ? 1 : 0;
-        eq += (valid(e) && bits[e] == t) ? 1 : 0;
-      }
-      const int take = needed - cta_sum(gt, red, 1);  // blocks equal to T still to keep (>= 1)
-      int before;
-      ScanI(tmp.scani).ExclusiveSum(eq, before);  // blocked arrangement: thread order = index order
+          for (int e = 0; e < ITEMS; ++e) {
+            const bool ge = bits[e] >= cand;
+            c += ge ? 1u : 0u;
+            if constexpr (kMass) m += ge ? mass[e] : 0u;
+          }
+          const uint2 r = cta_sum2<kMass>(c, m, red, b & 1);
+          if (static_cast<int>(r.x) >= kk && (!kMass || r.y > pm)) t = cand;
+        }
+        uint32_t gt = 0, eq = 0, mgt = 0;
 #pragma unroll
-      for (int e = 0; e < ITEMS; ++e) {
-        if (!valid(e)) continue;
-        if (bits[e] > t) {
-          keep[tid * ITEMS + e] = 1;
-        } else if (bits[e] == t) {
-          if (before < take) keep[tid * ITEMS + e] = 1;
-          ++before;
+        for (int e = 0; e < ITEMS; ++e) {
+          gt += (valid(e) && bits[e] > t) ? 1u : 0u;
+          eq += (valid(e) && bits[e] == t) ? 1u : 0u;
+          if constexpr (kMass) mgt += (valid(e) && bits[e] > t) ? mass[e] : 0u;
+        }
+        const uint2 above = cta_sum2<kMass>(gt, mgt, red, 1);  // the loop's last call used buf 0
+        // Blocks equal to T still to keep: what top_k still needs, or the fewest whose mass
+        // (each q(T)) takes the blocks above T past p, whichever is more (>= 1).
+        int take = kk - static_cast<int>(above.x);
+        if constexpr (kMass) {
+          const uint32_t qt = fixed_mass(__uint_as_float(t));
+          const uint32_t rp = above.y > pm ? 0u : qt > 0u ? (pm - above.y) / qt + 1u : static_cast<uint32_t>(n);
+          take = max(take, static_cast<int>(min(rp, static_cast<uint32_t>(n))));
+        }
+        int before;
+        ScanI(tmp.scani).ExclusiveSum(static_cast<int>(eq), before);  // blocked arrangement: thread order = index order
+#pragma unroll
+        for (int e = 0; e < ITEMS; ++e) {
+          if (!valid(e)) continue;
+          if (bits[e] > t) {
+            keep[tid * ITEMS + e] = 1;
+          } else if (bits[e] == t) {
+            if (before < take) keep[tid * ITEMS + e] = 1;
+            ++before;
+          }
         }
       }
     } else {
@@ -176,19 +233,26 @@ __global__ void __launch_bounds__(kThreads) select_blocks_kernel(const BlockSele
   if (tid == 0) a.counts[row] = n;
 }
 
+template <int ITEMS>
+void launch(const BlockSelectArgs& a, int rows, size_t smem, cudaStream_t s) {
+  // Method 1 always sorts; method 0 selects by the bitwise search (with the mass when p > 0).
+  if (a.method == 1)
+    select_blocks_kernel<ITEMS, Cut::kSort><<<rows, kThreads, smem, s>>>(a);
+  else if (a.prob_threshold > 0.f)
+    select_blocks_kernel<ITEMS, Cut::kTopP><<<rows, kThreads, smem, s>>>(a);
+  else
+    select_blocks_kernel<ITEMS, Cut::kTopK><<<rows, kThreads, smem, s>>>(a);
+}
+
 }  // namespace
 
 void launch_select_blocks(const BlockSelectArgs& a, cudaStream_t s) {
   const int rows = a.groups * a.q_blocks;
   const size_t smem = static_cast<size_t>(a.k_blocks);
-  // Top-k alone (no probability cut) needs no sort, unless the caller asks for the sorting path.
-  const bool topk = a.prob_threshold <= 0.f && a.method != 1;
   if (a.n_cols <= kThreads * 4)
-    topk ? select_blocks_kernel<4, true><<<rows, kThreads, smem, s>>>(a)
-         : select_blocks_kernel<4, false><<<rows, kThreads, smem, s>>>(a);
+    launch<4>(a, rows, smem, s);
   else
-    topk ? select_blocks_kernel<8, true><<<rows, kThreads, smem, s>>>(a)
-         : select_blocks_kernel<8, false><<<rows, kThreads, smem, s>>>(a);
+    launch<8>(a, rows, smem, s);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
