@@ -131,14 +131,19 @@ struct BlockPack {
   void fill_host(const WanBlockWeights& B, void* image) const {
     auto* base = static_cast<uint8_t*>(image);
     std::memset(base, 0, bytes);
-    auto at = [&](size_t off) { return reinterpret_cast<uint16_t*>(base + off); };
-    pack_linear({&B.sa_q, &B.sa_k, &B.sa_v}, at(w_off[kQkv]), at(b_off[kQkv]));
-    pack_linear({&B.sa_o}, at(w_off[kO]), at(b_off[kO]));
-    pack_linear({&B.ca_q}, at(w_off[kCq]), at(b_off[kCq]));
-    pack_linear({&B.ca_k, &B.ca_v}, at(w_off[kCkv]), at(b_off[kCkv]));
-    pack_linear({&B.ca_o}, at(w_off[kCo]), at(b_off[kCo]));
-    pack_linear({&B.ffn0}, at(w_off[kFfn0]), at(b_off[kFfn0]));
-    pack_linear({&B.ffn2}, at(w_off[kFfn2]), at(b_off[kFfn2]));
+    auto put = [&](int m, std::initializer_list<const LinearWeights*> parts) {
+      int64_t rows = 0;  // checked before writing: the checkpoint's shapes against the config's
+      for (const auto* p : parts) rows += p->w.dim(0);
+      JENGA_ASSERT(rows == out[m] && (*parts.begin())->w.dim(1) == in[m]);
+      pack_linear(parts, reinterpret_cast<uint16_t*>(base + w_off[m]), reinterpret_cast<uint16_t*>(base + b_off[m]));
+    };
+    put(kQkv, {&B.sa_q, &B.sa_k, &B.sa_v});
+    put(kO, {&B.sa_o});
+    put(kCq, {&B.ca_q});
+    put(kCkv, {&B.ca_k, &B.ca_v});
+    put(kCo, {&B.ca_o});
+    put(kFfn0, {&B.ffn0});
+    put(kFfn2, {&B.ffn2});
   }
 };
 
