@@ -45,6 +45,29 @@ TEST(Pipeline, TinyModelWritesVideoAndSidecar) {
   EXPECT_NE(slurp(dir / "c.y4m"), y4m);
 }
 
+// --offload on the CPU: accepted, a note, the same video; recorded in the sidecar's settings. The
+// flag is on generate, debug denoise and bench dit, and generate's help says the text encoder
+// is freed before the DiT loads.
+TEST(Pipeline, OffloadFlagOnTheCpuIsANoteAndIsRecorded) {
+  TempDir dir;
+  const std::string args = " -p 'a corgi' --seed 3 --size 64x48 --frames 5 --steps 2 --device cpu -o ";
+  auto a = run_jenga("generate -q" + args + (dir / "a.y4m"));
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  auto b = run_jenga("generate --offload" + args + (dir / "b.y4m"));
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_NE(b.output.find("--offload: the DiT runs on the CPU here"), std::string::npos) << b.output;
+  EXPECT_EQ(slurp(dir / "a.y4m"), slurp(dir / "b.y4m"));
+  const auto sa = nlohmann::json::parse(slurp(dir / "a.json")), sb = nlohmann::json::parse(slurp(dir / "b.json"));
+  EXPECT_EQ(sa["settings"]["offload"], false);
+  EXPECT_EQ(sb["settings"]["offload"], true);
+  EXPECT_FALSE(sb["denoise"].contains("offload"));  // nothing was streamed
+  const auto help = run_jenga("generate --help");
+  EXPECT_NE(help.output.find("--offload"), std::string::npos);
+  EXPECT_NE(help.output.find("freed before the DiT loads"), std::string::npos) << help.output;
+  EXPECT_NE(run_jenga("debug denoise --help").output.find("--offload"), std::string::npos);
+  EXPECT_NE(run_jenga("bench dit --help").output.find("--offload"), std::string::npos);
+}
+
 TEST(Pipeline, BadRequestsFailBeforeWork) {
   TempDir dir;
   for (const std::string& args : {std::string("--frames 80"), std::string("--size 65x48"), std::string("--steps 0"),

@@ -47,7 +47,7 @@ struct DenoiseOptions {
   int steps = 50;
   std::optional<double> shift, cfg_scale;
   std::vector<int> save_steps;
-  bool quiet = false;
+  bool quiet = false, offload = false;
   JengaOverrides jenga;
   std::string attention;
   SvgOverrides svg;
@@ -103,7 +103,9 @@ void run_denoise(const DenoiseOptions& o) {
   r.save_steps = o.save_steps;
   r.attention = mode;
   r.svg = svg_settings(o.svg, static_cast<uint64_t>(o.seed));
+  r.offload = o.offload && cuda;
   Progress progress(o.quiet ? Progress::Mode::Quiet : Progress::Mode::Auto);
+  if (o.offload && !cuda) progress.note("--offload: the DiT runs on the CPU here; the flag changes nothing");
   const DenoiseResult res = denoise_wan(r, progress);
 
   SafetensorsWriter w;
@@ -112,9 +114,9 @@ void run_denoise(const DenoiseOptions& o) {
   Tensor calls = Tensor::empty(DType::I32, Shape{static_cast<int64_t>(res.computed_calls.size())});
   std::copy(res.computed_calls.begin(), res.computed_calls.end(), calls.data_as<int32_t>());
   w.add("teacache_computed", calls);
-  w.set_metadata("jenga", fmt::format("debug denoise preset={} attention={} steps={} shift={} cfg={} solver={} device={}",
+  w.set_metadata("jenga", fmt::format("debug denoise preset={} attention={} steps={} shift={} cfg={} solver={} device={} offload={}",
                                       r.jenga ? r.jenga->name : "dense", attention_mode_name(mode), r.steps, r.shift,
-                                      r.guide_scale, r.solver, o.device));
+                                      r.guide_scale, r.solver, o.device, r.offload ? 1 : 0));
   w.set_metadata("report", res.report.dump());
   w.write(o.out);
   std::printf("wrote %s: latents %s, %d forwards (%d reused), %.2f s denoising on %s\n", o.out.c_str(),
@@ -145,6 +147,8 @@ void register_debug_denoise(CLI::App& debug) {
       ->capture_default_str();
   c->add_option("--save-steps", o->save_steps, "Also write the latents after these steps (0-based)");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
+  c->add_flag("--offload", o->offload,
+              "CUDA: stream the DiT's blocks from pinned host memory (as generate --offload); same latents");
   add_jenga_flags(*c, o->jenga);
   add_attention_flags(*c, o->attention, o->svg);
   c->add_option("--seed", o->seed, "Philox seed of the SVG sampled rows")->capture_default_str();

@@ -50,6 +50,16 @@ struct StepRun {
   bool cache = false;              // step reuse on: computed branches refresh their residual
 };
 
+// Where the DiT's weights live (CUDA): bytes on the GPU, and with offload the pinned host copy
+// of the streamed blocks.
+struct DitMemory {
+  bool offload = false;
+  int ring = 0;                    // device block buffers (offload)
+  double gpu_weights_gib = 0;      // weights held on the GPU
+  double host_pinned_gib = 0;      // streamed blocks in pinned host memory (offload)
+  double streamed_block_mib = 0;   // one block's streamed bytes (offload)
+};
+
 class DenoiseBackend {
  public:
   virtual ~DenoiseBackend() = default;
@@ -76,6 +86,7 @@ class DenoiseBackend {
   // First step whose latents became non-finite, or -1 (synchronises).
   virtual int nan_step() = 0;
   virtual double peak_memory_gib() const { return 0; }
+  virtual DitMemory dit_memory() const { return {}; }
   // Kept / all self-attention blocks over every sparse layer evaluated so far (synchronises).
   virtual double sparse_density() = 0;
   // Temporal / all heads over every SVG layer evaluated so far (synchronises); 0 without SVG.
@@ -87,7 +98,9 @@ class DenoiseBackend {
 std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model, dist::Communicator* comm = nullptr);
 #if JENGA_HAVE_CUDA
 // comm: the host communicator (MPI); the backend makes its NCCL communicator from it.
-std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model, dist::Communicator* comm = nullptr);
+// offload: the DiT's blocks stream from pinned host memory (WanDitCuda, wan_dit_cuda.h).
+std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model, dist::Communicator* comm = nullptr,
+                                                          bool offload = false);
 #endif
 
 }  // namespace jenga

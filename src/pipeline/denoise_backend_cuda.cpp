@@ -101,9 +101,9 @@ class CarveLayouts {
 
 class CudaBackend final : public DenoiseBackend {
  public:
-  CudaBackend(const wan::WanDit& m, dist::Communicator* host) : model_(m), host_(host) {
+  CudaBackend(const wan::WanDit& m, dist::Communicator* host, bool offload) : model_(m), host_(host) {
     cuda::init();
-    dit_ = wan::WanDitCuda::from_model(m);
+    dit_ = wan::WanDitCuda::from_model(m, offload);
     JENGA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     // Sequence parallel: NCCL on the DiT's stream, bootstrapped through the host communicator.
     if (host_) nccl_ = dist::make_nccl_communicator(*host_, stream_);
@@ -238,6 +238,16 @@ class CudaBackend final : public DenoiseBackend {
   double svg_temporal_fraction() override { return svg_.temporal_fraction(); }
 
   double peak_memory_gib() const override { return static_cast<double>(cuda::memory_stats().peak) / (1ull << 30); }
+  DitMemory dit_memory() const override {
+    constexpr double gib = 1ull << 30;
+    DitMemory m;
+    m.offload = dit_->offload();
+    m.ring = dit_->offload_ring();
+    m.gpu_weights_gib = static_cast<double>(dit_->weight_bytes()) / gib;
+    m.host_pinned_gib = static_cast<double>(dit_->host_weight_bytes()) / gib;
+    m.streamed_block_mib = m.offload ? static_cast<double>(dit_->streamed_block_bytes()) / (1 << 20) : 0.0;
+    return m;
+  }
 
  private:
   static constexpr int kNoNan = 0x7fffffff;
@@ -289,8 +299,9 @@ class CudaBackend final : public DenoiseBackend {
 
 }  // namespace
 
-std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model, dist::Communicator* comm) {
-  return std::make_unique<CudaBackend>(model, comm);
+std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model, dist::Communicator* comm,
+                                                          bool offload) {
+  return std::make_unique<CudaBackend>(model, comm, offload);
 }
 
 }  // namespace jenga

@@ -229,7 +229,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
 
   auto backend = req.cuda ?
 #if JENGA_HAVE_CUDA
-                          make_cuda_denoise_backend(*req.model, req.comm)
+                          make_cuda_denoise_backend(*req.model, req.comm, req.offload)
 #else
                           (fail("--device cuda: this build has no CUDA backend"), nullptr)
 #endif
@@ -364,7 +364,14 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
                          {"sample_mse_max_row", req.svg.sample_mse_max_row}, {"rows_seed", req.svg.seed},
                          {"temporal_head_fraction", backend->svg_temporal_fraction()}};
   }
-  if (req.cuda) res.report["peak_gpu_alloc_gib"] = backend->peak_memory_gib();
+  if (req.cuda) {
+    res.report["peak_gpu_alloc_gib"] = backend->peak_memory_gib();
+    const DitMemory m = backend->dit_memory();
+    res.report["dit_weights_gpu_gib"] = m.gpu_weights_gib;
+    if (m.offload)
+      res.report["offload"] = {{"ring_blocks", m.ring}, {"streamed_block_mib", m.streamed_block_mib},
+                               {"host_pinned_gib", m.host_pinned_gib}};
+  }
   return res;
 }
 

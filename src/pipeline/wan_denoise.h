@@ -49,6 +49,9 @@ struct DenoiseRequest {
   // Ulysses sequence parallel over these ranks (all call denoise_wan with the same request);
   // null = one process.
   dist::Communicator* comm = nullptr;
+  // CUDA: stream the DiT's blocks from pinned host memory (WanDitCuda offload; same result).
+  // Ignored on the CPU.
+  bool offload = false;
 };
 
 struct DenoiseResult {

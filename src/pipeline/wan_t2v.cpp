@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -184,9 +185,23 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     vae.emplace(wan::WanVae::load(Checkpoint::open(paths.vae)));
     if (vae->z_dim != cfg.in_dim) fail("{}: VAE latent channels {} do not match the DiT's {}", paths.vae, vae->z_dim, cfg.in_dim);
   }
-  progress.note(fmt::format("loaded Wan2.1 {} DiT ({} layers, dim {}) on {}{}", cfg.size_name(), cfg.num_layers, cfg.dim,
-                            cuda ? "cuda" : "cpu",
+  progress.note(fmt::format("loaded Wan2.1 {} DiT ({} layers, dim {}) on {}{}{}", cfg.size_name(), cfg.num_layers, cfg.dim,
+                            cuda ? "cuda" : "cpu", cuda && req.offload ? " (--offload: blocks streamed from host memory)" : "",
                             world > 1 ? fmt::format(", {} processes, {} parallel", world, req.parallel) : ""));
+  if (req.offload && !cuda) progress.note("--offload: the DiT runs on the CPU here; the flag changes nothing");
+  // GPU memory by phase (text, denoise, VAE): the allocator's peak since the last phase ended.
+  double gpu_peak_all = 0;
+  auto gpu_phase_peak = [&]() -> double {
+#if JENGA_HAVE_CUDA
+    if (!cuda) return 0.0;
+    const double p = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
+    cuda::reset_peak_memory();
+    gpu_peak_all = std::max(gpu_peak_all, p);
+    return p;
+#else
+    return 0.0;
+#endif
+  };
 
   // Text: every job's contexts first (on the GPU the encoder lives only for this block: its
   // ~11 GB are free before the DiT loads). Under sequence parallel rank 0 encodes and
@@ -227,6 +242,7 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
   }
   check_interrupt();
   const double t_text = (now_s() - t_text0) / static_cast<double>(jobs.size());
+  const double gpu_peak_text = gpu_phase_peak();  // the encoder is freed by now
 
   const int64_t lt = (req.frames - 1) / 4 + 1, lh = req.height / 8, lw = req.width / 8;
   if (lh % cfg.patch[1] || lw % cfg.patch[2] || lt % cfg.patch[0])
@@ -242,6 +258,7 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     dr.cuda = cuda;
     dr.jenga = jenga;
     dr.comm = seq ? req.comm : nullptr;
+    dr.offload = req.offload && cuda;
     dr.attention = resolve_attention(req.attention, jenga.has_value(), req.svg);
     dr.svg = svg_settings(req.svg, req.seed);
     uint64_t offset = 0;
@@ -259,6 +276,7 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     const double t_dn0 = now_s();
     const DenoiseResult dn = denoise_wan(dr, progress);
     const double t_denoise = now_s() - t_dn0;
+    const double gpu_peak_denoise = gpu_phase_peak();  // the DiT is freed by now (it lives in denoise_wan)
     if (!root) continue;
     const Tensor& x = dn.latents;
     if (!jobs[j].latents.empty()) {
@@ -277,6 +295,7 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
 #endif
     check_interrupt();
     const double t_vae = now_s() - t_vae0;
+    const double gpu_peak_vae = gpu_phase_peak();
     const Frames frames = frames_from_unit_range(video.data_as<float>(), static_cast<int>(video.dim(1)),
                                                  static_cast<int>(video.dim(2)), static_cast<int>(video.dim(3)));
     T2VResult res;
@@ -294,7 +313,7 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
                       {"frames", req.frames}, {"steps", req.steps}, {"seed", req.seed},
                       {"cfg_scale", guide}, {"shift", shift}, {"solver", req.solver},
                       {"preset", jenga ? jenga->name : "dense"}, {"attention", attention_mode_name(*dr.attention)},
-                      {"device", cuda ? "cuda" : "cpu"}, {"fps", 16},
+                      {"device", cuda ? "cuda" : "cpu"}, {"offload", req.offload}, {"fps", 16},
                       {"devices", {{"text_encoder", t5_cuda ? "cuda" : "cpu"}, {"dit", cuda ? "cuda" : "cpu"},
                                    {"vae", cuda ? "cuda" : "cpu"}}},
                       {"parallel", {{"world_size", world}, {"mode", req.comm ? req.parallel : "none"},
@@ -319,9 +338,12 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
                                      {"res_rate_list", jenga->res_rates}, {"teacache_thresh", jenga->teacache_thresh},
                                      {"use_ret_steps", jenga->use_ret_steps}, {"curve", "sliced gilbert"},
                                      {"script", jenga->script}};
-#if JENGA_HAVE_CUDA
-    if (cuda) report["peak_gpu_alloc_gib"] = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
-#endif
+    if (cuda) {
+      // Since the run began (all phases, every job so far), and per phase of this job (the text
+      // phase is shared by all jobs: every prompt is encoded first).
+      report["peak_gpu_alloc_gib"] = gpu_peak_all;
+      report["peak_gpu_alloc_gib_by_phase"] = {{"text", gpu_peak_text}, {"denoise", gpu_peak_denoise}, {"vae_decode", gpu_peak_vae}};
+    }
     res.sidecar = (fs::path(res.output).parent_path() / (fs::path(res.output).stem().string() + ".json")).string();
     if (fs::is_directory(res.output)) res.sidecar = res.output + ".json";
     const std::string tmp = res.sidecar + ".partial";

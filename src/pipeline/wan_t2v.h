@@ -35,6 +35,9 @@ struct T2VRequest {
   SvgOverrides svg;       // official Sparse VideoGen flags (with attention svg); rows seeded by `seed`
   std::string device = "auto";   // auto | cpu | cuda: where the DiT, umT5 and VAE run
   bool t5_cpu = false;           // umT5 on the CPU even with CUDA (official --t5_cpu: saves ~11 GB)
+  // CUDA: the DiT's blocks stay in pinned host memory and stream to the GPU two at a time
+  // (WanDitCuda offload; bit-identical output). On the CPU: a note, nothing else.
+  bool offload = false;
   std::string output = "output.webp";
   // Several processes (mpirun): "sequence" = every rank runs each prompt's DiT, Ulysses
   // sequence parallel, text encoder and VAE on rank 0; "prompts" = each rank takes whole

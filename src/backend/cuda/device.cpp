@@ -12,9 +12,13 @@
 
 namespace jenga::cuda {
 
+// What to try when the GPU is full (the allocator's message and a failed CUDA call say the same).
+constexpr const char* kOutOfMemoryHint =
+    "try --offload (the DiT's blocks stream from host memory), a smaller size or fewer frames";
+
 void raise_cuda_error(cudaError_t e, const char* expr, const char* file, int line) {
-  throw Error(fmt::format("CUDA error {} ({}) in {} at {}:{}", cudaGetErrorName(e),
-                          cudaGetErrorString(e), expr, file, line));
+  throw Error(fmt::format("CUDA error {} ({}) in {} at {}:{}{}", cudaGetErrorName(e), cudaGetErrorString(e), expr,
+                          file, line, e == cudaErrorMemoryAllocation ? fmt::format("; {}", kOutOfMemoryHint) : ""));
 }
 
 bool available() {
@@ -55,8 +59,8 @@ void* device_alloc(size_t bytes) {
     cudaGetLastError();  // clear the error so later calls are not poisoned
     size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
-    fail("out of GPU memory: needed {} MiB, {} MiB free of {} MiB (try a smaller size, fewer "
-         "frames, or --offload)", bytes >> 20, free_b >> 20, total_b >> 20);
+    fail("out of GPU memory: needed {} MiB, {} MiB free of {} MiB ({})", bytes >> 20, free_b >> 20, total_b >> 20,
+         kOutOfMemoryHint);
   }
   std::lock_guard lock(g_mem_mutex);
   g_sizes[p] = bytes;

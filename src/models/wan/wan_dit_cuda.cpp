@@ -2,7 +2,9 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "backend/cpu/ops.h"
@@ -47,27 +49,41 @@ Tensor upload(const float* host, int64_t n, DType dt) {
   return d;
 }
 
-// Linear weights of one GEMM: w bf16 [out, in], b bf16 [out].
-struct DevLinear {
-  Tensor w, b;
+// Linear weights of one GEMM: w bf16 [out, in], b bf16 [out] (device pointers).
+struct LinearView {
+  const void* w = nullptr;
+  const void* b = nullptr;
   int64_t out = 0, in = 0;
 };
 
+// A resident linear that owns its device memory.
+struct DevLinear {
+  Tensor w, b;
+  int64_t out = 0, in = 0;
+  LinearView view() const { return {w.data(), b.data(), out, in}; }
+};
+
+// Several nn.Linear of the same input width stacked along the output (fused QKV / KV), as bf16
+// into w [out, in] and b [out] (host memory). Weights come as f32 or bf16 (load_wan_dit's matrix
+// dtype); bf16 rows are copied as they are.
+void pack_linear(std::initializer_list<const LinearWeights*> parts, uint16_t* w, uint16_t* b) {
+  const int64_t in = (*parts.begin())->w.dim(1);
+  int64_t row = 0;
+  for (const auto* p : parts) {
+    JENGA_ASSERT(p->w.dim(1) == in && p->b.dtype() == DType::F32);
+    JENGA_ASSERT(p->w.dtype() == DType::F32 || p->w.dtype() == DType::BF16);
+    convert(p->w.data(), p->w.dtype(), w + row * in, DType::BF16, static_cast<size_t>(p->w.numel()));
+    convert(p->b.data(), DType::F32, b + row, DType::BF16, static_cast<size_t>(p->b.numel()));
+    row += p->w.dim(0);
+  }
+}
+
 DevLinear upload_linear(std::initializer_list<const LinearWeights*> parts) {
-  // Several nn.Linear of the same input width stacked along the output (fused QKV / KV).
-  // Weights come as f32 or bf16 (load_wan_dit's matrix dtype); bf16 rows are copied as they are.
   DevLinear d;
   d.in = (*parts.begin())->w.dim(1);
   for (const auto* p : parts) d.out += p->w.dim(0);
   std::vector<uint16_t> w(static_cast<size_t>(d.out * d.in)), b(static_cast<size_t>(d.out));
-  int64_t row = 0;
-  for (const auto* p : parts) {
-    JENGA_ASSERT(p->w.dim(1) == d.in && p->b.dtype() == DType::F32);
-    JENGA_ASSERT(p->w.dtype() == DType::F32 || p->w.dtype() == DType::BF16);
-    convert(p->w.data(), p->w.dtype(), w.data() + row * d.in, DType::BF16, static_cast<size_t>(p->w.numel()));
-    convert(p->b.data(), DType::F32, b.data() + row, DType::BF16, static_cast<size_t>(p->b.numel()));
-    row += p->w.dim(0);
-  }
+  pack_linear(parts, w.data(), b.data());
   d.w = device_empty(DType::BF16, d.out * d.in);
   d.b = device_empty(DType::BF16, d.out);
   cuda::copy_to_device(d.w.data(), w.data(), w.size() * 2);
@@ -80,10 +96,83 @@ Tensor upload_f32(const Tensor& t) {
   return upload(t.data_as<float>(), t.numel(), DType::F32);
 }
 
+// The seven GEMMs of a block, packed in one buffer per block: bf16 w [out, in] then b [out] of
+// each, every array at a 256-byte boundary (what cudaMalloc gives and cuBLASLt's heuristics
+// assume), the same offsets on every block. Resident: one device buffer per block; offload: one
+// pinned host buffer per block, streamed into a ring of device buffers of the same layout.
+enum BlockMat { kQkv, kO, kCq, kCkv, kCo, kFfn0, kFfn2, kMats };
+
+struct BlockPack {
+  int64_t out[kMats] = {}, in[kMats] = {};
+  size_t w_off[kMats] = {}, b_off[kMats] = {};
+  size_t bytes = 0;
+
+  static BlockPack for_config(const WanConfig& c) {
+    const int64_t d = c.dim, f = c.ffn_dim;
+    const int64_t shapes[kMats][2] = {{3 * d, d}, {d, d}, {d, d}, {2 * d, d}, {d, d}, {f, d}, {d, f}};
+    BlockPack p;
+    auto take = [&](int64_t elems) {
+      const size_t at = p.bytes;
+      p.bytes += (static_cast<size_t>(elems) * 2 + 255) / 256 * 256;
+      return at;
+    };
+    for (int m = 0; m < kMats; ++m) {
+      p.out[m] = shapes[m][0], p.in[m] = shapes[m][1];
+      p.w_off[m] = take(p.out[m] * p.in[m]);
+      p.b_off[m] = take(p.out[m]);
+    }
+    return p;
+  }
+  LinearView view(const void* base, int m) const {
+    const auto* b = static_cast<const uint8_t*>(base);
+    return {b + w_off[m], b + b_off[m], out[m], in[m]};
+  }
+  // The block's matrices as bf16 into a host image of `bytes` (padding zeroed).
+  void fill_host(const WanBlockWeights& B, void* image) const {
+    auto* base = static_cast<uint8_t*>(image);
+    std::memset(base, 0, bytes);
+    auto put = [&](int m, std::initializer_list<const LinearWeights*> parts) {
+      int64_t rows = 0;  // checked before writing: the checkpoint's shapes against the config's
+      for (const auto* p : parts) rows += p->w.dim(0);
+      JENGA_ASSERT(rows == out[m] && (*parts.begin())->w.dim(1) == in[m]);
+      pack_linear(parts, reinterpret_cast<uint16_t*>(base + w_off[m]), reinterpret_cast<uint16_t*>(base + b_off[m]));
+    };
+    put(kQkv, {&B.sa_q, &B.sa_k, &B.sa_v});
+    put(kO, {&B.sa_o});
+    put(kCq, {&B.ca_q});
+    put(kCkv, {&B.ca_k, &B.ca_v});
+    put(kCo, {&B.ca_o});
+    put(kFfn0, {&B.ffn0});
+    put(kFfn2, {&B.ffn2});
+  }
+};
+
+// The small per-block vectors (resident in both modes; modulation is read for every block
+// before the first one runs) and, without offload, the block's packed matrices.
 struct DevBlock {
-  DevLinear qkv, o, cq, ckv, co, ffn0, ffn2;
   Tensor norm_q, norm_k, cnorm_q, cnorm_k, norm3_w, norm3_b;  // f32 [dim]
   Tensor modulation;                                          // f32 [6 dim]
+  Tensor mats;                                                // BlockPack layout; empty with offload
+};
+
+// Pinned host memory (cudaHostAlloc), freed with cudaFreeHost.
+struct PinnedBuffer {
+  void* p = nullptr;
+  explicit PinnedBuffer(size_t bytes, int block) {
+    if (cudaHostAlloc(&p, bytes, cudaHostAllocDefault) != cudaSuccess) {
+      cudaGetLastError();
+      fail("--offload: cannot pin {} MiB of host memory for DiT block {} (host memory or the pinned-memory limit "
+           "is exhausted); free host memory or run without --offload",
+           bytes >> 20, block);
+    }
+  }
+  PinnedBuffer(PinnedBuffer&& o) noexcept : p(o.p) { o.p = nullptr; }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(PinnedBuffer&&) = delete;
+  ~PinnedBuffer() {
+    if (p) cudaFreeHost(p);
+  }
 };
 
 }  // namespace
@@ -96,7 +185,17 @@ struct WanDitCuda::Impl {
   Tensor time0_w, time0_b, time2_w, time2_b, proj_w, proj_b;  // f32 (official: f32 timestep path)
   Tensor head_modulation;                                     // f32 [2 dim]
   std::vector<DevBlock> blocks;
+  BlockPack pack;
   size_t weight_bytes = 0;
+  // Offload: the blocks' packed matrices in pinned host memory, a ring of `ring` device block
+  // buffers, the copy stream and its events (copied[s]: slot s holds its next block; freed[s]:
+  // the forward has read slot s's matrices; start: the forward began), all made up front.
+  bool offload = false;
+  int ring = 0;
+  std::vector<PinnedBuffer> host_blocks;
+  Tensor slots[2];
+  cudaStream_t copy = nullptr;
+  cudaEvent_t copied[2] = {}, freed[2] = {}, start = nullptr;
   // Activations, sized by prepare().
   int64_t F = 0, H = 0, W = 0, L = 0;
   Tensor order, rope, patches, x, h, qkv, att, y, cq, ctx_h, ctx, ckv, ff, head_out;
@@ -135,19 +234,59 @@ struct WanDitCuda::Impl {
                                          static_cast<size_t>(n), cudaMemcpyDeviceToDevice, s));
   }
 
+  ~Impl() {
+    // In-flight copies read the pinned buffers: let them finish before those are freed.
+    if (copy) cudaStreamSynchronize(copy);
+    for (int i = 0; i < 2; ++i) {
+      if (copied[i]) cudaEventDestroy(copied[i]);
+      if (freed[i]) cudaEventDestroy(freed[i]);
+    }
+    if (start) cudaEventDestroy(start);
+    if (copy) cudaStreamDestroy(copy);
+  }
+
+  // Offload: the ring, the copy stream and the events (the pinned blocks are filled by the caller).
+  void setup_offload() {
+    offload = true;
+    ring = static_cast<int>(std::min<size_t>(2, blocks.size()));
+    for (int i = 0; i < ring; ++i) slots[i] = device_empty(DType::U8, static_cast<int64_t>(pack.bytes));
+    JENGA_CUDA_CHECK(cudaStreamCreateWithFlags(&copy, cudaStreamNonBlocking));
+    for (int i = 0; i < ring; ++i) {
+      JENGA_CUDA_CHECK(cudaEventCreateWithFlags(&copied[i], cudaEventDisableTiming));
+      JENGA_CUDA_CHECK(cudaEventCreateWithFlags(&freed[i], cudaEventDisableTiming));
+    }
+    JENGA_CUDA_CHECK(cudaEventCreateWithFlags(&start, cudaEventDisableTiming));
+  }
+
+  // Offload: enqueue block `b`'s matrices into ring slot b % ring on the copy stream (which must
+  // already wait for the slot's previous reader) and mark them arrived.
+  void fetch(size_t b) {
+    const int s = static_cast<int>(b % static_cast<size_t>(ring));
+    JENGA_CUDA_CHECK(cudaMemcpyAsync(slots[s].data(), host_blocks[b].p, pack.bytes, cudaMemcpyHostToDevice, copy));
+    JENGA_CUDA_CHECK(cudaEventRecord(copied[s], copy));
+  }
+
+  // Device pointer of block l's packed matrices (offload: its ring slot).
+  const void* block_mats(size_t l) const {
+    return offload ? slots[l % static_cast<size_t>(ring)].data() : blocks[l].mats.data();
+  }
+
   void count_weights() {
     weight_bytes = 0;
     auto add = [&](const Tensor& t) { weight_bytes += t.nbytes(); };
     for (auto* l : {&patch, &text0, &text2, &head}) add(l->w), add(l->b);
     for (auto* t : {&time0_w, &time0_b, &time2_w, &time2_b, &proj_w, &proj_b, &head_modulation}) add(*t);
-    for (auto& b : blocks) {
-      for (auto* l : {&b.qkv, &b.o, &b.cq, &b.ckv, &b.co, &b.ffn0, &b.ffn2}) add(l->w), add(l->b);
-      for (auto* t : {&b.norm_q, &b.norm_k, &b.cnorm_q, &b.cnorm_k, &b.norm3_w, &b.norm3_b, &b.modulation}) add(*t);
-    }
+    for (auto& b : blocks)
+      for (auto* t : {&b.norm_q, &b.norm_k, &b.cnorm_q, &b.cnorm_k, &b.norm3_w, &b.norm3_b, &b.modulation, &b.mats})
+        add(*t);
+    for (auto& t : slots) add(t);
   }
 
+  void linear(const void* in, const LinearView& l, void* out, int64_t rows, cuda::Epilogue ep, void* s) {
+    gemm.linear(in, l.w, l.b, out, rows, l.out, l.in, ep, s);
+  }
   void linear(const void* in, const DevLinear& l, void* out, int64_t rows, cuda::Epilogue ep, void* s) {
-    gemm.linear(in, l.w.data(), l.b.data(), out, rows, l.out, l.in, ep, s);
+    linear(in, l.view(), out, rows, ep, s);
   }
 
   // Attention over bf16 rows: q [lq, heads, hd] (row stride qs), k/v [lk, heads, hd] (ks, vs);
@@ -188,11 +327,15 @@ void WanDitCuda::set_attention_path(int path) {
   if (path < 0 || path > 2) usage_fail("attention path {} must be 0, 1 or 2", path);
   impl_->attention_path = path;
 }
+bool WanDitCuda::offload() const { return impl_->offload; }
+int WanDitCuda::offload_ring() const { return impl_->ring; }
+size_t WanDitCuda::streamed_block_bytes() const { return impl_->pack.bytes; }
+size_t WanDitCuda::host_weight_bytes() const { return impl_->host_blocks.size() * impl_->pack.bytes; }
 size_t WanDitCuda::activation_bytes() const { return impl_->act_bytes; }
 int64_t WanDitCuda::local_tokens() const { return impl_->n; }
 int64_t WanDitCuda::local_heads() const { return impl_->hp; }
 
-std::unique_ptr<WanDitCuda> WanDitCuda::from_model(const WanDit& model) {
+std::unique_ptr<WanDitCuda> WanDitCuda::from_model(const WanDit& model, bool offload) {
   cuda::init();
   const WanConfig& c = model.config;
   check_supported(c);
@@ -200,6 +343,7 @@ std::unique_ptr<WanDitCuda> WanDitCuda::from_model(const WanDit& model) {
   std::unique_ptr<WanDitCuda> m(new WanDitCuda());
   Impl& I = *m->impl_;
   I.c = c;
+  I.pack = BlockPack::for_config(c);
   // Patch embedding as a GEMM over (c, i, j, k) patch rows: the Conv3d weight flattened.
   const LinearWeights patch{W.patch_w.reshape({c.dim, -1}), W.patch_b};
   I.patch = upload_linear({&patch});
@@ -210,39 +354,44 @@ std::unique_ptr<WanDitCuda> WanDitCuda::from_model(const WanDit& model) {
   I.time2_w = upload_f32(W.time2.w), I.time2_b = upload_f32(W.time2.b);
   I.proj_w = upload_f32(W.time_proj.w), I.proj_b = upload_f32(W.time_proj.b);
   I.head_modulation = upload_f32(W.head_modulation);
+  std::vector<uint8_t> image(offload ? 0 : I.pack.bytes);  // resident: host staging of one block
   for (const auto& B : W.blocks) {
     DevBlock d;
-    d.qkv = upload_linear({&B.sa_q, &B.sa_k, &B.sa_v});
-    d.o = upload_linear({&B.sa_o});
-    d.cq = upload_linear({&B.ca_q});
-    d.ckv = upload_linear({&B.ca_k, &B.ca_v});
-    d.co = upload_linear({&B.ca_o});
-    d.ffn0 = upload_linear({&B.ffn0});
-    d.ffn2 = upload_linear({&B.ffn2});
+    if (offload) {
+      I.host_blocks.emplace_back(I.pack.bytes, static_cast<int>(I.blocks.size()));
+      I.pack.fill_host(B, I.host_blocks.back().p);
+    } else {
+      I.pack.fill_host(B, image.data());
+      d.mats = device_empty(DType::U8, static_cast<int64_t>(I.pack.bytes));
+      cuda::copy_to_device(d.mats.data(), image.data(), image.size());
+    }
     d.norm_q = upload_f32(B.sa_norm_q), d.norm_k = upload_f32(B.sa_norm_k);
     d.cnorm_q = upload_f32(B.ca_norm_q), d.cnorm_k = upload_f32(B.ca_norm_k);
     d.norm3_w = upload_f32(B.norm3_w), d.norm3_b = upload_f32(B.norm3_b);
     d.modulation = upload_f32(B.modulation);
     I.blocks.push_back(std::move(d));
   }
+  if (offload) I.setup_offload();
   I.count_weights();
   return m;
 }
 
-std::unique_ptr<WanDitCuda> WanDitCuda::random(const WanConfig& c, uint64_t seed) {
+std::unique_ptr<WanDitCuda> WanDitCuda::random(const WanConfig& c, uint64_t seed, bool offload) {
   cuda::init();
   check_supported(c);
   std::unique_ptr<WanDitCuda> m(new WanDitCuda());
   Impl& I = *m->impl_;
   I.c = c;
+  I.pack = BlockPack::for_config(c);
   uint64_t offset = 0;
-  auto fill = [&](Tensor& t, float scale, float shift) {
-    if (t.dtype() == DType::BF16)
-      cuda::fill_normal_bf16(t.data(), t.numel(), seed, offset, scale, shift);
+  auto fill_ptr = [&](void* p, DType dt, int64_t n, float scale, float shift) {
+    if (dt == DType::BF16)
+      cuda::fill_normal_bf16(p, n, seed, offset, scale, shift);
     else
-      cuda::fill_normal_f32(t.data_as<float>(), t.numel(), seed, offset, scale, shift);
-    offset += static_cast<uint64_t>(t.numel());
+      cuda::fill_normal_f32(static_cast<float*>(p), n, seed, offset, scale, shift);
+    offset += static_cast<uint64_t>(n);
   };
+  auto fill = [&](Tensor& t, float scale, float shift) { fill_ptr(t.data(), t.dtype(), t.numel(), scale, shift); };
   auto lin = [&](int64_t out, int64_t in) {
     DevLinear d;
     d.out = out, d.in = in;
@@ -270,16 +419,31 @@ std::unique_ptr<WanDitCuda> WanDitCuda::random(const WanConfig& c, uint64_t seed
   I.proj_w = vec(6 * d * d, 1.0f / std::sqrt(static_cast<float>(d)), 0.0f);
   I.proj_b = vec(6 * d, 0.02f, 0.0f);
   I.head_modulation = vec(2 * d, 1.0f / std::sqrt(static_cast<float>(d)), 0.0f);
+  // Offload: each block is drawn into one device block buffer, then copied to its pinned buffer.
+  Tensor scratch = offload ? device_empty(DType::U8, static_cast<int64_t>(I.pack.bytes)) : Tensor();
   for (int64_t l = 0; l < c.num_layers; ++l) {
     DevBlock b;
-    b.qkv = lin(3 * d, d), b.o = lin(d, d), b.cq = lin(d, d), b.ckv = lin(2 * d, d), b.co = lin(d, d);
-    b.ffn0 = lin(c.ffn_dim, d), b.ffn2 = lin(d, c.ffn_dim);
+    Tensor& mats = offload ? scratch : b.mats;
+    if (!offload) mats = device_empty(DType::U8, static_cast<int64_t>(I.pack.bytes));
+    JENGA_CUDA_CHECK(cudaMemset(mats.data(), 0, I.pack.bytes));  // padding
+    auto* base = static_cast<uint8_t*>(mats.data());
+    for (int k = 0; k < kMats; ++k) {
+      fill_ptr(base + I.pack.w_off[k], DType::BF16, I.pack.out[k] * I.pack.in[k],
+               1.0f / std::sqrt(static_cast<float>(I.pack.in[k])), 0.0f);
+      fill_ptr(base + I.pack.b_off[k], DType::BF16, I.pack.out[k], 0.02f, 0.0f);
+    }
     b.norm_q = vec(d, 0.1f, 1.0f), b.norm_k = vec(d, 0.1f, 1.0f);
     b.cnorm_q = vec(d, 0.1f, 1.0f), b.cnorm_k = vec(d, 0.1f, 1.0f);
     b.norm3_w = vec(d, 0.1f, 1.0f), b.norm3_b = vec(d, 0.02f, 0.0f);
     b.modulation = vec(6 * d, 1.0f / std::sqrt(static_cast<float>(d)), 0.0f);
+    if (offload) {
+      I.host_blocks.emplace_back(I.pack.bytes, static_cast<int>(l));
+      JENGA_CUDA_CHECK(cudaMemcpy(I.host_blocks.back().p, mats.data(), I.pack.bytes, cudaMemcpyDeviceToHost));
+    }
     I.blocks.push_back(std::move(b));
   }
+  scratch = Tensor();
+  if (offload) I.setup_offload();
   I.count_weights();
   cuda::synchronize();
   return m;
@@ -396,6 +560,22 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   auto mark = [&](const char* phase) {
     if (hooks && hooks->mark) hooks->mark(phase, s);
   };
+  // Step reuse: the blocks' cached residual instead of the blocks.
+  const bool skip_blocks = hooks && hooks->residual && hooks->reuse_residual;
+  const bool store_residual = hooks && hooks->residual && !hooks->reuse_residual;
+  const size_t nb = skip_blocks ? 0 : I.blocks.size();
+  // Offload: blocks 0 .. ring-1 start copying now, behind everything enqueued before this
+  // forward (which includes the previous forward's last reads of the ring), under the
+  // embeddings. Events only: the copy stream joins a graph capture through `start`, and every
+  // copy it makes is waited for by a later block, so a captured forward ends joined.
+  const bool stream_blocks = I.offload && nb > 0;
+  const auto ring = static_cast<size_t>(I.ring);
+  if (stream_blocks) {
+    JENGA_CUDA_CHECK(cudaEventRecord(I.start, stream));
+    JENGA_CUDA_CHECK(cudaStreamWaitEvent(I.copy, I.start, 0));
+    for (size_t b = 0; b < std::min(ring, nb); ++b) I.fetch(b);
+  }
+
   mark("embed");
   // Patch embedding (gathered straight into token order) -> f32 residual stream.
   cuda::patchify(x, I.patches.data(), order, c.in_dim, I.F, I.H, I.W, static_cast<int>(c.patch[0]),
@@ -422,8 +602,6 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   I.linear(I.ctx_h.data(), I.text2, I.ctx.data(), TL, Epilogue::Bias, s);
 
   // Step reuse: the blocks' cached residual instead of the blocks.
-  const bool skip_blocks = hooks && hooks->residual && hooks->reuse_residual;
-  const bool store_residual = hooks && hooks->residual && !hooks->reuse_residual;
   if (skip_blocks) cuda::axpby(I.x.data_as<float>(), 1.0f, hooks->residual, 1.0f, n * d, s);
   if (store_residual) cuda::axpby(hooks->residual, 1.0f, I.x.data_as<float>(), 0.0f, n * d, s);
 
@@ -431,14 +609,20 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
     fail("sequence parallel with {} processes: this attention replacement (--attention svg) needs every head on one "
          "process; run one process or --parallel prompts", I.comm->size());
   auto* q = static_cast<uint16_t*>(I.qkv.data());
-  for (size_t l = 0; l < (skip_blocks ? 0 : I.blocks.size()); ++l) {
+  for (size_t l = 0; l < nb; ++l) {
     const DevBlock& B = I.blocks[l];
     const float* mod = I.mods.data_as<float>() + l * 6 * d;
+    if (stream_blocks) {
+      mark("weights wait");  // time the compute stream stalls on the copy (bench dit --breakdown)
+      JENGA_CUDA_CHECK(cudaStreamWaitEvent(stream, I.copied[l % ring], 0));
+    }
+    const void* mats = I.block_mats(l);
+    auto M = [&](int k) { return I.pack.view(mats, k); };
     // Self-attention.
     mark("norm");
     cuda::layer_norm_modulate(I.x.data_as<float>(), nullptr, nullptr, mod, mod + d, I.h.data(), n, d, eps, s);
     mark("gemm qkv");
-    I.linear(I.h.data(), B.qkv, q, n, Epilogue::Bias, s);
+    I.linear(I.h.data(), M(kQkv), q, n, Epilogue::Bias, s);
     mark("qk norm+rope");
     cuda::qk_norm_rope(q, 3 * d, B.norm_q.data_as<float>(), B.norm_k.data_as<float>(), I.rope.data_as<float>(), n,
                        heads, hd, eps, s);
@@ -464,31 +648,37 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
       I.att_to_seq(I.att.data(), stream);
     }
     mark("gemm o");
-    I.linear(I.att.data(), B.o, I.y.data(), n, Epilogue::Bias, s);
+    I.linear(I.att.data(), M(kO), I.y.data(), n, Epilogue::Bias, s);
     // Gated residual, then cross-attention to the text context (affine LayerNorm, no modulation, no gate).
     mark("residual+norm");
     cuda::add_layer_norm_modulate(I.x.data_as<float>(), I.y.data(), mod + 2 * d, B.norm3_w.data_as<float>(),
                                   B.norm3_b.data_as<float>(), nullptr, nullptr, I.h.data(), n, d, eps, s);
     mark("gemm cross q");
-    I.linear(I.h.data(), B.cq, I.cq.data(), n, Epilogue::Bias, s);
+    I.linear(I.h.data(), M(kCq), I.cq.data(), n, Epilogue::Bias, s);
     mark("cross q norm");
     cuda::rms_norm(I.cq.data(), d, B.cnorm_q.data_as<float>(), I.cq.data(), d, n, d, eps, s);
     auto* kv = static_cast<uint16_t*>(I.ckv.data());
     mark("cross k/v");
-    I.linear(I.ctx.data(), B.ckv, kv, TL, Epilogue::Bias, s);
+    I.linear(I.ctx.data(), M(kCkv), kv, TL, Epilogue::Bias, s);
     cuda::rms_norm(kv, 2 * d, B.cnorm_k.data_as<float>(), kv, 2 * d, TL, d, eps, s);
     mark("cross-attn");
     I.attend(I.cq.data(), d, kv, kv + d, 2 * d, I.att.data(), n, TL, nullptr, s);
     mark("gemm cross o");
-    I.linear(I.att.data(), B.co, I.y.data(), n, Epilogue::Bias, s);
+    I.linear(I.att.data(), M(kCo), I.y.data(), n, Epilogue::Bias, s);
     // Residual (no gate), then the FFN.
     mark("residual+norm");
     cuda::add_layer_norm_modulate(I.x.data_as<float>(), I.y.data(), nullptr, nullptr, nullptr, mod + 3 * d, mod + 4 * d,
                                   I.h.data(), n, d, eps, s);
     mark("gemm ffn1+gelu");
-    I.linear(I.h.data(), B.ffn0, I.ff.data(), n, Epilogue::BiasGeluTanh, s);
+    I.linear(I.h.data(), M(kFfn0), I.ff.data(), n, Epilogue::BiasGeluTanh, s);
     mark("gemm ffn2");
-    I.linear(I.ff.data(), B.ffn2, I.y.data(), n, Epilogue::Bias, s);
+    I.linear(I.ff.data(), M(kFfn2), I.y.data(), n, Epilogue::Bias, s);
+    if (stream_blocks && l + ring < nb) {
+      // The block's last read of its matrices is enqueued: its slot takes block l + ring.
+      JENGA_CUDA_CHECK(cudaEventRecord(I.freed[l % ring], stream));
+      JENGA_CUDA_CHECK(cudaStreamWaitEvent(I.copy, I.freed[l % ring], 0));
+      I.fetch(l + ring);
+    }
     mark("residual");
     cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), mod + 5 * d, n, d, s);
     mark("other");

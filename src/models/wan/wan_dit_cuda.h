@@ -4,6 +4,14 @@
 // kernel (dense, or block-sparse through a per-layer hook). prepare() allocates everything for
 // a latent size once; forward() then only enqueues work (no allocation, no host sync), so a
 // whole step can be captured in a CUDA graph.
+//
+// Offload (from_model / random with offload = true): each block's seven matrices and their
+// biases (one packed buffer per block, 99.9% of the weights) stay in pinned host memory and are
+// streamed into a ring of two device block buffers on a copy stream of the DiT's own, ordered
+// by CUDA events only: the copy of block i+1 runs while block i computes, and block i+2's copy
+// starts once block i has read its matrices. Everything else (patch, text and time embeddings,
+// head, the per-block norm and modulation vectors) stays on the GPU. Same kernels, same bytes,
+// same 256-byte alignment: the output is bit-identical to the resident DiT's.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -59,10 +67,12 @@ struct CudaDitHooks {
 
 class WanDitCuda {
  public:
-  // Uploads a loaded model (host f32 weights) to the GPU.
-  static std::unique_ptr<WanDitCuda> from_model(const WanDit& model);
-  // Random weights drawn on the GPU (Philox), scaled as debug make-tiny's: for benchmarks.
-  static std::unique_ptr<WanDitCuda> random(const WanConfig& config, uint64_t seed);
+  // Uploads a loaded model (host f32 or bf16 matrices) to the GPU; offload: the blocks' matrices
+  // to pinned host memory instead (see above).
+  static std::unique_ptr<WanDitCuda> from_model(const WanDit& model, bool offload = false);
+  // Random weights drawn on the GPU (Philox), scaled as debug make-tiny's: for benchmarks. The
+  // same values with or without offload.
+  static std::unique_ptr<WanDitCuda> random(const WanConfig& config, uint64_t seed, bool offload = false);
   ~WanDitCuda();
 
   const WanConfig& config() const;
@@ -94,7 +104,13 @@ class WanDitCuda {
   // 0 = default, 1 = mma.sync, 2 = Hopper wgmma); for benchmarks and bring-up.
   void set_attention_path(int path);
 
+  // Weight bytes held on the GPU: everything without offload; with it, the resident weights
+  // plus the ring of offload_ring() block buffers.
   size_t weight_bytes() const;
+  bool offload() const;
+  int offload_ring() const;           // device block buffers (0 without offload)
+  size_t streamed_block_bytes() const;  // one block's packed matrices + biases (what is streamed)
+  size_t host_weight_bytes() const;     // pinned host bytes of the streamed blocks (0 without offload)
   size_t activation_bytes() const;
   // Multiply-add FLOPs of one forward at the prepared size with dense attention (x2 counted).
   double dense_flops() const;
