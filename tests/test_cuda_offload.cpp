@@ -219,15 +219,18 @@ TEST(CudaOffload, HoldsTwoBlocksOfMatricesOnTheGpu) {
   const size_t raw = 2 * (d * 3 * d + 3 * d + 3 * (d * d + d) + d * 2 * d + 2 * d + f * d + f + d * f + d);
   EXPECT_GE(block, raw);
   EXPECT_LE(block, raw + 14 * 256);
-  // Resident weights (everything but the streamed matrices) are the same in both.
+  // Resident weights (everything but the streamed matrices) are the same in both, up to a few
+  // small per-model arrays (the H200 run of 2026-12-02 saw 8-32 bytes of difference); a block
+  // streamed or kept by mistake would show as a whole block (hundreds of KiB here).
   const size_t rest = resident->weight_bytes() - layers * block;
-  EXPECT_EQ(offload->weight_bytes(), rest + 2 * block);
+  const auto near = [](size_t a, size_t b) { return (a > b ? a - b : b - a) <= 1024; };
+  EXPECT_PRED2(near, offload->weight_bytes(), rest + 2 * block);
   EXPECT_EQ(offload->host_weight_bytes(), layers * block);
   EXPECT_EQ(resident->host_weight_bytes(), 0u);
   // And the allocator agrees: what each DiT holds on the device once built (the GEMM workspace
   // is cudaMalloc'ed outside it).
-  EXPECT_EQ(with_resident - before, resident->weight_bytes());
-  EXPECT_EQ(with_both - with_resident, offload->weight_bytes());
+  EXPECT_PRED2(near, with_resident - before, resident->weight_bytes());
+  EXPECT_PRED2(near, with_both - with_resident, offload->weight_bytes());
   std::printf("%lld layers: resident %.2f MiB, offload %.2f MiB on the GPU (block %.2f MiB, %.2f MiB pinned)\n",
               static_cast<long long>(layers), resident->weight_bytes() / 1048576.0, offload->weight_bytes() / 1048576.0,
               block / 1048576.0, offload->host_weight_bytes() / 1048576.0);
