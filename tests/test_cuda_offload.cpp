@@ -21,6 +21,7 @@
 #include "models/wan/wan_dit_cuda.h"
 #include "models/wan/wan_tiny.h"
 #include "pipeline/wan_denoise.h"
+#include "denoise_test_setup.h"
 #include "test_util.h"
 
 using namespace jenga;
@@ -29,18 +30,10 @@ using jenga::test::TempDir;
 namespace {
 
 // Tiny shapes with more blocks than the ring holds (5: the ring wraps twice and ends mid-ring).
-wan::WanConfig offload_config(int64_t heads, int64_t layers = 5) {
-  wan::WanConfig c = wan::WanConfig::tiny();
-  c.num_heads = heads;  // dim 128: head dim 64 (2 heads) or 128 (1 head)
-  c.num_layers = layers;
-  return c;
-}
+// dim 128: head dim 64 (2 heads) or 128 (1 head).
+wan::WanConfig offload_config(int64_t heads, int64_t layers = 5) { return test::tiny_dit_config(heads, layers); }
 
-Tensor randn(Shape s, uint64_t seed) {
-  Tensor t = Tensor::empty(DType::F32, s);
-  fill_normal({t.data_as<float>(), static_cast<size_t>(t.numel())}, seed);
-  return t;
-}
+Tensor randn(Shape s, uint64_t seed) { return test::randn_tensor(s, seed); }
 
 bool same_bytes(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -237,31 +230,10 @@ TEST(CudaOffload, HoldsTwoBlocksOfMatricesOnTheGpu) {
 }
 
 namespace {
-struct LoopSetup {
-  TempDir dir;
-  wan::WanDit model;
-  DenoiseRequest req;
-};
-
-std::unique_ptr<LoopSetup> make_loop(int64_t heads, const std::string& preset, int steps, int64_t T, int64_t H,
-                                     int64_t W, JengaOverrides o = {}) {
-  auto s = std::make_unique<LoopSetup>();
-  const wan::WanConfig c = offload_config(heads);
-  wan::write_random_checkpoint(s->dir.path().string(), c, 21, DType::F32);
-  s->model = wan::load_wan_dit(s->dir.path().string(), DType::BF16);
-  auto& r = s->req;
-  r.model = &s->model;
-  r.cuda = true;
-  r.jenga = wan_preset_for(preset, "1.3B", o, steps);
-  const auto sizes = stage_latents(r.jenga, T, H, W);
-  r.noise = randn(Shape{c.in_dim, sizes[0][0], sizes[0][1], sizes[0][2]}, 1);
-  for (size_t k = 1; k < sizes.size(); ++k)
-    r.renoise.push_back(randn(Shape{c.in_dim, sizes[k][0], sizes[k][1], sizes[k][2]}, 1 + k));
-  r.context = randn(Shape{7, c.text_dim}, 3);
-  r.context_null = randn(Shape{4, c.text_dim}, 4);
-  r.steps = steps;
-  r.shift = r.jenga ? 8.0 : 5.0;
-  r.guide_scale = r.jenga ? 6.0 : 5.0;
+std::unique_ptr<test::DenoiseSetup> make_loop(int64_t heads, const std::string& preset, int steps, int64_t T, int64_t H,
+                                              int64_t W) {
+  auto s = test::make_denoise_setup(offload_config(heads), preset, steps, T, H, W, {}, DType::BF16);
+  s->req.cuda = true;
   return s;
 }
 }  // namespace

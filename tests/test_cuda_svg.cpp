@@ -12,7 +12,7 @@
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "jenga/svg/svg_plan.h"
-#include "svg_test_setup.h"
+#include "denoise_test_setup.h"
 #include "tensor_compare.h"
 
 using namespace jenga;

@@ -9,6 +9,7 @@
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_tiny.h"
 #include "pipeline/wan_denoise.h"
+#include "denoise_test_setup.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 #if JENGA_HAVE_CUDA
@@ -22,40 +23,13 @@ namespace {
 
 using jenga::test::rel_l2;
 
-Tensor randn(Shape s, uint64_t seed) {
-  Tensor t = Tensor::empty(DType::F32, s);
-  fill_normal({t.data_as<float>(), static_cast<size_t>(t.numel())}, seed);
-  return t;
-}
+Tensor randn(Shape s, uint64_t seed) { return test::randn_tensor(s, seed); }
 
 // A tiny random DiT (2 layers, dim 128) with `heads` heads and a request over a latent of
 // T x H x W, noise drawn for the preset's first stage.
-struct Setup {
-  TempDir dir;
-  wan::WanDit model;
-  DenoiseRequest req;
-};
-
-std::unique_ptr<Setup> make_setup(int64_t heads, const std::string& preset, int steps, int64_t T, int64_t H,
-                                  int64_t W, JengaOverrides o = {}) {
-  auto s = std::make_unique<Setup>();
-  wan::WanConfig c = wan::WanConfig::tiny();
-  c.num_heads = heads;
-  wan::write_random_checkpoint(s->dir.path().string(), c, 21, DType::F32);
-  s->model = wan::load_wan_dit(s->dir.path().string());
-  auto& r = s->req;
-  r.model = &s->model;
-  r.jenga = wan_preset_for(preset, "1.3B", o, steps);
-  const auto sizes = stage_latents(r.jenga, T, H, W);
-  r.noise = randn(Shape{c.in_dim, sizes[0][0], sizes[0][1], sizes[0][2]}, 1);
-  for (size_t k = 1; k < sizes.size(); ++k)
-    r.renoise.push_back(randn(Shape{c.in_dim, sizes[k][0], sizes[k][1], sizes[k][2]}, 1 + k));
-  r.context = randn(Shape{7, c.text_dim}, 3);
-  r.context_null = randn(Shape{4, c.text_dim}, 4);
-  r.steps = steps;
-  r.shift = r.jenga ? 8.0 : 5.0;
-  r.guide_scale = r.jenga ? 6.0 : 5.0;
-  return s;
+std::unique_ptr<test::DenoiseSetup> make_setup(int64_t heads, const std::string& preset, int steps, int64_t T,
+                                               int64_t H, int64_t W, JengaOverrides o = {}) {
+  return test::make_denoise_setup(test::tiny_dit_config(heads), preset, steps, T, H, W, o);
 }
 
 }  // namespace

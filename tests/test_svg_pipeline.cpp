@@ -13,7 +13,7 @@
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_tiny.h"
 #include "pipeline/wan_denoise.h"
-#include "svg_test_setup.h"
+#include "denoise_test_setup.h"
 #include "tensor_compare.h"
 
 using namespace jenga;
