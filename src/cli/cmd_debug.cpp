@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "models/hunyuan/hunyuan_tiny.h"
 #include "models/wan/wan_config.h"
 #include "models/wan/wan_tiny.h"
 
@@ -18,11 +19,21 @@ struct MakeTinyOptions {
 };
 
 void run_make_tiny(const MakeTinyOptions& o) {
+  const auto dt = dtype_parse(o.dtype);
+  if (!dt || !dtype_is_float(*dt)) usage_fail("--dtype {}: use f32, bf16, f16 or fp8-e4m3", o.dtype);
+  if (o.family == "hunyuan") {
+    if (o.size != "tiny" && o.size != "13b") usage_fail("--size {}: HunyuanVideo has tiny or 13b", o.size);
+    const auto cfg = o.size == "tiny" ? hunyuan::HunyuanConfig::tiny() : hunyuan::HunyuanConfig::t2v_720p();
+    hunyuan::write_random_checkpoint(o.out, cfg, o.seed, *dt);
+    std::printf("wrote %s: HunyuanVideo %s DiT with random weights (%s, seed %llu, %.1f M parameters)\n",
+                o.out.c_str(), o.size.c_str(), o.dtype.c_str(), static_cast<unsigned long long>(o.seed),
+                cfg.parameter_count() / 1e6);
+    return;
+  }
+  if (o.size == "13b") usage_fail("--size 13b is a HunyuanVideo size; Wan has tiny, 1.3b or 14b");
   wan::WanConfig cfg = o.size == "tiny" ? wan::WanConfig::tiny()
                        : o.size == "1.3b" ? wan::WanConfig::wan_1_3b()
                                           : wan::WanConfig::wan_14b();
-  const auto dt = dtype_parse(o.dtype);
-  if (!dt || !dtype_is_float(*dt)) usage_fail("--dtype {}: use f32, bf16, f16 or fp8-e4m3", o.dtype);
   wan::write_random_checkpoint(o.out, cfg, o.seed, *dt);
   std::printf("wrote %s: Wan2.1 %s DiT with random weights (%s, seed %llu, %.1f M parameters)\n",
               o.out.c_str(), o.size.c_str(), o.dtype.c_str(), static_cast<unsigned long long>(o.seed),
@@ -37,10 +48,10 @@ void register_debug(CLI::App& app) {
 
   auto mt = std::make_shared<MakeTinyOptions>();
   auto* c = d->add_subcommand("make-tiny", "Write a random-weight checkpoint with official key names");
-  c->add_option("--family", mt->family, "Model family")->check(CLI::IsMember({"wan"}))->capture_default_str();
+  c->add_option("--family", mt->family, "Model family")->check(CLI::IsMember({"wan", "hunyuan"}))->capture_default_str();
   c->add_option("--out", mt->out, "Output folder")->required();
-  c->add_option("--size", mt->size, "tiny (2 layers, dim 128) or the published shapes 1.3b, 14b")
-      ->check(CLI::IsMember({"tiny", "1.3b", "14b"}))
+  c->add_option("--size", mt->size, "tiny (a few blocks) or the published shapes: 1.3b, 14b (wan), 13b (hunyuan)")
+      ->check(CLI::IsMember({"tiny", "1.3b", "14b", "13b"}))
       ->capture_default_str();
   c->add_option("--dtype", mt->dtype, "Weight dtype: f32, bf16, f16, fp8-e4m3")->capture_default_str();
   c->add_option("--seed", mt->seed, "Random seed")->capture_default_str();

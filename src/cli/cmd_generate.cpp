@@ -12,7 +12,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "dist/communicator.h"
+#include "io/safetensors.h"
 #include "io/video_writer.h"
+#include "models/detect.h"
 #include "pipeline/wan_t2v.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
@@ -71,7 +73,32 @@ std::string numbered(const std::string& path, size_t i) {
   return (p.parent_path() / (p.stem().string() + tag + p.extension().string())).string();
 }
 
+// A model generate cannot run yet (HunyuanVideo) fails here, from the safetensors headers alone,
+// before any flag check that would not matter or any weight is read. Anything that does not open
+// as a checkpoint is left to the Wan pipeline's own, more specific errors.
+void reject_unsupported_model(const std::string& flag, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> candidates{path};
+  if (fs::is_directory(path, ec)) candidates.push_back((fs::path(path) / "transformer").string());
+  for (const auto& p : candidates) {
+    std::optional<DetectedModel> m;
+    try {
+      if (!fs::exists(p, ec)) continue;
+      m = detect_model(Checkpoint::open(p), p);
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (m && m->family == "hunyuanvideo-dit")
+      fail("{} {}: HunyuanVideo DiT detected ({}, {} layout), which generate does not run yet; it runs "
+           "Wan2.1 text-to-video DiTs (1.3B, 14B; official, diffusers or ComfyUI layout). `jenga inspect {}` "
+           "shows what the checkpoint holds", flag, path, m->variant, m->layout, p);
+  }
+}
+
 void run_generate(const GenerateOptions& o) {
+  if (!o.model.empty()) reject_unsupported_model("--model", o.model);
+  if (!o.diffusion_model.empty()) reject_unsupported_model("--diffusion-model", o.diffusion_model);
   auto [w, h] = parse_size("--size", o.size);
   if (o.width) w = o.width;
   if (o.height) h = o.height;

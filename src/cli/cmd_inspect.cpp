@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "models/detect.h"
+#include "models/hunyuan/hunyuan_config.h"
 #include "models/wan/wan_config.h"
 
 namespace jenga::cli {
@@ -28,14 +29,26 @@ std::string human_bytes(uint64_t b) {
   return u ? fmt::format("{:.2f} {}", v, units[u]) : fmt::format("{} B", b);
 }
 
-// For official-layout Wan checkpoints: names the official list has and this file lacks, and back.
-std::pair<std::vector<std::string>, std::vector<std::string>> wan_key_diff(const Checkpoint& ck,
+// For official-layout Wan and HunyuanVideo checkpoints: names the official list has and this file lacks, and back.
+std::pair<std::vector<std::string>, std::vector<std::string>> official_key_diff(const Checkpoint& ck,
                                                                            const std::string& path) {
-  auto layout = wan::detect_layout(ck);
-  if (!layout || *layout != wan::Layout::Official) return {};
-  auto cfg = wan::detect_config(ck, *layout, nullptr);
   std::set<std::string> expected;
-  for (const auto& [n, s] : wan::official_tensors(cfg)) expected.insert(n);
+  if (auto layout = wan::detect_layout(ck); layout && *layout == wan::Layout::Official) {
+    for (const auto& [n, s] : wan::official_tensors(wan::detect_config(ck, *layout, nullptr))) expected.insert(n);
+  } else if (auto hl = hunyuan::detect_layout(ck); hl && *hl == hunyuan::Layout::Official) {
+    // The RoPE split does not change the tensor list: give it a valid one for any head dim.
+    auto head_dim = [&] {
+      for (const char* n : {"double_blocks.0.img_attn_q_norm.weight", "single_blocks.0.q_norm.weight"})
+        if (ck.contains(n) && ck.info(n).shape.size() == 1) return ck.info(n).shape[0];
+      return int64_t{0};
+    }();
+    nlohmann::json rope = nlohmann::json::object();
+    const int64_t r = (head_dim / 4) & ~int64_t{1};
+    if (head_dim >= 8 && head_dim % 2 == 0) rope["rope_dim_list"] = {head_dim - 2 * r, r, r};
+    for (const auto& [n, s] : hunyuan::official_tensors(hunyuan::detect_config(ck, *hl, &rope))) expected.insert(n);
+  } else {
+    return {};
+  }
   std::vector<std::string> missing, extra;
   for (const auto& n : expected)
     if (!ck.contains(n)) missing.push_back(n);
@@ -56,7 +69,7 @@ void run_inspect(const InspectOptions& o) {
     per_dtype[t.dtype_name]++;
   }
   const auto model = detect_model(ck, o.path);
-  const auto [missing, extra] = wan_key_diff(ck, o.path);
+  const auto [missing, extra] = official_key_diff(ck, o.path);
 
   if (o.json) {
     nlohmann::json j;

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "models/hunyuan/hunyuan_config.h"
 #include "models/wan/wan_config.h"
 
 namespace jenga {
@@ -37,6 +38,27 @@ std::optional<DetectedModel> detect_model(const Checkpoint& ckpt, const std::str
     m.details = fmt::format("dim {}, {} layers, {} heads (head dim {}), ffn {}, text dim {}, in/out {}/{}",
                             c.dim, c.num_layers, c.num_heads, c.head_dim(), c.ffn_dim, c.text_dim,
                             c.in_dim, c.out_dim);
+    return m;
+  }
+  if (auto layout = hunyuan::detect_layout(ckpt)) {
+    auto cfg_json = read_config_beside(path);
+    const nlohmann::json* cj = (cfg_json && cfg_json->is_object() &&
+                                (cfg_json->contains("rope_dim_list") || cfg_json->contains("rope_axes_dim")))
+                                   ? &*cfg_json
+                                   : nullptr;
+    const hunyuan::HunyuanConfig c = hunyuan::detect_config(ckpt, *layout, cj);
+    DetectedModel m;
+    m.family = "hunyuanvideo-dit";
+    m.variant = c.variant_name();
+    m.layout = std::string(hunyuan::layout_name(*layout));
+    m.details = fmt::format(
+        "hidden {}, {} heads (head dim {}), {} double + {} single blocks, mlp {}, in/out {}/{}, text dims {}/{}, "
+        "guidance embed {}, RoPE [{}, {}, {}]; {}",
+        c.hidden, c.heads, c.head_dim(), c.double_blocks, c.single_blocks, c.mlp_dim, c.in_channels, c.out_channels,
+        c.text_dim, c.text_dim_2, c.guidance_embed ? "yes" : "no", c.rope_dim[0], c.rope_dim[1], c.rope_dim[2],
+        c.is_i2v() ? "I2V: more input than output channels (latent concat)"
+                   : "T2V by its channels; the T2V release and its fine-tunes (AccVideo) have the same tensors, "
+                     "detection cannot tell them apart");
     return m;
   }
   if (ckpt.contains("shared.weight") && ckpt.contains("encoder.block.0.layer.0.SelfAttention.q.weight"))
