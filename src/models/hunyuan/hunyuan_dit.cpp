@@ -1,0 +1,167 @@
+#include "models/hunyuan/hunyuan_dit.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+
+namespace jenga::hunyuan {
+
+namespace {
+
+class Loader {
+ public:
+  Loader(const Checkpoint& ckpt, const HunyuanConfig& config) : ckpt_(ckpt) {
+    for (auto& [name, shape] : official_tensors(config)) shapes_[name] = shape;
+  }
+  Tensor get(const std::string& name) {
+    const auto it = shapes_.find(name);
+    JENGA_ASSERT(it != shapes_.end());
+    const TensorInfo& info = ckpt_.info(name);
+    if (info.shape != it->second)
+      fail("{}: tensor '{}' has shape {} but this HunyuanVideo config needs {}; the checkpoint and its "
+           "config.json disagree", ckpt_.path(), name, Shape(std::span<const int64_t>(info.shape)).str(),
+           Shape(std::span<const int64_t>(it->second)).str());
+    if (!info.dtype || !dtype_is_float(*info.dtype))
+      fail("{}: tensor '{}' is stored as {}, which is no float type jenga reads", ckpt_.path(), name,
+           info.dtype_name);
+    return ckpt_.load(name, DType::F32);
+  }
+  Linear linear(const std::string& base, bool bias = true) {
+    Linear l;
+    l.w = get(base + ".weight");
+    if (bias) l.b = get(base + ".bias");
+    return l;
+  }
+
+ private:
+  const Checkpoint& ckpt_;
+  std::map<std::string, std::vector<int64_t>> shapes_;
+};
+
+void check_tensor_set(const Checkpoint& ckpt, const HunyuanConfig& config) {
+  std::set<std::string> expected;
+  for (const auto& [name, shape] : official_tensors(config)) expected.insert(name);
+  std::vector<std::string> missing, unexpected;
+  for (const auto& n : expected)
+    if (!ckpt.contains(n)) missing.push_back(n);
+  for (const auto& n : ckpt.names())
+    if (!expected.count(n)) unexpected.push_back(n);
+  if (missing.empty() && unexpected.empty()) return;
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size() && i < 4; ++i) s += (i ? ", " : "") + v[i];
+    if (v.size() > 4) s += fmt::format(", ... ({} more)", v.size() - 4);
+    return s;
+  };
+  std::string what;
+  if (!missing.empty()) what += fmt::format("{} missing tensor(s): {}", missing.size(), list(missing));
+  if (!unexpected.empty())
+    what += fmt::format("{}{} unexpected tensor(s): {}", what.empty() ? "" : "; ", unexpected.size(), list(unexpected));
+  fail("{}: not a complete HunyuanVideo DiT in the official layout ({} double + {} single blocks, hidden {}): {}; "
+       "use an unmodified checkpoint (with all its shards)",
+       ckpt.path(), config.double_blocks, config.single_blocks, config.hidden, what);
+}
+
+}  // namespace
+
+HunyuanWeights load_hunyuan_weights(const Checkpoint& ckpt, Layout layout, const HunyuanConfig& config) {
+  if (layout != Layout::Official)
+    fail("{}: HunyuanVideo DiT in the {} layout: only the official key names (double_blocks.N.img_attn_qkv, ...) "
+         "load for now", ckpt.path(), layout_name(layout));
+  config.validate();
+  check_tensor_set(ckpt, config);
+  Loader ld(ckpt, config);
+  HunyuanWeights w;
+  w.img_in_w = ld.get("img_in.proj.weight");
+  w.img_in_b = ld.get("img_in.proj.bias");
+  w.txt_input = ld.linear("txt_in.input_embedder");
+  w.txt_t0 = ld.linear("txt_in.t_embedder.mlp.0");
+  w.txt_t2 = ld.linear("txt_in.t_embedder.mlp.2");
+  w.txt_c1 = ld.linear("txt_in.c_embedder.linear_1");
+  w.txt_c2 = ld.linear("txt_in.c_embedder.linear_2");
+  for (int64_t i = 0; i < config.refiner_depth; ++i) {
+    const std::string b = "txt_in.individual_token_refiner.blocks." + std::to_string(i) + ".";
+    RefinerBlock r;
+    r.norm1_w = ld.get(b + "norm1.weight");
+    r.norm1_b = ld.get(b + "norm1.bias");
+    r.qkv = ld.linear(b + "self_attn_qkv");
+    r.proj = ld.linear(b + "self_attn_proj");
+    r.norm2_w = ld.get(b + "norm2.weight");
+    r.norm2_b = ld.get(b + "norm2.bias");
+    r.fc1 = ld.linear(b + "mlp.fc1");
+    r.fc2 = ld.linear(b + "mlp.fc2");
+    r.ada = ld.linear(b + "adaLN_modulation.1");
+    w.refiner.push_back(std::move(r));
+  }
+  w.time0 = ld.linear("time_in.mlp.0");
+  w.time2 = ld.linear("time_in.mlp.2");
+  w.vec_in = ld.linear("vector_in.in_layer");
+  w.vec_out = ld.linear("vector_in.out_layer");
+  if (config.guidance_embed) {
+    w.guid0 = ld.linear("guidance_in.mlp.0");
+    w.guid2 = ld.linear("guidance_in.mlp.2");
+  }
+  for (int64_t i = 0; i < config.double_blocks; ++i) {
+    const std::string b = "double_blocks." + std::to_string(i) + ".";
+    DoubleBlock d;
+    for (auto [s, sw] : {std::pair{"img", &d.img}, std::pair{"txt", &d.txt}}) {
+      const std::string p = b + s;
+      sw->mod = ld.linear(p + "_mod.linear");
+      sw->qkv = ld.linear(p + "_attn_qkv", config.qkv_bias);
+      sw->q_norm = ld.get(p + "_attn_q_norm.weight");
+      sw->k_norm = ld.get(p + "_attn_k_norm.weight");
+      sw->proj = ld.linear(p + "_attn_proj", config.qkv_bias);
+      sw->fc1 = ld.linear(p + "_mlp.fc1");
+      sw->fc2 = ld.linear(p + "_mlp.fc2");
+    }
+    w.doubles.push_back(std::move(d));
+  }
+  for (int64_t i = 0; i < config.single_blocks; ++i) {
+    const std::string b = "single_blocks." + std::to_string(i) + ".";
+    SingleBlock s;
+    s.linear1 = ld.linear(b + "linear1");
+    s.linear2 = ld.linear(b + "linear2");
+    s.q_norm = ld.get(b + "q_norm.weight");
+    s.k_norm = ld.get(b + "k_norm.weight");
+    s.mod = ld.linear(b + "modulation.linear");
+    w.singles.push_back(std::move(s));
+  }
+  w.final_linear = ld.linear("final_layer.linear");
+  w.final_ada = ld.linear("final_layer.adaLN_modulation.1");
+  return w;
+}
+
+HunyuanDit load_hunyuan_dit(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail("{}: no such file or folder; pass a HunyuanVideo DiT checkpoint", path);
+  const Checkpoint ckpt = Checkpoint::open(path);
+  const auto layout = detect_layout(ckpt);
+  if (!layout)
+    fail("{}: holds no HunyuanVideo DiT (no img_in.proj.weight with double_blocks.0.img_attn_qkv.weight, nor the "
+         "diffusers x_embedder/transformer_blocks names)", path);
+  const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
+  std::optional<nlohmann::json> cj;
+  if (fs::is_regular_file(dir / "config.json", ec)) {
+    std::ifstream in(dir / "config.json");
+    try {
+      cj = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      fail("{}: not valid JSON ({}); fix or delete it", (dir / "config.json").string(), e.what());
+    }
+  }
+  HunyuanDit m;
+  m.config = detect_config(ckpt, *layout, cj && cj->is_object() ? &*cj : nullptr);
+  m.layout = *layout;
+  m.source = path;
+  m.weights = load_hunyuan_weights(ckpt, *layout, m.config);
+  return m;
+}
+
+}  // namespace jenga::hunyuan

@@ -1,0 +1,313 @@
+#include "models/hunyuan/hunyuan_dit_cpu.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/ops.h"
+#include "core/error.h"
+
+namespace jenga::hunyuan {
+
+namespace {
+
+const float* f32(const Tensor& t) { return t.numel() ? t.data_as<float>() : nullptr; }
+
+// y [rows, out] = x [rows, in] W^T + b
+void linear(const float* x, const Linear& l, float* y, int64_t rows) {
+  const int64_t out = l.w.shape()[0], in = l.w.shape()[1];
+  cpu::linear(x, f32(l.w), l.b.numel() ? f32(l.b) : nullptr, y, rows, out, in);
+}
+
+std::vector<float> linear(const std::vector<float>& x, const Linear& l, int64_t rows) {
+  std::vector<float> y(static_cast<size_t>(rows * l.w.shape()[0]));
+  linear(x.data(), l, y.data(), rows);
+  return y;
+}
+
+// out [n] = Linear(SiLU(vec))
+std::vector<float> silu_linear(const float* vec, int64_t h, const Linear& l) {
+  std::vector<float> s(vec, vec + h);
+  cpu::silu(s.data(), h);
+  return linear(s, l, 1);
+}
+
+// Scaled dot-product attention of q [l, heads, hd] over k, v within [begin, end) rows: the
+// official varlen segments (image + valid text) and (padding text).
+void segment_attention(const float* q, const float* k, const float* v, float* out, int64_t begin, int64_t end,
+                       int64_t heads, int64_t hd) {
+  if (end <= begin) return;
+  const int64_t off = begin * heads * hd;
+  cpu::attention_dense_gemm(q + off, k + off, v + off, out + off, end - begin, end - begin, heads, hd,
+                            1.0f / std::sqrt(static_cast<float>(hd)));
+}
+
+// x [l, heads*hd] rotated by the tables' first l rows (x*cos + rotate_half(x)*sin, pairs (2i, 2i+1)).
+void apply_rope(float* x, int64_t l, int64_t heads, const HunyuanRope& r) {
+  const int64_t hd = r.head_dim;
+  for (int64_t i = 0; i < l; ++i) {
+    const float* c = r.cos.data() + i * hd;
+    const float* s = r.sin.data() + i * hd;
+    for (int64_t hh = 0; hh < heads; ++hh) {
+      float* p = x + (i * heads + hh) * hd;
+      for (int64_t d = 0; d < hd; d += 2) {
+        const float a = p[d], b = p[d + 1];
+        p[d] = a * c[d] - b * s[d];
+        p[d + 1] = b * c[d + 1] + a * s[d + 1];
+      }
+    }
+  }
+}
+
+// From a [l, 3h] (K H D) qkv row block (row stride `ld`): q, k, v each [l, h].
+void split_qkv(const float* qkv, int64_t ld, int64_t l, int64_t h, float* q, float* k, float* v) {
+  for (int64_t i = 0; i < l; ++i) {
+    std::copy_n(qkv + i * ld, h, q + i * h);
+    std::copy_n(qkv + i * ld + h, h, k + i * h);
+    std::copy_n(qkv + i * ld + 2 * h, h, v + i * h);
+  }
+}
+
+// LayerNorm without affine (eps 1e-6) then x * (1 + scale) + shift: [rows, h] -> out.
+std::vector<float> norm_modulate(const float* x, int64_t rows, int64_t h, const float* shift, const float* scale) {
+  std::vector<float> y(static_cast<size_t>(rows * h));
+  cpu::layer_norm(x, y.data(), rows, h, nullptr, nullptr, 1e-6f);
+  cpu::modulate(y.data(), rows, h, shift, scale);
+  return y;
+}
+
+}  // namespace
+
+std::vector<float> timestep_embedder_cpu(const Linear& l0, const Linear& l2, float t, int64_t freq_dim) {
+  const int64_t half = freq_dim / 2;
+  std::vector<float> emb(static_cast<size_t>(freq_dim), 0.0f);
+  const float neg_log = static_cast<float>(-std::log(10000.0));
+  for (int64_t k = 0; k < half; ++k) {
+    const float f = std::exp(neg_log * static_cast<float>(k) / static_cast<float>(half));
+    const float a = t * f;
+    emb[k] = std::cos(a);
+    emb[half + k] = std::sin(a);
+  }
+  auto h = linear(emb, l0, 1);
+  cpu::silu(h.data(), static_cast<int64_t>(h.size()));
+  return linear(h, l2, 1);
+}
+
+std::vector<float> modulation_vector_cpu(const HunyuanDit& m, float t, const float* text_states_2, float guidance) {
+  const auto& c = m.config;
+  const auto& W = m.weights;
+  auto vec = timestep_embedder_cpu(W.time0, W.time2, t, c.freq_dim);
+  std::vector<float> y(static_cast<size_t>(c.hidden));
+  linear(text_states_2, W.vec_in, y.data(), 1);
+  cpu::silu(y.data(), c.hidden);
+  const auto v2 = linear(y, W.vec_out, 1);
+  for (int64_t i = 0; i < c.hidden; ++i) vec[i] += v2[i];
+  if (c.guidance_embed) {
+    const auto g = timestep_embedder_cpu(W.guid0, W.guid2, guidance, c.freq_dim);
+    for (int64_t i = 0; i < c.hidden; ++i) vec[i] += g[i];
+  }
+  return vec;
+}
+
+std::vector<float> token_refiner_cpu(const HunyuanDit& m, const float* text_states, int64_t lt, int64_t valid,
+                                     float t) {
+  const auto& c = m.config;
+  const auto& W = m.weights;
+  const int64_t h = c.hidden, heads = c.heads, hd = c.head_dim(), dt = c.text_dim;
+  if (valid < 1 || valid > lt) fail("HunyuanVideo text: {} valid tokens of {}; need at least 1", valid, lt);
+  // c = t_embedder(t) + c_embedder(masked mean of the raw text states)
+  auto cvec = timestep_embedder_cpu(W.txt_t0, W.txt_t2, t, c.freq_dim);
+  std::vector<float> mean(static_cast<size_t>(dt), 0.0f);
+  for (int64_t i = 0; i < valid; ++i)
+    for (int64_t d = 0; d < dt; ++d) mean[d] += text_states[i * dt + d];
+  for (float& v : mean) v /= static_cast<float>(valid);
+  auto ce = linear(mean, W.txt_c1, 1);
+  cpu::silu(ce.data(), h);
+  ce = linear(ce, W.txt_c2, 1);
+  for (int64_t i = 0; i < h; ++i) cvec[i] += ce[i];
+
+  std::vector<float> x(static_cast<size_t>(lt * h));
+  linear(text_states, W.txt_input, x.data(), lt);
+  std::vector<float> q(x.size()), k(x.size()), v(x.size()), attn(x.size()), scores(static_cast<size_t>(lt));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (const RefinerBlock& b : W.refiner) {
+    const auto gates = silu_linear(cvec.data(), h, b.ada);  // gate_msa, gate_mlp
+    std::vector<float> nx(x.size());
+    cpu::layer_norm(x.data(), nx.data(), lt, h, f32(b.norm1_w), f32(b.norm1_b), 1e-6f);
+    const auto qkv = linear(nx, b.qkv, lt);
+    split_qkv(qkv.data(), 3 * h, lt, h, q.data(), k.data(), v.data());
+    // Masked attention (short text): real queries see real keys, padding queries key 0 only.
+    for (int64_t i = 0; i < lt; ++i)
+      for (int64_t hh = 0; hh < heads; ++hh) {
+        const float* qi = q.data() + (i * heads + hh) * hd;
+        const int64_t nk = i < valid ? valid : 1;
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t j = 0; j < nk; ++j) {
+          const float* kj = k.data() + (j * heads + hh) * hd;
+          float s = 0;
+          for (int64_t d = 0; d < hd; ++d) s += qi[d] * kj[d];
+          scores[j] = s * scale;
+          mx = std::max(mx, scores[j]);
+        }
+        float sum = 0;
+        for (int64_t j = 0; j < nk; ++j) sum += (scores[j] = std::exp(scores[j] - mx));
+        float* o = attn.data() + (i * heads + hh) * hd;
+        std::fill_n(o, hd, 0.0f);
+        for (int64_t j = 0; j < nk; ++j) {
+          const float p = scores[j] / sum;
+          const float* vj = v.data() + (j * heads + hh) * hd;
+          for (int64_t d = 0; d < hd; ++d) o[d] += p * vj[d];
+        }
+      }
+    const auto pr = linear(attn, b.proj, lt);
+    cpu::add_gated(x.data(), pr.data(), lt, h, gates.data());
+    cpu::layer_norm(x.data(), nx.data(), lt, h, f32(b.norm2_w), f32(b.norm2_b), 1e-6f);
+    auto f1 = linear(nx, b.fc1, lt);
+    cpu::silu(f1.data(), static_cast<int64_t>(f1.size()));
+    const auto f2 = linear(f1, b.fc2, lt);
+    cpu::add_gated(x.data(), f2.data(), lt, h, gates.data() + h);
+  }
+  return x;
+}
+
+HunyuanRope rope_table_cpu(const HunyuanConfig& c, int64_t frames, int64_t height, int64_t width, double theta) {
+  HunyuanRope r;
+  r.tokens = frames * height * width;
+  r.head_dim = c.head_dim();
+  r.cos.resize(static_cast<size_t>(r.tokens * r.head_dim));
+  r.sin.resize(r.cos.size());
+  const int64_t n[3] = {frames, height, width};
+  for (int64_t tok = 0; tok < r.tokens; ++tok) {
+    const int64_t pos[3] = {tok / (height * width), (tok / width) % height, tok % width};
+    int64_t col = 0;
+    for (int a = 0; a < 3; ++a) {
+      (void)n;
+      const int64_t d = c.rope_dim[a];
+      for (int64_t j = 0; j < d / 2; ++j) {
+        // f32 as the official: 1 / theta^(2j/d), angle = pos * freq
+        const float e = static_cast<float>(2 * j) / static_cast<float>(d);
+        const float freq = 1.0f / std::pow(static_cast<float>(theta), e);
+        const float ang = static_cast<float>(pos[a]) * freq;
+        const float cs = std::cos(ang), sn = std::sin(ang);
+        for (int rep = 0; rep < 2; ++rep) {
+          r.cos[tok * r.head_dim + col] = cs;
+          r.sin[tok * r.head_dim + col] = sn;
+          ++col;
+        }
+      }
+    }
+  }
+  return r;
+}
+
+void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, int64_t li, float* txt, int64_t lt,
+                      int64_t valid, const float* vec, const HunyuanRope& rope) {
+  const int64_t h = c.hidden, heads = c.heads, hd = c.head_dim(), l = li + lt;
+  const auto im = silu_linear(vec, h, b.img.mod);  // shift1, scale1, gate1, shift2, scale2, gate2
+  const auto tm = silu_linear(vec, h, b.txt.mod);
+  std::vector<float> q(static_cast<size_t>(l * h)), k(q.size()), v(q.size()), attn(q.size());
+  // Each stream's q, k, v, written into the joint [img; txt] sequence.
+  auto project = [&](const float* x, int64_t n, int64_t row0, const StreamWeights& s, const std::vector<float>& mod,
+                     bool rotate) {
+    const auto xm = norm_modulate(x, n, h, mod.data(), mod.data() + h);
+    const auto qkv = linear(xm, s.qkv, n);
+    float *qp = q.data() + row0 * h, *kp = k.data() + row0 * h, *vp = v.data() + row0 * h;
+    split_qkv(qkv.data(), 3 * h, n, h, qp, kp, vp);
+    cpu::rms_norm(qp, qp, n * heads, hd, f32(s.q_norm), 1e-6f);
+    cpu::rms_norm(kp, kp, n * heads, hd, f32(s.k_norm), 1e-6f);
+    if (rotate) {
+      apply_rope(qp, n, heads, rope);
+      apply_rope(kp, n, heads, rope);
+    }
+  };
+  project(img, li, 0, b.img, im, true);
+  project(txt, lt, li, b.txt, tm, false);
+  segment_attention(q.data(), k.data(), v.data(), attn.data(), 0, li + valid, heads, hd);
+  segment_attention(q.data(), k.data(), v.data(), attn.data(), li + valid, l, heads, hd);
+  auto finish = [&](float* x, int64_t n, int64_t row0, const StreamWeights& s, const std::vector<float>& mod) {
+    std::vector<float> o(static_cast<size_t>(n * h));
+    linear(attn.data() + row0 * h, s.proj, o.data(), n);
+    cpu::add_gated(x, o.data(), n, h, mod.data() + 2 * h);
+    const auto xm = norm_modulate(x, n, h, mod.data() + 3 * h, mod.data() + 4 * h);
+    auto f1 = linear(xm, s.fc1, n);
+    cpu::gelu_tanh(f1.data(), static_cast<int64_t>(f1.size()));
+    const auto f2 = linear(f1, s.fc2, n);
+    cpu::add_gated(x, f2.data(), n, h, mod.data() + 5 * h);
+  };
+  finish(img, li, 0, b.img, im);
+  finish(txt, lt, li, b.txt, tm);
+}
+
+void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, int64_t li, int64_t lt, int64_t valid,
+                      const float* vec, const HunyuanRope& rope) {
+  const int64_t h = c.hidden, heads = c.heads, hd = c.head_dim(), m = c.mlp_dim, l = li + lt;
+  const auto mod = silu_linear(vec, h, b.mod);  // shift, scale, gate
+  const auto xm = norm_modulate(x, l, h, mod.data(), mod.data() + h);
+  const auto y1 = linear(xm, b.linear1, l);  // [l, 3h + m]
+  const int64_t ld = 3 * h + m;
+  std::vector<float> q(static_cast<size_t>(l * h)), k(q.size()), v(q.size());
+  split_qkv(y1.data(), ld, l, h, q.data(), k.data(), v.data());
+  cpu::rms_norm(q.data(), q.data(), l * heads, hd, f32(b.q_norm), 1e-6f);
+  cpu::rms_norm(k.data(), k.data(), l * heads, hd, f32(b.k_norm), 1e-6f);
+  apply_rope(q.data(), li, heads, rope);
+  apply_rope(k.data(), li, heads, rope);
+  // linear2's input: [attention output (h) | GELU(mlp) (m)] per token.
+  std::vector<float> cat(static_cast<size_t>(l * (h + m)));
+  std::vector<float> attn(q.size());
+  segment_attention(q.data(), k.data(), v.data(), attn.data(), 0, li + valid, heads, hd);
+  segment_attention(q.data(), k.data(), v.data(), attn.data(), li + valid, l, heads, hd);
+  for (int64_t i = 0; i < l; ++i) {
+    std::copy_n(attn.data() + i * h, h, cat.data() + i * (h + m));
+    std::copy_n(y1.data() + i * ld + 3 * h, m, cat.data() + i * (h + m) + h);
+    cpu::gelu_tanh(cat.data() + i * (h + m) + h, m);
+  }
+  const auto out = linear(cat, b.linear2, l);
+  cpu::add_gated(x, out.data(), l, h, mod.data() + 2 * h);
+}
+
+std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, int64_t frames, int64_t height,
+                                       int64_t width, float t, const float* text_states, int64_t lt, int64_t valid,
+                                       const float* text_states_2, float guidance) {
+  const auto& c = model.config;
+  const auto& W = model.weights;
+  const int64_t h = c.hidden;
+  if (frames % c.patch[0] || height % c.patch[1] || width % c.patch[2])
+    fail("HunyuanVideo latent {}x{}x{} is not divisible by the patch size {}x{}x{}", frames, height, width,
+         c.patch[0], c.patch[1], c.patch[2]);
+  const int64_t F = frames / c.patch[0], H = height / c.patch[1], Wd = width / c.patch[2], li = F * H * Wd;
+  const int64_t pv = c.patch[0] * c.patch[1] * c.patch[2];
+  const auto vec = modulation_vector_cpu(model, t, text_states_2, guidance);
+  // img_in: Conv3d with stride = kernel as a GEMM over (c, i, j, k) patch rows.
+  const int64_t patch_len = c.in_channels * pv;
+  std::vector<float> patches(static_cast<size_t>(li * patch_len));
+  cpu::patchify(x, patches.data(), c.in_channels, F, H, Wd, c.patch);
+  std::vector<float> xs(static_cast<size_t>((li + lt) * h));  // [img; txt]
+  cpu::linear(patches.data(), f32(W.img_in_w), f32(W.img_in_b), xs.data(), li, h, patch_len);
+  const auto txt = token_refiner_cpu(model, text_states, lt, valid, t);
+  std::copy(txt.begin(), txt.end(), xs.begin() + li * h);
+  const auto rope = rope_table_cpu(c, F, H, Wd);
+  for (const DoubleBlock& b : W.doubles)
+    double_block_cpu(c, b, xs.data(), li, xs.data() + li * h, lt, valid, vec.data(), rope);
+  for (const SingleBlock& b : W.singles) single_block_cpu(c, b, xs.data(), li, lt, valid, vec.data(), rope);
+  // final_layer: shift, scale from SiLU(vec); LayerNorm, modulate, Linear -> [li, (c, o, p, q)]
+  const auto ss = silu_linear(vec.data(), h, W.final_ada);
+  const auto xm = norm_modulate(xs.data(), li, h, ss.data(), ss.data() + h);
+  const auto y = linear(xm, W.final_linear, li);
+  const int64_t co = c.out_channels, pt = c.patch[0], ph = c.patch[1], pw = c.patch[2];
+  std::vector<float> out(static_cast<size_t>(co * frames * height * width));
+  for (int64_t f = 0; f < F; ++f)
+    for (int64_t hh = 0; hh < H; ++hh)
+      for (int64_t w = 0; w < Wd; ++w) {
+        const float* row = y.data() + ((f * H + hh) * Wd + w) * co * pv;
+        for (int64_t ch = 0; ch < co; ++ch)
+          for (int64_t i = 0; i < pt; ++i)
+            for (int64_t j = 0; j < ph; ++j)
+              for (int64_t k = 0; k < pw; ++k)
+                out[((ch * frames + f * pt + i) * height + hh * ph + j) * width + w * pw + k] =
+                    row[((ch * pt + i) * ph + j) * pw + k];
+      }
+  return out;
+}
+
+}  // namespace jenga::hunyuan

@@ -1,0 +1,51 @@
+#pragma once
+// The HunyuanVideo DiT forward in f32 on the CPU (the reference), piece by piece so each piece is
+// tested against the official code's output (tests/test_hunyuan_dit.cpp). Batch 1; h = hidden,
+// hd = head dim, Li = image tokens (F*H*W after patching, raster order t, h, w), Lt = text tokens.
+// The text mask is a prefix: the first `valid` text tokens are real, the rest padding (as the
+// official cu_seqlens assume: image + valid text attend together, padding attends to itself).
+#include <cstdint>
+#include <vector>
+
+#include "models/hunyuan/hunyuan_dit.h"
+
+namespace jenga::hunyuan {
+
+// Sinusoid [cos(t f_k), sin(t f_k)], f_k = exp(-ln(10000) k / (dim/2)), in f32 as the official
+// timestep_embedding, then Linear, SiLU, Linear: [h].
+std::vector<float> timestep_embedder_cpu(const Linear& l0, const Linear& l2, float t, int64_t freq_dim);
+
+// vec = time_in(t) + vector_in(text_states_2) + guidance_in(guidance) (without guidance embed the
+// last term is absent): [h]. text_states_2: [text_dim_2].
+std::vector<float> modulation_vector_cpu(const HunyuanDit& m, float t, const float* text_states_2, float guidance);
+
+// txt_in (SingleTokenRefiner): text_states [Lt, text_dim] -> [Lt, h]. The mean for the context
+// vector is over the `valid` first tokens; in the refiner's self-attention a real token attends
+// to real tokens and a padding token to token 0 only (the official mask).
+std::vector<float> token_refiner_cpu(const HunyuanDit& m, const float* text_states, int64_t text_len, int64_t valid,
+                                     float t);
+
+// RoPE tables of a (frames x height x width) token grid, raster order: cos, sin: [tokens, hd],
+// each pair's value repeated twice (the official get_nd_rotary_pos_embed, use_real, theta 256).
+struct HunyuanRope {
+  int64_t tokens = 0, head_dim = 0;
+  std::vector<float> cos, sin;
+};
+HunyuanRope rope_table_cpu(const HunyuanConfig& c, int64_t frames, int64_t height, int64_t width,
+                           double theta = 256.0);
+
+// One MMDoubleStreamBlock in place: img [Li, h], txt [Lt, h], vec [h].
+void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, int64_t li, float* txt, int64_t lt,
+                      int64_t valid, const float* vec, const HunyuanRope& rope);
+
+// One MMSingleStreamBlock in place: x [Li + Lt, h] (image tokens first), vec [h].
+void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, int64_t li, int64_t lt, int64_t valid,
+                      const float* vec, const HunyuanRope& rope);
+
+// The whole forward: x [C_in, F*pt, H*ph, W*pw], text_states [Lt, text_dim], text_states_2
+// [text_dim_2] -> [C_out, F*pt, H*ph, W*pw]. t in [0, 1000]; guidance = cfg scale x 1000.
+std::vector<float> hunyuan_forward_cpu(const HunyuanDit& m, const float* x, int64_t frames, int64_t height,
+                                       int64_t width, float t, const float* text_states, int64_t text_len,
+                                       int64_t valid, const float* text_states_2, float guidance);
+
+}  // namespace jenga::hunyuan

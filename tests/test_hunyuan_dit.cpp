@@ -1,0 +1,175 @@
+// The HunyuanVideo DiT CPU forward against the official HYVideoDiffusionTransformer, piece by
+// piece, on the tiny random model (tools/golden/hunyuan_dit_golden.py made the golden with the
+// official code in f32; the model itself is `debug make-tiny --family hunyuan --seed 7`).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <optional>
+
+#include "core/error.h"
+#include "golden_compare.h"
+#include "io/safetensors.h"
+#include "models/hunyuan/hunyuan_dit.h"
+#include "models/hunyuan/hunyuan_dit_cpu.h"
+#include "models/hunyuan/hunyuan_tiny.h"
+#include "test_util.h"
+
+using namespace jenga;
+using jenga::test::max_rel_error;
+
+namespace {
+
+const std::string kGolden = std::string(JENGA_TEST_DATA) + "/hunyuan_dit/hunyuan_dit_golden.safetensors";
+constexpr double kTol = 1e-4;  // f32 vs f32, different summation orders
+
+class HunyuanDitGolden : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    test::TempDir dir;
+    hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 7, DType::F32);
+    model_.emplace(hunyuan::load_hunyuan_dit(dir.path().string()));
+    golden_.emplace(Checkpoint::open(kGolden));
+  }
+  static void TearDownTestSuite() {
+    model_.reset();
+    golden_.reset();
+  }
+  static std::vector<float> g(const std::string& name) { return golden_->load(name, DType::F32).to_f32_vector(); }
+  static const hunyuan::HunyuanDit& m() { return *model_; }
+  static int64_t valid() {
+    int64_t n = 0;
+    for (float v : g("text_mask")) n += v > 0.5f;
+    return n;
+  }
+  static int64_t text_len() { return static_cast<int64_t>(g("text_mask").size()); }
+  static inline std::optional<hunyuan::HunyuanDit> model_;
+  static inline std::optional<Checkpoint> golden_;
+};
+
+}  // namespace
+
+// The golden's weights are ours: sum and sum of squares of every tensor as the script loaded it.
+TEST_F(HunyuanDitGolden, SameTestModel) {
+  test::TempDir dir;
+  hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 7, DType::F32);
+  const Checkpoint ck = Checkpoint::open(dir.path().string());
+  int n = 0;
+  for (const auto& name : golden_->names()) {
+    if (name.rfind("fp.", 0) != 0) continue;
+    const auto fp = g(name);
+    const auto w = ck.load(name.substr(3), DType::F32).to_f32_vector();
+    double s = 0, s2 = 0;
+    for (float v : w) s += v, s2 += static_cast<double>(v) * v;
+    EXPECT_NEAR(s, fp[0], 1e-4 * std::max(1.0, std::abs(s))) << name;
+    EXPECT_NEAR(s2, fp[1], 1e-4 * s2) << name;
+    ++n;
+  }
+  EXPECT_EQ(n, static_cast<int>(hunyuan::official_tensors(hunyuan::HunyuanConfig::tiny()).size()));
+}
+
+TEST_F(HunyuanDitGolden, ModulationVector) {
+  const float t = g("t")[0], guidance = g("guidance")[0];
+  const auto& W = m().weights;
+  const int64_t fd = m().config.freq_dim;
+  EXPECT_LE(max_rel_error(hunyuan::timestep_embedder_cpu(W.time0, W.time2, t, fd), g("time_in")), kTol);
+  EXPECT_LE(max_rel_error(hunyuan::timestep_embedder_cpu(W.guid0, W.guid2, guidance, fd), g("guidance_in")), kTol);
+  const auto txt2 = g("text_states_2");
+  const auto vec = hunyuan::modulation_vector_cpu(m(), t, txt2.data(), guidance);
+  const double e = max_rel_error(vec, g("vec"));
+  EXPECT_LE(e, kTol);
+  std::printf("hunyuan modulation vector: max rel error %.3g\n", e);
+}
+
+TEST_F(HunyuanDitGolden, TokenRefiner) {
+  const auto txt = g("text_states");
+  const auto out = hunyuan::token_refiner_cpu(m(), txt.data(), text_len(), valid(), g("t")[0]);
+  const double e = max_rel_error(out, g("txt_in"));
+  EXPECT_LE(e, kTol) << "valid " << valid() << " of " << text_len();
+  std::printf("hunyuan token refiner: max rel error %.3g\n", e);
+  // The padding is part of what is checked: all tokens taken as real give another result.
+  ASSERT_LT(valid(), text_len());
+  const auto all = hunyuan::token_refiner_cpu(m(), txt.data(), text_len(), text_len(), g("t")[0]);
+  EXPECT_GT(max_rel_error(all, g("txt_in")), 1e-3);
+}
+
+TEST_F(HunyuanDitGolden, Rope3D) {
+  // The golden grid: 3 x 2 x 3 tokens (latent 3 x 4 x 6, patch 1 x 2 x 2).
+  const auto r = hunyuan::rope_table_cpu(m().config, 3, 2, 3);
+  EXPECT_LE(max_rel_error(r.cos, g("freqs_cos")), 1e-6);
+  EXPECT_LE(max_rel_error(r.sin, g("freqs_sin")), 1e-6);
+}
+
+TEST_F(HunyuanDitGolden, DoubleStreamBlocks) {
+  const auto rope = hunyuan::rope_table_cpu(m().config, 3, 2, 3);
+  const auto vec = g("vec");
+  const int64_t li = rope.tokens, lt = text_len();
+  for (size_t i = 0; i < m().weights.doubles.size(); ++i) {
+    auto img = i == 0 ? g("img_in") : g("double_" + std::to_string(i - 1) + ".img");
+    auto txt = i == 0 ? g("txt_in") : g("double_" + std::to_string(i - 1) + ".txt");
+    hunyuan::double_block_cpu(m().config, m().weights.doubles[i], img.data(), li, txt.data(), lt, valid(), vec.data(),
+                              rope);
+    const double ei = max_rel_error(img, g("double_" + std::to_string(i) + ".img"));
+    const double et = max_rel_error(txt, g("double_" + std::to_string(i) + ".txt"));
+    EXPECT_LE(ei, kTol) << "block " << i;
+    EXPECT_LE(et, kTol) << "block " << i;
+    std::printf("hunyuan double block %zu: max rel error img %.3g, txt %.3g\n", i, ei, et);
+  }
+}
+
+TEST_F(HunyuanDitGolden, SingleStreamBlocks) {
+  const auto rope = hunyuan::rope_table_cpu(m().config, 3, 2, 3);
+  const auto vec = g("vec");
+  const int64_t li = rope.tokens, lt = text_len();
+  const std::string last = "double_" + std::to_string(m().weights.doubles.size() - 1);
+  for (size_t i = 0; i < m().weights.singles.size(); ++i) {
+    std::vector<float> x;
+    if (i == 0) {
+      x = g(last + ".img");
+      const auto txt = g(last + ".txt");
+      x.insert(x.end(), txt.begin(), txt.end());
+    } else {
+      x = g("single_" + std::to_string(i - 1));
+    }
+    hunyuan::single_block_cpu(m().config, m().weights.singles[i], x.data(), li, lt, valid(), vec.data(), rope);
+    const double e = max_rel_error(x, g("single_" + std::to_string(i)));
+    EXPECT_LE(e, kTol) << "block " << i;
+    std::printf("hunyuan single block %zu: max rel error %.3g\n", i, e);
+  }
+}
+
+TEST_F(HunyuanDitGolden, WholeForward) {
+  const auto x = g("x");  // [16, 3, 4, 6]
+  const auto txt = g("text_states"), txt2 = g("text_states_2");
+  const auto out = hunyuan::hunyuan_forward_cpu(m(), x.data(), 3, 4, 6, g("t")[0], txt.data(), text_len(), valid(),
+                                                txt2.data(), g("guidance")[0]);
+  const double e = max_rel_error(out, g("out"));
+  EXPECT_LE(e, kTol);
+  std::printf("hunyuan whole forward: max rel error %.3g\n", e);
+}
+
+TEST(HunyuanDit, LoaderListsMissingAndUnexpected) {
+  test::TempDir dir;
+  hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 1, DType::BF16);
+  const Checkpoint ck = Checkpoint::open(dir.path().string());
+  // Re-write it without one tensor and with one extra.
+  SafetensorsWriter w;
+  for (const auto& n : ck.names())
+    if (n != "double_blocks.1.txt_mlp.fc2.bias") w.add(n, ck.load(n, DType::BF16));
+  w.add("double_blocks.0.extra.weight", Tensor::zeros(DType::BF16, Shape({2})));
+  test::TempDir dir2;
+  w.write(dir2 / "diffusion_pytorch_model.safetensors");
+  std::filesystem::copy_file(dir / "config.json", dir2 / "config.json");
+  try {
+    hunyuan::load_hunyuan_dit(dir2.path().string());
+    FAIL() << "loaded an incomplete checkpoint";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("1 missing tensor(s): double_blocks.1.txt_mlp.fc2.bias"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("1 unexpected tensor(s): double_blocks.0.extra.weight"), std::string::npos) << msg;
+  }
+  // The complete one loads (bf16 stored, f32 in memory).
+  const auto m = hunyuan::load_hunyuan_dit(dir.path().string());
+  EXPECT_EQ(m.weights.singles.size(), 2u);
+  EXPECT_EQ(m.weights.doubles[1].txt.fc2.w.dtype(), DType::F32);
+}
