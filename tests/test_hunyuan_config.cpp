@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -214,4 +215,23 @@ TEST(HunyuanConfig, WanIsNotHunyuan) {
   w.add("blocks.0.self_attn.q.weight", Tensor::zeros(DType::F8E4M3, Shape({8, 8})));
   w.write(dir / "w.safetensors");
   EXPECT_FALSE(hunyuan::detect_layout(Checkpoint::open(dir / "w.safetensors")).has_value());
+}
+
+// A lone .safetensors file of a non-128 head dim (no config.json beside it): still recognised,
+// with the RoPE split reported unknown, and generate still refuses it in one line.
+TEST(HunyuanConfig, LoneFileWithoutConfigJson) {
+  TempDir dir;
+  hunyuan::write_random_checkpoint((dir / "m"), hunyuan::HunyuanConfig::tiny(), 2, DType::BF16);
+  std::filesystem::copy_file(dir / "m/diffusion_pytorch_model.safetensors", dir / "hy.safetensors");
+  const std::string file = dir / "hy.safetensors";
+  auto m = detect_model(Checkpoint::open(file), file);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->family, "hunyuanvideo-dit");
+  EXPECT_NE(m->details.find("RoPE unknown"), std::string::npos) << m->details;
+  auto i = test::run_jenga("inspect --json --summary " + file);
+  ASSERT_EQ(i.exit_code, 0) << i.output;
+  EXPECT_NE(i.output.find("\"missing\": []"), std::string::npos) << i.output;
+  auto g = test::run_jenga("generate --model " + file + " -p cat -o " + (dir / "o.y4m"));
+  EXPECT_EQ(g.exit_code, 1) << g.output;
+  EXPECT_NE(g.output.find("HunyuanVideo DiT detected"), std::string::npos) << g.output;
 }

@@ -46,16 +46,18 @@ std::optional<DetectedModel> detect_model(const Checkpoint& ckpt, const std::str
                                 (cfg_json->contains("rope_dim_list") || cfg_json->contains("rope_axes_dim")))
                                    ? &*cfg_json
                                    : nullptr;
-    const hunyuan::HunyuanConfig c = hunyuan::detect_config(ckpt, *layout, cj);
+    const hunyuan::HunyuanConfig c = hunyuan::detect_config(ckpt, *layout, cj, /*require_rope=*/false);
+    const std::string rope = c.rope_known() ? fmt::format("[{}, {}, {}]", c.rope_dim[0], c.rope_dim[1], c.rope_dim[2])
+                                            : std::string("unknown (no config.json with rope_dim_list)");
     DetectedModel m;
     m.family = "hunyuanvideo-dit";
     m.variant = c.variant_name();
     m.layout = std::string(hunyuan::layout_name(*layout));
     m.details = fmt::format(
         "hidden {}, {} heads (head dim {}), {} double + {} single blocks, mlp {}, in/out {}/{}, text dims {}/{}, "
-        "guidance embed {}, RoPE [{}, {}, {}]; {}",
+        "guidance embed {}, RoPE {}; {}",
         c.hidden, c.heads, c.head_dim(), c.double_blocks, c.single_blocks, c.mlp_dim, c.in_channels, c.out_channels,
-        c.text_dim, c.text_dim_2, c.guidance_embed ? "yes" : "no", c.rope_dim[0], c.rope_dim[1], c.rope_dim[2],
+        c.text_dim, c.text_dim_2, c.guidance_embed ? "yes" : "no", rope,
         c.is_i2v() ? "I2V: more input than output channels (latent concat)"
                    : "T2V by its channels; the T2V release and its fine-tunes (AccVideo) have the same tensors, "
                      "detection cannot tell them apart");

@@ -145,14 +145,17 @@ HunyuanConfig HunyuanConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
-void HunyuanConfig::validate() const {
+void HunyuanConfig::validate(bool check_rope) const {
   if (hidden <= 0 || heads <= 0 || hidden % heads != 0)
     fail("HunyuanVideo config: hidden size {} is not a positive multiple of the head count {}", hidden, heads);
-  if (rope_dim[0] + rope_dim[1] + rope_dim[2] != head_dim())
+  if (!check_rope && !rope_known()) {
+    // detection only: no RoPE split to check
+  } else if (rope_dim[0] + rope_dim[1] + rope_dim[2] != head_dim())
     fail("HunyuanVideo config: rope_dim_list [{}, {}, {}] must sum to the head dim {}", rope_dim[0], rope_dim[1],
          rope_dim[2], head_dim());
-  for (int64_t r : rope_dim)
-    if (r <= 0 || r % 2 != 0) fail("HunyuanVideo config: rope_dim_list entries must be positive and even");
+  if (check_rope || rope_known())
+    for (int64_t r : rope_dim)
+      if (r <= 0 || r % 2 != 0) fail("HunyuanVideo config: rope_dim_list entries must be positive and even");
   if (mlp_dim <= 0 || refiner_mlp_dim <= 0 || double_blocks < 0 || single_blocks < 0 ||
       double_blocks + single_blocks == 0 || in_channels <= 0 || out_channels <= 0 || text_dim <= 0 ||
       text_dim_2 <= 0 || refiner_depth <= 0 || freq_dim <= 0 || freq_dim % 2 != 0)
@@ -248,7 +251,8 @@ int64_t count_blocks(const Checkpoint& ckpt, const std::string& prefix) {
 }
 }  // namespace
 
-HunyuanConfig detect_config(const Checkpoint& ckpt, Layout layout, const nlohmann::json* config_json) {
+HunyuanConfig detect_config(const Checkpoint& ckpt, Layout layout, const nlohmann::json* config_json,
+                            bool require_rope) {
   HunyuanConfig c;
   if (config_json && config_json->is_object()) apply_json(c, *config_json);
   const bool diff = layout == Layout::Diffusers;
@@ -293,13 +297,15 @@ HunyuanConfig detect_config(const Checkpoint& ckpt, Layout layout, const nlohman
   const int64_t pv = c.patch[0] * c.patch[1] * c.patch[2];
   if (out % pv != 0) fail("{}: final projection rows {} are no multiple of the patch volume {}", ckpt.path(), out, pv);
   c.out_channels = out / pv;
-  if (!has_rope(config_json)) {
+  if (!has_rope(config_json) && hd != 128 && !require_rope) {
+    c.rope_dim[0] = c.rope_dim[1] = c.rope_dim[2] = 0;
+  } else if (!has_rope(config_json)) {
     if (hd != 128)
       fail("{}: head dim {} is not the published 128, so the RoPE split is unknown; put a config.json with "
            "\"rope_dim_list\" next to the weights", ckpt.path(), hd);
     c.rope_dim[0] = 16, c.rope_dim[1] = 56, c.rope_dim[2] = 56;
   }
-  c.validate();
+  c.validate(require_rope);
   return c;
 }
 

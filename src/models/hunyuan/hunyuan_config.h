@@ -51,7 +51,9 @@ struct HunyuanConfig {
 
   nlohmann::json to_json() const;                        // HYVideoDiffusionTransformer's argument names
   static HunyuanConfig from_json(const nlohmann::json& j);  // official or diffusers config.json
-  void validate() const;
+  bool rope_known() const { return rope_dim[0] > 0; }
+  // check_rope false: a config whose RoPE split is unknown ({0, 0, 0}) passes (detection only).
+  void validate(bool check_rope = true) const;
 };
 
 // The official key names and shapes for a config (what HYVideoDiffusionTransformer.state_dict() holds).
@@ -60,7 +62,9 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> official_tensors(const
 // Which layout the checkpoint uses, or nullopt if it is no HunyuanVideo DiT.
 std::optional<Layout> detect_layout(const Checkpoint& ckpt);
 // Dimensions from tensor shapes (heads from the q-norm weight, which is [head dim]); the RoPE split
-// is the published [16, 56, 56] for head dim 128 and must come from config.json otherwise.
-HunyuanConfig detect_config(const Checkpoint& ckpt, Layout layout, const nlohmann::json* config_json);
+// is the published [16, 56, 56] for head dim 128 and must come from config.json otherwise: without
+// it detection fails when `require_rope`, else leaves rope_dim {0, 0, 0} (rope_known() false).
+HunyuanConfig detect_config(const Checkpoint& ckpt, Layout layout, const nlohmann::json* config_json,
+                            bool require_rope = true);
 
 }  // namespace jenga::hunyuan
