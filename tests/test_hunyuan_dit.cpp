@@ -148,6 +148,33 @@ TEST_F(HunyuanDitGolden, WholeForward) {
   std::printf("hunyuan whole forward: max rel error %.3g\n", e);
 }
 
+// Other shapes through the whole forward: no text padding (the padding segment is empty), one
+// real text token, grids with one frame / unequal sides; the RoPE tables too.
+TEST_F(HunyuanDitGolden, WholeForwardOtherShapes) {
+  struct Case {
+    const char* prefix;
+    int64_t T, H, W;
+  };
+  for (const Case& k : {Case{"case2.", 2, 6, 4}, Case{"case3.", 1, 2, 8}}) {
+    const std::string p = k.prefix;
+    const auto x = g(p + "x");
+    const auto txt = g(p + "text_states"), txt2 = g(p + "text_states_2"), mask = g(p + "text_mask");
+    int64_t valid = 0;
+    for (float v : mask) valid += v > 0.5f;
+    const auto& c = m().config;
+    const auto rope = hunyuan::rope_table_cpu(c, k.T / c.patch[0], k.H / c.patch[1], k.W / c.patch[2]);
+    EXPECT_LE(max_rel_error(rope.cos, g(p + "freqs_cos")), 1e-6) << p;
+    EXPECT_LE(max_rel_error(rope.sin, g(p + "freqs_sin")), 1e-6) << p;
+    const auto out = hunyuan::hunyuan_forward_cpu(m(), x.data(), k.T, k.H, k.W, g(p + "t")[0], txt.data(),
+                                                  static_cast<int64_t>(mask.size()), valid, txt2.data(),
+                                                  g(p + "guidance")[0]);
+    const double e = max_rel_error(out, g(p + "out"));
+    EXPECT_LE(e, kTol) << p;
+    std::printf("hunyuan whole forward %s (%lld of %zu text tokens real): max rel error %.3g\n", k.prefix,
+                static_cast<long long>(valid), mask.size(), e);
+  }
+}
+
 TEST(HunyuanDit, LoaderListsMissingAndUnexpected) {
   test::TempDir dir;
   hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 1, DType::BF16);

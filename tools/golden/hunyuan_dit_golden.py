@@ -87,6 +87,52 @@ def import_official(root):
     return M, get_nd_rotary_pos_embed
 
 
+def run_case(model, rope_fn, cfg, gen, T, H, W, L, valid, t_value, g_value, keep_all):
+    C = cfg["in_channels"]
+    x = torch.randn(1, C, T, H, W, generator=gen)
+    t = torch.tensor([t_value])
+    txt = torch.randn(1, L, cfg["text_states_dim"], generator=gen)
+    mask = torch.zeros(1, L, dtype=torch.long)
+    mask[:, :valid] = 1
+    txt2 = torch.randn(1, cfg["text_states_dim_2"], generator=gen)
+    guidance = torch.tensor([g_value])
+    p = cfg["patch_size"]
+    grid = (T // p[0], H // p[1], W // p[2])
+    cos, sin = rope_fn(cfg["rope_dim_list"], grid, theta=256, use_real=True, theta_rescale_factor=1)
+
+    rec = {}
+    hooks = []
+
+    def keep(name):
+        def hook(mod, inp, out):
+            if isinstance(out, tuple):
+                rec[name + ".img"], rec[name + ".txt"] = out[0].clone(), out[1].clone()
+            else:
+                rec[name] = out.clone()
+        return hook
+
+    if keep_all:
+        for name in ["time_in", "vector_in", "guidance_in", "img_in", "txt_in"]:
+            hooks.append(getattr(model, name).register_forward_hook(keep(name)))
+        for i, blk in enumerate(model.double_blocks):
+            hooks.append(blk.register_forward_hook(keep(f"double_{i}")))
+        for i, blk in enumerate(model.single_blocks):
+            hooks.append(blk.register_forward_hook(keep(f"single_{i}")))
+    with torch.no_grad():
+        out = model(x, t, text_states=txt, text_mask=mask, text_states_2=txt2, freqs_cos=cos, freqs_sin=sin,
+                    guidance=guidance, return_dict=False)
+    for h in hooks:
+        h.remove()
+
+    d = {"x": x[0], "t": t, "text_states": txt[0], "text_mask": mask[0].float(), "text_states_2": txt2[0],
+         "guidance": guidance, "freqs_cos": cos, "freqs_sin": sin, "out": out[0]}
+    if keep_all:
+        d["vec"] = rec["time_in"][0] + rec["vector_in"][0] + rec["guidance_in"][0]
+        for k, v in rec.items():
+            d[k] = v[0] if v.dim() > 1 and v.shape[0] == 1 else v
+    return {k: v.float().contiguous() for k, v in d.items()}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--official", required=True, help="folder holding hyvideo/modules/models.py")
@@ -113,56 +159,21 @@ def main():
     model = model.float().eval()
 
     gen = torch.Generator().manual_seed(1234)
-    C, T, H, W = cfg["in_channels"], 3, 4, 6  # latent; tokens 3 x 2 x 3 = 18
-    L, valid = 8, 5                           # text tokens, of which the first 5 are real
-    x = torch.randn(1, C, T, H, W, generator=gen)
-    t = torch.tensor([637.5])
-    txt = torch.randn(1, L, cfg["text_states_dim"], generator=gen)
-    mask = torch.zeros(1, L, dtype=torch.long)
-    mask[:, :valid] = 1
-    txt2 = torch.randn(1, cfg["text_states_dim_2"], generator=gen)
-    guidance = torch.tensor([6016.0])
-    p = cfg["patch_size"]
-    grid = (T // p[0], H // p[1], W // p[2])
-    cos, sin = rope_fn(cfg["rope_dim_list"], grid, theta=256, use_real=True, theta_rescale_factor=1)
-
-    rec = {}
-    hooks = []
-
-    def keep(name):
-        def hook(mod, inp, out):
-            if isinstance(out, tuple):
-                rec[name + ".img"], rec[name + ".txt"] = out[0].clone(), out[1].clone()
-            else:
-                rec[name] = out.clone()
-        return hook
-
-    hooks.append(model.time_in.register_forward_hook(keep("time_in")))
-    hooks.append(model.vector_in.register_forward_hook(keep("vector_in")))
-    hooks.append(model.guidance_in.register_forward_hook(keep("guidance_in")))
-    hooks.append(model.img_in.register_forward_hook(keep("img_in")))
-    hooks.append(model.txt_in.register_forward_hook(keep("txt_in")))
-    for i, blk in enumerate(model.double_blocks):
-        hooks.append(blk.register_forward_hook(keep(f"double_{i}")))
-    for i, blk in enumerate(model.single_blocks):
-        hooks.append(blk.register_forward_hook(keep(f"single_{i}")))
-    with torch.no_grad():
-        out = model(x, t, text_states=txt, text_mask=mask, text_states_2=txt2, freqs_cos=cos, freqs_sin=sin,
-                    guidance=guidance, return_dict=False)
-    for h in hooks:
-        h.remove()
-
-    d = {"x": x[0], "t": t, "text_states": txt[0], "text_mask": mask[0].float(), "text_states_2": txt2[0],
-         "guidance": guidance, "freqs_cos": cos, "freqs_sin": sin, "out": out[0]}
-    d["vec"] = rec["time_in"][0] + rec["vector_in"][0] + rec["guidance_in"][0]
-    for k, v in rec.items():
-        d[k] = v[0] if v.dim() > 1 and v.shape[0] == 1 else v
-    d = {k: v.float().contiguous() for k, v in d.items()}
+    # (prefix, latent T, H, W, text tokens, real text tokens, t, guidance, keep intermediates)
+    cases = [
+        ("", 3, 4, 6, 8, 5, 637.5, 6016.0, True),        # 3 x 2 x 3 tokens, 3 padding text tokens
+        ("case2.", 2, 6, 4, 3, 3, 999.0, 1000.0, False),  # 2 x 3 x 2 tokens, no padding
+        ("case3.", 1, 2, 8, 6, 1, 3.0, 4500.0, False),    # 1 x 1 x 4 tokens, one real text token
+    ]
+    d = {}
+    for prefix, T, H, W, L, valid, tv, gv, keep_all in cases:
+        d.update({prefix + k: v for k, v in run_case(model, rope_fn, cfg, gen, T, H, W, L, valid, tv, gv,
+                                                     keep_all).items()})
     fp = {"fp." + k: torch.tensor([v.double().sum().item(), v.double().pow(2).sum().item()], dtype=torch.float32)
           for k, v in weights.items()}
     d.update(fp)
     save_file(d, os.path.join(a.out, "hunyuan_dit_golden.safetensors"),
-              metadata={"seed": str(SEED), "grid": json.dumps(grid), "valid_text": str(valid)})
+              metadata={"seed": str(SEED), "cases": json.dumps([c[:8] for c in cases])})
     print("wrote", os.path.join(a.out, "hunyuan_dit_golden.safetensors"), "tensors:", len(d))
 
 
