@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "golden_compare.h"
 #include "io/safetensors.h"
+#include "models/detect.h"
 #include "models/hunyuan/hunyuan_dit.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
 #include "models/hunyuan/hunyuan_tiny.h"
@@ -199,4 +200,42 @@ TEST(HunyuanDit, LoaderListsMissingAndUnexpected) {
   const auto m = hunyuan::load_hunyuan_dit(dir.path().string());
   EXPECT_EQ(m.weights.singles.size(), 2u);
   EXPECT_EQ(m.weights.doubles[1].txt.fc2.w.dtype(), DType::F32);
+}
+
+// The diffusers layout (HunyuanVideoTransformer3DModel, saved by diffusers itself): our loader maps
+// its names back to the official tensors and our forward gives diffusers' output
+// (tools/golden/hunyuan_diffusers_golden.py).
+TEST(HunyuanDit, DiffusersLayoutMatchesDiffusers) {
+  const std::string dir = std::string(JENGA_TEST_DATA) + "/hunyuan_dit/diffusers_tiny";
+  const auto m = hunyuan::load_hunyuan_dit(dir);
+  EXPECT_EQ(m.layout, hunyuan::Layout::Diffusers);
+  EXPECT_EQ(m.config.hidden, 32);
+  EXPECT_EQ(m.config.heads, 2);
+  EXPECT_EQ(m.config.mlp_dim, 64);
+  EXPECT_EQ(m.config.rope_dim[0], 4);
+  EXPECT_EQ(m.config.double_blocks, 1);
+  EXPECT_EQ(m.config.single_blocks, 1);
+  EXPECT_TRUE(m.config.guidance_embed);
+  const Checkpoint g = Checkpoint::open(std::string(JENGA_TEST_DATA) + "/hunyuan_dit/diffusers_golden.safetensors");
+  auto v = [&](const char* n) { return g.load(n, DType::F32).to_f32_vector(); };
+  const auto x = v("x"), txt = v("text_states"), txt2 = v("text_states_2"), mask = v("text_mask");
+  int64_t valid = 0;
+  for (float f : mask) valid += f > 0.5f;
+  const auto out = hunyuan::hunyuan_forward_cpu(m, x.data(), 2, 4, 6, v("t")[0], txt.data(),
+                                                static_cast<int64_t>(mask.size()), valid, txt2.data(), v("guidance")[0]);
+  const double e = max_rel_error(out, v("out"));
+  EXPECT_LE(e, kTol);
+  std::printf("hunyuan diffusers layout vs diffusers: max rel error %.3g\n", e);
+  // Detection on what diffusers wrote, and generate's refusal of it.
+  const auto d = detect_model(Checkpoint::open(dir), dir);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->family, "hunyuanvideo-dit");
+  EXPECT_EQ(d->layout, "diffusers");
+  EXPECT_NE(d->details.find("hidden 32, 2 heads (head dim 16), 1 double + 1 single blocks, mlp 64"), std::string::npos)
+      << d->details;
+  EXPECT_NE(d->details.find("RoPE [4, 6, 6]"), std::string::npos) << d->details;
+  test::TempDir tmp;
+  const auto r = test::run_jenga("generate --model " + dir + " -p cat -o " + (tmp / "o.y4m"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("HunyuanVideo DiT detected (custom, diffusers layout)"), std::string::npos) << r.output;
 }

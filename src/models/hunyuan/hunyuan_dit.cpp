@@ -1,5 +1,6 @@
 #include "models/hunyuan/hunyuan_dit.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -9,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "models/hunyuan/hunyuan_keys.h"
 
 namespace jenga::hunyuan {
 
@@ -16,21 +18,37 @@ namespace {
 
 class Loader {
  public:
-  Loader(const Checkpoint& ckpt, const HunyuanConfig& config) : ckpt_(ckpt) {
+  Loader(const Checkpoint& ckpt, Layout layout, const HunyuanConfig& config) : ckpt_(ckpt), layout_(layout) {
     for (auto& [name, shape] : official_tensors(config)) shapes_[name] = shape;
   }
+  // The official tensor `name` as f32: read directly, or assembled from its diffusers parts.
   Tensor get(const std::string& name) {
     const auto it = shapes_.find(name);
     JENGA_ASSERT(it != shapes_.end());
-    const TensorInfo& info = ckpt_.info(name);
-    if (info.shape != it->second)
-      fail("{}: tensor '{}' has shape {} but this HunyuanVideo config needs {}; the checkpoint and its "
-           "config.json disagree", ckpt_.path(), name, Shape(std::span<const int64_t>(info.shape)).str(),
-           Shape(std::span<const int64_t>(it->second)).str());
-    if (!info.dtype || !dtype_is_float(*info.dtype))
-      fail("{}: tensor '{}' is stored as {}, which is no float type jenga reads", ckpt_.path(), name,
-           info.dtype_name);
-    return ckpt_.load(name, DType::F32);
+    const Shape want(std::span<const int64_t>(it->second));
+    if (layout_ == Layout::Official) {
+      check_info(name, &it->second);
+      return ckpt_.load(name, DType::F32);
+    }
+    const DiffusersSource src = diffusers_source(name);
+    std::vector<float> v;
+    int64_t rows = 0;
+    for (const auto& part : src.parts) {
+      check_info(part, nullptr);
+      const Tensor t = ckpt_.load(part, DType::F32);
+      const auto pv = t.to_f32_vector();
+      v.insert(v.end(), pv.begin(), pv.end());
+      rows += t.shape().numel() ? t.dim(0) : 0;
+      if (src.parts.size() == 1 && t.shape() != want) mismatch(part, t.shape(), want);
+    }
+    if (static_cast<int64_t>(v.size()) != want.numel() || (src.combine == Combine::ConcatRows && rows != want[0]))
+      fail("{}: tensors {}... do not add up to the official '{}' of shape {}; the checkpoint and its config.json "
+           "disagree", ckpt_.path(), src.parts[0], name, want.str());
+    if (src.combine == Combine::SwapHalves) {
+      const size_t half = v.size() / 2;
+      std::rotate(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(half), v.end());
+    }
+    return Tensor::from_f32(v, want);
   }
   Linear linear(const std::string& base, bool bias = true) {
     Linear l;
@@ -40,13 +58,32 @@ class Loader {
   }
 
  private:
+  void check_info(const std::string& name, const std::vector<int64_t>* shape) {
+    const TensorInfo& info = ckpt_.info(name);
+    if (shape && info.shape != *shape)
+      mismatch(name, Shape(std::span<const int64_t>(info.shape)), Shape(std::span<const int64_t>(*shape)));
+    if (!info.dtype || !dtype_is_float(*info.dtype))
+      fail("{}: tensor '{}' is stored as {}, which is no float type jenga reads", ckpt_.path(), name,
+           info.dtype_name);
+  }
+  [[noreturn]] void mismatch(const std::string& name, const Shape& got, const Shape& want) {
+    fail("{}: tensor '{}' has shape {} but this HunyuanVideo config needs {}; the checkpoint and its "
+         "config.json disagree", ckpt_.path(), name, got.str(), want.str());
+  }
   const Checkpoint& ckpt_;
+  Layout layout_;
   std::map<std::string, std::vector<int64_t>> shapes_;
 };
 
-void check_tensor_set(const Checkpoint& ckpt, const HunyuanConfig& config) {
+void check_tensor_set(const Checkpoint& ckpt, Layout layout, const HunyuanConfig& config) {
   std::set<std::string> expected;
-  for (const auto& [name, shape] : official_tensors(config)) expected.insert(name);
+  for (const auto& [name, shape] : official_tensors(config)) {
+    if (layout == Layout::Official) {
+      expected.insert(name);
+    } else {
+      for (const auto& part : diffusers_source(name).parts) expected.insert(part);
+    }
+  }
   std::vector<std::string> missing, unexpected;
   for (const auto& n : expected)
     if (!ckpt.contains(n)) missing.push_back(n);
@@ -63,20 +100,17 @@ void check_tensor_set(const Checkpoint& ckpt, const HunyuanConfig& config) {
   if (!missing.empty()) what += fmt::format("{} missing tensor(s): {}", missing.size(), list(missing));
   if (!unexpected.empty())
     what += fmt::format("{}{} unexpected tensor(s): {}", what.empty() ? "" : "; ", unexpected.size(), list(unexpected));
-  fail("{}: not a complete HunyuanVideo DiT in the official layout ({} double + {} single blocks, hidden {}): {}; "
+  fail("{}: not a complete HunyuanVideo DiT in the {} layout ({} double + {} single blocks, hidden {}): {}; "
        "use an unmodified checkpoint (with all its shards)",
-       ckpt.path(), config.double_blocks, config.single_blocks, config.hidden, what);
+       ckpt.path(), layout_name(layout), config.double_blocks, config.single_blocks, config.hidden, what);
 }
 
 }  // namespace
 
 HunyuanWeights load_hunyuan_weights(const Checkpoint& ckpt, Layout layout, const HunyuanConfig& config) {
-  if (layout != Layout::Official)
-    fail("{}: HunyuanVideo DiT in the {} layout: only the official key names (double_blocks.N.img_attn_qkv, ...) "
-         "load for now", ckpt.path(), layout_name(layout));
   config.validate();
-  check_tensor_set(ckpt, config);
-  Loader ld(ckpt, config);
+  check_tensor_set(ckpt, layout, config);
+  Loader ld(ckpt, layout, config);
   HunyuanWeights w;
   w.img_in_w = ld.get("img_in.proj.weight");
   w.img_in_b = ld.get("img_in.proj.bias");
@@ -137,10 +171,15 @@ HunyuanWeights load_hunyuan_weights(const Checkpoint& ckpt, Layout layout, const
   return w;
 }
 
-HunyuanDit load_hunyuan_dit(const std::string& path) {
+HunyuanDit load_hunyuan_dit(const std::string& path_in) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(path, ec)) fail("{}: no such file or folder; pass a HunyuanVideo DiT checkpoint", path);
+  if (!fs::exists(path_in, ec)) fail("{}: no such file or folder; pass a HunyuanVideo DiT checkpoint", path_in);
+  // A whole diffusers pipeline folder: the DiT lives in transformer/.
+  fs::path pp = path_in;
+  if (fs::is_directory(pp, ec) && fs::exists(pp / "model_index.json", ec) && fs::is_directory(pp / "transformer", ec))
+    pp = pp / "transformer";
+  const std::string path = pp.string();
   const Checkpoint ckpt = Checkpoint::open(path);
   const auto layout = detect_layout(ckpt);
   if (!layout)

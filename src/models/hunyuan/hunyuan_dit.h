@@ -72,11 +72,14 @@ struct HunyuanDit {
 };
 
 // Every tensor of `config` as f32, shapes checked; the tensor set is checked first and a
-// mismatch fails with the missing and unexpected names. Official layout only (for now).
+// mismatch fails with the missing and unexpected names. Official layout as stored; diffusers
+// (HunyuanVideoTransformer3DModel) mapped to the official tensors (hunyuan_keys.h: fused q/k/v and
+// the single blocks' linear1 stacked back, the final modulation's halves swapped back).
 HunyuanWeights load_hunyuan_weights(const Checkpoint& ckpt, Layout layout, const HunyuanConfig& config);
 
-// `path`: a checkpoint folder or .safetensors file with the official key names; config.json
-// beside it is read when present (needed when the head dim is not 128).
+// `path`: a checkpoint folder or .safetensors file (official or diffusers names; a diffusers
+// pipeline folder's transformer/ is used); config.json beside it is read when present (needed
+// when the head dim is not 128 and it is not a diffusers config with rope_axes_dim).
 HunyuanDit load_hunyuan_dit(const std::string& path);
 
 }  // namespace jenga::hunyuan
