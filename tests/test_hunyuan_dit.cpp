@@ -239,3 +239,23 @@ TEST(HunyuanDit, DiffusersLayoutMatchesDiffusers) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("HunyuanVideo DiT detected (custom, diffusers layout)"), std::string::npos) << r.output;
 }
+
+// `jenga debug dit-forward` runs the HunyuanVideo forward on the golden's inputs (the golden file
+// holds x, t, text_states, text_mask, text_states_2, guidance under those names).
+TEST(HunyuanDit, DebugDitForwardCli) {
+  test::TempDir dir;
+  const std::string model = dir / "hy";
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --seed 7 --dtype f32 --out " + model).exit_code, 0);
+  const std::string golden = std::string(JENGA_TEST_DATA) + "/hunyuan_dit/hunyuan_dit_golden.safetensors";
+  const auto r = test::run_jenga("debug dit-forward --model " + model + " --inputs " + golden + " --out " + (dir / "o.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("HunyuanVideo custom DiT, official layout, 2 double + 2 single blocks"), std::string::npos)
+      << r.output;
+  const Checkpoint o = Checkpoint::open(dir / "o.safetensors");
+  const Checkpoint g = Checkpoint::open(golden);
+  EXPECT_LE(max_rel_error(o.load("out", DType::F32).to_f32_vector(), g.load("out", DType::F32).to_f32_vector()), kTol);
+  const auto c = test::run_jenga("debug dit-forward --device cuda --model " + model + " --inputs " + golden +
+                                 " --out " + (dir / "o2.safetensors"));
+  EXPECT_EQ(c.exit_code, 1) << c.output;
+  EXPECT_NE(c.output.find("only the CPU f32 forward"), std::string::npos) << c.output;
+}

@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "models/detect.h"
+#include "models/hunyuan/hunyuan_dit.h"
+#include "models/hunyuan/hunyuan_dit_cpu.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
 #if JENGA_HAVE_CUDA
@@ -37,7 +41,86 @@ Tensor load_input(const SafetensorsFile& f, const std::string& name, const char*
   return t;
 }
 
+// Whether `path` (or a diffusers pipeline's transformer/) holds a HunyuanVideo DiT.
+bool is_hunyuan(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> candidates{path};
+  if (fs::is_directory(path, ec)) candidates.push_back((fs::path(path) / "transformer").string());
+  for (const auto& p : candidates) {
+    try {
+      if (!fs::exists(p, ec)) continue;
+      const auto m = detect_model(Checkpoint::open(p), p);
+      if (m && m->family == "hunyuanvideo-dit") return true;
+    } catch (const std::exception&) {
+    }
+  }
+  return false;
+}
+
+// HunyuanVideo: x [C, F, H, W], t [1], text_states [L, text_dim], text_mask [L] (1s then 0s;
+// default all real), text_states_2 [text_dim_2], guidance [1] (cfg scale x 1000; models with a
+// guidance embedding need it). CPU f32 only.
+void run_hunyuan_forward(const DitForwardOptions& o) {
+  if (o.device != "cpu") fail("--device {}: the HunyuanVideo DiT has only the CPU f32 forward yet; use --device cpu", o.device);
+  if (o.dump_blocks) fail("--dump-blocks: not available for HunyuanVideo yet");
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto in = SafetensorsFile::open(o.inputs);
+  auto need = [&](const std::string& name, const char* what) {
+    const TensorInfo* info = in->find(name);
+    if (!info)
+      fail("{}: no tensor '{}' ({}); HunyuanVideo inputs are x, t, text_states, text_states_2 (+ text_mask, guidance)",
+           o.inputs, name, what);
+    if (!info->dtype || !dtype_is_float(*info->dtype))
+      fail("{}: tensor '{}' is {}; store it as a float type (f32)", o.inputs, name, info->dtype_name);
+    return in->load(name, DType::F32);
+  };
+  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(o.model);
+  const auto& c = model.config;
+  Tensor x = need("x", "latents [C, F, H, W]");
+  if (x.ndim() == 5 && x.dim(0) == 1) x = x.reshape({x.dim(1), x.dim(2), x.dim(3), x.dim(4)});
+  if (x.ndim() != 4 || x.dim(0) != c.in_channels)
+    fail("{}: 'x' has shape {}; this model needs [{}, F, H, W]", o.inputs, x.shape().str(), c.in_channels);
+  const Tensor t = need("t", "timestep [1]");
+  if (t.numel() != 1) fail("{}: 't' must hold one timestep; it has shape {}", o.inputs, t.shape().str());
+  const Tensor txt = need("text_states", "LLM text states [L, text_dim]");
+  const int64_t lt = txt.numel() / c.text_dim;
+  if (lt < 1 || txt.numel() != lt * c.text_dim)
+    fail("{}: 'text_states' has shape {}; this model needs [L, {}]", o.inputs, txt.shape().str(), c.text_dim);
+  const Tensor txt2 = need("text_states_2", "pooled CLIP vector [text_dim_2]");
+  if (txt2.numel() != c.text_dim_2)
+    fail("{}: 'text_states_2' has shape {}; this model needs [{}]", o.inputs, txt2.shape().str(), c.text_dim_2);
+  int64_t valid = lt;
+  if (in->find("text_mask")) {
+    const auto mask = need("text_mask", "").to_f32_vector();
+    if (static_cast<int64_t>(mask.size()) != lt) fail("{}: 'text_mask' must have {} entries", o.inputs, lt);
+    valid = 0;
+    while (valid < lt && mask[valid] > 0.5f) ++valid;
+    for (int64_t i = valid; i < lt; ++i)
+      if (mask[i] > 0.5f) fail("{}: 'text_mask' must be 1s then 0s (real tokens first)", o.inputs);
+  }
+  float guidance = 0.0f;
+  if (c.guidance_embed) guidance = need("guidance", "guidance [1], cfg scale x 1000").to_f32_vector().at(0);
+  const auto t1 = std::chrono::steady_clock::now();
+  const auto out = hunyuan::hunyuan_forward_cpu(model, x.data_as<float>(), x.dim(1), x.dim(2), x.dim(3),
+                                                t.data_as<float>()[0], txt.data_as<float>(), lt, valid,
+                                                txt2.data_as<float>(), guidance);
+  const auto t2 = std::chrono::steady_clock::now();
+  SafetensorsWriter w;
+  w.add("out", Tensor::from_f32(out, Shape{c.out_channels, x.dim(1), x.dim(2), x.dim(3)}));
+  w.set_metadata("jenga", "debug dit-forward (cpu, f32, hunyuanvideo)");
+  w.write(o.out);
+  const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  std::printf("wrote %s: out [%lld, %lld, %lld, %lld] (HunyuanVideo %s DiT, %s layout, %lld double + %lld single "
+              "blocks; load %.2f s, forward %.2f s on cpu)\n",
+              o.out.c_str(), static_cast<long long>(c.out_channels), static_cast<long long>(x.dim(1)),
+              static_cast<long long>(x.dim(2)), static_cast<long long>(x.dim(3)), c.variant_name().c_str(),
+              std::string(hunyuan::layout_name(model.layout)).c_str(), static_cast<long long>(c.double_blocks),
+              static_cast<long long>(c.single_blocks), secs(t0, t1), secs(t1, t2));
+}
+
 void run_dit_forward(const DitForwardOptions& o) {
+  if (is_hunyuan(o.model)) return run_hunyuan_forward(o);
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
 #else
@@ -87,8 +170,10 @@ void run_dit_forward(const DitForwardOptions& o) {
 
 void register_debug_dit(CLI::App& debug) {
   auto o = std::make_shared<DitForwardOptions>();
-  auto* c = debug.add_subcommand("dit-forward", "One Wan2.1 DiT forward on given inputs (x, t, context)");
-  c->add_option("--model", o->model, "DiT checkpoint folder or file (official, diffusers or ComfyUI layout)")
+  auto* c = debug.add_subcommand("dit-forward", "One DiT forward on given inputs: Wan2.1 (x, t, context) or HunyuanVideo (x, t, "
+                                  "text_states, text_mask, text_states_2, guidance; CPU only)");
+  c->add_option("--model", o->model, "DiT checkpoint folder or file (Wan2.1: official, diffusers or ComfyUI layout; "
+                                 "HunyuanVideo: official or diffusers)")
       ->required();
   c->add_option("--inputs", o->inputs,
                 "safetensors with x [16,F,H,W], t [1], context [L,text_dim] (f32)")
