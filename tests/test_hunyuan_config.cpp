@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -234,4 +235,16 @@ TEST(HunyuanConfig, LoneFileWithoutConfigJson) {
   auto g = test::run_jenga("generate --model " + file + " -p cat -o " + (dir / "o.y4m"));
   EXPECT_EQ(g.exit_code, 1) << g.output;
   EXPECT_NE(g.output.find("HunyuanVideo DiT detected"), std::string::npos) << g.output;
+}
+
+// The HunyuanVideo release is a torch pickle (.pt): inspect names the one-time conversion.
+TEST(HunyuanConfig, InspectNamesThePickleConversion) {
+  TempDir dir;
+  {
+    std::ofstream f(dir / "mp_rank_00_model_states.pt", std::ios::binary);
+    f << "\x80\x02}q";  // a pickle's PROTO 2 opcode, then an empty dict
+  }
+  auto r = test::run_jenga("inspect " + (dir / "mp_rank_00_model_states.pt"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("convert_pth_to_safetensors.py"), std::string::npos) << r.output;
 }

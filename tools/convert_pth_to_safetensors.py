@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""One-time conversion of the published Wan2.1 .pth state dicts (Wan2.1_VAE.pth,
-models_t5_umt5-xxl-enc-bf16.pth) to safetensors with the same key names and dtypes, which jenga
+"""One-time conversion of published .pth/.pt state dicts (Wan2.1_VAE.pth,
+models_t5_umt5-xxl-enc-bf16.pth, HunyuanVideo's transformers/mp_rank_00_model_states.pt, whose
+state dict sits under "module") to safetensors with the same key names and dtypes, which jenga
 reads. Loads with torch.load(weights_only=True), so no pickled code is executed.
 
 usage: tools/convert_pth_to_safetensors.py IN.pth OUT.safetensors
@@ -18,6 +19,11 @@ def main():
         return 2
     src, dst = sys.argv[1], sys.argv[2]
     sd = torch.load(src, map_location='cpu', weights_only=True)
+    # A training checkpoint wraps the state dict (HunyuanVideo: {"module": ...}).
+    for key in ('module', 'model', 'state_dict'):
+        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+            sd = sd[key]
+            break
     if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         print(f'error: {src} is not a state dict of tensors', file=sys.stderr)
         return 1

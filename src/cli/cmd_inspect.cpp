@@ -10,6 +10,7 @@
 #include "io/safetensors.h"
 #include "models/detect.h"
 #include "models/hunyuan/hunyuan_config.h"
+#include "models/wan/torch_pickle.h"
 #include "models/wan/wan_config.h"
 
 namespace jenga::cli {
@@ -52,6 +53,7 @@ std::pair<std::vector<std::string>, std::vector<std::string>> official_key_diff(
 }
 
 void run_inspect(const InspectOptions& o) {
+  wan::reject_torch_pickle(o.path);  // e.g. HunyuanVideo's mp_rank_00_model_states.pt: names the conversion
   const Checkpoint ck = Checkpoint::open(o.path);
   uint64_t total_bytes = 0, total_elems = 0;
   std::map<std::string, size_t> per_dtype;
