@@ -101,6 +101,23 @@ TEST_F(HunyuanDitGolden, Rope3D) {
   EXPECT_LE(max_rel_error(r.sin, g("freqs_sin")), 1e-6);
 }
 
+// The published split [16, 56, 56] (head dim 128) at the 720p position ranges (t < 32, w < 80).
+TEST_F(HunyuanDitGolden, Rope3DPublishedSplit) {
+  const auto c = hunyuan::HunyuanConfig::t2v_720p();
+  const auto r = hunyuan::rope_table_cpu(c, 32, 2, 80);
+  const auto rows = g("rope128.rows"), want_cos = g("rope128.cos"), want_sin = g("rope128.sin");
+  std::vector<float> got_cos, got_sin;
+  for (float row : rows) {
+    const auto i = static_cast<size_t>(row) * static_cast<size_t>(r.head_dim);
+    got_cos.insert(got_cos.end(), r.cos.begin() + i, r.cos.begin() + i + r.head_dim);
+    got_sin.insert(got_sin.end(), r.sin.begin() + i, r.sin.begin() + i + r.head_dim);
+  }
+  const double ec = max_rel_error(got_cos, want_cos), es = max_rel_error(got_sin, want_sin);
+  EXPECT_LE(ec, 1e-6);
+  EXPECT_LE(es, 1e-6);
+  std::printf("hunyuan RoPE [16, 56, 56], %zu tokens of 32x2x80: max rel error cos %.3g, sin %.3g\n", rows.size(), ec, es);
+}
+
 TEST_F(HunyuanDitGolden, DoubleStreamBlocks) {
   const auto rope = hunyuan::rope_table_cpu(m().config, 3, 2, 3);
   const auto vec = g("vec");

@@ -169,6 +169,13 @@ def main():
     for prefix, T, H, W, L, valid, tv, gv, keep_all in cases:
         d.update({prefix + k: v for k, v in run_case(model, rope_fn, cfg, gen, T, H, W, L, valid, tv, gv,
                                                      keep_all).items()})
+    # The published RoPE split [16, 56, 56] (head dim 128) over the full 720p position ranges
+    # (32 latent frames, 80 token columns; 2 token rows to keep it small), every 41st token.
+    cos, sin = rope_fn([16, 56, 56], (32, 2, 80), theta=256, use_real=True, theta_rescale_factor=1)
+    rows = torch.arange(0, cos.shape[0], 41)
+    d["rope128.rows"] = rows.float()
+    d["rope128.cos"] = cos[rows].float().contiguous()
+    d["rope128.sin"] = sin[rows].float().contiguous()
     fp = {"fp." + k: torch.tensor([v.double().sum().item(), v.double().pow(2).sum().item()], dtype=torch.float32)
           for k, v in weights.items()}
     d.update(fp)
