@@ -177,12 +177,10 @@ HunyuanRope rope_table_cpu(const HunyuanConfig& c, int64_t frames, int64_t heigh
   r.head_dim = c.head_dim();
   r.cos.resize(static_cast<size_t>(r.tokens * r.head_dim));
   r.sin.resize(r.cos.size());
-  const int64_t n[3] = {frames, height, width};
   for (int64_t tok = 0; tok < r.tokens; ++tok) {
     const int64_t pos[3] = {tok / (height * width), (tok / width) % height, tok % width};
     int64_t col = 0;
     for (int a = 0; a < 3; ++a) {
-      (void)n;
       const int64_t d = c.rope_dim[a];
       for (int64_t j = 0; j < d / 2; ++j) {
         // f32 as the official: 1 / theta^(2j/d), angle = pos * freq
