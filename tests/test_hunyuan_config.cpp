@@ -248,3 +248,13 @@ TEST(HunyuanConfig, InspectNamesThePickleConversion) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("convert_pth_to_safetensors.py"), std::string::npos) << r.output;
 }
+
+TEST(HunyuanConfig, MakeTinyInChannels) {
+  TempDir dir;
+  auto r = test::run_jenga("debug make-tiny --family hunyuan --in-channels 33 --out " + (dir / "i2v"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto i = test::run_jenga("inspect --summary " + (dir / "i2v"));
+  EXPECT_NE(i.output.find("in/out 33/16"), std::string::npos) << i.output;
+  EXPECT_NE(i.output.find("I2V"), std::string::npos) << i.output;
+  EXPECT_EQ(test::run_jenga("debug make-tiny --in-channels 33 --out " + (dir / "w")).exit_code, 2);
+}

@@ -193,6 +193,27 @@ TEST_F(HunyuanDitGolden, WholeForwardOtherShapes) {
   }
 }
 
+// 33 input channels, 16 out (the I2V latent concat's channel counts; the I2V release's own model
+// code is not what made this golden: the official T2V class with in_channels=33 did).
+TEST_F(HunyuanDitGolden, WholeForward33InputChannels) {
+  test::TempDir dir;
+  auto cfg = hunyuan::HunyuanConfig::tiny();
+  cfg.in_channels = 33;
+  hunyuan::write_random_checkpoint(dir.path().string(), cfg, 7, DType::F32);
+  const auto m33 = hunyuan::load_hunyuan_dit(dir.path().string());
+  ASSERT_TRUE(m33.config.is_i2v());
+  const auto x = g("i2v.x"), txt = g("i2v.text_states"), txt2 = g("i2v.text_states_2"), mask = g("i2v.text_mask");
+  ASSERT_EQ(x.size(), 33u * 2 * 4 * 4);
+  int64_t valid = 0;
+  for (float v : mask) valid += v > 0.5f;
+  const auto out = hunyuan::hunyuan_forward_cpu(m33, x.data(), 2, 4, 4, g("i2v.t")[0], txt.data(),
+                                                static_cast<int64_t>(mask.size()), valid, txt2.data(),
+                                                g("i2v.guidance")[0]);
+  const double e = max_rel_error(out, g("i2v.out"));
+  EXPECT_LE(e, kTol);
+  std::printf("hunyuan whole forward, 33 -> 16 channels: max rel error %.3g\n", e);
+}
+
 TEST(HunyuanDit, LoaderListsMissingAndUnexpected) {
   test::TempDir dir;
   hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 1, DType::BF16);

@@ -16,6 +16,7 @@ struct MakeTinyOptions {
   std::string size = "tiny";
   std::string dtype = "f32";
   uint64_t seed = 0;
+  int64_t in_channels = 0;  // hunyuan: 0 = the config's (16); 33 = the I2V latent concat
 };
 
 void run_make_tiny(const MakeTinyOptions& o) {
@@ -23,7 +24,8 @@ void run_make_tiny(const MakeTinyOptions& o) {
   if (!dt || !dtype_is_float(*dt)) usage_fail("--dtype {}: use f32, bf16, f16 or fp8-e4m3", o.dtype);
   if (o.family == "hunyuan") {
     if (o.size != "tiny" && o.size != "13b") usage_fail("--size {}: HunyuanVideo has tiny or 13b", o.size);
-    const auto cfg = o.size == "tiny" ? hunyuan::HunyuanConfig::tiny() : hunyuan::HunyuanConfig::t2v_720p();
+    auto cfg = o.size == "tiny" ? hunyuan::HunyuanConfig::tiny() : hunyuan::HunyuanConfig::t2v_720p();
+    if (o.in_channels > 0) cfg.in_channels = o.in_channels;
     hunyuan::write_random_checkpoint(o.out, cfg, o.seed, *dt);
     std::printf("wrote %s: HunyuanVideo %s DiT with random weights (%s, seed %llu, %.1f M parameters)\n",
                 o.out.c_str(), o.size.c_str(), o.dtype.c_str(), static_cast<unsigned long long>(o.seed),
@@ -31,6 +33,7 @@ void run_make_tiny(const MakeTinyOptions& o) {
     return;
   }
   if (o.size == "13b") usage_fail("--size 13b is a HunyuanVideo size; Wan has tiny, 1.3b or 14b");
+  if (o.in_channels > 0) usage_fail("--in-channels is for --family hunyuan");
   wan::WanConfig cfg = o.size == "tiny" ? wan::WanConfig::tiny()
                        : o.size == "1.3b" ? wan::WanConfig::wan_1_3b()
                                           : wan::WanConfig::wan_14b();
@@ -55,6 +58,8 @@ void register_debug(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--dtype", mt->dtype, "Weight dtype: f32, bf16, f16, fp8-e4m3")->capture_default_str();
   c->add_option("--seed", mt->seed, "Random seed")->capture_default_str();
+  c->add_option("--in-channels", mt->in_channels, "HunyuanVideo: DiT input channels (33 = I2V latent concat)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   c->callback([mt] { run_make_tiny(*mt); });
 
   register_debug_dit(*d);

@@ -176,6 +176,24 @@ def main():
     d["rope128.rows"] = rows.float()
     d["rope128.cos"] = cos[rows].float().contiguous()
     d["rope128.sin"] = sin[rows].float().contiguous()
+    # The same tiny model with 33 input channels (the I2V latent concat: in != out channels), written
+    # by make-tiny --in-channels 33 --seed 7, through the same official code.
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([a.jenga, "debug", "make-tiny", "--family", "hunyuan", "--out", tmp, "--size", "tiny",
+                        "--seed", str(SEED), "--dtype", "f32", "--in-channels", "33"], check=True)
+        w33 = load_file(os.path.join(tmp, "diffusion_pytorch_model.safetensors"))
+    m33 = M.HYVideoDiffusionTransformer(
+        args, patch_size=cfg["patch_size"], in_channels=33, out_channels=cfg["out_channels"],
+        hidden_size=cfg["hidden_size"], heads_num=cfg["heads_num"], mlp_width_ratio=cfg["mlp_width_ratio"],
+        mlp_act_type="gelu_tanh", mm_double_blocks_depth=cfg["mm_double_blocks_depth"],
+        mm_single_blocks_depth=cfg["mm_single_blocks_depth"], rope_dim_list=cfg["rope_dim_list"],
+        qkv_bias=cfg["qkv_bias"], qk_norm=True, qk_norm_type="rms", guidance_embed=cfg["guidance_embed"],
+        text_projection="single_refiner", use_attention_mask=True)
+    m33.load_state_dict(w33, strict=True)
+    m33 = m33.float().eval()
+    cfg33 = dict(cfg, in_channels=33)
+    d.update({"i2v." + k: v for k, v in run_case(m33, rope_fn, cfg33, gen, 2, 4, 4, 5, 2, 250.0, 3000.0,
+                                                 False).items()})
     fp = {"fp." + k: torch.tensor([v.double().sum().item(), v.double().pow(2).sum().item()], dtype=torch.float32)
           for k, v in weights.items()}
     d.update(fp)
