@@ -354,4 +354,18 @@ void SafetensorsWriter::write(const std::string& path) const {
   }
 }
 
+std::string describe_tensor_set_diff(const std::vector<std::string>& missing, const std::vector<std::string>& unexpected) {
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size() && i < 4; ++i) s += (i ? ", " : "") + v[i];
+    if (v.size() > 4) s += fmt::format(", ... ({} more)", v.size() - 4);
+    return s;
+  };
+  std::string what;
+  if (!missing.empty()) what += fmt::format("{} missing tensor(s): {}", missing.size(), list(missing));
+  if (!unexpected.empty())
+    what += fmt::format("{}{} unexpected tensor(s): {}", what.empty() ? "" : "; ", unexpected.size(), list(unexpected));
+  return what;
+}
+
 }  // namespace jenga

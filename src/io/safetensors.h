@@ -105,4 +105,8 @@ class SafetensorsWriter {
   std::map<std::string, std::string> metadata_;
 };
 
+// For a loader's error: "N missing tensor(s): a, b, ...; M unexpected tensor(s): ..." (the first
+// four of each), or "" when both lists are empty.
+std::string describe_tensor_set_diff(const std::vector<std::string>& missing, const std::vector<std::string>& unexpected);
+
 }  // namespace jenga

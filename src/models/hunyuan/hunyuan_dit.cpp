@@ -90,16 +90,7 @@ void check_tensor_set(const Checkpoint& ckpt, Layout layout, const HunyuanConfig
   for (const auto& n : ckpt.names())
     if (!expected.count(n)) unexpected.push_back(n);
   if (missing.empty() && unexpected.empty()) return;
-  auto list = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (size_t i = 0; i < v.size() && i < 4; ++i) s += (i ? ", " : "") + v[i];
-    if (v.size() > 4) s += fmt::format(", ... ({} more)", v.size() - 4);
-    return s;
-  };
-  std::string what;
-  if (!missing.empty()) what += fmt::format("{} missing tensor(s): {}", missing.size(), list(missing));
-  if (!unexpected.empty())
-    what += fmt::format("{}{} unexpected tensor(s): {}", what.empty() ? "" : "; ", unexpected.size(), list(unexpected));
+  const std::string what = describe_tensor_set_diff(missing, unexpected);
   fail("{}: not a complete HunyuanVideo DiT in the {} layout ({} double + {} single blocks, hidden {}): {}; "
        "use an unmodified checkpoint (with all its shards)",
        ckpt.path(), layout_name(layout), config.double_blocks, config.single_blocks, config.hidden, what);
