@@ -288,3 +288,42 @@ TEST(HunyuanVae, BadWeightsAndInputsGiveClearErrors) {
             std::string::npos);
   EXPECT_NE(error_of([&] { (void)hy::HunyuanVae::load(kDir + "/nope"); }).find("no such file"), std::string::npos);
 }
+
+// `jenga debug vae-decode / vae-encode` pick the HunyuanVideo VAE from its tensor names, read the
+// folder's config.json and apply the official tiling unless --no-tiling.
+TEST(HunyuanVaeCli, DecodeAndEncodeMatchOfficial) {
+  TempDir dir;
+  auto write = [&](const std::string& file, const std::string& name, const Tensor& t) {
+    jenga::SafetensorsWriter w;
+    w.add(name, t);
+    w.write(dir / file);
+  };
+  write("c.safetensors", "latents", g("c.latents"));
+  write("b.safetensors", "latents", g("b.latents"));
+  write("d.safetensors", "frames", clamped(g("d.decode_tiled")));
+  using jenga::test::run_jenga;
+  auto r = run_jenga("debug vae-decode --vae " + kDir + "/vae --latents " + (dir / "c.safetensors") + " --out " +
+                     (dir / "c_out.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("official tiles"), std::string::npos) << r.output;
+  auto got = jenga::SafetensorsFile::open(dir / "c_out.safetensors")->load("frames");
+  EXPECT_LE(max_rel_error(got.to_f32_vector(), clamped(g("c.decode_tiled")).to_f32_vector()), 1e-4);
+
+  r = run_jenga("debug vae-decode --no-tiling --no-clamp --vae " + kDir + "/vae/tiny_vae.safetensors --latents " +
+                (dir / "b.safetensors") + " --out " + (dir / "b_out.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  got = jenga::SafetensorsFile::open(dir / "b_out.safetensors")->load("frames");
+  EXPECT_LE(max_rel_error(got.to_f32_vector(), g("b.decode_untiled").to_f32_vector()), 1e-4);
+
+  r = run_jenga("debug vae-encode --vae " + kDir + "/vae --frames " + (dir / "d.safetensors") + " --out " +
+                (dir / "d_z.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  got = jenga::SafetensorsFile::open(dir / "d_z.safetensors")->load("latents");
+  EXPECT_LE(max_rel_error(got.to_f32_vector(), g("d.encode_tiled").to_f32_vector()), 1e-4);
+
+  r = run_jenga("debug vae-decode --vae " + kDir + "/vae --latents " + (dir / "d.safetensors") + " --out " +
+                (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("has no tensor named 'latents'"), std::string::npos) << r.output;
+}
