@@ -14,6 +14,7 @@
 #include "io/safetensors.h"
 #include "models/hunyuan/hunyuan_vae.h"
 #include "models/hunyuan/hunyuan_vae_cpu.h"
+#include "models/hunyuan/hunyuan_vae_random.h"
 #include "models/hunyuan/hunyuan_vae_tiling.h"
 #include "test_util.h"
 
@@ -326,4 +327,38 @@ TEST(HunyuanVaeCli, DecodeAndEncodeMatchOfficial) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
   EXPECT_NE(r.output.find("has no tensor named 'latents'"), std::string::npos) << r.output;
+}
+
+// A lone file whose channels the published GroupNorm(32) divides: the config comes from the
+// shapes, the rest (groups, compression, tiles, scaling) from the published values, and the
+// decode equals the one with the config.json written beside the same weights.
+TEST(HunyuanVae, LoneFileConfigInferredFromShapes) {
+  TempDir dir;
+  hy::HunyuanVaeConfig cfg;
+  cfg.block_out_channels = {32, 32, 64, 64};
+  cfg.layers_per_block = 1;
+  cfg.latent_channels = 4;
+  hy::write_random_hunyuan_vae(cfg, (dir / "vae"), 5, DType::BF16);
+  const auto with_config = hy::HunyuanVae::load(dir / "vae");
+  EXPECT_EQ(with_config.config.source.find("inferred"), std::string::npos);
+  std::filesystem::create_directories(dir / "lone");
+  std::filesystem::rename(dir / "vae/diffusion_pytorch_model.safetensors", dir / "lone/hunyuan_video_vae_bf16.safetensors");
+  const auto lone = hy::HunyuanVae::load(dir / "lone/hunyuan_video_vae_bf16.safetensors");
+  const auto& c = lone.config;
+  EXPECT_NE(c.source.find("inferred"), std::string::npos);
+  EXPECT_EQ(c.block_out_channels, cfg.block_out_channels);
+  EXPECT_EQ(c.layers_per_block, 1);
+  EXPECT_EQ(c.latent_channels, 4);
+  EXPECT_TRUE(c.mid_block_add_attention);
+  EXPECT_EQ(c.norm_num_groups, 32);
+  EXPECT_EQ(c.sample_size, 256);
+  EXPECT_EQ(c.defaulted.size(), 6u);
+  EXPECT_NE(c.summary().find("published values assumed for norm_num_groups"), std::string::npos);
+  std::vector<float> zv(4 * 2 * 2 * 3);
+  for (size_t i = 0; i < zv.size(); ++i) zv[i] = std::sin(0.7f * static_cast<float>(i));
+  const Tensor z = Tensor::from_f32(zv, {4, 2, 2, 3});
+  const auto a = hy::hunyuan_vae_decode(with_config, z, true, false).to_f32_vector();
+  const auto b = hy::hunyuan_vae_decode(lone, z, true, false).to_f32_vector();
+  EXPECT_EQ(a, b);
+  for (float v : a) ASSERT_TRUE(std::isfinite(v));
 }

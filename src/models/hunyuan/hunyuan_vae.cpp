@@ -38,35 +38,44 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 // Reads tensors by official name (prefix added), checking shapes; collects missing names so the
 // error lists them all, and remembers what was used so leftovers are reported (strict load).
+// Without a checkpoint it only lists the names and shapes the model asks for (zeros returned).
 class Tensors {
  public:
   Tensors(const Checkpoint& c, std::string prefix, const HunyuanVaeConfig& cfg)
-      : c_(c), prefix_(std::move(prefix)), cfg_(cfg) {}
+      : c_(&c), prefix_(std::move(prefix)), cfg_(cfg) {}
+  explicit Tensors(const HunyuanVaeConfig& cfg) : cfg_(cfg) {}
 
-  bool has(const std::string& n) const { return c_.contains(prefix_ + n); }
+  bool has(const std::string& n) const { return c_ ? c_->contains(prefix_ + n) : true; }
   bool has_under(const std::string& p) const {
+    if (!c_) return true;
     const std::string full = prefix_ + p;
-    auto it = std::lower_bound(c_.names().begin(), c_.names().end(), full);
-    return it != c_.names().end() && it->rfind(full, 0) == 0;
+    auto it = std::lower_bound(c_->names().begin(), c_->names().end(), full);
+    return it != c_->names().end() && it->rfind(full, 0) == 0;
   }
+  const std::vector<std::pair<std::string, std::vector<int64_t>>>& listed() const { return listed_; }
 
   // Values of `n` with exactly `shape` (trailing 1-dims beyond it are accepted: a Linear saved
   // as a 1x1 conv); empty (and recorded missing) when absent.
   std::vector<float> get(const std::string& n, const std::vector<int64_t>& shape) {
+    if (!c_) {
+      listed_.emplace_back(n, shape);
+      return std::vector<float>(static_cast<size_t>(numel(shape)), 0.0f);
+    }
+    const Checkpoint& ck = *c_;
     if (!has(n)) {
       missing_.push_back(n);
       return std::vector<float>(static_cast<size_t>(numel(shape)), 0.0f);
     }
     used_.insert(prefix_ + n);
-    const auto& got = c_.info(prefix_ + n).shape;
+    const auto& got = ck.info(prefix_ + n).shape;
     bool ok = got.size() >= shape.size() && std::equal(shape.begin(), shape.end(), got.begin());
     for (size_t i = shape.size(); ok && i < got.size(); ++i) ok = got[i] == 1;
     if (!ok)
-      fail("{}: tensor {} has shape {}, expected {} for {}", c_.path(), prefix_ + n, shape_str(got), shape_str(shape),
+      fail("{}: tensor {} has shape {}, expected {} for {}", ck.path(), prefix_ + n, shape_str(got), shape_str(shape),
            cfg_.summary());
-    auto v = c_.load(prefix_ + n, DType::F32).to_f32_vector();
+    auto v = ck.load(prefix_ + n, DType::F32).to_f32_vector();
     for (float x : v)
-      if (!std::isfinite(x)) fail("{}: tensor {} holds NaN or inf; the file is corrupt", c_.path(), prefix_ + n);
+      if (!std::isfinite(x)) fail("{}: tensor {} holds NaN or inf; the file is corrupt", ck.path(), prefix_ + n);
     return v;
   }
 
@@ -78,11 +87,13 @@ class Tensors {
   HyVaeGroupNorm norm(const std::string& p, int64_t c) { return {get(p + "weight", {c}), get(p + "bias", {c})}; }
 
   void finish() const {
+    if (!c_) return;
     std::vector<std::string> unexpected;
-    for (const auto& n : c_.names())
+    const Checkpoint& ck = *c_;
+    for (const auto& n : ck.names())
       if (n.rfind(prefix_, 0) == 0 && !used_.count(n)) unexpected.push_back(n);
     if (!missing_.empty() || !unexpected.empty())
-      fail("{} is not a complete HunyuanVideo VAE for {}: {}", c_.path(), cfg_.summary(),
+      fail("{} is not a complete HunyuanVideo VAE for {}: {}", ck.path(), cfg_.summary(),
            describe_tensor_set_diff(missing_, unexpected));
   }
 
@@ -92,11 +103,12 @@ class Tensors {
     for (auto d : s) n *= d;
     return n;
   }
-  const Checkpoint& c_;
+  const Checkpoint* c_ = nullptr;
   std::string prefix_;
   const HunyuanVaeConfig& cfg_;
   std::vector<std::string> missing_;
   std::set<std::string> used_;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> listed_;
 };
 
 HyVaeConv causal(Tensors& t, const std::string& p, int64_t cout, int64_t cin, int k, int tstride = 1, int sstride = 1) {
@@ -231,6 +243,19 @@ HunyuanVaeConfig infer_config(const Checkpoint& c, const std::string& prefix) {
 }  // namespace
 
 bool looks_like_hunyuan_vae(const Checkpoint& ckpt) { return name_prefix(ckpt).has_value(); }
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> hunyuan_vae_tensors(const HunyuanVaeConfig& config) {
+  config.validate("HunyuanVideo VAE config");
+  Tensors t(config);
+  const int64_t z = config.latent_channels;
+  (void)t.get("post_quant_conv.weight", {z, z, 1, 1, 1});
+  (void)t.get("post_quant_conv.bias", {z});
+  (void)build_decoder(t, config);
+  (void)build_encoder(t, config);
+  (void)t.get("quant_conv.weight", {2 * z, 2 * z, 1, 1, 1});
+  (void)t.get("quant_conv.bias", {2 * z});
+  return t.listed();
+}
 
 HunyuanVaeFiles resolve_hunyuan_vae_files(const std::string& path) {
   std::error_code ec;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/cpu/conv.h"
@@ -81,6 +82,9 @@ struct HunyuanVae {
   static HunyuanVae load(const std::string& path);
   static HunyuanVae load(const Checkpoint& ckpt, const HunyuanVaeConfig& config);
 };
+
+// Every official tensor name and shape for a config (decoder and encoder), in load order.
+std::vector<std::pair<std::string, std::vector<int64_t>>> hunyuan_vae_tensors(const HunyuanVaeConfig& config);
 
 // True when the tensor names are this VAE's (official / diffusers / ComfyUI, optional prefix).
 bool looks_like_hunyuan_vae(const Checkpoint& ckpt);

@@ -73,6 +73,26 @@ void HunyuanVaeConfig::validate(const std::string& where) const {
          2 * time_compression_ratio);
 }
 
+nlohmann::json hunyuan_vae_config_json(const HunyuanVaeConfig& c) {
+  const auto n = c.block_out_channels.size();
+  return {{"_class_name", "AutoencoderKLCausal3D"},
+          {"in_channels", c.in_channels},
+          {"out_channels", c.out_channels},
+          {"down_block_types", std::vector<std::string>(n, "DownEncoderBlockCausal3D")},
+          {"up_block_types", std::vector<std::string>(n, "UpDecoderBlockCausal3D")},
+          {"block_out_channels", c.block_out_channels},
+          {"layers_per_block", c.layers_per_block},
+          {"act_fn", "silu"},
+          {"latent_channels", c.latent_channels},
+          {"norm_num_groups", c.norm_num_groups},
+          {"sample_size", c.sample_size},
+          {"sample_tsize", c.sample_tsize},
+          {"scaling_factor", c.scaling_factor},
+          {"time_compression_ratio", c.time_compression_ratio},
+          {"spatial_compression_ratio", c.spatial_compression_ratio},
+          {"mid_block_add_attention", c.mid_block_add_attention}};
+}
+
 bool is_hunyuan_vae_config(const nlohmann::json& j) {
   return j.is_object() && j.contains("block_out_channels") && j.contains("latent_channels") &&
          !j.contains("hidden_size") && !j.contains("num_attention_heads");

@@ -51,6 +51,9 @@ struct HunyuanVaeConfig {
 // temporal_compression_ratio, no tile sizes -> the published 256 / 64). `where` names the file.
 HunyuanVaeConfig parse_hunyuan_vae_config(const nlohmann::json& j, const std::string& where);
 
+// The official config.json fields (AutoencoderKLCausal3D) of a config.
+nlohmann::json hunyuan_vae_config_json(const HunyuanVaeConfig& c);
+
 // True when a config.json looks like a HunyuanVideo VAE's (block_out_channels + latent_channels
 // and no DiT/other fields), so an unrelated config.json beside a lone file is ignored.
 bool is_hunyuan_vae_config(const nlohmann::json& j);
