@@ -362,3 +362,24 @@ TEST(HunyuanVae, LoneFileConfigInferredFromShapes) {
   EXPECT_EQ(a, b);
   for (float v : a) ASSERT_TRUE(std::isfinite(v));
 }
+
+// The official vae/ folder holds config.json + pytorch_model.pt: --vae FOLDER goes to that file
+// (read through Checkpoint; until it reads .pt, the one-line error names the file). A folder
+// with neither weights file says so.
+TEST(HunyuanVaeCli, OfficialFolderGoesToPytorchModelPt) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "vae");
+  std::filesystem::copy_file(kDir + "/vae/config.json", dir / "vae/config.json");
+  const auto r0 = jenga::test::run_jenga("debug vae-decode --vae " + (dir / "vae") + " --latents x --out " +
+                                         (dir / "o.safetensors"));
+  EXPECT_EQ(r0.exit_code, 1);
+  EXPECT_NE(r0.output.find("neither *.safetensors nor pytorch_model.pt"), std::string::npos) << r0.output;
+  std::ofstream(dir / "vae/pytorch_model.pt", std::ios::binary) << std::string("PK\x03\x04 not really a zip", 23);
+  const auto r = jenga::test::run_jenga("debug vae-decode --vae " + (dir / "vae") + " --latents x --out " +
+                                        (dir / "o.safetensors"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_NE(r.output.find("pytorch_model.pt"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "o.safetensors"));
+}
