@@ -211,15 +211,17 @@ HyTilePlan hy_encode_plan(const HunyuanVae& vae, int64_t F, int64_t H, int64_t W
 }
 
 void hunyuan_vae_decode_stream(const HunyuanVae& vae, const Tensor& latents, bool tiling,
-                               const std::function<void(const HyClip&, int64_t first)>& sink) {
+                               const std::function<void(const HyClip&, int64_t first)>& sink, const HyTileFn& tile) {
   check_input(latents, vae.config.latent_channels, "decode", "latents [C, T, H, W]");
   const HyTilePlan p = hy_decode_plan(vae, latents.dim(1), latents.dim(2), latents.dim(3), tiling);
   run_tiled(p, tensor_source(latents, static_cast<float>(vae.config.scaling_factor)),
-            [&](const HyClip& z) { return hy_decode_tile(vae, z); }, decode_spatial_loop(vae.config),
+            tile ? tile : HyTileFn([&](const HyClip& z) { return hy_decode_tile(vae, z); }),
+            decode_spatial_loop(vae.config),
             decode_temporal_loop(vae.config), [&](int64_t t) { return hy_decoded_frames(vae.decoder, t); }, sink);
 }
 
-Tensor hunyuan_vae_decode(const HunyuanVae& vae, const Tensor& latents, bool tiling, bool clamp) {
+Tensor hunyuan_vae_decode(const HunyuanVae& vae, const Tensor& latents, bool tiling, bool clamp,
+                          const HyTileFn& tile) {
   check_input(latents, vae.config.latent_channels, "decode", "latents [C, T, H, W]");
   const HyTilePlan p = hy_decode_plan(vae, latents.dim(1), latents.dim(2), latents.dim(3), tiling);
   const int64_t C = vae.config.out_channels, F = p.t.total, H = p.h.total, W = p.w.total;
@@ -235,7 +237,7 @@ Tensor hunyuan_vae_decode(const HunyuanVae& vae, const Tensor& latents, bool til
           dst[i] = clamp ? std::clamp(v, -1.0f, 1.0f) : v;
         }
       }
-  });
+  }, tile);
   return out;
 }
 

@@ -31,15 +31,21 @@ struct HyTilePlan {
 HyTilePlan hy_decode_plan(const HunyuanVae& vae, int64_t T, int64_t H, int64_t W, bool tiling);
 HyTilePlan hy_encode_plan(const HunyuanVae& vae, int64_t F, int64_t H, int64_t W, bool tiling);
 
+// One tile through a decoder: unscaled latents [t, h, w, latent] -> frames [t', h', w', out]
+// (hy_decode_tile on the CPU; a GPU backend passes its own).
+using HyTileFn = std::function<HyClip(const HyClip&)>;
+
 // latents: [latent_channels, T, H, W] f32 as the denoiser sees them (scaled by scaling_factor;
 // decode divides, as the official pipeline does). `sink` receives the finished frames in order,
 // channels-last [t, H', W', out_channels], unclamped, with the index of the first.
 void hunyuan_vae_decode_stream(const HunyuanVae& vae, const Tensor& latents, bool tiling,
-                               const std::function<void(const HyClip&, int64_t first)>& sink);
+                               const std::function<void(const HyClip&, int64_t first)>& sink,
+                               const HyTileFn& tile = nullptr);
 
 // Decoded video [out_channels, F, H', W'] f32; clamped to [-1, 1] when `clamp` (the official
 // writer clamps (x / 2 + 0.5) to [0, 1], which is the same).
-Tensor hunyuan_vae_decode(const HunyuanVae& vae, const Tensor& latents, bool tiling = true, bool clamp = true);
+Tensor hunyuan_vae_decode(const HunyuanVae& vae, const Tensor& latents, bool tiling = true, bool clamp = true,
+                          const HyTileFn& tile = nullptr);
 
 // frames: [in_channels, F, H, W] f32 in [-1, 1]. Returns the posterior mode (mean) scaled by
 // scaling_factor, [latent_channels, T, H', W'], as the denoiser sees latents (official I2V:
