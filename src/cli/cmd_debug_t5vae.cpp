@@ -19,6 +19,7 @@
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #include "models/wan/vae_cuda.h"
+#include "models/hunyuan/hunyuan_vae_cuda.h"
 #include "models/wan/t5_encoder_cuda.h"
 #endif
 
@@ -87,9 +88,6 @@ AnyVae load_vae(const std::string& path) {
   return v;
 }
 
-void require_cpu_hunyuan(const std::string& device) {
-  if (device == "cuda") fail("--device cuda: the HunyuanVideo VAE has no CUDA path in this build yet; use --device cpu");
-}
 
 std::string tiles_note(const hunyuan::HyTilePlan& p) {
   if (!p.temporal && !p.spatial) return "untiled";
@@ -143,8 +141,12 @@ void run_vae_decode(const Options& o) {
   const auto f = open_input(o.input, "--latents");
   const Tensor z = f32_input(*f, "latents", "--latents");
   if (any.hunyuan) {
-    require_cpu_hunyuan(o.device);
-    const Tensor frames = hunyuan::hunyuan_vae_decode(*any.hunyuan, z, !o.no_tiling, !o.no_clamp);
+    Tensor frames;
+#if JENGA_HAVE_CUDA
+    // Never run yet: written without a GPU (models/hunyuan/hunyuan_vae_cuda.h).
+    if (o.device == "cuda") frames = hunyuan::hunyuan_vae_decode_cuda(*any.hunyuan, z, !o.no_tiling, !o.no_clamp);
+#endif
+    if (o.device == "cpu") frames = hunyuan::hunyuan_vae_decode(*any.hunyuan, z, !o.no_tiling, !o.no_clamp);
     write_one(o.out, "frames", frames);
     const auto plan = hunyuan::hy_decode_plan(*any.hunyuan, z.dim(1), z.dim(2), z.dim(3), !o.no_tiling);
     std::printf("wrote %s: frames %s (HunyuanVideo VAE, %s)\n", o.out.c_str(), frames.shape().str().c_str(),
