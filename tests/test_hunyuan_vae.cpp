@@ -288,6 +288,11 @@ TEST(HunyuanVae, BadWeightsAndInputsGiveClearErrors) {
                 .find("NaN"),
             std::string::npos);
   EXPECT_NE(error_of([&] { (void)hy::HunyuanVae::load(kDir + "/nope"); }).find("no such file"), std::string::npos);
+  // A model root (diffusers / official layout) instead of its vae/ folder.
+  TempDir root;
+  std::filesystem::create_directories(root / "vae");
+  EXPECT_NE(error_of([&] { (void)hy::HunyuanVae::load(root.path().string()); }).find("pass its vae/ subfolder"),
+            std::string::npos);
 }
 
 // `jenga debug vae-decode / vae-encode` pick the HunyuanVideo VAE from its tensor names, read the

@@ -274,6 +274,8 @@ HunyuanVaeFiles resolve_hunyuan_vae_files(const std::string& path) {
       f.weights = path;
     } else if (fs::is_regular_file(fs::path(path) / "pytorch_model.pt", ec)) {
       f.weights = (fs::path(path) / "pytorch_model.pt").string();  // the official vae/ folder
+    } else if (fs::is_directory(fs::path(path) / "vae", ec)) {
+      fail("{}: holds no VAE weights itself; pass its vae/ subfolder ({})", path, (fs::path(path) / "vae").string());
     } else {
       fail("{}: folder holds neither *.safetensors nor pytorch_model.pt; pass the VAE folder or weights file", path);
     }
