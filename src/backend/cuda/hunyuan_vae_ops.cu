@@ -44,17 +44,30 @@ __global__ void hy_im2col_kernel(HyIm2colParams p) {
 constexpr int kMaxGroups = 64;
 
 // Per-group sum and sum of squares, accumulated per block in shared memory, then once per
-// block into the global doubles.
+// block into the global doubles. When the grid stride is a multiple of c, every element a
+// thread visits has the same channel: it sums in registers and adds once.
 __global__ void hy_group_stats_kernel(const float* x, int64_t n, int64_t c, int64_t groups, double* stats) {
   __shared__ double s[2 * kMaxGroups];
   for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x) s[i] = 0.0;
   __syncthreads();
-  const int64_t cg = c / groups, total = n * c;
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t g = (e % c) / cg;
-    const double v = x[e];
-    atomicAdd(&s[2 * g], v);
-    atomicAdd(&s[2 * g + 1], v * v);
+  const int64_t cg = c / groups, total = n * c, stride = int64_t{gridDim.x} * blockDim.x;
+  const int64_t first = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (stride % c == 0) {
+    double sum = 0.0, sq = 0.0;
+    for (int64_t e = first; e < total; e += stride) {
+      const double v = x[e];
+      sum += v, sq += v * v;
+    }
+    const int64_t g = (first % c) / cg;
+    atomicAdd(&s[2 * g], sum);
+    atomicAdd(&s[2 * g + 1], sq);
+  } else {
+    for (int64_t e = first; e < total; e += stride) {
+      const int64_t g = (e % c) / cg;
+      const double v = x[e];
+      atomicAdd(&s[2 * g], v);
+      atomicAdd(&s[2 * g + 1], v * v);
+    }
   }
   __syncthreads();
   for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x) atomicAdd(&stats[i], s[i]);
