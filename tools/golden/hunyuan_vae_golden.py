@@ -18,7 +18,11 @@ model runs in f32 on those values. Saved under OUT (default tests/data/hunyuan_v
 The official class is imported without running hyvideo/__init__.py or hyvideo/vae/__init__.py
 (they import the whole pipeline); nothing of the official code is changed.
 
+--check-diffusers also loads the weights into diffusers' AutoencoderKLHunyuanVideo (strict: the
+names are the same) and checks its untiled decode against the official one (prints the max diff).
+
 usage: tools/golden/hunyuan_vae_golden.py --official /path/to/Tencent+HunyuanVideo [--out tests/data/hunyuan_vae]
+                                          [--check-diffusers]
 """
 import argparse
 import importlib
@@ -104,10 +108,35 @@ def writer_uint8(frames):
     return torch.from_numpy((x * 255).numpy().astype(np.uint8))
 
 
+def check_diffusers(weights, golden):
+    """diffusers' AutoencoderKLHunyuanVideo, imported by file (its package __init__ pulls in models that
+    need a newer transformers), strict-loads the official names and decodes as the official class."""
+    import diffusers.models
+    d = os.path.join(os.path.dirname(diffusers.models.__file__), "autoencoders")
+    pkg = types.ModuleType("diffusers.models.autoencoders")
+    pkg.__path__ = [d]
+    sys.modules["diffusers.models.autoencoders"] = pkg
+    m = importlib.import_module("diffusers.models.autoencoders.autoencoder_kl_hunyuan_video")
+    n = len(CONFIG["block_out_channels"])
+    vae = m.AutoencoderKLHunyuanVideo(
+        in_channels=3, out_channels=3, latent_channels=CONFIG["latent_channels"],
+        block_out_channels=tuple(CONFIG["block_out_channels"]), layers_per_block=CONFIG["layers_per_block"],
+        norm_num_groups=CONFIG["norm_num_groups"], down_block_types=("HunyuanVideoDownBlock3D",) * n,
+        up_block_types=("HunyuanVideoUpBlock3D",) * n).float().eval()
+    vae.load_state_dict({k: v.float() for k, v in weights.items()}, strict=True)
+    vae.disable_tiling()
+    vae.use_framewise_decoding = False
+    with torch.no_grad():
+        out = vae.decode(golden["b.latents"][None] / CONFIG["scaling_factor"]).sample[0]
+    print("diffusers AutoencoderKLHunyuanVideo: strict load ok; untiled decode vs official max diff",
+          (out - golden["b.decode_untiled"]).abs().max().item())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--official", required=True, help="folder holding hyvideo/vae/ (Tencent HunyuanVideo)")
     ap.add_argument("--out", default="tests/data/hunyuan_vae")
+    ap.add_argument("--check-diffusers", action="store_true")
     a = ap.parse_args()
     cls = import_official(a.official)
     vae = build(cls, seed=22)
@@ -147,6 +176,8 @@ def main():
         f.write("\n")
     for fn in ("vae/tiny_vae.safetensors", "golden.safetensors", "vae/config.json"):
         print(fn, os.path.getsize(os.path.join(a.out, fn)), "bytes")
+    if a.check_diffusers:
+        check_diffusers(weights, d)
 
 
 if __name__ == "__main__":
