@@ -91,6 +91,20 @@ TEST(HunyuanLlamaEncoder, DiffusersNamesGiveTheSameStates) {
   EXPECT_EQ(a, b);
 }
 
+TEST(HunyuanLlamaEncoder, SingleFileWithoutConfigNeedsLlama3Heads) {
+  jenga::test::TempDir d;
+  const auto c = jenga::Checkpoint::open(kDir + "llm_official");
+  jenga::SafetensorsWriter w;
+  for (const auto& n : c.names()) w.add(n, c.load(n));
+  w.write(d / "llava_llama3_fp16.safetensors");  // ComfyUI's name: its folder's config.json is not read
+  try {
+    hy::LlamaTextEncoder::open(d / "llava_llama3_fp16.safetensors");
+    FAIL() << "64-wide heads accepted without a config";
+  } catch (const jenga::Error& err) {
+    EXPECT_NE(std::string(err.what()).find("no config.json beside it"), std::string::npos) << err.what();
+  }
+}
+
 TEST(HunyuanLlamaEncoder, ScaledFp8IsDequantised) {
   const auto e = hy::LlamaTextEncoder::open(kDir + "llm_fp8");
   const auto got = vec(e.encode(i64("llm_ids"), i64("llm_mask")));

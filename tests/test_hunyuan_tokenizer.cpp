@@ -96,6 +96,29 @@ TEST(HunyuanTokenizer, ClipMatchesTransformersWithoutFtfy) {
   }
 }
 
+TEST(HunyuanTokenizer, ClipFromATokenizerJsonAlone) {
+  // Some CLIP folders ship only tokenizer.json: the same vocabulary and merges, same cleaning.
+  JENGA_REQUIRE_TEST_TOKENIZER(dir, "clip-l");
+  jenga::test::TempDir d;
+  nlohmann::json j;
+  j["model"]["type"] = "BPE";
+  j["model"]["end_of_word_suffix"] = "</w>";
+  j["model"]["vocab"] = nlohmann::json::parse(std::ifstream(dir + "/vocab.json"));
+  std::ifstream merges(dir + "/merges.txt");
+  std::string line;
+  std::getline(merges, line);  // #version
+  j["model"]["merges"] = nlohmann::json::array();
+  while (std::getline(merges, line))
+    if (!line.empty()) j["model"]["merges"].push_back(line);
+  std::ofstream(d / "tokenizer.json") << j.dump();
+  EXPECT_EQ(hy::detect_tokenizer(d.path().string()), hy::TokenizerKind::Clip);
+  const auto a = hy::ClipTokenizer::open(d.path().string()), b = hy::ClipTokenizer::open(dir);
+  for (const auto& c : golden()["cases"]) {
+    const std::string text = c["text"];
+    EXPECT_EQ(a.encode(text).ids, b.encode(text).ids) << show(text);
+  }
+}
+
 TEST(HunyuanTokenizer, DetectsFolders) {
   JENGA_REQUIRE_TEST_TOKENIZER(dir, "");
   EXPECT_EQ(hy::detect_tokenizer(dir + "/llama3"), hy::TokenizerKind::Llama);
@@ -141,6 +164,16 @@ TEST(HunyuanTokenizer, LlamaPaddingAndTruncationEdges) {
   EXPECT_EQ(t.mask, (std::vector<int64_t>{1, 0, 0, 0}));
   // Invalid UTF-8 is read as U+FFFD (what Python's errors="replace" gives).
   EXPECT_EQ(tok.encode_plain("a\xff"), tok.encode_plain("a\xef\xbf\xbd"));
+}
+
+TEST(HunyuanTokenizer, AHugeWordDoesNotStall) {
+  // One 200k-letter pre-token: the merge loop is O(n log n) (a quadratic one would take hours).
+  JENGA_REQUIRE_TEST_TOKENIZER(dir, "clip-l");
+  std::string word;
+  for (int i = 0; i < 100000; ++i) word += "ab";
+  const auto t = hy::ClipTokenizer::open(dir).encode(word);
+  EXPECT_EQ(t.mask[76], 1);  // truncated to 77 with the end token
+  EXPECT_EQ(t.ids[76], 49407);
 }
 
 TEST(HunyuanTokenizer, WhitespaceClassesFollowUnicodeWhiteSpace) {

@@ -1,6 +1,8 @@
 #include "text/byte_bpe.h"
 
+#include <functional>
 #include <limits>
+#include <queue>
 
 #include "core/error.h"
 #include "models/wan/text_clean.h"
@@ -77,30 +79,41 @@ void BytePairEncoder::encode(std::string_view word_bytes, std::vector<int64_t>& 
       sym.push_back(it->second);
     }
   }
-  std::vector<int64_t> next;
-  while (sym.size() > 1) {
-    int32_t best = std::numeric_limits<int32_t>::max();
-    for (size_t i = 0; i + 1 < sym.size(); ++i) {
-      if (sym[i] < 0 || sym[i + 1] < 0) continue;
-      const auto it = merges_.find(static_cast<uint64_t>(sym[i]) << 32 | static_cast<uint64_t>(sym[i + 1]));
-      if (it != merges_.end() && it->second.rank < best) best = it->second.rank;
-    }
-    if (best == std::numeric_limits<int32_t>::max()) break;
-    next.clear();
-    for (size_t i = 0; i < sym.size(); ++i) {
-      if (i + 1 < sym.size() && sym[i] >= 0 && sym[i + 1] >= 0) {
-        const auto it = merges_.find(static_cast<uint64_t>(sym[i]) << 32 | static_cast<uint64_t>(sym[i + 1]));
-        if (it != merges_.end() && it->second.rank == best) {
-          next.push_back(it->second.id);
-          ++i;
-          continue;
-        }
-      }
-      next.push_back(sym[i]);
-    }
-    sym.swap(next);
+  // Lowest rank first, leftmost among equals (what HF tokenizers does, and equal to the classic
+  // "merge every occurrence of the best pair" loop): a heap of candidate pairs over a linked list
+  // of symbols, O(n log n), so a pathological 100k-character word cannot stall.
+  const size_t n = sym.size();
+  std::vector<int64_t> prev(n), next(n);
+  for (size_t i = 0; i < n; ++i) prev[i] = static_cast<int64_t>(i) - 1, next[i] = i + 1 < n ? static_cast<int64_t>(i + 1) : -1;
+  struct Cand {
+    int32_t rank;
+    int64_t left, left_id, right_id, merged;
+    bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+  };
+  std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> heap;
+  const auto push = [&](int64_t l) {
+    if (l < 0 || next[l] < 0) return;
+    const int64_t a = sym[l], b = sym[next[l]];
+    if (a < 0 || b < 0) return;
+    const auto it = merges_.find(static_cast<uint64_t>(a) << 32 | static_cast<uint64_t>(b));
+    if (it != merges_.end()) heap.push({it->second.rank, l, a, b, it->second.id});
+  };
+  for (size_t i = 0; i + 1 < n; ++i) push(static_cast<int64_t>(i));
+  std::vector<bool> dead(n, false);
+  while (!heap.empty()) {
+    const Cand c = heap.top();
+    heap.pop();
+    const int64_t r = next[c.left];
+    if (dead[c.left] || r < 0 || sym[c.left] != c.left_id || sym[r] != c.right_id) continue;  // stale
+    sym[c.left] = c.merged;
+    dead[r] = true;
+    next[c.left] = next[r];
+    if (next[r] >= 0) prev[next[r]] = c.left;
+    push(prev[c.left]);
+    push(c.left);
   }
-  for (int64_t s : sym) out.push_back(s < 0 ? -1 - s : s);
+  for (size_t i = 0; i < n; ++i)
+    if (!dead[i]) out.push_back(sym[i] < 0 ? -1 - sym[i] : sym[i]);
 }
 
 }  // namespace jenga::text

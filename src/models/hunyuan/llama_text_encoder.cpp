@@ -70,8 +70,11 @@ LlamaTextEncoder LlamaTextEncoder::open(const std::string& path) {
     if (layers != k.layers) fail("{}: config.json has {} layers but the weights have {}", path, layers, k.layers);
     const std::string act = cfg.value("hidden_act", std::string("silu"));
     if (act != "silu") fail("{}: hidden_act '{}' is not supported (Llama uses silu)", path, act);
-  } else {
-    k.head_dim = 128;  // Llama-3 (no config.json beside a single file)
+  } else {  // a single file (ComfyUI): Llama-3's head size, eps and theta
+    if (q[0] % 128 || kv[0] % 128)
+      fail("{}: no config.json beside it, and its q/k projections ({} / {} rows) are not Llama-3's 128-wide heads; "
+           "put the model's config.json in a folder with it (named model.safetensors)", path, q[0], kv[0]);
+    k.head_dim = 128;
   }
   if (k.head_dim <= 0 || k.head_dim % 2 || q[0] % k.head_dim || kv[0] % k.head_dim)
     fail("{}: head_dim {} does not divide the q/k projections ({} / {} rows)", path, k.head_dim, q[0], kv[0]);
