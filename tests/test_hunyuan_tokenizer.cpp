@@ -176,6 +176,17 @@ TEST(HunyuanTokenizer, AHugeWordDoesNotStall) {
   EXPECT_EQ(t.ids[76], 49407);
 }
 
+TEST(HunyuanTokenizer, LlamaTokenizerClassFollowsAddBosAndAddEos) {
+  // LlamaTokenizerFast rebuilds the post-processor from tokenizer_config.json's flags.
+  JENGA_REQUIRE_TEST_TOKENIZER(dir, "llama3");
+  jenga::test::TempDir d;
+  std::filesystem::copy_file(dir + "/tokenizer.json", d / "tokenizer.json");
+  std::ofstream(d / "tokenizer_config.json") << R"({"tokenizer_class": "LlamaTokenizer", "add_bos_token": false,
+      "add_eos_token": true, "bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>", "pad_token": "<pad>"})";
+  const auto t = hy::LlamaTokenizer::open(d.path().string()).encode("hi", 4);
+  EXPECT_EQ(t.ids, (std::vector<int64_t>{6151, 128001, 128258, 128258}));
+}
+
 TEST(HunyuanTokenizer, WhitespaceClassesFollowUnicodeWhiteSpace) {
   EXPECT_EQ(jenga::text::rewrite_whitespace_classes(R"(a\s+(?!\S)[^\s\p{L}]\\s)"),
             R"(a[\t-\r\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]+(?![^\t-\r\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}])[^\t-\r\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\p{L}]\\s)");

@@ -146,6 +146,24 @@ LlamaTokenizer LlamaTokenizer::open(const std::string& path) {
   t.added_ = text::AddedTokenMatcher(added);
 
   const std::string dir = file.parent_path().string();
+  // transformers' LlamaTokenizerFast rebuilds the post-processor from add_bos_token (default
+  // on) and add_eos_token (default off) of tokenizer_config.json, replacing the file's.
+  if (const fs::path cfg = fs::path(dir) / "tokenizer_config.json"; fs::is_regular_file(cfg, ec)) {
+    const json c = read_tokenizer_json(cfg.string());
+    const std::string cls = str_or(c, "tokenizer_class", "");
+    if (cls == "LlamaTokenizer" || cls == "LlamaTokenizerFast") {
+      const auto id_of = [&](const char* key) {
+        const auto tok = configured_special_token(dir, key);
+        const auto id = tok ? t.token_id(*tok) : std::nullopt;
+        if (!id) fail("{}: {} is not set or not in the vocabulary, and {} needs it", cfg.string(), key, cls);
+        return *id;
+      };
+      t.added_ = text::AddedTokenMatcher(added);  // token_id() looks here
+      t.prefix_.clear(), t.suffix_.clear();
+      if (bool_or(c, "add_bos_token", true)) t.prefix_.push_back(id_of("bos_token"));
+      if (bool_or(c, "add_eos_token", false)) t.suffix_.push_back(id_of("eos_token"));
+    }
+  }
   if (const auto pad = configured_special_token(dir, "pad_token")) {
     const auto id = t.token_id(*pad);
     if (!id) fail("{}: pad token '{}' of tokenizer_config.json is not in the vocabulary", fname, *pad);

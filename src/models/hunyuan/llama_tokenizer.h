@@ -4,8 +4,9 @@
 // transformers' PreTrainedTokenizerFast(text, truncation=True, max_length=n,
 // padding="max_length") does: added/special tokens cut out first, the pre-tokenizer's split
 // regex (PCRE2), byte-level BPE (ignore_merges as the file says), the post-processor's special
-// tokens (BOS) around the text, truncation of the text to fit, right padding with the pad token
-// of tokenizer_config.json / special_tokens_map.json.
+// tokens (BOS) around the text (for tokenizer_class LlamaTokenizer[Fast], rebuilt from
+// add_bos_token / add_eos_token as transformers does), truncation of the text to fit, right
+// padding with the pad token of tokenizer_config.json / special_tokens_map.json.
 #include <cstdint>
 #include <memory>
 #include <optional>
