@@ -16,6 +16,10 @@
 #include "models/hunyuan/text_template.h"
 #include "models/hunyuan/tokenizer_files.h"
 #include "models/wan/t5_encoder.h"
+#if JENGA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "models/hunyuan/llama_text_encoder_cuda.h"
+#endif
 
 namespace jenga::cli {
 namespace {
@@ -102,7 +106,12 @@ bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& wei
     kind = hunyuan::looks_like_llama_encoder(*c) ? "llama" : hunyuan::looks_like_clip_text_encoder(*c) ? "clip" : "";
     if (kind.empty() || wan::looks_like_t5_encoder(*c)) return false;
   }
+#if JENGA_HAVE_CUDA
+  if (device == "cuda" && kind != "llama") fail("--device cuda: the CLIP text encoder runs on the CPU only; use --device cpu");
+  if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+#else
   if (device == "cuda") fail("--device cuda: the HunyuanVideo text encoders run on the CPU only in this build; use --device cpu");
+#endif
   std::error_code ec;
   if (!std::filesystem::exists(ids_file, ec)) fail("--ids {}: no such file", ids_file);
   const auto f = SafetensorsFile::open(ids_file);
@@ -112,7 +121,11 @@ bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& wei
     const auto enc = hunyuan::LlamaTextEncoder::open(weights);
     const int64_t L = static_cast<int64_t>(ids.size());
     if (o.crop_start >= L) usage_fail("--crop-start {} leaves no rows of {} tokens", o.crop_start, L);
-    const Tensor hs = enc.encode(ids, mask, o.skip_layers);
+    Tensor hs;
+#if JENGA_HAVE_CUDA
+    if (device == "cuda") hs = hunyuan::LlamaTextEncoderCuda::upload(enc, o.skip_layers)->encode(ids, mask);
+#endif
+    if (device != "cuda") hs = enc.encode(ids, mask, o.skip_layers);
     const int64_t D = enc.config().hidden, n = L - o.crop_start;
     Tensor states = Tensor::empty(DType::F32, {n, D});
     std::copy(hs.data_as<float>() + o.crop_start * D, hs.data_as<float>() + L * D, states.data_as<float>());

@@ -34,6 +34,7 @@ class LlamaTextEncoder {
   static LlamaTextEncoder open(const std::string& path);
 
   const LlamaTextConfig& config() const { return cfg_; }
+  const EncoderWeights& weights() const { return w_; }
   LlamaTextConfig& mutable_config() { return cfg_; }
 
   // ids, mask: [L] (mask 1 = token, 0 = right padding). Returns hidden_states[-(skip + 1)] of

@@ -34,6 +34,11 @@ class EncoderWeights {
   // Rows `ids` of a [rows, dim] table (the token embedding) as f32 into out: [ids.size(), dim].
   void gather_rows(const std::string& name, std::span<const int64_t> ids, int64_t dim, float* out) const;
 
+  // The tensor as stored (a view of the mapped file where possible) and its fp8 scale, if any:
+  // for uploads that keep the file's dtype.
+  Tensor raw(const std::string& name) const { return ckpt_->load(prefix_ + name, std::nullopt); }
+  std::optional<float> scale(const std::string& name) const { return scale_of(prefix_ + name); }
+
   const std::string& prefix() const { return prefix_; }
   const std::string& path() const { return ckpt_->path(); }
   const Checkpoint& checkpoint() const { return *ckpt_; }
