@@ -80,6 +80,7 @@ TEST(Pipeline, BadRequestsFailBeforeWork) {
   // A model folder without the VAE says which file is missing.
   fs::create_directories(dir / "m");
   ASSERT_EQ(run_jenga("debug make-tiny --out " + (dir / "m")).exit_code, 0);
+  fs::remove(dir / "m/Wan2.1_VAE.safetensors");
   auto r = run_jenga("generate -p x --size 64x48 --frames 5 --steps 2 -q --model " + (dir / "m") + " -o " + (dir / "o.y4m"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("Wan2.1_VAE"), std::string::npos) << r.output;

@@ -15,6 +15,7 @@
 #include "io/safetensors.h"
 #include "io/video_writer.h"
 #include "models/detect.h"
+#include "models/wan/wan_folder.h"
 #include "pipeline/wan_t2v.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
@@ -80,11 +81,12 @@ void reject_unsupported_model(const std::string& flag, const std::string& path) 
   namespace fs = std::filesystem;
   std::error_code ec;
   std::vector<std::string> candidates{path};
-  if (fs::is_directory(path, ec)) candidates.push_back((fs::path(path) / "transformer").string());
-  for (const auto& p : candidates) {
+  for (const auto& p0 : candidates) {
     std::optional<DetectedModel> m;
+    std::string p = p0;
     try {
       if (!fs::exists(p, ec)) continue;
+      p = wan::wan_dit_path(p);  // a folder: its DiT's files only
       m = detect_model(Checkpoint::open(p), p);
     } catch (const std::exception&) {
       continue;
@@ -107,7 +109,6 @@ void run_generate(const GenerateOptions& o) {
   T2VRequest r;
   r.model_dir = o.model;
   r.dit = o.diffusion_model, r.vae = o.vae, r.t5 = o.t5xxl, r.tokenizer = o.tokenizer;
-  if (!o.model.empty() && std::filesystem::is_regular_file(o.model)) r.model_dir.clear(), r.dit = o.model;
   r.prompt = o.prompt, r.negative_prompt = o.negative_prompt;
   r.width = w, r.height = h, r.frames = o.frames, r.steps = o.steps;
   r.seed = static_cast<uint64_t>(o.seed);

@@ -16,7 +16,7 @@ std::optional<nlohmann::json> read_config_beside(const std::string& path) {
   namespace fs = std::filesystem;
   fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
   fs::path cfg = dir / "config.json";
-  if (!fs::exists(cfg)) return std::nullopt;
+  if (!fs::is_regular_file(cfg)) return std::nullopt;  // never open a FIFO
   std::ifstream in(cfg);
   try {
     return nlohmann::json::parse(in);

@@ -25,6 +25,7 @@
 #include "models/wan/vae_model.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
+#include "models/wan/wan_folder.h"
 #include "pipeline/tiny_model.h"
 #include "pipeline/wan_denoise.h"
 #include "sampling/flow_unipc.h"
@@ -46,18 +47,6 @@ namespace {
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// A component file of a published folder: prefer a converted .safetensors next to the .pth.
-std::string component(const std::string& dir, const std::string& stem, const char* flag) {
-  const fs::path st = fs::path(dir) / (stem + ".safetensors");
-  const fs::path pth = fs::path(dir) / (stem + ".pth");
-  if (fs::exists(st)) return st.string();
-  if (fs::exists(pth)) {
-    wan::reject_torch_pickle(pth.string());  // names the one-time conversion to run
-    return pth.string();
-  }
-  fail("{}: has no {} (.safetensors or .pth); download it or pass {} FILE", dir, stem, flag);
 }
 
 // Where the DiT runs.
@@ -147,18 +136,12 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     paths = write_tiny_wan_model(tiny_dir);
     progress.note("no --model given: running the built-in tiny random model (a smoke test; expect noise)");
   } else {
-    const std::string& d = req.model_dir;
-    paths.dit = !req.dit.empty() ? req.dit : d;
-    paths.vae = !req.vae.empty() ? req.vae : (d.empty() ? "" : component(d, "Wan2.1_VAE", "--vae"));
-    paths.t5 = !req.t5.empty() ? req.t5 : (d.empty() ? "" : component(d, "models_t5_umt5-xxl-enc-bf16", "--t5xxl"));
-    paths.tokenizer = !req.tokenizer.empty() ? req.tokenizer : (d.empty() ? "" : (fs::path(d) / "google" / "umt5-xxl").string());
-    if (paths.dit.empty()) usage_fail("no DiT weights: pass --model FOLDER or --diffusion-model FILE");
-    if (paths.vae.empty()) usage_fail("no VAE: pass --model FOLDER or --vae FILE");
-    if (paths.t5.empty()) usage_fail("no text encoder: pass --model FOLDER or --t5xxl FILE");
-    if (paths.tokenizer.empty()) usage_fail("no tokenizer: pass --model FOLDER or --tokenizer spiece.model");
-    for (const auto& [p, what] : {std::pair{paths.dit, "DiT"}, {paths.vae, "VAE"}, {paths.t5, "text encoder"},
-                                  {paths.tokenizer, "tokenizer"}})
-      if (!fs::exists(p)) fail("{} {}: no such file or folder", what, p);
+    // One place knows every layout's file names (models/wan/wan_folder.h).
+    const auto folder = wan::resolve_wan_folder(req.model_dir, {req.dit, req.vae, req.t5, req.tokenizer});
+    wan::require_complete(folder, req.model_dir.empty() ? "" : "--model " + req.model_dir);
+    paths = {folder.dit.path, folder.vae.path, folder.t5.path, folder.tokenizer.path};
+    wan::reject_torch_pickle(paths.vae);  // names the one-time conversion until .pth is read
+    wan::reject_torch_pickle(paths.t5);
   }
   struct Cleanup {
     std::string dir;

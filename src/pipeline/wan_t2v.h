@@ -18,7 +18,8 @@ class Communicator;
 }
 
 struct T2VRequest {
-  // A published Wan2.1 folder (diffusion_pytorch_model*.safetensors, Wan2.1_VAE.pth,
+  // A published Wan2.1 folder or a DiT file (models/wan/wan_folder.h finds each component:
+  // diffusion_pytorch_model*.safetensors, Wan2.1_VAE.pth,
   // models_t5_umt5-xxl-enc-bf16.pth, google/umt5-xxl/); single components override it.
   // All empty: the built-in tiny random model (a smoke test of the whole path).
   std::string model_dir, dit, vae, t5, tokenizer;

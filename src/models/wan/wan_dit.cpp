@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "models/wan/wan_folder.h"
 
 namespace jenga::wan {
 
@@ -30,11 +31,8 @@ std::optional<nlohmann::json> read_json(const fs::path& file) {
 WanDit load_wan_dit(const std::string& path_in, DType dtype) {
   std::error_code ec;
   if (!fs::exists(path_in, ec)) fail("{}: no such file or folder; pass a Wan2.1 DiT checkpoint", path_in);
-  fs::path path = path_in;
-  // A whole diffusers pipeline folder: the DiT lives in transformer/.
-  if (fs::is_directory(path, ec) && fs::exists(path / "model_index.json", ec) &&
-      fs::is_directory(path / "transformer", ec))
-    path = path / "transformer";
+  // A folder: its DiT's files only (wan_folder.h), never a converted VAE or umT5 beside them.
+  fs::path path = wan_dit_path(path_in);
 
   const Checkpoint ckpt = Checkpoint::open(path.string());
   const auto layout = detect_layout(ckpt);
