@@ -17,6 +17,11 @@ namespace dist {
 class Communicator;
 }
 
+// Upper limits, refused as given (docs/ERRORS.md): far past any published setting, low enough
+// that no size computation can overflow.
+inline constexpr int kMaxFrames = 1001;  // 4k+1
+inline constexpr int kMaxSide = 8192;    // pixels, width and height
+
 struct T2VRequest {
   // A published Wan2.1 folder or a DiT file (models/wan/wan_folder.h finds each component:
   // diffusion_pytorch_model*.safetensors, Wan2.1_VAE.pth,

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "io/safetensors.h"
 #include "models/wan/wan_keys.h"
 
@@ -94,6 +95,7 @@ WanWeights load_wan_weights(const Checkpoint& ckpt, Layout layout, const WanConf
   w.time_proj = L.linear("time_projection.1");
   w.blocks.resize(static_cast<size_t>(config.num_layers));
   for (int64_t i = 0; i < config.num_layers; ++i) {
+    check_interrupt();  // loading 14B takes a while: Ctrl-C between blocks
     const std::string b = "blocks." + std::to_string(i) + ".";
     WanBlockWeights& k = w.blocks[static_cast<size_t>(i)];
     k.modulation = L.get(b + "modulation");
