@@ -16,6 +16,7 @@
 #include "io/safetensors.h"
 #include "io/file_checks.h"
 #include "io/mp4_libav.h"
+#include "io/utf8.h"
 #include "io/video_writer.h"
 #include "models/detect.h"
 #include "models/wan/wan_folder.h"
@@ -100,8 +101,13 @@ std::vector<std::string> read_prompts(const std::string& path) {
   if (!in) usage_fail("--prompts {}: cannot open the file", path);
   std::vector<std::string> out;
   std::string line;
+  size_t number = 0;
   while (std::getline(in, line)) {
+    ++number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (const auto at = utf8_invalid_at(line))
+      usage_fail("--prompts {}: line {} is not valid UTF-8 (byte {}); save the file as UTF-8 (e.g. iconv -t UTF-8)",
+                 path, number, *at);
     if (line.find_first_not_of(" \t") != std::string::npos) out.push_back(line);
   }
   if (out.empty()) usage_fail("--prompts {}: no prompts (one per line, blank lines are skipped)", path);

@@ -12,7 +12,7 @@
 #include "jenga/version.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"jenga: fast text/image-to-video diffusion with Jenga (AttenCarve + ProRes)"};
+  CLI::App app{"jenga: fast text-to-video diffusion with Jenga (AttenCarve + ProRes); image-to-video is planned"};
   app.set_version_flag("--version", std::string("jenga ") + JENGA_VERSION_STRING + " (commit " +
                                         JENGA_GIT_COMMIT + ")");
   app.require_subcommand(1);
@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     std::string one = msg;
     for (char& ch : one)
       if (ch == '\n' || ch == '\r') ch = ' ';
+    std::fflush(stdout);  // what was printed before comes first; the error is the last line
     std::fprintf(stderr, "error: %s\n", one.c_str());
   };
   try {
