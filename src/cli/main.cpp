@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   };
   try {
     app.parse(argc, argv);
+    jenga::check_interrupt();  // a signal that came in the last moments still gets its exit code
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     say(std::string(e.what()) + " (see 'jenga --help')");

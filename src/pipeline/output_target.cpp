@@ -70,15 +70,15 @@ std::string commit_video_and_sidecar(const std::string& path, int frames,
   const std::string final = final_output_path(path, frames);
   const std::string side = sidecar_path(final);
   const fs::path dir = fs::path(final).parent_path();
-  const std::string tag = ".jenga-tmp-" + std::to_string(::getpid());
-  // Hidden temp names in the destination folder (renames stay atomic), the format's extension kept.
-  const fs::path f(path);
-  std::string tmp_target = (dir / ("." + fs::path(final).filename().string() + tag)).string();
-  if (!folder_target(path, frames)) tmp_target += f.extension().string();
-  else if (lower_ext(path) == ".png") tmp_target += ".png";
-  TempPath video_tmp(lower_ext(path) == ".png" && frames > 1
-                         ? (fs::path(tmp_target).parent_path() / fs::path(tmp_target).stem()).string()
-                         : strip_slash(tmp_target));
+  // Hidden temp names in the destination folder (renames stay atomic), no extra dot (the
+  // writer picks the format from the extension), the format's extension kept.
+  const std::string tag = "-jenga-tmp-" + std::to_string(::getpid());
+  const std::string base = (dir / ("." + fs::path(final).filename().string() + tag)).string();
+  std::string tmp_target = base;  // what write_video is given
+  if (lower_ext(path) == ".png" && frames > 1) tmp_target = base + ".png";  // it writes the folder `base`
+  else if (folder_target(path, frames)) tmp_target = base + "/";
+  else tmp_target = base + fs::path(path).extension().string();
+  TempPath video_tmp(folder_target(path, frames) ? base : tmp_target);
   TempPath side_tmp((dir / ("." + fs::path(side).filename().string() + tag)).string());
   const std::string written = write(tmp_target);
   if (strip_slash(written) != video_tmp.path())
