@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "pipeline/memory_estimate.h"
 #include "pipeline/output_target.h"
 #include "test_util.h"
 
@@ -189,4 +190,31 @@ TEST(NewUser, VideoAndSidecarAreCommittedTogether) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
   EXPECT_EQ(names.size(), 2u);
+}
+
+// The estimate grows with what the run holds, and a published setting is in a plausible range
+// (1.3B on the CPU in f32 at 832x480x81: 5.7 GB of weights plus activations and the decode).
+TEST(NewUser, MemoryEstimateIsPlausibleAndRefusesWithWhatFits) {
+  jenga::MemoryNeed n;
+  n.width = 832, n.height = 480, n.frames = 81;
+  n.dit_params = 1'418'996'800, n.dim = 1536, n.ffn_dim = 8960;
+  const auto e = jenga::estimate_wan_t2v_memory(n);
+  EXPECT_GT(e.total(), 8.0 * (1ull << 30));
+  EXPECT_LT(e.total(), 40.0 * (1ull << 30));
+  EXPECT_NEAR(e.weights, 1'418'996'800.0 * 4, 1.0);
+  jenga::MemoryNeed big = n;
+  big.frames = 161;
+  EXPECT_GT(jenga::estimate_wan_t2v_memory(big).total(), e.total());
+  // 10 GiB free: 81 frames (~11.7 GiB) do not fit, fewer do, and the error says how many.
+  try {
+    jenga::require_memory_fits(n, 10ull << 30, "host memory");
+    FAIL() << "expected a refusal";
+  } catch (const jenga::Error& err) {
+    const std::string m = err.what();
+    EXPECT_NE(m.find("832x480, 81 frames needs ~"), std::string::npos) << m;
+    EXPECT_NE(m.find("fits"), std::string::npos) << m;
+  }
+  EXPECT_NO_THROW(jenga::require_memory_fits(n, 64ull << 30, "host memory"));
+  EXPECT_NO_THROW(jenga::require_memory_fits(n, 0, "host memory"));  // unknown: nothing refused
+  EXPECT_GT(jenga::available_host_bytes(), 0u);
 }

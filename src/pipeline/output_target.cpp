@@ -79,6 +79,10 @@ std::string commit_video_and_sidecar(const std::string& path, int frames,
   else if (folder_target(path, frames)) tmp_target = base + "/";
   else tmp_target = base + fs::path(path).extension().string();
   TempPath video_tmp(folder_target(path, frames) ? base : tmp_target);
+  // The writer's own ".partial" (video_writer.h), so a second signal removes it too.
+  TempPath writer_partial(folder_target(path, frames)
+                              ? base + ".partial"
+                              : base + ".partial" + fs::path(path).extension().string());
   TempPath side_tmp((dir / ("." + fs::path(side).filename().string() + tag)).string());
   const std::string written = write(tmp_target);
   if (strip_slash(written) != video_tmp.path())
