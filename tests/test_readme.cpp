@@ -93,6 +93,8 @@ TEST(Readme, ErrorsTableIsWhatUsersSee) {
   jenga_ok("debug make-tiny --out " + t + "/pth");
   fs::remove(t + "/pth/Wan2.1_VAE.safetensors");
   std::ofstream(t + "/pth/Wan2.1_VAE.pth", std::ios::binary) << std::string("PK\x03\x04", 4) << "not read";
+  jenga_ok("debug make-tiny --out " + t + "/badcfg");
+  std::ofstream(t + "/badcfg/config.json") << "{\"dim\": ";
   for (const char* d : {"x.y4m", "existing", "s.y4m.json"}) fs::create_directories(t + "/" + d);
   std::ofstream(t + "/file") << "a file";
   ASSERT_EQ(mkfifo((t + "/fifo.safetensors").c_str(), 0600), 0);
@@ -133,7 +135,7 @@ TEST(Readme, ErrorsTableIsWhatUsersSee) {
   // Nothing else appeared: no output, sidecar, .partial or hidden temp file.
   for (const auto& e : fs::directory_iterator(t)) {
     const std::string n = e.path().filename().string();
-    EXPECT_TRUE(n == "novae" || n == "pth" || n == "x.y4m" || n == "existing" || n == "s.y4m.json" || n == "file" ||
+    EXPECT_TRUE(n == "novae" || n == "pth" || n == "badcfg" || n == "x.y4m" || n == "existing" || n == "s.y4m.json" || n == "file" ||
                 n == "fifo.safetensors" || n == "bad_utf8.txt")
         << n;
   }
