@@ -56,6 +56,11 @@ TEST(NewUser, NoModelUsesSmallDefaultsAndSaysSo) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_LT(took, 60.0);  // seconds on 2 cores; the old defaults took ~54 minutes
   EXPECT_NE(r.output.find("small defaults (--size 64x48 --frames 9 --steps 8)"), std::string::npos) << r.output;
+  // Every phase shows progress with an ETA: loading (per block), text encoding (per prompt),
+  // each denoise step, the VAE decode (per latent frame).
+  for (const char* line : {"load 2/2 ", "text 2/2 ", "denoise 8/8 ", "decode 3/3 "})
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
+  EXPECT_NE(r.output.find("eta "), std::string::npos);
   const auto side = nlohmann::json::parse(slurp(dir / "a.y4m.json"));
   EXPECT_EQ(side["settings"]["width"], 64);
   EXPECT_EQ(side["settings"]["height"], 48);

@@ -168,10 +168,15 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
   // What made the video: absolute paths and fingerprints (sidecar.h says what they are).
   const nlohmann::json components = {{"dit", file_record(paths.dit)}, {"vae", file_record(paths.vae)},
                                      {"text_encoder", file_record(paths.t5)}, {"tokenizer", file_record(paths.tokenizer)}};  // before any weight is read
-  progress.note("loading the DiT " + paths.dit);
+  progress.note("loading the DiT " + fs::absolute(paths.dit).string());
   // The GPU computes with bf16 matrices: loading them so halves host memory (28 GB, not 56, for 14B).
   const double t_load0 = now_s();
-  const wan::WanDit model = wan::load_wan_dit(paths.dit, cuda ? DType::BF16 : DType::F32);
+  bool load_started = false;
+  const wan::WanDit model = wan::load_wan_dit(paths.dit, cuda ? DType::BF16 : DType::F32, [&](int64_t done, int64_t total) {
+    if (!load_started) progress.begin("load", static_cast<int>(total)), load_started = true;  // blocks
+    progress.update(static_cast<int>(done));
+  });
+  if (load_started) progress.end();
   const double t_load = now_s() - t_load0;
   const auto& cfg = model.config;
   // Heads must divide over the ranks: say so before the text encoder runs.

@@ -28,7 +28,7 @@ std::optional<nlohmann::json> read_json(const fs::path& file) {
 
 }  // namespace
 
-WanDit load_wan_dit(const std::string& path_in, DType dtype) {
+WanDit load_wan_dit(const std::string& path_in, DType dtype, const std::function<void(int64_t, int64_t)>& on_block) {
   std::error_code ec;
   if (!fs::exists(path_in, ec)) fail("{}: no such file or folder; pass a Wan2.1 DiT checkpoint", path_in);
   // A folder: its DiT's files only (wan_folder.h), never a converted VAE or umT5 beside them.
@@ -46,7 +46,7 @@ WanDit load_wan_dit(const std::string& path_in, DType dtype) {
   m.config = detect_config(ckpt, *layout, cj);
   m.layout = *layout;
   m.source = path.string();
-  m.weights = load_wan_weights(ckpt, *layout, m.config, dtype);
+  m.weights = load_wan_weights(ckpt, *layout, m.config, dtype, on_block);
   return m;
 }
 

@@ -78,7 +78,8 @@ class Loader {
 
 }  // namespace
 
-WanWeights load_wan_weights(const Checkpoint& ckpt, Layout layout, const WanConfig& config, DType dtype) {
+WanWeights load_wan_weights(const Checkpoint& ckpt, Layout layout, const WanConfig& config, DType dtype,
+                            const std::function<void(int64_t, int64_t)>& on_block) {
   config.validate();
   if (config.model_type != "t2v")
     fail("{}: {} Wan checkpoints (image conditioning) are not supported yet; use a text-to-video "
@@ -115,6 +116,7 @@ WanWeights load_wan_weights(const Checkpoint& ckpt, Layout layout, const WanConf
     k.ca_norm_k = L.get(b + "cross_attn.norm_k.weight");
     k.ffn0 = L.linear(b + "ffn.0");
     k.ffn2 = L.linear(b + "ffn.2");
+    if (on_block) on_block(i + 1, config.num_layers);
   }
   w.head_modulation = L.get("head.modulation");
   w.head = L.linear("head.head");
