@@ -20,7 +20,6 @@
 #include "jenga/version.h"
 #include "models/wan/t5_encoder.h"
 #include "models/wan/tokenizer.h"
-#include "models/wan/torch_pickle.h"
 #include "models/wan/vae_cpu.h"
 #include "models/wan/vae_model.h"
 #include "models/wan/wan_dit.h"
@@ -48,15 +47,12 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// A component file of a published folder: prefer a converted .safetensors next to the .pth.
+// A component file of a published folder: a .safetensors (converted) next to the .pth wins.
 std::string component(const std::string& dir, const std::string& stem, const char* flag) {
   const fs::path st = fs::path(dir) / (stem + ".safetensors");
   const fs::path pth = fs::path(dir) / (stem + ".pth");
   if (fs::exists(st)) return st.string();
-  if (fs::exists(pth)) {
-    wan::reject_torch_pickle(pth.string());  // names the one-time conversion to run
-    return pth.string();
-  }
+  if (fs::exists(pth)) return pth.string();
   fail("{}: has no {} (.safetensors or .pth); download it or pass {} FILE", dir, stem, flag);
 }
 
