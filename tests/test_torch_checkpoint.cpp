@@ -14,6 +14,7 @@
 #include "io/pickle_reader.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
+#include "io/torch_zip.h"
 #include "models/wan/t5_encoder.h"
 #include "test_util.h"
 
@@ -140,6 +141,7 @@ TEST(TorchCheckpoint, ContiguousTensorsAreZeroCopyViewsAreCopies) {
   }
   // Views of one storage share its bytes: rows = base[2:4] starts 16 floats in.
   EXPECT_EQ(file.info("rows").begin, file.info("base").begin + 16 * 4);
+  EXPECT_EQ(ck.bytes("rows").bytes.data(), ck.bytes("base").bytes.data() + 16 * 4);
   EXPECT_EQ(ck.bytes("tied_a").bytes.data(), ck.bytes("tied_b").bytes.data());
   EXPECT_FALSE(in_file(ck.load("transposed").data()));
   EXPECT_FALSE(in_file(ck.load("expanded").data()));
@@ -229,6 +231,20 @@ TEST(TorchCheckpoint, EveryFlippedByteIsSafe) {
       }
     }
   }
+}
+
+TEST(TorchCheckpoint, StorageHeadersAreReadOnLoad) {
+  // Opening reads the central directory and data.pkl only; a storage's local header is checked
+  // when one of its tensors is loaded, and a corrupt one is an Error then.
+  auto bytes = read_bytes(kDir + "views.pt");
+  const auto entries = read_stored_zip(bytes, "views.pt");
+  const auto it = std::find_if(entries.begin(), entries.end(), [](const ZipEntry& e) { return e.name == "views/data/0"; });
+  ASSERT_NE(it, entries.end());
+  bytes[it->local_header] ^= 0xff;  // the signature
+  auto f = TorchFile::from_mapping(image(bytes, bytes.size()), "views.pt");
+  const std::string e = error_of([&] { f->load("base"); });
+  EXPECT_NE(e.find("no local header"), std::string::npos) << e;
+  EXPECT_EQ(f->load("cube_slice").numel(), 20);  // another storage is fine
 }
 
 TEST(TorchCheckpoint, FifoAndFolderAreErrorsNotHangs) {

@@ -22,6 +22,8 @@ void register_debug(CLI::App& app);
 void register_bench_dit(CLI::App& bench);
 // `jenga bench vae` (bench_vae.cpp), registered by register_bench.
 void register_bench_vae(CLI::App& bench);
+// `jenga bench load` (bench_load.cpp): checkpoint open + read speed, registered by register_bench.
+void register_bench_load(CLI::App& bench);
 // `jenga bench text-encoder` (bench_text_encoder.cpp), registered by register_bench.
 void register_bench_text_encoder(CLI::App& bench);
 // `jenga debug dit-forward` (cmd_debug_dit.cpp), registered by register_debug.

@@ -19,8 +19,8 @@ struct TensorInfo {
   std::optional<DType> dtype;  // empty for dtypes jenga stores but does not compute in (F64, BOOL, I8, ...)
   size_t elem_size = 0;
   std::vector<int64_t> shape;
-  // The bytes the tensor touches: relative to the data region in a safetensors file, to the
-  // file in a torch checkpoint. Exactly nbytes() long unless the tensor is a strided view.
+  // The bytes the tensor touches: relative to the data region in a safetensors file, to its
+  // storage in a torch checkpoint. Exactly nbytes() long unless the tensor is a strided view.
   uint64_t begin = 0;
   uint64_t end = 0;
 

@@ -218,12 +218,6 @@ class TorchHooks : public pickle::PickleHooks {
   const std::string& source_;
 };
 
-// Where a storage's bytes lie in the file.
-struct StorageData {
-  uint64_t offset = 0;
-  uint64_t size = 0;
-};
-
 const std::string& key_text(const Object* k, std::string& buf) {
   if (k->kind == Kind::Str) return k->str;
   buf = k->kind == Kind::Int ? std::to_string(k->integer) : std::string();
@@ -296,12 +290,15 @@ class TorchFileBuilder {
     const auto* base = static_cast<const uint8_t*>(f_.mapping_->data());
     const std::span<const uint8_t> file{base, f_.mapping_->bytes()};
     const Object* root = nullptr;
-    std::map<std::string, StorageData> data;
+    std::map<std::string, size_t> data;  // storage key -> index into f_.storages_
     if (file.size() >= 2 && file[0] == 'P' && file[1] == 'K') {
       const auto layout = torch_zip_layout(file, read_stored_zip(file, f_.path_), f_.path_);
       size_t pos = 0;
-      root = pickle::unpickle(file.subspan(layout.pickle.offset, layout.pickle.size), pos, arena_, hooks_, f_.path_);
-      for (const auto& s : layout.storages) data[s.name] = {s.offset, s.size};
+      root = pickle::unpickle(layout.pickle, pos, arena_, hooks_, f_.path_);
+      for (const auto& s : layout.storages) {
+        data[s.name] = f_.storages_.size();
+        f_.storages_.push_back({s.local_header, layout.top + "/data/" + s.name, s.size, std::nullopt});
+      }
     } else {
       f_.legacy_ = true;
       root = read_legacy(file, data);
@@ -313,7 +310,7 @@ class TorchFileBuilder {
   // torch.save(..., _use_new_zipfile_serialization=False): pickles of the magic number, the
   // protocol version, system info, the object and the storage keys, then each storage as its
   // element count (u64) and bytes.
-  const Object* read_legacy(std::span<const uint8_t> file, std::map<std::string, StorageData>& data) {
+  const Object* read_legacy(std::span<const uint8_t> file, std::map<std::string, size_t>& data) {
     const std::string& src = f_.path_;
     size_t pos = 0;
     const Object* magic = pickle::unpickle(file, pos, arena_, hooks_, src);
@@ -349,7 +346,8 @@ class TorchFileBuilder {
       if (!checked_mul(numel, elem, size) || size > file.size() - pos)
         fail("{}: storage '{}' of {} elements runs past the end of the file (truncated?)", src, s.key, numel);
       if (numel != s.numel) fail("{}: storage '{}' holds {} elements, its tensors say {}", src, s.key, numel, s.numel);
-      if (!data.emplace(s.key, StorageData{pos, size}).second) fail("{}: storage '{}' is stored twice", src, s.key);
+      if (!data.emplace(s.key, f_.storages_.size()).second) fail("{}: storage '{}' is stored twice", src, s.key);
+      f_.storages_.push_back({0, "", size, pos});
       pos += size;
     }
     return root;
@@ -374,7 +372,7 @@ class TorchFileBuilder {
     return root;
   }
 
-  void name_tensors(const Object* root, const std::map<std::string, StorageData>& data) {
+  void name_tensors(const Object* root, const std::map<std::string, size_t>& data) {
     const std::string& src = f_.path_;
     std::vector<std::pair<std::string, size_t>> named;
     std::set<const Object*> seen;
@@ -388,7 +386,7 @@ class TorchFileBuilder {
     for (const auto& [name, ref] : named) add_tensor(name, hooks_.tensors[ref], data);
   }
 
-  void add_tensor(const std::string& name, const TensorRef& t, const std::map<std::string, StorageData>& data) {
+  void add_tensor(const std::string& name, const TensorRef& t, const std::map<std::string, size_t>& data) {
     const std::string& src = f_.path_;
     auto bad = [&](const std::string& why) -> Error {
       return Error(fmt::format("{}: tensor '{}' {} (file corrupt? re-download it)", src, name, why));
@@ -397,9 +395,10 @@ class TorchFileBuilder {
     auto it = data.find(s.key);
     if (it == data.end()) throw bad(fmt::format("uses storage '{}', which the file does not hold", s.key.substr(0, 40)));
     const uint64_t storage_elem = s.dtype == kUntyped ? 1 : kDtypes[s.dtype].size;
+    const uint64_t stored = f_.storages_[it->second].size;
     uint64_t storage_bytes = 0;
-    if (!checked_mul(s.numel, storage_elem, storage_bytes) || storage_bytes > it->second.size)
-      throw bad(fmt::format("has a storage of {} elements but its data holds {} bytes", s.numel, it->second.size));
+    if (!checked_mul(s.numel, storage_elem, storage_bytes) || storage_bytes > stored)
+      throw bad(fmt::format("has a storage of {} elements but its data holds {} bytes", s.numel, stored));
     const TorchDtype& d = kDtypes[t.dtype == kUntyped ? kBytes : t.dtype];
     const uint64_t capacity = storage_bytes / d.size;
 
@@ -409,7 +408,7 @@ class TorchFileBuilder {
     info.dtype = dtype_from_safetensors(d.st_name);
     info.elem_size = d.size;
     TorchFile::View v;
-    v.storage_begin = it->second.offset;
+    v.storage = it->second;
     v.offset = static_cast<uint64_t>(t.offset);
     v.strides = t.stride;
     uint64_t numel = 1, last = v.offset, expect_stride = 1;
@@ -431,7 +430,7 @@ class TorchFileBuilder {
     if (numel == 0) {
       v.contiguous = true;
       if (v.offset > capacity) throw bad(fmt::format("starts at element {} of a storage of {}", v.offset, capacity));
-      info.begin = info.end = v.storage_begin + v.offset * d.size;
+      info.begin = info.end = v.offset * d.size;
     } else {
       if (last >= capacity)
         throw bad(fmt::format("reads element {} of a storage holding {} (offset/strides past its end)", last, capacity));
@@ -440,8 +439,8 @@ class TorchFileBuilder {
       if (!v.contiguous && nbytes > std::max<uint64_t>(storage_bytes, kMaxExpandedView))
         throw bad(fmt::format("is a {} byte view of a {} byte storage; jenga does not expand such views", nbytes,
                               storage_bytes));
-      info.begin = v.storage_begin + v.offset * d.size;
-      info.end = v.contiguous ? info.begin + nbytes : v.storage_begin + (last + 1) * d.size;
+      info.begin = v.offset * d.size;
+      info.end = v.contiguous ? info.begin + nbytes : (last + 1) * d.size;
     }
     f_.index_[name] = f_.tensors_.size();
     f_.tensors_.push_back(std::move(info));
@@ -472,17 +471,26 @@ const TensorInfo* TorchFile::find(const std::string& name) const {
   return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
+uint64_t TorchFile::storage_data(size_t i) const {
+  std::lock_guard<std::mutex> lock(locate_mutex_);
+  const Storage& s = storages_[i];
+  if (!s.data) {
+    const std::span<const uint8_t> file{static_cast<const uint8_t*>(mapping_->data()), mapping_->bytes()};
+    s.data = zip_entry_data(file, {s.entry_name, s.local_header, s.size}, path_);
+  }
+  return *s.data;
+}
+
 TensorBytes TorchFile::bytes(const TensorInfo& t) const {
   auto found = index_.find(t.name);
   if (found == index_.end()) fail("{}: has no tensor '{}'", path_, t.name);
   const View& v = views_[found->second];
-  const auto* base = static_cast<const uint8_t*>(mapping_->data());
+  const uint8_t* storage = static_cast<const uint8_t*>(mapping_->data()) + storage_data(v.storage);
   const uint64_t nbytes = t.nbytes();
-  if (v.contiguous) return {{base + t.begin, static_cast<size_t>(nbytes)}, mapping_};
+  if (v.contiguous) return {{storage + t.begin, static_cast<size_t>(nbytes)}, mapping_};
   // A strided view (a transpose, a slice of another dim): gather it row by row.
   auto out = Buffer::allocate(nbytes, Device::CPU);
   auto* dst = static_cast<uint8_t*>(out->data());
-  const uint8_t* storage = base + v.storage_begin;
   const size_t nd = t.shape.size(), elem = t.elem_size;
   const int64_t inner = t.shape[nd - 1], inner_stride = v.strides[nd - 1];
   std::vector<int64_t> idx(nd, 0);

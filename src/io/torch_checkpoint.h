@@ -11,6 +11,7 @@
 // not tensors are skipped, and prefixes such as "vae." are left to the model loaders.
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -39,9 +40,18 @@ class TorchFile : public TensorSource {
   // The top-level key the tensors were found under ("module", "ema", "state_dict"), or "".
   const std::string& unwrapped() const { return unwrapped_; }
 
-  // How a tensor lies in its storage (in elements), for views that are not contiguous.
+  // A storage's bytes: a zip entry, located on first use (its local header lies just before its
+  // data, so opening never seeks to every storage of a large file), or a legacy file's range.
+  struct Storage {
+    uint64_t local_header = 0;  // zip
+    std::string entry_name;     // zip
+    uint64_t size = 0;
+    mutable std::optional<uint64_t> data;  // file offset of the first byte, once located
+  };
+  // How a tensor lies in its storage (in elements); TensorInfo::begin/end are relative to the
+  // storage's first byte.
   struct View {
-    uint64_t storage_begin = 0;  // file offset of the storage's first byte
+    size_t storage = 0;
     std::vector<int64_t> strides;
     uint64_t offset = 0;
     bool contiguous = true;
@@ -55,7 +65,11 @@ class TorchFile : public TensorSource {
   std::shared_ptr<Buffer> mapping_;
   std::vector<TensorInfo> tensors_;  // sorted by name
   std::vector<View> views_;          // parallel to tensors_
+  std::vector<Storage> storages_;
+  mutable std::mutex locate_mutex_;
   std::map<std::string, size_t> index_;
+
+  uint64_t storage_data(size_t storage) const;
 
   friend class TorchFileBuilder;
 };

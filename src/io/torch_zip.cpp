@@ -120,19 +120,31 @@ std::vector<ZipEntry> read_stored_zip(std::span<const uint8_t> file, const std::
            "them in place: re-save the checkpoint with torch.save, or unzip and re-zip it with -0",
            source, ent.name, method);
     if (comp != size) r.bad(fmt::format("stored entry '{}' has compressed size {} != size {}", ent.name, comp, size));
+    // The data follows the local header's name and extra field, located on access; here it
+    // must at least fit after a bare local header.
     r.need(local, kLocalSize, "local header");
-    if (r.u32(local) != kLocalSig) r.bad(fmt::format("entry '{}' has no local header at byte {}", ent.name, local));
-    const uint64_t lname = r.u16(local + 26), lextra = r.u16(local + 28);
-    r.need(local + kLocalSize, lname + lextra, "local header");
-    if (lname != name_len || std::memcmp(file.data() + local + kLocalSize, ent.name.data(), name_len) != 0)
-      r.bad(fmt::format("entry '{}' has a different name in its local header", ent.name));
-    ent.offset = local + kLocalSize + lname + lextra;
+    if (size > file.size() - local - kLocalSize)
+      r.bad(fmt::format("entry '{}' of {} bytes runs past the end of the file", ent.name, size));
+    ent.local_header = local;
     ent.size = size;
-    r.need(ent.offset, ent.size, fmt::format("data of entry '{}'", ent.name).c_str());
     if (!seen.insert(ent.name).second) r.bad(fmt::format("entry '{}' appears twice", ent.name));
     out.push_back(std::move(ent));
   }
   return out;
+}
+
+uint64_t zip_entry_data(std::span<const uint8_t> file, const ZipEntry& e, const std::string& source) {
+  const Reader r{file, source};
+  const uint64_t local = e.local_header;
+  r.need(local, kLocalSize, "local header");
+  if (r.u32(local) != kLocalSig) r.bad(fmt::format("entry '{}' has no local header at byte {}", e.name, local));
+  const uint64_t lname = r.u16(local + 26), lextra = r.u16(local + 28);
+  r.need(local + kLocalSize, lname + lextra, "local header");
+  if (lname != e.name.size() || std::memcmp(file.data() + local + kLocalSize, e.name.data(), lname) != 0)
+    r.bad(fmt::format("entry '{}' has a different name in its local header", e.name));
+  const uint64_t data = local + kLocalSize + lname + lextra;
+  r.need(data, e.size, fmt::format("data of entry '{}'", e.name).c_str());
+  return data;
 }
 
 TorchZipLayout torch_zip_layout(std::span<const uint8_t> file, const std::vector<ZipEntry>& entries,
@@ -150,11 +162,11 @@ TorchZipLayout torch_zip_layout(std::span<const uint8_t> file, const std::vector
     fail("{}: is a zip file but not a PyTorch checkpoint (no */data.pkl entry); pass a file written by torch.save",
          source);
   l.top = pickle->name.substr(0, pickle->name.find('/'));
-  l.pickle = *pickle;
+  l.pickle = file.subspan(zip_entry_data(file, *pickle, source), pickle->size);
   const std::string data_dir = l.top + "/data/";
   auto text = [&](const ZipEntry& e) {
     const size_t n = std::min<uint64_t>(e.size, 64);
-    std::string s(reinterpret_cast<const char*>(file.data() + e.offset), n);
+    std::string s(reinterpret_cast<const char*>(file.data() + zip_entry_data(file, e, source)), n);
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
     return s;
   };

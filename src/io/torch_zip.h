@@ -15,25 +15,31 @@ namespace jenga {
 
 struct ZipEntry {
   std::string name;
-  uint64_t offset = 0;  // of the entry's first data byte in the file
+  uint64_t local_header = 0;  // where the entry's local header starts
   uint64_t size = 0;
 };
 
 // Most entries we accept: a checkpoint has one per storage plus a handful of records.
 constexpr uint64_t kMaxZipEntries = 1'000'000;
 
-// Every entry of the archive `file`, in central-directory order. Throws jenga::Error naming
-// `source` when the archive is truncated or corrupt, or an entry is compressed, encrypted or
-// lies outside the file; never reads outside `file`.
+// Every entry of the archive `file`, in central-directory order, read from the central
+// directory alone (at the end of the file: opening a checkpoint does not seek to every entry).
+// Throws jenga::Error naming `source` when the archive is truncated or corrupt, or an entry is
+// compressed, encrypted or cannot fit the file; never reads outside `file`.
 std::vector<ZipEntry> read_stored_zip(std::span<const uint8_t> file, const std::string& source);
+
+// Where `e`'s bytes start, from its local header (which lies just before them: reading it costs
+// no extra seek when the data is read next). Throws if the header is corrupt or the data runs
+// past the end of the file.
+uint64_t zip_entry_data(std::span<const uint8_t> file, const ZipEntry& e, const std::string& source);
 
 // The parts of a torch zip checkpoint: `<top>/data.pkl`, `<top>/data/<key>`, `<top>/byteorder`,
 // `<top>/version`, where <top> is "archive" or the file's stem, depending on the torch version.
 struct TorchZipLayout {
-  std::string top;          // the top folder's name
-  ZipEntry pickle;          // <top>/data.pkl
-  std::vector<ZipEntry> storages;  // <top>/data/<key>, name = key
-  std::optional<int> version;      // <top>/version when present
+  std::string top;                   // the top folder's name
+  std::span<const uint8_t> pickle;   // the bytes of <top>/data.pkl
+  std::vector<ZipEntry> storages;    // <top>/data/<key>, name = key (data not yet located)
+  std::optional<int> version;        // <top>/version when present
 };
 
 // Finds the layout among `entries`; throws if there is no single */data.pkl or the byte order
