@@ -49,7 +49,7 @@ enum ExtType : int { kStorage = 10, kTensor };
 
 enum Callable : size_t {
   kOrderedDict, kRebuildTensor, kRebuildTensorV2, kRebuildTensorV3, kRebuildParameter,
-  kRebuildParameterWithState, kRebuildFromTypeV2, kTorchSize,
+  kRebuildParameterWithState, kRebuildFromTypeV2, kTorchSize, kTorchDevice, kCodecsEncode,
 };
 constexpr std::pair<const char*, Callable> kCallables[] = {
     {"collections.OrderedDict", kOrderedDict},
@@ -60,6 +60,8 @@ constexpr std::pair<const char*, Callable> kCallables[] = {
     {"torch._utils._rebuild_parameter_with_state", kRebuildParameterWithState},
     {"torch._tensor._rebuild_from_type_v2", kRebuildFromTypeV2},
     {"torch.Size", kTorchSize},
+    {"torch.device", kTorchDevice},   // e.g. a config entry saying where the model ran
+    {"_codecs.encode", kCodecsEncode},  // how protocol 2 pickles a bytes object
 };
 
 constexpr int kMaxTensorDims = 16;
@@ -134,6 +136,10 @@ class TorchHooks : public pickle::PickleHooks {
       case kTorchSize:
         if (a.size() != 1 || a[0]->kind != Kind::Tuple) bad("torch.Size of something else than a tuple");
         return a[0];
+      case kTorchDevice:  // ("cuda", 0) or ("cuda:0",): kept as its name
+        if (a.empty() || a.size() > 2 || a[0]->kind != Kind::Str) bad("torch.device of something else than a name");
+        return a[0];
+      case kCodecsEncode: return latin1_bytes(arena, a);
       case kRebuildTensor:
       case kRebuildTensorV2:
       case kRebuildTensorV3: return rebuild_tensor(arena, static_cast<Callable>(callable->ext_index), a);
@@ -177,6 +183,25 @@ class TorchHooks : public pickle::PickleHooks {
  private:
   [[noreturn]] void bad(const std::string& why) const {
     fail("{}: not a tensor state dict pickle: {}", source_, why);
+  }
+
+  // _codecs.encode(text, "latin1"): each code point of the UTF-8 text is one byte.
+  Object* latin1_bytes(Arena& arena, const std::vector<Object*>& a) const {
+    if (a.size() != 2 || a[0]->kind != Kind::Str || a[1]->kind != Kind::Str || (a[1]->str != "latin1" && a[1]->str != "latin-1"))
+      bad("_codecs.encode of something else than latin1 text");
+    Object* o = arena.make(Kind::Bytes);
+    const std::string& t = a[0]->str;
+    for (size_t i = 0; i < t.size(); ++i) {
+      const auto c = static_cast<uint8_t>(t[i]);
+      if (c < 0x80) {
+        o->str.push_back(static_cast<char>(c));
+      } else if ((c == 0xc2 || c == 0xc3) && i + 1 < t.size() && (static_cast<uint8_t>(t[i + 1]) & 0xc0) == 0x80) {
+        o->str.push_back(static_cast<char>(((c & 0x03) << 6) | (static_cast<uint8_t>(t[++i]) & 0x3f)));
+      } else {
+        bad("_codecs.encode of text that is not latin1");
+      }
+    }
+    return o;
   }
 
   std::vector<int64_t> ints(const Object* o, const char* what) const {

@@ -215,6 +215,7 @@ def main():
         'param': torch.nn.Parameter(torch.tensor([1.5, -2.5])),
         'pair': [torch.tensor([1, 2]), torch.tensor([3])],
         'step': 1000, 'lr': 1e-4, 'name': 'run-7', 'flags': (True, None), 'shape': torch.Size([2, 3]),
+        'blob': b'\x00\xffbytes', 'device': torch.device('cpu'),
     }
     torch.save(nested, f'{out}/nested.pt')
     flat = {'model.blocks.0.weight': torch.ones(2, 2), 'model.blocks.1.weight': torch.full((2,), 3.0),
