@@ -5,6 +5,8 @@
 
 #include "backend/block_sparse.h"
 #include "backend/cpu/attention.h"
+#include "backend/cpu/conv.h"
+#include "backend/cpu/ops_t5vae.h"
 #include "backend/cpu/gemm.h"
 #include "core/error.h"
 #include "core/rng.h"
@@ -24,6 +26,65 @@ TEST(CpuGemm, LinearMatchesLoops) {
       for (int64_t t = 0; t < k; ++t) r += double(x[i * k + t]) * w[j * k + t];
       EXPECT_NEAR(y[i * n + j], r, 1e-4);
     }
+}
+
+// HunyuanVideo CausalConv3d: F.pad(replicate: 2 frames in front, 1 pixel around) then a strided
+// Conv3d, written as loops over the clamped input index.
+TEST(CpuConv, CausalReplicateConv3dMatchesLoops) {
+  const int64_t t = 4, h = 5, w = 6, ci = 3, co = 2;
+  std::vector<float> x(t * h * w * ci), wt(co * ci * 27), b(co);
+  fill_normal(x, 4);
+  fill_normal(wt, 5);
+  fill_normal(b, 6);
+  const auto conv = cpu::pack_conv(wt, b, co, ci, 3, 3, 3);
+  for (int st : {1, 2})
+    for (int ss : {1, 2}) {
+      const int64_t to = (t - 1) / st + 1, ho = (h - 1) / ss + 1, wo = (w - 1) / ss + 1;
+      std::vector<float> y(to * ho * wo * co);
+      cpu::conv3d_causal_replicate(conv, x.data(), t, h, w, st, ss, y.data());
+      auto clampi = [](int64_t v, int64_t n) { return std::min(std::max<int64_t>(v, 0), n - 1); };
+      for (int64_t f = 0; f < to; ++f)
+        for (int64_t i = 0; i < ho; ++i)
+          for (int64_t j = 0; j < wo; ++j)
+            for (int64_t o = 0; o < co; ++o) {
+              double r = b[o];
+              for (int64_t c = 0; c < ci; ++c)
+                for (int64_t a = 0; a < 3; ++a)
+                  for (int64_t p = 0; p < 3; ++p)
+                    for (int64_t q = 0; q < 3; ++q) {
+                      const int64_t ff = clampi(f * st + a - 2, t), yy = clampi(i * ss + p - 1, h), xx = clampi(j * ss + q - 1, w);
+                      r += double(wt[(((o * ci + c) * 3 + a) * 3 + p) * 3 + q]) * x[((ff * h + yy) * w + xx) * ci + c];
+                    }
+              EXPECT_NEAR(y[((f * ho + i) * wo + j) * co + o], r, 1e-4) << st << ss;
+            }
+    }
+}
+
+TEST(CpuOps, GroupNormSiluMatchesFormula) {
+  const int64_t n = 37, c = 6, groups = 3;
+  std::vector<float> x(n * c), wgt(c), bias(c), y(n * c);
+  fill_normal(x, 7);
+  fill_normal(wgt, 8);
+  fill_normal(bias, 9);
+  for (auto& v : x) v = 3.0f + 2.0f * v;  // an offset mean
+  for (bool silu : {false, true}) {
+    cpu::group_norm(x.data(), n, c, groups, wgt.data(), bias.data(), 1e-6f, silu, y.data());
+    for (int64_t g = 0; g < groups; ++g) {
+      double m = 0, v = 0;
+      for (int64_t p = 0; p < n; ++p)
+        for (int64_t i = g * 2; i < g * 2 + 2; ++i) m += x[p * c + i];
+      m /= n * 2;
+      for (int64_t p = 0; p < n; ++p)
+        for (int64_t i = g * 2; i < g * 2 + 2; ++i) v += (x[p * c + i] - m) * (x[p * c + i] - m);
+      v /= n * 2;
+      for (int64_t p = 0; p < n; ++p)
+        for (int64_t i = g * 2; i < g * 2 + 2; ++i) {
+          double r = (x[p * c + i] - m) / std::sqrt(v + 1e-6) * wgt[i] + bias[i];
+          if (silu) r = r / (1 + std::exp(-r));
+          EXPECT_NEAR(y[p * c + i], r, 1e-5);
+        }
+    }
+  }
 }
 
 TEST(BlockSparse, OneHotRoundTripAndValidate) {

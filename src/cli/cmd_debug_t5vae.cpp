@@ -1,5 +1,6 @@
-// `jenga debug encode-text | vae-decode | vae-encode | tokenize`: run one Wan component on
-// tensors in safetensors files, so its output can be compared with another implementation.
+// `jenga debug encode-text | vae-decode | vae-encode | tokenize`: run one Wan component (or the
+// HunyuanVideo VAE) on tensors in safetensors files, so its output can be compared with another
+// implementation.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +9,8 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "models/hunyuan/hunyuan_vae.h"
+#include "models/hunyuan/hunyuan_vae_tiling.h"
 #include "models/wan/t5_encoder.h"
 #include "models/wan/tokenizer.h"
 #include "models/wan/vae_cpu.h"
@@ -15,6 +18,7 @@
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #include "models/wan/vae_cuda.h"
+#include "models/hunyuan/hunyuan_vae_cuda.h"
 #include "models/wan/t5_encoder_cuda.h"
 #endif
 
@@ -61,11 +65,32 @@ Checkpoint open_weights(const std::string& path, const char* flag) {
   return Checkpoint::open(path);
 }
 
-wan::WanVae load_vae(const std::string& path) {
-  const Checkpoint c = open_weights(path, "--vae");
+// Either VAE; the one place that tells them apart, by tensor names (HunyuanVideo: official /
+// diffusers / ComfyUI names, a folder with config.json; otherwise Wan2.1).
+struct AnyVae {
+  std::optional<wan::WanVae> wan;
+  std::optional<hunyuan::HunyuanVae> hunyuan;
+};
+
+AnyVae load_vae(const std::string& path) {
+  const auto files = hunyuan::resolve_hunyuan_vae_files(path);
+  const Checkpoint c = open_weights(files.weights, "--vae");
+  AnyVae v;
+  if (hunyuan::looks_like_hunyuan_vae(c)) {
+    v.hunyuan = hunyuan::HunyuanVae::load(c, hunyuan::hunyuan_vae_config_for(c, files.config_json));
+    return v;
+  }
   if (!wan::looks_like_wan_vae(c) && wan::looks_like_t5_encoder(c))
     fail("{} is a umT5 text encoder, not a Wan2.1 VAE; pass the VAE (Wan2.1_VAE weights) to --vae", path);
-  return wan::WanVae::load(c);
+  v.wan = wan::WanVae::load(c);
+  return v;
+}
+
+
+std::string tiles_note(const hunyuan::HyTilePlan& p) {
+  if (!p.temporal && !p.spatial) return "untiled";
+  return fmt::format("official tiles: {} temporal x {} x {} spatial", p.t.start.size(), p.h.start.size(),
+                     p.w.start.size());
 }
 
 void write_one(const std::string& out, const std::string& name, const Tensor& t) {
@@ -78,6 +103,7 @@ struct Options {
   std::string weights, input, out, device = "cpu", text, precision = "bf16";
   int64_t text_len = 512;
   bool no_clamp = false;
+  bool no_tiling = false;
 };
 
 Tensor encode_on(const std::string& device, const wan::T5Encoder& enc, const std::vector<int64_t>& ids,
@@ -109,9 +135,23 @@ void run_vae_decode(const Options& o) {
 #else
   if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif
-  const auto vae = load_vae(o.weights);
+  const auto any = load_vae(o.weights);
   const auto f = open_input(o.input, "--latents");
   const Tensor z = f32_input(*f, "latents", "--latents");
+  if (any.hunyuan) {
+    Tensor frames;
+#if JENGA_HAVE_CUDA
+    // Never run yet: written without a GPU (models/hunyuan/hunyuan_vae_cuda.h).
+    if (o.device == "cuda") frames = hunyuan::hunyuan_vae_decode_cuda(*any.hunyuan, z, !o.no_tiling, !o.no_clamp);
+#endif
+    if (o.device == "cpu") frames = hunyuan::hunyuan_vae_decode(*any.hunyuan, z, !o.no_tiling, !o.no_clamp);
+    write_one(o.out, "frames", frames);
+    const auto plan = hunyuan::hy_decode_plan(*any.hunyuan, z.dim(1), z.dim(2), z.dim(3), !o.no_tiling);
+    std::printf("wrote %s: frames %s (HunyuanVideo VAE, %s)\n", o.out.c_str(), frames.shape().str().c_str(),
+                tiles_note(plan).c_str());
+    return;
+  }
+  const auto& vae = *any.wan;
   Tensor frames;
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda")
@@ -125,9 +165,18 @@ void run_vae_decode(const Options& o) {
 
 void run_vae_encode(const Options& o) {
   require_cpu(o.device, "VAE");
-  const auto vae = load_vae(o.weights);
+  const auto any = load_vae(o.weights);
   const auto f = open_input(o.input, "--frames");
-  const Tensor z = wan::vae_encode(vae, f32_input(*f, "frames", "--frames"));
+  const Tensor x = f32_input(*f, "frames", "--frames");
+  if (any.hunyuan) {
+    const Tensor z = hunyuan::hunyuan_vae_encode(*any.hunyuan, x, !o.no_tiling);
+    write_one(o.out, "latents", z);
+    const auto plan = hunyuan::hy_encode_plan(*any.hunyuan, x.dim(1), x.dim(2), x.dim(3), !o.no_tiling);
+    std::printf("wrote %s: latents %s (HunyuanVideo VAE, mode x scaling_factor, %s)\n", o.out.c_str(),
+                z.shape().str().c_str(), tiles_note(plan).c_str());
+    return;
+  }
+  const Tensor z = wan::vae_encode(*any.wan, x);
   write_one(o.out, "latents", z);
   std::printf("wrote %s: latents %s\n", o.out.c_str(), z.shape().str().c_str());
 }
@@ -156,21 +205,32 @@ void register_debug_t5vae(CLI::App& debug) {
   device(e);
   e->callback([o] { run_encode_text(*o); });
 
-  auto* d = debug.add_subcommand("vae-decode", "Decode latents [16, T, H, W] to frames [3, 4(T-1)+1, 8H, 8W]");
-  d->add_option("--vae", o->weights, "Wan2.1 VAE weights (official names, safetensors)")->required();
-  d->add_option("--latents", o->input, "safetensors with 'latents', normalised as the denoiser sees them")->required();
+  const char* tiling_help =
+      "HunyuanVideo VAE: run in one piece instead of the official tiles (from the config's sample_size / "
+      "sample_tsize); the Wan VAE is never tiled";
+  auto* d = debug.add_subcommand("vae-decode", "Decode latents [16, T, H, W] to frames [3, 4(T-1)+1, 8H, 8W] (Wan2.1 or HunyuanVideo VAE)");
+  d->add_option("--vae", o->weights,
+                "VAE weights: Wan2.1 (official or diffusers names), or HunyuanVideo (a file, or a folder with "
+                "config.json; official / diffusers / ComfyUI names)")
+      ->required();
+  d->add_option("--latents", o->input,
+                "safetensors with 'latents' as the denoiser sees them (Wan: normalised; HunyuanVideo: scaled by "
+                "scaling_factor 0.476986)")
+      ->required();
   d->add_option("--out", o->out, "output safetensors: 'frames' f32 in [-1, 1]")->required();
   d->add_flag("--no-clamp", o->no_clamp, "Keep values outside [-1, 1]");
+  d->add_flag("--no-tiling", o->no_tiling, tiling_help);
   d->add_option("--precision", o->precision, "CUDA conv operands: bf16 (fast) or f32 (reference)")
       ->check(CLI::IsMember({"bf16", "f32"}))
       ->capture_default_str();
   device(d);
   d->callback([o] { run_vae_decode(*o); });
 
-  auto* v = debug.add_subcommand("vae-encode", "Encode frames [3, 4k+1, H, W] in [-1, 1] to normalised latents");
-  v->add_option("--vae", o->weights, "Wan2.1 VAE weights (official names, safetensors)")->required();
+  auto* v = debug.add_subcommand("vae-encode", "Encode frames [3, 4k+1, H, W] in [-1, 1] to latents as the denoiser sees them");
+  v->add_option("--vae", o->weights, "VAE weights (as for vae-decode)")->required();
   v->add_option("--frames", o->input, "safetensors with 'frames'")->required();
   v->add_option("--out", o->out, "output safetensors: 'latents' [16, k+1, H/8, W/8] f32")->required();
+  v->add_flag("--no-tiling", o->no_tiling, tiling_help);
   device(v);
   v->callback([o] { run_vae_encode(*o); });
 

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/hunyuan_config.h"
+#include "models/hunyuan/hunyuan_vae.h"
 #include "models/wan/wan_config.h"
 
 namespace jenga {
@@ -61,6 +62,21 @@ std::optional<DetectedModel> detect_model(const Checkpoint& ckpt, const std::str
         c.is_i2v() ? "I2V: more input than output channels (latent concat)"
                    : "T2V by its channels; the T2V release and its fine-tunes (AccVideo) have the same tensors, "
                      "detection cannot tell them apart");
+    return m;
+  }
+  if (hunyuan::looks_like_hunyuan_vae(ckpt)) {
+    // Official, diffusers and ComfyUI files share the names; the config says which folder it was.
+    DetectedModel m{"hunyuanvideo-vae", "", "official", ""};
+    try {
+      const auto c = hunyuan::hunyuan_vae_config_for(ckpt, hunyuan::resolve_hunyuan_vae_files(path).config_json);
+      m.variant = c.block_out_channels == hunyuan::HunyuanVaeConfig{}.block_out_channels && c.latent_channels == 16
+                      ? "884-16c-hy"
+                      : "custom";
+      if (c.source.find("diffusers") != std::string::npos) m.layout = "diffusers";
+      m.details = "causal 3D VAE: " + c.summary();
+    } catch (const Error& e) {
+      m.details = std::string("causal 3D VAE; its config is not usable: ") + e.what();
+    }
     return m;
   }
   if (ckpt.contains("shared.weight") && ckpt.contains("encoder.block.0.layer.0.SelfAttention.q.weight"))

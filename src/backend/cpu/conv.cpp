@@ -34,7 +34,7 @@ constexpr int64_t kParallelMin = int64_t{1} << 18;
 }  // namespace
 
 void conv_frame(const PackedConv& c, std::span<const float* const> frames, int64_t h, int64_t w, Pad2d pad,
-                int stride, float* out) {
+                int stride, float* out, PadMode mode) {
   JENGA_ASSERT(static_cast<int>(frames.size()) == c.kt);
   const int64_t ho = conv_out_size(h, pad.top, pad.bottom, c.kh, stride);
   const int64_t wo = conv_out_size(w, pad.left, pad.right, c.kw, stride);
@@ -63,10 +63,12 @@ void conv_frame(const PackedConv& c, std::span<const float* const> frames, int64
             const int64_t yy = r * stride + i - pad.top;
             for (int j = 0; j < c.kw; ++j, dst += c.cin) {
               const int64_t xx = x * stride + j - pad.left;
-              if (yy < 0 || yy >= h || xx < 0 || xx >= w)
-                std::memset(dst, 0, sizeof(float) * c.cin);
+              const bool inside = yy >= 0 && yy < h && xx >= 0 && xx < w;
+              if (inside || mode == PadMode::Replicate)
+                std::memcpy(dst, f + (std::clamp<int64_t>(yy, 0, h - 1) * w + std::clamp<int64_t>(xx, 0, w - 1)) * c.cin,
+                            sizeof(float) * c.cin);
               else
-                std::memcpy(dst, f + (yy * w + xx) * c.cin, sizeof(float) * c.cin);
+                std::memset(dst, 0, sizeof(float) * c.cin);
             }
           }
         }
@@ -74,6 +76,21 @@ void conv_frame(const PackedConv& c, std::span<const float* const> frames, int64
     }
     gemm(false, true, (r1 - r0) * wo, c.cout, k, 1.0f, col.data(), k, c.weight.data(), k, 1.0f,
          out + r0 * wo * c.cout, c.cout);
+  }
+}
+
+void conv3d_causal_replicate(const PackedConv& c, const float* x, int64_t t, int64_t h, int64_t w, int tstride,
+                             int sstride, float* out) {
+  if (t < 1 || tstride < 1 || sstride < 1) fail("causal conv3d: {} frames, strides {}/{}", t, tstride, sstride);
+  const int ph = c.kh / 2, pw = c.kw / 2;
+  const int64_t ho = conv_out_size(h, ph, ph, c.kh, sstride), wo = conv_out_size(w, pw, pw, c.kw, sstride);
+  const int64_t tout = (t - 1) / tstride + 1, in_frame = h * w * c.cin, out_frame = ho * wo * c.cout;
+  std::vector<const float*> window(static_cast<size_t>(c.kt));
+  for (int64_t j = 0; j < tout; ++j) {
+    // Padded frame index j*tstride + i is input frame j*tstride + i - (kt - 1), clamped to the first.
+    for (int i = 0; i < c.kt; ++i)
+      window[static_cast<size_t>(i)] = x + std::max<int64_t>(0, j * tstride + i - (c.kt - 1)) * in_frame;
+    conv_frame(c, window, h, w, Pad2d{ph, ph, pw, pw}, sstride, out + j * out_frame, PadMode::Replicate);
   }
 }
 

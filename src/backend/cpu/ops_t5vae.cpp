@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/cpu/gemm.h"
+#include "core/error.h"
 
 namespace jenga::cpu {
 
@@ -25,6 +26,47 @@ void vae_rms_norm(const float* x, int64_t n, int64_t c, const float* gamma, bool
     const float inv = scale / std::max(static_cast<float>(std::sqrt(ss)), 1e-12f);
     for (int64_t i = 0; i < c; ++i) {
       const float y = xi[i] * inv * gamma[i];
+      yo[i] = silu ? y / (1.0f + std::exp(-y)) : y;
+    }
+  }
+}
+
+void group_norm(const float* x, int64_t n, int64_t c, int64_t groups, const float* weight, const float* bias,
+                float eps, bool silu, float* out) {
+  JENGA_ASSERT(groups > 0 && c % groups == 0);
+  const int64_t cg = c / groups;
+  std::vector<double> sum(static_cast<size_t>(groups), 0.0), sq(static_cast<size_t>(groups), 0.0);
+#pragma omp parallel if (n * c > kParallelMin)
+  {
+    std::vector<double> ls(static_cast<size_t>(groups), 0.0), lq(static_cast<size_t>(groups), 0.0);
+#pragma omp for schedule(static) nowait
+    for (int64_t p = 0; p < n; ++p) {
+      const float* xi = x + p * c;
+      for (int64_t g = 0; g < groups; ++g)
+        for (int64_t i = g * cg; i < (g + 1) * cg; ++i) {
+          ls[g] += xi[i];
+          lq[g] += static_cast<double>(xi[i]) * xi[i];
+        }
+    }
+#pragma omp critical
+    for (int64_t g = 0; g < groups; ++g) sum[g] += ls[g], sq[g] += lq[g];
+  }
+  std::vector<float> scale(static_cast<size_t>(c)), shift(static_cast<size_t>(c));
+  const double count = static_cast<double>(n) * cg;
+  for (int64_t g = 0; g < groups; ++g) {
+    const double mean = sum[g] / count, var = std::max(0.0, sq[g] / count - mean * mean);
+    const double inv = 1.0 / std::sqrt(var + eps);
+    for (int64_t i = g * cg; i < (g + 1) * cg; ++i) {
+      scale[i] = static_cast<float>(inv * weight[i]);
+      shift[i] = static_cast<float>(bias[i] - mean * inv * weight[i]);
+    }
+  }
+#pragma omp parallel for schedule(static) if (n * c > kParallelMin)
+  for (int64_t p = 0; p < n; ++p) {
+    const float* xi = x + p * c;
+    float* yo = out + p * c;
+    for (int64_t i = 0; i < c; ++i) {
+      const float y = xi[i] * scale[i] + shift[i];
       yo[i] = silu ? y / (1.0f + std::exp(-y)) : y;
     }
   }

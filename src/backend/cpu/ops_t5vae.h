@@ -1,5 +1,5 @@
 #pragma once
-// Small f32 CPU ops used by the Wan VAE and the umT5 text encoder.
+// Small f32 CPU ops used by the video VAEs (Wan, HunyuanVideo) and the umT5 text encoder.
 #include <cstdint>
 
 namespace jenga::cpu {
@@ -8,6 +8,12 @@ namespace jenga::cpu {
 // when `silu` (the two always come together in the Wan VAE except in the attention block).
 // x, out: [n, c] (may alias); gamma: [c]
 void vae_rms_norm(const float* x, int64_t n, int64_t c, const float* gamma, bool silu, float* out);
+
+// torch.nn.GroupNorm on channels-last pixels: each of `groups` runs of c/groups channels is
+// normalised by its mean and biased variance over all n pixels (statistics in double), then
+// y = x_hat * weight + bias, then SiLU when `silu`. x, out: [n, c] (may alias); weight, bias: [c].
+void group_norm(const float* x, int64_t n, int64_t c, int64_t groups, const float* weight, const float* bias,
+                float eps, bool silu, float* out);
 
 // T5LayerNorm: x * rsqrt(mean(x^2) + eps) * weight. x, out: [n, c] (may alias); weight: [c]
 void t5_rms_norm(const float* x, int64_t n, int64_t c, const float* weight, float eps, float* out);
