@@ -20,7 +20,6 @@
 #include "jenga/version.h"
 #include "models/wan/t5_encoder.h"
 #include "models/wan/tokenizer.h"
-#include "models/wan/torch_pickle.h"
 #include "models/wan/vae_cpu.h"
 #include "models/wan/vae_model.h"
 #include "models/wan/wan_dit.h"
@@ -160,8 +159,6 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     const auto folder = wan::resolve_wan_folder(req.model_dir, {req.dit, req.vae, req.t5, req.tokenizer});
     wan::require_complete(folder, req.model_dir.empty() ? "" : "--model " + req.model_dir);
     paths = {folder.dit.path, folder.vae.path, folder.t5.path, folder.tokenizer.path};
-    wan::reject_torch_pickle(paths.vae);  // names the one-time conversion until .pth is read
-    wan::reject_torch_pickle(paths.t5);
   }
   const bool cuda = use_cuda(req.device);
   check_memory(paths.dit, req, cuda);
