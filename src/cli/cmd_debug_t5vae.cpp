@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "cli/cmd_debug_hunyuan_text.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "io/safetensors.h"
@@ -106,6 +107,7 @@ struct Options {
   int64_t text_len = 512;
   bool no_clamp = false;
   bool no_tiling = false;
+  HunyuanTextOptions hunyuan;  // tokenize / encode-text hand over to HunyuanVideo's encoders
 };
 
 Tensor encode_on(const std::string& device, const wan::T5Encoder& enc, const std::vector<int64_t>& ids,
@@ -120,6 +122,7 @@ Tensor encode_on(const std::string& device, const wan::T5Encoder& enc, const std
 }
 
 void run_encode_text(const Options& o) {
+  if (run_hunyuan_encode_text(o.hunyuan, o.weights, o.input, o.out, o.device)) return;
   std::error_code ec;
   if (!std::filesystem::exists(o.weights, ec)) fail("--text-encoder {}: no such file or folder", o.weights);
   const auto enc = wan::T5Encoder::open(o.weights);
@@ -184,6 +187,7 @@ void run_vae_encode(const Options& o) {
 }
 
 void run_tokenize(const Options& o) {
+  if (run_hunyuan_tokenize(o.hunyuan, o.weights, o.text, o.text_len)) return;
   const auto tok = wan::UmT5Tokenizer::open(o.weights);
   const auto t = tok.encode(o.text, o.text_len);
   nlohmann::json j;
@@ -200,11 +204,12 @@ void register_debug_t5vae(CLI::App& debug) {
     c->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   };
 
-  auto* e = debug.add_subcommand("encode-text", "Run the umT5 encoder on token ids (ids, mask: i64 [1, L])");
-  e->add_option("--text-encoder", o->weights, "umT5 encoder weights (official or diffusers names, safetensors)")->required();
+  auto* e = debug.add_subcommand("encode-text", "Run a text encoder (umT5; HunyuanVideo's LLM or CLIP-L) on token ids (ids, mask: i64 [1, L])");
+  e->add_option("--text-encoder", o->weights, "umT5, HunyuanVideo LLM (text_encoder/) or CLIP (text_encoder_2/) weights, safetensors")->required();
   e->add_option("--ids", o->input, "safetensors with 'ids' and 'mask'")->required();
-  e->add_option("--out", o->out, "output safetensors: 'context' [valid tokens, dim] f32")->required();
+  e->add_option("--out", o->out, "output safetensors: umT5 'context' [valid tokens, dim]; llama 'hidden_states' [L, dim] + 'mask'; clip 'pooled' [dim] + 'last_hidden_state' [L, dim] (f32)")->required();
   device(e);
+  add_hunyuan_encode_options(*e, o->hunyuan);
   e->callback([o] { run_encode_text(*o); });
 
   const char* tiling_help =
@@ -236,11 +241,12 @@ void register_debug_t5vae(CLI::App& debug) {
   device(v);
   v->callback([o] { run_vae_encode(*o); });
 
-  auto* t = debug.add_subcommand("tokenize", "Tokenize a prompt as the Wan pipeline does; prints JSON ids/mask");
-  t->add_option("--tokenizer", o->weights, "umT5 spiece.model, or the folder holding it")->required();
+  auto* t = debug.add_subcommand("tokenize", "Tokenize a prompt as the Wan or HunyuanVideo pipeline does; prints JSON ids/mask");
+  t->add_option("--tokenizer", o->weights, "umT5 spiece.model (or its folder), or a HunyuanVideo tokenizer folder (text_encoder/ tokenizer.json; text_encoder_2/ CLIP vocab.json + merges.txt)")->required();
   t->add_option("--text", o->text, "prompt (UTF-8)")->required();
-  t->add_option("--text-len", o->text_len, "pad/truncate to this many tokens")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+  t->add_option("--text-len", o->text_len, "pad/truncate to this many tokens (HunyuanVideo: LLM text tokens after the template crop, default 256; CLIP default 77)")->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();
+  add_hunyuan_tokenize_options(*t, o->hunyuan);
   t->callback([o] { run_tokenize(*o); });
 }
 

@@ -1,0 +1,153 @@
+// `jenga debug tokenize --template hunyuan-video` and `jenga debug encode-text --encoder llama|clip`:
+// the HunyuanVideo tokenizers and text encoders on their own, so their output can be compared
+// with transformers / the official code.
+#include "cli/cmd_debug_hunyuan_text.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "models/hunyuan/clip_text_encoder.h"
+#include "models/hunyuan/clip_tokenizer.h"
+#include "models/hunyuan/llama_text_encoder.h"
+#include "models/hunyuan/llama_tokenizer.h"
+#include "models/hunyuan/text_template.h"
+#include "models/hunyuan/tokenizer_files.h"
+#include "models/wan/t5_encoder.h"
+#if JENGA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "models/hunyuan/llama_text_encoder_cuda.h"
+#endif
+
+namespace jenga::cli {
+namespace {
+
+std::vector<int64_t> int_row(const SafetensorsFile& f, const std::string& name) {
+  if (!f.find(name)) fail("--ids {}: has no tensor named '{}'", f.path(), name);
+  Tensor t = f.load(name);
+  if (t.dtype() != DType::I64 && t.dtype() != DType::I32)
+    fail("--ids {}: '{}' is {}, expected i64 (or i32)", f.path(), name, dtype_name(t.dtype()));
+  if (!(t.ndim() == 1 || (t.ndim() == 2 && t.dim(0) == 1)))
+    fail("--ids {}: '{}' has shape {}, expected [1, L] (one prompt)", f.path(), name, t.shape().str());
+  Tensor i = t.to(DType::I64);
+  return std::vector<int64_t>(i.data_as<int64_t>(), i.data_as<int64_t>() + i.numel());
+}
+
+}  // namespace
+
+void add_hunyuan_tokenize_options(CLI::App& t, HunyuanTextOptions& o) {
+  t.add_option("--template", o.template_name,
+               "HunyuanVideo LLM prompt template (strip, template, 256 + 95 tokens): hunyuan-video, hunyuan-image, "
+               "hunyuan-i2v-video")
+      ->check(CLI::IsMember({"hunyuan-video", "hunyuan-image", "hunyuan-i2v-video"}));
+  o.text_len = t.get_option("--text-len");
+}
+
+void add_hunyuan_encode_options(CLI::App& e, HunyuanTextOptions& o) {
+  e.add_option("--encoder", o.encoder, "auto (from the weights), umt5, llama (HunyuanVideo LLM) or clip (CLIP-L)")
+      ->check(CLI::IsMember({"auto", "umt5", "llama", "clip"}))
+      ->capture_default_str();
+  e.add_option("--skip-layers", o.skip_layers, "llama: output hidden_states[-(N + 1)] (2 = HunyuanVideo's layer 30 of 32)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
+  e.add_option("--crop-start", o.crop_start, "llama: drop the first N rows and mask entries (95 = the video template)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
+}
+
+bool run_hunyuan_tokenize(const HunyuanTextOptions& o, const std::string& path, const std::string& text, int64_t text_len) {
+  const auto kind = hunyuan::detect_tokenizer(path);
+  if (kind == hunyuan::TokenizerKind::None) {
+    if (o.template_name.empty()) return false;  // the umT5 tokenizer
+    fail("--tokenizer {}: holds no tokenizer.json or vocab.json + merges.txt; --template needs the HunyuanVideo LLM "
+         "tokenizer folder (text_encoder/ or tokenizer/)", path);
+  }
+  const bool given = o.text_len && o.text_len->count() > 0;
+  hunyuan::TokenizedText t;
+  nlohmann::json j;
+  if (kind == hunyuan::TokenizerKind::Clip) {
+    if (!o.template_name.empty())
+      usage_fail("--template {}: {} is a CLIP tokenizer, which takes the plain prompt; pass the LLM tokenizer folder",
+                 o.template_name, path);
+    t = hunyuan::ClipTokenizer::open(path).encode(hunyuan::python_strip(text), given ? text_len : hunyuan::kClipMaxLength);
+  } else {
+    const auto tok = hunyuan::LlamaTokenizer::open(path);
+    if (o.template_name.empty()) {
+      t = tok.encode(text, given ? text_len : hunyuan::kLlmMaxLength);
+    } else {
+      const auto* tp = hunyuan::find_template(o.template_name);
+      JENGA_ASSERT(tp);
+      // The official length: text_len + the video template's crop, whichever template runs.
+      const int64_t max_length = (given ? text_len : 256) + hunyuan::video_template().crop_start;
+      t = hunyuan::tokenize_llm_prompt(tok, text, *tp, max_length);
+      j["crop_start"] = tp->crop_start;
+    }
+  }
+  j["ids"] = t.ids;
+  j["mask"] = t.mask;
+  std::printf("%s\n", j.dump().c_str());
+  return true;
+}
+
+bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& weights, const std::string& ids_file,
+                             const std::string& out, const std::string& device) {
+  std::string kind = o.encoder;
+  if (kind == "umt5") return false;
+  if (kind == "auto") {
+    // Anything unreadable or unrecognised is left to the umT5 path and its errors.
+    std::shared_ptr<Checkpoint> c;
+    try {
+      c = hunyuan::open_encoder_checkpoint(weights);
+    } catch (const Error&) {
+      return false;
+    }
+    kind = hunyuan::looks_like_llama_encoder(*c) ? "llama" : hunyuan::looks_like_clip_text_encoder(*c) ? "clip" : "";
+    if (kind.empty() || wan::looks_like_t5_encoder(*c)) return false;
+  }
+#if JENGA_HAVE_CUDA
+  if (device == "cuda" && kind != "llama") fail("--device cuda: the CLIP text encoder runs on the CPU only; use --device cpu");
+  if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+#else
+  if (device == "cuda") fail("--device cuda: the HunyuanVideo text encoders run on the CPU only in this build; use --device cpu");
+#endif
+  std::error_code ec;
+  if (!std::filesystem::exists(ids_file, ec)) fail("--ids {}: no such file", ids_file);
+  const auto f = SafetensorsFile::open(ids_file);
+  const auto ids = int_row(*f, "ids"), mask = int_row(*f, "mask");
+  SafetensorsWriter w;
+  if (kind == "llama") {
+    const auto enc = hunyuan::LlamaTextEncoder::open(weights);
+    const int64_t L = static_cast<int64_t>(ids.size());
+    if (o.crop_start >= L) usage_fail("--crop-start {} leaves no rows of {} tokens", o.crop_start, L);
+    Tensor hs;
+#if JENGA_HAVE_CUDA
+    if (device == "cuda") hs = hunyuan::LlamaTextEncoderCuda::upload(enc, o.skip_layers)->encode(ids, mask);
+#endif
+    if (device != "cuda") hs = enc.encode(ids, mask, o.skip_layers);
+    const int64_t D = enc.config().hidden, n = L - o.crop_start;
+    Tensor states = Tensor::empty(DType::F32, {n, D});
+    std::copy(hs.data_as<float>() + o.crop_start * D, hs.data_as<float>() + L * D, states.data_as<float>());
+    Tensor m = Tensor::empty(DType::I64, {n});
+    std::copy(mask.begin() + o.crop_start, mask.end(), m.data_as<int64_t>());
+    w.add("hidden_states", states);
+    w.add("mask", m);
+    w.write(out);
+    std::printf("wrote %s: hidden_states %s (hidden_states[-%lld] of the %lld-layer LLM, rows %lld..), mask\n", out.c_str(),
+                states.shape().str().c_str(), static_cast<long long>(o.skip_layers + 1),
+                static_cast<long long>(enc.config().layers), static_cast<long long>(o.crop_start));
+  } else {
+    const auto enc = hunyuan::ClipTextEncoder::open(weights);
+    const auto r = enc.encode(ids, mask);
+    w.add("last_hidden_state", r.last_hidden_state);
+    w.add("pooled", r.pooled);
+    w.write(out);
+    std::printf("wrote %s: pooled %s, last_hidden_state %s (CLIP %lld layers, width %lld)\n", out.c_str(),
+                r.pooled.shape().str().c_str(), r.last_hidden_state.shape().str().c_str(),
+                static_cast<long long>(enc.config().layers), static_cast<long long>(enc.config().hidden));
+  }
+  return true;
+}
+
+}  // namespace jenga::cli

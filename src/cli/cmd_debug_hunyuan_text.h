@@ -1,0 +1,30 @@
+#pragma once
+// The HunyuanVideo side of `jenga debug tokenize` and `jenga debug encode-text`
+// (cmd_debug_hunyuan_text.cpp): the subcommands stay the umT5 ones (cmd_debug_t5vae.cpp), which
+// hand over when the tokenizer folder / weights are HunyuanVideo's (or --template / --encoder
+// say so).
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace jenga::cli {
+
+struct HunyuanTextOptions {
+  std::string template_name;    // tokenize: "" = none, hunyuan-video, hunyuan-image, hunyuan-i2v-video
+  std::string encoder = "auto"; // encode-text: auto, umt5, llama, clip
+  int64_t skip_layers = 2;      // llama: hidden_states[-(skip + 1)]
+  int64_t crop_start = 0;       // llama: drop the first rows (95 = the video template's)
+  const CLI::Option* text_len = nullptr;  // the umT5 command's --text-len, to know if it was given
+};
+
+// Adds --template to `tokenize` (call after its --text-len is registered).
+void add_hunyuan_tokenize_options(CLI::App& tokenize, HunyuanTextOptions& o);
+// Adds --encoder, --skip-layers, --crop-start to `encode-text`.
+void add_hunyuan_encode_options(CLI::App& encode, HunyuanTextOptions& o);
+
+// Run the HunyuanVideo path and return true when it applies; false = leave it to umT5.
+bool run_hunyuan_tokenize(const HunyuanTextOptions& o, const std::string& tokenizer, const std::string& text,
+                          int64_t text_len);
+bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& weights, const std::string& ids_file,
+                             const std::string& out, const std::string& device);
+
+}  // namespace jenga::cli

@@ -1,0 +1,143 @@
+#include "models/hunyuan/clip_text_encoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/ops.h"
+#include "backend/cpu/ops_t5vae.h"
+#include "core/error.h"
+#include "models/hunyuan/llama_text_encoder.h"
+
+namespace jenga::hunyuan {
+
+namespace {
+const char* const kAnchor = "embeddings.token_embedding.weight";
+const char* const kAlso = "encoder.layers.0.self_attn.q_proj.weight";
+
+int64_t json_int(const nlohmann::json& j, const char* key, int64_t dflt) {
+  return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : dflt;
+}
+}  // namespace
+
+bool looks_like_clip_text_encoder(const Checkpoint& c) { return EncoderWeights::find_prefix(c, kAnchor, kAlso).has_value(); }
+
+ClipTextEncoder ClipTextEncoder::open(const std::string& path) {
+  auto ckpt = open_encoder_checkpoint(path);
+  auto w = EncoderWeights::find(ckpt, kAnchor, kAlso);
+  if (!w) {
+    const char* what = looks_like_llama_encoder(*ckpt) ? " (it looks like a Llama text encoder)" : "";
+    fail("{} is not a CLIP text encoder{}: expected text_model.embeddings.token_embedding.weight (official "
+         "text_encoder_2/, diffusers text_encoder_2/, ComfyUI clip_l.safetensors)", path, what);
+  }
+  ClipTextEncoder e;
+  e.w_ = std::move(*w);
+  ClipTextConfig& k = e.cfg_;
+  const auto emb = e.w_.shape("embeddings.token_embedding.weight");
+  const auto pos = e.w_.shape("embeddings.position_embedding.weight");
+  const auto fc1 = e.w_.shape("encoder.layers.0.mlp.fc1.weight");
+  if (emb.size() != 2 || pos.size() != 2 || fc1.size() != 2) fail("{}: embedding/fc1 weights are not matrices", path);
+  k.vocab = emb[0], k.hidden = emb[1], k.positions = pos[0], k.ffn = fc1[0];
+  while (e.w_.has("encoder.layers." + std::to_string(k.layers) + ".self_attn.q_proj.weight")) ++k.layers;
+  const auto cfg = encoder_config_json(path);
+  k.heads = json_int(cfg, "num_attention_heads", k.hidden / 64);
+  if (!cfg.is_null()) {
+    k.ln_eps = static_cast<float>(cfg.value("layer_norm_eps", 1e-5));
+    k.eos_token_id = json_int(cfg, "eos_token_id", 2);
+    const std::string act = cfg.value("hidden_act", std::string("quick_gelu"));
+    if (act != "quick_gelu" && act != "gelu") fail("{}: hidden_act '{}' is not supported (quick_gelu or gelu)", path, act);
+    k.quick_gelu = act == "quick_gelu";
+    const int64_t layers = json_int(cfg, "num_hidden_layers", k.layers);
+    if (layers != k.layers) fail("{}: config.json has {} layers but the weights have {}", path, layers, k.layers);
+  }
+  if (k.heads <= 0 || k.hidden % k.heads) fail("{}: {} heads do not divide width {}", path, k.heads, k.hidden);
+  if (pos[1] != k.hidden) fail("{}: position embedding width {} differs from the token embedding's {}", path, pos[1], k.hidden);
+  return e;
+}
+
+ClipTextOutput ClipTextEncoder::encode(std::span<const int64_t> ids, std::span<const int64_t> mask) const {
+  const ClipTextConfig& k = cfg_;
+  const int64_t L = static_cast<int64_t>(ids.size());
+  if (L == 0) fail("encode-text: no tokens");
+  if (L > k.positions) fail("encode-text: {} tokens but CLIP has {} positions", L, k.positions);
+  if (mask.size() != ids.size()) fail("encode-text: ids has {} tokens but mask has {}", ids.size(), mask.size());
+  for (size_t i = 0; i < mask.size(); ++i)
+    if (mask[i] != 0 && mask[i] != 1) fail("encode-text: mask[{}] = {}; the mask holds 0 or 1", i, mask[i]);
+  const int64_t D = k.hidden, H = k.heads, hd = D / H, F = k.ffn;
+
+  ClipTextOutput out;
+  out.last_hidden_state = Tensor::empty(DType::F32, {L, D});
+  float* x = out.last_hidden_state.data_as<float>();
+  w_.gather_rows("embeddings.token_embedding.weight", ids, D, x);
+  {
+    const auto pe = w_.f32("embeddings.position_embedding.weight", {k.positions, D});
+    for (int64_t i = 0; i < L * D; ++i) x[i] += pe[i];
+  }
+  std::vector<float> causal(static_cast<size_t>(L * L), 0.0f);
+  for (int64_t i = 0; i < L; ++i)
+    for (int64_t j = i + 1; j < L; ++j) causal[i * L + j] = -std::numeric_limits<float>::infinity();
+  std::vector<uint8_t> key_mask(static_cast<size_t>(L));
+  for (int64_t i = 0; i < L; ++i) key_mask[i] = mask[i] != 0;
+
+  std::vector<float> h(static_cast<size_t>(L * D)), qkv(static_cast<size_t>(3 * L * D)), o(h.size()), y(h.size()),
+      f(static_cast<size_t>(L * F));
+  for (int64_t l = 0; l < k.layers; ++l) {
+    const std::string p = "encoder.layers." + std::to_string(l) + ".";
+    {
+      const auto g = w_.f32(p + "layer_norm1.weight", {D}), b = w_.f32(p + "layer_norm1.bias", {D});
+      cpu::layer_norm(x, h.data(), L, D, g.data(), b.data(), k.ln_eps);
+    }
+    for (int j = 0; j < 3; ++j) {
+      const std::string n = p + "self_attn." + "qkv"[j] + "_proj.";
+      const auto w = w_.f32(n + "weight", {D, D}), b = w_.f32(n + "bias", {D});
+      cpu::linear(h.data(), w.data(), b.data(), qkv.data() + j * L * D, L, D, D);
+    }
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    for (int64_t hh = 0; hh < H; ++hh)
+      cpu::attention_gemm(qkv.data() + hh * hd, D, qkv.data() + L * D + hh * hd, D, qkv.data() + 2 * L * D + hh * hd, D,
+                          o.data() + hh * hd, D, L, L, hd, scale, causal.data(), key_mask.data());
+    {
+      const auto w = w_.f32(p + "self_attn.out_proj.weight", {D, D}), b = w_.f32(p + "self_attn.out_proj.bias", {D});
+      cpu::linear(o.data(), w.data(), b.data(), y.data(), L, D, D);
+    }
+    for (int64_t i = 0; i < L * D; ++i) x[i] += y[i];
+    {
+      const auto g = w_.f32(p + "layer_norm2.weight", {D}), b = w_.f32(p + "layer_norm2.bias", {D});
+      cpu::layer_norm(x, h.data(), L, D, g.data(), b.data(), k.ln_eps);
+    }
+    {
+      const auto w = w_.f32(p + "mlp.fc1.weight", {F, D}), b = w_.f32(p + "mlp.fc1.bias", {F});
+      cpu::linear(h.data(), w.data(), b.data(), f.data(), L, F, D);
+    }
+    if (k.quick_gelu) {
+      for (auto& v : f) v = v * (1.0f / (1.0f + std::exp(-1.702f * v)));
+    } else {
+      for (auto& v : f) v = 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f)));
+    }
+    {
+      const auto w = w_.f32(p + "mlp.fc2.weight", {D, F}), b = w_.f32(p + "mlp.fc2.bias", {D});
+      cpu::linear(f.data(), w.data(), b.data(), y.data(), L, D, F);
+    }
+    for (int64_t i = 0; i < L * D; ++i) x[i] += y[i];
+  }
+  {
+    const auto g = w_.f32("final_layer_norm.weight", {D}), b = w_.f32("final_layer_norm.bias", {D});
+    cpu::layer_norm(x, x, L, D, g.data(), b.data(), k.ln_eps);
+  }
+  for (int64_t i = 0; i < L * D; ++i)
+    if (!std::isfinite(x[i])) fail("{}: the CLIP text encoder produced NaN or inf (bad weights?)", w_.path());
+  // transformers 4.46: eos_token_id == 2 -> argmax(ids) (first maximum); else first eos_token_id.
+  int64_t at = 0;
+  if (k.eos_token_id == 2) {
+    at = std::max_element(ids.begin(), ids.end()) - ids.begin();
+  } else {
+    const auto it = std::find(ids.begin(), ids.end(), k.eos_token_id);
+    at = it == ids.end() ? 0 : it - ids.begin();
+  }
+  out.pooled = Tensor::empty(DType::F32, {D});
+  std::copy(x + at * D, x + (at + 1) * D, out.pooled.data_as<float>());
+  return out;
+}
+
+}  // namespace jenga::hunyuan
