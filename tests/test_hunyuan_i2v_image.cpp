@@ -14,6 +14,8 @@
 #include "io/pil_resample.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/i2v_image_prep.h"
+#include "models/hunyuan/llava_vision.h"
+#include "golden_compare.h"
 #include "test_util.h"
 
 using jenga::RgbImage;
@@ -224,4 +226,44 @@ TEST(HunyuanI2vImage, BadImagesAreOneLineErrors) {
     EXPECT_NE(r.output.find(what), std::string::npos) << r.output;
   }
   EXPECT_FALSE(std::filesystem::exists(dir / "o.safetensors"));
+}
+
+// The LLaVA image side (tools/golden/hunyuan_i2v_llava_golden.py: transformers 4.46.3
+// LlavaForConditionalGeneration + CLIPImageProcessor on a tiny random config).
+TEST(HunyuanI2vLlava, ImageProcessorVisionTowerAndProjectorMatchTransformers) {
+  const auto g = jenga::SafetensorsFile::open(kDir + "/llava_golden.safetensors");
+  const auto enc = hy::LlavaVisionEncoder::open(kDir + "/llava_tiny");
+  EXPECT_EQ(enc.config().layers, 3);
+  EXPECT_EQ(enc.config().heads, 4);
+  EXPECT_EQ(enc.config().tokens(), 9);
+  const auto proc = hy::ClipImageProcessorConfig::load(kDir + "/llava_tiny");
+  EXPECT_EQ(proc.shortest_edge, 42);
+  int checked = 0;
+  for (const std::string name : {"photo_71x43.jpg", "rgba_29x61.png", "grey_50x50.png"}) {
+    const std::string key = key_of(name);
+    const auto px = hy::clip_preprocess(jenga::read_image_rgb(kDir + "/" + name), proc);
+    EXPECT_LE(jenga::test::max_rel_error(px.to_f32_vector(), g->load("pixel_values_" + key).to_f32_vector()), 1e-6) << name;
+    const auto r = enc.encode(px);
+    EXPECT_EQ(r.features.shape().str(), g->load("features_" + key).shape().str());
+    EXPECT_LE(jenga::test::max_rel_error(r.features.to_f32_vector(), g->load("features_" + key).to_f32_vector()), 1e-4) << name;
+    EXPECT_LE(jenga::test::max_rel_error(r.projected.to_f32_vector(), g->load("projected_" + key).to_f32_vector()), 1e-4) << name;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3);
+
+  TempDir dir;
+  auto r = run_jenga("debug encode-image --text-encoder " + kDir + "/llava_tiny --image " + kDir +
+                     "/photo_71x43.jpg --out " + (dir / "e.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_LE(jenga::test::max_rel_error(jenga::SafetensorsFile::open(dir / "e.safetensors")->load("projected").to_f32_vector(),
+                                       g->load("projected_photo_71x43_jpg").to_f32_vector()),
+            1e-4);
+  r = run_jenga("debug encode-image --text-encoder " + kDir + "/llava_tiny --image " + (dir / "missing.png") + " --out " +
+                (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("no such file"), std::string::npos) << r.output;
+  r = run_jenga("debug encode-image --text-encoder " + dir.path().string() + " --image " + kDir + "/photo_71x43.jpg --out " +
+                (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
 }

@@ -1,5 +1,6 @@
-// `jenga debug image-prep`: the HunyuanVideo-I2V reference-image preparation on any PNG/JPEG, so
-// the bucket and pixels can be compared with the official transform.
+// `jenga debug image-prep | encode-image`: the HunyuanVideo-I2V reference-image preparation and
+// the LLaVA image side of its text encoder on any PNG/JPEG, so the bucket, pixels and image
+// tokens can be compared with the official code.
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "io/image_reader.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/i2v_image_prep.h"
+#include "models/hunyuan/llava_vision.h"
 
 namespace jenga::cli {
 namespace {
@@ -46,6 +48,29 @@ void run_image_prep(const ImagePrepOptions& o) {
   std::printf("%s\n", info.dump().c_str());
 }
 
+struct EncodeImageOptions {
+  std::string text_encoder, image, out;
+};
+
+void run_encode_image(const EncodeImageOptions& o) {
+  // Both inputs are checked before the weights are read.
+  const RgbImage img = read_image_rgb(o.image);
+  const auto enc = hunyuan::LlavaVisionEncoder::open(o.text_encoder);
+  const auto proc = hunyuan::ClipImageProcessorConfig::load(o.text_encoder);
+  const Tensor pixels = hunyuan::clip_preprocess(img, proc);
+  const auto r = enc.encode(pixels);
+  SafetensorsWriter w;
+  w.add("pixel_values", pixels);  // [3, S, S]
+  w.add("features", r.features);    // [N, vision hidden]: hidden_states[feature_layer], CLS dropped
+  w.add("projected", r.projected);  // [N, text hidden]: the image token rows of the Llama input
+  w.write(o.out);
+  std::printf("%s\n", nlohmann::json{{"pixel_values", pixels.shape().str()},
+                                     {"features", r.features.shape().str()},
+                                     {"projected", r.projected.shape().str()}}
+                          .dump()
+                          .c_str());
+}
+
 }  // namespace
 
 void register_debug_i2v(CLI::App& debug) {
@@ -58,6 +83,14 @@ void register_debug_i2v(CLI::App& debug) {
   c->add_option("--out", o->out, "Output .safetensors (tensor 'pixels' [3,H,W] f32; metadata 'bucket')")->required();
   c->add_option("--json", o->json_out, "Also write the chosen bucket as JSON to this file (it is always printed)");
   c->callback([o] { run_image_prep(*o); });
+
+  auto e = std::make_shared<EncodeImageOptions>();
+  auto* ei = debug.add_subcommand("encode-image", "LLaVA image side of the HunyuanVideo-I2V text encoder (CPU f32)");
+  ei->add_option("--text-encoder", e->text_encoder, "text_encoder_i2v folder (LLaVA: config.json, safetensors, preprocessor_config.json)")
+      ->required();
+  ei->add_option("--image", e->image, "PNG or JPEG file")->required();
+  ei->add_option("--out", e->out, "Output .safetensors: pixel_values [3,S,S], features [N,D], projected [N,D_text]")->required();
+  ei->callback([e] { run_encode_image(*e); });
 }
 
 }  // namespace jenga::cli
