@@ -184,21 +184,23 @@ TEST(HunyuanI2vImage, BadImagesAreOneLineErrors) {
     std::ifstream f(kDir + "/photo_71x43.jpg", std::ios::binary);
     jpg.assign(std::istreambuf_iterator<char>(f), {});
   }
-  // A PNG header claiming 20000 x 20000 pixels (valid IHDR CRC not needed: the size check comes first
-  // only if libpng accepts the chunk, so patch a real file's IHDR and fix its CRC by hand below).
-  std::string huge = png;
-  const unsigned char dims[8] = {0, 0, 0x4e, 0x20, 0, 0, 0x4e, 0x20};
-  std::memcpy(huge.data() + 16, dims, 8);
-  {
-    // CRC-32 of "IHDR" + 13 data bytes (bytes 12..28), stored at 29..32.
-    uint32_t crc = 0xFFFFFFFFu;
+  // A real PNG whose IHDR claims other dimensions (CRC fixed up so libpng accepts the chunk).
+  auto with_dims = [&](uint32_t w, uint32_t h) {
+    std::string s = png;
+    for (int k = 0; k < 4; ++k) {
+      s[16 + k] = static_cast<char>(w >> (24 - 8 * k));
+      s[20 + k] = static_cast<char>(h >> (24 - 8 * k));
+    }
+    uint32_t crc = 0xFFFFFFFFu;  // CRC-32 of "IHDR" + 13 data bytes (bytes 12..28), stored at 29..32
     for (int i = 12; i < 29; ++i) {
-      crc ^= static_cast<unsigned char>(huge[i]);
+      crc ^= static_cast<unsigned char>(s[i]);
       for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
     }
     crc ^= 0xFFFFFFFFu;
-    for (int k = 0; k < 4; ++k) huge[29 + k] = static_cast<char>(crc >> (24 - 8 * k));
-  }
+    for (int k = 0; k < 4; ++k) s[29 + k] = static_cast<char>(crc >> (24 - 8 * k));
+    return s;
+  };
+  const std::string huge = with_dims(20000, 20000);
   const std::string fifo = dir / "fifo.png";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -210,6 +212,9 @@ TEST(HunyuanI2vImage, BadImagesAreOneLineErrors) {
       {write("cut.png", png.substr(0, png.size() / 2)), "truncated PNG"},
       {write("cut.jpg", jpg.substr(0, jpg.size() / 2)), "truncated JPEG"},
       {write("huge.png", huge), "above the limit"},
+      {write("wide.png", with_dims(16000, 16000)), "above the limit"},
+      {write("zero.png", with_dims(0, 37)), "cannot decode the PNG"},
+      {kDir + "/refused_cmyk_11x9.jpg", "CMYK JPEG is not supported"},
   };
   for (const auto& [path, what] : cases) {
     try {

@@ -145,6 +145,8 @@ def main():
                 row[res + "_resized"] = [int(v) for v in new((h, w), [min(size)], None)]
         table.append(row)
     lists = {res: [[int(x), int(y)] for x, y in data_utils.generate_crop_size_list(base, 32)] for res, base in BUCKET_BASES.items()}
+    # Refused by jenga (one-line error), so not part of the goldens above.
+    Image.fromarray(smooth_rgb(rng, 9, 11)).convert("CMYK").save(os.path.join(a.out, "refused_cmyk_11x9.jpg"), quality=80)
     save_file(tensors, os.path.join(a.out, "image_golden.safetensors"))
     with open(os.path.join(a.out, "buckets.json"), "w") as f:
         json.dump({"crop_size_lists": lists, "closest": table, "images": per_image, "small_bases": SMALL_BASES}, f, indent=1)
