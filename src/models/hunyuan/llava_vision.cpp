@@ -132,7 +132,9 @@ LlavaVisionEncoder LlavaVisionEncoder::open(const std::string& path) {
   if (fs::exists(cfg_path)) {
     const auto j = read_json(cfg_path);
     const auto v = j.contains("vision_config") ? j["vision_config"] : nlohmann::json::object();
-    k.heads = json_int(v, "num_attention_heads", k.heads);
+    // A saved vision_config omits values equal to CLIPVisionConfig's defaults (12 heads); without a
+    // vision_config transformers builds ViT-L/14-336 (16 heads = width / 64).
+    if (j.contains("vision_config")) k.heads = json_int(v, "num_attention_heads", 12);
     k.ln_eps = static_cast<float>(v.value("layer_norm_eps", 1e-5));
     const std::string act = v.value("hidden_act", std::string("quick_gelu"));
     if (act != "quick_gelu" && act != "gelu") fail("{}: vision hidden_act '{}' is not supported", cfg_path.string(), act);
