@@ -293,7 +293,7 @@ TEST(CudaOffload, GenerateWritesTheSameVideo) {
   auto b = test::run_jenga("generate --offload" + common + (dir / "b.y4m"));
   ASSERT_EQ(b.exit_code, 0) << b.output;
   EXPECT_EQ(slurp(dir / "a.y4m"), slurp(dir / "b.y4m"));
-  const auto sa = nlohmann::json::parse(slurp(dir / "a.json")), sb = nlohmann::json::parse(slurp(dir / "b.json"));
+  const auto sa = nlohmann::json::parse(slurp(dir / "a.y4m.json")), sb = nlohmann::json::parse(slurp(dir / "b.y4m.json"));
   EXPECT_EQ(sa["settings"]["offload"], false);
   EXPECT_EQ(sb["settings"]["offload"], true);
   EXPECT_TRUE(sb["denoise"].contains("offload")) << sb.dump();

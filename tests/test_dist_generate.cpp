@@ -75,11 +75,11 @@ TEST(DistGenerate, TwoRanksEqualOneProcess) {
     auto r2 = run_mpi(2, common + " -o " + two + ".y4m --latents-out " + two + ".safetensors");
     ASSERT_EQ(r2.exit_code, 0) << r2.output;
     EXPECT_LE(max_abs_latents(one + ".safetensors", two + ".safetensors"), 1e-5) << k.name;
-    const auto side = sidecar(two + ".json");
+    const auto side = sidecar(two + ".y4m.json");
     EXPECT_EQ(side["settings"]["parallel"]["world_size"], 2) << k.name;
     EXPECT_EQ(side["settings"]["parallel"]["mode"], "sequence") << k.name;
     EXPECT_EQ(side["settings"]["parallel"]["communicator"], "mpi") << k.name;
-    EXPECT_EQ(side["forwards"], sidecar(one + ".json")["forwards"]) << k.name;
+    EXPECT_EQ(side["forwards"], sidecar(one + ".y4m.json")["forwards"]) << k.name;
   }
 #endif
 }
@@ -101,7 +101,7 @@ TEST(DistGenerate, PromptsFileSplitsWholePromptsOverRanks) {
   for (int i = 0; i < 3; ++i) {
     const std::string tag = "_000" + std::to_string(i + 1);
     ASSERT_TRUE(fs::exists(dir / ("b" + tag + ".y4m"))) << r.output;
-    const auto side = sidecar(dir / ("b" + tag + ".json"));
+    const auto side = sidecar(dir / ("b" + tag + ".y4m.json"));
     EXPECT_EQ(side["settings"]["prompt"], prompts[i]);
     EXPECT_EQ(side["settings"]["parallel"]["mode"], "prompts");
     EXPECT_EQ(side["settings"]["parallel"]["rank"], i % 2);  // job i on rank i % 2
@@ -157,8 +157,8 @@ TEST(DistGenerate, PromptsFileInOneProcess) {
   ASSERT_TRUE(fs::exists(dir / "v_0001.y4m"));
   ASSERT_TRUE(fs::exists(dir / "v_0002.y4m"));
   EXPECT_FALSE(fs::exists(dir / "v.y4m"));
-  EXPECT_EQ(sidecar(dir / "v_0002.json")["settings"]["prompt"], "waves at night");
-  EXPECT_EQ(sidecar(dir / "v_0002.json")["settings"]["parallel"]["mode"], "none");
+  EXPECT_EQ(sidecar(dir / "v_0002.y4m.json")["settings"]["prompt"], "waves at night");
+  EXPECT_EQ(sidecar(dir / "v_0002.y4m.json")["settings"]["parallel"]["mode"], "none");
   ASSERT_EQ(run_jenga("generate -p 'waves at night'" + common + " -o " + (dir / "w.y4m")).exit_code, 0);
   std::ifstream a(dir / "v_0002.y4m", std::ios::binary), b(dir / "w.y4m", std::ios::binary);
   const std::string va{std::istreambuf_iterator<char>(a), {}}, vb{std::istreambuf_iterator<char>(b), {}};

@@ -32,7 +32,7 @@ TEST(Pipeline, TinyModelWritesVideoAndSidecar) {
   EXPECT_EQ(y4m.rfind("YUV4MPEG2 W64 H48 F16:1", 0), 0u);
   // 5 frames of 64x48 4:2:0 plus headers.
   EXPECT_EQ(y4m.size(), std::string("YUV4MPEG2 W64 H48 F16:1 Ip A1:1 C420jpeg\n").size() + 5 * (6 + 64 * 48 * 3 / 2));
-  const auto side = nlohmann::json::parse(slurp(dir / "a.json"));
+  const auto side = nlohmann::json::parse(slurp(dir / "a.y4m.json"));
   EXPECT_EQ(side["forwards"], 6);
   EXPECT_EQ(side["settings"]["seed"], 7);
   EXPECT_EQ(side["model"]["builtin_tiny"], true);
@@ -57,7 +57,7 @@ TEST(Pipeline, OffloadFlagOnTheCpuIsANoteAndIsRecorded) {
   ASSERT_EQ(b.exit_code, 0) << b.output;
   EXPECT_NE(b.output.find("--offload: the DiT runs on the CPU here"), std::string::npos) << b.output;
   EXPECT_EQ(slurp(dir / "a.y4m"), slurp(dir / "b.y4m"));
-  const auto sa = nlohmann::json::parse(slurp(dir / "a.json")), sb = nlohmann::json::parse(slurp(dir / "b.json"));
+  const auto sa = nlohmann::json::parse(slurp(dir / "a.y4m.json")), sb = nlohmann::json::parse(slurp(dir / "b.y4m.json"));
   EXPECT_EQ(sa["settings"]["offload"], false);
   EXPECT_EQ(sb["settings"]["offload"], true);
   EXPECT_FALSE(sb["denoise"].contains("offload"));  // nothing was streamed
@@ -80,6 +80,7 @@ TEST(Pipeline, BadRequestsFailBeforeWork) {
   // A model folder without the VAE says which file is missing.
   fs::create_directories(dir / "m");
   ASSERT_EQ(run_jenga("debug make-tiny --out " + (dir / "m")).exit_code, 0);
+  fs::remove(dir / "m/Wan2.1_VAE.safetensors");
   auto r = run_jenga("generate -p x --size 64x48 --frames 5 --steps 2 -q --model " + (dir / "m") + " -o " + (dir / "o.y4m"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("Wan2.1_VAE"), std::string::npos) << r.output;

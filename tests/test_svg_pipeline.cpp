@@ -80,7 +80,7 @@ TEST(SvgPipeline, GenerateWithSvgWritesItsSettingsAndRejectsBadFlags) {
   const std::string base = "generate -p 'a corgi surfing' --size 64x48 --frames 5 --steps 3 --device cpu -q ";
   auto r = test::run_jenga(base + "--attention svg --svg-sparsity 0.5 --first-times-fp 0.34 -o " + (dir / "a.y4m"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  std::ifstream in(dir / "a.json");
+  std::ifstream in(dir / "a.y4m.json");
   const auto side = nlohmann::json::parse(in);
   EXPECT_EQ(side["settings"]["attention"], "svg");
   EXPECT_EQ(side["settings"]["svg"]["sparsity"], 0.5);

@@ -9,15 +9,29 @@ usage: tools/convert_pth_to_safetensors.py IN.pth OUT.safetensors
 import os
 import sys
 
-import torch
-from safetensors.torch import save_file
+USAGE = 'usage: tools/convert_pth_to_safetensors.py IN.pth OUT.safetensors'
 
 
 def main():
+    if len(sys.argv) == 2 and sys.argv[1] in ('-h', '--help'):
+        print(__doc__.strip())
+        print('needs: python3 with torch and safetensors (pip install torch safetensors)')
+        return 0
     if len(sys.argv) != 3:
-        print('usage: tools/convert_pth_to_safetensors.py IN.pth OUT.safetensors', file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
+    # torch is imported only for real work, so --help and usage errors need neither package.
+    try:
+        import torch
+        from safetensors.torch import save_file
+    except ImportError as e:
+        print(f'error: this conversion needs torch and safetensors ({e.name} is missing): '
+              'pip install torch safetensors', file=sys.stderr)
+        return 1
     src, dst = sys.argv[1], sys.argv[2]
+    if not os.path.isfile(src):
+        print(f'error: {src}: not a regular file', file=sys.stderr)
+        return 1
     sd = torch.load(src, map_location='cpu', weights_only=True)
     # A training checkpoint wraps the state dict (HunyuanVideo: {"module": ...}).
     for key in ('module', 'model', 'state_dict'):

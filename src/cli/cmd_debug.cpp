@@ -6,6 +6,7 @@
 #include "models/hunyuan/hunyuan_tiny.h"
 #include "models/wan/wan_config.h"
 #include "models/wan/wan_tiny.h"
+#include "pipeline/tiny_model.h"
 
 namespace jenga::cli {
 namespace {
@@ -16,6 +17,7 @@ struct MakeTinyOptions {
   std::string size = "tiny";
   std::string dtype = "f32";
   uint64_t seed = 0;
+  bool dit_only = false;    // wan: only diffusion_pytorch_model.safetensors + config.json
   int64_t in_channels = 0;  // hunyuan: 0 = the config's (16); 33 = the I2V latent concat
 };
 
@@ -37,10 +39,15 @@ void run_make_tiny(const MakeTinyOptions& o) {
   wan::WanConfig cfg = o.size == "tiny" ? wan::WanConfig::tiny()
                        : o.size == "1.3b" ? wan::WanConfig::wan_1_3b()
                                           : wan::WanConfig::wan_14b();
-  wan::write_random_checkpoint(o.out, cfg, o.seed, *dt);
-  std::printf("wrote %s: Wan2.1 %s DiT with random weights (%s, seed %llu, %.1f M parameters)\n",
-              o.out.c_str(), o.size.c_str(), o.dtype.c_str(), static_cast<unsigned long long>(o.seed),
-              cfg.parameter_count() / 1e6);
+  if (o.dit_only) {
+    wan::write_random_checkpoint(o.out, cfg, o.seed, *dt);
+  } else {
+    write_tiny_wan_folder(o.out, cfg, o.seed, *dt);  // the published folder, every component
+  }
+  std::printf("wrote %s: Wan2.1 %s %s with random weights (%s, seed %llu, %.1f M DiT parameters)\n", o.out.c_str(),
+              o.size.c_str(),
+              o.dit_only ? "DiT" : "model folder (DiT, config.json, Wan2.1_VAE, umT5, google/umt5-xxl tokenizer)",
+              o.dtype.c_str(), static_cast<unsigned long long>(o.seed), cfg.parameter_count() / 1e6);
 }
 
 }  // namespace
@@ -50,7 +57,7 @@ void register_debug(CLI::App& app) {
   d->require_subcommand(1);
 
   auto mt = std::make_shared<MakeTinyOptions>();
-  auto* c = d->add_subcommand("make-tiny", "Write a random-weight checkpoint with official key names");
+  auto* c = d->add_subcommand("make-tiny", "Write a random-weight model with the published file and key names");
   c->add_option("--family", mt->family, "Model family")->check(CLI::IsMember({"wan", "hunyuan"}))->capture_default_str();
   c->add_option("--out", mt->out, "Output folder")->required();
   c->add_option("--size", mt->size, "tiny (a few blocks) or the published shapes: 1.3b, 14b (wan), 13b (hunyuan)")
@@ -58,6 +65,10 @@ void register_debug(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--dtype", mt->dtype, "Weight dtype: f32, bf16, f16, fp8-e4m3")->capture_default_str();
   c->add_option("--seed", mt->seed, "Random seed")->capture_default_str();
+  c->add_flag("--dit-only", mt->dit_only,
+              "Wan: write only the DiT (diffusion_pytorch_model.safetensors + config.json); without it the whole "
+              "published folder (also Wan2.1_VAE.safetensors, models_t5_umt5-xxl-enc-bf16.safetensors, "
+              "google/umt5-xxl/spiece.model), ready for generate --model");
   c->add_option("--in-channels", mt->in_channels, "HunyuanVideo: DiT input channels (33 = I2V latent concat)")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   c->callback([mt] { run_make_tiny(*mt); });

@@ -170,12 +170,16 @@ void run_carve(const CarveOptions& o) {
 
 struct ScheduleOptions {
   std::string preset, model;
+  std::string wan_size = "1.3b";  // wan presets come per size: turbo = turbo-1.3b
   int steps = 0;
 };
 
 void run_schedule(const ScheduleOptions& o) {
   const ModelFamily fam = o.model == "wan" ? ModelFamily::Wan : ModelFamily::Hunyuan;
-  const Preset& p = find_preset(fam, o.preset);
+  // The family's short names, as generate takes them: wan + turbo = turbo-<--wan-size>.
+  std::string name = o.preset;
+  if (fam == ModelFamily::Wan && name.find('-') == std::string::npos) name += "-" + o.wan_size;
+  const Preset& p = find_preset(fam, name);
   if (o.steps < 0) usage_fail("--steps {}: must be positive (0 = the preset's default)", o.steps);
   std::printf("%s\n", plan_to_json(build_plan(p, o.steps)).c_str());
 }
@@ -247,6 +251,9 @@ void register_debug_jenga(CLI::App& debug) {
       ->required();
   s->add_option("--model", so->model, "wan or hunyuan")->required()->check(CLI::IsMember({"wan", "hunyuan"}));
   s->add_option("--steps", so->steps, "Sampling steps (default: the preset's, 50; AccVideo 5)");
+  s->add_option("--wan-size", so->wan_size, "wan: which size a short preset name (base, turbo, flash, 3stage) means")
+      ->check(CLI::IsMember({"1.3b", "14b"}))
+      ->capture_default_str();
   s->callback([so] { run_schedule(*so); });
 }
 

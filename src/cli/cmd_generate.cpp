@@ -1,5 +1,6 @@
 // `jenga generate`: flags as stable-diffusion.cpp users know them.
 #include <algorithm>
+#include <charconv>
 #include <atomic>
 #include <csignal>
 #include <filesystem>
@@ -13,8 +14,12 @@
 #include "core/log.h"
 #include "dist/communicator.h"
 #include "io/safetensors.h"
+#include "io/file_checks.h"
+#include "io/mp4_libav.h"
+#include "io/utf8.h"
 #include "io/video_writer.h"
 #include "models/detect.h"
+#include "models/wan/wan_folder.h"
 #include "pipeline/wan_t2v.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
@@ -22,16 +27,49 @@
 
 namespace jenga::cli {
 
+// Digits only, no sign, no wrap: "99999999999x48" is refused as given, not wrapped.
 std::pair<int, int> parse_size(const std::string& flag, const std::string& value) {
-  int w = 0, h = 0;
-  char x = 0, extra = 0;
-  if (std::sscanf(value.c_str(), "%d%c%d%c", &w, &x, &h, &extra) != 3 || (x != 'x' && x != 'X') ||
-      w <= 0 || h <= 0)
-    usage_fail("{} '{}' is not WIDTHxHEIGHT (e.g. 832x480)", flag, value);
-  return {w, h};
+  const size_t x = value.find_first_of("xX");
+  auto side = [&](std::string_view t) -> int {
+    uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || end != t.data() + t.size() || (ec != std::errc() && ec != std::errc::result_out_of_range) || v == 0)
+      usage_fail("{} '{}' is not WIDTHxHEIGHT (e.g. 832x480)", flag, value);
+    if (ec == std::errc::result_out_of_range || v > static_cast<uint64_t>(kMaxSide))
+      usage_fail("{} '{}': width and height are at most {}", flag, value, kMaxSide);
+    return static_cast<int>(v);
+  };
+  if (x == std::string::npos) usage_fail("{} '{}' is not WIDTHxHEIGHT (e.g. 832x480)", flag, value);
+  const std::string_view v(value);
+  return {side(v.substr(0, x)), side(v.substr(x + 1))};
+}
+
+// The full uint64 range, nothing else (no sign, no wrap, no silent clamp).
+uint64_t parse_seed(const std::string& value) {
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (value.empty() || ec != std::errc() || end != value.data() + value.size())
+    usage_fail("--seed '{}': must be an integer from 0 to 18446744073709551615", value);
+  return v;
 }
 
 namespace {
+// The built-in tiny model's defaults: seconds on a CPU.
+constexpr const char* kTinySize = "64x48";
+constexpr int kTinyFrames = 9, kTinySteps = 8;
+
+// What -o accepts, as this build can write it.
+std::string mp4_help() {
+  const auto f = supported_video_formats();
+  std::string s;
+  if (std::find(f.begin(), f.end(), "mp4") != f.end())
+    s += libav_h264_available() ? ".mp4 (H.264 through libavcodec, built in), " : ".mp4 (through the ffmpeg program), ";
+  else
+    s += ".mp4 (not in this build: needs libavcodec at build time or ffmpeg on PATH), ";
+  if (std::find(f.begin(), f.end(), "webp") != f.end()) s += ".webp, ";
+  return s;
+}
+
 struct GenerateOptions {
   std::string model, diffusion_model, vae, t5xxl, tokenizer;
   std::string prompt, negative_prompt;
@@ -40,7 +78,9 @@ struct GenerateOptions {
   int width = 0, height = 0;
   int frames = 81;
   int steps = 50;
-  int64_t seed = 42;
+  std::string seed = "42";
+  // Set by the user (else the built-in tiny model takes its small defaults).
+  CLI::Option *size_opt = nullptr, *frames_opt = nullptr, *steps_opt = nullptr, *w_opt = nullptr, *h_opt = nullptr;
   std::optional<double> cfg_scale, shift;
   JengaOverrides jenga;
   std::string attention;
@@ -54,12 +94,20 @@ struct GenerateOptions {
 
 // One prompt per line; blank lines skipped; a trailing \r (CRLF files) dropped.
 std::vector<std::string> read_prompts(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    usage_fail("--prompts {}: is a {}, not a regular file of prompts", path, file_kind(path));
   std::ifstream in(path);
   if (!in) usage_fail("--prompts {}: cannot open the file", path);
   std::vector<std::string> out;
   std::string line;
+  size_t number = 0;
   while (std::getline(in, line)) {
+    ++number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (const auto at = utf8_invalid_at(line))
+      usage_fail("--prompts {}: line {} is not valid UTF-8 (byte {}); save the file as UTF-8 (e.g. iconv -t UTF-8)",
+                 path, number, *at);
     if (line.find_first_not_of(" \t") != std::string::npos) out.push_back(line);
   }
   if (out.empty()) usage_fail("--prompts {}: no prompts (one per line, blank lines are skipped)", path);
@@ -80,11 +128,12 @@ void reject_unsupported_model(const std::string& flag, const std::string& path) 
   namespace fs = std::filesystem;
   std::error_code ec;
   std::vector<std::string> candidates{path};
-  if (fs::is_directory(path, ec)) candidates.push_back((fs::path(path) / "transformer").string());
-  for (const auto& p : candidates) {
+  for (const auto& p0 : candidates) {
     std::optional<DetectedModel> m;
+    std::string p = p0;
     try {
       if (!fs::exists(p, ec)) continue;
+      p = wan::wan_dit_path(p);  // a folder: its DiT's files only
       m = detect_model(Checkpoint::open(p), p);
     } catch (const std::exception&) {
       continue;
@@ -99,7 +148,17 @@ void reject_unsupported_model(const std::string& flag, const std::string& path) 
 void run_generate(const GenerateOptions& o) {
   if (!o.model.empty()) reject_unsupported_model("--model", o.model);
   if (!o.diffusion_model.empty()) reject_unsupported_model("--diffusion-model", o.diffusion_model);
-  auto [w, h] = parse_size("--size", o.size);
+  // No model: the built-in tiny model at a size that finishes in seconds, unless the user chose.
+  const bool builtin = o.model.empty() && o.diffusion_model.empty() && o.vae.empty() && o.t5xxl.empty();
+  std::vector<std::string> tiny_defaults;
+  std::string size = o.size;
+  int frames = o.frames, steps = o.steps;
+  if (builtin) {
+    if (!o.size_opt->count() && !o.w_opt->count() && !o.h_opt->count()) size = kTinySize, tiny_defaults.push_back(fmt::format("--size {}", kTinySize));
+    if (!o.frames_opt->count()) frames = kTinyFrames, tiny_defaults.push_back(fmt::format("--frames {}", kTinyFrames));
+    if (!o.steps_opt->count()) steps = kTinySteps, tiny_defaults.push_back(fmt::format("--steps {}", kTinySteps));
+  }
+  auto [w, h] = parse_size("--size", size);
   if (o.width) w = o.width;
   if (o.height) h = o.height;
   if (!o.model.empty() && !std::filesystem::exists(o.model))
@@ -107,10 +166,9 @@ void run_generate(const GenerateOptions& o) {
   T2VRequest r;
   r.model_dir = o.model;
   r.dit = o.diffusion_model, r.vae = o.vae, r.t5 = o.t5xxl, r.tokenizer = o.tokenizer;
-  if (!o.model.empty() && std::filesystem::is_regular_file(o.model)) r.model_dir.clear(), r.dit = o.model;
   r.prompt = o.prompt, r.negative_prompt = o.negative_prompt;
-  r.width = w, r.height = h, r.frames = o.frames, r.steps = o.steps;
-  r.seed = static_cast<uint64_t>(o.seed);
+  r.width = w, r.height = h, r.frames = frames, r.steps = steps;
+  r.seed = parse_seed(o.seed);
   r.guide_scale = o.cfg_scale, r.shift = o.shift;
   r.jenga = o.jenga;
   r.attention = o.attention, r.svg = o.svg;
@@ -151,6 +209,9 @@ void run_generate(const GenerateOptions& o) {
   // Only rank 0 prints progress.
   const bool quiet = o.quiet || comm->rank() != 0;
   Progress progress(quiet ? Progress::Mode::Quiet : o.json_progress ? Progress::Mode::Json : Progress::Mode::Auto);
+  if (!tiny_defaults.empty())
+    progress.note(fmt::format("no --model: the built-in tiny model uses small defaults ({}), a few seconds on a CPU; "
+                              "set them to change", fmt::join(tiny_defaults, " ")));
   try {
     generate_wan_t2v_batch(r, jobs, progress);
   } catch (const std::exception& e) {
@@ -182,16 +243,23 @@ void register_generate(CLI::App& app) {
       ->capture_default_str();
   add_jenga_flags(*c, o->jenga);
   add_attention_flags(*c, o->attention, o->svg);
-  c->add_option("-s,--size", o->size, "WIDTHxHEIGHT")->capture_default_str();
-  c->add_option("-W,--width", o->width, "Width (overrides --size)");
-  c->add_option("-H,--height", o->height, "Height (overrides --size)");
-  c->add_option("-f,--frames", o->frames, "Frames, 4k+1")->capture_default_str();
-  c->add_option("--steps", o->steps, "Sampling steps")->capture_default_str();
-  c->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  o->size_opt = c->add_option("-s,--size", o->size,
+                               fmt::format("WIDTHxHEIGHT, multiples of 16, each at most {} (without --model: {})",
+                                           kMaxSide, kTinySize))
+                    ->capture_default_str();
+  o->w_opt = c->add_option("-W,--width", o->width, "Width (overrides --size)");
+  o->h_opt = c->add_option("-H,--height", o->height, "Height (overrides --size)");
+  o->frames_opt = c->add_option("-f,--frames", o->frames,
+                                fmt::format("Frames, 4k+1, at most {} (without --model: {})", kMaxFrames, kTinyFrames))
+                      ->capture_default_str();
+  o->steps_opt = c->add_option("--steps", o->steps, fmt::format("Sampling steps, 1 to 1000 (without --model: {})", kTinySteps))
+                     ->capture_default_str();
+  c->add_option("--seed", o->seed, "Random seed, 0 to 18446744073709551615")->capture_default_str();
   c->add_option("--cfg-scale", o->cfg_scale, "Classifier-free guidance scale (default 5; Jenga presets 6)");
   c->add_option("--shift", o->shift, "Flow-matching sigma shift (default 5; Jenga presets 8)");
   c->add_option("-o,--output", o->output,
-                 "Output: .mp4 (needs ffmpeg), .webp, .y4m, .png or a folder (default output.mp4, else .webp)");
+                 fmt::format("Output: {}.y4m, .png or a folder of PNGs (default output.mp4, else .webp); the sidecar "
+                             "is the output's name + .json (t.mp4 -> t.mp4.json)", mp4_help()));
   c->add_option("--solver", o->solver, "Sampler: unipc (official default), dpm++ (official option), euler")
       ->check(CLI::IsMember({"unipc", "dpm++", "euler"}))
       ->capture_default_str();

@@ -11,6 +11,10 @@
 #include "models/detect.h"
 #include "models/hunyuan/hunyuan_config.h"
 #include "models/wan/torch_pickle.h"
+#include "models/wan/wan_folder.h"
+#include "io/file_checks.h"
+#include <filesystem>
+#include <optional>
 #include "models/wan/wan_config.h"
 
 namespace jenga::cli {
@@ -52,9 +56,131 @@ std::pair<std::vector<std::string>, std::vector<std::string>> official_key_diff(
   return {missing, extra};
 }
 
+// One component of a model folder: found or missing, the file, what its tensors say it is.
+nlohmann::json component_report(const wan::WanComponent& c, bool tokenizer) {
+  nlohmann::json j;
+  std::error_code ec;
+  if (c.path.empty()) {
+    j = {{"status", "missing"}, {"expected", c.expected}};
+    if (!c.note.empty()) j["note"] = c.note;
+    return j;
+  }
+  j = {{"status", "found"}, {"path", std::filesystem::absolute(c.path).lexically_normal().string()}};
+  try {
+    if (tokenizer) {
+      require_regular_file((std::filesystem::path(c.path) / "spiece.model").string(), "tokenizer");
+      j["model"] = "SentencePiece model (spiece.model)";
+      return j;
+    }
+    if (!std::filesystem::is_directory(c.path, ec)) require_regular_file(c.path, "");
+    wan::reject_torch_pickle(c.path);
+    const auto m = detect_model(Checkpoint::open(c.path), c.path);
+    if (m) {
+      j["model"] = fmt::format("{}{}{} ({} layout)", m->family, m->variant.empty() ? "" : " ", m->variant, m->layout);
+    } else {
+      j["status"] = "unrecognised";
+      j["model"] = nullptr;
+    }
+  } catch (const std::exception& e) {
+    j["status"] = "unreadable";
+    j["error"] = e.what();
+  }
+  return j;
+}
+
+std::string not_usable_reason(const wan::WanFolder& f, const std::vector<std::string>& missing,
+                              const std::vector<std::string>& extra) {
+  const auto p = f.problems();
+  if (!p.empty()) return p.front();
+  if (!missing.empty() || !extra.empty()) return "the DiT's tensors differ from the official list (see above)";
+  return "a component is unreadable or not what its slot needs (see above)";
+}
+
+// `inspect FOLDER` of a Wan2.1 model: each component, and whether generate can run it.
+// Returns false when the folder is not a usable model.
+bool report_folder(const InspectOptions& o, const wan::WanFolder& f, nlohmann::json* out, bool dit_tensors_ok = true) {
+  const std::pair<const char*, const wan::WanComponent*> parts[] = {
+      {"dit", &f.dit}, {"vae", &f.vae}, {"text_encoder", &f.t5}, {"tokenizer", &f.tokenizer}};
+  const char* expect[] = {"wan2.1-", "wan2.1-vae", "umt5-encoder", ""};
+  nlohmann::json comps = nlohmann::json::object();
+  bool usable = dit_tensors_ok;
+  int i = 0;
+  for (const auto& [key, c] : parts) {
+    nlohmann::json j = component_report(*c, std::string(key) == "tokenizer");
+    // Each part must be what its slot needs (a VAE where the DiT belongs is no DiT).
+    if (j["status"] == "found" && j.contains("model") && j["model"].is_string() &&
+        j["model"].get<std::string>().rfind(expect[i], 0) != 0) {
+      j["status"] = "wrong model";
+    }
+    if (j["status"] != "found") usable = false;
+    comps[key] = j;
+    ++i;
+  }
+  if (out) {
+    (*out)["layout"] = f.layout;
+    (*out)["components"] = comps;
+    (*out)["usable"] = usable;
+    return usable;
+  }
+  (void)o;
+  std::printf("\nfolder:       %s (%s layout)\n", f.root.c_str(), f.layout.c_str());
+  const char* labels[] = {"DiT:         ", "VAE:         ", "text encoder:", "tokenizer:   "};
+  i = 0;
+  for (const auto& [key, c] : parts) {
+    const auto& j = comps[key];
+    const std::string st = j["status"].get<std::string>();
+    if (st == "missing") {
+      std::printf("%s missing (expected at %s%s%s)\n", labels[i], j["expected"].get<std::string>().c_str(),
+                  j.contains("note") ? "; " : "", j.contains("note") ? j["note"].get<std::string>().c_str() : "");
+    } else {
+      std::string what = j.contains("error") ? j["error"].get<std::string>()
+                         : j.contains("model") && j["model"].is_string() ? j["model"].get<std::string>()
+                                                                          : "not recognised";
+      std::printf("%s %s %s: %s\n", labels[i], st.c_str(), j["path"].get<std::string>().c_str(), what.c_str());
+    }
+    ++i;
+  }
+  std::printf("usable:       %s\n", usable ? "yes (generate --model runs it)" : "no (see above)");
+  return usable;
+}
+
 void run_inspect(const InspectOptions& o) {
-  wan::reject_torch_pickle(o.path);  // e.g. HunyuanVideo's mp_rank_00_model_states.pt: names the conversion
-  const Checkpoint ck = Checkpoint::open(o.path);
+  std::error_code ec;
+  // A Wan2.1 model folder: the DiT's own files are listed, then each component.
+  std::optional<wan::WanFolder> folder;
+  std::string dit_path = o.path;
+  if (std::filesystem::is_directory(o.path, ec)) {
+    auto f = wan::resolve_wan_folder(o.path);
+    bool wan_dit = false;
+    if (!f.dit.path.empty()) {
+      try {
+        wan_dit = wan::detect_layout(Checkpoint::open(f.dit.path)).has_value();
+      } catch (const std::exception&) {
+        wan_dit = true;  // a broken DiT file: the component report says why
+      }
+    }
+    const bool wan_names = !f.vae.path.empty() || !f.t5.path.empty();
+    if (wan_dit || wan_names) {
+      folder = f;
+      if (!f.dit.path.empty()) dit_path = f.dit.path;
+    }
+  } else if (std::filesystem::exists(o.path, ec)) {
+    require_regular_file(o.path, "");
+  }
+  if (folder && folder->dit.path.empty()) {
+    if (o.json) {
+      nlohmann::json j;
+      j["path"] = o.path;
+      const bool ok = report_folder(o, *folder, &j);
+      std::printf("%s\n", j.dump(2).c_str());
+      if (!ok) throw Error(fmt::format("{}: not a usable model: {}", o.path, folder->problems().front()));
+      return;
+    }
+    report_folder(o, *folder, nullptr);
+    fail("{}: not a usable model: {}", o.path, folder->problems().front());
+  }
+  wan::reject_torch_pickle(dit_path);  // e.g. HunyuanVideo's mp_rank_00_model_states.pt: names the conversion
+  const Checkpoint ck = Checkpoint::open(dit_path);
   uint64_t total_bytes = 0, total_elems = 0;
   std::map<std::string, size_t> per_dtype;
   for (const auto& n : ck.names()) {
@@ -63,8 +189,8 @@ void run_inspect(const InspectOptions& o) {
     total_elems += static_cast<uint64_t>(t.numel());
     per_dtype[t.dtype_name]++;
   }
-  const auto model = detect_model(ck, o.path);
-  const auto [missing, extra] = official_key_diff(ck, o.path);
+  const auto model = detect_model(ck, dit_path);
+  const auto [missing, extra] = official_key_diff(ck, dit_path);
 
   if (o.json) {
     nlohmann::json j;
@@ -90,7 +216,9 @@ void run_inspect(const InspectOptions& o) {
     }
     j["missing"] = missing;
     j["unexpected"] = extra;
+    const bool ok = !folder || report_folder(o, *folder, &j, missing.empty() && extra.empty());
     std::printf("%s\n", j.dump(2).c_str());
+    if (!ok) fail("{}: not a usable model: {}", o.path, not_usable_reason(*folder, missing, extra));
     return;
   }
   if (!o.summary) {
@@ -125,6 +253,8 @@ void run_inspect(const InspectOptions& o) {
     std::printf("unexpected: %zu tensor(s)%s\n", extra.size(), extra.empty() ? "" : ":");
     for (const auto& n : extra) std::printf("  + %s\n", n.c_str());
   }
+  if (folder && !report_folder(o, *folder, nullptr, missing.empty() && extra.empty()))
+    fail("{}: not a usable model: {}", o.path, not_usable_reason(*folder, missing, extra));
 }
 }  // namespace
 

@@ -1,30 +1,52 @@
 #include "core/interrupt.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
+#include <string>
+
+#include "core/temp_paths.h"
 
 namespace jenga {
 
 namespace {
-std::atomic<bool> g_flag{false};
+std::atomic<int> g_signal{0};
+
+const char* signal_text(int sig) {
+  return sig == SIGINT ? "interrupted by SIGINT (Ctrl-C); no output was written"
+         : sig == SIGTERM ? "terminated by SIGTERM; no output was written"
+                          : "stopped by a signal; no output was written";
+}
 
 extern "C" void on_signal(int sig) {
-  if (g_flag.exchange(true)) {  // second signal: stop now
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
+  int expected = 0;
+  if (!g_signal.compare_exchange_strong(expected, sig)) {
+    // Second signal: clean up what can be, then stop now.
+    remove_temp_paths_signal_safe();
+    const char msg[] = "\nerror: second signal: stopped at once (temp files removed)\n";
+    (void)!::write(2, msg, sizeof msg - 1);
+    ::_exit(128 + sig);
   }
 }
 }  // namespace
 
+Interrupted::Interrupted(int signal) : Error(signal_text(signal)), signal_(signal) {}
+
 void install_interrupt_handler() {
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a blocking read returns EINTR
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
 }
 
-bool interrupted() { return g_flag.load(std::memory_order_relaxed); }
+bool interrupted() { return g_signal.load(std::memory_order_relaxed) != 0; }
+int interrupt_signal() { return g_signal.load(std::memory_order_relaxed); }
 
 void check_interrupt() {
-  if (interrupted()) throw Interrupted();
+  if (const int s = interrupt_signal()) throw Interrupted(s);
 }
 
 }  // namespace jenga

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "io/file_checks.h"
 #include "io/utf8.h"
 
 namespace jenga {
@@ -140,6 +141,7 @@ SafetensorsHeader parse_safetensors(std::span<const uint8_t> file, const std::st
 // ---- mmap reader -------------------------------------------------------------------------
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+  require_regular_file(path, "");  // stat first: open() on a FIFO would block
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("{}: cannot open ({}); check the path", path, std::strerror(errno));
   struct stat st {};
@@ -208,6 +210,7 @@ Tensor SafetensorsFile::load(const std::string& name, std::optional<DType> want)
 
 namespace {
 std::vector<std::string> shards_from_index(const fs::path& index_path) {
+  require_regular_file(index_path.string(), "shard index");
   std::ifstream in(index_path);
   if (!in) fail("{}: cannot read the shard index", index_path.string());
   json j;

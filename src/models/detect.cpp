@@ -17,12 +17,12 @@ std::optional<nlohmann::json> read_config_beside(const std::string& path) {
   namespace fs = std::filesystem;
   fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
   fs::path cfg = dir / "config.json";
-  if (!fs::exists(cfg)) return std::nullopt;
+  if (!fs::is_regular_file(cfg)) return std::nullopt;  // never open a FIFO
   std::ifstream in(cfg);
   try {
     return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({}); fix or delete it", cfg.string(), e.what());
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("{}: not valid JSON (near byte {}); fix or delete it", cfg.string(), e.byte);
   }
 }
 }  // namespace

@@ -25,7 +25,13 @@
 #include "models/wan/vae_model.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
+#include "models/wan/wan_folder.h"
+#include "pipeline/memory_estimate.h"
+#include "pipeline/output_target.h"
+#include "pipeline/sidecar.h"
 #include "pipeline/tiny_model.h"
+#include "core/temp_paths.h"
+#include "io/utf8.h"
 #include "pipeline/wan_denoise.h"
 #include "sampling/flow_unipc.h"
 #if JENGA_HAVE_CUDA
@@ -48,18 +54,6 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// A component file of a published folder: prefer a converted .safetensors next to the .pth.
-std::string component(const std::string& dir, const std::string& stem, const char* flag) {
-  const fs::path st = fs::path(dir) / (stem + ".safetensors");
-  const fs::path pth = fs::path(dir) / (stem + ".pth");
-  if (fs::exists(st)) return st.string();
-  if (fs::exists(pth)) {
-    wan::reject_torch_pickle(pth.string());  // names the one-time conversion to run
-    return pth.string();
-  }
-  fail("{}: has no {} (.safetensors or .pth); download it or pass {} FILE", dir, stem, flag);
-}
-
 // Where the DiT runs.
 bool use_cuda(const std::string& device) {
 #if JENGA_HAVE_CUDA
@@ -71,21 +65,31 @@ bool use_cuda(const std::string& device) {
 #endif
 }
 
-uint64_t file_fingerprint(const std::string& path) {
-  // FNV-1a over the size and the first 1 MiB (the safetensors header and first tensors): cheap
-  // and enough to tell checkpoints apart in a sidecar.
-  std::error_code ec;
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&](uint8_t b) { h = (h ^ b) * 1099511628211ull; };
-  fs::path p(path);
-  if (fs::is_directory(p, ec)) return 0;
-  const uint64_t size = fs::file_size(p, ec);
-  for (int i = 0; i < 8; ++i) mix(static_cast<uint8_t>(size >> (8 * i)));
-  std::ifstream in(p, std::ios::binary);
-  std::vector<char> buf(1 << 20);
-  in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-  for (std::streamsize i = 0; i < in.gcount(); ++i) mix(static_cast<uint8_t>(buf[i]));
-  return h;
+// The run's memory, estimated from the DiT's header before any weight is read (memory_estimate.h).
+void check_memory(const std::string& dit_path, const T2VRequest& r, bool cuda) {
+  MemoryNeed need;
+  need.width = r.width, need.height = r.height, need.frames = r.frames;
+  need.cuda = cuda, need.offload = r.offload, need.bytes_per_weight = cuda ? 2 : 4;
+  try {
+    const Checkpoint ck = Checkpoint::open(wan::wan_dit_path(dit_path));
+    const auto layout = wan::detect_layout(ck);
+    if (!layout) return;  // the loader says what is wrong
+    const wan::WanConfig c = wan::detect_config(ck, *layout, nullptr);
+    need.dit_params = c.parameter_count(), need.dim = c.dim, need.ffn_dim = c.ffn_dim;
+  } catch (const std::exception&) {
+    return;  // the loader says what is wrong, in its own words
+  }
+  uint64_t available = available_host_bytes();
+  std::string where = "host memory";
+#if JENGA_HAVE_CUDA
+  if (cuda) {
+    const auto info = cuda::device_info();
+    const size_t used = cuda::device_used_bytes();
+    available = info.total_memory > used ? info.total_memory - used : 0;
+    where = "GPU memory";
+  }
+#endif
+  require_memory_fits(need, available, where);
 }
 
 void check_request(const T2VRequest& r) {
@@ -101,15 +105,19 @@ void check_request(const T2VRequest& r) {
   check_jenga_overrides(r.preset, r.jenga);
   (void)resolve_attention(r.attention, !r.preset.empty() && r.preset != "dense", r.svg);
   check_video_path(r.output);
-  const fs::path parent = fs::absolute(fs::path(r.output)).parent_path();
-  if (!fs::is_directory(parent) || ::access(parent.c_str(), W_OK) != 0)
-    usage_fail("-o {}: folder {} does not exist or is not writable", r.output, parent.string());
+  check_output_target(r.output, r.frames);  // a folder in the way, an unwritable parent: before any work
+  for (const auto& [text, flag] : {std::pair{&r.prompt, "--prompt"}, {&r.negative_prompt, "--negative-prompt"}})
+    if (const auto at = utf8_invalid_at(*text))
+      usage_fail("{}: not valid UTF-8 (byte {}); save the text as UTF-8 (e.g. iconv -t UTF-8) and try again", flag, *at);
 }
 
 }  // namespace
 
 void check_t2v_request(const T2VRequest& r) {
   check_request(r);
+  if (r.frames > kMaxFrames) usage_fail("--frames {}: at most {}", r.frames, kMaxFrames);
+  if (r.width > kMaxSide || r.height > kMaxSide)
+    usage_fail("--size {}x{}: width and height are at most {}", r.width, r.height, kMaxSide);
   if (r.parallel != "sequence" && r.parallel != "prompts")
     usage_fail("--parallel {}: use sequence or prompts", r.parallel);
 }
@@ -124,6 +132,7 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
   for (const auto& j : all_jobs) {
     T2VRequest r = req;
     r.output = j.output;
+    r.prompt = j.prompt;
     check_t2v_request(r);
   }
   const double t_start = now_s();
@@ -140,37 +149,35 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
 
   // Components.
   TinyModelPaths paths;
-  std::string tiny_dir;
+  std::optional<TempPath> tiny_dir;  // removed on every exit the process can catch, a second signal included
   const bool builtin = req.model_dir.empty() && req.dit.empty() && req.vae.empty() && req.t5.empty();
   if (builtin) {
-    tiny_dir = (fs::temp_directory_path() / ("jenga-tiny-" + std::to_string(::getpid()))).string();
-    paths = write_tiny_wan_model(tiny_dir);
+    tiny_dir.emplace((fs::temp_directory_path() / ("jenga-tiny-" + std::to_string(::getpid()))).string());
+    paths = write_tiny_wan_model(tiny_dir->path());
     progress.note("no --model given: running the built-in tiny random model (a smoke test; expect noise)");
   } else {
-    const std::string& d = req.model_dir;
-    paths.dit = !req.dit.empty() ? req.dit : d;
-    paths.vae = !req.vae.empty() ? req.vae : (d.empty() ? "" : component(d, "Wan2.1_VAE", "--vae"));
-    paths.t5 = !req.t5.empty() ? req.t5 : (d.empty() ? "" : component(d, "models_t5_umt5-xxl-enc-bf16", "--t5xxl"));
-    paths.tokenizer = !req.tokenizer.empty() ? req.tokenizer : (d.empty() ? "" : (fs::path(d) / "google" / "umt5-xxl").string());
-    if (paths.dit.empty()) usage_fail("no DiT weights: pass --model FOLDER or --diffusion-model FILE");
-    if (paths.vae.empty()) usage_fail("no VAE: pass --model FOLDER or --vae FILE");
-    if (paths.t5.empty()) usage_fail("no text encoder: pass --model FOLDER or --t5xxl FILE");
-    if (paths.tokenizer.empty()) usage_fail("no tokenizer: pass --model FOLDER or --tokenizer spiece.model");
-    for (const auto& [p, what] : {std::pair{paths.dit, "DiT"}, {paths.vae, "VAE"}, {paths.t5, "text encoder"},
-                                  {paths.tokenizer, "tokenizer"}})
-      if (!fs::exists(p)) fail("{} {}: no such file or folder", what, p);
+    // One place knows every layout's file names (models/wan/wan_folder.h).
+    const auto folder = wan::resolve_wan_folder(req.model_dir, {req.dit, req.vae, req.t5, req.tokenizer});
+    wan::require_complete(folder, req.model_dir.empty() ? "" : "--model " + req.model_dir);
+    paths = {folder.dit.path, folder.vae.path, folder.t5.path, folder.tokenizer.path};
+    wan::reject_torch_pickle(paths.vae);  // names the one-time conversion until .pth is read
+    wan::reject_torch_pickle(paths.t5);
   }
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      if (!dir.empty()) fs::remove_all(dir, ec);
-    }
-  } cleanup{tiny_dir};
-
   const bool cuda = use_cuda(req.device);
+  check_memory(paths.dit, req, cuda);
+  // What made the video: absolute paths and fingerprints (sidecar.h says what they are).
+  const nlohmann::json components = {{"dit", file_record(paths.dit)}, {"vae", file_record(paths.vae)},
+                                     {"text_encoder", file_record(paths.t5)}, {"tokenizer", file_record(paths.tokenizer)}};  // before any weight is read
+  progress.note("loading the DiT " + fs::absolute(paths.dit).string());
   // The GPU computes with bf16 matrices: loading them so halves host memory (28 GB, not 56, for 14B).
-  const wan::WanDit model = wan::load_wan_dit(paths.dit, cuda ? DType::BF16 : DType::F32);
+  const double t_load0 = now_s();
+  bool load_started = false;
+  const wan::WanDit model = wan::load_wan_dit(paths.dit, cuda ? DType::BF16 : DType::F32, [&](int64_t done, int64_t total) {
+    if (!load_started) progress.begin("load", static_cast<int>(total)), load_started = true;  // blocks
+    progress.update(static_cast<int>(done));
+  });
+  if (load_started) progress.end();
+  const double t_load = now_s() - t_load0;
   const auto& cfg = model.config;
   // Heads must divide over the ranks: say so before the text encoder runs.
   if (seq && cfg.num_heads % world != 0)
@@ -185,7 +192,8 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     vae.emplace(wan::WanVae::load(Checkpoint::open(paths.vae)));
     if (vae->z_dim != cfg.in_dim) fail("{}: VAE latent channels {} do not match the DiT's {}", paths.vae, vae->z_dim, cfg.in_dim);
   }
-  progress.note(fmt::format("loaded Wan2.1 {} DiT ({} layers, dim {}) on {}{}{}", cfg.size_name(), cfg.num_layers, cfg.dim,
+  progress.note(fmt::format("loaded Wan2.1 {} DiT ({} layers, dim {}) in {} on {}{}{}", cfg.size_name(), cfg.num_layers, cfg.dim,
+                            Progress::format_duration(t_load),
                             cuda ? "cuda" : "cpu", cuda && req.offload ? " (--offload: blocks streamed from host memory)" : "",
                             world > 1 ? fmt::format(", {} processes, {} parallel", world, req.parallel) : ""));
   if (req.offload && !cuda) progress.note("--offload: the DiT runs on the CPU here; the flag changes nothing");
@@ -227,8 +235,14 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
 #endif
       return t5.encode(tp.ids, tp.mask);
     };
+    progress.begin("text", static_cast<int>(jobs.size()) + 1);  // the negative prompt, then each prompt
     const Tensor uncond = encode(neg);
-    for (size_t j = 0; j < jobs.size(); ++j) ctx[j] = {encode(jobs[j].prompt), uncond};
+    progress.update(1);
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      ctx[j] = {encode(jobs[j].prompt), uncond};
+      progress.update(static_cast<int>(j) + 2);
+    }
+    progress.end();
   }
   if (seq) {
     for (auto& pair : ctx)
@@ -287,11 +301,17 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
 
     // Decode and write.
     const double t_vae0 = now_s();
+    auto vae_cpu_decode = [&] {
+      progress.begin("decode", static_cast<int>(x.dim(1)));  // latent frames
+      Tensor v = wan::vae_decode(*vae, x, [&](int64_t done, int64_t) { progress.update(static_cast<int>(done)); });
+      progress.end();
+      return v;
+    };
     // The DiT is gone by now (it lives inside denoise_wan): the decoder gets the GPU to itself.
 #if JENGA_HAVE_CUDA
-    const Tensor video = cuda ? wan::vae_decode_cuda(*vae, x) : wan::vae_decode(*vae, x);
+    const Tensor video = cuda ? wan::vae_decode_cuda(*vae, x) : vae_cpu_decode();
 #else
-    const Tensor video = wan::vae_decode(*vae, x);
+    const Tensor video = vae_cpu_decode();
 #endif
     check_interrupt();
     const double t_vae = now_s() - t_vae0;
@@ -299,16 +319,14 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     const Frames frames = frames_from_unit_range(video.data_as<float>(), static_cast<int>(video.dim(1)),
                                                  static_cast<int>(video.dim(2)), static_cast<int>(video.dim(3)));
     T2VResult res;
-    res.output = write_video(jobs[j].output, frames, 16);
-
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     nlohmann::json report = {
         {"engine", {{"name", "jenga.cpp"}, {"version", JENGA_VERSION_STRING}, {"commit", JENGA_GIT_COMMIT}}},
+        {"run", run_record(cuda)},
         {"model", {{"builtin_tiny", builtin}, {"dit", builtin ? "built-in" : paths.dit}, {"dit_size", cfg.size_name()},
                    {"dit_layout", std::string(wan::layout_name(model.layout))},
-                   {"fingerprints", {{"vae", builtin ? 0 : file_fingerprint(paths.vae)},
-                                     {"t5", builtin ? 0 : file_fingerprint(paths.t5)}}}}},
+                   {"components", components}}},
         {"settings", {{"prompt", jobs[j].prompt}, {"negative_prompt", neg}, {"width", req.width}, {"height", req.height},
                       {"frames", req.frames}, {"steps", req.steps}, {"seed", req.seed},
                       {"cfg_scale", guide}, {"shift", shift}, {"solver", req.solver},
@@ -323,10 +341,9 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
         {"forwards", dn.forwards},
         {"forwards_reused", dn.forwards_reused},
         {"denoise", dn.report},
-        {"timings_s", {{"text", t_text}, {"denoise", t_denoise}, {"vae_decode", t_vae},
+        {"timings_s", {{"load", t_load}, {"text", t_text}, {"denoise", t_denoise}, {"vae_decode", t_vae},
                        {"total", now_s() - (j == 0 ? t_start : t_job0)}}},
-        {"peak_host_rss_gib", static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0)},
-        {"output", res.output}};
+        {"peak_host_rss_gib", static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0)}};
     if (jobs.size() > 1 || all_jobs.size() > 1) report["settings"]["batch"] = {{"jobs", all_jobs.size()}};
     if (*dr.attention == AttentionMode::svg)
       report["settings"]["svg"] = {{"sparsity", dr.svg.sparsity}, {"first_times_fp", dr.svg.first_times_fp},
@@ -344,15 +361,14 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
       report["peak_gpu_alloc_gib"] = gpu_peak_all;
       report["peak_gpu_alloc_gib_by_phase"] = {{"text", gpu_peak_text}, {"denoise", gpu_peak_denoise}, {"vae_decode", gpu_peak_vae}};
     }
-    res.sidecar = (fs::path(res.output).parent_path() / (fs::path(res.output).stem().string() + ".json")).string();
-    if (fs::is_directory(res.output)) res.sidecar = res.output + ".json";
-    const std::string tmp = res.sidecar + ".partial";
-    {
-      std::ofstream out(tmp);
-      out << report.dump(2) << "\n";
-      if (!out) fail("{}: cannot write the sidecar", res.sidecar);
-    }
-    fs::rename(tmp, res.sidecar);
+    // The video and its sidecar (sidecar_path: the output's name + ".json"), both or neither.
+    res.output = commit_video_and_sidecar(
+        jobs[j].output, frames.count, [&](const std::string& tmp) { return write_video(tmp, frames, 16); },
+        [&](const std::string& final_path) {
+          report["output"] = final_path;
+          return report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+        });
+    res.sidecar = sidecar_path(res.output);
     res.report = report;
     progress.note("wrote " + res.output + " and " + res.sidecar);
     results.push_back(std::move(res));

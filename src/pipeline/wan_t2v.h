@@ -17,8 +17,14 @@ namespace dist {
 class Communicator;
 }
 
+// Upper limits, refused as given (docs/ERRORS.md): far past any published setting, low enough
+// that no size computation can overflow.
+inline constexpr int kMaxFrames = 1001;  // 4k+1
+inline constexpr int kMaxSide = 8192;    // pixels, width and height
+
 struct T2VRequest {
-  // A published Wan2.1 folder (diffusion_pytorch_model*.safetensors, Wan2.1_VAE.pth,
+  // A published Wan2.1 folder or a DiT file (models/wan/wan_folder.h finds each component:
+  // diffusion_pytorch_model*.safetensors, Wan2.1_VAE.pth,
   // models_t5_umt5-xxl-enc-bf16.pth, google/umt5-xxl/); single components override it.
   // All empty: the built-in tiny random model (a smoke test of the whole path).
   std::string model_dir, dit, vae, t5, tokenizer;

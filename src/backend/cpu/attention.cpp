@@ -1,4 +1,5 @@
 #include "backend/cpu/attention.h"
+#include "core/interrupt.h"
 
 #include <algorithm>
 #include <cmath>
@@ -43,9 +44,11 @@ void attention(const AttentionArgs& a) {
 #pragma omp parallel for collapse(2) schedule(dynamic)
   for (int64_t b = 0; b < a.batch; ++b) {
     for (int64_t h = 0; h < a.heads; ++h) {
+      if (interrupted()) continue;  // Ctrl-C: skip the rest (no throw inside OpenMP); the caller throws
       std::vector<float> logits(static_cast<size_t>(a.k_len));
       std::vector<int64_t> cols;
       for (int64_t i = 0; i < a.q_len; ++i) {
+        if ((i & 63) == 0 && interrupted()) break;
         const float* q = a.q + b * a.q_batch_stride + h * a.q_head_stride + i * a.q_row_stride;
         float* o = a.out + b * a.out_batch_stride + h * a.out_head_stride + i * a.out_row_stride;
         std::span<const int32_t> kept = L ? L->kept(b, h, i / block_m) : std::span<const int32_t>(all);

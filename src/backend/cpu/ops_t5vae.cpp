@@ -7,6 +7,7 @@
 
 #include "backend/cpu/gemm.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 
 namespace jenga::cpu {
 
@@ -101,6 +102,8 @@ void attention_gemm(const float* q, int64_t ldq, const float* k, int64_t ldk, co
   std::vector<float> s(static_cast<size_t>(tile * lk));
   std::vector<float> o(static_cast<size_t>(tile * d));
   for (int64_t i0 = 0; i0 < lq; i0 += tile) {
+    // Ctrl-C: stop within a tile; the result is dropped (the caller's next check_interrupt throws).
+    if (interrupted()) return;
     const int64_t m = std::min(tile, lq - i0);
     gemm(false, true, m, lk, d, scale, q + i0 * ldq, ldq, k, ldk, 0.0f, s.data(), lk);
 #pragma omp parallel for schedule(static) if (m * lk > kParallelMin)

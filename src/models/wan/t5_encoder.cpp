@@ -7,6 +7,7 @@
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/ops_t5vae.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "io/safetensors.h"
 #include "models/wan/torch_pickle.h"
 
@@ -161,6 +162,7 @@ Tensor T5Encoder::encode(std::span<const int64_t> ids, std::span<const int64_t> 
   std::vector<float> shared_pos;
   if (k.shared_pos) shared_pos = ckpt_->load("pos_embedding.embedding.weight", DType::F32).to_f32_vector();
   for (int64_t l = 0; l < k.layers; ++l) {
+    check_interrupt();  // a layer of the XXL encoder is well under a second
     const std::string p = "blocks." + std::to_string(l) + ".";
     const auto norm1 = load(p + "norm1.weight", {D});
     cpu::t5_rms_norm(x.data(), L, D, norm1.data(), 1e-6f, h.data());

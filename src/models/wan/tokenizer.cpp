@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "io/file_checks.h"
 #include "models/wan/text_clean.h"
 
 #ifdef JENGA_HAVE_SENTENCEPIECE
@@ -33,6 +34,7 @@ UmT5Tokenizer UmT5Tokenizer::open(const std::string& path) {
            "supported)",
            path);
   }
+  require_regular_file(file, "tokenizer");  // a FIFO would block the reader
 #ifdef JENGA_HAVE_SENTENCEPIECE
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
   const auto status = sp->Load(file);

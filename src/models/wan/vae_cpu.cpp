@@ -6,6 +6,7 @@
 
 #include "backend/cpu/ops_t5vae.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 
 namespace jenga::wan {
 namespace {
@@ -64,6 +65,7 @@ VaeChunk causal_conv(const VaeCausalConv& c, const VaeChunk& x, VaeTemporalCache
 }
 
 VaeChunk res_block(const VaeResBlock& b, const VaeChunk& x, VaeTemporalCache& cache) {
+  check_interrupt();  // Ctrl-C within a block's time, not a whole decode's
   VaeChunk h = causal_conv(b.conv1, norm(x, b.gamma1, true), cache);
   h = causal_conv(b.conv2, norm(h, b.gamma2, true), cache);
   if (b.has_shortcut) {
@@ -185,6 +187,7 @@ void vae_decode_stream(const WanVae& vae, const Tensor& latents,
   VaeTemporalCache cache(vae.decoder.cache_slots);
   int64_t first = 0;
   for (int64_t t = 0; t < T; ++t) {
+    check_interrupt();
     // Official de-normalisation z / (1/std) + mean, then conv2 (1x1x1), per latent frame.
     VaeChunk zt(1, H, W, zc);
     for (int64_t c = 0; c < zc; ++c) {
@@ -200,13 +203,22 @@ void vae_decode_stream(const WanVae& vae, const Tensor& latents,
   }
 }
 
-Tensor vae_decode(const WanVae& vae, const Tensor& latents, bool clamp) {
+Tensor vae_decode(const WanVae& vae, const Tensor& latents, bool clamp, const std::function<void(int64_t, int64_t)>& on_frame);
+
+Tensor vae_decode(const WanVae& vae, const Tensor& latents, bool clamp) { return vae_decode(vae, latents, clamp, {}); }
+
+Tensor vae_decode(const WanVae& vae, const Tensor& latents, const std::function<void(int64_t, int64_t)>& on_frame) {
+  return vae_decode(vae, latents, true, on_frame);
+}
+
+Tensor vae_decode(const WanVae& vae, const Tensor& latents, bool clamp, const std::function<void(int64_t, int64_t)>& on_frame) {
   check_vae_latents(vae, latents);
   const int64_t T = latents.dim(1), sf = vae.decoder.spatial_factor, tf = vae.decoder.temporal_factor;
   const int64_t F = 1 + tf * (T - 1), Ho = latents.dim(2) * sf, Wo = latents.dim(3) * sf;
   const int64_t C = vae.decoder.conv_out.conv.cout;
   Tensor out = Tensor::empty(DType::F32, {C, F, Ho, Wo});
   float* o = out.data_as<float>();
+  int64_t done = 0;
   vae_decode_stream(vae, latents, [&](const VaeChunk& ch, int64_t first) {
     JENGA_ASSERT(ch.h == Ho && ch.w == Wo && ch.c == C && first + ch.t <= F);
     for (int64_t t = 0; t < ch.t; ++t)
@@ -218,6 +230,7 @@ Tensor vae_decode(const WanVae& vae, const Tensor& latents, bool clamp) {
           dst[p] = clamp ? std::clamp(v, -1.0f, 1.0f) : v;
         }
       }
+    if (on_frame) on_frame(++done, T);
   });
   return out;
 }

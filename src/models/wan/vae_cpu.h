@@ -54,6 +54,8 @@ void vae_decode_stream(const WanVae& vae, const Tensor& latents,
 
 // Decoded video [3, 1 + 4(T-1), 8H, 8W] f32, clamped to [-1, 1] when `clamp` (official output).
 Tensor vae_decode(const WanVae& vae, const Tensor& latents, bool clamp = true);
+// The same, calling on_frame(latent frames decoded, total) after each latent frame (progress).
+Tensor vae_decode(const WanVae& vae, const Tensor& latents, const std::function<void(int64_t, int64_t)>& on_frame);
 
 // frames: [3, 1 + 4k, H, W] f32 in [-1, 1], H and W multiples of the spatial factor.
 // Returns the normalised latent mean [z_dim, 1 + k, H/8, W/8] (official WanVAE.encode).

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "models/wan/wan_folder.h"
 
 namespace jenga::wan {
 
@@ -20,21 +21,18 @@ std::optional<nlohmann::json> read_json(const fs::path& file) {
   std::ifstream in(file);
   try {
     return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({}); fix or delete it", file.string(), e.what());
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("{}: not valid JSON (near byte {}); fix or delete it", file.string(), e.byte);
   }
 }
 
 }  // namespace
 
-WanDit load_wan_dit(const std::string& path_in, DType dtype) {
+WanDit load_wan_dit(const std::string& path_in, DType dtype, const std::function<void(int64_t, int64_t)>& on_block) {
   std::error_code ec;
   if (!fs::exists(path_in, ec)) fail("{}: no such file or folder; pass a Wan2.1 DiT checkpoint", path_in);
-  fs::path path = path_in;
-  // A whole diffusers pipeline folder: the DiT lives in transformer/.
-  if (fs::is_directory(path, ec) && fs::exists(path / "model_index.json", ec) &&
-      fs::is_directory(path / "transformer", ec))
-    path = path / "transformer";
+  // A folder: its DiT's files only (wan_folder.h), never a converted VAE or umT5 beside them.
+  fs::path path = wan_dit_path(path_in);
 
   const Checkpoint ckpt = Checkpoint::open(path.string());
   const auto layout = detect_layout(ckpt);
@@ -48,7 +46,7 @@ WanDit load_wan_dit(const std::string& path_in, DType dtype) {
   m.config = detect_config(ckpt, *layout, cj);
   m.layout = *layout;
   m.source = path.string();
-  m.weights = load_wan_weights(ckpt, *layout, m.config, dtype);
+  m.weights = load_wan_weights(ckpt, *layout, m.config, dtype, on_block);
   return m;
 }
 

@@ -21,6 +21,8 @@ struct WanDit {
 // (dim, num_heads, ...) or diffusers (num_attention_heads, ...) format; without one the shapes
 // decide and the head dim is taken as 128 (every published Wan2.1 DiT).
 // `matrix_dtype`: see load_wan_weights (F32 for the CPU forward, BF16 is enough for the GPU).
-WanDit load_wan_dit(const std::string& path, DType matrix_dtype = DType::F32);
+// `on_block`: see load_wan_weights (progress while loading).
+WanDit load_wan_dit(const std::string& path, DType matrix_dtype = DType::F32,
+                    const std::function<void(int64_t, int64_t)>& on_block = {});
 
 }  // namespace jenga::wan

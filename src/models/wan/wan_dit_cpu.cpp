@@ -8,6 +8,7 @@
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/ops.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "dist/ulysses.h"
 
 namespace jenga::wan {
@@ -163,6 +164,7 @@ Tensor wan_forward_cpu(const WanDit& model, const Tensor& x, double t, const Ten
     std::copy(xs.begin(), xs.end(), hooks.residual);
   }
   for (int64_t layer = 0; layer < (skip_blocks ? 0 : c.num_layers); ++layer) {
+    check_interrupt();  // Ctrl-C within a block's time, not a whole step's
     const WanBlockWeights& B = W.blocks[static_cast<size_t>(layer)];
     const float* m = f32(B.modulation);
     for (int64_t i = 0; i < 6 * dim; ++i) mod[i] = m[i] + e0[i];

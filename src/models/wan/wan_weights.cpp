@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "io/safetensors.h"
 #include "models/wan/wan_keys.h"
 
@@ -77,7 +78,8 @@ class Loader {
 
 }  // namespace
 
-WanWeights load_wan_weights(const Checkpoint& ckpt, Layout layout, const WanConfig& config, DType dtype) {
+WanWeights load_wan_weights(const Checkpoint& ckpt, Layout layout, const WanConfig& config, DType dtype,
+                            const std::function<void(int64_t, int64_t)>& on_block) {
   config.validate();
   if (config.model_type != "t2v")
     fail("{}: {} Wan checkpoints (image conditioning) are not supported yet; use a text-to-video "
@@ -94,6 +96,7 @@ WanWeights load_wan_weights(const Checkpoint& ckpt, Layout layout, const WanConf
   w.time_proj = L.linear("time_projection.1");
   w.blocks.resize(static_cast<size_t>(config.num_layers));
   for (int64_t i = 0; i < config.num_layers; ++i) {
+    check_interrupt();  // loading 14B takes a while: Ctrl-C between blocks
     const std::string b = "blocks." + std::to_string(i) + ".";
     WanBlockWeights& k = w.blocks[static_cast<size_t>(i)];
     k.modulation = L.get(b + "modulation");
@@ -113,6 +116,7 @@ WanWeights load_wan_weights(const Checkpoint& ckpt, Layout layout, const WanConf
     k.ca_norm_k = L.get(b + "cross_attn.norm_k.weight");
     k.ffn0 = L.linear(b + "ffn.0");
     k.ffn2 = L.linear(b + "ffn.2");
+    if (on_block) on_block(i + 1, config.num_layers);
   }
   w.head_modulation = L.get("head.modulation");
   w.head = L.linear("head.head");

@@ -1,6 +1,7 @@
 #pragma once
 // The Wan2.1 DiT weights by role, loaded once from a checkpoint in any of the three layouts.
 // Shared by the CPU forward (f32) and a device forward (which can load another dtype).
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,9 @@ struct WanWeights {
 // vectors (biases, norms, modulation) and the time-embedding MLP, which the official model runs in
 // f32, always load as f32. fp8 weights of ComfyUI "scaled fp8" files are multiplied by their scale. Checks the
 // tensor set first (wan_keys.h: check_tensor_set).
+// `on_block(blocks loaded, total)`, when given, is called after each block (progress).
 WanWeights load_wan_weights(const Checkpoint& ckpt, Layout layout, const WanConfig& config,
-                            DType matrix_dtype = DType::F32);
+                            DType matrix_dtype = DType::F32,
+                            const std::function<void(int64_t, int64_t)>& on_block = {});
 
 }  // namespace jenga::wan

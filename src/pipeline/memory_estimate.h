@@ -1,0 +1,34 @@
+#pragma once
+// How much memory a Wan2.1 text-to-video run needs, estimated before any work from the size,
+// frames and the DiT's shape, so a run that cannot fit is refused in one line instead of being
+// killed by the kernel after minutes. A floor, not a bound: it counts what the run must hold at
+// once (weights, the DiT's per-forward activations, the VAE decoder's largest frame buffers and
+// caches, the decoded video), not allocator slack.
+#include <cstdint>
+#include <string>
+
+namespace jenga {
+
+struct MemoryNeed {
+  int64_t width = 0, height = 0, frames = 0;
+  int64_t dit_params = 0, dim = 0, ffn_dim = 0;  // the DiT's shape (from its header)
+  int bytes_per_weight = 4;                      // f32 on the CPU, bf16 on CUDA
+  bool cuda = false, offload = false;
+};
+
+struct MemoryEstimate {
+  double weights = 0, activations = 0, vae_decode = 0, video = 0;  // bytes
+  double total() const { return weights + activations + vae_decode + video; }
+  std::string describe() const;  // "~3.1 GiB (weights 2.2, activations 0.4, VAE decode 0.3, video 0.2)"
+};
+
+MemoryEstimate estimate_wan_t2v_memory(const MemoryNeed& need);
+
+// Bytes free now: MemAvailable from /proc/meminfo (0 when unknown: no refusal).
+uint64_t available_host_bytes();
+
+// Throws Error "... needs ~X GiB but only Y GiB is free; ... would fit" when it cannot fit.
+// available = 0: unknown, nothing is refused. `where` names the memory ("host memory", "GPU memory").
+void require_memory_fits(const MemoryNeed& need, uint64_t available, const std::string& where);
+
+}  // namespace jenga

@@ -1,0 +1,110 @@
+#include "pipeline/output_target.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/temp_paths.h"
+#include "io/file_checks.h"
+
+namespace jenga {
+namespace fs = std::filesystem;
+
+namespace {
+std::string lower_ext(const fs::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return e;
+}
+bool folder_target(const std::string& path, int frames) {
+  return path.empty() || path.back() == '/' || fs::path(path).extension().empty() ||
+         (lower_ext(path) == ".png" && frames > 1);
+}
+std::string strip_slash(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+// Something at `p` that an output cannot replace: a folder, FIFO, device (a regular file is
+// overwritten, as before).
+void check_free(const std::string& flag_value, const std::string& p, bool is_sidecar) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(p, ec)) && !fs::exists(p, ec)) return;
+  const std::string kind = file_kind(p);
+  if (kind == "regular file") return;
+  usage_fail("-o {}: {} {} is a {} in the way; remove it or choose another output", flag_value,
+             is_sidecar ? "its sidecar" : "the output", p, kind);
+}
+}  // namespace
+
+std::string final_output_path(const std::string& path, int frames) {
+  if (lower_ext(path) == ".png" && frames > 1) return (fs::path(path).parent_path() / fs::path(path).stem()).string();
+  if (folder_target(path, frames)) return strip_slash(path);
+  return path;
+}
+
+std::string sidecar_path(const std::string& final_output) { return strip_slash(final_output) + ".json"; }
+
+void check_output_target(const std::string& path, int frames) {
+  const std::string final = final_output_path(path, frames);
+  const fs::path parent = fs::absolute(fs::path(final)).parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK | X_OK) != 0)
+    usage_fail("-o {}: folder {} does not exist or is not writable", path, parent.string());
+  if (folder_target(path, frames)) {
+    if (fs::exists(final, ec))
+      usage_fail("-o {}: {} already exists (a PNG folder is never merged into an old one); remove it or choose "
+                 "another output", path, final);
+  } else {
+    check_free(path, final, false);
+  }
+  check_free(path, sidecar_path(final), true);
+}
+
+std::string commit_video_and_sidecar(const std::string& path, int frames,
+                                     const std::function<std::string(const std::string& tmp)>& write,
+                                     const std::function<std::string(const std::string& final_path)>& sidecar_text) {
+  check_output_target(path, frames);  // again: something may have appeared during the run
+  const std::string final = final_output_path(path, frames);
+  const std::string side = sidecar_path(final);
+  const fs::path dir = fs::path(final).parent_path();
+  // Hidden temp names in the destination folder (renames stay atomic), no extra dot (the
+  // writer picks the format from the extension), the format's extension kept.
+  const std::string tag = "-jenga-tmp-" + std::to_string(::getpid());
+  const std::string base = (dir / ("." + fs::path(final).filename().string() + tag)).string();
+  std::string tmp_target = base;  // what write_video is given
+  if (lower_ext(path) == ".png" && frames > 1) tmp_target = base + ".png";  // it writes the folder `base`
+  else if (folder_target(path, frames)) tmp_target = base + "/";
+  else tmp_target = base + fs::path(path).extension().string();
+  TempPath video_tmp(folder_target(path, frames) ? base : tmp_target);
+  // The writer's own ".partial" (video_writer.h), so a second signal removes it too.
+  TempPath writer_partial(folder_target(path, frames)
+                              ? base + ".partial"
+                              : base + ".partial" + fs::path(path).extension().string());
+  TempPath side_tmp((dir / ("." + fs::path(side).filename().string() + tag)).string());
+  const std::string written = write(tmp_target);
+  if (strip_slash(written) != video_tmp.path())
+    fail("internal error: the video went to {}, not {} (please report)", written, video_tmp.path());
+  {
+    std::ofstream out(side_tmp.path(), std::ios::binary | std::ios::trunc);
+    out << sidecar_text(final);
+    out.flush();
+    if (!out) fail("{}: cannot write the sidecar (disk full?); no output was kept", side);
+  }
+  std::error_code ec;
+  fs::rename(video_tmp.path(), final, ec);
+  if (ec) fail("{}: cannot move the finished video into place ({}); no output was kept", final, ec.message());
+  fs::rename(side_tmp.path(), side, ec);
+  if (ec) {
+    std::error_code ec2;
+    fs::remove_all(final, ec2);  // both or neither
+    fail("{}: cannot move the sidecar into place ({}); no output was kept", side, ec.message());
+  }
+  video_tmp.release();
+  side_tmp.release();
+  return final;
+}
+
+}  // namespace jenga

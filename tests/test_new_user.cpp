@@ -1,0 +1,225 @@
+// What a new user hits first (issue #27): the no-model smoke test's small defaults, one sidecar
+// per output, the sidecar's run record, signals (exit codes, latency, the second signal's
+// cleanup). The bad-input table is docs/ERRORS.md, run by test_readme.cpp.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "core/error.h"
+#include "pipeline/memory_estimate.h"
+#include "pipeline/output_target.h"
+#include "test_util.h"
+
+using jenga::test::run_jenga;
+using jenga::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+std::string slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// Starts `jenga ARGS` with output to `log`; returns its pid.
+pid_t spawn(const std::string& args, const std::string& log) {
+  const std::string cmd = "exec " + std::string(JENGA_BIN) + " " + args + " > " + log + " 2>&1";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+bool wait_for(const std::string& log, const std::string& text, double seconds) {
+  for (const double t0 = now_s(); now_s() - t0 < seconds; usleep(20 * 1000))
+    if (slurp(log).find(text) != std::string::npos) return true;
+  return false;
+}
+}  // namespace
+
+TEST(NewUser, NoModelUsesSmallDefaultsAndSaysSo) {
+  TempDir dir;
+  const double t0 = now_s();
+  auto r = run_jenga("generate -p 'a corgi' --device cpu -o " + (dir / "a.y4m"));
+  const double took = now_s() - t0;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_LT(took, 60.0);  // seconds on 2 cores; the old defaults took ~54 minutes
+  EXPECT_NE(r.output.find("small defaults (--size 64x48 --frames 9 --steps 8)"), std::string::npos) << r.output;
+  // Every phase shows progress with an ETA: loading (per block), text encoding (per prompt),
+  // each denoise step, the VAE decode (per latent frame).
+  for (const char* line : {"load 2/2 ", "text 2/2 ", "denoise 8/8 ", "decode 3/3 "})
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
+  EXPECT_NE(r.output.find("eta "), std::string::npos);
+  const auto side = nlohmann::json::parse(slurp(dir / "a.y4m.json"));
+  EXPECT_EQ(side["settings"]["width"], 64);
+  EXPECT_EQ(side["settings"]["height"], 48);
+  EXPECT_EQ(side["settings"]["frames"], 9);
+  EXPECT_EQ(side["settings"]["steps"], 8);
+  // What the user sets wins.
+  auto s = run_jenga("generate -p 'a corgi' --device cpu -q --frames 1 --steps 2 -o " + (dir / "b.y4m"));
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  const auto sb = nlohmann::json::parse(slurp(dir / "b.y4m.json"));
+  EXPECT_EQ(sb["settings"]["frames"], 1);
+  EXPECT_EQ(sb["settings"]["steps"], 2);
+  EXPECT_EQ(sb["settings"]["width"], 64);
+}
+
+TEST(NewUser, EachOutputHasItsOwnSidecarAndNothingElseIsLeft) {
+  TempDir dir;
+  const std::string args = "generate -p 'a corgi' --device cpu -q --size 32x32 --frames 1 --steps 1 -o ";
+  for (const std::string out : {"t.y4m", "t/"}) {
+    auto r = run_jenga(args + (dir / out));
+    ASSERT_EQ(r.exit_code, 0) << out << ": " << r.output;
+  }
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir / "t.y4m.json"))["output"], dir / "t.y4m");
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir / "t.json"))["output"], dir / "t");
+  EXPECT_TRUE(fs::exists(dir / "t/frame_00000.png"));
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"t", "t.json", "t.y4m", "t.y4m.json"}));
+}
+
+TEST(NewUser, SidecarRecordsTheRunAndEveryComponent) {
+  TempDir dir;
+  ASSERT_EQ(run_jenga("debug make-tiny --out " + (dir / "m")).exit_code, 0);
+  auto r = run_jenga("generate --model " + (dir / "m") +
+                     " -p 'a corgi' --device cpu -q --size 32x32 --frames 1 --steps 1 --seed 18446744073709551615 -o " +
+                     (dir / "a.y4m"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto side = nlohmann::json::parse(slurp(dir / "a.y4m.json"));
+  EXPECT_EQ(side["settings"]["seed"].get<uint64_t>(), 18446744073709551615ull);  // the full range, exactly
+  const auto& run = side["run"];
+  EXPECT_TRUE(std::regex_match(run["date"].get<std::string>(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")))
+      << run;
+  EXPECT_NE(run["command_line"].get<std::string>().find("generate --model"), std::string::npos) << run;
+  EXPECT_FALSE(run["host"].get<std::string>().empty());
+  EXPECT_EQ(run["gpu"], "none");
+  for (const char* c : {"dit", "vae", "text_encoder", "tokenizer"}) {
+    const auto& comp = side["model"]["components"][c];
+    EXPECT_TRUE(fs::path(comp["path"].get<std::string>()).is_absolute()) << comp;
+    EXPECT_EQ(comp["fingerprint"].get<std::string>().rfind("fnv1a64:", 0), 0u) << comp;
+    EXPECT_GT(comp["bytes"].get<uint64_t>(), 0u) << comp;
+  }
+  EXPECT_EQ(side["model"]["components"]["dit"]["path"], dir / "m/diffusion_pytorch_model.safetensors");
+  EXPECT_EQ(side["model"]["components"]["vae"]["path"], dir / "m/Wan2.1_VAE.safetensors");
+  // Another DiT gives another fingerprint.
+  ASSERT_EQ(run_jenga("debug make-tiny --seed 9 --out " + (dir / "m2")).exit_code, 0);
+  ASSERT_EQ(run_jenga("generate --model " + (dir / "m2") + " -p x --device cpu -q --size 32x32 --frames 1 --steps 1 -o " +
+                      (dir / "b.y4m"))
+                .exit_code,
+            0);
+  const auto other = nlohmann::json::parse(slurp(dir / "b.y4m.json"));
+  EXPECT_NE(other["model"]["components"]["dit"]["fingerprint"], side["model"]["components"]["dit"]["fingerprint"]);
+  EXPECT_EQ(other["model"]["components"]["vae"]["fingerprint"], side["model"]["components"]["vae"]["fingerprint"]);
+}
+
+// SIGTERM inside a long DiT block (512x512x33: one block takes seconds on 2 cores): 143, a
+// message naming it, within about a second, and nothing left (no output, no temp model folder).
+TEST(NewUser, SigtermStopsWithinASecondWithItsOwnExitCode) {
+  TempDir dir;
+  const std::string log = dir / "run.log";
+  const pid_t pid = spawn("generate -p cat --size 512x512 --frames 33 --steps 2 --device cpu --json-progress -o " +
+                              (dir / "v.y4m"),
+                          log);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(wait_for(log, "\"stage\":\"denoise\"", 60)) << slurp(log);
+  usleep(300 * 1000);  // inside the first forward
+  const double t0 = now_s();
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  const double latency = now_s() - t0;
+  EXPECT_LT(latency, 2.5) << "the first step takes ~25 s here; a block-level check stops in ~1 s";
+  ASSERT_TRUE(WIFEXITED(status)) << slurp(log);
+  EXPECT_EQ(WEXITSTATUS(status), 143) << slurp(log);
+  EXPECT_NE(slurp(log).find("error: terminated by SIGTERM"), std::string::npos) << slurp(log);
+  EXPECT_FALSE(fs::exists(fs::temp_directory_path() / ("jenga-tiny-" + std::to_string(pid))));
+  for (const auto& e : fs::directory_iterator(dir.path())) EXPECT_EQ(e.path().filename(), "run.log");
+}
+
+// Two Ctrl-C at once: the second ends the process at once, and still removes the temp folder.
+TEST(NewUser, SecondSignalStillRemovesTheTempModel) {
+  TempDir dir;
+  const std::string log = dir / "run.log";
+  const pid_t pid = spawn("generate -p cat --size 256x256 --frames 17 --steps 50 --device cpu --json-progress -o " +
+                              (dir / "v.y4m"),
+                          log);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(wait_for(log, "\"stage\":\"denoise\"", 60)) << slurp(log);
+  ASSERT_TRUE(fs::exists(fs::temp_directory_path() / ("jenga-tiny-" + std::to_string(pid))));
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << slurp(log);
+  EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(log);
+  EXPECT_FALSE(fs::exists(fs::temp_directory_path() / ("jenga-tiny-" + std::to_string(pid)))) << slurp(log);
+  for (const auto& e : fs::directory_iterator(dir.path())) EXPECT_EQ(e.path().filename(), "run.log");
+}
+
+// Both or neither: a sidecar that cannot be made leaves no video, no temp file.
+TEST(NewUser, VideoAndSidecarAreCommittedTogether) {
+  TempDir dir;
+  const std::string out = dir / "v.y4m";
+  EXPECT_THROW(jenga::commit_video_and_sidecar(
+                   out, 1,
+                   [](const std::string& tmp) {
+                     std::ofstream(tmp) << "video";
+                     return tmp;
+                   },
+                   [](const std::string&) -> std::string { throw jenga::Error("disk full (simulated)"); }),
+               jenga::Error);
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+  const std::string done = jenga::commit_video_and_sidecar(
+      out, 1,
+      [](const std::string& tmp) {
+        std::ofstream(tmp) << "video";
+        return tmp;
+      },
+      [](const std::string& final_path) { return "{\"output\": \"" + final_path + "\"}\n"; });
+  EXPECT_EQ(done, out);
+  EXPECT_EQ(slurp(out), "video");
+  EXPECT_EQ(slurp(out + ".json"), "{\"output\": \"" + out + "\"}\n");
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names.size(), 2u);
+}
+
+// The estimate grows with what the run holds, and a published setting is in a plausible range
+// (1.3B on the CPU in f32 at 832x480x81: 5.7 GB of weights plus activations and the decode).
+TEST(NewUser, MemoryEstimateIsPlausibleAndRefusesWithWhatFits) {
+  jenga::MemoryNeed n;
+  n.width = 832, n.height = 480, n.frames = 81;
+  n.dit_params = 1'418'996'800, n.dim = 1536, n.ffn_dim = 8960;
+  const auto e = jenga::estimate_wan_t2v_memory(n);
+  EXPECT_GT(e.total(), 8.0 * (1ull << 30));
+  EXPECT_LT(e.total(), 40.0 * (1ull << 30));
+  EXPECT_NEAR(e.weights, 1'418'996'800.0 * 4, 1.0);
+  jenga::MemoryNeed big = n;
+  big.frames = 161;
+  EXPECT_GT(jenga::estimate_wan_t2v_memory(big).total(), e.total());
+  // 10 GiB free: 81 frames (~11.7 GiB) do not fit, fewer do, and the error says how many.
+  try {
+    jenga::require_memory_fits(n, 10ull << 30, "host memory");
+    FAIL() << "expected a refusal";
+  } catch (const jenga::Error& err) {
+    const std::string m = err.what();
+    EXPECT_NE(m.find("832x480, 81 frames needs ~"), std::string::npos) << m;
+    EXPECT_NE(m.find("fits"), std::string::npos) << m;
+  }
+  EXPECT_NO_THROW(jenga::require_memory_fits(n, 64ull << 30, "host memory"));
+  EXPECT_NO_THROW(jenga::require_memory_fits(n, 0, "host memory"));  // unknown: nothing refused
+  EXPECT_GT(jenga::available_host_bytes(), 0u);
+}
