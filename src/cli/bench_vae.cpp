@@ -136,7 +136,7 @@ void register_bench_vae(CLI::App& bench) {
   c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
   c->callback([o] {
     if (o->model != "hunyuan") {
-      if (!o->weights.empty()) usage_fail("--weights is for --model hunyuan; give Wan2.1 weights as --model PATH");
+      if (!o->weights.empty()) usage_fail("--weights are for --model hunyuan; give Wan2.1 weights as --model PATH");
       return run_bench_vae(*o);
     }
     run_bench_hunyuan_vae({o->weights, o->size, o->frames, o->iters, o->warmup, o->seed, o->json});
