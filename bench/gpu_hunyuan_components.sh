@@ -12,6 +12,7 @@
 # Steps: build test text vae (default: all, which does not fit one 10-minute call at full size).
 # Env: OUT (default ./gpu-out), PEERS (default peers), VAE_SIZES ("848x480x33 1280x720x125"),
 #      LLM_LAYERS (32; fewer for parity if the write is too slow - timing then covers fewer layers),
+#      BUDGET_S (570: seconds from start after which steps are skipped; each step is cut to what is left),
 #      PEER_ARGS (extra peer flags, e.g. "--device cpu --tiny" for a CPU rehearsal of this script).
 # Results under $OUT (at most 8 files come back): summary.md (the table), results.jsonl (every JSON
 # line: ours and peers), log.txt (everything else), tests.txt, build.log.
@@ -28,8 +29,14 @@ stamp() { echo "$(date +%T) $*" | tee -a "$log"; }
 # JSON lines go to results.jsonl (and the screen); anything else to the log.
 split() { tee -a "$log" | grep --line-buffered '^{' | tee -a "$res"; }
 # step NAME SECONDS CMD...: one bounded step; a hang or crash is recorded, the next steps still run.
+t_start=$(date +%s); budget=${BUDGET_S:-570}  # stay inside the call's 600 s so the summary is written
 step() {
   local name=$1 secs=$2; shift 2
+  local left=$((budget - ($(date +%s) - t_start) - 20))
+  if [ "$left" -lt 15 ]; then
+    stamp "$name: skipped (the ${budget}s budget is spent)"; echo "{\"step\": \"$name\", \"rc\": \"skipped\"}" >>"$res"; return 99
+  fi
+  [ "$secs" -gt "$left" ] && secs=$left
   stamp "$name: start"
   timeout "$secs" "$@" 2>&1 | tee "$work/step.txt" | split
   local rc=${PIPESTATUS[0]}
@@ -109,14 +116,15 @@ if has vae; then
     # Ours first: our CUDA decoder has never run, and a crash must not cost the peer's numbers.
     step "vae-ours-$sz" 240 $jenga debug vae-decode --device cuda --vae "$work/vae" --latents "$d.z.safetensors" \
       --out "$d.ours.safetensors"
-    step "vae-peer-$sz" 300 python3 bench/hunyuan_vae_peer.py --hv "$peers/hunyuanref" $pa run --dir "$work/vae" \
+    step "vae-peer-$sz" 360 python3 bench/hunyuan_vae_peer.py --hv "$peers/hunyuanref" $pa run --dir "$work/vae" \
       --latents "$d.z.safetensors" --ref16 "$d.ref16.safetensors" --ref32 "$d.ref32.safetensors"
     step "vae-compare-$sz" 120 python3 bench/hunyuan_vae_peer.py compare --ours "$d.ours.safetensors" \
       --ref16 "$d.ref16.safetensors" --ref32 "$d.ref32.safetensors"
+    grep -q "\"step\": \"vae-ours-$sz\", \"rc\": 0" "$res" || { stamp "vae-bench-$sz: skipped (our decode failed)"; continue; }
     step "vae-bench-$sz" 240 $jenga bench vae --model hunyuan --weights "$work/vae" --size "$wh" --frames "$fr" \
       --iters 1 --warmup 0 --json
-    rm -f "$d".*.safetensors
   done
+  rm -f "$work"/vae_*.safetensors
 fi
 
 python3 - "$res" >"$out/summary.md" <<'EOF'
