@@ -8,6 +8,7 @@
 #include "backend/cpu/ops.h"
 #include "backend/cpu/ops_t5vae.h"
 #include "core/error.h"
+#include "models/hunyuan/clip_encoder_layers.h"
 
 namespace jenga::hunyuan {
 namespace {
@@ -161,7 +162,7 @@ LlavaImageFeatures LlavaVisionEncoder::encode(const Tensor& pixel_values) const 
   if (pixel_values.dtype() != DType::F32 || pixel_values.ndim() != 3 || pixel_values.dim(0) != 3 ||
       pixel_values.dim(1) != k.image_size || pixel_values.dim(2) != k.image_size)
     fail("encode-image: pixel_values has shape {}, expected [3, {}, {}] f32", pixel_values.shape().str(), k.image_size, k.image_size);
-  const int64_t D = k.hidden, P = k.patch, G = k.image_size / P, N = G * G, L = N + 1, H = k.heads, hd = D / H, F = k.ffn;
+  const int64_t D = k.hidden, P = k.patch, G = k.image_size / P, N = G * G, L = N + 1, H = k.heads, F = k.ffn;
   const float* px = pixel_values.data_as<float>();
 
   // Patch conv (no bias) as a GEMM: patches [N, 3*P*P] ordered (c, i, j) like the weight.
@@ -185,46 +186,7 @@ LlavaImageFeatures LlavaVisionEncoder::encode(const Tensor& pixel_values) const 
     cpu::layer_norm(x.data(), x.data(), L, D, g.data(), b.data(), k.ln_eps);
   }
   const int64_t run = k.feature_layer < 0 ? k.layers + 1 + k.feature_layer : k.feature_layer;
-  std::vector<float> h(x.size()), qkv(3 * x.size()), o(x.size()), y(x.size()), f(static_cast<size_t>(L * F));
-  for (int64_t l = 0; l < run; ++l) {
-    const std::string p = "encoder.layers." + std::to_string(l) + ".";
-    {
-      const auto g = vis_.f32(p + "layer_norm1.weight", {D}), b = vis_.f32(p + "layer_norm1.bias", {D});
-      cpu::layer_norm(x.data(), h.data(), L, D, g.data(), b.data(), k.ln_eps);
-    }
-    for (int j = 0; j < 3; ++j) {
-      const std::string n = p + "self_attn." + "qkv"[j] + "_proj.";
-      const auto w = vis_.f32(n + "weight", {D, D}), b = vis_.f32(n + "bias", {D});
-      cpu::linear(h.data(), w.data(), b.data(), qkv.data() + j * L * D, L, D, D);
-    }
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    for (int64_t hh = 0; hh < H; ++hh)
-      cpu::attention_gemm(qkv.data() + hh * hd, D, qkv.data() + L * D + hh * hd, D, qkv.data() + 2 * L * D + hh * hd, D,
-                          o.data() + hh * hd, D, L, L, hd, scale, nullptr, nullptr);
-    {
-      const auto w = vis_.f32(p + "self_attn.out_proj.weight", {D, D}), b = vis_.f32(p + "self_attn.out_proj.bias", {D});
-      cpu::linear(o.data(), w.data(), b.data(), y.data(), L, D, D);
-    }
-    for (int64_t i = 0; i < L * D; ++i) x[i] += y[i];
-    {
-      const auto g = vis_.f32(p + "layer_norm2.weight", {D}), b = vis_.f32(p + "layer_norm2.bias", {D});
-      cpu::layer_norm(x.data(), h.data(), L, D, g.data(), b.data(), k.ln_eps);
-    }
-    {
-      const auto w = vis_.f32(p + "mlp.fc1.weight", {F, D}), b = vis_.f32(p + "mlp.fc1.bias", {F});
-      cpu::linear(h.data(), w.data(), b.data(), f.data(), L, F, D);
-    }
-    if (k.quick_gelu) {
-      for (auto& v : f) v = v * (1.0f / (1.0f + std::exp(-1.702f * v)));
-    } else {
-      for (auto& v : f) v = 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f)));
-    }
-    {
-      const auto w = vis_.f32(p + "mlp.fc2.weight", {D, F}), b = vis_.f32(p + "mlp.fc2.bias", {D});
-      cpu::linear(f.data(), w.data(), b.data(), y.data(), L, D, F);
-    }
-    for (int64_t i = 0; i < L * D; ++i) x[i] += y[i];
-  }
+  run_clip_encoder_layers(vis_, {L, D, H, F, k.ln_eps, k.quick_gelu}, run, x.data(), nullptr, nullptr);
   const int64_t first = k.drop_cls ? 1 : 0, T = L - first;
   LlavaImageFeatures out;
   out.features = Tensor::empty(DType::F32, {T, D});
