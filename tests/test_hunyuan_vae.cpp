@@ -379,7 +379,7 @@ TEST(HunyuanVaeCli, OfficialFolderGoesToPytorchModelPt) {
                                          (dir / "o.safetensors"));
   EXPECT_EQ(r0.exit_code, 1);
   EXPECT_NE(r0.output.find("neither *.safetensors nor pytorch_model.pt"), std::string::npos) << r0.output;
-  std::ofstream(dir / "vae/pytorch_model.pt", std::ios::binary) << std::string("PK\x03\x04 not really a zip", 23);
+  std::ofstream(dir / "vae/pytorch_model.pt", std::ios::binary) << std::string("PK\x03\x04 not really a zip");
   const auto r = jenga::test::run_jenga("debug vae-decode --vae " + (dir / "vae") + " --latents x --out " +
                                         (dir / "o.safetensors"));
   EXPECT_EQ(r.exit_code, 1);

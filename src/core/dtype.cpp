@@ -192,6 +192,7 @@ void store_from_double(void* dst, DType t, size_t i, double x) {
 }  // namespace
 
 void convert(const void* src, DType src_type, void* dst, DType dst_type, size_t n) {
+  if (n == 0) return;  // an empty tensor may have null data: memmove(nullptr, ...) is undefined
   if (src_type == dst_type) {
     std::memmove(dst, src, n * dtype_size(src_type));
     return;
