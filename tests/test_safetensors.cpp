@@ -63,6 +63,8 @@ TEST(Safetensors, RejectsCorruptFilesWithClearErrors) {
       {"huge header length", image("{" + ok_entry + "}", 8, 1ull << 40), "exceeds"},
       {"header past end", image("{" + ok_entry + "}", 8, 5000), "past the end"},
       {"not json", image("{not json at all}", 0), "does not parse"},
+      // nlohmann throws out_of_range (not parse_error) for this; once it escaped as a crash (fuzz).
+      {"number overflow", image(R"({"a":{"dtype":"F32","shape":[1e999],"data_offsets":[0,4]}})", 4), "number is out of range"},
       {"not an object", image("[1,2,3]", 0), "start with '{'"},
       {"offsets past end", image(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8), "truncated"},
       {"wrong dtype size", image(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "needs 12"},

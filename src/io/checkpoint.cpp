@@ -1,3 +1,4 @@
+#include "io/json_errors.h"
 #include "io/checkpoint.h"
 
 #include <algorithm>
@@ -25,8 +26,8 @@ std::vector<std::string> shards_from_index(const fs::path& index_path) {
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    fail("{}: shard index is not valid JSON (near byte {}); download it again", index_path.string(), e.byte);
+  } catch (const json::exception& e) {
+    fail("{}: shard index is not valid JSON ({}); download it again", index_path.string(), json_error_brief(e));
   }
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
     fail("{}: shard index has no \"weight_map\" object", index_path.string());

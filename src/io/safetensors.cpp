@@ -1,3 +1,4 @@
+#include "io/json_errors.h"
 #include "io/safetensors.h"
 
 
@@ -59,8 +60,8 @@ SafetensorsHeader parse_safetensors(std::span<const uint8_t> file, const std::st
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw bad(fmt::format("header JSON does not parse (near byte {})", e.byte));
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number that overflows
+    throw bad(fmt::format("header JSON does not parse ({})", json_error_brief(e)));
   }
   if (!j.is_object()) throw bad("header is not a JSON object");
 

@@ -1,3 +1,4 @@
+#include "io/json_errors.h"
 #include "models/detect.h"
 
 #include <filesystem>
@@ -21,8 +22,8 @@ std::optional<nlohmann::json> read_config_beside(const std::string& path) {
   std::ifstream in(cfg);
   try {
     return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: not valid JSON (near byte {}); fix or delete it", cfg.string(), e.byte);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not valid JSON ({}); fix or delete it", cfg.string(), json_error_brief(e));
   }
 }
 }  // namespace

@@ -1,3 +1,4 @@
+#include "io/json_errors.h"
 #include "models/wan/wan_dit.h"
 
 #include <filesystem>
@@ -21,8 +22,8 @@ std::optional<nlohmann::json> read_json(const fs::path& file) {
   std::ifstream in(file);
   try {
     return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: not valid JSON (near byte {}); fix or delete it", file.string(), e.byte);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not valid JSON ({}); fix or delete it", file.string(), json_error_brief(e));
   }
 }
 
