@@ -14,8 +14,9 @@
 #include "dist/communicator.h"
 #include "io/safetensors.h"
 #include "io/video_writer.h"
-#include "models/detect.h"
-#include "pipeline/wan_t2v.h"
+#include "models/registry.h"
+#include "models/video_model.h"
+#include "pipeline/generate.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
@@ -73,32 +74,11 @@ std::string numbered(const std::string& path, size_t i) {
   return (p.parent_path() / (p.stem().string() + tag + p.extension().string())).string();
 }
 
-// A model generate cannot run yet (HunyuanVideo) fails here, from the safetensors headers alone,
-// before any flag check that would not matter or any weight is read. Anything that does not open
-// as a checkpoint is left to the Wan pipeline's own, more specific errors.
-void reject_unsupported_model(const std::string& flag, const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::vector<std::string> candidates{path};
-  if (fs::is_directory(path, ec)) candidates.push_back((fs::path(path) / "transformer").string());
-  for (const auto& p : candidates) {
-    std::optional<DetectedModel> m;
-    try {
-      if (!fs::exists(p, ec)) continue;
-      m = detect_model(Checkpoint::open(p), p);
-    } catch (const std::exception&) {
-      continue;
-    }
-    if (m && m->family == "hunyuanvideo-dit")
-      fail("{} {}: HunyuanVideo DiT detected ({}, {} layout), which generate does not run yet; it runs "
-           "Wan2.1 text-to-video DiTs (1.3B, 14B; official, diffusers or ComfyUI layout). `jenga inspect {}` "
-           "shows what the checkpoint holds", flag, path, m->variant, m->layout, p);
-  }
-}
-
 void run_generate(const GenerateOptions& o) {
-  if (!o.model.empty()) reject_unsupported_model("--model", o.model);
-  if (!o.diffusion_model.empty()) reject_unsupported_model("--diffusion-model", o.diffusion_model);
+  // A model generate cannot run yet (HunyuanVideo) fails here, from the safetensors headers alone,
+  // before any flag check that would not matter or any weight is read.
+  if (!o.model.empty()) reject_unrunnable_model("--model", o.model);
+  if (!o.diffusion_model.empty()) reject_unrunnable_model("--diffusion-model", o.diffusion_model);
   auto [w, h] = parse_size("--size", o.size);
   if (o.width) w = o.width;
   if (o.height) h = o.height;
@@ -152,7 +132,9 @@ void run_generate(const GenerateOptions& o) {
   const bool quiet = o.quiet || comm->rank() != 0;
   Progress progress(quiet ? Progress::Mode::Quiet : o.json_progress ? Progress::Mode::Json : Progress::Mode::Auto);
   try {
-    generate_wan_t2v_batch(r, jobs, progress);
+    const double t_start = generate_clock_s();
+    const auto model = open_model({r.model_dir, r.dit, r.vae, r.t5, r.tokenizer, r.device}, progress);
+    generate_batch(*model, r, jobs, progress, t_start);
   } catch (const std::exception& e) {
     if (comm->size() <= 1) throw;
     // The other ranks may wait in a collective: end them all.
