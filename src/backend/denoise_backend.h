@@ -18,8 +18,6 @@
 
 namespace jenga {
 
-class Denoiser;
-struct Conditioning;
 namespace dist {
 class Communicator;
 }

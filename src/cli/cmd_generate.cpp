@@ -132,6 +132,8 @@ void run_generate(const GenerateOptions& o) {
   const bool quiet = o.quiet || comm->rank() != 0;
   Progress progress(quiet ? Progress::Mode::Quiet : o.json_progress ? Progress::Mode::Json : Progress::Mode::Auto);
   try {
+    // --parallel prompts: a rank without a prompt (more ranks than prompts) loads nothing.
+    if (r.comm && r.parallel == "prompts" && static_cast<size_t>(comm->rank()) >= jobs.size()) return;
     const double t_start = generate_clock_s();
     const auto model = open_model({r.model_dir, r.dit, r.vae, r.t5, r.tokenizer, r.device}, progress);
     generate_batch(*model, r, jobs, progress, t_start);
