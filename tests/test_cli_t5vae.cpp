@@ -95,14 +95,14 @@ TEST(CliT5Vae, BadInputIsOneLineError) {
   expect_one_line_error(run_jenga("debug tokenize --tokenizer " + (dir / "missing.model") + " --text hi"), 1,
                         "missing.model does not exist");
   expect_one_line_error(run_jenga("debug tokenize --tokenizer x --text hi --text-len 0"), 2, "--text-len");
-  {  // a PyTorch zip checkpoint (the published .pth format) names the conversion to run
+  {  // a truncated PyTorch zip checkpoint (the published .pth format) is named as one
     std::ofstream f(dir / "Wan2.1_VAE.pth", std::ios::binary);
     f << "PK\x03\x04 archive/data.pkl";
   }
   expect_one_line_error(run_jenga("debug vae-decode --vae " + (dir / "Wan2.1_VAE.pth") + " --latents " + lat + out), 1,
-                        "convert it once with tools/convert_pth_to_safetensors.py");
+                        "not a valid PyTorch zip checkpoint");
   expect_one_line_error(run_jenga("debug encode-text --text-encoder " + (dir / "Wan2.1_VAE.pth") + " --ids " + ids + out),
-                        1, "is a PyTorch .pth checkpoint");
+                        1, "Wan2.1_VAE.pth: not a valid PyTorch zip checkpoint");
   {  // latents with the wrong channel count
     jenga::SafetensorsWriter w;
     w.add("latents", jenga::Tensor::zeros(jenga::DType::F32, {4, 1, 2, 2}));

@@ -369,8 +369,8 @@ TEST(HunyuanVae, LoneFileConfigInferredFromShapes) {
 }
 
 // The official vae/ folder holds config.json + pytorch_model.pt: --vae FOLDER goes to that file
-// (read through Checkpoint; until it reads .pt, the one-line error names the file). A folder
-// with neither weights file says so.
+// (read through Checkpoint, which reads torch .pt files: a corrupt one is a one-line error naming
+// it). A folder with neither weights file says so.
 TEST(HunyuanVaeCli, OfficialFolderGoesToPytorchModelPt) {
   TempDir dir;
   std::filesystem::create_directories(dir / "vae");

@@ -1,6 +1,6 @@
 // `jenga bench`: reproducible benchmarks. attention: bench_attention.cpp, dit: bench_dit.cpp,
 // vae: bench_vae.cpp;
-// text-encoder: bench_text_encoder.cpp;
+// text-encoder: bench_text_encoder.cpp; load: bench_load.cpp;
 // a whole-pipeline benchmark is not built yet (issue #8): bench/gpu_pipeline.sh times whole loops.
 #include "cli/bench_attention.h"
 #include "cli/commands.h"
@@ -15,6 +15,7 @@ void register_bench(CLI::App& app) {
   register_bench_dit(*b);
   register_bench_vae(*b);
   register_bench_text_encoder(*b);
+  register_bench_load(*b);
 }
 
 }  // namespace jenga::cli

@@ -13,7 +13,6 @@
 #include "models/hunyuan/hunyuan_vae.h"
 #include "models/hunyuan/hunyuan_vae_tiling.h"
 #include "models/wan/t5_encoder.h"
-#include "models/wan/torch_pickle.h"
 #include "models/wan/tokenizer.h"
 #include "models/wan/vae_cpu.h"
 #include "models/wan/vae_model.h"
@@ -64,7 +63,6 @@ Tensor f32_input(const SafetensorsFile& f, const std::string& name, const char* 
 Checkpoint open_weights(const std::string& path, const char* flag) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) fail("{} {}: no such file or folder", flag, path);
-  wan::reject_torch_pickle(path);
   return Checkpoint::open(path);
 }
 

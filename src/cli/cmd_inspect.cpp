@@ -8,9 +8,9 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "io/torch_checkpoint.h"
 #include "models/detect.h"
 #include "models/hunyuan/hunyuan_config.h"
-#include "models/wan/torch_pickle.h"
 #include "models/wan/wan_folder.h"
 #include "io/file_checks.h"
 #include <filesystem>
@@ -24,7 +24,16 @@ struct InspectOptions {
   std::string path;
   bool json = false;
   bool summary = false;
+  std::string state_key;
 };
+
+// "torch zip, state dict under 'module'" for the report.
+std::string file_format(const TensorSource& f) {
+  std::string s = f.format();
+  if (const auto* t = dynamic_cast<const TorchFile*>(&f); t && !t->unwrapped().empty())
+    s += fmt::format(", state dict under '{}'", t->unwrapped());
+  return s;
+}
 
 std::string human_bytes(uint64_t b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -73,7 +82,6 @@ nlohmann::json component_report(const wan::WanComponent& c, bool tokenizer) {
       return j;
     }
     if (!std::filesystem::is_directory(c.path, ec)) require_regular_file(c.path, "");
-    wan::reject_torch_pickle(c.path);
     const auto m = detect_model(Checkpoint::open(c.path), c.path);
     if (m) {
       j["model"] = fmt::format("{}{}{} ({} layout)", m->family, m->variant.empty() ? "" : " ", m->variant, m->layout);
@@ -179,8 +187,9 @@ void run_inspect(const InspectOptions& o) {
     report_folder(o, *folder, nullptr);
     fail("{}: not a usable model: {}", o.path, folder->problems().front());
   }
-  wan::reject_torch_pickle(dit_path);  // e.g. HunyuanVideo's mp_rank_00_model_states.pt: names the conversion
-  const Checkpoint ck = Checkpoint::open(dit_path);
+  CheckpointOptions opts;
+  if (!o.state_key.empty()) opts.state_key = o.state_key;
+  const Checkpoint ck = Checkpoint::open(dit_path, opts);
   uint64_t total_bytes = 0, total_elems = 0;
   std::map<std::string, size_t> per_dtype;
   for (const auto& n : ck.names()) {
@@ -196,7 +205,8 @@ void run_inspect(const InspectOptions& o) {
     nlohmann::json j;
     j["path"] = o.path;
     j["files"] = nlohmann::json::array();
-    for (const auto& f : ck.files()) j["files"].push_back(f->path());
+    j["formats"] = nlohmann::json::array();
+    for (const auto& f : ck.files()) j["files"].push_back(f->path()), j["formats"].push_back(file_format(*f));
     if (!o.summary) {
       j["tensors"] = nlohmann::json::array();
       for (const auto& n : ck.names()) {
@@ -233,7 +243,8 @@ void run_inspect(const InspectOptions& o) {
     }
     std::printf("\n");
   }
-  std::printf("files:      %zu\n", ck.files().size());
+  std::printf("files:      %zu (%s)\n", ck.files().size(),
+              ck.files().size() == 1 ? file_format(*ck.files()[0]).c_str() : ck.files()[0]->format());
   std::printf("tensors:    %zu\n", ck.names().size());
   std::printf("parameters: %llu (%.3f B)\n", static_cast<unsigned long long>(total_elems), total_elems / 1e9);
   std::printf("size:       %s\n", human_bytes(total_bytes).c_str());
@@ -261,7 +272,11 @@ void run_inspect(const InspectOptions& o) {
 void register_inspect(CLI::App& app) {
   auto o = std::make_shared<InspectOptions>();
   auto* c = app.add_subcommand("inspect", "List the tensors of a checkpoint and detect its model");
-  c->add_option("path", o->path, "A .safetensors file, a sharded index, or a model folder")->required();
+  c->add_option("path", o->path, "A .safetensors file, a .pt/.pth torch checkpoint, a sharded index, or a model folder")
+      ->required();
+  c->add_option("--state-key", o->state_key,
+                "Which top-level entry of a torch training checkpoint to read (default 'module' when it holds "
+                "'module'/'ema')");
   c->add_flag("--json", o->json, "Machine-readable output");
   c->add_flag("--summary", o->summary, "Totals and model only, no tensor list");
   c->callback([o] { run_inspect(*o); });

@@ -14,12 +14,16 @@ void add_jenga_flags(CLI::App& command, JengaOverrides& overrides);
 // --first-times-fp, --first-layers-fp, --num-sampled-rows, --sample-mse-max-row).
 void add_attention_flags(CLI::App& command, std::string& attention, SvgOverrides& svg);
 void register_inspect(CLI::App& app);
+// `jenga convert IN OUT` (cmd_convert.cpp): a safetensors copy of any checkpoint jenga reads.
+void register_convert(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_debug(CLI::App& app);
 // `jenga bench dit` (bench_dit.cpp), registered by register_bench.
 void register_bench_dit(CLI::App& bench);
 // `jenga bench vae` (bench_vae.cpp), registered by register_bench.
 void register_bench_vae(CLI::App& bench);
+// `jenga bench load` (bench_load.cpp): checkpoint open + read speed, registered by register_bench.
+void register_bench_load(CLI::App& bench);
 // `jenga bench text-encoder` (bench_text_encoder.cpp), registered by register_bench.
 void register_bench_text_encoder(CLI::App& bench);
 // `jenga debug dit-forward` (cmd_debug_dit.cpp), registered by register_debug.

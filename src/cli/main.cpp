@@ -1,4 +1,4 @@
-// The `jenga` command line: generate, inspect, bench, debug.
+// The `jenga` command line: generate, inspect, convert, bench, debug.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
 
   jenga::cli::register_generate(app);
   jenga::cli::register_inspect(app);
+  jenga::cli::register_convert(app);
   jenga::cli::register_bench(app);
   jenga::cli::register_debug(app);
 

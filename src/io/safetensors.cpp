@@ -1,9 +1,5 @@
 #include "io/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,7 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "io/file_checks.h"
+#include "core/interrupt.h"
+#include "io/mapped_file.h"
 #include "io/utf8.h"
 
 namespace jenga {
@@ -40,12 +37,6 @@ std::string printable(const std::string& s) {
 
 }  // namespace
 
-int64_t TensorInfo::numel() const {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
 SafetensorsHeader parse_safetensors(std::span<const uint8_t> file, const std::string& source) {
   auto bad = [&](const std::string& why) -> Error {
     return Error(fmt::format("{}: not a valid safetensors file: {} (re-download or re-export it)",
@@ -68,8 +59,8 @@ SafetensorsHeader parse_safetensors(std::span<const uint8_t> file, const std::st
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw bad(fmt::format("header JSON does not parse ({})", e.what()));
+  } catch (const json::parse_error& e) {
+    throw bad(fmt::format("header JSON does not parse (near byte {})", e.byte));
   }
   if (!j.is_object()) throw bad("header is not a JSON object");
 
@@ -141,30 +132,14 @@ SafetensorsHeader parse_safetensors(std::span<const uint8_t> file, const std::st
 // ---- mmap reader -------------------------------------------------------------------------
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
-  require_regular_file(path, "");  // stat first: open() on a FIFO would block
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("{}: cannot open ({}); check the path", path, std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail("{}: not a regular file", path);
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  void* base = nullptr;
-  if (size > 0) {
-    base = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (base == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      fail("{}: cannot map the file ({})", path, std::strerror(err));
-    }
-  }
-  ::close(fd);
+  return from_mapping(map_file(path), path);
+}
+
+std::shared_ptr<SafetensorsFile> SafetensorsFile::from_mapping(std::shared_ptr<Buffer> mapping, const std::string& path) {
   auto file = std::shared_ptr<SafetensorsFile>(new SafetensorsFile());
   file->path_ = path;
-  file->mapping_ = std::make_shared<Buffer>(base, size, Device::CPU,
-                                            [size](void* p) { ::munmap(p, size); });
-  file->header_ = parse_safetensors({static_cast<const uint8_t*>(base), size}, path);
+  file->mapping_ = std::move(mapping);
+  file->header_ = parse_safetensors({static_cast<const uint8_t*>(file->mapping_->data()), file->mapping_->bytes()}, path);
   for (size_t i = 0; i < file->header_.tensors.size(); ++i)
     file->index_[file->header_.tensors[i].name] = i;
   return file;
@@ -177,124 +152,12 @@ const TensorInfo* SafetensorsFile::find(const std::string& name) const {
   return it == index_.end() ? nullptr : &header_.tensors[it->second];
 }
 
-const TensorInfo& SafetensorsFile::info(const std::string& name) const {
-  const TensorInfo* t = find(name);
-  if (!t) fail("{}: has no tensor '{}'", path_, name);
-  return *t;
-}
-
 std::span<const uint8_t> SafetensorsFile::raw(const TensorInfo& t) const {
   const auto* base = static_cast<const uint8_t*>(mapping_->data());
   return {base + header_.data_offset + t.begin, static_cast<size_t>(t.nbytes())};
 }
 
-Tensor SafetensorsFile::load(const std::string& name, std::optional<DType> want) const {
-  const TensorInfo& t = info(name);
-  if (!t.dtype)
-    fail("{}: tensor '{}' has dtype {}, which jenga does not load (convert the checkpoint to "
-         "f32/bf16/f16/fp8)", path_, name, t.dtype_name);
-  if (t.shape.size() > kMaxDims)
-    fail("{}: tensor '{}' has {} dimensions; jenga supports at most {}", path_, name, t.shape.size(), kMaxDims);
-  const Shape shape{std::span<const int64_t>(t.shape)};
-  const DType dst = want.value_or(*t.dtype);
-  auto bytes = raw(t);
-  const auto addr = reinterpret_cast<uintptr_t>(bytes.data());
-  if (dst == *t.dtype && addr % dtype_size(dst) == 0)
-    return Tensor(dst, shape, Device::CPU, const_cast<uint8_t*>(bytes.data()), mapping_);
-  Tensor out = Tensor::empty(dst, shape, Device::CPU);
-  convert(bytes.data(), *t.dtype, out.data(), dst, static_cast<size_t>(t.numel()));
-  return out;
-}
-
-// ---- checkpoints (single, folder, sharded) -----------------------------------------------
-
-namespace {
-std::vector<std::string> shards_from_index(const fs::path& index_path) {
-  require_regular_file(index_path.string(), "shard index");
-  std::ifstream in(index_path);
-  if (!in) fail("{}: cannot read the shard index", index_path.string());
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    fail("{}: shard index is not valid JSON ({})", index_path.string(), e.what());
-  }
-  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
-    fail("{}: shard index has no \"weight_map\" object", index_path.string());
-  std::vector<std::string> files;
-  for (auto& [name, file] : j["weight_map"].items()) {
-    if (!file.is_string()) fail("{}: weight_map entry '{}' is not a file name", index_path.string(), name);
-    const std::string f = file.get<std::string>();
-    if (f.find('/') != std::string::npos || f == "..")
-      fail("{}: weight_map names '{}', which is outside the index's folder", index_path.string(), f);
-    if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
-  }
-  std::sort(files.begin(), files.end());
-  const fs::path dir = index_path.parent_path();
-  for (auto& f : files) {
-    f = (dir / f).string();
-    if (!fs::exists(f)) fail("{}: shard {} is missing; download every shard the index lists", index_path.string(), f);
-  }
-  return files;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-}  // namespace
-
-Checkpoint Checkpoint::open(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) fail("{}: no such file or folder", path);
-  std::vector<std::string> files;
-  if (fs::is_directory(path, ec)) {
-    std::vector<fs::path> indexes, singles;
-    for (const auto& e : fs::directory_iterator(path)) {
-      const std::string n = e.path().filename().string();
-      if (ends_with(n, ".safetensors.index.json")) indexes.push_back(e.path());
-      else if (ends_with(n, ".safetensors") && e.is_regular_file()) singles.push_back(e.path());
-    }
-    if (indexes.size() > 1) fail("{}: holds {} shard indexes; pass the one you mean", path, indexes.size());
-    if (indexes.size() == 1) {
-      files = shards_from_index(indexes[0]);
-    } else {
-      std::sort(singles.begin(), singles.end());
-      for (auto& p : singles) files.push_back(p.string());
-    }
-    if (files.empty()) fail("{}: folder holds no .safetensors files", path);
-  } else if (ends_with(path, ".index.json")) {
-    files = shards_from_index(path);
-  } else {
-    files.push_back(path);
-  }
-  Checkpoint c;
-  c.path_ = path;
-  for (const auto& f : files) {
-    auto file = SafetensorsFile::open(f);
-    const size_t idx = c.files_.size();
-    for (const auto& t : file->header().tensors) {
-      auto [it, inserted] = c.where_.emplace(t.name, idx);
-      if (!inserted)
-        fail("{}: tensor '{}' appears in both {} and {}", path, t.name, c.files_[it->second]->path(), f);
-      c.names_.push_back(t.name);
-    }
-    c.files_.push_back(std::move(file));
-  }
-  std::sort(c.names_.begin(), c.names_.end());
-  return c;
-}
-
-const TensorInfo& Checkpoint::info(const std::string& name) const {
-  auto it = where_.find(name);
-  if (it == where_.end()) fail("{}: has no tensor '{}'", path_, name);
-  return files_[it->second]->info(name);
-}
-
-Tensor Checkpoint::load(const std::string& name, std::optional<DType> dtype) const {
-  auto it = where_.find(name);
-  if (it == where_.end()) fail("{}: has no tensor '{}'", path_, name);
-  return files_[it->second]->load(name, dtype);
-}
+TensorBytes SafetensorsFile::bytes(const TensorInfo& t) const { return {raw(t), mapping_}; }
 
 // ---- writer -------------------------------------------------------------------------------
 
@@ -306,15 +169,27 @@ void SafetensorsWriter::add(const std::string& name, const Tensor& t) {
 
 void SafetensorsWriter::add_raw(const std::string& name, DType dtype, std::vector<int64_t> shape,
                                 std::span<const uint8_t> bytes) {
+  auto copy = std::make_shared<std::vector<uint8_t>>(bytes.begin(), bytes.end());
+  add_view(name, std::string(dtype_safetensors_name(dtype)), std::move(shape), {copy->data(), copy->size()}, copy);
+}
+
+void SafetensorsWriter::add_view(const std::string& name, const std::string& dtype_name, std::vector<int64_t> shape,
+                                 std::span<const uint8_t> bytes, std::shared_ptr<const void> owner) {
   if (name == "__metadata__") fail("safetensors writer: '__metadata__' is reserved");
   if (utf8_invalid_at(name)) fail("safetensors writer: tensor name is not valid UTF-8");
   for (const auto& e : entries_)
     if (e.name == name) fail("safetensors writer: tensor '{}' added twice", name);
-  int64_t numel = 1;
-  for (int64_t d : shape) numel *= d;
-  if (static_cast<size_t>(numel) * dtype_size(dtype) != bytes.size())
-    fail("safetensors writer: '{}' has {} bytes for {} elements of {}", name, bytes.size(), numel, dtype_name(dtype));
-  entries_.push_back({name, dtype, std::move(shape), {bytes.begin(), bytes.end()}});
+  const auto elem = spec_dtype_size(dtype_name);
+  if (!elem) fail("safetensors writer: '{}' has dtype {}, which safetensors does not define", name, dtype_name);
+  uint64_t numel = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel))
+      fail("safetensors writer: '{}' has a bad shape", name);
+  }
+  uint64_t want = 0;
+  if (__builtin_mul_overflow(numel, *elem, &want) || want != bytes.size())
+    fail("safetensors writer: '{}' has {} bytes for {} elements of {}", name, bytes.size(), numel, dtype_name);
+  entries_.push_back({name, dtype_name, std::move(shape), bytes, std::move(owner)});
 }
 
 void SafetensorsWriter::set_metadata(const std::string& key, const std::string& value) {
@@ -326,7 +201,7 @@ void SafetensorsWriter::write(const std::string& path) const {
   if (!metadata_.empty()) h["__metadata__"] = metadata_;
   uint64_t offset = 0;
   for (const auto& e : entries_) {
-    h[e.name] = {{"dtype", dtype_safetensors_name(e.dtype)},
+    h[e.name] = {{"dtype", e.dtype_name},
                  {"shape", e.shape},
                  {"data_offsets", {offset, offset + e.bytes.size()}}};
     offset += e.bytes.size();
@@ -334,20 +209,22 @@ void SafetensorsWriter::write(const std::string& path) const {
   std::string text = h.dump();
   text.resize((text.size() + 7) / 8 * 8, ' ');  // keep the data region 8-byte aligned
   const std::string tmp = path + ".tmp";
-  {
+  try {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail("{}: cannot write ({}); check the folder exists and is writable", path, std::strerror(errno));
     uint8_t len[8];
     for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
     out.write(reinterpret_cast<const char*>(len), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& e : entries_)
+    for (const auto& e : entries_) {
+      check_interrupt();  // a large conversion takes a while: Ctrl-C leaves no .tmp behind
       out.write(reinterpret_cast<const char*>(e.bytes.data()), static_cast<std::streamsize>(e.bytes.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      fail("{}: write failed (disk full?)", path);
     }
+    out.flush();
+    if (!out) fail("{}: write failed (disk full?)", path);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);

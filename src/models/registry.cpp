@@ -8,7 +8,6 @@
 #include "io/safetensors.h"
 #include "core/temp_paths.h"
 #include "models/video_model.h"
-#include "models/wan/torch_pickle.h"
 #include "models/wan/wan_builtin.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_folder.h"
@@ -144,8 +143,6 @@ std::unique_ptr<VideoModel> open_model(const ModelSpec& req, Progress& progress)
   const auto folder = wan::resolve_wan_folder(req.model_dir, {req.dit, req.vae, req.t5, req.tokenizer});
   wan::require_complete(folder, req.model_dir.empty() ? "" : "--model " + req.model_dir);
   paths.dit = folder.dit.path, paths.vae = folder.vae.path, paths.t5 = folder.t5.path, paths.tokenizer = folder.tokenizer.path;
-  wan::reject_torch_pickle(paths.vae);  // names the one-time conversion until .pth is read
-  wan::reject_torch_pickle(paths.t5);
   return open_wan_for(paths, req, progress);
 }
 

@@ -4,7 +4,6 @@
 
 #include "core/error.h"
 #include "models/hunyuan/tokenizer_files.h"
-#include "models/wan/torch_pickle.h"
 
 namespace fs = std::filesystem;
 
@@ -80,7 +79,6 @@ void EncoderWeights::gather_rows(const std::string& name, std::span<const int64_
 std::shared_ptr<Checkpoint> open_encoder_checkpoint(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) fail("{}: no such file or folder", path);
-  wan::reject_torch_pickle(path);
   return std::make_shared<Checkpoint>(Checkpoint::open(path));
 }
 

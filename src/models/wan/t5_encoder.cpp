@@ -9,7 +9,6 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "io/safetensors.h"
-#include "models/wan/torch_pickle.h"
 
 namespace jenga::wan {
 
@@ -75,7 +74,6 @@ std::vector<float> T5Encoder::load(const std::string& official, std::vector<int6
 }
 
 T5Encoder T5Encoder::open(const std::string& path) {
-  reject_torch_pickle(path);
   T5Encoder e;
   e.ckpt_ = std::make_shared<Checkpoint>(Checkpoint::open(path));
   const Checkpoint& c = *e.ckpt_;
@@ -87,7 +85,7 @@ T5Encoder T5Encoder::open(const std::string& path) {
     const char* what = (c.contains("decoder.conv1.weight") || c.contains("decoder.conv_in.weight")) ? " (it looks like a VAE)"
                        : c.contains("patch_embedding.weight") ? " (it looks like a DiT)" : "";
     fail("{} is not a umT5 text encoder{}: expected models_t5_umt5-xxl-enc weights (blocks.0.attn.q.weight) or a "
-         "diffusers text_encoder/ (encoder.block.0.layer.0.SelfAttention.q.weight), as safetensors",
+         "diffusers text_encoder/ (encoder.block.0.layer.0.SelfAttention.q.weight)",
          path, what);
   }
   // ComfyUI's "scaled" fp8 files need a per-tensor scale jenga does not apply yet.

@@ -1,0 +1,146 @@
+#include "io/checkpoint.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "io/file_checks.h"
+#include "io/mapped_file.h"
+#include "io/safetensors.h"
+#include "io/torch_checkpoint.h"
+
+namespace jenga {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+std::vector<std::string> shards_from_index(const fs::path& index_path) {
+  require_regular_file(index_path.string(), "shard index");  // stat first: opening a FIFO would block
+  std::ifstream in(index_path);
+  if (!in) fail("{}: cannot read the shard index", index_path.string());
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    fail("{}: shard index is not valid JSON (near byte {}); download it again", index_path.string(), e.byte);
+  }
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    fail("{}: shard index has no \"weight_map\" object", index_path.string());
+  std::vector<std::string> files;
+  for (auto& [name, file] : j["weight_map"].items()) {
+    if (!file.is_string()) fail("{}: weight_map entry '{}' is not a file name", index_path.string(), name);
+    const std::string f = file.get<std::string>();
+    if (f.find('/') != std::string::npos || f == "..")
+      fail("{}: weight_map names '{}', which is outside the index's folder", index_path.string(), f);
+    if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
+  }
+  std::sort(files.begin(), files.end());
+  const fs::path dir = index_path.parent_path();
+  for (auto& f : files) {
+    f = (dir / f).string();
+    if (!fs::exists(f)) fail("{}: shard {} is missing; download every shard the index lists", index_path.string(), f);
+  }
+  return files;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The files of a model folder: its shard index, else its *.safetensors, else its one torch
+// checkpoint (HunyuanVideo's transformers/ holds only mp_rank_00_model_states.pt).
+std::vector<std::string> folder_files(const std::string& path) {
+  std::vector<fs::path> indexes, singles, torch_files;
+  for (const auto& e : fs::directory_iterator(path)) {
+    const std::string n = e.path().filename().string();
+    if (ends_with(n, ".safetensors.index.json")) indexes.push_back(e.path());
+    else if (ends_with(n, ".safetensors") && e.is_regular_file()) singles.push_back(e.path());
+    else if ((ends_with(n, ".pt") || ends_with(n, ".pth")) && e.is_regular_file()) torch_files.push_back(e.path());
+  }
+  if (indexes.size() > 1) fail("{}: holds {} shard indexes; pass the one you mean", path, indexes.size());
+  if (indexes.size() == 1) return shards_from_index(indexes[0]);
+  std::vector<std::string> files;
+  std::sort(singles.begin(), singles.end());
+  for (auto& p : singles) files.push_back(p.string());
+  if (files.empty() && torch_files.size() == 1) files.push_back(torch_files[0].string());
+  if (files.empty() && torch_files.size() > 1) {
+    std::sort(torch_files.begin(), torch_files.end());
+    std::string names;
+    for (const auto& p : torch_files) names += (names.empty() ? "" : ", ") + p.filename().string();
+    fail("{}: holds {} PyTorch checkpoints ({}); pass the file you mean", path, torch_files.size(), names);
+  }
+  if (files.empty()) fail("{}: folder holds no .safetensors (or .pt/.pth) files", path);
+  return files;
+}
+
+}  // namespace
+
+std::shared_ptr<TensorSource> open_tensor_file(const std::string& path, const CheckpointOptions& options) {
+  auto mapping = map_file(path);
+  const std::span<const uint8_t> head{static_cast<const uint8_t*>(mapping->data()), std::min<size_t>(mapping->bytes(), 16)};
+  if (looks_like_torch_checkpoint(head)) return TorchFile::from_mapping(std::move(mapping), path, options.state_key);
+  if (options.state_key)
+    fail("{}: --state-key {} applies to PyTorch checkpoints; this is a safetensors file", path, *options.state_key);
+  // A header length of 640, 896, 1152 or 1408 bytes starts like a pickle's PROTO opcode:
+  // only when the file is no safetensors either is it named as a foreign pickle.
+  const bool pickle_like = head.size() >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5;
+  try {
+    return SafetensorsFile::from_mapping(std::move(mapping), path);
+  } catch (const Error&) {
+    if (!pickle_like) throw;
+    fail("{}: is a Python pickle but not a PyTorch checkpoint written by torch.save (no torch magic number); jenga "
+         "reads torch.save state dicts and safetensors", path);
+  }
+}
+
+Checkpoint Checkpoint::open(const std::string& path, const CheckpointOptions& options) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail("{}: no such file or folder", path);
+  std::vector<std::string> files;
+  if (fs::is_directory(path, ec)) {
+    files = folder_files(path);
+  } else if (ends_with(path, ".index.json")) {
+    files = shards_from_index(path);
+  } else {
+    files.push_back(path);
+  }
+  Checkpoint c;
+  c.path_ = path;
+  for (const auto& f : files) {
+    auto file = open_tensor_file(f, options);
+    const size_t idx = c.files_.size();
+    for (const auto& t : file->tensors()) {
+      auto [it, inserted] = c.where_.emplace(t.name, idx);
+      if (!inserted)
+        fail("{}: tensor '{}' appears in both {} and {}", path, t.name, c.files_[it->second]->path(), f);
+      c.names_.push_back(t.name);
+    }
+    c.files_.push_back(std::move(file));
+  }
+  std::sort(c.names_.begin(), c.names_.end());
+  return c;
+}
+
+const TensorInfo& Checkpoint::info(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) fail("{}: has no tensor '{}'", path_, name);
+  return files_[it->second]->info(name);
+}
+
+Tensor Checkpoint::load(const std::string& name, std::optional<DType> dtype) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) fail("{}: has no tensor '{}'", path_, name);
+  return files_[it->second]->load(name, dtype);
+}
+
+TensorBytes Checkpoint::bytes(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) fail("{}: has no tensor '{}'", path_, name);
+  return files_[it->second]->bytes(files_[it->second]->info(name));
+}
+
+}  // namespace jenga
