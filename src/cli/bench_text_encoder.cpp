@@ -1,11 +1,13 @@
 // `jenga bench text-encoder`: one umT5 encode on the GPU (median of N after warm-up), random
-// umT5-XXL weights unless --model is given. llama-bench style output.
+// umT5-XXL weights unless --model is given. llama-bench style output. `--model hunyuan` hands over
+// to HunyuanVideo's LLM + CLIP-L (bench_hunyuan.cpp).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "cli/bench_hunyuan.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "jenga/version.h"
@@ -30,6 +32,8 @@ struct BenchT5Options {
   int warmup = 2;
   uint64_t seed = 0;
   bool json = false;
+  std::string llm, clip;  // --model hunyuan: text_encoder/ and text_encoder_2/
+  int valid = 0;          // --model hunyuan: real tokens before right padding (0 = all)
 };
 
 #if JENGA_HAVE_CUDA
@@ -114,13 +118,22 @@ void run_bench_t5(const BenchT5Options&) {
 void register_bench_text_encoder(CLI::App& bench) {
   auto o = std::make_shared<BenchT5Options>();
   auto* c = bench.add_subcommand("text-encoder", "One umT5 text encode on the GPU (Wan2.1's text encoder)");
-  c->add_option("-m,--model", o->model, "umT5 encoder weights (default: random umT5-XXL weights)");
-  c->add_option("--tokens", o->tokens, "Prompt length in tokens, all valid")->capture_default_str();
+  c->add_option("-m,--model", o->model, "umT5 encoder weights (default: random umT5-XXL weights), or 'hunyuan' (needs --llm)");
+  auto* tokens = c->add_option("--tokens", o->tokens, "Prompt length in tokens, all valid (hunyuan default: 351)")->capture_default_str();
+  c->add_option("--llm", o->llm, "--model hunyuan: the LLM weights (text_encoder/ folder or file)");
+  c->add_option("--clip", o->clip, "--model hunyuan: CLIP-L weights (text_encoder_2/), encoded on the CPU");
+  c->add_option("--valid", o->valid, "--model hunyuan: real tokens before right padding (0 = all)")->capture_default_str();
   c->add_option("--iters", o->iters, "Timed encodes (median reported)")->capture_default_str();
   c->add_option("--warmup", o->warmup, "Untimed encodes first")->capture_default_str();
   c->add_option("--seed", o->seed, "Seed of the random weights")->capture_default_str();
   c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
-  c->callback([o] { run_bench_t5(*o); });
+  c->callback([o, tokens] {
+    if (o->model != "hunyuan") {
+      if (!o->llm.empty() || !o->clip.empty() || o->valid) usage_fail("--llm, --clip and --valid are for --model hunyuan");
+      return run_bench_t5(*o);
+    }
+    run_bench_hunyuan_text({o->llm, o->clip, tokens->count() ? o->tokens : 351, o->valid, o->iters, o->warmup, o->json});
+  });
 }
 
 }  // namespace jenga::cli

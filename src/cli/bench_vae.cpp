@@ -1,11 +1,13 @@
 // `jenga bench vae`: one Wan2.1 VAE decode on the GPU (median of N after warm-up) with its peak
-// GPU memory; random weights of the official structure unless --model is given.
+// GPU memory; random weights of the official structure unless --model is given. `--model hunyuan`
+// hands over to the HunyuanVideo VAE (bench_hunyuan.cpp).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "cli/bench_hunyuan.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "jenga/version.h"
@@ -36,6 +38,7 @@ struct BenchVaeOptions {
   bool json = false;
   uint64_t seed = 0;
   std::string precision = "bf16";
+  std::string weights;  // --model hunyuan: its VAE file or folder (default: random)
 };
 
 #if JENGA_HAVE_CUDA
@@ -116,7 +119,10 @@ void run_bench_vae(const BenchVaeOptions&) {
 void register_bench_vae(CLI::App& bench) {
   auto o = std::make_shared<BenchVaeOptions>();
   auto* c = bench.add_subcommand("vae", "One Wan2.1 VAE decode on the GPU (time and peak memory)");
-  c->add_option("-m,--model", o->model, "Wan2.1 VAE weights (default: random weights of the official structure)");
+  c->add_option("-m,--model", o->model,
+                "Wan2.1 VAE weights (default: random weights of the official structure), or 'hunyuan' for the "
+                "HunyuanVideo VAE (official tiling; random full-size weights unless --weights)");
+  c->add_option("--weights", o->weights, "--model hunyuan: HunyuanVideo VAE weights (a file, or a folder with config.json)");
   c->add_option("-s,--size", o->size, "WIDTHxHEIGHT in pixels")->capture_default_str();
   c->add_option("-f,--frames", o->frames, "Frames (4k+1)")->capture_default_str();
   c->add_option("--iters", o->iters, "Timed decodes (median reported)")->capture_default_str();
@@ -128,7 +134,13 @@ void register_bench_vae(CLI::App& bench) {
       ->check(CLI::IsMember({"bf16", "f32"}))
       ->capture_default_str();
   c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
-  c->callback([o] { run_bench_vae(*o); });
+  c->callback([o] {
+    if (o->model != "hunyuan") {
+      if (!o->weights.empty()) usage_fail("--weights are for --model hunyuan; give Wan2.1 weights as --model PATH");
+      return run_bench_vae(*o);
+    }
+    run_bench_hunyuan_vae({o->weights, o->size, o->frames, o->iters, o->warmup, o->seed, o->json});
+  });
 }
 
 }  // namespace jenga::cli

@@ -78,6 +78,7 @@ void register_debug(CLI::App& app) {
   register_debug_jenga(*d);
   register_debug_t5vae(*d);
   register_debug_svg(*d);
+  register_debug_i2v(*d);
 }
 
 }  // namespace jenga::cli

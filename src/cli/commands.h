@@ -36,6 +36,8 @@ void register_debug_jenga(CLI::App& debug);
 void register_debug_t5vae(CLI::App& debug);
 // `jenga debug svg-classify` (cmd_debug_svg.cpp): Sparse VideoGen head classification and layout.
 void register_debug_svg(CLI::App& debug);
+// `jenga debug image-prep | encode-image` (cmd_debug_i2v.cpp): HunyuanVideo-I2V image input.
+void register_debug_i2v(CLI::App& debug);
 
 // "WxH" -> {W, H}; throws UsageError naming the flag.
 std::pair<int, int> parse_size(const std::string& flag, const std::string& value);

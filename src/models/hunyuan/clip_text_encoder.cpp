@@ -8,6 +8,7 @@
 #include "backend/cpu/ops.h"
 #include "backend/cpu/ops_t5vae.h"
 #include "core/error.h"
+#include "models/hunyuan/clip_encoder_layers.h"
 #include "models/hunyuan/llama_text_encoder.h"
 
 namespace jenga::hunyuan {
@@ -64,7 +65,7 @@ ClipTextOutput ClipTextEncoder::encode(std::span<const int64_t> ids, std::span<c
   if (mask.size() != ids.size()) fail("encode-text: ids has {} tokens but mask has {}", ids.size(), mask.size());
   for (size_t i = 0; i < mask.size(); ++i)
     if (mask[i] != 0 && mask[i] != 1) fail("encode-text: mask[{}] = {}; the mask holds 0 or 1", i, mask[i]);
-  const int64_t D = k.hidden, H = k.heads, hd = D / H, F = k.ffn;
+  const int64_t D = k.hidden, H = k.heads, F = k.ffn;
 
   ClipTextOutput out;
   out.last_hidden_state = Tensor::empty(DType::F32, {L, D});
@@ -80,47 +81,7 @@ ClipTextOutput ClipTextEncoder::encode(std::span<const int64_t> ids, std::span<c
   std::vector<uint8_t> key_mask(static_cast<size_t>(L));
   for (int64_t i = 0; i < L; ++i) key_mask[i] = mask[i] != 0;
 
-  std::vector<float> h(static_cast<size_t>(L * D)), qkv(static_cast<size_t>(3 * L * D)), o(h.size()), y(h.size()),
-      f(static_cast<size_t>(L * F));
-  for (int64_t l = 0; l < k.layers; ++l) {
-    const std::string p = "encoder.layers." + std::to_string(l) + ".";
-    {
-      const auto g = w_.f32(p + "layer_norm1.weight", {D}), b = w_.f32(p + "layer_norm1.bias", {D});
-      cpu::layer_norm(x, h.data(), L, D, g.data(), b.data(), k.ln_eps);
-    }
-    for (int j = 0; j < 3; ++j) {
-      const std::string n = p + "self_attn." + "qkv"[j] + "_proj.";
-      const auto w = w_.f32(n + "weight", {D, D}), b = w_.f32(n + "bias", {D});
-      cpu::linear(h.data(), w.data(), b.data(), qkv.data() + j * L * D, L, D, D);
-    }
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    for (int64_t hh = 0; hh < H; ++hh)
-      cpu::attention_gemm(qkv.data() + hh * hd, D, qkv.data() + L * D + hh * hd, D, qkv.data() + 2 * L * D + hh * hd, D,
-                          o.data() + hh * hd, D, L, L, hd, scale, causal.data(), key_mask.data());
-    {
-      const auto w = w_.f32(p + "self_attn.out_proj.weight", {D, D}), b = w_.f32(p + "self_attn.out_proj.bias", {D});
-      cpu::linear(o.data(), w.data(), b.data(), y.data(), L, D, D);
-    }
-    for (int64_t i = 0; i < L * D; ++i) x[i] += y[i];
-    {
-      const auto g = w_.f32(p + "layer_norm2.weight", {D}), b = w_.f32(p + "layer_norm2.bias", {D});
-      cpu::layer_norm(x, h.data(), L, D, g.data(), b.data(), k.ln_eps);
-    }
-    {
-      const auto w = w_.f32(p + "mlp.fc1.weight", {F, D}), b = w_.f32(p + "mlp.fc1.bias", {F});
-      cpu::linear(h.data(), w.data(), b.data(), f.data(), L, F, D);
-    }
-    if (k.quick_gelu) {
-      for (auto& v : f) v = v * (1.0f / (1.0f + std::exp(-1.702f * v)));
-    } else {
-      for (auto& v : f) v = 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f)));
-    }
-    {
-      const auto w = w_.f32(p + "mlp.fc2.weight", {D, F}), b = w_.f32(p + "mlp.fc2.bias", {D});
-      cpu::linear(f.data(), w.data(), b.data(), y.data(), L, D, F);
-    }
-    for (int64_t i = 0; i < L * D; ++i) x[i] += y[i];
-  }
+  run_clip_encoder_layers(w_, {L, D, H, F, k.ln_eps, k.quick_gelu}, k.layers, x, causal.data(), key_mask.data());
   {
     const auto g = w_.f32("final_layer_norm.weight", {D}), b = w_.f32("final_layer_norm.bias", {D});
     cpu::layer_norm(x, x, L, D, g.data(), b.data(), k.ln_eps);

@@ -1,0 +1,184 @@
+// `jenga bench vae --model hunyuan` and `jenga bench text-encoder --model hunyuan`: the
+// HunyuanVideo VAE decode (official tiling, tiles on the GPU) and the LLM + CLIP-L encode of one
+// templated prompt, wall time (median of N after warm-up) and peak GPU memory. Both CUDA paths
+// were written without a GPU; these numbers are their first check (bench/gpu_hunyuan_components.sh).
+#include "cli/bench_hunyuan.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "jenga/version.h"
+#if JENGA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "core/tensor.h"
+#include "models/hunyuan/clip_text_encoder.h"
+#include "models/hunyuan/hunyuan_vae.h"
+#include "models/hunyuan/hunyuan_vae_cuda.h"
+#include "models/hunyuan/hunyuan_vae_random.h"
+#include "models/hunyuan/llama_text_encoder.h"
+#include "models/hunyuan/llama_text_encoder_cuda.h"
+#endif
+
+namespace jenga::cli {
+#if JENGA_HAVE_CUDA
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Median, min, max of `iters` timed calls after `warmup` untimed ones (each call synchronises).
+template <class F>
+std::vector<double> time_calls(int warmup, int iters, F&& f) {
+  for (int i = 0; i < warmup; ++i) f();
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) {
+    const double t0 = now_ms();
+    f();
+    ms.push_back(now_ms() - t0);
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms;
+}
+
+void check_finite(const Tensor& t, const char* what) {
+  const float* p = t.data_as<float>();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!std::isfinite(p[i])) fail("{} produced a non-finite value; the benchmark is void", what);
+}
+
+void require_gpu(const char* cmd) {
+  if (!cuda::available()) fail("no CUDA device found: '{}' needs a GPU", cmd);
+  cuda::init();
+}
+
+}  // namespace
+
+void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions& o) {
+  auto [width, height] = parse_size("--size", o.size);
+  if (width % 8 || height % 8) usage_fail("--size {}: width and height must be multiples of 8", o.size);
+  if (o.frames < 1 || (o.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1", o.frames);
+  if (o.iters < 1 || o.warmup < 0) usage_fail("--iters must be >= 1 and --warmup >= 0");
+  require_gpu("jenga bench vae");
+  std::string name = o.weights;
+  std::optional<hunyuan::HunyuanVae> vae;
+  if (o.weights.empty()) {
+    // Random weights of the published structure, written and read back through the loader.
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("jenga-bench-hyvae-" + std::to_string(std::random_device{}()));
+    try {
+      hunyuan::write_random_hunyuan_vae(hunyuan::HunyuanVaeConfig{}, dir.string(), o.seed, DType::F32);
+      vae = hunyuan::HunyuanVae::load(dir.string());
+    } catch (...) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      throw;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    name = "hunyuanvideo-vae (random)";
+  } else {
+    vae = hunyuan::HunyuanVae::load(o.weights);
+  }
+  const auto& c = vae->config;
+  const int64_t T = (o.frames - 1) / c.time_compression_ratio + 1, H = height / c.spatial_compression_ratio,
+                W = width / c.spatial_compression_ratio;
+  Tensor z = Tensor::empty(DType::F32, Shape{c.latent_channels, T, H, W});
+  std::mt19937_64 rng(o.seed + 1);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (int64_t i = 0; i < z.numel(); ++i) z.data_as<float>()[i] = nd(rng);
+
+  Tensor frames;
+  cuda::reset_peak_memory();
+  const auto ms = time_calls(o.warmup, o.iters, [&] { frames = hunyuan::hunyuan_vae_decode_cuda(*vae, z, true, true); });
+  check_finite(frames, "the HunyuanVideo VAE decode");
+  const auto mem = cuda::memory_stats();
+  const auto dev = cuda::device_info(0);
+  const double med = ms[ms.size() / 2];
+  if (o.json) {
+    nlohmann::json j = {{"bench", "vae"}, {"model", name}, {"family", "hunyuan"}, {"size", o.size},
+                        {"frames", o.frames}, {"latent", {T, H, W}}, {"ms_median", med}, {"ms_min", ms.front()},
+                        {"ms_max", ms.back()}, {"iters", o.iters}, {"tiled", true}, {"peak_alloc_gib", mem.peak / kGiB},
+                        {"device_used_gib", cuda::device_used_bytes() / kGiB}, {"precision", "bf16 conv, f32 act"},
+                        {"device", dev.name}, {"commit", JENGA_GIT_COMMIT}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("| model | size | frames | ms | peak GiB | device | commit |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| %s | %s | %d | %.1f | %.2f | %s | %s |\n", name.c_str(), o.size.c_str(), o.frames, med,
+              mem.peak / kGiB, dev.name.c_str(), JENGA_GIT_COMMIT);
+}
+
+void run_bench_hunyuan_text(const BenchHunyuanTextOptions& o) {
+  if (o.llm.empty()) usage_fail("--model hunyuan needs --llm DIR (text_encoder/ weights; bench/hunyuan_text_peer.py writes random ones)");
+  if (o.tokens < 1 || o.iters < 1 || o.warmup < 0) usage_fail("--tokens and --iters must be >= 1 and --warmup >= 0");
+  if (o.valid < 0 || o.valid > o.tokens) usage_fail("--valid {}: must be in 0..--tokens ({})", o.valid, o.tokens);
+  require_gpu("jenga bench text-encoder");
+  const auto llm = hunyuan::LlamaTextEncoder::open(o.llm);
+  const auto& lc = llm.config();
+  const int64_t L = o.tokens, valid = o.valid ? o.valid : o.tokens;
+  std::vector<int64_t> ids(static_cast<size_t>(L)), mask(static_cast<size_t>(L), 0);
+  for (int64_t i = 0; i < L; ++i) ids[i] = (i * 7919 + 3) % lc.vocab;
+  for (int64_t i = 0; i < valid; ++i) mask[i] = 1;
+
+  cuda::reset_peak_memory();
+  const double u0 = now_ms();
+  auto gpu = hunyuan::LlamaTextEncoderCuda::upload(llm, 2);
+  const double upload_ms = now_ms() - u0;
+  Tensor hs;
+  const auto ms = time_calls(std::max(o.warmup, 1), o.iters, [&] { hs = gpu->encode(ids, mask); });
+  check_finite(hs, "the HunyuanVideo LLM encoder");
+  const auto mem = cuda::memory_stats();
+  const double used = cuda::device_used_bytes() / kGiB;
+  const size_t wbytes = gpu->weight_bytes();
+  gpu.reset();
+
+  double clip_ms = 0;
+  std::string clip_name = "none";
+  if (!o.clip.empty()) {  // CLIP-L runs on the CPU in this build (f32)
+    const auto clip = hunyuan::ClipTextEncoder::open(o.clip);
+    const int64_t Lc = clip.config().positions;
+    std::vector<int64_t> cids(static_cast<size_t>(Lc), clip.config().vocab - 1), cmask(static_cast<size_t>(Lc), 0);
+    for (int64_t i = 0; i < std::min<int64_t>(Lc, 60); ++i) cids[i] = (i * 131 + 7) % (clip.config().vocab - 2), cmask[i] = 1;
+    const auto cms = time_calls(1, o.iters, [&] { check_finite(clip.encode(cids, cmask).pooled, "CLIP-L"); });
+    clip_ms = cms[cms.size() / 2];
+    clip_name = o.clip + " (cpu f32)";
+  }
+  const auto dev = cuda::device_info(0);
+  const double med = ms[ms.size() / 2];
+  if (o.json) {
+    nlohmann::json j = {{"bench", "text-encoder"}, {"model", "hunyuan"}, {"llm", o.llm}, {"layers", lc.layers},
+                        {"hidden", lc.hidden}, {"tokens", L}, {"valid", valid}, {"llm_ms_median", med},
+                        {"llm_ms_min", ms.front()}, {"llm_ms_max", ms.back()}, {"upload_ms", upload_ms},
+                        {"iters", o.iters}, {"weights_gib", wbytes / kGiB}, {"peak_alloc_gib", mem.peak / kGiB},
+                        {"device_used_gib", used}, {"clip", clip_name}, {"clip_ms_median", clip_ms},
+                        {"device", dev.name}, {"commit", JENGA_GIT_COMMIT}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("| llm | tokens | LLM ms | upload ms | CLIP ms | weights GiB | peak GiB | device | commit |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| %s | %lld | %.1f | %.0f | %.1f | %.2f | %.2f | %s | %s |\n", o.llm.c_str(), static_cast<long long>(L), med,
+              upload_ms, clip_ms, wbytes / kGiB, mem.peak / kGiB, dev.name.c_str(), JENGA_GIT_COMMIT);
+}
+#else
+void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions&) {
+  fail("'jenga bench vae --model hunyuan' needs the CUDA backend; this build has none (install the CUDA toolkit and re-run scripts/setup.sh)");
+}
+void run_bench_hunyuan_text(const BenchHunyuanTextOptions&) {
+  fail("'jenga bench text-encoder --model hunyuan' needs the CUDA backend; this build has none (install the CUDA toolkit and re-run scripts/setup.sh)");
+}
+#endif
+
+}  // namespace jenga::cli

@@ -1,0 +1,29 @@
+#pragma once
+// The HunyuanVideo halves of `jenga bench vae` and `jenga bench text-encoder` (bench_hunyuan.cpp),
+// chosen there by `--model hunyuan`.
+#include <cstdint>
+#include <string>
+
+namespace jenga::cli {
+
+struct BenchHunyuanVaeOptions {
+  std::string weights;  // a HunyuanVideo VAE file or folder; "" = write random full-size weights
+  std::string size;     // WIDTHxHEIGHT
+  int frames = 0, iters = 0, warmup = 0;
+  uint64_t seed = 0;
+  bool json = false;
+};
+
+struct BenchHunyuanTextOptions {
+  std::string llm, clip;  // text_encoder/ and text_encoder_2/ folders (or files); clip may be ""
+  int tokens = 351;       // LLM prompt length (the video template's max_length)
+  int valid = 0;          // real tokens before right padding (0 = all)
+  int iters = 0, warmup = 0;
+  bool json = false;
+};
+
+// Both fail with a one-line error on a build without CUDA or a machine without a GPU.
+void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions& o);
+void run_bench_hunyuan_text(const BenchHunyuanTextOptions& o);
+
+}  // namespace jenga::cli

@@ -1,0 +1,211 @@
+#include "models/hunyuan/llava_vision.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/ops.h"
+#include "backend/cpu/ops_t5vae.h"
+#include "core/error.h"
+#include "models/hunyuan/clip_encoder_layers.h"
+
+namespace jenga::hunyuan {
+namespace {
+
+nlohmann::json read_json(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  if (!f) fail("{}: cannot read it", p.string());
+  try {
+    return nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not valid JSON ({})", p.string(), e.what());
+  }
+}
+
+int64_t json_int(const nlohmann::json& j, const char* key, int64_t dflt) {
+  return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : dflt;
+}
+
+// "size": {"shortest_edge": N} | {"height": H, "width": W} | N
+void size_field(const nlohmann::json& j, int& a, int& b, const char* key_a, const char* key_b) {
+  if (j.is_number_integer()) {
+    a = b = j.get<int>();
+  } else if (j.is_object()) {
+    if (j.contains(key_a)) a = j[key_a].get<int>();
+    if (key_b && j.contains(key_b)) b = j[key_b].get<int>();
+  }
+}
+
+}  // namespace
+
+ClipImageProcessorConfig ClipImageProcessorConfig::load(const std::string& path) {
+  namespace fs = std::filesystem;
+  ClipImageProcessorConfig c;
+  const fs::path p = fs::is_directory(path) ? fs::path(path) / "preprocessor_config.json" : fs::path(path);
+  if (!fs::exists(p)) return c;
+  const auto j = read_json(p);
+  try {
+    c.do_resize = j.value("do_resize", true);
+    c.do_center_crop = j.value("do_center_crop", true);
+    c.do_rescale = j.value("do_rescale", true);
+    c.do_normalize = j.value("do_normalize", true);
+    int unused = 0;
+    if (j.contains("size")) size_field(j["size"], c.shortest_edge, unused, "shortest_edge", nullptr);
+    if (j.contains("crop_size")) size_field(j["crop_size"], c.crop_height, c.crop_width, "height", "width");
+    c.rescale_factor = j.value("rescale_factor", 1.0 / 255.0);
+    const int resample = j.value("resample", 3);
+    if (resample != 2 && resample != 3) fail("{}: resample {} is not supported (2 bilinear, 3 bicubic)", p.string(), resample);
+    c.resample = resample == 2 ? PilFilter::Bilinear : PilFilter::Bicubic;
+    for (int i = 0; i < 3; ++i) {
+      if (j.contains("image_mean")) c.mean[i] = j["image_mean"].at(i).get<float>();
+      if (j.contains("image_std")) c.std[i] = j["image_std"].at(i).get<float>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: unexpected field type ({})", p.string(), e.what());
+  }
+  if (c.shortest_edge < 1 || c.crop_height < 1 || c.crop_width < 1 || c.shortest_edge > kMaxImageSide)
+    fail("{}: sizes must be positive (shortest_edge {}, crop {}x{})", p.string(), c.shortest_edge, c.crop_width, c.crop_height);
+  return c;
+}
+
+Tensor clip_preprocess(const RgbImage& img, const ClipImageProcessorConfig& cfg) {
+  RgbImage cur = img;
+  if (cfg.do_resize) {  // transformers' get_resize_output_image_size(default_to_square=False)
+    const bool w_short = img.width <= img.height;
+    const int64_t s = w_short ? img.width : img.height, l = w_short ? img.height : img.width;
+    const int new_long = static_cast<int>(static_cast<double>(cfg.shortest_edge * l) / static_cast<double>(s));
+    const int nw = w_short ? cfg.shortest_edge : new_long, nh = w_short ? new_long : cfg.shortest_edge;
+    cur = pil_resize(img, nw, nh, cfg.resample);
+  }
+  int H = cur.height, W = cur.width, top = 0, left = 0;
+  if (cfg.do_center_crop) {  // transformers' center_crop: floor offsets, zero padding when smaller
+    H = cfg.crop_height;
+    W = cfg.crop_width;
+    top = (cur.height - H) / 2;
+    left = (cur.width - W) / 2;
+    if (cur.height < H) top = -((H - cur.height) / 2);
+    if (cur.width < W) left = -((W - cur.width) / 2);
+  }
+  Tensor out = Tensor::empty(DType::F32, {3, H, W});
+  float* p = out.data_as<float>();
+  const size_t plane = static_cast<size_t>(H) * W;
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      const int sy = y + top, sx = x + left;
+      const bool inside = sy >= 0 && sy < cur.height && sx >= 0 && sx < cur.width;
+      for (int c = 0; c < 3; ++c) {
+        float v = inside ? cur.pixel(sy, sx)[c] : 0.0f;
+        if (cfg.do_rescale) v = static_cast<float>(static_cast<double>(v) * cfg.rescale_factor);  // f64 then f32
+        if (cfg.do_normalize) v = (v - cfg.mean[c]) / cfg.std[c];
+        p[c * plane + static_cast<size_t>(y) * W + x] = v;
+      }
+    }
+  return out;
+}
+
+LlavaVisionEncoder LlavaVisionEncoder::open(const std::string& path) {
+  auto ckpt = open_encoder_checkpoint(path);
+  auto vis = EncoderWeights::find(ckpt, "embeddings.class_embedding", "pre_layrnorm.weight");
+  auto proj = EncoderWeights::find(ckpt, "linear_1.weight", "linear_2.weight");
+  if (!vis || !proj)
+    fail("{}: no LLaVA image side (expected vision_tower.vision_model.embeddings.class_embedding and "
+         "multi_modal_projector.linear_1.weight); give the HunyuanVideo-I2V text_encoder_i2v folder", path);
+  LlavaVisionEncoder e;
+  e.vis_ = std::move(*vis);
+  e.proj_ = std::move(*proj);
+  LlavaVisionConfig& k = e.cfg_;
+  const auto conv = e.vis_.shape("embeddings.patch_embedding.weight");  // [D, 3, p, p]
+  const auto pos = e.vis_.shape("embeddings.position_embedding.weight");  // [N+1, D]
+  const auto fc1 = e.vis_.shape("encoder.layers.0.mlp.fc1.weight");
+  const auto l1 = e.proj_.shape("linear_1.weight"), l2 = e.proj_.shape("linear_2.weight");
+  if (conv.size() != 4 || conv[1] != 3 || conv[2] != conv[3] || pos.size() != 2 || fc1.size() != 2 || l1.size() != 2 ||
+      l2.size() != 2)
+    fail("{}: unexpected vision tower / projector shapes", path);
+  k.hidden = conv[0], k.patch = conv[2], k.ffn = fc1[0];
+  const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(pos[0] - 1))));
+  k.image_size = side * k.patch;
+  while (e.vis_.has("encoder.layers." + std::to_string(k.layers) + ".self_attn.q_proj.weight")) ++k.layers;
+  k.heads = k.hidden / 64;
+  k.proj_hidden = l1[0], k.proj_out = l2[0];
+  namespace fs = std::filesystem;
+  const fs::path cfg_path = fs::is_directory(path) ? fs::path(path) / "config.json" : fs::path(path).parent_path() / "config.json";
+  if (fs::exists(cfg_path)) {
+    const auto j = read_json(cfg_path);
+    const auto v = j.contains("vision_config") ? j["vision_config"] : nlohmann::json::object();
+    // A saved vision_config omits values equal to CLIPVisionConfig's defaults (12 heads); without a
+    // vision_config transformers builds ViT-L/14-336 (16 heads = width / 64).
+    if (j.contains("vision_config")) k.heads = json_int(v, "num_attention_heads", 12);
+    k.ln_eps = static_cast<float>(v.value("layer_norm_eps", 1e-5));
+    const std::string act = v.value("hidden_act", std::string("quick_gelu"));
+    if (act != "quick_gelu" && act != "gelu") fail("{}: vision hidden_act '{}' is not supported", cfg_path.string(), act);
+    k.quick_gelu = act == "quick_gelu";
+    const int64_t img = json_int(v, "image_size", k.image_size);
+    if (img != k.image_size) fail("{}: image_size {} but the position table fits {}", cfg_path.string(), img, k.image_size);
+    k.feature_layer = json_int(j, "vision_feature_layer", -2);
+    const std::string strategy = j.value("vision_feature_select_strategy", std::string("default"));
+    if (strategy != "default" && strategy != "full") fail("{}: vision_feature_select_strategy '{}' is not supported", cfg_path.string(), strategy);
+    k.drop_cls = strategy == "default";
+    const std::string pact = j.value("projector_hidden_act", std::string("gelu"));
+    if (pact != "gelu") fail("{}: projector_hidden_act '{}' is not supported (gelu)", cfg_path.string(), pact);
+  }
+  if (pos[0] != side * side + 1 || pos[1] != k.hidden) fail("{}: position table {}x{} does not fit a square patch grid", path, pos[0], pos[1]);
+  if (k.heads <= 0 || k.hidden % k.heads) fail("{}: {} heads do not divide width {}", path, k.heads, k.hidden);
+  if (l1[1] != k.hidden || l2[1] != k.proj_hidden) fail("{}: projector shapes do not chain from width {}", path, k.hidden);
+  const int64_t run = k.feature_layer < 0 ? k.layers + 1 + k.feature_layer : k.feature_layer;
+  if (run < 0 || run > k.layers) fail("{}: vision_feature_layer {} is outside 0..{}", path, k.feature_layer, k.layers);
+  return e;
+}
+
+LlavaImageFeatures LlavaVisionEncoder::encode(const Tensor& pixel_values) const {
+  const LlavaVisionConfig& k = cfg_;
+  if (pixel_values.dtype() != DType::F32 || pixel_values.ndim() != 3 || pixel_values.dim(0) != 3 ||
+      pixel_values.dim(1) != k.image_size || pixel_values.dim(2) != k.image_size)
+    fail("encode-image: pixel_values has shape {}, expected [3, {}, {}] f32", pixel_values.shape().str(), k.image_size, k.image_size);
+  const int64_t D = k.hidden, P = k.patch, G = k.image_size / P, N = G * G, L = N + 1, H = k.heads, F = k.ffn;
+  const float* px = pixel_values.data_as<float>();
+
+  // Patch conv (no bias) as a GEMM: patches [N, 3*P*P] ordered (c, i, j) like the weight.
+  std::vector<float> patches(static_cast<size_t>(N * 3 * P * P));
+  for (int64_t gy = 0; gy < G; ++gy)
+    for (int64_t gx = 0; gx < G; ++gx)
+      for (int64_t c = 0; c < 3; ++c)
+        for (int64_t i = 0; i < P; ++i)
+          for (int64_t j = 0; j < P; ++j)
+            patches[(gy * G + gx) * 3 * P * P + (c * P + i) * P + j] =
+                px[c * k.image_size * k.image_size + (gy * P + i) * k.image_size + gx * P + j];
+  std::vector<float> x(static_cast<size_t>(L * D));
+  {
+    const auto w = vis_.f32("embeddings.patch_embedding.weight", {D, 3, P, P});
+    cpu::linear(patches.data(), w.data(), nullptr, x.data() + D, N, D, 3 * P * P);
+    const auto cls = vis_.f32("embeddings.class_embedding", {D});
+    std::copy(cls.begin(), cls.end(), x.begin());
+    const auto pe = vis_.f32("embeddings.position_embedding.weight", {L, D});
+    for (int64_t i = 0; i < L * D; ++i) x[i] += pe[i];
+    const auto g = vis_.f32("pre_layrnorm.weight", {D}), b = vis_.f32("pre_layrnorm.bias", {D});
+    cpu::layer_norm(x.data(), x.data(), L, D, g.data(), b.data(), k.ln_eps);
+  }
+  const int64_t run = k.feature_layer < 0 ? k.layers + 1 + k.feature_layer : k.feature_layer;
+  run_clip_encoder_layers(vis_, {L, D, H, F, k.ln_eps, k.quick_gelu}, run, x.data(), nullptr, nullptr);
+  const int64_t first = k.drop_cls ? 1 : 0, T = L - first;
+  LlavaImageFeatures out;
+  out.features = Tensor::empty(DType::F32, {T, D});
+  std::copy(x.begin() + first * D, x.end(), out.features.data_as<float>());
+  std::vector<float> mid(static_cast<size_t>(T * k.proj_hidden));
+  {
+    const auto w = proj_.f32("linear_1.weight", {k.proj_hidden, D}), b = proj_.f32("linear_1.bias", {k.proj_hidden});
+    cpu::linear(out.features.data_as<float>(), w.data(), b.data(), mid.data(), T, k.proj_hidden, D);
+  }
+  for (auto& v : mid) v = 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f)));  // nn.GELU() (exact)
+  out.projected = Tensor::empty(DType::F32, {T, k.proj_out});
+  {
+    const auto w = proj_.f32("linear_2.weight", {k.proj_out, k.proj_hidden}), b = proj_.f32("linear_2.bias", {k.proj_out});
+    cpu::linear(mid.data(), w.data(), b.data(), out.projected.data_as<float>(), T, k.proj_out, k.proj_hidden);
+  }
+  const float* pr = out.projected.data_as<float>();
+  for (int64_t i = 0; i < out.projected.numel(); ++i)
+    if (!std::isfinite(pr[i])) fail("{}: the LLaVA image encoder produced NaN or inf (bad weights?)", vis_.path());
+  return out;
+}
+
+}  // namespace jenga::hunyuan

@@ -1,0 +1,274 @@
+// HunyuanVideo-I2V image input against goldens from PIL, torchvision and the official
+// bucket functions (tools/golden/hunyuan_i2v_image_golden.py): decoding (PNG modes, JPEG),
+// PIL's bilinear/bicubic resize, the bucket choice and the whole official transform; and bad
+// image files as one-line errors.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "io/image_reader.h"
+#include "io/pil_resample.h"
+#include "io/safetensors.h"
+#include "models/hunyuan/i2v_image_prep.h"
+#include "models/hunyuan/llava_vision.h"
+#include "golden_compare.h"
+#include "test_util.h"
+
+using jenga::RgbImage;
+using jenga::test::run_jenga;
+using jenga::test::TempDir;
+namespace hy = jenga::hunyuan;
+
+namespace {
+const std::string kDir = std::string(JENGA_TEST_DATA) + "/hunyuan_i2v";
+
+const jenga::SafetensorsFile& golden() {
+  static const auto g = jenga::SafetensorsFile::open(kDir + "/image_golden.safetensors");
+  return *g;
+}
+const nlohmann::json& buckets() {
+  static const nlohmann::json j = [] {
+    std::ifstream f(kDir + "/buckets.json");
+    return nlohmann::json::parse(f);
+  }();
+  return j;
+}
+
+std::string key_of(std::string name) {
+  for (auto& c : name) if (c == '.') c = '_';
+  return name;
+}
+
+// Number of bytes that differ between our u8 image and a golden [H, W, 3] u8 tensor.
+int64_t count_diff(const RgbImage& got, const std::string& golden_name) {
+  const jenga::Tensor want = golden().load(golden_name);
+  EXPECT_EQ(want.ndim(), 3);
+  EXPECT_EQ(want.dim(0), got.height) << golden_name;
+  EXPECT_EQ(want.dim(1), got.width) << golden_name;
+  if (want.dim(0) != got.height || want.dim(1) != got.width) return -1;
+  const uint8_t* w = want.data_as<uint8_t>();
+  int64_t diff = 0;
+  for (size_t i = 0; i < got.rgb.size(); ++i) diff += got.rgb[i] != w[i];
+  return diff;
+}
+
+std::vector<std::string> image_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, _] : buckets()["images"].items()) names.push_back(name);
+  return names;
+}
+
+}  // namespace
+
+TEST(HunyuanI2vImage, DecodesLikePilConvertRgb) {
+  // PNG in every colour type (16-bit grey clamps to 255 as PIL does) and JPEG through the system
+  // libjpeg-turbo: the same bytes as Pillow's bundled libjpeg-turbo.
+  ASSERT_GE(image_names().size(), 10u);
+  for (const auto& name : image_names()) {
+    const RgbImage img = jenga::read_image_rgb(kDir + "/" + name);
+    EXPECT_EQ(count_diff(img, "decoded_" + key_of(name)), 0) << name;
+  }
+}
+
+TEST(HunyuanI2vImage, PilResizeIsBitExact) {
+  int checked = 0;
+  for (const auto& name : image_names()) {
+    const RgbImage img = jenga::read_image_rgb(kDir + "/" + name);
+    for (const auto& info : golden().header().tensors) {
+      const std::string& tname = info.name;
+      for (const auto [prefix, filter] : {std::pair{"bilinear_", jenga::PilFilter::Bilinear},
+                                          std::pair{"bicubic_", jenga::PilFilter::Bicubic}}) {
+        const std::string p = std::string(prefix) + key_of(name) + "_";
+        if (tname.rfind(p, 0) != 0) continue;
+        int ow = 0, oh = 0;
+        ASSERT_EQ(std::sscanf(tname.c_str() + p.size(), "%dx%d", &ow, &oh), 2) << tname;
+        EXPECT_EQ(count_diff(jenga::pil_resize(img, ow, oh, filter), tname), 0) << tname;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GE(checked, 40);
+}
+
+TEST(HunyuanI2vImage, CropSizeListsAndBucketsMatchOfficial) {
+  for (const auto& [res, list] : buckets()["crop_size_lists"].items()) {
+    const auto ours = hy::i2v_crop_size_list(hy::i2v_bucket_base(res), 32);
+    ASSERT_EQ(ours.size(), list.size()) << res;
+    for (size_t i = 0; i < ours.size(); ++i) {
+      EXPECT_EQ(ours[i].height, list[i][0].get<int>()) << res << " entry " << i;
+      EXPECT_EQ(ours[i].width, list[i][1].get<int>()) << res << " entry " << i;
+    }
+  }
+  for (const auto& row : buckets()["closest"]) {
+    const int h = row["height"], w = row["width"];
+    for (const std::string res : {"720p", "540p", "360p"}) {
+      const auto b = hy::i2v_closest_bucket(h, w, hy::i2v_crop_size_list(hy::i2v_bucket_base(res), 32));
+      EXPECT_EQ(b.height, row[res][0].get<int>()) << h << "x" << w << " " << res;
+      EXPECT_EQ(b.width, row[res][1].get<int>()) << h << "x" << w << " " << res;
+      if (row.contains(res + "_resized")) {
+        const auto [rh, rw] = hy::torchvision_resize_shape(h, w, std::min(b.height, b.width));
+        EXPECT_EQ(rh, row[res + "_resized"][0].get<int>()) << h << "x" << w << " " << res;
+        EXPECT_EQ(rw, row[res + "_resized"][1].get<int>()) << h << "x" << w << " " << res;
+      }
+    }
+  }
+}
+
+TEST(HunyuanI2vImage, OfficialTransformSmallBasesBitExact) {
+  for (const auto& name : image_names()) {
+    const RgbImage img = jenga::read_image_rgb(kDir + "/" + name);
+    for (int base : buckets()["small_bases"].get<std::vector<int>>()) {
+      const auto prep = hy::prepare_i2v_image_base(img, base);
+      const jenga::Tensor want = golden().load("prep_" + key_of(name) + "_b" + std::to_string(base));  // [3,H,W] u8
+      ASSERT_EQ(prep.pixels.shape().str(), want.shape().str()) << name << " base " << base;
+      const float* got = prep.pixels.data_as<float>();
+      const uint8_t* w = want.data_as<uint8_t>();
+      int64_t diff = 0;
+      for (int64_t i = 0; i < want.numel(); ++i) diff += got[i] != (static_cast<float>(w[i]) / 255.0f - 0.5f) / 0.5f;
+      EXPECT_EQ(diff, 0) << name << " base " << base;
+    }
+  }
+}
+
+TEST(HunyuanI2vImage, OfficialTransform720pAnd540pChecksums) {
+  for (const auto& [name, per_res] : buckets()["images"].items()) {
+    const RgbImage img = jenga::read_image_rgb(kDir + "/" + name);
+    for (const auto& [res, want] : per_res.items()) {
+      const auto prep = hy::prepare_i2v_image(img, res);
+      EXPECT_EQ(prep.bucket.height, want["bucket"][0].get<int>()) << name << " " << res;
+      EXPECT_EQ(prep.bucket.width, want["bucket"][1].get<int>()) << name << " " << res;
+      const float* p = prep.pixels.data_as<float>();
+      int64_t sum = 0, weighted = 0;
+      for (int64_t i = 0; i < prep.pixels.numel(); ++i) {
+        const int64_t v = std::lround((p[i] * 0.5f + 0.5f) * 255.0f);
+        sum += v;
+        weighted += v * (i % 65521 + 1);
+      }
+      EXPECT_EQ(sum, want["sum"].get<int64_t>()) << name << " " << res;
+      EXPECT_EQ(weighted, want["weighted_sum"].get<int64_t>()) << name << " " << res;
+    }
+  }
+}
+
+TEST(HunyuanI2vImage, DebugImagePrepWritesPixelsAndBucket) {
+  TempDir dir;
+  const auto r = run_jenga("debug image-prep --image " + kDir + "/photo_71x43.jpg --size 540p --out " + (dir / "p.safetensors") +
+                           " --json " + (dir / "b.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto px = jenga::SafetensorsFile::open(dir / "p.safetensors")->load("pixels");
+  const auto& want = buckets()["images"]["photo_71x43.jpg"]["540p"];
+  EXPECT_EQ(px.shape().str(), jenga::Shape({3, want["bucket"][0].get<int64_t>(), want["bucket"][1].get<int64_t>()}).str());
+  std::ifstream f(dir / "b.json");
+  const auto j = nlohmann::json::parse(f);
+  EXPECT_EQ(j["bucket_height"], want["bucket"][0]);
+  EXPECT_EQ(j["bucket_width"], want["bucket"][1]);
+}
+
+TEST(HunyuanI2vImage, BadImagesAreOneLineErrors) {
+  TempDir dir;
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir / name, std::ios::binary) << bytes;
+    return dir / name;
+  };
+  std::string png;
+  {
+    std::ifstream f(kDir + "/rgb_53x37.png", std::ios::binary);
+    png.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  std::string jpg;
+  {
+    std::ifstream f(kDir + "/photo_71x43.jpg", std::ios::binary);
+    jpg.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  // A real PNG whose IHDR claims other dimensions (CRC fixed up so libpng accepts the chunk).
+  auto with_dims = [&](uint32_t w, uint32_t h) {
+    std::string s = png;
+    for (int k = 0; k < 4; ++k) {
+      s[16 + k] = static_cast<char>(w >> (24 - 8 * k));
+      s[20 + k] = static_cast<char>(h >> (24 - 8 * k));
+    }
+    uint32_t crc = 0xFFFFFFFFu;  // CRC-32 of "IHDR" + 13 data bytes (bytes 12..28), stored at 29..32
+    for (int i = 12; i < 29; ++i) {
+      crc ^= static_cast<unsigned char>(s[i]);
+      for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    crc ^= 0xFFFFFFFFu;
+    for (int k = 0; k < 4; ++k) s[29 + k] = static_cast<char>(crc >> (24 - 8 * k));
+    return s;
+  };
+  const std::string huge = with_dims(20000, 20000);
+  const std::string fifo = dir / "fifo.png";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {dir / "missing.png", "no such file"},
+      {dir.path().string(), "is a folder"},
+      {fifo, "not a regular file"},
+      {write("empty.png", ""), "empty"},
+      {write("text.png", "hello, not an image\n"), "not a PNG or JPEG"},
+      {write("cut.png", png.substr(0, png.size() / 2)), "truncated PNG"},
+      {write("cut.jpg", jpg.substr(0, jpg.size() / 2)), "truncated JPEG"},
+      {write("huge.png", huge), "above the limit"},
+      {write("wide.png", with_dims(16000, 16000)), "above the limit"},
+      {write("zero.png", with_dims(0, 37)), "cannot decode the PNG"},
+      {kDir + "/refused_cmyk_11x9.jpg", "CMYK JPEG is not supported"},
+  };
+  for (const auto& [path, what] : cases) {
+    try {
+      jenga::read_image_rgb(path);
+      ADD_FAILURE() << path << ": no error";
+    } catch (const jenga::Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find(what), std::string::npos) << m;
+      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    }
+    const auto r = run_jenga("debug image-prep --image '" + path + "' --out " + (dir / "o.safetensors"));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+    EXPECT_NE(r.output.find(what), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "o.safetensors"));
+}
+
+// The LLaVA image side (tools/golden/hunyuan_i2v_llava_golden.py: transformers 4.46.3
+// LlavaForConditionalGeneration + CLIPImageProcessor on a tiny random config).
+TEST(HunyuanI2vLlava, ImageProcessorVisionTowerAndProjectorMatchTransformers) {
+  const auto g = jenga::SafetensorsFile::open(kDir + "/llava_golden.safetensors");
+  const auto enc = hy::LlavaVisionEncoder::open(kDir + "/llava_tiny");
+  EXPECT_EQ(enc.config().layers, 3);
+  EXPECT_EQ(enc.config().heads, 4);
+  EXPECT_EQ(enc.config().tokens(), 9);
+  const auto proc = hy::ClipImageProcessorConfig::load(kDir + "/llava_tiny");
+  EXPECT_EQ(proc.shortest_edge, 42);
+  int checked = 0;
+  for (const std::string name : {"photo_71x43.jpg", "rgba_29x61.png", "grey_50x50.png"}) {
+    const std::string key = key_of(name);
+    const auto px = hy::clip_preprocess(jenga::read_image_rgb(kDir + "/" + name), proc);
+    EXPECT_LE(jenga::test::max_rel_error(px.to_f32_vector(), g->load("pixel_values_" + key).to_f32_vector()), 1e-6) << name;
+    const auto r = enc.encode(px);
+    EXPECT_EQ(r.features.shape().str(), g->load("features_" + key).shape().str());
+    EXPECT_LE(jenga::test::max_rel_error(r.features.to_f32_vector(), g->load("features_" + key).to_f32_vector()), 1e-4) << name;
+    EXPECT_LE(jenga::test::max_rel_error(r.projected.to_f32_vector(), g->load("projected_" + key).to_f32_vector()), 1e-4) << name;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3);
+
+  TempDir dir;
+  auto r = run_jenga("debug encode-image --text-encoder " + kDir + "/llava_tiny --image " + kDir +
+                     "/photo_71x43.jpg --out " + (dir / "e.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_LE(jenga::test::max_rel_error(jenga::SafetensorsFile::open(dir / "e.safetensors")->load("projected").to_f32_vector(),
+                                       g->load("projected_photo_71x43_jpg").to_f32_vector()),
+            1e-4);
+  r = run_jenga("debug encode-image --text-encoder " + kDir + "/llava_tiny --image " + (dir / "missing.png") + " --out " +
+                (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("no such file"), std::string::npos) << r.output;
+  r = run_jenga("debug encode-image --text-encoder " + dir.path().string() + " --image " + kDir + "/photo_71x43.jpg --out " +
+                (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+}
