@@ -7,8 +7,10 @@
 
 #include "core/rng.h"
 #include "models/wan/wan_dit.h"
+#include "models/wan/wan_model.h"
 #include "models/wan/wan_tiny.h"
-#include "pipeline/wan_denoise.h"
+#include "pipeline/denoise.h"
+#include "models/wan/wan_presets.h"
 #include "test_util.h"
 
 namespace jenga::test {
@@ -16,7 +18,15 @@ namespace jenga::test {
 struct DenoiseSetup {
   TempDir dir;
   wan::WanDit model;
+  std::unique_ptr<Denoiser> denoiser;  // req.denoiser: the CPU one unless use_cuda()
   DenoiseRequest req;
+#if JENGA_HAVE_CUDA
+  // The loop on the GPU from now on (offload: blocks streamed from pinned host memory).
+  void use_cuda(bool offload = false) {
+    denoiser = wan::cuda_parts().denoiser(model, offload);
+    req.denoiser = denoiser.get();
+  }
+#endif
 };
 
 inline Tensor randn_tensor(Shape s, uint64_t seed) {
@@ -42,7 +52,8 @@ inline std::unique_ptr<DenoiseSetup> make_denoise_setup(const wan::WanConfig& c,
   wan::write_random_checkpoint(s->dir.path().string(), c, 21, DType::F32);
   s->model = wan::load_wan_dit(s->dir.path().string(), weights);
   auto& r = s->req;
-  r.model = &s->model;
+  s->denoiser = wan::make_cpu_denoiser(s->model);
+  r.denoiser = s->denoiser.get();
   r.jenga = wan_preset_for(preset, "1.3B", o, steps);
   const auto sizes = stage_latents(r.jenga, T, H, W);
   r.noise = randn_tensor(Shape{c.in_dim, sizes[0][0], sizes[0][1], sizes[0][2]}, 1);

@@ -20,7 +20,8 @@
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cuda.h"
 #include "models/wan/wan_tiny.h"
-#include "pipeline/wan_denoise.h"
+#include "pipeline/denoise.h"
+#include "models/wan/wan_presets.h"
 #include "denoise_test_setup.h"
 #include "test_util.h"
 
@@ -233,7 +234,7 @@ namespace {
 std::unique_ptr<test::DenoiseSetup> make_loop(int64_t heads, const std::string& preset, int steps, int64_t T, int64_t H,
                                               int64_t W) {
   auto s = test::make_denoise_setup(offload_config(heads), preset, steps, T, H, W, {}, DType::BF16);
-  s->req.cuda = true;
+  s->use_cuda();
   return s;
 }
 }  // namespace
@@ -261,10 +262,10 @@ TEST(CudaOffload, DenoiseLoopIsBitIdentical) {
       s->req.svg.first_layers_fp = 0.0;
       s->req.svg.seed = 11;
     }
-    const DenoiseResult off = denoise_wan(s->req, quiet);
-    const DenoiseResult off2 = denoise_wan(s->req, quiet);
-    s->req.offload = true;
-    const DenoiseResult on = denoise_wan(s->req, quiet);
+    const DenoiseResult off = denoise(s->req, quiet);
+    const DenoiseResult off2 = denoise(s->req, quiet);
+    s->use_cuda(true);
+    const DenoiseResult on = denoise(s->req, quiet);
     EXPECT_TRUE(same_bytes(off.latents, off2.latents)) << c.name << ": resident run twice (determinism premise)";
     EXPECT_TRUE(same_bytes(on.latents, off.latents)) << c.name << ": offload vs resident latents";
     EXPECT_EQ(on.computed_calls, off.computed_calls) << c.name;

@@ -117,9 +117,9 @@ TEST(CudaSvg, TinyLoopMatchesCpu) {
     s->req.attention = AttentionMode::svg;
     s->req.svg.first_times_fp = 0.25;  // 2 dense steps
     s->req.svg.first_layers_fp = 0.0;
-    const DenoiseResult cpu = denoise_wan(s->req, quiet);
-    s->req.cuda = true;
-    const DenoiseResult gpu = denoise_wan(s->req, quiet);
+    const DenoiseResult cpu = denoise(s->req, quiet);
+    s->use_cuda();
+    const DenoiseResult gpu = denoise(s->req, quiet);
     const double d = test::rel_l2(gpu.latents, cpu.latents);
     const double tc = cpu.report["svg"]["temporal_head_fraction"], tg = gpu.report["svg"]["temporal_head_fraction"];
     std::printf("heads %lld: rel L2 cuda vs cpu %.3g, temporal heads cpu %.3f gpu %.3f\n", static_cast<long long>(heads),

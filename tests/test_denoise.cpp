@@ -8,7 +8,8 @@
 #include "io/safetensors.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_tiny.h"
-#include "pipeline/wan_denoise.h"
+#include "pipeline/denoise.h"
+#include "models/wan/wan_presets.h"
 #include "denoise_test_setup.h"
 #include "tensor_compare.h"
 #include "test_util.h"
@@ -75,7 +76,7 @@ TEST(Denoise, TurboRunsTwoStagesAndCountsForwards) {
   auto s = make_setup(4, "turbo", 28, 2, 8, 12, o);
   s->req.save_steps = {24, 25, 27};
   Progress quiet(Progress::Mode::Quiet);
-  const DenoiseResult r = denoise_wan(s->req, quiet);
+  const DenoiseResult r = denoise(s->req, quiet);
   EXPECT_EQ(r.forwards, 56);
   EXPECT_EQ(r.forwards_reused, 0);
   ASSERT_EQ(r.saved.size(), 3u);
@@ -92,7 +93,7 @@ TEST(Denoise, ThreeStagesSwitchTwice) {
   auto s = make_setup(4, "3stage", 20, 2, 16, 24, o);  // switches after steps 6 and 10
   s->req.save_steps = {6, 10};
   Progress quiet(Progress::Mode::Quiet);
-  const DenoiseResult r = denoise_wan(s->req, quiet);
+  const DenoiseResult r = denoise(s->req, quiet);
   ASSERT_EQ(r.saved.size(), 2u);
   EXPECT_EQ(r.saved[0].second.shape().str(), "[16, 2, 12, 18]");  // 0.75 stage
   EXPECT_EQ(r.saved[1].second.shape().str(), "[16, 2, 16, 24]");
@@ -105,7 +106,7 @@ TEST(Denoise, StepReuseSkipsForwardsAndStaysClose) {
   o.teacache_thresh = 0.0;
   auto off = make_setup(4, "base", 12, 2, 8, 12, o);
   Progress quiet(Progress::Mode::Quiet);
-  const DenoiseResult a = denoise_wan(on->req, quiet), b = denoise_wan(off->req, quiet);
+  const DenoiseResult a = denoise(on->req, quiet), b = denoise(off->req, quiet);
   EXPECT_EQ(b.forwards_reused, 0);
   // Forced calls (first 10 of use_ret_steps) always compute; later ones may be reused.
   for (int i = 0; i < 10; ++i) EXPECT_EQ(a.computed_calls[i], 1);
@@ -123,7 +124,7 @@ TEST(Denoise, RejectsNoiseOfTheWrongSize) {
   auto s = make_setup(4, "turbo", 28, 2, 8, 12);
   s->req.noise = randn(Shape{16, 2, 8, 12}, 1);  // full size where the 0.75 stage is expected
   Progress quiet(Progress::Mode::Quiet);
-  EXPECT_THROW(denoise_wan(s->req, quiet), Error);
+  EXPECT_THROW(denoise(s->req, quiet), Error);
 }
 
 #if JENGA_HAVE_CUDA
@@ -144,9 +145,9 @@ TEST(CudaDenoise, MatchesCpuBackendDenseAndJenga) {
     if (std::string(c.preset) != "dense") o.teacache_thresh = 0.0;
     // 3 x 16 x 24 tokens = 1152: 9 blocks of 128, so AttenCarve keeps a strict subset.
     auto s = make_setup(c.heads, c.preset, c.steps, 3, 32, 48, o);
-    const DenoiseResult cpu = denoise_wan(s->req, quiet);
-    s->req.cuda = true;
-    const DenoiseResult gpu = denoise_wan(s->req, quiet);
+    const DenoiseResult cpu = denoise(s->req, quiet);
+    s->use_cuda();
+    const DenoiseResult gpu = denoise(s->req, quiet);
     const double d = rel_l2(gpu.latents, cpu.latents);
     std::printf("%s: %d steps, rel L2 cuda vs cpu %.3g\n", c.preset, c.steps, d);
     EXPECT_LT(d, c.tol) << c.preset;

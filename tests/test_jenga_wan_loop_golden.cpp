@@ -2,7 +2,7 @@
 // (tools/golden/jenga_wan_pipeline.py, docs/debug-denoise.md) against
 //  - the per-step plan (src/jenga/schedule): the t fed to the model, the drop rate, the latent
 //    grid per stage and TeaCache's decision wherever the plan can tell it without the model;
-//  - the whole CPU denoising loop (denoise_wan, f32) on the same tiny DiT, noise and contexts.
+//  - the whole CPU denoising loop (denoise, f32) on the same tiny DiT, noise and contexts.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,7 +13,9 @@
 #include "jenga/schedule.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_tiny.h"
-#include "pipeline/wan_denoise.h"
+#include "pipeline/denoise.h"
+#include "models/wan/wan_model.h"
+#include "models/wan/wan_presets.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 
@@ -121,7 +123,8 @@ void check_loop_against_official(const std::string& name) {
     o.teacache_thresh = 0.0;
   }
   DenoiseRequest r;
-  r.model = &model;
+  const auto denoiser = wan::make_cpu_denoiser(model);
+  r.denoiser = denoiser.get();
   r.steps = std::stoi(meta(*f, "steps"));
   r.jenga = wan_preset_for(preset == "sparse" ? "base" : preset, "1.3B", o, r.steps);
   r.noise = f->load("noise", DType::F32);
@@ -135,7 +138,7 @@ void check_loop_against_official(const std::string& name) {
   for (const auto& t : f->header().tensors)
     if (t.name.rfind("step_", 0) == 0) r.save_steps.push_back(std::stoi(t.name.substr(5))), snaps.push_back(t.name);
   Progress quiet(Progress::Mode::Quiet);
-  const DenoiseResult res = denoise_wan(r, quiet);
+  const DenoiseResult res = denoise(r, quiet);
 
   // f32 on both sides: the official loop moves by ~1e-6 under input perturbations of that size.
   const double d = rel_l2(res.latents, f->load("latents", DType::F32));

@@ -12,7 +12,8 @@
 #include "core/rng.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_tiny.h"
-#include "pipeline/wan_denoise.h"
+#include "pipeline/denoise.h"
+#include "models/wan/wan_presets.h"
 #include "denoise_test_setup.h"
 #include "tensor_compare.h"
 
@@ -46,11 +47,11 @@ TEST(SvgPipeline, DiffersFromDenseOnlyAfterTheWarmupSteps) {
   s->req.save_steps = {0, 1, 2};
   Progress quiet(Progress::Mode::Quiet);
   s->req.attention = AttentionMode::dense;
-  const DenoiseResult dense = denoise_wan(s->req, quiet);
+  const DenoiseResult dense = denoise(s->req, quiet);
   s->req.attention = AttentionMode::svg;
   s->req.svg.first_times_fp = 2.0 / 6.0 + 1e-9;  // floor(6 x) = 2 dense steps
   s->req.svg.first_layers_fp = 0.5;              // layer 0 of 2 stays dense
-  const DenoiseResult svg = denoise_wan(s->req, quiet);
+  const DenoiseResult svg = denoise(s->req, quiet);
   ASSERT_EQ(svg.saved.size(), 3u);
   EXPECT_EQ(svg.report["svg"]["dense_steps"], 2);
   EXPECT_EQ(svg.report["svg"]["dense_layers"], 1);
@@ -72,7 +73,7 @@ TEST(SvgPipeline, SvgWithAJengaPresetIsRejected) {
   s->req.jenga = wan_preset_for("base", "1.3B", {}, 50);
   s->req.attention = AttentionMode::svg;
   Progress quiet(Progress::Mode::Quiet);
-  EXPECT_THROW(denoise_wan(s->req, quiet), UsageError);
+  EXPECT_THROW(denoise(s->req, quiet), UsageError);
 }
 
 TEST(SvgPipeline, GenerateWithSvgWritesItsSettingsAndRejectsBadFlags) {

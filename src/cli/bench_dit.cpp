@@ -125,7 +125,7 @@ void run_bench_dit(const BenchDitOptions& o) {
     std::vector<cudaEvent_t> ev(4096);
     for (auto& e : ev) JENGA_CUDA_CHECK(cudaEventCreate(&e));
     std::vector<const char*> names;
-    wan::CudaDitHooks hooks;
+    CudaDitHooks hooks;
     hooks.mark = [&](const char* phase, void* st) {
       if (names.size() >= ev.size()) fail("bench dit --breakdown: more than {} phases", ev.size());
       JENGA_CUDA_CHECK(cudaEventRecord(ev[names.size()], static_cast<cudaStream_t>(st)));

@@ -6,7 +6,7 @@
 #include "models/hunyuan/hunyuan_tiny.h"
 #include "models/wan/wan_config.h"
 #include "models/wan/wan_tiny.h"
-#include "pipeline/tiny_model.h"
+#include "models/wan/wan_builtin.h"
 
 namespace jenga::cli {
 namespace {

@@ -10,7 +10,9 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "models/wan/wan_dit.h"
-#include "pipeline/wan_denoise.h"
+#include "models/wan/wan_model.h"
+#include "models/wan/wan_presets.h"
+#include "pipeline/denoise.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
@@ -81,8 +83,6 @@ void run_denoise(const DenoiseOptions& o) {
   // The GPU computes with bf16 matrices: load them so (half the host memory).
   const wan::WanDit model = wan::load_wan_dit(o.model, cuda ? DType::BF16 : DType::F32);
   DenoiseRequest r;
-  r.model = &model;
-  r.cuda = cuda;
   r.jenga = wan_preset_for(o.preset, model.config.size_name(), o.jenga, o.steps);
   r.noise = load_opt(*in, "noise", true, "first-stage noise [16, T, H, W]");
   // Re-noise per resolution change: noise_full for the (last) full-size stage, noise_1.. before it.
@@ -92,7 +92,7 @@ void run_denoise(const DenoiseOptions& o) {
                                      : load_opt(*in, "noise_" + std::to_string(k), true, "re-noise of a middle stage"));
   r.context = load_opt(*in, "context", true, "prompt embeddings [L, text_dim]");
   r.context_null = load_opt(*in, "context_null", true, "negative-prompt embeddings [L, text_dim]");
-  for (const Tensor* c : {&r.context, &r.context_null})
+  for (const Tensor* c : {&r.context.tokens, &r.context_null.tokens})
     if (c->ndim() != 2 || c->dim(1) != model.config.text_dim || c->dim(0) < 1 || c->dim(0) > model.config.text_len)
       fail("{}: contexts must be [L, {}] with 1 <= L <= {}; got {}", o.inputs, model.config.text_dim,
            model.config.text_len, c->shape().str());
@@ -103,10 +103,16 @@ void run_denoise(const DenoiseOptions& o) {
   r.save_steps = o.save_steps;
   r.attention = mode;
   r.svg = svg_settings(o.svg, static_cast<uint64_t>(o.seed));
-  r.offload = o.offload && cuda;
+  const bool offload = o.offload && cuda;
   Progress progress(o.quiet ? Progress::Mode::Quiet : Progress::Mode::Auto);
   if (o.offload && !cuda) progress.note("--offload: the DiT runs on the CPU here; the flag changes nothing");
-  const DenoiseResult res = denoise_wan(r, progress);
+#if JENGA_HAVE_CUDA
+  const auto denoiser = cuda ? wan::cuda_parts().denoiser(model, offload) : wan::make_cpu_denoiser(model);
+#else
+  const auto denoiser = wan::make_cpu_denoiser(model);
+#endif
+  r.denoiser = denoiser.get();
+  const DenoiseResult res = denoise(r, progress);
 
   SafetensorsWriter w;
   w.add("latents", res.latents);
@@ -116,7 +122,7 @@ void run_denoise(const DenoiseOptions& o) {
   w.add("teacache_computed", calls);
   w.set_metadata("jenga", fmt::format("debug denoise preset={} attention={} steps={} shift={} cfg={} solver={} device={} offload={}",
                                       r.jenga ? r.jenga->name : "dense", attention_mode_name(mode), r.steps, r.shift,
-                                      r.guide_scale, r.solver, o.device, r.offload ? 1 : 0));
+                                      r.guide_scale, r.solver, o.device, offload ? 1 : 0));
   w.set_metadata("report", res.report.dump());
   w.write(o.out);
   std::printf("wrote %s: latents %s, %d forwards (%d reused), %.2f s denoising on %s\n", o.out.c_str(),

@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "io/safetensors.h"
-#include "models/detect.h"
+#include "models/registry.h"
 #include "models/hunyuan/hunyuan_dit.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
 #include "models/wan/wan_dit.h"
@@ -43,18 +43,8 @@ Tensor load_input(const SafetensorsFile& f, const std::string& name, const char*
 
 // Whether `path` (or a diffusers pipeline's transformer/) holds a HunyuanVideo DiT.
 bool is_hunyuan(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::vector<std::string> candidates{path};
-  if (fs::is_directory(path, ec)) candidates.push_back((fs::path(path) / "transformer").string());
-  for (const auto& p : candidates) {
-    try {
-      if (!fs::exists(p, ec)) continue;
-      const auto m = detect_model(Checkpoint::open(p), p);
-      if (m && m->family == "hunyuanvideo-dit") return true;
-    } catch (const std::exception&) {
-    }
-  }
+  for (const auto& found : detect_models_at(path))
+    if (found.model.family == "hunyuanvideo-dit") return true;
   return false;
 }
 
@@ -143,7 +133,7 @@ void run_dit_forward(const DitForwardOptions& o) {
     out = wan::wan_forward_cuda(model, x, tv, context, o.dump_blocks ? &blocks : nullptr);
 #endif
   } else {
-    wan::DitForwardHooks hooks;
+    DitForwardHooks hooks;
     if (o.dump_blocks)
       hooks.after_block = [&](int, const float* xs, int64_t tokens) {
         Tensor h = Tensor::empty(DType::F32, Shape{tokens, model.config.dim});

@@ -18,9 +18,9 @@
 #include "io/mp4_libav.h"
 #include "io/utf8.h"
 #include "io/video_writer.h"
-#include "models/detect.h"
-#include "models/wan/wan_folder.h"
-#include "pipeline/wan_t2v.h"
+#include "models/registry.h"
+#include "models/video_model.h"
+#include "pipeline/generate.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
@@ -121,33 +121,11 @@ std::string numbered(const std::string& path, size_t i) {
   return (p.parent_path() / (p.stem().string() + tag + p.extension().string())).string();
 }
 
-// A model generate cannot run yet (HunyuanVideo) fails here, from the safetensors headers alone,
-// before any flag check that would not matter or any weight is read. Anything that does not open
-// as a checkpoint is left to the Wan pipeline's own, more specific errors.
-void reject_unsupported_model(const std::string& flag, const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::vector<std::string> candidates{path};
-  for (const auto& p0 : candidates) {
-    std::optional<DetectedModel> m;
-    std::string p = p0;
-    try {
-      if (!fs::exists(p, ec)) continue;
-      p = wan::wan_dit_path(p);  // a folder: its DiT's files only
-      m = detect_model(Checkpoint::open(p), p);
-    } catch (const std::exception&) {
-      continue;
-    }
-    if (m && m->family == "hunyuanvideo-dit")
-      fail("{} {}: HunyuanVideo DiT detected ({}, {} layout), which generate does not run yet; it runs "
-           "Wan2.1 text-to-video DiTs (1.3B, 14B; official, diffusers or ComfyUI layout). `jenga inspect {}` "
-           "shows what the checkpoint holds", flag, path, m->variant, m->layout, p);
-  }
-}
-
 void run_generate(const GenerateOptions& o) {
-  if (!o.model.empty()) reject_unsupported_model("--model", o.model);
-  if (!o.diffusion_model.empty()) reject_unsupported_model("--diffusion-model", o.diffusion_model);
+  // A model generate cannot run yet (HunyuanVideo) fails here, from the safetensors headers alone,
+  // before any flag check that would not matter or any weight is read.
+  if (!o.model.empty()) reject_unrunnable_model("--model", o.model);
+  if (!o.diffusion_model.empty()) reject_unrunnable_model("--diffusion-model", o.diffusion_model);
   // No model: the built-in tiny model at a size that finishes in seconds, unless the user chose.
   const bool builtin = o.model.empty() && o.diffusion_model.empty() && o.vae.empty() && o.t5xxl.empty();
   std::vector<std::string> tiny_defaults;
@@ -213,7 +191,11 @@ void run_generate(const GenerateOptions& o) {
     progress.note(fmt::format("no --model: the built-in tiny model uses small defaults ({}), a few seconds on a CPU; "
                               "set them to change", fmt::join(tiny_defaults, " ")));
   try {
-    generate_wan_t2v_batch(r, jobs, progress);
+    // --parallel prompts: a rank without a prompt (more ranks than prompts) loads nothing.
+    if (r.comm && r.parallel == "prompts" && static_cast<size_t>(comm->rank()) >= jobs.size()) return;
+    const double t_start = generate_clock_s();
+    const auto model = open_model({r.model_dir, r.dit, r.vae, r.t5, r.tokenizer, r.device, r.width, r.height, r.frames, r.offload}, progress);
+    generate_batch(*model, r, jobs, progress, t_start);
   } catch (const std::exception& e) {
     if (comm->size() <= 1) throw;
     // The other ranks may wait in a collective: end them all.

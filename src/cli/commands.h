@@ -2,7 +2,7 @@
 // Each subcommand registers its flags and callback on the root app.
 #include <CLI/CLI.hpp>
 
-#include "pipeline/wan_denoise.h"
+#include "pipeline/denoise.h"
 
 namespace jenga::cli {
 

@@ -40,6 +40,7 @@ void Progress::begin(const std::string& stage, int total) {
   start_ = last_ = clock_();
   first_step_ = -1;
   render(false);
+  if (listener_) listener_(stage_, 0, total_, nullptr);
 }
 
 double Progress::eta_seconds() const {
@@ -56,6 +57,7 @@ void Progress::update(int done) {
   done_ = std::clamp(done, 0, total_);
   last_ = now;
   render(done_ == total_);
+  if (listener_) listener_(stage_, done_, total_, nullptr);
 }
 
 void Progress::end() {
@@ -64,6 +66,7 @@ void Progress::end() {
 }
 
 void Progress::note(const std::string& text) {
+  if (listener_) listener_("", 0, 0, &text);
   if (mode_ == Mode::Quiet) return;
   if (mode_ == Mode::Json) {
     std::fprintf(out_, "%s\n", nlohmann::json{{"event", text}}.dump().c_str());

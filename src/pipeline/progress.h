@@ -23,6 +23,12 @@ class Progress {
   // a {"event": ...} object in Json.
   void note(const std::string& text);
 
+  // Also told every event (the C API's callbacks): begin/update as (stage, done, total, nullptr),
+  // a note as ("", 0, 0, &text). It may throw to stop the run (cancellation): the callers call
+  // Progress between steps, never inside device work.
+  using Listener = std::function<void(const std::string& stage, int done, int total, const std::string* note)>;
+  void set_listener(Listener l) { listener_ = std::move(l); }
+
   Mode mode() const { return mode_; }
   double eta_seconds() const;
 
@@ -33,6 +39,7 @@ class Progress {
   Mode mode_;
   FILE* out_;
   Clock clock_;
+  Listener listener_;
   std::string stage_;
   int total_ = 0, done_ = 0;
   double start_ = 0, last_ = 0, first_step_ = -1;

@@ -12,9 +12,6 @@
 #include <vector>
 
 #include "core/error.h"
-#if JENGA_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
 
 namespace jenga {
 namespace fs = std::filesystem;
@@ -73,7 +70,7 @@ std::vector<fs::path> index_shards(const fs::path& index) {
 }
 }  // namespace
 
-nlohmann::json run_record(bool cuda) {
+nlohmann::json run_record(const std::string& gpu_name) {
   std::string cmd;
   {
     std::ifstream in("/proc/self/cmdline", std::ios::binary);
@@ -82,12 +79,7 @@ nlohmann::json run_record(bool cuda) {
   }
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = 0;
-  std::string gpu = "none";
-#if JENGA_HAVE_CUDA
-  if (cuda) gpu = cuda::device_info().name;
-#else
-  (void)cuda;
-#endif
+  const std::string gpu = gpu_name.empty() ? "none" : gpu_name;
   return {{"date", iso_utc(std::time(nullptr))}, {"command_line", cmd}, {"host", host}, {"gpu", gpu}};
 }
 

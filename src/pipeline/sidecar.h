@@ -8,8 +8,8 @@
 namespace jenga {
 
 // {"date": ISO 8601 UTC, "command_line": the argv (shell-quoted), "host": hostname,
-//  "gpu": the device name or "none"}
-nlohmann::json run_record(bool cuda);
+//  "gpu": the device name or "none"}. gpu: the device's name (VideoModel::gpu_name), empty = none.
+nlohmann::json run_record(const std::string& gpu);
 
 // {"path": absolute, "bytes", "mtime" (ISO 8601 UTC), "fingerprint": "fnv1a64:<16 hex>"}.
 // The fingerprint is FNV-1a 64 over the size and the first MiB of each file (the safetensors

@@ -11,7 +11,9 @@
 #include "dist/communicator.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_tiny.h"
-#include "pipeline/wan_denoise.h"
+#include "pipeline/denoise.h"
+#include "models/wan/wan_model.h"
+#include "models/wan/wan_presets.h"
 
 using namespace jenga;
 
@@ -54,7 +56,8 @@ TEST(MpiDenoise, SequenceParallelEqualsOneProcess) {
   // 63 tokens (uneven shards), and two Jenga runs with several 128-token blocks per stage.
   for (const Case& k : {Case{"dense", 4, 1, 14, 18}, Case{"base", 12, 2, 16, 24}, Case{"turbo", 28, 2, 16, 24}}) {
     DenoiseRequest r;
-    r.model = &model;
+    const auto denoiser = wan::make_cpu_denoiser(model);
+    r.denoiser = denoiser.get();
     JengaOverrides o;
     if (std::string(k.preset) == "turbo") o.teacache_thresh = 0.0;  // every forward; base keeps its step reuse
     r.jenga = wan_preset_for(k.preset, "1.3B", o, k.steps);
@@ -68,9 +71,9 @@ TEST(MpiDenoise, SequenceParallelEqualsOneProcess) {
     r.shift = r.jenga ? 8.0 : 5.0;
     r.guide_scale = r.jenga ? 6.0 : 5.0;
     Progress quiet(Progress::Mode::Quiet);
-    const DenoiseResult one = denoise_wan(r, quiet);
+    const DenoiseResult one = denoise(r, quiet);
     r.comm = &comm;
-    const DenoiseResult sp = denoise_wan(r, quiet);
+    const DenoiseResult sp = denoise(r, quiet);
     EXPECT_LE(max_abs(one.latents, sp.latents), 1e-5) << k.preset;
     EXPECT_EQ(one.computed_calls, sp.computed_calls) << k.preset;
     if (r.jenga) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/cpu/attention.h"
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/ops.h"
 #include "core/error.h"
@@ -35,12 +36,30 @@ std::vector<float> silu_linear(const float* vec, int64_t h, const Linear& l) {
 
 // Scaled dot-product attention of q [l, heads, hd] over k, v within [begin, end) rows: the
 // official varlen segments (image + valid text) and (padding text).
+// With `layout`: only its kept key blocks (a Jenga layout over the segment).
 void segment_attention(const float* q, const float* k, const float* v, float* out, int64_t begin, int64_t end,
-                       int64_t heads, int64_t hd) {
+                       int64_t heads, int64_t hd, const BlockSparseLayout* layout = nullptr) {
   if (end <= begin) return;
   const int64_t off = begin * heads * hd;
+  if (layout) {
+    cpu::AttentionArgs a;
+    a.q = q + off, a.k = k + off, a.v = v + off, a.out = out + off;
+    a.heads = heads, a.q_len = a.k_len = end - begin, a.head_dim = hd;
+    a.set_blhd_strides();
+    a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    a.layout = layout;
+    cpu::attention(a);
+    return;
+  }
   cpu::attention_dense_gemm(q + off, k + off, v + off, out + off, end - begin, end - begin, heads, hd,
                             1.0f / std::sqrt(static_cast<float>(hd)));
+}
+
+// The hook's layout for the attended segment (image + valid text), or null (dense).
+const BlockSparseLayout* segment_layout(const DitForwardHooks* hooks, int layer, const float* q, const float* k,
+                                        int64_t tokens, int64_t heads) {
+  if (!hooks || !hooks->self_attn_layout) return nullptr;
+  return hooks->self_attn_layout(layer, q, k, tokens, heads);
 }
 
 // x [l, heads*hd] rotated by the tables' first l rows (x*cos + rotate_half(x)*sin, pairs (2i, 2i+1)).
@@ -200,7 +219,8 @@ HunyuanRope rope_table_cpu(const HunyuanConfig& c, int64_t frames, int64_t heigh
 }
 
 void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, int64_t li, float* txt, int64_t lt,
-                      int64_t valid, const float* vec, const HunyuanRope& rope) {
+                      int64_t valid, const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks,
+                      int layer) {
   const int64_t h = c.hidden, heads = c.heads, hd = c.head_dim(), l = li + lt;
   const auto im = silu_linear(vec, h, b.img.mod);  // shift1, scale1, gate1, shift2, scale2, gate2
   const auto tm = silu_linear(vec, h, b.txt.mod);
@@ -221,7 +241,8 @@ void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, 
   };
   project(img, li, 0, b.img, im, true);
   project(txt, lt, li, b.txt, tm, false);
-  segment_attention(q.data(), k.data(), v.data(), attn.data(), 0, li + valid, heads, hd);
+  segment_attention(q.data(), k.data(), v.data(), attn.data(), 0, li + valid, heads, hd,
+                    segment_layout(hooks, layer, q.data(), k.data(), li + valid, heads));
   segment_attention(q.data(), k.data(), v.data(), attn.data(), li + valid, l, heads, hd);
   auto finish = [&](float* x, int64_t n, int64_t row0, const StreamWeights& s, const std::vector<float>& mod) {
     std::vector<float> o(static_cast<size_t>(n * h));
@@ -238,7 +259,7 @@ void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, 
 }
 
 void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, int64_t li, int64_t lt, int64_t valid,
-                      const float* vec, const HunyuanRope& rope) {
+                      const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks, int layer) {
   const int64_t h = c.hidden, heads = c.heads, hd = c.head_dim(), m = c.mlp_dim, l = li + lt;
   const auto mod = silu_linear(vec, h, b.mod);  // shift, scale, gate
   const auto xm = norm_modulate(x, l, h, mod.data(), mod.data() + h);
@@ -253,7 +274,8 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
   // linear2's input: [attention output (h) | GELU(mlp) (m)] per token.
   std::vector<float> cat(static_cast<size_t>(l * (h + m)));
   std::vector<float> attn(q.size());
-  segment_attention(q.data(), k.data(), v.data(), attn.data(), 0, li + valid, heads, hd);
+  segment_attention(q.data(), k.data(), v.data(), attn.data(), 0, li + valid, heads, hd,
+                    segment_layout(hooks, layer, q.data(), k.data(), li + valid, heads));
   segment_attention(q.data(), k.data(), v.data(), attn.data(), li + valid, l, heads, hd);
   for (int64_t i = 0; i < l; ++i) {
     std::copy_n(attn.data() + i * h, h, cat.data() + i * (h + m));
@@ -266,8 +288,10 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
 
 std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, int64_t frames, int64_t height,
                                        int64_t width, float t, const float* text_states, int64_t lt, int64_t valid,
-                                       const float* text_states_2, float guidance) {
+                                       const float* text_states_2, float guidance, const DitForwardHooks* hooks) {
   const auto& c = model.config;
+  if (hooks && (hooks->residual || hooks->comm || hooks->self_attention))
+    fail("HunyuanVideo DiT (CPU): step reuse, sequence parallel and attention replacement hooks are not supported yet");
   const auto& W = model.weights;
   const int64_t h = c.hidden;
   if (frames % c.patch[0] || height % c.patch[1] || width % c.patch[2])
@@ -284,10 +308,38 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
   cpu::linear(patches.data(), f32(W.img_in_w), f32(W.img_in_b), xs.data(), li, h, patch_len);
   const auto txt = token_refiner_cpu(model, text_states, lt, valid, t);
   std::copy(txt.begin(), txt.end(), xs.begin() + li * h);
-  const auto rope = rope_table_cpu(c, F, H, Wd);
-  for (const DoubleBlock& b : W.doubles)
-    double_block_cpu(c, b, xs.data(), li, xs.data() + li * h, lt, valid, vec.data(), rope);
-  for (const SingleBlock& b : W.singles) single_block_cpu(c, b, xs.data(), li, lt, valid, vec.data(), rope);
+  auto rope = rope_table_cpu(c, F, H, Wd);
+  // Token order: the blocks see image row i = raster token order[i]; RoPE rows follow.
+  const std::span<const int64_t> order = hooks ? hooks->token_order : std::span<const int64_t>{};
+  if (!order.empty()) {
+    if (static_cast<int64_t>(order.size()) != li) fail("HunyuanVideo DiT: token order of {} for {} tokens", order.size(), li);
+    std::vector<uint8_t> seen(static_cast<size_t>(li), 0);
+    for (int64_t r : order) {
+      if (r < 0 || r >= li || seen[r]) fail("HunyuanVideo DiT: token order is no permutation of 0..{}", li - 1);
+      seen[r] = 1;
+    }
+    std::vector<float> img(xs.begin(), xs.begin() + li * h);
+    cpu::gather_rows(img.data(), xs.data(), h, order);
+    const int64_t hd = rope.head_dim;
+    const auto cs = rope.cos, sn = rope.sin;
+    cpu::gather_rows(cs.data(), rope.cos.data(), hd, order);
+    cpu::gather_rows(sn.data(), rope.sin.data(), hd, order);
+  }
+  int layer = 0;
+  for (const DoubleBlock& b : W.doubles) {
+    double_block_cpu(c, b, xs.data(), li, xs.data() + li * h, lt, valid, vec.data(), rope, hooks, layer);
+    if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
+    ++layer;
+  }
+  for (const SingleBlock& b : W.singles) {
+    single_block_cpu(c, b, xs.data(), li, lt, valid, vec.data(), rope, hooks, layer);
+    if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
+    ++layer;
+  }
+  if (!order.empty()) {  // back to raster order for the head
+    std::vector<float> img(xs.begin(), xs.begin() + li * h);
+    cpu::scatter_rows(img.data(), xs.data(), h, order);
+  }
   // final_layer: shift, scale from SiLU(vec); LayerNorm, modulate, Linear -> [li, (c, o, p, q)]
   const auto ss = silu_linear(vec.data(), h, W.final_ada);
   const auto xm = norm_modulate(xs.data(), li, h, ss.data(), ss.data() + h);

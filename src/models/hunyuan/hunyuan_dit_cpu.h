@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/dit_hooks.h"
 #include "models/hunyuan/hunyuan_dit.h"
 
 namespace jenga::hunyuan {
@@ -34,18 +35,27 @@ struct HunyuanRope {
 HunyuanRope rope_table_cpu(const HunyuanConfig& c, int64_t frames, int64_t height, int64_t width,
                            double theta = 256.0);
 
-// One MMDoubleStreamBlock in place: img [Li, h], txt [Lt, h], vec [h].
+// One MMDoubleStreamBlock in place: img [Li, h], txt [Lt, h], vec [h]. hooks (optional): the
+// self-attention layout of block `layer` over the attended segment (image + valid text tokens,
+// the text rows are the condition blocks at the end of the sequence), see DitForwardHooks.
 void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, int64_t li, float* txt, int64_t lt,
-                      int64_t valid, const float* vec, const HunyuanRope& rope);
+                      int64_t valid, const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks = nullptr,
+                      int layer = 0);
 
-// One MMSingleStreamBlock in place: x [Li + Lt, h] (image tokens first), vec [h].
+// One MMSingleStreamBlock in place: x [Li + Lt, h] (image tokens first), vec [h]; hooks as above.
 void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, int64_t li, int64_t lt, int64_t valid,
-                      const float* vec, const HunyuanRope& rope);
+                      const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks = nullptr,
+                      int layer = 0);
 
 // The whole forward: x [C_in, F*pt, H*ph, W*pw], text_states [Lt, text_dim], text_states_2
 // [text_dim_2] -> [C_out, F*pt, H*ph, W*pw]. t in [0, 1000]; guidance = cfg scale x 1000.
+// hooks (optional, models/dit_hooks.h): token_order (the image tokens the blocks see, RoPE
+// follows them; undone before the head), self_attn_layout (per block: doubles 0.., then singles),
+// after_block (x: [Li + Lt, h], image tokens first, in sequence order). Step reuse, sequence
+// parallel and the attention replacement are not there yet (they fail).
 std::vector<float> hunyuan_forward_cpu(const HunyuanDit& m, const float* x, int64_t frames, int64_t height,
                                        int64_t width, float t, const float* text_states, int64_t text_len,
-                                       int64_t valid, const float* text_states_2, float guidance);
+                                       int64_t valid, const float* text_states_2, float guidance,
+                                       const DitForwardHooks* hooks = nullptr);
 
 }  // namespace jenga::hunyuan

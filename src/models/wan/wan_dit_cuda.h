@@ -18,6 +18,7 @@
 #include <span>
 #include <vector>
 
+#include "models/dit_hooks.h"
 #include "models/wan/wan_config.h"
 
 namespace jenga {
@@ -31,39 +32,9 @@ namespace jenga::wan {
 
 struct WanDit;
 
-// A block-sparse layout on the device for one layer's self-attention (CSR over (head, query
-// block of 128), see backend/block_sparse.h); all null = dense.
-struct DeviceBlockLayout {
-  const int32_t* offsets = nullptr;
-  const int32_t* indices = nullptr;
-  const float* key_block_bias = nullptr;  // [heads, key blocks], natural-log units, optional
-};
-
-struct CudaDitHooks {
-  // Called after q/k RMSNorm + RoPE with q, k: bf16 [tokens, heads, head_dim] rows `row_stride`
-  // elements apart (device), on `stream`; returns the layer's layout (must stay valid until the
-  // forward's work has run). Must not sync or allocate if the forward is graph-captured.
-  std::function<DeviceBlockLayout(int layer, const void* q, const void* k, int64_t tokens,
-                                  int64_t row_stride, void* stream)>
-      self_attn_layout;
-  // Replaces the self-attention of `layer` when set and it returns true (Sparse VideoGen): q, k,
-  // v: bf16 [tokens, heads, head_dim] rows `row_stride` apart after RMSNorm + RoPE; out: bf16
-  // [tokens, dim] rows `out_row_stride` apart; on `stream`, same rules as self_attn_layout.
-  std::function<bool(int layer, const void* q, const void* k, const void* v, int64_t row_stride, void* out,
-                     int64_t out_row_stride, int64_t tokens, void* stream)>
-      self_attention;
-  // Called after each block with the f32 residual stream x: [tokens, dim] (device, sequence
-  // order) on `stream` (debugging, per-block parity).
-  std::function<void(int layer, const float* x, int64_t tokens, void* stream)> after_block;
-  // Step reuse (TeaCache): with `residual` set (f32 [tokens, dim], device, sequence order),
-  // either the blocks run and residual := x_after - x_before, or (reuse_residual) they are
-  // skipped and x += residual.
-  float* residual = nullptr;
-  bool reuse_residual = false;
-  // Profiling (bench dit --breakdown): called on `stream` as each phase of the forward begins
-  // (names are static strings; "end" after the last). Record a CUDA event, nothing heavier.
-  std::function<void(const char* phase, void* stream)> mark;
-};
+// The hook types are model-neutral (models/dit_hooks.h); these names stay for existing callers.
+using jenga::CudaDitHooks;
+using jenga::DeviceBlockLayout;
 
 class WanDitCuda {
  public:

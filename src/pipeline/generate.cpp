@@ -1,4 +1,4 @@
-#include "pipeline/wan_t2v.h"
+#include "pipeline/generate.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -18,77 +18,19 @@
 #include "io/video_writer.h"
 #include "jenga/schedule.h"
 #include "jenga/version.h"
-#include "models/wan/t5_encoder.h"
-#include "models/wan/tokenizer.h"
-#include "models/wan/vae_cpu.h"
-#include "models/wan/vae_model.h"
-#include "models/wan/wan_dit.h"
-#include "models/wan/wan_dit_cpu.h"
-#include "models/wan/wan_folder.h"
-#include "pipeline/memory_estimate.h"
+#include "io/utf8.h"
+#include "models/video_model.h"
+#include "pipeline/denoise.h"
 #include "pipeline/output_target.h"
 #include "pipeline/sidecar.h"
-#include "pipeline/tiny_model.h"
-#include "core/temp_paths.h"
-#include "io/utf8.h"
-#include "pipeline/wan_denoise.h"
-#include "sampling/flow_unipc.h"
-#if JENGA_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#include "models/wan/t5_encoder_cuda.h"
-#include "models/wan/vae_cuda.h"
-#endif
 
 namespace jenga {
 namespace fs = std::filesystem;
-
-const char* const kWanDefaultNegativePrompt =
-    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，"
-    "丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，"
-    "杂乱的背景，三条腿，背景人很多，倒着走";
 
 namespace {
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Where the DiT runs.
-bool use_cuda(const std::string& device) {
-#if JENGA_HAVE_CUDA
-  if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
-  return device == "cuda" || (device == "auto" && cuda::available());
-#else
-  if (device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
-  return false;
-#endif
-}
-
-// The run's memory, estimated from the DiT's header before any weight is read (memory_estimate.h).
-void check_memory(const std::string& dit_path, const T2VRequest& r, bool cuda) {
-  MemoryNeed need;
-  need.width = r.width, need.height = r.height, need.frames = r.frames;
-  need.cuda = cuda, need.offload = r.offload, need.bytes_per_weight = cuda ? 2 : 4;
-  try {
-    const Checkpoint ck = Checkpoint::open(wan::wan_dit_path(dit_path));
-    const auto layout = wan::detect_layout(ck);
-    if (!layout) return;  // the loader says what is wrong
-    const wan::WanConfig c = wan::detect_config(ck, *layout, nullptr);
-    need.dit_params = c.parameter_count(), need.dim = c.dim, need.ffn_dim = c.ffn_dim;
-  } catch (const std::exception&) {
-    return;  // the loader says what is wrong, in its own words
-  }
-  uint64_t available = available_host_bytes();
-  std::string where = "host memory";
-#if JENGA_HAVE_CUDA
-  if (cuda) {
-    const auto info = cuda::device_info();
-    const size_t used = cuda::device_used_bytes();
-    available = info.total_memory > used ? info.total_memory - used : 0;
-    where = "GPU memory";
-  }
-#endif
-  require_memory_fits(need, available, where);
 }
 
 void check_request(const T2VRequest& r) {
@@ -121,20 +63,17 @@ void check_t2v_request(const T2VRequest& r) {
     usage_fail("--parallel {}: use sequence or prompts", r.parallel);
 }
 
-T2VResult generate_wan_t2v(const T2VRequest& req, Progress& progress) {
-  auto res = generate_wan_t2v_batch(req, {{req.prompt, req.output, req.latents_out}}, progress);
-  return res.empty() ? T2VResult{} : res.front();
-}
+double generate_clock_s() { return now_s(); }
 
-std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::vector<T2VJob>& all_jobs,
-                                              Progress& progress) {
+std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, const std::vector<T2VJob>& all_jobs,
+                                      Progress& progress, double t_start) {
   for (const auto& j : all_jobs) {
     T2VRequest r = req;
     r.output = j.output;
     r.prompt = j.prompt;
     check_t2v_request(r);
   }
-  const double t_start = now_s();
+  if (t_start <= 0) t_start = now_s();
   const int world = req.comm ? req.comm->size() : 1, rank = req.comm ? req.comm->rank() : 0;
   // sequence: all ranks run every job's DiT; rank 0 alone encodes text, decodes and writes.
   // prompts: each rank runs its own jobs alone.
@@ -146,66 +85,31 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
   std::vector<T2VResult> results;
   if (jobs.empty()) return results;
 
-  // Components.
-  TinyModelPaths paths;
-  std::optional<TempPath> tiny_dir;  // removed on every exit the process can catch, a second signal included
-  const bool builtin = req.model_dir.empty() && req.dit.empty() && req.vae.empty() && req.t5.empty();
-  if (builtin) {
-    tiny_dir.emplace((fs::temp_directory_path() / ("jenga-tiny-" + std::to_string(::getpid()))).string());
-    paths = write_tiny_wan_model(tiny_dir->path());
-    progress.note("no --model given: running the built-in tiny random model (a smoke test; expect noise)");
-  } else {
-    // One place knows every layout's file names (models/wan/wan_folder.h).
-    const auto folder = wan::resolve_wan_folder(req.model_dir, {req.dit, req.vae, req.t5, req.tokenizer});
-    wan::require_complete(folder, req.model_dir.empty() ? "" : "--model " + req.model_dir);
-    paths = {folder.dit.path, folder.vae.path, folder.t5.path, folder.tokenizer.path};
-  }
-  const bool cuda = use_cuda(req.device);
-  check_memory(paths.dit, req, cuda);
-  // What made the video: absolute paths and fingerprints (sidecar.h says what they are).
-  const nlohmann::json components = {{"dit", file_record(paths.dit)}, {"vae", file_record(paths.vae)},
-                                     {"text_encoder", file_record(paths.t5)}, {"tokenizer", file_record(paths.tokenizer)}};  // before any weight is read
-  progress.note("loading the DiT " + fs::absolute(paths.dit).string());
-  // The GPU computes with bf16 matrices: loading them so halves host memory (28 GB, not 56, for 14B).
-  const double t_load0 = now_s();
-  bool load_started = false;
-  const wan::WanDit model = wan::load_wan_dit(paths.dit, cuda ? DType::BF16 : DType::F32, [&](int64_t done, int64_t total) {
-    if (!load_started) progress.begin("load", static_cast<int>(total)), load_started = true;  // blocks
-    progress.update(static_cast<int>(done));
-  });
-  if (load_started) progress.end();
-  const double t_load = now_s() - t_load0;
-  const auto& cfg = model.config;
+  const Geometry& geo = model.geometry();
+  const DenoiserInfo& cfg = model.denoiser_info();
+  const bool cuda = model.device() == "cuda";
+  const double t_load = model.load_seconds();
   // Heads must divide over the ranks: say so before the text encoder runs.
-  if (seq && cfg.num_heads % world != 0)
+  if (seq && cfg.heads % world != 0)
     fail("--parallel sequence: the model's {} attention heads do not divide over {} processes; "
-         "run a number of processes that divides {}, or --parallel prompts", cfg.num_heads, world, cfg.num_heads);
-  // Preset with the user's overrides; dense = the plain Wan2.1 loop.
-  const std::optional<Preset> jenga = wan_preset_for(req.preset, cfg.size_name(), req.jenga, req.steps);
+         "run a number of processes that divides {}, or --parallel prompts", cfg.heads, world, cfg.heads);
+  // Preset with the user's overrides; dense = the model's plain loop.
+  const std::optional<Preset> jenga = model.preset(req.preset, req.jenga, req.steps);
   const double shift = req.shift.value_or(jenga ? jenga->flow_shift : 5.0);
   const double guide = req.guide_scale.value_or(jenga ? jenga->guide_scale : 5.0);
-  std::optional<wan::WanVae> vae;
-  if (root) {
-    vae.emplace(wan::WanVae::load(Checkpoint::open(paths.vae)));
-    if (vae->z_dim != cfg.in_dim) fail("{}: VAE latent channels {} do not match the DiT's {}", paths.vae, vae->z_dim, cfg.in_dim);
-  }
-  progress.note(fmt::format("loaded Wan2.1 {} DiT ({} layers, dim {}) in {} on {}{}{}", cfg.size_name(), cfg.num_layers, cfg.dim,
-                            Progress::format_duration(t_load),
+  std::unique_ptr<Vae> vae;
+  if (root) vae = model.vae();
+  progress.note(fmt::format("loaded {} in {} on {}{}{}", model.summary(), Progress::format_duration(t_load),
                             cuda ? "cuda" : "cpu", cuda && req.offload ? " (--offload: blocks streamed from host memory)" : "",
                             world > 1 ? fmt::format(", {} processes, {} parallel", world, req.parallel) : ""));
   if (req.offload && !cuda) progress.note("--offload: the DiT runs on the CPU here; the flag changes nothing");
   // GPU memory by phase (text, denoise, VAE): the allocator's peak since the last phase ended.
   double gpu_peak_all = 0;
   auto gpu_phase_peak = [&]() -> double {
-#if JENGA_HAVE_CUDA
     if (!cuda) return 0.0;
-    const double p = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
-    cuda::reset_peak_memory();
+    const double p = model.take_peak_memory_gib();
     gpu_peak_all = std::max(gpu_peak_all, p);
     return p;
-#else
-    return 0.0;
-#endif
   };
 
   // Text: every job's contexts first (on the GPU the encoder lives only for this block: its
@@ -213,37 +117,27 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
   // broadcasts.
   const double t_text0 = now_s();
   const bool t5_cuda = cuda && !req.t5_cpu;
-  const std::string neg = req.negative_prompt.empty() ? kWanDefaultNegativePrompt : req.negative_prompt;
-  std::vector<std::array<Tensor, 2>> ctx(jobs.size());
+  const std::string neg = req.negative_prompt.empty() ? geo.default_negative_prompt : req.negative_prompt;
+  const bool two_branch = geo.guidance == GuidanceKind::Cfg;
+  std::vector<std::array<Conditioning, 2>> ctx(jobs.size());
   if (root) {
-    const auto tok = wan::UmT5Tokenizer::open(paths.tokenizer);
-    const auto t5 = wan::T5Encoder::open(paths.t5);
-    if (t5.config().dim != cfg.text_dim)
-      fail("{}: text encoder width {} does not match the DiT's text_dim {}", paths.t5, t5.config().dim, cfg.text_dim);
-#if JENGA_HAVE_CUDA
-    std::unique_ptr<wan::T5EncoderCuda> t5_gpu = t5_cuda ? wan::T5EncoderCuda::from_encoder(t5) : nullptr;
-#endif
-    auto encode = [&](const std::string& text) {
-      const auto tp = tok.encode(text, cfg.text_len);
-      for (int64_t id : tp.ids)
-        if (id >= t5.config().vocab) fail("{}: token id {} is outside the text encoder's vocabulary", paths.tokenizer, id);
-#if JENGA_HAVE_CUDA
-      if (t5_gpu) return t5_gpu->encode(tp.ids, tp.mask);
-#endif
-      return t5.encode(tp.ids, tp.mask);
-    };
-    progress.begin("text", static_cast<int>(jobs.size()) + 1);  // the negative prompt, then each prompt
-    const Tensor uncond = encode(neg);
-    progress.update(1);
+    const auto encoder = model.text_encoder(req.t5_cpu);
+    progress.begin("text", static_cast<int>(jobs.size()) + (two_branch ? 1 : 0));  // the negative prompt, then each prompt
+    const Conditioning uncond = two_branch ? encoder->encode(neg) : Conditioning{};
+    if (two_branch) progress.update(1);
     for (size_t j = 0; j < jobs.size(); ++j) {
-      ctx[j] = {encode(jobs[j].prompt), uncond};
-      progress.update(static_cast<int>(j) + 2);
+      ctx[j] = {encoder->encode(jobs[j].prompt), uncond};
+      progress.update(static_cast<int>(j) + (two_branch ? 2 : 1));
     }
     progress.end();
   }
   if (seq) {
+    // Token states only (Wan's contexts; every row real): a model with pooled vectors or image
+    // tokens under sequence parallel would broadcast those too.
     for (auto& pair : ctx)
-      for (Tensor& t : pair) {
+      for (Conditioning& c : pair) {
+        if (!two_branch && &c == &pair[1]) continue;
+        Tensor& t = c.tokens;
         std::vector<float> v;
         if (root) v.assign(t.data_as<float>(), t.data_as<float>() + t.numel());
         dist::broadcast_floats(*req.comm, v, 0);
@@ -255,8 +149,8 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
   const double t_text = (now_s() - t_text0) / static_cast<double>(jobs.size());
   const double gpu_peak_text = gpu_phase_peak();  // the encoder is freed by now
 
-  const int64_t lt = (req.frames - 1) / 4 + 1, lh = req.height / 8, lw = req.width / 8;
-  if (lh % cfg.patch[1] || lw % cfg.patch[2] || lt % cfg.patch[0])
+  const int64_t lt = (req.frames - 1) / geo.vae_time + 1, lh = req.height / geo.vae_space, lw = req.width / geo.vae_space;
+  if (lh % geo.patch[1] || lw % geo.patch[2] || lt % geo.patch[0])
     usage_fail("size {}x{}: the latent {}x{} does not divide by the patch size", req.width, req.height, lh, lw);
   for (size_t j = 0; j < jobs.size(); ++j) {
     const double t_job0 = now_s();
@@ -265,16 +159,13 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     // full-size noise for the re-noise, from one stream (as jenga_wan.py draws both from one
     // generator).
     DenoiseRequest dr;
-    dr.model = &model;
-    dr.cuda = cuda;
     dr.jenga = jenga;
     dr.comm = seq ? req.comm : nullptr;
-    dr.offload = req.offload && cuda;
     dr.attention = resolve_attention(req.attention, jenga.has_value(), req.svg);
     dr.svg = svg_settings(req.svg, req.seed);
     uint64_t offset = 0;
     auto draw = [&](const std::array<int64_t, 3>& l) {
-      Tensor t = Tensor::empty(DType::F32, Shape{cfg.in_dim, l[0], l[1], l[2]});
+      Tensor t = Tensor::empty(DType::F32, Shape{geo.latent_channels, l[0], l[1], l[2]});
       fill_normal(std::span<float>(t.data_as<float>(), static_cast<size_t>(t.numel())), req.seed, offset);
       offset += static_cast<uint64_t>(t.numel());
       return t;
@@ -285,9 +176,15 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     dr.context = ctx[j][0], dr.context_null = ctx[j][1];
     dr.steps = req.steps, dr.shift = shift, dr.guide_scale = guide, dr.solver = req.solver;
     const double t_dn0 = now_s();
-    const DenoiseResult dn = denoise_wan(dr, progress);
+    DenoiseResult dn;
+    {
+      // The DiT lives on the device for this job's loop only (uploaded here, freed after).
+      const auto denoiser = model.denoiser(req.offload && cuda);
+      dr.denoiser = denoiser.get();
+      dn = denoise(dr, progress);
+    }
     const double t_denoise = now_s() - t_dn0;
-    const double gpu_peak_denoise = gpu_phase_peak();  // the DiT is freed by now (it lives in denoise_wan)
+    const double gpu_peak_denoise = gpu_phase_peak();  // the DiT is freed by now
     if (!root) continue;
     const Tensor& x = dn.latents;
     if (!jobs[j].latents.empty()) {
@@ -298,18 +195,10 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
 
     // Decode and write.
     const double t_vae0 = now_s();
-    auto vae_cpu_decode = [&] {
-      progress.begin("decode", static_cast<int>(x.dim(1)));  // latent frames
-      Tensor v = wan::vae_decode(*vae, x, [&](int64_t done, int64_t) { progress.update(static_cast<int>(done)); });
-      progress.end();
-      return v;
-    };
-    // The DiT is gone by now (it lives inside denoise_wan): the decoder gets the GPU to itself.
-#if JENGA_HAVE_CUDA
-    const Tensor video = cuda ? wan::vae_decode_cuda(*vae, x) : vae_cpu_decode();
-#else
-    const Tensor video = vae_cpu_decode();
-#endif
+    // The DiT is gone by now: the decoder gets the GPU to itself. Progress per latent frame on the CPU.
+    if (!cuda) progress.begin("decode", static_cast<int>(x.dim(1)));  // latent frames
+    const Tensor video = vae->decode(x, [&](int64_t done, int64_t) { progress.update(static_cast<int>(done)); });
+    if (!cuda) progress.end();
     check_interrupt();
     const double t_vae = now_s() - t_vae0;
     const double gpu_peak_vae = gpu_phase_peak();
@@ -320,15 +209,13 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     getrusage(RUSAGE_SELF, &ru);
     nlohmann::json report = {
         {"engine", {{"name", "jenga.cpp"}, {"version", JENGA_VERSION_STRING}, {"commit", JENGA_GIT_COMMIT}}},
-        {"run", run_record(cuda)},
-        {"model", {{"builtin_tiny", builtin}, {"dit", builtin ? "built-in" : paths.dit}, {"dit_size", cfg.size_name()},
-                   {"dit_layout", std::string(wan::layout_name(model.layout))},
-                   {"components", components}}},
+        {"run", run_record(model.gpu_name())},
+        {"model", model.describe()},
         {"settings", {{"prompt", jobs[j].prompt}, {"negative_prompt", neg}, {"width", req.width}, {"height", req.height},
                       {"frames", req.frames}, {"steps", req.steps}, {"seed", req.seed},
                       {"cfg_scale", guide}, {"shift", shift}, {"solver", req.solver},
                       {"preset", jenga ? jenga->name : "dense"}, {"attention", attention_mode_name(*dr.attention)},
-                      {"device", cuda ? "cuda" : "cpu"}, {"offload", req.offload}, {"fps", 16},
+                      {"device", cuda ? "cuda" : "cpu"}, {"offload", req.offload}, {"fps", geo.fps},
                       {"devices", {{"text_encoder", t5_cuda ? "cuda" : "cpu"}, {"dit", cuda ? "cuda" : "cpu"},
                                    {"vae", cuda ? "cuda" : "cpu"}}},
                       {"parallel", {{"world_size", world}, {"mode", req.comm ? req.parallel : "none"},
@@ -350,7 +237,8 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     if (jenga)
       report["settings"]["jenga"] = {{"sa_drop_rates", jenga->sa_drop_rates}, {"p_remain_rates", jenga->p_remain},
                                      {"res_rate_list", jenga->res_rates}, {"teacache_thresh", jenga->teacache_thresh},
-                                     {"use_ret_steps", jenga->use_ret_steps}, {"curve", "sliced gilbert"},
+                                     {"use_ret_steps", jenga->use_ret_steps},
+                                     {"curve", geo.curve == CurveKind::FrameSliced ? "sliced gilbert" : "gilbert 3d"},
                                      {"script", jenga->script}};
     if (cuda) {
       // Since the run began (all phases, every job so far), and per phase of this job (the text
@@ -360,7 +248,7 @@ std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& req, const std::
     }
     // The video and its sidecar (sidecar_path: the output's name + ".json"), both or neither.
     res.output = commit_video_and_sidecar(
-        jobs[j].output, frames.count, [&](const std::string& tmp) { return write_video(tmp, frames, 16); },
+        jobs[j].output, frames.count, [&](const std::string& tmp) { return write_video(tmp, frames, geo.fps); },
         [&](const std::string& final_path) {
           report["output"] = final_path;
           return report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

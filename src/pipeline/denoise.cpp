@@ -1,4 +1,4 @@
-#include "pipeline/wan_denoise.h"
+#include "pipeline/denoise.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,9 +9,9 @@
 #include "jenga/carve_mask.h"
 #include "jenga/schedule.h"
 #include "jenga/svg/svg_plan.h"
-#include "models/wan/wan_dit.h"
-#include "pipeline/denoise_backend.h"
+#include "backend/denoise_backend.h"
 #include "sampling/flow_dpmpp.h"
+#include "sampling/flow_euler.h"
 #include "sampling/flow_unipc.h"
 
 namespace jenga {
@@ -24,7 +24,8 @@ double now_s() {
 
 // Plain Wan2.1 (no Jenga): every step dense and computed, raster order, one stage; the
 // solver's own table (dpm++ starts at sigma 1, UniPC at 0.999).
-Plan dense_plan(int steps, double shift, const std::array<int64_t, 3>& latent, bool dpmpp) {
+Plan dense_plan(int steps, double shift, const std::array<int64_t, 3>& latent, const std::array<int64_t, 3>& patch,
+               bool dpmpp) {
   WanSchedule sch;
   if (dpmpp) {
     const FlowDpmSchedule d = wan_dpmpp_schedule(steps, shift);
@@ -38,7 +39,7 @@ Plan dense_plan(int steps, double shift, const std::array<int64_t, 3>& latent, b
     StepPlan s;
     s.step = i;
     s.latent = latent;
-    s.tokens = {latent[0], latent[1] / 2, latent[2] / 2};
+    s.tokens = {latent[0] / patch[0], latent[1] / patch[1], latent[2] / patch[2]};
     s.timestep = static_cast<double>(sch.timesteps[i]);
     s.sigma = sch.sigmas[i];
     s.sigma_index = i;
@@ -51,14 +52,14 @@ Plan dense_plan(int steps, double shift, const std::array<int64_t, 3>& latent, b
 
 // TeaCache decisions of the whole run, decided up front: the indicator (e or e0) depends only
 // on the timestep, so no step has to read the GPU. [2 * steps], 1 = compute the blocks.
-std::vector<uint8_t> teacache_decisions(const Plan& plan, const Preset& pr, DenoiseBackend& be) {
+std::vector<uint8_t> teacache_decisions(const Plan& plan, const Preset& pr, DenoiseBackend& be, int branches) {
   const auto tc = wan_teacache_coefficients(pr.model, pr.use_ret_steps);
   const int n = plan.steps;
   std::vector<uint8_t> out(static_cast<size_t>(2 * n), 1);
   if (pr.teacache_thresh <= 0) return out;
   std::vector<std::vector<float>> m(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) m[i] = be.time_embedding(plan.step[i].timestep, pr.use_ret_steps);
-  for (int branch = 0; branch < 2; ++branch) {
+  for (int branch = 0; branch < branches; ++branch) {
     TeaCache cache(tc.coefficients, pr.teacache_thresh, tc.ret_steps, 2 * n - tc.cutoff_from_end);
     for (int i = 0; i < n; ++i) {
       double rel = 0;
@@ -74,12 +75,15 @@ std::vector<uint8_t> teacache_decisions(const Plan& plan, const Preset& pr, Deno
   return out;
 }
 
-StageGeometry geometry(const std::array<int64_t, 3>& latent, bool jenga) {
+StageGeometry geometry(const std::array<int64_t, 3>& latent, bool jenga, const Geometry& model) {
   StageGeometry g;
   g.latent = latent;
   if (jenga) {
-    // jenga_wan.py: sliced Gilbert curve (one 2D curve per latent frame) and its neighbours.
-    const CurveSpec spec{latent[0], latent[1] / 2, latent[2] / 2, true, std::nullopt};
+    // The model's curve over the token grid and its neighbours (jenga_wan.py: sliced Gilbert
+    // curve, one 2D curve per latent frame).
+    const auto& p = model.patch;
+    const CurveSpec spec{latent[0] / p[0], latent[1] / p[1], latent[2] / p[2], model.curve == CurveKind::FrameSliced,
+                         std::nullopt};
     g.curve = cached_curve(spec);
     g.neighbors = cached_block_neighbors(spec);
   }
@@ -94,42 +98,6 @@ void check_latent(const Tensor& t, const char* name, int64_t z, const std::array
 }
 
 }  // namespace
-
-void check_jenga_overrides(const std::string& preset, const JengaOverrides& r) {
-  for (double d : r.sa_drop_rates)
-    if (!(d >= 0 && d < 1)) usage_fail("--sa-drop-rates {}: each rate must be in [0, 1)", d);
-  if (r.sa_drop_rates.size() > 2) usage_fail("--sa-drop-rates: Wan takes one or two rates (before / after step 25)");
-  if (r.p_remain_rates && !(*r.p_remain_rates > 0 && *r.p_remain_rates <= 1))
-    usage_fail("--p-remain-rates {}: must be in (0, 1]", *r.p_remain_rates);
-  if (!r.res_rate_list.empty() &&
-      (r.res_rate_list.size() != 2 || r.res_rate_list[1] != 1.0 || !(r.res_rate_list[0] > 0 && r.res_rate_list[0] <= 1)))
-    usage_fail("--res-rate-list: Wan takes two rates, the first stage's in (0, 1] and 1.0 (e.g. 0.75 1.0)");
-  if (r.teacache_thresh && !(*r.teacache_thresh >= 0)) usage_fail("--teacache-thresh {}: must be >= 0", *r.teacache_thresh);
-  if ((preset.empty() || preset == "dense") && r.any())
-    usage_fail("--sa-drop-rates / --p-remain-rates / --res-rate-list / --teacache-thresh need a Jenga --preset "
-               "(base, turbo, flash)");
-}
-
-std::optional<Preset> wan_preset_for(const std::string& name, const std::string& size_name, const JengaOverrides& o,
-                                     int steps) {
-  check_jenga_overrides(name, o);
-  if (name.empty() || name == "dense") return std::nullopt;
-  const std::string size = size_name == "14B" ? "14b" : "1.3b";
-  std::string full = name;
-  if (name.find('-') == std::string::npos) full = name + "-" + size;
-  Preset p = find_preset(ModelFamily::Wan, full);
-  if (!o.sa_drop_rates.empty()) p.sa_drop_rates = o.sa_drop_rates;
-  if (o.p_remain_rates) p.p_remain = *o.p_remain_rates;
-  if (!o.res_rate_list.empty()) {
-    p.res_rates = o.res_rate_list;
-    p.wan_turbo = o.res_rate_list[0] != 1.0;
-  }
-  if (o.teacache_thresh) p.teacache_thresh = *o.teacache_thresh;
-  // The step count must fit the preset's stage switches: checked now, before any heavy work.
-  Preset sized = p;
-  (void)build_plan(sized, steps);
-  return p;
-}
 
 std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& jenga, int64_t t, int64_t h,
                                                    int64_t w) {
@@ -182,9 +150,13 @@ Tensor resize_trilinear(const Tensor& x, int64_t t, int64_t h, int64_t w) {
   return out;
 }
 
-DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
-  if (!req.model) fail("denoise: no model");
-  const auto& cfg = req.model->config;
+DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
+  if (!req.denoiser) fail("denoise: no model");
+  Denoiser& model = *req.denoiser;
+  const DenoiserInfo& info = model.info();
+  const Geometry& geo = info.geometry;
+  const int64_t z = geo.latent_channels;
+  const bool cfg_on = geo.guidance == GuidanceKind::Cfg;
   const bool jenga = req.jenga.has_value();
   if (req.solver != "unipc" && req.solver != "euler" && req.solver != "dpm++")
     usage_fail("--solver {}: use unipc, dpm++ or euler", req.solver);
@@ -195,29 +167,30 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
   const Tensor& full = req.renoise.empty() ? req.noise : req.renoise.back();
   if (full.ndim() != 4) fail("denoise: noise must be [z, T, H, W]");
   const std::array<int64_t, 3> latent{full.dim(1), full.dim(2), full.dim(3)};
-  if (latent[1] % 2 || latent[2] % 2) fail("denoise: latent {}x{} is not a multiple of the patch size", latent[1], latent[2]);
+  if (latent[0] % geo.patch[0] || latent[1] % geo.patch[1] || latent[2] % geo.patch[2])
+    fail("denoise: latent {}x{} is not a multiple of the patch size", latent[1], latent[2]);
   const auto sizes = stage_latents(req.jenga, latent[0], latent[1], latent[2]);
   if (req.renoise.size() + 1 != sizes.size())
     usage_fail("denoise: preset {} changes resolution {} times and needs that many re-noise tensors (got {})",
                req.jenga ? req.jenga->name : "dense", sizes.size() - 1, req.renoise.size());
-  check_latent(req.noise, "noise", cfg.in_dim, sizes[0]);
+  check_latent(req.noise, "noise", z, sizes[0]);
   for (size_t k = 0; k < req.renoise.size(); ++k)
-    check_latent(req.renoise[k], k + 1 == req.renoise.size() ? "full-size re-noise" : "re-noise", cfg.in_dim, sizes[k + 1]);
+    check_latent(req.renoise[k], k + 1 == req.renoise.size() ? "full-size re-noise" : "re-noise", z, sizes[k + 1]);
 
   Plan plan;
   Preset sized;
   if (jenga) {
     sized = *req.jenga;
-    sized.width = static_cast<int>(latent[2] * 8);
-    sized.height = static_cast<int>(latent[1] * 8);
-    sized.frames = static_cast<int>((latent[0] - 1) * 4 + 1);
+    sized.width = static_cast<int>(latent[2] * geo.vae_space);
+    sized.height = static_cast<int>(latent[1] * geo.vae_space);
+    sized.frames = static_cast<int>((latent[0] - 1) * geo.vae_time + 1);
     sized.flow_shift = req.shift;
     plan = build_plan(sized, req.steps, dpmpp ? WanSolverTable::DPMpp : WanSolverTable::UniPC);
     if (plan.step[0].latent != sizes[0])
       fail("denoise: the plan's first stage {}x{} differs from the noise", plan.step[0].latent[1], plan.step[0].latent[2]);
   } else {
     if (req.steps < 1 || req.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", req.steps);
-    plan = dense_plan(req.steps, req.shift, latent, dpmpp);
+    plan = dense_plan(req.steps, req.shift, latent, geo.patch, dpmpp);
   }
   const int N = plan.steps;
   const AttentionMode mode = req.attention.value_or(jenga ? AttentionMode::jenga : AttentionMode::dense);
@@ -225,22 +198,19 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
   if (mode == AttentionMode::svg && jenga) usage_fail("--attention svg runs the dense schedule; use --preset dense");
   const bool svg_on = mode == AttentionMode::svg;
   svg::SvgWarmup warmup;
-  if (svg_on) warmup = svg::SvgWarmup::from_fractions(req.svg.first_times_fp, req.svg.first_layers_fp, N, cfg.num_layers);
+  if (svg_on) warmup = svg::SvgWarmup::from_fractions(req.svg.first_times_fp, req.svg.first_layers_fp, N, info.layers);
 
-  auto backend = req.cuda ?
-#if JENGA_HAVE_CUDA
-                          make_cuda_denoise_backend(*req.model, req.comm, req.offload)
-#else
-                          (fail("--device cuda: this build has no CUDA backend"), nullptr)
-#endif
-                          : make_cpu_denoise_backend(*req.model, req.comm);
+  auto backend = model.make_loop_backend(req.comm);
   backend->set_contexts(req.context, req.context_null);
   std::vector<double> ts;
   for (const auto& s : plan.step) ts.push_back(s.timestep);
   backend->set_timesteps(ts);
 
   DenoiseResult res;
-  res.computed_calls = jenga ? teacache_decisions(plan, sized, *backend) : std::vector<uint8_t>(2 * N, 1);
+  const int branches = cfg_on ? 2 : 1;
+  res.computed_calls = jenga ? teacache_decisions(plan, sized, *backend, branches) : std::vector<uint8_t>(2 * N, 1);
+  if (!cfg_on)
+    for (int i = 0; i < N; ++i) res.computed_calls[2 * i + 1] = 0;  // no uncond branch
   const bool reuse_on = jenga && sized.teacache_thresh > 0;
 
   // Solver state (host: coefficients only).
@@ -249,12 +219,12 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
   std::optional<FlowDPMpp> dpm;
   if (dpmpp) dpm.emplace(wan_dpmpp_schedule(N, jenga ? plan.step[0].shift : req.shift).sigmas, 0);
 
-  backend->set_stage(geometry(plan.step[0].latent, jenga), reuse_on);
+  backend->set_stage(geometry(plan.step[0].latent, jenga, geo), reuse_on);
   backend->set_latents(std::vector<float>(req.noise.data_as<float>(), req.noise.data_as<float>() + req.noise.numel()));
   if (svg_on) {
     // One stage in raster (frame-major) order; the rows are drawn once for the run.
     SvgStage st;
-    st.grid = {latent[0] / cfg.patch[0], (latent[1] / cfg.patch[1]) * (latent[2] / cfg.patch[2])};
+    st.grid = {latent[0] / geo.patch[0], (latent[1] / geo.patch[1]) * (latent[2] / geo.patch[2])};
     st.params = req.svg.params();
     st.rows = svg::sample_rows(st.params, st.grid.tokens(), req.svg.seed);
     st.dense_layers = warmup.dense_layers;
@@ -275,14 +245,15 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
     run.step = i;
     run.timestep = sp.timestep;
     run.guide = static_cast<float>(req.guide_scale);
+    run.two_branch = cfg_on;
     run.sparse = mode == AttentionMode::jenga && !sp.dense;
     run.svg = svg_on && i >= warmup.dense_steps;  // the first dense_layers layers: the backend
     run.top_k = sp.top_k, run.first_frame_blocks = sp.first_frame_blocks;
     run.p_remain = jenga ? sized.p_remain : 0.0;
     run.cache = reuse_on;
     run.reuse[0] = !res.computed_calls[2 * i];
-    run.reuse[1] = !res.computed_calls[2 * i + 1];
-    res.forwards += 2;
+    run.reuse[1] = cfg_on && !res.computed_calls[2 * i + 1];
+    res.forwards += branches;
     res.forwards_reused += run.reuse[0] + run.reuse[1];
     if (run.sparse) density_sum += 1.0 - sp.drop_rate, ++sparse_steps;
 
@@ -292,7 +263,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
       const auto v = backend->velocity(run);
       auto x = backend->latents();
       if (backend->nan_step() >= 0) break;
-      Tensor x0 = Tensor::empty(DType::F32, Shape{cfg.in_dim, sp.latent[0], sp.latent[1], sp.latent[2]});
+      Tensor x0 = Tensor::empty(DType::F32, Shape{z, sp.latent[0], sp.latent[1], sp.latent[2]});
       FlowUniPC::predict_x0(v.data(), x.data(), static_cast<float>(sw.x0_sigma), x0.data_as<float>(), x.size());
       const auto& next = plan.step[i + 1].latent;
       const Tensor up = resize_trilinear(x0, next[0], next[1], next[2]);
@@ -305,7 +276,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
       for (size_t k = 0; k < xn.size(); ++k) xn[k] = (1.0f - s) * u[k] + s * e[k];
       stages.push_back({{"stage", sp.stage}, {"latent", sp.latent}, {"steps_end", i + 1}, {"seconds", now_s() - stage_t0}});
       stage_t0 = now_s();
-      backend->set_stage(geometry(next, true), reuse_on);
+      backend->set_stage(geometry(next, true, geo), reuse_on);
       backend->set_latents(xn);
       if (dpm) {
         // set_timesteps(shift + 2) without sigmas: the 0.999 table, as for UniPC.
@@ -318,8 +289,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
     } else {
       SolverUpdate u;
       if (req.solver == "euler") {
-        u.euler = true;
-        u.euler_d = static_cast<float>(sp.sigma_next - sp.sigma);
+        u = flow_euler_update(sp.sigma, sp.sigma_next);
       } else if (dpm) {
         if (dpm->step_index() != sp.sigma_index)
           fail("denoise: solver at sigma {} but the plan expects {} (step {})", dpm->step_index(), sp.sigma_index, i);
@@ -335,7 +305,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
     progress.update(i + 1);
     if (std::find(req.save_steps.begin(), req.save_steps.end(), i) != req.save_steps.end()) {
       const auto x = backend->latents();
-      res.saved.emplace_back(i, Tensor::from_f32(x, Shape{cfg.in_dim, plan.step[std::min(i + 1, N - 1)].latent[0],
+      res.saved.emplace_back(i, Tensor::from_f32(x, Shape{z, plan.step[std::min(i + 1, N - 1)].latent[0],
                                                           plan.step[std::min(i + 1, N - 1)].latent[1],
                                                           plan.step[std::min(i + 1, N - 1)].latent[2]}));
     }
@@ -349,7 +319,7 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
   const auto& last = plan.step.back();
   stages.push_back({{"stage", last.stage}, {"latent", last.latent}, {"steps_end", N}, {"seconds", t_end - stage_t0}});
   const auto x = backend->latents();
-  res.latents = Tensor::from_f32(x, Shape{cfg.in_dim, latent[0], latent[1], latent[2]});
+  res.latents = Tensor::from_f32(x, Shape{z, latent[0], latent[1], latent[2]});
   res.report = {{"seconds", t_end - t0},
                 {"stages", stages},
                 {"forwards", res.forwards},
@@ -364,9 +334,8 @@ DenoiseResult denoise_wan(const DenoiseRequest& req, Progress& progress) {
                          {"sample_mse_max_row", req.svg.sample_mse_max_row}, {"rows_seed", req.svg.seed},
                          {"temporal_head_fraction", backend->svg_temporal_fraction()}};
   }
-  if (req.cuda) {
+  if (const DitMemory m = backend->dit_memory(); m.on_gpu) {
     res.report["peak_gpu_alloc_gib"] = backend->peak_memory_gib();
-    const DitMemory m = backend->dit_memory();
     res.report["dit_weights_gpu_gib"] = m.gpu_weights_gib;
     if (m.offload)
       res.report["offload"] = {{"ring_blocks", m.ring}, {"streamed_block_mib", m.streamed_block_mib},

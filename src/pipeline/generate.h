@@ -1,6 +1,8 @@
 #pragma once
-// Wan2.1 text-to-video, end to end: prompt -> umT5 -> DiT denoising loop (flow matching, CFG,
-// UniPC or Euler) -> Wan VAE decode -> video file + JSON sidecar.
+// Text-to-video for any model behind the interface (models/video_model.h), end to end: prompt ->
+// text encoder -> DiT denoising loop (flow matching, CFG or embedded guidance, UniPC / DPM++ /
+// Euler) -> VAE decode -> video file + JSON sidecar. The model is opened by the registry
+// (models/registry.h: open_model) from the request's files; this path never sees a model folder.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -9,13 +11,14 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/progress.h"
-#include "pipeline/wan_denoise.h"
+#include "pipeline/denoise.h"
 
 namespace jenga {
 
 namespace dist {
 class Communicator;
 }
+class VideoModel;
 
 // Upper limits, refused as given (docs/ERRORS.md): far past any published setting, low enough
 // that no size computation can overflow.
@@ -65,20 +68,18 @@ struct T2VResult {
   nlohmann::json report;
 };
 
-// The official negative prompt of Wan2.1 (wan/configs/shared_config.py).
-extern const char* const kWanDefaultNegativePrompt;
-
 // The cheap checks (sizes, frames, steps, flags, output format and folder): UsageError.
 void check_t2v_request(const T2VRequest& request);
 
-// Validates everything cheap first (sizes, frames, steps, files, output format) and throws
-// UsageError / Error before any heavy work.
-T2VResult generate_wan_t2v(const T2VRequest& request, Progress& progress);
+// Many prompts on one opened model (request.prompt / output are ignored; every job uses
+// request.seed; the request's file and device fields were the registry's). Validates everything
+// cheap first (sizes, frames, steps, output format) and throws UsageError / Error before any
+// heavy work. Returns the results this rank wrote (rank 0 under "sequence"; its own jobs under
+// "prompts"). t_start: when the run began (the first job's total time counts from it).
+std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& request, const std::vector<T2VJob>& jobs,
+                                      Progress& progress, double t_start = 0);
 
-// Many prompts with the weights loaded once (request.prompt / output are ignored; every job
-// uses request.seed). Returns the results this rank wrote (rank 0 under "sequence"; its
-// own jobs under "prompts").
-std::vector<T2VResult> generate_wan_t2v_batch(const T2VRequest& request, const std::vector<T2VJob>& jobs,
-                                              Progress& progress);
+// Seconds on a steady clock (t_start above).
+double generate_clock_s();
 
 }  // namespace jenga

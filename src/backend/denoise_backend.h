@@ -1,7 +1,9 @@
 #pragma once
-// What the denoising loop needs from a device: evaluate both CFG branches of the DiT (dense or
-// with an AttenCarve mask, computing or reusing the blocks' cached residual) and apply a sampler
-// update to latents it keeps. The CPU backend is the f32 reference; the CUDA one keeps every
+// What the denoising loop needs from a device: evaluate the DiT's guidance branches through the
+// model's Denoiser (both CFG branches, or one with embedded guidance; dense or with an
+// AttenCarve mask, computing or reusing the blocks' cached residual) and apply a sampler update
+// to latents it keeps. Model-neutral: a model's Denoiser picks its loop backend
+// (Denoiser::make_loop_backend). The CPU backend is the f32 reference; the CUDA one keeps every
 // per-step array on the GPU and never synchronises inside a step.
 #include <array>
 #include <cstdint>
@@ -11,14 +13,11 @@
 #include "jenga/block_neighbors.h"
 #include "jenga/gilbert_curve.h"
 #include "jenga/svg/svg_classify.h"
+#include "models/video_model.h"
 #include "sampling/solver_update.h"
 
 namespace jenga {
 
-class Tensor;
-namespace wan {
-struct WanDit;
-}
 namespace dist {
 class Communicator;
 }
@@ -41,7 +40,8 @@ struct SvgStage {
 struct StepRun {
   int step = 0;
   double timestep = 0;
-  float guide = 1.0f;
+  float guide = 1.0f;    // CFG scale, or the embedded guidance the one branch takes
+  bool two_branch = true;  // Cfg: cond + uncond combined; Embedded: branch 0 only
   bool sparse = false;  // AttenCarve instead of dense self-attention
   bool svg = false;     // Sparse VideoGen self-attention (past the warm-up steps; see set_svg)
   int64_t top_k = 0, first_frame_blocks = 0;
@@ -50,21 +50,12 @@ struct StepRun {
   bool cache = false;              // step reuse on: computed branches refresh their residual
 };
 
-// Where the DiT's weights live (CUDA): bytes on the GPU, and with offload the pinned host copy
-// of the streamed blocks.
-struct DitMemory {
-  bool offload = false;
-  int ring = 0;                    // device block buffers (offload)
-  double gpu_weights_gib = 0;      // weights held on the GPU
-  double host_pinned_gib = 0;      // streamed blocks in pinned host memory (offload)
-  double streamed_block_mib = 0;   // one block's streamed bytes (offload)
-};
 
 class DenoiseBackend {
  public:
   virtual ~DenoiseBackend() = default;
-  // Uploads the contexts ([L, text_dim] f32 each) once.
-  virtual void set_contexts(const Tensor& cond, const Tensor& uncond) = 0;
+  // Hands the denoiser the conditioning of both branches once (uncond unused with one branch).
+  virtual void set_contexts(const Conditioning& cond, const Conditioning& uncond) = 0;
   // Model timesteps of every step of the run (StepRun::step indexes them), uploaded once.
   virtual void set_timesteps(const std::vector<double>& timesteps) = 0;
   // A new token grid (first stage, ProRes switch): sizes buffers (TeaCache residuals when
@@ -81,7 +72,7 @@ class DenoiseBackend {
   virtual std::vector<float> velocity(const StepRun& run) = 0;
   // Blocks until every enqueued step has finished, or (pipelined progress) all but the newest.
   virtual void wait(bool all_but_newest) = 0;
-  // The timestep path for the TeaCache indicator: e [dim] or (projected) e0 [6 dim].
+  // The denoiser's step-cache (TeaCache) indicator for timestep t (Denoiser::step_cache_indicator).
   virtual std::vector<float> time_embedding(double t, bool projected) = 0;
   // First step whose latents became non-finite, or -1 (synchronises).
   virtual int nan_step() = 0;
@@ -93,14 +84,13 @@ class DenoiseBackend {
   virtual double svg_temporal_fraction() { return 0.0; }
 };
 
-// comm: Ulysses sequence parallel over its ranks (every rank runs the same loop on the same
-// latents; the DiT output is gathered); null = one process.
-std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model, dist::Communicator* comm = nullptr);
-#if JENGA_HAVE_CUDA
-// comm: the host communicator (MPI); the backend makes its NCCL communicator from it.
-// offload: the DiT's blocks stream from pinned host memory (WanDitCuda, wan_dit_cuda.h).
-std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model, dist::Communicator* comm = nullptr,
-                                                          bool offload = false);
-#endif
+// The loop backends a Denoiser::make_loop_backend returns. comm: Ulysses sequence parallel over
+// its ranks (every rank runs the same loop on the same latents; the DiT output is gathered);
+// null = one process.
+// CPU: a host denoiser (forward_host), f32 reference.
+std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(Denoiser& denoiser, dist::Communicator* comm = nullptr);
+// CUDA (built in jenga_cuda): a device denoiser (forward_device); comm is the host communicator
+// (MPI), the backend makes its NCCL communicator from it.
+std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(Denoiser& denoiser, dist::Communicator* comm = nullptr);
 
 }  // namespace jenga

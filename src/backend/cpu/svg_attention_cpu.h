@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "pipeline/denoise_backend.h"
+#include "backend/denoise_backend.h"
 
 namespace jenga {
 

@@ -1,4 +1,5 @@
-// The f32 reference backend of the denoising loop: the CPU DiT with the CPU AttenCarve mask.
+// The f32 reference backend of the denoising loop: a host Denoiser (any model's CPU DiT) with the
+// CPU AttenCarve mask and the CPU Sparse VideoGen attention.
 #include <cmath>
 
 #include "core/dtype.h"
@@ -7,10 +8,9 @@
 #include "dist/communicator.h"
 #include "dist/ulysses.h"
 #include "jenga/carve_mask.h"
-#include "models/wan/wan_dit.h"
-#include "models/wan/wan_dit_cpu.h"
-#include "pipeline/denoise_backend.h"
-#include "pipeline/svg_attention_cpu.h"
+#include "backend/denoise_backend.h"
+#include "backend/cpu/svg_attention_cpu.h"
+#include "models/video_model.h"
 #include "sampling/flow_unipc.h"
 
 namespace jenga {
@@ -19,23 +19,28 @@ namespace {
 
 class CpuBackend final : public DenoiseBackend {
  public:
-  CpuBackend(const wan::WanDit& m, dist::Communicator* comm) : model_(m), comm_(comm) {}
+  CpuBackend(Denoiser& d, dist::Communicator* comm) : model_(d), comm_(comm) {}
 
-  void set_contexts(const Tensor& cond, const Tensor& uncond) override { ctx_[0] = cond, ctx_[1] = uncond; }
+  void set_contexts(const Conditioning& cond, const Conditioning& uncond) override {
+    model_.set_conditioning(0, cond);
+    model_.set_conditioning(1, uncond);
+  }
 
   void set_timesteps(const std::vector<double>&) override {}
 
   void set_stage(const StageGeometry& g, bool) override {
     geo_ = g;
-    const auto& c = model_.config;
-    n_ = static_cast<size_t>(c.in_dim * g.latent[0] * g.latent[1] * g.latent[2]);
+    const auto& c = model_.info();
+    n_ = static_cast<size_t>(c.geometry.latent_channels * g.latent[0] * g.latent[1] * g.latent[2]);
     x_.assign(n_, 0.0f), last_.assign(n_, 0.0f), h0_.assign(n_, 0.0f), h1_.assign(n_, 0.0f);
-    const int64_t tokens = (g.latent[0] / c.patch[0]) * (g.latent[1] / c.patch[1]) * (g.latent[2] / c.patch[2]);
+    const auto& patch = c.geometry.patch;
+    const int64_t tokens = (g.latent[0] / patch[0]) * (g.latent[1] / patch[1]) * (g.latent[2] / patch[2]);
     // Under sequence parallel each rank keeps the TeaCache residual of its token shard only.
     const int64_t mine = comm_ ? dist::Ulysses::token_split(tokens, comm_->size()).count[static_cast<size_t>(comm_->rank())] : tokens;
-    for (auto& r : residual_) r.assign(static_cast<size_t>(mine * c.dim), 0.0f);
+    for (auto& r : residual_) r.assign(static_cast<size_t>(mine * c.hidden), 0.0f);
     order_.clear();
     if (g.curve) order_.assign(g.curve->order.begin(), g.curve->order.end());
+    model_.prepare(g.latent, order_, comm_);
   }
 
   void set_svg(const SvgStage& s) override { svg_ = s; }
@@ -59,6 +64,7 @@ class CpuBackend final : public DenoiseBackend {
   }
 
   std::vector<float> velocity(const StepRun& run) override {
+    if (!run.two_branch) return forward(run, 0);  // embedded guidance: the one branch is the velocity
     std::vector<float> v[2];
     for (int b = 0; b < 2; ++b) v[b] = forward(run, b);
     std::vector<float> out(n_);
@@ -69,10 +75,7 @@ class CpuBackend final : public DenoiseBackend {
   void wait(bool) override {}
 
   std::vector<float> time_embedding(double t, bool projected) override {
-    const int64_t d = model_.config.dim;
-    std::vector<float> e(static_cast<size_t>(d)), e0(static_cast<size_t>(6 * d));
-    wan::wan_time_embedding_cpu(model_, t, e.data(), e0.data());
-    return projected ? e0 : e;
+    return model_.step_cache_indicator(t, projected);
   }
 
   int nan_step() override { return nan_step_; }
@@ -93,8 +96,8 @@ class CpuBackend final : public DenoiseBackend {
 
  private:
   std::vector<float> forward(const StepRun& run, int branch) {
-    const auto& c = model_.config;
-    wan::DitForwardHooks hooks;
+    const auto& c = model_.info();
+    DitForwardHooks hooks;
     hooks.token_order = order_;
     hooks.comm = comm_;
     if (run.cache) {
@@ -106,7 +109,7 @@ class CpuBackend final : public DenoiseBackend {
       hooks.self_attention = [&](int layer, const float* q, const float* k, const float* v, float* out,
                                  int64_t tokens) {
         if (layer < svg_.dense_layers) return false;  // official first_layers_fp warm-up
-        svg_run_.run(svg_, q, k, v, out, tokens, c.num_heads, c.head_dim());
+        svg_run_.run(svg_, q, k, v, out, tokens, c.heads, c.head_dim);
         return true;
       };
     }
@@ -114,7 +117,7 @@ class CpuBackend final : public DenoiseBackend {
       hooks.self_attn_layout = [&](int, const float* q, const float* k, int64_t tokens,
                                    int64_t H) -> const BlockSparseLayout* {
         // The official mask sees bf16 q/k in [B, H, L, D] (H: this rank's heads).
-        const int64_t D = c.head_dim();
+        const int64_t D = c.head_dim;
         qh_.resize(static_cast<size_t>(tokens * H * D)), kh_.resize(qh_.size());
         for (int64_t i = 0; i < tokens; ++i)
           for (int64_t h = 0; h < H; ++h)
@@ -131,14 +134,13 @@ class CpuBackend final : public DenoiseBackend {
         return &layout_;
       };
     }
-    const Tensor xt = Tensor::from_f32(x_, Shape{c.in_dim, geo_.latent[0], geo_.latent[1], geo_.latent[2]});
-    const Tensor o = wan::wan_forward_cpu(model_, xt, run.timestep, ctx_[branch], hooks);
+    const Tensor xt = Tensor::from_f32(x_, Shape{c.geometry.latent_channels, geo_.latent[0], geo_.latent[1], geo_.latent[2]});
+    const Tensor o = model_.forward_host(xt, run.timestep, branch, run.guide, hooks);
     return std::vector<float>(o.data_as<float>(), o.data_as<float>() + o.numel());
   }
 
-  const wan::WanDit& model_;
+  Denoiser& model_;
   dist::Communicator* comm_;
-  Tensor ctx_[2];
   StageGeometry geo_;
   size_t n_ = 0;
   std::vector<float> x_, last_, h0_, h1_, residual_[2], qh_, kh_;
@@ -152,7 +154,7 @@ class CpuBackend final : public DenoiseBackend {
 
 }  // namespace
 
-std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(const wan::WanDit& model, dist::Communicator* comm) {
+std::unique_ptr<DenoiseBackend> make_cpu_denoise_backend(Denoiser& model, dist::Communicator* comm) {
   return std::make_unique<CpuBackend>(model, comm);
 }
 

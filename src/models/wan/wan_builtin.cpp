@@ -1,4 +1,4 @@
-#include "pipeline/tiny_model.h"
+#include "models/wan/wan_builtin.h"
 
 #include <filesystem>
 #include <fstream>

@@ -1,4 +1,4 @@
-// The CUDA backend of the denoising loop. Latents, solver history, both branches' outputs and
+// The CUDA backend of the denoising loop, for any model's device Denoiser. Latents, solver history, both branches' outputs and
 // TeaCache residuals live on the GPU; the timesteps of the whole run are uploaded once and each
 // layer's AttenCarve layout is built on the GPU from that layer's q/k. A step only enqueues
 // work: no allocation, no host sync (progress waits one step behind, see wait()).
@@ -17,9 +17,8 @@
 #include "dist/communicator.h"
 #include "dist/nccl_communicator.h"
 #include "jenga/svg/svg_masks.h"
-#include "models/wan/wan_dit.h"
-#include "models/wan/wan_dit_cuda.h"
-#include "pipeline/denoise_backend.h"
+#include "models/video_model.h"
+#include "backend/denoise_backend.h"
 
 namespace jenga {
 
@@ -53,7 +52,7 @@ class CarveLayouts {
     }
   }
 
-  wan::DeviceBlockLayout build(const void* q, const void* k, int64_t row_stride, int64_t top_k, int64_t ffb,
+  DeviceBlockLayout build(const void* q, const void* k, int64_t row_stride, int64_t top_k, int64_t ffb,
                                double p, void* stream) {
     const auto a = args(static_cast<const uint16_t*>(q), static_cast<const uint16_t*>(k), row_stride, top_k, ffb, p);
     cuda::build_block_mask(a, ws_.data(), ws_bytes_, stream);
@@ -101,9 +100,8 @@ class CarveLayouts {
 
 class CudaBackend final : public DenoiseBackend {
  public:
-  CudaBackend(const wan::WanDit& m, dist::Communicator* host, bool offload) : model_(m), host_(host) {
+  CudaBackend(Denoiser& d, dist::Communicator* host) : dit_(&d), host_(host) {
     cuda::init();
-    dit_ = wan::WanDitCuda::from_model(m, offload);
     JENGA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     // Sequence parallel: NCCL on the DiT's stream, bootstrapped through the host communicator.
     if (host_) nccl_ = dist::make_nccl_communicator(*host_, stream_);
@@ -118,15 +116,9 @@ class CudaBackend final : public DenoiseBackend {
     cudaStreamDestroy(stream_);
   }
 
-  void set_contexts(const Tensor& cond, const Tensor& uncond) override {
-    const auto& c = model_.config;
-    const Tensor* src[2] = {&cond, &uncond};
-    for (int i = 0; i < 2; ++i) {
-      std::vector<uint16_t> h(static_cast<size_t>(c.text_len * c.text_dim), 0);  // zero rows after the prompt
-      convert(src[i]->data(), DType::F32, h.data(), DType::BF16, static_cast<size_t>(src[i]->numel()));
-      ctx_[i] = dev(DType::BF16, c.text_len * c.text_dim);
-      cuda::copy_to_device(ctx_[i].data(), h.data(), h.size() * 2);
-    }
+  void set_contexts(const Conditioning& cond, const Conditioning& uncond) override {
+    dit_->set_conditioning(0, cond);
+    dit_->set_conditioning(1, uncond);
   }
 
   void set_timesteps(const std::vector<double>& ts) override {
@@ -137,14 +129,15 @@ class CudaBackend final : public DenoiseBackend {
 
   void set_stage(const StageGeometry& g, bool step_reuse) override {
     JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    const auto& c = model_.config;
+    const auto& c = dit_->info();
+    const auto& patch = c.geometry.patch;
     geo_ = g;
-    const int64_t F = g.latent[0] / c.patch[0], H = g.latent[1] / c.patch[1], W = g.latent[2] / c.patch[2];
+    const int64_t F = g.latent[0] / patch[0], H = g.latent[1] / patch[1], W = g.latent[2] / patch[2];
     tokens_ = F * H * W;
     std::vector<int64_t> order;
     if (g.curve) order.assign(g.curve->order.begin(), g.curve->order.end());
-    dit_->prepare(F, H, W, order, nccl_.get());
-    n_ = c.in_dim * g.latent[0] * g.latent[1] * g.latent[2];
+    dit_->prepare(g.latent, order, nccl_.get());
+    n_ = c.geometry.latent_channels * g.latent[0] * g.latent[1] * g.latent[2];
     x_ = dev(DType::F32, n_), last_ = dev(DType::F32, n_), vc_ = dev(DType::F32, n_), vu_ = dev(DType::F32, n_);
     for (auto& h : hist_) {
       h = dev(DType::F32, n_);
@@ -153,19 +146,19 @@ class CudaBackend final : public DenoiseBackend {
     JENGA_CUDA_CHECK(cudaMemset(last_.data(), 0, last_.nbytes()));
     newest_ = 0;
     // Under sequence parallel: the residual of this rank's tokens, masks of its heads.
-    for (auto& r : residual_) r = step_reuse ? dev(DType::F32, dit_->local_tokens() * c.dim) : Tensor();
-    carve_.set_stage(g.neighbors.get(), tokens_, static_cast<int>(dit_->local_heads()), static_cast<int>(c.head_dim()));
+    for (auto& r : residual_) r = step_reuse ? dev(DType::F32, dit_->local_tokens() * c.hidden) : Tensor();
+    carve_.set_stage(g.neighbors.get(), tokens_, static_cast<int>(dit_->local_heads()), static_cast<int>(c.head_dim));
   }
 
   void set_svg(const SvgStage& s) override {
-    const auto& c = model_.config;
+    const auto& c = dit_->info();
     if (s.grid.tokens() != tokens_) fail("SVG: token grid of {} tokens for a stage of {}", s.grid.tokens(), tokens_);
     JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
     cuda::SvgGridArgs g;
-    g.heads = static_cast<int>(c.num_heads), g.head_dim = static_cast<int>(c.head_dim());
+    g.heads = static_cast<int>(c.heads), g.head_dim = static_cast<int>(c.head_dim);
     g.frames = s.grid.frames, g.frame_tokens = s.grid.frame_tokens;
     const int64_t width = svg::band_width(s.grid, svg::band_multiplier(s.grid, s.params.sparsity));
-    svg_.set_stage(g, s.rows, svg::placed_layout(s.grid, width, c.num_heads, 128));
+    svg_.set_stage(g, s.rows, svg::placed_layout(s.grid, width, c.heads, 128));
     svg_dense_layers_ = s.dense_layers;
   }
 
@@ -184,6 +177,9 @@ class CudaBackend final : public DenoiseBackend {
 
   void step(const StepRun& run, const SolverUpdate& u) override {
     branches(run);
+    // Embedded guidance: one branch is the velocity (uncond := cond, scale 1 gives it exactly).
+    const float* vu = run.two_branch ? vu_.data_as<float>() : vc_.data_as<float>();
+    const float guide = run.two_branch ? run.guide : 1.0f;
     cuda::SamplerBuffers b;
     b.x = x_.data_as<float>();
     b.last = last_.data_as<float>();
@@ -191,7 +187,7 @@ class CudaBackend final : public DenoiseBackend {
     b.h1 = hist_[1 - newest_].data_as<float>();
     b.m_out = hist_[1 - newest_].data_as<float>();
     b.nan_step = nan_.data_as<int>();
-    cuda::sampler_step(vc_.data_as<float>(), vu_.data_as<float>(), run.guide, u, b, run.step, n_, stream_);
+    cuda::sampler_step(vc_.data_as<float>(), vu, guide, u, b, run.step, n_, stream_);
     if (!u.euler) newest_ = 1 - newest_;
     JENGA_CUDA_CHECK(cudaEventRecord(done_[run.step % 2], stream_));
     last_step_ = run.step;
@@ -199,7 +195,8 @@ class CudaBackend final : public DenoiseBackend {
 
   std::vector<float> velocity(const StepRun& run) override {
     branches(run);
-    cuda::cfg_combine(vc_.data_as<float>(), vu_.data_as<float>(), run.guide, vc_.data_as<float>(), n_, stream_);
+    if (run.two_branch)
+      cuda::cfg_combine(vc_.data_as<float>(), vu_.data_as<float>(), run.guide, vc_.data_as<float>(), n_, stream_);
     JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
     std::vector<float> h(static_cast<size_t>(n_));
     cuda::copy_to_host(h.data(), vc_.data(), h.size() * 4);
@@ -214,7 +211,9 @@ class CudaBackend final : public DenoiseBackend {
     JENGA_CUDA_CHECK(cudaEventSynchronize(done_[(last_step_ - 1) % 2]));
   }
 
-  std::vector<float> time_embedding(double t, bool projected) override { return dit_->time_embedding(t, projected); }
+  std::vector<float> time_embedding(double t, bool projected) override {
+    return dit_->step_cache_indicator(t, projected);
+  }
 
   int nan_step() override {
     JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -238,16 +237,8 @@ class CudaBackend final : public DenoiseBackend {
   double svg_temporal_fraction() override { return svg_.temporal_fraction(); }
 
   double peak_memory_gib() const override { return static_cast<double>(cuda::memory_stats().peak) / (1ull << 30); }
-  DitMemory dit_memory() const override {
-    constexpr double gib = 1ull << 30;
-    DitMemory m;
-    m.offload = dit_->offload();
-    m.ring = dit_->offload_ring();
-    m.gpu_weights_gib = static_cast<double>(dit_->weight_bytes()) / gib;
-    m.host_pinned_gib = static_cast<double>(dit_->host_weight_bytes()) / gib;
-    m.streamed_block_mib = m.offload ? static_cast<double>(dit_->streamed_block_bytes()) / (1 << 20) : 0.0;
-    return m;
-  }
+  DitMemory dit_memory() const override { return dit_->memory(); }
+
 
  private:
   static constexpr int kNoNan = 0x7fffffff;
@@ -258,8 +249,8 @@ class CudaBackend final : public DenoiseBackend {
     if (run.cache && !residual_[0].data()) fail("denoise: step reuse was not enabled for this stage");
     const float* t_dev = t_dev_.data_as<float>() + run.step;
     Tensor* out[2] = {&vc_, &vu_};
-    for (int b = 0; b < 2; ++b) {
-      wan::CudaDitHooks hooks;
+    for (int b = 0; b < (run.two_branch ? 2 : 1); ++b) {
+      CudaDitHooks hooks;
       if (run.svg) {
         if (!svg_.ready()) fail("denoise: an SVG step without set_svg()");
         hooks.self_attention = [&](int layer, const void* q, const void* k, const void* v, int64_t rs, void* out,
@@ -278,19 +269,18 @@ class CudaBackend final : public DenoiseBackend {
         hooks.residual = residual_[b].data_as<float>();
         hooks.reuse_residual = run.reuse[b];
       }
-      dit_->forward(x_.data_as<float>(), t_dev, ctx_[b].data(), out[b]->data_as<float>(), stream_, &hooks);
+      dit_->forward_device(x_.data_as<float>(), t_dev, b, run.guide, out[b]->data_as<float>(), stream_, hooks);
     }
   }
 
-  const wan::WanDit& model_;
+  Denoiser* dit_;
   dist::Communicator* host_;
   std::unique_ptr<dist::Communicator> nccl_;
-  std::unique_ptr<wan::WanDitCuda> dit_;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t done_[2] = {nullptr, nullptr};
   StageGeometry geo_;
   int64_t n_ = 0, tokens_ = 0;
-  Tensor ctx_[2], x_, last_, vc_, vu_, hist_[2], residual_[2], nan_, t_dev_;
+  Tensor x_, last_, vc_, vu_, hist_[2], residual_[2], nan_, t_dev_;
   int newest_ = 0, last_step_ = -1;
   CarveLayouts carve_;
   cuda::SvgAttention svg_;
@@ -299,9 +289,8 @@ class CudaBackend final : public DenoiseBackend {
 
 }  // namespace
 
-std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(const wan::WanDit& model, dist::Communicator* comm,
-                                                          bool offload) {
-  return std::make_unique<CudaBackend>(model, comm, offload);
+std::unique_ptr<DenoiseBackend> make_cuda_denoise_backend(Denoiser& model, dist::Communicator* comm) {
+  return std::make_unique<CudaBackend>(model, comm);
 }
 
 }  // namespace jenga

@@ -1,9 +1,11 @@
 #pragma once
-// The Wan2.1 denoising loop, dense or with Jenga (jenga_wan.py t2v_generate + teacache_forward):
-// per-step plan (jenga/schedule.h), curve order and AttenCarve masks per stage, ProRes switch
-// (x0 prediction, trilinear upsample, re-noise), TeaCache step reuse, CFG, UniPC / Euler.
-// Backend-neutral: the CPU backend (f32 reference, CI goldens) and the CUDA backend (latents,
-// solver history and masks stay on the GPU) apply the same host-computed plan and solver
+// The denoising loop of every model, dense or with Jenga (jenga_wan.py t2v_generate +
+// teacache_forward): per-step plan (jenga/schedule.h), curve order and AttenCarve masks per stage,
+// ProRes switch (x0 prediction, trilinear upsample, re-noise), TeaCache step reuse, CFG or
+// embedded guidance, UniPC / DPM++ / Euler (sampling/). Over the model interface: the model's
+// Denoiser (models/video_model.h) gives the DiT and picks the loop's device half
+// (backend/denoise_backend.h: the CPU f32 reference, CI goldens, or CUDA, where latents, solver
+// history and masks stay on the GPU); both apply the same host-computed plan and solver
 // coefficients.
 #include <cstdint>
 #include <memory>
@@ -14,28 +16,29 @@
 #include <nlohmann/json.hpp>
 
 #include "core/tensor.h"
+#include "jenga/preset_overrides.h"
 #include "jenga/presets.h"
+#include "models/video_model.h"
 #include "pipeline/attention_mode.h"
 #include "pipeline/progress.h"
 
 namespace jenga {
 
-namespace wan {
-struct WanDit;
-}
 namespace dist {
 class Communicator;
 }
 
 struct DenoiseRequest {
-  const wan::WanDit* model = nullptr;
-  bool cuda = false;
+  // The model's DiT, on the host or a device (it picks the loop backend); kept by the caller.
+  Denoiser* denoiser = nullptr;
   // Noise at the first stage's latent size [z, T, h0, w0], and for each resolution change of
   // the preset the noise it re-noises with, at the next stage's size (official Turbo: the
   // full-size noise, drawn right after the first).
   Tensor noise;
   std::vector<Tensor> renoise;
-  Tensor context, context_null;  // [L, text_dim] f32, the prompt's rows (zero-padded later)
+  // The prompt's and the negative prompt's conditioning (token states [L, text_dim] f32, the
+  // prompt's rows, zero-padded later); context_null is unused with embedded guidance.
+  Conditioning context, context_null;
   int steps = 50;
   double shift = 5.0, guide_scale = 5.0;
   std::string solver = "unipc";  // unipc | euler
@@ -46,18 +49,16 @@ struct DenoiseRequest {
   std::optional<AttentionMode> attention;
   SvgSettings svg;  // used with AttentionMode::svg
   std::vector<int> save_steps;  // latents after these steps are returned too
-  // Ulysses sequence parallel over these ranks (all call denoise_wan with the same request);
+  // Ulysses sequence parallel over these ranks (all call denoise with the same request);
   // null = one process.
   dist::Communicator* comm = nullptr;
-  // CUDA: stream the DiT's blocks from pinned host memory (WanDitCuda offload; same result).
-  // Ignored on the CPU.
-  bool offload = false;
 };
 
 struct DenoiseResult {
   Tensor latents;  // [z, T, H, W] after the last step
   std::vector<std::pair<int, Tensor>> saved;
-  std::vector<uint8_t> computed_calls;  // [2 * steps]: cond, uncond per step; 1 = blocks ran
+  // [2 * steps]: cond, uncond per step; 1 = blocks ran (embedded guidance: uncond entries 0)
+  std::vector<uint8_t> computed_calls;
   int forwards = 0, forwards_reused = 0;
   nlohmann::json report;  // per-stage timings, plan summary
 };
@@ -68,24 +69,9 @@ std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& j
 
 // Throws UsageError / Error before heavy work on inconsistent inputs; throws Error naming the
 // step when the latents become NaN/inf.
-DenoiseResult denoise_wan(const DenoiseRequest& request, Progress& progress);
+DenoiseResult denoise(const DenoiseRequest& request, Progress& progress);
 
 // Trilinear resize of [C, T, H, W] f32 latents (torch interpolate, align_corners=False).
 Tensor resize_trilinear(const Tensor& x, int64_t t, int64_t h, int64_t w);
-
-// The official Jenga Wan flags a user may set over a preset (same names and meanings).
-struct JengaOverrides {
-  std::vector<double> sa_drop_rates;  // one or two (before / after step 25)
-  std::vector<double> res_rate_list;  // {r, 1.0}
-  std::optional<double> p_remain_rates, teacache_thresh;  // teacache 0 = every forward computed
-  bool any() const { return !sa_drop_rates.empty() || !res_rate_list.empty() || p_remain_rates || teacache_thresh; }
-};
-// Throws UsageError on values the official loop cannot run (before any heavy work).
-void check_jenga_overrides(const std::string& preset, const JengaOverrides& o);
-
-// Resolves `--preset NAME` for a Wan model of `size_name` ("1.3B" / "14B") with the overrides
-// applied: "dense" gives none. `steps` is checked against the preset's stage switch.
-std::optional<Preset> wan_preset_for(const std::string& name, const std::string& size_name,
-                                     const JengaOverrides& overrides = {}, int steps = 50);
 
 }  // namespace jenga

@@ -3,6 +3,7 @@
 // SentencePiece model, written as the published Wan2.1-T2V-1.3B folder (same file names, the
 // VAE and umT5 as the converted .safetensors), so every loader and the folder resolution run as
 // they do for a real model. It makes noise-like videos: it proves the path works, nothing more.
+// The registry (models/registry.h) opens it when no model is given.
 #include <cstdint>
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "pipeline/svg_attention_cpu.h"
+#include "backend/cpu/svg_attention_cpu.h"
 
 #include "core/dtype.h"
 #include "core/error.h"

@@ -1,0 +1,149 @@
+#include "models/registry.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "core/temp_paths.h"
+#include "models/video_model.h"
+#include "models/wan/wan_builtin.h"
+#include "models/wan/wan_dit.h"
+#include "models/wan/wan_folder.h"
+#include "models/wan/wan_model.h"
+#include "pipeline/memory_estimate.h"
+#include "pipeline/progress.h"
+#if JENGA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
+
+namespace jenga {
+namespace fs = std::filesystem;
+
+namespace {
+// Where the DiT runs.
+bool use_cuda(const std::string& device);
+
+// The run's memory, estimated from the DiT's header before any weight is read (memory_estimate.h).
+void check_wan_memory(const std::string& dit_path, const ModelSpec& r, bool cuda) {
+  if (r.width <= 0 || r.height <= 0 || r.frames <= 0) return;  // the run's size is not known yet
+  MemoryNeed need;
+  need.width = r.width, need.height = r.height, need.frames = r.frames;
+  need.cuda = cuda, need.offload = r.offload, need.bytes_per_weight = cuda ? 2 : 4;
+  try {
+    const Checkpoint ck = Checkpoint::open(wan::wan_dit_path(dit_path));
+    const auto layout = wan::detect_layout(ck);
+    if (!layout) return;  // the loader says what is wrong
+    const wan::WanConfig c = wan::detect_config(ck, *layout, nullptr);
+    need.dit_params = c.parameter_count(), need.dim = c.dim, need.ffn_dim = c.ffn_dim;
+  } catch (const std::exception&) {
+    return;  // the loader says what is wrong, in its own words
+  }
+  uint64_t available = available_host_bytes();
+  std::string where = "host memory";
+#if JENGA_HAVE_CUDA
+  if (cuda) {
+    const auto info = cuda::device_info();
+    const size_t used = cuda::device_used_bytes();
+    available = info.total_memory > used ? info.total_memory - used : 0;
+    where = "GPU memory";
+  }
+#endif
+  require_memory_fits(need, available, where);
+}
+
+// Wan2.1 on the resolved device: the CUDA parts come from jenga_cuda (this library links it).
+// Checks the run's memory first, then loads the DiT with per-block progress.
+std::unique_ptr<VideoModel> open_wan_for(const wan::WanPaths& paths, const ModelSpec& spec, Progress& progress) {
+  const bool cuda = use_cuda(spec.device);
+  check_wan_memory(paths.dit, spec, cuda);
+  progress.note("loading the DiT " + fs::absolute(paths.dit).string());
+  bool load_started = false;
+  const auto on_block = [&](int64_t done, int64_t total) {
+    if (!load_started) progress.begin("load", static_cast<int>(total)), load_started = true;  // blocks
+    progress.update(static_cast<int>(done));
+  };
+  std::unique_ptr<VideoModel> model;
+  if (!cuda) {
+    model = wan::open_wan_model(paths, nullptr, on_block);
+  } else {
+#if JENGA_HAVE_CUDA
+    static const wan::WanCudaParts parts = wan::cuda_parts();
+    model = wan::open_wan_model(paths, &parts, on_block);
+#endif
+  }
+  if (load_started) progress.end();
+  return model;
+}
+
+bool use_cuda(const std::string& device) {
+#if JENGA_HAVE_CUDA
+  if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  return device == "cuda" || (device == "auto" && cuda::available());
+#else
+  if (device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
+  return false;
+#endif
+}
+
+}  // namespace
+
+std::vector<FoundModel> detect_models_at(const std::string& path) {
+  std::error_code ec;
+  std::vector<std::string> candidates{path};
+  if (fs::is_directory(path, ec)) candidates.push_back((fs::path(path) / "transformer").string());
+  std::vector<FoundModel> out;
+  for (const auto& p : candidates) {
+    std::optional<DetectedModel> m;
+    try {
+      if (!fs::exists(p, ec)) continue;
+      m = detect_model(Checkpoint::open(p), p);
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (m) out.push_back({p, *m});
+  }
+  return out;
+}
+
+void reject_unrunnable_model(const std::string& flag, const std::string& path) {
+  std::vector<FoundModel> found = detect_models_at(path);
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    try {  // a published folder: its DiT's files (by index, published name or key detection)
+      for (auto& f : detect_models_at(wan::wan_dit_path(path))) found.push_back(std::move(f));
+    } catch (const std::exception&) {
+    }
+  }
+  for (const auto& [p, m] : found)
+    if (m.family == "hunyuanvideo-dit")
+      fail("{} {}: HunyuanVideo DiT detected ({}, {} layout), which generate does not run yet; it runs "
+           "Wan2.1 text-to-video DiTs (1.3B, 14B; official, diffusers or ComfyUI layout). `jenga inspect {}` "
+           "shows what the checkpoint holds", flag, path, m.variant, m.layout, p);
+}
+
+std::unique_ptr<VideoModel> open_model(const ModelSpec& req, Progress& progress) {
+  if (!req.model_dir.empty()) reject_unrunnable_model("--model", req.model_dir);
+  if (!req.dit.empty()) reject_unrunnable_model("--diffusion-model", req.dit);
+  // Components. Every model generate runs today is Wan2.1 (HunyuanVideo was rejected above).
+  wan::WanPaths paths;
+  const bool builtin = req.model_dir.empty() && req.dit.empty() && req.vae.empty() && req.t5.empty();
+  if (builtin) {
+    // Removed with the model (or here if it does not open), and on every exit the process can
+    // catch, a second signal included.
+    paths.builtin_dir = std::make_shared<TempPath>(
+        (fs::temp_directory_path() / ("jenga-tiny-" + std::to_string(::getpid()))).string());
+    const TinyModelPaths t = write_tiny_wan_model(paths.builtin_dir->path());
+    paths.dit = t.dit, paths.vae = t.vae, paths.t5 = t.t5, paths.tokenizer = t.tokenizer;
+    progress.note("no --model given: running the built-in tiny random model (a smoke test; expect noise)");
+    return open_wan_for(paths, req, progress);
+  }
+  // One place knows every layout's file names (models/wan/wan_folder.h).
+  const auto folder = wan::resolve_wan_folder(req.model_dir, {req.dit, req.vae, req.t5, req.tokenizer});
+  wan::require_complete(folder, req.model_dir.empty() ? "" : "--model " + req.model_dir);
+  paths.dit = folder.dit.path, paths.vae = folder.vae.path, paths.t5 = folder.t5.path, paths.tokenizer = folder.tokenizer.path;
+  return open_wan_for(paths, req, progress);
+}
+
+}  // namespace jenga

@@ -1,0 +1,162 @@
+#pragma once
+// The seam between the generate path / denoise loop and a model. A model (Wan2.1, HunyuanVideo,
+// ...) is a folder under src/models/ that implements these classes, plus one entry in
+// models/registry.cpp that recognises its weights. src/pipeline/ sees only this header: it never
+// includes a model folder or a backend.
+//
+//   VideoModel   geometry (VAE factors, patch, channels, fps, curve, guidance, presets) and the
+//                factories of the three parts below, on the device the registry resolved
+//   TextEncoder  prompt -> Conditioning
+//   Denoiser     one DiT evaluation on host (CPU f32) or device (CUDA) buffers, with the Jenga
+//                plug-in points (models/dit_hooks.h) and the step-cache indicator
+//   Vae          latents -> frames (and back)
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/tensor.h"
+#include "jenga/preset_overrides.h"
+#include "jenga/presets.h"
+#include "models/dit_hooks.h"
+
+namespace jenga {
+
+namespace dist {
+class Communicator;
+}
+class DenoiseBackend;
+class Progress;
+
+// Which Hilbert curve Jenga orders the tokens by: one 2D curve per latent frame (Wan) or one
+// curve through the whole 3D token volume (HunyuanVideo).
+enum class CurveKind { FrameSliced, Volume };
+// Two DiT branches combined by classifier-free guidance (Wan), or one branch that takes the
+// guidance scale as an input (HunyuanVideo's embedded guidance).
+enum class GuidanceKind { Cfg, Embedded };
+
+struct Geometry {
+  std::string name;                         // e.g. "Wan2.1 1.3B"
+  int64_t vae_time = 4;                     // pixel frames per latent frame (frames = 4k + 1)
+  int64_t vae_space = 8;                    // pixels per latent row / column
+  std::array<int64_t, 3> patch{1, 2, 2};    // latent -> token grid: [t, h, w]
+  int64_t latent_channels = 16;             // the denoised latent's channels
+  int fps = 16;                             // of the written video
+  CurveKind curve = CurveKind::FrameSliced;
+  int64_t condition_blocks = 0;             // 128-token blocks of text/image inside the self-attention sequence
+  GuidanceKind guidance = GuidanceKind::Cfg;
+  std::string default_negative_prompt;      // empty: the model takes none
+  std::vector<std::string> presets;         // --preset names it runs ("dense" = no Jenga)
+};
+
+// What a text encoder hands the denoiser for one prompt.
+struct Conditioning {
+  Conditioning() = default;
+  // Token states only (all rows real): what a Wan context is.
+  Conditioning(Tensor t) : tokens(std::move(t)) {}  // NOLINT: implicit on purpose (a context is a Conditioning)
+  Tensor tokens;        // [L, d] f32 token states
+  int64_t valid = -1;   // real rows first, padding after; -1 = all L rows are real
+  Tensor pooled;        // [d2] f32 pooled vector (HunyuanVideo's CLIP), or empty
+  Tensor image_tokens;  // [Li, di] f32 image tokens (I2V), or empty
+  int64_t valid_rows() const { return valid < 0 ? (tokens.ndim() ? tokens.dim(0) : 0) : valid; }
+};
+
+class TextEncoder {
+ public:
+  virtual ~TextEncoder() = default;
+  virtual Conditioning encode(const std::string& prompt) = 0;
+};
+
+class Vae {
+ public:
+  virtual ~Vae() = default;
+  // latents [C, T, h, w] f32 -> frames [3, F, H, W] f32 in [-1, 1] (F = (T - 1) * vae_time + 1).
+  // on_frame(done, total): progress per latent frame (CPU decoders; may go uncalled).
+  virtual Tensor decode(const Tensor& latents, const std::function<void(int64_t, int64_t)>& on_frame = {}) = 0;
+  // frames [3, F, H, W] f32 in [-1, 1] -> latents [C, T, h, w]; models without an encoder fail.
+  virtual Tensor encode(const Tensor& frames) = 0;
+};
+
+// The DiT's dimensions the loop sizes its buffers and masks by.
+struct DenoiserInfo {
+  Geometry geometry;
+  int64_t in_channels = 16, out_channels = 16;
+  int64_t hidden = 0, heads = 0, head_dim = 0, layers = 0;
+  int64_t text_len = 0, text_dim = 0;  // the conditioning rows it takes, and their width
+};
+
+// Where a DiT's weights live (CUDA): bytes on the GPU, and with offload the pinned host copy of
+// the streamed blocks.
+struct DitMemory {
+  bool on_gpu = false;            // a device denoiser (the fields below are about it)
+  bool offload = false;
+  int ring = 0;                   // device block buffers (offload)
+  double gpu_weights_gib = 0;     // weights held on the GPU
+  double host_pinned_gib = 0;     // streamed blocks in pinned host memory (offload)
+  double streamed_block_mib = 0;  // one block's streamed bytes (offload)
+};
+
+class Denoiser {
+ public:
+  virtual ~Denoiser() = default;
+  virtual const DenoiserInfo& info() const = 0;
+  // The loop's device half that drives this denoiser (latents, solver history, masks): the CPU
+  // reference for a host denoiser, the CUDA one for a device denoiser. comm: Ulysses sequence
+  // parallel over its ranks (host communicator); null = one process.
+  virtual std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) = 0;
+  // The conditioning of branch `slot` (0 = prompt, 1 = negative prompt), kept (or uploaded) once.
+  virtual void set_conditioning(int slot, const Conditioning& c) = 0;
+  // A new latent grid [T, H, W] (before patchify): token order (order[i] = raster index of the
+  // i-th token; empty = raster) and the communicator the forward exchanges over (device
+  // buffers for a device denoiser, e.g. NCCL). Allocates: once per stage, outside the steps.
+  virtual void prepare(const std::array<int64_t, 3>& latent, std::span<const int64_t> token_order,
+                       dist::Communicator* comm) = 0;
+  // Under sequence parallel: this rank's tokens of the sequence and heads of self-attention.
+  virtual int64_t local_tokens() const = 0;
+  virtual int64_t local_heads() const = 0;
+  // The step-cache (TeaCache) indicator of timestep t: the time embedding, projected or not.
+  virtual std::vector<float> step_cache_indicator(double t, bool projected) = 0;
+  // Host buffers (CPU f32): x [in_channels, T, H, W] -> [out_channels, T, H, W]; guidance: the
+  // scale an embedded-guidance model takes (ignored under Cfg). hooks.comm: sequence parallel.
+  virtual Tensor forward_host(const Tensor& x, double t, int slot, float guidance, const DitForwardHooks& hooks);
+  // Device buffers (CUDA): x, out f32 on the device, t a device scalar; enqueued on `stream`,
+  // no allocation or host sync.
+  virtual void forward_device(const float* x, const float* t, int slot, float guidance, float* out, void* stream,
+                              const CudaDitHooks& hooks);
+  virtual DitMemory memory() const { return {}; }
+};
+
+// A model ready to run on the device the registry resolved.
+class VideoModel {
+ public:
+  virtual ~VideoModel() = default;
+  virtual const Geometry& geometry() const = 0;
+  virtual const DenoiserInfo& denoiser_info() const = 0;
+  // "cpu" or "cuda": where the denoiser (and, unless told otherwise, the VAE) runs.
+  virtual std::string device() const = 0;
+  // --preset NAME for this model with the user's overrides at `steps` (none = dense); UsageError
+  // on a name it does not run or steps that do not fit the preset's stage switches.
+  virtual std::optional<Preset> preset(const std::string& name, const JengaOverrides& overrides, int steps) const = 0;
+  // The parts, made when needed so each lives only for its phase (an encoder's GPU memory is
+  // free before the DiT uploads). text_on_cpu: keep the encoder on the CPU even with CUDA.
+  virtual std::unique_ptr<TextEncoder> text_encoder(bool text_on_cpu) = 0;
+  virtual std::unique_ptr<Denoiser> denoiser(bool offload) = 0;
+  virtual std::unique_ptr<Vae> vae() = 0;
+  // One line for the log ("Wan2.1 1.3B DiT (30 layers, dim 1536)") and the sidecar's "model".
+  virtual std::string summary() const = 0;
+  virtual nlohmann::json describe() const = 0;
+  // GPU allocator's peak since the last call, in GiB (0 on the CPU); resets it.
+  virtual double take_peak_memory_gib() { return 0.0; }
+  // Seconds the DiT took to load when the model opened (the sidecar's timings_s.load).
+  virtual double load_seconds() const { return 0.0; }
+  // The GPU's name when the model runs on one (the sidecar's run.gpu); empty on the CPU.
+  virtual std::string gpu_name() const { return ""; }
+};
+
+}  // namespace jenga
