@@ -12,6 +12,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/gemm.h"
+#include "backend/cuda/offload_ring.h"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/patch.h"
 #include "backend/cuda/sampler.h"
@@ -20,6 +21,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "dist/communicator.h"
+#include "dist/ulysses_cuda.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
 
@@ -155,26 +157,6 @@ struct DevBlock {
   Tensor mats;                                                // BlockPack layout; empty with offload
 };
 
-// Pinned host memory (cudaHostAlloc), freed with cudaFreeHost.
-struct PinnedBuffer {
-  void* p = nullptr;
-  explicit PinnedBuffer(size_t bytes, int block) {
-    if (cudaHostAlloc(&p, bytes, cudaHostAllocDefault) != cudaSuccess) {
-      cudaGetLastError();
-      fail("--offload: cannot pin {} MiB of host memory for DiT block {} (host memory or the pinned-memory limit "
-           "is exhausted); free host memory or run without --offload",
-           bytes >> 20, block);
-    }
-  }
-  PinnedBuffer(PinnedBuffer&& o) noexcept : p(o.p) { o.p = nullptr; }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(PinnedBuffer&&) = delete;
-  ~PinnedBuffer() {
-    if (p) cudaFreeHost(p);
-  }
-};
-
 }  // namespace
 
 struct WanDitCuda::Impl {
@@ -187,89 +169,22 @@ struct WanDitCuda::Impl {
   std::vector<DevBlock> blocks;
   BlockPack pack;
   size_t weight_bytes = 0;
-  // Offload: the blocks' packed matrices in pinned host memory, a ring of `ring` device block
-  // buffers, the copy stream and its events (copied[s]: slot s holds its next block; freed[s]:
-  // the forward has read slot s's matrices; start: the forward began), all made up front.
-  bool offload = false;
-  int ring = 0;
-  std::vector<PinnedBuffer> host_blocks;
-  Tensor slots[2];
-  cudaStream_t copy = nullptr;
-  cudaEvent_t copied[2] = {}, freed[2] = {}, start = nullptr;
+  // Offload: the blocks' packed matrices in pinned host memory, streamed through a ring of
+  // device block buffers (backend/cuda/offload_ring.h); null without offload.
+  std::unique_ptr<cuda::OffloadRing> offload;
   // Activations, sized by prepare().
   int64_t F = 0, H = 0, W = 0, L = 0;
   Tensor order, rope, patches, x, h, qkv, att, y, cq, ctx_h, ctx, ckv, ff, head_out;
   Tensor t_sin, t_h, t_e, t_e0, mods, hmod;
   size_t act_bytes = 0;
   int attention_path = 0;
-  // Sequence parallel (Ulysses): this rank's tokens [off, off + n), heads per rank hp; the
-  // head-shard q/k/v and attention output over all L tokens, the exchange staging buffer,
-  // the gathered head output; element counts / displacements per peer of each exchange.
+  // Sequence parallel (Ulysses, dist/ulysses_cuda.h): this rank's tokens [off, off + n), heads
+  // per rank hp; the head-shard q/k/v and attention output over all L tokens and the gathered
+  // head output (activations), the exchanges (sp, null on one process).
   dist::Communicator* comm = nullptr;
+  std::unique_ptr<dist::UlyssesDevice> sp;
   int64_t n = 0, off = 0, hp = 0;
-  Tensor qkvh, atth, stage, head_all;
-  std::vector<size_t> qkv_sc, qkv_sd, qkv_rc, qkv_rd, att_sc, att_sd, att_rc, att_rd, head_c, head_d;
-
-  // [n, 3 dim] fused q/k/v (all heads) -> peer-major [peer][n][3][hp][hd] -> all-to-all ->
-  // qkvh [L][3][hp][hd] (every token, this rank's heads).
-  void qkv_to_heads(const uint16_t* qkv, cudaStream_t s) {
-    const int64_t d = c.dim, w = hp * c.head_dim(), ranks = comm->size();
-    auto* st = static_cast<uint16_t*>(stage.data());
-    for (int64_t p = 0; p < ranks; ++p)
-      for (int64_t j = 0; j < 3; ++j)
-        JENGA_CUDA_CHECK(cudaMemcpy2DAsync(st + (p * n * 3 + j) * w, static_cast<size_t>(3 * w) * 2,
-                                           qkv + j * d + p * w, static_cast<size_t>(3 * d) * 2,
-                                           static_cast<size_t>(w) * 2, static_cast<size_t>(n),
-                                           cudaMemcpyDeviceToDevice, s));
-    comm->all_to_all_v(st, qkv_sc, qkv_sd, qkvh.data(), qkv_rc, qkv_rd, DType::BF16);
-  }
-  // atth [L][hp][hd] -> all-to-all -> peer-major [peer][n][hp][hd] -> out [n][heads][hd].
-  void att_to_seq(void* out, cudaStream_t s) {
-    const int64_t d = c.dim, w = hp * c.head_dim(), ranks = comm->size();
-    auto* st = static_cast<uint16_t*>(stage.data());
-    comm->all_to_all_v(atth.data(), att_sc, att_sd, st, att_rc, att_rd, DType::BF16);
-    for (int64_t p = 0; p < ranks; ++p)
-      JENGA_CUDA_CHECK(cudaMemcpy2DAsync(static_cast<uint16_t*>(out) + p * w, static_cast<size_t>(d) * 2,
-                                         st + p * n * w, static_cast<size_t>(w) * 2, static_cast<size_t>(w) * 2,
-                                         static_cast<size_t>(n), cudaMemcpyDeviceToDevice, s));
-  }
-
-  ~Impl() {
-    // In-flight copies read the pinned buffers: let them finish before those are freed.
-    if (copy) cudaStreamSynchronize(copy);
-    for (int i = 0; i < 2; ++i) {
-      if (copied[i]) cudaEventDestroy(copied[i]);
-      if (freed[i]) cudaEventDestroy(freed[i]);
-    }
-    if (start) cudaEventDestroy(start);
-    if (copy) cudaStreamDestroy(copy);
-  }
-
-  // Offload: the ring, the copy stream and the events (the pinned blocks are filled by the caller).
-  void setup_offload() {
-    offload = true;
-    ring = static_cast<int>(std::min<size_t>(2, blocks.size()));
-    for (int i = 0; i < ring; ++i) slots[i] = device_empty(DType::U8, static_cast<int64_t>(pack.bytes));
-    JENGA_CUDA_CHECK(cudaStreamCreateWithFlags(&copy, cudaStreamNonBlocking));
-    for (int i = 0; i < ring; ++i) {
-      JENGA_CUDA_CHECK(cudaEventCreateWithFlags(&copied[i], cudaEventDisableTiming));
-      JENGA_CUDA_CHECK(cudaEventCreateWithFlags(&freed[i], cudaEventDisableTiming));
-    }
-    JENGA_CUDA_CHECK(cudaEventCreateWithFlags(&start, cudaEventDisableTiming));
-  }
-
-  // Offload: enqueue block `b`'s matrices into ring slot b % ring on the copy stream (which must
-  // already wait for the slot's previous reader) and mark them arrived.
-  void fetch(size_t b) {
-    const int s = static_cast<int>(b % static_cast<size_t>(ring));
-    JENGA_CUDA_CHECK(cudaMemcpyAsync(slots[s].data(), host_blocks[b].p, pack.bytes, cudaMemcpyHostToDevice, copy));
-    JENGA_CUDA_CHECK(cudaEventRecord(copied[s], copy));
-  }
-
-  // Device pointer of block l's packed matrices (offload: its ring slot).
-  const void* block_mats(size_t l) const {
-    return offload ? slots[l % static_cast<size_t>(ring)].data() : blocks[l].mats.data();
-  }
+  Tensor qkvh, atth, head_all;
 
   void count_weights() {
     weight_bytes = 0;
@@ -279,7 +194,7 @@ struct WanDitCuda::Impl {
     for (auto& b : blocks)
       for (auto* t : {&b.norm_q, &b.norm_k, &b.cnorm_q, &b.cnorm_k, &b.norm3_w, &b.norm3_b, &b.modulation, &b.mats})
         add(*t);
-    for (auto& t : slots) add(t);
+    if (offload) weight_bytes += offload->device_bytes();
   }
 
   void linear(const void* in, const LinearView& l, void* out, int64_t rows, cuda::Epilogue ep, void* s) {
@@ -327,10 +242,10 @@ void WanDitCuda::set_attention_path(int path) {
   if (path < 0 || path > 2) usage_fail("attention path {} must be 0, 1 or 2", path);
   impl_->attention_path = path;
 }
-bool WanDitCuda::offload() const { return impl_->offload; }
-int WanDitCuda::offload_ring() const { return impl_->ring; }
+bool WanDitCuda::offload() const { return impl_->offload != nullptr; }
+int WanDitCuda::offload_ring() const { return impl_->offload ? impl_->offload->ring() : 0; }
 size_t WanDitCuda::streamed_block_bytes() const { return impl_->pack.bytes; }
-size_t WanDitCuda::host_weight_bytes() const { return impl_->host_blocks.size() * impl_->pack.bytes; }
+size_t WanDitCuda::host_weight_bytes() const { return impl_->offload ? impl_->offload->host_bytes() : 0; }
 size_t WanDitCuda::activation_bytes() const { return impl_->act_bytes; }
 int64_t WanDitCuda::local_tokens() const { return impl_->n; }
 int64_t WanDitCuda::local_heads() const { return impl_->hp; }
@@ -355,11 +270,11 @@ std::unique_ptr<WanDitCuda> WanDitCuda::from_model(const WanDit& model, bool off
   I.proj_w = upload_f32(W.time_proj.w), I.proj_b = upload_f32(W.time_proj.b);
   I.head_modulation = upload_f32(W.head_modulation);
   std::vector<uint8_t> image(offload ? 0 : I.pack.bytes);  // resident: host staging of one block
+  if (offload) I.offload = std::make_unique<cuda::OffloadRing>("DiT block");
   for (const auto& B : W.blocks) {
     DevBlock d;
     if (offload) {
-      I.host_blocks.emplace_back(I.pack.bytes, static_cast<int>(I.blocks.size()));
-      I.pack.fill_host(B, I.host_blocks.back().p);
+      I.pack.fill_host(B, I.offload->add_block(I.pack.bytes));
     } else {
       I.pack.fill_host(B, image.data());
       d.mats = device_empty(DType::U8, static_cast<int64_t>(I.pack.bytes));
@@ -371,7 +286,7 @@ std::unique_ptr<WanDitCuda> WanDitCuda::from_model(const WanDit& model, bool off
     d.modulation = upload_f32(B.modulation);
     I.blocks.push_back(std::move(d));
   }
-  if (offload) I.setup_offload();
+  if (offload) I.offload->finish(2);
   I.count_weights();
   return m;
 }
@@ -421,6 +336,7 @@ std::unique_ptr<WanDitCuda> WanDitCuda::random(const WanConfig& c, uint64_t seed
   I.head_modulation = vec(2 * d, 1.0f / std::sqrt(static_cast<float>(d)), 0.0f);
   // Offload: each block is drawn into one device block buffer, then copied to its pinned buffer.
   Tensor scratch = offload ? device_empty(DType::U8, static_cast<int64_t>(I.pack.bytes)) : Tensor();
+  if (offload) I.offload = std::make_unique<cuda::OffloadRing>("DiT block");
   for (int64_t l = 0; l < c.num_layers; ++l) {
     DevBlock b;
     Tensor& mats = offload ? scratch : b.mats;
@@ -436,14 +352,12 @@ std::unique_ptr<WanDitCuda> WanDitCuda::random(const WanConfig& c, uint64_t seed
     b.cnorm_q = vec(d, 0.1f, 1.0f), b.cnorm_k = vec(d, 0.1f, 1.0f);
     b.norm3_w = vec(d, 0.1f, 1.0f), b.norm3_b = vec(d, 0.02f, 0.0f);
     b.modulation = vec(6 * d, 1.0f / std::sqrt(static_cast<float>(d)), 0.0f);
-    if (offload) {
-      I.host_blocks.emplace_back(I.pack.bytes, static_cast<int>(l));
-      JENGA_CUDA_CHECK(cudaMemcpy(I.host_blocks.back().p, mats.data(), I.pack.bytes, cudaMemcpyDeviceToHost));
-    }
+    if (offload)
+      JENGA_CUDA_CHECK(cudaMemcpy(I.offload->add_block(I.pack.bytes), mats.data(), I.pack.bytes, cudaMemcpyDeviceToHost));
     I.blocks.push_back(std::move(b));
   }
   scratch = Tensor();
-  if (offload) I.setup_offload();
+  if (offload) I.offload->finish(2);
   I.count_weights();
   cuda::synchronize();
   return m;
@@ -465,10 +379,10 @@ void WanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, std::spa
          c.num_heads, comm->size(), c.num_heads);
   I.F = frames, I.H = height, I.W = width, I.L = L;
   I.comm = comm;
-  const int ranks = comm ? comm->size() : 1, rank = comm ? comm->rank() : 0;
-  const dist::Split split = dist::split_even(L, ranks);
-  I.n = split.count[static_cast<size_t>(rank)], I.off = split.offset[static_cast<size_t>(rank)];
-  I.hp = c.num_heads / ranks;
+  I.sp.reset();
+  if (comm) I.sp = std::make_unique<dist::UlyssesDevice>(*comm, L, c.num_heads, c.head_dim());
+  I.n = I.sp ? I.sp->local_tokens() : L, I.off = I.sp ? I.sp->offset() : 0;
+  I.hp = I.sp ? I.sp->local_heads() : c.num_heads;
   const int64_t n = I.n;
   const int64_t d = c.dim, TL = c.text_len;
   const int64_t pl = c.in_dim * c.patch[0] * c.patch[1] * c.patch[2];
@@ -505,31 +419,19 @@ void WanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, std::spa
   I.t_e0 = device_empty(DType::F32, 6 * d);
   I.mods = device_empty(DType::F32, c.num_layers * 6 * d);
   I.hmod = device_empty(DType::F32, 2 * d);
-  I.qkvh = I.atth = I.stage = I.head_all = Tensor();
-  for (auto* v : {&I.qkv_sc, &I.qkv_sd, &I.qkv_rc, &I.qkv_rd, &I.att_sc, &I.att_sd, &I.att_rc, &I.att_rd, &I.head_c,
-                  &I.head_d})
-    v->clear();
+  I.qkvh = I.atth = I.head_all = Tensor();
   if (comm) {
     const int64_t w = I.hp * c.head_dim();
     I.qkvh = device_empty(DType::BF16, L * 3 * w);
     I.atth = device_empty(DType::BF16, L * w);
-    I.stage = device_empty(DType::BF16, ranks * n * 3 * w);
     I.head_all = device_empty(DType::BF16, L * ol);
-    for (int p = 0; p < ranks; ++p) {
-      const auto cp = static_cast<size_t>(split.count[p]), op = static_cast<size_t>(split.offset[p]);
-      const auto nn = static_cast<size_t>(n), pp = static_cast<size_t>(p), uw = static_cast<size_t>(w);
-      I.qkv_sc.push_back(nn * 3 * uw), I.qkv_sd.push_back(pp * nn * 3 * uw);
-      I.qkv_rc.push_back(cp * 3 * uw), I.qkv_rd.push_back(op * 3 * uw);
-      I.att_sc.push_back(cp * uw), I.att_sd.push_back(op * uw);
-      I.att_rc.push_back(nn * uw), I.att_rd.push_back(pp * nn * uw);
-      I.head_c.push_back(cp * static_cast<size_t>(ol)), I.head_d.push_back(op * static_cast<size_t>(ol));
-    }
   }
   I.act_bytes = 0;
   for (auto* t : {&I.rope, &I.order, &I.patches, &I.x, &I.h, &I.qkv, &I.att, &I.y, &I.cq, &I.ctx_h, &I.ctx,
                   &I.ckv, &I.ff, &I.head_out, &I.t_sin, &I.t_h, &I.t_e, &I.t_e0, &I.mods, &I.hmod, &I.qkvh, &I.atth,
-                  &I.stage, &I.head_all})
+                  &I.head_all})
     I.act_bytes += t->nbytes();
+  if (I.sp) I.act_bytes += I.sp->stage_bytes();
 }
 
 double WanDitCuda::dense_flops() const {
@@ -569,12 +471,7 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   // embeddings. Events only: the copy stream joins a graph capture through `start`, and every
   // copy it makes is waited for by a later block, so a captured forward ends joined.
   const bool stream_blocks = I.offload && nb > 0;
-  const auto ring = static_cast<size_t>(I.ring);
-  if (stream_blocks) {
-    JENGA_CUDA_CHECK(cudaEventRecord(I.start, stream));
-    JENGA_CUDA_CHECK(cudaStreamWaitEvent(I.copy, I.start, 0));
-    for (size_t b = 0; b < std::min(ring, nb); ++b) I.fetch(b);
-  }
+  if (stream_blocks) I.offload->begin(nb, s);
 
   mark("embed");
   // Patch embedding (gathered straight into token order) -> f32 residual stream.
@@ -612,11 +509,8 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   for (size_t l = 0; l < nb; ++l) {
     const DevBlock& B = I.blocks[l];
     const float* mod = I.mods.data_as<float>() + l * 6 * d;
-    if (stream_blocks) {
-      mark("weights wait");  // time the compute stream stalls on the copy (bench dit --breakdown)
-      JENGA_CUDA_CHECK(cudaStreamWaitEvent(stream, I.copied[l % ring], 0));
-    }
-    const void* mats = I.block_mats(l);
+    if (stream_blocks) mark("weights wait");  // time the compute stream stalls on the copy (bench dit --breakdown)
+    const void* mats = stream_blocks ? I.offload->acquire(l, s) : B.mats.data();
     auto M = [&](int k) { return I.pack.view(mats, k); };
     // Self-attention.
     mark("norm");
@@ -633,7 +527,7 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
     void* att = I.att.data();
     if (I.comm) {
       mark("all-to-all qkv");
-      I.qkv_to_heads(q, stream);
+      I.sp->qkv_to_heads(q, 3 * d, I.qkvh.data(), s);
       qa = static_cast<uint16_t*>(I.qkvh.data()), att = I.atth.data();
     }
     mark("self-attn");
@@ -645,7 +539,7 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
     }
     if (I.comm) {
       mark("all-to-all out");
-      I.att_to_seq(I.att.data(), stream);
+      I.sp->heads_to_seq(I.atth.data(), I.att.data(), d, s);
     }
     mark("gemm o");
     I.linear(I.att.data(), M(kO), I.y.data(), n, Epilogue::Bias, s);
@@ -673,12 +567,8 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
     I.linear(I.h.data(), M(kFfn0), I.ff.data(), n, Epilogue::BiasGeluTanh, s);
     mark("gemm ffn2");
     I.linear(I.ff.data(), M(kFfn2), I.y.data(), n, Epilogue::Bias, s);
-    if (stream_blocks && l + ring < nb) {
-      // The block's last read of its matrices is enqueued: its slot takes block l + ring.
-      JENGA_CUDA_CHECK(cudaEventRecord(I.freed[l % ring], stream));
-      JENGA_CUDA_CHECK(cudaStreamWaitEvent(I.copy, I.freed[l % ring], 0));
-      I.fetch(l + ring);
-    }
+    // The block's last read of its matrices is enqueued: its slot takes block l + ring.
+    if (stream_blocks) I.offload->release(l, s);
     mark("residual");
     cuda::gated_residual_add(I.x.data_as<float>(), I.y.data(), mod + 5 * d, n, d, s);
     mark("other");
@@ -694,7 +584,7 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   I.linear(I.h.data(), I.head, I.head_out.data(), n, Epilogue::Bias, s);
   const void* head = I.head_out.data();
   if (I.comm) {
-    I.comm->all_gather_v(I.head_out.data(), I.head_all.data(), I.head_c, I.head_d, DType::BF16);
+    I.sp->gather_tokens(I.head_out.data(), I.head_all.data(), c.out_dim * c.patch[0] * c.patch[1] * c.patch[2]);
     head = I.head_all.data();
   }
   cuda::unpatchify(head, out, order, c.out_dim, I.F, I.H, I.W, static_cast<int>(c.patch[0]),

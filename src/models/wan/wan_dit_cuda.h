@@ -7,11 +7,11 @@
 //
 // Offload (from_model / random with offload = true): each block's seven matrices and their
 // biases (one packed buffer per block, 99.9% of the weights) stay in pinned host memory and are
-// streamed into a ring of two device block buffers on a copy stream of the DiT's own, ordered
-// by CUDA events only: the copy of block i+1 runs while block i computes, and block i+2's copy
-// starts once block i has read its matrices. Everything else (patch, text and time embeddings,
-// head, the per-block norm and modulation vectors) stays on the GPU. Same kernels, same bytes,
-// same 256-byte alignment: the output is bit-identical to the resident DiT's.
+// streamed into a ring of two device block buffers (backend/cuda/offload_ring.h): the copy of
+// block i+1 runs while block i computes, and block i+2's copy starts once block i has read its
+// matrices. Everything else (patch, text and time embeddings, head, the per-block norm and
+// modulation vectors) stays on the GPU. Same kernels, same bytes, same 256-byte alignment: the
+// output is bit-identical to the resident DiT's.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,7 +52,7 @@ class WanDitCuda {
   // table and token order (order[i] = raster index of the i-th token; empty = raster).
   // Allocates: call once per resolution, outside the step loop.
   // comm (device buffers, e.g. NCCL on the forward's stream): Ulysses sequence parallel. This
-  // rank keeps local_tokens() tokens of the sequence order (dist::split_even); around
+  // rank keeps local_tokens() tokens of the sequence order (dist/ulysses_cuda.h's split); around
   // self-attention two all-to-alls exchange sequence and head shards; the self-attention hook
   // then sees all tokens and local_heads() heads; residual / after_block see the shard; the
   // head output is all-gathered, so `out` is whole on every rank.
