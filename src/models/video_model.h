@@ -77,7 +77,7 @@ class Vae {
  public:
   virtual ~Vae() = default;
   // latents [C, T, h, w] f32 -> frames [3, F, H, W] f32 in [-1, 1] (F = (T - 1) * vae_time + 1).
-  // on_frame(done, total): progress per latent frame (CPU decoders; may go uncalled).
+  // on_frame(done, total): progress per latent frame (a decoder without it may leave it uncalled).
   virtual Tensor decode(const Tensor& latents, const std::function<void(int64_t, int64_t)>& on_frame = {}) = 0;
   // frames [3, F, H, W] f32 in [-1, 1] -> latents [C, T, h, w]; models without an encoder fail.
   virtual Tensor encode(const Tensor& frames) = 0;

@@ -195,10 +195,10 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
 
     // Decode and write.
     const double t_vae0 = now_s();
-    // The DiT is gone by now: the decoder gets the GPU to itself. Progress per latent frame on the CPU.
-    if (!cuda) progress.begin("decode", static_cast<int>(x.dim(1)));  // latent frames
+    // The DiT is gone by now: the decoder gets the GPU to itself. Progress per latent frame.
+    progress.begin("decode", static_cast<int>(x.dim(1)));  // latent frames
     const Tensor video = vae->decode(x, [&](int64_t done, int64_t) { progress.update(static_cast<int>(done)); });
-    if (!cuda) progress.end();
+    progress.end();
     check_interrupt();
     const double t_vae = now_s() - t_vae0;
     const double gpu_peak_vae = gpu_phase_peak();

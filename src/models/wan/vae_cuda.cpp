@@ -17,6 +17,7 @@
 #include "backend/cuda/vae_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/tensor.h"
 #include "models/wan/vae_cpu.h"
 #include "models/wan/vae_model.h"
@@ -142,6 +143,24 @@ struct Profile {
     for (auto& [k, e] : spans) cudaEventDestroy(e.first), cudaEventDestroy(e.second);
     for (auto e : free_events) cudaEventDestroy(e);
   }
+};
+
+// Two reusable "frame t done" events for decode's progress (none when n = 0).
+struct FrameEvents {
+  std::vector<cudaEvent_t> ev;
+  explicit FrameEvents(int n) : ev(static_cast<size_t>(n), nullptr) {
+    for (auto& e : ev) JENGA_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  }
+  FrameEvents(const FrameEvents&) = delete;
+  FrameEvents& operator=(const FrameEvents&) = delete;
+  ~FrameEvents() {
+    for (auto e : ev)
+      if (e) cudaEventDestroy(e);
+  }
+  void record(int64_t t, void* stream) {
+    JENGA_CUDA_CHECK(cudaEventRecord(ev[static_cast<size_t>(t) % ev.size()], static_cast<cudaStream_t>(stream)));
+  }
+  void wait(int64_t t) { JENGA_CUDA_CHECK(cudaEventSynchronize(ev[static_cast<size_t>(t) % ev.size()])); }
 };
 
 }  // namespace
@@ -451,7 +470,8 @@ int64_t WanVaeCuda::spatial_factor() const { return impl_->sf; }
 size_t WanVaeCuda::weight_bytes() const { return impl_->weight_bytes; }
 void WanVaeCuda::set_im2col_budget(size_t bytes) { impl_->im2col_budget = std::max<size_t>(bytes, size_t{1} << 20); }
 
-void WanVaeCuda::decode(const float* latents, int64_t T, int64_t H, int64_t W, float* frames, bool clamp, void* stream) {
+void WanVaeCuda::decode(const float* latents, int64_t T, int64_t H, int64_t W, float* frames, bool clamp, void* stream,
+                        const std::function<void(int64_t, int64_t)>& on_frame) {
   Impl& d = *impl_;
   if (T < 1 || H < 1 || W < 1) fail("VAE decode: latent size {}x{}x{} must be at least 1x1x1", T, H, W);
   d.stream = stream;
@@ -459,7 +479,11 @@ void WanVaeCuda::decode(const float* latents, int64_t T, int64_t H, int64_t W, f
   d.slots.assign(static_cast<size_t>(d.cache_slots), Slot{});
   const int64_t F = 1 + d.tf * (T - 1), Ho = H * d.sf, Wo = W * d.sf, C = out_channels();
   int64_t first = 0;
+  // Progress: done[t % 2] marks latent frame t's work; frame t-1's is waited for (and reported)
+  // once frame t is enqueued, so the GPU always has the next frame queued.
+  FrameEvents done(on_frame ? 2 : 0);
   for (int64_t t = 0; t < T; ++t) {
+    if (on_frame) check_interrupt();
     Act zt = d.new_act(1, H, W, d.z_dim, true);
     cuda::vae_latent_frame(latents, d.z_dim, T, t, H * W, d.mean.data_as<float>(), d.inv_std.data_as<float>(), zt.f(),
                            stream);
@@ -472,13 +496,19 @@ void WanVaeCuda::decode(const float* latents, int64_t T, int64_t H, int64_t W, f
     first += out.t;
     // The first chunk's shapes (one output frame) do not come back: free what it cached.
     if (t == 0) d.pool.trim();
+    if (on_frame) {
+      done.record(t, stream);
+      if (t > 0) done.wait(t - 1), on_frame(t, T);
+    }
   }
+  if (on_frame) done.wait(T - 1), on_frame(T, T);
   JENGA_ASSERT(first == F);
   d.slots.clear();
   d.prof.report();
 }
 
-Tensor vae_decode_cuda(const WanVae& vae, const Tensor& latents, bool clamp, VaePrecision precision) {
+Tensor vae_decode_cuda(const WanVae& vae, const Tensor& latents, bool clamp, VaePrecision precision,
+                       const std::function<void(int64_t, int64_t)>& on_frame) {
   check_vae_latents(vae, latents);
   auto dev = WanVaeCuda::from_model(vae, precision);
   const int64_t T = latents.dim(1), H = latents.dim(2), W = latents.dim(3);
@@ -487,7 +517,7 @@ Tensor vae_decode_cuda(const WanVae& vae, const Tensor& latents, bool clamp, Vae
   Tensor z = Tensor::empty(DType::F32, latents.shape(), Device::CUDA);
   cuda::copy_to_device(z.data(), latents.data(), latents.nbytes());
   Tensor out = Tensor::empty(DType::F32, Shape{C, F, Ho, Wo}, Device::CUDA);
-  dev->decode(z.data_as<float>(), T, H, W, out.data_as<float>(), clamp);
+  dev->decode(z.data_as<float>(), T, H, W, out.data_as<float>(), clamp, nullptr, on_frame);
   Tensor host = Tensor::empty(DType::F32, out.shape());
   cuda::copy_to_host(host.data(), out.data(), out.nbytes());  // synchronises the default stream
   return host;

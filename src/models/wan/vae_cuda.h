@@ -7,6 +7,7 @@
 // has a fixed budget.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace jenga {
@@ -31,8 +32,11 @@ class WanVaeCuda {
   // latents: [z_dim, T, H, W] f32 (device), normalised as the denoiser sees them;
   // frames: [3, 1 + tf(T-1), sf*H, sf*W] f32 (device), clamped to [-1, 1] when `clamp`.
   // Enqueued on `stream`; returns when enqueued (the host waits only for pool growth).
+  // With on_frame: on_frame(latent frames decoded, T) once each frame's work has run on the GPU
+  // (the host waits for frame t-1 after enqueueing frame t, so the queue never runs dry), and
+  // Ctrl-C (core/interrupt.h) is checked between frames; the call returns when all is decoded.
   void decode(const float* latents, int64_t T, int64_t H, int64_t W, float* frames, bool clamp,
-              void* stream = nullptr);
+              void* stream = nullptr, const std::function<void(int64_t, int64_t)>& on_frame = {});
 
   int64_t z_dim() const;
   int64_t out_channels() const;
@@ -50,7 +54,9 @@ class WanVaeCuda {
 
 // Host in, host out (tests, `jenga debug vae-decode --device cuda`, the pipeline):
 // latents [z_dim, T, H, W] f32 CPU -> frames [3, 1 + 4(T-1), 8H, 8W] f32 CPU.
+// on_frame: progress per latent frame as WanVaeCuda::decode gives it.
 Tensor vae_decode_cuda(const WanVae& vae, const Tensor& latents, bool clamp = true,
-                       VaePrecision precision = VaePrecision::Bf16);
+                       VaePrecision precision = VaePrecision::Bf16,
+                       const std::function<void(int64_t, int64_t)>& on_frame = {});
 
 }  // namespace jenga::wan

@@ -19,6 +19,7 @@
 #include "backend/cuda/vec_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/tensor.h"
 #include "dist/communicator.h"
 #include "dist/ulysses_cuda.h"
@@ -509,6 +510,9 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   for (size_t l = 0; l < nb; ++l) {
     const DevBlock& B = I.blocks[l];
     const float* mod = I.mods.data_as<float>() + l * 6 * d;
+    // Ctrl-C between blocks: a host-side flag read, no sync. It fires while the host enqueues;
+    // what is already queued drains when the caller's buffers go away.
+    check_interrupt();
     if (stream_blocks) mark("weights wait");  // time the compute stream stalls on the copy (bench dit --breakdown)
     const void* mats = stream_blocks ? I.offload->acquire(l, s) : B.mats.data();
     auto M = [&](int k) { return I.pack.view(mats, k); };

@@ -119,7 +119,7 @@ class WanVaeModel final : public Vae {
   }
   // The DiT is gone by then (it lives inside the denoise loop): the decoder gets the GPU to itself.
   Tensor decode(const Tensor& x, const std::function<void(int64_t, int64_t)>& on_frame) override {
-    if (cuda_) return cuda_->vae_decode(vae_, x);
+    if (cuda_) return cuda_->vae_decode(vae_, x, on_frame);
     return on_frame ? vae_decode(vae_, x, on_frame) : vae_decode(vae_, x);
   }
   Tensor encode(const Tensor& frames) override { return vae_encode(vae_, frames); }

@@ -41,7 +41,9 @@ struct WanCudaParts {
     virtual Tensor encode(std::span<const int64_t> ids, std::span<const int64_t> mask) = 0;
   };
   std::unique_ptr<T5> (*t5)(const T5Encoder& encoder) = nullptr;
-  Tensor (*vae_decode)(const WanVae& vae, const Tensor& latents) = nullptr;
+  // on_frame(latent frames decoded, total): progress, as the CPU decoder gives it.
+  Tensor (*vae_decode)(const WanVae& vae, const Tensor& latents,
+                       const std::function<void(int64_t, int64_t)>& on_frame) = nullptr;
   double (*take_peak_memory_gib)() = nullptr;  // allocator peak since the last call; resets it
   std::string (*gpu_name)() = nullptr;          // the device's name
 };

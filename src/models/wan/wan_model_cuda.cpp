@@ -82,7 +82,9 @@ WanCudaParts cuda_parts() {
     return std::make_unique<WanCudaDenoiser>(dit, offload);
   };
   p.t5 = [](const T5Encoder& e) -> std::unique_ptr<WanCudaParts::T5> { return std::make_unique<T5Gpu>(e); };
-  p.vae_decode = [](const WanVae& vae, const Tensor& x) { return vae_decode_cuda(vae, x); };
+  p.vae_decode = [](const WanVae& vae, const Tensor& x, const std::function<void(int64_t, int64_t)>& on_frame) {
+    return vae_decode_cuda(vae, x, true, VaePrecision::Bf16, on_frame);
+  };
   p.take_peak_memory_gib = [] {
     const double g = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
     cuda::reset_peak_memory();
