@@ -483,7 +483,7 @@ void WanVaeCuda::decode(const float* latents, int64_t T, int64_t H, int64_t W, f
   // once frame t is enqueued, so the GPU always has the next frame queued.
   FrameEvents done(on_frame ? 2 : 0);
   for (int64_t t = 0; t < T; ++t) {
-    if (on_frame) check_interrupt();
+    check_interrupt();  // host flag only; with on_frame the host is at most one frame ahead of the GPU
     Act zt = d.new_act(1, H, W, d.z_dim, true);
     cuda::vae_latent_frame(latents, d.z_dim, T, t, H * W, d.mean.data_as<float>(), d.inv_std.data_as<float>(), zt.f(),
                            stream);

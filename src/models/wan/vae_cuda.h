@@ -32,9 +32,10 @@ class WanVaeCuda {
   // latents: [z_dim, T, H, W] f32 (device), normalised as the denoiser sees them;
   // frames: [3, 1 + tf(T-1), sf*H, sf*W] f32 (device), clamped to [-1, 1] when `clamp`.
   // Enqueued on `stream`; returns when enqueued (the host waits only for pool growth).
-  // With on_frame: on_frame(latent frames decoded, T) once each frame's work has run on the GPU
-  // (the host waits for frame t-1 after enqueueing frame t, so the queue never runs dry), and
-  // Ctrl-C (core/interrupt.h) is checked between frames; the call returns when all is decoded.
+  // Ctrl-C (core/interrupt.h) is checked between frames. With on_frame: on_frame(latent frames
+  // decoded, T) once each frame's work has run on the GPU (the host waits for frame t-1 after
+  // enqueueing frame t, so the queue never runs dry; a Ctrl-C is then seen within about a
+  // frame's time); the call returns when all is decoded.
   void decode(const float* latents, int64_t T, int64_t H, int64_t W, float* frames, bool clamp,
               void* stream = nullptr, const std::function<void(int64_t, int64_t)>& on_frame = {});
 

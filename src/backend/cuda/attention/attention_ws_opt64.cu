@@ -1,8 +1,0 @@
-// Head dim 64: the warp-specialised kernel's variants 7 .. 12 (launch_ws_opt.cuh).
-#include "backend/cuda/attention/launch_ws_opt.cuh"
-
-namespace jenga::cuda::attn {
-
-template void launch_ws_opt<64>(const AttentionParams&, const WsMaps&, int, cudaStream_t);
-
-}  // namespace jenga::cuda::attn
