@@ -14,6 +14,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/offload_ring.h"
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "core/tensor.h"
@@ -299,4 +300,49 @@ TEST(CudaOffload, GenerateWritesTheSameVideo) {
   EXPECT_EQ(sb["settings"]["offload"], true);
   EXPECT_TRUE(sb["denoise"].contains("offload")) << sb.dump();
   EXPECT_TRUE(sb.contains("peak_gpu_alloc_gib_by_phase")) << sb.dump();
+}
+
+// The ring alone with blocks of different sizes (HunyuanVideo's double- and single-stream
+// blocks share one ring): a loop that acquires each block, copies it out on the compute stream
+// and releases it sees every block's bytes, in a full forward and then one that streams only a
+// prefix (as a step-reuse forward skips blocks).
+TEST(CudaOffloadRing, StreamsBlocksOfDifferentSizes) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  cuda::init();
+  const std::vector<size_t> sizes = {4096, 1000, 70000, 256, 4096};
+  cuda::OffloadRing ring("test block");
+  std::vector<std::vector<uint8_t>> want;
+  size_t total = 0;
+  for (size_t b = 0; b < sizes.size(); ++b) {
+    auto* p = static_cast<uint8_t*>(ring.add_block(sizes[b]));
+    want.emplace_back(sizes[b]);
+    for (size_t i = 0; i < sizes[b]; ++i) p[i] = want[b][i] = static_cast<uint8_t>(b * 31 + i * 7);
+    total += sizes[b];
+  }
+  ring.finish(2);
+  EXPECT_EQ(ring.blocks(), sizes.size());
+  EXPECT_EQ(ring.ring(), 2);
+  EXPECT_EQ(ring.slot_bytes(), 70000u);
+  EXPECT_EQ(ring.host_bytes(), total);
+  EXPECT_EQ(ring.device_bytes(), 2u * 70000u);
+  cudaStream_t s = nullptr;
+  JENGA_CUDA_CHECK(cudaStreamCreate(&s));
+  std::vector<Tensor> out;
+  for (size_t n : sizes) out.push_back(Tensor::empty(DType::U8, Shape{static_cast<int64_t>(n)}, Device::CUDA));
+  for (size_t count : {sizes.size(), size_t{3}}) {
+    for (auto& t : out) JENGA_CUDA_CHECK(cudaMemset(t.data(), 0, t.nbytes()));
+    ring.begin(count, s);
+    for (size_t b = 0; b < count; ++b) {
+      const void* d = ring.acquire(b, s);
+      JENGA_CUDA_CHECK(cudaMemcpyAsync(out[b].data(), d, sizes[b], cudaMemcpyDeviceToDevice, s));
+      ring.release(b, s);
+    }
+    JENGA_CUDA_CHECK(cudaStreamSynchronize(s));
+    for (size_t b = 0; b < count; ++b) {
+      std::vector<uint8_t> got(sizes[b]);
+      cuda::copy_to_host(got.data(), out[b].data(), got.size());
+      EXPECT_EQ(got, want[b]) << "forward of " << count << " blocks, block " << b;
+    }
+  }
+  JENGA_CUDA_CHECK(cudaStreamDestroy(s));
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "backend/cuda/cuda_backend.h"
@@ -131,4 +132,22 @@ TEST(CudaVae, CliDecodeOnCudaMatchesCpu) {
   ASSERT_EQ(gpu.size(), cpu.size());
   EXPECT_LE(test::max_rel_error(gpu, cpu), 1e-4);
   for (float v : gpu) ASSERT_TRUE(v >= -1.0f && v <= 1.0f);
+}
+
+// Progress per latent frame (issue #27): on_frame(t, T) for t = 1 .. T in order, each after
+// frame t's work ran (the output so far is final when it is called), and the same frames as
+// without the callback.
+TEST(CudaVae, ReportsProgressPerLatentFrame) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  const wan::WanVae vae = wan::random_wan_vae_decoder(8, 5);
+  const int64_t T = 4, H = 2, W = 3;
+  Tensor z = Tensor::empty(DType::F32, Shape{16, T, H, W});
+  fill_normal(std::span<float>(z.data_as<float>(), static_cast<size_t>(z.numel())), 11);
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  const auto with = wan::vae_decode_cuda(vae, z, true, wan::VaePrecision::Bf16, [&](int64_t done, int64_t total) {
+                      calls.emplace_back(done, total);
+                    }).to_f32_vector();
+  ASSERT_EQ(calls.size(), static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) EXPECT_EQ(calls[static_cast<size_t>(t)], std::make_pair(t + 1, T));
+  EXPECT_EQ(with, wan::vae_decode_cuda(vae, z, true).to_f32_vector());
 }
