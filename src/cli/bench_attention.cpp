@@ -84,7 +84,9 @@ void run_bench_attention(const BenchAttentionOptions& o) {
   if (o.batch < 1) usage_fail("--batch must be >= 1");
   if (shape.head_dim != 64 && shape.head_dim != 128)
     usage_fail("--shape head dim {} is not supported by the attention kernel (64 or 128)", shape.head_dim);
-  if (o.key_tile != 0 && o.key_tile != 64 && o.key_tile != 128) usage_fail("--key-tile must be 0, 64 or 128");
+  if (o.path < 0 || o.path > 1)
+    usage_fail("--path {} must be 0 (default) or 1 (mma.sync); the other kernels are in the kernel lab "
+               "(build-cuda/bin/attention_lab, bench/kernels/attention/README.md)", o.path);
 #ifndef JENGA_HAVE_CUDA
   fail("this build has no CUDA backend: 'jenga bench attention' needs jenga built with CUDA and a GPU");
 #else
@@ -107,8 +109,6 @@ void run_bench_attention(const BenchAttentionOptions& o) {
   p.q = q.data_as<uint16_t>(), p.k = k.data_as<uint16_t>(), p.v = v.data_as<uint16_t>();
   p.out = out.data_as<uint16_t>();
   p.scale = 1.0f / std::sqrt(static_cast<float>(D));
-  p.key_tile = o.key_tile;
-  p.warp_rows = o.warp_rows;
   p.path = o.path;
   const bool sparse = o.density < 1.0;
   HostLayout layout;
@@ -127,25 +127,6 @@ void run_bench_attention(const BenchAttentionOptions& o) {
   const double kept = sparse ? static_cast<double>(layout.indices.size()) / (B * H * qb * kb) : 1.0;
 
   cuda::GpuTimer timer;
-  // FP8 path: Q/K quantised once (timed on its own), then the output compared with the bf16
-  // default's on the same inputs.
-  const bool fp8 = o.path == cuda::AttentionParams::kFp8Path;
-  Tensor q8, k8, q8s, k8s;
-  double quant_ms = -1, fp8_max_abs = -1, fp8_rel_l2 = -1;
-  if (fp8) {
-    q8 = Tensor::empty(DType::U8, Shape{static_cast<int64_t>(n)}, Device::CUDA);
-    k8 = Tensor::empty(DType::U8, Shape{static_cast<int64_t>(n)}, Device::CUDA);
-    q8s = Tensor::empty(DType::F32, Shape{static_cast<int64_t>(B * H * qb)}, Device::CUDA);
-    k8s = Tensor::empty(DType::F32, Shape{static_cast<int64_t>(B * H * kb)}, Device::CUDA);
-    std::vector<float> qt;
-    for (int i = 0; i < std::max(3, o.iters); ++i) {
-      timer.start();
-      cuda::quantize_qk_fp8(p, q8.data_as<uint8_t>(), q8s.data_as<float>(), k8.data_as<uint8_t>(), k8s.data_as<float>());
-      qt.push_back(timer.stop_ms());
-    }
-    quant_ms = median(qt);
-    p.q8 = q8.data_as<uint8_t>(), p.k8 = k8.data_as<uint8_t>(), p.q8_scale = q8s.data_as<float>(), p.k8_scale = k8s.data_as<float>();
-  }
   for (int i = 0; i < o.warmup; ++i) cuda::attention_forward(p);
   cuda::synchronize();
   std::vector<float> times;
@@ -155,22 +136,6 @@ void run_bench_attention(const BenchAttentionOptions& o) {
     times.push_back(timer.stop_ms());
   }
   const double ms = median(times);
-  if (fp8) {
-    std::vector<uint16_t> a(n), b(n);
-    cuda::copy_to_host(a.data(), out.data(), n * 2);
-    cuda::AttentionParams ref = p;
-    ref.path = 0;
-    cuda::attention_forward(ref);
-    cuda::synchronize();
-    cuda::copy_to_host(b.data(), out.data(), n * 2);
-    double worst = 0, num = 0, den = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const double x = bf16_to_f32(a[i]), y = bf16_to_f32(b[i]);
-      worst = std::max(worst, std::fabs(x - y));
-      num += (x - y) * (x - y), den += y * y;
-    }
-    fp8_max_abs = worst, fp8_rel_l2 = std::sqrt(num / std::max(den, 1e-30));
-  }
 
   double mask_ms = -1, mask_kept = -1;
   if (o.mask_build) {
@@ -204,13 +169,12 @@ void run_bench_attention(const BenchAttentionOptions& o) {
   if (o.json) {
     std::printf(
         "{\"bench\": \"attention\", \"shape\": \"%s\", \"batch\": %d, \"heads\": %d, \"tokens\": %d, "
-        "\"head_dim\": %d, \"density\": %.4f, \"kept\": %.4f, \"layout\": \"%s\", \"key_tile\": %d, "
-        "\"warp_rows\": %d, \"path\": %d, \"iters\": %d, \"ms\": %.4f, \"ms_min\": %.4f, \"tflops\": %.2f, \"device\": \"%s\", "
-        "\"mask_build_ms\": %.4f, \"mask_method\": %d, \"mask_p\": %.3f, \"mask_kept\": %.5f, \"quant_ms\": %.4f, \"fp8_max_abs_vs_bf16\": %.5f, "
-        "\"fp8_rel_l2_vs_bf16\": %.6f, \"commit\": \"%s\"}\n",
-        shape.name.c_str(), B, H, N, D, o.density, kept, o.head_major ? "bhld" : "blhd", o.key_tile,
-        o.warp_rows, o.path, o.iters, ms, *std::min_element(times.begin(), times.end()), tflops, info.name.c_str(), mask_ms,
-        o.mask_method, o.mask_p, mask_kept, quant_ms, fp8_max_abs, fp8_rel_l2, JENGA_GIT_COMMIT);
+        "\"head_dim\": %d, \"density\": %.4f, \"kept\": %.4f, \"layout\": \"%s\", "
+        "\"path\": %d, \"iters\": %d, \"ms\": %.4f, \"ms_min\": %.4f, \"tflops\": %.2f, \"device\": \"%s\", "
+        "\"mask_build_ms\": %.4f, \"mask_method\": %d, \"mask_p\": %.3f, \"mask_kept\": %.5f, \"commit\": \"%s\"}\n",
+        shape.name.c_str(), B, H, N, D, o.density, kept, o.head_major ? "bhld" : "blhd",
+        o.path, o.iters, ms, *std::min_element(times.begin(), times.end()), tflops, info.name.c_str(), mask_ms,
+        o.mask_method, o.mask_p, mask_kept, JENGA_GIT_COMMIT);
   } else {
     std::printf("| shape | B | H | N | D | density | kept | ms | TFLOP/s | mask build ms | device | commit |\n");
     std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
@@ -230,10 +194,8 @@ void register_bench_attention(CLI::App& bench) {
   s->add_option("--batch", o.batch, "Batch size")->capture_default_str();
   s->add_option("--iters", o.iters, "Timed iterations (median reported)")->capture_default_str();
   s->add_option("--warmup", o.warmup, "Untimed warm-up iterations")->capture_default_str();
-  s->add_option("--key-tile", o.key_tile, "Kernel key tile: 0 (default), 64 or 128")->capture_default_str();
-  s->add_option("--warp-rows", o.warp_rows, "Kernel query rows per warp: 0 (default), 16 or 32")
-      ->capture_default_str();
-  s->add_option("--path", o.path, "Kernel path: 0 (default), 1 mma.sync, 2 wgmma, 3-15 warp-specialised TMA+wgmma (sm_90; 2: D 128, 3-15: D 64 and 128), 16 = 13 with FP8 Q/K (D 128); see AttentionParams::path")
+  s->add_option("--path", o.path, "Kernel: 0 (default: the fastest for the GPU), 1 mma.sync; the experiments are in "
+                "bench/kernels/attention (attention_lab)")
       ->capture_default_str();
   s->add_option("--seed", o.seed, "Seed for inputs and layout")->capture_default_str();
   s->add_flag("--head-major", o.head_major, "Inputs laid out [B,H,N,D] instead of [B,N,H,D]");

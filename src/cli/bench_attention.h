@@ -14,9 +14,7 @@ struct BenchAttentionOptions {
   double density = 1.0;              // fraction of key blocks each query block keeps; 1 = dense
   int batch = 1;
   int iters = 10, warmup = 3;
-  int key_tile = 0;                  // kernel key tile: 0 default, 64, 128
-  int warp_rows = 0;                 // query rows per warp: 0 default, 16, 32
-  int path = 0;                      // kernel path: 0 default, 1 mma.sync, 2 wgmma (sm_90)
+  int path = 0;                      // AttentionParams::path: 0 default, 1 mma.sync
   bool head_major = false;           // [B,H,N,D] instead of [B,N,H,D]
   bool json = false;
   // Also time the GPU mask builder on the same q/k: top_k = round(density * image blocks),

@@ -1,4 +1,4 @@
-// Q/K to e4m3 with one scale per (batch, head, 128-token block) for the FP8 attention path (16):
+// Q/K to e4m3 with one scale per (batch, head, 128-token block) for the lab's FP8 version (16):
 // one CTA per block reads its 128 x 128 bf16 tile once into registers (8 16-byte chunks a
 // thread), reduces |x|max, then writes bytes round(x * 448 / amax) (saturating) head-major.
 #include <cuda_bf16.h>
@@ -8,6 +8,7 @@
 
 #include "backend/cuda/attention.h"
 #include "backend/cuda/cuda_check.h"
+#include "lab.h"
 
 namespace jenga::cuda::attn {
 namespace {

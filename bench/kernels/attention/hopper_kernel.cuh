@@ -4,7 +4,7 @@
 // two warpgroups of 64 query rows each; S = Q K^T with both operands in shared memory, O += P V
 // with P from registers. Tiles are stored 128B-swizzled (two 64-column halves of 128-byte rows)
 // as wgmma's descriptors expect, filled by cp.async double buffering.
-// Path 2 only: the warp-specialised TMA kernel (ws_kernel.cuh) is the default on sm_90a.
+// Lab version 2 (was path 2): the warp-specialised TMA kernel (ws_kernel.cuh) is production on sm_90a.
 #include <cstdint>
 
 #include "backend/cuda/attention.h"

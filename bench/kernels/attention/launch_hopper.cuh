@@ -1,8 +1,8 @@
 #pragma once
-// Launches the sm_90a wgmma kernel; included only by attention_hdim128.cu (its one head dim).
+// Launches the sm_90a wgmma kernel (lab version 2, head dim 128); included by wgmma_version.cu.
 #include <cuda_runtime.h>
 
-#include "backend/cuda/attention/hopper_kernel.cuh"
+#include "hopper_kernel.cuh"
 #include "backend/cuda/cuda_check.h"
 
 namespace jenga::cuda::attn {

@@ -72,7 +72,7 @@ class WanDitCuda {
   std::vector<float> time_embedding(double t, bool projected);
 
   // Attention kernel path for self- and cross-attention (see backend/cuda/attention.h:
-  // 0 = default, 1 = mma.sync, 2 = Hopper wgmma); for benchmarks and bring-up.
+  // 0 = default, 1 = mma.sync); for benchmarks and bring-up.
   void set_attention_path(int path);
 
   // Weight bytes held on the GPU: everything without offload; with it, the resident weights

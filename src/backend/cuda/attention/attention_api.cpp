@@ -1,5 +1,5 @@
-// Host side of attention_forward: argument checks (before any launch), then dispatch by head
-// dim. Nothing here allocates or synchronises.
+// Host side of attention_forward: argument checks (before any launch), then the fastest kernel
+// for the GPU and head dim. Nothing here allocates or synchronises.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -29,15 +29,8 @@ void AttentionParams::set_bhld_strides() {
 }
 
 namespace {
-// Variant of the warp-specialised kernel (launch_ws.cuh) used by default (path = 3 + variant):
-// persistent with ping-pong, one-instruction exp2, lazy rescale and per-warp K/V release; Q in
-// registers for head dim 128 (path 12), in shared memory for 64 (path 13). The fastest or within
-// the run-to-run noise (~2%) of the fastest variant at every benchmark shape on H100
-// (docs/BENCHMARKS.md: path 12 647 / 647 / 665 TFLOP/s at wan1.3b480 / wan14b720 / hunyuan720).
-constexpr int default_ws_variant(int head_dim) { return head_dim == 128 ? 9 : 10; }
-
 // Compute capability of the current device, looked up once per device (no sync).
-bool device_is_sm90() {
+[[maybe_unused]] bool device_is_sm90() {
   static int major[64] = {};
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
@@ -68,69 +61,26 @@ void attention_forward(const AttentionParams& p, void* stream) {
     usage_fail("attention: softmax scale {} must be positive and finite", p.scale);
   if ((p.block_offsets == nullptr) != (p.block_indices == nullptr))
     usage_fail("attention: give both block_offsets and block_indices, or neither (dense)");
-  if (p.key_tile != 0 && p.key_tile != 64 && p.key_tile != 128)
-    usage_fail("attention: key tile {} must be 0 (default), 64 or 128", p.key_tile);
-  if (p.warp_rows != 0 && p.warp_rows != 16 && p.warp_rows != 32)
-    usage_fail("attention: warp rows {} must be 0 (default), 16 or 32", p.warp_rows);
-  if (p.warp_rows == 32 && p.key_tile == 128)
-    usage_fail("attention: 32 rows per warp needs key tile 64 (128 would not fit the registers)");
   check_operand("q", p.q, p.q_batch_stride, p.q_head_stride, p.q_row_stride);
   check_operand("k", p.k, p.k_batch_stride, p.k_head_stride, p.k_row_stride);
   check_operand("v", p.v, p.v_batch_stride, p.v_head_stride, p.v_row_stride);
   check_operand("out", p.out, p.out_batch_stride, p.out_head_stride, p.out_row_stride);
   if (p.path < 0 || p.path > AttentionParams::kMaxPath)
-    usage_fail("attention: path {} must be 0 .. {}", p.path, AttentionParams::kMaxPath);
-  if (p.path == 2 && (p.head_dim != 128 || !device_is_sm90()))
-    usage_fail("attention: the wgmma path 2 needs head dim 128 and an sm_90 GPU (H100/H200)");
-  if (p.path >= 3 && !device_is_sm90())
-    usage_fail("attention: the warp-specialised paths (3 .. 16) need an sm_90 GPU (H100/H200)");
-  if (p.path >= 2 && ((p.key_tile != 0 && p.key_tile != 128) || (p.warp_rows != 0 && p.warp_rows != 16)))
-    usage_fail("attention: the wgmma paths have fixed 128-key tiles and 16 rows per warp (got key tile {}, warp rows {})",
-               p.key_tile, p.warp_rows);
-  if (p.path == AttentionParams::kFp8Path) {
-    if (p.head_dim != 128) usage_fail("attention: the FP8 path {} needs head dim 128 (got {})", p.path, p.head_dim);
-    if (!p.q8 || !p.k8 || !p.q8_scale || !p.k8_scale)
-      usage_fail("attention: the FP8 path {} needs q8, k8 and their scales (quantize_qk_fp8)", p.path);
-    if (reinterpret_cast<uintptr_t>(p.q8) % 16 != 0 || reinterpret_cast<uintptr_t>(p.k8) % 16 != 0)
-      usage_fail("attention: q8 / k8 must be 16-byte aligned");
-  }
+    usage_fail("attention: path {} must be 0 (default) or 1 (mma.sync); the other kernels are experiments in the "
+               "kernel lab (bench/kernels/attention)", p.path);
   if (p.q_len == 0) return;
-  auto launch_ws = [&](int variant) {
-    return p.head_dim == 128 ? attn::launch_hdim128_ws(p, variant, stream) : attn::launch_hdim64_ws(p, variant, stream);
-  };
-  if (p.path >= 3) {
-    if (!launch_ws(p.path - 3))
-      usage_fail("attention: the TMA paths (3 .. 16) need strides a tensor map can express (positive multiples "
-                 "of 8 elements below 2^39)");
-    return;
-  }
-  // Default: the Hopper kernels where they apply (sm_90, built for sm_90a, default tiles): the
-  // warp-specialised TMA kernel (docs/BENCHMARKS.md), checked by the same tests, memcheck and
-  // racecheck; strides a tensor map cannot express fall back to the older kernels.
+  // Default on sm_90 (built for sm_90a): the warp-specialised TMA kernel (docs/BENCHMARKS.md
+  // "GPU: attention"), checked by the same tests, memcheck and racecheck; strides a tensor map
+  // cannot express fall back to the mma.sync kernel, as does every other GPU.
 #if JENGA_HAVE_SM90A
-  const bool hopper_default = p.path == 0 && p.key_tile == 0 && p.warp_rows == 0 && device_is_sm90();
-#else
-  const bool hopper_default = false;
+  if (p.path == 0 && device_is_sm90() &&
+      (p.head_dim == 128 ? attn::launch_hdim128_ws(p, stream) : attn::launch_hdim64_ws(p, stream)))
+    return;
 #endif
-  if (hopper_default && launch_ws(default_ws_variant(p.head_dim))) return;
-  if (p.path == 2 || (hopper_default && p.head_dim == 128)) return attn::launch_hdim128_wgmma(p, stream);
-  // 128-key tiles measured faster than 64 on H100 at every benchmark shape (docs/BENCHMARKS.md).
-  const int tile = p.warp_rows == 32 ? 64 : p.key_tile != 0 ? p.key_tile : 128;
   if (p.head_dim == 64)
-    attn::launch_hdim64(p, tile, p.warp_rows, stream);
+    attn::launch_hdim64(p, stream);
   else
-    attn::launch_hdim128(p, tile, p.warp_rows, stream);
-}
-
-void quantize_qk_fp8(const AttentionParams& p, uint8_t* q8, float* q_scale, uint8_t* k8, float* k_scale,
-                     void* stream) {
-  if (p.head_dim != 128) usage_fail("quantize_qk_fp8: head dim {} (the FP8 path takes 128)", p.head_dim);
-  if (!q8 || !q_scale || !k8 || !k_scale) usage_fail("quantize_qk_fp8: null output");
-  if (p.batch <= 0 || p.heads <= 0 || p.q_len <= 0 || p.k_len <= 0)
-    usage_fail("quantize_qk_fp8: bad sizes batch {} heads {} q_len {} k_len {}", p.batch, p.heads, p.q_len, p.k_len);
-  check_operand("q", p.q, p.q_batch_stride, p.q_head_stride, p.q_row_stride);
-  check_operand("k", p.k, p.k_batch_stride, p.k_head_stride, p.k_row_stride);
-  attn::launch_quantize_qk_fp8(p, q8, q_scale, k8, k_scale, stream);
+    attn::launch_hdim128(p, stream);
 }
 
 double attention_flops(int batch, int heads, int q_len, int k_len, int head_dim,

@@ -1,5 +1,6 @@
 #pragma once
-// Launches the warp-specialised TMA kernel (ws_kernel.cuh); included by attention_hdim{64,128}.cu.
+// Launches the warp-specialised TMA kernel (ws_kernel.cuh); included by attention_hdim{64,128}.cu
+// and by the kernel lab (bench/kernels/attention/), which launches its other variants.
 // The tensor maps are encoded on the host per call (a few microseconds of CPU, no GPU work, no
 // allocation) through the driver entry point, so nothing links libcuda directly.
 #include <cuda.h>
@@ -48,22 +49,6 @@ inline bool encode_map(CUtensorMap* m, const void* base, const AttentionParams& 
              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
-// An e4m3 [batch, heads, len, 128] head-major byte tensor (path 16's Q / K), boxes of 128 bytes x
-// box_rows rows, 128-byte swizzle (one row is one swizzle span).
-inline bool encode_map_fp8(CUtensorMap* m, const void* base, const AttentionParams& p, int len, int box_rows) {
-  const TensorMapEncodeTiled enc = tensor_map_encoder();
-  if (enc == nullptr || base == nullptr) return false;
-  const cuuint64_t dims[4] = {128, static_cast<cuuint64_t>(len), static_cast<cuuint64_t>(p.heads),
-                              static_cast<cuuint64_t>(p.batch)};
-  const cuuint64_t strides[3] = {128, static_cast<cuuint64_t>(len) * 128,
-                                 static_cast<cuuint64_t>(len) * 128 * static_cast<cuuint64_t>(p.heads)};
-  const cuuint32_t box[4] = {128, static_cast<cuuint32_t>(box_rows), 1, 1};
-  const cuuint32_t elem[4] = {1, 1, 1, 1};
-  return enc(m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, const_cast<void*>(base), dims, strides, box, elem,
-             CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
-}
-
 template <class T>
 void launch_ws_variant(const AttentionParams& p, const WsMaps& maps, cudaStream_t stream) {
   static const bool configured = [] {
@@ -87,39 +72,22 @@ void launch_ws_variant(const AttentionParams& p, const WsMaps& maps, cudaStream_
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-// Variants 7 .. 12 (launch_ws_opt.cuh), compiled in their own translation units.
-template <int D>
-void launch_ws_opt(const AttentionParams& p, const WsMaps& maps, int variant, cudaStream_t stream);
-
-// variant: 0 = 2 stages + ping-pong, 1 = 2 stages, 2 = 3 stages + ping-pong, 3 = 3 stages,
-// 4 = persistent, 2 stages + ping-pong, 5 = persistent, 2 stages, 6 = persistent, 2 stages +
-// ping-pong + Q in registers; 7 = 6 + one-instruction exp2, 8 = 7 + lazy rescale, 9 = 8 + one
-// K/V release per warp, 10 = 4 with all three, 11 = 9 without ping-pong, 12 = 2 with all three.
-// (Q in registers without persistence would stage the output over
-// Q's rows right after ldmatrix read them, which racecheck flags: not offered.)
-// False (nothing launched) when the strides cannot be expressed as TMA tensor maps.
-template <int D>
-bool launch_ws(const AttentionParams& p, int variant, cudaStream_t stream) {
-  WsMaps maps;
-  if (!encode_map(&maps.q, p.q, p, p.q_len, p.q_batch_stride, p.q_head_stride, p.q_row_stride, 64) ||
-      !encode_map(&maps.k, p.k, p, p.k_len, p.k_batch_stride, p.k_head_stride, p.k_row_stride, 128) ||
-      !encode_map(&maps.v, p.v, p, p.k_len, p.v_batch_stride, p.v_head_stride, p.v_row_stride, 128) ||
-      !encode_map(&maps.o, p.out, p, p.q_len, p.out_batch_stride, p.out_head_stride, p.out_row_stride, 64))
-    return false;
-  if (variant == 13 && (D != 128 || !encode_map_fp8(&maps.q, p.q8, p, p.q_len, 64) ||
-                        !encode_map_fp8(&maps.k, p.k8, p, p.k_len, 128)))
-    return false;
-  switch (variant) {
-    case 0: launch_ws_variant<WsTraits<D, 2, true>>(p, maps, stream); break;
-    case 1: launch_ws_variant<WsTraits<D, 2, false>>(p, maps, stream); break;
-    case 2: launch_ws_variant<WsTraits<D, 3, true>>(p, maps, stream); break;
-    case 3: launch_ws_variant<WsTraits<D, 3, false>>(p, maps, stream); break;
-    case 4: launch_ws_variant<WsTraits<D, 2, true, true>>(p, maps, stream); break;
-    case 5: launch_ws_variant<WsTraits<D, 2, false, true>>(p, maps, stream); break;
-    case 6: launch_ws_variant<WsTraits<D, 2, true, true, true>>(p, maps, stream); break;
-    default: launch_ws_opt<D>(p, maps, variant, stream); break;
-  }
-  return true;
+// The four tensor maps of p's q, k, v and out; false when the strides cannot be expressed
+// (nothing launched then: the caller falls back to the mma.sync kernel).
+inline bool encode_ws_maps(const AttentionParams& p, WsMaps& maps) {
+  return encode_map(&maps.q, p.q, p, p.q_len, p.q_batch_stride, p.q_head_stride, p.q_row_stride, 64) &&
+         encode_map(&maps.k, p.k, p, p.k_len, p.k_batch_stride, p.k_head_stride, p.k_row_stride, 128) &&
+         encode_map(&maps.v, p.v, p, p.k_len, p.v_batch_stride, p.v_head_stride, p.v_row_stride, 128) &&
+         encode_map(&maps.o, p.out, p, p.q_len, p.out_batch_stride, p.out_head_stride, p.out_row_stride, 64);
 }
+
+// The production instantiation per head dim: persistent (one CTA per SM), 2 K/V stages,
+// ping-pong of the two consumer warpgroups, one-instruction exp2, lazy rescale, one K/V release
+// per warp; Q in registers for head dim 128, in shared memory for 64. The fastest or within the
+// run-to-run noise (~2%) of the fastest variant at every benchmark shape on H100
+// (docs/BENCHMARKS.md "GPU: attention": kernel-lab versions 12 and 13). The other variants of
+// this template are experiments in bench/kernels/attention/.
+template <int D>
+using WsDefault = WsTraits<D, 2, true, true, D == 128, kOptAll>;
 
 }  // namespace jenga::cuda::attn
