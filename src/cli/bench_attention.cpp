@@ -86,7 +86,7 @@ void run_bench_attention(const BenchAttentionOptions& o) {
     usage_fail("--shape head dim {} is not supported by the attention kernel (64 or 128)", shape.head_dim);
   if (o.path < 0 || o.path > 1)
     usage_fail("--path {} must be 0 (default) or 1 (mma.sync); the other kernels are in the kernel lab "
-               "(build-cuda/bin/attention_lab, bench/kernels/attention/README.md)", o.path);
+               "(bin/attention_lab of a CUDA build, bench/kernels/attention/README.md)", o.path);
 #ifndef JENGA_HAVE_CUDA
   fail("this build has no CUDA backend: 'jenga bench attention' needs jenga built with CUDA and a GPU");
 #else
