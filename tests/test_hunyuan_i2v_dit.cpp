@@ -14,6 +14,8 @@
 #include "models/hunyuan/hunyuan_dit.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
 #include "models/hunyuan/hunyuan_tiny.h"
+#include "models/hunyuan/i2v_loop.h"
+#include "jenga/schedule.h"
 #include "test_util.h"
 
 using namespace jenga;
@@ -110,6 +112,33 @@ TEST_F(HunyuanI2vDit, LatentConcat33ChannelsMatchesTheI2vClass) {
   hunyuan::write_random_checkpoint(dir.path().string(), cfg, 7, DType::F32);
   const auto m33 = hunyuan::load_hunyuan_dit(dir.path().string());
   EXPECT_LE(max_rel_error(forward(m33, "lc.", 2, 4, 4, false), g("lc.out")), kTol);
+}
+
+// Two steps of the official token_replace loop with --i2v-stability (shift 7, guidance 6): the
+// blend, frame 0 replaced before each forward, the Euler step on frames 1.. only.
+TEST_F(HunyuanI2vDit, TwoStepLoopMatchesTheOfficialSampler) {
+  const int64_t T = 3, H = 4, W = 6;
+  const auto sch = jenga::hunyuan_flow_schedule(2, 7.0);
+  EXPECT_EQ(sch.sigmas, g("loop.sigmas"));
+  EXPECT_EQ(sch.timesteps, g("loop.timesteps"));
+  Tensor x = Tensor::from_f32(g("loop.noise"), Shape{16, T, H, W});
+  const Tensor img = Tensor::from_f32(g("loop.image_latent"), Shape{16, 1, H, W});
+  hunyuan::i2v_stability_blend(x, img);
+  EXPECT_LE(max_rel_error(x.to_f32_vector(), g("loop.blended")), 1e-7);
+  const auto txt = g("loop.text_states"), txt2 = g("loop.text_states_2");
+  const auto lt = static_cast<int64_t>(g("loop.text_mask").size());
+  int64_t valid = 0;
+  for (float v : g("loop.text_mask")) valid += v > 0.5f;
+  for (int i = 0; i < 2; ++i) {
+    hunyuan::i2v_replace_first_frame(x, img);
+    const auto v = hunyuan::hunyuan_forward_cpu(m(), x.data_as<float>(), T, H, W, sch.timesteps[i], txt.data(), lt, valid,
+                                                txt2.data(), 6000.0f, nullptr, true);
+    EXPECT_LE(max_rel_error(v, g("loop.v" + std::to_string(i))), kTol) << "step " << i;
+    hunyuan::i2v_euler_step(x, Tensor::from_f32(v, Shape{16, T, H, W}), img, sch.sigmas[i], sch.sigmas[i + 1]);
+  }
+  const double e = max_rel_error(x.to_f32_vector(), g("loop.final"));
+  EXPECT_LE(e, kTol);
+  std::printf("hunyuan i2v 2-step loop vs official: max rel error %.3g\n", e);
 }
 
 // `jenga debug dit-forward --token-replace` on the token_replace case's inputs.
