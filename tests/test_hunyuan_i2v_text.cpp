@@ -3,6 +3,7 @@
 // (tools/golden/hunyuan_i2v_text_golden.py, tiny random config: 9 image tokens, crop 20, "\n\n" = 27).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/error.h"
@@ -10,6 +11,9 @@
 #include "io/safetensors.h"
 #include "models/hunyuan/i2v_text_encoder.h"
 #include "models/hunyuan/llava_vision.h"
+#include "models/hunyuan/llama_tokenizer.h"
+#include "models/hunyuan/text_template.h"
+#include "hunyuan_test_tokenizers.h"
 #include "golden_compare.h"
 #include "test_util.h"
 
@@ -117,4 +121,41 @@ TEST(HunyuanI2vText, EncodeTextImageFlag) {
   EXPECT_NE(r.output.find("tokenizer"), std::string::npos) << r.output;
   r = run_jenga("debug encode-text --text-encoder " + kModel + " --out " + (dir / "x.safetensors"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
+// The published template through the real Llama-3 tokenizer (xtuner's added tokens): <image> at
+// 5, four "\n\n" (271), 359 ids; the crop of 576 image rows then gives 144 + 252 = 396 rows, and a
+// prompt long enough to cut the assistant header still gives 396 (d = L).
+TEST(HunyuanI2vText, PublishedTemplateCropGives396Rows) {
+  JENGA_REQUIRE_TEST_TOKENIZER(dir, "llama3");
+  const auto tok = hy::LlamaTokenizer::open(dir);
+  const auto& tpl = hy::i2v_video_template();
+  const hy::I2vTextCrop crop;  // the published numbers: 103, 5, 271, every 4th
+  const int64_t N = 576, L = 256 + tpl.crop_start;
+  jenga::Tensor h = jenga::Tensor::empty(jenga::DType::F32, {L + N - 1, 1});
+  for (int64_t r = 0; r < L + N - 1; ++r) h.data_as<float>()[r] = static_cast<float>(r);
+  std::string longp;
+  for (int i = 0; i < 300; ++i) longp += "word ";
+  for (const std::string& prompt : {std::string("A cat walks on the grass."), longp}) {
+    const auto t = hy::tokenize_llm_prompt(tok, prompt, tpl, L);
+    ASSERT_EQ(static_cast<int64_t>(t.ids.size()), L);
+    EXPECT_EQ(t.ids[5], 128257);
+    const auto n271 = std::count(t.ids.begin(), t.ids.end(), 271);
+    EXPECT_EQ(n271, prompt == longp ? 3 : 4);
+    const auto s = hy::i2v_crop_states(h, t.ids, t.mask, N, crop);
+    EXPECT_EQ(s.states.dim(0), 396);
+    ASSERT_EQ(s.mask.size(), 396u);
+    EXPECT_EQ(s.states.data_as<float>()[0], 5.0f);      // image rows 5, 9, .., 577
+    EXPECT_EQ(s.states.data_as<float>()[143], 577.0f);
+    EXPECT_EQ(s.states.data_as<float>()[144], 678.0f);  // input id 103 (the prompt's first token)
+    int64_t ones = 0;
+    for (auto m : s.mask) ones += m;
+    if (prompt == longp) {
+      EXPECT_EQ(ones, 396);  // no padding; the last 4 prompt ids are cut with the missing header
+      EXPECT_EQ(s.states.data_as<float>()[395], static_cast<float>(L - 5 + N - 1));
+    } else {
+      const int64_t d = std::find(t.ids.rbegin(), t.ids.rend(), 271).base() - t.ids.begin() - 1;
+      EXPECT_EQ(ones, 144 + (d - 4 - 103) + 1);  // prompt ids, then the final "\n\n", then padding
+    }
+  }
 }
