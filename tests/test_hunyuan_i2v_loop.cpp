@@ -12,6 +12,8 @@
 #include "jenga/schedule.h"
 #include "models/hunyuan/i2v_jenga.h"
 #include "models/hunyuan/i2v_loop.h"
+#include "io/safetensors.h"
+#include "golden_compare.h"
 
 using namespace jenga;
 namespace hy = jenga::hunyuan;
@@ -116,4 +118,19 @@ TEST(HunyuanI2vLoop, LatentConcatInput) {
         else want = f == 0 ? 1.0f : 0.0f;
         EXPECT_EQ(got, want) << c << " " << f << " " << i;
       }
+}
+
+// The reference image as one frame through the tiny VAE's encoder, tiled as the official sampler
+// (tools/golden/hunyuan_i2v_image_latent_golden.py: the official AutoencoderKLCausal3D).
+TEST(HunyuanI2vLoop, ImageLatentMatchesTheOfficialVaeEncode) {
+  const std::string dir = std::string(JENGA_TEST_DATA) + "/hunyuan_vae";
+  const auto vae = hy::HunyuanVae::load(dir + "/vae");
+  const auto g = SafetensorsFile::open(dir + "/i2v_image_latent_golden.safetensors");
+  for (const std::string n : {"a", "b"}) {
+    const Tensor z = hy::i2v_image_latent(vae, g->load("pixels_" + n));
+    const Tensor want = g->load("latent_" + n);
+    ASSERT_EQ(z.shape().str(), want.shape().str()) << n;
+    EXPECT_LE(test::max_rel_error(z.to_f32_vector(), want.to_f32_vector()), 1e-4) << n;
+  }
+  EXPECT_THROW(hy::i2v_image_latent(vae, Tensor::zeros(DType::F32, {3, 1, 16, 24})), Error);
 }
