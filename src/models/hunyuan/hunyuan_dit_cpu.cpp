@@ -267,7 +267,7 @@ void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, 
   // token_replace: the image stream's chunks from token_replace_vec for frame-0 rows.
   const auto im_tr = tr ? silu_linear(tr->vec, h, b.img.mod) : std::vector<float>();
   const RowMod img_mod{im.data(), tr ? im_tr.data() : nullptr, tr ? tr->first_frame : std::span<const uint8_t>{}};
-  const RowMod txt_mod{tm.data()};
+  const RowMod txt_mod{tm.data(), nullptr, {}};
   std::vector<float> q(static_cast<size_t>(l * h)), k(q.size()), v(q.size()), attn(q.size());
   // Each stream's q, k, v, written into the joint [img; txt] sequence.
   auto project = [&](const float* x, int64_t n, int64_t row0, const StreamWeights& s, const RowMod& mod,
