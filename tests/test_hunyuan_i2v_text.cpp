@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <vector>
 
 #include "core/error.h"
@@ -121,6 +122,21 @@ TEST(HunyuanI2vText, EncodeTextImageFlag) {
   EXPECT_NE(r.output.find("tokenizer"), std::string::npos) << r.output;
   r = run_jenga("debug encode-text --text-encoder " + kModel + " --out " + (dir / "x.safetensors"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
+  // --prompt with the real Llama-3 tokenizer beside the tiny model: the 359 templated ids hold
+  // <image> as 128257, not the tiny config's 120: one line naming --prompt (the tokenizer path ran).
+  const std::string tok = jenga::test::test_tokenizers_dir() + "/llama3/tokenizer.json";
+  if (std::filesystem::exists(tok)) {
+    const std::filesystem::path both = dir.path() / "llava_with_tokenizer";
+    std::filesystem::create_directories(both);
+    for (const auto& e : std::filesystem::directory_iterator(kModel)) std::filesystem::copy(e.path(), both / e.path().filename());
+    std::filesystem::copy(tok, both / "tokenizer.json");
+    std::filesystem::copy(std::filesystem::path(tok).parent_path() / "tokenizer_config.json", both / "tokenizer_config.json");
+    r = run_jenga("debug encode-text --text-encoder " + both.string() + " --image " + kDir + "/photo_71x43.jpg " +
+                  "--prompt \"a cat\" --out " + (dir / "x.safetensors"));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(r.output.rfind("error: --prompt: no image token (id 120", 0), 0u) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir / "x.safetensors"));
+  }
 }
 
 // The published template through the real Llama-3 tokenizer (xtuner's added tokens): <image> at

@@ -146,7 +146,10 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
   const auto llm = hunyuan::LlamaTextEncoder::open(weights);
   const auto special = hunyuan::LlavaSpecialTokens::load(weights);
   const auto at = std::find(ids.begin(), ids.end(), special.image);
-  if (at == ids.end()) fail("--ids: no image token (id {}) in the ids; the I2V template has one <image>", special.image);
+  if (at == ids.end())
+    fail("{}: no image token (id {}, the model config's image_token_index) in the ids; the I2V template has one "
+         "<image>, and the tokenizer must give it that id",
+         ids_file.empty() ? std::string("--prompt") : "--ids " + ids_file, special.image);
   crop.image_emb_start = at - ids.begin();  // 5 in the official template (image_emb_start)
   const Tensor pixels = hunyuan::clip_preprocess(img, hunyuan::ClipImageProcessorConfig::load(weights));
   const auto image = vision.encode(pixels);
