@@ -27,6 +27,7 @@ struct DitForwardOptions {
   std::string model, inputs, out;
   std::string device = "cpu";
   bool dump_blocks = false;
+  bool token_replace = false;  // HunyuanVideo-I2V's token_replace condition
 };
 
 Tensor load_input(const SafetensorsFile& f, const std::string& name, const char* what) {
@@ -94,11 +95,12 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
   const auto t1 = std::chrono::steady_clock::now();
   const auto out = hunyuan::hunyuan_forward_cpu(model, x.data_as<float>(), x.dim(1), x.dim(2), x.dim(3),
                                                 t.data_as<float>()[0], txt.data_as<float>(), lt, valid,
-                                                txt2.data_as<float>(), guidance);
+                                                txt2.data_as<float>(), guidance, nullptr, o.token_replace);
   const auto t2 = std::chrono::steady_clock::now();
   SafetensorsWriter w;
   w.add("out", Tensor::from_f32(out, Shape{c.out_channels, x.dim(1), x.dim(2), x.dim(3)}));
-  w.set_metadata("jenga", "debug dit-forward (cpu, f32, hunyuanvideo)");
+  w.set_metadata("jenga", o.token_replace ? "debug dit-forward (cpu, f32, hunyuanvideo, i2v token_replace)"
+                                          : "debug dit-forward (cpu, f32, hunyuanvideo)");
   w.write(o.out);
   const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
   std::printf("wrote %s: out [%lld, %lld, %lld, %lld] (HunyuanVideo %s DiT, %s layout, %lld double + %lld single "
@@ -111,6 +113,7 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
 
 void run_dit_forward(const DitForwardOptions& o) {
   if (is_hunyuan(o.model)) return run_hunyuan_forward(o);
+  if (o.token_replace) usage_fail("--token-replace is HunyuanVideo-I2V's condition; {} is not a HunyuanVideo DiT", o.model);
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
 #else
@@ -173,6 +176,10 @@ void register_debug_dit(CLI::App& debug) {
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   c->add_flag("--dump-blocks", o->dump_blocks, "Also write block0..blockN: each block's residual stream [tokens, dim]");
+  c->add_flag("--token-replace", o->token_replace,
+              "HunyuanVideo-I2V (token_replace): the first latent frame's tokens are modulated as at t = 0 without "
+              "the guidance term (x's frame 0 holds the image latent); a 33-channel I2V model (latent_concat) "
+              "takes its concatenated x without this flag");
   c->callback([o] { run_dit_forward(*o); });
 }
 

@@ -3,6 +3,7 @@
 // with transformers / the official code.
 #include "cli/cmd_debug_hunyuan_text.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,9 @@
 #include "io/safetensors.h"
 #include "models/hunyuan/clip_text_encoder.h"
 #include "models/hunyuan/clip_tokenizer.h"
+#include "io/image_reader.h"
+#include "models/hunyuan/i2v_text_encoder.h"
+#include "models/hunyuan/llava_vision.h"
 #include "models/hunyuan/llama_text_encoder.h"
 #include "models/hunyuan/llama_tokenizer.h"
 #include "models/hunyuan/text_template.h"
@@ -52,8 +56,25 @@ void add_hunyuan_encode_options(CLI::App& e, HunyuanTextOptions& o) {
   e.add_option("--skip-layers", o.skip_layers, "llama: output hidden_states[-(N + 1)] (2 = HunyuanVideo's layer 30 of 32)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
       ->capture_default_str();
-  e.add_option("--crop-start", o.crop_start, "llama: drop the first N rows and mask entries (95 = the video template)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+  o.crop_start_opt = e.add_option("--crop-start", o.crop_start,
+                                  "llama: drop the first N rows and mask entries (95 = the video template; with "
+                                  "--image the I2V template's 103 unless given)")
+                          ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+                          ->capture_default_str();
+  e.add_option("--image", o.image,
+               "HunyuanVideo-I2V: PNG/JPEG reference image; --text-encoder is then the LLaVA folder "
+               "(text_encoder_i2v/) and the output the official I2V text states (image rows every "
+               "--image-interleave-th, then the text crop) + mask");
+  e.add_option("--prompt", o.prompt,
+               "with --image: the prompt, tokenized with the folder's tokenizer.json and the I2V template (instead of --ids)");
+  e.add_option("--text-len-i2v", o.text_len_i2v, "with --prompt: text tokens after the template (official --text-len)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 16))
+      ->capture_default_str();
+  e.add_option("--double-return-id", o.double_return_id, "with --image: the id of the \"\\n\\n\" token the crop looks for")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
+  e.add_option("--image-interleave", o.interleave, "with --image: keep every N-th image row (4 token_replace, 2 latent_concat)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();
 }
 
@@ -91,8 +112,73 @@ bool run_hunyuan_tokenize(const HunyuanTextOptions& o, const std::string& path, 
   return true;
 }
 
+namespace {
+
+// encode-text --image: the HunyuanVideo-I2V text encoder (LLaVA image + Llama, official crop).
+void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights, const std::string& ids_file,
+                         const std::string& out, const std::string& device) {
+  if (device != "cpu") fail("--device {}: the HunyuanVideo-I2V text encoder runs on the CPU only for now; use --device cpu", device);
+  if (o.encoder != "auto" && o.encoder != "llama")
+    usage_fail("--image needs the LLaVA encoder (--encoder auto or llama), not --encoder {}", o.encoder);
+  if (ids_file.empty() == o.prompt.empty()) usage_fail("--image needs exactly one of --ids and --prompt");
+  // Inputs are read before any weights: a bad image or ids file fails first.
+  const RgbImage img = read_image_rgb(o.image);
+  std::vector<int64_t> ids, mask;
+  if (!ids_file.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(ids_file, ec)) fail("--ids {}: no such file", ids_file);
+    const auto f = SafetensorsFile::open(ids_file);
+    ids = int_row(*f, "ids"), mask = int_row(*f, "mask");
+  }
+  const auto& tpl = hunyuan::i2v_video_template();
+  hunyuan::I2vTextCrop crop;
+  crop.crop_start = o.crop_start_opt && o.crop_start_opt->count() > 0 ? o.crop_start : tpl.crop_start;
+  crop.double_return_id = o.double_return_id;
+  crop.interleave = o.interleave;
+  if (!o.prompt.empty()) {
+    if (hunyuan::detect_tokenizer(weights) != hunyuan::TokenizerKind::Llama)
+      fail("--text-encoder {}: holds no Llama tokenizer.json for --prompt; pass token ids with --ids instead", weights);
+    const auto tok = hunyuan::LlamaTokenizer::open(weights);
+    const auto t = hunyuan::tokenize_llm_prompt(tok, o.prompt, tpl, o.text_len_i2v + tpl.crop_start);
+    ids = t.ids, mask = t.mask;
+  }
+  const auto vision = hunyuan::LlavaVisionEncoder::open(weights);
+  const auto llm = hunyuan::LlamaTextEncoder::open(weights);
+  const auto special = hunyuan::LlavaSpecialTokens::load(weights);
+  const auto at = std::find(ids.begin(), ids.end(), special.image);
+  if (at == ids.end())
+    fail("{}: no image token (id {}, the model config's image_token_index) in the ids; the I2V template has one "
+         "<image>, and the tokenizer must give it that id",
+         ids_file.empty() ? std::string("--prompt") : "--ids " + ids_file, special.image);
+  crop.image_emb_start = at - ids.begin();  // 5 in the official template (image_emb_start)
+  const Tensor pixels = hunyuan::clip_preprocess(img, hunyuan::ClipImageProcessorConfig::load(weights));
+  const auto image = vision.encode(pixels);
+  Tensor hidden;
+  const auto s = hunyuan::i2v_encode_text(llm, ids, mask, image.projected, special, crop, o.skip_layers, &hidden);
+  Tensor m = Tensor::empty(DType::I64, {static_cast<int64_t>(s.mask.size())});
+  std::copy(s.mask.begin(), s.mask.end(), m.data_as<int64_t>());
+  SafetensorsWriter w;
+  w.add("hidden_states", s.states);  // [image rows + text rows, D]
+  w.add("mask", m);
+  w.add("merged_hidden_states", hidden);  // [L + N - 1, D]: before the crop
+  w.write(out);
+  nlohmann::json j = {{"hidden_states", s.states.shape().str()},
+                      {"image_rows", (image.projected.dim(0) + crop.interleave - 1) / crop.interleave},
+                      {"text_rows", s.states.dim(0) - (image.projected.dim(0) + crop.interleave - 1) / crop.interleave},
+                      {"crop_start", crop.crop_start},
+                      {"image_emb_start", crop.image_emb_start}};
+  std::printf("wrote %s: %s\n", out.c_str(), j.dump().c_str());
+}
+
+}  // namespace
+
 bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& weights, const std::string& ids_file,
                              const std::string& out, const std::string& device) {
+  if (!o.image.empty()) {
+    run_i2v_encode_text(o, weights, ids_file, out, device);
+    return true;
+  }
+  if (!o.prompt.empty()) usage_fail("--prompt goes with --image (the HunyuanVideo-I2V encoder); other encoders take --ids");
   std::string kind = o.encoder;
   if (kind == "umt5") return false;
   if (kind == "auto") {

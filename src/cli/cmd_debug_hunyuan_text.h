@@ -14,11 +14,18 @@ struct HunyuanTextOptions {
   int64_t skip_layers = 2;      // llama: hidden_states[-(skip + 1)]
   int64_t crop_start = 0;       // llama: drop the first rows (95 = the video template's)
   const CLI::Option* text_len = nullptr;  // the umT5 command's --text-len, to know if it was given
+  // encode-text --image: HunyuanVideo-I2V's LLaVA encoder (image + ids or prompt -> 396 states).
+  std::string image, prompt;
+  int64_t text_len_i2v = 256;        // --prompt: text tokens after the template (official --text-len)
+  int64_t double_return_id = 271;    // "\n\n"
+  int64_t interleave = 4;            // image rows kept: every 4th (token_replace); 2 for latent_concat
+  const CLI::Option* crop_start_opt = nullptr;
 };
 
 // Adds --template to `tokenize` (call after its --text-len is registered).
 void add_hunyuan_tokenize_options(CLI::App& tokenize, HunyuanTextOptions& o);
-// Adds --encoder, --skip-layers, --crop-start to `encode-text`.
+// Adds --encoder, --skip-layers, --crop-start, and the I2V --image, --prompt, --text-len-i2v,
+// --double-return-id, --image-interleave to `encode-text`.
 void add_hunyuan_encode_options(CLI::App& encode, HunyuanTextOptions& o);
 
 // Run the HunyuanVideo path and return true when it applies; false = leave it to umT5.

@@ -120,6 +120,7 @@ Tensor encode_on(const std::string& device, const wan::T5Encoder& enc, const std
 }
 
 void run_encode_text(const Options& o) {
+  if (o.input.empty() && o.hunyuan.image.empty()) usage_fail("encode-text: --ids is required");
   if (run_hunyuan_encode_text(o.hunyuan, o.weights, o.input, o.out, o.device)) return;
   std::error_code ec;
   if (!std::filesystem::exists(o.weights, ec)) fail("--text-encoder {}: no such file or folder", o.weights);
@@ -204,7 +205,7 @@ void register_debug_t5vae(CLI::App& debug) {
 
   auto* e = debug.add_subcommand("encode-text", "Run a text encoder (umT5; HunyuanVideo's LLM or CLIP-L) on token ids (ids, mask: i64 [1, L])");
   e->add_option("--text-encoder", o->weights, "umT5, HunyuanVideo LLM (text_encoder/) or CLIP (text_encoder_2/) weights, safetensors")->required();
-  e->add_option("--ids", o->input, "safetensors with 'ids' and 'mask'")->required();
+  e->add_option("--ids", o->input, "safetensors with 'ids' and 'mask' (required unless --image with --prompt)");
   e->add_option("--out", o->out, "output safetensors: umT5 'context' [valid tokens, dim]; llama 'hidden_states' [L, dim] + 'mask'; clip 'pooled' [dim] + 'last_hidden_state' [L, dim] (f32)")->required();
   device(e);
   add_hunyuan_encode_options(*e, o->hunyuan);

@@ -96,6 +96,34 @@ std::vector<float> norm_modulate(const float* x, int64_t rows, int64_t h, const 
   return y;
 }
 
+// Per-row modulation chunks: row i of the image rows uses `tr` where first_frame[i], else `base`.
+// The text rows (i >= first_frame.size()) always use `base`.
+struct RowMod {
+  const float* base;
+  const float* tr = nullptr;
+  std::span<const uint8_t> first_frame;
+  const float* at(int64_t i, int64_t off) const {
+    return tr && i < static_cast<int64_t>(first_frame.size()) && first_frame[i] ? tr + off : base + off;
+  }
+  bool uniform() const { return tr == nullptr; }
+};
+
+// LayerNorm (no affine, eps 1e-6) then per-row x * (1 + scale) + shift from chunks at shift_off, scale_off.
+std::vector<float> norm_modulate_rows(const float* x, int64_t rows, int64_t h, const RowMod& m, int64_t shift_off,
+                                      int64_t scale_off) {
+  if (m.uniform()) return norm_modulate(x, rows, h, m.base + shift_off, m.base + scale_off);
+  std::vector<float> y(static_cast<size_t>(rows * h));
+  cpu::layer_norm(x, y.data(), rows, h, nullptr, nullptr, 1e-6f);
+  for (int64_t i = 0; i < rows; ++i) cpu::modulate(y.data() + i * h, 1, h, m.at(i, shift_off), m.at(i, scale_off));
+  return y;
+}
+
+// x += y * gate per row (gate chunk at gate_off).
+void add_gated_rows(float* x, const float* y, int64_t rows, int64_t h, const RowMod& m, int64_t gate_off) {
+  if (m.uniform()) return cpu::add_gated(x, y, rows, h, m.base + gate_off);
+  for (int64_t i = 0; i < rows; ++i) cpu::add_gated(x + i * h, y + i * h, 1, h, m.at(i, gate_off));
+}
+
 }  // namespace
 
 std::vector<float> timestep_embedder_cpu(const Linear& l0, const Linear& l2, float t, int64_t freq_dim) {
@@ -126,6 +154,18 @@ std::vector<float> modulation_vector_cpu(const HunyuanDit& m, float t, const flo
     const auto g = timestep_embedder_cpu(W.guid0, W.guid2, guidance, c.freq_dim);
     for (int64_t i = 0; i < c.hidden; ++i) vec[i] += g[i];
   }
+  return vec;
+}
+
+std::vector<float> token_replace_vector_cpu(const HunyuanDit& m, const float* text_states_2) {
+  const auto& c = m.config;
+  const auto& W = m.weights;
+  auto vec = timestep_embedder_cpu(W.time0, W.time2, 0.0f, c.freq_dim);
+  std::vector<float> y(static_cast<size_t>(c.hidden));
+  linear(text_states_2, W.vec_in, y.data(), 1);
+  cpu::silu(y.data(), c.hidden);
+  const auto v2 = linear(y, W.vec_out, 1);
+  for (int64_t i = 0; i < c.hidden; ++i) vec[i] += v2[i];
   return vec;
 }
 
@@ -220,15 +260,19 @@ HunyuanRope rope_table_cpu(const HunyuanConfig& c, int64_t frames, int64_t heigh
 
 void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, int64_t li, float* txt, int64_t lt,
                       int64_t valid, const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks,
-                      int layer) {
+                      int layer, const TokenReplace* tr) {
   const int64_t h = c.hidden, heads = c.heads, hd = c.head_dim(), l = li + lt;
   const auto im = silu_linear(vec, h, b.img.mod);  // shift1, scale1, gate1, shift2, scale2, gate2
   const auto tm = silu_linear(vec, h, b.txt.mod);
+  // token_replace: the image stream's chunks from token_replace_vec for frame-0 rows.
+  const auto im_tr = tr ? silu_linear(tr->vec, h, b.img.mod) : std::vector<float>();
+  const RowMod img_mod{im.data(), tr ? im_tr.data() : nullptr, tr ? tr->first_frame : std::span<const uint8_t>{}};
+  const RowMod txt_mod{tm.data(), nullptr, {}};
   std::vector<float> q(static_cast<size_t>(l * h)), k(q.size()), v(q.size()), attn(q.size());
   // Each stream's q, k, v, written into the joint [img; txt] sequence.
-  auto project = [&](const float* x, int64_t n, int64_t row0, const StreamWeights& s, const std::vector<float>& mod,
+  auto project = [&](const float* x, int64_t n, int64_t row0, const StreamWeights& s, const RowMod& mod,
                      bool rotate) {
-    const auto xm = norm_modulate(x, n, h, mod.data(), mod.data() + h);
+    const auto xm = norm_modulate_rows(x, n, h, mod, 0, h);
     const auto qkv = linear(xm, s.qkv, n);
     float *qp = q.data() + row0 * h, *kp = k.data() + row0 * h, *vp = v.data() + row0 * h;
     split_qkv(qkv.data(), 3 * h, n, h, qp, kp, vp);
@@ -239,30 +283,33 @@ void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, 
       apply_rope(kp, n, heads, rope);
     }
   };
-  project(img, li, 0, b.img, im, true);
-  project(txt, lt, li, b.txt, tm, false);
+  project(img, li, 0, b.img, img_mod, true);
+  project(txt, lt, li, b.txt, txt_mod, false);
   segment_attention(q.data(), k.data(), v.data(), attn.data(), 0, li + valid, heads, hd,
                     segment_layout(hooks, layer, q.data(), k.data(), li + valid, heads));
   segment_attention(q.data(), k.data(), v.data(), attn.data(), li + valid, l, heads, hd);
-  auto finish = [&](float* x, int64_t n, int64_t row0, const StreamWeights& s, const std::vector<float>& mod) {
+  auto finish = [&](float* x, int64_t n, int64_t row0, const StreamWeights& s, const RowMod& mod) {
     std::vector<float> o(static_cast<size_t>(n * h));
     linear(attn.data() + row0 * h, s.proj, o.data(), n);
-    cpu::add_gated(x, o.data(), n, h, mod.data() + 2 * h);
-    const auto xm = norm_modulate(x, n, h, mod.data() + 3 * h, mod.data() + 4 * h);
+    add_gated_rows(x, o.data(), n, h, mod, 2 * h);
+    const auto xm = norm_modulate_rows(x, n, h, mod, 3 * h, 4 * h);
     auto f1 = linear(xm, s.fc1, n);
     cpu::gelu_tanh(f1.data(), static_cast<int64_t>(f1.size()));
     const auto f2 = linear(f1, s.fc2, n);
-    cpu::add_gated(x, f2.data(), n, h, mod.data() + 5 * h);
+    add_gated_rows(x, f2.data(), n, h, mod, 5 * h);
   };
-  finish(img, li, 0, b.img, im);
-  finish(txt, lt, li, b.txt, tm);
+  finish(img, li, 0, b.img, img_mod);
+  finish(txt, lt, li, b.txt, txt_mod);
 }
 
 void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, int64_t li, int64_t lt, int64_t valid,
-                      const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks, int layer) {
+                      const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks, int layer,
+                      const TokenReplace* tr) {
   const int64_t h = c.hidden, heads = c.heads, hd = c.head_dim(), m = c.mlp_dim, l = li + lt;
   const auto mod = silu_linear(vec, h, b.mod);  // shift, scale, gate
-  const auto xm = norm_modulate(x, l, h, mod.data(), mod.data() + h);
+  const auto mod_tr = tr ? silu_linear(tr->vec, h, b.mod) : std::vector<float>();
+  const RowMod rm{mod.data(), tr ? mod_tr.data() : nullptr, tr ? tr->first_frame : std::span<const uint8_t>{}};
+  const auto xm = norm_modulate_rows(x, l, h, rm, 0, h);
   const auto y1 = linear(xm, b.linear1, l);  // [l, 3h + m]
   const int64_t ld = 3 * h + m;
   std::vector<float> q(static_cast<size_t>(l * h)), k(q.size()), v(q.size());
@@ -283,12 +330,13 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
     cpu::gelu_tanh(cat.data() + i * (h + m) + h, m);
   }
   const auto out = linear(cat, b.linear2, l);
-  cpu::add_gated(x, out.data(), l, h, mod.data() + 2 * h);
+  add_gated_rows(x, out.data(), l, h, rm, 2 * h);
 }
 
 std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, int64_t frames, int64_t height,
                                        int64_t width, float t, const float* text_states, int64_t lt, int64_t valid,
-                                       const float* text_states_2, float guidance, const DitForwardHooks* hooks) {
+                                       const float* text_states_2, float guidance, const DitForwardHooks* hooks,
+                                       bool token_replace) {
   const auto& c = model.config;
   if (hooks && (hooks->residual || hooks->comm || hooks->self_attention))
     fail("HunyuanVideo DiT (CPU): step reuse, sequence parallel and attention replacement hooks are not supported yet");
@@ -325,14 +373,26 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
     cpu::gather_rows(cs.data(), rope.cos.data(), hd, order);
     cpu::gather_rows(sn.data(), rope.sin.data(), hd, order);
   }
+  // token_replace: frame-0 tokens are raster rows < H*W; in sequence order where the order puts them.
+  std::vector<float> tr_vec;
+  std::vector<uint8_t> first_frame;
+  TokenReplace tr;
+  if (token_replace) {
+    tr_vec = token_replace_vector_cpu(model, text_states_2);
+    first_frame.resize(static_cast<size_t>(li));
+    for (int64_t i = 0; i < li; ++i) first_frame[i] = (order.empty() ? i : order[i]) < H * Wd;
+    tr.vec = tr_vec.data();
+    tr.first_frame = first_frame;
+  }
+  const TokenReplace* trp = token_replace ? &tr : nullptr;
   int layer = 0;
   for (const DoubleBlock& b : W.doubles) {
-    double_block_cpu(c, b, xs.data(), li, xs.data() + li * h, lt, valid, vec.data(), rope, hooks, layer);
+    double_block_cpu(c, b, xs.data(), li, xs.data() + li * h, lt, valid, vec.data(), rope, hooks, layer, trp);
     if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
     ++layer;
   }
   for (const SingleBlock& b : W.singles) {
-    single_block_cpu(c, b, xs.data(), li, lt, valid, vec.data(), rope, hooks, layer);
+    single_block_cpu(c, b, xs.data(), li, lt, valid, vec.data(), rope, hooks, layer, trp);
     if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
     ++layer;
   }

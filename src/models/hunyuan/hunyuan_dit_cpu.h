@@ -5,6 +5,7 @@
 // The text mask is a prefix: the first `valid` text tokens are real, the rest padding (as the
 // official cu_seqlens assume: image + valid text attend together, padding attends to itself).
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "models/dit_hooks.h"
@@ -35,17 +36,28 @@ struct HunyuanRope {
 HunyuanRope rope_table_cpu(const HunyuanConfig& c, int64_t frames, int64_t height, int64_t width,
                            double theta = 256.0);
 
+// HunyuanVideo-I2V's token_replace condition: the image tokens of latent frame 0 are modulated
+// (shift, scale, gate) from token_replace_vec = time_in(0) + vector_in(text_states_2) (no
+// guidance term) instead of vec, in every double block's image stream and every single block's
+// image rows; text rows and the final layer keep vec.
+struct TokenReplace {
+  const float* vec = nullptr;            // [h]: token_replace_vec
+  std::span<const uint8_t> first_frame;  // [Li], sequence order (after any token order): 1 = frame 0
+};
+// token_replace_vec: [h].
+std::vector<float> token_replace_vector_cpu(const HunyuanDit& m, const float* text_states_2);
+
 // One MMDoubleStreamBlock in place: img [Li, h], txt [Lt, h], vec [h]. hooks (optional): the
 // self-attention layout of block `layer` over the attended segment (image + valid text tokens,
 // the text rows are the condition blocks at the end of the sequence), see DitForwardHooks.
 void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, int64_t li, float* txt, int64_t lt,
                       int64_t valid, const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks = nullptr,
-                      int layer = 0);
+                      int layer = 0, const TokenReplace* tr = nullptr);
 
 // One MMSingleStreamBlock in place: x [Li + Lt, h] (image tokens first), vec [h]; hooks as above.
 void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, int64_t li, int64_t lt, int64_t valid,
                       const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks = nullptr,
-                      int layer = 0);
+                      int layer = 0, const TokenReplace* tr = nullptr);
 
 // The whole forward: x [C_in, F*pt, H*ph, W*pw], text_states [Lt, text_dim], text_states_2
 // [text_dim_2] -> [C_out, F*pt, H*ph, W*pw]. t in [0, 1000]; guidance = cfg scale x 1000.
@@ -53,9 +65,11 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
 // follows them; undone before the head), self_attn_layout (per block: doubles 0.., then singles),
 // after_block (x: [Li + Lt, h], image tokens first, in sequence order). Step reuse, sequence
 // parallel and the attention replacement are not there yet (they fail).
+// token_replace: HunyuanVideo-I2V's condition (the first latent frame's tokens modulated as at
+// t = 0 without guidance; with a token order they are found where the order puts them).
 std::vector<float> hunyuan_forward_cpu(const HunyuanDit& m, const float* x, int64_t frames, int64_t height,
                                        int64_t width, float t, const float* text_states, int64_t text_len,
                                        int64_t valid, const float* text_states_2, float guidance,
-                                       const DitForwardHooks* hooks = nullptr);
+                                       const DitForwardHooks* hooks = nullptr, bool token_replace = false);
 
 }  // namespace jenga::hunyuan

@@ -83,19 +83,35 @@ LlamaTextEncoder LlamaTextEncoder::open(const std::string& path) {
   return e;
 }
 
+Tensor LlamaTextEncoder::embed(std::span<const int64_t> ids) const {
+  Tensor out = Tensor::empty(DType::F32, {static_cast<int64_t>(ids.size()), cfg_.hidden});
+  w_.gather_rows("embed_tokens.weight", ids, cfg_.hidden, out.data_as<float>());
+  return out;
+}
+
 Tensor LlamaTextEncoder::encode(std::span<const int64_t> ids, std::span<const int64_t> mask, int64_t skip) const {
-  const LlamaTextConfig& k = cfg_;
-  const int64_t L = static_cast<int64_t>(ids.size());
-  if (L == 0) fail("encode-text: no tokens");
+  if (ids.empty()) fail("encode-text: no tokens");
+  std::vector<int64_t> pos(ids.size());
+  for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int64_t>(i);
   if (mask.size() != ids.size()) fail("encode-text: ids has {} tokens but mask has {}", ids.size(), mask.size());
+  return encode_embeddings(embed(ids), pos, mask, skip);
+}
+
+Tensor LlamaTextEncoder::encode_embeddings(Tensor out, std::span<const int64_t> positions, std::span<const int64_t> mask,
+                                           int64_t skip) const {
+  const LlamaTextConfig& k = cfg_;
+  const int64_t L = out.ndim() == 2 ? out.dim(0) : 0;
+  if (L == 0) fail("encode-text: no tokens");
+  if (out.dtype() != DType::F32 || out.dim(1) != k.hidden)
+    fail("encode-text: input embeddings are {} {}, expected f32 [L, {}]", dtype_name(out.dtype()), out.shape().str(), k.hidden);
+  if (mask.size() != static_cast<size_t>(L) || positions.size() != static_cast<size_t>(L))
+    fail("encode-text: {} embedding rows but {} mask entries and {} positions", L, mask.size(), positions.size());
   for (size_t i = 0; i < mask.size(); ++i)
     if (mask[i] != 0 && mask[i] != 1) fail("encode-text: mask[{}] = {}; the mask holds 0 or 1", i, mask[i]);
   if (skip < 0 || skip > k.layers) fail("encode-text: cannot skip {} of {} layers", skip, k.layers);
 
   const int64_t D = k.hidden, H = k.heads, KV = k.kv_heads, hd = k.head_dim, F = k.ffn, G = H / KV;
-  Tensor out = Tensor::empty(DType::F32, {L, D});
   float* x = out.data_as<float>();
-  w_.gather_rows("embed_tokens.weight", ids, D, x);
 
   // Causal mask as an additive bias; padded keys through key_mask (transformers' 4-D mask).
   std::vector<float> causal(static_cast<size_t>(L * L), 0.0f);
@@ -107,7 +123,7 @@ Tensor LlamaTextEncoder::encode(std::span<const int64_t> ids, std::span<const in
   std::vector<float> cos_t(static_cast<size_t>(L * hd / 2)), sin_t(cos_t.size());
   for (int64_t p = 0; p < L; ++p)
     for (int64_t j = 0; j < hd / 2; ++j) {
-      const float a = static_cast<float>(p) * inv_freq[j];  // f32 product, as torch's matmul
+      const float a = static_cast<float>(positions[p]) * inv_freq[j];  // f32 product, as torch's matmul
       cos_t[p * hd / 2 + j] = std::cos(a);
       sin_t[p * hd / 2 + j] = std::sin(a);
     }

@@ -42,6 +42,13 @@ class LlamaTextEncoder {
   // norm) or the final-normed last layer (skip = 0). Every row, padded ones included.
   Tensor encode(std::span<const int64_t> ids, std::span<const int64_t> mask, int64_t skip = 2) const;
 
+  // The same from input embeddings and RoPE positions (LLaVA's merged image + text input, whose
+  // padded rows sit at position 1): embeds [L, hidden] f32, positions, mask: [L].
+  Tensor encode_embeddings(Tensor embeds, std::span<const int64_t> positions, std::span<const int64_t> mask,
+                           int64_t skip = 2) const;
+  // Rows of the token embedding table as f32: ids [L] -> [L, hidden].
+  Tensor embed(std::span<const int64_t> ids) const;
+
  private:
   EncoderWeights w_;
   LlamaTextConfig cfg_;

@@ -1,0 +1,177 @@
+// HunyuanVideo-I2V's text encoder as a whole (image + ids -> the 396-row states at full size)
+// against the official TextEncoder.encode in i2v_mode on transformers' LlavaForConditionalGeneration
+// (tools/golden/hunyuan_i2v_text_golden.py, tiny random config: 9 image tokens, crop 20, "\n\n" = 27).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include "core/error.h"
+#include "io/image_reader.h"
+#include "io/safetensors.h"
+#include "models/hunyuan/i2v_text_encoder.h"
+#include "models/hunyuan/llava_vision.h"
+#include "models/hunyuan/llama_tokenizer.h"
+#include "models/hunyuan/text_template.h"
+#include "hunyuan_test_tokenizers.h"
+#include "golden_compare.h"
+#include "test_util.h"
+
+using jenga::test::run_jenga;
+using jenga::test::TempDir;
+namespace hy = jenga::hunyuan;
+
+namespace {
+const std::string kDir = std::string(JENGA_TEST_DATA) + "/hunyuan_i2v";
+const std::string kModel = kDir + "/llava_i2v_tiny";
+
+std::vector<int64_t> i64(const jenga::Tensor& t) {
+  const jenga::Tensor c = t.to(jenga::DType::I64);
+  return {c.data_as<int64_t>(), c.data_as<int64_t>() + c.numel()};
+}
+
+hy::I2vTextCrop tiny_crop() {
+  hy::I2vTextCrop c;
+  c.crop_start = 20, c.image_emb_start = 5, c.double_return_id = 27, c.interleave = 4;
+  return c;
+}
+}  // namespace
+
+TEST(HunyuanI2vText, MergedLlavaStatesAndOfficialCropMatchTextEncoder) {
+  const auto g = jenga::SafetensorsFile::open(kDir + "/i2v_text_golden.safetensors");
+  const auto vision = hy::LlavaVisionEncoder::open(kModel);
+  const auto llm = hy::LlamaTextEncoder::open(kModel);
+  const auto sp = hy::LlavaSpecialTokens::load(kModel);
+  EXPECT_EQ(sp.image, 120);
+  EXPECT_EQ(sp.pad, 121);
+  EXPECT_EQ(llm.config().layers, 4);
+  const auto px = hy::clip_preprocess(jenga::read_image_rgb(kDir + "/photo_71x43.jpg"), hy::ClipImageProcessorConfig::load(kModel));
+  const auto image = vision.encode(px);
+  ASSERT_EQ(image.projected.dim(0), 9);
+  for (const std::string c : {"padded", "truncated", "extra"}) {
+    const auto ids = i64(g->load(c + "_ids")), mask = i64(g->load(c + "_mask"));
+    jenga::Tensor hidden;
+    const auto s = hy::i2v_encode_text(llm, ids, mask, image.projected, sp, tiny_crop(), 2, &hidden);
+    const auto want_hidden = g->load(c + "_hidden");
+    ASSERT_EQ(hidden.shape().str(), want_hidden.shape().str()) << c;
+    // Padded rows too: pad embeddings zeroed, masked rows at RoPE position 1, as transformers merges.
+    EXPECT_LE(jenga::test::max_rel_error(hidden.to_f32_vector(), want_hidden.to_f32_vector()), 1e-5) << c;
+    const auto want = g->load(c + "_states");
+    ASSERT_EQ(s.states.shape().str(), want.shape().str()) << c;  // 3 image rows + 16 text rows
+    EXPECT_LE(jenga::test::max_rel_error(s.states.to_f32_vector(), want.to_f32_vector()), 1e-5) << c;
+    EXPECT_EQ(s.mask, i64(g->load(c + "_states_mask"))) << c;
+  }
+}
+
+TEST(HunyuanI2vText, CropRowsFollowTheLastDoubleReturn) {
+  // Hidden row r holds the value r: the crop's row choice is visible directly. L = 14 ids, N = 5
+  // image rows for the id at 1, crop_start 5, "\n\n" = 9 at 2, 3, 4 and 11 (the assistant one),
+  // padding at 12, 13. Id i > 1 sits at hidden row i + 4.
+  const int64_t L = 14, N = 5;
+  std::vector<int64_t> ids = {1, 7, 9, 9, 9, 20, 21, 22, 23, 24, 25, 9, 30, 30}, mask(L, 1);
+  mask[12] = mask[13] = 0;
+  jenga::Tensor h = jenga::Tensor::empty(jenga::DType::F32, {L + N - 1, 1});
+  for (int64_t r = 0; r < L + N - 1; ++r) h.data_as<float>()[r] = static_cast<float>(r);
+  hy::I2vTextCrop c;
+  c.crop_start = 5, c.image_emb_start = 1, c.double_return_id = 9, c.interleave = 2;
+  auto s = hy::i2v_crop_states(h, ids, mask, N, c);
+  // image rows 1, 3, 5; ids 5, 6 (up to d - 4 = 7) -> rows 9, 10; ids 11..13 -> rows 15..17.
+  EXPECT_EQ(s.states.to_f32_vector(), (std::vector<float>{1, 3, 5, 9, 10, 15, 16, 17}));
+  EXPECT_EQ(s.mask, (std::vector<int64_t>{1, 1, 1, 1, 1, 1, 0, 0}));
+  // Only 3 "\n\n" (truncated): d = L, so the last 4 ids go as the assistant header would.
+  ids[11] = 26;
+  s = hy::i2v_crop_states(h, ids, mask, N, c);
+  EXPECT_EQ(s.states.to_f32_vector(), (std::vector<float>{1, 3, 5, 9, 10, 11, 12, 13}));
+  EXPECT_EQ(s.mask, (std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 1}));
+  // None at all: one line, no crash.
+  ids = {1, 7, 2, 3, 4, 20, 21, 22, 23, 24, 25, 26, 30, 30};
+  EXPECT_THROW(hy::i2v_crop_states(h, ids, mask, N, c), jenga::Error);
+}
+
+TEST(HunyuanI2vText, EncodeTextImageFlag) {
+  const auto g = jenga::SafetensorsFile::open(kDir + "/i2v_text_golden.safetensors");
+  TempDir dir;
+  {
+    jenga::SafetensorsWriter w;
+    w.add("ids", g->load("padded_ids"));
+    w.add("mask", g->load("padded_mask"));
+    w.write(dir / "ids.safetensors");
+  }
+  const std::string base = "debug encode-text --text-encoder " + kModel + " --image " + kDir + "/photo_71x43.jpg ";
+  auto r = run_jenga(base + "--ids " + (dir / "ids.safetensors") + " --crop-start 20 --double-return-id 27 --out " +
+                     (dir / "s.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto out = jenga::SafetensorsFile::open(dir / "s.safetensors");
+  EXPECT_LE(jenga::test::max_rel_error(out->load("hidden_states").to_f32_vector(), g->load("padded_states").to_f32_vector()), 1e-5);
+  EXPECT_EQ(i64(out->load("mask")), i64(g->load("padded_states_mask")));
+  // The official defaults (crop 103, "\n\n" = 271) do not fit these 40 ids: a one-line error.
+  r = run_jenga(base + "--ids " + (dir / "ids.safetensors") + " --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.safetensors"));
+  // Bad image before any weights; --ids and --prompt together; --prompt without a tokenizer.
+  r = run_jenga("debug encode-text --text-encoder " + kModel + " --image " + (dir / "none.png") + " --ids " +
+                (dir / "ids.safetensors") + " --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("no such file"), std::string::npos) << r.output;
+  r = run_jenga(base + "--ids " + (dir / "ids.safetensors") + " --prompt hi --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = run_jenga(base + "--prompt hi --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("tokenizer"), std::string::npos) << r.output;
+  r = run_jenga("debug encode-text --text-encoder " + kModel + " --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  // --prompt with the real Llama-3 tokenizer beside the tiny model: the 359 templated ids hold
+  // <image> as 128257, not the tiny config's 120: one line naming --prompt (the tokenizer path ran).
+  const std::string tok = jenga::test::test_tokenizers_dir() + "/llama3/tokenizer.json";
+  if (std::filesystem::exists(tok)) {
+    const std::filesystem::path both = dir.path() / "llava_with_tokenizer";
+    std::filesystem::create_directories(both);
+    for (const auto& e : std::filesystem::directory_iterator(kModel)) std::filesystem::copy(e.path(), both / e.path().filename());
+    std::filesystem::copy(tok, both / "tokenizer.json");
+    std::filesystem::copy(std::filesystem::path(tok).parent_path() / "tokenizer_config.json", both / "tokenizer_config.json");
+    r = run_jenga("debug encode-text --text-encoder " + both.string() + " --image " + kDir + "/photo_71x43.jpg " +
+                  "--prompt \"a cat\" --out " + (dir / "x.safetensors"));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(r.output.rfind("error: --prompt: no image token (id 120", 0), 0u) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir / "x.safetensors"));
+  }
+}
+
+// The published template through the real Llama-3 tokenizer (xtuner's added tokens): <image> at
+// 5, four "\n\n" (271), 359 ids; the crop of 576 image rows then gives 144 + 252 = 396 rows, and a
+// prompt long enough to cut the assistant header still gives 396 (d = L).
+TEST(HunyuanI2vText, PublishedTemplateCropGives396Rows) {
+  JENGA_REQUIRE_TEST_TOKENIZER(dir, "llama3");
+  const auto tok = hy::LlamaTokenizer::open(dir);
+  const auto& tpl = hy::i2v_video_template();
+  const hy::I2vTextCrop crop;  // the published numbers: 103, 5, 271, every 4th
+  const int64_t N = 576, L = 256 + tpl.crop_start;
+  jenga::Tensor h = jenga::Tensor::empty(jenga::DType::F32, {L + N - 1, 1});
+  for (int64_t r = 0; r < L + N - 1; ++r) h.data_as<float>()[r] = static_cast<float>(r);
+  std::string longp;
+  for (int i = 0; i < 300; ++i) longp += "word ";
+  for (const std::string& prompt : {std::string("A cat walks on the grass."), longp}) {
+    const auto t = hy::tokenize_llm_prompt(tok, prompt, tpl, L);
+    ASSERT_EQ(static_cast<int64_t>(t.ids.size()), L);
+    EXPECT_EQ(t.ids[5], 128257);
+    const auto n271 = std::count(t.ids.begin(), t.ids.end(), 271);
+    EXPECT_EQ(n271, prompt == longp ? 3 : 4);
+    const auto s = hy::i2v_crop_states(h, t.ids, t.mask, N, crop);
+    EXPECT_EQ(s.states.dim(0), 396);
+    ASSERT_EQ(s.mask.size(), 396u);
+    EXPECT_EQ(s.states.data_as<float>()[0], 5.0f);      // image rows 5, 9, .., 577
+    EXPECT_EQ(s.states.data_as<float>()[143], 577.0f);
+    EXPECT_EQ(s.states.data_as<float>()[144], 678.0f);  // input id 103 (the prompt's first token)
+    int64_t ones = 0;
+    for (auto m : s.mask) ones += m;
+    if (prompt == longp) {
+      EXPECT_EQ(ones, 396);  // no padding; the last 4 prompt ids are cut with the missing header
+      EXPECT_EQ(s.states.data_as<float>()[395], static_cast<float>(L - 5 + N - 1));
+    } else {
+      const int64_t d = std::find(t.ids.rbegin(), t.ids.rend(), 271).base() - t.ids.begin() - 1;
+      EXPECT_EQ(ones, 144 + (d - 4 - 103) + 1);  // prompt ids, then the final "\n\n", then padding
+    }
+  }
+}
