@@ -1,6 +1,5 @@
 // The CUDA LLM text encoder (fp16 weights, f32 compute) against the CPU encoder and the official
 // goldens on the tiny checkpoint (tests/data/hunyuan_text). GPU only: skips without a device.
-// Written without a GPU: it has never run yet.
 #include <gtest/gtest.h>
 
 #include "backend/cuda/cuda_backend.h"
@@ -29,7 +28,10 @@ TEST(CudaHunyuanLlama, MatchesTheCpuEncoderAndTheGolden) {
     for (int64_t skip : {2, 0}) {
       const auto gpu = hy::LlamaTextEncoderCuda::upload(cpu, skip)->encode(ids, mask);
       const auto want = cpu.encode(ids, mask, skip).to_f32_vector();
-      EXPECT_LE(max_rel_error(gpu.to_f32_vector(), want), 1e-4) << dir << " skip " << skip;
+      // The GPU keeps weights in fp16: fp16 weights load exactly, but fp8 x per-tensor scale is
+      // rounded to fp16 (2^-11 relative) where the CPU keeps it in f32; measured 7.9e-4 on an H100.
+      const double tol = dir == "llm_fp8" ? 2e-3 : 1e-4;
+      EXPECT_LE(max_rel_error(gpu.to_f32_vector(), want), tol) << dir << " skip " << skip;
     }
   }
   const auto official = hy::LlamaTextEncoder::open(kDir + "llm_official");
