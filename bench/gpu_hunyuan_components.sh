@@ -6,8 +6,8 @@
 # Before (on the CPU machine, once, from the repository root; folders are git-ignored):
 #   bash bench/hunyuan_peers_prep.sh /work/peers-src/Tencent+HunyuanVideo   # -> peers/, .whl/
 # Then two device calls (10 minutes each; the build stays on the warm machine between them):
-#   run(command="bash bench/gpu_hunyuan_components.sh build test text", carry=["peers", ".whl"], timeout_s=600)
-#   run(command="bash bench/gpu_hunyuan_components.sh build vae",       carry=["peers", ".whl"], timeout_s=600)
+#   run(command="bash bench/gpu_hunyuan_components.sh build test text", carry=["peers", ".whl", ".gpu"], timeout_s=600)
+#   run(command="bash bench/gpu_hunyuan_components.sh build vae",       carry=["peers", ".whl", ".gpu"], timeout_s=600)
 # (the second call's "build" is a no-op ninja when the machine is still warm, a full build if not).
 # Steps: build test text vae (default: all, which does not fit one 10-minute call at full size).
 # Env: OUT (default ./gpu-out), PEERS (default peers), VAE_SIZES ("848x480x33 1280x720x125"),
@@ -25,6 +25,7 @@ vae_sizes=${VAE_SIZES:-848x480x33 1280x720x125}
 llm_layers=${LLM_LAYERS:-32}
 log=$out/log.txt res=$out/results.jsonl
 export PATH=/usr/local/cuda/bin:$PATH PYTHONUNBUFFERED=1
+source bench/device_deps.sh  # PCRE2 / utf8proc the image lacks (carry .gpu too)
 stamp() { echo "$(date +%T) $*" | tee -a "$log"; }
 # JSON lines go to results.jsonl (and the screen); anything else to the log.
 split() { tee -a "$log" | grep --line-buffered '^{' | tee -a "$res"; }
