@@ -13,6 +13,8 @@ out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
 steps=${*:-build test bench}
 has() { [[ " $steps " == *" $1 "* ]]; }
 export PATH=/usr/local/cuda/bin:$PATH PYTHONUNBUFFERED=1
+# The device image lacks PCRE2 / utf8proc: .gpu/deps.sh unpacks carried Debian packages (if present).
+[ -f .gpu/deps.sh ] && source .gpu/deps.sh
 stamp() { echo "$(date +%T) $*"; }
 if has build; then
   stamp build
