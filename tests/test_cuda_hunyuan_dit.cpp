@@ -81,8 +81,8 @@ std::vector<float> run_cpu(const Case& k, std::vector<std::vector<float>>* block
                                       k.txt.data(), k.lt, k.valid, k.txt2.data(), k.guidance, &hooks);
 }
 
-// Compares the image rows and the valid text rows of each block (padding rows follow their own
-// segment and are checked by the output only through nothing: the dense model never reads them).
+// Compares the image rows and the valid text rows of each block, and the output. Padding text
+// rows form their own attention segment that no valid row reads, so they are not compared.
 void expect_matches(const Case& k, const char* what) {
   std::vector<std::vector<float>> ref_blocks;
   const auto ref = run_cpu(k, &ref_blocks);
