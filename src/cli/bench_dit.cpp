@@ -1,5 +1,6 @@
 // `jenga bench dit`: one Wan2.1 DiT forward on the GPU (median of N after warm-up), dense
-// attention, random weights unless --model is given. llama-bench style output.
+// attention, random weights unless --model is given. llama-bench style output. `--config
+// hunyuan` runs the HunyuanVideo DiT instead (bench_hunyuan_dit.cpp).
 #include <algorithm>
 #include <map>
 #include <string>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "cli/bench_hunyuan.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "jenga/version.h"
@@ -38,7 +40,19 @@ struct BenchDitOptions {
   bool offload = false;
   int attention_path = 0;
   uint64_t seed = 0;
+  int text_valid = 40;  // HunyuanVideo: real text tokens of 256
 };
+
+// --config hunyuan: the HunyuanVideo DiT with random weights (no --model, no --offload yet).
+void run_bench_dit_hunyuan(const BenchDitOptions& o) {
+  if (!o.model.empty()) usage_fail("bench dit --config hunyuan runs random weights; --model is not supported with it yet");
+  if (o.offload) usage_fail("bench dit --config hunyuan: --offload is not supported yet");
+  if (o.attention_path != 0) usage_fail("bench dit --config hunyuan: --attention-path is not supported yet");
+  BenchHunyuanDitOptions h;
+  h.size = o.size, h.frames = o.frames, h.iters = o.iters, h.warmup = o.warmup, h.seed = o.seed;
+  h.text_valid = o.text_valid, h.json = o.json, h.graph = o.graph, h.breakdown = o.breakdown;
+  run_bench_hunyuan_dit(h);
+}
 
 #if JENGA_HAVE_CUDA
 void run_bench_dit(const BenchDitOptions& o) {
@@ -198,10 +212,10 @@ void run_bench_dit(const BenchDitOptions&) {
 
 void register_bench_dit(CLI::App& bench) {
   auto o = std::make_shared<BenchDitOptions>();
-  auto* c = bench.add_subcommand("dit", "One Wan2.1 DiT forward on the GPU (dense attention)");
+  auto* c = bench.add_subcommand("dit", "One DiT forward on the GPU (dense attention): Wan2.1, or HunyuanVideo with --config hunyuan");
   c->add_option("-m,--model", o->model, "Checkpoint folder/file (default: random weights of --config)");
-  c->add_option("--config", o->config, "Random-weight shape when no --model")
-      ->check(CLI::IsMember({"1.3b", "14b", "tiny"}))
+  c->add_option("--config", o->config, "Random-weight shape when no --model (hunyuan: the HunyuanVideo T2V DiT)")
+      ->check(CLI::IsMember({"1.3b", "14b", "tiny", "hunyuan"}))
       ->capture_default_str();
   c->add_option("-s,--size", o->size, "WIDTHxHEIGHT in pixels")->capture_default_str();
   c->add_option("-f,--frames", o->frames, "Frames (4k+1)")->capture_default_str();
@@ -215,8 +229,13 @@ void register_bench_dit(CLI::App& bench) {
   c->add_flag("--offload", o->offload,
               "Stream the blocks' matrices from pinned host memory through two device block buffers (generate --offload)");
   c->add_flag("--breakdown", o->breakdown, "Also time each phase of one forward (GEMMs, attention, norms) with CUDA events");
+  c->add_option("--text-valid", o->text_valid, "HunyuanVideo: real text tokens of the 256 rows (the rest padding)")
+      ->capture_default_str();
   c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
-  c->callback([o] { run_bench_dit(*o); });
+  c->callback([o] {
+    if (o->config == "hunyuan") return run_bench_dit_hunyuan(*o);
+    run_bench_dit(*o);
+  });
 }
 
 }  // namespace jenga::cli

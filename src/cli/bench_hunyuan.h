@@ -1,6 +1,6 @@
 #pragma once
 // The HunyuanVideo halves of `jenga bench vae` and `jenga bench text-encoder` (bench_hunyuan.cpp),
-// chosen there by `--model hunyuan`.
+// chosen there by `--model hunyuan`, and of `jenga bench dit` (bench_hunyuan_dit.cpp, `--config hunyuan`).
 #include <cstdint>
 #include <string>
 
@@ -22,7 +22,18 @@ struct BenchHunyuanTextOptions {
   bool json = false;
 };
 
-// Both fail with a one-line error on a build without CUDA or a machine without a GPU.
+// `jenga bench dit --config hunyuan` (bench_hunyuan_dit.cpp): one DiT forward with random bf16
+// weights drawn on the GPU.
+struct BenchHunyuanDitOptions {
+  std::string size;  // WIDTHxHEIGHT
+  int frames = 0, iters = 0, warmup = 0;
+  int text_valid = 40;  // real text tokens of the 256 rows (the peer anchor's 40)
+  uint64_t seed = 0;
+  bool json = false, graph = false, breakdown = false;
+};
+void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o);
+
+// These fail with a one-line error on a build without CUDA or a machine without a GPU.
 void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions& o);
 void run_bench_hunyuan_text(const BenchHunyuanTextOptions& o);
 

@@ -17,6 +17,7 @@
 #include "models/wan/wan_dit_cpu.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
+#include "models/hunyuan/hunyuan_dit_cuda.h"
 #include "models/wan/wan_dit_cuda.h"
 #endif
 
@@ -51,10 +52,14 @@ bool is_hunyuan(const std::string& path) {
 
 // HunyuanVideo: x [C, F, H, W], t [1], text_states [L, text_dim], text_mask [L] (1s then 0s;
 // default all real), text_states_2 [text_dim_2], guidance [1] (cfg scale x 1000; models with a
-// guidance embedding need it). CPU f32 only.
+// guidance embedding need it). CPU f32 or CUDA bf16; --dump-blocks adds each block's residual
+// stream [Li + Lt, hidden] (image rows first, raster order).
 void run_hunyuan_forward(const DitForwardOptions& o) {
-  if (o.device != "cpu") fail("--device {}: the HunyuanVideo DiT has only the CPU f32 forward yet; use --device cpu", o.device);
-  if (o.dump_blocks) fail("--dump-blocks: not available for HunyuanVideo yet");
+#if JENGA_HAVE_CUDA
+  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+#else
+  if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
+#endif
   const auto t0 = std::chrono::steady_clock::now();
   const auto in = SafetensorsFile::open(o.inputs);
   auto need = [&](const std::string& name, const char* what) {
@@ -93,22 +98,42 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
   float guidance = 0.0f;
   if (c.guidance_embed) guidance = need("guidance", "guidance [1], cfg scale x 1000").to_f32_vector().at(0);
   const auto t1 = std::chrono::steady_clock::now();
-  const auto out = hunyuan::hunyuan_forward_cpu(model, x.data_as<float>(), x.dim(1), x.dim(2), x.dim(3),
-                                                t.data_as<float>()[0], txt.data_as<float>(), lt, valid,
-                                                txt2.data_as<float>(), guidance, nullptr, o.token_replace);
+  std::vector<Tensor> blocks;
+  Tensor out;
+  if (o.device == "cuda") {
+    if (o.token_replace) fail("--token-replace (HunyuanVideo-I2V) runs on the CPU only for now; use --device cpu");
+#if JENGA_HAVE_CUDA
+    out = hunyuan::hunyuan_forward_cuda(model, x, t.data_as<float>()[0], txt.data_as<float>(), lt, valid,
+                                        txt2.data_as<float>(), guidance, o.dump_blocks ? &blocks : nullptr);
+#endif
+  } else {
+    DitForwardHooks hooks;
+    if (o.dump_blocks)
+      hooks.after_block = [&](int, const float* xs, int64_t tokens) {
+        Tensor h = Tensor::empty(DType::F32, Shape{tokens, c.hidden});
+        std::copy(xs, xs + h.numel(), h.data_as<float>());
+        blocks.push_back(std::move(h));
+      };
+    out = Tensor::from_f32(hunyuan::hunyuan_forward_cpu(model, x.data_as<float>(), x.dim(1), x.dim(2), x.dim(3),
+                                                        t.data_as<float>()[0], txt.data_as<float>(), lt, valid,
+                                                        txt2.data_as<float>(), guidance, &hooks, o.token_replace),
+                           Shape{c.out_channels, x.dim(1), x.dim(2), x.dim(3)});
+  }
   const auto t2 = std::chrono::steady_clock::now();
   SafetensorsWriter w;
-  w.add("out", Tensor::from_f32(out, Shape{c.out_channels, x.dim(1), x.dim(2), x.dim(3)}));
-  w.set_metadata("jenga", o.token_replace ? "debug dit-forward (cpu, f32, hunyuanvideo, i2v token_replace)"
-                                          : "debug dit-forward (cpu, f32, hunyuanvideo)");
+  w.add("out", out);
+  for (size_t i = 0; i < blocks.size(); ++i) w.add("block" + std::to_string(i), blocks[i]);
+  w.set_metadata("jenga", o.device == "cuda" ? "debug dit-forward (cuda, bf16, hunyuanvideo)"
+                                             : o.token_replace ? "debug dit-forward (cpu, f32, hunyuanvideo, i2v token_replace)"
+                                                               : "debug dit-forward (cpu, f32, hunyuanvideo)");
   w.write(o.out);
   const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
   std::printf("wrote %s: out [%lld, %lld, %lld, %lld] (HunyuanVideo %s DiT, %s layout, %lld double + %lld single "
-              "blocks; load %.2f s, forward %.2f s on cpu)\n",
+              "blocks; load %.2f s, forward %.2f s on %s)\n",
               o.out.c_str(), static_cast<long long>(c.out_channels), static_cast<long long>(x.dim(1)),
               static_cast<long long>(x.dim(2)), static_cast<long long>(x.dim(3)), c.variant_name().c_str(),
               std::string(hunyuan::layout_name(model.layout)).c_str(), static_cast<long long>(c.double_blocks),
-              static_cast<long long>(c.single_blocks), secs(t0, t1), secs(t1, t2));
+              static_cast<long long>(c.single_blocks), secs(t0, t1), secs(t1, t2), o.device.c_str());
 }
 
 void run_dit_forward(const DitForwardOptions& o) {
@@ -164,7 +189,7 @@ void run_dit_forward(const DitForwardOptions& o) {
 void register_debug_dit(CLI::App& debug) {
   auto o = std::make_shared<DitForwardOptions>();
   auto* c = debug.add_subcommand("dit-forward", "One DiT forward on given inputs: Wan2.1 (x, t, context) or HunyuanVideo (x, t, "
-                                  "text_states, text_mask, text_states_2, guidance; CPU only)");
+                                  "text_states, text_mask, text_states_2, guidance)");
   c->add_option("--model", o->model, "DiT checkpoint folder or file (Wan2.1: official, diffusers or ComfyUI layout; "
                                  "HunyuanVideo: official or diffusers)")
       ->required();

@@ -22,6 +22,12 @@ class GemmRunner {
   void linear(const void* x, const void* w, const void* bias, void* y, int64_t m, int64_t n,
               int64_t k, Epilogue epilogue, void* stream = nullptr);
 
+  // The same with row strides (elements, >= the row width): x rows ldx apart, y rows ldy apart,
+  // e.g. writing one column slice of a wider buffer (HunyuanVideo's single-stream blocks put
+  // the MLP activations next to the attention output that their second linear reads).
+  void linear_strided(const void* x, int64_t ldx, const void* w, const void* bias, void* y, int64_t ldy,
+                      int64_t m, int64_t n, int64_t k, Epilogue epilogue, void* stream = nullptr);
+
   // y[M,N] = x[M,K] W[N,K]^T with an f32 output; accumulate: y += x W^T (beta = 1), a residual
   // add fused into the GEMM with no bf16 rounding of the product. x, w bf16; must not alias y.
   void linear_f32(const void* x, const void* w, float* y, int64_t m, int64_t n, int64_t k, bool accumulate,

@@ -288,6 +288,60 @@ __global__ void gated_residual_vec_kernel(float* __restrict__ x, const __nv_bflo
   }
 }
 
+// One 8-element vector a thread; the G = head_dim/8 threads of one (row, q|k, head) reduce
+// over shuffles of width G. cs null: no rotation.
+template <int G>
+__global__ void head_qk_norm_rope_kernel(__nv_bfloat16* qkv, int64_t row_stride, const float* __restrict__ wq,
+                                         const float* __restrict__ wk, const float2* __restrict__ cs, int64_t rows,
+                                         int heads, float eps) {
+  const int64_t gid = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  const int head_dim = 8 * G;
+  const int64_t per_row = 2 * static_cast<int64_t>(heads) * G;  // vectors of q and k in a row
+  const bool live = gid < rows * per_row;
+  const int64_t r = live ? gid / per_row : 0;
+  const int64_t v = gid % per_row;  // vector within the row's q|k span
+  const int lane_in_head = static_cast<int>(v % G);
+  const bool is_k = v >= per_row / 2;
+  uint4* p = reinterpret_cast<uint4*>(qkv + r * row_stride) + v;
+  uint4 val = live ? *p : make_uint4(0, 0, 0, 0);
+  float ss = sum_squares8(val);
+#pragma unroll
+  for (int o = G / 2; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o, G);
+  if (!live) return;
+  const float rn = rsqrtf(ss / static_cast<float>(head_dim) + eps);
+  const int col0 = lane_in_head * 8;
+  const float* w = (is_k ? wk : wq) + col0;
+  __nv_bfloat162* e2 = reinterpret_cast<__nv_bfloat162*>(&val);
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    const float2 f = __bfloat1622float2(e2[e]);
+    const float a = round_bf16(round_bf16(f.x * rn) * w[2 * e]), b = round_bf16(round_bf16(f.y * rn) * w[2 * e + 1]);
+    if (cs) {
+      const float2 c = cs[r * (head_dim / 2) + col0 / 2 + e];
+      e2[e] = __floats2bfloat162_rn(a * c.x - b * c.y, a * c.y + b * c.x);
+    } else {
+      e2[e] = __floats2bfloat162_rn(a, b);
+    }
+  }
+  *p = val;
+}
+
+__global__ void silu_bf16_kernel(__nv_bfloat16* x, int64_t n) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float v = __bfloat162float(x[i]);
+    x[i] = __float2bfloat16_rn(v / (1.0f + __expf(-v)));
+  }
+}
+
+__global__ void broadcast_row_kernel(const __nv_bfloat16* __restrict__ src, __nv_bfloat16* dst, int64_t stride,
+                                     int64_t rows, int64_t dim) {
+  const int64_t n = rows * dim;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    dst[(i / dim) * stride + i % dim] = src[i % dim];
+}
+
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 // Threads for a row of nv vectors at VPT vectors a thread: a multiple of 32.
@@ -405,6 +459,40 @@ void qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* w
   rms_norm(p + dim, row_stride, wk, p + dim, row_stride, rows, dim, eps, stream);
   rope_interleaved(p, cos_sin, rows, heads, head_dim, row_stride, stream);
   rope_interleaved(p + dim, cos_sin, rows, heads, head_dim, row_stride, stream);
+}
+
+void head_qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* wk, const float* cos_sin,
+                       int64_t rows, int64_t heads, int64_t head_dim, float eps, void* stream) {
+  if (rows == 0) return;
+  if (head_dim % 8 != 0 || row_stride % 8 != 0 || !aligned16(qkv))
+    throw Error("head_qk_norm_rope: head dim and row stride must be multiples of 8, qkv 16-byte aligned");
+  const int64_t n = rows * 2 * heads * (head_dim / 8);
+  const auto blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
+  const auto st = static_cast<cudaStream_t>(stream);
+  auto* p = static_cast<__nv_bfloat16*>(qkv);
+  const auto* cs = reinterpret_cast<const float2*>(cos_sin);
+  const int h = static_cast<int>(heads);
+  switch (head_dim / 8) {
+    case 4: head_qk_norm_rope_kernel<4><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
+    case 8: head_qk_norm_rope_kernel<8><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
+    case 16: head_qk_norm_rope_kernel<16><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
+    case 32: head_qk_norm_rope_kernel<32><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
+    default: throw Error("head_qk_norm_rope: head dim must be 32, 64, 128 or 256");
+  }
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void silu_bf16(void* x, int64_t n, void* stream) {
+  if (n == 0) return;
+  silu_bf16_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(static_cast<__nv_bfloat16*>(x), n);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void broadcast_row_bf16(const void* src, void* dst, int64_t dst_stride, int64_t rows, int64_t dim, void* stream) {
+  if (rows <= 0 || dim <= 0) return;
+  broadcast_row_kernel<<<grid_for(rows * dim), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      static_cast<const __nv_bfloat16*>(src), static_cast<__nv_bfloat16*>(dst), dst_stride, rows, dim);
+  JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
 void add_broadcast(const float* a, const float* b, float* out, int64_t n, int64_t b_len, void* stream) {

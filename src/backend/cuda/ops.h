@@ -35,6 +35,21 @@ void rope_interleaved(void* x, const float* cos_sin, int64_t rows, int64_t heads
 void qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* wk, const float* cos_sin,
                   int64_t rows, int64_t heads, int64_t head_dim, float eps, void* stream = nullptr);
 
+// Per-head q/k preparation (HunyuanVideo: RMSNorm over each head's head_dim channels, not over
+// the whole row as qk_norm_rope): q = rope(round_bf16(rms_norm_head(q) * wq)), likewise k, in
+// place over the fused QKV rows (q at qkv + r*row_stride, k dim = heads*head_dim later).
+// wq, wk: [head_dim] f32; cos_sin: [rows, head_dim/2] float2 (cos, sin) in x's token order, or
+// null = no rotation (text tokens). head_dim a multiple of 8 with head_dim/8 a power of 2 <= 32.
+void head_qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* wk, const float* cos_sin,
+                       int64_t rows, int64_t heads, int64_t head_dim, float eps, void* stream = nullptr);
+
+// x = SiLU(x) in place, bf16 [n] (an MLP activation the GEMM epilogues lack).
+void silu_bf16(void* x, int64_t n, void* stream = nullptr);
+
+// Every row of dst [rows, dim] (row stride dst_stride elements) = src [dim], bf16.
+void broadcast_row_bf16(const void* src, void* dst, int64_t dst_stride, int64_t rows, int64_t dim,
+                        void* stream = nullptr);
+
 // x += y * gate (gate broadcast over rows; null gate = 1). x: [rows, dim] f32, y: bf16.
 void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows, int64_t dim,
                         void* stream = nullptr);

@@ -35,13 +35,14 @@ __global__ void patchify_kernel(const float* __restrict__ x, __nv_bfloat16* __re
   }
 }
 
+template <bool CHANNEL_MAJOR>
 __global__ void unpatchify_kernel(const __nv_bfloat16* __restrict__ tok, float* __restrict__ out,
                                   const int64_t* __restrict__ order, Grid g, int64_t n) {
   const int64_t cols = g.C * g.P();
   for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < n;
        e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t i = e / cols, col = e % cols;
-    const int64_t p = col / g.C, c = col % g.C;
+    const int64_t p = CHANNEL_MAJOR ? col % g.P() : col / g.C, c = CHANNEL_MAJOR ? col / g.P() : col % g.C;
     const int a = static_cast<int>(p / (g.ph * g.pw)), b = static_cast<int>((p / g.pw) % g.ph),
               d = static_cast<int>(p % g.pw);
     const int64_t r = order ? order[i] : i;
@@ -71,7 +72,17 @@ void unpatchify(const void* tokens, float* out, const int64_t* order, int64_t ch
   const Grid g{channels, frames, height, width, pt, ph, pw};
   const int64_t n = frames * height * width * channels * pt * ph * pw;
   if (n == 0) return;
-  unpatchify_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+  unpatchify_kernel<false><<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      static_cast<const __nv_bfloat16*>(tokens), out, order, g, n);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void unpatchify_channel_major(const void* tokens, float* out, const int64_t* order, int64_t channels, int64_t frames,
+                              int64_t height, int64_t width, int pt, int ph, int pw, void* stream) {
+  const Grid g{channels, frames, height, width, pt, ph, pw};
+  const int64_t n = frames * height * width * channels * pt * ph * pw;
+  if (n == 0) return;
+  unpatchify_kernel<true><<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       static_cast<const __nv_bfloat16*>(tokens), out, order, g, n);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }

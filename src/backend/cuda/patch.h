@@ -16,4 +16,9 @@ void patchify(const float* x, void* patches, const int64_t* order, int64_t chann
 void unpatchify(const void* tokens, float* out, const int64_t* order, int64_t channels, int64_t frames,
                 int64_t height, int64_t width, int pt, int ph, int pw, void* stream = nullptr);
 
+// The same with rows ordered (c, i, j, k), channel-major (HunyuanVideo's unpatchify, the order
+// patchify reads).
+void unpatchify_channel_major(const void* tokens, float* out, const int64_t* order, int64_t channels, int64_t frames,
+                              int64_t height, int64_t width, int pt, int ph, int pw, void* stream = nullptr);
+
 }  // namespace jenga::cuda

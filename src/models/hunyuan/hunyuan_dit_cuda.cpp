@@ -1,0 +1,652 @@
+#include "models/hunyuan/hunyuan_dit_cuda.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backend/cuda/attention.h"
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/gemm.h"
+#include "backend/cuda/ops.h"
+#include "backend/cuda/patch.h"
+#include "backend/cuda/sampler.h"
+#include "backend/cuda/vec_ops.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "models/hunyuan/hunyuan_dit.h"
+#include "models/hunyuan/hunyuan_dit_cpu.h"
+
+namespace jenga::hunyuan {
+
+namespace {
+
+constexpr float kEps = 1e-6f;  // every LayerNorm and RMSNorm of the model
+
+void check_supported(const HunyuanConfig& c) {
+  c.validate();
+  if (c.head_dim() != 64 && c.head_dim() != 128)
+    fail("the CUDA HunyuanVideo DiT needs head dim 64 or 128 (the attention kernel's); this model has {} "
+         "(use --device cpu)", c.head_dim());
+  if (c.hidden % 8 != 0 || c.mlp_dim % 8 != 0 || c.refiner_mlp_dim % 8 != 0)
+    fail("the CUDA HunyuanVideo DiT needs hidden and MLP widths that are multiples of 8 (got {}, {}, {})", c.hidden,
+         c.mlp_dim, c.refiner_mlp_dim);
+}
+
+Tensor device_empty(DType dt, int64_t n) { return Tensor::empty(dt, Shape{std::max<int64_t>(n, 1)}, Device::CUDA); }
+
+// A host f32 array on the device as `dt` (bf16 for matrices, f32 for norm weights).
+Tensor upload(const float* host, int64_t n, DType dt) {
+  Tensor d = device_empty(dt, n);
+  if (dt == DType::F32) {
+    cuda::copy_to_device(d.data(), host, static_cast<size_t>(n) * 4);
+  } else {
+    std::vector<uint16_t> tmp(static_cast<size_t>(n));
+    convert(host, DType::F32, tmp.data(), dt, static_cast<size_t>(n));
+    cuda::copy_to_device(d.data(), tmp.data(), tmp.size() * 2);
+  }
+  return d;
+}
+
+Tensor upload_f32(const Tensor& t) {
+  JENGA_ASSERT(t.dtype() == DType::F32 && t.device() == Device::CPU);
+  return upload(t.data_as<float>(), t.numel(), DType::F32);
+}
+
+// nn.Linear on the device: w bf16 [out, in], b bf16 [out] or empty (no bias).
+struct DevLinear {
+  Tensor w, b;
+  int64_t out = 0, in = 0;
+  const void* bias() const { return b.numel() ? b.data() : nullptr; }
+};
+
+DevLinear upload_linear(const Linear& l) {
+  JENGA_ASSERT(l.w.ndim() >= 2 && l.w.dtype() == DType::F32);
+  DevLinear d;
+  d.out = l.w.dim(0), d.in = l.w.numel() / d.out;
+  d.w = upload(l.w.data_as<float>(), l.w.numel(), DType::BF16);
+  if (l.b.numel()) d.b = upload(l.b.data_as<float>(), l.b.numel(), DType::BF16);
+  return d;
+}
+
+// One stream of a double block; q/k norms f32 [head dim].
+struct DevStream {
+  DevLinear mod, qkv, proj, fc1, fc2;
+  Tensor q_norm, k_norm;
+};
+struct DevDouble {
+  DevStream img, txt;
+};
+struct DevSingle {
+  DevLinear linear1, linear2, mod;  // linear1 rows: q, k, v (3h) then the MLP (m)
+  Tensor q_norm, k_norm;
+};
+struct DevRefiner {
+  Tensor norm1_w, norm1_b, norm2_w, norm2_b;  // f32 [h]
+  DevLinear qkv, proj, fc1, fc2, ada;
+};
+
+}  // namespace
+
+struct HunyuanDitCuda::Impl {
+  HunyuanConfig c;
+  cuda::GemmRunner gemm;
+  // Weights.
+  DevLinear img_in, txt_input, txt_t0, txt_t2, txt_c1, txt_c2, time0, time2, vec_in, vec_out, guid0, guid2;
+  DevLinear final_linear, final_ada;
+  std::vector<DevRefiner> refiner;
+  std::vector<DevDouble> doubles;
+  std::vector<DevSingle> singles;
+  size_t weight_bytes = 0;
+  // Modulation vectors (f32) at these offsets of `mods`: per double block img 6h then txt 6h,
+  // per single block 3h, the head 2h, per refiner block 2h (gates).
+  std::vector<int64_t> mod_double, mod_single, mod_refiner;
+  int64_t mod_head = 0, mod_total = 0;
+  // Activations, sized by prepare(). L = Li + Lt rows, image first; `big` rows are `wide`
+  // elements apart: attention output [L, h] | single-block MLP [L, m] side by side (the input
+  // of linear2), or contiguous MLP hidden rows of the double blocks and the refiner.
+  int64_t F = 0, H = 0, W = 0, Li = 0, Lt = 0, L = 0, wide = 0;
+  Tensor order, rope, patches, x, h, qkv, big, y, head_out;
+  Tensor t_sin, g_sin, tmp, vec, cvec, mods;
+  size_t act_bytes = 0;
+
+  void count_weights() {
+    weight_bytes = 0;
+    auto add = [&](const DevLinear& l) { weight_bytes += l.w.nbytes() + l.b.nbytes(); };
+    for (const auto* l : {&img_in, &txt_input, &txt_t0, &txt_t2, &txt_c1, &txt_c2, &time0, &time2, &vec_in, &vec_out,
+                          &guid0, &guid2, &final_linear, &final_ada})
+      add(*l);
+    for (const auto& r : refiner) {
+      for (const auto* l : {&r.qkv, &r.proj, &r.fc1, &r.fc2, &r.ada}) add(*l);
+      weight_bytes += r.norm1_w.nbytes() * 4;
+    }
+    for (const auto& d : doubles)
+      for (const auto* s : {&d.img, &d.txt}) {
+        for (const auto* l : {&s->mod, &s->qkv, &s->proj, &s->fc1, &s->fc2}) add(*l);
+        weight_bytes += s->q_norm.nbytes() + s->k_norm.nbytes();
+      }
+    for (const auto& s : singles) {
+      for (const auto* l : {&s.linear1, &s.linear2, &s.mod}) add(*l);
+      weight_bytes += s.q_norm.nbytes() + s.k_norm.nbytes();
+    }
+  }
+
+  void layout_mods() {
+    const int64_t h = c.hidden;
+    mod_total = 0;
+    mod_double.clear(), mod_single.clear(), mod_refiner.clear();
+    for (size_t i = 0; i < doubles.size(); ++i) mod_double.push_back(mod_total), mod_total += 12 * h;
+    for (size_t i = 0; i < singles.size(); ++i) mod_single.push_back(mod_total), mod_total += 3 * h;
+    mod_head = mod_total, mod_total += 2 * h;
+    for (size_t i = 0; i < refiner.size(); ++i) mod_refiner.push_back(mod_total), mod_total += 2 * h;
+  }
+
+  // y rows [rows, l.out] (ldy apart) = x rows [rows, l.in] (ldx apart) W^T + b, with `ep` (Bias
+  // becomes None for a linear without bias). w_row0: the first weight row used (a slice of the
+  // output features, e.g. single blocks' linear1), n_out: how many.
+  void linear(const void* x, int64_t ldx, const DevLinear& l, void* y, int64_t ldy, int64_t rows, cuda::Epilogue ep,
+              void* s, int64_t w_row0 = 0, int64_t n_out = 0) {
+    if (rows == 0) return;
+    if (!n_out) n_out = l.out;
+    const auto* w = static_cast<const uint16_t*>(l.w.data()) + w_row0 * l.in;
+    const auto* b = l.bias() ? static_cast<const uint16_t*>(l.bias()) + w_row0 : nullptr;
+    if (!b && ep == cuda::Epilogue::Bias) ep = cuda::Epilogue::None;
+    JENGA_ASSERT(b || ep == cuda::Epilogue::None);
+    gemm.linear_strided(x, ldx ? ldx : l.in, w, b, y, ldy ? ldy : n_out, rows, n_out, l.in, ep, s);
+  }
+
+  // GEMV over f32 vectors: y (+)= l(act(x)).
+  void gemv(const float* x, const DevLinear& l, float* y, bool silu_input, bool accumulate, void* s) {
+    cuda::linear_vec_bf16(x, l.w.data(), l.bias(), y, l.out, l.in, silu_input, accumulate, s);
+  }
+
+  // Self-attention of `len` rows over themselves (one varlen segment): q/k/v rows `in_stride`
+  // apart (k at q + h, v at q + 2h), out rows `out_stride` apart.
+  void attend(const uint16_t* q, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t len, void* s,
+              const DeviceBlockLayout* layout = nullptr) {
+    if (len <= 0) return;
+    const int64_t hd = c.head_dim(), h = c.hidden;
+    cuda::AttentionParams p;
+    p.q = q, p.k = q + h, p.v = q + 2 * h, p.out = out;
+    p.batch = 1, p.heads = static_cast<int>(c.heads), p.q_len = p.k_len = static_cast<int>(len);
+    p.head_dim = static_cast<int>(hd);
+    p.q_row_stride = p.k_row_stride = p.v_row_stride = in_stride;
+    p.q_head_stride = p.k_head_stride = p.v_head_stride = p.out_head_stride = hd;
+    p.q_batch_stride = p.k_batch_stride = p.v_batch_stride = len * in_stride;
+    p.out_row_stride = out_stride, p.out_batch_stride = len * out_stride;
+    p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+    if (layout) {
+      p.block_offsets = layout->offsets;
+      p.block_indices = layout->indices;
+      p.key_block_bias = layout->key_block_bias;
+    }
+    cuda::attention_forward(p, s);
+  }
+
+  // The official varlen segments over q/k/v rows [0, L): image + valid text, then padding text.
+  // hooks' self_attn_layout (as the CPU reference's): a block-sparse layout over the first
+  // segment (its text rows are the condition blocks at its end); the padding stays dense.
+  void attend_segments(const uint16_t* q, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t valid,
+                       const CudaDitHooks* hooks, int layer, void* s) {
+    const int64_t la = Li + valid;
+    DeviceBlockLayout layout;
+    if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(layer, q, q + c.hidden, la, in_stride, s);
+    attend(q, in_stride, out, out_stride, la, s, layout.offsets ? &layout : nullptr);
+    attend(q + la * in_stride, in_stride, out + la * out_stride, out_stride, L - la, s);
+  }
+
+  // The modulation vectors of every block, the head and the refiner from vec and cvec.
+  void modulations(void* s) {
+    float* m = mods.data_as<float>();
+    const float* v = vec.data_as<float>();
+    for (size_t i = 0; i < doubles.size(); ++i) {
+      gemv(v, doubles[i].img.mod, m + mod_double[i], true, false, s);
+      gemv(v, doubles[i].txt.mod, m + mod_double[i] + 6 * c.hidden, true, false, s);
+    }
+    for (size_t i = 0; i < singles.size(); ++i) gemv(v, singles[i].mod, m + mod_single[i], true, false, s);
+    gemv(v, final_ada, m + mod_head, true, false, s);
+    for (size_t i = 0; i < refiner.size(); ++i) gemv(cvec.data_as<float>(), refiner[i].ada, m + mod_refiner[i], true, false, s);
+  }
+
+  // txt_in: the token refiner over the text rows [Li, L) of x (written there).
+  void token_refiner(const HunyuanTextDevice& text, void* s) {
+    const int64_t h = c.hidden, rm = c.refiner_mlp_dim, v = text.valid;
+    float* xt = x.data_as<float>() + Li * h;
+    auto* ht = static_cast<uint16_t*>(h_buf()) + Li * h;
+    auto* q = static_cast<uint16_t*>(qkv.data()) + Li * 3 * h;
+    auto* att = static_cast<uint16_t*>(big.data()) + Li * wide;
+    auto* ff = static_cast<uint16_t*>(big.data()) + Li * rm;
+    auto* yt = static_cast<uint16_t*>(y.data()) + Li * h;
+    linear(text.states, 0, txt_input, ht, 0, Lt, cuda::Epilogue::Bias, s);
+    JENGA_CUDA_CHECK(cudaMemsetAsync(xt, 0, static_cast<size_t>(Lt * h) * 4, static_cast<cudaStream_t>(s)));
+    cuda::gated_residual_add(xt, ht, nullptr, Lt, h, s);
+    for (size_t r = 0; r < refiner.size(); ++r) {
+      const DevRefiner& B = refiner[r];
+      const float* gates = mods.data_as<float>() + mod_refiner[r];  // gate_msa, gate_mlp
+      cuda::layer_norm_modulate(xt, B.norm1_w.data_as<float>(), B.norm1_b.data_as<float>(), nullptr, nullptr, ht, Lt,
+                                h, kEps, s);
+      linear(ht, 0, B.qkv, q, 0, Lt, cuda::Epilogue::Bias, s);
+      // Real queries attend to the real keys; a padding query sees key 0 only: its output is v_0.
+      attend(q, 3 * h, att, wide, v, s);
+      cuda::broadcast_row_bf16(q + 2 * h, att + v * wide, wide, Lt - v, h, s);
+      linear(att, wide, B.proj, yt, 0, Lt, cuda::Epilogue::Bias, s);
+      cuda::add_layer_norm_modulate(xt, yt, gates, B.norm2_w.data_as<float>(), B.norm2_b.data_as<float>(), nullptr,
+                                    nullptr, ht, Lt, h, kEps, s);
+      linear(ht, 0, B.fc1, ff, 0, Lt, cuda::Epilogue::Bias, s);
+      cuda::silu_bf16(ff, Lt * rm, s);
+      linear(ff, 0, B.fc2, yt, 0, Lt, cuda::Epilogue::Bias, s);
+      cuda::gated_residual_add(xt, yt, gates + h, Lt, h, s);
+    }
+  }
+
+  void* h_buf() { return h.data(); }
+};
+
+HunyuanDitCuda::HunyuanDitCuda() : impl_(std::make_unique<Impl>()) {}
+HunyuanDitCuda::~HunyuanDitCuda() = default;
+const HunyuanConfig& HunyuanDitCuda::config() const { return impl_->c; }
+size_t HunyuanDitCuda::weight_bytes() const { return impl_->weight_bytes; }
+size_t HunyuanDitCuda::activation_bytes() const { return impl_->act_bytes; }
+int64_t HunyuanDitCuda::image_tokens() const { return impl_->Li; }
+int64_t HunyuanDitCuda::text_len() const { return impl_->Lt; }
+
+std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::from_model(const HunyuanDit& model) {
+  cuda::init();
+  const HunyuanConfig& c = model.config;
+  check_supported(c);
+  const HunyuanWeights& Wt = model.weights;
+  std::unique_ptr<HunyuanDitCuda> m(new HunyuanDitCuda());
+  Impl& I = *m->impl_;
+  I.c = c;
+  // img_in: the Conv3d (stride = kernel) as a GEMM over (c, i, j, k) patch rows.
+  I.img_in = upload_linear(Linear{Wt.img_in_w.reshape({c.hidden, -1}), Wt.img_in_b});
+  I.txt_input = upload_linear(Wt.txt_input);
+  I.txt_t0 = upload_linear(Wt.txt_t0), I.txt_t2 = upload_linear(Wt.txt_t2);
+  I.txt_c1 = upload_linear(Wt.txt_c1), I.txt_c2 = upload_linear(Wt.txt_c2);
+  I.time0 = upload_linear(Wt.time0), I.time2 = upload_linear(Wt.time2);
+  I.vec_in = upload_linear(Wt.vec_in), I.vec_out = upload_linear(Wt.vec_out);
+  if (c.guidance_embed) I.guid0 = upload_linear(Wt.guid0), I.guid2 = upload_linear(Wt.guid2);
+  I.final_linear = upload_linear(Wt.final_linear), I.final_ada = upload_linear(Wt.final_ada);
+  for (const RefinerBlock& b : Wt.refiner) {
+    DevRefiner d;
+    d.norm1_w = upload_f32(b.norm1_w), d.norm1_b = upload_f32(b.norm1_b);
+    d.norm2_w = upload_f32(b.norm2_w), d.norm2_b = upload_f32(b.norm2_b);
+    d.qkv = upload_linear(b.qkv), d.proj = upload_linear(b.proj);
+    d.fc1 = upload_linear(b.fc1), d.fc2 = upload_linear(b.fc2), d.ada = upload_linear(b.ada);
+    I.refiner.push_back(std::move(d));
+  }
+  auto stream = [](const StreamWeights& s) {
+    DevStream d;
+    d.mod = upload_linear(s.mod), d.qkv = upload_linear(s.qkv), d.proj = upload_linear(s.proj);
+    d.fc1 = upload_linear(s.fc1), d.fc2 = upload_linear(s.fc2);
+    d.q_norm = upload_f32(s.q_norm), d.k_norm = upload_f32(s.k_norm);
+    return d;
+  };
+  for (const DoubleBlock& b : Wt.doubles) I.doubles.push_back({stream(b.img), stream(b.txt)});
+  for (const SingleBlock& b : Wt.singles) {
+    DevSingle d;
+    d.linear1 = upload_linear(b.linear1), d.linear2 = upload_linear(b.linear2), d.mod = upload_linear(b.mod);
+    d.q_norm = upload_f32(b.q_norm), d.k_norm = upload_f32(b.k_norm);
+    I.singles.push_back(std::move(d));
+  }
+  I.layout_mods();
+  I.count_weights();
+  return m;
+}
+
+std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::random(const HunyuanConfig& c, uint64_t seed) {
+  cuda::init();
+  check_supported(c);
+  std::unique_ptr<HunyuanDitCuda> m(new HunyuanDitCuda());
+  Impl& I = *m->impl_;
+  I.c = c;
+  uint64_t offset = 0;
+  auto fill = [&](Tensor& t, float scale, float shift) {
+    if (t.dtype() == DType::BF16)
+      cuda::fill_normal_bf16(t.data(), t.numel(), seed, offset, scale, shift);
+    else
+      cuda::fill_normal_f32(t.data_as<float>(), t.numel(), seed, offset, scale, shift);
+    offset += static_cast<uint64_t>(t.numel());
+  };
+  auto lin = [&](int64_t out, int64_t in, bool bias = true) {
+    DevLinear d;
+    d.out = out, d.in = in;
+    d.w = device_empty(DType::BF16, out * in);
+    fill(d.w, 1.0f / std::sqrt(static_cast<float>(in)), 0.0f);
+    if (bias) {
+      d.b = device_empty(DType::BF16, out);
+      fill(d.b, 0.02f, 0.0f);
+    }
+    return d;
+  };
+  auto norm = [&](int64_t n, float scale, float shift) {
+    Tensor t = device_empty(DType::F32, n);
+    fill(t, scale, shift);
+    return t;
+  };
+  const int64_t h = c.hidden, hd = c.head_dim(), m_ = c.mlp_dim, rm = c.refiner_mlp_dim;
+  const int64_t pl = c.in_channels * c.patch[0] * c.patch[1] * c.patch[2];
+  const int64_t ol = c.out_channels * c.patch[0] * c.patch[1] * c.patch[2];
+  I.img_in = lin(h, pl);
+  I.txt_input = lin(h, c.text_dim);
+  I.txt_t0 = lin(h, c.freq_dim), I.txt_t2 = lin(h, h);
+  I.txt_c1 = lin(h, c.text_dim), I.txt_c2 = lin(h, h);
+  I.time0 = lin(h, c.freq_dim), I.time2 = lin(h, h);
+  I.vec_in = lin(h, c.text_dim_2), I.vec_out = lin(h, h);
+  if (c.guidance_embed) I.guid0 = lin(h, c.freq_dim), I.guid2 = lin(h, h);
+  I.final_linear = lin(ol, h), I.final_ada = lin(2 * h, h);
+  for (int64_t r = 0; r < c.refiner_depth; ++r) {
+    DevRefiner d;
+    d.norm1_w = norm(h, 0.1f, 1.0f), d.norm1_b = norm(h, 0.02f, 0.0f);
+    d.norm2_w = norm(h, 0.1f, 1.0f), d.norm2_b = norm(h, 0.02f, 0.0f);
+    d.qkv = lin(3 * h, h), d.proj = lin(h, h), d.fc1 = lin(rm, h), d.fc2 = lin(h, rm), d.ada = lin(2 * h, h);
+    I.refiner.push_back(std::move(d));
+  }
+  for (int64_t b = 0; b < c.double_blocks; ++b) {
+    DevDouble d;
+    for (DevStream* s : {&d.img, &d.txt}) {
+      s->mod = lin(6 * h, h), s->qkv = lin(3 * h, h, c.qkv_bias), s->proj = lin(h, h, c.qkv_bias);
+      s->fc1 = lin(m_, h), s->fc2 = lin(h, m_);
+      s->q_norm = norm(hd, 0.1f, 1.0f), s->k_norm = norm(hd, 0.1f, 1.0f);
+    }
+    I.doubles.push_back(std::move(d));
+  }
+  for (int64_t b = 0; b < c.single_blocks; ++b) {
+    DevSingle d;
+    d.linear1 = lin(3 * h + m_, h), d.linear2 = lin(h, h + m_), d.mod = lin(3 * h, h);
+    d.q_norm = norm(hd, 0.1f, 1.0f), d.k_norm = norm(hd, 0.1f, 1.0f);
+    I.singles.push_back(std::move(d));
+  }
+  I.layout_mods();
+  I.count_weights();
+  cuda::synchronize();
+  return m;
+}
+
+void HunyuanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, int64_t text_len,
+                             std::span<const int64_t> token_order) {
+  Impl& I = *impl_;
+  const HunyuanConfig& c = I.c;
+  if (frames <= 0 || height <= 0 || width <= 0) fail("DiT prepare: empty token grid {}x{}x{}", frames, height, width);
+  if (text_len < 1) fail("DiT prepare: {} text rows; HunyuanVideo needs at least 1", text_len);
+  const int64_t Li = frames * height * width;
+  if (!token_order.empty() && static_cast<int64_t>(token_order.size()) != Li)
+    fail("DiT prepare: token order has {} entries for {} tokens", token_order.size(), Li);
+  I.F = frames, I.H = height, I.W = width, I.Li = Li, I.Lt = text_len, I.L = Li + text_len;
+  const int64_t L = I.L, h = c.hidden, hd = c.head_dim();
+  const int64_t pl = c.in_channels * c.patch[0] * c.patch[1] * c.patch[2];
+  const int64_t ol = c.out_channels * c.patch[0] * c.patch[1] * c.patch[2];
+  I.wide = std::max({h + c.mlp_dim, c.refiner_mlp_dim});
+  // RoPE in the token order as (cos, sin) pairs: the f32 tables of the CPU reference.
+  const HunyuanRope r = rope_table_cpu(c, frames, height, width);
+  std::vector<float> cs(static_cast<size_t>(Li * hd));
+  for (int64_t i = 0; i < Li; ++i) {
+    const int64_t src = token_order.empty() ? i : token_order[static_cast<size_t>(i)];
+    if (src < 0 || src >= Li) fail("DiT prepare: token order entry {} is out of range", src);
+    for (int64_t j = 0; j < hd / 2; ++j) {
+      cs[static_cast<size_t>((i * hd / 2 + j) * 2)] = r.cos[static_cast<size_t>(src * hd + 2 * j)];
+      cs[static_cast<size_t>((i * hd / 2 + j) * 2 + 1)] = r.sin[static_cast<size_t>(src * hd + 2 * j)];
+    }
+  }
+  I.rope = upload(cs.data(), static_cast<int64_t>(cs.size()), DType::F32);
+  I.order = Tensor();
+  if (!token_order.empty()) {
+    I.order = device_empty(DType::I64, Li);
+    cuda::copy_to_device(I.order.data(), token_order.data(), static_cast<size_t>(Li) * 8);
+  }
+  I.patches = device_empty(DType::BF16, Li * pl);
+  I.x = device_empty(DType::F32, L * h);
+  I.h = device_empty(DType::BF16, L * h);
+  I.qkv = device_empty(DType::BF16, L * 3 * h);
+  I.big = device_empty(DType::BF16, L * I.wide);
+  I.y = device_empty(DType::BF16, L * h);
+  I.head_out = device_empty(DType::BF16, Li * ol);
+  I.t_sin = device_empty(DType::F32, c.freq_dim);
+  I.g_sin = device_empty(DType::F32, c.freq_dim);
+  I.tmp = device_empty(DType::F32, h);
+  I.vec = device_empty(DType::F32, h);
+  I.cvec = device_empty(DType::F32, h);
+  I.mods = device_empty(DType::F32, I.mod_total);
+  I.act_bytes = 0;
+  for (auto* t : {&I.rope, &I.order, &I.patches, &I.x, &I.h, &I.qkv, &I.big, &I.y, &I.head_out, &I.t_sin, &I.g_sin,
+                  &I.tmp, &I.vec, &I.cvec, &I.mods})
+    I.act_bytes += t->nbytes();
+}
+
+double HunyuanDitCuda::dense_flops(int64_t valid) const {
+  const Impl& I = *impl_;
+  const HunyuanConfig& c = I.c;
+  const double Li = static_cast<double>(I.Li), Lt = static_cast<double>(I.Lt), L = Li + Lt;
+  const double h = static_cast<double>(c.hidden), m = static_cast<double>(c.mlp_dim);
+  const double rm = static_cast<double>(c.refiner_mlp_dim), v = static_cast<double>(valid);
+  const double la = Li + v, lp = Lt - v;
+  const double attn = 4.0 * (la * la + lp * lp) * h;
+  const double dbl = 2.0 * L * h * (3 * h + h + 2 * m) + attn;
+  const double sgl = 2.0 * L * h * (3 * h + m) + 2.0 * L * (h + m) * h + attn;
+  const double ref = 2.0 * Lt * h * (3 * h + h + 2 * rm) + 4.0 * v * v * h;
+  const double pl = static_cast<double>(c.in_channels * c.patch[0] * c.patch[1] * c.patch[2]);
+  const double ol = static_cast<double>(c.out_channels * c.patch[0] * c.patch[1] * c.patch[2]);
+  return dbl * static_cast<double>(c.double_blocks) + sgl * static_cast<double>(c.single_blocks) +
+         ref * static_cast<double>(c.refiner_depth) + 2.0 * Lt * static_cast<double>(c.text_dim) * h +
+         2.0 * Li * pl * h + 2.0 * Li * h * ol;
+}
+
+void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDevice& text, float guidance, float* out,
+                             void* s, const CudaDitHooks* hooks) {
+  Impl& I = *impl_;
+  const HunyuanConfig& c = I.c;
+  if (I.L == 0) fail("DiT forward called before prepare()");
+  if (text.valid < 1 || text.valid > I.Lt)
+    fail("HunyuanVideo DiT: {} valid text tokens of {} prepared rows; need 1 .. {}", text.valid, I.Lt, I.Lt);
+  if (hooks && hooks->self_attention)
+    fail("HunyuanVideo DiT (CUDA): the attention replacement hook (Sparse VideoGen) is not supported yet");
+  const int64_t Li = I.Li, Lt = I.Lt, L = I.L, h = c.hidden, heads = c.heads, hd = c.head_dim(), m = c.mlp_dim;
+  const int64_t wide = I.wide, v = text.valid;
+  const int64_t* order = I.order.numel() ? I.order.data_as<int64_t>() : nullptr;
+  const auto stream = static_cast<cudaStream_t>(s);
+  using cuda::Epilogue;
+  auto mark = [&](const char* phase) {
+    if (hooks && hooks->mark) hooks->mark(phase, s);
+  };
+  const bool skip_blocks = hooks && hooks->residual && hooks->reuse_residual;
+  const bool store_residual = hooks && hooks->residual && !hooks->reuse_residual;
+  float* X = I.x.data_as<float>();
+  auto* Hb = static_cast<uint16_t*>(I.h.data());
+  auto* Q = static_cast<uint16_t*>(I.qkv.data());
+  auto* Big = static_cast<uint16_t*>(I.big.data());
+  auto* Y = static_cast<uint16_t*>(I.y.data());
+  const float* cs = I.rope.data_as<float>();
+
+  mark("embed");
+  // img_in: patches gathered straight into token order -> f32 residual rows [0, Li).
+  cuda::patchify(x, I.patches.data(), order, c.in_channels, I.F, I.H, I.W, static_cast<int>(c.patch[0]),
+                 static_cast<int>(c.patch[1]), static_cast<int>(c.patch[2]), s);
+  I.linear(I.patches.data(), 0, I.img_in, Hb, 0, Li, Epilogue::Bias, s);
+  JENGA_CUDA_CHECK(cudaMemsetAsync(X, 0, static_cast<size_t>(Li * h) * 4, stream));
+  cuda::gated_residual_add(X, Hb, nullptr, Li, h, s);
+
+  // vec = time_in(t) + vector_in(pooled) + guidance_in(guidance); the refiner's context vector
+  // c = t_embedder(t) + c_embedder(mean of the valid text states). f32 over bf16 weights.
+  float* vec = I.vec.data_as<float>();
+  float* tmp = I.tmp.data_as<float>();
+  float* cvec = I.cvec.data_as<float>();
+  cuda::sinusoidal_embedding(t, I.t_sin.data_as<float>(), c.freq_dim, s);
+  I.gemv(I.t_sin.data_as<float>(), I.time0, tmp, false, false, s);
+  I.gemv(tmp, I.time2, vec, true, false, s);
+  I.gemv(text.pooled, I.vec_in, tmp, false, false, s);
+  I.gemv(tmp, I.vec_out, vec, true, true, s);
+  if (c.guidance_embed) {
+    cuda::sinusoidal_embedding_value(guidance, I.g_sin.data_as<float>(), c.freq_dim, s);
+    I.gemv(I.g_sin.data_as<float>(), I.guid0, tmp, false, false, s);
+    I.gemv(tmp, I.guid2, vec, true, true, s);
+  }
+  I.gemv(I.t_sin.data_as<float>(), I.txt_t0, tmp, false, false, s);
+  I.gemv(tmp, I.txt_t2, cvec, true, false, s);
+  I.gemv(text.mean, I.txt_c1, tmp, false, false, s);
+  I.gemv(tmp, I.txt_c2, cvec, true, true, s);
+  mark("modulation");
+  I.modulations(s);
+
+  if (skip_blocks) {
+    cuda::axpby(X, 1.0f, hooks->residual, 1.0f, Li * h, s);
+  } else {
+    mark("token refiner");
+    I.token_refiner(text, s);
+    if (store_residual) cuda::axpby(hooks->residual, 1.0f, X, 0.0f, Li * h, s);
+    int layer = 0;
+    // Both streams' rows of one buffer: image [0, Li), text [Li, L).
+    const int64_t rows[2] = {Li, Lt}, row0[2] = {0, Li};
+    for (size_t b = 0; b < I.doubles.size(); ++b, ++layer) {
+      const DevDouble& B = I.doubles[b];
+      const DevStream* S[2] = {&B.img, &B.txt};
+      const float* md[2] = {I.mods.data_as<float>() + I.mod_double[b], I.mods.data_as<float>() + I.mod_double[b] + 6 * h};
+      mark("norm");
+      for (int k = 0; k < 2; ++k)
+        cuda::layer_norm_modulate(X + row0[k] * h, nullptr, nullptr, md[k], md[k] + h, Hb + row0[k] * h, rows[k], h,
+                                  kEps, s);
+      mark("gemm qkv");
+      for (int k = 0; k < 2; ++k)
+        I.linear(Hb + row0[k] * h, 0, S[k]->qkv, Q + row0[k] * 3 * h, 0, rows[k], Epilogue::Bias, s);
+      mark("qk norm+rope");
+      for (int k = 0; k < 2; ++k)
+        cuda::head_qk_norm_rope(Q + row0[k] * 3 * h, 3 * h, S[k]->q_norm.data_as<float>(),
+                                S[k]->k_norm.data_as<float>(), k == 0 ? cs : nullptr, rows[k], heads, hd, kEps, s);
+      mark("self-attn");
+      I.attend_segments(Q, 3 * h, Big, wide, v, hooks, layer, s);
+      mark("gemm o");
+      for (int k = 0; k < 2; ++k)
+        I.linear(Big + row0[k] * wide, wide, S[k]->proj, Y + row0[k] * h, 0, rows[k], Epilogue::Bias, s);
+      mark("residual+norm");
+      for (int k = 0; k < 2; ++k)
+        cuda::add_layer_norm_modulate(X + row0[k] * h, Y + row0[k] * h, md[k] + 2 * h, nullptr, nullptr, md[k] + 3 * h,
+                                      md[k] + 4 * h, Hb + row0[k] * h, rows[k], h, kEps, s);
+      mark("gemm mlp1+gelu");
+      for (int k = 0; k < 2; ++k)
+        I.linear(Hb + row0[k] * h, 0, S[k]->fc1, Big + row0[k] * m, 0, rows[k], Epilogue::BiasGeluTanh, s);
+      mark("gemm mlp2");
+      for (int k = 0; k < 2; ++k)
+        I.linear(Big + row0[k] * m, 0, S[k]->fc2, Y + row0[k] * h, 0, rows[k], Epilogue::Bias, s);
+      mark("residual");
+      for (int k = 0; k < 2; ++k) cuda::gated_residual_add(X + row0[k] * h, Y + row0[k] * h, md[k] + 5 * h, rows[k], h, s);
+      mark("other");
+      if (hooks && hooks->after_block) hooks->after_block(layer, X, L, s);
+    }
+    for (size_t b = 0; b < I.singles.size(); ++b, ++layer) {
+      const DevSingle& B = I.singles[b];
+      const float* md = I.mods.data_as<float>() + I.mod_single[b];  // shift, scale, gate
+      mark("norm");
+      cuda::layer_norm_modulate(X, nullptr, nullptr, md, md + h, Hb, L, h, kEps, s);
+      mark("gemm qkv");
+      I.linear(Hb, 0, B.linear1, Q, 0, L, Epilogue::Bias, s, 0, 3 * h);
+      mark("gemm mlp1+gelu");
+      // The MLP half of linear1, GELU fused, beside the attention output: [attn | mlp] rows.
+      I.linear(Hb, 0, B.linear1, Big + h, wide, L, Epilogue::BiasGeluTanh, s, 3 * h, m);
+      mark("qk norm+rope");
+      cuda::head_qk_norm_rope(Q, 3 * h, B.q_norm.data_as<float>(), B.k_norm.data_as<float>(), cs, Li, heads, hd, kEps, s);
+      cuda::head_qk_norm_rope(Q + Li * 3 * h, 3 * h, B.q_norm.data_as<float>(), B.k_norm.data_as<float>(), nullptr, Lt,
+                              heads, hd, kEps, s);
+      mark("self-attn");
+      I.attend_segments(Q, 3 * h, Big, wide, v, hooks, layer, s);
+      mark("gemm mlp2");
+      I.linear(Big, wide, B.linear2, Y, 0, L, Epilogue::Bias, s);
+      mark("residual");
+      cuda::gated_residual_add(X, Y, md + 2 * h, L, h, s);
+      mark("other");
+      if (hooks && hooks->after_block) hooks->after_block(layer, X, L, s);
+    }
+    if (store_residual) cuda::axpby(hooks->residual, 1.0f, X, -1.0f, Li * h, s);
+  }
+
+  // final_layer over the image rows: LayerNorm, (shift, scale), Linear; channel-major unpatchify
+  // back to raster order.
+  mark("head");
+  const float* hm = I.mods.data_as<float>() + I.mod_head;
+  cuda::layer_norm_modulate(X, nullptr, nullptr, hm, hm + h, Hb, Li, h, kEps, s);
+  I.linear(Hb, 0, I.final_linear, I.head_out.data(), 0, Li, Epilogue::Bias, s);
+  cuda::unpatchify_channel_major(I.head_out.data(), out, order, c.out_channels, I.F, I.H, I.W,
+                                 static_cast<int>(c.patch[0]), static_cast<int>(c.patch[1]),
+                                 static_cast<int>(c.patch[2]), s);
+  mark("end");
+}
+
+std::vector<float> HunyuanDitCuda::time_embedding(double t) {
+  Impl& I = *impl_;
+  const HunyuanConfig& c = I.c;
+  Tensor sin = device_empty(DType::F32, c.freq_dim), hbuf = device_empty(DType::F32, c.hidden);
+  Tensor e = device_empty(DType::F32, c.hidden);
+  cuda::sinusoidal_embedding_value(static_cast<float>(t), sin.data_as<float>(), c.freq_dim);
+  I.gemv(sin.data_as<float>(), I.time0, hbuf.data_as<float>(), false, false, nullptr);
+  I.gemv(hbuf.data_as<float>(), I.time2, e.data_as<float>(), true, false, nullptr);
+  std::vector<float> out(static_cast<size_t>(c.hidden));
+  cuda::synchronize();
+  cuda::copy_to_host(out.data(), e.data(), out.size() * 4);
+  return out;
+}
+
+HunyuanTextDevice HunyuanTextUpload::view() const {
+  HunyuanTextDevice d;
+  d.states = states.data();
+  d.mean = mean.data_as<float>();
+  d.pooled = pooled.data_as<float>();
+  d.valid = valid;
+  return d;
+}
+
+HunyuanTextUpload upload_hunyuan_text(const HunyuanConfig& c, const float* text_states, int64_t rows, int64_t valid,
+                                      const float* pooled, int64_t text_len) {
+  if (valid < 1 || valid > rows) fail("HunyuanVideo text: {} valid tokens of {}; need at least 1", valid, rows);
+  if (rows > text_len) fail("HunyuanVideo text: {} text rows; the DiT was prepared for at most {}", rows, text_len);
+  const int64_t d = c.text_dim;
+  std::vector<uint16_t> st(static_cast<size_t>(text_len * d), 0);  // zero rows after the prompt
+  convert(text_states, DType::F32, st.data(), DType::BF16, static_cast<size_t>(rows * d));
+  // The refiner's context: the mean of the valid rows, in f32 as the official (fp32 mask).
+  std::vector<float> mean(static_cast<size_t>(d), 0.0f);
+  for (int64_t i = 0; i < valid; ++i)
+    for (int64_t j = 0; j < d; ++j) mean[static_cast<size_t>(j)] += text_states[i * d + j];
+  for (float& x : mean) x /= static_cast<float>(valid);
+  HunyuanTextUpload u;
+  u.states = device_empty(DType::BF16, text_len * d);
+  cuda::copy_to_device(u.states.data(), st.data(), st.size() * 2);
+  u.mean = upload(mean.data(), d, DType::F32);
+  u.pooled = upload(pooled, c.text_dim_2, DType::F32);
+  u.valid = valid;
+  return u;
+}
+
+Tensor hunyuan_forward_cuda(const HunyuanDit& model, const Tensor& x, float t, const float* text_states,
+                            int64_t text_len, int64_t valid, const float* text_states_2, float guidance,
+                            std::vector<Tensor>* blocks) {
+  const HunyuanConfig& c = model.config;
+  if (x.ndim() != 4 || x.dim(0) != c.in_channels)
+    fail("HunyuanVideo DiT: x must be [{}, F, H, W]; got {}", c.in_channels, x.shape().str());
+  if (x.dim(1) % c.patch[0] || x.dim(2) % c.patch[1] || x.dim(3) % c.patch[2])
+    fail("HunyuanVideo latent {}x{}x{} is not divisible by the patch size {}x{}x{}", x.dim(1), x.dim(2), x.dim(3),
+         c.patch[0], c.patch[1], c.patch[2]);
+  auto dit = HunyuanDitCuda::from_model(model);
+  dit->prepare(x.dim(1) / c.patch[0], x.dim(2) / c.patch[1], x.dim(3) / c.patch[2], text_len);
+  const HunyuanTextUpload text = upload_hunyuan_text(c, text_states, text_len, valid, text_states_2, text_len);
+  Tensor dx = Tensor::empty(DType::F32, x.shape(), Device::CUDA);
+  Tensor dout = Tensor::empty(DType::F32, Shape{c.out_channels, x.dim(1), x.dim(2), x.dim(3)}, Device::CUDA);
+  Tensor dt = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
+  cuda::copy_to_device(dx.data(), x.data(), x.nbytes());
+  cuda::copy_to_device(dt.data(), &t, 4);
+  CudaDitHooks hooks;
+  if (blocks) {
+    blocks->clear();
+    hooks.after_block = [&](int, const float* xs, int64_t tokens, void*) {
+      Tensor hb = Tensor::empty(DType::F32, Shape{tokens, c.hidden});
+      cuda::synchronize();
+      cuda::copy_to_host(hb.data(), xs, hb.nbytes());
+      blocks->push_back(std::move(hb));
+    };
+  }
+  dit->forward(dx.data_as<float>(), dt.data_as<float>(), text.view(), guidance, dout.data_as<float>(), nullptr, &hooks);
+  Tensor out = Tensor::empty(DType::F32, dout.shape());
+  cuda::synchronize();
+  cuda::copy_to_host(out.data(), dout.data(), out.nbytes());
+  return out;
+}
+
+}  // namespace jenga::hunyuan

@@ -1,0 +1,90 @@
+#pragma once
+// The HunyuanVideo DiT forward on CUDA: bf16 weights and activations, f32 residual stream,
+// norms, modulation vectors and the timestep / guidance / pooled-text path (f32 accumulation
+// over bf16 weights); cuBLASLt GEMMs with fused epilogues; the shared attention kernel over the
+// official varlen segments (image + valid text | padding text). prepare() allocates everything
+// for a token grid once; forward() then only enqueues work (no allocation, host sync or
+// logging), so a whole step can be captured in a CUDA graph.
+//
+// Sequence: [Li image tokens (token order) ; Lt text tokens], one f32 residual buffer for both
+// streams of the double blocks and the joint stream of the single blocks (h = hidden).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/tensor.h"
+#include "models/dit_hooks.h"
+#include "models/hunyuan/hunyuan_config.h"
+
+namespace jenga::hunyuan {
+
+struct HunyuanDit;
+
+// One prompt's conditioning on the device.
+struct HunyuanTextDevice {
+  const void* states = nullptr;  // bf16 [text_len, text_dim], rows >= valid zero or padding
+  const float* mean = nullptr;   // f32 [text_dim]: mean of the valid rows (the refiner's context)
+  const float* pooled = nullptr; // f32 [text_dim_2]: CLIP pooled vector
+  int64_t valid = 0;             // real rows first (1 .. text_len)
+};
+
+class HunyuanDitCuda {
+ public:
+  // Uploads a loaded model (host f32) as bf16 matrices.
+  static std::unique_ptr<HunyuanDitCuda> from_model(const HunyuanDit& model);
+  // Random bf16 weights drawn on the GPU (Philox), scaled to keep activations O(1): benchmarks.
+  static std::unique_ptr<HunyuanDitCuda> random(const HunyuanConfig& config, uint64_t seed);
+  ~HunyuanDitCuda();
+
+  const HunyuanConfig& config() const;
+
+  // Sizes the activations for frames x height x width TOKENS and text_len text rows, and uploads
+  // the RoPE table and token order (order[i] = raster index of the i-th image token; empty =
+  // raster). Allocates: once per resolution, outside the step loop.
+  void prepare(int64_t frames, int64_t height, int64_t width, int64_t text_len,
+               std::span<const int64_t> token_order = {});
+  int64_t image_tokens() const;
+  int64_t text_len() const;
+
+  // x: [in_channels, F*pt, H*ph, W*pw] f32; t: [1] f32 timestep (device); guidance: the value
+  // guidance_in embeds (cfg scale x 1000; ignored without a guidance embedding); out:
+  // [out_channels, ...] f32. Enqueued on `stream`. hooks: self_attn_layout (per block, doubles
+  // then singles: a layout over the attended segment of Li + valid rows, as the CPU reference),
+  // after_block (x [Li + Lt, h]), residual (step reuse over the image tokens [Li, h]), mark
+  // (bench --breakdown); the attention replacement (self_attention) is not supported yet.
+  void forward(const float* x, const float* t, const HunyuanTextDevice& text, float guidance, float* out,
+               void* stream = nullptr, const CudaDitHooks* hooks = nullptr);
+
+  // The time embedding time_in(t) [hidden] on the host (synchronises; not for the step loop).
+  std::vector<float> time_embedding(double t);
+
+  size_t weight_bytes() const;
+  size_t activation_bytes() const;
+  // Multiply-add FLOPs (x2) of one forward at the prepared size, `valid` real text tokens.
+  double dense_flops(int64_t valid) const;
+
+ private:
+  HunyuanDitCuda();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Uploads one prompt's conditioning: text_states [L, text_dim] f32 host (valid real rows first),
+// zero-padded to text_len rows; pooled [text_dim_2]. Owns the device buffers.
+struct HunyuanTextUpload {
+  Tensor states, mean, pooled;  // device
+  int64_t valid = 0;
+  HunyuanTextDevice view() const;
+};
+HunyuanTextUpload upload_hunyuan_text(const HunyuanConfig& c, const float* text_states, int64_t rows, int64_t valid,
+                                      const float* pooled, int64_t text_len);
+
+// Host in, host out, for tests and `jenga debug dit-forward --device cuda`: the arguments of
+// hunyuan_forward_cpu; out [C_out, F, H, W]. When `blocks` is given it receives each block's
+// residual stream [Li + Lt, h] (image tokens first, raster order).
+Tensor hunyuan_forward_cuda(const HunyuanDit& model, const Tensor& x, float t, const float* text_states,
+                            int64_t text_len, int64_t valid, const float* text_states_2, float guidance,
+                            std::vector<Tensor>* blocks = nullptr);
+
+}  // namespace jenga::hunyuan

@@ -1,0 +1,70 @@
+// HunyuanVideo's CUDA denoiser (jenga_cuda): the model interface's Denoiser over HunyuanDitCuda.
+#include <array>
+#include <optional>
+
+#include "backend/denoise_backend.h"
+#include "core/error.h"
+#include "models/hunyuan/hunyuan_dit_cuda.h"
+#include "models/hunyuan/hunyuan_model.h"
+
+namespace jenga::hunyuan {
+
+namespace {
+
+constexpr int64_t kTextLen = 256;  // the official LLM text length (rows after the template crop)
+
+class HunyuanCudaDenoiser final : public Denoiser {
+ public:
+  explicit HunyuanCudaDenoiser(const HunyuanDit& d)
+      : cfg_(d.config), info_(hunyuan_denoiser_info(d.config)), dit_(HunyuanDitCuda::from_model(d)) {}
+  const DenoiserInfo& info() const override { return info_; }
+  std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) override {
+    if (comm) fail("HunyuanVideo DiT (CUDA): sequence parallel is not supported yet; run one process");
+    return make_cuda_denoise_backend(*this, comm);
+  }
+  // Uploads the text states (bf16, zero rows up to 256), their valid-row mean and the pooled vector once.
+  void set_conditioning(int slot, const Conditioning& c) override {
+    if (c.tokens.ndim() == 0) return;  // embedded guidance: no negative branch
+    if (c.tokens.ndim() != 2 || c.tokens.dim(1) != cfg_.text_dim)
+      fail("HunyuanVideo DiT: text states must be [L, {}]; got {}", cfg_.text_dim, c.tokens.shape().str());
+    if (c.tokens.dim(0) > kTextLen)
+      fail("HunyuanVideo DiT: {} text rows; the model takes at most {} (the official text length)", c.tokens.dim(0),
+           kTextLen);
+    if (c.pooled.numel() != cfg_.text_dim_2)
+      fail("HunyuanVideo DiT: the pooled text vector must have {} values; got {}", cfg_.text_dim_2, c.pooled.numel());
+    text_.at(static_cast<size_t>(slot)) = upload_hunyuan_text(cfg_, c.tokens.data_as<float>(), c.tokens.dim(0),
+                                                              c.valid_rows(), c.pooled.data_as<float>(), kTextLen);
+  }
+  void prepare(const std::array<int64_t, 3>& latent, std::span<const int64_t> order, dist::Communicator* comm) override {
+    if (comm) fail("HunyuanVideo DiT (CUDA): sequence parallel is not supported yet; run one process");
+    const auto& p = cfg_.patch;
+    dit_->prepare(latent[0] / p[0], latent[1] / p[1], latent[2] / p[2], kTextLen, order);
+  }
+  int64_t local_tokens() const override { return dit_->image_tokens(); }
+  int64_t local_heads() const override { return cfg_.heads; }
+  std::vector<float> step_cache_indicator(double t, bool) override { return dit_->time_embedding(t); }
+  void forward_device(const float* x, const float* t, int slot, float guidance, float* out, void* stream,
+                      const CudaDitHooks& hooks) override {
+    const auto& text = text_.at(static_cast<size_t>(slot));
+    if (!text) fail("HunyuanVideo DiT: no conditioning for branch {}", slot);
+    dit_->forward(x, t, text->view(), cfg_.guidance_embed ? guidance * 1000.0f : 0.0f, out, stream, &hooks);
+  }
+  DitMemory memory() const override {
+    DitMemory m;
+    m.on_gpu = true;
+    m.gpu_weights_gib = static_cast<double>(dit_->weight_bytes()) / (1ull << 30);
+    return m;
+  }
+
+ private:
+  HunyuanConfig cfg_;
+  DenoiserInfo info_;
+  std::unique_ptr<HunyuanDitCuda> dit_;
+  std::array<std::optional<HunyuanTextUpload>, 2> text_;
+};
+
+}  // namespace
+
+std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit) { return std::make_unique<HunyuanCudaDenoiser>(dit); }
+
+}  // namespace jenga::hunyuan

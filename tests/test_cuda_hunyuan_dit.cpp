@@ -1,0 +1,255 @@
+// The CUDA HunyuanVideo DiT (bf16) against the CPU f32 reference (itself equal to the official
+// HYVideoDiffusionTransformer on goldens) on small random models. GPU only: skips without one.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "backend/cuda/cuda_backend.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+#include "models/hunyuan/hunyuan_dit.h"
+#include "models/hunyuan/hunyuan_dit_cpu.h"
+#include "models/hunyuan/hunyuan_dit_cuda.h"
+#include "models/hunyuan/hunyuan_model.h"
+#include "models/hunyuan/hunyuan_tiny.h"
+#include "test_util.h"
+
+using namespace jenga;
+using jenga::test::TempDir;
+
+namespace {
+
+// bf16 weights and activations against f32 over a few blocks: what the Wan CUDA DiT test allows.
+constexpr double kTol = 1e-2;
+
+double rel_l2(const float* a, const float* b, size_t n) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; ++i) {
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += double(b[i]) * b[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+double rel_l2(const std::vector<float>& a, const std::vector<float>& b) { return rel_l2(a.data(), b.data(), a.size()); }
+
+// A small model the attention kernel serves (head dim 64 or 128): hidden 128.
+hunyuan::HunyuanConfig small_config(int64_t heads, bool guidance) {
+  hunyuan::HunyuanConfig c = hunyuan::HunyuanConfig::tiny();
+  c.hidden = 128, c.heads = heads, c.mlp_dim = 256, c.refiner_mlp_dim = 256;
+  if (heads == 1)
+    c.rope_dim[0] = 16, c.rope_dim[1] = 56, c.rope_dim[2] = 56;  // the published split
+  else
+    c.rope_dim[0] = 16, c.rope_dim[1] = 24, c.rope_dim[2] = 24;
+  c.guidance_embed = guidance;
+  return c;
+}
+
+struct Case {
+  hunyuan::HunyuanDit model;
+  Tensor x;                       // [C, F, H, W]
+  std::vector<float> txt, txt2;   // [lt, text_dim], [text_dim_2]
+  int64_t lt = 0, valid = 0;
+  float t = 700.0f, guidance = 6016.0f;
+};
+
+Case make_case(const TempDir& dir, const hunyuan::HunyuanConfig& c, int64_t F, int64_t H, int64_t W, int64_t lt,
+               int64_t valid) {
+  hunyuan::write_random_checkpoint(dir.path().string(), c, 11, DType::F32);
+  Case k{hunyuan::load_hunyuan_dit(dir.path().string()), Tensor::empty(DType::F32, Shape{c.in_channels, F, H, W}),
+         std::vector<float>(static_cast<size_t>(lt * c.text_dim)), std::vector<float>(static_cast<size_t>(c.text_dim_2)),
+         lt, valid};
+  fill_normal({k.x.data_as<float>(), static_cast<size_t>(k.x.numel())}, 5);
+  fill_normal(k.txt, 6);
+  fill_normal(k.txt2, 7);
+  return k;
+}
+
+std::vector<float> run_cpu(const Case& k, std::vector<std::vector<float>>* blocks = nullptr,
+                           std::span<const int64_t> order = {}) {
+  DitForwardHooks hooks;
+  hooks.token_order = order;
+  const int64_t h = k.model.config.hidden;
+  if (blocks)
+    hooks.after_block = [&](int, const float* xs, int64_t tokens) { blocks->emplace_back(xs, xs + tokens * h); };
+  return hunyuan::hunyuan_forward_cpu(k.model, k.x.data_as<float>(), k.x.dim(1), k.x.dim(2), k.x.dim(3), k.t,
+                                      k.txt.data(), k.lt, k.valid, k.txt2.data(), k.guidance, &hooks);
+}
+
+// Compares the image rows and the valid text rows of each block, and the output. Padding text
+// rows form their own attention segment that no valid row reads, so they are not compared.
+void expect_matches(const Case& k, const char* what) {
+  std::vector<std::vector<float>> ref_blocks;
+  const auto ref = run_cpu(k, &ref_blocks);
+  std::vector<Tensor> blocks;
+  const Tensor got = hunyuan::hunyuan_forward_cuda(k.model, k.x, k.t, k.txt.data(), k.lt, k.valid, k.txt2.data(),
+                                                   k.guidance, &blocks);
+  ASSERT_EQ(blocks.size(), ref_blocks.size());
+  const int64_t h = k.model.config.hidden;
+  const int64_t li = k.x.numel() / k.model.config.in_channels /
+                     (k.model.config.patch[0] * k.model.config.patch[1] * k.model.config.patch[2]);
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    const size_t n = static_cast<size_t>((li + k.valid) * h);
+    const double e = rel_l2(blocks[b].data_as<float>(), ref_blocks[b].data(), n);
+    std::printf("%s: block %zu (image + valid text rows) relative L2 %.2e\n", what, b, e);
+    EXPECT_LT(e, kTol) << what << " block " << b;
+  }
+  const double e = rel_l2(got.to_f32_vector(), ref);
+  std::printf("%s: output relative L2 %.2e\n", what, e);
+  EXPECT_LT(e, kTol) << what;
+  for (float v : got.to_f32_vector()) ASSERT_TRUE(std::isfinite(v));
+}
+
+}  // namespace
+
+TEST(CudaHunyuanDit, MatchesCpuReferenceHeadDims) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  for (int64_t heads : {2, 1}) {  // head dim 64 (split 16/24/24) and 128 (the published 16/56/56)
+    TempDir dir;
+    // Latent 3 x 10 x 14 -> 3 x 5 x 7 = 105 image tokens (ragged attention blocks); 20 text rows, 13 real.
+    const Case k = make_case(dir, small_config(heads, true), 3, 10, 14, 20, 13);
+    expect_matches(k, heads == 2 ? "head dim 64" : "head dim 128");
+  }
+}
+
+TEST(CudaHunyuanDit, MatchesCpuWithoutGuidanceAndAllTextReal) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  // A non-cube grid, 2 x 6 x 8 latent -> 2 x 3 x 4 tokens; every text row real.
+  const Case k = make_case(dir, small_config(2, false), 2, 6, 8, 9, 9);
+  expect_matches(k, "no guidance, no padding");
+}
+
+TEST(CudaHunyuanDit, MatchesCpuWithOneRealTextToken) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  // 1 real token of 32: the refiner's padding queries see key 0 only; padding is its own segment.
+  const Case k = make_case(dir, small_config(1, true), 5, 4, 6, 32, 1);
+  expect_matches(k, "one real text token");
+}
+
+// Through the model interface: the device denoiser (text padded to 256 rows, a curve token order)
+// gives the CPU denoiser's raster-order output, and step reuse reproduces a computed step.
+TEST(CudaHunyuanDit, DenoiserTokenOrderAndStepReuse) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  const auto cfg = small_config(2, true);
+  const Case k = make_case(dir, cfg, 3, 8, 10, 24, 17);
+  Conditioning cond(Tensor::from_f32(k.txt, Shape{k.lt, cfg.text_dim}));
+  cond.valid = k.valid;
+  cond.pooled = Tensor::from_f32(k.txt2, Shape{cfg.text_dim_2});
+  auto cpu = hunyuan::make_cpu_denoiser(k.model);
+  auto gpu = hunyuan::make_cuda_denoiser(k.model);
+  cpu->set_conditioning(0, cond);
+  gpu->set_conditioning(0, cond);
+  const std::array<int64_t, 3> latent{k.x.dim(1), k.x.dim(2), k.x.dim(3)};
+  const int64_t tokens = (latent[0] / cfg.patch[0]) * (latent[1] / cfg.patch[1]) * (latent[2] / cfg.patch[2]);
+  std::vector<int64_t> order(static_cast<size_t>(tokens));
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), std::mt19937(3));
+  cpu->prepare(latent, {}, nullptr);
+  gpu->prepare(latent, order, nullptr);
+  EXPECT_EQ(gpu->local_tokens(), tokens);
+  const float guidance = 6.0f;
+  const Tensor ref = cpu->forward_host(k.x, k.t, 0, guidance, DitForwardHooks{});
+
+  const int64_t n = k.x.numel();
+  Tensor dx = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA), dout = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA);
+  Tensor dt = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
+  Tensor res = Tensor::empty(DType::F32, Shape{tokens * cfg.hidden}, Device::CUDA);
+  cuda::copy_to_device(dx.data(), k.x.data(), k.x.nbytes());
+  cuda::copy_to_device(dt.data(), &k.t, 4);
+  auto run = [&](CudaDitHooks hooks) {
+    gpu->forward_device(dx.data_as<float>(), dt.data_as<float>(), 0, guidance, dout.data_as<float>(), nullptr, hooks);
+    std::vector<float> out(static_cast<size_t>(n));
+    cuda::synchronize();
+    cuda::copy_to_host(out.data(), dout.data(), out.size() * 4);
+    return out;
+  };
+  CudaDitHooks store;
+  store.residual = res.data_as<float>();
+  const auto computed = run(store);
+  const double e = rel_l2(computed, ref.to_f32_vector());
+  std::printf("denoiser, shuffled token order: relative L2 %.2e vs the CPU denoiser (raster)\n", e);
+  EXPECT_LT(e, kTol);
+  CudaDitHooks reuse = store;
+  reuse.reuse_residual = true;
+  const auto reused = run(reuse);
+  const double r = rel_l2(reused, computed);
+  std::printf("step reuse of the same step: relative L2 %.2e vs computing it\n", r);
+  EXPECT_LT(r, 1e-3);
+  // The step-cache indicator is the time embedding, as the CPU denoiser's.
+  const double ti = rel_l2(gpu->step_cache_indicator(k.t, false), cpu->step_cache_indicator(k.t, false));
+  EXPECT_LT(ti, kTol);
+}
+
+// A block-sparse layout from the hook (a fixed per-head pattern over the attended segment of
+// image + valid text rows) gives the CPU reference's output under the same layout, and differs
+// from dense (so the layout is really applied).
+TEST(CudaHunyuanDit, BlockSparseLayoutHookMatchesCpu) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  const auto cfg = small_config(2, true);
+  // 4 x 6 x 8 = 192 image tokens + 20 of 28 text rows real: a segment of 212 rows, 2 blocks.
+  const Case k = make_case(dir, cfg, 4, 12, 16, 28, 20);
+  const int64_t seg = 192 + 20, nb = (seg + 127) / 128;
+  std::vector<uint8_t> onehot(static_cast<size_t>(cfg.heads * nb * nb), 0);
+  for (int64_t hh = 0; hh < cfg.heads; ++hh)
+    for (int64_t qb = 0; qb < nb; ++qb) {
+      onehot[static_cast<size_t>((hh * nb + qb) * nb + qb)] = 1;               // the diagonal block
+      onehot[static_cast<size_t>((hh * nb + qb) * nb + (nb - 1))] = 1;         // the text (last) block
+      if (hh == 1) onehot[static_cast<size_t>((hh * nb + qb) * nb + 0)] = 1;   // head 1: also block 0
+    }
+  const BlockSparseLayout layout = BlockSparseLayout::from_onehot(onehot, 1, cfg.heads, nb, nb);
+  ASSERT_LT(layout.density(), 1.0);
+  Tensor doff = Tensor::empty(DType::I32, Shape{static_cast<int64_t>(layout.offsets.size())}, Device::CUDA);
+  Tensor dind = Tensor::empty(DType::I32, Shape{static_cast<int64_t>(layout.indices.size())}, Device::CUDA);
+  cuda::copy_to_device(doff.data(), layout.offsets.data(), layout.offsets.size() * 4);
+  cuda::copy_to_device(dind.data(), layout.indices.data(), layout.indices.size() * 4);
+
+  DitForwardHooks cpu_hooks;
+  int cpu_calls = 0;
+  cpu_hooks.self_attn_layout = [&](int, const float*, const float*, int64_t tokens, int64_t heads) {
+    EXPECT_EQ(tokens, seg);
+    EXPECT_EQ(heads, cfg.heads);
+    ++cpu_calls;
+    return &layout;
+  };
+  const auto ref = hunyuan::hunyuan_forward_cpu(k.model, k.x.data_as<float>(), k.x.dim(1), k.x.dim(2), k.x.dim(3), k.t,
+                                                k.txt.data(), k.lt, k.valid, k.txt2.data(), k.guidance, &cpu_hooks);
+  EXPECT_EQ(cpu_calls, 4);
+  const auto dense = run_cpu(k);
+  EXPECT_GT(rel_l2(ref, dense), 0.05) << "the layout should change the output";
+
+  auto dit = hunyuan::HunyuanDitCuda::from_model(k.model);
+  dit->prepare(k.x.dim(1) / 1, k.x.dim(2) / 2, k.x.dim(3) / 2, k.lt);
+  const auto text = hunyuan::upload_hunyuan_text(cfg, k.txt.data(), k.lt, k.valid, k.txt2.data(), k.lt);
+  Tensor dx = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA), dout = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA);
+  Tensor dt = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
+  cuda::copy_to_device(dx.data(), k.x.data(), k.x.nbytes());
+  cuda::copy_to_device(dt.data(), &k.t, 4);
+  CudaDitHooks hooks;
+  int gpu_calls = 0;
+  hooks.self_attn_layout = [&](int, const void*, const void*, int64_t tokens, int64_t row_stride, void*) {
+    EXPECT_EQ(tokens, seg);
+    EXPECT_EQ(row_stride, 3 * cfg.hidden);
+    ++gpu_calls;
+    DeviceBlockLayout d;
+    d.offsets = doff.data_as<int32_t>(), d.indices = dind.data_as<int32_t>();
+    return d;
+  };
+  dit->forward(dx.data_as<float>(), dt.data_as<float>(), text.view(), k.guidance, dout.data_as<float>(), nullptr, &hooks);
+  std::vector<float> got(static_cast<size_t>(k.x.numel()));
+  cuda::synchronize();
+  cuda::copy_to_host(got.data(), dout.data(), got.size() * 4);
+  EXPECT_EQ(gpu_calls, 4);
+  const double e = rel_l2(got, ref);
+  std::printf("block-sparse layout hook: CUDA vs CPU relative L2 %.2e (layout vs dense on the CPU: %.2e)\n", e,
+              rel_l2(ref, dense));
+  EXPECT_LT(e, kTol);
+}
