@@ -283,7 +283,7 @@ TEST(HunyuanDit, DiffusersLayoutMatchesDiffusers) {
 TEST(HunyuanDit, DebugDitForwardCli) {
   test::TempDir dir;
   const std::string model = dir / "hy";
-  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --seed 7 --dtype f32 --out " + model).exit_code, 0);
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --dit-only --seed 7 --dtype f32 --out " + model).exit_code, 0);
   const std::string golden = std::string(JENGA_TEST_DATA) + "/hunyuan_dit/hunyuan_dit_golden.safetensors";
   const auto r = test::run_jenga("debug dit-forward --model " + model + " --inputs " + golden + " --out " + (dir / "o.safetensors"));
   ASSERT_EQ(r.exit_code, 0) << r.output;

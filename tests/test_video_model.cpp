@@ -180,13 +180,13 @@ TEST(VideoModel, DenoiseLoopRunsHunyuanWithEmbeddedGuidance) {
   r.context = hy.cond;
   r.steps = 1;
   r.shift = 7.0;
-  r.guide_scale = 6.0;
+  r.embedded_guidance = 6.0;
   r.solver = "euler";
   Progress quiet(Progress::Mode::Quiet);
   const DenoiseResult one = denoise(r, quiet);
   EXPECT_EQ(one.forwards, 1);
   EXPECT_EQ(one.computed_calls, (std::vector<uint8_t>{1, 0}));
-  const WanSchedule sch = wan_unipc_schedule(1, 7.0);
+  const HunyuanSchedule sch = hunyuan_flow_schedule(1, 7.0);
   const auto v = hy.direct(r.noise, static_cast<float>(sch.timesteps[0]), 6.0f);
   const float dt = static_cast<float>(sch.sigmas[1] - sch.sigmas[0]);
   const auto x0 = values(r.noise), got = values(one.latents);
@@ -194,8 +194,10 @@ TEST(VideoModel, DenoiseLoopRunsHunyuanWithEmbeddedGuidance) {
   for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], x0[i] + dt * v[i], 1e-5f) << i;
 
   r.steps = 4;
-  r.solver = "unipc";
   const DenoiseResult four = denoise(r, quiet);
   EXPECT_EQ(four.forwards, 4);
   for (float e : values(four.latents)) ASSERT_TRUE(std::isfinite(e));
+  // Its sigma table is FlowMatchDiscreteScheduler's: Euler only.
+  r.solver = "unipc";
+  EXPECT_THROW(denoise(r, quiet), UsageError);
 }

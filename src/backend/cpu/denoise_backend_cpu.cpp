@@ -38,6 +38,7 @@ class CpuBackend final : public DenoiseBackend {
     // Under sequence parallel each rank keeps the TeaCache residual of its token shard only.
     const int64_t mine = comm_ ? dist::Ulysses::token_split(tokens, comm_->size()).count[static_cast<size_t>(comm_->rank())] : tokens;
     for (auto& r : residual_) r.assign(static_cast<size_t>(mine * c.hidden), 0.0f);
+    image_tokens_ = tokens;
     order_.clear();
     if (g.curve) order_.assign(g.curve->order.begin(), g.curve->order.end());
     model_.prepare(g.latent, order_, comm_);
@@ -127,6 +128,9 @@ class CpuBackend final : public DenoiseBackend {
             }
         CarveParams p;
         p.top_k = run.top_k, p.p = run.p_remain, p.first_frame_blocks = run.first_frame_blocks;
+        // Condition rows inside the sequence (HunyuanVideo's text) after the image tokens: the
+        // trailing blocks past the image ones.
+        if (c.geometry.condition_blocks > 0) p.text_blocks = (tokens - image_tokens_ + 127) / 128;
         p.neighbors = geo_.neighbors.get();
         layout_ = build_carve_mask(qh_.data(), kh_.data(), 1, H, tokens, D, p).layout();
         kept_ += static_cast<double>(layout_.offsets.back());
@@ -135,7 +139,8 @@ class CpuBackend final : public DenoiseBackend {
       };
     }
     const Tensor xt = Tensor::from_f32(x_, Shape{c.geometry.latent_channels, geo_.latent[0], geo_.latent[1], geo_.latent[2]});
-    const Tensor o = model_.forward_host(xt, run.timestep, branch, run.guide, hooks);
+    const float guidance = run.embedded_guidance > 0 ? run.embedded_guidance : run.guide;
+    const Tensor o = model_.forward_host(xt, run.timestep, branch, guidance, hooks);
     return std::vector<float>(o.data_as<float>(), o.data_as<float>() + o.numel());
   }
 
@@ -143,6 +148,7 @@ class CpuBackend final : public DenoiseBackend {
   dist::Communicator* comm_;
   StageGeometry geo_;
   size_t n_ = 0;
+  int64_t image_tokens_ = 0;
   std::vector<float> x_, last_, h0_, h1_, residual_[2], qh_, kh_;
   std::vector<int64_t> order_;
   BlockSparseLayout layout_;

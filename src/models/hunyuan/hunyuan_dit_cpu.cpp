@@ -290,8 +290,12 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
                                        int64_t width, float t, const float* text_states, int64_t lt, int64_t valid,
                                        const float* text_states_2, float guidance, const DitForwardHooks* hooks) {
   const auto& c = model.config;
-  if (hooks && (hooks->residual || hooks->comm || hooks->self_attention))
-    fail("HunyuanVideo DiT (CPU): step reuse, sequence parallel and attention replacement hooks are not supported yet");
+  if (hooks && (hooks->comm || hooks->self_attention))
+    fail("HunyuanVideo DiT (CPU): sequence parallel and attention replacement hooks are not supported yet");
+  // Jenga's step reuse (jenga_hyvideo.py ra_forward): the residual of the image tokens (sequence
+  // order) over all blocks; a reused step adds it to this step's patch embedding.
+  float* residual = hooks ? hooks->residual : nullptr;
+  const bool reuse = residual && hooks->reuse_residual;
   const auto& W = model.weights;
   const int64_t h = c.hidden;
   if (frames % c.patch[0] || height % c.patch[1] || width % c.patch[2])
@@ -306,8 +310,10 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
   cpu::patchify(x, patches.data(), c.in_channels, F, H, Wd, c.patch);
   std::vector<float> xs(static_cast<size_t>((li + lt) * h));  // [img; txt]
   cpu::linear(patches.data(), f32(W.img_in_w), f32(W.img_in_b), xs.data(), li, h, patch_len);
-  const auto txt = token_refiner_cpu(model, text_states, lt, valid, t);
-  std::copy(txt.begin(), txt.end(), xs.begin() + li * h);
+  if (!reuse) {  // a reused step never reads the text stream
+    const auto txt = token_refiner_cpu(model, text_states, lt, valid, t);
+    std::copy(txt.begin(), txt.end(), xs.begin() + li * h);
+  }
   auto rope = rope_table_cpu(c, F, H, Wd);
   // Token order: the blocks see image row i = raster token order[i]; RoPE rows follow.
   const std::span<const int64_t> order = hooks ? hooks->token_order : std::span<const int64_t>{};
@@ -325,17 +331,27 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
     cpu::gather_rows(cs.data(), rope.cos.data(), hd, order);
     cpu::gather_rows(sn.data(), rope.sin.data(), hd, order);
   }
+  std::vector<float> img_in;
+  if (reuse) {
+    for (int64_t i = 0; i < li * h; ++i) xs[static_cast<size_t>(i)] += residual[i];
+  } else if (residual) {
+    img_in.assign(xs.begin(), xs.begin() + li * h);
+  }
   int layer = 0;
   for (const DoubleBlock& b : W.doubles) {
+    if (reuse) break;
     double_block_cpu(c, b, xs.data(), li, xs.data() + li * h, lt, valid, vec.data(), rope, hooks, layer);
     if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
     ++layer;
   }
   for (const SingleBlock& b : W.singles) {
+    if (reuse) break;
     single_block_cpu(c, b, xs.data(), li, lt, valid, vec.data(), rope, hooks, layer);
     if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
     ++layer;
   }
+  if (residual && !reuse)
+    for (int64_t i = 0; i < li * h; ++i) residual[i] = xs[static_cast<size_t>(i)] - img_in[static_cast<size_t>(i)];
   if (!order.empty()) {  // back to raster order for the head
     std::vector<float> img(xs.begin(), xs.begin() + li * h);
     cpu::scatter_rows(img.data(), xs.data(), h, order);

@@ -51,8 +51,9 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
 // [text_dim_2] -> [C_out, F*pt, H*ph, W*pw]. t in [0, 1000]; guidance = cfg scale x 1000.
 // hooks (optional, models/dit_hooks.h): token_order (the image tokens the blocks see, RoPE
 // follows them; undone before the head), self_attn_layout (per block: doubles 0.., then singles),
-// after_block (x: [Li + Lt, h], image tokens first, in sequence order). Step reuse, sequence
-// parallel and the attention replacement are not there yet (they fail).
+// after_block (x: [Li + Lt, h], image tokens first, in sequence order), step reuse (residual:
+// [Li, h] of the image tokens in sequence order, as jenga_hyvideo.py's ra_forward keeps it).
+// Sequence parallel and the attention replacement are not there yet (they fail).
 std::vector<float> hunyuan_forward_cpu(const HunyuanDit& m, const float* x, int64_t frames, int64_t height,
                                        int64_t width, float t, const float* text_states, int64_t text_len,
                                        int64_t valid, const float* text_states_2, float guidance,

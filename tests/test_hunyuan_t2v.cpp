@@ -1,0 +1,295 @@
+// HunyuanVideo text-to-video end to end (issue #24): the sampling loop against the official
+// FlowMatchDiscreteScheduler + HYVideoDiffusionTransformer (tools/golden/hunyuan_t2v_loop_golden.py,
+// our noise fed to the official loop), the official Jenga presets' step plans, the folders users
+// download, and `generate` on the whole tiny model folder `debug make-tiny --family hunyuan` writes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "golden_compare.h"
+#include "io/safetensors.h"
+#include "jenga/schedule.h"
+#include "models/hunyuan/hunyuan_dit_cpu.h"
+#include "models/hunyuan/hunyuan_folder.h"
+#include "models/hunyuan/hunyuan_model.h"
+#include "models/hunyuan/hunyuan_presets.h"
+#include "models/hunyuan/hunyuan_tiny.h"
+#include "pipeline/denoise.h"
+#include "test_util.h"
+
+using namespace jenga;
+using jenga::test::max_rel_error;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kGolden = std::string(JENGA_TEST_DATA) + "/hunyuan_t2v/t2v_loop_golden.safetensors";
+
+Conditioning golden_cond(const Checkpoint& g, const std::string& k) {
+  Conditioning c;
+  c.tokens = g.load(k + "_states", DType::F32);
+  const auto mask = g.load(k + "_mask", DType::F32).to_f32_vector();
+  int64_t valid = 0;
+  for (float m : mask) valid += m > 0.5f;
+  c.valid = valid;
+  c.pooled = g.load(k + "_pooled", DType::F32);
+  return c;
+}
+
+// The DiT the golden used: `debug make-tiny --family hunyuan --dit-only --seed 7 --dtype f32`.
+struct GoldenDit {
+  test::TempDir dir;
+  hunyuan::HunyuanDit dit;
+  GoldenDit() {
+    hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 7, DType::F32);
+    dit = hunyuan::load_hunyuan_dit(dir.path().string());
+  }
+};
+
+}  // namespace
+
+// The whole dense loop (and true CFG, and AccVideo's 5 steps) equals the official one.
+TEST(HunyuanT2V, LoopMatchesTheOfficialSampler) {
+  const Checkpoint g = Checkpoint::open(kGolden);
+  GoldenDit m;
+  const auto den = hunyuan::make_cpu_denoiser(m.dit);
+  const Conditioning cond = golden_cond(g, "cond"), uncond = golden_cond(g, "uncond");
+  for (const std::string name : {"dense", "cfg", "accvideo"}) {
+    SCOPED_TRACE(name);
+    const auto p = g.load(name + ".params", DType::F32).to_f32_vector();  // steps, shift, embedded, cfg
+    const int steps = static_cast<int>(p[0]);
+    // The official sigma table and timesteps, bit for bit.
+    const HunyuanSchedule sch = hunyuan_flow_schedule(steps, p[1]);
+    EXPECT_EQ(sch.sigmas, g.load(name + ".sigmas", DType::F32).to_f32_vector());
+    EXPECT_EQ(sch.timesteps, g.load(name + ".timesteps", DType::F32).to_f32_vector());
+    DenoiseRequest r;
+    r.denoiser = den.get();
+    r.noise = g.load(name + ".noise", DType::F32);
+    r.context = cond, r.context_null = uncond;
+    r.steps = steps, r.shift = p[1], r.embedded_guidance = p[2], r.guide_scale = p[3];
+    r.true_cfg = p[3] > 1.0f;
+    r.solver = "euler";
+    Progress quiet(Progress::Mode::Quiet);
+    const DenoiseResult res = denoise(r, quiet);
+    EXPECT_EQ(res.forwards, steps * (r.true_cfg ? 2 : 1));
+    const auto want = g.load(name + ".latents", DType::F32).to_f32_vector();
+    EXPECT_LE(max_rel_error(res.latents.to_f32_vector(), want), 1e-4);
+  }
+}
+
+// Step reuse (ra_forward): a reused step adds the residual the last computed step kept to this
+// step's patch embedding; with the same input it reproduces the computed output.
+TEST(HunyuanT2V, ReusedStepAddsTheCachedResidual) {
+  GoldenDit m;
+  const auto& c = m.dit.config;
+  Tensor x = Tensor::empty(DType::F32, Shape{16, 2, 4, 4});
+  fill_normal({x.data_as<float>(), static_cast<size_t>(x.numel())}, 5);
+  Tensor txt = Tensor::empty(DType::F32, Shape{6, c.text_dim}), pooled = Tensor::empty(DType::F32, Shape{c.text_dim_2});
+  fill_normal({txt.data_as<float>(), static_cast<size_t>(txt.numel())}, 6);
+  fill_normal({pooled.data_as<float>(), static_cast<size_t>(pooled.numel())}, 7);
+  std::vector<float> residual(static_cast<size_t>(2 * 2 * 2 * c.hidden), 0.0f);
+  DitForwardHooks h;
+  h.residual = residual.data();
+  auto run = [&](float t) {
+    return hunyuan::hunyuan_forward_cpu(m.dit, x.data_as<float>(), 2, 4, 4, t, txt.data_as<float>(), 6, 4,
+                                        pooled.data_as<float>(), 6000.0f, &h);
+  };
+  const auto computed = run(900.0f);
+  bool nonzero = false;
+  for (float r : residual) nonzero |= r != 0.0f;
+  EXPECT_TRUE(nonzero);
+  h.reuse_residual = true;
+  EXPECT_LE(max_rel_error(run(900.0f), computed), 1e-5);
+  // At another timestep the head's modulation differs: not the computed output.
+  EXPECT_GT(max_rel_error(run(500.0f), computed), 1e-3);
+}
+
+// The plans of the official scripts at 720x1280x125: stage switches, forwards computed per stage
+// (the fixed 23-step list plus the forced step after each switch), top_k (179, not 180, at drop
+// 0.8), the text amplifier and the new-shift x0 (REFERENCE-hunyuan 5.3-5.5, 6).
+TEST(HunyuanT2V, PresetPlansAreTheOfficialScripts) {
+  struct Want {
+    std::string name;
+    std::vector<int> computed;   // per stage
+    std::vector<int64_t> top_k;  // per stage
+    std::vector<int> stage_end;  // last step of each stage but the last
+  };
+  const std::vector<Want> wants = {
+      {"base", {12, 11}, {225, 135}, {25}},         {"turbo", {12, 11}, {148, 179}, {25}},
+      {"flash", {12, 11}, {98, 45}, {25}},          {"3stage", {8, 4, 11}, {55, 74, 135}, {15, 25}},
+      {"multigpu-turbo", {12, 11}, {120, 128}, {25}}, {"accvideo", {3, 2}, {148, 179}, {2}}};
+  for (const auto& w : wants) {
+    SCOPED_TRACE(w.name);
+    const auto p = hunyuan::hunyuan_preset_for(w.name, w.name == "accvideo", {}, 0);
+    ASSERT_TRUE(p.has_value());
+    const Plan plan = build_plan(*p, p->steps);
+    EXPECT_EQ(plan.steps, w.name == "accvideo" ? 5 : 50);
+    std::vector<int> computed(w.computed.size(), 0);
+    std::vector<int64_t> top_k(w.computed.size(), -1);
+    std::vector<int> ends;
+    for (const auto& s : plan.step) {
+      computed.at(static_cast<size_t>(s.stage)) += s.compute == StepCompute::Computed;
+      top_k.at(static_cast<size_t>(s.stage)) = s.top_k;
+      if (s.stage_switch) ends.push_back(s.step);
+    }
+    EXPECT_EQ(computed, w.computed);
+    EXPECT_EQ(top_k, w.top_k);
+    EXPECT_EQ(ends, w.stage_end);
+  }
+  // Turbo: text amplifier 0.4312 only in the 0.75 stage; x0 with the new shift-9 sigma 0.9000,
+  // re-noise to 0.89256; the step after the switch runs the blocks although 26 is listed anyway.
+  const auto turbo = hunyuan::hunyuan_preset_for("turbo", false, {}, 0);
+  const Plan tp = build_plan(*turbo, 50);
+  EXPECT_NEAR(tp.step[0].text_amp, 0.4312, 1e-4);
+  EXPECT_EQ(tp.step[26].text_amp, 0.0);
+  ASSERT_TRUE(tp.step[25].stage_switch);
+  EXPECT_NEAR(tp.step[25].stage_switch->x0_sigma, 0.9, 1e-6);
+  EXPECT_NEAR(tp.step[25].stage_switch->renoise_sigma, 0.89256, 1e-5);
+  EXPECT_EQ(tp.step[5].compute, StepCompute::Reused);
+  // AccVideo: the switch after step 2, shift 9: x0 = x - 0.93103 v, re-noise to 0.85714.
+  const Plan ap = build_plan(*hunyuan::hunyuan_preset_for("accvideo", true, {}, 0), 0);
+  EXPECT_NEAR(ap.step[2].stage_switch->x0_sigma, 0.93103, 1e-5);
+  EXPECT_NEAR(ap.step[2].stage_switch->renoise_sigma, 0.85714, 1e-5);
+}
+
+// The official flag names over a preset, and what the official loop cannot run.
+TEST(HunyuanT2V, PresetFlags) {
+  JengaOverrides o;
+  o.sa_drop_rates = {0.75, 0.85};  // the multi-GPU Turbo drops on one GPU
+  const auto p = hunyuan::hunyuan_preset_for("turbo", false, o, 50);
+  EXPECT_EQ(build_plan(*p, 50).step[30].top_k, 135);
+  JengaOverrides three;
+  three.res_rate_list = {0.5, 0.75, 1.0};
+  three.step_rate_list = {0.3, 0.5, 1.0};
+  three.scheduler_shift_list = {7, 9, 11};
+  three.sa_drop_rates = {0.75, 0.85, 0.85};
+  three.scale_txt_amp = 0.5;
+  const auto q = hunyuan::hunyuan_preset_for("turbo", false, three, 50);
+  const Plan qp = build_plan(*q, 50);
+  EXPECT_EQ(qp.step.back().stage, 2);
+  EXPECT_NEAR(qp.step[0].text_amp, 0.5 * 1.0162, 1e-3);
+  JengaOverrides bad = three;
+  bad.scheduler_shift_list = {7, 9};
+  EXPECT_THROW(hunyuan::hunyuan_preset_for("turbo", false, bad, 50), UsageError);
+  JengaOverrides tc;
+  tc.teacache_thresh = 0.1;
+  EXPECT_THROW(hunyuan::hunyuan_preset_for("turbo", false, tc, 50), UsageError);
+  EXPECT_THROW(hunyuan::hunyuan_preset_for("accvideo", false, {}, 5), UsageError);  // T2V DiT
+  EXPECT_THROW(hunyuan::hunyuan_preset_for("turbo", true, {}, 5), UsageError);      // AccVideo DiT
+  EXPECT_FALSE(hunyuan::hunyuan_preset_for("dense", false, {}, 50).has_value());
+}
+
+// The folders as published: official ckpts/ (or its 720p folder), diffusers, single files; the
+// release from the DiT's path; a missing component named with where it was expected.
+TEST(HunyuanT2V, FoldersAsDownloaded) {
+  test::TempDir dir;
+  const fs::path root = dir.path() / "ckpts";
+  for (const auto& d : {root / "hunyuan-video-t2v-720p/transformers", root / "hunyuan-video-t2v-720p/vae",
+                        root / "text_encoder", root / "text_encoder_2", root / "AccVideo/accvideo-t2v-5-steps"})
+    fs::create_directories(d);
+  std::ofstream(root / "hunyuan-video-t2v-720p/transformers/mp_rank_00_model_states.pt") << "x";
+  std::ofstream(root / "AccVideo/accvideo-t2v-5-steps/diffusion_pytorch_model.pt") << "x";
+  std::ofstream(root / "text_encoder/tokenizer.json") << "{}";
+  std::ofstream(root / "text_encoder_2/vocab.json") << "{}";
+  auto p = hunyuan::resolve_hunyuan(root.string(), {}, false, false);
+  EXPECT_EQ(p.dit, (root / "hunyuan-video-t2v-720p/transformers/mp_rank_00_model_states.pt").string());
+  EXPECT_EQ(p.vae, (root / "hunyuan-video-t2v-720p/vae").string());
+  EXPECT_EQ(p.text_encoder_2, (root / "text_encoder_2").string());
+  EXPECT_EQ(p.tokenizer_2, (root / "text_encoder_2").string());
+  EXPECT_EQ(p.release, hunyuan::Release::T2V);
+  EXPECT_EQ(p.layout, "official ckpts");
+  // The 720p folder itself: the encoders beside it.
+  p = hunyuan::resolve_hunyuan((root / "hunyuan-video-t2v-720p").string(), {}, false, false);
+  EXPECT_EQ(p.text_encoder, (root / "text_encoder").string());
+  // AccVideo over the same encoders and VAE.
+  hunyuan::HunyuanComponents acc;
+  acc.dit = (root / "AccVideo/accvideo-t2v-5-steps/diffusion_pytorch_model.pt").string();
+  p = hunyuan::resolve_hunyuan(root.string(), acc, false, false);
+  EXPECT_EQ(p.release, hunyuan::Release::AccVideo);
+  EXPECT_EQ(p.vae, (root / "hunyuan-video-t2v-720p/vae").string());
+  // A missing component: named, with where it was expected and the flag.
+  fs::remove_all(root / "text_encoder_2");
+  try {
+    hunyuan::resolve_hunyuan(root.string(), {}, false, false);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("CLIP-L text encoder is missing"), std::string::npos) << m;
+    EXPECT_NE(m.find((root / "text_encoder_2").string()), std::string::npos) << m;
+    EXPECT_NE(m.find("--text-encoder-2"), std::string::npos) << m;
+  }
+  // diffusers: transformer/ vae/ text_encoder/ text_encoder_2/ tokenizer/ tokenizer_2/.
+  const fs::path d = dir.path() / "HunyuanVideo";
+  for (const char* s : {"transformer", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2"})
+    fs::create_directories(d / s);
+  p = hunyuan::resolve_hunyuan(d.string(), {}, false, false);
+  EXPECT_EQ(p.layout, "diffusers");
+  EXPECT_EQ(p.dit, (d / "transformer").string());
+  EXPECT_EQ(p.tokenizer, (d / "tokenizer").string());
+  EXPECT_EQ(p.tokenizer_2, (d / "tokenizer_2").string());
+  // Single files without a folder: the missing one is named with its flag.
+  hunyuan::HunyuanComponents files;
+  files.dit = acc.dit;
+  try {
+    hunyuan::resolve_hunyuan("", files, false, false);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--vae"), std::string::npos) << e.what();
+  }
+}
+
+// `debug make-tiny --family hunyuan` writes the whole official layout; `generate --model` runs it
+// on the CPU (dense: Euler, shift 7, embedded guidance 6, 24 fps) and says what it ran.
+TEST(HunyuanT2V, GenerateRunsTheTinyFolder) {
+  test::TempDir dir;
+  const std::string model = dir / "ckpts";
+  auto m = test::run_jenga("debug make-tiny --family hunyuan --seed 3 --out " + model);
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  EXPECT_NE(m.output.find("template 95 tokens"), std::string::npos) << m.output;
+  for (const char* f : {"hunyuan-video-t2v-720p/transformers/diffusion_pytorch_model.safetensors",
+                        "hunyuan-video-t2v-720p/vae/config.json", "text_encoder/tokenizer.json",
+                        "text_encoder/model.safetensors", "text_encoder_2/vocab.json", "text_encoder_2/merges.txt"})
+    EXPECT_TRUE(fs::exists(fs::path(model) / f)) << f;
+  const std::string out = dir / "cat.y4m";
+  auto g = test::run_jenga("generate --model " + model + " -p \"a cat walks\" --size 32x32 --frames 5 --steps 3 -q -o " + out);
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  std::ifstream sc(out + ".json");
+  const auto j = nlohmann::json::parse(sc);
+  EXPECT_EQ(j["model"]["release"], "T2V");
+  EXPECT_EQ(j["model"]["folder_layout"], "official ckpts");
+  EXPECT_EQ(j["settings"]["solver"], "euler");
+  EXPECT_EQ(j["settings"]["shift"], 7.0);
+  EXPECT_EQ(j["settings"]["embedded_cfg_scale"], 6.0);
+  EXPECT_EQ(j["settings"]["cfg_scale"], 1.0);
+  EXPECT_EQ(j["settings"]["fps"], 24);
+  EXPECT_EQ(j["forwards"], 3);
+  // True CFG: two branches a step.
+  auto c = test::run_jenga("generate --model " + model + " -p cat --size 32x32 --frames 5 --steps 2 --cfg-scale 3 -q -o " +
+                           (dir / "cfg.y4m"));
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  std::ifstream sc2(dir / "cfg.y4m.json");
+  EXPECT_EQ(nlohmann::json::parse(sc2)["forwards"], 4);
+  // Jenga on a grid its kernel cannot take: one line saying which sizes work.
+  auto bad = test::run_jenga("generate --model " + model + " -p cat --size 32x32 --frames 5 --preset turbo -o " +
+                             (dir / "t.y4m"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("not a multiple of 128"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("1280x720x125"), std::string::npos) << bad.output;
+  // The AccVideo preset on the T2V DiT, a solver it has not.
+  auto acc = test::run_jenga("generate --model " + model + " -p cat --preset accvideo -o " + (dir / "a.y4m"));
+  EXPECT_EQ(acc.exit_code, 2) << acc.output;
+  auto sol = test::run_jenga("generate --model " + model + " -p cat --solver unipc -o " + (dir / "u.y4m"));
+  EXPECT_EQ(sol.exit_code, 2) << sol.output;
+  EXPECT_NE(sol.output.find("Euler"), std::string::npos) << sol.output;
+  // A missing component, named.
+  fs::remove_all(fs::path(model) / "hunyuan-video-t2v-720p/vae");
+  auto miss = test::run_jenga("generate --model " + model + " -p cat -o " + (dir / "m.y4m"));
+  EXPECT_EQ(miss.exit_code, 2) << miss.output;
+  EXPECT_NE(miss.output.find("the VAE is missing"), std::string::npos) << miss.output;
+  EXPECT_NE(miss.output.find("hunyuan-video-t2v-720p/vae"), std::string::npos) << miss.output;
+}
