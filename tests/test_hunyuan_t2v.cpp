@@ -286,10 +286,69 @@ TEST(HunyuanT2V, GenerateRunsTheTinyFolder) {
   auto sol = test::run_jenga("generate --model " + model + " -p cat --solver unipc -o " + (dir / "u.y4m"));
   EXPECT_EQ(sol.exit_code, 2) << sol.output;
   EXPECT_NE(sol.output.find("Euler"), std::string::npos) << sol.output;
-  // A missing component, named.
+  // AccVideo by the flag: 5 steps by default (its only preset besides dense is accvideo).
+  auto a5 = test::run_jenga("generate --model " + model + " --accvideo -p cat --size 32x32 --frames 5 -q -o " +
+                            (dir / "acc.y4m"));
+  ASSERT_EQ(a5.exit_code, 0) << a5.output;
+  std::ifstream sc3(dir / "acc.y4m.json");
+  const auto ja = nlohmann::json::parse(sc3);
+  EXPECT_EQ(ja["model"]["release"], "AccVideo");
+  EXPECT_EQ(ja["forwards"], 5);
+  auto at = test::run_jenga("generate --model " + model + " --accvideo -p cat --preset turbo -o " + (dir / "at.y4m"));
+  EXPECT_EQ(at.exit_code, 2) << at.output;
+  // inspect: the release and every component of the folder.
+  auto in = test::run_jenga("inspect --summary " + model);
+  ASSERT_EQ(in.exit_code, 0) << in.output;
+  EXPECT_NE(in.output.find("release:    HunyuanVideo T2V"), std::string::npos) << in.output;
+  EXPECT_NE(in.output.find("usable:     yes"), std::string::npos) << in.output;
+  // A missing component, named (by generate and by inspect).
   fs::remove_all(fs::path(model) / "hunyuan-video-t2v-720p/vae");
+  auto ins = test::run_jenga("inspect --summary " + model);
+  EXPECT_EQ(ins.exit_code, 1) << ins.output;
+  EXPECT_NE(ins.output.find("the VAE is missing"), std::string::npos) << ins.output;
   auto miss = test::run_jenga("generate --model " + model + " -p cat -o " + (dir / "m.y4m"));
   EXPECT_EQ(miss.exit_code, 2) << miss.output;
   EXPECT_NE(miss.output.find("the VAE is missing"), std::string::npos) << miss.output;
   EXPECT_NE(miss.output.find("hunyuan-video-t2v-720p/vae"), std::string::npos) << miss.output;
+}
+
+// A Jenga preset through the model-neutral loop on the tiny DiT: ProRes switch (0.75 -> 1.0 at the
+// new size), the fixed reuse list (a reused step between computed ones), sparse attention with
+// the text rows as condition blocks.
+TEST(HunyuanT2V, TurboRunsThroughTheLoop) {
+  GoldenDit m;
+  const auto den = hunyuan::make_cpu_denoiser(m.dit);
+  const auto p = hunyuan::hunyuan_preset_for("turbo", false, {}, 8);
+  ASSERT_TRUE(p.has_value());
+  const auto sizes = stage_latents(p, 2, 8, 8);
+  ASSERT_EQ(sizes.size(), 2u);
+  EXPECT_EQ(sizes[0], (std::array<int64_t, 3>{2, 6, 6}));  // int(64 px * 0.75) // 16 * 2
+  DenoiseRequest r;
+  r.denoiser = den.get();
+  r.jenga = p;
+  auto randn = [](std::array<int64_t, 3> l, uint64_t seed) {
+    Tensor t = Tensor::empty(DType::F32, Shape{16, l[0], l[1], l[2]});
+    fill_normal({t.data_as<float>(), static_cast<size_t>(t.numel())}, seed);
+    return t;
+  };
+  r.noise = randn(sizes[0], 1);
+  r.renoise = {randn(sizes[1], 2)};
+  r.context.tokens = Tensor::empty(DType::F32, Shape{6, m.dit.config.text_dim});
+  fill_normal({r.context.tokens.data_as<float>(), static_cast<size_t>(r.context.tokens.numel())}, 3);
+  r.context.valid = 4;
+  r.context.pooled = Tensor::empty(DType::F32, Shape{m.dit.config.text_dim_2});
+  fill_normal({r.context.pooled.data_as<float>(), static_cast<size_t>(r.context.pooled.numel())}, 4);
+  r.steps = 8, r.shift = 7.0, r.embedded_guidance = 6.0, r.solver = "euler";
+  Progress quiet(Progress::Mode::Quiet);
+  const DenoiseResult res = denoise(r, quiet);
+  const Plan plan = build_plan(*p, 8);
+  int reused = 0;
+  for (const auto& s : plan.step) reused += s.compute == StepCompute::Reused;
+  EXPECT_GT(reused, 0);
+  EXPECT_EQ(res.forwards, 8);
+  EXPECT_EQ(res.forwards_reused, reused);
+  EXPECT_EQ(res.latents.dim(2), 8);
+  ASSERT_EQ(res.report["stages"].size(), 2u);
+  for (float v : res.latents.to_f32_vector()) ASSERT_TRUE(std::isfinite(v));
+  EXPECT_GT(res.report["sparse_block_density"].get<double>(), 0.0);
 }

@@ -1,5 +1,6 @@
 // The f32 reference backend of the denoising loop: a host Denoiser (any model's CPU DiT) with the
 // CPU AttenCarve mask and the CPU Sparse VideoGen attention.
+#include <algorithm>
 #include <cmath>
 
 #include "core/dtype.h"
@@ -129,8 +130,9 @@ class CpuBackend final : public DenoiseBackend {
         CarveParams p;
         p.top_k = run.top_k, p.p = run.p_remain, p.first_frame_blocks = run.first_frame_blocks;
         // Condition rows inside the sequence (HunyuanVideo's text) after the image tokens: the
-        // trailing blocks past the image ones.
-        if (c.geometry.condition_blocks > 0) p.text_blocks = (tokens - image_tokens_ + 127) / 128;
+        // trailing blocks that hold no image token.
+        if (c.geometry.condition_blocks > 0)
+          p.text_blocks = std::max<int64_t>(0, (tokens + 127) / 128 - (image_tokens_ + 127) / 128);
         p.neighbors = geo_.neighbors.get();
         layout_ = build_carve_mask(qh_.data(), kh_.data(), 1, H, tokens, D, p).layout();
         kept_ += static_cast<double>(layout_.offsets.back());
