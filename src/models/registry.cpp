@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "core/temp_paths.h"
+#include "models/hunyuan/hunyuan_config.h"
 #include "models/hunyuan/hunyuan_folder.h"
 #include "models/hunyuan/hunyuan_model.h"
 #include "models/video_model.h"
@@ -95,6 +96,25 @@ bool is_i2v(const std::string& dit_path, const DetectedModel& m) {
          hunyuan::release_from_path(dit_path) == hunyuan::Release::I2V;
 }
 
+// The CPU run's memory (f32 weights: ~51 GB for the 13B DiT), from the DiT's header before any
+// weight is read; the same floor estimate as Wan's with HunyuanVideo's widths.
+void check_hunyuan_memory(const std::string& dit, const ModelSpec& r) {
+  if (r.width <= 0 || r.height <= 0 || r.frames <= 0) return;
+  MemoryNeed need;
+  need.width = r.width, need.height = r.height, need.frames = r.frames;
+  need.cuda = false, need.bytes_per_weight = 4;
+  try {
+    const Checkpoint ck = Checkpoint::open(dit);
+    const auto layout = hunyuan::detect_layout(ck);
+    if (!layout) return;
+    const hunyuan::HunyuanConfig c = hunyuan::detect_config(ck, *layout, nullptr, /*require_rope=*/false);
+    need.dit_params = c.parameter_count(), need.dim = c.hidden, need.ffn_dim = c.mlp_dim;
+  } catch (const std::exception&) {
+    return;  // the loader says what is wrong
+  }
+  require_memory_fits(need, available_host_bytes(), "host memory");
+}
+
 std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, const ModelSpec& r, Progress& progress) {
   const auto paths = hunyuan::resolve_hunyuan(
       r.model_dir, {dit, r.vae, !r.text_encoder.empty() ? r.text_encoder : r.t5, r.text_encoder_2, r.tokenizer, r.tokenizer_2},
@@ -107,6 +127,7 @@ std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, const Model
     if (r.device == "cuda") usage_fail("--device cuda: HunyuanVideo's CUDA DiT is not in this build yet; use --device cpu");
     progress.note("HunyuanVideo runs on the CPU in this build (its CUDA DiT is not wired in yet)");
   }
+  check_hunyuan_memory(paths.dit, r);
   progress.note(fmt::format("loading the HunyuanVideo {} DiT {} ({} layout)", hunyuan::release_name(paths.release),
                             fs::absolute(paths.dit).string(), paths.layout));
   return hunyuan::open_hunyuan_model(paths, parts);
