@@ -274,8 +274,9 @@ TEST(HunyuanDit, DiffusersLayoutMatchesDiffusers) {
   EXPECT_NE(d->details.find("RoPE [4, 6, 6]"), std::string::npos) << d->details;
   test::TempDir tmp;
   const auto r = test::run_jenga("generate --model " + dir + " -p cat -o " + (tmp / "o.y4m"));
-  EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("HunyuanVideo DiT detected (custom, diffusers layout)"), std::string::npos) << r.output;
+  // A DiT folder alone: generate takes it for HunyuanVideo and names the first missing component.
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("HunyuanVideo: the VAE is missing; pass it with --vae"), std::string::npos) << r.output;
 }
 
 // `jenga debug dit-forward` runs the HunyuanVideo forward on the golden's inputs (the golden file

@@ -146,6 +146,9 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
   const bool t5_cuda = cuda && !req.t5_cpu;
   const std::string neg = req.negative_prompt.empty() ? geo.default_negative_prompt : req.negative_prompt;
   const bool two_branch = !embedded || guide > 1.0;
+  if (embedded && !two_branch && !req.negative_prompt.empty())
+    progress.note("--negative-prompt: unused at --cfg-scale 1 (one branch with embedded guidance); give --cfg-scale > 1 "
+                  "for true CFG");
   std::vector<std::array<Conditioning, 2>> ctx(jobs.size());
   if (root) {
     const auto encoder = model.text_encoder(req.t5_cpu);

@@ -78,7 +78,8 @@ std::string find_hunyuan_dit(const std::string& model_dir) {
 HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponents& flags, bool accvideo,
                              bool i2v_dit) {
   HunyuanPaths p;
-  const bool folder = !model_dir.empty() && is_dir(model_dir);
+  // A --model that is itself the DiT (a transformer/ folder) holds no other component.
+  const bool folder = !model_dir.empty() && is_dir(model_dir) && flags.dit != model_dir;
   const fs::path m(model_dir);
   const bool diffusers = folder && is_dir(m / "transformer");
   p.layout = !folder ? "single files" : diffusers ? "diffusers" : "official ckpts";
