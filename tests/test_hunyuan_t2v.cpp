@@ -355,3 +355,38 @@ TEST(HunyuanT2V, TurboRunsThroughTheLoop) {
   for (float v : res.latents.to_f32_vector()) ASSERT_TRUE(std::isfinite(v));
   EXPECT_GT(res.report["sparse_block_density"].get<double>(), 0.0);
 }
+
+// Turbo, 3Stage and Base (drop rates 0: dense attention) through our loop equal the official
+// pieces stepped as the ProRes pipeline and ra_forward do (tools/golden/hunyuan_prores_loop_golden.py):
+// the switch (new shift first, x0 with the new table, trilinear, re-noise with our noise), the
+// fixed reuse list with the forced step after each switch, the cached residual.
+TEST(HunyuanT2V, ProResAndStepReuseMatchTheOfficialPieces) {
+  const Checkpoint g = Checkpoint::open(std::string(JENGA_TEST_DATA) + "/hunyuan_t2v/prores_loop_golden.safetensors");
+  GoldenDit m;
+  const auto den = hunyuan::make_cpu_denoiser(m.dit);
+  const Conditioning cond = golden_cond(g, "cond");
+  for (const std::string name : {"turbo", "3stage", "base"}) {
+    SCOPED_TRACE(name);
+    const int steps = static_cast<int>(g.load(name + ".steps", DType::F32).to_f32_vector()[0]);
+    JengaOverrides o;
+    o.sa_drop_rates.assign(name == "3stage" ? 3 : 2, 0.0);  // the official dense branch
+    const auto p = hunyuan::hunyuan_preset_for(name, false, o, steps);
+    ASSERT_TRUE(p.has_value());
+    DenoiseRequest r;
+    r.denoiser = den.get();
+    r.jenga = p;
+    r.noise = g.load(name + ".noise0", DType::F32);
+    for (int k = 1; g.contains(name + ".noise" + std::to_string(k)); ++k)
+      r.renoise.push_back(g.load(name + ".noise" + std::to_string(k), DType::F32));
+    r.context = cond;
+    r.steps = steps, r.shift = 7.0, r.embedded_guidance = 6.0, r.solver = "euler";
+    Progress quiet(Progress::Mode::Quiet);
+    const DenoiseResult res = denoise(r, quiet);
+    const auto want_computed = g.load(name + ".computed", DType::F32).to_f32_vector();
+    ASSERT_EQ(want_computed.size(), static_cast<size_t>(steps));
+    for (int i = 0; i < steps; ++i) EXPECT_EQ(res.computed_calls[2 * i], want_computed[i] > 0.5f) << "step " << i;
+    const double err = max_rel_error(res.latents.to_f32_vector(), g.load(name + ".latents", DType::F32).to_f32_vector());
+    std::printf("hunyuan %s (dense attention) loop vs official pieces: max rel error %.2e\n", name.c_str(), err);
+    EXPECT_LE(err, 1e-4);
+  }
+}
