@@ -4,12 +4,14 @@
 // download, and `generate` on the whole tiny model folder `debug make-tiny --family hunyuan` writes.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "backend/block_sparse.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "golden_compare.h"
@@ -389,4 +391,37 @@ TEST(HunyuanT2V, ProResAndStepReuseMatchTheOfficialPieces) {
     std::printf("hunyuan %s (dense attention) loop vs official pieces: max rel error %.2e\n", name.c_str(), err);
     EXPECT_LE(err, 1e-4);
   }
+}
+
+// Under a Jenga layout the CPU DiT follows the official sparse path: the text rows attend over
+// every key, padding included (so with padded text an all-kept layout is not the dense model),
+// and the key-block bias (text amplifier) reaches the image rows.
+TEST(HunyuanT2V, SparsePathFollowsTheOfficialTextRows) {
+  GoldenDit m;
+  const auto& c = m.dit.config;
+  Tensor x = Tensor::empty(DType::F32, Shape{16, 2, 16, 16});  // 128 image tokens: 1 block
+  fill_normal({x.data_as<float>(), static_cast<size_t>(x.numel())}, 8);
+  Tensor txt = Tensor::empty(DType::F32, Shape{9, c.text_dim}), pooled = Tensor::empty(DType::F32, Shape{c.text_dim_2});
+  fill_normal({txt.data_as<float>(), static_cast<size_t>(txt.numel())}, 9);
+  fill_normal({pooled.data_as<float>(), static_cast<size_t>(pooled.numel())}, 10);
+  auto fwd = [&](int64_t valid, const DitForwardHooks* h) {
+    return hunyuan::hunyuan_forward_cpu(m.dit, x.data_as<float>(), 2, 16, 16, 800.0f, txt.data_as<float>(), 9, valid,
+                                        pooled.data_as<float>(), 6000.0f, h);
+  };
+  const BlockSparseLayout all = BlockSparseLayout::dense(1, c.heads, 2, 2);
+  DitForwardHooks h;
+  h.self_attn_layout = [&](int, const float*, const float*, int64_t, int64_t) { return &all; };
+  EXPECT_LE(max_rel_error(fwd(9, &h), fwd(9, nullptr)), 1e-4);  // no padding: the dense model
+  EXPECT_GT(max_rel_error(fwd(5, &h), fwd(5, nullptr)), 1e-4);  // text rows now see the padding
+  const auto no_amp = fwd(5, &h);
+  std::vector<float> bias;
+  int64_t seen_blocks = 0;
+  h.key_block_bias = [&](int, int64_t heads, int64_t kb) -> const float* {
+    seen_blocks = kb;
+    bias.assign(static_cast<size_t>(heads * kb), 0.0f);
+    for (int64_t i = 0; i < heads; ++i) bias[static_cast<size_t>(i * kb + kb - 1)] = 0.4312f * std::log(2.0f);
+    return bias.data();
+  };
+  EXPECT_GT(max_rel_error(fwd(5, &h), no_amp), 1e-4);
+  EXPECT_EQ(seen_blocks, 2);
 }

@@ -38,7 +38,8 @@ std::vector<float> silu_linear(const float* vec, int64_t h, const Linear& l) {
 // official varlen segments (image + valid text) and (padding text).
 // With `layout`: only its kept key blocks (a Jenga layout over the segment).
 void segment_attention(const float* q, const float* k, const float* v, float* out, int64_t begin, int64_t end,
-                       int64_t heads, int64_t hd, const BlockSparseLayout* layout = nullptr) {
+                       int64_t heads, int64_t hd, const BlockSparseLayout* layout = nullptr,
+                       const float* key_block_bias = nullptr) {
   if (end <= begin) return;
   const int64_t off = begin * heads * hd;
   if (layout) {
@@ -48,6 +49,7 @@ void segment_attention(const float* q, const float* k, const float* v, float* ou
     a.set_blhd_strides();
     a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
     a.layout = layout;
+    a.key_block_bias = key_block_bias;
     cpu::attention(a);
     return;
   }
@@ -55,11 +57,43 @@ void segment_attention(const float* q, const float* k, const float* v, float* ou
                             1.0f / std::sqrt(static_cast<float>(hd)));
 }
 
+// Jenga's sparse path (attention_block_triton_diffres.py): the text query rows [li, l), padding
+// included, attend densely over all l keys, padding included, without the text amplifier.
+void text_rows_over_all_keys(const float* q, const float* k, const float* v, float* out, int64_t li, int64_t l,
+                             int64_t heads, int64_t hd) {
+  if (l <= li) return;
+  cpu::AttentionArgs a;
+  const int64_t off = li * heads * hd;
+  a.q = q + off, a.k = k, a.v = v, a.out = out + off;
+  a.heads = heads, a.q_len = l - li, a.k_len = l, a.head_dim = hd;
+  a.set_blhd_strides();
+  a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  cpu::attention(a);
+}
+
+// The self-attention of a block: the official varlen segments (image + valid text | padding
+// text) when dense; with the hook's Jenga layout, the image rows over the kept blocks of image +
+// valid text (the official kernel masks keys past that length) with the hook's key-block bias,
+// and the text rows as text_rows_over_all_keys.
+void block_attention(const DitForwardHooks* hooks, int layer, const float* q, const float* k, const float* v,
+                     float* out, int64_t li, int64_t valid, int64_t l, int64_t heads, int64_t hd);
+
 // The hook's layout for the attended segment (image + valid text), or null (dense).
 const BlockSparseLayout* segment_layout(const DitForwardHooks* hooks, int layer, const float* q, const float* k,
                                         int64_t tokens, int64_t heads) {
   if (!hooks || !hooks->self_attn_layout) return nullptr;
   return hooks->self_attn_layout(layer, q, k, tokens, heads);
+}
+
+void block_attention(const DitForwardHooks* hooks, int layer, const float* q, const float* k, const float* v,
+                     float* out, int64_t li, int64_t valid, int64_t l, int64_t heads, int64_t hd) {
+  const BlockSparseLayout* layout = segment_layout(hooks, layer, q, k, li + valid, heads);
+  const float* bias = layout && hooks->key_block_bias ? hooks->key_block_bias(layer, heads, layout->k_blocks) : nullptr;
+  segment_attention(q, k, v, out, 0, li + valid, heads, hd, layout, bias);
+  if (layout)
+    text_rows_over_all_keys(q, k, v, out, li, l, heads, hd);
+  else
+    segment_attention(q, k, v, out, li + valid, l, heads, hd);
 }
 
 // x [l, heads*hd] rotated by the tables' first l rows (x*cos + rotate_half(x)*sin, pairs (2i, 2i+1)).
@@ -241,9 +275,7 @@ void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, 
   };
   project(img, li, 0, b.img, im, true);
   project(txt, lt, li, b.txt, tm, false);
-  segment_attention(q.data(), k.data(), v.data(), attn.data(), 0, li + valid, heads, hd,
-                    segment_layout(hooks, layer, q.data(), k.data(), li + valid, heads));
-  segment_attention(q.data(), k.data(), v.data(), attn.data(), li + valid, l, heads, hd);
+  block_attention(hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, valid, l, heads, hd);
   auto finish = [&](float* x, int64_t n, int64_t row0, const StreamWeights& s, const std::vector<float>& mod) {
     std::vector<float> o(static_cast<size_t>(n * h));
     linear(attn.data() + row0 * h, s.proj, o.data(), n);
@@ -274,9 +306,7 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
   // linear2's input: [attention output (h) | GELU(mlp) (m)] per token.
   std::vector<float> cat(static_cast<size_t>(l * (h + m)));
   std::vector<float> attn(q.size());
-  segment_attention(q.data(), k.data(), v.data(), attn.data(), 0, li + valid, heads, hd,
-                    segment_layout(hooks, layer, q.data(), k.data(), li + valid, heads));
-  segment_attention(q.data(), k.data(), v.data(), attn.data(), li + valid, l, heads, hd);
+  block_attention(hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, valid, l, heads, hd);
   for (int64_t i = 0; i < l; ++i) {
     std::copy_n(attn.data() + i * h, h, cat.data() + i * (h + m));
     std::copy_n(y1.data() + i * ld + 3 * h, m, cat.data() + i * (h + m) + h);

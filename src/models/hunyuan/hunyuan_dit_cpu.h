@@ -38,6 +38,9 @@ HunyuanRope rope_table_cpu(const HunyuanConfig& c, int64_t frames, int64_t heigh
 // One MMDoubleStreamBlock in place: img [Li, h], txt [Lt, h], vec [h]. hooks (optional): the
 // self-attention layout of block `layer` over the attended segment (image + valid text tokens,
 // the text rows are the condition blocks at the end of the sequence), see DitForwardHooks.
+// Under a layout the official Jenga path is followed: image rows over the kept blocks (keys
+// past the valid text masked) plus the hook's key-block bias (text amplifier); every text row,
+// padding included, densely over all keys, padding included.
 void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, int64_t li, float* txt, int64_t lt,
                       int64_t valid, const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks = nullptr,
                       int layer = 0);
