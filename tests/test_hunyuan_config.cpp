@@ -184,10 +184,10 @@ TEST(HunyuanConfig, DetectsDiffusersLayout) {
   EXPECT_FALSE(wan::detect_layout(ck).has_value());
 }
 
-TEST(HunyuanConfig, CliMakeTinyInspectAndGenerateRefuses) {
+TEST(HunyuanConfig, CliMakeTinyInspectAndGenerateNamesTheMissingParts) {
   TempDir dir;
   const std::string out = dir / "hy";
-  auto m = test::run_jenga("debug make-tiny --family hunyuan --out " + out + " --seed 3");
+  auto m = test::run_jenga("debug make-tiny --family hunyuan --dit-only --out " + out + " --seed 3");
   ASSERT_EQ(m.exit_code, 0) << m.output;
   auto i = test::run_jenga("inspect --json --summary " + out);
   ASSERT_EQ(i.exit_code, 0) << i.output;
@@ -198,11 +198,12 @@ TEST(HunyuanConfig, CliMakeTinyInspectAndGenerateRefuses) {
   ASSERT_EQ(t.exit_code, 0) << t.output;
   EXPECT_NE(t.output.find("hunyuanvideo-dit custom (official layout)"), std::string::npos) << t.output;
   for (const std::string flag : {"--model " + out, "--diffusion-model " + out + "/diffusion_pytorch_model.safetensors"}) {
+    // The DiT alone: generate takes it for HunyuanVideo and names the first missing component.
     auto g = test::run_jenga("generate " + flag + " -p cat -o " + (dir / "o.y4m"));
-    EXPECT_EQ(g.exit_code, 1) << g.output;
+    EXPECT_EQ(g.exit_code, 2) << g.output;
     EXPECT_EQ(g.output.rfind("error: ", 0), 0u) << g.output;
-    EXPECT_NE(g.output.find("HunyuanVideo DiT detected"), std::string::npos) << g.output;
-    EXPECT_NE(g.output.find("Wan2.1"), std::string::npos) << g.output;
+    EXPECT_NE(g.output.find("HunyuanVideo: the VAE is missing"), std::string::npos) << g.output;
+    EXPECT_NE(g.output.find("--vae"), std::string::npos) << g.output;
     EXPECT_EQ(std::count(g.output.begin(), g.output.end(), '\n'), 1) << g.output;
   }
   auto bad = test::run_jenga("debug make-tiny --family hunyuan --size 14b --out " + (dir / "x"));
@@ -219,7 +220,7 @@ TEST(HunyuanConfig, WanIsNotHunyuan) {
 }
 
 // A lone .safetensors file of a non-128 head dim (no config.json beside it): still recognised,
-// with the RoPE split reported unknown, and generate still refuses it in one line.
+// with the RoPE split reported unknown, and generate names what else it needs in one line.
 TEST(HunyuanConfig, LoneFileWithoutConfigJson) {
   TempDir dir;
   hunyuan::write_random_checkpoint((dir / "m"), hunyuan::HunyuanConfig::tiny(), 2, DType::BF16);
@@ -233,8 +234,8 @@ TEST(HunyuanConfig, LoneFileWithoutConfigJson) {
   ASSERT_EQ(i.exit_code, 0) << i.output;
   EXPECT_NE(i.output.find("\"missing\": []"), std::string::npos) << i.output;
   auto g = test::run_jenga("generate --model " + file + " -p cat -o " + (dir / "o.y4m"));
-  EXPECT_EQ(g.exit_code, 1) << g.output;
-  EXPECT_NE(g.output.find("HunyuanVideo DiT detected"), std::string::npos) << g.output;
+  EXPECT_EQ(g.exit_code, 2) << g.output;
+  EXPECT_NE(g.output.find("HunyuanVideo: the VAE is missing"), std::string::npos) << g.output;
 }
 
 // The HunyuanVideo release is a torch pickle (.pt), which jenga reads (tests/test_torch_checkpoint.cpp);

@@ -274,8 +274,9 @@ TEST(HunyuanDit, DiffusersLayoutMatchesDiffusers) {
   EXPECT_NE(d->details.find("RoPE [4, 6, 6]"), std::string::npos) << d->details;
   test::TempDir tmp;
   const auto r = test::run_jenga("generate --model " + dir + " -p cat -o " + (tmp / "o.y4m"));
-  EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("HunyuanVideo DiT detected (custom, diffusers layout)"), std::string::npos) << r.output;
+  // A DiT folder alone: generate takes it for HunyuanVideo and names the first missing component.
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("HunyuanVideo: the VAE is missing; pass it with --vae"), std::string::npos) << r.output;
 }
 
 // `jenga debug dit-forward` runs the HunyuanVideo forward on the golden's inputs (the golden file
@@ -283,7 +284,7 @@ TEST(HunyuanDit, DiffusersLayoutMatchesDiffusers) {
 TEST(HunyuanDit, DebugDitForwardCli) {
   test::TempDir dir;
   const std::string model = dir / "hy";
-  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --seed 7 --dtype f32 --out " + model).exit_code, 0);
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --dit-only --seed 7 --dtype f32 --out " + model).exit_code, 0);
   const std::string golden = std::string(JENGA_TEST_DATA) + "/hunyuan_dit/hunyuan_dit_golden.safetensors";
   const auto r = test::run_jenga("debug dit-forward --model " + model + " --inputs " + golden + " --out " + (dir / "o.safetensors"));
   ASSERT_EQ(r.exit_code, 0) << r.output;

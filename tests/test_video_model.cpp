@@ -140,7 +140,9 @@ TEST(VideoModel, HunyuanTokenOrderGivesTheRasterOutput) {
 // The layout hook sees each block's q/k over the attended segment (image + real text tokens) and
 // its layout is what attention keeps: all blocks = dense, diagonal only = something else.
 TEST(VideoModel, HunyuanLayoutHookDecidesTheAttention) {
-  Hy hy(9, 6);
+  // No padding text: under a Jenga layout the text rows attend over every key, padding included
+  // (the official sparse path), which the dense model does not; without padding both agree.
+  Hy hy(6, 6);
   const auto d = hunyuan::make_cpu_denoiser(hy.dit);
   d->set_conditioning(0, hy.cond);
   const Tensor x = randn_tensor(Shape{16, 4, 16, 16}, 1);  // 256 image tokens + 6 text: 3 blocks
@@ -180,13 +182,13 @@ TEST(VideoModel, DenoiseLoopRunsHunyuanWithEmbeddedGuidance) {
   r.context = hy.cond;
   r.steps = 1;
   r.shift = 7.0;
-  r.guide_scale = 6.0;
+  r.embedded_guidance = 6.0;
   r.solver = "euler";
   Progress quiet(Progress::Mode::Quiet);
   const DenoiseResult one = denoise(r, quiet);
   EXPECT_EQ(one.forwards, 1);
   EXPECT_EQ(one.computed_calls, (std::vector<uint8_t>{1, 0}));
-  const WanSchedule sch = wan_unipc_schedule(1, 7.0);
+  const HunyuanSchedule sch = hunyuan_flow_schedule(1, 7.0);
   const auto v = hy.direct(r.noise, static_cast<float>(sch.timesteps[0]), 6.0f);
   const float dt = static_cast<float>(sch.sigmas[1] - sch.sigmas[0]);
   const auto x0 = values(r.noise), got = values(one.latents);
@@ -194,8 +196,10 @@ TEST(VideoModel, DenoiseLoopRunsHunyuanWithEmbeddedGuidance) {
   for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], x0[i] + dt * v[i], 1e-5f) << i;
 
   r.steps = 4;
-  r.solver = "unipc";
   const DenoiseResult four = denoise(r, quiet);
   EXPECT_EQ(four.forwards, 4);
   for (float e : values(four.latents)) ASSERT_TRUE(std::isfinite(e));
+  // Its sigma table is FlowMatchDiscreteScheduler's: Euler only.
+  r.solver = "unipc";
+  EXPECT_THROW(denoise(r, quiet), UsageError);
 }

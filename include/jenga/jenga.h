@@ -63,7 +63,7 @@ typedef struct {
   double cfg_scale;                 /* < 0: the model's / preset's default */
   double shift;                     /* < 0: the model's / preset's default */
   const char* preset;               /* "dense" (default), "base", "turbo", "flash", "3stage" */
-  const char* solver;               /* "unipc" (default), "dpm++", "euler" */
+  const char* solver;               /* NULL: the model's (Wan "unipc", HunyuanVideo "euler"); "dpm++" */
   const char* attention;            /* NULL: what the preset implies; "dense", "jenga", "svg" */
   int offload;                      /* CUDA: stream the DiT's blocks from host memory */
   int text_encoder_on_cpu;          /* keep the text encoder on the CPU with CUDA */

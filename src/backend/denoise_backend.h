@@ -40,7 +40,9 @@ struct SvgStage {
 struct StepRun {
   int step = 0;
   double timestep = 0;
-  float guide = 1.0f;    // CFG scale, or the embedded guidance the one branch takes
+  float guide = 1.0f;    // CFG scale (two branches), or the embedded guidance the one branch takes
+  float embedded_guidance = 0.0f;  // what an embedded-guidance DiT takes in every branch (0: none)
+  double text_amp = 0.0;  // HunyuanVideo AttenCarve: log2 bias on the text key blocks (first stage)
   bool two_branch = true;  // Cfg: cond + uncond combined; Embedded: branch 0 only
   bool sparse = false;  // AttenCarve instead of dense self-attention
   bool svg = false;     // Sparse VideoGen self-attention (past the warm-up steps; see set_svg)

@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_tiny.h"
+#include "models/hunyuan/hunyuan_tiny_folder.h"
 #include "models/wan/wan_config.h"
 #include "models/wan/wan_tiny.h"
 #include "models/wan/wan_builtin.h"
@@ -26,6 +27,16 @@ void run_make_tiny(const MakeTinyOptions& o) {
   if (!dt || !dtype_is_float(*dt)) usage_fail("--dtype {}: use f32, bf16, f16 or fp8-e4m3", o.dtype);
   if (o.family == "hunyuan") {
     if (o.size != "tiny" && o.size != "13b") usage_fail("--size {}: HunyuanVideo has tiny or 13b", o.size);
+    if (!o.dit_only && o.in_channels <= 0 && o.size == "tiny") {
+      const auto info = hunyuan::write_tiny_hunyuan_folder(o.out, o.seed, *dt);
+      std::printf("wrote %s: HunyuanVideo tiny model folder in the official ckpts layout with random weights (%s, seed "
+                  "%llu): hunyuan-video-t2v-720p/transformers (DiT, %.2f M parameters), hunyuan-video-t2v-720p/vae, "
+                  "text_encoder (LLM + tokenizer.json, template %lld tokens), text_encoder_2 (CLIP-L + vocab.json); "
+                  "run it with generate --model %s\n",
+                  o.out.c_str(), o.dtype.c_str(), static_cast<unsigned long long>(o.seed), info.dit_parameters / 1e6,
+                  static_cast<long long>(info.template_tokens), o.out.c_str());
+      return;
+    }
     auto cfg = o.size == "tiny" ? hunyuan::HunyuanConfig::tiny() : hunyuan::HunyuanConfig::t2v_720p();
     if (o.in_channels > 0) cfg.in_channels = o.in_channels;
     hunyuan::write_random_checkpoint(o.out, cfg, o.seed, *dt);
@@ -66,10 +77,11 @@ void register_debug(CLI::App& app) {
   c->add_option("--dtype", mt->dtype, "Weight dtype: f32, bf16, f16, fp8-e4m3")->capture_default_str();
   c->add_option("--seed", mt->seed, "Random seed")->capture_default_str();
   c->add_flag("--dit-only", mt->dit_only,
-              "Wan: write only the DiT (diffusion_pytorch_model.safetensors + config.json); without it the whole "
-              "published folder (also Wan2.1_VAE.safetensors, models_t5_umt5-xxl-enc-bf16.safetensors, "
-              "google/umt5-xxl/spiece.model), ready for generate --model");
-  c->add_option("--in-channels", mt->in_channels, "HunyuanVideo: DiT input channels (33 = I2V latent concat)")
+              "Write only the DiT (diffusion_pytorch_model.safetensors + config.json); without it the whole "
+              "published folder, ready for generate --model (Wan: also Wan2.1_VAE.safetensors, "
+              "models_t5_umt5-xxl-enc-bf16.safetensors, google/umt5-xxl/spiece.model; HunyuanVideo tiny: the "
+              "official ckpts layout, DiT, VAE, LLM and CLIP-L with tokenizer files)");
+  c->add_option("--in-channels", mt->in_channels, "HunyuanVideo: DiT input channels (33 = I2V latent concat; DiT only)")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   c->callback([mt] { run_make_tiny(*mt); });
 

@@ -20,10 +20,17 @@
 namespace jenga::cli {
 
 void add_jenga_flags(CLI::App& c, JengaOverrides& o) {
-  c.add_option("--sa-drop-rates", o.sa_drop_rates, "Jenga: AttenCarve drop rate before / after step 25")->expected(1, 2);
+  c.add_option("--sa-drop-rates", o.sa_drop_rates, "Jenga: AttenCarve drop rate per stage (Wan: before / after step 25)")
+      ->expected(1, 3);
   c.add_option("--p-remain-rates", o.p_remain_rates, "Jenga: AttenCarve cumulative-probability threshold");
-  c.add_option("--res-rate-list", o.res_rate_list, "Jenga ProRes: first-stage resolution rate and 1.0 (e.g. 0.75 1.0)")
-      ->expected(2);
+  c.add_option("--res-rate-list", o.res_rate_list, "Jenga ProRes: resolution rate per stage, the last 1.0 (e.g. 0.75 1.0)")
+      ->expected(1, 3);
+  c.add_option("--step-rate-list", o.step_rate_list,
+               "HunyuanVideo ProRes: fraction of the steps at which each stage ends (e.g. 0.5 1.0)")
+      ->expected(1, 3);
+  c.add_option("--scheduler-shift-list", o.scheduler_shift_list, "HunyuanVideo ProRes: the flow shift of each stage (e.g. 7 9)")
+      ->expected(1, 3);
+  c.add_option("--scale-txt-amp", o.scale_txt_amp, "HunyuanVideo: text amplifier scale of the first stage (official 1.0)");
   c.add_option("--teacache-thresh", o.teacache_thresh, "Jenga step reuse threshold (0 = compute every forward)");
 }
 

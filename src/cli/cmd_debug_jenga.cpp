@@ -11,6 +11,7 @@
 #include "jenga/carve_mask.h"
 #include "jenga/gilbert_curve.h"
 #include "jenga/schedule.h"
+#include "models/hunyuan/hunyuan_presets.h"
 
 namespace jenga::cli {
 namespace {
@@ -172,6 +173,9 @@ struct ScheduleOptions {
   std::string preset, model;
   std::string wan_size = "1.3b";  // wan presets come per size: turbo = turbo-1.3b
   int steps = 0;
+  std::string size;  // WxH pixels; empty = the preset's (1280x720)
+  int frames = 0;    // 0 = the preset's (125)
+  JengaOverrides jenga;
 };
 
 void run_schedule(const ScheduleOptions& o) {
@@ -179,9 +183,33 @@ void run_schedule(const ScheduleOptions& o) {
   // The family's short names, as generate takes them: wan + turbo = turbo-<--wan-size>.
   std::string name = o.preset;
   if (fam == ModelFamily::Wan && name.find('-') == std::string::npos) name += "-" + o.wan_size;
-  const Preset& p = find_preset(fam, name);
   if (o.steps < 0) usage_fail("--steps {}: must be positive (0 = the preset's default)", o.steps);
-  std::printf("%s\n", plan_to_json(build_plan(p, o.steps)).c_str());
+  if (fam == ModelFamily::Wan) {
+    if (o.jenga.any() || !o.size.empty() || o.frames)
+      usage_fail("--size / --frames / the Jenga flags are for --model hunyuan here");
+    const Preset& p = find_preset(fam, name);
+    std::printf("%s\n", plan_to_json(build_plan(p, o.steps)).c_str());
+    return;
+  }
+  // HunyuanVideo: the preset as generate resolves it (official flags applied), at the run's size.
+  const std::string lname = [&] {
+    std::string s = name;
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  }();
+  auto p = hunyuan::hunyuan_preset_for(lname, lname == "accvideo", o.jenga, o.steps);
+  if (!p) usage_fail("--preset dense has no Jenga plan; name a Jenga preset");
+  if (!o.size.empty()) {
+    const auto [w, h] = parse_size("--size", o.size);
+    p->width = w, p->height = h;
+  }
+  if (o.frames) {
+    if (o.frames < 1 || (o.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1 (e.g. 125)", o.frames);
+    p->frames = o.frames;
+  }
+  if (p->width % 16 || p->height % 16) usage_fail("--size {}x{}: multiples of 16", p->width, p->height);
+  const Plan plan = build_plan(*p, p->steps);
+  std::printf("%s\n", plan_to_json(plan).c_str());
 }
 
 std::string preset_names(ModelFamily f) {
@@ -251,6 +279,9 @@ void register_debug_jenga(CLI::App& debug) {
       ->required();
   s->add_option("--model", so->model, "wan or hunyuan")->required()->check(CLI::IsMember({"wan", "hunyuan"}));
   s->add_option("--steps", so->steps, "Sampling steps (default: the preset's, 50; AccVideo 5)");
+  s->add_option("--size", so->size, "hunyuan: WIDTHxHEIGHT in pixels (default the scripts' 1280x720)");
+  s->add_option("--frames", so->frames, "hunyuan: frames, 4k+1 (default the scripts' 125)");
+  add_jenga_flags(*s, so->jenga);
   s->add_option("--wan-size", so->wan_size, "wan: which size a short preset name (base, turbo, flash, 3stage) means")
       ->check(CLI::IsMember({"1.3b", "14b"}))
       ->capture_default_str();

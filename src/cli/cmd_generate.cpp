@@ -72,6 +72,8 @@ std::string mp4_help() {
 
 struct GenerateOptions {
   std::string model, diffusion_model, vae, t5xxl, tokenizer;
+  std::string text_encoder, text_encoder_2, tokenizer_2;
+  bool accvideo = false;
   std::string prompt, negative_prompt;
   std::string preset = "dense";
   std::string size = "832x480";
@@ -81,12 +83,12 @@ struct GenerateOptions {
   std::string seed = "42";
   // Set by the user (else the built-in tiny model takes its small defaults).
   CLI::Option *size_opt = nullptr, *frames_opt = nullptr, *steps_opt = nullptr, *w_opt = nullptr, *h_opt = nullptr;
-  std::optional<double> cfg_scale, shift;
+  std::optional<double> cfg_scale, shift, embedded_cfg_scale;
   JengaOverrides jenga;
   std::string attention;
   SvgOverrides svg;
   std::string output;  // empty: output.mp4 when ffmpeg is found, else output.webp / .y4m
-  std::string solver = "unipc";
+  std::string solver;  // empty: the model's (Wan unipc, HunyuanVideo euler)
   std::string device = "auto";
   std::string parallel = "sequence", prompts_file, latents_out;
   bool quiet = false, json_progress = false, t5_cpu = false, offload = false;
@@ -127,7 +129,10 @@ void run_generate(const GenerateOptions& o) {
   if (!o.model.empty()) reject_unrunnable_model("--model", o.model);
   if (!o.diffusion_model.empty()) reject_unrunnable_model("--diffusion-model", o.diffusion_model);
   // No model: the built-in tiny model at a size that finishes in seconds, unless the user chose.
-  const bool builtin = o.model.empty() && o.diffusion_model.empty() && o.vae.empty() && o.t5xxl.empty();
+  const bool builtin = o.model.empty() && o.diffusion_model.empty() && o.vae.empty() && o.t5xxl.empty() &&
+                       o.text_encoder.empty() && o.text_encoder_2.empty();
+  if (o.steps_opt->count() && (o.steps < 1 || o.steps > 1000))
+    usage_fail("--steps {}: must be between 1 and 1000", o.steps);
   std::vector<std::string> tiny_defaults;
   std::string size = o.size;
   int frames = o.frames, steps = o.steps;
@@ -135,6 +140,8 @@ void run_generate(const GenerateOptions& o) {
     if (!o.size_opt->count() && !o.w_opt->count() && !o.h_opt->count()) size = kTinySize, tiny_defaults.push_back(fmt::format("--size {}", kTinySize));
     if (!o.frames_opt->count()) frames = kTinyFrames, tiny_defaults.push_back(fmt::format("--frames {}", kTinyFrames));
     if (!o.steps_opt->count()) steps = kTinySteps, tiny_defaults.push_back(fmt::format("--steps {}", kTinySteps));
+  } else if (!o.steps_opt->count()) {
+    steps = 0;  // the preset's, else the model's (50; AccVideo 5)
   }
   auto [w, h] = parse_size("--size", size);
   if (o.width) w = o.width;
@@ -144,6 +151,9 @@ void run_generate(const GenerateOptions& o) {
   T2VRequest r;
   r.model_dir = o.model;
   r.dit = o.diffusion_model, r.vae = o.vae, r.t5 = o.t5xxl, r.tokenizer = o.tokenizer;
+  r.text_encoder = o.text_encoder, r.text_encoder_2 = o.text_encoder_2, r.tokenizer_2 = o.tokenizer_2;
+  r.accvideo = o.accvideo;
+  r.embedded_guidance = o.embedded_cfg_scale;
   r.prompt = o.prompt, r.negative_prompt = o.negative_prompt;
   r.width = w, r.height = h, r.frames = frames, r.steps = steps;
   r.seed = parse_seed(o.seed);
@@ -194,7 +204,11 @@ void run_generate(const GenerateOptions& o) {
     // --parallel prompts: a rank without a prompt (more ranks than prompts) loads nothing.
     if (r.comm && r.parallel == "prompts" && static_cast<size_t>(comm->rank()) >= jobs.size()) return;
     const double t_start = generate_clock_s();
-    const auto model = open_model({r.model_dir, r.dit, r.vae, r.t5, r.tokenizer, r.device, r.width, r.height, r.frames, r.offload}, progress);
+    ModelSpec spec{r.model_dir, r.dit, r.vae, r.t5, r.tokenizer};
+    spec.text_encoder = r.text_encoder, spec.text_encoder_2 = r.text_encoder_2, spec.tokenizer_2 = r.tokenizer_2;
+    spec.accvideo = r.accvideo;
+    spec.device = r.device, spec.width = r.width, spec.height = r.height, spec.frames = r.frames, spec.offload = r.offload;
+    const auto model = open_model(spec, progress);
     generate_batch(*model, r, jobs, progress, t_start);
   } catch (const std::exception& e) {
     if (comm->size() <= 1) throw;
@@ -215,7 +229,16 @@ void register_generate(CLI::App& app) {
   c->add_option("--diffusion-model", o->diffusion_model, "DiT weights file (ComfyUI style)");
   c->add_option("--vae", o->vae, "VAE weights file");
   c->add_option("--t5xxl", o->t5xxl, "umT5 text encoder weights file");
-  c->add_option("--tokenizer", o->tokenizer, "umT5 spiece.model (default: MODEL/google/umt5-xxl)");
+  c->add_option("--tokenizer", o->tokenizer,
+                "umT5 spiece.model (default: MODEL/google/umt5-xxl); HunyuanVideo: the LLM's tokenizer.json or folder");
+  c->add_option("--text-encoder", o->text_encoder,
+                "HunyuanVideo LLM text encoder (llava-llama-3-8b: official text_encoder/ or ComfyUI llava_llama3_fp16)");
+  c->add_option("--text-encoder-2", o->text_encoder_2, "HunyuanVideo CLIP-L text encoder (text_encoder_2/ or clip_l)");
+  c->add_option("--tokenizer-2", o->tokenizer_2, "HunyuanVideo CLIP tokenizer folder (vocab.json + merges.txt)");
+  c->add_flag("--accvideo", o->accvideo,
+              "The HunyuanVideo DiT is AccVideo's 5-step one (a --diffusion-model path naming accvideo says so too)");
+  c->add_option("--embedded-cfg-scale", o->embedded_cfg_scale,
+                "HunyuanVideo embedded guidance the DiT takes (official 6.0); --cfg-scale > 1 adds true CFG");
   c->add_option("-p,--prompt", o->prompt, "What the video shows");
   c->add_option("-n,--negative-prompt", o->negative_prompt, "What to avoid (default: the model's)");
   c->add_option("--preset", o->preset,
@@ -234,17 +257,18 @@ void register_generate(CLI::App& app) {
   o->frames_opt = c->add_option("-f,--frames", o->frames,
                                 fmt::format("Frames, 4k+1, at most {} (without --model: {})", kMaxFrames, kTinyFrames))
                       ->capture_default_str();
-  o->steps_opt = c->add_option("--steps", o->steps, fmt::format("Sampling steps, 1 to 1000 (without --model: {})", kTinySteps))
-                     ->capture_default_str();
+  o->steps_opt = c->add_option("--steps", o->steps, fmt::format("Sampling steps, 1 to 1000 (default 50, the preset's or the model's: AccVideo 5; "
+                                                              "without --model: {})", kTinySteps));
   c->add_option("--seed", o->seed, "Random seed, 0 to 18446744073709551615")->capture_default_str();
-  c->add_option("--cfg-scale", o->cfg_scale, "Classifier-free guidance scale (default 5; Jenga presets 6)");
-  c->add_option("--shift", o->shift, "Flow-matching sigma shift (default 5; Jenga presets 8)");
+  c->add_option("--cfg-scale", o->cfg_scale, "Classifier-free guidance scale (Wan default 5, Jenga presets 6; HunyuanVideo 1 = one branch, > 1 "
+                "adds the negative prompt)");
+  c->add_option("--shift", o->shift, "Flow-matching sigma shift (Wan default 5, Jenga presets 8; HunyuanVideo 7)");
   c->add_option("-o,--output", o->output,
                  fmt::format("Output: {}.y4m, .png or a folder of PNGs (default output.mp4, else .webp); the sidecar "
                              "is the output's name + .json (t.mp4 -> t.mp4.json)", mp4_help()));
-  c->add_option("--solver", o->solver, "Sampler: unipc (official default), dpm++ (official option), euler")
-      ->check(CLI::IsMember({"unipc", "dpm++", "euler"}))
-      ->capture_default_str();
+  c->add_option("--solver", o->solver, "Sampler: unipc (Wan's official default), dpm++ (Wan's official option), euler "
+                                       "(HunyuanVideo's only one, its default)")
+      ->check(CLI::IsMember({"unipc", "dpm++", "euler"}));
   c->add_option("--device", o->device, "auto|cpu|cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();

@@ -11,6 +11,7 @@
 #include "io/torch_checkpoint.h"
 #include "models/detect.h"
 #include "models/hunyuan/hunyuan_config.h"
+#include "models/hunyuan/hunyuan_folder.h"
 #include "models/wan/wan_folder.h"
 #include "io/file_checks.h"
 #include <filesystem>
@@ -152,6 +153,54 @@ bool report_folder(const InspectOptions& o, const wan::WanFolder& f, nlohmann::j
   return usable;
 }
 
+// A HunyuanVideo DiT: which release (T2V, AccVideo, I2V) and, for a folder as downloaded, every
+// component generate needs (the first missing one named with where it was expected).
+// Returns whether generate --model runs it.
+bool report_hunyuan(const std::string& path, const std::string& dit_path, const DetectedModel& m, bool keys_ok,
+                    nlohmann::json* j) {
+  const bool i2v = m.variant.find("I2V") != std::string::npos ||
+                   hunyuan::release_from_path(dit_path) == hunyuan::Release::I2V;
+  const hunyuan::Release release = i2v ? hunyuan::Release::I2V : hunyuan::release_from_path(dit_path);
+  const std::string rel(hunyuan::release_name(release));
+  const char* what = release == hunyuan::Release::I2V ? "image-to-video (generate does not run it yet)"
+                     : release == hunyuan::Release::AccVideo
+                         ? "AccVideo 5-step distillation (from its path; --accvideo says so for any path)"
+                         : "text-to-video (guidance-distilled; an AccVideo DiT is told by its path or --accvideo)";
+  std::error_code ec;
+  const bool folder = std::filesystem::is_directory(path, ec) && path != dit_path;
+  nlohmann::json comp = nlohmann::json::object();
+  std::string missing;
+  if (folder) {
+    try {
+      const auto p = hunyuan::resolve_hunyuan(path, {dit_path, "", "", "", "", ""}, false, i2v);
+      comp = {{"dit", p.dit}, {"vae", p.vae}, {"text_encoder", p.text_encoder}, {"text_encoder_2", p.text_encoder_2},
+              {"tokenizer", p.tokenizer}, {"tokenizer_2", p.tokenizer_2}, {"layout", p.layout}};
+    } catch (const UsageError& e) {
+      missing = e.what();
+    }
+  }
+  const bool usable = folder && missing.empty() && keys_ok && release != hunyuan::Release::I2V;
+  if (j) {
+    (*j)["hunyuan"] = {{"release", rel}, {"release_note", what}};
+    if (folder) (*j)["hunyuan"]["components"] = comp;
+    if (!missing.empty()) (*j)["hunyuan"]["missing_component"] = missing;
+    (*j)["usable"] = usable;
+    return usable || !folder;
+  }
+  std::printf("release:    HunyuanVideo %s: %s\n", rel.c_str(), what);
+  if (!folder) {
+    std::printf("components: a DiT alone; generate also needs --vae, --text-encoder, --text-encoder-2 and the "
+                "tokenizers (or --model with the published folder)\n");
+    return true;
+  }
+  for (const auto& [k, v] : comp.items())
+    if (k != "layout") std::printf("  %-15s %s\n", k.c_str(), v.get<std::string>().c_str());
+  if (comp.contains("layout")) std::printf("layout:     %s\n", comp["layout"].get<std::string>().c_str());
+  if (!missing.empty()) std::printf("missing:    %s\n", missing.c_str());
+  std::printf("usable:     %s\n", usable ? "yes (generate --model runs it)" : "no (see above)");
+  return usable;
+}
+
 void run_inspect(const InspectOptions& o) {
   std::error_code ec;
   // A Wan2.1 model folder: the DiT's own files are listed, then each component.
@@ -171,6 +220,8 @@ void run_inspect(const InspectOptions& o) {
     if (wan_dit || wan_names) {
       folder = f;
       if (!f.dit.path.empty()) dit_path = f.dit.path;
+    } else if (const auto hy = hunyuan::find_hunyuan_dit(o.path); !hy.empty()) {
+      dit_path = hy;  // a HunyuanVideo folder as downloaded (official ckpts/, diffusers)
     }
   } else if (std::filesystem::exists(o.path, ec)) {
     require_regular_file(o.path, "");
@@ -226,7 +277,9 @@ void run_inspect(const InspectOptions& o) {
     }
     j["missing"] = missing;
     j["unexpected"] = extra;
-    const bool ok = !folder || report_folder(o, *folder, &j, missing.empty() && extra.empty());
+    bool ok = !folder || report_folder(o, *folder, &j, missing.empty() && extra.empty());
+    if (model && model->family == "hunyuanvideo-dit" && !folder)
+      ok = report_hunyuan(o.path, dit_path, *model, missing.empty() && extra.empty(), &j);
     std::printf("%s\n", j.dump(2).c_str());
     if (!ok) fail("{}: not a usable model: {}", o.path, not_usable_reason(*folder, missing, extra));
     return;
@@ -266,6 +319,9 @@ void run_inspect(const InspectOptions& o) {
   }
   if (folder && !report_folder(o, *folder, nullptr, missing.empty() && extra.empty()))
     fail("{}: not a usable model: {}", o.path, not_usable_reason(*folder, missing, extra));
+  if (model && model->family == "hunyuanvideo-dit" && !folder &&
+      !report_hunyuan(o.path, dit_path, *model, missing.empty() && extra.empty(), nullptr))
+    fail("{}: not a usable HunyuanVideo model (see above)", o.path);
 }
 }  // namespace
 

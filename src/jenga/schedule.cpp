@@ -311,6 +311,18 @@ std::string plan_to_json(const Plan& plan, int indent) {
     arr.push_back(std::move(e));
   }
   j["plan"] = std::move(arr);
+  if (p.family == ModelFamily::Hunyuan) {
+    // DiT forwards that run the blocks, per stage (the rest reuse the cached residual).
+    std::vector<int> per_stage;
+    for (const auto& s : plan.step) {
+      if (static_cast<size_t>(s.stage) >= per_stage.size()) per_stage.resize(static_cast<size_t>(s.stage) + 1, 0);
+      per_stage[static_cast<size_t>(s.stage)] += s.compute == StepCompute::Computed;
+    }
+    int total = 0;
+    for (int n : per_stage) total += n;
+    j["computed_forwards_per_stage"] = per_stage;
+    j["computed_forwards"] = total;
+  }
   return j.dump(indent);
 }
 

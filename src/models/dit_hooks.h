@@ -25,6 +25,10 @@ struct DitForwardHooks {
   // Under sequence parallel, `heads` is this rank's head shard over the whole sequence.
   std::function<const BlockSparseLayout*(int layer, const float* q, const float* k, int64_t tokens, int64_t heads)>
       self_attn_layout;
+  // With self_attn_layout: an additive logit bias per (head, key block) of the layout just
+  // returned, [heads, key_blocks], natural-log units, or null (Jenga's text amplifier on
+  // HunyuanVideo's text key blocks). Valid until attention ran.
+  std::function<const float*(int layer, int64_t heads, int64_t key_blocks)> key_block_bias;
   // Replaces the self-attention of `layer` when set and it returns true (Sparse VideoGen's
   // per-head placement): q, k, v: [tokens, heads, head_dim] after RMSNorm and RoPE; out:
   // [tokens, heads * head_dim]. Returning false runs the usual (dense or layout) attention.

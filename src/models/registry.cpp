@@ -7,6 +7,9 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "core/temp_paths.h"
+#include "models/hunyuan/hunyuan_config.h"
+#include "models/hunyuan/hunyuan_folder.h"
+#include "models/hunyuan/hunyuan_model.h"
 #include "models/video_model.h"
 #include "models/wan/wan_builtin.h"
 #include "models/wan/wan_dit.h"
@@ -77,6 +80,59 @@ std::unique_ptr<VideoModel> open_wan_for(const wan::WanPaths& paths, const Model
   return model;
 }
 
+// The HunyuanVideo DiT a request names (--diffusion-model, else the folder's), or "".
+std::string hunyuan_dit_of(const ModelSpec& r) {
+  // --diffusion-model, else the DiT in the folder's layout, else --model itself (a DiT file or folder).
+  std::string dit = !r.dit.empty() ? r.dit : hunyuan::find_hunyuan_dit(r.model_dir);
+  if (dit.empty()) dit = r.model_dir;
+  if (dit.empty()) return "";
+  for (const auto& [p, m] : detect_models_at(dit))
+    if (m.family == "hunyuanvideo-dit") return dit;
+  return "";
+}
+
+bool is_i2v(const std::string& dit_path, const DetectedModel& m) {
+  return m.variant.find("I2V") != std::string::npos ||
+         hunyuan::release_from_path(dit_path) == hunyuan::Release::I2V;
+}
+
+// The CPU run's memory (f32 weights: ~51 GB for the 13B DiT), from the DiT's header before any
+// weight is read; the same floor estimate as Wan's with HunyuanVideo's widths.
+void check_hunyuan_memory(const std::string& dit, const ModelSpec& r) {
+  if (r.width <= 0 || r.height <= 0 || r.frames <= 0) return;
+  MemoryNeed need;
+  need.width = r.width, need.height = r.height, need.frames = r.frames;
+  need.cuda = false, need.bytes_per_weight = 4;
+  try {
+    const Checkpoint ck = Checkpoint::open(dit);
+    const auto layout = hunyuan::detect_layout(ck);
+    if (!layout) return;
+    const hunyuan::HunyuanConfig c = hunyuan::detect_config(ck, *layout, nullptr, /*require_rope=*/false);
+    need.dit_params = c.parameter_count(), need.dim = c.hidden, need.ffn_dim = c.mlp_dim;
+  } catch (const std::exception&) {
+    return;  // the loader says what is wrong
+  }
+  require_memory_fits(need, available_host_bytes(), "host memory");
+}
+
+std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, const ModelSpec& r, Progress& progress) {
+  const auto paths = hunyuan::resolve_hunyuan(
+      r.model_dir, {dit, r.vae, !r.text_encoder.empty() ? r.text_encoder : r.t5, r.text_encoder_2, r.tokenizer, r.tokenizer_2},
+      r.accvideo, false);
+  const bool cuda = use_cuda(r.device);
+  // The CUDA DiT (hunyuan_dit_cuda.*) hands its parts in here once it is built; until then the
+  // CPU runs it.
+  const hunyuan::HunyuanCudaParts* parts = nullptr;
+  if (cuda && !parts) {
+    if (r.device == "cuda") usage_fail("--device cuda: HunyuanVideo's CUDA DiT is not in this build yet; use --device cpu");
+    progress.note("HunyuanVideo runs on the CPU in this build (its CUDA DiT is not wired in yet)");
+  }
+  check_hunyuan_memory(paths.dit, r);
+  progress.note(fmt::format("loading the HunyuanVideo {} DiT {} ({} layout)", hunyuan::release_name(paths.release),
+                            fs::absolute(paths.dit).string(), paths.layout));
+  return hunyuan::open_hunyuan_model(paths, parts);
+}
+
 bool use_cuda(const std::string& device) {
 #if JENGA_HAVE_CUDA
   if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
@@ -116,17 +172,25 @@ void reject_unrunnable_model(const std::string& flag, const std::string& path) {
     } catch (const std::exception&) {
     }
   }
+  if (fs::is_directory(path, ec))
+    if (const auto d = hunyuan::find_hunyuan_dit(path); !d.empty())
+      for (auto& f : detect_models_at(d)) found.push_back(std::move(f));
   for (const auto& [p, m] : found)
-    if (m.family == "hunyuanvideo-dit")
-      fail("{} {}: HunyuanVideo DiT detected ({}, {} layout), which generate does not run yet; it runs "
-           "Wan2.1 text-to-video DiTs (1.3B, 14B; official, diffusers or ComfyUI layout). `jenga inspect {}` "
-           "shows what the checkpoint holds", flag, path, m.variant, m.layout, p);
+    if (m.family == "hunyuanvideo-dit" && is_i2v(p, m))
+      fail("{} {}: HunyuanVideo-I2V DiT detected ({}, {} layout), which generate does not run yet; it runs "
+           "HunyuanVideo T2V and AccVideo, and Wan2.1 text-to-video. `jenga inspect {}` shows what the checkpoint "
+           "holds", flag, path, m.variant, m.layout, p);
 }
 
 std::unique_ptr<VideoModel> open_model(const ModelSpec& req, Progress& progress) {
   if (!req.model_dir.empty()) reject_unrunnable_model("--model", req.model_dir);
   if (!req.dit.empty()) reject_unrunnable_model("--diffusion-model", req.dit);
-  // Components. Every model generate runs today is Wan2.1 (HunyuanVideo was rejected above).
+  // HunyuanVideo (T2V, AccVideo): its DiT named or found in the folder.
+  if (const std::string hy = hunyuan_dit_of(req); !hy.empty()) return open_hunyuan_for(hy, req, progress);
+  if (!req.text_encoder.empty() || !req.text_encoder_2.empty() || !req.tokenizer_2.empty() || req.accvideo)
+    usage_fail("--text-encoder / --text-encoder-2 / --tokenizer-2 / --accvideo are HunyuanVideo's, and no HunyuanVideo "
+               "DiT was found{}", req.model_dir.empty() ? "" : " in --model " + req.model_dir);
+  // Components: Wan2.1.
   wan::WanPaths paths;
   const bool builtin = req.model_dir.empty() && req.dit.empty() && req.vae.empty() && req.t5.empty();
   if (builtin) {

@@ -27,13 +27,17 @@ struct FoundModel {
 std::vector<FoundModel> detect_models_at(const std::string& path);
 
 // Fails in one line when `path` (given with `flag`) holds a model generate cannot run yet
-// (HunyuanVideo), from the safetensors headers alone; anything else passes.
+// (HunyuanVideo-I2V), from the headers alone; anything else passes.
 void reject_unrunnable_model(const std::string& flag, const std::string& path);
 
 // The files and device of a model to open: a published folder (model_dir) and/or single
 // components; all empty = the built-in tiny random model. device: auto | cpu | cuda.
 struct ModelSpec {
   std::string model_dir, dit, vae, t5, tokenizer;
+  // HunyuanVideo: the LLM and CLIP-L encoders and CLIP's tokenizer (`tokenizer` is the LLM's);
+  // accvideo: the DiT is AccVideo's 5-step one (a DiT path naming accvideo says so too).
+  std::string text_encoder, text_encoder_2, tokenizer_2;
+  bool accvideo = false;
   std::string device = "auto";
   // The run's size, checked against free memory from the DiT's header before any weight is read
   // (pipeline/memory_estimate.h); 0 = not known yet (no check).

@@ -40,6 +40,9 @@ enum class CurveKind { FrameSliced, Volume };
 // Two DiT branches combined by classifier-free guidance (Wan), or one branch that takes the
 // guidance scale as an input (HunyuanVideo's embedded guidance).
 enum class GuidanceKind { Cfg, Embedded };
+// The sigma table a plain (dense) run steps through: Wan's UniPC table (linspace(0.999, 0),
+// shifted) or FlowMatchDiscreteScheduler's with flow-reverse (linspace(1, 0), shifted; t = 1000 sigma).
+enum class SigmaTable { WanUniPC, FlowMatch };
 
 struct Geometry {
   std::string name;                         // e.g. "Wan2.1 1.3B"
@@ -53,6 +56,12 @@ struct Geometry {
   GuidanceKind guidance = GuidanceKind::Cfg;
   std::string default_negative_prompt;      // empty: the model takes none
   std::vector<std::string> presets;         // --preset names it runs ("dense" = no Jenga)
+  // The official sampler of a plain run (a preset may set its own shift / guidance / steps).
+  SigmaTable sigmas = SigmaTable::WanUniPC;
+  std::string default_solver = "unipc";
+  double default_shift = 5.0;
+  double default_guidance = 5.0;  // the CFG scale (Cfg) or the embedded guidance (Embedded)
+  int default_steps = 50;
 };
 
 // What a text encoder hands the denoiser for one prompt.

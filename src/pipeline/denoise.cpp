@@ -22,12 +22,18 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Plain Wan2.1 (no Jenga): every step dense and computed, raster order, one stage; the
-// solver's own table (dpm++ starts at sigma 1, UniPC at 0.999).
+// A plain run (no Jenga): every step dense and computed, raster order, one stage; the model's
+// table (FlowMatch: HunyuanVideo's linspace(1, 0) with flow-reverse, t = 1000 sigma as f32) or
+// the Wan solver's own (dpm++ starts at sigma 1, UniPC at 0.999).
 Plan dense_plan(int steps, double shift, const std::array<int64_t, 3>& latent, const std::array<int64_t, 3>& patch,
-               bool dpmpp) {
+               bool dpmpp, SigmaTable table) {
   WanSchedule sch;
-  if (dpmpp) {
+  std::vector<double> ts;
+  if (table == SigmaTable::FlowMatch) {
+    const HunyuanSchedule h = hunyuan_flow_schedule(steps, shift);
+    sch.sigmas = h.sigmas;
+    for (float t : h.timesteps) ts.push_back(static_cast<double>(t));
+  } else if (dpmpp) {
     const FlowDpmSchedule d = wan_dpmpp_schedule(steps, shift);
     sch.sigmas = d.sigmas, sch.timesteps = d.timesteps;
   } else {
@@ -40,7 +46,7 @@ Plan dense_plan(int steps, double shift, const std::array<int64_t, 3>& latent, c
     s.step = i;
     s.latent = latent;
     s.tokens = {latent[0] / patch[0], latent[1] / patch[1], latent[2] / patch[2]};
-    s.timestep = static_cast<double>(sch.timesteps[i]);
+    s.timestep = ts.empty() ? static_cast<double>(sch.timesteps[i]) : ts[i];
     s.sigma = sch.sigmas[i];
     s.sigma_index = i;
     s.sigma_next = sch.sigmas[i + 1];
@@ -103,10 +109,16 @@ std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& j
                                                    int64_t w) {
   std::vector<std::array<int64_t, 3>> out;
   const std::vector<double> rates = jenga ? jenga->res_rates : std::vector<double>{1.0};
+  const bool hunyuan = jenga && jenga->family == ModelFamily::Hunyuan;
   for (size_t k = 0; k < rates.size(); ++k) {
     if (k > 0 && rates[k] == rates[k - 1]) continue;
-    // jenga_wan.py: int(size * res_rate) // 2 * 2 per latent side.
     const double r = rates[k];
+    if (hunyuan) {  // pipeline_hunyuan_video_prores.py: (int(H_px * r) // 16) * 2 latent rows
+      out.push_back({t, static_cast<int64_t>(static_cast<double>(h * 8) * r) / 16 * 2,
+                     static_cast<int64_t>(static_cast<double>(w * 8) * r) / 16 * 2});
+      continue;
+    }
+    // jenga_wan.py: int(size * res_rate) // 2 * 2 per latent side.
     out.push_back({t, static_cast<int64_t>(static_cast<double>(h) * r) / 2 * 2,
                    static_cast<int64_t>(static_cast<double>(w) * r) / 2 * 2});
   }
@@ -156,10 +168,14 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
   const DenoiserInfo& info = model.info();
   const Geometry& geo = info.geometry;
   const int64_t z = geo.latent_channels;
-  const bool cfg_on = geo.guidance == GuidanceKind::Cfg;
+  const bool embedded = geo.guidance == GuidanceKind::Embedded;
+  const bool cfg_on = !embedded || req.true_cfg;  // two branches
   const bool jenga = req.jenga.has_value();
   if (req.solver != "unipc" && req.solver != "euler" && req.solver != "dpm++")
     usage_fail("--solver {}: use unipc, dpm++ or euler", req.solver);
+  if (geo.sigmas == SigmaTable::FlowMatch && req.solver != "euler")
+    usage_fail("--solver {}: {} samples with flow-matching Euler (its official and only solver); use --solver euler",
+               req.solver, geo.name);
   const bool dpmpp = req.solver == "dpm++";
   if (req.noise.ndim() != 4) fail("denoise: noise must be [z, T, H, W]");
 
@@ -190,7 +206,7 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
       fail("denoise: the plan's first stage {}x{} differs from the noise", plan.step[0].latent[1], plan.step[0].latent[2]);
   } else {
     if (req.steps < 1 || req.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", req.steps);
-    plan = dense_plan(req.steps, req.shift, latent, geo.patch, dpmpp);
+    plan = dense_plan(req.steps, req.shift, latent, geo.patch, dpmpp, geo.sigmas);
   }
   const int N = plan.steps;
   const AttentionMode mode = req.attention.value_or(jenga ? AttentionMode::jenga : AttentionMode::dense);
@@ -208,10 +224,19 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
 
   DenoiseResult res;
   const int branches = cfg_on ? 2 : 1;
-  res.computed_calls = jenga ? teacache_decisions(plan, sized, *backend, branches) : std::vector<uint8_t>(2 * N, 1);
+  // Step reuse: TeaCache (Wan) decided up front, or the preset's fixed list of computed steps
+  // (HunyuanVideo), which the plan already applied (forced steps after a switch included).
+  const bool fixed_list = jenga && !sized.computed_steps.empty();
+  if (fixed_list) {
+    res.computed_calls.assign(static_cast<size_t>(2 * N), 0);
+    for (int i = 0; i < N; ++i)
+      res.computed_calls[2 * i] = res.computed_calls[2 * i + 1] = plan.step[i].compute == StepCompute::Computed;
+  } else {
+    res.computed_calls = jenga ? teacache_decisions(plan, sized, *backend, branches) : std::vector<uint8_t>(2 * N, 1);
+  }
   if (!cfg_on)
     for (int i = 0; i < N; ++i) res.computed_calls[2 * i + 1] = 0;  // no uncond branch
-  const bool reuse_on = jenga && sized.teacache_thresh > 0;
+  const bool reuse_on = jenga && (sized.teacache_thresh > 0 || fixed_list);
 
   // Solver state (host: coefficients only).
   WanSchedule sch = wan_unipc_schedule(N, jenga ? plan.step[0].shift : req.shift);
@@ -244,8 +269,10 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
     StepRun run;
     run.step = i;
     run.timestep = sp.timestep;
-    run.guide = static_cast<float>(req.guide_scale);
+    run.guide = static_cast<float>(cfg_on ? req.guide_scale : req.embedded_guidance);
+    run.embedded_guidance = embedded ? static_cast<float>(req.embedded_guidance) : 0.0f;
     run.two_branch = cfg_on;
+    run.text_amp = sp.text_amp;
     run.sparse = mode == AttentionMode::jenga && !sp.dense;
     run.svg = svg_on && i >= warmup.dense_steps;  // the first dense_layers layers: the backend
     run.top_k = sp.top_k, run.first_frame_blocks = sp.first_frame_blocks;
@@ -254,7 +281,7 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
     run.reuse[0] = !res.computed_calls[2 * i];
     run.reuse[1] = cfg_on && !res.computed_calls[2 * i + 1];
     res.forwards += branches;
-    res.forwards_reused += run.reuse[0] + run.reuse[1];
+    res.forwards_reused += run.reuse[0] + (cfg_on && run.reuse[1]);
     if (run.sparse) density_sum += 1.0 - sp.drop_rate, ++sparse_steps;
 
     if (sp.stage_switch && sp.stage_switch->resolution_changes) {

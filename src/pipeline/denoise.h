@@ -40,8 +40,13 @@ struct DenoiseRequest {
   // prompt's rows, zero-padded later); context_null is unused with embedded guidance.
   Conditioning context, context_null;
   int steps = 50;
+  // guide_scale: the CFG scale of two-branch models. Embedded-guidance models (HunyuanVideo) take
+  // embedded_guidance into the DiT and run one branch, or, with true_cfg, both branches combined
+  // by guide_scale (official --cfg-scale > 1 with a negative prompt).
   double shift = 5.0, guide_scale = 5.0;
-  std::string solver = "unipc";  // unipc | euler
+  double embedded_guidance = 6.0;
+  bool true_cfg = false;
+  std::string solver = "unipc";  // unipc | dpm++ | euler (FlowMatch models: euler)
   // Jenga: a preset with the run's size (width/height/frames) already set; none = dense Wan.
   std::optional<Preset> jenga;
   // Self-attention: unset = what the preset implies (AttenCarve with a Jenga preset, else dense).
@@ -64,7 +69,8 @@ struct DenoiseResult {
 };
 
 // Latent sizes [T, H, W] of each stage with a new resolution, first to full, for a full-size
-// latent: what `noise` and `renoise` must be.
+// latent: what `noise` and `renoise` must be (Wan: int(side * r) // 2 * 2 latent rows;
+// HunyuanVideo: int(pixels * r) // 16 * 2, pixels = 8 latent rows).
 std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& jenga, int64_t t, int64_t h, int64_t w);
 
 // Throws UsageError / Error before heavy work on inconsistent inputs; throws Error naming the

@@ -37,11 +37,13 @@ void check_request(const T2VRequest& r) {
   if (r.width <= 0 || r.height <= 0 || r.width % 16 || r.height % 16)
     usage_fail("size {}x{}: width and height must be positive multiples of 16 (e.g. 832x480)", r.width, r.height);
   if (r.frames < 1 || (r.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1 (e.g. 81, 49, 17, 1)", r.frames);
-  if (r.steps < 1 || r.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", r.steps);
+  if (r.steps < 0 || r.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", r.steps);
   if (r.shift && (!(*r.shift > 0) || !std::isfinite(*r.shift))) usage_fail("--shift {}: must be positive", *r.shift);
   if (r.guide_scale && (!(*r.guide_scale >= 0) || !std::isfinite(*r.guide_scale)))
     usage_fail("--cfg-scale {}: must be >= 0", *r.guide_scale);
-  if (r.solver != "unipc" && r.solver != "euler" && r.solver != "dpm++")
+  if (r.embedded_guidance && (!(*r.embedded_guidance >= 0) || !std::isfinite(*r.embedded_guidance)))
+    usage_fail("--embedded-cfg-scale {}: must be >= 0", *r.embedded_guidance);
+  if (!r.solver.empty() && r.solver != "unipc" && r.solver != "euler" && r.solver != "dpm++")
     usage_fail("--solver {}: use unipc, dpm++ or euler", r.solver);
   check_jenga_overrides(r.preset, r.jenga);
   (void)resolve_attention(r.attention, !r.preset.empty() && r.preset != "dense", r.svg);
@@ -95,8 +97,33 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
          "run a number of processes that divides {}, or --parallel prompts", cfg.heads, world, cfg.heads);
   // Preset with the user's overrides; dense = the model's plain loop.
   const std::optional<Preset> jenga = model.preset(req.preset, req.jenga, req.steps);
-  const double shift = req.shift.value_or(jenga ? jenga->flow_shift : 5.0);
-  const double guide = req.guide_scale.value_or(jenga ? jenga->guide_scale : 5.0);
+  const int steps = req.steps > 0 ? req.steps : jenga ? jenga->steps : geo.default_steps;
+  const std::string solver = req.solver.empty() ? geo.default_solver : req.solver;
+  const double shift = req.shift.value_or(jenga ? jenga->flow_shift : geo.default_shift);
+  // Embedded guidance (HunyuanVideo): the DiT takes the guidance; --cfg-scale > 1 adds the
+  // negative branch (true CFG), official default 1.0.
+  const bool embedded = geo.guidance == GuidanceKind::Embedded;
+  const double guide = req.guide_scale.value_or(embedded ? 1.0 : jenga ? jenga->guide_scale : geo.default_guidance);
+  const double embedded_guide = req.embedded_guidance.value_or(jenga ? jenga->guide_scale : geo.default_guidance);
+  if (req.embedded_guidance && !embedded)
+    usage_fail("--embedded-cfg-scale is for models with embedded guidance (HunyuanVideo); {} takes --cfg-scale", geo.name);
+  if (geo.sigmas == SigmaTable::FlowMatch && solver != "euler")
+    usage_fail("--solver {}: {} samples with flow-matching Euler (its official and only solver); use --solver euler",
+               solver, geo.name);
+  // Jenga with condition blocks in the sequence (HunyuanVideo's text) pads nothing: every stage's
+  // image tokens must fill whole 128-token blocks. Said before any heavy work.
+  if (jenga && geo.condition_blocks > 0) {
+    const int64_t lt0 = (req.frames - 1) / geo.vae_time + 1;
+    for (const auto& l : stage_latents(jenga, lt0, req.height / geo.vae_space, req.width / geo.vae_space)) {
+      const int64_t tokens = (l[0] / geo.patch[0]) * (l[1] / geo.patch[1]) * (l[2] / geo.patch[2]);
+      if (tokens % 128 != 0 || tokens == 0)
+        usage_fail("--preset {} at {}x{}, {} frames: a stage of {}x{}x{} latents has {} image tokens, not a multiple of "
+                   "128, which Jenga's block-sparse attention needs (the official kernel pads nothing); use 125 frames "
+                   "(32 latent frames) at a size whose token grid h*w is a multiple of 4 at every resolution rate, e.g. "
+                   "1280x720x125 (official), or --preset dense",
+                   jenga->name, req.width, req.height, req.frames, l[0], l[1], l[2], tokens);
+    }
+  }
   std::unique_ptr<Vae> vae;
   if (root) vae = model.vae();
   progress.note(fmt::format("loaded {} in {} on {}{}{}", model.summary(), Progress::format_duration(t_load),
@@ -118,7 +145,10 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
   const double t_text0 = now_s();
   const bool t5_cuda = cuda && !req.t5_cpu;
   const std::string neg = req.negative_prompt.empty() ? geo.default_negative_prompt : req.negative_prompt;
-  const bool two_branch = geo.guidance == GuidanceKind::Cfg;
+  const bool two_branch = !embedded || guide > 1.0;
+  if (embedded && !two_branch && !req.negative_prompt.empty())
+    progress.note("--negative-prompt: unused at --cfg-scale 1 (one branch with embedded guidance); give --cfg-scale > 1 "
+                  "for true CFG");
   std::vector<std::array<Conditioning, 2>> ctx(jobs.size());
   if (root) {
     const auto encoder = model.text_encoder(req.t5_cpu);
@@ -174,7 +204,8 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
     dr.noise = draw(sizes[0]);
     for (size_t k = 1; k < sizes.size(); ++k) dr.renoise.push_back(draw(sizes[k]));
     dr.context = ctx[j][0], dr.context_null = ctx[j][1];
-    dr.steps = req.steps, dr.shift = shift, dr.guide_scale = guide, dr.solver = req.solver;
+    dr.steps = steps, dr.shift = shift, dr.guide_scale = guide, dr.solver = solver;
+    dr.embedded_guidance = embedded_guide, dr.true_cfg = embedded && two_branch;
     const double t_dn0 = now_s();
     DenoiseResult dn;
     {
@@ -212,8 +243,8 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
         {"run", run_record(model.gpu_name())},
         {"model", model.describe()},
         {"settings", {{"prompt", jobs[j].prompt}, {"negative_prompt", neg}, {"width", req.width}, {"height", req.height},
-                      {"frames", req.frames}, {"steps", req.steps}, {"seed", req.seed},
-                      {"cfg_scale", guide}, {"shift", shift}, {"solver", req.solver},
+                      {"frames", req.frames}, {"steps", steps}, {"seed", req.seed},
+                      {"cfg_scale", guide}, {"shift", shift}, {"solver", solver},
                       {"preset", jenga ? jenga->name : "dense"}, {"attention", attention_mode_name(*dr.attention)},
                       {"device", cuda ? "cuda" : "cpu"}, {"offload", req.offload}, {"fps", geo.fps},
                       {"devices", {{"text_encoder", t5_cuda ? "cuda" : "cpu"}, {"dit", cuda ? "cuda" : "cpu"},
@@ -234,7 +265,14 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
                                    {"first_layers_fp", dr.svg.first_layers_fp}, {"num_sampled_rows", dr.svg.num_sampled_rows},
                                    {"sample_mse_max_row", dr.svg.sample_mse_max_row}, {"rows_seed", dr.svg.seed},
                                    {"source", "svg-project/Sparse-VideoGen scripts/wan/wan_t2v_720p_svg.sh"}};
-    if (jenga)
+    if (embedded) report["settings"]["embedded_cfg_scale"] = embedded_guide;
+    if (jenga && jenga->family == ModelFamily::Hunyuan)
+      report["settings"]["jenga"] = {{"sa_drop_rates", jenga->sa_drop_rates}, {"p_remain_rates", jenga->p_remain},
+                                     {"res_rate_list", jenga->res_rates}, {"step_rate_list", jenga->step_rates},
+                                     {"scheduler_shift_list", jenga->shifts}, {"scale_txt_amp", jenga->scale_txt_amp},
+                                     {"computed_steps", jenga->computed_steps}, {"curve", "gilbert 3d"},
+                                     {"script", jenga->script}};
+    else if (jenga)
       report["settings"]["jenga"] = {{"sa_drop_rates", jenga->sa_drop_rates}, {"p_remain_rates", jenga->p_remain},
                                      {"res_rate_list", jenga->res_rates}, {"teacache_thresh", jenga->teacache_thresh},
                                      {"use_ret_steps", jenga->use_ret_steps},

@@ -31,13 +31,20 @@ struct T2VRequest {
   // models_t5_umt5-xxl-enc-bf16.pth, google/umt5-xxl/); single components override it.
   // All empty: the built-in tiny random model (a smoke test of the whole path).
   std::string model_dir, dit, vae, t5, tokenizer;
+  // HunyuanVideo (models/hunyuan/hunyuan_folder.h): LLM, CLIP-L and CLIP's tokenizer files
+  // (`tokenizer` is the LLM's); accvideo: the DiT is AccVideo's.
+  std::string text_encoder, text_encoder_2, tokenizer_2;
+  bool accvideo = false;
   std::string prompt;
   std::string negative_prompt;  // empty: the official default
-  int width = 832, height = 480, frames = 81, steps = 50;
+  int width = 832, height = 480, frames = 81;
+  int steps = 50;  // 0: the preset's, else the model's (HunyuanVideo 50, AccVideo 5)
   uint64_t seed = 42;
-  // Unset: the official defaults (dense Wan2.1: 5.0 / 5.0; Jenga presets: 6.0 / 8.0).
-  std::optional<double> guide_scale, shift;
-  std::string solver = "unipc";  // unipc | euler
+  // Unset: the official defaults (dense Wan2.1: 5.0 / 5.0; Jenga presets: 6.0 / 8.0;
+  // HunyuanVideo: cfg 1.0 = one branch, shift 7.0). embedded_guidance: HunyuanVideo's
+  // --embedded-cfg-scale (6.0).
+  std::optional<double> guide_scale, shift, embedded_guidance;
+  std::string solver;  // unipc | dpm++ | euler; empty = the model's (Wan unipc, HunyuanVideo euler)
   std::string preset = "dense";  // dense | base | turbo | flash | a full name such as turbo-1.3b
   JengaOverrides jenga;  // official Jenga flags over the preset
   std::string attention;  // dense | jenga | svg; empty = what the preset implies

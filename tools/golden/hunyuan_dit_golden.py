@@ -2,7 +2,7 @@
 """Goldens for the HunyuanVideo DiT forward, produced by the official HYVideoDiffusionTransformer
 (hyvideo/modules, Tencent HunyuanVideo as vendored by dvlab-research/Jenga).
 
-The test model is not stored: `jenga debug make-tiny --family hunyuan --seed 7` writes it (Philox,
+The test model is not stored: `jenga debug make-tiny --family hunyuan --dit-only --seed 7` writes it (Philox,
 deterministic: hidden 64, 2 heads, 2 double + 2 single blocks, RoPE [8, 12, 12], guidance embed).
 This script loads those weights into the official model (strict: the official state_dict must have
 exactly our key list), runs it in f32 on the CPU on small random inputs with a padded text mask,
@@ -142,7 +142,7 @@ def main():
     M, rope_fn = import_official(a.official)
     os.makedirs(a.out, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([a.jenga, "debug", "make-tiny", "--family", "hunyuan", "--out", tmp, "--size", "tiny",
+        subprocess.run([a.jenga, "debug", "make-tiny", "--family", "hunyuan", "--dit-only", "--out", tmp, "--size", "tiny",
                         "--seed", str(SEED), "--dtype", "f32"], check=True)
         weights = load_file(os.path.join(tmp, "diffusion_pytorch_model.safetensors"))
         cfg = json.load(open(os.path.join(tmp, "config.json")))
@@ -179,7 +179,7 @@ def main():
     # The same tiny model with 33 input channels (the I2V latent concat: in != out channels), written
     # by make-tiny --in-channels 33 --seed 7, through the same official code.
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([a.jenga, "debug", "make-tiny", "--family", "hunyuan", "--out", tmp, "--size", "tiny",
+        subprocess.run([a.jenga, "debug", "make-tiny", "--family", "hunyuan", "--dit-only", "--out", tmp, "--size", "tiny",
                         "--seed", str(SEED), "--dtype", "f32", "--in-channels", "33"], check=True)
         w33 = load_file(os.path.join(tmp, "diffusion_pytorch_model.safetensors"))
     m33 = M.HYVideoDiffusionTransformer(

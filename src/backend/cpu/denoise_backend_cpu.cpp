@@ -1,5 +1,6 @@
 // The f32 reference backend of the denoising loop: a host Denoiser (any model's CPU DiT) with the
 // CPU AttenCarve mask and the CPU Sparse VideoGen attention.
+#include <algorithm>
 #include <cmath>
 
 #include "core/dtype.h"
@@ -38,6 +39,7 @@ class CpuBackend final : public DenoiseBackend {
     // Under sequence parallel each rank keeps the TeaCache residual of its token shard only.
     const int64_t mine = comm_ ? dist::Ulysses::token_split(tokens, comm_->size()).count[static_cast<size_t>(comm_->rank())] : tokens;
     for (auto& r : residual_) r.assign(static_cast<size_t>(mine * c.hidden), 0.0f);
+    image_tokens_ = tokens;
     order_.clear();
     if (g.curve) order_.assign(g.curve->order.begin(), g.curve->order.end());
     model_.prepare(g.latent, order_, comm_);
@@ -127,15 +129,31 @@ class CpuBackend final : public DenoiseBackend {
             }
         CarveParams p;
         p.top_k = run.top_k, p.p = run.p_remain, p.first_frame_blocks = run.first_frame_blocks;
+        // Condition rows inside the sequence (HunyuanVideo's text) after the image tokens: the
+        // trailing blocks that hold no image token.
+        if (c.geometry.condition_blocks > 0)
+          p.text_blocks = std::max<int64_t>(0, (tokens + 127) / 128 - (image_tokens_ + 127) / 128);
+        text_blocks_ = p.text_blocks;
         p.neighbors = geo_.neighbors.get();
         layout_ = build_carve_mask(qh_.data(), kh_.data(), 1, H, tokens, D, p).layout();
         kept_ += static_cast<double>(layout_.offsets.back());
         all_ += static_cast<double>(layout_.rows() * layout_.k_blocks);
         return &layout_;
       };
+      if (run.text_amp != 0.0) {
+        // The text amplifier (official text_amp, log2 units) on the text key blocks.
+        hooks.key_block_bias = [&](int, int64_t H, int64_t kb) -> const float* {
+          bias_.assign(static_cast<size_t>(H * kb), 0.0f);
+          const float b = static_cast<float>(run.text_amp * std::log(2.0));
+          for (int64_t h = 0; h < H; ++h)
+            for (int64_t j = std::max<int64_t>(0, kb - text_blocks_); j < kb; ++j) bias_[static_cast<size_t>(h * kb + j)] = b;
+          return bias_.data();
+        };
+      }
     }
     const Tensor xt = Tensor::from_f32(x_, Shape{c.geometry.latent_channels, geo_.latent[0], geo_.latent[1], geo_.latent[2]});
-    const Tensor o = model_.forward_host(xt, run.timestep, branch, run.guide, hooks);
+    const float guidance = run.embedded_guidance > 0 ? run.embedded_guidance : run.guide;
+    const Tensor o = model_.forward_host(xt, run.timestep, branch, guidance, hooks);
     return std::vector<float>(o.data_as<float>(), o.data_as<float>() + o.numel());
   }
 
@@ -143,6 +161,8 @@ class CpuBackend final : public DenoiseBackend {
   dist::Communicator* comm_;
   StageGeometry geo_;
   size_t n_ = 0;
+  int64_t image_tokens_ = 0, text_blocks_ = 0;
+  std::vector<float> bias_;  // [heads, key blocks] of the current layer (text amplifier)
   std::vector<float> x_, last_, h0_, h1_, residual_[2], qh_, kh_;
   std::vector<int64_t> order_;
   BlockSparseLayout layout_;

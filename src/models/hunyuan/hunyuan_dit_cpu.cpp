@@ -38,7 +38,8 @@ std::vector<float> silu_linear(const float* vec, int64_t h, const Linear& l) {
 // official varlen segments (image + valid text) and (padding text).
 // With `layout`: only its kept key blocks (a Jenga layout over the segment).
 void segment_attention(const float* q, const float* k, const float* v, float* out, int64_t begin, int64_t end,
-                       int64_t heads, int64_t hd, const BlockSparseLayout* layout = nullptr) {
+                       int64_t heads, int64_t hd, const BlockSparseLayout* layout = nullptr,
+                       const float* key_block_bias = nullptr) {
   if (end <= begin) return;
   const int64_t off = begin * heads * hd;
   if (layout) {
@@ -48,6 +49,7 @@ void segment_attention(const float* q, const float* k, const float* v, float* ou
     a.set_blhd_strides();
     a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
     a.layout = layout;
+    a.key_block_bias = key_block_bias;
     cpu::attention(a);
     return;
   }
@@ -55,11 +57,43 @@ void segment_attention(const float* q, const float* k, const float* v, float* ou
                             1.0f / std::sqrt(static_cast<float>(hd)));
 }
 
+// Jenga's sparse path (attention_block_triton_diffres.py): the text query rows [li, l), padding
+// included, attend densely over all l keys, padding included, without the text amplifier.
+void text_rows_over_all_keys(const float* q, const float* k, const float* v, float* out, int64_t li, int64_t l,
+                             int64_t heads, int64_t hd) {
+  if (l <= li) return;
+  cpu::AttentionArgs a;
+  const int64_t off = li * heads * hd;
+  a.q = q + off, a.k = k, a.v = v, a.out = out + off;
+  a.heads = heads, a.q_len = l - li, a.k_len = l, a.head_dim = hd;
+  a.set_blhd_strides();
+  a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  cpu::attention(a);
+}
+
+// The self-attention of a block: the official varlen segments (image + valid text | padding
+// text) when dense; with the hook's Jenga layout, the image rows over the kept blocks of image +
+// valid text (the official kernel masks keys past that length) with the hook's key-block bias,
+// and the text rows as text_rows_over_all_keys.
+void block_attention(const DitForwardHooks* hooks, int layer, const float* q, const float* k, const float* v,
+                     float* out, int64_t li, int64_t valid, int64_t l, int64_t heads, int64_t hd);
+
 // The hook's layout for the attended segment (image + valid text), or null (dense).
 const BlockSparseLayout* segment_layout(const DitForwardHooks* hooks, int layer, const float* q, const float* k,
                                         int64_t tokens, int64_t heads) {
   if (!hooks || !hooks->self_attn_layout) return nullptr;
   return hooks->self_attn_layout(layer, q, k, tokens, heads);
+}
+
+void block_attention(const DitForwardHooks* hooks, int layer, const float* q, const float* k, const float* v,
+                     float* out, int64_t li, int64_t valid, int64_t l, int64_t heads, int64_t hd) {
+  const BlockSparseLayout* layout = segment_layout(hooks, layer, q, k, li + valid, heads);
+  const float* bias = layout && hooks->key_block_bias ? hooks->key_block_bias(layer, heads, layout->k_blocks) : nullptr;
+  segment_attention(q, k, v, out, 0, li + valid, heads, hd, layout, bias);
+  if (layout)
+    text_rows_over_all_keys(q, k, v, out, li, l, heads, hd);
+  else
+    segment_attention(q, k, v, out, li + valid, l, heads, hd);
 }
 
 // x [l, heads*hd] rotated by the tables' first l rows (x*cos + rotate_half(x)*sin, pairs (2i, 2i+1)).
@@ -285,9 +319,7 @@ void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, 
   };
   project(img, li, 0, b.img, img_mod, true);
   project(txt, lt, li, b.txt, txt_mod, false);
-  segment_attention(q.data(), k.data(), v.data(), attn.data(), 0, li + valid, heads, hd,
-                    segment_layout(hooks, layer, q.data(), k.data(), li + valid, heads));
-  segment_attention(q.data(), k.data(), v.data(), attn.data(), li + valid, l, heads, hd);
+  block_attention(hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, valid, l, heads, hd);
   auto finish = [&](float* x, int64_t n, int64_t row0, const StreamWeights& s, const RowMod& mod) {
     std::vector<float> o(static_cast<size_t>(n * h));
     linear(attn.data() + row0 * h, s.proj, o.data(), n);
@@ -321,9 +353,7 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
   // linear2's input: [attention output (h) | GELU(mlp) (m)] per token.
   std::vector<float> cat(static_cast<size_t>(l * (h + m)));
   std::vector<float> attn(q.size());
-  segment_attention(q.data(), k.data(), v.data(), attn.data(), 0, li + valid, heads, hd,
-                    segment_layout(hooks, layer, q.data(), k.data(), li + valid, heads));
-  segment_attention(q.data(), k.data(), v.data(), attn.data(), li + valid, l, heads, hd);
+  block_attention(hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, valid, l, heads, hd);
   for (int64_t i = 0; i < l; ++i) {
     std::copy_n(attn.data() + i * h, h, cat.data() + i * (h + m));
     std::copy_n(y1.data() + i * ld + 3 * h, m, cat.data() + i * (h + m) + h);
@@ -338,8 +368,12 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
                                        const float* text_states_2, float guidance, const DitForwardHooks* hooks,
                                        bool token_replace) {
   const auto& c = model.config;
-  if (hooks && (hooks->residual || hooks->comm || hooks->self_attention))
-    fail("HunyuanVideo DiT (CPU): step reuse, sequence parallel and attention replacement hooks are not supported yet");
+  if (hooks && (hooks->comm || hooks->self_attention))
+    fail("HunyuanVideo DiT (CPU): sequence parallel and attention replacement hooks are not supported yet");
+  // Jenga's step reuse (jenga_hyvideo.py ra_forward): the residual of the image tokens (sequence
+  // order) over all blocks; a reused step adds it to this step's patch embedding.
+  float* residual = hooks ? hooks->residual : nullptr;
+  const bool reuse = residual && hooks->reuse_residual;
   const auto& W = model.weights;
   const int64_t h = c.hidden;
   if (frames % c.patch[0] || height % c.patch[1] || width % c.patch[2])
@@ -354,8 +388,10 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
   cpu::patchify(x, patches.data(), c.in_channels, F, H, Wd, c.patch);
   std::vector<float> xs(static_cast<size_t>((li + lt) * h));  // [img; txt]
   cpu::linear(patches.data(), f32(W.img_in_w), f32(W.img_in_b), xs.data(), li, h, patch_len);
-  const auto txt = token_refiner_cpu(model, text_states, lt, valid, t);
-  std::copy(txt.begin(), txt.end(), xs.begin() + li * h);
+  if (!reuse) {  // a reused step never reads the text stream
+    const auto txt = token_refiner_cpu(model, text_states, lt, valid, t);
+    std::copy(txt.begin(), txt.end(), xs.begin() + li * h);
+  }
   auto rope = rope_table_cpu(c, F, H, Wd);
   // Token order: the blocks see image row i = raster token order[i]; RoPE rows follow.
   const std::span<const int64_t> order = hooks ? hooks->token_order : std::span<const int64_t>{};
@@ -385,17 +421,27 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
     tr.first_frame = first_frame;
   }
   const TokenReplace* trp = token_replace ? &tr : nullptr;
+  std::vector<float> img_in;
+  if (reuse) {
+    for (int64_t i = 0; i < li * h; ++i) xs[static_cast<size_t>(i)] += residual[i];
+  } else if (residual) {
+    img_in.assign(xs.begin(), xs.begin() + li * h);
+  }
   int layer = 0;
   for (const DoubleBlock& b : W.doubles) {
+    if (reuse) break;
     double_block_cpu(c, b, xs.data(), li, xs.data() + li * h, lt, valid, vec.data(), rope, hooks, layer, trp);
     if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
     ++layer;
   }
   for (const SingleBlock& b : W.singles) {
+    if (reuse) break;
     single_block_cpu(c, b, xs.data(), li, lt, valid, vec.data(), rope, hooks, layer, trp);
     if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
     ++layer;
   }
+  if (residual && !reuse)
+    for (int64_t i = 0; i < li * h; ++i) residual[i] = xs[static_cast<size_t>(i)] - img_in[static_cast<size_t>(i)];
   if (!order.empty()) {  // back to raster order for the head
     std::vector<float> img(xs.begin(), xs.begin() + li * h);
     cpu::scatter_rows(img.data(), xs.data(), h, order);

@@ -50,6 +50,9 @@ std::vector<float> token_replace_vector_cpu(const HunyuanDit& m, const float* te
 // One MMDoubleStreamBlock in place: img [Li, h], txt [Lt, h], vec [h]. hooks (optional): the
 // self-attention layout of block `layer` over the attended segment (image + valid text tokens,
 // the text rows are the condition blocks at the end of the sequence), see DitForwardHooks.
+// Under a layout the official Jenga path is followed: image rows over the kept blocks (keys
+// past the valid text masked) plus the hook's key-block bias (text amplifier); every text row,
+// padding included, densely over all keys, padding included.
 void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, int64_t li, float* txt, int64_t lt,
                       int64_t valid, const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks = nullptr,
                       int layer = 0, const TokenReplace* tr = nullptr);
@@ -63,8 +66,9 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
 // [text_dim_2] -> [C_out, F*pt, H*ph, W*pw]. t in [0, 1000]; guidance = cfg scale x 1000.
 // hooks (optional, models/dit_hooks.h): token_order (the image tokens the blocks see, RoPE
 // follows them; undone before the head), self_attn_layout (per block: doubles 0.., then singles),
-// after_block (x: [Li + Lt, h], image tokens first, in sequence order). Step reuse, sequence
-// parallel and the attention replacement are not there yet (they fail).
+// after_block (x: [Li + Lt, h], image tokens first, in sequence order), step reuse (residual:
+// [Li, h] of the image tokens in sequence order, as jenga_hyvideo.py's ra_forward keeps it).
+// Sequence parallel and the attention replacement are not there yet (they fail).
 // token_replace: HunyuanVideo-I2V's condition (the first latent frame's tokens modulated as at
 // t = 0 without guidance; with a token order they are found where the order puts them).
 std::vector<float> hunyuan_forward_cpu(const HunyuanDit& m, const float* x, int64_t frames, int64_t height,

@@ -1,14 +1,26 @@
 #include "models/hunyuan/hunyuan_model.h"
 
+#include <chrono>
+
 #include "backend/denoise_backend.h"
 #include "core/error.h"
+#include "core/temp_paths.h"
+#include "models/hunyuan/clip_text_encoder.h"
+#include "models/hunyuan/clip_tokenizer.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
+#include "models/hunyuan/hunyuan_presets.h"
+#include "models/hunyuan/hunyuan_vae.h"
+#include "models/hunyuan/hunyuan_vae_tiling.h"
+#include "models/hunyuan/llama_text_encoder.h"
+#include "models/hunyuan/llama_tokenizer.h"
+#include "models/hunyuan/text_template.h"
+#include "pipeline/sidecar.h"
 
 namespace jenga::hunyuan {
 
-Geometry hunyuan_geometry(const HunyuanConfig& c) {
+Geometry hunyuan_geometry(const HunyuanConfig& c, Release release) {
   Geometry g;
-  g.name = "HunyuanVideo " + c.variant_name();
+  g.name = std::string("HunyuanVideo ") + (release == Release::AccVideo ? "AccVideo " : "") + c.variant_name();
   g.vae_time = 4, g.vae_space = 8;
   g.patch = {c.patch[0], c.patch[1], c.patch[2]};
   g.latent_channels = c.out_channels;
@@ -16,13 +28,28 @@ Geometry hunyuan_geometry(const HunyuanConfig& c) {
   g.curve = CurveKind::Volume;
   g.condition_blocks = c.is_i2v() ? 4 : 2;
   g.guidance = c.guidance_embed ? GuidanceKind::Embedded : GuidanceKind::Cfg;
-  g.presets = {"dense", "base", "turbo", "flash", "3stage"};
+  if (release == Release::AccVideo)
+    g.presets = {"dense", "accvideo"};
+  else
+    g.presets = {"dense", "base", "turbo", "flash", "3stage", "multigpu-base", "multigpu-turbo", "multigpu-flash",
+                 "multigpu-3stage"};
+  // hyvideo/config.py: --flow-shift 7.0 with --flow-reverse, --embedded-cfg-scale 6.0, 50 steps,
+  // Euler (the only flow solver); AccVideo: 5 steps (sample_t2v.py).
+  g.sigmas = SigmaTable::FlowMatch;
+  // hyvideo/constants.py NEGATIVE_PROMPT: used only with --cfg-scale > 1 (true CFG).
+  g.default_negative_prompt =
+      "Aerial view, aerial view, overexposed, low quality, deformation, a poor composition, bad hands, bad teeth, "
+      "bad eyes, bad limbs, distortion";
+  g.default_solver = "euler";
+  g.default_shift = 7.0;
+  g.default_guidance = 6.0;
+  g.default_steps = release == Release::AccVideo ? 5 : 50;
   return g;
 }
 
-DenoiserInfo hunyuan_denoiser_info(const HunyuanConfig& c) {
+DenoiserInfo hunyuan_denoiser_info(const HunyuanConfig& c, Release release) {
   DenoiserInfo d;
-  d.geometry = hunyuan_geometry(c);
+  d.geometry = hunyuan_geometry(c, release);
   d.in_channels = c.in_channels, d.out_channels = c.out_channels;
   d.hidden = c.hidden, d.heads = c.heads, d.head_dim = c.head_dim();
   d.layers = c.double_blocks + c.single_blocks;
@@ -78,8 +105,145 @@ class HunyuanCpuDenoiser final : public Denoiser {
   int64_t tokens_ = 0;
 };
 
+// The official T2V text path: LLM over the video template (351 tokens, hidden_states[-3], the
+// first 95 rows cropped: [256, text_dim] with the valid rows first) and CLIP-L's pooled vector
+// of the stripped prompt (77 tokens).
+class HunyuanTextEncoder final : public TextEncoder {
+ public:
+  HunyuanTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg)
+      : tok_(LlamaTokenizer::open(p.tokenizer)),
+        llm_(LlamaTextEncoder::open(p.text_encoder)),
+        tok2_(ClipTokenizer::open(p.tokenizer_2)),
+        clip_(ClipTextEncoder::open(p.text_encoder_2)),
+        paths_(p) {
+    if (llm_.config().hidden != cfg.text_dim)
+      fail("{}: LLM width {} does not match the DiT's text_states_dim {}", p.text_encoder, llm_.config().hidden, cfg.text_dim);
+    if (clip_.config().hidden != cfg.text_dim_2)
+      fail("{}: CLIP width {} does not match the DiT's text_states_dim_2 {}", p.text_encoder_2, clip_.config().hidden,
+           cfg.text_dim_2);
+  }
+  Conditioning encode(const std::string& prompt) override {
+    const PromptTemplate& t = video_template();
+    const TokenizedText tt = tokenize_llm_prompt(tok_, prompt, t);
+    for (int64_t id : tt.ids)
+      if (id < 0 || id >= llm_.config().vocab)
+        fail("{}: token id {} is outside the LLM's vocabulary of {}", paths_.tokenizer, id, llm_.config().vocab);
+    const Tensor hs = llm_.encode(tt.ids, tt.mask, 2);  // hidden_states[-3]
+    const int64_t L = static_cast<int64_t>(tt.ids.size()), D = llm_.config().hidden, n = L - t.crop_start;
+    Conditioning c;
+    c.tokens = Tensor::empty(DType::F32, Shape{n, D});
+    std::copy(hs.data_as<float>() + t.crop_start * D, hs.data_as<float>() + L * D, c.tokens.data_as<float>());
+    int64_t valid = 0;
+    for (int64_t i = t.crop_start; i < L; ++i) valid += tt.mask[static_cast<size_t>(i)] != 0;
+    c.valid = valid;
+    const TokenizedText ct = tok2_.encode(python_strip(prompt), kClipMaxLength);
+    for (int64_t id : ct.ids)
+      if (id < 0 || id >= clip_.config().vocab)
+        fail("{}: token id {} is outside CLIP's vocabulary of {}", paths_.tokenizer_2, id, clip_.config().vocab);
+    c.pooled = clip_.encode(ct.ids, ct.mask).pooled;
+    return c;
+  }
+
+ private:
+  LlamaTokenizer tok_;
+  LlamaTextEncoder llm_;
+  ClipTokenizer tok2_;
+  ClipTextEncoder clip_;
+  HunyuanPaths paths_;
+};
+
+// The official decode: latents / scaling_factor, tiled as AutoencoderKLCausal3D tiles by default.
+class HunyuanVaeModel final : public Vae {
+ public:
+  HunyuanVaeModel(const HunyuanPaths& p, const HunyuanConfig& cfg) : vae_(HunyuanVae::load(p.vae)) {
+    if (vae_.config.latent_channels != cfg.out_channels)
+      fail("{}: VAE latent channels {} do not match the DiT's {}", p.vae, vae_.config.latent_channels, cfg.out_channels);
+  }
+  Tensor decode(const Tensor& x, const std::function<void(int64_t, int64_t)>& on_frame) override {
+    Tensor out = hunyuan_vae_decode(vae_, x, /*tiling=*/true, /*clamp=*/true);
+    if (on_frame) on_frame(x.dim(1), x.dim(1));
+    return out;
+  }
+  Tensor encode(const Tensor& frames) override { return hunyuan_vae_encode(vae_, frames, true); }
+
+ private:
+  HunyuanVae vae_;
+};
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+class HunyuanModel final : public VideoModel {
+ public:
+  HunyuanModel(const HunyuanPaths& paths, const HunyuanCudaParts* cuda)
+      : paths_(paths),
+        cuda_(cuda ? std::optional<HunyuanCudaParts>(*cuda) : std::nullopt),
+        components_({{"dit", file_record(paths.dit)}, {"vae", file_record(paths.vae)},
+                     {"text_encoder", file_record(paths.text_encoder)},
+                     {"text_encoder_2", file_record(paths.text_encoder_2)},
+                     {"tokenizer", file_record(paths.tokenizer)}, {"tokenizer_2", file_record(paths.tokenizer_2)}}),
+        t0_(now_s()),
+        dit_(load_hunyuan_dit(paths.dit)),
+        load_s_(now_s() - t0_) {
+    if (dit_.config.is_i2v())
+      usage_fail("{}: a HunyuanVideo-I2V DiT ({} input channels); generate runs text-to-video (T2V, AccVideo) only so "
+                 "far", paths.dit, dit_.config.in_channels);
+    release_ = paths.release;
+    info_ = hunyuan_denoiser_info(dit_.config, release_);
+  }
+  const Geometry& geometry() const override { return info_.geometry; }
+  const DenoiserInfo& denoiser_info() const override { return info_; }
+  std::string device() const override { return cuda_ ? "cuda" : "cpu"; }
+  std::optional<Preset> preset(const std::string& name, const JengaOverrides& o, int steps) const override {
+    return hunyuan_preset_for(name, release_ == Release::AccVideo, o, steps);
+  }
+  std::unique_ptr<TextEncoder> text_encoder(bool) override {
+    return std::make_unique<HunyuanTextEncoder>(paths_, dit_.config);
+  }
+  std::unique_ptr<Denoiser> denoiser(bool offload) override {
+    if (cuda_ && cuda_->denoiser) return cuda_->denoiser(dit_, offload);
+    return make_cpu_denoiser(dit_);
+  }
+  std::unique_ptr<Vae> vae() override { return std::make_unique<HunyuanVaeModel>(paths_, dit_.config); }
+  std::string summary() const override {
+    const auto& c = dit_.config;
+    return fmt::format("HunyuanVideo {} {} DiT ({}+{} blocks, hidden {})", release_name(release_), c.variant_name(),
+                       c.double_blocks, c.single_blocks, c.hidden);
+  }
+  nlohmann::json describe() const override {
+    const bool builtin = paths_.builtin_dir != nullptr;
+    return {{"builtin_tiny", builtin},
+            {"family", "hunyuanvideo"},
+            {"release", std::string(release_name(release_))},
+            {"dit", builtin ? "built-in" : paths_.dit},
+            {"dit_variant", dit_.config.variant_name()},
+            {"dit_layout", std::string(layout_name(dit_.layout))},
+            {"folder_layout", paths_.layout},
+            {"components", components_}};
+  }
+  double load_seconds() const override { return load_s_; }
+  double take_peak_memory_gib() override { return cuda_ && cuda_->take_peak_memory_gib ? cuda_->take_peak_memory_gib() : 0.0; }
+  std::string gpu_name() const override { return cuda_ && cuda_->gpu_name ? cuda_->gpu_name() : ""; }
+
+ private:
+  HunyuanPaths paths_;
+  std::optional<HunyuanCudaParts> cuda_;
+  nlohmann::json components_;
+  double t0_;
+  HunyuanDit dit_;
+  double load_s_;
+  Release release_ = Release::T2V;
+  DenoiserInfo info_;
+};
+
 }  // namespace
 
 std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit) { return std::make_unique<HunyuanCpuDenoiser>(dit); }
+
+std::unique_ptr<VideoModel> open_hunyuan_model(const HunyuanPaths& paths, const HunyuanCudaParts* cuda,
+                                               const std::function<void(int64_t, int64_t)>& on_block) {
+  auto m = std::make_unique<HunyuanModel>(paths, cuda);
+  if (on_block) on_block(1, 1);
+  return m;
+}
 
 }  // namespace jenga::hunyuan

@@ -1,20 +1,25 @@
 #pragma once
-// HunyuanVideo behind the model interface (models/video_model.h): its geometry and the DiT as a
-// host Denoiser over the CPU f32 forward (token order and layout hooks included), or a device
-// Denoiser over the CUDA forward. The text encoders and the VAE are not wired here yet, so the
-// registry does not open it for generate; tests drive the denoiser through the interface and the model-neutral denoise loop.
+// HunyuanVideo behind the model interface (models/video_model.h): its geometry and sampler
+// defaults, the LLM + CLIP-L text encoder with the T2V template, the DiT as a Denoiser (the CPU
+// f32 forward here; the bf16 CUDA one, make_cuda_denoiser below, comes in through HunyuanCudaParts), and the causal 3D VAE's tiled
+// decode. The registry (models/registry.h) opens it from the folders users download
+// (models/hunyuan/hunyuan_folder.h): T2V and AccVideo run; I2V is told apart and refused here.
+#include <functional>
 #include <memory>
 
 #include "models/hunyuan/hunyuan_dit.h"
+#include "models/hunyuan/hunyuan_folder.h"
 #include "models/video_model.h"
 
 namespace jenga::hunyuan {
 
-// Wan-style 4x temporal / 8x spatial VAE, one 3D curve over the token volume, the text tokens
-// in the self-attention sequence (2 blocks of 128; I2V: 4), embedded guidance when the DiT has
-// a guidance embedding (the cfg-distilled T2V release, AccVideo), else two-branch CFG.
-Geometry hunyuan_geometry(const HunyuanConfig& c);
-DenoiserInfo hunyuan_denoiser_info(const HunyuanConfig& c);
+// 4x temporal / 8x spatial VAE, one 3D curve over the token volume, the text tokens in the
+// self-attention sequence (2 blocks of 128; I2V: 4), embedded guidance when the DiT has a
+// guidance embedding (the cfg-distilled T2V release, AccVideo), else two-branch CFG; the
+// official sampler: flow-matching Euler on the shifted linspace(1, 0) table, shift 7, embedded
+// guidance 6.0, 50 steps (AccVideo: 5).
+Geometry hunyuan_geometry(const HunyuanConfig& c, Release release = Release::T2V);
+DenoiserInfo hunyuan_denoiser_info(const HunyuanConfig& c, Release release = Release::T2V);
 
 // The f32 CPU denoiser over a loaded DiT (kept by the caller, outlives the denoiser).
 // Conditioning: tokens = the LLM's text states [Lt, text_dim] with `valid` real rows first,
@@ -31,5 +36,19 @@ std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit);
 // takes it as a function pointer, as Wan's WanCudaParts.
 std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit);
 #endif
+
+// What a CUDA build adds (made in jenga_cuda, handed in by the registry, so this library never
+// calls into the CUDA one): the DiT on the GPU (hunyuan_dit_cuda.*), and the allocator/device
+// queries for the sidecar. Null parts: the CPU.
+struct HunyuanCudaParts {
+  std::unique_ptr<Denoiser> (*denoiser)(const HunyuanDit& dit, bool offload) = nullptr;
+  double (*take_peak_memory_gib)() = nullptr;
+  std::string (*gpu_name)() = nullptr;
+};
+
+// Loads the DiT (f32); the text encoders and VAE load when the generate path asks for them.
+// Fails in one line for an I2V DiT (image-to-video is not wired into generate yet).
+std::unique_ptr<VideoModel> open_hunyuan_model(const HunyuanPaths& paths, const HunyuanCudaParts* cuda,
+                                               const std::function<void(int64_t, int64_t)>& on_block = {});
 
 }  // namespace jenga::hunyuan

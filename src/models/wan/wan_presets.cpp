@@ -7,6 +7,7 @@ namespace jenga {
 std::optional<Preset> wan_preset_for(const std::string& name, const std::string& size_name, const JengaOverrides& o,
                                      int steps) {
   check_jenga_overrides(name, o);
+  check_wan_jenga_overrides(o);
   if (name.empty() || name == "dense") return std::nullopt;
   const std::string size = size_name == "14B" ? "14b" : "1.3b";
   std::string full = name;

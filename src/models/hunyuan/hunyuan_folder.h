@@ -1,0 +1,49 @@
+#pragma once
+// Where each HunyuanVideo component is in the folders users download, and which release a DiT
+// is (T2V, AccVideo, I2V):
+//   official ckpts/:  hunyuan-video-t2v-720p/transformers/mp_rank_00_model_states.pt,
+//                     hunyuan-video-t2v-720p/vae/, text_encoder/ (LLM + tokenizer.json),
+//                     text_encoder_2/ (CLIP-L + vocab.json/merges.txt); the 720p folder itself
+//                     may be given (the encoders are then beside it); AccVideo's
+//                     accvideo-t2v-5-steps/diffusion_pytorch_model.pt under ckpts/ or ckpts/AccVideo/
+//   diffusers:        transformer/ vae/ text_encoder/ text_encoder_2/ tokenizer/ tokenizer_2/
+//   ComfyUI files:    --diffusion-model --vae --text-encoder --text-encoder-2 (+ --tokenizer,
+//                     --tokenizer-2: the files carry no tokenizer)
+// A component given on its own flag wins over the folder's.
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace jenga {
+class TempPath;
+}
+
+namespace jenga::hunyuan {
+
+enum class Release { T2V, AccVideo, I2V };
+std::string_view release_name(Release r);  // "T2V", "AccVideo", "I2V"
+
+struct HunyuanComponents {
+  std::string dit, vae, text_encoder, text_encoder_2, tokenizer, tokenizer_2;
+};
+
+struct HunyuanPaths : HunyuanComponents {
+  Release release = Release::T2V;
+  std::string layout;  // "official ckpts", "diffusers", "single files"
+  std::shared_ptr<TempPath> builtin_dir;  // a temporary tiny model (removed with the model)
+};
+
+// The DiT a folder holds in any of the layouts above (T2V first, then AccVideo, then I2V), or
+// "" when none is there.
+std::string find_hunyuan_dit(const std::string& model_dir);
+
+// Every component from the folder (may be empty) and the flags. `accvideo`: the user said the
+// DiT is AccVideo (--accvideo); without it a DiT path naming accvideo says so. A missing
+// component fails in one line naming it, where it was looked for and the flag that gives it.
+HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponents& flags, bool accvideo,
+                             bool i2v_dit);
+
+// The release a DiT file path suggests (accvideo in the name, i2v in the name), T2V otherwise.
+Release release_from_path(const std::string& dit_path);
+
+}  // namespace jenga::hunyuan

@@ -1,0 +1,21 @@
+#pragma once
+// HunyuanVideo's --preset names: the official Jenga scripts (hyvideo_jenga_{base,turbo,flash,
+// 3stage}.sh, the multi-GPU ones, accvideo_jenga.sh) with the official flags applied over them.
+#include <optional>
+#include <string>
+
+#include "jenga/preset_overrides.h"
+#include "jenga/presets.h"
+
+namespace jenga::hunyuan {
+
+// `accvideo`: the DiT is AccVideo's 5-step distillation (it takes "accvideo"; the T2V DiT takes
+// the others). "dense" gives none. steps <= 0: the preset's. UsageError on anything the
+// official loop cannot run.
+std::optional<Preset> hunyuan_preset_for(const std::string& name, bool accvideo, const JengaOverrides& o, int steps);
+
+// Jenga's sparse kernel adds no padding: every stage's image tokens must fill 128-token blocks
+// (official: 125 frames at 720x1280). Throws UsageError naming the stage and sizes that work.
+void check_hunyuan_jenga_grid(const Preset& p, int width, int height, int frames);
+
+}  // namespace jenga::hunyuan

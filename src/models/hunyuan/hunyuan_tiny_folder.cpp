@@ -1,0 +1,243 @@
+#include "models/hunyuan/hunyuan_tiny_folder.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "models/hunyuan/hunyuan_config.h"
+#include "models/hunyuan/hunyuan_tiny.h"
+#include "models/hunyuan/hunyuan_vae_config.h"
+#include "models/hunyuan/hunyuan_vae_random.h"
+#include "models/hunyuan/text_template.h"
+#include "models/random_checkpoint.h"
+#include "text/added_tokens.h"
+#include "text/byte_bpe.h"
+#include "text/regex_split.h"
+
+namespace jenga::hunyuan {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// The Llama-3 split rule (REFERENCE-hunyuan section 11).
+const char* const kLlama3Split =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+const char* const kSpecials[] = {"<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
+                                 "<|end_header_id|>", "<|eot_id|>", "<pad>"};
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream f(p, std::ios::binary);
+  f << text;
+  if (!f) fail("{}: cannot write", p.string());
+}
+void write_json(const fs::path& p, const json& j) { write_text(p, j.dump(2) + "\n"); }
+
+// writes `dir`/model.safetensors + config.json
+void write_encoder(const fs::path& dir, const std::vector<std::pair<std::string, std::vector<int64_t>>>& tensors,
+                   const json& config, uint64_t seed, DType dtype) {
+  write_random_model_folder(dir.string(), tensors, config, seed, dtype,
+                            [](const std::string& n) -> std::optional<RandomInit> {
+                              if (n.find("norm") != std::string::npos && name_ends_with(n, ".weight"))
+                                return RandomInit{0.1f, 1.0f};
+                              if (n.find("embedding") != std::string::npos || n.find("embed_tokens") != std::string::npos)
+                                return RandomInit{1.0f, 0.0f};
+                              return std::nullopt;
+                            });
+  fs::rename(dir / "diffusion_pytorch_model.safetensors", dir / "model.safetensors");
+}
+
+// The byte-level Llama tokenizer: 256 byte tokens, the template's pre-tokens as whole words
+// (ignore_merges emits a known pre-token as is), then the special tokens. Words are taken until
+// the template prefix is exactly crop_start tokens (the rest stay byte by byte).
+int64_t write_llm_tokenizer(const fs::path& dir, int64_t& vocab_size) {
+  const PromptTemplate& t = video_template();
+  const std::string prefix(t.text.substr(0, t.text.find("{}")));
+  std::vector<text::AddedToken> added;
+  for (const char* s : kSpecials) added.push_back({s, 0, false, false});
+  const text::AddedTokenMatcher matcher(added);
+  const text::RegexSplitter split(kLlama3Split, false, "tiny tokenizer");
+  std::map<std::string, int64_t> occurrences;  // byte-level word -> count
+  std::vector<std::string> order;
+  int64_t specials = 0, words = 0;
+  for (const auto& piece : matcher.split(prefix)) {
+    if (piece.id >= 0) {
+      ++specials;
+      continue;
+    }
+    for (const auto w : split.split(piece.text)) {
+      if (w.empty()) continue;
+      ++words;
+      const std::string bl = text::byte_level_string(w);
+      if (w.size() > 1 && !occurrences.count(bl)) order.push_back(bl);
+      if (w.size() > 1) occurrences[bl] += 1;
+    }
+  }
+  // All words whole: 1 (BOS) + specials + words tokens; a word left out adds (bytes - 1) per use.
+  int64_t count = 1 + specials + words;
+  const int64_t target = t.crop_start;
+  std::vector<std::string> kept;
+  std::map<std::string, int64_t> bytes;
+  for (const auto& w : order) {
+    // byte-level chars are 1-2 UTF-8 bytes each; count code points
+    int64_t n = 0;
+    for (unsigned char c : w) n += (c & 0xC0) != 0x80;
+    bytes[w] = n;
+  }
+  // Largest extra first, while it fits.
+  std::vector<std::string> by_extra = order;
+  std::stable_sort(by_extra.begin(), by_extra.end(), [&](const std::string& a, const std::string& b) {
+    return occurrences[a] * (bytes[a] - 1) > occurrences[b] * (bytes[b] - 1);
+  });
+  std::set<std::string> dropped;
+  for (const auto& w : by_extra) {
+    const int64_t extra = occurrences[w] * (bytes[w] - 1);
+    if (count + extra <= target) count += extra, dropped.insert(w);
+  }
+  json vocab = json::object();
+  const auto& b2u = text::byte_to_unicode();
+  int64_t id = 0;
+  for (int b = 0; b < 256; ++b) vocab[text::byte_level_string(std::string(1, static_cast<char>(b)))] = id++;
+  (void)b2u;
+  for (const auto& w : order)
+    if (!dropped.count(w) && !vocab.contains(w)) vocab[w] = id++;
+  json added_json = json::array();
+  std::map<std::string, int64_t> special_id;
+  for (const char* s : kSpecials) {
+    special_id[s] = id;
+    added_json.push_back({{"id", id++}, {"content", s}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+                          {"normalized", false}, {"special", true}});
+  }
+  vocab_size = id;
+  const std::string bos = kSpecials[0];
+  json tok = {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added_json},
+      {"normalizer", nullptr},
+      {"pre_tokenizer",
+       {{"type", "Sequence"},
+        {"pretokenizers",
+         json::array({{{"type", "Split"}, {"pattern", {{"Regex", kLlama3Split}}}, {"behavior", "Isolated"}, {"invert", false}},
+                      {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}})}}},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single", json::array({{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})},
+        {"pair", json::array({{{"SpecialToken", {{"id", bos}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})},
+        {"special_tokens", {{bos, {{"id", bos}, {"ids", {special_id[bos]}}, {"tokens", {bos}}}}}}}},
+      {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"model",
+       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
+        {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false}, {"ignore_merges", true},
+        {"vocab", vocab}, {"merges", json::array()}}}};
+  write_json(dir / "tokenizer.json", tok);
+  write_json(dir / "tokenizer_config.json", {{"tokenizer_class", "PreTrainedTokenizerFast"}, {"bos_token", bos},
+                                             {"eos_token", "<|end_of_text|>"}, {"pad_token", "<pad>"},
+                                             {"padding_side", "right"}, {"model_max_length", 8192}});
+  write_json(dir / "special_tokens_map.json",
+             {{"bos_token", bos}, {"eos_token", "<|end_of_text|>"}, {"pad_token", "<pad>"}});
+  return count;
+}
+
+// CLIP's byte-level vocabulary without merges: every byte, every byte with "</w>", then
+// <|startoftext|> and <|endoftext|> (pad = end, as openai/clip-vit-large-patch14).
+int64_t write_clip_tokenizer(const fs::path& dir) {
+  json vocab = json::object();
+  int64_t id = 0;
+  for (int b = 0; b < 256; ++b) vocab[text::byte_level_string(std::string(1, static_cast<char>(b)))] = id++;
+  for (int b = 0; b < 256; ++b) vocab[text::byte_level_string(std::string(1, static_cast<char>(b))) + "</w>"] = id++;
+  vocab["<|startoftext|>"] = id++;
+  vocab["<|endoftext|>"] = id++;
+  write_json(dir / "vocab.json", vocab);
+  write_text(dir / "merges.txt", "#version: 0.2\n");
+  write_json(dir / "tokenizer_config.json", {{"tokenizer_class", "CLIPTokenizer"}, {"bos_token", "<|startoftext|>"},
+                                             {"eos_token", "<|endoftext|>"}, {"pad_token", "<|endoftext|>"},
+                                             {"unk_token", "<|endoftext|>"}, {"model_max_length", 77}});
+  return id;
+}
+
+}  // namespace
+
+TinyFolderInfo write_tiny_hunyuan_folder(const std::string& out, uint64_t seed, DType dtype) {
+  const fs::path root(out);
+  std::error_code ec;
+  if (fs::exists(root, ec) && !fs::is_directory(root, ec)) usage_fail("--out {}: exists and is not a folder", out);
+  const fs::path model = root / "hunyuan-video-t2v-720p";
+  const fs::path llm = root / "text_encoder", clip = root / "text_encoder_2";
+  for (const auto& d : {model / "transformers", model / "vae", llm, clip}) {
+    fs::create_directories(d, ec);
+    if (ec) fail("{}: cannot create the folder ({})", d.string(), ec.message());
+  }
+  const HunyuanConfig dit = HunyuanConfig::tiny();
+  write_random_checkpoint((model / "transformers").string(), dit, seed, dtype);
+
+  HunyuanVaeConfig vae;
+  vae.block_out_channels = {8, 8, 16, 16};
+  vae.layers_per_block = 1;
+  vae.norm_num_groups = 4;
+  vae.latent_channels = dit.out_channels;
+  vae.sample_size = 32, vae.sample_tsize = 16;
+  write_random_hunyuan_vae(vae, (model / "vae").string(), seed + 1, dtype);
+
+  TinyFolderInfo info;
+  int64_t llm_vocab = 0;
+  info.template_tokens = write_llm_tokenizer(llm, llm_vocab);
+  {  // LlamaForCausalLM-style names ("model." prefix), hidden = the DiT's text_dim
+    const int64_t h = dit.text_dim, heads = 3, kv = 1, hd = h / heads, ffn = 2 * h, layers = 4;
+    std::vector<std::pair<std::string, std::vector<int64_t>>> t{{"model.embed_tokens.weight", {llm_vocab, h}},
+                                                               {"model.norm.weight", {h}}};
+    for (int64_t i = 0; i < layers; ++i) {
+      const std::string p = "model.layers." + std::to_string(i) + ".";
+      t.push_back({p + "input_layernorm.weight", {h}});
+      t.push_back({p + "post_attention_layernorm.weight", {h}});
+      t.push_back({p + "self_attn.q_proj.weight", {heads * hd, h}});
+      t.push_back({p + "self_attn.k_proj.weight", {kv * hd, h}});
+      t.push_back({p + "self_attn.v_proj.weight", {kv * hd, h}});
+      t.push_back({p + "self_attn.o_proj.weight", {h, heads * hd}});
+      t.push_back({p + "mlp.gate_proj.weight", {ffn, h}});
+      t.push_back({p + "mlp.up_proj.weight", {ffn, h}});
+      t.push_back({p + "mlp.down_proj.weight", {h, ffn}});
+    }
+    const json cfg = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", h},
+                      {"num_hidden_layers", layers}, {"num_attention_heads", heads}, {"num_key_value_heads", kv},
+                      {"head_dim", hd}, {"intermediate_size", ffn}, {"hidden_act", "silu"}, {"rms_norm_eps", 1e-5},
+                      {"rope_theta", 500000.0}, {"rope_scaling", nullptr}, {"max_position_embeddings", 512},
+                      {"vocab_size", llm_vocab}, {"attention_bias", false}, {"mlp_bias", false},
+                      {"tie_word_embeddings", false}, {"torch_dtype", "float16"}};
+    write_encoder(llm, t, cfg, seed + 2, dtype);
+  }
+  const int64_t clip_vocab = write_clip_tokenizer(clip);
+  {  // CLIPTextModel names, hidden = the DiT's text_dim_2
+    const int64_t h = dit.text_dim_2, ffn = 2 * h, layers = 2, positions = 77;
+    const std::string p0 = "text_model.";
+    std::vector<std::pair<std::string, std::vector<int64_t>>> t{
+        {p0 + "embeddings.token_embedding.weight", {clip_vocab, h}},
+        {p0 + "embeddings.position_embedding.weight", {positions, h}},
+        {p0 + "final_layer_norm.weight", {h}},
+        {p0 + "final_layer_norm.bias", {h}}};
+    for (int64_t i = 0; i < layers; ++i) {
+      const std::string p = p0 + "encoder.layers." + std::to_string(i) + ".";
+      for (const char* n : {"layer_norm1", "layer_norm2"}) t.push_back({p + n + ".weight", {h}}), t.push_back({p + n + ".bias", {h}});
+      for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"})
+        t.push_back({p + "self_attn." + n + ".weight", {h, h}}), t.push_back({p + "self_attn." + n + ".bias", {h}});
+      t.push_back({p + "mlp.fc1.weight", {ffn, h}}), t.push_back({p + "mlp.fc1.bias", {ffn}});
+      t.push_back({p + "mlp.fc2.weight", {h, ffn}}), t.push_back({p + "mlp.fc2.bias", {h}});
+    }
+    const json cfg = {{"architectures", {"CLIPTextModel"}}, {"model_type", "clip_text_model"}, {"hidden_size", h},
+                      {"num_hidden_layers", layers}, {"num_attention_heads", 2}, {"intermediate_size", ffn},
+                      {"hidden_act", "quick_gelu"}, {"layer_norm_eps", 1e-5}, {"max_position_embeddings", positions},
+                      {"vocab_size", clip_vocab}, {"bos_token_id", clip_vocab - 2}, {"eos_token_id", 2},
+                      {"pad_token_id", 1}, {"torch_dtype", "float16"}};
+    write_encoder(clip, t, cfg, seed + 3, dtype);
+  }
+  info.dit_parameters = static_cast<double>(dit.parameter_count());
+  return info;
+}
+
+}  // namespace jenga::hunyuan

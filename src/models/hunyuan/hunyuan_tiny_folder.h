@@ -1,0 +1,26 @@
+#pragma once
+// A whole tiny random HunyuanVideo model in the official ckpts/ layout, every component a real
+// loader reads (`jenga debug make-tiny --family hunyuan`, CI smoke tests of every preset):
+//   DIR/hunyuan-video-t2v-720p/transformers/   DiT (config.json + safetensors; the release ships
+//                                              mp_rank_00_model_states.pt, read the same way)
+//   DIR/hunyuan-video-t2v-720p/vae/            VAE (config.json + safetensors), 16 latent channels
+//   DIR/text_encoder/                          Llama decoder + tokenizer.json (byte-level BPE)
+//   DIR/text_encoder_2/                        CLIP text tower + vocab.json / merges.txt
+// The tokenizers are tiny byte-level vocabularies; the LLM's holds the T2V template's words so
+// the template is exactly crop_start (95) tokens long, as with the real Llama-3 tokenizer, and
+// the prompt's states land where the official crop expects them.
+#include <cstdint>
+#include <string>
+
+#include "core/dtype.h"
+
+namespace jenga::hunyuan {
+
+struct TinyFolderInfo {
+  int64_t template_tokens = 0;  // the T2V template's tokens (BOS included) with the tiny tokenizer
+  double dit_parameters = 0;
+};
+
+TinyFolderInfo write_tiny_hunyuan_folder(const std::string& dir, uint64_t seed, DType dtype);
+
+}  // namespace jenga::hunyuan

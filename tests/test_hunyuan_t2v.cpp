@@ -1,0 +1,427 @@
+// HunyuanVideo text-to-video end to end (issue #24): the sampling loop against the official
+// FlowMatchDiscreteScheduler + HYVideoDiffusionTransformer (tools/golden/hunyuan_t2v_loop_golden.py,
+// our noise fed to the official loop), the official Jenga presets' step plans, the folders users
+// download, and `generate` on the whole tiny model folder `debug make-tiny --family hunyuan` writes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/block_sparse.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "golden_compare.h"
+#include "io/safetensors.h"
+#include "jenga/schedule.h"
+#include "models/hunyuan/hunyuan_dit_cpu.h"
+#include "models/hunyuan/hunyuan_folder.h"
+#include "models/hunyuan/hunyuan_model.h"
+#include "models/hunyuan/hunyuan_presets.h"
+#include "models/hunyuan/hunyuan_tiny.h"
+#include "pipeline/denoise.h"
+#include "test_util.h"
+
+using namespace jenga;
+using jenga::test::max_rel_error;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kGolden = std::string(JENGA_TEST_DATA) + "/hunyuan_t2v/t2v_loop_golden.safetensors";
+
+Conditioning golden_cond(const Checkpoint& g, const std::string& k) {
+  Conditioning c;
+  c.tokens = g.load(k + "_states", DType::F32);
+  const auto mask = g.load(k + "_mask", DType::F32).to_f32_vector();
+  int64_t valid = 0;
+  for (float m : mask) valid += m > 0.5f;
+  c.valid = valid;
+  c.pooled = g.load(k + "_pooled", DType::F32);
+  return c;
+}
+
+// The DiT the golden used: `debug make-tiny --family hunyuan --dit-only --seed 7 --dtype f32`.
+struct GoldenDit {
+  test::TempDir dir;
+  hunyuan::HunyuanDit dit;
+  GoldenDit() {
+    hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 7, DType::F32);
+    dit = hunyuan::load_hunyuan_dit(dir.path().string());
+  }
+};
+
+}  // namespace
+
+// The whole dense loop (and true CFG, and AccVideo's 5 steps) equals the official one.
+TEST(HunyuanT2V, LoopMatchesTheOfficialSampler) {
+  const Checkpoint g = Checkpoint::open(kGolden);
+  GoldenDit m;
+  const auto den = hunyuan::make_cpu_denoiser(m.dit);
+  const Conditioning cond = golden_cond(g, "cond"), uncond = golden_cond(g, "uncond");
+  for (const std::string name : {"dense", "cfg", "accvideo"}) {
+    SCOPED_TRACE(name);
+    const auto p = g.load(name + ".params", DType::F32).to_f32_vector();  // steps, shift, embedded, cfg
+    const int steps = static_cast<int>(p[0]);
+    // The official sigma table and timesteps, bit for bit.
+    const HunyuanSchedule sch = hunyuan_flow_schedule(steps, p[1]);
+    EXPECT_EQ(sch.sigmas, g.load(name + ".sigmas", DType::F32).to_f32_vector());
+    EXPECT_EQ(sch.timesteps, g.load(name + ".timesteps", DType::F32).to_f32_vector());
+    DenoiseRequest r;
+    r.denoiser = den.get();
+    r.noise = g.load(name + ".noise", DType::F32);
+    r.context = cond, r.context_null = uncond;
+    r.steps = steps, r.shift = p[1], r.embedded_guidance = p[2], r.guide_scale = p[3];
+    r.true_cfg = p[3] > 1.0f;
+    r.solver = "euler";
+    Progress quiet(Progress::Mode::Quiet);
+    const DenoiseResult res = denoise(r, quiet);
+    EXPECT_EQ(res.forwards, steps * (r.true_cfg ? 2 : 1));
+    const auto want = g.load(name + ".latents", DType::F32).to_f32_vector();
+    const double err = max_rel_error(res.latents.to_f32_vector(), want);
+    std::printf("hunyuan t2v loop %s vs official: max rel error %.2e\n", name.c_str(), err);
+    EXPECT_LE(err, 1e-4);
+  }
+}
+
+// Step reuse (ra_forward): a reused step adds the residual the last computed step kept to this
+// step's patch embedding; with the same input it reproduces the computed output.
+TEST(HunyuanT2V, ReusedStepAddsTheCachedResidual) {
+  GoldenDit m;
+  const auto& c = m.dit.config;
+  Tensor x = Tensor::empty(DType::F32, Shape{16, 2, 4, 4});
+  fill_normal({x.data_as<float>(), static_cast<size_t>(x.numel())}, 5);
+  Tensor txt = Tensor::empty(DType::F32, Shape{6, c.text_dim}), pooled = Tensor::empty(DType::F32, Shape{c.text_dim_2});
+  fill_normal({txt.data_as<float>(), static_cast<size_t>(txt.numel())}, 6);
+  fill_normal({pooled.data_as<float>(), static_cast<size_t>(pooled.numel())}, 7);
+  std::vector<float> residual(static_cast<size_t>(2 * 2 * 2 * c.hidden), 0.0f);
+  DitForwardHooks h;
+  h.residual = residual.data();
+  auto run = [&](float t) {
+    return hunyuan::hunyuan_forward_cpu(m.dit, x.data_as<float>(), 2, 4, 4, t, txt.data_as<float>(), 6, 4,
+                                        pooled.data_as<float>(), 6000.0f, &h);
+  };
+  const auto computed = run(900.0f);
+  bool nonzero = false;
+  for (float r : residual) nonzero |= r != 0.0f;
+  EXPECT_TRUE(nonzero);
+  h.reuse_residual = true;
+  EXPECT_LE(max_rel_error(run(900.0f), computed), 1e-5);
+  // At another timestep the head's modulation differs: not the computed output.
+  EXPECT_GT(max_rel_error(run(500.0f), computed), 1e-3);
+}
+
+// The plans of the official scripts at 720x1280x125: stage switches, forwards computed per stage
+// (the fixed 23-step list plus the forced step after each switch), top_k (179, not 180, at drop
+// 0.8), the text amplifier and the new-shift x0 (REFERENCE-hunyuan 5.3-5.5, 6).
+TEST(HunyuanT2V, PresetPlansAreTheOfficialScripts) {
+  struct Want {
+    std::string name;
+    std::vector<int> computed;   // per stage
+    std::vector<int64_t> top_k;  // per stage
+    std::vector<int> stage_end;  // last step of each stage but the last
+  };
+  const std::vector<Want> wants = {
+      {"base", {12, 11}, {225, 135}, {25}},         {"turbo", {12, 11}, {148, 179}, {25}},
+      {"flash", {12, 11}, {98, 45}, {25}},          {"3stage", {8, 4, 11}, {55, 74, 135}, {15, 25}},
+      {"multigpu-turbo", {12, 11}, {120, 128}, {25}}, {"accvideo", {3, 2}, {148, 179}, {2}}};
+  for (const auto& w : wants) {
+    SCOPED_TRACE(w.name);
+    const auto p = hunyuan::hunyuan_preset_for(w.name, w.name == "accvideo", {}, 0);
+    ASSERT_TRUE(p.has_value());
+    const Plan plan = build_plan(*p, p->steps);
+    EXPECT_EQ(plan.steps, w.name == "accvideo" ? 5 : 50);
+    std::vector<int> computed(w.computed.size(), 0);
+    std::vector<int64_t> top_k(w.computed.size(), -1);
+    std::vector<int> ends;
+    for (const auto& s : plan.step) {
+      computed.at(static_cast<size_t>(s.stage)) += s.compute == StepCompute::Computed;
+      top_k.at(static_cast<size_t>(s.stage)) = s.top_k;
+      if (s.stage_switch) ends.push_back(s.step);
+    }
+    EXPECT_EQ(computed, w.computed);
+    EXPECT_EQ(top_k, w.top_k);
+    EXPECT_EQ(ends, w.stage_end);
+  }
+  // Turbo: text amplifier 0.4312 only in the 0.75 stage; x0 with the new shift-9 sigma 0.9000,
+  // re-noise to 0.89256; the step after the switch runs the blocks although 26 is listed anyway.
+  const auto turbo = hunyuan::hunyuan_preset_for("turbo", false, {}, 0);
+  const Plan tp = build_plan(*turbo, 50);
+  EXPECT_NEAR(tp.step[0].text_amp, 0.4312, 1e-4);
+  EXPECT_EQ(tp.step[26].text_amp, 0.0);
+  ASSERT_TRUE(tp.step[25].stage_switch);
+  EXPECT_NEAR(tp.step[25].stage_switch->x0_sigma, 0.9, 1e-6);
+  EXPECT_NEAR(tp.step[25].stage_switch->renoise_sigma, 0.89256, 1e-5);
+  EXPECT_EQ(tp.step[5].compute, StepCompute::Reused);
+  // AccVideo: the switch after step 2, shift 9: x0 = x - 0.93103 v, re-noise to 0.85714.
+  const Plan ap = build_plan(*hunyuan::hunyuan_preset_for("accvideo", true, {}, 0), 0);
+  EXPECT_NEAR(ap.step[2].stage_switch->x0_sigma, 0.93103, 1e-5);
+  EXPECT_NEAR(ap.step[2].stage_switch->renoise_sigma, 0.85714, 1e-5);
+}
+
+// The official flag names over a preset, and what the official loop cannot run.
+TEST(HunyuanT2V, PresetFlags) {
+  JengaOverrides o;
+  o.sa_drop_rates = {0.75, 0.85};  // the multi-GPU Turbo drops on one GPU
+  const auto p = hunyuan::hunyuan_preset_for("turbo", false, o, 50);
+  EXPECT_EQ(build_plan(*p, 50).step[30].top_k, 135);
+  JengaOverrides three;
+  three.res_rate_list = {0.5, 0.75, 1.0};
+  three.step_rate_list = {0.3, 0.5, 1.0};
+  three.scheduler_shift_list = {7, 9, 11};
+  three.sa_drop_rates = {0.75, 0.85, 0.85};
+  three.scale_txt_amp = 0.5;
+  const auto q = hunyuan::hunyuan_preset_for("turbo", false, three, 50);
+  const Plan qp = build_plan(*q, 50);
+  EXPECT_EQ(qp.step.back().stage, 2);
+  EXPECT_NEAR(qp.step[0].text_amp, 0.5 * 1.0162, 1e-3);
+  JengaOverrides bad = three;
+  bad.scheduler_shift_list = {7, 9};
+  EXPECT_THROW(hunyuan::hunyuan_preset_for("turbo", false, bad, 50), UsageError);
+  JengaOverrides tc;
+  tc.teacache_thresh = 0.1;
+  EXPECT_THROW(hunyuan::hunyuan_preset_for("turbo", false, tc, 50), UsageError);
+  EXPECT_THROW(hunyuan::hunyuan_preset_for("accvideo", false, {}, 5), UsageError);  // T2V DiT
+  EXPECT_THROW(hunyuan::hunyuan_preset_for("turbo", true, {}, 5), UsageError);      // AccVideo DiT
+  EXPECT_FALSE(hunyuan::hunyuan_preset_for("dense", false, {}, 50).has_value());
+}
+
+// The folders as published: official ckpts/ (or its 720p folder), diffusers, single files; the
+// release from the DiT's path; a missing component named with where it was expected.
+TEST(HunyuanT2V, FoldersAsDownloaded) {
+  test::TempDir dir;
+  const fs::path root = dir.path() / "ckpts";
+  for (const auto& d : {root / "hunyuan-video-t2v-720p/transformers", root / "hunyuan-video-t2v-720p/vae",
+                        root / "text_encoder", root / "text_encoder_2", root / "AccVideo/accvideo-t2v-5-steps"})
+    fs::create_directories(d);
+  std::ofstream(root / "hunyuan-video-t2v-720p/transformers/mp_rank_00_model_states.pt") << "x";
+  std::ofstream(root / "AccVideo/accvideo-t2v-5-steps/diffusion_pytorch_model.pt") << "x";
+  std::ofstream(root / "text_encoder/tokenizer.json") << "{}";
+  std::ofstream(root / "text_encoder_2/vocab.json") << "{}";
+  auto p = hunyuan::resolve_hunyuan(root.string(), {}, false, false);
+  EXPECT_EQ(p.dit, (root / "hunyuan-video-t2v-720p/transformers/mp_rank_00_model_states.pt").string());
+  EXPECT_EQ(p.vae, (root / "hunyuan-video-t2v-720p/vae").string());
+  EXPECT_EQ(p.text_encoder_2, (root / "text_encoder_2").string());
+  EXPECT_EQ(p.tokenizer_2, (root / "text_encoder_2").string());
+  EXPECT_EQ(p.release, hunyuan::Release::T2V);
+  EXPECT_EQ(p.layout, "official ckpts");
+  // The 720p folder itself: the encoders beside it.
+  p = hunyuan::resolve_hunyuan((root / "hunyuan-video-t2v-720p").string(), {}, false, false);
+  EXPECT_EQ(p.text_encoder, (root / "text_encoder").string());
+  // AccVideo over the same encoders and VAE.
+  hunyuan::HunyuanComponents acc;
+  acc.dit = (root / "AccVideo/accvideo-t2v-5-steps/diffusion_pytorch_model.pt").string();
+  p = hunyuan::resolve_hunyuan(root.string(), acc, false, false);
+  EXPECT_EQ(p.release, hunyuan::Release::AccVideo);
+  EXPECT_EQ(p.vae, (root / "hunyuan-video-t2v-720p/vae").string());
+  // A missing component: named, with where it was expected and the flag.
+  fs::remove_all(root / "text_encoder_2");
+  try {
+    hunyuan::resolve_hunyuan(root.string(), {}, false, false);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("CLIP-L text encoder is missing"), std::string::npos) << m;
+    EXPECT_NE(m.find((root / "text_encoder_2").string()), std::string::npos) << m;
+    EXPECT_NE(m.find("--text-encoder-2"), std::string::npos) << m;
+  }
+  // diffusers: transformer/ vae/ text_encoder/ text_encoder_2/ tokenizer/ tokenizer_2/.
+  const fs::path d = dir.path() / "HunyuanVideo";
+  for (const char* s : {"transformer", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2"})
+    fs::create_directories(d / s);
+  p = hunyuan::resolve_hunyuan(d.string(), {}, false, false);
+  EXPECT_EQ(p.layout, "diffusers");
+  EXPECT_EQ(p.dit, (d / "transformer").string());
+  EXPECT_EQ(p.tokenizer, (d / "tokenizer").string());
+  EXPECT_EQ(p.tokenizer_2, (d / "tokenizer_2").string());
+  // Single files without a folder: the missing one is named with its flag.
+  hunyuan::HunyuanComponents files;
+  files.dit = acc.dit;
+  try {
+    hunyuan::resolve_hunyuan("", files, false, false);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--vae"), std::string::npos) << e.what();
+  }
+}
+
+// `debug make-tiny --family hunyuan` writes the whole official layout; `generate --model` runs it
+// on the CPU (dense: Euler, shift 7, embedded guidance 6, 24 fps) and says what it ran.
+TEST(HunyuanT2V, GenerateRunsTheTinyFolder) {
+  test::TempDir dir;
+  const std::string model = dir / "ckpts";
+  auto m = test::run_jenga("debug make-tiny --family hunyuan --seed 3 --out " + model);
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  EXPECT_NE(m.output.find("template 95 tokens"), std::string::npos) << m.output;
+  for (const char* f : {"hunyuan-video-t2v-720p/transformers/diffusion_pytorch_model.safetensors",
+                        "hunyuan-video-t2v-720p/vae/config.json", "text_encoder/tokenizer.json",
+                        "text_encoder/model.safetensors", "text_encoder_2/vocab.json", "text_encoder_2/merges.txt"})
+    EXPECT_TRUE(fs::exists(fs::path(model) / f)) << f;
+  const std::string out = dir / "cat.y4m";
+  auto g = test::run_jenga("generate --model " + model + " -p \"a cat walks\" --size 32x32 --frames 5 --steps 3 -q -o " + out);
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  std::ifstream sc(out + ".json");
+  const auto j = nlohmann::json::parse(sc);
+  EXPECT_EQ(j["model"]["release"], "T2V");
+  EXPECT_EQ(j["model"]["folder_layout"], "official ckpts");
+  EXPECT_EQ(j["settings"]["solver"], "euler");
+  EXPECT_EQ(j["settings"]["shift"], 7.0);
+  EXPECT_EQ(j["settings"]["embedded_cfg_scale"], 6.0);
+  EXPECT_EQ(j["settings"]["cfg_scale"], 1.0);
+  EXPECT_EQ(j["settings"]["fps"], 24);
+  EXPECT_EQ(j["forwards"], 3);
+  // True CFG: two branches a step.
+  auto c = test::run_jenga("generate --model " + model + " -p cat --size 32x32 --frames 5 --steps 2 --cfg-scale 3 -q -o " +
+                           (dir / "cfg.y4m"));
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  std::ifstream sc2(dir / "cfg.y4m.json");
+  EXPECT_EQ(nlohmann::json::parse(sc2)["forwards"], 4);
+  // Jenga on a grid its kernel cannot take: one line saying which sizes work.
+  auto bad = test::run_jenga("generate --model " + model + " -p cat --size 32x32 --frames 5 --preset turbo -o " +
+                             (dir / "t.y4m"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("not a multiple of 128"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("1280x720x125"), std::string::npos) << bad.output;
+  // The AccVideo preset on the T2V DiT, a solver it has not.
+  auto acc = test::run_jenga("generate --model " + model + " -p cat --preset accvideo -o " + (dir / "a.y4m"));
+  EXPECT_EQ(acc.exit_code, 2) << acc.output;
+  auto sol = test::run_jenga("generate --model " + model + " -p cat --solver unipc -o " + (dir / "u.y4m"));
+  EXPECT_EQ(sol.exit_code, 2) << sol.output;
+  EXPECT_NE(sol.output.find("Euler"), std::string::npos) << sol.output;
+  // AccVideo by the flag: 5 steps by default (its only preset besides dense is accvideo).
+  auto a5 = test::run_jenga("generate --model " + model + " --accvideo -p cat --size 32x32 --frames 5 -q -o " +
+                            (dir / "acc.y4m"));
+  ASSERT_EQ(a5.exit_code, 0) << a5.output;
+  std::ifstream sc3(dir / "acc.y4m.json");
+  const auto ja = nlohmann::json::parse(sc3);
+  EXPECT_EQ(ja["model"]["release"], "AccVideo");
+  EXPECT_EQ(ja["forwards"], 5);
+  auto at = test::run_jenga("generate --model " + model + " --accvideo -p cat --preset turbo -o " + (dir / "at.y4m"));
+  EXPECT_EQ(at.exit_code, 2) << at.output;
+  // inspect: the release and every component of the folder.
+  auto in = test::run_jenga("inspect --summary " + model);
+  ASSERT_EQ(in.exit_code, 0) << in.output;
+  EXPECT_NE(in.output.find("release:    HunyuanVideo T2V"), std::string::npos) << in.output;
+  EXPECT_NE(in.output.find("usable:     yes"), std::string::npos) << in.output;
+  // A missing component, named (by generate and by inspect).
+  fs::remove_all(fs::path(model) / "hunyuan-video-t2v-720p/vae");
+  auto ins = test::run_jenga("inspect --summary " + model);
+  EXPECT_EQ(ins.exit_code, 1) << ins.output;
+  EXPECT_NE(ins.output.find("the VAE is missing"), std::string::npos) << ins.output;
+  auto miss = test::run_jenga("generate --model " + model + " -p cat -o " + (dir / "m.y4m"));
+  EXPECT_EQ(miss.exit_code, 2) << miss.output;
+  EXPECT_NE(miss.output.find("the VAE is missing"), std::string::npos) << miss.output;
+  EXPECT_NE(miss.output.find("hunyuan-video-t2v-720p/vae"), std::string::npos) << miss.output;
+}
+
+// A Jenga preset through the model-neutral loop on the tiny DiT: ProRes switch (0.75 -> 1.0 at the
+// new size), the fixed reuse list (a reused step between computed ones), sparse attention with
+// the text rows as condition blocks.
+TEST(HunyuanT2V, TurboRunsThroughTheLoop) {
+  GoldenDit m;
+  const auto den = hunyuan::make_cpu_denoiser(m.dit);
+  const auto p = hunyuan::hunyuan_preset_for("turbo", false, {}, 8);
+  ASSERT_TRUE(p.has_value());
+  const auto sizes = stage_latents(p, 2, 8, 8);
+  ASSERT_EQ(sizes.size(), 2u);
+  EXPECT_EQ(sizes[0], (std::array<int64_t, 3>{2, 6, 6}));  // int(64 px * 0.75) // 16 * 2
+  DenoiseRequest r;
+  r.denoiser = den.get();
+  r.jenga = p;
+  auto randn = [](std::array<int64_t, 3> l, uint64_t seed) {
+    Tensor t = Tensor::empty(DType::F32, Shape{16, l[0], l[1], l[2]});
+    fill_normal({t.data_as<float>(), static_cast<size_t>(t.numel())}, seed);
+    return t;
+  };
+  r.noise = randn(sizes[0], 1);
+  r.renoise = {randn(sizes[1], 2)};
+  r.context.tokens = Tensor::empty(DType::F32, Shape{6, m.dit.config.text_dim});
+  fill_normal({r.context.tokens.data_as<float>(), static_cast<size_t>(r.context.tokens.numel())}, 3);
+  r.context.valid = 4;
+  r.context.pooled = Tensor::empty(DType::F32, Shape{m.dit.config.text_dim_2});
+  fill_normal({r.context.pooled.data_as<float>(), static_cast<size_t>(r.context.pooled.numel())}, 4);
+  r.steps = 8, r.shift = 7.0, r.embedded_guidance = 6.0, r.solver = "euler";
+  Progress quiet(Progress::Mode::Quiet);
+  const DenoiseResult res = denoise(r, quiet);
+  const Plan plan = build_plan(*p, 8);
+  int reused = 0;
+  for (const auto& s : plan.step) reused += s.compute == StepCompute::Reused;
+  EXPECT_GT(reused, 0);
+  EXPECT_EQ(res.forwards, 8);
+  EXPECT_EQ(res.forwards_reused, reused);
+  EXPECT_EQ(res.latents.dim(2), 8);
+  ASSERT_EQ(res.report["stages"].size(), 2u);
+  for (float v : res.latents.to_f32_vector()) ASSERT_TRUE(std::isfinite(v));
+  EXPECT_GT(res.report["sparse_block_density"].get<double>(), 0.0);
+}
+
+// Turbo, 3Stage and Base (drop rates 0: dense attention) through our loop equal the official
+// pieces stepped as the ProRes pipeline and ra_forward do (tools/golden/hunyuan_prores_loop_golden.py):
+// the switch (new shift first, x0 with the new table, trilinear, re-noise with our noise), the
+// fixed reuse list with the forced step after each switch, the cached residual.
+TEST(HunyuanT2V, ProResAndStepReuseMatchTheOfficialPieces) {
+  const Checkpoint g = Checkpoint::open(std::string(JENGA_TEST_DATA) + "/hunyuan_t2v/prores_loop_golden.safetensors");
+  GoldenDit m;
+  const auto den = hunyuan::make_cpu_denoiser(m.dit);
+  const Conditioning cond = golden_cond(g, "cond");
+  for (const std::string name : {"turbo", "3stage", "base"}) {
+    SCOPED_TRACE(name);
+    const int steps = static_cast<int>(g.load(name + ".steps", DType::F32).to_f32_vector()[0]);
+    JengaOverrides o;
+    o.sa_drop_rates.assign(name == "3stage" ? 3 : 2, 0.0);  // the official dense branch
+    const auto p = hunyuan::hunyuan_preset_for(name, false, o, steps);
+    ASSERT_TRUE(p.has_value());
+    DenoiseRequest r;
+    r.denoiser = den.get();
+    r.jenga = p;
+    r.noise = g.load(name + ".noise0", DType::F32);
+    for (int k = 1; g.contains(name + ".noise" + std::to_string(k)); ++k)
+      r.renoise.push_back(g.load(name + ".noise" + std::to_string(k), DType::F32));
+    r.context = cond;
+    r.steps = steps, r.shift = 7.0, r.embedded_guidance = 6.0, r.solver = "euler";
+    Progress quiet(Progress::Mode::Quiet);
+    const DenoiseResult res = denoise(r, quiet);
+    const auto want_computed = g.load(name + ".computed", DType::F32).to_f32_vector();
+    ASSERT_EQ(want_computed.size(), static_cast<size_t>(steps));
+    for (int i = 0; i < steps; ++i) EXPECT_EQ(res.computed_calls[2 * i], want_computed[i] > 0.5f) << "step " << i;
+    const double err = max_rel_error(res.latents.to_f32_vector(), g.load(name + ".latents", DType::F32).to_f32_vector());
+    std::printf("hunyuan %s (dense attention) loop vs official pieces: max rel error %.2e\n", name.c_str(), err);
+    EXPECT_LE(err, 1e-4);
+  }
+}
+
+// Under a Jenga layout the CPU DiT follows the official sparse path: the text rows attend over
+// every key, padding included (so with padded text an all-kept layout is not the dense model),
+// and the key-block bias (text amplifier) reaches the image rows.
+TEST(HunyuanT2V, SparsePathFollowsTheOfficialTextRows) {
+  GoldenDit m;
+  const auto& c = m.dit.config;
+  Tensor x = Tensor::empty(DType::F32, Shape{16, 2, 16, 16});  // 128 image tokens: 1 block
+  fill_normal({x.data_as<float>(), static_cast<size_t>(x.numel())}, 8);
+  Tensor txt = Tensor::empty(DType::F32, Shape{9, c.text_dim}), pooled = Tensor::empty(DType::F32, Shape{c.text_dim_2});
+  fill_normal({txt.data_as<float>(), static_cast<size_t>(txt.numel())}, 9);
+  fill_normal({pooled.data_as<float>(), static_cast<size_t>(pooled.numel())}, 10);
+  auto fwd = [&](int64_t valid, const DitForwardHooks* h) {
+    return hunyuan::hunyuan_forward_cpu(m.dit, x.data_as<float>(), 2, 16, 16, 800.0f, txt.data_as<float>(), 9, valid,
+                                        pooled.data_as<float>(), 6000.0f, h);
+  };
+  const BlockSparseLayout all = BlockSparseLayout::dense(1, c.heads, 2, 2);
+  DitForwardHooks h;
+  h.self_attn_layout = [&](int, const float*, const float*, int64_t, int64_t) { return &all; };
+  EXPECT_LE(max_rel_error(fwd(9, &h), fwd(9, nullptr)), 1e-4);  // no padding: the dense model
+  EXPECT_GT(max_rel_error(fwd(5, &h), fwd(5, nullptr)), 1e-4);  // text rows now see the padding
+  const auto no_amp = fwd(5, &h);
+  std::vector<float> bias;
+  int64_t seen_blocks = 0;
+  h.key_block_bias = [&](int, int64_t heads, int64_t kb) -> const float* {
+    seen_blocks = kb;
+    bias.assign(static_cast<size_t>(heads * kb), 0.0f);
+    for (int64_t i = 0; i < heads; ++i) bias[static_cast<size_t>(i * kb + kb - 1)] = 0.4312f * std::log(2.0f);
+    return bias.data();
+  };
+  EXPECT_GT(max_rel_error(fwd(5, &h), no_amp), 1e-4);
+  EXPECT_EQ(seen_blocks, 2);
+}
