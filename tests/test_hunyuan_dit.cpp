@@ -14,6 +14,7 @@
 #include "models/hunyuan/hunyuan_dit.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
 #include "models/hunyuan/hunyuan_tiny.h"
+#include "hunyuan_dit_fixture.h"
 #include "test_util.h"
 
 using namespace jenga;
@@ -21,31 +22,12 @@ using jenga::test::max_rel_error;
 
 namespace {
 
-const std::string kGolden = std::string(JENGA_TEST_DATA) + "/hunyuan_dit/hunyuan_dit_golden.safetensors";
 constexpr double kTol = 1e-4;  // f32 vs f32, different summation orders
+constexpr char kT2vGolden[] = "hunyuan_dit_golden.safetensors";
 
-class HunyuanDitGolden : public ::testing::Test {
+class HunyuanDitGolden : public test::HunyuanDitWithGolden<kT2vGolden> {
  protected:
-  static void SetUpTestSuite() {
-    test::TempDir dir;
-    hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 7, DType::F32);
-    model_.emplace(hunyuan::load_hunyuan_dit(dir.path().string()));
-    golden_.emplace(Checkpoint::open(kGolden));
-  }
-  static void TearDownTestSuite() {
-    model_.reset();
-    golden_.reset();
-  }
-  static std::vector<float> g(const std::string& name) { return golden_->load(name, DType::F32).to_f32_vector(); }
-  static const hunyuan::HunyuanDit& m() { return *model_; }
-  static int64_t valid() {
-    int64_t n = 0;
-    for (float v : g("text_mask")) n += v > 0.5f;
-    return n;
-  }
   static int64_t text_len() { return static_cast<int64_t>(g("text_mask").size()); }
-  static inline std::optional<hunyuan::HunyuanDit> model_;
-  static inline std::optional<Checkpoint> golden_;
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "models/hunyuan/hunyuan_tiny.h"
 #include "models/hunyuan/i2v_loop.h"
 #include "jenga/schedule.h"
+#include "hunyuan_dit_fixture.h"
 #include "test_util.h"
 
 using namespace jenga;
@@ -23,28 +24,11 @@ using jenga::test::max_rel_error;
 
 namespace {
 
-const std::string kGolden = std::string(JENGA_TEST_DATA) + "/hunyuan_dit/hunyuan_i2v_dit_golden.safetensors";
 constexpr double kTol = 1e-4;  // f32 vs f32, different summation orders
+constexpr char kI2vGolden[] = "hunyuan_i2v_dit_golden.safetensors";
 
-class HunyuanI2vDit : public ::testing::Test {
+class HunyuanI2vDit : public test::HunyuanDitWithGolden<kI2vGolden> {
  protected:
-  static void SetUpTestSuite() {
-    test::TempDir dir;
-    hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 7, DType::F32);
-    model_.emplace(hunyuan::load_hunyuan_dit(dir.path().string()));
-    golden_.emplace(Checkpoint::open(kGolden));
-  }
-  static void TearDownTestSuite() {
-    model_.reset();
-    golden_.reset();
-  }
-  static std::vector<float> g(const std::string& name) { return golden_->load(name, DType::F32).to_f32_vector(); }
-  static const hunyuan::HunyuanDit& m() { return *model_; }
-  static int64_t valid(const std::string& p) {
-    int64_t n = 0;
-    for (float v : g(p + "text_mask")) n += v > 0.5f;
-    return n;
-  }
   // The forward on case `p` (latent T x H x W), with optional hooks.
   static std::vector<float> forward(const hunyuan::HunyuanDit& model, const std::string& p, int64_t T, int64_t H,
                                     int64_t W, bool token_replace, const DitForwardHooks* hooks = nullptr) {
@@ -53,8 +37,6 @@ class HunyuanI2vDit : public ::testing::Test {
     return hunyuan::hunyuan_forward_cpu(model, x.data(), T, H, W, g(p + "t")[0], txt.data(), lt, valid(p), txt2.data(),
                                         g(p + "guidance")[0], hooks, token_replace);
   }
-  static inline std::optional<hunyuan::HunyuanDit> model_;
-  static inline std::optional<Checkpoint> golden_;
 };
 
 }  // namespace
@@ -145,8 +127,8 @@ TEST_F(HunyuanI2vDit, TwoStepLoopMatchesTheOfficialSampler) {
 TEST(HunyuanI2vDitCli, DitForwardTokenReplace) {
   test::TempDir dir;
   const std::string model = dir / "hy";
-  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --seed 7 --dtype f32 --out " + model).exit_code, 0);
-  const Checkpoint g = Checkpoint::open(kGolden);
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --dit-only --seed 7 --dtype f32 --out " + model).exit_code, 0);
+  const Checkpoint g = Checkpoint::open(std::string(JENGA_TEST_DATA) + "/hunyuan_dit/" + kI2vGolden);
   {
     SafetensorsWriter w;
     for (const char* n : {"x", "t", "text_states", "text_mask", "text_states_2", "guidance"})

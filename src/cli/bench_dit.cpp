@@ -18,6 +18,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "cli/bench_forward_timer.h"
 #include "backend/cuda/vec_ops.h"
 #include "core/tensor.h"
 #include "models/wan/wan_dit.h"
@@ -98,41 +99,9 @@ void run_bench_dit(const BenchDitOptions& o) {
   cudaStream_t stream;
   JENGA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   auto step = [&] { dit->forward(x.data_as<float>(), t.data_as<float>(), ctx.data(), out.data_as<float>(), stream); };
-  for (int i = 0; i < std::max(o.warmup, 1); ++i) step();  // first call builds GEMM plans
-  JENGA_CUDA_CHECK(cudaStreamSynchronize(stream));
-  cudaGraphExec_t exec = nullptr;
-  if (o.graph) {
-    cudaGraph_t g;
-    JENGA_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-    step();
-    JENGA_CUDA_CHECK(cudaStreamEndCapture(stream, &g));
-    JENGA_CUDA_CHECK(cudaGraphInstantiate(&exec, g, 0));
-    JENGA_CUDA_CHECK(cudaGraphDestroy(g));
-    JENGA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
-  }
-  cudaEvent_t e0, e1;
-  JENGA_CUDA_CHECK(cudaEventCreate(&e0));
-  JENGA_CUDA_CHECK(cudaEventCreate(&e1));
-  std::vector<float> ms;
-  for (int i = 0; i < o.iters; ++i) {
-    JENGA_CUDA_CHECK(cudaEventRecord(e0, stream));
-    if (exec)
-      JENGA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
-    else
-      step();
-    JENGA_CUDA_CHECK(cudaEventRecord(e1, stream));
-    JENGA_CUDA_CHECK(cudaEventSynchronize(e1));
-    float m = 0;
-    JENGA_CUDA_CHECK(cudaEventElapsedTime(&m, e0, e1));
-    ms.push_back(m);
-  }
-  std::sort(ms.begin(), ms.end());
-  const double med = ms[ms.size() / 2];
-  // Sanity: a forward that produced NaN/inf is no benchmark.
-  std::vector<float> host(static_cast<size_t>(std::min<int64_t>(out.numel(), 1 << 20)));
-  cuda::copy_to_host(host.data(), out.data(), host.size() * 4);
-  for (float v : host)
-    if (!std::isfinite(v)) fail("the DiT forward produced a non-finite value; the benchmark is void");
+  const ForwardTimes times = time_forwards([&] { step(); }, stream, o.warmup, o.iters, o.graph);
+  const double med = times.median_ms;
+  require_finite_output(out);
   // Where a forward's time goes: one more forward with an event at each phase boundary.
   std::vector<std::pair<std::string, double>> phases;  // first-seen order, summed over layers
   if (o.breakdown) {
@@ -157,9 +126,6 @@ void run_bench_dit(const BenchDitOptions& o) {
     }
     for (auto& e : ev) cudaEventDestroy(e);
   }
-  if (exec) cudaGraphExecDestroy(exec);
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
   cudaStreamDestroy(stream);
 
   const auto dev = cuda::device_info(0);
@@ -173,7 +139,7 @@ void run_bench_dit(const BenchDitOptions& o) {
                         {"offload", o.offload}, {"offload_ring", dit->offload_ring()},
                         {"streamed_block_mib", dit->offload() ? dit->streamed_block_bytes() / (1024.0 * 1024.0) : 0.0},
                         {"host_pinned_gib", dit->host_weight_bytes() / gib},
-                        {"ms_median", med}, {"ms_min", ms.front()}, {"ms_max", ms.back()},
+                        {"ms_median", med}, {"ms_min", times.min_ms}, {"ms_max", times.max_ms},
                         {"iters", o.iters}, {"tflops", tflops},
                         {"weights_gib", dit->weight_bytes() / gib}, {"activations_gib", dit->activation_bytes() / gib},
                         {"peak_alloc_gib", mem.peak / gib}, {"device_used_gib", cuda::device_used_bytes() / gib},
