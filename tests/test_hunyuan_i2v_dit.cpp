@@ -124,10 +124,11 @@ TEST_F(HunyuanI2vDit, TwoStepLoopMatchesTheOfficialSampler) {
 }
 
 // `jenga debug dit-forward --token-replace` on the token_replace case's inputs.
+// --model is the whole tiny folder make-tiny writes: dit-forward finds its DiT (transformers/).
 TEST(HunyuanI2vDitCli, DitForwardTokenReplace) {
   test::TempDir dir;
   const std::string model = dir / "hy";
-  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --dit-only --seed 7 --dtype f32 --out " + model).exit_code, 0);
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --seed 7 --dtype f32 --out " + model).exit_code, 0);
   const Checkpoint g = Checkpoint::open(std::string(JENGA_TEST_DATA) + "/hunyuan_dit/" + kI2vGolden);
   {
     SafetensorsWriter w;

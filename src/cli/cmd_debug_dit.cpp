@@ -12,6 +12,7 @@
 #include "io/safetensors.h"
 #include "models/registry.h"
 #include "models/hunyuan/hunyuan_dit.h"
+#include "models/hunyuan/hunyuan_folder.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
@@ -138,6 +139,12 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
 
 void run_dit_forward(const DitForwardOptions& o) {
   if (is_hunyuan(o.model)) return run_hunyuan_forward(o);
+  // A whole HunyuanVideo folder (official ckpts/, diffusers, what make-tiny writes): its DiT.
+  if (const std::string dit = hunyuan::find_hunyuan_dit(o.model); !dit.empty() && is_hunyuan(dit)) {
+    DitForwardOptions in_folder = o;
+    in_folder.model = dit;
+    return run_hunyuan_forward(in_folder);
+  }
   if (o.token_replace) usage_fail("--token-replace is HunyuanVideo-I2V's condition; {} is not a HunyuanVideo DiT", o.model);
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
