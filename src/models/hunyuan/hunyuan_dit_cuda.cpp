@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backend/cuda/device_upload.h"
 #include "backend/cuda/attention.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
@@ -35,20 +36,9 @@ void check_supported(const HunyuanConfig& c) {
          c.mlp_dim, c.refiner_mlp_dim);
 }
 
-Tensor device_empty(DType dt, int64_t n) { return Tensor::empty(dt, Shape{std::max<int64_t>(n, 1)}, Device::CUDA); }
-
-// A host f32 array on the device as `dt` (bf16 for matrices, f32 for norm weights).
-Tensor upload(const float* host, int64_t n, DType dt) {
-  Tensor d = device_empty(dt, n);
-  if (dt == DType::F32) {
-    cuda::copy_to_device(d.data(), host, static_cast<size_t>(n) * 4);
-  } else {
-    std::vector<uint16_t> tmp(static_cast<size_t>(n));
-    convert(host, DType::F32, tmp.data(), dt, static_cast<size_t>(n));
-    cuda::copy_to_device(d.data(), tmp.data(), tmp.size() * 2);
-  }
-  return d;
-}
+// At least one element, so an absent bias or an empty table still has a valid pointer.
+Tensor device_empty(DType dt, int64_t n) { return cuda::device_empty(dt, std::max<int64_t>(n, 1)); }
+using cuda::upload;
 
 Tensor upload_f32(const Tensor& t) {
   JENGA_ASSERT(t.dtype() == DType::F32 && t.device() == Device::CPU);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/device_upload.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/llm_text_ops.h"
@@ -18,7 +19,7 @@ namespace jenga::hunyuan {
 
 namespace {
 
-Tensor device_empty(DType dt, int64_t n) { return Tensor::empty(dt, Shape{n}, Device::CUDA); }
+using cuda::device_empty;
 
 // A weight to the device as fp16: the file's bytes when it is stored so, else through f32
 // (scaled fp8 dequantised) rounded to fp16.

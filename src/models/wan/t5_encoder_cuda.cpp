@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/device_upload.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/gemm.h"
@@ -23,7 +24,7 @@ namespace {
 
 constexpr float kEps = 1e-6f;  // T5LayerNorm's
 
-Tensor device_empty(DType dt, int64_t n) { return Tensor::empty(dt, Shape{n}, Device::CUDA); }
+using cuda::device_empty;
 
 uint16_t* bf16_at(Tensor& t, int64_t offset) { return static_cast<uint16_t*>(t.data()) + offset; }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/cpu/ops.h"
+#include "backend/cuda/device_upload.h"
 #include "backend/cuda/attention.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
@@ -37,20 +38,8 @@ void check_supported(const WanConfig& c) {
     fail("the CUDA DiT needs head dim 64 or 128; this model has {} (use --device cpu)", c.head_dim());
 }
 
-Tensor device_empty(DType dt, int64_t n) { return Tensor::empty(dt, Shape{n}, Device::CUDA); }
-
-// A host f32 array uploaded as `dt` (bf16 for GEMM operands, f32 otherwise).
-Tensor upload(const float* host, int64_t n, DType dt) {
-  Tensor d = device_empty(dt, n);
-  if (dt == DType::F32) {
-    cuda::copy_to_device(d.data(), host, static_cast<size_t>(n) * 4);
-  } else {
-    std::vector<uint16_t> tmp(static_cast<size_t>(n));
-    convert(host, DType::F32, tmp.data(), dt, static_cast<size_t>(n));
-    cuda::copy_to_device(d.data(), tmp.data(), tmp.size() * 2);
-  }
-  return d;
-}
+using cuda::device_empty;
+using cuda::upload;
 
 // Linear weights of one GEMM: w bf16 [out, in], b bf16 [out] (device pointers).
 struct LinearView {
