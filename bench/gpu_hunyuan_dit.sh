@@ -6,15 +6,18 @@
 # Before (CPU machine, from the checkout the device receives; both folders git-ignored):
 #   peers/hyref/hyvideo/... laid out as ../shared/peer-bench/README.md says (from
 #   /work/peers-src/Tencent+HunyuanVideo), peers/shim, and peer-bench/anchor_hunyuan_step.py.
-# Then: run(command="bash bench/gpu_hunyuan_dit.sh build test bench peer", carry=[...]).
-# Steps: build test bench peer (default: build test bench). Env: OUT, ITERS (2), WARMUP (1).
+#   (e.g. `MIRRORS=/work/.mirror bash ../shared/peer-bench/make_peers.sh` and copy
+#   ../shared/peer-bench/*.py and shim/ into peers/bench/), and `bash bench/device_deps.sh fetch`.
+# Then: run(command="bash bench/gpu_hunyuan_dit.sh build test bench peer ctrlc", carry=["peers", ".gpu"]).
+# Steps: build test bench peer ctrlc (default: build test bench). Env: OUT, ITERS (2), WARMUP (1),
+# PEER_BENCH (peers/bench: where anchor_hunyuan_step.py and its shim/ are).
+# ctrlc: SIGINT to a running full-size forward loop; prints how long the process took to exit.
 set -uo pipefail
 out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
 steps=${*:-build test bench}
 has() { [[ " $steps " == *" $1 "* ]]; }
 export PATH=/usr/local/cuda/bin:$PATH PYTHONUNBUFFERED=1
-# The device image lacks PCRE2 / utf8proc: .gpu/deps.sh unpacks carried Debian packages (if present).
-[ -f .gpu/deps.sh ] && source .gpu/deps.sh
+source bench/device_deps.sh  # PCRE2 / utf8proc the image lacks (carry .gpu)
 stamp() { echo "$(date +%T) $*"; }
 if has build; then
   stamp build
@@ -25,7 +28,7 @@ if has build; then
   stamp built
 fi
 if has test; then
-  timeout 240 ./build/bin/jenga_tests --gtest_filter='CudaHunyuanDit*:CudaDit*:CudaOps*:HunyuanDit*' \
+  timeout 240 ./build/bin/jenga_tests --gtest_filter='CudaRunAhead*:CudaHunyuanDit*:CudaDit*:HunyuanDit*' \
     >"$out/tests.txt" 2>&1
   echo "tests rc=$?"
   grep -E "relative L2|^\[  FAILED|^\[  PASSED|Failure|error" "$out/tests.txt" | head -60
@@ -37,7 +40,17 @@ if has bench; then
 fi
 if has peer; then
   stamp peer
-  PEERS=$PWD/peers timeout 240 python3 peer-bench/anchor_hunyuan_step.py 2>&1 | tail -8 | tee "$out/peer.txt"
+  PEERS=$PWD/peers timeout 300 python3 "${PEER_BENCH:-peers/bench}/anchor_hunyuan_step.py" 2>&1 | tail -8 | tee "$out/peer.txt"
+fi
+if has ctrlc; then
+  # Ctrl-C during a 720p forward (18 s each): the process should be gone within about a second.
+  stamp ctrlc
+  ./build/bin/jenga bench dit --config hunyuan --size 1280x720 --frames 125 --iters 5 --warmup 0 >"$out/ctrlc.txt" 2>&1 &
+  pid=$!
+  sleep "${CTRLC_AFTER_S:-60}"
+  t0=$(date +%s.%N); kill -INT "$pid"; wait "$pid"; rc=$?; t1=$(date +%s.%N)
+  echo "ctrlc: exit code $rc, $(python3 -c "print(round($t1 - $t0, 2))") s from SIGINT to exit" | tee -a "$out/ctrlc.txt"
+  tail -3 "$out/ctrlc.txt"
 fi
 stamp done
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader

@@ -1,7 +1,7 @@
 // `jenga bench`: reproducible benchmarks. attention: bench_attention.cpp, dit: bench_dit.cpp,
 // vae: bench_vae.cpp;
 // text-encoder: bench_text_encoder.cpp; load: bench_load.cpp;
-// a whole-pipeline benchmark is not built yet (issue #8): bench/gpu_pipeline.sh times whole loops.
+// denoise: bench_denoise.cpp (a preset's whole loop, random weights; bench/gpu_pipeline.sh times Wan's).
 #include "cli/bench_attention.h"
 #include "cli/commands.h"
 #include "core/error.h"
@@ -16,6 +16,7 @@ void register_bench(CLI::App& app) {
   register_bench_vae(*b);
   register_bench_text_encoder(*b);
   register_bench_load(*b);
+  register_bench_denoise(*b);
 }
 
 }  // namespace jenga::cli

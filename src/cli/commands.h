@@ -26,6 +26,8 @@ void register_bench_vae(CLI::App& bench);
 void register_bench_load(CLI::App& bench);
 // `jenga bench text-encoder` (bench_text_encoder.cpp), registered by register_bench.
 void register_bench_text_encoder(CLI::App& bench);
+// `jenga bench denoise` (bench_denoise.cpp): a whole preset loop, random weights, on the GPU.
+void register_bench_denoise(CLI::App& bench);
 // `jenga debug dit-forward` (cmd_debug_dit.cpp), registered by register_debug.
 void register_debug_dit(CLI::App& debug);
 // `jenga debug denoise` (cmd_debug_denoise.cpp).

@@ -13,6 +13,7 @@
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/patch.h"
+#include "backend/cuda/run_ahead.h"
 #include "backend/cuda/sampler.h"
 #include "backend/cuda/vec_ops.h"
 #include "core/dtype.h"
@@ -90,6 +91,7 @@ struct HunyuanDitCuda::Impl {
   std::vector<DevDouble> doubles;
   std::vector<DevSingle> singles;
   size_t weight_bytes = 0;
+  cuda::RunAheadLimit run_ahead;  // Ctrl-C within a few blocks (backend/cuda/run_ahead.h)
   // Modulation vectors (f32) at these offsets of `mods`: per double block img 6h then txt 6h,
   // per single block 3h, the head 2h, per refiner block 2h (gates).
   std::vector<int64_t> mod_double, mod_single, mod_refiner;
@@ -489,6 +491,7 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
     // Both streams' rows of one buffer: image [0, Li), text [Li, L).
     const int64_t rows[2] = {Li, Lt}, row0[2] = {0, Li};
     for (size_t b = 0; b < I.doubles.size(); ++b, ++layer) {
+      I.run_ahead.mark(s);  // Ctrl-C between blocks, the host a few blocks ahead at most
       const DevDouble& B = I.doubles[b];
       const DevStream* S[2] = {&B.img, &B.txt};
       const float* md[2] = {I.mods.data_as<float>() + I.mod_double[b], I.mods.data_as<float>() + I.mod_double[b] + 6 * h};
@@ -524,6 +527,7 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       if (hooks && hooks->after_block) hooks->after_block(layer, X, L, s);
     }
     for (size_t b = 0; b < I.singles.size(); ++b, ++layer) {
+      I.run_ahead.mark(s);
       const DevSingle& B = I.singles[b];
       const float* md = I.mods.data_as<float>() + I.mod_single[b];  // shift, scale, gate
       mark("norm");

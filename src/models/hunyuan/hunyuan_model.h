@@ -35,6 +35,9 @@ std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit);
 // step-reuse residual covers the image tokens (local_tokens()). A model opener in jenga_core
 // takes it as a function pointer, as Wan's WanCudaParts.
 std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit);
+// The same over random bf16 weights drawn on the GPU (HunyuanDitCuda::random): `jenga bench
+// denoise` times whole loops at full size without a checkpoint on disk.
+std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed);
 #endif
 
 // What a CUDA build adds (made in jenga_cuda, handed in by the registry, so this library never

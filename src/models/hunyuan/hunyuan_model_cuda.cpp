@@ -17,6 +17,8 @@ class HunyuanCudaDenoiser final : public Denoiser {
  public:
   explicit HunyuanCudaDenoiser(const HunyuanDit& d)
       : cfg_(d.config), info_(hunyuan_denoiser_info(d.config)), dit_(HunyuanDitCuda::from_model(d)) {}
+  HunyuanCudaDenoiser(const HunyuanConfig& c, std::unique_ptr<HunyuanDitCuda> dit)
+      : cfg_(c), info_(hunyuan_denoiser_info(c)), dit_(std::move(dit)) {}
   const DenoiserInfo& info() const override { return info_; }
   std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) override {
     if (comm) fail("HunyuanVideo DiT (CUDA): sequence parallel is not supported yet; run one process");
@@ -66,5 +68,9 @@ class HunyuanCudaDenoiser final : public Denoiser {
 }  // namespace
 
 std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit) { return std::make_unique<HunyuanCudaDenoiser>(dit); }
+
+std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed) {
+  return std::make_unique<HunyuanCudaDenoiser>(config, HunyuanDitCuda::random(config, seed));
+}
 
 }  // namespace jenga::hunyuan

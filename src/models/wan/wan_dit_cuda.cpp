@@ -14,13 +14,13 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/offload_ring.h"
+#include "backend/cuda/run_ahead.h"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/patch.h"
 #include "backend/cuda/sampler.h"
 #include "backend/cuda/vec_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"
-#include "core/interrupt.h"
 #include "core/tensor.h"
 #include "dist/communicator.h"
 #include "dist/ulysses_cuda.h"
@@ -162,6 +162,7 @@ struct WanDitCuda::Impl {
   // Offload: the blocks' packed matrices in pinned host memory, streamed through a ring of
   // device block buffers (backend/cuda/offload_ring.h); null without offload.
   std::unique_ptr<cuda::OffloadRing> offload;
+  cuda::RunAheadLimit run_ahead;  // Ctrl-C within a few blocks (backend/cuda/run_ahead.h)
   // Activations, sized by prepare().
   int64_t F = 0, H = 0, W = 0, L = 0;
   Tensor order, rope, patches, x, h, qkv, att, y, cq, ctx_h, ctx, ckv, ff, head_out;
@@ -501,9 +502,9 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   for (size_t l = 0; l < nb; ++l) {
     const DevBlock& B = I.blocks[l];
     const float* mod = I.mods.data_as<float>() + l * 6 * d;
-    // Ctrl-C between blocks: a host-side flag read, no sync. It fires while the host enqueues;
-    // what is already queued drains when the caller's buffers go away.
-    check_interrupt();
+    // Ctrl-C between blocks, with the host at most a few blocks ahead of the GPU (what is
+    // queued drains in about a second when the caller's buffers go away).
+    I.run_ahead.mark(s);
     if (stream_blocks) mark("weights wait");  // time the compute stream stalls on the copy (bench dit --breakdown)
     const void* mats = stream_blocks ? I.offload->acquire(l, s) : B.mats.data();
     auto M = [&](int k) { return I.pack.view(mats, k); };
