@@ -22,18 +22,23 @@
 
 namespace jenga::hunyuan {
 
+std::string cuda_unsupported_reason(const HunyuanConfig& c) {
+  if (c.head_dim() != 64 && c.head_dim() != 128)
+    return fmt::format("the CUDA HunyuanVideo DiT needs head dim 64 or 128 (the attention kernel's); this model has {}",
+                       c.head_dim());
+  if (c.hidden % 8 != 0 || c.mlp_dim % 8 != 0 || c.refiner_mlp_dim % 8 != 0)
+    return fmt::format("the CUDA HunyuanVideo DiT needs hidden and MLP widths that are multiples of 8 (got {}, {}, {})",
+                       c.hidden, c.mlp_dim, c.refiner_mlp_dim);
+  return "";
+}
+
 namespace {
 
 constexpr float kEps = 1e-6f;  // every LayerNorm and RMSNorm of the model
 
 void check_supported(const HunyuanConfig& c) {
   c.validate();
-  if (c.head_dim() != 64 && c.head_dim() != 128)
-    fail("the CUDA HunyuanVideo DiT needs head dim 64 or 128 (the attention kernel's); this model has {} "
-         "(use --device cpu)", c.head_dim());
-  if (c.hidden % 8 != 0 || c.mlp_dim % 8 != 0 || c.refiner_mlp_dim % 8 != 0)
-    fail("the CUDA HunyuanVideo DiT needs hidden and MLP widths that are multiples of 8 (got {}, {}, {})", c.hidden,
-         c.mlp_dim, c.refiner_mlp_dim);
+  if (const std::string why = cuda_unsupported_reason(c); !why.empty()) fail("{} (use --device cpu)", why);
 }
 
 // At least one element, so an absent bias or an empty table still has a valid pointer.
@@ -52,11 +57,20 @@ struct DevLinear {
   const void* bias() const { return b.numel() ? b.data() : nullptr; }
 };
 
+// A host matrix (f32, or bf16 as load_hunyuan_dit gives it for the GPU: copied as it is) as bf16.
+Tensor upload_bf16(const Tensor& t) {
+  JENGA_ASSERT(t.device() == Device::CPU && (t.dtype() == DType::F32 || t.dtype() == DType::BF16));
+  if (t.dtype() == DType::F32) return upload(t.data_as<float>(), t.numel(), DType::BF16);
+  Tensor d = device_empty(DType::BF16, t.numel());
+  cuda::copy_to_device(d.data(), t.data(), t.nbytes());
+  return d;
+}
+
 DevLinear upload_linear(const Linear& l) {
-  JENGA_ASSERT(l.w.ndim() >= 2 && l.w.dtype() == DType::F32);
+  JENGA_ASSERT(l.w.ndim() >= 2);
   DevLinear d;
   d.out = l.w.dim(0), d.in = l.w.numel() / d.out;
-  d.w = upload(l.w.data_as<float>(), l.w.numel(), DType::BF16);
+  d.w = upload_bf16(l.w);
   if (l.b.numel()) d.b = upload(l.b.data_as<float>(), l.b.numel(), DType::BF16);
   return d;
 }
@@ -152,20 +166,22 @@ struct HunyuanDitCuda::Impl {
     cuda::linear_vec_bf16(x, l.w.data(), l.bias(), y, l.out, l.in, silu_input, accumulate, s);
   }
 
-  // Self-attention of `len` rows over themselves (one varlen segment): q/k/v rows `in_stride`
-  // apart (k at q + h, v at q + 2h), out rows `out_stride` apart.
-  void attend(const uint16_t* q, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t len, void* s,
-              const DeviceBlockLayout* layout = nullptr) {
-    if (len <= 0) return;
+  // Self-attention of `q_len` query rows over `k_len` key rows: q rows `in_stride` apart from q,
+  // k/v rows from kv (k at kv + h, v at kv + 2h; kv = q when self-attending a segment), out rows
+  // `out_stride` apart.
+  void attend(const uint16_t* q, const uint16_t* kv, int64_t in_stride, uint16_t* out, int64_t out_stride,
+              int64_t q_len, int64_t k_len, void* s, const DeviceBlockLayout* layout = nullptr) {
+    if (q_len <= 0 || k_len <= 0) return;
     const int64_t hd = c.head_dim(), h = c.hidden;
     cuda::AttentionParams p;
-    p.q = q, p.k = q + h, p.v = q + 2 * h, p.out = out;
-    p.batch = 1, p.heads = static_cast<int>(c.heads), p.q_len = p.k_len = static_cast<int>(len);
+    p.q = q, p.k = kv + h, p.v = kv + 2 * h, p.out = out;
+    p.batch = 1, p.heads = static_cast<int>(c.heads), p.q_len = static_cast<int>(q_len), p.k_len = static_cast<int>(k_len);
     p.head_dim = static_cast<int>(hd);
     p.q_row_stride = p.k_row_stride = p.v_row_stride = in_stride;
     p.q_head_stride = p.k_head_stride = p.v_head_stride = p.out_head_stride = hd;
-    p.q_batch_stride = p.k_batch_stride = p.v_batch_stride = len * in_stride;
-    p.out_row_stride = out_stride, p.out_batch_stride = len * out_stride;
+    p.q_batch_stride = q_len * in_stride;
+    p.k_batch_stride = p.v_batch_stride = k_len * in_stride;
+    p.out_row_stride = out_stride, p.out_batch_stride = q_len * out_stride;
     p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
     if (layout) {
       p.block_offsets = layout->offsets;
@@ -174,17 +190,30 @@ struct HunyuanDitCuda::Impl {
     }
     cuda::attention_forward(p, s);
   }
+  void attend(const uint16_t* q, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t len, void* s,
+              const DeviceBlockLayout* layout = nullptr) {
+    attend(q, q, in_stride, out, out_stride, len, len, s, layout);
+  }
 
-  // The official varlen segments over q/k/v rows [0, L): image + valid text, then padding text.
-  // hooks' self_attn_layout (as the CPU reference's): a block-sparse layout over the first
-  // segment (its text rows are the condition blocks at its end); the padding stays dense.
+  // Dense: the official varlen segments over q/k/v rows [0, L): image + valid text, then padding
+  // text. With the hook's self_attn_layout (a block-sparse layout over the first segment, its
+  // text rows the condition blocks at its end, as the CPU reference's) the official sparse path
+  // (attention_block_triton_diffres.py): the image rows over the layout's kept blocks of image +
+  // valid text, with its key-block bias (the text amplifier); then the text rows [Li, L), padding
+  // included, densely over all L keys, padding included, without the bias (overwriting what the
+  // sparse launch wrote for the valid text rows: at most 2 of ~900 blocks at full size).
   void attend_segments(const uint16_t* q, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t valid,
                        const CudaDitHooks* hooks, int layer, void* s) {
     const int64_t la = Li + valid;
     DeviceBlockLayout layout;
     if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(layer, q, q + c.hidden, la, in_stride, s);
-    attend(q, in_stride, out, out_stride, la, s, layout.offsets ? &layout : nullptr);
-    attend(q + la * in_stride, in_stride, out + la * out_stride, out_stride, L - la, s);
+    if (!layout.offsets) {
+      attend(q, in_stride, out, out_stride, la, s);
+      attend(q + la * in_stride, in_stride, out + la * out_stride, out_stride, L - la, s);
+      return;
+    }
+    attend(q, q, in_stride, out, out_stride, la, la, s, &layout);
+    attend(q + Li * in_stride, q, in_stride, out + Li * out_stride, out_stride, Lt, L, s);
   }
 
   // The modulation vectors of every block, the head and the refiner from vec and cvec.

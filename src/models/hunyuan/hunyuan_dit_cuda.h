@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -20,6 +21,10 @@
 namespace jenga::hunyuan {
 
 struct HunyuanDit;
+
+// Why the CUDA DiT cannot run `c` (head dim other than 64 or 128, widths not multiples of 8), or
+// "" when it can: the registry runs such a model (a tiny test one) on the CPU under --device auto.
+std::string cuda_unsupported_reason(const HunyuanConfig& c);
 
 // One prompt's conditioning on the device.
 struct HunyuanTextDevice {

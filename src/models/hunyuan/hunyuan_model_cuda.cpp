@@ -1,11 +1,16 @@
-// HunyuanVideo's CUDA denoiser (jenga_cuda): the model interface's Denoiser over HunyuanDitCuda.
+// HunyuanVideo's CUDA parts of the model interface (jenga_cuda): the DiT as a device Denoiser
+// over HunyuanDitCuda, the LLM text encoder and the VAE decoder on the GPU. The registry hands
+// them to open_hunyuan_model.
 #include <array>
 #include <optional>
 
+#include "backend/cuda/cuda_backend.h"
 #include "backend/denoise_backend.h"
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_dit_cuda.h"
 #include "models/hunyuan/hunyuan_model.h"
+#include "models/hunyuan/hunyuan_vae_cuda.h"
+#include "models/hunyuan/llama_text_encoder_cuda.h"
 
 namespace jenga::hunyuan {
 
@@ -63,8 +68,35 @@ class HunyuanCudaDenoiser final : public Denoiser {
   std::array<std::optional<HunyuanTextUpload>, 2> text_;
 };
 
+struct LlmGpu final : HunyuanCudaParts::Llm {
+  explicit LlmGpu(const LlamaTextEncoder& e) : enc(LlamaTextEncoderCuda::upload(e, 2)) {}  // hidden_states[-3]
+  Tensor encode(std::span<const int64_t> ids, std::span<const int64_t> mask) override { return enc->encode(ids, mask); }
+  std::unique_ptr<LlamaTextEncoderCuda> enc;
+};
+
 }  // namespace
 
 std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit) { return std::make_unique<HunyuanCudaDenoiser>(dit); }
+
+HunyuanCudaParts cuda_parts() {
+  HunyuanCudaParts p;
+  p.denoiser = [](const HunyuanDit& dit, bool offload) -> std::unique_ptr<Denoiser> {
+    if (offload)
+      usage_fail("--offload: HunyuanVideo's CUDA DiT does not stream its blocks yet; run without --offload (the 13B "
+                 "DiT needs ~24 GiB of GPU memory for its weights)");
+    return std::make_unique<HunyuanCudaDenoiser>(dit);
+  };
+  p.llm = [](const LlamaTextEncoder& e) -> std::unique_ptr<HunyuanCudaParts::Llm> { return std::make_unique<LlmGpu>(e); };
+  p.vae_decode = [](const HunyuanVae& vae, const Tensor& x) {
+    return hunyuan_vae_decode_cuda(vae, x, /*tiling=*/true, /*clamp=*/true);
+  };
+  p.take_peak_memory_gib = [] {
+    const double g = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
+    cuda::reset_peak_memory();
+    return g;
+  };
+  p.gpu_name = [] { return std::string(cuda::device_info().name); };
+  return p;
+}
 
 }  // namespace jenga::hunyuan
