@@ -164,7 +164,7 @@ TEST(CudaHunyuanLoop, MatchesTheCpuLoopForEveryKind) {
 
 // `generate --device cuda` on make-tiny's whole folder (its DiT swapped for one with head dim 64):
 // LLM, DiT and VAE decoder on the GPU, a video and its sidecar; the final latents near the CPU
-// run's; Turbo (sparse, ProRes) runs too.
+// run's; Turbo (sparse, ProRes) runs too; --offload gives the same latents.
 TEST(CudaHunyuanLoop, GenerateOnTheGpu) {
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
   test::TempDir dir;
@@ -203,8 +203,11 @@ TEST(CudaHunyuanLoop, GenerateOnTheGpu) {
   EXPECT_EQ(jt["settings"]["devices"]["text_encoder"], "cpu");
   EXPECT_EQ(jt["settings"]["preset"], "turbo");
   EXPECT_GT(jt["forwards_reused"].get<int>(), 0);
-  // --offload is Wan's only for now: one line, before any work.
-  auto o = test::run_jenga(common + "--steps 1 --device cuda --offload -o " + (dir / "o.y4m"));
-  EXPECT_EQ(o.exit_code, 2) << o.output;
-  EXPECT_NE(o.output.find("--offload"), std::string::npos) << o.output;
+  // --offload: the blocks stream from pinned host memory; the same latents, bit for bit.
+  auto o = test::run_jenga(common + "--steps 3 --device cuda --offload --latents-out " + (dir / "off.safetensors") +
+                           " -o " + (dir / "off.y4m"));
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  EXPECT_EQ(SafetensorsFile::open(dir / "off.safetensors")->load("latents").to_f32_vector(), lg);
+  std::ifstream so(dir / "off.y4m.json");
+  EXPECT_EQ(nlohmann::json::parse(so)["settings"]["offload"], true);
 }

@@ -117,7 +117,7 @@ void check_hunyuan_memory(const std::optional<hunyuan::HunyuanConfig>& c, const 
   if (r.width <= 0 || r.height <= 0 || r.frames <= 0 || !c) return;
   MemoryNeed need;
   need.width = r.width, need.height = r.height, need.frames = r.frames;
-  need.cuda = cuda, need.bytes_per_weight = cuda ? 2 : 4;
+  need.cuda = cuda, need.offload = cuda && r.offload, need.bytes_per_weight = cuda ? 2 : 4;
   need.dit_params = c->parameter_count(), need.dim = c->hidden, need.ffn_dim = c->mlp_dim;
   uint64_t available = available_host_bytes();
   std::string where = "host memory";
@@ -150,9 +150,6 @@ std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, const Model
   static const hunyuan::HunyuanCudaParts hy_parts = hunyuan::cuda_parts();
   if (cuda) parts = &hy_parts;
 #endif
-  if (cuda && r.offload)
-    usage_fail("--offload: HunyuanVideo's CUDA DiT does not stream its blocks yet; run without --offload (the 13B DiT "
-               "needs ~24 GiB of GPU memory for its weights) or with --device cpu");
   check_hunyuan_memory(config, r, cuda);
   progress.note(fmt::format("loading the HunyuanVideo {} DiT {} ({} layout{})", hunyuan::release_name(paths.release),
                             fs::absolute(paths.dit).string(), paths.layout, cuda ? ", bf16 matrices for the GPU" : ""));

@@ -36,7 +36,8 @@ std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit);
 // the CPU denoiser; text is padded to 256 rows (the official length; more rows fail). The
 // step-reuse residual covers the image tokens (local_tokens()). A model opener in jenga_core
 // takes it as a function pointer, as Wan's WanCudaParts.
-std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit);
+// offload: the blocks' GEMM matrices stream from pinned host memory (HunyuanDitCuda::from_model).
+std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload = false);
 #endif
 
 class LlamaTextEncoder;

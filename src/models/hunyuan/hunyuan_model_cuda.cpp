@@ -20,8 +20,8 @@ constexpr int64_t kTextLen = 256;  // the official LLM text length (rows after t
 
 class HunyuanCudaDenoiser final : public Denoiser {
  public:
-  explicit HunyuanCudaDenoiser(const HunyuanDit& d)
-      : cfg_(d.config), info_(hunyuan_denoiser_info(d.config)), dit_(HunyuanDitCuda::from_model(d)) {}
+  HunyuanCudaDenoiser(const HunyuanDit& d, bool offload)
+      : cfg_(d.config), info_(hunyuan_denoiser_info(d.config)), dit_(HunyuanDitCuda::from_model(d, offload)) {}
   const DenoiserInfo& info() const override { return info_; }
   std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) override {
     if (comm) fail("HunyuanVideo DiT (CUDA): sequence parallel is not supported yet; run one process");
@@ -55,9 +55,14 @@ class HunyuanCudaDenoiser final : public Denoiser {
     dit_->forward(x, t, text->view(), cfg_.guidance_embed ? guidance * 1000.0f : 0.0f, out, stream, &hooks);
   }
   DitMemory memory() const override {
+    constexpr double gib = 1ull << 30;
     DitMemory m;
     m.on_gpu = true;
-    m.gpu_weights_gib = static_cast<double>(dit_->weight_bytes()) / (1ull << 30);
+    m.offload = dit_->offload();
+    m.ring = dit_->offload_ring();
+    m.gpu_weights_gib = static_cast<double>(dit_->weight_bytes()) / gib;
+    m.host_pinned_gib = static_cast<double>(dit_->host_weight_bytes()) / gib;
+    m.streamed_block_mib = m.offload ? static_cast<double>(dit_->streamed_block_bytes()) / (1 << 20) : 0.0;
     return m;
   }
 
@@ -76,15 +81,14 @@ struct LlmGpu final : HunyuanCudaParts::Llm {
 
 }  // namespace
 
-std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit) { return std::make_unique<HunyuanCudaDenoiser>(dit); }
+std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload) {
+  return std::make_unique<HunyuanCudaDenoiser>(dit, offload);
+}
 
 HunyuanCudaParts cuda_parts() {
   HunyuanCudaParts p;
   p.denoiser = [](const HunyuanDit& dit, bool offload) -> std::unique_ptr<Denoiser> {
-    if (offload)
-      usage_fail("--offload: HunyuanVideo's CUDA DiT does not stream its blocks yet; run without --offload (the 13B "
-                 "DiT needs ~24 GiB of GPU memory for its weights)");
-    return std::make_unique<HunyuanCudaDenoiser>(dit);
+    return std::make_unique<HunyuanCudaDenoiser>(dit, offload);
   };
   p.llm = [](const LlamaTextEncoder& e) -> std::unique_ptr<HunyuanCudaParts::Llm> { return std::make_unique<LlmGpu>(e); };
   p.vae_decode = [](const HunyuanVae& vae, const Tensor& x) {
