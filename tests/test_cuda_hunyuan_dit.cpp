@@ -253,3 +253,41 @@ TEST(CudaHunyuanDit, BlockSparseLayoutHookMatchesCpu) {
               rel_l2(ref, dense));
   EXPECT_LT(e, kTol);
 }
+
+// --offload: the blocks' GEMM matrices stream from pinned host memory through a ring of two
+// device buffers; the output is the resident forward's, bit for bit, forward after forward (the
+// ring's slots are reused across forwards), with fewer weight bytes on the GPU.
+TEST(CudaHunyuanDit, OffloadIsBitIdenticalToResident) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  const auto cfg = small_config(2, true);
+  const Case k = make_case(dir, cfg, 3, 8, 10, 24, 17);
+  auto resident = hunyuan::HunyuanDitCuda::from_model(k.model, false);
+  auto streamed = hunyuan::HunyuanDitCuda::from_model(k.model, true);
+  EXPECT_FALSE(resident->offload());
+  EXPECT_TRUE(streamed->offload());
+  EXPECT_EQ(streamed->offload_ring(), 2);
+  EXPECT_LT(streamed->weight_bytes(), resident->weight_bytes());
+  EXPECT_GT(streamed->host_weight_bytes(), 0u);
+  const auto text = hunyuan::upload_hunyuan_text(cfg, k.txt.data(), k.lt, k.valid, k.txt2.data(), k.lt);
+  Tensor dx = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA), dout = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA);
+  Tensor dt = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
+  cuda::copy_to_device(dx.data(), k.x.data(), k.x.nbytes());
+  cuda::copy_to_device(dt.data(), &k.t, 4);
+  auto run = [&](hunyuan::HunyuanDitCuda& d) {
+    d.prepare(k.x.dim(1), k.x.dim(2) / 2, k.x.dim(3) / 2, k.lt);
+    std::vector<std::vector<float>> outs;
+    for (int i = 0; i < 2; ++i) {
+      d.forward(dx.data_as<float>(), dt.data_as<float>(), text.view(), k.guidance, dout.data_as<float>(), nullptr, nullptr);
+      std::vector<float> out(static_cast<size_t>(k.x.numel()));
+      cuda::synchronize();
+      cuda::copy_to_host(out.data(), dout.data(), out.size() * 4);
+      outs.push_back(std::move(out));
+    }
+    return outs;
+  };
+  const auto want = run(*resident), got = run(*streamed);
+  EXPECT_EQ(got[0], want[0]);
+  EXPECT_EQ(got[1], want[1]);
+  EXPECT_EQ(got[0], got[1]);
+}

@@ -425,3 +425,27 @@ TEST(HunyuanT2V, SparsePathFollowsTheOfficialTextRows) {
   EXPECT_GT(max_rel_error(fwd(5, &h), no_amp), 1e-4);
   EXPECT_EQ(seen_blocks, 2);
 }
+
+// The CUDA path loads the DiT's matrices as bf16 (half the host memory of f32): every Linear weight
+// and the patch embedding bf16, equal to the f32 load rounded; biases and norms stay f32.
+TEST(HunyuanT2V, DitLoadsBf16MatricesForTheGpu) {
+  test::TempDir dir;
+  hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 7, DType::F32);
+  const auto f = hunyuan::load_hunyuan_dit(dir.path().string());
+  const auto b = hunyuan::load_hunyuan_dit(dir.path().string(), DType::BF16);
+  const auto& fw = f.weights;
+  const auto& bw = b.weights;
+  for (const auto& [got, want] : {std::pair{&bw.img_in_w, &fw.img_in_w}, {&bw.doubles[1].txt.fc2.w, &fw.doubles[1].txt.fc2.w},
+                                  {&bw.singles[0].linear1.w, &fw.singles[0].linear1.w}, {&bw.final_linear.w, &fw.final_linear.w},
+                                  {&bw.refiner[0].qkv.w, &fw.refiner[0].qkv.w}, {&bw.time0.w, &fw.time0.w}}) {
+    ASSERT_EQ(got->dtype(), DType::BF16);
+    ASSERT_EQ(got->shape(), want->shape());
+    EXPECT_EQ(got->to_f32_vector(), want->to(DType::BF16).to_f32_vector());
+  }
+  for (const auto& [got, want] : {std::pair{&bw.img_in_b, &fw.img_in_b}, {&bw.doubles[0].img.q_norm, &fw.doubles[0].img.q_norm},
+                                  {&bw.singles[1].linear2.b, &fw.singles[1].linear2.b}, {&bw.refiner[0].norm1_w, &fw.refiner[0].norm1_w}}) {
+    ASSERT_EQ(got->dtype(), DType::F32);
+    EXPECT_EQ(got->to_f32_vector(), want->to_f32_vector());
+  }
+  EXPECT_THROW(hunyuan::load_hunyuan_dit(dir.path().string(), DType::F16), Error);
+}

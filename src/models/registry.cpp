@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "core/error.h"
 #include "io/safetensors.h"
@@ -19,6 +20,7 @@
 #include "pipeline/progress.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
+#include "models/hunyuan/hunyuan_dit_cuda.h"
 #endif
 
 namespace jenga {
@@ -96,40 +98,61 @@ bool is_i2v(const std::string& dit_path, const DetectedModel& m) {
          hunyuan::release_from_path(dit_path) == hunyuan::Release::I2V;
 }
 
-// The CPU run's memory (f32 weights: ~51 GB for the 13B DiT), from the DiT's header before any
-// weight is read; the same floor estimate as Wan's with HunyuanVideo's widths.
-void check_hunyuan_memory(const std::string& dit, const ModelSpec& r) {
-  if (r.width <= 0 || r.height <= 0 || r.frames <= 0) return;
-  MemoryNeed need;
-  need.width = r.width, need.height = r.height, need.frames = r.frames;
-  need.cuda = false, need.bytes_per_weight = 4;
+// The DiT's config from its header (no weight read), or none when the loader will say what is wrong.
+std::optional<hunyuan::HunyuanConfig> hunyuan_header_config(const std::string& dit) {
   try {
     const Checkpoint ck = Checkpoint::open(dit);
     const auto layout = hunyuan::detect_layout(ck);
-    if (!layout) return;
-    const hunyuan::HunyuanConfig c = hunyuan::detect_config(ck, *layout, nullptr, /*require_rope=*/false);
-    need.dit_params = c.parameter_count(), need.dim = c.hidden, need.ffn_dim = c.mlp_dim;
+    if (!layout) return std::nullopt;
+    return hunyuan::detect_config(ck, *layout, nullptr, /*require_rope=*/false);
   } catch (const std::exception&) {
-    return;  // the loader says what is wrong
+    return std::nullopt;
   }
-  require_memory_fits(need, available_host_bytes(), "host memory");
+}
+
+// The run's memory, from the DiT's header before any weight is read; the same floor estimate as
+// Wan's with HunyuanVideo's widths: host memory on the CPU (f32 weights: ~51 GB for the 13B DiT),
+// GPU memory on CUDA (bf16 weights: ~25.6 GB).
+void check_hunyuan_memory(const std::optional<hunyuan::HunyuanConfig>& c, const ModelSpec& r, bool cuda) {
+  if (r.width <= 0 || r.height <= 0 || r.frames <= 0 || !c) return;
+  MemoryNeed need;
+  need.width = r.width, need.height = r.height, need.frames = r.frames;
+  need.cuda = cuda, need.offload = cuda && r.offload, need.bytes_per_weight = cuda ? 2 : 4;
+  need.dit_params = c->parameter_count(), need.dim = c->hidden, need.ffn_dim = c->mlp_dim;
+  uint64_t available = available_host_bytes();
+  std::string where = "host memory";
+#if JENGA_HAVE_CUDA
+  if (cuda) {
+    const auto info = cuda::device_info();
+    const size_t used = cuda::device_used_bytes();
+    available = info.total_memory > used ? info.total_memory - used : 0;
+    where = "GPU memory";
+  }
+#endif
+  require_memory_fits(need, available, where);
 }
 
 std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, const ModelSpec& r, Progress& progress) {
   const auto paths = hunyuan::resolve_hunyuan(
       r.model_dir, {dit, r.vae, !r.text_encoder.empty() ? r.text_encoder : r.t5, r.text_encoder_2, r.tokenizer, r.tokenizer_2},
       r.accvideo, false);
-  const bool cuda = use_cuda(r.device);
-  // The CUDA DiT (hunyuan_dit_cuda.*) hands its parts in here once it is built; until then the
-  // CPU runs it.
+  bool cuda = use_cuda(r.device);
+  const auto config = hunyuan_header_config(paths.dit);
+  // The CUDA parts come from jenga_cuda (this library links it): DiT, LLM and VAE decoder on the GPU.
   const hunyuan::HunyuanCudaParts* parts = nullptr;
-  if (cuda && !parts) {
-    if (r.device == "cuda") usage_fail("--device cuda: HunyuanVideo's CUDA DiT is not in this build yet; use --device cpu");
-    progress.note("HunyuanVideo runs on the CPU in this build (its CUDA DiT is not wired in yet)");
-  }
-  check_hunyuan_memory(paths.dit, r);
-  progress.note(fmt::format("loading the HunyuanVideo {} DiT {} ({} layout)", hunyuan::release_name(paths.release),
-                            fs::absolute(paths.dit).string(), paths.layout));
+#if JENGA_HAVE_CUDA
+  if (cuda && config)
+    if (const std::string why = hunyuan::cuda_unsupported_reason(*config); !why.empty()) {
+      if (r.device == "cuda") usage_fail("--device cuda: {}; use --device cpu", why);
+      progress.note(why + "; running on the CPU");
+      cuda = false;
+    }
+  static const hunyuan::HunyuanCudaParts hy_parts = hunyuan::cuda_parts();
+  if (cuda) parts = &hy_parts;
+#endif
+  check_hunyuan_memory(config, r, cuda);
+  progress.note(fmt::format("loading the HunyuanVideo {} DiT {} ({} layout{})", hunyuan::release_name(paths.release),
+                            fs::absolute(paths.dit).string(), paths.layout, cuda ? ", bf16 matrices for the GPU" : ""));
   return hunyuan::open_hunyuan_model(paths, parts);
 }
 

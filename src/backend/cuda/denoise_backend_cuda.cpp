@@ -4,7 +4,9 @@
 // work: no allocation, no host sync (progress waits one step behind, see wait()).
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
@@ -27,51 +29,88 @@ namespace {
 Tensor dev(DType dt, int64_t n) { return Tensor::empty(dt, Shape{std::max<int64_t>(n, 1)}, Device::CUDA); }
 
 // Per-layer AttenCarve layouts for one stage: neighbour CSR on the device, scratch, output CSR.
-// Layers run in order on one stream, so one output buffer serves them all.
+// Layers run in order on one stream, so one output buffer serves them all. A model with
+// condition blocks in the sequence (HunyuanVideo's text) calls the hook with the image tokens
+// plus its valid text rows (a length that may differ per branch): the layout then spans
+// ceil(tokens/128) blocks, the image blocks select (neighbour table over them), the trailing
+// text blocks are dense rows and always-kept keys, as the CPU reference's text_blocks.
 class CarveLayouts {
  public:
-  void set_stage(const BlockNeighbors* nb, int64_t tokens, int heads, int head_dim) {
-    tokens_ = tokens, heads_ = heads, head_dim_ = head_dim;
-    const int64_t blocks = (tokens + 127) / 128;
+  // image_tokens: the stage's image tokens; max_tokens: the longest sequence a hook call may
+  // bring (image + the denoiser's text rows with condition blocks, else image_tokens).
+  void set_stage(const BlockNeighbors* nb, int64_t image_tokens, int64_t max_tokens, bool condition_blocks, int heads,
+                 int head_dim) {
+    image_tokens_ = image_tokens, max_tokens_ = std::max(max_tokens, image_tokens), heads_ = heads, head_dim_ = head_dim;
+    condition_ = condition_blocks;
+    image_blocks_ = (image_tokens + 127) / 128;
+    const int64_t blocks = (max_tokens_ + 127) / 128;
     offsets_ = dev(DType::I32, heads * blocks + 1);
     indices_ = dev(DType::I32, heads * blocks * blocks);
     nb_off_ = Tensor(), nb_idx_ = Tensor();
     if (nb) {
-      if (nb->blocks != blocks) fail("AttenCarve: neighbour table of {} blocks for {} blocks", nb->blocks, blocks);
+      if (nb->blocks != image_blocks_)
+        fail("AttenCarve: neighbour table of {} blocks for {} image blocks", nb->blocks, image_blocks_);
       nb_off_ = dev(DType::I32, static_cast<int64_t>(nb->offsets.size()));
       nb_idx_ = dev(DType::I32, static_cast<int64_t>(nb->indices.size()));
       cuda::copy_to_device(nb_off_.data(), nb->offsets.data(), nb->offsets.size() * 4);
       if (!nb->indices.empty()) cuda::copy_to_device(nb_idx_.data(), nb->indices.data(), nb->indices.size() * 4);
     }
-    cuda::BlockMaskArgs a = args(nullptr, nullptr, 8, 0, 0, 0.0);
+    // The largest sequence needs the most scratch (the plan grows with the block count).
+    cuda::BlockMaskArgs a = args(nullptr, nullptr, max_tokens_, 8, 0, 0, 0.0);
     ws_bytes_ = cuda::block_mask_workspace_bytes(a);
     ws_ = dev(DType::U8, static_cast<int64_t>(ws_bytes_));
+    // The text amplifier's per-(head, key block) bias, one buffer per branch (their key block
+    // counts may differ), refilled on the stream only when the value or the block count changes.
+    for (auto& b : bias_) b = condition_ ? dev(DType::F32, heads * blocks) : Tensor();
+    for (auto& k : bias_key_) k = {0.0, -1};
     if (!kept_.data()) {  // the run's running total, kept across stages
       kept_ = dev(DType::I64, 1);
       JENGA_CUDA_CHECK(cudaMemset(kept_.data(), 0, 8));
     }
   }
 
-  DeviceBlockLayout build(const void* q, const void* k, int64_t row_stride, int64_t top_k, int64_t ffb,
-                               double p, void* stream) {
-    const auto a = args(static_cast<const uint16_t*>(q), static_cast<const uint16_t*>(k), row_stride, top_k, ffb, p);
+  // tokens: the hook's sequence length (the stage's tokens, or image + valid text rows).
+  DeviceBlockLayout build(const void* q, const void* k, int64_t tokens, int64_t row_stride, int64_t top_k, int64_t ffb,
+                          double p, void* stream) {
+    if (tokens > max_tokens_ || (!condition_ && tokens != image_tokens_))
+      fail("AttenCarve: a layout for {} tokens; the stage holds {} (at most {})", tokens, image_tokens_, max_tokens_);
+    const auto a = args(static_cast<const uint16_t*>(q), static_cast<const uint16_t*>(k), tokens, row_stride, top_k,
+                        ffb, p);
     cuda::build_block_mask(a, ws_.data(), ws_bytes_, stream);
-    const int rows = heads_ * static_cast<int>((tokens_ + 127) / 128);
+    const int64_t blocks = (tokens + 127) / 128;
+    const int rows = heads_ * static_cast<int>(blocks);
     cuda::tally_kept_blocks(offsets_.data_as<int32_t>(), rows, reinterpret_cast<unsigned long long*>(kept_.data()),
                             stream);
-    all_ += static_cast<double>(rows) * static_cast<double>((tokens_ + 127) / 128);
+    all_ += static_cast<double>(rows) * static_cast<double>(blocks);
     return {offsets_.data_as<int32_t>(), indices_.data_as<int32_t>(), nullptr};
   }
 
+  // The text amplifier (official text_amp, log2 units) as the attention's key-block bias in
+  // natural-log units on the text key blocks of a `tokens`-long layout of branch `b`.
+  const float* text_bias(int b, double amp_log2, int64_t tokens, void* stream) {
+    if (!condition_ || amp_log2 == 0.0) return nullptr;
+    const int64_t blocks = (tokens + 127) / 128;
+    auto& key = bias_key_[b];
+    if (key.first != amp_log2 || key.second != blocks) {
+      cuda::fill_key_block_bias(bias_[b].data_as<float>(), heads_, static_cast<int>(blocks),
+                                static_cast<int>(std::min(image_blocks_, blocks)),
+                                static_cast<float>(amp_log2 * std::log(2.0)), stream);
+      key = {amp_log2, blocks};
+    }
+    return bias_[b].data_as<float>();
+  }
+
  private:
-  cuda::BlockMaskArgs args(const uint16_t* q, const uint16_t* k, int64_t rs, int64_t top_k, int64_t ffb,
-                           double p) {
+  cuda::BlockMaskArgs args(const uint16_t* q, const uint16_t* k, int64_t tokens, int64_t rs, int64_t top_k,
+                           int64_t ffb, double p) {
     cuda::BlockMaskArgs a;
     a.q = q, a.k = k;
     a.q_row_stride = a.k_row_stride = rs;
     a.q_head_stride = a.k_head_stride = head_dim_;
-    a.q_batch_stride = a.k_batch_stride = tokens_ * rs;
-    a.batch = 1, a.heads = heads_, a.len = static_cast<int>(tokens_), a.head_dim = head_dim_;
+    a.q_batch_stride = a.k_batch_stride = tokens * rs;
+    a.batch = 1, a.heads = heads_, a.len = static_cast<int>(tokens), a.head_dim = head_dim_;
+    // Image blocks select; the rest (text) are dense rows and always-kept keys. 0 = all (Wan).
+    a.select_blocks = condition_ ? static_cast<int>(std::min(image_blocks_, (tokens + 127) / 128)) : 0;
     a.zero_padded = true;  // the official Wan wrapper pads L with zeros to a multiple of 128
     a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim_)));
     a.prob_threshold = static_cast<float>(p);
@@ -82,9 +121,11 @@ class CarveLayouts {
     return a;
   }
 
-  int64_t tokens_ = 0;
+  int64_t image_tokens_ = 0, max_tokens_ = 0, image_blocks_ = 0;
+  bool condition_ = false;
   int heads_ = 0, head_dim_ = 128;
-  Tensor offsets_, indices_, nb_off_, nb_idx_, ws_, kept_;
+  Tensor offsets_, indices_, nb_off_, nb_idx_, ws_, kept_, bias_[2];
+  std::pair<double, int64_t> bias_key_[2] = {{0.0, -1}, {0.0, -1}};
   double all_ = 0;
 
  public:
@@ -147,7 +188,11 @@ class CudaBackend final : public DenoiseBackend {
     newest_ = 0;
     // Under sequence parallel: the residual of this rank's tokens, masks of its heads.
     for (auto& r : residual_) r = step_reuse ? dev(DType::F32, dit_->local_tokens() * c.hidden) : Tensor();
-    carve_.set_stage(g.neighbors.get(), tokens_, static_cast<int>(dit_->local_heads()), static_cast<int>(c.head_dim));
+    // With condition blocks (HunyuanVideo's text) the layouts span the image tokens plus up to the
+    // denoiser's text rows.
+    const bool condition = c.geometry.condition_blocks > 0;
+    carve_.set_stage(g.neighbors.get(), tokens_, condition ? tokens_ + c.text_len : tokens_, condition,
+                     static_cast<int>(dit_->local_heads()), static_cast<int>(c.head_dim));
   }
 
   void set_svg(const SvgStage& s) override {
@@ -262,14 +307,18 @@ class CudaBackend final : public DenoiseBackend {
         };
       }
       if (run.sparse)
-        hooks.self_attn_layout = [&](int, const void* q, const void* k, int64_t, int64_t rs, void* s) {
-          return carve_.build(q, k, rs, run.top_k, run.first_frame_blocks, run.p_remain, s);
+        hooks.self_attn_layout = [&, b](int, const void* q, const void* k, int64_t tokens, int64_t rs, void* s) {
+          DeviceBlockLayout l = carve_.build(q, k, tokens, rs, run.top_k, run.first_frame_blocks, run.p_remain, s);
+          l.key_block_bias = carve_.text_bias(b, run.text_amp, tokens, s);  // null without text blocks or amp
+          return l;
         };
       if (run.cache) {
         hooks.residual = residual_[b].data_as<float>();
         hooks.reuse_residual = run.reuse[b];
       }
-      dit_->forward_device(x_.data_as<float>(), t_dev, b, run.guide, out[b]->data_as<float>(), stream_, hooks);
+      // Embedded guidance (HunyuanVideo) goes into the DiT; under true CFG run.guide combines the branches.
+      const float guidance = run.embedded_guidance > 0 ? run.embedded_guidance : run.guide;
+      dit_->forward_device(x_.data_as<float>(), t_dev, b, guidance, out[b]->data_as<float>(), stream_, hooks);
     }
   }
 

@@ -75,6 +75,11 @@ void compact_csr(const uint8_t* mask, const int32_t* counts, int rows, int k_blo
 // the blocks attention computes, read once at the end instead of syncing per layer.
 void tally_kept_blocks(const int32_t* offsets, int rows, unsigned long long* total, void* stream = nullptr);
 
+// bias[h, j] = value for key blocks j >= first_biased, else 0 (h < heads, j < k_blocks): the
+// attention kernel's key_block_bias (natural-log units) for HunyuanVideo's text amplifier on the
+// text key blocks. One small launch on the stream, no allocation.
+void fill_key_block_bias(float* bias, int heads, int k_blocks, int first_biased, float value, void* stream = nullptr);
+
 // The whole chain for q, k [batch, len, heads, D] (strided like AttentionParams, q_len == k_len
 // == len): image blocks are the first select_blocks (query and key), the rest (text) are kept
 // by every image row and attend densely. Output: the layout's CSR over ceil(len/128) blocks.

@@ -18,17 +18,19 @@ namespace {
 
 class Loader {
  public:
-  Loader(const Checkpoint& ckpt, Layout layout, const HunyuanConfig& config) : ckpt_(ckpt), layout_(layout) {
+  Loader(const Checkpoint& ckpt, Layout layout, const HunyuanConfig& config, DType matrix_dtype)
+      : ckpt_(ckpt), layout_(layout), matrix_dtype_(matrix_dtype) {
     for (auto& [name, shape] : official_tensors(config)) shapes_[name] = shape;
   }
-  // The official tensor `name` as f32: read directly, or assembled from its diffusers parts.
-  Tensor get(const std::string& name) {
+  // The official tensor `name` as `dt` (f32 unless a matrix for the GPU): read directly, or
+  // assembled from its diffusers parts (in f32, one tensor at a time, then converted).
+  Tensor get(const std::string& name, DType dt = DType::F32) {
     const auto it = shapes_.find(name);
     JENGA_ASSERT(it != shapes_.end());
     const Shape want(std::span<const int64_t>(it->second));
     if (layout_ == Layout::Official) {
       check_info(name, &it->second);
-      return ckpt_.load(name, DType::F32);
+      return ckpt_.load(name, dt);
     }
     const DiffusersSource src = diffusers_source(name);
     std::vector<float> v;
@@ -48,11 +50,11 @@ class Loader {
       const size_t half = v.size() / 2;
       std::rotate(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(half), v.end());
     }
-    return Tensor::from_f32(v, want);
+    return Tensor::from_f32(v, want, dt);
   }
   Linear linear(const std::string& base, bool bias = true) {
     Linear l;
-    l.w = get(base + ".weight");
+    l.w = get(base + ".weight", matrix_dtype_);
     if (bias) l.b = get(base + ".bias");
     return l;
   }
@@ -72,6 +74,7 @@ class Loader {
   }
   const Checkpoint& ckpt_;
   Layout layout_;
+  DType matrix_dtype_;
   std::map<std::string, std::vector<int64_t>> shapes_;
 };
 
@@ -98,12 +101,15 @@ void check_tensor_set(const Checkpoint& ckpt, Layout layout, const HunyuanConfig
 
 }  // namespace
 
-HunyuanWeights load_hunyuan_weights(const Checkpoint& ckpt, Layout layout, const HunyuanConfig& config) {
+HunyuanWeights load_hunyuan_weights(const Checkpoint& ckpt, Layout layout, const HunyuanConfig& config,
+                                    DType matrix_dtype) {
+  if (matrix_dtype != DType::F32 && matrix_dtype != DType::BF16)
+    fail("HunyuanVideo DiT: matrices load as f32 or bf16, not {}", dtype_name(matrix_dtype));
   config.validate();
   check_tensor_set(ckpt, layout, config);
-  Loader ld(ckpt, layout, config);
+  Loader ld(ckpt, layout, config, matrix_dtype);
   HunyuanWeights w;
-  w.img_in_w = ld.get("img_in.proj.weight");
+  w.img_in_w = ld.get("img_in.proj.weight", matrix_dtype);
   w.img_in_b = ld.get("img_in.proj.bias");
   w.txt_input = ld.linear("txt_in.input_embedder");
   w.txt_t0 = ld.linear("txt_in.t_embedder.mlp.0");
@@ -162,7 +168,7 @@ HunyuanWeights load_hunyuan_weights(const Checkpoint& ckpt, Layout layout, const
   return w;
 }
 
-HunyuanDit load_hunyuan_dit(const std::string& path_in) {
+HunyuanDit load_hunyuan_dit(const std::string& path_in, DType matrix_dtype) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(path_in, ec)) fail("{}: no such file or folder; pass a HunyuanVideo DiT checkpoint", path_in);
@@ -190,7 +196,7 @@ HunyuanDit load_hunyuan_dit(const std::string& path_in) {
   m.config = detect_config(ckpt, *layout, cj && cj->is_object() ? &*cj : nullptr);
   m.layout = *layout;
   m.source = path;
-  m.weights = load_hunyuan_weights(ckpt, *layout, m.config);
+  m.weights = load_hunyuan_weights(ckpt, *layout, m.config, matrix_dtype);
   return m;
 }
 

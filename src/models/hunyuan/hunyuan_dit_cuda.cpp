@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <utility>
 #include <vector>
 
 #include "backend/cuda/device_upload.h"
@@ -11,6 +13,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/gemm.h"
+#include "backend/cuda/offload_ring.h"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/patch.h"
 #include "backend/cuda/run_ahead.h"
@@ -23,18 +26,23 @@
 
 namespace jenga::hunyuan {
 
+std::string cuda_unsupported_reason(const HunyuanConfig& c) {
+  if (c.head_dim() != 64 && c.head_dim() != 128)
+    return fmt::format("the CUDA HunyuanVideo DiT needs head dim 64 or 128 (the attention kernel's); this model has {}",
+                       c.head_dim());
+  if (c.hidden % 8 != 0 || c.mlp_dim % 8 != 0 || c.refiner_mlp_dim % 8 != 0)
+    return fmt::format("the CUDA HunyuanVideo DiT needs hidden and MLP widths that are multiples of 8 (got {}, {}, {})",
+                       c.hidden, c.mlp_dim, c.refiner_mlp_dim);
+  return "";
+}
+
 namespace {
 
 constexpr float kEps = 1e-6f;  // every LayerNorm and RMSNorm of the model
 
 void check_supported(const HunyuanConfig& c) {
   c.validate();
-  if (c.head_dim() != 64 && c.head_dim() != 128)
-    fail("the CUDA HunyuanVideo DiT needs head dim 64 or 128 (the attention kernel's); this model has {} "
-         "(use --device cpu)", c.head_dim());
-  if (c.hidden % 8 != 0 || c.mlp_dim % 8 != 0 || c.refiner_mlp_dim % 8 != 0)
-    fail("the CUDA HunyuanVideo DiT needs hidden and MLP widths that are multiples of 8 (got {}, {}, {})", c.hidden,
-         c.mlp_dim, c.refiner_mlp_dim);
+  if (const std::string why = cuda_unsupported_reason(c); !why.empty()) fail("{} (use --device cpu)", why);
 }
 
 // At least one element, so an absent bias or an empty table still has a valid pointer.
@@ -46,20 +54,56 @@ Tensor upload_f32(const Tensor& t) {
   return upload(t.data_as<float>(), t.numel(), DType::F32);
 }
 
-// nn.Linear on the device: w bf16 [out, in], b bf16 [out] or empty (no bias).
+// nn.Linear on the device: w bf16 [out, in], b bf16 [out] or empty (no bias). Under --offload a
+// block's GEMM matrices live in its streamed buffer instead: w and b stay empty and w_off / b_off
+// are byte offsets into the buffer the ring hands out for the block (b_off -1: no bias).
 struct DevLinear {
   Tensor w, b;
   int64_t out = 0, in = 0;
+  int64_t w_off = -1, b_off = -1;
+  bool packed() const { return w_off >= 0; }
   const void* bias() const { return b.numel() ? b.data() : nullptr; }
 };
 
+// A host matrix (f32, or bf16 as load_hunyuan_dit gives it for the GPU: copied as it is) as bf16.
+Tensor upload_bf16(const Tensor& t) {
+  JENGA_ASSERT(t.device() == Device::CPU && (t.dtype() == DType::F32 || t.dtype() == DType::BF16));
+  if (t.dtype() == DType::F32) return upload(t.data_as<float>(), t.numel(), DType::BF16);
+  Tensor d = device_empty(DType::BF16, t.numel());
+  cuda::copy_to_device(d.data(), t.data(), t.nbytes());
+  return d;
+}
+
 DevLinear upload_linear(const Linear& l) {
-  JENGA_ASSERT(l.w.ndim() >= 2 && l.w.dtype() == DType::F32);
+  JENGA_ASSERT(l.w.ndim() >= 2);
   DevLinear d;
   d.out = l.w.dim(0), d.in = l.w.numel() / d.out;
-  d.w = upload(l.w.data_as<float>(), l.w.numel(), DType::BF16);
+  d.w = upload_bf16(l.w);
   if (l.b.numel()) d.b = upload(l.b.data_as<float>(), l.b.numel(), DType::BF16);
   return d;
+}
+
+// Offload: the block's GEMM matrices (bf16 weights, then bf16 bias) packed into one pinned host
+// buffer of the ring, each piece 256-byte aligned; the DevLinears get their offsets.
+void pack_block(const std::vector<std::pair<DevLinear*, const Linear*>>& mats, cuda::OffloadRing& ring) {
+  size_t bytes = 0;
+  auto take = [&](size_t n) {
+    const size_t at = bytes;
+    bytes += (n + 255) / 256 * 256;
+    return static_cast<int64_t>(at);
+  };
+  for (const auto& [d, l] : mats) {
+    d->out = l->w.dim(0), d->in = l->w.numel() / d->out;
+    d->w_off = take(static_cast<size_t>(l->w.numel()) * 2);
+    d->b_off = l->b.numel() ? take(static_cast<size_t>(l->b.numel()) * 2) : -1;
+  }
+  auto* host = static_cast<uint8_t*>(ring.add_block(bytes));
+  std::memset(host, 0, bytes);
+  for (const auto& [d, l] : mats) {
+    JENGA_ASSERT(l->w.dtype() == DType::F32 || l->w.dtype() == DType::BF16);
+    convert(l->w.data(), l->w.dtype(), host + d->w_off, DType::BF16, static_cast<size_t>(l->w.numel()));
+    if (d->b_off >= 0) convert(l->b.data(), l->b.dtype(), host + d->b_off, DType::BF16, static_cast<size_t>(l->b.numel()));
+  }
 }
 
 // One stream of a double block; q/k norms f32 [head dim].
@@ -92,6 +136,12 @@ struct HunyuanDitCuda::Impl {
   std::vector<DevSingle> singles;
   size_t weight_bytes = 0;
   cuda::RunAheadLimit run_ahead;  // Ctrl-C within a few blocks (backend/cuda/run_ahead.h)
+  // Offload: the double then single blocks' GEMM matrices (not their modulation matrices, which
+  // modulations() reads for every block before the first runs, nor the q/k norms) in pinned host
+  // memory, streamed through a ring of device buffers (backend/cuda/offload_ring.h); null =
+  // resident. block_mats: the buffer of the block running now (what packed DevLinears resolve to).
+  std::unique_ptr<cuda::OffloadRing> offload;
+  const uint8_t* block_mats = nullptr;
   // Modulation vectors (f32) at these offsets of `mods`: per double block img 6h then txt 6h,
   // per single block 3h, the head 2h, per refiner block 2h (gates).
   std::vector<int64_t> mod_double, mod_single, mod_refiner;
@@ -123,6 +173,7 @@ struct HunyuanDitCuda::Impl {
       for (const auto* l : {&s.linear1, &s.linear2, &s.mod}) add(*l);
       weight_bytes += s.q_norm.nbytes() + s.k_norm.nbytes();
     }
+    if (offload) weight_bytes += offload->device_bytes();
   }
 
   void layout_mods() {
@@ -142,8 +193,11 @@ struct HunyuanDitCuda::Impl {
               void* s, int64_t w_row0 = 0, int64_t n_out = 0) {
     if (rows == 0) return;
     if (!n_out) n_out = l.out;
-    const auto* w = static_cast<const uint16_t*>(l.w.data()) + w_row0 * l.in;
-    const auto* b = l.bias() ? static_cast<const uint16_t*>(l.bias()) + w_row0 : nullptr;
+    JENGA_ASSERT(!l.packed() || block_mats);
+    const void* wp = l.packed() ? block_mats + l.w_off : l.w.data();
+    const void* bp = l.packed() ? (l.b_off >= 0 ? block_mats + l.b_off : nullptr) : l.bias();
+    const auto* w = static_cast<const uint16_t*>(wp) + w_row0 * l.in;
+    const auto* b = bp ? static_cast<const uint16_t*>(bp) + w_row0 : nullptr;
     if (!b && ep == cuda::Epilogue::Bias) ep = cuda::Epilogue::None;
     JENGA_ASSERT(b || ep == cuda::Epilogue::None);
     gemm.linear_strided(x, ldx ? ldx : l.in, w, b, y, ldy ? ldy : n_out, rows, n_out, l.in, ep, s);
@@ -154,20 +208,22 @@ struct HunyuanDitCuda::Impl {
     cuda::linear_vec_bf16(x, l.w.data(), l.bias(), y, l.out, l.in, silu_input, accumulate, s);
   }
 
-  // Self-attention of `len` rows over themselves (one varlen segment): q/k/v rows `in_stride`
-  // apart (k at q + h, v at q + 2h), out rows `out_stride` apart.
-  void attend(const uint16_t* q, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t len, void* s,
-              const DeviceBlockLayout* layout = nullptr) {
-    if (len <= 0) return;
+  // Self-attention of `q_len` query rows over `k_len` key rows: q rows `in_stride` apart from q,
+  // k/v rows from kv (k at kv + h, v at kv + 2h; kv = q when self-attending a segment), out rows
+  // `out_stride` apart.
+  void attend(const uint16_t* q, const uint16_t* kv, int64_t in_stride, uint16_t* out, int64_t out_stride,
+              int64_t q_len, int64_t k_len, void* s, const DeviceBlockLayout* layout = nullptr) {
+    if (q_len <= 0 || k_len <= 0) return;
     const int64_t hd = c.head_dim(), h = c.hidden;
     cuda::AttentionParams p;
-    p.q = q, p.k = q + h, p.v = q + 2 * h, p.out = out;
-    p.batch = 1, p.heads = static_cast<int>(c.heads), p.q_len = p.k_len = static_cast<int>(len);
+    p.q = q, p.k = kv + h, p.v = kv + 2 * h, p.out = out;
+    p.batch = 1, p.heads = static_cast<int>(c.heads), p.q_len = static_cast<int>(q_len), p.k_len = static_cast<int>(k_len);
     p.head_dim = static_cast<int>(hd);
     p.q_row_stride = p.k_row_stride = p.v_row_stride = in_stride;
     p.q_head_stride = p.k_head_stride = p.v_head_stride = p.out_head_stride = hd;
-    p.q_batch_stride = p.k_batch_stride = p.v_batch_stride = len * in_stride;
-    p.out_row_stride = out_stride, p.out_batch_stride = len * out_stride;
+    p.q_batch_stride = q_len * in_stride;
+    p.k_batch_stride = p.v_batch_stride = k_len * in_stride;
+    p.out_row_stride = out_stride, p.out_batch_stride = q_len * out_stride;
     p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
     if (layout) {
       p.block_offsets = layout->offsets;
@@ -176,17 +232,30 @@ struct HunyuanDitCuda::Impl {
     }
     cuda::attention_forward(p, s);
   }
+  void attend(const uint16_t* q, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t len, void* s,
+              const DeviceBlockLayout* layout = nullptr) {
+    attend(q, q, in_stride, out, out_stride, len, len, s, layout);
+  }
 
-  // The official varlen segments over q/k/v rows [0, L): image + valid text, then padding text.
-  // hooks' self_attn_layout (as the CPU reference's): a block-sparse layout over the first
-  // segment (its text rows are the condition blocks at its end); the padding stays dense.
+  // Dense: the official varlen segments over q/k/v rows [0, L): image + valid text, then padding
+  // text. With the hook's self_attn_layout (a block-sparse layout over the first segment, its
+  // text rows the condition blocks at its end, as the CPU reference's) the official sparse path
+  // (attention_block_triton_diffres.py): the image rows over the layout's kept blocks of image +
+  // valid text, with its key-block bias (the text amplifier); then the text rows [Li, L), padding
+  // included, densely over all L keys, padding included, without the bias (overwriting what the
+  // sparse launch wrote for the valid text rows: at most 2 of ~900 blocks at full size).
   void attend_segments(const uint16_t* q, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t valid,
                        const CudaDitHooks* hooks, int layer, void* s) {
     const int64_t la = Li + valid;
     DeviceBlockLayout layout;
     if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(layer, q, q + c.hidden, la, in_stride, s);
-    attend(q, in_stride, out, out_stride, la, s, layout.offsets ? &layout : nullptr);
-    attend(q + la * in_stride, in_stride, out + la * out_stride, out_stride, L - la, s);
+    if (!layout.offsets) {
+      attend(q, in_stride, out, out_stride, la, s);
+      attend(q + la * in_stride, in_stride, out + la * out_stride, out_stride, L - la, s);
+      return;
+    }
+    attend(q, q, in_stride, out, out_stride, la, la, s, &layout);
+    attend(q + Li * in_stride, q, in_stride, out + Li * out_stride, out_stride, Lt, L, s);
   }
 
   // The modulation vectors of every block, the head and the refiner from vec and cvec.
@@ -240,11 +309,15 @@ HunyuanDitCuda::HunyuanDitCuda() : impl_(std::make_unique<Impl>()) {}
 HunyuanDitCuda::~HunyuanDitCuda() = default;
 const HunyuanConfig& HunyuanDitCuda::config() const { return impl_->c; }
 size_t HunyuanDitCuda::weight_bytes() const { return impl_->weight_bytes; }
+bool HunyuanDitCuda::offload() const { return impl_->offload != nullptr; }
+int HunyuanDitCuda::offload_ring() const { return impl_->offload ? impl_->offload->ring() : 0; }
+size_t HunyuanDitCuda::host_weight_bytes() const { return impl_->offload ? impl_->offload->host_bytes() : 0; }
+size_t HunyuanDitCuda::streamed_block_bytes() const { return impl_->offload ? impl_->offload->slot_bytes() : 0; }
 size_t HunyuanDitCuda::activation_bytes() const { return impl_->act_bytes; }
 int64_t HunyuanDitCuda::image_tokens() const { return impl_->Li; }
 int64_t HunyuanDitCuda::text_len() const { return impl_->Lt; }
 
-std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::from_model(const HunyuanDit& model) {
+std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::from_model(const HunyuanDit& model, bool offload) {
   cuda::init();
   const HunyuanConfig& c = model.config;
   check_supported(c);
@@ -269,20 +342,34 @@ std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::from_model(const HunyuanDit& mod
     d.fc1 = upload_linear(b.fc1), d.fc2 = upload_linear(b.fc2), d.ada = upload_linear(b.ada);
     I.refiner.push_back(std::move(d));
   }
-  auto stream = [](const StreamWeights& s) {
+  if (offload) I.offload = std::make_unique<cuda::OffloadRing>("HunyuanVideo DiT block");
+  auto stream = [&](const StreamWeights& s) {
     DevStream d;
-    d.mod = upload_linear(s.mod), d.qkv = upload_linear(s.qkv), d.proj = upload_linear(s.proj);
-    d.fc1 = upload_linear(s.fc1), d.fc2 = upload_linear(s.fc2);
+    d.mod = upload_linear(s.mod);
+    if (!offload) d.qkv = upload_linear(s.qkv), d.proj = upload_linear(s.proj);
+    if (!offload) d.fc1 = upload_linear(s.fc1), d.fc2 = upload_linear(s.fc2);
     d.q_norm = upload_f32(s.q_norm), d.k_norm = upload_f32(s.k_norm);
     return d;
   };
-  for (const DoubleBlock& b : Wt.doubles) I.doubles.push_back({stream(b.img), stream(b.txt)});
+  for (const DoubleBlock& b : Wt.doubles) {
+    I.doubles.push_back({stream(b.img), stream(b.txt)});
+    DevDouble& d = I.doubles.back();
+    if (offload)
+      pack_block({{&d.img.qkv, &b.img.qkv}, {&d.img.proj, &b.img.proj}, {&d.img.fc1, &b.img.fc1}, {&d.img.fc2, &b.img.fc2},
+                  {&d.txt.qkv, &b.txt.qkv}, {&d.txt.proj, &b.txt.proj}, {&d.txt.fc1, &b.txt.fc1}, {&d.txt.fc2, &b.txt.fc2}},
+                 *I.offload);
+  }
   for (const SingleBlock& b : Wt.singles) {
     DevSingle d;
-    d.linear1 = upload_linear(b.linear1), d.linear2 = upload_linear(b.linear2), d.mod = upload_linear(b.mod);
+    d.mod = upload_linear(b.mod);
+    if (offload)
+      pack_block({{&d.linear1, &b.linear1}, {&d.linear2, &b.linear2}}, *I.offload);
+    else
+      d.linear1 = upload_linear(b.linear1), d.linear2 = upload_linear(b.linear2);
     d.q_norm = upload_f32(b.q_norm), d.k_norm = upload_f32(b.k_norm);
     I.singles.push_back(std::move(d));
   }
+  if (offload) I.offload->finish(2);
   I.layout_mods();
   I.count_weights();
   return m;
@@ -488,10 +575,23 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
     I.token_refiner(text, s);
     if (store_residual) cuda::axpby(hooks->residual, 1.0f, X, 0.0f, Li * h, s);
     int layer = 0;
+    // Offload: blocks 0 .. ring-1 start copying now, behind everything enqueued so far (which
+    // includes the previous forward's last reads of the ring).
+    const size_t nb = I.doubles.size() + I.singles.size();
+    const bool stream_blocks = I.offload && nb > 0;
+    if (stream_blocks) I.offload->begin(nb, s);
+    auto acquire = [&](int l) {
+      if (stream_blocks) I.block_mats = static_cast<const uint8_t*>(I.offload->acquire(static_cast<size_t>(l), s));
+    };
+    // The block's last read of its matrices is enqueued: its slot takes block l + ring.
+    auto release = [&](int l) {
+      if (stream_blocks) I.offload->release(static_cast<size_t>(l), s), I.block_mats = nullptr;
+    };
     // Both streams' rows of one buffer: image [0, Li), text [Li, L).
     const int64_t rows[2] = {Li, Lt}, row0[2] = {0, Li};
     for (size_t b = 0; b < I.doubles.size(); ++b, ++layer) {
       I.run_ahead.mark(s);  // Ctrl-C between blocks, the host a few blocks ahead at most
+      acquire(layer);
       const DevDouble& B = I.doubles[b];
       const DevStream* S[2] = {&B.img, &B.txt};
       const float* md[2] = {I.mods.data_as<float>() + I.mod_double[b], I.mods.data_as<float>() + I.mod_double[b] + 6 * h};
@@ -521,6 +621,7 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       mark("gemm mlp2");
       for (int k = 0; k < 2; ++k)
         I.linear(Big + row0[k] * m, 0, S[k]->fc2, Y + row0[k] * h, 0, rows[k], Epilogue::Bias, s);
+      release(layer);
       mark("residual");
       for (int k = 0; k < 2; ++k) cuda::gated_residual_add(X + row0[k] * h, Y + row0[k] * h, md[k] + 5 * h, rows[k], h, s);
       mark("other");
@@ -528,6 +629,7 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
     }
     for (size_t b = 0; b < I.singles.size(); ++b, ++layer) {
       I.run_ahead.mark(s);
+      acquire(layer);
       const DevSingle& B = I.singles[b];
       const float* md = I.mods.data_as<float>() + I.mod_single[b];  // shift, scale, gate
       mark("norm");
@@ -545,6 +647,7 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       I.attend_segments(Q, 3 * h, Big, wide, v, hooks, layer, s);
       mark("gemm mlp2");
       I.linear(Big, wide, B.linear2, Y, 0, L, Epilogue::Bias, s);
+      release(layer);
       mark("residual");
       cuda::gated_residual_add(X, Y, md + 2 * h, L, h, s);
       mark("other");

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -20,6 +21,10 @@
 namespace jenga::hunyuan {
 
 struct HunyuanDit;
+
+// Why the CUDA DiT cannot run `c` (head dim other than 64 or 128, widths not multiples of 8), or
+// "" when it can: the registry runs such a model (a tiny test one) on the CPU under --device auto.
+std::string cuda_unsupported_reason(const HunyuanConfig& c);
 
 // One prompt's conditioning on the device.
 struct HunyuanTextDevice {
@@ -31,8 +36,11 @@ struct HunyuanTextDevice {
 
 class HunyuanDitCuda {
  public:
-  // Uploads a loaded model (host f32) as bf16 matrices.
-  static std::unique_ptr<HunyuanDitCuda> from_model(const HunyuanDit& model);
+  // Uploads a loaded model (host f32 or bf16 matrices) as bf16 matrices. offload: every block's
+  // GEMM matrices stay in pinned host memory and stream through a ring of two device buffers
+  // (the modulation matrices, norms and everything outside the blocks stay resident); the same
+  // output as resident, bit for bit.
+  static std::unique_ptr<HunyuanDitCuda> from_model(const HunyuanDit& model, bool offload = false);
   // Random bf16 weights drawn on the GPU (Philox), scaled to keep activations O(1): benchmarks.
   static std::unique_ptr<HunyuanDitCuda> random(const HunyuanConfig& config, uint64_t seed);
   ~HunyuanDitCuda();
@@ -59,7 +67,11 @@ class HunyuanDitCuda {
   // The time embedding time_in(t) [hidden] on the host (synchronises; not for the step loop).
   std::vector<float> time_embedding(double t);
 
-  size_t weight_bytes() const;
+  size_t weight_bytes() const;  // on the GPU (with offload: the resident part and the ring)
+  bool offload() const;
+  int offload_ring() const;               // device block buffers (0 without offload)
+  size_t host_weight_bytes() const;       // pinned host bytes of the streamed blocks
+  size_t streamed_block_bytes() const;    // one ring slot: the largest block
   size_t activation_bytes() const;
   // Multiply-add FLOPs (x2) of one forward at the prepared size, `valid` real text tokens.
   double dense_flops(int64_t valid) const;

@@ -110,7 +110,8 @@ class HunyuanCpuDenoiser final : public Denoiser {
 // of the stripped prompt (77 tokens).
 class HunyuanTextEncoder final : public TextEncoder {
  public:
-  HunyuanTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg)
+  // cuda: the LLM runs on the GPU (uploaded here, freed with the encoder); CLIP-L stays on the CPU.
+  HunyuanTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg, const HunyuanCudaParts* cuda)
       : tok_(LlamaTokenizer::open(p.tokenizer)),
         llm_(LlamaTextEncoder::open(p.text_encoder)),
         tok2_(ClipTokenizer::open(p.tokenizer_2)),
@@ -121,6 +122,7 @@ class HunyuanTextEncoder final : public TextEncoder {
     if (clip_.config().hidden != cfg.text_dim_2)
       fail("{}: CLIP width {} does not match the DiT's text_states_dim_2 {}", p.text_encoder_2, clip_.config().hidden,
            cfg.text_dim_2);
+    if (cuda && cuda->llm) llm_gpu_ = cuda->llm(llm_);
   }
   Conditioning encode(const std::string& prompt) override {
     const PromptTemplate& t = video_template();
@@ -128,7 +130,7 @@ class HunyuanTextEncoder final : public TextEncoder {
     for (int64_t id : tt.ids)
       if (id < 0 || id >= llm_.config().vocab)
         fail("{}: token id {} is outside the LLM's vocabulary of {}", paths_.tokenizer, id, llm_.config().vocab);
-    const Tensor hs = llm_.encode(tt.ids, tt.mask, 2);  // hidden_states[-3]
+    const Tensor hs = llm_gpu_ ? llm_gpu_->encode(tt.ids, tt.mask) : llm_.encode(tt.ids, tt.mask, 2);  // hidden_states[-3]
     const int64_t L = static_cast<int64_t>(tt.ids.size()), D = llm_.config().hidden, n = L - t.crop_start;
     Conditioning c;
     c.tokens = Tensor::empty(DType::F32, Shape{n, D});
@@ -150,17 +152,21 @@ class HunyuanTextEncoder final : public TextEncoder {
   ClipTokenizer tok2_;
   ClipTextEncoder clip_;
   HunyuanPaths paths_;
+  std::unique_ptr<HunyuanCudaParts::Llm> llm_gpu_;  // declared last: freed first
 };
 
 // The official decode: latents / scaling_factor, tiled as AutoencoderKLCausal3D tiles by default.
 class HunyuanVaeModel final : public Vae {
  public:
-  HunyuanVaeModel(const HunyuanPaths& p, const HunyuanConfig& cfg) : vae_(HunyuanVae::load(p.vae)) {
+  // cuda: decode on the GPU (the DiT is freed by then), tile by tile with the official tiling.
+  HunyuanVaeModel(const HunyuanPaths& p, const HunyuanConfig& cfg, const HunyuanCudaParts* cuda)
+      : vae_(HunyuanVae::load(p.vae)), cuda_(cuda) {
     if (vae_.config.latent_channels != cfg.out_channels)
       fail("{}: VAE latent channels {} do not match the DiT's {}", p.vae, vae_.config.latent_channels, cfg.out_channels);
   }
   Tensor decode(const Tensor& x, const std::function<void(int64_t, int64_t)>& on_frame) override {
-    Tensor out = hunyuan_vae_decode(vae_, x, /*tiling=*/true, /*clamp=*/true);
+    Tensor out = cuda_ && cuda_->vae_decode ? cuda_->vae_decode(vae_, x)
+                                            : hunyuan_vae_decode(vae_, x, /*tiling=*/true, /*clamp=*/true);
     if (on_frame) on_frame(x.dim(1), x.dim(1));
     return out;
   }
@@ -168,6 +174,7 @@ class HunyuanVaeModel final : public Vae {
 
  private:
   HunyuanVae vae_;
+  const HunyuanCudaParts* cuda_;
 };
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -182,7 +189,8 @@ class HunyuanModel final : public VideoModel {
                      {"text_encoder_2", file_record(paths.text_encoder_2)},
                      {"tokenizer", file_record(paths.tokenizer)}, {"tokenizer_2", file_record(paths.tokenizer_2)}}),
         t0_(now_s()),
-        dit_(load_hunyuan_dit(paths.dit)),
+        // The GPU computes with bf16 matrices: loading them so halves host memory (25.6 GB, not 51, for 13B).
+        dit_(load_hunyuan_dit(paths.dit, cuda ? DType::BF16 : DType::F32)),
         load_s_(now_s() - t0_) {
     if (dit_.config.is_i2v())
       usage_fail("{}: a HunyuanVideo-I2V DiT ({} input channels); generate runs text-to-video (T2V, AccVideo) only so "
@@ -196,14 +204,16 @@ class HunyuanModel final : public VideoModel {
   std::optional<Preset> preset(const std::string& name, const JengaOverrides& o, int steps) const override {
     return hunyuan_preset_for(name, release_ == Release::AccVideo, o, steps);
   }
-  std::unique_ptr<TextEncoder> text_encoder(bool) override {
-    return std::make_unique<HunyuanTextEncoder>(paths_, dit_.config);
+  std::unique_ptr<TextEncoder> text_encoder(bool text_on_cpu) override {
+    return std::make_unique<HunyuanTextEncoder>(paths_, dit_.config, cuda_ && !text_on_cpu ? &*cuda_ : nullptr);
   }
   std::unique_ptr<Denoiser> denoiser(bool offload) override {
     if (cuda_ && cuda_->denoiser) return cuda_->denoiser(dit_, offload);
     return make_cpu_denoiser(dit_);
   }
-  std::unique_ptr<Vae> vae() override { return std::make_unique<HunyuanVaeModel>(paths_, dit_.config); }
+  std::unique_ptr<Vae> vae() override {
+    return std::make_unique<HunyuanVaeModel>(paths_, dit_.config, cuda_ ? &*cuda_ : nullptr);
+  }
   std::string summary() const override {
     const auto& c = dit_.config;
     return fmt::format("HunyuanVideo {} {} DiT ({}+{} blocks, hidden {})", release_name(release_), c.variant_name(),

@@ -6,6 +6,8 @@
 // (models/hunyuan/hunyuan_folder.h): T2V and AccVideo run; I2V is told apart and refused here.
 #include <functional>
 #include <memory>
+#include <span>
+#include <string>
 
 #include "models/hunyuan/hunyuan_dit.h"
 #include "models/hunyuan/hunyuan_folder.h"
@@ -34,22 +36,42 @@ std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit);
 // the CPU denoiser; text is padded to 256 rows (the official length; more rows fail). The
 // step-reuse residual covers the image tokens (local_tokens()). A model opener in jenga_core
 // takes it as a function pointer, as Wan's WanCudaParts.
-std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit);
+// offload: the blocks' GEMM matrices stream from pinned host memory (HunyuanDitCuda::from_model).
+std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload = false);
 // The same over random bf16 weights drawn on the GPU (HunyuanDitCuda::random): `jenga bench
 // denoise` times whole loops at full size without a checkpoint on disk.
 std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed);
 #endif
 
-// What a CUDA build adds (made in jenga_cuda, handed in by the registry, so this library never
-// calls into the CUDA one): the DiT on the GPU (hunyuan_dit_cuda.*), and the allocator/device
-// queries for the sidecar. Null parts: the CPU.
+class LlamaTextEncoder;
+struct HunyuanVae;
+
+// What a CUDA build adds (made in jenga_cuda, models/hunyuan/hunyuan_model_cuda.cpp, handed in by
+// the registry, so this library never calls into the CUDA one): the DiT on the GPU
+// (hunyuan_dit_cuda.*), the LLM text encoder on the GPU (llama_text_encoder_cuda.*; CLIP-L stays
+// on the CPU), the VAE decoder on the GPU with the official tiling (hunyuan_vae_cuda.*), and the
+// allocator/device queries for the sidecar. Null parts: the CPU.
 struct HunyuanCudaParts {
   std::unique_ptr<Denoiser> (*denoiser)(const HunyuanDit& dit, bool offload) = nullptr;
+  // The LLM on the GPU with LlamaTextEncoder::encode's host contract (hidden_states[-3]); the
+  // host encoder must outlive it.
+  struct Llm {
+    virtual ~Llm() = default;
+    virtual Tensor encode(std::span<const int64_t> ids, std::span<const int64_t> mask) = 0;
+  };
+  std::unique_ptr<Llm> (*llm)(const LlamaTextEncoder& encoder) = nullptr;
+  // hunyuan_vae_decode's contract (latents as the denoiser sees them, official tiling, clamped).
+  Tensor (*vae_decode)(const HunyuanVae& vae, const Tensor& latents) = nullptr;
   double (*take_peak_memory_gib)() = nullptr;
   std::string (*gpu_name)() = nullptr;
 };
+#if JENGA_HAVE_CUDA
+HunyuanCudaParts cuda_parts();  // jenga_cuda
+#endif
 
-// Loads the DiT (f32); the text encoders and VAE load when the generate path asks for them.
+// Loads the DiT (f32 for the CPU; bf16 matrices with CUDA parts, which the GPU computes with:
+// 25.6 GB of host memory, not 51, for the 13B DiT); the text encoders and VAE load when the
+// generate path asks for them.
 // Fails in one line for an I2V DiT (image-to-video is not wired into generate yet).
 std::unique_ptr<VideoModel> open_hunyuan_model(const HunyuanPaths& paths, const HunyuanCudaParts* cuda,
                                                const std::function<void(int64_t, int64_t)>& on_block = {});

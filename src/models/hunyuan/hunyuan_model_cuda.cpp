@@ -1,11 +1,16 @@
-// HunyuanVideo's CUDA denoiser (jenga_cuda): the model interface's Denoiser over HunyuanDitCuda.
+// HunyuanVideo's CUDA parts of the model interface (jenga_cuda): the DiT as a device Denoiser
+// over HunyuanDitCuda, the LLM text encoder and the VAE decoder on the GPU. The registry hands
+// them to open_hunyuan_model.
 #include <array>
 #include <optional>
 
+#include "backend/cuda/cuda_backend.h"
 #include "backend/denoise_backend.h"
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_dit_cuda.h"
 #include "models/hunyuan/hunyuan_model.h"
+#include "models/hunyuan/hunyuan_vae_cuda.h"
+#include "models/hunyuan/llama_text_encoder_cuda.h"
 
 namespace jenga::hunyuan {
 
@@ -15,8 +20,8 @@ constexpr int64_t kTextLen = 256;  // the official LLM text length (rows after t
 
 class HunyuanCudaDenoiser final : public Denoiser {
  public:
-  explicit HunyuanCudaDenoiser(const HunyuanDit& d)
-      : cfg_(d.config), info_(hunyuan_denoiser_info(d.config)), dit_(HunyuanDitCuda::from_model(d)) {}
+  HunyuanCudaDenoiser(const HunyuanDit& d, bool offload)
+      : cfg_(d.config), info_(hunyuan_denoiser_info(d.config)), dit_(HunyuanDitCuda::from_model(d, offload)) {}
   HunyuanCudaDenoiser(const HunyuanConfig& c, std::unique_ptr<HunyuanDitCuda> dit)
       : cfg_(c), info_(hunyuan_denoiser_info(c)), dit_(std::move(dit)) {}
   const DenoiserInfo& info() const override { return info_; }
@@ -52,9 +57,14 @@ class HunyuanCudaDenoiser final : public Denoiser {
     dit_->forward(x, t, text->view(), cfg_.guidance_embed ? guidance * 1000.0f : 0.0f, out, stream, &hooks);
   }
   DitMemory memory() const override {
+    constexpr double gib = 1ull << 30;
     DitMemory m;
     m.on_gpu = true;
-    m.gpu_weights_gib = static_cast<double>(dit_->weight_bytes()) / (1ull << 30);
+    m.offload = dit_->offload();
+    m.ring = dit_->offload_ring();
+    m.gpu_weights_gib = static_cast<double>(dit_->weight_bytes()) / gib;
+    m.host_pinned_gib = static_cast<double>(dit_->host_weight_bytes()) / gib;
+    m.streamed_block_mib = m.offload ? static_cast<double>(dit_->streamed_block_bytes()) / (1 << 20) : 0.0;
     return m;
   }
 
@@ -65,9 +75,35 @@ class HunyuanCudaDenoiser final : public Denoiser {
   std::array<std::optional<HunyuanTextUpload>, 2> text_;
 };
 
+struct LlmGpu final : HunyuanCudaParts::Llm {
+  explicit LlmGpu(const LlamaTextEncoder& e) : enc(LlamaTextEncoderCuda::upload(e, 2)) {}  // hidden_states[-3]
+  Tensor encode(std::span<const int64_t> ids, std::span<const int64_t> mask) override { return enc->encode(ids, mask); }
+  std::unique_ptr<LlamaTextEncoderCuda> enc;
+};
+
 }  // namespace
 
-std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit) { return std::make_unique<HunyuanCudaDenoiser>(dit); }
+std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload) {
+  return std::make_unique<HunyuanCudaDenoiser>(dit, offload);
+}
+
+HunyuanCudaParts cuda_parts() {
+  HunyuanCudaParts p;
+  p.denoiser = [](const HunyuanDit& dit, bool offload) -> std::unique_ptr<Denoiser> {
+    return std::make_unique<HunyuanCudaDenoiser>(dit, offload);
+  };
+  p.llm = [](const LlamaTextEncoder& e) -> std::unique_ptr<HunyuanCudaParts::Llm> { return std::make_unique<LlmGpu>(e); };
+  p.vae_decode = [](const HunyuanVae& vae, const Tensor& x) {
+    return hunyuan_vae_decode_cuda(vae, x, /*tiling=*/true, /*clamp=*/true);
+  };
+  p.take_peak_memory_gib = [] {
+    const double g = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
+    cuda::reset_peak_memory();
+    return g;
+  };
+  p.gpu_name = [] { return std::string(cuda::device_info().name); };
+  return p;
+}
 
 std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed) {
   return std::make_unique<HunyuanCudaDenoiser>(config, HunyuanDitCuda::random(config, seed));

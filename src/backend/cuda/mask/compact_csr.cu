@@ -35,7 +35,19 @@ __global__ void tally_kernel(const int32_t* offsets, int rows, unsigned long lon
   *total += static_cast<unsigned long long>(offsets[rows]);
 }
 
+__global__ void key_block_bias_kernel(float* bias, int heads, int k_blocks, int first_biased, float value) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= heads * k_blocks) return;
+  bias[i] = i % k_blocks >= first_biased ? value : 0.0f;
+}
+
 }  // namespace
+
+void launch_key_block_bias(float* bias, int heads, int k_blocks, int first_biased, float value, cudaStream_t s) {
+  const int n = heads * k_blocks;
+  key_block_bias_kernel<<<(n + 255) / 256, 256, 0, s>>>(bias, heads, k_blocks, first_biased, value);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
 
 void launch_tally_kept(const int32_t* offsets, int rows, unsigned long long* total, cudaStream_t s) {
   tally_kernel<<<1, 1, 0, s>>>(offsets, rows, total);

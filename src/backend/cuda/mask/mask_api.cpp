@@ -87,6 +87,12 @@ void tally_kept_blocks(const int32_t* offsets, int rows, unsigned long long* tot
   mask::launch_tally_kept(offsets, rows, total, as_stream(stream));
 }
 
+void fill_key_block_bias(float* bias, int heads, int k_blocks, int first_biased, float value, void* stream) {
+  if (!bias || heads <= 0 || k_blocks <= 0 || first_biased < 0 || first_biased > k_blocks)
+    usage_fail("fill_key_block_bias: bad sizes heads {} key blocks {} first biased {}", heads, k_blocks, first_biased);
+  mask::launch_key_block_bias(bias, heads, k_blocks, first_biased, value, as_stream(stream));
+}
+
 size_t compact_workspace_bytes(int rows) { return mask::scan_workspace_bytes(rows); }
 
 void compact_csr(const uint8_t* m, const int32_t* counts, int rows, int k_blocks, void* ws, size_t ws_bytes,

@@ -1,0 +1,213 @@
+// HunyuanVideo's whole denoising loop on CUDA (bf16 DiT from bf16 host matrices, the CUDA loop
+// backend: layouts over image + valid text rows, text amplifier as a key-block bias, step reuse,
+// embedded guidance and true CFG) against the CPU f32 loop on a small random model; and
+// `generate --device cuda` on a whole tiny folder. GPU only: skips without a device.
+//
+// Tolerances (final latents, relative L2): the DiT forward alone is ~6e-3 off the f32 one (bf16
+// weights and activations, docs/BENCHMARKS.md); dense loops <= 2e-2. Under AttenCarve the masks
+// come from bf16 q/k of each forward, so a block at a near-tie may flip between the two: <= 5e-2,
+// and the kept-block densities within 0.05 of each other.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/cuda/cuda_backend.h"
+#include "core/rng.h"
+#include "io/safetensors.h"
+#include "jenga/schedule.h"
+#include "models/hunyuan/hunyuan_dit.h"
+#include "models/hunyuan/hunyuan_model.h"
+#include "models/hunyuan/hunyuan_presets.h"
+#include "models/hunyuan/hunyuan_tiny.h"
+#include "pipeline/denoise.h"
+#include "test_util.h"
+
+using namespace jenga;
+namespace fs = std::filesystem;
+
+namespace {
+
+double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += double(b[i]) * b[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+// The tiny config's text widths (what make-tiny's encoders give) with a head dim the CUDA
+// attention serves: hidden 128, 2 heads of 64, RoPE split 16/24/24.
+hunyuan::HunyuanConfig cuda_config() {
+  hunyuan::HunyuanConfig c = hunyuan::HunyuanConfig::tiny();
+  c.hidden = 128, c.heads = 2, c.mlp_dim = 256, c.refiner_mlp_dim = 256;
+  c.rope_dim[0] = 16, c.rope_dim[1] = 24, c.rope_dim[2] = 24;
+  return c;
+}
+
+// One prompt's conditioning as the LLM gives it: 256 rows (the official crop), `valid` real.
+Conditioning text(const hunyuan::HunyuanConfig& c, int64_t valid, uint64_t seed) {
+  Conditioning k;
+  k.tokens = Tensor::empty(DType::F32, Shape{256, c.text_dim});
+  fill_normal({k.tokens.data_as<float>(), static_cast<size_t>(k.tokens.numel())}, seed);
+  k.valid = valid;
+  k.pooled = Tensor::empty(DType::F32, Shape{c.text_dim_2});
+  fill_normal({k.pooled.data_as<float>(), static_cast<size_t>(k.pooled.numel())}, seed + 1);
+  return k;
+}
+
+struct LoopModels {
+  test::TempDir dir;
+  hunyuan::HunyuanDit f32, bf16;  // the CPU reference's and what the CUDA path loads
+  LoopModels() {
+    hunyuan::write_random_checkpoint(dir.path().string(), cuda_config(), 13, DType::F32);
+    f32 = hunyuan::load_hunyuan_dit(dir.path().string());
+    bf16 = hunyuan::load_hunyuan_dit(dir.path().string(), DType::BF16);
+  }
+};
+
+struct LoopCase {
+  std::string name;
+  std::optional<Preset> jenga;
+  int steps = 6;
+  double cfg = 1.0;  // > 1: true CFG with the negative prompt
+};
+
+// Latent 4 x 12 x 64: 768 image tokens at full size, 384 at the 0.75 ProRes stage (4 x 8 x 48):
+// whole 128-token blocks at both, as generate requires under Jenga.
+DenoiseResult run(Denoiser& d, const LoopCase& k, const hunyuan::HunyuanConfig& c) {
+  DenoiseRequest r;
+  r.denoiser = &d;
+  r.jenga = k.jenga;
+  uint64_t offset = 0;
+  const auto sizes = stage_latents(k.jenga, 4, 12, 64);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const auto& l = sizes[i];
+    Tensor t = Tensor::empty(DType::F32, Shape{c.out_channels, l[0], l[1], l[2]});
+    fill_normal({t.data_as<float>(), static_cast<size_t>(t.numel())}, 21, offset);
+    offset += static_cast<uint64_t>(t.numel());
+    if (i == 0)
+      r.noise = t;
+    else
+      r.renoise.push_back(t);
+  }
+  r.context = text(c, 20, 31), r.context_null = text(c, 11, 41);  // different valid lengths per branch
+  r.steps = k.steps, r.shift = 7.0, r.embedded_guidance = 6.0, r.guide_scale = k.cfg, r.true_cfg = k.cfg > 1.0;
+  r.solver = "euler";
+  Progress quiet(Progress::Mode::Quiet);
+  return denoise(r, quiet);
+}
+
+}  // namespace
+
+TEST(CudaHunyuanLoop, MatchesTheCpuLoopForEveryKind) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  LoopModels m;
+  const auto& c = m.f32.config;
+  // The bf16 load keeps the matrices bf16 and the vectors f32 (what the GPU path uploads from).
+  EXPECT_EQ(m.bf16.weights.doubles[0].img.qkv.w.dtype(), DType::BF16);
+  EXPECT_EQ(m.bf16.weights.doubles[0].img.qkv.b.dtype(), DType::F32);
+  EXPECT_EQ(m.bf16.weights.img_in_w.dtype(), DType::BF16);
+  const auto cpu = hunyuan::make_cpu_denoiser(m.f32);
+  const auto gpu = hunyuan::cuda_parts().denoiser(m.bf16, false);
+  const std::vector<LoopCase> cases = {
+      {"dense", std::nullopt, 6, 1.0},
+      {"dense true cfg", std::nullopt, 4, 3.0},
+      {"turbo", hunyuan::hunyuan_preset_for("turbo", false, {}, 8), 8, 1.0},
+      {"turbo true cfg", hunyuan::hunyuan_preset_for("turbo", false, {}, 8), 8, 3.0},
+      {"accvideo", hunyuan::hunyuan_preset_for("accvideo", true, {}, 0), 5, 1.0},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    const DenoiseResult want = run(*cpu, k, c);
+    const DenoiseResult got = run(*gpu, k, c);
+    EXPECT_EQ(got.forwards, want.forwards);
+    EXPECT_EQ(got.forwards_reused, want.forwards_reused);
+    EXPECT_EQ(got.computed_calls, want.computed_calls);
+    EXPECT_EQ(got.forwards, k.steps * (k.cfg > 1.0 ? 2 : 1));
+    const auto g = got.latents.to_f32_vector(), w = want.latents.to_f32_vector();
+    ASSERT_EQ(g.size(), w.size());
+    for (float v : g) ASSERT_TRUE(std::isfinite(v));
+    const double e = rel_l2(g, w);
+    const bool sparse = k.jenga.has_value();
+    double dc = 0, dg = 0;
+    if (sparse) {
+      dc = want.report["sparse_block_density"].get<double>(), dg = got.report["sparse_block_density"].get<double>();
+      EXPECT_GT(dg, 0.0);
+      EXPECT_LT(dg, 1.0) << "the layouts should drop blocks";
+      EXPECT_NEAR(dg, dc, 0.05);
+      if (k.name.rfind("turbo", 0) == 0) EXPECT_GT(got.forwards_reused, 0) << "the preset's reuse list";
+    }
+    std::printf("hunyuan loop %s: CUDA (bf16) vs CPU (f32) final latents rel L2 %.2e; %d forwards, %d reused; "
+                "block density CUDA %.4f CPU %.4f\n",
+                k.name.c_str(), e, got.forwards, got.forwards_reused, dg, dc);
+    EXPECT_LT(e, sparse ? 5e-2 : 2e-2);
+  }
+  // The text amplifier reaches the CUDA attention: Turbo without it (--scale-txt-amp 0) differs.
+  JengaOverrides no_amp;
+  no_amp.scale_txt_amp = 0.0;
+  const LoopCase turbo{"turbo", hunyuan::hunyuan_preset_for("turbo", false, {}, 8), 8, 1.0};
+  const LoopCase plain{"turbo, no text amp", hunyuan::hunyuan_preset_for("turbo", false, no_amp, 8), 8, 1.0};
+  ASSERT_NE(build_plan(*turbo.jenga, 8).step[0].text_amp, 0.0);
+  ASSERT_EQ(build_plan(*plain.jenga, 8).step[0].text_amp, 0.0);
+  const double amp = rel_l2(run(*gpu, plain, c).latents.to_f32_vector(), run(*gpu, turbo, c).latents.to_f32_vector());
+  std::printf("hunyuan loop turbo on CUDA: with vs without the text amplifier rel L2 %.2e\n", amp);
+  EXPECT_GT(amp, 1e-3);
+}
+
+// `generate --device cuda` on make-tiny's whole folder (its DiT swapped for one with head dim 64):
+// LLM, DiT and VAE decoder on the GPU, a video and its sidecar; the final latents near the CPU
+// run's; Turbo (sparse, ProRes) runs too; --offload gives the same latents.
+TEST(CudaHunyuanLoop, GenerateOnTheGpu) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  test::TempDir dir;
+  const std::string model = dir / "ckpts";
+  auto mk = test::run_jenga("debug make-tiny --family hunyuan --seed 3 --out " + model);
+  ASSERT_EQ(mk.exit_code, 0) << mk.output;
+  const fs::path dit = fs::path(model) / "hunyuan-video-t2v-720p/transformers";
+  fs::remove_all(dit);
+  hunyuan::write_random_checkpoint(dit.string(), cuda_config(), 5, DType::BF16);
+  const std::string common = "generate --model " + model + " -p \"a cat walks\" --size 512x96 --frames 13 -q ";
+  auto g = test::run_jenga(common + "--steps 3 --device cuda --latents-out " + (dir / "gpu.safetensors") + " -o " +
+                           (dir / "gpu.y4m"));
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  EXPECT_GT(fs::file_size(dir / "gpu.y4m"), 0u);
+  std::ifstream sc(dir / "gpu.y4m.json");
+  const auto j = nlohmann::json::parse(sc);
+  EXPECT_EQ(j["settings"]["device"], "cuda");
+  EXPECT_EQ(j["settings"]["devices"]["text_encoder"], "cuda");
+  EXPECT_EQ(j["settings"]["devices"]["dit"], "cuda");
+  EXPECT_EQ(j["settings"]["devices"]["vae"], "cuda");
+  EXPECT_EQ(j["forwards"], 3);
+  auto c = test::run_jenga(common + "--steps 3 --device cpu --latents-out " + (dir / "cpu.safetensors") + " -o " +
+                           (dir / "cpu.y4m"));
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  const auto lg = SafetensorsFile::open(dir / "gpu.safetensors")->load("latents").to_f32_vector();
+  const auto lc = SafetensorsFile::open(dir / "cpu.safetensors")->load("latents").to_f32_vector();
+  ASSERT_EQ(lg.size(), lc.size());
+  const double e = rel_l2(lg, lc);
+  std::printf("generate --device cuda vs cpu (tiny folder, 3 steps): final latents rel L2 %.2e\n", e);
+  EXPECT_LT(e, 2e-2);
+  // The LLM on the CPU on request; Turbo with its sparse stages.
+  auto t = test::run_jenga(common + "--steps 8 --preset turbo --t5-cpu --device cuda -o " + (dir / "turbo.y4m"));
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  std::ifstream st(dir / "turbo.y4m.json");
+  const auto jt = nlohmann::json::parse(st);
+  EXPECT_EQ(jt["settings"]["devices"]["text_encoder"], "cpu");
+  EXPECT_EQ(jt["settings"]["preset"], "turbo");
+  EXPECT_GT(jt["forwards_reused"].get<int>(), 0);
+  // --offload: the blocks stream from pinned host memory; the same latents, bit for bit.
+  auto o = test::run_jenga(common + "--steps 3 --device cuda --offload --latents-out " + (dir / "off.safetensors") +
+                           " -o " + (dir / "off.y4m"));
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  EXPECT_EQ(SafetensorsFile::open(dir / "off.safetensors")->load("latents").to_f32_vector(), lg);
+  std::ifstream so(dir / "off.y4m.json");
+  EXPECT_EQ(nlohmann::json::parse(so)["settings"]["offload"], true);
+}
