@@ -6,6 +6,7 @@
 #include "backend/cpu/gemm.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/gemm.h"
+#include "backend/cuda/norm.h"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/patch.h"
 #include "backend/cuda/vec_ops.h"

@@ -41,56 +41,6 @@ __global__ void hy_im2col_kernel(HyIm2colParams p) {
   }
 }
 
-constexpr int kMaxGroups = 64;
-
-// Per-group sum and sum of squares, accumulated per block in shared memory, then once per
-// block into the global doubles. When the grid stride is a multiple of c, every element a
-// thread visits has the same channel: it sums in registers and adds once.
-__global__ void hy_group_stats_kernel(const float* x, int64_t n, int64_t c, int64_t groups, double* stats) {
-  __shared__ double s[2 * kMaxGroups];
-  for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x) s[i] = 0.0;
-  __syncthreads();
-  const int64_t cg = c / groups, total = n * c, stride = int64_t{gridDim.x} * blockDim.x;
-  const int64_t first = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (stride % c == 0) {
-    double sum = 0.0, sq = 0.0;
-    for (int64_t e = first; e < total; e += stride) {
-      const double v = x[e];
-      sum += v, sq += v * v;
-    }
-    const int64_t g = (first % c) / cg;
-    atomicAdd(&s[2 * g], sum);
-    atomicAdd(&s[2 * g + 1], sq);
-  } else {
-    for (int64_t e = first; e < total; e += stride) {
-      const int64_t g = (e % c) / cg;
-      const double v = x[e];
-      atomicAdd(&s[2 * g], v);
-      atomicAdd(&s[2 * g + 1], v * v);
-    }
-  }
-  __syncthreads();
-  for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x) atomicAdd(&stats[i], s[i]);
-}
-
-__global__ void hy_group_apply_kernel(const float* x, float* y, int64_t n, int64_t c, int64_t groups,
-                                      const float* weight, const float* bias, float eps, bool silu,
-                                      const double* stats) {
-  const int64_t cg = c / groups, total = n * c;
-  const double count = static_cast<double>(n) * cg;
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t ch = e % c, g = ch / cg;
-    const double mean = stats[2 * g] / count;
-    const double var = fmax(0.0, stats[2 * g + 1] / count - mean * mean);
-    const double inv = rsqrt(var + static_cast<double>(eps));
-    const float sc = static_cast<float>(inv * weight[ch]);
-    const float sh = static_cast<float>(bias[ch] - mean * inv * weight[ch]);
-    float v = x[e] * sc + sh;
-    if (silu) v = v / (1.0f + __expf(-v));
-    y[e] = v;
-  }
-}
-
 __global__ void hy_upsample_kernel(const float* x, float* y, int64_t t, int64_t h, int64_t w, int64_t c, int tf,
                                    int sf) {
   const int64_t to = 1 + tf * (t - 1), ho = h * sf, wo = w * sf, total = to * ho * wo * c;
@@ -110,18 +60,6 @@ __global__ void hy_add_kernel(float* y, const float* x, int64_t n) {
 
 void hy_im2col(const HyIm2colParams& p, void* stream) {
   hy_im2col_kernel<<<blocks_for(p.rows * p.ldk, 256), 256, 0, as_stream(stream)>>>(p);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void hy_group_norm(const float* x, float* y, int64_t n, int64_t c, int64_t groups, const float* weight,
-                   const float* bias, float eps, bool silu, double* stats, void* stream) {
-  if (groups < 1 || groups > kMaxGroups || c % groups != 0) throw Error("hy_group_norm: unsupported group count");
-  JENGA_CUDA_CHECK(cudaMemsetAsync(stats, 0, sizeof(double) * 2 * groups, as_stream(stream)));
-  hy_group_stats_kernel<<<std::min(blocks_for(n * c, 256), 1024u), 256, 0, as_stream(stream)>>>(x, n, c, groups,
-                                                                                                  stats);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-  hy_group_apply_kernel<<<blocks_for(n * c, 256), 256, 0, as_stream(stream)>>>(x, y, n, c, groups, weight, bias, eps,
-                                                                              silu, stats);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

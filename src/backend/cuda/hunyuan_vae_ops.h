@@ -23,11 +23,6 @@ struct HyIm2colParams {
 };
 void hy_im2col(const HyIm2colParams& p, void* stream = nullptr);
 
-// torch GroupNorm over all n pixels of x [n, c] (statistics in double), then y = x_hat * w + b,
-// then SiLU when `silu`. stats: device scratch of 2 * groups doubles. y may alias x.
-void hy_group_norm(const float* x, float* y, int64_t n, int64_t c, int64_t groups, const float* weight,
-                   const float* bias, float eps, bool silu, double* stats, void* stream = nullptr);
-
 // UpsampleCausal3D (nearest): x [t, h, w, c] -> y [1 + tf (t - 1), sf h, sf w, c]; output frame
 // 0 reads frame 0, output frame f > 0 reads frame 1 + (f - 1) / tf.
 void hy_upsample(const float* x, float* y, int64_t t, int64_t h, int64_t w, int64_t c, int tf, int sf,

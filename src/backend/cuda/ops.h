@@ -5,23 +5,6 @@
 
 namespace jenga::cuda {
 
-// y = LN(x) [* w + b] [* (1 + scale) + shift], f32 statistics, bf16 output.
-// x: [rows, dim] f32; w, b: [dim] f32 or null (no affine); shift, scale: [dim] f32 or null.
-void layer_norm_modulate(const float* x, const float* w, const float* b, const float* shift,
-                         const float* scale, void* y, int64_t rows, int64_t dim, float eps,
-                         void* stream = nullptr);
-
-// x += add * gate (add bf16 [rows, dim]; gate [dim] or null = 1), then y = layer_norm_modulate(x):
-// the residual update and the next norm in one pass over the f32 stream.
-void add_layer_norm_modulate(float* x, const void* add, const float* gate, const float* w, const float* b,
-                             const float* shift, const float* scale, void* y, int64_t rows, int64_t dim, float eps,
-                             void* stream = nullptr);
-
-// y = x * rsqrt(mean(x^2) + eps) * w, f32 statistics. x, y: [rows, dim] bf16 with row strides
-// in elements (the q/k slices of a fused QKV output); may alias.
-void rms_norm(const void* x, int64_t x_stride, const float* w, void* y, int64_t y_stride,
-              int64_t rows, int64_t dim, float eps, void* stream = nullptr);
-
 // In-place rotary embedding on interleaved pairs (x[2j], x[2j+1]) of each head.
 // x: [rows, heads, head_dim] bf16 (row stride given in elements); cos_sin: [rows, head_dim/2]
 // float2-packed (cos, sin) already in the token order of x.

@@ -38,18 +38,6 @@ __device__ void store<float>(float* p, float v) { *p = v; }
 template <>
 __device__ void store<__nv_bfloat16>(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
-// One block per row.
-template <typename Out>
-__global__ void t5_rms_norm_kernel(const float* __restrict__ x, const float* __restrict__ w, Out* __restrict__ y,
-                                   int64_t dim, float eps) {
-  const float* xr = x + blockIdx.x * dim;
-  float s = 0.0f;
-  for (int64_t i = threadIdx.x; i < dim; i += kThreads) s += xr[i] * xr[i];
-  const float r = rsqrtf(block_sum(s) / static_cast<float>(dim) + eps);
-  Out* yr = y + blockIdx.x * dim;
-  for (int64_t i = threadIdx.x; i < dim; i += kThreads) store(yr + i, xr[i] * r * w[i]);
-}
-
 __global__ void gated_gelu_kernel(const float* __restrict__ gf, __nv_bfloat16* __restrict__ out, int64_t rows,
                                   int64_t ffn) {
   const int64_t n = rows * ffn;
@@ -145,17 +133,6 @@ int grid_for(int64_t n) {
 cudaStream_t st(void* s) { return static_cast<cudaStream_t>(s); }
 
 }  // namespace
-
-void t5_rms_norm(const float* x, const float* w, void* y, bool y_f32, int64_t rows, int64_t dim, float eps,
-                 void* stream) {
-  if (rows == 0) return;
-  const unsigned g = static_cast<unsigned>(rows);
-  if (y_f32)
-    t5_rms_norm_kernel<float><<<g, kThreads, 0, st(stream)>>>(x, w, static_cast<float*>(y), dim, eps);
-  else
-    t5_rms_norm_kernel<__nv_bfloat16><<<g, kThreads, 0, st(stream)>>>(x, w, static_cast<__nv_bfloat16*>(y), dim, eps);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
 
 void t5_gated_gelu(const float* gf, void* out, int64_t rows, int64_t ffn, void* stream) {
   if (rows * ffn == 0) return;

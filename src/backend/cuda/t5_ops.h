@@ -7,11 +7,6 @@
 
 namespace jenga::cuda {
 
-// y = x * rsqrt(mean(x^2) + eps) * w, f32 statistics. x: [rows, dim] f32; w: [dim] f32;
-// y: [rows, dim] bf16, or f32 when y_f32 (the final norm, whose output leaves the encoder).
-void t5_rms_norm(const float* x, const float* w, void* y, bool y_f32, int64_t rows, int64_t dim, float eps,
-                 void* stream = nullptr);
-
 // out[r, j] = gelu_tanh(gf[r, j]) * gf[r, ffn + j]: the gated FFN's product, computed in f32.
 // gf: [rows, 2 ffn] f32 (gate | fc1 outputs of one stacked GEMM); out: [rows, ffn] bf16.
 void t5_gated_gelu(const float* gf, void* out, int64_t rows, int64_t ffn, void* stream = nullptr);

@@ -113,26 +113,6 @@ __device__ float warp_sum(float v) {
   return v;
 }
 
-// One warp per pixel.
-template <typename O>
-__global__ void vae_rms_norm_kernel(const float* x, const float* gamma, O* y, int64_t pixels, int64_t c, bool silu) {
-  const int lane = threadIdx.x & 31;
-  const int64_t warps = int64_t{gridDim.x} * (blockDim.x / 32);
-  for (int64_t p = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32; p < pixels; p += warps) {
-    const float* xi = x + p * c;
-    float ss = 0.0f;
-    for (int64_t i = lane; i < c; i += 32) ss += xi[i] * xi[i];
-    ss = warp_sum(ss);
-    const float inv = sqrtf(static_cast<float>(c)) / fmaxf(sqrtf(ss), 1e-12f);
-    O* yo = y + p * c;
-    for (int64_t i = lane; i < c; i += 32) {
-      float v = xi[i] * inv * gamma[i];
-      if (silu) v = v / (1.0f + expf(-v));
-      yo[i] = to_out<O>(v);
-    }
-  }
-}
-
 __device__ float block_reduce(float v, bool is_max, float* smem) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
   for (int o = 16; o > 0; o >>= 1) {
@@ -200,18 +180,6 @@ void im2col(const Im2colParams& p, void* stream) {
     launch_im2col<__nv_bfloat16, float>(p, as_stream(stream));
   else
     launch_im2col<__nv_bfloat16, __nv_bfloat16>(p, as_stream(stream));
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void vae_rms_norm(const float* x, const float* gamma, void* y, bool y_f32, int64_t pixels, int64_t c, bool silu,
-                  void* stream) {
-  if (pixels <= 0) return;
-  if (y_f32)
-    vae_rms_norm_kernel<<<blocks_for(pixels * 32, 256), 256, 0, as_stream(stream)>>>(x, gamma, static_cast<float*>(y),
-                                                                                    pixels, c, silu);
-  else
-    vae_rms_norm_kernel<<<blocks_for(pixels * 32, 256), 256, 0, as_stream(stream)>>>(
-        x, gamma, static_cast<__nv_bfloat16*>(y), pixels, c, silu);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

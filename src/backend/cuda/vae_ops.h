@@ -30,11 +30,6 @@ struct Im2colParams {
 };
 void im2col(const Im2colParams& p, void* stream = nullptr);
 
-// Official VAE RMS_norm: y = x / max(||x||_2, 1e-12) * sqrt(c) * gamma, then SiLU when asked.
-// x: [pixels, c] f32; gamma: [c] f32 (device); y: [pixels, c] bf16 (f32 with y_f32).
-void vae_rms_norm(const float* x, const float* gamma, void* y, bool y_f32, int64_t pixels, int64_t c, bool silu,
-                  void* stream = nullptr);
-
 // p = softmax(s * scale) per row. s: [rows, cols] f32; p: [rows, cols] bf16 (f32 with p_f32).
 void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t cols, float scale,
                   void* stream = nullptr);

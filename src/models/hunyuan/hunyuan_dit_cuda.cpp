@@ -6,11 +6,12 @@
 #include <cmath>
 #include <vector>
 
-#include "backend/cuda/device_upload.h"
 #include "backend/cuda/attention.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_upload.h"
 #include "backend/cuda/gemm.h"
+#include "backend/cuda/norm.h"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/patch.h"
 #include "backend/cuda/sampler.h"

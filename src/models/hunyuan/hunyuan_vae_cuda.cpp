@@ -8,6 +8,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/hunyuan_vae_ops.h"
 #include "backend/cuda/matmul.h"
+#include "backend/cuda/norm.h"
 #include "backend/cuda/vae_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -125,7 +126,7 @@ struct HunyuanVaeCuda::Impl {
   }
 
   void norm(const DClip& x, DClip& y, const DNorm& n, bool silu) {
-    cuda::hy_group_norm(x.p(), y.p(), x.pixels(), x.c, groups, n.w.data_as<float>(), n.b.data_as<float>(), kNormEps,
+    cuda::group_norm(x.p(), y.p(), x.pixels(), x.c, groups, n.w.data_as<float>(), n.b.data_as<float>(), kNormEps,
                         silu, stats.data_as<double>());
   }
 

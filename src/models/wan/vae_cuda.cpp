@@ -14,6 +14,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/matmul.h"
+#include "backend/cuda/norm.h"
 #include "backend/cuda/vae_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -308,7 +309,7 @@ struct WanVaeCuda::Impl {
   Act norm(const Act& x, const Tensor& gamma, bool silu) {
     Act y = new_act(x.t, x.h, x.w, x.c, f32);
     prof.run(Profile::Norm, stream, [&] {
-      cuda::vae_rms_norm(x.f(), gamma.data_as<float>(), y.data(), f32, x.t * x.h * x.w, x.c, silu, stream);
+      cuda::l2_normalize_scale(x.f(), gamma.data_as<float>(), y.data(), f32, x.t * x.h * x.w, x.c, silu, stream);
     });
     return y;
   }
