@@ -19,19 +19,6 @@ __global__ void f16_to_f32_kernel(const __half* __restrict__ src, float* __restr
   if (i < n) dst[i] = __half2float(src[i]);
 }
 
-__global__ void rope_kernel(float* __restrict__ x, const float* __restrict__ c, const float* __restrict__ s,
-                            int64_t rows, int64_t heads, int64_t hd) {
-  const int64_t half = hd / 2;
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;  // (row, head, j)
-  if (i >= rows * heads * half) return;
-  const int64_t j = i % half, rh = i / half, r = rh / heads;
-  float* v = x + rh * hd;
-  const float cs = c[r * half + j], sn = s[r * half + j];
-  const float a = v[j], b = v[j + half];
-  v[j] = a * cs - b * sn;
-  v[j + half] = b * cs + a * sn;
-}
-
 __device__ float block_reduce(float v, bool is_max) {
   __shared__ float part[kThreads / 32];
   for (int o = 16; o > 0; o >>= 1) {
@@ -84,14 +71,6 @@ __global__ void silu_mul_kernel(float* __restrict__ g, const float* __restrict__
 void f16_to_f32(const void* src, float* dst, int64_t n, void* stream) {
   if (n <= 0) return;
   f16_to_f32_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(static_cast<const __half*>(src), dst, n);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void rope_rotate_half(float* x, const float* cos_t, const float* sin_t, int64_t rows, int64_t heads, int64_t hd,
-                      void* stream) {
-  const int64_t n = rows * heads * (hd / 2);
-  if (n <= 0) return;
-  rope_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(x, cos_t, sin_t, rows, heads, hd);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -9,11 +9,6 @@ namespace jenga::cuda {
 // dst[i] = f32(src[i]); src: fp16 [n].
 void f16_to_f32(const void* src, float* dst, int64_t n, void* stream = nullptr);
 
-// Llama's rotate-half RoPE in place: for each row r and head, pairs (j, j + hd/2) rotate by the
-// angle whose cos/sin are cos_t/sin_t[r, j]. x: [rows, heads, hd] f32; cos_t, sin_t: [rows, hd/2].
-void rope_rotate_half(float* x, const float* cos_t, const float* sin_t, int64_t rows, int64_t heads, int64_t hd,
-                      void* stream = nullptr);
-
 // In place per row i of s: [len, len] f32, p = softmax_j(scale * s[i, j]) over keys j <= i with
 // key_mask[j] != 0; a row with no such key gets 1/len everywhere (what torch's dtype-min mask
 // gives). key_mask: [len] u8.

@@ -12,6 +12,7 @@
 #include "backend/cuda/llm_text_ops.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/norm.h"
+#include "backend/cuda/rope.h"
 #include "backend/cuda/t5_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"

@@ -17,6 +17,7 @@
 #include "backend/cuda/offload_ring.h"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/patch.h"
+#include "backend/cuda/rope.h"
 #include "backend/cuda/sampler.h"
 #include "backend/cuda/vec_ops.h"
 #include "core/dtype.h"
