@@ -60,71 +60,6 @@ __global__ void embedding_gather_kernel(const __nv_bfloat16* __restrict__ table,
     x[i] = __bfloat162float(table[static_cast<int64_t>(ids[i / dim]) * dim + i % dim]);
 }
 
-// One warp per (head, query) row; a row of up to 32 * N keys stays in registers (one read of
-// the scores, one write of the probabilities).
-template <int N>
-__global__ void softmax_rel_bias_kernel(const float* __restrict__ s, __nv_bfloat16* __restrict__ p,
-                                        const float* __restrict__ pos, const int32_t* __restrict__ bucket,
-                                        int64_t center, const uint8_t* __restrict__ key_mask, int heads, int len) {
-  const int64_t row = blockIdx.x * static_cast<int64_t>(blockDim.x / 32) + threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
-  if (row >= static_cast<int64_t>(heads) * len) return;
-  const int h = static_cast<int>(row / len), i = static_cast<int>(row % len);
-  const float* sr = s + row * len;
-  __nv_bfloat16* pr = p + row * len;
-  const int32_t* b = bucket + center - i;  // b[j] = bucket of (j - i)
-  float v[N];
-  float mx = -INFINITY;
-#pragma unroll
-  for (int k = 0; k < N; ++k) {
-    const int j = lane + 32 * k;
-    v[k] = (j < len && key_mask[j]) ? sr[j] + pos[b[j] * heads + h] : -INFINITY;
-    mx = fmaxf(mx, v[k]);
-  }
-  mx = warp_max(mx);
-  if (mx == -INFINITY) {  // no key left: uniform, as the CPU reference does
-    for (int j = lane; j < len; j += 32) pr[j] = __float2bfloat16_rn(1.0f / static_cast<float>(len));
-    return;
-  }
-  float sum = 0.0f;
-#pragma unroll
-  for (int k = 0; k < N; ++k) {
-    v[k] = __expf(v[k] - mx);  // exp(-inf) = 0 for masked keys
-    sum += v[k];
-  }
-  const float inv = 1.0f / warp_sum(sum);
-#pragma unroll
-  for (int k = 0; k < N; ++k) {
-    const int j = lane + 32 * k;
-    if (j < len) pr[j] = __float2bfloat16_rn(v[k] * inv);
-  }
-}
-
-// Any length: three passes over the row (max, sum, write).
-__global__ void softmax_rel_bias_long_kernel(const float* __restrict__ s, __nv_bfloat16* __restrict__ p,
-                                             const float* __restrict__ pos, const int32_t* __restrict__ bucket,
-                                             int64_t center, const uint8_t* __restrict__ key_mask, int heads, int len) {
-  const int64_t row = blockIdx.x * static_cast<int64_t>(blockDim.x / 32) + threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
-  if (row >= static_cast<int64_t>(heads) * len) return;
-  const int h = static_cast<int>(row / len), i = static_cast<int>(row % len);
-  const float* sr = s + row * len;
-  __nv_bfloat16* pr = p + row * len;
-  const int32_t* b = bucket + center - i;
-  auto logit = [&](int j) { return key_mask[j] ? sr[j] + pos[b[j] * heads + h] : -INFINITY; };
-  float mx = -INFINITY;
-  for (int j = lane; j < len; j += 32) mx = fmaxf(mx, logit(j));
-  mx = warp_max(mx);
-  if (mx == -INFINITY) {
-    for (int j = lane; j < len; j += 32) pr[j] = __float2bfloat16_rn(1.0f / static_cast<float>(len));
-    return;
-  }
-  float sum = 0.0f;
-  for (int j = lane; j < len; j += 32) sum += __expf(logit(j) - mx);
-  const float inv = 1.0f / warp_sum(sum);
-  for (int j = lane; j < len; j += 32) pr[j] = __float2bfloat16_rn(__expf(logit(j) - mx) * inv);
-}
-
 int grid_for(int64_t n) {
   const int64_t b = (n + kThreads - 1) / kThreads;
   return static_cast<int>(b < 65536 * 4 ? b : 65536 * 4);
@@ -144,23 +79,6 @@ void embedding_gather(const void* table, const int32_t* ids, float* x, int64_t r
   if (rows * dim == 0) return;
   embedding_gather_kernel<<<grid_for(rows * dim), kThreads, 0, st(stream)>>>(
       static_cast<const __nv_bfloat16*>(table), ids, x, rows, dim);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void t5_softmax_rel_bias(const float* s, void* p, const float* pos, const int32_t* bucket, int64_t center,
-                         const uint8_t* key_mask, int64_t heads, int64_t len, void* stream) {
-  const int64_t rows = heads * len;
-  if (rows == 0) return;
-  const int warps = kThreads / 32;
-  const unsigned g = static_cast<unsigned>((rows + warps - 1) / warps);
-  auto* out = static_cast<__nv_bfloat16*>(p);
-  const int H = static_cast<int>(heads), L = static_cast<int>(len);
-  if (len <= 128)
-    softmax_rel_bias_kernel<4><<<g, kThreads, 0, st(stream)>>>(s, out, pos, bucket, center, key_mask, H, L);
-  else if (len <= 512)
-    softmax_rel_bias_kernel<16><<<g, kThreads, 0, st(stream)>>>(s, out, pos, bucket, center, key_mask, H, L);
-  else
-    softmax_rel_bias_long_kernel<<<g, kThreads, 0, st(stream)>>>(s, out, pos, bucket, center, key_mask, H, L);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

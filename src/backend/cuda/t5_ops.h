@@ -16,12 +16,4 @@ void t5_gated_gelu(const float* gf, void* out, int64_t rows, int64_t ffn, void* 
 void embedding_gather(const void* table, const int32_t* ids, float* x, int64_t rows, int64_t dim,
                       void* stream = nullptr);
 
-// The masked softmax of T5 attention with a relative position bias, f32, one row per (head,
-// query): p[h, i, j] = softmax_j(s[h, i, j] + pos[bucket[j - i + center], h]) over the keys j
-// with key_mask[j] != 0 (padded keys get probability 0; a row with no key left is uniform).
-// s: [heads, len, len] f32; p: [heads, len, len] bf16; pos: [buckets, heads] f32;
-// bucket: i32 indexed by (j - i + center), center >= len - 1; key_mask: [len] u8.
-void t5_softmax_rel_bias(const float* s, void* p, const float* pos, const int32_t* bucket, int64_t center,
-                         const uint8_t* key_mask, int64_t heads, int64_t len, void* stream = nullptr);
-
 }  // namespace jenga::cuda

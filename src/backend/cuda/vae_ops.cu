@@ -113,35 +113,6 @@ __device__ float warp_sum(float v) {
   return v;
 }
 
-__device__ float block_reduce(float v, bool is_max, float* smem) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-  for (int o = 16; o > 0; o >>= 1) {
-    const float u = __shfl_xor_sync(0xffffffffu, v, o);
-    v = is_max ? fmaxf(v, u) : v + u;
-  }
-  __syncthreads();
-  if (lane == 0) smem[warp] = v;
-  __syncthreads();
-  v = smem[0];
-  for (int i = 1; i < nw; ++i) v = is_max ? fmaxf(v, smem[i]) : v + smem[i];
-  return v;
-}
-
-template <typename O>
-__global__ void softmax_rows_kernel(const float* s, O* p, int64_t cols, float scale) {
-  __shared__ float smem[32];
-  const float* row = s + blockIdx.x * cols;
-  O* out = p + blockIdx.x * cols;
-  float m = -INFINITY;
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) m = fmaxf(m, row[i]);
-  m = block_reduce(m, true, smem) * scale;
-  float sum = 0.0f;
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum += expf(row[i] * scale - m);
-  sum = block_reduce(sum, false, smem);
-  const float inv = 1.0f / sum;
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) out[i] = to_out<O>(expf(row[i] * scale - m) * inv);
-}
-
 __global__ void f32_to_bf16_kernel(const float* src, __nv_bfloat16* dst, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
     dst[i] = __float2bfloat16_rn(src[i]);
@@ -180,17 +151,6 @@ void im2col(const Im2colParams& p, void* stream) {
     launch_im2col<__nv_bfloat16, float>(p, as_stream(stream));
   else
     launch_im2col<__nv_bfloat16, __nv_bfloat16>(p, as_stream(stream));
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t cols, float scale, void* stream) {
-  if (rows <= 0) return;
-  if (p_f32)
-    softmax_rows_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(s, static_cast<float*>(p), cols,
-                                                                                   scale);
-  else
-    softmax_rows_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(
-        s, static_cast<__nv_bfloat16*>(p), cols, scale);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

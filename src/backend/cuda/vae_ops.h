@@ -30,10 +30,6 @@ struct Im2colParams {
 };
 void im2col(const Im2colParams& p, void* stream = nullptr);
 
-// p = softmax(s * scale) per row. s: [rows, cols] f32; p: [rows, cols] bf16 (f32 with p_f32).
-void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t cols, float scale,
-                  void* stream = nullptr);
-
 // dst = bf16(src), n values.
 void f32_to_bf16(const float* src, void* dst, int64_t n, void* stream = nullptr);
 

@@ -9,6 +9,7 @@
 #include "backend/cuda/hunyuan_vae_ops.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/norm.h"
+#include "backend/cuda/softmax.h"
 #include "backend/cuda/vae_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"

@@ -13,6 +13,7 @@
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/norm.h"
 #include "backend/cuda/rope.h"
+#include "backend/cuda/softmax.h"
 #include "backend/cuda/t5_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -175,7 +176,7 @@ Tensor LlamaTextEncoderCuda::encode(std::span<const int64_t> ids, std::span<cons
       sc.d = s.data(), sc.ldd = L;
       sc.ab_f32 = true;
       I.gemm.run(sc);
-      cuda::causal_masked_softmax(s.data_as<float>(), km.data_as<uint8_t>(), L, scale);
+      cuda::softmax_causal_masked(s.data_as<float>(), km.data_as<uint8_t>(), L, scale);
       cuda::MatmulArgs pv;  // o_h = p v_g
       pv.m = L, pv.n = hd, pv.k = L;
       pv.a = s.data(), pv.lda = L;

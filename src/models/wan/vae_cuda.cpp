@@ -15,6 +15,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/norm.h"
+#include "backend/cuda/softmax.h"
 #include "backend/cuda/vae_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"
