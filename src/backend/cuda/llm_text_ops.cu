@@ -19,25 +19,11 @@ __global__ void f16_to_f32_kernel(const __half* __restrict__ src, float* __restr
   if (i < n) dst[i] = __half2float(src[i]);
 }
 
-__global__ void silu_mul_kernel(float* __restrict__ g, const float* __restrict__ u, int64_t n) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i < n) {
-    const float v = g[i];
-    g[i] = v / (1.0f + expf(-v)) * u[i];
-  }
-}
-
 }  // namespace
 
 void f16_to_f32(const void* src, float* dst, int64_t n, void* stream) {
   if (n <= 0) return;
   f16_to_f32_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(static_cast<const __half*>(src), dst, n);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void silu_mul(float* g, const float* u, int64_t n, void* stream) {
-  if (n <= 0) return;
-  silu_mul_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(g, u, n);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -9,7 +9,4 @@ namespace jenga::cuda {
 // dst[i] = f32(src[i]); src: fp16 [n].
 void f16_to_f32(const void* src, float* dst, int64_t n, void* stream = nullptr);
 
-// g = silu(g) * u, n values f32.
-void silu_mul(float* g, const float* u, int64_t n, void* stream = nullptr);
-
 }  // namespace jenga::cuda

@@ -94,14 +94,6 @@ __global__ void gated_residual_vec_kernel(float* __restrict__ x, const __nv_bflo
   }
 }
 
-__global__ void silu_bf16_kernel(__nv_bfloat16* x, int64_t n) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const float v = __bfloat162float(x[i]);
-    x[i] = __float2bfloat16_rn(v / (1.0f + __expf(-v)));
-  }
-}
-
 __global__ void broadcast_row_kernel(const __nv_bfloat16* __restrict__ src, __nv_bfloat16* dst, int64_t stride,
                                      int64_t rows, int64_t dim) {
   const int64_t n = rows * dim;
@@ -136,12 +128,6 @@ void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows
   }
   gated_residual_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       x, static_cast<const __nv_bfloat16*>(y), gate, n, dim);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void silu_bf16(void* x, int64_t n, void* stream) {
-  if (n == 0) return;
-  silu_bf16_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(static_cast<__nv_bfloat16*>(x), n);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

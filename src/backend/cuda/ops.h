@@ -5,9 +5,6 @@
 
 namespace jenga::cuda {
 
-// x = SiLU(x) in place, bf16 [n] (an MLP activation the GEMM epilogues lack).
-void silu_bf16(void* x, int64_t n, void* stream = nullptr);
-
 // Every row of dst [rows, dim] (row stride dst_stride elements) = src [dim], bf16.
 void broadcast_row_bf16(const void* src, void* dst, int64_t dst_stride, int64_t rows, int64_t dim,
                         void* stream = nullptr);

@@ -38,20 +38,6 @@ __device__ void store<float>(float* p, float v) { *p = v; }
 template <>
 __device__ void store<__nv_bfloat16>(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
-__global__ void gated_gelu_kernel(const float* __restrict__ gf, __nv_bfloat16* __restrict__ out, int64_t rows,
-                                  int64_t ffn) {
-  const int64_t n = rows * ffn;
-  const float c = 0.7978845608028654f;  // sqrt(2 / pi)
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = i / ffn, j = i % ffn;
-    const float g = gf[r * 2 * ffn + j];
-    const float f = gf[r * 2 * ffn + ffn + j];
-    const float gelu = 0.5f * g * (1.0f + tanhf(c * (g + 0.044715f * g * g * g)));
-    out[i] = __float2bfloat16_rn(gelu * f);
-  }
-}
-
 __global__ void embedding_gather_kernel(const __nv_bfloat16* __restrict__ table, const int32_t* __restrict__ ids,
                                         float* __restrict__ x, int64_t rows, int64_t dim) {
   const int64_t n = rows * dim;
@@ -68,12 +54,6 @@ int grid_for(int64_t n) {
 cudaStream_t st(void* s) { return static_cast<cudaStream_t>(s); }
 
 }  // namespace
-
-void t5_gated_gelu(const float* gf, void* out, int64_t rows, int64_t ffn, void* stream) {
-  if (rows * ffn == 0) return;
-  gated_gelu_kernel<<<grid_for(rows * ffn), kThreads, 0, st(stream)>>>(gf, static_cast<__nv_bfloat16*>(out), rows, ffn);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
 
 void embedding_gather(const void* table, const int32_t* ids, float* x, int64_t rows, int64_t dim, void* stream) {
   if (rows * dim == 0) return;

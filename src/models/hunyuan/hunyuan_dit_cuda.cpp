@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backend/cuda/activation.h"
 #include "backend/cuda/attention.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/activation.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_upload.h"
@@ -223,7 +224,7 @@ void T5EncoderCuda::forward(const int32_t* ids, const uint8_t* key_mask, int64_t
     const int64_t rows = last ? out_rows : L;
     cuda::rms_norm_f32(x, l.norm2.data_as<float>(), h, false, rows, D, kEps, s);
     I.gemm.linear_f32(h, l.gate_fc1.data(), gf, rows, 2 * F, D, false, s);
-    cuda::t5_gated_gelu(gf, u, rows, F, s);
+    cuda::gated_gelu_tanh(gf, u, rows, F, s);
     I.gemm.linear_f32(u, l.fc2.data(), x, rows, D, F, true, s);
     if (!last) cuda::rms_norm_f32(x, I.layers[i + 1].norm1.data_as<float>(), h, false, L, D, kEps, s);
   }
