@@ -5,9 +5,9 @@
 
 #include "backend/cpu/gemm.h"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/elementwise.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/norm.h"
-#include "backend/cuda/ops.h"
 #include "backend/cuda/patch.h"
 #include "backend/cuda/rope.h"
 #include "backend/cuda/vec_ops.h"

@@ -51,11 +51,6 @@ __global__ void hy_upsample_kernel(const float* x, float* y, int64_t t, int64_t 
   }
 }
 
-__global__ void hy_add_kernel(float* y, const float* x, int64_t n) {
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < n; e += int64_t{gridDim.x} * blockDim.x)
-    y[e] += x[e];
-}
-
 }  // namespace
 
 void hy_im2col(const HyIm2colParams& p, void* stream) {
@@ -66,11 +61,6 @@ void hy_im2col(const HyIm2colParams& p, void* stream) {
 void hy_upsample(const float* x, float* y, int64_t t, int64_t h, int64_t w, int64_t c, int tf, int sf, void* stream) {
   hy_upsample_kernel<<<blocks_for((1 + tf * (t - 1)) * h * sf * w * sf * c, 256), 256, 0, as_stream(stream)>>>(
       x, y, t, h, w, c, tf, sf);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void hy_add(float* y, const float* x, int64_t n, void* stream) {
-  hy_add_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(y, x, n);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -28,7 +28,4 @@ void hy_im2col(const HyIm2colParams& p, void* stream = nullptr);
 void hy_upsample(const float* x, float* y, int64_t t, int64_t h, int64_t w, int64_t c, int tf, int sf,
                  void* stream = nullptr);
 
-// y[i] += x[i], n values.
-void hy_add(float* y, const float* x, int64_t n, void* stream = nullptr);
-
 }  // namespace jenga::cuda

@@ -4,9 +4,9 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/elementwise.h"
 #include "backend/cuda/kernel_util.cuh"
 #include "backend/cuda/norm.h"
-#include "backend/cuda/ops.h"
 
 namespace jenga::cuda {
 namespace {

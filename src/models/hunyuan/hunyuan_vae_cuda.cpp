@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/elementwise.h"
 #include "backend/cuda/hunyuan_vae_ops.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/norm.h"
@@ -139,9 +140,9 @@ struct HunyuanVaeCuda::Impl {
     h = conv(r.conv2, h);
     if (r.shortcut) {
       const DClip s = conv(*r.shortcut, x);
-      cuda::hy_add(h.p(), s.p(), h.pixels() * h.c);
+      cuda::add_inplace(h.p(), s.p(), h.pixels() * h.c);
     } else {
-      cuda::hy_add(h.p(), x.p(), h.pixels() * h.c);
+      cuda::add_inplace(h.p(), x.p(), h.pixels() * h.c);
     }
     return h;
   }
@@ -177,7 +178,7 @@ struct HunyuanVaeCuda::Impl {
       mm.run(pv);
     }
     DClip y = conv(a.out, o);
-    cuda::hy_add(y.p(), x.p(), y.pixels() * y.c);
+    cuda::add_inplace(y.p(), x.p(), y.pixels() * y.c);
     return y;
   }
 };

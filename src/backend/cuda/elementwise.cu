@@ -1,26 +1,15 @@
 #include <cuda_bf16.h>
+#include <cuda_runtime.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
-#include "backend/cuda/ops.h"
+#include "backend/cuda/elementwise.h"
+#include "backend/cuda/kernel_util.cuh"
 
 namespace jenga::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-
-__device__ float block_sum(float v) {
-  __shared__ float warp_sums[kThreads / 32];
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  __syncthreads();  // warp_sums may still be read by a previous call
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  float t = lane < kThreads / 32 ? warp_sums[lane] : 0.0f;
-  for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
-  return t;
-}
 
 __global__ void gated_residual_kernel(float* __restrict__ x, const __nv_bfloat16* __restrict__ y,
                                       const float* __restrict__ gate, int64_t n, int64_t dim) {
@@ -29,45 +18,6 @@ __global__ void gated_residual_kernel(float* __restrict__ x, const __nv_bfloat16
     const float g = gate ? gate[i % dim] : 1.0f;
     x[i] += __bfloat162float(y[i]) * g;
   }
-}
-
-__global__ void add_broadcast_kernel(const float* __restrict__ a, const float* __restrict__ b,
-                                     float* __restrict__ out, int64_t n, int64_t b_len) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    out[i] = a[i] + b[i % b_len];
-}
-
-// Sums over a block of any multiple-of-32 size (<= 1024), two values at once.
-__device__ float2 block_sum2(float2 v) {
-  __shared__ float2 warp_sums[32];
-  for (int o = 16; o > 0; o >>= 1) {
-    v.x += __shfl_xor_sync(0xffffffffu, v.x, o);
-    v.y += __shfl_xor_sync(0xffffffffu, v.y, o);
-  }
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
-  if (lane == 0) warp_sums[warp] = v;
-  __syncthreads();
-  float2 t = lane < warps ? warp_sums[lane] : make_float2(0.0f, 0.0f);
-  for (int o = 16; o > 0; o >>= 1) {
-    t.x += __shfl_xor_sync(0xffffffffu, t.x, o);
-    t.y += __shfl_xor_sync(0xffffffffu, t.y, o);
-  }
-  return t;
-}
-
-__device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
-
-// Sum of squares of 8 bf16 values packed in 16 bytes.
-__device__ __forceinline__ float sum_squares8(const uint4& v) {
-  const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&v);
-  float s = 0.0f;
-#pragma unroll
-  for (int e = 0; e < 4; ++e) {
-    const float2 f = __bfloat1622float2(p[e]);
-    s += f.x * f.x + f.y * f.y;
-  }
-  return s;
 }
 
 // x += y * gate, 8 elements a thread (dim % 8 == 0).
@@ -94,6 +44,13 @@ __global__ void gated_residual_vec_kernel(float* __restrict__ x, const __nv_bflo
   }
 }
 
+__global__ void add_broadcast_kernel(const float* __restrict__ a, const float* __restrict__ b,
+                                     float* __restrict__ out, int64_t n, int64_t b_len) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    out[i] = a[i] + b[i % b_len];
+}
+
 __global__ void broadcast_row_kernel(const __nv_bfloat16* __restrict__ src, __nv_bfloat16* dst, int64_t stride,
                                      int64_t rows, int64_t dim) {
   const int64_t n = rows * dim;
@@ -102,19 +59,16 @@ __global__ void broadcast_row_kernel(const __nv_bfloat16* __restrict__ src, __nv
     dst[(i / dim) * stride + i % dim] = src[i % dim];
 }
 
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
-
-// Threads for a row of nv vectors at VPT vectors a thread: a multiple of 32.
-unsigned row_threads(int64_t nv, int vpt) { return static_cast<unsigned>(((nv + vpt - 1) / vpt + 31) / 32 * 32); }
-
-int grid_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(b < 65536 * 4 ? b : 65536 * 4);
+__global__ void add_inplace_kernel(float* y, const float* x, int64_t n) {
+  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < n; e += int64_t{gridDim.x} * blockDim.x)
+    y[e] += x[e];
 }
 
-}  // namespace
+__global__ void axpby_kernel(float* y, float a, const float* x, float b, int64_t n) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i < n) y[i] = b == 0.0f ? a * x[i] : a * x[i] + b * y[i];
+}
 
-namespace {
 }  // namespace
 
 void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows, int64_t dim, void* stream) {
@@ -131,6 +85,12 @@ void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
+void add_broadcast(const float* a, const float* b, float* out, int64_t n, int64_t b_len, void* stream) {
+  if (n == 0) return;
+  add_broadcast_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(a, b, out, n, b_len);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
 void broadcast_row_bf16(const void* src, void* dst, int64_t dst_stride, int64_t rows, int64_t dim, void* stream) {
   if (rows <= 0 || dim <= 0) return;
   broadcast_row_kernel<<<grid_for(rows * dim), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
@@ -138,9 +98,14 @@ void broadcast_row_bf16(const void* src, void* dst, int64_t dst_stride, int64_t 
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-void add_broadcast(const float* a, const float* b, float* out, int64_t n, int64_t b_len, void* stream) {
-  if (n == 0) return;
-  add_broadcast_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(a, b, out, n, b_len);
+void add_inplace(float* y, const float* x, int64_t n, void* stream) {
+  add_inplace_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(y, x, n);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void axpby(float* y, float a, const float* x, float b, int64_t n, void* stream) {
+  if (n <= 0) return;
+  axpby_kernel<<<blocks_exact(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(y, a, x, b, n);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
