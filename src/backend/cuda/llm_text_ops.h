@@ -6,7 +6,4 @@
 
 namespace jenga::cuda {
 
-// dst[i] = f32(src[i]); src: fp16 [n].
-void f16_to_f32(const void* src, float* dst, int64_t n, void* stream = nullptr);
-
 }  // namespace jenga::cuda

@@ -113,11 +113,6 @@ __device__ float warp_sum(float v) {
   return v;
 }
 
-__global__ void f32_to_bf16_kernel(const float* src, __nv_bfloat16* dst, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
-    dst[i] = __float2bfloat16_rn(src[i]);
-}
-
 __global__ void latent_frame_kernel(const float* z, int64_t c, int64_t T, int64_t t, int64_t hw, const float* mean,
                                     const float* inv_std, float* out) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < hw * c; i += int64_t{gridDim.x} * blockDim.x) {
@@ -151,12 +146,6 @@ void im2col(const Im2colParams& p, void* stream) {
     launch_im2col<__nv_bfloat16, float>(p, as_stream(stream));
   else
     launch_im2col<__nv_bfloat16, __nv_bfloat16>(p, as_stream(stream));
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void f32_to_bf16(const float* src, void* dst, int64_t n, void* stream) {
-  if (n <= 0) return;
-  f32_to_bf16_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(src, static_cast<__nv_bfloat16*>(dst), n);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -30,9 +30,6 @@ struct Im2colParams {
 };
 void im2col(const Im2colParams& p, void* stream = nullptr);
 
-// dst = bf16(src), n values.
-void f32_to_bf16(const float* src, void* dst, int64_t n, void* stream = nullptr);
-
 // One latent frame, de-normalised as official (z / (1/std) + mean) and made channels-last.
 // z: [c, T, hw] f32; mean, inv_std: [c] f32 (device); out: [hw, c] f32.
 void vae_latent_frame(const float* z, int64_t c, int64_t T, int64_t t, int64_t hw, const float* mean,

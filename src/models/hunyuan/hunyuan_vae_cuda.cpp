@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "backend/cuda/convert.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/elementwise.h"
 #include "backend/cuda/hunyuan_vae_ops.h"

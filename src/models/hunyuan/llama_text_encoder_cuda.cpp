@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backend/cuda/activation.h"
+#include "backend/cuda/convert.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_upload.h"

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/cuda/buffer_pool.h"
+#include "backend/cuda/convert.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/matmul.h"
