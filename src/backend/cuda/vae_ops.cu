@@ -18,96 +18,6 @@ int blocks_for(int64_t n, int threads) {
   return static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, int64_t{1} << 20));
 }
 
-// Eight consecutive channels: loaded as floats, stored as bf16 (one 16-byte store) or f32.
-__device__ void load8(const float* p, float (&v)[8]) {
-  const float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];
-  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-}
-__device__ void load8(const __nv_bfloat16* p, float (&v)[8]) {
-  const uint4 u = *reinterpret_cast<const uint4*>(p);
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
-  for (int i = 0; i < 4; ++i) {
-    const float2 f = __bfloat1622float2(h[i]);
-    v[2 * i] = f.x, v[2 * i + 1] = f.y;
-  }
-}
-__device__ void store8(__nv_bfloat16* o, const float (&v)[8]) {
-  uint4 u;
-  __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&u);
-  for (int i = 0; i < 4; ++i) h[i] = __floats2bfloat162_rn(v[2 * i], v[2 * i + 1]);
-  *reinterpret_cast<uint4*>(o) = u;
-}
-__device__ void store8(float* o, const float (&v)[8]) {
-  reinterpret_cast<float4*>(o)[0] = make_float4(v[0], v[1], v[2], v[3]);
-  reinterpret_cast<float4*>(o)[1] = make_float4(v[4], v[5], v[6], v[7]);
-}
-template <typename O>
-__device__ O to_out(float v);
-template <>
-__device__ __nv_bfloat16 to_out<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-template <>
-__device__ float to_out<float>(float v) { return v; }
-
-// One warp per im2col row (output pixel): the row's position is decoded once; lanes walk the
-// (tap, channel group) pairs with incremental counters, so no per-element integer division.
-constexpr int kIm2colWarps = 8;
-
-template <typename T, typename O, int V>
-__global__ void __launch_bounds__(kIm2colWarps * 32) im2col_kernel(Im2colParams p) {
-  __shared__ int3 taps_s[64];  // (dt, di, dj) per tap; kt*kh*kw <= 64 checked on the host
-  const int taps = p.kt * p.kh * p.kw;
-  for (int t = threadIdx.x; t < taps; t += blockDim.x) taps_s[t] = make_int3(t / (p.kh * p.kw), (t / p.kw) % p.kh, t % p.kw);
-  __syncthreads();
-  const int groups = static_cast<int>(p.cin / V);
-  const int64_t hs = p.up2 ? p.h / 2 : p.h, ws = p.up2 ? p.w / 2 : p.w, fs = hs * ws * p.cin;
-  const T* s0 = static_cast<const T*>(p.src0);
-  const T* s1 = static_cast<const T*>(p.src1);
-  const int lane = threadIdx.x & 31;
-  const int first_tap = lane / groups, first_g = lane % groups;
-  const int step_tap = 32 / groups, step_g = 32 % groups;
-  for (int64_t r = blockIdx.x * int64_t{kIm2colWarps} + threadIdx.x / 32; r < p.rows; r += int64_t{gridDim.x} * kIm2colWarps) {
-    const int64_t row = p.row0 + r;
-    const int64_t ox = row % p.wo, rest = row / p.wo, oy = rest % p.ho, j = rest / p.ho;
-    const int64_t y0 = oy * p.stride - p.pad_top, x0 = ox * p.stride - p.pad_left;
-    O* dst = static_cast<O*>(p.out) + r * p.ldk;
-    int tap = first_tap, g = first_g;
-    while (tap < taps) {
-      const int3 d = taps_s[tap];
-      const int64_t iy = y0 + d.y, ix = x0 + d.z;
-      const bool inside = iy >= 0 && iy < p.h && ix >= 0 && ix < p.w;
-      O* o = dst + static_cast<int64_t>(tap) * p.cin + g * V;
-      const T* src = nullptr;
-      if (inside) {
-        const int64_t fw = j * p.tstride + d.x;
-        const T* base = fw < p.n0 ? s0 + fw * fs : s1 + (fw - p.n0) * fs;
-        const int64_t sy = p.up2 ? iy >> 1 : iy, sx = p.up2 ? ix >> 1 : ix;
-        src = base + (sy * ws + sx) * p.cin + g * V;
-      }
-      if constexpr (V == 8 && std::is_same_v<T, __nv_bfloat16> && std::is_same_v<O, __nv_bfloat16>) {
-        *reinterpret_cast<uint4*>(o) = src ? *reinterpret_cast<const uint4*>(src) : make_uint4(0, 0, 0, 0);
-      } else if constexpr (V == 8) {
-        float v[8] = {};
-        if (src) load8(src, v);
-        store8(o, v);
-      } else {
-        *o = to_out<O>(src ? static_cast<float>(*src) : 0.0f);
-      }
-      tap += step_tap, g += step_g;
-      if (g >= groups) g -= groups, ++tap;
-    }
-  }
-}
-
-template <typename T, typename O>
-void launch_im2col(const Im2colParams& p, cudaStream_t s) {
-  const bool vec = p.cin % 8 == 0 && p.ldk % 8 == 0;
-  const int64_t blocks = std::min<int64_t>((p.rows + kIm2colWarps - 1) / kIm2colWarps, int64_t{1} << 20);
-  if (vec)
-    im2col_kernel<T, O, 8><<<static_cast<unsigned>(blocks), kIm2colWarps * 32, 0, s>>>(p);
-  else
-    im2col_kernel<T, O, 1><<<static_cast<unsigned>(blocks), kIm2colWarps * 32, 0, s>>>(p);
-}
-
 __device__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
@@ -134,20 +44,6 @@ __global__ void frames_to_planar_kernel(const float* src, int64_t t, int64_t hw,
 }
 
 }  // namespace
-
-void im2col(const Im2colParams& p, void* stream) {
-  if (p.rows <= 0) return;
-  if (p.kt * p.kh * p.kw > 64) throw Error("im2col: kernels of more than 64 taps are not supported");
-  if (p.f32_input && p.out_f32)
-    launch_im2col<float, float>(p, as_stream(stream));
-  else if (p.f32_input)
-    launch_im2col<float, __nv_bfloat16>(p, as_stream(stream));
-  else if (p.out_f32)
-    launch_im2col<__nv_bfloat16, float>(p, as_stream(stream));
-  else
-    launch_im2col<__nv_bfloat16, __nv_bfloat16>(p, as_stream(stream));
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
 
 void vae_latent_frame(const float* z, int64_t c, int64_t T, int64_t t, int64_t hw, const float* mean,
                       const float* inv_std, float* out, void* stream) {

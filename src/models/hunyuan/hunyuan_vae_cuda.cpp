@@ -9,6 +9,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/elementwise.h"
 #include "backend/cuda/hunyuan_vae_ops.h"
+#include "backend/cuda/im2col.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/norm.h"
 #include "backend/cuda/softmax.h"
@@ -112,11 +113,11 @@ struct HunyuanVaeCuda::Impl {
     Tensor col = Tensor::empty(DType::BF16, Shape{tile * c.ldk}, Device::CUDA);
     for (int64_t r0 = 0; r0 < rows; r0 += tile) {
       const int64_t n = std::min(tile, rows - r0);
-      cuda::HyIm2colParams p;
+      cuda::Im2colReplicateParams p;
       p.x = x.p(), p.t = x.t, p.h = x.h, p.w = x.w, p.cin = x.c;
       p.kt = c.kt, p.kh = c.kh, p.kw = c.kw, p.tstride = c.tstride, p.sstride = c.sstride;
       p.ho = ho, p.wo = wo, p.row0 = r0, p.rows = n, p.out = col.data(), p.ldk = c.ldk;
-      cuda::hy_im2col(p);
+      cuda::im2col_replicate(p);
       cuda::MatmulArgs a;
       a.m = n, a.n = c.cout, a.k = c.ldk;
       a.a = col.data(), a.lda = c.ldk;

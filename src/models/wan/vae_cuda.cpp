@@ -14,6 +14,7 @@
 #include "backend/cuda/convert.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/im2col.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/norm.h"
 #include "backend/cuda/softmax.h"
