@@ -8,12 +8,11 @@
 #include "backend/cuda/convert.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/elementwise.h"
-#include "backend/cuda/hunyuan_vae_ops.h"
 #include "backend/cuda/im2col.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/norm.h"
 #include "backend/cuda/softmax.h"
-#include "backend/cuda/vae_ops.h"
+#include "backend/cuda/video_layout.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_vae_tiling.h"
@@ -236,7 +235,7 @@ HyClip HunyuanVaeCuda::decode_tile(const HyClip& z) {
     for (const auto& r : s.resnets) x = d.resnet(r, x);
     if (s.up) {
       DClip u(1 + s.tf * (x.t - 1), x.h * s.sf, x.w * s.sf, x.c);
-      cuda::hy_upsample(x.p(), u.p(), x.t, x.h, x.w, x.c, s.tf, s.sf);
+      cuda::upsample_nearest_causal(x.p(), u.p(), x.t, x.h, x.w, x.c, s.tf, s.sf);
       x = d.conv(*s.up, u);
     }
   }
