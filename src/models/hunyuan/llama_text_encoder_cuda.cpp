@@ -11,12 +11,10 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_upload.h"
-#include "backend/cuda/llm_text_ops.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/norm.h"
 #include "backend/cuda/rope.h"
 #include "backend/cuda/softmax.h"
-#include "backend/cuda/t5_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"
 
