@@ -1,6 +1,9 @@
 /* The C API end to end on the built-in tiny model, compiled as C99 against include/jenga/jenga.h:
- * open, generate (progress, log), the same latents and video as `jenga generate`, a usage error,
- * cancellation (no output written), bad handles. Exit 0 when every check holds. */
+ * open, generate (progress, log), the same latents and video as `jenga generate`, a batch of
+ * jobs, the checks without a model, struct_size (an older caller's struct, an uninitialised one),
+ * a usage error, cancellation (no output written), a group of one process, bad handles. Exit 0
+ * when every check holds. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +141,58 @@ int main(void) {
   CHECK(jenga_generate(m, &gp, on_progress, on_log, on_cancel, &seen) == JENGA_ERROR_CANCELLED);
   CHECK(strstr(jenga_last_error(), "cancelled") != NULL);
   CHECK(file_size(out_c) < 0);
+
+  /* The checks without a model: the same usage error, and a good request passes. */
+  gp.frames = 4;
+  CHECK(jenga_check_generate(&gp) == JENGA_ERROR_USAGE);
+  CHECK(jenga_last_status() == JENGA_ERROR_USAGE);
+  CHECK(strstr(jenga_last_error(), "--frames 4") != NULL);
+  gp.frames = 5;
+  CHECK(jenga_check_generate(&gp) == JENGA_OK);
+  CHECK(jenga_last_status() == JENGA_OK && strcmp(jenga_last_error(), "") == 0);
+
+  /* struct_size: an uninitialised struct is refused; a caller built against an older, shorter
+   * struct gets the defaults for what it lacks (here everything past `prompt`: no output). */
+  {
+    jenga_generate_params bad = gp;
+    bad.struct_size = 0;
+    CHECK(jenga_check_generate(&bad) == JENGA_ERROR_USAGE);
+    CHECK(strstr(jenga_last_error(), "jenga_generate_params_init") != NULL);
+    bad.struct_size = sizeof bad + 8;
+    CHECK(jenga_check_generate(&bad) == JENGA_ERROR_USAGE);
+    CHECK(strstr(jenga_last_error(), "newer") != NULL);
+    jenga_generate_params old = gp;
+    old.struct_size = offsetof(jenga_generate_params, negative_prompt);
+    CHECK(jenga_check_generate(&old) == JENGA_ERROR_USAGE);
+    CHECK(strstr(jenga_last_error(), "no output") != NULL);
+  }
+
+  /* A batch of two jobs on the loaded weights: the first equals the single run above. */
+  {
+    char out_j1[128], lat_j1[128], out_j2[128];
+    snprintf(out_j1, sizeof out_j1, "%s/j1.y4m", dir);
+    snprintf(lat_j1, sizeof lat_j1, "%s/j1.safetensors", dir);
+    snprintf(out_j2, sizeof out_j2, "%s/j2.y4m", dir);
+    jenga_job jobs[2];
+    jobs[0].prompt = "a cat", jobs[0].output = out_j1, jobs[0].latents_out = lat_j1;
+    jobs[1].prompt = "a dog", jobs[1].output = out_j2, jobs[1].latents_out = NULL;
+    jenga_generate_params bp = gp;
+    bp.jobs = jobs, bp.n_jobs = 2;
+    memset(&seen, 0, sizeof seen);
+    seen.cancel_after = -1;
+    CHECK(jenga_generate(m, &bp, on_progress, on_log, on_cancel, &seen) == JENGA_OK);
+    CHECK(same_bytes(lat_a, lat_j1));
+    CHECK(same_bytes(out_a, out_j1));
+    CHECK(file_size(out_j2) > 0 && !same_bytes(out_a, out_j2));
+  }
+
+  /* Not launched by mpirun: a group of one. */
+  {
+    jenga_processes* g = jenga_processes_join();
+    CHECK(g != NULL);
+    CHECK(jenga_processes_rank(g) == 0 && jenga_processes_size(g) == 1);
+    jenga_processes_free(g);
+  }
 
   /* Bad handles. */
   CHECK(jenga_generate(NULL, &gp, NULL, NULL, NULL, NULL) == JENGA_ERROR_USAGE);

@@ -19,8 +19,8 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/random.h"
 #include "cli/bench_forward_timer.h"
-#include "backend/cuda/vec_ops.h"
 #include "core/tensor.h"
 #include "models/hunyuan/hunyuan_dit_cuda.h"
 #endif

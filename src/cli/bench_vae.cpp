@@ -16,7 +16,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
-#include "backend/cuda/vec_ops.h"
+#include "backend/cuda/random.h"
 #include "core/tensor.h"
 #include "io/safetensors.h"
 #include "models/wan/vae_cuda.h"

@@ -1,29 +1,25 @@
 // `jenga generate`: flags as stable-diffusion.cpp users know them.
+// The generate path goes through the C API (include/jenga/jenga.h): jenga_open and
+// jenga_generate get every flag; this file parses and checks flags, reads --prompts and prints
+// what the API's callbacks report.
 #include <algorithm>
 #include <charconv>
-#include <atomic>
-#include <csignal>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <optional>
 #include <vector>
 
-#include <fstream>
-
 #include "cli/commands.h"
 #include "core/error.h"
-#include "core/log.h"
-#include "dist/communicator.h"
-#include "io/safetensors.h"
+#include "core/interrupt.h"
 #include "io/file_checks.h"
 #include "io/mp4_libav.h"
 #include "io/utf8.h"
 #include "io/video_writer.h"
-#include "models/registry.h"
-#include "models/video_model.h"
-#include "pipeline/generate.h"
-#if JENGA_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
+#include "jenga/jenga.h"
+#include "pipeline/progress.h"
 
 namespace jenga::cli {
 
@@ -35,8 +31,8 @@ std::pair<int, int> parse_size(const std::string& flag, const std::string& value
     const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
     if (t.empty() || end != t.data() + t.size() || (ec != std::errc() && ec != std::errc::result_out_of_range) || v == 0)
       usage_fail("{} '{}' is not WIDTHxHEIGHT (e.g. 832x480)", flag, value);
-    if (ec == std::errc::result_out_of_range || v > static_cast<uint64_t>(kMaxSide))
-      usage_fail("{} '{}': width and height are at most {}", flag, value, kMaxSide);
+    if (ec == std::errc::result_out_of_range || v > static_cast<uint64_t>(JENGA_MAX_SIDE))
+      usage_fail("{} '{}': width and height are at most {}", flag, value, JENGA_MAX_SIDE);
     return static_cast<int>(v);
   };
   if (x == std::string::npos) usage_fail("{} '{}' is not WIDTHxHEIGHT (e.g. 832x480)", flag, value);
@@ -123,11 +119,70 @@ std::string numbered(const std::string& path, size_t i) {
   return (p.parent_path() / (p.stem().string() + tag + p.extension().string())).string();
 }
 
+// The C API's progress and notes drawn by the CLI's Progress (bar, lines, JSON or nothing), as
+// the pipeline's own Progress drew them: a phase ends when done reaches total, or early when the
+// next event (a phase, a note, the end of the call) comes first.
+class ProgressRelay {
+ public:
+  explicit ProgressRelay(Progress& progress) : progress_(progress) {}
+  ~ProgressRelay() { close(); }
+
+  static void on_progress(const char* phase, int done, int total, void* self) {
+    auto& r = *static_cast<ProgressRelay*>(self);
+    if (done == 0) {
+      r.close();
+      r.progress_.begin(phase, total);
+      r.open_ = true;
+    } else {
+      r.progress_.update(done);
+    }
+    if (done >= total) r.close();
+  }
+  static void on_log(jenga_log_level level, const char* text, void* self) {
+    auto& r = *static_cast<ProgressRelay*>(self);
+    if (level != JENGA_LOG_INFO) return;  // errors: main() prints the one the call fails with
+    r.close();
+    r.progress_.note(text);
+  }
+  // Ctrl-C / SIGTERM (core/interrupt.h) stop the call at its next event.
+  static int on_cancel(void*) { return interrupted() ? 1 : 0; }
+
+  void close() {
+    if (open_) progress_.end(), open_ = false;
+  }
+
+ private:
+  Progress& progress_;
+  bool open_ = false;
+};
+
+// A failed C API call as the exception main() reports: the API worded the message as main does
+// (core/error_report.h); a stop by a signal ends with the signal's message and exit code.
+[[noreturn]] void throw_status(jenga_status status) {
+  if (status == JENGA_ERROR_CANCELLED && interrupt_signal()) throw Interrupted(interrupt_signal());
+  if (status == JENGA_ERROR_USAGE) throw UsageError(jenga_last_error());
+  throw Error(jenga_last_error());
+}
+
+const char* cstr(const std::string& s) { return s.empty() ? nullptr : s.c_str(); }
+template <class T>
+const T* ptr(const std::optional<T>& v) {
+  return v ? &*v : nullptr;
+}
+
 void run_generate(const GenerateOptions& o) {
-  // A model generate cannot run yet (HunyuanVideo) fails here, from the safetensors headers alone,
-  // before any flag check that would not matter or any weight is read.
-  if (!o.model.empty()) reject_unrunnable_model("--model", o.model);
-  if (!o.diffusion_model.empty()) reject_unrunnable_model("--diffusion-model", o.diffusion_model);
+  jenga_open_params op;
+  jenga_open_params_init(&op);
+  op.diffusion_model = cstr(o.diffusion_model), op.vae = cstr(o.vae), op.t5xxl = cstr(o.t5xxl);
+  op.tokenizer = cstr(o.tokenizer);
+  op.text_encoder = cstr(o.text_encoder), op.text_encoder_2 = cstr(o.text_encoder_2);
+  op.tokenizer_2 = cstr(o.tokenizer_2);
+  op.accvideo = o.accvideo;
+  op.device = o.device.c_str();
+  op.offload = o.offload;
+  // A model generate cannot run yet (HunyuanVideo-I2V) fails here, from the safetensors headers
+  // alone, before any flag check that would not matter or any weight is read.
+  if (const jenga_status st = jenga_check_model(cstr(o.model), &op); st != JENGA_OK) throw_status(st);
   // No model: the built-in tiny model at a size that finishes in seconds, unless the user chose.
   const bool builtin = o.model.empty() && o.diffusion_model.empty() && o.vae.empty() && o.t5xxl.empty() &&
                        o.text_encoder.empty() && o.text_encoder_2.empty();
@@ -148,76 +203,81 @@ void run_generate(const GenerateOptions& o) {
   if (o.height) h = o.height;
   if (!o.model.empty() && !std::filesystem::exists(o.model))
     usage_fail("--model {}: no such file or folder", o.model);
-  T2VRequest r;
-  r.model_dir = o.model;
-  r.dit = o.diffusion_model, r.vae = o.vae, r.t5 = o.t5xxl, r.tokenizer = o.tokenizer;
-  r.text_encoder = o.text_encoder, r.text_encoder_2 = o.text_encoder_2, r.tokenizer_2 = o.tokenizer_2;
-  r.accvideo = o.accvideo;
-  r.embedded_guidance = o.embedded_cfg_scale;
-  r.prompt = o.prompt, r.negative_prompt = o.negative_prompt;
-  r.width = w, r.height = h, r.frames = frames, r.steps = steps;
-  r.seed = parse_seed(o.seed);
-  r.guide_scale = o.cfg_scale, r.shift = o.shift;
-  r.jenga = o.jenga;
-  r.attention = o.attention, r.svg = o.svg;
-  r.t5_cpu = o.t5_cpu;
-  r.offload = o.offload;
-  r.solver = o.solver, r.preset = o.preset, r.device = o.device;
-  r.output = o.output;
-  if (r.output.empty()) {
+  op.width = w, op.height = h, op.frames = frames;
+
+  // Every flag of the video, as the C API takes it (pointers into `o` and the locals below).
+  jenga_generate_params gp;
+  jenga_generate_params_init(&gp);
+  gp.prompt = cstr(o.prompt), gp.negative_prompt = cstr(o.negative_prompt);
+  gp.width = w, gp.height = h, gp.frames = frames, gp.steps = steps;
+  gp.seed = parse_seed(o.seed);
+  gp.cfg_scale = ptr(o.cfg_scale), gp.shift = ptr(o.shift), gp.embedded_cfg_scale = ptr(o.embedded_cfg_scale);
+  gp.preset = o.preset.c_str(), gp.solver = cstr(o.solver), gp.attention = cstr(o.attention);
+  const JengaOverrides& jo = o.jenga;
+  gp.sa_drop_rates = jo.sa_drop_rates.data(), gp.n_sa_drop_rates = jo.sa_drop_rates.size();
+  gp.res_rate_list = jo.res_rate_list.data(), gp.n_res_rate_list = jo.res_rate_list.size();
+  gp.step_rate_list = jo.step_rate_list.data(), gp.n_step_rate_list = jo.step_rate_list.size();
+  gp.scheduler_shift_list = jo.scheduler_shift_list.data(), gp.n_scheduler_shift_list = jo.scheduler_shift_list.size();
+  gp.p_remain_rates = ptr(jo.p_remain_rates), gp.teacache_thresh = ptr(jo.teacache_thresh);
+  gp.scale_txt_amp = ptr(jo.scale_txt_amp);
+  gp.svg_sparsity = ptr(o.svg.sparsity), gp.first_times_fp = ptr(o.svg.first_times_fp);
+  gp.first_layers_fp = ptr(o.svg.first_layers_fp);
+  gp.num_sampled_rows = ptr(o.svg.num_sampled_rows), gp.sample_mse_max_row = ptr(o.svg.sample_mse_max_row);
+  gp.text_encoder_on_cpu = o.t5_cpu;
+  std::string output = o.output;
+  if (output.empty()) {
     const auto f = supported_video_formats();
-    r.output = std::find(f.begin(), f.end(), "mp4") != f.end()    ? "output.mp4"
-               : std::find(f.begin(), f.end(), "webp") != f.end() ? "output.webp"
-                                                                   : "output.y4m";
+    output = std::find(f.begin(), f.end(), "mp4") != f.end()    ? "output.mp4"
+             : std::find(f.begin(), f.end(), "webp") != f.end() ? "output.webp"
+                                                                 : "output.y4m";
   }
-  r.parallel = o.parallel;
-  r.latents_out = o.latents_out;
-  std::vector<T2VJob> jobs;
+  gp.output = output.c_str();
+  gp.latents_out = cstr(o.latents_out);
+  gp.parallel = o.parallel.c_str();
+  std::vector<std::string> prompts, outputs, latents;
+  std::vector<jenga_job> jobs;
   if (!o.prompts_file.empty()) {
     if (!o.prompt.empty()) usage_fail("give either -p/--prompt or --prompts FILE, not both");
-    const auto prompts = read_prompts(o.prompts_file);
-    for (size_t i = 0; i < prompts.size(); ++i)
-      jobs.push_back({prompts[i], numbered(r.output, i), o.latents_out.empty() ? "" : numbered(o.latents_out, i)});
-  } else {
-    jobs.push_back({r.prompt, r.output, r.latents_out});
+    prompts = read_prompts(o.prompts_file);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      outputs.push_back(numbered(output, i));
+      latents.push_back(o.latents_out.empty() ? "" : numbered(o.latents_out, i));
+    }
+    for (size_t i = 0; i < prompts.size(); ++i) jobs.push_back({prompts[i].c_str(), outputs[i].c_str(), cstr(latents[i])});
+    gp.jobs = jobs.data(), gp.n_jobs = jobs.size();
   }
+  const size_t n_videos = jobs.empty() ? 1 : jobs.size();
   // Every rank checks the flags before MPI starts: a usage error ends each one cleanly.
-  for (const auto& j : jobs) {
-    T2VRequest c = r;
-    c.output = j.output;
-    check_t2v_request(c);
-  }
-  auto comm = dist::make_communicator();
-  // Under mpirun even one process takes the parallel code path (mpirun -np 1 checks it).
-  if (comm->size() > 1 || dist::launched_by_mpi()) r.comm = comm.get();
-#if JENGA_HAVE_CUDA
-  // One process per GPU: the local rank picks it.
-  if (comm->size() > 1 && o.device != "cpu" && cuda::available()) cuda::set_device(comm->local_rank() % cuda::device_count());
-#endif
+  if (const jenga_status st = jenga_check_generate(&gp); st != JENGA_OK) throw_status(st);
+  const std::unique_ptr<jenga_processes, void (*)(jenga_processes*)> group(jenga_processes_join(), jenga_processes_free);
+  if (!group) throw_status(jenga_last_status());
+  const int rank = jenga_processes_rank(group.get()), world = jenga_processes_size(group.get());
+  op.processes = group.get();
   // Only rank 0 prints progress.
-  const bool quiet = o.quiet || comm->rank() != 0;
+  const bool quiet = o.quiet || rank != 0;
   Progress progress(quiet ? Progress::Mode::Quiet : o.json_progress ? Progress::Mode::Json : Progress::Mode::Auto);
   if (!tiny_defaults.empty())
     progress.note(fmt::format("no --model: the built-in tiny model uses small defaults ({}), a few seconds on a CPU; "
                               "set them to change", fmt::join(tiny_defaults, " ")));
-  try {
-    // --parallel prompts: a rank without a prompt (more ranks than prompts) loads nothing.
-    if (r.comm && r.parallel == "prompts" && static_cast<size_t>(comm->rank()) >= jobs.size()) return;
-    const double t_start = generate_clock_s();
-    ModelSpec spec{r.model_dir, r.dit, r.vae, r.t5, r.tokenizer};
-    spec.text_encoder = r.text_encoder, spec.text_encoder_2 = r.text_encoder_2, spec.tokenizer_2 = r.tokenizer_2;
-    spec.accvideo = r.accvideo;
-    spec.device = r.device, spec.width = r.width, spec.height = r.height, spec.frames = r.frames, spec.offload = r.offload;
-    const auto model = open_model(spec, progress);
-    generate_batch(*model, r, jobs, progress, t_start);
-  } catch (const std::exception& e) {
-    if (comm->size() <= 1) throw;
-    // The other ranks may wait in a collective: end them all.
-    const bool usage = dynamic_cast<const UsageError*>(&e) != nullptr;
-    std::fprintf(stderr, "error: (rank %d of %d) %s\n", comm->rank(), comm->size(), e.what());
-    std::fflush(stderr);
-    comm->abort(usage ? 2 : 1);
+  // --parallel prompts: a rank without a prompt (more ranks than prompts) loads nothing.
+  if (world > 1 && o.parallel == "prompts" && static_cast<size_t>(rank) >= n_videos) return;
+  ProgressRelay relay(progress);
+  op.progress = ProgressRelay::on_progress, op.log = ProgressRelay::on_log, op.cancel = ProgressRelay::on_cancel;
+  op.user_data = &relay;
+  jenga_status st = JENGA_OK;
+  {
+    const std::unique_ptr<jenga_model, void (*)(jenga_model*)> model(jenga_open(cstr(o.model), &op), jenga_free);
+    st = model ? jenga_generate(model.get(), &gp, ProgressRelay::on_progress, ProgressRelay::on_log,
+                                ProgressRelay::on_cancel, &relay)
+               : jenga_last_status();
+    relay.close();
   }
+  if (st == JENGA_OK) return;
+  if (world <= 1) throw_status(st);
+  // The other ranks may wait in a collective: end them all.
+  std::fprintf(stderr, "error: (rank %d of %d) %s\n", rank, world, jenga_last_error());
+  std::fflush(stderr);
+  jenga_processes_abort(group.get(), st == JENGA_ERROR_USAGE ? 2 : 1);
 }
 }  // namespace
 
@@ -250,12 +310,12 @@ void register_generate(CLI::App& app) {
   add_attention_flags(*c, o->attention, o->svg);
   o->size_opt = c->add_option("-s,--size", o->size,
                                fmt::format("WIDTHxHEIGHT, multiples of 16, each at most {} (without --model: {})",
-                                           kMaxSide, kTinySize))
+                                           JENGA_MAX_SIDE, kTinySize))
                     ->capture_default_str();
   o->w_opt = c->add_option("-W,--width", o->width, "Width (overrides --size)");
   o->h_opt = c->add_option("-H,--height", o->height, "Height (overrides --size)");
   o->frames_opt = c->add_option("-f,--frames", o->frames,
-                                fmt::format("Frames, 4k+1, at most {} (without --model: {})", kMaxFrames, kTinyFrames))
+                                fmt::format("Frames, 4k+1, at most {} (without --model: {})", JENGA_MAX_FRAMES, kTinyFrames))
                       ->capture_default_str();
   o->steps_opt = c->add_option("--steps", o->steps, fmt::format("Sampling steps, 1 to 1000 (default 50, the preset's or the model's: AccVideo 5; "
                                                               "without --model: {})", kTinySteps));

@@ -1,12 +1,10 @@
 // The `jenga` command line: generate, inspect, convert, bench, debug.
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <filesystem>
-#include <nlohmann/json.hpp>
-#include <typeinfo>
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/error_report.h"
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "jenga/version.h"
@@ -32,8 +30,7 @@ int main(int argc, char** argv) {
   jenga::cli::register_debug(app);
 
   jenga::install_interrupt_handler();
-  // Every error is one line starting with "error:"; library exception text (JSON, filesystem,
-  // CLI internals) is mapped to what happened, never shown raw.
+  // Every error is one line starting with "error:" (core/error_report.h words it).
   auto say = [](const std::string& msg) {
     std::string one = msg;
     for (char& ch : one)
@@ -48,30 +45,12 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     say(std::string(e.what()) + " (see 'jenga --help')");
     return 2;
-  } catch (const jenga::Interrupted& e) {
-    std::fputc('\n', stderr);
-    say(e.what());
-    return e.exit_code();
-  } catch (const jenga::UsageError& e) {
-    say(e.what());
-    return 2;
-  } catch (const jenga::Error& e) {
-    say(e.what());
-    return 1;
-  } catch (const std::bad_alloc&) {
-    say("out of host memory; try a smaller --size, fewer --frames, or --offload on a GPU");
-    return 1;
-  } catch (const std::filesystem::filesystem_error& e) {
-    say(fmt::format("{}{}: {}", e.path1().string(), e.path2().empty() ? "" : " -> " + e.path2().string(),
-                    e.code().message()));
-    return 1;
-  } catch (const nlohmann::json::exception&) {
-    say("a JSON document could not be read or written (a config.json, index or sidecar is malformed, or a "
-        "text holds invalid UTF-8); check the files named on the command line");
-    return 1;
-  } catch (const std::exception& e) {
-    say(fmt::format("internal error ({}); please report it with the command line", typeid(e).name()));
-    return 1;
+  } catch (...) {
+    // The same report the C API gives (core/error_report.h): usage 2, runtime 1, a signal 128 + n.
+    const jenga::ErrorReport r = jenga::report_current_exception();
+    if (r.kind == jenga::ErrorReport::Kind::Interrupted) std::fputc('\n', stderr);
+    say(r.message);
+    return r.exit_code();
   }
   return 0;
 }

@@ -37,6 +37,7 @@ struct T2VRequest {
   bool accvideo = false;
   std::string prompt;
   std::string negative_prompt;  // empty: the official default
+  std::string image;  // image-to-video: the first frame (C API `image`, CLI --image); empty = text-to-video
   int width = 832, height = 480, frames = 81;
   int steps = 50;  // 0: the preset's, else the model's (HunyuanVideo 50, AccVideo 5)
   uint64_t seed = 42;

@@ -1,26 +1,43 @@
-// Elementwise dtype conversion kernels.
 #include <cuda_bf16.h>
+#include <cuda_runtime.h>
 
-#include <algorithm>
+#include <cmath>
+#include <cstdint>
 
+#include "backend/cuda/convert.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernel_util.cuh"
 
 namespace jenga::cuda {
 namespace {
-__global__ void f32_to_bf16_kernel(const float* __restrict__ src, __nv_bfloat16* __restrict__ dst, size_t n) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x)
+
+__global__ void f32_to_bf16_kernel(const float* src, __nv_bfloat16* dst, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
     dst[i] = __float2bfloat16_rn(src[i]);
 }
+
+__global__ void f16_to_f32_kernel(const __half* __restrict__ src, float* __restrict__ dst, int64_t n) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i < n) dst[i] = __half2float(src[i]);
+}
+
 }  // namespace
 
-void convert_f32_to_bf16(const float* src, uint16_t* dst, size_t n) {
-  if (n == 0) return;
-  const int threads = 256;
-  const int blocks = static_cast<int>(std::min<size_t>((n + threads - 1) / threads, 65535));
-  f32_to_bf16_kernel<<<blocks, threads>>>(src, reinterpret_cast<__nv_bfloat16*>(dst), n);
+void f32_to_bf16(const float* src, void* dst, int64_t n, void* stream) {
+  if (n <= 0) return;
+  f32_to_bf16_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(src, static_cast<__nv_bfloat16*>(dst), n);
   JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void f16_to_f32(const void* src, float* dst, int64_t n, void* stream) {
+  if (n <= 0) return;
+  f16_to_f32_kernel<<<blocks_exact(n), kThreads, 0, as_stream(stream)>>>(static_cast<const __half*>(src), dst, n);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void convert_f32_to_bf16(const float* src, uint16_t* dst, size_t n) {
+  f32_to_bf16(src, dst, static_cast<int64_t>(n), nullptr);
 }
 
 }  // namespace jenga::cuda

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "backend/cuda/t5_ops.h"
+#include "backend/cuda/softmax.h"
 #include "core/error.h"
 
 namespace jenga::cuda {
@@ -44,7 +44,7 @@ void RelAttention::forward(const RelAttentionParams& p, void* stream) {
                                         static_cast<int>(p.row_stride), d, &zero, p.scores, CUDA_R_32F, L,
                                         static_cast<long long>(L) * L, H, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
              "scores GEMM");
-  t5_softmax_rel_bias(p.scores, p.probs, p.pos, p.bucket, p.center, p.key_mask, p.heads, p.len, stream);
+  softmax_rel_bias(p.scores, p.probs, p.pos, p.bucket, p.center, p.key_mask, p.heads, p.len, stream);
   // Row-major O_h [L, d] = P_h V_h is column-major O_h^T [d, L] = V_h^T P_h^T.
   check_blas(cublasGemmStridedBatchedEx(h, CUBLAS_OP_N, CUBLAS_OP_N, d, L, L, &one, p.v, CUDA_R_16BF,
                                         static_cast<int>(p.row_stride), d, p.probs, CUDA_R_16BF, L,

@@ -1,7 +1,7 @@
 #pragma once
 // Full attention with a relative-position bias per (head, query, key) and a key padding mask,
 // as umT5 needs it (no 1/sqrt(d) scaling): scores = Q K^T through a cuBLAS strided-batched GEMM
-// (f32 out), the biased masked softmax in f32 (t5_ops.h), then P V batched (bf16 P, f32
+// (f32 out), the biased masked softmax in f32 (softmax.h: softmax_rel_bias), then P V batched (bf16 P, f32
 // accumulation). Any head dim; meant for short sequences (the text encoder's 512 tokens), where
 // the [heads, len, len] score buffers are small. Plain C++ header.
 #include <cstdint>

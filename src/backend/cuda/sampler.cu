@@ -10,11 +10,6 @@ namespace {
 constexpr int kThreads = 256;
 int blocks_for(int64_t n) { return static_cast<int>((n + kThreads - 1) / kThreads); }
 
-__global__ void axpby_kernel(float* y, float a, const float* x, float b, int64_t n) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i < n) y[i] = b == 0.0f ? a * x[i] : a * x[i] + b * y[i];
-}
-
 __global__ void cfg_kernel(const float* vc, const float* vu, float g, float* out, int64_t n) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i < n) out[i] = vu ? vu[i] + g * (vc[i] - vu[i]) : vc[i];
@@ -44,12 +39,6 @@ __global__ void step_kernel(const float* vc, const float* vu, float g, SolverUpd
 }
 
 }  // namespace
-
-void axpby(float* y, float a, const float* x, float b, int64_t n, void* stream) {
-  if (n <= 0) return;
-  axpby_kernel<<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(y, a, x, b, n);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
 
 void cfg_combine(const float* v_cond, const float* v_uncond, float guide, float* out, int64_t n, void* stream) {
   if (n <= 0) return;

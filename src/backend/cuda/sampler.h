@@ -1,15 +1,12 @@
 #pragma once
 // Per-step latent updates on the GPU: classifier-free guidance combined into the sampler step
-// (sampling/solver_update.h), the step-reuse residual arithmetic, and a NaN watch that records
+// (sampling/solver_update.h) and a NaN watch that records
 // the first bad step in device memory instead of syncing every step. Plain C++ header.
 #include <cstdint>
 
 #include "sampling/solver_update.h"
 
 namespace jenga::cuda {
-
-// y = a * x + b * y, f32 (b = 0 copies).
-void axpby(float* y, float a, const float* x, float b, int64_t n, void* stream = nullptr);
 
 // out = v_uncond + guide * (v_cond - v_uncond); v_uncond null = v_cond alone.
 void cfg_combine(const float* v_cond, const float* v_uncond, float guide, float* out, int64_t n,

@@ -5,10 +5,14 @@
 #include <optional>
 #include <vector>
 
+#include "backend/cuda/convert.h"
 #include "backend/cuda/cuda_backend.h"
-#include "backend/cuda/hunyuan_vae_ops.h"
+#include "backend/cuda/elementwise.h"
+#include "backend/cuda/im2col.h"
 #include "backend/cuda/matmul.h"
-#include "backend/cuda/vae_ops.h"
+#include "backend/cuda/norm.h"
+#include "backend/cuda/softmax.h"
+#include "backend/cuda/video_layout.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_vae_tiling.h"
@@ -108,11 +112,11 @@ struct HunyuanVaeCuda::Impl {
     Tensor col = Tensor::empty(DType::BF16, Shape{tile * c.ldk}, Device::CUDA);
     for (int64_t r0 = 0; r0 < rows; r0 += tile) {
       const int64_t n = std::min(tile, rows - r0);
-      cuda::HyIm2colParams p;
+      cuda::Im2colReplicateParams p;
       p.x = x.p(), p.t = x.t, p.h = x.h, p.w = x.w, p.cin = x.c;
       p.kt = c.kt, p.kh = c.kh, p.kw = c.kw, p.tstride = c.tstride, p.sstride = c.sstride;
       p.ho = ho, p.wo = wo, p.row0 = r0, p.rows = n, p.out = col.data(), p.ldk = c.ldk;
-      cuda::hy_im2col(p);
+      cuda::im2col_replicate(p);
       cuda::MatmulArgs a;
       a.m = n, a.n = c.cout, a.k = c.ldk;
       a.a = col.data(), a.lda = c.ldk;
@@ -125,7 +129,7 @@ struct HunyuanVaeCuda::Impl {
   }
 
   void norm(const DClip& x, DClip& y, const DNorm& n, bool silu) {
-    cuda::hy_group_norm(x.p(), y.p(), x.pixels(), x.c, groups, n.w.data_as<float>(), n.b.data_as<float>(), kNormEps,
+    cuda::group_norm(x.p(), y.p(), x.pixels(), x.c, groups, n.w.data_as<float>(), n.b.data_as<float>(), kNormEps,
                         silu, stats.data_as<double>());
   }
 
@@ -137,9 +141,9 @@ struct HunyuanVaeCuda::Impl {
     h = conv(r.conv2, h);
     if (r.shortcut) {
       const DClip s = conv(*r.shortcut, x);
-      cuda::hy_add(h.p(), s.p(), h.pixels() * h.c);
+      cuda::add_inplace(h.p(), s.p(), h.pixels() * h.c);
     } else {
-      cuda::hy_add(h.p(), x.p(), h.pixels() * h.c);
+      cuda::add_inplace(h.p(), x.p(), h.pixels() * h.c);
     }
     return h;
   }
@@ -175,7 +179,7 @@ struct HunyuanVaeCuda::Impl {
       mm.run(pv);
     }
     DClip y = conv(a.out, o);
-    cuda::hy_add(y.p(), x.p(), y.pixels() * y.c);
+    cuda::add_inplace(y.p(), x.p(), y.pixels() * y.c);
     return y;
   }
 };
@@ -231,7 +235,7 @@ HyClip HunyuanVaeCuda::decode_tile(const HyClip& z) {
     for (const auto& r : s.resnets) x = d.resnet(r, x);
     if (s.up) {
       DClip u(1 + s.tf * (x.t - 1), x.h * s.sf, x.w * s.sf, x.c);
-      cuda::hy_upsample(x.p(), u.p(), x.t, x.h, x.w, x.c, s.tf, s.sf);
+      cuda::upsample_nearest_causal(x.p(), u.p(), x.t, x.h, x.w, x.c, s.tf, s.sf);
       x = d.conv(*s.up, u);
     }
   }

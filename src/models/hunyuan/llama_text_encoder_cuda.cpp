@@ -6,12 +6,15 @@
 #include <string>
 #include <vector>
 
-#include "backend/cuda/device_upload.h"
+#include "backend/cuda/activation.h"
+#include "backend/cuda/convert.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
-#include "backend/cuda/llm_text_ops.h"
+#include "backend/cuda/device_upload.h"
 #include "backend/cuda/matmul.h"
-#include "backend/cuda/t5_ops.h"
+#include "backend/cuda/norm.h"
+#include "backend/cuda/rope.h"
+#include "backend/cuda/softmax.h"
 #include "core/dtype.h"
 #include "core/error.h"
 
@@ -159,7 +162,7 @@ Tensor LlamaTextEncoderCuda::encode(std::span<const int64_t> ids, std::span<cons
   };
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (const Layer& l : I.layers) {
-    cuda::t5_rms_norm(x.data_as<float>(), l.norm1.data_as<float>(), h.data(), true, L, D, c.rms_eps);
+    cuda::rms_norm_f32(x.data_as<float>(), l.norm1.data_as<float>(), h.data(), true, L, D, c.rms_eps);
     linear(h.data_as<float>(), l.q, H * hd, D, q.data_as<float>(), false);
     linear(h.data_as<float>(), l.k, KV * hd, D, k.data_as<float>(), false);
     linear(h.data_as<float>(), l.v, KV * hd, D, v.data_as<float>(), false);
@@ -173,7 +176,7 @@ Tensor LlamaTextEncoderCuda::encode(std::span<const int64_t> ids, std::span<cons
       sc.d = s.data(), sc.ldd = L;
       sc.ab_f32 = true;
       I.gemm.run(sc);
-      cuda::causal_masked_softmax(s.data_as<float>(), km.data_as<uint8_t>(), L, scale);
+      cuda::softmax_causal_masked(s.data_as<float>(), km.data_as<uint8_t>(), L, scale);
       cuda::MatmulArgs pv;  // o_h = p v_g
       pv.m = L, pv.n = hd, pv.k = L;
       pv.a = s.data(), pv.lda = L;
@@ -183,14 +186,14 @@ Tensor LlamaTextEncoderCuda::encode(std::span<const int64_t> ids, std::span<cons
       I.gemm.run(pv);
     }
     linear(o.data_as<float>(), l.o, D, H * hd, x.data_as<float>(), true);  // residual add
-    cuda::t5_rms_norm(x.data_as<float>(), l.norm2.data_as<float>(), h.data(), true, L, D, c.rms_eps);
+    cuda::rms_norm_f32(x.data_as<float>(), l.norm2.data_as<float>(), h.data(), true, L, D, c.rms_eps);
     linear(h.data_as<float>(), l.gate, F, D, g.data_as<float>(), false);
     linear(h.data_as<float>(), l.up, F, D, u.data_as<float>(), false);
     cuda::silu_mul(g.data_as<float>(), u.data_as<float>(), L * F);
     linear(g.data_as<float>(), l.down, D, F, x.data_as<float>(), true);  // residual add
   }
   if (I.skip == 0) {
-    cuda::t5_rms_norm(x.data_as<float>(), I.final_norm.data_as<float>(), h.data(), true, L, D, c.rms_eps);
+    cuda::rms_norm_f32(x.data_as<float>(), I.final_norm.data_as<float>(), h.data(), true, L, D, c.rms_eps);
     std::swap(x, h);
   }
   Tensor out = Tensor::empty(DType::F32, {L, D});

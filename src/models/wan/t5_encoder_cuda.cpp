@@ -7,13 +7,15 @@
 #include <string>
 #include <vector>
 
-#include "backend/cuda/device_upload.h"
+#include "backend/cuda/activation.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_upload.h"
+#include "backend/cuda/embedding.h"
 #include "backend/cuda/gemm.h"
+#include "backend/cuda/norm.h"
+#include "backend/cuda/random.h"
 #include "backend/cuda/rel_attention.h"
-#include "backend/cuda/t5_ops.h"
-#include "backend/cuda/vec_ops.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/tensor.h"
@@ -195,7 +197,7 @@ void T5EncoderCuda::forward(const int32_t* ids, const uint8_t* key_mask, int64_t
   float* gf = I.gf.data_as<float>();
   void *h = I.h.data(), *qkv = I.qkv.data(), *att = I.att.data(), *u = I.u.data();
   cuda::embedding_gather(I.embedding.data(), ids, x, L, D, s);
-  cuda::t5_rms_norm(x, I.layers[0].norm1.data_as<float>(), h, false, L, D, kEps, s);
+  cuda::rms_norm_f32(x, I.layers[0].norm1.data_as<float>(), h, false, L, D, kEps, s);
   cuda::RelAttentionParams p;
   p.q = qkv;
   p.k = static_cast<const uint16_t*>(qkv) + A;
@@ -220,13 +222,13 @@ void T5EncoderCuda::forward(const int32_t* ids, const uint8_t* key_mask, int64_t
     // x += fc2(fc1(h) * gelu(gate(h))), h = norm2(x); row-wise, so the last layer's FFN runs on
     // the returned rows only.
     const int64_t rows = last ? out_rows : L;
-    cuda::t5_rms_norm(x, l.norm2.data_as<float>(), h, false, rows, D, kEps, s);
+    cuda::rms_norm_f32(x, l.norm2.data_as<float>(), h, false, rows, D, kEps, s);
     I.gemm.linear_f32(h, l.gate_fc1.data(), gf, rows, 2 * F, D, false, s);
-    cuda::t5_gated_gelu(gf, u, rows, F, s);
+    cuda::gated_gelu_tanh(gf, u, rows, F, s);
     I.gemm.linear_f32(u, l.fc2.data(), x, rows, D, F, true, s);
-    if (!last) cuda::t5_rms_norm(x, I.layers[i + 1].norm1.data_as<float>(), h, false, L, D, kEps, s);
+    if (!last) cuda::rms_norm_f32(x, I.layers[i + 1].norm1.data_as<float>(), h, false, L, D, kEps, s);
   }
-  cuda::t5_rms_norm(x, I.final_norm.data_as<float>(), out, true, out_rows, D, kEps, s);
+  cuda::rms_norm_f32(x, I.final_norm.data_as<float>(), out, true, out_rows, D, kEps, s);
 }
 
 Tensor T5EncoderCuda::encode(std::span<const int64_t> ids, std::span<const int64_t> mask) {

@@ -11,10 +11,14 @@
 #include <vector>
 
 #include "backend/cuda/buffer_pool.h"
+#include "backend/cuda/convert.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/im2col.h"
 #include "backend/cuda/matmul.h"
-#include "backend/cuda/vae_ops.h"
+#include "backend/cuda/norm.h"
+#include "backend/cuda/softmax.h"
+#include "backend/cuda/video_layout.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -308,7 +312,7 @@ struct WanVaeCuda::Impl {
   Act norm(const Act& x, const Tensor& gamma, bool silu) {
     Act y = new_act(x.t, x.h, x.w, x.c, f32);
     prof.run(Profile::Norm, stream, [&] {
-      cuda::vae_rms_norm(x.f(), gamma.data_as<float>(), y.data(), f32, x.t * x.h * x.w, x.c, silu, stream);
+      cuda::l2_normalize_scale(x.f(), gamma.data_as<float>(), y.data(), f32, x.t * x.h * x.w, x.c, silu, stream);
     });
     return y;
   }
@@ -485,14 +489,14 @@ void WanVaeCuda::decode(const float* latents, int64_t T, int64_t H, int64_t W, f
   for (int64_t t = 0; t < T; ++t) {
     check_interrupt();  // host flag only; with on_frame the host is at most one frame ahead of the GPU
     Act zt = d.new_act(1, H, W, d.z_dim, true);
-    cuda::vae_latent_frame(latents, d.z_dim, T, t, H * W, d.mean.data_as<float>(), d.inv_std.data_as<float>(), zt.f(),
+    cuda::denormalize_latent_frame(latents, d.z_dim, T, t, H * W, d.mean.data_as<float>(), d.inv_std.data_as<float>(), zt.f(),
                            stream);
     Act x = d.new_act(1, H, W, d.z_dim, true);  // official conv2 (1x1x1) before the decoder
     d.conv(d.post_quant, Impl::ConvIn{nullptr, 0, zt.data(), true, H, W, false}, 0, 0, 1, 1, 1, H, W, x.f(), false);
     zt = Act();
     const Act out = d.coder_forward(std::move(x));
     JENGA_ASSERT(out.h == Ho && out.w == Wo && out.c == C && first + out.t <= F);
-    cuda::vae_frames_to_planar(out.f(), out.t, Ho * Wo, C, frames, F, first, clamp, stream);
+    cuda::frames_to_planar(out.f(), out.t, Ho * Wo, C, frames, F, first, clamp, stream);
     first += out.t;
     // The first chunk's shapes (one output frame) do not come back: free what it cached.
     if (t == 0) d.pool.trim();

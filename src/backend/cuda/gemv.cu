@@ -1,29 +1,15 @@
 #include <cuda_bf16.h>
+#include <cuda_runtime.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
-#include "backend/cuda/vec_ops.h"
-#include "core/rng.h"
+#include "backend/cuda/gemv.h"
+#include "backend/cuda/kernel_util.cuh"
 
 namespace jenga::cuda {
 namespace {
-
-constexpr int kThreads = 256;
-
-int grid_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(b < 65536 * 4 ? b : 65536 * 4);
-}
-
-__global__ void sinusoid_kernel(const float* t, float* out, int64_t half) {
-  for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < half;
-       k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const double a = static_cast<double>(*t) * pow(10000.0, -static_cast<double>(k) / static_cast<double>(half));
-    out[k] = static_cast<float>(cos(a));
-    out[half + k] = static_cast<float>(sin(a));
-  }
-}
 
 // One warp per output element.
 __global__ void linear_vec_kernel(const float* __restrict__ x, const float* __restrict__ w,
@@ -41,15 +27,6 @@ __global__ void linear_vec_kernel(const float* __restrict__ x, const float* __re
   }
   for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
   if (lane == 0) y[row] = s + (b ? b[row] : 0.0f);
-}
-
-__global__ void sinusoid_value_kernel(float t, float* out, int64_t half) {
-  for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < half;
-       k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const double a = static_cast<double>(t) * pow(10000.0, -static_cast<double>(k) / static_cast<double>(half));
-    out[k] = static_cast<float>(cos(a));
-    out[half + k] = static_cast<float>(sin(a));
-  }
 }
 
 __device__ __forceinline__ float silu_f(float v) { return v / (1.0f + __expf(-v)); }
@@ -94,36 +71,13 @@ __global__ void linear_vec_bf16_kernel(const float* __restrict__ x, const __nv_b
   }
 }
 
-__device__ float philox_normal(uint64_t seed, uint64_t e) {
-  uint32_t w[4];
-  jenga::philox_words(seed, e / 2, w);
-  const float u1 = jenga::u32_to_unit(w[0]), u2 = jenga::u32_to_unit(w[1]);
-  const float r = sqrtf(-2.0f * logf(u1));
-  const float a = 6.28318530717958647692f * u2;
-  return (e % 2 == 0) ? r * cosf(a) : r * sinf(a);
-}
-
-template <typename T>
-__global__ void fill_normal_kernel(T* dst, int64_t n, uint64_t seed, uint64_t offset, float scale, float shift) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const float v = shift + scale * philox_normal(seed, offset + static_cast<uint64_t>(i));
-    if constexpr (sizeof(T) == 2)
-      dst[i] = __float2bfloat16_rn(v);
-    else
-      dst[i] = v;
-  }
-}
-
 }  // namespace
 
-void sinusoidal_embedding(const float* t, float* out, int64_t dim, void* stream) {
-  sinusoid_kernel<<<grid_for(dim / 2), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(t, out, dim / 2);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void sinusoidal_embedding_value(float t, float* out, int64_t dim, void* stream) {
-  sinusoid_value_kernel<<<grid_for(dim / 2), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(t, out, dim / 2);
+void linear_vec_f32(const float* x, const float* w, const float* b, float* y, int64_t n, int64_t k, bool silu_input,
+                    void* stream) {
+  const int64_t threads = n * 32;
+  linear_vec_kernel<<<static_cast<unsigned>((threads + kThreads - 1) / kThreads), kThreads, 0,
+                      static_cast<cudaStream_t>(stream)>>>(x, w, b, y, n, k, silu_input);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -140,28 +94,6 @@ void linear_vec_bf16(const float* x, const void* w, const void* b, float* y, int
     linear_vec_bf16_kernel<true><<<blocks, kThreads, 0, st>>>(x, wp, bp, y, n, k, silu_input, accumulate);
   else
     linear_vec_bf16_kernel<false><<<blocks, kThreads, 0, st>>>(x, wp, bp, y, n, k, silu_input, accumulate);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void linear_vec_f32(const float* x, const float* w, const float* b, float* y, int64_t n, int64_t k, bool silu_input,
-                    void* stream) {
-  const int64_t threads = n * 32;
-  linear_vec_kernel<<<static_cast<unsigned>((threads + kThreads - 1) / kThreads), kThreads, 0,
-                      static_cast<cudaStream_t>(stream)>>>(x, w, b, y, n, k, silu_input);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void fill_normal_bf16(void* dst, int64_t n, uint64_t seed, uint64_t offset, float scale, float shift, void* stream) {
-  if (n == 0) return;
-  fill_normal_kernel<__nv_bfloat16><<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      static_cast<__nv_bfloat16*>(dst), n, seed, offset, scale, shift);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void fill_normal_f32(float* dst, int64_t n, uint64_t seed, uint64_t offset, float scale, float shift, void* stream) {
-  if (n == 0) return;
-  fill_normal_kernel<float><<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      dst, n, seed, offset, scale, shift);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

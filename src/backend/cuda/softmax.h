@@ -1,0 +1,27 @@
+#pragma once
+// Row softmaxes of attention scores (f32 statistics): plain (the VAEs' attention), causal with a
+// key mask (the Llama encoder), and with T5's relative position bias and a key mask (umT5). Each
+// keeps its own reduction order. Plain C++ header: bf16 tensors are void* (device), f32 tensors
+// float*, streams void*.
+#include <cstdint>
+
+namespace jenga::cuda {
+
+// p = softmax(s * scale) per row. s: [rows, cols] f32; p: [rows, cols] bf16 (f32 with p_f32).
+void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t cols, float scale,
+                  void* stream = nullptr);
+
+// Causal attention with padded keys (the Llama encoder): in place per row i of s: [len, len] f32, p = softmax_j(scale * s[i, j]) over keys j <= i with
+// key_mask[j] != 0; a row with no such key gets 1/len everywhere (what torch's dtype-min mask
+// gives). key_mask: [len] u8.
+void softmax_causal_masked(float* s, const uint8_t* key_mask, int64_t len, float scale, void* stream = nullptr);
+
+// The masked softmax of T5 attention with a relative position bias, f32, one row per (head,
+// query): p[h, i, j] = softmax_j(s[h, i, j] + pos[bucket[j - i + center], h]) over the keys j
+// with key_mask[j] != 0 (padded keys get probability 0; a row with no key left is uniform).
+// s: [heads, len, len] f32; p: [heads, len, len] bf16; pos: [buckets, heads] f32;
+// bucket: i32 indexed by (j - i + center), center >= len - 1; key_mask: [len] u8.
+void softmax_rel_bias(const float* s, void* p, const float* pos, const int32_t* bucket, int64_t center,
+                      const uint8_t* key_mask, int64_t heads, int64_t len, void* stream = nullptr);
+
+}  // namespace jenga::cuda
