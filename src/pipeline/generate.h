@@ -37,6 +37,13 @@ struct T2VRequest {
   bool accvideo = false;
   std::string prompt;
   std::string negative_prompt;  // empty: the official default
+  // Image-to-video (a model with an image condition, HunyuanVideo-I2V): the reference image
+  // (PNG/JPEG); the video's size is then the model's bucket for it at `image_resolution` (the
+  // model's names, e.g. 720p; empty = its default), not width/height. image_stability: the
+  // official --i2v-stability (noise blended toward the image latent; the model's stable shift).
+  std::string image;
+  std::string image_resolution;
+  bool image_stability = false;
   int width = 832, height = 480, frames = 81;
   int steps = 50;  // 0: the preset's, else the model's (HunyuanVideo 50, AccVideo 5)
   uint64_t seed = 42;

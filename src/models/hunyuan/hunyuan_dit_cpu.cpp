@@ -58,14 +58,24 @@ void segment_attention(const float* q, const float* k, const float* v, float* ou
 }
 
 // Jenga's sparse path (attention_block_triton_diffres.py): the text query rows [li, l), padding
-// included, attend densely over all l keys, padding included, without the text amplifier.
+// included, attend densely over all l keys, padding included, without the text amplifier. The
+// I2V kernel (hyvideo_i2v/...) first pads q/k/v with zero rows to a multiple of 128, so the text
+// rows also see those zero keys (score 0, value 0): 116 of them for 396 I2V text rows. T2V's
+// 256 rows after whole image blocks need none.
 void text_rows_over_all_keys(const float* q, const float* k, const float* v, float* out, int64_t li, int64_t l,
                              int64_t heads, int64_t hd) {
   if (l <= li) return;
+  const int64_t pad = (128 - l % 128) % 128;
+  std::vector<float> kp, vp;
+  if (pad > 0) {
+    kp.assign(static_cast<size_t>((l + pad) * heads * hd), 0.0f), vp.assign(kp.size(), 0.0f);
+    std::copy_n(k, l * heads * hd, kp.data()), std::copy_n(v, l * heads * hd, vp.data());
+    k = kp.data(), v = vp.data();
+  }
   cpu::AttentionArgs a;
   const int64_t off = li * heads * hd;
   a.q = q + off, a.k = k, a.v = v, a.out = out + off;
-  a.heads = heads, a.q_len = l - li, a.k_len = l, a.head_dim = hd;
+  a.heads = heads, a.q_len = l - li, a.k_len = l + pad, a.head_dim = hd;
   a.set_blhd_strides();
   a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
   cpu::attention(a);
