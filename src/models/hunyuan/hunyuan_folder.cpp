@@ -110,7 +110,11 @@ HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponen
   std::vector<fs::path> dit_c;
   if (folder) {
     if (const auto d = find_hunyuan_dit(model_dir); !d.empty()) dit_c.push_back(d);
-    dit_c.push_back(diffusers ? m / "transformer" : release_dir / "transformers" / "mp_rank_00_model_states.pt");
+    // The T2V release's path when nothing is there (the error names it).
+    dit_c.push_back(diffusers                          ? m / "transformer"
+                    : is_dir(m / "transformers")       ? m / "transformers" / "mp_rank_00_model_states.pt"
+                                                       : root / "hunyuan-video-t2v-720p" / "transformers" /
+                                                             "mp_rank_00_model_states.pt");
   }
   pick(p.dit, flags.dit, "DiT (transformer)", "--diffusion-model", dit_c);
   // I2V: the weights (33 input channels, the caller's i2v_dit) or the path (the released

@@ -1,5 +1,6 @@
 #include "models/hunyuan/hunyuan_model.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "backend/denoise_backend.h"

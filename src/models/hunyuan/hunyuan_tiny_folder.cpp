@@ -60,10 +60,10 @@ int64_t write_llm_tokenizer(const fs::path& dir, int64_t& vocab_size, bool i2v =
   const PromptTemplate& t = i2v ? i2v_video_template() : video_template();
   const std::string prefix(t.text.substr(0, t.text.find("{}")));
   const std::string suffix(t.text.substr(t.text.find("{}") + 2));
-  std::vector<std::string> specials(std::begin(kSpecials), std::end(kSpecials));
-  if (i2v) specials.push_back("<image>");
+  std::vector<std::string> special_names(std::begin(kSpecials), std::end(kSpecials));
+  if (i2v) special_names.push_back("<image>");
   std::vector<text::AddedToken> added;
-  for (const auto& s : specials) added.push_back({s, 0, false, false});
+  for (const auto& s : special_names) added.push_back({s, 0, false, false});
   const text::AddedTokenMatcher matcher(added);
   const text::RegexSplitter split(kLlama3Split, false, "tiny tokenizer");
   std::map<std::string, int64_t> occurrences;  // byte-level word -> count
@@ -122,7 +122,7 @@ int64_t write_llm_tokenizer(const fs::path& dir, int64_t& vocab_size, bool i2v =
     if (!dropped.count(w) && !vocab.contains(w)) vocab[w] = id++;
   json added_json = json::array();
   std::map<std::string, int64_t> special_id;
-  for (const auto& s : specials) {
+  for (const auto& s : special_names) {
     special_id[s] = id;
     added_json.push_back({{"id", id++}, {"content", s}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
                           {"normalized", false}, {"special", true}});
