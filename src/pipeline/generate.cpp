@@ -52,13 +52,12 @@ void check_request(const T2VRequest& r) {
   if (r.image.empty() && r.image_stability) usage_fail("--i2v-stability goes with --image (image-to-video)");
   if (r.image.empty() && !r.image_resolution.empty()) usage_fail("--i2v-resolution goes with --image (image-to-video)");
   if (!r.image.empty()) {
-    std::error_code ec;
-    if (!fs::is_regular_file(r.image, ec))
-      usage_fail("--image {}: no such image file; give a PNG or JPEG", r.image);
-    try {  // decoded once here so a bad image fails before any model loads
+    try {  // decoded here so a bad image fails before any model loads (the reader names --image)
       (void)read_image_rgb(r.image);
+    } catch (const UsageError&) {
+      throw;
     } catch (const Error& e) {
-      usage_fail("--image {}: {}", r.image, e.what());
+      usage_fail("{}", e.what());
     }
   }
   check_video_path(r.output);
