@@ -11,10 +11,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backend/block_sparse.h"
+#include "core/rng.h"
 #include "core/sha256.h"
 #include "golden_compare.h"
 #include "io/safetensors.h"
 #include "jenga/schedule.h"
+#include "models/hunyuan/hunyuan_dit_cpu.h"
 #include "models/hunyuan/hunyuan_folder.h"
 #include "models/hunyuan/hunyuan_model.h"
 #include "models/hunyuan/hunyuan_presets.h"
@@ -203,4 +206,29 @@ TEST(HunyuanI2vGenerate, GenerateRunsTheTinyI2vFolder) {
   ASSERT_EQ(in.exit_code, 0) << in.output;
   EXPECT_NE(in.output.find("release:    HunyuanVideo I2V"), std::string::npos) << in.output;
   EXPECT_NE(in.output.find("usable:     yes"), std::string::npos) << in.output;
+}
+
+// Jenga I2V's sparse kernel pads the sequence with zero rows to a multiple of 128 and its text
+// rows attend over them too (hyvideo_i2v attention_block_triton_diffres.py): with an all-kept
+// layout, 128 image + 128 text rows (no padding) give the dense model, 128 + 9 rows do not.
+TEST(HunyuanI2vGenerate, SparseTextRowsSeeTheKernelsZeroPadding) {
+  test::TempDir dir;
+  hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 7, DType::F32);
+  const hunyuan::HunyuanDit dit = hunyuan::load_hunyuan_dit(dir.path().string());
+  const auto& c = dit.config;
+  Tensor x = Tensor::empty(DType::F32, Shape{16, 2, 16, 16});  // 128 image tokens: 1 block
+  fill_normal({x.data_as<float>(), static_cast<size_t>(x.numel())}, 8);
+  Tensor txt = Tensor::empty(DType::F32, Shape{128, c.text_dim}), pooled = Tensor::empty(DType::F32, Shape{c.text_dim_2});
+  fill_normal({txt.data_as<float>(), static_cast<size_t>(txt.numel())}, 9);
+  fill_normal({pooled.data_as<float>(), static_cast<size_t>(pooled.numel())}, 10);
+  const BlockSparseLayout all = BlockSparseLayout::dense(1, c.heads, 2, 2);
+  DitForwardHooks h;
+  h.self_attn_layout = [&](int, const float*, const float*, int64_t, int64_t) { return &all; };
+  auto fwd = [&](int64_t rows, const DitForwardHooks* hooks, bool token_replace) {
+    return hunyuan::hunyuan_forward_cpu(dit, x.data_as<float>(), 2, 16, 16, 800.0f, txt.data_as<float>(), rows, rows,
+                                        pooled.data_as<float>(), 6000.0f, hooks, token_replace);
+  };
+  EXPECT_LE(max_rel_error(fwd(128, &h, true), fwd(128, nullptr, true)), 1e-4);  // 256 rows: no padding
+  EXPECT_GT(max_rel_error(fwd(9, &h, true), fwd(9, nullptr, true)), 1e-4);      // 137 rows + 119 zero rows
+  EXPECT_LE(max_rel_error(fwd(9, &h, false), fwd(9, nullptr, false)), 1e-4);    // T2V's kernel pads nothing
 }
