@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/block_sparse.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "core/sha256.h"
 #include "golden_compare.h"
@@ -55,7 +56,8 @@ TEST(HunyuanI2vGenerate, LoopMatchesTheOfficialI2vSampler) {
     const auto p = g.load(name + ".params", DType::F32).to_f32_vector();  // steps, shift, guidance, stability
     DenoiseRequest r;
     r.denoiser = den.get();
-    r.noise = g.load(name + ".noise", DType::F32);
+    const Tensor stored = g.load(name + ".noise", DType::F32);  // a read-only view of the file
+    r.noise = Tensor::from_f32(stored.to_f32_vector(), stored.shape());
     r.first_frame = g.load(name + ".image_latent", DType::F32);
     if (p[3] > 0.5f) blend_toward_first_frame(r.noise, r.first_frame, den->info().geometry.image_blend_t);
     r.context = c;

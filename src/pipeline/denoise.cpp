@@ -206,7 +206,7 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
   for (size_t k = 0; k < req.renoise.size(); ++k)
     check_latent(req.renoise[k], k + 1 == req.renoise.size() ? "full-size re-noise" : "re-noise", z, sizes[k + 1]);
 
-  const bool first_frame = req.first_frame.numel() > 0;
+  const bool first_frame = req.first_frame.ndim() > 0;  // a default Tensor is 0-d (numel 1)
   if (first_frame) {
     if (geo.image_condition != ImageCondition::FirstFrame)
       usage_fail("--image: {} takes no reference image", geo.name);
