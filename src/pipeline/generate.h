@@ -1,5 +1,7 @@
 #pragma once
-// Text-to-video for any model behind the interface (models/video_model.h), end to end: prompt ->
+// Text-to-video (and image-to-video for a model with an image condition: the reference image's
+// size, text with the image, its VAE latent held as frame 0) for any model behind the interface
+// (models/video_model.h), end to end: prompt ->
 // text encoder -> DiT denoising loop (flow matching, CFG or embedded guidance, UniPC / DPM++ /
 // Euler) -> VAE decode -> video file + JSON sidecar. The model is opened by the registry
 // (models/registry.h: open_model) from the request's files; this path never sees a model folder.
