@@ -149,7 +149,9 @@ class CpuBackend final : public DenoiseBackend {
         CarveParams p;
         p.top_k = run.top_k, p.p = run.p_remain, p.first_frame_blocks = run.first_frame_blocks;
         // Condition rows inside the sequence (HunyuanVideo's text) after the image tokens: the
-        // trailing blocks that hold no image token.
+        // trailing blocks that hold no image token. The layout covers image + valid text rows
+        // (the official kernels mask keys past that length), so I2V's 396 rows, zero-padded to
+        // 4 blocks by its kernel, need at most 4 here and the image rows see the same keys.
         if (c.geometry.condition_blocks > 0)
           p.text_blocks = std::max<int64_t>(0, (tokens + 127) / 128 - (image_tokens_ + 127) / 128);
         text_blocks_ = p.text_blocks;
