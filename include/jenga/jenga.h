@@ -97,6 +97,8 @@ typedef struct {
   const char* prompt;               /* -p */
   const char* negative_prompt;      /* -n; NULL or "": the model's default */
   const char* image;                /* --image: image-to-video from this first frame; NULL = text-to-video */
+  const char* image_resolution;     /* --i2v-resolution: "720p" (NULL: the model's default), "540p", "360p" */
+  int image_stability;              /* --i2v-stability: the official stability mode (shift 7, 0.999 blend) */
   int width, height, frames;        /* defaults 832, 480, 81 */
   int steps;                        /* default 50; 0 = the preset's, else the model's (AccVideo 5) */
   uint64_t seed;                    /* default 42 */

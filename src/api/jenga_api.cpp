@@ -113,7 +113,7 @@ jenga::Progress::Listener listener(jenga_progress_fn progress, jenga_log_fn log,
 jenga::T2VRequest request_of(const jenga_generate_params& p) {
   jenga::T2VRequest r;
   r.prompt = str(p.prompt), r.negative_prompt = str(p.negative_prompt);
-  r.image = str(p.image);
+  r.image = str(p.image), r.image_resolution = str(p.image_resolution), r.image_stability = p.image_stability != 0;
   r.width = p.width, r.height = p.height, r.frames = p.frames, r.steps = p.steps;
   r.seed = p.seed;
   r.guide_scale = opt(p.cfg_scale), r.shift = opt(p.shift), r.embedded_guidance = opt(p.embedded_cfg_scale);

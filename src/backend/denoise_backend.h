@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/error.h"
 #include "jenga/block_neighbors.h"
 #include "jenga/gilbert_curve.h"
 #include "jenga/svg/svg_classify.h"
@@ -67,6 +68,10 @@ class DenoiseBackend {
   // shared CSR layout once. Steps with StepRun::svg then use it.
   virtual void set_svg(const SvgStage& s) = 0;
   virtual void set_latents(const std::vector<float>& x) = 0;
+  // Image-to-video (first-frame replacement), after set_stage: latent frame 0 is `frame0` ([z,
+  // 1, h, w] of the stage's size) before every forward and after every update, so the solver
+  // never moves it. Empty: none. A backend without it fails.
+  virtual void set_first_frame(const std::vector<float>& frame0);
   virtual std::vector<float> latents() = 0;
   // Both branches, then the guided sampler update of the latents.
   virtual void step(const StepRun& run, const SolverUpdate& update) = 0;
@@ -85,6 +90,10 @@ class DenoiseBackend {
   // Temporal / all heads over every SVG layer evaluated so far (synchronises); 0 without SVG.
   virtual double svg_temporal_fraction() { return 0.0; }
 };
+
+inline void DenoiseBackend::set_first_frame(const std::vector<float>& frame0) {
+  if (!frame0.empty()) fail("denoise: this device's loop does not take an image condition yet; use --device cpu");
+}
 
 // The loop backends a Denoiser::make_loop_backend returns. comm: Ulysses sequence parallel over
 // its ranks (every rank runs the same loop on the same latents; the DiT output is gathered);

@@ -25,6 +25,19 @@ struct MakeTinyOptions {
 void run_make_tiny(const MakeTinyOptions& o) {
   const auto dt = dtype_parse(o.dtype);
   if (!dt || !dtype_is_float(*dt)) usage_fail("--dtype {}: use f32, bf16, f16 or fp8-e4m3", o.dtype);
+  if (o.family == "hunyuan-i2v") {
+    if (o.size != "tiny" || o.dit_only || o.in_channels > 0)
+      usage_fail("--family hunyuan-i2v writes the whole tiny I2V folder only (no --size, --dit-only, --in-channels)");
+    const auto info = hunyuan::write_tiny_hunyuan_i2v_folder(o.out, o.seed, *dt);
+    std::printf("wrote %s: HunyuanVideo-I2V tiny model folder in the official ckpts layout with random weights (%s, "
+                "seed %llu): hunyuan-video-i2v-720p/transformers (token_replace DiT, %.2f M parameters), "
+                "hunyuan-video-i2v-720p/vae, text_encoder_i2v (LLaVA + tokenizer.json + preprocessor_config.json, I2V "
+                "template %lld tokens), text_encoder_2 (CLIP-L + vocab.json); run it with generate --model %s --image "
+                "PATH\n",
+                o.out.c_str(), o.dtype.c_str(), static_cast<unsigned long long>(o.seed), info.dit_parameters / 1e6,
+                static_cast<long long>(info.template_tokens), o.out.c_str());
+    return;
+  }
   if (o.family == "hunyuan") {
     if (o.size != "tiny" && o.size != "13b") usage_fail("--size {}: HunyuanVideo has tiny or 13b", o.size);
     if (!o.dit_only && o.in_channels <= 0 && o.size == "tiny") {
@@ -69,7 +82,7 @@ void register_debug(CLI::App& app) {
 
   auto mt = std::make_shared<MakeTinyOptions>();
   auto* c = d->add_subcommand("make-tiny", "Write a random-weight model with the published file and key names");
-  c->add_option("--family", mt->family, "Model family")->check(CLI::IsMember({"wan", "hunyuan"}))->capture_default_str();
+  c->add_option("--family", mt->family, "Model family")->check(CLI::IsMember({"wan", "hunyuan", "hunyuan-i2v"}))->capture_default_str();
   c->add_option("--out", mt->out, "Output folder")->required();
   c->add_option("--size", mt->size, "tiny (a few blocks) or the published shapes: 1.3b, 14b (wan), 13b (hunyuan)")
       ->check(CLI::IsMember({"tiny", "1.3b", "14b", "13b"}))

@@ -71,6 +71,8 @@ struct GenerateOptions {
   std::string text_encoder, text_encoder_2, tokenizer_2;
   bool accvideo = false;
   std::string prompt, negative_prompt;
+  std::string image, i2v_resolution;  // image-to-video (HunyuanVideo-I2V)
+  bool i2v_stability = false;
   std::string preset = "dense";
   std::string size = "832x480";
   int width = 0, height = 0;
@@ -198,6 +200,9 @@ void run_generate(const GenerateOptions& o) {
   } else if (!o.steps_opt->count()) {
     steps = 0;  // the preset's, else the model's (50; AccVideo 5)
   }
+  if (!o.image.empty() && (o.size_opt->count() || o.w_opt->count() || o.h_opt->count()))
+    usage_fail("--image: the video's size is the model's bucket for the image (--i2v-resolution); drop --size / "
+               "--width / --height");
   auto [w, h] = parse_size("--size", size);
   if (o.width) w = o.width;
   if (o.height) h = o.height;
@@ -209,6 +214,7 @@ void run_generate(const GenerateOptions& o) {
   jenga_generate_params gp;
   jenga_generate_params_init(&gp);
   gp.prompt = cstr(o.prompt), gp.negative_prompt = cstr(o.negative_prompt);
+  gp.image = cstr(o.image), gp.image_resolution = cstr(o.i2v_resolution), gp.image_stability = o.i2v_stability;
   gp.width = w, gp.height = h, gp.frames = frames, gp.steps = steps;
   gp.seed = parse_seed(o.seed);
   gp.cfg_scale = ptr(o.cfg_scale), gp.shift = ptr(o.shift), gp.embedded_cfg_scale = ptr(o.embedded_cfg_scale);
@@ -301,6 +307,15 @@ void register_generate(CLI::App& app) {
                 "HunyuanVideo embedded guidance the DiT takes (official 6.0); --cfg-scale > 1 adds true CFG");
   c->add_option("-p,--prompt", o->prompt, "What the video shows");
   c->add_option("-n,--negative-prompt", o->negative_prompt, "What to avoid (default: the model's)");
+  c->add_option("--image", o->image,
+                "Image-to-video (HunyuanVideo-I2V): the reference image, PNG or JPEG; the video takes the official "
+                "bucket size for it (--i2v-resolution) and starts from it");
+  c->add_option("--i2v-resolution", o->i2v_resolution,
+                "With --image: 720p (default), 540p or 360p (official bucket bases 960 / 720 / 480), or a bucket "
+                "base in pixels (a multiple of 32)");
+  c->add_flag("--i2v-stability", o->i2v_stability,
+              "With --image: the official stability mode (noise blended 0.999 / 0.001 toward the image latent; "
+              "default --shift 7 instead of 17)");
   c->add_option("--preset", o->preset,
                 "Speed preset: dense (official Wan2.1), base / turbo (official Jenga Wan2.1 scripts), flash "
                 "(HunyuanVideo Flash settings on Wan Turbo), 3stage (HunyuanVideo 3Stage on Wan)")

@@ -162,7 +162,11 @@ bool report_hunyuan(const std::string& path, const std::string& dit_path, const 
                    hunyuan::release_from_path(dit_path) == hunyuan::Release::I2V;
   const hunyuan::Release release = i2v ? hunyuan::Release::I2V : hunyuan::release_from_path(dit_path);
   const std::string rel(hunyuan::release_name(release));
-  const char* what = release == hunyuan::Release::I2V ? "image-to-video (generate does not run it yet)"
+  const bool concat = m.variant.find("I2V") != std::string::npos;  // 33 input channels
+  const char* what = release == hunyuan::Release::I2V
+                         ? (concat ? "image-to-video, latent_concat (33 input channels; generate runs the released "
+                                     "token_replace DiT only)"
+                                   : "image-to-video, token_replace (generate --image PATH)")
                      : release == hunyuan::Release::AccVideo
                          ? "AccVideo 5-step distillation (from its path; --accvideo says so for any path)"
                          : "text-to-video (guidance-distilled; an AccVideo DiT is told by its path or --accvideo)";
@@ -172,14 +176,14 @@ bool report_hunyuan(const std::string& path, const std::string& dit_path, const 
   std::string missing;
   if (folder) {
     try {
-      const auto p = hunyuan::resolve_hunyuan(path, {dit_path, "", "", "", "", ""}, false, i2v);
+      const auto p = hunyuan::resolve_hunyuan(path, {dit_path, "", "", "", "", ""}, false, concat);
       comp = {{"dit", p.dit}, {"vae", p.vae}, {"text_encoder", p.text_encoder}, {"text_encoder_2", p.text_encoder_2},
               {"tokenizer", p.tokenizer}, {"tokenizer_2", p.tokenizer_2}, {"layout", p.layout}};
     } catch (const UsageError& e) {
       missing = e.what();
     }
   }
-  const bool usable = folder && missing.empty() && keys_ok && release != hunyuan::Release::I2V;
+  const bool usable = folder && missing.empty() && keys_ok && !concat;
   if (j) {
     (*j)["hunyuan"] = {{"release", rel}, {"release_note", what}};
     if (folder) (*j)["hunyuan"]["components"] = comp;

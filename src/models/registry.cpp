@@ -93,10 +93,8 @@ std::string hunyuan_dit_of(const ModelSpec& r) {
   return "";
 }
 
-bool is_i2v(const std::string& dit_path, const DetectedModel& m) {
-  return m.variant.find("I2V") != std::string::npos ||
-         hunyuan::release_from_path(dit_path) == hunyuan::Release::I2V;
-}
+// A latent_concat I2V DiT (33 input channels): generate runs the released token_replace one.
+bool is_latent_concat_i2v(const DetectedModel& m) { return m.variant.find("I2V") != std::string::npos; }
 
 // The DiT's config from its header (no weight read), or none when the loader will say what is wrong.
 std::optional<hunyuan::HunyuanConfig> hunyuan_header_config(const std::string& dit) {
@@ -199,10 +197,11 @@ void reject_unrunnable_model(const std::string& flag, const std::string& path) {
     if (const auto d = hunyuan::find_hunyuan_dit(path); !d.empty())
       for (auto& f : detect_models_at(d)) found.push_back(std::move(f));
   for (const auto& [p, m] : found)
-    if (m.family == "hunyuanvideo-dit" && is_i2v(p, m))
-      fail("{} {}: HunyuanVideo-I2V DiT detected ({}, {} layout), which generate does not run yet; it runs "
-           "HunyuanVideo T2V and AccVideo, and Wan2.1 text-to-video. `jenga inspect {}` shows what the checkpoint "
-           "holds", flag, path, m.variant, m.layout, p);
+    if (m.family == "hunyuanvideo-dit" && is_latent_concat_i2v(m))
+      fail("{} {}: HunyuanVideo-I2V latent_concat DiT detected ({}, {} layout, 33 input channels), which generate "
+           "does not run yet; it runs the released token_replace I2V DiT (hunyuan-video-i2v-720p), HunyuanVideo T2V "
+           "and AccVideo, and Wan2.1. `jenga inspect {}` shows what the checkpoint holds",
+           flag, path, m.variant, m.layout, p);
 }
 
 std::unique_ptr<VideoModel> open_model(const ModelSpec& req, Progress& progress) {

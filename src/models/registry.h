@@ -27,7 +27,7 @@ struct FoundModel {
 std::vector<FoundModel> detect_models_at(const std::string& path);
 
 // Fails in one line when `path` (given with `flag`) holds a model generate cannot run yet
-// (HunyuanVideo-I2V), from the headers alone; anything else passes.
+// (a HunyuanVideo-I2V latent_concat DiT, 33 input channels), from the headers alone; anything else passes.
 void reject_unrunnable_model(const std::string& flag, const std::string& path);
 
 // The files and device of a model to open: a published folder (model_dir) and/or single

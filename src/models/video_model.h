@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/tensor.h"
+#include "io/image_reader.h"
 #include "jenga/preset_overrides.h"
 #include "jenga/presets.h"
 #include "models/dit_hooks.h"
@@ -43,6 +44,11 @@ enum class GuidanceKind { Cfg, Embedded };
 // The sigma table a plain (dense) run steps through: Wan's UniPC table (linspace(0.999, 0),
 // shifted) or FlowMatchDiscreteScheduler's with flow-reverse (linspace(1, 0), shifted; t = 1000 sigma).
 enum class SigmaTable { WanUniPC, FlowMatch };
+// How a model takes a reference image (image-to-video), if at all. FirstFrame: the image's
+// latent is the first latent frame, written into the latents before every DiT forward and left
+// out of every solver update (HunyuanVideo-I2V token_replace); the text encoder sees the image
+// too; the video takes the size the model picks for the image (ReferenceImage).
+enum class ImageCondition { None, FirstFrame };
 
 struct Geometry {
   std::string name;                         // e.g. "Wan2.1 1.3B"
@@ -62,6 +68,20 @@ struct Geometry {
   double default_shift = 5.0;
   double default_guidance = 5.0;  // the CFG scale (Cfg) or the embedded guidance (Embedded)
   int default_steps = 50;
+  // Image-to-video (FirstFrame): the shift with the stability blend (--i2v-stability), and the
+  // blend point t: noise <- t * noise + (1 - t) * image latent in every frame.
+  ImageCondition image_condition = ImageCondition::None;
+  double default_shift_stable = 0;  // 0: default_shift
+  double image_blend_t = 0.999;
+  std::string default_image_resolution;  // the model's --i2v-resolution when none is given
+};
+
+// An image-to-video model's reference image, as its official sampler prepares it.
+struct ReferenceImage {
+  RgbImage source;             // as read (an image-aware text encoder looks at it)
+  Tensor pixels;               // [3, H, W] f32 in [-1, 1]: the video's first frame size
+  int width = 0, height = 0;   // the video's size (the bucket the model picked)
+  int resized_width = 0, resized_height = 0;  // before the center crop
 };
 
 // What a text encoder hands the denoiser for one prompt.
@@ -80,6 +100,9 @@ class TextEncoder {
  public:
   virtual ~TextEncoder() = default;
   virtual Conditioning encode(const std::string& prompt) = 0;
+  // Image-to-video: the prompt read together with the reference image (LLaVA); models whose
+  // encoder takes no image fail.
+  virtual Conditioning encode_with_image(const std::string& prompt, const ReferenceImage& image);
 };
 
 class Vae {
@@ -157,6 +180,10 @@ class VideoModel {
   virtual std::unique_ptr<TextEncoder> text_encoder(bool text_on_cpu) = 0;
   virtual std::unique_ptr<Denoiser> denoiser(bool offload) = 0;
   virtual std::unique_ptr<Vae> vae() = 0;
+  // Image-to-video (geometry().image_condition != None): the reference image at the video's size
+  // for `resolution` (the model's names, e.g. "720p"; empty = its default). UsageError on a
+  // resolution it does not take; models without an image condition fail.
+  virtual ReferenceImage prepare_image(const RgbImage& image, const std::string& resolution) const;
   // One line for the log ("Wan2.1 1.3B DiT (30 layers, dim 1536)") and the sidecar's "model".
   virtual std::string summary() const = 0;
   virtual nlohmann::json describe() const = 0;

@@ -125,6 +125,19 @@ std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& j
   return out;
 }
 
+void blend_toward_first_frame(Tensor& noise, const Tensor& frame0, double t) {
+  if (noise.dtype() != DType::F32 || noise.ndim() != 4 || frame0.dtype() != DType::F32 || frame0.ndim() != 4 ||
+      frame0.dim(0) != noise.dim(0) || frame0.dim(1) != 1 || frame0.dim(2) != noise.dim(2) || frame0.dim(3) != noise.dim(3))
+    fail("image blend: noise {} and first frame {} do not fit", noise.shape().str(), frame0.shape().str());
+  const float a = static_cast<float>(t), b = 1.0f - a;
+  const int64_t C = noise.dim(0), T = noise.dim(1), HW = noise.dim(2) * noise.dim(3);
+  float* x = noise.data_as<float>();
+  const float* im = frame0.data_as<float>();
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t f = 0; f < T; ++f)
+      for (int64_t i = 0; i < HW; ++i) x[(c * T + f) * HW + i] = x[(c * T + f) * HW + i] * a + im[c * HW + i] * b;
+}
+
 Tensor resize_trilinear(const Tensor& x, int64_t t, int64_t h, int64_t w) {
   if (x.ndim() != 4 || x.dtype() != DType::F32) fail("resize_trilinear: expects f32 [C, T, H, W]");
   const int64_t C = x.dim(0), T0 = x.dim(1), H0 = x.dim(2), W0 = x.dim(3);
@@ -193,6 +206,16 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
   for (size_t k = 0; k < req.renoise.size(); ++k)
     check_latent(req.renoise[k], k + 1 == req.renoise.size() ? "full-size re-noise" : "re-noise", z, sizes[k + 1]);
 
+  const bool first_frame = req.first_frame.ndim() > 0;  // a default Tensor is 0-d (numel 1)
+  if (first_frame) {
+    if (geo.image_condition != ImageCondition::FirstFrame)
+      usage_fail("--image: {} takes no reference image", geo.name);
+    check_latent(req.first_frame, "the image latent", z, {1, latent[1], latent[2]});
+    if (sizes.size() > 1)
+      usage_fail("--preset {}: changes resolution, which image-to-video does not run yet (the image would be "
+                 "re-encoded per stage); use --preset base or dense", req.jenga ? req.jenga->name : "dense");
+  }
+
   Plan plan;
   Preset sized;
   if (jenga) {
@@ -246,6 +269,9 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
 
   backend->set_stage(geometry(plan.step[0].latent, jenga, geo), reuse_on);
   backend->set_latents(std::vector<float>(req.noise.data_as<float>(), req.noise.data_as<float>() + req.noise.numel()));
+  if (first_frame)
+    backend->set_first_frame(
+        std::vector<float>(req.first_frame.data_as<float>(), req.first_frame.data_as<float>() + req.first_frame.numel()));
   if (svg_on) {
     // One stage in raster (frame-major) order; the rows are drawn once for the run.
     SvgStage st;

@@ -39,6 +39,10 @@ struct DenoiseRequest {
   // The prompt's and the negative prompt's conditioning (token states [L, text_dim] f32, the
   // prompt's rows, zero-padded later); context_null is unused with embedded guidance.
   Conditioning context, context_null;
+  // Image-to-video by first-frame replacement (Geometry::image_condition FirstFrame): the image
+  // latent [z, 1, h, w] at the full latent size; the loop writes it into latent frame 0 before
+  // every DiT forward and leaves frame 0 out of every solver update. Empty = none.
+  Tensor first_frame;
   int steps = 50;
   // guide_scale: the CFG scale of two-branch models. Embedded-guidance models (HunyuanVideo) take
   // embedded_guidance into the DiT and run one branch, or, with true_cfg, both branches combined
@@ -76,6 +80,10 @@ std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& j
 // Throws UsageError / Error before heavy work on inconsistent inputs; throws Error naming the
 // step when the latents become NaN/inf.
 DenoiseResult denoise(const DenoiseRequest& request, Progress& progress);
+
+// Image-to-video's stability start (HunyuanVideo-I2V --i2v-stability): noise [z, T, h, w] <-
+// t * noise + (1 - t) * frame0 [z, 1, h, w] in every latent frame, t and 1 - t as f32.
+void blend_toward_first_frame(Tensor& noise, const Tensor& frame0, double t);
 
 // Trilinear resize of [C, T, H, W] f32 latents (torch interpolate, align_corners=False).
 Tensor resize_trilinear(const Tensor& x, int64_t t, int64_t h, int64_t w);

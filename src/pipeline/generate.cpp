@@ -12,8 +12,10 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/rng.h"
+#include "core/sha256.h"
 #include "dist/communicator.h"
 #include "io/frames.h"
+#include "io/image_reader.h"
 #include "io/safetensors.h"
 #include "io/video_writer.h"
 #include "jenga/schedule.h"
@@ -47,6 +49,17 @@ void check_request(const T2VRequest& r) {
     usage_fail("--solver {}: use unipc, dpm++ or euler", r.solver);
   check_jenga_overrides(r.preset, r.jenga);
   (void)resolve_attention(r.attention, !r.preset.empty() && r.preset != "dense", r.svg);
+  if (r.image.empty() && r.image_stability) usage_fail("--i2v-stability goes with --image (image-to-video)");
+  if (r.image.empty() && !r.image_resolution.empty()) usage_fail("--i2v-resolution goes with --image (image-to-video)");
+  if (!r.image.empty()) {
+    try {  // decoded here so a bad image fails before any model loads (the reader names --image)
+      (void)read_image_rgb(r.image);
+    } catch (const UsageError&) {
+      throw;
+    } catch (const Error& e) {
+      usage_fail("{}", e.what());
+    }
+  }
   check_video_path(r.output);
   check_output_target(r.output, r.frames);  // a folder in the way, an unwritable parent: before any work
   for (const auto& [text, flag] : {std::pair{&r.prompt, "--prompt"}, {&r.negative_prompt, "--negative-prompt"}})
@@ -67,8 +80,12 @@ void check_t2v_request(const T2VRequest& r) {
 
 double generate_clock_s() { return now_s(); }
 
-std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, const std::vector<T2VJob>& all_jobs,
+std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& request, const std::vector<T2VJob>& all_jobs,
                                       Progress& progress, double t_start) {
+  T2VRequest req = request;  // image-to-video: the size becomes the image's bucket below
+  if (req.image.empty() && model.geometry().image_condition != ImageCondition::None)
+    usage_fail("{} is an image-to-video model: give the reference image with --image PATH (PNG or JPEG)",
+               model.geometry().name);
   for (const auto& j : all_jobs) {
     T2VRequest r = req;
     r.output = j.output;
@@ -89,6 +106,21 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
 
   const Geometry& geo = model.geometry();
   const DenoiserInfo& cfg = model.denoiser_info();
+  // Image-to-video: the reference image at the size the model picks for it (its official bucket).
+  const bool i2v = !req.image.empty();
+  ReferenceImage ref;
+  std::string image_abs, image_sha;
+  if (i2v) {
+    if (req.comm) usage_fail("--image: image-to-video runs in one process for now (no mpirun)");
+    ref = model.prepare_image(read_image_rgb(req.image), req.image_resolution);
+    req.width = ref.width, req.height = ref.height;
+    image_abs = fs::absolute(req.image).lexically_normal().string();
+    image_sha = sha256_file_hex(req.image);
+    check_t2v_request(req);
+    progress.note(fmt::format("--image {} ({}x{}): video size {}x{} (resize to {}x{}, center crop)", req.image,
+                              ref.source.width, ref.source.height, ref.width, ref.height, ref.resized_width,
+                              ref.resized_height));
+  }
   const bool cuda = model.device() == "cuda";
   const double t_load = model.load_seconds();
   // Heads must divide over the ranks: say so before the text encoder runs.
@@ -99,7 +131,9 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
   const std::optional<Preset> jenga = model.preset(req.preset, req.jenga, req.steps);
   const int steps = req.steps > 0 ? req.steps : jenga ? jenga->steps : geo.default_steps;
   const std::string solver = req.solver.empty() ? geo.default_solver : req.solver;
-  const double shift = req.shift.value_or(jenga ? jenga->flow_shift : geo.default_shift);
+  const double plain_shift =
+      req.image_stability && geo.default_shift_stable > 0 ? geo.default_shift_stable : geo.default_shift;
+  const double shift = req.shift.value_or(jenga ? jenga->flow_shift : plain_shift);
   // Embedded guidance (HunyuanVideo): the DiT takes the guidance; --cfg-scale > 1 adds the
   // negative branch (true CFG), official default 1.0.
   const bool embedded = geo.guidance == GuidanceKind::Embedded;
@@ -146,6 +180,9 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
   const bool t5_cuda = cuda && !req.t5_cpu;
   const std::string neg = req.negative_prompt.empty() ? geo.default_negative_prompt : req.negative_prompt;
   const bool two_branch = !embedded || guide > 1.0;
+  if (i2v && two_branch)
+    usage_fail("--image with --cfg-scale {}: image-to-video runs one branch with embedded guidance for now (the "
+               "official default, --cfg-scale 1)", guide);
   if (embedded && !two_branch && !req.negative_prompt.empty())
     progress.note("--negative-prompt: unused at --cfg-scale 1 (one branch with embedded guidance); give --cfg-scale > 1 "
                   "for true CFG");
@@ -156,7 +193,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
     const Conditioning uncond = two_branch ? encoder->encode(neg) : Conditioning{};
     if (two_branch) progress.update(1);
     for (size_t j = 0; j < jobs.size(); ++j) {
-      ctx[j] = {encoder->encode(jobs[j].prompt), uncond};
+      ctx[j] = {i2v ? encoder->encode_with_image(jobs[j].prompt, ref) : encoder->encode(jobs[j].prompt), uncond};
       progress.update(static_cast<int>(j) + (two_branch ? 2 : 1));
     }
     progress.end();
@@ -182,6 +219,20 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
   const int64_t lt = (req.frames - 1) / geo.vae_time + 1, lh = req.height / geo.vae_space, lw = req.width / geo.vae_space;
   if (lh % geo.patch[1] || lw % geo.patch[2] || lt % geo.patch[0])
     usage_fail("size {}x{}: the latent {}x{} does not divide by the patch size", req.width, req.height, lh, lw);
+  // Image-to-video: the reference image through the VAE encoder, one latent frame (the DiT is
+  // not loaded yet: the encoder has the device to itself).
+  Tensor image_latent;
+  double t_image = 0;
+  if (i2v) {
+    const double t0 = now_s();
+    progress.note("encoding the reference image (VAE encoder)");
+    image_latent = vae->encode(ref.pixels.reshape({3, 1, ref.pixels.dim(1), ref.pixels.dim(2)}));
+    if (image_latent.ndim() != 4 || image_latent.dim(0) != geo.latent_channels || image_latent.dim(1) != 1 ||
+        image_latent.dim(2) != lh || image_latent.dim(3) != lw)
+      fail("the image latent is {}, expected [{}, 1, {}, {}]", image_latent.shape().str(), geo.latent_channels, lh, lw);
+    t_image = now_s() - t0;
+    check_interrupt();
+  }
   for (size_t j = 0; j < jobs.size(); ++j) {
     const double t_job0 = now_s();
     // Latents: [z, 1 + (F-1)/4, H/8, W/8], Philox normal noise (counter-based: the same on any
@@ -203,6 +254,10 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
     const auto sizes = stage_latents(jenga, lt, lh, lw);
     dr.noise = draw(sizes[0]);
     for (size_t k = 1; k < sizes.size(); ++k) dr.renoise.push_back(draw(sizes[k]));
+    if (i2v) {
+      dr.first_frame = image_latent;
+      if (req.image_stability) blend_toward_first_frame(dr.noise, image_latent, geo.image_blend_t);
+    }
     dr.context = ctx[j][0], dr.context_null = ctx[j][1];
     dr.steps = steps, dr.shift = shift, dr.guide_scale = guide, dr.solver = solver;
     dr.embedded_guidance = embedded_guide, dr.true_cfg = embedded && two_branch;
@@ -256,7 +311,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
         {"forwards", dn.forwards},
         {"forwards_reused", dn.forwards_reused},
         {"denoise", dn.report},
-        {"timings_s", {{"load", t_load}, {"text", t_text}, {"denoise", t_denoise}, {"vae_decode", t_vae},
+        {"timings_s", {{"load", t_load}, {"text", t_text}, {"image_encode", t_image}, {"denoise", t_denoise}, {"vae_decode", t_vae},
                        {"total", now_s() - (j == 0 ? t_start : t_job0)}}},
         {"peak_host_rss_gib", static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0)}};
     if (jobs.size() > 1 || all_jobs.size() > 1) report["settings"]["batch"] = {{"jobs", all_jobs.size()}};
@@ -266,6 +321,13 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& req, 
                                    {"sample_mse_max_row", dr.svg.sample_mse_max_row}, {"rows_seed", dr.svg.seed},
                                    {"source", "svg-project/Sparse-VideoGen scripts/wan/wan_t2v_720p_svg.sh"}};
     if (embedded) report["settings"]["embedded_cfg_scale"] = embedded_guide;
+    if (i2v)
+      report["settings"]["image"] = {{"path", image_abs}, {"sha256", image_sha},
+                                     {"width", ref.source.width}, {"height", ref.source.height},
+                                     {"resolution", req.image_resolution.empty() ? geo.default_image_resolution
+                                                                                 : req.image_resolution},
+                                     {"stability", req.image_stability},
+                                     {"resized", {ref.resized_width, ref.resized_height}}};
     if (jenga && jenga->family == ModelFamily::Hunyuan)
       report["settings"]["jenga"] = {{"sa_drop_rates", jenga->sa_drop_rates}, {"p_remain_rates", jenga->p_remain},
                                      {"res_rate_list", jenga->res_rates}, {"step_rate_list", jenga->step_rates},

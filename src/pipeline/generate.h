@@ -1,5 +1,7 @@
 #pragma once
-// Text-to-video for any model behind the interface (models/video_model.h), end to end: prompt ->
+// Text-to-video (and image-to-video for a model with an image condition: the reference image's
+// size, text with the image, its VAE latent held as frame 0) for any model behind the interface
+// (models/video_model.h), end to end: prompt ->
 // text encoder -> DiT denoising loop (flow matching, CFG or embedded guidance, UniPC / DPM++ /
 // Euler) -> VAE decode -> video file + JSON sidecar. The model is opened by the registry
 // (models/registry.h: open_model) from the request's files; this path never sees a model folder.
@@ -37,7 +39,13 @@ struct T2VRequest {
   bool accvideo = false;
   std::string prompt;
   std::string negative_prompt;  // empty: the official default
-  std::string image;  // image-to-video: the first frame (C API `image`, CLI --image); empty = text-to-video
+  // Image-to-video (C API `image`, CLI --image; a model with an image condition, HunyuanVideo-I2V): the reference image
+  // (PNG/JPEG); the video's size is then the model's bucket for it at `image_resolution` (the
+  // model's names, e.g. 720p; empty = its default), not width/height. image_stability: the
+  // official --i2v-stability (noise blended toward the image latent; the model's stable shift).
+  std::string image;
+  std::string image_resolution;
+  bool image_stability = false;
   int width = 832, height = 480, frames = 81;
   int steps = 50;  // 0: the preset's, else the model's (HunyuanVideo 50, AccVideo 5)
   uint64_t seed = 42;

@@ -31,6 +31,7 @@ class CpuBackend final : public DenoiseBackend {
 
   void set_stage(const StageGeometry& g, bool) override {
     geo_ = g;
+    frame0_.clear();  // a new stage's size: the caller hands its first frame again
     const auto& c = model_.info();
     n_ = static_cast<size_t>(c.geometry.latent_channels * g.latent[0] * g.latent[1] * g.latent[2]);
     x_.assign(n_, 0.0f), last_.assign(n_, 0.0f), h0_.assign(n_, 0.0f), h1_.assign(n_, 0.0f);
@@ -53,10 +54,20 @@ class CpuBackend final : public DenoiseBackend {
   }
   std::vector<float> latents() override { return x_; }
 
+  void set_first_frame(const std::vector<float>& f) override {
+    const int64_t z = model_.info().geometry.latent_channels;
+    if (!f.empty() && f.size() != static_cast<size_t>(z * geo_.latent[1] * geo_.latent[2]))
+      fail("denoise: a first frame of {} values for a stage of {}x{}x{} latents", f.size(), z, geo_.latent[1],
+           geo_.latent[2]);
+    frame0_ = f;
+    hold_first_frame();
+  }
+
   void step(const StepRun& run, const SolverUpdate& u) override {
     const auto v = velocity(run);
     apply_solver_update(u, v.data(), x_.data(), last_.data(), h0_.data(), h1_.data(), n_);
     if (!u.euler) h0_.swap(h1_);
+    hold_first_frame();  // frame 0 takes no update: the image latent again
     if (nan_step_ < 0)
       for (float e : x_)
         if (!std::isfinite(e)) {
@@ -66,6 +77,7 @@ class CpuBackend final : public DenoiseBackend {
   }
 
   std::vector<float> velocity(const StepRun& run) override {
+    hold_first_frame();  // the DiT sees the image latent in frame 0
     if (!run.two_branch) return forward(run, 0);  // embedded guidance: the one branch is the velocity
     std::vector<float> v[2];
     for (int b = 0; b < 2; ++b) v[b] = forward(run, b);
@@ -97,6 +109,13 @@ class CpuBackend final : public DenoiseBackend {
   }
 
  private:
+  // x_[:, 0] <- the image latent (image-to-video); nothing without one.
+  void hold_first_frame() {
+    if (frame0_.empty()) return;
+    const size_t hw = static_cast<size_t>(geo_.latent[1] * geo_.latent[2]), per_c = hw * static_cast<size_t>(geo_.latent[0]);
+    for (size_t c = 0; c * hw < frame0_.size(); ++c) std::copy_n(frame0_.data() + c * hw, hw, x_.data() + c * per_c);
+  }
+
   std::vector<float> forward(const StepRun& run, int branch) {
     const auto& c = model_.info();
     DitForwardHooks hooks;
@@ -130,7 +149,9 @@ class CpuBackend final : public DenoiseBackend {
         CarveParams p;
         p.top_k = run.top_k, p.p = run.p_remain, p.first_frame_blocks = run.first_frame_blocks;
         // Condition rows inside the sequence (HunyuanVideo's text) after the image tokens: the
-        // trailing blocks that hold no image token.
+        // trailing blocks that hold no image token. The layout covers image + valid text rows
+        // (the official kernels mask keys past that length), so I2V's 396 rows, zero-padded to
+        // 4 blocks by its kernel, need at most 4 here and the image rows see the same keys.
         if (c.geometry.condition_blocks > 0)
           p.text_blocks = std::max<int64_t>(0, (tokens + 127) / 128 - (image_tokens_ + 127) / 128);
         text_blocks_ = p.text_blocks;
@@ -164,6 +185,7 @@ class CpuBackend final : public DenoiseBackend {
   int64_t image_tokens_ = 0, text_blocks_ = 0;
   std::vector<float> bias_;  // [heads, key blocks] of the current layer (text amplifier)
   std::vector<float> x_, last_, h0_, h1_, residual_[2], qh_, kh_;
+  std::vector<float> frame0_;  // [z, h, w] image latent held in frame 0, or empty
   std::vector<int64_t> order_;
   BlockSparseLayout layout_;
   SvgStage svg_;

@@ -58,14 +58,24 @@ void segment_attention(const float* q, const float* k, const float* v, float* ou
 }
 
 // Jenga's sparse path (attention_block_triton_diffres.py): the text query rows [li, l), padding
-// included, attend densely over all l keys, padding included, without the text amplifier.
+// included, attend densely over all l keys, padding included, without the text amplifier. The
+// I2V kernel (hyvideo_i2v/...) first pads q/k/v with zero rows to a multiple of 128, so the text
+// rows also see those zero keys (score 0, value 0): 116 of them for 396 I2V text rows
+// (`pad_to_block`: the I2V model). The T2V kernel pads nothing.
 void text_rows_over_all_keys(const float* q, const float* k, const float* v, float* out, int64_t li, int64_t l,
-                             int64_t heads, int64_t hd) {
+                             int64_t heads, int64_t hd, bool pad_to_block) {
   if (l <= li) return;
+  const int64_t pad = pad_to_block ? (128 - l % 128) % 128 : 0;
+  std::vector<float> kp, vp;
+  if (pad > 0) {
+    kp.assign(static_cast<size_t>((l + pad) * heads * hd), 0.0f), vp.assign(kp.size(), 0.0f);
+    std::copy_n(k, l * heads * hd, kp.data()), std::copy_n(v, l * heads * hd, vp.data());
+    k = kp.data(), v = vp.data();
+  }
   cpu::AttentionArgs a;
   const int64_t off = li * heads * hd;
   a.q = q + off, a.k = k, a.v = v, a.out = out + off;
-  a.heads = heads, a.q_len = l - li, a.k_len = l, a.head_dim = hd;
+  a.heads = heads, a.q_len = l - li, a.k_len = l + pad, a.head_dim = hd;
   a.set_blhd_strides();
   a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
   cpu::attention(a);
@@ -76,7 +86,7 @@ void text_rows_over_all_keys(const float* q, const float* k, const float* v, flo
 // valid text (the official kernel masks keys past that length) with the hook's key-block bias,
 // and the text rows as text_rows_over_all_keys.
 void block_attention(const DitForwardHooks* hooks, int layer, const float* q, const float* k, const float* v,
-                     float* out, int64_t li, int64_t valid, int64_t l, int64_t heads, int64_t hd);
+                     float* out, int64_t li, int64_t valid, int64_t l, int64_t heads, int64_t hd, bool i2v);
 
 // The hook's layout for the attended segment (image + valid text), or null (dense).
 const BlockSparseLayout* segment_layout(const DitForwardHooks* hooks, int layer, const float* q, const float* k,
@@ -86,12 +96,12 @@ const BlockSparseLayout* segment_layout(const DitForwardHooks* hooks, int layer,
 }
 
 void block_attention(const DitForwardHooks* hooks, int layer, const float* q, const float* k, const float* v,
-                     float* out, int64_t li, int64_t valid, int64_t l, int64_t heads, int64_t hd) {
+                     float* out, int64_t li, int64_t valid, int64_t l, int64_t heads, int64_t hd, bool i2v) {
   const BlockSparseLayout* layout = segment_layout(hooks, layer, q, k, li + valid, heads);
   const float* bias = layout && hooks->key_block_bias ? hooks->key_block_bias(layer, heads, layout->k_blocks) : nullptr;
   segment_attention(q, k, v, out, 0, li + valid, heads, hd, layout, bias);
   if (layout)
-    text_rows_over_all_keys(q, k, v, out, li, l, heads, hd);
+    text_rows_over_all_keys(q, k, v, out, li, l, heads, hd, i2v);
   else
     segment_attention(q, k, v, out, li + valid, l, heads, hd);
 }
@@ -319,7 +329,7 @@ void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, 
   };
   project(img, li, 0, b.img, img_mod, true);
   project(txt, lt, li, b.txt, txt_mod, false);
-  block_attention(hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, valid, l, heads, hd);
+  block_attention(hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, valid, l, heads, hd, tr != nullptr);
   auto finish = [&](float* x, int64_t n, int64_t row0, const StreamWeights& s, const RowMod& mod) {
     std::vector<float> o(static_cast<size_t>(n * h));
     linear(attn.data() + row0 * h, s.proj, o.data(), n);
@@ -353,7 +363,7 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
   // linear2's input: [attention output (h) | GELU(mlp) (m)] per token.
   std::vector<float> cat(static_cast<size_t>(l * (h + m)));
   std::vector<float> attn(q.size());
-  block_attention(hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, valid, l, heads, hd);
+  block_attention(hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, valid, l, heads, hd, tr != nullptr);
   for (int64_t i = 0; i < l; ++i) {
     std::copy_n(attn.data() + i * h, h, cat.data() + i * (h + m));
     std::copy_n(y1.data() + i * ld + 3 * h, m, cat.data() + i * (h + m) + h);

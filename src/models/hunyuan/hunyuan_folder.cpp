@@ -60,7 +60,9 @@ fs::path official_root(const fs::path& model_dir) {
 Release release_from_path(const std::string& dit_path) {
   const std::string p = lower(dit_path);
   if (p.find("accvideo") != std::string::npos) return Release::AccVideo;
-  if (p.find("i2v") != std::string::npos) return Release::I2V;
+  // The official folder hunyuan-video-i2v-720p; ComfyUI's *image_to_video* files.
+  for (const char* tag : {"i2v", "image_to_video", "image2video", "img2vid"})
+    if (p.find(tag) != std::string::npos) return Release::I2V;
   return Release::T2V;
 }
 
@@ -84,7 +86,6 @@ HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponen
   const bool diffusers = folder && is_dir(m / "transformer");
   p.layout = !folder ? "single files" : diffusers ? "diffusers" : "official ckpts";
   const fs::path root = folder ? official_root(m) : fs::path();
-  const fs::path release_dir = folder && is_dir(m / "transformers") ? m : root / "hunyuan-video-t2v-720p";
 
   // Each component: the flag, else the first folder candidate that exists, else a one-line error.
   auto pick = [&](std::string& out, const std::string& flag_value, const char* what, const char* flag,
@@ -109,19 +110,32 @@ HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponen
   std::vector<fs::path> dit_c;
   if (folder) {
     if (const auto d = find_hunyuan_dit(model_dir); !d.empty()) dit_c.push_back(d);
-    dit_c.push_back(diffusers ? m / "transformer" : release_dir / "transformers" / "mp_rank_00_model_states.pt");
+    // The T2V release's path when nothing is there (the error names it).
+    dit_c.push_back(diffusers                          ? m / "transformer"
+                    : is_dir(m / "transformers")       ? m / "transformers" / "mp_rank_00_model_states.pt"
+                                                       : root / "hunyuan-video-t2v-720p" / "transformers" /
+                                                             "mp_rank_00_model_states.pt");
   }
   pick(p.dit, flags.dit, "DiT (transformer)", "--diffusion-model", dit_c);
+  // I2V: the weights (33 input channels, the caller's i2v_dit) or the path (the released
+  // token_replace DiT has T2V's shapes; its folder is hunyuan-video-i2v-720p). Its LLM is the
+  // whole LLaVA in text_encoder_i2v/ (tokenizer and image processor files beside it).
+  const bool i2v = i2v_dit || release_from_path(p.dit) == Release::I2V;
+  const fs::path release_dir = folder && is_dir(m / "transformers")
+                                   ? m
+                                   : root / (i2v ? "hunyuan-video-i2v-720p" : "hunyuan-video-t2v-720p");
   std::vector<fs::path> vae_c, llm_c, clip_c, tok_c, tok2_c;
   if (folder) {
     if (diffusers) {
       vae_c = {m / "vae"}, llm_c = {m / "text_encoder"}, clip_c = {m / "text_encoder_2"};
     } else {
-      vae_c = {release_dir / "vae"}, llm_c = {root / "text_encoder"}, clip_c = {root / "text_encoder_2"};
+      vae_c = {release_dir / "vae"}, llm_c = {root / (i2v ? "text_encoder_i2v" : "text_encoder")};
+      clip_c = {root / "text_encoder_2"};
     }
   }
   pick(p.vae, flags.vae, "VAE", "--vae", vae_c);
-  pick(p.text_encoder, flags.text_encoder, "LLM text encoder (llava-llama-3-8b)", "--text-encoder", llm_c);
+  pick(p.text_encoder, flags.text_encoder, i2v ? "LLaVA text encoder (llava-llama-3-8b-v1_1, text_encoder_i2v)"
+                                               : "LLM text encoder (llava-llama-3-8b)", "--text-encoder", llm_c);
   pick(p.text_encoder_2, flags.text_encoder_2, "CLIP-L text encoder", "--text-encoder-2", clip_c);
   // Tokenizers: diffusers keeps them in tokenizer/ and tokenizer_2/, the official folders beside
   // the weights; a single encoder file may have them beside it.
@@ -134,8 +148,7 @@ HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponen
   pick(p.tokenizer_2, flags.tokenizer_2, "CLIP tokenizer (vocab.json + merges.txt)", "--tokenizer-2", tok2_c);
   if (fs::path(p.tokenizer_2).filename() == "vocab.json") p.tokenizer_2 = fs::path(p.tokenizer_2).parent_path().string();
 
-  p.release = i2v_dit ? Release::I2V : accvideo ? Release::AccVideo : release_from_path(p.dit);
-  if (p.release == Release::I2V && !i2v_dit) p.release = Release::T2V;  // the weights decide I2V
+  p.release = i2v ? Release::I2V : accvideo ? Release::AccVideo : release_from_path(p.dit);
   return p;
 }
 

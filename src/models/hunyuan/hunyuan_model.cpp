@@ -1,5 +1,6 @@
 #include "models/hunyuan/hunyuan_model.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "backend/denoise_backend.h"
@@ -11,6 +12,10 @@
 #include "models/hunyuan/hunyuan_presets.h"
 #include "models/hunyuan/hunyuan_vae.h"
 #include "models/hunyuan/hunyuan_vae_tiling.h"
+#include "models/hunyuan/i2v_image_prep.h"
+#include "models/hunyuan/i2v_loop.h"
+#include "models/hunyuan/i2v_text_encoder.h"
+#include "models/hunyuan/llava_vision.h"
 #include "models/hunyuan/llama_text_encoder.h"
 #include "models/hunyuan/llama_tokenizer.h"
 #include "models/hunyuan/text_template.h"
@@ -20,16 +25,21 @@ namespace jenga::hunyuan {
 
 Geometry hunyuan_geometry(const HunyuanConfig& c, Release release) {
   Geometry g;
-  g.name = std::string("HunyuanVideo ") + (release == Release::AccVideo ? "AccVideo " : "") + c.variant_name();
+  const bool i2v = release == Release::I2V;
+  g.name = std::string("HunyuanVideo ") + (release == Release::AccVideo ? "AccVideo " : i2v ? "I2V " : "") +
+           (i2v ? "13B" : c.variant_name());
+  if (i2v && c.hidden != 3072) g.name = "HunyuanVideo I2V custom";
   g.vae_time = 4, g.vae_space = 8;
   g.patch = {c.patch[0], c.patch[1], c.patch[2]};
   g.latent_channels = c.out_channels;
   g.fps = 24;
   g.curve = CurveKind::Volume;
-  g.condition_blocks = c.is_i2v() ? 4 : 2;
+  g.condition_blocks = i2v || c.is_i2v() ? 4 : 2;
   g.guidance = c.guidance_embed ? GuidanceKind::Embedded : GuidanceKind::Cfg;
   if (release == Release::AccVideo)
     g.presets = {"dense", "accvideo"};
+  else if (i2v)
+    g.presets = {"dense", "base"};  // base = jenga_hyi2v.py's hyi2v_jenga_base.sh
   else
     g.presets = {"dense", "base", "turbo", "flash", "3stage", "multigpu-base", "multigpu-turbo", "multigpu-flash",
                  "multigpu-3stage"};
@@ -44,6 +54,15 @@ Geometry hunyuan_geometry(const HunyuanConfig& c, Release release) {
   g.default_shift = 7.0;
   g.default_guidance = 6.0;
   g.default_steps = release == Release::AccVideo ? 5 : 50;
+  if (i2v) {
+    // HunyuanVideo-I2V (token_replace): the image latent is latent frame 0; --flow-shift 17
+    // ("dynamic", config.py's default) or 7 with --i2v-stability ("stable").
+    g.image_condition = ImageCondition::FirstFrame;
+    g.default_shift = i2v_default_flow_shift(false);
+    g.default_shift_stable = i2v_default_flow_shift(true);
+    g.image_blend_t = kI2vStabilityT;
+    g.default_image_resolution = "720p";
+  }
   return g;
 }
 
@@ -53,7 +72,7 @@ DenoiserInfo hunyuan_denoiser_info(const HunyuanConfig& c, Release release) {
   d.in_channels = c.in_channels, d.out_channels = c.out_channels;
   d.hidden = c.hidden, d.heads = c.heads, d.head_dim = c.head_dim();
   d.layers = c.double_blocks + c.single_blocks;
-  d.text_len = 256, d.text_dim = c.text_dim;  // the official LLM text length
+  d.text_len = release == Release::I2V ? 144 + 252 : 256, d.text_dim = c.text_dim;  // the official text rows
   return d;
 }
 
@@ -61,7 +80,8 @@ namespace {
 
 class HunyuanCpuDenoiser final : public Denoiser {
  public:
-  explicit HunyuanCpuDenoiser(const HunyuanDit& d) : dit_(d), info_(hunyuan_denoiser_info(d.config)) {}
+  HunyuanCpuDenoiser(const HunyuanDit& d, Release release)
+      : dit_(d), info_(hunyuan_denoiser_info(d.config, release)), token_replace_(release == Release::I2V) {}
   const DenoiserInfo& info() const override { return info_; }
   std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) override {
     if (comm) fail("HunyuanVideo DiT (CPU): sequence parallel is not supported yet; run one process");
@@ -94,7 +114,7 @@ class HunyuanCpuDenoiser final : public Denoiser {
     const auto out = hunyuan_forward_cpu(dit_, x.data_as<float>(), x.dim(1), x.dim(2), x.dim(3), static_cast<float>(t),
                                          c.tokens.data_as<float>(), c.tokens.dim(0), c.valid_rows(),
                                          c.pooled.data_as<float>(), cfg.guidance_embed ? guidance * 1000.0f : 0.0f,
-                                         &hooks);
+                                         &hooks, token_replace_);
     return Tensor::from_f32(out, Shape{cfg.out_channels, x.dim(1), x.dim(2), x.dim(3)});
   }
 
@@ -103,6 +123,7 @@ class HunyuanCpuDenoiser final : public Denoiser {
   DenoiserInfo info_;
   std::array<Conditioning, 2> cond_;
   int64_t tokens_ = 0;
+  bool token_replace_ = false;  // HunyuanVideo-I2V: frame-0 tokens modulated as at t = 0
 };
 
 // The official T2V text path: LLM over the video template (351 tokens, hidden_states[-3], the
@@ -155,6 +176,78 @@ class HunyuanTextEncoder final : public TextEncoder {
   std::unique_ptr<HunyuanCudaParts::Llm> llm_gpu_;  // declared last: freed first
 };
 
+// The official I2V text path (TextEncoder.encode in i2v_mode on LlavaForConditionalGeneration):
+// the I2V template (crop 103, <image> expanded into the projected image rows, max 256 + 103 ids),
+// hidden_states[-3] cut to the image rows every 4th + the text rows (396 at full size, valid rows
+// first), and CLIP-L's pooled vector of the stripped prompt as in T2V.
+class HunyuanI2vTextEncoder final : public TextEncoder {
+ public:
+  HunyuanI2vTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg)
+      : tok_(LlamaTokenizer::open(p.tokenizer)),
+        llm_(LlamaTextEncoder::open(p.text_encoder)),
+        vision_(LlavaVisionEncoder::open(p.text_encoder)),
+        special_(LlavaSpecialTokens::load(p.text_encoder)),
+        processor_(ClipImageProcessorConfig::load(p.text_encoder)),
+        tok2_(ClipTokenizer::open(p.tokenizer_2)),
+        clip_(ClipTextEncoder::open(p.text_encoder_2)),
+        paths_(p) {
+    if (llm_.config().hidden != cfg.text_dim)
+      fail("{}: LLM width {} does not match the DiT's text_states_dim {}", p.text_encoder, llm_.config().hidden, cfg.text_dim);
+    if (vision_.config().proj_out != llm_.config().hidden)
+      fail("{}: the image projector gives {} values per row, the LLM takes {}", p.text_encoder, vision_.config().proj_out,
+           llm_.config().hidden);
+    if (clip_.config().hidden != cfg.text_dim_2)
+      fail("{}: CLIP width {} does not match the DiT's text_states_dim_2 {}", p.text_encoder_2, clip_.config().hidden,
+           cfg.text_dim_2);
+    const auto dr = tok_.encode_plain("\n\n");
+    if (dr.size() != 1) fail("{}: \"\\n\\n\" is not one token; the I2V crop needs it (Llama-3 id 271)", p.tokenizer);
+    crop_.double_return_id = dr[0];
+  }
+  Conditioning encode(const std::string&) override {
+    usage_fail("HunyuanVideo-I2V reads the prompt together with the reference image: give --image PATH");
+  }
+  Conditioning encode_with_image(const std::string& prompt, const ReferenceImage& image) override {
+    const PromptTemplate& t = i2v_video_template();
+    const TokenizedText tt = tokenize_llm_prompt(tok_, prompt, t, 256 + t.crop_start);
+    for (int64_t id : tt.ids)
+      if (id < 0 || id >= llm_.config().vocab)
+        fail("{}: token id {} is outside the LLM's vocabulary of {}", paths_.tokenizer, id, llm_.config().vocab);
+    const auto at = std::find(tt.ids.begin(), tt.ids.end(), special_.image);
+    if (at == tt.ids.end())
+      fail("{}: the I2V template gave no image token (id {}, config.json's image_token_index)", paths_.tokenizer,
+           special_.image);
+    I2vTextCrop crop = crop_;
+    crop.crop_start = t.crop_start;
+    crop.image_emb_start = at - tt.ids.begin();
+    const auto img = vision_.encode(clip_preprocess(image.source, processor_));
+    const I2vTextStates s = i2v_encode_text(llm_, tt.ids, tt.mask, img.projected, special_, crop, 2);
+    Conditioning c;
+    c.tokens = s.states;
+    int64_t valid = 0;
+    while (valid < static_cast<int64_t>(s.mask.size()) && s.mask[static_cast<size_t>(valid)]) ++valid;
+    for (size_t i = static_cast<size_t>(valid); i < s.mask.size(); ++i)
+      if (s.mask[i]) fail("I2V text states: the mask is not the valid rows first (row {})", i);
+    c.valid = valid;
+    const TokenizedText ct = tok2_.encode(python_strip(prompt), kClipMaxLength);
+    for (int64_t id : ct.ids)
+      if (id < 0 || id >= clip_.config().vocab)
+        fail("{}: token id {} is outside CLIP's vocabulary of {}", paths_.tokenizer_2, id, clip_.config().vocab);
+    c.pooled = clip_.encode(ct.ids, ct.mask).pooled;
+    return c;
+  }
+
+ private:
+  LlamaTokenizer tok_;
+  LlamaTextEncoder llm_;
+  LlavaVisionEncoder vision_;
+  LlavaSpecialTokens special_;
+  ClipImageProcessorConfig processor_;
+  ClipTokenizer tok2_;
+  ClipTextEncoder clip_;
+  HunyuanPaths paths_;
+  I2vTextCrop crop_;
+};
+
 // The official decode: latents / scaling_factor, tiled as AutoencoderKLCausal3D tiles by default.
 class HunyuanVaeModel final : public Vae {
  public:
@@ -193,8 +286,9 @@ class HunyuanModel final : public VideoModel {
         dit_(load_hunyuan_dit(paths.dit, cuda ? DType::BF16 : DType::F32)),
         load_s_(now_s() - t0_) {
     if (dit_.config.is_i2v())
-      usage_fail("{}: a HunyuanVideo-I2V DiT ({} input channels); generate runs text-to-video (T2V, AccVideo) only so "
-                 "far", paths.dit, dit_.config.in_channels);
+      usage_fail("{}: a HunyuanVideo-I2V latent_concat DiT ({} input channels); generate runs the released "
+                 "token_replace I2V DiT (16 input channels, the official default), T2V and AccVideo",
+                 paths.dit, dit_.config.in_channels);
     release_ = paths.release;
     info_ = hunyuan_denoiser_info(dit_.config, release_);
   }
@@ -202,14 +296,35 @@ class HunyuanModel final : public VideoModel {
   const DenoiserInfo& denoiser_info() const override { return info_; }
   std::string device() const override { return cuda_ ? "cuda" : "cpu"; }
   std::optional<Preset> preset(const std::string& name, const JengaOverrides& o, int steps) const override {
-    return hunyuan_preset_for(name, release_ == Release::AccVideo, o, steps);
+    return hunyuan_preset_for(name, release_, o, steps);
   }
   std::unique_ptr<TextEncoder> text_encoder(bool text_on_cpu) override {
+    if (release_ == Release::I2V) return std::make_unique<HunyuanI2vTextEncoder>(paths_, dit_.config);
     return std::make_unique<HunyuanTextEncoder>(paths_, dit_.config, cuda_ && !text_on_cpu ? &*cuda_ : nullptr);
+  }
+  ReferenceImage prepare_image(const RgbImage& image, const std::string& resolution) const override {
+    if (release_ != Release::I2V) return VideoModel::prepare_image(image, resolution);
+    // The official bucket: 720p -> base 960, 540p -> 720, 360p -> 480; a number is a bucket base
+    // in pixels (a multiple of 32: the official list generator takes any; tiny tests use small ones).
+    const std::string r = resolution.empty() ? info_.geometry.default_image_resolution : resolution;
+    int base = 0;
+    if (!r.empty() && r.find_first_not_of("0123456789") == std::string::npos && r.size() < 6) {
+      base = std::stoi(r);
+      if (base < 32 || base % 32) usage_fail("--i2v-resolution {}: a bucket base must be a multiple of 32 pixels", r);
+    } else {
+      base = i2v_bucket_base(r);
+    }
+    const I2vImage p = prepare_i2v_image_base(image, base);
+    ReferenceImage out;
+    out.source = image;
+    out.pixels = p.pixels;
+    out.width = p.bucket.width, out.height = p.bucket.height;
+    out.resized_width = p.resized_w, out.resized_height = p.resized_h;
+    return out;
   }
   std::unique_ptr<Denoiser> denoiser(bool offload) override {
     if (cuda_ && cuda_->denoiser) return cuda_->denoiser(dit_, offload);
-    return make_cpu_denoiser(dit_);
+    return make_cpu_denoiser(dit_, release_);
   }
   std::unique_ptr<Vae> vae() override {
     return std::make_unique<HunyuanVaeModel>(paths_, dit_.config, cuda_ ? &*cuda_ : nullptr);
@@ -247,7 +362,9 @@ class HunyuanModel final : public VideoModel {
 
 }  // namespace
 
-std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit) { return std::make_unique<HunyuanCpuDenoiser>(dit); }
+std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit, Release release) {
+  return std::make_unique<HunyuanCpuDenoiser>(dit, release);
+}
 
 std::unique_ptr<VideoModel> open_hunyuan_model(const HunyuanPaths& paths, const HunyuanCudaParts* cuda,
                                                const std::function<void(int64_t, int64_t)>& on_block) {

@@ -3,7 +3,7 @@
 // defaults, the LLM + CLIP-L text encoder with the T2V template, the DiT as a Denoiser (the CPU
 // f32 forward here; the bf16 CUDA one, make_cuda_denoiser below, comes in through HunyuanCudaParts), and the causal 3D VAE's tiled
 // decode. The registry (models/registry.h) opens it from the folders users download
-// (models/hunyuan/hunyuan_folder.h): T2V and AccVideo run; I2V is told apart and refused here.
+// (models/hunyuan/hunyuan_folder.h): T2V, AccVideo and I2V (token_replace).
 #include <functional>
 #include <memory>
 #include <span>
@@ -28,7 +28,8 @@ DenoiserInfo hunyuan_denoiser_info(const HunyuanConfig& c, Release release = Rel
 // pooled = the CLIP vector [text_dim_2]. forward_host's guidance is the guidance scale (the DiT
 // takes it x 1000). The step-cache indicator is the timestep embedding (time_in); the official
 // HunyuanVideo TeaCache reads the modulated latents instead, which the loop cannot decide up front.
-std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit);
+// I2V: the token_replace condition (latent frame 0's tokens modulated as at t = 0).
+std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit, Release release = Release::T2V);
 
 #if JENGA_HAVE_CUDA
 // The bf16 CUDA denoiser (jenga_cuda, models/hunyuan/hunyuan_model_cuda.cpp): the weights are
@@ -71,8 +72,9 @@ HunyuanCudaParts cuda_parts();  // jenga_cuda
 
 // Loads the DiT (f32 for the CPU; bf16 matrices with CUDA parts, which the GPU computes with:
 // 25.6 GB of host memory, not 51, for the 13B DiT); the text encoders and VAE load when the
-// generate path asks for them.
-// Fails in one line for an I2V DiT (image-to-video is not wired into generate yet).
+// generate path asks for them. I2V (paths.release): the LLaVA text encoder with the image, the
+// reference image's bucket, token_replace in the DiT (CPU only so far); a latent_concat DiT (33
+// input channels) fails in one line.
 std::unique_ptr<VideoModel> open_hunyuan_model(const HunyuanPaths& paths, const HunyuanCudaParts* cuda,
                                                const std::function<void(int64_t, int64_t)>& on_block = {});
 

@@ -5,11 +5,26 @@
 
 namespace jenga::hunyuan {
 
+std::optional<Preset> hunyuan_preset_for(const std::string& name, bool accvideo, const JengaOverrides& o, int steps,
+                                         bool i2v);
+
+std::optional<Preset> hunyuan_preset_for(const std::string& name, Release release, const JengaOverrides& o, int steps) {
+  return hunyuan_preset_for(release == Release::I2V && name == "base" ? std::string("i2v-base") : name,
+                            release == Release::AccVideo, o, steps, release == Release::I2V);
+}
+
 std::optional<Preset> hunyuan_preset_for(const std::string& name, bool accvideo, const JengaOverrides& o, int steps) {
+  return hunyuan_preset_for(name, accvideo, o, steps, false);
+}
+
+std::optional<Preset> hunyuan_preset_for(const std::string& name, bool accvideo, const JengaOverrides& o, int steps,
+                                         bool i2v) {
   check_jenga_overrides(name, o);
   if (name.empty() || name == "dense") return std::nullopt;
   Preset p = find_preset(ModelFamily::Hunyuan, name);
-  if (p.name == "i2v-base") usage_fail("--preset i2v-base is HunyuanVideo-I2V's; this DiT is text-to-video");
+  if (p.name == "i2v-base" && !i2v) usage_fail("--preset i2v-base is HunyuanVideo-I2V's; this DiT is text-to-video");
+  if (i2v && p.name != "i2v-base")
+    usage_fail("--preset {}: HunyuanVideo-I2V runs --preset base (jenga_hyi2v.py, hyi2v_jenga_base.sh) or dense", name);
   if (accvideo && p.name != "accvideo")
     usage_fail("--preset {}: the AccVideo DiT runs --preset accvideo (accvideo_jenga.sh, 5 steps) or dense", name);
   if (!accvideo && p.name == "accvideo")

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "jenga/preset_overrides.h"
+#include "models/hunyuan/hunyuan_folder.h"
 #include "jenga/presets.h"
 
 namespace jenga::hunyuan {
@@ -13,6 +14,8 @@ namespace jenga::hunyuan {
 // the others). "dense" gives none. steps <= 0: the preset's. UsageError on anything the
 // official loop cannot run.
 std::optional<Preset> hunyuan_preset_for(const std::string& name, bool accvideo, const JengaOverrides& o, int steps);
+// By release: I2V runs "base" (= i2v-base, jenga_hyi2v.py's hyi2v_jenga_base.sh) and dense.
+std::optional<Preset> hunyuan_preset_for(const std::string& name, Release release, const JengaOverrides& o, int steps);
 
 // Jenga's sparse kernel adds no padding: every stage's image tokens must fill 128-token blocks
 // (official: 125 frames at 720x1280). Throws UsageError naming the stage and sizes that work.

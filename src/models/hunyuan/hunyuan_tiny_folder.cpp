@@ -55,11 +55,15 @@ void write_encoder(const fs::path& dir, const std::vector<std::pair<std::string,
 // The byte-level Llama tokenizer: 256 byte tokens, the template's pre-tokens as whole words
 // (ignore_merges emits a known pre-token as is), then the special tokens. Words are taken until
 // the template prefix is exactly crop_start tokens (the rest stay byte by byte).
-int64_t write_llm_tokenizer(const fs::path& dir, int64_t& vocab_size) {
-  const PromptTemplate& t = video_template();
+int64_t write_llm_tokenizer(const fs::path& dir, int64_t& vocab_size, bool i2v = false,
+                            int64_t* image_id = nullptr, int64_t* pad_id = nullptr) {
+  const PromptTemplate& t = i2v ? i2v_video_template() : video_template();
   const std::string prefix(t.text.substr(0, t.text.find("{}")));
+  const std::string suffix(t.text.substr(t.text.find("{}") + 2));
+  std::vector<std::string> special_names(std::begin(kSpecials), std::end(kSpecials));
+  if (i2v) special_names.push_back("<image>");
   std::vector<text::AddedToken> added;
-  for (const char* s : kSpecials) added.push_back({s, 0, false, false});
+  for (const auto& s : special_names) added.push_back({s, 0, false, false});
   const text::AddedTokenMatcher matcher(added);
   const text::RegexSplitter split(kLlama3Split, false, "tiny tokenizer");
   std::map<std::string, int64_t> occurrences;  // byte-level word -> count
@@ -94,26 +98,38 @@ int64_t write_llm_tokenizer(const fs::path& dir, int64_t& vocab_size) {
   std::stable_sort(by_extra.begin(), by_extra.end(), [&](const std::string& a, const std::string& b) {
     return occurrences[a] * (bytes[a] - 1) > occurrences[b] * (bytes[b] - 1);
   });
+  // I2V: "\n\n" stays one token (the crop finds the assistant header by it) at Llama-3's id 271.
+  const std::string double_return = text::byte_level_string("\n\n");
   std::set<std::string> dropped;
   for (const auto& w : by_extra) {
     const int64_t extra = occurrences[w] * (bytes[w] - 1);
+    if (i2v && w == double_return) continue;
     if (count + extra <= target) count += extra, dropped.insert(w);
   }
   json vocab = json::object();
-  const auto& b2u = text::byte_to_unicode();
   int64_t id = 0;
   for (int b = 0; b < 256; ++b) vocab[text::byte_level_string(std::string(1, static_cast<char>(b)))] = id++;
-  (void)b2u;
+  if (i2v) {
+    while (id < 271) vocab["<tiny_unused_" + std::to_string(id) + ">"] = id, ++id;  // never a pre-token
+    vocab[double_return] = id++;
+    // The suffix's words whole too: the crop drops exactly the 4 ids before the last "\n\n".
+    for (const auto& piece : matcher.split(suffix))
+      if (piece.id < 0)
+        for (const auto w : split.split(piece.text))
+          if (w.size() > 1 && !vocab.contains(text::byte_level_string(w))) vocab[text::byte_level_string(w)] = id++;
+  }
   for (const auto& w : order)
     if (!dropped.count(w) && !vocab.contains(w)) vocab[w] = id++;
   json added_json = json::array();
   std::map<std::string, int64_t> special_id;
-  for (const char* s : kSpecials) {
+  for (const auto& s : special_names) {
     special_id[s] = id;
     added_json.push_back({{"id", id++}, {"content", s}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
                           {"normalized", false}, {"special", true}});
   }
   vocab_size = id;
+  if (image_id) *image_id = i2v ? special_id["<image>"] : -1;
+  if (pad_id) *pad_id = special_id["<pad>"];
   const std::string bos = kSpecials[0];
   json tok = {
       {"version", "1.0"},
@@ -162,7 +178,137 @@ int64_t write_clip_tokenizer(const fs::path& dir) {
   return id;
 }
 
+
+using TensorList = std::vector<std::pair<std::string, std::vector<int64_t>>>;
+
+// LlamaForCausalLM-style names under `prefix` ("model." or LLaVA's "language_model.model."),
+// hidden = the DiT's text_dim; returns its config (text_config of a LLaVA folder).
+json llm_tensors(TensorList& t, const std::string& prefix, int64_t h, int64_t vocab) {
+  const int64_t heads = 3, kv = 1, hd = h / heads, ffn = 2 * h, layers = 4;
+  t.push_back({prefix + "embed_tokens.weight", {vocab, h}});
+  t.push_back({prefix + "norm.weight", {h}});
+  for (int64_t i = 0; i < layers; ++i) {
+    const std::string p = prefix + "layers." + std::to_string(i) + ".";
+    t.push_back({p + "input_layernorm.weight", {h}});
+    t.push_back({p + "post_attention_layernorm.weight", {h}});
+    t.push_back({p + "self_attn.q_proj.weight", {heads * hd, h}});
+    t.push_back({p + "self_attn.k_proj.weight", {kv * hd, h}});
+    t.push_back({p + "self_attn.v_proj.weight", {kv * hd, h}});
+    t.push_back({p + "self_attn.o_proj.weight", {h, heads * hd}});
+    t.push_back({p + "mlp.gate_proj.weight", {ffn, h}});
+    t.push_back({p + "mlp.up_proj.weight", {ffn, h}});
+    t.push_back({p + "mlp.down_proj.weight", {h, ffn}});
+  }
+  return {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", h},
+          {"num_hidden_layers", layers}, {"num_attention_heads", heads}, {"num_key_value_heads", kv},
+          {"head_dim", hd}, {"intermediate_size", ffn}, {"hidden_act", "silu"}, {"rms_norm_eps", 1e-5},
+          {"rope_theta", 500000.0}, {"rope_scaling", nullptr}, {"max_position_embeddings", 1024},
+          {"vocab_size", vocab}, {"attention_bias", false}, {"mlp_bias", false},
+          {"tie_word_embeddings", false}, {"torch_dtype", "float16"}};
+}
+
+// The CLIP-L text tower (CLIPTextModel names), hidden = the DiT's text_dim_2, + its tokenizer.
+void write_clip_folder(const fs::path& clip, int64_t h, uint64_t seed, DType dtype) {
+  const int64_t clip_vocab = write_clip_tokenizer(clip);
+  const int64_t ffn = 2 * h, layers = 2, positions = 77;
+  const std::string p0 = "text_model.";
+  TensorList t{{p0 + "embeddings.token_embedding.weight", {clip_vocab, h}},
+               {p0 + "embeddings.position_embedding.weight", {positions, h}},
+               {p0 + "final_layer_norm.weight", {h}},
+               {p0 + "final_layer_norm.bias", {h}}};
+  for (int64_t i = 0; i < layers; ++i) {
+    const std::string p = p0 + "encoder.layers." + std::to_string(i) + ".";
+    for (const char* n : {"layer_norm1", "layer_norm2"}) t.push_back({p + n + ".weight", {h}}), t.push_back({p + n + ".bias", {h}});
+    for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"})
+      t.push_back({p + "self_attn." + n + ".weight", {h, h}}), t.push_back({p + "self_attn." + n + ".bias", {h}});
+    t.push_back({p + "mlp.fc1.weight", {ffn, h}}), t.push_back({p + "mlp.fc1.bias", {ffn}});
+    t.push_back({p + "mlp.fc2.weight", {h, ffn}}), t.push_back({p + "mlp.fc2.bias", {h}});
+  }
+  const json cfg = {{"architectures", {"CLIPTextModel"}}, {"model_type", "clip_text_model"}, {"hidden_size", h},
+                    {"num_hidden_layers", layers}, {"num_attention_heads", 2}, {"intermediate_size", ffn},
+                    {"hidden_act", "quick_gelu"}, {"layer_norm_eps", 1e-5}, {"max_position_embeddings", positions},
+                    {"vocab_size", clip_vocab}, {"bos_token_id", clip_vocab - 2}, {"eos_token_id", 2},
+                    {"pad_token_id", 1}, {"torch_dtype", "float16"}};
+  write_encoder(clip, t, cfg, seed, dtype);
+}
+
+HunyuanVaeConfig tiny_vae(int64_t latent_channels) {
+  HunyuanVaeConfig vae;
+  vae.block_out_channels = {8, 8, 16, 16};
+  vae.layers_per_block = 1;
+  vae.norm_num_groups = 4;
+  vae.latent_channels = latent_channels;
+  vae.sample_size = 32, vae.sample_tsize = 16;
+  return vae;
+}
+
+void make_dirs(std::initializer_list<fs::path> dirs) {
+  std::error_code ec;
+  for (const auto& d : dirs) {
+    fs::create_directories(d, ec);
+    if (ec) fail("{}: cannot create the folder ({})", d.string(), ec.message());
+  }
+}
+
 }  // namespace
+
+TinyFolderInfo write_tiny_hunyuan_i2v_folder(const std::string& out, uint64_t seed, DType dtype) {
+  const fs::path root(out);
+  std::error_code ec;
+  if (fs::exists(root, ec) && !fs::is_directory(root, ec)) usage_fail("--out {}: exists and is not a folder", out);
+  const fs::path model = root / "hunyuan-video-i2v-720p";
+  const fs::path llava = root / "text_encoder_i2v", clip = root / "text_encoder_2";
+  make_dirs({model / "transformers", model / "vae", llava, clip});
+  const HunyuanConfig dit = HunyuanConfig::tiny();  // token_replace: T2V's shapes, 16 input channels
+  write_random_checkpoint((model / "transformers").string(), dit, seed, dtype);
+  write_random_hunyuan_vae(tiny_vae(dit.out_channels), (model / "vae").string(), seed + 1, dtype);
+
+  TinyFolderInfo info;
+  int64_t vocab = 0, image_id = -1, pad_id = -1;
+  info.template_tokens = write_llm_tokenizer(llava, vocab, /*i2v=*/true, &image_id, &pad_id);
+  // The whole LLaVA: language model, a tiny CLIP vision tower (28 px, patch 14: 4 image rows,
+  // every 4th kept -> 1), the GELU projector into the LLM's width.
+  TensorList t;
+  const json text_cfg = llm_tensors(t, "language_model.model.", dit.text_dim, vocab);
+  const int64_t vh = 16, vffn = 32, vlayers = 3, patch = 14, image = 28, vpos = (image / patch) * (image / patch) + 1;
+  const std::string v = "vision_tower.vision_model.";
+  t.push_back({v + "embeddings.class_embedding", {vh}});
+  t.push_back({v + "embeddings.patch_embedding.weight", {vh, 3, patch, patch}});
+  t.push_back({v + "embeddings.position_embedding.weight", {vpos, vh}});
+  t.push_back({v + "pre_layrnorm.weight", {vh}}), t.push_back({v + "pre_layrnorm.bias", {vh}});
+  t.push_back({v + "post_layernorm.weight", {vh}}), t.push_back({v + "post_layernorm.bias", {vh}});
+  for (int64_t i = 0; i < vlayers; ++i) {
+    const std::string p = v + "encoder.layers." + std::to_string(i) + ".";
+    for (const char* n : {"layer_norm1", "layer_norm2"}) t.push_back({p + n + ".weight", {vh}}), t.push_back({p + n + ".bias", {vh}});
+    for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"})
+      t.push_back({p + "self_attn." + n + ".weight", {vh, vh}}), t.push_back({p + "self_attn." + n + ".bias", {vh}});
+    t.push_back({p + "mlp.fc1.weight", {vffn, vh}}), t.push_back({p + "mlp.fc1.bias", {vffn}});
+    t.push_back({p + "mlp.fc2.weight", {vh, vffn}}), t.push_back({p + "mlp.fc2.bias", {vh}});
+  }
+  t.push_back({"multi_modal_projector.linear_1.weight", {dit.text_dim, vh}});
+  t.push_back({"multi_modal_projector.linear_1.bias", {dit.text_dim}});
+  t.push_back({"multi_modal_projector.linear_2.weight", {dit.text_dim, dit.text_dim}});
+  t.push_back({"multi_modal_projector.linear_2.bias", {dit.text_dim}});
+  const json vision_cfg = {{"model_type", "clip_vision_model"}, {"hidden_size", vh}, {"intermediate_size", vffn},
+                           {"num_hidden_layers", vlayers}, {"num_attention_heads", 2}, {"image_size", image},
+                           {"patch_size", patch}, {"hidden_act", "quick_gelu"}, {"layer_norm_eps", 1e-5},
+                           {"projection_dim", vh}};
+  const json cfg = {{"architectures", {"LlavaForConditionalGeneration"}}, {"model_type", "llava"},
+                    {"image_token_index", image_id}, {"pad_token_id", pad_id}, {"projector_hidden_act", "gelu"},
+                    {"vision_feature_layer", -2}, {"vision_feature_select_strategy", "default"},
+                    {"image_seq_length", vpos - 1}, {"text_config", text_cfg}, {"vision_config", vision_cfg},
+                    {"torch_dtype", "float16"}};
+  write_encoder(llava, t, cfg, seed + 2, dtype);
+  write_json(llava / "preprocessor_config.json",
+             {{"crop_size", {{"height", image}, {"width", image}}}, {"do_center_crop", true}, {"do_convert_rgb", true},
+              {"do_normalize", true}, {"do_rescale", true}, {"do_resize", true},
+              {"image_mean", {0.48145466, 0.4578275, 0.40821073}}, {"image_std", {0.26862954, 0.26130258, 0.27577711}},
+              {"image_processor_type", "CLIPImageProcessor"}, {"resample", 3}, {"rescale_factor", 1.0 / 255.0},
+              {"size", {{"shortest_edge", image}}}});
+  write_clip_folder(clip, dit.text_dim_2, seed + 3, dtype);
+  info.dit_parameters = static_cast<double>(dit.parameter_count());
+  return info;
+}
 
 TinyFolderInfo write_tiny_hunyuan_folder(const std::string& out, uint64_t seed, DType dtype) {
   const fs::path root(out);
@@ -170,72 +316,18 @@ TinyFolderInfo write_tiny_hunyuan_folder(const std::string& out, uint64_t seed, 
   if (fs::exists(root, ec) && !fs::is_directory(root, ec)) usage_fail("--out {}: exists and is not a folder", out);
   const fs::path model = root / "hunyuan-video-t2v-720p";
   const fs::path llm = root / "text_encoder", clip = root / "text_encoder_2";
-  for (const auto& d : {model / "transformers", model / "vae", llm, clip}) {
-    fs::create_directories(d, ec);
-    if (ec) fail("{}: cannot create the folder ({})", d.string(), ec.message());
-  }
+  make_dirs({model / "transformers", model / "vae", llm, clip});
   const HunyuanConfig dit = HunyuanConfig::tiny();
   write_random_checkpoint((model / "transformers").string(), dit, seed, dtype);
-
-  HunyuanVaeConfig vae;
-  vae.block_out_channels = {8, 8, 16, 16};
-  vae.layers_per_block = 1;
-  vae.norm_num_groups = 4;
-  vae.latent_channels = dit.out_channels;
-  vae.sample_size = 32, vae.sample_tsize = 16;
-  write_random_hunyuan_vae(vae, (model / "vae").string(), seed + 1, dtype);
+  write_random_hunyuan_vae(tiny_vae(dit.out_channels), (model / "vae").string(), seed + 1, dtype);
 
   TinyFolderInfo info;
   int64_t llm_vocab = 0;
   info.template_tokens = write_llm_tokenizer(llm, llm_vocab);
-  {  // LlamaForCausalLM-style names ("model." prefix), hidden = the DiT's text_dim
-    const int64_t h = dit.text_dim, heads = 3, kv = 1, hd = h / heads, ffn = 2 * h, layers = 4;
-    std::vector<std::pair<std::string, std::vector<int64_t>>> t{{"model.embed_tokens.weight", {llm_vocab, h}},
-                                                               {"model.norm.weight", {h}}};
-    for (int64_t i = 0; i < layers; ++i) {
-      const std::string p = "model.layers." + std::to_string(i) + ".";
-      t.push_back({p + "input_layernorm.weight", {h}});
-      t.push_back({p + "post_attention_layernorm.weight", {h}});
-      t.push_back({p + "self_attn.q_proj.weight", {heads * hd, h}});
-      t.push_back({p + "self_attn.k_proj.weight", {kv * hd, h}});
-      t.push_back({p + "self_attn.v_proj.weight", {kv * hd, h}});
-      t.push_back({p + "self_attn.o_proj.weight", {h, heads * hd}});
-      t.push_back({p + "mlp.gate_proj.weight", {ffn, h}});
-      t.push_back({p + "mlp.up_proj.weight", {ffn, h}});
-      t.push_back({p + "mlp.down_proj.weight", {h, ffn}});
-    }
-    const json cfg = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", h},
-                      {"num_hidden_layers", layers}, {"num_attention_heads", heads}, {"num_key_value_heads", kv},
-                      {"head_dim", hd}, {"intermediate_size", ffn}, {"hidden_act", "silu"}, {"rms_norm_eps", 1e-5},
-                      {"rope_theta", 500000.0}, {"rope_scaling", nullptr}, {"max_position_embeddings", 512},
-                      {"vocab_size", llm_vocab}, {"attention_bias", false}, {"mlp_bias", false},
-                      {"tie_word_embeddings", false}, {"torch_dtype", "float16"}};
-    write_encoder(llm, t, cfg, seed + 2, dtype);
-  }
-  const int64_t clip_vocab = write_clip_tokenizer(clip);
-  {  // CLIPTextModel names, hidden = the DiT's text_dim_2
-    const int64_t h = dit.text_dim_2, ffn = 2 * h, layers = 2, positions = 77;
-    const std::string p0 = "text_model.";
-    std::vector<std::pair<std::string, std::vector<int64_t>>> t{
-        {p0 + "embeddings.token_embedding.weight", {clip_vocab, h}},
-        {p0 + "embeddings.position_embedding.weight", {positions, h}},
-        {p0 + "final_layer_norm.weight", {h}},
-        {p0 + "final_layer_norm.bias", {h}}};
-    for (int64_t i = 0; i < layers; ++i) {
-      const std::string p = p0 + "encoder.layers." + std::to_string(i) + ".";
-      for (const char* n : {"layer_norm1", "layer_norm2"}) t.push_back({p + n + ".weight", {h}}), t.push_back({p + n + ".bias", {h}});
-      for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"})
-        t.push_back({p + "self_attn." + n + ".weight", {h, h}}), t.push_back({p + "self_attn." + n + ".bias", {h}});
-      t.push_back({p + "mlp.fc1.weight", {ffn, h}}), t.push_back({p + "mlp.fc1.bias", {ffn}});
-      t.push_back({p + "mlp.fc2.weight", {h, ffn}}), t.push_back({p + "mlp.fc2.bias", {h}});
-    }
-    const json cfg = {{"architectures", {"CLIPTextModel"}}, {"model_type", "clip_text_model"}, {"hidden_size", h},
-                      {"num_hidden_layers", layers}, {"num_attention_heads", 2}, {"intermediate_size", ffn},
-                      {"hidden_act", "quick_gelu"}, {"layer_norm_eps", 1e-5}, {"max_position_embeddings", positions},
-                      {"vocab_size", clip_vocab}, {"bos_token_id", clip_vocab - 2}, {"eos_token_id", 2},
-                      {"pad_token_id", 1}, {"torch_dtype", "float16"}};
-    write_encoder(clip, t, cfg, seed + 3, dtype);
-  }
+  TensorList t;
+  const json cfg = llm_tensors(t, "model.", dit.text_dim, llm_vocab);
+  write_encoder(llm, t, cfg, seed + 2, dtype);
+  write_clip_folder(clip, dit.text_dim_2, seed + 3, dtype);
   info.dit_parameters = static_cast<double>(dit.parameter_count());
   return info;
 }

@@ -23,4 +23,15 @@ struct TinyFolderInfo {
 
 TinyFolderInfo write_tiny_hunyuan_folder(const std::string& dir, uint64_t seed, DType dtype);
 
+// The HunyuanVideo-I2V layout (`make-tiny --family hunyuan-i2v`):
+//   DIR/hunyuan-video-i2v-720p/transformers/   token_replace DiT (T2V's shapes, 16 input channels)
+//   DIR/hunyuan-video-i2v-720p/vae/            VAE (encoder and decoder)
+//   DIR/text_encoder_i2v/                      LLaVA: Llama + CLIP vision tower (28 px, patch 14)
+//                                              + projector, tokenizer.json with <image>,
+//                                              preprocessor_config.json
+//   DIR/text_encoder_2/                        CLIP text tower + vocab.json / merges.txt
+// The LLaVA tokenizer makes the I2V template exactly 103 tokens with <image> at 5 and "\n\n"
+// at Llama-3's id 271, so the official crop constants hold.
+TinyFolderInfo write_tiny_hunyuan_i2v_folder(const std::string& dir, uint64_t seed, DType dtype);
+
 }  // namespace jenga::hunyuan
