@@ -58,7 +58,7 @@ fi
 # starting configurations that would not finish (it knows the full-res forward time after one).
 secs=$(( $(left) - 10 )); inner=$(( secs - 15 ))
 stamp "peer: start (presets $presets, ${inner}s inner budget)"
-timeout "$secs" python3 bench/hunyuan_jenga_peer.py --jenga "$peers/jengahy" --presets "$presets" \
+timeout -k 15 "$secs" python3 bench/hunyuan_jenga_peer.py --jenga "$peers/jengahy" --presets "$presets" \
   --curve-cache "$peers/jengahy/curves_720p.pt" --budget-s "$inner" $pa 2>&1 | split
 rc=${PIPESTATUS[0]}
 stamp "peer: rc=$rc$([ "$rc" = 124 ] && echo " (timed out after ${secs}s)")"

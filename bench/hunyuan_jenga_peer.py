@@ -472,10 +472,12 @@ def main():
         if dev == "cuda":
             torch.cuda.reset_peak_memory_stats()
 
-    last_full_ms = [0.0]
-    def have_time(est_ms):
-        left = a.budget_s - (time.perf_counter() - t0)
-        return left > 2.2 * est_ms / 1e3 + 5
+    seen = []  # (tokens, seconds a configuration took: warm-up + timed forward)
+    def est_s(tokens, factor=1.0):
+        # conservative: attention grows with tokens^2, the rest linearly; 0 before any measurement
+        return factor * max((sec * (tokens / t) ** 2 if tokens > t else sec * tokens / t for t, sec in seen), default=0.0)
+    def have_time(need_s):
+        return a.budget_s - (time.perf_counter() - t0) > need_s + 5
 
     # ---- the distinct configurations -----------------------------------------------------------
     configs, users = {}, {}
@@ -487,25 +489,11 @@ def main():
             users.setdefault(k, []).append(f"{p}/s{st['stage']}")
     measured, skip_ms = {}, {}
 
-    # skipped-step forwards (blocks not run), one per grid
-    for k in configs:
-        grid, rate = k[0], k[1]
-        if grid in skip_ms:
-            continue
-        x, cos, sin = setup(grid, rate, k[2], k[3], k[4], a.freqs_on)
-        fwd(x, cos, sin, False); sync()
-        reset_peak()
-        ts = sorted(timed(x, cos, sin, False)[1] for _ in range(max(1, a.skip_reps)))
-        skip_ms[grid] = ts[len(ts) // 2]
-        rec(kind="jenga_hy_forward", what="skipped", grid=list(grid), tokens=grid[0] * grid[1] * grid[2],
-            ms=round(skip_ms[grid], 2), reps=len(ts), peak_gb=peak())
-
     def time_config(k, p_override=None, freqs_on=a.freqs_on, tag="sparse"):
         grid, rate, drop, p, text_amp = k
         p_used = p if p_override is None else p_override
         st = configs[k]
-        est = last_full_ms[0] * grid[0] * grid[1] * grid[2] / (LH * LW * T) if last_full_ms[0] else 0
-        if not have_time(est):
+        if not have_time(est_s(st["tokens"])):
             rec(kind="jenga_hy_forward", what=tag, grid=list(grid), drop=drop, p=p_used, skipped_for="budget",
                 used_by=users[k])
             return None
@@ -519,8 +507,7 @@ def main():
         dens = round(float(torch.stack(density).mean()), 4) if density else None
         reset_peak()
         out, ms, wall = timed(x, cos, sin, True)
-        if grid == (T, LH, LW):
-            last_full_ms[0] = max(last_full_ms[0], ms)
+        seen.append((st["tokens"], time.perf_counter() - s))
         r = dict(kind="jenga_hy_forward", what=tag, grid=list(grid), tokens=st["tokens"], img_blocks=st["img_blocks"],
                  drop=drop, top_k=st["top_k"], p=p_used, text_amp=text_amp, density=dens, ms=round(ms, 1),
                  wall_ms=round(wall, 1), warmup_s=round(warm_s, 1), peak_gb=peak(),
@@ -528,35 +515,62 @@ def main():
         rec(**r)
         return r
 
-    # order: presets in the order given, their stages in order; duplicates timed once
-    for k in configs:
-        measured[k] = time_config(k)
-
-    dense = {}
-    for be in [b for b in a.dense.split(",") if b]:
-        full = (T, LH, LW)
-        est = last_full_ms[0] * 3 if last_full_ms[0] else 0
-        if not have_time(est):
-            rec(kind="jenga_hy_forward", what="dense", sdpa=be, skipped_for="budget"); continue
-        J.A.flash_attn_varlen_func = dense_varlen(torch, F, be if dev == "cuda" else "math")
-        x, cos, sin = setup(full, 1.0, 0.0, 0.3, 0.0, a.freqs_on)   # sa_drop_rate 0.0: official dense branch
-        s = time.perf_counter(); fwd(x, cos, sin, True); sync(); warm_s = time.perf_counter() - s
-        reset_peak()
-        out, ms, wall = timed(x, cos, sin, True)
-        dense[be] = ms
-        rec(kind="jenga_hy_forward", what="dense", sdpa=be, grid=list(full), tokens=T * LH * LW, ms=round(ms, 1),
-            wall_ms=round(wall, 1), warmup_s=round(warm_s, 1), peak_gb=peak(), finite=bool(torch.isfinite(out).all()),
-            freqs_on=a.freqs_on)
-
-    if a.freqs_check:
-        ks = [k for k in configs if k[0] == (T, LH, LW)]
-        if ks:
-            time_config(ks[0], freqs_on="cuda" if a.freqs_on == "cpu" else "cpu", tag="sparse_freqs_check")
-
-    floor = {}
-    if a.p_floor:
+    # SIGTERM (the GPU script's timeout) ends the timing early; the estimates below still print
+    import signal
+    class Interrupted(BaseException):  # not Exception: wrappers such as Triton's interpreter re-raise those
+        pass
+    stop = []
+    def on_term(*_):
+        stop.append(time.perf_counter() - t0)
+        raise Interrupted()
+    signal.signal(signal.SIGTERM, on_term)
+    dense, floor = {}, {}
+    try:
+        # skipped-step forwards (blocks not run), one per grid
         for k in configs:
-            floor[k] = time_config(k, p_override=0.0, tag="sparse_p0")
+            grid, rate = k[0], k[1]
+            if grid in skip_ms:
+                continue
+            x, cos, sin = setup(grid, rate, k[2], k[3], k[4], a.freqs_on)
+            fwd(x, cos, sin, False); sync()
+            reset_peak()
+            ts = sorted(timed(x, cos, sin, False)[1] for _ in range(max(1, a.skip_reps)))
+            skip_ms[grid] = ts[len(ts) // 2]
+            rec(kind="jenga_hy_forward", what="skipped", grid=list(grid), tokens=grid[0] * grid[1] * grid[2],
+                ms=round(skip_ms[grid], 2), reps=len(ts), peak_gb=peak())
+
+        # order: presets in the order given, their stages in order; duplicates timed once
+        for k in configs:
+            measured[k] = time_config(k)
+
+        for be in [b for b in a.dense.split(",") if b]:
+            full = (T, LH, LW)
+            if not have_time(est_s(T * LH * LW, 3.0)):  # dense: up to ~3x a sparse forward
+                rec(kind="jenga_hy_forward", what="dense", sdpa=be, skipped_for="budget"); continue
+            J.A.flash_attn_varlen_func = dense_varlen(torch, F, be if dev == "cuda" else "math")
+            x, cos, sin = setup(full, 1.0, 0.0, 0.3, 0.0, a.freqs_on)   # sa_drop_rate 0.0: official dense branch
+            s = time.perf_counter(); fwd(x, cos, sin, True); sync(); warm_s = time.perf_counter() - s
+            reset_peak()
+            out, ms, wall = timed(x, cos, sin, True)
+            dense[be] = ms
+            rec(kind="jenga_hy_forward", what="dense", sdpa=be, grid=list(full), tokens=T * LH * LW, ms=round(ms, 1),
+                wall_ms=round(wall, 1), warmup_s=round(warm_s, 1), peak_gb=peak(), finite=bool(torch.isfinite(out).all()),
+                freqs_on=a.freqs_on)
+
+        if a.freqs_check:
+            ks = [k for k in configs if k[0] == (T, LH, LW)]
+            if ks:
+                time_config(ks[0], freqs_on="cuda" if a.freqs_on == "cpu" else "cpu", tag="sparse_freqs_check")
+
+        if a.p_floor:
+            for k in configs:
+                floor[k] = time_config(k, p_override=0.0, tag="sparse_p0")
+
+    except BaseException:
+        if not stop:
+            raise
+        rec(kind="jenga_hy_interrupted", s=round(stop[0], 1))
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     # ---- per preset: stage lines and the estimate -----------------------------------------------
     for p in presets:
