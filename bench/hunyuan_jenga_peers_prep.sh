@@ -14,7 +14,7 @@
 #   bash bench/hunyuan_jenga_peers_prep.sh [JENGA_CHECKOUT_OR_GIT_DIR]
 # (default /work/peers-src/dvlab-research+Jenga; a bare snapshot from `fetch` works too).
 # Optional: CURVES=1 also builds the official curve tables for 720x1280x125 into
-# peers/jengahy/curves_720p.pt with the CPU here (needs torch and numpy in python3), so the GPU
+# peers/jengahy/curves_720p.pt with the CPU here (needs torch and numpy in $PYTHON, default python3), so the GPU
 # call does not spend its minutes on gilbert.py's pure-Python loops.
 set -euo pipefail
 src=${1:-/work/peers-src/dvlab-research+Jenga}
@@ -39,7 +39,7 @@ done
 commit=$(git -C "$src" rev-parse HEAD 2>/dev/null || git --git-dir="$src" rev-parse HEAD 2>/dev/null || echo unknown)
 echo "dvlab-research/Jenga $commit" >"$dst/SOURCES.txt"
 if [ "${CURVES:-0}" = 1 ]; then
-  python3 bench/hunyuan_jenga_peer.py --jenga "$dst" --curves-only --curve-cache "$dst/curves_720p.pt"
+  "${PYTHON:-python3}" bench/hunyuan_jenga_peer.py --jenga "$dst" --curves-only --curve-cache "$dst/curves_720p.pt"
 fi
 mkdir -p .whl
 ls .whl/einops-*.whl >/dev/null 2>&1 ||
