@@ -30,6 +30,23 @@ namespace {
 // Where the DiT runs.
 bool use_cuda(const std::string& device);
 
+// The run's memory against what is free where the DiT runs: the GPU's (CUDA) or the host's.
+void require_fits_where_it_runs(const MemoryNeed& need, bool cuda) {
+  uint64_t available = available_host_bytes();
+  std::string where = "host memory";
+#if JENGA_HAVE_CUDA
+  if (cuda) {
+    const auto info = cuda::device_info();
+    const size_t used = cuda::device_used_bytes();
+    available = info.total_memory > used ? info.total_memory - used : 0;
+    where = "GPU memory";
+  }
+#else
+  (void)cuda;
+#endif
+  require_memory_fits(need, available, where);
+}
+
 // The run's memory, estimated from the DiT's header before any weight is read (memory_estimate.h).
 void check_wan_memory(const std::string& dit_path, const ModelSpec& r, bool cuda) {
   if (r.width <= 0 || r.height <= 0 || r.frames <= 0) return;  // the run's size is not known yet
@@ -45,17 +62,7 @@ void check_wan_memory(const std::string& dit_path, const ModelSpec& r, bool cuda
   } catch (const std::exception&) {
     return;  // the loader says what is wrong, in its own words
   }
-  uint64_t available = available_host_bytes();
-  std::string where = "host memory";
-#if JENGA_HAVE_CUDA
-  if (cuda) {
-    const auto info = cuda::device_info();
-    const size_t used = cuda::device_used_bytes();
-    available = info.total_memory > used ? info.total_memory - used : 0;
-    where = "GPU memory";
-  }
-#endif
-  require_memory_fits(need, available, where);
+  require_fits_where_it_runs(need, cuda);
 }
 
 // Wan2.1 on the resolved device: the CUDA parts come from jenga_cuda (this library links it).
@@ -117,17 +124,7 @@ void check_hunyuan_memory(const std::optional<hunyuan::HunyuanConfig>& c, const 
   need.width = r.width, need.height = r.height, need.frames = r.frames;
   need.cuda = cuda, need.offload = cuda && r.offload, need.bytes_per_weight = cuda ? 2 : 4;
   need.dit_params = c->parameter_count(), need.dim = c->hidden, need.ffn_dim = c->mlp_dim;
-  uint64_t available = available_host_bytes();
-  std::string where = "host memory";
-#if JENGA_HAVE_CUDA
-  if (cuda) {
-    const auto info = cuda::device_info();
-    const size_t used = cuda::device_used_bytes();
-    available = info.total_memory > used ? info.total_memory - used : 0;
-    where = "GPU memory";
-  }
-#endif
-  require_memory_fits(need, available, where);
+  require_fits_where_it_runs(need, cuda);
 }
 
 std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, const ModelSpec& r, Progress& progress) {

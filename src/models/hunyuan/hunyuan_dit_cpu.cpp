@@ -8,6 +8,7 @@
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/ops.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 
 namespace jenga::hunyuan {
 
@@ -440,12 +441,14 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
   int layer = 0;
   for (const DoubleBlock& b : W.doubles) {
     if (reuse) break;
+    check_interrupt();  // Ctrl-C between blocks
     double_block_cpu(c, b, xs.data(), li, xs.data() + li * h, lt, valid, vec.data(), rope, hooks, layer, trp);
     if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
     ++layer;
   }
   for (const SingleBlock& b : W.singles) {
     if (reuse) break;
+    check_interrupt();
     single_block_cpu(c, b, xs.data(), li, lt, valid, vec.data(), rope, hooks, layer, trp);
     if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
     ++layer;

@@ -126,6 +126,16 @@ class HunyuanCpuDenoiser final : public Denoiser {
   bool token_replace_ = false;  // HunyuanVideo-I2V: frame-0 tokens modulated as at t = 0
 };
 
+// CLIP-L's pooled vector of the stripped prompt (77 tokens), as both official text paths take it.
+Tensor clip_pooled(const ClipTokenizer& tok, const ClipTextEncoder& clip, const std::string& prompt,
+                   const std::string& tokenizer_path) {
+  const TokenizedText ct = tok.encode(python_strip(prompt), kClipMaxLength);
+  for (int64_t id : ct.ids)
+    if (id < 0 || id >= clip.config().vocab)
+      fail("{}: token id {} is outside CLIP's vocabulary of {}", tokenizer_path, id, clip.config().vocab);
+  return clip.encode(ct.ids, ct.mask).pooled;
+}
+
 // The official T2V text path: LLM over the video template (351 tokens, hidden_states[-3], the
 // first 95 rows cropped: [256, text_dim] with the valid rows first) and CLIP-L's pooled vector
 // of the stripped prompt (77 tokens).
@@ -159,11 +169,7 @@ class HunyuanTextEncoder final : public TextEncoder {
     int64_t valid = 0;
     for (int64_t i = t.crop_start; i < L; ++i) valid += tt.mask[static_cast<size_t>(i)] != 0;
     c.valid = valid;
-    const TokenizedText ct = tok2_.encode(python_strip(prompt), kClipMaxLength);
-    for (int64_t id : ct.ids)
-      if (id < 0 || id >= clip_.config().vocab)
-        fail("{}: token id {} is outside CLIP's vocabulary of {}", paths_.tokenizer_2, id, clip_.config().vocab);
-    c.pooled = clip_.encode(ct.ids, ct.mask).pooled;
+    c.pooled = clip_pooled(tok2_, clip_, prompt, paths_.tokenizer_2);
     return c;
   }
 
@@ -228,11 +234,7 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
     for (size_t i = static_cast<size_t>(valid); i < s.mask.size(); ++i)
       if (s.mask[i]) fail("I2V text states: the mask is not the valid rows first (row {})", i);
     c.valid = valid;
-    const TokenizedText ct = tok2_.encode(python_strip(prompt), kClipMaxLength);
-    for (int64_t id : ct.ids)
-      if (id < 0 || id >= clip_.config().vocab)
-        fail("{}: token id {} is outside CLIP's vocabulary of {}", paths_.tokenizer_2, id, clip_.config().vocab);
-    c.pooled = clip_.encode(ct.ids, ct.mask).pooled;
+    c.pooled = clip_pooled(tok2_, clip_, prompt, paths_.tokenizer_2);
     return c;
   }
 

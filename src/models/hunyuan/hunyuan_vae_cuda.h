@@ -3,9 +3,9 @@
 // hunyuan_vae_tiling (tiles go host -> device -> host): f32 activations, convolutions as bf16
 // im2col rows x bf16 kernels through cuBLASLt with f32 accumulation and f32 bias, GroupNorm
 // statistics in double, frame-causal mid attention as per-frame GEMMs against the key prefix.
-// STATUS: written and compiled without a GPU; it has never run. First version: allocates per
-// layer and uses simple elementwise kernels (no cuDNN, no fusion); to be checked against the
-// CPU decoder (tests/test_hunyuan_vae.cpp goldens) and timed on a GPU machine.
+// STATUS: first version: allocates per layer and uses simple elementwise kernels (no cuDNN, no
+// fusion). Its GPU test passes on an H100 (rel L2 <= 2e-2 vs the official goldens); not yet timed
+// against the official decode.
 #include <cstdint>
 #include <memory>
 

@@ -8,6 +8,7 @@
 #include "backend/cpu/ops_t5vae.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "models/hunyuan/clip_text_encoder.h"
 
 namespace jenga::hunyuan {
@@ -148,6 +149,7 @@ Tensor LlamaTextEncoder::encode_embeddings(Tensor out, std::span<const int64_t> 
       vv(kk.size()), o(q.size()), y(h.size()), g(static_cast<size_t>(L * F)), u(g.size());
   const int64_t run = k.layers - skip;
   for (int64_t l = 0; l < run; ++l) {
+    check_interrupt();  // Ctrl-C between layers (an 8B layer is seconds on the CPU)
     const std::string p = "layers." + std::to_string(l) + ".";
     const auto n1 = w_.f32(p + "input_layernorm.weight", {D});
     cpu::rms_norm(x, h.data(), L, D, n1.data(), k.rms_eps);
