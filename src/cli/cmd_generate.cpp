@@ -363,8 +363,8 @@ void register_generate(CLI::App& app) {
               "DiT");
   c->add_flag("--offload", o->offload,
               "Keep the DiT's blocks in pinned host memory and stream them to the GPU two at a time, overlapped with "
-              "compute (for 24 GB cards: 14B weights need ~28 GB resident); same output. HunyuanVideo keeps its "
-              "modulation matrices resident (~7 GB of its 24). On the CPU: a note, nothing else");
+              "compute (for 24 GB cards: 14B weights need ~28 GB resident, HunyuanVideo's 13B ~24 GB); same output. "
+              "On the CPU: a note, nothing else");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
   c->add_flag("--json-progress", o->json_progress, "Progress as JSON lines on stderr");
   c->callback([o] { run_generate(*o); });

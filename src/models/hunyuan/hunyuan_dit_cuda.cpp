@@ -87,26 +87,54 @@ DevLinear upload_linear(const Linear& l) {
   return d;
 }
 
-// Offload: the block's GEMM matrices (bf16 weights, then bf16 bias) packed into one pinned host
-// buffer of the ring, each piece 256-byte aligned; the DevLinears get their offsets.
-void pack_block(const std::vector<std::pair<DevLinear*, const Linear*>>& mats, cuda::OffloadRing& ring) {
+// Offload: a block's matrices (bf16 weights, then bf16 bias) packed into one pinned host buffer
+// of the ring, each piece 256-byte aligned. Sets each DevLinear's offsets (out, in and whether
+// it has a bias come from the shape arguments); returns the block's bytes.
+size_t layout_block(const std::vector<DevLinear*>& mats, const std::vector<std::pair<int64_t, bool>>& rows_bias) {
   size_t bytes = 0;
   auto take = [&](size_t n) {
     const size_t at = bytes;
     bytes += (n + 255) / 256 * 256;
     return static_cast<int64_t>(at);
   };
+  for (size_t i = 0; i < mats.size(); ++i) {
+    DevLinear* d = mats[i];
+    d->w_off = take(static_cast<size_t>(d->out * d->in) * 2);
+    d->b_off = rows_bias[i].second ? take(static_cast<size_t>(d->out) * 2) : -1;
+  }
+  return bytes;
+}
+
+// From host matrices (a loaded model).
+void pack_block(const std::vector<std::pair<DevLinear*, const Linear*>>& mats, cuda::OffloadRing& ring) {
+  std::vector<DevLinear*> ds;
+  std::vector<std::pair<int64_t, bool>> rb;
   for (const auto& [d, l] : mats) {
     d->out = l->w.dim(0), d->in = l->w.numel() / d->out;
-    d->w_off = take(static_cast<size_t>(l->w.numel()) * 2);
-    d->b_off = l->b.numel() ? take(static_cast<size_t>(l->b.numel()) * 2) : -1;
+    ds.push_back(d), rb.emplace_back(d->out, l->b.numel() > 0);
   }
+  const size_t bytes = layout_block(ds, rb);
   auto* host = static_cast<uint8_t*>(ring.add_block(bytes));
   std::memset(host, 0, bytes);
   for (const auto& [d, l] : mats) {
     JENGA_ASSERT(l->w.dtype() == DType::F32 || l->w.dtype() == DType::BF16);
     convert(l->w.data(), l->w.dtype(), host + d->w_off, DType::BF16, static_cast<size_t>(l->w.numel()));
     if (d->b_off >= 0) convert(l->b.data(), l->b.dtype(), host + d->b_off, DType::BF16, static_cast<size_t>(l->b.numel()));
+  }
+}
+
+// From device matrices (random weights drawn on the GPU): copied into the block's pinned buffer,
+// then freed on the device.
+void pack_device_block(const std::vector<DevLinear*>& mats, cuda::OffloadRing& ring) {
+  std::vector<std::pair<int64_t, bool>> rb;
+  for (const DevLinear* d : mats) rb.emplace_back(d->out, d->b.numel() > 0);
+  const size_t bytes = layout_block(mats, rb);
+  auto* host = static_cast<uint8_t*>(ring.add_block(bytes));
+  std::memset(host, 0, bytes);
+  for (DevLinear* d : mats) {
+    JENGA_CUDA_CHECK(cudaMemcpy(host + d->w_off, d->w.data(), d->w.nbytes(), cudaMemcpyDeviceToHost));
+    if (d->b_off >= 0) JENGA_CUDA_CHECK(cudaMemcpy(host + d->b_off, d->b.data(), d->b.nbytes(), cudaMemcpyDeviceToHost));
+    d->w = Tensor(), d->b = Tensor();
   }
 }
 
@@ -140,10 +168,10 @@ struct HunyuanDitCuda::Impl {
   std::vector<DevSingle> singles;
   size_t weight_bytes = 0;
   cuda::RunAheadLimit run_ahead;  // Ctrl-C within a few blocks (backend/cuda/run_ahead.h)
-  // Offload: the double then single blocks' GEMM matrices (not their modulation matrices, which
-  // modulations() reads for every block before the first runs, nor the q/k norms) in pinned host
-  // memory, streamed through a ring of device buffers (backend/cuda/offload_ring.h); null =
-  // resident. block_mats: the buffer of the block running now (what packed DevLinears resolve to).
+  // Offload: the double then single blocks' matrices (GEMMs and modulation; not the q/k norms) in
+  // pinned host memory, streamed through a ring of device buffers (backend/cuda/offload_ring.h);
+  // null = resident. block_mats: the buffer of the block running now (what packed DevLinears
+  // resolve to). A streamed block's modulation vectors are computed when the block starts.
   std::unique_ptr<cuda::OffloadRing> offload;
   const uint8_t* block_mats = nullptr;
   // Modulation vectors (f32) at these offsets of `mods`: per double block img 6h then txt 6h,
@@ -197,9 +225,8 @@ struct HunyuanDitCuda::Impl {
               void* s, int64_t w_row0 = 0, int64_t n_out = 0) {
     if (rows == 0) return;
     if (!n_out) n_out = l.out;
-    JENGA_ASSERT(!l.packed() || block_mats);
-    const void* wp = l.packed() ? block_mats + l.w_off : l.w.data();
-    const void* bp = l.packed() ? (l.b_off >= 0 ? block_mats + l.b_off : nullptr) : l.bias();
+    const void* wp = weight(l);
+    const void* bp = bias(l);
     const auto* w = static_cast<const uint16_t*>(wp) + w_row0 * l.in;
     const auto* b = bp ? static_cast<const uint16_t*>(bp) + w_row0 : nullptr;
     if (!b && ep == cuda::Epilogue::Bias) ep = cuda::Epilogue::None;
@@ -207,9 +234,18 @@ struct HunyuanDitCuda::Impl {
     gemm.linear_strided(x, ldx ? ldx : l.in, w, b, y, ldy ? ldy : n_out, rows, n_out, l.in, ep, s);
   }
 
+  // A linear's bf16 matrix and bias (null: none), resident or in the streamed block's buffer.
+  const void* weight(const DevLinear& l) const {
+    JENGA_ASSERT(!l.packed() || block_mats);
+    return l.packed() ? block_mats + l.w_off : l.w.data();
+  }
+  const void* bias(const DevLinear& l) const {
+    return l.packed() ? (l.b_off >= 0 ? block_mats + l.b_off : nullptr) : l.bias();
+  }
+
   // GEMV over f32 vectors: y (+)= l(act(x)).
   void gemv(const float* x, const DevLinear& l, float* y, bool silu_input, bool accumulate, void* s) {
-    cuda::linear_vec_bf16(x, l.w.data(), l.bias(), y, l.out, l.in, silu_input, accumulate, s);
+    cuda::linear_vec_bf16(x, weight(l), bias(l), y, l.out, l.in, silu_input, accumulate, s);
   }
 
   // Self-attention of `q_len` query rows over `k_len` key rows: q rows `in_stride` apart from q,
@@ -262,17 +298,25 @@ struct HunyuanDitCuda::Impl {
     attend(q + Li * in_stride, q, in_stride, out + Li * out_stride, out_stride, Lt, L, s);
   }
 
-  // The modulation vectors of every block, the head and the refiner from vec and cvec.
+  // The modulation vectors of the head, the refiner and every resident block from vec and cvec
+  // (a streamed block's come from double_/single_modulation() once its matrices are on the device).
   void modulations(void* s) {
     float* m = mods.data_as<float>();
-    const float* v = vec.data_as<float>();
-    for (size_t i = 0; i < doubles.size(); ++i) {
-      gemv(v, doubles[i].img.mod, m + mod_double[i], true, false, s);
-      gemv(v, doubles[i].txt.mod, m + mod_double[i] + 6 * c.hidden, true, false, s);
-    }
-    for (size_t i = 0; i < singles.size(); ++i) gemv(v, singles[i].mod, m + mod_single[i], true, false, s);
-    gemv(v, final_ada, m + mod_head, true, false, s);
+    for (size_t i = 0; i < doubles.size(); ++i)
+      if (!doubles[i].img.mod.packed()) double_modulation(i, s);
+    for (size_t i = 0; i < singles.size(); ++i)
+      if (!singles[i].mod.packed()) single_modulation(i, s);
+    gemv(vec.data_as<float>(), final_ada, m + mod_head, true, false, s);
     for (size_t i = 0; i < refiner.size(); ++i) gemv(cvec.data_as<float>(), refiner[i].ada, m + mod_refiner[i], true, false, s);
+  }
+
+  void double_modulation(size_t i, void* s) {
+    float* m = mods.data_as<float>();
+    gemv(vec.data_as<float>(), doubles[i].img.mod, m + mod_double[i], true, false, s);
+    gemv(vec.data_as<float>(), doubles[i].txt.mod, m + mod_double[i] + 6 * c.hidden, true, false, s);
+  }
+  void single_modulation(size_t i, void* s) {
+    gemv(vec.data_as<float>(), singles[i].mod, mods.data_as<float>() + mod_single[i], true, false, s);
   }
 
   // txt_in: the token refiner over the text rows [Li, L) of x (written there).
@@ -349,7 +393,7 @@ std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::from_model(const HunyuanDit& mod
   if (offload) I.offload = std::make_unique<cuda::OffloadRing>("HunyuanVideo DiT block");
   auto stream = [&](const StreamWeights& s) {
     DevStream d;
-    d.mod = upload_linear(s.mod);
+    if (!offload) d.mod = upload_linear(s.mod);
     if (!offload) d.qkv = upload_linear(s.qkv), d.proj = upload_linear(s.proj);
     if (!offload) d.fc1 = upload_linear(s.fc1), d.fc2 = upload_linear(s.fc2);
     d.q_norm = upload_f32(s.q_norm), d.k_norm = upload_f32(s.k_norm);
@@ -360,16 +404,16 @@ std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::from_model(const HunyuanDit& mod
     DevDouble& d = I.doubles.back();
     if (offload)
       pack_block({{&d.img.qkv, &b.img.qkv}, {&d.img.proj, &b.img.proj}, {&d.img.fc1, &b.img.fc1}, {&d.img.fc2, &b.img.fc2},
-                  {&d.txt.qkv, &b.txt.qkv}, {&d.txt.proj, &b.txt.proj}, {&d.txt.fc1, &b.txt.fc1}, {&d.txt.fc2, &b.txt.fc2}},
+                  {&d.txt.qkv, &b.txt.qkv}, {&d.txt.proj, &b.txt.proj}, {&d.txt.fc1, &b.txt.fc1}, {&d.txt.fc2, &b.txt.fc2},
+                  {&d.img.mod, &b.img.mod}, {&d.txt.mod, &b.txt.mod}},
                  *I.offload);
   }
   for (const SingleBlock& b : Wt.singles) {
     DevSingle d;
-    d.mod = upload_linear(b.mod);
     if (offload)
-      pack_block({{&d.linear1, &b.linear1}, {&d.linear2, &b.linear2}}, *I.offload);
+      pack_block({{&d.linear1, &b.linear1}, {&d.linear2, &b.linear2}, {&d.mod, &b.mod}}, *I.offload);
     else
-      d.linear1 = upload_linear(b.linear1), d.linear2 = upload_linear(b.linear2);
+      d.linear1 = upload_linear(b.linear1), d.linear2 = upload_linear(b.linear2), d.mod = upload_linear(b.mod);
     d.q_norm = upload_f32(b.q_norm), d.k_norm = upload_f32(b.k_norm);
     I.singles.push_back(std::move(d));
   }
@@ -379,7 +423,7 @@ std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::from_model(const HunyuanDit& mod
   return m;
 }
 
-std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::random(const HunyuanConfig& c, uint64_t seed) {
+std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::random(const HunyuanConfig& c, uint64_t seed, bool offload) {
   cuda::init();
   check_supported(c);
   std::unique_ptr<HunyuanDitCuda> m(new HunyuanDitCuda());
@@ -427,6 +471,7 @@ std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::random(const HunyuanConfig& c, u
     d.qkv = lin(3 * h, h), d.proj = lin(h, h), d.fc1 = lin(rm, h), d.fc2 = lin(h, rm), d.ada = lin(2 * h, h);
     I.refiner.push_back(std::move(d));
   }
+  if (offload) I.offload = std::make_unique<cuda::OffloadRing>("HunyuanVideo DiT block");
   for (int64_t b = 0; b < c.double_blocks; ++b) {
     DevDouble d;
     for (DevStream* s : {&d.img, &d.txt}) {
@@ -434,14 +479,21 @@ std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::random(const HunyuanConfig& c, u
       s->fc1 = lin(m_, h), s->fc2 = lin(h, m_);
       s->q_norm = norm(hd, 0.1f, 1.0f), s->k_norm = norm(hd, 0.1f, 1.0f);
     }
+    // The same draws as resident (the same offsets), then packed as from_model packs them.
+    if (offload)
+      pack_device_block({&d.img.qkv, &d.img.proj, &d.img.fc1, &d.img.fc2, &d.txt.qkv, &d.txt.proj, &d.txt.fc1,
+                         &d.txt.fc2, &d.img.mod, &d.txt.mod},
+                        *I.offload);
     I.doubles.push_back(std::move(d));
   }
   for (int64_t b = 0; b < c.single_blocks; ++b) {
     DevSingle d;
     d.linear1 = lin(3 * h + m_, h), d.linear2 = lin(h, h + m_), d.mod = lin(3 * h, h);
     d.q_norm = norm(hd, 0.1f, 1.0f), d.k_norm = norm(hd, 0.1f, 1.0f);
+    if (offload) pack_device_block({&d.linear1, &d.linear2, &d.mod}, *I.offload);
     I.singles.push_back(std::move(d));
   }
+  if (offload) I.offload->finish(2);
   I.layout_mods();
   I.count_weights();
   cuda::synchronize();
@@ -596,6 +648,7 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
     for (size_t b = 0; b < I.doubles.size(); ++b, ++layer) {
       I.run_ahead.mark(s);  // Ctrl-C between blocks, the host a few blocks ahead at most
       acquire(layer);
+      if (stream_blocks) I.double_modulation(b, s);
       const DevDouble& B = I.doubles[b];
       const DevStream* S[2] = {&B.img, &B.txt};
       const float* md[2] = {I.mods.data_as<float>() + I.mod_double[b], I.mods.data_as<float>() + I.mod_double[b] + 6 * h};
@@ -634,6 +687,7 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
     for (size_t b = 0; b < I.singles.size(); ++b, ++layer) {
       I.run_ahead.mark(s);
       acquire(layer);
+      if (stream_blocks) I.single_modulation(b, s);
       const DevSingle& B = I.singles[b];
       const float* md = I.mods.data_as<float>() + I.mod_single[b];  // shift, scale, gate
       mark("norm");

@@ -37,12 +37,13 @@ struct HunyuanTextDevice {
 class HunyuanDitCuda {
  public:
   // Uploads a loaded model (host f32 or bf16 matrices) as bf16 matrices. offload: every block's
-  // GEMM matrices stay in pinned host memory and stream through a ring of two device buffers
-  // (the modulation matrices, norms and everything outside the blocks stay resident); the same
-  // output as resident, bit for bit.
+  // matrices (GEMMs and modulation) stay in pinned host memory and stream through a ring of two
+  // device buffers (the q/k norms and everything outside the blocks stay resident; a block's
+  // modulation vectors are computed when it starts); the same output as resident, bit for bit.
   static std::unique_ptr<HunyuanDitCuda> from_model(const HunyuanDit& model, bool offload = false);
   // Random bf16 weights drawn on the GPU (Philox), scaled to keep activations O(1): benchmarks.
-  static std::unique_ptr<HunyuanDitCuda> random(const HunyuanConfig& config, uint64_t seed);
+  // offload: as from_model's (each block drawn on the GPU, then moved to pinned host memory).
+  static std::unique_ptr<HunyuanDitCuda> random(const HunyuanConfig& config, uint64_t seed, bool offload = false);
   ~HunyuanDitCuda();
 
   const HunyuanConfig& config() const;

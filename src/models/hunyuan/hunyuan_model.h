@@ -41,7 +41,7 @@ std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit, Release relea
 std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload = false);
 // The same over random bf16 weights drawn on the GPU (HunyuanDitCuda::random): `jenga bench
 // denoise` times whole loops at full size without a checkpoint on disk.
-std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed);
+std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed, bool offload = false);
 #endif
 
 class LlamaTextEncoder;

@@ -105,8 +105,8 @@ HunyuanCudaParts cuda_parts() {
   return p;
 }
 
-std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed) {
-  return std::make_unique<HunyuanCudaDenoiser>(config, HunyuanDitCuda::random(config, seed));
+std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed, bool offload) {
+  return std::make_unique<HunyuanCudaDenoiser>(config, HunyuanDitCuda::random(config, seed, offload));
 }
 
 }  // namespace jenga::hunyuan
