@@ -22,6 +22,7 @@
 #include "models/wan/t5_encoder.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
+#include "models/hunyuan/clip_text_encoder_cuda.h"
 #include "models/hunyuan/llama_text_encoder_cuda.h"
 #endif
 
@@ -193,7 +194,6 @@ bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& wei
     if (kind.empty() || wan::looks_like_t5_encoder(*c)) return false;
   }
 #if JENGA_HAVE_CUDA
-  if (device == "cuda" && kind != "llama") fail("--device cuda: the CLIP text encoder runs on the CPU only; use --device cpu");
   if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
 #else
   if (device == "cuda") fail("--device cuda: the HunyuanVideo text encoders run on the CPU only in this build; use --device cpu");
@@ -225,7 +225,11 @@ bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& wei
                 static_cast<long long>(enc.config().layers), static_cast<long long>(o.crop_start));
   } else {
     const auto enc = hunyuan::ClipTextEncoder::open(weights);
-    const auto r = enc.encode(ids, mask);
+    hunyuan::ClipTextOutput r;
+#if JENGA_HAVE_CUDA
+    if (device == "cuda") r = hunyuan::ClipTextEncoderCuda::upload(enc)->encode(ids, mask);
+#endif
+    if (device != "cuda") r = enc.encode(ids, mask);
     w.add("last_hidden_state", r.last_hidden_state);
     w.add("pooled", r.pooled);
     w.write(out);
