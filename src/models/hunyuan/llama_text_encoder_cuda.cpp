@@ -39,6 +39,7 @@ struct LlamaTextEncoderCuda::Impl {
   LlamaTextConfig c;
   const LlamaTextEncoder* host = nullptr;  // for the token embedding rows (gathered on the host)
   Tensor embed16;                          // the mapped fp16 embedding table (when stored so, unscaled)
+  int64_t embed_rows = 0;
   int64_t skip = 2;
   std::vector<Layer> layers;
   Tensor final_norm;  // f32 [hidden], skip == 0 only
@@ -88,8 +89,8 @@ struct LlamaTextEncoderCuda::Impl {
     std::vector<uint16_t> rows(static_cast<size_t>(L * D));
     const auto* table = static_cast<const uint16_t*>(embed16.data());
     for (int64_t i = 0; i < L; ++i) {
-      if (ids[i] < 0 || ids[i] >= c.vocab)
-        fail("token id {} at position {} is outside the vocabulary [0, {})", ids[i], i, c.vocab);
+      if (ids[i] < 0 || ids[i] >= embed_rows)
+        fail("token id {} at position {} is outside the vocabulary [0, {})", ids[i], i, embed_rows);
       std::copy(table + ids[i] * D, table + (ids[i] + 1) * D, rows.begin() + i * D);
     }
     cuda::copy_to_device(sc.emb16.data(), rows.data(), rows.size() * sizeof(uint16_t));
@@ -130,8 +131,9 @@ std::unique_ptr<LlamaTextEncoderCuda> LlamaTextEncoderCuda::upload(const LlamaTe
     L.norm2 = upload_f32_concat(w, {p + "post_attention_layernorm.weight"}, {D});
   }
   if (skip == 0) I.final_norm = upload_f32_concat(w, {"norm.weight"}, {D});
-  if (w.shape("embed_tokens.weight") != std::vector<int64_t>{c.vocab, D})
-    fail("{}: embed_tokens.weight is not [{}, {}]", w.path(), c.vocab, D);
+  const auto es = w.shape("embed_tokens.weight");
+  if (es.size() != 2 || es[1] != D) fail("{}: embed_tokens.weight is not a [rows, {}] table", w.path(), D);
+  I.embed_rows = es[0];
   if (Tensor t = w.raw("embed_tokens.weight"); t.dtype() == DType::F16 && !w.scale("embed_tokens.weight"))
     I.embed16 = std::move(t);
   I.lin = std::make_unique<EncoderLinearCuda>(precision, std::max({2 * F * D, (H + 2 * KV) * hd * D, D * H * hd}));
