@@ -33,23 +33,29 @@ std::vector<int64_t> i64(const jenga::SafetensorsFile& f, const std::string& nam
   const auto t = f.load(name);
   return std::vector<int64_t>(t.data_as<int64_t>(), t.data_as<int64_t>() + t.numel());
 }
+// f(dir, cpu encoder, skip) over the tiny official fp16 shards and ComfyUI's scaled fp8 file, for
+// hidden_states[-3] (skip 2) and the final norm's output (skip 0).
+template <class F>
+void for_each_llm(F&& f) {
+  for (const std::string dir : {"llm_official", "llm_fp8"}) {
+    const auto cpu = hy::LlamaTextEncoder::open(kDir + dir);
+    for (int64_t skip : {2, 0}) f(dir, cpu, skip);
+  }
+}
 }  // namespace
 
 TEST(CudaHunyuanLlama, F32ReferenceMatchesTheCpuEncoderAndTheGolden) {
   if (!jenga::cuda::available()) GTEST_SKIP() << "no CUDA device";
   const auto g = jenga::SafetensorsFile::open(kDir + "text_encoder_golden.safetensors");
   const auto ids = i64(*g, "llm_ids"), mask = i64(*g, "llm_mask");
-  for (const std::string dir : {"llm_official", "llm_fp8"}) {
-    const auto cpu = hy::LlamaTextEncoder::open(kDir + dir);
-    for (int64_t skip : {2, 0}) {
-      const auto gpu = hy::LlamaTextEncoderCuda::upload(cpu, skip, P::F32)->encode(ids, mask);
-      const auto want = cpu.encode(ids, mask, skip).to_f32_vector();
-      // The GPU keeps weights in fp16: fp16 weights load exactly, but fp8 x per-tensor scale is
-      // rounded to fp16 (2^-11 relative) where the CPU keeps it in f32; measured 7.9e-4 on an H100.
-      const double tol = dir == "llm_fp8" ? 2e-3 : 1e-4;
-      EXPECT_LE(max_rel_error(gpu.to_f32_vector(), want), tol) << dir << " skip " << skip;
-    }
-  }
+  for_each_llm([&](const std::string& dir, const hy::LlamaTextEncoder& cpu, int64_t skip) {
+    const auto gpu = hy::LlamaTextEncoderCuda::upload(cpu, skip, P::F32)->encode(ids, mask);
+    const auto want = cpu.encode(ids, mask, skip).to_f32_vector();
+    // The GPU keeps weights in fp16: fp16 weights load exactly, but fp8 x per-tensor scale is
+    // rounded to fp16 (2^-11 relative) where the CPU keeps it in f32; measured 7.9e-4 on an H100.
+    const double tol = dir == "llm_fp8" ? 2e-3 : 1e-4;
+    EXPECT_LE(max_rel_error(gpu.to_f32_vector(), want), tol) << dir << " skip " << skip;
+  });
   const auto official = hy::LlamaTextEncoder::open(kDir + "llm_official");
   const auto gpu = hy::LlamaTextEncoderCuda::upload(official, 2, P::F32)->encode(ids, mask);
   EXPECT_LE(max_rel_error(gpu.to_f32_vector(), g->load("llm_hidden_m3").to_f32_vector()), 1e-4);
@@ -60,22 +66,19 @@ TEST(CudaHunyuanLlama, Fp16PathIsWithinFp16RoundingOfTheCpuEncoder) {
   if (!jenga::cuda::available()) GTEST_SKIP() << "no CUDA device";
   const auto g = jenga::SafetensorsFile::open(kDir + "text_encoder_golden.safetensors");
   const auto ids = i64(*g, "llm_ids"), mask = i64(*g, "llm_mask");
-  for (const std::string dir : {"llm_official", "llm_fp8"}) {
-    const auto cpu = hy::LlamaTextEncoder::open(kDir + dir);
-    for (int64_t skip : {2, 0}) {
-      const auto enc = hy::LlamaTextEncoderCuda::upload(cpu, skip);
-      const auto gpu = enc->encode(ids, mask);
-      const auto want = cpu.encode(ids, mask, skip);
-      const double r = rel_l2(gpu, want);
-      EXPECT_LE(r, kFp16RelL2) << dir << " skip " << skip;
-      EXPECT_GT(r, 1e-7) << "the default path should round operands to fp16 (is it running f32?)";
-      // Buffers are kept between calls: a second, shorter prompt must not see the first's state.
-      const std::vector<int64_t> ids2(ids.begin(), ids.begin() + ids.size() / 2), mask2(ids2.size(), 1);
-      const auto again = enc->encode(ids2, mask2);
-      EXPECT_LE(rel_l2(again, cpu.encode(ids2, mask2, skip)), kFp16RelL2) << dir << " shorter prompt";
-      EXPECT_EQ(max_rel_error(enc->encode(ids, mask).to_f32_vector(), gpu.to_f32_vector()), 0.0) << "deterministic";
-    }
-  }
+  for_each_llm([&](const std::string& dir, const hy::LlamaTextEncoder& cpu, int64_t skip) {
+    const auto enc = hy::LlamaTextEncoderCuda::upload(cpu, skip);
+    const auto gpu = enc->encode(ids, mask);
+    const auto want = cpu.encode(ids, mask, skip);
+    const double r = rel_l2(gpu, want);
+    EXPECT_LE(r, kFp16RelL2) << dir << " skip " << skip;
+    EXPECT_GT(r, 1e-7) << "the default path should round operands to fp16 (is it running f32?)";
+    // Buffers are kept between calls: a second, shorter prompt must not see the first's state.
+    const std::vector<int64_t> ids2(ids.begin(), ids.begin() + ids.size() / 2), mask2(ids2.size(), 1);
+    const auto again = enc->encode(ids2, mask2);
+    EXPECT_LE(rel_l2(again, cpu.encode(ids2, mask2, skip)), kFp16RelL2) << dir << " shorter prompt";
+    EXPECT_EQ(max_rel_error(enc->encode(ids, mask).to_f32_vector(), gpu.to_f32_vector()), 0.0) << "deterministic";
+  });
 }
 
 TEST(CudaHunyuanClip, MatchesTheCpuEncoderAndTheGolden) {
