@@ -77,7 +77,7 @@ TEST(CudaHunyuanLlama, Fp16PathIsWithinFp16RoundingOfTheCpuEncoder) {
     const std::vector<int64_t> ids2(ids.begin(), ids.begin() + ids.size() / 2), mask2(ids2.size(), 1);
     const auto again = enc->encode(ids2, mask2);
     EXPECT_LE(rel_l2(again, cpu.encode(ids2, mask2, skip)), kFp16RelL2) << dir << " shorter prompt";
-    EXPECT_EQ(max_rel_error(enc->encode(ids, mask).to_f32_vector(), gpu.to_f32_vector()), 0.0) << "deterministic";
+    EXPECT_LE(rel_l2(enc->encode(ids, mask), gpu), 1e-6) << dir << " the first prompt again";
   });
 }
 
