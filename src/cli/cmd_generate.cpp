@@ -358,7 +358,7 @@ void register_generate(CLI::App& app) {
   c->add_option("--latents-out", o->latents_out, "Debug: also write the final latents (f32) to this .safetensors")
       ->group("");
   c->add_flag("--t5-cpu", o->t5_cpu,
-              "Run the text encoder on the CPU (Wan: umT5; HunyuanVideo: the LLM, CLIP-L always runs there). Without "
+              "Run the text encoder on the CPU (Wan: umT5; HunyuanVideo: the LLM and CLIP-L). Without "
               "it the encoder runs on the GPU and is freed before the DiT loads, so it never shares the GPU with the "
               "DiT");
   c->add_flag("--offload", o->offload,

@@ -11,9 +11,10 @@
 namespace jenga::cuda {
 namespace {
 
+template <typename Out>
 __global__ void layer_norm_modulate_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                            const float* __restrict__ b, const float* __restrict__ shift,
-                                           const float* __restrict__ scale, __nv_bfloat16* __restrict__ y,
+                                           const float* __restrict__ scale, Out* __restrict__ y,
                                            int64_t dim, float eps) {
   const float* xr = x + blockIdx.x * dim;
   float s = 0.0f;
@@ -25,13 +26,13 @@ __global__ void layer_norm_modulate_kernel(const float* __restrict__ x, const fl
     v += d * d;
   }
   const float rstd = rsqrtf(block_sum(v) / static_cast<float>(dim) + eps);
-  __nv_bfloat16* yr = y + blockIdx.x * dim;
+  Out* yr = y + blockIdx.x * dim;
   for (int64_t i = threadIdx.x; i < dim; i += kThreads) {
     float t = (xr[i] - mean) * rstd;
     if (w) t = t * w[i] + b[i];
     if (scale) t = t * (1.0f + scale[i]);
     if (shift) t += shift[i];
-    yr[i] = __float2bfloat16_rn(t);
+    yr[i] = to_out<Out>(t);
   }
 }
 
@@ -260,6 +261,19 @@ void layer_norm_modulate(const float* x, const float* w, const float* b, const f
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
+void layer_norm_f32(const float* x, const float* w, const float* b, void* y, bool y_f16, int64_t rows, int64_t dim,
+                    float eps, void* stream) {
+  if (rows == 0) return;
+  const unsigned g = static_cast<unsigned>(rows);
+  if (y_f16)
+    layer_norm_modulate_kernel<__half><<<g, kThreads, 0, as_stream(stream)>>>(x, w, b, nullptr, nullptr,
+                                                                             static_cast<__half*>(y), dim, eps);
+  else
+    layer_norm_modulate_kernel<float><<<g, kThreads, 0, as_stream(stream)>>>(x, w, b, nullptr, nullptr,
+                                                                            static_cast<float*>(y), dim, eps);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
 void add_layer_norm_modulate(float* x, const void* add, const float* gate, const float* w, const float* b,
                              const float* shift, const float* scale, void* y, int64_t rows, int64_t dim, float eps,
                              void* stream) {
@@ -293,6 +307,13 @@ void rms_norm_f32(const float* x, const float* w, void* y, bool y_f32, int64_t r
     rms_norm_f32_kernel<float><<<g, kThreads, 0, as_stream(stream)>>>(x, w, static_cast<float*>(y), dim, eps);
   else
     rms_norm_f32_kernel<__nv_bfloat16><<<g, kThreads, 0, as_stream(stream)>>>(x, w, static_cast<__nv_bfloat16*>(y), dim, eps);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void rms_norm_f32_to_f16(const float* x, const float* w, void* y, int64_t rows, int64_t dim, float eps, void* stream) {
+  if (rows == 0) return;
+  rms_norm_f32_kernel<__half><<<static_cast<unsigned>(rows), kThreads, 0, as_stream(stream)>>>(
+      x, w, static_cast<__half*>(y), dim, eps);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

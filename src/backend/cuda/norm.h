@@ -29,6 +29,13 @@ void rms_norm(const void* x, int64_t x_stride, const float* w, void* y, int64_t 
 // or f32 when y_f32 (umT5's final norm, whose output leaves the encoder; the Llama encoder).
 void rms_norm_f32(const float* x, const float* w, void* y, bool y_f32, int64_t rows, int64_t dim, float eps,
                   void* stream = nullptr);
+// The same with an fp16 y: the Llama encoder's fp16 GEMM inputs from its f32 residual stream.
+void rms_norm_f32_to_f16(const float* x, const float* w, void* y, int64_t rows, int64_t dim, float eps,
+                         void* stream = nullptr);
+// y = LN(x) * w + b over f32 rows (f32 statistics; layer_norm_modulate's kernel) with an fp16
+// (y_f16) or f32 y: CLIP's LayerNorms on its f32 residual stream. w, b: [dim] f32.
+void layer_norm_f32(const float* x, const float* w, const float* b, void* y, bool y_f16, int64_t rows, int64_t dim,
+                    float eps, void* stream = nullptr);
 
 // The Wan VAE's RMS_norm (its official name; F.normalize, not a mean of squares):
 // y = x / max(||x||_2, 1e-12) * sqrt(c) * gamma, then SiLU when asked.

@@ -126,14 +126,15 @@ class HunyuanCpuDenoiser final : public Denoiser {
   bool token_replace_ = false;  // HunyuanVideo-I2V: frame-0 tokens modulated as at t = 0
 };
 
-// CLIP-L's pooled vector of the stripped prompt (77 tokens), as both official text paths take it.
+// CLIP-L's pooled vector of the stripped prompt (77 tokens), as both official text paths take it;
+// on the GPU when `gpu` is given.
 Tensor clip_pooled(const ClipTokenizer& tok, const ClipTextEncoder& clip, const std::string& prompt,
-                   const std::string& tokenizer_path) {
+                   const std::string& tokenizer_path, HunyuanCudaParts::Clip* gpu = nullptr) {
   const TokenizedText ct = tok.encode(python_strip(prompt), kClipMaxLength);
   for (int64_t id : ct.ids)
     if (id < 0 || id >= clip.config().vocab)
       fail("{}: token id {} is outside CLIP's vocabulary of {}", tokenizer_path, id, clip.config().vocab);
-  return clip.encode(ct.ids, ct.mask).pooled;
+  return gpu ? gpu->pooled(ct.ids, ct.mask) : clip.encode(ct.ids, ct.mask).pooled;
 }
 
 // The official T2V text path: LLM over the video template (351 tokens, hidden_states[-3], the
@@ -141,7 +142,7 @@ Tensor clip_pooled(const ClipTokenizer& tok, const ClipTextEncoder& clip, const 
 // of the stripped prompt (77 tokens).
 class HunyuanTextEncoder final : public TextEncoder {
  public:
-  // cuda: the LLM runs on the GPU (uploaded here, freed with the encoder); CLIP-L stays on the CPU.
+  // cuda: the LLM and CLIP-L run on the GPU (uploaded here, freed with the encoder).
   HunyuanTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg, const HunyuanCudaParts* cuda)
       : tok_(LlamaTokenizer::open(p.tokenizer)),
         llm_(LlamaTextEncoder::open(p.text_encoder)),
@@ -154,6 +155,7 @@ class HunyuanTextEncoder final : public TextEncoder {
       fail("{}: CLIP width {} does not match the DiT's text_states_dim_2 {}", p.text_encoder_2, clip_.config().hidden,
            cfg.text_dim_2);
     if (cuda && cuda->llm) llm_gpu_ = cuda->llm(llm_);
+    if (cuda && cuda->clip) clip_gpu_ = cuda->clip(clip_);
   }
   Conditioning encode(const std::string& prompt) override {
     const PromptTemplate& t = video_template();
@@ -169,7 +171,7 @@ class HunyuanTextEncoder final : public TextEncoder {
     int64_t valid = 0;
     for (int64_t i = t.crop_start; i < L; ++i) valid += tt.mask[static_cast<size_t>(i)] != 0;
     c.valid = valid;
-    c.pooled = clip_pooled(tok2_, clip_, prompt, paths_.tokenizer_2);
+    c.pooled = clip_pooled(tok2_, clip_, prompt, paths_.tokenizer_2, clip_gpu_.get());
     return c;
   }
 
@@ -180,6 +182,7 @@ class HunyuanTextEncoder final : public TextEncoder {
   ClipTextEncoder clip_;
   HunyuanPaths paths_;
   std::unique_ptr<HunyuanCudaParts::Llm> llm_gpu_;  // declared last: freed first
+  std::unique_ptr<HunyuanCudaParts::Clip> clip_gpu_;
 };
 
 // The official I2V text path (TextEncoder.encode in i2v_mode on LlavaForConditionalGeneration):

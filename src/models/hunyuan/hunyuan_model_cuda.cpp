@@ -1,5 +1,5 @@
 // HunyuanVideo's CUDA parts of the model interface (jenga_cuda): the DiT as a device Denoiser
-// over HunyuanDitCuda, the LLM text encoder and the VAE decoder on the GPU. The registry hands
+// over HunyuanDitCuda, the LLM and CLIP-L text encoders and the VAE decoder on the GPU. The registry hands
 // them to open_hunyuan_model.
 #include <array>
 #include <optional>
@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_dit_cuda.h"
 #include "models/hunyuan/hunyuan_model.h"
+#include "models/hunyuan/clip_text_encoder_cuda.h"
 #include "models/hunyuan/hunyuan_vae_cuda.h"
 #include "models/hunyuan/llama_text_encoder_cuda.h"
 
@@ -81,6 +82,14 @@ struct LlmGpu final : HunyuanCudaParts::Llm {
   std::unique_ptr<LlamaTextEncoderCuda> enc;
 };
 
+struct ClipGpu final : HunyuanCudaParts::Clip {
+  explicit ClipGpu(const ClipTextEncoder& e) : enc(ClipTextEncoderCuda::upload(e)) {}
+  Tensor pooled(std::span<const int64_t> ids, std::span<const int64_t> mask) override {
+    return enc->encode(ids, mask).pooled;
+  }
+  std::unique_ptr<ClipTextEncoderCuda> enc;
+};
+
 }  // namespace
 
 std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload) {
@@ -93,6 +102,7 @@ HunyuanCudaParts cuda_parts() {
     return std::make_unique<HunyuanCudaDenoiser>(dit, offload);
   };
   p.llm = [](const LlamaTextEncoder& e) -> std::unique_ptr<HunyuanCudaParts::Llm> { return std::make_unique<LlmGpu>(e); };
+  p.clip = [](const ClipTextEncoder& e) -> std::unique_ptr<HunyuanCudaParts::Clip> { return std::make_unique<ClipGpu>(e); };
   p.vae_decode = [](const HunyuanVae& vae, const Tensor& x) {
     return hunyuan_vae_decode_cuda(vae, x, /*tiling=*/true, /*clamp=*/true);
   };
