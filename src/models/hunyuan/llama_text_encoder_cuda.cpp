@@ -111,11 +111,27 @@ size_t LlamaTextEncoderCuda::weight_bytes() const {
 }
 
 Tensor LlamaTextEncoderCuda::encode(std::span<const int64_t> ids, std::span<const int64_t> mask) const {
+  if (ids.empty()) fail("encode-text: no tokens");
+  if (mask.size() != ids.size()) fail("encode-text: ids has {} tokens but mask has {}", ids.size(), mask.size());
+  // Embedding rows gathered on the host (checks the ids), positions 0 .. L-1.
+  Tensor x0 = Tensor::empty(DType::F32, {static_cast<int64_t>(ids.size()), impl_->c.hidden});
+  impl_->host->weights().gather_rows("embed_tokens.weight", ids, impl_->c.hidden, x0.data_as<float>());
+  std::vector<int64_t> pos(ids.size());
+  for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int64_t>(i);
+  return encode_embeddings(x0, pos, mask);
+}
+
+Tensor LlamaTextEncoderCuda::encode_embeddings(const Tensor& embeds, std::span<const int64_t> positions,
+                                               std::span<const int64_t> mask) const {
   const Impl& I = *impl_;
   const LlamaTextConfig& c = I.c;
-  const int64_t L = static_cast<int64_t>(ids.size());
+  const int64_t L = embeds.ndim() == 2 ? embeds.dim(0) : 0;
   if (L == 0) fail("encode-text: no tokens");
-  if (mask.size() != ids.size()) fail("encode-text: ids has {} tokens but mask has {}", ids.size(), mask.size());
+  if (embeds.dtype() != DType::F32 || embeds.dim(1) != c.hidden)
+    fail("encode-text: input embeddings are {} {}, expected f32 [L, {}]", dtype_name(embeds.dtype()),
+         embeds.shape().str(), c.hidden);
+  if (mask.size() != static_cast<size_t>(L) || positions.size() != static_cast<size_t>(L))
+    fail("encode-text: {} embedding rows but {} mask entries and {} positions", L, mask.size(), positions.size());
   std::vector<uint8_t> key_mask(static_cast<size_t>(L));
   for (int64_t i = 0; i < L; ++i) {
     if (mask[i] != 0 && mask[i] != 1) fail("encode-text: mask[{}] = {}; the mask holds 0 or 1", i, mask[i]);
@@ -123,14 +139,13 @@ Tensor LlamaTextEncoderCuda::encode(std::span<const int64_t> ids, std::span<cons
   }
   const int64_t D = c.hidden, H = c.heads, KV = c.kv_heads, hd = c.head_dim, F = c.ffn, G = H / KV;
 
-  // Host: embedding rows (checks the ids) and the RoPE tables (as the CPU encoder computes them).
-  std::vector<float> x0(static_cast<size_t>(L * D));
-  I.host->weights().gather_rows("embed_tokens.weight", ids, D, x0.data());
+  // Host: the RoPE tables at the rows' positions (as the CPU encoder computes them).
+  const float* x0 = embeds.data_as<float>();
   const auto inv = llama_inv_freq(hd, c.rope_theta, c.fp16_inv_freq);
   std::vector<float> ct(static_cast<size_t>(L * hd / 2)), st(ct.size());
   for (int64_t p = 0; p < L; ++p)
     for (int64_t j = 0; j < hd / 2; ++j) {
-      const float a = static_cast<float>(p) * inv[j];
+      const float a = static_cast<float>(positions[p]) * inv[j];
       ct[p * hd / 2 + j] = std::cos(a);
       st[p * hd / 2 + j] = std::sin(a);
     }
@@ -142,7 +157,7 @@ Tensor LlamaTextEncoderCuda::encode(std::span<const int64_t> ids, std::span<cons
   Tensor s = device_empty(DType::F32, L * L), wbuf = device_empty(DType::F32, std::max(F * D, H * hd * D));
   Tensor cos_d = device_empty(DType::F32, L * hd / 2), sin_d = device_empty(DType::F32, L * hd / 2);
   Tensor km = device_empty(DType::U8, L);
-  cuda::copy_to_device(x.data(), x0.data(), x0.size() * sizeof(float));
+  cuda::copy_to_device(x.data(), x0, static_cast<size_t>(L * D) * sizeof(float));
   cuda::copy_to_device(cos_d.data(), ct.data(), ct.size() * sizeof(float));
   cuda::copy_to_device(sin_d.data(), st.data(), st.size() * sizeof(float));
   cuda::copy_to_device(km.data(), key_mask.data(), key_mask.size());

@@ -25,6 +25,11 @@ class LlamaTextEncoderCuda {
   // The host contract of LlamaTextEncoder::encode with the uploaded skip: [L, hidden] f32 on the
   // host. Allocates its activations per call (the text encoder runs once per prompt); synchronises.
   Tensor encode(std::span<const int64_t> ids, std::span<const int64_t> mask) const;
+  // LlamaTextEncoder::encode_embeddings's contract with the uploaded skip: input embeddings
+  // [L, hidden] f32 on the host, each row's RoPE position and key mask (the I2V text encoder's
+  // merged LLaVA input: image rows spliced in, masked rows at position 1).
+  Tensor encode_embeddings(const Tensor& embeds, std::span<const int64_t> positions,
+                           std::span<const int64_t> mask) const;
   size_t weight_bytes() const;
 
  private:
