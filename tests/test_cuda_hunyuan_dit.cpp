@@ -100,6 +100,43 @@ void expect_matches(const Case& k, const char* what, bool token_replace = false)
   for (float v : got.to_f32_vector()) ASSERT_TRUE(std::isfinite(v));
 }
 
+// The CPU and the CUDA denoiser of `release` on case k, both given its conditioning: the CPU one
+// prepared in raster order, the CUDA one in a shuffled token order. run(): the CUDA forward of
+// k.x on the host.
+struct DenoiserPair {
+  const Case& k;
+  std::unique_ptr<Denoiser> cpu, gpu;
+  int64_t tokens = 0;
+  Tensor dx, dout, dt;
+  DenoiserPair(const Case& c, hunyuan::Release release)
+      : k(c), cpu(hunyuan::make_cpu_denoiser(c.model, release)), gpu(hunyuan::make_cuda_denoiser(c.model, false, release)) {
+    const auto& cfg = k.model.config;
+    Conditioning cond(Tensor::from_f32(k.txt, Shape{k.lt, cfg.text_dim}));
+    cond.valid = k.valid;
+    cond.pooled = Tensor::from_f32(k.txt2, Shape{cfg.text_dim_2});
+    cpu->set_conditioning(0, cond);
+    gpu->set_conditioning(0, cond);
+    const std::array<int64_t, 3> latent{k.x.dim(1), k.x.dim(2), k.x.dim(3)};
+    tokens = (latent[0] / cfg.patch[0]) * (latent[1] / cfg.patch[1]) * (latent[2] / cfg.patch[2]);
+    std::vector<int64_t> order(static_cast<size_t>(tokens));
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), std::mt19937(3));
+    cpu->prepare(latent, {}, nullptr);
+    gpu->prepare(latent, order, nullptr);
+    dx = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA), dout = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA);
+    dt = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
+    cuda::copy_to_device(dx.data(), k.x.data(), k.x.nbytes());
+    cuda::copy_to_device(dt.data(), &k.t, 4);
+  }
+  std::vector<float> run(const CudaDitHooks& hooks, float guidance) {
+    gpu->forward_device(dx.data_as<float>(), dt.data_as<float>(), 0, guidance, dout.data_as<float>(), nullptr, hooks);
+    std::vector<float> out(static_cast<size_t>(k.x.numel()));
+    cuda::synchronize();
+    cuda::copy_to_host(out.data(), dout.data(), out.size() * 4);
+    return out;
+  }
+};
+
 }  // namespace
 
 TEST(CudaHunyuanDit, MatchesCpuReferenceHeadDims) {
@@ -135,37 +172,15 @@ TEST(CudaHunyuanDit, DenoiserTokenOrderAndStepReuse) {
   TempDir dir;
   const auto cfg = small_config(2, true);
   const Case k = make_case(dir, cfg, 3, 8, 10, 24, 17);
-  Conditioning cond(Tensor::from_f32(k.txt, Shape{k.lt, cfg.text_dim}));
-  cond.valid = k.valid;
-  cond.pooled = Tensor::from_f32(k.txt2, Shape{cfg.text_dim_2});
-  auto cpu = hunyuan::make_cpu_denoiser(k.model);
-  auto gpu = hunyuan::make_cuda_denoiser(k.model);
-  cpu->set_conditioning(0, cond);
-  gpu->set_conditioning(0, cond);
-  const std::array<int64_t, 3> latent{k.x.dim(1), k.x.dim(2), k.x.dim(3)};
-  const int64_t tokens = (latent[0] / cfg.patch[0]) * (latent[1] / cfg.patch[1]) * (latent[2] / cfg.patch[2]);
-  std::vector<int64_t> order(static_cast<size_t>(tokens));
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), std::mt19937(3));
-  cpu->prepare(latent, {}, nullptr);
-  gpu->prepare(latent, order, nullptr);
+  DenoiserPair p(k, hunyuan::Release::T2V);
+  auto& cpu = p.cpu;
+  auto& gpu = p.gpu;
+  const int64_t tokens = p.tokens;
   EXPECT_EQ(gpu->local_tokens(), tokens);
   const float guidance = 6.0f;
   const Tensor ref = cpu->forward_host(k.x, k.t, 0, guidance, DitForwardHooks{});
-
-  const int64_t n = k.x.numel();
-  Tensor dx = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA), dout = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA);
-  Tensor dt = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
   Tensor res = Tensor::empty(DType::F32, Shape{tokens * cfg.hidden}, Device::CUDA);
-  cuda::copy_to_device(dx.data(), k.x.data(), k.x.nbytes());
-  cuda::copy_to_device(dt.data(), &k.t, 4);
-  auto run = [&](CudaDitHooks hooks) {
-    gpu->forward_device(dx.data_as<float>(), dt.data_as<float>(), 0, guidance, dout.data_as<float>(), nullptr, hooks);
-    std::vector<float> out(static_cast<size_t>(n));
-    cuda::synchronize();
-    cuda::copy_to_host(out.data(), dout.data(), out.size() * 4);
-    return out;
-  };
+  auto run = [&](const CudaDitHooks& hooks) { return p.run(hooks, guidance); };
   CudaDitHooks store;
   store.residual = res.data_as<float>();
   const auto computed = run(store);
@@ -303,31 +318,15 @@ TEST(CudaHunyuanDit, I2vTokenReplaceFollowsTheTokenOrder) {
   TempDir dir;
   const auto cfg = small_config(2, true);
   const Case k = make_case(dir, cfg, 3, 8, 10, 24, 17);
-  Conditioning cond(Tensor::from_f32(k.txt, Shape{k.lt, cfg.text_dim}));
-  cond.valid = k.valid;
-  cond.pooled = Tensor::from_f32(k.txt2, Shape{cfg.text_dim_2});
-  auto cpu = hunyuan::make_cpu_denoiser(k.model, hunyuan::Release::I2V);
-  auto gpu = hunyuan::make_cuda_denoiser(k.model, false, hunyuan::Release::I2V);
-  const std::array<int64_t, 3> latent{k.x.dim(1), k.x.dim(2), k.x.dim(3)};
-  EXPECT_THROW(gpu->prepare(latent, {}, nullptr), Error) << "I2V sizes its text rows from the conditioning";
-  cpu->set_conditioning(0, cond);
-  gpu->set_conditioning(0, cond);
-  const int64_t tokens = (latent[0] / cfg.patch[0]) * (latent[1] / cfg.patch[1]) * (latent[2] / cfg.patch[2]);
-  std::vector<int64_t> order(static_cast<size_t>(tokens));
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), std::mt19937(3));
-  cpu->prepare(latent, {}, nullptr);
-  gpu->prepare(latent, order, nullptr);
+  {
+    auto fresh = hunyuan::make_cuda_denoiser(k.model, false, hunyuan::Release::I2V);
+    EXPECT_THROW(fresh->prepare({k.x.dim(1), k.x.dim(2), k.x.dim(3)}, {}, nullptr), Error)
+        << "I2V sizes its text rows from the conditioning";
+  }
+  DenoiserPair p(k, hunyuan::Release::I2V);
   const float guidance = 6.0f;
-  const Tensor ref = cpu->forward_host(k.x, k.t, 0, guidance, DitForwardHooks{});
-  Tensor dx = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA), dout = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA);
-  Tensor dt = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
-  cuda::copy_to_device(dx.data(), k.x.data(), k.x.nbytes());
-  cuda::copy_to_device(dt.data(), &k.t, 4);
-  gpu->forward_device(dx.data_as<float>(), dt.data_as<float>(), 0, guidance, dout.data_as<float>(), nullptr, CudaDitHooks{});
-  std::vector<float> out(static_cast<size_t>(k.x.numel()));
-  cuda::synchronize();
-  cuda::copy_to_host(out.data(), dout.data(), out.size() * 4);
+  const Tensor ref = p.cpu->forward_host(k.x, k.t, 0, guidance, DitForwardHooks{});
+  const auto out = p.run(CudaDitHooks{}, guidance);
   const double e = rel_l2(out, ref.to_f32_vector());
   std::printf("i2v denoiser, shuffled token order: relative L2 %.2e vs the CPU I2V denoiser (raster)\n", e);
   EXPECT_LT(e, kTol);

@@ -92,6 +92,43 @@ DenoiseResult run(Denoiser& d, const LoopCase& k, const hunyuan::HunyuanConfig& 
   return denoise(r, quiet);
 }
 
+// The CUDA loop's result against the CPU loop's: the same forwards and computed calls, finite
+// latents within 2e-2 (dense) or 5e-2 (sparse: masks from bf16 q/k may flip a near-tie block),
+// kept-block densities within 0.05 of each other and below 1.
+void expect_loops_match(const DenoiseResult& got, const DenoiseResult& want, const std::string& what, bool sparse) {
+  EXPECT_EQ(got.forwards, want.forwards);
+  EXPECT_EQ(got.forwards_reused, want.forwards_reused);
+  EXPECT_EQ(got.computed_calls, want.computed_calls);
+  const auto g = got.latents.to_f32_vector(), w = want.latents.to_f32_vector();
+  ASSERT_EQ(g.size(), w.size());
+  for (float v : g) ASSERT_TRUE(std::isfinite(v));
+  const double e = rel_l2(g, w);
+  double dc = 0, dg = 0;
+  if (sparse) {
+    dc = want.report["sparse_block_density"].get<double>(), dg = got.report["sparse_block_density"].get<double>();
+    EXPECT_GT(dg, 0.0);
+    EXPECT_LT(dg, 1.0) << "the layouts should drop blocks";
+    EXPECT_NEAR(dg, dc, 0.05);
+  }
+  std::printf("%s: CUDA (bf16) vs CPU (f32) final latents rel L2 %.2e; %d forwards, %d reused; "
+              "block density CUDA %.4f CPU %.4f\n",
+              what.c_str(), e, got.forwards, got.forwards_reused, dg, dc);
+  EXPECT_LT(e, sparse ? 5e-2 : 2e-2);
+}
+
+// make-tiny's whole folder of `family` in dir/ckpts with its DiT (under model_dir) swapped for
+// one with head dim 64, which the CUDA attention serves; "" (and a test failure) if make-tiny failed.
+std::string tiny_cuda_folder(const test::TempDir& dir, const std::string& family, const std::string& model_dir) {
+  const std::string model = dir / "ckpts";
+  auto mk = test::run_jenga("debug make-tiny --family " + family + " --seed 3 --out " + model);
+  EXPECT_EQ(mk.exit_code, 0) << mk.output;
+  if (mk.exit_code != 0) return "";
+  const fs::path dit = fs::path(model) / model_dir / "transformers";
+  fs::remove_all(dit);
+  hunyuan::write_random_checkpoint(dit.string(), cuda_config(), 5, DType::BF16);
+  return model;
+}
+
 }  // namespace
 
 TEST(CudaHunyuanLoop, MatchesTheCpuLoopForEveryKind) {
@@ -115,27 +152,9 @@ TEST(CudaHunyuanLoop, MatchesTheCpuLoopForEveryKind) {
     SCOPED_TRACE(k.name);
     const DenoiseResult want = run(*cpu, k, c);
     const DenoiseResult got = run(*gpu, k, c);
-    EXPECT_EQ(got.forwards, want.forwards);
-    EXPECT_EQ(got.forwards_reused, want.forwards_reused);
-    EXPECT_EQ(got.computed_calls, want.computed_calls);
+    expect_loops_match(got, want, "hunyuan loop " + k.name, k.jenga.has_value());
     EXPECT_EQ(got.forwards, k.steps * (k.cfg > 1.0 ? 2 : 1));
-    const auto g = got.latents.to_f32_vector(), w = want.latents.to_f32_vector();
-    ASSERT_EQ(g.size(), w.size());
-    for (float v : g) ASSERT_TRUE(std::isfinite(v));
-    const double e = rel_l2(g, w);
-    const bool sparse = k.jenga.has_value();
-    double dc = 0, dg = 0;
-    if (sparse) {
-      dc = want.report["sparse_block_density"].get<double>(), dg = got.report["sparse_block_density"].get<double>();
-      EXPECT_GT(dg, 0.0);
-      EXPECT_LT(dg, 1.0) << "the layouts should drop blocks";
-      EXPECT_NEAR(dg, dc, 0.05);
-      if (k.name.rfind("turbo", 0) == 0) EXPECT_GT(got.forwards_reused, 0) << "the preset's reuse list";
-    }
-    std::printf("hunyuan loop %s: CUDA (bf16) vs CPU (f32) final latents rel L2 %.2e; %d forwards, %d reused; "
-                "block density CUDA %.4f CPU %.4f\n",
-                k.name.c_str(), e, got.forwards, got.forwards_reused, dg, dc);
-    EXPECT_LT(e, sparse ? 5e-2 : 2e-2);
+    if (k.name.rfind("turbo", 0) == 0) EXPECT_GT(got.forwards_reused, 0) << "the preset's reuse list";
   }
   // The text amplifier reaches the CUDA attention: Turbo without it (--scale-txt-amp 0) differs.
   JengaOverrides no_amp;
@@ -199,30 +218,15 @@ TEST(CudaHunyuanLoop, I2vMatchesTheCpuLoop) {
     SCOPED_TRACE(k.name);
     const DenoiseResult want = run_i2v(*cpu, k);
     const DenoiseResult got = run_i2v(*gpu, k);
-    EXPECT_EQ(got.forwards, want.forwards);
-    EXPECT_EQ(got.forwards_reused, want.forwards_reused);
-    EXPECT_EQ(got.computed_calls, want.computed_calls);
-    const auto g = got.latents.to_f32_vector(), w = want.latents.to_f32_vector();
-    ASSERT_EQ(g.size(), w.size());
-    for (float v : g) ASSERT_TRUE(std::isfinite(v));
+    expect_loops_match(got, want, "hunyuan i2v loop " + k.name, k.jenga.has_value());
+    if (k.jenga) EXPECT_EQ(got.forwards_reused, 26) << "the 24-of-50 computed step list";
     // Frame 0 is the image latent on both devices, untouched by the solver.
-    const int64_t T = got.latents.dim(1), HW = got.latents.dim(2) * got.latents.dim(3);
-    for (int64_t ch = 0; ch < c.out_channels; ++ch)
-      for (int64_t i = 0; i < HW; ++i) ASSERT_EQ(g[ch * T * HW + i], img[ch * HW + i]) << "channel " << ch;
-    const bool sparse = k.jenga.has_value();
-    double dc = 0, dg = 0;
-    if (sparse) {
-      dc = want.report["sparse_block_density"].get<double>(), dg = got.report["sparse_block_density"].get<double>();
-      EXPECT_GT(dg, 0.0);
-      EXPECT_LT(dg, 1.0) << "the layouts should drop blocks";
-      EXPECT_NEAR(dg, dc, 0.05);
-      EXPECT_EQ(got.forwards_reused, 26) << "the 24-of-50 computed step list";
+    for (const DenoiseResult* r : {&got, &want}) {
+      const auto l = r->latents.to_f32_vector();
+      const int64_t T = r->latents.dim(1), HW = r->latents.dim(2) * r->latents.dim(3);
+      for (int64_t ch = 0; ch < c.out_channels; ++ch)
+        for (int64_t i = 0; i < HW; ++i) ASSERT_EQ(l[ch * T * HW + i], img[ch * HW + i]) << "channel " << ch;
     }
-    const double e = rel_l2(g, w);
-    std::printf("hunyuan i2v loop %s: CUDA (bf16) vs CPU (f32) final latents rel L2 %.2e; %d forwards, %d reused; "
-                "block density CUDA %.4f CPU %.4f\n",
-                k.name.c_str(), e, got.forwards, got.forwards_reused, dg, dc);
-    EXPECT_LT(e, sparse ? 5e-2 : 2e-2);
   }
 }
 
@@ -232,12 +236,8 @@ TEST(CudaHunyuanLoop, I2vMatchesTheCpuLoop) {
 TEST(CudaHunyuanLoop, GenerateOnTheGpu) {
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
   test::TempDir dir;
-  const std::string model = dir / "ckpts";
-  auto mk = test::run_jenga("debug make-tiny --family hunyuan --seed 3 --out " + model);
-  ASSERT_EQ(mk.exit_code, 0) << mk.output;
-  const fs::path dit = fs::path(model) / "hunyuan-video-t2v-720p/transformers";
-  fs::remove_all(dit);
-  hunyuan::write_random_checkpoint(dit.string(), cuda_config(), 5, DType::BF16);
+  const std::string model = tiny_cuda_folder(dir, "hunyuan", "hunyuan-video-t2v-720p");
+  ASSERT_FALSE(model.empty());
   const std::string common = "generate --model " + model + " -p \"a cat walks\" --size 512x96 --frames 13 -q ";
   auto g = test::run_jenga(common + "--steps 3 --device cuda --latents-out " + (dir / "gpu.safetensors") + " -o " +
                            (dir / "gpu.y4m"));
@@ -282,12 +282,8 @@ TEST(CudaHunyuanLoop, GenerateOnTheGpu) {
 TEST(CudaHunyuanLoop, I2vGenerateImageOnTheGpu) {
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
   test::TempDir dir;
-  const std::string model = dir / "ckpts";
-  auto mk = test::run_jenga("debug make-tiny --family hunyuan-i2v --seed 3 --out " + model);
-  ASSERT_EQ(mk.exit_code, 0) << mk.output;
-  const fs::path dit = fs::path(model) / "hunyuan-video-i2v-720p/transformers";
-  fs::remove_all(dit);
-  hunyuan::write_random_checkpoint(dit.string(), cuda_config(), 5, DType::BF16);
+  const std::string model = tiny_cuda_folder(dir, "hunyuan-i2v", "hunyuan-video-i2v-720p");
+  ASSERT_FALSE(model.empty());
   const std::string data = std::string(JENGA_TEST_DATA) + "/hunyuan_i2v/";
   const std::string common = "generate --model " + model + " -p \"a cat walks\" --frames 5 -q ";
   struct Run {
