@@ -14,11 +14,14 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "golden_compare.h"
+#include "io/image_reader.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/clip_text_encoder.h"
 #include "models/hunyuan/clip_text_encoder_cuda.h"
+#include "models/hunyuan/i2v_text_encoder.h"
 #include "models/hunyuan/llama_text_encoder.h"
 #include "models/hunyuan/llama_text_encoder_cuda.h"
+#include "models/hunyuan/llava_vision.h"
 #include "tensor_compare.h"
 
 namespace hy = jenga::hunyuan;
@@ -30,7 +33,7 @@ namespace {
 const std::string kDir = std::string(JENGA_TEST_DATA) + "/hunyuan_text/";
 constexpr double kFp16RelL2 = 5e-3;
 std::vector<int64_t> i64(const jenga::SafetensorsFile& f, const std::string& name) {
-  const auto t = f.load(name);
+  const auto t = f.load(name).to(jenga::DType::I64);
   return std::vector<int64_t>(t.data_as<int64_t>(), t.data_as<int64_t>() + t.numel());
 }
 // f(dir, cpu encoder, skip) over the tiny official fp16 shards and ComfyUI's scaled fp8 file, for
@@ -102,4 +105,38 @@ TEST(CudaHunyuanClip, MatchesTheCpuEncoderAndTheGolden) {
   mask2.back() = 0;
   const auto gpu2 = hy::ClipTextEncoderCuda::upload(cpu)->encode(ids2, mask2);
   EXPECT_LE(rel_l2(gpu2.last_hidden_state, cpu.encode(ids2, mask2).last_hidden_state), kFp16RelL2);
+}
+
+// HunyuanVideo-I2V's text encoder with its LLM on the GPU: the merged LLaVA input (image rows
+// spliced in, pad rows zeroed, masked rows at RoPE position 1) through encode_embeddings gives
+// transformers' hidden states (tests/data/hunyuan_i2v golden), and the official crop of them.
+TEST(CudaHunyuanLlama, I2vEncodeFromEmbeddingsMatchesTheGolden) {
+  if (!jenga::cuda::available()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = std::string(JENGA_TEST_DATA) + "/hunyuan_i2v";
+  const std::string model = dir + "/llava_i2v_tiny";
+  const auto g = jenga::SafetensorsFile::open(dir + "/i2v_text_golden.safetensors");
+  const auto vision = hy::LlavaVisionEncoder::open(model);
+  const auto llm = hy::LlamaTextEncoder::open(model);
+  const auto sp = hy::LlavaSpecialTokens::load(model);
+  const auto px = hy::clip_preprocess(jenga::read_image_rgb(dir + "/photo_71x43.jpg"), hy::ClipImageProcessorConfig::load(model));
+  const auto image = vision.encode(px);
+  const auto gpu = hy::LlamaTextEncoderCuda::upload(llm, 2, P::F32);  // the exact path for the 1e-4 bound
+  const auto fast = hy::LlamaTextEncoderCuda::upload(llm, 2);
+  hy::I2vTextCrop crop;  // the tiny template's (tests/test_hunyuan_i2v_text.cpp)
+  crop.crop_start = 20, crop.image_emb_start = 5, crop.double_return_id = 27, crop.interleave = 4;
+  for (const std::string c : {"padded", "truncated", "extra"}) {
+    const auto ids = i64(*g, c + "_ids"), mask = i64(*g, c + "_mask");
+    const auto m = hy::llava_merge_input(llm, ids, mask, image.projected, sp);
+    const auto hidden = gpu->encode_embeddings(m.embeds, m.positions, m.mask);
+    EXPECT_LE(max_rel_error(hidden.to_f32_vector(), g->load(c + "_hidden").to_f32_vector()), 1e-4) << c;
+    EXPECT_LE(rel_l2(fast->encode_embeddings(m.embeds, m.positions, m.mask), hidden), kFp16RelL2) << c << " (fp16)";
+    const auto s = hy::i2v_crop_states(hidden, ids, mask, image.projected.dim(0), crop);
+    EXPECT_LE(max_rel_error(s.states.to_f32_vector(), g->load(c + "_states").to_f32_vector()), 1e-4) << c;
+  }
+  // Token ids through the same entry: encode() is encode_embeddings at positions 0 .. L-1.
+  const auto ids = i64(*g, "padded_ids"), mask = i64(*g, "padded_mask");
+  std::vector<int64_t> text_ids(ids);
+  for (auto& id : text_ids) id = id == sp.image ? 0 : id;
+  EXPECT_LE(max_rel_error(gpu->encode(text_ids, mask).to_f32_vector(), llm.encode(text_ids, mask, 2).to_f32_vector()),
+            1e-4);
 }

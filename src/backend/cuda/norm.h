@@ -5,19 +5,23 @@
 // tensors float*, streams void*. All row-major, contiguous unless a stride is given.
 #include <cstdint>
 
+#include "backend/cuda/elementwise.h"
+
 namespace jenga::cuda {
 
 // y = LN(x) [* w + b] [* (1 + scale) + shift], f32 statistics, bf16 output.
 // x: [rows, dim] f32; w, b: [dim] f32 or null (no affine); shift, scale: [dim] f32 or null.
+// alt: per-row shift / scale (elementwise.h's RowModulation).
 void layer_norm_modulate(const float* x, const float* w, const float* b, const float* shift,
                          const float* scale, void* y, int64_t rows, int64_t dim, float eps,
-                         void* stream = nullptr);
+                         void* stream = nullptr, const RowModulation& alt = {});
 
 // x += add * gate (add bf16 [rows, dim]; gate [dim] or null = 1), then y = layer_norm_modulate(x):
-// the residual update and the next norm in one pass over the f32 stream.
+// the residual update and the next norm in one pass over the f32 stream. alt: per-row gate,
+// shift and scale.
 void add_layer_norm_modulate(float* x, const void* add, const float* gate, const float* w, const float* b,
                              const float* shift, const float* scale, void* y, int64_t rows, int64_t dim, float eps,
-                             void* stream = nullptr);
+                             void* stream = nullptr, const RowModulation& alt = {});
 
 // y = x * rsqrt(mean(x^2) + eps) * w, f32 statistics. x, y: [rows, dim] bf16 with row strides
 // in elements (the q/k slices of a fused QKV output); may alias.

@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_dit.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
+#include "models/hunyuan/i2v_jenga.h"
 
 namespace jenga::hunyuan {
 
@@ -185,6 +186,14 @@ struct HunyuanDitCuda::Impl {
   Tensor order, rope, patches, x, h, qkv, big, y, head_out;
   Tensor t_sin, g_sin, tmp, vec, cvec, mods;
   size_t act_bytes = 0;
+  // HunyuanVideo-I2V's token_replace (prepare()): `mods` holds a second set of the double
+  // blocks' image and the single blocks' modulation vectors from vec_tr = time_in(0) +
+  // vector_in(pooled) at mod_total further on, which the image rows flagged in first_frame
+  // [Li] (u8, sequence order) read; t0_sin: the sinusoid of t = 0. pad_rows: the zero rows
+  // after the L rows of qkv that the I2V sparse kernel's text rows also attend over.
+  bool token_replace = false;
+  int64_t pad_rows = 0;
+  Tensor first_frame, t0_sin, vec_tr;
 
   void count_weights() {
     weight_bytes = 0;
@@ -295,7 +304,7 @@ struct HunyuanDitCuda::Impl {
       return;
     }
     attend(q, q, in_stride, out, out_stride, la, la, s, &layout);
-    attend(q + Li * in_stride, q, in_stride, out + Li * out_stride, out_stride, Lt, L, s);
+    attend(q + Li * in_stride, q, in_stride, out + Li * out_stride, out_stride, Lt, L + pad_rows, s);
   }
 
   // The modulation vectors of the head, the refiner and every resident block from vec and cvec
@@ -308,6 +317,27 @@ struct HunyuanDitCuda::Impl {
       if (!singles[i].mod.packed()) single_modulation(i, s);
     gemv(vec.data_as<float>(), final_ada, m + mod_head, true, false, s);
     for (size_t i = 0; i < refiner.size(); ++i) gemv(cvec.data_as<float>(), refiner[i].ada, m + mod_refiner[i], true, false, s);
+    if (!token_replace) return;
+    // token_replace: the image rows' second set (the text stream and the head keep vec's).
+    const float* vt = vec_tr.data_as<float>();
+    for (size_t i = 0; i < doubles.size(); ++i) gemv(vt, doubles[i].img.mod, m + mod_total + mod_double[i], true, false, s);
+    for (size_t i = 0; i < singles.size(); ++i) gemv(vt, singles[i].mod, m + mod_total + mod_single[i], true, false, s);
+  }
+
+  // vec_tr = time_in(0) + vector_in(pooled): token_replace's vector (no guidance term).
+  void token_replace_vector(const float* pooled, void* s) {
+    float* t = tmp.data_as<float>();
+    float* vt = vec_tr.data_as<float>();
+    gemv(t0_sin.data_as<float>(), time0, t, false, false, s);
+    gemv(t, time2, vt, true, false, s);
+    gemv(pooled, vec_in, t, false, false, s);
+    gemv(t, vec_out, vt, true, true, s);
+  }
+
+  // Image rows [0, Li) that read the token_replace set of modulation vectors; none without it.
+  cuda::RowModulation image_rows_alt() const {
+    if (!token_replace) return {};
+    return {first_frame.data_as<uint8_t>(), Li, mod_total};
   }
 
   void double_modulation(size_t i, void* s) {
@@ -501,7 +531,7 @@ std::unique_ptr<HunyuanDitCuda> HunyuanDitCuda::random(const HunyuanConfig& c, u
 }
 
 void HunyuanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, int64_t text_len,
-                             std::span<const int64_t> token_order) {
+                             std::span<const int64_t> token_order, bool token_replace) {
   Impl& I = *impl_;
   const HunyuanConfig& c = I.c;
   if (frames <= 0 || height <= 0 || width <= 0) fail("DiT prepare: empty token grid {}x{}x{}", frames, height, width);
@@ -531,10 +561,26 @@ void HunyuanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, int6
     I.order = device_empty(DType::I64, Li);
     cuda::copy_to_device(I.order.data(), token_order.data(), static_cast<size_t>(Li) * 8);
   }
+  // token_replace: frame 0's tokens are raster rows < height * width, in sequence order where
+  // the token order puts them (as hunyuan_forward_cpu); the I2V kernel's zero rows after qkv's L.
+  I.token_replace = token_replace;
+  I.pad_rows = token_replace ? jenga_i2v_pad_rows(Li, text_len) : 0;
+  I.first_frame = Tensor(), I.t0_sin = Tensor(), I.vec_tr = Tensor();
+  if (token_replace) {
+    std::vector<uint8_t> ff(static_cast<size_t>(Li));
+    for (int64_t i = 0; i < Li; ++i) ff[static_cast<size_t>(i)] = (token_order.empty() ? i : token_order[i]) < height * width;
+    I.first_frame = device_empty(DType::U8, Li);
+    cuda::copy_to_device(I.first_frame.data(), ff.data(), ff.size());
+    I.t0_sin = device_empty(DType::F32, c.freq_dim);
+    cuda::sinusoidal_embedding_value(0.0f, I.t0_sin.data_as<float>(), c.freq_dim);
+    I.vec_tr = device_empty(DType::F32, h);
+  }
   I.patches = device_empty(DType::BF16, Li * pl);
   I.x = device_empty(DType::F32, L * h);
   I.h = device_empty(DType::BF16, L * h);
-  I.qkv = device_empty(DType::BF16, L * 3 * h);
+  I.qkv = device_empty(DType::BF16, (L + I.pad_rows) * 3 * h);
+  // Rows past L are never written: the I2V kernel's zero keys and values.
+  JENGA_CUDA_CHECK(cudaMemset(I.qkv.data(), 0, I.qkv.nbytes()));
   I.big = device_empty(DType::BF16, L * I.wide);
   I.y = device_empty(DType::BF16, L * h);
   I.head_out = device_empty(DType::BF16, Li * ol);
@@ -543,10 +589,12 @@ void HunyuanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, int6
   I.tmp = device_empty(DType::F32, h);
   I.vec = device_empty(DType::F32, h);
   I.cvec = device_empty(DType::F32, h);
-  I.mods = device_empty(DType::F32, I.mod_total);
+  I.mods = device_empty(DType::F32, I.mod_total * (token_replace ? 2 : 1));
+  JENGA_CUDA_CHECK(cudaMemset(I.mods.data(), 0, I.mods.nbytes()));
+  cuda::synchronize();  // the sinusoid of t = 0 above
   I.act_bytes = 0;
   for (auto* t : {&I.rope, &I.order, &I.patches, &I.x, &I.h, &I.qkv, &I.big, &I.y, &I.head_out, &I.t_sin, &I.g_sin,
-                  &I.tmp, &I.vec, &I.cvec, &I.mods})
+                  &I.tmp, &I.vec, &I.cvec, &I.mods, &I.first_frame, &I.t0_sin, &I.vec_tr})
     I.act_bytes += t->nbytes();
 }
 
@@ -621,8 +669,10 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
   I.gemv(tmp, I.txt_t2, cvec, true, false, s);
   I.gemv(text.mean, I.txt_c1, tmp, false, false, s);
   I.gemv(tmp, I.txt_c2, cvec, true, true, s);
+  if (I.token_replace) I.token_replace_vector(text.pooled, s);
   mark("modulation");
   I.modulations(s);
+  const cuda::RowModulation img_alt = I.image_rows_alt();  // token_replace: frame 0's image rows
 
   if (skip_blocks) {
     cuda::axpby(X, 1.0f, hooks->residual, 1.0f, Li * h, s);
@@ -653,9 +703,10 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       const DevStream* S[2] = {&B.img, &B.txt};
       const float* md[2] = {I.mods.data_as<float>() + I.mod_double[b], I.mods.data_as<float>() + I.mod_double[b] + 6 * h};
       mark("norm");
+      const cuda::RowModulation alt[2] = {img_alt, {}};
       for (int k = 0; k < 2; ++k)
         cuda::layer_norm_modulate(X + row0[k] * h, nullptr, nullptr, md[k], md[k] + h, Hb + row0[k] * h, rows[k], h,
-                                  kEps, s);
+                                  kEps, s, alt[k]);
       mark("gemm qkv");
       for (int k = 0; k < 2; ++k)
         I.linear(Hb + row0[k] * h, 0, S[k]->qkv, Q + row0[k] * 3 * h, 0, rows[k], Epilogue::Bias, s);
@@ -671,7 +722,7 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       mark("residual+norm");
       for (int k = 0; k < 2; ++k)
         cuda::add_layer_norm_modulate(X + row0[k] * h, Y + row0[k] * h, md[k] + 2 * h, nullptr, nullptr, md[k] + 3 * h,
-                                      md[k] + 4 * h, Hb + row0[k] * h, rows[k], h, kEps, s);
+                                      md[k] + 4 * h, Hb + row0[k] * h, rows[k], h, kEps, s, alt[k]);
       mark("gemm mlp1+gelu");
       for (int k = 0; k < 2; ++k)
         I.linear(Hb + row0[k] * h, 0, S[k]->fc1, Big + row0[k] * m, 0, rows[k], Epilogue::BiasGeluTanh, s);
@@ -680,7 +731,8 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
         I.linear(Big + row0[k] * m, 0, S[k]->fc2, Y + row0[k] * h, 0, rows[k], Epilogue::Bias, s);
       release(layer);
       mark("residual");
-      for (int k = 0; k < 2; ++k) cuda::gated_residual_add(X + row0[k] * h, Y + row0[k] * h, md[k] + 5 * h, rows[k], h, s);
+      for (int k = 0; k < 2; ++k)
+        cuda::gated_residual_add(X + row0[k] * h, Y + row0[k] * h, md[k] + 5 * h, rows[k], h, s, alt[k]);
       mark("other");
       if (hooks && hooks->after_block) hooks->after_block(layer, X, L, s);
     }
@@ -691,7 +743,7 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       const DevSingle& B = I.singles[b];
       const float* md = I.mods.data_as<float>() + I.mod_single[b];  // shift, scale, gate
       mark("norm");
-      cuda::layer_norm_modulate(X, nullptr, nullptr, md, md + h, Hb, L, h, kEps, s);
+      cuda::layer_norm_modulate(X, nullptr, nullptr, md, md + h, Hb, L, h, kEps, s, img_alt);
       mark("gemm qkv");
       I.linear(Hb, 0, B.linear1, Q, 0, L, Epilogue::Bias, s, 0, 3 * h);
       mark("gemm mlp1+gelu");
@@ -707,7 +759,7 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       I.linear(Big, wide, B.linear2, Y, 0, L, Epilogue::Bias, s);
       release(layer);
       mark("residual");
-      cuda::gated_residual_add(X, Y, md + 2 * h, L, h, s);
+      cuda::gated_residual_add(X, Y, md + 2 * h, L, h, s, img_alt);
       mark("other");
       if (hooks && hooks->after_block) hooks->after_block(layer, X, L, s);
     }
@@ -772,7 +824,7 @@ HunyuanTextUpload upload_hunyuan_text(const HunyuanConfig& c, const float* text_
 
 Tensor hunyuan_forward_cuda(const HunyuanDit& model, const Tensor& x, float t, const float* text_states,
                             int64_t text_len, int64_t valid, const float* text_states_2, float guidance,
-                            std::vector<Tensor>* blocks) {
+                            std::vector<Tensor>* blocks, bool token_replace) {
   const HunyuanConfig& c = model.config;
   if (x.ndim() != 4 || x.dim(0) != c.in_channels)
     fail("HunyuanVideo DiT: x must be [{}, F, H, W]; got {}", c.in_channels, x.shape().str());
@@ -780,7 +832,7 @@ Tensor hunyuan_forward_cuda(const HunyuanDit& model, const Tensor& x, float t, c
     fail("HunyuanVideo latent {}x{}x{} is not divisible by the patch size {}x{}x{}", x.dim(1), x.dim(2), x.dim(3),
          c.patch[0], c.patch[1], c.patch[2]);
   auto dit = HunyuanDitCuda::from_model(model);
-  dit->prepare(x.dim(1) / c.patch[0], x.dim(2) / c.patch[1], x.dim(3) / c.patch[2], text_len);
+  dit->prepare(x.dim(1) / c.patch[0], x.dim(2) / c.patch[1], x.dim(3) / c.patch[2], text_len, {}, token_replace);
   const HunyuanTextUpload text = upload_hunyuan_text(c, text_states, text_len, valid, text_states_2, text_len);
   Tensor dx = Tensor::empty(DType::F32, x.shape(), Device::CUDA);
   Tensor dout = Tensor::empty(DType::F32, Shape{c.out_channels, x.dim(1), x.dim(2), x.dim(3)}, Device::CUDA);

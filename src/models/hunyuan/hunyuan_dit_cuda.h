@@ -51,8 +51,13 @@ class HunyuanDitCuda {
   // Sizes the activations for frames x height x width TOKENS and text_len text rows, and uploads
   // the RoPE table and token order (order[i] = raster index of the i-th image token; empty =
   // raster). Allocates: once per resolution, outside the step loop.
+  // token_replace: HunyuanVideo-I2V's condition in every later forward, as hunyuan_forward_cpu's:
+  // the first latent frame's image tokens (found where the token order puts them) modulated from
+  // time_in(0) + vector_in(pooled), no guidance term, in the double blocks' image stream and the
+  // single blocks; and, under a Jenga layout, the text rows also attend over the zero rows the
+  // I2V sparse kernel pads the sequence with (to a multiple of 128; jenga_i2v_pad_rows).
   void prepare(int64_t frames, int64_t height, int64_t width, int64_t text_len,
-               std::span<const int64_t> token_order = {});
+               std::span<const int64_t> token_order = {}, bool token_replace = false);
   int64_t image_tokens() const;
   int64_t text_len() const;
 
@@ -98,6 +103,6 @@ HunyuanTextUpload upload_hunyuan_text(const HunyuanConfig& c, const float* text_
 // residual stream [Li + Lt, h] (image tokens first, raster order).
 Tensor hunyuan_forward_cuda(const HunyuanDit& model, const Tensor& x, float t, const float* text_states,
                             int64_t text_len, int64_t valid, const float* text_states_2, float guidance,
-                            std::vector<Tensor>* blocks = nullptr);
+                            std::vector<Tensor>* blocks = nullptr, bool token_replace = false);
 
 }  // namespace jenga::hunyuan

@@ -188,10 +188,12 @@ class HunyuanTextEncoder final : public TextEncoder {
 // The official I2V text path (TextEncoder.encode in i2v_mode on LlavaForConditionalGeneration):
 // the I2V template (crop 103, <image> expanded into the projected image rows, max 256 + 103 ids),
 // hidden_states[-3] cut to the image rows every 4th + the text rows (396 at full size, valid rows
-// first), and CLIP-L's pooled vector of the stripped prompt as in T2V.
+// first), and CLIP-L's pooled vector of the stripped prompt as in T2V. cuda: the LLM runs on the
+// GPU over the merged input (uploaded here, freed with the encoder); the vision tower, the
+// projector and CLIP-L stay on the CPU.
 class HunyuanI2vTextEncoder final : public TextEncoder {
  public:
-  HunyuanI2vTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg)
+  HunyuanI2vTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg, const HunyuanCudaParts* cuda)
       : tok_(LlamaTokenizer::open(p.tokenizer)),
         llm_(LlamaTextEncoder::open(p.text_encoder)),
         vision_(LlavaVisionEncoder::open(p.text_encoder)),
@@ -211,6 +213,7 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
     const auto dr = tok_.encode_plain("\n\n");
     if (dr.size() != 1) fail("{}: \"\\n\\n\" is not one token; the I2V crop needs it (Llama-3 id 271)", p.tokenizer);
     crop_.double_return_id = dr[0];
+    if (cuda && cuda->llm) llm_gpu_ = cuda->llm(llm_);
   }
   Conditioning encode(const std::string&) override {
     usage_fail("HunyuanVideo-I2V reads the prompt together with the reference image: give --image PATH");
@@ -229,7 +232,14 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
     crop.crop_start = t.crop_start;
     crop.image_emb_start = at - tt.ids.begin();
     const auto img = vision_.encode(clip_preprocess(image.source, processor_));
-    const I2vTextStates s = i2v_encode_text(llm_, tt.ids, tt.mask, img.projected, special_, crop, 2);
+    I2vTextStates s;
+    if (llm_gpu_) {  // the same merge and crop around the GPU LLM (hidden_states[-3])
+      const LlavaMergedInput m = llava_merge_input(llm_, tt.ids, tt.mask, img.projected, special_);
+      const Tensor hidden = llm_gpu_->encode_embeddings(m.embeds, m.positions, m.mask);
+      s = i2v_crop_states(hidden, tt.ids, tt.mask, img.projected.dim(0), crop);
+    } else {
+      s = i2v_encode_text(llm_, tt.ids, tt.mask, img.projected, special_, crop, 2);
+    }
     Conditioning c;
     c.tokens = s.states;
     int64_t valid = 0;
@@ -251,6 +261,7 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
   ClipTextEncoder clip_;
   HunyuanPaths paths_;
   I2vTextCrop crop_;
+  std::unique_ptr<HunyuanCudaParts::Llm> llm_gpu_;  // declared last: freed first
 };
 
 // The official decode: latents / scaling_factor, tiled as AutoencoderKLCausal3D tiles by default.
@@ -304,8 +315,9 @@ class HunyuanModel final : public VideoModel {
     return hunyuan_preset_for(name, release_, o, steps);
   }
   std::unique_ptr<TextEncoder> text_encoder(bool text_on_cpu) override {
-    if (release_ == Release::I2V) return std::make_unique<HunyuanI2vTextEncoder>(paths_, dit_.config);
-    return std::make_unique<HunyuanTextEncoder>(paths_, dit_.config, cuda_ && !text_on_cpu ? &*cuda_ : nullptr);
+    const HunyuanCudaParts* gpu = cuda_ && !text_on_cpu ? &*cuda_ : nullptr;
+    if (release_ == Release::I2V) return std::make_unique<HunyuanI2vTextEncoder>(paths_, dit_.config, gpu);
+    return std::make_unique<HunyuanTextEncoder>(paths_, dit_.config, gpu);
   }
   ReferenceImage prepare_image(const RgbImage& image, const std::string& resolution) const override {
     if (release_ != Release::I2V) return VideoModel::prepare_image(image, resolution);
@@ -328,7 +340,7 @@ class HunyuanModel final : public VideoModel {
     return out;
   }
   std::unique_ptr<Denoiser> denoiser(bool offload) override {
-    if (cuda_ && cuda_->denoiser) return cuda_->denoiser(dit_, offload);
+    if (cuda_ && cuda_->denoiser) return cuda_->denoiser(dit_, offload, release_);
     return make_cpu_denoiser(dit_, release_);
   }
   std::unique_ptr<Vae> vae() override {

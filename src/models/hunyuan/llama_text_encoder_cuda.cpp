@@ -27,7 +27,7 @@ struct Layer {
 };
 
 // Activations for prompts of up to `cap` tokens (grown when a longer prompt comes), and the RoPE
-// tables of positions 0..cap-1 (a prompt of L tokens reads their first L rows).
+// tables of the rows' positions (written per encode: the I2V input has its own positions).
 struct Scratch {
   int64_t cap = 0;
   Tensor x, h, qkv32, qkv, o, gu, m, s, p, cos_t, sin_t, km, emb16;
@@ -62,19 +62,38 @@ struct LlamaTextEncoderCuda::Impl {
     sc.s = device_empty(DType::F32, att);
     sc.km = device_empty(DType::U8, L);
     if (embed16.numel() > 0) sc.emb16 = device_empty(DType::F16, L * D);
-    // As the CPU encoder computes them (f32 angle from the fp16-rounded inv_freq).
+    sc.cos_t = device_empty(DType::F32, L * hd / 2), sc.sin_t = device_empty(DType::F32, L * hd / 2);
+    sc.cap = L;
+  }
+
+  // The RoPE tables of these positions, as the CPU encoder computes them (f32 angle from the
+  // fp16-rounded inv_freq).
+  void rope_tables(std::span<const int64_t> positions) const {
+    const int64_t L = static_cast<int64_t>(positions.size()), hd = c.head_dim;
     const auto inv = llama_inv_freq(hd, c.rope_theta, c.fp16_inv_freq);
     std::vector<float> ct(static_cast<size_t>(L * hd / 2)), st(ct.size());
     for (int64_t p = 0; p < L; ++p)
       for (int64_t j = 0; j < hd / 2; ++j) {
-        const float a = static_cast<float>(p) * inv[j];
+        const float a = static_cast<float>(positions[p]) * inv[j];
         ct[p * hd / 2 + j] = std::cos(a);
         st[p * hd / 2 + j] = std::sin(a);
       }
-    sc.cos_t = cuda::upload(ct.data(), static_cast<int64_t>(ct.size()), DType::F32);
-    sc.sin_t = cuda::upload(st.data(), static_cast<int64_t>(st.size()), DType::F32);
-    sc.cap = L;
+    cuda::copy_to_device(sc.cos_t.data(), ct.data(), ct.size() * sizeof(float));
+    cuda::copy_to_device(sc.sin_t.data(), st.data(), st.size() * sizeof(float));
   }
+
+  // Checks a 0/1 key mask of L entries.
+  static std::vector<uint8_t> key_mask(std::span<const int64_t> mask) {
+    std::vector<uint8_t> km(mask.size());
+    for (size_t i = 0; i < mask.size(); ++i) {
+      if (mask[i] != 0 && mask[i] != 1) fail("encode-text: mask[{}] = {}; the mask holds 0 or 1", i, mask[i]);
+      km[i] = static_cast<uint8_t>(mask[i]);
+    }
+    return km;
+  }
+
+  // The layers over x = sc.x [L, D] (already holding the input rows): hidden_states[-(skip + 1)].
+  Tensor run(int64_t L, std::span<const int64_t> positions, const std::vector<uint8_t>& km) const;
 
   // x[L, D] f32 on the device = the embedding rows of ids (their range checked): fp16 tables as
   // raw rows widened on the GPU, others (bf16, f32, scaled fp8) through the host gather.
@@ -149,24 +168,42 @@ size_t LlamaTextEncoderCuda::weight_bytes() const {
 
 Tensor LlamaTextEncoderCuda::encode(std::span<const int64_t> ids, std::span<const int64_t> mask) const {
   const Impl& I = *impl_;
-  const LlamaTextConfig& c = I.c;
   const int64_t L = static_cast<int64_t>(ids.size());
   if (L == 0) fail("encode-text: no tokens");
   if (mask.size() != ids.size()) fail("encode-text: ids has {} tokens but mask has {}", ids.size(), mask.size());
-  std::vector<uint8_t> key_mask(static_cast<size_t>(L));
-  for (int64_t i = 0; i < L; ++i) {
-    if (mask[i] != 0 && mask[i] != 1) fail("encode-text: mask[{}] = {}; the mask holds 0 or 1", i, mask[i]);
-    key_mask[i] = static_cast<uint8_t>(mask[i]);
-  }
-  const int64_t D = c.hidden, H = c.heads, KV = c.kv_heads, hd = c.head_dim, F = c.ffn, Nqkv = (H + 2 * KV) * hd;
-
+  const auto km = Impl::key_mask(mask);
   I.reserve(L);
-  Scratch& s = I.sc;
-  EncoderLinearCuda& lin = *I.lin;
-  const bool f16 = lin.f16();
-  I.embed(ids, s.x.data_as<float>());
-  cuda::copy_to_device(s.km.data(), key_mask.data(), key_mask.size());
+  I.embed(ids, I.sc.x.data_as<float>());
+  std::vector<int64_t> positions(static_cast<size_t>(L));
+  for (int64_t i = 0; i < L; ++i) positions[static_cast<size_t>(i)] = i;
+  return I.run(L, positions, km);
+}
 
+Tensor LlamaTextEncoderCuda::encode_embeddings(const Tensor& embeds, std::span<const int64_t> positions,
+                                               std::span<const int64_t> mask) const {
+  const Impl& I = *impl_;
+  const LlamaTextConfig& c = I.c;
+  const int64_t L = embeds.ndim() == 2 ? embeds.dim(0) : 0;
+  if (L == 0) fail("encode-text: no tokens");
+  if (embeds.dtype() != DType::F32 || embeds.dim(1) != c.hidden)
+    fail("encode-text: input embeddings are {} {}, expected f32 [L, {}]", dtype_name(embeds.dtype()),
+         embeds.shape().str(), c.hidden);
+  if (mask.size() != static_cast<size_t>(L) || positions.size() != static_cast<size_t>(L))
+    fail("encode-text: {} embedding rows but {} mask entries and {} positions", L, mask.size(), positions.size());
+  const auto km = Impl::key_mask(mask);
+  I.reserve(L);
+  cuda::copy_to_device(I.sc.x.data(), embeds.data(), static_cast<size_t>(L * c.hidden) * sizeof(float));
+  return I.run(L, positions, km);
+}
+
+Tensor LlamaTextEncoderCuda::Impl::run(int64_t L, std::span<const int64_t> positions,
+                                       const std::vector<uint8_t>& key_mask) const {
+  const int64_t D = c.hidden, H = c.heads, KV = c.kv_heads, hd = c.head_dim, F = c.ffn, Nqkv = (H + 2 * KV) * hd;
+  Scratch& s = sc;
+  EncoderLinearCuda& lin = *this->lin;
+  const bool f16 = lin.f16();
+  rope_tables(positions);
+  cuda::copy_to_device(s.km.data(), key_mask.data(), key_mask.size());
   float* x = s.x.data_as<float>();
   Tensor& qkv = f16 ? s.qkv : s.qkv32;  // RoPE'd q|k|v in the GEMM operand type
   const auto norm = [&](const Tensor& w) {
@@ -185,7 +222,7 @@ Tensor LlamaTextEncoderCuda::encode(std::span<const int64_t> ids, std::span<cons
   att.f16 = f16;
   att.scores = s.s.data_as<float>();
   att.probs = f16 ? s.p.data() : nullptr;
-  for (const Layer& l : I.layers) {
+  for (const Layer& l : layers) {
     norm(l.norm1);
     lin.run(s.h.data(), l.qkv, nullptr, L, Nqkv, D, s.qkv32.data(), Nqkv, false);
     cuda::rope_rotate_half_qkv(s.qkv32.data_as<float>(), qkv.data(), f16, s.cos_t.data_as<float>(),
@@ -199,8 +236,8 @@ Tensor LlamaTextEncoderCuda::encode(std::span<const int64_t> ids, std::span<cons
   }
   Tensor out = Tensor::empty(DType::F32, {L, D});
   const float* result = x;
-  if (I.skip == 0) {  // the final norm, in f32 into the (f32) gate|up scratch
-    cuda::rms_norm_f32(x, I.final_norm.data_as<float>(), s.gu.data(), true, L, D, c.rms_eps);
+  if (skip == 0) {  // the final norm, in f32 into the (f32) gate|up scratch
+    cuda::rms_norm_f32(x, final_norm.data_as<float>(), s.gu.data(), true, L, D, c.rms_eps);
     result = s.gu.data_as<float>();
   }
   cuda::synchronize();

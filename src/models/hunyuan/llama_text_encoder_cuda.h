@@ -31,6 +31,11 @@ class LlamaTextEncoderCuda {
   // host. Activation buffers are kept for the longest prompt seen (allocated when a longer one
   // comes, never inside the layer loop); synchronises.
   Tensor encode(std::span<const int64_t> ids, std::span<const int64_t> mask) const;
+  // LlamaTextEncoder::encode_embeddings's contract with the uploaded skip: input embeddings
+  // [L, hidden] f32 on the host, each row's RoPE position and key mask (the I2V text encoder's
+  // merged LLaVA input: image rows spliced in, masked rows at position 1).
+  Tensor encode_embeddings(const Tensor& embeds, std::span<const int64_t> positions,
+                           std::span<const int64_t> mask) const;
   size_t weight_bytes() const;
 
  private:
