@@ -4,6 +4,7 @@
 // were grouped by family (same shuffle order, same grid caps), so results stay bit-identical.
 // Included by .cu files only.
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -95,6 +96,8 @@ template <>
 __device__ __nv_bfloat16 to_out<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 template <>
 __device__ float to_out<float>(float v) { return v; }
+template <>
+__device__ __half to_out<__half>(float v) { return __float2half_rn(v); }
 
 }  // namespace
 }  // namespace jenga::cuda

@@ -16,10 +16,12 @@ struct MatmulArgs {
   const void* b = nullptr;  // bf16 [N, K] (b_nk) or [K, N], row stride ldb
   int64_t ldb = 0;
   bool b_nk = true;
-  void* d = nullptr;        // [M, N] row stride ldd, f32 (d_bf16 false) or bf16
+  void* d = nullptr;        // [M, N] row stride ldd, f32 (d_bf16 false) or bf16 (fp16 with f16)
   int64_t ldd = 0;
-  bool d_bf16 = false;
+  bool d_bf16 = false;      // a 16-bit result: bf16, or fp16 when f16
+  bool f16 = false;         // A and B (and a 16-bit result) fp16 instead of bf16 (HunyuanVideo's VAE)
   const float* bias = nullptr;  // f32 [N] or null; f32 results only
+  const void* bias16 = nullptr; // [N] in the 16-bit result's type, or null; 16-bit results only
   bool accumulate = false;      // d += A B^T (d read as C), else d = A B^T
   bool ab_f32 = false;          // A and B f32 (exact f32 products, for reference runs); d must be f32
 };

@@ -243,7 +243,7 @@ Tensor hunyuan_vae_decode(const HunyuanVae& vae, const Tensor& latents, bool til
   return out;
 }
 
-Tensor hunyuan_vae_encode(const HunyuanVae& vae, const Tensor& frames, bool tiling) {
+Tensor hunyuan_vae_encode(const HunyuanVae& vae, const Tensor& frames, bool tiling, const HyTileFn& tile) {
   if (!vae.has_encoder) fail("{}: this HunyuanVideo VAE file has no encoder.* weights (decoder only)", vae.source);
   check_input(frames, vae.config.in_channels, "encode", "frames [3, F, H, W] in [-1, 1]");
   const HyTilePlan p = hy_encode_plan(vae, frames.dim(1), frames.dim(2), frames.dim(3), tiling);
@@ -251,7 +251,7 @@ Tensor hunyuan_vae_encode(const HunyuanVae& vae, const Tensor& frames, bool tili
   Tensor out = Tensor::empty(DType::F32, {C, T, H, W});
   float* o = out.data_as<float>();
   const float scale = static_cast<float>(vae.config.scaling_factor);
-  run_tiled(p, tensor_source(frames, 1.0f), [&](const HyClip& x) { return hy_encode_tile(vae, x); },
+  run_tiled(p, tensor_source(frames, 1.0f), tile ? tile : HyTileFn([&](const HyClip& x) { return hy_encode_tile(vae, x); }),
             encode_spatial_loop(vae.config), encode_temporal_loop(vae.config),
             [&](int64_t t) { return hy_encoded_frames(vae.encoder, t); },
             [&](const HyClip& clip, int64_t first) {
