@@ -110,6 +110,8 @@ if has text; then
 fi
 
 if has vae; then
+  # The CUDA VAE's own tests (decode and encode vs the official goldens, the workspace) first: seconds.
+  step vae-tests 120 ./build/bin/jenga_tests --gtest_filter='CudaHunyuanVae*'
   for sz in $vae_sizes; do
     wh=${sz%x*}; fr=${sz##*x}; d=$work/vae_$sz
     step "vae-write-$sz" 120 python3 bench/hunyuan_vae_peer.py --hv "$peers/hunyuanref" $pa write --dir "$work/vae" \
@@ -123,7 +125,9 @@ if has vae; then
       --ref16 "$d.ref16.safetensors" --ref32 "$d.ref32.safetensors"
     grep -q "\"step\": \"vae-ours-$sz\", \"rc\": 0" "$res" || { stamp "vae-bench-$sz: skipped (our decode failed)"; continue; }
     step "vae-bench-$sz" 240 $jenga bench vae --model hunyuan --weights "$work/vae" --size "$wh" --frames "$fr" \
-      --iters 1 --warmup 0 --json
+      --iters 1 --warmup 0 --json --breakdown
+    step "vae-bench-encode-$sz" 120 $jenga bench vae --model hunyuan --encode --weights "$work/vae" --size "$wh" \
+      --frames "$fr" --iters 1 --warmup 0 --json
   done
   rm -f "$work"/vae_*.safetensors
 fi

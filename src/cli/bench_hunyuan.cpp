@@ -26,6 +26,7 @@
 #include "models/hunyuan/hunyuan_vae.h"
 #include "models/hunyuan/hunyuan_vae_cuda.h"
 #include "models/hunyuan/hunyuan_vae_random.h"
+#include "models/hunyuan/hunyuan_vae_tiling.h"
 #include "models/hunyuan/llama_text_encoder.h"
 #include "models/hunyuan/llama_text_encoder_cuda.h"
 #endif
@@ -94,32 +95,52 @@ void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions& o) {
     vae = hunyuan::HunyuanVae::load(o.weights);
   }
   const auto& c = vae->config;
+  if (o.encode && !vae->has_encoder) fail("{}: no encoder.* weights; --encode needs them", o.weights);
   const int64_t T = (o.frames - 1) / c.time_compression_ratio + 1, H = height / c.spatial_compression_ratio,
                 W = width / c.spatial_compression_ratio;
-  Tensor z = Tensor::empty(DType::F32, Shape{c.latent_channels, T, H, W});
+  // Decode: latents N(0, 1) as the denoiser sees them; encode: frames U(-1, 1).
+  Tensor input = o.encode ? Tensor::empty(DType::F32, Shape{c.in_channels, o.frames, height, width})
+                          : Tensor::empty(DType::F32, Shape{c.latent_channels, T, H, W});
   std::mt19937_64 rng(o.seed + 1);
   std::normal_distribution<float> nd(0.f, 1.f);
-  for (int64_t i = 0; i < z.numel(); ++i) z.data_as<float>()[i] = nd(rng);
+  std::uniform_real_distribution<float> ud(-1.f, 1.f);
+  for (int64_t i = 0; i < input.numel(); ++i) input.data_as<float>()[i] = o.encode ? ud(rng) : nd(rng);
 
-  Tensor frames;
+  // The weights go up once, outside the timed calls (the official peer times decode() alone).
   cuda::reset_peak_memory();
-  const auto ms = time_calls(o.warmup, o.iters, [&] { frames = hunyuan::hunyuan_vae_decode_cuda(*vae, z, true, true); });
-  check_finite(frames, "the HunyuanVideo VAE decode");
+  auto gpu = hunyuan::HunyuanVaeCuda::from_model(*vae, {.decoder = !o.encode, .encoder = o.encode});
+  gpu->set_breakdown(o.breakdown);
+  Tensor out;
+  const auto ms = time_calls(o.warmup, o.iters, [&] {
+    out = o.encode ? hunyuan::hunyuan_vae_encode(*vae, input, true, [&](const hunyuan::HyClip& x) { return gpu->encode_tile(x); })
+                   : hunyuan::hunyuan_vae_decode(*vae, input, true, true,
+                                                 [&](const hunyuan::HyClip& z) { return gpu->decode_tile(z); });
+  });
+  check_finite(out, o.encode ? "the HunyuanVideo VAE encode" : "the HunyuanVideo VAE decode");
   const auto mem = cuda::memory_stats();
   const auto dev = cuda::device_info(0);
   const double med = ms[ms.size() / 2];
+  const char* what = o.encode ? "encode" : "decode";
+  // Per kind, averaged over the warm-up and timed calls (all were recorded).
+  nlohmann::json breakdown = nlohmann::json::object();
+  for (const auto& [kind, t] : gpu->take_breakdown()) breakdown[kind] = t / (o.warmup + o.iters);
   if (o.json) {
-    nlohmann::json j = {{"bench", "vae"}, {"model", name}, {"family", "hunyuan"}, {"size", o.size},
+    nlohmann::json j = {{"bench", "vae"}, {"model", name}, {"family", "hunyuan"}, {"op", what}, {"size", o.size},
                         {"frames", o.frames}, {"latent", {T, H, W}}, {"ms_median", med}, {"ms_min", ms.front()},
                         {"ms_max", ms.back()}, {"iters", o.iters}, {"tiled", true}, {"peak_alloc_gib", mem.peak / kGiB},
-                        {"device_used_gib", cuda::device_used_bytes() / kGiB}, {"precision", "bf16 conv, f32 act"},
-                        {"device", dev.name}, {"commit", JENGA_GIT_COMMIT}};
+                        {"weights_gib", gpu->weight_bytes() / kGiB}, {"workspace_gib", gpu->workspace_bytes() / kGiB},
+                        {"device_used_gib", cuda::device_used_bytes() / kGiB},
+                        {"precision", "fp16 act/weights, f32 accumulation"}, {"device", dev.name},
+                        {"commit", JENGA_GIT_COMMIT}};
+    if (o.breakdown) j["breakdown_gpu_ms"] = breakdown;
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("| model | size | frames | ms | peak GiB | device | commit |\n| --- | --- | --- | --- | --- | --- | --- |\n");
-  std::printf("| %s | %s | %d | %.1f | %.2f | %s | %s |\n", name.c_str(), o.size.c_str(), o.frames, med,
-              mem.peak / kGiB, dev.name.c_str(), JENGA_GIT_COMMIT);
+  std::printf("| model | op | size | frames | ms | peak GiB | workspace GiB | device | commit |\n"
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| %s | %s | %s | %d | %.1f | %.2f | %.2f | %s | %s |\n", name.c_str(), what, o.size.c_str(), o.frames,
+              med, mem.peak / kGiB, gpu->workspace_bytes() / kGiB, dev.name.c_str(), JENGA_GIT_COMMIT);
+  if (o.breakdown) std::printf("GPU ms per call by kind of work: %s\n", breakdown.dump().c_str());
 }
 
 void run_bench_hunyuan_text(const BenchHunyuanTextOptions& o) {

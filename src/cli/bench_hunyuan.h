@@ -12,6 +12,8 @@ struct BenchHunyuanVaeOptions {
   int frames = 0, iters = 0, warmup = 0;
   uint64_t seed = 0;
   bool json = false;
+  bool encode = false;  // time the encoder on random frames instead of the decoder
+  bool breakdown = false;  // GPU ms per kind of work (conv input, conv GEMM, norm, attention, io)
 };
 
 struct BenchHunyuanTextOptions {

@@ -11,6 +11,7 @@ void f32_to_bf16(const float* src, void* dst, int64_t n, void* stream = nullptr)
 
 // dst = fp16(src) (round to nearest even), n values.
 void f32_to_f16(const float* src, void* dst, int64_t n, void* stream = nullptr);
+
 // dst[i] = f32(src[i]); src: fp16 [n].
 void f16_to_f32(const void* src, float* dst, int64_t n, void* stream = nullptr);
 

@@ -58,8 +58,9 @@ struct MatmulRunner::Impl {
     const LtAlignment al{alignment(g.b, batched ? g.stride_b * ab_bytes(g) : 0),
                          alignment(g.a, batched ? g.stride_a * ab_bytes(g) : 0),
                          alignment(g.d, batched ? g.stride_d * d_bytes(g) : 0)};
+    const bool has_bias = g.bias != nullptr || g.bias16 != nullptr;
     const Key key{g.m,      g.n,      g.k,          g.lda,         g.ldb,    g.ldd,
-                  g.b_nk,   g.d_bf16, g.d_f16,      g.bias != nullptr, g.ab_f32, g.ab_f16,
+                  g.b_nk,   g.d_bf16, g.d_f16,      has_bias,      g.ab_f32, g.ab_f16,
                   al.a,     al.b,     al.c,         g.batch,       batched ? g.stride_a : 0,
                   batched ? g.stride_b : 0, batched ? g.stride_d : 0};
     return plans.get(key, [&](LtPlan& p) {
@@ -67,7 +68,7 @@ struct MatmulRunner::Impl {
       const cublasOperation_t ta = g.b_nk ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
       check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), "transa");
       check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), "transb");
-      const cublasLtEpilogue_t e = g.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+      const cublasLtEpilogue_t e = has_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
       check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e), "epilogue");
       if (g.bias) {
         const cudaDataType_t bt = CUDA_R_32F;
@@ -105,9 +106,10 @@ void MatmulRunner::run(const MatmulArgs& g, void* stream) {
   if (g.d_f16 && !g.ab_f16) fail("GEMM: an fp16 result needs fp16 operands");
   if (g.d_bf16 && g.ab_f16) fail("GEMM: fp16 operands give an f32 or fp16 result, not bf16");
   if (g.batch < 1 || g.batch > INT32_MAX) fail("GEMM: batch {} must be in 1..2^31-1", g.batch);
+  if (g.bias16 && (!(g.d_bf16 || g.d_f16) || g.bias)) fail("GEMM: a 16-bit bias needs a 16-bit result (and no f32 bias)");
   auto& p = impl_->plan(g);
-  if (g.bias) {
-    const void* bias = g.bias;
+  if (g.bias || g.bias16) {
+    const void* bias = g.bias ? static_cast<const void*>(g.bias) : g.bias16;
     check_lt(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias), "bias");
   }
   impl_->lt.matmul(p, 1.0f, g.b, g.a, g.accumulate ? 1.0f : 0.0f, g.d, stream);

@@ -17,10 +17,11 @@ struct MatmulArgs {
   const void* b = nullptr;  // bf16 [N, K] (b_nk) or [K, N], row stride ldb
   int64_t ldb = 0;
   bool b_nk = true;
-  void* d = nullptr;        // [M, N] row stride ldd, f32 (d_bf16 false) or bf16
+  void* d = nullptr;        // [M, N] row stride ldd, f32, or bf16 (d_bf16) / fp16 (d_f16)
   int64_t ldd = 0;
   bool d_bf16 = false;
   const float* bias = nullptr;  // f32 [N] or null; f32 results only
+  const void* bias16 = nullptr; // [N] in the 16-bit result's type, or null; 16-bit results only
   bool accumulate = false;      // d += A B^T (d read as C), else d = A B^T
   bool ab_f32 = false;          // A and B f32 (exact f32 products, for reference runs); d must be f32
   bool ab_f16 = false;          // A and B fp16 (tensor cores; the text encoders' published precision)

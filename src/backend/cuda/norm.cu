@@ -1,4 +1,5 @@
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -185,54 +186,58 @@ __global__ void l2_normalize_scale_kernel(const float* x, const float* gamma, O*
   }
 }
 
-constexpr int kMaxGroups = 64;
-
-// Per-group sum and sum of squares, accumulated per block in shared memory, then once per
-// block into the global doubles. When the grid stride is a multiple of c, every element a
-// thread visits has the same channel: it sums in registers and adds once.
-__global__ void group_stats_kernel(const float* x, int64_t n, int64_t c, int64_t groups, double* stats) {
-  __shared__ double s[2 * kMaxGroups];
-  for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x) s[i] = 0.0;
+// Per-channel sum and sum of squares of x [n, c] fp16 in double: block partials in shared memory,
+// then once per block into sums [2c]. The host makes the grid stride (in vectors of V channels) a
+// multiple of c / V, so each thread always sees the same V channels and sums them in registers.
+template <int V>
+__global__ void channel_sums_kernel(const __half* x, int64_t n, int64_t c, double* sums) {
+  extern __shared__ double s[];
+  for (int64_t i = threadIdx.x; i < 2 * c; i += blockDim.x) s[i] = 0.0;
   __syncthreads();
-  const int64_t cg = c / groups, total = n * c, stride = int64_t{gridDim.x} * blockDim.x;
+  const int64_t cv = c / V, vecs = n * cv, stride = int64_t{gridDim.x} * blockDim.x;
   const int64_t first = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (stride % c == 0) {
-    double sum = 0.0, sq = 0.0;
-    for (int64_t e = first; e < total; e += stride) {
-      const double v = x[e];
-      sum += v, sq += v * v;
+  double sum[V] = {}, sq[V] = {};
+  for (int64_t e = first; e < vecs; e += stride) {
+    float v[V];
+    if constexpr (V == 8) {
+      const uint4 u = reinterpret_cast<const uint4*>(x)[e];
+      const __half2* h = reinterpret_cast<const __half2*>(&u);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const float2 f = __half22float2(h[i]);
+        v[2 * i] = f.x, v[2 * i + 1] = f.y;
+      }
+    } else {
+      v[0] = __half2float(x[e]);
     }
-    const int64_t g = (first % c) / cg;
-    atomicAdd(&s[2 * g], sum);
-    atomicAdd(&s[2 * g + 1], sq);
-  } else {
-    for (int64_t e = first; e < total; e += stride) {
-      const int64_t g = (e % c) / cg;
-      const double v = x[e];
-      atomicAdd(&s[2 * g], v);
-      atomicAdd(&s[2 * g + 1], v * v);
+#pragma unroll
+    for (int i = 0; i < V; ++i) sum[i] += v[i], sq[i] += double(v[i]) * v[i];
+  }
+  if (first < vecs) {
+    const int64_t c0 = (first % cv) * V;
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      atomicAdd(&s[2 * (c0 + i)], sum[i]);
+      atomicAdd(&s[2 * (c0 + i) + 1], sq[i]);
     }
   }
   __syncthreads();
-  for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x) atomicAdd(&stats[i], s[i]);
+  for (int64_t i = threadIdx.x; i < 2 * c; i += blockDim.x) atomicAdd(&sums[i], s[i]);
 }
 
-__global__ void group_apply_kernel(const float* x, float* y, int64_t n, int64_t c, int64_t groups,
-                                      const float* weight, const float* bias, float eps, bool silu,
-                                      const double* stats) {
-  const int64_t cg = c / groups, total = n * c;
+__global__ void group_coeffs_kernel(const double* sums, int64_t n, int64_t c, int64_t groups, const float* weight,
+                                    const float* bias, float eps, float* scale, float* shift) {
+  const int64_t ch = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (ch >= c) return;
+  const int64_t cg = c / groups, g0 = ch / cg * cg;
+  double sum = 0.0, sq = 0.0;
+  for (int64_t i = g0; i < g0 + cg; ++i) sum += sums[2 * i], sq += sums[2 * i + 1];
   const double count = static_cast<double>(n) * cg;
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t ch = e % c, g = ch / cg;
-    const double mean = stats[2 * g] / count;
-    const double var = fmax(0.0, stats[2 * g + 1] / count - mean * mean);
-    const double inv = rsqrt(var + static_cast<double>(eps));
-    const float sc = static_cast<float>(inv * weight[ch]);
-    const float sh = static_cast<float>(bias[ch] - mean * inv * weight[ch]);
-    float v = x[e] * sc + sh;
-    if (silu) v = v / (1.0f + __expf(-v));
-    y[e] = v;
-  }
+  const double mean = sum / count;
+  const double var = fmax(0.0, sq / count - mean * mean);
+  const double inv = 1.0 / sqrt(var + static_cast<double>(eps));
+  scale[ch] = static_cast<float>(inv * weight[ch]);
+  shift[ch] = static_cast<float>(bias[ch] - mean * inv * weight[ch]);
 }
 
 // The row-in-registers LayerNorm, when the shapes and pointers allow it; false otherwise.
@@ -342,15 +347,29 @@ void l2_normalize_scale(const float* x, const float* gamma, void* y, bool y_f32,
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-void group_norm(const float* x, float* y, int64_t n, int64_t c, int64_t groups, const float* weight,
-                const float* bias, float eps, bool silu, double* stats, void* stream) {
-  if (groups < 1 || groups > kMaxGroups || c % groups != 0) throw Error("group_norm: unsupported group count");
-  JENGA_CUDA_CHECK(cudaMemsetAsync(stats, 0, sizeof(double) * 2 * groups, as_stream(stream)));
-  group_stats_kernel<<<std::min(blocks_for(n * c, 256), 1024u), 256, 0, as_stream(stream)>>>(x, n, c, groups,
-                                                                                                  stats);
+void group_norm_coeffs(const void* x, int64_t n, int64_t c, int64_t groups, const float* weight, const float* bias,
+                       float eps, double* sums, float* scale, float* shift, void* stream) {
+  if (groups < 1 || c % groups != 0) throw Error("group_norm_coeffs: channels not divisible by the groups");
+  if (2 * c * sizeof(double) > 48 * 1024) throw Error("group_norm_coeffs: more than 3072 channels");
+  const auto st = as_stream(stream);
+  JENGA_CUDA_CHECK(cudaMemsetAsync(sums, 0, sizeof(double) * 2 * c, st));
+  const size_t smem = sizeof(double) * 2 * c;
+  // Threads in the grid: a multiple of the vectors per pixel (c / V), so channels stay fixed per thread.
+  const bool vec = c % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  const int64_t cv = vec ? c / 8 : c;
+  const int64_t vecs = n * cv;
+  int64_t threads = 256;
+  if (threads % cv != 0) threads = cv <= 1024 ? cv : 0;  // one pixel per block-stride step
+  if (threads == 0) throw Error("group_norm_coeffs: more than 1024 channel vectors");
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((vecs + threads - 1) / threads, 1024));
+  if (vec)
+    channel_sums_kernel<8><<<static_cast<unsigned>(blocks), static_cast<unsigned>(threads), smem, st>>>(
+        static_cast<const __half*>(x), n, c, sums);
+  else
+    channel_sums_kernel<1><<<static_cast<unsigned>(blocks), static_cast<unsigned>(threads), smem, st>>>(
+        static_cast<const __half*>(x), n, c, sums);
   JENGA_CUDA_CHECK(cudaGetLastError());
-  group_apply_kernel<<<blocks_for(n * c, 256), 256, 0, as_stream(stream)>>>(x, y, n, c, groups, weight, bias, eps,
-                                                                              silu, stats);
+  group_coeffs_kernel<<<blocks_for(c, 256), 256, 0, st>>>(sums, n, c, groups, weight, bias, eps, scale, shift);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

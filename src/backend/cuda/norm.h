@@ -47,10 +47,11 @@ void layer_norm_f32(const float* x, const float* w, const float* b, void* y, boo
 void l2_normalize_scale(const float* x, const float* gamma, void* y, bool y_f32, int64_t pixels, int64_t c, bool silu,
                         void* stream = nullptr);
 
-// torch GroupNorm (HunyuanVideo's VAE) over all n pixels of x [n, c] (statistics in double),
-// then y = x_hat * w + b, then SiLU when `silu`. stats: device scratch of 2 * groups doubles.
-// y may alias x.
-void group_norm(const float* x, float* y, int64_t n, int64_t c, int64_t groups, const float* weight,
-                const float* bias, float eps, bool silu, double* stats, void* stream = nullptr);
+// torch GroupNorm (HunyuanVideo's VAE) over all n pixels of x [n, c] fp16, folded into per-channel
+// coefficients for the consumer (im2col_replicate's pre-activation): y = x * scale[ch] + shift[ch]
+// with scale = w * rstd(group), shift = b - mean(group) * scale; statistics in double.
+// sums: device scratch of 2 * c doubles; scale, shift: [c] f32 (device).
+void group_norm_coeffs(const void* x, int64_t n, int64_t c, int64_t groups, const float* weight, const float* bias,
+                       float eps, double* sums, float* scale, float* shift, void* stream = nullptr);
 
 }  // namespace jenga::cuda

@@ -1,4 +1,5 @@
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -157,6 +158,12 @@ void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t col
   else
     softmax_rows_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(
         s, static_cast<__nv_bfloat16*>(p), cols, scale);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void softmax_rows_f16(const float* s, void* p, int64_t rows, int64_t cols, float scale, void* stream) {
+  if (rows <= 0) return;
+  softmax_rows_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(s, static_cast<__half*>(p), cols, scale);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

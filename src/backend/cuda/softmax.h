@@ -10,6 +10,8 @@ namespace jenga::cuda {
 // p = softmax(s * scale) per row. s: [rows, cols] f32; p: [rows, cols] bf16 (f32 with p_f32).
 void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t cols, float scale,
                   void* stream = nullptr);
+// The same with p in fp16 (HunyuanVideo's VAE, whose attention runs in fp16 as the official).
+void softmax_rows_f16(const float* s, void* p, int64_t rows, int64_t cols, float scale, void* stream = nullptr);
 
 // Causal attention with padded keys (the text encoders: Llama, CLIP): per head h and query row i
 // of s: [heads, len, ld] f32 (len keys, rows ld >= len apart), p[h, i, j] = softmax_j(scale *

@@ -279,7 +279,10 @@ class HunyuanVaeModel final : public Vae {
     if (on_frame) on_frame(x.dim(1), x.dim(1));
     return out;
   }
-  Tensor encode(const Tensor& frames) override { return hunyuan_vae_encode(vae_, frames, true); }
+  // I2V's first frame: on the GPU with CUDA parts (the encoder uploaded for this call only).
+  Tensor encode(const Tensor& frames) override {
+    return cuda_ && cuda_->vae_encode ? cuda_->vae_encode(vae_, frames) : hunyuan_vae_encode(vae_, frames, true);
+  }
 
  private:
   HunyuanVae vae_;

@@ -75,6 +75,8 @@ struct HunyuanCudaParts {
   std::unique_ptr<Clip> (*clip)(const ClipTextEncoder& encoder) = nullptr;
   // hunyuan_vae_decode's contract (latents as the denoiser sees them, official tiling, clamped).
   Tensor (*vae_decode)(const HunyuanVae& vae, const Tensor& latents) = nullptr;
+  // hunyuan_vae_encode's contract (frames [3, F, H, W] in [-1, 1] -> scaled latents, official tiling).
+  Tensor (*vae_encode)(const HunyuanVae& vae, const Tensor& frames) = nullptr;
   double (*take_peak_memory_gib)() = nullptr;
   std::string (*gpu_name)() = nullptr;
 };

@@ -127,6 +127,9 @@ HunyuanCudaParts cuda_parts() {
   p.vae_decode = [](const HunyuanVae& vae, const Tensor& x) {
     return hunyuan_vae_decode_cuda(vae, x, /*tiling=*/true, /*clamp=*/true);
   };
+  p.vae_encode = [](const HunyuanVae& vae, const Tensor& frames) {
+    return hunyuan_vae_encode_cuda(vae, frames, /*tiling=*/true);
+  };
   p.take_peak_memory_gib = [] {
     const double g = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
     cuda::reset_peak_memory();
