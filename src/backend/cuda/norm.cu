@@ -320,8 +320,7 @@ void rms_norm_f32(const float* x, const float* w, void* y, bool y_f32, int64_t r
   if (rows == 0) return;
   const unsigned g = static_cast<unsigned>(rows);
   if (y_f32)
-    rms_norm_f32_kernel<float><<<g, kThreads, 0, as_stream(stream)>>>(x, w, static_cast<float*>(y), dim, eps,
-                                                                            RowModulation{});
+    rms_norm_f32_kernel<float><<<g, kThreads, 0, as_stream(stream)>>>(x, w, static_cast<float*>(y), dim, eps);
   else
     rms_norm_f32_kernel<__nv_bfloat16><<<g, kThreads, 0, as_stream(stream)>>>(x, w, static_cast<__nv_bfloat16*>(y), dim, eps);
   JENGA_CUDA_CHECK(cudaGetLastError());
@@ -330,8 +329,7 @@ void rms_norm_f32(const float* x, const float* w, void* y, bool y_f32, int64_t r
 void rms_norm_f32_to_f16(const float* x, const float* w, void* y, int64_t rows, int64_t dim, float eps, void* stream) {
   if (rows == 0) return;
   rms_norm_f32_kernel<__half><<<static_cast<unsigned>(rows), kThreads, 0, as_stream(stream)>>>(
-      x, w, static_cast<__half*>(y), dim, eps,
-                                                                             RowModulation{});
+      x, w, static_cast<__half*>(y), dim, eps);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
