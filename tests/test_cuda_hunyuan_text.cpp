@@ -23,6 +23,7 @@
 #include "models/hunyuan/llama_text_encoder_cuda.h"
 #include "models/hunyuan/llava_vision.h"
 #include "tensor_compare.h"
+#include "test_util.h"
 
 namespace hy = jenga::hunyuan;
 using jenga::test::max_rel_error;
@@ -133,6 +134,21 @@ TEST(CudaHunyuanLlama, I2vEncodeFromEmbeddingsMatchesTheGolden) {
     const auto s = hy::i2v_crop_states(hidden, ids, mask, image.projected.dim(0), crop);
     EXPECT_LE(max_rel_error(s.states.to_f32_vector(), g->load(c + "_states").to_f32_vector()), 1e-4) << c;
   }
+  // `debug encode-text --image --device cuda`: the same states through the CLI.
+  jenga::test::TempDir tmp;
+  {
+    jenga::SafetensorsWriter w;
+    w.add("ids", g->load("padded_ids"));
+    w.add("mask", g->load("padded_mask"));
+    w.write(tmp / "ids.safetensors");
+  }
+  auto r = jenga::test::run_jenga("debug encode-text --text-encoder " + model + " --image " + dir +
+                                  "/photo_71x43.jpg --ids " + (tmp / "ids.safetensors") +
+                                  " --crop-start 20 --double-return-id 27 --device cuda --out " + (tmp / "s.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_LE(max_rel_error(jenga::SafetensorsFile::open(tmp / "s.safetensors")->load("hidden_states").to_f32_vector(),
+                          g->load("padded_states").to_f32_vector()),
+            1e-4);
   // Token ids through the same entry: encode() is encode_embeddings at positions 0 .. L-1.
   const auto ids = i64(*g, "padded_ids"), mask = i64(*g, "padded_mask");
   std::vector<int64_t> text_ids(ids);

@@ -123,7 +123,12 @@ namespace {
 // encode-text --image: the HunyuanVideo-I2V text encoder (LLaVA image + Llama, official crop).
 void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights, const std::string& ids_file,
                          const std::string& out, const std::string& device) {
-  if (device != "cpu") fail("--device {}: the HunyuanVideo-I2V text encoder runs on the CPU only for now; use --device cpu", device);
+  // --device cuda: the LLM on the GPU (from the merged embeddings), the vision tower on the CPU.
+#if JENGA_HAVE_CUDA
+  if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+#else
+  if (device == "cuda") fail("--device cuda: the HunyuanVideo text encoders run on the CPU only in this build; use --device cpu");
+#endif
   if (o.encoder != "auto" && o.encoder != "llama")
     usage_fail("--image needs the LLaVA encoder (--encoder auto or llama), not --encoder {}", o.encoder);
   if (ids_file.empty() == o.prompt.empty()) usage_fail("--image needs exactly one of --ids and --prompt");
@@ -160,7 +165,15 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
   const Tensor pixels = hunyuan::clip_preprocess(img, hunyuan::ClipImageProcessorConfig::load(weights));
   const auto image = vision.encode(pixels);
   Tensor hidden;
-  const auto s = hunyuan::i2v_encode_text(llm, ids, mask, image.projected, special, crop, o.skip_layers, &hidden);
+  hunyuan::I2vTextStates s;
+#if JENGA_HAVE_CUDA
+  if (device == "cuda") {
+    const auto m = hunyuan::llava_merge_input(llm, ids, mask, image.projected, special);
+    hidden = hunyuan::LlamaTextEncoderCuda::upload(llm, o.skip_layers)->encode_embeddings(m.embeds, m.positions, m.mask);
+    s = hunyuan::i2v_crop_states(hidden, ids, mask, image.projected.dim(0), crop);
+  }
+#endif
+  if (device != "cuda") s = hunyuan::i2v_encode_text(llm, ids, mask, image.projected, special, crop, o.skip_layers, &hidden);
   Tensor m = Tensor::empty(DType::I64, {static_cast<int64_t>(s.mask.size())});
   std::copy(s.mask.begin(), s.mask.end(), m.data_as<int64_t>());
   SafetensorsWriter w;

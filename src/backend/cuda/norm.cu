@@ -14,8 +14,9 @@ namespace {
 
 template <typename Out>
 __global__ void layer_norm_modulate_kernel(const float* __restrict__ x, const float* __restrict__ w,
-                                           const float* __restrict__ b, const float* shift, const float* scale,
-                                           Out* __restrict__ y, int64_t dim, float eps, RowModulation alt) {
+                                           const float* __restrict__ b, const float* __restrict__ shift,
+                                           const float* __restrict__ scale, Out* __restrict__ y, int64_t dim,
+                                           float eps, RowModulation alt) {
   if (alt_row(alt.mask, alt.rows, blockIdx.x)) {
     if (shift) shift += alt.offset;
     if (scale) scale += alt.offset;
@@ -58,9 +59,10 @@ __global__ void rms_norm_kernel(const __nv_bfloat16* x, int64_t x_stride, const 
 // residual update x += y * gate (gate null = 1) comes first and is written back: one pass over x.
 template <int VPT, bool ADD>
 __global__ void layer_norm_modulate_vec_kernel(float* __restrict__ x, const __nv_bfloat16* __restrict__ add,
-                                               const float* gate, const float* __restrict__ w,
-                                               const float* __restrict__ b, const float* shift, const float* scale,
-                                               __nv_bfloat16* __restrict__ y, int dim, float eps, RowModulation alt) {
+                                               const float* __restrict__ gate, const float* __restrict__ w,
+                                               const float* __restrict__ b, const float* __restrict__ shift,
+                                               const float* __restrict__ scale, __nv_bfloat16* __restrict__ y, int dim,
+                                               float eps, RowModulation alt) {
   if (alt_row(alt.mask, alt.rows, blockIdx.x)) {
     if (gate) gate += alt.offset;
     if (shift) shift += alt.offset;

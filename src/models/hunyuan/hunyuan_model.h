@@ -42,7 +42,8 @@ std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit, Release relea
 std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload = false, Release release = Release::T2V);
 // The same over random bf16 weights drawn on the GPU (HunyuanDitCuda::random): `jenga bench
 // denoise` times whole loops at full size without a checkpoint on disk.
-std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed, bool offload = false);
+std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed,
+                                                    Release release = Release::T2V, bool offload = false);
 #endif
 
 class LlamaTextEncoder;

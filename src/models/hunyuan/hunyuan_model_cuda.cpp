@@ -26,8 +26,8 @@ class HunyuanCudaDenoiser final : public Denoiser {
         info_(hunyuan_denoiser_info(d.config, release)),
         dit_(HunyuanDitCuda::from_model(d, offload)),
         token_replace_(release == Release::I2V) {}
-  HunyuanCudaDenoiser(const HunyuanConfig& c, std::unique_ptr<HunyuanDitCuda> dit)
-      : cfg_(c), info_(hunyuan_denoiser_info(c)), dit_(std::move(dit)) {}
+  HunyuanCudaDenoiser(const HunyuanConfig& c, std::unique_ptr<HunyuanDitCuda> dit, Release release)
+      : cfg_(c), info_(hunyuan_denoiser_info(c, release)), dit_(std::move(dit)), token_replace_(release == Release::I2V) {}
   const DenoiserInfo& info() const override { return info_; }
   std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) override {
     if (comm) fail("HunyuanVideo DiT (CUDA): sequence parallel is not supported yet; run one process");
@@ -139,8 +139,9 @@ HunyuanCudaParts cuda_parts() {
   return p;
 }
 
-std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed, bool offload) {
-  return std::make_unique<HunyuanCudaDenoiser>(config, HunyuanDitCuda::random(config, seed, offload));
+std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed, Release release,
+                                                    bool offload) {
+  return std::make_unique<HunyuanCudaDenoiser>(config, HunyuanDitCuda::random(config, seed, offload), release);
 }
 
 }  // namespace jenga::hunyuan
