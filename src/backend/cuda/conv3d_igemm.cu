@@ -20,37 +20,38 @@ constexpr size_t kSmemBytes = size_t{kStages} * 2 * kTileHalves * sizeof(__half)
 
 __device__ __forceinline__ int64_t clampi(int64_t v, int64_t n) { return v < 0 ? 0 : (v >= n ? n - 1 : v); }
 
-// One thread per 8 channels of a padded pixel.
+// One block per padded row (frame f, row yy): the source row is found once, threads walk the
+// row's (pixel, 8-channel group) pairs with 32-bit indices.
 __global__ void causal_pad_kernel(CausalPadParams p) {
-  const int64_t hp = p.h + 2, wp = p.w + 2, cv = p.cin / 8;
-  const int64_t total = p.tp * hp * wp * cv;
+  const int64_t hp = p.h + 2, wp = p.w + 2;
+  const int cv = static_cast<int>(p.cin / 8), n = static_cast<int>(wp) * cv;
   const int64_t hs = p.h / p.up_s, ws = p.w / p.up_s;
-  const __half* x = static_cast<const __half*>(p.x);
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t v = e % cv, px = e / cv;
-    const int64_t xx = px % wp, rest = px / wp, yy = rest % hp, f = rest / hp;
-    const int64_t lf = p.j0 + f - 2 < 0 ? 0 : p.j0 + f - 2;
-    const int64_t fs = lf == 0 ? 0 : 1 + (lf - 1) / p.up_t;
-    const int64_t sy = clampi(yy - 1, p.h) / p.up_s, sx = clampi(xx - 1, p.w) / p.up_s;
-    const int64_t c0 = v * 8;
-    uint4 u = *reinterpret_cast<const uint4*>(x + ((fs * hs + sy) * ws + sx) * p.cin + c0);
+  const int64_t yy = blockIdx.x % hp, f = blockIdx.x / hp;
+  const int64_t lf = p.j0 + f - 2 < 0 ? 0 : p.j0 + f - 2;
+  const int64_t fs = lf == 0 ? 0 : 1 + (lf - 1) / p.up_t;
+  const __half* src_row = static_cast<const __half*>(p.x) + (fs * hs + clampi(yy - 1, p.h) / p.up_s) * ws * p.cin;
+  uint4* dst_row = reinterpret_cast<uint4*>(p.out) + int64_t{blockIdx.x} * n;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const int xx = i / cv, v = i - xx * cv, c0 = v * 8;
+    const int sx = static_cast<int>(clampi(xx - 1, p.w)) / p.up_s;
+    uint4 u = *reinterpret_cast<const uint4*>(src_row + int64_t{sx} * p.cin + c0);
     if (p.scale || p.silu) {
       __half2* h2 = reinterpret_cast<__half2*>(&u);
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        float2 f2 = __half22float2(h2[i]);
+      for (int k = 0; k < 4; ++k) {
+        float2 f2 = __half22float2(h2[k]);
         if (p.scale) {
-          f2.x = f2.x * p.scale[c0 + 2 * i] + p.shift[c0 + 2 * i];
-          f2.y = f2.y * p.scale[c0 + 2 * i + 1] + p.shift[c0 + 2 * i + 1];
+          f2.x = f2.x * p.scale[c0 + 2 * k] + p.shift[c0 + 2 * k];
+          f2.y = f2.y * p.scale[c0 + 2 * k + 1] + p.shift[c0 + 2 * k + 1];
         }
         if (p.silu) {
           f2.x = f2.x / (1.0f + __expf(-f2.x));
           f2.y = f2.y / (1.0f + __expf(-f2.y));
         }
-        h2[i] = __floats2half2_rn(f2.x, f2.y);
+        h2[k] = __floats2half2_rn(f2.x, f2.y);
       }
     }
-    reinterpret_cast<uint4*>(p.out)[e] = u;
+    dst_row[i] = u;
   }
 }
 
@@ -185,9 +186,11 @@ __global__ void __launch_bounds__(kConvThreads) conv3x3x3_kernel(Conv3x3x3Params
 void causal_pad(const CausalPadParams& p, void* stream) {
   if (p.cin % 8 != 0) throw Error("causal_pad: channels must be a multiple of 8");
   if (p.up_t < 1 || p.up_s < 1 || p.h % p.up_s || p.w % p.up_s) throw Error("causal_pad: bad upsample factors");
-  const int64_t total = p.tp * (p.h + 2) * (p.w + 2) * (p.cin / 8);
-  if (total <= 0) return;
-  causal_pad_kernel<<<std::min<unsigned>(blocks_for(total, 256), 1u << 20), 256, 0, as_stream(stream)>>>(p);
+  const int64_t rows = p.tp * (p.h + 2);
+  if (rows <= 0) return;
+  if (rows > (int64_t{1} << 31) - 1 || (p.w + 2) * (p.cin / 8) > (int64_t{1} << 31) - 1)
+    throw Error("causal_pad: clip too large");
+  causal_pad_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(p);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
