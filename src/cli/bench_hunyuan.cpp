@@ -122,6 +122,8 @@ void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions& o) {
   // Per kind, averaged over the warm-up and timed calls (all were recorded).
   nlohmann::json breakdown = nlohmann::json::object();
   for (const auto& [kind, t] : gpu->take_breakdown()) breakdown[kind] = t / (o.warmup + o.iters);
+  if (o.breakdown && breakdown.value("conv gemm", 0.0) > 0)  // GFLOP / ms = TFLOP/s
+    breakdown["conv gemm TFLOP/s"] = breakdown["conv GFLOP"].get<double>() / breakdown["conv gemm"].get<double>();
   if (o.json) {
     nlohmann::json j = {{"bench", "vae"}, {"model", name}, {"family", "hunyuan"}, {"op", what}, {"size", o.size},
                         {"frames", o.frames}, {"latent", {T, H, W}}, {"ms_median", med}, {"ms_min", ms.front()},
