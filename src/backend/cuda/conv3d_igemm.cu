@@ -77,8 +77,10 @@ __global__ void __launch_bounds__(kConvThreads) conv3x3x3_kernel(Conv3x3x3Params
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int warp_m = warp >> 2, warp_n = warp & 3;
   const int64_t hp = p.h + 2, wp = p.w + 2, M = p.tout * hp * wp;
-  const int64_t r0 = int64_t{blockIdx.x} * kBM;
-  const int n0 = static_cast<int>(blockIdx.y) * kBN;
+  // Column blocks of one row block are neighbours in launch order, so they share its P rows in L2.
+  const int nb = static_cast<int>((p.cout + kBN - 1) / kBN);
+  const int64_t r0 = static_cast<int64_t>(blockIdx.x / nb) * kBM;
+  const int n0 = static_cast<int>(blockIdx.x % nb) * kBN;
   const __half* P = static_cast<const __half*>(p.p);
   const __half* W = static_cast<const __half*>(p.weight);
   const int csteps = static_cast<int>(p.cin / kBK), ktiles = 27 * csteps;
@@ -207,8 +209,9 @@ void conv3x3x3_igemm(const Conv3x3x3Params& p, void* stream) {
         cudaFuncSetAttribute(conv3x3x3_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmemBytes)));
     configured = true;
   }
-  const dim3 grid(static_cast<unsigned>((M + kBM - 1) / kBM), static_cast<unsigned>((p.cout + kBN - 1) / kBN));
-  conv3x3x3_kernel<<<grid, kConvThreads, kSmemBytes, as_stream(stream)>>>(p);
+  const int64_t blocks = (M + kBM - 1) / kBM * ((p.cout + kBN - 1) / kBN);
+  if (blocks > (int64_t{1} << 31) - 1) throw Error("conv3x3x3_igemm: clip too large");
+  conv3x3x3_kernel<<<static_cast<unsigned>(blocks), kConvThreads, kSmemBytes, as_stream(stream)>>>(p);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
