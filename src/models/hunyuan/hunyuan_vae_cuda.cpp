@@ -498,6 +498,7 @@ HyClip HunyuanVaeCuda::encode_tile(const HyClip& x) {
 }
 
 size_t HunyuanVaeCuda::weight_bytes() const { return impl_->weight_bytes; }
+bool HunyuanVaeCuda::implicit_gemm() const { return impl_->implicit_gemm; }
 void HunyuanVaeCuda::set_breakdown(bool on) { impl_->prof.on = on; }
 std::vector<std::pair<std::string, double>> HunyuanVaeCuda::take_breakdown() {
   auto t = impl_->prof.totals();
