@@ -111,7 +111,7 @@ fi
 
 if has vae; then
   # The CUDA VAE's own tests (decode and encode vs the official goldens, the workspace) first: seconds.
-  step vae-tests 120 ./build/bin/jenga_tests --gtest_filter='CudaHunyuanVae*'
+  step vae-tests 120 ./build/bin/jenga_tests --gtest_filter='CudaHunyuanVae*:CudaConv3dIgemm*'
   for sz in $vae_sizes; do
     wh=${sz%x*}; fr=${sz##*x}; d=$work/vae_$sz
     step "vae-write-$sz" 120 python3 bench/hunyuan_vae_peer.py --hv "$peers/hunyuanref" $pa write --dir "$work/vae" \
@@ -128,6 +128,9 @@ if has vae; then
       --iters 1 --warmup 0 --json --breakdown
     step "vae-bench-encode-$sz" 120 $jenga bench vae --model hunyuan --encode --weights "$work/vae" --size "$wh" \
       --frames "$fr" --iters 1 --warmup 0 --json
+    # A/B at the small size: every conv through im2col + cuBLASLt instead of the implicit GEMM.
+    [ "$fr" -le 33 ] && step "vae-bench-im2col-$sz" 120 env JENGA_HY_VAE_IM2COL=1 $jenga bench vae --model hunyuan \
+      --weights "$work/vae" --size "$wh" --frames "$fr" --iters 1 --warmup 0 --json --breakdown
   done
   rm -f "$work"/vae_*.safetensors
 fi

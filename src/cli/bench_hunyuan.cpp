@@ -124,13 +124,16 @@ void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions& o) {
   // Per kind, averaged over the warm-up and timed calls (all were recorded).
   nlohmann::json breakdown = nlohmann::json::object();
   for (const auto& [kind, t] : gpu->take_breakdown()) breakdown[kind] = t / (o.warmup + o.iters);
+  if (o.breakdown && breakdown.value("conv gemm", 0.0) > 0)  // GFLOP / ms = TFLOP/s
+    breakdown["conv gemm TFLOP/s"] = breakdown["conv GFLOP"].get<double>() / breakdown["conv gemm"].get<double>();
   if (o.json) {
     nlohmann::json j = {{"bench", "vae"}, {"model", name}, {"family", "hunyuan"}, {"op", what}, {"size", o.size},
                         {"frames", o.frames}, {"latent", {T, H, W}}, {"ms_median", med}, {"ms_min", ms.front()},
                         {"ms_max", ms.back()}, {"iters", o.iters}, {"tiled", true}, {"peak_alloc_gib", mem.peak / kGiB},
                         {"weights_gib", gpu->weight_bytes() / kGiB}, {"workspace_gib", gpu->workspace_bytes() / kGiB},
                         {"device_used_gib", cuda::device_used_bytes() / kGiB},
-                        {"precision", "fp16 act/weights, f32 accumulation"}, {"device", dev.name},
+                        {"precision", "fp16 act/weights, f32 accumulation"},
+                        {"conv", gpu->implicit_gemm() ? "implicit gemm" : "im2col + cublaslt"}, {"device", dev.name},
                         {"commit", JENGA_GIT_COMMIT}};
     if (o.breakdown) j["breakdown_gpu_ms"] = breakdown;
     std::printf("%s\n", j.dump().c_str());

@@ -20,49 +20,50 @@ constexpr size_t kSmemBytes = size_t{kStages} * 2 * kTileHalves * sizeof(__half)
 
 __device__ __forceinline__ int64_t clampi(int64_t v, int64_t n) { return v < 0 ? 0 : (v >= n ? n - 1 : v); }
 
-// One thread per 8 channels of a padded pixel.
+// One block per padded row (frame f, row yy): the source row is found once, threads walk the
+// row's (pixel, 8-channel group) pairs with 32-bit indices.
 __global__ void causal_pad_kernel(CausalPadParams p) {
-  const int64_t hp = p.h + 2, wp = p.w + 2, cv = p.cin / 8;
-  const int64_t total = p.tp * hp * wp * cv;
+  const int64_t hp = p.h + 2, wp = p.w + 2;
+  const int cv = static_cast<int>(p.cin / 8), n = static_cast<int>(wp) * cv;
   const int64_t hs = p.h / p.up_s, ws = p.w / p.up_s;
-  const __half* x = static_cast<const __half*>(p.x);
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t v = e % cv, px = e / cv;
-    const int64_t xx = px % wp, rest = px / wp, yy = rest % hp, f = rest / hp;
-    const int64_t lf = p.j0 + f - 2 < 0 ? 0 : p.j0 + f - 2;
-    const int64_t fs = lf == 0 ? 0 : 1 + (lf - 1) / p.up_t;
-    const int64_t sy = clampi(yy - 1, p.h) / p.up_s, sx = clampi(xx - 1, p.w) / p.up_s;
-    const int64_t c0 = v * 8;
-    uint4 u = *reinterpret_cast<const uint4*>(x + ((fs * hs + sy) * ws + sx) * p.cin + c0);
+  const int64_t yy = blockIdx.x % hp, f = blockIdx.x / hp;
+  const int64_t lf = p.j0 + f - 2 < 0 ? 0 : p.j0 + f - 2;
+  const int64_t fs = lf == 0 ? 0 : 1 + (lf - 1) / p.up_t;
+  const __half* src_row = static_cast<const __half*>(p.x) + (fs * hs + clampi(yy - 1, p.h) / p.up_s) * ws * p.cin;
+  uint4* dst_row = reinterpret_cast<uint4*>(p.out) + int64_t{blockIdx.x} * n;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const int xx = i / cv, v = i - xx * cv, c0 = v * 8;
+    const int sx = static_cast<int>(clampi(xx - 1, p.w)) / p.up_s;
+    uint4 u = *reinterpret_cast<const uint4*>(src_row + int64_t{sx} * p.cin + c0);
     if (p.scale || p.silu) {
       __half2* h2 = reinterpret_cast<__half2*>(&u);
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        float2 f2 = __half22float2(h2[i]);
+      for (int k = 0; k < 4; ++k) {
+        float2 f2 = __half22float2(h2[k]);
         if (p.scale) {
-          f2.x = f2.x * p.scale[c0 + 2 * i] + p.shift[c0 + 2 * i];
-          f2.y = f2.y * p.scale[c0 + 2 * i + 1] + p.shift[c0 + 2 * i + 1];
+          f2.x = f2.x * p.scale[c0 + 2 * k] + p.shift[c0 + 2 * k];
+          f2.y = f2.y * p.scale[c0 + 2 * k + 1] + p.shift[c0 + 2 * k + 1];
         }
         if (p.silu) {
           f2.x = f2.x / (1.0f + __expf(-f2.x));
           f2.y = f2.y / (1.0f + __expf(-f2.y));
         }
-        h2[i] = __floats2half2_rn(f2.x, f2.y);
+        h2[k] = __floats2half2_rn(f2.x, f2.y);
       }
     }
-    reinterpret_cast<uint4*>(p.out)[e] = u;
+    dst_row[i] = u;
   }
 }
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
   const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
   const int n = valid ? 16 : 0;  // 0: zero-fill
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(n));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(n) : "memory");
 }
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
 // Offset (halves) of 16-byte chunk ch (0..3) of a 64-byte tile row, XOR-swizzled so that the 8
@@ -76,8 +77,10 @@ __global__ void __launch_bounds__(kConvThreads) conv3x3x3_kernel(Conv3x3x3Params
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int warp_m = warp >> 2, warp_n = warp & 3;
   const int64_t hp = p.h + 2, wp = p.w + 2, M = p.tout * hp * wp;
-  const int64_t r0 = int64_t{blockIdx.x} * kBM;
-  const int n0 = static_cast<int>(blockIdx.y) * kBN;
+  // Column blocks of one row block are neighbours in launch order, so they share its P rows in L2.
+  const int nb = static_cast<int>((p.cout + kBN - 1) / kBN);
+  const int64_t r0 = static_cast<int64_t>(blockIdx.x / nb) * kBM;
+  const int n0 = static_cast<int>(blockIdx.x % nb) * kBN;
   const __half* P = static_cast<const __half*>(p.p);
   const __half* W = static_cast<const __half*>(p.weight);
   const int csteps = static_cast<int>(p.cin / kBK), ktiles = 27 * csteps;
@@ -185,9 +188,11 @@ __global__ void __launch_bounds__(kConvThreads) conv3x3x3_kernel(Conv3x3x3Params
 void causal_pad(const CausalPadParams& p, void* stream) {
   if (p.cin % 8 != 0) throw Error("causal_pad: channels must be a multiple of 8");
   if (p.up_t < 1 || p.up_s < 1 || p.h % p.up_s || p.w % p.up_s) throw Error("causal_pad: bad upsample factors");
-  const int64_t total = p.tp * (p.h + 2) * (p.w + 2) * (p.cin / 8);
-  if (total <= 0) return;
-  causal_pad_kernel<<<std::min<unsigned>(blocks_for(total, 256), 1u << 20), 256, 0, as_stream(stream)>>>(p);
+  const int64_t rows = p.tp * (p.h + 2);
+  if (rows <= 0) return;
+  if (rows > (int64_t{1} << 31) - 1 || (p.w + 2) * (p.cin / 8) > (int64_t{1} << 31) - 1)
+    throw Error("causal_pad: clip too large");
+  causal_pad_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(p);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -204,8 +209,9 @@ void conv3x3x3_igemm(const Conv3x3x3Params& p, void* stream) {
         cudaFuncSetAttribute(conv3x3x3_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmemBytes)));
     configured = true;
   }
-  const dim3 grid(static_cast<unsigned>((M + kBM - 1) / kBM), static_cast<unsigned>((p.cout + kBN - 1) / kBN));
-  conv3x3x3_kernel<<<grid, kConvThreads, kSmemBytes, as_stream(stream)>>>(p);
+  const int64_t blocks = (M + kBM - 1) / kBM * ((p.cout + kBN - 1) / kBN);
+  if (blocks > (int64_t{1} << 31) - 1) throw Error("conv3x3x3_igemm: clip too large");
+  conv3x3x3_kernel<<<static_cast<unsigned>(blocks), kConvThreads, kSmemBytes, as_stream(stream)>>>(p);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

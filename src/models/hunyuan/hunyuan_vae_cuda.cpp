@@ -163,6 +163,7 @@ struct HunyuanVaeCuda::Impl {
   cuda::MatmulRunner mm;
   enum Kind { kConvIn, kConvGemm, kNorm, kAttention, kIo };
   cuda::EventProfile prof{{"conv input (pad / im2col)", "conv gemm", "norm stats", "attention", "io"}};
+  double conv_flops = 0;  // useful multiply-adds x 2 of the conv GEMMs, counted while profiling
 
   Needs have, need;
   bool dry = false;
@@ -246,6 +247,7 @@ struct HunyuanVaeCuda::Impl {
       if (!direct) need.col = std::max(need.col, tile * c.ldk);
       return;
     }
+    if (prof.on) conv_flops += 2.0 * static_cast<double>(rows) * static_cast<double>(c.cout * c.k);
     cuda::MatmulArgs a;
     a.n = c.cout, a.k = c.ldk;
     a.b = c.w.data(), a.ldb = c.ldk, a.b_nk = true;
@@ -288,6 +290,7 @@ struct HunyuanVaeCuda::Impl {
       need.col = std::max(need.col, ((tc + 2) * frame + slack) * c.cin);
       return;
     }
+    if (prof.on) conv_flops += 2.0 * static_cast<double>(lt * lh * lw) * static_cast<double>(c.cout * c.k);
     for (int64_t j0 = 0; j0 < lt; j0 += tc) {
       const int64_t n = std::min(tc, lt - j0);
       cuda::CausalPadParams pp;
@@ -495,10 +498,13 @@ HyClip HunyuanVaeCuda::encode_tile(const HyClip& x) {
 }
 
 size_t HunyuanVaeCuda::weight_bytes() const { return impl_->weight_bytes; }
+bool HunyuanVaeCuda::implicit_gemm() const { return impl_->implicit_gemm; }
 void HunyuanVaeCuda::set_breakdown(bool on) { impl_->prof.on = on; }
 std::vector<std::pair<std::string, double>> HunyuanVaeCuda::take_breakdown() {
   auto t = impl_->prof.totals();
+  t.emplace_back("conv GFLOP", impl_->conv_flops / 1e9);
   impl_->prof.reset();
+  impl_->conv_flops = 0;
   return t;
 }
 size_t HunyuanVaeCuda::workspace_bytes() const { return impl_->workspace_bytes(); }

@@ -50,7 +50,9 @@ class HunyuanVaeCuda {
   // Device bytes of the weights and of the current workspace (for benchmarks).
   size_t weight_bytes() const;
   size_t workspace_bytes() const;
-  // GPU milliseconds per kind of work (CUDA events; off by default), summed since the last take.
+  bool implicit_gemm() const;  // which conv path runs the 3x3x3 convs
+  // GPU milliseconds per kind of work (CUDA events; off by default), summed since the last take,
+  // and the conv GEMMs' useful GFLOP ("conv GFLOP") over the same calls.
   void set_breakdown(bool on);
   std::vector<std::pair<std::string, double>> take_breakdown();
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <future>
 
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -86,13 +87,23 @@ HyClip spatial_tiled(const Source& src, int64_t t0, int64_t t1, const HyAxisTile
                      int64_t out_frames, const TileFn& fn, const Loop& l, int64_t skip) {
   HyClip out;
   std::vector<HyClip> prev_row, row;
+  // The next tile is computed (on another thread: the GPU's, or the CPU model) while this one is
+  // blended and copied here; tiles still run one at a time and in order.
+  const size_t nc = cols.start.size(), tiles = rows.start.size() * nc;
+  auto launch = [&](size_t k) {
+    const size_t i = k / nc, j = k % nc;
+    return std::async(std::launch::async,
+                      [&, i, j] { return fn(src(t0, t1, rows.start[i], rows.len[i], cols.start[j], cols.len[j])); });
+  };
+  std::future<HyClip> next = launch(0);
   int64_t oy = 0;
   for (size_t i = 0; i < rows.start.size(); ++i) {
     int64_t ox = 0;
     row.clear();
     for (size_t j = 0; j < cols.start.size(); ++j) {
       check_interrupt();  // Ctrl-C between tiles (a 720p tile decodes in well under a second on a GPU)
-      HyClip tile = fn(src(t0, t1, rows.start[i], rows.len[i], cols.start[j], cols.len[j]));
+      HyClip tile = next.get();
+      if (i * nc + j + 1 < tiles) next = launch(i * nc + j + 1);
       if (out.v.empty()) out = HyClip(std::max<int64_t>(0, out_frames - skip), rows.total, cols.total, tile.c);
       JENGA_ASSERT(tile.t == out_frames && tile.h >= rows.kept[i] && tile.w >= cols.kept[j]);
       if (i > 0) blend(prev_row[j], tile, l.blend, 1);
