@@ -84,6 +84,43 @@ TEST(DistGenerate, TwoRanksEqualOneProcess) {
 #endif
 }
 
+// HunyuanVideo (the tiny folder `debug make-tiny --family hunyuan` writes: 2 heads): image
+// tokens split over the ranks in curve order, text tokens (padded) replicated. dense: 128
+// tokens (96 + 32); turbo: 1152 then 2048 tokens, the fixed step-reuse list, AttenCarve with
+// the text blocks and the text amplifier.
+TEST(DistGenerate, HunyuanTwoRanksEqualOneProcess) {
+#ifndef JENGA_MPIRUN
+  GTEST_SKIP() << "this build has no MPI";
+#else
+  TempDir dir;
+  const std::string model = dir / "ckpts";
+  auto m = run_one("debug make-tiny --family hunyuan --seed 3 --out " + model);
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  struct Case {
+    std::string name, args;
+  };
+  for (const Case& k : {Case{"dense", " --size 128x128 --frames 5 --steps 3"},
+                        Case{"turbo", " --size 256x256 --frames 29 --steps 8 --preset turbo"}}) {
+    const std::string common = "generate --model " + model + " -p 'a corgi surfing' --seed 3 --device cpu -q" + k.args;
+    const std::string one = dir / (k.name + "_1"), two = dir / (k.name + "_2");
+    auto r1 = run_one(common + " -o " + one + ".y4m --latents-out " + one + ".safetensors");
+    ASSERT_EQ(r1.exit_code, 0) << r1.output;
+    auto r2 = run_mpi(2, common + " -o " + two + ".y4m --latents-out " + two + ".safetensors");
+    ASSERT_EQ(r2.exit_code, 0) << r2.output;
+    EXPECT_LE(max_abs_latents(one + ".safetensors", two + ".safetensors"), 1e-5) << k.name;
+    const auto side = sidecar(two + ".y4m.json"), side1 = sidecar(one + ".y4m.json");
+    EXPECT_EQ(side["settings"]["parallel"]["world_size"], 2) << k.name;
+    EXPECT_EQ(side["settings"]["parallel"]["mode"], "sequence") << k.name;
+    EXPECT_EQ(side["forwards"], side1["forwards"]) << k.name;
+    if (k.name == "turbo") {
+      EXPECT_GT(side1["denoise"]["sparse_block_density"].get<double>(), 0.0) << side1.dump();
+      EXPECT_NEAR(side["denoise"]["sparse_block_density"].get<double>(), side1["denoise"]["sparse_block_density"].get<double>(),
+                  1e-6);
+    }
+  }
+#endif
+}
+
 TEST(DistGenerate, PromptsFileSplitsWholePromptsOverRanks) {
 #ifndef JENGA_MPIRUN
   GTEST_SKIP() << "this build has no MPI";
