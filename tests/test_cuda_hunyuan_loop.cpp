@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "core/rng.h"
+#include "dist/nccl_communicator.h"
 #include "io/safetensors.h"
 #include "jenga/schedule.h"
 #include "models/hunyuan/hunyuan_dit.h"
@@ -210,4 +212,81 @@ TEST(CudaHunyuanLoop, GenerateOnTheGpu) {
   EXPECT_EQ(SafetensorsFile::open(dir / "off.safetensors")->load("latents").to_f32_vector(), lg);
   std::ifstream so(dir / "off.y4m.json");
   EXPECT_EQ(nlohmann::json::parse(so)["settings"]["offload"], true);
+}
+
+#ifdef JENGA_MPIRUN
+namespace {
+struct SpRun {
+  std::vector<float> plain, mpi;  // final latents of the one-process and the mpirun run
+};
+// `generate --device cuda` on make-tiny's folder (its DiT swapped for one with head dim 64), one
+// process and then `mpirun -np N` (sequence parallel through NCCL); `args`: steps, preset.
+SpRun run_plain_and_mpi(int np, const std::string& args) {
+  SpRun r;
+  test::TempDir dir;
+  const std::string model = dir / "ckpts";
+  auto mk = test::run_jenga("debug make-tiny --family hunyuan --seed 3 --out " + model);
+  EXPECT_EQ(mk.exit_code, 0) << mk.output;
+  const fs::path dit = fs::path(model) / "hunyuan-video-t2v-720p/transformers";
+  fs::remove_all(dit);
+  hunyuan::write_random_checkpoint(dit.string(), cuda_config(), 5, DType::BF16);
+  const std::string mpirun = std::string("NCCL_NVLS_ENABLE=0 OMPI_MCA_btl_vader_single_copy_mechanism=none ") +
+                             JENGA_MPIRUN + " -np " + std::to_string(np) + " ";
+  const std::string common = "generate --model " + model + " -p \"a cat walks\" --size 512x96 --frames 13 --device cuda -q " + args;
+  auto a = test::run_jenga(common + " --latents-out " + (dir / "plain.safetensors") + " -o " + (dir / "plain.y4m"));
+  [&] { ASSERT_EQ(a.exit_code, 0) << a.output; }();
+  auto b = test::run_jenga_with_prefix(mpirun, common + " --latents-out " + (dir / "mpi.safetensors") + " -o " +
+                                                   (dir / "mpi.y4m"));
+  [&] { ASSERT_EQ(b.exit_code, 0) << b.output; }();
+  if (a.exit_code || b.exit_code) return r;
+  std::ifstream sc(dir / "mpi.y4m.json");
+  const auto j = nlohmann::json::parse(sc);
+  EXPECT_EQ(j["settings"]["parallel"]["world_size"], np);
+  EXPECT_EQ(j["settings"]["parallel"]["mode"], "sequence");
+  EXPECT_EQ(j["settings"]["parallel"]["communicator"], "nccl");
+  r.plain = SafetensorsFile::open(dir / "plain.safetensors")->load("latents").to_f32_vector();
+  r.mpi = SafetensorsFile::open(dir / "mpi.safetensors")->load("latents").to_f32_vector();
+  return r;
+}
+}  // namespace
+#endif
+
+// Sequence parallel on the GPU (NCCL) with a world of one, `mpirun -np 1`: every exchange of the
+// HunyuanVideo Ulysses path runs (image q/k/v all-to-all, text rows cut to the rank's heads and
+// their output heads gathered, the head rows gathered) and the latents equal the plain CUDA
+// run's bit for bit; dense and Turbo (AttenCarve over the exchanged heads, step reuse).
+TEST(CudaHunyuanLoop, SequenceParallelWorldOfOneEqualsPlain) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+#ifndef JENGA_MPIRUN
+  GTEST_SKIP() << "this build has no MPI";
+#else
+  if (!dist::nccl_available()) GTEST_SKIP() << "this build has no NCCL";
+  if (getenv("OMPI_COMM_WORLD_SIZE")) GTEST_SKIP() << "launched by mpirun";
+  for (const std::string& k : {std::string("--steps 3"), std::string("--steps 8 --preset turbo")}) {
+    SCOPED_TRACE(k);
+    const SpRun r = run_plain_and_mpi(1, k);
+    if (::testing::Test::HasFatalFailure()) return;
+    EXPECT_EQ(r.plain, r.mpi);
+  }
+#endif
+}
+
+// Two GPUs (skips with fewer): image tokens split over two ranks through NCCL, text replicated;
+// the latents near the one-GPU run's (the GEMMs see other row counts: rounding, not bits).
+TEST(CudaHunyuanLoop, SequenceParallelTwoGpusNearOneGpu) {
+  if (!cuda::available() || cuda::device_count() < 2) GTEST_SKIP() << "needs two CUDA devices";
+#ifndef JENGA_MPIRUN
+  GTEST_SKIP() << "this build has no MPI";
+#else
+  if (!dist::nccl_available()) GTEST_SKIP() << "this build has no NCCL";
+  if (getenv("OMPI_COMM_WORLD_SIZE")) GTEST_SKIP() << "launched by mpirun";
+  for (const std::string& k : {std::string("--steps 3"), std::string("--steps 8 --preset turbo")}) {
+    SCOPED_TRACE(k);
+    const SpRun r = run_plain_and_mpi(2, k);
+    if (::testing::Test::HasFatalFailure()) return;
+    const double e = rel_l2(r.mpi, r.plain);
+    std::printf("hunyuan generate, 2 GPUs (NCCL) vs 1 GPU, %s: final latents rel L2 %.2e\n", k.c_str(), e);
+    EXPECT_LT(e, 2e-2);
+  }
+#endif
 }

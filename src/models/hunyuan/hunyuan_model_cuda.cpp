@@ -26,7 +26,6 @@ class HunyuanCudaDenoiser final : public Denoiser {
       : cfg_(c), info_(hunyuan_denoiser_info(c)), dit_(std::move(dit)) {}
   const DenoiserInfo& info() const override { return info_; }
   std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) override {
-    if (comm) fail("HunyuanVideo DiT (CUDA): sequence parallel is not supported yet; run one process");
     return make_cuda_denoise_backend(*this, comm);
   }
   // Uploads the text states (bf16, zero rows up to 256), their valid-row mean and the pooled vector once.
@@ -43,12 +42,11 @@ class HunyuanCudaDenoiser final : public Denoiser {
                                                               c.valid_rows(), c.pooled.data_as<float>(), kTextLen);
   }
   void prepare(const std::array<int64_t, 3>& latent, std::span<const int64_t> order, dist::Communicator* comm) override {
-    if (comm) fail("HunyuanVideo DiT (CUDA): sequence parallel is not supported yet; run one process");
     const auto& p = cfg_.patch;
-    dit_->prepare(latent[0] / p[0], latent[1] / p[1], latent[2] / p[2], kTextLen, order);
+    dit_->prepare(latent[0] / p[0], latent[1] / p[1], latent[2] / p[2], kTextLen, order, comm);
   }
-  int64_t local_tokens() const override { return dit_->image_tokens(); }
-  int64_t local_heads() const override { return cfg_.heads; }
+  int64_t local_tokens() const override { return dit_->local_tokens(); }
+  int64_t local_heads() const override { return dit_->local_heads(); }
   std::vector<float> step_cache_indicator(double t, bool) override { return dit_->time_embedding(t); }
   void forward_device(const float* x, const float* t, int slot, float guidance, float* out, void* stream,
                       const CudaDitHooks& hooks) override {
