@@ -206,7 +206,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
         if (!two_branch && &c == &pair[1]) continue;
         std::vector<float> v, pooled, valid{static_cast<float>(c.valid)};
         if (root) v.assign(c.tokens.data_as<float>(), c.tokens.data_as<float>() + c.tokens.numel());
-        if (root && c.pooled.numel()) pooled = c.pooled.to_f32_vector();
+        if (root && c.pooled.ndim() > 0) pooled = c.pooled.to_f32_vector();  // a default Tensor is an empty scalar
         dist::broadcast_floats(*req.comm, v, 0);
         dist::broadcast_floats(*req.comm, pooled, 0);
         dist::broadcast_floats(*req.comm, valid, 0);
