@@ -54,6 +54,18 @@ hunyuan::HunyuanConfig cuda_config() {
   return c;
 }
 
+// make-tiny's whole folder under `dir` with its DiT swapped for one with head dim 64 (what the
+// CUDA attention serves); returns the folder.
+std::string cuda_tiny_folder(const test::TempDir& dir) {
+  const std::string model = dir / "ckpts";
+  auto mk = test::run_jenga("debug make-tiny --family hunyuan --seed 3 --out " + model);
+  [&] { ASSERT_EQ(mk.exit_code, 0) << mk.output; }();
+  const fs::path dit = fs::path(model) / "hunyuan-video-t2v-720p/transformers";
+  fs::remove_all(dit);
+  hunyuan::write_random_checkpoint(dit.string(), cuda_config(), 5, DType::BF16);
+  return model;
+}
+
 // One prompt's conditioning as the LLM gives it: 256 rows (the official crop), `valid` real.
 Conditioning text(const hunyuan::HunyuanConfig& c, int64_t valid, uint64_t seed) {
   Conditioning k;
@@ -170,12 +182,8 @@ TEST(CudaHunyuanLoop, MatchesTheCpuLoopForEveryKind) {
 TEST(CudaHunyuanLoop, GenerateOnTheGpu) {
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
   test::TempDir dir;
-  const std::string model = dir / "ckpts";
-  auto mk = test::run_jenga("debug make-tiny --family hunyuan --seed 3 --out " + model);
-  ASSERT_EQ(mk.exit_code, 0) << mk.output;
-  const fs::path dit = fs::path(model) / "hunyuan-video-t2v-720p/transformers";
-  fs::remove_all(dit);
-  hunyuan::write_random_checkpoint(dit.string(), cuda_config(), 5, DType::BF16);
+  const std::string model = cuda_tiny_folder(dir);
+  if (HasFatalFailure()) return;
   const std::string common = "generate --model " + model + " -p \"a cat walks\" --size 512x96 --frames 13 -q ";
   auto g = test::run_jenga(common + "--steps 3 --device cuda --latents-out " + (dir / "gpu.safetensors") + " -o " +
                            (dir / "gpu.y4m"));
@@ -215,23 +223,31 @@ TEST(CudaHunyuanLoop, GenerateOnTheGpu) {
 }
 
 #ifdef JENGA_MPIRUN
+const char* const kMpirun = JENGA_MPIRUN;
+#else
+const char* const kMpirun = nullptr;
+#endif
+
 namespace {
+// Why `generate` under `mpirun -np gpus` through NCCL cannot run here, or "".
+std::string sp_skip_reason(int gpus) {
+  if (!cuda::available() || cuda::device_count() < gpus) return "needs " + std::to_string(gpus) + " CUDA device(s)";
+  if (!kMpirun) return "this build has no MPI";
+  if (!dist::nccl_available()) return "this build has no NCCL";
+  if (getenv("OMPI_COMM_WORLD_SIZE")) return "launched by mpirun";
+  return "";
+}
+
 struct SpRun {
   std::vector<float> plain, mpi;  // final latents of the one-process and the mpirun run
 };
-// `generate --device cuda` on make-tiny's folder (its DiT swapped for one with head dim 64), one
-// process and then `mpirun -np N` (sequence parallel through NCCL); `args`: steps, preset.
+// `generate --device cuda` on cuda_tiny_folder, one process and then `mpirun -np N` (sequence parallel through NCCL); `args`: steps, preset.
 SpRun run_plain_and_mpi(int np, const std::string& args) {
   SpRun r;
   test::TempDir dir;
-  const std::string model = dir / "ckpts";
-  auto mk = test::run_jenga("debug make-tiny --family hunyuan --seed 3 --out " + model);
-  EXPECT_EQ(mk.exit_code, 0) << mk.output;
-  const fs::path dit = fs::path(model) / "hunyuan-video-t2v-720p/transformers";
-  fs::remove_all(dit);
-  hunyuan::write_random_checkpoint(dit.string(), cuda_config(), 5, DType::BF16);
+  const std::string model = cuda_tiny_folder(dir);
   const std::string mpirun = std::string("NCCL_NVLS_ENABLE=0 OMPI_MCA_btl_vader_single_copy_mechanism=none ") +
-                             JENGA_MPIRUN + " -np " + std::to_string(np) + " ";
+                             kMpirun + " -np " + std::to_string(np) + " ";
   const std::string common = "generate --model " + model + " -p \"a cat walks\" --size 512x96 --frames 13 --device cuda -q " + args;
   auto a = test::run_jenga(common + " --latents-out " + (dir / "plain.safetensors") + " -o " + (dir / "plain.y4m"));
   [&] { ASSERT_EQ(a.exit_code, 0) << a.output; }();
@@ -249,44 +265,31 @@ SpRun run_plain_and_mpi(int np, const std::string& args) {
   return r;
 }
 }  // namespace
-#endif
 
 // Sequence parallel on the GPU (NCCL) with a world of one, `mpirun -np 1`: every exchange of the
 // HunyuanVideo Ulysses path runs (image q/k/v all-to-all, text rows cut to the rank's heads and
 // their output heads gathered, the head rows gathered) and the latents equal the plain CUDA
 // run's bit for bit; dense and Turbo (AttenCarve over the exchanged heads, step reuse).
 TEST(CudaHunyuanLoop, SequenceParallelWorldOfOneEqualsPlain) {
-  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
-#ifndef JENGA_MPIRUN
-  GTEST_SKIP() << "this build has no MPI";
-#else
-  if (!dist::nccl_available()) GTEST_SKIP() << "this build has no NCCL";
-  if (getenv("OMPI_COMM_WORLD_SIZE")) GTEST_SKIP() << "launched by mpirun";
+  if (const std::string why = sp_skip_reason(1); !why.empty()) GTEST_SKIP() << why;
   for (const std::string& k : {std::string("--steps 3"), std::string("--steps 8 --preset turbo")}) {
     SCOPED_TRACE(k);
     const SpRun r = run_plain_and_mpi(1, k);
-    if (::testing::Test::HasFatalFailure()) return;
+    if (HasFatalFailure()) return;
     EXPECT_EQ(r.plain, r.mpi);
   }
-#endif
 }
 
 // Two GPUs (skips with fewer): image tokens split over two ranks through NCCL, text replicated;
 // the latents near the one-GPU run's (the GEMMs see other row counts: rounding, not bits).
 TEST(CudaHunyuanLoop, SequenceParallelTwoGpusNearOneGpu) {
-  if (!cuda::available() || cuda::device_count() < 2) GTEST_SKIP() << "needs two CUDA devices";
-#ifndef JENGA_MPIRUN
-  GTEST_SKIP() << "this build has no MPI";
-#else
-  if (!dist::nccl_available()) GTEST_SKIP() << "this build has no NCCL";
-  if (getenv("OMPI_COMM_WORLD_SIZE")) GTEST_SKIP() << "launched by mpirun";
+  if (const std::string why = sp_skip_reason(2); !why.empty()) GTEST_SKIP() << why;
   for (const std::string& k : {std::string("--steps 3"), std::string("--steps 8 --preset turbo")}) {
     SCOPED_TRACE(k);
     const SpRun r = run_plain_and_mpi(2, k);
-    if (::testing::Test::HasFatalFailure()) return;
+    if (HasFatalFailure()) return;
     const double e = rel_l2(r.mpi, r.plain);
     std::printf("hunyuan generate, 2 GPUs (NCCL) vs 1 GPU, %s: final latents rel L2 %.2e\n", k.c_str(), e);
     EXPECT_LT(e, 2e-2);
   }
-#endif
 }
