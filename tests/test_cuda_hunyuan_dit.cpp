@@ -19,6 +19,7 @@
 #include "models/hunyuan/hunyuan_dit_cuda.h"
 #include "models/hunyuan/hunyuan_model.h"
 #include "models/hunyuan/hunyuan_tiny.h"
+#include "models/random_checkpoint.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 
@@ -428,4 +429,22 @@ TEST(CudaHunyuanDit, RandomOffloadIsBitIdenticalToResident) {
   const auto want = forward_twice(*resident, k), got = forward_twice(*streamed, k);
   EXPECT_EQ(got[0], want[0]);
   EXPECT_EQ(got[1], want[1]);
+}
+
+// A ComfyUI scaled-fp8 DiT file on the GPU: its matrices dequantised to bf16 at load, the forward
+// near the CPU forward on the same file (dequantised to f32).
+TEST(CudaHunyuanDit, ScaledFp8FileMatchesTheCpuForward) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  Case k = make_case(dir, small_config(2, true), 3, 10, 14, 20, 13);
+  rewrite_as_scaled_fp8((dir.path() / "diffusion_pytorch_model.safetensors").string());
+  k.model = hunyuan::load_hunyuan_dit(dir.path().string());  // f32, dequantised: the CPU reference
+  const hunyuan::HunyuanDit gpu_model = hunyuan::load_hunyuan_dit(dir.path().string(), DType::BF16);
+  ASSERT_EQ(gpu_model.weights.doubles[0].img.qkv.w.dtype(), DType::BF16);
+  const auto ref = run_cpu(k);
+  const Tensor got = hunyuan::hunyuan_forward_cuda(gpu_model, k.x, k.t, k.txt.data(), k.lt, k.valid, k.txt2.data(),
+                                                   k.guidance);
+  const double e = rel_l2(got.to_f32_vector(), ref);
+  std::printf("scaled fp8 file: CUDA (bf16) vs CPU (f32) output relative L2 %.2e\n", e);
+  EXPECT_LT(e, kTol);
 }

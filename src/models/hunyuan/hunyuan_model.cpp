@@ -6,6 +6,7 @@
 #include "backend/denoise_backend.h"
 #include "core/error.h"
 #include "core/temp_paths.h"
+#include "dist/ulysses.h"
 #include "models/hunyuan/clip_text_encoder.h"
 #include "models/hunyuan/clip_tokenizer.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
@@ -84,7 +85,6 @@ class HunyuanCpuDenoiser final : public Denoiser {
       : dit_(d), info_(hunyuan_denoiser_info(d.config, release)), token_replace_(release == Release::I2V) {}
   const DenoiserInfo& info() const override { return info_; }
   std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) override {
-    if (comm) fail("HunyuanVideo DiT (CPU): sequence parallel is not supported yet; run one process");
     return make_cpu_denoise_backend(*this, comm);
   }
   void set_conditioning(int slot, const Conditioning& c) override {
@@ -96,12 +96,17 @@ class HunyuanCpuDenoiser final : public Denoiser {
       fail("HunyuanVideo DiT: the pooled text vector must have {} values; got {}", cfg.text_dim_2, c.pooled.numel());
     cond_.at(static_cast<size_t>(slot)) = c;
   }
-  void prepare(const std::array<int64_t, 3>& latent, std::span<const int64_t>, dist::Communicator*) override {
+  // The CPU forward takes the token order and communicator through its hooks each call.
+  void prepare(const std::array<int64_t, 3>& latent, std::span<const int64_t>, dist::Communicator* comm) override {
     const auto& p = info_.geometry.patch;
     tokens_ = (latent[0] / p[0]) * (latent[1] / p[1]) * (latent[2] / p[2]);
+    comm_ = comm;
   }
-  int64_t local_tokens() const override { return tokens_; }
-  int64_t local_heads() const override { return info_.heads; }
+  // Under sequence parallel: this rank's image tokens (the text tokens are on every rank).
+  int64_t local_tokens() const override {
+    return comm_ ? dist::Ulysses::token_split(tokens_, comm_->size()).count[static_cast<size_t>(comm_->rank())] : tokens_;
+  }
+  int64_t local_heads() const override { return comm_ ? info_.heads / comm_->size() : info_.heads; }
   std::vector<float> step_cache_indicator(double t, bool) override {
     return timestep_embedder_cpu(dit_.weights.time0, dit_.weights.time2, static_cast<float>(t), dit_.config.freq_dim);
   }
@@ -123,6 +128,7 @@ class HunyuanCpuDenoiser final : public Denoiser {
   DenoiserInfo info_;
   std::array<Conditioning, 2> cond_;
   int64_t tokens_ = 0;
+  dist::Communicator* comm_ = nullptr;
   bool token_replace_ = false;  // HunyuanVideo-I2V: frame-0 tokens modulated as at t = 0
 };
 

@@ -30,7 +30,6 @@ class HunyuanCudaDenoiser final : public Denoiser {
       : cfg_(c), info_(hunyuan_denoiser_info(c, release)), dit_(std::move(dit)), token_replace_(release == Release::I2V) {}
   const DenoiserInfo& info() const override { return info_; }
   std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) override {
-    if (comm) fail("HunyuanVideo DiT (CUDA): sequence parallel is not supported yet; run one process");
     return make_cuda_denoise_backend(*this, comm);
   }
   // Uploads the text states (bf16, zero rows up to the text length), their valid-row mean and
@@ -57,14 +56,13 @@ class HunyuanCudaDenoiser final : public Denoiser {
                                                               c.valid_rows(), c.pooled.data_as<float>(), text_len_);
   }
   void prepare(const std::array<int64_t, 3>& latent, std::span<const int64_t> order, dist::Communicator* comm) override {
-    if (comm) fail("HunyuanVideo DiT (CUDA): sequence parallel is not supported yet; run one process");
     if (token_replace_ && !text_[0])
       fail("HunyuanVideo-I2V DiT (CUDA): prepare() before set_conditioning(); the text rows size the sequence");
     const auto& p = cfg_.patch;
-    dit_->prepare(latent[0] / p[0], latent[1] / p[1], latent[2] / p[2], text_len_, order, token_replace_);
+    dit_->prepare(latent[0] / p[0], latent[1] / p[1], latent[2] / p[2], text_len_, order, token_replace_, comm);
   }
-  int64_t local_tokens() const override { return dit_->image_tokens(); }
-  int64_t local_heads() const override { return cfg_.heads; }
+  int64_t local_tokens() const override { return dit_->local_tokens(); }
+  int64_t local_heads() const override { return dit_->local_heads(); }
   std::vector<float> step_cache_indicator(double t, bool) override { return dit_->time_embedding(t); }
   void forward_device(const float* x, const float* t, int slot, float guidance, float* out, void* stream,
                       const CudaDitHooks& hooks) override {
