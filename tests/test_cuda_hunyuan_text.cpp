@@ -144,7 +144,8 @@ TEST(CudaHunyuanLlama, I2vEncodeFromEmbeddingsMatchesTheGolden) {
   }
   auto r = jenga::test::run_jenga("debug encode-text --text-encoder " + model + " --image " + dir +
                                   "/photo_71x43.jpg --ids " + (tmp / "ids.safetensors") +
-                                  " --crop-start 20 --double-return-id 27 --device cuda --out " + (tmp / "s.safetensors"));
+                                  " --crop-start 20 --double-return-id 27 --device cuda --precision f32 --out " +
+                                  (tmp / "s.safetensors"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_LE(max_rel_error(jenga::SafetensorsFile::open(tmp / "s.safetensors")->load("hidden_states").to_f32_vector(),
                           g->load("padded_states").to_f32_vector()),

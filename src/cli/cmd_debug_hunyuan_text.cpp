@@ -169,7 +169,9 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
 #if JENGA_HAVE_CUDA
   if (device == "cuda") {
     const auto m = hunyuan::llava_merge_input(llm, ids, mask, image.projected, special);
-    hidden = hunyuan::LlamaTextEncoderCuda::upload(llm, o.skip_layers)->encode_embeddings(m.embeds, m.positions, m.mask);
+    const auto precision = o.precision == "f32" ? hunyuan::TextEncoderPrecision::F32 : hunyuan::TextEncoderPrecision::F16;
+    hidden = hunyuan::LlamaTextEncoderCuda::upload(llm, o.skip_layers, precision)
+                 ->encode_embeddings(m.embeds, m.positions, m.mask);
     s = hunyuan::i2v_crop_states(hidden, ids, mask, image.projected.dim(0), crop);
   }
 #endif
