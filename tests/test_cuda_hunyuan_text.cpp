@@ -18,11 +18,13 @@
 #include "io/safetensors.h"
 #include "models/hunyuan/clip_text_encoder.h"
 #include "models/hunyuan/clip_text_encoder_cuda.h"
+#include "models/hunyuan/hunyuan_tiny_folder.h"
 #include "models/hunyuan/i2v_text_encoder.h"
 #include "models/hunyuan/llama_text_encoder.h"
 #include "models/hunyuan/llama_text_encoder_cuda.h"
 #include "models/hunyuan/llava_vision.h"
 #include "tensor_compare.h"
+#include "test_util.h"
 #include "test_util.h"
 
 namespace hy = jenga::hunyuan;
@@ -156,4 +158,30 @@ TEST(CudaHunyuanLlama, I2vEncodeFromEmbeddingsMatchesTheGolden) {
   for (auto& id : text_ids) id = id == sp.image ? 0 : id;
   EXPECT_LE(max_rel_error(gpu->encode(text_ids, mask).to_f32_vector(), llm.encode(text_ids, mask, 2).to_f32_vector()),
             1e-4);
+}
+
+// The make-tiny folder's encoders, as `generate --device cuda` runs them on it: an LLM with GQA
+// 3 / 1 heads of dim 16 and f32 weights (the host embedding gather), and a CLIP whose head dim 20
+// is not a whole 16-byte fp16 slice, so it takes the f32 path (precision_for_widths). Both with
+// fp16-rounded weights against the CPU's f32 ones.
+TEST(CudaHunyuanText, TinyFolderEncodersMatchTheCpu) {
+  if (!jenga::cuda::available()) GTEST_SKIP() << "no CUDA device";
+  jenga::test::TempDir d;
+  hy::write_tiny_hunyuan_folder(d.path().string(), 3, jenga::DType::F32);
+  const auto llm = hy::LlamaTextEncoder::open(d / "text_encoder");
+  const int64_t L = 351;
+  std::vector<int64_t> ids(L), mask(L, 0);
+  for (int64_t i = 0; i < L; ++i) ids[i] = (i * 37 + 1) % llm.config().vocab;
+  for (int64_t i = 0; i < 120; ++i) mask[i] = 1;
+  const auto gpu = hy::LlamaTextEncoderCuda::upload(llm, 2)->encode(ids, mask);
+  EXPECT_LE(rel_l2(gpu, llm.encode(ids, mask, 2)), kFp16RelL2);
+  const auto clip = hy::ClipTextEncoder::open(d / "text_encoder_2");
+  const int64_t Lc = clip.config().positions;
+  std::vector<int64_t> cids(Lc, clip.config().vocab - 1), cmask(Lc, 0);
+  for (int64_t i = 0; i < 30; ++i) cids[i] = (i * 13 + 5) % (clip.config().vocab - 1), cmask[i] = 1;
+  const auto want = clip.encode(cids, cmask);
+  const auto got = hy::ClipTextEncoderCuda::upload(clip)->encode(cids, cmask);
+  // The folder's weights are f32; the GPU keeps them as fp16 (2^-11 relative), the CPU as f32.
+  EXPECT_LE(rel_l2(got.pooled, want.pooled), kFp16RelL2);
+  EXPECT_LE(rel_l2(got.last_hidden_state, want.last_hidden_state), kFp16RelL2);
 }

@@ -10,6 +10,9 @@ void gemm_attention(MatmulRunner& gemm, const GemmAttentionArgs& a, void* stream
   if (L <= 0 || hd <= 0 || H <= 0 || KV <= 0 || H % KV != 0)
     fail("attention: {} tokens, {} heads over {} kv heads of dim {} (heads must be a multiple of kv heads)", L, H, KV, hd);
   if (!a.scores || (a.f16 && !a.probs)) fail("attention: no score/probability scratch given");
+  if (a.f16 && (hd % 8 || a.q_ld % 8 || a.k_ld % 8 || a.v_ld % 8 || a.out_ld % 8))
+    fail("attention: fp16 operands need head dim {} and row strides {}/{}/{}/{} in multiples of 8 elements; use the "
+         "f32 path", hd, a.q_ld, a.k_ld, a.v_ld, a.out_ld);
   const int64_t G = H / KV, esz = a.f16 ? 2 : 4, ld = gemm_attention_row(L), per_head = L * ld;
   const auto at = [esz](const void* p, int64_t elems) {
     return static_cast<const char*>(p) + elems * esz;

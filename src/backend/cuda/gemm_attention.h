@@ -35,6 +35,7 @@ inline int64_t gemm_attention_row(int64_t len) { return (len + 7) / 8 * 8; }
 inline int64_t gemm_attention_scratch(int64_t heads, int64_t len) { return heads * len * gemm_attention_row(len); }
 
 // out = softmax_causal_masked(scale q k^T) v per head (softmax.h's rule for rows with no key).
+// fp16 needs head_dim and the row strides in multiples of 8 elements (16-byte slices); else it fails in one line.
 // Enqueues on stream; no allocation, no host sync.
 void gemm_attention(MatmulRunner& gemm, const GemmAttentionArgs& a, void* stream = nullptr);
 

@@ -70,7 +70,7 @@ std::unique_ptr<ClipTextEncoderCuda> ClipTextEncoderCuda::upload(const ClipTextE
   }
   I.final_w = upload_f32_concat(w, {"final_layer_norm.weight"}, {D});
   I.final_b = upload_f32_concat(w, {"final_layer_norm.bias"}, {D});
-  I.lin = std::make_unique<EncoderLinearCuda>(precision, std::max(3 * D * D, F * D));
+  I.lin = std::make_unique<EncoderLinearCuda>(precision_for_widths(precision, {D, F, D / H}), std::max(3 * D * D, F * D));
   const DType act = I.lin->f16() ? DType::F16 : DType::F32;
   I.x = device_empty(DType::F32, L * D);
   I.h = device_empty(act, L * D);

@@ -31,6 +31,7 @@ struct Layer {
 struct Scratch {
   int64_t cap = 0;
   Tensor x, h, qkv32, qkv, o, gu, m, s, p, cos_t, sin_t, km, emb16;
+  std::vector<int64_t> rope_positions;  // what cos_t / sin_t hold (the same prompt length: no recompute)
 };
 
 }  // namespace
@@ -69,6 +70,7 @@ struct LlamaTextEncoderCuda::Impl {
   // The RoPE tables of these positions, as the CPU encoder computes them (f32 angle from the
   // fp16-rounded inv_freq).
   void rope_tables(std::span<const int64_t> positions) const {
+    if (std::equal(positions.begin(), positions.end(), sc.rope_positions.begin(), sc.rope_positions.end())) return;
     const int64_t L = static_cast<int64_t>(positions.size()), hd = c.head_dim;
     const auto inv = llama_inv_freq(hd, c.rope_theta, c.fp16_inv_freq);
     std::vector<float> ct(static_cast<size_t>(L * hd / 2)), st(ct.size());
@@ -80,6 +82,7 @@ struct LlamaTextEncoderCuda::Impl {
       }
     cuda::copy_to_device(sc.cos_t.data(), ct.data(), ct.size() * sizeof(float));
     cuda::copy_to_device(sc.sin_t.data(), st.data(), st.size() * sizeof(float));
+    sc.rope_positions.assign(positions.begin(), positions.end());
   }
 
   // Checks a 0/1 key mask of L entries.
@@ -155,7 +158,8 @@ std::unique_ptr<LlamaTextEncoderCuda> LlamaTextEncoderCuda::upload(const LlamaTe
   I.embed_rows = es[0];
   if (Tensor t = w.raw("embed_tokens.weight"); t.dtype() == DType::F16 && !w.scale("embed_tokens.weight"))
     I.embed16 = std::move(t);
-  I.lin = std::make_unique<EncoderLinearCuda>(precision, std::max({2 * F * D, (H + 2 * KV) * hd * D, D * H * hd}));
+  I.lin = std::make_unique<EncoderLinearCuda>(precision_for_widths(precision, {D, F, hd}),
+                                              std::max({2 * F * D, (H + 2 * KV) * hd * D, D * H * hd}));
   return m;
 }
 

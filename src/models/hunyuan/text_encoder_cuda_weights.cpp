@@ -44,6 +44,12 @@ Tensor upload_f32_concat(const EncoderWeights& w, const std::vector<std::string>
   return cuda::upload(all.data(), static_cast<int64_t>(all.size()), DType::F32);
 }
 
+TextEncoderPrecision precision_for_widths(TextEncoderPrecision requested, std::initializer_list<int64_t> widths) {
+  for (int64_t w : widths)
+    if (w % 8 != 0) return TextEncoderPrecision::F32;
+  return requested;
+}
+
 EncoderLinearCuda::EncoderLinearCuda(TextEncoderPrecision p, int64_t max_weight) : precision_(p) {
   if (!f16()) wide_ = cuda::device_empty(DType::F32, max_weight);
 }

@@ -5,6 +5,7 @@
 // cores with f32 accumulation (the default), or the f32 reference, which widens each fp16 matrix
 // into a scratch buffer just before an f32 GEMM (exact products; for tests and parity runs).
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ Tensor upload_f16_stacked(const EncoderWeights& w, const std::vector<std::string
 // The named [n_i] vectors concatenated into one f32 device vector.
 Tensor upload_f32_concat(const EncoderWeights& w, const std::vector<std::string>& names,
                          const std::vector<int64_t>& n);
+
+// `requested`, or F32 when an fp16 run would hand cuBLASLt rows or head slices that are not whole
+// 16-byte units (widths or head dims not multiples of 8: tiny test models, never the published
+// ones), whose tensor-core kernels we do not rely on.
+TextEncoderPrecision precision_for_widths(TextEncoderPrecision requested, std::initializer_list<int64_t> widths);
 
 class EncoderLinearCuda {
  public:
