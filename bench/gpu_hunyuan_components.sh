@@ -88,7 +88,7 @@ fi
 
 if has test; then
   stamp "tests: start"
-  timeout 300 ./build/bin/jenga_tests --gtest_filter='*Hunyuan*:*Llama*:*Clip*' >"$out/tests.txt" 2>&1
+  timeout 300 ./build/bin/jenga_tests --gtest_filter='*Hunyuan*:*Llama*:*Clip*:*GemmAttention*' >"$out/tests.txt" 2>&1
   trc=$?
   grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|rel" "$out/tests.txt" | head -30 | tee -a "$log"
   stamp "tests: rc=$trc"
@@ -101,7 +101,7 @@ if has text; then
   step text-peer 240 python3 bench/hunyuan_text_peer.py $pa run --dir "$te" --ref "$work/text_ref.safetensors"
   step text-ours-llm 240 $jenga debug encode-text --device cuda --text-encoder "$te/text_encoder" \
     --ids "$te/ids_llm.safetensors" --crop-start 95 --out "$work/ours_llm.safetensors"
-  step text-ours-clip 120 $jenga debug encode-text --device cpu --text-encoder "$te/text_encoder_2" \
+  step text-ours-clip 120 $jenga debug encode-text --device cuda --text-encoder "$te/text_encoder_2" \
     --ids "$te/ids_clip.safetensors" --out "$work/ours_clip.safetensors"
   step text-compare 60 python3 bench/hunyuan_text_peer.py compare --ref "$work/text_ref.safetensors" \
     --ours-llm "$work/ours_llm.safetensors" --ours-clip "$work/ours_clip.safetensors"
@@ -110,6 +110,8 @@ if has text; then
 fi
 
 if has vae; then
+  # The CUDA VAE's own tests (decode and encode vs the official goldens, the workspace) first: seconds.
+  step vae-tests 120 ./build/bin/jenga_tests --gtest_filter='CudaHunyuanVae*:CudaConv3dIgemm*'
   for sz in $vae_sizes; do
     wh=${sz%x*}; fr=${sz##*x}; d=$work/vae_$sz
     step "vae-write-$sz" 120 python3 bench/hunyuan_vae_peer.py --hv "$peers/hunyuanref" $pa write --dir "$work/vae" \
@@ -123,7 +125,12 @@ if has vae; then
       --ref16 "$d.ref16.safetensors" --ref32 "$d.ref32.safetensors"
     grep -q "\"step\": \"vae-ours-$sz\", \"rc\": 0" "$res" || { stamp "vae-bench-$sz: skipped (our decode failed)"; continue; }
     step "vae-bench-$sz" 240 $jenga bench vae --model hunyuan --weights "$work/vae" --size "$wh" --frames "$fr" \
-      --iters 1 --warmup 0 --json
+      --iters 1 --warmup 0 --json --breakdown
+    step "vae-bench-encode-$sz" 120 $jenga bench vae --model hunyuan --encode --weights "$work/vae" --size "$wh" \
+      --frames "$fr" --iters 1 --warmup 0 --json
+    # A/B at the small size: every conv through im2col + cuBLASLt instead of the implicit GEMM.
+    [ "$fr" -le 33 ] && step "vae-bench-im2col-$sz" 120 env JENGA_HY_VAE_IM2COL=1 $jenga bench vae --model hunyuan \
+      --weights "$work/vae" --size "$wh" --frames "$fr" --iters 1 --warmup 0 --json --breakdown
   done
   rm -f "$work"/vae_*.safetensors
 fi

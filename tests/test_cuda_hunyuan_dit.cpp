@@ -19,6 +19,7 @@
 #include "models/hunyuan/hunyuan_dit_cuda.h"
 #include "models/hunyuan/hunyuan_model.h"
 #include "models/hunyuan/hunyuan_tiny.h"
+#include "models/random_checkpoint.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 
@@ -367,9 +368,28 @@ TEST(CudaHunyuanDit, I2vLatentConcat33Channels) {
   expect_matches(k, "i2v latent_concat, 33 channels");
 }
 
-// --offload: the blocks' GEMM matrices stream from pinned host memory through a ring of two
-// device buffers; the output is the resident forward's, bit for bit, forward after forward (the
-// ring's slots are reused across forwards), with fewer weight bytes on the GPU.
+// Two forwards of `d` on the case's inputs (the ring's slots are reused across forwards).
+static std::vector<std::vector<float>> forward_twice(hunyuan::HunyuanDitCuda& d, const Case& k) {
+  const auto text = hunyuan::upload_hunyuan_text(d.config(), k.txt.data(), k.lt, k.valid, k.txt2.data(), k.lt);
+  Tensor dx = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA), dout = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA);
+  Tensor dt = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
+  cuda::copy_to_device(dx.data(), k.x.data(), k.x.nbytes());
+  cuda::copy_to_device(dt.data(), &k.t, 4);
+  d.prepare(k.x.dim(1), k.x.dim(2) / 2, k.x.dim(3) / 2, k.lt);
+  std::vector<std::vector<float>> outs;
+  for (int i = 0; i < 2; ++i) {
+    d.forward(dx.data_as<float>(), dt.data_as<float>(), text.view(), k.guidance, dout.data_as<float>(), nullptr, nullptr);
+    std::vector<float> out(static_cast<size_t>(k.x.numel()));
+    cuda::synchronize();
+    cuda::copy_to_host(out.data(), dout.data(), out.size() * 4);
+    outs.push_back(std::move(out));
+  }
+  return outs;
+}
+
+// --offload: the blocks' matrices (GEMMs and modulation) stream from pinned host memory through
+// a ring of two device buffers; the output is the resident forward's, bit for bit, forward after
+// forward, with fewer weight bytes on the GPU.
 TEST(CudaHunyuanDit, OffloadIsBitIdenticalToResident) {
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
   TempDir dir;
@@ -382,25 +402,49 @@ TEST(CudaHunyuanDit, OffloadIsBitIdenticalToResident) {
   EXPECT_EQ(streamed->offload_ring(), 2);
   EXPECT_LT(streamed->weight_bytes(), resident->weight_bytes());
   EXPECT_GT(streamed->host_weight_bytes(), 0u);
-  const auto text = hunyuan::upload_hunyuan_text(cfg, k.txt.data(), k.lt, k.valid, k.txt2.data(), k.lt);
-  Tensor dx = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA), dout = Tensor::empty(DType::F32, k.x.shape(), Device::CUDA);
-  Tensor dt = Tensor::empty(DType::F32, Shape{1}, Device::CUDA);
-  cuda::copy_to_device(dx.data(), k.x.data(), k.x.nbytes());
-  cuda::copy_to_device(dt.data(), &k.t, 4);
-  auto run = [&](hunyuan::HunyuanDitCuda& d) {
-    d.prepare(k.x.dim(1), k.x.dim(2) / 2, k.x.dim(3) / 2, k.lt);
-    std::vector<std::vector<float>> outs;
-    for (int i = 0; i < 2; ++i) {
-      d.forward(dx.data_as<float>(), dt.data_as<float>(), text.view(), k.guidance, dout.data_as<float>(), nullptr, nullptr);
-      std::vector<float> out(static_cast<size_t>(k.x.numel()));
-      cuda::synchronize();
-      cuda::copy_to_host(out.data(), dout.data(), out.size() * 4);
-      outs.push_back(std::move(out));
-    }
-    return outs;
-  };
-  const auto want = run(*resident), got = run(*streamed);
+  const auto want = forward_twice(*resident, k), got = forward_twice(*streamed, k);
   EXPECT_EQ(got[0], want[0]);
   EXPECT_EQ(got[1], want[1]);
   EXPECT_EQ(got[0], got[1]);
+}
+
+// The random benchmark model with --offload (bench dit / bench denoise): the same draws as the
+// resident random model, moved block by block to pinned memory; the same output, bit for bit.
+// The resident part shrinks by every block's matrices, the modulation ones included.
+TEST(CudaHunyuanDit, RandomOffloadIsBitIdenticalToResident) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  const auto cfg = small_config(2, true);
+  const Case k = make_case(dir, cfg, 3, 8, 10, 24, 17);  // its inputs; the weights are random()'s
+  auto resident = hunyuan::HunyuanDitCuda::random(cfg, 11, false);
+  auto streamed = hunyuan::HunyuanDitCuda::random(cfg, 11, true);
+  ASSERT_TRUE(streamed->offload());
+  // Every block matrix and bias (bf16) is in pinned memory: the modulation ones too.
+  const int64_t h = cfg.hidden, m = cfg.mlp_dim, qb = cfg.qkv_bias ? 1 : 0;
+  const int64_t stream_elems = (3 * h * h + qb * 3 * h) + (h * h + qb * h) + (m * h + m) + (h * m + h) + (6 * h * h + 6 * h);
+  const int64_t single_elems = ((3 * h + m) * h + 3 * h + m) + (h * (h + m) + h) + (3 * h * h + 3 * h);
+  EXPECT_GE(streamed->host_weight_bytes(),
+            static_cast<size_t>(cfg.double_blocks * 2 * stream_elems + cfg.single_blocks * single_elems) * 2);
+  EXPECT_LT(streamed->weight_bytes(), resident->weight_bytes());
+  const auto want = forward_twice(*resident, k), got = forward_twice(*streamed, k);
+  EXPECT_EQ(got[0], want[0]);
+  EXPECT_EQ(got[1], want[1]);
+}
+
+// A ComfyUI scaled-fp8 DiT file on the GPU: its matrices dequantised to bf16 at load, the forward
+// near the CPU forward on the same file (dequantised to f32).
+TEST(CudaHunyuanDit, ScaledFp8FileMatchesTheCpuForward) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  Case k = make_case(dir, small_config(2, true), 3, 10, 14, 20, 13);
+  rewrite_as_scaled_fp8((dir.path() / "diffusion_pytorch_model.safetensors").string());
+  k.model = hunyuan::load_hunyuan_dit(dir.path().string());  // f32, dequantised: the CPU reference
+  const hunyuan::HunyuanDit gpu_model = hunyuan::load_hunyuan_dit(dir.path().string(), DType::BF16);
+  ASSERT_EQ(gpu_model.weights.doubles[0].img.qkv.w.dtype(), DType::BF16);
+  const auto ref = run_cpu(k);
+  const Tensor got = hunyuan::hunyuan_forward_cuda(gpu_model, k.x, k.t, k.txt.data(), k.lt, k.valid, k.txt2.data(),
+                                                   k.guidance);
+  const double e = rel_l2(got.to_f32_vector(), ref);
+  std::printf("scaled fp8 file: CUDA (bf16) vs CPU (f32) output relative L2 %.2e\n", e);
+  EXPECT_LT(e, kTol);
 }

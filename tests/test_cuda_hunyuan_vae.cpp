@@ -1,15 +1,23 @@
-// The CUDA HunyuanVideo VAE decoder (bf16 conv operands, f32 accumulation and activations)
-// against the official goldens of tests/data/hunyuan_vae, through the same official tiling.
-// GPU only: skipped without a device. Written without a GPU: it has not run yet.
+// The CUDA HunyuanVideo VAE (fp16 activations and conv operands, f32 accumulation) against the
+// official goldens of tests/data/hunyuan_vae (decode and encode), through the same official
+// tiling; and its workspace (sized once per tile shape). GPU only: skipped without a device.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "backend/cuda/cuda_backend.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/hunyuan_vae.h"
 #include "models/hunyuan/hunyuan_vae_cuda.h"
+#include "models/hunyuan/hunyuan_vae_random.h"
+#include "models/hunyuan/hunyuan_vae_tiling.h"
 
 using namespace jenga;
 
@@ -37,7 +45,101 @@ TEST(CudaHunyuanVae, DecodeMatchesOfficialGoldens) {
                                                         tiled, /*clamp=*/false);
     const Tensor want = g->load(key, DType::F32);
     ASSERT_EQ(got.shape(), want.shape()) << key;
-    // bf16 conv operands on a tiny random model: a few 1e-3 expected (the Wan VAE's bf16 mode, same scheme).
+    // fp16 activations and operands on a tiny random model: about 1e-3 expected.
     EXPECT_LE(rel_l2(got.to_f32_vector(), want.to_f32_vector()), 2e-2) << key;
+  }
+}
+
+namespace {
+Tensor clamped(const Tensor& t) {
+  auto v = t.to_f32_vector();
+  for (auto& x : v) x = std::clamp(x, -1.0f, 1.0f);
+  return Tensor::from_f32(v, t.shape());
+}
+}  // namespace
+
+TEST(CudaHunyuanVae, EncodeMatchesOfficialGoldens) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = std::string(JENGA_TEST_DATA) + "/hunyuan_vae";
+  const auto vae = hunyuan::HunyuanVae::load(dir + "/vae");
+  const auto g = SafetensorsFile::open(dir + "/golden.safetensors");
+  // The encoder input is the clamped tiled decode, as the CPU golden tests use it.
+  const std::pair<const char*, bool> cases[] = {{"a", true}, {"b", true}, {"b", false}, {"c", true},
+                                                {"c", false}, {"d", true}, {"d", false}};
+  for (const auto& [name, tiled] : cases) {
+    const std::string key = std::string(name) + (tiled ? ".encode_tiled" : ".encode_untiled");
+    const Tensor frames = clamped(g->load(std::string(name) + ".decode_tiled", DType::F32));
+    const Tensor got = hunyuan::hunyuan_vae_encode_cuda(vae, frames, tiled);
+    const Tensor want = g->load(key, DType::F32);
+    ASSERT_EQ(got.shape(), want.shape()) << key;
+    EXPECT_LE(rel_l2(got.to_f32_vector(), want.to_f32_vector()), 2e-2) << key;
+  }
+}
+
+// A decode allocates its workspace once per tile shape: decoding again allocates nothing and
+// gives the same bits; a smaller input reuses it.
+TEST(CudaHunyuanVae, WorkspaceSizedOncePerTileShape) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = std::string(JENGA_TEST_DATA) + "/hunyuan_vae";
+  const auto vae = hunyuan::HunyuanVae::load(dir + "/vae");
+  const auto g = SafetensorsFile::open(dir + "/golden.safetensors");
+  const Tensor z = g->load("a.latents", DType::F32);
+  auto gpu = hunyuan::HunyuanVaeCuda::from_model(vae);
+  auto decode = [&](const Tensor& lat) {
+    return hunyuan::hunyuan_vae_decode(vae, lat, /*tiling=*/false, /*clamp=*/false,
+                                       [&](const hunyuan::HyClip& c) { return gpu->decode_tile(c); });
+  };
+  const Tensor first = decode(z);
+  const size_t ws = gpu->workspace_bytes();
+  EXPECT_GT(ws, 0u);
+  const size_t allocated = cuda::memory_stats().current;
+  const Tensor second = decode(z);
+  EXPECT_EQ(gpu->workspace_bytes(), ws);
+  EXPECT_EQ(cuda::memory_stats().current, allocated);
+  EXPECT_EQ(first.to_f32_vector(), second.to_f32_vector());
+  // The first latent frame alone: a smaller tile in the same workspace.
+  const int64_t C = z.dim(0), T = z.dim(1), HW = z.dim(2) * z.dim(3);
+  std::vector<float> one(static_cast<size_t>(C * HW));
+  const auto zv = z.to_f32_vector();
+  for (int64_t c = 0; c < C; ++c) std::copy_n(zv.begin() + c * T * HW, HW, one.begin() + c * HW);
+  const Tensor small = decode(Tensor::from_f32(one, Shape{C, 1, z.dim(2), z.dim(3)}));
+  EXPECT_EQ(gpu->workspace_bytes(), ws);
+  EXPECT_EQ(small.dim(1), 1);
+  EXPECT_EQ(small.to_f32_vector()[0], small.to_f32_vector()[0]);  // not NaN
+}
+
+// Channels wide enough for the implicit-GEMM convs (cin % 32 == 0; the goldens' tiny model has
+// 8-16): decode and encode against the CPU f32 path, through the implicit GEMM and through
+// im2col + cuBLASLt, with a small conv buffer so both split convs into many chunks.
+TEST(CudaHunyuanVae, ImplicitGemmMatchesCpuOnWideChannels) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  hunyuan::HunyuanVaeConfig cfg;
+  cfg.block_out_channels = {32, 32, 64, 64};
+  cfg.layers_per_block = 1;
+  cfg.norm_num_groups = 8;
+  const auto dir = std::filesystem::temp_directory_path() / ("jenga-test-hyvae-wide-" + std::to_string(::getpid()));
+  hunyuan::write_random_hunyuan_vae(cfg, dir.string(), 7, DType::F32);
+  const auto vae = hunyuan::HunyuanVae::load(dir.string());
+  std::filesystem::remove_all(dir);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> zv(16 * 3 * 4 * 6);
+  for (auto& v : zv) v = nd(rng);
+  const Tensor z = Tensor::from_f32(zv, Shape{16, 3, 4, 6});
+  const Tensor want = hunyuan::hunyuan_vae_decode(vae, z, /*tiling=*/false, /*clamp=*/false);
+  const Tensor frames = clamped(want);
+  const Tensor want_z = hunyuan::hunyuan_vae_encode(vae, frames, /*tiling=*/false);
+  for (const bool igemm : {true, false}) {
+    hunyuan::HyVaeCudaParts parts;
+    parts.encoder = true, parts.implicit_gemm = igemm, parts.col_budget_bytes = 96 << 10;
+    auto gpu = hunyuan::HunyuanVaeCuda::from_model(vae, parts);
+    const Tensor got = hunyuan::hunyuan_vae_decode(vae, z, false, false,
+                                                   [&](const hunyuan::HyClip& c) { return gpu->decode_tile(c); });
+    ASSERT_EQ(got.shape(), want.shape());
+    EXPECT_LE(rel_l2(got.to_f32_vector(), want.to_f32_vector()), 1e-2) << (igemm ? "implicit GEMM" : "im2col");
+    const Tensor got_z = hunyuan::hunyuan_vae_encode(vae, frames, false,
+                                                     [&](const hunyuan::HyClip& c) { return gpu->encode_tile(c); });
+    ASSERT_EQ(got_z.shape(), want_z.shape());
+    EXPECT_LE(rel_l2(got_z.to_f32_vector(), want_z.to_f32_vector()), 1e-2) << (igemm ? "implicit GEMM" : "im2col");
   }
 }

@@ -36,7 +36,7 @@ struct BenchDenoiseOptions {
   int frames = 125, steps = 0, text_valid = 40, warmup = 1;
   uint64_t seed = 0;
   double cfg_scale = 1.0, embedded_cfg_scale = 6.0;
-  bool accvideo = false, json = false, quiet = false;
+  bool accvideo = false, json = false, quiet = false, offload = false;
   JengaOverrides jenga;
 };
 
@@ -64,7 +64,7 @@ void run(const BenchDenoiseOptions& o) {
   const std::optional<Preset> jenga =
       o.preset == "dense" ? std::nullopt : hunyuan::hunyuan_preset_for(o.preset, release, o.jenga, o.steps);
   if (jenga) hunyuan::check_hunyuan_jenga_grid(*jenga, width, height, o.frames);
-  auto denoiser = hunyuan::make_random_cuda_denoiser(c, o.seed, release);
+  auto denoiser = hunyuan::make_random_cuda_denoiser(c, o.seed, release, o.offload);
   const Geometry& geo = denoiser->info().geometry;
   const int steps = o.steps > 0 ? o.steps : jenga ? jenga->steps : o.accvideo ? 5 : geo.default_steps;
 
@@ -119,6 +119,7 @@ void run(const BenchDenoiseOptions& o) {
                       {"steps", steps},
                       {"text_valid", o.text_valid},
                       {"true_cfg", r.true_cfg},
+                      {"offload", o.offload},
                       {"seconds", res.report.value("seconds", 0.0)},
                       {"denoise", res.report},
                       {"device", dev.name},
@@ -151,6 +152,7 @@ void register_bench_denoise(CLI::App& bench) {
   c->add_option("--preset", o->preset, "dense, base, turbo, flash, 3stage, accvideo (hunyuan-i2v: dense, base)")
       ->capture_default_str();
   c->add_flag("--accvideo", o->accvideo, "AccVideo's loop (5 steps; its presets)");
+  c->add_flag("--offload", o->offload, "Stream the DiT blocks' matrices from pinned host memory");
   c->add_option("-s,--size", o->size, "WIDTHxHEIGHT in pixels")->capture_default_str();
   c->add_option("-f,--frames", o->frames, "Frames (4k+1)")->capture_default_str();
   c->add_option("--steps", o->steps, "Sampling steps (default: the preset's or the model's)");

@@ -1,7 +1,8 @@
 // `jenga bench vae --model hunyuan` and `jenga bench text-encoder --model hunyuan`: the
 // HunyuanVideo VAE decode (official tiling, tiles on the GPU) and the LLM + CLIP-L encode of one
-// templated prompt, wall time (median of N after warm-up) and peak GPU memory. Both CUDA paths
-// were written without a GPU; these numbers are their first check (bench/gpu_hunyuan_components.sh).
+// templated prompt on the GPU (fp16 operands, as transformers), wall time of each (median of N
+// after warm-up; each call synchronises, host input and output included), their sum, and peak GPU
+// memory (bench/gpu_hunyuan_components.sh runs transformers on the same weights beside it).
 #include "cli/bench_hunyuan.h"
 
 #include <algorithm>
@@ -21,9 +22,11 @@
 #include "backend/cuda/cuda_backend.h"
 #include "core/tensor.h"
 #include "models/hunyuan/clip_text_encoder.h"
+#include "models/hunyuan/clip_text_encoder_cuda.h"
 #include "models/hunyuan/hunyuan_vae.h"
 #include "models/hunyuan/hunyuan_vae_cuda.h"
 #include "models/hunyuan/hunyuan_vae_random.h"
+#include "models/hunyuan/hunyuan_vae_tiling.h"
 #include "models/hunyuan/llama_text_encoder.h"
 #include "models/hunyuan/llama_text_encoder_cuda.h"
 #endif
@@ -92,32 +95,55 @@ void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions& o) {
     vae = hunyuan::HunyuanVae::load(o.weights);
   }
   const auto& c = vae->config;
+  if (o.encode && !vae->has_encoder) fail("{}: no encoder.* weights; --encode needs them", o.weights);
   const int64_t T = (o.frames - 1) / c.time_compression_ratio + 1, H = height / c.spatial_compression_ratio,
                 W = width / c.spatial_compression_ratio;
-  Tensor z = Tensor::empty(DType::F32, Shape{c.latent_channels, T, H, W});
+  // Decode: latents N(0, 1) as the denoiser sees them; encode: frames U(-1, 1).
+  Tensor input = o.encode ? Tensor::empty(DType::F32, Shape{c.in_channels, o.frames, height, width})
+                          : Tensor::empty(DType::F32, Shape{c.latent_channels, T, H, W});
   std::mt19937_64 rng(o.seed + 1);
   std::normal_distribution<float> nd(0.f, 1.f);
-  for (int64_t i = 0; i < z.numel(); ++i) z.data_as<float>()[i] = nd(rng);
+  std::uniform_real_distribution<float> ud(-1.f, 1.f);
+  for (int64_t i = 0; i < input.numel(); ++i) input.data_as<float>()[i] = o.encode ? ud(rng) : nd(rng);
 
-  Tensor frames;
+  // The weights go up once, outside the timed calls (the official peer times decode() alone).
   cuda::reset_peak_memory();
-  const auto ms = time_calls(o.warmup, o.iters, [&] { frames = hunyuan::hunyuan_vae_decode_cuda(*vae, z, true, true); });
-  check_finite(frames, "the HunyuanVideo VAE decode");
+  auto gpu = hunyuan::HunyuanVaeCuda::from_model(*vae, {.decoder = !o.encode, .encoder = o.encode});
+  gpu->set_breakdown(o.breakdown);
+  Tensor out;
+  const auto ms = time_calls(o.warmup, o.iters, [&] {
+    out = o.encode ? hunyuan::hunyuan_vae_encode(*vae, input, true, [&](const hunyuan::HyClip& x) { return gpu->encode_tile(x); })
+                   : hunyuan::hunyuan_vae_decode(*vae, input, true, true,
+                                                 [&](const hunyuan::HyClip& z) { return gpu->decode_tile(z); });
+  });
+  check_finite(out, o.encode ? "the HunyuanVideo VAE encode" : "the HunyuanVideo VAE decode");
   const auto mem = cuda::memory_stats();
   const auto dev = cuda::device_info(0);
   const double med = ms[ms.size() / 2];
+  const char* what = o.encode ? "encode" : "decode";
+  // Per kind, averaged over the warm-up and timed calls (all were recorded).
+  nlohmann::json breakdown = nlohmann::json::object();
+  for (const auto& [kind, t] : gpu->take_breakdown()) breakdown[kind] = t / (o.warmup + o.iters);
+  if (o.breakdown && breakdown.value("conv gemm", 0.0) > 0)  // GFLOP / ms = TFLOP/s
+    breakdown["conv gemm TFLOP/s"] = breakdown["conv GFLOP"].get<double>() / breakdown["conv gemm"].get<double>();
   if (o.json) {
-    nlohmann::json j = {{"bench", "vae"}, {"model", name}, {"family", "hunyuan"}, {"size", o.size},
+    nlohmann::json j = {{"bench", "vae"}, {"model", name}, {"family", "hunyuan"}, {"op", what}, {"size", o.size},
                         {"frames", o.frames}, {"latent", {T, H, W}}, {"ms_median", med}, {"ms_min", ms.front()},
                         {"ms_max", ms.back()}, {"iters", o.iters}, {"tiled", true}, {"peak_alloc_gib", mem.peak / kGiB},
-                        {"device_used_gib", cuda::device_used_bytes() / kGiB}, {"precision", "bf16 conv, f32 act"},
-                        {"device", dev.name}, {"commit", JENGA_GIT_COMMIT}};
+                        {"weights_gib", gpu->weight_bytes() / kGiB}, {"workspace_gib", gpu->workspace_bytes() / kGiB},
+                        {"device_used_gib", cuda::device_used_bytes() / kGiB},
+                        {"precision", "fp16 act/weights, f32 accumulation"},
+                        {"conv", gpu->implicit_gemm() ? "implicit gemm" : "im2col + cublaslt"}, {"device", dev.name},
+                        {"commit", JENGA_GIT_COMMIT}};
+    if (o.breakdown) j["breakdown_gpu_ms"] = breakdown;
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("| model | size | frames | ms | peak GiB | device | commit |\n| --- | --- | --- | --- | --- | --- | --- |\n");
-  std::printf("| %s | %s | %d | %.1f | %.2f | %s | %s |\n", name.c_str(), o.size.c_str(), o.frames, med,
-              mem.peak / kGiB, dev.name.c_str(), JENGA_GIT_COMMIT);
+  std::printf("| model | op | size | frames | ms | peak GiB | workspace GiB | device | commit |\n"
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| %s | %s | %s | %d | %.1f | %.2f | %.2f | %s | %s |\n", name.c_str(), what, o.size.c_str(), o.frames,
+              med, mem.peak / kGiB, gpu->workspace_bytes() / kGiB, dev.name.c_str(), JENGA_GIT_COMMIT);
+  if (o.breakdown) std::printf("GPU ms per call by kind of work: %s\n", breakdown.dump().c_str());
 }
 
 void run_bench_hunyuan_text(const BenchHunyuanTextOptions& o) {
@@ -144,16 +170,20 @@ void run_bench_hunyuan_text(const BenchHunyuanTextOptions& o) {
   const size_t wbytes = gpu->weight_bytes();
   gpu.reset();
 
-  double clip_ms = 0;
+  double clip_ms = 0, clip_peak = 0;
   std::string clip_name = "none";
-  if (!o.clip.empty()) {  // CLIP-L runs on the CPU in this build (f32)
+  if (!o.clip.empty()) {  // CLIP-L on the GPU, after the LLM is freed (as generate runs them)
     const auto clip = hunyuan::ClipTextEncoder::open(o.clip);
     const int64_t Lc = clip.config().positions;
     std::vector<int64_t> cids(static_cast<size_t>(Lc), clip.config().vocab - 1), cmask(static_cast<size_t>(Lc), 0);
     for (int64_t i = 0; i < std::min<int64_t>(Lc, 60); ++i) cids[i] = (i * 131 + 7) % (clip.config().vocab - 2), cmask[i] = 1;
-    const auto cms = time_calls(1, o.iters, [&] { check_finite(clip.encode(cids, cmask).pooled, "CLIP-L"); });
+    cuda::reset_peak_memory();
+    auto cgpu = hunyuan::ClipTextEncoderCuda::upload(clip);
+    const auto cms = time_calls(std::max(o.warmup, 1), o.iters,
+                                [&] { check_finite(cgpu->encode(cids, cmask).pooled, "CLIP-L"); });
     clip_ms = cms[cms.size() / 2];
-    clip_name = o.clip + " (cpu f32)";
+    clip_peak = cuda::memory_stats().peak / kGiB;
+    clip_name = o.clip + " (cuda fp16)";
   }
   const auto dev = cuda::device_info(0);
   const double med = ms[ms.size() / 2];
@@ -163,14 +193,17 @@ void run_bench_hunyuan_text(const BenchHunyuanTextOptions& o) {
                         {"llm_ms_min", ms.front()}, {"llm_ms_max", ms.back()}, {"upload_ms", upload_ms},
                         {"iters", o.iters}, {"weights_gib", wbytes / kGiB}, {"peak_alloc_gib", mem.peak / kGiB},
                         {"device_used_gib", used}, {"clip", clip_name}, {"clip_ms_median", clip_ms},
+                        {"clip_peak_alloc_gib", clip_peak}, {"total_ms", med + clip_ms},
+                        {"precision", "fp16 operands, f32 accumulation and residual"},
                         {"device", dev.name}, {"commit", JENGA_GIT_COMMIT}};
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("| llm | tokens | LLM ms | upload ms | CLIP ms | weights GiB | peak GiB | device | commit |\n");
-  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  std::printf("| %s | %lld | %.1f | %.0f | %.1f | %.2f | %.2f | %s | %s |\n", o.llm.c_str(), static_cast<long long>(L), med,
-              upload_ms, clip_ms, wbytes / kGiB, mem.peak / kGiB, dev.name.c_str(), JENGA_GIT_COMMIT);
+  std::printf("| llm | tokens | LLM ms | CLIP ms | total ms | upload ms | weights GiB | peak GiB | device | commit |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| %s | %lld | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f | %s | %s |\n", o.llm.c_str(),
+              static_cast<long long>(L), med, clip_ms, med + clip_ms, upload_ms, wbytes / kGiB, mem.peak / kGiB,
+              dev.name.c_str(), JENGA_GIT_COMMIT);
 }
 #else
 void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions&) {

@@ -12,6 +12,8 @@ struct BenchHunyuanVaeOptions {
   int frames = 0, iters = 0, warmup = 0;
   uint64_t seed = 0;
   bool json = false;
+  bool encode = false;  // time the encoder on random frames instead of the decoder
+  bool breakdown = false;  // GPU ms per kind of work (conv input, conv GEMM, norm, attention, io)
 };
 
 struct BenchHunyuanTextOptions {
@@ -30,6 +32,7 @@ struct BenchHunyuanDitOptions {
   int text_valid = 40;  // real text tokens of the 256 rows (the peer anchor's 40)
   uint64_t seed = 0;
   bool json = false, graph = false, breakdown = false;
+  bool offload = false;  // the blocks' matrices stream from pinned host memory
 };
 void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o);
 

@@ -39,6 +39,8 @@ struct BenchVaeOptions {
   uint64_t seed = 0;
   std::string precision = "bf16";
   std::string weights;  // --model hunyuan: its VAE file or folder (default: random)
+  bool encode = false;     // --model hunyuan: time the encoder
+  bool breakdown = false;  // --model hunyuan: GPU time per kind of work
 };
 
 #if JENGA_HAVE_CUDA
@@ -134,12 +136,17 @@ void register_bench_vae(CLI::App& bench) {
       ->check(CLI::IsMember({"bf16", "f32"}))
       ->capture_default_str();
   c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
+  c->add_flag("--encode", o->encode, "--model hunyuan: time the encoder (random frames of --size x --frames) instead");
+  c->add_flag("--breakdown", o->breakdown,
+              "--model hunyuan: GPU ms per kind of work (conv input, conv GEMM, norm, attention, io; CUDA events)");
   c->callback([o] {
     if (o->model != "hunyuan") {
       if (!o->weights.empty()) usage_fail("--weights are for --model hunyuan; give Wan2.1 weights as --model PATH");
+      if (o->encode || o->breakdown)
+        usage_fail("--encode and --breakdown are for --model hunyuan (Wan2.1: JENGA_VAE_PROFILE=1)");
       return run_bench_vae(*o);
     }
-    run_bench_hunyuan_vae({o->weights, o->size, o->frames, o->iters, o->warmup, o->seed, o->json});
+    run_bench_hunyuan_vae({o->weights, o->size, o->frames, o->iters, o->warmup, o->seed, o->json, o->encode, o->breakdown});
   });
 }
 

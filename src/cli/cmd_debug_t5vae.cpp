@@ -145,7 +145,6 @@ void run_vae_decode(const Options& o) {
   if (any.hunyuan) {
     Tensor frames;
 #if JENGA_HAVE_CUDA
-    // Never run yet: written without a GPU (models/hunyuan/hunyuan_vae_cuda.h).
     if (o.device == "cuda") frames = hunyuan::hunyuan_vae_decode_cuda(*any.hunyuan, z, !o.no_tiling, !o.no_clamp);
 #endif
     if (o.device == "cpu") frames = hunyuan::hunyuan_vae_decode(*any.hunyuan, z, !o.no_tiling, !o.no_clamp);
@@ -168,12 +167,21 @@ void run_vae_decode(const Options& o) {
 }
 
 void run_vae_encode(const Options& o) {
-  require_cpu(o.device, "VAE");
   const auto any = load_vae(o.weights);
+  if (!any.hunyuan) require_cpu(o.device, "Wan2.1 VAE");
+#if JENGA_HAVE_CUDA
+  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+#else
+  if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
+#endif
   const auto f = open_input(o.input, "--frames");
   const Tensor x = f32_input(*f, "frames", "--frames");
   if (any.hunyuan) {
-    const Tensor z = hunyuan::hunyuan_vae_encode(*any.hunyuan, x, !o.no_tiling);
+    Tensor z;
+#if JENGA_HAVE_CUDA
+    if (o.device == "cuda") z = hunyuan::hunyuan_vae_encode_cuda(*any.hunyuan, x, !o.no_tiling);
+#endif
+    if (o.device == "cpu") z = hunyuan::hunyuan_vae_encode(*any.hunyuan, x, !o.no_tiling);
     write_one(o.out, "latents", z);
     const auto plan = hunyuan::hy_encode_plan(*any.hunyuan, x.dim(1), x.dim(2), x.dim(3), !o.no_tiling);
     std::printf("wrote %s: latents %s (HunyuanVideo VAE, mode x scaling_factor, %s)\n", o.out.c_str(),

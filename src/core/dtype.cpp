@@ -224,6 +224,18 @@ void convert(const void* src, DType src_type, void* dst, DType dst_type, size_t 
     }
     return;
   }
+  if (src_type == DType::F32 && dst_type == DType::F16) {  // fp16 GPU weight uploads (HunyuanVideo VAE)
+    const auto* s = static_cast<const uint8_t*>(src);
+    auto* d = static_cast<uint8_t*>(dst);
+#pragma omp parallel for schedule(static) if (n > (1u << 20))
+    for (size_t i = 0; i < n; ++i) {
+      float f;
+      std::memcpy(&f, s + 4 * i, 4);
+      const uint16_t v = f32_to_f16(f);  // the generic path's rounding, in parallel
+      std::memcpy(d + 2 * i, &v, 2);
+    }
+    return;
+  }
   for (size_t i = 0; i < n; ++i) store_from_double(dst, dst_type, i, load_as_double(src, src_type, i));
 }
 

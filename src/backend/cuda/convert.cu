@@ -17,6 +17,11 @@ __global__ void f32_to_bf16_kernel(const float* src, __nv_bfloat16* dst, int64_t
     dst[i] = __float2bfloat16_rn(src[i]);
 }
 
+__global__ void f32_to_f16_kernel(const float* __restrict__ src, __half* __restrict__ dst, int64_t n) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i < n) dst[i] = __float2half_rn(src[i]);
+}
+
 __global__ void f16_to_f32_kernel(const __half* __restrict__ src, float* __restrict__ dst, int64_t n) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i < n) dst[i] = __half2float(src[i]);
@@ -27,6 +32,12 @@ __global__ void f16_to_f32_kernel(const __half* __restrict__ src, float* __restr
 void f32_to_bf16(const float* src, void* dst, int64_t n, void* stream) {
   if (n <= 0) return;
   f32_to_bf16_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(src, static_cast<__nv_bfloat16*>(dst), n);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void f32_to_f16(const float* src, void* dst, int64_t n, void* stream) {
+  if (n <= 0) return;
+  f32_to_f16_kernel<<<blocks_exact(n), kThreads, 0, as_stream(stream)>>>(src, static_cast<__half*>(dst), n);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -61,11 +61,6 @@ __global__ void broadcast_row_kernel(const __nv_bfloat16* __restrict__ src, __nv
     dst[(i / dim) * stride + i % dim] = src[i % dim];
 }
 
-__global__ void add_inplace_kernel(float* y, const float* x, int64_t n) {
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < n; e += int64_t{gridDim.x} * blockDim.x)
-    y[e] += x[e];
-}
-
 __global__ void axpby_kernel(float* y, float a, const float* x, float b, int64_t n) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i < n) y[i] = b == 0.0f ? a * x[i] : a * x[i] + b * y[i];
@@ -98,11 +93,6 @@ void broadcast_row_bf16(const void* src, void* dst, int64_t dst_stride, int64_t 
   if (rows <= 0 || dim <= 0) return;
   broadcast_row_kernel<<<grid_for(rows * dim), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       static_cast<const __nv_bfloat16*>(src), static_cast<__nv_bfloat16*>(dst), dst_stride, rows, dim);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
-void add_inplace(float* y, const float* x, int64_t n, void* stream) {
-  add_inplace_kernel<<<blocks_for(n, 256), 256, 0, as_stream(stream)>>>(y, x, n);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

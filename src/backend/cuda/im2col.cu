@@ -1,4 +1,5 @@
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -99,25 +100,64 @@ void launch_im2col(const Im2colParams& p, cudaStream_t s) {
 
 __device__ int64_t clamp_index(int64_t v, int64_t n) { return v < 0 ? 0 : (v >= n ? n - 1 : v); }
 
-// One thread per output element (row, column); columns are (dt, di, dj, ci) as PackedConv.
-__global__ void im2col_replicate_kernel(Im2colReplicateParams p) {
-  const int64_t total = p.rows * p.ldk;
-  const int64_t k = static_cast<int64_t>(p.kt) * p.kh * p.kw * p.cin;
-  __nv_bfloat16* out = static_cast<__nv_bfloat16*>(p.out);
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t r = e / p.ldk, col = e % p.ldk;
-    if (col >= k) {
-      out[e] = __float2bfloat16_rn(0.0f);
-      continue;
-    }
+__device__ void load_v(const __half* p, float (&v)[8]) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  const __half2* h = reinterpret_cast<const __half2*>(&u);
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __half22float2(h[i]);
+    v[2 * i] = f.x, v[2 * i + 1] = f.y;
+  }
+}
+__device__ void load_v(const __half* p, float (&v)[1]) { v[0] = __half2float(*p); }
+__device__ void store_v(__half* o, const float (&v)[8]) {
+  uint4 u;
+  __half2* h = reinterpret_cast<__half2*>(&u);
+  for (int i = 0; i < 4; ++i) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
+  *reinterpret_cast<uint4*>(o) = u;
+}
+__device__ void store_v(__half* o, const float (&v)[1]) { *o = __float2half_rn(v[0]); }
+
+// One warp per im2col row, lanes over (tap, group of V channels) as im2col_kernel.
+template <int V>
+__global__ void __launch_bounds__(kIm2colWarps * 32) im2col_replicate_kernel(Im2colReplicateParams p) {
+  __shared__ int3 taps_s[64];  // (dt, di, dj) per tap; kt*kh*kw <= 64 checked on the host
+  const int taps = p.kt * p.kh * p.kw;
+  for (int t = threadIdx.x; t < taps; t += blockDim.x) taps_s[t] = make_int3(t / (p.kh * p.kw), (t / p.kw) % p.kh, t % p.kw);
+  __syncthreads();
+  const int groups = static_cast<int>(p.cin / V);
+  const int64_t hs = p.h / p.up_s, ws = p.w / p.up_s, k = int64_t{taps} * p.cin;
+  const __half* x = static_cast<const __half*>(p.x);
+  const int lane = threadIdx.x & 31;
+  const int first_tap = lane / groups, first_g = lane % groups;
+  const int step_tap = 32 / groups, step_g = 32 % groups;
+  for (int64_t r = blockIdx.x * int64_t{kIm2colWarps} + threadIdx.x / 32; r < p.rows; r += int64_t{gridDim.x} * kIm2colWarps) {
     const int64_t row = p.row0 + r;
     const int64_t ox = row % p.wo, rest = row / p.wo, oy = rest % p.ho, j = rest / p.ho;
-    const int64_t ci = col % p.cin, tap = col / p.cin;
-    const int64_t dj = tap % p.kw, di = (tap / p.kw) % p.kh, dt = tap / (static_cast<int64_t>(p.kw) * p.kh);
-    const int64_t fw = j * p.tstride + dt - (p.kt - 1), f = fw < 0 ? 0 : fw;
-    const int64_t iy = clamp_index(oy * p.sstride + di - p.kh / 2, p.h);
-    const int64_t ix = clamp_index(ox * p.sstride + dj - p.kw / 2, p.w);
-    out[e] = __float2bfloat16_rn(p.x[((f * p.h + iy) * p.w + ix) * p.cin + ci]);
+    __half* dst = static_cast<__half*>(p.out) + r * p.ldk;
+    int tap = first_tap, g = first_g;
+    while (tap < taps) {
+      const int3 d = taps_s[tap];
+      const int64_t fw = j * p.tstride + d.x - (p.kt - 1);
+      const int64_t fl = fw < 0 ? 0 : fw;
+      const int64_t fs = fl == 0 ? 0 : 1 + (fl - 1) / p.up_t;
+      const int64_t iy = clamp_index(oy * p.sstride + d.y - p.kh / 2, p.h) / p.up_s;
+      const int64_t ix = clamp_index(ox * p.sstride + d.z - p.kw / 2, p.w) / p.up_s;
+      const int64_t c0 = int64_t{g} * V;
+      float v[V];
+      load_v(x + ((fs * hs + iy) * ws + ix) * p.cin + c0, v);
+      if (p.scale) {
+#pragma unroll
+        for (int i = 0; i < V; ++i) v[i] = v[i] * p.scale[c0 + i] + p.shift[c0 + i];
+      }
+      if (p.silu) {
+#pragma unroll
+        for (int i = 0; i < V; ++i) v[i] = v[i] / (1.0f + __expf(-v[i]));
+      }
+      store_v(dst + tap * p.cin + c0, v);
+      tap += step_tap, g += step_g;
+      if (g >= groups) g -= groups, ++tap;
+    }
+    for (int64_t col = k + lane; col < p.ldk; col += 32) dst[col] = __float2half_rn(0.0f);
   }
 }
 
@@ -138,7 +178,15 @@ void im2col(const Im2colParams& p, void* stream) {
 }
 
 void im2col_replicate(const Im2colReplicateParams& p, void* stream) {
-  im2col_replicate_kernel<<<blocks_for(p.rows * p.ldk, 256), 256, 0, as_stream(stream)>>>(p);
+  if (p.rows <= 0) return;
+  if (p.kt * p.kh * p.kw > 64) throw Error("im2col_replicate: kernels of more than 64 taps are not supported");
+  if (p.up_t < 1 || p.up_s < 1 || p.h % p.up_s || p.w % p.up_s) throw Error("im2col_replicate: bad upsample factors");
+  const int64_t blocks = std::min<int64_t>((p.rows + kIm2colWarps - 1) / kIm2colWarps, int64_t{1} << 20);
+  const bool vec = p.cin % 8 == 0 && p.ldk % 8 == 0;
+  if (vec)
+    im2col_replicate_kernel<8><<<static_cast<unsigned>(blocks), kIm2colWarps * 32, 0, as_stream(stream)>>>(p);
+  else
+    im2col_replicate_kernel<1><<<static_cast<unsigned>(blocks), kIm2colWarps * 32, 0, as_stream(stream)>>>(p);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -30,17 +30,26 @@ struct Im2colParams {
 };
 void im2col(const Im2colParams& p, void* stream = nullptr);
 
-// HunyuanVideo's CausalConv3d: rows [row0, row0 + rows) of the im2col matrix of a (kt x kh x kw) conv over x
-// [t, h, w, cin] f32: row (j, oy, ox) holds, per tap (dt, di, dj), the cin channels of frame
-// max(0, j*tstride + dt - (kt-1)) at (clamp(oy*sstride + di - kh/2), clamp(ox*sstride + dj - kw/2))
-// (F.pad replicate), as bf16 in out [rows, ldk]; columns K .. ldk-1 are zeroed.
+// HunyuanVideo's CausalConv3d in fp16 (as the official runs it): rows [row0, row0 + rows) of the im2col matrix
+// of a (kt x kh x kw) conv over a logical input [t, h, w, cin]: row (j, oy, ox) holds, per tap
+// (dt, di, dj), the cin channels of frame max(0, j*tstride + dt - (kt-1)) at
+// (clamp(oy*sstride + di - kh/2), clamp(ox*sstride + dj - kw/2)) (F.pad replicate), in out [rows, ldk];
+// columns K .. ldk-1 are zeroed. Two fusions spare a pass (and a buffer) each:
+// - pre-activation: v * scale[ci] + shift[ci], then SiLU when `silu` (a GroupNorm folded into
+//   per-channel coefficients; replicate padding commutes with it);
+// - UpsampleCausal3D (nearest) of the stored clip x [1 + (t-1)/up_t, h/up_s, w/up_s, cin]: logical
+//   frame f reads stored frame (f == 0 ? 0 : 1 + (f-1)/up_t), pixel (y/up_s, x/up_s).
 struct Im2colReplicateParams {
-  const float* x = nullptr;
-  int64_t t = 0, h = 0, w = 0, cin = 0;
+  const void* x = nullptr;  // fp16, the stored clip
+  int64_t t = 0, h = 0, w = 0, cin = 0;  // the logical input (after the upsample)
+  int up_t = 1, up_s = 1;
+  const float* scale = nullptr;  // [cin] f32 (device) or null: no pre-activation
+  const float* shift = nullptr;  // [cin] f32 (device), with scale
+  bool silu = false;
   int kt = 1, kh = 1, kw = 1, tstride = 1, sstride = 1;
   int64_t ho = 0, wo = 0;
   int64_t row0 = 0, rows = 0;
-  void* out = nullptr;  // bf16 [rows, ldk]
+  void* out = nullptr;  // fp16 [rows, ldk]
   int64_t ldk = 0;
 };
 void im2col_replicate(const Im2colReplicateParams& p, void* stream = nullptr);

@@ -4,6 +4,7 @@
 // were grouped by family (same shuffle order, same grid caps), so results stay bit-identical.
 // Included by .cu files only.
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -93,13 +94,15 @@ __device__ __forceinline__ float sum_squares8(const uint4& v) {
   return s;
 }
 
-// A computed f32 value in the output's type (bf16 round to nearest even).
+// A computed f32 value in the output's type (bf16 / fp16 round to nearest even).
 template <typename O>
 __device__ O to_out(float v);
 template <>
 __device__ __nv_bfloat16 to_out<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 template <>
 __device__ float to_out<float>(float v) { return v; }
+template <>
+__device__ __half to_out<__half>(float v) { return __float2half_rn(v); }
 
 }  // namespace
 }  // namespace jenga::cuda

@@ -1,4 +1,5 @@
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -11,9 +12,10 @@
 namespace jenga::cuda {
 namespace {
 
+template <typename Out>
 __global__ void layer_norm_modulate_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                            const float* __restrict__ b, const float* __restrict__ shift,
-                                           const float* __restrict__ scale, __nv_bfloat16* __restrict__ y, int64_t dim,
+                                           const float* __restrict__ scale, Out* __restrict__ y, int64_t dim,
                                            float eps, RowModulation alt) {
   if (alt_row(alt.mask, alt.rows, blockIdx.x)) {
     if (shift) shift += alt.offset;
@@ -29,13 +31,13 @@ __global__ void layer_norm_modulate_kernel(const float* __restrict__ x, const fl
     v += d * d;
   }
   const float rstd = rsqrtf(block_sum(v) / static_cast<float>(dim) + eps);
-  __nv_bfloat16* yr = y + blockIdx.x * dim;
+  Out* yr = y + blockIdx.x * dim;
   for (int64_t i = threadIdx.x; i < dim; i += kThreads) {
     float t = (xr[i] - mean) * rstd;
     if (w) t = t * w[i] + b[i];
     if (scale) t = t * (1.0f + scale[i]);
     if (shift) t += shift[i];
-    yr[i] = __float2bfloat16_rn(t);
+    yr[i] = to_out<Out>(t);
   }
 }
 
@@ -186,54 +188,58 @@ __global__ void l2_normalize_scale_kernel(const float* x, const float* gamma, O*
   }
 }
 
-constexpr int kMaxGroups = 64;
-
-// Per-group sum and sum of squares, accumulated per block in shared memory, then once per
-// block into the global doubles. When the grid stride is a multiple of c, every element a
-// thread visits has the same channel: it sums in registers and adds once.
-__global__ void group_stats_kernel(const float* x, int64_t n, int64_t c, int64_t groups, double* stats) {
-  __shared__ double s[2 * kMaxGroups];
-  for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x) s[i] = 0.0;
+// Per-channel sum and sum of squares of x [n, c] fp16 in double: block partials in shared memory,
+// then once per block into sums [2c]. The host makes the grid stride (in vectors of V channels) a
+// multiple of c / V, so each thread always sees the same V channels and sums them in registers.
+template <int V>
+__global__ void channel_sums_kernel(const __half* x, int64_t n, int64_t c, double* sums) {
+  extern __shared__ double s[];
+  for (int64_t i = threadIdx.x; i < 2 * c; i += blockDim.x) s[i] = 0.0;
   __syncthreads();
-  const int64_t cg = c / groups, total = n * c, stride = int64_t{gridDim.x} * blockDim.x;
+  const int64_t cv = c / V, vecs = n * cv, stride = int64_t{gridDim.x} * blockDim.x;
   const int64_t first = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (stride % c == 0) {
-    double sum = 0.0, sq = 0.0;
-    for (int64_t e = first; e < total; e += stride) {
-      const double v = x[e];
-      sum += v, sq += v * v;
+  double sum[V] = {}, sq[V] = {};
+  for (int64_t e = first; e < vecs; e += stride) {
+    float v[V];
+    if constexpr (V == 8) {
+      const uint4 u = reinterpret_cast<const uint4*>(x)[e];
+      const __half2* h = reinterpret_cast<const __half2*>(&u);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const float2 f = __half22float2(h[i]);
+        v[2 * i] = f.x, v[2 * i + 1] = f.y;
+      }
+    } else {
+      v[0] = __half2float(x[e]);
     }
-    const int64_t g = (first % c) / cg;
-    atomicAdd(&s[2 * g], sum);
-    atomicAdd(&s[2 * g + 1], sq);
-  } else {
-    for (int64_t e = first; e < total; e += stride) {
-      const int64_t g = (e % c) / cg;
-      const double v = x[e];
-      atomicAdd(&s[2 * g], v);
-      atomicAdd(&s[2 * g + 1], v * v);
+#pragma unroll
+    for (int i = 0; i < V; ++i) sum[i] += v[i], sq[i] += double(v[i]) * v[i];
+  }
+  if (first < vecs) {
+    const int64_t c0 = (first % cv) * V;
+#pragma unroll
+    for (int i = 0; i < V; ++i) {
+      atomicAdd(&s[2 * (c0 + i)], sum[i]);
+      atomicAdd(&s[2 * (c0 + i) + 1], sq[i]);
     }
   }
   __syncthreads();
-  for (int i = threadIdx.x; i < 2 * groups; i += blockDim.x) atomicAdd(&stats[i], s[i]);
+  for (int64_t i = threadIdx.x; i < 2 * c; i += blockDim.x) atomicAdd(&sums[i], s[i]);
 }
 
-__global__ void group_apply_kernel(const float* x, float* y, int64_t n, int64_t c, int64_t groups,
-                                      const float* weight, const float* bias, float eps, bool silu,
-                                      const double* stats) {
-  const int64_t cg = c / groups, total = n * c;
+__global__ void group_coeffs_kernel(const double* sums, int64_t n, int64_t c, int64_t groups, const float* weight,
+                                    const float* bias, float eps, float* scale, float* shift) {
+  const int64_t ch = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (ch >= c) return;
+  const int64_t cg = c / groups, g0 = ch / cg * cg;
+  double sum = 0.0, sq = 0.0;
+  for (int64_t i = g0; i < g0 + cg; ++i) sum += sums[2 * i], sq += sums[2 * i + 1];
   const double count = static_cast<double>(n) * cg;
-  for (int64_t e = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; e < total; e += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t ch = e % c, g = ch / cg;
-    const double mean = stats[2 * g] / count;
-    const double var = fmax(0.0, stats[2 * g + 1] / count - mean * mean);
-    const double inv = rsqrt(var + static_cast<double>(eps));
-    const float sc = static_cast<float>(inv * weight[ch]);
-    const float sh = static_cast<float>(bias[ch] - mean * inv * weight[ch]);
-    float v = x[e] * sc + sh;
-    if (silu) v = v / (1.0f + __expf(-v));
-    y[e] = v;
-  }
+  const double mean = sum / count;
+  const double var = fmax(0.0, sq / count - mean * mean);
+  const double inv = 1.0 / sqrt(var + static_cast<double>(eps));
+  scale[ch] = static_cast<float>(inv * weight[ch]);
+  shift[ch] = static_cast<float>(bias[ch] - mean * inv * weight[ch]);
 }
 
 // The row-in-registers LayerNorm, when the shapes and pointers allow it; false otherwise.
@@ -266,8 +272,23 @@ void layer_norm_modulate(const float* x, const float* w, const float* b, const f
   if (rows == 0) return;
   // The vector kernel only writes x when it adds a residual.
   if (launch_ln_vec(const_cast<float*>(x), nullptr, nullptr, w, b, shift, scale, y, rows, dim, eps, stream, alt)) return;
-  layer_norm_modulate_kernel<<<static_cast<unsigned>(rows), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+  layer_norm_modulate_kernel<__nv_bfloat16><<<static_cast<unsigned>(rows), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       x, w, b, shift, scale, static_cast<__nv_bfloat16*>(y), dim, eps, alt);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void layer_norm_f32(const float* x, const float* w, const float* b, void* y, bool y_f16, int64_t rows, int64_t dim,
+                    float eps, void* stream) {
+  if (rows == 0) return;
+  const unsigned g = static_cast<unsigned>(rows);
+  if (y_f16)
+    layer_norm_modulate_kernel<__half><<<g, kThreads, 0, as_stream(stream)>>>(x, w, b, nullptr, nullptr,
+                                                                             static_cast<__half*>(y), dim, eps,
+                                                                             RowModulation{});
+  else
+    layer_norm_modulate_kernel<float><<<g, kThreads, 0, as_stream(stream)>>>(x, w, b, nullptr, nullptr,
+                                                                            static_cast<float*>(y), dim, eps,
+                                                                            RowModulation{});
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -307,6 +328,13 @@ void rms_norm_f32(const float* x, const float* w, void* y, bool y_f32, int64_t r
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
+void rms_norm_f32_to_f16(const float* x, const float* w, void* y, int64_t rows, int64_t dim, float eps, void* stream) {
+  if (rows == 0) return;
+  rms_norm_f32_kernel<__half><<<static_cast<unsigned>(rows), kThreads, 0, as_stream(stream)>>>(
+      x, w, static_cast<__half*>(y), dim, eps);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
 void l2_normalize_scale(const float* x, const float* gamma, void* y, bool y_f32, int64_t pixels, int64_t c, bool silu,
                         void* stream) {
   if (pixels <= 0) return;
@@ -319,15 +347,29 @@ void l2_normalize_scale(const float* x, const float* gamma, void* y, bool y_f32,
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-void group_norm(const float* x, float* y, int64_t n, int64_t c, int64_t groups, const float* weight,
-                const float* bias, float eps, bool silu, double* stats, void* stream) {
-  if (groups < 1 || groups > kMaxGroups || c % groups != 0) throw Error("group_norm: unsupported group count");
-  JENGA_CUDA_CHECK(cudaMemsetAsync(stats, 0, sizeof(double) * 2 * groups, as_stream(stream)));
-  group_stats_kernel<<<std::min(blocks_for(n * c, 256), 1024u), 256, 0, as_stream(stream)>>>(x, n, c, groups,
-                                                                                                  stats);
+void group_norm_coeffs(const void* x, int64_t n, int64_t c, int64_t groups, const float* weight, const float* bias,
+                       float eps, double* sums, float* scale, float* shift, void* stream) {
+  if (groups < 1 || c % groups != 0) throw Error("group_norm_coeffs: channels not divisible by the groups");
+  if (2 * c * sizeof(double) > 48 * 1024) throw Error("group_norm_coeffs: more than 3072 channels");
+  const auto st = as_stream(stream);
+  JENGA_CUDA_CHECK(cudaMemsetAsync(sums, 0, sizeof(double) * 2 * c, st));
+  const size_t smem = sizeof(double) * 2 * c;
+  // Threads in the grid: a multiple of the vectors per pixel (c / V), so channels stay fixed per thread.
+  const bool vec = c % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  const int64_t cv = vec ? c / 8 : c;
+  const int64_t vecs = n * cv;
+  int64_t threads = 256;
+  if (threads % cv != 0) threads = cv <= 1024 ? cv : 0;  // one pixel per block-stride step
+  if (threads == 0) throw Error("group_norm_coeffs: more than 1024 channel vectors");
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>((vecs + threads - 1) / threads, 1024));
+  if (vec)
+    channel_sums_kernel<8><<<static_cast<unsigned>(blocks), static_cast<unsigned>(threads), smem, st>>>(
+        static_cast<const __half*>(x), n, c, sums);
+  else
+    channel_sums_kernel<1><<<static_cast<unsigned>(blocks), static_cast<unsigned>(threads), smem, st>>>(
+        static_cast<const __half*>(x), n, c, sums);
   JENGA_CUDA_CHECK(cudaGetLastError());
-  group_apply_kernel<<<blocks_for(n * c, 256), 256, 0, as_stream(stream)>>>(x, y, n, c, groups, weight, bias, eps,
-                                                                              silu, stats);
+  group_coeffs_kernel<<<blocks_for(c, 256), 256, 0, st>>>(sums, n, c, groups, weight, bias, eps, scale, shift);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

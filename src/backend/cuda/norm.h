@@ -33,6 +33,13 @@ void rms_norm(const void* x, int64_t x_stride, const float* w, void* y, int64_t 
 // or f32 when y_f32 (umT5's final norm, whose output leaves the encoder; the Llama encoder).
 void rms_norm_f32(const float* x, const float* w, void* y, bool y_f32, int64_t rows, int64_t dim, float eps,
                   void* stream = nullptr);
+// The same with an fp16 y: the Llama encoder's fp16 GEMM inputs from its f32 residual stream.
+void rms_norm_f32_to_f16(const float* x, const float* w, void* y, int64_t rows, int64_t dim, float eps,
+                         void* stream = nullptr);
+// y = LN(x) * w + b over f32 rows (f32 statistics; layer_norm_modulate's kernel) with an fp16
+// (y_f16) or f32 y: CLIP's LayerNorms on its f32 residual stream. w, b: [dim] f32.
+void layer_norm_f32(const float* x, const float* w, const float* b, void* y, bool y_f16, int64_t rows, int64_t dim,
+                    float eps, void* stream = nullptr);
 
 // The Wan VAE's RMS_norm (its official name; F.normalize, not a mean of squares):
 // y = x / max(||x||_2, 1e-12) * sqrt(c) * gamma, then SiLU when asked.
@@ -40,10 +47,11 @@ void rms_norm_f32(const float* x, const float* w, void* y, bool y_f32, int64_t r
 void l2_normalize_scale(const float* x, const float* gamma, void* y, bool y_f32, int64_t pixels, int64_t c, bool silu,
                         void* stream = nullptr);
 
-// torch GroupNorm (HunyuanVideo's VAE) over all n pixels of x [n, c] (statistics in double),
-// then y = x_hat * w + b, then SiLU when `silu`. stats: device scratch of 2 * groups doubles.
-// y may alias x.
-void group_norm(const float* x, float* y, int64_t n, int64_t c, int64_t groups, const float* weight,
-                const float* bias, float eps, bool silu, double* stats, void* stream = nullptr);
+// torch GroupNorm (HunyuanVideo's VAE) over all n pixels of x [n, c] fp16, folded into per-channel
+// coefficients for the consumer (im2col_replicate's pre-activation): y = x * scale[ch] + shift[ch]
+// with scale = w * rstd(group), shift = b - mean(group) * scale; statistics in double.
+// sums: device scratch of 2 * c doubles; scale, shift: [c] f32 (device).
+void group_norm_coeffs(const void* x, int64_t n, int64_t c, int64_t groups, const float* weight, const float* bias,
+                       float eps, double* sums, float* scale, float* shift, void* stream = nullptr);
 
 }  // namespace jenga::cuda

@@ -1,7 +1,7 @@
 #pragma once
 // Layout changes of video tensors between a VAE's planar latents / frames and its channels-last
-// clips: a latent frame de-normalised into channels-last, decoded frames into the planar video,
-// and the causal nearest upsample (first frame spatially only). Plain C++ header: device
+// clips: a latent frame de-normalised into channels-last and decoded frames into the planar video
+// (HunyuanVideo's causal upsample is read in place by im2col_replicate). Plain C++ header: device
 // pointers, streams as void*.
 #include <cstdint>
 
@@ -17,10 +17,5 @@ void denormalize_latent_frame(const float* z, int64_t c, int64_t T, int64_t t, i
 // src: [t, hw, c] f32; dst: [c, F, hw] f32, frames [first, first + t).
 void frames_to_planar(const float* src, int64_t t, int64_t hw, int64_t c, float* dst, int64_t F, int64_t first,
                       bool clamp, void* stream = nullptr);
-
-// HunyuanVideo's UpsampleCausal3D (nearest): x [t, h, w, c] -> y [1 + tf (t - 1), sf h, sf w, c];
-// output frame 0 reads frame 0, output frame f > 0 reads frame 1 + (f - 1) / tf.
-void upsample_nearest_causal(const float* x, float* y, int64_t t, int64_t h, int64_t w, int64_t c, int tf, int sf,
-                             void* stream = nullptr);
 
 }  // namespace jenga::cuda

@@ -6,6 +6,7 @@
 #include "backend/denoise_backend.h"
 #include "core/error.h"
 #include "core/temp_paths.h"
+#include "dist/ulysses.h"
 #include "models/hunyuan/clip_text_encoder.h"
 #include "models/hunyuan/clip_tokenizer.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
@@ -84,7 +85,6 @@ class HunyuanCpuDenoiser final : public Denoiser {
       : dit_(d), info_(hunyuan_denoiser_info(d.config, release)), token_replace_(release == Release::I2V) {}
   const DenoiserInfo& info() const override { return info_; }
   std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) override {
-    if (comm) fail("HunyuanVideo DiT (CPU): sequence parallel is not supported yet; run one process");
     return make_cpu_denoise_backend(*this, comm);
   }
   void set_conditioning(int slot, const Conditioning& c) override {
@@ -96,12 +96,17 @@ class HunyuanCpuDenoiser final : public Denoiser {
       fail("HunyuanVideo DiT: the pooled text vector must have {} values; got {}", cfg.text_dim_2, c.pooled.numel());
     cond_.at(static_cast<size_t>(slot)) = c;
   }
-  void prepare(const std::array<int64_t, 3>& latent, std::span<const int64_t>, dist::Communicator*) override {
+  // The CPU forward takes the token order and communicator through its hooks each call.
+  void prepare(const std::array<int64_t, 3>& latent, std::span<const int64_t>, dist::Communicator* comm) override {
     const auto& p = info_.geometry.patch;
     tokens_ = (latent[0] / p[0]) * (latent[1] / p[1]) * (latent[2] / p[2]);
+    comm_ = comm;
   }
-  int64_t local_tokens() const override { return tokens_; }
-  int64_t local_heads() const override { return info_.heads; }
+  // Under sequence parallel: this rank's image tokens (the text tokens are on every rank).
+  int64_t local_tokens() const override {
+    return comm_ ? dist::Ulysses::token_split(tokens_, comm_->size()).count[static_cast<size_t>(comm_->rank())] : tokens_;
+  }
+  int64_t local_heads() const override { return comm_ ? info_.heads / comm_->size() : info_.heads; }
   std::vector<float> step_cache_indicator(double t, bool) override {
     return timestep_embedder_cpu(dit_.weights.time0, dit_.weights.time2, static_cast<float>(t), dit_.config.freq_dim);
   }
@@ -123,17 +128,19 @@ class HunyuanCpuDenoiser final : public Denoiser {
   DenoiserInfo info_;
   std::array<Conditioning, 2> cond_;
   int64_t tokens_ = 0;
+  dist::Communicator* comm_ = nullptr;
   bool token_replace_ = false;  // HunyuanVideo-I2V: frame-0 tokens modulated as at t = 0
 };
 
-// CLIP-L's pooled vector of the stripped prompt (77 tokens), as both official text paths take it.
+// CLIP-L's pooled vector of the stripped prompt (77 tokens), as both official text paths take it;
+// on the GPU when `gpu` is given.
 Tensor clip_pooled(const ClipTokenizer& tok, const ClipTextEncoder& clip, const std::string& prompt,
-                   const std::string& tokenizer_path) {
+                   const std::string& tokenizer_path, HunyuanCudaParts::Clip* gpu = nullptr) {
   const TokenizedText ct = tok.encode(python_strip(prompt), kClipMaxLength);
   for (int64_t id : ct.ids)
     if (id < 0 || id >= clip.config().vocab)
       fail("{}: token id {} is outside CLIP's vocabulary of {}", tokenizer_path, id, clip.config().vocab);
-  return clip.encode(ct.ids, ct.mask).pooled;
+  return gpu ? gpu->pooled(ct.ids, ct.mask) : clip.encode(ct.ids, ct.mask).pooled;
 }
 
 // The official T2V text path: LLM over the video template (351 tokens, hidden_states[-3], the
@@ -141,7 +148,7 @@ Tensor clip_pooled(const ClipTokenizer& tok, const ClipTextEncoder& clip, const 
 // of the stripped prompt (77 tokens).
 class HunyuanTextEncoder final : public TextEncoder {
  public:
-  // cuda: the LLM runs on the GPU (uploaded here, freed with the encoder); CLIP-L stays on the CPU.
+  // cuda: the LLM and CLIP-L run on the GPU (uploaded here, freed with the encoder).
   HunyuanTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg, const HunyuanCudaParts* cuda)
       : tok_(LlamaTokenizer::open(p.tokenizer)),
         llm_(LlamaTextEncoder::open(p.text_encoder)),
@@ -154,6 +161,7 @@ class HunyuanTextEncoder final : public TextEncoder {
       fail("{}: CLIP width {} does not match the DiT's text_states_dim_2 {}", p.text_encoder_2, clip_.config().hidden,
            cfg.text_dim_2);
     if (cuda && cuda->llm) llm_gpu_ = cuda->llm(llm_);
+    if (cuda && cuda->clip) clip_gpu_ = cuda->clip(clip_);
   }
   Conditioning encode(const std::string& prompt) override {
     const PromptTemplate& t = video_template();
@@ -169,7 +177,7 @@ class HunyuanTextEncoder final : public TextEncoder {
     int64_t valid = 0;
     for (int64_t i = t.crop_start; i < L; ++i) valid += tt.mask[static_cast<size_t>(i)] != 0;
     c.valid = valid;
-    c.pooled = clip_pooled(tok2_, clip_, prompt, paths_.tokenizer_2);
+    c.pooled = clip_pooled(tok2_, clip_, prompt, paths_.tokenizer_2, clip_gpu_.get());
     return c;
   }
 
@@ -180,6 +188,7 @@ class HunyuanTextEncoder final : public TextEncoder {
   ClipTextEncoder clip_;
   HunyuanPaths paths_;
   std::unique_ptr<HunyuanCudaParts::Llm> llm_gpu_;  // declared last: freed first
+  std::unique_ptr<HunyuanCudaParts::Clip> clip_gpu_;
 };
 
 // The official I2V text path (TextEncoder.encode in i2v_mode on LlavaForConditionalGeneration):
@@ -276,7 +285,10 @@ class HunyuanVaeModel final : public Vae {
     if (on_frame) on_frame(x.dim(1), x.dim(1));
     return out;
   }
-  Tensor encode(const Tensor& frames) override { return hunyuan_vae_encode(vae_, frames, true); }
+  // I2V's first frame: on the GPU with CUDA parts (the encoder uploaded for this call only).
+  Tensor encode(const Tensor& frames) override {
+    return cuda_ && cuda_->vae_encode ? cuda_->vae_encode(vae_, frames) : hunyuan_vae_encode(vae_, frames, true);
+  }
 
  private:
   HunyuanVae vae_;

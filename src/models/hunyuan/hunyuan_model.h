@@ -43,16 +43,18 @@ std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload
 // The same over random bf16 weights drawn on the GPU (HunyuanDitCuda::random): `jenga bench
 // denoise` times whole loops at full size without a checkpoint on disk.
 std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed,
-                                                    Release release = Release::T2V);
+                                                    Release release = Release::T2V, bool offload = false);
 #endif
 
 class LlamaTextEncoder;
+class ClipTextEncoder;
 struct HunyuanVae;
 
 // What a CUDA build adds (made in jenga_cuda, models/hunyuan/hunyuan_model_cuda.cpp, handed in by
 // the registry, so this library never calls into the CUDA one): the DiT on the GPU
-// (hunyuan_dit_cuda.*), the LLM text encoder on the GPU (llama_text_encoder_cuda.*; CLIP-L stays
-// on the CPU), the VAE decoder on the GPU with the official tiling (hunyuan_vae_cuda.*), and the
+// (hunyuan_dit_cuda.*), the text encoders on the GPU (llama_text_encoder_cuda.*,
+// clip_text_encoder_cuda.*; fp16 operands), the VAE decoder on the GPU with the official tiling
+// (hunyuan_vae_cuda.*), and the
 // allocator/device queries for the sidecar. Null parts: the CPU.
 struct HunyuanCudaParts {
   std::unique_ptr<Denoiser> (*denoiser)(const HunyuanDit& dit, bool offload, Release release) = nullptr;
@@ -66,8 +68,16 @@ struct HunyuanCudaParts {
                                      std::span<const int64_t> mask) = 0;
   };
   std::unique_ptr<Llm> (*llm)(const LlamaTextEncoder& encoder) = nullptr;
+  // CLIP-L on the GPU: ClipTextEncoder::encode(...).pooled; the host encoder must outlive it.
+  struct Clip {
+    virtual ~Clip() = default;
+    virtual Tensor pooled(std::span<const int64_t> ids, std::span<const int64_t> mask) = 0;
+  };
+  std::unique_ptr<Clip> (*clip)(const ClipTextEncoder& encoder) = nullptr;
   // hunyuan_vae_decode's contract (latents as the denoiser sees them, official tiling, clamped).
   Tensor (*vae_decode)(const HunyuanVae& vae, const Tensor& latents) = nullptr;
+  // hunyuan_vae_encode's contract (frames [3, F, H, W] in [-1, 1] -> scaled latents, official tiling).
+  Tensor (*vae_encode)(const HunyuanVae& vae, const Tensor& frames) = nullptr;
   double (*take_peak_memory_gib)() = nullptr;
   std::string (*gpu_name)() = nullptr;
 };

@@ -1,5 +1,5 @@
 // HunyuanVideo's CUDA parts of the model interface (jenga_cuda): the DiT as a device Denoiser
-// over HunyuanDitCuda, the LLM text encoder and the VAE decoder on the GPU. The registry hands
+// over HunyuanDitCuda, the LLM and CLIP-L text encoders and the VAE decoder on the GPU. The registry hands
 // them to open_hunyuan_model.
 #include <array>
 #include <optional>
@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_dit_cuda.h"
 #include "models/hunyuan/hunyuan_model.h"
+#include "models/hunyuan/clip_text_encoder_cuda.h"
 #include "models/hunyuan/hunyuan_vae_cuda.h"
 #include "models/hunyuan/llama_text_encoder_cuda.h"
 
@@ -29,7 +30,6 @@ class HunyuanCudaDenoiser final : public Denoiser {
       : cfg_(c), info_(hunyuan_denoiser_info(c, release)), dit_(std::move(dit)), token_replace_(release == Release::I2V) {}
   const DenoiserInfo& info() const override { return info_; }
   std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) override {
-    if (comm) fail("HunyuanVideo DiT (CUDA): sequence parallel is not supported yet; run one process");
     return make_cuda_denoise_backend(*this, comm);
   }
   // Uploads the text states (bf16, zero rows up to the text length), their valid-row mean and
@@ -56,14 +56,13 @@ class HunyuanCudaDenoiser final : public Denoiser {
                                                               c.valid_rows(), c.pooled.data_as<float>(), text_len_);
   }
   void prepare(const std::array<int64_t, 3>& latent, std::span<const int64_t> order, dist::Communicator* comm) override {
-    if (comm) fail("HunyuanVideo DiT (CUDA): sequence parallel is not supported yet; run one process");
     if (token_replace_ && !text_[0])
       fail("HunyuanVideo-I2V DiT (CUDA): prepare() before set_conditioning(); the text rows size the sequence");
     const auto& p = cfg_.patch;
-    dit_->prepare(latent[0] / p[0], latent[1] / p[1], latent[2] / p[2], text_len_, order, token_replace_);
+    dit_->prepare(latent[0] / p[0], latent[1] / p[1], latent[2] / p[2], text_len_, order, token_replace_, comm);
   }
-  int64_t local_tokens() const override { return dit_->image_tokens(); }
-  int64_t local_heads() const override { return cfg_.heads; }
+  int64_t local_tokens() const override { return dit_->local_tokens(); }
+  int64_t local_heads() const override { return dit_->local_heads(); }
   std::vector<float> step_cache_indicator(double t, bool) override { return dit_->time_embedding(t); }
   void forward_device(const float* x, const float* t, int slot, float guidance, float* out, void* stream,
                       const CudaDitHooks& hooks) override {
@@ -102,6 +101,14 @@ struct LlmGpu final : HunyuanCudaParts::Llm {
   std::unique_ptr<LlamaTextEncoderCuda> enc;
 };
 
+struct ClipGpu final : HunyuanCudaParts::Clip {
+  explicit ClipGpu(const ClipTextEncoder& e) : enc(ClipTextEncoderCuda::upload(e)) {}
+  Tensor pooled(std::span<const int64_t> ids, std::span<const int64_t> mask) override {
+    return enc->encode(ids, mask).pooled;
+  }
+  std::unique_ptr<ClipTextEncoderCuda> enc;
+};
+
 }  // namespace
 
 std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload, Release release) {
@@ -114,8 +121,12 @@ HunyuanCudaParts cuda_parts() {
     return std::make_unique<HunyuanCudaDenoiser>(dit, offload, release);
   };
   p.llm = [](const LlamaTextEncoder& e) -> std::unique_ptr<HunyuanCudaParts::Llm> { return std::make_unique<LlmGpu>(e); };
+  p.clip = [](const ClipTextEncoder& e) -> std::unique_ptr<HunyuanCudaParts::Clip> { return std::make_unique<ClipGpu>(e); };
   p.vae_decode = [](const HunyuanVae& vae, const Tensor& x) {
     return hunyuan_vae_decode_cuda(vae, x, /*tiling=*/true, /*clamp=*/true);
+  };
+  p.vae_encode = [](const HunyuanVae& vae, const Tensor& frames) {
+    return hunyuan_vae_encode_cuda(vae, frames, /*tiling=*/true);
   };
   p.take_peak_memory_gib = [] {
     const double g = static_cast<double>(cuda::memory_stats().peak) / (1ull << 30);
@@ -126,8 +137,9 @@ HunyuanCudaParts cuda_parts() {
   return p;
 }
 
-std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed, Release release) {
-  return std::make_unique<HunyuanCudaDenoiser>(config, HunyuanDitCuda::random(config, seed), release);
+std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed, Release release,
+                                                    bool offload) {
+  return std::make_unique<HunyuanCudaDenoiser>(config, HunyuanDitCuda::random(config, seed, offload), release);
 }
 
 }  // namespace jenga::hunyuan

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <future>
 
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -68,31 +69,46 @@ void blend(const HyClip& a, HyClip& b, int64_t extent, int axis) {
 using Source = std::function<HyClip(int64_t t0, int64_t t1, int64_t y0, int64_t h, int64_t x0, int64_t w)>;
 using TileFn = std::function<HyClip(const HyClip&)>;
 
-void copy_region(const HyClip& src, int64_t frames, int64_t rows, int64_t cols, HyClip& dst, int64_t t_off,
-                 int64_t y_off, int64_t x_off) {
+// Frames [src_t0, src_t0 + frames) of src's top-left rows x cols into dst at (t_off, y_off, x_off).
+void copy_region(const HyClip& src, int64_t src_t0, int64_t frames, int64_t rows, int64_t cols, HyClip& dst,
+                 int64_t t_off, int64_t y_off, int64_t x_off) {
   for (int64_t f = 0; f < frames; ++f)
     for (int64_t y = 0; y < rows; ++y)
-      std::memcpy(dst.at(t_off + f, y_off + y, x_off), src.at(f, y, 0), sizeof(float) * cols * src.c);
+      std::memcpy(dst.at(t_off + f, y_off + y, x_off), src.at(src_t0 + f, y, 0), sizeof(float) * cols * src.c);
 }
 
+// A sink of finished frames: frames [0, frames) of clip are output frames [first, first + frames).
+using FrameSink = std::function<void(const HyClip& clip, int64_t frames, int64_t first)>;
+
 // spatial_tiled_decode / spatial_tiled_encode over frames [t0, t1): tiles in raster order, each
-// blended in place with its (already blended) upper and left neighbours, then cropped.
+// blended in place with its (already blended) upper and left neighbours, then cropped; the first
+// `skip` output frames are left out (the temporal loop drops them anyway; this spares a copy).
 HyClip spatial_tiled(const Source& src, int64_t t0, int64_t t1, const HyAxisTiles& rows, const HyAxisTiles& cols,
-                     int64_t out_frames, const TileFn& fn, const Loop& l) {
+                     int64_t out_frames, const TileFn& fn, const Loop& l, int64_t skip) {
   HyClip out;
   std::vector<HyClip> prev_row, row;
+  // The next tile is computed (on another thread: the GPU's, or the CPU model) while this one is
+  // blended and copied here; tiles still run one at a time and in order.
+  const size_t nc = cols.start.size(), tiles = rows.start.size() * nc;
+  auto launch = [&](size_t k) {
+    const size_t i = k / nc, j = k % nc;
+    return std::async(std::launch::async,
+                      [&, i, j] { return fn(src(t0, t1, rows.start[i], rows.len[i], cols.start[j], cols.len[j])); });
+  };
+  std::future<HyClip> next = launch(0);
   int64_t oy = 0;
   for (size_t i = 0; i < rows.start.size(); ++i) {
     int64_t ox = 0;
     row.clear();
     for (size_t j = 0; j < cols.start.size(); ++j) {
       check_interrupt();  // Ctrl-C between tiles (a 720p tile decodes in well under a second on a GPU)
-      HyClip tile = fn(src(t0, t1, rows.start[i], rows.len[i], cols.start[j], cols.len[j]));
-      if (out.v.empty()) out = HyClip(out_frames, rows.total, cols.total, tile.c);
+      HyClip tile = next.get();
+      if (i * nc + j + 1 < tiles) next = launch(i * nc + j + 1);
+      if (out.v.empty()) out = HyClip(std::max<int64_t>(0, out_frames - skip), rows.total, cols.total, tile.c);
       JENGA_ASSERT(tile.t == out_frames && tile.h >= rows.kept[i] && tile.w >= cols.kept[j]);
       if (i > 0) blend(prev_row[j], tile, l.blend, 1);
       if (j > 0) blend(row[j - 1], tile, l.blend, 2);
-      copy_region(tile, tile.t, rows.kept[i], cols.kept[j], out, 0, oy, ox);
+      copy_region(tile, std::min(skip, tile.t), out.t, rows.kept[i], cols.kept[j], out, 0, oy, ox);
       ox += cols.kept[j];
       row.push_back(std::move(tile));
     }
@@ -106,33 +122,32 @@ HyClip spatial_tiled(const Source& src, int64_t t0, int64_t t1, const HyAxisTile
 // The whole official tiled path for a plan: temporal tiles (each possibly spatially tiled), or
 // spatial tiles, or one tile. `sink` gets each temporal tile's kept frames in order.
 void run_tiled(const HyTilePlan& p, const Source& src, const TileFn& fn, const Loop& spatial_loop,
-               const Loop& temporal_loop, const std::function<int64_t(int64_t)>& out_frames,
-               const std::function<void(const HyClip&, int64_t)>& sink) {
-  auto one = [&](int64_t t0, int64_t t1) {
-    if (p.spatial) return spatial_tiled(src, t0, t1, p.h, p.w, out_frames(t1 - t0), fn, spatial_loop);
-    return fn(src(t0, t1, 0, p.h.len[0], 0, p.w.len[0]));
+               const Loop& temporal_loop, const std::function<int64_t(int64_t)>& out_frames, const FrameSink& sink) {
+  // A temporal tile's output without its first `skip` frames.
+  auto one = [&](int64_t t0, int64_t t1, int64_t skip) {
+    if (p.spatial) return spatial_tiled(src, t0, t1, p.h, p.w, out_frames(t1 - t0), fn, spatial_loop, skip);
+    HyClip tile = fn(src(t0, t1, 0, p.h.len[0], 0, p.w.len[0]));
+    if (skip > 0) {
+      const int64_t fs = tile.h * tile.w * tile.c, drop = std::min(skip, tile.t);
+      tile.v.erase(tile.v.begin(), tile.v.begin() + drop * fs);
+      tile.t -= drop;
+    }
+    return tile;
   };
   if (!p.temporal) {
-    sink(one(0, p.t.len[0]), 0);
+    const HyClip all = one(0, p.t.len[0], 0);
+    sink(all, all.t, 0);
     return;
   }
   HyClip prev;
   int64_t first = 0;
   for (size_t i = 0; i < p.t.start.size(); ++i) {
-    HyClip tile = one(p.t.start[i], p.t.start[i] + p.t.len[i]);
-    if (i > 0) {  // drop the first decoded / encoded frame
-      const int64_t fs = tile.h * tile.w * tile.c;
-      tile.v.erase(tile.v.begin(), tile.v.begin() + std::min<int64_t>(fs, static_cast<int64_t>(tile.v.size())));
-      tile.t = std::max<int64_t>(0, tile.t - 1);
-      blend(prev, tile, temporal_loop.blend, 0);
-    }
+    // Tiles after the first drop their first decoded / encoded frame.
+    HyClip tile = one(p.t.start[i], p.t.start[i] + p.t.len[i], i > 0 ? 1 : 0);
+    if (i > 0) blend(prev, tile, temporal_loop.blend, 0);
     const int64_t keep = p.t.kept[i];
     JENGA_ASSERT(keep <= tile.t);
-    if (keep > 0) {
-      HyClip kept(keep, tile.h, tile.w, tile.c);
-      std::memcpy(kept.v.data(), tile.v.data(), sizeof(float) * kept.v.size());
-      sink(kept, first);
-    }
+    if (keep > 0) sink(tile, keep, first);
     first += keep;
     prev = std::move(tile);
   }
@@ -212,55 +227,70 @@ HyTilePlan hy_encode_plan(const HunyuanVae& vae, int64_t F, int64_t H, int64_t W
                    [&](int64_t n) { return hy_encoded_side(vae.encoder, n); });
 }
 
-void hunyuan_vae_decode_stream(const HunyuanVae& vae, const Tensor& latents, bool tiling,
-                               const std::function<void(const HyClip&, int64_t first)>& sink, const HyTileFn& tile) {
+namespace {
+
+void decode_tiles(const HunyuanVae& vae, const Tensor& latents, bool tiling, const FrameSink& sink,
+                  const HyTileFn& tile) {
   check_input(latents, vae.config.latent_channels, "decode", "latents [C, T, H, W]");
   const HyTilePlan p = hy_decode_plan(vae, latents.dim(1), latents.dim(2), latents.dim(3), tiling);
   run_tiled(p, tensor_source(latents, static_cast<float>(vae.config.scaling_factor)),
             tile ? tile : HyTileFn([&](const HyClip& z) { return hy_decode_tile(vae, z); }),
-            decode_spatial_loop(vae.config),
-            decode_temporal_loop(vae.config), [&](int64_t t) { return hy_decoded_frames(vae.decoder, t); }, sink);
+            decode_spatial_loop(vae.config), decode_temporal_loop(vae.config),
+            [&](int64_t t) { return hy_decoded_frames(vae.decoder, t); }, sink);
+}
+
+// Frames [0, frames) of a channels-last clip into a planar [C, F, H, W] tensor at frame `first`,
+// each value times `scale`, clamped to [-1, 1] when `clamp`.
+void to_planar(const HyClip& clip, int64_t frames, int64_t first, Tensor& out, float scale, bool clamp) {
+  const int64_t C = out.dim(0), F = out.dim(1), HW = out.dim(2) * out.dim(3);
+  JENGA_ASSERT(clip.c == C && clip.h * clip.w == HW && frames <= clip.t && first + frames <= F);
+  float* o = out.data_as<float>();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t f = 0; f < frames; ++f)
+    for (int64_t c = 0; c < C; ++c) {
+      float* dst = o + (c * F + first + f) * HW;
+      const float* src = clip.v.data() + f * HW * C + c;
+      for (int64_t i = 0; i < HW; ++i) {
+        const float v = src[i * C] * scale;
+        dst[i] = clamp ? std::clamp(v, -1.0f, 1.0f) : v;
+      }
+    }
+}
+
+}  // namespace
+
+void hunyuan_vae_decode_stream(const HunyuanVae& vae, const Tensor& latents, bool tiling,
+                               const std::function<void(const HyClip&, int64_t first)>& sink, const HyTileFn& tile) {
+  decode_tiles(vae, latents, tiling, [&](const HyClip& clip, int64_t frames, int64_t first) {
+    if (frames == clip.t) return sink(clip, first);
+    HyClip kept(frames, clip.h, clip.w, clip.c);
+    std::memcpy(kept.v.data(), clip.v.data(), sizeof(float) * kept.v.size());
+    sink(kept, first);
+  }, tile);
 }
 
 Tensor hunyuan_vae_decode(const HunyuanVae& vae, const Tensor& latents, bool tiling, bool clamp,
                           const HyTileFn& tile) {
   check_input(latents, vae.config.latent_channels, "decode", "latents [C, T, H, W]");
   const HyTilePlan p = hy_decode_plan(vae, latents.dim(1), latents.dim(2), latents.dim(3), tiling);
-  const int64_t C = vae.config.out_channels, F = p.t.total, H = p.h.total, W = p.w.total;
-  Tensor out = Tensor::empty(DType::F32, {C, F, H, W});
-  float* o = out.data_as<float>();
-  hunyuan_vae_decode_stream(vae, latents, tiling, [&](const HyClip& clip, int64_t first) {
-    JENGA_ASSERT(clip.c == C && clip.h == H && clip.w == W && first + clip.t <= F);
-    for (int64_t f = 0; f < clip.t; ++f)
-      for (int64_t c = 0; c < C; ++c) {
-        float* dst = o + (c * F + first + f) * H * W;
-        for (int64_t i = 0; i < H * W; ++i) {
-          const float v = clip.v[static_cast<size_t>((f * H * W + i) * C + c)];
-          dst[i] = clamp ? std::clamp(v, -1.0f, 1.0f) : v;
-        }
-      }
+  Tensor out = Tensor::empty(DType::F32, {vae.config.out_channels, p.t.total, p.h.total, p.w.total});
+  decode_tiles(vae, latents, tiling, [&](const HyClip& clip, int64_t frames, int64_t first) {
+    to_planar(clip, frames, first, out, 1.0f, clamp);
   }, tile);
   return out;
 }
 
-Tensor hunyuan_vae_encode(const HunyuanVae& vae, const Tensor& frames, bool tiling) {
+Tensor hunyuan_vae_encode(const HunyuanVae& vae, const Tensor& frames, bool tiling, const HyTileFn& tile) {
   if (!vae.has_encoder) fail("{}: this HunyuanVideo VAE file has no encoder.* weights (decoder only)", vae.source);
   check_input(frames, vae.config.in_channels, "encode", "frames [3, F, H, W] in [-1, 1]");
   const HyTilePlan p = hy_encode_plan(vae, frames.dim(1), frames.dim(2), frames.dim(3), tiling);
   const int64_t C = vae.config.latent_channels, T = p.t.total, H = p.h.total, W = p.w.total;
   Tensor out = Tensor::empty(DType::F32, {C, T, H, W});
-  float* o = out.data_as<float>();
   const float scale = static_cast<float>(vae.config.scaling_factor);
-  run_tiled(p, tensor_source(frames, 1.0f), [&](const HyClip& x) { return hy_encode_tile(vae, x); },
+  run_tiled(p, tensor_source(frames, 1.0f), tile ? tile : HyTileFn([&](const HyClip& x) { return hy_encode_tile(vae, x); }),
             encode_spatial_loop(vae.config), encode_temporal_loop(vae.config),
             [&](int64_t t) { return hy_encoded_frames(vae.encoder, t); },
-            [&](const HyClip& clip, int64_t first) {
-              JENGA_ASSERT(clip.c == C && clip.h == H && clip.w == W && first + clip.t <= T);
-              for (int64_t f = 0; f < clip.t; ++f)
-                for (int64_t c = 0; c < C; ++c)
-                  for (int64_t i = 0; i < H * W; ++i)
-                    o[(c * T + first + f) * H * W + i] = clip.v[static_cast<size_t>((f * H * W + i) * C + c)] * scale;
-            });
+            [&](const HyClip& clip, int64_t frames, int64_t first) { to_planar(clip, frames, first, out, scale, false); });
   return out;
 }
 

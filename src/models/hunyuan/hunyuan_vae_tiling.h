@@ -32,7 +32,8 @@ HyTilePlan hy_decode_plan(const HunyuanVae& vae, int64_t T, int64_t H, int64_t W
 HyTilePlan hy_encode_plan(const HunyuanVae& vae, int64_t F, int64_t H, int64_t W, bool tiling);
 
 // One tile through a decoder: unscaled latents [t, h, w, latent] -> frames [t', h', w', out]
-// (hy_decode_tile on the CPU; a GPU backend passes its own).
+// (hy_decode_tile on the CPU; a GPU backend passes its own), or through the encoder: frames ->
+// the unscaled posterior mean (hy_encode_tile).
 using HyTileFn = std::function<HyClip(const HyClip&)>;
 
 // latents: [latent_channels, T, H, W] f32 as the denoiser sees them (scaled by scaling_factor;
@@ -49,7 +50,7 @@ Tensor hunyuan_vae_decode(const HunyuanVae& vae, const Tensor& latents, bool til
 
 // frames: [in_channels, F, H, W] f32 in [-1, 1]. Returns the posterior mode (mean) scaled by
 // scaling_factor, [latent_channels, T, H', W'], as the denoiser sees latents (official I2V:
-// encode(x).latent_dist.mode() * scaling_factor).
-Tensor hunyuan_vae_encode(const HunyuanVae& vae, const Tensor& frames, bool tiling = true);
+// encode(x).latent_dist.mode() * scaling_factor). `tile`: as for decode.
+Tensor hunyuan_vae_encode(const HunyuanVae& vae, const Tensor& frames, bool tiling = true, const HyTileFn& tile = nullptr);
 
 }  // namespace jenga::hunyuan

@@ -14,6 +14,7 @@
 #include "backend/cuda/convert.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/event_profile.h"
 #include "backend/cuda/im2col.h"
 #include "backend/cuda/matmul.h"
 #include "backend/cuda/norm.h"
@@ -103,51 +104,9 @@ struct Slot {
   Act frames;     // capacity 2 frames
 };
 
-// JENGA_VAE_PROFILE=1: GPU time per kind of work (events around each launch group), printed
-// to stderr after each decode. Off by default: no events are recorded.
-struct Profile {
-  enum Kind { Im2col, ConvGemm, Norm, Attention, Copy, kKinds };
-  bool on = false;
-  std::vector<std::pair<Kind, std::pair<cudaEvent_t, cudaEvent_t>>> spans;
-  std::vector<cudaEvent_t> free_events;
-  cudaEvent_t event() {
-    if (free_events.empty()) {
-      cudaEvent_t e;
-      JENGA_CUDA_CHECK(cudaEventCreate(&e));
-      return e;
-    }
-    cudaEvent_t e = free_events.back();
-    free_events.pop_back();
-    return e;
-  }
-  template <typename F>
-  void run(Kind k, void* stream, F&& f) {
-    if (!on) return f();
-    cudaEvent_t a = event(), b = event();
-    JENGA_CUDA_CHECK(cudaEventRecord(a, cs(stream)));
-    f();
-    JENGA_CUDA_CHECK(cudaEventRecord(b, cs(stream)));
-    spans.push_back({k, {a, b}});
-  }
-  void report() {
-    if (!on) return;
-    JENGA_CUDA_CHECK(cudaDeviceSynchronize());
-    double ms[kKinds] = {};
-    for (auto& [k, e] : spans) {
-      float m = 0;
-      JENGA_CUDA_CHECK(cudaEventElapsedTime(&m, e.first, e.second));
-      ms[k] += m;
-      free_events.push_back(e.first), free_events.push_back(e.second);
-    }
-    spans.clear();
-    std::fprintf(stderr, "vae profile (ms): im2col %.1f, conv gemm %.1f, norm %.1f, attention %.1f, copies %.1f\n",
-                 ms[Im2col], ms[ConvGemm], ms[Norm], ms[Attention], ms[Copy]);
-  }
-  ~Profile() {
-    for (auto& [k, e] : spans) cudaEventDestroy(e.first), cudaEventDestroy(e.second);
-    for (auto e : free_events) cudaEventDestroy(e);
-  }
-};
+// JENGA_VAE_PROFILE=1: GPU time per kind of work (cuda::EventProfile), printed to stderr after
+// each decode. Off by default: no events are recorded.
+enum ProfileKind { kIm2col, kConvGemm, kNorm, kAttention, kCopy };
 
 // Two reusable "frame t done" events for decode's progress (none when n = 0).
 struct FrameEvents {
@@ -186,7 +145,7 @@ struct WanVaeCuda::Impl {
   size_t im2col_budget = size_t{512} << 20;
   std::vector<Slot> slots;
   void* stream = nullptr;
-  Profile prof;
+  cuda::EventProfile prof{{"im2col", "conv gemm", "norm", "attention", "copies"}};
 
   Act new_act(int64_t t, int64_t h, int64_t w, int64_t c, bool f32) {
     Act a;
@@ -231,7 +190,7 @@ struct WanVaeCuda::Impl {
                         in.n0 == 0 && pad_top == 0 && pad_left == 0;
     if (direct) {  // a 1x1x1 conv of frames in the operand type: the frames are the GEMM operand
       g.m = m, g.k = cv.cin, g.a = in.src1, g.lda = cv.cin, g.d = out;
-      prof.run(Profile::ConvGemm, stream, [&] { mm.run(g, stream); });
+      prof.run(kConvGemm, stream, [&] { mm.run(g, stream); });
       return;
     }
     // Row tiles of the im2col matrix within the budget; tiles start on multiples of 64 rows
@@ -248,15 +207,15 @@ struct WanVaeCuda::Impl {
       const int64_t rows = std::min(tile, m - r0);
       if (cv.ldk != cv.k) JENGA_CUDA_CHECK(cudaMemsetAsync(ws, 0, static_cast<size_t>(rows * cv.ldk) * es, cs(stream)));
       p.row0 = r0, p.rows = rows;
-      prof.run(Profile::Im2col, stream, [&] { cuda::im2col(p, stream); });
+      prof.run(kIm2col, stream, [&] { cuda::im2col(p, stream); });
       g.m = rows, g.k = cv.ldk, g.a = ws, g.lda = cv.ldk, g.d = out + r0 * cv.cout;
-      prof.run(Profile::ConvGemm, stream, [&] { mm.run(g, stream); });
+      prof.run(kConvGemm, stream, [&] { mm.run(g, stream); });
     }
   }
 
   void copy_frame(const void* src, void* dst, size_t bytes) {
     if (src != dst)
-      prof.run(Profile::Copy, stream,
+      prof.run(kCopy, stream,
                [&] { JENGA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cs(stream))); });
   }
 
@@ -311,7 +270,7 @@ struct WanVaeCuda::Impl {
 
   Act norm(const Act& x, const Tensor& gamma, bool silu) {
     Act y = new_act(x.t, x.h, x.w, x.c, f32);
-    prof.run(Profile::Norm, stream, [&] {
+    prof.run(kNorm, stream, [&] {
       cuda::l2_normalize_scale(x.f(), gamma.data_as<float>(), y.data(), f32, x.t * x.h * x.w, x.c, silu, stream);
     });
     return y;
@@ -412,7 +371,7 @@ struct WanVaeCuda::Impl {
       if (auto* r = std::get_if<DevRes>(&layer))
         h = res_block(*r, std::move(h));
       else if (auto* a = std::get_if<DevAttn>(&layer))
-        prof.run(Profile::Attention, stream, [&] { h = attn_block(*a, std::move(h)); });
+        prof.run(kAttention, stream, [&] { h = attn_block(*a, std::move(h)); });
       else
         h = resample(std::get<DevResample>(layer), h);
     }
@@ -508,7 +467,12 @@ void WanVaeCuda::decode(const float* latents, int64_t T, int64_t H, int64_t W, f
   if (on_frame) done.wait(T - 1), on_frame(T, T);
   JENGA_ASSERT(first == F);
   d.slots.clear();
-  d.prof.report();
+  if (d.prof.on) {
+    const auto t = d.prof.totals();
+    std::fprintf(stderr, "vae profile (ms): im2col %.1f, conv gemm %.1f, norm %.1f, attention %.1f, copies %.1f\n",
+                 t[kIm2col].second, t[kConvGemm].second, t[kNorm].second, t[kAttention].second, t[kCopy].second);
+    d.prof.reset();
+  }
 }
 
 Tensor vae_decode_cuda(const WanVae& vae, const Tensor& latents, bool clamp, VaePrecision precision,

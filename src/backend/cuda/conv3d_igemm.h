@@ -1,0 +1,46 @@
+#pragma once
+// HunyuanVideo's stride-1 3x3x3 CausalConv3d as an implicit GEMM on tensor cores (fp16 operands,
+// f32 accumulation), with no im2col matrix in memory. The input is first copied once into a
+// replicate-padded clip P [tp, h+2, w+2, cin] (two frames in front, one pixel around; the
+// GroupNorm + SiLU pre-activation and the causal nearest upsample are applied during that copy).
+// Then every output pixel of the padded grid, row r = (j*(h+2) + y)*(w+2) + x, reads tap (dt, di,
+// dj) at row r + (dt*(h+2) + di)*(w+2) + dj of P: a constant shift per tap, so a K-step of the GEMM
+// loads plain consecutive rows. Rows with y >= h or x >= w are computed and dropped (~2% extra).
+// Plain C++ header: device pointers, streams as void*.
+#include <cstdint>
+
+namespace jenga::cuda {
+
+// P frame f (of tp) = pre(logical frame max(0, j0 + f - 2)) of the stored clip x, padded by
+// replicating its border pixel; logical (t, h, w) as Im2colReplicateParams (up_t, up_s: the
+// causal nearest upsample read). cin % 8 == 0.
+struct CausalPadParams {
+  const void* x = nullptr;  // fp16 stored clip
+  int64_t t = 0, h = 0, w = 0, cin = 0;
+  int up_t = 1, up_s = 1;
+  const float* scale = nullptr;  // [cin] f32 or null
+  const float* shift = nullptr;
+  bool silu = false;
+  int64_t j0 = 0, tp = 0;  // first output frame of the chunk; padded frames to write
+  void* out = nullptr;     // fp16 [tp, h+2, w+2, cin]
+};
+void causal_pad(const CausalPadParams& p, void* stream = nullptr);
+
+// Rows of slack P needs past its tp frames (the last GEMM tile reads past the valid rows).
+int64_t conv3x3x3_slack_rows(int64_t w);
+
+// y[j0 + j] = conv(P) + bias (+ y's old value when `accumulate`), frames j < tout of the chunk.
+// Needs cin % 32 == 0; any cout. w: fp16 [cout, ldk], columns (dt, di, dj, ci), ldk % 8 == 0.
+struct Conv3x3x3Params {
+  const void* p = nullptr;  // fp16 [tout + 2, h+2, w+2, cin] + slack rows
+  int64_t tout = 0, h = 0, w = 0, cin = 0;
+  const void* weight = nullptr;
+  int64_t cout = 0, ldk = 0;
+  const float* bias = nullptr;  // f32 [cout]
+  void* y = nullptr;            // [tout, h, w, cout] at the chunk's first frame: fp16, or f32 with y_f32
+  bool y_f32 = false;
+  bool accumulate = false;
+};
+void conv3x3x3_igemm(const Conv3x3x3Params& p, void* stream = nullptr);
+
+}  // namespace jenga::cuda

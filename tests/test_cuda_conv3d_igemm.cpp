@@ -1,0 +1,125 @@
+// The implicit-GEMM 3x3x3 causal conv (causal_pad + conv3x3x3_igemm) against the same conv as
+// im2col_replicate rows x kernel through cuBLASLt, on the GPU with the same fp16 inputs: shapes
+// with upsampled reads, a GroupNorm-style pre-activation, N not a multiple of the 128-wide block,
+// f32 and fp16 results, accumulation, several frame chunks. GPU only: skipped without a device.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "backend/cuda/conv3d_igemm.h"
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/im2col.h"
+#include "backend/cuda/matmul.h"
+#include "core/dtype.h"
+#include "core/tensor.h"
+
+using namespace jenga;
+
+namespace {
+
+struct Case {
+  int64_t ts, hs, ws;  // stored clip
+  int up_t, up_s;
+  int64_t cin, cout;
+  bool pre, f32_out, accumulate;
+  int64_t chunk;  // output frames per igemm call
+};
+
+Tensor dev(const void* host, size_t bytes) {
+  Tensor d = Tensor::empty(DType::U8, Shape{static_cast<int64_t>(bytes) + 256}, Device::CUDA);
+  cuda::copy_to_device(d.data(), host, bytes);
+  return d;
+}
+
+std::vector<uint16_t> halves(const std::vector<float>& v) {
+  std::vector<uint16_t> h(v.size());
+  convert(v.data(), DType::F32, h.data(), DType::F16, v.size());
+  return h;
+}
+
+double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]), den += double(b[i]) * b[i];
+  return std::sqrt(num / den);
+}
+
+void run_case(const Case& k) {
+  std::mt19937 rng(static_cast<unsigned>(k.cin * 131 + k.cout));
+  std::normal_distribution<float> nd(0.f, 1.f);
+  auto randv = [&](size_t n, float s) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = nd(rng) * s;
+    return v;
+  };
+  const int64_t t = 1 + k.up_t * (k.ts - 1), h = k.hs * k.up_s, w = k.ws * k.up_s, K = 27 * k.cin;
+  const auto xh = halves(randv(static_cast<size_t>(k.ts * k.hs * k.ws * k.cin), 1.f));
+  const auto wh = halves(randv(static_cast<size_t>(k.cout * K), 1.f / std::sqrt(float(K))));
+  const auto bias = randv(static_cast<size_t>(k.cout), 0.1f);
+  const auto scale = randv(static_cast<size_t>(k.cin), 0.5f), shift = randv(static_cast<size_t>(k.cin), 0.2f);
+  const auto y0 = randv(static_cast<size_t>(t * h * w * k.cout), 1.f);
+  const Tensor x = dev(xh.data(), xh.size() * 2), wt = dev(wh.data(), wh.size() * 2);
+  const Tensor b = dev(bias.data(), bias.size() * 4), sc = dev(scale.data(), scale.size() * 4),
+               sh = dev(shift.data(), shift.size() * 4);
+  const int64_t rows = t * h * w;
+
+  // Reference: im2col rows x kernel, f32 result with the f32 bias (+ y0).
+  Tensor col = Tensor::empty(DType::U8, Shape{rows * K * 2}, Device::CUDA);
+  cuda::Im2colReplicateParams ip;
+  ip.x = x.data(), ip.t = t, ip.h = h, ip.w = w, ip.cin = k.cin, ip.up_t = k.up_t, ip.up_s = k.up_s;
+  if (k.pre) ip.scale = sc.data_as<float>(), ip.shift = sh.data_as<float>(), ip.silu = true;
+  ip.kt = ip.kh = ip.kw = 3, ip.ho = h, ip.wo = w, ip.row0 = 0, ip.rows = rows, ip.out = col.data(), ip.ldk = K;
+  cuda::im2col_replicate(ip);
+  Tensor ref = dev(y0.data(), y0.size() * 4);
+  cuda::MatmulRunner mm;
+  cuda::MatmulArgs a;
+  a.m = rows, a.n = k.cout, a.k = K, a.a = col.data(), a.lda = K, a.b = wt.data(), a.ldb = K, a.b_nk = true;
+  a.d = ref.data(), a.ldd = k.cout, a.bias = b.data_as<float>(), a.ab_f16 = true, a.accumulate = k.accumulate;
+  mm.run(a);
+  std::vector<float> want(static_cast<size_t>(rows * k.cout));
+  cuda::copy_to_host(want.data(), ref.data(), want.size() * 4);
+
+  // Implicit GEMM, chunk by chunk.
+  Tensor y = k.f32_out ? dev(y0.data(), y0.size() * 4) : dev(halves(y0).data(), y0.size() * 2);
+  const int64_t frame = (h + 2) * (w + 2);
+  Tensor pad = Tensor::empty(DType::U8, Shape{((k.chunk + 2) * frame + cuda::conv3x3x3_slack_rows(w)) * k.cin * 2},
+                             Device::CUDA);
+  for (int64_t j0 = 0; j0 < t; j0 += k.chunk) {
+    const int64_t n = std::min(k.chunk, t - j0);
+    cuda::CausalPadParams pp;
+    pp.x = x.data(), pp.t = t, pp.h = h, pp.w = w, pp.cin = k.cin, pp.up_t = k.up_t, pp.up_s = k.up_s;
+    if (k.pre) pp.scale = sc.data_as<float>(), pp.shift = sh.data_as<float>(), pp.silu = true;
+    pp.j0 = j0, pp.tp = n + 2, pp.out = pad.data();
+    cuda::causal_pad(pp);
+    cuda::Conv3x3x3Params cp;
+    cp.p = pad.data(), cp.tout = n, cp.h = h, cp.w = w, cp.cin = k.cin, cp.weight = wt.data(), cp.cout = k.cout;
+    cp.ldk = K, cp.bias = b.data_as<float>(), cp.y_f32 = k.f32_out, cp.accumulate = k.accumulate;
+    const int64_t first = j0 * h * w * k.cout;
+    cp.y = k.f32_out ? static_cast<void*>(y.data_as<float>() + first) : static_cast<void*>(y.data_as<uint16_t>() + first);
+    cuda::conv3x3x3_igemm(cp);
+  }
+  std::vector<float> got(want.size());
+  if (k.f32_out) {
+    cuda::copy_to_host(got.data(), y.data(), got.size() * 4);
+  } else {
+    std::vector<uint16_t> g16(got.size());
+    cuda::copy_to_host(g16.data(), y.data(), g16.size() * 2);
+    convert(g16.data(), DType::F16, got.data(), DType::F32, got.size());
+  }
+  // Same fp16 operands, f32 accumulation on both sides: only the summation order differs (and
+  // the fp16 rounding of the result, plus the fp16 y0 it adds, for fp16 results).
+  EXPECT_LE(rel_l2(got, want), k.f32_out && !k.accumulate ? 1e-5 : 2e-3)
+      << "cin " << k.cin << " cout " << k.cout << " up " << k.up_t << "/" << k.up_s;
+}
+
+}  // namespace
+
+TEST(CudaConv3dIgemm, MatchesIm2colGemm) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  cuda::init();
+  run_case({5, 6, 10, 1, 1, 32, 64, false, true, false, 5});     // plain, one chunk
+  run_case({3, 4, 5, 2, 2, 64, 3, true, true, false, 2});        // upsampled read, narrow f32 out (conv_out)
+  run_case({4, 7, 9, 1, 1, 128, 160, true, false, true, 3});     // fp16 out + residual, N past a block
+  run_case({2, 16, 16, 1, 2, 256, 128, true, false, false, 1});  // wide K, a chunk per frame
+}
