@@ -280,8 +280,8 @@ TEST(CudaHunyuanLoop, GenerateOnTheGpu) {
 }
 
 // `generate --image --device cuda` on make-tiny's whole I2V folder (its DiT swapped for one with
-// head dim 64): the LLaVA LLM and the DiT on the GPU (vision tower and the image's VAE encode on
-// the CPU), dense and Jenga base; the final latents near the CPU run's.
+// head dim 64): the LLaVA LLM, the image's VAE encode and the DiT on the GPU (vision tower and
+// CLIP-L on the CPU), dense and Jenga base; the final latents near the CPU run's.
 TEST(CudaHunyuanLoop, I2vGenerateImageOnTheGpu) {
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
   test::TempDir dir;
@@ -314,7 +314,7 @@ TEST(CudaHunyuanLoop, I2vGenerateImageOnTheGpu) {
     const Tensor tc = SafetensorsFile::open(dir / (k.name + "_cpu.safetensors"))->load("latents");
     const auto lg = tg.to_f32_vector(), lc = tc.to_f32_vector();
     ASSERT_EQ(lg.size(), lc.size());
-    // Frame 0 is the image latent of each run (the same CPU VAE encoder for now: equal).
+    // Frame 0 is the image latent of each run (its VAE encode on each device: near).
     const int64_t T = tg.dim(1), HW = tg.dim(2) * tg.dim(3), z = tg.dim(0);
     std::vector<float> f0g, f0c;
     for (int64_t ch = 0; ch < z; ++ch)
