@@ -89,7 +89,7 @@ HunyuanCudaParts cuda_parts();  // jenga_cuda
 // 25.6 GB of host memory, not 51, for the 13B DiT); the text encoders and VAE load when the
 // generate path asks for them. I2V (paths.release): the LLaVA text encoder with the image (its
 // LLM on the GPU with CUDA parts, the vision tower on the CPU), the reference image's bucket,
-// token_replace in the DiT (CPU or CUDA), the image through the CPU VAE encoder; a latent_concat
+// token_replace in the DiT (CPU or CUDA), the image through the VAE encoder (CPU or CUDA); a latent_concat
 // DiT (33 input channels) fails in one line.
 std::unique_ptr<VideoModel> open_hunyuan_model(const HunyuanPaths& paths, const HunyuanCudaParts* cuda,
                                                const std::function<void(int64_t, int64_t)>& on_block = {});
