@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <future>
 
 #include "core/error.h"
@@ -80,30 +81,51 @@ void copy_region(const HyClip& src, int64_t src_t0, int64_t frames, int64_t rows
 // A sink of finished frames: frames [0, frames) of clip are output frames [first, first + frames).
 using FrameSink = std::function<void(const HyClip& clip, int64_t frames, int64_t first)>;
 
-// spatial_tiled_decode / spatial_tiled_encode over frames [t0, t1): tiles in raster order, each
+// Every tile of a run, in the order the loops below consume them. Each is computed on another
+// thread (the GPU's, or the CPU model) while the host blends and copies the one before it; tiles
+// still run one at a time and in order.
+class TileQueue {
+ public:
+  struct Region {
+    int64_t t0, t1, y0, h, x0, w;
+  };
+  TileQueue(const Source& src, const TileFn& fn, std::vector<Region> order)
+      : src_(src), fn_(fn), order_(std::move(order)) {
+    if (!order_.empty()) pending_ = launch(0);
+  }
+  HyClip next() {
+    JENGA_ASSERT(k_ < order_.size());
+    HyClip tile = pending_.get();
+    if (++k_ < order_.size()) pending_ = launch(k_);
+    return tile;
+  }
+
+ private:
+  std::future<HyClip> launch(size_t k) {
+    const Region r = order_[k];
+    return std::async(std::launch::async, [this, r] { return fn_(src_(r.t0, r.t1, r.y0, r.h, r.x0, r.w)); });
+  }
+  const Source& src_;
+  const TileFn& fn_;
+  std::vector<Region> order_;
+  size_t k_ = 0;
+  std::future<HyClip> pending_;  // last member: a pending tile finishes before the rest goes
+};
+
+// spatial_tiled_decode / spatial_tiled_encode of one temporal tile: tiles in raster order, each
 // blended in place with its (already blended) upper and left neighbours, then cropped; the first
 // `skip` output frames are left out (the temporal loop drops them anyway; this spares a copy).
-HyClip spatial_tiled(const Source& src, int64_t t0, int64_t t1, const HyAxisTiles& rows, const HyAxisTiles& cols,
-                     int64_t out_frames, const TileFn& fn, const Loop& l, int64_t skip) {
+HyClip spatial_tiled(TileQueue& queue, const HyAxisTiles& rows, const HyAxisTiles& cols, int64_t out_frames,
+                     const Loop& l, int64_t skip) {
   HyClip out;
   std::vector<HyClip> prev_row, row;
-  // The next tile is computed (on another thread: the GPU's, or the CPU model) while this one is
-  // blended and copied here; tiles still run one at a time and in order.
-  const size_t nc = cols.start.size(), tiles = rows.start.size() * nc;
-  auto launch = [&](size_t k) {
-    const size_t i = k / nc, j = k % nc;
-    return std::async(std::launch::async,
-                      [&, i, j] { return fn(src(t0, t1, rows.start[i], rows.len[i], cols.start[j], cols.len[j])); });
-  };
-  std::future<HyClip> next = launch(0);
   int64_t oy = 0;
   for (size_t i = 0; i < rows.start.size(); ++i) {
     int64_t ox = 0;
     row.clear();
     for (size_t j = 0; j < cols.start.size(); ++j) {
       check_interrupt();  // Ctrl-C between tiles (a 720p tile decodes in well under a second on a GPU)
-      HyClip tile = next.get();
-      if (i * nc + j + 1 < tiles) next = launch(i * nc + j + 1);
+      HyClip tile = queue.next();
       if (out.v.empty()) out = HyClip(std::max<int64_t>(0, out_frames - skip), rows.total, cols.total, tile.c);
       JENGA_ASSERT(tile.t == out_frames && tile.h >= rows.kept[i] && tile.w >= cols.kept[j]);
       if (i > 0) blend(prev_row[j], tile, l.blend, 1);
@@ -123,10 +145,23 @@ HyClip spatial_tiled(const Source& src, int64_t t0, int64_t t1, const HyAxisTile
 // spatial tiles, or one tile. `sink` gets each temporal tile's kept frames in order.
 void run_tiled(const HyTilePlan& p, const Source& src, const TileFn& fn, const Loop& spatial_loop,
                const Loop& temporal_loop, const std::function<int64_t(int64_t)>& out_frames, const FrameSink& sink) {
+  const size_t temporal_tiles = p.temporal ? p.t.start.size() : 1;
+  std::vector<TileQueue::Region> order;
+  for (size_t k = 0; k < temporal_tiles; ++k) {
+    const int64_t t0 = p.t.start[k], t1 = t0 + p.t.len[k];
+    if (!p.spatial) {
+      order.push_back({t0, t1, 0, p.h.len[0], 0, p.w.len[0]});
+      continue;
+    }
+    for (size_t i = 0; i < p.h.start.size(); ++i)
+      for (size_t j = 0; j < p.w.start.size(); ++j) order.push_back({t0, t1, p.h.start[i], p.h.len[i], p.w.start[j], p.w.len[j]});
+  }
+  TileQueue queue(src, fn, std::move(order));
   // A temporal tile's output without its first `skip` frames.
   auto one = [&](int64_t t0, int64_t t1, int64_t skip) {
-    if (p.spatial) return spatial_tiled(src, t0, t1, p.h, p.w, out_frames(t1 - t0), fn, spatial_loop, skip);
-    HyClip tile = fn(src(t0, t1, 0, p.h.len[0], 0, p.w.len[0]));
+    if (p.spatial) return spatial_tiled(queue, p.h, p.w, out_frames(t1 - t0), spatial_loop, skip);
+    check_interrupt();
+    HyClip tile = queue.next();
     if (skip > 0) {
       const int64_t fs = tile.h * tile.w * tile.c, drop = std::min(skip, tile.t);
       tile.v.erase(tile.v.begin(), tile.v.begin() + drop * fs);
