@@ -88,7 +88,7 @@ fi
 
 if has test; then
   stamp "tests: start"
-  timeout 300 ./build/bin/jenga_tests --gtest_filter='*Hunyuan*:*Llama*:*Clip*' >"$out/tests.txt" 2>&1
+  timeout 300 ./build/bin/jenga_tests --gtest_filter='*Hunyuan*:*Llama*:*Clip*:*GemmAttention*' >"$out/tests.txt" 2>&1
   trc=$?
   grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|rel" "$out/tests.txt" | head -30 | tee -a "$log"
   stamp "tests: rc=$trc"
@@ -101,7 +101,7 @@ if has text; then
   step text-peer 240 python3 bench/hunyuan_text_peer.py $pa run --dir "$te" --ref "$work/text_ref.safetensors"
   step text-ours-llm 240 $jenga debug encode-text --device cuda --text-encoder "$te/text_encoder" \
     --ids "$te/ids_llm.safetensors" --crop-start 95 --out "$work/ours_llm.safetensors"
-  step text-ours-clip 120 $jenga debug encode-text --device cpu --text-encoder "$te/text_encoder_2" \
+  step text-ours-clip 120 $jenga debug encode-text --device cuda --text-encoder "$te/text_encoder_2" \
     --ids "$te/ids_clip.safetensors" --out "$work/ours_clip.safetensors"
   step text-compare 60 python3 bench/hunyuan_text_peer.py compare --ref "$work/text_ref.safetensors" \
     --ours-llm "$work/ours_llm.safetensors" --ours-clip "$work/ours_clip.safetensors"

@@ -75,7 +75,7 @@ void run_case(const Case& k) {
   cuda::MatmulRunner mm;
   cuda::MatmulArgs a;
   a.m = rows, a.n = k.cout, a.k = K, a.a = col.data(), a.lda = K, a.b = wt.data(), a.ldb = K, a.b_nk = true;
-  a.d = ref.data(), a.ldd = k.cout, a.bias = b.data_as<float>(), a.f16 = true, a.accumulate = k.accumulate;
+  a.d = ref.data(), a.ldd = k.cout, a.bias = b.data_as<float>(), a.ab_f16 = true, a.accumulate = k.accumulate;
   mm.run(a);
   std::vector<float> want(static_cast<size_t>(rows * k.cout));
   cuda::copy_to_host(want.data(), ref.data(), want.size() * 4);

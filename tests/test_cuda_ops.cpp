@@ -288,6 +288,50 @@ TEST(CudaOps, GatedResidualAdd) {
   }
 }
 
+// HunyuanVideo-I2V's token_replace: rows flagged in a RowModulation read their shift, scale and
+// gate `offset` floats further on; unflagged rows and rows past the mask the first set. Each
+// kernel equals itself run row by row on the pointers picked on the host, bit for bit.
+TEST(CudaOps, I2vRowModulationPicksTheSecondVectorsPerRow) {
+  if (!gpu()) GTEST_SKIP() << "no CUDA device";
+  for (const int64_t dim : {200, 202}) {  // the vector paths and the scalar ones
+    const int64_t rows = 21, masked = 15, off = 4 * dim;  // rows 15.. lie past the mask: the first set
+    auto x = randn(rows * dim, 51, 2.0f), y = round_bf16(randn(rows * dim, 52)), mods = randn(2 * off, 53, 0.5f);
+    std::vector<uint8_t> mask(static_cast<size_t>(masked));
+    for (int64_t r = 0; r < masked; ++r) mask[r] = (r * 7) % 3 == 0;
+    Tensor dmods = upload(mods, DType::F32), dmask = upload(mask, DType::U8), dy = upload(to_bf16(y), DType::BF16);
+    const float* m = dmods.data_as<float>();
+    const float *shift = m, *scale = m + dim, *gate = m + 2 * dim;
+    const cuda::RowModulation alt{dmask.data_as<uint8_t>(), masked, off};
+    auto pick = [&](const float* p, int64_t r) { return r < masked && mask[r] ? p + off : p; };
+    Tensor x1 = upload(x, DType::F32), x2 = upload(x, DType::F32);
+    Tensor o1 = Tensor::empty(DType::BF16, Shape{rows * dim}, Device::CUDA), o2 = Tensor::empty(DType::BF16, Shape{rows * dim}, Device::CUDA);
+    // LayerNorm + modulation.
+    cuda::layer_norm_modulate(x1.data_as<float>(), nullptr, nullptr, shift, scale, o1.data(), rows, dim, 1e-6f, nullptr, alt);
+    for (int64_t r = 0; r < rows; ++r)
+      cuda::layer_norm_modulate(x2.data_as<float>() + r * dim, nullptr, nullptr, pick(shift, r), pick(scale, r),
+                                static_cast<uint16_t*>(o2.data()) + r * dim, 1, dim, 1e-6f);
+    EXPECT_EQ(download_bf16(o1), download_bf16(o2)) << dim << " layer_norm_modulate";
+    // The gated residual.
+    cuda::gated_residual_add(x1.data_as<float>(), dy.data(), gate, rows, dim, nullptr, alt);
+    for (int64_t r = 0; r < rows; ++r)
+      cuda::gated_residual_add(x2.data_as<float>() + r * dim, static_cast<const uint16_t*>(dy.data()) + r * dim,
+                               pick(gate, r), 1, dim);
+    EXPECT_EQ(download_f32(x1), download_f32(x2)) << dim << " gated_residual_add";
+    // Both fused.
+    cuda::add_layer_norm_modulate(x1.data_as<float>(), dy.data(), gate, nullptr, nullptr, shift, scale, o1.data(), rows,
+                                  dim, 1e-6f, nullptr, alt);
+    for (int64_t r = 0; r < rows; ++r)
+      cuda::add_layer_norm_modulate(x2.data_as<float>() + r * dim, static_cast<const uint16_t*>(dy.data()) + r * dim,
+                                    pick(gate, r), nullptr, nullptr, pick(shift, r), pick(scale, r),
+                                    static_cast<uint16_t*>(o2.data()) + r * dim, 1, dim, 1e-6f);
+    EXPECT_EQ(download_f32(x1), download_f32(x2)) << dim << " add_layer_norm_modulate x";
+    EXPECT_EQ(download_bf16(o1), download_bf16(o2)) << dim << " add_layer_norm_modulate y";
+    // Some rows really read the second set.
+    cuda::layer_norm_modulate(x1.data_as<float>(), nullptr, nullptr, shift, scale, o2.data(), rows, dim, 1e-6f);
+    EXPECT_NE(download_bf16(o1), download_bf16(o2)) << dim;
+  }
+}
+
 TEST(CudaOps, PatchifyAndUnpatchifyWithOrder) {
   if (!gpu()) GTEST_SKIP() << "no CUDA device";
   const int64_t C = 3, F = 2, H = 3, W = 5;  // token grid

@@ -10,6 +10,9 @@
 #include "core/rng.h"
 #include "dist/communicator.h"
 #include "dist/ulysses.h"
+#include "models/hunyuan/hunyuan_dit.h"
+#include "models/hunyuan/hunyuan_dit_cpu.h"
+#include "models/hunyuan/hunyuan_tiny.h"
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
 #include "models/wan/wan_tiny.h"
@@ -81,4 +84,29 @@ TEST(Dist, UlyssesForwardWithOneRankEqualsThePlainForward) {
   const Tensor b = wan::wan_forward_cpu(m, x, 500.0, ctx, sp);
   ASSERT_EQ(a.numel(), b.numel());
   for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.data_as<float>()[i], b.data_as<float>()[i]) << i;
+}
+
+// HunyuanVideo's sequence-parallel path with one rank (image rows exchanged as copies, text
+// heads cut and gathered, the final layer's rows gathered) equals the plain forward, volume
+// curve order and padded text on.
+TEST(Dist, HunyuanUlyssesForwardWithOneRankEqualsThePlainForward) {
+  test::TempDir dir;
+  const hunyuan::HunyuanConfig c = hunyuan::HunyuanConfig::tiny();
+  hunyuan::write_random_checkpoint(dir.path().string(), c, 5, DType::F32);
+  const hunyuan::HunyuanDit m = hunyuan::load_hunyuan_dit(dir.path().string());
+  std::vector<float> x(static_cast<size_t>(c.in_channels * 2 * 6 * 8)), txt(static_cast<size_t>(6 * c.text_dim));
+  std::vector<float> pooled(static_cast<size_t>(c.text_dim_2));
+  fill_normal(x, 9), fill_normal(txt, 10), fill_normal(pooled, 11);
+  CurveSpec spec;
+  spec.t = 2, spec.h = 3, spec.w = 4;
+  const Curve curve = build_curve(spec);
+  const std::vector<int64_t> order(curve.order.begin(), curve.order.end());
+  DitForwardHooks plain;
+  plain.token_order = order;
+  const auto a = hunyuan::hunyuan_forward_cpu(m, x.data(), 2, 6, 8, 500.0f, txt.data(), 6, 4, pooled.data(), 6000.0f, &plain);
+  auto one = dist::make_single_communicator();
+  DitForwardHooks sp = plain;
+  sp.comm = one.get();
+  const auto b = hunyuan::hunyuan_forward_cpu(m, x.data(), 2, 6, 8, 500.0f, txt.data(), 6, 4, pooled.data(), 6000.0f, &sp);
+  EXPECT_EQ(a, b);
 }

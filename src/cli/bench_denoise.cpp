@@ -1,10 +1,12 @@
-// `jenga bench denoise --config hunyuan --preset P`: the whole denoising loop of generate
+// `jenga bench denoise --config hunyuan[-i2v] --preset P`: the whole denoising loop of generate
 // (pipeline/denoise.cpp: the preset's ProRes stages, fixed step reuse, AttenCarve masks built on
 // the GPU, flow-matching Euler) over the CUDA HunyuanVideo DiT with random bf16 weights drawn on
 // the GPU, so the DiT time of every preset is measured at full size without a checkpoint on disk
 // (what the Jenga paper reports: DiT time after warm-up). Random text states stand in for the
 // encoders (their time is `bench text-encoder`'s, the decode's `bench vae`'s). The step-reuse list
-// is fixed, so the forwards computed per stage are those of the official scripts.
+// is fixed, so the forwards computed per stage are those of the official scripts. hunyuan-i2v:
+// HunyuanVideo-I2V's loop (token_replace DiT of the same shapes, 396 text rows = 144 image rows +
+// the prompt's, a random image latent held in frame 0; presets dense and base).
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -34,7 +36,7 @@ struct BenchDenoiseOptions {
   int frames = 125, steps = 0, text_valid = 40, warmup = 1;
   uint64_t seed = 0;
   double cfg_scale = 1.0, embedded_cfg_scale = 6.0;
-  bool accvideo = false, json = false, quiet = false;
+  bool accvideo = false, json = false, quiet = false, offload = false;
   JengaOverrides jenga;
 };
 
@@ -51,15 +53,18 @@ void run(const BenchDenoiseOptions& o) {
   const auto [width, height] = parse_size("--size", o.size);
   if (width % 16 || height % 16) usage_fail("--size {}: width and height must be multiples of 16", o.size);
   if (o.frames < 1 || (o.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1", o.frames);
-  if (o.text_valid < 1 || o.text_valid > 256) usage_fail("--text-valid {}: must be 1 .. 256", o.text_valid);
+  if (o.text_valid < 1 || o.text_valid > 252) usage_fail("--text-valid {}: must be 1 .. 252", o.text_valid);
   if (o.warmup < 0) usage_fail("--warmup {}: must be >= 0", o.warmup);
   if (!cuda::available()) fail("no CUDA device found: 'jenga bench denoise' needs a GPU");
   cuda::init();
   const hunyuan::HunyuanConfig c = hunyuan::HunyuanConfig::t2v_720p();
+  const bool i2v = o.config == "hunyuan-i2v";
+  if (i2v && o.accvideo) usage_fail("--accvideo goes with --config hunyuan (T2V)");
+  const hunyuan::Release release = i2v ? hunyuan::Release::I2V : o.accvideo ? hunyuan::Release::AccVideo : hunyuan::Release::T2V;
   const std::optional<Preset> jenga =
-      o.preset == "dense" ? std::nullopt : hunyuan::hunyuan_preset_for(o.preset, o.accvideo, o.jenga, o.steps);
+      o.preset == "dense" ? std::nullopt : hunyuan::hunyuan_preset_for(o.preset, release, o.jenga, o.steps);
   if (jenga) hunyuan::check_hunyuan_jenga_grid(*jenga, width, height, o.frames);
-  auto denoiser = hunyuan::make_random_cuda_denoiser(c, o.seed);
+  auto denoiser = hunyuan::make_random_cuda_denoiser(c, o.seed, release, o.offload);
   const Geometry& geo = denoiser->info().geometry;
   const int steps = o.steps > 0 ? o.steps : jenga ? jenga->steps : o.accvideo ? 5 : geo.default_steps;
 
@@ -78,16 +83,18 @@ void run(const BenchDenoiseOptions& o) {
   auto noise = [&](const std::array<int64_t, 3>& l) { return randn(Shape{geo.latent_channels, l[0], l[1], l[2]}, seed++); };
   r.noise = noise(sizes[0]);
   for (size_t k = 1; k < sizes.size(); ++k) r.renoise.push_back(noise(sizes[k]));
-  // Text: 256 rows of which text_valid are real (the anchor's 40), the CLIP pooled vector.
+  // Text: 256 rows of which text_valid are real (the anchor's 40), the CLIP pooled vector. I2V:
+  // the 144 image rows, all real, then 252 text rows.
   auto conditioning = [&](uint64_t s) {
     Conditioning cond;
-    cond.tokens = randn(Shape{256, c.text_dim}, s);
-    cond.valid = o.text_valid;
+    cond.tokens = randn(Shape{i2v ? 144 + 252 : 256, c.text_dim}, s);
+    cond.valid = (i2v ? 144 : 0) + o.text_valid;
     cond.pooled = randn(Shape{c.text_dim_2}, s + 1);
     return cond;
   };
   r.context = conditioning(o.seed + 10);
   if (r.true_cfg) r.context_null = conditioning(o.seed + 20);
+  if (i2v) r.first_frame = randn(Shape{geo.latent_channels, 1, lh, lw}, o.seed + 30);  // the image latent
 
   Progress progress(o.quiet || o.json ? Progress::Mode::Quiet : Progress::Mode::Auto);
   // Warm-up: one dense step at the first stage's size (kernels, cuBLASLt plans), untimed.
@@ -103,13 +110,16 @@ void run(const BenchDenoiseOptions& o) {
   const DenoiseResult res = denoise(r, progress);
   const auto dev = cuda::device_info(0);
   nlohmann::json j = {{"bench", "denoise"},
-                      {"model", o.accvideo ? "accvideo (random bf16, HunyuanVideo shapes)" : "hunyuanvideo-t2v (random bf16)"},
+                      {"model", i2v ? "hunyuanvideo-i2v (random bf16, token_replace)"
+                                : o.accvideo ? "accvideo (random bf16, HunyuanVideo shapes)"
+                                             : "hunyuanvideo-t2v (random bf16)"},
                       {"preset", jenga ? jenga->name : "dense"},
                       {"size", o.size},
                       {"frames", o.frames},
                       {"steps", steps},
                       {"text_valid", o.text_valid},
                       {"true_cfg", r.true_cfg},
+                      {"offload", o.offload},
                       {"seconds", res.report.value("seconds", 0.0)},
                       {"denoise", res.report},
                       {"device", dev.name},
@@ -134,16 +144,20 @@ void register_bench_denoise(CLI::App& bench) {
   auto o = std::make_shared<BenchDenoiseOptions>();
   auto* c = bench.add_subcommand("denoise",
                                  "The whole denoising loop of a preset on the GPU (random DiT weights, random text): "
-                                 "HunyuanVideo with --config hunyuan");
-  c->add_option("--config", o->config, "Random-weight model: hunyuan (the HunyuanVideo T2V DiT)")
-      ->check(CLI::IsMember({"hunyuan"}))
+                                 "HunyuanVideo with --config hunyuan or hunyuan-i2v");
+  c->add_option("--config", o->config,
+                "Random-weight model: hunyuan (the HunyuanVideo T2V DiT), hunyuan-i2v (HunyuanVideo-I2V, token_replace)")
+      ->check(CLI::IsMember({"hunyuan", "hunyuan-i2v"}))
       ->capture_default_str();
-  c->add_option("--preset", o->preset, "dense, base, turbo, flash, 3stage, accvideo")->capture_default_str();
+  c->add_option("--preset", o->preset, "dense, base, turbo, flash, 3stage, accvideo (hunyuan-i2v: dense, base)")
+      ->capture_default_str();
   c->add_flag("--accvideo", o->accvideo, "AccVideo's loop (5 steps; its presets)");
+  c->add_flag("--offload", o->offload, "Stream the DiT blocks' matrices from pinned host memory");
   c->add_option("-s,--size", o->size, "WIDTHxHEIGHT in pixels")->capture_default_str();
   c->add_option("-f,--frames", o->frames, "Frames (4k+1)")->capture_default_str();
   c->add_option("--steps", o->steps, "Sampling steps (default: the preset's or the model's)");
-  c->add_option("--text-valid", o->text_valid, "Real text tokens of the 256 rows")->capture_default_str();
+  c->add_option("--text-valid", o->text_valid, "Real text tokens of the 256 rows (hunyuan-i2v: after the 144 image rows)")
+      ->capture_default_str();
   c->add_option("--cfg-scale", o->cfg_scale, "> 1: true CFG (two branches)")->capture_default_str();
   c->add_option("--embedded-cfg-scale", o->embedded_cfg_scale, "The DiT's embedded guidance")->capture_default_str();
   c->add_option("--warmup", o->warmup, "Untimed dense steps first")->capture_default_str();

@@ -44,14 +44,14 @@ struct BenchDitOptions {
   int text_valid = 40;  // HunyuanVideo: real text tokens of 256
 };
 
-// --config hunyuan: the HunyuanVideo DiT with random weights (no --model, no --offload yet).
+// --config hunyuan: the HunyuanVideo DiT with random weights (no --model yet).
 void run_bench_dit_hunyuan(const BenchDitOptions& o) {
   if (!o.model.empty()) usage_fail("bench dit --config hunyuan runs random weights; --model is not supported with it yet");
-  if (o.offload) usage_fail("bench dit --config hunyuan: --offload is not supported yet");
   if (o.attention_path != 0) usage_fail("bench dit --config hunyuan: --attention-path is not supported yet");
   BenchHunyuanDitOptions h;
   h.size = o.size, h.frames = o.frames, h.iters = o.iters, h.warmup = o.warmup, h.seed = o.seed;
   h.text_valid = o.text_valid, h.json = o.json, h.graph = o.graph, h.breakdown = o.breakdown;
+  h.offload = o.offload;
   run_bench_hunyuan_dit(h);
 }
 

@@ -1,7 +1,8 @@
 // `jenga bench vae --model hunyuan` and `jenga bench text-encoder --model hunyuan`: the
 // HunyuanVideo VAE decode (official tiling, tiles on the GPU) and the LLM + CLIP-L encode of one
-// templated prompt, wall time (median of N after warm-up) and peak GPU memory. Both CUDA paths
-// were written without a GPU; these numbers are their first check (bench/gpu_hunyuan_components.sh).
+// templated prompt on the GPU (fp16 operands, as transformers), wall time of each (median of N
+// after warm-up; each call synchronises, host input and output included), their sum, and peak GPU
+// memory (bench/gpu_hunyuan_components.sh runs transformers on the same weights beside it).
 #include "cli/bench_hunyuan.h"
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "core/tensor.h"
 #include "models/hunyuan/clip_text_encoder.h"
+#include "models/hunyuan/clip_text_encoder_cuda.h"
 #include "models/hunyuan/hunyuan_vae.h"
 #include "models/hunyuan/hunyuan_vae_cuda.h"
 #include "models/hunyuan/hunyuan_vae_random.h"
@@ -168,16 +170,20 @@ void run_bench_hunyuan_text(const BenchHunyuanTextOptions& o) {
   const size_t wbytes = gpu->weight_bytes();
   gpu.reset();
 
-  double clip_ms = 0;
+  double clip_ms = 0, clip_peak = 0;
   std::string clip_name = "none";
-  if (!o.clip.empty()) {  // CLIP-L runs on the CPU in this build (f32)
+  if (!o.clip.empty()) {  // CLIP-L on the GPU, after the LLM is freed (as generate runs them)
     const auto clip = hunyuan::ClipTextEncoder::open(o.clip);
     const int64_t Lc = clip.config().positions;
     std::vector<int64_t> cids(static_cast<size_t>(Lc), clip.config().vocab - 1), cmask(static_cast<size_t>(Lc), 0);
     for (int64_t i = 0; i < std::min<int64_t>(Lc, 60); ++i) cids[i] = (i * 131 + 7) % (clip.config().vocab - 2), cmask[i] = 1;
-    const auto cms = time_calls(1, o.iters, [&] { check_finite(clip.encode(cids, cmask).pooled, "CLIP-L"); });
+    cuda::reset_peak_memory();
+    auto cgpu = hunyuan::ClipTextEncoderCuda::upload(clip);
+    const auto cms = time_calls(std::max(o.warmup, 1), o.iters,
+                                [&] { check_finite(cgpu->encode(cids, cmask).pooled, "CLIP-L"); });
     clip_ms = cms[cms.size() / 2];
-    clip_name = o.clip + " (cpu f32)";
+    clip_peak = cuda::memory_stats().peak / kGiB;
+    clip_name = o.clip + " (cuda fp16)";
   }
   const auto dev = cuda::device_info(0);
   const double med = ms[ms.size() / 2];
@@ -187,14 +193,17 @@ void run_bench_hunyuan_text(const BenchHunyuanTextOptions& o) {
                         {"llm_ms_min", ms.front()}, {"llm_ms_max", ms.back()}, {"upload_ms", upload_ms},
                         {"iters", o.iters}, {"weights_gib", wbytes / kGiB}, {"peak_alloc_gib", mem.peak / kGiB},
                         {"device_used_gib", used}, {"clip", clip_name}, {"clip_ms_median", clip_ms},
+                        {"clip_peak_alloc_gib", clip_peak}, {"total_ms", med + clip_ms},
+                        {"precision", "fp16 operands, f32 accumulation and residual"},
                         {"device", dev.name}, {"commit", JENGA_GIT_COMMIT}};
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("| llm | tokens | LLM ms | upload ms | CLIP ms | weights GiB | peak GiB | device | commit |\n");
-  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  std::printf("| %s | %lld | %.1f | %.0f | %.1f | %.2f | %.2f | %s | %s |\n", o.llm.c_str(), static_cast<long long>(L), med,
-              upload_ms, clip_ms, wbytes / kGiB, mem.peak / kGiB, dev.name.c_str(), JENGA_GIT_COMMIT);
+  std::printf("| llm | tokens | LLM ms | CLIP ms | total ms | upload ms | weights GiB | peak GiB | device | commit |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| %s | %lld | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f | %s | %s |\n", o.llm.c_str(),
+              static_cast<long long>(L), med, clip_ms, med + clip_ms, upload_ms, wbytes / kGiB, mem.peak / kGiB,
+              dev.name.c_str(), JENGA_GIT_COMMIT);
 }
 #else
 void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions&) {

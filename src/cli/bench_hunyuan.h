@@ -32,6 +32,7 @@ struct BenchHunyuanDitOptions {
   int text_valid = 40;  // real text tokens of the 256 rows (the peer anchor's 40)
   uint64_t seed = 0;
   bool json = false, graph = false, breakdown = false;
+  bool offload = false;  // the blocks' matrices stream from pinned host memory
 };
 void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o);
 

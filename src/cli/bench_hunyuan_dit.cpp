@@ -51,7 +51,7 @@ void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o) {
   if (!cuda::available()) fail("no CUDA device found: 'jenga bench dit' needs a GPU");
   cuda::init();
   const hunyuan::HunyuanConfig c = hunyuan::HunyuanConfig::t2v_720p();
-  auto dit = hunyuan::HunyuanDitCuda::random(c, o.seed);
+  auto dit = hunyuan::HunyuanDitCuda::random(c, o.seed, o.offload);
   const int64_t lf = (o.frames - 1) / 4 + 1, lh = height / 8, lw = width / 8;
   const int64_t tf = lf / c.patch[0], th = lh / c.patch[1], tw = lw / c.patch[2];
   dit->prepare(tf, th, tw, kTextLen);
@@ -116,7 +116,7 @@ void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o) {
   if (o.json) {
     nlohmann::json j = {{"bench", "dit"}, {"model", name}, {"size", o.size}, {"frames", o.frames},
                         {"tokens", tokens}, {"text_rows", kTextLen}, {"text_valid", o.text_valid},
-                        {"attention", "dense"}, {"graph", o.graph}, {"ms_median", med}, {"ms_min", times.min_ms},
+                        {"attention", "dense"}, {"graph", o.graph}, {"offload", o.offload}, {"ms_median", med}, {"ms_min", times.min_ms},
                         {"ms_max", times.max_ms}, {"iters", o.iters}, {"tflops", tflops},
                         {"weights_gib", dit->weight_bytes() / kGiB}, {"activations_gib", dit->activation_bytes() / kGiB},
                         {"peak_alloc_gib", mem.peak / kGiB}, {"device_used_gib", cuda::device_used_bytes() / kGiB},
@@ -129,11 +129,14 @@ void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("| model | size | frames | tokens (image + text) | attention | graph | ms | TFLOP/s | weights GiB | peak GiB | device | commit |\n");
-  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  std::printf("| %s | %s | %d | %lld + %lld (%d real) | dense | %s | %.1f | %.0f | %.2f | %.2f | %s | %s |\n",
+  std::printf("| model | size | frames | tokens (image + text) | attention | graph | offload | ms | TFLOP/s | weights GiB | peak GiB | device | commit |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| %s | %s | %d | %lld + %lld (%d real) | dense | %s | %s | %.1f | %.0f | %.2f | %.2f | %s | %s |\n",
               name.c_str(), o.size.c_str(), o.frames, static_cast<long long>(tokens), static_cast<long long>(kTextLen),
-              o.text_valid, o.graph ? "yes" : "no", med, tflops, dit->weight_bytes() / kGiB, mem.peak / kGiB,
+              o.text_valid, o.graph ? "yes" : "no",
+              o.offload ? fmt::format("yes ({} x {:.0f} MiB)", dit->offload_ring(), dit->streamed_block_bytes() / 1048576.0).c_str()
+                        : "no",
+              med, tflops, dit->weight_bytes() / kGiB, mem.peak / kGiB,
               dev.name.c_str(), JENGA_GIT_COMMIT);
   if (o.breakdown) {
     double total = 0;

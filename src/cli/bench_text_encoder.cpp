@@ -121,7 +121,7 @@ void register_bench_text_encoder(CLI::App& bench) {
   c->add_option("-m,--model", o->model, "umT5 encoder weights (default: random umT5-XXL weights), or 'hunyuan' (needs --llm)");
   auto* tokens = c->add_option("--tokens", o->tokens, "Prompt length in tokens, all valid (hunyuan default: 351)")->capture_default_str();
   c->add_option("--llm", o->llm, "--model hunyuan: the LLM weights (text_encoder/ folder or file)");
-  c->add_option("--clip", o->clip, "--model hunyuan: CLIP-L weights (text_encoder_2/), encoded on the CPU");
+  c->add_option("--clip", o->clip, "--model hunyuan: CLIP-L weights (text_encoder_2/), encoded on the GPU after the LLM");
   c->add_option("--valid", o->valid, "--model hunyuan: real tokens before right padding (0 = all)")->capture_default_str();
   c->add_option("--iters", o->iters, "Timed encodes (median reported)")->capture_default_str();
   c->add_option("--warmup", o->warmup, "Untimed encodes first")->capture_default_str();

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_tiny.h"
 #include "models/hunyuan/hunyuan_tiny_folder.h"
+#include "models/random_checkpoint.h"
 #include "models/wan/wan_config.h"
 #include "models/wan/wan_tiny.h"
 #include "models/wan/wan_builtin.h"
@@ -23,8 +24,13 @@ struct MakeTinyOptions {
 };
 
 void run_make_tiny(const MakeTinyOptions& o) {
-  const auto dt = dtype_parse(o.dtype);
-  if (!dt || !dtype_is_float(*dt)) usage_fail("--dtype {}: use f32, bf16, f16 or fp8-e4m3", o.dtype);
+  // fp8-e4m3-scaled: ComfyUI's scaled fp8 DiT (matrices fp8 with a per-tensor scale_weight, the
+  // rest bf16), written as f32 then rewritten; HunyuanVideo's DiT only.
+  const bool scaled = o.dtype == "fp8-e4m3-scaled";
+  const auto dt = scaled ? std::optional<DType>(DType::F32) : dtype_parse(o.dtype);
+  if (!dt || !dtype_is_float(*dt)) usage_fail("--dtype {}: use f32, bf16, f16, fp8-e4m3 or fp8-e4m3-scaled", o.dtype);
+  if (scaled && o.family != "hunyuan")
+    usage_fail("--dtype fp8-e4m3-scaled is for --family hunyuan (its DiT as ComfyUI's scaled fp8 files)");
   if (o.family == "hunyuan-i2v") {
     if (o.size != "tiny" || o.dit_only || o.in_channels > 0)
       usage_fail("--family hunyuan-i2v writes the whole tiny I2V folder only (no --size, --dit-only, --in-channels)");
@@ -42,6 +48,8 @@ void run_make_tiny(const MakeTinyOptions& o) {
     if (o.size != "tiny" && o.size != "13b") usage_fail("--size {}: HunyuanVideo has tiny or 13b", o.size);
     if (!o.dit_only && o.in_channels <= 0 && o.size == "tiny") {
       const auto info = hunyuan::write_tiny_hunyuan_folder(o.out, o.seed, *dt);
+      if (scaled)
+        rewrite_as_scaled_fp8(o.out + "/hunyuan-video-t2v-720p/transformers/diffusion_pytorch_model.safetensors");
       std::printf("wrote %s: HunyuanVideo tiny model folder in the official ckpts layout with random weights (%s, seed "
                   "%llu): hunyuan-video-t2v-720p/transformers (DiT, %.2f M parameters), hunyuan-video-t2v-720p/vae, "
                   "text_encoder (LLM + tokenizer.json, template %lld tokens), text_encoder_2 (CLIP-L + vocab.json); "
@@ -53,6 +61,7 @@ void run_make_tiny(const MakeTinyOptions& o) {
     auto cfg = o.size == "tiny" ? hunyuan::HunyuanConfig::tiny() : hunyuan::HunyuanConfig::t2v_720p();
     if (o.in_channels > 0) cfg.in_channels = o.in_channels;
     hunyuan::write_random_checkpoint(o.out, cfg, o.seed, *dt);
+    if (scaled) rewrite_as_scaled_fp8(o.out + "/diffusion_pytorch_model.safetensors");
     std::printf("wrote %s: HunyuanVideo %s DiT with random weights (%s, seed %llu, %.1f M parameters)\n",
                 o.out.c_str(), o.size.c_str(), o.dtype.c_str(), static_cast<unsigned long long>(o.seed),
                 cfg.parameter_count() / 1e6);
@@ -87,7 +96,10 @@ void register_debug(CLI::App& app) {
   c->add_option("--size", mt->size, "tiny (a few blocks) or the published shapes: 1.3b, 14b (wan), 13b (hunyuan)")
       ->check(CLI::IsMember({"tiny", "1.3b", "14b", "13b"}))
       ->capture_default_str();
-  c->add_option("--dtype", mt->dtype, "Weight dtype: f32, bf16, f16, fp8-e4m3")->capture_default_str();
+  c->add_option("--dtype", mt->dtype,
+                "Weight dtype: f32, bf16, f16, fp8-e4m3, fp8-e4m3-scaled (HunyuanVideo: the DiT's matrices in fp8 with "
+                "a per-tensor scale_weight, the rest bf16, as ComfyUI's scaled fp8 files)")
+      ->capture_default_str();
   c->add_option("--seed", mt->seed, "Random seed")->capture_default_str();
   c->add_flag("--dit-only", mt->dit_only,
               "Write only the DiT (diffusion_pytorch_model.safetensors + config.json); without it the whole "

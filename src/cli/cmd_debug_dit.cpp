@@ -102,10 +102,10 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
   std::vector<Tensor> blocks;
   Tensor out;
   if (o.device == "cuda") {
-    if (o.token_replace) fail("--token-replace (HunyuanVideo-I2V) runs on the CPU only for now; use --device cpu");
 #if JENGA_HAVE_CUDA
     out = hunyuan::hunyuan_forward_cuda(model, x, t.data_as<float>()[0], txt.data_as<float>(), lt, valid,
-                                        txt2.data_as<float>(), guidance, o.dump_blocks ? &blocks : nullptr);
+                                        txt2.data_as<float>(), guidance, o.dump_blocks ? &blocks : nullptr,
+                                        o.token_replace);
 #endif
   } else {
     DitForwardHooks hooks;
@@ -124,9 +124,9 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
   SafetensorsWriter w;
   w.add("out", out);
   for (size_t i = 0; i < blocks.size(); ++i) w.add("block" + std::to_string(i), blocks[i]);
-  w.set_metadata("jenga", o.device == "cuda" ? "debug dit-forward (cuda, bf16, hunyuanvideo)"
-                                             : o.token_replace ? "debug dit-forward (cpu, f32, hunyuanvideo, i2v token_replace)"
-                                                               : "debug dit-forward (cpu, f32, hunyuanvideo)");
+  w.set_metadata("jenga", fmt::format("debug dit-forward ({}, hunyuanvideo{})",
+                                      o.device == "cuda" ? "cuda, bf16" : "cpu, f32",
+                                      o.token_replace ? ", i2v token_replace" : ""));
   w.write(o.out);
   const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
   std::printf("wrote %s: out [%lld, %lld, %lld, %lld] (HunyuanVideo %s DiT, %s layout, %lld double + %lld single "

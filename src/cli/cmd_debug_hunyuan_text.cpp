@@ -22,6 +22,7 @@
 #include "models/wan/t5_encoder.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
+#include "models/hunyuan/clip_text_encoder_cuda.h"
 #include "models/hunyuan/llama_text_encoder_cuda.h"
 #endif
 
@@ -61,6 +62,11 @@ void add_hunyuan_encode_options(CLI::App& e, HunyuanTextOptions& o) {
                                   "--image the I2V template's 103 unless given)")
                           ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
                           ->capture_default_str();
+  e.add_option("--precision", o.precision,
+               "llama / clip with --device cuda: fp16 (fp16 GEMM operands, f32 accumulation: what generate runs) or "
+               "f32 (the exact reference: every product in f32)")
+      ->check(CLI::IsMember({"fp16", "f32"}))
+      ->capture_default_str();
   e.add_option("--image", o.image,
                "HunyuanVideo-I2V: PNG/JPEG reference image; --text-encoder is then the LLaVA folder "
                "(text_encoder_i2v/) and the output the official I2V text states (image rows every "
@@ -117,7 +123,12 @@ namespace {
 // encode-text --image: the HunyuanVideo-I2V text encoder (LLaVA image + Llama, official crop).
 void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights, const std::string& ids_file,
                          const std::string& out, const std::string& device) {
-  if (device != "cpu") fail("--device {}: the HunyuanVideo-I2V text encoder runs on the CPU only for now; use --device cpu", device);
+  // --device cuda: the LLM on the GPU (from the merged embeddings), the vision tower on the CPU.
+#if JENGA_HAVE_CUDA
+  if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+#else
+  if (device == "cuda") fail("--device cuda: the HunyuanVideo text encoders run on the CPU only in this build; use --device cpu");
+#endif
   if (o.encoder != "auto" && o.encoder != "llama")
     usage_fail("--image needs the LLaVA encoder (--encoder auto or llama), not --encoder {}", o.encoder);
   if (ids_file.empty() == o.prompt.empty()) usage_fail("--image needs exactly one of --ids and --prompt");
@@ -154,7 +165,15 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
   const Tensor pixels = hunyuan::clip_preprocess(img, hunyuan::ClipImageProcessorConfig::load(weights));
   const auto image = vision.encode(pixels);
   Tensor hidden;
-  const auto s = hunyuan::i2v_encode_text(llm, ids, mask, image.projected, special, crop, o.skip_layers, &hidden);
+  hunyuan::I2vTextStates s;
+#if JENGA_HAVE_CUDA
+  if (device == "cuda") {
+    const auto m = hunyuan::llava_merge_input(llm, ids, mask, image.projected, special);
+    hidden = hunyuan::LlamaTextEncoderCuda::upload(llm, o.skip_layers)->encode_embeddings(m.embeds, m.positions, m.mask);
+    s = hunyuan::i2v_crop_states(hidden, ids, mask, image.projected.dim(0), crop);
+  }
+#endif
+  if (device != "cuda") s = hunyuan::i2v_encode_text(llm, ids, mask, image.projected, special, crop, o.skip_layers, &hidden);
   Tensor m = Tensor::empty(DType::I64, {static_cast<int64_t>(s.mask.size())});
   std::copy(s.mask.begin(), s.mask.end(), m.data_as<int64_t>());
   SafetensorsWriter w;
@@ -193,10 +212,12 @@ bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& wei
     if (kind.empty() || wan::looks_like_t5_encoder(*c)) return false;
   }
 #if JENGA_HAVE_CUDA
-  if (device == "cuda" && kind != "llama") fail("--device cuda: the CLIP text encoder runs on the CPU only; use --device cpu");
   if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
 #else
   if (device == "cuda") fail("--device cuda: the HunyuanVideo text encoders run on the CPU only in this build; use --device cpu");
+#endif
+#if JENGA_HAVE_CUDA
+  const auto precision = o.precision == "f32" ? hunyuan::TextEncoderPrecision::F32 : hunyuan::TextEncoderPrecision::F16;
 #endif
   std::error_code ec;
   if (!std::filesystem::exists(ids_file, ec)) fail("--ids {}: no such file", ids_file);
@@ -209,7 +230,7 @@ bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& wei
     if (o.crop_start >= L) usage_fail("--crop-start {} leaves no rows of {} tokens", o.crop_start, L);
     Tensor hs;
 #if JENGA_HAVE_CUDA
-    if (device == "cuda") hs = hunyuan::LlamaTextEncoderCuda::upload(enc, o.skip_layers)->encode(ids, mask);
+    if (device == "cuda") hs = hunyuan::LlamaTextEncoderCuda::upload(enc, o.skip_layers, precision)->encode(ids, mask);
 #endif
     if (device != "cuda") hs = enc.encode(ids, mask, o.skip_layers);
     const int64_t D = enc.config().hidden, n = L - o.crop_start;
@@ -225,7 +246,11 @@ bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& wei
                 static_cast<long long>(enc.config().layers), static_cast<long long>(o.crop_start));
   } else {
     const auto enc = hunyuan::ClipTextEncoder::open(weights);
-    const auto r = enc.encode(ids, mask);
+    hunyuan::ClipTextOutput r;
+#if JENGA_HAVE_CUDA
+    if (device == "cuda") r = hunyuan::ClipTextEncoderCuda::upload(enc, precision)->encode(ids, mask);
+#endif
+    if (device != "cuda") r = enc.encode(ids, mask);
     w.add("last_hidden_state", r.last_hidden_state);
     w.add("pooled", r.pooled);
     w.write(out);

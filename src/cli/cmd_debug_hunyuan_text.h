@@ -13,6 +13,7 @@ struct HunyuanTextOptions {
   std::string encoder = "auto"; // encode-text: auto, umt5, llama, clip
   int64_t skip_layers = 2;      // llama: hidden_states[-(skip + 1)]
   int64_t crop_start = 0;       // llama: drop the first rows (95 = the video template's)
+  std::string precision = "fp16";  // --device cuda: fp16 (tensor cores, the default) or f32 (the exact reference)
   const CLI::Option* text_len = nullptr;  // the umT5 command's --text-len, to know if it was given
   // encode-text --image: HunyuanVideo-I2V's LLaVA encoder (image + ids or prompt -> 396 states).
   std::string image, prompt;
@@ -24,7 +25,7 @@ struct HunyuanTextOptions {
 
 // Adds --template to `tokenize` (call after its --text-len is registered).
 void add_hunyuan_tokenize_options(CLI::App& tokenize, HunyuanTextOptions& o);
-// Adds --encoder, --skip-layers, --crop-start, and the I2V --image, --prompt, --text-len-i2v,
+// Adds --encoder, --skip-layers, --crop-start, --precision, and the I2V --image, --prompt, --text-len-i2v,
 // --double-return-id, --image-interleave to `encode-text`.
 void add_hunyuan_encode_options(CLI::App& encode, HunyuanTextOptions& o);
 

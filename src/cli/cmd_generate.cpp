@@ -358,13 +358,13 @@ void register_generate(CLI::App& app) {
   c->add_option("--latents-out", o->latents_out, "Debug: also write the final latents (f32) to this .safetensors")
       ->group("");
   c->add_flag("--t5-cpu", o->t5_cpu,
-              "Run the text encoder on the CPU (Wan: umT5; HunyuanVideo: the LLM, CLIP-L always runs there). Without "
+              "Run the text encoder on the CPU (Wan: umT5; HunyuanVideo: the LLM and CLIP-L). Without "
               "it the encoder runs on the GPU and is freed before the DiT loads, so it never shares the GPU with the "
               "DiT");
   c->add_flag("--offload", o->offload,
               "Keep the DiT's blocks in pinned host memory and stream them to the GPU two at a time, overlapped with "
-              "compute (for 24 GB cards: 14B weights need ~28 GB resident); same output. HunyuanVideo keeps its "
-              "modulation matrices resident (~7 GB of its 24). On the CPU: a note, nothing else");
+              "compute (for 24 GB cards: 14B weights need ~28 GB resident, HunyuanVideo's 13B ~24 GB); same output. "
+              "On the CPU: a note, nothing else");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
   c->add_flag("--json-progress", o->json_progress, "Progress as JSON lines on stderr");
   c->callback([o] { run_generate(*o); });

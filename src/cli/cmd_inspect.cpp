@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "io/fp8_weights.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
 #include "models/detect.h"
@@ -61,7 +62,7 @@ std::pair<std::vector<std::string>, std::vector<std::string>> official_key_diff(
   for (const auto& n : expected)
     if (!ck.contains(n)) missing.push_back(n);
   for (const auto& n : ck.names())
-    if (!expected.count(n)) extra.push_back(n);
+    if (!expected.count(n) && !is_fp8_scale_tensor(n)) extra.push_back(n);  // ComfyUI fp8 scales belong
   (void)path;
   return {missing, extra};
 }
@@ -247,12 +248,22 @@ void run_inspect(const InspectOptions& o) {
   const Checkpoint ck = Checkpoint::open(dit_path, opts);
   uint64_t total_bytes = 0, total_elems = 0;
   std::map<std::string, size_t> per_dtype;
+  size_t fp8 = 0, fp8_scaled = 0;  // fp8 tensors, and those with a ComfyUI scale beside them
   for (const auto& n : ck.names()) {
     const auto& t = ck.info(n);
     total_bytes += t.nbytes();
     total_elems += static_cast<uint64_t>(t.numel());
     per_dtype[t.dtype_name]++;
+    if (t.dtype && is_fp8(*t.dtype)) {
+      ++fp8;
+      const std::string base = n.ends_with(".weight") ? n.substr(0, n.size() - 7) : n;
+      fp8_scaled += ck.contains(base + ".scale_weight") || ck.contains(base + ".weight_scale");
+    }
   }
+  const std::string fp8_note =
+      fp8 ? fmt::format("{} fp8 tensors ({} with a per-tensor or per-row scale), dequantised at load (bf16 on the GPU, "
+                        "f32 on the CPU)", fp8, fp8_scaled)
+          : "";
   const auto model = detect_model(ck, dit_path);
   const auto [missing, extra] = official_key_diff(ck, dit_path);
 
@@ -273,6 +284,7 @@ void run_inspect(const InspectOptions& o) {
     j["parameters"] = total_elems;
     j["bytes"] = total_bytes;
     j["dtypes"] = per_dtype;
+    if (fp8) j["fp8"] = {{"tensors", fp8}, {"scaled", fp8_scaled}, {"note", fp8_note}};
     if (model) {
       j["model"] = {{"family", model->family}, {"variant", model->variant}, {"layout", model->layout},
                     {"details", model->details}};
@@ -308,6 +320,7 @@ void run_inspect(const InspectOptions& o) {
   std::string dts;
   for (const auto& [d, c] : per_dtype) dts += fmt::format("{}{} x{}", dts.empty() ? "" : ", ", d, c);
   std::printf("dtypes:     %s\n", dts.c_str());
+  if (fp8) std::printf("fp8:        %s\n", fp8_note.c_str());
   if (model) {
     std::printf("model:      %s%s%s (%s layout)\n", model->family.c_str(), model->variant.empty() ? "" : " ",
                 model->variant.c_str(), model->layout.c_str());

@@ -53,4 +53,19 @@ void Ulysses::gather_tokens(const float* in, float* out, int64_t width) {
   comm_.all_gather_v(in, out, counts, displs, DType::F32);
 }
 
+void Ulysses::take_heads(const float* in, float* out, int64_t rows) const {
+  const int64_t hp = local_heads(), d = head_dim_, h0 = comm_.rank() * hp;
+  for (int64_t i = 0; i < rows; ++i) std::copy_n(in + (i * heads_ + h0) * d, hp * d, out + i * hp * d);
+}
+
+void Ulysses::gather_heads(const float* in, float* out, int64_t rows) {
+  const int n = comm_.size();
+  const int64_t hp = local_heads(), d = head_dim_;
+  std::vector<float> every(static_cast<size_t>(n * rows * hp * d));  // [rank][row][its heads][d]
+  comm_.all_gather(in, every.data(), static_cast<size_t>(rows * hp * d), DType::F32);
+  for (int p = 0; p < n; ++p)
+    for (int64_t i = 0; i < rows; ++i)
+      std::copy_n(every.data() + ((p * rows + i) * hp) * d, hp * d, out + (i * heads_ + p * hp) * d);
+}
+
 }  // namespace jenga::dist

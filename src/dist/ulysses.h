@@ -34,6 +34,12 @@ class Ulysses {
   void heads_to_seq(const float* in, float* out);
   // in: [local_tokens, width] -> out: [tokens, width] on every rank.
   void gather_tokens(const float* in, float* out, int64_t width);
+  // Joint rows replicated on every rank (HunyuanVideo's text tokens, xDiT's joint tensors):
+  // in: [rows, heads, d] -> out: [rows, local_heads, d], this rank's heads (no exchange).
+  void take_heads(const float* in, float* out, int64_t rows) const;
+  // in: [rows, local_heads, d], this rank's heads of replicated rows -> out: [rows, heads, d]
+  // on every rank.
+  void gather_heads(const float* in, float* out, int64_t rows);
 
  private:
   Communicator& comm_;

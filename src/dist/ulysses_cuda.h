@@ -22,7 +22,9 @@ class UlyssesDevice {
  public:
   static Split token_split(int64_t tokens, int ranks) { return split_even(tokens, ranks); }
   // Throws jenga::Error when `comm` holds host buffers or the heads do not divide over its ranks.
-  UlyssesDevice(Communicator& comm, int64_t tokens, int64_t heads, int64_t head_dim);
+  // joint_rows: rows replicated on every rank that join the sequence in self-attention
+  // (HunyuanVideo's text tokens, xDiT's joint tensors; 0 = none): sizes the staging buffer.
+  UlyssesDevice(Communicator& comm, int64_t tokens, int64_t heads, int64_t head_dim, int64_t joint_rows = 0);
 
   int64_t tokens() const { return split_.total; }
   int64_t local_tokens() const { return split_.count[static_cast<size_t>(comm_.rank())]; }
@@ -41,12 +43,20 @@ class UlyssesDevice {
   void heads_to_seq(const void* in, void* out, int64_t out_row_stride, void* stream);
   // in: [local_tokens][width] bf16 -> out: [tokens][width] on every rank.
   void gather_tokens(const void* in, void* out, int64_t width);
+  // Joint rows (replicated on every rank, no exchange): qkv [rows][row_stride] laid out as in
+  // qkv_to_heads -> out: [rows][3][local_heads][head_dim], this rank's heads.
+  void joint_qkv_to_heads(const void* qkv, int64_t row_stride, int64_t rows, void* out, void* stream);
+  // in: [rows][local_heads][head_dim], this rank's heads of the joint rows (rows <= joint_rows)
+  // -> out: [rows][heads][head_dim] on every rank, rows `out_row_stride` elements apart.
+  void gather_joint_heads(const void* in, void* out, int64_t out_row_stride, int64_t rows, void* stream);
 
  private:
   Communicator& comm_;
   Split split_;
-  int64_t heads_, head_dim_;
-  Tensor stage_;  // bf16 [ranks][local_tokens][3][local_heads][head_dim], peer-major
+  int64_t heads_, head_dim_, joint_rows_;
+  // bf16, peer-major: [ranks][local_tokens][3][local_heads][head_dim], or (when larger) the
+  // gathered joint rows [ranks][joint_rows][local_heads][head_dim].
+  Tensor stage_;
   // Element counts / displacements per peer of each exchange (sized once; the gather's are
   // rewritten per call without allocating).
   std::vector<size_t> qkv_sc_, qkv_sd_, qkv_rc_, qkv_rd_, att_sc_, att_sd_, att_rc_, att_rd_, gather_c_, gather_d_;

@@ -1,5 +1,6 @@
 #include "models/random_checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -7,6 +8,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "io/checkpoint.h"
 #include "io/safetensors.h"
 
 namespace jenga {
@@ -58,6 +60,29 @@ void write_random_model_folder(const std::string& dir,
   }
   fs::rename(tmp, cfg, ec);
   if (ec) fail("{}: cannot move into place ({})", cfg, ec.message());
+}
+
+void rewrite_as_scaled_fp8(const std::string& path) {
+  const Checkpoint f = Checkpoint::open(path);
+  SafetensorsWriter w;
+  for (const auto& name : f.names()) {
+    const Tensor t = f.load(name, DType::F32);
+    if (t.ndim() < 2 || !name_ends_with(name, ".weight")) {
+      w.add(name, t.to(DType::BF16));
+      continue;
+    }
+    std::vector<float> v = t.to_f32_vector();
+    float amax = 0.0f;
+    for (float x : v) amax = std::max(amax, std::fabs(x));
+    const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+    for (float& x : v) x /= s;
+    w.add(name, Tensor::from_f32(v, t.shape(), DType::F8E4M3));
+    const float scale[1] = {s};
+    w.add(name.substr(0, name.size() - 7) + ".scale_weight", Tensor::from_f32(scale, Shape{1}));
+  }
+  w.set_metadata("format", "pt");
+  w.set_metadata("jenga", "random weights, not a trained model (scaled fp8 e4m3)");
+  w.write(path);
 }
 
 }  // namespace jenga

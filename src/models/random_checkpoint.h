@@ -29,4 +29,9 @@ void write_random_model_folder(const std::string& dir,
                                const nlohmann::json& config, uint64_t seed, DType dtype,
                                const std::function<std::optional<RandomInit>(const std::string& name)>& special);
 
+// Rewrites the safetensors file `path` in ComfyUI's scaled-fp8 form (what its *_fp8_scaled
+// files hold): every matrix (a ".weight" of 2+ dims) as fp8 e4m3 of w / s beside
+// "X.scale_weight" = [s] (f32), s = max|w| / 448 (the e4m3 range), every other tensor bf16.
+void rewrite_as_scaled_fp8(const std::string& path);
+
 }  // namespace jenga

@@ -199,17 +199,22 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     progress.end();
   }
   if (seq) {
-    // Token states only (Wan's contexts; every row real): a model with pooled vectors or image
-    // tokens under sequence parallel would broadcast those too.
+    // Token states, the count of real rows and the pooled vector (HunyuanVideo's CLIP; empty for
+    // Wan). Image tokens (I2V) stay on rank 0: image-to-video runs in one process.
     for (auto& pair : ctx)
       for (Conditioning& c : pair) {
         if (!two_branch && &c == &pair[1]) continue;
-        Tensor& t = c.tokens;
-        std::vector<float> v;
-        if (root) v.assign(t.data_as<float>(), t.data_as<float>() + t.numel());
+        std::vector<float> v, pooled, valid{static_cast<float>(c.valid)};
+        if (root) v.assign(c.tokens.data_as<float>(), c.tokens.data_as<float>() + c.tokens.numel());
+        if (root && c.pooled.ndim() > 0) pooled = c.pooled.to_f32_vector();  // a default Tensor is an empty scalar
         dist::broadcast_floats(*req.comm, v, 0);
+        dist::broadcast_floats(*req.comm, pooled, 0);
+        dist::broadcast_floats(*req.comm, valid, 0);
+        if (root) continue;
         const int64_t rows = static_cast<int64_t>(v.size()) / cfg.text_dim;
-        if (!root) t = Tensor::from_f32(v, Shape{rows, cfg.text_dim});
+        c.tokens = Tensor::from_f32(v, Shape{rows, cfg.text_dim});
+        if (!pooled.empty()) c.pooled = Tensor::from_f32(pooled, Shape{static_cast<int64_t>(pooled.size())});
+        c.valid = static_cast<int64_t>(valid[0]);
       }
   }
   check_interrupt();

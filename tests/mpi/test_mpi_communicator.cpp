@@ -113,3 +113,23 @@ TEST(MpiUlysses, SequenceShardsToHeadShardsAndBack) {
   }
   EXPECT_THROW(dist::Ulysses(c, 10, 2 * n + 1, D), Error);
 }
+
+// Joint rows replicated on every rank (HunyuanVideo's text): each rank cuts its heads, and the
+// heads each rank computed are gathered back into whole rows.
+TEST(MpiUlysses, JointRowsTakeAndGatherHeads) {
+  auto& c = world();
+  const int n = c.size();
+  const int64_t heads = 2 * n, D = 3, rows = 7;
+  dist::Ulysses u(c, 50, heads, D);
+  const int64_t hp = u.local_heads(), h0 = c.rank() * hp;
+  std::vector<float> x(static_cast<size_t>(rows * heads * D));
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t j = 0; j < heads * D; ++j) x[static_cast<size_t>(t * heads * D + j)] = value(t, j);
+  std::vector<float> mine(static_cast<size_t>(rows * hp * D), -1.0f);
+  u.take_heads(x.data(), mine.data(), rows);
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t j = 0; j < hp * D; ++j) ASSERT_EQ(mine[static_cast<size_t>(t * hp * D + j)], value(t, h0 * D + j));
+  std::vector<float> back(x.size(), -1.0f);
+  u.gather_heads(mine.data(), back.data(), rows);
+  EXPECT_EQ(back, x);
+}

@@ -19,12 +19,21 @@ __global__ void silu_bf16_kernel(__nv_bfloat16* x, int64_t n) {
   }
 }
 
-__global__ void silu_mul_kernel(float* __restrict__ g, const float* __restrict__ u, int64_t n) {
+template <typename Out>
+__global__ void silu_gated_kernel(const float* __restrict__ gu, Out* __restrict__ out, int64_t rows, int64_t ffn) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i < n) {
-    const float v = g[i];
-    g[i] = v / (1.0f + expf(-v)) * u[i];
-  }
+  if (i >= rows * ffn) return;
+  const int64_t r = i / ffn, j = i % ffn;
+  const float g = gu[r * 2 * ffn + j], u = gu[r * 2 * ffn + ffn + j];
+  out[i] = to_out<Out>(g / (1.0f + expf(-g)) * u);
+}
+
+template <typename Out>
+__global__ void gelu_kernel(const float* __restrict__ x, Out* __restrict__ y, int64_t n, bool quick) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i >= n) return;
+  const float v = x[i];
+  y[i] = to_out<Out>(quick ? v * (1.0f / (1.0f + expf(-1.702f * v))) : 0.5f * v * (1.0f + erff(v * 0.7071067811865476f)));
 }
 
 __global__ void gated_gelu_tanh_kernel(const float* __restrict__ gf, __nv_bfloat16* __restrict__ out, int64_t rows,
@@ -49,9 +58,22 @@ void silu_bf16(void* x, int64_t n, void* stream) {
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-void silu_mul(float* g, const float* u, int64_t n, void* stream) {
+void silu_gated(const float* gu, void* out, bool out_f16, int64_t rows, int64_t ffn, void* stream) {
+  const int64_t n = rows * ffn;
   if (n <= 0) return;
-  silu_mul_kernel<<<blocks_exact(n), kThreads, 0, as_stream(stream)>>>(g, u, n);
+  if (out_f16)
+    silu_gated_kernel<__half><<<blocks_exact(n), kThreads, 0, as_stream(stream)>>>(gu, static_cast<__half*>(out), rows, ffn);
+  else
+    silu_gated_kernel<float><<<blocks_exact(n), kThreads, 0, as_stream(stream)>>>(gu, static_cast<float*>(out), rows, ffn);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void gelu(const float* x, void* y, bool y_f16, int64_t n, bool quick, void* stream) {
+  if (n <= 0) return;
+  if (y_f16)
+    gelu_kernel<__half><<<blocks_exact(n), kThreads, 0, as_stream(stream)>>>(x, static_cast<__half*>(y), n, quick);
+  else
+    gelu_kernel<float><<<blocks_exact(n), kThreads, 0, as_stream(stream)>>>(x, static_cast<float*>(y), n, quick);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -173,6 +173,7 @@ class CudaBackend final : public DenoiseBackend {
     const auto& c = dit_->info();
     const auto& patch = c.geometry.patch;
     geo_ = g;
+    frame0_ = Tensor();  // a new stage's size: the caller hands its first frame again
     const int64_t F = g.latent[0] / patch[0], H = g.latent[1] / patch[1], W = g.latent[2] / patch[2];
     tokens_ = F * H * W;
     std::vector<int64_t> order;
@@ -213,6 +214,21 @@ class CudaBackend final : public DenoiseBackend {
     cuda::copy_to_device(x_.data(), x.data(), x.size() * 4);
   }
 
+  // Image-to-video: frame 0 of the latents is the image latent before every forward and after
+  // every update (the CPU backend's rule), copied on the stream from a buffer uploaded here.
+  void set_first_frame(const std::vector<float>& f) override {
+    const int64_t z = dit_->info().geometry.latent_channels;
+    if (!f.empty() && static_cast<int64_t>(f.size()) != z * geo_.latent[1] * geo_.latent[2])
+      fail("denoise: a first frame of {} values for a stage of {}x{}x{} latents", f.size(), z, geo_.latent[1],
+           geo_.latent[2]);
+    JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    frame0_ = Tensor();
+    if (f.empty()) return;
+    frame0_ = dev(DType::F32, static_cast<int64_t>(f.size()));
+    cuda::copy_to_device(frame0_.data(), f.data(), f.size() * 4);
+    hold_first_frame();
+  }
+
   std::vector<float> latents() override {
     JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
     std::vector<float> h(static_cast<size_t>(n_));
@@ -234,6 +250,7 @@ class CudaBackend final : public DenoiseBackend {
     b.nan_step = nan_.data_as<int>();
     cuda::sampler_step(vc_.data_as<float>(), vu, guide, u, b, run.step, n_, stream_);
     if (!u.euler) newest_ = 1 - newest_;
+    hold_first_frame();  // frame 0 takes no update: the image latent again
     JENGA_CUDA_CHECK(cudaEventRecord(done_[run.step % 2], stream_));
     last_step_ = run.step;
   }
@@ -289,10 +306,20 @@ class CudaBackend final : public DenoiseBackend {
   static constexpr int kNoNan = 0x7fffffff;
   void reset_nan() { cuda::copy_to_device(nan_.data(), &kNoNan, 4); }
 
+  // x_[:, 0] <- the image latent [z, h, w] (image-to-video), enqueued; nothing without one.
+  void hold_first_frame() {
+    if (!frame0_.data()) return;
+    const size_t hw = static_cast<size_t>(geo_.latent[1] * geo_.latent[2]) * 4;
+    const int64_t z = dit_->info().geometry.latent_channels;
+    JENGA_CUDA_CHECK(cudaMemcpy2DAsync(x_.data(), hw * static_cast<size_t>(geo_.latent[0]), frame0_.data(), hw, hw,
+                                       static_cast<size_t>(z), cudaMemcpyDeviceToDevice, stream_));
+  }
+
   void branches(const StepRun& run) {
     if (!t_dev_.data() || run.step < 0 || run.step >= t_dev_.numel()) fail("denoise: step {} has no uploaded timestep", run.step);
     if (run.cache && !residual_[0].data()) fail("denoise: step reuse was not enabled for this stage");
     const float* t_dev = t_dev_.data_as<float>() + run.step;
+    hold_first_frame();  // the DiT sees the image latent in frame 0
     Tensor* out[2] = {&vc_, &vu_};
     for (int b = 0; b < (run.two_branch ? 2 : 1); ++b) {
       CudaDitHooks hooks;
@@ -330,6 +357,7 @@ class CudaBackend final : public DenoiseBackend {
   StageGeometry geo_;
   int64_t n_ = 0, tokens_ = 0;
   Tensor x_, last_, vc_, vu_, hist_[2], residual_[2], nan_, t_dev_;
+  Tensor frame0_;  // [z, h, w] image latent held in frame 0 (image-to-video), or none
   int newest_ = 0, last_step_ = -1;
   CarveLayouts carve_;
   cuda::SvgAttention svg_;

@@ -12,17 +12,18 @@ namespace jenga::cuda {
 namespace {
 
 __global__ void gated_residual_kernel(float* __restrict__ x, const __nv_bfloat16* __restrict__ y,
-                                      const float* __restrict__ gate, int64_t n, int64_t dim) {
+                                      const float* __restrict__ gate, int64_t n, int64_t dim, RowModulation alt) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const float g = gate ? gate[i % dim] : 1.0f;
+    const int64_t off = alt_row(alt.mask, alt.rows, i / dim) ? alt.offset : 0;
+    const float g = gate ? gate[off + i % dim] : 1.0f;
     x[i] += __bfloat162float(y[i]) * g;
   }
 }
 
 // x += y * gate, 8 elements a thread (dim % 8 == 0).
 __global__ void gated_residual_vec_kernel(float* __restrict__ x, const __nv_bfloat16* __restrict__ y,
-                                          const float* __restrict__ gate, int64_t n8, int dim) {
+                                          const float* __restrict__ gate, int64_t n8, int dim, RowModulation alt) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n8;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float4* xp = reinterpret_cast<float4*>(x) + 2 * i;
@@ -33,7 +34,8 @@ __global__ void gated_residual_vec_kernel(float* __restrict__ x, const __nv_bflo
     const float2 y2 = __bfloat1622float2(yp[2]), y3 = __bfloat1622float2(yp[3]);
     if (gate) {
       const int col = static_cast<int>((i * 8) % dim);
-      const float4 g0 = *reinterpret_cast<const float4*>(gate + col), g1 = *reinterpret_cast<const float4*>(gate + col + 4);
+      const float* gr = alt_row(alt.mask, alt.rows, (i * 8) / dim) ? gate + alt.offset : gate;
+      const float4 g0 = *reinterpret_cast<const float4*>(gr + col), g1 = *reinterpret_cast<const float4*>(gr + col + 4);
       a.x += y0.x * g0.x, a.y += y0.y * g0.y, a.z += y1.x * g0.z, a.w += y1.y * g0.w;
       c.x += y2.x * g1.x, c.y += y2.y * g1.y, c.z += y3.x * g1.z, c.w += y3.y * g1.w;
     } else {
@@ -66,17 +68,18 @@ __global__ void axpby_kernel(float* y, float a, const float* x, float b, int64_t
 
 }  // namespace
 
-void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows, int64_t dim, void* stream) {
+void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows, int64_t dim, void* stream,
+                        const RowModulation& alt) {
   const int64_t n = rows * dim;
   if (n == 0) return;
-  if (dim % 8 == 0 && aligned16(x) && aligned16(y) && (!gate || aligned16(gate))) {
+  if (dim % 8 == 0 && aligned16(x) && aligned16(y) && (!gate || aligned16(gate)) && (!alt.mask || alt.offset % 4 == 0)) {
     gated_residual_vec_kernel<<<grid_for(n / 8), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-        x, static_cast<const __nv_bfloat16*>(y), gate, n / 8, static_cast<int>(dim));
+        x, static_cast<const __nv_bfloat16*>(y), gate, n / 8, static_cast<int>(dim), alt);
     JENGA_CUDA_CHECK(cudaGetLastError());
     return;
   }
   gated_residual_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      x, static_cast<const __nv_bfloat16*>(y), gate, n, dim);
+      x, static_cast<const __nv_bfloat16*>(y), gate, n, dim, alt);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -6,9 +6,19 @@
 
 namespace jenga::cuda {
 
+// A second set of modulation vectors for some rows (HunyuanVideo-I2V's token_replace: the first
+// latent frame's tokens, wherever the token order puts them): row r < rows with mask[r] != 0
+// reads its shift / scale / gate `offset` floats past the pointers given. Empty: every row the same.
+struct RowModulation {
+  const uint8_t* mask = nullptr;  // device [rows]
+  int64_t rows = 0;
+  int64_t offset = 0;
+};
+
 // x += y * gate (gate broadcast over rows; null gate = 1). x: [rows, dim] f32, y: bf16.
+// alt: per-row gates (RowModulation; needs a gate).
 void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows, int64_t dim,
-                        void* stream = nullptr);
+                        void* stream = nullptr, const RowModulation& alt = {});
 
 // out[i] = a[i] + b[i % b_len], f32, i < n (modulation = table + time projection).
 void add_broadcast(const float* a, const float* b, float* out, int64_t n, int64_t b_len,

@@ -75,6 +75,11 @@ __device__ float2 block_sum2(float2 v) {
   return t;
 }
 
+// Whether row r reads the second set of modulation vectors (elementwise.h's RowModulation).
+__device__ __forceinline__ bool alt_row(const uint8_t* mask, int64_t rows, int64_t r) {
+  return mask != nullptr && r < rows && mask[r] != 0;
+}
+
 __device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
 
 // Sum of squares of 8 bf16 values packed in 16 bytes.
@@ -89,7 +94,7 @@ __device__ __forceinline__ float sum_squares8(const uint4& v) {
   return s;
 }
 
-// A computed f32 value in the output's type (bf16 round to nearest even).
+// A computed f32 value in the output's type (bf16 / fp16 round to nearest even).
 template <typename O>
 __device__ O to_out(float v);
 template <>

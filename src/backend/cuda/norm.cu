@@ -12,10 +12,15 @@
 namespace jenga::cuda {
 namespace {
 
+template <typename Out>
 __global__ void layer_norm_modulate_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                            const float* __restrict__ b, const float* __restrict__ shift,
-                                           const float* __restrict__ scale, __nv_bfloat16* __restrict__ y,
-                                           int64_t dim, float eps) {
+                                           const float* __restrict__ scale, Out* __restrict__ y, int64_t dim,
+                                           float eps, RowModulation alt) {
+  if (alt_row(alt.mask, alt.rows, blockIdx.x)) {
+    if (shift) shift += alt.offset;
+    if (scale) scale += alt.offset;
+  }
   const float* xr = x + blockIdx.x * dim;
   float s = 0.0f;
   for (int64_t i = threadIdx.x; i < dim; i += kThreads) s += xr[i];
@@ -26,13 +31,13 @@ __global__ void layer_norm_modulate_kernel(const float* __restrict__ x, const fl
     v += d * d;
   }
   const float rstd = rsqrtf(block_sum(v) / static_cast<float>(dim) + eps);
-  __nv_bfloat16* yr = y + blockIdx.x * dim;
+  Out* yr = y + blockIdx.x * dim;
   for (int64_t i = threadIdx.x; i < dim; i += kThreads) {
     float t = (xr[i] - mean) * rstd;
     if (w) t = t * w[i] + b[i];
     if (scale) t = t * (1.0f + scale[i]);
     if (shift) t += shift[i];
-    yr[i] = __float2bfloat16_rn(t);
+    yr[i] = to_out<Out>(t);
   }
 }
 
@@ -56,8 +61,13 @@ template <int VPT, bool ADD>
 __global__ void layer_norm_modulate_vec_kernel(float* __restrict__ x, const __nv_bfloat16* __restrict__ add,
                                                const float* __restrict__ gate, const float* __restrict__ w,
                                                const float* __restrict__ b, const float* __restrict__ shift,
-                                               const float* __restrict__ scale, __nv_bfloat16* __restrict__ y,
-                                               int dim, float eps) {
+                                               const float* __restrict__ scale, __nv_bfloat16* __restrict__ y, int dim,
+                                               float eps, RowModulation alt) {
+  if (alt_row(alt.mask, alt.rows, blockIdx.x)) {
+    if (gate) gate += alt.offset;
+    if (shift) shift += alt.offset;
+    if (scale) scale += alt.offset;
+  }
   float4* xr = reinterpret_cast<float4*>(x + blockIdx.x * static_cast<int64_t>(dim));
   const int nv = dim / 4;
   float4 v[VPT];
@@ -234,10 +244,12 @@ __global__ void group_coeffs_kernel(const double* sums, int64_t n, int64_t c, in
 
 // The row-in-registers LayerNorm, when the shapes and pointers allow it; false otherwise.
 bool launch_ln_vec(float* x, const void* add, const float* gate, const float* w, const float* b, const float* shift,
-                   const float* scale, void* y, int64_t rows, int64_t dim, float eps, void* stream) {
+                   const float* scale, void* y, int64_t rows, int64_t dim, float eps, void* stream,
+                   const RowModulation& alt) {
   const bool ok = dim % 4 == 0 && dim / 4 <= 2 * 1024 && aligned16(x) && aligned16(y) &&
                   (!w || (aligned16(w) && aligned16(b))) && (!shift || aligned16(shift)) &&
-                  (!scale || aligned16(scale)) && (!add || (dim % 8 == 0 && aligned16(add))) && (!gate || aligned16(gate));
+                  (!scale || aligned16(scale)) && (!add || (dim % 8 == 0 && aligned16(add))) && (!gate || aligned16(gate)) &&
+                  (!alt.mask || alt.offset % 4 == 0);
   if (!ok) return false;
   const unsigned threads = row_threads(dim / 4, 2);
   const auto st = static_cast<cudaStream_t>(stream);
@@ -245,10 +257,10 @@ bool launch_ln_vec(float* x, const void* add, const float* gate, const float* w,
   const auto* a = static_cast<const __nv_bfloat16*>(add);
   if (add)
     layer_norm_modulate_vec_kernel<2, true><<<static_cast<unsigned>(rows), threads, 0, st>>>(
-        x, a, gate, w, b, shift, scale, out, static_cast<int>(dim), eps);
+        x, a, gate, w, b, shift, scale, out, static_cast<int>(dim), eps, alt);
   else
     layer_norm_modulate_vec_kernel<2, false><<<static_cast<unsigned>(rows), threads, 0, st>>>(
-        x, nullptr, nullptr, w, b, shift, scale, out, static_cast<int>(dim), eps);
+        x, nullptr, nullptr, w, b, shift, scale, out, static_cast<int>(dim), eps, alt);
   JENGA_CUDA_CHECK(cudaGetLastError());
   return true;
 }
@@ -256,22 +268,37 @@ bool launch_ln_vec(float* x, const void* add, const float* gate, const float* w,
 }  // namespace
 
 void layer_norm_modulate(const float* x, const float* w, const float* b, const float* shift, const float* scale,
-                         void* y, int64_t rows, int64_t dim, float eps, void* stream) {
+                         void* y, int64_t rows, int64_t dim, float eps, void* stream, const RowModulation& alt) {
   if (rows == 0) return;
   // The vector kernel only writes x when it adds a residual.
-  if (launch_ln_vec(const_cast<float*>(x), nullptr, nullptr, w, b, shift, scale, y, rows, dim, eps, stream)) return;
-  layer_norm_modulate_kernel<<<static_cast<unsigned>(rows), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      x, w, b, shift, scale, static_cast<__nv_bfloat16*>(y), dim, eps);
+  if (launch_ln_vec(const_cast<float*>(x), nullptr, nullptr, w, b, shift, scale, y, rows, dim, eps, stream, alt)) return;
+  layer_norm_modulate_kernel<__nv_bfloat16><<<static_cast<unsigned>(rows), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      x, w, b, shift, scale, static_cast<__nv_bfloat16*>(y), dim, eps, alt);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void layer_norm_f32(const float* x, const float* w, const float* b, void* y, bool y_f16, int64_t rows, int64_t dim,
+                    float eps, void* stream) {
+  if (rows == 0) return;
+  const unsigned g = static_cast<unsigned>(rows);
+  if (y_f16)
+    layer_norm_modulate_kernel<__half><<<g, kThreads, 0, as_stream(stream)>>>(x, w, b, nullptr, nullptr,
+                                                                             static_cast<__half*>(y), dim, eps,
+                                                                             RowModulation{});
+  else
+    layer_norm_modulate_kernel<float><<<g, kThreads, 0, as_stream(stream)>>>(x, w, b, nullptr, nullptr,
+                                                                            static_cast<float*>(y), dim, eps,
+                                                                            RowModulation{});
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
 void add_layer_norm_modulate(float* x, const void* add, const float* gate, const float* w, const float* b,
                              const float* shift, const float* scale, void* y, int64_t rows, int64_t dim, float eps,
-                             void* stream) {
+                             void* stream, const RowModulation& alt) {
   if (rows == 0) return;
-  if (launch_ln_vec(x, add, gate, w, b, shift, scale, y, rows, dim, eps, stream)) return;
-  gated_residual_add(x, add, gate, rows, dim, stream);
-  layer_norm_modulate(x, w, b, shift, scale, y, rows, dim, eps, stream);
+  if (launch_ln_vec(x, add, gate, w, b, shift, scale, y, rows, dim, eps, stream, alt)) return;
+  gated_residual_add(x, add, gate, rows, dim, stream, alt);
+  layer_norm_modulate(x, w, b, shift, scale, y, rows, dim, eps, stream, alt);
 }
 
 void rms_norm(const void* x, int64_t x_stride, const float* w, void* y, int64_t y_stride, int64_t rows,
@@ -298,6 +325,13 @@ void rms_norm_f32(const float* x, const float* w, void* y, bool y_f32, int64_t r
     rms_norm_f32_kernel<float><<<g, kThreads, 0, as_stream(stream)>>>(x, w, static_cast<float*>(y), dim, eps);
   else
     rms_norm_f32_kernel<__nv_bfloat16><<<g, kThreads, 0, as_stream(stream)>>>(x, w, static_cast<__nv_bfloat16*>(y), dim, eps);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void rms_norm_f32_to_f16(const float* x, const float* w, void* y, int64_t rows, int64_t dim, float eps, void* stream) {
+  if (rows == 0) return;
+  rms_norm_f32_kernel<__half><<<static_cast<unsigned>(rows), kThreads, 0, as_stream(stream)>>>(
+      x, w, static_cast<__half*>(y), dim, eps);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -5,19 +5,23 @@
 // tensors float*, streams void*. All row-major, contiguous unless a stride is given.
 #include <cstdint>
 
+#include "backend/cuda/elementwise.h"
+
 namespace jenga::cuda {
 
 // y = LN(x) [* w + b] [* (1 + scale) + shift], f32 statistics, bf16 output.
 // x: [rows, dim] f32; w, b: [dim] f32 or null (no affine); shift, scale: [dim] f32 or null.
+// alt: per-row shift / scale (elementwise.h's RowModulation).
 void layer_norm_modulate(const float* x, const float* w, const float* b, const float* shift,
                          const float* scale, void* y, int64_t rows, int64_t dim, float eps,
-                         void* stream = nullptr);
+                         void* stream = nullptr, const RowModulation& alt = {});
 
 // x += add * gate (add bf16 [rows, dim]; gate [dim] or null = 1), then y = layer_norm_modulate(x):
-// the residual update and the next norm in one pass over the f32 stream.
+// the residual update and the next norm in one pass over the f32 stream. alt: per-row gate,
+// shift and scale.
 void add_layer_norm_modulate(float* x, const void* add, const float* gate, const float* w, const float* b,
                              const float* shift, const float* scale, void* y, int64_t rows, int64_t dim, float eps,
-                             void* stream = nullptr);
+                             void* stream = nullptr, const RowModulation& alt = {});
 
 // y = x * rsqrt(mean(x^2) + eps) * w, f32 statistics. x, y: [rows, dim] bf16 with row strides
 // in elements (the q/k slices of a fused QKV output); may alias.
@@ -29,6 +33,13 @@ void rms_norm(const void* x, int64_t x_stride, const float* w, void* y, int64_t 
 // or f32 when y_f32 (umT5's final norm, whose output leaves the encoder; the Llama encoder).
 void rms_norm_f32(const float* x, const float* w, void* y, bool y_f32, int64_t rows, int64_t dim, float eps,
                   void* stream = nullptr);
+// The same with an fp16 y: the Llama encoder's fp16 GEMM inputs from its f32 residual stream.
+void rms_norm_f32_to_f16(const float* x, const float* w, void* y, int64_t rows, int64_t dim, float eps,
+                         void* stream = nullptr);
+// y = LN(x) * w + b over f32 rows (f32 statistics; layer_norm_modulate's kernel) with an fp16
+// (y_f16) or f32 y: CLIP's LayerNorms on its f32 residual stream. w, b: [dim] f32.
+void layer_norm_f32(const float* x, const float* w, const float* b, void* y, bool y_f16, int64_t rows, int64_t dim,
+                    float eps, void* stream = nullptr);
 
 // The Wan VAE's RMS_norm (its official name; F.normalize, not a mean of squares):
 // y = x / max(||x||_2, 1e-12) * sqrt(c) * gamma, then SiLU when asked.

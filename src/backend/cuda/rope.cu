@@ -110,17 +110,26 @@ __global__ void head_qk_norm_rope_kernel(__nv_bfloat16* qkv, int64_t row_stride,
   *p = val;
 }
 
-__global__ void rope_rotate_half_kernel(float* __restrict__ x, const float* __restrict__ c, const float* __restrict__ s,
-                            int64_t rows, int64_t heads, int64_t hd) {
+// One thread per (row, head, j < hd/2) pair of the fused q|k|v row; v heads are copied. y may
+// alias x (f32): each thread reads its pair before writing it.
+template <typename Out>
+__global__ void rope_rotate_half_qkv_kernel(const float* x, Out* y, const float* __restrict__ c,
+                                            const float* __restrict__ s, int64_t rows, int64_t heads,
+                                            int64_t rotated, int64_t hd) {
   const int64_t half = hd / 2;
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;  // (row, head, j)
   if (i >= rows * heads * half) return;
-  const int64_t j = i % half, rh = i / half, r = rh / heads;
-  float* v = x + rh * hd;
+  const int64_t j = i % half, rh = i / half, r = rh / heads, h = rh % heads;
+  const float a = x[rh * hd + j], b = x[rh * hd + j + half];
+  Out* v = y + rh * hd;
+  if (h >= rotated) {
+    v[j] = to_out<Out>(a);
+    v[j + half] = to_out<Out>(b);
+    return;
+  }
   const float cs = c[r * half + j], sn = s[r * half + j];
-  const float a = v[j], b = v[j + half];
-  v[j] = a * cs - b * sn;
-  v[j + half] = b * cs + a * sn;
+  v[j] = to_out<Out>(a * cs - b * sn);
+  v[j + half] = to_out<Out>(b * cs + a * sn);
 }
 
 }  // namespace
@@ -181,11 +190,17 @@ void head_qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const flo
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-void rope_rotate_half(float* x, const float* cos_t, const float* sin_t, int64_t rows, int64_t heads, int64_t hd,
-                      void* stream) {
-  const int64_t n = rows * heads * (hd / 2);
+void rope_rotate_half_qkv(const float* qkv, void* out, bool out_f16, const float* cos_t, const float* sin_t,
+                          int64_t rows, int64_t q_heads, int64_t kv_heads, int64_t hd, void* stream) {
+  const int64_t heads = q_heads + 2 * kv_heads, n = rows * heads * (hd / 2);
   if (n <= 0) return;
-  rope_rotate_half_kernel<<<blocks_exact(n), kThreads, 0, as_stream(stream)>>>(x, cos_t, sin_t, rows, heads, hd);
+  const int64_t rotated = q_heads + kv_heads;
+  if (out_f16)
+    rope_rotate_half_qkv_kernel<__half><<<blocks_exact(n), kThreads, 0, as_stream(stream)>>>(
+        qkv, static_cast<__half*>(out), cos_t, sin_t, rows, heads, rotated, hd);
+  else
+    rope_rotate_half_qkv_kernel<float><<<blocks_exact(n), kThreads, 0, as_stream(stream)>>>(
+        qkv, static_cast<float*>(out), cos_t, sin_t, rows, heads, rotated, hd);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

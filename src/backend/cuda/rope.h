@@ -1,7 +1,7 @@
 #pragma once
 // Rotary position embeddings: interleaved pairs on bf16 rows (Wan), fused with the q/k RMSNorm
 // over a whole row (Wan) or per head (HunyuanVideo), and Llama's rotate-half on f32 rows. Plain
-// C++ header: bf16 tensors are void* (device), f32 tensors float*, streams void*.
+// C++ header: bf16 / fp16 tensors are void* (device), f32 tensors float*, streams void*.
 #include <cstdint>
 
 namespace jenga::cuda {
@@ -27,9 +27,12 @@ void qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* w
 void head_qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* wk, const float* cos_sin,
                        int64_t rows, int64_t heads, int64_t head_dim, float eps, void* stream = nullptr);
 
-// Llama's rotate-half RoPE (f32; the HunyuanVideo LLM encoder) in place: for each row r and head, pairs (j, j + hd/2) rotate by the
-// angle whose cos/sin are cos_t/sin_t[r, j]. x: [rows, heads, hd] f32; cos_t, sin_t: [rows, hd/2].
-void rope_rotate_half(float* x, const float* cos_t, const float* sin_t, int64_t rows, int64_t heads, int64_t hd,
-                      void* stream = nullptr);
+// Llama's rotate-half RoPE (the HunyuanVideo LLM encoder) over fused q|k|v rows: qkv [rows,
+// q_heads + 2 kv_heads, hd] f32 (one stacked GEMM's output); in each q and k head, pairs
+// (j, j + hd/2) rotate by the angle whose cos/sin are cos_t/sin_t[r, j]; v heads pass through.
+// out: the same layout in fp16 (out_f16: the attention GEMMs' operands) or f32 (may be qkv).
+// cos_t, sin_t: [rows, hd/2] f32.
+void rope_rotate_half_qkv(const float* qkv, void* out, bool out_f16, const float* cos_t, const float* sin_t,
+                          int64_t rows, int64_t q_heads, int64_t kv_heads, int64_t hd, void* stream = nullptr);
 
 }  // namespace jenga::cuda

@@ -58,28 +58,29 @@ __device__ float block_reduce_from_identity(float v, bool is_max) {
   return v;
 }
 
-// One block per row.
-__global__ void softmax_causal_masked_kernel(float* __restrict__ s, const uint8_t* __restrict__ key_mask, int64_t len,
-                                      float scale) {
-  const int64_t i = blockIdx.x;
-  float* row = s + i * len;
+// One block per (head, query) row; the exponentials are computed twice (sum, then output), so p
+// may alias s (f32) or be a narrower buffer.
+template <typename Out>
+__global__ void softmax_causal_masked_kernel(const float* s, Out* p, const uint8_t* __restrict__ key_mask, int64_t len,
+                                             int64_t ld, float scale) {
+  const int64_t i = blockIdx.x % len;
+  const float* row = s + blockIdx.x * ld;
+  Out* out = p + blockIdx.x * ld;
   float mx = -INFINITY;
   for (int64_t j = threadIdx.x; j <= i; j += blockDim.x)
     if (key_mask[j]) mx = fmaxf(mx, scale * row[j]);
   mx = block_reduce_from_identity(mx, true);
   if (mx == -INFINITY) {
-    for (int64_t j = threadIdx.x; j < len; j += blockDim.x) row[j] = 1.0f / static_cast<float>(len);
+    for (int64_t j = threadIdx.x; j < len; j += blockDim.x) out[j] = to_out<Out>(1.0f / static_cast<float>(len));
     return;
   }
   float sum = 0.0f;
-  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
-    const float e = (j <= i && key_mask[j]) ? expf(scale * row[j] - mx) : 0.0f;
-    row[j] = e;
-    sum += e;
-  }
+  for (int64_t j = threadIdx.x; j <= i; j += blockDim.x)
+    if (key_mask[j]) sum += expf(scale * row[j] - mx);
   sum = block_reduce_from_identity(sum, false);
   const float inv = 1.0f / sum;
-  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) row[j] *= inv;
+  for (int64_t j = threadIdx.x; j < len; j += blockDim.x)
+    out[j] = to_out<Out>((j <= i && key_mask[j]) ? expf(scale * row[j] - mx) * inv : 0.0f);
 }
 
 // One warp per (head, query) row; a row of up to 32 * N keys stays in registers (one read of
@@ -166,9 +167,16 @@ void softmax_rows_f16(const float* s, void* p, int64_t rows, int64_t cols, float
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-void softmax_causal_masked(float* s, const uint8_t* key_mask, int64_t len, float scale, void* stream) {
-  if (len <= 0) return;
-  softmax_causal_masked_kernel<<<static_cast<unsigned>(len), kThreads, 0, as_stream(stream)>>>(s, key_mask, len, scale);
+void softmax_causal_masked(const float* s, void* p, bool p_f16, const uint8_t* key_mask, int64_t heads, int64_t len,
+                           int64_t ld, float scale, void* stream) {
+  if (len <= 0 || heads <= 0) return;
+  const unsigned g = static_cast<unsigned>(heads * len);
+  if (p_f16)
+    softmax_causal_masked_kernel<__half><<<g, kThreads, 0, as_stream(stream)>>>(s, static_cast<__half*>(p), key_mask,
+                                                                               len, ld, scale);
+  else
+    softmax_causal_masked_kernel<float><<<g, kThreads, 0, as_stream(stream)>>>(s, static_cast<float*>(p), key_mask,
+                                                                              len, ld, scale);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -13,10 +13,13 @@ void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t col
 // The same with p in fp16 (HunyuanVideo's VAE, whose attention runs in fp16 as the official).
 void softmax_rows_f16(const float* s, void* p, int64_t rows, int64_t cols, float scale, void* stream = nullptr);
 
-// Causal attention with padded keys (the Llama encoder): in place per row i of s: [len, len] f32, p = softmax_j(scale * s[i, j]) over keys j <= i with
-// key_mask[j] != 0; a row with no such key gets 1/len everywhere (what torch's dtype-min mask
-// gives). key_mask: [len] u8.
-void softmax_causal_masked(float* s, const uint8_t* key_mask, int64_t len, float scale, void* stream = nullptr);
+// Causal attention with padded keys (the text encoders: Llama, CLIP): per head h and query row i
+// of s: [heads, len, ld] f32 (len keys, rows ld >= len apart), p[h, i, j] = softmax_j(scale *
+// s[h, i, j]) over keys j <= i with key_mask[j] != 0; a row with no such key gets 1/len
+// everywhere (what torch's dtype-min mask gives). p: the same layout in fp16 (p_f16) or f32,
+// which may be s itself. key_mask: [len] u8.
+void softmax_causal_masked(const float* s, void* p, bool p_f16, const uint8_t* key_mask, int64_t heads, int64_t len,
+                           int64_t ld, float scale, void* stream = nullptr);
 
 // The masked softmax of T5 attention with a relative position bias, f32, one row per (head,
 // query): p[h, i, j] = softmax_j(s[h, i, j] + pos[bucket[j - i + center], h]) over the keys j

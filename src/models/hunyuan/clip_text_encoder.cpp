@@ -57,24 +57,38 @@ ClipTextEncoder ClipTextEncoder::open(const std::string& path) {
   return e;
 }
 
-ClipTextOutput ClipTextEncoder::encode(std::span<const int64_t> ids, std::span<const int64_t> mask) const {
-  const ClipTextConfig& k = cfg_;
+void ClipTextEncoder::check_input(std::span<const int64_t> ids, std::span<const int64_t> mask) const {
   const int64_t L = static_cast<int64_t>(ids.size());
   if (L == 0) fail("encode-text: no tokens");
-  if (L > k.positions) fail("encode-text: {} tokens but CLIP has {} positions", L, k.positions);
+  if (L > cfg_.positions) fail("encode-text: {} tokens but CLIP has {} positions", L, cfg_.positions);
   if (mask.size() != ids.size()) fail("encode-text: ids has {} tokens but mask has {}", ids.size(), mask.size());
   for (size_t i = 0; i < mask.size(); ++i)
     if (mask[i] != 0 && mask[i] != 1) fail("encode-text: mask[{}] = {}; the mask holds 0 or 1", i, mask[i]);
-  const int64_t D = k.hidden, H = k.heads, F = k.ffn;
+}
+
+void ClipTextEncoder::embed(std::span<const int64_t> ids, float* x) const {
+  const int64_t L = static_cast<int64_t>(ids.size()), D = cfg_.hidden;
+  w_.gather_rows("embeddings.token_embedding.weight", ids, D, x);
+  const auto pe = w_.f32("embeddings.position_embedding.weight", {cfg_.positions, D});
+  for (int64_t i = 0; i < L * D; ++i) x[i] += pe[i];
+}
+
+int64_t ClipTextEncoder::pooled_position(std::span<const int64_t> ids) const {
+  // transformers 4.46: eos_token_id == 2 -> argmax(ids) (first maximum); else first eos_token_id.
+  if (cfg_.eos_token_id == 2) return std::max_element(ids.begin(), ids.end()) - ids.begin();
+  const auto it = std::find(ids.begin(), ids.end(), cfg_.eos_token_id);
+  return it == ids.end() ? 0 : it - ids.begin();
+}
+
+ClipTextOutput ClipTextEncoder::encode(std::span<const int64_t> ids, std::span<const int64_t> mask) const {
+  const ClipTextConfig& k = cfg_;
+  check_input(ids, mask);
+  const int64_t L = static_cast<int64_t>(ids.size()), D = k.hidden, H = k.heads, F = k.ffn;
 
   ClipTextOutput out;
   out.last_hidden_state = Tensor::empty(DType::F32, {L, D});
   float* x = out.last_hidden_state.data_as<float>();
-  w_.gather_rows("embeddings.token_embedding.weight", ids, D, x);
-  {
-    const auto pe = w_.f32("embeddings.position_embedding.weight", {k.positions, D});
-    for (int64_t i = 0; i < L * D; ++i) x[i] += pe[i];
-  }
+  embed(ids, x);
   std::vector<float> causal(static_cast<size_t>(L * L), 0.0f);
   for (int64_t i = 0; i < L; ++i)
     for (int64_t j = i + 1; j < L; ++j) causal[i * L + j] = -std::numeric_limits<float>::infinity();
@@ -88,14 +102,7 @@ ClipTextOutput ClipTextEncoder::encode(std::span<const int64_t> ids, std::span<c
   }
   for (int64_t i = 0; i < L * D; ++i)
     if (!std::isfinite(x[i])) fail("{}: the CLIP text encoder produced NaN or inf (bad weights?)", w_.path());
-  // transformers 4.46: eos_token_id == 2 -> argmax(ids) (first maximum); else first eos_token_id.
-  int64_t at = 0;
-  if (k.eos_token_id == 2) {
-    at = std::max_element(ids.begin(), ids.end()) - ids.begin();
-  } else {
-    const auto it = std::find(ids.begin(), ids.end(), k.eos_token_id);
-    at = it == ids.end() ? 0 : it - ids.begin();
-  }
+  const int64_t at = pooled_position(ids);
   out.pooled = Tensor::empty(DType::F32, {D});
   std::copy(x + at * D, x + (at + 1) * D, out.pooled.data_as<float>());
   return out;

@@ -32,9 +32,16 @@ class ClipTextEncoder {
   // text_config for a full CLIPModel), the rest from shapes; heads default to hidden/64.
   static ClipTextEncoder open(const std::string& path);
   const ClipTextConfig& config() const { return cfg_; }
+  const EncoderWeights& weights() const { return w_; }
 
   // ids, mask: [L], L <= positions.
   ClipTextOutput encode(std::span<const int64_t> ids, std::span<const int64_t> mask) const;
+
+  // What encode() and the CUDA encoder share: the input checks (one-line errors), the token +
+  // position embeddings of the ids ([L, hidden] f32 into x), and the pooled row's position.
+  void check_input(std::span<const int64_t> ids, std::span<const int64_t> mask) const;
+  void embed(std::span<const int64_t> ids, float* x) const;
+  int64_t pooled_position(std::span<const int64_t> ids) const;
 
  private:
   EncoderWeights w_;

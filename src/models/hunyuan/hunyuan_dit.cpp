@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "io/fp8_weights.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/hunyuan_keys.h"
 
@@ -23,21 +24,22 @@ class Loader {
     for (auto& [name, shape] : official_tensors(config)) shapes_[name] = shape;
   }
   // The official tensor `name` as `dt` (f32 unless a matrix for the GPU): read directly, or
-  // assembled from its diffusers parts (in f32, one tensor at a time, then converted).
+  // assembled from its diffusers parts (in f32, one tensor at a time, then converted). fp8
+  // tensors (ComfyUI / Kijai files) are dequantised per tensor, with their scale if any.
   Tensor get(const std::string& name, DType dt = DType::F32) {
     const auto it = shapes_.find(name);
     JENGA_ASSERT(it != shapes_.end());
     const Shape want(std::span<const int64_t>(it->second));
     if (layout_ == Layout::Official) {
       check_info(name, &it->second);
-      return ckpt_.load(name, dt);
+      return load_dequantized(ckpt_, name, dt);
     }
     const DiffusersSource src = diffusers_source(name);
     std::vector<float> v;
     int64_t rows = 0;
     for (const auto& part : src.parts) {
       check_info(part, nullptr);
-      const Tensor t = ckpt_.load(part, DType::F32);
+      const Tensor t = load_dequantized(ckpt_, part, DType::F32);
       const auto pv = t.to_f32_vector();
       v.insert(v.end(), pv.begin(), pv.end());
       rows += t.shape().numel() ? t.dim(0) : 0;
@@ -91,7 +93,7 @@ void check_tensor_set(const Checkpoint& ckpt, Layout layout, const HunyuanConfig
   for (const auto& n : expected)
     if (!ckpt.contains(n)) missing.push_back(n);
   for (const auto& n : ckpt.names())
-    if (!expected.count(n)) unexpected.push_back(n);
+    if (!expected.count(n) && !is_fp8_scale_tensor(n)) unexpected.push_back(n);
   if (missing.empty() && unexpected.empty()) return;
   const std::string what = describe_tensor_set_diff(missing, unexpected);
   fail("{}: not a complete HunyuanVideo DiT in the {} layout ({} double + {} single blocks, hidden {}): {}; "

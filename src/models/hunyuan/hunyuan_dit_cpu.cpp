@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "backend/cpu/attention.h"
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/ops.h"
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "dist/ulysses.h"
 
 namespace jenga::hunyuan {
 
@@ -105,6 +107,31 @@ void block_attention(const DitForwardHooks* hooks, int layer, const float* q, co
     text_rows_over_all_keys(q, k, v, out, li, l, heads, hd, i2v);
   else
     segment_attention(q, k, v, out, li + valid, l, heads, hd);
+}
+
+// The self-attention of a block over the joint sequence, q, k, v, out: [n + lt, heads * hd] (n
+// image rows, then the lt text rows). Under sequence parallel the n rows are this rank's shard
+// of the image tokens and the text rows are replicated (computed alike on every rank), as xDiT's
+// joint Ulysses in the official multi-GPU Jenga (hyvideo/modules/xdit_ring_atten.py): the image
+// rows go all-to-all to every image row of heads / ranks heads, the text rows are cut to the
+// same heads, attention runs as on one process over [image; text] for those heads (the hook's
+// layout and density over them), then the image rows go back to this rank's shard and the text
+// rows' heads are gathered from every rank.
+void joint_attention(dist::Ulysses* sp, const DitForwardHooks* hooks, int layer, const float* q, const float* k,
+                     const float* v, float* out, int64_t n, int64_t lt, int64_t valid, int64_t heads, int64_t hd,
+                     bool i2v) {
+  if (!sp) return block_attention(hooks, layer, q, k, v, out, n, valid, n + lt, heads, hd, i2v);
+  const int64_t li = sp->tokens(), hp = sp->local_heads(), row = hp * hd, l = li + lt;
+  std::vector<float> qh(static_cast<size_t>(l * row)), kh(qh.size()), vh(qh.size()), ah(qh.size());
+  const float* src[3] = {q, k, v};
+  float* dst[3] = {qh.data(), kh.data(), vh.data()};
+  for (int j = 0; j < 3; ++j) {
+    sp->seq_to_heads(src[j], dst[j]);
+    sp->take_heads(src[j] + n * heads * hd, dst[j] + li * row, lt);
+  }
+  block_attention(hooks, layer, qh.data(), kh.data(), vh.data(), ah.data(), li, valid, l, hp, hd, i2v);
+  sp->heads_to_seq(ah.data(), out);
+  sp->gather_heads(ah.data() + li * row, out + n * heads * hd, lt);
 }
 
 // x [l, heads*hd] rotated by the tables' first l rows (x*cos + rotate_half(x)*sin, pairs (2i, 2i+1)).
@@ -305,7 +332,7 @@ HunyuanRope rope_table_cpu(const HunyuanConfig& c, int64_t frames, int64_t heigh
 
 void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, int64_t li, float* txt, int64_t lt,
                       int64_t valid, const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks,
-                      int layer, const TokenReplace* tr) {
+                      int layer, const TokenReplace* tr, dist::Ulysses* sp) {
   const int64_t h = c.hidden, heads = c.heads, hd = c.head_dim(), l = li + lt;
   const auto im = silu_linear(vec, h, b.img.mod);  // shift1, scale1, gate1, shift2, scale2, gate2
   const auto tm = silu_linear(vec, h, b.txt.mod);
@@ -330,7 +357,7 @@ void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, 
   };
   project(img, li, 0, b.img, img_mod, true);
   project(txt, lt, li, b.txt, txt_mod, false);
-  block_attention(hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, valid, l, heads, hd, tr != nullptr);
+  joint_attention(sp, hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, lt, valid, heads, hd, tr != nullptr);
   auto finish = [&](float* x, int64_t n, int64_t row0, const StreamWeights& s, const RowMod& mod) {
     std::vector<float> o(static_cast<size_t>(n * h));
     linear(attn.data() + row0 * h, s.proj, o.data(), n);
@@ -347,14 +374,18 @@ void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, 
 
 void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, int64_t li, int64_t lt, int64_t valid,
                       const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks, int layer,
-                      const TokenReplace* tr) {
+                      const TokenReplace* tr, dist::Ulysses* sp) {
   const int64_t h = c.hidden, heads = c.heads, hd = c.head_dim(), m = c.mlp_dim, l = li + lt;
   const auto mod = silu_linear(vec, h, b.mod);  // shift, scale, gate
   const auto mod_tr = tr ? silu_linear(tr->vec, h, b.mod) : std::vector<float>();
   const RowMod rm{mod.data(), tr ? mod_tr.data() : nullptr, tr ? tr->first_frame : std::span<const uint8_t>{}};
   const auto xm = norm_modulate_rows(x, l, h, rm, 0, h);
-  const auto y1 = linear(xm, b.linear1, l);  // [l, 3h + m]
+  // The image rows and the text rows in separate GEMMs: a row's f32 result then does not depend
+  // on how many image rows precede it (sequence parallel shards equal one process bit for bit).
   const int64_t ld = 3 * h + m;
+  std::vector<float> y1(static_cast<size_t>(l * ld));  // [l, 3h + m]
+  linear(xm.data(), b.linear1, y1.data(), li);
+  linear(xm.data() + li * h, b.linear1, y1.data() + li * ld, lt);
   std::vector<float> q(static_cast<size_t>(l * h)), k(q.size()), v(q.size());
   split_qkv(y1.data(), ld, l, h, q.data(), k.data(), v.data());
   cpu::rms_norm(q.data(), q.data(), l * heads, hd, f32(b.q_norm), 1e-6f);
@@ -364,13 +395,15 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
   // linear2's input: [attention output (h) | GELU(mlp) (m)] per token.
   std::vector<float> cat(static_cast<size_t>(l * (h + m)));
   std::vector<float> attn(q.size());
-  block_attention(hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, valid, l, heads, hd, tr != nullptr);
+  joint_attention(sp, hooks, layer, q.data(), k.data(), v.data(), attn.data(), li, lt, valid, heads, hd, tr != nullptr);
   for (int64_t i = 0; i < l; ++i) {
     std::copy_n(attn.data() + i * h, h, cat.data() + i * (h + m));
     std::copy_n(y1.data() + i * ld + 3 * h, m, cat.data() + i * (h + m) + h);
     cpu::gelu_tanh(cat.data() + i * (h + m) + h, m);
   }
-  const auto out = linear(cat, b.linear2, l);
+  std::vector<float> out(static_cast<size_t>(l * h));
+  linear(cat.data(), b.linear2, out.data(), li);
+  linear(cat.data() + li * (h + m), b.linear2, out.data() + li * h, lt);
   add_gated_rows(x, out.data(), l, h, rm, 2 * h);
 }
 
@@ -379,10 +412,11 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
                                        const float* text_states_2, float guidance, const DitForwardHooks* hooks,
                                        bool token_replace) {
   const auto& c = model.config;
-  if (hooks && (hooks->comm || hooks->self_attention))
-    fail("HunyuanVideo DiT (CPU): sequence parallel and attention replacement hooks are not supported yet");
+  if (hooks && hooks->self_attention)
+    fail("HunyuanVideo DiT (CPU): the attention replacement hook (--attention svg) is not supported yet");
   // Jenga's step reuse (jenga_hyvideo.py ra_forward): the residual of the image tokens (sequence
-  // order) over all blocks; a reused step adds it to this step's patch embedding.
+  // order; under sequence parallel this rank's shard) over all blocks; a reused step adds it to
+  // this step's patch embedding.
   float* residual = hooks ? hooks->residual : nullptr;
   const bool reuse = residual && hooks->reuse_residual;
   const auto& W = model.weights;
@@ -392,18 +426,6 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
          c.patch[0], c.patch[1], c.patch[2]);
   const int64_t F = frames / c.patch[0], H = height / c.patch[1], Wd = width / c.patch[2], li = F * H * Wd;
   const int64_t pv = c.patch[0] * c.patch[1] * c.patch[2];
-  const auto vec = modulation_vector_cpu(model, t, text_states_2, guidance);
-  // img_in: Conv3d with stride = kernel as a GEMM over (c, i, j, k) patch rows.
-  const int64_t patch_len = c.in_channels * pv;
-  std::vector<float> patches(static_cast<size_t>(li * patch_len));
-  cpu::patchify(x, patches.data(), c.in_channels, F, H, Wd, c.patch);
-  std::vector<float> xs(static_cast<size_t>((li + lt) * h));  // [img; txt]
-  cpu::linear(patches.data(), f32(W.img_in_w), f32(W.img_in_b), xs.data(), li, h, patch_len);
-  if (!reuse) {  // a reused step never reads the text stream
-    const auto txt = token_refiner_cpu(model, text_states, lt, valid, t);
-    std::copy(txt.begin(), txt.end(), xs.begin() + li * h);
-  }
-  auto rope = rope_table_cpu(c, F, H, Wd);
   // Token order: the blocks see image row i = raster token order[i]; RoPE rows follow.
   const std::span<const int64_t> order = hooks ? hooks->token_order : std::span<const int64_t>{};
   if (!order.empty()) {
@@ -413,12 +435,41 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
       if (r < 0 || r >= li || seen[r]) fail("HunyuanVideo DiT: token order is no permutation of 0..{}", li - 1);
       seen[r] = 1;
     }
-    std::vector<float> img(xs.begin(), xs.begin() + li * h);
-    cpu::gather_rows(img.data(), xs.data(), h, order);
-    const int64_t hd = rope.head_dim;
-    const auto cs = rope.cos, sn = rope.sin;
-    cpu::gather_rows(cs.data(), rope.cos.data(), hd, order);
-    cpu::gather_rows(sn.data(), rope.sin.data(), hd, order);
+  }
+  auto raster = [&](int64_t i) { return order.empty() ? i : order[static_cast<size_t>(i)]; };
+  // Sequence parallel (Ulysses, as the official multi-GPU Jenga): this rank holds image tokens
+  // [off, off + n) of the sequence order (Ulysses::token_split, the shards Wan's CPU path uses)
+  // and every text token; every per-token op runs on those rows, self-attention exchanges heads
+  // (joint_attention), the final layer's rows are gathered at the end.
+  std::optional<dist::Ulysses> sp;
+  if (hooks && hooks->comm) sp.emplace(*hooks->comm, li, c.heads, c.head_dim());
+  const int64_t n = sp ? sp->local_tokens() : li, off = sp ? sp->offset() : 0;
+  dist::Ulysses* spp = sp ? &*sp : nullptr;
+  const auto vec = modulation_vector_cpu(model, t, text_states_2, guidance);
+  // img_in: Conv3d with stride = kernel as a GEMM over this rank's (c, i, j, k) patch rows, taken
+  // in sequence order.
+  const int64_t patch_len = c.in_channels * pv;
+  std::vector<float> xs(static_cast<size_t>((n + lt) * h));  // [img (this rank's rows); txt]
+  {
+    std::vector<float> patches(static_cast<size_t>(li * patch_len)), mine(static_cast<size_t>(n * patch_len));
+    cpu::patchify(x, patches.data(), c.in_channels, F, H, Wd, c.patch);
+    for (int64_t i = 0; i < n; ++i)
+      std::copy_n(patches.data() + raster(off + i) * patch_len, patch_len, mine.data() + i * patch_len);
+    cpu::linear(mine.data(), f32(W.img_in_w), f32(W.img_in_b), xs.data(), n, h, patch_len);
+  }
+  if (!reuse) {  // a reused step never reads the text stream
+    const auto txt = token_refiner_cpu(model, text_states, lt, valid, t);
+    std::copy(txt.begin(), txt.end(), xs.begin() + n * h);
+  }
+  // RoPE rows of this rank's image tokens, in sequence order.
+  const HunyuanRope full = rope_table_cpu(c, F, H, Wd);
+  HunyuanRope rope;
+  rope.tokens = n, rope.head_dim = full.head_dim;
+  rope.cos.resize(static_cast<size_t>(n * full.head_dim)), rope.sin.resize(rope.cos.size());
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = raster(off + i) * full.head_dim;
+    std::copy_n(full.cos.data() + r, full.head_dim, rope.cos.data() + i * full.head_dim);
+    std::copy_n(full.sin.data() + r, full.head_dim, rope.sin.data() + i * full.head_dim);
   }
   // token_replace: frame-0 tokens are raster rows < H*W; in sequence order where the order puts them.
   std::vector<float> tr_vec;
@@ -426,55 +477,61 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
   TokenReplace tr;
   if (token_replace) {
     tr_vec = token_replace_vector_cpu(model, text_states_2);
-    first_frame.resize(static_cast<size_t>(li));
-    for (int64_t i = 0; i < li; ++i) first_frame[i] = (order.empty() ? i : order[i]) < H * Wd;
+    first_frame.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) first_frame[i] = raster(off + i) < H * Wd;
     tr.vec = tr_vec.data();
     tr.first_frame = first_frame;
   }
   const TokenReplace* trp = token_replace ? &tr : nullptr;
   std::vector<float> img_in;
   if (reuse) {
-    for (int64_t i = 0; i < li * h; ++i) xs[static_cast<size_t>(i)] += residual[i];
+    for (int64_t i = 0; i < n * h; ++i) xs[static_cast<size_t>(i)] += residual[i];
   } else if (residual) {
-    img_in.assign(xs.begin(), xs.begin() + li * h);
+    img_in.assign(xs.begin(), xs.begin() + n * h);
   }
   int layer = 0;
   for (const DoubleBlock& b : W.doubles) {
     if (reuse) break;
     check_interrupt();  // Ctrl-C between blocks
-    double_block_cpu(c, b, xs.data(), li, xs.data() + li * h, lt, valid, vec.data(), rope, hooks, layer, trp);
-    if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
+    double_block_cpu(c, b, xs.data(), n, xs.data() + n * h, lt, valid, vec.data(), rope, hooks, layer, trp, spp);
+    if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), n + lt);
     ++layer;
   }
   for (const SingleBlock& b : W.singles) {
     if (reuse) break;
     check_interrupt();
-    single_block_cpu(c, b, xs.data(), li, lt, valid, vec.data(), rope, hooks, layer, trp);
-    if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), li + lt);
+    single_block_cpu(c, b, xs.data(), n, lt, valid, vec.data(), rope, hooks, layer, trp, spp);
+    if (hooks && hooks->after_block) hooks->after_block(layer, xs.data(), n + lt);
     ++layer;
   }
   if (residual && !reuse)
-    for (int64_t i = 0; i < li * h; ++i) residual[i] = xs[static_cast<size_t>(i)] - img_in[static_cast<size_t>(i)];
-  if (!order.empty()) {  // back to raster order for the head
-    std::vector<float> img(xs.begin(), xs.begin() + li * h);
-    cpu::scatter_rows(img.data(), xs.data(), h, order);
-  }
-  // final_layer: shift, scale from SiLU(vec); LayerNorm, modulate, Linear -> [li, (c, o, p, q)]
+    for (int64_t i = 0; i < n * h; ++i) residual[i] = xs[static_cast<size_t>(i)] - img_in[static_cast<size_t>(i)];
+  // final_layer on this rank's rows (sequence order): shift, scale from SiLU(vec); LayerNorm,
+  // modulate, Linear -> [n, (c, o, p, q)]; then every rank's rows, back to raster order.
   const auto ss = silu_linear(vec.data(), h, W.final_ada);
-  const auto xm = norm_modulate(xs.data(), li, h, ss.data(), ss.data() + h);
-  const auto y = linear(xm, W.final_linear, li);
-  const int64_t co = c.out_channels, pt = c.patch[0], ph = c.patch[1], pw = c.patch[2];
+  const auto xm = norm_modulate(xs.data(), n, h, ss.data(), ss.data() + h);
+  const int64_t co = c.out_channels, pt = c.patch[0], ph = c.patch[1], pw = c.patch[2], row = co * pv;
+  std::vector<float> y = linear(xm, W.final_linear, n);
+  if (sp) {
+    std::vector<float> all(static_cast<size_t>(li * row));
+    sp->gather_tokens(y.data(), all.data(), row);
+    y.swap(all);
+  }
+  if (!order.empty()) {
+    std::vector<float> seq(y);
+    cpu::scatter_rows(seq.data(), y.data(), row, order);
+  }
   std::vector<float> out(static_cast<size_t>(co * frames * height * width));
   for (int64_t f = 0; f < F; ++f)
     for (int64_t hh = 0; hh < H; ++hh)
       for (int64_t w = 0; w < Wd; ++w) {
-        const float* row = y.data() + ((f * H + hh) * Wd + w) * co * pv;
+        const float* yr = y.data() + ((f * H + hh) * Wd + w) * row;
         for (int64_t ch = 0; ch < co; ++ch)
           for (int64_t i = 0; i < pt; ++i)
             for (int64_t j = 0; j < ph; ++j)
               for (int64_t k = 0; k < pw; ++k)
                 out[((ch * frames + f * pt + i) * height + hh * ph + j) * width + w * pw + k] =
-                    row[((ch * pt + i) * ph + j) * pw + k];
+                    yr[((ch * pt + i) * ph + j) * pw + k];
       }
   return out;
 }

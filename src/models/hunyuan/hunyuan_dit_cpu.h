@@ -11,6 +11,10 @@
 #include "models/dit_hooks.h"
 #include "models/hunyuan/hunyuan_dit.h"
 
+namespace jenga::dist {
+class Ulysses;
+}
+
 namespace jenga::hunyuan {
 
 // Sinusoid [cos(t f_k), sin(t f_k)], f_k = exp(-ln(10000) k / (dim/2)), in f32 as the official
@@ -47,7 +51,9 @@ struct TokenReplace {
 // token_replace_vec: [h].
 std::vector<float> token_replace_vector_cpu(const HunyuanDit& m, const float* text_states_2);
 
-// One MMDoubleStreamBlock in place: img [Li, h], txt [Lt, h], vec [h]. hooks (optional): the
+// One MMDoubleStreamBlock in place: img [Li, h], txt [Lt, h], vec [h]. Under sequence parallel
+// (sp set) img holds this rank's Li image rows (the rope table's rows match them) and txt every
+// text row; self-attention exchanges heads over sp (see hunyuan_forward_cpu). hooks (optional): the
 // self-attention layout of block `layer` over the attended segment (image + valid text tokens,
 // the text rows are the condition blocks at the end of the sequence), see DitForwardHooks.
 // Under a layout the official Jenga path is followed: image rows over the kept blocks (keys
@@ -55,12 +61,12 @@ std::vector<float> token_replace_vector_cpu(const HunyuanDit& m, const float* te
 // padding included, densely over all keys, padding included.
 void double_block_cpu(const HunyuanConfig& c, const DoubleBlock& b, float* img, int64_t li, float* txt, int64_t lt,
                       int64_t valid, const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks = nullptr,
-                      int layer = 0, const TokenReplace* tr = nullptr);
+                      int layer = 0, const TokenReplace* tr = nullptr, dist::Ulysses* sp = nullptr);
 
-// One MMSingleStreamBlock in place: x [Li + Lt, h] (image tokens first), vec [h]; hooks as above.
+// One MMSingleStreamBlock in place: x [Li + Lt, h] (image tokens first), vec [h]; hooks, sp as above.
 void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, int64_t li, int64_t lt, int64_t valid,
                       const float* vec, const HunyuanRope& rope, const DitForwardHooks* hooks = nullptr,
-                      int layer = 0, const TokenReplace* tr = nullptr);
+                      int layer = 0, const TokenReplace* tr = nullptr, dist::Ulysses* sp = nullptr);
 
 // The whole forward: x [C_in, F*pt, H*ph, W*pw], text_states [Lt, text_dim], text_states_2
 // [text_dim_2] -> [C_out, F*pt, H*ph, W*pw]. t in [0, 1000]; guidance = cfg scale x 1000.
@@ -68,7 +74,11 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
 // follows them; undone before the head), self_attn_layout (per block: doubles 0.., then singles),
 // after_block (x: [Li + Lt, h], image tokens first, in sequence order), step reuse (residual:
 // [Li, h] of the image tokens in sequence order, as jenga_hyvideo.py's ra_forward keeps it).
-// Sequence parallel and the attention replacement are not there yet (they fail).
+// hooks->comm: Ulysses sequence parallel as the official multi-GPU Jenga (xDiT): the image tokens
+// split over the ranks in sequence (curve) order by dist::Ulysses::token_split (48-token aligned
+// shards, as Wan's CPU path: equal to one process bit for bit with single-threaded BLAS), the
+// text tokens replicated, heads exchanged around self-attention; every rank returns the whole
+// output. The attention replacement (self_attention) is not there yet (it fails).
 // token_replace: HunyuanVideo-I2V's condition (the first latent frame's tokens modulated as at
 // t = 0 without guidance; with a token order they are found where the order puts them).
 std::vector<float> hunyuan_forward_cpu(const HunyuanDit& m, const float* x, int64_t frames, int64_t height,

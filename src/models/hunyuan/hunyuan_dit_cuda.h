@@ -8,6 +8,13 @@
 //
 // Sequence: [Li image tokens (token order) ; Lt text tokens], one f32 residual buffer for both
 // streams of the double blocks and the joint stream of the single blocks (h = hidden).
+//
+// Sequence parallel (prepare with a device communicator, NCCL): Ulysses as the official
+// multi-GPU Jenga (xDiT joint attention): each rank holds a contiguous shard of the image tokens
+// in token order (dist::UlyssesDevice::token_split, as Wan's CUDA DiT) and every text token;
+// q/k/v go all-to-all over heads around self-attention (text rows cut to the rank's heads, their
+// output heads gathered); the final layer's rows are gathered, so every rank writes the whole
+// output. Not yet run on several GPUs (see docs/ARCHITECTURE.md).
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -17,6 +24,10 @@
 #include "core/tensor.h"
 #include "models/dit_hooks.h"
 #include "models/hunyuan/hunyuan_config.h"
+
+namespace jenga::dist {
+class Communicator;
+}
 
 namespace jenga::hunyuan {
 
@@ -37,12 +48,13 @@ struct HunyuanTextDevice {
 class HunyuanDitCuda {
  public:
   // Uploads a loaded model (host f32 or bf16 matrices) as bf16 matrices. offload: every block's
-  // GEMM matrices stay in pinned host memory and stream through a ring of two device buffers
-  // (the modulation matrices, norms and everything outside the blocks stay resident); the same
-  // output as resident, bit for bit.
+  // matrices (GEMMs and modulation) stay in pinned host memory and stream through a ring of two
+  // device buffers (the q/k norms and everything outside the blocks stay resident; a block's
+  // modulation vectors are computed when it starts); the same output as resident, bit for bit.
   static std::unique_ptr<HunyuanDitCuda> from_model(const HunyuanDit& model, bool offload = false);
   // Random bf16 weights drawn on the GPU (Philox), scaled to keep activations O(1): benchmarks.
-  static std::unique_ptr<HunyuanDitCuda> random(const HunyuanConfig& config, uint64_t seed);
+  // offload: as from_model's (each block drawn on the GPU, then moved to pinned host memory).
+  static std::unique_ptr<HunyuanDitCuda> random(const HunyuanConfig& config, uint64_t seed, bool offload = false);
   ~HunyuanDitCuda();
 
   const HunyuanConfig& config() const;
@@ -50,16 +62,27 @@ class HunyuanDitCuda {
   // Sizes the activations for frames x height x width TOKENS and text_len text rows, and uploads
   // the RoPE table and token order (order[i] = raster index of the i-th image token; empty =
   // raster). Allocates: once per resolution, outside the step loop.
+  // token_replace: HunyuanVideo-I2V's condition in every later forward, as hunyuan_forward_cpu's:
+  // the first latent frame's image tokens (found where the token order puts them) modulated from
+  // time_in(0) + vector_in(pooled), no guidance term, in the double blocks' image stream and the
+  // single blocks; and, under a Jenga layout, the text rows also attend over the zero rows the
+  // I2V sparse kernel pads the sequence with (to a multiple of 128; jenga_i2v_pad_rows).
+  // comm: sequence parallel over its ranks (a device communicator, on the forward's stream);
+  // null = one process. Not with token_replace yet (fails).
   void prepare(int64_t frames, int64_t height, int64_t width, int64_t text_len,
-               std::span<const int64_t> token_order = {});
+               std::span<const int64_t> token_order = {}, bool token_replace = false,
+               dist::Communicator* comm = nullptr);
   int64_t image_tokens() const;
+  int64_t local_tokens() const;  // this rank's image tokens (all on one process)
+  int64_t local_heads() const;   // this rank's heads of self-attention
   int64_t text_len() const;
 
   // x: [in_channels, F*pt, H*ph, W*pw] f32; t: [1] f32 timestep (device); guidance: the value
   // guidance_in embeds (cfg scale x 1000; ignored without a guidance embedding); out:
   // [out_channels, ...] f32. Enqueued on `stream`. hooks: self_attn_layout (per block, doubles
-  // then singles: a layout over the attended segment of Li + valid rows, as the CPU reference),
-  // after_block (x [Li + Lt, h]), residual (step reuse over the image tokens [Li, h]), mark
+  // then singles: a layout over the attended segment of Li + valid rows, as the CPU reference;
+  // under sequence parallel over this rank's heads), after_block (x [Li + Lt, h]; this rank's
+  // image rows), residual (step reuse over the image tokens [Li, h]; this rank's), mark
   // (bench --breakdown); the attention replacement (self_attention) is not supported yet.
   void forward(const float* x, const float* t, const HunyuanTextDevice& text, float guidance, float* out,
                void* stream = nullptr, const CudaDitHooks* hooks = nullptr);
@@ -97,6 +120,6 @@ HunyuanTextUpload upload_hunyuan_text(const HunyuanConfig& c, const float* text_
 // residual stream [Li + Lt, h] (image tokens first, raster order).
 Tensor hunyuan_forward_cuda(const HunyuanDit& model, const Tensor& x, float t, const float* text_states,
                             int64_t text_len, int64_t valid, const float* text_states_2, float guidance,
-                            std::vector<Tensor>* blocks = nullptr);
+                            std::vector<Tensor>* blocks = nullptr, bool token_replace = false);
 
 }  // namespace jenga::hunyuan

@@ -6,6 +6,7 @@
 #include "backend/denoise_backend.h"
 #include "core/error.h"
 #include "core/temp_paths.h"
+#include "dist/ulysses.h"
 #include "models/hunyuan/clip_text_encoder.h"
 #include "models/hunyuan/clip_tokenizer.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
@@ -84,7 +85,6 @@ class HunyuanCpuDenoiser final : public Denoiser {
       : dit_(d), info_(hunyuan_denoiser_info(d.config, release)), token_replace_(release == Release::I2V) {}
   const DenoiserInfo& info() const override { return info_; }
   std::unique_ptr<DenoiseBackend> make_loop_backend(dist::Communicator* comm) override {
-    if (comm) fail("HunyuanVideo DiT (CPU): sequence parallel is not supported yet; run one process");
     return make_cpu_denoise_backend(*this, comm);
   }
   void set_conditioning(int slot, const Conditioning& c) override {
@@ -96,12 +96,17 @@ class HunyuanCpuDenoiser final : public Denoiser {
       fail("HunyuanVideo DiT: the pooled text vector must have {} values; got {}", cfg.text_dim_2, c.pooled.numel());
     cond_.at(static_cast<size_t>(slot)) = c;
   }
-  void prepare(const std::array<int64_t, 3>& latent, std::span<const int64_t>, dist::Communicator*) override {
+  // The CPU forward takes the token order and communicator through its hooks each call.
+  void prepare(const std::array<int64_t, 3>& latent, std::span<const int64_t>, dist::Communicator* comm) override {
     const auto& p = info_.geometry.patch;
     tokens_ = (latent[0] / p[0]) * (latent[1] / p[1]) * (latent[2] / p[2]);
+    comm_ = comm;
   }
-  int64_t local_tokens() const override { return tokens_; }
-  int64_t local_heads() const override { return info_.heads; }
+  // Under sequence parallel: this rank's image tokens (the text tokens are on every rank).
+  int64_t local_tokens() const override {
+    return comm_ ? dist::Ulysses::token_split(tokens_, comm_->size()).count[static_cast<size_t>(comm_->rank())] : tokens_;
+  }
+  int64_t local_heads() const override { return comm_ ? info_.heads / comm_->size() : info_.heads; }
   std::vector<float> step_cache_indicator(double t, bool) override {
     return timestep_embedder_cpu(dit_.weights.time0, dit_.weights.time2, static_cast<float>(t), dit_.config.freq_dim);
   }
@@ -123,17 +128,19 @@ class HunyuanCpuDenoiser final : public Denoiser {
   DenoiserInfo info_;
   std::array<Conditioning, 2> cond_;
   int64_t tokens_ = 0;
+  dist::Communicator* comm_ = nullptr;
   bool token_replace_ = false;  // HunyuanVideo-I2V: frame-0 tokens modulated as at t = 0
 };
 
-// CLIP-L's pooled vector of the stripped prompt (77 tokens), as both official text paths take it.
+// CLIP-L's pooled vector of the stripped prompt (77 tokens), as both official text paths take it;
+// on the GPU when `gpu` is given.
 Tensor clip_pooled(const ClipTokenizer& tok, const ClipTextEncoder& clip, const std::string& prompt,
-                   const std::string& tokenizer_path) {
+                   const std::string& tokenizer_path, HunyuanCudaParts::Clip* gpu = nullptr) {
   const TokenizedText ct = tok.encode(python_strip(prompt), kClipMaxLength);
   for (int64_t id : ct.ids)
     if (id < 0 || id >= clip.config().vocab)
       fail("{}: token id {} is outside CLIP's vocabulary of {}", tokenizer_path, id, clip.config().vocab);
-  return clip.encode(ct.ids, ct.mask).pooled;
+  return gpu ? gpu->pooled(ct.ids, ct.mask) : clip.encode(ct.ids, ct.mask).pooled;
 }
 
 // The official T2V text path: LLM over the video template (351 tokens, hidden_states[-3], the
@@ -141,7 +148,7 @@ Tensor clip_pooled(const ClipTokenizer& tok, const ClipTextEncoder& clip, const 
 // of the stripped prompt (77 tokens).
 class HunyuanTextEncoder final : public TextEncoder {
  public:
-  // cuda: the LLM runs on the GPU (uploaded here, freed with the encoder); CLIP-L stays on the CPU.
+  // cuda: the LLM and CLIP-L run on the GPU (uploaded here, freed with the encoder).
   HunyuanTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg, const HunyuanCudaParts* cuda)
       : tok_(LlamaTokenizer::open(p.tokenizer)),
         llm_(LlamaTextEncoder::open(p.text_encoder)),
@@ -154,6 +161,7 @@ class HunyuanTextEncoder final : public TextEncoder {
       fail("{}: CLIP width {} does not match the DiT's text_states_dim_2 {}", p.text_encoder_2, clip_.config().hidden,
            cfg.text_dim_2);
     if (cuda && cuda->llm) llm_gpu_ = cuda->llm(llm_);
+    if (cuda && cuda->clip) clip_gpu_ = cuda->clip(clip_);
   }
   Conditioning encode(const std::string& prompt) override {
     const PromptTemplate& t = video_template();
@@ -169,7 +177,7 @@ class HunyuanTextEncoder final : public TextEncoder {
     int64_t valid = 0;
     for (int64_t i = t.crop_start; i < L; ++i) valid += tt.mask[static_cast<size_t>(i)] != 0;
     c.valid = valid;
-    c.pooled = clip_pooled(tok2_, clip_, prompt, paths_.tokenizer_2);
+    c.pooled = clip_pooled(tok2_, clip_, prompt, paths_.tokenizer_2, clip_gpu_.get());
     return c;
   }
 
@@ -180,15 +188,18 @@ class HunyuanTextEncoder final : public TextEncoder {
   ClipTextEncoder clip_;
   HunyuanPaths paths_;
   std::unique_ptr<HunyuanCudaParts::Llm> llm_gpu_;  // declared last: freed first
+  std::unique_ptr<HunyuanCudaParts::Clip> clip_gpu_;
 };
 
 // The official I2V text path (TextEncoder.encode in i2v_mode on LlavaForConditionalGeneration):
 // the I2V template (crop 103, <image> expanded into the projected image rows, max 256 + 103 ids),
 // hidden_states[-3] cut to the image rows every 4th + the text rows (396 at full size, valid rows
-// first), and CLIP-L's pooled vector of the stripped prompt as in T2V.
+// first), and CLIP-L's pooled vector of the stripped prompt as in T2V. cuda: the LLM runs on the
+// GPU over the merged input (uploaded here, freed with the encoder); the vision tower, the
+// projector and CLIP-L stay on the CPU.
 class HunyuanI2vTextEncoder final : public TextEncoder {
  public:
-  HunyuanI2vTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg)
+  HunyuanI2vTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg, const HunyuanCudaParts* cuda)
       : tok_(LlamaTokenizer::open(p.tokenizer)),
         llm_(LlamaTextEncoder::open(p.text_encoder)),
         vision_(LlavaVisionEncoder::open(p.text_encoder)),
@@ -208,6 +219,7 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
     const auto dr = tok_.encode_plain("\n\n");
     if (dr.size() != 1) fail("{}: \"\\n\\n\" is not one token; the I2V crop needs it (Llama-3 id 271)", p.tokenizer);
     crop_.double_return_id = dr[0];
+    if (cuda && cuda->llm) llm_gpu_ = cuda->llm(llm_);
   }
   Conditioning encode(const std::string&) override {
     usage_fail("HunyuanVideo-I2V reads the prompt together with the reference image: give --image PATH");
@@ -226,7 +238,14 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
     crop.crop_start = t.crop_start;
     crop.image_emb_start = at - tt.ids.begin();
     const auto img = vision_.encode(clip_preprocess(image.source, processor_));
-    const I2vTextStates s = i2v_encode_text(llm_, tt.ids, tt.mask, img.projected, special_, crop, 2);
+    I2vTextStates s;
+    if (llm_gpu_) {  // the same merge and crop around the GPU LLM (hidden_states[-3])
+      const LlavaMergedInput m = llava_merge_input(llm_, tt.ids, tt.mask, img.projected, special_);
+      const Tensor hidden = llm_gpu_->encode_embeddings(m.embeds, m.positions, m.mask);
+      s = i2v_crop_states(hidden, tt.ids, tt.mask, img.projected.dim(0), crop);
+    } else {
+      s = i2v_encode_text(llm_, tt.ids, tt.mask, img.projected, special_, crop, 2);
+    }
     Conditioning c;
     c.tokens = s.states;
     int64_t valid = 0;
@@ -248,6 +267,7 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
   ClipTextEncoder clip_;
   HunyuanPaths paths_;
   I2vTextCrop crop_;
+  std::unique_ptr<HunyuanCudaParts::Llm> llm_gpu_;  // declared last: freed first
 };
 
 // The official decode: latents / scaling_factor, tiled as AutoencoderKLCausal3D tiles by default.
@@ -304,8 +324,9 @@ class HunyuanModel final : public VideoModel {
     return hunyuan_preset_for(name, release_, o, steps);
   }
   std::unique_ptr<TextEncoder> text_encoder(bool text_on_cpu) override {
-    if (release_ == Release::I2V) return std::make_unique<HunyuanI2vTextEncoder>(paths_, dit_.config);
-    return std::make_unique<HunyuanTextEncoder>(paths_, dit_.config, cuda_ && !text_on_cpu ? &*cuda_ : nullptr);
+    const HunyuanCudaParts* gpu = cuda_ && !text_on_cpu ? &*cuda_ : nullptr;
+    if (release_ == Release::I2V) return std::make_unique<HunyuanI2vTextEncoder>(paths_, dit_.config, gpu);
+    return std::make_unique<HunyuanTextEncoder>(paths_, dit_.config, gpu);
   }
   ReferenceImage prepare_image(const RgbImage& image, const std::string& resolution) const override {
     if (release_ != Release::I2V) return VideoModel::prepare_image(image, resolution);
@@ -328,7 +349,7 @@ class HunyuanModel final : public VideoModel {
     return out;
   }
   std::unique_ptr<Denoiser> denoiser(bool offload) override {
-    if (cuda_ && cuda_->denoiser) return cuda_->denoiser(dit_, offload);
+    if (cuda_ && cuda_->denoiser) return cuda_->denoiser(dit_, offload, release_);
     return make_cpu_denoiser(dit_, release_);
   }
   std::unique_ptr<Vae> vae() override {

@@ -34,33 +34,46 @@ std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit, Release relea
 #if JENGA_HAVE_CUDA
 // The bf16 CUDA denoiser (jenga_cuda, models/hunyuan/hunyuan_model_cuda.cpp): the weights are
 // uploaded here (the host model may go afterwards). Same conditioning and guidance contract as
-// the CPU denoiser; text is padded to 256 rows (the official length; more rows fail). The
-// step-reuse residual covers the image tokens (local_tokens()). A model opener in jenga_core
-// takes it as a function pointer, as Wan's WanCudaParts.
+// the CPU denoiser; T2V text is padded to 256 rows (the official length; more rows fail); I2V
+// (token_replace) takes the rows the I2V text encoder gives (396 at full size), the same in
+// both branches. The step-reuse residual covers the image tokens (local_tokens()). A model
+// opener in jenga_core takes it as a function pointer, as Wan's WanCudaParts.
 // offload: the blocks' GEMM matrices stream from pinned host memory (HunyuanDitCuda::from_model).
-std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload = false);
+std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload = false, Release release = Release::T2V);
 // The same over random bf16 weights drawn on the GPU (HunyuanDitCuda::random): `jenga bench
 // denoise` times whole loops at full size without a checkpoint on disk.
-std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed);
+std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config, uint64_t seed,
+                                                    Release release = Release::T2V, bool offload = false);
 #endif
 
 class LlamaTextEncoder;
+class ClipTextEncoder;
 struct HunyuanVae;
 
 // What a CUDA build adds (made in jenga_cuda, models/hunyuan/hunyuan_model_cuda.cpp, handed in by
 // the registry, so this library never calls into the CUDA one): the DiT on the GPU
-// (hunyuan_dit_cuda.*), the LLM text encoder on the GPU (llama_text_encoder_cuda.*; CLIP-L stays
-// on the CPU), the VAE decoder on the GPU with the official tiling (hunyuan_vae_cuda.*), and the
+// (hunyuan_dit_cuda.*), the text encoders on the GPU (llama_text_encoder_cuda.*,
+// clip_text_encoder_cuda.*; fp16 operands), the VAE decoder on the GPU with the official tiling
+// (hunyuan_vae_cuda.*), and the
 // allocator/device queries for the sidecar. Null parts: the CPU.
 struct HunyuanCudaParts {
-  std::unique_ptr<Denoiser> (*denoiser)(const HunyuanDit& dit, bool offload) = nullptr;
+  std::unique_ptr<Denoiser> (*denoiser)(const HunyuanDit& dit, bool offload, Release release) = nullptr;
   // The LLM on the GPU with LlamaTextEncoder::encode's host contract (hidden_states[-3]); the
-  // host encoder must outlive it.
+  // host encoder must outlive it. encode_embeddings: LlamaTextEncoder::encode_embeddings's (the
+  // I2V text encoder's merged LLaVA input).
   struct Llm {
     virtual ~Llm() = default;
     virtual Tensor encode(std::span<const int64_t> ids, std::span<const int64_t> mask) = 0;
+    virtual Tensor encode_embeddings(const Tensor& embeds, std::span<const int64_t> positions,
+                                     std::span<const int64_t> mask) = 0;
   };
   std::unique_ptr<Llm> (*llm)(const LlamaTextEncoder& encoder) = nullptr;
+  // CLIP-L on the GPU: ClipTextEncoder::encode(...).pooled; the host encoder must outlive it.
+  struct Clip {
+    virtual ~Clip() = default;
+    virtual Tensor pooled(std::span<const int64_t> ids, std::span<const int64_t> mask) = 0;
+  };
+  std::unique_ptr<Clip> (*clip)(const ClipTextEncoder& encoder) = nullptr;
   // hunyuan_vae_decode's contract (latents as the denoiser sees them, official tiling, clamped).
   Tensor (*vae_decode)(const HunyuanVae& vae, const Tensor& latents) = nullptr;
   // hunyuan_vae_encode's contract (frames [3, F, H, W] in [-1, 1] -> scaled latents, official tiling).
@@ -74,9 +87,10 @@ HunyuanCudaParts cuda_parts();  // jenga_cuda
 
 // Loads the DiT (f32 for the CPU; bf16 matrices with CUDA parts, which the GPU computes with:
 // 25.6 GB of host memory, not 51, for the 13B DiT); the text encoders and VAE load when the
-// generate path asks for them. I2V (paths.release): the LLaVA text encoder with the image, the
-// reference image's bucket, token_replace in the DiT (CPU only so far); a latent_concat DiT (33
-// input channels) fails in one line.
+// generate path asks for them. I2V (paths.release): the LLaVA text encoder with the image (its
+// LLM on the GPU with CUDA parts, the vision tower on the CPU), the reference image's bucket,
+// token_replace in the DiT (CPU or CUDA), the image through the CPU VAE encoder; a latent_concat
+// DiT (33 input channels) fails in one line.
 std::unique_ptr<VideoModel> open_hunyuan_model(const HunyuanPaths& paths, const HunyuanCudaParts* cuda,
                                                const std::function<void(int64_t, int64_t)>& on_block = {});
 

@@ -251,11 +251,11 @@ struct HunyuanVaeCuda::Impl {
     cuda::MatmulArgs a;
     a.n = c.cout, a.k = c.ldk;
     a.b = c.w.data(), a.ldb = c.ldk, a.b_nk = true;
-    a.f16 = true, a.accumulate = accumulate, a.ldd = c.cout;
+    a.ab_f16 = true, a.accumulate = accumulate, a.ldd = c.cout;
     if (y32) {
       a.bias = c.b32.data_as<float>();
     } else {
-      a.d_bf16 = true;  // a 16-bit result: fp16 with f16
+      a.d_f16 = true;
       a.bias16 = c.b16.data();
     }
     auto dst = [&](int64_t r0) -> void* { return y32 ? static_cast<void*>(y32 + r0 * c.cout) : y.at_row(r0); };
@@ -346,17 +346,17 @@ struct HunyuanVaeCuda::Impl {
         for (int64_t q0 = 0; q0 < hw; q0 += qb) {
           const int64_t n = std::min(qb, hw - q0), row = f * hw + q0;
           cuda::MatmulArgs qk;
-          qk.m = n, qk.n = keys, qk.k = c, qk.f16 = true;
+          qk.m = n, qk.n = keys, qk.k = c, qk.ab_f16 = true;
           qk.a = qa.at_row(row), qk.lda = c;
           qk.b = ka.p, qk.ldb = c, qk.b_nk = true;
           qk.d = scores.data(), qk.ldd = keys;
           mm.run(qk);
           cuda::softmax_rows_f16(scores.data_as<float>(), probs.data(), n, keys, sc);
           cuda::MatmulArgs pv;
-          pv.m = n, pv.n = c, pv.k = keys, pv.f16 = true;
+          pv.m = n, pv.n = c, pv.k = keys, pv.ab_f16 = true;
           pv.a = probs.data(), pv.lda = keys;
           pv.b = va.p, pv.ldb = c, pv.b_nk = false;
-          pv.d = o.at_row(row), pv.ldd = c, pv.d_bf16 = true;
+          pv.d = o.at_row(row), pv.ldd = c, pv.d_f16 = true;
           mm.run(pv);
         }
       }

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "io/fp8_weights.h"
 #include "io/safetensors.h"
 
 namespace jenga::wan {
@@ -88,9 +89,7 @@ bool is_auxiliary_tensor(Layout layout, const std::string& name) {
   if (layout == Layout::Diffusers) return ends_with(name, ".norm_added_q.weight");  // diffusers ignores it too
   if (layout != Layout::ComfyUI) return false;
   if (!starts_with(name, kComfyPrefix)) return true;  // VAE / text encoder of an all-in-one file
-  for (std::string_view s : {".scale_weight", ".weight_scale", ".scale_input", ".input_scale", ".comfy_quant"})
-    if (ends_with(name, s)) return true;
-  return name == std::string(kComfyPrefix) + "scaled_fp8";
+  return is_fp8_scale_tensor(name);
 }
 
 void check_tensor_set(const Checkpoint& ckpt, Layout layout, const WanConfig& config) {

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "io/fp8_weights.h"
 #include "io/safetensors.h"
 #include "models/wan/wan_keys.h"
 
@@ -36,11 +37,7 @@ class Loader {
            info.dtype_name);
     const bool matrix = it->second.size() >= 2 && ends_with(official, ".weight") && !official.starts_with("time_");
     const DType want = matrix ? dtype_ : DType::F32;
-    const bool fp8 = *info.dtype == DType::F8E4M3 || *info.dtype == DType::F8E5M2;
-    if (!fp8) return ckpt_.load(name, want);
-    Tensor t = ckpt_.load(name, DType::F32);
-    apply_fp8_scale(name, t);
-    return want == DType::F32 ? t : t.to(want);
+    return load_dequantized(ckpt_, name, want);  // ComfyUI fp8 files: decoded, scaled
   }
 
   LinearWeights linear(const std::string& official) {
@@ -48,28 +45,6 @@ class Loader {
   }
 
  private:
-  // ComfyUI scaled fp8: w = stored * scale, scale per tensor ([] or [1]) or per output row.
-  void apply_fp8_scale(const std::string& name, Tensor& t) {
-    if (!ends_with(name, ".weight")) return;
-    const std::string base = name.substr(0, name.size() - 7);
-    std::string scale_name;
-    for (const char* s : {".scale_weight", ".weight_scale"})
-      if (ckpt_.contains(base + s)) scale_name = base + s;
-    if (scale_name.empty()) return;  // plain fp8 cast, no scale
-    const std::vector<float> scale = ckpt_.load(scale_name, DType::F32).to_f32_vector();
-    const int64_t rows = t.dim(0), per_row = t.numel() / rows;
-    float* v = t.data_as<float>();
-    if (scale.size() == 1) {
-      for (int64_t i = 0; i < t.numel(); ++i) v[i] *= scale[0];
-    } else if (static_cast<int64_t>(scale.size()) == rows) {
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t i = 0; i < per_row; ++i) v[r * per_row + i] *= scale[r];
-    } else {
-      fail("{}: fp8 scale '{}' has {} values; expected 1 or {} (one per output row)", ckpt_.path(),
-           scale_name, scale.size(), rows);
-    }
-  }
-
   const Checkpoint& ckpt_;
   Layout layout_;
   DType dtype_;
