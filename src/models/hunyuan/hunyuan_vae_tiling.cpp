@@ -4,7 +4,10 @@
 #include <cmath>
 #include <cstring>
 #include <utility>
-#include <future>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -81,9 +84,9 @@ void copy_region(const HyClip& src, int64_t src_t0, int64_t frames, int64_t rows
 // A sink of finished frames: frames [0, frames) of clip are output frames [first, first + frames).
 using FrameSink = std::function<void(const HyClip& clip, int64_t frames, int64_t first)>;
 
-// Every tile of a run, in the order the loops below consume them. Each is computed on another
-// thread (the GPU's, or the CPU model) while the host blends and copies the one before it; tiles
-// still run one at a time and in order.
+// Every tile of a run, in the order the loops below consume them. One worker thread computes them
+// in order (on the GPU, or the CPU model), at most one ahead: tile k+1 runs while the host blends
+// and copies tile k. A run of one tile needs no thread.
 class TileQueue {
  public:
   struct Region {
@@ -91,25 +94,72 @@ class TileQueue {
   };
   TileQueue(const Source& src, const TileFn& fn, std::vector<Region> order)
       : src_(src), fn_(fn), order_(std::move(order)) {
-    if (!order_.empty()) pending_ = launch(0);
+    if (order_.size() > 1) worker_ = std::thread([this] { work(); });
   }
+  ~TileQueue() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+  TileQueue(const TileQueue&) = delete;
+  TileQueue& operator=(const TileQueue&) = delete;
+
   HyClip next() {
-    JENGA_ASSERT(k_ < order_.size());
-    HyClip tile = pending_.get();
-    if (++k_ < order_.size()) pending_ = launch(k_);
+    JENGA_ASSERT(taken_ < order_.size());
+    if (!worker_.joinable()) return compute(taken_++);
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return ready_ || error_; });
+    if (error_) std::rethrow_exception(error_);
+    HyClip tile = std::move(result_);
+    ready_ = false;
+    ++taken_;
+    lock.unlock();
+    cv_.notify_all();
     return tile;
   }
 
  private:
-  std::future<HyClip> launch(size_t k) {
-    const Region r = order_[k];
-    return std::async(std::launch::async, [this, r] { return fn_(src_(r.t0, r.t1, r.y0, r.h, r.x0, r.w)); });
+  HyClip compute(size_t k) const {
+    const Region& r = order_[k];
+    return fn_(src_(r.t0, r.t1, r.y0, r.h, r.x0, r.w));
   }
+  void work() {
+    for (size_t k = 0; k < order_.size(); ++k) {
+      HyClip tile;
+      try {
+        tile = compute(k);
+      } catch (...) {
+        std::lock_guard lock(mu_);
+        error_ = std::current_exception();
+        cv_.notify_all();
+        return;
+      }
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !ready_; });  // the previous tile was taken
+      if (stop_) return;
+      result_ = std::move(tile);
+      ready_ = true;
+      lock.unlock();
+      cv_.notify_all();
+      lock.lock();
+      cv_.wait(lock, [&] { return stop_ || !ready_; });  // at most one tile ahead of the consumer
+      if (stop_) return;
+    }
+  }
+
   const Source& src_;
   const TileFn& fn_;
   std::vector<Region> order_;
-  size_t k_ = 0;
-  std::future<HyClip> pending_;  // last member: a pending tile finishes before the rest goes
+  size_t taken_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  HyClip result_;
+  bool ready_ = false, stop_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;  // last: started after every other member exists
 };
 
 // spatial_tiled_decode / spatial_tiled_encode of one temporal tile: tiles in raster order, each
