@@ -143,3 +143,22 @@ TEST(CudaHunyuanVae, ImplicitGemmMatchesCpuOnWideChannels) {
     EXPECT_LE(rel_l2(got_z.to_f32_vector(), want_z.to_f32_vector()), 1e-2) << (igemm ? "implicit GEMM" : "im2col");
   }
 }
+
+// The shape of CudaHunyuanLoop.GenerateOnTheGpu's decode (latents [C, 4, 12, 64] through 32-pixel
+// tiles: 4 x 22 tiles, the last column one latent wide), tiles computed on the tiling's worker
+// thread, against the CPU decode.
+TEST(CudaHunyuanVae, ManySmallTilesMatchCpu) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  const std::string dir = std::string(JENGA_TEST_DATA) + "/hunyuan_vae";
+  const auto vae = hunyuan::HunyuanVae::load(dir + "/vae");
+  const int64_t C = vae.config.latent_channels;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> zv(static_cast<size_t>(C * 4 * 12 * 64));
+  for (auto& v : zv) v = nd(rng);
+  const Tensor z = Tensor::from_f32(zv, Shape{C, 4, 12, 64});
+  const Tensor want = hunyuan::hunyuan_vae_decode(vae, z, /*tiling=*/true, /*clamp=*/false);
+  const Tensor got = hunyuan::hunyuan_vae_decode_cuda(vae, z, /*tiling=*/true, /*clamp=*/false);
+  ASSERT_EQ(got.shape(), want.shape());
+  EXPECT_LE(rel_l2(got.to_f32_vector(), want.to_f32_vector()), 2e-2);
+}

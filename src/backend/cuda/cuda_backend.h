@@ -20,6 +20,8 @@ struct DeviceInfo {
 DeviceInfo device_info(int device = 0);
 // Makes `device` current for this host thread (one process per GPU under mpirun).
 void set_device(int device);
+// The device current for this host thread.
+int current_device();
 // Registers cudaMalloc/cudaFree as the allocator for Device::CUDA tensors (idempotent).
 void init();
 

@@ -34,6 +34,12 @@ int device_count() {
 
 void set_device(int device) { JENGA_CUDA_CHECK(cudaSetDevice(device)); }
 
+int current_device() {
+  int d = 0;
+  JENGA_CUDA_CHECK(cudaGetDevice(&d));
+  return d;
+}
+
 DeviceInfo device_info(int device) {
   cudaDeviceProp p{};
   JENGA_CUDA_CHECK(cudaGetDeviceProperties(&p, device));

@@ -155,6 +155,7 @@ constexpr Pre kNormSilu{true, true};
 
 struct HunyuanVaeCuda::Impl {
   int64_t groups = 32, latent = 16;
+  int device = 0;  // the caller's device: tiles may come from the tiling's worker thread
   std::optional<DConv> post_quant, quant_mean;
   std::optional<DCoder> dec, enc;
   size_t weight_bytes = 0;
@@ -463,8 +464,10 @@ std::unique_ptr<HunyuanVaeCuda> HunyuanVaeCuda::from_model(const HunyuanVae& vae
     fail("{}: this HunyuanVideo VAE file has no encoder.* weights (decoder only)", vae.source);
   cuda::init();
   const size_t before = cuda::memory_stats().current;
+  const int device = cuda::current_device();
   std::unique_ptr<HunyuanVaeCuda> m(new HunyuanVaeCuda());
   auto& d = *m->impl_;
+  d.device = device;
   d.groups = vae.config.norm_num_groups;
   d.latent = vae.config.latent_channels;
   const char* im2col = std::getenv("JENGA_HY_VAE_IM2COL");  // A/B runs of the two conv paths
@@ -486,6 +489,7 @@ HyClip HunyuanVaeCuda::decode_tile(const HyClip& z) {
   auto& d = *impl_;
   if (!d.dec) fail("HunyuanVideo VAE on CUDA: the decoder was not uploaded");
   if (z.c != d.latent) fail("HunyuanVideo VAE on CUDA: latents have {} channels, expected {}", z.c, d.latent);
+  cuda::set_device(d.device);
   return d.run(z, &Impl::decode_pass);
 }
 
@@ -494,6 +498,7 @@ HyClip HunyuanVaeCuda::encode_tile(const HyClip& x) {
   if (!d.enc) fail("HunyuanVideo VAE on CUDA: the encoder was not uploaded");
   if (x.c != d.enc->conv_in.cin)
     fail("HunyuanVideo VAE on CUDA: frames have {} channels, expected {}", x.c, d.enc->conv_in.cin);
+  cuda::set_device(d.device);
   return d.run(x, &Impl::encode_pass);
 }
 

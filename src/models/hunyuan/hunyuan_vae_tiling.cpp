@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <future>
+#include <utility>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -80,30 +84,98 @@ void copy_region(const HyClip& src, int64_t src_t0, int64_t frames, int64_t rows
 // A sink of finished frames: frames [0, frames) of clip are output frames [first, first + frames).
 using FrameSink = std::function<void(const HyClip& clip, int64_t frames, int64_t first)>;
 
-// spatial_tiled_decode / spatial_tiled_encode over frames [t0, t1): tiles in raster order, each
+// Every tile of a run, in the order the loops below consume them. One worker thread computes them
+// in order (on the GPU, or the CPU model), at most one ahead: tile k+1 runs while the host blends
+// and copies tile k. A run of one tile needs no thread.
+class TileQueue {
+ public:
+  struct Region {
+    int64_t t0, t1, y0, h, x0, w;
+  };
+  TileQueue(const Source& src, const TileFn& fn, std::vector<Region> order)
+      : src_(src), fn_(fn), order_(std::move(order)) {
+    if (order_.size() > 1) worker_ = std::thread([this] { work(); });
+  }
+  ~TileQueue() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+  TileQueue(const TileQueue&) = delete;
+  TileQueue& operator=(const TileQueue&) = delete;
+
+  HyClip next() {
+    JENGA_ASSERT(taken_ < order_.size());
+    if (!worker_.joinable()) return compute(taken_++);
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return ready_ || error_; });
+    if (error_) std::rethrow_exception(error_);
+    HyClip tile = std::move(result_);
+    ready_ = false;
+    ++taken_;
+    lock.unlock();
+    cv_.notify_all();
+    return tile;
+  }
+
+ private:
+  HyClip compute(size_t k) const {
+    const Region& r = order_[k];
+    return fn_(src_(r.t0, r.t1, r.y0, r.h, r.x0, r.w));
+  }
+  void work() {
+    for (size_t k = 0; k < order_.size(); ++k) {
+      HyClip tile;
+      try {
+        tile = compute(k);
+      } catch (...) {
+        std::lock_guard lock(mu_);
+        error_ = std::current_exception();
+        cv_.notify_all();
+        return;
+      }
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !ready_; });  // the previous tile was taken
+      if (stop_) return;
+      result_ = std::move(tile);
+      ready_ = true;
+      lock.unlock();
+      cv_.notify_all();
+      lock.lock();
+      cv_.wait(lock, [&] { return stop_ || !ready_; });  // at most one tile ahead of the consumer
+      if (stop_) return;
+    }
+  }
+
+  const Source& src_;
+  const TileFn& fn_;
+  std::vector<Region> order_;
+  size_t taken_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  HyClip result_;
+  bool ready_ = false, stop_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;  // last: started after every other member exists
+};
+
+// spatial_tiled_decode / spatial_tiled_encode of one temporal tile: tiles in raster order, each
 // blended in place with its (already blended) upper and left neighbours, then cropped; the first
 // `skip` output frames are left out (the temporal loop drops them anyway; this spares a copy).
-HyClip spatial_tiled(const Source& src, int64_t t0, int64_t t1, const HyAxisTiles& rows, const HyAxisTiles& cols,
-                     int64_t out_frames, const TileFn& fn, const Loop& l, int64_t skip) {
+HyClip spatial_tiled(TileQueue& queue, const HyAxisTiles& rows, const HyAxisTiles& cols, int64_t out_frames,
+                     const Loop& l, int64_t skip) {
   HyClip out;
   std::vector<HyClip> prev_row, row;
-  // The next tile is computed (on another thread: the GPU's, or the CPU model) while this one is
-  // blended and copied here; tiles still run one at a time and in order.
-  const size_t nc = cols.start.size(), tiles = rows.start.size() * nc;
-  auto launch = [&](size_t k) {
-    const size_t i = k / nc, j = k % nc;
-    return std::async(std::launch::async,
-                      [&, i, j] { return fn(src(t0, t1, rows.start[i], rows.len[i], cols.start[j], cols.len[j])); });
-  };
-  std::future<HyClip> next = launch(0);
   int64_t oy = 0;
   for (size_t i = 0; i < rows.start.size(); ++i) {
     int64_t ox = 0;
     row.clear();
     for (size_t j = 0; j < cols.start.size(); ++j) {
       check_interrupt();  // Ctrl-C between tiles (a 720p tile decodes in well under a second on a GPU)
-      HyClip tile = next.get();
-      if (i * nc + j + 1 < tiles) next = launch(i * nc + j + 1);
+      HyClip tile = queue.next();
       if (out.v.empty()) out = HyClip(std::max<int64_t>(0, out_frames - skip), rows.total, cols.total, tile.c);
       JENGA_ASSERT(tile.t == out_frames && tile.h >= rows.kept[i] && tile.w >= cols.kept[j]);
       if (i > 0) blend(prev_row[j], tile, l.blend, 1);
@@ -123,10 +195,23 @@ HyClip spatial_tiled(const Source& src, int64_t t0, int64_t t1, const HyAxisTile
 // spatial tiles, or one tile. `sink` gets each temporal tile's kept frames in order.
 void run_tiled(const HyTilePlan& p, const Source& src, const TileFn& fn, const Loop& spatial_loop,
                const Loop& temporal_loop, const std::function<int64_t(int64_t)>& out_frames, const FrameSink& sink) {
+  const size_t temporal_tiles = p.temporal ? p.t.start.size() : 1;
+  std::vector<TileQueue::Region> order;
+  for (size_t k = 0; k < temporal_tiles; ++k) {
+    const int64_t t0 = p.t.start[k], t1 = t0 + p.t.len[k];
+    if (!p.spatial) {
+      order.push_back({t0, t1, 0, p.h.len[0], 0, p.w.len[0]});
+      continue;
+    }
+    for (size_t i = 0; i < p.h.start.size(); ++i)
+      for (size_t j = 0; j < p.w.start.size(); ++j) order.push_back({t0, t1, p.h.start[i], p.h.len[i], p.w.start[j], p.w.len[j]});
+  }
+  TileQueue queue(src, fn, std::move(order));
   // A temporal tile's output without its first `skip` frames.
   auto one = [&](int64_t t0, int64_t t1, int64_t skip) {
-    if (p.spatial) return spatial_tiled(src, t0, t1, p.h, p.w, out_frames(t1 - t0), fn, spatial_loop, skip);
-    HyClip tile = fn(src(t0, t1, 0, p.h.len[0], 0, p.w.len[0]));
+    if (p.spatial) return spatial_tiled(queue, p.h, p.w, out_frames(t1 - t0), spatial_loop, skip);
+    check_interrupt();
+    HyClip tile = queue.next();
     if (skip > 0) {
       const int64_t fs = tile.h * tile.w * tile.c, drop = std::min(skip, tile.t);
       tile.v.erase(tile.v.begin(), tile.v.begin() + drop * fs);
