@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "core/crash_report.h"
 #include "core/error.h"
 #include "core/error_report.h"
 #include "core/interrupt.h"
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   jenga::cli::register_debug(app);
 
   jenga::install_interrupt_handler();
+  jenga::install_crash_handler();
   // Every error is one line starting with "error:" (core/error_report.h words it).
   auto say = [](const std::string& msg) {
     std::string one = msg;
