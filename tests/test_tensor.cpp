@@ -57,3 +57,15 @@ TEST(Tensor, CudaTensorWithoutBackendIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("without CUDA"), std::string::npos) << e.what();
   }
 }
+
+// A default (absent) tensor is not "empty": numel() of no dims is 1. Code that asks whether an
+// optional weight is there must use defined() (the CUDA text encoder once took numel() > 0 for
+// "an fp16 embedding table is kept" and read through a null pointer).
+TEST(Tensor, DefaultIsUndefinedAndHasAScalarCount) {
+  const jenga::Tensor none;
+  EXPECT_FALSE(none.defined());
+  EXPECT_EQ(none.numel(), 1);
+  EXPECT_EQ(none.data(), nullptr);
+  EXPECT_TRUE(jenga::Tensor::empty(jenga::DType::F32, {0}).defined());
+  EXPECT_TRUE(jenga::Tensor::empty(jenga::DType::F32, {2, 3}).defined());
+}

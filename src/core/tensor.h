@@ -78,6 +78,8 @@ class Tensor {
   int64_t numel() const { return shape_.numel(); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
   Device device() const { return device_; }
+  // Presence: a default Tensor has no dims, so its numel() is 1 (a scalar's count), not 0; an
+  // optional weight (a missing bias, a table not kept) is tested with defined(), never numel().
   bool defined() const { return data_ != nullptr || numel() == 0; }
   std::array<int64_t, kMaxDims> strides() const;  // in elements
 

@@ -16,12 +16,12 @@ namespace jenga::hunyuan {
 
 namespace {
 
-const float* f32(const Tensor& t) { return t.numel() ? t.data_as<float>() : nullptr; }
+const float* f32(const Tensor& t) { return t.defined() ? t.data_as<float>() : nullptr; }
 
 // y [rows, out] = x [rows, in] W^T + b
 void linear(const float* x, const Linear& l, float* y, int64_t rows) {
   const int64_t out = l.w.shape()[0], in = l.w.shape()[1];
-  cpu::linear(x, f32(l.w), l.b.numel() ? f32(l.b) : nullptr, y, rows, out, in);
+  cpu::linear(x, f32(l.w), l.b.defined() ? f32(l.b) : nullptr, y, rows, out, in);
 }
 
 std::vector<float> linear(const std::vector<float>& x, const Linear& l, int64_t rows) {

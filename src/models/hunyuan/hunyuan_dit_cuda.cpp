@@ -69,7 +69,7 @@ struct DevLinear {
   int64_t out = 0, in = 0;
   int64_t w_off = -1, b_off = -1;
   bool packed() const { return w_off >= 0; }
-  const void* bias() const { return b.numel() ? b.data() : nullptr; }
+  const void* bias() const { return b.defined() ? b.data() : nullptr; }
 };
 
 // A host matrix (f32, or bf16 as load_hunyuan_dit gives it for the GPU: copied as it is) as bf16.
@@ -86,7 +86,7 @@ DevLinear upload_linear(const Linear& l) {
   DevLinear d;
   d.out = l.w.dim(0), d.in = l.w.numel() / d.out;
   d.w = upload_bf16(l.w);
-  if (l.b.numel()) d.b = upload(l.b.data_as<float>(), l.b.numel(), DType::BF16);
+  if (l.b.defined()) d.b = upload(l.b.data_as<float>(), l.b.numel(), DType::BF16);
   return d;
 }
 
@@ -114,7 +114,7 @@ void pack_block(const std::vector<std::pair<DevLinear*, const Linear*>>& mats, c
   std::vector<std::pair<int64_t, bool>> rb;
   for (const auto& [d, l] : mats) {
     d->out = l->w.dim(0), d->in = l->w.numel() / d->out;
-    ds.push_back(d), rb.emplace_back(d->out, l->b.numel() > 0);
+    ds.push_back(d), rb.emplace_back(d->out, l->b.defined());
   }
   const size_t bytes = layout_block(ds, rb);
   auto* host = static_cast<uint8_t*>(ring.add_block(bytes));
@@ -130,7 +130,7 @@ void pack_block(const std::vector<std::pair<DevLinear*, const Linear*>>& mats, c
 // then freed on the device.
 void pack_device_block(const std::vector<DevLinear*>& mats, cuda::OffloadRing& ring) {
   std::vector<std::pair<int64_t, bool>> rb;
-  for (const DevLinear* d : mats) rb.emplace_back(d->out, d->b.numel() > 0);
+  for (const DevLinear* d : mats) rb.emplace_back(d->out, d->b.defined());
   const size_t bytes = layout_block(mats, rb);
   auto* host = static_cast<uint8_t*>(ring.add_block(bytes));
   std::memset(host, 0, bytes);
@@ -686,7 +686,7 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
   // Rows of this rank: N image rows (every image row on one process), then the Lt text rows.
   const int64_t Li = I.N, Lt = I.Lt, L = I.R, h = c.hidden, heads = c.heads, hd = c.head_dim(), m = c.mlp_dim;
   const int64_t wide = I.wide, v = text.valid;
-  const int64_t* order = I.order.numel() ? I.order.data_as<int64_t>() : nullptr;
+  const int64_t* order = I.order.defined() ? I.order.data_as<int64_t>() : nullptr;
   const auto stream = static_cast<cudaStream_t>(s);
   using cuda::Epilogue;
   auto mark = [&](const char* phase) {

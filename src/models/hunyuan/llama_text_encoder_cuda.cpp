@@ -62,7 +62,7 @@ struct LlamaTextEncoderCuda::Impl {
     sc.m = device_empty(act, L * F);
     sc.s = device_empty(DType::F32, att);
     sc.km = device_empty(DType::U8, L);
-    if (embed16.numel() > 0) sc.emb16 = device_empty(DType::F16, L * D);
+    if (embed16.defined()) sc.emb16 = device_empty(DType::F16, L * D);
     sc.cos_t = device_empty(DType::F32, L * hd / 2), sc.sin_t = device_empty(DType::F32, L * hd / 2);
     sc.cap = L;
   }
@@ -102,7 +102,7 @@ struct LlamaTextEncoderCuda::Impl {
   // raw rows widened on the GPU, others (bf16, f32, scaled fp8) through the host gather.
   void embed(std::span<const int64_t> ids, float* x) const {
     const int64_t L = static_cast<int64_t>(ids.size()), D = c.hidden;
-    if (embed16.numel() == 0) {
+    if (!embed16.defined()) {
       std::vector<float> x0(static_cast<size_t>(L * D));
       host->weights().gather_rows("embed_tokens.weight", ids, D, x0.data());
       cuda::copy_to_device(x, x0.data(), x0.size() * sizeof(float));
@@ -164,7 +164,7 @@ std::unique_ptr<LlamaTextEncoderCuda> LlamaTextEncoderCuda::upload(const LlamaTe
 }
 
 size_t LlamaTextEncoderCuda::weight_bytes() const {
-  size_t n = impl_->final_norm.numel() > 0 ? impl_->final_norm.nbytes() : 0;
+  size_t n = impl_->final_norm.defined() ? impl_->final_norm.nbytes() : 0;
   for (const auto& l : impl_->layers)
     for (const Tensor* t : {&l.qkv, &l.o, &l.gate_up, &l.down, &l.norm1, &l.norm2}) n += t->nbytes();
   return n;

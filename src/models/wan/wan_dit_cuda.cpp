@@ -450,7 +450,7 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   // n: this rank's tokens (all L without sequence parallel); every per-token op runs on them.
   const int64_t L = I.L, n = I.n, d = c.dim, TL = c.text_len, heads = c.num_heads, hd = c.head_dim();
   const float eps = static_cast<float>(c.eps);
-  const int64_t* order = I.order.numel() ? I.order.data_as<int64_t>() : nullptr;
+  const int64_t* order = I.order.defined() ? I.order.data_as<int64_t>() : nullptr;
   const int64_t pl = c.in_dim * c.patch[0] * c.patch[1] * c.patch[2];
   const auto stream = static_cast<cudaStream_t>(s);
   using cuda::Epilogue;
