@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "backend/cuda/attention/mma.cuh"
+#include "backend/cuda/conv3d_epilogue.cuh"
 #include "backend/cuda/conv3d_igemm.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernel_util.cuh"
@@ -76,7 +77,7 @@ __global__ void __launch_bounds__(kConvThreads) conv3x3x3_kernel(Conv3x3x3Params
   __half* Bs = As + kStages * kTileHalves;           // [kStages][kBN][kBK]
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int warp_m = warp >> 2, warp_n = warp & 3;
-  const int64_t hp = p.h + 2, wp = p.w + 2, M = p.tout * hp * wp;
+  const int64_t hp = p.h + 2, wp = p.w + 2;
   // Column blocks of one row block are neighbours in launch order, so they share its P rows in L2.
   const int nb = static_cast<int>((p.cout + kBN - 1) / kBN);
   const int64_t r0 = static_cast<int64_t>(blockIdx.x / nb) * kBM;
@@ -149,37 +150,11 @@ __global__ void __launch_bounds__(kConvThreads) conv3x3x3_kernel(Conv3x3x3Params
   for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
     for (int hf = 0; hf < 2; ++hf) {
-      const int64_t r = r0 + warp_m * 64 + mi * 16 + g + hf * 8;
-      if (r >= M) continue;
-      const int64_t xx = r % wp, rest = r / wp, yy = rest % hp, j = rest / hp;
-      if (yy >= p.h || xx >= p.w) continue;
-      const int64_t orow = ((j * p.h + yy) * p.w + xx) * p.cout;
+      const int64_t orow = conv_out_offset(p, r0 + warp_m * 64 + mi * 16 + g + hf * 8);
+      if (orow < 0) continue;
 #pragma unroll
-      for (int ni = 0; ni < 4; ++ni) {
-        const int c = n0 + warp_n * 32 + ni * 8 + 2 * t4;
-        float v[2] = {acc[mi][ni][2 * hf], acc[mi][ni][2 * hf + 1]};
-        if (p.y_f32) {
-          float* y = static_cast<float*>(p.y) + orow;
-#pragma unroll
-          for (int e = 0; e < 2; ++e)
-            if (c + e < p.cout) y[c + e] = v[e] + p.bias[c + e] + (p.accumulate ? y[c + e] : 0.0f);
-        } else {
-          __half* y = static_cast<__half*>(p.y) + orow;
-          if (c + 1 < p.cout && p.cout % 2 == 0) {
-            float2 o = make_float2(v[0] + p.bias[c], v[1] + p.bias[c + 1]);
-            if (p.accumulate) {
-              const float2 old = __half22float2(*reinterpret_cast<const __half2*>(y + c));
-              o.x += old.x, o.y += old.y;
-            }
-            *reinterpret_cast<__half2*>(y + c) = __floats2half2_rn(o.x, o.y);
-          } else {
-#pragma unroll
-            for (int e = 0; e < 2; ++e)
-              if (c + e < p.cout)
-                y[c + e] = __float2half_rn(v[e] + p.bias[c + e] + (p.accumulate ? __half2float(y[c + e]) : 0.0f));
-          }
-        }
-      }
+      for (int ni = 0; ni < 4; ++ni)
+        conv_store_pair(p, orow, n0 + warp_n * 32 + ni * 8 + 2 * t4, acc[mi][ni][2 * hf], acc[mi][ni][2 * hf + 1]);
     }
 }
 
@@ -198,11 +173,16 @@ void causal_pad(const CausalPadParams& p, void* stream) {
 
 int64_t conv3x3x3_slack_rows(int64_t w) { return kBM + 2 * (w + 2) + 8; }
 
+bool conv3x3x3_uses_wgmma(const Conv3x3x3Params& p) {
+  return p.path == Conv3x3x3Path::kFastest && p.cin % 64 == 0 && conv3x3x3_wgmma_available();
+}
+
 void conv3x3x3_igemm(const Conv3x3x3Params& p, void* stream) {
   if (p.cin % kBK != 0 || p.ldk % 8 != 0 || p.ldk < 27 * p.cin)
     throw Error("conv3x3x3_igemm: needs cin % 32 == 0 and ldk >= 27 cin, ldk % 8 == 0");
   const int64_t M = p.tout * (p.h + 2) * (p.w + 2);
   if (M <= 0 || p.cout <= 0) return;
+  if (conv3x3x3_uses_wgmma(p) && conv3x3x3_wgmma(p, stream)) return;
   static bool configured = false;  // the 64 KiB of dynamic shared memory need an opt-in, once
   if (!configured) {
     JENGA_CUDA_CHECK(

@@ -160,6 +160,7 @@ struct HunyuanVaeCuda::Impl {
   std::optional<DCoder> dec, enc;
   size_t weight_bytes = 0;
   bool implicit_gemm = true;  // stride-1 3x3x3 convs with cin % 32 == 0 (else im2col + cuBLASLt)
+  cuda::Conv3x3x3Path conv_path = cuda::Conv3x3x3Path::kFastest;
   int64_t col_budget = 0;     // bytes of one im2col tile / padded chunk
   cuda::MatmulRunner mm;
   enum Kind { kConvIn, kConvGemm, kNorm, kAttention, kIo };
@@ -304,7 +305,7 @@ struct HunyuanVaeCuda::Impl {
       cp.weight = c.w.data(), cp.cout = c.cout, cp.ldk = c.ldk, cp.bias = c.b32.data_as<float>();
       const int64_t first = j0 * lh * lw * c.cout;
       cp.y = y32 ? static_cast<void*>(y32 + first) : static_cast<void*>(static_cast<uint16_t*>(y.p) + first);
-      cp.y_f32 = y32 != nullptr, cp.accumulate = accumulate;
+      cp.y_f32 = y32 != nullptr, cp.accumulate = accumulate, cp.path = conv_path;
       prof.run(kConvGemm, nullptr, [&] { cuda::conv3x3x3_igemm(cp); });
     }
   }
@@ -472,6 +473,8 @@ std::unique_ptr<HunyuanVaeCuda> HunyuanVaeCuda::from_model(const HunyuanVae& vae
   d.latent = vae.config.latent_channels;
   const char* im2col = std::getenv("JENGA_HY_VAE_IM2COL");  // A/B runs of the two conv paths
   d.implicit_gemm = parts.implicit_gemm && !(im2col && std::string(im2col) == "1");
+  const char* kernel = std::getenv("JENGA_HY_VAE_CONV");  // A/B: "mma" keeps the mma.sync kernel on Hopper
+  if (kernel && std::string(kernel) == "mma") d.conv_path = cuda::Conv3x3x3Path::kMma;
   d.col_budget = std::max<int64_t>(parts.col_budget_bytes, 1);
   if (parts.decoder) {
     d.post_quant = upload(vae.post_quant);
@@ -504,6 +507,12 @@ HyClip HunyuanVaeCuda::encode_tile(const HyClip& x) {
 
 size_t HunyuanVaeCuda::weight_bytes() const { return impl_->weight_bytes; }
 bool HunyuanVaeCuda::implicit_gemm() const { return impl_->implicit_gemm; }
+const char* HunyuanVaeCuda::conv_kernel() const {
+  if (!impl_->implicit_gemm) return "im2col + cublaslt";
+  cuda::Conv3x3x3Params probe;  // the VAE's 3x3x3 convs have 128-512 channels: cin % 64 == 0
+  probe.cin = 128, probe.path = impl_->conv_path;
+  return cuda::conv3x3x3_uses_wgmma(probe) ? "implicit gemm (wgmma)" : "implicit gemm (mma.sync)";
+}
 void HunyuanVaeCuda::set_breakdown(bool on) { impl_->prof.on = on; }
 std::vector<std::pair<std::string, double>> HunyuanVaeCuda::take_breakdown() {
   auto t = impl_->prof.totals();
