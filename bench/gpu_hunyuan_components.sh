@@ -116,7 +116,12 @@ fi
 
 if has vae; then
   # The CUDA VAE's own tests (decode and encode vs the official goldens, the workspace) first: seconds.
-  step vae-tests 120 ./build/bin/jenga_tests --gtest_filter='CudaHunyuanVae*:CudaConv3dIgemm*'
+  # If they fail (or hang: 90 s), the rest runs on the mma.sync conv kernel so the call still
+  # brings back numbers.
+  if ! step vae-tests 90 ./build/bin/jenga_tests --gtest_filter='CudaHunyuanVae*:CudaConv3dIgemm*'; then
+    export JENGA_HY_VAE_CONV=mma
+    stamp "vae: tests failed: the rest runs with JENGA_HY_VAE_CONV=mma"
+  fi
   for sz in $vae_sizes; do
     wh=${sz%x*}; fr=${sz##*x}; d=$work/vae_$sz
     step "vae-write-$sz" 120 python3 bench/hunyuan_vae_peer.py --hv "$peers/hunyuanref" $pa write --dir "$work/vae" \
