@@ -1,7 +1,8 @@
 // The implicit-GEMM 3x3x3 causal conv (causal_pad + conv3x3x3_igemm) against the same conv as
 // im2col_replicate rows x kernel through cuBLASLt, on the GPU with the same fp16 inputs: shapes
 // with upsampled reads, a GroupNorm-style pre-activation, N not a multiple of the 128-wide block,
-// f32 and fp16 results, accumulation, several frame chunks. Every case runs through both kernels:
+// f32 and fp16 results, accumulation, several frame chunks, and the per-channel sums of the stored
+// output the epilogue adds up (Conv3x3x3Params::stats). Every case runs through both kernels:
 // the fastest for the GPU (on Hopper the TMA + wgmma one for cin % 64 == 0, with N tiles of 32,
 // 128 and 256) and the mma.sync one. GPU only: skipped without a device.
 #include <gtest/gtest.h>
@@ -97,6 +98,9 @@ void check_igemm(const Case& k, cuda::Conv3x3x3Path path, const Tensor& x, const
   const int64_t t = 1 + k.up_t * (k.ts - 1), h = k.hs * k.up_s, w = k.ws * k.up_s, K = 27 * k.cin;
   Tensor y = k.f32_out ? dev(y0.data(), y0.size() * 4) : dev(halves(y0).data(), y0.size() * 2);
   const int64_t frame = (h + 2) * (w + 2);
+  // The per-channel sums the epilogue adds up (the next GroupNorm's statistics), over all chunks.
+  Tensor stats = Tensor::empty(DType::U8, Shape{k.cout * 16}, Device::CUDA);
+  cuda::conv3x3x3_stats_clear(stats.data_as<double>(), k.cout);
   Tensor pad = Tensor::empty(DType::U8, Shape{((k.chunk + 2) * frame + cuda::conv3x3x3_slack_rows(w)) * k.cin * 2},
                              Device::CUDA);
   for (int64_t j0 = 0; j0 < t; j0 += k.chunk) {
@@ -109,6 +113,7 @@ void check_igemm(const Case& k, cuda::Conv3x3x3Path path, const Tensor& x, const
     cuda::Conv3x3x3Params cp;
     cp.p = pad.data(), cp.tout = n, cp.h = h, cp.w = w, cp.cin = k.cin, cp.weight = wt.data(), cp.cout = k.cout;
     cp.ldk = K, cp.bias = b.data_as<float>(), cp.y_f32 = k.f32_out, cp.accumulate = k.accumulate, cp.path = path;
+    cp.stats = stats.data_as<double>();
     const int64_t first = j0 * h * w * k.cout;
     cp.y = k.f32_out ? static_cast<void*>(y.data_as<float>() + first) : static_cast<void*>(y.data_as<uint16_t>() + first);
     cuda::conv3x3x3_igemm(cp);
@@ -125,6 +130,26 @@ void check_igemm(const Case& k, cuda::Conv3x3x3Path path, const Tensor& x, const
   // the fp16 rounding of the result, plus the fp16 y0 it adds, for fp16 results).
   EXPECT_LE(rel_l2(got, want), k.f32_out && !k.accumulate ? 1e-5 : 2e-3)
       << "cin " << k.cin << " cout " << k.cout << " up " << k.up_t << "/" << k.up_s;
+
+  // Stats: the sum and sum of squares of what was stored, per channel (f32 partial sums on the
+  // device, so a relative bound on the sum of magnitudes).
+  std::vector<double> sums(static_cast<size_t>(2 * k.cout));
+  cuda::copy_to_host(sums.data(), stats.data(), sums.size() * 8);
+  std::vector<double> ref(sums.size(), 0.0), mag(static_cast<size_t>(k.cout), 0.0);
+  for (size_t i = 0; i < got.size(); ++i) {
+    const size_t c = i % static_cast<size_t>(k.cout);
+    ref[2 * c] += got[i], ref[2 * c + 1] += double(got[i]) * got[i], mag[c] += std::fabs(got[i]);
+  }
+  int bad = 0;
+  for (int64_t c = 0; c < k.cout; ++c) {
+    const double tol_s = 1e-5 * mag[c] + 1e-6, tol_q = 1e-5 * ref[2 * c + 1] + 1e-6;
+    if (std::fabs(sums[2 * c] - ref[2 * c]) > tol_s || std::fabs(sums[2 * c + 1] - ref[2 * c + 1]) > tol_q) {
+      if (bad++ < 3)
+        ADD_FAILURE() << "stats of channel " << c << ": sum " << sums[2 * c] << " vs " << ref[2 * c] << ", sq "
+                      << sums[2 * c + 1] << " vs " << ref[2 * c + 1] << " (cin " << k.cin << " cout " << k.cout << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0);
 }
 
 }  // namespace

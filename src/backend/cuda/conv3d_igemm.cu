@@ -75,8 +75,12 @@ __global__ void __launch_bounds__(kConvThreads) conv3x3x3_kernel(Conv3x3x3Params
   extern __shared__ __align__(128) unsigned char smem_raw[];
   __half* As = reinterpret_cast<__half*>(smem_raw);  // [kStages][kBM][kBK]
   __half* Bs = As + kStages * kTileHalves;           // [kStages][kBN][kBK]
+  __shared__ double col_stats[2 * kBN];  // this block's columns' (sum, sum of squares), with p.stats
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int warp_m = warp >> 2, warp_n = warp & 3;
+  if (p.stats) {
+    for (int i = tid; i < 2 * kBN; i += kConvThreads) col_stats[i] = 0.0;  // the main loop's barriers order this
+  }
   const int64_t hp = p.h + 2, wp = p.w + 2;
   // Column blocks of one row block are neighbours in launch order, so they share its P rows in L2.
   const int nb = static_cast<int>((p.cout + kBN - 1) / kBN);
@@ -144,18 +148,33 @@ __global__ void __launch_bounds__(kConvThreads) conv3x3x3_kernel(Conv3x3x3Params
   }
   cp_async_wait<0>();
 
-  // Epilogue: rows of the padded grid that are real pixels, + bias (+ the old value), one rounding.
+  // Epilogue: rows of the padded grid that are real pixels, + bias (+ the old value), one rounding;
+  // with stats, the per-channel sums of the stored values go through shared memory to p.stats.
   const int g = lane >> 2, t4 = lane & 3;
+  int64_t orow[4][2];
 #pragma unroll
   for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
-    for (int hf = 0; hf < 2; ++hf) {
-      const int64_t orow = conv_out_offset(p, r0 + warp_m * 64 + mi * 16 + g + hf * 8);
-      if (orow < 0) continue;
+    for (int hf = 0; hf < 2; ++hf) orow[mi][hf] = conv_out_offset(p, r0 + warp_m * 64 + mi * 16 + g + hf * 8);
 #pragma unroll
-      for (int ni = 0; ni < 4; ++ni)
-        conv_store_pair(p, orow, n0 + warp_n * 32 + ni * 8 + 2 * t4, acc[mi][ni][2 * hf], acc[mi][ni][2 * hf + 1]);
-    }
+  for (int ni = 0; ni < 4; ++ni) {
+    const int cl = warp_n * 32 + ni * 8 + 2 * t4;  // column within the block
+    float4 s = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+    for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+      for (int hf = 0; hf < 2; ++hf) {
+        if (orow[mi][hf] < 0) continue;
+        const float2 v = conv_store_pair(p, orow[mi][hf], n0 + cl, acc[mi][ni][2 * hf], acc[mi][ni][2 * hf + 1]);
+        s.x += v.x, s.y += v.x * v.x, s.z += v.y, s.w += v.y * v.y;
+      }
+    if (p.stats) conv_stats_add(col_stats, cl, static_cast<int>(p.cout) - n0, s, lane);
+  }
+  if (p.stats) {
+    __syncthreads();
+    for (int i = tid; i < 2 * kBN; i += kConvThreads)
+      if (n0 + i / 2 < p.cout) atomicAdd(&p.stats[2 * int64_t{n0} + i], col_stats[i]);
+  }
 }
 
 }  // namespace
@@ -171,6 +190,10 @@ void causal_pad(const CausalPadParams& p, void* stream) {
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
+void conv3x3x3_stats_clear(double* stats, int64_t cout, void* stream) {
+  JENGA_CUDA_CHECK(cudaMemsetAsync(stats, 0, sizeof(double) * 2 * static_cast<size_t>(cout), as_stream(stream)));
+}
+
 int64_t conv3x3x3_slack_rows(int64_t w) { return kBM + 2 * (w + 2) + 8; }
 
 bool conv3x3x3_uses_wgmma(const Conv3x3x3Params& p) {
@@ -180,6 +203,7 @@ bool conv3x3x3_uses_wgmma(const Conv3x3x3Params& p) {
 void conv3x3x3_igemm(const Conv3x3x3Params& p, void* stream) {
   if (p.cin % kBK != 0 || p.ldk % 8 != 0 || p.ldk < 27 * p.cin)
     throw Error("conv3x3x3_igemm: needs cin % 32 == 0 and ldk >= 27 cin, ldk % 8 == 0");
+  if (p.stats && p.cout > kMaxStatsChannels) throw Error("conv3x3x3_igemm: stats need cout <= 1024");
   const int64_t M = p.tout * (p.h + 2) * (p.w + 2);
   if (M <= 0 || p.cout <= 0) return;
   if (conv3x3x3_uses_wgmma(p) && conv3x3x3_wgmma(p, stream)) return;

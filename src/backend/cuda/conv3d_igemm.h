@@ -33,6 +33,7 @@ int64_t conv3x3x3_slack_rows(int64_t w);
 // == 0: conv3d_wgmma.cu's TMA + wgmma kernel; else the mma.sync one), or the mma.sync one always
 // (A/B runs: JENGA_HY_VAE_CONV=mma).
 enum class Conv3x3x3Path { kFastest, kMma };
+constexpr int64_t kMaxStatsChannels = 1024;  // Conv3x3x3Params::stats live in shared memory
 
 // y[j0 + j] = conv(P) + bias (+ y's old value when `accumulate`), frames j < tout of the chunk.
 // Needs cin % 32 == 0; any cout. w: fp16 [cout, ldk], columns (dt, di, dj, ci), ldk % 8 == 0.
@@ -46,8 +47,14 @@ struct Conv3x3x3Params {
   bool y_f32 = false;
   bool accumulate = false;
   Conv3x3x3Path path = Conv3x3x3Path::kFastest;
+  // Optional [cout] x (sum, sum of squares) doubles: the stored y values of the chunk are added in
+  // (the caller zeroes them before a conv's first chunk); group_norm_coeffs_from_sums reads them.
+  // cout <= 1024.
+  double* stats = nullptr;
 };
 void conv3x3x3_igemm(const Conv3x3x3Params& p, void* stream = nullptr);
+// Zeroes the 2 * cout doubles of a conv's stats (before its first chunk).
+void conv3x3x3_stats_clear(double* stats, int64_t cout, void* stream = nullptr);
 
 // Whether conv3x3x3_igemm(p) takes the Hopper kernel.
 bool conv3x3x3_uses_wgmma(const Conv3x3x3Params& p);

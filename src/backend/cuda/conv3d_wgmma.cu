@@ -34,7 +34,8 @@ struct WgConv {
   static constexpr int kABytes = kBM * kBK * 2, kBBytes = BN * kBK * 2, kStageBytes = kABytes + kBBytes;
   // 1024 bytes of slack to align the slots to the swizzle atom, then the ring, then the barriers.
   static constexpr int kSmemBytes = 1024 + STAGES * kStageBytes + 2 * STAGES * 8;
-  static_assert(kSmemBytes <= 227 * 1024, "shared memory of one H100 CTA");
+  static constexpr int kStatsBytes = 2 * kMaxStatsChannels * 8;  // at most, after the barriers
+  static_assert(kSmemBytes + kStatsBytes <= 227 * 1024, "shared memory of one H100 CTA");
   static_assert(kBBytes % 1024 == 0, "B slots must stay 1024-byte aligned");
 };
 
@@ -55,9 +56,13 @@ __global__ void __launch_bounds__(384, 1)
   auto slot_b = [&](int s) { return smem + s * T::kStageBytes + T::kABytes; };
   uint64_t* full = reinterpret_cast<uint64_t*>(smem + S * T::kStageBytes);
   uint64_t* empty = full + S;
+  double* col_stats = reinterpret_cast<double*>(empty + S);  // [cout] x (sum, sq) with p.stats
   constexpr int kConsumerWarps = 8;  // one release per consumer warp
 
   const int tid = threadIdx.x;
+  if (p.stats) {
+    for (int i = tid; i < 2 * p.cout; i += T::kThreads) col_stats[i] = 0.0;
+  }
   if (tid == 0) {
 #pragma unroll
     for (int s = 0; s < S; ++s) attn::mbar_init(&full[s], 1), attn::mbar_init(&empty[s], kConsumerWarps);
@@ -125,17 +130,27 @@ __global__ void __launch_bounds__(384, 1)
       attn::fence_operand(acc);
       if (lane == 0) attn::mbar_arrive(&empty[prev]);
 
-      // Epilogue from registers: accumulator 4j + 2hf + e is (row 16 wq + lane/4 + 8 hf, column 8j + 2(lane%4) + e).
+      // Epilogue from registers: accumulator 4j + 2hf + e is (row 16 wq + lane/4 + 8 hf, column
+      // 8j + 2(lane%4) + e); with stats, the column sums of the stored values gather in col_stats.
+      int64_t orow[2];
 #pragma unroll
-      for (int hf = 0; hf < 2; ++hf) {
-        const int64_t orow = conv_out_offset(p, r0 + cw * 64 + wq * 16 + (lane >> 2) + 8 * hf);
-        if (orow < 0) continue;
+      for (int hf = 0; hf < 2; ++hf) orow[hf] = conv_out_offset(p, r0 + cw * 64 + wq * 16 + (lane >> 2) + 8 * hf);
 #pragma unroll
-        for (int j = 0; j < BN / 8; ++j) {
-          const int c = n0 + 8 * j + 2 * (lane & 3);
-          if (c < p.cout) conv_store_pair(p, orow, c, acc[4 * j + 2 * hf], acc[4 * j + 2 * hf + 1]);
+      for (int j = 0; j < BN / 8; ++j) {
+        const int c = n0 + 8 * j + 2 * (lane & 3);
+        float4 st = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+          if (orow[hf] < 0 || c >= p.cout) continue;
+          const float2 v = conv_store_pair(p, orow[hf], c, acc[4 * j + 2 * hf], acc[4 * j + 2 * hf + 1]);
+          st.x += v.x, st.y += v.x * v.x, st.z += v.y, st.w += v.y * v.y;
         }
+        if (p.stats) conv_stats_add(col_stats, c, static_cast<int>(p.cout), st, lane);
       }
+    }
+    if (p.stats) {  // this CTA's sums, once (named barrier 1: the two consumer warpgroups)
+      attn::named_bar_sync(1, 256);
+      for (int i = tid - 128; i < 2 * p.cout; i += 256) atomicAdd(&p.stats[i], col_stats[i]);
     }
   }
 #else
@@ -181,14 +196,15 @@ bool launch(const Conv3x3x3Params& p, cudaStream_t stream) {
   if (!encode_2d(&maps.a, p.p, p.cin, rows, p.cin, T::kBM) || !encode_2d(&maps.b, p.weight, p.ldk, p.cout, p.ldk, BN))
     return false;
   static const bool configured = [] {
-    JENGA_CUDA_CHECK(cudaFuncSetAttribute(conv3x3x3_wgmma_kernel<BN, STAGES>,
-                                          cudaFuncAttributeMaxDynamicSharedMemorySize, T::kSmemBytes));
+    JENGA_CUDA_CHECK(cudaFuncSetAttribute(conv3x3x3_wgmma_kernel<BN, STAGES>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          T::kSmemBytes + T::kStatsBytes));
     return true;
   }();
   (void)configured;
   const int64_t tiles = (p.tout * (p.h + 2) * (p.w + 2) + T::kBM - 1) / T::kBM * ((p.cout + BN - 1) / BN);
   const int grid = static_cast<int>(std::min<int64_t>(tiles, device_shape().sms));
-  conv3x3x3_wgmma_kernel<BN, STAGES><<<grid, T::kThreads, T::kSmemBytes, stream>>>(p, maps);
+  const int smem = T::kSmemBytes + (p.stats ? static_cast<int>(2 * p.cout * sizeof(double)) : 0);
+  conv3x3x3_wgmma_kernel<BN, STAGES><<<grid, T::kThreads, smem, stream>>>(p, maps);
   JENGA_CUDA_CHECK(cudaGetLastError());
   return true;
 }
@@ -205,6 +221,7 @@ bool conv3x3x3_wgmma_available() {
 
 bool conv3x3x3_wgmma(const Conv3x3x3Params& p, void* stream) {
   if (!conv3x3x3_wgmma_available() || p.cin % 64 != 0 || p.ldk % 8 != 0 || p.ldk < 27 * p.cin) return false;
+  if (p.stats && p.cout > kMaxStatsChannels) throw Error("conv3x3x3_igemm: stats need cout <= 1024");
   const int64_t rows = (p.tout + 2) * (p.h + 2) * (p.w + 2);
   // TMA coordinates and the kernel's row arithmetic are 32-bit.
   if (rows + 128 > (int64_t{1} << 31) - 1 || 27 * p.cin > (int64_t{1} << 31) - 1 || p.tout <= 0 || p.cout <= 0)
