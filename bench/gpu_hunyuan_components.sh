@@ -12,8 +12,9 @@
 # Steps: build test text vae (default: all, which does not fit one 10-minute call at full size).
 # Env: OUT (default ./gpu-out), PEERS (default peers), VAE_SIZES ("848x480x33 1280x720x125"),
 #      VAE_PARITY_FRAMES (33: parity vs official fp16/f32 up to this many frames; longer sizes time
-#      ours and the official fp16 decode only), VAE_AB ("mma": A/B benches at the parity sizes;
-#      "mma im2col" adds im2col + cuBLASLt),
+#      ours and the official fp16 decode only), VAE_AB ("mma warm": A/B benches at the parity
+#      sizes: mma = the mma.sync conv kernel, warm = timed after one untimed decode; also im2col
+#      (every conv through im2col + cuBLASLt) and nostats (GroupNorm reads its input)),
 #      LLM_LAYERS (32; fewer for parity if the write is too slow - timing then covers fewer layers),
 #      BUDGET_S (570: seconds from start after which steps are skipped; each step is cut to what is left),
 #      PEER_ARGS (extra peer flags, e.g. "--device cpu --tiny" for a CPU rehearsal of this script).
@@ -26,7 +27,7 @@ has() { [[ " $steps " == *" $1 "* ]]; }
 peers=${PEERS:-peers}
 vae_sizes=${VAE_SIZES:-848x480x33 1280x720x125}
 parity_frames=${VAE_PARITY_FRAMES:-33}  # sizes with more frames: speed and memory only (official fp16 alone)
-vae_ab=${VAE_AB:-mma}
+vae_ab=${VAE_AB:-mma warm}
 llm_layers=${LLM_LAYERS:-32}
 log=$out/log.txt res=$out/results.jsonl
 export PATH=/usr/local/cuda/bin:$PATH PYTHONUNBUFFERED=1
@@ -151,13 +152,16 @@ if has vae; then
     # A/B at the small sizes (VAE_AB): mma = the mma.sync implicit GEMM instead of the Hopper one,
     # im2col = every conv through im2col + cuBLASLt.
     for ab in $vae_ab; do
+      warm=0
       case $ab in
         mma) abenv=JENGA_HY_VAE_CONV=mma ;;
         im2col) abenv=JENGA_HY_VAE_IM2COL=1 ;;
-        *) stamp "VAE_AB: unknown '$ab' (mma, im2col)"; continue ;;
+        nostats) abenv=JENGA_HY_VAE_FUSED_STATS=0 ;;
+        warm) abenv=JENGA_VAE_AB=warm warm=1 ;;  # a first decode, then the timed one (as the peer's warm-up)
+        *) stamp "VAE_AB: unknown '$ab' (mma, im2col, nostats, warm)"; continue ;;
       esac
       step "vae-bench-$ab-$sz" 120 env $abenv $jenga bench vae --model hunyuan \
-        --weights "$work/vae" --size "$wh" --frames "$fr" --iters 1 --warmup 0 --json --breakdown
+        --weights "$work/vae" --size "$wh" --frames "$fr" --iters 1 --warmup $warm --json --breakdown
     done
   done
   rm -f "$work"/vae_*.safetensors

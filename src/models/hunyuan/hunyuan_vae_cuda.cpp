@@ -343,11 +343,15 @@ struct HunyuanVaeCuda::Impl {
   }
 
   // One head over all t*h*w tokens, frame-causal: the queries of frame f see frames 0..f, a key
-  // prefix, so each block of queries runs against its prefix (no mask in memory).
+  // prefix. Queries go in blocks of as many whole frames as the score budget holds (else parts of
+  // a frame), each against the prefix of its last frame; rows of earlier frames in the block get
+  // zero weight past their own prefix (softmax_rows_frame_causal_f16). No mask in memory, and few
+  // GEMM shapes (each new shape costs a cuBLASLt plan).
   Act attention(const DAttn& a, const Act& x) {
     norm(x, a.norm);
     const int64_t L = x.pixels(), c = x.c, hw = x.h * x.w;
-    const int64_t qb = std::max<int64_t>(1, std::min<int64_t>(hw, kScoreBudget / (4 * L)));
+    const int64_t fit = std::max<int64_t>(1, kScoreBudget / (4 * L));
+    const int64_t qb = fit >= hw ? std::min(fit / hw, x.t) * hw : fit;
     if (dry) {
       need.qkv = std::max(need.qkv, L * c);
       need.scores = std::max(need.scores, qb * L);
@@ -360,24 +364,21 @@ struct HunyuanVaeCuda::Impl {
     const Act o = slot(free_slot(x), x.t, x.h, x.w, c);
     if (!dry) prof.run(kAttention, nullptr, [&] {
       const float sc = 1.0f / std::sqrt(static_cast<float>(c));
-      for (int64_t f = 0; f < x.t; ++f) {
-        const int64_t keys = (f + 1) * hw;
-        for (int64_t q0 = 0; q0 < hw; q0 += qb) {
-          const int64_t n = std::min(qb, hw - q0), row = f * hw + q0;
-          cuda::MatmulArgs qk;
-          qk.m = n, qk.n = keys, qk.k = c, qk.ab_f16 = true;
-          qk.a = qa.at_row(row), qk.lda = c;
-          qk.b = ka.p, qk.ldb = c, qk.b_nk = true;
-          qk.d = scores.data(), qk.ldd = keys;
-          mm.run(qk);
-          cuda::softmax_rows_f16(scores.data_as<float>(), probs.data(), n, keys, sc);
-          cuda::MatmulArgs pv;
-          pv.m = n, pv.n = c, pv.k = keys, pv.ab_f16 = true;
-          pv.a = probs.data(), pv.lda = keys;
-          pv.b = va.p, pv.ldb = c, pv.b_nk = false;
-          pv.d = o.at_row(row), pv.ldd = c, pv.d_f16 = true;
-          mm.run(pv);
-        }
+      for (int64_t row = 0; row < L; row += qb) {
+        const int64_t n = std::min(qb, L - row), keys = ((row + n - 1) / hw + 1) * hw;
+        cuda::MatmulArgs qk;
+        qk.m = n, qk.n = keys, qk.k = c, qk.ab_f16 = true;
+        qk.a = qa.at_row(row), qk.lda = c;
+        qk.b = ka.p, qk.ldb = c, qk.b_nk = true;
+        qk.d = scores.data(), qk.ldd = keys;
+        mm.run(qk);
+        cuda::softmax_rows_frame_causal_f16(scores.data_as<float>(), probs.data(), n, keys, row, hw, sc);
+        cuda::MatmulArgs pv;
+        pv.m = n, pv.n = c, pv.k = keys, pv.ab_f16 = true;
+        pv.a = probs.data(), pv.lda = keys;
+        pv.b = va.p, pv.ldb = c, pv.b_nk = false;
+        pv.d = o.at_row(row), pv.ldd = c, pv.d_f16 = true;
+        mm.run(pv);
       }
     });
     conv(a.out, o, x, {}, /*accumulate=*/true);  // residual_connection, rescale 1
