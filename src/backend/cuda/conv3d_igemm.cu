@@ -22,7 +22,9 @@ constexpr size_t kSmemBytes = size_t{kStages} * 2 * kTileHalves * sizeof(__half)
 __device__ __forceinline__ int64_t clampi(int64_t v, int64_t n) { return v < 0 ? 0 : (v >= n ? n - 1 : v); }
 
 // One block per padded row (frame f, row yy): the source row is found once, threads walk the
-// row's (pixel, 8-channel group) pairs with 32-bit indices.
+// row's (pixel, 8-channel group) pairs with 32-bit indices. With the block a multiple of the
+// groups per pixel (every VAE width), a thread keeps one channel group: its 8 scales and shifts
+// are read once and the pixel index steps by a constant.
 __global__ void causal_pad_kernel(CausalPadParams p) {
   const int64_t hp = p.h + 2, wp = p.w + 2;
   const int cv = static_cast<int>(p.cin / 8), n = static_cast<int>(wp) * cv;
@@ -32,8 +34,19 @@ __global__ void causal_pad_kernel(CausalPadParams p) {
   const int64_t fs = lf == 0 ? 0 : 1 + (lf - 1) / p.up_t;
   const __half* src_row = static_cast<const __half*>(p.x) + (fs * hs + clampi(yy - 1, p.h) / p.up_s) * ws * p.cin;
   uint4* dst_row = reinterpret_cast<uint4*>(p.out) + int64_t{blockIdx.x} * n;
+  const bool fixed = blockDim.x % cv == 0;
+  float sc[8], sh[8];
+  auto load_coeffs = [&](int c0) {
+#pragma unroll
+    for (int k = 0; k < 8; ++k) sc[k] = p.scale[c0 + k], sh[k] = p.shift[c0 + k];
+  };
+  if (fixed && p.scale) load_coeffs(static_cast<int>(threadIdx.x) % cv * 8);
+  const int step_x = static_cast<int>(blockDim.x) / cv;  // pixels per block step when fixed
+  int xx = static_cast<int>(threadIdx.x) / cv;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    const int xx = i / cv, v = i - xx * cv, c0 = v * 8;
+    if (!fixed) xx = i / cv;
+    const int c0 = (i - xx * cv) * 8;
+    if (!fixed && p.scale) load_coeffs(c0);
     const int sx = static_cast<int>(clampi(xx - 1, p.w)) / p.up_s;
     uint4 u = *reinterpret_cast<const uint4*>(src_row + int64_t{sx} * p.cin + c0);
     if (p.scale || p.silu) {
@@ -42,8 +55,8 @@ __global__ void causal_pad_kernel(CausalPadParams p) {
       for (int k = 0; k < 4; ++k) {
         float2 f2 = __half22float2(h2[k]);
         if (p.scale) {
-          f2.x = f2.x * p.scale[c0 + 2 * k] + p.shift[c0 + 2 * k];
-          f2.y = f2.y * p.scale[c0 + 2 * k + 1] + p.shift[c0 + 2 * k + 1];
+          f2.x = f2.x * sc[2 * k] + sh[2 * k];
+          f2.y = f2.y * sc[2 * k + 1] + sh[2 * k + 1];
         }
         if (p.silu) {
           f2.x = f2.x / (1.0f + __expf(-f2.x));
@@ -53,6 +66,7 @@ __global__ void causal_pad_kernel(CausalPadParams p) {
       }
     }
     dst_row[i] = u;
+    if (fixed) xx += step_x;
   }
 }
 
