@@ -128,8 +128,18 @@ void check_igemm(const Case& k, cuda::Conv3x3x3Path path, const Tensor& x, const
   }
   // Same fp16 operands, f32 accumulation on both sides: only the summation order differs (and
   // the fp16 rounding of the result, plus the fp16 y0 it adds, for fp16 results).
-  EXPECT_LE(rel_l2(got, want), k.f32_out && !k.accumulate ? 1e-5 : 2e-3)
-      << "cin " << k.cin << " cout " << k.cout << " up " << k.up_t << "/" << k.up_s;
+  const double err = rel_l2(got, want), tol = k.f32_out && !k.accumulate ? 1e-5 : 2e-3;
+  EXPECT_LE(err, tol) << "cin " << k.cin << " cout " << k.cout << " up " << k.up_t << "/" << k.up_s;
+  if (err > tol) {  // where it goes wrong first (frame, row, column, channel), to tell a layout bug
+    int shown = 0;
+    for (size_t i = 0; i < got.size() && shown < 4; ++i)
+      if (std::fabs(got[i] - want[i]) > 0.05 * (std::fabs(want[i]) + 0.1)) {
+        const int64_t c = static_cast<int64_t>(i) % k.cout, px = static_cast<int64_t>(i) / k.cout;
+        ADD_FAILURE() << "first mismatches: t " << px / (h * w) << " y " << px / w % h << " x " << px % w << " ch " << c
+                      << ": " << got[i] << " vs " << want[i];
+        ++shown;
+      }
+  }
 
   // Stats: the sum and sum of squares of what was stored, per channel (f32 partial sums on the
   // device, so a relative bound on the sum of magnitudes).

@@ -39,6 +39,27 @@ struct WgConv {
   static_assert(kBBytes % 1024 == 0, "B slots must stay 1024-byte aligned");
 };
 
+// mbar_wait with a watchdog: a phase that never completes (a lost TMA transaction or arrival)
+// traps after ~2^26 polls (well over 0.1 s; a healthy wait is microseconds), so a broken kernel
+// fails with a launch error instead of hanging the process.
+__device__ __forceinline__ void mbar_wait_or_trap(uint64_t* bar, uint32_t parity) {
+  const uint32_t a = attn::smem_addr(bar);
+  for (uint32_t polls = 0;; ++polls) {
+    uint32_t done = 0;
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n"
+        "}\n"
+        : "=r"(done)
+        : "r"(a), "r"(parity)
+        : "memory");
+    if (done) return;
+    if (polls == (1u << 26)) __trap();
+  }
+}
+
 struct WgMaps {
   CUtensorMap a, b;  // P [rows, cin] with 64 x 128 boxes; the kernel [cout, ldk] with 64 x BN boxes
 };
@@ -88,7 +109,7 @@ __global__ void __launch_bounds__(384, 1)
         int tap = 0, c0 = 0;
         for (int kt = 0; kt < ktiles; ++kt) {
           const int off = ((tap / 9) * hp + (tap / 3) % 3) * wp + tap % 3;
-          attn::mbar_wait(&empty[stage], phase ^ 1);  // slot free (first round: passes at once)
+          mbar_wait_or_trap(&empty[stage], phase ^ 1);  // slot free (first round: passes at once)
           attn::mbar_arrive_expect_tx(&full[stage], T::kStageBytes);
           attn::tma_load_2d(slot_a(stage), &maps.a, &full[stage], c0, r0 + off);
           attn::tma_load_2d(slot_b(stage), &maps.b, &full[stage], tap * cin + c0, n0);
@@ -109,7 +130,7 @@ __global__ void __launch_bounds__(384, 1)
       const int n0 = (tile % nb) * BN;
       int prev = 0;
       for (int kt = 0; kt < ktiles; ++kt) {
-        attn::mbar_wait(&full[stage], phase);
+        mbar_wait_or_trap(&full[stage], phase);
         const __half* a = reinterpret_cast<const __half*>(slot_a(stage)) + cw * 64 * T::kBK;  // this warpgroup's rows
         const __half* b = reinterpret_cast<const __half*>(slot_b(stage));
         attn::fence_operand(acc);
