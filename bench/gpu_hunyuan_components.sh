@@ -15,6 +15,7 @@
 #      ours and the official fp16 decode only), VAE_AB ("mma warm": A/B benches at the parity
 #      sizes: mma = the mma.sync conv kernel, warm = timed after one untimed decode; also im2col
 #      (every conv through im2col + cuBLASLt) and nostats (GroupNorm reads its input)),
+#      VAE_LAB (1: time the conv kernels per shape with build/bin/conv3d_lab first; 0: skip),
 #      LLM_LAYERS (32; fewer for parity if the write is too slow - timing then covers fewer layers),
 #      BUDGET_S (570: seconds from start after which steps are skipped; each step is cut to what is left),
 #      PEER_ARGS (extra peer flags, e.g. "--device cpu --tiny" for a CPU rehearsal of this script).
@@ -85,7 +86,7 @@ if has build; then
   s=$(date +%s)
   stamp "build: start"
   { cmake -S . -B build -G Ninja -DJENGA_CUDA_ARCHS=90a -DCMAKE_BUILD_TYPE=Release &&
-    cmake --build build -j16 --target jenga jenga_tests; } >"$out/build.log" 2>&1
+    cmake --build build -j16 --target jenga jenga_tests $(has vae && echo conv3d_lab); } >"$out/build.log" 2>&1
   brc=$?
   stamp "build: rc=$brc in $(($(date +%s) - s)) s"
   [ $brc = 0 ] || { tail -30 "$out/build.log"; [ -n "${wpid:-}" ] && wait "$wpid"; exit 1; }
@@ -123,6 +124,8 @@ if has vae; then
     export JENGA_HY_VAE_CONV=mma
     stamp "vae: tests failed: the rest runs with JENGA_HY_VAE_CONV=mma"
   fi
+  # The conv kernels alone per VAE shape (wgmma, mma.sync, cuBLASLt GEMM): ~20 s.
+  [ "${VAE_LAB:-1}" = 1 ] && [ -x build/bin/conv3d_lab ] && step vae-conv-lab 60 build/bin/conv3d_lab --frames 8 --iters 5
   for sz in $vae_sizes; do
     wh=${sz%x*}; fr=${sz##*x}; d=$work/vae_$sz
     step "vae-write-$sz" 120 python3 bench/hunyuan_vae_peer.py --hv "$peers/hunyuanref" $pa write --dir "$work/vae" \
