@@ -155,8 +155,17 @@ int main(int argc, char** argv) {
         cp.stats = with_stats ? stats : nullptr;
         const std::string sfx = with_stats ? " + stats" : "";
         cp.path = cuda::Conv3x3x3Path::kFastest;
-        if (cuda::conv3x3x3_uses_wgmma(cp))
+        if (cuda::conv3x3x3_uses_wgmma(cp)) {
           emit(s, frames, ("wgmma" + sfx).c_str(), time_ms(iters, [&] { cuda::conv3x3x3_igemm(cp); }), flops);
+          // The other N tiles the kernel has, for the choice in conv3x3x3_wgmma (without stats only).
+          for (const int tn : {32, 128, 256}) {
+            if (with_stats || (tn == 32) != (s.cout <= 32)) continue;
+            cp.tile_n = tn;
+            emit(s, frames, ("wgmma n" + std::to_string(tn)).c_str(), time_ms(iters, [&] { cuda::conv3x3x3_igemm(cp); }),
+                 flops);
+            cp.tile_n = 0;
+          }
+        }
         cp.path = cuda::Conv3x3x3Path::kMma;
         emit(s, frames, ("mma.sync" + sfx).c_str(), time_ms(iters, [&] { cuda::conv3x3x3_igemm(cp); }), flops);
       }

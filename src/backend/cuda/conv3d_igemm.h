@@ -51,6 +51,8 @@ struct Conv3x3x3Params {
   // (the caller zeroes them before a conv's first chunk); group_norm_coeffs_from_sums reads them.
   // cout <= 1024.
   double* stats = nullptr;
+  // The wgmma kernel's N tile: 32, 128 or 256 (any cout), 0: chosen from cout. For the kernel lab.
+  int tile_n = 0;
 };
 void conv3x3x3_igemm(const Conv3x3x3Params& p, void* stream = nullptr);
 // Zeroes the 2 * cout doubles of a conv's stats (before its first chunk).

@@ -249,9 +249,11 @@ bool conv3x3x3_wgmma(const Conv3x3x3Params& p, void* stream) {
     return false;
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   // N per tile: 32 for conv_out (3 channels), 256 where it divides cout, else 128. Slots fill ~190 KiB.
-  if (p.cout <= 32) return launch<32, 8>(p, s);
-  if (p.cout % 256 == 0) return launch<256, 4>(p, s);
-  return launch<128, 6>(p, s);
+  const int bn = p.tile_n ? p.tile_n : p.cout <= 32 ? 32 : p.cout % 256 == 0 ? 256 : 128;
+  if (bn == 32) return launch<32, 8>(p, s);
+  if (bn == 256) return launch<256, 4>(p, s);
+  if (bn == 128) return launch<128, 6>(p, s);
+  throw Error("conv3x3x3_igemm: tile_n must be 0, 32, 128 or 256");
 }
 
 }  // namespace jenga::cuda
