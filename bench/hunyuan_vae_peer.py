@@ -16,7 +16,7 @@ peer of `jenga bench vae --model hunyuan` / `jenga debug vae-decode` (issue 22 p
 --tiny (with --device cpu) swaps in a small config so the CPU paths can be tested here.
 usage: hunyuan_vae_peer.py --hv PEERS/hunyuanref [--device cuda] [--tiny] write --dir D --latents Z
            [--size 1280x720 --frames 125 --seed 0]
-       hunyuan_vae_peer.py --hv ... run --dir D --latents Z --ref16 R16 --ref32 R32 [--no-f32]
+       hunyuan_vae_peer.py --hv ... run --dir D --latents Z [--ref16 R16] --ref32 R32 [--no-f32]
        hunyuan_vae_peer.py compare --ours O --ref16 R16 [--ref32 R32]
 """
 import argparse
@@ -153,7 +153,8 @@ def cmd_run(a, cls, dev):
         res["fp16_peak_reserved_gib"] = round(torch.cuda.max_memory_reserved() / 2**30, 3)
     res["frames"] = list(x16.shape)
     res["fp16_finite"] = bool(torch.isfinite(x16).all())
-    save_file({"frames": x16.cpu().contiguous()}, a.ref16)
+    if a.ref16:
+        save_file({"frames": x16.cpu().contiguous()}, a.ref16)
     del x16
     if not a.no_f32:
         vae32 = vae16.float()  # the f32 weights were exact before .half(): reload them
@@ -219,7 +220,7 @@ def main():
     r = sub.add_parser("run")
     r.add_argument("--dir", required=True)
     r.add_argument("--latents", required=True)
-    r.add_argument("--ref16", required=True)
+    r.add_argument("--ref16", default="", help="where the fp16 frames go (none: timing only)")
     r.add_argument("--ref32", default="")
     r.add_argument("--no-f32", action="store_true")
     c = sub.add_parser("compare")

@@ -1,7 +1,10 @@
 // The implicit-GEMM 3x3x3 causal conv (causal_pad + conv3x3x3_igemm) against the same conv as
 // im2col_replicate rows x kernel through cuBLASLt, on the GPU with the same fp16 inputs: shapes
 // with upsampled reads, a GroupNorm-style pre-activation, N not a multiple of the 128-wide block,
-// f32 and fp16 results, accumulation, several frame chunks. GPU only: skipped without a device.
+// f32 and fp16 results, accumulation, several frame chunks, and the per-channel sums of the stored
+// output the epilogue adds up (Conv3x3x3Params::stats). Every case runs through both kernels:
+// the fastest for the GPU (on Hopper the TMA + wgmma one for cin % 64 == 0, with N tiles of 32,
+// 128 and 256) and the mma.sync one. GPU only: skipped without a device.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -45,6 +48,9 @@ double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
   return std::sqrt(num / den);
 }
 
+void check_igemm(const Case& k, cuda::Conv3x3x3Path path, const Tensor& x, const Tensor& wt, const Tensor& b,
+                 const Tensor& sc, const Tensor& sh, const std::vector<float>& y0, const std::vector<float>& want);
+
 void run_case(const Case& k) {
   std::mt19937 rng(static_cast<unsigned>(k.cin * 131 + k.cout));
   std::normal_distribution<float> nd(0.f, 1.f);
@@ -80,9 +86,21 @@ void run_case(const Case& k) {
   std::vector<float> want(static_cast<size_t>(rows * k.cout));
   cuda::copy_to_host(want.data(), ref.data(), want.size() * 4);
 
-  // Implicit GEMM, chunk by chunk.
+  for (const auto path : {cuda::Conv3x3x3Path::kFastest, cuda::Conv3x3x3Path::kMma}) {
+    SCOPED_TRACE(path == cuda::Conv3x3x3Path::kMma ? "mma.sync kernel" : "fastest kernel");
+    check_igemm(k, path, x, wt, b, sc, sh, y0, want);
+  }
+}
+
+// The implicit GEMM on the same inputs, chunk by chunk, against `want`.
+void check_igemm(const Case& k, cuda::Conv3x3x3Path path, const Tensor& x, const Tensor& wt, const Tensor& b,
+                 const Tensor& sc, const Tensor& sh, const std::vector<float>& y0, const std::vector<float>& want) {
+  const int64_t t = 1 + k.up_t * (k.ts - 1), h = k.hs * k.up_s, w = k.ws * k.up_s, K = 27 * k.cin;
   Tensor y = k.f32_out ? dev(y0.data(), y0.size() * 4) : dev(halves(y0).data(), y0.size() * 2);
   const int64_t frame = (h + 2) * (w + 2);
+  // The per-channel sums the epilogue adds up (the next GroupNorm's statistics), over all chunks.
+  Tensor stats = Tensor::empty(DType::U8, Shape{k.cout * 16}, Device::CUDA);
+  cuda::conv3x3x3_stats_clear(stats.data_as<double>(), k.cout);
   Tensor pad = Tensor::empty(DType::U8, Shape{((k.chunk + 2) * frame + cuda::conv3x3x3_slack_rows(w)) * k.cin * 2},
                              Device::CUDA);
   for (int64_t j0 = 0; j0 < t; j0 += k.chunk) {
@@ -94,7 +112,8 @@ void run_case(const Case& k) {
     cuda::causal_pad(pp);
     cuda::Conv3x3x3Params cp;
     cp.p = pad.data(), cp.tout = n, cp.h = h, cp.w = w, cp.cin = k.cin, cp.weight = wt.data(), cp.cout = k.cout;
-    cp.ldk = K, cp.bias = b.data_as<float>(), cp.y_f32 = k.f32_out, cp.accumulate = k.accumulate;
+    cp.ldk = K, cp.bias = b.data_as<float>(), cp.y_f32 = k.f32_out, cp.accumulate = k.accumulate, cp.path = path;
+    cp.stats = stats.data_as<double>();
     const int64_t first = j0 * h * w * k.cout;
     cp.y = k.f32_out ? static_cast<void*>(y.data_as<float>() + first) : static_cast<void*>(y.data_as<uint16_t>() + first);
     cuda::conv3x3x3_igemm(cp);
@@ -109,8 +128,38 @@ void run_case(const Case& k) {
   }
   // Same fp16 operands, f32 accumulation on both sides: only the summation order differs (and
   // the fp16 rounding of the result, plus the fp16 y0 it adds, for fp16 results).
-  EXPECT_LE(rel_l2(got, want), k.f32_out && !k.accumulate ? 1e-5 : 2e-3)
-      << "cin " << k.cin << " cout " << k.cout << " up " << k.up_t << "/" << k.up_s;
+  const double err = rel_l2(got, want), tol = k.f32_out && !k.accumulate ? 1e-5 : 2e-3;
+  EXPECT_LE(err, tol) << "cin " << k.cin << " cout " << k.cout << " up " << k.up_t << "/" << k.up_s;
+  if (err > tol) {  // where it goes wrong first (frame, row, column, channel), to tell a layout bug
+    int shown = 0;
+    for (size_t i = 0; i < got.size() && shown < 4; ++i)
+      if (std::fabs(got[i] - want[i]) > 0.05 * (std::fabs(want[i]) + 0.1)) {
+        const int64_t c = static_cast<int64_t>(i) % k.cout, px = static_cast<int64_t>(i) / k.cout;
+        ADD_FAILURE() << "first mismatches: t " << px / (h * w) << " y " << px / w % h << " x " << px % w << " ch " << c
+                      << ": " << got[i] << " vs " << want[i];
+        ++shown;
+      }
+  }
+
+  // Stats: the sum and sum of squares of what was stored, per channel (f32 partial sums on the
+  // device, so a relative bound on the sum of magnitudes).
+  std::vector<double> sums(static_cast<size_t>(2 * k.cout));
+  cuda::copy_to_host(sums.data(), stats.data(), sums.size() * 8);
+  std::vector<double> ref(sums.size(), 0.0), mag(static_cast<size_t>(k.cout), 0.0);
+  for (size_t i = 0; i < got.size(); ++i) {
+    const size_t c = i % static_cast<size_t>(k.cout);
+    ref[2 * c] += got[i], ref[2 * c + 1] += double(got[i]) * got[i], mag[c] += std::fabs(got[i]);
+  }
+  int bad = 0;
+  for (int64_t c = 0; c < k.cout; ++c) {
+    const double tol_s = 1e-5 * mag[c] + 1e-6, tol_q = 1e-5 * ref[2 * c + 1] + 1e-6;
+    if (std::fabs(sums[2 * c] - ref[2 * c]) > tol_s || std::fabs(sums[2 * c + 1] - ref[2 * c + 1]) > tol_q) {
+      if (bad++ < 3)
+        ADD_FAILURE() << "stats of channel " << c << ": sum " << sums[2 * c] << " vs " << ref[2 * c] << ", sq "
+                      << sums[2 * c + 1] << " vs " << ref[2 * c + 1] << " (cin " << k.cin << " cout " << k.cout << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0);
 }
 
 }  // namespace
@@ -118,8 +167,26 @@ void run_case(const Case& k) {
 TEST(CudaConv3dIgemm, MatchesIm2colGemm) {
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
   cuda::init();
-  run_case({5, 6, 10, 1, 1, 32, 64, false, true, false, 5});     // plain, one chunk
+  run_case({5, 6, 10, 1, 1, 32, 64, false, true, false, 5});     // plain, one chunk (cin 32: mma.sync only)
   run_case({3, 4, 5, 2, 2, 64, 3, true, true, false, 2});        // upsampled read, narrow f32 out (conv_out)
   run_case({4, 7, 9, 1, 1, 128, 160, true, false, true, 3});     // fp16 out + residual, N past a block
   run_case({2, 16, 16, 1, 2, 256, 128, true, false, false, 1});  // wide K, a chunk per frame
+}
+
+// The VAE's own channel counts on the Hopper kernel's three tile widths, with rows that end
+// mid-tile, and a clip of many more tiles than SMs (each persistent CTA walks several).
+TEST(CudaConv3dIgemm, VaeShapesOnEveryTileWidth) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  cuda::init();
+  if (cuda::device_info(cuda::current_device()).major == 9) {
+    cuda::Conv3x3x3Params probe;
+    probe.cin = 128;
+    EXPECT_TRUE(cuda::conv3x3x3_uses_wgmma(probe)) << "an sm_90 GPU should take the wgmma kernel (built for 90a?)";
+  }
+  run_case({3, 9, 11, 1, 1, 128, 3, true, true, false, 3});       // conv_out: 128 -> 3, f32 (N tile 32)
+  run_case({2, 5, 7, 2, 2, 256, 256, false, false, false, 3});    // upsample conv, N tile 256
+  run_case({2, 6, 5, 1, 1, 512, 512, true, false, true, 2});      // 512 -> 512 + residual, 2 N tiles of 256
+  run_case({3, 5, 6, 1, 1, 512, 256, true, false, false, 3});     // 512 -> 256 (up block 2's first conv)
+  run_case({3, 8, 10, 1, 1, 256, 128, true, false, true, 2});     // 256 -> 128 + residual, N tile 128
+  run_case({5, 48, 64, 1, 1, 64, 384, true, false, false, 5});    // ~390 tiles of 128 x 128 (persistent loop)
 }

@@ -1,18 +1,22 @@
 // The CUDA HunyuanVideo VAE (fp16 activations and conv operands, f32 accumulation) against the
 // official goldens of tests/data/hunyuan_vae (decode and encode), through the same official
-// tiling; and its workspace (sized once per tile shape). GPU only: skipped without a device.
+// tiling; its workspace (sized once per tile shape), its conv paths and A/B switches against the
+// CPU f32 model, and the mid attention's frame-causal softmax. GPU only: skipped without a device.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/softmax.h"
+#include "core/dtype.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/hunyuan_vae.h"
 #include "models/hunyuan/hunyuan_vae_cuda.h"
@@ -129,18 +133,68 @@ TEST(CudaHunyuanVae, ImplicitGemmMatchesCpuOnWideChannels) {
   const Tensor want = hunyuan::hunyuan_vae_decode(vae, z, /*tiling=*/false, /*clamp=*/false);
   const Tensor frames = clamped(want);
   const Tensor want_z = hunyuan::hunyuan_vae_encode(vae, frames, /*tiling=*/false);
-  for (const bool igemm : {true, false}) {
+  // The implicit GEMM (on Hopper the wgmma kernel for the 64-channel layers) with GroupNorm sums
+  // from its epilogue, then the A/B switches: the mma.sync kernel, norms reading their input, and
+  // every conv through im2col + cuBLASLt.
+  struct Variant {
+    const char* name;
+    bool igemm;
+    const char* env;  // NAME=VALUE set while the model is made, or null
+  };
+  for (const Variant& v : {Variant{"implicit GEMM", true, nullptr}, Variant{"mma.sync kernel", true, "JENGA_HY_VAE_CONV=mma"},
+                           Variant{"norms read their input", true, "JENGA_HY_VAE_FUSED_STATS=0"},
+                           Variant{"im2col", false, nullptr}}) {
+    SCOPED_TRACE(v.name);
+    std::string name, value;
+    if (v.env) {
+      const std::string e = v.env;
+      name = e.substr(0, e.find('=')), value = e.substr(e.find('=') + 1);
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
     hunyuan::HyVaeCudaParts parts;
-    parts.encoder = true, parts.implicit_gemm = igemm, parts.col_budget_bytes = 96 << 10;
+    parts.encoder = true, parts.implicit_gemm = v.igemm, parts.col_budget_bytes = 96 << 10;
     auto gpu = hunyuan::HunyuanVaeCuda::from_model(vae, parts);
+    if (v.env) ::unsetenv(name.c_str());
     const Tensor got = hunyuan::hunyuan_vae_decode(vae, z, false, false,
                                                    [&](const hunyuan::HyClip& c) { return gpu->decode_tile(c); });
     ASSERT_EQ(got.shape(), want.shape());
-    EXPECT_LE(rel_l2(got.to_f32_vector(), want.to_f32_vector()), 1e-2) << (igemm ? "implicit GEMM" : "im2col");
+    EXPECT_LE(rel_l2(got.to_f32_vector(), want.to_f32_vector()), 1e-2) << gpu->conv_kernel();
     const Tensor got_z = hunyuan::hunyuan_vae_encode(vae, frames, false,
                                                      [&](const hunyuan::HyClip& c) { return gpu->encode_tile(c); });
     ASSERT_EQ(got_z.shape(), want_z.shape());
-    EXPECT_LE(rel_l2(got_z.to_f32_vector(), want_z.to_f32_vector()), 1e-2) << (igemm ? "implicit GEMM" : "im2col");
+    EXPECT_LE(rel_l2(got_z.to_f32_vector(), want_z.to_f32_vector()), 1e-2) << gpu->conv_kernel();
+  }
+}
+
+// The mid attention's frame-causal softmax: a block of rows that starts mid-frame and spans
+// three frames, each row normalised over its own key prefix and zero past it.
+TEST(CudaHunyuanVae, FrameCausalSoftmax) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  cuda::init();
+  const int64_t frame = 5, row0 = 3, rows = 9, cols = 15;  // rows 3..11: frames 0, 1, 2
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.f, 2.f);
+  std::vector<float> s(static_cast<size_t>(rows * cols));
+  for (auto& v : s) v = nd(rng);
+  const float scale = 0.7f;
+  Tensor ds = Tensor::empty(DType::F32, Shape{rows, cols}, Device::CUDA);
+  Tensor dp = Tensor::empty(DType::F16, Shape{rows, cols}, Device::CUDA);
+  cuda::copy_to_device(ds.data(), s.data(), s.size() * 4);
+  cuda::softmax_rows_frame_causal_f16(ds.data_as<float>(), dp.data(), rows, cols, row0, frame, scale);
+  std::vector<uint16_t> p16(s.size());
+  cuda::copy_to_host(p16.data(), dp.data(), p16.size() * 2);
+  std::vector<float> p(s.size());
+  convert(p16.data(), DType::F16, p.data(), DType::F32, p.size());
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t valid = std::min(cols, ((row0 + i) / frame + 1) * frame);
+    double m = -INFINITY, sum = 0;
+    for (int64_t j = 0; j < valid; ++j) m = std::max(m, double(s[i * cols + j]) * scale);
+    for (int64_t j = 0; j < valid; ++j) sum += std::exp(double(s[i * cols + j]) * scale - m);
+    for (int64_t j = 0; j < cols; ++j) {
+      const double want = j < valid ? std::exp(double(s[i * cols + j]) * scale - m) / sum : 0.0;
+      EXPECT_NEAR(p[i * cols + j], want, 1e-3) << "row " << i << " col " << j;
+      if (j >= valid) EXPECT_EQ(p16[i * cols + j], 0) << "row " << i << " col " << j << " must be exactly 0";
+    }
   }
 }
 

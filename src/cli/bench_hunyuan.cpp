@@ -133,7 +133,7 @@ void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions& o) {
                         {"weights_gib", gpu->weight_bytes() / kGiB}, {"workspace_gib", gpu->workspace_bytes() / kGiB},
                         {"device_used_gib", cuda::device_used_bytes() / kGiB},
                         {"precision", "fp16 act/weights, f32 accumulation"},
-                        {"conv", gpu->implicit_gemm() ? "implicit gemm" : "im2col + cublaslt"}, {"device", dev.name},
+                        {"conv", gpu->conv_kernel()}, {"device", dev.name},
                         {"commit", JENGA_GIT_COMMIT}};
     if (o.breakdown) j["breakdown_gpu_ms"] = breakdown;
     std::printf("%s\n", j.dump().c_str());

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "backend/cuda/attention/mma.cuh"
+#include "backend/cuda/conv3d_epilogue.cuh"
 #include "backend/cuda/conv3d_igemm.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernel_util.cuh"
@@ -21,7 +22,9 @@ constexpr size_t kSmemBytes = size_t{kStages} * 2 * kTileHalves * sizeof(__half)
 __device__ __forceinline__ int64_t clampi(int64_t v, int64_t n) { return v < 0 ? 0 : (v >= n ? n - 1 : v); }
 
 // One block per padded row (frame f, row yy): the source row is found once, threads walk the
-// row's (pixel, 8-channel group) pairs with 32-bit indices.
+// row's (pixel, 8-channel group) pairs with 32-bit indices. With the block a multiple of the
+// groups per pixel (every VAE width), a thread keeps one channel group: its 8 scales and shifts
+// are read once and the pixel index steps by a constant.
 __global__ void causal_pad_kernel(CausalPadParams p) {
   const int64_t hp = p.h + 2, wp = p.w + 2;
   const int cv = static_cast<int>(p.cin / 8), n = static_cast<int>(wp) * cv;
@@ -31,8 +34,19 @@ __global__ void causal_pad_kernel(CausalPadParams p) {
   const int64_t fs = lf == 0 ? 0 : 1 + (lf - 1) / p.up_t;
   const __half* src_row = static_cast<const __half*>(p.x) + (fs * hs + clampi(yy - 1, p.h) / p.up_s) * ws * p.cin;
   uint4* dst_row = reinterpret_cast<uint4*>(p.out) + int64_t{blockIdx.x} * n;
+  const bool fixed = blockDim.x % cv == 0;
+  float sc[8], sh[8];
+  auto load_coeffs = [&](int c0) {
+#pragma unroll
+    for (int k = 0; k < 8; ++k) sc[k] = p.scale[c0 + k], sh[k] = p.shift[c0 + k];
+  };
+  if (fixed && p.scale) load_coeffs(static_cast<int>(threadIdx.x) % cv * 8);
+  const int step_x = static_cast<int>(blockDim.x) / cv;  // pixels per block step when fixed
+  int xx = static_cast<int>(threadIdx.x) / cv;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    const int xx = i / cv, v = i - xx * cv, c0 = v * 8;
+    if (!fixed) xx = i / cv;
+    const int c0 = (i - xx * cv) * 8;
+    if (!fixed && p.scale) load_coeffs(c0);
     const int sx = static_cast<int>(clampi(xx - 1, p.w)) / p.up_s;
     uint4 u = *reinterpret_cast<const uint4*>(src_row + int64_t{sx} * p.cin + c0);
     if (p.scale || p.silu) {
@@ -41,8 +55,8 @@ __global__ void causal_pad_kernel(CausalPadParams p) {
       for (int k = 0; k < 4; ++k) {
         float2 f2 = __half22float2(h2[k]);
         if (p.scale) {
-          f2.x = f2.x * p.scale[c0 + 2 * k] + p.shift[c0 + 2 * k];
-          f2.y = f2.y * p.scale[c0 + 2 * k + 1] + p.shift[c0 + 2 * k + 1];
+          f2.x = f2.x * sc[2 * k] + sh[2 * k];
+          f2.y = f2.y * sc[2 * k + 1] + sh[2 * k + 1];
         }
         if (p.silu) {
           f2.x = f2.x / (1.0f + __expf(-f2.x));
@@ -52,6 +66,7 @@ __global__ void causal_pad_kernel(CausalPadParams p) {
       }
     }
     dst_row[i] = u;
+    if (fixed) xx += step_x;
   }
 }
 
@@ -74,9 +89,13 @@ __global__ void __launch_bounds__(kConvThreads) conv3x3x3_kernel(Conv3x3x3Params
   extern __shared__ __align__(128) unsigned char smem_raw[];
   __half* As = reinterpret_cast<__half*>(smem_raw);  // [kStages][kBM][kBK]
   __half* Bs = As + kStages * kTileHalves;           // [kStages][kBN][kBK]
+  __shared__ double col_stats[2 * kBN];  // this block's columns' (sum, sum of squares), with p.stats
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int warp_m = warp >> 2, warp_n = warp & 3;
-  const int64_t hp = p.h + 2, wp = p.w + 2, M = p.tout * hp * wp;
+  if (p.stats) {
+    for (int i = tid; i < 2 * kBN; i += kConvThreads) col_stats[i] = 0.0;  // the main loop's barriers order this
+  }
+  const int64_t hp = p.h + 2, wp = p.w + 2;
   // Column blocks of one row block are neighbours in launch order, so they share its P rows in L2.
   const int nb = static_cast<int>((p.cout + kBN - 1) / kBN);
   const int64_t r0 = static_cast<int64_t>(blockIdx.x / nb) * kBM;
@@ -143,44 +162,33 @@ __global__ void __launch_bounds__(kConvThreads) conv3x3x3_kernel(Conv3x3x3Params
   }
   cp_async_wait<0>();
 
-  // Epilogue: rows of the padded grid that are real pixels, + bias (+ the old value), one rounding.
+  // Epilogue: rows of the padded grid that are real pixels, + bias (+ the old value), one rounding;
+  // with stats, the per-channel sums of the stored values go through shared memory to p.stats.
   const int g = lane >> 2, t4 = lane & 3;
+  int64_t orow[4][2];
 #pragma unroll
   for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
-    for (int hf = 0; hf < 2; ++hf) {
-      const int64_t r = r0 + warp_m * 64 + mi * 16 + g + hf * 8;
-      if (r >= M) continue;
-      const int64_t xx = r % wp, rest = r / wp, yy = rest % hp, j = rest / hp;
-      if (yy >= p.h || xx >= p.w) continue;
-      const int64_t orow = ((j * p.h + yy) * p.w + xx) * p.cout;
+    for (int hf = 0; hf < 2; ++hf) orow[mi][hf] = conv_out_offset(p, r0 + warp_m * 64 + mi * 16 + g + hf * 8);
 #pragma unroll
-      for (int ni = 0; ni < 4; ++ni) {
-        const int c = n0 + warp_n * 32 + ni * 8 + 2 * t4;
-        float v[2] = {acc[mi][ni][2 * hf], acc[mi][ni][2 * hf + 1]};
-        if (p.y_f32) {
-          float* y = static_cast<float*>(p.y) + orow;
+  for (int ni = 0; ni < 4; ++ni) {
+    const int cl = warp_n * 32 + ni * 8 + 2 * t4;  // column within the block
+    float4 s = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
-          for (int e = 0; e < 2; ++e)
-            if (c + e < p.cout) y[c + e] = v[e] + p.bias[c + e] + (p.accumulate ? y[c + e] : 0.0f);
-        } else {
-          __half* y = static_cast<__half*>(p.y) + orow;
-          if (c + 1 < p.cout && p.cout % 2 == 0) {
-            float2 o = make_float2(v[0] + p.bias[c], v[1] + p.bias[c + 1]);
-            if (p.accumulate) {
-              const float2 old = __half22float2(*reinterpret_cast<const __half2*>(y + c));
-              o.x += old.x, o.y += old.y;
-            }
-            *reinterpret_cast<__half2*>(y + c) = __floats2half2_rn(o.x, o.y);
-          } else {
+    for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
-            for (int e = 0; e < 2; ++e)
-              if (c + e < p.cout)
-                y[c + e] = __float2half_rn(v[e] + p.bias[c + e] + (p.accumulate ? __half2float(y[c + e]) : 0.0f));
-          }
-        }
+      for (int hf = 0; hf < 2; ++hf) {
+        if (orow[mi][hf] < 0) continue;
+        const float2 v = conv_store_pair(p, orow[mi][hf], n0 + cl, acc[mi][ni][2 * hf], acc[mi][ni][2 * hf + 1]);
+        s.x += v.x, s.y += v.x * v.x, s.z += v.y, s.w += v.y * v.y;
       }
-    }
+    if (p.stats) conv_stats_add(col_stats, cl, static_cast<int>(p.cout) - n0, s, lane);
+  }
+  if (p.stats) {
+    __syncthreads();
+    for (int i = tid; i < 2 * kBN; i += kConvThreads)
+      if (n0 + i / 2 < p.cout) atomicAdd(&p.stats[2 * int64_t{n0} + i], col_stats[i]);
+  }
 }
 
 }  // namespace
@@ -196,13 +204,23 @@ void causal_pad(const CausalPadParams& p, void* stream) {
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
+void conv3x3x3_stats_clear(double* stats, int64_t cout, void* stream) {
+  JENGA_CUDA_CHECK(cudaMemsetAsync(stats, 0, sizeof(double) * 2 * static_cast<size_t>(cout), as_stream(stream)));
+}
+
 int64_t conv3x3x3_slack_rows(int64_t w) { return kBM + 2 * (w + 2) + 8; }
+
+bool conv3x3x3_uses_wgmma(const Conv3x3x3Params& p) {
+  return p.path == Conv3x3x3Path::kFastest && p.cin % 64 == 0 && conv3x3x3_wgmma_available();
+}
 
 void conv3x3x3_igemm(const Conv3x3x3Params& p, void* stream) {
   if (p.cin % kBK != 0 || p.ldk % 8 != 0 || p.ldk < 27 * p.cin)
     throw Error("conv3x3x3_igemm: needs cin % 32 == 0 and ldk >= 27 cin, ldk % 8 == 0");
+  if (p.stats && p.cout > kMaxStatsChannels) throw Error("conv3x3x3_igemm: stats need cout <= 1024");
   const int64_t M = p.tout * (p.h + 2) * (p.w + 2);
   if (M <= 0 || p.cout <= 0) return;
+  if (conv3x3x3_uses_wgmma(p) && conv3x3x3_wgmma(p, stream)) return;
   static bool configured = false;  // the 64 KiB of dynamic shared memory need an opt-in, once
   if (!configured) {
     JENGA_CUDA_CHECK(

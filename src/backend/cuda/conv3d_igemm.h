@@ -29,6 +29,12 @@ void causal_pad(const CausalPadParams& p, void* stream = nullptr);
 // Rows of slack P needs past its tp frames (the last GEMM tile reads past the valid rows).
 int64_t conv3x3x3_slack_rows(int64_t w);
 
+// Which kernel runs the GEMM: the fastest for the GPU (on sm_90 built for sm_90a, with cin % 64
+// == 0: conv3d_wgmma.cu's TMA + wgmma kernel; else the mma.sync one), or the mma.sync one always
+// (A/B runs: JENGA_HY_VAE_CONV=mma).
+enum class Conv3x3x3Path { kFastest, kMma };
+constexpr int64_t kMaxStatsChannels = 1024;  // Conv3x3x3Params::stats live in shared memory
+
 // y[j0 + j] = conv(P) + bias (+ y's old value when `accumulate`), frames j < tout of the chunk.
 // Needs cin % 32 == 0; any cout. w: fp16 [cout, ldk], columns (dt, di, dj, ci), ldk % 8 == 0.
 struct Conv3x3x3Params {
@@ -40,7 +46,23 @@ struct Conv3x3x3Params {
   void* y = nullptr;            // [tout, h, w, cout] at the chunk's first frame: fp16, or f32 with y_f32
   bool y_f32 = false;
   bool accumulate = false;
+  Conv3x3x3Path path = Conv3x3x3Path::kFastest;
+  // Optional [cout] x (sum, sum of squares) doubles: the stored y values of the chunk are added in
+  // (the caller zeroes them before a conv's first chunk); group_norm_coeffs_from_sums reads them.
+  // cout <= 1024.
+  double* stats = nullptr;
+  // The wgmma kernel's N tile: 32, 128 or 256 (any cout), 0: chosen from cout. For the kernel lab.
+  int tile_n = 0;
 };
 void conv3x3x3_igemm(const Conv3x3x3Params& p, void* stream = nullptr);
+// Zeroes the 2 * cout doubles of a conv's stats (before its first chunk).
+void conv3x3x3_stats_clear(double* stats, int64_t cout, void* stream = nullptr);
+
+// Whether conv3x3x3_igemm(p) takes the Hopper kernel.
+bool conv3x3x3_uses_wgmma(const Conv3x3x3Params& p);
+// The Hopper kernel (conv3d_wgmma.cu): available on an sm_90 device in a build with sm_90a code
+// and a driver with TMA descriptors; conv3x3x3_wgmma returns false (nothing launched) where not.
+bool conv3x3x3_wgmma_available();
+bool conv3x3x3_wgmma(const Conv3x3x3Params& p, void* stream);
 
 }  // namespace jenga::cuda

@@ -369,7 +369,14 @@ void group_norm_coeffs(const void* x, int64_t n, int64_t c, int64_t groups, cons
     channel_sums_kernel<1><<<static_cast<unsigned>(blocks), static_cast<unsigned>(threads), smem, st>>>(
         static_cast<const __half*>(x), n, c, sums);
   JENGA_CUDA_CHECK(cudaGetLastError());
-  group_coeffs_kernel<<<blocks_for(c, 256), 256, 0, st>>>(sums, n, c, groups, weight, bias, eps, scale, shift);
+  group_norm_coeffs_from_sums(sums, n, c, groups, weight, bias, eps, scale, shift, stream);
+}
+
+void group_norm_coeffs_from_sums(const double* sums, int64_t n, int64_t c, int64_t groups, const float* weight,
+                                 const float* bias, float eps, float* scale, float* shift, void* stream) {
+  if (groups < 1 || c % groups != 0) throw Error("group_norm_coeffs: channels not divisible by the groups");
+  group_coeffs_kernel<<<blocks_for(c, 256), 256, 0, as_stream(stream)>>>(sums, n, c, groups, weight, bias, eps, scale,
+                                                                          shift);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

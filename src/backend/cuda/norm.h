@@ -53,5 +53,9 @@ void l2_normalize_scale(const float* x, const float* gamma, void* y, bool y_f32,
 // sums: device scratch of 2 * c doubles; scale, shift: [c] f32 (device).
 void group_norm_coeffs(const void* x, int64_t n, int64_t c, int64_t groups, const float* weight, const float* bias,
                        float eps, double* sums, float* scale, float* shift, void* stream = nullptr);
+// The same from per-channel sums already in `sums` ([c] x (sum, sum of squares), double, over n
+// pixels): what the VAE's conv kernels add up in their epilogue (Conv3x3x3Params::stats).
+void group_norm_coeffs_from_sums(const double* sums, int64_t n, int64_t c, int64_t groups, const float* weight,
+                                 const float* bias, float eps, float* scale, float* shift, void* stream = nullptr);
 
 }  // namespace jenga::cuda

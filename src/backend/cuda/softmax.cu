@@ -27,19 +27,25 @@ __device__ float block_reduce_from_first(float v, bool is_max, float* smem) {
   return v;
 }
 
+// One block per row. frame > 0: row r (row0 + blockIdx.x overall) sees only the keys of frames up
+// to its own, the first ((r / frame) + 1) * frame columns; the rest of its row is written as 0.
 template <typename O>
-__global__ void softmax_rows_kernel(const float* s, O* p, int64_t cols, float scale) {
+__global__ void softmax_rows_kernel(const float* s, O* p, int64_t cols, float scale, int64_t row0 = 0,
+                                    int64_t frame = 0) {
   __shared__ float smem[32];
   const float* row = s + blockIdx.x * cols;
   O* out = p + blockIdx.x * cols;
+  const int64_t prefix = frame > 0 ? ((row0 + blockIdx.x) / frame + 1) * frame : cols;
+  const int64_t valid = prefix < cols ? prefix : cols;
   float m = -INFINITY;
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) m = fmaxf(m, row[i]);
+  for (int64_t i = threadIdx.x; i < valid; i += blockDim.x) m = fmaxf(m, row[i]);
   m = block_reduce_from_first(m, true, smem) * scale;
   float sum = 0.0f;
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) sum += expf(row[i] * scale - m);
+  for (int64_t i = threadIdx.x; i < valid; i += blockDim.x) sum += expf(row[i] * scale - m);
   sum = block_reduce_from_first(sum, false, smem);
   const float inv = 1.0f / sum;
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) out[i] = to_out<O>(expf(row[i] * scale - m) * inv);
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x)
+    out[i] = to_out<O>(i < valid ? expf(row[i] * scale - m) * inv : 0.0f);
 }
 
 // Max or sum over a block of kThreads, starting from -inf / 0 (softmax_causal_masked).
@@ -162,8 +168,14 @@ void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t col
 }
 
 void softmax_rows_f16(const float* s, void* p, int64_t rows, int64_t cols, float scale, void* stream) {
+  softmax_rows_frame_causal_f16(s, p, rows, cols, 0, 0, scale, stream);
+}
+
+void softmax_rows_frame_causal_f16(const float* s, void* p, int64_t rows, int64_t cols, int64_t row0, int64_t frame,
+                                   float scale, void* stream) {
   if (rows <= 0) return;
-  softmax_rows_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(s, static_cast<__half*>(p), cols, scale);
+  softmax_rows_kernel<<<static_cast<unsigned>(rows), 256, 0, as_stream(stream)>>>(s, static_cast<__half*>(p), cols, scale,
+                                                                                 row0, frame);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -12,6 +12,11 @@ void softmax_rows(const float* s, void* p, bool p_f32, int64_t rows, int64_t col
                   void* stream = nullptr);
 // The same with p in fp16 (HunyuanVideo's VAE, whose attention runs in fp16 as the official).
 void softmax_rows_f16(const float* s, void* p, int64_t rows, int64_t cols, float scale, void* stream = nullptr);
+// Frame-causal rows (the HunyuanVideo VAE's mid attention over frames of `frame` tokens): row i of
+// s is token row0 + i and sees the keys of its frame and the ones before, the first
+// ((row0 + i) / frame + 1) * frame columns (at most cols); p is 0 past them. frame 0: all columns.
+void softmax_rows_frame_causal_f16(const float* s, void* p, int64_t rows, int64_t cols, int64_t row0, int64_t frame,
+                                   float scale, void* stream = nullptr);
 
 // Causal attention with padded keys (the text encoders: Llama, CLIP): per head h and query row i
 // of s: [heads, len, ld] f32 (len keys, rows ld >= len apart), p[h, i, j] = softmax_j(scale *

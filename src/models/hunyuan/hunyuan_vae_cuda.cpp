@@ -160,6 +160,12 @@ struct HunyuanVaeCuda::Impl {
   std::optional<DCoder> dec, enc;
   size_t weight_bytes = 0;
   bool implicit_gemm = true;  // stride-1 3x3x3 convs with cin % 32 == 0 (else im2col + cuBLASLt)
+  cuda::Conv3x3x3Path conv_path = cuda::Conv3x3x3Path::kFastest;
+  // The implicit-GEMM convs add up their output's per-channel sums (into `sums`) as they store
+  // it, so the GroupNorm that follows needs no pass over the activation; stats_for is the
+  // activation those sums belong to (null: none; any later conv or norm drops them).
+  bool fused_stats = true;
+  const void* stats_for = nullptr;
   int64_t col_budget = 0;     // bytes of one im2col tile / padded chunk
   cuda::MatmulRunner mm;
   enum Kind { kConvIn, kConvGemm, kNorm, kAttention, kIo };
@@ -225,9 +231,15 @@ struct HunyuanVaeCuda::Impl {
       need.channels = std::max(need.channels, x.c);
       return;
     }
+    const bool have_sums = stats_for != nullptr && stats_for == x.p;
+    stats_for = nullptr;
     prof.run(kNorm, nullptr, [&] {
-      cuda::group_norm_coeffs(x.p, x.pixels(), x.c, groups, n.w.data_as<float>(), n.b.data_as<float>(), kNormEps,
-                              sums.data_as<double>(), scale(), shift());
+      if (have_sums)
+        cuda::group_norm_coeffs_from_sums(sums.data_as<double>(), x.pixels(), x.c, groups, n.w.data_as<float>(),
+                                          n.b.data_as<float>(), kNormEps, scale(), shift());
+      else
+        cuda::group_norm_coeffs(x.p, x.pixels(), x.c, groups, n.w.data_as<float>(), n.b.data_as<float>(), kNormEps,
+                                sums.data_as<double>(), scale(), shift());
     });
   }
 
@@ -240,6 +252,7 @@ struct HunyuanVaeCuda::Impl {
     const int64_t ho = (lh + 2 * (c.kh / 2) - c.kh) / c.sstride + 1, wo = (lw + 2 * (c.kw / 2) - c.kw) / c.sstride + 1;
     JENGA_ASSERT(x.c == c.cin && y.t == to && y.h == ho && y.w == wo && y.c == c.cout);
     const int64_t rows = to * ho * wo;
+    if (!dry) stats_for = nullptr;  // y changes (and `sums` may be reused below)
     if (implicit_gemm && c.kt == 3 && c.kh == 3 && c.kw == 3 && c.tstride == 1 && c.sstride == 1 && c.cin % 32 == 0)
       return conv_igemm(c, x, y, pre, accumulate, y32, lt, lh, lw);
     const bool direct = c.pointwise() && !pre.norm && !pre.silu && pre.up_t == 1 && pre.up_s == 1 && c.ldk == c.cin;
@@ -287,11 +300,14 @@ struct HunyuanVaeCuda::Impl {
     const int64_t frame = (lh + 2) * (lw + 2), slack = cuda::conv3x3x3_slack_rows(lw);
     const int64_t fit = (col_budget / (2 * c.cin) - slack) / frame - 2;
     const int64_t tc = std::clamp<int64_t>(fit, 1, lt);
+    const bool stats = fused_stats && !y32 && c.cout <= cuda::kMaxStatsChannels;
     if (dry) {
       need.col = std::max(need.col, ((tc + 2) * frame + slack) * c.cin);
+      if (stats) need.channels = std::max(need.channels, c.cout);
       return;
     }
     if (prof.on) conv_flops += 2.0 * static_cast<double>(lt * lh * lw) * static_cast<double>(c.cout * c.k);
+    if (stats) prof.run(kNorm, nullptr, [&] { cuda::conv3x3x3_stats_clear(sums.data_as<double>(), c.cout); });
     for (int64_t j0 = 0; j0 < lt; j0 += tc) {
       const int64_t n = std::min(tc, lt - j0);
       cuda::CausalPadParams pp;
@@ -304,9 +320,11 @@ struct HunyuanVaeCuda::Impl {
       cp.weight = c.w.data(), cp.cout = c.cout, cp.ldk = c.ldk, cp.bias = c.b32.data_as<float>();
       const int64_t first = j0 * lh * lw * c.cout;
       cp.y = y32 ? static_cast<void*>(y32 + first) : static_cast<void*>(static_cast<uint16_t*>(y.p) + first);
-      cp.y_f32 = y32 != nullptr, cp.accumulate = accumulate;
+      cp.y_f32 = y32 != nullptr, cp.accumulate = accumulate, cp.path = conv_path;
+      if (stats) cp.stats = sums.data_as<double>();
       prof.run(kConvGemm, nullptr, [&] { cuda::conv3x3x3_igemm(cp); });
     }
+    if (stats) stats_for = y.p;
   }
 
   Act resnet(const DRes& r, const Act& x) {
@@ -325,11 +343,15 @@ struct HunyuanVaeCuda::Impl {
   }
 
   // One head over all t*h*w tokens, frame-causal: the queries of frame f see frames 0..f, a key
-  // prefix, so each block of queries runs against its prefix (no mask in memory).
+  // prefix. Queries go in blocks of as many whole frames as the score budget holds (else parts of
+  // a frame), each against the prefix of its last frame; rows of earlier frames in the block get
+  // zero weight past their own prefix (softmax_rows_frame_causal_f16). No mask in memory, and few
+  // GEMM shapes (each new shape costs a cuBLASLt plan).
   Act attention(const DAttn& a, const Act& x) {
     norm(x, a.norm);
     const int64_t L = x.pixels(), c = x.c, hw = x.h * x.w;
-    const int64_t qb = std::max<int64_t>(1, std::min<int64_t>(hw, kScoreBudget / (4 * L)));
+    const int64_t fit = std::max<int64_t>(1, kScoreBudget / (4 * L));
+    const int64_t qb = fit >= hw ? std::min(fit / hw, x.t) * hw : fit;
     if (dry) {
       need.qkv = std::max(need.qkv, L * c);
       need.scores = std::max(need.scores, qb * L);
@@ -342,24 +364,21 @@ struct HunyuanVaeCuda::Impl {
     const Act o = slot(free_slot(x), x.t, x.h, x.w, c);
     if (!dry) prof.run(kAttention, nullptr, [&] {
       const float sc = 1.0f / std::sqrt(static_cast<float>(c));
-      for (int64_t f = 0; f < x.t; ++f) {
-        const int64_t keys = (f + 1) * hw;
-        for (int64_t q0 = 0; q0 < hw; q0 += qb) {
-          const int64_t n = std::min(qb, hw - q0), row = f * hw + q0;
-          cuda::MatmulArgs qk;
-          qk.m = n, qk.n = keys, qk.k = c, qk.ab_f16 = true;
-          qk.a = qa.at_row(row), qk.lda = c;
-          qk.b = ka.p, qk.ldb = c, qk.b_nk = true;
-          qk.d = scores.data(), qk.ldd = keys;
-          mm.run(qk);
-          cuda::softmax_rows_f16(scores.data_as<float>(), probs.data(), n, keys, sc);
-          cuda::MatmulArgs pv;
-          pv.m = n, pv.n = c, pv.k = keys, pv.ab_f16 = true;
-          pv.a = probs.data(), pv.lda = keys;
-          pv.b = va.p, pv.ldb = c, pv.b_nk = false;
-          pv.d = o.at_row(row), pv.ldd = c, pv.d_f16 = true;
-          mm.run(pv);
-        }
+      for (int64_t row = 0; row < L; row += qb) {
+        const int64_t n = std::min(qb, L - row), keys = ((row + n - 1) / hw + 1) * hw;
+        cuda::MatmulArgs qk;
+        qk.m = n, qk.n = keys, qk.k = c, qk.ab_f16 = true;
+        qk.a = qa.at_row(row), qk.lda = c;
+        qk.b = ka.p, qk.ldb = c, qk.b_nk = true;
+        qk.d = scores.data(), qk.ldd = keys;
+        mm.run(qk);
+        cuda::softmax_rows_frame_causal_f16(scores.data_as<float>(), probs.data(), n, keys, row, hw, sc);
+        cuda::MatmulArgs pv;
+        pv.m = n, pv.n = c, pv.k = keys, pv.ab_f16 = true;
+        pv.a = probs.data(), pv.lda = keys;
+        pv.b = va.p, pv.ldb = c, pv.b_nk = false;
+        pv.d = o.at_row(row), pv.ldd = c, pv.d_f16 = true;
+        mm.run(pv);
       }
     });
     conv(a.out, o, x, {}, /*accumulate=*/true);  // residual_connection, rescale 1
@@ -408,6 +427,7 @@ struct HunyuanVaeCuda::Impl {
     if (dry) {
       need.in = std::max(need.in, x.elems());
     } else {
+      stats_for = nullptr;
       prof.run(kIo, nullptr, [&] {
         cuda::copy_to_device(in32.data(), in.v.data(), in.v.size() * sizeof(float));
         cuda::f32_to_f16(in32.data_as<float>(), x.p, x.elems());
@@ -472,6 +492,10 @@ std::unique_ptr<HunyuanVaeCuda> HunyuanVaeCuda::from_model(const HunyuanVae& vae
   d.latent = vae.config.latent_channels;
   const char* im2col = std::getenv("JENGA_HY_VAE_IM2COL");  // A/B runs of the two conv paths
   d.implicit_gemm = parts.implicit_gemm && !(im2col && std::string(im2col) == "1");
+  const char* kernel = std::getenv("JENGA_HY_VAE_CONV");  // A/B: "mma" keeps the mma.sync kernel on Hopper
+  if (kernel && std::string(kernel) == "mma") d.conv_path = cuda::Conv3x3x3Path::kMma;
+  const char* fused = std::getenv("JENGA_HY_VAE_FUSED_STATS");  // "0": GroupNorm reads its input (A/B)
+  d.fused_stats = !(fused && std::string(fused) == "0");
   d.col_budget = std::max<int64_t>(parts.col_budget_bytes, 1);
   if (parts.decoder) {
     d.post_quant = upload(vae.post_quant);
@@ -504,6 +528,12 @@ HyClip HunyuanVaeCuda::encode_tile(const HyClip& x) {
 
 size_t HunyuanVaeCuda::weight_bytes() const { return impl_->weight_bytes; }
 bool HunyuanVaeCuda::implicit_gemm() const { return impl_->implicit_gemm; }
+const char* HunyuanVaeCuda::conv_kernel() const {
+  if (!impl_->implicit_gemm) return "im2col + cublaslt";
+  cuda::Conv3x3x3Params probe;  // the VAE's 3x3x3 convs have 128-512 channels: cin % 64 == 0
+  probe.cin = 128, probe.path = impl_->conv_path;
+  return cuda::conv3x3x3_uses_wgmma(probe) ? "implicit gemm (wgmma)" : "implicit gemm (mma.sync)";
+}
 void HunyuanVaeCuda::set_breakdown(bool on) { impl_->prof.on = on; }
 std::vector<std::pair<std::string, double>> HunyuanVaeCuda::take_breakdown() {
   auto t = impl_->prof.totals();

@@ -30,7 +30,9 @@ namespace jenga::hunyuan {
 struct HyVaeCudaParts {
   bool decoder = true, encoder = false;
   // Stride-1 3x3x3 convs (cin % 32 == 0) through our implicit GEMM (conv3d_igemm.h); false: every
-  // conv through im2col + cuBLASLt (the reference path; also JENGA_HY_VAE_IM2COL=1).
+  // conv through im2col + cuBLASLt (the reference path; also JENGA_HY_VAE_IM2COL=1). On Hopper
+  // the implicit GEMM runs on wgmma (conv3d_wgmma.cu); JENGA_HY_VAE_CONV=mma keeps the mma.sync
+  // kernel (A/B runs).
   bool implicit_gemm = true;
   // Bytes of the im2col tile / padded chunk of frames (a conv's working buffer; larger when one
   // frame needs more).
@@ -51,6 +53,9 @@ class HunyuanVaeCuda {
   size_t weight_bytes() const;
   size_t workspace_bytes() const;
   bool implicit_gemm() const;  // which conv path runs the 3x3x3 convs
+  // The 3x3x3 convs' kernel in words: "implicit gemm (wgmma)" (Hopper), "implicit gemm
+  // (mma.sync)" (other GPUs, or JENGA_HY_VAE_CONV=mma) or "im2col + cublaslt".
+  const char* conv_kernel() const;
   // GPU milliseconds per kind of work (CUDA events; off by default), summed since the last take,
   // and the conv GEMMs' useful GFLOP ("conv GFLOP") over the same calls.
   void set_breakdown(bool on);

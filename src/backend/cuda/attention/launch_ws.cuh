@@ -1,36 +1,15 @@
 #pragma once
 // Launches the warp-specialised TMA kernel (ws_kernel.cuh); included by attention_hdim{64,128}.cu
 // and by the kernel lab (bench/kernels/attention/), which launches its other variants.
-// The tensor maps are encoded on the host per call (a few microseconds of CPU, no GPU work, no
-// allocation) through the driver entry point, so nothing links libcuda directly.
+// The tensor maps are encoded on the host per call (backend/cuda/tensor_map.h).
 #include <cuda.h>
 #include <cuda_runtime.h>
 
 #include "backend/cuda/attention/ws_kernel.cuh"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/tensor_map.h"
 
 namespace jenga::cuda::attn {
-
-using TensorMapEncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
-                                          const cuuint64_t*, const cuuint32_t*, const cuuint32_t*,
-                                          CUtensorMapInterleave, CUtensorMapSwizzle, CUtensorMapL2promotion,
-                                          CUtensorMapFloatOOBfill);
-
-inline TensorMapEncodeTiled tensor_map_encoder() {
-  static const TensorMapEncodeTiled fn = [] {
-    void* f = nullptr;
-    cudaDriverEntryPointQueryResult q{};
-#if CUDART_VERSION >= 12050
-    const cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q);
-#else
-    const cudaError_t e = cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &f, cudaEnableDefault, &q);
-#endif
-    if (e != cudaSuccess || q != cudaDriverEntryPointSuccess)
-      return TensorMapEncodeTiled{nullptr};
-    return reinterpret_cast<TensorMapEncodeTiled>(f);
-  }();
-  return fn;
-}
 
 // A [batch, heads, len, head_dim] bf16 view with the given element strides, boxes of 64 columns x
 // box_rows rows, 128-byte swizzle; rows past len read as zeros and are not written.
