@@ -73,8 +73,7 @@ TEST(CudaSvg, AttentionMatchesCpuPlan) {
     cuda::copy_to_device(dk.data(), hk.data(), bytes);
     cuda::copy_to_device(dv.data(), hv.data(), bytes);
     cuda::SvgAttention sa;
-    cuda::SvgGridArgs ga;
-    ga.heads = static_cast<int>(H), ga.head_dim = static_cast<int>(d), ga.frames = g.frames, ga.frame_tokens = g.frame_tokens;
+    const cuda::SvgGridArgs ga = cuda::svg_grid_args(g, H, d);
     sa.set_stage(ga, rows, plan.layout);
     sa.run(static_cast<const uint16_t*>(dq.data()), static_cast<const uint16_t*>(dk.data()),
            static_cast<const uint16_t*>(dv.data()), H * d, static_cast<uint16_t*>(dout.data()), H * d, nullptr);

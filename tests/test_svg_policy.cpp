@@ -14,43 +14,18 @@
 #include "golden_compare.h"
 #include "io/safetensors.h"
 #include "jenga/svg/svg_plan.h"
+#include "svg_golden_file.h"
 
 using namespace jenga;
 using namespace jenga::svg;
 
 namespace {
 
-struct Golden {
-  std::shared_ptr<SafetensorsFile> f;
-  SvgGrid grid;
-  int64_t heads = 0, dim = 0;
-  SvgParams params;
-  std::vector<float> q, k, v;
-  std::vector<int32_t> rows;
-};
-
+using Golden = test::SvgGolden;
 std::vector<float> f32(const Tensor& t) { return {t.data_as<float>(), t.data_as<float>() + t.numel()}; }
 std::vector<int32_t> i32(const Tensor& t) { return {t.data_as<int32_t>(), t.data_as<int32_t>() + t.numel()}; }
-bool bit(const Tensor& packed, int64_t i) { return (packed.data_as<uint8_t>()[i / 8] >> (7 - i % 8)) & 1; }
-
-Golden load(const std::string& name) {
-  Golden g;
-  g.f = SafetensorsFile::open(std::string(JENGA_TEST_DATA) + "/svg/" + name + ".safetensors");
-  const Tensor q = g.f->load("q", DType::F32);
-  const Tensor grid = g.f->load("grid");
-  const int64_t* gr = grid.data_as<int64_t>();
-  g.grid = {gr[0], gr[1]};
-  g.params.num_sampled_rows = gr[2];
-  g.params.sample_mse_max_row = gr[3];
-  g.params.sparsity = std::stod(g.f->header().metadata.at("sparsity"));
-  g.heads = q.dim(0);
-  g.dim = q.dim(2);
-  g.q = f32(q);
-  g.k = f32(g.f->load("k", DType::F32));
-  g.v = f32(g.f->load("v", DType::F32));
-  g.rows = i32(g.f->load("sampled_rows"));
-  return g;
-}
+bool bit(const Tensor& packed, int64_t i) { return test::packed_bit(packed, i); }
+Golden load(const std::string& name) { return test::load_svg_golden(name); }
 
 const char* kCases[] = {"aligned", "ragged", "wide"};
 

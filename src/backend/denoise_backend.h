@@ -30,12 +30,20 @@ struct StageGeometry {
 };
 
 // Sparse VideoGen for a stage (dense schedule, raster token order): the token grid, settings,
-// the sampled query rows (fixed for the run) and the first layers that stay dense.
+// the sampled query rows (fixed for the run, over grid.sequence()) and the first layers that stay
+// dense. HunyuanVideo: grid.text = the DiT's text rows; each branch's valid rows in text_valid.
 struct SvgStage {
   svg::SvgGrid grid;
   svg::SvgParams params;
   std::vector<int32_t> rows;
   int64_t dense_layers = 0;
+  std::array<int64_t, 2> text_valid{0, 0};  // cond, uncond (HunyuanVideo)
+  // The grid of guidance branch `branch` (its valid text rows; Wan: the grid).
+  svg::SvgGrid grid_for(int branch) const {
+    svg::SvgGrid g = grid;
+    if (g.rules == svg::SvgRules::hunyuan) g.text_valid = text_valid.at(static_cast<size_t>(branch));
+    return g;
+  }
 };
 
 struct StepRun {

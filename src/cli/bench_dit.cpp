@@ -42,6 +42,8 @@ struct BenchDitOptions {
   int attention_path = 0;
   uint64_t seed = 0;
   int text_valid = 40;  // HunyuanVideo: real text tokens of 256
+  std::string attention = "dense";  // HunyuanVideo: dense | svg
+  SvgOverrides svg;
 };
 
 // --config hunyuan: the HunyuanVideo DiT with random weights (no --model yet).
@@ -52,6 +54,11 @@ void run_bench_dit_hunyuan(const BenchDitOptions& o) {
   h.size = o.size, h.frames = o.frames, h.iters = o.iters, h.warmup = o.warmup, h.seed = o.seed;
   h.text_valid = o.text_valid, h.json = o.json, h.graph = o.graph, h.breakdown = o.breakdown;
   h.offload = o.offload;
+  if (o.svg.first_times_fp) usage_fail("bench dit times one forward: --first-times-fp does not apply (every forward is an SVG step)");
+  if (o.attention != "svg" && o.svg.any()) usage_fail("--svg-sparsity / --first-layers-fp / ... need --attention svg");
+  h.attention = o.attention;
+  h.svg_sparsity = o.svg.sparsity, h.first_layers_fp = o.svg.first_layers_fp;
+  h.num_sampled_rows = o.svg.num_sampled_rows, h.sample_mse_max_row = o.svg.sample_mse_max_row;
   run_bench_hunyuan_dit(h);
 }
 
@@ -198,7 +205,14 @@ void register_bench_dit(CLI::App& bench) {
   c->add_option("--text-valid", o->text_valid, "HunyuanVideo: real text tokens of the 256 rows (the rest padding)")
       ->capture_default_str();
   c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
+  c->add_option("--attention", o->attention,
+                "HunyuanVideo: dense, or svg (Sparse VideoGen in every block past the official warm-up layers)")
+      ->check(CLI::IsMember({"dense", "svg"}))
+      ->capture_default_str();
+  add_svg_flags(*c, o->svg);
   c->callback([o] {
+    if (o->attention != "dense" && o->config != "hunyuan")
+      usage_fail("bench dit --attention {}: only with --config hunyuan (time Wan's SVG with bench denoise)", o->attention);
     if (o->config == "hunyuan") return run_bench_dit_hunyuan(*o);
     run_bench_dit(*o);
   });

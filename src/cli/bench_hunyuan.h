@@ -2,6 +2,7 @@
 // The HunyuanVideo halves of `jenga bench vae` and `jenga bench text-encoder` (bench_hunyuan.cpp),
 // chosen there by `--model hunyuan`, and of `jenga bench dit` (bench_hunyuan_dit.cpp, `--config hunyuan`).
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace jenga::cli {
@@ -33,6 +34,11 @@ struct BenchHunyuanDitOptions {
   uint64_t seed = 0;
   bool json = false, graph = false, breakdown = false;
   bool offload = false;  // the blocks' matrices stream from pinned host memory
+  // "dense" or "svg": Sparse VideoGen in every block past the official warm-up layers, with the
+  // official HunyuanVideo script's settings (svg_defaults) unless overridden.
+  std::string attention = "dense";
+  std::optional<double> svg_sparsity, first_layers_fp;
+  std::optional<int64_t> num_sampled_rows, sample_mse_max_row;
 };
 void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o);
 

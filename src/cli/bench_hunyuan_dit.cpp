@@ -1,7 +1,9 @@
 // `jenga bench dit --config hunyuan`: one HunyuanVideo DiT forward (HYVideo-T/2-cfgdistill
 // shapes, random bf16 weights drawn on the GPU) at a video size, median of N after warm-up; the
 // inputs of the official anchor (../shared/peer-bench/anchor_hunyuan_step.py): t = 900,
-// guidance 6.0 (6016 in bf16), 256 text rows of which 40 are real.
+// guidance 6.0 (6016 in bf16), 256 text rows of which 40 are real. --attention svg: Sparse
+// VideoGen (the loop's SVG step: profiling, placement, block-sparse kernel) in every block past
+// the official warm-up layers, the official HunyuanVideo script's settings.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +25,9 @@
 #include "cli/bench_forward_timer.h"
 #include "core/tensor.h"
 #include "models/hunyuan/hunyuan_dit_cuda.h"
+#include "backend/cuda/svg_attention.h"
+#include "jenga/svg/svg_plan.h"
+#include "pipeline/attention_mode.h"
 #endif
 
 namespace jenga::cli {
@@ -48,6 +53,14 @@ void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o) {
   if (o.frames < 1 || (o.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1", o.frames);
   if (o.iters < 1 || o.warmup < 0) usage_fail("--iters must be >= 1 and --warmup >= 0");
   if (o.text_valid < 1 || o.text_valid > kTextLen) usage_fail("--text-valid {}: must be 1 .. {}", o.text_valid, kTextLen);
+  if (o.attention != "dense" && o.attention != "svg") usage_fail("--attention {}: use dense or svg", o.attention);
+  SvgOverrides ov;
+  ov.sparsity = o.svg_sparsity, ov.first_layers_fp = o.first_layers_fp;
+  ov.num_sampled_rows = o.num_sampled_rows, ov.sample_mse_max_row = o.sample_mse_max_row;
+  const bool svg_on = o.attention == "svg";
+  if (svg_on && o.graph) usage_fail("bench dit --attention svg: --graph is not supported with it (time it without --graph)");
+  (void)resolve_attention(o.attention, false, ov);  // checks the SVG values
+  const SvgSettings ss = svg_settings(ov, o.seed, SvgFamily::hunyuan);
   if (!cuda::available()) fail("no CUDA device found: 'jenga bench dit' needs a GPU");
   cuda::init();
   const hunyuan::HunyuanConfig c = hunyuan::HunyuanConfig::t2v_720p();
@@ -72,12 +85,36 @@ void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o) {
   text.states = states.data(), text.mean = mean.data_as<float>(), text.pooled = pooled.data_as<float>();
   text.valid = o.text_valid;
 
+  // Sparse VideoGen: the stage set up once (rows, placed-order CSR uploaded), as the loop's set_svg.
+  cuda::SvgAttention svg;
+  svg::SvgGrid grid;
+  int64_t dense_layers = 0, band = 0;
+  CudaDitHooks svg_hooks;
+  if (svg_on) {
+    grid.frames = tf, grid.frame_tokens = th * tw, grid.text = kTextLen, grid.text_valid = o.text_valid;
+    grid.rules = svg::SvgRules::hunyuan;
+    const svg::SvgParams p = ss.params();
+    band = svg::band_width(grid, svg::band_multiplier(grid, p.sparsity));
+    const cuda::SvgBranch branch{svg::placed_layout(grid, band, c.heads, 128), grid.real()};
+    svg.set_stage(cuda::svg_grid_args(grid, c.heads, c.head_dim()), svg::sample_rows(p, grid.sequence(), o.seed),
+                  std::span<const cuda::SvgBranch>(&branch, 1));
+    dense_layers = svg::SvgWarmup::from_fractions(0, ss.first_layers_fp, 1, c.double_blocks + c.single_blocks).dense_layers;
+    svg_hooks.self_attention = [&](int layer, const void* q, const void* k, const void* v, int64_t rs, void* o_,
+                                   int64_t ors, int64_t, void* st) {
+      if (layer < dense_layers) return false;  // official first_layers_fp warm-up
+      svg.run(static_cast<const uint16_t*>(q), static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v), rs,
+              static_cast<uint16_t*>(o_), ors, st);
+      return true;
+    };
+  }
+
   cudaStream_t stream;
   JENGA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   auto step = [&](const CudaDitHooks* hooks = nullptr) {
     dit->forward(x.data_as<float>(), t.data_as<float>(), text, guidance, out.data_as<float>(), stream, hooks);
   };
-  const ForwardTimes times = time_forwards([&] { step(); }, stream, o.warmup, o.iters, o.graph);
+  const ForwardTimes times =
+      time_forwards([&] { step(svg_on ? &svg_hooks : nullptr); }, stream, o.warmup, o.iters, o.graph);
   const double med = times.median_ms;
   require_finite_output(out);
   // Where a forward's time goes: one more forward with an event at each phase boundary.
@@ -87,7 +124,7 @@ void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o) {
     std::vector<cudaEvent_t> ev(4096);
     for (auto& e : ev) JENGA_CUDA_CHECK(cudaEventCreate(&e));
     std::vector<const char*> names;
-    CudaDitHooks hooks;
+    CudaDitHooks hooks = svg_hooks;
     hooks.mark = [&](const char* phase, void* st) {
       if (names.size() >= ev.size()) fail("bench dit --breakdown: more than {} phases", ev.size());
       JENGA_CUDA_CHECK(cudaEventRecord(ev[names.size()], static_cast<cudaStream_t>(st)));
@@ -113,14 +150,23 @@ void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o) {
   const auto mem = cuda::memory_stats();
   const int64_t tokens = tf * th * tw;
   const std::string name = "hunyuanvideo-t2v (random bf16)";
+  const std::string attn =
+      svg_on ? fmt::format("svg (sparsity {}, band {} tokens, {} dense layers)", ss.sparsity, band, dense_layers) : "dense";
+  const double temporal = svg_on ? svg.temporal_fraction() : 0.0;
   if (o.json) {
     nlohmann::json j = {{"bench", "dit"}, {"model", name}, {"size", o.size}, {"frames", o.frames},
                         {"tokens", tokens}, {"text_rows", kTextLen}, {"text_valid", o.text_valid},
-                        {"attention", "dense"}, {"graph", o.graph}, {"offload", o.offload}, {"ms_median", med}, {"ms_min", times.min_ms},
+                        {"attention", o.attention}, {"graph", o.graph}, {"offload", o.offload}, {"ms_median", med}, {"ms_min", times.min_ms},
                         {"ms_max", times.max_ms}, {"iters", o.iters}, {"tflops", tflops},
                         {"weights_gib", dit->weight_bytes() / kGiB}, {"activations_gib", dit->activation_bytes() / kGiB},
                         {"peak_alloc_gib", mem.peak / kGiB}, {"device_used_gib", cuda::device_used_bytes() / kGiB},
                         {"device", dev.name}, {"commit", JENGA_GIT_COMMIT}};
+    if (svg_on)
+      j["svg"] = {{"sparsity", ss.sparsity},          {"first_layers_fp", ss.first_layers_fp},
+                  {"dense_layers", dense_layers},     {"num_sampled_rows", ss.num_sampled_rows},
+                  {"sample_mse_max_row", ss.sample_mse_max_row}, {"band_width", band},
+                  {"block_density", svg.density()},   {"temporal_head_fraction", temporal},
+                  {"source", svg_defaults_source(SvgFamily::hunyuan)}};
     if (o.breakdown) {
       j["breakdown_ms"] = nlohmann::json::object();
       for (const auto& [n, m] : phases) j["breakdown_ms"][n] = m;
@@ -131,13 +177,16 @@ void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o) {
   }
   std::printf("| model | size | frames | tokens (image + text) | attention | graph | offload | ms | TFLOP/s | weights GiB | peak GiB | device | commit |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-  std::printf("| %s | %s | %d | %lld + %lld (%d real) | dense | %s | %s | %.1f | %.0f | %.2f | %.2f | %s | %s |\n",
+  std::printf("| %s | %s | %d | %lld + %lld (%d real) | %s | %s | %s | %.1f | %.0f | %.2f | %.2f | %s | %s |\n",
               name.c_str(), o.size.c_str(), o.frames, static_cast<long long>(tokens), static_cast<long long>(kTextLen),
-              o.text_valid, o.graph ? "yes" : "no",
+              o.text_valid, attn.c_str(), o.graph ? "yes" : "no",
               o.offload ? fmt::format("yes ({} x {:.0f} MiB)", dit->offload_ring(), dit->streamed_block_bytes() / 1048576.0).c_str()
                         : "no",
               med, tflops, dit->weight_bytes() / kGiB, mem.peak / kGiB,
               dev.name.c_str(), JENGA_GIT_COMMIT);
+  if (svg_on)
+    std::printf("\nsvg: block density %.4f of the video rows' tiles, temporal heads %.3f (TFLOP/s above: dense-equivalent)\n",
+                svg.density(), temporal);
   if (o.breakdown) {
     double total = 0;
     for (const auto& p : phases) total += p.second;

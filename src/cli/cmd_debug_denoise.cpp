@@ -1,12 +1,14 @@
-// `jenga debug denoise`: the whole Wan denoising loop (dense or a Jenga preset) from given noise
-// and text contexts, so it can be compared step for step with the official loop
-// (tools/golden/jenga_wan_pipeline.py; contract in docs/debug-denoise.md).
+// `jenga debug denoise`: the whole Wan denoising loop (dense, a Jenga preset or SVG) from given
+// noise and text contexts, so it can be compared step for step with the official loop
+// (tools/golden/jenga_wan_pipeline.py; contract in docs/debug-denoise.md). A HunyuanVideo DiT
+// goes to cmd_debug_denoise_hunyuan.cpp.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
 
 #include "cli/commands.h"
+#include "cli/debug_denoise.h"
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "models/wan/wan_dit.h"
@@ -39,29 +41,18 @@ void add_attention_flags(CLI::App& c, std::string& attention, SvgOverrides& o) {
                "Self-attention: dense, jenga (AttenCarve; default with a Jenga preset) or svg (Sparse VideoGen "
                "on the dense schedule)")
       ->check(CLI::IsMember({"dense", "jenga", "svg"}));
-  c.add_option("--svg-sparsity", o.sparsity, "SVG: kept fraction of the attention band (official --sparsity; default 0.3)");
-  c.add_option("--first-times-fp", o.first_times_fp, "SVG: fraction of the first steps run dense (default 0.2)");
+  add_svg_flags(c, o);
+}
+
+void add_svg_flags(CLI::App& c, SvgOverrides& o) {
+  c.add_option("--svg-sparsity", o.sparsity,
+               "SVG: kept fraction of the attention band (official --sparsity; default 0.3 Wan, 0.25 HunyuanVideo)");
+  c.add_option("--first-times-fp", o.first_times_fp,
+               "SVG: fraction of the first steps run dense (default 0.2 Wan, 0.1 HunyuanVideo)");
   c.add_option("--first-layers-fp", o.first_layers_fp, "SVG: fraction of the first layers run dense (default 0.03)");
   c.add_option("--num-sampled-rows", o.num_sampled_rows, "SVG: query rows sampled to classify heads (default 64)");
   c.add_option("--sample-mse-max-row", o.sample_mse_max_row, "SVG: rows are sampled below this index (default 10000)");
 }
-
-namespace {
-
-struct DenoiseOptions {
-  std::string model, inputs, out;
-  std::string device = "cpu";
-  std::string preset = "dense";
-  std::string solver = "unipc";
-  int steps = 50;
-  std::optional<double> shift, cfg_scale;
-  std::vector<int> save_steps;
-  bool quiet = false, offload = false;
-  JengaOverrides jenga;
-  std::string attention;
-  SvgOverrides svg;
-  int64_t seed = 42;
-};
 
 Tensor load_opt(const SafetensorsFile& f, const std::string& name, bool required, const char* what) {
   const TensorInfo* info = f.find(name);
@@ -77,6 +68,8 @@ Tensor load_opt(const SafetensorsFile& f, const std::string& name, bool required
   return t;
 }
 
+namespace {
+
 void run_denoise(const DenoiseOptions& o) {
   const bool cuda = o.device == "cuda";
 #if JENGA_HAVE_CUDA
@@ -87,16 +80,12 @@ void run_denoise(const DenoiseOptions& o) {
   check_jenga_overrides(o.preset, o.jenga);
   const AttentionMode mode = resolve_attention(o.attention, !o.preset.empty() && o.preset != "dense", o.svg);
   const auto in = SafetensorsFile::open(o.inputs);
+  if (is_hunyuan_dit(o.model)) return run_denoise_hunyuan(o, *in, mode);
   // The GPU computes with bf16 matrices: load them so (half the host memory).
   const wan::WanDit model = wan::load_wan_dit(o.model, cuda ? DType::BF16 : DType::F32);
   DenoiseRequest r;
   r.jenga = wan_preset_for(o.preset, model.config.size_name(), o.jenga, o.steps);
-  r.noise = load_opt(*in, "noise", true, "first-stage noise [16, T, H, W]");
-  // Re-noise per resolution change: noise_full for the (last) full-size stage, noise_1.. before it.
-  const size_t changes = r.jenga ? stage_latents(r.jenga, 1, 16, 16).size() - 1 : 0;
-  for (size_t k = 1; k <= changes; ++k)
-    r.renoise.push_back(k == changes ? load_opt(*in, "noise_full", true, "full-size re-noise [16, T, H, W]")
-                                     : load_opt(*in, "noise_" + std::to_string(k), true, "re-noise of a middle stage"));
+  load_noises(*in, r);
   r.context = load_opt(*in, "context", true, "prompt embeddings [L, text_dim]");
   r.context_null = load_opt(*in, "context_null", true, "negative-prompt embeddings [L, text_dim]");
   for (const Tensor* c : {&r.context.tokens, &r.context_null.tokens})
@@ -106,7 +95,7 @@ void run_denoise(const DenoiseOptions& o) {
   r.steps = o.steps;
   r.shift = o.shift.value_or(r.jenga ? r.jenga->flow_shift : 5.0);
   r.guide_scale = o.cfg_scale.value_or(r.jenga ? r.jenga->guide_scale : 5.0);
-  r.solver = o.solver;
+  r.solver = o.solver.empty() ? "unipc" : o.solver;
   r.save_steps = o.save_steps;
   r.attention = mode;
   r.svg = svg_settings(o.svg, static_cast<uint64_t>(o.seed));
@@ -119,6 +108,21 @@ void run_denoise(const DenoiseOptions& o) {
   const auto denoiser = wan::make_cpu_denoiser(model);
 #endif
   r.denoiser = denoiser.get();
+  run_and_write(r, o, mode, offload, progress);
+}
+
+}  // namespace
+
+void load_noises(const SafetensorsFile& in, DenoiseRequest& r) {
+  r.noise = load_opt(in, "noise", true, "first-stage noise [C, T, H, W]");
+  // Re-noise per resolution change: noise_full for the (last) full-size stage, noise_1.. before it.
+  const size_t changes = r.jenga ? stage_latents(r.jenga, 1, 16, 16).size() - 1 : 0;
+  for (size_t k = 1; k <= changes; ++k)
+    r.renoise.push_back(k == changes ? load_opt(in, "noise_full", true, "full-size re-noise [C, T, H, W]")
+                                     : load_opt(in, "noise_" + std::to_string(k), true, "re-noise of a middle stage"));
+}
+
+void run_and_write(DenoiseRequest& r, const DenoiseOptions& o, AttentionMode mode, bool offload, Progress& progress) {
   const DenoiseResult res = denoise(r, progress);
 
   SafetensorsWriter w;
@@ -138,11 +142,10 @@ void run_denoise(const DenoiseOptions& o) {
   std::printf("report %s\n", res.report.dump().c_str());
 }
 
-}  // namespace
-
 void register_debug_denoise(CLI::App& debug) {
   auto o = std::make_shared<DenoiseOptions>();
-  auto* c = debug.add_subcommand("denoise", "The Wan2.1 denoising loop (dense or Jenga) from given noise and contexts");
+  auto* c = debug.add_subcommand("denoise",
+                                 "The Wan2.1 or HunyuanVideo denoising loop (dense, Jenga or SVG) from given noise and contexts");
   c->add_option("--model", o->model, "DiT checkpoint folder or file")->required();
   c->add_option("--inputs", o->inputs,
                 "safetensors: noise [16,T,h,w] (first stage), noise_full [16,T,H,W] (presets that start smaller; "
@@ -154,10 +157,9 @@ void register_debug_denoise(CLI::App& debug) {
   c->add_option("--preset", o->preset, "dense | base | turbo | flash | 3stage | full preset name")->capture_default_str();
   c->add_option("--steps", o->steps, "Sampling steps")->capture_default_str();
   c->add_option("--shift", o->shift, "Sigma shift (default 5; Jenga presets 8)");
-  c->add_option("--cfg-scale", o->cfg_scale, "Guidance scale (default 5; Jenga presets 6)");
-  c->add_option("--solver", o->solver, "unipc | dpm++ | euler")
-      ->check(CLI::IsMember({"unipc", "dpm++", "euler"}))
-      ->capture_default_str();
+  c->add_option("--cfg-scale", o->cfg_scale, "Guidance scale (Wan: default 5, Jenga presets 6; HunyuanVideo: > 1 adds the negative branch, default 1)");
+  c->add_option("--solver", o->solver, "unipc | dpm++ | euler (default: Wan unipc, HunyuanVideo euler)")
+      ->check(CLI::IsMember({"unipc", "dpm++", "euler"}));
   c->add_option("--save-steps", o->save_steps, "Also write the latents after these steps (0-based)");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
   c->add_flag("--offload", o->offload,

@@ -13,6 +13,8 @@ void add_jenga_flags(CLI::App& command, JengaOverrides& overrides);
 // --attention dense|jenga|svg and the official Sparse VideoGen flags (--svg-sparsity,
 // --first-times-fp, --first-layers-fp, --num-sampled-rows, --sample-mse-max-row).
 void add_attention_flags(CLI::App& command, std::string& attention, SvgOverrides& svg);
+// The Sparse VideoGen settings alone (--svg-sparsity, --first-times-fp, ...), part of the above.
+void add_svg_flags(CLI::App& command, SvgOverrides& svg);
 void register_inspect(CLI::App& app);
 // `jenga convert IN OUT` (cmd_convert.cpp): a safetensors copy of any checkpoint jenga reads.
 void register_convert(CLI::App& app);

@@ -33,8 +33,19 @@ AttentionMode resolve_attention(const std::string& flag, bool jenga_preset, cons
   return m;
 }
 
-SvgSettings svg_settings(const SvgOverrides& o, uint64_t seed) {
+SvgSettings svg_defaults(SvgFamily f) {
   SvgSettings s;
+  if (f == SvgFamily::hunyuan) s.sparsity = 0.25, s.first_times_fp = 0.1, s.first_layers_fp = 0.03;
+  return s;
+}
+
+const char* svg_defaults_source(SvgFamily f) {
+  return f == SvgFamily::hunyuan ? "svg-project/Sparse-VideoGen scripts/hyvideo/hyvideo_t2v_720p_svg.sh"
+                                 : "svg-project/Sparse-VideoGen scripts/wan/wan_t2v_720p_svg.sh";
+}
+
+SvgSettings svg_settings(const SvgOverrides& o, uint64_t seed, SvgFamily f) {
+  SvgSettings s = svg_defaults(f);
   s.sparsity = o.sparsity.value_or(s.sparsity);
   s.first_times_fp = o.first_times_fp.value_or(s.first_times_fp);
   s.first_layers_fp = o.first_layers_fp.value_or(s.first_layers_fp);

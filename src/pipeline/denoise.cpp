@@ -96,6 +96,36 @@ StageGeometry geometry(const std::array<int64_t, 3>& latent, bool jenga, const G
   return g;
 }
 
+// Sparse VideoGen for the run (one stage, raster frame-major order); the rows are drawn once.
+// A DiT whose text rows join self-attention (HunyuanVideo: condition blocks) takes the official
+// HunyuanVideo rules over its text_len rows, with each branch's valid rows.
+SvgStage svg_stage(const DenoiseRequest& req, const DenoiserInfo& info, const std::array<int64_t, 3>& latent,
+                   bool cfg_on, int64_t dense_layers) {
+  const Geometry& geo = info.geometry;
+  SvgStage st;
+  st.grid.frames = latent[0] / geo.patch[0];
+  st.grid.frame_tokens = (latent[1] / geo.patch[1]) * (latent[2] / geo.patch[2]);
+  if (geo.condition_blocks > 0) {
+    const Conditioning* cs[2] = {&req.context, &req.context_null};
+    for (int b = 0; b < (cfg_on ? 2 : 1); ++b) {
+      const int64_t rows = cs[b]->tokens.ndim() == 2 ? cs[b]->tokens.dim(0) : 0;
+      if (rows != info.text_len)
+        usage_fail("--attention svg on {}: the {} text states have {} rows; SVG takes the DiT's {} text rows (the "
+                   "official context length), valid rows first", geo.name, b ? "negative" : "prompt", rows, info.text_len);
+      st.text_valid[static_cast<size_t>(b)] = cs[b]->valid_rows();
+    }
+    if (!cfg_on) st.text_valid[1] = st.text_valid[0];
+    st.grid.rules = svg::SvgRules::hunyuan;
+    st.grid.text = info.text_len;
+    st.grid.text_valid = st.text_valid[0];
+  }
+  st.grid.validate();
+  st.params = req.svg.params();
+  st.rows = svg::sample_rows(st.params, st.grid.sequence(), req.svg.seed);
+  st.dense_layers = dense_layers;
+  return st;
+}
+
 void check_latent(const Tensor& t, const char* name, int64_t z, const std::array<int64_t, 3>& want) {
   if (t.dtype() != DType::F32 || t.ndim() != 4 || t.dim(0) != z || t.dim(1) != want[0] || t.dim(2) != want[1] ||
       t.dim(3) != want[2])
@@ -236,6 +266,9 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
   if (mode == AttentionMode::jenga && !jenga) usage_fail("--attention jenga needs a Jenga --preset");
   if (mode == AttentionMode::svg && jenga) usage_fail("--attention svg runs the dense schedule; use --preset dense");
   const bool svg_on = mode == AttentionMode::svg;
+  if (svg_on && first_frame && geo.condition_blocks > 0)
+    usage_fail("--attention svg: HunyuanVideo-I2V is not supported (the official SVG HunyuanVideo path is "
+               "text-to-video); use --attention dense");
   svg::SvgWarmup warmup;
   if (svg_on) warmup = svg::SvgWarmup::from_fractions(req.svg.first_times_fp, req.svg.first_layers_fp, N, info.layers);
 
@@ -272,15 +305,7 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
   if (first_frame)
     backend->set_first_frame(
         std::vector<float>(req.first_frame.data_as<float>(), req.first_frame.data_as<float>() + req.first_frame.numel()));
-  if (svg_on) {
-    // One stage in raster (frame-major) order; the rows are drawn once for the run.
-    SvgStage st;
-    st.grid = {latent[0] / geo.patch[0], (latent[1] / geo.patch[1]) * (latent[2] / geo.patch[2])};
-    st.params = req.svg.params();
-    st.rows = svg::sample_rows(st.params, st.grid.tokens(), req.svg.seed);
-    st.dense_layers = warmup.dense_layers;
-    backend->set_svg(st);
-  }
+  if (svg_on) backend->set_svg(svg_stage(req, info, latent, cfg_on, warmup.dense_layers));
 
   const double t0 = now_s();
   double stage_t0 = t0;

@@ -238,6 +238,8 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     t_image = now_s() - t0;
     check_interrupt();
   }
+  // HunyuanVideo (text rows inside self-attention) takes its own official SVG script's defaults.
+  const SvgFamily svg_family = geo.condition_blocks > 0 ? SvgFamily::hunyuan : SvgFamily::wan;
   for (size_t j = 0; j < jobs.size(); ++j) {
     const double t_job0 = now_s();
     // Latents: [z, 1 + (F-1)/4, H/8, W/8], Philox normal noise (counter-based: the same on any
@@ -248,7 +250,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     dr.jenga = jenga;
     dr.comm = seq ? req.comm : nullptr;
     dr.attention = resolve_attention(req.attention, jenga.has_value(), req.svg);
-    dr.svg = svg_settings(req.svg, req.seed);
+    dr.svg = svg_settings(req.svg, req.seed, svg_family);
     uint64_t offset = 0;
     auto draw = [&](const std::array<int64_t, 3>& l) {
       Tensor t = Tensor::empty(DType::F32, Shape{geo.latent_channels, l[0], l[1], l[2]});
@@ -324,7 +326,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
       report["settings"]["svg"] = {{"sparsity", dr.svg.sparsity}, {"first_times_fp", dr.svg.first_times_fp},
                                    {"first_layers_fp", dr.svg.first_layers_fp}, {"num_sampled_rows", dr.svg.num_sampled_rows},
                                    {"sample_mse_max_row", dr.svg.sample_mse_max_row}, {"rows_seed", dr.svg.seed},
-                                   {"source", "svg-project/Sparse-VideoGen scripts/wan/wan_t2v_720p_svg.sh"}};
+                                   {"source", svg_defaults_source(svg_family)}};
     if (embedded) report["settings"]["embedded_cfg_scale"] = embedded_guide;
     if (i2v)
       report["settings"]["image"] = {{"path", image_abs}, {"sha256", image_sha},

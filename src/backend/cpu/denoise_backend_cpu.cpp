@@ -130,7 +130,7 @@ class CpuBackend final : public DenoiseBackend {
       hooks.self_attention = [&](int layer, const float* q, const float* k, const float* v, float* out,
                                  int64_t tokens) {
         if (layer < svg_.dense_layers) return false;  // official first_layers_fp warm-up
-        svg_run_.run(svg_, q, k, v, out, tokens, c.heads, c.head_dim);
+        svg_run_.run(svg_, branch, q, k, v, out, tokens, c.heads, c.head_dim);
         return true;
       };
     }

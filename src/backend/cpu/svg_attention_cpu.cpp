@@ -6,9 +6,11 @@
 
 namespace jenga {
 
-void SvgAttentionCpu::run(const SvgStage& s, const float* q, const float* k, const float* v, float* out,
+void SvgAttentionCpu::run(const SvgStage& s, int branch, const float* q, const float* k, const float* v, float* out,
                           int64_t tokens, int64_t heads, int64_t head_dim) {
-  if (s.grid.tokens() != tokens) fail("SVG: token grid of {} tokens for a sequence of {}", s.grid.tokens(), tokens);
+  const svg::SvgGrid grid = s.grid_for(branch);
+  if (grid.sequence() != tokens)
+    fail("SVG: a grid of {} video + {} text rows for a self-attention of {} rows", grid.tokens(), grid.text, tokens);
   const int64_t H = heads, D = head_dim, n = tokens * H * D;
   for (auto* b : {&q_, &k_, &v_, &qr_, &kr_, &vr_, &o_}) b->resize(static_cast<size_t>(n));
   auto round = [](float x) { return bf16_to_f32(f32_to_bf16(x)); };
@@ -19,7 +21,7 @@ void SvgAttentionCpu::run(const SvgStage& s, const float* q, const float* k, con
         q_[dst] = q[src], k_[dst] = k[src], v_[dst] = v[src];
         qr_[dst] = round(q[src]), kr_[dst] = round(k[src]), vr_[dst] = round(v[src]);
       }
-  const svg::SvgPlan plan = svg::plan_attention(qr_.data(), kr_.data(), vr_.data(), H, D, s.grid, s.params, s.rows, 128);
+  const svg::SvgPlan plan = svg::plan_attention(qr_.data(), kr_.data(), vr_.data(), H, D, grid, s.params, s.rows, 128);
   svg::run_plan_cpu(plan, q_.data(), k_.data(), v_.data(), D, o_.data());
   for (int64_t h = 0; h < H; ++h)
     for (int64_t i = 0; i < tokens; ++i)

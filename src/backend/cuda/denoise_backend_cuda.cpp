@@ -200,12 +200,16 @@ class CudaBackend final : public DenoiseBackend {
     const auto& c = dit_->info();
     if (s.grid.tokens() != tokens_) fail("SVG: token grid of {} tokens for a stage of {}", s.grid.tokens(), tokens_);
     JENGA_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    cuda::SvgGridArgs g;
-    g.heads = static_cast<int>(c.heads), g.head_dim = static_cast<int>(c.head_dim);
-    g.frames = s.grid.frames, g.frame_tokens = s.grid.frame_tokens;
-    const int64_t width = svg::band_width(s.grid, svg::band_multiplier(s.grid, s.params.sparsity));
-    svg_.set_stage(g, s.rows, svg::placed_layout(s.grid, width, c.heads, 128));
+    // One layout per guidance branch (HunyuanVideo: each branch's valid text rows are keys).
+    std::vector<cuda::SvgBranch> branches;
+    for (int b = 0; b < 2; ++b) {
+      const svg::SvgGrid g = s.grid_for(b);
+      const int64_t width = svg::band_width(g, svg::band_multiplier(g, s.params.sparsity));
+      branches.push_back({svg::placed_layout(g, width, c.heads, 128), g.rules == svg::SvgRules::wan ? g.tokens() : g.real()});
+    }
+    svg_.set_stage(cuda::svg_grid_args(s.grid, c.heads, c.head_dim), s.rows, branches);
     svg_dense_layers_ = s.dense_layers;
+    svg_rows_ = s.grid.sequence();
   }
 
   void set_latents(const std::vector<float>& x) override {
@@ -325,11 +329,12 @@ class CudaBackend final : public DenoiseBackend {
       CudaDitHooks hooks;
       if (run.svg) {
         if (!svg_.ready()) fail("denoise: an SVG step without set_svg()");
-        hooks.self_attention = [&](int layer, const void* q, const void* k, const void* v, int64_t rs, void* out,
-                                   int64_t ors, int64_t, void* s) {
+        hooks.self_attention = [&, b](int layer, const void* q, const void* k, const void* v, int64_t rs, void* out,
+                                      int64_t ors, int64_t tokens, void* s) {
+          if (tokens != svg_rows_) fail("SVG: a self-attention of {} rows for a grid of {}", tokens, svg_rows_);
           if (layer < svg_dense_layers_) return false;  // official first_layers_fp warm-up
           svg_.run(static_cast<const uint16_t*>(q), static_cast<const uint16_t*>(k), static_cast<const uint16_t*>(v),
-                   rs, static_cast<uint16_t*>(out), ors, s);
+                   rs, static_cast<uint16_t*>(out), ors, s, b);
           return true;
         };
       }
@@ -361,7 +366,7 @@ class CudaBackend final : public DenoiseBackend {
   int newest_ = 0, last_step_ = -1;
   CarveLayouts carve_;
   cuda::SvgAttention svg_;
-  int64_t svg_dense_layers_ = 0;
+  int64_t svg_dense_layers_ = 0, svg_rows_ = 0;
 };
 
 }  // namespace

@@ -23,13 +23,13 @@ __device__ __forceinline__ float warp_sum(float x) {
   return x;
 }
 
-// Official profiling masks (svg/models/wan/utils.py): key columns of the first frame, plus
-// 128-token blocks within floor(2S / 128) of the query's block; temporal: the same on token-major
-// positions.
+// Official profiling masks (svg/models/{wan,hyvideo}/utils.py): key columns below `sink` (Wan's
+// first frame), plus 128-token blocks within `band` of the query's block; temporal: the same on
+// token-major positions. HunyuanVideo's text rows and columns are always kept (the caller).
 __device__ __forceinline__ int64_t token_major(int64_t t, int64_t F, int64_t S) { return (t % S) * F + t / S; }
-__device__ __forceinline__ bool spatial_keeps(int64_t q, int64_t k, int64_t S, int64_t band) {
+__device__ __forceinline__ bool band_keeps(int64_t q, int64_t k, int64_t sink, int64_t band) {
   const int64_t d = q / 128 - k / 128;
-  return k < S || (d < 0 ? -d : d) < band;
+  return k < sink || (d < 0 ? -d : d) < band;
 }
 
 // One block per (sampled row, head); each warp runs an online softmax over a strided share of
@@ -37,13 +37,14 @@ __device__ __forceinline__ bool spatial_keeps(int64_t q, int64_t k, int64_t S, i
 template <int D>
 __global__ void __launch_bounds__(kWarps * 32)
     profile_kernel(const uint16_t* __restrict__ q, const uint16_t* __restrict__ k, const uint16_t* __restrict__ v,
-                   int64_t rs, int heads, int64_t F, int64_t S, const int32_t* __restrict__ rows, int num_rows,
-                   float scale, float* __restrict__ row_err) {
+                   int64_t rs, int heads, int64_t F, int64_t S, int64_t text, int64_t sink, int64_t band,
+                   const int32_t* __restrict__ rows, int num_rows, float scale, float* __restrict__ row_err) {
   constexpr int P = D / 32;  // dims per lane
   const int ri = blockIdx.x, h = blockIdx.y, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t n = F * S, band = (2 * S) / 128;
+  const int64_t nv = F * S, n = nv + text;
   const int64_t r = rows[ri];
-  const int64_t rt = token_major(r, F, S);
+  const bool text_row = r >= nv;
+  const int64_t rt = text_row ? r : token_major(r, F, S);
   __shared__ float qs[D];
   __shared__ float wm[kWarps][3], wl[kWarps][3];
   __shared__ float wacc[kWarps][3][D];
@@ -74,8 +75,9 @@ __global__ void __launch_bounds__(kWarps * 32)
         }
       }
       s = dot;
-      keep_s = spatial_keeps(r, j, S, band);
-      keep_t = spatial_keeps(rt, token_major(j, F, S), S, band);
+      const bool always = text_row || j >= nv;
+      keep_s = always || band_keeps(r, j, sink, band);
+      keep_t = always || band_keeps(rt, token_major(j, F, S), sink, band);
     }
     float pr[3];
 #pragma unroll
@@ -160,15 +162,16 @@ __global__ void choose_kernel(const float* row_err, int heads, int num_rows, int
   if (temporal_total && temporal) atomicAdd(temporal_total, 1ull);
 }
 
-// Source token of placed position i for a head of `pattern`.
+// Source token of placed position i for a head of `pattern` (rows past the video: themselves).
 __device__ __forceinline__ int64_t placed_source(int64_t i, int pattern, int64_t F, int64_t S) {
-  return pattern ? (i % F) * S + i / F : i;
+  return pattern && i < F * S ? (i % F) * S + i / F : i;
 }
 
 // One thread per 16 bytes (8 bf16) of one placed row of one head.
 __global__ void gather_kernel(const uint16_t* q, const uint16_t* k, const uint16_t* v, int64_t rs, int heads, int D,
-                              int64_t F, int64_t S, const int32_t* patterns, uint16_t* pq, uint16_t* pk, uint16_t* pv) {
-  const int64_t n = F * S, chunks = D / 8;
+                              int64_t F, int64_t S, int64_t text, const int32_t* patterns, uint16_t* pq, uint16_t* pk,
+                              uint16_t* pv) {
+  const int64_t n = F * S + text, chunks = D / 8;
   const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (idx >= heads * n * chunks) return;
   const int64_t c = idx % chunks, i = (idx / chunks) % n;
@@ -180,15 +183,16 @@ __global__ void gather_kernel(const uint16_t* q, const uint16_t* k, const uint16
   *reinterpret_cast<uint4*>(pv + dst) = *reinterpret_cast<const uint4*>(v + src);
 }
 
-__global__ void scatter_kernel(const uint16_t* po, int heads, int D, int64_t F, int64_t S, const int32_t* patterns,
-                               uint16_t* out, int64_t ors) {
+// po rows are `seq` apart per head; only its n = F*S video rows go back.
+__global__ void scatter_kernel(const uint16_t* po, int heads, int D, int64_t F, int64_t S, int64_t seq,
+                               const int32_t* patterns, uint16_t* out, int64_t ors) {
   const int64_t n = F * S, chunks = D / 8;
   const int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (idx >= heads * n * chunks) return;
   const int64_t c = idx % chunks, i = (idx / chunks) % n;
   const int h = static_cast<int>(idx / (chunks * n));
   const int64_t dst = placed_source(i, patterns[h], F, S) * ors + h * D + c * 8;
-  *reinterpret_cast<uint4*>(out + dst) = *reinterpret_cast<const uint4*>(po + (static_cast<int64_t>(h) * n + i) * D + c * 8);
+  *reinterpret_cast<uint4*>(out + dst) = *reinterpret_cast<const uint4*>(po + (static_cast<int64_t>(h) * seq + i) * D + c * 8);
 }
 
 }  // namespace
@@ -200,11 +204,11 @@ void svg_profile(const uint16_t* q, const uint16_t* k, const uint16_t* v, int64_
   const dim3 grid(static_cast<unsigned>(num_rows), static_cast<unsigned>(g.heads));
   const float scale = 1.0f / sqrtf(static_cast<float>(g.head_dim));
   if (g.head_dim == 128)
-    profile_kernel<128><<<grid, kWarps * 32, 0, s>>>(q, k, v, rs, g.heads, g.frames, g.frame_tokens, rows, num_rows,
-                                                     scale, row_err);
+    profile_kernel<128><<<grid, kWarps * 32, 0, s>>>(q, k, v, rs, g.heads, g.frames, g.frame_tokens, g.text, g.sink,
+                                                     g.band_blocks, rows, num_rows, scale, row_err);
   else
-    profile_kernel<64><<<grid, kWarps * 32, 0, s>>>(q, k, v, rs, g.heads, g.frames, g.frame_tokens, rows, num_rows,
-                                                    scale, row_err);
+    profile_kernel<64><<<grid, kWarps * 32, 0, s>>>(q, k, v, rs, g.heads, g.frames, g.frame_tokens, g.text, g.sink,
+                                                    g.band_blocks, rows, num_rows, scale, row_err);
   JENGA_CUDA_CHECK(cudaGetLastError());
   choose_kernel<<<(g.heads + 63) / 64, 64, 0, s>>>(row_err, g.heads, num_rows, g.head_dim, patterns, mse, temporal_total);
   JENGA_CUDA_CHECK(cudaGetLastError());
@@ -212,9 +216,9 @@ void svg_profile(const uint16_t* q, const uint16_t* k, const uint16_t* v, int64_
 
 void svg_gather(const uint16_t* q, const uint16_t* k, const uint16_t* v, int64_t rs, const SvgGridArgs& g,
                 const int32_t* patterns, uint16_t* pq, uint16_t* pk, uint16_t* pv, void* stream) {
-  const int64_t total = g.heads * g.tokens() * (g.head_dim / 8);
+  const int64_t total = g.heads * g.sequence() * (g.head_dim / 8);
   gather_kernel<<<static_cast<unsigned>((total + 255) / 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(
-      q, k, v, rs, g.heads, g.head_dim, g.frames, g.frame_tokens, patterns, pq, pk, pv);
+      q, k, v, rs, g.heads, g.head_dim, g.frames, g.frame_tokens, g.text, patterns, pq, pk, pv);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -222,7 +226,7 @@ void svg_scatter(const uint16_t* po, const SvgGridArgs& g, const int32_t* patter
                  void* stream) {
   const int64_t total = g.heads * g.tokens() * (g.head_dim / 8);
   scatter_kernel<<<static_cast<unsigned>((total + 255) / 256), 256, 0, static_cast<cudaStream_t>(stream)>>>(
-      po, g.heads, g.head_dim, g.frames, g.frame_tokens, patterns, out, ors);
+      po, g.heads, g.head_dim, g.frames, g.frame_tokens, g.sequence(), patterns, out, ors);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -52,7 +52,7 @@ std::vector<HeadChoice> classify_heads(const float* q, const float* k, const flo
   g.validate();
   if (heads < 1 || head_dim < 1) fail("SVG classify: heads {} and head_dim {} must be at least 1", heads, head_dim);
   if (rows.empty()) fail("SVG classify: no sampled rows");
-  const int64_t n = g.tokens();
+  const int64_t n = g.sequence();  // every key, text padding included (the official sample_mse)
   for (int32_t r : rows)
     if (r < 0 || r >= n) fail("SVG classify: sampled row {} is outside [0, {})", r, n);
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));

@@ -26,8 +26,9 @@ struct HeadChoice {
   double mse_spatial = 0, mse_temporal = 0;
 };
 
-// q, k, v: [heads, tokens, head_dim] f32 contiguous, tokens = g.tokens(). rows: sampled query rows,
-// each in [0, tokens). Throws jenga::Error on bad sizes, out-of-range rows or non-finite MSEs.
+// q, k, v: [heads, tokens, head_dim] f32 contiguous, tokens = g.sequence() (HunyuanVideo: the
+// text rows too; the official profile attends every key, padding text included). rows: sampled
+// query rows, each in [0, tokens). Throws jenga::Error on bad sizes, out-of-range rows or non-finite MSEs.
 std::vector<HeadChoice> classify_heads(const float* q, const float* k, const float* v, int64_t heads,
                                        int64_t head_dim, const SvgGrid& g, std::span<const int32_t> rows);
 

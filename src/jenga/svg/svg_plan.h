@@ -16,16 +16,18 @@ struct SvgPlan {
   SvgGrid grid;
   int64_t heads = 0, band_width = 0;
   std::vector<HeadChoice> choices;  // [heads]
-  std::vector<int32_t> order;       // [heads, tokens]: order[h * tokens + i] = original token at placed i
+  std::vector<int32_t> order;       // [heads, video tokens]: order[h * V + i] = original token at placed i
   BlockSparseLayout layout;         // over placed tokens, block x block tiles
 };
 
-// q, k, v: [heads, tokens, head_dim] f32. rows: the sampled query rows (sample_rows, or the
+// q, k, v: [heads, g.sequence(), head_dim] f32. rows: the sampled query rows (sample_rows, or the
 // official ones for parity). block: 128 for the kernel, 1 for the exact official token mask.
 SvgPlan plan_attention(const float* q, const float* k, const float* v, int64_t heads, int64_t head_dim,
                        const SvgGrid& g, const SvgParams& p, std::span<const int32_t> rows, int block = 128);
 
-// Reference run of a plan with cpu::attention (scale 1/sqrt(head_dim)); out: [heads, tokens, head_dim].
+// Reference run of a plan with cpu::attention (scale 1/sqrt(head_dim)); out: [heads, sequence,
+// head_dim]. HunyuanVideo rules: the video rows through the layout (placed), the valid text rows
+// densely over video + valid text, the padding rows over the padding (the official varlen split).
 void run_plan_cpu(const SvgPlan& plan, const float* q, const float* k, const float* v, int64_t head_dim, float* out);
 
 // Official warm-up (wan_t2v_inference.py): the first floor(first_times_fp * steps) steps and the

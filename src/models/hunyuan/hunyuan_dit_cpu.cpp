@@ -84,8 +84,8 @@ void text_rows_over_all_keys(const float* q, const float* k, const float* v, flo
   cpu::attention(a);
 }
 
-// The self-attention of a block: the official varlen segments (image + valid text | padding
-// text) when dense; with the hook's Jenga layout, the image rows over the kept blocks of image +
+// The self-attention of a block: the hook's replacement (Sparse VideoGen: every row), else the
+// official varlen segments (image + valid text | padding text) when dense; with the hook's Jenga layout, the image rows over the kept blocks of image +
 // valid text (the official kernel masks keys past that length) with the hook's key-block bias,
 // and the text rows as text_rows_over_all_keys.
 void block_attention(const DitForwardHooks* hooks, int layer, const float* q, const float* k, const float* v,
@@ -100,6 +100,8 @@ const BlockSparseLayout* segment_layout(const DitForwardHooks* hooks, int layer,
 
 void block_attention(const DitForwardHooks* hooks, int layer, const float* q, const float* k, const float* v,
                      float* out, int64_t li, int64_t valid, int64_t l, int64_t heads, int64_t hd, bool i2v) {
+  // Sparse VideoGen replaces the whole joint self-attention (video, valid text and padding rows).
+  if (hooks && hooks->self_attention && hooks->self_attention(layer, q, k, v, out, l)) return;
   const BlockSparseLayout* layout = segment_layout(hooks, layer, q, k, li + valid, heads);
   const float* bias = layout && hooks->key_block_bias ? hooks->key_block_bias(layer, heads, layout->k_blocks) : nullptr;
   segment_attention(q, k, v, out, 0, li + valid, heads, hd, layout, bias);
@@ -412,8 +414,6 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
                                        const float* text_states_2, float guidance, const DitForwardHooks* hooks,
                                        bool token_replace) {
   const auto& c = model.config;
-  if (hooks && hooks->self_attention)
-    fail("HunyuanVideo DiT (CPU): the attention replacement hook (--attention svg) is not supported yet");
   // Jenga's step reuse (jenga_hyvideo.py ra_forward): the residual of the image tokens (sequence
   // order; under sequence parallel this rank's shard) over all blocks; a reused step adds it to
   // this step's patch embedding.
@@ -443,6 +443,9 @@ std::vector<float> hunyuan_forward_cpu(const HunyuanDit& model, const float* x, 
   // (joint_attention), the final layer's rows are gathered at the end.
   std::optional<dist::Ulysses> sp;
   if (hooks && hooks->comm) sp.emplace(*hooks->comm, li, c.heads, c.head_dim());
+  if (sp && hooks->self_attention && sp->local_heads() != c.heads)
+    fail("sequence parallel with {} processes: this attention replacement (--attention svg) needs every head on one "
+         "process; run one process or --parallel prompts", hooks->comm->size());
   const int64_t n = sp ? sp->local_tokens() : li, off = sp ? sp->offset() : 0;
   dist::Ulysses* spp = sp ? &*sp : nullptr;
   const auto vec = modulation_vector_cpu(model, t, text_states_2, guidance);

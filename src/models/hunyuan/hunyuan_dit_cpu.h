@@ -78,7 +78,9 @@ void single_block_cpu(const HunyuanConfig& c, const SingleBlock& b, float* x, in
 // split over the ranks in sequence (curve) order by dist::Ulysses::token_split (48-token aligned
 // shards, as Wan's CPU path: equal to one process bit for bit with single-threaded BLAS), the
 // text tokens replicated, heads exchanged around self-attention; every rank returns the whole
-// output. The attention replacement (self_attention) is not there yet (it fails).
+// output. self_attention (Sparse VideoGen) replaces each block's whole joint self-attention
+// (q, k, v, out: [Li + Lt, heads * hd], image rows first; tokens = Li + Lt); under sequence
+// parallel only with one rank.
 // token_replace: HunyuanVideo-I2V's condition (the first latent frame's tokens modulated as at
 // t = 0 without guidance; with a token order they are found where the order puts them).
 std::vector<float> hunyuan_forward_cpu(const HunyuanDit& m, const float* x, int64_t frames, int64_t height,

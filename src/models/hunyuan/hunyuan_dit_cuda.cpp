@@ -305,7 +305,8 @@ struct HunyuanDitCuda::Impl {
     attend(q, q, in_stride, out, out_stride, len, len, s, layout);
   }
 
-  // Dense: the official varlen segments over q/k/v rows [0, L): image + valid text, then padding
+  // The hook's replacement (Sparse VideoGen, every row) when it takes the layer. Else dense: the
+  // official varlen segments over q/k/v rows [0, L): image + valid text, then padding
   // text. With the hook's self_attn_layout (a block-sparse layout over the first segment, its
   // text rows the condition blocks at its end, as the CPU reference's) the official sparse path
   // (attention_block_triton_diffres.py): the image rows over the layout's kept blocks of image +
@@ -317,6 +318,10 @@ struct HunyuanDitCuda::Impl {
   void attend_segments(const uint16_t* q, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t valid,
                        const CudaDitHooks* hooks, int layer, void* s, int64_t li, int64_t l, int64_t pad, HeadSpan hs) {
     const int64_t la = li + valid;
+    // Sparse VideoGen replaces the whole joint self-attention (image, valid text and padding rows).
+    if (hooks && hooks->self_attention &&
+        hooks->self_attention(layer, q, q + hs.width, q + 2 * hs.width, in_stride, out, out_stride, l, s))
+      return;
     DeviceBlockLayout layout;
     if (hooks && hooks->self_attn_layout) layout = hooks->self_attn_layout(layer, q, q + hs.width, la, in_stride, s);
     if (!layout.offsets) {
@@ -681,8 +686,11 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
   if (I.L == 0) fail("DiT forward called before prepare()");
   if (text.valid < 1 || text.valid > I.Lt)
     fail("HunyuanVideo DiT: {} valid text tokens of {} prepared rows; need 1 .. {}", text.valid, I.Lt, I.Lt);
-  if (hooks && hooks->self_attention)
-    fail("HunyuanVideo DiT (CUDA): the attention replacement hook (Sparse VideoGen) is not supported yet");
+  if (hooks && hooks->self_attention && I.sp && I.hp != c.heads)
+    fail("sequence parallel with {} processes: this attention replacement (--attention svg) needs every head on one "
+         "process; run one process or --parallel prompts", I.comm->size());
+  if (hooks && hooks->self_attention && I.token_replace)
+    fail("HunyuanVideo-I2V DiT (CUDA): the attention replacement (--attention svg) is for text-to-video only");
   // Rows of this rank: N image rows (every image row on one process), then the Lt text rows.
   const int64_t Li = I.N, Lt = I.Lt, L = I.R, h = c.hidden, heads = c.heads, hd = c.head_dim(), m = c.mlp_dim;
   const int64_t wide = I.wide, v = text.valid;

@@ -83,7 +83,8 @@ class HunyuanDitCuda {
   // then singles: a layout over the attended segment of Li + valid rows, as the CPU reference;
   // under sequence parallel over this rank's heads), after_block (x [Li + Lt, h]; this rank's
   // image rows), residual (step reuse over the image tokens [Li, h]; this rank's), mark
-  // (bench --breakdown); the attention replacement (self_attention) is not supported yet.
+  // (bench --breakdown), self_attention (Sparse VideoGen: replaces each block's whole joint
+  // self-attention, q/k/v rows [Li + Lt] image first; one process, text-to-video only).
   void forward(const float* x, const float* t, const HunyuanTextDevice& text, float guidance, float* out,
                void* stream = nullptr, const CudaDitHooks* hooks = nullptr);
 

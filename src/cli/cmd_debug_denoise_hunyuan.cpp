@@ -1,0 +1,76 @@
+// `jenga debug denoise` with a HunyuanVideo DiT: the loop (dense, a Jenga preset or SVG) from
+// given noise and text states, on the CPU (f32) or CUDA, as generate runs it: embedded guidance
+// 6.0 (one forward a step; true CFG with --cfg-scale > 1), Euler, shift 7 (a preset's own).
+#include "cli/debug_denoise.h"
+#include "core/error.h"
+#include "models/registry.h"
+#include "models/hunyuan/hunyuan_dit.h"
+#include "models/hunyuan/hunyuan_model.h"
+#include "models/hunyuan/hunyuan_presets.h"
+
+namespace jenga::cli {
+
+bool is_hunyuan_dit(const std::string& path) {
+  for (const FoundModel& f : detect_models_at(path))
+    if (f.model.family == "hunyuanvideo-dit") return true;
+  return false;
+}
+
+namespace {
+
+// One branch's conditioning: `name` [L, text_dim] (L <= 256), name_valid (real rows first;
+// default all) and the pooled CLIP vector `pooled` [text_dim_2].
+Conditioning load_text(const SafetensorsFile& in, const std::string& name, const std::string& pooled,
+                       const hunyuan::HunyuanConfig& c) {
+  Conditioning k;
+  k.tokens = load_opt(in, name, true, "LLM text states [L, text_dim], real rows first");
+  if (k.tokens.ndim() != 2 || k.tokens.dim(1) != c.text_dim || k.tokens.dim(0) < 1 || k.tokens.dim(0) > 256)
+    fail("{}: '{}' must be [L, {}] with 1 <= L <= 256; got {}", in.path(), name, c.text_dim, k.tokens.shape().str());
+  const Tensor v = load_opt(in, name + "_valid", false, "real text rows");
+  k.valid = v.numel() == 1 && v.ndim() <= 1 ? static_cast<int64_t>(v.data_as<float>()[0]) : k.tokens.dim(0);
+  if (k.valid < 1 || k.valid > k.tokens.dim(0))
+    fail("{}: '{}_valid' is {}; it must be 1 .. {} (a scalar)", in.path(), name, k.valid, k.tokens.dim(0));
+  k.pooled = load_opt(in, pooled, true, "CLIP-L pooled vector [text_dim_2]");
+  if (k.pooled.numel() != c.text_dim_2)
+    fail("{}: '{}' must have {} values; got {}", in.path(), pooled, c.text_dim_2, k.pooled.numel());
+  return k;
+}
+
+}  // namespace
+
+void run_denoise_hunyuan(const DenoiseOptions& o, const SafetensorsFile& in, AttentionMode mode) {
+  const bool cuda = o.device == "cuda";
+  if (!o.solver.empty() && o.solver != "euler")
+    usage_fail("--solver {}: HunyuanVideo runs Euler (its only official solver); drop --solver", o.solver);
+  // The GPU computes with bf16 matrices: load them so (half the host memory).
+  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(o.model, cuda ? DType::BF16 : DType::F32);
+  const auto& c = model.config;
+  if (c.is_i2v()) usage_fail("{}: a HunyuanVideo-I2V DiT; debug denoise runs the text-to-video DiT", o.model);
+  DenoiseRequest r;
+  r.jenga = hunyuan::hunyuan_preset_for(o.preset, false, o.jenga, o.steps);
+  load_noises(in, r);
+  r.steps = o.steps;
+  r.shift = o.shift.value_or(r.jenga ? r.jenga->flow_shift : 7.0);
+  r.guide_scale = o.cfg_scale.value_or(1.0);
+  r.true_cfg = r.guide_scale > 1.0;
+  r.embedded_guidance = 6.0;
+  r.context = load_text(in, "context", "pooled", c);
+  if (r.true_cfg) r.context_null = load_text(in, "context_null", "pooled_null", c);
+  r.solver = "euler";
+  r.save_steps = o.save_steps;
+  r.attention = mode;
+  r.svg = svg_settings(o.svg, static_cast<uint64_t>(o.seed), SvgFamily::hunyuan);
+  const bool offload = o.offload && cuda;
+  Progress progress(o.quiet ? Progress::Mode::Quiet : Progress::Mode::Auto);
+  if (o.offload && !cuda) progress.note("--offload: the DiT runs on the CPU here; the flag changes nothing");
+#if JENGA_HAVE_CUDA
+  const auto denoiser = cuda ? hunyuan::cuda_parts().denoiser(model, offload, hunyuan::Release::T2V)
+                             : hunyuan::make_cpu_denoiser(model);
+#else
+  const auto denoiser = hunyuan::make_cpu_denoiser(model);
+#endif
+  r.denoiser = denoiser.get();
+  run_and_write(r, o, mode, offload, progress);
+}
+
+}  // namespace jenga::cli

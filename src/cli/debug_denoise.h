@@ -1,0 +1,44 @@
+#pragma once
+// `jenga debug denoise` pieces shared by its Wan half (cmd_debug_denoise.cpp) and its
+// HunyuanVideo half (cmd_debug_denoise_hunyuan.cpp): the options, reading the inputs file and
+// running + writing the result.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "pipeline/denoise.h"
+
+namespace jenga::cli {
+
+struct DenoiseOptions {
+  std::string model, inputs, out;
+  std::string device = "cpu";
+  std::string preset = "dense";
+  std::string solver;  // "" = the model's (Wan: unipc, HunyuanVideo: euler)
+  int steps = 50;
+  std::optional<double> shift, cfg_scale;
+  std::vector<int> save_steps;
+  bool quiet = false, offload = false;
+  JengaOverrides jenga;
+  std::string attention;
+  SvgOverrides svg;
+  int64_t seed = 42;
+};
+
+// A float tensor of the inputs file as f32 (a leading batch dim of 1 dropped), or an empty
+// Tensor when absent and not required.
+Tensor load_opt(const SafetensorsFile& f, const std::string& name, bool required, const char* what);
+// r.noise and, for a preset that changes resolution, r.renoise (noise_1.., noise_full).
+void load_noises(const SafetensorsFile& in, DenoiseRequest& r);
+// denoise(r) then OUT: latents, step_<i>, teacache_computed, the settings and report as metadata.
+void run_and_write(DenoiseRequest& r, const DenoiseOptions& o, AttentionMode mode, bool offload, Progress& progress);
+
+// Whether `path` holds a HunyuanVideo DiT (from the headers).
+bool is_hunyuan_dit(const std::string& path);
+// The HunyuanVideo loop: inputs noise [16, T, H, W], context [L <= 256, text_dim] with
+// context_valid (real rows first; default all) and pooled [text_dim_2]; with --cfg-scale > 1
+// also context_null, context_null_valid, pooled_null. Embedded guidance 6.0, Euler, shift 7.
+void run_denoise_hunyuan(const DenoiseOptions& o, const SafetensorsFile& in, AttentionMode mode);
+
+}  // namespace jenga::cli
