@@ -74,7 +74,8 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
       fail("{}: tensor '{}' is {}; store it as a float type (f32)", o.inputs, name, info->dtype_name);
     return in->load(name, DType::F32);
   };
-  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(o.model);
+  // CUDA: bf16 matrices as the checkpoint holds them (half the host memory; the GPU runs bf16 anyway).
+  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(o.model, o.device == "cuda" ? DType::BF16 : DType::F32);
   const auto& c = model.config;
   Tensor x = need("x", "latents [C, F, H, W]");
   if (x.ndim() == 5 && x.dim(0) == 1) x = x.reshape({x.dim(1), x.dim(2), x.dim(3), x.dim(4)});
