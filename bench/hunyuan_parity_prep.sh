@@ -31,7 +31,14 @@ done
 show "$hv" hyvideo/utils/helpers.py >"$dst/utils/helpers.py"
 commit=$(git -C "$hv" rev-parse HEAD 2>/dev/null || git --git-dir="$hv" rev-parse HEAD 2>/dev/null || echo unknown)
 echo "Tencent/HunyuanVideo $commit (hyvideo/modules/*.py, hyvideo/utils/helpers.py)" >peers/hvofficial/SOURCES.txt
-bash bench/hunyuan_jenga_peers_prep.sh "$jg"
+# Jenga's files: laid out unless there (hunyuan_jenga_peers_prep.sh empties peers/jengahy first,
+# which would drop other cached tables such as its curves_720p.pt).
+if [ -f peers/jengahy/gilbert.py ] && [ -f peers/jengahy/hyvideo/modules/attention_block_triton_diffres.py ] &&
+   ls .whl/einops-*.whl >/dev/null 2>&1; then
+  echo "peers/jengahy: already laid out ($(cat peers/jengahy/SOURCES.txt 2>/dev/null))"
+else
+  bash bench/hunyuan_jenga_peers_prep.sh "$jg"
+fi
 "$py" bench/hunyuan_parity_peer.py curves --jenga peers/jengahy --grid 32,45,80 \
   --curve-cache peers/jengahy/curves_hyparity_32x45x80.pt
 echo "peers/hvofficial: $(cat peers/hvofficial/SOURCES.txt)"

@@ -24,7 +24,7 @@ CarveMask build_carve_mask_gpu(const uint16_t* q, const uint16_t* k, int64_t bat
                                int64_t head_dim, const CarveParams& prm) {
   if (prm.block != 128) usage_fail("the GPU AttenCarve builder uses 128-token blocks (got {})", prm.block);
   if (batch < 1 || heads < 1 || n < 1) usage_fail("AttenCarve: q/k of shape [{}, {}, {}, {}] is empty", batch, heads, n, head_dim);
-  if (head_dim % 32 != 0) usage_fail("the GPU AttenCarve builder needs a head dim that is a multiple of 32 (got {})", head_dim);
+  if (head_dim != 64 && head_dim != 128) usage_fail("the GPU AttenCarve builder needs head dim 64 or 128 (got {})", head_dim);
   if (!(prm.p > 0.0 && prm.p <= 1.0)) usage_fail("--p {}: must be in (0, 1]", prm.p);
   const int64_t blocks = (n + 127) / 128;
   if (prm.text_blocks < 0 || prm.text_blocks >= blocks)

@@ -9,7 +9,7 @@
 
 namespace jenga::cuda {
 
-// q, k: host bf16 [B, H, N, D] contiguous (D a multiple of 32); params as build_carve_mask's
+// q, k: host bf16 [B, H, N, D] contiguous (D 64 or 128); params as build_carve_mask's
 // (block 128; the last text_blocks blocks are text; zero padding to a multiple of 128 counted).
 CarveMask build_carve_mask_gpu(const uint16_t* q, const uint16_t* k, int64_t batch, int64_t heads, int64_t n,
                                int64_t head_dim, const CarveParams& params);
