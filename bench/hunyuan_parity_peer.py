@@ -77,31 +77,20 @@ def stub_diffusers(torch):
 
 
 class Varlen:
-    """flash_attn_varlen_func by SDPA per cu_seqlens segment; keeps q/k of call `keep` (the block
-    index: the 60 block attentions are the only varlen calls, the token refiner uses SDPA)."""
+    """flash_attn_varlen_func by SDPA per cu_seqlens segment (bench/hunyuan_jenga_peer.py's, the
+    anchor's: flash on the GPU, math on the CPU); keeps q/k of call `keep` (the block index: the 60
+    block attentions are the only varlen calls, the token refiner uses SDPA)."""
 
-    def __init__(self, torch, keep):
-        self.torch, self.keep, self.calls, self.qk = torch, keep, 0, None
+    def __init__(self, torch, keep, device):
+        from hunyuan_jenga_peer import dense_varlen
+        self.attend = dense_varlen(torch, torch.nn.functional, "flash" if device == "cuda" else "math")
+        self.keep, self.calls, self.qk = keep, 0, None
 
-    def __call__(self, q, k, v, cu_q, cu_k, max_q, max_k, *a, **kw):
-        torch = self.torch
-        F = torch.nn.functional
+    def __call__(self, q, k, v, *a, **kw):
         if self.calls == self.keep:
             self.qk = (q.detach().cpu().clone(), k.detach().cpu().clone())
         self.calls += 1
-        outs = []
-        cu = cu_q.tolist()
-        ctx = contextlib.nullcontext()
-        if q.is_cuda:
-            from torch.nn.attention import sdpa_kernel, SDPBackend
-            ctx = sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION])
-        with ctx:
-            for s, e in zip(cu[:-1], cu[1:]):
-                if e <= s:
-                    continue
-                qs, ks, vs = (x[s:e].transpose(0, 1).unsqueeze(0) for x in (q, k, v))
-                outs.append(F.scaled_dot_product_attention(qs, ks, vs)[0].transpose(0, 1))
-        return torch.cat(outs, 0)
+        return self.attend(q, k, v, *a, **kw)
 
 
 def import_official(root, torch, varlen, device):
@@ -173,7 +162,7 @@ def cmd_official(a):
     dev = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
     cfg = SIZES[a.size]
     os.makedirs(a.work, exist_ok=True)
-    varlen = Varlen(torch, a.mask_layer)
+    varlen = Varlen(torch, a.mask_layer, dev)
     M, rope_fn = import_official(a.official, torch, varlen, dev)
     t0 = time.perf_counter()
     model = build_model(M, torch, cfg, dev)
