@@ -474,6 +474,8 @@ def cmd_mask(a):
         line["ours"] = dev_key
         rec(**line)
         print(f"mask drop {drop} p {p} (top_k {top_k}), ours on {dev_key}: {line['verdict']}", flush=True)
+        print("  " + ", ".join(f"{k} {v}" for k, v in line.items()
+                               if k.startswith(("diff_", "rows_", "differing", "max_", "density", "text_", "f32_"))), flush=True)
     sys.exit(0 if ok_all else 3)
 
 
