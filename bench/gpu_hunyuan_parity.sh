@@ -18,13 +18,15 @@
 # CPU rehearsal (tiny model, ours on the CPU in f32, official in f32):
 #   DEVICE=cpu SIZE=tiny STRIDE=4 PY=/path/to/python-with-torch bash bench/gpu_hunyuan_parity.sh
 # Steps: build test official ours compare mask (default: official ours compare mask).
-# Env: SIZE (full | tiny), DEVICE (cuda | cpu), WORK (.parity: checkpoint, inputs, dumps; kept, so a
-#      second call on the warm machine reuses the checkpoint), OUT (gpu-out), STRIDE (16: image rows
+# Env: SIZE (full | tiny), DEVICE (cuda | cpu), WORK (.parity: checkpoint, inputs, dumps, ~40 GB;
+#      with KEEP=1 a second call on the warm machine reuses the checkpoint), OUT (gpu-out), STRIDE (16: image rows
 #      kept per block dump), MASK_LAYER (0), CONFIGS (0.8:0.3,0.95:0.5 = full-res Turbo, Flash
-#      stages), SEED (0), PY (python3), TOL (1e-2).
+#      stages), SEED (0), PY (python3), TOL (1e-2), KEEP (0: WORK is removed at the end).
 set -uo pipefail
 out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
-work=${WORK:-$PWD/.parity}; mkdir -p "$work"
+work=${WORK:-$PWD/.parity}
+case "$(realpath -m "$work")" in /|"$PWD"|"$HOME"|/tmp) echo "error: WORK=$work: give a folder of its own (it is removed at the end)" >&2; exit 2;; esac
+mkdir -p "$work"
 size=${SIZE:-full} dev=${DEVICE:-cuda} stride=${STRIDE:-16} py=${PY:-python3}
 steps=${*:-official ours compare mask}
 has() { [[ " $steps " == *" $1 "* ]]; }
@@ -92,4 +94,7 @@ if has mask; then
 fi
 stamp "done (fail=$fail)"
 df -h "$work" | tail -1
+# ~40 GB would fill the GPU machine's disk for whatever runs next: gone unless KEEP=1 (a second
+# call on the same warm machine then reuses the checkpoint instead of drawing it again).
+[ "${KEEP:-0}" = 1 ] || { rm -rf "$work"; echo "removed $work (KEEP=1 keeps it)"; }
 exit $fail
