@@ -27,6 +27,10 @@ out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
 work=${WORK:-$PWD/.parity}
 case "$(realpath -m "$work")" in /|"$PWD"|"$HOME"|/tmp) echo "error: WORK=$work: give a folder of its own (it is removed at the end)" >&2; exit 2;; esac
 mkdir -p "$work"
+# ~40 GB would fill the GPU machine's disk for whatever runs next: removed on any exit unless KEEP=1
+# (a second call on the same warm machine then reuses the checkpoint instead of drawing it again).
+cleanup() { [ "${KEEP:-0}" = 1 ] || { rm -rf "$work"; echo "removed $work (KEEP=1 keeps it)"; }; }
+trap cleanup EXIT
 size=${SIZE:-full} dev=${DEVICE:-cuda} stride=${STRIDE:-16} py=${PY:-python3}
 steps=${*:-official ours compare mask}
 has() { [[ " $steps " == *" $1 "* ]]; }
@@ -94,7 +98,4 @@ if has mask; then
 fi
 stamp "done (fail=$fail)"
 df -h "$work" | tail -1
-# ~40 GB would fill the GPU machine's disk for whatever runs next: gone unless KEEP=1 (a second
-# call on the same warm machine then reuses the checkpoint instead of drawing it again).
-[ "${KEEP:-0}" = 1 ] || { rm -rf "$work"; echo "removed $work (KEEP=1 keeps it)"; }
 exit $fail

@@ -344,4 +344,8 @@ TEST(HunyuanDit, DebugDitForwardDumpRowsStride) {
   const auto n = test::run_jenga(base + " --dump-rows-stride 2 --out " + (dir / "n.safetensors"));
   EXPECT_EQ(n.exit_code, 2) << n.output;
   EXPECT_NE(n.output.find("--dump-rows-stride needs --dump-blocks"), std::string::npos) << n.output;
+  const auto m = test::run_jenga("debug dit-forward --model " + (dir / "none") + " --inputs " + golden +
+                                 " --dump-blocks --dump-rows-stride 2 --out " + (dir / "m.safetensors"));
+  EXPECT_EQ(m.exit_code, 1) << m.output;
+  EXPECT_NE(m.output.find("no such file or folder"), std::string::npos) << m.output;
 }

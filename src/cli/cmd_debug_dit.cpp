@@ -160,7 +160,10 @@ void run_dit_forward(const DitForwardOptions& o) {
     return run_hunyuan_forward(in_folder);
   }
   if (o.token_replace) usage_fail("--token-replace is HunyuanVideo-I2V's condition; {} is not a HunyuanVideo DiT", o.model);
-  if (o.dump_rows_stride > 1) usage_fail("--dump-rows-stride is for HunyuanVideo DiTs; {} is not one", o.model);
+  if (o.dump_rows_stride > 1) {
+    if (!std::filesystem::exists(o.model)) fail("--model {}: no such file or folder", o.model);
+    usage_fail("--dump-rows-stride is for HunyuanVideo DiTs; {} is not one", o.model);
+  }
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
 #else
