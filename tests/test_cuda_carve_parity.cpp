@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -11,6 +12,8 @@
 #include "core/tensor.h"
 #include "jenga/block_neighbors.h"
 #include "jenga/carve_mask.h"
+#include "io/safetensors.h"
+#include "test_util.h"
 
 using namespace jenga;
 
@@ -122,4 +125,57 @@ TEST(CudaCarveParity, GpuChainReproducesCpuMasks) {
   run({1, 5, 16, 16, 0, 0.5, 1, true});
   run({2, 21, 6, 10, 0, 0.9, 3, true, 1});  // Wan first-frame rule: 1260 tokens, 10 blocks, F = 10/21 -> forced 1
   run({2, 7, 16, 24, 0, 0.5, 2, true, 3});  // 21 blocks, 3 first-frame blocks
+}
+
+// `jenga debug carve-mask --device cuda` (the GPU chain through cuda::build_carve_mask_gpu) on a
+// HunyuanVideo-like input (3D curve neighbours, 2 text blocks, head dim 128, bf16 q/k [1, H, N, D])
+// against the CPU builder: rows differ only where the CPU flags a near-threshold decision. Without
+// a GPU the command says so in one line.
+TEST(CudaCarveParity, CarveMaskCommandOnTheGpu) {
+  test::TempDir dir;
+  const int64_t H = 3, T = 4, Hh = 10, W = 16, n_img = T * Hh * W, n = n_img + 256, D = 128;
+  std::vector<float> q(H * n * D), k(q.size());
+  fill_normal(q, 11);
+  fill_normal(k, 12);
+  for (size_t i = 0; i < q.size(); ++i) {  // some block structure so the top-p cut is not trivial
+    const float drift = 0.7f * std::sin(0.02f * static_cast<float>((i / D) % n));
+    q[i] = bf16_to_f32(f32_to_bf16(q[i] + drift));
+    k[i] = bf16_to_f32(f32_to_bf16(k[i] - drift));
+  }
+  SafetensorsWriter w;
+  w.add("q", Tensor::from_f32(q, Shape{1, H, n, D}, DType::BF16));
+  w.add("k", Tensor::from_f32(k, Shape{1, H, n, D}, DType::BF16));
+  w.write(dir / "qk.safetensors");
+  const std::string base = "debug carve-mask --q " + (dir / "qk.safetensors") + " --k " + (dir / "qk.safetensors") +
+                           " --top-k 2 --p 0.3 --text-blocks 2 --neighbors-shape 4,10,16 --out ";
+  const auto g = test::run_jenga(base + (dir / "gpu.safetensors") + " --device cuda");
+  if (!cuda::available()) {
+    EXPECT_EQ(g.exit_code, 1) << g.output;
+    EXPECT_NE(g.output.find("--device cuda: no CUDA device found; use --device cpu"), std::string::npos) << g.output;
+    GTEST_SKIP() << "no CUDA device";
+  }
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  const Tensor gm = SafetensorsFile::open(dir / "gpu.safetensors")->load("mask");
+  const int64_t blocks = n / 128, normal = blocks - 2;
+  ASSERT_EQ(gm.shape(), (Shape{1, H, blocks, blocks}));
+  CarveParams cp;
+  cp.top_k = 2, cp.p = 0.3, cp.text_blocks = 2;
+  const auto nb = cached_block_neighbors(CurveSpec{T, Hh, W, false, std::nullopt});
+  cp.neighbors = nb.get();
+  CarveDiagnostics diag;
+  const CarveMask want = build_carve_mask(q.data(), k.data(), 1, H, n, D, cp, &diag);
+  const uint8_t* got = gm.data_as<uint8_t>();
+  int64_t differing = 0, unexplained = 0, kept = 0;
+  for (int64_t r = 0; r < H * blocks; ++r) {
+    const bool same = std::equal(got + r * blocks, got + (r + 1) * blocks, want.onehot.data() + r * blocks);
+    for (int64_t j = 0; j < blocks; ++j) kept += got[r * blocks + j];
+    if (same) continue;
+    ++differing;
+    if (r % blocks >= normal || !diag.near_threshold[(r / blocks) * normal + r % blocks]) ++unexplained;
+  }
+  std::printf("carve-mask --device cuda: %lld of %lld rows differ from the CPU (%lld unexplained), density %.3f\n",
+              static_cast<long long>(differing), static_cast<long long>(H * blocks), static_cast<long long>(unexplained),
+              static_cast<double>(kept) / static_cast<double>(H * blocks * blocks));
+  EXPECT_EQ(unexplained, 0);
+  EXPECT_LT(kept, H * blocks * blocks);  // the cut dropped something: the comparison means something
 }

@@ -166,6 +166,28 @@ TEST(CudaHunyuanDit, MatchesCpuWithOneRealTextToken) {
   expect_matches(k, "one real text token");
 }
 
+// The full-size parity dumps (`debug dit-forward --dump-rows-stride S`): image rows 0, S, 2S, ...
+// then every text row of each block, the full dump's rows (105 image rows, S 4: 27 kept).
+TEST(CudaHunyuanDit, BlockDumpRowStrideKeepsEverySthImageRow) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  const Case k = make_case(dir, small_config(1, true), 3, 10, 14, 20, 13);
+  std::vector<Tensor> full, strided;
+  hunyuan::hunyuan_forward_cuda(k.model, k.x, k.t, k.txt.data(), k.lt, k.valid, k.txt2.data(), k.guidance, &full);
+  hunyuan::hunyuan_forward_cuda(k.model, k.x, k.t, k.txt.data(), k.lt, k.valid, k.txt2.data(), k.guidance, &strided,
+                                false, 4);
+  ASSERT_EQ(full.size(), strided.size());
+  const int64_t h = k.model.config.hidden, li = 105, ni = 27;
+  for (size_t b = 0; b < full.size(); ++b) {
+    ASSERT_EQ(strided[b].shape(), (Shape{ni + k.lt, h})) << "block " << b;
+    std::vector<float> want;
+    const float* f = full[b].data_as<float>();
+    for (int64_t i = 0; i < ni; ++i) want.insert(want.end(), f + i * 4 * h, f + (i * 4 + 1) * h);
+    want.insert(want.end(), f + li * h, f + (li + k.lt) * h);
+    EXPECT_LT(rel_l2(strided[b].data_as<float>(), want.data(), want.size()), 1e-6) << "block " << b;
+  }
+}
+
 // Through the model interface: the device denoiser (text padded to 256 rows, a curve token order)
 // gives the CPU denoiser's raster-order output, and step reuse reproduces a computed step.
 TEST(CudaHunyuanDit, DenoiserTokenOrderAndStepReuse) {

@@ -292,3 +292,60 @@ TEST(HunyuanDit, DebugDitForwardCli) {
               c.output.find("--device cuda") != std::string::npos)
       << c.output;
 }
+
+// --dump-rows-stride S (full-size parity dumps): each block keeps image rows 0, S, 2S, ... and
+// every text row, the same values as the full dump's rows, which match the official blocks'.
+TEST(HunyuanDit, DebugDitForwardDumpRowsStride) {
+  test::TempDir dir;
+  const std::string model = dir / "hy";
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --dit-only --seed 7 --dtype f32 --out " + model).exit_code, 0);
+  const std::string golden = std::string(JENGA_TEST_DATA) + "/hunyuan_dit/hunyuan_dit_golden.safetensors";
+  const std::string base = "debug dit-forward --model " + model + " --inputs " + golden;
+  ASSERT_EQ(test::run_jenga(base + " --dump-blocks --out " + (dir / "full.safetensors")).exit_code, 0);
+  const auto r = test::run_jenga(base + " --dump-blocks --dump-rows-stride 4 --out " + (dir / "s4.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto full = SafetensorsFile::open(dir / "full.safetensors");
+  const auto s4 = SafetensorsFile::open(dir / "s4.safetensors");
+  const Checkpoint g = Checkpoint::open(golden);
+  const auto li_meta = s4->header().metadata.find("image_tokens");
+  ASSERT_NE(li_meta, s4->header().metadata.end());
+  const int64_t li = std::stoll(li_meta->second), lt = std::stoll(s4->header().metadata.at("text_tokens"));
+  EXPECT_EQ(s4->header().metadata.at("image_row_stride"), "4");
+  const int64_t h = g.load("double_0.img", DType::F32).shape()[-1];
+  ASSERT_EQ(li, g.load("double_0.img", DType::F32).numel() / h);  // raster image rows of the golden's grid
+  const int64_t ni = (li + 3) / 4;
+  for (int b = 0; b < 4; ++b) {
+    const std::string name = "block" + std::to_string(b);
+    const Tensor a = s4->load(name, DType::F32), f = full->load(name, DType::F32);
+    ASSERT_EQ(a.shape().str(), Shape({ni + lt, h}).str()) << name;
+    const float* pa = a.data_as<float>();
+    const float* pf = f.data_as<float>();
+    for (int64_t i = 0; i < ni; ++i)
+      for (int64_t j = 0; j < h; ++j) ASSERT_EQ(pa[i * h + j], pf[i * 4 * h + j]) << name << " image row " << i * 4;
+    for (int64_t i = 0; i < lt * h; ++i) ASSERT_EQ(pa[ni * h + i], pf[li * h + i]) << name << " text";
+    // Against the official block outputs (double: img + txt; single: image rows then text).
+    std::vector<float> want, got(pa, pa + a.numel());
+    const auto official = [&](const std::string& n) { return g.load(n, DType::F32).to_f32_vector(); };
+    const std::vector<float> img = b < 2 ? official("double_" + std::to_string(b) + ".img")
+                                         : official("single_" + std::to_string(b - 2));
+    for (int64_t i = 0; i < ni; ++i) want.insert(want.end(), img.begin() + i * 4 * h, img.begin() + (i * 4 + 1) * h);
+    if (b < 2) {
+      const auto txt = official("double_" + std::to_string(b) + ".txt");
+      want.insert(want.end(), txt.begin(), txt.end());
+    } else {
+      want.insert(want.end(), img.begin() + li * h, img.end());
+    }
+    EXPECT_LE(max_rel_error(got, want), kTol) << name;
+  }
+  // Bad values: one line naming the flag.
+  const auto z = test::run_jenga(base + " --dump-blocks --dump-rows-stride 0 --out " + (dir / "z.safetensors"));
+  EXPECT_EQ(z.exit_code, 2) << z.output;
+  EXPECT_NE(z.output.find("--dump-rows-stride 0: must be at least 1"), std::string::npos) << z.output;
+  const auto n = test::run_jenga(base + " --dump-rows-stride 2 --out " + (dir / "n.safetensors"));
+  EXPECT_EQ(n.exit_code, 2) << n.output;
+  EXPECT_NE(n.output.find("--dump-rows-stride needs --dump-blocks"), std::string::npos) << n.output;
+  const auto m = test::run_jenga("debug dit-forward --model " + (dir / "none") + " --inputs " + golden +
+                                 " --dump-blocks --dump-rows-stride 2 --out " + (dir / "m.safetensors"));
+  EXPECT_EQ(m.exit_code, 1) << m.output;
+  EXPECT_NE(m.output.find("no such file or folder"), std::string::npos) << m.output;
+}

@@ -29,6 +29,7 @@ struct DitForwardOptions {
   std::string model, inputs, out;
   std::string device = "cpu";
   bool dump_blocks = false;
+  int64_t dump_rows_stride = 1;  // HunyuanVideo dumps: keep image rows 0, S, 2S, ... (and every text row)
   bool token_replace = false;  // HunyuanVideo-I2V's token_replace condition
 };
 
@@ -54,7 +55,8 @@ bool is_hunyuan(const std::string& path) {
 // HunyuanVideo: x [C, F, H, W], t [1], text_states [L, text_dim], text_mask [L] (1s then 0s;
 // default all real), text_states_2 [text_dim_2], guidance [1] (cfg scale x 1000; models with a
 // guidance embedding need it). CPU f32 or CUDA bf16; --dump-blocks adds each block's residual
-// stream [Li + Lt, hidden] (image rows first, raster order).
+// stream [Li + Lt, hidden] (image rows first, raster order = the official token order; text rows
+// padding included); --dump-rows-stride S keeps image rows 0, S, 2S, ...: [ceil(Li/S) + Lt, hidden].
 void run_hunyuan_forward(const DitForwardOptions& o) {
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
@@ -72,7 +74,8 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
       fail("{}: tensor '{}' is {}; store it as a float type (f32)", o.inputs, name, info->dtype_name);
     return in->load(name, DType::F32);
   };
-  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(o.model);
+  // CUDA: bf16 matrices as the checkpoint holds them (half the host memory; the GPU runs bf16 anyway).
+  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(o.model, o.device == "cuda" ? DType::BF16 : DType::F32);
   const auto& c = model.config;
   Tensor x = need("x", "latents [C, F, H, W]");
   if (x.ndim() == 5 && x.dim(0) == 1) x = x.reshape({x.dim(1), x.dim(2), x.dim(3), x.dim(4)});
@@ -105,14 +108,17 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
 #if JENGA_HAVE_CUDA
     out = hunyuan::hunyuan_forward_cuda(model, x, t.data_as<float>()[0], txt.data_as<float>(), lt, valid,
                                         txt2.data_as<float>(), guidance, o.dump_blocks ? &blocks : nullptr,
-                                        o.token_replace);
+                                        o.token_replace, o.dump_rows_stride);
 #endif
   } else {
     DitForwardHooks hooks;
     if (o.dump_blocks)
       hooks.after_block = [&](int, const float* xs, int64_t tokens) {
-        Tensor h = Tensor::empty(DType::F32, Shape{tokens, c.hidden});
-        std::copy(xs, xs + h.numel(), h.data_as<float>());
+        const int64_t S = o.dump_rows_stride, li = tokens - lt, ni = (li + S - 1) / S;
+        Tensor h = Tensor::empty(DType::F32, Shape{ni + lt, c.hidden});
+        float* dst = h.data_as<float>();
+        for (int64_t r = 0; r < ni; ++r, dst += c.hidden) std::copy_n(xs + r * S * c.hidden, c.hidden, dst);
+        std::copy(xs + li * c.hidden, xs + tokens * c.hidden, dst);
         blocks.push_back(std::move(h));
       };
     out = Tensor::from_f32(hunyuan::hunyuan_forward_cpu(model, x.data_as<float>(), x.dim(1), x.dim(2), x.dim(3),
@@ -124,6 +130,12 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
   SafetensorsWriter w;
   w.add("out", out);
   for (size_t i = 0; i < blocks.size(); ++i) w.add("block" + std::to_string(i), blocks[i]);
+  if (o.dump_blocks) {
+    const int64_t li = x.dim(1) / c.patch[0] * (x.dim(2) / c.patch[1]) * (x.dim(3) / c.patch[2]);
+    w.set_metadata("image_tokens", std::to_string(li));
+    w.set_metadata("text_tokens", std::to_string(lt));
+    w.set_metadata("image_row_stride", std::to_string(o.dump_rows_stride));
+  }
   w.set_metadata("jenga", fmt::format("debug dit-forward ({}, hunyuanvideo{})",
                                       o.device == "cuda" ? "cuda, bf16" : "cpu, f32",
                                       o.token_replace ? ", i2v token_replace" : ""));
@@ -138,6 +150,8 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
 }
 
 void run_dit_forward(const DitForwardOptions& o) {
+  if (o.dump_rows_stride < 1) usage_fail("--dump-rows-stride {}: must be at least 1", o.dump_rows_stride);
+  if (o.dump_rows_stride > 1 && !o.dump_blocks) usage_fail("--dump-rows-stride needs --dump-blocks");
   if (is_hunyuan(o.model)) return run_hunyuan_forward(o);
   // A whole HunyuanVideo folder (official ckpts/, diffusers, what make-tiny writes): its DiT.
   if (const std::string dit = hunyuan::find_hunyuan_dit(o.model); !dit.empty() && is_hunyuan(dit)) {
@@ -146,6 +160,10 @@ void run_dit_forward(const DitForwardOptions& o) {
     return run_hunyuan_forward(in_folder);
   }
   if (o.token_replace) usage_fail("--token-replace is HunyuanVideo-I2V's condition; {} is not a HunyuanVideo DiT", o.model);
+  if (o.dump_rows_stride > 1) {
+    if (!std::filesystem::exists(o.model)) fail("--model {}: no such file or folder", o.model);
+    usage_fail("--dump-rows-stride is for HunyuanVideo DiTs; {} is not one", o.model);
+  }
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
 #else
@@ -208,6 +226,10 @@ void register_debug_dit(CLI::App& debug) {
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   c->add_flag("--dump-blocks", o->dump_blocks, "Also write block0..blockN: each block's residual stream [tokens, dim]");
+  c->add_option("--dump-rows-stride", o->dump_rows_stride,
+                "HunyuanVideo: keep only image rows 0, S, 2S, ... of each dumped block (every text row stays): "
+                "[ceil(Li/S) + Lt, hidden], so 60 full-size blocks fit on a disk (16: 5.5 GB at 720x1280x125)")
+      ->capture_default_str();
   c->add_flag("--token-replace", o->token_replace,
               "HunyuanVideo-I2V (token_replace): the first latent frame's tokens are modulated as at t = 0 without "
               "the guidance term (x's frame 0 holds the image latent); a 33-channel I2V model (latent_concat) "

@@ -12,6 +12,10 @@
 #include "jenga/gilbert_curve.h"
 #include "jenga/schedule.h"
 #include "models/hunyuan/hunyuan_presets.h"
+#if JENGA_HAVE_CUDA
+#include "backend/cuda/carve_mask_gpu.h"
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 namespace jenga::cli {
 namespace {
@@ -116,6 +120,7 @@ struct CarveOptions {
   double p = -1;
   int64_t text_blocks = 0, first_frame_blocks = 0;
   bool sliced = false;
+  std::string device = "cpu";  // cuda: the GPU chain the CUDA denoisers run (bf16 q/k)
 };
 
 Tensor load_qk(const std::string& path, const std::string& name, const std::string& flag) {
@@ -129,14 +134,21 @@ Tensor load_qk(const std::string& path, const std::string& name, const std::stri
   if (t.ndim() != 4) usage_fail("{} {}: '{}' has shape {}; expected [B, H, N, D]", flag, path, name, t.shape().str());
   for (int i = 0; i < 4; ++i)
     if (t.dim(i) <= 0) usage_fail("{} {}: '{}' has an empty dimension in {}", flag, path, name, t.shape().str());
-  return t.dtype() == DType::F32 ? t : t.to(DType::F32);
+  return t;
 }
 
 void run_carve(const CarveOptions& o) {
   if (o.top_k < 0) usage_fail("--top-k {}: must be >= 0", o.top_k);
   if (!(o.p > 0.0 && o.p <= 1.0)) usage_fail("--p {}: must be in (0, 1]", o.p);
-  const Tensor q = load_qk(o.q, "q", "--q");
-  const Tensor k = load_qk(o.k, "k", "--k");
+#if !JENGA_HAVE_CUDA
+  if (o.device == "cuda") usage_fail("--device cuda: this build has no CUDA backend; use --device cpu");
+#endif
+  // The CPU builder widens to f32 exactly; the GPU chain reads bf16 (f32 / f16 inputs are rounded).
+  const DType want = o.device == "cuda" ? DType::BF16 : DType::F32;
+  Tensor q = load_qk(o.q, "q", "--q");
+  Tensor k = load_qk(o.k, "k", "--k");
+  if (q.dtype() != want) q = q.to(want);
+  if (k.dtype() != want) k = k.to(want);
   if (!(q.shape() == k.shape()))
     usage_fail("q {} and k {} must have the same shape [B, H, N, D]", q.shape().str(), k.shape().str());
   const int64_t n = q.dim(2);
@@ -158,11 +170,20 @@ void run_carve(const CarveOptions& o) {
   } else if (o.sliced) {
     usage_fail("--sliced needs --neighbors-shape");
   }
-  const CarveMask m = build_carve_mask(q.data_as<float>(), k.data_as<float>(), q.dim(0), q.dim(1), n, q.dim(3), prm);
+  CarveMask m;
+  if (o.device == "cuda") {
+#if JENGA_HAVE_CUDA
+    if (!cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+    m = cuda::build_carve_mask_gpu(q.data_as<uint16_t>(), k.data_as<uint16_t>(), q.dim(0), q.dim(1), n, q.dim(3), prm);
+#endif
+  } else {
+    m = build_carve_mask(q.data_as<float>(), k.data_as<float>(), q.dim(0), q.dim(1), n, q.dim(3), prm);
+  }
   SafetensorsWriter w;
   w.add_raw("mask", DType::U8, {m.batch, m.heads, m.blocks, m.blocks},
             std::span<const uint8_t>(m.onehot.data(), m.onehot.size()));
   w.set_metadata("normal_blocks", std::to_string(m.normal_blocks));
+  w.set_metadata("device", o.device);
   w.write(o.out);
   std::printf("wrote %s: mask [%lld, %lld, %lld, %lld], %lld vision blocks, density %.4f\n", o.out.c_str(),
               static_cast<long long>(m.batch), static_cast<long long>(m.heads), static_cast<long long>(m.blocks),
@@ -266,6 +287,11 @@ void register_debug_jenga(CLI::App& debug) {
                 "Token grid T,H,W of the vision tokens; OR the 3D block-neighbour sets into the mask. T*H*W must "
                 "equal N - 128 * text blocks");
   k->add_flag("--sliced", ko->sliced, "Neighbour sets of the sliced curve (Wan)");
+  k->add_option("--device", ko->device,
+                "cpu (the f32 reference) or cuda (the GPU chain the CUDA denoisers run on bf16 q/k; f32 inputs are "
+                "rounded to bf16; rows may differ from the CPU only where a cumulative sum lies within rounding of p)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   k->add_option("--out", ko->out, "Output safetensors file")->required();
   k->callback([ko] { run_carve(*ko); });
 

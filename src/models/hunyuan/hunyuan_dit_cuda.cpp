@@ -897,7 +897,7 @@ HunyuanTextUpload upload_hunyuan_text(const HunyuanConfig& c, const float* text_
 
 Tensor hunyuan_forward_cuda(const HunyuanDit& model, const Tensor& x, float t, const float* text_states,
                             int64_t text_len, int64_t valid, const float* text_states_2, float guidance,
-                            std::vector<Tensor>* blocks, bool token_replace) {
+                            std::vector<Tensor>* blocks, bool token_replace, int64_t block_image_stride) {
   const HunyuanConfig& c = model.config;
   if (x.ndim() != 4 || x.dim(0) != c.in_channels)
     fail("HunyuanVideo DiT: x must be [{}, F, H, W]; got {}", c.in_channels, x.shape().str());
@@ -915,10 +915,16 @@ Tensor hunyuan_forward_cuda(const HunyuanDit& model, const Tensor& x, float t, c
   CudaDitHooks hooks;
   if (blocks) {
     blocks->clear();
+    if (block_image_stride < 1) fail("HunyuanVideo DiT: block dump stride {} must be at least 1", block_image_stride);
     hooks.after_block = [&](int, const float* xs, int64_t tokens, void*) {
-      Tensor hb = Tensor::empty(DType::F32, Shape{tokens, c.hidden});
+      // Image rows 0, S, 2S, ... then every text row: a debug copy, outside any timed path.
+      const int64_t li = tokens - text_len, ni = (li + block_image_stride - 1) / block_image_stride;
+      const size_t row = static_cast<size_t>(c.hidden) * 4;
+      Tensor hb = Tensor::empty(DType::F32, Shape{ni + text_len, c.hidden});
       cuda::synchronize();
-      cuda::copy_to_host(hb.data(), xs, hb.nbytes());
+      JENGA_CUDA_CHECK(cudaMemcpy2D(hb.data(), row, xs, row * static_cast<size_t>(block_image_stride), row,
+                                    static_cast<size_t>(ni), cudaMemcpyDeviceToHost));
+      cuda::copy_to_host(hb.data_as<float>() + ni * c.hidden, xs + li * c.hidden, static_cast<size_t>(text_len) * row);
       blocks->push_back(std::move(hb));
     };
   }

@@ -118,9 +118,11 @@ HunyuanTextUpload upload_hunyuan_text(const HunyuanConfig& c, const float* text_
 
 // Host in, host out, for tests and `jenga debug dit-forward --device cuda`: the arguments of
 // hunyuan_forward_cpu; out [C_out, F, H, W]. When `blocks` is given it receives each block's
-// residual stream [Li + Lt, h] (image tokens first, raster order).
+// residual stream [Li + Lt, h] (image tokens first, raster order); with block_image_stride S > 1
+// only image rows 0, S, 2S, ... are kept: [ceil(Li / S) + Lt, h] (full-size parity dumps).
 Tensor hunyuan_forward_cuda(const HunyuanDit& model, const Tensor& x, float t, const float* text_states,
                             int64_t text_len, int64_t valid, const float* text_states_2, float guidance,
-                            std::vector<Tensor>* blocks = nullptr, bool token_replace = false);
+                            std::vector<Tensor>* blocks = nullptr, bool token_replace = false,
+                            int64_t block_image_stride = 1);
 
 }  // namespace jenga::hunyuan

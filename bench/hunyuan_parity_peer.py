@@ -1,0 +1,561 @@
+#!/usr/bin/env python3
+"""Peer of bench/gpu_hunyuan_parity.sh (issue #23 point 6): the OFFICIAL HunyuanVideo DiT
+(Tencent's HYVideoDiffusionTransformer, imported from --official, never copied here) against
+`jenga debug dit-forward` on ONE random bf16 checkpoint with the official key names, and the
+official Jenga AttenCarve mask builder (`_build_block_index_with_importance_optimized` of Jenga's
+hyvideo/modules/attention_block_triton_diffres.py, taken out with `ast`) against
+`jenga debug carve-mask` on one block's q/k in curve order.
+
+Subcommands, each its own process (the official model is gone before ours loads):
+  official  makes WORK/dit.safetensors (seeded random weights drawn on the device, official key
+            names, bf16; reused when its metadata matches) and WORK/inputs.safetensors (x, t,
+            text_states, text_mask, text_states_2, guidance: bf16 values stored as f32), runs the
+            official forward (bf16 weights under bf16 autocast, as the official pipeline; f32 on
+            the CPU) with forward hooks on every block and writes WORK/official.safetensors:
+            block<i> = [image rows 0, S, 2S, ... ; every text row] (the rows of
+            `jenga debug dit-forward --dump-blocks --dump-rows-stride S`) and out. The q/k the
+            attention of block --mask-layer sees go to WORK/qk.safetensors (raster order).
+  compare   per-block (image rows, text rows, both) and final rel L2 of WORK/ours.safetensors
+            against WORK/official.safetensors; pass when every one is < --tol; exit 1 otherwise.
+  mask      q/k of WORK/qk.safetensors in the official curve order (Jenga's gilbert.py:
+            img[:, hilbert_order]); for each --configs drop:p the official builder as the official
+            forward runs it (bf16 pooled means and scores under bf16 autocast) and in f32, and ours
+            (`jenga debug carve-mask`, CPU and --device cuda); prints the differing kept blocks and
+            whether they sit on ties / the p cut; also our curve and neighbour sets vs the official.
+  curves    builds the official curve tables of a grid into a cache (pure Python: do it on the CPU
+            machine for 720p and carry the file).
+The official flash_attn_varlen_func (flash-attn is absent on the GPU machine) becomes torch SDPA per
+cu_seqlens segment (image + valid text | padding text), flash backend on the GPU, as
+../shared/peer-bench/anchor_hunyuan_step.py; get_cu_seqlens (allocates on "cuda") is replaced on the CPU.
+--size tiny: a small model and grid that runs end to end on the CPU in a minute.
+"""
+import argparse, ast, contextlib, io, json, math, os, subprocess, sys, time, types
+
+SIZES = {
+    # hidden, heads, blocks, MLP ratio, text dims; latent [C, T, H, W]; text rows, valid rows
+    "full": dict(hidden=3072, heads=24, double=20, single=40, ratio=4, text_dim=4096, text_dim_2=768,
+                 latent=(16, 32, 90, 160), text_len=256, valid=57),
+    "tiny": dict(hidden=256, heads=2, double=2, single=2, ratio=4, text_dim=64, text_dim_2=32,
+                 latent=(16, 8, 32, 32), text_len=256, valid=57),
+}
+T_VALUE = 900.0
+GUIDANCE = 6016.0  # bf16(6.0) * 1000 in bf16, as the official pipeline (REFERENCE-hunyuan 1.10)
+
+
+def rec(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def die(msg):
+    print(f"error: {msg}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def rel_l2(a, b):
+    import torch
+    a, b = a.double(), b.double()
+    n = torch.linalg.vector_norm(b).item()
+    return torch.linalg.vector_norm(a - b).item() / n if n > 0 else float("inf")
+
+
+# ---------------------------------------------------------------------------------------------
+# The official model
+# ---------------------------------------------------------------------------------------------
+def stub_diffusers(torch):
+    """HYVideoDiffusionTransformer needs only ModelMixin/ConfigMixin/register_to_config."""
+    if "diffusers" in sys.modules:
+        return
+    d, cu, dm = (types.ModuleType(n) for n in ("diffusers", "diffusers.configuration_utils", "diffusers.models"))
+
+    class ConfigMixin:
+        pass
+
+    cu.ConfigMixin, cu.register_to_config = ConfigMixin, (lambda f: f)
+    dm.ModelMixin = torch.nn.Module
+    d.models, d.configuration_utils = dm, cu
+    sys.modules.update({"diffusers": d, "diffusers.configuration_utils": cu, "diffusers.models": dm})
+
+
+class Varlen:
+    """flash_attn_varlen_func by SDPA per cu_seqlens segment (bench/hunyuan_jenga_peer.py's, the
+    anchor's: flash on the GPU, math on the CPU); keeps q/k of call `keep` (the block index: the 60
+    block attentions are the only varlen calls, the token refiner uses SDPA)."""
+
+    def __init__(self, torch, keep, device):
+        from hunyuan_jenga_peer import dense_varlen
+        self.attend = dense_varlen(torch, torch.nn.functional, "flash" if device == "cuda" else "math")
+        self.keep, self.calls, self.qk = keep, 0, None
+
+    def __call__(self, q, k, v, *a, **kw):
+        if self.calls == self.keep:
+            self.qk = (q.detach().cpu().clone(), k.detach().cpu().clone())
+        self.calls += 1
+        return self.attend(q, k, v, *a, **kw)
+
+
+def import_official(root, torch, varlen, device):
+    if not os.path.isfile(os.path.join(root, "hyvideo", "modules", "models.py")):
+        die(f"--official {root}: no hyvideo/modules/models.py (run bench/hunyuan_parity_prep.sh and carry peers)")
+    try:
+        import einops  # noqa: F401  (models.py rearranges with it)
+    except ImportError:
+        die("einops is not installed: carry .whl (bench/hunyuan_parity_prep.sh), gpu_hunyuan_parity.sh installs it")
+    stub_diffusers(torch)
+    sys.path.insert(0, root)
+    import hyvideo.modules.attenion as A
+    import hyvideo.modules.models as M
+    from hyvideo.modules.posemb_layers import get_nd_rotary_pos_embed
+    A.flash_attn_varlen_func = varlen
+    if device != "cuda":
+        def cpu_cu_seqlens(text_mask, img_len):  # the official one allocates on "cuda"
+            b = text_mask.shape[0]
+            n = text_mask.sum(dim=1)
+            cu = torch.zeros([2 * b + 1], dtype=torch.int32)
+            for i in range(b):
+                cu[2 * i + 1] = i * (text_mask.shape[1] + img_len) + n[i] + img_len
+                cu[2 * i + 2] = (i + 1) * (text_mask.shape[1] + img_len)
+            return cu
+        M.get_cu_seqlens = cpu_cu_seqlens
+    return M, get_nd_rotary_pos_embed
+
+
+def build_model(M, torch, cfg, device):
+    args = types.SimpleNamespace(text_states_dim=cfg["text_dim"], text_states_dim_2=cfg["text_dim_2"])
+    model = M.HYVideoDiffusionTransformer(
+        args, in_channels=16, out_channels=16, hidden_size=cfg["hidden"], heads_num=cfg["heads"],
+        mlp_width_ratio=cfg["ratio"], mm_double_blocks_depth=cfg["double"], mm_single_blocks_depth=cfg["single"],
+        rope_dim_list=[16, 56, 56], guidance_embed=True, dtype=torch.bfloat16, device=device)
+    # bf16 throughout, as mp_rank_00_model_states.pt (final_layer.linear included)
+    return model.to(device, torch.bfloat16).eval().requires_grad_(False)
+
+
+def randomize(model, torch, seed, device):
+    """Seeded weights drawn on the device: matrices N(0, 1/fan_in), norm weights 1 + N(0, 0.1^2),
+    biases N(0, 0.05^2) (the official init zeroes the final layer and keeps norms at 1: useless here)."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    for name, p in sorted(model.named_parameters()):
+        r = torch.randn(p.shape, generator=g, device=device, dtype=torch.float32)
+        if p.dim() >= 2:
+            r *= 1.0 / math.sqrt(p[0].numel())
+        elif "norm" in name and name.endswith(".weight"):
+            r = 1.0 + 0.1 * r
+        else:
+            r *= 0.05
+        p.copy_(r)
+
+
+def make_inputs(torch, cfg, seed):
+    """bf16-representable inputs from a CPU generator; f32 copies for ours, bf16 for the official."""
+    g = torch.Generator().manual_seed(seed + 1)
+    bf = lambda *s: torch.randn(*s, generator=g).to(torch.bfloat16).float()
+    C, T, H, W = cfg["latent"]
+    L, v = cfg["text_len"], cfg["valid"]
+    mask = torch.zeros(L)
+    mask[:v] = 1
+    return {"x": bf(C, T, H, W), "t": torch.tensor([T_VALUE]), "text_states": bf(L, cfg["text_dim"]),
+            "text_mask": mask, "text_states_2": bf(cfg["text_dim_2"]), "guidance": torch.tensor([GUIDANCE])}
+
+
+def cmd_official(a):
+    import torch
+    from safetensors.torch import save_file, load_file, safe_open
+    dev = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    cfg = SIZES[a.size]
+    os.makedirs(a.work, exist_ok=True)
+    varlen = Varlen(torch, a.mask_layer, dev)
+    M, rope_fn = import_official(a.official, torch, varlen, dev)
+    t0 = time.perf_counter()
+    model = build_model(M, torch, cfg, dev)
+    ckpt = os.path.join(a.work, "dit.safetensors")
+    tag = json.dumps({"size": a.size, "seed": a.seed, "init": "hyparity-1"})
+    reuse = False
+    if os.path.isfile(ckpt):
+        with safe_open(ckpt, "pt") as f:
+            reuse = (f.metadata() or {}).get("hyparity") == tag
+    if reuse:
+        model.load_state_dict(load_file(ckpt, device=dev), strict=True)
+    else:
+        randomize(model, torch, a.seed, dev)
+    t1 = time.perf_counter()
+    if not reuse:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, ckpt, metadata={"hyparity": tag})
+    t2 = time.perf_counter()
+    rec(kind="hyparity_weights", size=a.size, seed=a.seed, params_b=round(sum(p.numel() for p in model.parameters()) / 1e9, 3),
+        how="reused" if reuse else "drawn", make_s=round(t1 - t0, 1), save_s=round(t2 - t1, 1),
+        gb=round(os.path.getsize(ckpt) / 1e9, 2))
+
+    inp = make_inputs(torch, cfg, a.seed)
+    save_file({k: v.contiguous() for k, v in inp.items()}, os.path.join(a.work, "inputs.safetensors"))
+    C, T, H, W = cfg["latent"]
+    grid = (T, H // 2, W // 2)
+    li, lt = grid[0] * grid[1] * grid[2], cfg["text_len"]
+    S = a.stride
+    on_gpu = dev == "cuda"
+    dt = torch.bfloat16 if on_gpu else torch.float32
+    if not on_gpu:
+        model = model.float()  # the CPU rehearsal: f32 as our CPU forward (weights are the bf16 values)
+    x = inp["x"].to(dev, dt).unsqueeze(0)
+    txt = inp["text_states"].to(dev, dt).unsqueeze(0)
+    txt2 = inp["text_states_2"].to(dev, dt).unsqueeze(0)
+    mask = inp["text_mask"].to(dev, torch.long).unsqueeze(0)
+    t = inp["t"].to(dev)
+    guid = inp["guidance"].to(dev, dt)
+    cos, sin = rope_fn([16, 56, 56], grid, theta=256, use_real=True, theta_rescale_factor=1)
+    cos, sin = cos.to(dev), sin.to(dev)
+
+    blocks = {}
+    def keep(i, double):
+        def hook(mod, args, out):
+            if double:
+                img, tx = out
+            else:
+                img, tx = out[:, :li], out[:, li:]
+            blocks[f"block{i}"] = torch.cat([img[0, ::S].float(), tx[0].float()], 0).cpu()
+        return hook
+    nd = len(model.double_blocks)
+    hooks = [b.register_forward_hook(keep(i, True)) for i, b in enumerate(model.double_blocks)]
+    hooks += [b.register_forward_hook(keep(nd + i, False)) for i, b in enumerate(model.single_blocks)]
+    ac = torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu else contextlib.nullcontext()
+    if on_gpu:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    s = time.perf_counter()
+    with torch.no_grad(), ac:
+        out = model(x, t, text_states=txt, text_mask=mask, text_states_2=txt2, freqs_cos=cos, freqs_sin=sin,
+                    guidance=guid, return_dict=False)
+    if on_gpu:
+        torch.cuda.synchronize()
+    fwd_s = time.perf_counter() - s
+    for h in hooks:
+        h.remove()
+    blocks["out"] = out[0].float().cpu()
+    meta = {"image_tokens": str(li), "text_tokens": str(lt), "image_row_stride": str(S), "grid": json.dumps(grid),
+            "valid": str(cfg["valid"])}
+    save_file(blocks, os.path.join(a.work, "official.safetensors"), metadata=meta)
+    if varlen.qk is None:
+        die(f"--mask-layer {a.mask_layer}: the forward made only {varlen.calls} attention calls")
+    q, k = varlen.qk
+    save_file({"q": q.contiguous(), "k": k.contiguous()}, os.path.join(a.work, "qk.safetensors"),
+              metadata=meta | {"layer": str(a.mask_layer)})
+    rec(kind="hyparity_official_forward", device=torch.cuda.get_device_name() if on_gpu else "cpu",
+        dtype="bf16 weights, bf16 autocast" if on_gpu else "f32", grid=list(grid), text=[lt, cfg["valid"]],
+        forward_s=round(fwd_s, 2), peak_gb=round(torch.cuda.max_memory_allocated() / 2**30, 1) if on_gpu else None,
+        finite=bool(torch.isfinite(out).all()), out_rms=round(out.float().pow(2).mean().sqrt().item(), 4),
+        blocks=len(blocks) - 1, attention_calls=varlen.calls, total_s=round(time.perf_counter() - t0, 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison of the block dumps
+# ---------------------------------------------------------------------------------------------
+def cmd_compare(a):
+    import torch
+    from safetensors import safe_open
+    paths = {w: os.path.join(a.work, f"{w}.safetensors") for w in ("official", "ours")}
+    for w, p in paths.items():
+        if not os.path.isfile(p):
+            die(f"{p}: missing (run the {w} forward first)")
+    with safe_open(paths["official"], "pt") as fo, safe_open(paths["ours"], "pt") as fu:
+        mo, mu = fo.metadata(), fu.metadata() or {}
+        for key in ("image_tokens", "text_tokens", "image_row_stride"):
+            if mo.get(key) != mu.get(key):
+                die(f"{key}: official {mo.get(key)} vs ours {mu.get(key)} (run ours with --dump-blocks "
+                    f"--dump-rows-stride {mo.get('image_row_stride')} on WORK/inputs.safetensors)")
+        li, S, v = int(mo["image_tokens"]), int(mo["image_row_stride"]), int(mo["valid"])
+        ni = (li + S - 1) // S
+        nv = ni + v  # image rows, then the valid text rows: what the output depends on
+        names = sorted((n for n in fo.keys() if n.startswith("block")), key=lambda n: int(n[5:]))
+        missing = [n for n in names if n not in fu.keys()]
+        if missing:
+            die(f"ours lacks {missing[:3]}... ({len(missing)} blocks)")
+        rows, worst = [], 0.0
+        # Padding text rows attend only among themselves and nothing reads them: shown, not judged.
+        print(f"{'block':>5} {'kind':>6} {'rel img':>10} {'rel txt':>10} {'rel pad':>10} {'img+txt':>10}  result")
+        for n in names:
+            o, u = fo.get_tensor(n), fu.get_tensor(n)
+            if o.shape != u.shape:
+                die(f"{n}: official {tuple(o.shape)} vs ours {tuple(u.shape)}")
+            r = dict(block=int(n[5:]), img=rel_l2(u[:ni], o[:ni]), txt=rel_l2(u[ni:nv], o[ni:nv]),
+                     pad=rel_l2(u[nv:], o[nv:]) if o.shape[0] > nv else 0.0, all=rel_l2(u[:nv], o[:nv]))
+            r["pass"] = r["all"] < a.tol
+            worst = max(worst, r["all"])
+            rows.append(r)
+            kind = "double" if r["block"] < a.double_blocks else "single"
+            print(f"{r['block']:>5} {kind:>6} {r['img']:>10.3e} {r['txt']:>10.3e} {r['pad']:>10.3e} {r['all']:>10.3e}  "
+                  f"{'ok' if r['pass'] else 'FAIL'}", flush=True)
+        final = rel_l2(fu.get_tensor("out"), fo.get_tensor("out"))
+    ok = all(r["pass"] for r in rows) and final < a.tol
+    print(f"final out rel L2 {final:.3e} ({'ok' if final < a.tol else 'FAIL'}); worst block {worst:.3e}; "
+          f"tol {a.tol:g}: {'PASS' if ok else 'FAIL'}")
+    rec(kind="hyparity_compare", blocks=len(rows), worst_block_rel=worst, final_rel=final, tol=a.tol, passed=ok,
+        worst_pad_rel=max(r["pad"] for r in rows),
+        failed_blocks=[r["block"] for r in rows if not r["pass"]])
+    sys.exit(0 if ok else 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jenga: curve, neighbours and the AttenCarve mask
+# ---------------------------------------------------------------------------------------------
+def official_gilbert(jenga):
+    """Jenga's gilbert.py (matplotlib, for its plots only, stubbed where missing)."""
+    try:
+        import matplotlib.pyplot, mpl_toolkits.mplot3d  # noqa: F401
+    except ImportError:
+        mp, plt, mt, m3 = (types.ModuleType(n) for n in ("matplotlib", "matplotlib.pyplot", "mpl_toolkits", "mpl_toolkits.mplot3d"))
+        mp.pyplot, mt.mplot3d, m3.Axes3D = plt, m3, None
+        sys.modules.update({"matplotlib": mp, "matplotlib.pyplot": plt, "mpl_toolkits": mt, "mpl_toolkits.mplot3d": m3})
+    if not os.path.isfile(os.path.join(jenga, "gilbert.py")):
+        die(f"--jenga {jenga}: no gilbert.py (bench/hunyuan_jenga_peers_prep.sh lays out peers/jengahy)")
+    sys.path.insert(0, jenga)
+    import gilbert
+    return gilbert
+
+
+def official_curve(a, grid, torch):
+    """(hilbert_order [Li] long: raster index of each curve position, neighbour bool [nb, nb]) as
+    jenga_hyvideo.py's build_multi_curve makes them; from --curve-cache when it holds the grid."""
+    key = "x".join(map(str, grid))
+    if a.curve_cache and os.path.isfile(a.curve_cache):
+        c = torch.load(a.curve_cache)
+        if c.get("grid") == key:
+            return c["hilbert_order"], c["neighbors"], "cache"
+    G = official_gilbert(a.jenga)
+    with contextlib.redirect_stdout(io.StringIO()):  # gilbert prints progress
+        l2h, h2l = G.gilbert_mapping(*grid)
+        nb = G.gilbert_block_neighbor_mapping(*grid)
+    order = torch.tensor(h2l, dtype=torch.long)
+    nb = torch.as_tensor(nb).bool()
+    if a.curve_cache:
+        torch.save({"grid": key, "hilbert_order": order, "neighbors": nb}, a.curve_cache)
+    return order, nb, "built"
+
+
+def cmd_curves(a):
+    import torch
+    grid = tuple(int(v) for v in a.grid.split(","))
+    s = time.perf_counter()
+    order, nb, how = official_curve(a, grid, torch)
+    rec(kind="hyparity_curves", grid=list(grid), how=how, s=round(time.perf_counter() - s, 1), tokens=len(order),
+        blocks=int(nb.shape[0]), cache=a.curve_cache)
+
+
+def official_builder(jenga, torch):
+    """_build_block_index_with_importance_optimized out of the official file with `ast` (importing
+    it pulls triton and flash_attn)."""
+    path = os.path.join(jenga, "hyvideo", "modules", "attention_block_triton_diffres.py")
+    if not os.path.isfile(path):
+        die(f"{path}: missing (bench/hunyuan_jenga_peers_prep.sh lays out peers/jengahy)")
+    tree = ast.parse(open(path).read(), path)
+    fn = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_build_block_index_with_importance_optimized"]
+    if len(fn) != 1:
+        die(f"{path}: no _build_block_index_with_importance_optimized: the official file changed")
+    ns = {"torch": torch, "time": time}
+    exec(compile(ast.Module(body=fn, type_ignores=[]), path, "exec"), ns)
+    return ns["_build_block_index_with_importance_optimized"]
+
+
+class CudaAutocastOnCpu:
+    """torch for the official builder on the CPU rehearsal: CUDA's autocast runs softmax and cumsum
+    in f32 (its fp32 list), CPU autocast leaves them in bf16; this upcasts them as CUDA would."""
+
+    def __init__(self, torch):
+        self._t = torch
+
+    def __getattr__(self, name):
+        return getattr(self._t, name)
+
+    def softmax(self, x, *a, **k):
+        return self._t.softmax(x.float(), *a, **k)
+
+    def cumsum(self, x, *a, **k):
+        return self._t.cumsum(x.float(), *a, **k)
+
+
+def run_ours(jenga_bin, args):
+    r = subprocess.run([jenga_bin] + args, capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, (r.stdout + r.stderr).strip().splitlines()[-1:]
+    return r.stdout.strip(), None
+
+
+def cmd_mask(a):
+    import torch
+    from safetensors.torch import save_file, load_file
+    from safetensors import safe_open
+    dev = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    qk_path = os.path.join(a.work, "qk.safetensors")
+    with safe_open(qk_path, "pt") as f:
+        meta = f.metadata()
+        q, k = f.get_tensor("q"), f.get_tensor("k")  # [Li + Lt, H, D] bf16 (f32 on the CPU rehearsal), raster
+    grid = tuple(json.loads(meta["grid"]))
+    li = int(meta["image_tokens"])
+    n, heads, hd = q.shape
+    # --- the curve and the neighbour sets: ours vs the official ---
+    s = time.perf_counter()
+    order, nbm, how = official_curve(a, grid, torch)
+    curve_s = time.perf_counter() - s
+    shape = ",".join(map(str, grid))
+    txt, err = run_ours(a.jenga_bin, ["debug", "curve", "--shape", shape])
+    same_curve = err is None and json.loads(txt)["order"] == order.tolist()
+    txt, err2 = run_ours(a.jenga_bin, ["debug", "neighbors", "--shape", shape])
+    same_nb = None
+    if err2 is None:
+        ours_nb = torch.zeros_like(nbm)
+        for i, row in enumerate(json.loads(txt)["neighbors"]):
+            ours_nb[i, row] = True
+        same_nb = bool(torch.equal(ours_nb, nbm))
+    rec(kind="hyparity_curve", grid=list(grid), official=how, official_s=round(curve_s, 1), curve_identical=same_curve,
+        neighbors_identical=same_nb, errors=(err or []) + (err2 or []))
+    # --- q/k in curve order [1, H, N, D] (image rows permuted, text rows after), as ra_forward ---
+    perm = torch.cat([order, torch.arange(li, n)])
+    qc = q[perm].transpose(0, 1).unsqueeze(0).to(torch.bfloat16).contiguous()  # bf16 as the official forward's
+    kc = k[perm].transpose(0, 1).unsqueeze(0).to(torch.bfloat16).contiguous()
+    qk_curve = os.path.join(a.work, "qk_curve.safetensors")
+    save_file({"q": qc, "k": kc}, qk_curve)
+    nb_all = n // 128
+    if n % 128:
+        die(f"{n} tokens: the official sparse path needs a multiple of 128 (L_img + 256)")
+    normal = nb_all - 2
+    build = official_builder(a.jenga, torch if dev == "cuda" else CudaAutocastOnCpu(torch))
+    qd, kd = qc.to(dev), kc.to(dev)
+    nbd = nbm.to(dev)
+    ok_all = True
+    for conf in a.configs.split(","):
+        drop, p = (float(v) for v in conf.split(":"))
+        top_k = int((1 - drop) * (li // 128))  # models_mul_block_gc_ha_multigpu.py, Python floats
+
+        def official(dtype, autocast):
+            ac = torch.autocast(dev, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+            with torch.no_grad(), ac:
+                m = build(qd[:, :, :normal * 128].to(dtype), kd.to(dtype), top_k, 128, 128, text_start_block=normal,
+                          num_blocks=nb_all, prob_threshold=p, text_blocks=2, block_neighbor_list=nbd)
+            return m.cpu()
+        off_bf16 = official(torch.bfloat16, True)   # as the official forward runs it (bf16 tensors, autocast)
+        off_f32 = official(torch.float32, False)    # the same code on f32 q/k: pooled means, scores in f32
+        ours = {}
+        for odev in ("cpu", "cuda"):
+            out = os.path.join(a.work, f"mask_{odev}.safetensors")
+            args = ["debug", "carve-mask", "--q", qk_curve, "--k", qk_curve, "--top-k", str(top_k), "--p", str(p),
+                    "--text-blocks", "2", "--neighbors-shape", shape, "--out", out]
+            if odev == "cuda":
+                args += ["--device", "cuda"]
+            _, e = run_ours(a.jenga_bin, args)
+            ours[odev] = load_file(out)["mask"].bool()[:, :, :normal] if e is None else e  # image query rows
+        line = dict(kind="hyparity_mask", layer=int(meta["layer"]), drop=drop, p=p, top_k=top_k, heads=heads,
+                    rows=normal, blocks=nb_all, density_official=round(off_bf16.float().mean().item(), 5))
+        for name, ref in (("bf16", off_bf16), ("f32", off_f32)):
+            for odev, m in ours.items():
+                if isinstance(m, list):
+                    line[f"{odev}_error"] = m
+                    continue
+                d = (m != ref)
+                line[f"diff_{odev}_vs_official_{name}"] = int(d.sum())
+                line[f"rows_{odev}_vs_official_{name}"] = int(d.any(-1).sum())
+        if not isinstance(ours["cpu"], list) and not isinstance(ours["cuda"], list):
+            line["diff_cuda_vs_cpu"] = int((ours["cuda"] != ours["cpu"]).sum())
+        line["diff_official_bf16_vs_f32"] = int((off_bf16 != off_f32).sum())
+        masks = [m for m in ours.values() if not isinstance(m, list)]
+        line["text_blocks_always_kept"] = bool(off_bf16[..., normal:].all()) and all(bool(m[..., normal:].all()) for m in masks)
+        best = ours["cuda"] if not isinstance(ours["cuda"], list) else ours["cpu"]  # the builder our forward uses
+        line.update(explain(torch, qd, kd, off_bf16, off_f32, best, normal, p, top_k, dev))
+        # Verdict on the builder our forward runs (the GPU chain; the CPU one on the CPU rehearsal).
+        dev_key = "cuda" if not isinstance(ours["cuda"], list) else "cpu"
+        d16, d32 = line.get(f"diff_{dev_key}_vs_official_bf16", -1), line.get(f"diff_{dev_key}_vs_official_f32", -1)
+        explained = line.get("differing_blocks_within_bf16_score_error_of_the_cut", -1)
+        near32 = line.get("f32_differing_blocks_within_f32_rounding_of_the_cut", 0)
+        if d16 == 0:
+            line["verdict"] = "identical to the official bf16 run"
+        elif d32 == near32 and explained == d16 and line["text_blocks_always_kept"]:
+            f32 = "identical to" if d32 == 0 else f"{d32} kept blocks from (all within f32 rounding of the cut)"
+            line["verdict"] = (f"{f32} the official code run in f32; {d16} kept blocks differ from its bf16 run, "
+                               "all within bf16 score rounding of the cut")
+        else:
+            line["verdict"] = "UNEXPLAINED differences"
+        ok_all &= not line["verdict"].startswith("UNEXPLAINED")
+        line["ours"] = dev_key
+        rec(**line)
+        print(f"mask drop {drop} p {p} (top_k {top_k}), ours on {dev_key}: {line['verdict']}", flush=True)
+        print("  " + ", ".join(f"{k} {v}" for k, v in line.items()
+                               if k.startswith(("diff_", "rows_", "differing", "max_", "density", "text_", "f32_"))), flush=True)
+    sys.exit(0 if ok_all else 3)
+
+
+def explain(torch, qd, kd, off16, off32, ours, normal, p, top_k, dev):
+    """Why ours differs from the official masks where it does. The official forward pools and scores
+    in bf16 (autocast), ours in f32. A differing block is explained when its f32 score lies within
+    a rounding error of the f32 cut (the last kept / first dropped score), so rounding can move it
+    across: against the bf16 run twice the row's largest bf16 score error, against the f32 run
+    1e-5 of the row's largest score (f32 summation order). Ties: the official bf16 probability of
+    the block equals the probability at its cut."""
+    if ours is None or isinstance(ours, list):
+        return {}
+    d16, d32 = (ours != off16), (ours != off32)
+    if not d16.any() and not d32.any():
+        return {"explained": "identical"}
+    hd = qd.shape[-1]
+
+    def scores(dtype, autocast):
+        ac = torch.autocast(dev, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+        with torch.no_grad(), ac:
+            qp = qd[:, :, :normal * 128].to(dtype).reshape(1, qd.shape[1], normal, 128, hd).mean(-2)
+            kp = kd[:, :, :normal * 128].to(dtype).reshape(1, kd.shape[1], normal, 128, hd).mean(-2)
+            return (torch.matmul(qp, kp.transpose(-1, -2)) * (hd ** -0.5)).float()
+    s32, s16 = scores(torch.float32, False), scores(torch.bfloat16, True)
+    ss, _ = torch.sort(s32, dim=-1, descending=True)
+    cs = torch.cumsum(torch.softmax(ss, -1), -1)
+    need = torch.maximum((cs <= p).sum(-1) + 1, torch.tensor(top_k, device=cs.device)).clamp(max=normal - 1)
+    cut = ss.gather(-1, (need - 1).unsqueeze(-1)).squeeze(-1)
+    nxt = ss.gather(-1, need.unsqueeze(-1)).squeeze(-1)
+
+    def near(d, tol_row):
+        idx = d.nonzero().to(s32.device)
+        h, r, c = idx[:, 1], idx[:, 2], idx[:, 3]
+        gap = torch.minimum((s32[0, h, r, c] - cut[0, h, r]).abs(), (s32[0, h, r, c] - nxt[0, h, r]).abs())
+        return idx, gap, tol_row[0, h, r]
+    err16 = (s16 - s32).abs().amax(-1)
+    idx, gap, e = near(d16, 2 * err16)
+    h, r, c = idx[:, 1], idx[:, 2], idx[:, 3]
+    p16 = torch.softmax(s16, -1)
+    sp16, _ = torch.sort(p16, -1, descending=True)
+    cs16 = torch.cumsum(sp16, -1)
+    need16 = torch.maximum((cs16 <= p).sum(-1) + 1, torch.tensor(top_k, device=cs.device))
+    cut16 = sp16.gather(-1, (need16 - 1).unsqueeze(-1)).squeeze(-1)
+    _, gap32, e32 = near(d32, 1e-5 * s32.abs().amax(-1))
+    return {"differing_rows": int(d16.any(-1).sum()), "rows_whose_kept_count_differs": int((ours.sum(-1) != off16.sum(-1)).sum()),
+            "differing_blocks_within_bf16_score_error_of_the_cut": int((gap <= e).sum()),
+            "differing_blocks_at_a_bf16_tie": int((p16[0, h, r, c] == cut16[0, h, r]).sum()),
+            "max_gap_over_bf16_error": round((2 * gap / e.clamp(min=1e-30)).max().item(), 3) if len(gap) else 0.0,
+            "max_bf16_score_error": float(err16.max()),
+            "f32_differing_blocks_within_f32_rounding_of_the_cut": int((gap32 <= e32).sum())}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    o = sub.add_parser("official", help="checkpoint + inputs + the official forward with block dumps")
+    o.add_argument("--official", required=True, help="folder holding Tencent's hyvideo/modules (peers/hvofficial)")
+    c = sub.add_parser("compare", help="per-block and final rel L2, ours vs official")
+    c.add_argument("--tol", type=float, default=1e-2)
+    m = sub.add_parser("mask", help="official AttenCarve mask builder vs ours on one block's q/k")
+    m.add_argument("--jenga", required=True, help="folder holding Jenga's gilbert.py and hyvideo/modules (peers/jengahy)")
+    m.add_argument("--jenga-bin", default="build/bin/jenga")
+    m.add_argument("--configs", default="0.8:0.3,0.95:0.5", help="drop:p pairs (full-res Turbo, Flash stages)")
+    m.add_argument("--curve-cache", default=None)
+    cv = sub.add_parser("curves", help="the official curve tables of a grid into --curve-cache")
+    cv.add_argument("--jenga", required=True)
+    cv.add_argument("--grid", default="32,45,80")
+    cv.add_argument("--curve-cache", required=True)
+    for p in (o, c, m):
+        p.add_argument("--work", required=True, help="folder for the checkpoint, inputs and dumps")
+    for p in (o, m):
+        p.add_argument("--device", default=None, help="cuda (default when present) or cpu")
+    o.add_argument("--size", default="full", choices=sorted(SIZES))
+    o.add_argument("--seed", type=int, default=0)
+    o.add_argument("--stride", type=int, default=16, help="image rows kept per block dump (every S-th)")
+    o.add_argument("--mask-layer", type=int, default=0, help="the block whose attention q/k go to qk.safetensors")
+    c.add_argument("--double-blocks", type=int, default=20, help="for the table's kind column")
+    a = ap.parse_args()
+    {"official": cmd_official, "compare": cmd_compare, "mask": cmd_mask, "curves": cmd_curves}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
