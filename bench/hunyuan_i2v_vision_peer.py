@@ -95,7 +95,8 @@ def cmd_run(a, dev):
     except Exception:
         pass
     tower, proj, layer, drop = build(a.dir, dev, torch.float16)
-    (f16, p16), ms = timed(lambda: image_side(tower, proj, layer, drop, px.to(dev, torch.float16)), a.iters, dev)
+    px16 = px.to(dev, torch.float16)
+    (f16, p16), ms = timed(lambda: image_side(tower, proj, layer, drop, px16), a.iters, dev)
     res["fp16_ms"] = round(ms, 3)
     if dev.startswith("cuda"):
         res["gpu"] = torch.cuda.get_device_name()
@@ -104,7 +105,8 @@ def cmd_run(a, dev):
     if dev.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    (f32, p32), ms32 = timed(lambda: image_side(tower, proj, layer, drop, px.to(dev)), 1, dev)
+    px32 = px.to(dev)
+    (f32, p32), ms32 = timed(lambda: image_side(tower, proj, layer, drop, px32), 1, dev)
     res["f32_ms"] = round(ms32, 3)
     f32, p32 = f32[0].float(), p32[0].float()
     res["rows"] = int(p32.shape[0])
