@@ -27,9 +27,18 @@ jenga=./build/bin/jenga
 work=/tmp/jenga-i2v-vision; mkdir -p "$work"
 
 if has test; then
-  run_step tests 170 ./build/bin/jenga_tests \
-    --gtest_filter='CudaLlavaVision.*:CudaGemmAttention.*:CudaHunyuanLlama.I2v*:CudaHunyuanLoop.I2vGenerateImageOnTheGpu'
-  grep -E "^\[  (FAILED|PASSED|SKIPPED|     OK) |Failure|rel L2|max rel|Expected|Which is|actual" "$out/tests.txt" | head -40
+  # One process per test: a crash (the tiny-shape text-encoder SIGSEGV) cannot hide the others.
+  : >"$out/tests.txt"
+  for t in CudaGemmAttention.BidirectionalMatchesTheReference CudaLlavaVision.MatchesTheCpuEncoderAndTransformers \
+           CudaLlavaVision.TinyI2vFolderTextStatesMatchTheCpu CudaLlavaVision.FullSizeRandomTowerFp16IsNearTheF32Path \
+           'CudaGemmAttention.F*:CudaHunyuanLlama.I2v*' CudaHunyuanLoop.I2vGenerateImageOnTheGpu; do
+    timeout 150 ./build/bin/jenga_tests --gtest_filter="$t" >"$out/t.txt" 2>&1
+    rc=$?
+    cat "$out/t.txt" >>"$out/tests.txt"
+    stamp "test $t: rc=$rc$([ "$rc" = 124 ] && echo " (timed out)")$([ "$rc" -ge 128 ] && echo " (killed by signal $((rc - 128)))")"
+    grep -E "^\[  (FAILED|PASSED|SKIPPED) |Failure|rel L2|max rel|Expected|Which is|actual|error" "$out/t.txt" | head -20
+    echo "{\"step\": \"test\", \"filter\": \"$t\", \"rc\": $rc}" >>"$res"
+  done
 fi
 
 if has bench; then
