@@ -1,6 +1,6 @@
 // HunyuanVideo's CUDA parts of the model interface (jenga_cuda): the DiT as a device Denoiser
-// over HunyuanDitCuda, the LLM and CLIP-L text encoders, I2V's LLaVA vision tower and the VAE on the GPU. The registry hands
-// them to open_hunyuan_model.
+// over HunyuanDitCuda, the LLM and CLIP-L text encoders, I2V's LLaVA vision tower + projector and
+// the VAE on the GPU. The registry hands them to open_hunyuan_model.
 #include <array>
 #include <optional>
 
