@@ -21,6 +21,7 @@ namespace {
 
 struct Case {
   int64_t L = 37, H = 4, KV = 2, hd = 16;  // odd length: no row or head offset is 256-byte aligned
+  bool causal = true;                      // false: every key (the vision tower)
 };
 
 // out[i, h*hd + d] over q|k|v rows [L, (H + 2 KV) hd] (f32 values, already rounded as the GPU sees them).
@@ -33,7 +34,8 @@ std::vector<double> reference(const Case& c, const std::vector<float>& qkv, cons
       const float* q = &qkv[i * ld + h * c.hd];
       std::vector<double> p(static_cast<size_t>(c.L), 0.0);
       double mx = -INFINITY, sum = 0;
-      for (int64_t j = 0; j <= i; ++j) {
+      const int64_t last = c.causal ? i : c.L - 1;
+      for (int64_t j = 0; j <= last; ++j) {
         if (!mask[j]) continue;
         const float* k = &qkv[j * ld + (c.H + h / G) * c.hd];
         double s = 0;
@@ -45,7 +47,7 @@ std::vector<double> reference(const Case& c, const std::vector<float>& qkv, cons
         if (mx == -INFINITY) {
           p[j] = 1.0 / static_cast<double>(c.L);
         } else {
-          p[j] = (j <= i && mask[j]) ? std::exp(p[j] - mx) : 0.0;
+          p[j] = (j <= last && mask[j]) ? std::exp(p[j] - mx) : 0.0;
           sum += p[j];
         }
       }
@@ -59,8 +61,9 @@ std::vector<double> reference(const Case& c, const std::vector<float>& qkv, cons
 }
 
 // max |got - want| / max |want|.
-double run_case(bool f16) {
-  const Case c;
+double run_case(bool f16, bool causal = true) {
+  Case c;
+  c.causal = causal;
   const int64_t ld = (c.H + 2 * c.KV) * c.hd;
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -90,6 +93,7 @@ double run_case(bool f16) {
   a.scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
   a.key_mask = dmask.data_as<uint8_t>();
   a.f16 = f16;
+  a.causal = c.causal;
   a.scores = s.data_as<float>();
   a.probs = p.data();
   cu::MatmulRunner gemm;
@@ -124,4 +128,11 @@ TEST(CudaGemmAttention, F32MatchesTheReference) {
 TEST(CudaGemmAttention, Fp16MatchesTheReference) {
   if (!cu::available()) GTEST_SKIP() << "no CUDA device";
   EXPECT_LE(run_case(true), 3e-3);
+}
+
+// Without the causal limit (CLIP's vision tower): every unmasked key, both precisions.
+TEST(CudaGemmAttention, BidirectionalMatchesTheReference) {
+  if (!cu::available()) GTEST_SKIP() << "no CUDA device";
+  EXPECT_LE(run_case(false, false), 1e-5);
+  EXPECT_LE(run_case(true, false), 3e-3);
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "io/image_reader.h"
 #include "io/pil_resample.h"
 #include "io/safetensors.h"
+#include "models/hunyuan/hunyuan_tiny_folder.h"
 #include "models/hunyuan/i2v_image_prep.h"
 #include "models/hunyuan/llava_vision.h"
 #include "golden_compare.h"
@@ -271,4 +273,30 @@ TEST(HunyuanI2vLlava, ImageProcessorVisionTowerAndProjectorMatchTransformers) {
                 (dir / "x.safetensors"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+}
+
+// write_random_llava_vision (the full-size GPU test and bench write ViT-L/14-336 with it): the
+// folder opens with the shape asked for, and encodes to [tokens, proj_out] finite rows.
+TEST(HunyuanI2vLlava, RandomVisionFolderOpensWithItsShape) {
+  TempDir dir;
+  hy::LlavaVisionShape s;
+  s.hidden = 24, s.ffn = 40, s.layers = 3, s.heads = 3, s.image = 42, s.proj_out = 20;
+  hy::write_random_llava_vision(dir.path().string(), s, 7, jenga::DType::F16);
+  const auto enc = hy::LlavaVisionEncoder::open(dir.path().string());
+  const auto& c = enc.config();
+  EXPECT_EQ(c.hidden, 24);
+  EXPECT_EQ(c.ffn, 40);
+  EXPECT_EQ(c.layers, 3);
+  EXPECT_EQ(c.layers_run(), 2);  // hidden_states[-2]
+  EXPECT_EQ(c.heads, 3);
+  EXPECT_EQ(c.image_size, 42);
+  EXPECT_EQ(c.proj_hidden, 20);
+  EXPECT_EQ(c.proj_out, 20);
+  jenga::Tensor px = jenga::Tensor::empty(jenga::DType::F32, {3, 42, 42});
+  for (int64_t i = 0; i < px.numel(); ++i) px.data_as<float>()[i] = static_cast<float>(i % 17) / 8.0f - 1.0f;
+  const auto r = enc.encode(px);
+  EXPECT_EQ(r.projected.shape().str(), "[9, 20]");
+  double sum = 0;
+  for (float v : r.projected.to_f32_vector()) sum += std::abs(v);
+  EXPECT_GT(sum, 0.0);
 }

@@ -20,6 +20,7 @@
 #include "jenga/version.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/device_upload.h"
 #include "core/tensor.h"
 #include "models/hunyuan/clip_text_encoder.h"
 #include "models/hunyuan/clip_text_encoder_cuda.h"
@@ -29,6 +30,9 @@
 #include "models/hunyuan/hunyuan_vae_tiling.h"
 #include "models/hunyuan/llama_text_encoder.h"
 #include "models/hunyuan/llama_text_encoder_cuda.h"
+#include "models/hunyuan/hunyuan_tiny_folder.h"
+#include "models/hunyuan/llava_vision.h"
+#include "models/hunyuan/llava_vision_cuda.h"
 #endif
 
 namespace jenga::cli {
@@ -205,7 +209,69 @@ void run_bench_hunyuan_text(const BenchHunyuanTextOptions& o) {
               static_cast<long long>(L), med, clip_ms, med + clip_ms, upload_ms, wbytes / kGiB, mem.peak / kGiB,
               dev.name.c_str(), JENGA_GIT_COMMIT);
 }
+
+void run_bench_hunyuan_vision(const BenchHunyuanVisionOptions& o) {
+  if (o.llava.empty()) usage_fail("--model hunyuan-i2v needs --llava DIR (a LLaVA folder; an empty or new one gets random full-size weights)");
+  if (o.iters < 1 || o.warmup < 0) usage_fail("--iters must be >= 1 and --warmup >= 0");
+  require_gpu("jenga bench text-encoder --model hunyuan-i2v");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(fs::path(o.llava) / "model.safetensors", ec) && !fs::exists(fs::path(o.llava) / "config.json", ec)) {
+    const double t0 = now_ms();
+    hunyuan::write_random_llava_vision(o.llava, {}, o.seed, DType::F16);
+    std::fprintf(stderr, "wrote random ViT-L/14-336 + projector weights (fp16) to %s in %.1f s\n", o.llava.c_str(),
+                 (now_ms() - t0) / 1000.0);
+  }
+  const auto host = hunyuan::LlavaVisionEncoder::open(o.llava);
+  const auto& c = host.config();
+  std::mt19937 rng(static_cast<uint32_t>(o.seed + 1));
+  std::uniform_real_distribution<float> u(-1.8f, 2.1f);
+  Tensor px = Tensor::empty(DType::F32, {3, c.image_size, c.image_size});
+  for (int64_t i = 0; i < px.numel(); ++i) px.data_as<float>()[i] = u(rng);
+  cuda::reset_peak_memory();
+  const double u0 = now_ms();
+  auto gpu = hunyuan::LlavaVisionEncoderCuda::upload(
+      host, o.precision == "f32" ? hunyuan::TextEncoderPrecision::F32 : hunyuan::TextEncoderPrecision::F16);
+  const double upload_ms = now_ms() - u0;
+  hunyuan::LlavaImageFeatures r;
+  const auto ms = time_calls(std::max(o.warmup, 1), o.iters, [&] { r = gpu->encode(px); });
+  check_finite(r.projected, "the LLaVA vision tower");
+  const auto mem = cuda::memory_stats();
+  // What of that is host I/O (pageable copies: pixels in, features + projected rows out), timed
+  // alone, as a peer timing on-device tensors does not pay it.
+  const int64_t out_n = r.features.numel() + r.projected.numel();
+  Tensor dev_buf = cuda::device_empty(DType::F32, std::max<int64_t>(out_n, px.numel()));
+  std::vector<float> host_buf(static_cast<size_t>(out_n));
+  const auto io = time_calls(1, o.iters, [&] {
+    cuda::copy_to_device(dev_buf.data(), px.data(), static_cast<size_t>(px.numel()) * sizeof(float));
+    cuda::copy_to_host(host_buf.data(), dev_buf.data(), host_buf.size() * sizeof(float));
+  });
+  const double io_ms = io[io.size() / 2];
+  const auto dev = cuda::device_info(0);
+  const double med = ms[ms.size() / 2];
+  const std::string precision = gpu->f16() ? "fp16 operands, f32 accumulation and residual" : "f32";
+  if (o.json) {
+    const nlohmann::json j = {{"bench", "text-encoder"}, {"model", "hunyuan-i2v"}, {"part", "vision tower + projector"},
+                              {"llava", o.llava}, {"image_size", c.image_size}, {"rows", r.projected.dim(0)},
+                              {"layers_run", c.layers_run()}, {"hidden", c.hidden}, {"vision_ms_median", med},
+                              {"vision_ms_min", ms.front()}, {"vision_ms_max", ms.back()}, {"upload_ms", upload_ms},
+                              {"host_io_ms", io_ms}, {"iters", o.iters}, {"weights_gib", gpu->weight_bytes() / kGiB},
+                              {"peak_alloc_gib", mem.peak / kGiB}, {"precision", precision},
+                              {"timed", "host pixels in, host features + projected rows out"}, {"device", dev.name},
+                              {"commit", JENGA_GIT_COMMIT}};
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("| llava | rows | layers | vision + projector ms | of which host I/O ms | upload ms | weights GiB | peak GiB | precision | device | commit |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| %s | %lld | %lld | %.2f | %.2f | %.0f | %.2f | %.2f | %s | %s | %s |\n", o.llava.c_str(),
+              static_cast<long long>(r.projected.dim(0)), static_cast<long long>(c.layers_run()), med, io_ms, upload_ms,
+              gpu->weight_bytes() / kGiB, mem.peak / kGiB, precision.c_str(), dev.name.c_str(), JENGA_GIT_COMMIT);
+}
 #else
+void run_bench_hunyuan_vision(const BenchHunyuanVisionOptions&) {
+  fail("'jenga bench text-encoder --model hunyuan-i2v' needs the CUDA backend; this build has none (install the CUDA toolkit and re-run scripts/setup.sh)");
+}
 void run_bench_hunyuan_vae(const BenchHunyuanVaeOptions&) {
   fail("'jenga bench vae --model hunyuan' needs the CUDA backend; this build has none (install the CUDA toolkit and re-run scripts/setup.sh)");
 }

@@ -25,6 +25,17 @@ struct BenchHunyuanTextOptions {
   bool json = false;
 };
 
+// `jenga bench text-encoder --model hunyuan-i2v`: HunyuanVideo-I2V's LLaVA vision tower + projector
+// (one 336x336 image -> 576 rows) on the GPU.
+struct BenchHunyuanVisionOptions {
+  std::string llava;  // a LLaVA folder; one without weights gets random full-size ones (kept)
+  int iters = 0, warmup = 0;
+  uint64_t seed = 0;
+  bool json = false;
+  std::string precision = "fp16";  // or f32 (the exact reference)
+};
+void run_bench_hunyuan_vision(const BenchHunyuanVisionOptions& o);
+
 // `jenga bench dit --config hunyuan` (bench_hunyuan_dit.cpp): one DiT forward with random bf16
 // weights drawn on the GPU.
 struct BenchHunyuanDitOptions {

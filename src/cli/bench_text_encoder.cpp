@@ -33,6 +33,7 @@ struct BenchT5Options {
   uint64_t seed = 0;
   bool json = false;
   std::string llm, clip;  // --model hunyuan: text_encoder/ and text_encoder_2/
+  std::string llava, precision = "fp16";  // --model hunyuan-i2v: the LLaVA folder, GEMM operands
   int valid = 0;          // --model hunyuan: real tokens before right padding (0 = all)
 };
 
@@ -118,16 +119,30 @@ void run_bench_t5(const BenchT5Options&) {
 void register_bench_text_encoder(CLI::App& bench) {
   auto o = std::make_shared<BenchT5Options>();
   auto* c = bench.add_subcommand("text-encoder", "One umT5 text encode on the GPU (Wan2.1's text encoder)");
-  c->add_option("-m,--model", o->model, "umT5 encoder weights (default: random umT5-XXL weights), or 'hunyuan' (needs --llm)");
+  c->add_option("-m,--model", o->model,
+                 "umT5 encoder weights (default: random umT5-XXL weights), 'hunyuan' (needs --llm) or 'hunyuan-i2v' "
+                 "(LLaVA's vision tower + projector; needs --llava)");
   auto* tokens = c->add_option("--tokens", o->tokens, "Prompt length in tokens, all valid (hunyuan default: 351)")->capture_default_str();
   c->add_option("--llm", o->llm, "--model hunyuan: the LLM weights (text_encoder/ folder or file)");
   c->add_option("--clip", o->clip, "--model hunyuan: CLIP-L weights (text_encoder_2/), encoded on the GPU after the LLM");
+  c->add_option("--llava", o->llava,
+                 "--model hunyuan-i2v: the LLaVA folder (text_encoder_i2v/); a new or empty one gets random full-size "
+                 "ViT-L/14-336 weights, kept for a peer to read");
+  c->add_option("--precision", o->precision, "--model hunyuan-i2v: fp16 (what generate runs) or f32 (the reference)")
+      ->check(CLI::IsMember({"fp16", "f32"}))
+      ->capture_default_str();
   c->add_option("--valid", o->valid, "--model hunyuan: real tokens before right padding (0 = all)")->capture_default_str();
   c->add_option("--iters", o->iters, "Timed encodes (median reported)")->capture_default_str();
   c->add_option("--warmup", o->warmup, "Untimed encodes first")->capture_default_str();
   c->add_option("--seed", o->seed, "Seed of the random weights")->capture_default_str();
   c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
   c->callback([o, tokens] {
+    if (o->model == "hunyuan-i2v") {
+      if (!o->llm.empty() || !o->clip.empty() || o->valid || tokens->count())
+        usage_fail("--llm, --clip, --valid and --tokens are for --model hunyuan; hunyuan-i2v takes --llava");
+      return run_bench_hunyuan_vision({o->llava, o->iters, o->warmup, o->seed, o->json, o->precision});
+    }
+    if (!o->llava.empty() || o->precision != "fp16") usage_fail("--llava and --precision are for --model hunyuan-i2v");
     if (o->model != "hunyuan") {
       if (!o->llm.empty() || !o->clip.empty() || o->valid) usage_fail("--llm, --clip and --valid are for --model hunyuan");
       return run_bench_t5(*o);

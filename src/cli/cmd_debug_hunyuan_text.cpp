@@ -24,6 +24,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "models/hunyuan/clip_text_encoder_cuda.h"
 #include "models/hunyuan/llama_text_encoder_cuda.h"
+#include "models/hunyuan/llava_vision_cuda.h"
 #endif
 
 namespace jenga::cli {
@@ -63,7 +64,7 @@ void add_hunyuan_encode_options(CLI::App& e, HunyuanTextOptions& o) {
                           ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
                           ->capture_default_str();
   e.add_option("--precision", o.precision,
-               "llama / clip with --device cuda: fp16 (fp16 GEMM operands, f32 accumulation: what generate runs) or "
+               "llama / clip / --image with --device cuda: fp16 (fp16 GEMM operands, f32 accumulation: what generate runs) or "
                "f32 (the exact reference: every product in f32)")
       ->check(CLI::IsMember({"fp16", "f32"}))
       ->capture_default_str();
@@ -123,7 +124,7 @@ namespace {
 // encode-text --image: the HunyuanVideo-I2V text encoder (LLaVA image + Llama, official crop).
 void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights, const std::string& ids_file,
                          const std::string& out, const std::string& device) {
-  // --device cuda: the LLM on the GPU (from the merged embeddings), the vision tower on the CPU.
+  // --device cuda: the vision tower + projector, then the LLM (from the merged embeddings), on the GPU.
 #if JENGA_HAVE_CUDA
   if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
 #else
@@ -163,19 +164,23 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
          ids_file.empty() ? std::string("--prompt") : "--ids " + ids_file, special.image);
   crop.image_emb_start = at - ids.begin();  // 5 in the official template (image_emb_start)
   const Tensor pixels = hunyuan::clip_preprocess(img, hunyuan::ClipImageProcessorConfig::load(weights));
-  const auto image = vision.encode(pixels);
+  hunyuan::LlavaImageFeatures image;
   Tensor hidden;
   hunyuan::I2vTextStates s;
 #if JENGA_HAVE_CUDA
   if (device == "cuda") {
-    const auto m = hunyuan::llava_merge_input(llm, ids, mask, image.projected, special);
     const auto precision = o.precision == "f32" ? hunyuan::TextEncoderPrecision::F32 : hunyuan::TextEncoderPrecision::F16;
+    image = hunyuan::LlavaVisionEncoderCuda::upload(vision, precision)->encode(pixels);
+    const auto m = hunyuan::llava_merge_input(llm, ids, mask, image.projected, special);
     hidden = hunyuan::LlamaTextEncoderCuda::upload(llm, o.skip_layers, precision)
                  ->encode_embeddings(m.embeds, m.positions, m.mask);
     s = hunyuan::i2v_crop_states(hidden, ids, mask, image.projected.dim(0), crop);
   }
 #endif
-  if (device != "cuda") s = hunyuan::i2v_encode_text(llm, ids, mask, image.projected, special, crop, o.skip_layers, &hidden);
+  if (device != "cuda") {
+    image = vision.encode(pixels);
+    s = hunyuan::i2v_encode_text(llm, ids, mask, image.projected, special, crop, o.skip_layers, &hidden);
+  }
   Tensor m = Tensor::empty(DType::I64, {static_cast<int64_t>(s.mask.size())});
   std::copy(s.mask.begin(), s.mask.end(), m.data_as<int64_t>());
   SafetensorsWriter w;

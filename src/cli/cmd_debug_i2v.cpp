@@ -11,6 +11,10 @@
 #include "io/safetensors.h"
 #include "models/hunyuan/i2v_image_prep.h"
 #include "models/hunyuan/llava_vision.h"
+#if JENGA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "models/hunyuan/llava_vision_cuda.h"
+#endif
 
 namespace jenga::cli {
 namespace {
@@ -49,16 +53,28 @@ void run_image_prep(const ImagePrepOptions& o) {
 }
 
 struct EncodeImageOptions {
-  std::string text_encoder, image, out;
+  std::string text_encoder, image, out, device = "cpu", precision = "fp16";
 };
 
 void run_encode_image(const EncodeImageOptions& o) {
+#if JENGA_HAVE_CUDA
+  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+#else
+  if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
+#endif
   // Both inputs are checked before the weights are read.
   const RgbImage img = read_image_rgb(o.image);
   const auto enc = hunyuan::LlavaVisionEncoder::open(o.text_encoder);
   const auto proc = hunyuan::ClipImageProcessorConfig::load(o.text_encoder);
   const Tensor pixels = hunyuan::clip_preprocess(img, proc);
-  const auto r = enc.encode(pixels);
+  hunyuan::LlavaImageFeatures r;
+#if JENGA_HAVE_CUDA
+  if (o.device == "cuda") {
+    const auto p = o.precision == "f32" ? hunyuan::TextEncoderPrecision::F32 : hunyuan::TextEncoderPrecision::F16;
+    r = hunyuan::LlavaVisionEncoderCuda::upload(enc, p)->encode(pixels);
+  }
+#endif
+  if (o.device != "cuda") r = enc.encode(pixels);
   SafetensorsWriter w;
   w.add("pixel_values", pixels);  // [3, S, S]
   w.add("features", r.features);    // [N, vision hidden]: hidden_states[feature_layer], CLS dropped
@@ -85,11 +101,16 @@ void register_debug_i2v(CLI::App& debug) {
   c->callback([o] { run_image_prep(*o); });
 
   auto e = std::make_shared<EncodeImageOptions>();
-  auto* ei = debug.add_subcommand("encode-image", "LLaVA image side of the HunyuanVideo-I2V text encoder (CPU f32)");
+  auto* ei = debug.add_subcommand("encode-image", "LLaVA image side of the HunyuanVideo-I2V text encoder (CPU f32 or CUDA)");
   ei->add_option("--text-encoder", e->text_encoder, "text_encoder_i2v folder (LLaVA: config.json, safetensors, preprocessor_config.json)")
       ->required();
   ei->add_option("--image", e->image, "PNG or JPEG file")->required();
   ei->add_option("--out", e->out, "Output .safetensors: pixel_values [3,S,S], features [N,D], projected [N,D_text]")->required();
+  ei->add_option("--device", e->device, "cpu (f32) or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  ei->add_option("--precision", e->precision,
+                 "with --device cuda: fp16 (fp16 GEMM operands, f32 accumulation: what generate runs) or f32 (the exact reference)")
+      ->check(CLI::IsMember({"fp16", "f32"}))
+      ->capture_default_str();
   ei->callback([e] { run_encode_image(*e); });
 }
 

@@ -5,8 +5,11 @@
 namespace jenga {
 
 void fill_normal(std::span<float> out, uint64_t seed, uint64_t offset) {
-  // Pairs (2k, 2k+1) share one Philox call; element i depends only on (seed, offset + i).
-  for (size_t i = 0; i < out.size(); ++i) {
+  // Pairs (2k, 2k+1) share one Philox call; element i depends only on (seed, offset + i), so the
+  // loop splits across threads (full-size random checkpoints: hundreds of millions of values).
+  const int64_t n = static_cast<int64_t>(out.size());
+#pragma omp parallel for schedule(static) if (n > (int64_t{1} << 20))
+  for (int64_t i = 0; i < n; ++i) {
     const uint64_t e = offset + i;
     uint32_t w[4];
     philox_words(seed, e / 2, w);

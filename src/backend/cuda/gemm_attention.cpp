@@ -28,7 +28,10 @@ void gemm_attention(MatmulRunner& gemm, const GemmAttentionArgs& a, void* stream
     s.ab_f16 = a.f16, s.ab_f32 = !a.f16;
     gemm.run(s, stream);
   }
-  softmax_causal_masked(a.scores, probs, a.f16, a.key_mask, H, L, ld, a.scale, stream);
+  if (a.causal)
+    softmax_causal_masked(a.scores, probs, a.f16, a.key_mask, H, L, ld, a.scale, stream);
+  else
+    softmax_key_masked(a.scores, probs, a.f16, a.key_mask, H, L, ld, a.scale, stream);
   for (int64_t j = 0; j < G; ++j) {
     MatmulArgs o;  // out_(g G + j) = p[g G + j] v_g
     o.m = L, o.n = hd, o.k = L;

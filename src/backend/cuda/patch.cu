@@ -1,4 +1,5 @@
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/patch.h"
@@ -55,6 +56,24 @@ int grid_for(int64_t n) {
   return static_cast<int>(b < 65536 * 4 ? b : 65536 * 4);
 }
 
+// One thread per element of the [rows, ld] patch matrix (grid-stride).
+template <typename Out>
+__global__ void image_patches_kernel(const float* __restrict__ px, Out* __restrict__ out, int64_t size, int patch,
+                                     int64_t ld, int64_t n) {
+  const int64_t grid = size / patch, pp = static_cast<int64_t>(patch) * patch;
+  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < n;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t r = e / ld, col = e % ld, c = col / pp, i = (col % pp) / patch, j = col % patch;
+    const int64_t gy = r / grid, gx = r % grid;
+    // Columns past channels * patch^2 (c >= channels) are the zero padding.
+    const float v = c < 3 ? px[(c * size + gy * patch + i) * size + gx * patch + j] : 0.0f;
+    if constexpr (sizeof(Out) == 2)
+      out[e] = __float2half_rn(v);
+    else
+      out[e] = v;
+  }
+}
+
 }  // namespace
 
 void patchify(const float* x, void* patches, const int64_t* order, int64_t channels, int64_t frames,
@@ -84,6 +103,18 @@ void unpatchify_channel_major(const void* tokens, float* out, const int64_t* ord
   if (n == 0) return;
   unpatchify_kernel<true><<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       static_cast<const __nv_bfloat16*>(tokens), out, order, g, n);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void image_patches(const float* pixels, void* out, bool out_f16, int64_t size, int patch, int64_t ld, void* stream) {
+  const int64_t grid = size / patch, n = grid * grid * ld;
+  if (n == 0) return;
+  if (out_f16)
+    image_patches_kernel<__half><<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        pixels, static_cast<__half*>(out), size, patch, ld, n);
+  else
+    image_patches_kernel<float><<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+        pixels, static_cast<float*>(out), size, patch, ld, n);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -65,11 +65,12 @@ __device__ float block_reduce_from_identity(float v, bool is_max) {
 }
 
 // One block per (head, query) row; the exponentials are computed twice (sum, then output), so p
-// may alias s (f32) or be a narrower buffer.
-template <typename Out>
+// may alias s (f32) or be a narrower buffer. Causal: keys j <= i; else every key (CLIP's vision
+// tower).
+template <typename Out, bool Causal>
 __global__ void softmax_causal_masked_kernel(const float* s, Out* p, const uint8_t* __restrict__ key_mask, int64_t len,
                                              int64_t ld, float scale) {
-  const int64_t i = blockIdx.x % len;
+  const int64_t i = Causal ? static_cast<int64_t>(blockIdx.x % len) : len - 1;  // the last visible key
   const float* row = s + blockIdx.x * ld;
   Out* out = p + blockIdx.x * ld;
   float mx = -INFINITY;
@@ -179,17 +180,32 @@ void softmax_rows_frame_causal_f16(const float* s, void* p, int64_t rows, int64_
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-void softmax_causal_masked(const float* s, void* p, bool p_f16, const uint8_t* key_mask, int64_t heads, int64_t len,
+namespace {
+
+template <bool Causal>
+void launch_softmax_masked(const float* s, void* p, bool p_f16, const uint8_t* key_mask, int64_t heads, int64_t len,
                            int64_t ld, float scale, void* stream) {
   if (len <= 0 || heads <= 0) return;
   const unsigned g = static_cast<unsigned>(heads * len);
   if (p_f16)
-    softmax_causal_masked_kernel<__half><<<g, kThreads, 0, as_stream(stream)>>>(s, static_cast<__half*>(p), key_mask,
-                                                                               len, ld, scale);
+    softmax_causal_masked_kernel<__half, Causal><<<g, kThreads, 0, as_stream(stream)>>>(
+        s, static_cast<__half*>(p), key_mask, len, ld, scale);
   else
-    softmax_causal_masked_kernel<float><<<g, kThreads, 0, as_stream(stream)>>>(s, static_cast<float*>(p), key_mask,
-                                                                              len, ld, scale);
+    softmax_causal_masked_kernel<float, Causal><<<g, kThreads, 0, as_stream(stream)>>>(
+        s, static_cast<float*>(p), key_mask, len, ld, scale);
   JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace
+
+void softmax_causal_masked(const float* s, void* p, bool p_f16, const uint8_t* key_mask, int64_t heads, int64_t len,
+                           int64_t ld, float scale, void* stream) {
+  launch_softmax_masked<true>(s, p, p_f16, key_mask, heads, len, ld, scale, stream);
+}
+
+void softmax_key_masked(const float* s, void* p, bool p_f16, const uint8_t* key_mask, int64_t heads, int64_t len,
+                        int64_t ld, float scale, void* stream) {
+  launch_softmax_masked<false>(s, p, p_f16, key_mask, heads, len, ld, scale, stream);
 }
 
 void softmax_rel_bias(const float* s, void* p, const float* pos, const int32_t* bucket, int64_t center,

@@ -25,6 +25,9 @@ void softmax_rows_frame_causal_f16(const float* s, void* p, int64_t rows, int64_
 // which may be s itself. key_mask: [len] u8.
 void softmax_causal_masked(const float* s, void* p, bool p_f16, const uint8_t* key_mask, int64_t heads, int64_t len,
                            int64_t ld, float scale, void* stream = nullptr);
+// The same over every key j with key_mask[j] != 0, no causal limit (CLIP's vision tower).
+void softmax_key_masked(const float* s, void* p, bool p_f16, const uint8_t* key_mask, int64_t heads, int64_t len,
+                        int64_t ld, float scale, void* stream = nullptr);
 
 // The masked softmax of T5 attention with a relative position bias, f32, one row per (head,
 // query): p[h, i, j] = softmax_j(s[h, i, j] + pos[bucket[j - i + center], h]) over the keys j

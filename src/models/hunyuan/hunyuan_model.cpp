@@ -194,9 +194,9 @@ class HunyuanTextEncoder final : public TextEncoder {
 // The official I2V text path (TextEncoder.encode in i2v_mode on LlavaForConditionalGeneration):
 // the I2V template (crop 103, <image> expanded into the projected image rows, max 256 + 103 ids),
 // hidden_states[-3] cut to the image rows every 4th + the text rows (396 at full size, valid rows
-// first), and CLIP-L's pooled vector of the stripped prompt as in T2V. cuda: the LLM runs on the
-// GPU over the merged input (uploaded here, freed with the encoder); the vision tower, the
-// projector and CLIP-L stay on the CPU.
+// first), and CLIP-L's pooled vector of the stripped prompt as in T2V. cuda: the vision tower and
+// projector, then the LLM over the merged input, run on the GPU (uploaded here, freed with the
+// encoder); CLIP-L stays on the CPU.
 class HunyuanI2vTextEncoder final : public TextEncoder {
  public:
   HunyuanI2vTextEncoder(const HunyuanPaths& p, const HunyuanConfig& cfg, const HunyuanCudaParts* cuda)
@@ -220,6 +220,7 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
     if (dr.size() != 1) fail("{}: \"\\n\\n\" is not one token; the I2V crop needs it (Llama-3 id 271)", p.tokenizer);
     crop_.double_return_id = dr[0];
     if (cuda && cuda->llm) llm_gpu_ = cuda->llm(llm_);
+    if (cuda && cuda->vision) vision_gpu_ = cuda->vision(vision_);
   }
   Conditioning encode(const std::string&) override {
     usage_fail("HunyuanVideo-I2V reads the prompt together with the reference image: give --image PATH");
@@ -237,7 +238,8 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
     I2vTextCrop crop = crop_;
     crop.crop_start = t.crop_start;
     crop.image_emb_start = at - tt.ids.begin();
-    const auto img = vision_.encode(clip_preprocess(image.source, processor_));
+    const Tensor pixels = clip_preprocess(image.source, processor_);
+    const auto img = vision_gpu_ ? vision_gpu_->encode(pixels) : vision_.encode(pixels);
     I2vTextStates s;
     if (llm_gpu_) {  // the same merge and crop around the GPU LLM (hidden_states[-3])
       const LlavaMergedInput m = llava_merge_input(llm_, tt.ids, tt.mask, img.projected, special_);
@@ -267,7 +269,9 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
   ClipTextEncoder clip_;
   HunyuanPaths paths_;
   I2vTextCrop crop_;
-  std::unique_ptr<HunyuanCudaParts::Llm> llm_gpu_;  // declared last: freed first
+  // The GPU parts, declared last: freed first.
+  std::unique_ptr<HunyuanCudaParts::Llm> llm_gpu_;
+  std::unique_ptr<HunyuanCudaParts::Vision> vision_gpu_;
 };
 
 // The official decode: latents / scaling_factor, tiled as AutoencoderKLCausal3D tiles by default.

@@ -48,12 +48,14 @@ std::unique_ptr<Denoiser> make_random_cuda_denoiser(const HunyuanConfig& config,
 
 class LlamaTextEncoder;
 class ClipTextEncoder;
+class LlavaVisionEncoder;
+struct LlavaImageFeatures;
 struct HunyuanVae;
 
 // What a CUDA build adds (made in jenga_cuda, models/hunyuan/hunyuan_model_cuda.cpp, handed in by
 // the registry, so this library never calls into the CUDA one): the DiT on the GPU
 // (hunyuan_dit_cuda.*), the text encoders on the GPU (llama_text_encoder_cuda.*,
-// clip_text_encoder_cuda.*; fp16 operands), the VAE decoder on the GPU with the official tiling
+// clip_text_encoder_cuda.*, I2V's llava_vision_cuda.*; fp16 operands), the VAE decoder on the GPU with the official tiling
 // (hunyuan_vae_cuda.*), and the
 // allocator/device queries for the sidecar. Null parts: the CPU.
 struct HunyuanCudaParts {
@@ -74,6 +76,13 @@ struct HunyuanCudaParts {
     virtual Tensor pooled(std::span<const int64_t> ids, std::span<const int64_t> mask) = 0;
   };
   std::unique_ptr<Clip> (*clip)(const ClipTextEncoder& encoder) = nullptr;
+  // LLaVA's vision tower + projector on the GPU (HunyuanVideo-I2V): LlavaVisionEncoder::encode's
+  // contract; the host encoder must outlive it.
+  struct Vision {
+    virtual ~Vision() = default;
+    virtual LlavaImageFeatures encode(const Tensor& pixel_values) = 0;
+  };
+  std::unique_ptr<Vision> (*vision)(const LlavaVisionEncoder& encoder) = nullptr;
   // hunyuan_vae_decode's contract (latents as the denoiser sees them, official tiling, clamped).
   Tensor (*vae_decode)(const HunyuanVae& vae, const Tensor& latents) = nullptr;
   // hunyuan_vae_encode's contract (frames [3, F, H, W] in [-1, 1] -> scaled latents, official tiling).
@@ -88,7 +97,7 @@ HunyuanCudaParts cuda_parts();  // jenga_cuda
 // Loads the DiT (f32 for the CPU; bf16 matrices with CUDA parts, which the GPU computes with:
 // 25.6 GB of host memory, not 51, for the 13B DiT); the text encoders and VAE load when the
 // generate path asks for them. I2V (paths.release): the LLaVA text encoder with the image (its
-// LLM on the GPU with CUDA parts, the vision tower on the CPU), the reference image's bucket,
+// LLM and vision tower on the GPU with CUDA parts), the reference image's bucket,
 // token_replace in the DiT (CPU or CUDA), the image through the VAE encoder (CPU or CUDA); a latent_concat
 // DiT (33 input channels) fails in one line.
 std::unique_ptr<VideoModel> open_hunyuan_model(const HunyuanPaths& paths, const HunyuanCudaParts* cuda,

@@ -1,6 +1,6 @@
 // HunyuanVideo's CUDA parts of the model interface (jenga_cuda): the DiT as a device Denoiser
-// over HunyuanDitCuda, the LLM and CLIP-L text encoders and the VAE decoder on the GPU. The registry hands
-// them to open_hunyuan_model.
+// over HunyuanDitCuda, the LLM and CLIP-L text encoders, I2V's LLaVA vision tower + projector and
+// the VAE on the GPU. The registry hands them to open_hunyuan_model.
 #include <array>
 #include <optional>
 
@@ -12,6 +12,7 @@
 #include "models/hunyuan/clip_text_encoder_cuda.h"
 #include "models/hunyuan/hunyuan_vae_cuda.h"
 #include "models/hunyuan/llama_text_encoder_cuda.h"
+#include "models/hunyuan/llava_vision_cuda.h"
 
 namespace jenga::hunyuan {
 
@@ -109,6 +110,12 @@ struct ClipGpu final : HunyuanCudaParts::Clip {
   std::unique_ptr<ClipTextEncoderCuda> enc;
 };
 
+struct VisionGpu final : HunyuanCudaParts::Vision {
+  explicit VisionGpu(const LlavaVisionEncoder& e) : enc(LlavaVisionEncoderCuda::upload(e)) {}
+  LlavaImageFeatures encode(const Tensor& pixel_values) override { return enc->encode(pixel_values); }
+  std::unique_ptr<LlavaVisionEncoderCuda> enc;
+};
+
 }  // namespace
 
 std::unique_ptr<Denoiser> make_cuda_denoiser(const HunyuanDit& dit, bool offload, Release release) {
@@ -122,6 +129,9 @@ HunyuanCudaParts cuda_parts() {
   };
   p.llm = [](const LlamaTextEncoder& e) -> std::unique_ptr<HunyuanCudaParts::Llm> { return std::make_unique<LlmGpu>(e); };
   p.clip = [](const ClipTextEncoder& e) -> std::unique_ptr<HunyuanCudaParts::Clip> { return std::make_unique<ClipGpu>(e); };
+  p.vision = [](const LlavaVisionEncoder& e) -> std::unique_ptr<HunyuanCudaParts::Vision> {
+    return std::make_unique<VisionGpu>(e);
+  };
   p.vae_decode = [](const HunyuanVae& vae, const Tensor& x) {
     return hunyuan_vae_decode_cuda(vae, x, /*tiling=*/true, /*clamp=*/true);
   };

@@ -250,7 +250,48 @@ void make_dirs(std::initializer_list<fs::path> dirs) {
   }
 }
 
+// LLaVA's image side under its published names (vision_tower.vision_model.*, then
+// multi_modal_projector.*: linear_1 width -> proj_out, linear_2 proj_out -> proj_out); returns the
+// vision_config.
+json llava_vision_tensors(TensorList& t, const LlavaVisionShape& s) {
+  const int64_t vh = s.hidden, vffn = s.ffn, patch = s.patch, vpos = (s.image / patch) * (s.image / patch) + 1;
+  const std::string v = "vision_tower.vision_model.";
+  t.push_back({v + "embeddings.class_embedding", {vh}});
+  t.push_back({v + "embeddings.patch_embedding.weight", {vh, 3, patch, patch}});
+  t.push_back({v + "embeddings.position_embedding.weight", {vpos, vh}});
+  t.push_back({v + "pre_layrnorm.weight", {vh}}), t.push_back({v + "pre_layrnorm.bias", {vh}});
+  t.push_back({v + "post_layernorm.weight", {vh}}), t.push_back({v + "post_layernorm.bias", {vh}});
+  for (int64_t i = 0; i < s.layers; ++i) {
+    const std::string p = v + "encoder.layers." + std::to_string(i) + ".";
+    for (const char* n : {"layer_norm1", "layer_norm2"}) t.push_back({p + n + ".weight", {vh}}), t.push_back({p + n + ".bias", {vh}});
+    for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"})
+      t.push_back({p + "self_attn." + n + ".weight", {vh, vh}}), t.push_back({p + "self_attn." + n + ".bias", {vh}});
+    t.push_back({p + "mlp.fc1.weight", {vffn, vh}}), t.push_back({p + "mlp.fc1.bias", {vffn}});
+    t.push_back({p + "mlp.fc2.weight", {vh, vffn}}), t.push_back({p + "mlp.fc2.bias", {vh}});
+  }
+  t.push_back({"multi_modal_projector.linear_1.weight", {s.proj_out, vh}});
+  t.push_back({"multi_modal_projector.linear_1.bias", {s.proj_out}});
+  t.push_back({"multi_modal_projector.linear_2.weight", {s.proj_out, s.proj_out}});
+  t.push_back({"multi_modal_projector.linear_2.bias", {s.proj_out}});
+  return {{"model_type", "clip_vision_model"}, {"hidden_size", vh}, {"intermediate_size", vffn},
+          {"num_hidden_layers", s.layers}, {"num_attention_heads", s.heads}, {"image_size", s.image},
+          {"patch_size", patch}, {"hidden_act", "quick_gelu"}, {"layer_norm_eps", 1e-5},
+          {"projection_dim", vh}};
+}
+
 }  // namespace
+
+void write_random_llava_vision(const std::string& dir, const LlavaVisionShape& s, uint64_t seed, DType dtype) {
+  TensorList t;
+  const json vision_cfg = llava_vision_tensors(t, s);
+  const json cfg = {{"architectures", {"LlavaForConditionalGeneration"}}, {"model_type", "llava"},
+                    {"projector_hidden_act", "gelu"}, {"vision_feature_layer", -2},
+                    {"vision_feature_select_strategy", "default"}, {"image_seq_length", (s.image / s.patch) * (s.image / s.patch)},
+                    {"text_config", {{"model_type", "llama"}, {"hidden_size", s.proj_out}}}, {"vision_config", vision_cfg},
+                    {"torch_dtype", "float16"}};
+  write_encoder(dir, t, cfg, seed, dtype);
+}
+
 
 TinyFolderInfo write_tiny_hunyuan_i2v_folder(const std::string& out, uint64_t seed, DType dtype) {
   const fs::path root(out);
@@ -270,29 +311,10 @@ TinyFolderInfo write_tiny_hunyuan_i2v_folder(const std::string& out, uint64_t se
   // every 4th kept -> 1), the GELU projector into the LLM's width.
   TensorList t;
   const json text_cfg = llm_tensors(t, "language_model.model.", dit.text_dim, vocab);
-  const int64_t vh = 16, vffn = 32, vlayers = 3, patch = 14, image = 28, vpos = (image / patch) * (image / patch) + 1;
-  const std::string v = "vision_tower.vision_model.";
-  t.push_back({v + "embeddings.class_embedding", {vh}});
-  t.push_back({v + "embeddings.patch_embedding.weight", {vh, 3, patch, patch}});
-  t.push_back({v + "embeddings.position_embedding.weight", {vpos, vh}});
-  t.push_back({v + "pre_layrnorm.weight", {vh}}), t.push_back({v + "pre_layrnorm.bias", {vh}});
-  t.push_back({v + "post_layernorm.weight", {vh}}), t.push_back({v + "post_layernorm.bias", {vh}});
-  for (int64_t i = 0; i < vlayers; ++i) {
-    const std::string p = v + "encoder.layers." + std::to_string(i) + ".";
-    for (const char* n : {"layer_norm1", "layer_norm2"}) t.push_back({p + n + ".weight", {vh}}), t.push_back({p + n + ".bias", {vh}});
-    for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"})
-      t.push_back({p + "self_attn." + n + ".weight", {vh, vh}}), t.push_back({p + "self_attn." + n + ".bias", {vh}});
-    t.push_back({p + "mlp.fc1.weight", {vffn, vh}}), t.push_back({p + "mlp.fc1.bias", {vffn}});
-    t.push_back({p + "mlp.fc2.weight", {vh, vffn}}), t.push_back({p + "mlp.fc2.bias", {vh}});
-  }
-  t.push_back({"multi_modal_projector.linear_1.weight", {dit.text_dim, vh}});
-  t.push_back({"multi_modal_projector.linear_1.bias", {dit.text_dim}});
-  t.push_back({"multi_modal_projector.linear_2.weight", {dit.text_dim, dit.text_dim}});
-  t.push_back({"multi_modal_projector.linear_2.bias", {dit.text_dim}});
-  const json vision_cfg = {{"model_type", "clip_vision_model"}, {"hidden_size", vh}, {"intermediate_size", vffn},
-                           {"num_hidden_layers", vlayers}, {"num_attention_heads", 2}, {"image_size", image},
-                           {"patch_size", patch}, {"hidden_act", "quick_gelu"}, {"layer_norm_eps", 1e-5},
-                           {"projection_dim", vh}};
+  LlavaVisionShape vs;
+  vs.hidden = 16, vs.ffn = 32, vs.layers = 3, vs.heads = 2, vs.patch = 14, vs.image = 28, vs.proj_out = dit.text_dim;
+  const int64_t image = vs.image, vpos = (image / vs.patch) * (image / vs.patch) + 1;
+  const json vision_cfg = llava_vision_tensors(t, vs);
   const json cfg = {{"architectures", {"LlavaForConditionalGeneration"}}, {"model_type", "llava"},
                     {"image_token_index", image_id}, {"pad_token_id", pad_id}, {"projector_hidden_act", "gelu"},
                     {"vision_feature_layer", -2}, {"vision_feature_select_strategy", "default"},

@@ -34,4 +34,14 @@ TinyFolderInfo write_tiny_hunyuan_folder(const std::string& dir, uint64_t seed, 
 // at Llama-3's id 271, so the official crop constants hold.
 TinyFolderInfo write_tiny_hunyuan_i2v_folder(const std::string& dir, uint64_t seed, DType dtype);
 
+// LLaVA's image side alone, random (the init above): DIR/model.safetensors (vision_tower.vision_model.*,
+// multi_modal_projector.*) + config.json (vision_config, projector). The defaults are
+// HunyuanVideo-I2V's: CLIP ViT-L/14-336 (24 layers, width 1024, 16 heads, ffn 4096, 577 positions)
+// into the 4096-wide LLM. For the full-size vision benches and GPU tests; make-tiny uses the same
+// tensor list at its own shape.
+struct LlavaVisionShape {
+  int64_t hidden = 1024, ffn = 4096, layers = 24, heads = 16, patch = 14, image = 336, proj_out = 4096;
+};
+void write_random_llava_vision(const std::string& dir, const LlavaVisionShape& shape, uint64_t seed, DType dtype);
+
 }  // namespace jenga::hunyuan

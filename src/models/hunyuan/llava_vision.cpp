@@ -152,16 +152,21 @@ LlavaVisionEncoder LlavaVisionEncoder::open(const std::string& path) {
   if (pos[0] != side * side + 1 || pos[1] != k.hidden) fail("{}: position table {}x{} does not fit a square patch grid", path, pos[0], pos[1]);
   if (k.heads <= 0 || k.hidden % k.heads) fail("{}: {} heads do not divide width {}", path, k.heads, k.hidden);
   if (l1[1] != k.hidden || l2[1] != k.proj_hidden) fail("{}: projector shapes do not chain from width {}", path, k.hidden);
-  const int64_t run = k.feature_layer < 0 ? k.layers + 1 + k.feature_layer : k.feature_layer;
+  const int64_t run = k.layers_run();
   if (run < 0 || run > k.layers) fail("{}: vision_feature_layer {} is outside 0..{}", path, k.feature_layer, k.layers);
   return e;
 }
 
-LlavaImageFeatures LlavaVisionEncoder::encode(const Tensor& pixel_values) const {
+void LlavaVisionEncoder::check_pixels(const Tensor& pixel_values) const {
   const LlavaVisionConfig& k = cfg_;
   if (pixel_values.dtype() != DType::F32 || pixel_values.ndim() != 3 || pixel_values.dim(0) != 3 ||
       pixel_values.dim(1) != k.image_size || pixel_values.dim(2) != k.image_size)
     fail("encode-image: pixel_values has shape {}, expected [3, {}, {}] f32", pixel_values.shape().str(), k.image_size, k.image_size);
+}
+
+LlavaImageFeatures LlavaVisionEncoder::encode(const Tensor& pixel_values) const {
+  const LlavaVisionConfig& k = cfg_;
+  check_pixels(pixel_values);
   const int64_t D = k.hidden, P = k.patch, G = k.image_size / P, N = G * G, L = N + 1, H = k.heads, F = k.ffn;
   const float* px = pixel_values.data_as<float>();
 
@@ -185,8 +190,7 @@ LlavaImageFeatures LlavaVisionEncoder::encode(const Tensor& pixel_values) const 
     const auto g = vis_.f32("pre_layrnorm.weight", {D}), b = vis_.f32("pre_layrnorm.bias", {D});
     cpu::layer_norm(x.data(), x.data(), L, D, g.data(), b.data(), k.ln_eps);
   }
-  const int64_t run = k.feature_layer < 0 ? k.layers + 1 + k.feature_layer : k.feature_layer;
-  run_clip_encoder_layers(vis_, {L, D, H, F, k.ln_eps, k.quick_gelu}, run, x.data(), nullptr, nullptr);
+  run_clip_encoder_layers(vis_, {L, D, H, F, k.ln_eps, k.quick_gelu}, k.layers_run(), x.data(), nullptr, nullptr);
   const int64_t first = k.drop_cls ? 1 : 0, T = L - first;
   LlavaImageFeatures out;
   out.features = Tensor::empty(DType::F32, {T, D});

@@ -40,6 +40,8 @@ struct LlavaVisionConfig {
   int64_t feature_layer = -2;     // index into hidden_states (embeddings after pre-LN, then each layer)
   bool drop_cls = true;           // vision_feature_select_strategy "default" ("full" keeps it)
   int64_t tokens() const { return (image_size / patch) * (image_size / patch); }
+  // The encoder layers run to reach hidden_states[feature_layer] (23 of ViT-L's 24 at -2).
+  int64_t layers_run() const { return feature_layer < 0 ? layers + 1 + feature_layer : feature_layer; }
 };
 
 struct LlavaImageFeatures {
@@ -56,6 +58,12 @@ class LlavaVisionEncoder {
 
   // pixel_values: [3, image_size, image_size] f32.
   LlavaImageFeatures encode(const Tensor& pixel_values) const;
+  // Fails in one line unless pixel_values is f32 [3, image_size, image_size].
+  void check_pixels(const Tensor& pixel_values) const;
+
+  // vision_tower.vision_model.* and multi_modal_projector.* (the CUDA encoder uploads them).
+  const EncoderWeights& vision_weights() const { return vis_; }
+  const EncoderWeights& projector_weights() const { return proj_; }
 
  private:
   EncoderWeights vis_, proj_;
