@@ -21,9 +21,13 @@ void raise_cuda_error(cudaError_t e, const char* expr, const char* file, int lin
                           file, line, e == cudaErrorMemoryAllocation ? fmt::format("; {}", kOutOfMemoryHint) : ""));
 }
 
+// A device present also means CUDA tensors can be made: the allocator is registered here too, so
+// code (and a test run alone) that checks available() before allocating needs no separate init().
 bool available() {
   int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+  const bool yes = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+  if (yes) init();
+  return yes;
 }
 
 int device_count() {
