@@ -63,15 +63,20 @@ __device__ __forceinline__ float2 conv_store_pair(const Conv3x3x3Params& p, int6
 }
 
 // Per-channel statistics (Conv3x3x3Params::stats) of a column pair: s = (sum0, sq0, sum1, sq1)
-// over this lane's rows, reduced over the 8 lanes that hold the same columns (same lane % 4;
-// every lane of the warp must call), then lanes 0-3 add them to st[2 * ch], st[2 * ch + 1]
-// (shared doubles, ch = the first column's index in st) where the column is below `limit`.
-__device__ __forceinline__ void conv_stats_add(double* st, int ch, int limit, float4 s, int lane) {
+// over this lane's rows, summed over the 8 lanes that hold the same columns (same lane % 4; every
+// lane of the warp must call): lanes 0-3 then hold the warp's sums.
+__device__ __forceinline__ void conv_stats_reduce_rows(float4& s) {
 #pragma unroll
   for (int o = 4; o < 32; o <<= 1) {
     s.x += __shfl_xor_sync(0xffffffffu, s.x, o), s.y += __shfl_xor_sync(0xffffffffu, s.y, o);
     s.z += __shfl_xor_sync(0xffffffffu, s.z, o), s.w += __shfl_xor_sync(0xffffffffu, s.w, o);
   }
+}
+
+// conv_stats_reduce_rows, then lanes 0-3 add the sums to st[2 * ch], st[2 * ch + 1] (shared
+// doubles, ch = the first column's index in st) where the column is below `limit`.
+__device__ __forceinline__ void conv_stats_add(double* st, int ch, int limit, float4 s, int lane) {
+  conv_stats_reduce_rows(s);
   if (lane >= 4) return;
   if (ch < limit) atomicAdd(&st[2 * ch], static_cast<double>(s.x)), atomicAdd(&st[2 * ch + 1], static_cast<double>(s.y));
   if (ch + 1 < limit)

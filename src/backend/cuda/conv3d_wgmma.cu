@@ -34,7 +34,10 @@ struct WgConv {
   static constexpr int kABytes = kBM * kBK * 2, kBBytes = BN * kBK * 2, kStageBytes = kABytes + kBBytes;
   // 1024 bytes of slack to align the slots to the swizzle atom, then the ring, then the barriers.
   static constexpr int kSmemBytes = 1024 + STAGES * kStageBytes + 2 * STAGES * 8;
-  static constexpr int kStatsBytes = 2 * kMaxStatsChannels * 8;  // at most, after the barriers
+  // With stats, after the barriers: per consumer warp its 16 rows' column sums of one tile (f32
+  // [8][2 BN]), then the CTA's running sums (f64 [2 cout], cout <= kMaxStatsChannels).
+  static constexpr int kSlotBytes = 8 * 2 * BN * 4;
+  static constexpr int kStatsBytes = kSlotBytes + 2 * kMaxStatsChannels * 8;
   static_assert(kSmemBytes + kStatsBytes <= 227 * 1024, "shared memory of one H100 CTA");
   static_assert(kBBytes % 1024 == 0, "B slots must stay 1024-byte aligned");
 };
@@ -77,12 +80,13 @@ __global__ void __launch_bounds__(384, 1)
   auto slot_b = [&](int s) { return smem + s * T::kStageBytes + T::kABytes; };
   uint64_t* full = reinterpret_cast<uint64_t*>(smem + S * T::kStageBytes);
   uint64_t* empty = full + S;
-  double* col_stats = reinterpret_cast<double*>(empty + S);  // [cout] x (sum, sq) with p.stats
+  float* warp_sums = reinterpret_cast<float*>(empty + S);                          // [8][2 BN]
+  double* col_stats = reinterpret_cast<double*>(warp_sums + 8 * 2 * BN);           // [cout] x (sum, sq)
   constexpr int kConsumerWarps = 8;  // one release per consumer warp
 
   const int tid = threadIdx.x;
   if (p.stats) {
-    for (int i = tid; i < 2 * p.cout; i += T::kThreads) col_stats[i] = 0.0;
+    for (int i = tid; i < 2 * p.cout; i += T::kThreads) col_stats[i] = 0.0;  // owned per thread below, no atomics
   }
   if (tid == 0) {
 #pragma unroll
@@ -156,6 +160,7 @@ __global__ void __launch_bounds__(384, 1)
       int64_t orow[2];
 #pragma unroll
       for (int hf = 0; hf < 2; ++hf) orow[hf] = conv_out_offset(p, r0 + cw * 64 + wq * 16 + (lane >> 2) + 8 * hf);
+      float* my_sums = warp_sums + (cw * 4 + wq) * 2 * BN;
 #pragma unroll
       for (int j = 0; j < BN / 8; ++j) {
         const int c = n0 + 8 * j + 2 * (lane & 3);
@@ -166,7 +171,20 @@ __global__ void __launch_bounds__(384, 1)
           const float2 v = conv_store_pair(p, orow[hf], c, acc[4 * j + 2 * hf], acc[4 * j + 2 * hf + 1]);
           st.x += v.x, st.y += v.x * v.x, st.z += v.y, st.w += v.y * v.y;
         }
-        if (p.stats) conv_stats_add(col_stats, c, static_cast<int>(p.cout), st, lane);
+        if (p.stats) {  // the warp's 16 rows: lanes 0-3 hold columns c, c + 1 after the reduction
+          conv_stats_reduce_rows(st);
+          if (lane < 4) *reinterpret_cast<float4*>(my_sums + 2 * (c - n0)) = st;
+        }
+      }
+      if (p.stats) {  // the 8 warps' sums into the CTA's running sums; one thread per (column, sum)
+        attn::named_bar_sync(1, 256);
+        for (int i = tid - 128; i < 2 * BN && n0 + i / 2 < p.cout; i += 256) {
+          float t = 0.f;
+#pragma unroll
+          for (int w = 0; w < 8; ++w) t += warp_sums[w * 2 * BN + i];
+          col_stats[2 * n0 + i] += t;
+        }
+        attn::named_bar_sync(1, 256);  // the slots are read before the next tile writes them
       }
     }
     if (p.stats) {  // this CTA's sums, once (named barrier 1: the two consumer warpgroups)
@@ -224,7 +242,7 @@ bool launch(const Conv3x3x3Params& p, cudaStream_t stream) {
   (void)configured;
   const int64_t tiles = (p.tout * (p.h + 2) * (p.w + 2) + T::kBM - 1) / T::kBM * ((p.cout + BN - 1) / BN);
   const int grid = static_cast<int>(std::min<int64_t>(tiles, device_shape().sms));
-  const int smem = T::kSmemBytes + (p.stats ? static_cast<int>(2 * p.cout * sizeof(double)) : 0);
+  const int smem = T::kSmemBytes + (p.stats ? T::kSlotBytes + static_cast<int>(2 * p.cout * sizeof(double)) : 0);
   conv3x3x3_wgmma_kernel<BN, STAGES><<<grid, T::kThreads, smem, stream>>>(p, maps);
   JENGA_CUDA_CHECK(cudaGetLastError());
   return true;
