@@ -63,6 +63,8 @@ __device__ __forceinline__ void mbar_wait_or_trap(uint64_t* bar, uint32_t parity
   }
 }
 
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+
 struct WgMaps {
   CUtensorMap a, b;  // P [rows, cin] with 64 x 128 boxes; the kernel [cout, ldk] with 64 x BN boxes
 };
@@ -132,6 +134,16 @@ __global__ void __launch_bounds__(384, 1)
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
       const int64_t r0 = static_cast<int64_t>(tile / nb) * T::kBM;
       const int n0 = (tile % nb) * BN;
+      if (p.accumulate) {  // the residual this tile adds, towards L2 while the main loop runs
+        const int64_t elem = p.y_f32 ? 4 : 2, lines = (BN * elem + 127) / 128;
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+          const int64_t orow = conv_out_offset(p, r0 + cw * 64 + wq * 16 + (lane >> 2) + 8 * hf);
+          if (orow < 0) continue;
+          const char* row = static_cast<const char*>(p.y) + (orow + n0) * elem;
+          for (int64_t l = lane & 3; l < lines; l += 4) prefetch_l2(row + l * 128);
+        }
+      }
       int prev = 0;
       for (int kt = 0; kt < ktiles; ++kt) {
         mbar_wait_or_trap(&full[stage], phase);
@@ -161,19 +173,34 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
       for (int hf = 0; hf < 2; ++hf) orow[hf] = conv_out_offset(p, r0 + cw * 64 + wq * 16 + (lane >> 2) + 8 * hf);
       float* my_sums = warp_sums + (cw * 4 + wq) * 2 * BN;
+      // In groups of column blocks (up to 8): the residual's old values are all loaded, then stored.
+      constexpr int kJG = BN == 256 ? 2 : BN / 8 < 8 ? BN / 8 : 8;  // 256: no registers for more
 #pragma unroll
-      for (int j = 0; j < BN / 8; ++j) {
-        const int c = n0 + 8 * j + 2 * (lane & 3);
-        float4 st = make_float4(0.f, 0.f, 0.f, 0.f);
+      for (int j0 = 0; j0 < BN / 8; j0 += kJG) {
+        float2 old[kJG][2];
 #pragma unroll
-        for (int hf = 0; hf < 2; ++hf) {
-          if (orow[hf] < 0 || c >= p.cout) continue;
-          const float2 v = conv_store_pair(p, orow[hf], c, acc[4 * j + 2 * hf], acc[4 * j + 2 * hf + 1]);
-          st.x += v.x, st.y += v.x * v.x, st.z += v.y, st.w += v.y * v.y;
-        }
-        if (p.stats) {  // the warp's 16 rows: lanes 0-3 hold columns c, c + 1 after the reduction
-          conv_stats_reduce_rows(st);
-          if (lane < 4) *reinterpret_cast<float4*>(my_sums + 2 * (c - n0)) = st;
+        for (int jj = 0; jj < kJG; ++jj)
+#pragma unroll
+          for (int hf = 0; hf < 2; ++hf) {
+            const int c = n0 + 8 * (j0 + jj) + 2 * (lane & 3);
+            old[jj][hf] = p.accumulate && orow[hf] >= 0 && c < p.cout ? conv_load_old(p, orow[hf], c)
+                                                                        : make_float2(0.f, 0.f);
+          }
+#pragma unroll
+        for (int jj = 0; jj < kJG; ++jj) {
+          const int j = j0 + jj, c = n0 + 8 * j + 2 * (lane & 3);
+          float4 st = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+          for (int hf = 0; hf < 2; ++hf) {
+            if (orow[hf] < 0 || c >= p.cout) continue;
+            const float2 v =
+                conv_store_pair(p, orow[hf], c, acc[4 * j + 2 * hf], acc[4 * j + 2 * hf + 1], old[jj][hf]);
+            st.x += v.x, st.y += v.x * v.x, st.z += v.y, st.w += v.y * v.y;
+          }
+          if (p.stats) {  // the warp's 16 rows: lanes 0-3 hold columns c, c + 1 after the reduction
+            conv_stats_reduce_rows(st);
+            if (lane < 4) *reinterpret_cast<float4*>(my_sums + 2 * (c - n0)) = st;
+          }
         }
       }
       if (p.stats) {  // the 8 warps' sums into the CTA's running sums; one thread per (column, sum)
