@@ -10,7 +10,7 @@
 #   run(command="bash bench/gpu_hunyuan_components.sh build vae",       carry=["peers", ".whl", ".gpu"], timeout_s=600)
 # (the second call's "build" is a no-op ninja when the machine is still warm, a full build if not).
 # Steps: build test text vae (default: all, which does not fit one 10-minute call at full size).
-# Env: OUT (default ./gpu-out), PEERS (default peers), VAE_SIZES ("848x480x33 1280x720x125"),
+# Env: OUT (default ./gpu-out), PEERS (default peers), VAE_SIZES ("848x480x33 1280x720x125"; none),
 #      VAE_PARITY_FRAMES (33: parity vs official fp16/f32 up to this many frames; longer sizes time
 #      ours and the official fp16 decode only), VAE_AB ("mma cold": A/B benches at the small
 #      sizes: mma = the mma.sync conv kernel, cold = no warm-up at all (the headline bench warms
@@ -29,6 +29,7 @@ steps=${*:-build test text vae}
 has() { [[ " $steps " == *" $1 "* ]]; }
 peers=${PEERS:-peers}
 vae_sizes=${VAE_SIZES:-848x480x33 1280x720x125}
+[ "$vae_sizes" = none ] && vae_sizes=""  # VAE_SIZES=none: the vae step's tests and conv lab only
 parity_frames=${VAE_PARITY_FRAMES:-33}  # sizes with more frames: speed and memory only (official fp16 alone)
 vae_ab=${VAE_AB:-mma cold}
 ab_frames=${VAE_AB_FRAMES:-33}  # sizes with more frames skip the encode and A/B benches
