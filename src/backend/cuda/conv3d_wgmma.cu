@@ -46,21 +46,8 @@ struct WgConv {
 // traps after ~2^26 polls (well over 0.1 s; a healthy wait is microseconds), so a broken kernel
 // fails with a launch error instead of hanging the process.
 __device__ __forceinline__ void mbar_wait_or_trap(uint64_t* bar, uint32_t parity) {
-  const uint32_t a = attn::smem_addr(bar);
-  for (uint32_t polls = 0;; ++polls) {
-    uint32_t done = 0;
-    asm volatile(
-        "{\n"
-        ".reg .pred p;\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-        "selp.u32 %0, 1, 0, p;\n"
-        "}\n"
-        : "=r"(done)
-        : "r"(a), "r"(parity)
-        : "memory");
-    if (done) return;
+  for (uint32_t polls = 0; !attn::mbar_try_wait(bar, parity); ++polls)
     if (polls == (1u << 26)) __trap();
-  }
 }
 
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
