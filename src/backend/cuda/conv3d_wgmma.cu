@@ -122,7 +122,8 @@ __global__ void __launch_bounds__(384, 1)
       const int64_t r0 = static_cast<int64_t>(tile / nb) * T::kBM;
       const int n0 = (tile % nb) * BN;
       if (p.accumulate) {  // the residual this tile adds, towards L2 while the main loop runs
-        const int64_t elem = p.y_f32 ? 4 : 2, lines = (BN * elem + 127) / 128;
+        const int64_t elem = p.y_f32 ? 4 : 2, cols = p.cout - n0 < BN ? p.cout - n0 : BN;
+        const int64_t lines = (cols * elem + 127) / 128;  // every address inside y
 #pragma unroll
         for (int hf = 0; hf < 2; ++hf) {
           const int64_t orow = conv_out_offset(p, r0 + cw * 64 + wq * 16 + (lane >> 2) + 8 * hf);
