@@ -31,7 +31,7 @@ peers=${PEERS:-peers}
 vae_sizes=${VAE_SIZES:-848x480x33 1280x720x125}
 [ "$vae_sizes" = none ] && vae_sizes=""  # VAE_SIZES=none: the vae step's tests and conv lab only
 parity_frames=${VAE_PARITY_FRAMES:-33}  # sizes with more frames: speed and memory only (official fp16 alone)
-vae_ab=${VAE_AB:-mma cold}
+vae_ab=${VAE_AB-mma cold}  # VAE_AB= (empty): none
 ab_frames=${VAE_AB_FRAMES:-33}  # sizes with more frames skip the encode and A/B benches
 llm_layers=${LLM_LAYERS:-32}
 log=$out/log.txt res=$out/results.jsonl
