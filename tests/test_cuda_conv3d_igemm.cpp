@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backend/cuda/conv3d_igemm.h"
@@ -48,8 +49,9 @@ double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
   return std::sqrt(num / den);
 }
 
-void check_igemm(const Case& k, cuda::Conv3x3x3Path path, const Tensor& x, const Tensor& wt, const Tensor& b,
-                 const Tensor& sc, const Tensor& sh, const std::vector<float>& y0, const std::vector<float>& want);
+void check_igemm(const Case& k, cuda::Conv3x3x3Path path, bool with_stats, const Tensor& x, const Tensor& wt,
+                 const Tensor& b, const Tensor& sc, const Tensor& sh, const std::vector<float>& y0,
+                 const std::vector<float>& want);
 
 void run_case(const Case& k) {
   std::mt19937 rng(static_cast<unsigned>(k.cin * 131 + k.cout));
@@ -86,15 +88,18 @@ void run_case(const Case& k) {
   std::vector<float> want(static_cast<size_t>(rows * k.cout));
   cuda::copy_to_host(want.data(), ref.data(), want.size() * 4);
 
-  for (const auto path : {cuda::Conv3x3x3Path::kFastest, cuda::Conv3x3x3Path::kMma}) {
-    SCOPED_TRACE(path == cuda::Conv3x3x3Path::kMma ? "mma.sync kernel" : "fastest kernel");
-    check_igemm(k, path, x, wt, b, sc, sh, y0, want);
-  }
+  for (const auto path : {cuda::Conv3x3x3Path::kFastest, cuda::Conv3x3x3Path::kMma})
+    for (const bool with_stats : {true, false}) {
+      SCOPED_TRACE(std::string(path == cuda::Conv3x3x3Path::kMma ? "mma.sync kernel" : "fastest kernel") +
+                   (with_stats ? ", with stats" : ", no stats"));
+      check_igemm(k, path, with_stats, x, wt, b, sc, sh, y0, want);
+    }
 }
 
 // The implicit GEMM on the same inputs, chunk by chunk, against `want`.
-void check_igemm(const Case& k, cuda::Conv3x3x3Path path, const Tensor& x, const Tensor& wt, const Tensor& b,
-                 const Tensor& sc, const Tensor& sh, const std::vector<float>& y0, const std::vector<float>& want) {
+void check_igemm(const Case& k, cuda::Conv3x3x3Path path, bool with_stats, const Tensor& x, const Tensor& wt,
+                 const Tensor& b, const Tensor& sc, const Tensor& sh, const std::vector<float>& y0,
+                 const std::vector<float>& want) {
   const int64_t t = 1 + k.up_t * (k.ts - 1), h = k.hs * k.up_s, w = k.ws * k.up_s, K = 27 * k.cin;
   Tensor y = k.f32_out ? dev(y0.data(), y0.size() * 4) : dev(halves(y0).data(), y0.size() * 2);
   const int64_t frame = (h + 2) * (w + 2);
@@ -113,7 +118,7 @@ void check_igemm(const Case& k, cuda::Conv3x3x3Path path, const Tensor& x, const
     cuda::Conv3x3x3Params cp;
     cp.p = pad.data(), cp.tout = n, cp.h = h, cp.w = w, cp.cin = k.cin, cp.weight = wt.data(), cp.cout = k.cout;
     cp.ldk = K, cp.bias = b.data_as<float>(), cp.y_f32 = k.f32_out, cp.accumulate = k.accumulate, cp.path = path;
-    cp.stats = stats.data_as<double>();
+    if (with_stats) cp.stats = stats.data_as<double>();
     const int64_t first = j0 * h * w * k.cout;
     cp.y = k.f32_out ? static_cast<void*>(y.data_as<float>() + first) : static_cast<void*>(y.data_as<uint16_t>() + first);
     cuda::conv3x3x3_igemm(cp);
@@ -141,6 +146,7 @@ void check_igemm(const Case& k, cuda::Conv3x3x3Path path, const Tensor& x, const
       }
   }
 
+  if (!with_stats) return;
   // Stats: the sum and sum of squares of what was stored, per channel (f32 partial sums on the
   // device, so a relative bound on the sum of magnitudes).
   std::vector<double> sums(static_cast<size_t>(2 * k.cout));

@@ -15,6 +15,9 @@ struct BenchHunyuanVaeOptions {
   bool json = false;
   bool encode = false;  // time the encoder on random frames instead of the decoder
   bool breakdown = false;  // GPU ms per kind of work (conv input, conv GEMM, norm, attention, io)
+  // One untimed pass over a small clip first (latents 2x16x16, as the official peer's warm-up):
+  // kernels loaded and GEMM plans made before the timed calls.
+  bool warmup_small = false;
 };
 
 struct BenchHunyuanTextOptions {

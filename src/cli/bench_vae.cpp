@@ -41,6 +41,7 @@ struct BenchVaeOptions {
   std::string weights;  // --model hunyuan: its VAE file or folder (default: random)
   bool encode = false;     // --model hunyuan: time the encoder
   bool breakdown = false;  // --model hunyuan: GPU time per kind of work
+  bool warmup_small = false;  // --model hunyuan: an untimed small-clip pass first (as the official peer)
 };
 
 #if JENGA_HAVE_CUDA
@@ -137,16 +138,20 @@ void register_bench_vae(CLI::App& bench) {
       ->capture_default_str();
   c->add_flag("--json", o->json, "One JSON object instead of a markdown table");
   c->add_flag("--encode", o->encode, "--model hunyuan: time the encoder (random frames of --size x --frames) instead");
+  c->add_flag("--warmup-small", o->warmup_small,
+              "--model hunyuan: one untimed pass over a small clip (latents 2x16x16) first, as the official "
+              "peer warms up (kernels loaded, GEMM plans made)");
   c->add_flag("--breakdown", o->breakdown,
               "--model hunyuan: GPU ms per kind of work (conv input, conv GEMM, norm, attention, io; CUDA events)");
   c->callback([o] {
     if (o->model != "hunyuan") {
       if (!o->weights.empty()) usage_fail("--weights are for --model hunyuan; give Wan2.1 weights as --model PATH");
-      if (o->encode || o->breakdown)
-        usage_fail("--encode and --breakdown are for --model hunyuan (Wan2.1: JENGA_VAE_PROFILE=1)");
+      if (o->encode || o->breakdown || o->warmup_small)
+        usage_fail("--encode, --breakdown and --warmup-small are for --model hunyuan (Wan2.1: JENGA_VAE_PROFILE=1)");
       return run_bench_vae(*o);
     }
-    run_bench_hunyuan_vae({o->weights, o->size, o->frames, o->iters, o->warmup, o->seed, o->json, o->encode, o->breakdown});
+    run_bench_hunyuan_vae({o->weights, o->size, o->frames, o->iters, o->warmup, o->seed, o->json, o->encode, o->breakdown,
+                           o->warmup_small});
   });
 }
 

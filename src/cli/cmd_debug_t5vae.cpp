@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "cli/cmd_debug_hunyuan_text.h"
@@ -144,14 +145,20 @@ void run_vae_decode(const Options& o) {
   const Tensor z = f32_input(*f, "latents", "--latents");
   if (any.hunyuan) {
     Tensor frames;
+    std::string convs = "f32 CPU";
 #if JENGA_HAVE_CUDA
-    if (o.device == "cuda") frames = hunyuan::hunyuan_vae_decode_cuda(*any.hunyuan, z, !o.no_tiling, !o.no_clamp);
+    if (o.device == "cuda") {
+      const auto gpu = hunyuan::HunyuanVaeCuda::from_model(*any.hunyuan);
+      frames = hunyuan::hunyuan_vae_decode(*any.hunyuan, z, !o.no_tiling, !o.no_clamp,
+                                           [&](const hunyuan::HyClip& c) { return gpu->decode_tile(c); });
+      convs = std::string("CUDA fp16, 3x3x3 convs: ") + gpu->conv_kernel();
+    }
 #endif
     if (o.device == "cpu") frames = hunyuan::hunyuan_vae_decode(*any.hunyuan, z, !o.no_tiling, !o.no_clamp);
     write_one(o.out, "frames", frames);
     const auto plan = hunyuan::hy_decode_plan(*any.hunyuan, z.dim(1), z.dim(2), z.dim(3), !o.no_tiling);
-    std::printf("wrote %s: frames %s (HunyuanVideo VAE, %s)\n", o.out.c_str(), frames.shape().str().c_str(),
-                tiles_note(plan).c_str());
+    std::printf("wrote %s: frames %s (HunyuanVideo VAE, %s; %s)\n", o.out.c_str(), frames.shape().str().c_str(),
+                tiles_note(plan).c_str(), convs.c_str());
     return;
   }
   const auto& vae = *any.wan;

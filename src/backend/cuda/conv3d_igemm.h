@@ -6,6 +6,8 @@
 // Then every output pixel of the padded grid, row r = (j*(h+2) + y)*(w+2) + x, reads tap (dt, di,
 // dj) at row r + (dt*(h+2) + di)*(w+2) + dj of P: a constant shift per tap, so a K-step of the GEMM
 // loads plain consecutive rows. Rows with y >= h or x >= w are computed and dropped (~2% extra).
+// Two kernels: mma.sync with cp.async (conv3d_igemm.cu, any sm_80+ GPU) and, on sm_90, TMA + wgmma
+// (conv3d_wgmma.cu); the epilogue can also sum the output per channel for the next GroupNorm.
 // Plain C++ header: device pointers, streams as void*.
 #include <cstdint>
 

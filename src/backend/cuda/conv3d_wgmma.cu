@@ -34,7 +34,10 @@ struct WgConv {
   static constexpr int kABytes = kBM * kBK * 2, kBBytes = BN * kBK * 2, kStageBytes = kABytes + kBBytes;
   // 1024 bytes of slack to align the slots to the swizzle atom, then the ring, then the barriers.
   static constexpr int kSmemBytes = 1024 + STAGES * kStageBytes + 2 * STAGES * 8;
-  static constexpr int kStatsBytes = 2 * kMaxStatsChannels * 8;  // at most, after the barriers
+  // With stats, after the barriers: per consumer warp its 16 rows' column sums of one tile (f32
+  // [8][2 BN]), then the CTA's running sums (f64 [2 cout], cout <= kMaxStatsChannels).
+  static constexpr int kSlotBytes = 8 * 2 * BN * 4;
+  static constexpr int kStatsBytes = kSlotBytes + 2 * kMaxStatsChannels * 8;
   static_assert(kSmemBytes + kStatsBytes <= 227 * 1024, "shared memory of one H100 CTA");
   static_assert(kBBytes % 1024 == 0, "B slots must stay 1024-byte aligned");
 };
@@ -43,22 +46,11 @@ struct WgConv {
 // traps after ~2^26 polls (well over 0.1 s; a healthy wait is microseconds), so a broken kernel
 // fails with a launch error instead of hanging the process.
 __device__ __forceinline__ void mbar_wait_or_trap(uint64_t* bar, uint32_t parity) {
-  const uint32_t a = attn::smem_addr(bar);
-  for (uint32_t polls = 0;; ++polls) {
-    uint32_t done = 0;
-    asm volatile(
-        "{\n"
-        ".reg .pred p;\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-        "selp.u32 %0, 1, 0, p;\n"
-        "}\n"
-        : "=r"(done)
-        : "r"(a), "r"(parity)
-        : "memory");
-    if (done) return;
+  for (uint32_t polls = 0; !attn::mbar_try_wait(bar, parity); ++polls)
     if (polls == (1u << 26)) __trap();
-  }
 }
+
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 
 struct WgMaps {
   CUtensorMap a, b;  // P [rows, cin] with 64 x 128 boxes; the kernel [cout, ldk] with 64 x BN boxes
@@ -77,12 +69,13 @@ __global__ void __launch_bounds__(384, 1)
   auto slot_b = [&](int s) { return smem + s * T::kStageBytes + T::kABytes; };
   uint64_t* full = reinterpret_cast<uint64_t*>(smem + S * T::kStageBytes);
   uint64_t* empty = full + S;
-  double* col_stats = reinterpret_cast<double*>(empty + S);  // [cout] x (sum, sq) with p.stats
+  float* warp_sums = reinterpret_cast<float*>(empty + S);                          // [8][2 BN]
+  double* col_stats = reinterpret_cast<double*>(warp_sums + 8 * 2 * BN);           // [cout] x (sum, sq)
   constexpr int kConsumerWarps = 8;  // one release per consumer warp
 
   const int tid = threadIdx.x;
   if (p.stats) {
-    for (int i = tid; i < 2 * p.cout; i += T::kThreads) col_stats[i] = 0.0;
+    for (int i = tid; i < 2 * p.cout; i += T::kThreads) col_stats[i] = 0.0;  // owned per thread below, no atomics
   }
   if (tid == 0) {
 #pragma unroll
@@ -128,6 +121,17 @@ __global__ void __launch_bounds__(384, 1)
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
       const int64_t r0 = static_cast<int64_t>(tile / nb) * T::kBM;
       const int n0 = (tile % nb) * BN;
+      if (p.accumulate) {  // the residual this tile adds, towards L2 while the main loop runs
+        const int64_t elem = p.y_f32 ? 4 : 2, cols = p.cout - n0 < BN ? p.cout - n0 : BN;
+        const int64_t lines = (cols * elem + 127) / 128;  // every address inside y
+#pragma unroll
+        for (int hf = 0; hf < 2; ++hf) {
+          const int64_t orow = conv_out_offset(p, r0 + cw * 64 + wq * 16 + (lane >> 2) + 8 * hf);
+          if (orow < 0) continue;
+          const char* row = static_cast<const char*>(p.y) + (orow + n0) * elem;
+          for (int64_t l = lane & 3; l < lines; l += 4) prefetch_l2(row + l * 128);
+        }
+      }
       int prev = 0;
       for (int kt = 0; kt < ktiles; ++kt) {
         mbar_wait_or_trap(&full[stage], phase);
@@ -156,17 +160,46 @@ __global__ void __launch_bounds__(384, 1)
       int64_t orow[2];
 #pragma unroll
       for (int hf = 0; hf < 2; ++hf) orow[hf] = conv_out_offset(p, r0 + cw * 64 + wq * 16 + (lane >> 2) + 8 * hf);
+      float* my_sums = warp_sums + (cw * 4 + wq) * 2 * BN;
+      // In groups of column blocks (up to 8): the residual's old values are all loaded, then stored.
+      constexpr int kJG = BN == 256 ? 2 : BN / 8 < 8 ? BN / 8 : 8;  // 256: no registers for more
 #pragma unroll
-      for (int j = 0; j < BN / 8; ++j) {
-        const int c = n0 + 8 * j + 2 * (lane & 3);
-        float4 st = make_float4(0.f, 0.f, 0.f, 0.f);
+      for (int j0 = 0; j0 < BN / 8; j0 += kJG) {
+        float2 old[kJG][2];
 #pragma unroll
-        for (int hf = 0; hf < 2; ++hf) {
-          if (orow[hf] < 0 || c >= p.cout) continue;
-          const float2 v = conv_store_pair(p, orow[hf], c, acc[4 * j + 2 * hf], acc[4 * j + 2 * hf + 1]);
-          st.x += v.x, st.y += v.x * v.x, st.z += v.y, st.w += v.y * v.y;
+        for (int jj = 0; jj < kJG; ++jj)
+#pragma unroll
+          for (int hf = 0; hf < 2; ++hf) {
+            const int c = n0 + 8 * (j0 + jj) + 2 * (lane & 3);
+            old[jj][hf] = p.accumulate && orow[hf] >= 0 && c < p.cout ? conv_load_old(p, orow[hf], c)
+                                                                        : make_float2(0.f, 0.f);
+          }
+#pragma unroll
+        for (int jj = 0; jj < kJG; ++jj) {
+          const int j = j0 + jj, c = n0 + 8 * j + 2 * (lane & 3);
+          float4 st = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+          for (int hf = 0; hf < 2; ++hf) {
+            if (orow[hf] < 0 || c >= p.cout) continue;
+            const float2 v =
+                conv_store_pair(p, orow[hf], c, acc[4 * j + 2 * hf], acc[4 * j + 2 * hf + 1], old[jj][hf]);
+            st.x += v.x, st.y += v.x * v.x, st.z += v.y, st.w += v.y * v.y;
+          }
+          if (p.stats) {  // the warp's 16 rows: lanes 0-3 hold columns c, c + 1 after the reduction
+            conv_stats_reduce_rows(st);
+            if (lane < 4) *reinterpret_cast<float4*>(my_sums + 2 * (c - n0)) = st;
+          }
         }
-        if (p.stats) conv_stats_add(col_stats, c, static_cast<int>(p.cout), st, lane);
+      }
+      if (p.stats) {  // the 8 warps' sums into the CTA's running sums; one thread per (column, sum)
+        attn::named_bar_sync(1, 256);
+        for (int i = tid - 128; i < 2 * BN && n0 + i / 2 < p.cout; i += 256) {
+          float t = 0.f;
+#pragma unroll
+          for (int w = 0; w < 8; ++w) t += warp_sums[w * 2 * BN + i];
+          col_stats[2 * n0 + i] += t;
+        }
+        attn::named_bar_sync(1, 256);  // the slots are read before the next tile writes them
       }
     }
     if (p.stats) {  // this CTA's sums, once (named barrier 1: the two consumer warpgroups)
@@ -224,7 +257,7 @@ bool launch(const Conv3x3x3Params& p, cudaStream_t stream) {
   (void)configured;
   const int64_t tiles = (p.tout * (p.h + 2) * (p.w + 2) + T::kBM - 1) / T::kBM * ((p.cout + BN - 1) / BN);
   const int grid = static_cast<int>(std::min<int64_t>(tiles, device_shape().sms));
-  const int smem = T::kSmemBytes + (p.stats ? static_cast<int>(2 * p.cout * sizeof(double)) : 0);
+  const int smem = T::kSmemBytes + (p.stats ? T::kSlotBytes + static_cast<int>(2 * p.cout * sizeof(double)) : 0);
   conv3x3x3_wgmma_kernel<BN, STAGES><<<grid, T::kThreads, smem, stream>>>(p, maps);
   JENGA_CUDA_CHECK(cudaGetLastError());
   return true;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 #include <condition_variable>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -85,13 +86,15 @@ void copy_region(const HyClip& src, int64_t src_t0, int64_t frames, int64_t rows
 using FrameSink = std::function<void(const HyClip& clip, int64_t frames, int64_t first)>;
 
 // Every tile of a run, in the order the loops below consume them. One worker thread computes them
-// in order (on the GPU, or the CPU model), at most one ahead: tile k+1 runs while the host blends
-// and copies tile k. A run of one tile needs no thread.
+// in order (on the GPU, or the CPU model) up to kAhead tiles ahead of the consumer, so the device
+// keeps working while the host blends, assembles and writes out a temporal tile (at 720p that
+// host work takes longer than a tile). A run of one tile needs no thread.
 class TileQueue {
  public:
   struct Region {
     int64_t t0, t1, y0, h, x0, w;
   };
+  static constexpr size_t kAhead = 8;  // finished tiles held on the host (720p: 51 MB each)
   TileQueue(const Source& src, const TileFn& fn, std::vector<Region> order)
       : src_(src), fn_(fn), order_(std::move(order)) {
     if (order_.size() > 1) worker_ = std::thread([this] { work(); });
@@ -111,10 +114,10 @@ class TileQueue {
     JENGA_ASSERT(taken_ < order_.size());
     if (!worker_.joinable()) return compute(taken_++);
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return ready_ || error_; });
-    if (error_) std::rethrow_exception(error_);
-    HyClip tile = std::move(result_);
-    ready_ = false;
+    cv_.wait(lock, [&] { return !done_.empty() || error_; });
+    if (done_.empty()) std::rethrow_exception(error_);  // the tiles before a failed one still come
+    HyClip tile = std::move(done_.front());
+    done_.pop_front();
     ++taken_;
     lock.unlock();
     cv_.notify_all();
@@ -128,6 +131,11 @@ class TileQueue {
   }
   void work() {
     for (size_t k = 0; k < order_.size(); ++k) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || done_.size() < kAhead; });
+        if (stop_) return;
+      }
       HyClip tile;
       try {
         tile = compute(k);
@@ -137,16 +145,12 @@ class TileQueue {
         cv_.notify_all();
         return;
       }
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !ready_; });  // the previous tile was taken
-      if (stop_) return;
-      result_ = std::move(tile);
-      ready_ = true;
-      lock.unlock();
+      {
+        std::lock_guard lock(mu_);
+        if (stop_) return;
+        done_.push_back(std::move(tile));
+      }
       cv_.notify_all();
-      lock.lock();
-      cv_.wait(lock, [&] { return stop_ || !ready_; });  // at most one tile ahead of the consumer
-      if (stop_) return;
     }
   }
 
@@ -156,8 +160,8 @@ class TileQueue {
   size_t taken_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
-  HyClip result_;
-  bool ready_ = false, stop_ = false;
+  std::deque<HyClip> done_;  // computed, not yet taken, in order
+  bool stop_ = false;
   std::exception_ptr error_;
   std::thread worker_;  // last: started after every other member exists
 };
