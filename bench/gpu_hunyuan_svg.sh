@@ -16,16 +16,11 @@ has() { [[ " $steps " == *" $1 "* ]]; }
 export PATH=/usr/local/cuda/bin:$PATH PYTHONUNBUFFERED=1
 source bench/device_deps.sh
 stamp() { echo "$(date +%T) $*"; }
-if has build; then
-  stamp build
-  cmake -S . -B build -G Ninja -DJENGA_CUDA_ARCHS=90a -DCMAKE_BUILD_TYPE=Release -DJENGA_WITH_LIBAV=OFF \
-    >"$out/cfg.log" 2>&1 || { tail -20 "$out/cfg.log"; exit 1; }
-  cmake --build build -j16 --target jenga jenga_tests >"$out/build.log" 2>&1 \
-    || { grep -E "error|FAILED" "$out/build.log" | head -40; exit 1; }
-  stamp built
+if has build; then  # the same configure + build as the HunyuanVideo DiT's GPU script
+  OUT=$out bash bench/gpu_hunyuan_dit.sh build || exit 1
 fi
 if has test; then
-  timeout 240 ./build/bin/jenga_tests --gtest_filter='CudaHunyuanSvg*:CudaSvg*:SvgHunyuan*' >"$out/tests.txt" 2>&1
+  timeout 240 ./build/bin/jenga_tests --gtest_filter='CudaHunyuanSvg*:CudaSvg*:SvgHunyuan*:SvgPolicy*' >"$out/tests.txt" 2>&1
   echo "tests rc=$?"
   grep -E "rel L2|^\[  FAILED|^\[  PASSED|^\[       OK|Failure|error" "$out/tests.txt" | head -60
 fi

@@ -13,8 +13,8 @@ script's (sparsity 0.25); num_frame = 1 + frames // 4 and frame_size = H * W / 2
 replace_hyvideo_attention computes them.
 
 Stand-ins, and why: the two profiling masks (get_attention_mask) are built here on the GPU with
-the same formulas (checked against the official function on small grids by the CPU test
-SvgHunyuanPolicy.ProfilingMasksMatchOfficial): the official function fills a 115456^2 float32
+the same formulas (equal to the official function, checked on the CPU on 3x128+16, 5x96+24 and
+4x200+40 token grids; our C++ masks are checked the same way in CI): the official function fills a 115456^2 float32
 CPU tensor (53 GB) with Python loops, minutes of setup that is not part of a forward. Imports the
 SVG path never calls are stubbed when absent (flashinfer, cuvs, flash_attn: the dense layers'
 kernels; diffusers' Attention / apply_rotary_emb / DEFAULT_PROMPT_TEMPLATE; loguru, termcolor).
@@ -62,18 +62,22 @@ def install_stubs():
     stub("termcolor", colored=lambda s, *a, **k: s)
 
 
-def profiling_masks(torch, rows, context_length, num_frame, frame_size, device):
-    """The first `rows` rows of get_attention_mask("spatial" / "temporal"): float32 [rows, L]."""
+def profiling_masks(torch, rows, context_length, num_frame, frame_size, device, chunk=512):
+    """The first `rows` rows of get_attention_mask("spatial" / "temporal"): float32 [rows, L],
+    built a chunk of rows at a time (int64 temporaries of [rows, L] would need tens of GB)."""
     V = num_frame * frame_size
     L = V + context_length
     band = int((frame_size * 1.5) // 128)
-    q = torch.arange(rows, device=device).view(-1, 1)
     k = torch.arange(L, device=device).view(1, -1)
-    text = (q >= V) | (k >= V)
-    spatial = text | ((q // 128 - k // 128).abs() < band)
     tm = lambda t: (t % frame_size) * num_frame + t // frame_size  # noqa: E731  token-major position
-    temporal = text | ((tm(q) // 128 - tm(k) // 128).abs() < band)
-    return [spatial.float(), temporal.float()]
+    kb, kt = k // 128, tm(k) // 128
+    out = [torch.empty(rows, L, device=device) for _ in range(2)]
+    for r0 in range(0, rows, chunk):
+        q = torch.arange(r0, min(rows, r0 + chunk), device=device).view(-1, 1)
+        text = (q >= V) | (k >= V)
+        out[0][r0:r0 + q.shape[0]] = (text | ((q // 128 - kb).abs() < band)).float()
+        out[1][r0:r0 + q.shape[0]] = (text | ((tm(q) // 128 - kt).abs() < band)).float()
+    return out
 
 
 def main():

@@ -20,32 +20,13 @@
 #include "models/hunyuan/hunyuan_tiny.h"
 #include "hunyuan_cuda_test_config.h"
 #include "hunyuan_svg_setup.h"
+#include "svg_test_inputs.h"
 #include "tensor_compare.h"
 #include "test_util.h"
 
 using namespace jenga;
 
 namespace {
-
-// [heads, sequence, d] bf16-valued q/k/v; on the video rows even heads share a per-frame vector
-// (spatial), odd heads a per-position one (temporal); the text rows are noise.
-void make_joint_qkv(const svg::SvgGrid& g, int64_t heads, int64_t d, std::vector<float>& q, std::vector<float>& k,
-                    std::vector<float>& v) {
-  const int64_t n = g.sequence(), nv = g.tokens();
-  q.resize(heads * n * d), k.resize(q.size()), v.resize(q.size());
-  fill_normal(q, 1), fill_normal(k, 2), fill_normal(v, 3);
-  std::vector<float> frame(g.frames * d), pos(g.frame_tokens * d);
-  fill_normal(frame, 4), fill_normal(pos, 5);
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t t = 0; t < nv; ++t)
-      for (int64_t c = 0; c < d; ++c) {
-        const float e = h % 2 ? pos[(t % g.frame_tokens) * d + c] : frame[(t / g.frame_tokens) * d + c];
-        q[(h * n + t) * d + c] = 0.3f * q[(h * n + t) * d + c] + e;
-        k[(h * n + t) * d + c] = 0.3f * k[(h * n + t) * d + c] + e;
-      }
-  for (auto* x : {&q, &k, &v})
-    for (auto& e : *x) e = bf16_to_f32(f32_to_bf16(e));  // both sides see the bf16 values
-}
 
 // [heads, n, d] f32 -> the DiT's [n, heads * d] bf16 on the device.
 Tensor to_device_rows(const std::vector<float>& x, int64_t heads, int64_t n, int64_t d) {
@@ -68,7 +49,9 @@ TEST(CudaHunyuanSvg, AttentionMatchesCpuPlanPerBranch) {
     g.frames = 4, g.frame_tokens = 320, g.text = 40, g.text_valid = 23, g.rules = svg::SvgRules::hunyuan;
     const int64_t H = 4, n = g.sequence();
     std::vector<float> q, k, v;
-    make_joint_qkv(g, H, d, q, k, v);
+    test::make_svg_qkv(g, H, d, q, k, v);
+    for (auto* x : {&q, &k, &v})
+      for (auto& e : *x) e = bf16_to_f32(f32_to_bf16(e));  // both sides see the bf16 values
     svg::SvgParams p;
     p.sparsity = 0.5, p.num_sampled_rows = 24;
     const auto rows = svg::sample_rows(p, n, 9);

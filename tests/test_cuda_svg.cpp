@@ -13,32 +13,10 @@
 #include "core/rng.h"
 #include "jenga/svg/svg_plan.h"
 #include "denoise_test_setup.h"
+#include "svg_test_inputs.h"
 #include "tensor_compare.h"
 
 using namespace jenga;
-
-namespace {
-
-// q/k: noise plus, per head, a strong shared component so the head clearly prefers one pattern:
-// even heads a per-frame vector (attend within the frame: spatial), odd heads a per-position
-// vector shared by all frames (attend along time: temporal).
-void make_qkv(const svg::SvgGrid& g, int64_t heads, int64_t d, std::vector<float>& q, std::vector<float>& k,
-              std::vector<float>& v) {
-  const int64_t n = g.tokens();
-  q.resize(heads * n * d), k.resize(q.size()), v.resize(q.size());
-  fill_normal(q, 1), fill_normal(k, 2), fill_normal(v, 3);
-  std::vector<float> frame(g.frames * d), pos(g.frame_tokens * d);
-  fill_normal(frame, 4), fill_normal(pos, 5);
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t t = 0; t < n; ++t)
-      for (int64_t c = 0; c < d; ++c) {
-        const float e = h % 2 ? pos[(t % g.frame_tokens) * d + c] : frame[(t / g.frame_tokens) * d + c];
-        q[(h * n + t) * d + c] = 0.3f * q[(h * n + t) * d + c] + e;
-        k[(h * n + t) * d + c] = 0.3f * k[(h * n + t) * d + c] + e;
-      }
-}
-
-}  // namespace
 
 TEST(CudaSvg, AttentionMatchesCpuPlan) {
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
@@ -47,7 +25,7 @@ TEST(CudaSvg, AttentionMatchesCpuPlan) {
     const svg::SvgGrid g{4, 320};  // 1280 tokens: 10 blocks of 128, the last frame boundary mid-block
     const int64_t H = 4, n = g.tokens();
     std::vector<float> q, k, v;
-    make_qkv(g, H, d, q, k, v);
+    test::make_svg_qkv(g, H, d, q, k, v);
     for (auto* x : {&q, &k, &v})
       for (auto& e : *x) e = bf16_to_f32(f32_to_bf16(e));  // both sides see the bf16 values
     svg::SvgParams p;

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "io/safetensors.h"
@@ -112,4 +115,37 @@ TEST(SvgHunyuanLoop, DebugDenoiseRunsTheSameLoop) {
                                    " --solver unipc --steps 1 -q");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("Euler"), std::string::npos) << bad.output;
+}
+
+TEST(SvgHunyuanLoop, GenerateRunsTheTinyFolderWithSvg) {
+  // `generate --attention svg` on make-tiny's HunyuanVideo folder: the sidecar names the official
+  // HunyuanVideo script and its settings; the flags override them.
+  test::TempDir dir;
+  const std::string model = (dir.path() / "ckpts").string();
+  auto m = test::run_jenga("debug make-tiny --family hunyuan --seed 3 --out " + model);
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  const std::string out = (dir.path() / "svg.y4m").string();
+  auto g = test::run_jenga("generate --model " + model + " -p cat --size 64x64 --frames 9 --steps 3 --attention svg "
+                           "--first-times-fp 0.34 --svg-sparsity 1 -q -o " + out);
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  std::ifstream sc(out + ".json");
+  const auto j = nlohmann::json::parse(sc);
+  const auto& s = j["settings"]["svg"];
+  EXPECT_NE(s["source"].get<std::string>().find("hyvideo_t2v_720p_svg.sh"), std::string::npos);
+  EXPECT_EQ(s["sparsity"], 1.0);
+  EXPECT_EQ(s["first_layers_fp"], 0.03);  // the HunyuanVideo script's
+  EXPECT_EQ(j["denoise"]["svg"]["dense_steps"], 1);
+  EXPECT_EQ(j["denoise"]["attention"], "svg");
+}
+
+TEST(SvgHunyuanLoop, ImageToVideoIsRefusedInOneLine) {
+  test::TempDir dir;
+  const std::string model = (dir.path() / "ckpts").string();
+  auto m = test::run_jenga("debug make-tiny --family hunyuan-i2v --seed 3 --out " + model);
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  auto g = test::run_jenga("generate --model " + model + " --image " + std::string(JENGA_TEST_DATA) +
+                           "/hunyuan_i2v/grey_50x50.png -p cat --i2v-resolution 64 --frames 5 --steps 2 --attention svg -q -o " +
+                           (dir.path() / "x.y4m").string());
+  EXPECT_EQ(g.exit_code, 2) << g.output;
+  EXPECT_NE(g.output.find("HunyuanVideo-I2V is not supported"), std::string::npos) << g.output;
 }

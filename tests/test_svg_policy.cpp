@@ -1,6 +1,8 @@
 // Sparse VideoGen (v1) policy against goldens from the official svg/models/wan code
-// (tools/golden/svg_golden.py): the official sampled rows are an input, so head decisions, profiling
-// masks, placement orders, the flex block mask and the attention output must all match.
+// (tools/golden/svg_golden.py) and, for the tests over kAllCases, svg/models/hyvideo
+// (svg_hunyuan_golden.py; its own tests in test_svg_hunyuan_policy.cpp): the official sampled rows
+// are an input, so head decisions, profiling masks, placement orders, the flex block mask and the
+// attention output must all match.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -28,12 +30,15 @@ bool bit(const Tensor& packed, int64_t i) { return test::packed_bit(packed, i); 
 Golden load(const std::string& name) { return test::load_svg_golden(name); }
 
 const char* kCases[] = {"aligned", "ragged", "wide"};
+// Both rule sets: Wan's and HunyuanVideo's (tools/golden/svg_hunyuan_golden.py, joint sequences
+// with valid and padding text rows).
+const char* kAllCases[] = {"aligned", "ragged", "wide", "hy_aligned", "hy_ragged", "hy_wide"};
 
 }  // namespace
 
 TEST(SvgPolicy, HeadDecisionsAndErrorsMatchOfficial) {
   int heads = 0, temporal = 0;
-  for (const char* name : kCases) {
+  for (const char* name : kAllCases) {
     SCOPED_TRACE(name);
     const Golden g = load(name);
     const auto choices = classify_heads(g.q.data(), g.k.data(), g.v.data(), g.heads, g.dim, g.grid, g.rows);
@@ -54,11 +59,11 @@ TEST(SvgPolicy, HeadDecisionsAndErrorsMatchOfficial) {
 }
 
 TEST(SvgPolicy, ProfilingMasksMatchOfficial) {
-  for (const char* name : {"aligned", "ragged"}) {
+  for (const char* name : {"aligned", "ragged", "hy_aligned", "hy_ragged"}) {
     SCOPED_TRACE(name);
     const Golden g = load(name);
-    const Tensor bits = g.f->load("profile_mask_bits");  // [2, L, L]
-    const int64_t n = g.grid.tokens();
+    const Tensor bits = g.f->load("profile_mask_bits");  // [2, L, L], HunyuanVideo's text rows included
+    const int64_t n = g.grid.sequence();
     int64_t mismatches = 0, kept = 0;
     for (int64_t qi = 0; qi < n; ++qi)
       for (int64_t ki = 0; ki < n; ++ki) {
@@ -102,8 +107,9 @@ TEST(SvgPolicy, PlacementOrderAndMasksMatchOfficial) {
 
 TEST(SvgPolicy, TokenLayoutAttentionMatchesOfficialOutput) {
   // The official output (triton placement + flex attention with the token mask + placement back),
-  // reproduced by cpu::attention on our exact (block 1) layout.
-  for (const char* name : kCases) {
+  // reproduced by cpu::attention on our exact (block 1) layout (HunyuanVideo: and the text rows
+  // densely, valid over video + valid text, padding over padding).
+  for (const char* name : kAllCases) {
     SCOPED_TRACE(name);
     const Golden g = load(name);
     const SvgPlan plan =

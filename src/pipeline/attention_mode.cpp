@@ -33,6 +33,11 @@ AttentionMode resolve_attention(const std::string& flag, bool jenga_preset, cons
   return m;
 }
 
+void svg_image_to_video_unsupported() {
+  usage_fail("--attention svg: HunyuanVideo-I2V is not supported (the official SVG HunyuanVideo path is "
+             "text-to-video); use --attention dense");
+}
+
 SvgSettings svg_defaults(SvgFamily f) {
   SvgSettings s;
   if (f == SvgFamily::hunyuan) s.sparsity = 0.25, s.first_times_fp = 0.1, s.first_layers_fp = 0.03;

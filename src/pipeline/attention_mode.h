@@ -41,6 +41,8 @@ AttentionMode resolve_attention(const std::string& flag, bool jenga_preset, cons
 enum class SvgFamily { wan, hunyuan };
 SvgSettings svg_defaults(SvgFamily f);
 const char* svg_defaults_source(SvgFamily f);  // the official script, for reports
+// UsageError: SVG with an image condition on HunyuanVideo (the official SVG path is text-to-video).
+[[noreturn]] void svg_image_to_video_unsupported();
 // The family's defaults with the overrides applied (values checked by resolve_attention).
 SvgSettings svg_settings(const SvgOverrides& o, uint64_t seed, SvgFamily f = SvgFamily::wan);
 

@@ -267,8 +267,7 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
   if (mode == AttentionMode::svg && jenga) usage_fail("--attention svg runs the dense schedule; use --preset dense");
   const bool svg_on = mode == AttentionMode::svg;
   if (svg_on && first_frame && geo.condition_blocks > 0)
-    usage_fail("--attention svg: HunyuanVideo-I2V is not supported (the official SVG HunyuanVideo path is "
-               "text-to-video); use --attention dense");
+    svg_image_to_video_unsupported();
   svg::SvgWarmup warmup;
   if (svg_on) warmup = svg::SvgWarmup::from_fractions(req.svg.first_times_fp, req.svg.first_layers_fp, N, info.layers);
 

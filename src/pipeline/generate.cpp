@@ -108,6 +108,8 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
   const DenoiserInfo& cfg = model.denoiser_info();
   // Image-to-video: the reference image at the size the model picks for it (its official bucket).
   const bool i2v = !req.image.empty();
+  if (i2v && req.attention == "svg" && geo.condition_blocks > 0)  // before any encoder runs
+    svg_image_to_video_unsupported();
   ReferenceImage ref;
   std::string image_abs, image_sha;
   if (i2v) {

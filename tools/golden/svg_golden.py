@@ -35,6 +35,12 @@ def install_stubs():
     sys.modules["diffusers.models.attention_processor"].Attention = object
     sys.modules["diffusers.models.embeddings"].apply_rotary_emb = None
     sys.modules["diffusers.models.normalization"].RMSNorm = type("RMSNorm", (), {})
+    stub_logging_and_cuda()
+
+
+def stub_logging_and_cuda():
+    """loguru / termcolor when absent; CUDA moves and memory reports made no-ops (the official
+    get_attention_mask moves its mask to CUDA): everything stays on the CPU."""
     if "loguru" not in sys.modules:
         try:
             import loguru  # noqa: F401
@@ -49,9 +55,19 @@ def install_stubs():
         m = types.ModuleType("termcolor")
         m.colored = lambda s, *a, **k: s
         sys.modules["termcolor"] = m
-    # get_attention_mask moves its mask to CUDA and reports CUDA memory; keep everything on CPU.
     torch.cuda.memory_allocated = lambda *a, **k: 0
     torch.Tensor.cuda = lambda self, *a, **k: self
+
+
+def save_golden(out_dir, name, t, meta, profile_masks=None, token_mask=None):
+    """Writes name.safetensors; the masks (when given) as big-endian bit-packed bools (numpy.packbits)."""
+    if profile_masks is not None:
+        t["profile_mask_bits"] = torch.from_numpy(np.packbits(
+            torch.stack([m.bool() for m in profile_masks]).numpy().reshape(-1)))  # [2, L, L]
+        t["token_mask_bits"] = torch.from_numpy(np.packbits(token_mask.numpy().reshape(-1)))  # [L, L]
+    path = os.path.join(out_dir, f"{name}.safetensors")
+    save_file(t, path, metadata=meta)
+    return path
 
 
 def make_qkv(gen, heads, frames, frame_tokens, dim, kinds):
@@ -136,12 +152,7 @@ def run_case(attn_mod, utils_mod, name, out_dir, frames, frame_tokens, dim, kind
     }
     meta = {"sparsity": repr(sparsity), "multiplier": repr(multiplier),
             "band_width": str(int(np.ceil(multiplier * frame_tokens / 128) * 128))}
-    if save_masks:  # big-endian bit-packed bool masks (numpy.packbits)
-        t["profile_mask_bits"] = torch.from_numpy(np.packbits(
-            torch.stack([m.bool() for m in P.attention_masks]).numpy().reshape(-1)))  # [2, L, L]
-        t["token_mask_bits"] = torch.from_numpy(np.packbits(token_mask.numpy().reshape(-1)))  # [L, L]
-    path = os.path.join(out_dir, f"{name}.safetensors")
-    save_file(t, path, metadata=meta)
+    path = save_golden(out_dir, name, t, meta, P.attention_masks if save_masks else None, token_mask)
     print(f"{name}: L={L} best={best[0].tolist()} kinds={kinds} mse={mses[:, 0, :].tolist()} "
           f"mul={multiplier:.4f} cover_density={block_cover.float().mean():.3f} -> {path} "
           f"({os.path.getsize(path)} bytes)")

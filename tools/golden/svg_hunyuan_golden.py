@@ -28,7 +28,9 @@ os.environ.setdefault("TRITON_INTERPRET", "1")  # run the official Triton placem
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from svg_golden import save_golden, stub_logging_and_cuda  # noqa: E402  (the Wan golden's helpers)
 
 
 class _Permissive:
@@ -74,20 +76,7 @@ def install_stubs():
     sys.modules["diffusers.models.attention"].Attention = object
     sys.modules["diffusers.models.embeddings"].apply_rotary_emb = None
     sys.modules["diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video"].DEFAULT_PROMPT_TEMPLATE = {}
-    for mod, attr in [("loguru", "logger"), ("termcolor", "colored")]:
-        try:
-            __import__(mod)
-        except ImportError:
-            m = types.ModuleType(mod)
-            if attr == "logger":
-                import logging
-                m.logger = logging.getLogger("svg")
-            else:
-                m.colored = lambda s, *a, **k: s
-            sys.modules[mod] = m
-    # get_attention_mask moves its mask to CUDA; keep everything on the CPU.
-    torch.cuda.memory_allocated = lambda *a, **k: 0
-    torch.Tensor.cuda = lambda self, *a, **k: self
+    stub_logging_and_cuda()
     return triton_missing
 
 
@@ -180,12 +169,7 @@ def run_case(attn_mod, utils_mod, place_mod, use_ref_placement, name, out_dir, f
     meta = {"sparsity": repr(sparsity), "multiplier": repr(multiplier),
             "band_width": str(int(np.floor(multiplier * frame_tokens / 128) * 128)),
             "placement": "official ref_hunyuan_* (PyTorch)" if use_ref_placement else "official Triton"}
-    if save_masks:  # big-endian bit-packed bool masks (numpy.packbits)
-        t["profile_mask_bits"] = torch.from_numpy(np.packbits(
-            torch.stack([m.bool() for m in P.attention_masks]).numpy().reshape(-1)))  # [2, L, L]
-        t["token_mask_bits"] = torch.from_numpy(np.packbits(token_mask.numpy().reshape(-1)))  # [L, L]
-    path = os.path.join(out_dir, f"{name}.safetensors")
-    save_file(t, path, metadata=meta)
+    path = save_golden(out_dir, name, t, meta, P.attention_masks if save_masks else None, token_mask)
     print(f"{name}: V={V} text={text} valid={valid} best={best[0].tolist()} kinds={kinds} "
           f"mse={mses[:, 0, :].tolist()} mul={multiplier:.4f} W={meta['band_width']} "
           f"cover_density={block_cover.float().mean():.3f} -> {path} ({os.path.getsize(path)} bytes)")
