@@ -70,8 +70,8 @@ if has official; then
   [ -f peers/hvofficial/hyvideo/modules/models.py ] ||
     { echo "error: peers/hvofficial is missing: run bench/hunyuan_parity_prep.sh on the CPU machine and carry peers" >&2; exit 1; }
   avail=$(df -BG --output=avail "$work" | tail -1 | tr -dc 0-9)
-  [ "$size" != full ] || [ -f "$work/dit.safetensors" ] || [ "$avail" -ge 42 ] ||
-    { echo "error: $work has ${avail} GB free; the checkpoint and dumps need about 42 GB (set WORK to a larger disk)" >&2; exit 1; }
+  [ "$size" != full ] || [ -f "$work/dit.safetensors" ] || [ "$avail" -ge 44 ] ||
+    { echo "error: $work has ${avail} GB free; the checkpoint, dumps and q/k need about 44 GB (set WORK to a larger disk)" >&2; exit 1; }
   stamp "official: checkpoint + inputs + forward ($size, stride $stride)"
   peer official --official peers/hvofficial --work "$work" --size "$size" --device "$dev" --stride "$stride" \
     --mask-layers "$layers" --seed "${SEED:-0}" || { echo "official: rc=$?"; exit 1; }
