@@ -18,7 +18,7 @@
 # CPU rehearsal (tiny model, ours on the CPU in f32, official in f32):
 #   DEVICE=cpu SIZE=tiny STRIDE=4 PY=/path/to/python-with-torch bash bench/gpu_hunyuan_parity.sh
 # Steps: build test official ours compare mask (default: official ours compare mask).
-# Env: SIZE (full | tiny), DEVICE (cuda | cpu), WORK (.parity: checkpoint, inputs, dumps, ~40 GB;
+# Env: SIZE (full | mid: published widths, 1+1 blocks, small grid | tiny), DEVICE (cuda | cpu), WORK (.parity: checkpoint, inputs, dumps, ~40 GB;
 #      with KEEP=1 a second call on the warm machine reuses the checkpoint), OUT (gpu-out), STRIDE (16: image rows
 #      kept per block dump), MASK_LAYERS (0,59: first double,
 #      last single; tiny 0,3), CONFIGS (0.8:0.3,0.95:0.5 = full-res Turbo, Flash
@@ -33,7 +33,7 @@ mkdir -p "$work"
 cleanup() { [ "${KEEP:-0}" = 1 ] || { rm -rf "$work"; echo "removed $work (KEEP=1 keeps it)"; }; }
 trap cleanup EXIT
 size=${SIZE:-full} dev=${DEVICE:-cuda} stride=${STRIDE:-16} py=${PY:-python3}
-layers=${MASK_LAYERS:-0,59}; [ "$size" = tiny ] && layers=${MASK_LAYERS:-0,3}
+layers=${MASK_LAYERS:-0,59}; [ "$size" = tiny ] && layers=${MASK_LAYERS:-0,3}; [ "$size" = mid ] && layers=${MASK_LAYERS:-0,1}
 steps=${*:-official ours compare mask}
 has() { [[ " $steps " == *" $1 "* ]]; }
 log=$out/parity-log.txt res=$out/parity.jsonl
@@ -87,14 +87,14 @@ if has ours; then
 fi
 if has compare; then
   stamp compare
-  nd=20; [ "$size" = tiny ] && nd=2
+  nd=20; [ "$size" = tiny ] && nd=2; [ "$size" = mid ] && nd=1
   peer compare --work "$work" --tol "${TOL:-1e-2}" --double-blocks "$nd" | tee "$out/parity-table.txt" | tail -8
   rc=${PIPESTATUS[0]}; [ "$rc" = 0 ] || fail=1
   echo "(per-block table: $out/parity-table.txt)"
 fi
 if has mask; then
   stamp "mask: blocks $layers, configs ${CONFIGS:-0.8:0.3,0.95:0.5}"
-  cache=peers/jengahy/curves_hyparity_32x45x80.pt; [ "$size" = tiny ] && cache=$work/curves_tiny.pt
+  cache=peers/jengahy/curves_hyparity_32x45x80.pt; [ "$size" = full ] || cache=$work/curves_$size.pt
   peer mask --work "$work" --jenga peers/jengahy --jenga-bin ./build/bin/jenga --device "$dev" \
     --configs "${CONFIGS:-0.8:0.3,0.95:0.5}" --curve-cache "$cache" || fail=1
 fi
