@@ -5,7 +5,7 @@
 # 16x32x90x160, 256 text rows of which 57 real, pooled 768, t 900, guidance 6016 = bf16(6.0)*1000);
 # the official forward (its own process, freed before ours) with forward hooks on all 60 blocks;
 # `jenga debug dit-forward --device cuda --dump-blocks --dump-rows-stride S` on the same files;
-# per-block and final rel L2 (pass < 1e-2); then the Jenga mask check: block MASK_LAYER's q/k in
+# per-block and final rel L2 (pass < 1e-2); then the Jenga mask check: blocks MASK_LAYERS' q/k in
 # the official curve order through the official AttenCarve builder and ours (carve-mask, CPU and GPU).
 # Driver: bench/hunyuan_parity_peer.py (see its docstring).
 #
@@ -18,9 +18,10 @@
 # CPU rehearsal (tiny model, ours on the CPU in f32, official in f32):
 #   DEVICE=cpu SIZE=tiny STRIDE=4 PY=/path/to/python-with-torch bash bench/gpu_hunyuan_parity.sh
 # Steps: build test official ours compare mask (default: official ours compare mask).
-# Env: SIZE (full | tiny), DEVICE (cuda | cpu), WORK (.parity: checkpoint, inputs, dumps, ~40 GB;
+# Env: SIZE (full | mid: published widths, 1+1 blocks, small grid | tiny), DEVICE (cuda | cpu), WORK (.parity: checkpoint, inputs, dumps, ~40 GB;
 #      with KEEP=1 a second call on the warm machine reuses the checkpoint), OUT (gpu-out), STRIDE (16: image rows
-#      kept per block dump), MASK_LAYER (0), CONFIGS (0.8:0.3,0.95:0.5 = full-res Turbo, Flash
+#      kept per block dump), MASK_LAYERS (0,59: first double,
+#      last single; tiny 0,3), CONFIGS (0.8:0.3,0.95:0.5 = full-res Turbo, Flash
 #      stages), SEED (0), PY (python3), TOL (1e-2), KEEP (0: WORK is removed at the end).
 set -uo pipefail
 out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
@@ -32,6 +33,7 @@ mkdir -p "$work"
 cleanup() { [ "${KEEP:-0}" = 1 ] || { rm -rf "$work"; echo "removed $work (KEEP=1 keeps it)"; }; }
 trap cleanup EXIT
 size=${SIZE:-full} dev=${DEVICE:-cuda} stride=${STRIDE:-16} py=${PY:-python3}
+layers=${MASK_LAYERS:-0,59}; [ "$size" = tiny ] && layers=${MASK_LAYERS:-0,3}; [ "$size" = mid ] && layers=${MASK_LAYERS:-0,1}
 steps=${*:-official ours compare mask}
 has() { [[ " $steps " == *" $1 "* ]]; }
 log=$out/parity-log.txt res=$out/parity.jsonl
@@ -68,11 +70,11 @@ if has official; then
   [ -f peers/hvofficial/hyvideo/modules/models.py ] ||
     { echo "error: peers/hvofficial is missing: run bench/hunyuan_parity_prep.sh on the CPU machine and carry peers" >&2; exit 1; }
   avail=$(df -BG --output=avail "$work" | tail -1 | tr -dc 0-9)
-  [ "$size" != full ] || [ -f "$work/dit.safetensors" ] || [ "$avail" -ge 42 ] ||
-    { echo "error: $work has ${avail} GB free; the checkpoint and dumps need about 42 GB (set WORK to a larger disk)" >&2; exit 1; }
+  [ "$size" != full ] || [ -f "$work/dit.safetensors" ] || [ "$avail" -ge 44 ] ||
+    { echo "error: $work has ${avail} GB free; the checkpoint, dumps and q/k need about 44 GB (set WORK to a larger disk)" >&2; exit 1; }
   stamp "official: checkpoint + inputs + forward ($size, stride $stride)"
   peer official --official peers/hvofficial --work "$work" --size "$size" --device "$dev" --stride "$stride" \
-    --mask-layer "${MASK_LAYER:-0}" --seed "${SEED:-0}" || { echo "official: rc=$?"; exit 1; }
+    --mask-layers "$layers" --seed "${SEED:-0}" || { echo "official: rc=$?"; exit 1; }
 fi
 if has ours; then
   stamp "ours: jenga debug dit-forward --device $dev"
@@ -85,14 +87,14 @@ if has ours; then
 fi
 if has compare; then
   stamp compare
-  nd=20; [ "$size" = tiny ] && nd=2
+  nd=20; [ "$size" = tiny ] && nd=2; [ "$size" = mid ] && nd=1
   peer compare --work "$work" --tol "${TOL:-1e-2}" --double-blocks "$nd" | tee "$out/parity-table.txt" | tail -8
   rc=${PIPESTATUS[0]}; [ "$rc" = 0 ] || fail=1
   echo "(per-block table: $out/parity-table.txt)"
 fi
 if has mask; then
-  stamp "mask: layer ${MASK_LAYER:-0}, configs ${CONFIGS:-0.8:0.3,0.95:0.5}"
-  cache=peers/jengahy/curves_hyparity_32x45x80.pt; [ "$size" = tiny ] && cache=$work/curves_tiny.pt
+  stamp "mask: blocks $layers, configs ${CONFIGS:-0.8:0.3,0.95:0.5}"
+  cache=peers/jengahy/curves_hyparity_32x45x80.pt; [ "$size" = full ] || cache=$work/curves_$size.pt
   peer mask --work "$work" --jenga peers/jengahy --jenga-bin ./build/bin/jenga --device "$dev" \
     --configs "${CONFIGS:-0.8:0.3,0.95:0.5}" --curve-cache "$cache" || fail=1
 fi

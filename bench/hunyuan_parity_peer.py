@@ -14,10 +14,10 @@ Subcommands, each its own process (the official model is gone before ours loads)
             the CPU) with forward hooks on every block and writes WORK/official.safetensors:
             block<i> = [image rows 0, S, 2S, ... ; every text row] (the rows of
             `jenga debug dit-forward --dump-blocks --dump-rows-stride S`) and out. The q/k the
-            attention of block --mask-layer sees go to WORK/qk.safetensors (raster order).
+            attention of the blocks in --mask-layers sees go to WORK/qk_layer<i>.safetensors (raster order).
   compare   per-block (image rows, text rows, both) and final rel L2 of WORK/ours.safetensors
             against WORK/official.safetensors; pass when every one is < --tol; exit 1 otherwise.
-  mask      q/k of WORK/qk.safetensors in the official curve order (Jenga's gilbert.py:
+  mask      each WORK/qk_layer<i>.safetensors in the official curve order (Jenga's gilbert.py:
             img[:, hilbert_order]); for each --configs drop:p the official builder as the official
             forward runs it (bf16 pooled means and scores under bf16 autocast) and in f32, and ours
             (`jenga debug carve-mask`, CPU and --device cuda); prints the differing kept blocks and
@@ -35,6 +35,9 @@ SIZES = {
     # hidden, heads, blocks, MLP ratio, text dims; latent [C, T, H, W]; text rows, valid rows
     "full": dict(hidden=3072, heads=24, double=20, single=40, ratio=4, text_dim=4096, text_dim_2=768,
                  latent=(16, 32, 90, 160), text_len=256, valid=57),
+    # the published widths (24 heads of 128, text 4096 / 768), one block of each kind, a small grid
+    "mid": dict(hidden=3072, heads=24, double=1, single=1, ratio=4, text_dim=4096, text_dim_2=768,
+                latent=(16, 4, 32, 32), text_len=256, valid=57),
     "tiny": dict(hidden=256, heads=2, double=2, single=2, ratio=4, text_dim=64, text_dim_2=32,
                  latent=(16, 8, 32, 32), text_len=256, valid=57),
 }
@@ -53,9 +56,8 @@ def die(msg):
 
 def rel_l2(a, b):
     import torch
-    a, b = a.double(), b.double()
-    n = torch.linalg.vector_norm(b).item()
-    return torch.linalg.vector_norm(a - b).item() / n if n > 0 else float("inf")
+    n = torch.linalg.vector_norm(b, dtype=torch.float64).item()  # f64 sums without f64 copies
+    return torch.linalg.vector_norm(a.float() - b.float(), dtype=torch.float64).item() / n if n > 0 else float("inf")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,17 +80,17 @@ def stub_diffusers(torch):
 
 class Varlen:
     """flash_attn_varlen_func by SDPA per cu_seqlens segment (bench/hunyuan_jenga_peer.py's, the
-    anchor's: flash on the GPU, math on the CPU); keeps q/k of call `keep` (the block index: the 60
-    block attentions are the only varlen calls, the token refiner uses SDPA)."""
+    anchor's: flash on the GPU, math on the CPU); keeps q/k of the calls in `keep` (block indices:
+    the 60 block attentions are the only varlen calls, the token refiner uses SDPA)."""
 
     def __init__(self, torch, keep, device):
         from hunyuan_jenga_peer import dense_varlen
         self.attend = dense_varlen(torch, torch.nn.functional, "flash" if device == "cuda" else "math")
-        self.keep, self.calls, self.qk = keep, 0, None
+        self.keep, self.calls, self.qk = set(keep), 0, {}
 
     def __call__(self, q, k, v, *a, **kw):
-        if self.calls == self.keep:
-            self.qk = (q.detach().cpu().clone(), k.detach().cpu().clone())
+        if self.calls in self.keep:
+            self.qk[self.calls] = (q.detach().cpu().clone(), k.detach().cpu().clone())
         self.calls += 1
         return self.attend(q, k, v, *a, **kw)
 
@@ -162,7 +164,8 @@ def cmd_official(a):
     dev = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
     cfg = SIZES[a.size]
     os.makedirs(a.work, exist_ok=True)
-    varlen = Varlen(torch, a.mask_layer, dev)
+    layers = [int(v) for v in a.mask_layers.split(",") if v != ""]
+    varlen = Varlen(torch, layers, dev)
     M, rope_fn = import_official(a.official, torch, varlen, dev)
     t0 = time.perf_counter()
     model = build_model(M, torch, cfg, dev)
@@ -232,11 +235,14 @@ def cmd_official(a):
     meta = {"image_tokens": str(li), "text_tokens": str(lt), "image_row_stride": str(S), "grid": json.dumps(grid),
             "valid": str(cfg["valid"])}
     save_file(blocks, os.path.join(a.work, "official.safetensors"), metadata=meta)
-    if varlen.qk is None:
-        die(f"--mask-layer {a.mask_layer}: the forward made only {varlen.calls} attention calls")
-    q, k = varlen.qk
-    save_file({"q": q.contiguous(), "k": k.contiguous()}, os.path.join(a.work, "qk.safetensors"),
-              metadata=meta | {"layer": str(a.mask_layer)})
+    missing = [l for l in layers if l not in varlen.qk]
+    if missing:
+        die(f"--mask-layers {missing}: the forward made only {varlen.calls} attention calls")
+    for old in (f for f in os.listdir(a.work) if f.startswith("qk_layer")):
+        os.remove(os.path.join(a.work, old))
+    for l, (q, k) in varlen.qk.items():
+        save_file({"q": q.contiguous(), "k": k.contiguous()}, os.path.join(a.work, f"qk_layer{l}.safetensors"),
+                  metadata=meta | {"layer": str(l)})
     rec(kind="hyparity_official_forward", device=torch.cuda.get_device_name() if on_gpu else "cpu",
         dtype="bf16 weights, bf16 autocast" if on_gpu else "f32", grid=list(grid), text=[lt, cfg["valid"]],
         forward_s=round(fwd_s, 2), peak_gb=round(torch.cuda.max_memory_allocated() / 2**30, 1) if on_gpu else None,
@@ -382,13 +388,15 @@ def cmd_mask(a):
     from safetensors.torch import save_file, load_file
     from safetensors import safe_open
     dev = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    qk_path = os.path.join(a.work, "qk.safetensors")
-    with safe_open(qk_path, "pt") as f:
+    files = sorted((f for f in os.listdir(a.work) if f.startswith("qk_layer") and f.endswith(".safetensors")),
+                   key=lambda f: int(f[8:-12]))
+    if not files:
+        die(f"{a.work}: no qk_layer<i>.safetensors (run the official step first)")
+    with safe_open(os.path.join(a.work, files[0]), "pt") as f:
         meta = f.metadata()
-        q, k = f.get_tensor("q"), f.get_tensor("k")  # [Li + Lt, H, D] bf16 (f32 on the CPU rehearsal), raster
+        n, heads, hd = f.get_slice("q").get_shape()
     grid = tuple(json.loads(meta["grid"]))
     li = int(meta["image_tokens"])
-    n, heads, hd = q.shape
     # --- the curve and the neighbour sets: ours vs the official ---
     s = time.perf_counter()
     order, nbm, how = official_curve(a, grid, torch)
@@ -405,17 +413,32 @@ def cmd_mask(a):
         same_nb = bool(torch.equal(ours_nb, nbm))
     rec(kind="hyparity_curve", grid=list(grid), official=how, official_s=round(curve_s, 1), curve_identical=same_curve,
         neighbors_identical=same_nb, errors=(err or []) + (err2 or []))
-    # --- q/k in curve order [1, H, N, D] (image rows permuted, text rows after), as ra_forward ---
+    if n % 128:
+        die(f"{n} tokens: the official sparse path needs a multiple of 128 (L_img + 256)")
+    build = official_builder(a.jenga, torch if dev == "cuda" else CudaAutocastOnCpu(torch))
+    ok_all = True
+    for name in files:
+        with safe_open(os.path.join(a.work, name), "pt") as f:
+            q, k = f.get_tensor("q"), f.get_tensor("k")  # [Li + Lt, H, D] bf16 (f32 on the CPU rehearsal), raster
+            layer = int(f.metadata()["layer"])
+        # The CPU builder (the f32 reference) on the first block only: it costs ~7 s a config at full size.
+        ok_all &= mask_layer(a, torch, dev, build, q, k, li, layer, order, nbm, shape, with_cpu=name == files[0])
+    sys.exit(0 if ok_all else 3)
+
+
+def mask_layer(a, torch, dev, build, q, k, li, layer, order, nbm, shape, with_cpu=True):
+    """One block's q/k: every --configs drop:p through the official builder and ours; True when
+    every difference is explained."""
+    from safetensors.torch import save_file, load_file
+    n, heads, _ = q.shape
+    # q/k in curve order [1, H, N, D] (image rows permuted, text rows after), as ra_forward
     perm = torch.cat([order, torch.arange(li, n)])
     qc = q[perm].transpose(0, 1).unsqueeze(0).to(torch.bfloat16).contiguous()  # bf16 as the official forward's
     kc = k[perm].transpose(0, 1).unsqueeze(0).to(torch.bfloat16).contiguous()
     qk_curve = os.path.join(a.work, "qk_curve.safetensors")
     save_file({"q": qc, "k": kc}, qk_curve)
     nb_all = n // 128
-    if n % 128:
-        die(f"{n} tokens: the official sparse path needs a multiple of 128 (L_img + 256)")
     normal = nb_all - 2
-    build = official_builder(a.jenga, torch if dev == "cuda" else CudaAutocastOnCpu(torch))
     qd, kd = qc.to(dev), kc.to(dev)
     nbd = nbm.to(dev)
     ok_all = True
@@ -432,7 +455,7 @@ def cmd_mask(a):
         off_bf16 = official(torch.bfloat16, True)   # as the official forward runs it (bf16 tensors, autocast)
         off_f32 = official(torch.float32, False)    # the same code on f32 q/k: pooled means, scores in f32
         ours = {}
-        for odev in ("cpu", "cuda"):
+        for odev in ("cpu", "cuda") if with_cpu or dev != "cuda" else ("cuda",):
             out = os.path.join(a.work, f"mask_{odev}.safetensors")
             args = ["debug", "carve-mask", "--q", qk_curve, "--k", qk_curve, "--top-k", str(top_k), "--p", str(p),
                     "--text-blocks", "2", "--neighbors-shape", shape, "--out", out]
@@ -440,7 +463,7 @@ def cmd_mask(a):
                 args += ["--device", "cuda"]
             _, e = run_ours(a.jenga_bin, args)
             ours[odev] = load_file(out)["mask"].bool()[:, :, :normal] if e is None else e  # image query rows
-        line = dict(kind="hyparity_mask", layer=int(meta["layer"]), drop=drop, p=p, top_k=top_k, heads=heads,
+        line = dict(kind="hyparity_mask", layer=layer, drop=drop, p=p, top_k=top_k, heads=heads,
                     rows=normal, blocks=nb_all, density_official=round(off_bf16.float().mean().item(), 5))
         for name, ref in (("bf16", off_bf16), ("f32", off_f32)):
             for odev, m in ours.items():
@@ -450,15 +473,15 @@ def cmd_mask(a):
                 d = (m != ref)
                 line[f"diff_{odev}_vs_official_{name}"] = int(d.sum())
                 line[f"rows_{odev}_vs_official_{name}"] = int(d.any(-1).sum())
-        if not isinstance(ours["cpu"], list) and not isinstance(ours["cuda"], list):
-            line["diff_cuda_vs_cpu"] = int((ours["cuda"] != ours["cpu"]).sum())
+        have = {d: m for d, m in ours.items() if not isinstance(m, list)}  # the builders that ran
+        if len(have) == 2:
+            line["diff_cuda_vs_cpu"] = int((have["cuda"] != have["cpu"]).sum())
         line["diff_official_bf16_vs_f32"] = int((off_bf16 != off_f32).sum())
-        masks = [m for m in ours.values() if not isinstance(m, list)]
-        line["text_blocks_always_kept"] = bool(off_bf16[..., normal:].all()) and all(bool(m[..., normal:].all()) for m in masks)
-        best = ours["cuda"] if not isinstance(ours["cuda"], list) else ours["cpu"]  # the builder our forward uses
+        line["text_blocks_always_kept"] = bool(off_bf16[..., normal:].all()) and all(bool(m[..., normal:].all()) for m in have.values())
+        dev_key = "cuda" if "cuda" in have else "cpu"  # the builder our forward uses (the CPU one on the rehearsal)
+        best = have.get(dev_key)
         line.update(explain(torch, qd, kd, off_bf16, off_f32, best, normal, p, top_k, dev))
         # Verdict on the builder our forward runs (the GPU chain; the CPU one on the CPU rehearsal).
-        dev_key = "cuda" if not isinstance(ours["cuda"], list) else "cpu"
         d16, d32 = line.get(f"diff_{dev_key}_vs_official_bf16", -1), line.get(f"diff_{dev_key}_vs_official_f32", -1)
         explained = line.get("differing_blocks_within_bf16_score_error_of_the_cut", -1)
         near32 = line.get("f32_differing_blocks_within_f32_rounding_of_the_cut", 0)
@@ -473,10 +496,10 @@ def cmd_mask(a):
         ok_all &= not line["verdict"].startswith("UNEXPLAINED")
         line["ours"] = dev_key
         rec(**line)
-        print(f"mask drop {drop} p {p} (top_k {top_k}), ours on {dev_key}: {line['verdict']}", flush=True)
+        print(f"mask block {layer}, drop {drop} p {p} (top_k {top_k}), ours on {dev_key}: {line['verdict']}", flush=True)
         print("  " + ", ".join(f"{k} {v}" for k, v in line.items()
                                if k.startswith(("diff_", "rows_", "differing", "max_", "density", "text_", "f32_"))), flush=True)
-    sys.exit(0 if ok_all else 3)
+    return ok_all
 
 
 def explain(torch, qd, kd, off16, off32, ours, normal, p, top_k, dev):
@@ -551,7 +574,8 @@ def main():
     o.add_argument("--size", default="full", choices=sorted(SIZES))
     o.add_argument("--seed", type=int, default=0)
     o.add_argument("--stride", type=int, default=16, help="image rows kept per block dump (every S-th)")
-    o.add_argument("--mask-layer", type=int, default=0, help="the block whose attention q/k go to qk.safetensors")
+    o.add_argument("--mask-layers", default="0,59",
+                   help="blocks whose attention q/k go to WORK/qk_layer<i>.safetensors (comma list; 0 = first double, 59 = last single)")
     c.add_argument("--double-blocks", type=int, default=20, help="for the table's kind column")
     a = ap.parse_args()
     {"official": cmd_official, "compare": cmd_compare, "mask": cmd_mask, "curves": cmd_curves}[a.cmd](a)
