@@ -157,3 +157,21 @@ TEST(CudaLlavaVision, FullSizeRandomTowerFp16IsNearTheF32Path) {
   EXPECT_LE(rp, 1e-2);
   EXPECT_GT(rp, 1e-7);
 }
+
+// A head dim (12) that is not a whole 16-byte fp16 slice: the default precision falls back to the
+// exact f32 mode (precision_for_widths), which then equals the CPU (fp16 weights, exact on the GPU).
+TEST(CudaLlavaVision, OddHeadDimFallsBackToTheF32Mode) {
+  if (!jenga::cuda::available()) GTEST_SKIP() << "no CUDA device";
+  jenga::test::TempDir d;
+  hy::LlavaVisionShape s;
+  s.hidden = 24, s.ffn = 40, s.layers = 3, s.heads = 2, s.image = 42, s.proj_out = 16;
+  hy::write_random_llava_vision(d.path().string(), s, 9, jenga::DType::F16);
+  const auto cpu = hy::LlavaVisionEncoder::open(d.path().string());
+  const auto gpu = hy::LlavaVisionEncoderCuda::upload(cpu);
+  EXPECT_FALSE(gpu->f16());
+  jenga::Tensor px = jenga::Tensor::empty(jenga::DType::F32, {3, 42, 42});
+  for (int64_t i = 0; i < px.numel(); ++i) px.data_as<float>()[i] = static_cast<float>((i * 7) % 23) / 11.0f - 1.0f;
+  const auto got = gpu->encode(px), want = cpu.encode(px);
+  EXPECT_LE(max_rel_error(got.features.to_f32_vector(), want.features.to_f32_vector()), 1e-4);
+  EXPECT_LE(max_rel_error(got.projected.to_f32_vector(), want.projected.to_f32_vector()), 1e-4);
+}

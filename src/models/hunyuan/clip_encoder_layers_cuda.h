@@ -1,6 +1,7 @@
 #pragma once
 // CLIP's pre-LN encoder layers on CUDA (run_clip_encoder_layers' contract, clip_encoder_layers.h):
-// LLaVA's vision tower (HunyuanVideo-I2V) runs them bidirectionally over its patch rows. Matrices
+// CLIP-L's text tower (clip_text_encoder_cuda) runs them causally over padded prompts, LLaVA's
+// vision tower (llava_vision_cuda, HunyuanVideo-I2V) bidirectionally over its patch rows. Matrices
 // fp16 on the GPU (q|k|v stacked), f32 biases and LayerNorms, the residual stream f32; the GEMMs
 // and attention in the precision of the EncoderLinearCuda given to run() (fp16 operands with f32
 // accumulation, or the exact f32 reference).

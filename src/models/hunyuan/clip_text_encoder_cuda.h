@@ -2,8 +2,9 @@
 // CLIP-L's text transformer (HunyuanVideo's second text encoder) on CUDA, the CPU ClipTextEncoder's
 // contract: matrices fp16 on the GPU (q|k|v stacked), f32 biases and LayerNorms, the residual
 // stream f32; by default fp16 GEMM operands with f32 accumulation (transformers runs it in fp16),
-// TextEncoderPrecision::F32 the exact reference. Causal attention with padded keys masked through
-// gemm_attention; the pooled row is picked on the host as the CPU encoder does.
+// TextEncoderPrecision::F32 the exact reference. The layers are clip_encoder_layers_cuda's
+// (shared with LLaVA's vision tower), causal with padded keys masked; the pooled row is picked on
+// the host as the CPU encoder does.
 #include <cstdint>
 #include <memory>
 #include <span>
