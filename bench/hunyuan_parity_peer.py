@@ -38,6 +38,9 @@ SIZES = {
     # the published widths (24 heads of 128, text 4096 / 768), one block of each kind, a small grid
     "mid": dict(hidden=3072, heads=24, double=1, single=1, ratio=4, text_dim=4096, text_dim_2=768,
                 latent=(16, 4, 32, 32), text_len=256, valid=57),
+    # the whole model (20 + 40 blocks, published widths) on a small grid: depth effects in ~1 minute
+    "deep": dict(hidden=3072, heads=24, double=20, single=40, ratio=4, text_dim=4096, text_dim_2=768,
+                 latent=(16, 8, 48, 80), text_len=256, valid=57),
     "tiny": dict(hidden=256, heads=2, double=2, single=2, ratio=4, text_dim=64, text_dim_2=32,
                  latent=(16, 8, 32, 32), text_len=256, valid=57),
 }
