@@ -9,22 +9,10 @@
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
 // A crash names itself, prints a stack addr2line can resolve, removes the registered temp
 // paths and still dies by its own signal.
 TEST(CrashReport, SegfaultPrintsStackRemovesTempsAndKeepsTheSignal) {
-  if (kSanitized) GTEST_SKIP() << "AddressSanitizer reports crashes itself";
+  if (!jenga::crash_handler_supported()) GTEST_SKIP() << "AddressSanitizer reports crashes itself";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   // Not per pid: the death test's child runs this body again and must name the same file.
   const auto dir = std::filesystem::temp_directory_path() / "jenga-crash-report-test";

@@ -60,6 +60,8 @@ constexpr bool kSanitized = false;
 
 }  // namespace
 
+bool crash_handler_supported() { return !kSanitized; }
+
 void install_crash_handler() {
   if (kSanitized) return;
   void* warm[1];

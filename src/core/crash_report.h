@@ -9,5 +9,7 @@
 namespace jenga {
 
 void install_crash_handler();
+// False under AddressSanitizer (install_crash_handler() then does nothing).
+bool crash_handler_supported();
 
 }  // namespace jenga
