@@ -17,8 +17,11 @@
 #   run(command="bash bench/gpu_hunyuan_parity.sh", carry=["peers", ".whl", ".gpu"], timeout_s=600)
 # CPU rehearsal (tiny model, ours on the CPU in f32, official in f32):
 #   DEVICE=cpu SIZE=tiny STRIDE=4 PY=/path/to/python-with-torch bash bench/gpu_hunyuan_parity.sh
-# Steps: build test official ours compare mask (default: official ours compare mask).
-# Env: SIZE (full | mid: published widths, 1+1 blocks, small grid | tiny), DEVICE (cuda | cpu), WORK (.parity: checkpoint, inputs, dumps, ~40 GB;
+# Steps: build test official ours precision compare mask (default: official ours compare mask).
+# precision: the official forward once more in f32 and the three pairwise distances per block
+#   (where a gap to the official bf16 forward comes from), e.g. SIZE=deep ... official ours precision.
+# Env: SIZE (full | mid: published widths, 1+1 blocks, small grid | deep: 20+40 blocks of hidden
+#      1024, 8 heads, small grid | tiny), DEVICE (cuda | cpu), WORK (.parity: checkpoint, inputs, dumps, ~40 GB;
 #      with KEEP=1 a second call on the warm machine reuses the checkpoint), OUT (gpu-out), STRIDE (16: image rows
 #      kept per block dump), MASK_LAYERS (0,59: first double,
 #      last single; tiny 0,3), CONFIGS (0.8:0.3,0.95:0.5 = full-res Turbo, Flash
@@ -84,6 +87,16 @@ if has ours; then
   rc=${PIPESTATUS[0]}
   stamp "ours: rc=$rc, $((SECONDS - s)) s with load and dumps"
   [ "$rc" = 0 ] || exit 1
+fi
+if has precision; then
+  # Where the gap to the official bf16 forward comes from: the official forward again in f32 (same
+  # weights' values, no TF32), then ours vs official bf16, ours vs official f32, official bf16 vs f32.
+  stamp "precision: the official forward in f32"
+  peer official --official peers/hvofficial --work "$work" --size "$size" --device "$dev" --stride "$stride" \
+    --precision f32 --name official_f32 --seed "${SEED:-0}" || { echo "official f32: rc=$?"; exit 1; }
+  nd=20; [ "$size" = tiny ] && nd=2; [ "$size" = mid ] && nd=1
+  peer compare --work "$work" --double-blocks "$nd" --pairs ours:official,ours:official_f32,official:official_f32 |
+    tee "$out/parity-precision-$size.txt"
 fi
 if has compare; then
   stamp compare

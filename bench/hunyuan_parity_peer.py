@@ -38,9 +38,10 @@ SIZES = {
     # the published widths (24 heads of 128, text 4096 / 768), one block of each kind, a small grid
     "mid": dict(hidden=3072, heads=24, double=1, single=1, ratio=4, text_dim=4096, text_dim_2=768,
                 latent=(16, 4, 32, 32), text_len=256, valid=57),
-    # the whole model (20 + 40 blocks, published widths) on a small grid: depth effects in ~1 minute
-    "deep": dict(hidden=3072, heads=24, double=20, single=40, ratio=4, text_dim=4096, text_dim_2=768,
-                 latent=(16, 8, 48, 80), text_len=256, valid=57),
+    # the full depth (20 + 40 blocks) at a third of the width (8 heads of 128): how the error grows
+    # through 60 blocks, in a minute (1.4 B parameters)
+    "deep": dict(hidden=1024, heads=8, double=20, single=40, ratio=4, text_dim=4096, text_dim_2=768,
+                 latent=(16, 8, 32, 32), text_len=256, valid=57),
     "tiny": dict(hidden=256, heads=2, double=2, single=2, ratio=4, text_dim=64, text_dim_2=32,
                  latent=(16, 8, 32, 32), text_len=256, valid=57),
 }
@@ -86,9 +87,9 @@ class Varlen:
     anchor's: flash on the GPU, math on the CPU); keeps q/k of the calls in `keep` (block indices:
     the 60 block attentions are the only varlen calls, the token refiner uses SDPA)."""
 
-    def __init__(self, torch, keep, device):
+    def __init__(self, torch, keep, device, f32=False):
         from hunyuan_jenga_peer import dense_varlen
-        self.attend = dense_varlen(torch, torch.nn.functional, "flash" if device == "cuda" else "math")
+        self.attend = dense_varlen(torch, torch.nn.functional, "flash" if device == "cuda" and not f32 else "math")
         self.keep, self.calls, self.qk = set(keep), 0, {}
 
     def __call__(self, q, k, v, *a, **kw):
@@ -167,8 +168,12 @@ def cmd_official(a):
     dev = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
     cfg = SIZES[a.size]
     os.makedirs(a.work, exist_ok=True)
-    layers = [int(v) for v in a.mask_layers.split(",") if v != ""]
-    varlen = Varlen(torch, layers, dev)
+    f32 = a.precision == "f32" or dev != "cuda"  # the CPU rehearsal is f32 too
+    layers = [int(v) for v in a.mask_layers.split(",") if v != ""] if a.precision == "bf16" else []
+    varlen = Varlen(torch, layers, dev, f32)
+    if f32 and dev == "cuda":  # true f32 (no TF32 GEMMs or convolutions): the reference without bf16 rounding
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     M, rope_fn = import_official(a.official, torch, varlen, dev)
     t0 = time.perf_counter()
     model = build_model(M, torch, cfg, dev)
@@ -197,9 +202,9 @@ def cmd_official(a):
     li, lt = grid[0] * grid[1] * grid[2], cfg["text_len"]
     S = a.stride
     on_gpu = dev == "cuda"
-    dt = torch.bfloat16 if on_gpu else torch.float32
-    if not on_gpu:
-        model = model.float()  # the CPU rehearsal: f32 as our CPU forward (weights are the bf16 values)
+    dt = torch.float32 if f32 else torch.bfloat16
+    if f32:
+        model = model.float()  # f32 with the bf16 weights' values (the CPU rehearsal; --precision f32)
     x = inp["x"].to(dev, dt).unsqueeze(0)
     txt = inp["text_states"].to(dev, dt).unsqueeze(0)
     txt2 = inp["text_states_2"].to(dev, dt).unsqueeze(0)
@@ -221,7 +226,7 @@ def cmd_official(a):
     nd = len(model.double_blocks)
     hooks = [b.register_forward_hook(keep(i, True)) for i, b in enumerate(model.double_blocks)]
     hooks += [b.register_forward_hook(keep(nd + i, False)) for i, b in enumerate(model.single_blocks)]
-    ac = torch.autocast("cuda", dtype=torch.bfloat16) if on_gpu else contextlib.nullcontext()
+    ac = torch.autocast("cuda", dtype=torch.bfloat16) if not f32 else contextlib.nullcontext()
     if on_gpu:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -237,17 +242,17 @@ def cmd_official(a):
     blocks["out"] = out[0].float().cpu()
     meta = {"image_tokens": str(li), "text_tokens": str(lt), "image_row_stride": str(S), "grid": json.dumps(grid),
             "valid": str(cfg["valid"])}
-    save_file(blocks, os.path.join(a.work, "official.safetensors"), metadata=meta)
+    save_file(blocks, os.path.join(a.work, f"{a.name}.safetensors"), metadata=meta)
     missing = [l for l in layers if l not in varlen.qk]
     if missing:
         die(f"--mask-layers {missing}: the forward made only {varlen.calls} attention calls")
-    for old in (f for f in os.listdir(a.work) if f.startswith("qk_layer")):
+    for old in (f for f in os.listdir(a.work) if f.startswith("qk_layer") and layers):
         os.remove(os.path.join(a.work, old))
     for l, (q, k) in varlen.qk.items():
         save_file({"q": q.contiguous(), "k": k.contiguous()}, os.path.join(a.work, f"qk_layer{l}.safetensors"),
                   metadata=meta | {"layer": str(l)})
-    rec(kind="hyparity_official_forward", device=torch.cuda.get_device_name() if on_gpu else "cpu",
-        dtype="bf16 weights, bf16 autocast" if on_gpu else "f32", grid=list(grid), text=[lt, cfg["valid"]],
+    rec(kind="hyparity_official_forward", name=a.name, device=torch.cuda.get_device_name() if on_gpu else "cpu",
+        dtype="bf16 weights, bf16 autocast" if not f32 else "f32 (bf16 weight values)", grid=list(grid), text=[lt, cfg["valid"]],
         forward_s=round(fwd_s, 2), peak_gb=round(torch.cuda.max_memory_allocated() / 2**30, 1) if on_gpu else None,
         finite=bool(torch.isfinite(out).all()), out_rms=round(out.float().pow(2).mean().sqrt().item(), 4),
         blocks=len(blocks) - 1, attention_calls=varlen.calls, total_s=round(time.perf_counter() - t0, 1))
@@ -256,18 +261,19 @@ def cmd_official(a):
 # ---------------------------------------------------------------------------------------------
 # Comparison of the block dumps
 # ---------------------------------------------------------------------------------------------
-def cmd_compare(a):
-    import torch
+def block_rels(work, test, ref):
+    """Per block rel L2 of WORK/<test> against WORK/<ref> (image rows, valid text rows, padding
+    text rows, image + valid text) and of the outputs."""
     from safetensors import safe_open
-    paths = {w: os.path.join(a.work, f"{w}.safetensors") for w in ("official", "ours")}
-    for w, p in paths.items():
+    paths = [os.path.join(work, f"{w}.safetensors") for w in (test, ref)]
+    for p in paths:
         if not os.path.isfile(p):
-            die(f"{p}: missing (run the {w} forward first)")
-    with safe_open(paths["official"], "pt") as fo, safe_open(paths["ours"], "pt") as fu:
+            die(f"{p}: missing (run that forward first)")
+    with safe_open(paths[0], "pt") as fu, safe_open(paths[1], "pt") as fo:
         mo, mu = fo.metadata(), fu.metadata() or {}
         for key in ("image_tokens", "text_tokens", "image_row_stride"):
             if mo.get(key) != mu.get(key):
-                die(f"{key}: official {mo.get(key)} vs ours {mu.get(key)} (run ours with --dump-blocks "
+                die(f"{key}: {ref} {mo.get(key)} vs {test} {mu.get(key)} (run ours with --dump-blocks "
                     f"--dump-rows-stride {mo.get('image_row_stride')} on WORK/inputs.safetensors)")
         li, S, v = int(mo["image_tokens"]), int(mo["image_row_stride"]), int(mo["valid"])
         ni = (li + S - 1) // S
@@ -275,23 +281,37 @@ def cmd_compare(a):
         names = sorted((n for n in fo.keys() if n.startswith("block")), key=lambda n: int(n[5:]))
         missing = [n for n in names if n not in fu.keys()]
         if missing:
-            die(f"ours lacks {missing[:3]}... ({len(missing)} blocks)")
-        rows, worst = [], 0.0
-        # Padding text rows attend only among themselves and nothing reads them: shown, not judged.
-        print(f"{'block':>5} {'kind':>6} {'rel img':>10} {'rel txt':>10} {'rel pad':>10} {'img+txt':>10}  result")
+            die(f"{test} lacks {missing[:3]}... ({len(missing)} blocks)")
+        rows = []
         for n in names:
             o, u = fo.get_tensor(n), fu.get_tensor(n)
             if o.shape != u.shape:
-                die(f"{n}: official {tuple(o.shape)} vs ours {tuple(u.shape)}")
-            r = dict(block=int(n[5:]), img=rel_l2(u[:ni], o[:ni]), txt=rel_l2(u[ni:nv], o[ni:nv]),
-                     pad=rel_l2(u[nv:], o[nv:]) if o.shape[0] > nv else 0.0, all=rel_l2(u[:nv], o[:nv]))
-            r["pass"] = r["all"] < a.tol
-            worst = max(worst, r["all"])
-            rows.append(r)
-            kind = "double" if r["block"] < a.double_blocks else "single"
-            print(f"{r['block']:>5} {kind:>6} {r['img']:>10.3e} {r['txt']:>10.3e} {r['pad']:>10.3e} {r['all']:>10.3e}  "
-                  f"{'ok' if r['pass'] else 'FAIL'}", flush=True)
-        final = rel_l2(fu.get_tensor("out"), fo.get_tensor("out"))
+                die(f"{n}: {ref} {tuple(o.shape)} vs {test} {tuple(u.shape)}")
+            rows.append(dict(block=int(n[5:]), img=rel_l2(u[:ni], o[:ni]), txt=rel_l2(u[ni:nv], o[ni:nv]),
+                             pad=rel_l2(u[nv:], o[nv:]) if o.shape[0] > nv else 0.0, all=rel_l2(u[:nv], o[:nv])))
+        return rows, rel_l2(fu.get_tensor("out"), fo.get_tensor("out"))
+
+
+def cmd_compare(a):
+    kind = lambda b: "double" if b < a.double_blocks else "single"
+    if a.pairs:  # several comparisons side by side (image + valid text rows), e.g. the precision study
+        pairs = [p.split(":") for p in a.pairs.split(",")]
+        res = [block_rels(a.work, t, r) for t, r in pairs]
+        print(f"{'block':>5} {'kind':>6} " + " ".join(f"{t + ' vs ' + r:>26}" for t, r in pairs))
+        for i, row in enumerate(res[0][0]):
+            print(f"{row['block']:>5} {kind(row['block']):>6} " + " ".join(f"{rs[0][i]['all']:>26.3e}" for rs in res))
+        print(f"{'out':>5} {'':>6} " + " ".join(f"{rs[1]:>26.3e}" for rs in res))
+        rec(kind="hyparity_compare_pairs", pairs=a.pairs, final=[rs[1] for rs in res],
+            worst_block=[max(r["all"] for r in rs[0]) for rs in res])
+        return
+    rows, final = block_rels(a.work, "ours", "official")
+    # Padding text rows attend only among themselves and nothing reads them: shown, not judged.
+    print(f"{'block':>5} {'kind':>6} {'rel img':>10} {'rel txt':>10} {'rel pad':>10} {'img+txt':>10}  result")
+    for r in rows:
+        r["pass"] = r["all"] < a.tol
+        print(f"{r['block']:>5} {kind(r['block']):>6} {r['img']:>10.3e} {r['txt']:>10.3e} {r['pad']:>10.3e} {r['all']:>10.3e}  "
+              f"{'ok' if r['pass'] else 'FAIL'}", flush=True)
+    worst = max(r["all"] for r in rows)
     ok = all(r["pass"] for r in rows) and final < a.tol
     print(f"final out rel L2 {final:.3e} ({'ok' if final < a.tol else 'FAIL'}); worst block {worst:.3e}; "
           f"tol {a.tol:g}: {'PASS' if ok else 'FAIL'}")
@@ -561,6 +581,8 @@ def main():
     o.add_argument("--official", required=True, help="folder holding Tencent's hyvideo/modules (peers/hvofficial)")
     c = sub.add_parser("compare", help="per-block and final rel L2, ours vs official")
     c.add_argument("--tol", type=float, default=1e-2)
+    c.add_argument("--pairs", default=None, help="test:ref,... dump names side by side (no pass/fail), e.g. "
+                   "ours:official,ours:official_f32,official:official_f32")
     m = sub.add_parser("mask", help="official AttenCarve mask builder vs ours on one block's q/k")
     m.add_argument("--jenga", required=True, help="folder holding Jenga's gilbert.py and hyvideo/modules (peers/jengahy)")
     m.add_argument("--jenga-bin", default="build/bin/jenga")
@@ -577,6 +599,10 @@ def main():
     o.add_argument("--size", default="full", choices=sorted(SIZES))
     o.add_argument("--seed", type=int, default=0)
     o.add_argument("--stride", type=int, default=16, help="image rows kept per block dump (every S-th)")
+    o.add_argument("--precision", default="bf16", choices=["bf16", "f32"],
+                   help="bf16: as the official pipeline (bf16 weights, bf16 autocast); f32: the same weights' values in "
+                        "f32, no TF32 (on the GPU; the CPU always runs f32)")
+    o.add_argument("--name", default="official", help="dump file WORK/<name>.safetensors")
     o.add_argument("--mask-layers", default="0,59",
                    help="blocks whose attention q/k go to WORK/qk_layer<i>.safetensors (comma list; 0 = first double, 59 = last single)")
     c.add_argument("--double-blocks", type=int, default=20, help="for the table's kind column")
