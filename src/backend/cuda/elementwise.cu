@@ -83,18 +83,6 @@ void gated_residual_add(float* x, const void* y, const float* gate, int64_t rows
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 
-__global__ void round_to_bf16_kernel(float* x, int64_t n) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    x[i] = __bfloat162float(__float2bfloat16_rn(x[i]));
-}
-
-void round_to_bf16(float* x, int64_t n, void* stream) {
-  if (n <= 0) return;
-  round_to_bf16_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, n);
-  JENGA_CUDA_CHECK(cudaGetLastError());
-}
-
 void add_broadcast(const float* a, const float* b, float* out, int64_t n, int64_t b_len, void* stream) {
   if (n == 0) return;
   add_broadcast_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(a, b, out, n, b_len);

@@ -28,10 +28,6 @@ void add_broadcast(const float* a, const float* b, float* out, int64_t n, int64_
 void broadcast_row_bf16(const void* src, void* dst, int64_t dst_stride, int64_t rows, int64_t dim,
                         void* stream = nullptr);
 
-// x[i] = float(bf16(x[i])) (round to nearest even): f32 storage holding what a bf16 tensor would.
-// For experiments that follow an official bf16 computation more closely (JENGA_HY_BF16_EMULATION).
-void round_to_bf16(float* x, int64_t n, void* stream = nullptr);
-
 // y = a * x + b * y, f32 (b = 0 copies).
 void axpby(float* y, float a, const float* x, float b, int64_t n, void* stream = nullptr);
 

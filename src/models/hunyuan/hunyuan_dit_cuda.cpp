@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -33,19 +32,6 @@
 #include "models/hunyuan/i2v_jenga.h"
 
 namespace jenga::hunyuan {
-
-namespace {
-// Experiment (off by default): JENGA_HY_BF16_EMULATION=1 rounds the modulation vectors and the
-// residual stream to bf16 where the official forward keeps them in bf16 (REFERENCE-hunyuan 1.10),
-// to measure how much of the distance to the official bf16 forward is its rounding.
-bool bf16_emulation() {
-  static const bool on = [] {
-    const char* v = std::getenv("JENGA_HY_BF16_EMULATION");
-    return v && v[0] == '1';
-  }();
-  return on;
-}
-}  // namespace
 
 std::string cuda_unsupported_reason(const HunyuanConfig& c) {
   if (c.head_dim() != 64 && c.head_dim() != 128)
@@ -731,8 +717,6 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
   I.linear(static_cast<const uint16_t*>(I.patches.data()) + I.off * pl, 0, I.img_in, Hb, 0, Li, Epilogue::Bias, s);
   JENGA_CUDA_CHECK(cudaMemsetAsync(X, 0, static_cast<size_t>(Li * h) * 4, stream));
   cuda::gated_residual_add(X, Hb, nullptr, Li, h, s);
-  const bool emulate = bf16_emulation();
-  if (emulate) cuda::round_to_bf16(X, Li * h, s);
 
   // vec = time_in(t) + vector_in(pooled) + guidance_in(guidance); the refiner's context vector
   // c = t_embedder(t) + c_embedder(mean of the valid text states). f32 over bf16 weights.
@@ -756,7 +740,6 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
   if (I.token_replace) I.token_replace_vector(text.pooled, s);
   mark("modulation");
   I.modulations(s);
-  if (emulate) cuda::round_to_bf16(I.mods.data_as<float>(), I.mods.numel(), s);
   const cuda::RowModulation img_alt = I.image_rows_alt();  // token_replace: frame 0's image rows
 
   if (skip_blocks) {
@@ -764,7 +747,6 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
   } else {
     mark("token refiner");
     I.token_refiner(text, s);
-    if (emulate) cuda::round_to_bf16(X + Li * h, Lt * h, s);
     if (store_residual) cuda::axpby(hooks->residual, 1.0f, X, 0.0f, Li * h, s);
     int layer = 0;
     // Offload: blocks 0 .. ring-1 start copying now, behind everything enqueued so far (which
@@ -785,7 +767,6 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       I.run_ahead.mark(s);  // Ctrl-C between blocks, the host a few blocks ahead at most
       acquire(layer);
       if (stream_blocks) I.double_modulation(b, s);
-      if (stream_blocks && emulate) cuda::round_to_bf16(I.mods.data_as<float>(), I.mods.numel(), s);
       const DevDouble& B = I.doubles[b];
       const DevStream* S[2] = {&B.img, &B.txt};
       const float* md[2] = {I.mods.data_as<float>() + I.mod_double[b], I.mods.data_as<float>() + I.mod_double[b] + 6 * h};
@@ -810,7 +791,6 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       for (int k = 0; k < 2; ++k)
         cuda::add_layer_norm_modulate(X + row0[k] * h, Y + row0[k] * h, md[k] + 2 * h, nullptr, nullptr, md[k] + 3 * h,
                                       md[k] + 4 * h, Hb + row0[k] * h, rows[k], h, kEps, s, alt[k]);
-      if (emulate) cuda::round_to_bf16(X, L * h, s);
       mark("gemm mlp1+gelu");
       for (int k = 0; k < 2; ++k)
         I.linear(Hb + row0[k] * h, 0, S[k]->fc1, Big + row0[k] * m, 0, rows[k], Epilogue::BiasGeluTanh, s);
@@ -821,7 +801,6 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       mark("residual");
       for (int k = 0; k < 2; ++k)
         cuda::gated_residual_add(X + row0[k] * h, Y + row0[k] * h, md[k] + 5 * h, rows[k], h, s, alt[k]);
-      if (emulate) cuda::round_to_bf16(X, L * h, s);
       mark("other");
       if (hooks && hooks->after_block) hooks->after_block(layer, X, L, s);
     }
@@ -829,7 +808,6 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       I.run_ahead.mark(s);
       acquire(layer);
       if (stream_blocks) I.single_modulation(b, s);
-      if (stream_blocks && emulate) cuda::round_to_bf16(I.mods.data_as<float>(), I.mods.numel(), s);
       const DevSingle& B = I.singles[b];
       const float* md = I.mods.data_as<float>() + I.mod_single[b];  // shift, scale, gate
       mark("norm");
@@ -850,7 +828,6 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
       release(layer);
       mark("residual");
       cuda::gated_residual_add(X, Y, md + 2 * h, L, h, s, img_alt);
-      if (emulate) cuda::round_to_bf16(X, L * h, s);
       mark("other");
       if (hooks && hooks->after_block) hooks->after_block(layer, X, L, s);
     }
