@@ -21,6 +21,8 @@
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #include "core/rng.h"
+#include "io/safetensors.h"
+#include "pipeline/output_target.h"
 #include "models/hunyuan/hunyuan_model.h"
 #include "models/hunyuan/hunyuan_presets.h"
 #endif
@@ -33,6 +35,7 @@ struct BenchDenoiseOptions {
   std::string config = "hunyuan";
   std::string preset = "dense";
   std::string size = "1280x720";
+  std::string out;  // final latents for a drift table (same seed: same weights, text, noise)
   int frames = 125, steps = 0, text_valid = 40, warmup = 1;
   uint64_t seed = 0;
   double cfg_scale = 1.0, embedded_cfg_scale = 6.0;
@@ -55,6 +58,7 @@ void run(const BenchDenoiseOptions& o) {
   if (o.frames < 1 || (o.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1", o.frames);
   if (o.text_valid < 1 || o.text_valid > 252) usage_fail("--text-valid {}: must be 1 .. 252", o.text_valid);
   if (o.warmup < 0) usage_fail("--warmup {}: must be >= 0", o.warmup);
+  if (!o.out.empty()) check_output_target(o.out, 1);  // before minutes of GPU work
   if (!cuda::available()) fail("no CUDA device found: 'jenga bench denoise' needs a GPU");
   cuda::init();
   const hunyuan::HunyuanConfig c = hunyuan::HunyuanConfig::t2v_720p();
@@ -109,6 +113,13 @@ void run(const BenchDenoiseOptions& o) {
   cuda::reset_peak_memory();
   const DenoiseResult res = denoise(r, progress);
   const auto dev = cuda::device_info(0);
+  if (!o.out.empty()) {
+    SafetensorsWriter w;
+    w.add("latents", res.latents);
+    w.set_metadata("jenga", fmt::format("bench denoise config={} preset={} size={} frames={} steps={} seed={}", o.config,
+                                        jenga ? jenga->name : "dense", o.size, o.frames, steps, o.seed));
+    w.write(o.out);
+  }
   nlohmann::json j = {{"bench", "denoise"},
                       {"model", i2v ? "hunyuanvideo-i2v (random bf16, token_replace)"
                                 : o.accvideo ? "accvideo (random bf16, HunyuanVideo shapes)"
@@ -165,6 +176,9 @@ void register_bench_denoise(CLI::App& bench) {
   add_jenga_flags(*c, o->jenga);
   c->add_flag("-q,--quiet", o->quiet, "No progress bar");
   c->add_flag("--json", o->json, "One JSON object");
+  c->add_option("--out", o->out,
+                "Write the final latents (safetensors 'latents'): same --seed, same weights, text and noise, so "
+                "presets can be compared with bench/compare_latents.py");
   c->callback([o] {
 #if JENGA_HAVE_CUDA
     run(*o);
