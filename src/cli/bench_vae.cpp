@@ -14,6 +14,7 @@
 #if JENGA_HAVE_CUDA
 #include <cuda_runtime.h>
 
+#include "backend/cuda/bench_util.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/random.h"
@@ -69,25 +70,8 @@ void run_bench_vae(const BenchVaeOptions& o) {
   Tensor out = Tensor::empty(DType::F32, Shape{vae->out_channels(), F, height, width}, Device::CUDA);
   cuda::fill_normal_f32(z.data_as<float>(), z.numel(), o.seed + 1, 0, 1.0f, 0.0f);
 
-  cudaEvent_t e0, e1;
-  JENGA_CUDA_CHECK(cudaEventCreate(&e0));
-  JENGA_CUDA_CHECK(cudaEventCreate(&e1));
   auto decode = [&] { vae->decode(z.data_as<float>(), T, H, W, out.data_as<float>(), true); };
-  for (int i = 0; i < o.warmup; ++i) decode();
-  JENGA_CUDA_CHECK(cudaDeviceSynchronize());
-  std::vector<float> ms;
-  for (int i = 0; i < o.iters; ++i) {
-    JENGA_CUDA_CHECK(cudaEventRecord(e0));
-    decode();
-    JENGA_CUDA_CHECK(cudaEventRecord(e1));
-    JENGA_CUDA_CHECK(cudaEventSynchronize(e1));
-    float m = 0;
-    JENGA_CUDA_CHECK(cudaEventElapsedTime(&m, e0, e1));
-    ms.push_back(m);
-  }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  std::sort(ms.begin(), ms.end());
+  const std::vector<float> ms = cuda::time_sorted_ms(o.warmup, o.iters, decode);
   const double med = ms[ms.size() / 2];
   std::vector<float> host(static_cast<size_t>(std::min<int64_t>(out.numel(), 1 << 20)));
   cuda::copy_to_host(host.data(), out.data(), host.size() * 4);

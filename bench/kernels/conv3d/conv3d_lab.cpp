@@ -17,6 +17,7 @@
 
 #include "backend/cuda/conv3d_igemm.h"
 #include "backend/cuda/convert.h"
+#include "backend/cuda/bench_util.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/matmul.h"
@@ -39,25 +40,9 @@ const Shape3 kShapes[] = {
     {"up1 resnets (512->512, quarter)", 512, 512, 64, 64}, {"conv_out (128->3, full)", 128, 3, 256, 256},
 };
 
+// Median of `iters` after one warm-up (module load, plans).
 float time_ms(int iters, const std::function<void()>& f) {
-  cudaEvent_t a, b;
-  JENGA_CUDA_CHECK(cudaEventCreate(&a));
-  JENGA_CUDA_CHECK(cudaEventCreate(&b));
-  f();  // warm-up (module load, plans)
-  JENGA_CUDA_CHECK(cudaDeviceSynchronize());
-  std::vector<float> ms;
-  for (int i = 0; i < iters; ++i) {
-    JENGA_CUDA_CHECK(cudaEventRecord(a));
-    f();
-    JENGA_CUDA_CHECK(cudaEventRecord(b));
-    JENGA_CUDA_CHECK(cudaEventSynchronize(b));
-    float t = 0;
-    JENGA_CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t);
-  }
-  JENGA_CUDA_CHECK(cudaEventDestroy(a));
-  JENGA_CUDA_CHECK(cudaEventDestroy(b));
-  std::sort(ms.begin(), ms.end());
+  const std::vector<float> ms = cuda::time_sorted_ms(1, iters, f);
   return ms[ms.size() / 2];
 }
 

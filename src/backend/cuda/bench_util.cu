@@ -58,4 +58,18 @@ float GpuTimer::stop_ms(void* stream) {
   return ms;
 }
 
+std::vector<float> time_sorted_ms(int warmup, int iters, const std::function<void()>& f) {
+  for (int i = 0; i < warmup; ++i) f();
+  JENGA_CUDA_CHECK(cudaDeviceSynchronize());
+  GpuTimer timer;
+  std::vector<float> ms;
+  for (int i = 0; i < iters; ++i) {
+    timer.start();
+    f();
+    ms.push_back(timer.stop_ms());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms;
+}
+
 }  // namespace jenga::cuda

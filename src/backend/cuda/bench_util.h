@@ -3,6 +3,8 @@
 // Plain C++ (no CUDA headers).
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 namespace jenga::cuda {
 
@@ -24,5 +26,9 @@ class GpuTimer {
   void* start_ = nullptr;
   void* stop_ = nullptr;
 };
+
+// `warmup` untimed runs of f, a device sync, then `iters` runs each timed with GpuTimer on the
+// default stream; returns the times in milliseconds, sorted (median = [size / 2]).
+std::vector<float> time_sorted_ms(int warmup, int iters, const std::function<void()>& f);
 
 }  // namespace jenga::cuda
