@@ -6,7 +6,7 @@
 # Steps: build (jenga, -DJENGA_WITH_LIBAV=OFF), time (PRESETS at SIZE x FRAMES), drift (dense +
 # DRIFT_PRESETS at DRIFT_SIZE x DRIFT_FRAMES, final latents' rel L2 against dense).
 # Env: OUT (./gpu-out), PRESETS (accvideo,3stage,flash,base; also turbo, dense), SIZE (1280x720),
-#      FRAMES (125), DRIFT_PRESETS (turbo,base,flash,3stage), DRIFT_SIZE (848x480), DRIFT_FRAMES (33),
+#      FRAMES (125), DRIFT_PRESETS (turbo,base,flash,3stage), DRIFT_SIZE (512x288), DRIFT_FRAMES (125: Jenga needs whole 128-token blocks at every stage),
 #      BUDGET_S (560: a run that would start with less than its predicted time left is skipped),
 #      JENGA (build/bin/jenga), SEED (0).
 # Output under $OUT: presets.jsonl (one `bench denoise --json` line per run, plus drift lines),
@@ -62,7 +62,7 @@ if has time; then
 fi
 
 if has drift; then
-  ds=${DRIFT_SIZE:-848x480} df=${DRIFT_FRAMES:-33}
+  ds=${DRIFT_SIZE:-512x288} df=${DRIFT_FRAMES:-125}
   stamp "drift at ${ds}x${df}: dense first"
   if bench dense "$ds" "$df" "$work/drift_dense.safetensors" 0; then
     IFS=, read -ra presets <<<"${DRIFT_PRESETS:-turbo,base,flash,3stage}"

@@ -127,3 +127,19 @@ TEST(JengaCli, ScheduleJson) {
   EXPECT_EQ(w["plan"][10]["cond"], "model-dependent");
   EXPECT_EQ(w["plan"][30]["drop_rate"], 0.9);
 }
+
+// The plan of a size generate refuses is refused too (same line), the I2V preset has one.
+TEST(JengaCli, ScheduleRefusesGridsJengaCannotTakeAndKnowsI2v) {
+  auto bad = run_jenga("debug schedule --preset turbo --model hunyuan --size 848x480 --frames 33");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("7722 image tokens, not a multiple of 128"), std::string::npos) << bad.output;
+  auto small = run_jenga("debug schedule --preset 3stage --model hunyuan --size 512x288 --frames 125");
+  ASSERT_EQ(small.exit_code, 0) << small.output;
+  EXPECT_EQ(nlohmann::json::parse(small.output)["plan"].size(), 50u);
+  auto i2v = run_jenga("debug schedule --preset i2v-base --model hunyuan");
+  ASSERT_EQ(i2v.exit_code, 0) << i2v.output;
+  const auto j = nlohmann::json::parse(i2v.output);
+  int computed = 0;
+  for (const auto& s : j["plan"]) computed += s["compute"] == "computed";
+  EXPECT_EQ(computed, 24);  // jenga_hyi2v.py: 24 of 50 steps
+}

@@ -67,7 +67,7 @@ void run(const BenchDenoiseOptions& o) {
   const hunyuan::Release release = i2v ? hunyuan::Release::I2V : o.accvideo ? hunyuan::Release::AccVideo : hunyuan::Release::T2V;
   const std::optional<Preset> jenga =
       o.preset == "dense" ? std::nullopt : hunyuan::hunyuan_preset_for(o.preset, release, o.jenga, o.steps);
-  if (jenga) hunyuan::check_hunyuan_jenga_grid(*jenga, width, height, o.frames);
+  check_jenga_token_grid(jenga, hunyuan::hunyuan_geometry(c, release), width, height, o.frames);
   auto denoiser = hunyuan::make_random_cuda_denoiser(c, o.seed, release, o.offload);
   const Geometry& geo = denoiser->info().geometry;
   const int steps = o.steps > 0 ? o.steps : jenga ? jenga->steps : o.accvideo ? 5 : geo.default_steps;

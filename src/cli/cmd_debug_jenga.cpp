@@ -11,7 +11,9 @@
 #include "jenga/carve_mask.h"
 #include "jenga/gilbert_curve.h"
 #include "jenga/schedule.h"
+#include "models/hunyuan/hunyuan_model.h"
 #include "models/hunyuan/hunyuan_presets.h"
+#include "pipeline/denoise.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/carve_mask_gpu.h"
 #include "backend/cuda/cuda_backend.h"
@@ -218,7 +220,10 @@ void run_schedule(const ScheduleOptions& o) {
     for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     return s;
   }();
-  auto p = hunyuan::hunyuan_preset_for(lname, lname == "accvideo", o.jenga, o.steps);
+  const hunyuan::Release release = lname == "accvideo"   ? hunyuan::Release::AccVideo
+                                   : lname == "i2v-base" ? hunyuan::Release::I2V
+                                                         : hunyuan::Release::T2V;
+  auto p = hunyuan::hunyuan_preset_for(lname, release, o.jenga, o.steps);
   if (!p) usage_fail("--preset dense has no Jenga plan; name a Jenga preset");
   if (!o.size.empty()) {
     const auto [w, h] = parse_size("--size", o.size);
@@ -229,6 +234,9 @@ void run_schedule(const ScheduleOptions& o) {
     p->frames = o.frames;
   }
   if (p->width % 16 || p->height % 16) usage_fail("--size {}x{}: multiples of 16", p->width, p->height);
+  // The sizes generate refuses are refused here too, with the same line.
+  check_jenga_token_grid(p, hunyuan::hunyuan_geometry(hunyuan::HunyuanConfig::t2v_720p(), release), p->width,
+                         p->height, p->frames);
   const Plan plan = build_plan(*p, p->steps);
   std::printf("%s\n", plan_to_json(plan).c_str());
 }

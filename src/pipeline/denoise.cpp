@@ -155,6 +155,20 @@ std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& j
   return out;
 }
 
+void check_jenga_token_grid(const std::optional<Preset>& jenga, const Geometry& geo, int width, int height, int frames) {
+  if (!jenga || geo.condition_blocks <= 0) return;
+  const int64_t lt0 = (frames - 1) / geo.vae_time + 1;
+  for (const auto& l : stage_latents(jenga, lt0, height / geo.vae_space, width / geo.vae_space)) {
+    const int64_t tokens = (l[0] / geo.patch[0]) * (l[1] / geo.patch[1]) * (l[2] / geo.patch[2]);
+    if (tokens % 128 != 0 || tokens == 0)
+      usage_fail("--preset {} at {}x{}, {} frames: a stage of {}x{}x{} latents has {} image tokens, not a multiple of "
+                 "128, which Jenga's block-sparse attention needs (the official kernel pads nothing); use 125 frames "
+                 "(32 latent frames) at a size whose token grid h*w is a multiple of 4 at every resolution rate, e.g. "
+                 "1280x720x125 (official) or 512x288x125, or --preset dense",
+                 jenga->name, width, height, frames, l[0], l[1], l[2], tokens);
+  }
+}
+
 void blend_toward_first_frame(Tensor& noise, const Tensor& frame0, double t) {
   if (noise.dtype() != DType::F32 || noise.ndim() != 4 || frame0.dtype() != DType::F32 || frame0.ndim() != 4 ||
       frame0.dim(0) != noise.dim(0) || frame0.dim(1) != 1 || frame0.dim(2) != noise.dim(2) || frame0.dim(3) != noise.dim(3))

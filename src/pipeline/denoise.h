@@ -77,6 +77,11 @@ struct DenoiseResult {
 // HunyuanVideo: int(pixels * r) // 16 * 2, pixels = 8 latent rows).
 std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& jenga, int64_t t, int64_t h, int64_t w);
 
+// Jenga with condition blocks in the sequence (HunyuanVideo's text) pads nothing: every stage's
+// image tokens must fill whole 128-token blocks. UsageError naming the stage and the sizes that
+// work; a no-op without Jenga or without condition blocks (Wan pads its last block).
+void check_jenga_token_grid(const std::optional<Preset>& jenga, const Geometry& geo, int width, int height, int frames);
+
 // Throws UsageError / Error before heavy work on inconsistent inputs; throws Error naming the
 // step when the latents become NaN/inf.
 DenoiseResult denoise(const DenoiseRequest& request, Progress& progress);

@@ -146,20 +146,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
   if (geo.sigmas == SigmaTable::FlowMatch && solver != "euler")
     usage_fail("--solver {}: {} samples with flow-matching Euler (its official and only solver); use --solver euler",
                solver, geo.name);
-  // Jenga with condition blocks in the sequence (HunyuanVideo's text) pads nothing: every stage's
-  // image tokens must fill whole 128-token blocks. Said before any heavy work.
-  if (jenga && geo.condition_blocks > 0) {
-    const int64_t lt0 = (req.frames - 1) / geo.vae_time + 1;
-    for (const auto& l : stage_latents(jenga, lt0, req.height / geo.vae_space, req.width / geo.vae_space)) {
-      const int64_t tokens = (l[0] / geo.patch[0]) * (l[1] / geo.patch[1]) * (l[2] / geo.patch[2]);
-      if (tokens % 128 != 0 || tokens == 0)
-        usage_fail("--preset {} at {}x{}, {} frames: a stage of {}x{}x{} latents has {} image tokens, not a multiple of "
-                   "128, which Jenga's block-sparse attention needs (the official kernel pads nothing); use 125 frames "
-                   "(32 latent frames) at a size whose token grid h*w is a multiple of 4 at every resolution rate, e.g. "
-                   "1280x720x125 (official), or --preset dense",
-                   jenga->name, req.width, req.height, req.frames, l[0], l[1], l[2], tokens);
-    }
-  }
+  check_jenga_token_grid(jenga, geo, req.width, req.height, req.frames);  // before any heavy work
   std::unique_ptr<Vae> vae;
   if (root) vae = model.vae();
   progress.note(fmt::format("loaded {} in {} on {}{}{}", model.summary(), Progress::format_duration(t_load),

@@ -49,20 +49,4 @@ std::optional<Preset> hunyuan_preset_for(const std::string& name, bool accvideo,
   return p;
 }
 
-void check_hunyuan_jenga_grid(const Preset& p, int width, int height, int frames) {
-  const int64_t t = 1 + (frames - 1) / 4;
-  for (size_t s = 0; s < p.res_rates.size(); ++s) {
-    const double r = p.res_rates[s];
-    const int64_t h = static_cast<int64_t>(height * r) / 16, w = static_cast<int64_t>(width * r) / 16;
-    if (h < 1 || w < 1)
-      usage_fail("--preset {}: stage {} at rate {} of {}x{} has no tokens; use a larger size", p.name, s, r, width, height);
-    if ((t * h * w) % 128 != 0)
-      usage_fail("--preset {}: stage {} ({}x{} px at rate {}, {} frames) has {}x{}x{} = {} image tokens, not a multiple "
-                 "of 128, which Jenga's block-sparse attention needs (the official kernel pads nothing); use 125 "
-                 "frames (32 latent frames) with sizes whose token grid at every rate has h*w divisible by 4, e.g. "
-                 "1280x720x125, or --preset dense",
-                 p.name, s, static_cast<int64_t>(width * r), static_cast<int64_t>(height * r), r, frames, t, h, w, t * h * w);
-  }
-}
-
 }  // namespace jenga::hunyuan

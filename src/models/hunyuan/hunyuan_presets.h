@@ -17,8 +17,4 @@ std::optional<Preset> hunyuan_preset_for(const std::string& name, bool accvideo,
 // By release: I2V runs "base" (= i2v-base, jenga_hyi2v.py's hyi2v_jenga_base.sh) and dense.
 std::optional<Preset> hunyuan_preset_for(const std::string& name, Release release, const JengaOverrides& o, int steps);
 
-// Jenga's sparse kernel adds no padding: every stage's image tokens must fill 128-token blocks
-// (official: 125 frames at 720x1280). Throws UsageError naming the stage and sizes that work.
-void check_hunyuan_jenga_grid(const Preset& p, int width, int height, int frames);
-
 }  // namespace jenga::hunyuan
