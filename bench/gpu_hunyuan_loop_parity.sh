@@ -24,7 +24,8 @@
 # reports what it did.
 # Env: LOOP (dense | base | turbo), SIZE (full | tiny), DEVICE (cuda | cpu), DENSE_STEPS (3),
 #      WORK (.parity: shared with gpu_hunyuan_parity.sh, same checkpoint; removed at the end unless
-#      KEEP=1), OUT (gpu-out), BUDGET_S (550: the whole script), TOL (2e-2), SEED (0), PY (python3).
+#      KEEP=1), OUT (gpu-out), BUDGET_S (550 on cuda, 3600 on the CPU: the whole script), TOL (2e-2), SEED (0), PY (python3),
+#      SAVE_STEPS (latents compared after these steps too; dense: all, presets: 0,12,25,26,37).
 set -uo pipefail
 t_start=$(date +%s)
 loop=${LOOP:-turbo} size=${SIZE:-full} dev=${DEVICE:-cuda} py=${PY:-python3}
@@ -33,7 +34,10 @@ out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
 work=${WORK:-$PWD/.parity}
 case "$(realpath -m "$work")" in /|"$PWD"|"$HOME"|/tmp) echo "error: WORK=$work: give a folder of its own (it is removed at the end)" >&2; exit 2;; esac
 mkdir -p "$work"
-budget=${BUDGET_S:-550} nsteps=${DENSE_STEPS:-3} seed=${SEED:-0}
+budget=${BUDGET_S:-$([ "$dev" = cuda ] && echo 550 || echo 3600)} nsteps=${DENSE_STEPS:-3} seed=${SEED:-0}
+# Latents kept after these steps on both sides (where the gap grows): every dense step; the presets
+# at the start, mid stage 0, the switch (re-noised at full size), the step after it, mid stage 1.
+save=${SAVE_STEPS:-$([ "$loop" = dense ] && seq -s, 0 $((nsteps - 1)) || echo 0,12,25,26,37)}
 steps=${*:-official ours compare}
 has() { [[ " $steps " == *" $1 "* ]]; }
 left() { echo $((budget - ($(date +%s) - t_start))); }
@@ -107,7 +111,7 @@ if has official; then
     stamp "official $loop loop ($size, $dev; predicted ${p} s)"
     cache=(); [ "$size" = full ] && cache=(--curve-cache peers/jengahy/curves_720p.pt)
     run_step official "$py" bench/hunyuan_loop_parity_peer.py official --loop "$loop" --size "$size" --work "$work" \
-      --steps "$nsteps" --device "$dev" --seed "$seed" "${cache[@]}" && official_wall=$wall || fail=1
+      --steps "$nsteps" --device "$dev" --seed "$seed" --save-steps "$save" "${cache[@]}" && official_wall=$wall || fail=1
   else
     fail=1
   fi
@@ -122,7 +126,8 @@ if has ours && [ "$fail" = 0 ]; then
   if fits ours "$p"; then
     stamp "ours: jenga debug denoise --device $dev --preset $loop --steps $n (predicted ${p} s)"
     run_step ours ./build/bin/jenga debug denoise --model "$work/dit.safetensors" --inputs "$work/loop_${loop}_inputs.safetensors" \
-      --out "$work/loop_${loop}_ours.safetensors" --device "$dev" --preset "$loop" --steps "$n" -q && ours_wall=$wall || fail=1
+      --out "$work/loop_${loop}_ours.safetensors" --device "$dev" --preset "$loop" --steps "$n" --save-steps ${save//,/ } -q &&
+      ours_wall=$wall || fail=1
   else
     fail=1
   fi

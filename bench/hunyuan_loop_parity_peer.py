@@ -119,12 +119,14 @@ def cmd_plan(a):
     plan = loop_plan(a)
     ckpt = os.path.join(a.work, "dit.safetensors") if a.work else ""
     pred = predict(plan, bool(ckpt) and os.path.isfile(ckpt))
+    if a.size != "full":  # the CPU rehearsal: not predicted
+        pred = {w: dict(total_s=None, loop_s=None) for w in pred}
     rec(kind="hyloop_plan", loop=a.loop, size=a.size, steps=plan["steps"], shift=plan["shift"],
         stages=[{"latent": st["latent"], "drop": st["drop"], "steps": f"{st['steps'][0]}..{st['steps'][-1]}",
                  "computed": len(st["computed"]), "skipped": len(st["skipped"])} for st in plan["stages"]],
         predicted_official_s=pred["official"]["total_s"], predicted_official_loop_s=pred["official"]["loop_s"],
         predicted_ours_s=pred["ours"]["total_s"], predicted_ours_loop_s=pred["ours"]["loop_s"],
-        note="H100 estimates from docs/BENCHMARKS.md figures" if a.size == "full" else "tiny: CPU seconds not predicted")
+        note="H100 estimates from docs/BENCHMARKS.md figures" if a.size == "full" else "tiny: not predicted")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,28 +296,35 @@ def cmd_official(a):
     ac = contextlib.nullcontext() if f32 else torch.autocast("cuda", dtype=torch.bfloat16)
     sync = torch.cuda.synchronize if gpu else (lambda: None)
     density = []
-    if J is not None:  # the kept-block density of every sparse call (image key blocks)
+    if J is not None:  # kept blocks of every sparse call: (image key blocks, all key blocks incl. the 2 text blocks)
         orig_builder = J.BS._build_block_index_with_importance_optimized
         def probing_builder(*args, **kw):
-            m = orig_builder(*args, **kw)
-            density.append(m[..., :kw.get("text_start_block")].float().mean())
+            m = orig_builder(*args, **kw)  # [B, H, image query blocks, all key blocks]
+            img = m[..., :kw.get("text_start_block")]
+            density.append(torch.stack([img.sum(), torch.tensor(img.numel(), device=m.device), m.sum(),
+                                        torch.tensor(m.numel(), device=m.device)]).double())
             return m
         J.BS._build_block_index_with_importance_optimized = probing_builder
     if gpu:
         torch.cuda.reset_peak_memory_stats()
-    computed, stage_s = [], []
+    computed, stage_s, saved = [], [], {}
+    save_at = {int(v) for v in a.save_steps.split(",") if v != ""}
+    def keep(i, x):  # latents after step i (0-based), as `jenga debug denoise --save-steps` writes them
+        if i in save_at:
+            saved[f"step_{i}"] = x[0].float().cpu().clone()  # its own memory (the CPU rehearsal)
     sync()
     t_loop = time.perf_counter()
     try:
         with torch.no_grad():
             if a.loop == "dense":
-                x = dense_loop(torch, model, Sched, rope_fn, plan, noises[0], txt, mask, txt2, guidance, ac, computed)
+                x = dense_loop(torch, model, Sched, rope_fn, plan, noises[0], txt, mask, txt2, guidance, ac, computed,
+                               keep)
             else:
                 x = prores_loop(torch, model, Sched, rope_fn, J, plan, noises, txt, mask, txt2, guidance, ac, computed,
-                                stage_s, sync, t_loop)
+                                stage_s, sync, t_loop, keep)
         sync()
     except Interrupted:
-        rec(kind="hyloop_official", loop=a.loop, interrupted_after_s=round(stop[0], 1), steps_done=len(computed),
+        rec(kind="hyloop_official", loop=a.loop, interrupted_after_s=round(stop[0], 1), steps_started=len(computed),
             computed=sum(computed), loop_s_so_far=round(time.perf_counter() - t_loop, 1))
         sys.exit(3)
     loop_s = time.perf_counter() - t_loop
@@ -325,15 +334,23 @@ def cmd_official(a):
                 dtype="f32" if f32 else "bf16 weights, bf16 autocast, fp16 noise/text", steps=plan["steps"],
                 shift=plan["shift"], loop_s=round(loop_s, 2), stage_s=[round(s, 2) for s in stage_s],
                 forwards=len(computed), computed=sum(computed), reused=len(computed) - sum(computed),
-                density=round(float(torch.stack(density).mean()), 4) if density else None,
+                density=dens(torch, density, 0), density_all_keys=dens(torch, density, 2),
                 peak_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2) if gpu else None,
                 load_s=round(load_s, 1), finite=bool(torch.isfinite(lat).all()), latent=list(lat.shape))
-    save_file({"latents": lat.contiguous(), "computed": torch.tensor(computed, dtype=torch.float32)},
+    save_file({"latents": lat.contiguous(), "computed": torch.tensor(computed, dtype=torch.float32), **saved},
               os.path.join(a.work, f"loop_{a.loop}_official.safetensors"), metadata={"info": json.dumps(info)})
     rec(**info)
 
 
-def dense_loop(torch, model, Sched, rope_fn, plan, noise, txt, mask, txt2, guidance, ac, computed):
+def dens(torch, counts, k):
+    """Kept / all over every sparse call (counted, not averaged per call; ours counts so too)."""
+    if not counts:
+        return None
+    c = torch.stack(counts).sum(0)
+    return round(float(c[k] / c[k + 1]), 4)
+
+
+def dense_loop(torch, model, Sched, rope_fn, plan, noise, txt, mask, txt2, guidance, ac, computed, keep):
     """pipeline_hunyuan_video.py's loop at cfg 1 (tools/golden/hunyuan_t2v_loop_golden.py's official_loop)."""
     dev = noise.device
     sched = Sched(shift=plan["shift"], reverse=True, solver="euler")
@@ -342,17 +359,21 @@ def dense_loop(torch, model, Sched, rope_fn, plan, noise, txt, mask, txt2, guida
     cos, sin = rope_fn([16, 56, 56], (T, H // 2, W // 2), theta=256, use_real=True, theta_rescale_factor=1)
     cos, sin = cos.to(dev), sin.to(dev)
     x = noise
-    for t in sched.timesteps:
+    t0 = time.perf_counter()
+    for i, t in enumerate(sched.timesteps):
+        print(f"official dense step {i + 1}/{plan['steps']} (t {float(t):.1f}), {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr, flush=True)
         with ac:
             v = model(x, t.repeat(x.shape[0]), text_states=txt, text_mask=mask, text_states_2=txt2, freqs_cos=cos,
                       freqs_sin=sin, guidance=guidance, return_dict=True)["x"]
         x = sched.step(v, t, x, return_dict=False)[0]
         computed.append(1)
+        keep(i, x)
     return x
 
 
 def prores_loop(torch, model, Sched, rope_fn, J, plan, noises, txt, mask, txt2, guidance, ac, computed, stage_s, sync,
-                t_loop):
+                t_loop, keep):
     """HunyuanVideoPipelineProRes.__call__ (pipeline_hunyuan_video_prores.py) with the class attributes
     jenga_hyvideo.py main() sets; our noise for the first stage and each re-noise."""
     fl, dev = plan["flags"], noises[0].device
@@ -422,6 +443,7 @@ def prores_loop(torch, model, Sched, rope_fn, J, plan, noises, txt, mask, txt2, 
             t_stage = time.perf_counter()
         else:
             latents = sched.step(noise_pred, t, latents, return_dict=False)[0]
+        keep(i, latents)
     sync()
     stage_s.append(time.perf_counter() - t_stage)
     return latents
@@ -445,10 +467,13 @@ def cmd_compare(a):
         # two entries a step (cond, uncond): the cond branch's decisions
         ours_calls = f.get_tensor("teacache_computed").int().tolist()[0::2] if "teacache_computed" in f.keys() else None
         report = json.loads((f.metadata() or {}).get("report", "{}"))
-    if ours.shape != off.shape:
-        rel = None
-    else:
-        rel = HP.rel_l2(ours, off)
+    rel = HP.rel_l2(ours, off) if ours.shape == off.shape else None
+    steps_rel = {}  # the latents after the steps both kept: where the gap grows
+    with safe_open(paths["official"], "pt") as fo, safe_open(paths["ours"], "pt") as fu:
+        for k in sorted(set(fo.keys()) & set(fu.keys()), key=lambda k: (len(k), k)):
+            if k.startswith("step_"):
+                x, y = fu.get_tensor(k), fo.get_tensor(k)
+                steps_rel[k[5:]] = float(f"{HP.rel_l2(x, y):.3g}") if x.shape == y.shape else "shape"
     ok = rel is not None and rel < a.tol and bool(torch.isfinite(ours).all())
     forwards = report.get("forwards")
     reused = report.get("forwards_reused")
@@ -457,9 +482,10 @@ def cmd_compare(a):
                official_wall_s=a.official_wall_s, ours_wall_s=a.ours_wall_s,
                official_computed=info["computed"], ours_computed=(forwards - reused) if forwards is not None else None,
                same_computed_steps=(ours_calls == off_computed) if ours_calls is not None and len(ours_calls) == len(off_computed) else None,
-               official_density=info["density"], ours_density=report.get("sparse_block_density"),
+               official_density=info["density"], official_density_all_keys=info.get("density_all_keys"),
+               ours_density=report.get("sparse_block_density"),
                official_peak_gib=info["peak_gib"], ours_peak_gib=report.get("peak_gpu_alloc_gib"),
-               official_stage_s=info["stage_s"], ours_stage_s=[round(s.get("seconds", 0), 2) for s in report.get("stages", [])],
+               steps_rel_l2=steps_rel, official_stage_s=info["stage_s"], ours_stage_s=[round(s.get("seconds", 0), 2) for s in report.get("stages", [])],
                shape=list(off.shape) if rel is not None else f"{list(ours.shape)} vs {list(off.shape)}",
                device=info["device"])
     rec(**out)
@@ -481,6 +507,7 @@ def main():
     o.add_argument("--official", default="peers/hvofficial", help="Tencent's hyvideo/ (bench/hunyuan_loop_parity_prep.sh)")
     o.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     o.add_argument("--seed", type=int, default=0)
+    o.add_argument("--save-steps", default="", help="also keep the latents after these steps (comma list, 0-based)")
     o.add_argument("--curve-cache", default=None, help="official curve tables at 720p (peers/jengahy/curves_720p.pt)")
     c.add_argument("--tol", type=float, default=2e-2)
     c.add_argument("--official-wall-s", type=float, default=None, help="the official step's wall seconds (the script's)")
