@@ -56,16 +56,11 @@ trap finish EXIT
 trap 'stamp "interrupted (SIGTERM/SIGINT)"; exit 143' TERM INT
 fail=0
 
-if [ "$dev" = cuda ]; then
-  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee -a "$log" ||
-    { echo "error: no NVIDIA GPU visible: run this through the device 'run' tool (see the top of $0), or DEVICE=cpu SIZE=tiny" >&2; exit 1; }
-fi
-source bench/device_deps.sh  # PCRE2 / utf8proc the image lacks (carry .gpu); a no-op where present
+source bench/device_build.sh  # require_gpu, build_on_device (and the PCRE2 / utf8proc of .gpu)
+[ "$dev" != cuda ] || require_gpu "$log"
 if has build; then
   stamp build
-  { cmake -S . -B build -G Ninja -DJENGA_CUDA_ARCHS=90a -DCMAKE_BUILD_TYPE=Release -DJENGA_WITH_LIBAV=OFF &&
-    cmake --build build -j16 --target jenga; } >"$out/loop-build.log" 2>&1 ||
-    { grep -E "error|FAILED" "$out/loop-build.log" | head -30; exit 1; }
+  build_on_device "$out/loop-build.log" jenga
   stamp built
 fi
 # The official blocks import einops; the GPU machine has it only if .whl brings it.

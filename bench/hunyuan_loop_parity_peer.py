@@ -301,8 +301,7 @@ def cmd_official(a):
         def probing_builder(*args, **kw):
             m = orig_builder(*args, **kw)  # [B, H, image query blocks, all key blocks]
             img = m[..., :kw.get("text_start_block")]
-            density.append(torch.stack([img.sum(), torch.tensor(img.numel(), device=m.device), m.sum(),
-                                        torch.tensor(m.numel(), device=m.device)]).double())
+            density.append((img.sum(), img.numel(), m.sum(), m.numel()))  # sums stay on the device: no sync
             return m
         J.BS._build_block_index_with_importance_optimized = probing_builder
     if gpu:
@@ -346,8 +345,7 @@ def dens(torch, counts, k):
     """Kept / all over every sparse call (counted, not averaged per call; ours counts so too)."""
     if not counts:
         return None
-    c = torch.stack(counts).sum(0)
-    return round(float(c[k] / c[k + 1]), 4)
+    return round(float(torch.stack([c[k] for c in counts]).double().sum()) / sum(c[k + 1] for c in counts), 4)
 
 
 def dense_loop(torch, model, Sched, rope_fn, plan, noise, txt, mask, txt2, guidance, ac, computed, keep):
