@@ -42,6 +42,7 @@ steps=${*:-official ours compare}
 has() { [[ " $steps " == *" $1 "* ]]; }
 left() { echo $((budget - ($(date +%s) - t_start))); }
 log=$out/loop-$loop-log.txt res=$out/loop-$loop.jsonl
+: >"$res"  # this call's JSON lines only (the log keeps every call's)
 export PATH=/usr/local/cuda/bin:$PATH PYTHONUNBUFFERED=1
 stamp() { echo "$(date +%T) [$(( $(date +%s) - t_start ))s] $*" | tee -a "$log"; }
 peer() { "$py" bench/hunyuan_loop_parity_peer.py "$@" --loop "$loop" --size "$size" --work "$work" --steps "$nsteps"; }
