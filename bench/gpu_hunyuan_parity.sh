@@ -46,16 +46,11 @@ stamp() { echo "$(date +%T) $*" | tee -a "$log"; }
 peer() { "$py" bench/hunyuan_parity_peer.py "$@" 2>&1 | tee -a "$log" | tee >(grep '^{' >>"$res") | grep -v '^{"kind": "hyparity_mask"'; return "${PIPESTATUS[0]}"; }
 fail=0
 
-if [ "$dev" = cuda ]; then
-  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee -a "$log" ||
-    { echo "error: no NVIDIA GPU visible: run this through the device 'run' tool (see the top of $0), or DEVICE=cpu SIZE=tiny" >&2; exit 1; }
-fi
-source bench/device_deps.sh  # PCRE2 / utf8proc the image lacks (carry .gpu); a no-op where present
+source bench/device_build.sh  # require_gpu, build_on_device (and the PCRE2 / utf8proc of .gpu)
+[ "$dev" != cuda ] || require_gpu "$log"
 if has build; then
   stamp build
-  { cmake -S . -B build -G Ninja -DJENGA_CUDA_ARCHS=90a -DCMAKE_BUILD_TYPE=Release -DJENGA_WITH_LIBAV=OFF &&
-    cmake --build build -j16 --target jenga jenga_tests; } >"$out/parity-build.log" 2>&1 ||
-    { grep -E "error|FAILED" "$out/parity-build.log" | head -30; exit 1; }
+  build_on_device "$out/parity-build.log" jenga jenga_tests
   stamp built
 fi
 [ -x build/bin/jenga ] || { echo "error: build/bin/jenga is missing: run the 'build' step first" >&2; exit 1; }

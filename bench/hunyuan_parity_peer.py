@@ -150,6 +150,33 @@ def randomize(model, torch, seed, device):
         p.copy_(r)
 
 
+def with_checkpoint(model, torch, work, size, seed, device):
+    """WORK/dit.safetensors into `model` when its metadata says it holds these (size, seed) weights,
+    else seeded random weights drawn on the device and saved there (bf16, the official key names).
+    Any class with the official parameter names works (Tencent's or Jenga's HYVideoDiffusionTransformer)."""
+    from safetensors.torch import save_file, load_file
+    from safetensors import safe_open
+    t0 = time.perf_counter()
+    ckpt = os.path.join(work, "dit.safetensors")
+    tag = json.dumps({"size": size, "seed": seed, "init": "hyparity-1"})
+    reuse = False
+    if os.path.isfile(ckpt):
+        with safe_open(ckpt, "pt") as f:
+            reuse = (f.metadata() or {}).get("hyparity") == tag
+    if reuse:
+        model.load_state_dict(load_file(ckpt, device=device), strict=True)
+    else:
+        randomize(model, torch, seed, device)
+    t1 = time.perf_counter()
+    if not reuse:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, ckpt, metadata={"hyparity": tag})
+    t2 = time.perf_counter()
+    rec(kind="hyparity_weights", size=size, seed=seed, params_b=round(sum(p.numel() for p in model.parameters()) / 1e9, 3),
+        how="reused" if reuse else "drawn", make_s=round(t1 - t0, 1), save_s=round(t2 - t1, 1),
+        gb=round(os.path.getsize(ckpt) / 1e9, 2))
+    return ckpt
+
+
 def make_inputs(torch, cfg, seed):
     """bf16-representable inputs from a CPU generator; f32 copies for ours, bf16 for the official."""
     g = torch.Generator().manual_seed(seed + 1)
@@ -177,23 +204,7 @@ def cmd_official(a):
     M, rope_fn = import_official(a.official, torch, varlen, dev)
     t0 = time.perf_counter()
     model = build_model(M, torch, cfg, dev)
-    ckpt = os.path.join(a.work, "dit.safetensors")
-    tag = json.dumps({"size": a.size, "seed": a.seed, "init": "hyparity-1"})
-    reuse = False
-    if os.path.isfile(ckpt):
-        with safe_open(ckpt, "pt") as f:
-            reuse = (f.metadata() or {}).get("hyparity") == tag
-    if reuse:
-        model.load_state_dict(load_file(ckpt, device=dev), strict=True)
-    else:
-        randomize(model, torch, a.seed, dev)
-    t1 = time.perf_counter()
-    if not reuse:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, ckpt, metadata={"hyparity": tag})
-    t2 = time.perf_counter()
-    rec(kind="hyparity_weights", size=a.size, seed=a.seed, params_b=round(sum(p.numel() for p in model.parameters()) / 1e9, 3),
-        how="reused" if reuse else "drawn", make_s=round(t1 - t0, 1), save_s=round(t2 - t1, 1),
-        gb=round(os.path.getsize(ckpt) / 1e9, 2))
+    with_checkpoint(model, torch, a.work, a.size, a.seed, dev)
 
     inp = make_inputs(torch, cfg, a.seed)
     save_file({k: v.contiguous() for k, v in inp.items()}, os.path.join(a.work, "inputs.safetensors"))
