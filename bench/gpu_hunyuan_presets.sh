@@ -22,14 +22,11 @@ left() { echo $((budget - ($(date +%s) - t_start))); }
 stamp() { echo "$(date +%T) $*" | tee -a "$log"; }
 work=$(mktemp -d /tmp/hypresets.XXXXXX); trap 'rm -rf "$work"' EXIT
 
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee -a "$log" ||
-  { echo "error: no NVIDIA GPU visible: run this through the device 'run' tool (see the top of $0)" >&2; exit 1; }
+source bench/device_build.sh  # require_gpu, build_on_device (and the PCRE2 / utf8proc of .gpu)
+require_gpu "$log"
 if has build; then
-  source bench/device_deps.sh  # PCRE2 / utf8proc the image lacks (carry .gpu); a no-op where present
   stamp build
-  { cmake -S . -B build -G Ninja -DJENGA_CUDA_ARCHS=90a -DCMAKE_BUILD_TYPE=Release -DJENGA_WITH_LIBAV=OFF &&
-    cmake --build build -j16 --target jenga; } >"$out/presets-build.log" 2>&1 ||
-    { grep -E "error|FAILED" "$out/presets-build.log" | head -30; exit 1; }
+  build_on_device "$out/presets-build.log" jenga
   stamp built
 fi
 [ -x "$jenga" ] || { echo "error: $jenga not built: add the build step" >&2; exit 1; }
