@@ -31,10 +31,10 @@ if has build; then
 fi
 [ -x "$jenga" ] || { echo "error: $jenga not built: add the build step" >&2; exit 1; }
 
-# Predicted seconds per run at 720x1280x125 on an H100 (session 7: Turbo 109 s, a dense forward
-# 17.9 s), so a run that cannot finish is skipped instead of killed half-way.
+# Predicted seconds per run at 720x1280x125 on an H100 (measured + ~15 s of weights: Turbo 109 s,
+# Base 154, Flash 137, 3stage 86, AccVideo 23), so a run that cannot finish is skipped, not killed.
 predict() {
-  case "$1" in accvideo) echo 45;; 3stage) echo 110;; flash) echo 100;; turbo) echo 125;; base) echo 190;;
+  case "$1" in accvideo) echo 45;; 3stage) echo 105;; flash) echo 160;; turbo) echo 130;; base) echo 175;;
     dense) echo 920;; *) echo 200;; esac
 }
 # bench denoise: $1 preset, $2 size, $3 frames, $4 latents out, $5 warm-up steps
