@@ -357,9 +357,17 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     }
     // The video and its sidecar (sidecar_path: the output's name + ".json"), both or neither.
     res.output = commit_video_and_sidecar(
-        jobs[j].output, frames.count, [&](const std::string& tmp) { return write_video(tmp, frames, geo.fps); },
+        jobs[j].output, frames.count,
+        [&](const std::string& tmp) {
+          const double t_write0 = now_s();
+          const std::string written = write_video(tmp, frames, geo.fps);
+          report["timings_s"]["write_video"] = now_s() - t_write0;
+          return written;
+        },
         [&](const std::string& final_path) {
           report["output"] = final_path;
+          // This video's whole wall time, its write included (only the sidecar is left).
+          report["timings_s"]["total"] = now_s() - (j == 0 ? t_start : t_job0);
           return report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         });
     res.sidecar = sidecar_path(res.output);
