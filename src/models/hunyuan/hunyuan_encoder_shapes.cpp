@@ -57,6 +57,14 @@ json llm_tensors(TensorShapes& t, const std::string& prefix, const LlmShape& s) 
           {"tie_word_embeddings", false}, {"torch_dtype", "float16"}};
 }
 
+void clip_layer_tensors(TensorShapes& t, const std::string& p, int64_t h, int64_t ffn) {
+  for (const char* n : {"layer_norm1", "layer_norm2"}) t.push_back({p + n + ".weight", {h}}), t.push_back({p + n + ".bias", {h}});
+  for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"})
+    t.push_back({p + "self_attn." + n + ".weight", {h, h}}), t.push_back({p + "self_attn." + n + ".bias", {h}});
+  t.push_back({p + "mlp.fc1.weight", {ffn, h}}), t.push_back({p + "mlp.fc1.bias", {ffn}});
+  t.push_back({p + "mlp.fc2.weight", {h, ffn}}), t.push_back({p + "mlp.fc2.bias", {h}});
+}
+
 json clip_text_tensors(TensorShapes& t, const ClipTextShape& s) {
   const int64_t h = s.hidden, ffn = s.ffn;
   const std::string p0 = "text_model.";
@@ -64,14 +72,7 @@ json clip_text_tensors(TensorShapes& t, const ClipTextShape& s) {
   t.push_back({p0 + "embeddings.position_embedding.weight", {s.positions, h}});
   t.push_back({p0 + "final_layer_norm.weight", {h}});
   t.push_back({p0 + "final_layer_norm.bias", {h}});
-  for (int64_t i = 0; i < s.layers; ++i) {
-    const std::string p = p0 + "encoder.layers." + std::to_string(i) + ".";
-    for (const char* n : {"layer_norm1", "layer_norm2"}) t.push_back({p + n + ".weight", {h}}), t.push_back({p + n + ".bias", {h}});
-    for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"})
-      t.push_back({p + "self_attn." + n + ".weight", {h, h}}), t.push_back({p + "self_attn." + n + ".bias", {h}});
-    t.push_back({p + "mlp.fc1.weight", {ffn, h}}), t.push_back({p + "mlp.fc1.bias", {ffn}});
-    t.push_back({p + "mlp.fc2.weight", {h, ffn}}), t.push_back({p + "mlp.fc2.bias", {h}});
-  }
+  for (int64_t i = 0; i < s.layers; ++i) clip_layer_tensors(t, p0 + "encoder.layers." + std::to_string(i) + ".", h, ffn);
   return {{"architectures", {"CLIPTextModel"}}, {"model_type", "clip_text_model"}, {"hidden_size", h},
           {"num_hidden_layers", s.layers}, {"num_attention_heads", s.heads}, {"intermediate_size", ffn},
           {"hidden_act", "quick_gelu"}, {"layer_norm_eps", 1e-5}, {"max_position_embeddings", s.positions},

@@ -35,6 +35,10 @@ struct ClipTextShape {
 // (a LLaVA folder's text_config).
 nlohmann::json llm_tensors(TensorShapes& t, const std::string& prefix, const LlmShape& s);
 
+// One CLIP encoder layer's tensors under `p` (".../encoder.layers.N."): the text and vision towers
+// name them alike.
+void clip_layer_tensors(TensorShapes& t, const std::string& p, int64_t hidden, int64_t ffn);
+
 // Appends the CLIP text tower's tensors ("text_model.*") and returns its config.json.
 nlohmann::json clip_text_tensors(TensorShapes& t, const ClipTextShape& s);
 

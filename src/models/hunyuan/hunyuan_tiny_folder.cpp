@@ -212,14 +212,7 @@ json llava_vision_tensors(TensorList& t, const LlavaVisionShape& s) {
   t.push_back({v + "embeddings.position_embedding.weight", {vpos, vh}});
   t.push_back({v + "pre_layrnorm.weight", {vh}}), t.push_back({v + "pre_layrnorm.bias", {vh}});
   t.push_back({v + "post_layernorm.weight", {vh}}), t.push_back({v + "post_layernorm.bias", {vh}});
-  for (int64_t i = 0; i < s.layers; ++i) {
-    const std::string p = v + "encoder.layers." + std::to_string(i) + ".";
-    for (const char* n : {"layer_norm1", "layer_norm2"}) t.push_back({p + n + ".weight", {vh}}), t.push_back({p + n + ".bias", {vh}});
-    for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"})
-      t.push_back({p + "self_attn." + n + ".weight", {vh, vh}}), t.push_back({p + "self_attn." + n + ".bias", {vh}});
-    t.push_back({p + "mlp.fc1.weight", {vffn, vh}}), t.push_back({p + "mlp.fc1.bias", {vffn}});
-    t.push_back({p + "mlp.fc2.weight", {vh, vffn}}), t.push_back({p + "mlp.fc2.bias", {vh}});
-  }
+  for (int64_t i = 0; i < s.layers; ++i) clip_layer_tensors(t, v + "encoder.layers." + std::to_string(i) + ".", vh, vffn);
   t.push_back({"multi_modal_projector.linear_1.weight", {s.proj_out, vh}});
   t.push_back({"multi_modal_projector.linear_1.bias", {s.proj_out}});
   t.push_back({"multi_modal_projector.linear_2.weight", {s.proj_out, s.proj_out}});
