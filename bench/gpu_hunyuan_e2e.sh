@@ -9,8 +9,8 @@
 # Steps (arguments; default "build make gen"): build (jenga, -DJENGA_WITH_LIBAV=OFF), make (the
 # folder), gen (generate). build-test-tokenizers/ (scripts/fetch_test_tokenizers.sh, here) gives
 # the real Llama-3 and CLIP vocabularies; without it the folder has tiny byte-level ones.
-# Env: OUT (./gpu-out), PRESET (turbo), SIZE (1280x720), FRAMES (125), SEED (0), JENGA
-#      (build/bin/jenga), WORK (where the temp folder goes, /tmp), MODEL (an existing folder to
+# Env: OUT (./gpu-out), BUDGET_S (585: generate is stopped when the call's time is up), PRESET (turbo), SIZE (1280x720), FRAMES (125), SEED (0), JENGA
+#      (build/bin/jenga), DEVICE (cuda; cpu for a dry run on a tiny MODEL), WORK (where the temp folder goes, /tmp), MODEL (an existing folder to
 #      use and keep: make is skipped when it holds one).
 # Expected on an H100 (not yet measured): build ~3-5 min cold (seconds when the machine kept
 # build/), make ~1-2 min, generate ~3 min (DiT loop ~110-130 s for Turbo). Output under $OUT:
@@ -21,6 +21,8 @@ jenga=${JENGA:-build/bin/jenga}
 steps=${*:-build make gen}
 has() { [[ " $steps " == *" $1 "* ]]; }
 log=$out/e2e-log.txt
+t_start=$(date +%s); budget=${BUDGET_S:-585}  # the device's 600 s, less the summary
+left() { echo $((budget - ($(date +%s) - t_start))); }
 stamp() { echo "$(date +%T) $*" | tee -a "$log"; }
 secs() { date +%s.%N; }
 
@@ -57,11 +59,12 @@ if has gen; then
   rm -f "$video" "$video.json"
   stamp "gen: generate --preset ${PRESET:-turbo} at ${SIZE:-1280x720}x${FRAMES:-125}"
   t0=$(secs)
-  "$jenga" generate --model "$model" -p "a cat walks on the grass" --preset "${PRESET:-turbo}" --device cuda \
+  # Under the budget, so a slow run still ends with its log and the timings so far.
+  timeout -k 5 "$(left)" "$jenga" generate --model "$model" -p "a cat walks on the grass" --preset "${PRESET:-turbo}" --device "${DEVICE:-cuda}" \
     --size "${SIZE:-1280x720}" --frames "${FRAMES:-125}" --seed "${SEED:-0}" -o "$video" 2>&1 | tail -n 30 | tee -a "$log"
   rc=${PIPESTATUS[0]}
   wall=$(awk "BEGIN{printf \"%.1f\", $(secs) - $t0}")
-  stamp "gen: rc=$rc, process wall $wall s"
+  stamp "gen: rc=$rc, process wall $wall s$([ "$rc" = 124 ] && echo ": stopped at the budget (BUDGET_S=$budget)")"
   rm -f "$video"  # 170 MB of random-weight frames: the sidecar is what matters
   [ -f "$video.json" ] || { echo "error: no sidecar (generate failed, rc=$rc)"; exit 1; }
   # The summary, printed last (the device keeps only the tail of stdout).
