@@ -74,6 +74,7 @@ j = json.load(open(sys.argv[1])); wall = float(sys.argv[2])
 t, s, d = j["timings_s"], j["settings"], j.get("denoise", {})
 peaks = j.get("peak_gpu_alloc_gib_by_phase", {})
 rows = [("load (DiT from disk to host)", t.get("load"), None),
+        ("vae_load (to host)", t.get("vae_load"), None),
         ("text (LLM + CLIP-L: load, upload, encode)", t.get("text"), peaks.get("text")),
         ("denoise (DiT upload + loop)", t.get("denoise"), peaks.get("denoise")),
         ("  of which the DiT loop", d.get("seconds"), d.get("peak_gpu_alloc_gib")),

@@ -161,7 +161,9 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     }
   }
   std::unique_ptr<Vae> vae;
+  const double t_vae_load0 = now_s();
   if (root) vae = model.vae();
+  const double t_vae_load = now_s() - t_vae_load0;
   progress.note(fmt::format("loaded {} in {} on {}{}{}", model.summary(), Progress::format_duration(t_load),
                             cuda ? "cuda" : "cpu", cuda && req.offload ? " (--offload: blocks streamed from host memory)" : "",
                             world > 1 ? fmt::format(", {} processes, {} parallel", world, req.parallel) : ""));
@@ -320,7 +322,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
         {"forwards", dn.forwards},
         {"forwards_reused", dn.forwards_reused},
         {"denoise", dn.report},
-        {"timings_s", {{"load", t_load}, {"text", t_text}, {"image_encode", t_image}, {"denoise", t_denoise}, {"vae_decode", t_vae},
+        {"timings_s", {{"load", t_load}, {"vae_load", t_vae_load}, {"text", t_text}, {"image_encode", t_image}, {"denoise", t_denoise}, {"vae_decode", t_vae},
                        {"total", now_s() - (j == 0 ? t_start : t_job0)}}},
         {"peak_host_rss_gib", static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0)}};
     if (jobs.size() > 1 || all_jobs.size() > 1) report["settings"]["batch"] = {{"jobs", all_jobs.size()}};
