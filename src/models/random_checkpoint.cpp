@@ -84,9 +84,11 @@ uint64_t write_random_safetensors(const std::string& path, const std::vector<Ran
   // Two chunk buffers: values go into one while the other is being written.
   constexpr int64_t kChunk = int64_t{1} << 24;
   std::vector<uint8_t> buf[2] = {std::vector<uint8_t>(kChunk * es), std::vector<uint8_t>(kChunk * es)};
+  // Declared before the try: the writer thread may still be using `out` when the catch waits for it.
+  std::ofstream out;
   std::future<void> pending;
   try {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.open(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail("{}: cannot write ({}); check the folder exists and is writable", path, std::strerror(errno));
     out.write(head.data(), static_cast<std::streamsize>(head.size()));
     int cur = 0;
@@ -94,8 +96,10 @@ uint64_t write_random_safetensors(const std::string& path, const std::vector<Ran
     const auto flush = [&] {
       if (pending.valid()) pending.get();
       if (used == 0) return;
-      pending = std::async(std::launch::async, [&out, data = buf[cur].data(), bytes = used * es] {
+      pending = std::async(std::launch::async, [&out, &path, total, data = buf[cur].data(), bytes = used * es] {
         out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+        // A full disk stops the run at once, not after the rest of the values are made.
+        if (!out) fail("{}: write failed (disk full? the file is {:.1f} GB)", path, static_cast<double>(total) / 1e9);
       });
       cur ^= 1, used = 0;
     };
