@@ -1,4 +1,5 @@
 // `jenga debug ...`: small tools to check parts of the engine without a real model.
+#include <chrono>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -21,7 +22,28 @@ struct MakeTinyOptions {
   uint64_t seed = 0;
   bool dit_only = false;    // wan: only diffusion_pytorch_model.safetensors + config.json
   int64_t in_channels = 0;  // hunyuan: 0 = the config's (16); 33 = the I2V latent concat
+  std::string tokenizers;   // hunyuan --size 13b: scripts/fetch_test_tokenizers.sh's folder (real vocabularies)
+  bool dtype_given = false;
 };
+
+// The whole published T2V folder at full size (~42 GB), streamed; for end-to-end timings.
+void run_make_full_hunyuan(const MakeTinyOptions& o) {
+  if (o.dtype_given)
+    usage_fail("--dtype: the whole --size 13b folder takes the published dtypes (DiT bf16, VAE f32, encoders fp16); "
+               "give --dit-only for a DiT in another dtype");
+  auto spec = hunyuan::HunyuanFolderSpec::published();
+  spec.tokenizers = o.tokenizers;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto info = hunyuan::write_random_hunyuan_folder(o.out, spec, o.seed);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("wrote %s: HunyuanVideo T2V model folder at the published shapes with random weights (seed %llu), %.1f GB "
+              "in %.1f s (%.2f GB/s): hunyuan-video-t2v-720p/transformers (13B DiT bf16, %.2f B parameters), "
+              "hunyuan-video-t2v-720p/vae (f32), text_encoder (llava-llama-3-8b LM fp16, %d shards, %s tokenizer), "
+              "text_encoder_2 (CLIP-L fp16); run it with generate --model %s --device cuda\n",
+              o.out.c_str(), static_cast<unsigned long long>(o.seed), info.bytes / 1e9, s, info.bytes / 1e9 / s,
+              info.dit_parameters / 1e9, spec.llm_shards, o.tokenizers.empty() ? "tiny byte-level" : "Llama-3",
+              o.out.c_str());
+}
 
 void run_make_tiny(const MakeTinyOptions& o) {
   // fp8-e4m3-scaled: ComfyUI's scaled fp8 DiT (matrices fp8 with a per-tensor scale_weight, the
@@ -44,8 +66,11 @@ void run_make_tiny(const MakeTinyOptions& o) {
                 static_cast<long long>(info.template_tokens), o.out.c_str());
     return;
   }
+  if (!o.tokenizers.empty() && (o.family != "hunyuan" || o.size != "13b" || o.dit_only || o.in_channels > 0))
+    usage_fail("--tokenizers is for the whole --family hunyuan --size 13b folder");
   if (o.family == "hunyuan") {
     if (o.size != "tiny" && o.size != "13b") usage_fail("--size {}: HunyuanVideo has tiny or 13b", o.size);
+    if (o.size == "13b" && !o.dit_only && o.in_channels <= 0) return run_make_full_hunyuan(o);
     if (!o.dit_only && o.in_channels <= 0 && o.size == "tiny") {
       const auto info = hunyuan::write_tiny_hunyuan_folder(o.out, o.seed, *dt);
       if (scaled)
@@ -96,7 +121,7 @@ void register_debug(CLI::App& app) {
   c->add_option("--size", mt->size, "tiny (a few blocks) or the published shapes: 1.3b, 14b (wan), 13b (hunyuan)")
       ->check(CLI::IsMember({"tiny", "1.3b", "14b", "13b"}))
       ->capture_default_str();
-  c->add_option("--dtype", mt->dtype,
+  auto* dtype_opt = c->add_option("--dtype", mt->dtype,
                 "Weight dtype: f32, bf16, f16, fp8-e4m3, fp8-e4m3-scaled (HunyuanVideo: the DiT's matrices in fp8 with "
                 "a per-tensor scale_weight, the rest bf16, as ComfyUI's scaled fp8 files)")
       ->capture_default_str();
@@ -104,11 +129,19 @@ void register_debug(CLI::App& app) {
   c->add_flag("--dit-only", mt->dit_only,
               "Write only the DiT (diffusion_pytorch_model.safetensors + config.json); without it the whole "
               "published folder, ready for generate --model (Wan: also Wan2.1_VAE.safetensors, "
-              "models_t5_umt5-xxl-enc-bf16.safetensors, google/umt5-xxl/spiece.model; HunyuanVideo tiny: the "
-              "official ckpts layout, DiT, VAE, LLM and CLIP-L with tokenizer files)");
+              "models_t5_umt5-xxl-enc-bf16.safetensors, google/umt5-xxl/spiece.model; HunyuanVideo: the "
+              "official ckpts layout, DiT, VAE, LLM and CLIP-L with tokenizer files; --size 13b writes it at the "
+              "published shapes and dtypes, ~42 GB streamed, for end-to-end timings)");
   c->add_option("--in-channels", mt->in_channels, "HunyuanVideo: DiT input channels (33 = I2V latent concat; DiT only)")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
-  c->callback([mt] { run_make_tiny(*mt); });
+  c->add_option("--tokenizers", mt->tokenizers,
+                "HunyuanVideo --size 13b: a folder with llama3/tokenizer.json and clip-l/vocab.json + merges.txt "
+                "(scripts/fetch_test_tokenizers.sh writes it) to ship the real vocabularies; without it tiny "
+                "byte-level ones (the template still 95 tokens)");
+  c->callback([mt, dtype_opt] {
+    mt->dtype_given = dtype_opt->count() > 0;
+    run_make_tiny(*mt);
+  });
 
   register_debug_dit(*d);
   register_debug_denoise(*d);

@@ -197,26 +197,31 @@ void SafetensorsWriter::set_metadata(const std::string& key, const std::string& 
   metadata_[key] = value;
 }
 
-void SafetensorsWriter::write(const std::string& path) const {
+std::string safetensors_header_bytes(const std::vector<SafetensorsEntryInfo>& entries,
+                                     const std::map<std::string, std::string>& metadata) {
   json h = json::object();
-  if (!metadata_.empty()) h["__metadata__"] = metadata_;
+  if (!metadata.empty()) h["__metadata__"] = metadata;
   uint64_t offset = 0;
-  for (const auto& e : entries_) {
-    h[e.name] = {{"dtype", e.dtype_name},
-                 {"shape", e.shape},
-                 {"data_offsets", {offset, offset + e.bytes.size()}}};
-    offset += e.bytes.size();
+  for (const auto& e : entries) {
+    h[e.name] = {{"dtype", e.dtype_name}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.bytes}}};
+    offset += e.bytes;
   }
   std::string text = h.dump();
   text.resize((text.size() + 7) / 8 * 8, ' ');  // keep the data region 8-byte aligned
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(static_cast<uint64_t>(text.size()) >> (8 * i));
+  return out + text;
+}
+
+void SafetensorsWriter::write(const std::string& path) const {
+  std::vector<SafetensorsEntryInfo> infos;
+  for (const auto& e : entries_) infos.push_back({e.name, e.dtype_name, e.shape, e.bytes.size()});
+  const std::string head = safetensors_header_bytes(infos, metadata_);
   const std::string tmp = path + ".tmp";
   try {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail("{}: cannot write ({}); check the folder exists and is writable", path, std::strerror(errno));
-    uint8_t len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.write(head.data(), static_cast<std::streamsize>(head.size()));
     for (const auto& e : entries_) {
       check_interrupt();  // a large conversion takes a while: Ctrl-C leaves no .tmp behind
       out.write(reinterpret_cast<const char*>(e.bytes.data()), static_cast<std::streamsize>(e.bytes.size()));

@@ -54,6 +54,19 @@ class SafetensorsFile : public TensorSource {
   std::map<std::string, size_t> index_;
 };
 
+// One tensor's header entry for a writer: its data is `bytes` long and follows the previous one's.
+struct SafetensorsEntryInfo {
+  std::string name;
+  std::string dtype_name;  // F32, BF16, ...
+  std::vector<int64_t> shape;
+  uint64_t bytes = 0;
+};
+// A file's first bytes: the u64 length and the JSON header (padded with spaces so the data region
+// is 8-byte aligned), entries laid out in the given order. Shared by SafetensorsWriter and the
+// streaming writers that produce data tensor by tensor after it (models/random_checkpoint.h).
+std::string safetensors_header_bytes(const std::vector<SafetensorsEntryInfo>& entries,
+                                     const std::map<std::string, std::string>& metadata);
+
 class SafetensorsWriter {
  public:
   void add(const std::string& name, const Tensor& t);  // CPU tensors; copies the data

@@ -148,7 +148,9 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
                solver, geo.name);
   check_jenga_token_grid(jenga, geo, req.width, req.height, req.frames);  // before any heavy work
   std::unique_ptr<Vae> vae;
+  const double t_vae_load0 = now_s();
   if (root) vae = model.vae();
+  const double t_vae_load = now_s() - t_vae_load0;
   progress.note(fmt::format("loaded {} in {} on {}{}{}", model.summary(), Progress::format_duration(t_load),
                             cuda ? "cuda" : "cpu", cuda && req.offload ? " (--offload: blocks streamed from host memory)" : "",
                             world > 1 ? fmt::format(", {} processes, {} parallel", world, req.parallel) : ""));
@@ -307,7 +309,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
         {"forwards", dn.forwards},
         {"forwards_reused", dn.forwards_reused},
         {"denoise", dn.report},
-        {"timings_s", {{"load", t_load}, {"text", t_text}, {"image_encode", t_image}, {"denoise", t_denoise}, {"vae_decode", t_vae},
+        {"timings_s", {{"load", t_load}, {"vae_load", t_vae_load}, {"text", t_text}, {"image_encode", t_image}, {"denoise", t_denoise}, {"vae_decode", t_vae},
                        {"total", now_s() - (j == 0 ? t_start : t_job0)}}},
         {"peak_host_rss_gib", static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0)}};
     if (jobs.size() > 1 || all_jobs.size() > 1) report["settings"]["batch"] = {{"jobs", all_jobs.size()}};
@@ -344,9 +346,17 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     }
     // The video and its sidecar (sidecar_path: the output's name + ".json"), both or neither.
     res.output = commit_video_and_sidecar(
-        jobs[j].output, frames.count, [&](const std::string& tmp) { return write_video(tmp, frames, geo.fps); },
+        jobs[j].output, frames.count,
+        [&](const std::string& tmp) {
+          const double t_write0 = now_s();
+          const std::string written = write_video(tmp, frames, geo.fps);
+          report["timings_s"]["write_video"] = now_s() - t_write0;
+          return written;
+        },
         [&](const std::string& final_path) {
           report["output"] = final_path;
+          // This video's whole wall time, its write included (only the sidecar is left).
+          report["timings_s"]["total"] = now_s() - (j == 0 ? t_start : t_job0);
           return report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         });
     res.sidecar = sidecar_path(res.output);

@@ -10,7 +10,9 @@
 
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_config.h"
+#include "models/hunyuan/hunyuan_encoder_shapes.h"
 #include "models/hunyuan/hunyuan_tiny.h"
+#include "models/hunyuan/hunyuan_vae.h"
 #include "models/hunyuan/hunyuan_vae_config.h"
 #include "models/hunyuan/hunyuan_vae_random.h"
 #include "models/hunyuan/text_template.h"
@@ -39,16 +41,8 @@ void write_text(const fs::path& p, const std::string& text) {
 void write_json(const fs::path& p, const json& j) { write_text(p, j.dump(2) + "\n"); }
 
 // writes `dir`/model.safetensors + config.json
-void write_encoder(const fs::path& dir, const std::vector<std::pair<std::string, std::vector<int64_t>>>& tensors,
-                   const json& config, uint64_t seed, DType dtype) {
-  write_random_model_folder(dir.string(), tensors, config, seed, dtype,
-                            [](const std::string& n) -> std::optional<RandomInit> {
-                              if (n.find("norm") != std::string::npos && name_ends_with(n, ".weight"))
-                                return RandomInit{0.1f, 1.0f};
-                              if (n.find("embedding") != std::string::npos || n.find("embed_tokens") != std::string::npos)
-                                return RandomInit{1.0f, 0.0f};
-                              return std::nullopt;
-                            });
+void write_encoder(const fs::path& dir, const TensorShapes& tensors, const json& config, uint64_t seed, DType dtype) {
+  write_random_model_folder(dir.string(), tensors, config, seed, dtype, encoder_special_init);
   fs::rename(dir / "diffusion_pytorch_model.safetensors", dir / "model.safetensors");
 }
 
@@ -179,56 +173,13 @@ int64_t write_clip_tokenizer(const fs::path& dir) {
 }
 
 
-using TensorList = std::vector<std::pair<std::string, std::vector<int64_t>>>;
-
-// LlamaForCausalLM-style names under `prefix` ("model." or LLaVA's "language_model.model."),
-// hidden = the DiT's text_dim; returns its config (text_config of a LLaVA folder).
-json llm_tensors(TensorList& t, const std::string& prefix, int64_t h, int64_t vocab) {
-  const int64_t heads = 3, kv = 1, hd = h / heads, ffn = 2 * h, layers = 4;
-  t.push_back({prefix + "embed_tokens.weight", {vocab, h}});
-  t.push_back({prefix + "norm.weight", {h}});
-  for (int64_t i = 0; i < layers; ++i) {
-    const std::string p = prefix + "layers." + std::to_string(i) + ".";
-    t.push_back({p + "input_layernorm.weight", {h}});
-    t.push_back({p + "post_attention_layernorm.weight", {h}});
-    t.push_back({p + "self_attn.q_proj.weight", {heads * hd, h}});
-    t.push_back({p + "self_attn.k_proj.weight", {kv * hd, h}});
-    t.push_back({p + "self_attn.v_proj.weight", {kv * hd, h}});
-    t.push_back({p + "self_attn.o_proj.weight", {h, heads * hd}});
-    t.push_back({p + "mlp.gate_proj.weight", {ffn, h}});
-    t.push_back({p + "mlp.up_proj.weight", {ffn, h}});
-    t.push_back({p + "mlp.down_proj.weight", {h, ffn}});
-  }
-  return {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_size", h},
-          {"num_hidden_layers", layers}, {"num_attention_heads", heads}, {"num_key_value_heads", kv},
-          {"head_dim", hd}, {"intermediate_size", ffn}, {"hidden_act", "silu"}, {"rms_norm_eps", 1e-5},
-          {"rope_theta", 500000.0}, {"rope_scaling", nullptr}, {"max_position_embeddings", 1024},
-          {"vocab_size", vocab}, {"attention_bias", false}, {"mlp_bias", false},
-          {"tie_word_embeddings", false}, {"torch_dtype", "float16"}};
-}
+using TensorList = TensorShapes;
 
 // The CLIP-L text tower (CLIPTextModel names), hidden = the DiT's text_dim_2, + its tokenizer.
 void write_clip_folder(const fs::path& clip, int64_t h, uint64_t seed, DType dtype) {
   const int64_t clip_vocab = write_clip_tokenizer(clip);
-  const int64_t ffn = 2 * h, layers = 2, positions = 77;
-  const std::string p0 = "text_model.";
-  TensorList t{{p0 + "embeddings.token_embedding.weight", {clip_vocab, h}},
-               {p0 + "embeddings.position_embedding.weight", {positions, h}},
-               {p0 + "final_layer_norm.weight", {h}},
-               {p0 + "final_layer_norm.bias", {h}}};
-  for (int64_t i = 0; i < layers; ++i) {
-    const std::string p = p0 + "encoder.layers." + std::to_string(i) + ".";
-    for (const char* n : {"layer_norm1", "layer_norm2"}) t.push_back({p + n + ".weight", {h}}), t.push_back({p + n + ".bias", {h}});
-    for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"})
-      t.push_back({p + "self_attn." + n + ".weight", {h, h}}), t.push_back({p + "self_attn." + n + ".bias", {h}});
-    t.push_back({p + "mlp.fc1.weight", {ffn, h}}), t.push_back({p + "mlp.fc1.bias", {ffn}});
-    t.push_back({p + "mlp.fc2.weight", {h, ffn}}), t.push_back({p + "mlp.fc2.bias", {h}});
-  }
-  const json cfg = {{"architectures", {"CLIPTextModel"}}, {"model_type", "clip_text_model"}, {"hidden_size", h},
-                    {"num_hidden_layers", layers}, {"num_attention_heads", 2}, {"intermediate_size", ffn},
-                    {"hidden_act", "quick_gelu"}, {"layer_norm_eps", 1e-5}, {"max_position_embeddings", positions},
-                    {"vocab_size", clip_vocab}, {"bos_token_id", clip_vocab - 2}, {"eos_token_id", 2},
-                    {"pad_token_id", 1}, {"torch_dtype", "float16"}};
+  TensorList t;
+  const json cfg = clip_text_tensors(t, ClipTextShape::tiny(h, clip_vocab));
   write_encoder(clip, t, cfg, seed, dtype);
 }
 
@@ -261,14 +212,7 @@ json llava_vision_tensors(TensorList& t, const LlavaVisionShape& s) {
   t.push_back({v + "embeddings.position_embedding.weight", {vpos, vh}});
   t.push_back({v + "pre_layrnorm.weight", {vh}}), t.push_back({v + "pre_layrnorm.bias", {vh}});
   t.push_back({v + "post_layernorm.weight", {vh}}), t.push_back({v + "post_layernorm.bias", {vh}});
-  for (int64_t i = 0; i < s.layers; ++i) {
-    const std::string p = v + "encoder.layers." + std::to_string(i) + ".";
-    for (const char* n : {"layer_norm1", "layer_norm2"}) t.push_back({p + n + ".weight", {vh}}), t.push_back({p + n + ".bias", {vh}});
-    for (const char* n : {"q_proj", "k_proj", "v_proj", "out_proj"})
-      t.push_back({p + "self_attn." + n + ".weight", {vh, vh}}), t.push_back({p + "self_attn." + n + ".bias", {vh}});
-    t.push_back({p + "mlp.fc1.weight", {vffn, vh}}), t.push_back({p + "mlp.fc1.bias", {vffn}});
-    t.push_back({p + "mlp.fc2.weight", {vh, vffn}}), t.push_back({p + "mlp.fc2.bias", {vh}});
-  }
+  for (int64_t i = 0; i < s.layers; ++i) clip_layer_tensors(t, v + "encoder.layers." + std::to_string(i) + ".", vh, vffn);
   t.push_back({"multi_modal_projector.linear_1.weight", {s.proj_out, vh}});
   t.push_back({"multi_modal_projector.linear_1.bias", {s.proj_out}});
   t.push_back({"multi_modal_projector.linear_2.weight", {s.proj_out, s.proj_out}});
@@ -310,7 +254,7 @@ TinyFolderInfo write_tiny_hunyuan_i2v_folder(const std::string& out, uint64_t se
   // The whole LLaVA: language model, a tiny CLIP vision tower (28 px, patch 14: 4 image rows,
   // every 4th kept -> 1), the GELU projector into the LLM's width.
   TensorList t;
-  const json text_cfg = llm_tensors(t, "language_model.model.", dit.text_dim, vocab);
+  const json text_cfg = llm_tensors(t, "language_model.model.", LlmShape::tiny(dit.text_dim, vocab));
   LlavaVisionShape vs;
   vs.hidden = 16, vs.ffn = 32, vs.layers = 3, vs.heads = 2, vs.patch = 14, vs.image = 28, vs.proj_out = dit.text_dim;
   const int64_t image = vs.image, vpos = (image / vs.patch) * (image / vs.patch) + 1;
@@ -332,26 +276,107 @@ TinyFolderInfo write_tiny_hunyuan_i2v_folder(const std::string& out, uint64_t se
   return info;
 }
 
-TinyFolderInfo write_tiny_hunyuan_folder(const std::string& out, uint64_t seed, DType dtype) {
+HunyuanFolderSpec HunyuanFolderSpec::published() {
+  HunyuanFolderSpec s;
+  s.dit = HunyuanConfig::t2v_720p();
+  return s;
+}
+
+HunyuanFolderSpec HunyuanFolderSpec::tiny(DType dtype) {
+  HunyuanFolderSpec s;
+  s.dit = HunyuanConfig::tiny();
+  s.vae = tiny_vae(s.dit.out_channels);
+  s.llm = LlmShape::tiny(s.dit.text_dim, 0);
+  s.clip = ClipTextShape::tiny(s.dit.text_dim_2, 0);
+  s.dit_dtype = s.vae_dtype = s.llm_dtype = s.clip_dtype = dtype;
+  s.llm_shards = 1;
+  return s;
+}
+
+std::vector<FolderWeights> hunyuan_folder_weights(const HunyuanFolderSpec& s, int64_t llm_vocab, int64_t clip_vocab) {
+  LlmShape llm = s.llm;
+  ClipTextShape clip = s.clip;
+  if (llm.vocab == 0) llm.vocab = llm_vocab;
+  if (clip.vocab == 0) clip.vocab = clip_vocab;
+  TensorList l, c;
+  const json llm_cfg = llm_tensors(l, "model.", llm);
+  const json clip_cfg = clip_text_tensors(c, clip);
+  return {{"hunyuan-video-t2v-720p/transformers/diffusion_pytorch_model.safetensors", s.dit_dtype, official_tensors(s.dit),
+           s.dit.to_json()},
+          {"hunyuan-video-t2v-720p/vae/diffusion_pytorch_model.safetensors", s.vae_dtype, hunyuan_vae_tensors(s.vae),
+           hunyuan_vae_config_json(s.vae)},
+          {s.llm_shards > 1 ? "text_encoder/" : "text_encoder/model.safetensors", s.llm_dtype, l, llm_cfg},
+          {"text_encoder_2/model.safetensors", s.clip_dtype, c, clip_cfg}};
+}
+
+namespace {
+
+void copy_tokenizer_file(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (ec) fail("{}: cannot copy to {} ({}); --tokenizers wants scripts/fetch_test_tokenizers.sh's folder", from.string(),
+               to.string(), ec.message());
+}
+
+// The real vocabularies (scripts/fetch_test_tokenizers.sh's llama3/ and clip-l/), as the release
+// ships them beside the weights.
+void copy_real_tokenizers(const fs::path& from, const fs::path& llm, const fs::path& clip) {
+  copy_tokenizer_file(from / "llama3" / "tokenizer.json", llm / "tokenizer.json");
+  copy_tokenizer_file(from / "llama3" / "tokenizer_config.json", llm / "tokenizer_config.json");
+  write_json(llm / "special_tokens_map.json", {{"bos_token", "<|begin_of_text|>"}, {"eos_token", "<|end_of_text|>"},
+                                               {"pad_token", "<pad>"}, {"unk_token", "<unk>"}});
+  copy_tokenizer_file(from / "clip-l" / "vocab.json", clip / "vocab.json");
+  copy_tokenizer_file(from / "clip-l" / "merges.txt", clip / "merges.txt");
+  write_json(clip / "tokenizer_config.json", {{"tokenizer_class", "CLIPTokenizer"}, {"bos_token", "<|startoftext|>"},
+                                              {"eos_token", "<|endoftext|>"}, {"pad_token", "<|endoftext|>"},
+                                              {"unk_token", "<|endoftext|>"}, {"model_max_length", 77}});
+}
+
+}  // namespace
+
+TinyFolderInfo write_random_hunyuan_folder(const std::string& out, const HunyuanFolderSpec& spec, uint64_t seed) {
   const fs::path root(out);
   std::error_code ec;
   if (fs::exists(root, ec) && !fs::is_directory(root, ec)) usage_fail("--out {}: exists and is not a folder", out);
+  if (!spec.tokenizers.empty() && (spec.llm.vocab == 0 || spec.clip.vocab == 0))
+    usage_fail("--tokenizers: the real vocabularies need the published encoder shapes (--size 13b)");
   const fs::path model = root / "hunyuan-video-t2v-720p";
   const fs::path llm = root / "text_encoder", clip = root / "text_encoder_2";
   make_dirs({model / "transformers", model / "vae", llm, clip});
-  const HunyuanConfig dit = HunyuanConfig::tiny();
-  write_random_checkpoint((model / "transformers").string(), dit, seed, dtype);
-  write_random_hunyuan_vae(tiny_vae(dit.out_channels), (model / "vae").string(), seed + 1, dtype);
 
   TinyFolderInfo info;
-  int64_t llm_vocab = 0;
-  info.template_tokens = write_llm_tokenizer(llm, llm_vocab);
-  TensorList t;
-  const json cfg = llm_tensors(t, "model.", dit.text_dim, llm_vocab);
-  write_encoder(llm, t, cfg, seed + 2, dtype);
-  write_clip_folder(clip, dit.text_dim_2, seed + 3, dtype);
-  info.dit_parameters = static_cast<double>(dit.parameter_count());
+  int64_t llm_vocab = 0, clip_vocab = 0;
+  if (spec.tokenizers.empty()) {
+    info.template_tokens = write_llm_tokenizer(llm, llm_vocab);
+    clip_vocab = write_clip_tokenizer(clip);
+  } else {
+    copy_real_tokenizers(spec.tokenizers, llm, clip);
+    info.template_tokens = video_template().crop_start;  // the real Llama-3 tokenizer's count
+  }
+  const auto weights = hunyuan_folder_weights(spec, llm_vocab, clip_vocab);
+  write_random_checkpoint((model / "transformers").string(), spec.dit, seed, spec.dit_dtype);
+  write_random_hunyuan_vae(spec.vae, (model / "vae").string(), seed + 1, spec.vae_dtype);
+  const FolderWeights& l = weights[2];
+  if (spec.llm_shards > 1) {
+    write_random_sharded(llm.string(), random_tensor_plan(l.tensors, encoder_special_init), seed + 2, l.dtype,
+                         spec.llm_shards, {{"format", "pt"}, {"jenga", "random weights, not a trained model"}});
+    write_json(llm / "config.json", l.config);
+  } else {
+    write_encoder(llm, l.tensors, l.config, seed + 2, l.dtype);
+  }
+  write_encoder(clip, weights[3].tensors, weights[3].config, seed + 3, weights[3].dtype);
+  info.dit_parameters = static_cast<double>(spec.dit.parameter_count());
+  for (const auto& w : weights)
+    for (const auto& [name, shape] : w.tensors) {
+      double n = static_cast<double>(dtype_size(w.dtype));
+      for (int64_t d : shape) n *= static_cast<double>(d);
+      info.bytes += n;
+    }
   return info;
+}
+
+TinyFolderInfo write_tiny_hunyuan_folder(const std::string& out, uint64_t seed, DType dtype) {
+  return write_random_hunyuan_folder(out, HunyuanFolderSpec::tiny(dtype), seed);
 }
 
 }  // namespace jenga::hunyuan
