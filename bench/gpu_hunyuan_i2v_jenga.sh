@@ -15,14 +15,16 @@
 # PEER=0 runs only OURS (with the whole budget).
 # Env: OUT (default ./gpu-out), PEERS (default peers), SIZE, BUDGET_S (540: the whole script stays
 #      inside it), OURS_S (default 300), PEER_ARGS (extra peer flags, default
-#      "--dense cudnn,flash --p-floor"; "--tiny --device cpu --dense math" for a CPU rehearsal).
+#      "--dense cudnn,flash --p-floor --check"; "--tiny --device cpu --dense math --check" for a CPU
+#      rehearsal). --check: Jenga's forward with every block kept vs the official dense forward
+#      first (same weights and inputs; a jenga_hyi2v_check line, ok when rel L2 < 2e-2).
 # Results under $OUT: results.jsonl (every JSON line), summary.md (estimates, forwards, ours),
 # log.txt (everything). The summary and the key JSON lines are printed last.
 set -uo pipefail
 out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
 peers=${PEERS:-peers}
 size=${SIZE:-1248x704}
-pa=${PEER_ARGS:---dense cudnn,flash --p-floor}
+pa=${PEER_ARGS:---dense cudnn,flash --p-floor --check}
 budget=${BUDGET_S:-540}
 . "$(dirname "$0")/gpu_peer_lib.sh"
 require_gpu "$pa"
@@ -52,6 +54,6 @@ fi
 
 python3 bench/jenga_peer_timing.py summary "$res" >"$out/summary.md"
 echo "---- key lines ----"
-grep -h -E '"kind": "jenga_hyi2v_(stage|preset_estimate|interrupted)"|"bench": "denoise"' "$res" | cut -c1-1500
+grep -h -E '"kind": "jenga_hyi2v_(check|stage|preset_estimate|interrupted)"|"bench": "denoise"' "$res" | cut -c1-1500
 cat "$out/summary.md"
 exit "$rc"

@@ -19,7 +19,9 @@ Everything model-specific is the official code, loaded at run time (never copied
     token_replace DiT with flash varlen attention).
 Both are built with the published HYVideo-T/2 shapes (20 + 40 blocks, hidden 3072, 24 heads,
 guidance embedding: `--embedded-cfg-scale 6.0`), in_channels 16 (token_replace). The official
-model gets random bf16 weights (default init, drawn on the device, --seed); the Jenga model is
+model gets seeded random bf16 weights drawn on the device (bench/hunyuan_parity_peer.py's
+randomize: matrices N(0, 1/fan_in), norms 1 + N(0, 0.01), biases N(0, 0.0025); the official init
+would zero every modulation, i.e. every block's gates, and the final layer); the Jenga model is
 made on the meta device and takes the SAME tensors (load_state_dict(assign=True), strict), so
 one set of weights (25.6 GB) serves both.
 Stood in for (the GPU machine lacks them): xfuser (import only), deepspeed and tensorboard
@@ -46,6 +48,7 @@ import argparse, importlib, os, sys, time, types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hunyuan_jenga_peer as JP  # noqa: E402
+from hunyuan_parity_peer import randomize, rel_l2  # noqa: E402
 from jenga_peer_timing import ForwardTimer, print_estimates, probe_density, rec  # noqa: E402
 
 PREFIX = "jenga_hyi2v"
@@ -87,6 +90,8 @@ def load_jenga_i2v(jenga, torch, F, dev):
     BS = importlib.import_module("hyvideo_i2v.modules.attention_block_triton_diffres")
     P = importlib.import_module("hyvideo_i2v.modules.posemb_layers")
     G = JP.import_gilbert(jenga)
+    if dev == "cpu":
+        JP.cpu_kernel_in_fp16(BS, torch)
     MOD = importlib.import_module("hyvideo_i2v.modules.modulate_layers")
     ns = JP.extract_jenga_functions(jenga, torch, G, JP.cu_seqlens_fn(A, torch, dev), script="jenga_hyi2v.py",
                                     steps_name="step_calc", extra=dict(ckpt_wrapper=MOD.ckpt_wrapper))
@@ -114,6 +119,7 @@ def build_models(J, O, torch, dev, tiny, seed):
     off = O.M.HYVideoDiffusionTransformer(model_args(dims), in_channels=16, out_channels=16, **cfg,
                                           dtype=torch.bfloat16, device=dev)
     off = off.to(dev, torch.bfloat16).eval().requires_grad_(False)
+    randomize(off, torch, seed, dev)  # the official init zeroes every modulation and the final layer
     build_s = time.perf_counter() - s
     jm = J.M.HYVideoDiffusionTransformer(model_args(dims), in_channels=16, out_channels=16, **cfg,
                                          dtype=torch.bfloat16, device="meta")
@@ -129,6 +135,27 @@ def build_models(J, O, torch, dev, tiny, seed):
         double=cfg["mm_double_blocks_depth"], single=cfg["mm_single_blocks_depth"], hidden=cfg["hidden_size"],
         build_s=round(build_s, 1), shared_weights=True)
     return off, jm, cfg, dims
+
+
+def check_against_dense(torch, F, O, dev, off, jenga_call, run, inputs, st, dense):
+    """Before the timings (about one dense and one full Jenga forward): Jenga's model with every block kept (sa_drop_rate 0, p 1: the mask is all ones) equals the
+    official dense forward up to bf16 rounding and the text query rows, which in Jenga's attention
+    also see the padding text rows; a wiring error (weights, token order, first-frame mask, inputs)
+    shows as O(1)."""
+    full = dict(st, drop=0.0, top_k=st["img_blocks"])
+    torch.manual_seed(1)
+    got = jenga_call(full, 1.0, True)()
+    be = next((b for b in dense.split(",") if b), "flash")
+    O.A.flash_attn_varlen_func = JP.dense_varlen(torch, F, be if dev == "cuda" else "math")
+    torch.manual_seed(1)
+    x, cos, sin = inputs(tuple(st["grid"]))  # the same x: jenga_call drew it after the same seed
+    want = run(off, x, cos, sin)
+    rel = rel_l2(got, want)
+    rec(kind=f"{PREFIX}_check", what="jenga all blocks vs official dense", grid=st["grid"], rel_l2=round(rel, 5),
+        ok=rel < 2e-2, out_rms=round(float(want.float().pow(2).mean().sqrt()), 4))
+    if not rel < 2e-2:  # the timings still follow (they do not depend on it), flagged
+        print(f"warning: Jenga's I2V forward with every block kept is {rel:.3g} from the official dense forward "
+              "(> 2e-2): the two models are not fed the same way", file=sys.stderr, flush=True)
 
 
 def parse_size(s):
@@ -157,6 +184,9 @@ def main():
     ap.add_argument("--budget-s", type=float, default=1e9, help="skip configurations once this many seconds are spent")
     ap.add_argument("--curves-only", action="store_true", help="build --curve-cache and stop (no model, no GPU)")
     ap.add_argument("--curve-cache", default=None, help="torch.save file of build_multi_curve's tables (made if absent)")
+    ap.add_argument("--check", action="store_true",
+                    help="first: Jenga's forward keeping every block (drop 0, p 1) against the official dense forward "
+                         "(same weights and inputs; rel L2 must be < 2e-2: the wiring is right)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     t0 = time.perf_counter()
@@ -277,6 +307,8 @@ def main():
             dense[be] = r["ms"]
 
     backends = [b for b in a.dense.split(",") if b]
+    if a.check:
+        check_against_dense(torch, F, O, dev, off, jenga_call, run, inputs, pl["stages"][0], a.dense)
     with timer.interruptible():
         for st in pl["stages"]:  # reused-step forwards (blocks not run), one per grid
             grid = tuple(st["grid"])
