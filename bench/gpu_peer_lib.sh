@@ -34,3 +34,10 @@ run_ours() {  # OURS (a command printing JSON lines, e.g. jenga bench denoise --
   timeout "$1" bash -c "$OURS" 2>&1 | split
   stamp "ours: rc=${PIPESTATUS[0]}"
 }
+
+use_work() {  # work=${WORK:-$1}: a folder of its own for big files, removed on exit unless KEEP=1
+  work=${WORK:-$1}
+  case "$(realpath -m "$work")" in /|"$PWD"|"$HOME"|/tmp) echo "error: WORK=$work: give a folder of its own (it is removed at the end)" >&2; exit 2;; esac
+  mkdir -p "$work"
+  trap '[ "${KEEP:-0}" = 1 ] || { rm -rf "$work"; echo "removed $work (KEEP=1 keeps it)"; }' EXIT
+}

@@ -81,18 +81,21 @@ def model_args(dims):
                                  gradient_checkpoint_layers=-1)
 
 
-def load_jenga_i2v(jenga, torch, F, dev):
+def import_modules(root, pkg, torch, F, names):
+    """root/pkg/modules/<name>.py for each name, pkg and its modules/utils as bare namespace
+    packages (their __init__ files import the samplers), with the stand-ins installed."""
     JP.install_stubs(torch, F)
     JP.stub_training_imports()
-    JP.namespace_packages(jenga, ("hyvideo_i2v", "hyvideo_i2v.modules", "hyvideo_i2v.utils"))
-    M = importlib.import_module("hyvideo_i2v.modules.models_mul")
-    A = importlib.import_module("hyvideo_i2v.modules.attenion")
-    BS = importlib.import_module("hyvideo_i2v.modules.attention_block_triton_diffres")
-    P = importlib.import_module("hyvideo_i2v.modules.posemb_layers")
+    JP.namespace_packages(root, (pkg, f"{pkg}.modules", f"{pkg}.utils"))
+    return [importlib.import_module(f"{pkg}.modules.{n}") for n in names]
+
+
+def load_jenga_i2v(jenga, torch, F, dev):
+    M, A, BS, P, MOD = import_modules(jenga, "hyvideo_i2v", torch, F, ("models_mul", "attenion",
+                                      "attention_block_triton_diffres", "posemb_layers", "modulate_layers"))
     G = JP.import_gilbert(jenga)
     if dev == "cpu":
         JP.cpu_kernel_in_fp16(BS, torch)
-    MOD = importlib.import_module("hyvideo_i2v.modules.modulate_layers")
     ns = JP.extract_jenga_functions(jenga, torch, G, JP.cu_seqlens_fn(A, torch, dev), script="jenga_hyi2v.py",
                                     steps_name="step_calc", extra=dict(ckpt_wrapper=MOD.ckpt_wrapper))
     return types.SimpleNamespace(M=M, A=A, BS=BS, P=P, ra_forward=ns["ra_forward"],
@@ -101,13 +104,9 @@ def load_jenga_i2v(jenga, torch, F, dev):
 
 def load_official_i2v(official, torch, F, dev):
     """Tencent's hyvideo package (a different name from Jenga's hyvideo_i2v: both load side by side)."""
-    JP.install_stubs(torch, F)
-    JP.stub_training_imports()
-    JP.namespace_packages(official, ("hyvideo", "hyvideo.modules", "hyvideo.utils"))
-    M = importlib.import_module("hyvideo.modules.models")
-    A = importlib.import_module("hyvideo.modules.attenion")
+    M, A, P = import_modules(official, "hyvideo", torch, F, ("models", "attenion", "posemb_layers"))
     M.get_cu_seqlens = JP.cu_seqlens_fn(A, torch, dev)  # the CPU one for the rehearsal; the official on the GPU
-    return types.SimpleNamespace(M=M, A=A)
+    return types.SimpleNamespace(M=M, A=A, P=P)
 
 
 def build_models(J, O, torch, dev, tiny, seed):
@@ -173,21 +172,12 @@ def main():
     ap.add_argument("--jenga", required=True, help="official Jenga checkout (or peers/jengahyi2v)")
     ap.add_argument("--official", help="official HunyuanVideo-I2V checkout (or peers/hyi2vref); needed unless --plan-only/--curves-only")
     ap.add_argument("--size", default="1248x704", help="WIDTHxHEIGHT (default: the 720p bucket of a 16:9 image)")
-    ap.add_argument("--tiny", action="store_true", help="small model and grid (CPU rehearsal)")
-    ap.add_argument("--device", default=None, help="cuda (default when present) or cpu")
-    ap.add_argument("--plan-only", action="store_true", help="print the derived stage plan and stop (no torch model)")
     ap.add_argument("--dense", default="cudnn,flash", help="SDPA backends for the official dense forward, in order ('' = none)")
-    ap.add_argument("--p-floor", action="store_true", help="also time every sparse configuration at p = 0 (density floor)")
-    ap.add_argument("--freqs-on", default="cpu", choices=["cpu", "cuda"], help="where the RoPE tables live (official: cpu)")
-    ap.add_argument("--skip-reps", type=int, default=5, help="timed repetitions of a reused-step forward (median)")
+    JP.add_timing_args(ap)
     ap.add_argument("--text-valid", type=int, default=40, help="real prompt rows of the 252 (after the 144 image rows)")
-    ap.add_argument("--budget-s", type=float, default=1e9, help="skip configurations once this many seconds are spent")
-    ap.add_argument("--curves-only", action="store_true", help="build --curve-cache and stop (no model, no GPU)")
-    ap.add_argument("--curve-cache", default=None, help="torch.save file of build_multi_curve's tables (made if absent)")
     ap.add_argument("--check", action="store_true",
                     help="first: Jenga's forward keeping every block (drop 0, p 1) against the official dense forward "
                          "(same weights and inputs; rel L2 must be < 2e-2: the wiring is right)")
-    ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     t0 = time.perf_counter()
     if not os.path.isdir(a.jenga):
@@ -307,9 +297,9 @@ def main():
             dense[be] = r["ms"]
 
     backends = [b for b in a.dense.split(",") if b]
-    if a.check:
-        check_against_dense(torch, F, O, dev, off, jenga_call, run, inputs, pl["stages"][0], a.dense)
     with timer.interruptible():
+        if a.check:
+            check_against_dense(torch, F, O, dev, off, jenga_call, run, inputs, pl["stages"][0], a.dense)
         for st in pl["stages"]:  # reused-step forwards (blocks not run), one per grid
             grid = tuple(st["grid"])
             if grid not in skip_ms:

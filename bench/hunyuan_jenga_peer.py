@@ -161,6 +161,20 @@ def module_list(src, name):
     return val
 
 
+def add_timing_args(ap):
+    """The options both timing peers (T2V, I2V) take."""
+    ap.add_argument("--tiny", action="store_true", help="small model and grid (CPU rehearsal)")
+    ap.add_argument("--device", default=None, help="cuda (default when present) or cpu")
+    ap.add_argument("--plan-only", action="store_true", help="print the derived stage plans and stop (no torch model)")
+    ap.add_argument("--p-floor", action="store_true", help="also time every sparse configuration at p = 0 (density floor)")
+    ap.add_argument("--freqs-on", default="cpu", choices=["cpu", "cuda"], help="where the RoPE tables live (official: cpu)")
+    ap.add_argument("--skip-reps", type=int, default=5, help="timed repetitions of a skipped-step forward (median)")
+    ap.add_argument("--budget-s", type=float, default=1e9, help="skip configurations once this many seconds are spent")
+    ap.add_argument("--curves-only", action="store_true", help="build --curve-cache and stop (no model, no GPU)")
+    ap.add_argument("--curve-cache", default=None, help="torch.save file of build_multi_curve's tables (made if absent)")
+    ap.add_argument("--seed", type=int, default=0)
+
+
 def emit_plan(prefix, p, fl, pl):
     rec(kind=f"{prefix}_plan", preset=p, script=fl["script"], steps=pl["N"], split=pl["split"], p_remain=fl["p"],
         stages=[{k: st[k] for k in ("stage", "res", "grid", "tokens", "img_blocks", "drop", "top_k", "text_amp", "shift")}
@@ -386,19 +400,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jenga", required=True, help="official Jenga checkout (or peers/jengahy)")
     ap.add_argument("--presets", default="turbo,base,flash,3stage,accvideo")
-    ap.add_argument("--tiny", action="store_true", help="small model and grid (CPU rehearsal)")
-    ap.add_argument("--device", default=None, help="cuda (default when present) or cpu")
-    ap.add_argument("--plan-only", action="store_true", help="print the derived stage plans and stop (no torch model)")
     ap.add_argument("--dense", default="cudnn", help="SDPA backends for the dense forward, comma list of cudnn,flash ('' = none)")
-    ap.add_argument("--p-floor", action="store_true", help="also time every sparse configuration at p = 0 (density floor)")
-    ap.add_argument("--freqs-on", default="cpu", choices=["cpu", "cuda"], help="where the RoPE tables live (official: cpu)")
     ap.add_argument("--freqs-check", action="store_true", help="also time the first full-res config with RoPE tables on the GPU")
-    ap.add_argument("--skip-reps", type=int, default=5, help="timed repetitions of a skipped-step forward (median)")
     ap.add_argument("--text-valid", type=int, default=40, help="unmasked text tokens of the 256 (anchor: 40)")
-    ap.add_argument("--budget-s", type=float, default=1e9, help="skip configurations once this many seconds are spent")
-    ap.add_argument("--curves-only", action="store_true", help="build --curve-cache and stop (no model, no GPU)")
-    ap.add_argument("--curve-cache", default=None, help="torch.save file of build_multi_curve's tables (made if absent)")
-    ap.add_argument("--seed", type=int, default=0)
+    add_timing_args(ap)
     a = ap.parse_args()
     t0 = time.perf_counter()
     presets = [p for p in a.presets.split(",") if p]
