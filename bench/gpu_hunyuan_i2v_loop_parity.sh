@@ -20,13 +20,16 @@
 # CPU rehearsal: DEVICE=cpu SIZE=tiny PY=/tmp/hyvenv/bin/python bash bench/gpu_hunyuan_i2v_loop_parity.sh \
 #   prepare official-dense ours-dense official-base ours-base compare
 # Env: WORK (.i2vparity; removed at the end unless KEEP=1), OUT (gpu-out: log.txt, results.jsonl), SIZE (full | tiny),
-#      DEVICE (cuda | cpu), DENSE_STEPS (4), SEED (0), PY (python3), TOL (2e-2).
+#      DEVICE (cuda | cpu), DENSE_STEPS (4), SEED (0), PY (python3), TOL (2e-2),
+#      GUIDANCE (official: the pipelines' bf16(6.0) x 1000 = 6016 | f32: 6000, what ours feeds its DiT;
+#      at 6016 the comparison fails until ours rounds the guidance as the official pipelines do:
+#      CPU tiny 2.4e-1 at 6016, 4.4e-3 at 6000).
 set -uo pipefail
 out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
 budget=600
 . "$(dirname "$0")/gpu_peer_lib.sh"
 use_work "$PWD/.i2vparity"
-size=${SIZE:-full} dev=${DEVICE:-cuda} py=${PY:-python3} n=${DENSE_STEPS:-4}
+size=${SIZE:-full} dev=${DEVICE:-cuda} py=${PY:-python3} n=${DENSE_STEPS:-4} g=${GUIDANCE:-official}
 steps=${*:-prepare official-dense ours-dense compare}
 for s in $steps; do
   case $s in prepare|official-dense|official-base|ours-dense|ours-base|compare) ;;
@@ -36,7 +39,6 @@ peer() { "$py" bench/hunyuan_i2v_loop_parity_peer.py "$@" --work "$work" --size 
            tee -a "$log" | tee >(grep --line-buffered '^{' >>"$res"); return "${PIPESTATUS[0]}"; }
 ours() {  # $1 = dense | base, then its flags
   local preset=$1; shift
-  stamp "ours-$preset: start"
   ./build/bin/jenga debug denoise --model "$work/dit.safetensors" --inputs "$work/inputs.safetensors" \
     --out "$work/ours_$preset.safetensors" --device "$dev" --i2v --i2v-stability -q "$@" 2>&1 | tee -a "$log" | cut -c1-600
   local rc=${PIPESTATUS[0]}; stamp "ours-$preset: rc=$rc"; return "$rc"
@@ -58,8 +60,8 @@ for s in $steps; do
       [ "$size" != full ] || [ -f "$work/dit.safetensors" ] || [ "$avail" -ge 30 ] ||
         { echo "error: $work has ${avail} GB free; the checkpoint needs 26 GB (set WORK to a larger disk)" >&2; exit 1; }
       peer prepare "${o[@]}" --seed "${SEED:-0}" || exit 1 ;;
-    official-dense) peer official "${o[@]}" --preset dense --steps "$n" --shift 7 --i2v-stability || exit 1 ;;
-    official-base) peer official "${o[@]}" --preset base --i2v-stability || exit 1 ;;
+    official-dense) peer official "${o[@]}" --preset dense --steps "$n" --shift 7 --i2v-stability --guidance "$g" || exit 1 ;;
+    official-base) peer official "${o[@]}" --preset base --i2v-stability --guidance "$g" || exit 1 ;;
     ours-dense) ours dense --steps "$n" --shift 7 || exit 1 ;;
     ours-base) ours base --preset base --steps 50 || exit 1 ;;
     compare)
