@@ -37,6 +37,10 @@ cache="$peers/jengahyi2v/curves_$size.pt"
 [ -f "$cache" ] || [[ " $pa " == *" --tiny "* ]] ||
   stamp "warning: no $cache (CURVES=1 bash bench/hunyuan_i2v_peers_prep.sh makes it): the peer builds the curve tables first (~10 s on this CPU)"
 
+# Predictions (nothing measured yet; from the T2V figures in docs/BENCHMARKS.md), printed to set
+# expectations in the log: peer ~5-6 min in all, ours Base ~4 min.
+stamp "expected on an H100 (unmeasured): model ~10 s; check ~1 min; sparse ~30-50 s per configuration" \
+      "(forward ~10-18 s); dense cuDNN ~20 s a forward (~45 s with warm-up), flash ~30 s; ours Base ~3-4 min"
 if [ "${PEER:-1}" = 0 ]; then run_ours $(( $(left) - 5 )); else run_ours "${OURS_S:-300}"; fi
 
 rc=0

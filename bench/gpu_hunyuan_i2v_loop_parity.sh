@@ -52,8 +52,12 @@ PATH=$(dirname "$(command -v "$py")"):$PATH require_einops  # with $py's python3
   { echo "error: build/bin/jenga is missing: build it on this machine first (bash bench/gpu_hunyuan_parity.sh build)" >&2; exit 1; }
 
 o=(--official peers/hyi2vref --jenga peers/jengahyi2v)
+# H100 guesses per step at full size (unmeasured; from the T2V figures in docs/BENCHMARKS.md)
+declare -A expect=([prepare]="~1.3 min (draw + save 25.6 GB)" [official-dense]="~2.5 min (load + $n x ~30 s)"
+  [official-base]="~6 min (load + 24 sparse + 26 reused forwards)" [ours-dense]="~1.7 min (load + $n x ~16 s)"
+  [ours-base]="~4.5 min" [compare]="< 1 min")
 for s in $steps; do
-  stamp "$s: start"
+  stamp "$s: start$([ "$size" = full ] && echo ", expected ${expect[$s]}")"
   case $s in
     prepare)
       avail=$(df -BG --output=avail "$work" | tail -1 | tr -dc 0-9)
