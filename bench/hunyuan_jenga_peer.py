@@ -455,6 +455,8 @@ def main():
     s = time.perf_counter()
     model = Model(margs, in_channels=16, out_channels=16, **cfg, dtype=torch.bfloat16, device=dev)
     model = model.to(dev, torch.bfloat16).eval().requires_grad_(False)
+    from hunyuan_parity_peer import randomize
+    randomize(model, torch, a.seed, dev)  # the official init zeroes every modulation (all gates) and the final layer
     rec(kind="jenga_hy_model", params_b=round(sum(p.numel() for p in model.parameters()) / 1e9, 3),
         double=cfg["mm_double_blocks_depth"], single=cfg["mm_single_blocks_depth"], hidden=cfg["hidden_size"],
         build_s=round(time.perf_counter() - s, 1))
