@@ -33,7 +33,10 @@ neighbours + text only, the density floor) as a bound that does not depend on th
 Output: JSON lines (plan per preset, one line per configuration timed, one per preset stage, one
 estimate per preset). --tiny: a small model and grid for a CPU rehearsal (Triton interpreter).
 """
-import argparse, ast, contextlib, importlib, json, math, os, re, sys, time, types
+import argparse, ast, contextlib, importlib, math, os, re, sys, time, types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from jenga_peer_timing import ForwardTimer, print_estimates, probe_density, rec  # noqa: E402
 
 PRESET_SCRIPTS = {  # preset -> official script (single GPU); AccVideo = Turbo flags at 5 steps
     "base": "scripts/hyvideo_jenga_base.sh",
@@ -42,10 +45,6 @@ PRESET_SCRIPTS = {  # preset -> official script (single GPU); AccVideo = Turbo f
     "3stage": "scripts/hyvideo_jenga_3stage.sh",
     "accvideo": "scripts/accvideo_jenga.sh",
 }
-
-
-def rec(**kw):
-    print(json.dumps(kw), flush=True)
 
 
 def die(msg):
@@ -66,18 +65,21 @@ def read_script_flags(path):
     return flags
 
 
-def preset_flags(jenga, name):
-    path = os.path.join(jenga, PRESET_SCRIPTS[name])
+def preset_flags(jenga, name, scripts=PRESET_SCRIPTS, size=None):
+    """size: [H, W] where the script has no --video-size (I2V: the image's bucket decides)."""
+    path = os.path.join(jenga, scripts[name])
     if not os.path.isfile(path):
         die(f"{path}: no such file (give --jenga the official Jenga checkout or the folder laid out by "
-            "bench/hunyuan_jenga_peers_prep.sh)")
+            "bench/hunyuan_jenga_peers_prep.sh / bench/hunyuan_i2v_peers_prep.sh)")
     f = read_script_flags(path)
+    if size:
+        f["video-size"] = [str(v) for v in size]
     need = ["sa-drop-rates", "res-rate-list", "step-rate-list", "infer-steps", "video-size", "video-length"]
     miss = [k for k in need if k not in f]
     if miss:
         die(f"{path}: flags {miss} not found: the official script changed; update PRESET_SCRIPTS/read_script_flags")
     return dict(
-        script=PRESET_SCRIPTS[name],
+        script=scripts[name],
         drops=[float(v) for v in f["sa-drop-rates"]],
         p=float(f.get("p-remain-rates", ["0.5"])[0]),  # config.py default 0.5
         res=[float(v) for v in f["res-rate-list"]],
@@ -145,8 +147,106 @@ def stage_plan(fl, non_skip_steps, grid_override=None):
     return dict(N=N, split=split, stages=stages)
 
 
+def module_list(src, name):
+    """The last literal list assigned to `name` at module level of src (as at import)."""
+    if not os.path.isfile(src):
+        die(f"{src}: missing")
+    val = None
+    for n in ast.parse(open(src).read()).body:
+        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == name:
+            with contextlib.suppress(ValueError):
+                val = ast.literal_eval(n.value)
+    if val is None:
+        die(f"{src}: no literal {name} list: the official file changed")
+    return val
+
+
+def add_timing_args(ap):
+    """The options both timing peers (T2V, I2V) take."""
+    ap.add_argument("--tiny", action="store_true", help="small model and grid (CPU rehearsal)")
+    ap.add_argument("--device", default=None, help="cuda (default when present) or cpu")
+    ap.add_argument("--plan-only", action="store_true", help="print the derived stage plans and stop (no torch model)")
+    ap.add_argument("--p-floor", action="store_true", help="also time every sparse configuration at p = 0 (density floor)")
+    ap.add_argument("--freqs-on", default="cpu", choices=["cpu", "cuda"], help="where the RoPE tables live (official: cpu)")
+    ap.add_argument("--skip-reps", type=int, default=5, help="timed repetitions of a skipped-step forward (median)")
+    ap.add_argument("--budget-s", type=float, default=1e9, help="skip configurations once this many seconds are spent")
+    ap.add_argument("--curves-only", action="store_true", help="build --curve-cache and stop (no model, no GPU)")
+    ap.add_argument("--curve-cache", default=None, help="torch.save file of build_multi_curve's tables (made if absent)")
+    ap.add_argument("--seed", type=int, default=0)
+
+
+def emit_plan(prefix, p, fl, pl):
+    rec(kind=f"{prefix}_plan", preset=p, script=fl["script"], steps=pl["N"], split=pl["split"], p_remain=fl["p"],
+        stages=[{k: st[k] for k in ("stage", "res", "grid", "tokens", "img_blocks", "drop", "top_k", "text_amp", "shift")}
+                | {"steps": f"{st['steps'][0]}..{st['steps'][-1]}", "computed": len(st["computed"]),
+                   "skipped": len(st["skipped"]), "computed_steps": st["computed"]} for st in pl["stages"]])
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading the official code
+def init_device(requested):
+    """(torch, F, device): cuda when present unless --device says otherwise; on the CPU the Triton
+    interpreter (set before triton is imported) and a no-op torch.cuda.device."""
+    import torch
+    dev = requested or ("cuda" if torch.cuda.is_available() else "cpu")
+    if dev == "cpu" and "TRITON_INTERPRET" not in os.environ:
+        os.environ["TRITON_INTERPRET"] = "1"  # before triton is imported: kernels run on the CPU
+    import torch.nn.functional as F
+    if dev == "cuda" and not torch.cuda.is_available():
+        die("--device cuda but torch sees no GPU")
+    if dev == "cpu":
+        # the official kernel launch sits in `with torch.cuda.device(q.device)`, which refuses a CPU
+        # device; CPU rehearsal only: a no-op context
+        torch.cuda.device = lambda d: contextlib.nullcontext()
+    return torch, F, dev
+
+
+def cpu_kernel_in_fp16(BS, torch):
+    """CPU rehearsal only: Triton's interpreter computes the official kernel wrongly in bf16 (rel
+    error ~1e10 against SDPA; fp16 matches to 6e-4), so there its q/k/v go in as fp16 and the
+    output comes back as bf16. The GPU runs the official kernel unchanged."""
+    kernel = BS._triton_block_sparse_attention_onehot
+    def fp16_kernel(q, k, v, *args, **kw):
+        if q.dtype != torch.bfloat16 or q.is_cuda:
+            return kernel(q, k, v, *args, **kw)
+        return kernel(q.half(), k.half(), v.half(), *args, **kw).to(torch.bfloat16)
+    BS._triton_block_sparse_attention_onehot = fp16_kernel
+
+
+def namespace_packages(root, names):
+    """Bare namespace packages (name -> root/name with dots as folders): the official __init__
+    files import the sampler and every model variant; the blocks need only their relative imports."""
+    for name in names:
+        m = types.ModuleType(name); m.__path__ = [os.path.join(root, *name.split("."))]
+        sys.modules[name] = m
+
+
+def cu_seqlens_fn(A, torch, device):
+    """The official get_cu_seqlens of attention module A; on the CPU (it allocates on "cuda"
+    unconditionally) the same computation on the CPU, for the rehearsal only."""
+    if device == "cuda":
+        return A.get_cu_seqlens
+    def get_cu(text_mask, img_len):
+        n = text_mask.sum(dim=1)
+        out = torch.zeros(2 * text_mask.shape[0] + 1, dtype=torch.int32)
+        L = text_mask.shape[1] + img_len
+        for i in range(text_mask.shape[0]):
+            out[2 * i + 1] = i * L + n[i] + img_len; out[2 * i + 2] = (i + 1) * L
+        return out
+    return get_cu
+
+
+def stub_training_imports():
+    """hyvideo*/utils/helpers.py of the I2V trees imports deepspeed and tensorboard for training
+    only (the GPU machine has neither)."""
+    sys.modules.setdefault("deepspeed", types.ModuleType("deepspeed"))
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        tb = types.ModuleType("torch.utils.tensorboard")
+        tb.SummaryWriter = object
+        sys.modules["torch.utils.tensorboard"] = tb
+
 # ---------------------------------------------------------------------------------------------
 def install_stubs(torch, F):
     """Modules the GPU machine lacks; only what the imported official files touch."""
@@ -193,12 +293,14 @@ def import_gilbert(jenga):
     return importlib.import_module("gilbert")
 
 
-def extract_jenga_functions(jenga, torch, G, get_cu_seqlens):
-    """ra_forward, build_multi_curve, non_skip_steps out of the official jenga_hyvideo.py with `ast`,
-    exec'd with the names they use (importing the file would pull the sampler, loguru, pipelines)."""
-    src_path = os.path.join(jenga, "jenga_hyvideo.py")
+def extract_jenga_functions(jenga, torch, G, get_cu_seqlens, script="jenga_hyvideo.py", steps_name="non_skip_steps",
+                            extra=None):
+    """ra_forward, build_multi_curve and the computed-step list (non_skip_steps; jenga_hyi2v.py:
+    step_calc) out of the official script with `ast`, exec'd with the names they use (importing
+    the file would pull the sampler, loguru, pipelines); extra: more such names."""
+    src_path = os.path.join(jenga, script)
     tree = ast.parse(open(src_path).read(), src_path)
-    wanted = {"ra_forward", "build_multi_curve", "non_skip_steps"}
+    wanted = {"ra_forward", "build_multi_curve", steps_name}
     body = [n for n in tree.body if (isinstance(n, ast.FunctionDef) and n.name in wanted) or
             (isinstance(n, ast.Assign) and any(getattr(t, "id", None) in wanted for t in n.targets))]
     found = {n.name if isinstance(n, ast.FunctionDef) else n.targets[0].id for n in body}
@@ -206,7 +308,7 @@ def extract_jenga_functions(jenga, torch, G, get_cu_seqlens):
         die(f"{src_path}: found {sorted(found)} of {sorted(wanted)}: the official file changed")
     ns = dict(torch=torch, np=G.np, Optional=__import__("typing").Optional, get_cu_seqlens=get_cu_seqlens,
               gilbert_mapping=G.gilbert_mapping, gilbert_block_neighbor_mapping=G.gilbert_block_neighbor_mapping,
-              transpose_gilbert_mapping=G.transpose_gilbert_mapping, __name__="jenga_hyvideo_extract")
+              transpose_gilbert_mapping=G.transpose_gilbert_mapping, __name__="jenga_script_extract", **(extra or {}))
     exec(compile(ast.Module(body=body, type_ignores=[]), src_path, "exec"), ns)
     import builtins, dis
     def globals_of(code):  # names the function (and its comprehensions) load as globals
@@ -233,27 +335,15 @@ def load_official(jenga, torch, F, device):
     except ImportError:
         die("einops is not installed: carry .whl from bench/hunyuan_jenga_peers_prep.sh (gpu_hunyuan_jenga.sh installs it)")
     install_stubs(torch, F)
-    # hyvideo / hyvideo.modules / hyvideo.utils as bare namespace packages: their __init__ files
-    # import the sampler and every model variant; the blocks need only their relative imports.
-    for name, sub in (("hyvideo", "hyvideo"), ("hyvideo.modules", "hyvideo/modules"), ("hyvideo.utils", "hyvideo/utils")):
-        m = types.ModuleType(name); m.__path__ = [os.path.join(jenga, sub)]
-        sys.modules[name] = m
+    namespace_packages(jenga, ("hyvideo", "hyvideo.modules", "hyvideo.utils"))
     M = importlib.import_module("hyvideo.modules.models_mul_block_gc_ha_multigpu")
     A = importlib.import_module("hyvideo.modules.attenion")
     BS = importlib.import_module("hyvideo.modules.attention_block_triton_diffres")
     P = importlib.import_module("hyvideo.modules.posemb_layers")
     G = import_gilbert(jenga)
-
-    get_cu = A.get_cu_seqlens
-    if device != "cuda":
-        # the official get_cu_seqlens allocates on "cuda" unconditionally; CPU rehearsal only:
-        def get_cu(text_mask, img_len):
-            n = text_mask.sum(dim=1)
-            out = torch.zeros(2 * text_mask.shape[0] + 1, dtype=torch.int32)
-            L = text_mask.shape[1] + img_len
-            for i in range(text_mask.shape[0]):
-                out[2 * i + 1] = i * L + n[i] + img_len; out[2 * i + 2] = (i + 1) * L
-            return out
+    get_cu = cu_seqlens_fn(A, torch, device)
+    if device == "cpu":
+        cpu_kernel_in_fp16(BS, torch)
     ns = extract_jenga_functions(jenga, torch, G, get_cu)
     return types.SimpleNamespace(M=M, A=A, BS=BS, P=P, G=G, ra_forward=ns["ra_forward"],
                                  build_multi_curve=ns["build_multi_curve"], non_skip_steps=list(ns["non_skip_steps"]))
@@ -310,19 +400,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jenga", required=True, help="official Jenga checkout (or peers/jengahy)")
     ap.add_argument("--presets", default="turbo,base,flash,3stage,accvideo")
-    ap.add_argument("--tiny", action="store_true", help="small model and grid (CPU rehearsal)")
-    ap.add_argument("--device", default=None, help="cuda (default when present) or cpu")
-    ap.add_argument("--plan-only", action="store_true", help="print the derived stage plans and stop (no torch model)")
     ap.add_argument("--dense", default="cudnn", help="SDPA backends for the dense forward, comma list of cudnn,flash ('' = none)")
-    ap.add_argument("--p-floor", action="store_true", help="also time every sparse configuration at p = 0 (density floor)")
-    ap.add_argument("--freqs-on", default="cpu", choices=["cpu", "cuda"], help="where the RoPE tables live (official: cpu)")
     ap.add_argument("--freqs-check", action="store_true", help="also time the first full-res config with RoPE tables on the GPU")
-    ap.add_argument("--skip-reps", type=int, default=5, help="timed repetitions of a skipped-step forward (median)")
     ap.add_argument("--text-valid", type=int, default=40, help="unmasked text tokens of the 256 (anchor: 40)")
-    ap.add_argument("--budget-s", type=float, default=1e9, help="skip configurations once this many seconds are spent")
-    ap.add_argument("--curves-only", action="store_true", help="build --curve-cache and stop (no model, no GPU)")
-    ap.add_argument("--curve-cache", default=None, help="torch.save file of build_multi_curve's tables (made if absent)")
-    ap.add_argument("--seed", type=int, default=0)
+    add_timing_args(ap)
     a = ap.parse_args()
     t0 = time.perf_counter()
     presets = [p for p in a.presets.split(",") if p]
@@ -333,15 +414,7 @@ def main():
         die(f"--jenga {a.jenga}: no such folder")
 
     # non_skip_steps straight from the official file (plan-only needs no torch)
-    src = os.path.join(a.jenga, "jenga_hyvideo.py")
-    if not os.path.isfile(src):
-        die(f"{src}: missing")
-    nss = None
-    for n in ast.parse(open(src).read()).body:
-        if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == "non_skip_steps":
-            nss = ast.literal_eval(n.value)
-    if nss is None:
-        die(f"{src}: no non_skip_steps list")
+    nss = module_list(os.path.join(a.jenga, "jenga_hyvideo.py"), "non_skip_steps")
 
     tiny_grid = (32, 8, 8) if a.tiny else None  # T=32 keeps L_img % 128 == 0 at r 1, 0.75, 0.5
     plans = {}
@@ -349,10 +422,7 @@ def main():
         fl = preset_flags(a.jenga, p)
         pl = stage_plan(fl, nss, tiny_grid)
         plans[p] = (fl, pl)
-        rec(kind="jenga_hy_plan", preset=p, script=fl["script"], steps=pl["N"], split=pl["split"], p_remain=fl["p"],
-            stages=[{k: st[k] for k in ("stage", "res", "grid", "tokens", "img_blocks", "drop", "top_k", "text_amp", "shift")}
-                    | {"steps": f"{st['steps'][0]}..{st['steps'][-1]}", "computed": len(st["computed"]),
-                       "skipped": len(st["skipped"]), "computed_steps": st["computed"]} for st in pl["stages"]])
+        emit_plan("jenga_hy", p, fl, pl)
     if a.plan_only:
         return
     if a.curves_only:  # only the official curve tables into --curve-cache (CPU, no model)
@@ -362,20 +432,7 @@ def main():
         official_curves(a, plans, presets, tiny_grid, torch, ns["build_multi_curve"])
         return
 
-    if a.device is None:
-        import torch
-        a.device = "cuda" if torch.cuda.is_available() else "cpu"
-    if a.device == "cpu" and "TRITON_INTERPRET" not in os.environ:
-        os.environ["TRITON_INTERPRET"] = "1"  # before triton is imported: kernels run on the CPU
-    import torch
-    import torch.nn.functional as F
-    dev = a.device
-    if dev == "cuda" and not torch.cuda.is_available():
-        die("--device cuda but torch sees no GPU")
-    if dev == "cpu":
-        # the official kernel launch sits in `with torch.cuda.device(q.device)`, which refuses a CPU
-        # device; CPU rehearsal only: a no-op context
-        torch.cuda.device = lambda d: contextlib.nullcontext()
+    torch, F, dev = init_device(a.device)
     J = load_official(a.jenga, torch, F, dev)
     if J.non_skip_steps != nss:
         die("non_skip_steps parsed twice differently")
@@ -398,6 +455,8 @@ def main():
     s = time.perf_counter()
     model = Model(margs, in_channels=16, out_channels=16, **cfg, dtype=torch.bfloat16, device=dev)
     model = model.to(dev, torch.bfloat16).eval().requires_grad_(False)
+    from hunyuan_parity_peer import randomize
+    randomize(model, torch, a.seed, dev)  # the official init zeroes every modulation (all gates) and the final layer
     rec(kind="jenga_hy_model", params_b=round(sum(p.numel() for p in model.parameters()) / 1e9, 3),
         double=cfg["mm_double_blocks_depth"], single=cfg["mm_single_blocks_depth"], hidden=cfg["hidden_size"],
         build_s=round(time.perf_counter() - s, 1))
@@ -420,17 +479,7 @@ def main():
     g = (torch.tensor([6.0], dtype=torch.float32, device=dev).to(torch.bfloat16) * 1000.0)
     ac_dev = "cuda" if dev == "cuda" else "cpu"
 
-    density = []
-    orig_builder = J.BS._build_block_index_with_importance_optimized
-    def probing_builder(*args, **kw):
-        m = orig_builder(*args, **kw)
-        nb = kw.get("text_start_block")
-        density.append(m[..., :nb].float().mean())  # image key blocks kept / image key blocks
-        return m
-
-    def sync():
-        if dev == "cuda":
-            torch.cuda.synchronize()
+    timer = ForwardTimer(torch, dev, a.budget_s, "jenga_hy", t0)
 
     def setup(grid, rate, drop, p, text_amp, freqs_on):
         t, h, w = grid
@@ -454,31 +503,6 @@ def main():
             return model(x, tt, text_states=txt, text_mask=mask, text_states_2=txt2, freqs_cos=cos,
                          freqs_sin=sin, guidance=g, return_dict=False)
 
-    def timed(x, cos, sin, computed):
-        if dev == "cuda":
-            e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            sync(); w0 = time.perf_counter(); e0.record()
-            out = fwd(x, cos, sin, computed)
-            e1.record(); sync()
-            return out, e0.elapsed_time(e1), (time.perf_counter() - w0) * 1e3
-        w0 = time.perf_counter(); out = fwd(x, cos, sin, computed)
-        ms = (time.perf_counter() - w0) * 1e3
-        return out, ms, ms
-
-    def peak():
-        return round(torch.cuda.max_memory_allocated() / 2**30, 1) if dev == "cuda" else None
-
-    def reset_peak():
-        if dev == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-
-    seen = []  # (tokens, seconds a configuration took: warm-up + timed forward)
-    def est_s(tokens, factor=1.0):
-        # conservative: attention grows with tokens^2, the rest linearly; 0 before any measurement
-        return factor * max((sec * (tokens / t) ** 2 if tokens > t else sec * tokens / t for t, sec in seen), default=0.0)
-    def have_time(need_s):
-        return a.budget_s - (time.perf_counter() - t0) > need_s + 5
-
     # ---- the distinct configurations -----------------------------------------------------------
     configs, users = {}, {}
     for p in presets:
@@ -493,51 +517,24 @@ def main():
         grid, rate, drop, p, text_amp = k
         p_used = p if p_override is None else p_override
         st = configs[k]
-        if not have_time(est_s(st["tokens"])):
-            rec(kind="jenga_hy_forward", what=tag, grid=list(grid), drop=drop, p=p_used, skipped_for="budget",
-                used_by=users[k])
-            return None
-        x, cos, sin = setup(grid, rate, drop, p_used, text_amp, freqs_on)
-        density.clear()
-        J.BS._build_block_index_with_importance_optimized = probing_builder
-        s = time.perf_counter()
-        fwd(x, cos, sin, True); sync()          # warm-up: Triton compile, allocator; density probed here
-        J.BS._build_block_index_with_importance_optimized = orig_builder
-        warm_s = time.perf_counter() - s
-        dens = round(float(torch.stack(density).mean()), 4) if density else None
-        reset_peak()
-        out, ms, wall = timed(x, cos, sin, True)
-        seen.append((st["tokens"], time.perf_counter() - s))
-        r = dict(kind="jenga_hy_forward", what=tag, grid=list(grid), tokens=st["tokens"], img_blocks=st["img_blocks"],
-                 drop=drop, top_k=st["top_k"], p=p_used, text_amp=text_amp, density=dens, ms=round(ms, 1),
-                 wall_ms=round(wall, 1), warmup_s=round(warm_s, 1), peak_gb=peak(),
-                 finite=bool(torch.isfinite(out).all()), freqs_on=freqs_on, used_by=users[k])
-        rec(**r)
-        return r
+        def prepare():
+            x, cos, sin = setup(grid, rate, drop, p_used, text_amp, freqs_on)
+            return lambda: fwd(x, cos, sin, True)
+        return timer.forward(tag, st["tokens"], prepare, dict(
+            grid=list(grid), img_blocks=st["img_blocks"], drop=drop, top_k=st["top_k"], p=p_used, text_amp=text_amp,
+            freqs_on=freqs_on, used_by=users[k]), probe=lambda: probe_density(J.BS))
 
-    # SIGTERM (the GPU script's timeout) ends the timing early; the estimates below still print
-    import signal
-    class Interrupted(BaseException):  # not Exception: wrappers such as Triton's interpreter re-raise those
-        pass
-    stop = []
-    def on_term(*_):
-        stop.append(time.perf_counter() - t0)
-        raise Interrupted()
-    signal.signal(signal.SIGTERM, on_term)
     dense, floor = {}, {}
-    try:
+    with timer.interruptible():
         # skipped-step forwards (blocks not run), one per grid
         for k in configs:
             grid, rate = k[0], k[1]
             if grid in skip_ms:
                 continue
             x, cos, sin = setup(grid, rate, k[2], k[3], k[4], a.freqs_on)
-            fwd(x, cos, sin, False); sync()
-            reset_peak()
-            ts = sorted(timed(x, cos, sin, False)[1] for _ in range(max(1, a.skip_reps)))
-            skip_ms[grid] = ts[len(ts) // 2]
+            skip_ms[grid], reps = timer.median_ms(lambda: fwd(x, cos, sin, False), a.skip_reps)
             rec(kind="jenga_hy_forward", what="skipped", grid=list(grid), tokens=grid[0] * grid[1] * grid[2],
-                ms=round(skip_ms[grid], 2), reps=len(ts), peak_gb=peak())
+                ms=round(skip_ms[grid], 2), reps=reps, peak_gb=timer.peak())
 
         # order: presets in the order given, their stages in order; duplicates timed once
         for k in configs:
@@ -545,17 +542,14 @@ def main():
 
         for be in [b for b in a.dense.split(",") if b]:
             full = (T, LH, LW)
-            if not have_time(est_s(T * LH * LW, 3.0)):  # dense: up to ~3x a sparse forward
-                rec(kind="jenga_hy_forward", what="dense", sdpa=be, skipped_for="budget"); continue
-            J.A.flash_attn_varlen_func = dense_varlen(torch, F, be if dev == "cuda" else "math")
-            x, cos, sin = setup(full, 1.0, 0.0, 0.3, 0.0, a.freqs_on)   # sa_drop_rate 0.0: official dense branch
-            s = time.perf_counter(); fwd(x, cos, sin, True); sync(); warm_s = time.perf_counter() - s
-            reset_peak()
-            out, ms, wall = timed(x, cos, sin, True)
-            dense[be] = ms
-            rec(kind="jenga_hy_forward", what="dense", sdpa=be, grid=list(full), tokens=T * LH * LW, ms=round(ms, 1),
-                wall_ms=round(wall, 1), warmup_s=round(warm_s, 1), peak_gb=peak(), finite=bool(torch.isfinite(out).all()),
-                freqs_on=a.freqs_on)
+            def prepare():
+                J.A.flash_attn_varlen_func = dense_varlen(torch, F, be if dev == "cuda" else "math")
+                x, cos, sin = setup(full, 1.0, 0.0, 0.3, 0.0, a.freqs_on)   # sa_drop_rate 0.0: official dense branch
+                return lambda: fwd(x, cos, sin, True)
+            r = timer.forward("dense", T * LH * LW, prepare, dict(sdpa=be, grid=list(full), freqs_on=a.freqs_on),
+                              est_factor=3.0)  # dense: up to ~3x a sparse forward
+            if r:
+                dense[be] = r["ms"]
 
         if a.freqs_check:
             ks = [k for k in configs if k[0] == (T, LH, LW)]
@@ -566,43 +560,10 @@ def main():
             for k in configs:
                 floor[k] = time_config(k, p_override=0.0, tag="sparse_p0")
 
-    except BaseException:
-        if not stop:
-            raise
-        rec(kind="jenga_hy_interrupted", s=round(stop[0], 1))
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
     # ---- per preset: stage lines and the estimate -----------------------------------------------
-    for p in presets:
-        fl, pl = plans[p]
-        terms, total, total_floor, ok, ok_floor = [], 0.0, 0.0, True, bool(floor)
-        for st in pl["stages"]:
-            k = (tuple(st["grid"]), st["res"], st["drop"], st["p"], st["text_amp"])
-            m, fm = measured.get(k), floor.get(k)
-            sk = skip_ms.get(k[0])
-            nc, ns_ = len(st["computed"]), len(st["skipped"])
-            rec(kind="jenga_hy_stage", preset=p, stage=st["stage"], grid=st["grid"], tokens=st["tokens"],
-                top_k=st["top_k"], drop=st["drop"], p=st["p"], text_amp=st["text_amp"],
-                ms=m["ms"] if m else None, ms_p0=fm["ms"] if fm else None, skip_ms=round(sk, 2) if sk is not None else None,
-                computed=nc, skipped=ns_, measured_as=users[k][0], peak_gb=m["peak_gb"] if m else None)
-            if m is None or sk is None:
-                ok = False
-            else:
-                total += nc * m["ms"] + ns_ * sk
-            if fm is None or sk is None:
-                ok_floor = False
-            else:
-                total_floor += nc * fm["ms"] + ns_ * sk
-            terms.append(f"s{st['stage']}: {nc} x {m['ms'] if m else '?'} + {ns_} x {round(sk, 1) if sk is not None else '?'}")
-        dms = dense.get("cudnn") or next(iter(dense.values()), None)
-        rec(kind="jenga_hy_preset_estimate", preset=p, steps=pl["N"],
-            computed=sum(len(st["computed"]) for st in pl["stages"]),
-            skipped=sum(len(st["skipped"]) for st in pl["stages"]),
-            dit_s=round(total / 1e3, 2) if ok else None, dit_s_p0=round(total_floor / 1e3, 2) if ok_floor else None,
-            formula=" + ".join(terms),
-            dense_dit_s=round(pl["N"] * dms / 1e3, 1) if dms else None,
-            dense_sdpa=("cudnn" if "cudnn" in dense else next(iter(dense), None)),
-            note="DiT forwards only (no scheduler, re-noise, text encoders, VAE); random weights")
+    print_estimates("jenga_hy", {p: plans[p] for p in presets},
+                    lambda st: (tuple(st["grid"]), st["res"], st["drop"], st["p"], st["text_amp"]),
+                    measured, floor, skip_ms, users, dense, "Jenga blocks at sa_drop_rate 0")
     rec(kind="jenga_hy_done", s=round(time.perf_counter() - t0, 1))
 
 

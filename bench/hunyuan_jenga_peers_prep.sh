@@ -27,16 +27,11 @@ for m in models_mul_block_gc_ha_multigpu attention_block_triton_diffres attenion
          embed_layers posemb_layers mlp_layers modulate_layers token_refiner; do
   files="$files hyvideo/modules/$m.py"
 done
+. "$(dirname "$0")/peers_copy.sh"
 rm -rf "$dst" && mkdir -p "$dst"
-for f in $files; do
-  mkdir -p "$dst/$(dirname "$f")"
-  if [ -f "$src/$f" ]; then cp "$src/$f" "$dst/$f"
-  else git --git-dir="$src" show "HEAD:$f" >"$dst/$f" 2>/dev/null ||
-         git --git-dir="$src/.git" show "HEAD:$f" >"$dst/$f" 2>/dev/null ||
-         { rm -rf "$dst"; echo "error: $src: no $f (is it the dvlab-research/Jenga checkout?)" >&2; exit 1; }
-  fi
-done
-commit=$(git -C "$src" rev-parse HEAD 2>/dev/null || git --git-dir="$src" rev-parse HEAD 2>/dev/null || echo unknown)
+# shellcheck disable=SC2086
+copy_official "$src" "$dst" $files
+commit=$(official_commit "$src")
 echo "dvlab-research/Jenga $commit" >"$dst/SOURCES.txt"
 if [ "${CURVES:-0}" = 1 ]; then
   "${PYTHON:-python3}" bench/hunyuan_jenga_peer.py --jenga "$dst" --curves-only --curve-cache "$dst/curves_720p.pt"

@@ -78,6 +78,47 @@ TEST(HunyuanI2vGenerate, LoopMatchesTheOfficialI2vSampler) {
   }
 }
 
+// `jenga debug denoise --i2v` (what the full-size GPU parity against the official I2V loop feeds,
+// bench/gpu_hunyuan_i2v_loop_parity.sh): the same golden through the CLI, the shifts left to its
+// I2V defaults (17 dynamic, 7 with --i2v-stability), the noise blended by the flag.
+TEST(HunyuanI2vGenerate, DebugDenoiseI2vMatchesTheOfficialI2vSampler) {
+  const Checkpoint g = Checkpoint::open(kData + "i2v_loop_golden.safetensors");
+  test::TempDir dir, io;
+  hunyuan::write_random_checkpoint(dir.path().string(), hunyuan::HunyuanConfig::tiny(), 7, DType::F32);
+  int64_t valid = 0;
+  for (float m : g.load("text_mask", DType::F32).to_f32_vector()) valid += m > 0.5f;
+  const std::string out = (io.path() / "out.safetensors").string();
+  for (const std::string name : {"dynamic", "stable"}) {
+    SCOPED_TRACE(name);
+    const auto p = g.load(name + ".params", DType::F32).to_f32_vector();  // steps, shift, guidance, stability
+    ASSERT_EQ(p[1], p[3] > 0.5f ? 7.0f : 17.0f);  // the defaults the CLI must pick
+    ASSERT_EQ(p[2], 6.0f);
+    const std::string in = (io.path() / (name + ".safetensors")).string();
+    SafetensorsWriter w;
+    w.add("noise", g.load(name + ".noise", DType::F32));
+    w.add("image_latent", g.load(name + ".image_latent", DType::F32));
+    w.add("context", g.load("text_states", DType::F32));
+    w.add("context_valid", Tensor::from_f32(std::vector<float>{static_cast<float>(valid)}, Shape{1}));
+    w.add("pooled", g.load("text_states_2", DType::F32));
+    w.write(in);
+    const std::string cmd = "debug denoise --model " + dir.path().string() + " --inputs " + in + " --out " + out +
+                            " --i2v --steps " + std::to_string(static_cast<int>(p[0])) + " -q" +
+                            (p[3] > 0.5f ? " --i2v-stability" : "");
+    const auto run = test::run_jenga(cmd);
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    const auto got = SafetensorsFile::open(out)->load("latents", DType::F32).to_f32_vector();
+    const double err = max_rel_error(got, g.load(name + ".latents", DType::F32).to_f32_vector());
+    std::printf("debug denoise --i2v %s vs official: max rel error %.2e\n", name.c_str(), err);
+    EXPECT_LE(err, 1e-4);
+    if (name == "stable") {  // without --i2v the image latent is refused, one line naming the flag
+      const auto bad = test::run_jenga("debug denoise --model " + dir.path().string() + " --inputs " + in + " --out " +
+                                       out + " --steps 1 -q");
+      EXPECT_EQ(bad.exit_code, 2) << bad.output;
+      EXPECT_NE(bad.output.find("--i2v"), std::string::npos) << bad.output;
+    }
+  }
+}
+
 TEST(HunyuanI2vGenerate, GeometryPresetsAndFolder) {
   hunyuan::HunyuanConfig cfg = hunyuan::HunyuanConfig::tiny();
   const Geometry geo = hunyuan::hunyuan_geometry(cfg, hunyuan::Release::I2V);

@@ -81,6 +81,7 @@ void run_denoise(const DenoiseOptions& o) {
   const AttentionMode mode = resolve_attention(o.attention, !o.preset.empty() && o.preset != "dense", o.svg);
   const auto in = SafetensorsFile::open(o.inputs);
   if (is_hunyuan_dit(o.model)) return run_denoise_hunyuan(o, *in, mode);
+  if (o.i2v || o.i2v_stability) usage_fail("--i2v and --i2v-stability are for a HunyuanVideo-I2V DiT; {} is Wan's", o.model);
   // The GPU computes with bf16 matrices: load them so (half the host memory).
   const wan::WanDit model = wan::load_wan_dit(o.model, cuda ? DType::BF16 : DType::F32);
   DenoiseRequest r;
@@ -161,6 +162,10 @@ void register_debug_denoise(CLI::App& debug) {
   c->add_option("--solver", o->solver, "unipc | dpm++ | euler (default: Wan unipc, HunyuanVideo euler)")
       ->check(CLI::IsMember({"unipc", "dpm++", "euler"}));
   c->add_option("--save-steps", o->save_steps, "Also write the latents after these steps (0-based)");
+  c->add_flag("--i2v", o->i2v,
+              "HunyuanVideo-I2V (token_replace): the inputs' image_latent [16, 1, H, W] held in latent frame 0, "
+              "context up to 396 rows; presets dense, base");
+  c->add_flag("--i2v-stability", o->i2v_stability, "HunyuanVideo-I2V: blend the noise 0.999 : 0.001 toward the image latent");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
   c->add_flag("--offload", o->offload,
               "CUDA: stream the DiT's blocks from pinned host memory (as generate --offload); same latents");

@@ -20,6 +20,9 @@ struct DenoiseOptions {
   std::optional<double> shift, cfg_scale;
   std::vector<int> save_steps;
   bool quiet = false, offload = false;
+  // HunyuanVideo-I2V (token_replace; its DiT has T2V's key names, so the flag says so): the
+  // image latent held in frame 0, --i2v-stability's blend of the noise.
+  bool i2v = false, i2v_stability = false;
   JengaOverrides jenga;
   std::string attention;
   SvgOverrides svg;
@@ -39,6 +42,9 @@ bool is_hunyuan_dit(const std::string& path);
 // The HunyuanVideo loop: inputs noise [16, T, H, W], context [L <= 256, text_dim] with
 // context_valid (real rows first; default all) and pooled [text_dim_2]; with --cfg-scale > 1
 // also context_null, context_null_valid, pooled_null. Embedded guidance 6.0, Euler, shift 7.
+// --i2v: HunyuanVideo-I2V's token_replace loop; also image_latent [16, 1, H, W], context up to 396
+// rows (144 image + 252 prompt rows), shift default the preset's or 7 / 17 (with / without
+// --i2v-stability), presets dense and base (jenga_hyi2v.py).
 void run_denoise_hunyuan(const DenoiseOptions& o, const SafetensorsFile& in, AttentionMode mode);
 
 }  // namespace jenga::cli
