@@ -21,9 +21,8 @@
 #   prepare official-dense ours-dense official-base ours-base compare
 # Env: WORK (.i2vparity; removed at the end unless KEEP=1), OUT (gpu-out: log.txt, results.jsonl), SIZE (full | tiny),
 #      DEVICE (cuda | cpu), DENSE_STEPS (4), SEED (0), PY (python3), TOL (2e-2),
-#      GUIDANCE (official: the pipelines' bf16(6.0) x 1000 = 6016 | f32: 6000, what ours feeds its DiT;
-#      at 6016 the comparison fails until ours rounds the guidance as the official pipelines do:
-#      CPU tiny 2.4e-1 at 6016, 4.4e-3 at 6000).
+#      GUIDANCE (official: the pipelines' bf16(6.0) x 1000 = 6016, what ours feeds its DiT since
+#      hunyuan_guidance_value | f32: 6000, the official code at fp32, which ours no longer matches).
 set -uo pipefail
 out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
 budget=600

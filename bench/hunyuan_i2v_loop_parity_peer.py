@@ -24,9 +24,9 @@ Subcommands (each its own process):
   compare   rel L2 of WORK/ours_<preset> against WORK/official_<preset> (all frames, and frames
             1.. alone: frame 0 is the image latent on both sides); pass < --tol (2e-2).
 Guidance: the official pipelines feed tensor([6.0]).to(bf16) * 1000.0 = 6016 (a bf16 product);
-jenga feeds 6.0 x 1000 = 6000 (REFERENCE-hunyuan 1.10). The timestep sinusoid of 6000 and 6016
-differ in every high-frequency channel: on the CPU tiny model the official dense loop at 6016 is
-2.4e-1 from ours, at 6000 (--guidance f32) 4.4e-3. --guidance picks the official side's value.
+jenga feeds the same 6016 (hunyuan_guidance_value; it fed 6000 before, and the timestep sinusoids of
+6000 and 6016 differ in every high-frequency channel: 2.4e-1 on the CPU tiny model's dense loop).
+--guidance picks the official side's value (f32: 6000, the official code at fp32).
 The latents stay f32 between steps on both sides (the official pipeline keeps them in the text
 encoder's dtype, fp16; its scheduler steps in f32). Stood in for: as bench/hunyuan_i2v_jenga_peer.py.
 --size tiny: a small model and grid for the CPU rehearsal (f32, Triton interpreter).
@@ -127,7 +127,7 @@ def cmd_official(a):
                                            theta_rescale_factor=1)  # on the CPU, as the pipelines keep them
     if a.guidance == "official":  # the pipelines' tensor([6.0]).to(bf16) * 1000.0: a bf16 product, 6016
         guidance = torch.tensor([GUIDANCE], dtype=torch.float32, device=dev).to(torch.bfloat16) * 1000.0
-    else:  # 6000 in f32: what the official code computes at --precision fp32 (and what ours feeds)
+    else:  # 6000 in f32: what the official code computes at --precision fp32
         guidance = torch.tensor([GUIDANCE * 1000.0], dtype=torch.float32, device=dev)
     latents = noise.clone()
     if a.i2v_stability:
@@ -230,7 +230,7 @@ def main():
     ap.add_argument("--tol", type=float, default=2e-2)
     ap.add_argument("--guidance", default="official", choices=["official", "f32"],
                     help="official: bf16(6.0) x 1000 in bf16 = 6016, as the I2V pipelines at their default bf16 "
-                         "precision; f32: 6000 (the official code at fp32; what jenga feeds its DiT)")
+                         "precision (what jenga feeds its DiT); f32: 6000 (the official code at fp32)")
     a = ap.parse_args()
     if a.cmd in ("prepare", "official") and not a.official:
         JP.die(f"{a.cmd}: --official is required (peers/hyi2vref from bench/hunyuan_i2v_peers_prep.sh)")

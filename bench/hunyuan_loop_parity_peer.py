@@ -291,8 +291,9 @@ def cmd_official(a):
     noises = [inp["noise"]] + [inp[k] for k in sorted(inp) if k.startswith("noise_") and k != "noise_full"]
     noises += [inp["noise_full"]] if "noise_full" in inp else []
     noises = [n.to(dev, tdt).unsqueeze(0) for n in noises]
-    # pipeline: tensor([6.0], f32).to(target_dtype) * 1000 (bf16 on the GPU: 6016)
-    guidance = torch.tensor([plan["embedded_cfg"]], dtype=torch.float32, device=dev).to(wdt) * 1000.0
+    # pipeline: tensor([6.0], f32).to(target_dtype) * 1000 at its default bf16 precision: 6016, which
+    # ours feeds too (hunyuan_guidance_value); also in the f32 CPU rehearsal
+    guidance = (torch.tensor([plan["embedded_cfg"]], dtype=torch.float32, device=dev).to(torch.bfloat16) * 1000.0).to(wdt)
     ac = contextlib.nullcontext() if f32 else torch.autocast("cuda", dtype=torch.bfloat16)
     sync = torch.cuda.synchronize if gpu else (lambda: None)
     density = []

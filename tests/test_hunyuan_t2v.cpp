@@ -57,6 +57,14 @@ struct GoldenDit {
 }  // namespace
 
 // The whole dense loop (and true CFG, and AccVideo's 5 steps) equals the official one.
+// The official pipelines build the guidance input as tensor([s]).to(bf16) * 1000 in bf16.
+TEST(HunyuanT2V, GuidanceValueIsTheOfficialBf16Product) {
+  EXPECT_EQ(hunyuan::hunyuan_guidance_value(6.0), 6016.0f);  // 6000 is a tie at spacing 32: even -> 6016
+  EXPECT_EQ(hunyuan::hunyuan_guidance_value(1.0), 1000.0f);  // exact at spacing 4
+  EXPECT_EQ(hunyuan::hunyuan_guidance_value(3.5), 3504.0f);  // 3500 at spacing 16 -> 3504
+  EXPECT_EQ(hunyuan::hunyuan_guidance_value(0.0), 0.0f);
+}
+
 TEST(HunyuanT2V, LoopMatchesTheOfficialSampler) {
   const Checkpoint g = Checkpoint::open(kGolden);
   GoldenDit m;

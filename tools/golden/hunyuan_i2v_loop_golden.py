@@ -40,7 +40,7 @@ def official_i2v_loop(model, rope_fn, cfg, sched, noise, img_latents, txt, mask,
     with torch.no_grad():
         for tt in sched.timesteps:
             latents = torch.concat([img_latents, latents[:, :, 1:, :, :]], dim=2)
-            guidance = torch.tensor([guidance_scale], dtype=torch.float32) * 1000.0
+            guidance = (torch.tensor([guidance_scale], dtype=torch.float32).to(torch.bfloat16) * 1000.0).float()  # the pipelines' value: tensor([s], fp32).to(bf16) * 1000.0 in bf16 (pipeline_hunyuan_video.py:976-985; 6.0 -> 6016)
             v = model(latents, tt.repeat(1), text_states=txt, text_mask=mask, text_states_2=txt2, freqs_cos=cos,
                       freqs_sin=sin, guidance=guidance, return_dict=True)["x"]
             latents = sched.step(v[:, :, 1:, :, :], tt, latents[:, :, 1:, :, :], return_dict=False)[0]

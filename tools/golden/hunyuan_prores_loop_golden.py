@@ -68,7 +68,7 @@ def run(model, Sched, rope_fn, cfg, noises, cond, steps, res, step_rates, shifts
         cache["reuse"] = not compute
         if not compute:
             model.double_blocks, model.single_blocks = torch.nn.ModuleList(), torch.nn.ModuleList()
-        guidance = torch.tensor([emb], dtype=torch.float32) * 1000.0
+        guidance = (torch.tensor([emb], dtype=torch.float32).to(torch.bfloat16) * 1000.0).float()  # the pipelines' value: tensor([s], fp32).to(bf16) * 1000.0 in bf16 (pipeline_hunyuan_video.py:976-985; 6.0 -> 6016)
         with torch.no_grad():
             v = model(x, t.repeat(1), text_states=cond[0], text_mask=cond[1], text_states_2=cond[2], freqs_cos=cos,
                       freqs_sin=sin, guidance=guidance, return_dict=False)

@@ -48,7 +48,7 @@ def official_loop(model, sched_cls, rope_fn, cfg, noise, cond, uncond, steps, sh
         txt = torch.cat([b[0] for b in br])
         mask = torch.cat([b[1] for b in br])
         txt2 = torch.cat([b[2] for b in br])
-        guidance = torch.tensor([emb] * xin.shape[0], dtype=torch.float32) * 1000.0
+        guidance = (torch.tensor([emb] * xin.shape[0], dtype=torch.float32).to(torch.bfloat16) * 1000.0).float()  # the pipelines' value: tensor([s], fp32).to(bf16) * 1000.0 in bf16 (pipeline_hunyuan_video.py:976-985; 6.0 -> 6016)
         with torch.no_grad():
             v = model(xin, t.repeat(xin.shape[0]), text_states=txt, text_mask=mask, text_states_2=txt2,
                       freqs_cos=cos, freqs_sin=sin, guidance=guidance, return_dict=False)

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "backend/denoise_backend.h"
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/temp_paths.h"
 #include "dist/ulysses.h"
@@ -23,6 +24,11 @@
 #include "pipeline/sidecar.h"
 
 namespace jenga::hunyuan {
+
+float hunyuan_guidance_value(double scale) {
+  const float s = bf16_to_f32(f32_to_bf16(static_cast<float>(scale)));
+  return bf16_to_f32(f32_to_bf16(s * 1000.0f));
+}
 
 Geometry hunyuan_geometry(const HunyuanConfig& c, Release release) {
   Geometry g;
@@ -118,7 +124,7 @@ class HunyuanCpuDenoiser final : public Denoiser {
     const auto& cfg = dit_.config;
     const auto out = hunyuan_forward_cpu(dit_, x.data_as<float>(), x.dim(1), x.dim(2), x.dim(3), static_cast<float>(t),
                                          c.tokens.data_as<float>(), c.tokens.dim(0), c.valid_rows(),
-                                         c.pooled.data_as<float>(), cfg.guidance_embed ? guidance * 1000.0f : 0.0f,
+                                         c.pooled.data_as<float>(), cfg.guidance_embed ? hunyuan_guidance_value(guidance) : 0.0f,
                                          &hooks, token_replace_);
     return Tensor::from_f32(out, Shape{cfg.out_channels, x.dim(1), x.dim(2), x.dim(3)});
   }

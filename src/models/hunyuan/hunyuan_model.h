@@ -21,6 +21,12 @@ namespace jenga::hunyuan {
 // official sampler: flow-matching Euler on the shifted linspace(1, 0) table, shift 7, embedded
 // guidance 6.0, 50 steps (AccVideo: 5).
 Geometry hunyuan_geometry(const HunyuanConfig& c, Release release = Release::T2V);
+
+// The value guidance_in gets for an embedded guidance scale, as the official pipelines compute it
+// at their default bf16 precision: tensor([scale], fp32).to(bf16) * 1000.0, a bf16 multiply
+// (pipeline_hunyuan_video.py:976-985; the I2V, AccVideo and Jenga pipelines alike). 6.0 -> 6016,
+// not 6000 (bf16 spacing is 32 in [4096, 8192) and 6000 is a tie, rounded to even).
+float hunyuan_guidance_value(double scale);
 DenoiserInfo hunyuan_denoiser_info(const HunyuanConfig& c, Release release = Release::T2V);
 
 // The f32 CPU denoiser over a loaded DiT (kept by the caller, outlives the denoiser).

@@ -69,7 +69,7 @@ class HunyuanCudaDenoiser final : public Denoiser {
                       const CudaDitHooks& hooks) override {
     const auto& text = text_.at(static_cast<size_t>(slot));
     if (!text) fail("HunyuanVideo DiT: no conditioning for branch {}", slot);
-    dit_->forward(x, t, text->view(), cfg_.guidance_embed ? guidance * 1000.0f : 0.0f, out, stream, &hooks);
+    dit_->forward(x, t, text->view(), cfg_.guidance_embed ? hunyuan_guidance_value(guidance) : 0.0f, out, stream, &hooks);
   }
   DitMemory memory() const override {
     constexpr double gib = 1ull << 30;
