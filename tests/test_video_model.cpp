@@ -55,7 +55,7 @@ struct Hy {
   std::vector<float> direct(const Tensor& x, float t, float guidance, const DitForwardHooks* hooks = nullptr) const {
     return hunyuan::hunyuan_forward_cpu(dit, x.data_as<float>(), x.dim(1), x.dim(2), x.dim(3), t,
                                         cond.tokens.data_as<float>(), cond.tokens.dim(0), cond.valid,
-                                        cond.pooled.data_as<float>(), guidance * 1000.0f, hooks);
+                                        cond.pooled.data_as<float>(), hunyuan::hunyuan_guidance_value(guidance), hooks);
   }
 };
 
