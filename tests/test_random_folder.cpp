@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/hunyuan_tiny_folder.h"
@@ -118,6 +119,24 @@ double numel_sum(const TensorShapes& t) {
 
 // The published spec, listed without writing it: every file where the release has it, the
 // release's tensor names and sizes.
+// A failed write takes back what it created (a full disk halfway through 42 GB must not leave
+// tens of GB behind) and leaves alone what was there.
+TEST(HunyuanRandomFolder, FailureRemovesWhatItCreated) {
+  test::TempDir dir;
+  const fs::path root = dir / "ckpts";
+  fs::create_directories(root);
+  std::ofstream(root / "text_encoder_2") << "a file where a folder belongs";
+  EXPECT_THROW(hunyuan::write_tiny_hunyuan_folder(root.string(), 0, DType::F32), Error);
+  EXPECT_FALSE(fs::exists(root / "hunyuan-video-t2v-720p"));
+  EXPECT_FALSE(fs::exists(root / "text_encoder"));
+  EXPECT_TRUE(fs::is_regular_file(root / "text_encoder_2"));
+  // A new folder goes as a whole; a good run keeps everything.
+  const fs::path fresh = dir / "fresh";
+  hunyuan::write_tiny_hunyuan_folder(fresh.string(), 0, DType::F32);
+  EXPECT_TRUE(fs::exists(fresh / "hunyuan-video-t2v-720p" / "transformers"));
+  EXPECT_TRUE(fs::exists(fresh / "text_encoder_2" / "model.safetensors"));
+}
+
 TEST(HunyuanRandomFolder, PublishedSpecHasTheReleasesShapes) {
   using namespace hunyuan;
   const auto spec = HunyuanFolderSpec::published();

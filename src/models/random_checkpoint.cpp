@@ -161,9 +161,17 @@ void write_random_sharded(const std::string& dir, const std::vector<RandomTensor
   }
   const nlohmann::json index = {{"metadata", {{"total_size", static_cast<uint64_t>(total)}}}, {"weight_map", weight_map}};
   const std::string path = (fs::path(dir) / "model.safetensors.index.json").string();
-  std::ofstream out(path);
-  out << index.dump(2) << "\n";
-  if (!out) fail("{}: cannot write", path);
+  {
+    std::ofstream out(path + ".tmp");
+    out << index.dump(2) << "\n";
+    if (!out) {
+      std::remove((path + ".tmp").c_str());
+      fail("{}: cannot write", path);
+    }
+  }
+  std::error_code ec;
+  fs::rename(path + ".tmp", path, ec);
+  if (ec) fail("{}: cannot move the finished file into place ({})", path, ec.message());
 }
 
 void write_random_model_folder(const std::string& dir,

@@ -4,11 +4,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/temp_paths.h"
 #include "models/hunyuan/hunyuan_config.h"
 #include "models/hunyuan/hunyuan_encoder_shapes.h"
 #include "models/hunyuan/hunyuan_tiny.h"
@@ -342,6 +345,11 @@ TinyFolderInfo write_random_hunyuan_folder(const std::string& out, const Hunyuan
     usage_fail("--tokenizers: the real vocabularies need the published encoder shapes (--size 13b)");
   const fs::path model = root / "hunyuan-video-t2v-720p";
   const fs::path llm = root / "text_encoder", clip = root / "text_encoder_2";
+  // What this call creates goes again if it fails (a full disk halfway through --size 13b's 42 GB,
+  // Ctrl-C): the folder itself when it is new, else each component folder that is new.
+  std::vector<std::unique_ptr<TempPath>> created;
+  for (const fs::path& p : fs::exists(root, ec) ? std::vector<fs::path>{model, llm, clip} : std::vector<fs::path>{root})
+    if (!fs::exists(p, ec)) created.push_back(std::make_unique<TempPath>(p.string()));
   make_dirs({model / "transformers", model / "vae", llm, clip});
 
   TinyFolderInfo info;
@@ -372,6 +380,7 @@ TinyFolderInfo write_random_hunyuan_folder(const std::string& out, const Hunyuan
       for (int64_t d : shape) n *= static_cast<double>(d);
       info.bytes += n;
     }
+  for (auto& c : created) c->release();
   return info;
 }
 
