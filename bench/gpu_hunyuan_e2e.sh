@@ -87,7 +87,7 @@ print("| --- | --- | --- |")
 for name, sec, peak in rows:
     print(f"| {name} | {'-' if sec is None else f'{sec:.2f}'} | {'' if peak is None else f'{peak:.2f}'} |")
 print(f"preset {s['preset']} {s['width']}x{s['height']}x{s['frames']}, {s['steps']} steps, forwards computed "
-      f"{j.get('forwards')} / reused {j.get('forwards_reused')}, stage seconds "
+      f"{j['forwards'] - j['forwards_reused'] if 'forwards' in j and 'forwards_reused' in j else '?'} / reused {j.get('forwards_reused')}, stage seconds "
       f"{[round(x.get('seconds', 0), 2) for x in d.get('stages', [])]}, block density {d.get('sparse_block_density')}")
 print(f"peak host RSS {j.get('peak_host_rss_gib', 0):.1f} GiB; GPU {j['run'].get('gpu')}; commit {j['engine']['commit']}")
 tot = t.get("total", float("inf"))

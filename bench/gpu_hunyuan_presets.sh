@@ -37,10 +37,10 @@ predict() {
   case "$1" in accvideo) echo 45;; 3stage) echo 105;; flash) echo 160;; turbo) echo 130;; base) echo 175;;
     dense) echo 920;; *) echo 200;; esac
 }
-# bench denoise: $1 preset, $2 size, $3 frames, $4 latents out, $5 warm-up steps
+# bench denoise: $1 preset, $2 size, $3 frames, $4 latents out, $5 warm-up steps, then extra flags
 bench() {
-  local p=$1 extra=()
-  [ "$p" = accvideo ] && extra=(--accvideo)
+  local p=$1 extra=("${@:6}")
+  [ "$p" = accvideo ] && extra+=(--accvideo)
   timeout -k 10 "$(left)" "$jenga" bench denoise --config hunyuan --preset "$p" "${extra[@]}" --size "$2" \
     --frames "$3" --warmup "$5" --seed "${SEED:-0}" --json -q --out "$4" 2>>"$log" | tee -a "$log" >>"$res"
   return "${PIPESTATUS[0]}"
@@ -58,6 +58,23 @@ if has time; then
   done
 fi
 
+# One drift line: $1 preset, $2 size, $3 frames, $4 latents, $5 reference latents, $6 reference name.
+drift_line() {
+  python3 - "$@" >>"$res" <<'EOF'
+import json, sys
+from safetensors.torch import load_file
+p, size, frames, a, b, ref = sys.argv[1:]
+x, y = load_file(a)["latents"].float(), load_file(b)["latents"].float()
+print(json.dumps({"kind": "drift", "preset": p, "size": size, "frames": int(frames), "reference": ref,
+                  "rel_l2": float((x - y).norm() / y.norm()), "finite": bool(x.isfinite().all())}))
+EOF
+}
+# Stages of a preset (the count of its --sa-drop-rates), from the plan the binary prints.
+stages_of() {
+  "$jenga" debug schedule --model hunyuan --preset "$1" 2>/dev/null |
+    python3 -c 'import json, sys; print(len(json.load(sys.stdin)["sa_drop_rates"]))'
+}
+
 if has drift; then
   ds=${DRIFT_SIZE:-512x288} df=${DRIFT_FRAMES:-125}
   stamp "drift at ${ds}x${df}: dense first"
@@ -66,14 +83,17 @@ if has drift; then
     for p in "${presets[@]}"; do
       [ "$(left)" -lt 30 ] && { stamp "drift $p: skipped ($(left) s left)"; continue; }
       bench "$p" "$ds" "$df" "$work/drift_$p.safetensors" 0 || { stamp "drift $p: failed"; continue; }
-      python3 - "$p" "$ds" "$df" "$work/drift_$p.safetensors" "$work/drift_dense.safetensors" >>"$res" <<'EOF'
-import json, sys
-from safetensors.torch import load_file
-p, size, frames, a, b = sys.argv[1:]
-x, y = load_file(a)["latents"].float(), load_file(b)["latents"].float()
-print(json.dumps({"kind": "drift", "preset": p, "size": size, "frames": int(frames),
-                  "rel_l2_vs_dense": float((x - y).norm() / y.norm()), "finite": bool(x.isfinite().all())}))
-EOF
+      drift_line "$p" "$ds" "$df" "$work/drift_$p.safetensors" "$work/drift_dense.safetensors" dense
+      # The same preset with every drop rate 0 (every block kept: dense attention, same ProRes
+      # stages, noise and reuse list): a ProRes preset starts from its own smaller noise, so against
+      # the plain dense run its drift mixes the sampling path with attention; against this twin it
+      # is AttenCarve's alone.
+      [ "${DRIFT_MATCHED:-1}" = 1 ] || continue
+      [ "$(left)" -lt 30 ] && { stamp "drift $p (drop 0 twin): skipped ($(left) s left)"; continue; }
+      nst=$(stages_of "$p")
+      bench "$p" "$ds" "$df" "$work/drift_${p}_drop0.safetensors" 0 --sa-drop-rates $(printf '0 %.0s' $(seq "$nst")) ||
+        { stamp "drift $p (drop 0 twin): failed"; continue; }
+      drift_line "$p" "$ds" "$df" "$work/drift_$p.safetensors" "$work/drift_${p}_drop0.safetensors" "$p with drop rates 0"
     done
   else
     stamp "drift: the dense run failed"
@@ -84,6 +104,8 @@ fi
 python3 - "$res" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+def computed(d):  # the report's "forwards" counts every step's forward call, reused ones too
+    return d["forwards"] - d["forwards_reused"] if "forwards" in d and "forwards_reused" in d else "?"
 print("| run | size x frames | steps | DiT loop s | computed / reused | mean density | peak GiB | stages (s) |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for r in rows:
@@ -92,10 +114,11 @@ for r in rows:
     d = r.get("denoise", {})
     st = ", ".join(f"{s.get('seconds', 0):.2f}" for s in d.get("stages", []))
     print(f"| {r['preset']} | {r['size']}x{r['frames']} | {r['steps']} | {r['seconds']:.2f} | "
-          f"{d.get('forwards', '?')} / {d.get('forwards_reused', '?')} | {d.get('sparse_block_density', '-')} | "
+          f"{computed(d)} / {d.get('forwards_reused', '?')} | {d.get('sparse_block_density', '-')} | "
           f"{d.get('peak_gpu_alloc_gib', '?')} | {st} |")
 for r in rows:
     if r.get("kind") == "drift":
-        print(f"drift {r['preset']} vs dense at {r['size']}x{r['frames']}: rel L2 {r['rel_l2_vs_dense']:.4g} (finite {r['finite']})")
+        print(f"drift {r['preset']} vs {r.get('reference', 'dense')} at {r['size']}x{r['frames']}: "
+              f"rel L2 {r.get('rel_l2', r.get('rel_l2_vs_dense')):.4g} (finite {r['finite']})")
 print("device:", rows[0].get("device") if rows else "?", " commit:", rows[0].get("commit") if rows else "?")
 EOF

@@ -188,7 +188,7 @@ def summary(rows):
         for r in ours:
             d = r.get("denoise", {})
             out.append(f"| {r.get('model')} | {r.get('preset')} | {r.get('size')} x {r.get('frames')} | {r.get('steps')} | "
-                       f"{r.get('seconds')} | {d.get('forwards', '')} / {d.get('forwards_reused', '')} | "
+                       f"{r.get('seconds')} | {d['forwards'] - d['forwards_reused'] if 'forwards' in d and 'forwards_reused' in d else ''} / {d.get('forwards_reused', '')} | "
                        f"{d.get('sparse_block_density', '')} | {d.get('peak_gpu_alloc_gib', '')} |")
     return "\n".join(out)
 
