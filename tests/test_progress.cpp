@@ -86,3 +86,25 @@ TEST(Progress, DurationFormat) {
   EXPECT_EQ(Progress::format_duration(3 * 3600 + 61), "3:01:01");
   EXPECT_EQ(Progress::format_duration(-1), "?");
 }
+
+TEST(Progress, EtaWeighsTheStepsLeftByTheirExpectedCost) {
+  Capture c;
+  double now = 0;
+  Progress p(Progress::Mode::Lines, c.f, [&] { return now; });
+  // Four cheap steps then two that cost 3x as much: after the first two, 1 s per unit.
+  p.begin("denoise", 6, {1, 1, 1, 1, 3, 3});
+  now += 4.0;  // first step: warm-up, left out of the rate
+  p.update(1);
+  now += 1.0;
+  p.update(2);
+  EXPECT_DOUBLE_EQ(p.eta_seconds(), 1 + 1 + 3 + 3);  // counting steps would say 4
+  // A cost list of the wrong length or with a non-positive entry is ignored (steps counted).
+  p.begin("denoise", 3, {1, 2});
+  now += 2.0;
+  p.update(1);
+  EXPECT_DOUBLE_EQ(p.eta_seconds(), 4.0);
+  p.begin("denoise", 3, {1, 0, 2});
+  now += 2.0;
+  p.update(1);
+  EXPECT_DOUBLE_EQ(p.eta_seconds(), 4.0);
+}

@@ -9,6 +9,7 @@
 #include "jenga/carve_mask.h"
 #include "jenga/schedule.h"
 #include "jenga/svg/svg_plan.h"
+#include "pipeline/step_cost.h"
 #include "backend/denoise_backend.h"
 #include "sampling/flow_dpmpp.h"
 #include "sampling/flow_euler.h"
@@ -326,7 +327,9 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
   nlohmann::json stages = nlohmann::json::array();
   double density_sum = 0;
   int sparse_steps = 0;
-  progress.begin("denoise", N);
+  progress.begin("denoise", N,
+                 expected_step_costs({.plan = &plan, .computed_calls = &res.computed_calls, .branches = branches,
+                                      .sparse = mode == AttentionMode::jenga, .hidden = info.hidden}));
   for (int i = 0; i < N; ++i) {
     check_interrupt();  // between steps: the GPU queue drains when the backend goes away
     const StepPlan& sp = plan.step[i];

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <nlohmann/json.hpp>
 
 namespace jenga {
@@ -33,9 +34,13 @@ std::string Progress::format_duration(double s) {
   return b;
 }
 
-void Progress::begin(const std::string& stage, int total) {
+void Progress::begin(const std::string& stage, int total, std::vector<double> step_cost) {
   stage_ = stage;
   total_ = std::max(total, 0);
+  cost_ = std::move(step_cost);
+  if (static_cast<int>(cost_.size()) != total_ ||
+      std::any_of(cost_.begin(), cost_.end(), [](double c) { return !(c > 0) || !std::isfinite(c); }))
+    cost_.clear();  // unusable: count steps
   done_ = 0;
   start_ = last_ = clock_();
   first_step_ = -1;
@@ -47,6 +52,13 @@ double Progress::eta_seconds() const {
   if (done_ <= 0 || total_ <= done_) return 0;
   // The first step carries warm-up (plans, caches): average the later ones when there are some.
   const double elapsed = last_ - start_;
+  if (!cost_.empty()) {
+    // Seconds per unit of expected cost, from the steps after the first when there are some.
+    const auto at = [&](int i) { return cost_.begin() + i; };
+    const double seen = done_ > 1 ? std::accumulate(at(1), at(done_), 0.0) : cost_[0];
+    const double rate = (done_ > 1 ? elapsed - first_step_ : elapsed) / seen;
+    return rate * std::accumulate(at(done_), cost_.end(), 0.0);
+  }
   const double per = done_ > 1 ? (elapsed - first_step_) / (done_ - 1) : elapsed;
   return per * (total_ - done_);
 }

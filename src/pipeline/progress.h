@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace jenga {
 
@@ -15,7 +16,9 @@ class Progress {
 
   explicit Progress(Mode mode, FILE* out = stderr, Clock clock = {});
 
-  void begin(const std::string& stage, int total);
+  // step_cost (optional, `total` entries): the expected relative cost of each step, so the ETA
+  // weighs the steps left (a ProRes stage at more tokens, reused steps) instead of counting them.
+  void begin(const std::string& stage, int total, std::vector<double> step_cost = {});
   // `done` steps of the stage have finished.
   void update(int done);
   void end();
@@ -43,6 +46,7 @@ class Progress {
   std::string stage_;
   int total_ = 0, done_ = 0;
   double start_ = 0, last_ = 0, first_step_ = -1;
+  std::vector<double> cost_;  // per step, or empty
 };
 
 }  // namespace jenga
