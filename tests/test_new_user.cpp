@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -222,4 +223,34 @@ TEST(NewUser, MemoryEstimateIsPlausibleAndRefusesWithWhatFits) {
   EXPECT_NO_THROW(jenga::require_memory_fits(n, 64ull << 30, "host memory"));
   EXPECT_NO_THROW(jenga::require_memory_fits(n, 0, "host memory"));  // unknown: nothing refused
   EXPECT_GT(jenga::available_host_bytes(), 0u);
+}
+
+// On the GPU the DiT is freed before the VAE decodes and the frames stay on the host, so the need
+// is the larger phase, not the sum: HunyuanVideo 13B at 1280x720x125 peaks at 35.5 GiB on an H100
+// (docs/BENCHMARKS.md) and must not be refused on a 40 GB card; a 24 GB card needs --offload.
+TEST(NewUser, GpuMemoryNeedIsTheLargerPhase) {
+  jenga::MemoryNeed n;
+  n.width = 1280, n.height = 720, n.frames = 125;
+  n.dit_params = 12'821'000'000, n.dim = 3072, n.ffn_dim = 12288;
+  n.cuda = true, n.bytes_per_weight = 2;
+  const auto e = jenga::estimate_wan_t2v_memory(n);
+  EXPECT_TRUE(e.phased);
+  EXPECT_DOUBLE_EQ(e.total(), std::max(e.weights + e.activations, e.vae_decode));
+  EXPECT_EQ(e.video, 0.0);
+  EXPECT_NO_THROW(jenga::require_memory_fits(n, 39ull << 30, "GPU memory"));
+  try {
+    jenga::require_memory_fits(n, 23ull << 30, "GPU memory");
+    FAIL() << "expected a refusal";
+  } catch (const jenga::Error& err) {
+    const std::string m = err.what();
+    EXPECT_NE(m.find("--offload"), std::string::npos) << m;
+    EXPECT_NE(m.find("while denoising"), std::string::npos) << m;
+  }
+  n.offload = true;
+  EXPECT_NO_THROW(jenga::require_memory_fits(n, 23ull << 30, "GPU memory"));
+  // On the CPU everything is held at once: the sum.
+  n.cuda = false, n.offload = false, n.bytes_per_weight = 4;
+  const auto c = jenga::estimate_wan_t2v_memory(n);
+  EXPECT_FALSE(c.phased);
+  EXPECT_DOUBLE_EQ(c.total(), c.weights + c.activations + c.vae_decode + c.video);
 }

@@ -13,6 +13,9 @@ constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 }
 
 std::string MemoryEstimate::describe() const {
+  if (phased)
+    return fmt::format("~{:.1f} GiB (weights {:.1f} + activations {:.1f} while denoising; VAE decode {:.1f} after)",
+                       total() / kGiB, weights / kGiB, activations / kGiB, vae_decode / kGiB);
   return fmt::format("~{:.1f} GiB (weights {:.1f}, activations {:.1f}, VAE decode {:.1f}, video {:.1f})",
                      total() / kGiB, weights / kGiB, activations / kGiB, vae_decode / kGiB, video / kGiB);
 }
@@ -34,8 +37,9 @@ MemoryEstimate estimate_wan_t2v_memory(const MemoryNeed& n) {
   // The VAE decoder works a latent frame at a time: its widest stage (96 channels at full size,
   // several live buffers and the causal caches of two frames) plus the [3, F, H, W] f32 output.
   e.vae_decode = 12.0 * 96.0 * h * w * 4.0 + 3.0 * f * h * w * 4.0;
-  // The frames as 8-bit RGB, plus the encoder's copy.
-  e.video = 2.0 * 3.0 * f * h * w;
+  // The frames as 8-bit RGB, plus the encoder's copy (host memory).
+  e.video = n.cuda ? 0.0 : 2.0 * 3.0 * f * h * w;
+  e.phased = n.cuda;
   return e;
 }
 

@@ -4,6 +4,7 @@
 // killed by the kernel after minutes. A floor, not a bound: it counts what the run must hold at
 // once (weights, the DiT's per-forward activations, the VAE decoder's largest frame buffers and
 // caches, the decoded video), not allocator slack.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -18,7 +19,13 @@ struct MemoryNeed {
 
 struct MemoryEstimate {
   double weights = 0, activations = 0, vae_decode = 0, video = 0;  // bytes
-  double total() const { return weights + activations + vae_decode + video; }
+  // On the GPU the phases come one after another: the DiT is freed before the VAE decodes
+  // (pipeline/generate.cpp) and the frames live in host memory, so the need is the larger phase.
+  // On the CPU the DiT's weights stay for the decode: everything at once.
+  bool phased = false;
+  double total() const {
+    return phased ? std::max(weights + activations, vae_decode) : weights + activations + vae_decode + video;
+  }
   std::string describe() const;  // "~3.1 GiB (weights 2.2, activations 0.4, VAE decode 0.3, video 0.2)"
 };
 
