@@ -160,6 +160,7 @@ class CudaBackend final : public DenoiseBackend {
   void set_contexts(const Conditioning& cond, const Conditioning& uncond) override {
     dit_->set_conditioning(0, cond);
     dit_->set_conditioning(1, uncond);
+    uncond_branch_ = uncond.tokens.defined();  // embedded guidance without true CFG: one branch
   }
 
   void set_timesteps(const std::vector<double>& ts) override {
@@ -174,6 +175,10 @@ class CudaBackend final : public DenoiseBackend {
     const auto& patch = c.geometry.patch;
     geo_ = g;
     frame0_ = Tensor();  // a new stage's size: the caller hands its first frame again
+    // A ProRes switch: the last stage's buffers go before this stage's are made, so the peak is
+    // the larger stage, not both (the caller holds the latents on the host across the switch).
+    x_ = last_ = vc_ = vu_ = Tensor();
+    for (auto* t : {&hist_[0], &hist_[1], &residual_[0], &residual_[1]}) *t = Tensor();
     const int64_t F = g.latent[0] / patch[0], H = g.latent[1] / patch[1], W = g.latent[2] / patch[2];
     tokens_ = F * H * W;
     std::vector<int64_t> order;
@@ -188,7 +193,9 @@ class CudaBackend final : public DenoiseBackend {
     JENGA_CUDA_CHECK(cudaMemset(last_.data(), 0, last_.nbytes()));
     newest_ = 0;
     // Under sequence parallel: the residual of this rank's tokens, masks of its heads.
-    for (auto& r : residual_) r = step_reuse ? dev(DType::F32, dit_->local_tokens() * c.hidden) : Tensor();
+    // The uncond branch's residual only when there is an uncond branch (1.3 GiB at HunyuanVideo 720p).
+    for (int b = 0; b < 2; ++b)
+      residual_[b] = step_reuse && (b == 0 || uncond_branch_) ? dev(DType::F32, dit_->local_tokens() * c.hidden) : Tensor();
     // With condition blocks (HunyuanVideo's text) the layouts span the image tokens plus up to the
     // denoiser's text rows.
     const bool condition = c.geometry.condition_blocks > 0;
@@ -322,6 +329,8 @@ class CudaBackend final : public DenoiseBackend {
   void branches(const StepRun& run) {
     if (!t_dev_.data() || run.step < 0 || run.step >= t_dev_.numel()) fail("denoise: step {} has no uploaded timestep", run.step);
     if (run.cache && !residual_[0].data()) fail("denoise: step reuse was not enabled for this stage");
+    if (run.cache && run.two_branch && !residual_[1].data())
+      fail("denoise: a two-branch step with step reuse, but set_contexts() had no uncond conditioning");
     const float* t_dev = t_dev_.data_as<float>() + run.step;
     hold_first_frame();  // the DiT sees the image latent in frame 0
     Tensor* out[2] = {&vc_, &vu_};
@@ -362,6 +371,7 @@ class CudaBackend final : public DenoiseBackend {
   StageGeometry geo_;
   int64_t n_ = 0, tokens_ = 0;
   Tensor x_, last_, vc_, vu_, hist_[2], residual_[2], nan_, t_dev_;
+  bool uncond_branch_ = true;  // set_contexts() was given an uncond conditioning
   Tensor frame0_;  // [z, h, w] image latent held in frame 0 (image-to-video), or none
   int newest_ = 0, last_step_ = -1;
   CarveLayouts carve_;

@@ -593,6 +593,11 @@ void HunyuanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, int6
   if (comm && token_replace)
     fail("HunyuanVideo-I2V does not run under sequence parallel yet; run it in one process (no mpirun)");
   I.comm = comm;
+  // A new stage (ProRes): the last stage's activations go before this stage's are made, so the
+  // peak is the larger stage, not both.
+  for (auto* t : {&I.rope, &I.order, &I.patches, &I.x, &I.h, &I.qkv, &I.big, &I.y, &I.head_out, &I.qkvh, &I.atth,
+                  &I.head_all, &I.first_frame})
+    *t = Tensor();
   I.sp.reset();
   if (comm) I.sp = std::make_unique<dist::UlyssesDevice>(*comm, Li, c.heads, hd, text_len);
   I.N = I.sp ? I.sp->local_tokens() : Li, I.off = I.sp ? I.sp->offset() : 0;
