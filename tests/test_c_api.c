@@ -96,7 +96,7 @@ int main(void) {
 
   jenga_generate_params gp;
   jenga_generate_params_init(&gp);
-  CHECK(gp.width == 832 && gp.height == 480 && gp.frames == 81 && gp.steps == 50 && gp.seed == 42);
+  CHECK(gp.width == 0 && gp.height == 0 && gp.frames == 0 && gp.steps == 50 && gp.seed == 42);  /* 0: the model's default */
   gp.prompt = "a cat";
   gp.width = 64, gp.height = 64, gp.frames = 5, gp.steps = 3;
   gp.output = out_a;

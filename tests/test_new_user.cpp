@@ -17,6 +17,12 @@
 #include <thread>
 
 #include "core/error.h"
+#include "jenga/presets.h"
+#include "models/hunyuan/hunyuan_config.h"
+#include "models/hunyuan/hunyuan_model.h"
+#include "models/wan/wan_config.h"
+#include "models/wan/wan_model.h"
+#include "pipeline/generate.h"
 #include "pipeline/memory_estimate.h"
 #include "pipeline/output_target.h"
 #include "test_util.h"
@@ -253,4 +259,44 @@ TEST(NewUser, GpuMemoryNeedIsTheLargerPhase) {
   const auto c = jenga::estimate_wan_t2v_memory(n);
   EXPECT_FALSE(c.phased);
   EXPECT_DOUBLE_EQ(c.total(), c.weights + c.activations + c.vae_decode + c.video);
+}
+
+// No --size / --frames: the Jenga preset's script's, else the model's official default. The
+// README's `generate --model ckpts -p ... --preset turbo` used to take Wan's 832x480x81 and be
+// refused by the Jenga token grid.
+TEST(NewUser, VideoSizeDefaultsAreTheModelsAndThePresets) {
+  using namespace jenga;
+  const hunyuan::HunyuanConfig hc = hunyuan::HunyuanConfig::t2v_720p();
+  const Geometry hy = hunyuan::hunyuan_geometry(hc, hunyuan::Release::T2V);
+  const Geometry acc = hunyuan::hunyuan_geometry(hc, hunyuan::Release::AccVideo);
+  T2VRequest r;
+  EXPECT_EQ(r.width, 0);
+  EXPECT_EQ(r.frames, 0);
+  const std::string note = resolve_video_size(r, hy, std::nullopt, false);
+  EXPECT_EQ(std::tie(r.width, r.height, r.frames), std::tuple(1280, 720, 129));  // sample_video.py
+  EXPECT_NE(note.find("--size 1280x720 --frames 129"), std::string::npos) << note;
+  T2VRequest t;
+  const std::optional<Preset> turbo = find_preset(ModelFamily::Hunyuan, "turbo");
+  resolve_video_size(t, hy, turbo, false);
+  EXPECT_EQ(std::tie(t.width, t.height, t.frames), std::tuple(turbo->width, turbo->height, turbo->frames));
+  EXPECT_EQ(t.frames, 125);
+  EXPECT_NO_THROW(check_jenga_token_grid(turbo, hy, t.width, t.height, t.frames));
+  T2VRequest a;
+  resolve_video_size(a, acc, std::nullopt, false);
+  EXPECT_EQ(std::tie(a.width, a.height, a.frames), std::tuple(960, 544, 93));  // AccVideo's sample_t2v.py
+  // What the user named stays; only the rest is filled; nothing named -> no note.
+  T2VRequest u;
+  u.width = 848, u.height = 480;
+  EXPECT_NE(resolve_video_size(u, hy, std::nullopt, false).find("--frames 129"), std::string::npos);
+  EXPECT_EQ(std::tie(u.width, u.height), std::tuple(848, 480));
+  EXPECT_EQ(resolve_video_size(u, hy, std::nullopt, false), "");
+  // Image-to-video: the size is the bucket's (already set); frames still default.
+  T2VRequest i;
+  i.width = 1248, i.height = 704;
+  resolve_video_size(i, hy, std::nullopt, true);
+  EXPECT_EQ(std::tie(i.width, i.height, i.frames), std::tuple(1248, 704, 129));
+  // Wan2.1: 1.3B at 480p, 14B at 720p, 81 frames.
+  const Geometry w13 = wan::wan_geometry(wan::WanConfig::wan_1_3b()), w14 = wan::wan_geometry(wan::WanConfig::wan_14b());
+  EXPECT_EQ(std::tie(w13.default_width, w13.default_height, w13.default_frames), std::tuple(832, 480, 81));
+  EXPECT_EQ(std::tie(w14.default_width, w14.default_height, w14.default_frames), std::tuple(1280, 720, 81));
 }

@@ -75,7 +75,7 @@ typedef struct {
   const char* device;          /* --device: "auto" (default), "cpu" or "cuda" */
   int offload;                 /* --offload: CUDA streams the DiT's blocks from pinned host memory */
   /* The run's size, checked against free memory from the DiT's header before any weight is
-   * read; 0 = not known (no check). */
+   * read; 0 = the model's default size (as jenga_generate_params). */
   int width, height, frames;
   /* Several processes: the group from jenga_processes_join (GPU = local rank); NULL = alone. */
   jenga_processes* processes;
@@ -99,7 +99,10 @@ typedef struct {
   const char* image;                /* --image: image-to-video from this first frame; NULL = text-to-video */
   const char* image_resolution;     /* --i2v-resolution: "720p" (NULL: the model's default), "540p", "360p" */
   int image_stability;              /* --i2v-stability: the official stability mode (shift 7, 0.999 blend) */
-  int width, height, frames;        /* defaults 832, 480, 81 */
+  /* 0 (default) = a Jenga preset's script's, else the model's official default: Wan2.1 1.3B
+   * 832x480x81, 14B 1280x720x81, HunyuanVideo 1280x720x129, AccVideo 960x544x93; with an image,
+   * the size is the model's bucket for it. */
+  int width, height, frames;
   int steps;                        /* default 50; 0 = the preset's, else the model's (AccVideo 5) */
   uint64_t seed;                    /* default 42 */
   const double* cfg_scale;          /* --cfg-scale; NULL = the model's / preset's */

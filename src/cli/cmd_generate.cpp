@@ -74,9 +74,9 @@ struct GenerateOptions {
   std::string image, i2v_resolution;  // image-to-video (HunyuanVideo-I2V)
   bool i2v_stability = false;
   std::string preset = "dense";
-  std::string size = "832x480";
+  std::string size;  // empty: the model's (or the preset's) default, resolved once the model is known
   int width = 0, height = 0;
-  int frames = 81;
+  int frames = 0;    // 0: the same
   int steps = 50;
   std::string seed = "42";
   // Set by the user (else the built-in tiny model takes its small defaults).
@@ -203,7 +203,7 @@ void run_generate(const GenerateOptions& o) {
   if (!o.image.empty() && (o.size_opt->count() || o.w_opt->count() || o.h_opt->count()))
     usage_fail("--image: the video's size is the model's bucket for the image (--i2v-resolution); drop --size / "
                "--width / --height");
-  auto [w, h] = parse_size("--size", size);
+  auto [w, h] = size.empty() ? std::pair{0, 0} : parse_size("--size", size);  // 0: the model's default
   if (o.width) w = o.width;
   if (o.height) h = o.height;
   if (!o.model.empty() && !std::filesystem::exists(o.model))
@@ -324,14 +324,17 @@ void register_generate(CLI::App& app) {
   add_jenga_flags(*c, o->jenga);
   add_attention_flags(*c, o->attention, o->svg);
   o->size_opt = c->add_option("-s,--size", o->size,
-                               fmt::format("WIDTHxHEIGHT, multiples of 16, each at most {} (without --model: {})",
-                                           JENGA_MAX_SIDE, kTinySize))
-                    ->capture_default_str();
+                               fmt::format("WIDTHxHEIGHT, multiples of 16, each at most {} (default: a Jenga preset's "
+                                           "script's, else the model's: Wan2.1 1.3B 832x480, 14B 1280x720, HunyuanVideo "
+                                           "1280x720, AccVideo 960x544; without --model: {})",
+                                           JENGA_MAX_SIDE, kTinySize));
   o->w_opt = c->add_option("-W,--width", o->width, "Width (overrides --size)");
   o->h_opt = c->add_option("-H,--height", o->height, "Height (overrides --size)");
   o->frames_opt = c->add_option("-f,--frames", o->frames,
-                                fmt::format("Frames, 4k+1, at most {} (without --model: {})", JENGA_MAX_FRAMES, kTinyFrames))
-                      ->capture_default_str();
+                                fmt::format("Frames, 4k+1, at most {} (default: a Jenga preset's script's, else the "
+                                            "model's: Wan2.1 81, HunyuanVideo 129 (its Jenga presets 125), AccVideo 93; "
+                                            "without --model: {})",
+                                            JENGA_MAX_FRAMES, kTinyFrames));
   o->steps_opt = c->add_option("--steps", o->steps, fmt::format("Sampling steps, 1 to 1000 (default 50, the preset's or the model's: AccVideo 5; "
                                                               "without --model: {})", kTinySteps));
   c->add_option("--seed", o->seed, "Random seed, 0 to 18446744073709551615")->capture_default_str();

@@ -30,6 +30,14 @@ namespace {
 // Where the DiT runs.
 bool use_cuda(const std::string& device);
 
+// The run's size, the model's default where it is 0 (as generate fills it in; with the dense
+// frame count, a Jenga preset's 125 of HunyuanVideo's 129 is within the estimate's slack).
+void size_or_default(MemoryNeed& need, const ModelSpec& r, const Geometry& g) {
+  need.width = r.width > 0 ? r.width : g.default_width;
+  need.height = r.height > 0 ? r.height : g.default_height;
+  need.frames = r.frames > 0 ? r.frames : g.default_frames;
+}
+
 // The run's memory against what is free where the DiT runs: the GPU's (CUDA) or the host's.
 void require_fits_where_it_runs(const MemoryNeed& need, bool cuda) {
   uint64_t available = available_host_bytes();
@@ -49,15 +57,14 @@ void require_fits_where_it_runs(const MemoryNeed& need, bool cuda) {
 
 // The run's memory, estimated from the DiT's header before any weight is read (memory_estimate.h).
 void check_wan_memory(const std::string& dit_path, const ModelSpec& r, bool cuda) {
-  if (r.width <= 0 || r.height <= 0 || r.frames <= 0) return;  // the run's size is not known yet
   MemoryNeed need;
-  need.width = r.width, need.height = r.height, need.frames = r.frames;
   need.cuda = cuda, need.offload = r.offload, need.bytes_per_weight = cuda ? 2 : 4;
   try {
     const Checkpoint ck = Checkpoint::open(wan::wan_dit_path(dit_path));
     const auto layout = wan::detect_layout(ck);
     if (!layout) return;  // the loader says what is wrong
     const wan::WanConfig c = wan::detect_config(ck, *layout, nullptr);
+    size_or_default(need, r, wan::wan_geometry(c));
     need.dit_params = c.parameter_count(), need.dim = c.dim, need.ffn_dim = c.ffn_dim;
   } catch (const std::exception&) {
     return;  // the loader says what is wrong, in its own words
@@ -118,10 +125,11 @@ std::optional<hunyuan::HunyuanConfig> hunyuan_header_config(const std::string& d
 // The run's memory, from the DiT's header before any weight is read; the same floor estimate as
 // Wan's with HunyuanVideo's widths: host memory on the CPU (f32 weights: ~51 GB for the 13B DiT),
 // GPU memory on CUDA (bf16 weights: ~25.6 GB).
-void check_hunyuan_memory(const std::optional<hunyuan::HunyuanConfig>& c, const ModelSpec& r, bool cuda) {
-  if (r.width <= 0 || r.height <= 0 || r.frames <= 0 || !c) return;
+void check_hunyuan_memory(const std::optional<hunyuan::HunyuanConfig>& c, hunyuan::Release release, const ModelSpec& r,
+                          bool cuda) {
+  if (!c) return;
   MemoryNeed need;
-  need.width = r.width, need.height = r.height, need.frames = r.frames;
+  size_or_default(need, r, hunyuan::hunyuan_geometry(*c, release));
   need.cuda = cuda, need.offload = cuda && r.offload, need.bytes_per_weight = cuda ? 2 : 4;
   need.dit_params = c->parameter_count(), need.dim = c->hidden, need.ffn_dim = c->mlp_dim;
   require_fits_where_it_runs(need, cuda);
@@ -145,7 +153,7 @@ std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, const Model
   static const hunyuan::HunyuanCudaParts hy_parts = hunyuan::cuda_parts();
   if (cuda) parts = &hy_parts;
 #endif
-  check_hunyuan_memory(config, r, cuda);
+  check_hunyuan_memory(config, paths.release, r, cuda);
   progress.note(fmt::format("loading the HunyuanVideo {} DiT {} ({} layout{})", hunyuan::release_name(paths.release),
                             fs::absolute(paths.dit).string(), paths.layout, cuda ? ", bf16 matrices for the GPU" : ""));
   return hunyuan::open_hunyuan_model(paths, parts);

@@ -68,6 +68,9 @@ struct Geometry {
   double default_shift = 5.0;
   double default_guidance = 5.0;  // the CFG scale (Cfg) or the embedded guidance (Embedded)
   int default_steps = 50;
+  // The video of a run given no --size / --frames: the official sampler's defaults (a Jenga
+  // preset brings its script's own: Preset::width / height / frames).
+  int default_width = 832, default_height = 480, default_frames = 81;
   // Image-to-video (FirstFrame): the shift with the stability blend (--i2v-stability), and the
   // blend point t: noise <- t * noise + (1 - t) * image latent in every frame.
   ImageCondition image_condition = ImageCondition::None;

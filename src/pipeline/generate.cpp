@@ -35,10 +35,14 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+constexpr int kDefaultFramesAreAVideo = 2;  // check_output_target's "more than one frame"
+
 void check_request(const T2VRequest& r) {
-  if (r.width <= 0 || r.height <= 0 || r.width % 16 || r.height % 16)
+  // 0 = the model's default, filled in once the model is known (resolve_video_size).
+  if (r.width < 0 || r.height < 0 || r.width % 16 || r.height % 16)
     usage_fail("size {}x{}: width and height must be positive multiples of 16 (e.g. 832x480)", r.width, r.height);
-  if (r.frames < 1 || (r.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1 (e.g. 81, 49, 17, 1)", r.frames);
+  if (r.frames < 0 || (r.frames > 0 && (r.frames - 1) % 4))
+    usage_fail("--frames {}: must be 4k+1 (e.g. 81, 49, 17, 1)", r.frames);
   if (r.steps < 0 || r.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", r.steps);
   if (r.shift && (!(*r.shift > 0) || !std::isfinite(*r.shift))) usage_fail("--shift {}: must be positive", *r.shift);
   if (r.guide_scale && (!(*r.guide_scale >= 0) || !std::isfinite(*r.guide_scale)))
@@ -61,13 +65,33 @@ void check_request(const T2VRequest& r) {
     }
   }
   check_video_path(r.output);
-  check_output_target(r.output, r.frames);  // a folder in the way, an unwritable parent: before any work
+  // A folder in the way, an unwritable parent: before any work (every model's default is a video).
+  check_output_target(r.output, r.frames > 0 ? r.frames : kDefaultFramesAreAVideo);
   for (const auto& [text, flag] : {std::pair{&r.prompt, "--prompt"}, {&r.negative_prompt, "--negative-prompt"}})
     if (const auto at = utf8_invalid_at(*text))
       usage_fail("{}: not valid UTF-8 (byte {}); save the text as UTF-8 (e.g. iconv -t UTF-8) and try again", flag, *at);
 }
 
 }  // namespace
+
+// No --size / --frames (0): the Jenga preset's script's, else the model's official sampler's.
+std::string resolve_video_size(T2VRequest& r, const Geometry& g, const std::optional<Preset>& jenga, bool image) {
+  std::vector<std::string> took;
+  const std::string from = jenga ? jenga->script : "the official sampler's default";
+  if (!image && (r.width == 0 || r.height == 0)) {
+    if (r.width == 0) r.width = jenga ? jenga->width : g.default_width;
+    if (r.height == 0) r.height = jenga ? jenga->height : g.default_height;
+    took.push_back(fmt::format("--size {}x{}", r.width, r.height));
+  }
+  if (r.frames == 0) {
+    r.frames = jenga ? jenga->frames : g.default_frames;
+    took.push_back(fmt::format("--frames {}", r.frames));
+  }
+  if (took.empty()) return "";
+  std::string flags = took[0];
+  if (took.size() > 1) flags += " " + took[1];
+  return fmt::format("{} ({}; give --size / --frames to choose)", flags, from);
+}
 
 void check_t2v_request(const T2VRequest& r) {
   check_request(r);
@@ -146,6 +170,10 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
   if (geo.sigmas == SigmaTable::FlowMatch && solver != "euler")
     usage_fail("--solver {}: {} samples with flow-matching Euler (its official and only solver); use --solver euler",
                solver, geo.name);
+  if (const std::string took = resolve_video_size(req, geo, jenga, i2v); !took.empty()) {
+    check_t2v_request(req);
+    progress.note(took);
+  }
   check_jenga_token_grid(jenga, geo, req.width, req.height, req.frames);  // before any heavy work
   std::unique_ptr<Vae> vae;
   const double t_vae_load0 = now_s();

@@ -46,7 +46,8 @@ struct T2VRequest {
   std::string image;
   std::string image_resolution;
   bool image_stability = false;
-  int width = 832, height = 480, frames = 81;
+  // 0: the model's default (a Jenga preset's script's, else the official sampler's; Geometry).
+  int width = 0, height = 0, frames = 0;
   int steps = 50;  // 0: the preset's, else the model's (HunyuanVideo 50, AccVideo 5)
   uint64_t seed = 42;
   // Unset: the official defaults (dense Wan2.1: 5.0 / 5.0; Jenga presets: 6.0 / 8.0;
@@ -86,6 +87,12 @@ struct T2VResult {
 
 // The cheap checks (sizes, frames, steps, flags, output format and folder): UsageError.
 void check_t2v_request(const T2VRequest& request);
+
+// A width, height or frame count of 0 becomes the Jenga preset's script's, else the model's
+// official default (Geometry::default_*); with an image the size is already the bucket's. Returns
+// the note saying what was taken ("--size 1280x720 --frames 125 (hyvideo_jenga_turbo.sh; ...)"),
+// or "" when the request named everything.
+std::string resolve_video_size(T2VRequest& r, const Geometry& g, const std::optional<Preset>& jenga, bool image);
 
 // Many prompts on one opened model (request.prompt / output are ignored; every job uses
 // request.seed; the request's file and device fields were the registry's). Validates everything

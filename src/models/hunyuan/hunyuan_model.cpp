@@ -61,6 +61,9 @@ Geometry hunyuan_geometry(const HunyuanConfig& c, Release release) {
   g.default_shift = 7.0;
   g.default_guidance = 6.0;
   g.default_steps = release == Release::AccVideo ? 5 : 50;
+  // sample_video.py: --video-size 720 1280 --video-length 129; AccVideo's sample_t2v.py 544x960x93.
+  g.default_width = 1280, g.default_height = 720, g.default_frames = 129;
+  if (release == Release::AccVideo) g.default_width = 960, g.default_height = 544, g.default_frames = 93;
   if (i2v) {
     // HunyuanVideo-I2V (token_replace): the image latent is latent frame 0; --flow-shift 17
     // ("dynamic", config.py's default) or 7 with --i2v-stability ("stable").

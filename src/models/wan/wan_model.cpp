@@ -36,6 +36,8 @@ Geometry wan_geometry(const WanConfig& c) {
   g.guidance = GuidanceKind::Cfg;
   g.default_negative_prompt = kWanDefaultNegativePrompt;
   g.presets = {"dense", "base", "turbo", "flash", "3stage"};
+  // generate.py's 81 frames; 480p for 1.3B (its README: 720p is unstable there), 720p for 14B.
+  if (c.dim >= 5120) g.default_width = 1280, g.default_height = 720;
   return g;
 }
 
