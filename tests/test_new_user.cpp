@@ -252,7 +252,15 @@ TEST(NewUser, GpuMemoryNeedIsTheLargerPhase) {
     EXPECT_NE(m.find("--offload"), std::string::npos) << m;
     EXPECT_NE(m.find("while denoising"), std::string::npos) << m;
   }
+  // Without --offload on a 24 GB card: streamed it fits, so generate streams instead of refusing,
+  // when the host can hold the pinned copy of the 25.6 GB of weights.
+  EXPECT_TRUE(jenga::should_stream_dit(n, 23ull << 30, 64ull << 30));
+  EXPECT_FALSE(jenga::should_stream_dit(n, 23ull << 30, 16ull << 30));  // no room on the host: refused as above
+  EXPECT_FALSE(jenga::should_stream_dit(n, 39ull << 30, 64ull << 30));  // fits resident
+  EXPECT_FALSE(jenga::should_stream_dit(n, 8ull << 30, 64ull << 30));   // not even streamed
+  EXPECT_FALSE(jenga::should_stream_dit(n, 0, 64ull << 30));            // unknown
   n.offload = true;
+  EXPECT_FALSE(jenga::should_stream_dit(n, 23ull << 30, 64ull << 30));  // already asked for
   EXPECT_NO_THROW(jenga::require_memory_fits(n, 23ull << 30, "GPU memory"));
   // On the CPU everything is held at once: the sum.
   n.cuda = false, n.offload = false, n.bytes_per_weight = 4;

@@ -38,9 +38,11 @@ void size_or_default(MemoryNeed& need, const ModelSpec& r, const Geometry& g) {
   need.frames = r.frames > 0 ? r.frames : g.default_frames;
 }
 
-// The run's memory against what is free where the DiT runs: the GPU's (CUDA) or the host's.
-void require_fits_where_it_runs(const MemoryNeed& need, bool cuda) {
-  uint64_t available = available_host_bytes();
+// The run's memory against what is free where the DiT runs: the GPU's (CUDA) or the host's. On the
+// GPU, a run that fits only with the DiT's blocks streamed turns `offload` on, with a note.
+void require_fits_where_it_runs(MemoryNeed& need, bool cuda, bool& offload, Progress& progress) {
+  const uint64_t host = available_host_bytes();
+  uint64_t available = host;
   std::string where = "host memory";
 #if JENGA_HAVE_CUDA
   if (cuda) {
@@ -52,11 +54,19 @@ void require_fits_where_it_runs(const MemoryNeed& need, bool cuda) {
 #else
   (void)cuda;
 #endif
+  if (should_stream_dit(need, available, host)) {
+    const MemoryEstimate resident = estimate_wan_t2v_memory(need);
+    need.offload = offload = true;
+    progress.note(fmt::format("{}x{}, {} frames needs {} with the DiT on the GPU but {:.1f} GiB is free: streaming its "
+                              "blocks from host memory instead (as --offload; a little slower)",
+                              need.width, need.height, need.frames, resident.describe(),
+                              static_cast<double>(available) / (1024.0 * 1024.0 * 1024.0)));
+  }
   require_memory_fits(need, available, where);
 }
 
 // The run's memory, estimated from the DiT's header before any weight is read (memory_estimate.h).
-void check_wan_memory(const std::string& dit_path, const ModelSpec& r, bool cuda) {
+void check_wan_memory(const std::string& dit_path, ModelSpec& r, bool cuda, Progress& progress) {
   MemoryNeed need;
   need.cuda = cuda, need.offload = r.offload, need.bytes_per_weight = cuda ? 2 : 4;
   try {
@@ -69,14 +79,14 @@ void check_wan_memory(const std::string& dit_path, const ModelSpec& r, bool cuda
   } catch (const std::exception&) {
     return;  // the loader says what is wrong, in its own words
   }
-  require_fits_where_it_runs(need, cuda);
+  require_fits_where_it_runs(need, cuda, r.offload, progress);
 }
 
 // Wan2.1 on the resolved device: the CUDA parts come from jenga_cuda (this library links it).
 // Checks the run's memory first, then loads the DiT with per-block progress.
-std::unique_ptr<VideoModel> open_wan_for(const wan::WanPaths& paths, const ModelSpec& spec, Progress& progress) {
+std::unique_ptr<VideoModel> open_wan_for(const wan::WanPaths& paths, ModelSpec& spec, Progress& progress) {
   const bool cuda = use_cuda(spec.device);
-  check_wan_memory(paths.dit, spec, cuda);
+  check_wan_memory(paths.dit, spec, cuda, progress);
   progress.note("loading the DiT " + fs::absolute(paths.dit).string());
   bool load_started = false;
   const auto on_block = [&](int64_t done, int64_t total) {
@@ -125,17 +135,17 @@ std::optional<hunyuan::HunyuanConfig> hunyuan_header_config(const std::string& d
 // The run's memory, from the DiT's header before any weight is read; the same floor estimate as
 // Wan's with HunyuanVideo's widths: host memory on the CPU (f32 weights: ~51 GB for the 13B DiT),
 // GPU memory on CUDA (bf16 weights: ~25.6 GB).
-void check_hunyuan_memory(const std::optional<hunyuan::HunyuanConfig>& c, hunyuan::Release release, const ModelSpec& r,
-                          bool cuda) {
+void check_hunyuan_memory(const std::optional<hunyuan::HunyuanConfig>& c, hunyuan::Release release, ModelSpec& r,
+                          bool cuda, Progress& progress) {
   if (!c) return;
   MemoryNeed need;
   size_or_default(need, r, hunyuan::hunyuan_geometry(*c, release));
   need.cuda = cuda, need.offload = cuda && r.offload, need.bytes_per_weight = cuda ? 2 : 4;
   need.dit_params = c->parameter_count(), need.dim = c->hidden, need.ffn_dim = c->mlp_dim;
-  require_fits_where_it_runs(need, cuda);
+  require_fits_where_it_runs(need, cuda, r.offload, progress);
 }
 
-std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, const ModelSpec& r, Progress& progress) {
+std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, ModelSpec& r, Progress& progress) {
   const auto paths = hunyuan::resolve_hunyuan(
       r.model_dir, {dit, r.vae, !r.text_encoder.empty() ? r.text_encoder : r.t5, r.text_encoder_2, r.tokenizer, r.tokenizer_2},
       r.accvideo, false);
@@ -153,7 +163,7 @@ std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, const Model
   static const hunyuan::HunyuanCudaParts hy_parts = hunyuan::cuda_parts();
   if (cuda) parts = &hy_parts;
 #endif
-  check_hunyuan_memory(config, paths.release, r, cuda);
+  check_hunyuan_memory(config, paths.release, r, cuda, progress);
   progress.note(fmt::format("loading the HunyuanVideo {} DiT {} ({} layout{})", hunyuan::release_name(paths.release),
                             fs::absolute(paths.dit).string(), paths.layout, cuda ? ", bf16 matrices for the GPU" : ""));
   return hunyuan::open_hunyuan_model(paths, parts);
@@ -209,7 +219,7 @@ void reject_unrunnable_model(const std::string& flag, const std::string& path) {
            flag, path, m.variant, m.layout, p);
 }
 
-std::unique_ptr<VideoModel> open_model(const ModelSpec& req, Progress& progress) {
+std::unique_ptr<VideoModel> open_model(ModelSpec& req, Progress& progress) {
   if (!req.model_dir.empty()) reject_unrunnable_model("--model", req.model_dir);
   if (!req.dit.empty()) reject_unrunnable_model("--diffusion-model", req.dit);
   // HunyuanVideo (T2V, AccVideo): its DiT named or found in the folder.

@@ -40,13 +40,15 @@ struct ModelSpec {
   bool accvideo = false;
   std::string device = "auto";
   // The run's size, checked against free memory from the DiT's header before any weight is read
-  // (pipeline/memory_estimate.h); 0 = not known yet (no check).
+  // (pipeline/memory_estimate.h); 0 = the model's default size.
   int width = 0, height = 0, frames = 0;
+  // --offload; open_model turns it on when the run fits the GPU only with the DiT streamed.
   bool offload = false;
 };
 
-// Resolves the components (UsageError naming the flag when one is missing), picks the device
-// and loads the model's DiT; the text encoder and VAE load when the generate path asks.
-std::unique_ptr<VideoModel> open_model(const ModelSpec& spec, Progress& progress);
+// Resolves the components (UsageError naming the flag when one is missing), picks the device,
+// checks the run's memory (may turn spec.offload on, see ModelSpec) and loads the model's DiT; the
+// text encoder and VAE load when the generate path asks.
+std::unique_ptr<VideoModel> open_model(ModelSpec& spec, Progress& progress);
 
 }  // namespace jenga

@@ -56,6 +56,16 @@ uint64_t available_host_bytes() {
   return 0;
 }
 
+bool should_stream_dit(const MemoryNeed& need, uint64_t gpu_available, uint64_t host_available) {
+  if (!need.cuda || need.offload || gpu_available == 0 || host_available == 0) return false;
+  const auto gpu = static_cast<double>(gpu_available);
+  if (estimate_wan_t2v_memory(need).total() <= gpu) return false;  // fits resident
+  MemoryNeed streamed = need;
+  streamed.offload = true;
+  const double pinned = static_cast<double>(need.dit_params) * need.bytes_per_weight;
+  return estimate_wan_t2v_memory(streamed).total() <= gpu && pinned <= static_cast<double>(host_available);
+}
+
 void require_memory_fits(const MemoryNeed& need, uint64_t available, const std::string& where) {
   if (available == 0) return;
   const MemoryEstimate e = estimate_wan_t2v_memory(need);

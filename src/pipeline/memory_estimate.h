@@ -34,6 +34,12 @@ MemoryEstimate estimate_wan_t2v_memory(const MemoryNeed& need);
 // Bytes free now: MemAvailable from /proc/meminfo (0 when unknown: no refusal).
 uint64_t available_host_bytes();
 
+// On the GPU without --offload: true when the run does not fit resident but does with the DiT's
+// blocks streamed from pinned host memory, and the host has room for that pinned copy of the
+// weights; the caller then streams them (a 24 GB card runs HunyuanVideo 13B at 720p) instead of
+// refusing. available 0 = unknown: false.
+bool should_stream_dit(const MemoryNeed& need, uint64_t gpu_available, uint64_t host_available);
+
 // Throws Error "... needs ~X GiB but only Y GiB is free; ... would fit" when it cannot fit.
 // available = 0: unknown, nothing is refused. `where` names the memory ("host memory", "GPU memory").
 void require_memory_fits(const MemoryNeed& need, uint64_t available, const std::string& where);
