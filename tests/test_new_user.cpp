@@ -308,3 +308,24 @@ TEST(NewUser, VideoSizeDefaultsAreTheModelsAndThePresets) {
   EXPECT_EQ(std::tie(w13.default_width, w13.default_height, w13.default_frames), std::tuple(832, 480, 81));
   EXPECT_EQ(std::tie(w14.default_width, w14.default_height, w14.default_frames), std::tuple(1280, 720, 81));
 }
+
+// Every preset the README names passes the early check; a typo fails it before any model loads.
+TEST(NewUser, PresetNamesOfEveryModelPassTheEarlyCheck) {
+  using namespace jenga;
+  for (const char* n : {"dense", "base", "turbo", "flash", "3stage", "accvideo", "multigpu-turbo", "multigpu-3stage",
+                        "turbo-1.3b", "base-14b", "i2v-base", "Turbo"})
+    EXPECT_TRUE(is_preset_name(n)) << n;
+  for (const char* n : {"trubo", "fast", "", "multigpu", "base-2b"}) EXPECT_FALSE(is_preset_name(n)) << n;
+  T2VRequest r;
+  r.prompt = "a cat";
+  r.output = (std::filesystem::temp_directory_path() / "jenga-preset-check.mp4").string();
+  r.preset = "accvideo";
+  EXPECT_NO_THROW(check_t2v_request(r));
+  r.preset = "trubo";
+  try {
+    check_t2v_request(r);
+    FAIL() << "expected a refusal";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--preset trubo: not a preset"), std::string::npos) << e.what();
+  }
+}

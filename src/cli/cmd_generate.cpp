@@ -316,10 +316,11 @@ void register_generate(CLI::App& app) {
   c->add_flag("--i2v-stability", o->i2v_stability,
               "With --image: the official stability mode (noise blended 0.999 / 0.001 toward the image latent; "
               "default --shift 7 instead of 17)");
+  // The model says which names it runs (Geometry::presets; an unknown one is refused with the list).
   c->add_option("--preset", o->preset,
-                "Speed preset: dense (official Wan2.1), base / turbo (official Jenga Wan2.1 scripts), flash "
-                "(HunyuanVideo Flash settings on Wan Turbo), 3stage (HunyuanVideo 3Stage on Wan)")
-      ->check(CLI::IsMember({"dense", "base", "turbo", "flash", "3stage"}))
+                "Speed preset: dense (the official loop), base / turbo / flash / 3stage (the official Jenga scripts; "
+                "Wan2.1's flash / 3stage carry HunyuanVideo's settings over), HunyuanVideo also multigpu-base / "
+                "multigpu-turbo / multigpu-flash / multigpu-3stage, AccVideo accvideo, HunyuanVideo-I2V base")
       ->capture_default_str();
   add_jenga_flags(*c, o->jenga);
   add_attention_flags(*c, o->attention, o->svg);

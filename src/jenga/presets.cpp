@@ -136,6 +136,14 @@ const Preset& find_preset(ModelFamily family, const std::string& name) {
   usage_fail("--preset {}: not a {} preset; use one of {}", name, family_name(family), valid);
 }
 
+bool is_preset_name(const std::string& name) {
+  const std::string n = lower(name);
+  if (n == "dense") return true;
+  for (const auto& p : presets())
+    if (p.name == n || p.name == n + "-1.3b" || p.name == n + "-14b" || p.name == "i2v-" + n) return true;
+  return false;
+}
+
 TeaCacheCoefficients wan_teacache_coefficients(const std::string& model, bool use_ret_steps) {
   const bool big = model.find("14B") != std::string::npos;
   if (!big && model.find("1.3B") == std::string::npos)

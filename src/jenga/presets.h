@@ -47,6 +47,9 @@ struct Preset {
 std::span<const Preset> presets();
 // Case-insensitive; throws UsageError listing the valid names.
 const Preset& find_preset(ModelFamily family, const std::string& name);
+// A name some model takes for --preset: dense, a preset's name, or its short form (base for
+// base-1.3b, i2v-base). Which ones a given model runs, it says once loaded (Geometry::presets).
+bool is_preset_name(const std::string& name);
 
 // TeaCache rescale polynomials of jenga_wan.py (numpy poly1d order: highest power first).
 struct TeaCacheCoefficients {

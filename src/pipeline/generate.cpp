@@ -51,6 +51,9 @@ void check_request(const T2VRequest& r) {
     usage_fail("--embedded-cfg-scale {}: must be >= 0", *r.embedded_guidance);
   if (!r.solver.empty() && r.solver != "unipc" && r.solver != "euler" && r.solver != "dpm++")
     usage_fail("--solver {}: use unipc, dpm++ or euler", r.solver);
+  if (!r.preset.empty() && !is_preset_name(r.preset))
+    usage_fail("--preset {}: not a preset; use dense, base, turbo, flash or 3stage (HunyuanVideo also multigpu-base, "
+               "multigpu-turbo, multigpu-flash, multigpu-3stage; AccVideo accvideo)", r.preset);
   check_jenga_overrides(r.preset, r.jenga);
   (void)resolve_attention(r.attention, !r.preset.empty() && r.preset != "dense", r.svg);
   if (r.image.empty() && r.image_stability) usage_fail("--i2v-stability goes with --image (image-to-video)");

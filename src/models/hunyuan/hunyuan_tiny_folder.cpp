@@ -175,13 +175,10 @@ int64_t write_clip_tokenizer(const fs::path& dir) {
   return id;
 }
 
-
-using TensorList = TensorShapes;
-
 // The CLIP-L text tower (CLIPTextModel names), hidden = the DiT's text_dim_2, + its tokenizer.
 void write_clip_folder(const fs::path& clip, int64_t h, uint64_t seed, DType dtype) {
   const int64_t clip_vocab = write_clip_tokenizer(clip);
-  TensorList t;
+  TensorShapes t;
   const json cfg = clip_text_tensors(t, ClipTextShape::tiny(h, clip_vocab));
   write_encoder(clip, t, cfg, seed, dtype);
 }
@@ -207,7 +204,7 @@ void make_dirs(std::initializer_list<fs::path> dirs) {
 // LLaVA's image side under its published names (vision_tower.vision_model.*, then
 // multi_modal_projector.*: linear_1 width -> proj_out, linear_2 proj_out -> proj_out); returns the
 // vision_config.
-json llava_vision_tensors(TensorList& t, const LlavaVisionShape& s) {
+json llava_vision_tensors(TensorShapes& t, const LlavaVisionShape& s) {
   const int64_t vh = s.hidden, vffn = s.ffn, patch = s.patch, vpos = (s.image / patch) * (s.image / patch) + 1;
   const std::string v = "vision_tower.vision_model.";
   t.push_back({v + "embeddings.class_embedding", {vh}});
@@ -229,7 +226,7 @@ json llava_vision_tensors(TensorList& t, const LlavaVisionShape& s) {
 }  // namespace
 
 void write_random_llava_vision(const std::string& dir, const LlavaVisionShape& s, uint64_t seed, DType dtype) {
-  TensorList t;
+  TensorShapes t;
   const json vision_cfg = llava_vision_tensors(t, s);
   const json cfg = {{"architectures", {"LlavaForConditionalGeneration"}}, {"model_type", "llava"},
                     {"projector_hidden_act", "gelu"}, {"vision_feature_layer", -2},
@@ -256,7 +253,7 @@ TinyFolderInfo write_tiny_hunyuan_i2v_folder(const std::string& out, uint64_t se
   info.template_tokens = write_llm_tokenizer(llava, vocab, /*i2v=*/true, &image_id, &pad_id);
   // The whole LLaVA: language model, a tiny CLIP vision tower (28 px, patch 14: 4 image rows,
   // every 4th kept -> 1), the GELU projector into the LLM's width.
-  TensorList t;
+  TensorShapes t;
   const json text_cfg = llm_tensors(t, "language_model.model.", LlmShape::tiny(dit.text_dim, vocab));
   LlavaVisionShape vs;
   vs.hidden = 16, vs.ffn = 32, vs.layers = 3, vs.heads = 2, vs.patch = 14, vs.image = 28, vs.proj_out = dit.text_dim;
@@ -301,7 +298,7 @@ std::vector<FolderWeights> hunyuan_folder_weights(const HunyuanFolderSpec& s, in
   ClipTextShape clip = s.clip;
   if (llm.vocab == 0) llm.vocab = llm_vocab;
   if (clip.vocab == 0) clip.vocab = clip_vocab;
-  TensorList l, c;
+  TensorShapes l, c;
   const json llm_cfg = llm_tensors(l, "model.", llm);
   const json clip_cfg = clip_text_tensors(c, clip);
   return {{"hunyuan-video-t2v-720p/transformers/diffusion_pytorch_model.safetensors", s.dit_dtype, official_tensors(s.dit),
