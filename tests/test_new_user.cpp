@@ -327,5 +327,6 @@ TEST(NewUser, PresetNamesOfEveryModelPassTheEarlyCheck) {
     FAIL() << "expected a refusal";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("--preset trubo: not a preset"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("multigpu-turbo"), std::string::npos) << e.what();  // the list from presets()
   }
 }

@@ -136,11 +136,25 @@ const Preset& find_preset(ModelFamily family, const std::string& name) {
   usage_fail("--preset {}: not a {} preset; use one of {}", name, family_name(family), valid);
 }
 
+std::vector<std::string> preset_short_names() {
+  std::vector<std::string> out{"dense"};
+  for (const auto& p : presets()) {
+    std::string n = p.name;
+    for (const std::string suffix : {"-1.3b", "-14b"})
+      if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+        n.resize(n.size() - suffix.size());
+    if (n.rfind("i2v-", 0) == 0) n.erase(0, 4);
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  }
+  return out;
+}
+
 bool is_preset_name(const std::string& name) {
   const std::string n = lower(name);
-  if (n == "dense") return true;
+  const auto shorts = preset_short_names();
+  if (std::find(shorts.begin(), shorts.end(), n) != shorts.end()) return true;
   for (const auto& p : presets())
-    if (p.name == n || p.name == n + "-1.3b" || p.name == n + "-14b" || p.name == "i2v-" + n) return true;
+    if (p.name == n) return true;
   return false;
 }
 

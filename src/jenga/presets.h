@@ -47,8 +47,11 @@ struct Preset {
 std::span<const Preset> presets();
 // Case-insensitive; throws UsageError listing the valid names.
 const Preset& find_preset(ModelFamily family, const std::string& name);
-// A name some model takes for --preset: dense, a preset's name, or its short form (base for
-// base-1.3b, i2v-base). Which ones a given model runs, it says once loaded (Geometry::presets).
+// The names --preset takes before a model is known: dense and every preset's short form (the
+// models add their own part: Wan's -1.3b / -14b by its size, HunyuanVideo-I2V's i2v- prefix).
+// Which ones a given model runs, it says once loaded (Geometry::presets).
+std::vector<std::string> preset_short_names();
+// A name some model takes for --preset: a short name above or a preset's full name.
 bool is_preset_name(const std::string& name);
 
 // TeaCache rescale polynomials of jenga_wan.py (numpy poly1d order: highest power first).

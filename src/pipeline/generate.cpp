@@ -51,9 +51,11 @@ void check_request(const T2VRequest& r) {
     usage_fail("--embedded-cfg-scale {}: must be >= 0", *r.embedded_guidance);
   if (!r.solver.empty() && r.solver != "unipc" && r.solver != "euler" && r.solver != "dpm++")
     usage_fail("--solver {}: use unipc, dpm++ or euler", r.solver);
-  if (!r.preset.empty() && !is_preset_name(r.preset))
-    usage_fail("--preset {}: not a preset; use dense, base, turbo, flash or 3stage (HunyuanVideo also multigpu-base, "
-               "multigpu-turbo, multigpu-flash, multigpu-3stage; AccVideo accvideo)", r.preset);
+  if (!r.preset.empty() && !is_preset_name(r.preset)) {
+    std::string names;
+    for (const auto& n : preset_short_names()) names += (names.empty() ? "" : ", ") + n;
+    usage_fail("--preset {}: not a preset; use one of {} (the model says which of them it runs)", r.preset, names);
+  }
   check_jenga_overrides(r.preset, r.jenga);
   (void)resolve_attention(r.attention, !r.preset.empty() && r.preset != "dense", r.svg);
   if (r.image.empty() && r.image_stability) usage_fail("--i2v-stability goes with --image (image-to-video)");
@@ -79,21 +81,19 @@ void check_request(const T2VRequest& r) {
 
 // No --size / --frames (0): the Jenga preset's script's, else the model's official sampler's.
 std::string resolve_video_size(T2VRequest& r, const Geometry& g, const std::optional<Preset>& jenga, bool image) {
-  std::vector<std::string> took;
-  const std::string from = jenga ? jenga->script : "the official sampler's default";
+  std::string took;
   if (!image && (r.width == 0 || r.height == 0)) {
     if (r.width == 0) r.width = jenga ? jenga->width : g.default_width;
     if (r.height == 0) r.height = jenga ? jenga->height : g.default_height;
-    took.push_back(fmt::format("--size {}x{}", r.width, r.height));
+    took = fmt::format("--size {}x{} ", r.width, r.height);
   }
   if (r.frames == 0) {
     r.frames = jenga ? jenga->frames : g.default_frames;
-    took.push_back(fmt::format("--frames {}", r.frames));
+    took += fmt::format("--frames {} ", r.frames);
   }
   if (took.empty()) return "";
-  std::string flags = took[0];
-  if (took.size() > 1) flags += " " + took[1];
-  return fmt::format("{} ({}; give --size / --frames to choose)", flags, from);
+  return fmt::format("{}({}; give --size / --frames to choose)", took,
+                     jenga ? jenga->script : "the official sampler's default");
 }
 
 void check_t2v_request(const T2VRequest& r) {
