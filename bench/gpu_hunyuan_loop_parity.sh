@@ -16,9 +16,12 @@
 #   LOOP=turbo KEEP=1 bash bench/gpu_hunyuan_loop_parity.sh          # same warm machine: reuses build/ and the checkpoint
 #   LOOP=base  KEEP=1 bash bench/gpu_hunyuan_loop_parity.sh official # base does not fit one call with ours:
 #   LOOP=base         bash bench/gpu_hunyuan_loop_parity.sh ours compare
+# or ours first (the build call), the official loop in the next:
+#   LOOP=base KEEP=1 bash bench/gpu_hunyuan_loop_parity.sh build prepare ours
+#   LOOP=base        bash bench/gpu_hunyuan_loop_parity.sh official compare
 # CPU rehearsal (tiny model, official and ours in f32; the Triton kernel through its interpreter):
 #   SIZE=tiny DEVICE=cpu PY=/tmp/hyvenv/bin/python LOOP=turbo bash bench/gpu_hunyuan_loop_parity.sh
-# Steps (arguments): build official ours compare (default: official ours compare).
+# Steps (arguments): build prepare official ours compare (default: official ours compare).
 # A step whose predicted time does not fit what is left of BUDGET_S is skipped (the line says how
 # to go on in a second call with KEEP=1); a step that runs over is stopped by SIGTERM and still
 # reports what it did.
@@ -94,7 +97,7 @@ run_step() {  # <name> <cmd...>: under what is left of the budget; SIGTERM first
 }
 
 official_wall="" ours_wall=""
-if has official; then
+need_peers() {
   for f in peers/hvofficial/hyvideo/modules/models.py peers/hvofficial/hyvideo/diffusion/schedulers/scheduling_flow_match_discrete.py \
            peers/jengahy/jenga_hyvideo.py peers/jengahy/hyvideo/diffusion/schedulers/scheduling_flow_match_discrete.py; do
     [ -f "$f" ] || { echo "error: $f is missing: run bench/hunyuan_loop_parity_prep.sh on the CPU machine and carry peers" >&2; exit 1; }
@@ -102,6 +105,17 @@ if has official; then
   avail=$(df -BG --output=avail "$work" | tail -1 | tr -dc 0-9)
   [ "$size" != full ] || [ -f "$work/dit.safetensors" ] || [ "$avail" -ge 30 ] ||
     { echo "error: $work has ${avail} GB free; the checkpoint and latents need about 30 GB (set WORK to a larger disk)" >&2; exit 1; }
+}
+# prepare: the checkpoint and inputs alone (~1 min at full size), so ours can run in the build call
+# and the official loop + compare in the next (the official step reuses both).
+if has prepare; then
+  need_peers
+  stamp "prepare: checkpoint + inputs ($size, $dev)"
+  run_step prepare "$py" bench/hunyuan_loop_parity_peer.py prepare --loop "$loop" --size "$size" --work "$work" \
+    --steps "$nsteps" --device "$dev" --seed "$seed" || fail=1
+fi
+if has official; then
+  need_peers
   p=$(pred official)
   if fits official "$p"; then
     stamp "official $loop loop ($size, $dev; predicted ${p} s)"

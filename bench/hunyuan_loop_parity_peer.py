@@ -27,6 +27,8 @@ Subcommands (each its own process: the official model is gone before ours loads)
             WORK/loop_<L>_inputs.safetensors (what `jenga debug denoise --inputs` reads: noise,
             noise_full, context [256, 4096], context_valid, pooled) and the official loop ->
             WORK/loop_<L>_official.safetensors (latents, computed) + one JSON line.
+  prepare   only the checkpoint and inputs of `official` (then ours may run first: `official`
+            reuses both, the checkpoint by its metadata, the inputs drawn again from the same seed).
   compare   our WORK/loop_<L>_ours.safetensors against the official; one JSON line (rel L2, pass
             at --tol, both loop times, computed forwards, peak GPU memory); exit 1 on a fail.
 """
@@ -283,6 +285,9 @@ def cmd_official(a):
     if f32:
         model = model.float()
     load_s = time.perf_counter() - t0
+    if a.cmd == "prepare":  # the checkpoint and inputs only: ours can run before the official loop
+        rec(kind="hyloop_prepared", loop=a.loop, size=a.size, load_s=round(load_s, 1), inputs=in_path)
+        return
 
     txt = inp["context"].to(dev, tdt).unsqueeze(0)
     mask = torch.zeros(1, cfg["text_len"], dtype=torch.long, device=dev)
@@ -496,25 +501,27 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("plan", help="stages, forwards and predicted seconds")
     o = sub.add_parser("official", help="checkpoint + inputs + the official loop")
+    r = sub.add_parser("prepare", help="checkpoint + inputs only")
     c = sub.add_parser("compare", help="ours vs the official final latents")
-    for s in (p, o, c):
+    for s in (p, o, r, c):
         s.add_argument("--loop", required=True, choices=LOOPS)
         s.add_argument("--size", default="full", choices=["full", "tiny"])
         s.add_argument("--work", default="", help="folder of the checkpoint, inputs and latents")
         s.add_argument("--steps", type=int, default=3, help="dense only: reduced step count (the presets run all theirs)")
         s.add_argument("--jenga", default="peers/jengahy", help="Jenga's files (bench/hunyuan_loop_parity_prep.sh)")
-    o.add_argument("--official", default="peers/hvofficial", help="Tencent's hyvideo/ (bench/hunyuan_loop_parity_prep.sh)")
-    o.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    o.add_argument("--seed", type=int, default=0)
-    o.add_argument("--save-steps", default="", help="also keep the latents after these steps (comma list, 0-based)")
-    o.add_argument("--curve-cache", default=None, help="official curve tables at 720p (peers/jengahy/curves_720p.pt)")
+    for s in (o, r):
+        s.add_argument("--official", default="peers/hvofficial", help="Tencent's hyvideo/ (bench/hunyuan_loop_parity_prep.sh)")
+        s.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--save-steps", default="", help="also keep the latents after these steps (comma list, 0-based)")
+        s.add_argument("--curve-cache", default=None, help="official curve tables at 720p (peers/jengahy/curves_720p.pt)")
     c.add_argument("--tol", type=float, default=2e-2)
     c.add_argument("--official-wall-s", type=float, default=None, help="the official step's wall seconds (the script's)")
     c.add_argument("--ours-wall-s", type=float, default=None, help="our step's wall seconds with load (the script's)")
     a = ap.parse_args()
     if a.cmd != "plan" and not a.work:
         die(f"{a.cmd}: give --work")
-    {"plan": cmd_plan, "official": cmd_official, "compare": cmd_compare}[a.cmd](a)
+    {"plan": cmd_plan, "official": cmd_official, "prepare": cmd_official, "compare": cmd_compare}[a.cmd](a)
 
 
 if __name__ == "__main__":
