@@ -143,3 +143,44 @@ TEST(JengaCli, ScheduleRefusesGridsJengaCannotTakeAndKnowsI2v) {
   for (const auto& s : j["plan"]) computed += s["compute"] == "computed";
   EXPECT_EQ(computed, 24);  // jenga_hyi2v.py: 24 of 50 steps
 }
+
+// `--preset dense` prints the official loop's plan (every step computed, full attention, the
+// release's default size / steps / shift); --model hunyuan-i2v and accvideo pick the release.
+TEST(JengaCli, ScheduleDensePlanAndReleaseModels) {
+  auto count_computed = [](const nlohmann::json& j) {
+    int n = 0;
+    for (const auto& s : j["plan"]) n += s["compute"] == "computed" && s["attention"] == "dense";
+    return n;
+  };
+  auto t2v = run_jenga("debug schedule --model hunyuan --preset dense");
+  ASSERT_EQ(t2v.exit_code, 0) << t2v.output;
+  auto j = nlohmann::json::parse(t2v.output);
+  EXPECT_EQ(count_computed(j), 50);
+  EXPECT_EQ(j["frames"], 129);
+  EXPECT_EQ(j["plan"][0]["shift"], 7.0);
+  EXPECT_EQ(j["plan"][0]["tokens"], (std::vector<int>{33, 45, 80}));
+  auto few = run_jenga("debug schedule --model hunyuan --preset dense --steps 7");
+  ASSERT_EQ(few.exit_code, 0) << few.output;
+  j = nlohmann::json::parse(few.output);
+  EXPECT_EQ(j["plan"].size(), 7u);
+  EXPECT_EQ(count_computed(j), 7);
+  auto acc = run_jenga("debug schedule --model accvideo --preset dense");
+  ASSERT_EQ(acc.exit_code, 0) << acc.output;
+  j = nlohmann::json::parse(acc.output);
+  EXPECT_EQ(count_computed(j), 5);
+  EXPECT_EQ(j["size"], (std::vector<int>{960, 544}));
+  auto i2v = run_jenga("debug schedule --model hunyuan-i2v --preset dense");
+  ASSERT_EQ(i2v.exit_code, 0) << i2v.output;
+  EXPECT_EQ(nlohmann::json::parse(i2v.output)["plan"][0]["shift"], 17.0);  // config.py's I2V default
+  auto base = run_jenga("debug schedule --model hunyuan-i2v --preset base");
+  ASSERT_EQ(base.exit_code, 0) << base.output;
+  EXPECT_EQ(nlohmann::json::parse(base.output)["preset"], "i2v-base");
+  auto wrong = run_jenga("debug schedule --model hunyuan-i2v --preset turbo");
+  EXPECT_EQ(wrong.exit_code, 2) << wrong.output;
+  EXPECT_NE(wrong.output.find("runs --preset base"), std::string::npos) << wrong.output;
+  auto wan = run_jenga("debug schedule --model wan --preset dense");
+  EXPECT_EQ(wan.exit_code, 2) << wan.output;
+  EXPECT_NE(wan.output.find("official loop"), std::string::npos) << wan.output;
+  auto flags = run_jenga("debug schedule --model hunyuan --preset dense --sa-drop-rates 0.5");
+  EXPECT_EQ(flags.exit_code, 2) << flags.output;
+}

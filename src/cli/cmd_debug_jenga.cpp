@@ -2,6 +2,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <numeric>
 #include <string>
 
 #include "cli/commands.h"
@@ -201,10 +202,43 @@ struct ScheduleOptions {
   JengaOverrides jenga;
 };
 
+std::string preset_names(ModelFamily f) {
+  std::string s;
+  for (const auto& p : presets())
+    if (p.family == f) s += (s.empty() ? "" : ", ") + p.name;
+  return s;
+}
+
+// HunyuanVideo's dense run as a plan (the official sample_video.py / AccVideo / I2V sampler loop:
+// every step computed, full attention, one stage), so `--preset dense` answers like the others.
+Preset hunyuan_dense_preset(hunyuan::Release release, const Geometry& g) {
+  Preset d;
+  d.name = "dense";
+  d.family = ModelFamily::Hunyuan;
+  d.script = release == hunyuan::Release::AccVideo ? "sample_t2v.py (AccVideo)"
+             : release == hunyuan::Release::I2V    ? "sample_image2video.py"
+                                                   : "sample_video.py";
+  d.model = release == hunyuan::Release::AccVideo ? "AccVideo t2v-5-steps"
+            : release == hunyuan::Release::I2V    ? "HYVideo-T/2 (i2v, 720p)"
+                                                  : "HYVideo-T/2-cfgdistill";
+  d.steps = g.default_steps;
+  d.width = g.default_width, d.height = g.default_height, d.frames = g.default_frames;
+  d.sa_drop_rates = {0.0};
+  d.p_remain = 0.0;
+  d.flow_shift = g.default_shift;  // I2V: 17 (dynamic); --i2v-stability runs 7
+  d.shifts = {d.flow_shift};
+  d.guide_scale = g.default_guidance;
+  return d;
+}
+
 void run_schedule(const ScheduleOptions& o) {
   const ModelFamily fam = o.model == "wan" ? ModelFamily::Wan : ModelFamily::Hunyuan;
   // The family's short names, as generate takes them: wan + turbo = turbo-<--wan-size>.
   std::string name = o.preset;
+  if (fam == ModelFamily::Wan && (name == "dense" || name == "DENSE"))
+    usage_fail("--preset dense: Wan2.1's dense run is the official loop (every step, both guidance branches computed, "
+               "full attention), no Jenga plan; name one of {}",
+               preset_names(ModelFamily::Wan));
   if (fam == ModelFamily::Wan && name.find('-') == std::string::npos) name += "-" + o.wan_size;
   if (o.steps < 0) usage_fail("--steps {}: must be positive (0 = the preset's default)", o.steps);
   if (fam == ModelFamily::Wan) {
@@ -220,11 +254,20 @@ void run_schedule(const ScheduleOptions& o) {
     for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     return s;
   }();
-  const hunyuan::Release release = lname == "accvideo"   ? hunyuan::Release::AccVideo
-                                   : lname == "i2v-base" ? hunyuan::Release::I2V
-                                                         : hunyuan::Release::T2V;
+  // The release: by --model (hunyuan-i2v, accvideo), else by the preset's name.
+  const hunyuan::Release release = o.model == "accvideo" || (o.model == "hunyuan" && lname == "accvideo")
+                                       ? hunyuan::Release::AccVideo
+                                   : o.model == "hunyuan-i2v" || lname == "i2v-base" ? hunyuan::Release::I2V
+                                                                                     : hunyuan::Release::T2V;
+  const Geometry geo = hunyuan::hunyuan_geometry(hunyuan::HunyuanConfig::t2v_720p(), release);
   auto p = hunyuan::hunyuan_preset_for(lname, release, o.jenga, o.steps);
-  if (!p) usage_fail("--preset dense has no Jenga plan; name a Jenga preset");
+  if (!p) {
+    if (o.jenga.any()) usage_fail("--preset dense: the Jenga flags need a Jenga preset");
+    p = hunyuan_dense_preset(release, geo);
+    if (o.steps > 0) p->steps = o.steps;
+    p->computed_steps.resize(static_cast<size_t>(p->steps));
+    std::iota(p->computed_steps.begin(), p->computed_steps.end(), 0);
+  }
   if (!o.size.empty()) {
     const auto [w, h] = parse_size("--size", o.size);
     p->width = w, p->height = h;
@@ -235,17 +278,9 @@ void run_schedule(const ScheduleOptions& o) {
   }
   if (p->width % 16 || p->height % 16) usage_fail("--size {}x{}: multiples of 16", p->width, p->height);
   // The sizes generate refuses are refused here too, with the same line.
-  check_jenga_token_grid(p, hunyuan::hunyuan_geometry(hunyuan::HunyuanConfig::t2v_720p(), release), p->width,
-                         p->height, p->frames);
+  if (p->name != "dense") check_jenga_token_grid(p, geo, p->width, p->height, p->frames);
   const Plan plan = build_plan(*p, p->steps);
   std::printf("%s\n", plan_to_json(plan).c_str());
-}
-
-std::string preset_names(ModelFamily f) {
-  std::string s;
-  for (const auto& p : presets())
-    if (p.family == f) s += (s.empty() ? "" : ", ") + p.name;
-  return s;
 }
 
 }  // namespace
@@ -311,10 +346,16 @@ void register_debug_jenga(CLI::App& debug) {
   s->add_option("--preset", so->preset,
                 "wan: " + preset_names(ModelFamily::Wan) + "; hunyuan: " + preset_names(ModelFamily::Hunyuan))
       ->required();
-  s->add_option("--model", so->model, "wan or hunyuan")->required()->check(CLI::IsMember({"wan", "hunyuan"}));
+  s->add_option("--model", so->model,
+                "wan, hunyuan, hunyuan-i2v (base = i2v-base) or accvideo; hunyuan's dense is the official loop")
+      ->required()
+      ->check(CLI::IsMember({"wan", "hunyuan", "hunyuan-i2v", "accvideo"}));
   s->add_option("--steps", so->steps, "Sampling steps (default: the preset's, 50; AccVideo 5)");
-  s->add_option("--size", so->size, "hunyuan: WIDTHxHEIGHT in pixels (default the scripts' 1280x720)");
-  s->add_option("--frames", so->frames, "hunyuan: frames, 4k+1 (default the scripts' 125)");
+  s->add_option("--size", so->size,
+                "hunyuan: WIDTHxHEIGHT in pixels (default the scripts' 1280x720; dense: the model's, AccVideo "
+                "960x544)");
+  s->add_option("--frames", so->frames, "hunyuan: frames, 4k+1 (default the scripts' 125; dense: the model's 129, "
+                                        "AccVideo 93)");
   add_jenga_flags(*s, so->jenga);
   s->add_option("--wan-size", so->wan_size, "wan: which size a short preset name (base, turbo, flash, 3stage) means")
       ->check(CLI::IsMember({"1.3b", "14b"}))
