@@ -137,6 +137,20 @@ struct DitMemory {
   double streamed_block_mib = 0;  // one block's streamed bytes (offload)
 };
 
+// A device DiT's DitMemory from its byte counts (WanDitCuda, HunyuanDitCuda: the same accessors).
+template <class DeviceDit>
+DitMemory device_dit_memory(const DeviceDit& dit) {
+  constexpr double gib = 1ull << 30;
+  DitMemory m;
+  m.on_gpu = true;
+  m.offload = dit.offload();
+  m.ring = dit.offload_ring();
+  m.gpu_weights_gib = static_cast<double>(dit.weight_bytes()) / gib;
+  m.host_pinned_gib = static_cast<double>(dit.host_weight_bytes()) / gib;
+  m.streamed_block_mib = m.offload ? static_cast<double>(dit.streamed_block_bytes()) / (1 << 20) : 0.0;
+  return m;
+}
+
 class Denoiser {
  public:
   virtual ~Denoiser() = default;

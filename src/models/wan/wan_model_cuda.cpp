@@ -49,17 +49,7 @@ class WanCudaDenoiser final : public Denoiser {
                       const CudaDitHooks& hooks) override {
     dit_->forward(x, t, ctx_[slot].data(), out, stream, &hooks);
   }
-  DitMemory memory() const override {
-    constexpr double gib = 1ull << 30;
-    DitMemory m;
-    m.on_gpu = true;
-    m.offload = dit_->offload();
-    m.ring = dit_->offload_ring();
-    m.gpu_weights_gib = static_cast<double>(dit_->weight_bytes()) / gib;
-    m.host_pinned_gib = static_cast<double>(dit_->host_weight_bytes()) / gib;
-    m.streamed_block_mib = m.offload ? static_cast<double>(dit_->streamed_block_bytes()) / (1 << 20) : 0.0;
-    return m;
-  }
+  DitMemory memory() const override { return device_dit_memory(*dit_); }
 
  private:
   WanConfig cfg_;
