@@ -235,7 +235,7 @@ void run_schedule(const ScheduleOptions& o) {
   const ModelFamily fam = o.model == "wan" ? ModelFamily::Wan : ModelFamily::Hunyuan;
   // The family's short names, as generate takes them: wan + turbo = turbo-<--wan-size>.
   std::string name = o.preset;
-  if (fam == ModelFamily::Wan && (name == "dense" || name == "DENSE"))
+  if (fam == ModelFamily::Wan && CLI::detail::to_lower(name) == "dense")
     usage_fail("--preset dense: Wan2.1's dense run is the official loop (every step, both guidance branches computed, "
                "full attention), no Jenga plan; name one of {}",
                preset_names(ModelFamily::Wan));
@@ -261,8 +261,7 @@ void run_schedule(const ScheduleOptions& o) {
                                                                                      : hunyuan::Release::T2V;
   const Geometry geo = hunyuan::hunyuan_geometry(hunyuan::HunyuanConfig::t2v_720p(), release);
   auto p = hunyuan::hunyuan_preset_for(lname, release, o.jenga, o.steps);
-  if (!p) {
-    if (o.jenga.any()) usage_fail("--preset dense: the Jenga flags need a Jenga preset");
+  if (!p) {  // dense (hunyuan_preset_for has refused Jenga flags with it)
     p = hunyuan_dense_preset(release, geo);
     if (o.steps > 0) p->steps = o.steps;
     p->computed_steps.resize(static_cast<size_t>(p->steps));
