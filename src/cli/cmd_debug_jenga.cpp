@@ -218,9 +218,11 @@ Preset hunyuan_dense_preset(hunyuan::Release release, const Geometry& g) {
   d.script = release == hunyuan::Release::AccVideo ? "sample_t2v.py (AccVideo)"
              : release == hunyuan::Release::I2V    ? "sample_image2video.py"
                                                    : "sample_video.py";
-  d.model = release == hunyuan::Release::AccVideo ? "AccVideo t2v-5-steps"
-            : release == hunyuan::Release::I2V    ? "HYVideo-T/2 (i2v, 720p)"
-                                                  : "HYVideo-T/2-cfgdistill";
+  // The checkpoint name as the release's Jenga preset in the table gives it.
+  d.model = find_preset(ModelFamily::Hunyuan, release == hunyuan::Release::AccVideo ? "accvideo"
+                                              : release == hunyuan::Release::I2V    ? "i2v-base"
+                                                                                    : "base")
+                .model;
   d.steps = g.default_steps;
   d.width = g.default_width, d.height = g.default_height, d.frames = g.default_frames;
   d.sa_drop_rates = {0.0};
