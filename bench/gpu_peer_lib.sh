@@ -39,5 +39,12 @@ use_work() {  # work=${WORK:-$1}: a folder of its own for big files, removed on 
   work=${WORK:-$1}
   case "$(realpath -m "$work")" in /|"$PWD"|"$HOME"|/tmp) echo "error: WORK=$work: give a folder of its own (it is removed at the end)" >&2; exit 2;; esac
   mkdir -p "$work"
+  # The device tool copies the checkout before each call and drops every folder git does not ignore, so a
+  # WORK kept for the next call (KEEP=1) must be ignored or it is silently gone (session 13 lost .i2vparity).
+  if [ "${KEEP:-0}" = 1 ] && git rev-parse --is-inside-work-tree >/dev/null 2>&1 &&
+     [ -n "$(git ls-files --others --exclude-standard --directory -- "$work" 2>/dev/null)" ]; then
+    echo "error: WORK=$work is not git-ignored, so the next device call would not find it: add it to .gitignore or .git/info/exclude" >&2
+    exit 2
+  fi
   trap '[ "${KEEP:-0}" = 1 ] || { rm -rf "$work"; echo "removed $work (KEEP=1 keeps it)"; }' EXIT
 }
