@@ -289,7 +289,7 @@ void run_generate(const GenerateOptions& o) {
 
 void register_generate(CLI::App& app) {
   auto o = std::make_shared<GenerateOptions>();
-  auto* c = app.add_subcommand("generate", "Generate a video from a text prompt");
+  auto* c = app.add_subcommand("generate", "Generate a video from a text prompt (and an image with --image)");
   c->add_option("-m,--model", o->model, "Model folder as published (or a .safetensors file); "
                                         "none = built-in tiny random model");
   c->add_option("--diffusion-model", o->diffusion_model, "DiT weights file (ComfyUI style)");

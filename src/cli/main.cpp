@@ -11,7 +11,7 @@
 #include "jenga/version.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"jenga: fast text-to-video diffusion with Jenga (AttenCarve + ProRes); image-to-video is planned"};
+  CLI::App app{"jenga: fast text- and image-to-video diffusion (Wan2.1, HunyuanVideo, AccVideo, HunyuanVideo-I2V) with Jenga (AttenCarve + ProRes)"};
   app.set_version_flag("--version", std::string("jenga ") + JENGA_VERSION_STRING + " (commit " +
                                         JENGA_GIT_COMMIT + ")");
   app.require_subcommand(1);
