@@ -183,4 +183,8 @@ TEST(JengaCli, ScheduleDensePlanAndReleaseModels) {
   EXPECT_NE(wan.output.find("official loop"), std::string::npos) << wan.output;
   auto flags = run_jenga("debug schedule --model hunyuan --preset dense --sa-drop-rates 0.5");
   EXPECT_EQ(flags.exit_code, 2) << flags.output;
+  // An unknown name lists what --preset takes, dense included.
+  auto unknown = run_jenga("debug schedule --model hunyuan --preset nope");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("use one of dense, base, turbo"), std::string::npos) << unknown.output;
 }
