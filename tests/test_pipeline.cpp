@@ -68,6 +68,18 @@ TEST(Pipeline, OffloadFlagOnTheCpuIsANoteAndIsRecorded) {
   EXPECT_NE(run_jenga("bench dit --help").output.find("--offload"), std::string::npos);
 }
 
+// bench denoise names a wrong flag before it looks for a GPU (so the answer is the same with or without one).
+TEST(Pipeline, BenchDenoiseChecksFlagsBeforeTheGpu) {
+  for (const std::string& args : {std::string("--config hunyuan-i2v --preset turbo"),
+                                  std::string("--config hunyuan --preset base --size 848x480 --frames 33"),
+                                  std::string("--config hunyuan --preset nope")}) {
+    auto r = run_jenga("bench denoise " + args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_EQ(r.output.find("no CUDA device"), std::string::npos) << args << ": " << r.output;
+    EXPECT_NE(r.output.find("--preset"), std::string::npos) << args << ": " << r.output;
+  }
+}
+
 TEST(Pipeline, BadRequestsFailBeforeWork) {
   TempDir dir;
   for (const std::string& args : {std::string("--frames 80"), std::string("--size 65x48"), std::string("--steps 0"),

@@ -59,8 +59,6 @@ void run(const BenchDenoiseOptions& o) {
   if (o.text_valid < 1 || o.text_valid > 252) usage_fail("--text-valid {}: must be 1 .. 252", o.text_valid);
   if (o.warmup < 0) usage_fail("--warmup {}: must be >= 0", o.warmup);
   if (!o.out.empty()) check_output_target(o.out, 1);  // before minutes of GPU work
-  if (!cuda::available()) fail("no CUDA device found: 'jenga bench denoise' needs a GPU");
-  cuda::init();
   const hunyuan::HunyuanConfig c = hunyuan::HunyuanConfig::t2v_720p();
   const bool i2v = o.config == "hunyuan-i2v";
   if (i2v && o.accvideo) usage_fail("--accvideo goes with --config hunyuan (T2V)");
@@ -68,6 +66,9 @@ void run(const BenchDenoiseOptions& o) {
   const std::optional<Preset> jenga =
       o.preset == "dense" ? std::nullopt : hunyuan::hunyuan_preset_for(o.preset, release, o.jenga, o.steps);
   check_jenga_token_grid(jenga, hunyuan::hunyuan_geometry(c, release), width, height, o.frames);
+  // Every flag is checked above on the CPU, so a wrong one is named before the GPU check.
+  if (!cuda::available()) fail("no CUDA device found: 'jenga bench denoise' needs a GPU");
+  cuda::init();
   auto denoiser = hunyuan::make_random_cuda_denoiser(c, o.seed, release, o.offload);
   const Geometry& geo = denoiser->info().geometry;
   const int steps = o.steps > 0 ? o.steps : jenga ? jenga->steps : o.accvideo ? 5 : geo.default_steps;
