@@ -185,7 +185,7 @@ void run_bench_dit(const BenchDitOptions&) {
 
 void register_bench_dit(CLI::App& bench) {
   auto o = std::make_shared<BenchDitOptions>();
-  auto* c = bench.add_subcommand("dit", "One DiT forward on the GPU (dense attention): Wan2.1, or HunyuanVideo with --config hunyuan");
+  auto* c = bench.add_subcommand("dit", "One DiT forward on the GPU (dense or SVG attention): Wan2.1, or HunyuanVideo with --config hunyuan");
   c->add_option("-m,--model", o->model, "Checkpoint folder/file (default: random weights of --config)");
   c->add_option("--config", o->config, "Random-weight shape when no --model (hunyuan: the HunyuanVideo T2V DiT)")
       ->check(CLI::IsMember({"1.3b", "14b", "tiny", "hunyuan"}))

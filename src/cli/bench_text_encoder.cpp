@@ -118,7 +118,7 @@ void run_bench_t5(const BenchT5Options&) {
 
 void register_bench_text_encoder(CLI::App& bench) {
   auto o = std::make_shared<BenchT5Options>();
-  auto* c = bench.add_subcommand("text-encoder", "One umT5 text encode on the GPU (Wan2.1's text encoder)");
+  auto* c = bench.add_subcommand("text-encoder", "One text encode on the GPU: Wan2.1's umT5, HunyuanVideo's LLM + CLIP-L, or the I2V LLaVA vision tower");
   c->add_option("-m,--model", o->model,
                  "umT5 encoder weights (default: random umT5-XXL weights), 'hunyuan' (needs --llm) or 'hunyuan-i2v' "
                  "(LLaVA's vision tower + projector; needs --llava)");

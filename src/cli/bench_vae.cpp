@@ -105,7 +105,7 @@ void run_bench_vae(const BenchVaeOptions&) {
 
 void register_bench_vae(CLI::App& bench) {
   auto o = std::make_shared<BenchVaeOptions>();
-  auto* c = bench.add_subcommand("vae", "One Wan2.1 VAE decode on the GPU (time and peak memory)");
+  auto* c = bench.add_subcommand("vae", "One VAE decode on the GPU (time and peak memory): Wan2.1, or HunyuanVideo with --model hunyuan");
   c->add_option("-m,--model", o->model,
                 "Wan2.1 VAE weights (default: random weights of the official structure), or 'hunyuan' for the "
                 "HunyuanVideo VAE (official tiling; random full-size weights unless --weights)");
