@@ -341,7 +341,7 @@ void register_debug_jenga(CLI::App& debug) {
 
   auto so = std::make_shared<ScheduleOptions>();
   auto* s = debug.add_subcommand(
-      "schedule", "Print the per-step plan of a Jenga preset as JSON: stage, token grid, timestep, sigma, shift, drop "
+      "schedule", "Print the per-step plan of a preset (HunyuanVideo dense: the official loop) as JSON: stage, token grid, timestep, sigma, shift, drop "
                   "rate, dense/sparse attention, top_k, and whether the DiT is computed, reused, or decided by "
                   "TeaCache at run time (model-dependent)");
   s->add_option("--preset", so->preset,
