@@ -40,3 +40,18 @@ TEST(StepCost, LaterLargerStagesAndReusedStepsWeighAsExpected) {
   EXPECT_DOUBLE_EQ(d[2], 2 * (n1 + n1 * n1 / ns));
   EXPECT_TRUE(expected_step_costs({}).empty());
 }
+
+// The CPU warning: HunyuanVideo 13B at 720p (60 layers, hidden 3072, 115,200 image tokens) is
+// ~1.1e16 flops a forward; the make-tiny model (4 layers, hidden 64) at 720p still ~1.4e13 (worth
+// the note); a 64x48x5 smoke test is far below 1e12 (no note).
+TEST(StepCost, CpuRunNoteOnlyForLargeForwards) {
+  EXPECT_NEAR(approx_forward_flops(115200, 3072, 60), 1.14e16, 0.01e16);
+  EXPECT_DOUBLE_EQ(approx_forward_flops(10, 2, 3), 3 * 10 * (24.0 * 4 + 4.0 * 10 * 2));
+  const std::string big = cpu_run_note(115200, 64, 4, 50);
+  EXPECT_NE(big.find("up to 115200 tokens"), std::string::npos) << big;
+  EXPECT_NE(big.find("up to 50 forwards"), std::string::npos) << big;
+  EXPECT_NE(big.find("--device cuda"), std::string::npos) << big;
+  EXPECT_TRUE(cpu_run_note(2 * 3 * 2, 64, 4, 3).empty());
+  EXPECT_TRUE(cpu_run_note(1560, 64, 2, 100).empty());     // a tiny model's smoke run stays quiet
+  EXPECT_FALSE(cpu_run_note(1560, 1536, 30, 100).empty());  // the real Wan 1.3B, even small: ~3e12 a forward
+}

@@ -25,6 +25,7 @@
 #include "pipeline/denoise.h"
 #include "pipeline/output_target.h"
 #include "pipeline/sidecar.h"
+#include "pipeline/step_cost.h"
 
 namespace jenga {
 namespace fs = std::filesystem;
@@ -208,6 +209,13 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
   if (embedded && !two_branch && !req.negative_prompt.empty())
     progress.note("--negative-prompt: unused at --cfg-scale 1 (one branch with embedded guidance); give --cfg-scale > 1 "
                   "for true CFG");
+  if (!cuda && root) {  // a CPU run at a real size takes hours: say so now, not after the first step
+    const int64_t tokens = ((req.frames - 1) / geo.vae_time + 1) / geo.patch[0] *
+                           (req.height / geo.vae_space / geo.patch[1]) * (req.width / geo.vae_space / geo.patch[2]);
+    const int forwards = steps * (two_branch ? 2 : 1) * static_cast<int>(jobs.size());
+    if (const std::string note = cpu_run_note(tokens, cfg.hidden, cfg.layers, forwards); !note.empty())
+      progress.note(note);
+  }
   std::vector<std::array<Conditioning, 2>> ctx(jobs.size());
   if (root) {
     const auto encoder = model.text_encoder(req.t5_cpu);

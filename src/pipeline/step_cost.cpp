@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace jenga {
 
 std::vector<double> expected_step_costs(const StepCostInputs& in) {
@@ -25,6 +27,21 @@ std::vector<double> expected_step_costs(const StepCostInputs& in) {
     cost.push_back(c);
   }
   return cost;
+}
+
+double approx_forward_flops(int64_t tokens, int64_t hidden, int64_t layers) {
+  const double n = static_cast<double>(tokens), h = static_cast<double>(hidden);
+  return static_cast<double>(layers) * n * (24.0 * h * h + 4.0 * n * h);
+}
+
+std::string cpu_run_note(int64_t tokens, int64_t hidden, int64_t layers, int forwards) {
+  const double flops = approx_forward_flops(tokens, hidden, layers);
+  if (!(flops > 1e12)) return "";
+  return fmt::format(
+      "the DiT runs on the CPU: up to {} tokens a forward, ~{:.3g} TFLOP each, up to {} forwards; a CPU does well under "
+      "1 TFLOP/s, so this takes a long time (the ETA follows the first step). Real runs: --device cuda on an NVIDIA "
+      "GPU; a smoke test: a small --size and --frames (e.g. --size 64x48 --frames 5)",
+      tokens, flops / 1e12, forwards);
 }
 
 }  // namespace jenga

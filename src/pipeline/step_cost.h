@@ -7,6 +7,7 @@
 // are equal (~5.6 x hidden: GEMMs ~ n h^2, attention ~ n^2 h; 17k tokens for HunyuanVideo, close
 // to its measured split); a reused forward costs 1/200 of a computed one. Only the ratios matter.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "jenga/schedule.h"
@@ -23,5 +24,15 @@ struct StepCostInputs {
 };
 
 std::vector<double> expected_step_costs(const StepCostInputs& in);
+
+// A DiT forward's floating-point operations, roughly: per layer and token 24 h^2 for the
+// projections and MLP (12 h^2 weights, 2 flops a multiply-add) plus 4 n h for attention (QK^T and
+// PV). Within ~2x of the real count (HunyuanVideo 720p: 11e15 against ~13e15), enough to say how
+// long a CPU run would take.
+double approx_forward_flops(int64_t tokens, int64_t hidden, int64_t layers);
+
+// generate on the CPU: a note before any work when a forward is large (over 1e12 flops: minutes
+// or more a step on a CPU), with the count, the forwards and what to run instead; empty otherwise.
+std::string cpu_run_note(int64_t tokens, int64_t hidden, int64_t layers, int forwards);
 
 }  // namespace jenga
