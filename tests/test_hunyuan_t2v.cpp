@@ -325,6 +325,46 @@ TEST(HunyuanT2V, GenerateRunsTheTinyFolder) {
   EXPECT_NE(miss.output.find("hunyuan-video-t2v-720p/vae"), std::string::npos) << miss.output;
 }
 
+// A damaged or missing DiT in HunyuanVideo's own layout is reported as HunyuanVideo's, naming the
+// file (it was answered with Wan's "missing DiT, expected at <folder>/diffusion_pytorch_model...").
+TEST(HunyuanT2V, DamagedOrMissingDitIsNamed) {
+  test::TempDir dir;
+  const std::string model = dir / "ckpts";
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --out " + model).exit_code, 0);
+  const fs::path tr = fs::path(model) / "hunyuan-video-t2v-720p/transformers";
+  const std::string gen = "generate --model " + model + " -p cat --size 32x32 --frames 5 --steps 2 -o " + (dir / "x.y4m");
+  fs::resize_file(tr / "diffusion_pytorch_model.safetensors", 1000);
+  auto cut = test::run_jenga(gen);
+  EXPECT_NE(cut.exit_code, 0) << cut.output;
+  EXPECT_NE(cut.output.find("transformers/diffusion_pytorch_model.safetensors: not a valid safetensors file"),
+            std::string::npos) << cut.output;
+  EXPECT_EQ(cut.output.find("missing DiT"), std::string::npos) << cut.output;
+  fs::remove_all(model);
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --out " + model).exit_code, 0);
+  {
+    std::ofstream(tr / "config.json") << "{\"_clas";
+  }
+  auto json = test::run_jenga(gen);
+  EXPECT_NE(json.output.find("transformers/config.json: not valid JSON"), std::string::npos) << json.output;
+  fs::remove_all(tr);
+  for (const std::string& cmd : {gen, "inspect --summary " + model}) {
+    auto gone = test::run_jenga(cmd);
+    EXPECT_NE(gone.exit_code, 0) << cmd << ": " << gone.output;
+    EXPECT_NE(gone.output.find("HunyuanVideo: the DiT (transformer) is missing: expected"), std::string::npos)
+        << cmd << ": " << gone.output;
+    EXPECT_NE(gone.output.find("hunyuan-video-t2v-720p/transformers/mp_rank_00_model_states.pt"), std::string::npos)
+        << cmd << ": " << gone.output;
+  }
+  EXPECT_FALSE(fs::exists(dir / "x.y4m"));
+  // An I2V folder without its DiT: the I2V release's path is named.
+  const std::string i2v = dir / "i2v";
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan-i2v --out " + i2v).exit_code, 0);
+  fs::remove_all(fs::path(i2v) / "hunyuan-video-i2v-720p/transformers");
+  auto gone = test::run_jenga("inspect --summary " + i2v);
+  EXPECT_NE(gone.output.find("hunyuan-video-i2v-720p/transformers/mp_rank_00_model_states.pt"), std::string::npos)
+      << gone.output;
+}
+
 // A Jenga preset through the model-neutral loop on the tiny DiT: ProRes switch (0.75 -> 1.0 at the
 // new size), the fixed reuse list (a reused step between computed ones), sparse attention with
 // the text rows as condition blocks.

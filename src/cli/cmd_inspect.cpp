@@ -227,6 +227,14 @@ void run_inspect(const InspectOptions& o) {
       if (!f.dit.path.empty()) dit_path = f.dit.path;
     } else if (const auto hy = hunyuan::find_hunyuan_dit(o.path); !hy.empty()) {
       dit_path = hy;  // a HunyuanVideo folder as downloaded (official ckpts/, diffusers)
+    } else if (hunyuan::is_hunyuan_release_folder(o.path)) {
+      // HunyuanVideo's layout without its DiT: say where it belongs (as generate does), exit 1
+      // as for any other missing component.
+      try {
+        (void)hunyuan::resolve_hunyuan(o.path, {}, false, false);
+      } catch (const UsageError& e) {
+        throw Error(e.what());
+      }
     }
   } else if (std::filesystem::exists(o.path, ec)) {
     require_regular_file(o.path, "");

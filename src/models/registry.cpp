@@ -106,15 +106,19 @@ std::unique_ptr<VideoModel> open_wan_for(const wan::WanPaths& paths, ModelSpec& 
   return model;
 }
 
-// The HunyuanVideo DiT a request names (--diffusion-model, else the folder's), or "".
-std::string hunyuan_dit_of(const ModelSpec& r) {
+// The HunyuanVideo DiT a request names (--diffusion-model, else the folder's): its path; "" for a
+// HunyuanVideo release folder whose DiT did not detect (missing, truncated, a damaged config.json:
+// the HunyuanVideo loader then names the problem instead of Wan's search saying there is no DiT);
+// none when the request is not HunyuanVideo's.
+std::optional<std::string> hunyuan_dit_of(const ModelSpec& r) {
   // --diffusion-model, else the DiT in the folder's layout, else --model itself (a DiT file or folder).
   std::string dit = !r.dit.empty() ? r.dit : hunyuan::find_hunyuan_dit(r.model_dir);
   if (dit.empty()) dit = r.model_dir;
-  if (dit.empty()) return "";
+  if (dit.empty()) return std::nullopt;
   for (const auto& [p, m] : detect_models_at(dit))
     if (m.family == "hunyuanvideo-dit") return dit;
-  return "";
+  if (r.dit.empty() && hunyuan::is_hunyuan_release_folder(r.model_dir)) return std::string();
+  return std::nullopt;
 }
 
 // A latent_concat I2V DiT (33 input channels): generate runs the released token_replace one.
@@ -223,7 +227,7 @@ std::unique_ptr<VideoModel> open_model(ModelSpec& req, Progress& progress) {
   if (!req.model_dir.empty()) reject_unrunnable_model("--model", req.model_dir);
   if (!req.dit.empty()) reject_unrunnable_model("--diffusion-model", req.dit);
   // HunyuanVideo (T2V, AccVideo): its DiT named or found in the folder.
-  if (const std::string hy = hunyuan_dit_of(req); !hy.empty()) return open_hunyuan_for(hy, req, progress);
+  if (const auto hy = hunyuan_dit_of(req)) return open_hunyuan_for(*hy, req, progress);
   if (!req.text_encoder.empty() || !req.text_encoder_2.empty() || !req.tokenizer_2.empty() || req.accvideo)
     usage_fail("--text-encoder / --text-encoder-2 / --tokenizer-2 / --accvideo are HunyuanVideo's, and no HunyuanVideo "
                "DiT was found{}", req.model_dir.empty() ? "" : " in --model " + req.model_dir);

@@ -77,6 +77,13 @@ std::string find_hunyuan_dit(const std::string& model_dir) {
   return "";
 }
 
+bool is_hunyuan_release_folder(const std::string& model_dir) {
+  if (model_dir.empty() || !is_dir(model_dir)) return false;
+  const fs::path m(model_dir);
+  return is_dir(m / "hunyuan-video-t2v-720p") || is_dir(m / "hunyuan-video-i2v-720p") || is_dir(m / "transformers") ||
+         !accvideo_in(m).empty();
+}
+
 HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponents& flags, bool accvideo,
                              bool i2v_dit) {
   HunyuanPaths p;
@@ -110,11 +117,14 @@ HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponen
   std::vector<fs::path> dit_c;
   if (folder) {
     if (const auto d = find_hunyuan_dit(model_dir); !d.empty()) dit_c.push_back(d);
-    // The T2V release's path when nothing is there (the error names it).
-    dit_c.push_back(diffusers                          ? m / "transformer"
-                    : is_dir(m / "transformers")       ? m / "transformers" / "mp_rank_00_model_states.pt"
-                                                       : root / "hunyuan-video-t2v-720p" / "transformers" /
-                                                             "mp_rank_00_model_states.pt");
+    // The release's path when nothing is there (the error names it): I2V's where only its folder
+    // is there, else T2V's.
+    const char* release_dir = is_dir(root / "hunyuan-video-i2v-720p") && !is_dir(root / "hunyuan-video-t2v-720p")
+                                  ? "hunyuan-video-i2v-720p"
+                                  : "hunyuan-video-t2v-720p";
+    dit_c.push_back(diffusers                    ? m / "transformer"
+                    : is_dir(m / "transformers") ? m / "transformers" / "mp_rank_00_model_states.pt"
+                                                 : root / release_dir / "transformers" / "mp_rank_00_model_states.pt");
   }
   pick(p.dit, flags.dit, "DiT (transformer)", "--diffusion-model", dit_c);
   // I2V: the weights (33 input channels, the caller's i2v_dit) or the path (the released

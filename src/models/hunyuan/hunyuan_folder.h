@@ -37,6 +37,12 @@ struct HunyuanPaths : HunyuanComponents {
 // "" when none is there.
 std::string find_hunyuan_dit(const std::string& model_dir);
 
+// True when the folder is laid out as HunyuanVideo's own releases (hunyuan-video-t2v-720p/ or
+// -i2v-720p/, a transformers/ folder, accvideo-t2v-5-steps/), whatever state its DiT is in: a
+// missing or damaged DiT there is HunyuanVideo's to report. A diffusers transformer/ folder does
+// not count (Wan's diffusers folders have one too).
+bool is_hunyuan_release_folder(const std::string& model_dir);
+
 // Every component from the folder (may be empty) and the flags. `accvideo`: the user said the
 // DiT is AccVideo (--accvideo); without it a DiT path naming accvideo says so. A missing
 // component fails in one line naming it, where it was looked for and the flag that gives it.
