@@ -365,6 +365,40 @@ TEST(HunyuanT2V, DamagedOrMissingDitIsNamed) {
       << gone.output;
 }
 
+// Flags that name the wrong thing are named before any work: a VAE or an empty file as the DiT, a
+// Jenga list longer than the preset's stages, --accvideo on the I2V DiT, a bucket base past 4096;
+// and -o x.png for several frames says it writes a folder.
+TEST(HunyuanT2V, WrongFlagsAreNamedBeforeWork) {
+  test::TempDir dir;
+  const std::string model = dir / "ckpts", i2v = dir / "i2v";
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --out " + model).exit_code, 0);
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan-i2v --out " + i2v).exit_code, 0);
+  ASSERT_EQ(test::run_jenga("generate -p ball --frames 1 -q -o " + (dir / "ref.png")).exit_code, 0);
+  { std::ofstream(dir / "empty.safetensors"); }
+  const std::string gen = "generate --model " + model + " -p cat --size 32x32 --frames 5 --steps 2 -q ";
+  const std::string vae = model + "/hunyuan-video-t2v-720p/vae/diffusion_pytorch_model.safetensors";
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"--diffusion-model " + vae, "is a hunyuanvideo-vae, not a diffusion model (DiT)"},
+           {"--diffusion-model " + (dir / "empty.safetensors"), "--diffusion-model " + (dir / "empty.safetensors") + ": "},
+           {"--preset turbo --sa-drop-rates 0.5 0.5 0.5", "one rate per stage (2 stages, got 3)"}}) {
+    auto r = test::run_jenga(gen + args + " -o " + (dir / "x.y4m"));
+    EXPECT_NE(r.exit_code, 0) << args << ": " << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << args << ": " << r.output;
+  }
+  const std::string gi = "generate --model " + i2v + " --image " + (dir / "ref.png") + " -p ball --frames 5 --steps 2 -q ";
+  auto acc = test::run_jenga(gi + "--i2v-resolution 64 --accvideo -o " + (dir / "a.y4m"));
+  EXPECT_EQ(acc.exit_code, 2) << acc.output;
+  EXPECT_NE(acc.output.find("--accvideo"), std::string::npos) << acc.output;
+  auto big = test::run_jenga(gi + "--i2v-resolution 32768 -o " + (dir / "b.y4m"));
+  EXPECT_EQ(big.exit_code, 2) << big.output;
+  EXPECT_NE(big.output.find("--i2v-resolution 32768"), std::string::npos) << big.output;
+  auto png = test::run_jenga("generate --model " + model + " -p cat --size 32x32 --frames 5 --steps 2 -o " + (dir / "v.png"));
+  ASSERT_EQ(png.exit_code, 0) << png.output;
+  EXPECT_NE(png.output.find("are written as the folder"), std::string::npos) << png.output;
+  EXPECT_TRUE(fs::is_directory(dir / "v"));
+  EXPECT_FALSE(fs::exists(dir / "x.y4m"));
+}
+
 // A Jenga preset through the model-neutral loop on the tiny DiT: ProRes switch (0.75 -> 1.0 at the
 // new size), the fixed reuse list (a reused step between computed ones), sparse attention with
 // the text rows as condition blocks.

@@ -89,6 +89,23 @@ TEST(Pipeline, BadRequestsFailBeforeWork) {
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
     EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << args << ": " << r.output;
   }
+  // 0 given is no default; values far outside any official one; /proc (access() says yes to root
+  // there, a probe file says no). Each names its flag.
+  for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
+           {"--size 64x48 --steps 2 --frames 0", "--frames 0"},
+           {"-W 0 -H 48 --frames 5 --steps 2", "--width 0"},
+           {"--size 64x48 --frames 5 --steps 2 -o ''", "-o ''"},
+           {"--size 64x48 --frames 5 --steps 2 --cfg-scale 1e39", "--cfg-scale"},
+           {"--size 64x48 --frames 5 --steps 2 --shift 1e30", "--shift"},
+           {"--size 64x48 --frames 5 --steps 2 --shift 1e-30", "--shift"},
+           {"--size 64x48 --frames 5 --steps 2 --embedded-cfg-scale 1e38", "--embedded-cfg-scale"},
+           {"--size 64x48 --frames 5 --steps 2 -o /proc/x.y4m", "not writable"},
+           {"--size 64x48 --frames 5 --steps 2 --prompts " + (dir / "none.txt"), "no such file"}}) {
+    auto r = run_jenga("generate -q " + std::string(args.find("--prompts") == std::string::npos ? "-p x " : "") + args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << args << ": " << r.output;
+    EXPECT_NE(r.output.find(flag), std::string::npos) << args << ": " << r.output;
+  }
   // A model folder without the VAE says which file is missing.
   fs::create_directories(dir / "m");
   ASSERT_EQ(run_jenga("debug make-tiny --out " + (dir / "m")).exit_code, 0);

@@ -30,7 +30,7 @@ void add_jenga_flags(CLI::App& c, JengaOverrides& o) {
   c.add_option("--step-rate-list", o.step_rate_list,
                "HunyuanVideo ProRes: fraction of the steps at which each stage ends (e.g. 0.5 1.0)")
       ->expected(1, 3);
-  c.add_option("--scheduler-shift-list", o.scheduler_shift_list, "HunyuanVideo ProRes: the flow shift of each stage (e.g. 7 9)")
+  c.add_option("--scheduler-shift-list", o.scheduler_shift_list, "HunyuanVideo ProRes: the flow shift of each stage from the first switch on (e.g. 7 9); as in jenga_hyvideo.py, entry 0 is not used: stage 0 runs --shift")
       ->expected(1, 3);
   c.add_option("--scale-txt-amp", o.scale_txt_amp, "HunyuanVideo: text amplifier scale of the first stage (official 1.0)");
   c.add_option("--teacache-thresh", o.teacache_thresh, "Jenga step reuse threshold (0 = compute every forward)");

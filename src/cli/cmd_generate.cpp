@@ -81,6 +81,7 @@ struct GenerateOptions {
   std::string seed = "42";
   // Set by the user (else the built-in tiny model takes its small defaults).
   CLI::Option *size_opt = nullptr, *frames_opt = nullptr, *steps_opt = nullptr, *w_opt = nullptr, *h_opt = nullptr;
+  CLI::Option* output_opt = nullptr;
   std::optional<double> cfg_scale, shift, embedded_cfg_scale;
   JengaOverrides jenga;
   std::string attention;
@@ -95,6 +96,7 @@ struct GenerateOptions {
 // One prompt per line; blank lines skipped; a trailing \r (CRLF files) dropped.
 std::vector<std::string> read_prompts(const std::string& path) {
   std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) usage_fail("--prompts {}: no such file", path);
   if (!std::filesystem::is_regular_file(path, ec))
     usage_fail("--prompts {}: is a {}, not a regular file of prompts", path, file_kind(path));
   std::ifstream in(path);
@@ -190,6 +192,12 @@ void run_generate(const GenerateOptions& o) {
                        o.text_encoder.empty() && o.text_encoder_2.empty();
   if (o.steps_opt->count() && (o.steps < 1 || o.steps > 1000))
     usage_fail("--steps {}: must be between 1 and 1000", o.steps);
+  // 0 means "the default" inside (the C API's unset); given on the command line it is a mistake.
+  if (o.frames_opt->count() && o.frames <= 0)
+    usage_fail("--frames {}: must be 4k+1 (e.g. 125); leave --frames out for the default", o.frames);
+  for (const auto& [opt, v, name] : {std::tuple{o.w_opt, o.width, "--width"}, {o.h_opt, o.height, "--height"}})
+    if (opt->count() && v <= 0) usage_fail("{} {}: must be a positive multiple of 16", name, v);
+  if (o.output_opt->count() && o.output.empty()) usage_fail("-o '': an empty path; give a file name such as out.mp4");
   std::vector<std::string> tiny_defaults;
   std::string size = o.size;
   int frames = o.frames, steps = o.steps;
@@ -341,8 +349,8 @@ void register_generate(CLI::App& app) {
   c->add_option("--seed", o->seed, "Random seed, 0 to 18446744073709551615")->capture_default_str();
   c->add_option("--cfg-scale", o->cfg_scale, "Classifier-free guidance scale (Wan default 5, Jenga presets 6; HunyuanVideo 1 = one branch, > 1 "
                 "adds the negative prompt)");
-  c->add_option("--shift", o->shift, "Flow-matching sigma shift (Wan default 5, Jenga presets 8; HunyuanVideo 7)");
-  c->add_option("-o,--output", o->output,
+  c->add_option("--shift", o->shift, "Flow-matching sigma shift (Wan default 5, Jenga presets 8; HunyuanVideo 7; -I2V 17, 7 with --i2v-stability, its Jenga Base 5)");
+  o->output_opt = c->add_option("-o,--output", o->output,
                  fmt::format("Output: {}.y4m, .png or a folder of PNGs (default output.mp4, else .webp); the sidecar "
                              "is the output's name + .json (t.mp4 -> t.mp4.json)", mp4_help()));
   c->add_option("--solver", o->solver, "Sampler: unipc (Wan's official default), dpm++ (Wan's official option), euler "

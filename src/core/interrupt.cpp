@@ -14,9 +14,10 @@ namespace {
 std::atomic<int> g_signal{0};
 
 const char* signal_text(int sig) {
-  return sig == SIGINT ? "interrupted by SIGINT (Ctrl-C); no output was written"
-         : sig == SIGTERM ? "terminated by SIGTERM; no output was written"
-                          : "stopped by a signal; no output was written";
+  // "in progress": with --prompts the videos finished before the signal are kept.
+  return sig == SIGINT ? "interrupted by SIGINT (Ctrl-C); the output in progress was not written"
+         : sig == SIGTERM ? "terminated by SIGTERM; the output in progress was not written"
+                          : "stopped by a signal; the output in progress was not written";
 }
 
 extern "C" void on_signal(int sig) {

@@ -27,7 +27,7 @@ void check_jenga_overrides(const std::string& preset, const JengaOverrides& r) {
         usage_fail("--step-rate-list {}: fractions in (0, 1], increasing", r.step_rate_list[k]);
   }
   for (double s : r.scheduler_shift_list)
-    if (!(s > 0) || !std::isfinite(s)) usage_fail("--scheduler-shift-list {}: each shift must be positive", s);
+    if (!(s >= 0.01 && s <= 100)) usage_fail("--scheduler-shift-list {}: each shift must be between 0.01 and 100", s);
   if (r.scheduler_shift_list.size() > 3) usage_fail("--scheduler-shift-list: one shift per stage, at most 3");
   if (r.scale_txt_amp && !std::isfinite(*r.scale_txt_amp)) usage_fail("--scale-txt-amp: must be a number");
   if (r.teacache_thresh && !(*r.teacache_thresh >= 0)) usage_fail("--teacache-thresh {}: must be >= 0", *r.teacache_thresh);

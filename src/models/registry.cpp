@@ -223,9 +223,33 @@ void reject_unrunnable_model(const std::string& flag, const std::string& path) {
            flag, path, m.variant, m.layout, p);
 }
 
+// A DiT flag naming something that is certainly no DiT (a damaged or empty file, an empty folder,
+// another component's weights) is named here; otherwise the search would go on as for another
+// model's parts and blame a component the user never meant. Weights that detect as nothing known
+// go on to the loaders (a shard, a fine-tune), which say what is wrong.
+void reject_non_dit(const std::string& flag, const std::string& path) {
+  std::error_code ec;
+  // Missing, a FIFO, a device: the loaders' own checks say so.
+  if (!fs::is_regular_file(path, ec) && !fs::is_directory(path, ec)) return;
+  std::optional<DetectedModel> m;
+  try {
+    m = detect_model(Checkpoint::open(path), path);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    fail("{} {}: {}", flag, path, e.what());
+  }
+  if (m && m->family.size() > 4 && m->family.compare(m->family.size() - 4, 4, "-dit") != 0)
+    usage_fail("{} {}: this is a {}, not a diffusion model (DiT); pass the DiT's weights (`jenga inspect {}` says "
+               "what a file holds)", flag, path, m->family, path);
+}
+
 std::unique_ptr<VideoModel> open_model(ModelSpec& req, Progress& progress) {
   if (!req.model_dir.empty()) reject_unrunnable_model("--model", req.model_dir);
   if (!req.dit.empty()) reject_unrunnable_model("--diffusion-model", req.dit);
+  if (!req.dit.empty()) reject_non_dit("--diffusion-model", req.dit);
+  std::error_code ec;
+  if (!req.model_dir.empty() && !fs::is_directory(req.model_dir, ec)) reject_non_dit("--model", req.model_dir);
   // HunyuanVideo (T2V, AccVideo): its DiT named or found in the folder.
   if (const auto hy = hunyuan_dit_of(req)) return open_hunyuan_for(*hy, req, progress);
   if (!req.text_encoder.empty() || !req.text_encoder_2.empty() || !req.tokenizer_2.empty() || req.accvideo)

@@ -45,11 +45,14 @@ void check_request(const T2VRequest& r) {
   if (r.frames < 0 || (r.frames > 0 && (r.frames - 1) % 4))
     usage_fail("--frames {}: must be 4k+1 (e.g. 81, 49, 17, 1)", r.frames);
   if (r.steps < 0 || r.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", r.steps);
-  if (r.shift && (!(*r.shift > 0) || !std::isfinite(*r.shift))) usage_fail("--shift {}: must be positive", *r.shift);
-  if (r.guide_scale && (!(*r.guide_scale >= 0) || !std::isfinite(*r.guide_scale)))
-    usage_fail("--cfg-scale {}: must be >= 0", *r.guide_scale);
-  if (r.embedded_guidance && (!(*r.embedded_guidance >= 0) || !std::isfinite(*r.embedded_guidance)))
-    usage_fail("--embedded-cfg-scale {}: must be >= 0", *r.embedded_guidance);
+  // Bounds far outside any official value (shifts 3-17, guidance 1-15) that keep the sigma table
+  // and the latents finite: beyond them a run ends in NaN after minutes instead of here.
+  if (r.shift && !(*r.shift >= 0.01 && *r.shift <= 100))
+    usage_fail("--shift {}: must be between 0.01 and 100 (official: 5-17)", *r.shift);
+  if (r.guide_scale && !(*r.guide_scale >= 0 && *r.guide_scale <= 100))
+    usage_fail("--cfg-scale {}: must be between 0 and 100", *r.guide_scale);
+  if (r.embedded_guidance && !(*r.embedded_guidance >= 0 && *r.embedded_guidance <= 100))
+    usage_fail("--embedded-cfg-scale {}: must be between 0 and 100 (official 6.0)", *r.embedded_guidance);
   if (!r.solver.empty() && r.solver != "unipc" && r.solver != "euler" && r.solver != "dpm++")
     usage_fail("--solver {}: use unipc, dpm++ or euler", r.solver);
   if (!r.preset.empty() && !is_preset_name(r.preset)) {
@@ -209,6 +212,11 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
   if (embedded && !two_branch && !req.negative_prompt.empty())
     progress.note("--negative-prompt: unused at --cfg-scale 1 (one branch with embedded guidance); give --cfg-scale > 1 "
                   "for true CFG");
+  if (root)  // -o x.png with several frames writes a folder x/ (output_target.h): say so before the run
+    for (const auto& job : jobs)
+      if (const std::string f = final_output_path(job.output, req.frames); f != job.output && req.frames > 1)
+        progress.note(fmt::format("-o {}: {} frames are written as the folder {}/ (one PNG a frame; -o {}.mp4 for a "
+                                  "video file)", job.output, req.frames, f, f));
   if (!cuda && root) {  // a CPU run at a real size takes hours: say so now, not after the first step
     const int64_t tokens = ((req.frames - 1) / geo.vae_time + 1) / geo.patch[0] *
                            (req.height / geo.vae_space / geo.patch[1]) * (req.width / geo.vae_space / geo.patch[2]);

@@ -1,8 +1,10 @@
 #include "pipeline/output_target.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 
@@ -32,7 +34,7 @@ std::string strip_slash(std::string p) {
 void check_free(const std::string& flag_value, const std::string& p, bool is_sidecar) {
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(p, ec)) && !fs::exists(p, ec)) return;
-  const std::string kind = file_kind(p);
+  const std::string kind = fs::exists(p, ec) ? file_kind(p) : "dangling symbolic link";
   if (kind == "regular file") return;
   usage_fail("-o {}: {} {} is a {} in the way; remove it or choose another output", flag_value,
              is_sidecar ? "its sidecar" : "the output", p, kind);
@@ -47,11 +49,21 @@ std::string final_output_path(const std::string& path, int frames) {
 
 std::string sidecar_path(const std::string& final_output) { return strip_slash(final_output) + ".json"; }
 
+// access() says yes to root everywhere, /proc included: create (and remove) a probe file instead.
+static bool can_create_in(const fs::path& dir) {
+  const fs::path probe = dir / (".jenga-probe-" + std::to_string(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errno == EEXIST;  // a leftover probe of this pid: the folder takes files
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return true;
+}
+
 void check_output_target(const std::string& path, int frames) {
   const std::string final = final_output_path(path, frames);
   const fs::path parent = fs::absolute(fs::path(final)).parent_path();
   std::error_code ec;
-  if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK | X_OK) != 0)
+  if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK | X_OK) != 0 || !can_create_in(parent))
     usage_fail("-o {}: folder {} does not exist or is not writable", path, parent.string());
   if (folder_target(path, frames)) {
     if (fs::exists(final, ec))

@@ -158,6 +158,9 @@ HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponen
   pick(p.tokenizer_2, flags.tokenizer_2, "CLIP tokenizer (vocab.json + merges.txt)", "--tokenizer-2", tok2_c);
   if (fs::path(p.tokenizer_2).filename() == "vocab.json") p.tokenizer_2 = fs::path(p.tokenizer_2).parent_path().string();
 
+  if (i2v && accvideo)
+    usage_fail("--accvideo: {} is the HunyuanVideo-I2V DiT; AccVideo is a text-to-video DiT (drop --accvideo, or pass "
+               "AccVideo's checkpoint with --diffusion-model)", p.dit);
   p.release = i2v ? Release::I2V : accvideo ? Release::AccVideo : release_from_path(p.dit);
   return p;
 }

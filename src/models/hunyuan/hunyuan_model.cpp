@@ -350,6 +350,8 @@ class HunyuanModel final : public VideoModel {
     if (!r.empty() && r.find_first_not_of("0123456789") == std::string::npos && r.size() < 6) {
       base = std::stoi(r);
       if (base < 32 || base % 32) usage_fail("--i2v-resolution {}: a bucket base must be a multiple of 32 pixels", r);
+      // Buckets reach ~1.4x the base on the long side; the video's sides stop at 8192.
+      if (base > 4096) usage_fail("--i2v-resolution {}: a bucket base is at most 4096 pixels (official: 960, 720, 480)", r);
     } else {
       base = i2v_bucket_base(r);
     }

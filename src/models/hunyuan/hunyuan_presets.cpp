@@ -42,7 +42,7 @@ std::optional<Preset> hunyuan_preset_for(const std::string& name, bool accvideo,
   if (p.step_rates.size() != stages || p.shifts.size() != stages)
     usage_fail("--res-rate-list, --step-rate-list and --scheduler-shift-list need one entry per stage (got {}, {} and {})",
                p.res_rates.size(), p.step_rates.size(), p.shifts.size());
-  if (p.sa_drop_rates.size() < stages)
+  if (p.sa_drop_rates.size() < stages || (!o.sa_drop_rates.empty() && o.sa_drop_rates.size() != stages))
     usage_fail("--sa-drop-rates: one rate per stage ({} stages, got {})", stages, p.sa_drop_rates.size());
   if (steps > 0) p.steps = steps;
   (void)build_plan(p, p.steps);  // step counts the stage switches cannot take fail now

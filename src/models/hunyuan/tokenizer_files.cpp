@@ -30,7 +30,7 @@ nlohmann::json read_tokenizer_json(const std::string& path) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: is not valid JSON ({}); the tokenizer file is damaged, download it again", path, e.what());
+    fail("{}: is not valid JSON ({}); the file is damaged, download it again", path, e.what());
   }
 }
 
