@@ -341,4 +341,8 @@ TEST(TorchCheckpointCli, InspectAndConvert) {
   EXPECT_NE(u.output.find("not writable"), std::string::npos) << u.output;
   EXPECT_EQ(run_jenga("convert " + kDir + "views.pt " + dir.path().string()).exit_code, 2);
   EXPECT_EQ(run_jenga("convert " + out + " " + out).exit_code, 2);  // onto its own input
+  auto bin = run_jenga("convert " + kDir + "views.pt " + (dir / "x.bin"));  // safetensors under another name
+  EXPECT_EQ(bin.exit_code, 2) << bin.output;
+  EXPECT_NE(bin.output.find("name the output .safetensors"), std::string::npos) << bin.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.bin"));
 }

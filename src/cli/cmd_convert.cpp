@@ -23,6 +23,8 @@ struct ConvertOptions {
 void check_output(const std::string& in, const std::string& out) {
   std::error_code ec;
   if (fs::is_directory(out, ec)) usage_fail("OUT {}: is a folder; name the .safetensors file to write", out);
+  if (fs::path(out).extension() != ".safetensors")
+    usage_fail("OUT {}: convert writes safetensors; name the output .safetensors", out);
   if (fs::exists(out, ec) && !fs::is_regular_file(out, ec)) usage_fail("OUT {}: exists and is not a regular file", out);
   if (fs::exists(out, ec) && fs::equivalent(in, out, ec)) usage_fail("OUT {}: is the input; write the copy elsewhere", out);
   const fs::path parent = fs::absolute(fs::path(out)).parent_path();
@@ -49,8 +51,8 @@ void run_convert(const ConvertOptions& o) {
   if (::statvfs(parent.c_str(), &vfs) == 0) {
     const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
     if (free_bytes < total + (1u << 20))
-      fail("{}: needs {:.2f} GiB but {} has {:.2f} GiB free; free some space or write elsewhere", o.out,
-           total / 1073741824.0, parent.string(), free_bytes / 1073741824.0);
+      fail("{}: needs {} but {} has {} free; free some space or write elsewhere", o.out, human_bytes(total),
+           parent.string(), human_bytes(free_bytes));
   }
   w.write(o.out);
   std::string from = ck.files().size() == 1 ? ck.files()[0]->format() : fmt::format("{} files", ck.files().size());

@@ -37,14 +37,6 @@ std::string file_format(const TensorSource& f) {
   return s;
 }
 
-std::string human_bytes(uint64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 4) v /= 1024, ++u;
-  return u ? fmt::format("{:.2f} {}", v, units[u]) : fmt::format("{} B", b);
-}
-
 // For official-layout Wan and HunyuanVideo checkpoints: names the official list has and this file lacks, and back.
 std::pair<std::vector<std::string>, std::vector<std::string>> official_key_diff(const Checkpoint& ck,
                                                                            const std::string& path) {
@@ -349,6 +341,14 @@ void run_inspect(const InspectOptions& o) {
     fail("{}: not a usable HunyuanVideo model (see above)", o.path);
 }
 }  // namespace
+
+std::string human_bytes(uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 4) v /= 1024, ++u;
+  return u ? fmt::format("{:.2f} {}", v, units[u]) : fmt::format("{} B", b);
+}
 
 void register_inspect(CLI::App& app) {
   auto o = std::make_shared<InspectOptions>();

@@ -16,6 +16,8 @@ void add_attention_flags(CLI::App& command, std::string& attention, SvgOverrides
 // The Sparse VideoGen settings alone (--svg-sparsity, --first-times-fp, ...), part of the above.
 void add_svg_flags(CLI::App& command, SvgOverrides& svg);
 void register_inspect(CLI::App& app);
+// 1536 -> "1.50 KiB": sizes in messages (inspect, convert).
+std::string human_bytes(uint64_t bytes);
 // `jenga convert IN OUT` (cmd_convert.cpp): a safetensors copy of any checkpoint jenga reads.
 void register_convert(CLI::App& app);
 void register_bench(CLI::App& app);
