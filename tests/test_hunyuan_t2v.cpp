@@ -397,6 +397,11 @@ TEST(HunyuanT2V, WrongFlagsAreNamedBeforeWork) {
   EXPECT_NE(png.output.find("are written as the folder"), std::string::npos) << png.output;
   EXPECT_TRUE(fs::is_directory(dir / "v"));
   EXPECT_FALSE(fs::exists(dir / "x.y4m"));
+  // inspect reads each component's header: a truncated text encoder is not "usable: yes".
+  fs::resize_file(fs::path(model) / "text_encoder/model.safetensors", 100000);
+  auto ins = test::run_jenga("inspect --summary " + model);
+  EXPECT_EQ(ins.exit_code, 1) << ins.output;
+  EXPECT_NE(ins.output.find("the LLM text encoder cannot be read"), std::string::npos) << ins.output;
 }
 
 // A Jenga preset through the model-neutral loop on the tiny DiT: ProRes switch (0.75 -> 1.0 at the

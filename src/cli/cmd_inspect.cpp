@@ -1,6 +1,8 @@
 // `jenga inspect PATH`: what a checkpoint holds and which model it is.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -16,6 +18,7 @@
 #include "models/wan/wan_folder.h"
 #include "io/file_checks.h"
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include "models/wan/wan_config.h"
 
@@ -149,6 +152,23 @@ bool report_folder(const InspectOptions& o, const wan::WanFolder& f, nlohmann::j
 // A HunyuanVideo DiT: which release (T2V, AccVideo, I2V) and, for a folder as downloaded, every
 // component generate needs (the first missing one named with where it was expected).
 // Returns whether generate --model runs it.
+// A component that is there but cannot be read (a truncated weights file, a broken config.json):
+// the reader's line, or "" when it opens. Headers and configs only: no weight is read.
+std::string damaged_component(const std::string& path) {
+  try {
+    (void)Checkpoint::open(path);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  std::error_code ec;
+  const std::filesystem::path cfg = std::filesystem::path(path) / "config.json";
+  if (std::filesystem::is_directory(path, ec) && std::filesystem::exists(cfg, ec)) {
+    std::ifstream in(cfg);
+    if (!nlohmann::json::accept(in)) return cfg.string() + ": not valid JSON; the file is damaged, download it again";
+  }
+  return "";
+}
+
 bool report_hunyuan(const std::string& path, const std::string& dit_path, const DetectedModel& m, bool keys_ok,
                     nlohmann::json* j) {
   const bool i2v = m.variant.find("I2V") != std::string::npos ||
@@ -172,6 +192,10 @@ bool report_hunyuan(const std::string& path, const std::string& dit_path, const 
       const auto p = hunyuan::resolve_hunyuan(path, {dit_path, "", "", "", "", ""}, false, concat);
       comp = {{"dit", p.dit}, {"vae", p.vae}, {"text_encoder", p.text_encoder}, {"text_encoder_2", p.text_encoder_2},
               {"tokenizer", p.tokenizer}, {"tokenizer_2", p.tokenizer_2}, {"layout", p.layout}};
+      for (const auto& [what, where] : {std::pair{"VAE", p.vae}, {"LLM text encoder", p.text_encoder},
+                                        {"CLIP-L text encoder", p.text_encoder_2}})
+        if (const std::string why = damaged_component(where); !why.empty() && missing.empty())
+          missing = fmt::format("the {} cannot be read: {}", what, why);
     } catch (const UsageError& e) {
       missing = e.what();
     }
