@@ -365,6 +365,31 @@ TEST(HunyuanT2V, DamagedOrMissingDitIsNamed) {
       << gone.output;
 }
 
+// Text-encoder files that would run but give wrong states are refused by name: an empty
+// merges.txt (every word into bytes), a config.json with a negative norm epsilon (NaN later).
+TEST(HunyuanT2V, DamagedTextEncoderFilesAreNamed) {
+  test::TempDir dir;
+  const std::string model = dir / "ckpts";
+  const std::string gen = "generate --model " + model + " -p cat --size 32x32 --frames 5 --steps 2 -q -o " + (dir / "x.y4m");
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --out " + model).exit_code, 0);
+  { std::ofstream(fs::path(model) / "text_encoder_2/merges.txt", std::ios::trunc); }
+  auto merges = test::run_jenga(gen);
+  EXPECT_NE(merges.exit_code, 0);
+  EXPECT_NE(merges.output.find("text_encoder_2/merges.txt: is empty"), std::string::npos) << merges.output;
+  fs::remove_all(model);
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --out " + model).exit_code, 0);
+  const fs::path cfg = fs::path(model) / "text_encoder/config.json";
+  std::ifstream in(cfg);
+  auto j = nlohmann::json::parse(in);
+  in.close();
+  j["rms_norm_eps"] = -1;
+  std::ofstream(cfg, std::ios::trunc) << j.dump();
+  auto eps = test::run_jenga(gen);
+  EXPECT_NE(eps.exit_code, 0);
+  EXPECT_NE(eps.output.find("rms_norm_eps -1"), std::string::npos) << eps.output;
+  EXPECT_FALSE(fs::exists(dir / "x.y4m"));
+}
+
 // Flags that name the wrong thing are named before any work: a VAE or an empty file as the DiT, a
 // Jenga list longer than the preset's stages, --accvideo on the I2V DiT, a bucket base past 4096;
 // and -o x.png for several frames says it writes a folder.

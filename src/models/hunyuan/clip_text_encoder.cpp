@@ -45,6 +45,9 @@ ClipTextEncoder ClipTextEncoder::open(const std::string& path) {
   k.heads = json_int(cfg, "num_attention_heads", k.hidden / 64);
   if (!cfg.is_null()) {
     k.ln_eps = static_cast<float>(cfg.value("layer_norm_eps", 1e-5));
+    if (!(k.ln_eps > 0 && k.ln_eps < 1))
+      fail("{}: config.json has layer_norm_eps {}; it must be in (0, 1) (CLIP-L: 1e-5); the file is damaged, download "
+           "it again", path, k.ln_eps);
     k.eos_token_id = json_int(cfg, "eos_token_id", 2);
     const std::string act = cfg.value("hidden_act", std::string("quick_gelu"));
     if (act != "quick_gelu" && act != "gelu") fail("{}: hidden_act '{}' is not supported (quick_gelu or gelu)", path, act);

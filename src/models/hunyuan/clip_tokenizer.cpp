@@ -52,6 +52,9 @@ std::vector<std::pair<std::string, std::string>> parse_merges_txt(const std::str
   size_t b = 0, e = all.size();
   while (b < e && text::python_isspace(static_cast<unsigned char>(all[b]))) ++b;
   while (e > b && text::python_isspace(static_cast<unsigned char>(all[e - 1]))) --e;
+  // An empty file (not even the "#version" line) would tokenize every word into single bytes,
+  // silently. (A header alone is a vocabulary without merges: make-tiny writes one.)
+  if (b == e) fail("{}: is empty (merges.txt starts with a '#version' line); download it again", file);
   std::vector<std::pair<std::string, std::string>> merges;
   size_t pos = b, line = 0;
   while (pos <= e && merges.size() < kMaxMerges) {

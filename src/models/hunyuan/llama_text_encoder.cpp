@@ -67,6 +67,9 @@ LlamaTextEncoder LlamaTextEncoder::open(const std::string& path) {
     k.head_dim = json_int(cfg, "head_dim", heads > 0 ? k.hidden / heads : 0);
     k.rms_eps = static_cast<float>(json_num(cfg, "rms_norm_eps", 1e-5));
     k.rope_theta = json_num(cfg, "rope_theta", 500000.0);
+    if (!(k.rms_eps > 0 && k.rms_eps < 1) || !(k.rope_theta > 0))
+      fail("{}: config.json has rms_norm_eps {} / rope_theta {}; both must be positive (Llama-3: 1e-5, 500000); the "
+           "file is damaged, download it again", path, k.rms_eps, k.rope_theta);
     const int64_t layers = json_int(cfg, "num_hidden_layers", k.layers);
     if (layers != k.layers) fail("{}: config.json has {} layers but the weights have {}", path, layers, k.layers);
     const std::string act = cfg.value("hidden_act", std::string("silu"));
