@@ -153,7 +153,12 @@ ClipTokenizer ClipTokenizer::open(const std::string& path) {
   const auto special = [&](const char* key, const char* dflt) {
     const std::string tok = configured_special_token(t.path_, key).value_or(dflt);
     const auto it = vocab.find(tok);
-    if (it == vocab.end()) fail("{}: {} '{}' is not in the vocabulary", t.path_, key, tok);
+    if (it == vocab.end())
+      fail("{}: {} '{}' is not in the vocabulary: {}", t.path_, key, tok,
+           tok.rfind("<|begin_of_text|>", 0) == 0 || vocab.count("<|begin_of_text|>")
+               ? "this is the Llama-3 tokenizer (the LLM's), not CLIP-L's; give --text-encoder-2 / --tokenizer-2 the "
+                 "CLIP-L folder (text_encoder_2/)"
+               : "not a CLIP tokenizer; give --tokenizer-2 the CLIP-L folder (text_encoder_2/)");
     return std::pair<std::string, int64_t>(tok, it->second);
   };
   const auto bos = special("bos_token", "<|startoftext|>"), eos = special("eos_token", "<|endoftext|>"),
