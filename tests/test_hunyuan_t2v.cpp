@@ -388,6 +388,8 @@ TEST(HunyuanT2V, DamagedTextEncoderFilesAreNamed) {
   EXPECT_NE(eps.exit_code, 0);
   EXPECT_NE(eps.output.find("rms_norm_eps -1"), std::string::npos) << eps.output;
   // The LLM's files given as CLIP-L's: said so, with the flag to fix.
+  j["rms_norm_eps"] = 1e-5;
+  std::ofstream(cfg, std::ios::trunc) << j.dump();
   auto swap = test::run_jenga(gen + " --text-encoder-2 " + model + "/text_encoder/model.safetensors");
   EXPECT_NE(swap.exit_code, 0);
   EXPECT_NE(swap.output.find("the Llama-3 tokenizer (the LLM's), not CLIP-L's"), std::string::npos) << swap.output;
