@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
     jenga::check_interrupt();  // a signal that came in the last moments still gets its exit code
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    say(std::string(e.what()) + " (see 'jenga --help')");
+    // A stray value is most often one value too many for a flag (--p-remain-rates 0.3 0.3).
+    const char* hint = dynamic_cast<const CLI::ExtrasError*>(&e) ? "; a flag given more values than it takes?" : "";
+    say(std::string(e.what()) + hint + " (see 'jenga --help' and 'jenga <command> --help')");
     return 2;
   } catch (...) {
     // The same report the C API gives (core/error_report.h): usage 2, runtime 1, a signal 128 + n.
