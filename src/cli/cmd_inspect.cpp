@@ -1,8 +1,6 @@
 // `jenga inspect PATH`: what a checkpoint holds and which model it is.
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -149,9 +147,6 @@ bool report_folder(const InspectOptions& o, const wan::WanFolder& f, nlohmann::j
   return usable;
 }
 
-// A HunyuanVideo DiT: which release (T2V, AccVideo, I2V) and, for a folder as downloaded, every
-// component generate needs (the first missing one named with where it was expected).
-// Returns whether generate --model runs it.
 // A component that is there but cannot be read (a truncated weights file, a broken config.json):
 // the reader's line, or "" when it opens. Headers and configs only: no weight is read.
 std::string damaged_component(const std::string& path) {
@@ -169,6 +164,9 @@ std::string damaged_component(const std::string& path) {
   return "";
 }
 
+// A HunyuanVideo DiT: which release (T2V, AccVideo, I2V) and, for a folder as downloaded, every
+// component generate needs (the first missing or unreadable one named with where it was expected).
+// Returns whether generate --model runs it.
 bool report_hunyuan(const std::string& path, const std::string& dit_path, const DetectedModel& m, bool keys_ok,
                     nlohmann::json* j) {
   const bool i2v = m.variant.find("I2V") != std::string::npos ||

@@ -45,7 +45,7 @@ void check_request(const T2VRequest& r) {
   if (r.frames < 0 || (r.frames > 0 && (r.frames - 1) % 4))
     usage_fail("--frames {}: must be 4k+1 (e.g. 81, 49, 17, 1)", r.frames);
   if (r.steps < 0 || r.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", r.steps);
-  // Bounds far outside any official value (shifts 3-17, guidance 1-15) that keep the sigma table
+  // Bounds far outside any official value (shifts 5-17, guidance 1-15) that keep the sigma table
   // and the latents finite: beyond them a run ends in NaN after minutes instead of here.
   if (r.shift && !(*r.shift >= 0.01 && *r.shift <= 100))
     usage_fail("--shift {}: must be between 0.01 and 100 (official: 5-17)", *r.shift);
@@ -214,7 +214,8 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
                   "for true CFG");
   if (root)  // -o x.png with several frames writes a folder x/ (output_target.h): say so before the run
     for (const auto& job : jobs)
-      if (const std::string f = final_output_path(job.output, req.frames); f != job.output && req.frames > 1)
+      if (const std::string f = final_output_path(job.output, req.frames);
+          req.frames > 1 && f != job.output && fs::path(f).extension().empty() && !job.output.ends_with("/"))
         progress.note(fmt::format("-o {}: {} frames are written as the folder {}/ (one PNG a frame; -o {}.mp4 for a "
                                   "video file)", job.output, req.frames, f, f));
   if (!cuda && root) {  // a CPU run at a real size takes hours: say so now, not after the first step
