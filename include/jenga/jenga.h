@@ -105,9 +105,9 @@ typedef struct {
   int width, height, frames;
   int steps;                        /* default 50; 0 = the preset's, else the model's (AccVideo 5) */
   uint64_t seed;                    /* default 42 */
-  const double* cfg_scale;          /* --cfg-scale; NULL = the model's / preset's */
-  const double* shift;              /* --shift; NULL = the model's / preset's */
-  const double* embedded_cfg_scale; /* --embedded-cfg-scale (HunyuanVideo); NULL = the preset's, else 6.0 */
+  const double* cfg_scale;          /* --cfg-scale in [0, 100]; NULL = the model's / preset's */
+  const double* shift;              /* --shift in [0.01, 100]; NULL = the model's / preset's */
+  const double* embedded_cfg_scale; /* --embedded-cfg-scale in [0, 100] (HunyuanVideo); NULL = the preset's, else 6.0 */
   const char* preset;               /* "dense" (default), "base", "turbo", "flash", "3stage" */
   const char* solver;               /* NULL: the model's (Wan "unipc", HunyuanVideo "euler"); "dpm++" */
   const char* attention;            /* NULL: what the preset implies; "dense", "jenga", "svg" */
