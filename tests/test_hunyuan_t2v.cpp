@@ -420,6 +420,11 @@ TEST(HunyuanT2V, WrongFlagsAreNamedBeforeWork) {
   auto acc = test::run_jenga(gi + "--i2v-resolution 64 --accvideo -o " + (dir / "a.y4m"));
   EXPECT_EQ(acc.exit_code, 2) << acc.output;
   EXPECT_NE(acc.output.find("--accvideo"), std::string::npos) << acc.output;
+  // The I2V release's DiT into the T2V folder: why the I2V release's VAE was looked for.
+  auto swap = test::run_jenga(gen + "--diffusion-model " + i2v + "/hunyuan-video-i2v-720p/transformers -o " + (dir / "s.y4m"));
+  EXPECT_NE(swap.exit_code, 0) << swap.output;
+  EXPECT_NE(swap.output.find("is HunyuanVideo-I2V's by its path; this folder holds the T2V release"), std::string::npos)
+      << swap.output;
   auto big = test::run_jenga(gi + "--i2v-resolution 32768 -o " + (dir / "b.y4m"));
   EXPECT_EQ(big.exit_code, 2) << big.output;
   EXPECT_NE(big.output.find("--i2v-resolution 32768"), std::string::npos) << big.output;

@@ -94,7 +94,9 @@ HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponen
   p.layout = !folder ? "single files" : diffusers ? "diffusers" : "official ckpts";
   const fs::path root = folder ? official_root(m) : fs::path();
 
-  // Each component: the flag, else the first folder candidate that exists, else a one-line error.
+  // Each component: the flag, else the first folder candidate that exists, else a one-line error
+  // (with `hint`: why the folder was searched where it was).
+  std::string hint;
   auto pick = [&](std::string& out, const std::string& flag_value, const char* what, const char* flag,
                   std::vector<fs::path> candidates) {
     if (!flag_value.empty()) {
@@ -111,7 +113,8 @@ HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponen
     for (const auto& c : candidates) where += (where.empty() ? "" : " or ") + c.string();
     if (!folder)
       usage_fail("HunyuanVideo: the {} is missing; pass it with {} FILE (or --model with the published folder)", what, flag);
-    usage_fail("HunyuanVideo: the {} is missing: expected {}; download it there or pass {} FILE", what, where, flag);
+    usage_fail("HunyuanVideo: the {} is missing: expected {}; download it there or pass {} FILE{}", what, where, flag,
+               hint);
   };
 
   std::vector<fs::path> dit_c;
@@ -131,6 +134,14 @@ HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponen
   // token_replace DiT has T2V's shapes; its folder is hunyuan-video-i2v-720p). Its LLM is the
   // whole LLaVA in text_encoder_i2v/ (tokenizer and image processor files beside it).
   const bool i2v = i2v_dit || release_from_path(p.dit) == Release::I2V;
+  // The other release's DiT given into a folder of one release (its path says I2V or T2V).
+  if (folder && !diffusers && !is_dir(m / "transformers")) {
+    const bool has_t2v = is_dir(root / "hunyuan-video-t2v-720p"), has_i2v = is_dir(root / "hunyuan-video-i2v-720p");
+    if (i2v && has_t2v && !has_i2v)
+      hint = fmt::format(" (the DiT {} is HunyuanVideo-I2V's by its path; this folder holds the T2V release)", p.dit);
+    else if (!i2v && has_i2v && !has_t2v)
+      hint = fmt::format(" (the DiT {} is text-to-video's by its path; this folder holds the I2V release)", p.dit);
+  }
   const fs::path release_dir = folder && is_dir(m / "transformers")
                                    ? m
                                    : root / (i2v ? "hunyuan-video-i2v-720p" : "hunyuan-video-t2v-720p");
