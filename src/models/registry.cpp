@@ -239,7 +239,7 @@ void reject_non_dit(const std::string& flag, const std::string& path) {
   } catch (const Error& e) {
     fail("{} {}: {}", flag, path, e.what());
   }
-  if (m && m->family.size() > 4 && m->family.compare(m->family.size() - 4, 4, "-dit") != 0)
+  if (m && !m->family.ends_with("-dit"))
     usage_fail("{} {}: this is a {}, not a diffusion model (DiT); pass the DiT's weights (`jenga inspect {}` says "
                "what a file holds)", flag, path, m->family, path);
 }

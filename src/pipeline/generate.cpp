@@ -214,8 +214,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
                   "for true CFG");
   if (root)  // -o x.png with several frames writes a folder x/ (output_target.h): say so before the run
     for (const auto& job : jobs)
-      if (const std::string f = final_output_path(job.output, req.frames);
-          req.frames > 1 && f != job.output && fs::path(f).extension().empty() && !job.output.ends_with("/"))
+      if (const std::string f = final_output_path(job.output, req.frames); f != job.output && !job.output.ends_with('/'))
         progress.note(fmt::format("-o {}: {} frames are written as the folder {}/ (one PNG a frame; -o {}.mp4 for a "
                                   "video file)", job.output, req.frames, f, f));
   if (!cuda && root) {  // a CPU run at a real size takes hours: say so now, not after the first step

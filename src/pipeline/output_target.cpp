@@ -39,6 +39,16 @@ void check_free(const std::string& flag_value, const std::string& p, bool is_sid
   usage_fail("-o {}: {} {} is a {} in the way; remove it or choose another output", flag_value,
              is_sidecar ? "its sidecar" : "the output", p, kind);
 }
+// access() says yes to root everywhere, /proc included: create (and remove) a probe file instead.
+bool can_create_in(const fs::path& dir) {
+  const fs::path probe = dir / (".jenga-probe-" + std::to_string(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errno == EEXIST;  // a leftover probe of this pid: the folder takes files
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return true;
+}
+
 }  // namespace
 
 std::string final_output_path(const std::string& path, int frames) {
@@ -48,16 +58,6 @@ std::string final_output_path(const std::string& path, int frames) {
 }
 
 std::string sidecar_path(const std::string& final_output) { return strip_slash(final_output) + ".json"; }
-
-// access() says yes to root everywhere, /proc included: create (and remove) a probe file instead.
-static bool can_create_in(const fs::path& dir) {
-  const fs::path probe = dir / (".jenga-probe-" + std::to_string(::getpid()));
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return errno == EEXIST;  // a leftover probe of this pid: the folder takes files
-  ::close(fd);
-  ::unlink(probe.c_str());
-  return true;
-}
 
 void check_output_target(const std::string& path, int frames) {
   const std::string final = final_output_path(path, frames);
