@@ -14,6 +14,7 @@
 #include "io/image_reader.h"
 #include "io/pil_resample.h"
 #include "io/safetensors.h"
+#include "io/video_writer.h"
 #include "models/hunyuan/hunyuan_tiny_folder.h"
 #include "models/hunyuan/i2v_image_prep.h"
 #include "models/hunyuan/llava_vision.h"
@@ -94,6 +95,52 @@ TEST(HunyuanI2vImage, PilResizeIsBitExact) {
     }
   }
   EXPECT_GE(checked, 40);
+}
+
+TEST(HunyuanI2vImage, PilResizeWindowIsTheCropOfTheWholeResize) {
+  // Windows of up- and downscales, one axis unchanged or both, edges and interiors: the same bytes
+  // as cropping the whole resize (each output pixel's taps depend on its position alone).
+  RgbImage img;
+  img.width = 37, img.height = 23;
+  img.rgb.resize(static_cast<size_t>(img.width) * img.height * 3);
+  uint32_t state = 12345;
+  for (auto& b : img.rgb) b = static_cast<uint8_t>((state = state * 1664525u + 1013904223u) >> 24);
+  int checked = 0;
+  for (const auto filter : {jenga::PilFilter::Bilinear, jenga::PilFilter::Bicubic})
+    for (const auto [ow, oh] : {std::pair{91, 23}, std::pair{37, 9}, std::pair{13, 61}, std::pair{100, 70}, std::pair{5, 4}}) {
+      const RgbImage whole = jenga::pil_resize(img, ow, oh, filter);
+      for (const jenga::PixelWindow w : {jenga::PixelWindow{0, 0, ow, oh}, jenga::PixelWindow{ow / 3, oh / 4, ow / 2 + 1, oh / 2 + 1},
+                                         jenga::PixelWindow{ow - 1, oh - 1, 1, 1}, jenga::PixelWindow{0, oh / 2, ow, 1}}) {
+        const RgbImage part = jenga::pil_resize_window(img, ow, oh, filter, w);
+        ASSERT_EQ(part.width, w.width);
+        ASSERT_EQ(part.height, w.height);
+        int64_t diff = 0;
+        for (int y = 0; y < w.height; ++y)
+          diff += std::memcmp(part.pixel(y, 0), whole.pixel(w.y + y, w.x), static_cast<size_t>(w.width) * 3) != 0;
+        EXPECT_EQ(diff, 0) << ow << "x" << oh << " window " << w.x << "," << w.y << " " << w.width << "x" << w.height;
+        ++checked;
+      }
+    }
+  EXPECT_EQ(checked, 40);
+}
+
+TEST(HunyuanI2vImage, AVeryLongImageCostsOnlyItsCrop) {
+  // 16384x1 at 720p: the short side goes to 480, the long one to 7.8 M pixels (11 GB as a whole
+  // image); only the 1920x480 crop is resized, so it runs in a 1.5 GB address space.
+  TempDir dir;
+  std::vector<uint8_t> rgb(16384 * 3);
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>(i * 7);
+  const std::string png = dir / "long.png";
+  jenga::write_png(png, rgb.data(), 16384, 1);
+  const auto r = jenga::test::run_jenga_with_prefix(
+      "ulimit -v 1500000; ", "debug image-prep --image " + png + " --size 720p --out " + (dir / "p.safetensors") + " --json " + (dir / "b.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream f(dir / "b.json");
+  const auto j = nlohmann::json::parse(f);
+  EXPECT_EQ(j["resized_width"], 7864320);
+  EXPECT_EQ(j["resized_height"], 480);
+  const auto px = jenga::SafetensorsFile::open(dir / "p.safetensors")->load("pixels");
+  EXPECT_EQ(px.shape().str(), jenga::Shape({3, j["bucket_height"].get<int64_t>(), j["bucket_width"].get<int64_t>()}).str());
 }
 
 TEST(HunyuanI2vImage, CropSizeListsAndBucketsMatchOfficial) {

@@ -1,5 +1,6 @@
 #include "models/hunyuan/i2v_image_prep.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -79,7 +80,6 @@ I2vImage prepare_i2v_image_base(const RgbImage& img, int bucket_base) {
   auto [rh, rw] = torchvision_resize_shape(img.height, img.width, std::min(H, W));
   out.resized_h = rh;
   out.resized_w = rw;
-  const RgbImage resized = pil_resize(img, rw, rh, PilFilter::Bilinear);
 
   // torchvision center_crop: pad with black (left/top get the floor half) when the crop is larger,
   // then offsets int(round((size - crop) / 2)) with Python's ties-to-even round.
@@ -87,6 +87,10 @@ I2vImage prepare_i2v_image_base(const RgbImage& img, int bucket_base) {
   const int ph = std::max(rh, H), pw = std::max(rw, W);
   const int top = static_cast<int>(round_half_even((ph - H) / 2.0));
   const int left = static_cast<int>(round_half_even((pw - W) / 2.0));
+  // Resize only the part of the resized image the crop keeps (the same pixels).
+  const int y0 = std::max(0, top - pad_top), y1 = std::min(rh, top - pad_top + H);
+  const int x0 = std::max(0, left - pad_left), x1 = std::min(rw, left - pad_left + W);
+  const RgbImage kept = pil_resize_window(img, rw, rh, PilFilter::Bilinear, {x0, y0, x1 - x0, y1 - y0});
 
   out.pixels = Tensor::empty(DType::F32, Shape{3, H, W});
   float* p = out.pixels.data_as<float>();
@@ -94,9 +98,9 @@ I2vImage prepare_i2v_image_base(const RgbImage& img, int bucket_base) {
   for (int y = 0; y < H; ++y) {
     for (int x = 0; x < W; ++x) {
       const int sy = y + top - pad_top, sx = x + left - pad_left;  // in the resized image
-      const bool inside = sy >= 0 && sy < rh && sx >= 0 && sx < rw;
+      const bool inside = sy >= y0 && sy < y1 && sx >= x0 && sx < x1;
       for (int c = 0; c < 3; ++c) {
-        const uint8_t v = inside ? resized.pixel(sy, sx)[c] : 0;
+        const uint8_t v = inside ? kept.pixel(sy - y0, sx - x0)[c] : 0;
         const float unit = static_cast<float>(v) / 255.0f;  // ToTensor (f32)
         p[c * plane + static_cast<size_t>(y) * W + x] = (unit - 0.5f) / 0.5f;  // Normalize
       }

@@ -1,5 +1,6 @@
 #include "models/hunyuan/llava_vision.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -70,32 +71,36 @@ ClipImageProcessorConfig ClipImageProcessorConfig::load(const std::string& path)
 }
 
 Tensor clip_preprocess(const RgbImage& img, const ClipImageProcessorConfig& cfg) {
-  RgbImage cur = img;
+  int rw = img.width, rh = img.height;  // the resized size
   if (cfg.do_resize) {  // transformers' get_resize_output_image_size(default_to_square=False)
     const bool w_short = img.width <= img.height;
     const int64_t s = w_short ? img.width : img.height, l = w_short ? img.height : img.width;
     const int new_long = static_cast<int>(static_cast<double>(cfg.shortest_edge * l) / static_cast<double>(s));
-    const int nw = w_short ? cfg.shortest_edge : new_long, nh = w_short ? new_long : cfg.shortest_edge;
-    cur = pil_resize(img, nw, nh, cfg.resample);
+    rw = w_short ? cfg.shortest_edge : new_long, rh = w_short ? new_long : cfg.shortest_edge;
   }
-  int H = cur.height, W = cur.width, top = 0, left = 0;
+  int H = rh, W = rw, top = 0, left = 0;
   if (cfg.do_center_crop) {  // transformers' center_crop: floor offsets, zero padding when smaller
     H = cfg.crop_height;
     W = cfg.crop_width;
-    top = (cur.height - H) / 2;
-    left = (cur.width - W) / 2;
-    if (cur.height < H) top = -((H - cur.height) / 2);
-    if (cur.width < W) left = -((W - cur.width) / 2);
+    top = (rh - H) / 2;
+    left = (rw - W) / 2;
+    if (rh < H) top = -((H - rh) / 2);
+    if (rw < W) left = -((W - rw) / 2);
   }
+  // Resize only the part the crop keeps (the same pixels; a very long image stays cheap).
+  const int y0 = std::max(0, top), y1 = std::min(rh, top + H), x0 = std::max(0, left), x1 = std::min(rw, left + W);
+  const PixelWindow window{x0, y0, x1 - x0, y1 - y0};
+  const RgbImage kept = cfg.do_resize ? pil_resize_window(img, rw, rh, cfg.resample, window) : img;
+  const int ky = cfg.do_resize ? y0 : 0, kx = cfg.do_resize ? x0 : 0;  // kept's origin in the resized image
   Tensor out = Tensor::empty(DType::F32, {3, H, W});
   float* p = out.data_as<float>();
   const size_t plane = static_cast<size_t>(H) * W;
   for (int y = 0; y < H; ++y)
     for (int x = 0; x < W; ++x) {
       const int sy = y + top, sx = x + left;
-      const bool inside = sy >= 0 && sy < cur.height && sx >= 0 && sx < cur.width;
+      const bool inside = sy >= y0 && sy < y1 && sx >= x0 && sx < x1;
       for (int c = 0; c < 3; ++c) {
-        float v = inside ? cur.pixel(sy, sx)[c] : 0.0f;
+        float v = inside ? kept.pixel(sy - ky, sx - kx)[c] : 0.0f;
         if (cfg.do_rescale) v = static_cast<float>(static_cast<double>(v) * cfg.rescale_factor);  // f64 then f32
         if (cfg.do_normalize) v = (v - cfg.mean[c]) / cfg.std[c];
         p[c * plane + static_cast<size_t>(y) * W + x] = v;
