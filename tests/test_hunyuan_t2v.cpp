@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include <nlohmann/json.hpp>
 
@@ -282,9 +283,17 @@ TEST(HunyuanT2V, GenerateRunsTheTinyFolder) {
   EXPECT_EQ(j["settings"]["fps"], 24);
   EXPECT_EQ(j["forwards"], 3);
   // True CFG: two branches a step.
-  auto c = test::run_jenga("generate --model " + model + " -p cat --size 32x32 --frames 5 --steps 2 --cfg-scale 3 -q -o " +
+  auto c = test::run_jenga("generate --model " + model + " -p cat --size 32x32 --frames 5 --steps 2 --cfg-scale 3 -o " +
                            (dir / "cfg.y4m"));
   ASSERT_EQ(c.exit_code, 0) << c.output;
+  // Loading shows progress per DiT block (double + single), as Wan's does (it showed nothing).
+  const std::regex load_line("load (\\d+)/(\\d+) ");
+  std::smatch last;
+  for (auto it = std::sregex_iterator(c.output.begin(), c.output.end(), load_line); it != std::sregex_iterator(); ++it)
+    last = *it;
+  ASSERT_FALSE(last.empty()) << c.output;
+  EXPECT_EQ(last[1], last[2]) << c.output;
+  EXPECT_GE(std::stoi(last[2]), 2) << c.output;
   std::ifstream sc2(dir / "cfg.y4m.json");
   EXPECT_EQ(nlohmann::json::parse(sc2)["forwards"], 4);
   // Jenga on a grid its kernel cannot take: one line saying which sizes work.

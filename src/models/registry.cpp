@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include "core/error.h"
@@ -82,27 +83,43 @@ void check_wan_memory(const std::string& dit_path, ModelSpec& r, bool cuda, Prog
   require_fits_where_it_runs(need, cuda, r.offload, progress);
 }
 
+// The "load" phase, counted in DiT blocks, for a loader's on_block(done, total); it begins at
+// the first block, so a loader that fails before any block shows no phase.
+class BlockLoadProgress {
+ public:
+  explicit BlockLoadProgress(Progress& progress) : progress_(progress) {}
+  std::function<void(int64_t, int64_t)> on_block() {
+    return [this](int64_t done, int64_t total) {
+      if (!started_) progress_.begin("load", static_cast<int>(total)), started_ = true;
+      progress_.update(static_cast<int>(done));
+    };
+  }
+  void end() {
+    if (started_) progress_.end();
+  }
+
+ private:
+  Progress& progress_;
+  bool started_ = false;
+};
+
 // Wan2.1 on the resolved device: the CUDA parts come from jenga_cuda (this library links it).
 // Checks the run's memory first, then loads the DiT with per-block progress.
 std::unique_ptr<VideoModel> open_wan_for(const wan::WanPaths& paths, ModelSpec& spec, Progress& progress) {
   const bool cuda = use_cuda(spec.device);
   check_wan_memory(paths.dit, spec, cuda, progress);
   progress.note("loading the DiT " + fs::absolute(paths.dit).string());
-  bool load_started = false;
-  const auto on_block = [&](int64_t done, int64_t total) {
-    if (!load_started) progress.begin("load", static_cast<int>(total)), load_started = true;  // blocks
-    progress.update(static_cast<int>(done));
-  };
+  BlockLoadProgress load(progress);
   std::unique_ptr<VideoModel> model;
   if (!cuda) {
-    model = wan::open_wan_model(paths, nullptr, on_block);
+    model = wan::open_wan_model(paths, nullptr, load.on_block());
   } else {
 #if JENGA_HAVE_CUDA
     static const wan::WanCudaParts parts = wan::cuda_parts();
-    model = wan::open_wan_model(paths, &parts, on_block);
+    model = wan::open_wan_model(paths, &parts, load.on_block());
 #endif
   }
-  if (load_started) progress.end();
+  load.end();
   return model;
 }
 
@@ -170,7 +187,10 @@ std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, ModelSpec& 
   check_hunyuan_memory(config, paths.release, r, cuda, progress);
   progress.note(fmt::format("loading the HunyuanVideo {} DiT {} ({} layout{})", hunyuan::release_name(paths.release),
                             fs::absolute(paths.dit).string(), paths.layout, cuda ? ", bf16 matrices for the GPU" : ""));
-  return hunyuan::open_hunyuan_model(paths, parts);
+  BlockLoadProgress load(progress);
+  auto model = hunyuan::open_hunyuan_model(paths, parts, load.on_block());
+  load.end();
+  return model;
 }
 
 bool use_cuda(const std::string& device) {

@@ -104,7 +104,7 @@ void check_tensor_set(const Checkpoint& ckpt, Layout layout, const HunyuanConfig
 }  // namespace
 
 HunyuanWeights load_hunyuan_weights(const Checkpoint& ckpt, Layout layout, const HunyuanConfig& config,
-                                    DType matrix_dtype) {
+                                    DType matrix_dtype, const std::function<void(int64_t, int64_t)>& on_block) {
   if (matrix_dtype != DType::F32 && matrix_dtype != DType::BF16)
     fail("HunyuanVideo DiT: matrices load as f32 or bf16, not {}", dtype_name(matrix_dtype));
   config.validate();
@@ -154,6 +154,7 @@ HunyuanWeights load_hunyuan_weights(const Checkpoint& ckpt, Layout layout, const
       sw->fc2 = ld.linear(p + "_mlp.fc2");
     }
     w.doubles.push_back(std::move(d));
+    if (on_block) on_block(i + 1, config.double_blocks + config.single_blocks);
   }
   for (int64_t i = 0; i < config.single_blocks; ++i) {
     const std::string b = "single_blocks." + std::to_string(i) + ".";
@@ -164,13 +165,15 @@ HunyuanWeights load_hunyuan_weights(const Checkpoint& ckpt, Layout layout, const
     s.k_norm = ld.get(b + "k_norm.weight");
     s.mod = ld.linear(b + "modulation.linear");
     w.singles.push_back(std::move(s));
+    if (on_block) on_block(config.double_blocks + i + 1, config.double_blocks + config.single_blocks);
   }
   w.final_linear = ld.linear("final_layer.linear");
   w.final_ada = ld.linear("final_layer.adaLN_modulation.1");
   return w;
 }
 
-HunyuanDit load_hunyuan_dit(const std::string& path_in, DType matrix_dtype) {
+HunyuanDit load_hunyuan_dit(const std::string& path_in, DType matrix_dtype,
+                           const std::function<void(int64_t, int64_t)>& on_block) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(path_in, ec)) fail("{}: no such file or folder; pass a HunyuanVideo DiT checkpoint", path_in);
@@ -198,7 +201,7 @@ HunyuanDit load_hunyuan_dit(const std::string& path_in, DType matrix_dtype) {
   m.config = detect_config(ckpt, *layout, cj && cj->is_object() ? &*cj : nullptr);
   m.layout = *layout;
   m.source = path;
-  m.weights = load_hunyuan_weights(ckpt, *layout, m.config, matrix_dtype);
+  m.weights = load_hunyuan_weights(ckpt, *layout, m.config, matrix_dtype, on_block);
   return m;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // A loaded HunyuanVideo DiT: config + weights by role (official key names), backend-neutral.
 // h = hidden, hd = head dim, m = mlp dim, rm = refiner mlp dim, p = pt*ph*pw.
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -78,12 +80,15 @@ struct HunyuanDit {
 // matrix_dtype: the type of the GEMM matrices (every Linear weight and the patch embedding);
 // bf16 for the GPU, which computes with bf16 matrices anyway: half the host memory of f32
 // (25.6 GB, not 51, for the 13B DiT). Biases and norm weights always load as f32.
+// on_block(blocks loaded, double + single blocks), when given, is called after each block (progress).
 HunyuanWeights load_hunyuan_weights(const Checkpoint& ckpt, Layout layout, const HunyuanConfig& config,
-                                    DType matrix_dtype = DType::F32);
+                                    DType matrix_dtype = DType::F32,
+                                    const std::function<void(int64_t, int64_t)>& on_block = {});
 
 // `path`: a checkpoint folder or .safetensors file (official or diffusers names; a diffusers
 // pipeline folder's transformer/ is used); config.json beside it is read when present (needed
 // when the head dim is not 128 and it is not a diffusers config with rope_axes_dim).
-HunyuanDit load_hunyuan_dit(const std::string& path, DType matrix_dtype = DType::F32);
+HunyuanDit load_hunyuan_dit(const std::string& path, DType matrix_dtype = DType::F32,
+                           const std::function<void(int64_t, int64_t)>& on_block = {});
 
 }  // namespace jenga::hunyuan

@@ -312,7 +312,8 @@ double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock:
 
 class HunyuanModel final : public VideoModel {
  public:
-  HunyuanModel(const HunyuanPaths& paths, const HunyuanCudaParts* cuda)
+  HunyuanModel(const HunyuanPaths& paths, const HunyuanCudaParts* cuda,
+               const std::function<void(int64_t, int64_t)>& on_block)
       : paths_(paths),
         cuda_(cuda ? std::optional<HunyuanCudaParts>(*cuda) : std::nullopt),
         components_({{"dit", file_record(paths.dit)}, {"vae", file_record(paths.vae)},
@@ -321,7 +322,7 @@ class HunyuanModel final : public VideoModel {
                      {"tokenizer", file_record(paths.tokenizer)}, {"tokenizer_2", file_record(paths.tokenizer_2)}}),
         t0_(now_s()),
         // The GPU computes with bf16 matrices: loading them so halves host memory (25.6 GB, not 51, for 13B).
-        dit_(load_hunyuan_dit(paths.dit, cuda ? DType::BF16 : DType::F32)),
+        dit_(load_hunyuan_dit(paths.dit, cuda ? DType::BF16 : DType::F32, on_block)),
         load_s_(now_s() - t0_) {
     if (dit_.config.is_i2v())
       usage_fail("{}: a HunyuanVideo-I2V latent_concat DiT ({} input channels); generate runs the released "
@@ -409,9 +410,7 @@ std::unique_ptr<Denoiser> make_cpu_denoiser(const HunyuanDit& dit, Release relea
 
 std::unique_ptr<VideoModel> open_hunyuan_model(const HunyuanPaths& paths, const HunyuanCudaParts* cuda,
                                                const std::function<void(int64_t, int64_t)>& on_block) {
-  auto m = std::make_unique<HunyuanModel>(paths, cuda);
-  if (on_block) on_block(1, 1);
-  return m;
+  return std::make_unique<HunyuanModel>(paths, cuda, on_block);
 }
 
 }  // namespace jenga::hunyuan
