@@ -77,6 +77,11 @@ int main(void) {
   /* A missing model: NULL and a message. */
   CHECK(jenga_open("/nonexistent/jenga-model", NULL) == NULL);
   CHECK(strstr(jenga_last_error(), "no such file") != NULL);
+  CHECK(jenga_check_model("/nonexistent/jenga-model", NULL) == JENGA_ERROR_USAGE);
+  /* "" is an unset variable, not the built-in model (NULL). */
+  CHECK(jenga_open("", NULL) == NULL);
+  CHECK(strstr(jenga_last_error(), "empty path") != NULL);
+  CHECK(jenga_check_model("", NULL) == JENGA_ERROR_USAGE);
 
   Seen seen;
   memset(&seen, 0, sizeof seen);

@@ -27,6 +27,10 @@ TEST(HunyuanConfig, PublishedShapes) {
   i2v.in_channels = 33;  // HunyuanVideo-I2V: noisy latent + image latent + mask channel
   EXPECT_EQ(i2v.variant_name(), "I2V 13B");
   EXPECT_EQ(hunyuan::HunyuanConfig::tiny().variant_name(), "custom");
+  // A small latent_concat DiT says I2V too (inspect called it latent concat, then T2V).
+  auto tiny_i2v = hunyuan::HunyuanConfig::tiny();
+  tiny_i2v.in_channels = 33;
+  EXPECT_EQ(tiny_i2v.variant_name(), "custom I2V");
 }
 
 TEST(HunyuanConfig, JsonRoundTripAndValidation) {

@@ -235,6 +235,26 @@ TEST(HunyuanI2vGenerate, GenerateRunsTheTinyI2vFolder) {
                               (dir / "x.y4m"));
   EXPECT_EQ(junk.exit_code, 2) << junk.output;
   EXPECT_EQ(junk.output.find("loading"), std::string::npos) << junk.output;
+  // Empty values (an unset shell variable), a bucket base of 0, a symlink loop: named, before loading.
+  fs::create_symlink(dir / "loop2.png", dir / "loop1.png");
+  fs::create_symlink(dir / "loop1.png", dir / "loop2.png");
+  for (const auto& [flags, says] :
+       {std::pair<std::string, std::string>{"--image ''", "--image '': an empty value"},
+        {"--image " + image + " --i2v-resolution ''", "--i2v-resolution '': an empty value"},
+        {"--image " + image + " --i2v-resolution 0", "at least 32"},
+        {"--image " + (dir / "loop1.png"), "symbolic links"}}) {
+    auto e = test::run_jenga("generate --model " + model + " " + flags + " -p cat -o " + (dir / "x.y4m"));
+    EXPECT_EQ(e.exit_code, 2) << flags << "\n" << e.output;
+    EXPECT_NE(e.output.find(says), std::string::npos) << flags << "\n" << e.output;
+    EXPECT_EQ(e.output.find("loading"), std::string::npos) << flags << "\n" << e.output;
+  }
+  auto empty_model = test::run_jenga("generate --model '' -p cat -o " + (dir / "x.y4m"));
+  EXPECT_EQ(empty_model.exit_code, 2) << empty_model.output;
+  EXPECT_NE(empty_model.output.find("--model '': an empty value"), std::string::npos) << empty_model.output;
+  EXPECT_FALSE(fs::exists(dir / "x.y4m"));
+  auto empty_inspect = test::run_jenga("inspect ''");
+  EXPECT_EQ(empty_inspect.exit_code, 2) << empty_inspect.output;
+  EXPECT_NE(empty_inspect.output.find("an empty path"), std::string::npos) << empty_inspect.output;
   auto noimg = test::run_jenga("generate --model " + model + " -p cat --frames 5 -o " + (dir / "x.y4m"));
   EXPECT_EQ(noimg.exit_code, 2) << noimg.output;
   EXPECT_NE(noimg.output.find("image-to-video model"), std::string::npos) << noimg.output;

@@ -142,11 +142,13 @@ void jenga_open_params_init(jenga_open_params* params);
 void jenga_generate_params_init(jenga_generate_params* params);
 
 /* The checks jenga_open makes first, from the file headers alone (no weights read): fails when
- * path or params->diffusion_model holds a model this build cannot generate with. */
+ * path or params->diffusion_model is "" or missing, or holds a model this build cannot generate
+ * with (a HunyuanVideo-I2V latent_concat DiT). Whether the weights load is jenga_open's to say. */
 jenga_status jenga_check_model(const char* path, const jenga_open_params* params);
 
 /* path: a published model folder or a .safetensors file (as `jenga generate --model`); NULL
- * (and no components in params): the built-in tiny random model (a smoke test). params may be
+ * (and no components in params): the built-in tiny random model (a smoke test); "" is refused
+ * (an unset variable, not a request for that model). params may be
  * NULL (defaults). Returns NULL on failure; jenga_last_error() / jenga_last_status() say why. */
 jenga_model* jenga_open(const char* path, const jenga_open_params* params);
 

@@ -45,10 +45,14 @@ namespace {
 thread_local std::string g_error;
 thread_local jenga_status g_status = JENGA_OK;
 
+// `lost`: what the cancel cost ("the model was not opened", "the output in progress was not
+// written": a batch keeps its finished videos).
 class Cancelled : public jenga::Error {
  public:
-  Cancelled() : Error("cancelled by the caller; no output was written") {}
+  explicit Cancelled(const char* lost) : Error(std::string("cancelled by the caller; ") + lost) {}
 };
+constexpr const char* kOpenCancelled = "the model was not opened";
+constexpr const char* kGenerateCancelled = "the output in progress was not written";
 
 std::string str(const char* s) { return s ? std::string(s) : std::string(); }
 template <class T>
@@ -102,11 +106,12 @@ T read_params(const T* p, void (*init)(T*), const char* name) {
 }
 
 // Progress events to the C callbacks; every event polls cancel (between steps and phases).
-jenga::Progress::Listener listener(jenga_progress_fn progress, jenga_log_fn log, jenga_cancel_fn cancel, void* user) {
+jenga::Progress::Listener listener(jenga_progress_fn progress, jenga_log_fn log, jenga_cancel_fn cancel, void* user,
+                                   const char* lost) {
   return [=](const std::string& stage, int done, int total, const std::string* note) {
     if (note && log) log(JENGA_LOG_INFO, note->c_str(), user);
     if (!note && progress) progress(stage.c_str(), done, total, user);
-    if (cancel && cancel(user)) throw Cancelled();
+    if (cancel && cancel(user)) throw Cancelled(lost);
   };
 }
 
@@ -160,6 +165,19 @@ void check_jobs(const jenga::T2VRequest& r, const std::vector<jenga::T2VJob>& jo
   }
 }
 
+void require_exists(const char* flag, const char* path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) jenga::usage_fail("{} {}: no such file or folder", flag, path);
+}
+
+// NULL opens the built-in tiny model; "" (an unset variable) is a mistake, not that model.
+void check_model_path(const char* path) {
+  if (path && !*path)
+    jenga::usage_fail("--model '': an empty path (an unset shell variable?); give a model folder or file, or no "
+                      "model (NULL) for the built-in tiny random model");
+  if (path) require_exists("--model", path);
+}
+
 }  // namespace
 
 extern "C" {
@@ -182,8 +200,12 @@ void jenga_generate_params_init(jenga_generate_params* p) {
 jenga_status jenga_check_model(const char* path, const jenga_open_params* params) {
   try {
     const jenga_open_params p = read_params(params, jenga_open_params_init, "jenga_open_params");
+    check_model_path(path);
     if (path && *path) jenga::reject_unrunnable_model("--model", path);
-    if (p.diffusion_model && *p.diffusion_model) jenga::reject_unrunnable_model("--diffusion-model", p.diffusion_model);
+    if (p.diffusion_model && *p.diffusion_model) {
+      require_exists("--diffusion-model", p.diffusion_model);
+      jenga::reject_unrunnable_model("--diffusion-model", p.diffusion_model);
+    }
     return succeed();
   } catch (...) {
     return status_of_current_exception(nullptr, nullptr);
@@ -197,11 +219,8 @@ jenga_model* jenga_open(const char* path, const jenga_open_params* params) {
     const double t_open = jenga::generate_clock_s();
     const jenga_open_params p = read_params(params, jenga_open_params_init, "jenga_open_params");
     jenga::ModelSpec spec;
+    check_model_path(path);
     spec.model_dir = str(path);
-    if (!spec.model_dir.empty()) {
-      std::error_code ec;
-      if (!std::filesystem::exists(spec.model_dir, ec)) jenga::usage_fail("{}: no such file or folder", spec.model_dir);
-    }
     spec.dit = str(p.diffusion_model), spec.vae = str(p.vae), spec.t5 = str(p.t5xxl), spec.tokenizer = str(p.tokenizer);
     spec.text_encoder = str(p.text_encoder), spec.text_encoder_2 = str(p.text_encoder_2);
     spec.tokenizer_2 = str(p.tokenizer_2);
@@ -217,8 +236,8 @@ jenga_model* jenga_open(const char* path, const jenga_open_params* params) {
       jenga::cuda::set_device(p.processes->comm->local_rank() % jenga::cuda::device_count());
 #endif
     jenga::Progress progress(jenga::Progress::Mode::Quiet);
-    progress.set_listener(listener(p.progress, p.log, p.cancel, p.user_data));
-    if (p.cancel && p.cancel(p.user_data)) throw Cancelled();
+    progress.set_listener(listener(p.progress, p.log, p.cancel, p.user_data, kOpenCancelled));
+    if (p.cancel && p.cancel(p.user_data)) throw Cancelled(kOpenCancelled);
     auto m = std::make_unique<jenga_model>();
     m->model = jenga::open_model(spec, progress);
     m->processes = p.processes;
@@ -256,8 +275,8 @@ jenga_status jenga_generate(jenga_model* model, const jenga_generate_params* par
     r.device = model->model->device();
     if (model->processes && model->processes->parallel) r.comm = model->processes->comm.get();
     jenga::Progress progress(jenga::Progress::Mode::Quiet);
-    progress.set_listener(listener(progress_fn, log, cancel, user));
-    if (cancel && cancel(user)) throw Cancelled();
+    progress.set_listener(listener(progress_fn, log, cancel, user, kGenerateCancelled));
+    if (cancel && cancel(user)) throw Cancelled(kGenerateCancelled);
     const double t_start = model->generated ? 0.0 : model->t_open;
     model->generated = true;
     jenga::generate_batch(*model->model, r, jobs, progress, t_start);

@@ -36,6 +36,7 @@ void drop_from_page_cache(const std::string& path) {
 
 void run_bench_load(const BenchLoadOptions& o) {
   std::error_code ec;
+  if (o.path.empty()) usage_fail("bench load '': an empty path; give a checkpoint file or folder");
   if (!std::filesystem::exists(o.path, ec)) fail("{}: no such file or folder", o.path);
   if (o.cold) {
     if (std::filesystem::is_directory(o.path, ec)) {

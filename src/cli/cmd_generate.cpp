@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "cli/commands.h"
@@ -293,6 +294,21 @@ void run_generate(const GenerateOptions& o) {
   std::fflush(stderr);
   jenga_processes_abort(group.get(), st == JENGA_ERROR_USAGE ? 2 : 1);
 }
+// A path flag given an empty value (an unset shell variable: --model "$MODEL") would mean "not
+// given": --model '' ran the built-in random model, --image '' asked for an image. Refused by name.
+void refuse_empty_paths(const CLI::App& c) {
+  for (const char* flag : {"--model", "--diffusion-model", "--vae", "--t5xxl", "--tokenizer", "--text-encoder",
+                           "--text-encoder-2", "--tokenizer-2", "--image", "--i2v-resolution", "--prompts",
+                           "--latents-out"}) {
+    const CLI::Option* opt = c.get_option(flag);
+    if (!opt->count()) continue;
+    for (const std::string& v : opt->results())
+      if (v.empty())
+        usage_fail("{} '': an empty value (an unset shell variable?); give {} or leave {} out", flag,
+                   std::string_view(flag) == "--i2v-resolution" ? "720p, 540p or 360p" : "a path", flag);
+  }
+}
+
 }  // namespace
 
 void register_generate(CLI::App& app) {
@@ -379,7 +395,10 @@ void register_generate(CLI::App& app) {
               "On the CPU: a note, nothing else");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
   c->add_flag("--json-progress", o->json_progress, "Progress as JSON lines on stderr");
-  c->callback([o] { run_generate(*o); });
+  c->callback([o, c] {
+    refuse_empty_paths(*c);
+    run_generate(*o);
+  });
 }
 
 }  // namespace jenga::cli

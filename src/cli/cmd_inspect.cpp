@@ -221,6 +221,7 @@ bool report_hunyuan(const std::string& path, const std::string& dit_path, const 
 }
 
 void run_inspect(const InspectOptions& o) {
+  if (o.path.empty()) usage_fail("inspect '': an empty path (an unset shell variable?); give a checkpoint file or model folder");
   std::error_code ec;
   // A Wan2.1 model folder: the DiT's own files are listed, then each component.
   std::optional<wan::WanFolder> folder;

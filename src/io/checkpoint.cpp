@@ -100,6 +100,7 @@ std::shared_ptr<TensorSource> open_tensor_file(const std::string& path, const Ch
 
 Checkpoint Checkpoint::open(const std::string& path, const CheckpointOptions& options) {
   std::error_code ec;
+  if (path.empty()) usage_fail("an empty checkpoint path (an unset shell variable?); give a checkpoint file or folder");
   if (!fs::exists(path, ec)) fail("{}: no such file or folder", path);
   std::vector<std::string> files;
   if (fs::is_directory(path, ec)) {

@@ -3,12 +3,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csetjmp>
+#include <cstring>
 #include <cstdio>  // before jpeglib.h, which needs FILE
 #include <jerror.h>
 #include <jpeglib.h>
 #include <png.h>
-#include <cstring>
 #include <fstream>
 
 #include "core/error.h"
@@ -197,7 +198,11 @@ RgbImage decode_image_rgb(const uint8_t* data, size_t size, const std::string& w
 
 RgbImage read_image_rgb(const std::string& path) {
   struct stat st{};
-  if (::stat(path.c_str(), &st) != 0) fail("--image {}: no such file; give the path of a PNG or JPEG image", path);
+  if (path.empty()) usage_fail("--image '': an empty path; give the path of a PNG or JPEG image");
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) fail("--image {}: no such file; give the path of a PNG or JPEG image", path);
+    fail("--image {}: cannot read it ({}); give the path of a PNG or JPEG image", path, std::strerror(errno));
+  }
   if (S_ISDIR(st.st_mode)) fail("--image {}: is a folder; give the path of a PNG or JPEG image", path);
   if (!S_ISREG(st.st_mode)) fail("--image {}: is not a regular file (a FIFO or device?); give a PNG or JPEG file", path);
   if (st.st_size == 0) fail("--image {}: the file is empty; give a PNG or JPEG image", path);

@@ -36,7 +36,7 @@ std::string HunyuanConfig::variant_name() const {
   const HunyuanConfig p = t2v_720p();
   const bool published = hidden == p.hidden && heads == p.heads && mlp_dim == p.mlp_dim &&
                          double_blocks == p.double_blocks && single_blocks == p.single_blocks;
-  if (!published) return "custom";
+  if (!published) return is_i2v() ? "custom I2V" : "custom";
   return is_i2v() ? "I2V 13B" : "T2V 13B";
 }
 

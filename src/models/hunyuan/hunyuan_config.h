@@ -40,7 +40,8 @@ struct HunyuanConfig {
   bool qkv_bias = true;           // double blocks' img/txt qkv and proj biases
 
   int64_t head_dim() const { return hidden / heads; }
-  // "T2V 13B" for the published T2V shapes, "I2V 13B" when in_channels says so, else "custom".
+  // "T2V 13B" for the published T2V shapes, "I2V 13B" when in_channels says so, else "custom"
+  // ("custom I2V" with the latent concat's input channels).
   std::string variant_name() const;
   bool is_i2v() const { return in_channels > out_channels; }
   int64_t parameter_count() const;

@@ -344,18 +344,9 @@ class HunyuanModel final : public VideoModel {
   }
   ReferenceImage prepare_image(const RgbImage& image, const std::string& resolution) const override {
     if (release_ != Release::I2V) return VideoModel::prepare_image(image, resolution);
-    // The official bucket: 720p -> base 960, 540p -> 720, 360p -> 480; a number is a bucket base
-    // in pixels (a multiple of 32: the official list generator takes any; tiny tests use small ones).
+    // The official bucket: 720p -> base 960, 540p -> 720, 360p -> 480, or a base in pixels.
     const std::string r = resolution.empty() ? info_.geometry.default_image_resolution : resolution;
-    int base = 0;
-    if (!r.empty() && r.find_first_not_of("0123456789") == std::string::npos && r.size() < 6) {
-      base = std::stoi(r);
-      if (base < 32 || base % 32) usage_fail("--i2v-resolution {}: a bucket base must be a multiple of 32 pixels", r);
-      // Buckets reach ~1.4x the base on the long side; the video's sides stop at 8192.
-      if (base > 4096) usage_fail("--i2v-resolution {}: a bucket base is at most 4096 pixels (official: 960, 720, 480)", r);
-    } else {
-      base = i2v_bucket_base(r);
-    }
+    const int base = i2v_bucket_base(r);
     const I2vImage p = prepare_i2v_image_base(image, base);
     ReferenceImage out;
     out.source = image;

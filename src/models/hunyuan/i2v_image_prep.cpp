@@ -29,6 +29,18 @@ int i2v_bucket_base(const std::string& resolution) {
   if (resolution == "720p") return 960;
   if (resolution == "540p") return 720;
   if (resolution == "360p") return 480;
+  // A number is a bucket base in pixels (a multiple of 32: the official list generator takes any;
+  // tiny tests use small ones).
+  if (!resolution.empty() && resolution.find_first_not_of("0123456789") == std::string::npos && resolution.size() < 6) {
+    const int base = std::stoi(resolution);
+    if (base < 32 || base % 32)
+      usage_fail("--i2v-resolution {}: a bucket base is a multiple of 32 pixels, at least 32 (or 720p, 540p, 360p)",
+                 resolution);
+    // Buckets reach ~1.4x the base on the long side; the video's sides stop at 8192.
+    if (base > 4096)
+      usage_fail("--i2v-resolution {}: a bucket base is at most 4096 pixels (official: 960, 720, 480)", resolution);
+    return base;
+  }
   usage_fail("--i2v-resolution {}: use 720p, 540p or 360p", resolution);
 }
 

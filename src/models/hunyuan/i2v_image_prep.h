@@ -17,7 +17,8 @@ struct BucketSize {
   int height = 0, width = 0;
 };
 
-// "720p" -> 960, "540p" -> 720, "360p" -> 480 (the official bucket base sizes); UsageError otherwise.
+// "720p" -> 960, "540p" -> 720, "360p" -> 480 (the official bucket base sizes), a number (32 to
+// 4096, a multiple of 32) -> itself; UsageError otherwise.
 int i2v_bucket_base(const std::string& resolution);
 
 // generate_crop_size_list(base, patch): every (wp*patch, hp*patch) with wp*hp <= round((base/patch)^2)
