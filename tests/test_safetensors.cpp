@@ -110,8 +110,13 @@ TEST(Safetensors, WriteReadRoundTripAndZeroCopy) {
   w.add("scalar", Tensor::from_f32(std::vector<float>{7}, Shape{}));
   w.set_metadata("format", "pt");
   EXPECT_THROW(w.add("a", Tensor::from_f32(a, Shape{6})), Error);
+  {
+    std::ofstream(path + ".tmp") << "the user's own file";  // not the writer's temp file
+  }
   w.write(path);
-  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  // m.safetensors and the user's m.safetensors.tmp: no temp file left.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator{}), 2);
+  EXPECT_EQ(std::filesystem::file_size(path + ".tmp"), std::string("the user's own file").size());
 
   auto f = SafetensorsFile::open(path);
   EXPECT_EQ(f->header().metadata.at("format"), "pt");
@@ -169,6 +174,29 @@ TEST(Safetensors, ShardedIndexAndFolders) {
     EXPECT_EQ(c.load("y").to_f32_vector(), std::vector<float>{3});
     EXPECT_THROW(c.load("z"), Error);
   }
+  // What the index says must hold: an entry written "./shard" is in the folder; a tensor no shard
+  // holds and an empty weight_map are named (the latter crashed inspect).
+  auto with_index = [&](const std::string& map) {
+    std::ofstream(dir / "m.safetensors.index.json") << R"({"metadata":{},"weight_map":)" + map + "}";
+  };
+  auto error_of = [&](const std::string& map) -> std::string {
+    with_index(map);
+    try {
+      Checkpoint::open(dir.path().string());
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  with_index(R"({"x":"./m-00001-of-00002.safetensors","y":"m-00002-of-00002.safetensors"})");
+  EXPECT_EQ(Checkpoint::open(dir / "m.safetensors.index.json").names().size(), 2u);
+  EXPECT_NE(error_of(R"({"x":"m-00001-of-00002.safetensors","z":"m-00002-of-00002.safetensors"})").find("lists tensor 'z'"),
+            std::string::npos);
+  EXPECT_NE(error_of("{}").find("lists no tensors"), std::string::npos);
+  auto inspect = jenga::test::run_jenga("inspect " + (dir / "m.safetensors.index.json"));
+  EXPECT_EQ(inspect.exit_code, 1) << inspect.output;
+  EXPECT_NE(inspect.output.find("lists no tensors"), std::string::npos) << inspect.output;
+  with_index(R"({"x":"m-00001-of-00002.safetensors","y":"m-00002-of-00002.safetensors"})");
   // A shard the index names but which is absent.
   std::filesystem::remove(dir / "m-00002-of-00002.safetensors");
   try {

@@ -19,7 +19,13 @@ using json = nlohmann::json;
 
 namespace {
 
-std::vector<std::string> shards_from_index(const fs::path& index_path) {
+// A shard index's files (sorted, each once) and the tensor names it lists.
+struct ShardIndex {
+  std::vector<std::string> files;
+  std::vector<std::string> tensors;
+};
+
+ShardIndex shards_from_index(const fs::path& index_path) {
   require_regular_file(index_path.string(), "shard index");  // stat first: opening a FIFO would block
   std::ifstream in(index_path);
   if (!in) fail("{}: cannot read the shard index", index_path.string());
@@ -31,13 +37,18 @@ std::vector<std::string> shards_from_index(const fs::path& index_path) {
   }
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
     fail("{}: shard index has no \"weight_map\" object", index_path.string());
-  std::vector<std::string> files;
+  if (j["weight_map"].empty())
+    fail("{}: shard index lists no tensors (an empty \"weight_map\"); download it again", index_path.string());
+  ShardIndex index;
+  std::vector<std::string>& files = index.files;
   for (auto& [name, file] : j["weight_map"].items()) {
     if (!file.is_string()) fail("{}: weight_map entry '{}' is not a file name", index_path.string(), name);
-    const std::string f = file.get<std::string>();
-    if (f.find('/') != std::string::npos || f == "..")
-      fail("{}: weight_map names '{}', which is outside the index's folder", index_path.string(), f);
+    std::string f = file.get<std::string>();
+    if (f.starts_with("./")) f = f.substr(2);  // the same folder, written out
+    if (f.empty() || f.find('/') != std::string::npos || f == "..")
+      fail("{}: weight_map names '{}', which is not a file in the index's folder", index_path.string(), f);
     if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
+    index.tensors.push_back(name);
   }
   std::sort(files.begin(), files.end());
   const fs::path dir = index_path.parent_path();
@@ -45,7 +56,7 @@ std::vector<std::string> shards_from_index(const fs::path& index_path) {
     f = (dir / f).string();
     if (!fs::exists(f)) fail("{}: shard {} is missing; download every shard the index lists", index_path.string(), f);
   }
-  return files;
+  return index;
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -54,7 +65,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 // The files of a model folder: its shard index, else its *.safetensors, else its one torch
 // checkpoint (HunyuanVideo's transformers/ holds only mp_rank_00_model_states.pt).
-std::vector<std::string> folder_files(const std::string& path) {
+// (tensors: what its shard index lists, when it has one)
+ShardIndex folder_files(const std::string& path) {
   std::vector<fs::path> indexes, singles, torch_files;
   for (const auto& e : fs::directory_iterator(path)) {
     const std::string n = e.path().filename().string();
@@ -64,7 +76,8 @@ std::vector<std::string> folder_files(const std::string& path) {
   }
   if (indexes.size() > 1) fail("{}: holds {} shard indexes; pass the one you mean", path, indexes.size());
   if (indexes.size() == 1) return shards_from_index(indexes[0]);
-  std::vector<std::string> files;
+  ShardIndex out;
+  std::vector<std::string>& files = out.files;
   std::sort(singles.begin(), singles.end());
   for (auto& p : singles) files.push_back(p.string());
   if (files.empty() && torch_files.size() == 1) files.push_back(torch_files[0].string());
@@ -75,7 +88,7 @@ std::vector<std::string> folder_files(const std::string& path) {
     fail("{}: holds {} PyTorch checkpoints ({}); pass the file you mean", path, torch_files.size(), names);
   }
   if (files.empty()) fail("{}: folder holds no .safetensors (or .pt/.pth) files", path);
-  return files;
+  return out;
 }
 
 }  // namespace
@@ -102,14 +115,11 @@ Checkpoint Checkpoint::open(const std::string& path, const CheckpointOptions& op
   std::error_code ec;
   if (path.empty()) usage_fail("an empty checkpoint path (an unset shell variable?); give a checkpoint file or folder");
   if (!fs::exists(path, ec)) fail("{}: no such file or folder", path);
-  std::vector<std::string> files;
-  if (fs::is_directory(path, ec)) {
-    files = folder_files(path);
-  } else if (ends_with(path, ".index.json")) {
-    files = shards_from_index(path);
-  } else {
-    files.push_back(path);
-  }
+  ShardIndex index;
+  if (fs::is_directory(path, ec)) index = folder_files(path);
+  else if (ends_with(path, ".index.json")) index = shards_from_index(path);
+  else index.files.push_back(path);
+  const std::vector<std::string>& files = index.files;
   Checkpoint c;
   c.path_ = path;
   for (const auto& f : files) {
@@ -124,6 +134,10 @@ Checkpoint Checkpoint::open(const std::string& path, const CheckpointOptions& op
     c.files_.push_back(std::move(file));
   }
   std::sort(c.names_.begin(), c.names_.end());
+  // A tensor the index lists but no shard holds: a shard from another download.
+  for (const auto& name : index.tensors)
+    if (!c.where_.contains(name))
+      fail("{}: lists tensor '{}', which none of its shards holds; download the shards again", path, name);
   return c;
 }
 

@@ -1,6 +1,7 @@
 #include "io/json_errors.h"
 #include "io/safetensors.h"
 
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "core/temp_paths.h"
 #include "io/mapped_file.h"
 #include "io/utf8.h"
 
@@ -217,8 +219,16 @@ void SafetensorsWriter::write(const std::string& path) const {
   std::vector<SafetensorsEntryInfo> infos;
   for (const auto& e : entries_) infos.push_back({e.name, e.dtype_name, e.shape, e.bytes.size()});
   const std::string head = safetensors_header_bytes(infos, metadata_);
-  const std::string tmp = path + ".tmp";
-  try {
+  // Readers (ours, the safetensors library) refuse a larger header: never write one.
+  if (head.size() - 8 > kMaxSafetensorsHeader)
+    fail("{}: its header would be {} bytes, over the {} safetensors readers accept ({} tensors; names too long?)", path,
+         head.size() - 8, kMaxSafetensorsHeader, entries_.size());
+  // A hidden name of this process in the same folder (the rename stays atomic): two writers of
+  // one path never share a temp file, and a user's PATH.tmp is not ours to overwrite.
+  const fs::path target(path);
+  TempPath tmp_path((target.parent_path() / fmt::format(".{}-jenga-tmp-{}", target.filename().string(), ::getpid())).string());
+  const std::string& tmp = tmp_path.path();  // removed on any failure below
+  {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail("{}: cannot write ({}); check the folder exists and is writable", path, std::strerror(errno));
     out.write(head.data(), static_cast<std::streamsize>(head.size()));
@@ -228,16 +238,11 @@ void SafetensorsWriter::write(const std::string& path) const {
     }
     out.flush();
     if (!out) fail("{}: write failed (disk full?)", path);
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    fail("{}: cannot move the finished file into place ({})", path, ec.message());
-  }
+  if (ec) fail("{}: cannot move the finished file into place ({})", path, ec.message());  // tmp_path removes it
+  tmp_path.release();
 }
 
 std::string describe_tensor_set_diff(const std::vector<std::string>& missing, const std::vector<std::string>& unexpected) {
