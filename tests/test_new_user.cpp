@@ -176,6 +176,37 @@ TEST(NewUser, SecondSignalStillRemovesTheTempModel) {
   for (const auto& e : fs::directory_iterator(dir.path())) EXPECT_EQ(e.path().filename(), "run.log");
 }
 
+// A closed terminal (SIGHUP) and `jenga ... | head` (SIGPIPE once the reader is gone) stop in
+// order like SIGTERM: 128 + the signal, and the built-in model's temp folder and the partial
+// output removed (both signals used to end the process where it stood).
+TEST(NewUser, HangupAndBrokenPipeCleanUp) {
+  TempDir dir;
+  fs::create_directories(dir / "tmp");
+  const std::string log = dir / "run.log";
+  const pid_t pid = spawn("generate -p cat --size 256x256 --frames 17 --steps 50 --device cpu --json-progress -o " +
+                              (dir / "v.y4m"),
+                          log);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(wait_for(log, "\"stage\":\"denoise\"", 60)) << slurp(log);
+  ASSERT_EQ(kill(pid, SIGHUP), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << slurp(log);
+  EXPECT_EQ(WEXITSTATUS(status), 129) << slurp(log);
+  EXPECT_NE(slurp(log).find("SIGHUP"), std::string::npos) << slurp(log);
+  EXPECT_FALSE(fs::exists(fs::temp_directory_path() / ("jenga-tiny-" + std::to_string(pid))));
+  for (const auto& e : fs::directory_iterator(dir.path())) EXPECT_TRUE(e.path().filename() == "run.log" || e.path().filename() == "tmp");
+
+  // The pipe: TMPDIR is the test's, so the model folder's name needs no pid.
+  const std::string cmd = "TMPDIR=" + (dir / "tmp") + " sh -c '(" + JENGA_BIN +
+                          " generate -p cat --size 256x256 --frames 17 --steps 50 --device cpu --json-progress -o " +
+                          (dir / "p.y4m") + " 2>&1; echo $? > " + (dir / "rc") + ") | head -n 1 > /dev/null'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_EQ(slurp(dir / "rc"), "141\n");
+  EXPECT_TRUE(fs::is_empty(dir / "tmp"));
+  EXPECT_FALSE(fs::exists(dir / "p.y4m"));
+}
+
 // Both or neither: a sidecar that cannot be made leaves no video, no temp file.
 TEST(NewUser, VideoAndSidecarAreCommittedTogether) {
   TempDir dir;

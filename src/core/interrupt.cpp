@@ -17,6 +17,10 @@ const char* signal_text(int sig) {
   // "in progress": with --prompts the videos finished before the signal are kept.
   return sig == SIGINT ? "interrupted by SIGINT (Ctrl-C); the output in progress was not written"
          : sig == SIGTERM ? "terminated by SIGTERM; the output in progress was not written"
+         : sig == SIGHUP  ? "stopped by SIGHUP (the terminal closed; run under nohup or tmux to keep going); the "
+                            "output in progress was not written"
+         : sig == SIGPIPE ? "stopped by SIGPIPE (the reader of the output stream went away); the output in progress "
+                            "was not written"
                           : "stopped by a signal; the output in progress was not written";
 }
 
@@ -39,8 +43,9 @@ void install_interrupt_handler() {
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: a blocking read returns EINTR
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  // A closed terminal (HUP) and a closed pipe on stdout/stderr (`jenga ... | head`: PIPE) would
+  // otherwise end the process at once, leaving temp files and the built-in model's folder.
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaction(sig, &sa, nullptr);
 }
 
 bool interrupted() { return g_signal.load(std::memory_order_relaxed) != 0; }
