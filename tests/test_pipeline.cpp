@@ -119,6 +119,33 @@ TEST(Pipeline, BadRequestsFailBeforeWork) {
   EXPECT_FALSE(fs::exists(dir / "o.y4m"));
 }
 
+// A --prompts file saved by a Windows editor (BOM, CRLF) gives the prompts as typed; a NUL byte
+// is named (it cut the prompt short); a batch into "dir/" numbers folders dir_0001/, and a bad
+// -o format is named as the user wrote it.
+TEST(Pipeline, PromptFilesFromOtherEditors) {
+  TempDir dir;
+  {
+    std::ofstream(dir / "win.txt", std::ios::binary) << "\xEF\xBB\xBF" "first\r\n\r\nsecond\r\n";
+    std::ofstream(dir / "nul.txt", std::ios::binary) << std::string("one\0two\nthree\n", 14);
+  }
+  const std::string common = "generate -q --device cpu --size 64x48 --frames 5 --steps 1 --prompts ";
+  auto r = run_jenga(common + (dir / "win.txt") + " -o " + (dir / "v.y4m"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir / "v_0001.y4m.json"))["settings"]["prompt"], "first");
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(dir / "v_0002.y4m.json"))["settings"]["prompt"], "second");
+  auto nul = run_jenga(common + (dir / "nul.txt") + " -o " + (dir / "n.y4m"));
+  EXPECT_EQ(nul.exit_code, 2) << nul.output;
+  EXPECT_NE(nul.output.find("line 1 holds a NUL byte"), std::string::npos) << nul.output;
+  auto avi = run_jenga(common + (dir / "win.txt") + " -o " + (dir / "x.avi"));
+  EXPECT_EQ(avi.exit_code, 2) << avi.output;
+  EXPECT_NE(avi.output.find("x.avi"), std::string::npos) << avi.output;
+  EXPECT_EQ(avi.output.find("x_0001"), std::string::npos) << avi.output;
+  auto folder = run_jenga(common + (dir / "win.txt") + " -o " + (dir / "frames/"));
+  ASSERT_EQ(folder.exit_code, 0) << folder.output;
+  EXPECT_TRUE(fs::is_directory(dir / "frames_0001")) << folder.output;
+  EXPECT_TRUE(fs::is_directory(dir / "frames_0002")) << folder.output;
+}
+
 // Ctrl-C in the middle of denoising: exit code 130, a clear message, and no output file, partial
 // file or sidecar left behind.
 TEST(Pipeline, InterruptLeavesNothingBehind) {

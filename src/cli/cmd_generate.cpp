@@ -2,9 +2,13 @@
 // The generate path goes through the C API (include/jenga/jenga.h): jenga_open and
 // jenga_generate get every flag; this file parses and checks flags, reads --prompts and prints
 // what the API's callbacks report.
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -96,31 +100,38 @@ struct GenerateOptions {
 
 // One prompt per line; blank lines skipped; a trailing \r (CRLF files) dropped.
 std::vector<std::string> read_prompts(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) usage_fail("--prompts {}: no such file", path);
-  if (!std::filesystem::is_regular_file(path, ec))
-    usage_fail("--prompts {}: is a {}, not a regular file of prompts", path, file_kind(path));
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) usage_fail("--prompts {}: no such file", path);
+    usage_fail("--prompts {}: cannot read it ({})", path, std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) usage_fail("--prompts {}: is a {}, not a regular file of prompts", path, file_kind(path));
   std::ifstream in(path);
-  if (!in) usage_fail("--prompts {}: cannot open the file", path);
+  if (!in) usage_fail("--prompts {}: cannot open the file ({})", path, std::strerror(errno));
   std::vector<std::string> out;
   std::string line;
   size_t number = 0;
   while (std::getline(in, line)) {
     ++number;
+    if (number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);  // a UTF-8 BOM (Windows editors)
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (const size_t nul = line.find('\0'); nul != std::string::npos)
+      usage_fail("--prompts {}: line {} holds a NUL byte (byte {}); is it a text file?", path, number, nul + 1);
     if (const auto at = utf8_invalid_at(line))
       usage_fail("--prompts {}: line {} is not valid UTF-8 (byte {}); save the file as UTF-8 (e.g. iconv -t UTF-8)",
-                 path, number, *at);
+                 path, number, *at + 1);
     if (line.find_first_not_of(" \t") != std::string::npos) out.push_back(line);
   }
   if (out.empty()) usage_fail("--prompts {}: no prompts (one per line, blank lines are skipped)", path);
   return out;
 }
 
-// out.mp4 -> out_0001.mp4 (i = 0); a path without extension (PNG folder) gets the suffix.
+// out.mp4 -> out_0001.mp4 (i = 0); a path without extension (PNG folder) gets the suffix, and
+// so does a folder written with its slash (frames/ -> frames_0001/).
 std::string numbered(const std::string& path, size_t i) {
-  const std::filesystem::path p(path);
   const std::string tag = fmt::format("_{:04d}", i + 1);
+  if (path.ends_with('/')) return path.substr(0, path.find_last_not_of('/') + 1) + tag + "/";
+  const std::filesystem::path p(path);
   return (p.parent_path() / (p.stem().string() + tag + p.extension().string())).string();
 }
 
@@ -253,6 +264,7 @@ void run_generate(const GenerateOptions& o) {
   std::vector<jenga_job> jobs;
   if (!o.prompts_file.empty()) {
     if (!o.prompt.empty()) usage_fail("give either -p/--prompt or --prompts FILE, not both");
+    check_video_path(output);  // the format, named as the user wrote it (not out_0001.avi)
     prompts = read_prompts(o.prompts_file);
     for (size_t i = 0; i < prompts.size(); ++i) {
       outputs.push_back(numbered(output, i));

@@ -80,7 +80,8 @@ void check_request(const T2VRequest& r) {
   check_output_target(r.output, r.frames > 0 ? r.frames : kDefaultFramesAreAVideo);
   for (const auto& [text, flag] : {std::pair{&r.prompt, "--prompt"}, {&r.negative_prompt, "--negative-prompt"}})
     if (const auto at = utf8_invalid_at(*text))
-      usage_fail("{}: not valid UTF-8 (byte {}); save the text as UTF-8 (e.g. iconv -t UTF-8) and try again", flag, *at);
+      usage_fail("{}: not valid UTF-8 (byte {}); save the text as UTF-8 (e.g. iconv -t UTF-8) and try again", flag,
+                 *at + 1);
 }
 
 }  // namespace
