@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -13,6 +14,18 @@ TEST(Cli, VersionAndHelp) {
   auto v = run_jenga("--version");
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_NE(v.output.find("jenga 0."), std::string::npos) << v.output;
+  // The commit is the checkout's at build time (it was the configure-time one, behind after
+  // every commit); -dirty when tracked files differ.
+  if (FILE* git = popen("git -C " JENGA_SOURCE_DIR " rev-parse --short HEAD 2>/dev/null", "r")) {
+    char buf[64] = {};
+    const bool got = fgets(buf, sizeof buf, git) != nullptr;
+    const int rc = pclose(git);
+    if (got && rc == 0) {
+      std::string head(buf);
+      while (!head.empty() && (head.back() == '\n' || head.back() == '\r')) head.pop_back();
+      EXPECT_NE(v.output.find("(commit " + head), std::string::npos) << v.output << " vs HEAD " << head;
+    }
+  }
   for (const char* sub : {"", "generate", "inspect", "bench", "debug", "debug make-tiny", "bench attention"}) {
     auto h = run_jenga(std::string(sub) + " --help");
     EXPECT_EQ(h.exit_code, 0) << sub << ": " << h.output;
