@@ -140,6 +140,15 @@ TEST(Pipeline, PromptFilesFromOtherEditors) {
   EXPECT_EQ(avi.exit_code, 2) << avi.output;
   EXPECT_NE(avi.output.find("x.avi"), std::string::npos) << avi.output;
   EXPECT_EQ(avi.output.find("x_0001"), std::string::npos) << avi.output;
+  // A prompt past the text encoder's 512 tokens is cut as the official code cuts it, and said.
+  std::string long_prompt;
+  for (int i = 0; i < 600; ++i) long_prompt += "a cat ";
+  auto cut = run_jenga("generate --device cpu --size 64x48 --frames 5 --steps 1 -p '" + long_prompt + "' -o " +
+                       (dir / "long.y4m"));
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  EXPECT_NE(cut.output.find("512-token limit were cut"), std::string::npos) << cut.output;
+  auto short_prompt = run_jenga("generate --device cpu --size 64x48 --frames 5 --steps 1 -p 'a cat' -o " + (dir / "s.y4m"));
+  EXPECT_EQ(short_prompt.output.find("token limit"), std::string::npos) << short_prompt.output;
   auto folder = run_jenga(common + (dir / "win.txt") + " -o " + (dir / "frames/"));
   ASSERT_EQ(folder.exit_code, 0) << folder.output;
   EXPECT_TRUE(fs::is_directory(dir / "frames_0001")) << folder.output;

@@ -96,6 +96,9 @@ struct Conditioning {
   int64_t valid = -1;   // real rows first, padding after; -1 = all L rows are real
   Tensor pooled;        // [d2] f32 pooled vector (HunyuanVideo's CLIP), or empty
   Tensor image_tokens;  // [Li, di] f32 image tokens (I2V), or empty
+  // The prompt's tokens past the text encoder's limit (token_limit), cut as the official code
+  // cuts them; generate says so instead of dropping them silently.
+  int64_t dropped_tokens = 0, token_limit = 0;
   int64_t valid_rows() const { return valid < 0 ? (tokens.ndim() ? tokens.dim(0) : 0) : valid; }
 };
 

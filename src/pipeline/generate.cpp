@@ -238,6 +238,15 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
       progress.update(static_cast<int>(j) + (two_branch ? 2 : 1));
     }
     progress.end();
+    for (size_t j = 0; j < jobs.size(); ++j)
+      if (const Conditioning& c = ctx[j][0]; c.dropped_tokens > 0)
+        progress.note(fmt::format("{}: {} tokens past the text encoder's {}-token limit were cut (as the official code "
+                                  "does); shorten it to use all of it",
+                                  jobs.size() > 1 ? fmt::format("prompt {}", j + 1) : std::string("the prompt"),
+                                  c.dropped_tokens, c.token_limit));
+    if (uncond.dropped_tokens > 0)
+      progress.note(fmt::format("the negative prompt: {} tokens past the text encoder's {}-token limit were cut",
+                                uncond.dropped_tokens, uncond.token_limit));
   }
   if (seq) {
     // Token states, the count of real rows and the pooled vector (HunyuanVideo's CLIP; empty for

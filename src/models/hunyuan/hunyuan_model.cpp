@@ -187,6 +187,7 @@ class HunyuanTextEncoder final : public TextEncoder {
     for (int64_t i = t.crop_start; i < L; ++i) valid += tt.mask[static_cast<size_t>(i)] != 0;
     c.valid = valid;
     c.pooled = clip_pooled(tok2_, clip_, prompt, paths_.tokenizer_2, clip_gpu_.get());
+    c.dropped_tokens = tt.dropped, c.token_limit = kLlmMaxLength - t.crop_start;
     return c;
   }
 
@@ -265,6 +266,7 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
       if (s.mask[i]) fail("I2V text states: the mask is not the valid rows first (row {})", i);
     c.valid = valid;
     c.pooled = clip_pooled(tok2_, clip_, prompt, paths_.tokenizer_2);
+    c.dropped_tokens = tt.dropped, c.token_limit = 256;  // the I2V call's max length is 256 + its crop
     return c;
   }
 

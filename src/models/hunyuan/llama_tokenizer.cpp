@@ -203,8 +203,11 @@ TokenizedText LlamaTokenizer::encode(std::string_view text, int64_t max_length) 
   if (max_length < specials)
     usage_fail("max_length {} is shorter than the tokenizer's {} special tokens", max_length, specials);
   auto body = encode_plain(text);
-  if (static_cast<int64_t>(body.size()) > max_length - specials) body.resize(static_cast<size_t>(max_length - specials));
   TokenizedText out;
+  if (static_cast<int64_t>(body.size()) > max_length - specials) {
+    out.dropped = static_cast<int64_t>(body.size()) - (max_length - specials);
+    body.resize(static_cast<size_t>(max_length - specials));
+  }
   out.ids = prefix_;
   out.ids.insert(out.ids.end(), body.begin(), body.end());
   out.ids.insert(out.ids.end(), suffix_.begin(), suffix_.end());

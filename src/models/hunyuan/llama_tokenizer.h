@@ -23,6 +23,7 @@ namespace jenga::hunyuan {
 struct TokenizedText {
   std::vector<int64_t> ids;   // [max_length]
   std::vector<int64_t> mask;  // [max_length], 1 = token, 0 = padding
+  int64_t dropped = 0;        // tokens past max_length, cut (as the official tokenizer call truncates)
 };
 
 class LlamaTokenizer {

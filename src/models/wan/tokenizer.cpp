@@ -68,6 +68,7 @@ TokenizedPrompt UmT5Tokenizer::encode(std::string_view prompt, int64_t text_len)
   const auto status = sp->Encode(clean_prompt_whitespace(prompt), &ids);
   if (!status.ok()) fail("tokenizer failed on the prompt: {}", status.ToString());
   const size_t keep = std::min(ids.size(), static_cast<size_t>(text_len - 1));
+  out.dropped = static_cast<int64_t>(ids.size() - keep);
   out.ids.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(keep));
   out.ids.push_back(eos_);
   out.mask.assign(out.ids.size(), 1);

@@ -14,6 +14,7 @@ namespace jenga::wan {
 struct TokenizedPrompt {
   std::vector<int64_t> ids;   // [text_len]
   std::vector<int64_t> mask;  // [text_len]
+  int64_t dropped = 0;        // the prompt's tokens past text_len - 1, cut (as the official tokenizer)
 };
 
 class UmT5Tokenizer {

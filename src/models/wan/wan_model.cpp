@@ -101,8 +101,9 @@ class WanTextEncoder final : public TextEncoder {
     const auto tp = tok_.encode(text, cfg_.text_len);
     for (int64_t id : tp.ids)
       if (id >= t5_.config().vocab) fail("{}: token id {} is outside the text encoder's vocabulary", paths_.tokenizer, id);
-    if (t5_gpu_) return t5_gpu_->encode(tp.ids, tp.mask);
-    return t5_.encode(tp.ids, tp.mask);
+    Conditioning c = t5_gpu_ ? t5_gpu_->encode(tp.ids, tp.mask) : t5_.encode(tp.ids, tp.mask);
+    c.dropped_tokens = tp.dropped, c.token_limit = cfg_.text_len;
+    return c;
   }
 
  private:
