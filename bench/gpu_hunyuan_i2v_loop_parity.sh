@@ -8,6 +8,10 @@
 #       and the official Triton kernel for Base; the official FlowMatchDiscreteScheduler)
 #   ours-dense / ours-base: `jenga debug denoise --i2v --i2v-stability` on the same files
 #   compare: final latents rel L2, pass < 2e-2 (TOL).
+# STOP_AFTER=K (Base): the official loop runs the first K steps of its 50-step schedule (same
+# step list, drop switch at step 25) and ours, the whole loop, also saves its latents after step
+# K-1; compare takes those. One call then holds both sides (the whole official loop alone is
+# ~6.5 min); the step list makes K's cost its computed steps (K=27: 12 of them).
 # Dense runs DENSE_STEPS (default 4) steps at shift 7 on both sides (a whole 50-step dense loop
 # is ~25 min of official forwards); Base runs the official 50 steps (24 computed), shift 5.0.
 #
@@ -20,7 +24,8 @@
 # CPU rehearsal: DEVICE=cpu SIZE=tiny PY=/tmp/hyvenv/bin/python bash bench/gpu_hunyuan_i2v_loop_parity.sh \
 #   prepare official-dense ours-dense official-base ours-base compare
 # Env: WORK (.i2vparity; removed at the end unless KEEP=1), OUT (gpu-out: log.txt, results.jsonl), SIZE (full | tiny),
-#      DEVICE (cuda | cpu), DENSE_STEPS (4), SEED (0), PY (python3), TOL (2e-2),
+#      DEVICE (cuda | cpu), DENSE_STEPS (4), STOP_AFTER (Base: 0 = all 50), OURS_SAVE (ours-base: the
+#      steps to save, default STOP_AFTER - 1: several let a later call pick STOP_AFTER), SEED (0), PY (python3), TOL (2e-2),
 #      GUIDANCE (official: the pipelines' bf16(6.0) x 1000 = 6016, what ours feeds its DiT since
 #      hunyuan_guidance_value | f32: 6000, the official code at fp32, which ours no longer matches).
 set -uo pipefail
@@ -28,7 +33,7 @@ out=${OUT:-$PWD/gpu-out}; mkdir -p "$out"
 budget=600
 . "$(dirname "$0")/gpu_peer_lib.sh"
 use_work "$PWD/.i2vparity"
-size=${SIZE:-full} dev=${DEVICE:-cuda} py=${PY:-python3} n=${DENSE_STEPS:-4} g=${GUIDANCE:-official}
+size=${SIZE:-full} dev=${DEVICE:-cuda} py=${PY:-python3} n=${DENSE_STEPS:-4} g=${GUIDANCE:-official} k=${STOP_AFTER:-0}
 steps=${*:-prepare official-dense ours-dense compare}
 for s in $steps; do
   case $s in prepare|official-dense|official-base|ours-dense|ours-base|compare) ;;
@@ -64,13 +69,15 @@ for s in $steps; do
         { echo "error: $work has ${avail} GB free; the checkpoint needs 26 GB (set WORK to a larger disk)" >&2; exit 1; }
       peer prepare "${o[@]}" --seed "${SEED:-0}" || exit 1 ;;
     official-dense) peer official "${o[@]}" --preset dense --steps "$n" --shift 7 --i2v-stability --guidance "$g" || exit 1 ;;
-    official-base) peer official "${o[@]}" --preset base --i2v-stability --guidance "$g" || exit 1 ;;
+    official-base) peer official "${o[@]}" --preset base --i2v-stability --guidance "$g" --stop-after "$k" || exit 1 ;;
     ours-dense) ours dense --steps "$n" --shift 7 || exit 1 ;;
-    ours-base) ours base --preset base --steps 50 || exit 1 ;;
+    ours-base) save=${OURS_SAVE:-$([ "$k" -gt 0 ] && echo $((k - 1)))}
+      ours base --preset base --steps 50 ${save:+--save-steps $save} || exit 1 ;;
     compare)
       have=""; for p in dense base; do [ -f "$work/official_$p.safetensors" ] && [ -f "$work/ours_$p.safetensors" ] && have="$have,$p"; done
       [ -n "$have" ] || { echo "error: no official_/ours_ pair in $work to compare" >&2; exit 1; }
-      peer compare --presets "${have#,}" --tol "${TOL:-2e-2}"; rc=$?
+      key=latents; [ "$k" -gt 0 ] && [ "$have" = ",base" ] && key=step_$((k - 1))
+      peer compare --presets "${have#,}" --tol "${TOL:-2e-2}" --ours-key "$key"; rc=$?
       stamp "compare: rc=$rc"; exit "$rc" ;;
   esac
 done

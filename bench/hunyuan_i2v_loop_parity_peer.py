@@ -138,6 +138,8 @@ def cmd_official(a):
     computed, s = 0, time.perf_counter()
     with torch.no_grad():
         for i, tt in enumerate(sched.timesteps):
+            if a.stop_after and i >= a.stop_after:  # the first steps of the whole schedule (a call's time)
+                break
             latents = torch.cat([img, latents[:, :, 1:]], dim=2)
             with ac:
                 v = model(latents, tt.repeat(1).to(dev), text_states=txt, text_mask=mask, text_states_2=txt2,
@@ -152,7 +154,8 @@ def cmd_official(a):
     loop_s = time.perf_counter() - s
     out = os.path.join(a.work, f"official_{a.preset}.safetensors")
     save_file({"latents": latents[0].float().cpu().contiguous()}, out)
-    rec(kind=f"{PREFIX}_official", preset=a.preset, steps=steps, shift=shift, stability=a.i2v_stability,
+    rec(kind=f"{PREFIX}_official", preset=a.preset, steps=steps, stop_after=a.stop_after or steps, shift=shift,
+        stability=a.i2v_stability,
         guidance=float(guidance.float()[0]),
         computed=computed, latent=list(latents.shape[1:]), load_s=round(load_s, 1), loop_s=round(loop_s, 1),
         finite=bool(torch.isfinite(latents).all()), rms=round(float(latents.pow(2).mean().sqrt()), 4),
@@ -199,15 +202,15 @@ def cmd_compare(a):
             rec(kind=f"{PREFIX}_compare", preset=preset, missing=[f for f in (o, u) if not os.path.isfile(f)])
             ok = False
             continue
-        want, got = load_file(o)["latents"], load_file(u)["latents"]
+        want, got = load_file(o)["latents"], load_file(u)[a.ours_key]
         if want.shape != got.shape:
             JP.die(f"{preset}: official {tuple(want.shape)} vs ours {tuple(got.shape)}")
         r_all, r_moving = rel_l2(got, want), rel_l2(got[:, 1:], want[:, 1:])
         passed = r_all < a.tol
         ok &= passed
-        rec(kind=f"{PREFIX}_compare", preset=preset, rel_l2=round(r_all, 5), rel_l2_frames_1_on=round(r_moving, 5),
+        rec(kind=f"{PREFIX}_compare", preset=preset, ours_key=a.ours_key, rel_l2=round(r_all, 5), rel_l2_frames_1_on=round(r_moving, 5),
             frame0_equal=bool((got[:, :1] == want[:, :1]).all()), tol=a.tol, passed=passed)
-        print(f"{preset}: final latents rel L2 {r_all:.3e} (frames 1.. {r_moving:.3e}); tol {a.tol}: "
+        print(f"{preset} ({a.ours_key}): latents rel L2 {r_all:.3e} (frames 1.. {r_moving:.3e}); tol {a.tol}: "
               f"{'PASS' if passed else 'FAIL'}", flush=True)
     sys.exit(0 if ok else 1)
 
@@ -228,6 +231,11 @@ def main():
     ap.add_argument("--text-valid", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tol", type=float, default=2e-2)
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="official: stop after this many steps of the whole schedule (0: all); the Base script's "
+                         "50-step schedule, step list and drop switch stay as they are")
+    ap.add_argument("--ours-key", default="latents",
+                    help="compare: our tensor to compare (latents, or step_<i> from jenga debug denoise --save-steps)")
     ap.add_argument("--guidance", default="official", choices=["official", "f32"],
                     help="official: bf16(6.0) x 1000 in bf16 = 6016, as the I2V pipelines at their default bf16 "
                          "precision (what jenga feeds its DiT); f32: 6000 (the official code at fp32)")
