@@ -345,4 +345,15 @@ TEST(TorchCheckpointCli, InspectAndConvert) {
   EXPECT_EQ(bin.exit_code, 2) << bin.output;
   EXPECT_NE(bin.output.find("name the output .safetensors"), std::string::npos) << bin.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "x.bin"));
+  // A whole model folder: one component is named instead of merging them (Wan) or finding none
+  // (HunyuanVideo's subfolders).
+  for (const auto& [family, says] : {std::pair{"wan", "a Wan2.1 model folder"}, {"hunyuan", "a HunyuanVideo model folder"}}) {
+    const std::string model = dir / family;
+    ASSERT_EQ(run_jenga(std::string("debug make-tiny --family ") + family + " --out " + model).exit_code, 0);
+    auto f = run_jenga("convert " + model + " " + (dir / "whole.safetensors"));
+    EXPECT_EQ(f.exit_code, 2) << f.output;
+    EXPECT_NE(f.output.find(says), std::string::npos) << f.output;
+    EXPECT_NE(f.output.find("jenga convert " + model + "/"), std::string::npos) << f.output;
+    EXPECT_FALSE(std::filesystem::exists(dir / "whole.safetensors"));
+  }
 }

@@ -10,6 +10,8 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
+#include "models/hunyuan/hunyuan_folder.h"
+#include "models/wan/wan_folder.h"
 
 namespace jenga::cli {
 namespace {
@@ -32,8 +34,24 @@ void check_output(const std::string& in, const std::string& out) {
     usage_fail("OUT {}: folder {} does not exist or is not writable", out, parent.string());
 }
 
+// A whole model folder holds several components (DiT, VAE, text encoders): reading it as one
+// checkpoint merged them (Wan) or found nothing (HunyuanVideo's subfolders), while inspect
+// reports its DiT. Convert one component, named.
+void refuse_model_folder(const std::string& in) {
+  std::error_code ec;
+  if (!fs::is_directory(in, ec)) return;
+  const auto wan = wan::resolve_wan_folder(in);
+  if (!wan.vae.path.empty() || !wan.t5.path.empty())
+    usage_fail("IN {}: a Wan2.1 model folder (DiT, VAE, text encoder); convert one component{}", in,
+               wan.dit.path.empty() ? std::string() : fmt::format(", e.g. the DiT: jenga convert {} OUT", wan.dit.path));
+  if (const std::string dit = hunyuan::find_hunyuan_dit(in); !dit.empty() && !fs::equivalent(dit, in, ec))
+    usage_fail("IN {}: a HunyuanVideo model folder (DiT, VAE, text encoders in subfolders); convert one component, "
+               "e.g. the DiT: jenga convert {} OUT", in, dit);
+}
+
 void run_convert(const ConvertOptions& o) {
   check_output(o.in, o.out);
+  refuse_model_folder(o.in);
   CheckpointOptions opts;
   if (!o.state_key.empty()) opts.state_key = o.state_key;
   const Checkpoint ck = Checkpoint::open(o.in, opts);
@@ -59,7 +77,8 @@ void run_convert(const ConvertOptions& o) {
   if (ck.files().size() == 1)
     if (const auto* tf = dynamic_cast<const TorchFile*>(ck.files()[0].get()); tf && !tf->unwrapped().empty())
       from += fmt::format(", state dict under '{}'", tf->unwrapped());
-  std::printf("wrote %s: %zu tensors, %.3f GiB (from %s)\n", o.out.c_str(), ck.names().size(), total / 1073741824.0,
+  std::printf("wrote %s: %zu tensor%s, %s (from %s)\n", o.out.c_str(), ck.names().size(),
+              ck.names().size() == 1 ? "" : "s", human_bytes(total).c_str(),
               from.c_str());
 }
 

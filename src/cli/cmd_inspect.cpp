@@ -338,7 +338,10 @@ void run_inspect(const InspectOptions& o) {
   std::printf("files:      %zu (%s)\n", ck.files().size(),
               ck.files().size() == 1 ? file_format(*ck.files()[0]).c_str() : ck.files()[0]->format());
   std::printf("tensors:    %zu\n", ck.names().size());
-  std::printf("parameters: %llu (%.3f B)\n", static_cast<unsigned long long>(total_elems), total_elems / 1e9);
+  const std::string scale = total_elems >= 1'000'000'000 ? fmt::format(" ({:.3f} B)", total_elems / 1e9)
+                            : total_elems >= 1'000'000   ? fmt::format(" ({:.1f} M)", total_elems / 1e6)
+                                                         : std::string();
+  std::printf("parameters: %llu%s\n", static_cast<unsigned long long>(total_elems), scale.c_str());
   std::printf("size:       %s\n", human_bytes(total_bytes).c_str());
   std::string dts;
   for (const auto& [d, c] : per_dtype) dts += fmt::format("{}{} x{}", dts.empty() ? "" : ", ", d, c);
