@@ -254,7 +254,7 @@ TEST(HunyuanI2vGenerate, GenerateRunsTheTinyI2vFolder) {
   EXPECT_FALSE(fs::exists(dir / "x.y4m"));
   auto empty_inspect = test::run_jenga("inspect ''");
   EXPECT_EQ(empty_inspect.exit_code, 2) << empty_inspect.output;
-  EXPECT_NE(empty_inspect.output.find("an empty path"), std::string::npos) << empty_inspect.output;
+  EXPECT_NE(empty_inspect.output.find("an empty value"), std::string::npos) << empty_inspect.output;
   auto noimg = test::run_jenga("generate --model " + model + " -p cat --frames 5 -o " + (dir / "x.y4m"));
   EXPECT_EQ(noimg.exit_code, 2) << noimg.output;
   EXPECT_NE(noimg.output.find("image-to-video model"), std::string::npos) << noimg.output;

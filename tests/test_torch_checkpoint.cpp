@@ -190,6 +190,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"missing_storage.pt", "storage '7'"}, BadFile{"negative_stride.pt", "stride"},
         BadFile{"big_expand.pt", "does not expand"}, BadFile{"compressed.pt", "is compressed"},
         BadFile{"big_endian.pt", "big-endian"}, BadFile{"no_tensors.pt", "holds no tensors"},
+        BadFile{"bare_tensor.pt", "holds a tensor, not a dict of tensors"},
         BadFile{"protocol0.pt", "PROTO"}, BadFile{"not_torch.zip", "not a PyTorch checkpoint"}));
 
 TEST(TorchCheckpoint, SharedAndCyclicStructuresLoadOnce) {
@@ -345,6 +346,16 @@ TEST(TorchCheckpointCli, InspectAndConvert) {
   EXPECT_EQ(bin.exit_code, 2) << bin.output;
   EXPECT_NE(bin.output.find("name the output .safetensors"), std::string::npos) << bin.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "x.bin"));
+  // An empty file and random bytes under a torch name: said as such (not "not a valid safetensors").
+  {
+    std::ofstream(dir / "empty.pt");
+    std::ofstream(dir / "garbage.pt", std::ios::binary) << std::string(300, '\x5a');
+  }
+  for (const auto& [file, says] : {std::pair{"empty.pt", "the file is empty"}, {"garbage.pt", "neither a PyTorch checkpoint"}}) {
+    auto g = run_jenga("convert " + (dir / file) + " " + (dir / "g.safetensors"));
+    EXPECT_EQ(g.exit_code, 1) << g.output;
+    EXPECT_NE(g.output.find(says), std::string::npos) << g.output;
+  }
   // A whole model folder: one component is named instead of merging them (Wan) or finding none
   // (HunyuanVideo's subfolders).
   for (const auto& [family, says] : {std::pair{"wan", "a Wan2.1 model folder"}, {"hunyuan", "a HunyuanVideo model folder"}}) {

@@ -88,11 +88,15 @@ void register_convert(CLI::App& app) {
   auto o = std::make_shared<ConvertOptions>();
   auto* c = app.add_subcommand("convert", "Write a safetensors copy of a checkpoint (.pt/.pth torch pickles included)");
   c->add_option("in", o->in, "A .pt/.pth/.bin torch checkpoint, a .safetensors file, a sharded index or a folder")
-      ->required();
-  c->add_option("out", o->out, "The .safetensors file to write (written to a hidden temp file beside it, then renamed)")->required();
+      ->required()
+      ->check(non_empty());
+  c->add_option("out", o->out, "The .safetensors file to write (written to a hidden temp file beside it, then renamed)")
+      ->required()
+      ->check(non_empty());
   c->add_option("--state-key", o->state_key,
                 "Which top-level entry of a training checkpoint to read (default: 'module' when it holds "
-                "'module'/'ema', else 'state_dict' when present, else the whole file)");
+                "'module'/'ema', else 'state_dict' when present, else the whole file)")
+      ->check(non_empty());
   c->callback([o] { run_convert(*o); });
 }
 

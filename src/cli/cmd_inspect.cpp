@@ -221,7 +221,6 @@ bool report_hunyuan(const std::string& path, const std::string& dit_path, const 
 }
 
 void run_inspect(const InspectOptions& o) {
-  if (o.path.empty()) usage_fail("inspect '': an empty path (an unset shell variable?); give a checkpoint file or model folder");
   std::error_code ec;
   // A Wan2.1 model folder: the DiT's own files are listed, then each component.
   std::optional<wan::WanFolder> folder;
@@ -376,14 +375,23 @@ std::string human_bytes(uint64_t b) {
   return u ? fmt::format("{:.2f} {}", v, units[u]) : fmt::format("{} B", b);
 }
 
+const CLI::Validator& non_empty() {
+  static const CLI::Validator v(
+      [](const std::string& s) { return s.empty() ? std::string("an empty value (an unset shell variable?)") : std::string(); },
+      "NONEMPTY");
+  return v;
+}
+
 void register_inspect(CLI::App& app) {
   auto o = std::make_shared<InspectOptions>();
   auto* c = app.add_subcommand("inspect", "List the tensors of a checkpoint and detect its model");
   c->add_option("path", o->path, "A .safetensors file, a .pt/.pth torch checkpoint, a sharded index, or a model folder")
-      ->required();
+      ->required()
+      ->check(non_empty());
   c->add_option("--state-key", o->state_key,
-                "Which top-level entry of a torch training checkpoint to read (default 'module' when it holds "
-                "'module'/'ema')");
+                "Which top-level entry of a torch training checkpoint to read (default: 'module' when it holds "
+                "'module'/'ema', else 'state_dict' when present, else the whole file)")
+      ->check(non_empty());
   c->add_flag("--json", o->json, "Machine-readable output");
   c->add_flag("--summary", o->summary, "Totals and model only, no tensor list");
   c->callback([o] { run_inspect(*o); });

@@ -18,6 +18,8 @@ void add_svg_flags(CLI::App& command, SvgOverrides& svg);
 void register_inspect(CLI::App& app);
 // 1536 -> "1.50 KiB": sizes in messages (inspect, convert).
 std::string human_bytes(uint64_t bytes);
+// A CLI11 check refusing '' (an unset shell variable would otherwise mean "not given").
+const CLI::Validator& non_empty();
 // `jenga convert IN OUT` (cmd_convert.cpp): a safetensors copy of any checkpoint jenga reads.
 void register_convert(CLI::App& app);
 void register_bench(CLI::App& app);

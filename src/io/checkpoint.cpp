@@ -95,6 +95,7 @@ ShardIndex folder_files(const std::string& path) {
 
 std::shared_ptr<TensorSource> open_tensor_file(const std::string& path, const CheckpointOptions& options) {
   auto mapping = map_file(path);
+  if (mapping->bytes() == 0) fail("{}: the file is empty (0 bytes); download or export it again", path);
   const std::span<const uint8_t> head{static_cast<const uint8_t*>(mapping->data()), std::min<size_t>(mapping->bytes(), 16)};
   if (looks_like_torch_checkpoint(head)) return TorchFile::from_mapping(std::move(mapping), path, options.state_key);
   if (options.state_key)
@@ -102,9 +103,15 @@ std::shared_ptr<TensorSource> open_tensor_file(const std::string& path, const Ch
   // A header length of 640, 896, 1152 or 1408 bytes starts like a pickle's PROTO opcode:
   // only when the file is no safetensors either is it named as a foreign pickle.
   const bool pickle_like = head.size() >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5;
+  // A torch file by its name that is neither format: say so, not "not a valid safetensors file".
+  const std::string ext = fs::path(path).extension().string();
+  const bool torch_name = ext == ".pt" || ext == ".pth" || ext == ".bin" || ext == ".ckpt";
   try {
     return SafetensorsFile::from_mapping(std::move(mapping), path);
   } catch (const Error&) {
+    if (torch_name && !pickle_like)
+      fail("{}: neither a PyTorch checkpoint (no torch.save zip or legacy magic) nor safetensors; the file is damaged "
+           "or another format; download or export it again", path);
     if (!pickle_like) throw;
     fail("{}: is a Python pickle but not a PyTorch checkpoint written by torch.save (no torch magic number); jenga "
          "reads torch.save state dicts and safetensors", path);
@@ -114,7 +121,10 @@ std::shared_ptr<TensorSource> open_tensor_file(const std::string& path, const Ch
 Checkpoint Checkpoint::open(const std::string& path, const CheckpointOptions& options) {
   std::error_code ec;
   if (path.empty()) usage_fail("an empty checkpoint path (an unset shell variable?); give a checkpoint file or folder");
-  if (!fs::exists(path, ec)) fail("{}: no such file or folder", path);
+  if (!fs::exists(path, ec)) {
+    if (ec) fail("{}: cannot read it ({})", path, ec.message());  // a symlink loop, a permission
+    fail("{}: no such file or folder", path);
+  }
   ShardIndex index;
   if (fs::is_directory(path, ec)) index = folder_files(path);
   else if (ends_with(path, ".index.json")) index = shards_from_index(path);

@@ -295,6 +295,14 @@ constexpr uint8_t kLegacyMagic[] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0x
 bool checked_mul(uint64_t a, uint64_t b, uint64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
 bool checked_add(uint64_t a, uint64_t b, uint64_t& out) { return !__builtin_add_overflow(a, b, &out); }
 
+// A pickled value for messages, with its article: "a tensor", "an int 3", "a dict".
+std::string value_phrase(const pickle::Object* o) {
+  if (o && TorchHooks::is_tensor(o)) return "a tensor";
+  const std::string d = pickle::describe(o);
+  if (d == "None" || d == "nothing") return d;
+  return (std::string("aeiou").find(d[0]) != std::string::npos ? "an " : "a ") + d;
+}
+
 }  // namespace
 
 bool looks_like_torch_checkpoint(std::span<const uint8_t> h) {
@@ -382,12 +390,16 @@ class TorchFileBuilder {
   const Object* state_dict(const Object* root) {
     const std::string& src = f_.path_;
     if (root->kind != Kind::Dict)
-      fail("{}: holds a {}, not a dict of tensors; jenga reads state dicts (torch.save(model.state_dict()))", src,
-           pickle::describe(root));
+      fail("{}: holds {}, not a dict of tensors; jenga reads state dicts (torch.save(model.state_dict()))", src,
+           value_phrase(root));
     auto pick = [&](const std::string& key) {
       const Object* v = dict_get(root, key);
-      if (!v) fail("{}: has no '{}' to read (its top-level keys: {}); pick another --state-key", src, key, dict_keys(root));
-      if (v->kind != Kind::Dict) fail("{}: '{}' is a {}, not a dict of tensors", src, key, pickle::describe(v));
+      if (!v)
+        fail("{}: has no '{}' to read (its top-level keys: {}); {}", src, key, dict_keys(root),
+             state_key_ ? "pick another --state-key"
+                        : "by default a training checkpoint's 'module' is read, as HunyuanVideo's loader does; "
+                          "--state-key names another (e.g. --state-key ema)");
+      if (v->kind != Kind::Dict) fail("{}: '{}' is {}, not a dict of tensors", src, key, value_phrase(v));
       f_.unwrapped_ = key;
       return v;
     };

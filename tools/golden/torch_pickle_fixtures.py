@@ -177,6 +177,7 @@ def write_bad(out):
     torch_zip(f'{out}/compressed.pt', state_dict([('w', ok)]), {'0': b'\0' * 1024}, compress=True)
     torch_zip(f'{out}/big_endian.pt', state_dict([('w', ok)]), {'0': four}, byteorder=b'big')
     torch_zip(f'{out}/no_tensors.pt', state_dict([('step', long(3))]), {})
+    torch_zip(f'{out}/bare_tensor.pt', b'\x80\x02' + ok + b'.', {'0': four})  # torch.save(tensor): no dict
     torch_zip(f'{out}/protocol0.pt', b'(dp0\n.', {})
     with zipfile.ZipFile(f'{out}/not_torch.zip', 'w') as z:
         z.writestr('readme.txt', b'hello')
