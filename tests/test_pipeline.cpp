@@ -149,6 +149,11 @@ TEST(Pipeline, PromptFilesFromOtherEditors) {
   EXPECT_NE(cut.output.find("512-token limit were cut"), std::string::npos) << cut.output;
   auto short_prompt = run_jenga("generate --device cpu --size 64x48 --frames 5 --steps 1 -p 'a cat' -o " + (dir / "s.y4m"));
   EXPECT_EQ(short_prompt.output.find("token limit"), std::string::npos) << short_prompt.output;
+  EXPECT_EQ(short_prompt.output.find("no prompt"), std::string::npos) << short_prompt.output;
+  // No -p at all runs (an unconditional video) and says so: more often a forgotten flag.
+  auto no_prompt = run_jenga("generate --device cpu --size 64x48 --frames 5 --steps 1 -o " + (dir / "np.y4m"));
+  ASSERT_EQ(no_prompt.exit_code, 0) << no_prompt.output;
+  EXPECT_NE(no_prompt.output.find("no prompt (-p"), std::string::npos) << no_prompt.output;
   auto folder = run_jenga(common + (dir / "win.txt") + " -o " + (dir / "frames/"));
   ASSERT_EQ(folder.exit_code, 0) << folder.output;
   EXPECT_TRUE(fs::is_directory(dir / "frames_0001")) << folder.output;

@@ -286,6 +286,9 @@ void run_generate(const GenerateOptions& o) {
   if (!tiny_defaults.empty())
     progress.note(fmt::format("no --model: the built-in tiny model uses small defaults ({}), a few seconds on a CPU; "
                               "set them to change", fmt::join(tiny_defaults, " ")));
+  // An empty prompt is a valid (unconditional) request, but more often a forgotten -p.
+  if (o.prompts_file.empty() && o.prompt.find_first_not_of(" \t\r\n") == std::string::npos)
+    progress.note("no prompt (-p \"...\"): the video follows no text");
   // --parallel prompts: a rank without a prompt (more ranks than prompts) loads nothing.
   if (world > 1 && o.parallel == "prompts" && static_cast<size_t>(rank) >= n_videos) return;
   ProgressRelay relay(progress);
