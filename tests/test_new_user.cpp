@@ -220,6 +220,17 @@ TEST(NewUser, VideoAndSidecarAreCommittedTogether) {
                    [](const std::string&) -> std::string { throw jenga::Error("disk full (simulated)"); }),
                jenga::Error);
   EXPECT_TRUE(fs::is_empty(dir.path()));
+  // A writer's failure names the output as the user gave it, not the hidden temp file.
+  try {
+    jenga::commit_video_and_sidecar(
+        out, 1, [](const std::string& tmp) -> std::string { throw jenga::Error(tmp + ": disk full (simulated)"); },
+        [](const std::string&) { return std::string("{}"); });
+    ADD_FAILURE() << "no error";
+  } catch (const jenga::Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("jenga-tmp"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind(out + ": disk full", 0), 0u) << e.what();
+  }
+  EXPECT_TRUE(fs::is_empty(dir.path()));
   const std::string done = jenga::commit_video_and_sidecar(
       out, 1,
       [](const std::string& tmp) {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <typeinfo>
 
 #include "core/error.h"
 #include "core/temp_paths.h"
@@ -96,7 +97,18 @@ std::string commit_video_and_sidecar(const std::string& path, int frames,
                               ? base + ".partial"
                               : base + ".partial" + fs::path(path).extension().string());
   TempPath side_tmp((dir / ("." + fs::path(side).filename().string() + tag)).string());
-  const std::string written = write(tmp_target);
+  std::string written;
+  try {
+    written = write(tmp_target);
+  } catch (const Error& e) {
+    // The writer names its hidden temp file (".o.mp4-jenga-tmp-PID.partial.mp4"); the user knows
+    // the output by its own name. Other kinds (an interrupt, a usage error) keep their type.
+    if (typeid(e) != typeid(Error)) throw;
+    std::string msg = e.what();
+    for (const std::string& tmp : {writer_partial.path(), tmp_target, base})
+      for (size_t at; (at = msg.find(tmp)) != std::string::npos;) msg.replace(at, tmp.size(), final);
+    throw Error(msg + "; nothing was kept");
+  }
   if (strip_slash(written) != video_tmp.path())
     fail("internal error: the video went to {}, not {} (please report)", written, video_tmp.path());
   {
