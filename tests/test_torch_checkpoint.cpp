@@ -346,6 +346,17 @@ TEST(TorchCheckpointCli, InspectAndConvert) {
   EXPECT_EQ(bin.exit_code, 2) << bin.output;
   EXPECT_NE(bin.output.find("name the output .safetensors"), std::string::npos) << bin.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "x.bin"));
+  // A safetensors input's metadata is kept (format is set to pt, as torch's save_file writes it).
+  {
+    jenga::SafetensorsWriter st;
+    st.add("w", jenga::Tensor::from_f32(std::vector<float>{1, 2}, jenga::Shape{2}));
+    st.set_metadata("modelspec.title", "a model");
+    st.write(dir / "meta.safetensors");
+  }
+  ASSERT_EQ(run_jenga("convert " + (dir / "meta.safetensors") + " " + (dir / "meta2.safetensors")).exit_code, 0);
+  const auto meta = jenga::SafetensorsFile::open(dir / "meta2.safetensors")->header().metadata;
+  EXPECT_EQ(meta.count("modelspec.title") ? meta.at("modelspec.title") : "", "a model");
+  EXPECT_EQ(meta.count("format") ? meta.at("format") : "", "pt");
   // An empty file and random bytes under a torch name: said as such (not "not a valid safetensors").
   {
     std::ofstream(dir / "empty.pt");

@@ -56,6 +56,10 @@ void run_convert(const ConvertOptions& o) {
   if (!o.state_key.empty()) opts.state_key = o.state_key;
   const Checkpoint ck = Checkpoint::open(o.in, opts);
   SafetensorsWriter w;
+  // A safetensors input's own metadata (a model card's title, ...) is kept.
+  for (const auto& f : ck.files())
+    if (const auto* st = dynamic_cast<const SafetensorsFile*>(f.get()))
+      for (const auto& [k, v] : st->header().metadata) w.set_metadata(k, v);
   w.set_metadata("format", "pt");
   uint64_t total = 0;
   for (const auto& name : ck.names()) {
