@@ -97,6 +97,7 @@ TEST(Readme, ErrorsTableIsWhatUsersSee) {
   std::ofstream(t + "/badcfg/config.json") << "{\"dim\": ";
   for (const char* d : {"x.y4m", "existing", "s.y4m.json"}) fs::create_directories(t + "/" + d);
   std::ofstream(t + "/file") << "a file";
+  fs::copy_file(kRepo + "/tests/data/hunyuan_i2v/grey_50x50.png", t + "/image.png");
   ASSERT_EQ(mkfifo((t + "/fifo.safetensors").c_str(), 0600), 0);
   std::ofstream(t + "/bad_utf8.txt", std::ios::binary) << "fine\n\xff\xfe" << "bad\n";
 
@@ -135,7 +136,7 @@ TEST(Readme, ErrorsTableIsWhatUsersSee) {
   // Nothing else appeared: no output, sidecar, .partial or hidden temp file.
   for (const auto& e : fs::directory_iterator(t)) {
     const std::string n = e.path().filename().string();
-    EXPECT_TRUE(n == "novae" || n == "pth" || n == "badcfg" || n == "x.y4m" || n == "existing" || n == "s.y4m.json" || n == "file" ||
+    EXPECT_TRUE(n == "novae" || n == "pth" || n == "badcfg" || n == "x.y4m" || n == "existing" || n == "s.y4m.json" || n == "file" || n == "image.png" ||
                 n == "fifo.safetensors" || n == "bad_utf8.txt")
         << n;
   }

@@ -163,6 +163,7 @@ void check_jobs(const jenga::T2VRequest& r, const std::vector<jenga::T2VJob>& jo
     c.prompt = j.prompt, c.output = j.output;
     jenga::check_t2v_request(c);
   }
+  jenga::check_image_resolution(r.image_resolution);  // the model's vocabulary, before any model loads
 }
 
 void require_exists(const char* flag, const char* path) {

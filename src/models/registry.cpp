@@ -12,6 +12,7 @@
 #include "models/hunyuan/hunyuan_config.h"
 #include "models/hunyuan/hunyuan_folder.h"
 #include "models/hunyuan/hunyuan_model.h"
+#include "models/hunyuan/i2v_image_prep.h"
 #include "models/video_model.h"
 #include "models/wan/wan_builtin.h"
 #include "models/wan/wan_dit.h"
@@ -241,6 +242,10 @@ void reject_unrunnable_model(const std::string& flag, const std::string& path) {
            "does not run yet; it runs the released token_replace I2V DiT (hunyuan-video-i2v-720p), HunyuanVideo T2V "
            "and AccVideo, and Wan2.1. `jenga inspect {}` shows what the checkpoint holds",
            flag, path, m.variant, m.layout, p);
+}
+
+void check_image_resolution(const std::string& resolution) {
+  if (!resolution.empty()) (void)hunyuan::i2v_bucket_base(resolution);
 }
 
 // A DiT flag naming something that is certainly no DiT (a damaged or empty file, an empty folder,

@@ -30,6 +30,10 @@ std::vector<FoundModel> detect_models_at(const std::string& path);
 // (a HunyuanVideo-I2V latent_concat DiT, 33 input channels), from the headers alone; anything else passes.
 void reject_unrunnable_model(const std::string& flag, const std::string& path);
 
+// --i2v-resolution's value (720p, 540p, 360p or a bucket base in pixels), before any model loads:
+// the pipeline knows only the model interface, the registry knows the image-to-video model.
+void check_image_resolution(const std::string& resolution);
+
 // The files and device of a model to open: a published folder (model_dir) and/or single
 // components; all empty = the built-in tiny random model. device: auto | cpu | cuda.
 struct ModelSpec {

@@ -21,7 +21,6 @@
 #include "jenga/schedule.h"
 #include "jenga/version.h"
 #include "io/utf8.h"
-#include "models/hunyuan/i2v_image_prep.h"
 #include "models/video_model.h"
 #include "pipeline/denoise.h"
 #include "pipeline/output_target.h"
@@ -65,7 +64,6 @@ void check_request(const T2VRequest& r) {
   (void)resolve_attention(r.attention, !r.preset.empty() && r.preset != "dense", r.svg);
   if (r.image.empty() && r.image_stability) usage_fail("--i2v-stability goes with --image (image-to-video)");
   if (r.image.empty() && !r.image_resolution.empty()) usage_fail("--i2v-resolution goes with --image (image-to-video)");
-  if (!r.image_resolution.empty()) (void)hunyuan::i2v_bucket_base(r.image_resolution);  // before any model loads
   if (!r.image.empty()) {
     try {  // decoded here so a bad image fails before any model loads (the reader names --image)
       (void)read_image_rgb(r.image);
