@@ -2,6 +2,7 @@
 // end to end: the printed ids equal transformers', the written states the official ones.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -102,4 +103,26 @@ TEST(HunyuanTextCli, TokenizePrintsTheTemplatedIds) {
   EXPECT_EQ(j["mask"].get<std::vector<int64_t>>()[n - 1], 1);
   EXPECT_EQ(j["mask"].get<std::vector<int64_t>>()[n], 0);
   EXPECT_EQ(j["crop_start"].get<int64_t>(), 95);
+}
+
+// HunyuanVideo-I2V tokenizes to text_len + its own template's crop (256 + 103, inference.py),
+// not T2V's 95: a long prompt fills 359 ids, and a short --text-len still leaves text.
+TEST(HunyuanTextCli, TokenizeI2vTemplateTakesItsOwnCrop) {
+  JENGA_REQUIRE_TEST_TOKENIZER(dir, "llama3");
+  jenga::test::TempDir d;
+  std::string long_prompt;
+  for (int i = 0; i < 300; ++i) long_prompt += "word, ";
+  std::ofstream(d / "prompt.txt") << long_prompt;
+  auto r = jenga::test::run_jenga("debug tokenize --tokenizer " + dir + " --template hunyuan-i2v-video --text \"$(cat " +
+                                  (d / "prompt.txt") + ")\"");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  const auto mask = j["mask"].get<std::vector<int64_t>>();
+  EXPECT_EQ(j["ids"].size(), 256u + 103u);
+  EXPECT_EQ(std::count(mask.begin(), mask.end(), 1), 256 + 103);
+  EXPECT_EQ(j["crop_start"].get<int64_t>(), 103);
+  r = jenga::test::run_jenga("debug tokenize --tokenizer " + dir + " --template hunyuan-i2v-video --text-len 8 --text 'A cat'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["ids"].size(), 8u + 103u);
 }

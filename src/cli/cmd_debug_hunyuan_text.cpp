@@ -107,8 +107,11 @@ bool run_hunyuan_tokenize(const HunyuanTextOptions& o, const std::string& path, 
     } else {
       const auto* tp = hunyuan::find_template(o.template_name);
       JENGA_ASSERT(tp);
-      // The official length: text_len + the video template's crop, whichever template runs.
-      const int64_t max_length = (given ? text_len : 256) + hunyuan::video_template().crop_start;
+      // The official length: text_len + the release's video-template crop, whichever template
+      // runs: T2V's 95 (also for its image template), HunyuanVideo-I2V's 103 (its inference.py).
+      const bool i2v = tp == &hunyuan::i2v_video_template();
+      const int64_t crop = (i2v ? hunyuan::i2v_video_template() : hunyuan::video_template()).crop_start;
+      const int64_t max_length = (given ? text_len : 256) + crop;
       t = hunyuan::tokenize_llm_prompt(tok, text, *tp, max_length);
       j["crop_start"] = tp->crop_start;
     }
