@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -125,4 +126,23 @@ TEST(HunyuanTextCli, TokenizeI2vTemplateTakesItsOwnCrop) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   j = nlohmann::json::parse(r.output);
   EXPECT_EQ(j["ids"].size(), 8u + 103u);
+}
+
+// A HunyuanVideo model folder as --tokenizer: with --template its text_encoder/ tokenizer runs
+// (the same ids as naming that folder); without, the error says what to pass.
+TEST(HunyuanTextCli, TokenizeTakesAModelFolder) {
+  JENGA_REQUIRE_TEST_TOKENIZER(dir, "llama3");
+  jenga::test::TempDir d;
+  std::filesystem::create_directories(d.path() / "text_encoder");
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    std::filesystem::copy_file(dir + "/" + f, d.path() / "text_encoder" / f);
+  const auto direct = jenga::test::run_jenga("debug tokenize --tokenizer " + dir + " --template hunyuan-video --text 'A cat'");
+  const auto root = jenga::test::run_jenga("debug tokenize --tokenizer " + d.path().string() +
+                                           " --template hunyuan-video --text 'A cat'");
+  ASSERT_EQ(direct.exit_code, 0) << direct.output;
+  ASSERT_EQ(root.exit_code, 0) << root.output;
+  EXPECT_EQ(nlohmann::json::parse(root.output)["ids"], nlohmann::json::parse(direct.output)["ids"]);
+  const auto bare = jenga::test::run_jenga("debug tokenize --tokenizer " + d.path().string() + " --text 'A cat'");
+  EXPECT_NE(bare.exit_code, 0);
+  EXPECT_NE(bare.output.find("add --template hunyuan-video"), std::string::npos) << bare.output;
 }

@@ -2,6 +2,9 @@
 // (tools/golden/wan_tokenizer_golden.py) on a tiny SentencePiece model trained with spm_train.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -78,6 +81,13 @@ TEST(WanTokenizer, BadFilesAreClearErrors) {
   };
   expect_error(dir / "missing.model", "does not exist");
   expect_error(dir.path().string(), "has no spiece.model");
+  std::ofstream(dir.path() / "tokenizer.json") << "{}";
+  expect_error(dir.path().string(), "has a tokenizer.json but no spiece.model");
+  // A Wan2.1 checkpoint folder: its google/umt5-xxl/spiece.model.
+  std::filesystem::create_directories(dir.path() / "google" / "umt5-xxl");
+  std::filesystem::copy_file(kDir + "tiny_spm.model", dir.path() / "google" / "umt5-xxl" / "spiece.model");
+  EXPECT_EQ(wan::UmT5Tokenizer::open(dir.path().string()).encode("a cat", 8).ids,
+            wan::UmT5Tokenizer::open(kDir + "tiny_spm.model").encode("a cat", 8).ids);
   expect_error(kDir + "tiny_t5.safetensors", "is not a SentencePiece tokenizer model");
   const auto tok = wan::UmT5Tokenizer::open(kDir + "tiny_spm.model");
   EXPECT_THROW(tok.encode("x", 0), jenga::UsageError);

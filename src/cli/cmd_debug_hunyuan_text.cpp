@@ -85,7 +85,34 @@ void add_hunyuan_encode_options(CLI::App& e, HunyuanTextOptions& o) {
       ->capture_default_str();
 }
 
-bool run_hunyuan_tokenize(const HunyuanTextOptions& o, const std::string& path, const std::string& text, int64_t text_len) {
+namespace {
+
+// A HunyuanVideo model folder given as --tokenizer: with --template, its LLM tokenizer folder
+// (the official ckpts layout's text_encoder_i2v/ or text_encoder/, diffusers' tokenizer/);
+// without, say which sub-folder to pass. Returns `path` unchanged when it is no such folder.
+std::string tokenizer_in_model_folder(const HunyuanTextOptions& o, const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path root(path);
+  if (!std::filesystem::is_directory(root, ec)) return path;
+  auto llm = [&](const char* sub) { return hunyuan::detect_tokenizer((root / sub).string()) == hunyuan::TokenizerKind::Llama; };
+  std::vector<const char*> subs = {"text_encoder", "tokenizer"};
+  if (o.template_name == "hunyuan-i2v-video") subs.insert(subs.begin(), "text_encoder_i2v");
+  for (const char* sub : subs)
+    if (llm(sub)) {
+      if (!o.template_name.empty()) return (root / sub).string();
+      if (std::filesystem::exists(root / "spiece.model", ec)) return path;
+      usage_fail("--tokenizer {}: a HunyuanVideo model folder; add --template hunyuan-video to tokenize for its LLM "
+                 "({}/), or pass {} for CLIP-L",
+                 path, sub, (root / (sub == std::string("tokenizer") ? "tokenizer_2" : "text_encoder_2")).string());
+    }
+  return path;
+}
+
+}  // namespace
+
+bool run_hunyuan_tokenize(const HunyuanTextOptions& o, const std::string& given_path, const std::string& text,
+                          int64_t text_len) {
+  const std::string path = tokenizer_in_model_folder(o, given_path);
   const auto kind = hunyuan::detect_tokenizer(path);
   if (kind == hunyuan::TokenizerKind::None) {
     if (o.template_name.empty()) return false;  // the umT5 tokenizer

@@ -28,11 +28,17 @@ UmT5Tokenizer UmT5Tokenizer::open(const std::string& path) {
     fail("tokenizer {} does not exist; expected the umT5 spiece.model (google/umt5-xxl/ in the Wan2.1 checkpoint)", path);
   std::string file = path;
   if (fs::is_directory(path, ec)) {
+    // The folder itself, or a Wan2.1 checkpoint folder holding google/umt5-xxl/.
     file = (fs::path(path) / "spiece.model").string();
-    if (!fs::exists(file, ec))
-      fail("tokenizer folder {} has no spiece.model; jenga reads the SentencePiece model (tokenizer.json alone is not "
-           "supported)",
-           path);
+    if (!fs::exists(file, ec) && fs::exists(fs::path(path) / "google" / "umt5-xxl" / "spiece.model", ec))
+      file = (fs::path(path) / "google" / "umt5-xxl" / "spiece.model").string();
+    if (!fs::exists(file, ec)) {
+      if (fs::exists(fs::path(path) / "tokenizer.json", ec))
+        fail("tokenizer folder {} has a tokenizer.json but no spiece.model; jenga reads umT5's SentencePiece model "
+             "(google/umt5-xxl/spiece.model in the Wan2.1 checkpoint)",
+             path);
+      fail("tokenizer folder {} has no spiece.model (umT5's, google/umt5-xxl/ in the Wan2.1 checkpoint)", path);
+    }
   }
   require_regular_file(file, "tokenizer");  // a FIFO would block the reader
 #ifdef JENGA_HAVE_SENTENCEPIECE
