@@ -62,7 +62,22 @@ PROMPTS = [
     'I\u2019m here, it\u2019s fine',
     '&quot;quoted&quot; &apos;single&apos; &copy; 2024 &mdash; &hellip;',
     'Ｈｅｌｌｏ！',
+    # Special-token text: the HF tokenizer splits on its added tokens (<pad>, </s>, <unk>).
+    '<pad></s><unk> specials in text',
+    'a cat</s>sits on <unk> mat',
+    'x </s> y',
+    '</s>',
+    'ends with a special </s>',
+    '&lt;/s&gt; decoded first',
+    # C1 controls: ftfy reads them as Windows-1252 (U+0085 is an ellipsis, before line breaks).
+    '\x85',
+    'price \x80 5, \x93quoted\x94 \x96 dash \x97 end',
+    'undefined \x81\x8d\x8f\x90\x9d C1',
+    # HTML5 names beyond Latin-1 and ftfy's upper-cased forms.
+    '&Pcy;&Racute; &scirc; &xrarr; &NotEqualTilde; &fjlig; &ALPHA; &SZLIG; &EACUTE;',
+    'BUNDESSTRA&SZLIG;E &Jscr;ohn &HilbertSpace;ancock',
 ]
+SPECIAL_TEXT = ('<pad>', '</s>', '<unk>')
 
 
 def main():
@@ -101,7 +116,8 @@ def main():
         ids, mask = ids[0].tolist(), mask[0].tolist()
         ref = (sp.encode(tok._clean(text))[:text_len - 1] + [1])
         n = sum(mask)
-        assert ids[:n] == ref, (text, ids[:n], ref)
+        if not any(t in tok._clean(text) for t in SPECIAL_TEXT):  # libsentencepiece has no added tokens
+            assert ids[:n] == ref, (text, ids[:n], ref)
         out.append({'text': text, 'cleaned': tok._clean(text), 'text_len': text_len, 'ids': ids, 'mask': mask})
     with open(os.path.join(args.out, 'tokenizer_golden.json'), 'w') as f:
         json.dump(out, f, ensure_ascii=False, indent=0)

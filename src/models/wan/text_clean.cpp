@@ -100,8 +100,8 @@ bool html_name_char(char32_t c) {
   return c != '\t' && c != '\n' && c != '\f' && c != ' ' && c != '<' && c != '&' && c != '#' && c != ';';
 }
 
-// ftfy's unescape_html: only "&#?[0-9A-Za-z]{1,24};" references, HTML5 names (and upper-cased
-// Latin-1 letter names such as &EACUTE;), numeric ones as html.unescape decodes them.
+// ftfy's unescape_html: only "&#?[0-9A-Za-z]{1,24};" references, HTML5 names (and their
+// upper-cased forms such as &EACUTE;), numeric ones as html.unescape decodes them.
 std::u32string ftfy_unescape(const std::u32string& s) {
   std::u32string out;
   for (size_t i = 0; i < s.size();) {
@@ -118,17 +118,8 @@ std::u32string ftfy_unescape(const std::u32string& s) {
           if (parse_charref(s, i, true, dec) == j + 1 - i) rep = dec, found = true;
         } else if (auto e = html_entity(name)) {
           rep = e->value, found = true;
-        } else {
-          std::u32string lower(name);
-          bool upper = true;
-          for (auto& c : lower) {
-            if (c >= 'a' && c <= 'z') upper = false;
-            if (c >= 'A' && c <= 'Z') c += 32;
-          }
-          // Upper-cased names of Latin-1 small letters (&EACUTE; -> E acute).
-          const auto low = upper ? html_entity(lower) : std::nullopt;
-          if (low && low->value.size() == 1 && low->value[0] >= 0xE0 && low->value[0] <= 0xFE && low->value[0] != 0xF7)
-            rep = std::u32string(1, low->value[0] - 0x20), found = true;
+        } else if (auto up = ftfy_upper_entity(name)) {
+          rep = *up, found = true;  // &EACUTE; -> É
         }
         if (found) {
           out += rep;
@@ -147,6 +138,13 @@ std::u32string ftfy_fixers(const std::u32string& s) {
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     char32_t c = s[i];
+    // fix_c1_controls: U+0080..U+009F as their Windows-1252 characters (ftfy's sloppy codec keeps
+    // the five bytes Windows-1252 leaves undefined); it runs before the line-break fix, so U+0085 is '…'.
+    static const char32_t kCp1252[32] = {0x20AC, 0x81,   0x201A, 0x192,  0x201E, 0x2026, 0x2020, 0x2021,
+                                         0x2C6,  0x2030, 0x160,  0x2039, 0x152,  0x8D,   0x17D,  0x8F,
+                                         0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+                                         0x2DC,  0x2122, 0x161,  0x203A, 0x153,  0x9D,   0x17E,  0x178};
+    if (c >= 0x80 && c <= 0x9F) c = kCp1252[c - 0x80];
     // fix_latin_ligatures (the U+FB00 block)
     static const char32_t* kLig[7] = {U"ff", U"fi", U"fl", U"ffi", U"ffl", U"st", U"st"};
     if (c >= 0xFB00 && c <= 0xFB06) {
@@ -163,7 +161,7 @@ std::u32string ftfy_fixers(const std::u32string& s) {
     else if (c >= 0x201C && c <= 0x201F) c = '"';
     // fix_line_breaks
     if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;
-    if (c == '\r' || c == 0x2028 || c == 0x2029 || c == 0x85) c = '\n';
+    if (c == '\r' || c == 0x2028 || c == 0x2029) c = '\n';
     out.push_back(c);
   }
   // remove_terminal_escapes: ESC '[' [0-9;]* [A-Za-z]

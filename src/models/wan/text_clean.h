@@ -2,13 +2,13 @@
 // The official Wan prompt cleaning (wan/modules/tokenizers.py, clean='whitespace'):
 //   ftfy.fix_text -> html.unescape twice -> collapse \s+ to ' ' -> strip.
 // ftfy subset implemented (ftfy 6.3 defaults): per-line HTML entity decoding (off from the first
-// line containing '<' on, as ftfy does), Latin ligatures (U+FB00-FB06), full-width forms
-// (U+FF01-FF5E, U+FFE0-FFE6, U+3000), curly quotes, line breaks, ANSI terminal escapes and the
-// control characters ftfy removes, repeated until nothing changes. Not implemented: mojibake
-// repair (fix_encoding), C1-control decoding and NFC (the umT5 SentencePiece normaliser applies
-// NFKC, so NFC does not change the ids). html.unescape follows Python's rules (numeric references,
-// semicolon-less legacy names, longest-prefix match) over a table of the Latin-1, markup,
-// typographic and Greek entities rather than all 2231 HTML5 names.
+// line containing '<' on, as ftfy does; every HTML5 name and ftfy's upper-cased forms), C1
+// controls as Windows-1252, Latin ligatures (U+FB00-FB06), full-width forms (U+FF01-FF5E,
+// U+FFE0-FFE6, U+3000), curly quotes, line breaks, ANSI terminal escapes and the control
+// characters ftfy removes, repeated until nothing changes. Not implemented: mojibake repair
+// (fix_encoding: a statistical guess over encodings) and NFC (the umT5 SentencePiece normaliser
+// applies NFKC, so NFC does not change the ids). html.unescape follows Python's rules (numeric
+// references, semicolon-less legacy names, longest-prefix match) over all 2,231 HTML5 names.
 #include <string>
 #include <string_view>
 

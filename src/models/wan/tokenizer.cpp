@@ -1,5 +1,6 @@
 #include "models/wan/tokenizer.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/error.h"
@@ -65,14 +66,53 @@ int64_t UmT5Tokenizer::vocab_size() const {
 #endif
 }
 
+#ifdef JENGA_HAVE_SENTENCEPIECE
+namespace {
+
+std::vector<int> encode_piece(const sentencepiece::SentencePieceProcessor& sp, std::string_view text) {
+  std::vector<int> ids;
+  if (text.empty()) return ids;
+  const auto status = sp.Encode(text, &ids);
+  if (!status.ok()) fail("tokenizer failed on the prompt: {}", status.ToString());
+  return ids;  // edge spaces beside a special token add nothing, in both (the goldens check it)
+}
+
+// The HF tokenizer splits the text on its added tokens (<pad>, </s>, <unk>: leftmost, longest
+// first) before the model sees it, so "</s>" written in a prompt is that token; each piece between
+// them is encoded on its own.
+std::vector<int> encode_with_specials(const sentencepiece::SentencePieceProcessor& sp, const std::string& text) {
+  std::vector<std::pair<std::string, int>> specials;
+  for (int id = 0; id < sp.GetPieceSize(); ++id)
+    if (sp.IsControl(id) || sp.IsUnknown(id)) specials.emplace_back(sp.IdToPiece(id), id);
+  std::sort(specials.begin(), specials.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  std::vector<int> ids;
+  size_t start = 0;
+  for (size_t i = 0; i < text.size();) {
+    const auto hit = std::find_if(specials.begin(), specials.end(), [&](const auto& sp_) {
+      return !sp_.first.empty() && text.compare(i, sp_.first.size(), sp_.first) == 0;
+    });
+    if (hit == specials.end()) {
+      ++i;
+      continue;
+    }
+    for (int id : encode_piece(sp, std::string_view(text).substr(start, i - start))) ids.push_back(id);
+    ids.push_back(hit->second);
+    i += hit->first.size();
+    start = i;
+  }
+  for (int id : encode_piece(sp, std::string_view(text).substr(start))) ids.push_back(id);
+  return ids;
+}
+
+}  // namespace
+#endif
+
 TokenizedPrompt UmT5Tokenizer::encode(std::string_view prompt, int64_t text_len) const {
   if (text_len < 1 || text_len > 1 << 20) usage_fail("text length {} is out of range; use 1..1048576 (Wan uses 512)", text_len);
   TokenizedPrompt out;
 #ifdef JENGA_HAVE_SENTENCEPIECE
   const auto* sp = static_cast<const sentencepiece::SentencePieceProcessor*>(sp_.get());
-  std::vector<int> ids;
-  const auto status = sp->Encode(clean_prompt_whitespace(prompt), &ids);
-  if (!status.ok()) fail("tokenizer failed on the prompt: {}", status.ToString());
+  const std::vector<int> ids = encode_with_specials(*sp, clean_prompt_whitespace(prompt));
   const size_t keep = std::min(ids.size(), static_cast<size_t>(text_len - 1));
   out.dropped = static_cast<int64_t>(ids.size() - keep);
   out.ids.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(keep));
