@@ -91,7 +91,7 @@ TEST(JengaCli, CarveMaskWritesOfficialMask) {
   // Grid that does not hold the vision tokens, p out of range, missing file.
   r = run_jenga(base + " --top-k 1 --p 0.4 --text-blocks 1 --neighbors-shape 2,4,22 --out " + (dir / "x.safetensors"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  r = run_jenga(base + " --top-k 1 --p 1.5 --out " + (dir / "x.safetensors"));
+  r = run_jenga(base + " --top-k 1 --p -0.5 --out " + (dir / "x.safetensors"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   r = run_jenga("debug carve-mask --q " + (dir / "none.safetensors") + " --k " + (dir / "k.safetensors") +
                 " --top-k 1 --p 0.5 --out " + (dir / "x.safetensors"));

@@ -89,7 +89,18 @@ TEST(JengaCarveMask, TopKFloorAndBadInput) {
     EXPECT_EQ(m.onehot[i * 4 + 2], 1);
     EXPECT_EQ(m.onehot[i * 4 + 1], 0);
   }
+  // As the official builder: p = 0 keeps only the top block (top_k 0), p > 1 keeps every block.
   prm.p = 0.0;
+  prm.top_k = 0;
+  m = build_carve_mask(q.data(), k.data(), 1, 1, n, d, prm);
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 4; ++j) EXPECT_EQ(m.onehot[i * 4 + j], j == 3 ? 1 : 0) << i << " " << j;
+  prm.p = 1.5;
+  m = build_carve_mask(q.data(), k.data(), 1, 1, n, d, prm);
+  for (auto v : m.onehot) EXPECT_EQ(v, 1);
+  prm.p = -0.1;
+  EXPECT_THROW(build_carve_mask(q.data(), k.data(), 1, 1, n, d, prm), UsageError);
+  prm.p = NAN;
   EXPECT_THROW(build_carve_mask(q.data(), k.data(), 1, 1, n, d, prm), UsageError);
   prm.p = 0.5;
   prm.text_blocks = 4;

@@ -1,4 +1,5 @@
 // `jenga debug curve|neighbors|carve-mask|schedule`: check the Jenga method without a model.
+#include <cmath>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -142,7 +143,8 @@ Tensor load_qk(const std::string& path, const std::string& name, const std::stri
 
 void run_carve(const CarveOptions& o) {
   if (o.top_k < 0) usage_fail("--top-k {}: must be >= 0", o.top_k);
-  if (!(o.p > 0.0 && o.p <= 1.0)) usage_fail("--p {}: must be in (0, 1]", o.p);
+  // As the official builder: p = 0 keeps the top block (and top_k), p >= 1 every block.
+  if (!(o.p >= 0.0 && std::isfinite(o.p))) usage_fail("--p {}: must be a number >= 0 (0 keeps the top block, 1 every block)", o.p);
 #if !JENGA_HAVE_CUDA
   if (o.device == "cuda") usage_fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif
@@ -322,7 +324,7 @@ void register_debug_jenga(CLI::App& debug) {
   k->add_option("--q", ko->q, "safetensors file with tensor 'q' [B, H, N, D] (f32, bf16 or f16)")->required();
   k->add_option("--k", ko->k, "safetensors file with tensor 'k' [B, H, N, D] (same shape as q)")->required();
   k->add_option("--top-k", ko->top_k, "Minimum number of kept vision key blocks per query block (>= 0)")->required();
-  k->add_option("--p", ko->p, "Cumulative probability threshold in (0, 1] (official p_remain_rates)")->required();
+  k->add_option("--p", ko->p, "Cumulative probability threshold >= 0 (official p_remain_rates; 0 keeps the top block and --top-k, 1 or more every block)")->required();
   k->add_option("--text-blocks", ko->text_blocks, "Trailing text blocks (HunyuanVideo 2, Wan 0)")->capture_default_str();
   k->add_option("--first-frame-blocks", ko->first_frame_blocks,
                 "Query blocks < F always keep key blocks < F (Wan: blocks/21)")

@@ -32,7 +32,8 @@ CarveMask build_carve_mask(const float* q, const float* k, int64_t batch, int64_
   if (batch <= 0 || heads <= 0 || n <= 0 || head_dim <= 0)
     usage_fail("carve mask: q/k shape [{}, {}, {}, {}] must have every dimension >= 1", batch, heads, n,
                head_dim);
-  if (!(prm.p > 0.0 && prm.p <= 1.0)) usage_fail("--p {}: must be in (0, 1]", prm.p);
+  // As the official builder: p = 0 keeps the top block (and top_k), p >= 1 every block.
+  if (!(prm.p >= 0.0 && std::isfinite(prm.p))) usage_fail("--p {}: must be a number >= 0 (0 keeps the top block, 1 every block)", prm.p);
   if (prm.top_k < 0) usage_fail("--top-k {}: must be >= 0", prm.top_k);
   if (prm.block <= 0) usage_fail("carve mask: block size {} must be positive", prm.block);
   const int64_t blocks = (n + prm.block - 1) / prm.block;

@@ -20,7 +20,7 @@ namespace jenga {
 
 struct CarveParams {
   int64_t top_k = 0;             // floor on the kept blocks per row (official top_k)
-  double p = 0.9;                // cumulative-probability threshold, (0, 1]
+  double p = 0.9;                // cumulative-probability threshold, >= 0 (0: the top block; >= 1: all)
   int64_t text_blocks = 0;       // trailing text blocks (Hunyuan 2, Wan 0)
   int64_t first_frame_blocks = 0;  // Wan: nb / 21
   const BlockNeighbors* neighbors = nullptr;  // optional, must cover the normal blocks exactly

@@ -25,7 +25,8 @@ CarveMask build_carve_mask_gpu(const uint16_t* q, const uint16_t* k, int64_t bat
   if (prm.block != 128) usage_fail("the GPU AttenCarve builder uses 128-token blocks (got {})", prm.block);
   if (batch < 1 || heads < 1 || n < 1) usage_fail("AttenCarve: q/k of shape [{}, {}, {}, {}] is empty", batch, heads, n, head_dim);
   if (head_dim != 64 && head_dim != 128) usage_fail("the GPU AttenCarve builder needs head dim 64 or 128 (got {})", head_dim);
-  if (!(prm.p > 0.0 && prm.p <= 1.0)) usage_fail("--p {}: must be in (0, 1]", prm.p);
+  // As the official builder: p = 0 keeps the top block (and top_k), p >= 1 every block.
+  if (!(prm.p >= 0.0 && std::isfinite(prm.p))) usage_fail("--p {}: must be a number >= 0 (0 keeps the top block, 1 every block)", prm.p);
   const int64_t blocks = (n + 127) / 128;
   if (prm.text_blocks < 0 || prm.text_blocks >= blocks)
     usage_fail("--text-blocks {}: must be in [0, {}) for {} tokens ({} blocks of 128)", prm.text_blocks, blocks, n, blocks);
