@@ -29,6 +29,7 @@ struct Case {
   int64_t cin, cout;
   bool pre, f32_out, accumulate;
   int64_t chunk;  // output frames per igemm call
+  bool flat = false;  // every pixel the same per channel, output mean ~4: the stats' worst cancellation
 };
 
 Tensor dev(const void* host, size_t bytes) {
@@ -62,9 +63,14 @@ void run_case(const Case& k) {
     return v;
   };
   const int64_t t = 1 + k.up_t * (k.ts - 1), h = k.hs * k.up_s, w = k.ws * k.up_s, K = 27 * k.cin;
-  const auto xh = halves(randv(static_cast<size_t>(k.ts * k.hs * k.ws * k.cin), 1.f));
+  auto xf = randv(static_cast<size_t>(k.ts * k.hs * k.ws * k.cin), 1.f);
+  if (k.flat)
+    for (size_t i = static_cast<size_t>(k.cin); i < xf.size(); ++i) xf[i] = xf[i % static_cast<size_t>(k.cin)];
+  const auto xh = halves(xf);
   const auto wh = halves(randv(static_cast<size_t>(k.cout * K), 1.f / std::sqrt(float(K))));
-  const auto bias = randv(static_cast<size_t>(k.cout), 0.1f);
+  auto bias = randv(static_cast<size_t>(k.cout), 0.1f);
+  if (k.flat)
+    for (auto& v : bias) v += 4.0f;
   const auto scale = randv(static_cast<size_t>(k.cin), 0.5f), shift = randv(static_cast<size_t>(k.cin), 0.2f);
   const auto y0 = randv(static_cast<size_t>(t * h * w * k.cout), 1.f);
   const Tensor x = dev(xh.data(), xh.size() * 2), wt = dev(wh.data(), wh.size() * 2);
@@ -166,6 +172,14 @@ void check_igemm(const Case& k, cuda::Conv3x3x3Path path, bool with_stats, const
     }
   }
   EXPECT_EQ(bad, 0);
+  // The GroupNorm variance E[x^2] - E[x]^2 from these sums (group_coeffs_kernel, in double) must not
+  // cancel: within 5e-5 E[x^2] of the host's, also where the output is flat with a large mean (var ~ 0).
+  const double n = static_cast<double>(got.size() / static_cast<size_t>(k.cout));
+  for (int64_t c = 0; c < k.cout; ++c) {
+    const double ms = ref[2 * c + 1] / n, var_ref = ms - (ref[2 * c] / n) * (ref[2 * c] / n);
+    const double var_dev = sums[2 * c + 1] / n - (sums[2 * c] / n) * (sums[2 * c] / n);
+    EXPECT_LE(std::fabs(var_dev - var_ref), 5e-5 * ms + 1e-9) << "variance of channel " << c << " (cin " << k.cin << ")";
+  }
 }
 
 }  // namespace
@@ -177,6 +191,16 @@ TEST(CudaConv3dIgemm, MatchesIm2colGemm) {
   run_case({3, 4, 5, 2, 2, 64, 3, true, true, false, 2});        // upsampled read, narrow f32 out (conv_out)
   run_case({4, 7, 9, 1, 1, 128, 160, true, false, true, 3});     // fp16 out + residual, N past a block
   run_case({2, 16, 16, 1, 2, 256, 128, true, false, false, 1});  // wide K, a chunk per frame
+}
+
+// A spatially constant input (a solid-colour frame, 1x1 latents) through both kernels: the output
+// is flat per channel with a mean near 4, where a sum of squares kept in f32 over many rows would
+// cancel in the GroupNorm variance; ~15k rows over many tiles.
+TEST(CudaConv3dIgemm, FlatInputKeepsTheVarianceExact) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  cuda::init();
+  run_case({5, 48, 64, 1, 1, 64, 128, false, false, false, 5, true});  // fp16 out (as the VAE stores)
+  run_case({3, 20, 24, 1, 1, 128, 64, false, true, false, 3, true});   // f32 out
 }
 
 // The VAE's own channel counts on the Hopper kernel's three tile widths, with rows that end

@@ -18,11 +18,21 @@ model runs in f32 on those values. Saved under OUT (default tests/data/hunyuan_v
 The official class is imported without running hyvideo/__init__.py or hyvideo/vae/__init__.py
 (they import the whole pipeline); nothing of the official code is changed.
 
+--flat writes flat_golden.safetensors instead (the weights already under OUT are loaded, nothing
+else is rewritten): spatially constant inputs (latents of 1x1 pixels, a solid-colour frame). On
+such inputs this model is ill-conditioned: every GroupNorm group then holds only the spread
+between its channels, some groups end up with a variance near eps, and a spatial perturbation of
+one ulp grows to O(1) at the output (torch keeps every pixel bit-identical, so its f32 and f64
+runs agree; any evaluation whose rounding differs per pixel lands elsewhere). So each case's
+official f32 spread is measured: the output moved by 1-ulp jitter on every conv's output, the
+largest max-relative change over JITTER_RUNS runs; inputs are drawn until the spread is at most
+FLAT_MAX_SPREAD, and the spread is stored next to the case (NAME.official_spread).
+
 --check-diffusers also loads the weights into diffusers' AutoencoderKLHunyuanVideo (strict: the
 names are the same) and checks its untiled decode against the official one (prints the max diff).
 
 usage: tools/golden/hunyuan_vae_golden.py --official /path/to/Tencent+HunyuanVideo [--out tests/data/hunyuan_vae]
-                                          [--check-diffusers]
+                                          [--check-diffusers | --flat]
 """
 import argparse
 import importlib
@@ -33,7 +43,7 @@ import types
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 CONFIG = {
     "_class_name": "AutoencoderKLCausal3D",
@@ -62,6 +72,14 @@ CASES = [
     ("c", (2, 5, 7), ("tiled",), ("tiled", "untiled")),          # 2 x 3 spatial tiles; encode: 2 x 2
     ("d", (5, 5, 2), ("tiled",), ("tiled", "untiled")),          # 2 temporal x 2 spatial; encode: both
 ]
+
+# --flat: name, decode (latents [T, 1, 1] per channel) or encode (one colour over [F, H, W]).
+FLAT_CASES = [
+    ("pixel_decode", "decode", (3, 1, 1)),  # 1x1 latents: 9 frames of 8x8, each spatially flat
+    ("solid_encode", "encode", (1, 8, 8)),  # a solid-colour frame -> one latent pixel
+]
+FLAT_MAX_SPREAD = 1e-4  # the test allows 10x the stored spread
+JITTER_RUNS = 8
 
 
 def import_official(root):
@@ -132,13 +150,64 @@ def check_diffusers(weights, golden):
           (out - golden["b.decode_untiled"]).abs().max().item())
 
 
+def official_spread(vae, run, x, gen):
+    """Largest max-relative change of run(x) when every Conv3d output is moved by one ulp (f32) at
+    random elements: how far from torch's own f32 output an f32 evaluation can land whose rounding
+    differs from pixel to pixel."""
+    ref = run(x)
+
+    def jitter(module, inputs, out):
+        ulp = out.abs() * 2.0 ** -24
+        return out + torch.sign(torch.randn(out.shape, generator=gen)) * ulp * (torch.rand(out.shape, generator=gen) < 0.5)
+
+    hooks = [m.register_forward_hook(jitter) for m in vae.modules() if isinstance(m, torch.nn.Conv3d)]
+    try:
+        return max(((run(x) - ref).abs().max() / ref.abs().max()).item() for _ in range(JITTER_RUNS))
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+def flat_goldens(cls, out):
+    """flat_golden.safetensors: FLAT_CASES through the official untiled decode / encode, on the
+    weights already in OUT (bf16 values in f32), with each case's official_spread."""
+    vae = cls.from_config(CONFIG).float().eval()
+    vae.load_state_dict({k: v.float() for k, v in load_file(os.path.join(out, "vae", "tiny_vae.safetensors")).items()})
+    gen, jitter_gen = torch.Generator().manual_seed(2023), torch.Generator().manual_seed(7)
+    d = {}
+    for name, kind, (T, H, W) in FLAT_CASES:
+        run = (lambda x: decode(vae, x, False)) if kind == "decode" else (lambda x: encode(vae, x, False))
+        for attempt in range(32):
+            if kind == "decode":
+                x = torch.randn(CONFIG["latent_channels"], T, 1, 1, generator=gen).expand(-1, T, H, W).contiguous()
+            else:
+                x = (torch.rand(CONFIG["in_channels"], 1, 1, 1, generator=gen) * 2 - 1).expand(-1, T, H, W).contiguous()
+            spread = official_spread(vae, run, x, jitter_gen)
+            print(f"{name}: draw {attempt}, official f32 spread under 1-ulp jitter {spread:.2e}")
+            if spread <= FLAT_MAX_SPREAD:
+                break
+        else:
+            sys.exit(f"{name}: no draw with a spread <= {FLAT_MAX_SPREAD} in 32")
+        d[f"{name}.{'latents' if kind == 'decode' else 'frames'}"] = x
+        d[f"{name}.{kind}"] = run(x)
+        d[f"{name}.official_spread"] = torch.tensor([spread], dtype=torch.float32)
+    path = os.path.join(out, "flat_golden.safetensors")
+    save_file({k: v.contiguous() for k, v in d.items()}, path,
+              metadata={"source": "official AutoencoderKLCausal3D (Tencent/HunyuanVideo hyvideo/vae), f32 CPU, untiled",
+                        "cases": json.dumps(FLAT_CASES), "jitter_runs": str(JITTER_RUNS)})
+    print(path, os.path.getsize(path), "bytes")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--official", required=True, help="folder holding hyvideo/vae/ (Tencent HunyuanVideo)")
     ap.add_argument("--out", default="tests/data/hunyuan_vae")
     ap.add_argument("--check-diffusers", action="store_true")
+    ap.add_argument("--flat", action="store_true", help="only flat_golden.safetensors (spatially constant inputs)")
     a = ap.parse_args()
     cls = import_official(a.official)
+    if a.flat:
+        return flat_goldens(cls, a.out)
     vae = build(cls, seed=22)
     os.makedirs(os.path.join(a.out, "vae"), exist_ok=True)
 
