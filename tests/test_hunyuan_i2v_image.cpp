@@ -77,6 +77,31 @@ TEST(HunyuanI2vImage, DecodesLikePilConvertRgb) {
   }
 }
 
+// WebP through libwebp (PIL's decoder too): a lossless RGBA image (alpha dropped) and a lossy one
+// give PIL's convert("RGB") bytes; an animation is refused. Skips where the build has no libwebp.
+TEST(HunyuanI2vImage, DecodesWebpLikePil) {
+  const auto g = jenga::SafetensorsFile::open(kDir + "/webp_golden.safetensors");
+  for (const std::string name : {"rgba_lossless_19x11.webp", "photo_lossy_23x17.webp"}) {
+    RgbImage img;
+    try {
+      img = jenga::read_image_rgb(kDir + "/" + name);
+    } catch (const jenga::Error& e) {
+      if (std::string(e.what()).find("built without libwebp") != std::string::npos) GTEST_SKIP() << e.what();
+      throw;
+    }
+    const jenga::Tensor want = g->load("decoded_" + key_of(name));
+    ASSERT_EQ(want.dim(0), img.height) << name;
+    ASSERT_EQ(want.dim(1), img.width) << name;
+    EXPECT_EQ(std::vector<uint8_t>(want.data_as<uint8_t>(), want.data_as<uint8_t>() + want.numel()), img.rgb) << name;
+  }
+  try {
+    jenga::read_image_rgb(kDir + "/refused_animated_8x8.webp");
+    ADD_FAILURE() << "an animated WebP was accepted";
+  } catch (const jenga::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("an animated WebP"), std::string::npos) << e.what();
+  }
+}
+
 TEST(HunyuanI2vImage, PilResizeIsBitExact) {
   int checked = 0;
   for (const auto& name : image_names()) {
@@ -260,7 +285,7 @@ TEST(HunyuanI2vImage, BadImagesAreOneLineErrors) {
       {dir.path().string(), "is a folder"},
       {fifo, "not a regular file"},
       {write("empty.png", ""), "empty"},
-      {write("text.png", "hello, not an image\n"), "not a PNG or JPEG"},
+      {write("text.png", "hello, not an image\n"), "not a PNG, JPEG or WebP"},
       {write("cut.png", png.substr(0, png.size() / 2)), "truncated PNG"},
       {write("cut.jpg", jpg.substr(0, jpg.size() / 2)), "truncated JPEG"},
       {write("huge.png", huge), "above the limit"},

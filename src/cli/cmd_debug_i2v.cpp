@@ -92,7 +92,7 @@ void run_encode_image(const EncodeImageOptions& o) {
 void register_debug_i2v(CLI::App& debug) {
   auto o = std::make_shared<ImagePrepOptions>();
   auto* c = debug.add_subcommand("image-prep", "HunyuanVideo-I2V reference image -> bucket + [3,H,W] f32 pixels in [-1,1]");
-  c->add_option("--image", o->image, "PNG or JPEG file")->required();
+  c->add_option("--image", o->image, "PNG, JPEG or WebP file")->required();
   c->add_option("--size,--i2v-resolution", o->resolution, "720p (bucket base 960), 540p (720) or 360p (480)")
       ->check(CLI::IsMember({"720p", "540p", "360p"}))
       ->capture_default_str();
@@ -104,7 +104,7 @@ void register_debug_i2v(CLI::App& debug) {
   auto* ei = debug.add_subcommand("encode-image", "LLaVA image side of the HunyuanVideo-I2V text encoder (CPU f32 or CUDA)");
   ei->add_option("--text-encoder", e->text_encoder, "text_encoder_i2v folder (LLaVA: config.json, safetensors, preprocessor_config.json)")
       ->required();
-  ei->add_option("--image", e->image, "PNG or JPEG file")->required();
+  ei->add_option("--image", e->image, "PNG, JPEG or WebP file")->required();
   ei->add_option("--out", e->out, "Output .safetensors: pixel_values [3,S,S], features [N,D], projected [N,D_text]")->required();
   ei->add_option("--device", e->device, "cpu (f32) or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   ei->add_option("--precision", e->precision,

@@ -347,7 +347,7 @@ void register_generate(CLI::App& app) {
   c->add_option("-p,--prompt", o->prompt, "What the video shows");
   c->add_option("-n,--negative-prompt", o->negative_prompt, "What to avoid (default: the model's)");
   c->add_option("--image", o->image,
-                "Image-to-video (HunyuanVideo-I2V): the reference image, PNG or JPEG; the video takes the official "
+                "Image-to-video (HunyuanVideo-I2V): the reference image, PNG, JPEG or WebP; the video takes the official "
                 "bucket size for it (--i2v-resolution) and starts from it");
   c->add_option("--i2v-resolution", o->i2v_resolution,
                 "With --image: 720p (default), 540p or 360p (official bucket bases 960 / 720 / 480), or a bucket "

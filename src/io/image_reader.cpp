@@ -11,6 +11,9 @@
 #include <jpeglib.h>
 #include <png.h>
 #include <fstream>
+#if JENGA_HAVE_WEBP
+#include <webp/decode.h>
+#endif
 
 #include "core/error.h"
 
@@ -177,6 +180,27 @@ std::string decode_jpeg(const uint8_t* data, size_t size, const std::string& wha
   return "";
 }
 
+// ---- WebP (libwebp, when the build has it: the same library PIL decodes WebP with) ------------
+
+bool is_webp(const uint8_t* data, size_t size) {
+  return size >= 12 && std::memcmp(data, "RIFF", 4) == 0 && std::memcmp(data + 8, "WEBP", 4) == 0;
+}
+
+#if JENGA_HAVE_WEBP
+std::string decode_webp(const uint8_t* data, size_t size, const std::string& what, RgbImage& out) {
+  WebPBitstreamFeatures f;
+  if (WebPGetFeatures(data, size, &f) != VP8_STATUS_OK) return "a damaged or truncated WebP header";
+  // PIL opens an animation at its first frame; a still image is what an I2V reference is.
+  if (f.has_animation) fail("{}: an animated WebP; save one frame as PNG, JPEG or a still WebP", what);
+  check_dimensions(what, f.width, f.height);
+  out.width = f.width, out.height = f.height;
+  out.rgb.resize(static_cast<size_t>(f.width) * f.height * 3);
+  // RGB output drops alpha without compositing, as PIL's convert("RGB").
+  if (!WebPDecodeRGBInto(data, size, out.rgb.data(), out.rgb.size(), f.width * 3)) return "the image data is damaged";
+  return "";
+}
+#endif
+
 }  // namespace
 
 RgbImage decode_image_rgb(const uint8_t* data, size_t size, const std::string& what) {
@@ -190,8 +214,16 @@ RgbImage decode_image_rgb(const uint8_t* data, size_t size, const std::string& w
   } else if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) {
     error = decode_jpeg(data, size, what, out);
     if (!error.empty()) fail("{}: cannot decode the JPEG: {}; re-save it with an image editor", what, error);
+  } else if (is_webp(data, size)) {
+#if JENGA_HAVE_WEBP
+    error = decode_webp(data, size, what, out);
+    if (!error.empty()) fail("{}: cannot decode the WebP: {}; re-save it with an image editor", what, error);
+#else
+    fail("{}: a WebP image, and this jenga was built without libwebp; convert it to PNG or JPEG, or install "
+         "libwebp-dev and rebuild", what);
+#endif
   } else {
-    fail("{}: not a PNG or JPEG image (unknown first bytes); convert it to PNG or JPEG", what);
+    fail("{}: not a PNG, JPEG or WebP image (unknown first bytes); convert it to PNG or JPEG", what);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Reads a PNG or JPEG file into 8-bit RGB the way the official pipelines see it after
+// Reads a PNG, JPEG or WebP file into 8-bit RGB the way the official pipelines see it after
 // PIL's `Image.open(path).convert("RGB")` (so grey, palette, alpha and 16-bit PNGs give the
 // same pixels as PIL). Decoding is libpng / libjpeg(-turbo); every failure is a one-line Error.
 #include <cstdint>
@@ -22,7 +22,7 @@ inline constexpr int64_t kMaxImagePixels = 100'000'000;
 // PNG (any colour type / bit depth, interlaced or not) or baseline/progressive JPEG (grey or
 // YCbCr; CMYK/YCCK JPEGs are refused). The format is taken from the file's first bytes, not its
 // name. Alpha is dropped (not composited), as PIL's convert("RGB") does; EXIF orientation is
-// ignored, as PIL's Image.open does.
+// ignored, as PIL's Image.open does. WebP (lossy or lossless, still) when built with libwebp.
 RgbImage read_image_rgb(const std::string& path);
 
 // The same from bytes in memory; `what` names the source in error messages.

@@ -116,7 +116,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
                                       Progress& progress, double t_start) {
   T2VRequest req = request;  // image-to-video: the size becomes the image's bucket below
   if (req.image.empty() && model.geometry().image_condition != ImageCondition::None)
-    usage_fail("{} is an image-to-video model: give the reference image with --image PATH (PNG or JPEG)",
+    usage_fail("{} is an image-to-video model: give the reference image with --image PATH (PNG, JPEG or WebP)",
                model.geometry().name);
   for (const auto& j : all_jobs) {
     T2VRequest r = req;

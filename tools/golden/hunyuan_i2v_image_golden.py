@@ -15,7 +15,11 @@ torchvision and the official functions `generate_crop_size_list` / `get_closest_
 and, in buckets.json, the official bucket for many image sizes at 720p/540p/360p and, for each
 image at 720p and 540p, the bucket plus two checksums of the prepared u8 crop (too large to store).
 
+With --webp it writes only the WebP fixtures (a lossless RGBA and a lossy RGB still image, an
+animated one) and webp_golden.safetensors: decoded_<name> [h, w, 3] u8 = Image.open(f).convert("RGB").
+
 usage: tools/golden/hunyuan_i2v_image_golden.py --official /path/to/HunyuanVideo-I2V --out tests/data/hunyuan_i2v/
+       tools/golden/hunyuan_i2v_image_golden.py --webp --out tests/data/hunyuan_i2v/
 """
 import argparse
 import json
@@ -28,7 +32,6 @@ import numpy as np
 import torch
 from PIL import Image
 from safetensors.torch import save_file
-from torchvision import transforms
 
 SMALL_BASES = [64, 128]
 BUCKET_BASES = {"720p": 960, "540p": 720, "360p": 480}
@@ -83,6 +86,7 @@ def make_images(out, rng):
 
 def official_transform(img, base, data_utils):
     """inference.py's I2V image path (lines 806-848), single GPU."""
+    from torchvision import transforms  # here, so --webp runs without torchvision
     crop_size_list = data_utils.generate_crop_size_list(base, 32)
     aspect_ratios = np.array([round(float(h) / float(w), 5) for h, w in crop_size_list])
     closest_size, _ = data_utils.get_closest_ratio(img.size[1], img.size[0], aspect_ratios, crop_size_list)
@@ -98,11 +102,32 @@ def checksums(pixels):
     return int(u8.sum()), int((u8 * weight).sum())
 
 
+def make_webp(out):
+    rng = np.random.default_rng(26)
+    rgba = np.concatenate([smooth_rgb(rng, 11, 19), rng.integers(0, 256, (11, 19, 1), dtype=np.uint8)], -1)
+    files = {"rgba_lossless_19x11.webp": (Image.fromarray(rgba, "RGBA"), {"lossless": True}),
+             "photo_lossy_23x17.webp": (Image.fromarray(smooth_rgb(rng, 17, 23)), {"quality": 80})}
+    tensors = {}
+    for name, (img, kw) in files.items():
+        path = os.path.join(out, name)
+        img.save(path, **kw)
+        tensors[f"decoded_{name.replace('.', '_')}"] = torch.from_numpy(np.array(Image.open(path).convert("RGB")))
+    frames = [Image.fromarray(smooth_rgb(rng, 8, 8)) for _ in range(2)]
+    frames[0].save(os.path.join(out, "refused_animated_8x8.webp"), save_all=True, append_images=frames[1:], duration=100)
+    save_file(tensors, os.path.join(out, "webp_golden.safetensors"))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--official", required=True, help="HunyuanVideo-I2V checkout (holds hyvideo/utils/data_utils.py)")
+    ap.add_argument("--official", help="HunyuanVideo-I2V checkout (holds hyvideo/utils/data_utils.py)")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--webp", action="store_true", help="write only the WebP fixtures and webp_golden.safetensors")
     a = ap.parse_args()
+    if a.webp:
+        os.makedirs(a.out, exist_ok=True)
+        return make_webp(a.out)
+    if not a.official:
+        ap.error("--official is required (except with --webp)")
     sys.path.insert(0, a.official)
     from hyvideo.utils import data_utils
 
