@@ -30,7 +30,7 @@ Conditioning load_text(const SafetensorsFile& in, const std::string& name, const
     fail("{}: '{}' must be [L, {}] with 1 <= L <= {}; got {}", in.path(), name, c.text_dim, max_rows,
          k.tokens.shape().str());
   const Tensor v = load_opt(in, name + "_valid", false, "real text rows");
-  k.valid = v.numel() == 1 && v.ndim() <= 1 ? static_cast<int64_t>(v.data_as<float>()[0]) : k.tokens.dim(0);
+  k.valid = v.defined() && v.numel() == 1 && v.ndim() <= 1 ? static_cast<int64_t>(v.data_as<float>()[0]) : k.tokens.dim(0);
   if (k.valid < 1 || k.valid > k.tokens.dim(0))
     fail("{}: '{}_valid' is {}; it must be 1 .. {} (a scalar)", in.path(), name, k.valid, k.tokens.dim(0));
   k.pooled = load_opt(in, pooled, true, "CLIP-L pooled vector [text_dim_2]");
