@@ -145,3 +145,54 @@ TEST(DebugInputs, DenoiseValidCountsDefaultToAllRows) {
   i2v.emplace_back("image_latent", randn(Shape{16, 1, 4, 6}, 9));
   EXPECT_FALSE(run("i2v", i2v, " --i2v").empty());
 }
+
+// A HunyuanVideo DiT without a guidance embedding (HunyuanVideo-I2V's HYVideo-T/2) at the default
+// --cfg-scale 1 runs the official loop's one conditional forward (no CFG at a scale <= 1): one
+// Euler step from sigma 1 is noise - v(noise, t = 1000). It failed with "no conditioning for branch 1".
+TEST(DebugInputs, DenoiseWithoutGuidanceEmbeddingRunsOneBranch) {
+  TinyHunyuan hy(/*guidance_embed=*/false);
+  const test::TempDir& d = hy.dir;
+  const Inputs in = hy.denoise_inputs();
+  const auto r = test::run_jenga("debug denoise -q --steps 1 --model " + hy.model + " --inputs " + write(d, "in", in) +
+                                 " --out " + (d / "o.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 forwards"), std::string::npos) << r.output;
+  const hunyuan::HunyuanDit dit = hunyuan::load_hunyuan_dit(hy.model);
+  const Tensor& noise = in[0].second;
+  const Tensor& ctx = in[1].second;
+  const auto v = hunyuan::hunyuan_forward_cpu(dit, noise.data_as<float>(), 1, 4, 6, 1000.0f, ctx.data_as<float>(), 10, 6,
+                                              in[3].second.data_as<float>(), 0.0f);
+  const auto got = latents_of(d / "o.safetensors");
+  ASSERT_EQ(got.size(), v.size());
+  for (size_t i = 0; i < v.size(); ++i) ASSERT_NEAR(got[i], noise.data_as<float>()[i] - v[i], 1e-4) << i;
+  // --cfg-scale 2: both branches a step.
+  const auto c = test::run_jenga("debug denoise -q --steps 1 --cfg-scale 2 --model " + hy.model + " --inputs " +
+                                 (d / "in.safetensors") + " --out " + (d / "c.safetensors"));
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_NE(c.output.find("2 forwards"), std::string::npos) << c.output;
+}
+
+// generate on a folder whose DiT has no guidance embedding: one forward a step at the default
+// --cfg-scale 1, two at 3; --embedded-cfg-scale is refused (the DiT has nothing to take it).
+TEST(DebugInputs, GenerateWithoutGuidanceEmbeddingRunsOneBranch) {
+  test::TempDir dir;
+  const std::string model = dir / "ckpts";
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family hunyuan --seed 3 --out " + model).exit_code, 0);
+  const std::string dit = model + "/hunyuan-video-t2v-720p/transformers";
+  std::filesystem::remove_all(dit);
+  hunyuan::HunyuanConfig c = hunyuan::HunyuanConfig::tiny();
+  c.guidance_embed = false;
+  hunyuan::write_random_checkpoint(dit, c, 5, DType::F32);
+  const std::string common = "generate --model " + model + " -p cat --size 32x32 --frames 5 -q ";
+  const auto g = test::run_jenga(common + "--steps 2 -o " + (dir / "a.y4m"));
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  std::ifstream sa(dir / "a.y4m.json");
+  EXPECT_EQ(nlohmann::json::parse(sa)["forwards"], 2);
+  const auto t = test::run_jenga(common + "--steps 2 --cfg-scale 3 -o " + (dir / "b.y4m"));
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  std::ifstream sb(dir / "b.y4m.json");
+  EXPECT_EQ(nlohmann::json::parse(sb)["forwards"], 4);
+  const auto e = test::run_jenga(common + "--steps 2 --embedded-cfg-scale 5 -o " + (dir / "e.y4m"));
+  EXPECT_EQ(e.exit_code, 2) << e.output;
+  EXPECT_NE(e.output.find("guidance embedding"), std::string::npos) << e.output;
+}

@@ -227,7 +227,7 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
   const Geometry& geo = info.geometry;
   const int64_t z = geo.latent_channels;
   const bool embedded = geo.guidance == GuidanceKind::Embedded;
-  const bool cfg_on = !embedded || req.true_cfg;  // two branches
+  const bool cfg_on = !cfg_gated_by_scale(geo.guidance) || req.true_cfg;  // two branches
   const bool jenga = req.jenga.has_value();
   if (req.solver != "unipc" && req.solver != "euler" && req.solver != "dpm++")
     usage_fail("--solver {}: use unipc, dpm++ or euler", req.solver);

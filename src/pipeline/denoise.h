@@ -44,9 +44,9 @@ struct DenoiseRequest {
   // every DiT forward and leaves frame 0 out of every solver update. Empty = none.
   Tensor first_frame;
   int steps = 50;
-  // guide_scale: the CFG scale of two-branch models. Embedded-guidance models (HunyuanVideo) take
-  // embedded_guidance into the DiT and run one branch, or, with true_cfg, both branches combined
-  // by guide_scale (official --cfg-scale > 1 with a negative prompt).
+  // guide_scale: the CFG scale of two-branch models. HunyuanVideo (cfg_gated_by_scale) runs one
+  // branch (taking embedded_guidance into the DiT when it has a guidance embedding), or, with
+  // true_cfg, both branches combined by guide_scale (official --cfg-scale > 1 with a negative prompt).
   double shift = 5.0, guide_scale = 5.0;
   double embedded_guidance = 6.0;
   bool true_cfg = false;

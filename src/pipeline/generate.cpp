@@ -168,13 +168,15 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
   const double plain_shift =
       req.image_stability && geo.default_shift_stable > 0 ? geo.default_shift_stable : geo.default_shift;
   const double shift = req.shift.value_or(jenga ? jenga->flow_shift : plain_shift);
-  // Embedded guidance (HunyuanVideo): the DiT takes the guidance; --cfg-scale > 1 adds the
-  // negative branch (true CFG), official default 1.0.
+  // HunyuanVideo: the DiT takes the embedded guidance (when it has a guidance embedding);
+  // --cfg-scale > 1 adds the negative branch (true CFG), official default 1.0.
   const bool embedded = geo.guidance == GuidanceKind::Embedded;
-  const double guide = req.guide_scale.value_or(embedded ? 1.0 : jenga ? jenga->guide_scale : geo.default_guidance);
+  const bool gated = cfg_gated_by_scale(geo.guidance);
+  const double guide = req.guide_scale.value_or(gated ? 1.0 : jenga ? jenga->guide_scale : geo.default_guidance);
   const double embedded_guide = req.embedded_guidance.value_or(jenga ? jenga->guide_scale : geo.default_guidance);
   if (req.embedded_guidance && !embedded)
-    usage_fail("--embedded-cfg-scale is for models with embedded guidance (HunyuanVideo); {} takes --cfg-scale", geo.name);
+    usage_fail("--embedded-cfg-scale is for DiTs with a guidance embedding (HunyuanVideo T2V); {} has none and takes "
+               "--cfg-scale", geo.name);
   if (geo.sigmas == SigmaTable::FlowMatch && solver != "euler")
     usage_fail("--solver {}: {} samples with flow-matching Euler (its official and only solver); use --solver euler",
                solver, geo.name);
@@ -206,12 +208,12 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
   const double t_text0 = now_s();
   const bool t5_cuda = cuda && !req.t5_cpu;
   const std::string neg = req.negative_prompt.empty() ? geo.default_negative_prompt : req.negative_prompt;
-  const bool two_branch = !embedded || guide > 1.0;
+  const bool two_branch = !gated || guide > 1.0;
   if (i2v && two_branch)
-    usage_fail("--image with --cfg-scale {}: image-to-video runs one branch with embedded guidance for now (the "
-               "official default, --cfg-scale 1)", guide);
-  if (embedded && !two_branch && !req.negative_prompt.empty())
-    progress.note("--negative-prompt: unused at --cfg-scale 1 (one branch with embedded guidance); give --cfg-scale > 1 "
+    usage_fail("--image with --cfg-scale {}: image-to-video runs one branch for now (the official default, "
+               "--cfg-scale 1)", guide);
+  if (gated && !two_branch && !req.negative_prompt.empty())
+    progress.note("--negative-prompt: unused at --cfg-scale 1 (one branch, as the official loop); give --cfg-scale > 1 "
                   "for true CFG");
   if (root)  // -o x.png with several frames writes a folder x/ (output_target.h): say so before the run
     for (const auto& job : jobs)
@@ -315,7 +317,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     }
     dr.context = ctx[j][0], dr.context_null = ctx[j][1];
     dr.steps = steps, dr.shift = shift, dr.guide_scale = guide, dr.solver = solver;
-    dr.embedded_guidance = embedded_guide, dr.true_cfg = embedded && two_branch;
+    dr.embedded_guidance = embedded_guide, dr.true_cfg = gated && two_branch;
     const double t_dn0 = now_s();
     DenoiseResult dn;
     {
