@@ -196,3 +196,107 @@ TEST(DebugInputs, GenerateWithoutGuidanceEmbeddingRunsOneBranch) {
   EXPECT_EQ(e.exit_code, 2) << e.output;
   EXPECT_NE(e.output.find("guidance embedding"), std::string::npos) << e.output;
 }
+
+// dit-forward checks each input's exact shape (a leading batch dim of 1 is fine): text states of
+// the wrong width, transposed or batched, a guidance of two values, an empty x were reinterpreted
+// by element count (exit 0, a wrong output). Each is one line naming the tensor and both shapes.
+TEST(DebugInputs, DitForwardChecksEachShape) {
+  TinyHunyuan hy;
+  const test::TempDir& d = hy.dir;
+  const Inputs base = forward_inputs(hy.config);
+  auto run = [&](const std::string& name, const Inputs& in) {
+    return test::run_jenga("debug dit-forward --model " + hy.model + " --inputs " + write(d, name, in) + " --out " +
+                           (d / (name + ".out.safetensors")));
+  };
+  const auto ok = run("ok", base);
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  const Tensor& txt = base[2].second;
+  struct Bad {
+    std::string name;
+    Inputs in;
+    std::string says;
+  };
+  const std::vector<Bad> bad{
+      {"txt_batch2", with(base, "text_states", randn(Shape{2, 8, 48}, 1)), "'text_states' has shape [2, 8, 48]; expected [L, 48]"},
+      {"txt_width", with(base, "text_states", randn(Shape{16, 24}, 1)), "'text_states' has shape [16, 24]; expected [L, 48]"},
+      {"txt_transposed", with(base, "text_states", randn(Shape{48, 8}, 1)), "'text_states' has shape [48, 8]; expected [L, 48]"},
+      {"txt2_batch2", with(base, "text_states_2", randn(Shape{2, 40}, 1)), "'text_states_2' has shape [2, 40]; expected [40]"},
+      {"guidance2", with(base, "guidance", values({6016, 1}, Shape{2})), "'guidance' has shape [2]; expected one value"},
+      {"t2", with(base, "t", values({1, 2}, Shape{2})), "'t' has shape [2]; expected one value"},
+      {"x_empty", with(base, "x", Tensor::empty(DType::F32, Shape{16, 0, 4, 6})), "'x' has shape [16, 0, 4, 6]; expected [16, F, H, W]"},
+      {"x_batch2", with(base, "x", randn(Shape{2, 16, 2, 4, 6}, 1)), "'x' has shape [2, 16, 2, 4, 6]; expected [16, F, H, W]"},
+      {"x_channels", with(base, "x", randn(Shape{8, 2, 4, 6}, 1)), "'x' has shape [8, 2, 4, 6]; expected [16, F, H, W]"},
+      {"mask_len", with(base, "text_mask", values({1, 1, 0}, Shape{3})), "'text_mask' has shape [3]; expected [8]"},
+  };
+  for (const Bad& b : bad) {
+    const auto r = run(b.name, b.in);
+    EXPECT_EQ(r.exit_code, 1) << b.name << ": " << r.output;
+    EXPECT_NE(r.output.find(b.says), std::string::npos) << b.name << ": " << r.output;
+    EXPECT_FALSE(std::filesystem::exists(d / (b.name + ".out.safetensors"))) << b.name;
+  }
+  // Batch 1 of every input: the same output.
+  Inputs b1;
+  for (const auto& [n, t] : base) {
+    std::vector<int64_t> dims{1};
+    for (int i = 0; i < t.ndim(); ++i) dims.push_back(t.dim(i));
+    b1.emplace_back(n, values(t.to_f32_vector(), Shape(dims)));
+  }
+  ASSERT_EQ(run("batch1", b1).exit_code, 0);
+  EXPECT_EQ(latents_of(d / "batch1.out.safetensors", "out"), latents_of(d / "ok.out.safetensors", "out"));
+  (void)txt;
+}
+
+// What the official code hands over is read exactly: the tokenizer's int64 (or a bool) text_mask,
+// t / guidance as i64 or f64, context_valid as i64: the same output as f32. A non-integer count,
+// a mask value other than 0 / 1 and an all-padding mask are refused in one line.
+TEST(DebugInputs, OfficialDtypesAreReadExactly) {
+  TinyHunyuan hy;
+  const test::TempDir& d = hy.dir;
+  const Inputs base = forward_inputs(hy.config);
+  auto forward = [&](const std::string& name, const std::string& path) {
+    return test::run_jenga("debug dit-forward --model " + hy.model + " --inputs " + path + " --out " +
+                           (d / (name + ".out.safetensors")));
+  };
+  ASSERT_EQ(forward("ok", write(d, "ok", base)).exit_code, 0);
+  const auto want = latents_of(d / "ok.out.safetensors", "out");
+  const std::vector<double> mask{1, 1, 1, 1, 1, 0, 0, 0};
+  const std::vector<std::pair<std::string, std::vector<std::pair<std::string, Raw>>>> same{
+      {"mask_i64", {{"text_mask", {"I64", {1, 8}, mask}}}},
+      {"mask_bool", {{"text_mask", {"BOOL", {8}, mask}}}},
+      {"t_i64", {{"t", {"I64", {1}, {500}}}}},
+      {"t_f64", {{"t", {"F64", {}, {500}}}}},
+      {"guidance_i32", {{"guidance", {"I32", {1}, {6016}}}}},
+      {"guidance_f64", {{"guidance", {"F64", {1}, {6016}}}}},
+  };
+  for (const auto& [name, raw] : same) {
+    Inputs in = base;
+    for (const auto& [n, r] : raw) in = without(in, n);
+    const auto r = forward(name, write_raw(d, name, in, raw));
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.output;
+    EXPECT_EQ(latents_of(d / (name + ".out.safetensors"), "out"), want) << name;
+  }
+  for (const auto& [name, raw, says] : std::vector<std::tuple<std::string, Raw, std::string>>{
+           {"mask_half", {"F32", {8}, {1, 1, 0.5, 0, 0, 0, 0, 0}}, "'text_mask' holds 0.5 at row 2; a mask holds 0s and 1s"},
+           {"mask_gap", {"I64", {8}, {1, 0, 1, 0, 0, 0, 0, 0}}, "'text_mask' must be 1s then 0s"},
+           {"mask_zero", {"I64", {8}, {0, 0, 0, 0, 0, 0, 0, 0}}, "'text_mask' is all 0s"}}) {
+    const auto r = forward(name, write_raw(d, name, without(base, "text_mask"), {{"text_mask", raw}}));
+    EXPECT_EQ(r.exit_code, 1) << name << ": " << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << name << ": " << r.output;
+  }
+  // debug denoise: context_valid 6 as i64 equals f32 6; 2.7 is refused, not truncated to 2.
+  auto denoise = [&](const std::string& name, const std::string& path) {
+    return test::run_jenga("debug denoise -q --steps 1 --model " + hy.model + " --inputs " + path + " --out " +
+                           (d / (name + ".out.safetensors")));
+  };
+  const Inputs dn = hy.denoise_inputs();
+  ASSERT_EQ(denoise("dn", write(d, "dn", dn)).exit_code, 0);
+  ASSERT_EQ(denoise("dn_i64", write_raw(d, "dn_i64", without(dn, "context_valid"), {{"context_valid", {"I64", {1}, {6}}}})).exit_code, 0);
+  EXPECT_EQ(latents_of(d / "dn_i64.out.safetensors"), latents_of(d / "dn.out.safetensors"));
+  const auto frac = denoise("frac", write(d, "frac", with(dn, "context_valid", scalar(2.7f))));
+  EXPECT_EQ(frac.exit_code, 1) << frac.output;
+  EXPECT_NE(frac.output.find("'context_valid' is 2.7"), std::string::npos) << frac.output;
+  EXPECT_NE(frac.output.find("whole number"), std::string::npos) << frac.output;
+  const auto vec = denoise("vec", write(d, "vec", with(dn, "context_valid", values({1, 1, 0}, Shape{3}))));
+  EXPECT_EQ(vec.exit_code, 1) << vec.output;
+  EXPECT_NE(vec.output.find("'context_valid' has shape [3]; expected one value"), std::string::npos) << vec.output;
+}

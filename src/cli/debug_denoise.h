@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "io/safetensors.h"
+#include "cli/debug_inputs.h"
 #include "pipeline/denoise.h"
 
 namespace jenga::cli {
@@ -29,11 +29,9 @@ struct DenoiseOptions {
   int64_t seed = 42;
 };
 
-// A float tensor of the inputs file as f32 (a leading batch dim of 1 dropped), or an empty
-// Tensor when absent and not required.
-Tensor load_opt(const SafetensorsFile& f, const std::string& name, bool required, const char* what);
-// r.noise and, for a preset that changes resolution, r.renoise (noise_1.., noise_full).
-void load_noises(const SafetensorsFile& in, DenoiseRequest& r);
+// r.noise and, for a preset that changes resolution, r.renoise (noise_1.., noise_full): [C, T, H, W]
+// each (the loop checks the sizes against the model and preset).
+void load_noises(const DebugInputs& in, DenoiseRequest& r);
 // denoise(r) then OUT: latents, step_<i>, teacache_computed, the settings and report as metadata.
 void run_and_write(DenoiseRequest& r, const DenoiseOptions& o, AttentionMode mode, bool offload, Progress& progress);
 
@@ -45,6 +43,7 @@ bool is_hunyuan_dit(const std::string& path);
 // --i2v: HunyuanVideo-I2V's token_replace loop; also image_latent [16, 1, H, W], context up to 396
 // rows (144 image + 252 prompt rows), shift default the preset's or 7 / 17 (with / without
 // --i2v-stability), presets dense and base (jenga_hyi2v.py).
-void run_denoise_hunyuan(const DenoiseOptions& o, const SafetensorsFile& in, AttentionMode mode);
+// `dit`: the DiT's weights.
+void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, AttentionMode mode);
 
 }  // namespace jenga::cli
