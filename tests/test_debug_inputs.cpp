@@ -300,3 +300,56 @@ TEST(DebugInputs, OfficialDtypesAreReadExactly) {
   EXPECT_EQ(vec.exit_code, 1) << vec.output;
   EXPECT_NE(vec.output.find("'context_valid' has shape [3]; expected one value"), std::string::npos) << vec.output;
 }
+
+// The model is opened first: a --model that is missing, damaged or no DiT is named as such (it
+// was "inputs.safetensors: no tensor 'context' ... the inputs file needs x, t and context"), and
+// the inputs are read for the family the model is.
+TEST(DebugInputs, ModelProblemsAreNamedBeforeTheInputs) {
+  TinyHunyuan hy;
+  const test::TempDir& d = hy.dir;
+  const std::string fwd_in = write(d, "fwd", forward_inputs(hy.config));
+  const std::string dn_in = write(d, "dn", hy.denoise_inputs());
+  namespace fs = std::filesystem;
+  auto copy_model = [&](const std::string& name) {
+    fs::copy(hy.model, d / name, fs::copy_options::recursive);
+    return d / name;
+  };
+  // A truncated DiT, a config.json whose RoPE split does not fit, broken JSON, a VAE, nothing.
+  const std::string trunc = copy_model("trunc");
+  fs::resize_file(trunc + "/diffusion_pytorch_model.safetensors", fs::file_size(trunc + "/diffusion_pytorch_model.safetensors") / 2);
+  const std::string rope = copy_model("rope");
+  {
+    std::ifstream in(rope + "/config.json");
+    auto j = nlohmann::json::parse(in);
+    j["rope_dim_list"] = {8, 8, 8};
+    std::ofstream(rope + "/config.json") << j.dump();
+  }
+  const std::string json = copy_model("json");
+  std::ofstream(json + "/config.json") << "{\"hidden_size\": ";
+  const std::string vae = d / "vae";
+  fs::create_directories(vae);
+  write(d, "vae/diffusion_pytorch_model", {{"decoder.conv_in.weight", randn(Shape{4}, 1)}, {"post_quant_conv.weight", randn(Shape{4}, 2)}});
+  for (const auto& [model, says] : std::vector<std::pair<std::string, std::string>>{
+           {trunc, "file truncated"},
+           {rope, "rope_dim_list [8, 8, 8] must sum to the head dim 32"},
+           {json, "not valid JSON"},
+           {vae, "holds wan2.1-vae, not a DiT"},
+           {d / "none", "--model " + (d / "none") + ": no such file or folder"}}) {
+    for (const std::string cmd : {"dit-forward --inputs " + fwd_in, "denoise --inputs " + dn_in}) {
+      const auto r = test::run_jenga("debug " + cmd + " --model " + model + " --out " + (d / "o.safetensors"));
+      EXPECT_EQ(r.exit_code, 1) << cmd << " " << model << ": " << r.output;
+      EXPECT_NE(r.output.find(says), std::string::npos) << cmd << " " << model << ": " << r.output;
+      EXPECT_EQ(r.output.find("no tensor"), std::string::npos) << r.output;
+    }
+  }
+  // A Wan DiT given HunyuanVideo inputs: the missing tensor, and what a Wan2.1 DiT takes.
+  const std::string wan = d / "wan";
+  ASSERT_EQ(test::run_jenga("debug make-tiny --family wan --dit-only --out " + wan).exit_code, 0);
+  const auto w = test::run_jenga("debug denoise --steps 1 --model " + wan + " --inputs " + dn_in + " --out " + (d / "o.safetensors"));
+  EXPECT_EQ(w.exit_code, 1) << w.output;
+  EXPECT_NE(w.output.find("'context' has shape [10, 48]; expected [L, 64] for a Wan2.1 DiT"), std::string::npos) << w.output;
+  const auto wf = test::run_jenga("debug dit-forward --model " + wan + " --inputs " + fwd_in + " --out " + (d / "o.safetensors"));
+  EXPECT_EQ(wf.exit_code, 1) << wf.output;
+  EXPECT_NE(wf.output.find("no tensor 'context'"), std::string::npos) << wf.output;
+  EXPECT_NE(wf.output.find("--model is a Wan2.1 DiT, whose inputs are x, t and context"), std::string::npos) << wf.output;
+}

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/debug_denoise.h"
+#include "cli/debug_model.h"
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "models/wan/wan_dit.h"
@@ -65,11 +66,14 @@ void run_denoise(const DenoiseOptions& o) {
 #endif
   check_jenga_overrides(o.preset, o.jenga);
   const AttentionMode mode = resolve_attention(o.attention, !o.preset.empty() && o.preset != "dense", o.svg);
-  if (is_hunyuan_dit(o.model)) return run_denoise_hunyuan(o, o.model, mode);
+  // The model first: a missing, damaged or wrong --model is named as such, and the inputs are
+  // read for the family it is.
+  const DebugDit dit = find_debug_dit(o.model, "debug denoise");
+  if (dit.hunyuan) return run_denoise_hunyuan(o, dit.path, mode);
   if (o.i2v || o.i2v_stability) usage_fail("--i2v and --i2v-stability are for a HunyuanVideo-I2V DiT; {} is Wan's", o.model);
   const auto inputs = SafetensorsFile::open(o.inputs);  // its header: a bad file fails before the weights load
   // The GPU computes with bf16 matrices: load them so (half the host memory).
-  const wan::WanDit model = wan::load_wan_dit(o.model, cuda ? DType::BF16 : DType::F32);
+  const wan::WanDit model = wan::load_wan_dit(dit.path, cuda ? DType::BF16 : DType::F32);
   const auto& c = model.config;
   const DebugInputs in(inputs, "a Wan2.1 DiT",
                        "noise, context and context_null (+ noise_full, noise_1 for presets that start smaller)");

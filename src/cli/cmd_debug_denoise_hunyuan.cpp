@@ -3,7 +3,6 @@
 // 6.0 (one forward a step; true CFG with --cfg-scale > 1), Euler, shift 7 (a preset's own).
 #include "cli/debug_denoise.h"
 #include "core/error.h"
-#include "models/registry.h"
 #include "models/hunyuan/hunyuan_dit.h"
 #include "models/hunyuan/hunyuan_model.h"
 #include "models/hunyuan/hunyuan_presets.h"
@@ -11,12 +10,6 @@
 #include "models/hunyuan/i2v_loop.h"
 
 namespace jenga::cli {
-
-bool is_hunyuan_dit(const std::string& path) {
-  for (const FoundModel& f : detect_models_at(path))
-    if (f.model.family == "hunyuanvideo-dit") return true;
-  return false;
-}
 
 namespace {
 

@@ -3,15 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <vector>
 
 #include "cli/commands.h"
 #include "cli/debug_inputs.h"
+#include "cli/debug_model.h"
 #include "core/error.h"
 #include "io/safetensors.h"
-#include "models/registry.h"
 #include "models/hunyuan/hunyuan_dit.h"
 #include "models/hunyuan/hunyuan_folder.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
@@ -34,19 +33,12 @@ struct DitForwardOptions {
   bool token_replace = false;  // HunyuanVideo-I2V's token_replace condition
 };
 
-// Whether `path` (or a diffusers pipeline's transformer/) holds a HunyuanVideo DiT.
-bool is_hunyuan(const std::string& path) {
-  for (const auto& found : detect_models_at(path))
-    if (found.model.family == "hunyuanvideo-dit") return true;
-  return false;
-}
-
 // HunyuanVideo: x [C, F, H, W], t [1], text_states [L, text_dim], text_mask [L] (1s then 0s;
 // default all real), text_states_2 [text_dim_2], guidance [1] (cfg scale x 1000; models with a
 // guidance embedding need it). CPU f32 or CUDA bf16; --dump-blocks adds each block's residual
 // stream [Li + Lt, hidden] (image rows first, raster order = the official token order; text rows
 // padding included); --dump-rows-stride S keeps image rows 0, S, 2S, ...: [ceil(Li/S) + Lt, hidden].
-void run_hunyuan_forward(const DitForwardOptions& o) {
+void run_hunyuan_forward(const DitForwardOptions& o, const DebugDit& dit) {
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
 #else
@@ -55,7 +47,7 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto inputs = SafetensorsFile::open(o.inputs);  // its header: a bad file fails before the weights load
   // CUDA: bf16 matrices as the checkpoint holds them (half the host memory; the GPU runs bf16 anyway).
-  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(o.model, o.device == "cuda" ? DType::BF16 : DType::F32);
+  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(dit.path, o.device == "cuda" ? DType::BF16 : DType::F32);
   const auto& c = model.config;
   const bool token_replace = o.token_replace;
   const DebugInputs in(inputs, "a HunyuanVideo DiT",
@@ -121,18 +113,12 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
 void run_dit_forward(const DitForwardOptions& o) {
   if (o.dump_rows_stride < 1) usage_fail("--dump-rows-stride {}: must be at least 1", o.dump_rows_stride);
   if (o.dump_rows_stride > 1 && !o.dump_blocks) usage_fail("--dump-rows-stride needs --dump-blocks");
-  if (is_hunyuan(o.model)) return run_hunyuan_forward(o);
-  // A whole HunyuanVideo folder (official ckpts/, diffusers, what make-tiny writes): its DiT.
-  if (const std::string dit = hunyuan::find_hunyuan_dit(o.model); !dit.empty() && is_hunyuan(dit)) {
-    DitForwardOptions in_folder = o;
-    in_folder.model = dit;
-    return run_hunyuan_forward(in_folder);
-  }
-  if (o.token_replace) usage_fail("--token-replace is HunyuanVideo-I2V's condition; {} is not a HunyuanVideo DiT", o.model);
-  if (o.dump_rows_stride > 1) {
-    if (!std::filesystem::exists(o.model)) fail("--model {}: no such file or folder", o.model);
-    usage_fail("--dump-rows-stride is for HunyuanVideo DiTs; {} is not one", o.model);
-  }
+  // The model first: a missing, damaged or wrong --model is named as such, and the inputs are read
+  // for the family it is.
+  const DebugDit dit = find_debug_dit(o.model, "debug dit-forward");
+  if (dit.hunyuan) return run_hunyuan_forward(o, dit);
+  if (o.token_replace) usage_fail("--token-replace is HunyuanVideo-I2V's condition; {} is a Wan2.1 DiT", o.model);
+  if (o.dump_rows_stride > 1) usage_fail("--dump-rows-stride is for HunyuanVideo DiTs; {} is a Wan2.1 DiT", o.model);
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
 #else
@@ -140,7 +126,7 @@ void run_dit_forward(const DitForwardOptions& o) {
 #endif
   const auto t0 = std::chrono::steady_clock::now();
   const auto inputs = SafetensorsFile::open(o.inputs);  // its header: a bad file fails before the weights load
-  const wan::WanDit model = wan::load_wan_dit(o.model, o.device == "cuda" ? DType::BF16 : DType::F32);
+  const wan::WanDit model = wan::load_wan_dit(dit.path, o.device == "cuda" ? DType::BF16 : DType::F32);
   const auto& c = model.config;
   const DebugInputs in(inputs, "a Wan2.1 DiT", "x, t and context");
   const Tensor x = in.floats("x", {{c.in_dim, -1, -1, -1}, fmt::format("[{}, F, H, W]", c.in_dim)}, "latents");
