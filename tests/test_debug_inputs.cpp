@@ -353,3 +353,16 @@ TEST(DebugInputs, ModelProblemsAreNamedBeforeTheInputs) {
   EXPECT_NE(wf.output.find("no tensor 'context'"), std::string::npos) << wf.output;
   EXPECT_NE(wf.output.find("--model is a Wan2.1 DiT, whose inputs are x, t and context"), std::string::npos) << wf.output;
 }
+
+// --shift outside (0.01, 100] is refused up front, as generate does (the flow-match loop said
+// "UniPC: sigma 0 = 1.001002 is outside (0, 1)").
+TEST(DebugInputs, DenoiseChecksTheShiftFirst) {
+  TinyHunyuan hy;
+  const std::string in = write(hy.dir, "in", hy.denoise_inputs());
+  for (const std::string shift : {"-1", "0"}) {
+    const auto r = test::run_jenga("debug denoise --steps 2 --shift " + shift + " --model " + hy.model + " --inputs " + in +
+                                   " --out " + (hy.dir / "o.safetensors"));
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("--shift " + shift + ": must be between 0.01 and 100"), std::string::npos) << r.output;
+  }
+}

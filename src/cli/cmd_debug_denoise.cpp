@@ -65,6 +65,7 @@ void run_denoise(const DenoiseOptions& o) {
   if (cuda) fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif
   check_jenga_overrides(o.preset, o.jenga);
+  check_shift_and_cfg(o.shift, o.cfg_scale);
   const AttentionMode mode = resolve_attention(o.attention, !o.preset.empty() && o.preset != "dense", o.svg);
   // The model first: a missing, damaged or wrong --model is named as such, and the inputs are
   // read for the family it is.

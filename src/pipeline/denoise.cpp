@@ -156,6 +156,13 @@ std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& j
   return out;
 }
 
+void check_shift_and_cfg(std::optional<double> shift, std::optional<double> cfg_scale) {
+  if (shift && !(*shift >= 0.01 && *shift <= 100))
+    usage_fail("--shift {}: must be between 0.01 and 100 (official: 5-17)", *shift);
+  if (cfg_scale && !(*cfg_scale >= 0 && *cfg_scale <= 100))
+    usage_fail("--cfg-scale {}: must be between 0 and 100", *cfg_scale);
+}
+
 void check_jenga_token_grid(const std::optional<Preset>& jenga, const Geometry& geo, int width, int height, int frames) {
   if (!jenga || geo.condition_blocks <= 0) return;
   const int64_t lt0 = (frames - 1) / geo.vae_time + 1;

@@ -77,6 +77,11 @@ struct DenoiseResult {
 // HunyuanVideo: int(pixels * r) // 16 * 2, pixels = 8 latent rows).
 std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& jenga, int64_t t, int64_t h, int64_t w);
 
+// --shift and --cfg-scale (generate, debug denoise): bounds far outside any official value (shifts
+// 5-17, guidance 1-15) that keep the sigma table and the latents finite; beyond them a run ends
+// in NaN after minutes (or in a solver's sigma error) instead of here.
+void check_shift_and_cfg(std::optional<double> shift, std::optional<double> cfg_scale);
+
 // Jenga with condition blocks in the sequence (HunyuanVideo's text) pads nothing: every stage's
 // image tokens must fill whole 128-token blocks. UsageError naming the stage and the sizes that
 // work; a no-op without Jenga or without condition blocks (Wan pads its last block).

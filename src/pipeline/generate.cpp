@@ -45,12 +45,7 @@ void check_request(const T2VRequest& r) {
   if (r.frames < 0 || (r.frames > 0 && (r.frames - 1) % 4))
     usage_fail("--frames {}: must be 4k+1 (e.g. 81, 49, 17, 1)", r.frames);
   if (r.steps < 0 || r.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", r.steps);
-  // Bounds far outside any official value (shifts 5-17, guidance 1-15) that keep the sigma table
-  // and the latents finite: beyond them a run ends in NaN after minutes instead of here.
-  if (r.shift && !(*r.shift >= 0.01 && *r.shift <= 100))
-    usage_fail("--shift {}: must be between 0.01 and 100 (official: 5-17)", *r.shift);
-  if (r.guide_scale && !(*r.guide_scale >= 0 && *r.guide_scale <= 100))
-    usage_fail("--cfg-scale {}: must be between 0 and 100", *r.guide_scale);
+  check_shift_and_cfg(r.shift, r.guide_scale);
   if (r.embedded_guidance && !(*r.embedded_guidance >= 0 && *r.embedded_guidance <= 100))
     usage_fail("--embedded-cfg-scale {}: must be between 0 and 100 (official 6.0)", *r.embedded_guidance);
   if (!r.solver.empty() && r.solver != "unipc" && r.solver != "euler" && r.solver != "dpm++")
