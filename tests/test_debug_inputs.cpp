@@ -366,3 +366,39 @@ TEST(DebugInputs, DenoiseChecksTheShiftFirst) {
     EXPECT_NE(r.output.find("--shift " + shift + ": must be between 0.01 and 100"), std::string::npos) << r.output;
   }
 }
+
+// A HunyuanVideo-I2V release's DiT (its folder says so) runs its own condition, token_replace,
+// unless --no-token-replace; the output line says which. A Jenga preset on a token grid that is
+// no multiple of 128 is refused as generate, bench denoise and debug schedule refuse it.
+TEST(DebugInputs, I2vDitRunsItsOwnConditionAndPresetsCheckTheGrid) {
+  TinyHunyuan hy;
+  const test::TempDir& d = hy.dir;
+  namespace fs = std::filesystem;
+  const std::string i2v = d / "ckpts/hunyuan-video-i2v-720p/transformers";
+  fs::create_directories(i2v);
+  fs::copy(hy.model, i2v, fs::copy_options::recursive);
+  const std::string in = write(d, "in", forward_inputs(hy.config));
+  auto run = [&](const std::string& model, const std::string& flags, const std::string& out) {
+    const auto r = test::run_jenga("debug dit-forward --model " + model + " --inputs " + in + " --out " + (d / out) + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.output;
+  };
+  EXPECT_NE(run(hy.model, "", "t2v.st").find("T2V condition"), std::string::npos);
+  run(hy.model, " --token-replace", "tr.st");
+  for (const std::string model : {i2v, d / "ckpts"}) {  // the DiT's folder, the whole release folder
+    const std::string o = run(model, "", "i2v.st");
+    EXPECT_NE(o.find("I2V token_replace (a HunyuanVideo-I2V DiT; --no-token-replace for T2V's)"), std::string::npos) << o;
+    EXPECT_EQ(latents_of(d / "i2v.st", "out"), latents_of(d / "tr.st", "out"));
+    EXPECT_NE(run(model, " --no-token-replace", "no.st").find("T2V condition (--no-token-replace)"), std::string::npos);
+    EXPECT_EQ(latents_of(d / "no.st", "out"), latents_of(d / "t2v.st", "out"));
+  }
+  EXPECT_NE(latents_of(d / "tr.st", "out"), latents_of(d / "t2v.st", "out"));
+  const auto both = test::run_jenga("debug dit-forward --token-replace --no-token-replace --model " + i2v + " --inputs " + in +
+                                    " --out " + (d / "b.st"));
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  // debug denoise --preset base on a 1x4x6 latent (6 tokens): debug schedule's refusal.
+  const auto p = test::run_jenga("debug denoise --preset base --steps 2 --model " + hy.model + " --inputs " +
+                                 write(d, "dn", hy.denoise_inputs()) + " --out " + (d / "p.st"));
+  EXPECT_EQ(p.exit_code, 2) << p.output;
+  EXPECT_NE(p.output.find("not a multiple of 128"), std::string::npos) << p.output;
+}

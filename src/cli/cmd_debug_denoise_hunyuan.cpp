@@ -55,6 +55,12 @@ void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, Attent
   DenoiseRequest r;
   r.jenga = hunyuan::hunyuan_preset_for(o.preset, release, o.jenga, o.steps);
   load_noises(in, r);
+  {  // generate's, bench denoise's and debug schedule's check: Jenga's blocks hold whole 128-token runs
+    const Geometry geo = hunyuan::hunyuan_geometry(c, release);
+    const Tensor& full = r.renoise.empty() ? r.noise : r.renoise.back();
+    check_jenga_token_grid(r.jenga, geo, static_cast<int>(full.dim(3) * geo.vae_space),
+                           static_cast<int>(full.dim(2) * geo.vae_space), static_cast<int>((full.dim(1) - 1) * geo.vae_time + 1));
+  }
   if (o.i2v) {  // the official I2V loop: frame 0 is the image latent before every forward and never stepped
     const int64_t z = r.noise.dim(0), h = r.noise.dim(2), w = r.noise.dim(3);
     r.first_frame = in.floats("image_latent", {{z, 1, h, w}, fmt::format("[{}, 1, {}, {}] (noise's channels and size)", z, h, w)},

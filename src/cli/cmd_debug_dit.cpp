@@ -30,7 +30,9 @@ struct DitForwardOptions {
   std::string device = "cpu";
   bool dump_blocks = false;
   int64_t dump_rows_stride = 1;  // HunyuanVideo dumps: keep image rows 0, S, 2S, ... (and every text row)
-  bool token_replace = false;  // HunyuanVideo-I2V's token_replace condition
+  // HunyuanVideo-I2V's token_replace condition: on (--token-replace), off (--no-token-replace) or,
+  // neither given, the DiT's own (on for a HunyuanVideo-I2V release's token_replace DiT).
+  bool token_replace = false, no_token_replace = false;
 };
 
 // HunyuanVideo: x [C, F, H, W], t [1], text_states [L, text_dim], text_mask [L] (1s then 0s;
@@ -49,7 +51,8 @@ void run_hunyuan_forward(const DitForwardOptions& o, const DebugDit& dit) {
   // CUDA: bf16 matrices as the checkpoint holds them (half the host memory; the GPU runs bf16 anyway).
   const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(dit.path, o.device == "cuda" ? DType::BF16 : DType::F32);
   const auto& c = model.config;
-  const bool token_replace = o.token_replace;
+  // A HunyuanVideo-I2V release's token_replace DiT runs its own condition unless told otherwise.
+  const bool token_replace = o.token_replace || (dit.hunyuan_i2v && !c.is_i2v() && !o.no_token_replace);
   const DebugInputs in(inputs, "a HunyuanVideo DiT",
                        c.guidance_embed ? "x, t, text_states, text_states_2, guidance (+ text_mask)"
                                         : "x, t, text_states, text_states_2 (+ text_mask; no guidance embedding)");
@@ -102,22 +105,32 @@ void run_hunyuan_forward(const DitForwardOptions& o, const DebugDit& dit) {
                                       token_replace ? ", i2v token_replace" : ""));
   w.write(o.out);
   const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  // Which condition ran, and why: the flag, or the DiT's release.
+  const std::string condition =
+      token_replace ? (o.token_replace ? "I2V token_replace (--token-replace)"
+                                       : "I2V token_replace (a HunyuanVideo-I2V DiT; --no-token-replace for T2V's)")
+      : dit.hunyuan_i2v && !c.is_i2v() ? "T2V condition (--no-token-replace)"
+      : c.is_i2v()                     ? "I2V latent_concat"
+                                       : "T2V condition";
   std::printf("wrote %s: out [%lld, %lld, %lld, %lld] (HunyuanVideo %s DiT, %s layout, %lld double + %lld single "
-              "blocks; load %.2f s, forward %.2f s on %s)\n",
+              "blocks, %s; load %.2f s, forward %.2f s on %s)\n",
               o.out.c_str(), static_cast<long long>(c.out_channels), static_cast<long long>(x.dim(1)),
               static_cast<long long>(x.dim(2)), static_cast<long long>(x.dim(3)), c.variant_name().c_str(),
               std::string(hunyuan::layout_name(model.layout)).c_str(), static_cast<long long>(c.double_blocks),
-              static_cast<long long>(c.single_blocks), secs(t0, t1), secs(t1, t2), o.device.c_str());
+              static_cast<long long>(c.single_blocks), condition.c_str(), secs(t0, t1), secs(t1, t2), o.device.c_str());
 }
 
 void run_dit_forward(const DitForwardOptions& o) {
   if (o.dump_rows_stride < 1) usage_fail("--dump-rows-stride {}: must be at least 1", o.dump_rows_stride);
   if (o.dump_rows_stride > 1 && !o.dump_blocks) usage_fail("--dump-rows-stride needs --dump-blocks");
+  if (o.token_replace && o.no_token_replace) usage_fail("--token-replace and --no-token-replace: give one");
   // The model first: a missing, damaged or wrong --model is named as such, and the inputs are read
   // for the family it is.
   const DebugDit dit = find_debug_dit(o.model, "debug dit-forward");
   if (dit.hunyuan) return run_hunyuan_forward(o, dit);
-  if (o.token_replace) usage_fail("--token-replace is HunyuanVideo-I2V's condition; {} is a Wan2.1 DiT", o.model);
+  if (o.token_replace || o.no_token_replace)
+    usage_fail("--{}token-replace is HunyuanVideo-I2V's condition; {} is a Wan2.1 DiT", o.token_replace ? "" : "no-",
+               o.model);
   if (o.dump_rows_stride > 1) usage_fail("--dump-rows-stride is for HunyuanVideo DiTs; {} is a Wan2.1 DiT", o.model);
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
@@ -190,8 +203,11 @@ void register_debug_dit(CLI::App& debug) {
       ->capture_default_str();
   c->add_flag("--token-replace", o->token_replace,
               "HunyuanVideo-I2V (token_replace): the first latent frame's tokens are modulated as at t = 0 without "
-              "the guidance term (x's frame 0 holds the image latent); a 33-channel I2V model (latent_concat) "
-              "takes its concatenated x without this flag");
+              "the guidance term (x's frame 0 holds the image latent); the default for a HunyuanVideo-I2V release's "
+              "DiT (its folder or file name says i2v); a 33-channel I2V model (latent_concat) takes its concatenated "
+              "x without this flag");
+  c->add_flag("--no-token-replace", o->no_token_replace,
+              "HunyuanVideo: T2V's condition (no token_replace) even for a HunyuanVideo-I2V release's DiT");
   c->callback([o] { run_dit_forward(*o); });
 }
 
