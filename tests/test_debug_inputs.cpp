@@ -393,6 +393,20 @@ TEST(DebugInputs, I2vDitRunsItsOwnConditionAndPresetsCheckTheGrid) {
     EXPECT_EQ(latents_of(d / "no.st", "out"), latents_of(d / "t2v.st", "out"));
   }
   EXPECT_NE(latents_of(d / "tr.st", "out"), latents_of(d / "t2v.st", "out"));
+  // Only the release's own names count (not a folder above that holds "i2v"); a diffusers config's
+  // image_condition_type "token_replace" does.
+  const std::string other = d / "my_i2v_runs/dit";
+  fs::create_directories(other);
+  fs::copy(hy.model, other, fs::copy_options::recursive);
+  EXPECT_NE(run(other, "", "other.st").find("T2V condition"), std::string::npos);
+  {
+    std::ifstream cin(other + "/config.json");
+    auto j = nlohmann::json::parse(cin);
+    j["image_condition_type"] = "token_replace";
+    std::ofstream(other + "/config.json") << j.dump();
+  }
+  EXPECT_NE(run(other, "", "cfg.st").find("I2V token_replace (a HunyuanVideo-I2V DiT"), std::string::npos);
+  EXPECT_EQ(latents_of(d / "cfg.st", "out"), latents_of(d / "tr.st", "out"));
   const auto both = test::run_jenga("debug dit-forward --token-replace --no-token-replace --model " + i2v + " --inputs " + in +
                                     " --out " + (d / "b.st"));
   EXPECT_EQ(both.exit_code, 2) << both.output;

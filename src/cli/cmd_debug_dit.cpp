@@ -204,8 +204,8 @@ void register_debug_dit(CLI::App& debug) {
   c->add_flag("--token-replace", o->token_replace,
               "HunyuanVideo-I2V (token_replace): the first latent frame's tokens are modulated as at t = 0 without "
               "the guidance term (x's frame 0 holds the image latent); the default for a HunyuanVideo-I2V release's "
-              "DiT (its folder or file name says i2v); a 33-channel I2V model (latent_concat) takes its concatenated "
-              "x without this flag");
+              "DiT (its config's image_condition_type, its hunyuan-video-i2v-720p/ folder or its file name says so); "
+              "a 33-channel I2V model (latent_concat) takes its concatenated x without this flag");
   c->add_flag("--no-token-replace", o->no_token_replace,
               "HunyuanVideo: T2V's condition (no token_replace) even for a HunyuanVideo-I2V release's DiT");
   c->callback([o] { run_dit_forward(*o); });

@@ -1,8 +1,11 @@
 #include "cli/debug_model.h"
 
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "io/checkpoint.h"
@@ -12,6 +15,29 @@
 namespace jenga::cli {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// A HunyuanVideo-I2V token_replace DiT has T2V's tensors: its config says so (diffusers'
+// image_condition_type), or its release folder (hunyuan-video-i2v-720p/) or file name
+// (ComfyUI's *image_to_video*) does, as generate tells it. Only those names count, not any folder
+// above the model that happens to hold "i2v".
+bool is_i2v_release_dit(const std::string& dit) {
+  const fs::path p(dit);
+  std::error_code ec;
+  const fs::path cfg = (fs::is_directory(p, ec) ? p : p.parent_path()) / "config.json";
+  if (fs::is_regular_file(cfg, ec)) {
+    std::ifstream in(cfg);
+    const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    for (const char* key : {"image_condition_type", "i2v_condition_type"})
+      if (j.is_object() && j.contains(key)) return j[key].is_string() && j[key].get<std::string>() == "token_replace";
+  }
+  for (const auto& part : p)
+    if (part == "hunyuan-video-i2v-720p") return true;
+  return !fs::is_directory(p, ec) && hunyuan::release_from_path(p.filename().string()) == hunyuan::Release::I2V;
+}
+
+}  // namespace
 
 DebugDit find_debug_dit(const std::string& model, const char* command) {
   std::error_code ec;
@@ -39,7 +65,7 @@ DebugDit find_debug_dit(const std::string& model, const char* command) {
     }
     const bool hy = m->family == "hunyuanvideo-dit";
     if (hy || (m->family.starts_with("wan2.1-") && m->family.ends_with("-dit")))
-      return DebugDit{hy, p, hy && hunyuan::release_from_path(p) == hunyuan::Release::I2V};
+      return DebugDit{hy, p, hy && is_i2v_release_dit(p)};
     holds = m->family;  // e.g. hunyuanvideo-vae, umt5-encoder
   }
   if (!holds.empty())

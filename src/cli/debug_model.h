@@ -9,8 +9,8 @@ namespace jenga::cli {
 struct DebugDit {
   bool hunyuan = false;  // else Wan2.1
   std::string path;      // the DiT's weights (in a whole HunyuanVideo folder: its DiT)
-  // A HunyuanVideo-I2V release DiT (by its folder or file name, as generate tells it; its
-  // token_replace DiT has T2V's shapes).
+  // A HunyuanVideo-I2V release's token_replace DiT (it has T2V's shapes): told by its config
+  // (image_condition_type), its release folder hunyuan-video-i2v-720p/ or its file name.
   bool hunyuan_i2v = false;
   const char* family() const { return hunyuan ? "HunyuanVideo" : "Wan2.1"; }
 };
