@@ -170,6 +170,28 @@ TEST(CudaHunyuanLoop, MatchesTheCpuLoopForEveryKind) {
   EXPECT_GT(amp, 1e-3);
 }
 
+// A DiT without a guidance embedding (HunyuanVideo-I2V's HYVideo-T/2): the official loop's one
+// conditional forward a step at --cfg-scale 1 and two at 3, on CUDA as on the CPU (the branch
+// decision is the shared loop's; it failed with "no conditioning for branch 1").
+TEST(CudaHunyuanLoop, NoGuidanceEmbeddingMatchesTheCpuLoop) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  test::TempDir dir;
+  hunyuan::HunyuanConfig cfg = cuda_config();
+  cfg.guidance_embed = false;
+  hunyuan::write_random_checkpoint(dir.path().string(), cfg, 17, DType::F32);
+  const auto f32 = hunyuan::load_hunyuan_dit(dir.path().string());
+  const auto bf16 = hunyuan::load_hunyuan_dit(dir.path().string(), DType::BF16);
+  const auto cpu = hunyuan::make_cpu_denoiser(f32);
+  const auto gpu = hunyuan::cuda_parts().denoiser(bf16, false, hunyuan::Release::T2V);
+  for (const LoopCase& k : {LoopCase{"no guidance embed", std::nullopt, 4, 1.0}, LoopCase{"no guidance embed, cfg 3", std::nullopt, 3, 3.0}}) {
+    SCOPED_TRACE(k.name);
+    const DenoiseResult want = run(*cpu, k, f32.config);
+    const DenoiseResult got = run(*gpu, k, f32.config);
+    expect_loops_match(got, want, "hunyuan loop " + k.name, false);
+    EXPECT_EQ(got.forwards, k.steps * (k.cfg > 1.0 ? 2 : 1));
+  }
+}
+
 // HunyuanVideo-I2V's loop on CUDA (token_replace DiT, the first latent frame held to the image
 // latent before every forward and after every update, the --i2v-stability blend, Jenga I2V base:
 // 4 text blocks, the I2V kernel's zero rows, the 24-of-50 step list) against the CPU loop, which

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/debug_denoise.h"
+#include "cli/debug_model.h"
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "models/wan/wan_dit.h"
@@ -54,20 +55,6 @@ void add_svg_flags(CLI::App& c, SvgOverrides& o) {
   c.add_option("--sample-mse-max-row", o.sample_mse_max_row, "SVG: rows are sampled below this index (default 10000)");
 }
 
-Tensor load_opt(const SafetensorsFile& f, const std::string& name, bool required, const char* what) {
-  const TensorInfo* info = f.find(name);
-  if (!info) {
-    if (required) fail("{}: no tensor '{}' ({})", f.path(), name, what);
-    return Tensor();
-  }
-  if (!info->dtype || !dtype_is_float(*info->dtype))
-    fail("{}: tensor '{}' is {}; store it as a float type (f32)", f.path(), name, info->dtype_name);
-  Tensor t = f.load(name, DType::F32);
-  if (t.ndim() == 5 && t.dim(0) == 1) return t.reshape({t.dim(1), t.dim(2), t.dim(3), t.dim(4)});
-  if (t.ndim() == 3 && t.dim(0) == 1) return t.reshape({t.dim(1), t.dim(2)});
-  return t;
-}
-
 namespace {
 
 void run_denoise(const DenoiseOptions& o) {
@@ -78,21 +65,31 @@ void run_denoise(const DenoiseOptions& o) {
   if (cuda) fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif
   check_jenga_overrides(o.preset, o.jenga);
+  check_shift_and_cfg(o.shift, o.cfg_scale);
   const AttentionMode mode = resolve_attention(o.attention, !o.preset.empty() && o.preset != "dense", o.svg);
-  const auto in = SafetensorsFile::open(o.inputs);
-  if (is_hunyuan_dit(o.model)) return run_denoise_hunyuan(o, *in, mode);
+  // The model first: a missing, damaged or wrong --model is named as such, and the inputs are
+  // read for the family it is.
+  const DebugDit dit = find_debug_dit(o.model, "debug denoise");
+  if (dit.hunyuan) return run_denoise_hunyuan(o, dit.path, mode);
   if (o.i2v || o.i2v_stability) usage_fail("--i2v and --i2v-stability are for a HunyuanVideo-I2V DiT; {} is Wan's", o.model);
+  const auto inputs = SafetensorsFile::open(o.inputs);  // its header: a bad file fails before the weights load
   // The GPU computes with bf16 matrices: load them so (half the host memory).
-  const wan::WanDit model = wan::load_wan_dit(o.model, cuda ? DType::BF16 : DType::F32);
+  const wan::WanDit model = wan::load_wan_dit(dit.path, cuda ? DType::BF16 : DType::F32);
+  const auto& c = model.config;
+  const DebugInputs in(inputs, "a Wan2.1 DiT",
+                       "noise, context and context_null (+ noise_full, noise_1 for presets that start smaller)");
   DenoiseRequest r;
-  r.jenga = wan_preset_for(o.preset, model.config.size_name(), o.jenga, o.steps);
-  load_noises(*in, r);
-  r.context = load_opt(*in, "context", true, "prompt embeddings [L, text_dim]");
-  r.context_null = load_opt(*in, "context_null", true, "negative-prompt embeddings [L, text_dim]");
-  for (const Tensor* c : {&r.context.tokens, &r.context_null.tokens})
-    if (c->ndim() != 2 || c->dim(1) != model.config.text_dim || c->dim(0) < 1 || c->dim(0) > model.config.text_len)
-      fail("{}: contexts must be [L, {}] with 1 <= L <= {}; got {}", o.inputs, model.config.text_dim,
-           model.config.text_len, c->shape().str());
+  r.jenga = wan_preset_for(o.preset, c.size_name(), o.jenga, o.steps);
+  load_noises(in, r);
+  const ShapeWant text{{-1, c.text_dim}, fmt::format("[L, {}]", c.text_dim)};
+  r.context = in.floats("context", text, "prompt embeddings");
+  r.context_null = in.floats("context_null", text, "negative-prompt embeddings");
+  auto at_most_text_len = [&](const char* name, const Conditioning& k) {
+    if (k.tokens.dim(0) > c.text_len)
+      fail("{}: '{}' has {} rows; this model takes at most {}", o.inputs, name, k.tokens.dim(0), c.text_len);
+  };
+  at_most_text_len("context", r.context);
+  at_most_text_len("context_null", r.context_null);
   r.steps = o.steps;
   r.shift = o.shift.value_or(r.jenga ? r.jenga->flow_shift : 5.0);
   r.guide_scale = o.cfg_scale.value_or(r.jenga ? r.jenga->guide_scale : 5.0);
@@ -114,13 +111,14 @@ void run_denoise(const DenoiseOptions& o) {
 
 }  // namespace
 
-void load_noises(const SafetensorsFile& in, DenoiseRequest& r) {
-  r.noise = load_opt(in, "noise", true, "first-stage noise [C, T, H, W]");
+void load_noises(const DebugInputs& in, DenoiseRequest& r) {
+  const ShapeWant latent{{-1, -1, -1, -1}, "[C, T, H, W]"};
+  r.noise = in.floats("noise", latent, "first-stage noise");
   // Re-noise per resolution change: noise_full for the (last) full-size stage, noise_1.. before it.
   const size_t changes = r.jenga ? stage_latents(r.jenga, 1, 16, 16).size() - 1 : 0;
   for (size_t k = 1; k <= changes; ++k)
-    r.renoise.push_back(k == changes ? load_opt(in, "noise_full", true, "full-size re-noise [C, T, H, W]")
-                                     : load_opt(in, "noise_" + std::to_string(k), true, "re-noise of a middle stage"));
+    r.renoise.push_back(k == changes ? in.floats("noise_full", latent, "full-size re-noise")
+                                     : in.floats("noise_" + std::to_string(k), latent, "re-noise of a middle stage"));
 }
 
 void run_and_write(DenoiseRequest& r, const DenoiseOptions& o, AttentionMode mode, bool offload, Progress& progress) {

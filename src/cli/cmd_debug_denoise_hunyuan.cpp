@@ -3,7 +3,6 @@
 // 6.0 (one forward a step; true CFG with --cfg-scale > 1), Euler, shift 7 (a preset's own).
 #include "cli/debug_denoise.h"
 #include "core/error.h"
-#include "models/registry.h"
 #include "models/hunyuan/hunyuan_dit.h"
 #include "models/hunyuan/hunyuan_model.h"
 #include "models/hunyuan/hunyuan_presets.h"
@@ -12,61 +11,62 @@
 
 namespace jenga::cli {
 
-bool is_hunyuan_dit(const std::string& path) {
-  for (const FoundModel& f : detect_models_at(path))
-    if (f.model.family == "hunyuanvideo-dit") return true;
-  return false;
-}
-
 namespace {
 
-// One branch's conditioning: `name` [L, text_dim] (L <= max_rows), name_valid (real rows first;
-// default all) and the pooled CLIP vector `pooled` [text_dim_2].
-Conditioning load_text(const SafetensorsFile& in, const std::string& name, const std::string& pooled,
+// One branch's conditioning: `name` [L, text_dim] (L <= max_rows), name_valid (real rows first,
+// a whole number of any dtype; default all) and the pooled CLIP vector `pooled` [text_dim_2].
+Conditioning load_text(const DebugInputs& in, const std::string& name, const std::string& pooled,
                        const hunyuan::HunyuanConfig& c, int64_t max_rows) {
   Conditioning k;
-  k.tokens = load_opt(in, name, true, "LLM text states [L, text_dim], real rows first");
-  if (k.tokens.ndim() != 2 || k.tokens.dim(1) != c.text_dim || k.tokens.dim(0) < 1 || k.tokens.dim(0) > max_rows)
-    fail("{}: '{}' must be [L, {}] with 1 <= L <= {}; got {}", in.path(), name, c.text_dim, max_rows,
-         k.tokens.shape().str());
-  const Tensor v = load_opt(in, name + "_valid", false, "real text rows");
-  k.valid = v.numel() == 1 && v.ndim() <= 1 ? static_cast<int64_t>(v.data_as<float>()[0]) : k.tokens.dim(0);
+  k.tokens = in.floats(name, {{-1, c.text_dim}, fmt::format("[L, {}]", c.text_dim)}, "LLM text states, real rows first");
+  if (k.tokens.dim(0) > max_rows)
+    fail("{}: '{}' has {} rows; this loop takes at most {}", in.path(), name, k.tokens.dim(0), max_rows);
+  k.valid = in.has(name + "_valid") ? in.count(name + "_valid", "real text rows") : k.tokens.dim(0);
   if (k.valid < 1 || k.valid > k.tokens.dim(0))
-    fail("{}: '{}_valid' is {}; it must be 1 .. {} (a scalar)", in.path(), name, k.valid, k.tokens.dim(0));
-  k.pooled = load_opt(in, pooled, true, "CLIP-L pooled vector [text_dim_2]");
-  if (k.pooled.numel() != c.text_dim_2)
-    fail("{}: '{}' must have {} values; got {}", in.path(), pooled, c.text_dim_2, k.pooled.numel());
+    fail("{}: '{}_valid' is {}; it must be 1 .. {} (the real rows of '{}')", in.path(), name, k.valid, k.tokens.dim(0),
+         name);
+  k.pooled = in.floats(pooled, {{c.text_dim_2}, fmt::format("[{}]", c.text_dim_2)}, "CLIP-L pooled vector");
   return k;
 }
 
 }  // namespace
 
-void run_denoise_hunyuan(const DenoiseOptions& o, const SafetensorsFile& in, AttentionMode mode) {
+void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, AttentionMode mode) {
   const bool cuda = o.device == "cuda";
   if (!o.solver.empty() && o.solver != "euler")
     usage_fail("--solver {}: HunyuanVideo runs Euler (its only official solver); drop --solver", o.solver);
+  const auto inputs = SafetensorsFile::open(o.inputs);  // its header: a bad file fails before the weights load
   // The GPU computes with bf16 matrices: load them so (half the host memory).
-  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(o.model, cuda ? DType::BF16 : DType::F32);
+  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(dit, cuda ? DType::BF16 : DType::F32);
   const auto& c = model.config;
   if (c.is_i2v())
     usage_fail("{}: a latent_concat HunyuanVideo-I2V DiT ({} input channels); debug denoise runs the 16-channel ones "
                "(T2V, or token_replace I2V with --i2v)", o.model, c.in_channels);
   if (o.i2v_stability && !o.i2v) usage_fail("--i2v-stability goes with --i2v");
   const hunyuan::Release release = o.i2v ? hunyuan::Release::I2V : hunyuan::Release::T2V;
+  const DebugInputs in(inputs, "a HunyuanVideo DiT",
+                       "noise, context and pooled (+ context_valid; context_null, pooled_null with --cfg-scale > 1; "
+                       "image_latent with --i2v)");
+  // A mask is how dit-forward takes the real rows; the loop takes their count.
+  for (const char* mask : {"text_mask", "context_mask"})
+    if (in.has(mask))
+      fail("{}: has '{}'; debug denoise takes the real text rows as a count, 'context_valid' (and "
+                 "'context_null_valid'), e.g. text_mask.sum()", o.inputs, mask);
   DenoiseRequest r;
   r.jenga = hunyuan::hunyuan_preset_for(o.preset, release, o.jenga, o.steps);
   load_noises(in, r);
+  {  // generate's, bench denoise's and debug schedule's check: Jenga's blocks hold whole 128-token runs
+    const Geometry geo = hunyuan::hunyuan_geometry(c, release);
+    const Tensor& full = r.renoise.empty() ? r.noise : r.renoise.back();
+    check_jenga_token_grid(r.jenga, geo, static_cast<int>(full.dim(3) * geo.vae_space),
+                           static_cast<int>(full.dim(2) * geo.vae_space), static_cast<int>((full.dim(1) - 1) * geo.vae_time + 1));
+  }
   if (o.i2v) {  // the official I2V loop: frame 0 is the image latent before every forward and never stepped
-    r.first_frame = load_opt(in, "image_latent", true, "the image latent [16, 1, H, W] (--i2v)");
-    if (r.first_frame.ndim() != 4 || r.first_frame.dim(1) != 1 || r.first_frame.dim(0) != r.noise.dim(0) ||
-        r.first_frame.dim(2) != r.noise.dim(2) || r.first_frame.dim(3) != r.noise.dim(3))
-      fail("{}: 'image_latent' must be [{}, 1, {}, {}] (noise's channels and size); got {}", o.inputs, r.noise.dim(0),
-           r.noise.dim(2), r.noise.dim(3), r.first_frame.shape().str());
-    if (o.i2v_stability) {  // on a copy: the loaded noise may be a read-only view of the inputs file
-      r.noise = Tensor::from_f32(r.noise.to_f32_vector(), r.noise.shape());
-      blend_toward_first_frame(r.noise, r.first_frame, hunyuan::kI2vStabilityT);
-    }
-  } else if (in.find("image_latent")) {
+    const int64_t z = r.noise.dim(0), h = r.noise.dim(2), w = r.noise.dim(3);
+    r.first_frame = in.floats("image_latent", {{z, 1, h, w}, fmt::format("[{}, 1, {}, {}] (noise's channels and size)", z, h, w)},
+                              "the image latent (--i2v)");
+    if (o.i2v_stability) blend_toward_first_frame(r.noise, r.first_frame, hunyuan::kI2vStabilityT);  // an owned copy
+  } else if (in.has("image_latent")) {
     usage_fail("{}: has 'image_latent': pass --i2v for HunyuanVideo-I2V's loop", o.inputs);
   }
   r.steps = o.steps;

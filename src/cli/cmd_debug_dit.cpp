@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/debug_inputs.h"
+#include "cli/debug_model.h"
 #include "core/error.h"
 #include "io/safetensors.h"
-#include "models/registry.h"
 #include "models/hunyuan/hunyuan_dit.h"
 #include "models/hunyuan/hunyuan_folder.h"
 #include "models/hunyuan/hunyuan_dit_cpu.h"
@@ -30,85 +30,49 @@ struct DitForwardOptions {
   std::string device = "cpu";
   bool dump_blocks = false;
   int64_t dump_rows_stride = 1;  // HunyuanVideo dumps: keep image rows 0, S, 2S, ... (and every text row)
-  bool token_replace = false;  // HunyuanVideo-I2V's token_replace condition
+  // HunyuanVideo-I2V's token_replace condition: on (--token-replace), off (--no-token-replace) or,
+  // neither given, the DiT's own (on for a HunyuanVideo-I2V release's token_replace DiT).
+  bool token_replace = false, no_token_replace = false;
 };
-
-Tensor load_input(const SafetensorsFile& f, const std::string& name, const char* what) {
-  const TensorInfo* info = f.find(name);
-  if (!info) fail("{}: no tensor '{}' ({}); the inputs file needs x, t and context", f.path(), name, what);
-  if (!info->dtype || !dtype_is_float(*info->dtype))
-    fail("{}: tensor '{}' is {}; store it as a float type (f32)", f.path(), name, info->dtype_name);
-  Tensor t = f.load(name, DType::F32);
-  // Tolerate a leading batch dim of 1 ([1, 16, F, H, W], [1, L, text_dim]).
-  if (t.ndim() == 5 && t.dim(0) == 1) return t.reshape({t.dim(1), t.dim(2), t.dim(3), t.dim(4)});
-  if (name == "context" && t.ndim() == 3 && t.dim(0) == 1) return t.reshape({t.dim(1), t.dim(2)});
-  return t;
-}
-
-// Whether `path` (or a diffusers pipeline's transformer/) holds a HunyuanVideo DiT.
-bool is_hunyuan(const std::string& path) {
-  for (const auto& found : detect_models_at(path))
-    if (found.model.family == "hunyuanvideo-dit") return true;
-  return false;
-}
 
 // HunyuanVideo: x [C, F, H, W], t [1], text_states [L, text_dim], text_mask [L] (1s then 0s;
 // default all real), text_states_2 [text_dim_2], guidance [1] (cfg scale x 1000; models with a
 // guidance embedding need it). CPU f32 or CUDA bf16; --dump-blocks adds each block's residual
 // stream [Li + Lt, hidden] (image rows first, raster order = the official token order; text rows
 // padding included); --dump-rows-stride S keeps image rows 0, S, 2S, ...: [ceil(Li/S) + Lt, hidden].
-void run_hunyuan_forward(const DitForwardOptions& o) {
+void run_hunyuan_forward(const DitForwardOptions& o, const DebugDit& dit) {
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
 #else
   if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif
   const auto t0 = std::chrono::steady_clock::now();
-  const auto in = SafetensorsFile::open(o.inputs);
-  auto need = [&](const std::string& name, const char* what) {
-    const TensorInfo* info = in->find(name);
-    if (!info)
-      fail("{}: no tensor '{}' ({}); HunyuanVideo inputs are x, t, text_states, text_states_2 (+ text_mask, guidance)",
-           o.inputs, name, what);
-    if (!info->dtype || !dtype_is_float(*info->dtype))
-      fail("{}: tensor '{}' is {}; store it as a float type (f32)", o.inputs, name, info->dtype_name);
-    return in->load(name, DType::F32);
-  };
+  const auto inputs = SafetensorsFile::open(o.inputs);  // its header: a bad file fails before the weights load
   // CUDA: bf16 matrices as the checkpoint holds them (half the host memory; the GPU runs bf16 anyway).
-  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(o.model, o.device == "cuda" ? DType::BF16 : DType::F32);
+  const hunyuan::HunyuanDit model = hunyuan::load_hunyuan_dit(dit.path, o.device == "cuda" ? DType::BF16 : DType::F32);
   const auto& c = model.config;
-  Tensor x = need("x", "latents [C, F, H, W]");
-  if (x.ndim() == 5 && x.dim(0) == 1) x = x.reshape({x.dim(1), x.dim(2), x.dim(3), x.dim(4)});
-  if (x.ndim() != 4 || x.dim(0) != c.in_channels)
-    fail("{}: 'x' has shape {}; this model needs [{}, F, H, W]", o.inputs, x.shape().str(), c.in_channels);
-  const Tensor t = need("t", "timestep [1]");
-  if (t.numel() != 1) fail("{}: 't' must hold one timestep; it has shape {}", o.inputs, t.shape().str());
-  const Tensor txt = need("text_states", "LLM text states [L, text_dim]");
-  const int64_t lt = txt.numel() / c.text_dim;
-  if (lt < 1 || txt.numel() != lt * c.text_dim)
-    fail("{}: 'text_states' has shape {}; this model needs [L, {}]", o.inputs, txt.shape().str(), c.text_dim);
-  const Tensor txt2 = need("text_states_2", "pooled CLIP vector [text_dim_2]");
-  if (txt2.numel() != c.text_dim_2)
-    fail("{}: 'text_states_2' has shape {}; this model needs [{}]", o.inputs, txt2.shape().str(), c.text_dim_2);
-  int64_t valid = lt;
-  if (in->find("text_mask")) {
-    const auto mask = need("text_mask", "").to_f32_vector();
-    if (static_cast<int64_t>(mask.size()) != lt) fail("{}: 'text_mask' must have {} entries", o.inputs, lt);
-    valid = 0;
-    while (valid < lt && mask[valid] > 0.5f) ++valid;
-    for (int64_t i = valid; i < lt; ++i)
-      if (mask[i] > 0.5f) fail("{}: 'text_mask' must be 1s then 0s (real tokens first)", o.inputs);
-  }
-  float guidance = 0.0f;
-  if (c.guidance_embed) guidance = need("guidance", "guidance [1], cfg scale x 1000").to_f32_vector().at(0);
+  // A HunyuanVideo-I2V release's token_replace DiT runs its own condition unless told otherwise.
+  const bool token_replace = o.token_replace || (dit.hunyuan_i2v && !c.is_i2v() && !o.no_token_replace);
+  const DebugInputs in(inputs, "a HunyuanVideo DiT",
+                       c.guidance_embed ? "x, t, text_states, text_states_2, guidance (+ text_mask)"
+                                        : "x, t, text_states, text_states_2 (+ text_mask; no guidance embedding)");
+  const Tensor x = in.floats("x", {{c.in_channels, -1, -1, -1}, fmt::format("[{}, F, H, W]", c.in_channels)}, "latents");
+  const float t = static_cast<float>(in.scalar("t", "timestep"));
+  const Tensor txt = in.floats("text_states", {{-1, c.text_dim}, fmt::format("[L, {}]", c.text_dim)}, "LLM text states");
+  const int64_t lt = txt.dim(0);
+  const Tensor txt2 =
+      in.floats("text_states_2", {{c.text_dim_2}, fmt::format("[{}]", c.text_dim_2)}, "pooled CLIP vector");
+  const int64_t valid = in.has("text_mask") ? in.mask_prefix("text_mask", lt) : lt;
+  if (valid == 0) fail("{}: 'text_mask' is all 0s; the official forward needs at least one real text token", o.inputs);
+  // The official forward takes the guidance only when the DiT has a guidance embedding.
+  const float guidance = c.guidance_embed ? static_cast<float>(in.scalar("guidance", "guidance: cfg scale x 1000")) : 0.0f;
   const auto t1 = std::chrono::steady_clock::now();
   std::vector<Tensor> blocks;
   Tensor out;
   if (o.device == "cuda") {
 #if JENGA_HAVE_CUDA
-    out = hunyuan::hunyuan_forward_cuda(model, x, t.data_as<float>()[0], txt.data_as<float>(), lt, valid,
-                                        txt2.data_as<float>(), guidance, o.dump_blocks ? &blocks : nullptr,
-                                        o.token_replace, o.dump_rows_stride);
+    out = hunyuan::hunyuan_forward_cuda(model, x, t, txt.data_as<float>(), lt, valid, txt2.data_as<float>(), guidance,
+                                        o.dump_blocks ? &blocks : nullptr, token_replace, o.dump_rows_stride);
 #endif
   } else {
     DitForwardHooks hooks;
@@ -122,8 +86,8 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
         blocks.push_back(std::move(h));
       };
     out = Tensor::from_f32(hunyuan::hunyuan_forward_cpu(model, x.data_as<float>(), x.dim(1), x.dim(2), x.dim(3),
-                                                        t.data_as<float>()[0], txt.data_as<float>(), lt, valid,
-                                                        txt2.data_as<float>(), guidance, &hooks, o.token_replace),
+                                                        t, txt.data_as<float>(), lt, valid, txt2.data_as<float>(),
+                                                        guidance, &hooks, token_replace),
                            Shape{c.out_channels, x.dim(1), x.dim(2), x.dim(3)});
   }
   const auto t2 = std::chrono::steady_clock::now();
@@ -138,47 +102,52 @@ void run_hunyuan_forward(const DitForwardOptions& o) {
   }
   w.set_metadata("jenga", fmt::format("debug dit-forward ({}, hunyuanvideo{})",
                                       o.device == "cuda" ? "cuda, bf16" : "cpu, f32",
-                                      o.token_replace ? ", i2v token_replace" : ""));
+                                      token_replace ? ", i2v token_replace" : ""));
   w.write(o.out);
   const auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  // Which condition ran, and why: the flag, or the DiT's release.
+  const std::string condition =
+      token_replace ? (o.token_replace ? "I2V token_replace (--token-replace)"
+                                       : "I2V token_replace (a HunyuanVideo-I2V DiT; --no-token-replace for T2V's)")
+      : dit.hunyuan_i2v && !c.is_i2v() ? "T2V condition (--no-token-replace)"
+      : c.is_i2v()                     ? "I2V latent_concat"
+                                       : "T2V condition";
   std::printf("wrote %s: out [%lld, %lld, %lld, %lld] (HunyuanVideo %s DiT, %s layout, %lld double + %lld single "
-              "blocks; load %.2f s, forward %.2f s on %s)\n",
+              "blocks, %s; load %.2f s, forward %.2f s on %s)\n",
               o.out.c_str(), static_cast<long long>(c.out_channels), static_cast<long long>(x.dim(1)),
               static_cast<long long>(x.dim(2)), static_cast<long long>(x.dim(3)), c.variant_name().c_str(),
               std::string(hunyuan::layout_name(model.layout)).c_str(), static_cast<long long>(c.double_blocks),
-              static_cast<long long>(c.single_blocks), secs(t0, t1), secs(t1, t2), o.device.c_str());
+              static_cast<long long>(c.single_blocks), condition.c_str(), secs(t0, t1), secs(t1, t2), o.device.c_str());
 }
 
 void run_dit_forward(const DitForwardOptions& o) {
   if (o.dump_rows_stride < 1) usage_fail("--dump-rows-stride {}: must be at least 1", o.dump_rows_stride);
   if (o.dump_rows_stride > 1 && !o.dump_blocks) usage_fail("--dump-rows-stride needs --dump-blocks");
-  if (is_hunyuan(o.model)) return run_hunyuan_forward(o);
-  // A whole HunyuanVideo folder (official ckpts/, diffusers, what make-tiny writes): its DiT.
-  if (const std::string dit = hunyuan::find_hunyuan_dit(o.model); !dit.empty() && is_hunyuan(dit)) {
-    DitForwardOptions in_folder = o;
-    in_folder.model = dit;
-    return run_hunyuan_forward(in_folder);
-  }
-  if (o.token_replace) usage_fail("--token-replace is HunyuanVideo-I2V's condition; {} is not a HunyuanVideo DiT", o.model);
-  if (o.dump_rows_stride > 1) {
-    if (!std::filesystem::exists(o.model)) fail("--model {}: no such file or folder", o.model);
-    usage_fail("--dump-rows-stride is for HunyuanVideo DiTs; {} is not one", o.model);
-  }
+  if (o.token_replace && o.no_token_replace) usage_fail("--token-replace and --no-token-replace: give one");
+  // The model first: a missing, damaged or wrong --model is named as such, and the inputs are read
+  // for the family it is.
+  const DebugDit dit = find_debug_dit(o.model, "debug dit-forward");
+  if (dit.hunyuan) return run_hunyuan_forward(o, dit);
+  if (o.token_replace || o.no_token_replace)
+    usage_fail("--{}token-replace is HunyuanVideo-I2V's condition; {} is a Wan2.1 DiT", o.token_replace ? "" : "no-",
+               o.model);
+  if (o.dump_rows_stride > 1) usage_fail("--dump-rows-stride is for HunyuanVideo DiTs; {} is a Wan2.1 DiT", o.model);
 #if JENGA_HAVE_CUDA
   if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
 #else
   if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif
   const auto t0 = std::chrono::steady_clock::now();
-  const auto in = SafetensorsFile::open(o.inputs);
-  const Tensor x = load_input(*in, "x", "latents [16, F, H, W]");
-  const Tensor t = load_input(*in, "t", "timestep [1]");
-  const Tensor context = load_input(*in, "context", "text embeddings [L, text_dim]");
-  if (t.numel() != 1) fail("{}: 't' must hold one timestep; it has shape {}", o.inputs, t.shape().str());
-
-  const wan::WanDit model = wan::load_wan_dit(o.model, o.device == "cuda" ? DType::BF16 : DType::F32);
+  const auto inputs = SafetensorsFile::open(o.inputs);  // its header: a bad file fails before the weights load
+  const wan::WanDit model = wan::load_wan_dit(dit.path, o.device == "cuda" ? DType::BF16 : DType::F32);
+  const auto& c = model.config;
+  const DebugInputs in(inputs, "a Wan2.1 DiT", "x, t and context");
+  const Tensor x = in.floats("x", {{c.in_dim, -1, -1, -1}, fmt::format("[{}, F, H, W]", c.in_dim)}, "latents");
+  const double tv = in.scalar("t", "timestep");
+  const Tensor context = in.floats("context", {{-1, c.text_dim}, fmt::format("[L, {}]", c.text_dim)}, "text embeddings");
+  if (context.dim(0) > c.text_len)
+    fail("{}: 'context' has {} rows; this model takes at most {}", o.inputs, context.dim(0), c.text_len);
   const auto t1 = std::chrono::steady_clock::now();
-  const double tv = static_cast<double>(t.data_as<float>()[0]);
   std::vector<Tensor> blocks;
   Tensor out;
   if (o.device == "cuda") {
@@ -219,7 +188,9 @@ void register_debug_dit(CLI::App& debug) {
                                  "HunyuanVideo: official or diffusers)")
       ->required();
   c->add_option("--inputs", o->inputs,
-                "safetensors with x [16,F,H,W], t [1], context [L,text_dim] (f32)")
+                "safetensors: Wan2.1 x [16,F,H,W], t [1], context [L,text_dim]; HunyuanVideo x, t, text_states "
+                "[L,text_dim], text_mask [L] (0/1, any int, bool or float type), text_states_2 [text_dim_2], guidance "
+                "[1] (a leading batch dim of 1 is fine)")
       ->required();
   c->add_option("--out", o->out, "Output safetensors (holds out [16,F,H,W] f32)")->required();
   c->add_option("--device", o->device, "cpu (f32 reference) or cuda (bf16)")
@@ -232,8 +203,11 @@ void register_debug_dit(CLI::App& debug) {
       ->capture_default_str();
   c->add_flag("--token-replace", o->token_replace,
               "HunyuanVideo-I2V (token_replace): the first latent frame's tokens are modulated as at t = 0 without "
-              "the guidance term (x's frame 0 holds the image latent); a 33-channel I2V model (latent_concat) "
-              "takes its concatenated x without this flag");
+              "the guidance term (x's frame 0 holds the image latent); the default for a HunyuanVideo-I2V release's "
+              "DiT (its config's image_condition_type, its hunyuan-video-i2v-720p/ folder or its file name says so); "
+              "a 33-channel I2V model (latent_concat) takes its concatenated x without this flag");
+  c->add_flag("--no-token-replace", o->no_token_replace,
+              "HunyuanVideo: T2V's condition (no token_replace) even for a HunyuanVideo-I2V release's DiT");
   c->callback([o] { run_dit_forward(*o); });
 }
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "io/safetensors.h"
+#include "cli/debug_inputs.h"
 #include "pipeline/denoise.h"
 
 namespace jenga::cli {
@@ -29,22 +29,19 @@ struct DenoiseOptions {
   int64_t seed = 42;
 };
 
-// A float tensor of the inputs file as f32 (a leading batch dim of 1 dropped), or an empty
-// Tensor when absent and not required.
-Tensor load_opt(const SafetensorsFile& f, const std::string& name, bool required, const char* what);
-// r.noise and, for a preset that changes resolution, r.renoise (noise_1.., noise_full).
-void load_noises(const SafetensorsFile& in, DenoiseRequest& r);
+// r.noise and, for a preset that changes resolution, r.renoise (noise_1.., noise_full): [C, T, H, W]
+// each (the loop checks the sizes against the model and preset).
+void load_noises(const DebugInputs& in, DenoiseRequest& r);
 // denoise(r) then OUT: latents, step_<i>, teacache_computed, the settings and report as metadata.
 void run_and_write(DenoiseRequest& r, const DenoiseOptions& o, AttentionMode mode, bool offload, Progress& progress);
 
-// Whether `path` holds a HunyuanVideo DiT (from the headers).
-bool is_hunyuan_dit(const std::string& path);
 // The HunyuanVideo loop: inputs noise [16, T, H, W], context [L <= 256, text_dim] with
 // context_valid (real rows first; default all) and pooled [text_dim_2]; with --cfg-scale > 1
 // also context_null, context_null_valid, pooled_null. Embedded guidance 6.0, Euler, shift 7.
 // --i2v: HunyuanVideo-I2V's token_replace loop; also image_latent [16, 1, H, W], context up to 396
 // rows (144 image + 252 prompt rows), shift default the preset's or 7 / 17 (with / without
 // --i2v-stability), presets dense and base (jenga_hyi2v.py).
-void run_denoise_hunyuan(const DenoiseOptions& o, const SafetensorsFile& in, AttentionMode mode);
+// `dit`: the DiT's weights (cli/debug_model.h found them).
+void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, AttentionMode mode);
 
 }  // namespace jenga::cli

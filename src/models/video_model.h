@@ -39,8 +39,12 @@ class Progress;
 // curve through the whole 3D token volume (HunyuanVideo).
 enum class CurveKind { FrameSliced, Volume };
 // Two DiT branches combined by classifier-free guidance (Wan), or one branch that takes the
-// guidance scale as an input (HunyuanVideo's embedded guidance).
-enum class GuidanceKind { Cfg, Embedded };
+// guidance scale as an input (HunyuanVideo's embedded guidance), or HunyuanVideo without a
+// guidance embedding (HunyuanVideo-I2V's HYVideo-T/2): one plain branch. The last two add the
+// negative branch only when the CFG scale is > 1 (official do_classifier_free_guidance).
+enum class GuidanceKind { Cfg, Embedded, CfgAboveOne };
+// Whether the CFG scale decides the branches (> 1: two), as HunyuanVideo's official loop does.
+inline bool cfg_gated_by_scale(GuidanceKind k) { return k != GuidanceKind::Cfg; }
 // The sigma table a plain (dense) run steps through: Wan's UniPC table (linspace(0.999, 0),
 // shifted) or FlowMatchDiscreteScheduler's with flow-reverse (linspace(1, 0), shifted; t = 1000 sigma).
 enum class SigmaTable { WanUniPC, FlowMatch };

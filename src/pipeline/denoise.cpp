@@ -156,6 +156,13 @@ std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& j
   return out;
 }
 
+void check_shift_and_cfg(std::optional<double> shift, std::optional<double> cfg_scale) {
+  if (shift && !(*shift >= 0.01 && *shift <= 100))
+    usage_fail("--shift {}: must be between 0.01 and 100 (official: 5-17)", *shift);
+  if (cfg_scale && !(*cfg_scale >= 0 && *cfg_scale <= 100))
+    usage_fail("--cfg-scale {}: must be between 0 and 100", *cfg_scale);
+}
+
 void check_jenga_token_grid(const std::optional<Preset>& jenga, const Geometry& geo, int width, int height, int frames) {
   if (!jenga || geo.condition_blocks <= 0) return;
   const int64_t lt0 = (frames - 1) / geo.vae_time + 1;
@@ -227,7 +234,7 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
   const Geometry& geo = info.geometry;
   const int64_t z = geo.latent_channels;
   const bool embedded = geo.guidance == GuidanceKind::Embedded;
-  const bool cfg_on = !embedded || req.true_cfg;  // two branches
+  const bool cfg_on = !cfg_gated_by_scale(geo.guidance) || req.true_cfg;  // two branches
   const bool jenga = req.jenga.has_value();
   if (req.solver != "unipc" && req.solver != "euler" && req.solver != "dpm++")
     usage_fail("--solver {}: use unipc, dpm++ or euler", req.solver);

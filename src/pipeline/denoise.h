@@ -44,9 +44,9 @@ struct DenoiseRequest {
   // every DiT forward and leaves frame 0 out of every solver update. Empty = none.
   Tensor first_frame;
   int steps = 50;
-  // guide_scale: the CFG scale of two-branch models. Embedded-guidance models (HunyuanVideo) take
-  // embedded_guidance into the DiT and run one branch, or, with true_cfg, both branches combined
-  // by guide_scale (official --cfg-scale > 1 with a negative prompt).
+  // guide_scale: the CFG scale of two-branch models. HunyuanVideo (cfg_gated_by_scale) runs one
+  // branch (taking embedded_guidance into the DiT when it has a guidance embedding), or, with
+  // true_cfg, both branches combined by guide_scale (official --cfg-scale > 1 with a negative prompt).
   double shift = 5.0, guide_scale = 5.0;
   double embedded_guidance = 6.0;
   bool true_cfg = false;
@@ -76,6 +76,11 @@ struct DenoiseResult {
 // latent: what `noise` and `renoise` must be (Wan: int(side * r) // 2 * 2 latent rows;
 // HunyuanVideo: int(pixels * r) // 16 * 2, pixels = 8 latent rows).
 std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& jenga, int64_t t, int64_t h, int64_t w);
+
+// --shift and --cfg-scale (generate, debug denoise): bounds far outside any official value (shifts
+// 5-17, guidance 1-15) that keep the sigma table and the latents finite; beyond them a run ends
+// in NaN after minutes (or in a solver's sigma error) instead of here.
+void check_shift_and_cfg(std::optional<double> shift, std::optional<double> cfg_scale);
 
 // Jenga with condition blocks in the sequence (HunyuanVideo's text) pads nothing: every stage's
 // image tokens must fill whole 128-token blocks. UsageError naming the stage and the sizes that

@@ -45,12 +45,7 @@ void check_request(const T2VRequest& r) {
   if (r.frames < 0 || (r.frames > 0 && (r.frames - 1) % 4))
     usage_fail("--frames {}: must be 4k+1 (e.g. 81, 49, 17, 1)", r.frames);
   if (r.steps < 0 || r.steps > 1000) usage_fail("--steps {}: must be between 1 and 1000", r.steps);
-  // Bounds far outside any official value (shifts 5-17, guidance 1-15) that keep the sigma table
-  // and the latents finite: beyond them a run ends in NaN after minutes instead of here.
-  if (r.shift && !(*r.shift >= 0.01 && *r.shift <= 100))
-    usage_fail("--shift {}: must be between 0.01 and 100 (official: 5-17)", *r.shift);
-  if (r.guide_scale && !(*r.guide_scale >= 0 && *r.guide_scale <= 100))
-    usage_fail("--cfg-scale {}: must be between 0 and 100", *r.guide_scale);
+  check_shift_and_cfg(r.shift, r.guide_scale);
   if (r.embedded_guidance && !(*r.embedded_guidance >= 0 && *r.embedded_guidance <= 100))
     usage_fail("--embedded-cfg-scale {}: must be between 0 and 100 (official 6.0)", *r.embedded_guidance);
   if (!r.solver.empty() && r.solver != "unipc" && r.solver != "euler" && r.solver != "dpm++")
@@ -168,13 +163,15 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
   const double plain_shift =
       req.image_stability && geo.default_shift_stable > 0 ? geo.default_shift_stable : geo.default_shift;
   const double shift = req.shift.value_or(jenga ? jenga->flow_shift : plain_shift);
-  // Embedded guidance (HunyuanVideo): the DiT takes the guidance; --cfg-scale > 1 adds the
-  // negative branch (true CFG), official default 1.0.
+  // HunyuanVideo: the DiT takes the embedded guidance (when it has a guidance embedding);
+  // --cfg-scale > 1 adds the negative branch (true CFG), official default 1.0.
   const bool embedded = geo.guidance == GuidanceKind::Embedded;
-  const double guide = req.guide_scale.value_or(embedded ? 1.0 : jenga ? jenga->guide_scale : geo.default_guidance);
+  const bool gated = cfg_gated_by_scale(geo.guidance);
+  const double guide = req.guide_scale.value_or(gated ? 1.0 : jenga ? jenga->guide_scale : geo.default_guidance);
   const double embedded_guide = req.embedded_guidance.value_or(jenga ? jenga->guide_scale : geo.default_guidance);
   if (req.embedded_guidance && !embedded)
-    usage_fail("--embedded-cfg-scale is for models with embedded guidance (HunyuanVideo); {} takes --cfg-scale", geo.name);
+    usage_fail("--embedded-cfg-scale is for DiTs with a guidance embedding (HunyuanVideo T2V); {} has none and takes "
+               "--cfg-scale", geo.name);
   if (geo.sigmas == SigmaTable::FlowMatch && solver != "euler")
     usage_fail("--solver {}: {} samples with flow-matching Euler (its official and only solver); use --solver euler",
                solver, geo.name);
@@ -206,12 +203,12 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
   const double t_text0 = now_s();
   const bool t5_cuda = cuda && !req.t5_cpu;
   const std::string neg = req.negative_prompt.empty() ? geo.default_negative_prompt : req.negative_prompt;
-  const bool two_branch = !embedded || guide > 1.0;
+  const bool two_branch = !gated || guide > 1.0;
   if (i2v && two_branch)
-    usage_fail("--image with --cfg-scale {}: image-to-video runs one branch with embedded guidance for now (the "
-               "official default, --cfg-scale 1)", guide);
-  if (embedded && !two_branch && !req.negative_prompt.empty())
-    progress.note("--negative-prompt: unused at --cfg-scale 1 (one branch with embedded guidance); give --cfg-scale > 1 "
+    usage_fail("--image with --cfg-scale {}: image-to-video runs one branch for now (the official default, "
+               "--cfg-scale 1)", guide);
+  if (gated && !two_branch && !req.negative_prompt.empty())
+    progress.note("--negative-prompt: unused at --cfg-scale 1 (one branch, as the official loop); give --cfg-scale > 1 "
                   "for true CFG");
   if (root)  // -o x.png with several frames writes a folder x/ (output_target.h): say so before the run
     for (const auto& job : jobs)
@@ -315,7 +312,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     }
     dr.context = ctx[j][0], dr.context_null = ctx[j][1];
     dr.steps = steps, dr.shift = shift, dr.guide_scale = guide, dr.solver = solver;
-    dr.embedded_guidance = embedded_guide, dr.true_cfg = embedded && two_branch;
+    dr.embedded_guidance = embedded_guide, dr.true_cfg = gated && two_branch;
     const double t_dn0 = now_s();
     DenoiseResult dn;
     {

@@ -42,7 +42,7 @@ Geometry hunyuan_geometry(const HunyuanConfig& c, Release release) {
   g.fps = 24;
   g.curve = CurveKind::Volume;
   g.condition_blocks = i2v || c.is_i2v() ? 4 : 2;
-  g.guidance = c.guidance_embed ? GuidanceKind::Embedded : GuidanceKind::Cfg;
+  g.guidance = c.guidance_embed ? GuidanceKind::Embedded : GuidanceKind::CfgAboveOne;
   if (release == Release::AccVideo)
     g.presets = {"dense", "accvideo"};
   else if (i2v)
