@@ -350,3 +350,57 @@ TEST(HunyuanI2vLlava, RandomVisionFolderOpensWithItsShape) {
   for (float v : r.projected.to_f32_vector()) sum += std::abs(v);
   EXPECT_GT(sum, 0.0);
 }
+
+namespace {
+
+// A random w x h RGB image (fixed seed).
+RgbImage noise_image(int w, int h, uint32_t seed) {
+  RgbImage img;
+  img.width = w, img.height = h;
+  img.rgb.resize(static_cast<size_t>(w) * h * 3);
+  for (auto& b : img.rgb) b = static_cast<uint8_t>((seed = seed * 1664525u + 1013904223u) >> 24);
+  return img;
+}
+
+// CLIPImageProcessor's defaults with the given "size" / "crop_size" fields, loaded back.
+hy::ClipImageProcessorConfig processor_with(const TempDir& dir, const nlohmann::json& fields) {
+  nlohmann::json j = {{"crop_size", {{"height", 28}, {"width", 28}}}, {"size", {{"shortest_edge", 28}}}};
+  j.update(fields);
+  std::ofstream(dir / "preprocessor_config.json") << j.dump();
+  return hy::ClipImageProcessorConfig::load(dir.path().string());
+}
+
+// pixel_values[c, y, x] as CLIPImageProcessor computes it from resized pixel (sy, sx) (0 = padding).
+float normalized(const hy::ClipImageProcessorConfig& p, const RgbImage* resized, int c, int sy, int sx) {
+  const float v = resized ? resized->pixel(sy, sx)[c] : 0.0f;
+  return (static_cast<float>(static_cast<double>(v) * p.rescale_factor) - p.mean[c]) / p.std[c];
+}
+
+}  // namespace
+
+// transformers 4.46.3 CLIPImageProcessor.resize: size {"height": H, "width": W} resizes straight
+// to HxW (no aspect kept), then the centre crop (floor offsets) cuts crop_size out of it.
+TEST(HunyuanI2vLlava, SizeHeightWidthResizesWithoutKeepingTheAspect) {
+  TempDir dir;
+  const RgbImage img = noise_image(71, 43, 5);
+  const auto p = processor_with(dir, {{"size", {{"height", 33}, {"width", 30}}}});
+  EXPECT_EQ(p.resize_height, 33);
+  EXPECT_EQ(p.resize_width, 30);
+  const jenga::Tensor px = hy::clip_preprocess(img, p);
+  ASSERT_EQ(px.shape().str(), "[3, 28, 28]");
+  const RgbImage r = jenga::pil_resize(img, 30, 33, jenga::PilFilter::Bicubic);
+  int64_t diff = 0;
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 28; ++y)
+      for (int x = 0; x < 28; ++x) diff += px.data_as<float>()[(c * 28 + y) * 28 + x] != normalized(p, &r, c, y + 2, x + 1);
+  EXPECT_EQ(diff, 0);
+  // shortest_edge wins when both are given; a size with neither form is refused.
+  EXPECT_EQ(processor_with(dir, {{"size", {{"shortest_edge", 30}, {"height", 33}, {"width", 30}}}}).resize_height, 0);
+  try {
+    processor_with(dir, {{"size", {{"height", 33}}}});
+    ADD_FAILURE() << "no error";
+  } catch (const jenga::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs \"shortest_edge\" or both \"height\" and \"width\""), std::string::npos) << e.what();
+  }
+}
+

@@ -28,13 +28,29 @@ int64_t json_int(const nlohmann::json& j, const char* key, int64_t dflt) {
   return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : dflt;
 }
 
-// "size": {"shortest_edge": N} | {"height": H, "width": W} | N
-void size_field(const nlohmann::json& j, int& a, int& b, const char* key_a, const char* key_b) {
+// "crop_size": {"height": H, "width": W} | N
+void crop_field(const nlohmann::json& j, int& h, int& w) {
   if (j.is_number_integer()) {
-    a = b = j.get<int>();
+    h = w = j.get<int>();
   } else if (j.is_object()) {
-    if (j.contains(key_a)) a = j[key_a].get<int>();
-    if (key_b && j.contains(key_b)) b = j[key_b].get<int>();
+    if (j.contains("height")) h = j["height"].get<int>();
+    if (j.contains("width")) w = j["width"].get<int>();
+  }
+}
+
+// "size": N | {"shortest_edge": N} (aspect kept) | {"height": H, "width": W} (straight to HxW),
+// checked in that order as CLIPImageProcessor.resize does.
+void size_field(const nlohmann::json& j, ClipImageProcessorConfig& c, const std::string& file) {
+  if (j.is_number_integer()) {
+    c.shortest_edge = j.get<int>();
+  } else if (j.is_object() && j.contains("shortest_edge")) {
+    c.shortest_edge = j["shortest_edge"].get<int>();
+  } else if (j.is_object() && j.contains("height") && j.contains("width")) {
+    c.resize_height = j["height"].get<int>(), c.resize_width = j["width"].get<int>();
+    if (c.resize_height < 1 || c.resize_width < 1 || c.resize_height > kMaxImageSide || c.resize_width > kMaxImageSide)
+      fail("{}: size {}x{}: each side must be 1..{}", file, c.resize_width, c.resize_height, kMaxImageSide);
+  } else {
+    fail("{}: size {} needs \"shortest_edge\" or both \"height\" and \"width\"", file, j.dump());
   }
 }
 
@@ -51,9 +67,8 @@ ClipImageProcessorConfig ClipImageProcessorConfig::load(const std::string& path)
     c.do_center_crop = j.value("do_center_crop", true);
     c.do_rescale = j.value("do_rescale", true);
     c.do_normalize = j.value("do_normalize", true);
-    int unused = 0;
-    if (j.contains("size")) size_field(j["size"], c.shortest_edge, unused, "shortest_edge", nullptr);
-    if (j.contains("crop_size")) size_field(j["crop_size"], c.crop_height, c.crop_width, "height", "width");
+    if (j.contains("size")) size_field(j["size"], c, p.string());
+    if (j.contains("crop_size")) crop_field(j["crop_size"], c.crop_height, c.crop_width);
     c.rescale_factor = j.value("rescale_factor", 1.0 / 255.0);
     const int resample = j.value("resample", 3);
     if (resample != 2 && resample != 3) fail("{}: resample {} is not supported (2 bilinear, 3 bicubic)", p.string(), resample);
@@ -72,7 +87,9 @@ ClipImageProcessorConfig ClipImageProcessorConfig::load(const std::string& path)
 
 Tensor clip_preprocess(const RgbImage& img, const ClipImageProcessorConfig& cfg) {
   int rw = img.width, rh = img.height;  // the resized size
-  if (cfg.do_resize) {  // transformers' get_resize_output_image_size(default_to_square=False)
+  if (cfg.do_resize && cfg.resize_height > 0) {  // size {"height", "width"}: no aspect kept
+    rw = cfg.resize_width, rh = cfg.resize_height;
+  } else if (cfg.do_resize) {  // transformers' get_resize_output_image_size(default_to_square=False)
     const bool w_short = img.width <= img.height;
     const int64_t s = w_short ? img.width : img.height, l = w_short ? img.height : img.width;
     const int new_long = static_cast<int>(static_cast<double>(cfg.shortest_edge * l) / static_cast<double>(s));

@@ -16,10 +16,12 @@
 
 namespace jenga::hunyuan {
 
-// preprocessor_config.json (CLIPImageProcessor); defaults are CLIP ViT-L/14-336's.
+// preprocessor_config.json (CLIPImageProcessor, transformers 4.46.3); defaults are CLIP ViT-L/14-336's.
 struct ClipImageProcessorConfig {
   bool do_resize = true, do_center_crop = true, do_rescale = true, do_normalize = true;
   int shortest_edge = 336, crop_height = 336, crop_width = 336;
+  // size {"height": H, "width": W}: resize straight to HxW (no aspect kept); 0 = shortest_edge.
+  int resize_height = 0, resize_width = 0;
   PilFilter resample = PilFilter::Bicubic;
   double rescale_factor = 1.0 / 255.0;
   float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
