@@ -404,3 +404,23 @@ TEST(HunyuanI2vLlava, SizeHeightWidthResizesWithoutKeepingTheAspect) {
   }
 }
 
+
+// transformers' center_crop pads an image smaller than the crop with ceil((crop - size) / 2)
+// zeros before it: 45x33 at shortest_edge 20 is 27x20, so a 28x28 crop has 1 zero column on the
+// left (none on the right) and 4 zero rows above and below.
+TEST(HunyuanI2vLlava, CropLargerThanTheImagePadsTheOddPixelTopLeft) {
+  TempDir dir;
+  const RgbImage img = noise_image(45, 33, 9);
+  const auto p = processor_with(dir, {{"size", {{"shortest_edge", 20}}}});
+  const jenga::Tensor px = hy::clip_preprocess(img, p);
+  ASSERT_EQ(px.shape().str(), "[3, 28, 28]");
+  const RgbImage r = jenga::pil_resize(img, 27, 20, jenga::PilFilter::Bicubic);
+  int64_t diff = 0;
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 28; ++y)
+      for (int x = 0; x < 28; ++x) {
+        const bool inside = y >= 4 && y < 24 && x >= 1;
+        diff += px.data_as<float>()[(c * 28 + y) * 28 + x] != normalized(p, inside ? &r : nullptr, c, y - 4, x - 1);
+      }
+  EXPECT_EQ(diff, 0);
+}

@@ -96,13 +96,14 @@ Tensor clip_preprocess(const RgbImage& img, const ClipImageProcessorConfig& cfg)
     rw = w_short ? cfg.shortest_edge : new_long, rh = w_short ? new_long : cfg.shortest_edge;
   }
   int H = rh, W = rw, top = 0, left = 0;
-  if (cfg.do_center_crop) {  // transformers' center_crop: floor offsets, zero padding when smaller
+  if (cfg.do_center_crop) {  // transformers' center_crop: floor offsets when cropping
     H = cfg.crop_height;
     W = cfg.crop_width;
     top = (rh - H) / 2;
     left = (rw - W) / 2;
-    if (rh < H) top = -((H - rh) / 2);
-    if (rw < W) left = -((W - rw) / 2);
+    // Zero padding when smaller: ceil((crop - size) / 2) before, so an odd extra pixel goes top/left.
+    if (rh < H) top = -((H - rh + 1) / 2);
+    if (rw < W) left = -((W - rw + 1) / 2);
   }
   // Resize only the part the crop keeps (the same pixels; a very long image stays cheap).
   const int y0 = std::max(0, top), y1 = std::min(rh, top + H), x0 = std::max(0, left), x1 = std::min(rw, left + W);
