@@ -175,3 +175,22 @@ TEST(HunyuanI2vText, PublishedTemplateCropGives396Rows) {
     }
   }
 }
+
+// --prompt "" is a prompt (the official TextEncoder encodes the empty string), not a missing one:
+// on make-tiny's I2V folder (4 image rows, every 4th kept) it gives 1 + 252 rows like any prompt.
+TEST(HunyuanI2vText, EmptyPromptIsEncoded) {
+  TempDir dir;
+  const std::string model = dir / "ckpts";
+  auto m = run_jenga("debug make-tiny --family hunyuan-i2v --out " + model);
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  const std::string base = "debug encode-text --text-encoder " + model + "/text_encoder_i2v --image " + kDir + "/photo_71x43.jpg ";
+  for (const char* prompt : {"\"\"", "\"a cat\""}) {
+    auto r = run_jenga(base + "--prompt " + prompt + " --out " + (dir / "s.safetensors"));
+    ASSERT_EQ(r.exit_code, 0) << prompt << ": " << r.output;
+    EXPECT_EQ(jenga::SafetensorsFile::open(dir / "s.safetensors")->load("hidden_states").dim(0), 253) << prompt;
+  }
+  // Still exactly one of --ids and --prompt, an empty one included.
+  auto r = run_jenga(base + "--prompt \"\" --ids " + (dir / "none.safetensors") + " --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("exactly one of --ids and --prompt"), std::string::npos) << r.output;
+}

@@ -72,7 +72,7 @@ void add_hunyuan_encode_options(CLI::App& e, HunyuanTextOptions& o) {
                "HunyuanVideo-I2V: PNG/JPEG reference image; --text-encoder is then the LLaVA folder "
                "(text_encoder_i2v/) and the output the official I2V text states (image rows every "
                "--image-interleave-th, then the text crop) + mask");
-  e.add_option("--prompt", o.prompt,
+  o.prompt_opt = e.add_option("--prompt", o.prompt,
                "with --image: the prompt, tokenized with the folder's tokenizer.json and the I2V template (instead of --ids)");
   e.add_option("--text-len-i2v", o.text_len_i2v, "with --prompt: text tokens after the template (official --text-len)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 16))
@@ -162,7 +162,7 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
 #endif
   if (o.encoder != "auto" && o.encoder != "llama")
     usage_fail("--image needs the LLaVA encoder (--encoder auto or llama), not --encoder {}", o.encoder);
-  if (ids_file.empty() == o.prompt.empty()) usage_fail("--image needs exactly one of --ids and --prompt");
+  if (ids_file.empty() != o.has_prompt()) usage_fail("--image needs exactly one of --ids and --prompt");
   // Inputs are read before any weights: a bad image or ids file fails first.
   const RgbImage img = read_image_rgb(o.image);
   std::vector<int64_t> ids, mask;
@@ -177,7 +177,7 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
   crop.crop_start = o.crop_start_opt && o.crop_start_opt->count() > 0 ? o.crop_start : tpl.crop_start;
   crop.double_return_id = o.double_return_id;
   crop.interleave = o.interleave;
-  if (!o.prompt.empty()) {
+  if (o.has_prompt()) {
     if (hunyuan::detect_tokenizer(weights) != hunyuan::TokenizerKind::Llama)
       fail("--text-encoder {}: holds no Llama tokenizer.json for --prompt; pass token ids with --ids instead", weights);
     const auto tok = hunyuan::LlamaTokenizer::open(weights);
@@ -234,7 +234,7 @@ bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& wei
     run_i2v_encode_text(o, weights, ids_file, out, device);
     return true;
   }
-  if (!o.prompt.empty()) usage_fail("--prompt goes with --image (the HunyuanVideo-I2V encoder); other encoders take --ids");
+  if (o.has_prompt()) usage_fail("--prompt goes with --image (the HunyuanVideo-I2V encoder); other encoders take --ids");
   std::string kind = o.encoder;
   if (kind == "umt5") return false;
   if (kind == "auto") {
