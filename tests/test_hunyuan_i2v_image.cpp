@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -423,4 +425,33 @@ TEST(HunyuanI2vLlava, CropLargerThanTheImagePadsTheOddPixelTopLeft) {
         diff += px.data_as<float>()[(c * 28 + y) * 28 + x] != normalized(p, inside ? &r : nullptr, c, y - 4, x - 1);
       }
   EXPECT_EQ(diff, 0);
+}
+
+// transformers' CLIPImageProcessor.from_pretrained (the official I2V loader) raises without
+// preprocessor_config.json: so do we, naming the folder and the file, instead of CLIP-336 defaults;
+// a weights file given for the folder is named as such.
+TEST(HunyuanI2vLlava, MissingPreprocessorConfigIsAnError) {
+  TempDir dir;
+  const std::filesystem::path folder = dir.path() / "llava";
+  std::filesystem::copy(kDir + "/llava_tiny", folder);
+  std::filesystem::remove(folder / "preprocessor_config.json");
+  const std::string image = kDir + "/photo_71x43.jpg";
+  try {
+    hy::ClipImageProcessorConfig::load(folder.string());
+    ADD_FAILURE() << "no error";
+  } catch (const jenga::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(folder.string() + ": no preprocessor_config.json"), std::string::npos) << e.what();
+  }
+  auto r = run_jenga("debug encode-image --text-encoder " + folder.string() + " --image " + image + " --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output.rfind("error: " + folder.string() + ": no preprocessor_config.json", 0), 0u) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  r = run_jenga("debug encode-text --text-encoder " + folder.string() + " --image " + image + " --prompt cat --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("no preprocessor_config.json"), std::string::npos) << r.output;
+  r = run_jenga("debug encode-image --text-encoder " + kDir + "/llava_tiny/model.safetensors --image " + image + " --out " +
+                (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("model.safetensors: a file; the LLaVA image side needs its folder"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.safetensors"));
 }

@@ -177,6 +177,9 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
   crop.crop_start = o.crop_start_opt && o.crop_start_opt->count() > 0 ? o.crop_start : tpl.crop_start;
   crop.double_return_id = o.double_return_id;
   crop.interleave = o.interleave;
+  // The image side (and its preprocessor_config.json) before the tokenizer: a T2V or file path is named first.
+  const auto vision = hunyuan::LlavaVisionEncoder::open(weights);
+  const auto processor = hunyuan::ClipImageProcessorConfig::load(weights);
   if (o.has_prompt()) {
     if (hunyuan::detect_tokenizer(weights) != hunyuan::TokenizerKind::Llama)
       fail("--text-encoder {}: holds no Llama tokenizer.json for --prompt; pass token ids with --ids instead", weights);
@@ -184,7 +187,6 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
     const auto t = hunyuan::tokenize_llm_prompt(tok, o.prompt, tpl, o.text_len_i2v + tpl.crop_start);
     ids = t.ids, mask = t.mask;
   }
-  const auto vision = hunyuan::LlavaVisionEncoder::open(weights);
   const auto llm = hunyuan::LlamaTextEncoder::open(weights);
   const auto special = hunyuan::LlavaSpecialTokens::load(weights);
   const auto at = std::find(ids.begin(), ids.end(), special.image);
@@ -193,7 +195,7 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
          "<image>, and the tokenizer must give it that id",
          ids_file.empty() ? std::string("--prompt") : "--ids " + ids_file, special.image);
   crop.image_emb_start = at - ids.begin();  // 5 in the official template (image_emb_start)
-  const Tensor pixels = hunyuan::clip_preprocess(img, hunyuan::ClipImageProcessorConfig::load(weights));
+  const Tensor pixels = hunyuan::clip_preprocess(img, processor);
   hunyuan::LlavaImageFeatures image;
   Tensor hidden;
   hunyuan::I2vTextStates s;

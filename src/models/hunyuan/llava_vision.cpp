@@ -59,8 +59,18 @@ void size_field(const nlohmann::json& j, ClipImageProcessorConfig& c, const std:
 ClipImageProcessorConfig ClipImageProcessorConfig::load(const std::string& path) {
   namespace fs = std::filesystem;
   ClipImageProcessorConfig c;
-  const fs::path p = fs::is_directory(path) ? fs::path(path) / "preprocessor_config.json" : fs::path(path);
-  if (!fs::exists(p)) return c;
+  std::error_code ec;
+  fs::path p(path);
+  // transformers' CLIPImageProcessor.from_pretrained (the official I2V loader) raises without the file.
+  if (fs::is_directory(p, ec)) {
+    p /= "preprocessor_config.json";
+    if (!fs::is_regular_file(p, ec))
+      fail("{}: no preprocessor_config.json (the CLIPImageProcessor settings of the LLaVA image side); copy it from the "
+           "model's text_encoder_i2v/ folder", path);
+  } else if (p.extension() != ".json") {
+    fail("{}: a file; the LLaVA image side needs its folder (text_encoder_i2v/: config.json, the safetensors, "
+         "preprocessor_config.json)", path);
+  }
   const auto j = read_json(p);
   try {
     c.do_resize = j.value("do_resize", true);

@@ -27,7 +27,7 @@ struct ClipImageProcessorConfig {
   float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
   float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
-  // A folder holding preprocessor_config.json (else the defaults) or the file itself.
+  // A folder holding preprocessor_config.json (one-line error without it) or that file itself.
   static ClipImageProcessorConfig load(const std::string& path);
 };
 
