@@ -5,12 +5,16 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "core/error.h"
 #include "io/image_reader.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/i2v_text_encoder.h"
+#include "models/hunyuan/llama_text_encoder.h"
 #include "models/hunyuan/llava_vision.h"
 #include "models/hunyuan/llama_tokenizer.h"
 #include "models/hunyuan/text_template.h"
@@ -193,4 +197,83 @@ TEST(HunyuanI2vText, EmptyPromptIsEncoded) {
   auto r = run_jenga(base + "--prompt \"\" --ids " + (dir / "none.safetensors") + " --out " + (dir / "x.safetensors"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("exactly one of --ids and --prompt"), std::string::npos) << r.output;
+}
+
+namespace {
+
+// A copy of llava_i2v_tiny (vision width 32, 3 layers; LLM width 40, vocab 128) with config.json
+// edited and, optionally, the tensors whose names contain `drop` left out.
+std::string edited_llava(const TempDir& dir, const std::string& name, const std::function<void(nlohmann::json&)>& edit,
+                         const std::string& drop = "") {
+  const std::filesystem::path out = dir.path() / name;
+  std::filesystem::create_directories(out);
+  for (const char* f : {"config.json", "preprocessor_config.json"}) std::filesystem::copy(kModel + "/" + f, out / f);
+  if (drop.empty()) {
+    std::filesystem::copy(kModel + "/model.safetensors", out / "model.safetensors");
+  } else {
+    const auto in = jenga::SafetensorsFile::open(kModel + "/model.safetensors");
+    jenga::SafetensorsWriter w;
+    for (const auto& t : in->header().tensors)
+      if (t.name.find(drop) == std::string::npos) w.add(t.name, in->load(t.name));
+    w.write((out / "model.safetensors").string());
+  }
+  nlohmann::json j;
+  std::ifstream(out / "config.json") >> j;
+  edit(j);
+  std::ofstream(out / "config.json") << j.dump();
+  return out.string();
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const jenga::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+// config.json values that disagree with the weights are one-line errors naming the field, its
+// value and what the weights hold (transformers refuses such a checkpoint or runs other shapes).
+TEST(HunyuanI2vText, ConfigThatDisagreesWithTheWeightsIsNamed) {
+  TempDir dir;
+  const auto vision_error = [&](const std::string& name, const std::function<void(nlohmann::json&)>& edit,
+                                const std::string& drop = "") {
+    const std::string folder = edited_llava(dir, name, edit, drop);
+    return error_of([&] { hy::LlavaVisionEncoder::open(folder); });
+  };
+  EXPECT_NE(vision_error("layers5", [](auto& j) { j["vision_config"]["num_hidden_layers"] = 5; })
+                .find("vision_config.num_hidden_layers is 5 but the weights hold 3 layers"),
+            std::string::npos);
+  EXPECT_NE(vision_error("hidden64", [](auto& j) { j["vision_config"]["hidden_size"] = 64; })
+                .find("vision_config.hidden_size is 64 but the weights are 32 wide"),
+            std::string::npos);
+  EXPECT_NE(vision_error("ffn", [](auto& j) { j["vision_config"]["intermediate_size"] = 50; })
+                .find("vision_config.intermediate_size is 50 but the weights hold 48"),
+            std::string::npos);
+  // Layer 1 missing: the layers stop at 0 (layer -2 would run none of them).
+  EXPECT_NE(vision_error("gap", [](auto&) {}, "vision_model.encoder.layers.1.")
+                .find("vision_config.num_hidden_layers is 3 but the weights hold 1 layers"),
+            std::string::npos);
+  EXPECT_NE(vision_error("text48v", [](auto& j) { j["text_config"]["hidden_size"] = 48; })
+                .find("text_config.hidden_size is 48 but the projector gives 40"),
+            std::string::npos);
+  // The LLM side: text_config.hidden_size against embed_tokens; no text_config at all.
+  const std::string t48 = edited_llava(dir, "text48", [](auto& j) { j["text_config"]["hidden_size"] = 48; });
+  EXPECT_NE(error_of([&] { hy::LlamaTextEncoder::open(t48); }).find("hidden_size is 48 but the weights are 40 wide"),
+            std::string::npos);
+  const std::string notext = edited_llava(dir, "notext", [](auto& j) { j.erase("text_config"); });
+  EXPECT_NE(error_of([&] { hy::LlamaTextEncoder::open(notext); }).find("config.json has no text_config"), std::string::npos)
+      << error_of([&] { hy::LlamaTextEncoder::open(notext); });
+  // image_token_index outside the LLM's embedding table (transformers' embedding lookup fails).
+  const std::string oov = edited_llava(dir, "oov", [](auto& j) { j["image_token_index"] = 500; });
+  const auto llm = hy::LlamaTextEncoder::open(oov);
+  const auto sp = hy::LlavaSpecialTokens::load(oov);
+  const std::vector<int64_t> ids = {1, 500, 2}, mask = {1, 1, 1};
+  const jenga::Tensor rows = jenga::Tensor::zeros(jenga::DType::F32, {2, 40});
+  EXPECT_NE(error_of([&] { hy::llava_merge_input(llm, ids, mask, rows, sp); })
+                .find("image_token_index 500 is outside the LLM's 128 embedding rows"),
+            std::string::npos);
 }

@@ -27,6 +27,7 @@ LlavaSpecialTokens LlavaSpecialTokens::load(const std::string& path) {
   const auto get = [&](const char* key, int64_t dflt) {
     return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : dflt;
   };
+  t.config = cfg.string();
   t.image = get("image_token_index", t.image);
   t.pad = get("pad_token_id", -1);  // transformers: -1 (no pad id) when the config has none
   return t;
@@ -39,6 +40,10 @@ LlavaMergedInput llava_merge_input(const LlamaTextEncoder& llm, std::span<const 
   if (image_rows.dtype() != DType::F32 || image_rows.ndim() != 2 || image_rows.dim(1) != D || image_rows.dim(0) < 1)
     fail("I2V text encoder: image rows are {} {}, expected f32 [N, {}] (the LLaVA projector's output)",
          dtype_name(image_rows.dtype()), image_rows.shape().str(), D);
+  // transformers embeds every id, <image> included, before the merge: it must be a row of the table.
+  if (sp.image < 0 || sp.image >= llm.config().vocab)
+    fail("{}: image_token_index {} is outside the LLM's {} embedding rows (embed_tokens.weight)",
+         sp.config.empty() ? std::string("the LLaVA config") : sp.config, sp.image, llm.config().vocab);
   const int64_t n_img = std::count(ids.begin(), ids.end(), sp.image);
   if (n_img != 1)
     fail("I2V text encoder: the ids hold {} image tokens (id {}), expected exactly one (the template's <image>)", n_img,

@@ -19,6 +19,7 @@ namespace jenga::hunyuan {
 // The two special ids of the LLaVA config.json (top level): image_token_index, pad_token_id.
 struct LlavaSpecialTokens {
   int64_t image = 128257, pad = 128258;
+  std::string config;  // the config.json read ("" = the published ids)
   // A LLaVA folder (or a file beside its config.json); the published ids without a config.
   static LlavaSpecialTokens load(const std::string& path);
 };

@@ -159,28 +159,54 @@ LlavaVisionEncoder LlavaVisionEncoder::open(const std::string& path) {
   const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(pos[0] - 1))));
   k.image_size = side * k.patch;
   while (e.vis_.has("encoder.layers." + std::to_string(k.layers) + ".self_attn.q_proj.weight")) ++k.layers;
-  k.heads = k.hidden / 64;
   k.proj_hidden = l1[0], k.proj_out = l2[0];
   namespace fs = std::filesystem;
-  const fs::path cfg_path = fs::is_directory(path) ? fs::path(path) / "config.json" : fs::path(path).parent_path() / "config.json";
-  if (fs::exists(cfg_path)) {
-    const auto j = read_json(cfg_path);
-    const auto v = j.contains("vision_config") ? j["vision_config"] : nlohmann::json::object();
-    // A saved vision_config omits values equal to CLIPVisionConfig's defaults (12 heads); without a
-    // vision_config transformers builds ViT-L/14-336 (16 heads = width / 64).
-    if (j.contains("vision_config")) k.heads = json_int(v, "num_attention_heads", 12);
+  std::error_code ec;
+  const bool folder = fs::is_directory(path, ec);
+  const fs::path cfg_path = folder ? fs::path(path) / "config.json" : fs::path(path).parent_path() / "config.json";
+  if (!fs::is_regular_file(cfg_path, ec))
+    fail("{}: no config.json {} (LLaVA's vision_config, text_config, image_token_index); copy it from the model's "
+         "text_encoder_i2v/ folder", path, folder ? "in the folder" : "beside the file");
+  const auto j = read_json(cfg_path);
+  const std::string cfg = cfg_path.string();
+  try {
+    const bool has_v = j.contains("vision_config");
+    const auto v = has_v ? j["vision_config"] : nlohmann::json::object();
+    // transformers' values for an absent key: CLIPVisionConfig's defaults inside a vision_config (a
+    // saved one omits them), LLaVA's own ViT-L/14-336 without any vision_config.
+    const auto vision_value = [&](const char* key, int64_t clip, int64_t llava) { return json_int(v, key, has_v ? clip : llava); };
+    k.heads = has_v ? json_int(v, "num_attention_heads", 12) : k.hidden / 64;
+    const int64_t hidden = vision_value("hidden_size", 768, 1024), layers = vision_value("num_hidden_layers", 12, 24);
+    const int64_t ffn = vision_value("intermediate_size", 3072, 4096), patch = vision_value("patch_size", 32, 14);
+    if (hidden != k.hidden)
+      fail("{}: vision_config.hidden_size is {} but the weights are {} wide (embeddings.patch_embedding)", cfg, hidden, k.hidden);
+    if (layers != k.layers)
+      fail("{}: vision_config.num_hidden_layers is {} but the weights hold {} layers (encoder.layers.0..{} without a gap)",
+           cfg, layers, k.layers, k.layers - 1);
+    if (ffn != k.ffn) fail("{}: vision_config.intermediate_size is {} but the weights hold {} (mlp.fc1)", cfg, ffn, k.ffn);
+    if (patch != k.patch) fail("{}: vision_config.patch_size is {} but the patch conv is {}x{}", cfg, patch, k.patch, k.patch);
+    // The projector writes LLM rows: text_config.hidden_size wide (Llama's 4096 when absent).
+    const bool has_t = j.contains("text_config") && j["text_config"].is_object();
+    const int64_t text_hidden = has_t ? json_int(j["text_config"], "hidden_size", 4096) : 4096;
+    if (text_hidden != k.proj_out)
+      fail("{}: {} but the projector gives {} values per row (multi_modal_projector.linear_2)", cfg,
+           has_t ? fmt::format("text_config.hidden_size is {}", text_hidden)
+                 : std::string("no text_config (transformers then takes Llama's width 4096)"),
+           k.proj_out);
     k.ln_eps = static_cast<float>(v.value("layer_norm_eps", 1e-5));
     const std::string act = v.value("hidden_act", std::string("quick_gelu"));
-    if (act != "quick_gelu" && act != "gelu") fail("{}: vision hidden_act '{}' is not supported", cfg_path.string(), act);
+    if (act != "quick_gelu" && act != "gelu") fail("{}: vision hidden_act '{}' is not supported", cfg, act);
     k.quick_gelu = act == "quick_gelu";
     const int64_t img = json_int(v, "image_size", k.image_size);
-    if (img != k.image_size) fail("{}: image_size {} but the position table fits {}", cfg_path.string(), img, k.image_size);
+    if (img != k.image_size) fail("{}: image_size {} but the position table fits {}", cfg, img, k.image_size);
     k.feature_layer = json_int(j, "vision_feature_layer", -2);
     const std::string strategy = j.value("vision_feature_select_strategy", std::string("default"));
-    if (strategy != "default" && strategy != "full") fail("{}: vision_feature_select_strategy '{}' is not supported", cfg_path.string(), strategy);
+    if (strategy != "default" && strategy != "full") fail("{}: vision_feature_select_strategy '{}' is not supported", cfg, strategy);
     k.drop_cls = strategy == "default";
     const std::string pact = j.value("projector_hidden_act", std::string("gelu"));
-    if (pact != "gelu") fail("{}: projector_hidden_act '{}' is not supported (gelu)", cfg_path.string(), pact);
+    if (pact != "gelu") fail("{}: projector_hidden_act '{}' is not supported (gelu)", cfg, pact);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: unexpected field type ({})", cfg, e.what());
   }
   if (pos[0] != side * side + 1 || pos[1] != k.hidden) fail("{}: position table {}x{} does not fit a square patch grid", path, pos[0], pos[1]);
   if (k.heads <= 0 || k.hidden % k.heads) fail("{}: {} heads do not divide width {}", path, k.heads, k.hidden);

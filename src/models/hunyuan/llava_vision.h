@@ -53,8 +53,9 @@ struct LlavaImageFeatures {
 
 class LlavaVisionEncoder {
  public:
-  // A LLaVA folder (config.json with vision_config, safetensors shards) or a single safetensors
-  // file; config.json's values win over shapes.
+  // A LLaVA folder (config.json with vision_config, safetensors shards) or a safetensors file with
+  // config.json beside it; config.json must agree with the weights' shapes (one-line error naming
+  // the field otherwise).
   static LlavaVisionEncoder open(const std::string& path);
   const LlavaVisionConfig& config() const { return cfg_; }
 
