@@ -455,3 +455,60 @@ TEST(HunyuanI2vLlava, MissingPreprocessorConfigIsAnError) {
   EXPECT_NE(r.output.find("model.safetensors: a file; the LLaVA image side needs its folder"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "x.safetensors"));
 }
+
+namespace {
+
+// A copy of llava_tiny (image_size 42) with preprocessor_config.json / config.json edited.
+std::string edited_llava_tiny(const TempDir& dir, const std::string& name, const nlohmann::json& processor,
+                              const nlohmann::json& config = nlohmann::json::object()) {
+  const std::filesystem::path out = dir.path() / name;
+  std::filesystem::copy(kDir + "/llava_tiny", out);
+  for (const auto& [file, fields] : {std::pair{"preprocessor_config.json", processor}, std::pair{"config.json", config}}) {
+    nlohmann::json j;
+    std::ifstream(out / file) >> j;
+    j.update(fields);
+    std::ofstream(out / file) << j.dump();
+  }
+  return out.string();
+}
+
+}  // namespace
+
+// Settings the image side cannot run are named where they are: a crop the vision tower does not
+// take (preprocessor_config.json vs config.json), a list of feature layers, a mean of 2 numbers.
+TEST(HunyuanI2vLlava, UnusableSettingsNameTheirFile) {
+  TempDir dir;
+  const std::string image = kDir + "/photo_71x43.jpg";
+  const auto encode = [&](const std::string& folder) {
+    return run_jenga("debug encode-image --text-encoder " + folder + " --image " + image + " --out " + (dir / "x.safetensors"));
+  };
+  const std::string crop = edited_llava_tiny(dir, "crop", {{"crop_size", {{"height", 28}, {"width", 28}}}});
+  auto r = encode(crop);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("preprocessor_config.json: crop_size 28x28 but the vision tower takes 42x42 images (config.json's "
+                          "vision_config.image_size)"),
+            std::string::npos)
+      << r.output;
+  const std::string nocrop = edited_llava_tiny(dir, "nocrop", {{"do_center_crop", false}});
+  r = encode(nocrop);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("pixel_values has shape [3, 42, 69], expected [3, 42, 42]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("preprocessor_config.json"), std::string::npos) << r.output;
+  const std::string layers = edited_llava_tiny(dir, "layers", nlohmann::json::object(), {{"vision_feature_layer", {-2, -1}}});
+  r = encode(layers);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("config.json: vision_feature_layer [-2,-1] is a list"), std::string::npos) << r.output;
+  const std::string mean2 = edited_llava_tiny(dir, "mean2", {{"image_mean", {0.5, 0.5}}});
+  r = encode(mean2);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("preprocessor_config.json: image_mean needs 3 numbers (one per RGB channel), got [0.5,0.5]"),
+            std::string::npos)
+      << r.output;
+  // A single number is every channel's, as transformers' normalize takes it.
+  const auto p = hy::ClipImageProcessorConfig::load(edited_llava_tiny(dir, "mean1", {{"image_mean", 0.25}, {"image_std", 0.5}}));
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_EQ(p.mean[c], 0.25f);
+    EXPECT_EQ(p.std[c], 0.5f);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.safetensors"));
+}

@@ -180,6 +180,7 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
   // The image side (and its preprocessor_config.json) before the tokenizer: a T2V or file path is named first.
   const auto vision = hunyuan::LlavaVisionEncoder::open(weights);
   const auto processor = hunyuan::ClipImageProcessorConfig::load(weights);
+  vision.check_processor(processor);
   if (o.has_prompt()) {
     if (hunyuan::detect_tokenizer(weights) != hunyuan::TokenizerKind::Llama)
       fail("--text-encoder {}: holds no Llama tokenizer.json for --prompt; pass token ids with --ids instead", weights);

@@ -71,7 +71,18 @@ ClipImageProcessorConfig ClipImageProcessorConfig::load(const std::string& path)
     fail("{}: a file; the LLaVA image side needs its folder (text_encoder_i2v/: config.json, the safetensors, "
          "preprocessor_config.json)", path);
   }
+  c.source = p.string();
   const auto j = read_json(p);
+  // image_mean / image_std: 3 numbers, or one for every channel (transformers' normalize).
+  const auto per_channel = [&](const char* key, float* out) {
+    if (!j.contains(key)) return;
+    const auto& a = j[key];
+    const bool ok = a.is_number() || (a.is_array() && a.size() == 3 && std::all_of(a.begin(), a.end(), [](const auto& x) { return x.is_number(); }));
+    if (!ok) fail("{}: {} needs 3 numbers (one per RGB channel), got {}", p.string(), key, a.dump());
+    for (int i = 0; i < 3; ++i) out[i] = (a.is_number() ? a : a[i]).template get<float>();
+  };
+  per_channel("image_mean", c.mean);
+  per_channel("image_std", c.std);
   try {
     c.do_resize = j.value("do_resize", true);
     c.do_center_crop = j.value("do_center_crop", true);
@@ -83,10 +94,6 @@ ClipImageProcessorConfig ClipImageProcessorConfig::load(const std::string& path)
     const int resample = j.value("resample", 3);
     if (resample != 2 && resample != 3) fail("{}: resample {} is not supported (2 bilinear, 3 bicubic)", p.string(), resample);
     c.resample = resample == 2 ? PilFilter::Bilinear : PilFilter::Bicubic;
-    for (int i = 0; i < 3; ++i) {
-      if (j.contains("image_mean")) c.mean[i] = j["image_mean"].at(i).get<float>();
-      if (j.contains("image_std")) c.std[i] = j["image_std"].at(i).get<float>();
-    }
   } catch (const nlohmann::json::exception& e) {
     fail("{}: unexpected field type ({})", p.string(), e.what());
   }
@@ -199,6 +206,9 @@ LlavaVisionEncoder LlavaVisionEncoder::open(const std::string& path) {
     k.quick_gelu = act == "quick_gelu";
     const int64_t img = json_int(v, "image_size", k.image_size);
     if (img != k.image_size) fail("{}: image_size {} but the position table fits {}", cfg, img, k.image_size);
+    if (j.contains("vision_feature_layer") && !j["vision_feature_layer"].is_number_integer())
+      fail("{}: vision_feature_layer {} is a list or not an integer; HunyuanVideo-I2V reads one layer (-2), and several "
+           "layers concatenated are not supported", cfg, j["vision_feature_layer"].dump());
     k.feature_layer = json_int(j, "vision_feature_layer", -2);
     const std::string strategy = j.value("vision_feature_select_strategy", std::string("default"));
     if (strategy != "default" && strategy != "full") fail("{}: vision_feature_select_strategy '{}' is not supported", cfg, strategy);
@@ -220,7 +230,18 @@ void LlavaVisionEncoder::check_pixels(const Tensor& pixel_values) const {
   const LlavaVisionConfig& k = cfg_;
   if (pixel_values.dtype() != DType::F32 || pixel_values.ndim() != 3 || pixel_values.dim(0) != 3 ||
       pixel_values.dim(1) != k.image_size || pixel_values.dim(2) != k.image_size)
-    fail("encode-image: pixel_values has shape {}, expected [3, {}, {}] f32", pixel_values.shape().str(), k.image_size, k.image_size);
+    fail("encode-image: pixel_values has shape {}, expected [3, {}, {}] f32 (the vision tower's image_size): "
+         "preprocessor_config.json's resize and crop must give that", pixel_values.shape().str(), k.image_size, k.image_size);
+}
+
+void LlavaVisionEncoder::check_processor(const ClipImageProcessorConfig& p) const {
+  const int64_t s = cfg_.image_size;
+  const bool resized = p.do_resize && p.resize_height > 0;  // size {"height", "width"}
+  const char* what = p.do_center_crop ? "crop_size" : "size";
+  const int64_t h = p.do_center_crop ? p.crop_height : p.resize_height, w = p.do_center_crop ? p.crop_width : p.resize_width;
+  if ((p.do_center_crop || resized) && (h != s || w != s))
+    fail("{}: {} {}x{} but the vision tower takes {}x{} images (config.json's vision_config.image_size); the two files "
+         "disagree", p.source, what, w, h, s, s);
 }
 
 LlavaImageFeatures LlavaVisionEncoder::encode(const Tensor& pixel_values) const {

@@ -26,6 +26,7 @@ struct ClipImageProcessorConfig {
   double rescale_factor = 1.0 / 255.0;
   float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
   float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+  std::string source;  // the preprocessor_config.json read
 
   // A folder holding preprocessor_config.json (one-line error without it) or that file itself.
   static ClipImageProcessorConfig load(const std::string& path);
@@ -63,6 +64,8 @@ class LlavaVisionEncoder {
   LlavaImageFeatures encode(const Tensor& pixel_values) const;
   // Fails in one line unless pixel_values is f32 [3, image_size, image_size].
   void check_pixels(const Tensor& pixel_values) const;
+  // Fails in one line when the processor's crop (or resize without one) is not image_size square.
+  void check_processor(const ClipImageProcessorConfig& processor) const;
 
   // vision_tower.vision_model.* and multi_modal_projector.* (the CUDA encoder uploads them).
   const EncoderWeights& vision_weights() const { return vis_; }
