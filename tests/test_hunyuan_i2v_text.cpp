@@ -224,13 +224,14 @@ std::string edited_llava(const TempDir& dir, const std::string& name, const std:
   return out.string();
 }
 
-std::string error_of(const std::function<void()>& f) {
+// f fails with a jenga::Error whose message holds `want`.
+void expect_error(const std::function<void()>& f, const std::string& want) {
   try {
     f();
+    ADD_FAILURE() << "no error; expected: " << want;
   } catch (const jenga::Error& e) {
-    return e.what();
+    EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
   }
-  return "(no error)";
 }
 
 }  // namespace
@@ -239,41 +240,32 @@ std::string error_of(const std::function<void()>& f) {
 // value and what the weights hold (transformers refuses such a checkpoint or runs other shapes).
 TEST(HunyuanI2vText, ConfigThatDisagreesWithTheWeightsIsNamed) {
   TempDir dir;
-  const auto vision_error = [&](const std::string& name, const std::function<void(nlohmann::json&)>& edit,
-                                const std::string& drop = "") {
+  const auto vision = [&](const std::string& name, const std::function<void(nlohmann::json&)>& edit, const std::string& want,
+                          const std::string& drop = "") {
     const std::string folder = edited_llava(dir, name, edit, drop);
-    return error_of([&] { hy::LlavaVisionEncoder::open(folder); });
+    expect_error([&] { hy::LlavaVisionEncoder::open(folder); }, want);
   };
-  EXPECT_NE(vision_error("layers5", [](auto& j) { j["vision_config"]["num_hidden_layers"] = 5; })
-                .find("vision_config.num_hidden_layers is 5 but the weights hold 3 layers"),
-            std::string::npos);
-  EXPECT_NE(vision_error("hidden64", [](auto& j) { j["vision_config"]["hidden_size"] = 64; })
-                .find("vision_config.hidden_size is 64 but the weights are 32 wide"),
-            std::string::npos);
-  EXPECT_NE(vision_error("ffn", [](auto& j) { j["vision_config"]["intermediate_size"] = 50; })
-                .find("vision_config.intermediate_size is 50 but the weights hold 48"),
-            std::string::npos);
+  vision("layers5", [](auto& j) { j["vision_config"]["num_hidden_layers"] = 5; },
+         "vision_config.num_hidden_layers is 5 but the weights hold 3 layers");
+  vision("hidden64", [](auto& j) { j["vision_config"]["hidden_size"] = 64; },
+         "vision_config.hidden_size is 64 but the weights are 32 wide");
+  vision("ffn", [](auto& j) { j["vision_config"]["intermediate_size"] = 50; },
+         "vision_config.intermediate_size is 50 but the weights hold 48");
   // Layer 1 missing: the layers stop at 0 (layer -2 would run none of them).
-  EXPECT_NE(vision_error("gap", [](auto&) {}, "vision_model.encoder.layers.1.")
-                .find("vision_config.num_hidden_layers is 3 but the weights hold 1 layers"),
-            std::string::npos);
-  EXPECT_NE(vision_error("text48v", [](auto& j) { j["text_config"]["hidden_size"] = 48; })
-                .find("text_config.hidden_size is 48 but the projector gives 40"),
-            std::string::npos);
+  vision("gap", [](auto&) {}, "vision_config.num_hidden_layers is 3 but the weights hold 1 layers", "vision_model.encoder.layers.1.");
+  vision("text48v", [](auto& j) { j["text_config"]["hidden_size"] = 48; },
+         "text_config.hidden_size is 48 but the projector gives 40");
   // The LLM side: text_config.hidden_size against embed_tokens; no text_config at all.
   const std::string t48 = edited_llava(dir, "text48", [](auto& j) { j["text_config"]["hidden_size"] = 48; });
-  EXPECT_NE(error_of([&] { hy::LlamaTextEncoder::open(t48); }).find("hidden_size is 48 but the weights are 40 wide"),
-            std::string::npos);
+  expect_error([&] { hy::LlamaTextEncoder::open(t48); }, "text_config.hidden_size is 48 but the weights are 40 wide");
   const std::string notext = edited_llava(dir, "notext", [](auto& j) { j.erase("text_config"); });
-  EXPECT_NE(error_of([&] { hy::LlamaTextEncoder::open(notext); }).find("config.json has no text_config"), std::string::npos)
-      << error_of([&] { hy::LlamaTextEncoder::open(notext); });
+  expect_error([&] { hy::LlamaTextEncoder::open(notext); }, "config.json has no text_config");
   // image_token_index outside the LLM's embedding table (transformers' embedding lookup fails).
   const std::string oov = edited_llava(dir, "oov", [](auto& j) { j["image_token_index"] = 500; });
   const auto llm = hy::LlamaTextEncoder::open(oov);
   const auto sp = hy::LlavaSpecialTokens::load(oov);
   const std::vector<int64_t> ids = {1, 500, 2}, mask = {1, 1, 1};
   const jenga::Tensor rows = jenga::Tensor::zeros(jenga::DType::F32, {2, 40});
-  EXPECT_NE(error_of([&] { hy::llava_merge_input(llm, ids, mask, rows, sp); })
-                .find("image_token_index 500 is outside the LLM's 128 embedding rows"),
-            std::string::npos);
+  expect_error([&] { hy::llava_merge_input(llm, ids, mask, rows, sp); },
+               "image_token_index 500 is outside the LLM's 128 embedding rows");
 }
