@@ -93,6 +93,31 @@ TEST(HunyuanI2vText, CropRowsFollowTheLastDoubleReturn) {
   EXPECT_THROW(hy::i2v_crop_states(h, ids, mask, N, c), jenga::Error);
 }
 
+TEST(HunyuanI2vText, CropSlicesEmptyAsTheOfficialOnes) {
+  // The official crop is Python slices: [crop_start, d - 4) is empty when the last "\n\n" (d)
+  // comes within 4 ids of crop_start, and then only the ids from d on remain (hidden row r = r).
+  const int64_t L = 14, N = 5;
+  std::vector<int64_t> ids = {1, 7, 9, 9, 9, 20, 21, 9, 22, 23, 24, 25, 30, 30}, mask(L, 1);
+  mask[12] = mask[13] = 0;
+  jenga::Tensor h = jenga::Tensor::empty(jenga::DType::F32, {L + N - 1, 1});
+  for (int64_t r = 0; r < L + N - 1; ++r) h.data_as<float>()[r] = static_cast<float>(r);
+  hy::I2vTextCrop c;
+  c.crop_start = 5, c.image_emb_start = 1, c.double_return_id = 9, c.interleave = 2;
+  // d = 7: image rows 1, 3, 5, then ids 7..13 -> rows 11..17.
+  auto s = hy::i2v_crop_states(h, ids, mask, N, c);
+  EXPECT_EQ(s.states.to_f32_vector(), (std::vector<float>{1, 3, 5, 11, 12, 13, 14, 15, 16, 17}));
+  EXPECT_EQ(s.mask, (std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 0, 0}));
+  // 3 "\n\n" (truncated) -> d = L, and crop_start 12 > d - 4: no text row at all, the image rows alone.
+  ids[7] = 26;
+  c.crop_start = 12;
+  s = hy::i2v_crop_states(h, ids, mask, N, c);
+  EXPECT_EQ(s.states.to_f32_vector(), (std::vector<float>{1, 3, 5}));
+  EXPECT_EQ(s.mask, (std::vector<int64_t>{1, 1, 1}));
+  // A crop_start past the ids is no template at all: still an error.
+  c.crop_start = L;
+  EXPECT_THROW(hy::i2v_crop_states(h, ids, mask, N, c), jenga::Error);
+}
+
 TEST(HunyuanI2vText, EncodeTextImageFlag) {
   const auto g = jenga::SafetensorsFile::open(kDir + "/i2v_text_golden.safetensors");
   TempDir dir;

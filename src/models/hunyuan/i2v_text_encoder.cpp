@@ -99,8 +99,12 @@ I2vTextStates i2v_crop_states(const Tensor& hidden, std::span<const int64_t> ids
     fail("I2V text crop: the ids hold no \"\\n\\n\" token (id {}); were they made with the I2V template?",
          crop.double_return_id);
   const int64_t d = dr.size() == 3 ? L : dr.back();
-  if (d - 4 < crop.crop_start || crop.crop_start < 1)
-    fail("I2V text crop: the last \"\\n\\n\" at {} leaves no prompt after the template's {} tokens", d, crop.crop_start);
+  // The official crop is Python slices: [crop_start, d - 4) is empty when d - 4 <= crop_start (only
+  // the ids from d on remain, none when d = L). A crop_start at or past L is no template at all.
+  if (crop.crop_start < 1 || crop.crop_start >= L)
+    fail("I2V text crop: the template's {} tokens leave no prompt in {} ids; were the ids made with the I2V template "
+         "(else give --crop-start)?", crop.crop_start, L);
+  if (d < 4) fail("I2V text crop: the last \"\\n\\n\" at {} has no 4-id assistant header before it", d);
   const int64_t D = hidden.dim(1);
   // hidden rows [crop_start - 1 + N, d - 5 + N) ++ [d - 1 + N, L + N - 1); mask [crop_start, d - 4) ++ [d, L).
   std::vector<int64_t> rows, mrows;
