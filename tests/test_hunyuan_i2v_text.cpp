@@ -93,6 +93,25 @@ TEST(HunyuanI2vText, CropRowsFollowTheLastDoubleReturn) {
   EXPECT_THROW(hy::i2v_crop_states(h, ids, mask, N, c), jenga::Error);
 }
 
+TEST(HunyuanI2vText, InterleaveOf6OrMoreKeepsEveryImageRow) {
+  // TextEncoder.encode subsamples the image rows only when 0 < image_embed_interleave < 6.
+  const int64_t L = 14, N = 5;
+  const std::vector<int64_t> ids = {1, 7, 9, 9, 9, 20, 21, 22, 23, 24, 25, 9, 30, 30}, mask(L, 1);
+  jenga::Tensor h = jenga::Tensor::empty(jenga::DType::F32, {L + N - 1, 1});
+  for (int64_t r = 0; r < L + N - 1; ++r) h.data_as<float>()[r] = static_cast<float>(r);
+  hy::I2vTextCrop c;
+  c.crop_start = 5, c.image_emb_start = 1, c.double_return_id = 9;
+  for (const int64_t interleave : {5, 6, 9}) {
+    c.interleave = interleave;
+    const auto s = hy::i2v_crop_states(h, ids, mask, N, c);
+    const std::vector<float> image = interleave == 5 ? std::vector<float>{1} : std::vector<float>{1, 2, 3, 4, 5};
+    std::vector<float> want = image;
+    for (float r : {9, 10, 15, 16, 17}) want.push_back(r);
+    EXPECT_EQ(s.states.to_f32_vector(), want) << interleave;
+    EXPECT_EQ(c.image_rows(N), static_cast<int64_t>(image.size())) << interleave;
+  }
+}
+
 TEST(HunyuanI2vText, CropSlicesEmptyAsTheOfficialOnes) {
   // The official crop is Python slices: [crop_start, d - 4) is empty when the last "\n\n" (d)
   // comes within 4 ids of crop_start, and then only the ids from d on remain (hidden row r = r).

@@ -80,7 +80,7 @@ void add_hunyuan_encode_options(CLI::App& e, HunyuanTextOptions& o) {
   e.add_option("--double-return-id", o.double_return_id, "with --image: the id of the \"\\n\\n\" token the crop looks for")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
       ->capture_default_str();
-  e.add_option("--image-interleave", o.interleave, "with --image: keep every N-th image row (4 token_replace, 2 latent_concat)")
+  e.add_option("--image-interleave", o.interleave, "with --image: keep every N-th image row (4 token_replace, 2 latent_concat; 6 or more keep all, as the official)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();
 }
@@ -222,8 +222,8 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
   w.add("merged_hidden_states", hidden);  // [L + N - 1, D]: before the crop
   w.write(out);
   nlohmann::json j = {{"hidden_states", s.states.shape().str()},
-                      {"image_rows", (image.projected.dim(0) + crop.interleave - 1) / crop.interleave},
-                      {"text_rows", s.states.dim(0) - (image.projected.dim(0) + crop.interleave - 1) / crop.interleave},
+                      {"image_rows", crop.image_rows(image.projected.dim(0))},
+                      {"text_rows", s.states.dim(0) - crop.image_rows(image.projected.dim(0))},
                       {"crop_start", crop.crop_start},
                       {"image_emb_start", crop.image_emb_start}};
   std::printf("wrote %s: %s\n", out.c_str(), j.dump().c_str());

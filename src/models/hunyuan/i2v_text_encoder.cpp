@@ -108,7 +108,7 @@ I2vTextStates i2v_crop_states(const Tensor& hidden, std::span<const int64_t> ids
   const int64_t D = hidden.dim(1);
   // hidden rows [crop_start - 1 + N, d - 5 + N) ++ [d - 1 + N, L + N - 1); mask [crop_start, d - 4) ++ [d, L).
   std::vector<int64_t> rows, mrows;
-  for (int64_t r = crop.image_emb_start; r < crop.image_emb_start + N; r += crop.interleave) rows.push_back(r);
+  for (int64_t r = crop.image_emb_start; r < crop.image_emb_start + N; r += crop.image_step()) rows.push_back(r);
   const int64_t n_img = static_cast<int64_t>(rows.size());
   for (int64_t r = crop.crop_start - 1 + N; r < d - 5 + N; ++r) rows.push_back(r);
   for (int64_t r = d - 1 + N; r < L + N - 1; ++r) rows.push_back(r);
