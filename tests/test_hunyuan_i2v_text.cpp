@@ -35,6 +35,20 @@ std::vector<int64_t> i64(const jenga::Tensor& t) {
   return {c.data_as<int64_t>(), c.data_as<int64_t>() + c.numel()};
 }
 
+// [rows, 1] hidden states whose row r holds r: a crop's row choice reads off directly.
+jenga::Tensor index_rows(int64_t rows) {
+  jenga::Tensor h = jenga::Tensor::empty(jenga::DType::F32, {rows, 1});
+  for (int64_t r = 0; r < rows; ++r) h.data_as<float>()[r] = static_cast<float>(r);
+  return h;
+}
+
+// The crop tests' template: crop_start 5, the image id at 1, "\n\n" = 9.
+hy::I2vTextCrop row_crop(int64_t interleave) {
+  hy::I2vTextCrop c;
+  c.crop_start = 5, c.image_emb_start = 1, c.double_return_id = 9, c.interleave = interleave;
+  return c;
+}
+
 hy::I2vTextCrop tiny_crop() {
   hy::I2vTextCrop c;
   c.crop_start = 20, c.image_emb_start = 5, c.double_return_id = 27, c.interleave = 4;
@@ -75,10 +89,8 @@ TEST(HunyuanI2vText, CropRowsFollowTheLastDoubleReturn) {
   const int64_t L = 14, N = 5;
   std::vector<int64_t> ids = {1, 7, 9, 9, 9, 20, 21, 22, 23, 24, 25, 9, 30, 30}, mask(L, 1);
   mask[12] = mask[13] = 0;
-  jenga::Tensor h = jenga::Tensor::empty(jenga::DType::F32, {L + N - 1, 1});
-  for (int64_t r = 0; r < L + N - 1; ++r) h.data_as<float>()[r] = static_cast<float>(r);
-  hy::I2vTextCrop c;
-  c.crop_start = 5, c.image_emb_start = 1, c.double_return_id = 9, c.interleave = 2;
+  const jenga::Tensor h = index_rows(L + N - 1);
+  hy::I2vTextCrop c = row_crop(2);
   auto s = hy::i2v_crop_states(h, ids, mask, N, c);
   // image rows 1, 3, 5; ids 5, 6 (up to d - 4 = 7) -> rows 9, 10; ids 11..13 -> rows 15..17.
   EXPECT_EQ(s.states.to_f32_vector(), (std::vector<float>{1, 3, 5, 9, 10, 15, 16, 17}));
@@ -91,39 +103,11 @@ TEST(HunyuanI2vText, CropRowsFollowTheLastDoubleReturn) {
   // None at all: one line, no crash.
   ids = {1, 7, 2, 3, 4, 20, 21, 22, 23, 24, 25, 26, 30, 30};
   EXPECT_THROW(hy::i2v_crop_states(h, ids, mask, N, c), jenga::Error);
-}
-
-TEST(HunyuanI2vText, InterleaveOf6OrMoreKeepsEveryImageRow) {
-  // TextEncoder.encode subsamples the image rows only when 0 < image_embed_interleave < 6.
-  const int64_t L = 14, N = 5;
-  const std::vector<int64_t> ids = {1, 7, 9, 9, 9, 20, 21, 22, 23, 24, 25, 9, 30, 30}, mask(L, 1);
-  jenga::Tensor h = jenga::Tensor::empty(jenga::DType::F32, {L + N - 1, 1});
-  for (int64_t r = 0; r < L + N - 1; ++r) h.data_as<float>()[r] = static_cast<float>(r);
-  hy::I2vTextCrop c;
-  c.crop_start = 5, c.image_emb_start = 1, c.double_return_id = 9;
-  for (const int64_t interleave : {5, 6, 9}) {
-    c.interleave = interleave;
-    const auto s = hy::i2v_crop_states(h, ids, mask, N, c);
-    const std::vector<float> image = interleave == 5 ? std::vector<float>{1} : std::vector<float>{1, 2, 3, 4, 5};
-    std::vector<float> want = image;
-    for (float r : {9, 10, 15, 16, 17}) want.push_back(r);
-    EXPECT_EQ(s.states.to_f32_vector(), want) << interleave;
-    EXPECT_EQ(c.image_rows(N), static_cast<int64_t>(image.size())) << interleave;
-  }
-}
-
-TEST(HunyuanI2vText, CropSlicesEmptyAsTheOfficialOnes) {
   // The official crop is Python slices: [crop_start, d - 4) is empty when the last "\n\n" (d)
-  // comes within 4 ids of crop_start, and then only the ids from d on remain (hidden row r = r).
-  const int64_t L = 14, N = 5;
-  std::vector<int64_t> ids = {1, 7, 9, 9, 9, 20, 21, 9, 22, 23, 24, 25, 30, 30}, mask(L, 1);
-  mask[12] = mask[13] = 0;
-  jenga::Tensor h = jenga::Tensor::empty(jenga::DType::F32, {L + N - 1, 1});
-  for (int64_t r = 0; r < L + N - 1; ++r) h.data_as<float>()[r] = static_cast<float>(r);
-  hy::I2vTextCrop c;
-  c.crop_start = 5, c.image_emb_start = 1, c.double_return_id = 9, c.interleave = 2;
-  // d = 7: image rows 1, 3, 5, then ids 7..13 -> rows 11..17.
-  auto s = hy::i2v_crop_states(h, ids, mask, N, c);
+  // comes within 4 ids of crop_start, and then only the ids from d on remain. d = 7: image rows
+  // 1, 3, 5, then ids 7..13 -> rows 11..17.
+  ids = {1, 7, 9, 9, 9, 20, 21, 9, 22, 23, 24, 25, 30, 30};
+  s = hy::i2v_crop_states(h, ids, mask, N, c);
   EXPECT_EQ(s.states.to_f32_vector(), (std::vector<float>{1, 3, 5, 11, 12, 13, 14, 15, 16, 17}));
   EXPECT_EQ(s.mask, (std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 0, 0}));
   // 3 "\n\n" (truncated) -> d = L, and crop_start 12 > d - 4: no text row at all, the image rows alone.
@@ -135,6 +119,23 @@ TEST(HunyuanI2vText, CropSlicesEmptyAsTheOfficialOnes) {
   // A crop_start past the ids is no template at all: still an error.
   c.crop_start = L;
   EXPECT_THROW(hy::i2v_crop_states(h, ids, mask, N, c), jenga::Error);
+}
+
+TEST(HunyuanI2vText, InterleaveOf6OrMoreKeepsEveryImageRow) {
+  // TextEncoder.encode subsamples the image rows only when 0 < image_embed_interleave < 6.
+  const int64_t L = 14, N = 5;
+  const std::vector<int64_t> ids = {1, 7, 9, 9, 9, 20, 21, 22, 23, 24, 25, 9, 30, 30}, mask(L, 1);
+  const jenga::Tensor h = index_rows(L + N - 1);
+  hy::I2vTextCrop c = row_crop(4);
+  for (const int64_t interleave : {5, 6, 9}) {
+    c.interleave = interleave;
+    const auto s = hy::i2v_crop_states(h, ids, mask, N, c);
+    const std::vector<float> image = interleave == 5 ? std::vector<float>{1} : std::vector<float>{1, 2, 3, 4, 5};
+    std::vector<float> want = image;
+    for (float r : {9, 10, 15, 16, 17}) want.push_back(r);
+    EXPECT_EQ(s.states.to_f32_vector(), want) << interleave;
+    EXPECT_EQ(c.image_rows(N), static_cast<int64_t>(image.size())) << interleave;
+  }
 }
 
 TEST(HunyuanI2vText, EncodeTextImageFlag) {
