@@ -295,3 +295,18 @@ TEST(HunyuanI2vGenerate, SparseTextRowsSeeTheKernelsZeroPadding) {
   EXPECT_GT(max_rel_error(fwd(9, &h, true), fwd(9, nullptr, true)), 1e-4);      // 137 rows + 119 zero rows
   EXPECT_LE(max_rel_error(fwd(9, &h, false), fwd(9, nullptr, false)), 1e-4);    // T2V's kernel pads nothing
 }
+
+// generate --image on an I2V folder whose text_encoder_i2v/ lost preprocessor_config.json: one
+// line naming it (the official CLIPImageProcessor.from_pretrained raises), not CLIP-336 defaults.
+TEST(HunyuanI2vGenerate, MissingPreprocessorConfigIsNamed) {
+  test::TempDir dir;
+  const std::string model = dir / "ckpts";
+  auto m = test::run_jenga("debug make-tiny --family hunyuan-i2v --out " + model);
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  fs::remove(fs::path(model) / "text_encoder_i2v" / "preprocessor_config.json");
+  auto g = test::run_jenga("generate --model " + model + " --image " + kData + "grey_50x50.png" +
+                           " -p cat --i2v-resolution 64 --frames 5 --steps 1 -q -o " + (dir / "x.y4m"));
+  EXPECT_NE(g.exit_code, 0) << g.output;
+  EXPECT_NE(g.output.find("text_encoder_i2v: no preprocessor_config.json"), std::string::npos) << g.output;
+  EXPECT_FALSE(fs::exists(dir / "x.y4m"));
+}

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -374,4 +376,163 @@ TEST(HunyuanI2vLlava, RandomVisionFolderOpensWithItsShape) {
   double sum = 0;
   for (float v : r.projected.to_f32_vector()) sum += std::abs(v);
   EXPECT_GT(sum, 0.0);
+}
+
+namespace {
+
+// A random w x h RGB image (fixed seed).
+RgbImage noise_image(int w, int h, uint32_t seed) {
+  RgbImage img;
+  img.width = w, img.height = h;
+  img.rgb.resize(static_cast<size_t>(w) * h * 3);
+  for (auto& b : img.rgb) b = static_cast<uint8_t>((seed = seed * 1664525u + 1013904223u) >> 24);
+  return img;
+}
+
+// CLIPImageProcessor's defaults with the given "size" / "crop_size" fields, loaded back.
+hy::ClipImageProcessorConfig processor_with(const TempDir& dir, const nlohmann::json& fields) {
+  nlohmann::json j = {{"crop_size", {{"height", 28}, {"width", 28}}}, {"size", {{"shortest_edge", 28}}}};
+  j.update(fields);
+  std::ofstream(dir / "preprocessor_config.json") << j.dump();
+  return hy::ClipImageProcessorConfig::load(dir.path().string());
+}
+
+// Values of pixel_values [3, H, W] unlike CLIPImageProcessor's from `resized` placed at (top, left)
+// (zero padding outside it): rescale in f64 then f32, then (v - mean) / std.
+int64_t count_unlike(const jenga::Tensor& px, const hy::ClipImageProcessorConfig& p, const RgbImage& resized, int top, int left) {
+  const int64_t H = px.dim(1), W = px.dim(2);
+  int64_t diff = 0;
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x) {
+        const int sy = y - top, sx = x - left;
+        const bool inside = sy >= 0 && sy < resized.height && sx >= 0 && sx < resized.width;
+        const float v = inside ? resized.pixel(sy, sx)[c] : 0.0f;
+        const float want = (static_cast<float>(static_cast<double>(v) * p.rescale_factor) - p.mean[c]) / p.std[c];
+        diff += px.data_as<float>()[(c * H + y) * W + x] != want;
+      }
+  return diff;
+}
+
+}  // namespace
+
+// transformers 4.46.3 CLIPImageProcessor.resize: size {"height": H, "width": W} resizes straight
+// to HxW (no aspect kept), then the centre crop (floor offsets) cuts crop_size out of it.
+TEST(HunyuanI2vLlava, SizeHeightWidthResizesWithoutKeepingTheAspect) {
+  TempDir dir;
+  const RgbImage img = noise_image(71, 43, 5);
+  const auto p = processor_with(dir, {{"size", {{"height", 33}, {"width", 30}}}});
+  EXPECT_EQ(p.resize_height, 33);
+  EXPECT_EQ(p.resize_width, 30);
+  const jenga::Tensor px = hy::clip_preprocess(img, p);
+  ASSERT_EQ(px.shape().str(), "[3, 28, 28]");
+  const RgbImage r = jenga::pil_resize(img, 30, 33, jenga::PilFilter::Bicubic);
+  EXPECT_EQ(count_unlike(px, p, r, -2, -1), 0);
+  // shortest_edge wins when both are given; a size with neither form is refused.
+  EXPECT_EQ(processor_with(dir, {{"size", {{"shortest_edge", 30}, {"height", 33}, {"width", 30}}}}).resize_height, 0);
+  try {
+    processor_with(dir, {{"size", {{"height", 33}}}});
+    ADD_FAILURE() << "no error";
+  } catch (const jenga::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs \"shortest_edge\" or both \"height\" and \"width\""), std::string::npos) << e.what();
+  }
+}
+
+// transformers' center_crop pads an image smaller than the crop with ceil((crop - size) / 2)
+// zeros before it: 45x33 at shortest_edge 20 is 27x20, so a 28x28 crop has 1 zero column on the
+// left (none on the right) and 4 zero rows above and below.
+TEST(HunyuanI2vLlava, CropLargerThanTheImagePadsTheOddPixelTopLeft) {
+  TempDir dir;
+  const RgbImage img = noise_image(45, 33, 9);
+  const auto p = processor_with(dir, {{"size", {{"shortest_edge", 20}}}});
+  const jenga::Tensor px = hy::clip_preprocess(img, p);
+  ASSERT_EQ(px.shape().str(), "[3, 28, 28]");
+  const RgbImage r = jenga::pil_resize(img, 27, 20, jenga::PilFilter::Bicubic);
+  EXPECT_EQ(count_unlike(px, p, r, 4, 1), 0);
+}
+
+// transformers' CLIPImageProcessor.from_pretrained (the official I2V loader) raises without
+// preprocessor_config.json: so do we, naming the folder and the file, instead of CLIP-336 defaults;
+// a weights file given for the folder is named as such.
+TEST(HunyuanI2vLlava, MissingPreprocessorConfigIsAnError) {
+  TempDir dir;
+  const std::filesystem::path folder = dir.path() / "llava";
+  std::filesystem::copy(kDir + "/llava_tiny", folder);
+  std::filesystem::remove(folder / "preprocessor_config.json");
+  const std::string image = kDir + "/photo_71x43.jpg";
+  try {
+    hy::ClipImageProcessorConfig::load(folder.string());
+    ADD_FAILURE() << "no error";
+  } catch (const jenga::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(folder.string() + ": no preprocessor_config.json"), std::string::npos) << e.what();
+  }
+  auto r = run_jenga("debug encode-image --text-encoder " + folder.string() + " --image " + image + " --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_EQ(r.output.rfind("error: " + folder.string() + ": no preprocessor_config.json", 0), 0u) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  r = run_jenga("debug encode-text --text-encoder " + folder.string() + " --image " + image + " --prompt cat --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("no preprocessor_config.json"), std::string::npos) << r.output;
+  r = run_jenga("debug encode-image --text-encoder " + kDir + "/llava_tiny/model.safetensors --image " + image + " --out " +
+                (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("model.safetensors: a file; the LLaVA image side needs its folder"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.safetensors"));
+}
+
+namespace {
+
+// A copy of llava_tiny (image_size 42) with preprocessor_config.json / config.json edited.
+std::string edited_llava_tiny(const TempDir& dir, const std::string& name, const nlohmann::json& processor,
+                              const nlohmann::json& config = nlohmann::json::object()) {
+  const std::filesystem::path out = dir.path() / name;
+  std::filesystem::copy(kDir + "/llava_tiny", out);
+  for (const auto& [file, fields] : {std::pair{"preprocessor_config.json", processor}, std::pair{"config.json", config}}) {
+    nlohmann::json j;
+    std::ifstream(out / file) >> j;
+    j.update(fields);
+    std::ofstream(out / file) << j.dump();
+  }
+  return out.string();
+}
+
+}  // namespace
+
+// Settings the image side cannot run are named where they are: a crop the vision tower does not
+// take (preprocessor_config.json vs config.json), a list of feature layers, a mean of 2 numbers.
+TEST(HunyuanI2vLlava, UnusableSettingsNameTheirFile) {
+  TempDir dir;
+  const std::string image = kDir + "/photo_71x43.jpg";
+  const auto encode = [&](const std::string& folder) {
+    return run_jenga("debug encode-image --text-encoder " + folder + " --image " + image + " --out " + (dir / "x.safetensors"));
+  };
+  const std::string crop = edited_llava_tiny(dir, "crop", {{"crop_size", {{"height", 28}, {"width", 28}}}});
+  auto r = encode(crop);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("preprocessor_config.json: crop_size 28x28 but the vision tower takes 42x42 images (config.json's "
+                          "vision_config.image_size)"),
+            std::string::npos)
+      << r.output;
+  const std::string nocrop = edited_llava_tiny(dir, "nocrop", {{"do_center_crop", false}});
+  r = encode(nocrop);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("pixel_values has shape [3, 42, 69], expected [3, 42, 42]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("preprocessor_config.json"), std::string::npos) << r.output;
+  const std::string layers = edited_llava_tiny(dir, "layers", nlohmann::json::object(), {{"vision_feature_layer", {-2, -1}}});
+  r = encode(layers);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("config.json: vision_feature_layer [-2,-1] is a list"), std::string::npos) << r.output;
+  const std::string mean2 = edited_llava_tiny(dir, "mean2", {{"image_mean", {0.5, 0.5}}});
+  r = encode(mean2);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("preprocessor_config.json: image_mean needs 3 numbers (one per RGB channel), got [0.5,0.5]"),
+            std::string::npos)
+      << r.output;
+  // A single number is every channel's, as transformers' normalize takes it.
+  const auto p = hy::ClipImageProcessorConfig::load(edited_llava_tiny(dir, "mean1", {{"image_mean", 0.25}, {"image_std", 0.5}}));
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_EQ(p.mean[c], 0.25f);
+    EXPECT_EQ(p.std[c], 0.5f);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.safetensors"));
 }

@@ -5,12 +5,16 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "core/error.h"
 #include "io/image_reader.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/i2v_text_encoder.h"
+#include "models/hunyuan/llama_text_encoder.h"
 #include "models/hunyuan/llava_vision.h"
 #include "models/hunyuan/llama_tokenizer.h"
 #include "models/hunyuan/text_template.h"
@@ -29,6 +33,20 @@ const std::string kModel = kDir + "/llava_i2v_tiny";
 std::vector<int64_t> i64(const jenga::Tensor& t) {
   const jenga::Tensor c = t.to(jenga::DType::I64);
   return {c.data_as<int64_t>(), c.data_as<int64_t>() + c.numel()};
+}
+
+// [rows, 1] hidden states whose row r holds r: a crop's row choice reads off directly.
+jenga::Tensor index_rows(int64_t rows) {
+  jenga::Tensor h = jenga::Tensor::empty(jenga::DType::F32, {rows, 1});
+  for (int64_t r = 0; r < rows; ++r) h.data_as<float>()[r] = static_cast<float>(r);
+  return h;
+}
+
+// The crop tests' template: crop_start 5, the image id at 1, "\n\n" = 9.
+hy::I2vTextCrop row_crop(int64_t interleave) {
+  hy::I2vTextCrop c;
+  c.crop_start = 5, c.image_emb_start = 1, c.double_return_id = 9, c.interleave = interleave;
+  return c;
 }
 
 hy::I2vTextCrop tiny_crop() {
@@ -71,10 +89,8 @@ TEST(HunyuanI2vText, CropRowsFollowTheLastDoubleReturn) {
   const int64_t L = 14, N = 5;
   std::vector<int64_t> ids = {1, 7, 9, 9, 9, 20, 21, 22, 23, 24, 25, 9, 30, 30}, mask(L, 1);
   mask[12] = mask[13] = 0;
-  jenga::Tensor h = jenga::Tensor::empty(jenga::DType::F32, {L + N - 1, 1});
-  for (int64_t r = 0; r < L + N - 1; ++r) h.data_as<float>()[r] = static_cast<float>(r);
-  hy::I2vTextCrop c;
-  c.crop_start = 5, c.image_emb_start = 1, c.double_return_id = 9, c.interleave = 2;
+  const jenga::Tensor h = index_rows(L + N - 1);
+  hy::I2vTextCrop c = row_crop(2);
   auto s = hy::i2v_crop_states(h, ids, mask, N, c);
   // image rows 1, 3, 5; ids 5, 6 (up to d - 4 = 7) -> rows 9, 10; ids 11..13 -> rows 15..17.
   EXPECT_EQ(s.states.to_f32_vector(), (std::vector<float>{1, 3, 5, 9, 10, 15, 16, 17}));
@@ -87,6 +103,39 @@ TEST(HunyuanI2vText, CropRowsFollowTheLastDoubleReturn) {
   // None at all: one line, no crash.
   ids = {1, 7, 2, 3, 4, 20, 21, 22, 23, 24, 25, 26, 30, 30};
   EXPECT_THROW(hy::i2v_crop_states(h, ids, mask, N, c), jenga::Error);
+  // The official crop is Python slices: [crop_start, d - 4) is empty when the last "\n\n" (d)
+  // comes within 4 ids of crop_start, and then only the ids from d on remain. d = 7: image rows
+  // 1, 3, 5, then ids 7..13 -> rows 11..17.
+  ids = {1, 7, 9, 9, 9, 20, 21, 9, 22, 23, 24, 25, 30, 30};
+  s = hy::i2v_crop_states(h, ids, mask, N, c);
+  EXPECT_EQ(s.states.to_f32_vector(), (std::vector<float>{1, 3, 5, 11, 12, 13, 14, 15, 16, 17}));
+  EXPECT_EQ(s.mask, (std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 0, 0}));
+  // 3 "\n\n" (truncated) -> d = L, and crop_start 12 > d - 4: no text row at all, the image rows alone.
+  ids[7] = 26;
+  c.crop_start = 12;
+  s = hy::i2v_crop_states(h, ids, mask, N, c);
+  EXPECT_EQ(s.states.to_f32_vector(), (std::vector<float>{1, 3, 5}));
+  EXPECT_EQ(s.mask, (std::vector<int64_t>{1, 1, 1}));
+  // A crop_start past the ids is no template at all: still an error.
+  c.crop_start = L;
+  EXPECT_THROW(hy::i2v_crop_states(h, ids, mask, N, c), jenga::Error);
+}
+
+TEST(HunyuanI2vText, InterleaveOf6OrMoreKeepsEveryImageRow) {
+  // TextEncoder.encode subsamples the image rows only when 0 < image_embed_interleave < 6.
+  const int64_t L = 14, N = 5;
+  const std::vector<int64_t> ids = {1, 7, 9, 9, 9, 20, 21, 22, 23, 24, 25, 9, 30, 30}, mask(L, 1);
+  const jenga::Tensor h = index_rows(L + N - 1);
+  hy::I2vTextCrop c = row_crop(4);
+  for (const int64_t interleave : {5, 6, 9}) {
+    c.interleave = interleave;
+    const auto s = hy::i2v_crop_states(h, ids, mask, N, c);
+    const std::vector<float> image = interleave == 5 ? std::vector<float>{1} : std::vector<float>{1, 2, 3, 4, 5};
+    std::vector<float> want = image;
+    for (float r : {9, 10, 15, 16, 17}) want.push_back(r);
+    EXPECT_EQ(s.states.to_f32_vector(), want) << interleave;
+    EXPECT_EQ(c.image_rows(N), static_cast<int64_t>(image.size())) << interleave;
+  }
 }
 
 TEST(HunyuanI2vText, EncodeTextImageFlag) {
@@ -174,4 +223,94 @@ TEST(HunyuanI2vText, PublishedTemplateCropGives396Rows) {
       EXPECT_EQ(ones, 144 + (d - 4 - 103) + 1);  // prompt ids, then the final "\n\n", then padding
     }
   }
+}
+
+// --prompt "" is a prompt (the official TextEncoder encodes the empty string), not a missing one:
+// on make-tiny's I2V folder (4 image rows, every 4th kept) it gives 1 + 252 rows like any prompt.
+TEST(HunyuanI2vText, EmptyPromptIsEncoded) {
+  TempDir dir;
+  const std::string model = dir / "ckpts";
+  auto m = run_jenga("debug make-tiny --family hunyuan-i2v --out " + model);
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  const std::string base = "debug encode-text --text-encoder " + model + "/text_encoder_i2v --image " + kDir + "/photo_71x43.jpg ";
+  for (const char* prompt : {"\"\"", "\"a cat\""}) {
+    auto r = run_jenga(base + "--prompt " + prompt + " --out " + (dir / "s.safetensors"));
+    ASSERT_EQ(r.exit_code, 0) << prompt << ": " << r.output;
+    EXPECT_EQ(jenga::SafetensorsFile::open(dir / "s.safetensors")->load("hidden_states").dim(0), 253) << prompt;
+  }
+  // Still exactly one of --ids and --prompt, an empty one included.
+  auto r = run_jenga(base + "--prompt \"\" --ids " + (dir / "none.safetensors") + " --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("exactly one of --ids and --prompt"), std::string::npos) << r.output;
+}
+
+namespace {
+
+// A copy of llava_i2v_tiny (vision width 32, 3 layers; LLM width 40, vocab 128) with config.json
+// edited and, optionally, the tensors whose names contain `drop` left out.
+std::string edited_llava(const TempDir& dir, const std::string& name, const std::function<void(nlohmann::json&)>& edit,
+                         const std::string& drop = "") {
+  const std::filesystem::path out = dir.path() / name;
+  std::filesystem::create_directories(out);
+  for (const char* f : {"config.json", "preprocessor_config.json"}) std::filesystem::copy(kModel + "/" + f, out / f);
+  if (drop.empty()) {
+    std::filesystem::copy(kModel + "/model.safetensors", out / "model.safetensors");
+  } else {
+    const auto in = jenga::SafetensorsFile::open(kModel + "/model.safetensors");
+    jenga::SafetensorsWriter w;
+    for (const auto& t : in->header().tensors)
+      if (t.name.find(drop) == std::string::npos) w.add(t.name, in->load(t.name));
+    w.write((out / "model.safetensors").string());
+  }
+  nlohmann::json j;
+  std::ifstream(out / "config.json") >> j;
+  edit(j);
+  std::ofstream(out / "config.json") << j.dump();
+  return out.string();
+}
+
+// f fails with a jenga::Error whose message holds `want`.
+void expect_error(const std::function<void()>& f, const std::string& want) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected: " << want;
+  } catch (const jenga::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+
+// config.json values that disagree with the weights are one-line errors naming the field, its
+// value and what the weights hold (transformers refuses such a checkpoint or runs other shapes).
+TEST(HunyuanI2vText, ConfigThatDisagreesWithTheWeightsIsNamed) {
+  TempDir dir;
+  const auto vision = [&](const std::string& name, const std::function<void(nlohmann::json&)>& edit, const std::string& want,
+                          const std::string& drop = "") {
+    const std::string folder = edited_llava(dir, name, edit, drop);
+    expect_error([&] { hy::LlavaVisionEncoder::open(folder); }, want);
+  };
+  vision("layers5", [](auto& j) { j["vision_config"]["num_hidden_layers"] = 5; },
+         "vision_config.num_hidden_layers is 5 but the weights hold 3 layers");
+  vision("hidden64", [](auto& j) { j["vision_config"]["hidden_size"] = 64; },
+         "vision_config.hidden_size is 64 but the weights are 32 wide");
+  vision("ffn", [](auto& j) { j["vision_config"]["intermediate_size"] = 50; },
+         "vision_config.intermediate_size is 50 but the weights hold 48");
+  // Layer 1 missing: the layers stop at 0 (layer -2 would run none of them).
+  vision("gap", [](auto&) {}, "vision_config.num_hidden_layers is 3 but the weights hold 1 layers", "vision_model.encoder.layers.1.");
+  vision("text48v", [](auto& j) { j["text_config"]["hidden_size"] = 48; },
+         "text_config.hidden_size is 48 but the projector gives 40");
+  // The LLM side: text_config.hidden_size against embed_tokens; no text_config at all.
+  const std::string t48 = edited_llava(dir, "text48", [](auto& j) { j["text_config"]["hidden_size"] = 48; });
+  expect_error([&] { hy::LlamaTextEncoder::open(t48); }, "text_config.hidden_size is 48 but the weights are 40 wide");
+  const std::string notext = edited_llava(dir, "notext", [](auto& j) { j.erase("text_config"); });
+  expect_error([&] { hy::LlamaTextEncoder::open(notext); }, "config.json has no text_config");
+  // image_token_index outside the LLM's embedding table (transformers' embedding lookup fails).
+  const std::string oov = edited_llava(dir, "oov", [](auto& j) { j["image_token_index"] = 500; });
+  const auto llm = hy::LlamaTextEncoder::open(oov);
+  const auto sp = hy::LlavaSpecialTokens::load(oov);
+  const std::vector<int64_t> ids = {1, 500, 2}, mask = {1, 1, 1};
+  const jenga::Tensor rows = jenga::Tensor::zeros(jenga::DType::F32, {2, 40});
+  expect_error([&] { hy::llava_merge_input(llm, ids, mask, rows, sp); },
+               "image_token_index 500 is outside the LLM's 128 embedding rows");
 }

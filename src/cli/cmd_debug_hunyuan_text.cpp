@@ -72,7 +72,7 @@ void add_hunyuan_encode_options(CLI::App& e, HunyuanTextOptions& o) {
                "HunyuanVideo-I2V: PNG/JPEG reference image; --text-encoder is then the LLaVA folder "
                "(text_encoder_i2v/) and the output the official I2V text states (image rows every "
                "--image-interleave-th, then the text crop) + mask");
-  e.add_option("--prompt", o.prompt,
+  o.prompt_opt = e.add_option("--prompt", o.prompt,
                "with --image: the prompt, tokenized with the folder's tokenizer.json and the I2V template (instead of --ids)");
   e.add_option("--text-len-i2v", o.text_len_i2v, "with --prompt: text tokens after the template (official --text-len)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 16))
@@ -80,7 +80,7 @@ void add_hunyuan_encode_options(CLI::App& e, HunyuanTextOptions& o) {
   e.add_option("--double-return-id", o.double_return_id, "with --image: the id of the \"\\n\\n\" token the crop looks for")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
       ->capture_default_str();
-  e.add_option("--image-interleave", o.interleave, "with --image: keep every N-th image row (4 token_replace, 2 latent_concat)")
+  e.add_option("--image-interleave", o.interleave, "with --image: keep every N-th image row (4 token_replace, 2 latent_concat; 6 or more keep all, as the official)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
       ->capture_default_str();
 }
@@ -162,7 +162,7 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
 #endif
   if (o.encoder != "auto" && o.encoder != "llama")
     usage_fail("--image needs the LLaVA encoder (--encoder auto or llama), not --encoder {}", o.encoder);
-  if (ids_file.empty() == o.prompt.empty()) usage_fail("--image needs exactly one of --ids and --prompt");
+  if (ids_file.empty() != o.has_prompt()) usage_fail("--image needs exactly one of --ids and --prompt");
   // Inputs are read before any weights: a bad image or ids file fails first.
   const RgbImage img = read_image_rgb(o.image);
   std::vector<int64_t> ids, mask;
@@ -177,14 +177,17 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
   crop.crop_start = o.crop_start_opt && o.crop_start_opt->count() > 0 ? o.crop_start : tpl.crop_start;
   crop.double_return_id = o.double_return_id;
   crop.interleave = o.interleave;
-  if (!o.prompt.empty()) {
+  // The image side (and its preprocessor_config.json) before the tokenizer: a T2V or file path is named first.
+  const auto vision = hunyuan::LlavaVisionEncoder::open(weights);
+  const auto processor = hunyuan::ClipImageProcessorConfig::load(weights);
+  vision.check_processor(processor);
+  if (o.has_prompt()) {
     if (hunyuan::detect_tokenizer(weights) != hunyuan::TokenizerKind::Llama)
       fail("--text-encoder {}: holds no Llama tokenizer.json for --prompt; pass token ids with --ids instead", weights);
     const auto tok = hunyuan::LlamaTokenizer::open(weights);
     const auto t = hunyuan::tokenize_llm_prompt(tok, o.prompt, tpl, o.text_len_i2v + tpl.crop_start);
     ids = t.ids, mask = t.mask;
   }
-  const auto vision = hunyuan::LlavaVisionEncoder::open(weights);
   const auto llm = hunyuan::LlamaTextEncoder::open(weights);
   const auto special = hunyuan::LlavaSpecialTokens::load(weights);
   const auto at = std::find(ids.begin(), ids.end(), special.image);
@@ -193,7 +196,7 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
          "<image>, and the tokenizer must give it that id",
          ids_file.empty() ? std::string("--prompt") : "--ids " + ids_file, special.image);
   crop.image_emb_start = at - ids.begin();  // 5 in the official template (image_emb_start)
-  const Tensor pixels = hunyuan::clip_preprocess(img, hunyuan::ClipImageProcessorConfig::load(weights));
+  const Tensor pixels = hunyuan::clip_preprocess(img, processor);
   hunyuan::LlavaImageFeatures image;
   Tensor hidden;
   hunyuan::I2vTextStates s;
@@ -219,8 +222,8 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
   w.add("merged_hidden_states", hidden);  // [L + N - 1, D]: before the crop
   w.write(out);
   nlohmann::json j = {{"hidden_states", s.states.shape().str()},
-                      {"image_rows", (image.projected.dim(0) + crop.interleave - 1) / crop.interleave},
-                      {"text_rows", s.states.dim(0) - (image.projected.dim(0) + crop.interleave - 1) / crop.interleave},
+                      {"image_rows", crop.image_rows(image.projected.dim(0))},
+                      {"text_rows", s.states.dim(0) - crop.image_rows(image.projected.dim(0))},
                       {"crop_start", crop.crop_start},
                       {"image_emb_start", crop.image_emb_start}};
   std::printf("wrote %s: %s\n", out.c_str(), j.dump().c_str());
@@ -234,7 +237,7 @@ bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& wei
     run_i2v_encode_text(o, weights, ids_file, out, device);
     return true;
   }
-  if (!o.prompt.empty()) usage_fail("--prompt goes with --image (the HunyuanVideo-I2V encoder); other encoders take --ids");
+  if (o.has_prompt()) usage_fail("--prompt goes with --image (the HunyuanVideo-I2V encoder); other encoders take --ids");
   std::string kind = o.encoder;
   if (kind == "umt5") return false;
   if (kind == "auto") {

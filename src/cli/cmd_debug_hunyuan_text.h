@@ -21,6 +21,8 @@ struct HunyuanTextOptions {
   int64_t double_return_id = 271;    // "\n\n"
   int64_t interleave = 4;            // image rows kept: every 4th (token_replace); 2 for latent_concat
   const CLI::Option* crop_start_opt = nullptr;
+  const CLI::Option* prompt_opt = nullptr;  // --prompt "" is a prompt (the official encodes it)
+  bool has_prompt() const { return prompt_opt && prompt_opt->count() > 0; }
 };
 
 // Adds --template to `tokenize` (call after its --text-len is registered).

@@ -66,6 +66,7 @@ void run_encode_image(const EncodeImageOptions& o) {
   const RgbImage img = read_image_rgb(o.image);
   const auto enc = hunyuan::LlavaVisionEncoder::open(o.text_encoder);
   const auto proc = hunyuan::ClipImageProcessorConfig::load(o.text_encoder);
+  enc.check_processor(proc);
   const Tensor pixels = hunyuan::clip_preprocess(img, proc);
   hunyuan::LlavaImageFeatures r;
 #if JENGA_HAVE_CUDA

@@ -220,6 +220,7 @@ class HunyuanI2vTextEncoder final : public TextEncoder {
         paths_(p) {
     if (llm_.config().hidden != cfg.text_dim)
       fail("{}: LLM width {} does not match the DiT's text_states_dim {}", p.text_encoder, llm_.config().hidden, cfg.text_dim);
+    vision_.check_processor(processor_);
     if (vision_.config().proj_out != llm_.config().hidden)
       fail("{}: the image projector gives {} values per row, the LLM takes {}", p.text_encoder, vision_.config().proj_out,
            llm_.config().hidden);

@@ -27,6 +27,7 @@ LlavaSpecialTokens LlavaSpecialTokens::load(const std::string& path) {
   const auto get = [&](const char* key, int64_t dflt) {
     return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : dflt;
   };
+  t.config = cfg.string();
   t.image = get("image_token_index", t.image);
   t.pad = get("pad_token_id", -1);  // transformers: -1 (no pad id) when the config has none
   return t;
@@ -39,6 +40,10 @@ LlavaMergedInput llava_merge_input(const LlamaTextEncoder& llm, std::span<const 
   if (image_rows.dtype() != DType::F32 || image_rows.ndim() != 2 || image_rows.dim(1) != D || image_rows.dim(0) < 1)
     fail("I2V text encoder: image rows are {} {}, expected f32 [N, {}] (the LLaVA projector's output)",
          dtype_name(image_rows.dtype()), image_rows.shape().str(), D);
+  // transformers embeds every id, <image> included, before the merge: it must be a row of the table.
+  if (sp.image < 0 || sp.image >= llm.config().vocab)
+    fail("{}: image_token_index {} is outside the LLM's {} embedding rows (embed_tokens.weight)",
+         sp.config.empty() ? std::string("the LLaVA config") : sp.config, sp.image, llm.config().vocab);
   const int64_t n_img = std::count(ids.begin(), ids.end(), sp.image);
   if (n_img != 1)
     fail("I2V text encoder: the ids hold {} image tokens (id {}), expected exactly one (the template's <image>)", n_img,
@@ -94,12 +99,16 @@ I2vTextStates i2v_crop_states(const Tensor& hidden, std::span<const int64_t> ids
     fail("I2V text crop: the ids hold no \"\\n\\n\" token (id {}); were they made with the I2V template?",
          crop.double_return_id);
   const int64_t d = dr.size() == 3 ? L : dr.back();
-  if (d - 4 < crop.crop_start || crop.crop_start < 1)
-    fail("I2V text crop: the last \"\\n\\n\" at {} leaves no prompt after the template's {} tokens", d, crop.crop_start);
+  // The official crop is Python slices: [crop_start, d - 4) is empty when d - 4 <= crop_start (only
+  // the ids from d on remain, none when d = L). A crop_start at or past L is no template at all.
+  if (crop.crop_start < 1 || crop.crop_start >= L)
+    fail("I2V text crop: the template's {} tokens leave no prompt in {} ids; were the ids made with the I2V template "
+         "(else give --crop-start)?", crop.crop_start, L);
+  if (d < 4) fail("I2V text crop: the last \"\\n\\n\" at {} has no 4-id assistant header before it", d);
   const int64_t D = hidden.dim(1);
   // hidden rows [crop_start - 1 + N, d - 5 + N) ++ [d - 1 + N, L + N - 1); mask [crop_start, d - 4) ++ [d, L).
   std::vector<int64_t> rows, mrows;
-  for (int64_t r = crop.image_emb_start; r < crop.image_emb_start + N; r += crop.interleave) rows.push_back(r);
+  for (int64_t r = crop.image_emb_start; r < crop.image_emb_start + N; r += crop.image_step()) rows.push_back(r);
   const int64_t n_img = static_cast<int64_t>(rows.size());
   for (int64_t r = crop.crop_start - 1 + N; r < d - 5 + N; ++r) rows.push_back(r);
   for (int64_t r = d - 1 + N; r < L + N - 1; ++r) rows.push_back(r);

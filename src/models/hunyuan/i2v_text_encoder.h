@@ -19,6 +19,7 @@ namespace jenga::hunyuan {
 // The two special ids of the LLaVA config.json (top level): image_token_index, pad_token_id.
 struct LlavaSpecialTokens {
   int64_t image = 128257, pad = 128258;
+  std::string config;  // the config.json read ("" = the published ids)
   // A LLaVA folder (or a file beside its config.json); the published ids without a config.
   static LlavaSpecialTokens load(const std::string& path);
 };
@@ -29,6 +30,9 @@ struct I2vTextCrop {
   int64_t image_emb_start = 5;     // hidden rows [start, start + N) are the image's
   int64_t double_return_id = 271;  // "\n\n"; the last one ends the assistant header
   int64_t interleave = 4;          // token_replace keeps every 4th image row (latent_concat: 2)
+  // The official subsamples only when 0 < interleave < 6 (TextEncoder.encode); 6 or more keep every row.
+  int64_t image_step() const { return interleave < 6 ? interleave : 1; }
+  int64_t image_rows(int64_t n_image) const { return (n_image + image_step() - 1) / image_step(); }
 };
 
 struct LlavaMergedInput {

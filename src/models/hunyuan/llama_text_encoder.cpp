@@ -50,7 +50,8 @@ LlamaTextEncoder LlamaTextEncoder::open(const std::string& path) {
   }
   LlamaTextEncoder e;
   e.w_ = std::move(*w);
-  const auto cfg = encoder_config_json(path);
+  std::string field;  // "text_config." inside a LLaVA config
+  const auto cfg = encoder_config_json(path, &field);
   LlamaTextConfig& k = e.cfg_;
   const auto emb = e.w_.shape("embed_tokens.weight");
   const auto q = e.w_.shape("layers.0.self_attn.q_proj.weight");
@@ -72,6 +73,15 @@ LlamaTextEncoder LlamaTextEncoder::open(const std::string& path) {
            "file is damaged, download it again", path, k.rms_eps, k.rope_theta);
     const int64_t layers = json_int(cfg, "num_hidden_layers", k.layers);
     if (layers != k.layers) fail("{}: config.json has {} layers but the weights have {}", path, layers, k.layers);
+    // transformers refuses weights of other shapes than the config's.
+    const int64_t hidden = json_int(cfg, "hidden_size", k.hidden), ffn = json_int(cfg, "intermediate_size", k.ffn);
+    const int64_t vocab = json_int(cfg, "vocab_size", k.vocab);
+    if (hidden != k.hidden)
+      fail("{}: config.json's {}hidden_size is {} but the weights are {} wide (embed_tokens.weight)", path, field, hidden, k.hidden);
+    if (ffn != k.ffn)
+      fail("{}: config.json's {}intermediate_size is {} but the weights hold {} (mlp.gate_proj)", path, field, ffn, k.ffn);
+    if (vocab != k.vocab)
+      fail("{}: config.json's {}vocab_size is {} but the weights hold {} embedding rows", path, field, vocab, k.vocab);
     const std::string act = cfg.value("hidden_act", std::string("silu"));
     if (act != "silu") fail("{}: hidden_act '{}' is not supported (Llama uses silu)", path, act);
   } else {  // a single file (ComfyUI): Llama-3's head size, eps and theta

@@ -28,13 +28,29 @@ int64_t json_int(const nlohmann::json& j, const char* key, int64_t dflt) {
   return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : dflt;
 }
 
-// "size": {"shortest_edge": N} | {"height": H, "width": W} | N
-void size_field(const nlohmann::json& j, int& a, int& b, const char* key_a, const char* key_b) {
+// "crop_size": {"height": H, "width": W} | N
+void crop_field(const nlohmann::json& j, int& h, int& w) {
   if (j.is_number_integer()) {
-    a = b = j.get<int>();
+    h = w = j.get<int>();
   } else if (j.is_object()) {
-    if (j.contains(key_a)) a = j[key_a].get<int>();
-    if (key_b && j.contains(key_b)) b = j[key_b].get<int>();
+    if (j.contains("height")) h = j["height"].get<int>();
+    if (j.contains("width")) w = j["width"].get<int>();
+  }
+}
+
+// "size": N | {"shortest_edge": N} (aspect kept) | {"height": H, "width": W} (straight to HxW),
+// checked in that order as CLIPImageProcessor.resize does.
+void size_field(const nlohmann::json& j, ClipImageProcessorConfig& c, const std::string& file) {
+  if (j.is_number_integer()) {
+    c.shortest_edge = j.get<int>();
+  } else if (j.is_object() && j.contains("shortest_edge")) {
+    c.shortest_edge = j["shortest_edge"].get<int>();
+  } else if (j.is_object() && j.contains("height") && j.contains("width")) {
+    c.resize_height = j["height"].get<int>(), c.resize_width = j["width"].get<int>();
+    if (c.resize_height < 1 || c.resize_width < 1 || c.resize_height > kMaxImageSide || c.resize_width > kMaxImageSide)
+      fail("{}: size {}x{}: each side must be 1..{}", file, c.resize_width, c.resize_height, kMaxImageSide);
+  } else {
+    fail("{}: size {} needs \"shortest_edge\" or both \"height\" and \"width\"", file, j.dump());
   }
 }
 
@@ -43,25 +59,41 @@ void size_field(const nlohmann::json& j, int& a, int& b, const char* key_a, cons
 ClipImageProcessorConfig ClipImageProcessorConfig::load(const std::string& path) {
   namespace fs = std::filesystem;
   ClipImageProcessorConfig c;
-  const fs::path p = fs::is_directory(path) ? fs::path(path) / "preprocessor_config.json" : fs::path(path);
-  if (!fs::exists(p)) return c;
+  std::error_code ec;
+  fs::path p(path);
+  // transformers' CLIPImageProcessor.from_pretrained (the official I2V loader) raises without the file.
+  if (fs::is_directory(p, ec)) {
+    p /= "preprocessor_config.json";
+    if (!fs::is_regular_file(p, ec))
+      fail("{}: no preprocessor_config.json (the CLIPImageProcessor settings of the LLaVA image side); copy it from the "
+           "model's text_encoder_i2v/ folder", path);
+  } else if (p.extension() != ".json") {
+    fail("{}: a file; the LLaVA image side needs its folder (text_encoder_i2v/: config.json, the safetensors, "
+         "preprocessor_config.json)", path);
+  }
+  c.source = p.string();
   const auto j = read_json(p);
+  // image_mean / image_std: 3 numbers, or one for every channel (transformers' normalize).
+  const auto per_channel = [&](const char* key, float* out) {
+    if (!j.contains(key)) return;
+    const auto& a = j[key];
+    const bool ok = a.is_number() || (a.is_array() && a.size() == 3 && std::all_of(a.begin(), a.end(), [](const auto& x) { return x.is_number(); }));
+    if (!ok) fail("{}: {} needs 3 numbers (one per RGB channel), got {}", p.string(), key, a.dump());
+    for (int i = 0; i < 3; ++i) out[i] = (a.is_number() ? a : a[i]).template get<float>();
+  };
+  per_channel("image_mean", c.mean);
+  per_channel("image_std", c.std);
   try {
     c.do_resize = j.value("do_resize", true);
     c.do_center_crop = j.value("do_center_crop", true);
     c.do_rescale = j.value("do_rescale", true);
     c.do_normalize = j.value("do_normalize", true);
-    int unused = 0;
-    if (j.contains("size")) size_field(j["size"], c.shortest_edge, unused, "shortest_edge", nullptr);
-    if (j.contains("crop_size")) size_field(j["crop_size"], c.crop_height, c.crop_width, "height", "width");
+    if (j.contains("size")) size_field(j["size"], c, p.string());
+    if (j.contains("crop_size")) crop_field(j["crop_size"], c.crop_height, c.crop_width);
     c.rescale_factor = j.value("rescale_factor", 1.0 / 255.0);
     const int resample = j.value("resample", 3);
     if (resample != 2 && resample != 3) fail("{}: resample {} is not supported (2 bilinear, 3 bicubic)", p.string(), resample);
     c.resample = resample == 2 ? PilFilter::Bilinear : PilFilter::Bicubic;
-    for (int i = 0; i < 3; ++i) {
-      if (j.contains("image_mean")) c.mean[i] = j["image_mean"].at(i).get<float>();
-      if (j.contains("image_std")) c.std[i] = j["image_std"].at(i).get<float>();
-    }
   } catch (const nlohmann::json::exception& e) {
     fail("{}: unexpected field type ({})", p.string(), e.what());
   }
@@ -72,20 +104,23 @@ ClipImageProcessorConfig ClipImageProcessorConfig::load(const std::string& path)
 
 Tensor clip_preprocess(const RgbImage& img, const ClipImageProcessorConfig& cfg) {
   int rw = img.width, rh = img.height;  // the resized size
-  if (cfg.do_resize) {  // transformers' get_resize_output_image_size(default_to_square=False)
+  if (cfg.do_resize && cfg.resize_height > 0) {  // size {"height", "width"}: no aspect kept
+    rw = cfg.resize_width, rh = cfg.resize_height;
+  } else if (cfg.do_resize) {  // transformers' get_resize_output_image_size(default_to_square=False)
     const bool w_short = img.width <= img.height;
     const int64_t s = w_short ? img.width : img.height, l = w_short ? img.height : img.width;
     const int new_long = static_cast<int>(static_cast<double>(cfg.shortest_edge * l) / static_cast<double>(s));
     rw = w_short ? cfg.shortest_edge : new_long, rh = w_short ? new_long : cfg.shortest_edge;
   }
   int H = rh, W = rw, top = 0, left = 0;
-  if (cfg.do_center_crop) {  // transformers' center_crop: floor offsets, zero padding when smaller
+  if (cfg.do_center_crop) {  // transformers' center_crop: floor offsets when cropping
     H = cfg.crop_height;
     W = cfg.crop_width;
     top = (rh - H) / 2;
     left = (rw - W) / 2;
-    if (rh < H) top = -((H - rh) / 2);
-    if (rw < W) left = -((W - rw) / 2);
+    // Zero padding when smaller: ceil((crop - size) / 2) before, so an odd extra pixel goes top/left.
+    if (rh < H) top = -((H - rh + 1) / 2);
+    if (rw < W) left = -((W - rw + 1) / 2);
   }
   // Resize only the part the crop keeps (the same pixels; a very long image stays cheap).
   const int y0 = std::max(0, top), y1 = std::min(rh, top + H), x0 = std::max(0, left), x1 = std::min(rw, left + W);
@@ -131,28 +166,57 @@ LlavaVisionEncoder LlavaVisionEncoder::open(const std::string& path) {
   const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(pos[0] - 1))));
   k.image_size = side * k.patch;
   while (e.vis_.has("encoder.layers." + std::to_string(k.layers) + ".self_attn.q_proj.weight")) ++k.layers;
-  k.heads = k.hidden / 64;
   k.proj_hidden = l1[0], k.proj_out = l2[0];
   namespace fs = std::filesystem;
-  const fs::path cfg_path = fs::is_directory(path) ? fs::path(path) / "config.json" : fs::path(path).parent_path() / "config.json";
-  if (fs::exists(cfg_path)) {
-    const auto j = read_json(cfg_path);
-    const auto v = j.contains("vision_config") ? j["vision_config"] : nlohmann::json::object();
-    // A saved vision_config omits values equal to CLIPVisionConfig's defaults (12 heads); without a
-    // vision_config transformers builds ViT-L/14-336 (16 heads = width / 64).
-    if (j.contains("vision_config")) k.heads = json_int(v, "num_attention_heads", 12);
+  std::error_code ec;
+  const bool folder = fs::is_directory(path, ec);
+  const fs::path cfg_path = folder ? fs::path(path) / "config.json" : fs::path(path).parent_path() / "config.json";
+  if (!fs::is_regular_file(cfg_path, ec))
+    fail("{}: no config.json {} (LLaVA's vision_config, text_config, image_token_index); copy it from the model's "
+         "text_encoder_i2v/ folder", path, folder ? "in the folder" : "beside the file");
+  const auto j = read_json(cfg_path);
+  const std::string cfg = cfg_path.string();
+  try {
+    const bool has_v = j.contains("vision_config");
+    const auto v = has_v ? j["vision_config"] : nlohmann::json::object();
+    // transformers' values for an absent key: CLIPVisionConfig's defaults inside a vision_config (a
+    // saved one omits them), LLaVA's own ViT-L/14-336 without any vision_config.
+    const auto vision_value = [&](const char* key, int64_t clip, int64_t llava) { return json_int(v, key, has_v ? clip : llava); };
+    k.heads = has_v ? json_int(v, "num_attention_heads", 12) : k.hidden / 64;
+    const int64_t hidden = vision_value("hidden_size", 768, 1024), layers = vision_value("num_hidden_layers", 12, 24);
+    const int64_t ffn = vision_value("intermediate_size", 3072, 4096), patch = vision_value("patch_size", 32, 14);
+    if (hidden != k.hidden)
+      fail("{}: vision_config.hidden_size is {} but the weights are {} wide (embeddings.patch_embedding)", cfg, hidden, k.hidden);
+    if (layers != k.layers)
+      fail("{}: vision_config.num_hidden_layers is {} but the weights hold {} layers (encoder.layers.0..{} without a gap)",
+           cfg, layers, k.layers, k.layers - 1);
+    if (ffn != k.ffn) fail("{}: vision_config.intermediate_size is {} but the weights hold {} (mlp.fc1)", cfg, ffn, k.ffn);
+    if (patch != k.patch) fail("{}: vision_config.patch_size is {} but the patch conv is {}x{}", cfg, patch, k.patch, k.patch);
+    // The projector writes LLM rows: text_config.hidden_size wide (Llama's 4096 when absent).
+    const bool has_t = j.contains("text_config") && j["text_config"].is_object();
+    const int64_t text_hidden = has_t ? json_int(j["text_config"], "hidden_size", 4096) : 4096;
+    if (text_hidden != k.proj_out)
+      fail("{}: {} but the projector gives {} values per row (multi_modal_projector.linear_2)", cfg,
+           has_t ? fmt::format("text_config.hidden_size is {}", text_hidden)
+                 : std::string("no text_config (transformers then takes Llama's width 4096)"),
+           k.proj_out);
     k.ln_eps = static_cast<float>(v.value("layer_norm_eps", 1e-5));
     const std::string act = v.value("hidden_act", std::string("quick_gelu"));
-    if (act != "quick_gelu" && act != "gelu") fail("{}: vision hidden_act '{}' is not supported", cfg_path.string(), act);
+    if (act != "quick_gelu" && act != "gelu") fail("{}: vision hidden_act '{}' is not supported", cfg, act);
     k.quick_gelu = act == "quick_gelu";
     const int64_t img = json_int(v, "image_size", k.image_size);
-    if (img != k.image_size) fail("{}: image_size {} but the position table fits {}", cfg_path.string(), img, k.image_size);
+    if (img != k.image_size) fail("{}: image_size {} but the position table fits {}", cfg, img, k.image_size);
+    if (j.contains("vision_feature_layer") && !j["vision_feature_layer"].is_number_integer())
+      fail("{}: vision_feature_layer {} is a list or not an integer; HunyuanVideo-I2V reads one layer (-2), and several "
+           "layers concatenated are not supported", cfg, j["vision_feature_layer"].dump());
     k.feature_layer = json_int(j, "vision_feature_layer", -2);
     const std::string strategy = j.value("vision_feature_select_strategy", std::string("default"));
-    if (strategy != "default" && strategy != "full") fail("{}: vision_feature_select_strategy '{}' is not supported", cfg_path.string(), strategy);
+    if (strategy != "default" && strategy != "full") fail("{}: vision_feature_select_strategy '{}' is not supported", cfg, strategy);
     k.drop_cls = strategy == "default";
     const std::string pact = j.value("projector_hidden_act", std::string("gelu"));
-    if (pact != "gelu") fail("{}: projector_hidden_act '{}' is not supported (gelu)", cfg_path.string(), pact);
+    if (pact != "gelu") fail("{}: projector_hidden_act '{}' is not supported (gelu)", cfg, pact);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: unexpected field type ({})", cfg, e.what());
   }
   if (pos[0] != side * side + 1 || pos[1] != k.hidden) fail("{}: position table {}x{} does not fit a square patch grid", path, pos[0], pos[1]);
   if (k.heads <= 0 || k.hidden % k.heads) fail("{}: {} heads do not divide width {}", path, k.heads, k.hidden);
@@ -166,7 +230,18 @@ void LlavaVisionEncoder::check_pixels(const Tensor& pixel_values) const {
   const LlavaVisionConfig& k = cfg_;
   if (pixel_values.dtype() != DType::F32 || pixel_values.ndim() != 3 || pixel_values.dim(0) != 3 ||
       pixel_values.dim(1) != k.image_size || pixel_values.dim(2) != k.image_size)
-    fail("encode-image: pixel_values has shape {}, expected [3, {}, {}] f32", pixel_values.shape().str(), k.image_size, k.image_size);
+    fail("encode-image: pixel_values has shape {}, expected [3, {}, {}] f32 (the vision tower's image_size): "
+         "preprocessor_config.json's resize and crop must give that", pixel_values.shape().str(), k.image_size, k.image_size);
+}
+
+void LlavaVisionEncoder::check_processor(const ClipImageProcessorConfig& p) const {
+  const int64_t s = cfg_.image_size;
+  const bool resized = p.do_resize && p.resize_height > 0;  // size {"height", "width"}
+  const char* what = p.do_center_crop ? "crop_size" : "size";
+  const int64_t h = p.do_center_crop ? p.crop_height : p.resize_height, w = p.do_center_crop ? p.crop_width : p.resize_width;
+  if ((p.do_center_crop || resized) && (h != s || w != s))
+    fail("{}: {} {}x{} but the vision tower takes {}x{} images (config.json's vision_config.image_size); the two files "
+         "disagree", p.source, what, w, h, s, s);
 }
 
 LlavaImageFeatures LlavaVisionEncoder::encode(const Tensor& pixel_values) const {

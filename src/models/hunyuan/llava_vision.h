@@ -16,16 +16,19 @@
 
 namespace jenga::hunyuan {
 
-// preprocessor_config.json (CLIPImageProcessor); defaults are CLIP ViT-L/14-336's.
+// preprocessor_config.json (CLIPImageProcessor, transformers 4.46.3); defaults are CLIP ViT-L/14-336's.
 struct ClipImageProcessorConfig {
   bool do_resize = true, do_center_crop = true, do_rescale = true, do_normalize = true;
   int shortest_edge = 336, crop_height = 336, crop_width = 336;
+  // size {"height": H, "width": W}: resize straight to HxW (no aspect kept); 0 = shortest_edge.
+  int resize_height = 0, resize_width = 0;
   PilFilter resample = PilFilter::Bicubic;
   double rescale_factor = 1.0 / 255.0;
   float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
   float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+  std::string source;  // the preprocessor_config.json read
 
-  // A folder holding preprocessor_config.json (else the defaults) or the file itself.
+  // A folder holding preprocessor_config.json (one-line error without it) or that file itself.
   static ClipImageProcessorConfig load(const std::string& path);
 };
 
@@ -51,8 +54,9 @@ struct LlavaImageFeatures {
 
 class LlavaVisionEncoder {
  public:
-  // A LLaVA folder (config.json with vision_config, safetensors shards) or a single safetensors
-  // file; config.json's values win over shapes.
+  // A LLaVA folder (config.json with vision_config, safetensors shards) or a safetensors file with
+  // config.json beside it; config.json must agree with the weights' shapes (one-line error naming
+  // the field otherwise).
   static LlavaVisionEncoder open(const std::string& path);
   const LlavaVisionConfig& config() const { return cfg_; }
 
@@ -60,6 +64,8 @@ class LlavaVisionEncoder {
   LlavaImageFeatures encode(const Tensor& pixel_values) const;
   // Fails in one line unless pixel_values is f32 [3, image_size, image_size].
   void check_pixels(const Tensor& pixel_values) const;
+  // Fails in one line when the processor's crop (or resize without one) is not image_size square.
+  void check_processor(const ClipImageProcessorConfig& processor) const;
 
   // vision_tower.vision_model.* and multi_modal_projector.* (the CUDA encoder uploads them).
   const EncoderWeights& vision_weights() const { return vis_; }

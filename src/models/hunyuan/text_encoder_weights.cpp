@@ -82,7 +82,7 @@ std::shared_ptr<Checkpoint> open_encoder_checkpoint(const std::string& path) {
   return std::make_shared<Checkpoint>(Checkpoint::open(path));
 }
 
-nlohmann::json encoder_config_json(const std::string& path) {
+nlohmann::json encoder_config_json(const std::string& path, std::string* field_prefix) {
   std::error_code ec;
   // A single file's folder is trusted only for HF-style names (model.safetensors, an index);
   // ComfyUI's single files sit among unrelated models.
@@ -94,7 +94,14 @@ nlohmann::json encoder_config_json(const std::string& path) {
   const fs::path cfg = dir / "config.json";
   if (!fs::is_regular_file(cfg, ec)) return nullptr;
   auto j = read_tokenizer_json(cfg.string());
-  if (j.is_object() && j.contains("text_config") && j["text_config"].is_object()) return j["text_config"];
+  if (j.is_object() && j.contains("text_config") && j["text_config"].is_object()) {
+    if (field_prefix) *field_prefix = "text_config.";
+    return j["text_config"];
+  }
+  const bool llava = j.is_object() && (j.contains("vision_config") || (j.contains("model_type") && j["model_type"] == "llava"));
+  if (llava)
+    fail("{}: config.json has no text_config (the language model's shapes; transformers would build Llama's defaults); "
+         "copy the model's config.json", cfg.string());
   return j;
 }
 

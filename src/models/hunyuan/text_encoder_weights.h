@@ -53,7 +53,8 @@ class EncoderWeights {
 std::shared_ptr<Checkpoint> open_encoder_checkpoint(const std::string& path);
 
 // config.json beside the weights (in the folder, or the folder of a model*.safetensors /
-// *.index.json file), or null when there is none. A config with a nested "text_config" (LLaVA, CLIPModel) yields that part.
-nlohmann::json encoder_config_json(const std::string& path);
+// *.index.json file), or null when there is none. A config with a nested "text_config" (LLaVA, CLIPModel) yields that part
+// (`field_prefix` then "text_config."); a LLaVA config without one is a one-line error.
+nlohmann::json encoder_config_json(const std::string& path, std::string* field_prefix = nullptr);
 
 }  // namespace jenga::hunyuan
