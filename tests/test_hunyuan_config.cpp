@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -97,6 +99,27 @@ TEST(HunyuanConfig, TinyCheckpointIsDetected) {
   EXPECT_THROW(hunyuan::detect_config(ck, *layout, nullptr), Error);
   const nlohmann::json rope = {{"rope_dim_list", {8, 12, 12}}};
   const auto c = hunyuan::detect_config(ck, *layout, &rope);
+  // A config.json that agrees with the weights is taken; one that contradicts them is named.
+  nlohmann::json agree = rope;
+  agree["hidden_size"] = want.hidden, agree["heads_num"] = want.heads, agree["guidance_embed"] = want.guidance_embed;
+  agree["mm_double_blocks_depth"] = want.double_blocks, agree["patch_size"] = {1, 2, 2}, agree["mlp_width_ratio"] = 4.0;
+  EXPECT_EQ(hunyuan::detect_config(ck, *layout, &agree).hidden, want.hidden);
+  for (const auto& [key, value, said] :
+       {std::tuple{"hidden_size", nlohmann::json(want.hidden * 2), "\"hidden_size\": " + std::to_string(want.hidden * 2)},
+        std::tuple{"mm_double_blocks_depth", nlohmann::json(want.double_blocks + 3), std::string("\"mm_double_blocks_depth\"")},
+        std::tuple{"guidance_embed", nlohmann::json(!want.guidance_embed), std::string("\"guidance_embed\"")},
+        std::tuple{"patch_size", nlohmann::json({1, 4, 4}), std::string("\"patch_size\": [1,4,4]")},
+        std::tuple{"text_states_dim", nlohmann::json(want.text_dim + 1), std::string("\"text_states_dim\"")}}) {
+    nlohmann::json bad = agree;
+    bad[key] = value;
+    try {
+      hunyuan::detect_config(ck, *layout, &bad);
+      ADD_FAILURE() << key << " contradicting the weights was taken";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(said), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("fix or remove config.json"), std::string::npos) << e.what();
+    }
+  }
   EXPECT_EQ(c.hidden, want.hidden);
   EXPECT_EQ(c.heads, want.heads);
   EXPECT_EQ(c.mlp_dim, want.mlp_dim);

@@ -249,6 +249,43 @@ int64_t count_blocks(const Checkpoint& ckpt, const std::string& prefix) {
   }
   return n;
 }
+// A config.json beside the weights that says otherwise than the weights (a file from another
+// model, or edited) is named instead of silently losing to the shapes.
+void check_json_agrees(const nlohmann::json& j, const HunyuanConfig& c, int64_t head_dim, const std::string& path) {
+  auto mismatch = [&](const char* key, const std::string& said, const std::string& held) {
+    fail("config.json says \"{}\": {} but the weights ({}) hold {}; fix or remove config.json", key, said, path, held);
+  };
+  const std::pair<const char*, int64_t> ints[] = {
+      {"hidden_size", c.hidden},          {"heads_num", c.heads},
+      {"num_attention_heads", c.heads},   {"attention_head_dim", head_dim},
+      {"mm_double_blocks_depth", c.double_blocks}, {"num_layers", c.double_blocks},
+      {"mm_single_blocks_depth", c.single_blocks}, {"num_single_layers", c.single_blocks},
+      {"num_refiner_layers", c.refiner_depth},     {"in_channels", c.in_channels},
+      {"out_channels", c.out_channels},   {"text_states_dim", c.text_dim},
+      {"text_embed_dim", c.text_dim},     {"text_states_dim_2", c.text_dim_2},
+      {"pooled_projection_dim", c.text_dim_2}};
+  for (const auto& [key, held] : ints)
+    if (j.contains(key) && j[key].is_number_integer() && j[key].get<int64_t>() != held)
+      mismatch(key, std::to_string(j[key].get<int64_t>()), std::to_string(held));
+  for (const char* key : {"guidance_embed", "guidance_embeds"})
+    if (j.contains(key) && j[key].is_boolean() && j[key].get<bool>() != c.guidance_embed)
+      mismatch(key, j[key].get<bool>() ? "true" : "false",
+               c.guidance_embed ? "a guidance embedding" : "no guidance embedding");
+  for (const char* key : {"mlp_width_ratio", "mlp_ratio"})
+    if (j.contains(key) && j[key].is_number() && c.double_blocks > 0 &&
+        static_cast<int64_t>(static_cast<double>(c.hidden) * j[key].get<double>()) != c.mlp_dim)
+      mismatch(key, j[key].dump(), fmt::format("an MLP of {} for hidden {}", c.mlp_dim, c.hidden));
+  if (j.contains("patch_size")) {
+    const auto& p = j["patch_size"];
+    const bool triple = p.is_array() && p.size() == 3 && p[0].is_number_integer() && p[1].is_number_integer() &&
+                        p[2].is_number_integer() &&
+                        (p[0].get<int64_t>() != c.patch[0] || p[1].get<int64_t>() != c.patch[1] || p[2].get<int64_t>() != c.patch[2]);
+    const bool single = p.is_number_integer() && (p.get<int64_t>() != c.patch[1] || p.get<int64_t>() != c.patch[2]);
+    if (triple || single)
+      mismatch("patch_size", p.dump(), fmt::format("[{}, {}, {}]", c.patch[0], c.patch[1], c.patch[2]));
+  }
+}
+
 }  // namespace
 
 HunyuanConfig detect_config(const Checkpoint& ckpt, Layout layout, const nlohmann::json* config_json,
@@ -305,6 +342,7 @@ HunyuanConfig detect_config(const Checkpoint& ckpt, Layout layout, const nlohman
            "\"rope_dim_list\" next to the weights", ckpt.path(), hd);
     c.rope_dim[0] = 16, c.rope_dim[1] = 56, c.rope_dim[2] = 56;
   }
+  if (config_json && config_json->is_object()) check_json_agrees(*config_json, c, hd, ckpt.path());
   c.validate(require_rope);
   return c;
 }
