@@ -51,6 +51,12 @@ UmT5Tokenizer UmT5Tokenizer::open(const std::string& path) {
   t.pad_ = sp->PieceToId("<pad>");
   if (sp->IdToPiece(static_cast<int>(t.eos_)) != "</s>" || sp->IdToPiece(static_cast<int>(t.pad_)) != "<pad>")
     fail("{}: the SentencePiece model has no </s> or <pad> piece; expected a T5-style tokenizer", file);
+  // The added tokens the HF tokenizer splits on (control and unknown pieces), longest first;
+  // found once here (umT5 has 256k pieces), not per prompt.
+  for (int id = 0; id < sp->GetPieceSize(); ++id)
+    if (sp->IsControl(id) || sp->IsUnknown(id)) t.specials_.emplace_back(sp->IdToPiece(id), id);
+  std::sort(t.specials_.begin(), t.specials_.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
   t.sp_ = sp;
   return t;
 #else
@@ -80,11 +86,8 @@ std::vector<int> encode_piece(const sentencepiece::SentencePieceProcessor& sp, s
 // The HF tokenizer splits the text on its added tokens (<pad>, </s>, <unk>: leftmost, longest
 // first) before the model sees it, so "</s>" written in a prompt is that token; each piece between
 // them is encoded on its own.
-std::vector<int> encode_with_specials(const sentencepiece::SentencePieceProcessor& sp, const std::string& text) {
-  std::vector<std::pair<std::string, int>> specials;
-  for (int id = 0; id < sp.GetPieceSize(); ++id)
-    if (sp.IsControl(id) || sp.IsUnknown(id)) specials.emplace_back(sp.IdToPiece(id), id);
-  std::sort(specials.begin(), specials.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+std::vector<int> encode_with_specials(const sentencepiece::SentencePieceProcessor& sp,
+                                     const std::vector<std::pair<std::string, int>>& specials, const std::string& text) {
   std::vector<int> ids;
   size_t start = 0;
   for (size_t i = 0; i < text.size();) {
@@ -112,7 +115,7 @@ TokenizedPrompt UmT5Tokenizer::encode(std::string_view prompt, int64_t text_len)
   TokenizedPrompt out;
 #ifdef JENGA_HAVE_SENTENCEPIECE
   const auto* sp = static_cast<const sentencepiece::SentencePieceProcessor*>(sp_.get());
-  const std::vector<int> ids = encode_with_specials(*sp, clean_prompt_whitespace(prompt));
+  const std::vector<int> ids = encode_with_specials(*sp, specials_, clean_prompt_whitespace(prompt));
   const size_t keep = std::min(ids.size(), static_cast<size_t>(text_len - 1));
   out.dropped = static_cast<int64_t>(ids.size() - keep);
   out.ids.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(keep));

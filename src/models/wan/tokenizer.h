@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace jenga::wan {
@@ -30,6 +31,7 @@ class UmT5Tokenizer {
 
  private:
   std::shared_ptr<void> sp_;  // sentencepiece::SentencePieceProcessor (kept out of this header)
+  std::vector<std::pair<std::string, int>> specials_;  // <pad>, </s>, <unk>: text that is those tokens
   int64_t eos_ = 1, pad_ = 0;
 };
 
