@@ -25,7 +25,10 @@
 #   prepare official-dense ours-dense official-base ours-base compare
 # Env: WORK (.i2vparity; removed at the end unless KEEP=1), OUT (gpu-out: log.txt, results.jsonl), SIZE (full | tiny),
 #      DEVICE (cuda | cpu), DENSE_STEPS (4), STOP_AFTER (Base: 0 = all 50), OURS_SAVE (ours-base: the
-#      steps to save, default STOP_AFTER - 1: several let a later call pick STOP_AFTER), SEED (0), PY (python3), TOL (2e-2),
+#      steps to save, default STOP_AFTER - 1: several let a later call pick STOP_AFTER), OFFICIAL_SAVE
+#      (official-base: also save its latents after these steps, e.g. "26": a checkpoint kept if the
+#      call is cut off by its time limit), COMPARE_STEP (compare the official checkpoint after step i
+#      with ours step_<i> instead of the final latents), SEED (0), PY (python3), TOL (2e-2),
 #      GUIDANCE (official: the pipelines' bf16(6.0) x 1000 = 6016, what ours feeds its DiT since
 #      hunyuan_guidance_value | f32: 6000, the official code at fp32, which ours no longer matches).
 set -uo pipefail
@@ -69,7 +72,8 @@ for s in $steps; do
         { echo "error: $work has ${avail} GB free; the checkpoint needs 26 GB (set WORK to a larger disk)" >&2; exit 1; }
       peer prepare "${o[@]}" --seed "${SEED:-0}" || exit 1 ;;
     official-dense) peer official "${o[@]}" --preset dense --steps "$n" --shift 7 --i2v-stability --guidance "$g" || exit 1 ;;
-    official-base) peer official "${o[@]}" --preset base --i2v-stability --guidance "$g" --stop-after "$k" || exit 1 ;;
+    official-base) peer official "${o[@]}" --preset base --i2v-stability --guidance "$g" --stop-after "$k" \
+                     --save-steps "$(echo ${OFFICIAL_SAVE:-} | tr ' ' ,)" || exit 1 ;;
     ours-dense) ours dense --steps "$n" --shift 7 || exit 1 ;;
     ours-base) save=${OURS_SAVE:-$([ "$k" -gt 0 ] && echo $((k - 1)))}
       ours base --preset base --steps 50 ${save:+--save-steps $save} || exit 1 ;;
@@ -77,7 +81,8 @@ for s in $steps; do
       have=""; for p in dense base; do [ -f "$work/official_$p.safetensors" ] && [ -f "$work/ours_$p.safetensors" ] && have="$have,$p"; done
       [ -n "$have" ] || { echo "error: no official_/ours_ pair in $work to compare" >&2; exit 1; }
       key=latents; [ "$k" -gt 0 ] && [ "$have" = ",base" ] && key=step_$((k - 1))
-      peer compare --presets "${have#,}" --tol "${TOL:-2e-2}" --ours-key "$key"; rc=$?
+      ostep=(); [ -n "${COMPARE_STEP:-}" ] && { key=step_$COMPARE_STEP; ostep=(--official-step "$COMPARE_STEP"); }
+      peer compare --presets "${have#,}" --tol "${TOL:-2e-2}" --ours-key "$key" "${ostep[@]}"; rc=$?
       stamp "compare: rc=$rc"; exit "$rc" ;;
   esac
 done

@@ -149,6 +149,9 @@ def cmd_official(a):
             latents = torch.cat([img, latents], dim=2)
             if i in split[:-1]:  # the ProRes pipeline after step i: the next stage's drop rate
                 model.sa_drop_rate = fl["drops"][split.index(i) + 1]
+            if i in a.save_steps:  # a checkpoint that survives a call cut off by its time limit
+                save_file({"latents": latents[0].float().cpu().contiguous()},
+                          os.path.join(a.work, f"official_{a.preset}_step{i}.safetensors"))
     if dev == "cuda":
         torch.cuda.synchronize()
     loop_s = time.perf_counter() - s
@@ -198,6 +201,8 @@ def cmd_compare(a):
     ok = True
     for preset in a.presets.split(","):
         o, u = (os.path.join(a.work, f"{w}_{preset}.safetensors") for w in ("official", "ours"))
+        if a.official_step is not None:  # an official checkpoint (official --save-steps) against ours step_<i>
+            o = os.path.join(a.work, f"official_{preset}_step{a.official_step}.safetensors")
         if not (os.path.isfile(o) and os.path.isfile(u)):
             rec(kind=f"{PREFIX}_compare", preset=preset, missing=[f for f in (o, u) if not os.path.isfile(f)])
             ok = False
@@ -234,6 +239,11 @@ def main():
     ap.add_argument("--stop-after", type=int, default=0,
                     help="official: stop after this many steps of the whole schedule (0: all); the Base script's "
                          "50-step schedule, step list and drop switch stay as they are")
+    ap.add_argument("--save-steps", type=lambda v: {int(x) for x in v.split(",") if x}, default=set(),
+                    help="official: also save the latents after these steps (comma list) to "
+                         "official_<preset>_step<i>.safetensors, kept if the call is cut off")
+    ap.add_argument("--official-step", type=int, default=None,
+                    help="compare: the official checkpoint after this step instead of the final latents")
     ap.add_argument("--ours-key", default="latents",
                     help="compare: our tensor to compare (latents, or step_<i> from jenga debug denoise --save-steps)")
     ap.add_argument("--guidance", default="official", choices=["official", "f32"],
