@@ -257,6 +257,30 @@ TEST(HunyuanT2V, FoldersAsDownloaded) {
   }
 }
 
+// The release told by the names of the download only: the file's own name, and the release
+// folders right above a generic file name or a diffusers folder; never a user folder further up.
+TEST(HunyuanT2V, ReleaseFromTheDownloadsOwnNames) {
+  test::TempDir dir;
+  const fs::path u = dir.path() / "i2v-tests" / "AccVideo-notes";  // the user's folders: say nothing
+  const fs::path t2v = u / "ckpts/hunyuan-video-t2v-720p/transformers", i2v = u / "ckpts/hunyuan-video-i2v-720p/transformers";
+  const fs::path diff_t2v = u / "HunyuanVideo/transformer", diff_i2v = u / "HunyuanVideo-I2V/transformer";
+  const fs::path acc = u / "AccVideo/accvideo-t2v-5-steps";
+  for (const auto& d : {t2v, i2v, diff_t2v, diff_i2v, acc}) fs::create_directories(d);
+  const auto rel = [](const fs::path& p) { return hunyuan::release_from_path(p.string()); };
+  EXPECT_EQ(rel(t2v / "mp_rank_00_model_states.pt"), hunyuan::Release::T2V);
+  EXPECT_EQ(rel(t2v), hunyuan::Release::T2V);
+  EXPECT_EQ(rel(u / "ckpts/hunyuan-video-t2v-720p/"), hunyuan::Release::T2V);
+  EXPECT_EQ(rel(i2v / "mp_rank_00_model_states.pt"), hunyuan::Release::I2V);
+  EXPECT_EQ(rel(diff_t2v), hunyuan::Release::T2V);
+  EXPECT_EQ(rel(diff_t2v.string() + "/"), hunyuan::Release::T2V);
+  EXPECT_EQ(rel(diff_i2v), hunyuan::Release::I2V);
+  EXPECT_EQ(rel(acc / "diffusion_pytorch_model.pt"), hunyuan::Release::AccVideo);
+  // ComfyUI single files: the file name says it, the folder it sits in does not.
+  EXPECT_EQ(rel(u / "hunyuan_video_image_to_video_720p_bf16.safetensors"), hunyuan::Release::I2V);
+  EXPECT_EQ(rel(u / "hunyuan_video_720_cfgdistill_bf16.safetensors"), hunyuan::Release::T2V);
+  EXPECT_EQ(rel(dir.path() / "i2v/hunyuan_video_720_cfgdistill_fp8_e4m3fn.safetensors"), hunyuan::Release::T2V);
+}
+
 // `debug make-tiny --family hunyuan` writes the whole official layout; `generate --model` runs it
 // on the CPU (dense: Euler, shift 7, embedded guidance 6, 24 fps) and says what it ran.
 TEST(HunyuanT2V, GenerateRunsTheTinyFolder) {

@@ -32,9 +32,7 @@ bool is_i2v_release_dit(const std::string& dit) {
     for (const char* key : {"image_condition_type", "i2v_condition_type"})
       if (j.is_object() && j.contains(key)) return j[key].is_string() && j[key].get<std::string>() == "token_replace";
   }
-  for (const auto& part : p)
-    if (part == "hunyuan-video-i2v-720p") return true;
-  return !fs::is_directory(p, ec) && hunyuan::release_from_path(p.filename().string()) == hunyuan::Release::I2V;
+  return hunyuan::release_from_path(dit) == hunyuan::Release::I2V;
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -55,14 +57,38 @@ fs::path official_root(const fs::path& model_dir) {
   return model_dir;
 }
 
+// The names that can tell the release: the DiT's own name and, while that name is one the
+// releases share (mp_rank_00_model_states.pt, diffusion_pytorch_model*, transformers/,
+// transformer/), the folder above it: hunyuan-video-i2v-720p/transformers/mp_rank_00_model_states.pt,
+// HunyuanVideo-I2V/transformer, accvideo-t2v-5-steps/diffusion_pytorch_model.pt. Folders above a
+// name of the user's own (a T2V release kept under ~/i2v-tests/) say nothing.
+std::vector<std::string> release_names(fs::path p) {
+  while (!p.empty() && !p.has_filename()) p = p.parent_path();  // "dir/" -> "dir"
+  const auto generic = [](const std::string& n) {
+    return n.starts_with("mp_rank_") || n.starts_with("diffusion_pytorch_model") || n == "transformers" ||
+           n == "transformer";
+  };
+  std::vector<std::string> names;
+  for (int level = 0; level < 3 && !p.empty() && p.has_filename(); ++level, p = p.parent_path()) {
+    names.push_back(lower(p.filename().string()));
+    if (!generic(names.back())) break;
+  }
+  return names;
+}
+
 }  // namespace
 
 Release release_from_path(const std::string& dit_path) {
-  const std::string p = lower(dit_path);
-  if (p.find("accvideo") != std::string::npos) return Release::AccVideo;
-  // The official folder hunyuan-video-i2v-720p; ComfyUI's *image_to_video* files.
-  for (const char* tag : {"i2v", "image_to_video", "image2video", "img2vid"})
-    if (p.find(tag) != std::string::npos) return Release::I2V;
+  const auto names = release_names(fs::path(dit_path));
+  const auto any = [&](std::initializer_list<const char*> tags) {
+    for (const auto& n : names)
+      for (const char* tag : tags)
+        if (n.find(tag) != std::string::npos) return true;
+    return false;
+  };
+  if (any({"accvideo"})) return Release::AccVideo;
+  // The official folder hunyuan-video-i2v-720p, diffusers' HunyuanVideo-I2V, ComfyUI's *image_to_video* files.
+  if (any({"i2v", "image_to_video", "image2video", "img2vid"})) return Release::I2V;
   return Release::T2V;
 }
 

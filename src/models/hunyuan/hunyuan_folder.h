@@ -49,7 +49,10 @@ bool is_hunyuan_release_folder(const std::string& model_dir);
 HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponents& flags, bool accvideo,
                              bool i2v_dit);
 
-// The release a DiT file path suggests (accvideo in the name, i2v in the name), T2V otherwise.
+// The release a DiT path suggests (accvideo, i2v / image_to_video in a name), T2V otherwise. Only
+// the names that belong to the download count: the file's own name, and for the releases' generic
+// file names (mp_rank_00_model_states.pt, diffusion_pytorch_model*) or a folder the release folders
+// right above it; a folder further up that happens to say i2v does not.
 Release release_from_path(const std::string& dit_path);
 
 }  // namespace jenga::hunyuan
