@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "io/fp8_weights.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
 #include "models/detect.h"
@@ -16,8 +17,8 @@
 #include "models/wan/wan_folder.h"
 #include "io/file_checks.h"
 #include <filesystem>
-#include <fstream>
 #include <optional>
+#include "models/wan/tokenizer.h"
 #include "models/wan/wan_config.h"
 
 namespace jenga::cli {
@@ -156,10 +157,11 @@ std::string damaged_component(const std::string& path) {
     return e.what();
   }
   std::error_code ec;
-  const std::filesystem::path cfg = std::filesystem::path(path) / "config.json";
-  if (std::filesystem::is_directory(path, ec) && std::filesystem::exists(cfg, ec)) {
-    std::ifstream in(cfg);
-    if (!nlohmann::json::accept(in)) return cfg.string() + ": not valid JSON; the file is damaged, download it again";
+  if (!std::filesystem::is_directory(path, ec)) return "";
+  try {  // a folder or FIFO named config.json is named too, never opened
+    (void)read_json_if_present((std::filesystem::path(path) / "config.json").string());
+  } catch (const std::exception& e) {
+    return e.what();
   }
   return "";
 }

@@ -1,0 +1,112 @@
+// Bad input found by a new-user sweep of the CLI over make-tiny's folders (session 16): each
+// one gets one clear line naming the cause, exits 1 or 2 and leaves nothing behind; none hangs.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "models/wan/tokenizer.h"
+#include "test_util.h"
+
+using jenga::test::run_jenga;
+using jenga::test::run_jenga_with_prefix;
+using jenga::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A hang is a failure, not a stuck suite.
+jenga::test::RunResult run_bounded(const std::string& args) { return run_jenga_with_prefix("timeout -s KILL 60 ", args); }
+
+std::string last_line(const std::string& out) {
+  std::string s = out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  const size_t at = s.rfind('\n');
+  return at == std::string::npos ? s : s.substr(at + 1);
+}
+
+// Every tensor of a safetensors file set to `value` (the file rewritten in place, as f32).
+void fill_weights(const std::string& file, float value) {
+  jenga::SafetensorsWriter w;
+  {
+    const jenga::Checkpoint ck = jenga::Checkpoint::open(file);
+    for (const auto& n : ck.names()) {
+      const jenga::Tensor t = ck.load(n, jenga::DType::F32);  // may map the file: not written
+      const std::vector<float> v(static_cast<size_t>(t.numel()), value);
+      w.add(n, jenga::Tensor::from_f32(v, t.shape()));
+    }
+  }
+  w.write(file);
+}
+
+bool has_output(const TempDir& d) {
+  for (const auto& e : fs::directory_iterator(d.path()))
+    if (e.path().filename().string().rfind("o", 0) == 0 || e.path().filename().string().rfind(".o", 0) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+// A FIFO or a folder where a component's config.json belongs: inspect named nothing and hung
+// on the FIFO (open(2) waits for a writer), or died with "internal error (ios_failure)" on the
+// folder; generate took it as "no config" and failed later about shapes.
+TEST(CliSweep, ConfigJsonThatIsAFifoOrFolderIsNamedNeverOpened) {
+  TempDir d;
+  const std::string m = d / "hy";
+  ASSERT_EQ(run_jenga("debug make-tiny --family hunyuan --out " + m).exit_code, 0);
+  for (const std::string comp : {"hunyuan-video-t2v-720p/vae", "text_encoder", "text_encoder_2",
+                                 "hunyuan-video-t2v-720p/transformers"}) {
+    const std::string cfg = m + "/" + comp + "/config.json";
+    const std::string keep = d / "config.keep";
+    fs::rename(cfg, keep);
+    for (const bool fifo : {true, false}) {
+      if (fifo) {
+        ASSERT_EQ(::mkfifo(cfg.c_str(), 0600), 0);
+      } else {
+        fs::create_directory(cfg);
+      }
+      const std::string kind = fifo ? "is a FIFO (named pipe), not a JSON file" : "is a folder, not a JSON file";
+      auto r = run_bounded("inspect --summary " + m);
+      EXPECT_EQ(r.exit_code, 1) << comp << "\n" << r.output;
+      EXPECT_NE(last_line(r.output).find(cfg + ": " + kind), std::string::npos) << comp << "\n" << r.output;
+      EXPECT_EQ(r.output.find("internal error"), std::string::npos) << r.output;
+      r = run_bounded("generate -q --model " + m + " -p x --size 32x32 --frames 5 --steps 1 -o " + (d / "o.mp4"));
+      EXPECT_EQ(r.exit_code, 1) << comp << "\n" << r.output;
+      EXPECT_NE(last_line(r.output).find(cfg + ": " + kind), std::string::npos) << comp << "\n" << r.output;
+      EXPECT_FALSE(has_output(d)) << comp;
+      fs::remove(cfg);
+    }
+    fs::rename(keep, cfg);
+  }
+  // The folder is whole again: it runs.
+  EXPECT_EQ(run_bounded("inspect --summary " + m).exit_code, 0);
+}
+
+// A damaged HunyuanVideo config.json is named by byte, as a Wan one is, without the JSON
+// library's "[json.exception.parse_error.101] ..." text.
+TEST(CliSweep, DamagedHunyuanConfigJsonIsNamedWithoutLibraryText) {
+  TempDir d;
+  const std::string m = d / "hy";
+  ASSERT_EQ(run_jenga("debug make-tiny --family hunyuan --out " + m).exit_code, 0);
+  for (const std::string comp : {"hunyuan-video-t2v-720p/vae", "hunyuan-video-t2v-720p/transformers"}) {
+    const std::string cfg = m + "/" + comp + "/config.json";
+    fs::resize_file(cfg, 8);
+    const auto r = run_bounded("generate -q --model " + m + " -p x --size 32x32 --frames 5 --steps 1 -o " + (d / "o.mp4"));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(last_line(r.output).find(cfg + ": not valid JSON (near byte"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("json.exception"), std::string::npos) << r.output;
+    EXPECT_FALSE(has_output(d));
+    ASSERT_EQ(run_jenga("debug make-tiny --family hunyuan --out " + (d / "fresh")).exit_code, 0);
+    fs::copy_file(d / ("fresh/" + comp + "/config.json"), cfg, fs::copy_options::overwrite_existing);
+    fs::remove_all(d / "fresh");
+  }
+}
