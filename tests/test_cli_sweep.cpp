@@ -110,3 +110,29 @@ TEST(CliSweep, DamagedHunyuanConfigJsonIsNamedWithoutLibraryText) {
     fs::remove_all(d / "fresh");
   }
 }
+
+// NaN weights in the Wan DiT: the message blamed "DiT input x" at step 2; it names the DiT's
+// output at step 1. A Wan VAE whose finite weights overflow (1e38) decoded to NaN pixels and
+// wrote them as a video (NaN to uint8 is undefined) with exit 0.
+TEST(CliSweep, NanFromWanWeightsIsNamedAndNothingIsWritten) {
+  TempDir d;
+  const std::string m = d / "wan";
+  ASSERT_EQ(run_jenga("debug make-tiny --family wan --out " + m).exit_code, 0);
+  const std::string gen = "generate -q --model " + m + " -p x --size 64x48 --frames 5 --steps 2 -o " + (d / "o.mp4");
+
+  fs::copy_file(m + "/diffusion_pytorch_model.safetensors", d / "dit.keep");
+  fill_weights(m + "/diffusion_pytorch_model.safetensors", NAN);
+  auto r = run_bounded(gen);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(last_line(r.output).find("error: the DiT produced NaN/inf at step 1; its weights may be corrupt"),
+            std::string::npos) << r.output;
+  EXPECT_FALSE(has_output(d));
+  fs::copy_file(d / "dit.keep", m + "/diffusion_pytorch_model.safetensors", fs::copy_options::overwrite_existing);
+
+  fill_weights(m + "/Wan2.1_VAE.safetensors", 1e38f);  // finite: the loader's NaN check passes them
+  r = run_bounded(gen);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(last_line(r.output).find("error: the VAE decoder produced NaN/inf"), std::string::npos) << r.output;
+  EXPECT_NE(last_line(r.output).find("Wan2.1_VAE.safetensors"), std::string::npos) << r.output;
+  EXPECT_FALSE(has_output(d));
+}

@@ -107,6 +107,25 @@ void check_t2v_request(const T2VRequest& r) {
 
 double generate_clock_s() { return now_s(); }
 
+namespace {
+// A VAE whose weights overflow (finite, so its loader's NaN check passes them) decodes to NaN
+// pixels, which no video format holds (the uint8 cast is undefined): refuse them here, naming
+// the VAE, instead of writing a garbage video with exit 0.
+void check_decoded_finite(const Tensor& video, const VideoModel& model) {
+  const float* v = video.data_as<float>();
+  int64_t bad = 0;
+  for (int64_t i = 0; i < video.numel(); ++i) bad += !std::isfinite(v[i]);
+  if (bad == 0) return;
+  std::string vae;
+  const nlohmann::json described = model.describe();
+  if (const auto c = described.find("components"); c != described.end() && c->is_object())
+    if (const auto e = c->find("vae"); e != c->end() && e->is_object() && e->contains("path") && (*e)["path"].is_string())
+      vae = " (" + (*e)["path"].get<std::string>() + ")";
+  fail("the VAE decoder produced NaN/inf ({} of {} values); the VAE's weights{} may be corrupt; no output was written",
+       bad, video.numel(), vae);
+}
+}  // namespace
+
 std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& request, const std::vector<T2VJob>& all_jobs,
                                       Progress& progress, double t_start) {
   T2VRequest req = request;  // image-to-video: the size becomes the image's bucket below
@@ -340,6 +359,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     check_interrupt();
     const double t_vae = now_s() - t_vae0;
     const double gpu_peak_vae = gpu_phase_peak();
+    check_decoded_finite(video, model);
     const Frames frames = frames_from_unit_range(video.data_as<float>(), static_cast<int>(video.dim(1)),
                                                  static_cast<int>(video.dim(2)), static_cast<int>(video.dim(3)));
     T2VResult res;
