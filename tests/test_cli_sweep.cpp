@@ -136,3 +136,42 @@ TEST(CliSweep, NanFromWanWeightsIsNamedAndNothingIsWritten) {
   EXPECT_NE(last_line(r.output).find("Wan2.1_VAE.safetensors"), std::string::npos) << r.output;
   EXPECT_FALSE(has_output(d));
 }
+
+// A name the file system cannot hold with the temp suffix failed only after the whole run
+// ("File name too long" from the writer); it is refused before any work.
+TEST(CliSweep, OutputNameTooLongIsRefusedBeforeTheRun) {
+  TempDir d;
+  const long name_max = ::pathconf(d.path().c_str(), _PC_NAME_MAX);
+  ASSERT_GT(name_max, 20);
+  // Fits NAME_MAX itself but not with ".NAME-jenga-tmp-PID.partial.y4m".
+  const std::string name = std::string(static_cast<size_t>(name_max) - 4, 'a') + ".y4m";
+  const auto r = run_bounded("generate -q -p x --frames 1 --steps 1 -o " + (d / name));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(last_line(r.output).find("the file name is too long"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("denoise"), std::string::npos) << r.output;  // nothing ran
+  EXPECT_TRUE(fs::is_empty(d.path()));
+}
+
+// An extension-less output names a PNG folder; a FIFO or device there (-o /dev/full) was
+// called an "existing PNG folder".
+TEST(CliSweep, NonFolderAtAnExtensionlessOutputIsNamed) {
+  TempDir d;
+  ASSERT_EQ(::mkfifo((d / "out").c_str(), 0600), 0);
+  const auto r = run_bounded("generate -q -p x --frames 1 --steps 1 -o " + (d / "out"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(last_line(r.output).find("(a folder of PNGs, as it has no extension) is a FIFO (named pipe) in the way"),
+            std::string::npos) << r.output;
+}
+
+// --latents-out (debug) onto a folder failed after the whole run ("cannot move the finished
+// file into place (Is a directory)"); it is refused with the other output checks.
+TEST(CliSweep, LatentsOutFolderIsRefusedBeforeTheRun) {
+  TempDir d;
+  fs::create_directory(d / "l.safetensors");
+  const auto r = run_bounded("generate -q -p x --frames 1 --steps 1 --latents-out " + (d / "l.safetensors") + " -o " +
+                             (d / "o.png"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(last_line(r.output).find("--latents-out " + (d / "l.safetensors") + ": is a folder"), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(has_output(d));
+}

@@ -160,7 +160,7 @@ std::vector<jenga::T2VJob> jobs_of(const jenga_generate_params& p, const jenga::
 void check_jobs(const jenga::T2VRequest& r, const std::vector<jenga::T2VJob>& jobs) {
   for (const auto& j : jobs) {
     jenga::T2VRequest c = r;
-    c.prompt = j.prompt, c.output = j.output;
+    c.prompt = j.prompt, c.output = j.output, c.latents_out = j.latents;
     jenga::check_t2v_request(c);
   }
   jenga::check_image_resolution(r.image_resolution);  // the model's vocabulary, before any model loads

@@ -38,6 +38,15 @@ double now_s() {
 
 constexpr int kDefaultFramesAreAVideo = 2;  // check_output_target's "more than one frame"
 
+// --latents-out (debug): a folder in the way or a missing folder failed only after the run.
+void check_latents_target(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) usage_fail("--latents-out {}: is a folder; name the .safetensors file to write", path);
+  const fs::path parent = fs::absolute(path).parent_path();
+  if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK | X_OK) != 0)
+    usage_fail("--latents-out {}: folder {} does not exist or is not writable", path, parent.string());
+}
+
 void check_request(const T2VRequest& r) {
   // 0 = the model's default, filled in once the model is known (resolve_video_size).
   if (r.width < 0 || r.height < 0 || r.width % 16 || r.height % 16)
@@ -69,6 +78,7 @@ void check_request(const T2VRequest& r) {
     }
   }
   check_video_path(r.output);
+  if (!r.latents_out.empty()) check_latents_target(r.latents_out);
   // A folder in the way, an unwritable parent: before any work (every model's default is a video).
   check_output_target(r.output, r.frames > 0 ? r.frames : kDefaultFramesAreAVideo);
   for (const auto& [text, flag] : {std::pair{&r.prompt, "--prompt"}, {&r.negative_prompt, "--negative-prompt"}})
@@ -136,6 +146,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     T2VRequest r = req;
     r.output = j.output;
     r.prompt = j.prompt;
+    r.latents_out = j.latents;
     check_t2v_request(r);
   }
   if (t_start <= 0) t_start = now_s();
