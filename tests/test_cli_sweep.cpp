@@ -163,6 +163,42 @@ TEST(CliSweep, NonFolderAtAnExtensionlessOutputIsNamed) {
             std::string::npos) << r.output;
 }
 
+// `inspect --json` of a HunyuanVideo folder missing a component read a Wan folder that was
+// never made ("missing DiT, expected at "); both forms' last lines name what is missing.
+TEST(CliSweep, InspectOfAnIncompleteHunyuanFolderNamesTheMissingPart) {
+  TempDir d;
+  const std::string m = d / "hy";
+  ASSERT_EQ(run_jenga("debug make-tiny --family hunyuan --out " + m).exit_code, 0);
+  fs::remove_all(m + "/text_encoder_2");
+  for (const std::string flag : {"--json", "--summary"}) {
+    const auto r = run_bounded("inspect " + flag + " " + m);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(last_line(r.output).find("not a usable HunyuanVideo model: the CLIP-L text encoder is missing"),
+              std::string::npos) << flag << "\n" << r.output;
+  }
+}
+
+// A damaged umT5 spiece.model: inspect said "usable: yes" and generate showed sentencepiece's
+// source lines; inspect now opens it and both name it in words.
+TEST(CliSweep, DamagedTokenizerIsNamedByInspectAndGenerate) {
+  if (!jenga::wan::UmT5Tokenizer::available()) GTEST_SKIP() << "built without sentencepiece";
+  TempDir d;
+  const std::string m = d / "wan";
+  ASSERT_EQ(run_jenga("debug make-tiny --family wan --out " + m).exit_code, 0);
+  const std::string sp = m + "/google/umt5-xxl/spiece.model";
+  fs::resize_file(sp, fs::file_size(sp) / 2);
+  auto r = run_bounded("inspect --summary " + m);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(last_line(r.output).find("not a usable model: the tokenizer cannot be read: " + sp +
+                                     " is not a SentencePiece tokenizer model (it does not parse"),
+            std::string::npos) << r.output;
+  r = run_bounded("generate -q --model " + m + " -p x --size 64x48 --frames 1 --steps 1 -o " + (d / "o.png"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(last_line(r.output).find("it does not parse"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find(".cc("), std::string::npos) << r.output;
+  EXPECT_FALSE(has_output(d));
+}
+
 // --latents-out (debug) onto a folder failed after the whole run ("cannot move the finished
 // file into place (Is a directory)"); it is refused with the other output checks.
 TEST(CliSweep, LatentsOutFolderIsRefusedBeforeTheRun) {
