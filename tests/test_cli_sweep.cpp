@@ -199,6 +199,16 @@ TEST(CliSweep, DamagedTokenizerIsNamedByInspectAndGenerate) {
   EXPECT_FALSE(has_output(d));
 }
 
+// A component flag without --model: "expected at (no --model: pass ...)" read as a path.
+TEST(CliSweep, ComponentWithoutModelSaysWhatIsMissing) {
+  TempDir d;
+  ASSERT_EQ(run_jenga("debug make-tiny --family wan --out " + (d / "wan")).exit_code, 0);
+  const auto r = run_bounded("generate -q -p x --vae " + (d / "wan/Wan2.1_VAE.safetensors") + " -o " + (d / "o.mp4"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(last_line(r.output).find("error: missing DiT: with no --model, pass --diffusion-model FILE"),
+            std::string::npos) << r.output;
+}
+
 // --latents-out (debug) onto a folder failed after the whole run ("cannot move the finished
 // file into place (Is a directory)"); it is refused with the other output checks.
 TEST(CliSweep, LatentsOutFolderIsRefusedBeforeTheRun) {
@@ -210,4 +220,25 @@ TEST(CliSweep, LatentsOutFolderIsRefusedBeforeTheRun) {
   EXPECT_NE(last_line(r.output).find("--latents-out " + (d / "l.safetensors") + ": is a folder"), std::string::npos)
       << r.output;
   EXPECT_FALSE(has_output(d));
+}
+
+// A flag given twice said CLI11's "--prompt: At Most 1 required but received 2".
+TEST(CliSweep, FlagGivenTwiceIsSaidInWords) {
+  const auto r = run_bounded("generate -q -p x -p y -o /tmp/never.mp4");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(last_line(r.output).find("error: --prompt is given 2 times; give it once"), std::string::npos) << r.output;
+}
+
+// Words a user acts on: an --i2v-resolution that is neither a name nor a bucket base listed only
+// the names (a number is taken too); --image errors named PNG and JPEG only (WebP is read too).
+TEST(CliSweep, ImageFlagErrorsListWhatIsAccepted) {
+  TempDir d;
+  const std::string png = std::string(JENGA_TEST_DATA) + "/hunyuan_i2v/grey_50x50.png";
+  auto r = run_bounded("generate -q -p x --image " + png + " --i2v-resolution 1080p -o " + (d / "o.mp4"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(last_line(r.output).find("--i2v-resolution 1080p: use 720p, 540p or 360p, or a bucket base in pixels"),
+            std::string::npos) << r.output;
+  r = run_bounded("generate -q -p x --image " + (d / "none.png") + " -o " + (d / "o.mp4"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(last_line(r.output).find("give the path of a PNG, JPEG or WebP image"), std::string::npos) << r.output;
 }
