@@ -242,3 +242,22 @@ TEST(CliSweep, ImageFlagErrorsListWhatIsAccepted) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(last_line(r.output).find("give the path of a PNG, JPEG or WebP image"), std::string::npos) << r.output;
 }
+
+// A damaged HunyuanVideo tokenizer (tokenizer.json, CLIP's vocab.json): inspect said "usable:
+// yes" while generate failed on it; inspect opens both tokenizers and names the file.
+TEST(CliSweep, InspectOpensTheHunyuanTokenizers) {
+  TempDir d;
+  const std::string m = d / "hy";
+  ASSERT_EQ(run_jenga("debug make-tiny --family hunyuan --out " + m).exit_code, 0);
+  for (const std::string file : {"text_encoder/tokenizer.json", "text_encoder_2/vocab.json"}) {
+    const std::string keep = d / "keep";
+    fs::copy_file(m + "/" + file, keep, fs::copy_options::overwrite_existing);
+    fs::resize_file(m + "/" + file, 8);
+    const auto r = run_bounded("inspect --summary " + m);
+    EXPECT_EQ(r.exit_code, 1) << file << "\n" << r.output;
+    EXPECT_NE(last_line(r.output).find("a tokenizer cannot be read: " + m + "/" + file + ": is not valid JSON"),
+              std::string::npos) << r.output;
+    fs::copy_file(keep, m + "/" + file, fs::copy_options::overwrite_existing);
+  }
+  EXPECT_EQ(run_bounded("inspect --summary " + m).exit_code, 0);
+}

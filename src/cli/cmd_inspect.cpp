@@ -12,8 +12,10 @@
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
 #include "models/detect.h"
+#include "models/hunyuan/clip_tokenizer.h"
 #include "models/hunyuan/hunyuan_config.h"
 #include "models/hunyuan/hunyuan_folder.h"
+#include "models/hunyuan/llama_tokenizer.h"
 #include "models/wan/wan_folder.h"
 #include "io/file_checks.h"
 #include <filesystem>
@@ -211,6 +213,14 @@ bool report_hunyuan(const std::string& path, const std::string& dit_path, const 
                                         {"CLIP-L text encoder", p.text_encoder_2}})
         if (const std::string why = damaged_component(where); !why.empty() && missing.empty())
           missing = fmt::format("the {} cannot be read: {}", what, why);
+      // The tokenizers open as generate opens them (JSON and text, a second at most): a damaged
+      // tokenizer.json or vocab.json is named here, not when generate starts.
+      try {
+        if (missing.empty()) (void)hunyuan::LlamaTokenizer::open(p.tokenizer);
+        if (missing.empty()) (void)hunyuan::ClipTokenizer::open(p.tokenizer_2);
+      } catch (const std::exception& e) {
+        missing = fmt::format("a tokenizer cannot be read: {}", e.what());
+      }
     } catch (const UsageError& e) {
       missing = e.what();
     }
