@@ -261,3 +261,16 @@ TEST(CliSweep, InspectOpensTheHunyuanTokenizers) {
   }
   EXPECT_EQ(run_bounded("inspect --summary " + m).exit_code, 0);
 }
+
+// An existing output is replaced (as before: re-running a command is normal), but no longer
+// silently; an interrupted or failed run keeps it (the commit renames at the very end).
+TEST(CliSweep, ReplacingAnExistingOutputIsSaid) {
+  TempDir d;
+  std::ofstream(d / "o.png") << "old";
+  auto r = run_bounded("generate -p x --frames 1 --steps 1 -o " + (d / "o.png"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(last_line(r.output).find("(replacing the earlier " + (d / "o.png") + ")"), std::string::npos) << r.output;
+  r = run_bounded("generate -p x --frames 1 --steps 1 -o " + (d / "p.png"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("replacing"), std::string::npos) << r.output;
+}

@@ -429,6 +429,9 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
       report["peak_gpu_alloc_gib"] = gpu_peak_all;
       report["peak_gpu_alloc_gib_by_phase"] = {{"text", gpu_peak_text}, {"denoise", gpu_peak_denoise}, {"vae_decode", gpu_peak_vae}};
     }
+    // An earlier video of that name is replaced (kept if this run fails): say so, nothing silently lost.
+    std::error_code ec_old;
+    const bool replacing = fs::is_regular_file(final_output_path(jobs[j].output, frames.count), ec_old);
     // The video and its sidecar (sidecar_path: the output's name + ".json"), both or neither.
     res.output = commit_video_and_sidecar(
         jobs[j].output, frames.count,
@@ -446,7 +449,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
         });
     res.sidecar = sidecar_path(res.output);
     res.report = report;
-    progress.note("wrote " + res.output + " and " + res.sidecar);
+    progress.note("wrote " + res.output + " and " + res.sidecar + (replacing ? " (replacing the earlier " + res.output + ")" : ""));
     results.push_back(std::move(res));
   }
   return results;
