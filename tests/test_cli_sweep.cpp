@@ -274,3 +274,22 @@ TEST(CliSweep, ReplacingAnExistingOutputIsSaid) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.find("replacing"), std::string::npos) << r.output;
 }
+
+// A file that is plainly something else given as weights was "not a valid safetensors file:
+// header length 727905341920923785 exceeds the 100000000 byte limit"; it is named by its kind.
+TEST(CliSweep, NonCheckpointFilesAreNamedByWhatTheyAre) {
+  TempDir d;
+  const std::string png = std::string(JENGA_TEST_DATA) + "/hunyuan_i2v/grey_50x50.png";
+  fs::copy_file(png, d / "image.pt");
+  std::ofstream(d / "config.safetensors") << "{\n  \"dim\": 128\n}\n";
+  std::ofstream(d / "notes.safetensors") << "these are my notes\n";
+  for (const auto& [file, kind] : {std::pair{png, "a PNG image"}, {d / "image.pt", "a PNG image"},
+                                   {d / "config.safetensors", "JSON text"}, {d / "notes.safetensors", "a text file"}}) {
+    auto r = run_bounded("inspect " + file);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(last_line(r.output).find(file + ": is " + kind), std::string::npos) << r.output;
+    r = run_bounded("generate -q -p x --model " + file + " -o " + (d / "o.mp4"));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(last_line(r.output).find(std::string(": is ") + kind), std::string::npos) << r.output;
+  }
+}
