@@ -293,3 +293,15 @@ TEST(CliSweep, NonCheckpointFilesAreNamedByWhatTheyAre) {
     EXPECT_NE(last_line(r.output).find(std::string(": is ") + kind), std::string::npos) << r.output;
   }
 }
+
+// One component's folder given as --model (HunyuanVideo's vae/, whose weights carry the DiT's
+// file name): "missing VAE, expected at .../vae/Wan2.1_VAE.pth"; it says what the folder holds.
+TEST(CliSweep, ComponentFolderAsModelIsNamed) {
+  TempDir d;
+  const std::string m = d / "hy";
+  ASSERT_EQ(run_jenga("debug make-tiny --family hunyuan --out " + m).exit_code, 0);
+  const auto r = run_bounded("generate -q -p x --model " + m + "/hunyuan-video-t2v-720p/vae -o " + (d / "o.mp4"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(last_line(r.output).find("this folder holds one component (a hunyuanvideo-vae), not a whole model"),
+            std::string::npos) << r.output;
+}
