@@ -138,6 +138,12 @@ int main(void) {
   CHECK(jenga_generate(m, &gp, NULL, on_log, NULL, &seen) == JENGA_ERROR_USAGE);
   CHECK(strstr(jenga_last_error(), "--frames 4") != NULL);
   CHECK(seen.errors == 1);
+  /* A list's count without the list: the caller's bug named (it was taken as "the preset's"). */
+  gp.frames = 5;
+  gp.n_sa_drop_rates = 2;
+  CHECK(jenga_generate(m, &gp, NULL, NULL, NULL, NULL) == JENGA_ERROR_USAGE);
+  CHECK(strstr(jenga_last_error(), "n_sa_drop_rates is 2 but sa_drop_rates is NULL") != NULL);
+  gp.n_sa_drop_rates = 0;
 
   /* Cancelled after the first denoise event: no output. */
   gp.frames = 5;

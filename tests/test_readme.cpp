@@ -95,6 +95,9 @@ TEST(Readme, ErrorsTableIsWhatUsersSee) {
   std::ofstream(t + "/pth/Wan2.1_VAE.pth", std::ios::binary) << std::string("PK\x03\x04", 4) << "not read";
   jenga_ok("debug make-tiny --out " + t + "/badcfg");
   std::ofstream(t + "/badcfg/config.json") << "{\"dim\": ";
+  jenga_ok("debug make-tiny --out " + t + "/dircfg");
+  fs::remove(t + "/dircfg/config.json");
+  fs::create_directory(t + "/dircfg/config.json");
   for (const char* d : {"x.y4m", "existing", "s.y4m.json"}) fs::create_directories(t + "/" + d);
   std::ofstream(t + "/file") << "a file";
   fs::copy_file(kRepo + "/tests/data/hunyuan_i2v/grey_50x50.png", t + "/image.png");
@@ -136,7 +139,7 @@ TEST(Readme, ErrorsTableIsWhatUsersSee) {
   // Nothing else appeared: no output, sidecar, .partial or hidden temp file.
   for (const auto& e : fs::directory_iterator(t)) {
     const std::string n = e.path().filename().string();
-    EXPECT_TRUE(n == "novae" || n == "pth" || n == "badcfg" || n == "x.y4m" || n == "existing" || n == "s.y4m.json" || n == "file" || n == "image.png" ||
+    EXPECT_TRUE(n == "novae" || n == "pth" || n == "badcfg" || n == "dircfg" || n == "x.y4m" || n == "existing" || n == "s.y4m.json" || n == "file" || n == "image.png" ||
                 n == "fifo.safetensors" || n == "bad_utf8.txt")
         << n;
   }

@@ -59,7 +59,11 @@ template <class T>
 std::optional<T> opt(const T* p) {
   return p ? std::optional<T>(*p) : std::nullopt;
 }
-std::vector<double> list(const double* p, size_t n) { return p ? std::vector<double>(p, p + n) : std::vector<double>(); }
+// A count with no list is a caller's bug (as n_jobs without jobs), not "the preset's".
+std::vector<double> list(const double* p, size_t n, const char* field) {
+  if (!p && n) jenga::usage_fail("jenga_generate: n_{} is {} but {} is NULL", field, n, field);
+  return p ? std::vector<double>(p, p + n) : std::vector<double>();
+}
 
 jenga_status succeed() {
   g_error.clear();
@@ -126,10 +130,10 @@ jenga::T2VRequest request_of(const jenga_generate_params& p) {
   r.solver = str(p.solver);
   r.attention = str(p.attention);
   auto& j = r.jenga;
-  j.sa_drop_rates = list(p.sa_drop_rates, p.n_sa_drop_rates);
-  j.res_rate_list = list(p.res_rate_list, p.n_res_rate_list);
-  j.step_rate_list = list(p.step_rate_list, p.n_step_rate_list);
-  j.scheduler_shift_list = list(p.scheduler_shift_list, p.n_scheduler_shift_list);
+  j.sa_drop_rates = list(p.sa_drop_rates, p.n_sa_drop_rates, "sa_drop_rates");
+  j.res_rate_list = list(p.res_rate_list, p.n_res_rate_list, "res_rate_list");
+  j.step_rate_list = list(p.step_rate_list, p.n_step_rate_list, "step_rate_list");
+  j.scheduler_shift_list = list(p.scheduler_shift_list, p.n_scheduler_shift_list, "scheduler_shift_list");
   j.p_remain_rates = opt(p.p_remain_rates), j.teacache_thresh = opt(p.teacache_thresh);
   j.scale_txt_amp = opt(p.scale_txt_amp);
   auto& s = r.svg;
@@ -160,7 +164,7 @@ std::vector<jenga::T2VJob> jobs_of(const jenga_generate_params& p, const jenga::
 void check_jobs(const jenga::T2VRequest& r, const std::vector<jenga::T2VJob>& jobs) {
   for (const auto& j : jobs) {
     jenga::T2VRequest c = r;
-    c.prompt = j.prompt, c.output = j.output;
+    c.prompt = j.prompt, c.output = j.output, c.latents_out = j.latents;
     jenga::check_t2v_request(c);
   }
   jenga::check_image_resolution(r.image_resolution);  // the model's vocabulary, before any model loads

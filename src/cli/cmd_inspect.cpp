@@ -8,16 +8,19 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "io/fp8_weights.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
 #include "models/detect.h"
+#include "models/hunyuan/clip_tokenizer.h"
 #include "models/hunyuan/hunyuan_config.h"
 #include "models/hunyuan/hunyuan_folder.h"
+#include "models/hunyuan/llama_tokenizer.h"
 #include "models/wan/wan_folder.h"
 #include "io/file_checks.h"
 #include <filesystem>
-#include <fstream>
 #include <optional>
+#include "models/wan/tokenizer.h"
 #include "models/wan/wan_config.h"
 
 namespace jenga::cli {
@@ -73,6 +76,8 @@ nlohmann::json component_report(const wan::WanComponent& c, bool tokenizer) {
   try {
     if (tokenizer) {
       require_regular_file((std::filesystem::path(c.path) / "spiece.model").string(), "tokenizer");
+      // Opened as generate opens it (a second or less): a damaged file is named here, not at run time.
+      if (wan::UmT5Tokenizer::available()) (void)wan::UmT5Tokenizer::open(c.path);
       j["model"] = "SentencePiece model (spiece.model)";
       return j;
     }
@@ -92,16 +97,19 @@ nlohmann::json component_report(const wan::WanComponent& c, bool tokenizer) {
 }
 
 std::string not_usable_reason(const wan::WanFolder& f, const std::vector<std::string>& missing,
-                              const std::vector<std::string>& extra) {
+                              const std::vector<std::string>& extra, const std::string& bad_component = "") {
   const auto p = f.problems();
   if (!p.empty()) return p.front();
   if (!missing.empty() || !extra.empty()) return "the DiT's tensors differ from the official list (see above)";
+  if (!bad_component.empty()) return bad_component;
   return "a component is unreadable or not what its slot needs (see above)";
 }
 
 // `inspect FOLDER` of a Wan2.1 model: each component, and whether generate can run it.
 // Returns false when the folder is not a usable model.
-bool report_folder(const InspectOptions& o, const wan::WanFolder& f, nlohmann::json* out, bool dit_tensors_ok = true) {
+// *bad_component: the first component found but unusable, named for the last line.
+bool report_folder(const InspectOptions& o, const wan::WanFolder& f, nlohmann::json* out, bool dit_tensors_ok = true,
+                   std::string* bad_component = nullptr) {
   const std::pair<const char*, const wan::WanComponent*> parts[] = {
       {"dit", &f.dit}, {"vae", &f.vae}, {"text_encoder", &f.t5}, {"tokenizer", &f.tokenizer}};
   const char* expect[] = {"wan2.1-", "wan2.1-vae", "umt5-encoder", ""};
@@ -116,6 +124,16 @@ bool report_folder(const InspectOptions& o, const wan::WanFolder& f, nlohmann::j
       j["status"] = "wrong model";
     }
     if (j["status"] != "found") usable = false;
+    if (bad_component && bad_component->empty() && j["status"] != "found" && j["status"] != "missing") {
+      const std::string name = std::string(key) == "dit" ? "DiT" : std::string(key) == "vae" ? "VAE"
+                               : std::string(key) == "text_encoder" ? "text encoder" : "tokenizer";
+      const std::string where = j.value("path", c->path);
+      *bad_component = j["status"] == "unreadable" ? fmt::format("the {} cannot be read: {}", name, j.value("error", where))
+                       : j["model"].is_string()
+                           ? fmt::format("the {} {} holds a {}, not a {}", name, where, j["model"].get<std::string>(),
+                                         name == "DiT" ? "Wan2.1 DiT" : expect[i])
+                           : fmt::format("the {} {} holds no model jenga recognises", name, where);
+    }
     comps[key] = j;
     ++i;
   }
@@ -156,10 +174,11 @@ std::string damaged_component(const std::string& path) {
     return e.what();
   }
   std::error_code ec;
-  const std::filesystem::path cfg = std::filesystem::path(path) / "config.json";
-  if (std::filesystem::is_directory(path, ec) && std::filesystem::exists(cfg, ec)) {
-    std::ifstream in(cfg);
-    if (!nlohmann::json::accept(in)) return cfg.string() + ": not valid JSON; the file is damaged, download it again";
+  if (!std::filesystem::is_directory(path, ec)) return "";
+  try {  // a folder or FIFO named config.json is named too, never opened
+    (void)read_json_if_present((std::filesystem::path(path) / "config.json").string());
+  } catch (const std::exception& e) {
+    return e.what();
   }
   return "";
 }
@@ -168,7 +187,7 @@ std::string damaged_component(const std::string& path) {
 // component generate needs (the first missing or unreadable one named with where it was expected).
 // Returns whether generate --model runs it.
 bool report_hunyuan(const std::string& path, const std::string& dit_path, const DetectedModel& m, bool keys_ok,
-                    nlohmann::json* j) {
+                    nlohmann::json* j, std::string* why = nullptr) {
   const bool i2v = m.variant.find("I2V") != std::string::npos ||
                    hunyuan::release_from_path(dit_path) == hunyuan::Release::I2V;
   const hunyuan::Release release = i2v ? hunyuan::Release::I2V : hunyuan::release_from_path(dit_path);
@@ -194,11 +213,24 @@ bool report_hunyuan(const std::string& path, const std::string& dit_path, const 
                                         {"CLIP-L text encoder", p.text_encoder_2}})
         if (const std::string why = damaged_component(where); !why.empty() && missing.empty())
           missing = fmt::format("the {} cannot be read: {}", what, why);
+      // The tokenizers open as generate opens them (JSON and text, a second at most): a damaged
+      // tokenizer.json or vocab.json is named here, not when generate starts.
+      try {
+        if (missing.empty()) (void)hunyuan::LlamaTokenizer::open(p.tokenizer);
+        if (missing.empty()) (void)hunyuan::ClipTokenizer::open(p.tokenizer_2);
+      } catch (const std::exception& e) {
+        missing = fmt::format("a tokenizer cannot be read: {}", e.what());
+      }
     } catch (const UsageError& e) {
       missing = e.what();
     }
   }
   const bool usable = folder && missing.empty() && keys_ok && !concat;
+  if (why)  // the last line names the first reason, as for a Wan folder
+    *why = !missing.empty() ? (missing.starts_with("HunyuanVideo: ") ? missing.substr(14) : missing)
+           : !keys_ok       ? "the DiT's tensors do not match the model (missing / unexpected ones listed above)"
+           : concat         ? "a latent_concat DiT (generate runs the released token_replace I2V DiT only)"
+                            : "";
   if (j) {
     (*j)["hunyuan"] = {{"release", rel}, {"release_note", what}};
     if (folder) (*j)["hunyuan"]["components"] = comp;
@@ -315,11 +347,14 @@ void run_inspect(const InspectOptions& o) {
     }
     j["missing"] = missing;
     j["unexpected"] = extra;
-    bool ok = !folder || report_folder(o, *folder, &j, missing.empty() && extra.empty());
+    std::string why;
+    bool ok = !folder || report_folder(o, *folder, &j, missing.empty() && extra.empty(), &why);
     if (model && model->family == "hunyuanvideo-dit" && !folder)
-      ok = report_hunyuan(o.path, dit_path, *model, missing.empty() && extra.empty(), &j);
+      ok = report_hunyuan(o.path, dit_path, *model, missing.empty() && extra.empty(), &j, &why);
     std::printf("%s\n", j.dump(2).c_str());
-    if (!ok) fail("{}: not a usable model: {}", o.path, not_usable_reason(*folder, missing, extra));
+    // (no Wan folder here: a HunyuanVideo one, whose reason report_hunyuan gave)
+    if (!ok) fail("{}: not a usable {}model: {}", o.path, folder ? "" : "HunyuanVideo ",
+                  folder ? not_usable_reason(*folder, missing, extra, why) : why);
     return;
   }
   if (!o.summary) {
@@ -359,11 +394,12 @@ void run_inspect(const InspectOptions& o) {
     std::printf("unexpected: %zu tensor(s)%s\n", extra.size(), extra.empty() ? "" : ":");
     for (const auto& n : extra) std::printf("  + %s\n", n.c_str());
   }
-  if (folder && !report_folder(o, *folder, nullptr, missing.empty() && extra.empty()))
-    fail("{}: not a usable model: {}", o.path, not_usable_reason(*folder, missing, extra));
+  std::string why;
+  if (folder && !report_folder(o, *folder, nullptr, missing.empty() && extra.empty(), &why))
+    fail("{}: not a usable model: {}", o.path, not_usable_reason(*folder, missing, extra, why));
   if (model && model->family == "hunyuanvideo-dit" && !folder &&
-      !report_hunyuan(o.path, dit_path, *model, missing.empty() && extra.empty(), nullptr))
-    fail("{}: not a usable HunyuanVideo model (see above)", o.path);
+      !report_hunyuan(o.path, dit_path, *model, missing.empty() && extra.empty(), nullptr, &why))
+    fail("{}: not a usable HunyuanVideo model: {}", o.path, why);
 }
 }  // namespace
 

@@ -47,7 +47,11 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     // A stray value is most often one value too many for a flag (--p-remain-rates 0.3 0.3).
     const char* hint = dynamic_cast<const CLI::ExtrasError*>(&e) ? "; a flag given more values than it takes?" : "";
-    say(std::string(e.what()) + hint + " (see 'jenga --help' and 'jenga <command> --help')");
+    std::string what = e.what();
+    // CLI11's "--prompt: At Most 1 required but received 2": a flag given twice.
+    if (const auto at = what.find(": At Most 1 required but received "); at != std::string::npos)
+      what = what.substr(0, at) + " is given " + what.substr(at + 34) + " times; give it once";
+    say(what + hint + " (see 'jenga --help' and 'jenga <command> --help')");
     return 2;
   } catch (...) {
     // The same report the C API gives (core/error_report.h): usage 2, runtime 1, a signal 128 + n.

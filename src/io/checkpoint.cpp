@@ -2,10 +2,12 @@
 #include "io/checkpoint.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "core/error.h"
 #include "io/file_checks.h"
@@ -93,6 +95,31 @@ ShardIndex folder_files(const std::string& path) {
 
 }  // namespace
 
+// A file that is plainly something else (an image, a config, a GGUF model): named by its first
+// bytes, instead of a safetensors header length of 10^18 bytes.
+static std::string foreign_format(std::span<const uint8_t> h) {
+  const auto starts = [&](std::string_view m) {
+    return h.size() >= m.size() &&
+           std::equal(m.begin(), m.end(), h.begin(), [](char a, uint8_t b) { return static_cast<uint8_t>(a) == b; });
+  };
+  if (starts("\x89PNG")) return "a PNG image";
+  if (starts("\xff\xd8\xff")) return "a JPEG image";
+  if (starts("RIFF") && h.size() >= 12 && std::string_view(reinterpret_cast<const char*>(h.data()) + 8, 4) == "WEBP")
+    return "a WebP image";
+  if (starts("GIF8")) return "a GIF image";
+  if (starts("GGUF")) return "a GGUF file (llama.cpp's format)";
+  if (starts("\x1f\x8b")) return "a gzip archive (unpack it first)";
+  size_t i = 0;
+  while (i < h.size() && std::isspace(h[i])) ++i;
+  if (i < h.size() && (h[i] == '{' || h[i] == '[')) return "JSON text (a config or tokenizer file?)";
+  // Printable with some white space (words, lines): text; 300 bytes of 'Z' stay "damaged".
+  const auto white = [](uint8_t c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+  if (std::all_of(h.begin(), h.end(), [&](uint8_t c) { return white(c) || (c > 0x20 && c < 0x7f); }) &&
+      std::any_of(h.begin(), h.end(), white))
+    return "a text file";
+  return "";
+}
+
 std::shared_ptr<TensorSource> open_tensor_file(const std::string& path, const CheckpointOptions& options) {
   auto mapping = map_file(path);
   if (mapping->bytes() == 0) fail("{}: the file is empty (0 bytes); download or export it again", path);
@@ -100,6 +127,8 @@ std::shared_ptr<TensorSource> open_tensor_file(const std::string& path, const Ch
   if (looks_like_torch_checkpoint(head)) return TorchFile::from_mapping(std::move(mapping), path, options.state_key);
   if (options.state_key)
     fail("{}: --state-key {} applies to PyTorch checkpoints; this is a safetensors file", path, *options.state_key);
+  // The first bytes kept: the mapping is handed over (and gone when the safetensors parse fails).
+  const std::vector<uint8_t> first(head.begin(), head.end());
   // A header length of 640, 896, 1152 or 1408 bytes starts like a pickle's PROTO opcode:
   // only when the file is no safetensors either is it named as a foreign pickle.
   const bool pickle_like = head.size() >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5;
@@ -109,6 +138,8 @@ std::shared_ptr<TensorSource> open_tensor_file(const std::string& path, const Ch
   try {
     return SafetensorsFile::from_mapping(std::move(mapping), path);
   } catch (const Error&) {
+    if (const std::string other = foreign_format(first); !other.empty() && !pickle_like)
+      fail("{}: is {}, not a checkpoint (safetensors or a PyTorch .pt/.pth); pass the weights file", path, other);
     if (torch_name && !pickle_like)
       fail("{}: neither a PyTorch checkpoint (no torch.save zip or legacy magic) nor safetensors; the file is damaged "
            "or another format; download or export it again", path);

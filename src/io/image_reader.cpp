@@ -230,14 +230,14 @@ RgbImage decode_image_rgb(const uint8_t* data, size_t size, const std::string& w
 
 RgbImage read_image_rgb(const std::string& path) {
   struct stat st{};
-  if (path.empty()) usage_fail("--image '': an empty path; give the path of a PNG or JPEG image");
+  if (path.empty()) usage_fail("--image '': an empty path; give the path of a PNG, JPEG or WebP image");
   if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) fail("--image {}: no such file; give the path of a PNG or JPEG image", path);
-    fail("--image {}: cannot read it ({}); give the path of a PNG or JPEG image", path, std::strerror(errno));
+    if (errno == ENOENT) fail("--image {}: no such file; give the path of a PNG, JPEG or WebP image", path);
+    fail("--image {}: cannot read it ({}); give the path of a PNG, JPEG or WebP image", path, std::strerror(errno));
   }
-  if (S_ISDIR(st.st_mode)) fail("--image {}: is a folder; give the path of a PNG or JPEG image", path);
-  if (!S_ISREG(st.st_mode)) fail("--image {}: is not a regular file (a FIFO or device?); give a PNG or JPEG file", path);
-  if (st.st_size == 0) fail("--image {}: the file is empty; give a PNG or JPEG image", path);
+  if (S_ISDIR(st.st_mode)) fail("--image {}: is a folder; give the path of a PNG, JPEG or WebP image", path);
+  if (!S_ISREG(st.st_mode)) fail("--image {}: is not a regular file (a FIFO or device?); give a PNG, JPEG or WebP file", path);
+  if (st.st_size == 0) fail("--image {}: the file is empty; give a PNG, JPEG or WebP image", path);
   // A compressed image is far smaller than its pixels; this bounds the read before decoding.
   if (st.st_size > 3 * kMaxImagePixels) fail("--image {}: the file is {} bytes, too large for an input image", path, st.st_size);
   std::ifstream f(path, std::ios::binary);

@@ -1,11 +1,10 @@
-#include "io/json_errors.h"
 #include "models/detect.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/hunyuan_config.h"
 #include "models/hunyuan/hunyuan_vae.h"
@@ -16,15 +15,9 @@ namespace jenga {
 namespace {
 std::optional<nlohmann::json> read_config_beside(const std::string& path) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
-  fs::path cfg = dir / "config.json";
-  if (!fs::is_regular_file(cfg)) return std::nullopt;  // never open a FIFO
-  std::ifstream in(cfg);
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({}); fix or delete it", cfg.string(), json_error_brief(e));
-  }
+  std::error_code ec;
+  const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
+  return read_json_if_present((dir / "config.json").string());  // never opens a FIFO
 }
 }  // namespace
 

@@ -295,6 +295,13 @@ std::unique_ptr<VideoModel> open_model(ModelSpec& req, Progress& progress) {
   }
   // One place knows every layout's file names (models/wan/wan_folder.h).
   const auto folder = wan::resolve_wan_folder(req.model_dir, {req.dit, req.vae, req.t5, req.tokenizer});
+  // One component's folder (a HunyuanVideo vae/, a diffusers text_encoder/) given as the model:
+  // say what it holds, not that a Wan DiT or Wan2.1_VAE.pth is missing from it.
+  if (req.dit.empty() && fs::is_directory(req.model_dir, ec))
+    for (const auto& [p, m] : detect_models_at(folder.dit.path.empty() ? req.model_dir : folder.dit.path))
+      if (!m.family.ends_with("-dit"))
+        usage_fail("--model {}: this folder holds one component (a {}), not a whole model; pass the model's folder "
+                   "that holds it (Wan2.1-T2V-1.3B/, HunyuanVideo's ckpts/)", req.model_dir, m.family);
   wan::require_complete(folder, req.model_dir.empty() ? "" : "--model " + req.model_dir);
   paths.dit = folder.dit.path, paths.vae = folder.vae.path, paths.t5 = folder.t5.path, paths.tokenizer = folder.tokenizer.path;
   return open_wan_for(paths, req, progress);

@@ -38,6 +38,15 @@ double now_s() {
 
 constexpr int kDefaultFramesAreAVideo = 2;  // check_output_target's "more than one frame"
 
+// --latents-out (debug): a folder in the way or a missing folder failed only after the run.
+void check_latents_target(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) usage_fail("--latents-out {}: is a folder; name the .safetensors file to write", path);
+  const fs::path parent = fs::absolute(path).parent_path();
+  if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK | X_OK) != 0)
+    usage_fail("--latents-out {}: folder {} does not exist or is not writable", path, parent.string());
+}
+
 void check_request(const T2VRequest& r) {
   // 0 = the model's default, filled in once the model is known (resolve_video_size).
   if (r.width < 0 || r.height < 0 || r.width % 16 || r.height % 16)
@@ -69,6 +78,7 @@ void check_request(const T2VRequest& r) {
     }
   }
   check_video_path(r.output);
+  if (!r.latents_out.empty()) check_latents_target(r.latents_out);
   // A folder in the way, an unwritable parent: before any work (every model's default is a video).
   check_output_target(r.output, r.frames > 0 ? r.frames : kDefaultFramesAreAVideo);
   for (const auto& [text, flag] : {std::pair{&r.prompt, "--prompt"}, {&r.negative_prompt, "--negative-prompt"}})
@@ -107,6 +117,25 @@ void check_t2v_request(const T2VRequest& r) {
 
 double generate_clock_s() { return now_s(); }
 
+namespace {
+// A VAE whose weights overflow (finite, so its loader's NaN check passes them) decodes to NaN
+// pixels, which no video format holds (the uint8 cast is undefined): refuse them here, naming
+// the VAE, instead of writing a garbage video with exit 0.
+void check_decoded_finite(const Tensor& video, const VideoModel& model) {
+  const float* v = video.data_as<float>();
+  int64_t bad = 0;
+  for (int64_t i = 0; i < video.numel(); ++i) bad += !std::isfinite(v[i]);
+  if (bad == 0) return;
+  std::string vae;
+  const nlohmann::json described = model.describe();
+  if (const auto c = described.find("components"); c != described.end() && c->is_object())
+    if (const auto e = c->find("vae"); e != c->end() && e->is_object() && e->contains("path") && (*e)["path"].is_string())
+      vae = " (" + (*e)["path"].get<std::string>() + ")";
+  fail("the VAE decoder produced NaN/inf ({} of {} values); the VAE's weights{} may be corrupt; no output was written",
+       bad, video.numel(), vae);
+}
+}  // namespace
+
 std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& request, const std::vector<T2VJob>& all_jobs,
                                       Progress& progress, double t_start) {
   T2VRequest req = request;  // image-to-video: the size becomes the image's bucket below
@@ -117,6 +146,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     T2VRequest r = req;
     r.output = j.output;
     r.prompt = j.prompt;
+    r.latents_out = j.latents;
     check_t2v_request(r);
   }
   if (t_start <= 0) t_start = now_s();
@@ -340,6 +370,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
     check_interrupt();
     const double t_vae = now_s() - t_vae0;
     const double gpu_peak_vae = gpu_phase_peak();
+    check_decoded_finite(video, model);
     const Frames frames = frames_from_unit_range(video.data_as<float>(), static_cast<int>(video.dim(1)),
                                                  static_cast<int>(video.dim(2)), static_cast<int>(video.dim(3)));
     T2VResult res;
@@ -398,6 +429,9 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
       report["peak_gpu_alloc_gib"] = gpu_peak_all;
       report["peak_gpu_alloc_gib_by_phase"] = {{"text", gpu_peak_text}, {"denoise", gpu_peak_denoise}, {"vae_decode", gpu_peak_vae}};
     }
+    // An earlier video of that name is replaced (kept if this run fails): say so, nothing silently lost.
+    std::error_code ec_old;
+    const bool replacing = fs::is_regular_file(final_output_path(jobs[j].output, frames.count), ec_old);
     // The video and its sidecar (sidecar_path: the output's name + ".json"), both or neither.
     res.output = commit_video_and_sidecar(
         jobs[j].output, frames.count,
@@ -415,7 +449,7 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
         });
     res.sidecar = sidecar_path(res.output);
     res.report = report;
-    progress.note("wrote " + res.output + " and " + res.sidecar);
+    progress.note("wrote " + res.output + " and " + res.sidecar + (replacing ? " (replacing the earlier " + res.output + ")" : ""));
     results.push_back(std::move(res));
   }
   return results;

@@ -50,6 +50,32 @@ bool can_create_in(const fs::path& dir) {
   return true;
 }
 
+// The hidden temp names commit_video_and_sidecar creates beside the output (renames stay
+// atomic), no extra dot (the writer picks the format from the extension), the extension kept.
+struct TempNames {
+  std::string base;            // ".NAME-jenga-tmp-PID" in the output's folder
+  std::string target;          // what write_video is given
+  std::string video;           // what it leaves: the file, or the folder `base`
+  std::string writer_partial;  // the writer's own ".partial" (video_writer.h)
+  std::string sidecar;
+};
+TempNames temp_names(const std::string& path, int frames) {
+  const std::string final = final_output_path(path, frames);
+  const fs::path dir = fs::path(final).parent_path();
+  const std::string tag = "-jenga-tmp-" + std::to_string(::getpid());
+  TempNames t;
+  t.base = (dir / fmt::format(".{}{}", fs::path(final).filename().string(), tag)).string();
+  const bool folder = folder_target(path, frames);
+  const std::string ext = fs::path(path).extension().string();
+  if (lower_ext(path) == ".png" && frames > 1) t.target = t.base + ".png";  // it writes the folder `base`
+  else if (folder) t.target = t.base + "/";
+  else t.target = t.base + ext;
+  t.video = folder ? t.base : t.target;
+  t.writer_partial = folder ? t.base + ".partial" : t.base + ".partial" + ext;
+  t.sidecar = (dir / fmt::format(".{}{}", fs::path(sidecar_path(final)).filename().string(), tag)).string();
+  return t;
+}
+
 }  // namespace
 
 std::string final_output_path(const std::string& path, int frames) {
@@ -66,7 +92,19 @@ void check_output_target(const std::string& path, int frames) {
   std::error_code ec;
   if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK | X_OK) != 0 || !can_create_in(parent))
     usage_fail("-o {}: folder {} does not exist or is not writable", path, parent.string());
+  // A name the file system cannot hold would fail only when the finished video is written.
+  const TempNames t = temp_names(path, frames);
+  size_t longest = 0;
+  for (const std::string& n : {t.writer_partial, t.video, t.sidecar})
+    longest = std::max(longest, fs::path(n).filename().string().size());
+  if (const long name_max = ::pathconf(parent.c_str(), _PC_NAME_MAX); name_max > 0 && longest > static_cast<size_t>(name_max))
+    usage_fail("-o {}: the file name is too long: its temp file while writing needs {} bytes and this file system "
+               "takes names of at most {}; choose a name {} bytes shorter", path, longest, name_max,
+               longest - static_cast<size_t>(name_max));
   if (folder_target(path, frames)) {
+    if (fs::exists(final, ec) && !fs::is_directory(final, ec))  // -o /dev/full: not a PNG folder
+      usage_fail("-o {}: the output {} (a folder of PNGs, as it has no extension) is a {} in the way; remove it or "
+                 "name a file with its format (.mp4, .webp, .y4m, .png)", path, final, file_kind(final));
     if (fs::exists(final, ec))
       usage_fail("-o {}: {} already exists (a PNG folder is never merged into an old one); remove it or choose "
                  "another output", path, final);
@@ -82,21 +120,11 @@ std::string commit_video_and_sidecar(const std::string& path, int frames,
   check_output_target(path, frames);  // again: something may have appeared during the run
   const std::string final = final_output_path(path, frames);
   const std::string side = sidecar_path(final);
-  const fs::path dir = fs::path(final).parent_path();
-  // Hidden temp names in the destination folder (renames stay atomic), no extra dot (the
-  // writer picks the format from the extension), the format's extension kept.
-  const std::string tag = "-jenga-tmp-" + std::to_string(::getpid());
-  const std::string base = (dir / ("." + fs::path(final).filename().string() + tag)).string();
-  std::string tmp_target = base;  // what write_video is given
-  if (lower_ext(path) == ".png" && frames > 1) tmp_target = base + ".png";  // it writes the folder `base`
-  else if (folder_target(path, frames)) tmp_target = base + "/";
-  else tmp_target = base + fs::path(path).extension().string();
-  TempPath video_tmp(folder_target(path, frames) ? base : tmp_target);
-  // The writer's own ".partial" (video_writer.h), so a second signal removes it too.
-  TempPath writer_partial(folder_target(path, frames)
-                              ? base + ".partial"
-                              : base + ".partial" + fs::path(path).extension().string());
-  TempPath side_tmp((dir / ("." + fs::path(side).filename().string() + tag)).string());
+  const TempNames names = temp_names(path, frames);
+  const std::string& tmp_target = names.target;
+  TempPath video_tmp(names.video);
+  TempPath writer_partial(names.writer_partial);  // so a second signal removes it too
+  TempPath side_tmp(names.sidecar);
   std::string written;
   try {
     written = write(tmp_target);
@@ -105,7 +133,7 @@ std::string commit_video_and_sidecar(const std::string& path, int frames,
     // the output by its own name. Other kinds (an interrupt, a usage error) keep their type.
     if (typeid(e) != typeid(Error)) throw;
     std::string msg = e.what();
-    for (const std::string& tmp : {writer_partial.path(), tmp_target, base})
+    for (const std::string& tmp : {writer_partial.path(), tmp_target, names.base})
       for (size_t at; (at = msg.find(tmp)) != std::string::npos;) msg.replace(at, tmp.size(), final);
     throw Error(msg + "; nothing was kept");
   }

@@ -113,7 +113,8 @@ void Progress::render(bool final) {
       std::string bar(static_cast<size_t>(fill), '#');
       bar.resize(width, '.');
       std::fprintf(out_, "\r%s [%s] %d/%d  %.2f s/step  %s  eta %s  ", stage_.c_str(), bar.c_str(), done_, total_,
-                   per, format_duration(elapsed).c_str(), final ? "0.0s" : format_duration(eta_seconds()).c_str());
+                   per, format_duration(elapsed).c_str(),
+                   final ? "0.0s" : done_ == 0 ? "?" : format_duration(eta_seconds()).c_str());  // unknown before a step
       break;
     }
   }

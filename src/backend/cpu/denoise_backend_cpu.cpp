@@ -74,6 +74,8 @@ class CpuBackend final : public DenoiseBackend {
           nan_step_ = run.step;
           break;
         }
+    // Stop here, naming the step: the next forward would only see "its input holds NaN".
+    if (nan_step_ >= 0) fail("the latents became NaN/inf at step {}; the DiT's weights may be corrupt", nan_step_ + 1);
   }
 
   std::vector<float> velocity(const StepRun& run) override {
@@ -175,7 +177,11 @@ class CpuBackend final : public DenoiseBackend {
     const Tensor xt = Tensor::from_f32(x_, Shape{c.geometry.latent_channels, geo_.latent[0], geo_.latent[1], geo_.latent[2]});
     const float guidance = run.embedded_guidance > 0 ? run.embedded_guidance : run.guide;
     const Tensor o = model_.forward_host(xt, run.timestep, branch, guidance, hooks);
-    return std::vector<float>(o.data_as<float>(), o.data_as<float>() + o.numel());
+    const float* v = o.data_as<float>();
+    for (int64_t i = 0; i < o.numel(); ++i)
+      if (!std::isfinite(v[i]))  // NaN weights: say so here, not as the next step's bad input
+        fail("the DiT produced NaN/inf at step {}; its weights may be corrupt", run.step + 1);
+    return std::vector<float>(v, v + o.numel());
   }
 
   Denoiser& model_;

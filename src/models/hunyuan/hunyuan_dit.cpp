@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "io/fp8_weights.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/hunyuan_keys.h"
@@ -188,15 +189,7 @@ HunyuanDit load_hunyuan_dit(const std::string& path_in, DType matrix_dtype,
     fail("{}: holds no HunyuanVideo DiT (no img_in.proj.weight with double_blocks.0.img_attn_qkv.weight, nor the "
          "diffusers x_embedder/transformer_blocks names)", path);
   const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
-  std::optional<nlohmann::json> cj;
-  if (fs::is_regular_file(dir / "config.json", ec)) {
-    std::ifstream in(dir / "config.json");
-    try {
-      cj = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      fail("{}: not valid JSON ({}); fix or delete it", (dir / "config.json").string(), e.what());
-    }
-  }
+  const std::optional<nlohmann::json> cj = read_json_if_present((dir / "config.json").string());
   HunyuanDit m;
   m.config = detect_config(ckpt, *layout, cj && cj->is_object() ? &*cj : nullptr);
   m.layout = *layout;

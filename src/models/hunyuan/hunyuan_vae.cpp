@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 
 namespace jenga::hunyuan {
@@ -263,7 +264,7 @@ HunyuanVaeFiles resolve_hunyuan_vae_files(const std::string& path) {
   HunyuanVaeFiles f;
   if (fs::is_directory(path, ec)) {
     const fs::path cfg = fs::path(path) / "config.json";
-    if (fs::is_regular_file(cfg, ec)) f.config_json = cfg.string();
+    if (json_file_present(cfg.string())) f.config_json = cfg.string();
     bool safetensors = false;
     for (const auto& e : fs::directory_iterator(path, ec)) {
       const std::string n = e.path().filename().string();
@@ -299,14 +300,7 @@ HunyuanVaeConfig hunyuan_vae_config_for(const Checkpoint& ckpt, const std::optio
          "decoder.up_blocks.0.resnets.0.norm1.weight (official / diffusers / ComfyUI names)",
          ckpt.path(), kProbe);
   if (!config_json) return infer_config(ckpt, *prefix);
-  std::ifstream in(*config_json);
-  if (!in) fail("{}: cannot read", *config_json);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({}); fix or delete it", *config_json, e.what());
-  }
+  const nlohmann::json j = read_json_file(*config_json);
   if (!is_hunyuan_vae_config(j))
     fail("{}: not a VAE config (no block_out_channels / latent_channels); pass the vae/ folder", *config_json);
   return parse_hunyuan_vae_config(j, *config_json);

@@ -41,7 +41,8 @@ int i2v_bucket_base(const std::string& resolution) {
       usage_fail("--i2v-resolution {}: a bucket base is at most 4096 pixels (official: 960, 720, 480)", resolution);
     return base;
   }
-  usage_fail("--i2v-resolution {}: use 720p, 540p or 360p", resolution);
+  usage_fail("--i2v-resolution {}: use 720p, 540p or 360p, or a bucket base in pixels (a multiple of 32 up to 4096)",
+             resolution);
 }
 
 std::vector<BucketSize> i2v_crop_size_list(int base, int patch, double max_ratio) {

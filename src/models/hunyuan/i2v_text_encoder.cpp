@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "io/json_errors.h"
+#include "io/json_file.h"
 
 namespace jenga::hunyuan {
 
@@ -16,14 +16,9 @@ LlavaSpecialTokens LlavaSpecialTokens::load(const std::string& path) {
   std::error_code ec;
   const fs::path cfg = fs::is_directory(path, ec) ? fs::path(path) / "config.json" : fs::path(path).parent_path() / "config.json";
   LlavaSpecialTokens t;
-  if (!fs::is_regular_file(cfg, ec)) return t;
-  std::ifstream f(cfg);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({})", cfg.string(), json_error_brief(e));
-  }
+  const auto found = read_json_if_present(cfg.string());
+  if (!found) return t;
+  const nlohmann::json& j = *found;
   const auto get = [&](const char* key, int64_t dflt) {
     return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : dflt;
   };

@@ -9,20 +9,13 @@
 #include "backend/cpu/ops.h"
 #include "backend/cpu/ops_t5vae.h"
 #include "core/error.h"
+#include "io/json_file.h"
 #include "models/hunyuan/clip_encoder_layers.h"
 
 namespace jenga::hunyuan {
 namespace {
 
-nlohmann::json read_json(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  if (!f) fail("{}: cannot read it", p.string());
-  try {
-    return nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({})", p.string(), e.what());
-  }
-}
+nlohmann::json read_json(const std::filesystem::path& p) { return read_json_file(p.string()); }
 
 int64_t json_int(const nlohmann::json& j, const char* key, int64_t dflt) {
   return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : dflt;
@@ -64,7 +57,7 @@ ClipImageProcessorConfig ClipImageProcessorConfig::load(const std::string& path)
   // transformers' CLIPImageProcessor.from_pretrained (the official I2V loader) raises without the file.
   if (fs::is_directory(p, ec)) {
     p /= "preprocessor_config.json";
-    if (!fs::is_regular_file(p, ec))
+    if (!json_file_present(p.string()))
       fail("{}: no preprocessor_config.json (the CLIPImageProcessor settings of the LLaVA image side); copy it from the "
            "model's text_encoder_i2v/ folder", path);
   } else if (p.extension() != ".json") {
@@ -171,7 +164,7 @@ LlavaVisionEncoder LlavaVisionEncoder::open(const std::string& path) {
   std::error_code ec;
   const bool folder = fs::is_directory(path, ec);
   const fs::path cfg_path = folder ? fs::path(path) / "config.json" : fs::path(path).parent_path() / "config.json";
-  if (!fs::is_regular_file(cfg_path, ec))
+  if (!json_file_present(cfg_path.string()))
     fail("{}: no config.json {} (LLaVA's vision_config, text_config, image_token_index); copy it from the model's "
          "text_encoder_i2v/ folder", path, folder ? "in the folder" : "beside the file");
   const auto j = read_json(cfg_path);

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "models/hunyuan/tokenizer_files.h"
 
 namespace fs = std::filesystem;
@@ -92,7 +93,7 @@ nlohmann::json encoder_config_json(const std::string& path, std::string* field_p
   if (!fs::is_directory(p, ec) && !hf_file) return nullptr;
   const fs::path dir = fs::is_directory(p, ec) ? p : p.parent_path();
   const fs::path cfg = dir / "config.json";
-  if (!fs::is_regular_file(cfg, ec)) return nullptr;
+  if (!json_file_present(cfg.string())) return nullptr;
   auto j = read_tokenizer_json(cfg.string());
   if (j.is_object() && j.contains("text_config") && j["text_config"].is_object()) {
     if (field_prefix) *field_prefix = "text_config.";

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/json_errors.h"
 #include "io/utf8.h"
 #include "models/wan/text_clean.h"
 
@@ -30,7 +31,7 @@ nlohmann::json read_tokenizer_json(const std::string& path) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail("{}: is not valid JSON ({}); the file is damaged, download it again", path, e.what());
+    fail("{}: is not valid JSON ({}); the file is damaged, download it again", path, json_error_brief(e));
   }
 }
 

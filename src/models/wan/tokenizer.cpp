@@ -45,7 +45,16 @@ UmT5Tokenizer UmT5Tokenizer::open(const std::string& path) {
 #ifdef JENGA_HAVE_SENTENCEPIECE
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
   const auto status = sp->Load(file);
-  if (!status.ok()) fail("{} is not a SentencePiece tokenizer model ({}); expected the umT5 spiece.model", file, status.ToString());
+  if (!status.ok()) {
+    // sentencepiece's own text names its source lines ("sentencepiece_processor.cc(1101)
+    // [model_proto->ParseFromArray(...)]"): say what it means instead.
+    std::string why = status.message();
+    if (fs::file_size(file, ec) == 0) why = "the file is empty";
+    else if (why.find("ParseFromArray") != std::string::npos || why.find(".cc(") != std::string::npos)
+      why = "it does not parse: truncated, or another kind of file";
+    fail("{} is not a SentencePiece tokenizer model ({}); expected the umT5 spiece.model (google/umt5-xxl/ of "
+         "Wan-AI/Wan2.1-T2V-1.3B): download it again", file, why);
+  }
   UmT5Tokenizer t;
   t.eos_ = sp->PieceToId("</s>");
   t.pad_ = sp->PieceToId("<pad>");

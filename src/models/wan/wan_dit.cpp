@@ -1,33 +1,17 @@
-#include "io/json_errors.h"
 #include "models/wan/wan_dit.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 #include "models/wan/wan_folder.h"
 
 namespace jenga::wan {
 
-namespace {
-
 namespace fs = std::filesystem;
-
-std::optional<nlohmann::json> read_json(const fs::path& file) {
-  std::error_code ec;
-  if (!fs::is_regular_file(file, ec)) return std::nullopt;
-  std::ifstream in(file);
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({}); fix or delete it", file.string(), json_error_brief(e));
-  }
-}
-
-}  // namespace
 
 WanDit load_wan_dit(const std::string& path_in, DType dtype, const std::function<void(int64_t, int64_t)>& on_block) {
   std::error_code ec;
@@ -41,7 +25,7 @@ WanDit load_wan_dit(const std::string& path_in, DType dtype, const std::function
     fail("{}: holds no Wan2.1 DiT (no patch_embedding.weight with blocks.0.self_attn.q.weight or "
          "blocks.0.attn1.to_q.weight, nor the ComfyUI prefix model.diffusion_model.)", path.string());
   const fs::path dir = fs::is_directory(path, ec) ? path : path.parent_path();
-  const auto cfg_json = read_json(dir / "config.json");
+  const auto cfg_json = read_json_if_present((dir / "config.json").string());
   const nlohmann::json* cj = cfg_json && cfg_json->is_object() ? &*cfg_json : nullptr;
   WanDit m;
   m.config = detect_config(ckpt, *layout, cj);

@@ -223,6 +223,8 @@ void require_complete(const WanFolder& f, const std::string& model_flag) {
   const char* names[] = {"DiT", "VAE", "text encoder", "tokenizer"};
   for (int i = 0; i < 4; ++i) {
     const WanComponent& c = *parts[i];
+    if (c.path.empty() && model_flag.empty() && c.expected.starts_with("(no --model"))
+      fail("missing {}: with no --model, pass {} (or --model with the model's folder)", names[i], flags[i]);
     if (c.path.empty())
       fail("{}missing {}, expected at {}{}{}; download it or pass {}", model_flag.empty() ? "" : model_flag + ": ",
            names[i], c.expected, c.note.empty() ? "" : "; ", c.note, flags[i]);
