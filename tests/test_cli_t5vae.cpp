@@ -57,6 +57,20 @@ TEST(CliT5Vae, VaeDecodeAndEncodeMatchOfficial) {
             1e-4);
 }
 
+// 6 frames (not 1 + 4k): the official encoder reads frame 0 and one chunk of 4, the last frame is
+// not encoded (encode_c, tools/golden/wan_vae_golden.py); it was refused here.
+TEST(CliT5Vae, VaeEncodeDropsFramesPastTheLastChunkAsOfficial) {
+  TempDir dir;
+  const std::string enc = kData + "/wan_vae/encode_c.safetensors";
+  auto r = run_jenga("debug vae-encode --vae " + kVae + " --frames " + enc + " --out " + (dir / "z.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("the last 1 are dropped"), std::string::npos) << r.output;
+  const auto got = jenga::SafetensorsFile::open(dir / "z.safetensors")->load("latents");
+  const auto want = jenga::SafetensorsFile::open(enc)->load("latents");
+  ASSERT_EQ(got.shape(), want.shape());  // [16, 2, 1, 2]
+  EXPECT_LE(max_rel_error(got.to_f32_vector(), want.to_f32_vector()), 1e-4);
+}
+
 TEST(CliT5Vae, TokenizePrintsJson) {
   if (!jenga::wan::UmT5Tokenizer::available()) GTEST_SKIP() << "built without SentencePiece";
   auto r = run_jenga("debug tokenize --tokenizer " + kData + "/wan_t5/tiny_spm.model --text 'Tom &amp; Jerry' --text-len 32");

@@ -48,6 +48,20 @@ Tensor f32_input(const std::shared_ptr<SafetensorsFile>& f, const std::string& n
   return DebugInputs(f, "the VAE", "'" + name + "'").floats(name, {{-1, -1, -1, -1}, "[C, T, H, W]"}, name.c_str());
 }
 
+// WanVAE_.encode reads frame 0, then whole chunks of 4 (1 + (F - 1) // 4 of them): frames past the
+// last whole chunk are not encoded. The same here, said on stderr, instead of a refusal.
+Tensor wan_whole_chunks(const Tensor& x) {
+  if (x.ndim() != 4 || x.dim(1) < 1 || (x.dim(1) - 1) % 4 == 0) return x;
+  const int64_t C = x.dim(0), F = x.dim(1), keep = 1 + (F - 1) / 4 * 4, plane = x.dim(2) * x.dim(3);
+  std::fprintf(stderr, "note: frames %s: the official encoder reads 1 + 4k frames; the last %lld are dropped as it does\n",
+               x.shape().str().c_str(), static_cast<long long>(F - keep));
+  Tensor y = Tensor::empty(DType::F32, Shape{C, keep, x.dim(2), x.dim(3)});
+  for (int64_t c = 0; c < C; ++c)
+    std::copy(x.data_as<float>() + c * F * plane, x.data_as<float>() + (c * F + keep) * plane,
+              y.data_as<float>() + c * keep * plane);
+  return y;
+}
+
 Checkpoint open_weights(const std::string& path, const char* flag) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) fail("{} {}: no such file or folder", flag, path);
@@ -190,7 +204,7 @@ void run_vae_encode(const Options& o) {
                 z.shape().str().c_str(), tiles_note(plan).c_str());
     return;
   }
-  const Tensor z = wan::vae_encode(*any.wan, x);
+  const Tensor z = wan::vae_encode(*any.wan, wan_whole_chunks(x));
   write_one(o.out, "latents", z);
   std::printf("wrote %s: latents %s\n", o.out.c_str(), z.shape().str().c_str());
 }
