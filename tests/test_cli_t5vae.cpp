@@ -57,6 +57,20 @@ TEST(CliT5Vae, VaeDecodeAndEncodeMatchOfficial) {
             1e-4);
 }
 
+// 6 frames (not 1 + 4k): the official encoder reads frame 0 and one chunk of 4, the last frame is
+// not encoded (encode_c, tools/golden/wan_vae_golden.py); it was refused here.
+TEST(CliT5Vae, VaeEncodeDropsFramesPastTheLastChunkAsOfficial) {
+  TempDir dir;
+  const std::string enc = kData + "/wan_vae/encode_c.safetensors";
+  auto r = run_jenga("debug vae-encode --vae " + kVae + " --frames " + enc + " --out " + (dir / "z.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("the last 1 are dropped"), std::string::npos) << r.output;
+  const auto got = jenga::SafetensorsFile::open(dir / "z.safetensors")->load("latents");
+  const auto want = jenga::SafetensorsFile::open(enc)->load("latents");
+  ASSERT_EQ(got.shape(), want.shape());  // [16, 2, 1, 2]
+  EXPECT_LE(max_rel_error(got.to_f32_vector(), want.to_f32_vector()), 1e-4);
+}
+
 TEST(CliT5Vae, TokenizePrintsJson) {
   if (!jenga::wan::UmT5Tokenizer::available()) GTEST_SKIP() << "built without SentencePiece";
   auto r = run_jenga("debug tokenize --tokenizer " + kData + "/wan_t5/tiny_spm.model --text 'Tom &amp; Jerry' --text-len 32");
@@ -111,4 +125,82 @@ TEST(CliT5Vae, BadInputIsOneLineError) {
   expect_one_line_error(run_jenga("debug vae-decode --vae " + kVae + " --latents " + (dir / "bad.safetensors") + out), 1,
                         "expected [16, T, H, W]");
   EXPECT_FALSE(std::filesystem::exists(dir / "o.safetensors"));
+}
+
+namespace {
+// A safetensors file of raw tensors in any stored dtype (F64, BOOL, I32 ... from torch / numpy).
+struct RawTensor {
+  std::string name, dtype;
+  std::vector<int64_t> shape;
+  std::vector<double> v;
+};
+std::string write_raw(const std::string& path, const std::vector<RawTensor>& ts) {
+  jenga::SafetensorsWriter w;
+  for (const auto& t : ts) {
+    auto bytes = std::make_shared<std::vector<uint8_t>>();
+    for (double x : t.v) {
+      auto put = [&](auto y) {
+        const auto* b = reinterpret_cast<const uint8_t*>(&y);
+        bytes->insert(bytes->end(), b, b + sizeof(y));
+      };
+      if (t.dtype == "F64") put(x);
+      else if (t.dtype == "F32") put(static_cast<float>(x));
+      else if (t.dtype == "I32") put(static_cast<int32_t>(x));
+      else put(static_cast<uint8_t>(x));  // BOOL
+    }
+    w.add_view(t.name, t.dtype, t.shape, *bytes, bytes);
+  }
+  w.write(path);
+  return path;
+}
+std::vector<int64_t> dims_of(const jenga::Tensor& t) {
+  return {t.shape().dims.begin(), t.shape().dims.begin() + t.shape().ndim};
+}
+std::vector<double> doubles(const jenga::Tensor& t) {
+  const auto f = t.to(jenga::DType::F32).to_f32_vector();
+  return {f.begin(), f.end()};
+}
+}  // namespace
+
+// The inputs as torch / numpy write them: f64 latents or frames, i32 ids without the batch dim, a
+// bool or float mask; read exactly (they were refused as "a checkpoint jenga does not load").
+TEST(CliT5Vae, InputsInAnyDtypeTheOfficialCodeTakes) {
+  TempDir dir;
+  const std::string out = " --out " + (dir / "o.safetensors");
+  const auto ids_file = jenga::SafetensorsFile::open(kData + "/wan_t5/encode_a.safetensors");
+  const jenga::Tensor ids = ids_file->load("ids"), mask = ids_file->load("mask");
+  const auto want_ctx = ids_file->load("context").to_f32_vector();
+  const int64_t L = ids.numel();
+  for (const char* mask_dtype : {"BOOL", "F32"}) {
+    const auto in = write_raw(dir / "ids.safetensors", {{"ids", "I32", {L}, doubles(ids)},
+                                                        {"mask", mask_dtype, {1, L}, doubles(mask)}});
+    auto r = run_jenga("debug encode-text --text-encoder " + kT5 + " --ids " + in + out);
+    ASSERT_EQ(r.exit_code, 0) << mask_dtype << ": " << r.output;
+    EXPECT_LE(max_rel_error(jenga::SafetensorsFile::open(dir / "o.safetensors")->load("context").to_f32_vector(), want_ctx),
+              1e-4);
+  }
+  auto two = doubles(mask);
+  two[0] = 2;
+  expect_one_line_error(run_jenga("debug encode-text --text-encoder " + kT5 + " --ids " +
+                                  write_raw(dir / "bad.safetensors", {{"ids", "I32", {L}, doubles(ids)},
+                                                                     {"mask", "F32", {L}, two}}) + out),
+                        1, "a mask holds 0s and 1s");
+
+  const auto dec = jenga::SafetensorsFile::open(kData + "/wan_vae/decode_c.safetensors");
+  const jenga::Tensor z = dec->load("latents");
+  auto r = run_jenga("debug vae-decode --vae " + kVae + " --latents " +
+                     write_raw(dir / "z.safetensors", {{"latents", "F64", dims_of(z), doubles(z)}}) + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto want = dec->load("frames_raw").to_f32_vector();
+  for (auto& x : want) x = std::clamp(x, -1.0f, 1.0f);
+  EXPECT_LE(max_rel_error(jenga::SafetensorsFile::open(dir / "o.safetensors")->load("frames").to_f32_vector(), want), 1e-4);
+
+  const auto enc = jenga::SafetensorsFile::open(kData + "/wan_vae/encode_b.safetensors");
+  const jenga::Tensor x = enc->load("frames");
+  r = run_jenga("debug vae-encode --vae " + kVae + " --frames " +
+                write_raw(dir / "x.safetensors", {{"frames", "F64", dims_of(x), doubles(x)}}) + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_LE(max_rel_error(jenga::SafetensorsFile::open(dir / "o.safetensors")->load("latents").to_f32_vector(),
+                          enc->load("latents").to_f32_vector()),
+            1e-4);
 }

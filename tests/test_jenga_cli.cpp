@@ -128,6 +128,29 @@ TEST(JengaCli, ScheduleJson) {
   EXPECT_EQ(w["plan"][30]["drop_rate"], 0.9);
 }
 
+// Wan takes jenga_wan.py's flags too: one drop rate for both stages (the official loop reuses
+// rates[0] after step 25), p, the TeaCache threshold, and any size / frame count.
+TEST(JengaCli, ScheduleWanTakesTheOfficialScriptFlags) {
+  auto r = run_jenga("debug schedule --model wan --preset base --steps 40 --sa-drop-rates 0.5 --p-remain-rates 0.3 "
+                     "--teacache-thresh 0.2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["p_remain"], 0.3);
+  EXPECT_EQ(j["teacache"]["thresh"], 0.2);
+  ASSERT_EQ(j["plan"].size(), 40u);
+  EXPECT_EQ(j["plan"][30]["drop_rate"], 0.5);
+  EXPECT_EQ(j["plan"][30]["top_k"], 128);  // int(ceil(21 * 30 * 52 / 128) * (1 - 0.5))
+  r = run_jenga("debug schedule --model wan --preset turbo --size 1280x720 --frames 33 --steps 30");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["plan"][0]["tokens"], (std::vector<int>{9, 33, 60}));  // int(45 * 0.75), int(80 * 0.75)
+  EXPECT_EQ(j["plan"][29]["tokens"], (std::vector<int>{9, 45, 80}));
+  EXPECT_EQ(j["plan"][29]["top_k"], 38);  // int(ceil(9 * 45 * 80 / 128) * (1 - 0.85)), 1.3B's rates
+  EXPECT_EQ(run_jenga("debug schedule --model wan --preset base --size 832x470").exit_code, 2);
+  EXPECT_EQ(run_jenga("debug schedule --model wan --preset base --frames 80").exit_code, 2);
+  EXPECT_EQ(run_jenga("debug schedule --model wan --preset base --step-rate-list 0.5 1.0").exit_code, 2);
+}
+
 // The plan of a size generate refuses is refused too (same line), the I2V preset has one.
 TEST(JengaCli, ScheduleRefusesGridsJengaCannotTakeAndKnowsI2v) {
   auto bad = run_jenga("debug schedule --preset turbo --model hunyuan --size 848x480 --frames 33");

@@ -88,6 +88,9 @@ void check_plan_against_official_trace(const std::string& name) {
 TEST(JengaWanLoopGolden, BasePlanMatchesOfficialTrace) { check_plan_against_official_trace("base"); }
 TEST(JengaWanLoopGolden, TurboPlanMatchesOfficialTrace) { check_plan_against_official_trace("turbo"); }
 TEST(JengaWanLoopGolden, SparsePlanMatchesOfficialTrace) { check_plan_against_official_trace("sparse"); }
+// 144 steps: the official UniPC scheduler starts at sigma 1 (the first two timesteps are both 999)
+// until Turbo's switch re-initialises it; the loop used to stop at step 0 ("solver at sigma 0").
+TEST(JengaWanLoopGolden, TurboLongPlanMatchesOfficialTrace) { check_plan_against_official_trace("turbo_long"); }
 
 TEST(JengaWanLoopGolden, DenseUsesThePlainUniPCSchedule) {
   auto f = golden("dense");
@@ -126,7 +129,7 @@ void check_loop_against_official(const std::string& name) {
   const auto denoiser = wan::make_cpu_denoiser(model);
   r.denoiser = denoiser.get();
   r.steps = std::stoi(meta(*f, "steps"));
-  r.jenga = wan_preset_for(preset == "sparse" ? "base" : preset, "1.3B", o, r.steps);
+  r.jenga = wan_preset_for(preset == "sparse" ? "base" : preset == "turbo_long" ? "turbo" : preset, "1.3B", o, r.steps);
   r.noise = f->load("noise", DType::F32);
   if (f->find("noise_full")) r.renoise.push_back(f->load("noise_full", DType::F32));  // Turbo: one change
   r.context = f->load("context", DType::F32);
@@ -158,6 +161,7 @@ TEST(JengaWanLoopGolden, DenseLoopMatchesOfficial) { check_loop_against_official
 TEST(JengaWanLoopGolden, BaseLoopMatchesOfficial) { check_loop_against_official("base"); }
 TEST(JengaWanLoopGolden, TurboLoopMatchesOfficial) { check_loop_against_official("turbo"); }
 TEST(JengaWanLoopGolden, SparseLoopMatchesOfficial) { check_loop_against_official("sparse"); }
+TEST(JengaWanLoopGolden, TurboLongLoopMatchesOfficial) { check_loop_against_official("turbo_long"); }
 // Upstream Wan's `--sample_solver dpm++` loop (FlowDPMSolverMultistepScheduler).
 TEST(JengaWanLoopGolden, DenseDpmppLoopMatchesOfficial) { check_loop_against_official("dense_dpmpp"); }
 // jenga_wan.py Turbo with `--sample_solver dpm++`: dpm++ table, step_to_zero / add_noise at the

@@ -36,6 +36,42 @@ TEST(WanConfig, JsonRoundTripAndValidation) {
   EXPECT_THROW(wan::WanConfig::from_json(j), Error);
 }
 
+// WanModel's qk_norm / cross_attn_norm / window_size change the forward without changing the
+// weights' shapes (a false switch only drops the norms' weights, which read as a "damaged" file):
+// a config that sets one is named as unsupported, not run as if it did not.
+TEST(WanConfig, UnsupportedSwitchesAreNamed) {
+  auto message = [](const nlohmann::json& j) -> std::string {
+    try {
+      (void)wan::WanConfig::from_json(j);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  auto j = wan::WanConfig::tiny().to_json();
+  EXPECT_EQ(message(j), "");  // qk_norm true, cross_attn_norm true, window_size [-1, -1]
+  for (const char* key : {"qk_norm", "cross_attn_norm"}) {
+    auto k = j;
+    k[key] = false;
+    EXPECT_NE(message(k).find(key), std::string::npos) << key << ": " << message(k);
+  }
+  auto w = j;
+  w["window_size"] = {256, 256};
+  EXPECT_NE(message(w).find("window_size"), std::string::npos) << message(w);
+
+  TempDir dir;
+  wan::write_random_checkpoint(dir.path().string(), wan::WanConfig::tiny(), 7, DType::F32);
+  Checkpoint ck = Checkpoint::open(dir.path().string());
+  auto diffusers = nlohmann::json{{"num_attention_heads", 4}, {"qk_norm", "rms_norm_across_heads"}, {"cross_attn_norm", true}};
+  EXPECT_EQ(wan::detect_config(ck, wan::Layout::Official, &diffusers).num_heads, 4);
+  auto no_qk = diffusers;
+  no_qk["qk_norm"] = nullptr;
+  EXPECT_THROW((void)wan::detect_config(ck, wan::Layout::Official, &no_qk), Error);
+  auto no_cross = diffusers;
+  no_cross["cross_attn_norm"] = false;
+  EXPECT_THROW((void)wan::detect_config(ck, wan::Layout::Official, &no_cross), Error);
+}
+
 TEST(WanConfig, OfficialKeyList) {
   auto keys = wan::official_tensors(wan::WanConfig::tiny());
   auto has = [&](const std::string& n, std::vector<int64_t> shape) {

@@ -323,6 +323,30 @@ TEST(WanDitParity, OfficialCase1OddGridPerBlock) { check_golden("case1_heads4.sa
 TEST(WanDitParity, OfficialCase2OneContextToken) { check_golden("case2_heads4_ctx1.safetensors", 4, 0); }
 TEST(WanDitParity, OfficialCase3HeadDim128) { check_golden("case3_headdim128.safetensors", 1, 0); }
 
+// x [16, 2, 5, 7]: the official patch embedding (Conv3d, stride = kernel) drops the last row and
+// column and returns [16, 2, 4, 6]; `debug dit-forward` crops the same (it refused the input).
+TEST(WanDitParity, DebugDitForwardCropsAPartialPatchAsOfficial) {
+  TempDir tmp;
+  const std::string in = kData + "case4_odd_hw.safetensors", out = tmp / "out.safetensors";
+  const auto r = test::run_jenga("debug dit-forward --model " + make_golden_model(tmp, 4) + " --inputs " + in + " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("cropped to [16, 2, 4, 6]"), std::string::npos) << r.output;
+  const Tensor got = SafetensorsFile::open(out)->load("out"), want = SafetensorsFile::open(in)->load("out");
+  ASSERT_EQ(got.shape(), want.shape());
+  EXPECT_LE(diff(got, want).rel(), 1e-4);
+  // Below one patch the official Conv3d refuses the input; so do we.
+  TempDir d2;
+  SafetensorsWriter w;
+  w.add("x", Tensor::from_f32(std::vector<float>(16 * 2 * 1 * 6, 0.5f), Shape{16, 2, 1, 6}));
+  w.add("t", Tensor::from_f32(std::vector<float>{500.0f}, Shape{1}));
+  w.add("context", SafetensorsFile::open(in)->load("context"));
+  w.write(d2 / "small.safetensors");
+  const auto bad = test::run_jenga("debug dit-forward --model " + make_golden_model(d2, 4) + " --inputs " +
+                                   (d2 / "small.safetensors") + " --out " + (d2 / "o.safetensors"));
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("height 1 is not a positive multiple of the patch size 2"), std::string::npos) << bad.output;
+}
+
 // A checkpoint written by diffusers' own save_pretrained (WanTransformer3DModel, 2 heads of 16),
 // and the output of diffusers' forward on it (tools/golden/wan_dit_diffusers_golden.py).
 TEST(WanDitParity, DiffusersWrittenCheckpointAndForward) {

@@ -25,6 +25,29 @@
 namespace jenga::cli {
 namespace {
 
+// WanModel's patch embedding is a Conv3d with stride = kernel = patch: frames / rows / columns past
+// the last whole patch are dropped, and `out` has the cropped size. The same here (a size below
+// one patch stays refused, as Conv3d refuses it).
+Tensor crop_to_patches(const Tensor& x, const int64_t* patch) {
+  const int64_t C = x.dim(0), F = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t f = F / patch[0] * patch[0], h = H / patch[1] * patch[1], w = W / patch[2] * patch[2];
+  if ((f == F && h == H && w == W) || f == 0 || h == 0 || w == 0) return x;
+  std::fprintf(stderr, "note: x %s cropped to [%lld, %lld, %lld, %lld], as the official patch embedding drops what "
+               "is past the last whole %lldx%lldx%lld patch\n", x.shape().str().c_str(), static_cast<long long>(C),
+               static_cast<long long>(f), static_cast<long long>(h), static_cast<long long>(w),
+               static_cast<long long>(patch[0]), static_cast<long long>(patch[1]), static_cast<long long>(patch[2]));
+  Tensor y = Tensor::empty(DType::F32, Shape{C, f, h, w});
+  const float* src = x.data_as<float>();
+  float* dst = y.data_as<float>();
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t t = 0; t < f; ++t)
+      for (int64_t r = 0; r < h; ++r) {
+        const float* row = src + ((c * F + t) * H + r) * W;
+        std::copy(row, row + w, dst + ((c * f + t) * h + r) * w);
+      }
+  return y;
+}
+
 struct DitForwardOptions {
   std::string model, inputs, out;
   std::string device = "cpu";
@@ -142,7 +165,8 @@ void run_dit_forward(const DitForwardOptions& o) {
   const wan::WanDit model = wan::load_wan_dit(dit.path, o.device == "cuda" ? DType::BF16 : DType::F32);
   const auto& c = model.config;
   const DebugInputs in(inputs, "a Wan2.1 DiT", "x, t and context");
-  const Tensor x = in.floats("x", {{c.in_dim, -1, -1, -1}, fmt::format("[{}, F, H, W]", c.in_dim)}, "latents");
+  const Tensor x = crop_to_patches(
+      in.floats("x", {{c.in_dim, -1, -1, -1}, fmt::format("[{}, F, H, W]", c.in_dim)}, "latents"), c.patch);
   const double tv = in.scalar("t", "timestep");
   const Tensor context = in.floats("context", {{-1, c.text_dim}, fmt::format("[L, {}]", c.text_dim)}, "text embeddings");
   if (context.dim(0) > c.text_len)

@@ -15,6 +15,7 @@
 #include "jenga/schedule.h"
 #include "models/hunyuan/hunyuan_model.h"
 #include "models/hunyuan/hunyuan_presets.h"
+#include "models/wan/wan_presets.h"
 #include "pipeline/denoise.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/carve_mask_gpu.h"
@@ -246,9 +247,18 @@ void run_schedule(const ScheduleOptions& o) {
   if (fam == ModelFamily::Wan && name.find('-') == std::string::npos) name += "-" + o.wan_size;
   if (o.steps < 0) usage_fail("--steps {}: must be positive (0 = the preset's default)", o.steps);
   if (fam == ModelFamily::Wan) {
-    if (o.jenga.any() || !o.size.empty() || o.frames)
-      usage_fail("--size / --frames / the Jenga flags are for --model hunyuan here");
-    const Preset& p = find_preset(fam, name);
+    // As jenga_wan.py takes them: --sa_drop_rates, --p_remain_rates, --teacache_thresh, --enable_turbo's
+    // rates, and any --size / --frame_num (the token grid is size / 16, frames (F + 3) / 4).
+    Preset p = *wan_preset_for(name, "", o.jenga, o.steps);
+    if (!o.size.empty()) {
+      const auto [w, h] = parse_size("--size", o.size);
+      if (w % 16 || h % 16) usage_fail("--size {}x{}: multiples of 16", w, h);
+      p.width = w, p.height = h;
+    }
+    if (o.frames) {
+      if (o.frames < 1 || (o.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1 (e.g. 81)", o.frames);
+      p.frames = o.frames;
+    }
     std::printf("%s\n", plan_to_json(build_plan(p, o.steps)).c_str());
     return;
   }
@@ -355,10 +365,10 @@ void register_debug_jenga(CLI::App& debug) {
       ->check(CLI::IsMember({"wan", "hunyuan", "hunyuan-i2v", "accvideo"}));
   s->add_option("--steps", so->steps, "Sampling steps (default: the preset's, 50; AccVideo 5)");
   s->add_option("--size", so->size,
-                "hunyuan: WIDTHxHEIGHT in pixels (default the scripts' 1280x720; dense: the model's, AccVideo "
-                "960x544)");
-  s->add_option("--frames", so->frames, "hunyuan: frames, 4k+1 (default the scripts' 125; dense: the model's 129, "
-                                        "AccVideo 93)");
+                "WIDTHxHEIGHT in pixels (default the scripts': hunyuan 1280x720, dense the model's, AccVideo "
+                "960x544; wan 832x480 or 1280x720 for 14b)");
+  s->add_option("--frames", so->frames, "frames, 4k+1 (default the scripts': hunyuan 125, dense the model's 129, "
+                                        "AccVideo 93; wan 81)");
   add_jenga_flags(*s, so->jenga);
   s->add_option("--wan-size", so->wan_size, "wan: which size a short preset name (base, turbo, flash, 3stage) means")
       ->check(CLI::IsMember({"1.3b", "14b"}))

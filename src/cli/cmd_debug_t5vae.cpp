@@ -9,6 +9,7 @@
 
 #include "cli/cmd_debug_hunyuan_text.h"
 #include "cli/commands.h"
+#include "cli/debug_inputs.h"
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "models/hunyuan/hunyuan_vae.h"
@@ -37,28 +38,28 @@ std::shared_ptr<SafetensorsFile> open_input(const std::string& path, const char*
   return SafetensorsFile::open(path);
 }
 
-Tensor load_input(const SafetensorsFile& f, const std::string& name, const char* flag) {
+void require_tensor(const SafetensorsFile& f, const std::string& name, const char* flag) {
   if (!f.find(name)) fail("{} {}: has no tensor named '{}'", flag, f.path(), name);
-  return f.load(name);
 }
 
-// A row vector [1, L] or [L] of integers as i64.
-std::vector<int64_t> int_row(const SafetensorsFile& f, const std::string& name) {
-  Tensor t = load_input(f, name, "--ids");
-  if (t.dtype() != DType::I64 && t.dtype() != DType::I32)
-    fail("--ids {}: '{}' is {}, expected i64 (or i32)", f.path(), name, dtype_name(t.dtype()));
-  if (!(t.ndim() == 1 || (t.ndim() == 2 && t.dim(0) == 1)))
-    fail("--ids {}: '{}' has shape {}, expected [1, L] (one prompt)", f.path(), name, t.shape().str());
-  Tensor i = t.to(DType::I64);
-  return std::vector<int64_t>(i.data_as<int64_t>(), i.data_as<int64_t>() + i.numel());
+// A [C, T, H, W] float input (any float dtype, f64 included; a leading batch dim of 1 is fine).
+Tensor f32_input(const std::shared_ptr<SafetensorsFile>& f, const std::string& name, const char* flag) {
+  require_tensor(*f, name, flag);
+  return DebugInputs(f, "the VAE", "'" + name + "'").floats(name, {{-1, -1, -1, -1}, "[C, T, H, W]"}, name.c_str());
 }
 
-Tensor f32_input(const SafetensorsFile& f, const std::string& name, const char* flag) {
-  Tensor t = load_input(f, name, flag);
-  if (!dtype_is_float(t.dtype())) fail("{} {}: '{}' is {}, expected a float tensor", flag, f.path(), name, dtype_name(t.dtype()));
-  Tensor x = t.to(DType::F32);
-  if (x.ndim() == 5 && x.dim(0) == 1) x = x.reshape({x.dim(1), x.dim(2), x.dim(3), x.dim(4)});  // batch of one
-  return x;
+// WanVAE_.encode reads frame 0, then whole chunks of 4 (1 + (F - 1) // 4 of them): frames past the
+// last whole chunk are not encoded. The same here, said on stderr, instead of a refusal.
+Tensor wan_whole_chunks(const Tensor& x) {
+  if (x.ndim() != 4 || x.dim(1) < 1 || (x.dim(1) - 1) % 4 == 0) return x;
+  const int64_t C = x.dim(0), F = x.dim(1), keep = 1 + (F - 1) / 4 * 4, plane = x.dim(2) * x.dim(3);
+  std::fprintf(stderr, "note: frames %s: the official encoder reads 1 + 4k frames; the last %lld are dropped as it does\n",
+               x.shape().str().c_str(), static_cast<long long>(F - keep));
+  Tensor y = Tensor::empty(DType::F32, Shape{C, keep, x.dim(2), x.dim(3)});
+  for (int64_t c = 0; c < C; ++c)
+    std::copy(x.data_as<float>() + c * F * plane, x.data_as<float>() + (c * F + keep) * plane,
+              y.data_as<float>() + c * keep * plane);
+  return y;
 }
 
 Checkpoint open_weights(const std::string& path, const char* flag) {
@@ -127,7 +128,15 @@ void run_encode_text(const Options& o) {
   if (!std::filesystem::exists(o.weights, ec)) fail("--text-encoder {}: no such file or folder", o.weights);
   const auto enc = wan::T5Encoder::open(o.weights);
   const auto f = open_input(o.input, "--ids");
-  const auto ids = int_row(*f, "ids"), mask = int_row(*f, "mask");
+  // ids as the tokenizer writes them; the mask any 0/1 dtype (i64 from the tokenizer, bool or float from torch).
+  require_tensor(*f, "ids", "--ids");
+  require_tensor(*f, "mask", "--ids");
+  const DebugInputs in(f, "a umT5 encoder", "ids and mask");
+  const auto ids = in.int_row("ids", "token ids"), mask = in.int_row("mask", "attention mask");
+  if (mask.size() != ids.size())
+    fail("--ids {}: 'mask' has {} entries for {} ids", o.input, mask.size(), ids.size());
+  for (const int64_t m : mask)
+    if (m != 0 && m != 1) fail("--ids {}: 'mask' holds {}; a mask holds 0s and 1s", o.input, m);
   const Tensor ctx = encode_on(o.device, enc, ids, mask);
   write_one(o.out, "context", ctx);
   std::printf("wrote %s: context %s (umT5 %lld layers, dim %lld)\n", o.out.c_str(), ctx.shape().str().c_str(),
@@ -142,7 +151,7 @@ void run_vae_decode(const Options& o) {
 #endif
   const auto any = load_vae(o.weights);
   const auto f = open_input(o.input, "--latents");
-  const Tensor z = f32_input(*f, "latents", "--latents");
+  const Tensor z = f32_input(f, "latents", "--latents");
   if (any.hunyuan) {
     Tensor frames;
     std::string convs = "f32 CPU";
@@ -182,7 +191,7 @@ void run_vae_encode(const Options& o) {
   if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif
   const auto f = open_input(o.input, "--frames");
-  const Tensor x = f32_input(*f, "frames", "--frames");
+  const Tensor x = f32_input(f, "frames", "--frames");
   if (any.hunyuan) {
     Tensor z;
 #if JENGA_HAVE_CUDA
@@ -195,7 +204,7 @@ void run_vae_encode(const Options& o) {
                 z.shape().str().c_str(), tiles_note(plan).c_str());
     return;
   }
-  const Tensor z = wan::vae_encode(*any.wan, x);
+  const Tensor z = wan::vae_encode(*any.wan, wan_whole_chunks(x));
   write_one(o.out, "latents", z);
   std::printf("wrote %s: latents %s\n", o.out.c_str(), z.shape().str().c_str());
 }

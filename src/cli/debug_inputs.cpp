@@ -89,6 +89,19 @@ int64_t DebugInputs::count(const std::string& name, const char* what) const {
   return static_cast<int64_t>(v);
 }
 
+std::vector<int64_t> DebugInputs::int_row(const std::string& name, const char* what) const {
+  const TensorInfo& t = info(name, what);
+  const bool row = (t.shape.size() == 1 && t.shape[0] >= 1) || (t.shape.size() == 2 && t.shape[0] == 1 && t.shape[1] >= 1);
+  if (!row) fail("{}: '{}' has shape {}; expected [1, L] or [L] ({}; one prompt)", path(), name, shape_text(t.shape), what);
+  std::vector<int64_t> out;
+  for (const double v : values(t)) {
+    if (!(v == std::floor(v) && std::abs(v) < 9e15))
+      fail("{}: '{}' holds {:g}; expected whole numbers ({})", path(), name, v, what);
+    out.push_back(static_cast<int64_t>(v));
+  }
+  return out;
+}
+
 int64_t DebugInputs::mask_prefix(const std::string& name, int64_t n) const {
   const TensorInfo& t = info(name, "text mask");
   const bool shape_ok = (t.shape.size() == 1 && t.shape[0] == n) || (t.shape.size() == 2 && t.shape[0] == 1 && t.shape[1] == n);

@@ -31,6 +31,9 @@ class DebugInputs {
   double scalar(const std::string& name, const char* what) const;
   // A count: one whole number >= 0 (any dtype; 2.7 is refused, not truncated).
   int64_t count(const std::string& name, const char* what) const;
+  // A row of whole numbers ([L] or [1, L], L >= 1; any integer, bool or float dtype, exact), e.g.
+  // token ids or a 0/1 attention mask as a tokenizer or torch writes it.
+  std::vector<int64_t> int_row(const std::string& name, const char* what) const;
   // A mask of `n` 0/1 entries ([n] or [1, n], any dtype, as the tokenizer's int64 mask): its
   // leading 1s (real tokens first; a 1 after a 0 or a value other than 0 / 1 is refused).
   int64_t mask_prefix(const std::string& name, int64_t n) const;

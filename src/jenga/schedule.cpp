@@ -116,6 +116,10 @@ Plan build_wan_plan(const Preset& pr, int steps, WanSolverTable table) {
       s.solver_note = "UniPC history reset by the shift change: first-order predictor, no corrector";
     }
     const int si = sigma_base + (idx - base_step);
+    if (si >= steps)  // official: `assert self.this_order > 0` in FlowUniPCMultistepScheduler.step
+      usage_fail("--steps {} at shift {:g}: the official UniPC schedule's first two timesteps are both {}, so its "
+                 "scheduler starts one sigma late and fails at the last step; use fewer steps or a smaller shift",
+                 steps, pr.flow_shift, sch.timesteps[0]);
     s.timestep = static_cast<double>(sch.timesteps[idx]);
     s.sigma = sch.sigmas[si];
     s.sigma_index = si;

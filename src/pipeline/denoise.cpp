@@ -320,6 +320,12 @@ DenoiseResult denoise(const DenoiseRequest& req, Progress& progress) {
   FlowUniPC unipc(sch.sigmas, 0);
   std::optional<FlowDPMpp> dpm;
   if (dpmpp) dpm.emplace(wan_dpmpp_schedule(N, jenga ? plan.step[0].shift : req.shift).sigmas, 0);
+  // The official scheduler starts at index_for_timestep(t_0), the plan's first sigma: 1, not 0,
+  // when the first two integer timesteps repeat (Wan UniPC from 144 steps at shift 8).
+  if (const int first = plan.step[0].sigma_index; first != 0 && req.solver != "euler") {
+    if (dpm) dpm->reset(wan_dpmpp_schedule(N, jenga ? plan.step[0].shift : req.shift).sigmas, first);
+    else unipc.reset(sch.sigmas, first);
+  }
 
   backend->set_stage(geometry(plan.step[0].latent, jenga, geo), reuse_on);
   backend->set_latents(std::vector<float>(req.noise.data_as<float>(), req.noise.data_as<float>() + req.noise.numel()));

@@ -77,9 +77,13 @@ TINY_SEED, TINY_HEADS = 7, 2
 # neighbour sets do not cover everything). Snapshots step_<i> = latents after loop index i.
 # --full: the published 1.3B shape at 832x480x81 (a test harness may shrink these).
 FULL = dict(size=(832, 480), frames=81, device="cuda:0", config=lambda P: dict(P.CFG13))
-PRESETS = ("dense", "base", "turbo", "sparse")
+PRESETS = ("dense", "base", "turbo", "sparse", "turbo_long")
 CI_RUNS = {"dense": ((256, 128), 9, 12, (1,)), "base": ((256, 128), 9, 30, (4, 5)),
-           "turbo": ((256, 128), 9, 30, (25, 26)), "sparse": ((256, 128), 17, 30, (1,))}
+           "turbo": ((256, 128), 9, 30, (25, 26)), "sparse": ((256, 128), 17, 30, (1,)),
+           # Turbo's flags at 144 steps (one frame, 64 tokens): the first two integer timesteps are
+           # both 999, so the official UniPC scheduler starts at sigma index 1 (index_for_timestep),
+           # until the switch re-initialises it.
+           "turbo_long": ((128, 128), 1, 144, (0, 26))}
 
 
 def rec(**kw):
@@ -346,7 +350,7 @@ def run_preset(O, preset, model, inputs, steps, size, frames, device, solver, tr
                 argv = SCRIPT_FLAGS + ["--size", size_key, "--frame_num", str(frames), "--sample_steps", str(steps),
                                        "--ckpt_dir", "./ckpts/Wan2.1-T2V-1.3B", "--prompt", PROMPT,
                                        "--sample_solver", solver, "--save_folder", tempfile.gettempdir()]
-                if preset == "turbo":
+                if preset.startswith("turbo"):
                     argv.append("--enable_turbo")
                 argv += PRESET_EXTRA.get(preset, [])
                 with patched(sys, "argv", ["jenga_wan.py"] + argv), contextlib.redirect_stdout(sys.stderr):
@@ -403,7 +407,7 @@ def metadata(preset, steps, size, frames, solver, trace, extra):
                   "sa_drop_rates": " ".join(repr(float(x)) for x in g.sa_drop_rates),
                   "p_remain_rates": repr(float(g.p_remain_rates)), "teacache_thresh": repr(float(g.teacache_thresh)),
                   "use_ret_steps": str(bool(g.use_ret_steps)).lower(),
-                  "official_flags": str(preset in ("base", "turbo")).lower()})
+                  "official_flags": str(preset in ("base", "turbo", "turbo_long")).lower()})
     m.update(extra)
     return m
 
@@ -441,10 +445,10 @@ def run_ci(O, a):
     for preset in a.preset.split(","):
         size, frames, steps, snaps = CI_RUNS[preset]
         steps, snaps = a.steps or steps, snaps if a.snapshots is None else a.snapshots
-        full, low = latent_shapes(size, frames, preset == "turbo")
+        full, low = latent_shapes(size, frames, preset.startswith("turbo"))
         gen.manual_seed(2024 + PRESETS.index(preset))  # a preset's noise does not depend on the others run
         inputs = {"noise": bf16_exact(*low), "context": context, "context_null": context_null}
-        if preset == "turbo":
+        if preset.startswith("turbo"):
             inputs["noise_full"] = bf16_exact(*full)
         density.clear()
         s = time.perf_counter()
@@ -599,7 +603,7 @@ def main():
     ap.add_argument("--official", required=True, help="root of the official Jenga tree (jenga_wan.py, gilbert.py, wan/)")
     ap.add_argument("--shim", help="stand-ins for missing packages (peers/shim: diffusers base classes, easydict, ...)")
     ap.add_argument("--out", required=True, help="output folder")
-    ap.add_argument("--preset", default=None, help="comma list of dense, base, turbo, sparse (default: all; --full: dense,base,turbo)")
+    ap.add_argument("--preset", default=None, help="comma list of dense, base, turbo, sparse, turbo_long (default: all; --full: dense,base,turbo)")
     ap.add_argument("--steps", type=int, help="sampling steps (CI default: dense 12, others 30; --full 50; >= 27 for turbo)")
     ap.add_argument("--solver", default="unipc", choices=["unipc", "dpm++"])
     ap.add_argument("--snapshots", type=lambda v: [int(x) for x in v.split(",") if x],
@@ -610,10 +614,10 @@ def main():
     ap.add_argument("--ckpt", help="--full: checkpoint folder (written when missing)")
     ap.add_argument("--seed", type=int, default=0, help="--full: checkpoint and input seed")
     a = ap.parse_args()
-    a.preset = a.preset or ("dense,base,turbo" if a.full else "dense,base,turbo,sparse")
+    a.preset = a.preset or ("dense,base,turbo" if a.full else "dense,base,turbo,sparse,turbo_long")
     for p in a.preset.split(","):
         if p not in PRESETS:
-            ap.error(f"--preset {p}: use dense, base, turbo or sparse")
+            ap.error(f"--preset {p}: use one of {', '.join(PRESETS)}")
     if a.steps is not None and a.steps < 27 and "turbo" in a.preset:
         ap.error("--steps: turbo switches resolution at loop index 25 and needs >= 27 steps")
     if not os.path.isfile(os.path.join(a.official, "jenga_wan.py")):

@@ -137,6 +137,9 @@ def main():
         ("case1_heads4", cfg["num_heads"], (16, 3, 6, 10), 637.5, 11, True),  # 3x3x5 tokens
         ("case2_heads4_ctx1", cfg["num_heads"], (16, 2, 8, 4), 999.0, 1, False),  # 2x4x2 tokens
         ("case3_headdim128", 1, (16, 5, 4, 6), 250.0, 17, False),  # head dim 128: RoPE split 22/21/21
+        # H 5, W 7: the patch embedding (Conv3d, stride = kernel) drops the last row and column;
+        # out is [16, 2, 4, 6]. Drawn last, so the cases above keep their inputs.
+        ("case4_odd_hw", cfg["num_heads"], (16, 2, 5, 7), 421.0, 9, False),
     ]
     for name, heads, shape, t, lctx, keep in cases:
         model = build_model(model_mod, cfg, heads, weights)

@@ -126,7 +126,9 @@ def main():
             print(case, tuple(z.shape), '->', tuple(raw.shape), 'raw range', float(raw.min()), float(raw.max()))
             if case == 'decode_a':
                 check_a = (z, raw)
-        for case, (f, h, w) in {'encode_a': (9, 16, 24), 'encode_b': (5, 16, 8)}.items():
+        # encode_c: 6 frames, not 1 + 4k: the official encoder reads frame 0 and one chunk of 4 (the
+        # last frame is not encoded). Drawn last, so the cases above keep their inputs.
+        for case, (f, h, w) in {'encode_a': (9, 16, 24), 'encode_b': (5, 16, 8), 'encode_c': (6, 8, 16)}.items():
             x = torch.rand(3, f, h, w) * 2 - 1
             mu = model.encode(x.unsqueeze(0), scale).float().squeeze(0)
             save_file({'frames': x.contiguous(), 'latents': mu.contiguous()}, os.path.join(args.out, case + '.safetensors'))

@@ -86,6 +86,14 @@ WanConfig WanConfig::from_json(const nlohmann::json& j) {
   get("text_dim", c.text_dim);
   get("text_len", c.text_len);
   if (j.contains("eps") && j["eps"].is_number()) c.eps = j["eps"].get<double>();
+  // WanModel's switches that change the math but leave no trace in the weights' shapes: every
+  // released DiT has them on / off as we compute; another value is named, not run differently.
+  for (const char* key : {"qk_norm", "cross_attn_norm"})
+    if (j.contains(key) && j[key].is_boolean() && !j[key].get<bool>())
+      fail("config.json: '{}': false is not supported (every released Wan2.1 DiT has it true)", key);
+  if (j.contains("window_size") && j["window_size"] != nlohmann::json::array({-1, -1}))
+    fail("config.json: 'window_size' {} (local attention) is not supported; released Wan2.1 DiTs use [-1, -1]",
+         j["window_size"].dump());
   if (j.contains("patch_size")) {
     const auto& p = j["patch_size"];
     if (!p.is_array() || p.size() != 3) fail("config.json: 'patch_size' must be a list of 3 integers");
@@ -170,6 +178,11 @@ WanConfig from_diffusers_json(const nlohmann::json& j) {
     fail("config.json: 'num_attention_heads' must be a positive integer");
   c.num_heads = h.get<int64_t>();
   if (j.contains("eps") && j["eps"].is_number()) c.eps = j["eps"].get<double>();
+  if (j.contains("qk_norm") && j["qk_norm"] != "rms_norm_across_heads")
+    fail("config.json: 'qk_norm' {} is not supported (released Wan2.1 DiTs use \"rms_norm_across_heads\")",
+         j["qk_norm"].dump());
+  if (j.contains("cross_attn_norm") && j["cross_attn_norm"].is_boolean() && !j["cross_attn_norm"].get<bool>())
+    fail("config.json: 'cross_attn_norm': false is not supported (every released Wan2.1 DiT has it true)");
   return c;
 }
 bool is_diffusers_json(const nlohmann::json& j) {
