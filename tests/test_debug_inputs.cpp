@@ -172,6 +172,52 @@ TEST(DebugInputs, DenoiseWithoutGuidanceEmbeddingRunsOneBranch) {
   EXPECT_NE(c.output.find("2 forwards"), std::string::npos) << c.output;
 }
 
+// AccVideo has T2V's tensors: in debug denoise its path or --accvideo says so, as in generate.
+// --preset accvideo is accvideo_jenga.sh, Turbo's flags at 5 steps (5 also the default), so it
+// gives Turbo's latents at 5 steps. It was refused for every DiT, naming an --accvideo flag that
+// debug denoise did not have.
+TEST(DebugInputs, DenoiseRunsTheAccVideoPreset) {
+  TinyHunyuan hy;
+  const test::TempDir& d = hy.dir;
+  const std::string acc = d / "AccVideo/accvideo-t2v-5-steps";
+  hunyuan::write_random_checkpoint(acc, hy.config, 7, DType::F32);  // hy.model's weights
+  // Stage 0 [2, 32, 48] and full [2, 44, 64] latents: 768 and 1408 tokens, whole 128-token blocks.
+  const Inputs in = {{"noise", randn(Shape{16, 2, 32, 48}, 1)},
+                     {"noise_full", randn(Shape{16, 2, 44, 64}, 2)},
+                     {"context", randn(Shape{10, hy.config.text_dim}, 3)},
+                     {"context_valid", scalar(6)},
+                     {"pooled", randn(Shape{hy.config.text_dim_2}, 4)}};
+  const std::string path = write(d, "in", in);
+  auto run = [&](const std::string& model, const std::string& flags, const std::string& name) {
+    return test::run_jenga("debug denoise -q --model " + model + " --inputs " + path + " --out " +
+                           (d / (name + ".safetensors")) + " " + flags);
+  };
+  const auto turbo = run(hy.model, "--preset turbo --steps 5", "turbo");
+  ASSERT_EQ(turbo.exit_code, 0) << turbo.output;
+  const auto named = run(acc, "--preset accvideo", "named");
+  ASSERT_EQ(named.exit_code, 0) << named.output;
+  EXPECT_NE(named.output.find("5 forwards"), std::string::npos) << named.output;
+  EXPECT_EQ(latents_of(d / "named.safetensors"), latents_of(d / "turbo.safetensors"));
+  const auto flagged = run(hy.model, "--accvideo --preset accvideo --steps 5", "flagged");
+  ASSERT_EQ(flagged.exit_code, 0) << flagged.output;
+  EXPECT_EQ(latents_of(d / "flagged.safetensors"), latents_of(d / "turbo.safetensors"));
+  // sample_t2v.py: the dense loop, 5 steps by default; --steps still wins.
+  const std::string dense_path = write(d, "dense_in", hy.denoise_inputs());
+  const auto five = test::run_jenga("debug denoise -q --model " + acc + " --inputs " + dense_path + " --out " + (d / "five.safetensors"));
+  ASSERT_EQ(five.exit_code, 0) << five.output;
+  EXPECT_NE(five.output.find("5 forwards"), std::string::npos) << five.output;
+  const auto two = test::run_jenga("debug denoise -q --steps 2 --model " + acc + " --inputs " + dense_path + " --out " +
+                                   (d / "two.safetensors"));
+  EXPECT_NE(two.output.find("2 forwards"), std::string::npos) << two.output;
+  // A T2V DiT is refused the preset, naming the flag; AccVideo is no I2V DiT.
+  const auto t2v = run(hy.model, "--preset accvideo", "t2v");
+  EXPECT_EQ(t2v.exit_code, 2);
+  EXPECT_NE(t2v.output.find("--accvideo"), std::string::npos) << t2v.output;
+  const auto both = run(acc, "--accvideo --i2v", "both");
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.output.find("--accvideo and --i2v"), std::string::npos) << both.output;
+}
+
 // generate on a folder whose DiT has no guidance embedding: one forward a step at the default
 // --cfg-scale 1, two at 3; --embedded-cfg-scale is refused (the DiT has nothing to take it).
 TEST(DebugInputs, GenerateWithoutGuidanceEmbeddingRunsOneBranch) {
