@@ -218,6 +218,39 @@ TEST(DebugInputs, DenoiseRunsTheAccVideoPreset) {
   EXPECT_NE(both.output.find("--accvideo and --i2v"), std::string::npos) << both.output;
 }
 
+// Jenga's sparse attention on HunyuanVideo: the official kernel's sequence always holds the LLM's
+// 256 text rows, and its text queries attend over all of them, padding included. A shorter
+// context is run as that context zero-padded to 256 rows (bit-identical latents); it ran on its
+// own rows only (rel 1e-3 from the official run on the zero-padded context).
+TEST(DebugInputs, DenoiseJengaPadsTheTextToTheOfficial256Rows) {
+  TinyHunyuan hy;
+  const test::TempDir& d = hy.dir;
+  const Tensor ctx = randn(Shape{12, hy.config.text_dim}, 3), ctx_null = randn(Shape{20, hy.config.text_dim}, 5);
+  auto padded = [&](const Tensor& t) {
+    std::vector<float> v(static_cast<size_t>(256 * hy.config.text_dim), 0.0f);
+    std::copy_n(t.data_as<float>(), t.numel(), v.data());
+    return Tensor::from_f32(v, Shape{256, hy.config.text_dim});
+  };
+  // Base at [1, 16, 32] latents: 128 image tokens, one whole block.
+  auto inputs = [&](const Tensor& c, const Tensor& cn) {
+    return Inputs{{"noise", randn(Shape{16, 1, 16, 32}, 1)}, {"context", c},        {"context_valid", scalar(7)},
+                  {"pooled", randn(Shape{hy.config.text_dim_2}, 4)}, {"context_null", cn}, {"context_null_valid", scalar(9)},
+                  {"pooled_null", randn(Shape{hy.config.text_dim_2}, 6)}};
+  };
+  auto run = [&](const std::string& name, const Inputs& in, const std::string& flags) {
+    const auto r = test::run_jenga("debug denoise -q --steps 2 --preset base --model " + hy.model + " --inputs " +
+                                   write(d, name, in) + " --out " + (d / (name + ".out.safetensors")) + " " + flags);
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.output;
+    return r.exit_code == 0 ? latents_of(d / (name + ".out.safetensors")) : std::vector<float>{};
+  };
+  for (const std::string flags : {"", "--cfg-scale 3"}) {
+    const auto short_rows = run("short", inputs(ctx, ctx_null), flags);
+    const auto full_rows = run("full", inputs(padded(ctx), padded(ctx_null)), flags);
+    ASSERT_FALSE(short_rows.empty());
+    EXPECT_EQ(short_rows, full_rows) << flags;
+  }
+}
+
 // generate on a folder whose DiT has no guidance embedding: one forward a step at the default
 // --cfg-scale 1, two at 3; --embedded-cfg-scale is refused (the DiT has nothing to take it).
 TEST(DebugInputs, GenerateWithoutGuidanceEmbeddingRunsOneBranch) {

@@ -1,6 +1,9 @@
 // `jenga debug denoise` with a HunyuanVideo DiT: the loop (dense, a Jenga preset or SVG) from
 // given noise and text states, on the CPU (f32) or CUDA, as generate runs it: embedded guidance
 // 6.0 (one forward a step; true CFG with --cfg-scale > 1), Euler, shift 7 (a preset's own).
+#include <algorithm>
+#include <vector>
+
 #include "cli/debug_denoise.h"
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_dit.h"
@@ -28,6 +31,18 @@ Conditioning load_text(const DebugInputs& in, const std::string& name, const std
          name);
   k.pooled = in.floats(pooled, {{c.text_dim_2}, fmt::format("[{}]", c.text_dim_2)}, "CLIP-L pooled vector");
   return k;
+}
+
+// Zero rows after the given ones, up to `rows`: the official Jenga kernel's sequence always holds
+// the LLM's 256 text rows (its two text blocks; the text queries attend over every one of them),
+// so a shorter context is what the official run sees with zero padding.
+void pad_text_rows(Conditioning& k, int64_t rows) {
+  const int64_t l = k.tokens.dim(0), d = k.tokens.dim(1);
+  if (l >= rows) return;
+  std::vector<float> v(static_cast<size_t>(rows * d), 0.0f);
+  std::copy_n(k.tokens.data_as<float>(), l * d, v.data());
+  k.valid = k.valid_rows();
+  k.tokens = Tensor::from_f32(v, Shape{rows, d});
 }
 
 }  // namespace
@@ -85,6 +100,10 @@ void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, Attent
   const int64_t rows = o.i2v ? hunyuan::kI2vTextTokens : 256;
   r.context = load_text(in, "context", "pooled", c, rows);
   if (r.true_cfg) r.context_null = load_text(in, "context_null", "pooled_null", c, rows);
+  if (mode == AttentionMode::jenga && !o.i2v) {
+    pad_text_rows(r.context, rows);
+    if (r.true_cfg) pad_text_rows(r.context_null, rows);
+  }
   r.solver = "euler";
   r.save_steps = o.save_steps;
   r.attention = mode;
