@@ -172,6 +172,85 @@ TEST(DebugInputs, DenoiseWithoutGuidanceEmbeddingRunsOneBranch) {
   EXPECT_NE(c.output.find("2 forwards"), std::string::npos) << c.output;
 }
 
+// AccVideo has T2V's tensors: in debug denoise its path or --accvideo says so, as in generate.
+// --preset accvideo is accvideo_jenga.sh, Turbo's flags at 5 steps (5 also the default), so it
+// gives Turbo's latents at 5 steps. It was refused for every DiT, naming an --accvideo flag that
+// debug denoise did not have.
+TEST(DebugInputs, DenoiseRunsTheAccVideoPreset) {
+  TinyHunyuan hy;
+  const test::TempDir& d = hy.dir;
+  const std::string acc = d / "AccVideo/accvideo-t2v-5-steps";
+  hunyuan::write_random_checkpoint(acc, hy.config, 7, DType::F32);  // hy.model's weights
+  // Stage 0 [2, 32, 48] and full [2, 44, 64] latents: 768 and 1408 tokens, whole 128-token blocks.
+  const Inputs in = {{"noise", randn(Shape{16, 2, 32, 48}, 1)},
+                     {"noise_full", randn(Shape{16, 2, 44, 64}, 2)},
+                     {"context", randn(Shape{10, hy.config.text_dim}, 3)},
+                     {"context_valid", scalar(6)},
+                     {"pooled", randn(Shape{hy.config.text_dim_2}, 4)}};
+  const std::string path = write(d, "in", in);
+  auto run = [&](const std::string& model, const std::string& flags, const std::string& name) {
+    return test::run_jenga("debug denoise -q --model " + model + " --inputs " + path + " --out " +
+                           (d / (name + ".safetensors")) + " " + flags);
+  };
+  const auto turbo = run(hy.model, "--preset turbo --steps 5", "turbo");
+  ASSERT_EQ(turbo.exit_code, 0) << turbo.output;
+  const auto named = run(acc, "--preset accvideo", "named");
+  ASSERT_EQ(named.exit_code, 0) << named.output;
+  EXPECT_NE(named.output.find("5 forwards"), std::string::npos) << named.output;
+  EXPECT_EQ(latents_of(d / "named.safetensors"), latents_of(d / "turbo.safetensors"));
+  const auto flagged = run(hy.model, "--accvideo --preset accvideo --steps 5", "flagged");
+  ASSERT_EQ(flagged.exit_code, 0) << flagged.output;
+  EXPECT_EQ(latents_of(d / "flagged.safetensors"), latents_of(d / "turbo.safetensors"));
+  // sample_t2v.py: the dense loop, 5 steps by default; --steps still wins.
+  const std::string dense_path = write(d, "dense_in", hy.denoise_inputs());
+  const auto five = test::run_jenga("debug denoise -q --model " + acc + " --inputs " + dense_path + " --out " + (d / "five.safetensors"));
+  ASSERT_EQ(five.exit_code, 0) << five.output;
+  EXPECT_NE(five.output.find("5 forwards"), std::string::npos) << five.output;
+  const auto two = test::run_jenga("debug denoise -q --steps 2 --model " + acc + " --inputs " + dense_path + " --out " +
+                                   (d / "two.safetensors"));
+  EXPECT_NE(two.output.find("2 forwards"), std::string::npos) << two.output;
+  // A T2V DiT is refused the preset, naming the flag; AccVideo is no I2V DiT.
+  const auto t2v = run(hy.model, "--preset accvideo", "t2v");
+  EXPECT_EQ(t2v.exit_code, 2);
+  EXPECT_NE(t2v.output.find("--accvideo"), std::string::npos) << t2v.output;
+  const auto both = run(acc, "--accvideo --i2v", "both");
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.output.find("--accvideo and --i2v"), std::string::npos) << both.output;
+}
+
+// Jenga's sparse attention on HunyuanVideo: the official kernel's sequence always holds the LLM's
+// 256 text rows, and its text queries attend over all of them, padding included. A shorter
+// context is run as that context zero-padded to 256 rows (bit-identical latents); it ran on its
+// own rows only (rel 1e-3 from the official run on the zero-padded context).
+TEST(DebugInputs, DenoiseJengaPadsTheTextToTheOfficial256Rows) {
+  TinyHunyuan hy;
+  const test::TempDir& d = hy.dir;
+  const Tensor ctx = randn(Shape{12, hy.config.text_dim}, 3), ctx_null = randn(Shape{20, hy.config.text_dim}, 5);
+  auto padded = [&](const Tensor& t) {
+    std::vector<float> v(static_cast<size_t>(256 * hy.config.text_dim), 0.0f);
+    std::copy_n(t.data_as<float>(), t.numel(), v.data());
+    return Tensor::from_f32(v, Shape{256, hy.config.text_dim});
+  };
+  // Base at [1, 16, 32] latents: 128 image tokens, one whole block.
+  auto inputs = [&](const Tensor& c, const Tensor& cn) {
+    return Inputs{{"noise", randn(Shape{16, 1, 16, 32}, 1)}, {"context", c},        {"context_valid", scalar(7)},
+                  {"pooled", randn(Shape{hy.config.text_dim_2}, 4)}, {"context_null", cn}, {"context_null_valid", scalar(9)},
+                  {"pooled_null", randn(Shape{hy.config.text_dim_2}, 6)}};
+  };
+  auto run = [&](const std::string& name, const Inputs& in, const std::string& flags) {
+    const auto r = test::run_jenga("debug denoise -q --steps 2 --preset base --model " + hy.model + " --inputs " +
+                                   write(d, name, in) + " --out " + (d / (name + ".out.safetensors")) + " " + flags);
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.output;
+    return r.exit_code == 0 ? latents_of(d / (name + ".out.safetensors")) : std::vector<float>{};
+  };
+  for (const std::string flags : {"", "--cfg-scale 3"}) {
+    const auto short_rows = run("short", inputs(ctx, ctx_null), flags);
+    const auto full_rows = run("full", inputs(padded(ctx), padded(ctx_null)), flags);
+    ASSERT_FALSE(short_rows.empty());
+    EXPECT_EQ(short_rows, full_rows) << flags;
+  }
+}
+
 // generate on a folder whose DiT has no guidance embedding: one forward a step at the default
 // --cfg-scale 1, two at 3; --embedded-cfg-scale is refused (the DiT has nothing to take it).
 TEST(DebugInputs, GenerateWithoutGuidanceEmbeddingRunsOneBranch) {

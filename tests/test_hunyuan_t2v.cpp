@@ -198,6 +198,52 @@ TEST(HunyuanT2V, PresetFlags) {
   EXPECT_FALSE(hunyuan::hunyuan_preset_for("dense", false, {}, 50).has_value());
 }
 
+// --res-rate-list with a 1.0 before the last stage, or a rate repeated: pipeline_hunyuan_video_prores.py
+// resizes and re-noises at a switch only when the stage before ran at a rate other than 1.0, to
+// that stage's (int(H_px * r) // 16) * 2 size, even an equal one. At 256x256x29 the official plan
+// (its __call__ with ra_forward) keeps 1.0 0.75 1.0 at [8, 32, 32] throughout and re-noises once,
+// and runs 0.75 0.75 1.0 at [8, 24, 24] twice (re-noised at the first switch too) then
+// [8, 32, 32]. Ours moved to [8, 24, 24] without a resize (1.0 0.75 1.0), and the loop failed
+// on 0.75 0.75 1.0 ("re-noise of 90112 values for a stage of 49152").
+TEST(HunyuanT2V, ResolutionChangesOnlyAfterAStageBelowFullRate) {
+  auto plan_of = [](std::vector<double> res) {
+    JengaOverrides o;
+    o.res_rate_list = std::move(res);
+    o.step_rate_list = {0.3, 0.6, 1.0};
+    o.scheduler_shift_list = {7, 8, 9};
+    o.sa_drop_rates = {0.5, 0.6, 0.7};
+    Preset p = *hunyuan::hunyuan_preset_for("turbo", false, o, 10);
+    p.width = p.height = 256, p.frames = 29;
+    return std::make_pair(p, build_plan(p, 10));
+  };
+  const std::array<int64_t, 3> full{8, 32, 32}, small{8, 24, 24};
+  auto latents = [](const Plan& plan) {
+    std::vector<std::array<int64_t, 3>> v;
+    for (const auto& s : plan.step) v.push_back(s.latent);
+    return v;
+  };
+  auto switches = [](const Plan& plan) {
+    int n = 0;
+    for (const auto& s : plan.step) n += s.stage_switch && s.stage_switch->resolution_changes;
+    return n;
+  };
+  const auto [p1, one] = plan_of({1.0, 0.75, 1.0});
+  EXPECT_EQ(latents(one), (std::vector<std::array<int64_t, 3>>(10, full)));
+  EXPECT_EQ(one.step[4].top_k, 6);  // int(0.4 * 16): the full grid's 16 blocks at drop 0.6
+  EXPECT_EQ(switches(one), 1);
+  EXPECT_EQ(stage_latents(p1, 8, 32, 32), (std::vector<std::array<int64_t, 3>>{full, full}));
+  const auto [p2, two] = plan_of({0.75, 0.75, 1.0});
+  std::vector<std::array<int64_t, 3>> want(7, small);  // steps 0-6: switches after steps 3 and 6
+  want.resize(10, full);
+  EXPECT_EQ(latents(two), want);
+  EXPECT_EQ(switches(two), 2);
+  EXPECT_EQ(stage_latents(p2, 8, 32, 32), (std::vector<std::array<int64_t, 3>>{small, small, full}));
+  // 0.5 1.0 1.0: the last switch keeps the size (no third noise).
+  const auto [p3, three] = plan_of({0.5, 1.0, 1.0});
+  EXPECT_EQ(switches(three), 1);
+  EXPECT_EQ(stage_latents(p3, 8, 32, 32).size(), 2u);
+}
+
 // The folders as published: official ckpts/ (or its 720p folder), diffusers, single files; the
 // release from the DiT's path; a missing component named with where it was expected.
 TEST(HunyuanT2V, FoldersAsDownloaded) {

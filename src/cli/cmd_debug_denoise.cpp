@@ -72,6 +72,7 @@ void run_denoise(const DenoiseOptions& o) {
   const DebugDit dit = find_debug_dit(o.model, "debug denoise");
   if (dit.hunyuan) return run_denoise_hunyuan(o, dit.path, mode);
   if (o.i2v || o.i2v_stability) usage_fail("--i2v and --i2v-stability are for a HunyuanVideo-I2V DiT; {} is Wan's", o.model);
+  if (o.accvideo) usage_fail("--accvideo is for a HunyuanVideo (AccVideo) DiT; {} is Wan's", o.model);
   const auto inputs = SafetensorsFile::open(o.inputs);  // its header: a bad file fails before the weights load
   // The GPU computes with bf16 matrices: load them so (half the host memory).
   const wan::WanDit model = wan::load_wan_dit(dit.path, cuda ? DType::BF16 : DType::F32);
@@ -154,7 +155,7 @@ void register_debug_denoise(CLI::App& debug) {
   c->add_option("--device", o->device, "cpu (f32 reference) or cuda")->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   c->add_option("--preset", o->preset, "dense | base | turbo | flash | 3stage | full preset name")->capture_default_str();
-  c->add_option("--steps", o->steps, "Sampling steps")->capture_default_str();
+  c->add_option("--steps", o->steps, "Sampling steps (HunyuanVideo AccVideo: default 5)")->capture_default_str();
   c->add_option("--shift", o->shift, "Sigma shift (default 5; Jenga presets 8)");
   c->add_option("--cfg-scale", o->cfg_scale, "Guidance scale (Wan: default 5, Jenga presets 6; HunyuanVideo: > 1 adds the negative branch, default 1)");
   c->add_option("--solver", o->solver, "unipc | dpm++ | euler (default: Wan unipc, HunyuanVideo euler)")
@@ -164,13 +165,18 @@ void register_debug_denoise(CLI::App& debug) {
               "HunyuanVideo-I2V (token_replace): the inputs' image_latent [16, 1, H, W] held in latent frame 0, "
               "context up to 396 rows; presets dense, base");
   c->add_flag("--i2v-stability", o->i2v_stability, "HunyuanVideo-I2V: blend the noise 0.999 : 0.001 toward the image latent");
+  c->add_flag("--accvideo", o->accvideo,
+              "HunyuanVideo: the DiT is AccVideo's 5-step one (a path naming accvideo says so too); presets dense, accvideo");
   c->add_flag("-q,--quiet", o->quiet, "No progress output");
   c->add_flag("--offload", o->offload,
               "CUDA: stream the DiT's blocks from pinned host memory (as generate --offload); same latents");
   add_jenga_flags(*c, o->jenga);
   add_attention_flags(*c, o->attention, o->svg);
   c->add_option("--seed", o->seed, "Philox seed of the SVG sampled rows")->capture_default_str();
-  c->callback([o] { run_denoise(*o); });
+  c->callback([o, c] {
+    o->steps_given = c->count("--steps") > 0;
+    run_denoise(*o);
+  });
 }
 
 }  // namespace jenga::cli

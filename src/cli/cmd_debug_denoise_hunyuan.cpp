@@ -1,9 +1,13 @@
 // `jenga debug denoise` with a HunyuanVideo DiT: the loop (dense, a Jenga preset or SVG) from
 // given noise and text states, on the CPU (f32) or CUDA, as generate runs it: embedded guidance
 // 6.0 (one forward a step; true CFG with --cfg-scale > 1), Euler, shift 7 (a preset's own).
+#include <algorithm>
+#include <vector>
+
 #include "cli/debug_denoise.h"
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_dit.h"
+#include "models/hunyuan/hunyuan_folder.h"
 #include "models/hunyuan/hunyuan_model.h"
 #include "models/hunyuan/hunyuan_presets.h"
 #include "models/hunyuan/i2v_jenga.h"
@@ -29,6 +33,18 @@ Conditioning load_text(const DebugInputs& in, const std::string& name, const std
   return k;
 }
 
+// Zero rows after the given ones, up to `rows`: the official Jenga kernel's sequence always holds
+// the LLM's 256 text rows (its two text blocks; the text queries attend over every one of them),
+// so a shorter context is what the official run sees with zero padding.
+void pad_text_rows(Conditioning& k, int64_t rows) {
+  const int64_t l = k.tokens.dim(0), d = k.tokens.dim(1);
+  if (l >= rows) return;
+  std::vector<float> v(static_cast<size_t>(rows * d), 0.0f);
+  std::copy_n(k.tokens.data_as<float>(), l * d, v.data());
+  k.valid = k.valid_rows();
+  k.tokens = Tensor::from_f32(v, Shape{rows, d});
+}
+
 }  // namespace
 
 void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, AttentionMode mode) {
@@ -43,7 +59,14 @@ void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, Attent
     usage_fail("{}: a latent_concat HunyuanVideo-I2V DiT ({} input channels); debug denoise runs the 16-channel ones "
                "(T2V, or token_replace I2V with --i2v)", o.model, c.in_channels);
   if (o.i2v_stability && !o.i2v) usage_fail("--i2v-stability goes with --i2v");
-  const hunyuan::Release release = o.i2v ? hunyuan::Release::I2V : hunyuan::Release::T2V;
+  if (o.i2v && o.accvideo) usage_fail("--accvideo and --i2v: AccVideo is a text-to-video DiT; pass one of them");
+  // AccVideo has T2V's tensors: the flag or the DiT's own path says so, as generate tells it.
+  const bool accvideo = !o.i2v && (o.accvideo || hunyuan::release_from_path(dit) == hunyuan::Release::AccVideo);
+  const hunyuan::Release release = o.i2v ? hunyuan::Release::I2V
+                                   : accvideo ? hunyuan::Release::AccVideo
+                                              : hunyuan::Release::T2V;
+  // sample_t2v.py and accvideo_jenga.sh run 5 steps.
+  const int steps = o.steps_given || !accvideo ? o.steps : hunyuan::hunyuan_geometry(c, release).default_steps;
   const DebugInputs in(inputs, "a HunyuanVideo DiT",
                        "noise, context and pooled (+ context_valid; context_null, pooled_null with --cfg-scale > 1; "
                        "image_latent with --i2v)");
@@ -53,7 +76,7 @@ void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, Attent
       fail("{}: has '{}'; debug denoise takes the real text rows as a count, 'context_valid' (and "
                  "'context_null_valid'), e.g. text_mask.sum()", o.inputs, mask);
   DenoiseRequest r;
-  r.jenga = hunyuan::hunyuan_preset_for(o.preset, release, o.jenga, o.steps);
+  r.jenga = hunyuan::hunyuan_preset_for(o.preset, release, o.jenga, steps);
   load_noises(in, r);
   {  // generate's, bench denoise's and debug schedule's check: Jenga's blocks hold whole 128-token runs
     const Geometry geo = hunyuan::hunyuan_geometry(c, release);
@@ -69,7 +92,7 @@ void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, Attent
   } else if (in.has("image_latent")) {
     usage_fail("{}: has 'image_latent': pass --i2v for HunyuanVideo-I2V's loop", o.inputs);
   }
-  r.steps = o.steps;
+  r.steps = steps;
   r.shift = o.shift.value_or(r.jenga ? r.jenga->flow_shift : o.i2v ? hunyuan::i2v_default_flow_shift(o.i2v_stability) : 7.0);
   r.guide_scale = o.cfg_scale.value_or(1.0);
   r.true_cfg = r.guide_scale > 1.0;
@@ -77,6 +100,10 @@ void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, Attent
   const int64_t rows = o.i2v ? hunyuan::kI2vTextTokens : 256;
   r.context = load_text(in, "context", "pooled", c, rows);
   if (r.true_cfg) r.context_null = load_text(in, "context_null", "pooled_null", c, rows);
+  if (mode == AttentionMode::jenga && !o.i2v) {
+    pad_text_rows(r.context, rows);
+    if (r.true_cfg) pad_text_rows(r.context_null, rows);
+  }
   r.solver = "euler";
   r.save_steps = o.save_steps;
   r.attention = mode;

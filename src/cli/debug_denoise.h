@@ -23,6 +23,9 @@ struct DenoiseOptions {
   // HunyuanVideo-I2V (token_replace; its DiT has T2V's key names, so the flag says so): the
   // image latent held in frame 0, --i2v-stability's blend of the noise.
   bool i2v = false, i2v_stability = false;
+  // AccVideo (same tensors as T2V): this flag, or a path naming accvideo, as generate tells it.
+  bool accvideo = false;
+  bool steps_given = false;  // --steps on the command line (else the release's: AccVideo 5)
   JengaOverrides jenga;
   std::string attention;
   SvgOverrides svg;
@@ -40,7 +43,8 @@ void run_and_write(DenoiseRequest& r, const DenoiseOptions& o, AttentionMode mod
 // also context_null, context_null_valid, pooled_null. Embedded guidance 6.0, Euler, shift 7.
 // --i2v: HunyuanVideo-I2V's token_replace loop; also image_latent [16, 1, H, W], context up to 396
 // rows (144 image + 252 prompt rows), shift default the preset's or 7 / 17 (with / without
-// --i2v-stability), presets dense and base (jenga_hyi2v.py).
+// --i2v-stability), presets dense and base (jenga_hyi2v.py). An AccVideo DiT (--accvideo or its
+// path) runs dense (sample_t2v.py) or --preset accvideo (accvideo_jenga.sh), 5 steps by default.
 // `dit`: the DiT's weights (cli/debug_model.h found them).
 void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, AttentionMode mode);
 

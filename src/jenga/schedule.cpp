@@ -179,6 +179,9 @@ Plan build_hunyuan_plan(const Preset& pr, int steps) {
                                   static_cast<int64_t>(pr.width * r) / 16};
   };
   const auto full = grid(stages - 1);
+  // The stage's grid changes only at a resolution switch (the previous rate not 1.0): after a
+  // 1.0 stage the official loop keeps the latents (and curve) of the size it has.
+  auto cur = grid(0);
 
   Plan plan;
   plan.preset = &pr;
@@ -194,7 +197,7 @@ Plan build_hunyuan_plan(const Preset& pr, int steps) {
     StepPlan s;
     s.step = i;
     s.stage = static_cast<int>(stage);
-    s.tokens = grid(stage);
+    s.tokens = cur;
     s.latent = {s.tokens[0], s.tokens[1] * 2, s.tokens[2] * 2};
     s.timestep = sch.timesteps[i];
     s.sigma = sch.sigmas[i];
@@ -226,6 +229,7 @@ Plan build_hunyuan_plan(const Preset& pr, int steps) {
         s.sigma_next = sw.renoise_sigma;
         amp = 0.0;
         start_stage = true;
+        cur = grid(stage);
       } else {
         sw.new_shift = shift;
         sw.upsample = "none";

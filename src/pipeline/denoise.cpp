@@ -142,7 +142,10 @@ std::vector<std::array<int64_t, 3>> stage_latents(const std::optional<Preset>& j
   const std::vector<double> rates = jenga ? jenga->res_rates : std::vector<double>{1.0};
   const bool hunyuan = jenga && jenga->family == ModelFamily::Hunyuan;
   for (size_t k = 0; k < rates.size(); ++k) {
-    if (k > 0 && rates[k] == rates[k - 1]) continue;
+    // pipeline_hunyuan_video_prores.py resizes (and re-noises) at a switch only when the stage
+    // before it ran at a rate other than 1.0, even to the same size (0.75 0.75 1.0: twice);
+    // after a 1.0 stage the latents keep their size. Wan: a new size only when the rate changes.
+    if (k > 0 && (hunyuan ? rates[k - 1] == 1.0 : rates[k] == rates[k - 1])) continue;
     const double r = rates[k];
     if (hunyuan) {  // pipeline_hunyuan_video_prores.py: (int(H_px * r) // 16) * 2 latent rows
       out.push_back({t, static_cast<int64_t>(static_cast<double>(h * 8) * r) / 16 * 2,
