@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -69,6 +70,29 @@ TEST(CliT5Vae, VaeEncodeDropsFramesPastTheLastChunkAsOfficial) {
   const auto want = jenga::SafetensorsFile::open(enc)->load("latents");
   ASSERT_EQ(got.shape(), want.shape());  // [16, 2, 1, 2]
   EXPECT_LE(max_rel_error(got.to_f32_vector(), want.to_f32_vector()), 1e-4);
+}
+
+// A diffusers text_encoder/ whose config.json sets relative_attention_max_distance 64 (the official
+// encoder fixes 128): transformers' UMT5EncoderModel output on 150 tokens (wan_t5_golden.py). It
+// was computed with 128 (rel 0.5 off); an activation or epsilon other than umT5's is named.
+TEST(CliT5Vae, DiffusersConfigMaxDistanceIsRead) {
+  TempDir dir;
+  const std::string folder = kData + "/wan_t5/hf_maxdist64", in = kData + "/wan_t5/hf_maxdist64_case.safetensors";
+  auto r = run_jenga("debug encode-text --text-encoder " + folder + " --ids " + in + " --out " + (dir / "c.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_LE(max_rel_error(jenga::SafetensorsFile::open(dir / "c.safetensors")->load("context").to_f32_vector(),
+                          jenga::SafetensorsFile::open(in)->load("context").to_f32_vector()),
+            1e-4);
+  const std::filesystem::path relu = dir / "relu";
+  std::filesystem::create_directories(relu);
+  std::filesystem::copy_file(folder + "/model.safetensors", relu / "model.safetensors");
+  std::ifstream cfg_in(folder + "/config.json");
+  auto cfg = nlohmann::json::parse(cfg_in);
+  cfg["feed_forward_proj"] = "relu";
+  std::ofstream(relu / "config.json") << cfg.dump();
+  expect_one_line_error(
+      run_jenga("debug encode-text --text-encoder " + relu.string() + " --ids " + in + " --out " + (dir / "d.safetensors")), 1,
+      "'feed_forward_proj' \"relu\" is not supported");
 }
 
 TEST(CliT5Vae, TokenizePrintsJson) {

@@ -65,6 +65,7 @@ def main():
     for ids, mask, context in saved:
         check_hf_layout(model, ids, mask, context)
     print('HF UMT5EncoderModel with the diffusers key names agrees on', len(saved), 'cases')
+    write_hf_max_distance_case(model, *saved[3][:2], args.out)
 
 
 # Official key -> HF UMT5EncoderModel key (the diffusers text_encoder/ layout the C++ also reads).
@@ -80,6 +81,43 @@ HF_RULES = [
     (r'^blocks\.(\d+)\.ffn\.fc1\.weight$', r'encoder.block.\1.layer.1.DenseReluDense.wi_1.weight'),
     (r'^blocks\.(\d+)\.ffn\.fc2\.weight$', r'encoder.block.\1.layer.1.DenseReluDense.wo.weight'),
 ]
+
+
+def hf_model(model, max_distance=128):
+    """The official weights under the HF names in transformers' UMT5EncoderModel."""
+    import re
+    from transformers import UMT5Config, UMT5EncoderModel
+    cfg = UMT5Config(vocab_size=model.token_embedding.num_embeddings, d_model=model.dim,
+                     d_kv=model.dim_attn // model.num_heads, d_ff=model.dim_ffn, num_layers=model.num_layers,
+                     num_heads=model.num_heads, relative_attention_num_buckets=model.num_buckets,
+                     relative_attention_max_distance=max_distance, feed_forward_proj='gated-gelu', dropout_rate=0.0,
+                     layer_norm_epsilon=1e-6)
+    hf = UMT5EncoderModel(cfg).eval()
+    sd = {}
+    for k, v in model.state_dict().items():
+        for pat, rep in HF_RULES:
+            if re.match(pat, k):
+                sd[re.sub(pat, rep, k)] = v
+    sd['encoder.embed_tokens.weight'] = sd['shared.weight']
+    missing, unexpected = hf.load_state_dict(sd, strict=False)
+    assert not missing and not unexpected, (missing, unexpected)
+    return hf
+
+
+def write_hf_max_distance_case(model, ids, mask, out_dir):
+    """A diffusers text_encoder/ folder written by transformers with relative_attention_max_distance 64
+    (the official encoder fixes 128), and its output on 150 tokens, where distances past 64 matter."""
+    hf = hf_model(model, max_distance=64)
+    folder = os.path.join(out_dir, 'hf_maxdist64')
+    hf.save_pretrained(folder, safe_serialization=True)
+    valid = int(mask.sum())
+    with torch.no_grad():
+        context = hf(input_ids=ids, attention_mask=mask).last_hidden_state[0, :valid]
+        base = hf_model(model)(input_ids=ids, attention_mask=mask).last_hidden_state[0, :valid]
+    assert float((context - base).abs().max()) > 1e-2  # the max distance changes the output here
+    save_file({'ids': ids, 'mask': mask, 'context': context.contiguous()},
+              os.path.join(out_dir, 'hf_maxdist64_case.safetensors'))
+    print('hf_maxdist64', tuple(ids.shape), '->', tuple(context.shape))
 
 
 def check_hf_layout(model, ids, mask, context):

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "backend/cpu/gemm.h"
@@ -73,6 +76,32 @@ std::vector<float> T5Encoder::load(const std::string& official, std::vector<int6
   return weight(official, std::move(shape)).to_f32_vector();
 }
 
+namespace {
+// A diffusers text_encoder/ (HF UMT5EncoderModel) may say in its config.json what the shapes cannot:
+// the relative-position max distance (official: 128, fixed) is read; a different activation or
+// norm epsilon than the official encoder's is named, not computed as if it were the official one.
+void apply_hf_config(const std::string& path, T5Config& k) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path cfg = fs::is_directory(path, ec) ? fs::path(path) / "config.json" : fs::path(path).parent_path() / "config.json";
+  if (!fs::is_regular_file(cfg, ec)) return;
+  std::ifstream f(cfg);
+  const auto j = nlohmann::json::parse(f, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) fail("{}: not valid JSON", cfg.string());
+  if (j.contains("relative_attention_max_distance")) {
+    const auto& d = j["relative_attention_max_distance"];
+    if (!d.is_number_integer() || d.get<int64_t>() < 1)
+      fail("{}: 'relative_attention_max_distance' must be a positive integer", cfg.string());
+    k.max_dist = d.get<int64_t>();
+  }
+  if (j.contains("feed_forward_proj") && j["feed_forward_proj"] != "gated-gelu")
+    fail("{}: 'feed_forward_proj' {} is not supported (umT5's is \"gated-gelu\")", cfg.string(), j["feed_forward_proj"].dump());
+  if (j.contains("layer_norm_epsilon") && j["layer_norm_epsilon"].is_number() &&
+      std::abs(j["layer_norm_epsilon"].get<double>() - 1e-6) > 1e-12)
+    fail("{}: 'layer_norm_epsilon' {} is not supported (umT5's is 1e-06)", cfg.string(), j["layer_norm_epsilon"].dump());
+}
+}  // namespace
+
 T5Encoder T5Encoder::open(const std::string& path) {
   T5Encoder e;
   e.ckpt_ = std::make_shared<Checkpoint>(Checkpoint::open(path));
@@ -115,6 +144,7 @@ T5Encoder T5Encoder::open(const std::string& path) {
     fail("{}: no relative position table (blocks.0.pos_embedding.embedding.weight)", path);
   }
   while (c.contains(e.name("blocks." + std::to_string(k.layers) + ".attn.q.weight"))) ++k.layers;
+  if (e.layout_ == T5Layout::Diffusers) apply_hf_config(path, k);
   if (k.heads <= 0 || k.dim_attn % k.heads != 0 || k.num_buckets < 4)
     fail("{}: inconsistent config: dim_attn {} with {} heads, {} buckets", path, k.dim_attn, k.heads, k.num_buckets);
   return e;
