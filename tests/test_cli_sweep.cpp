@@ -305,3 +305,16 @@ TEST(CliSweep, ComponentFolderAsModelIsNamed) {
   EXPECT_NE(last_line(r.output).find("this folder holds one component (a hunyuanvideo-vae), not a whole model"),
             std::string::npos) << r.output;
 }
+
+// make-tiny --family hunyuan into a Wan folder wrote a mix that generate ran as the Wan model
+// (make-tiny still said "run it with generate --model"); only the same family's folder is reused.
+TEST(CliSweep, MakeTinyRefusesAFolderHoldingAnotherModel) {
+  TempDir d;
+  const std::string m = d / "m";
+  ASSERT_EQ(run_jenga("debug make-tiny --family wan --out " + m).exit_code, 0);
+  EXPECT_EQ(run_jenga("debug make-tiny --family wan --out " + m).exit_code, 0);  // again: fine
+  const auto r = run_bounded("debug make-tiny --family hunyuan --out " + m);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(last_line(r.output).find("--out " + m + ": already holds "), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(m + "/text_encoder_2"));
+}
