@@ -305,3 +305,33 @@ TEST(CliSweep, ComponentFolderAsModelIsNamed) {
   EXPECT_NE(last_line(r.output).find("this folder holds one component (a hunyuanvideo-vae), not a whole model"),
             std::string::npos) << r.output;
 }
+
+// make-tiny --family hunyuan into a Wan folder wrote a mix that generate ran as the Wan model
+// (make-tiny still said "run it with generate --model"); only the same family's folder is reused.
+TEST(CliSweep, MakeTinyRefusesAFolderHoldingAnotherModel) {
+  TempDir d;
+  const std::string m = d / "m";
+  ASSERT_EQ(run_jenga("debug make-tiny --family wan --out " + m).exit_code, 0);
+  EXPECT_EQ(run_jenga("debug make-tiny --family wan --out " + m).exit_code, 0);  // again: fine
+  const auto r = run_bounded("debug make-tiny --family hunyuan --out " + m);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(last_line(r.output).find("--out " + m + ": already holds "), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(m + "/text_encoder_2"));
+}
+
+// A full disk failed only after the whole run ("write failed (disk full?)"): under 1 MiB free is
+// refused before it. The full disk is a 64 KiB tmpfs in a private mount namespace (unshare -rm:
+// no root needed where user namespaces are allowed; skipped elsewhere).
+TEST(CliSweep, FullDiskIsRefusedBeforeTheRun) {
+  TempDir d;
+  const std::string mnt = d / "full";
+  fs::create_directory(mnt);
+  if (std::system(("unshare -rm sh -c 'mount -t tmpfs -o size=64k tmpfs " + mnt + "' 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "no unshare -rm here (user namespaces off)";
+  const auto r = run_jenga_with_prefix(
+      "timeout -s KILL 60 unshare -rm sh -c 'mount -t tmpfs -o size=64k tmpfs " + mnt + " && exec ",
+      "generate -q -p x --frames 1 --steps 1 -o " + mnt + "/o.png 2>&1' #");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(last_line(r.output).find("KiB free (disk full?); free some space or write elsewhere"), std::string::npos)
+      << r.output;
+}

@@ -1,5 +1,7 @@
 // `jenga debug ...`: small tools to check parts of the engine without a real model.
 #include <chrono>
+#include <filesystem>
+#include <set>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -45,7 +47,32 @@ void run_make_full_hunyuan(const MakeTinyOptions& o) {
               o.out.c_str());
 }
 
+// A folder already holding another model (make-tiny --family hunyuan over a Wan folder) became
+// a mix that generate ran as the Wan model, though make-tiny said "run it with generate --model";
+// only this family's own names may already be there (writing the same folder again is fine).
+void require_out_for_this_family(const MakeTinyOptions& o) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(o.out, ec)) return;  // new, or a file the writers name
+  const bool dit_only = o.dit_only || o.in_channels > 0;
+  std::set<std::string> ours;
+  if (o.family == "wan")
+    ours = {"diffusion_pytorch_model.safetensors", "config.json", "Wan2.1_VAE.safetensors",
+            "models_t5_umt5-xxl-enc-bf16.safetensors", "google"};
+  else if (dit_only)
+    ours = {"diffusion_pytorch_model.safetensors", "config.json"};
+  else if (o.family == "hunyuan")
+    ours = {"hunyuan-video-t2v-720p", "text_encoder", "text_encoder_2"};
+  else
+    ours = {"hunyuan-video-i2v-720p", "text_encoder_i2v", "text_encoder_2"};
+  for (const auto& e : fs::directory_iterator(o.out, ec))
+    if (const std::string n = e.path().filename().string(); !ours.count(n))
+      usage_fail("--out {}: already holds {} (not part of a --family {} folder); give a new or empty folder, so "
+                 "generate --model runs the model written", o.out, n, o.family);
+}
+
 void run_make_tiny(const MakeTinyOptions& o) {
+  require_out_for_this_family(o);
   // fp8-e4m3-scaled: ComfyUI's scaled fp8 DiT (matrices fp8 with a per-tensor scale_weight, the
   // rest bf16), written as f32 then rewritten; HunyuanVideo's DiT only.
   const bool scaled = o.dtype == "fp8-e4m3-scaled";

@@ -1,6 +1,7 @@
 #include "pipeline/output_target.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -86,7 +87,7 @@ std::string final_output_path(const std::string& path, int frames) {
 
 std::string sidecar_path(const std::string& final_output) { return strip_slash(final_output) + ".json"; }
 
-void check_output_target(const std::string& path, int frames) {
+void check_output_target(const std::string& path, int frames, bool before_run) {
   const std::string final = final_output_path(path, frames);
   const fs::path parent = fs::absolute(fs::path(final)).parent_path();
   std::error_code ec;
@@ -112,12 +113,19 @@ void check_output_target(const std::string& path, int frames) {
     check_free(path, final, false);
   }
   check_free(path, sidecar_path(final), true);
+  // No video and sidecar fit in under 1 MiB but the smallest: say so now, not after the run.
+  constexpr uint64_t kMinFree = 1 << 20;
+  struct statvfs vfs {};
+  if (before_run && ::statvfs(parent.c_str(), &vfs) == 0)
+    if (const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize; free_bytes < kMinFree)
+      fail("-o {}: {} has only {} KiB free (disk full?); free some space or write elsewhere", path, parent.string(),
+           free_bytes / 1024);
 }
 
 std::string commit_video_and_sidecar(const std::string& path, int frames,
                                      const std::function<std::string(const std::string& tmp)>& write,
                                      const std::function<std::string(const std::string& final_path)>& sidecar_text) {
-  check_output_target(path, frames);  // again: something may have appeared during the run
+  check_output_target(path, frames, false);  // again: something may have appeared during the run
   const std::string final = final_output_path(path, frames);
   const std::string side = sidecar_path(final);
   const TempNames names = temp_names(path, frames);

@@ -16,8 +16,9 @@ namespace jenga {
 std::string final_output_path(const std::string& path, int frames);
 std::string sidecar_path(const std::string& final_output);
 
-// UsageError naming the problem and what to do.
-void check_output_target(const std::string& path, int frames);
+// UsageError naming the problem and what to do. With `before_run`, also an Error when the
+// folder's file system has under 1 MiB free (a full disk failed only once the video was done).
+void check_output_target(const std::string& path, int frames, bool before_run = true);
 
 // write(tmp_path) writes the video to the given temp path (same extension) and returns the path
 // it wrote; sidecar_text is computed after it (e.g. with the final path). Returns the final path.
