@@ -244,6 +244,25 @@ TEST(HunyuanT2V, ResolutionChangesOnlyAfterAStageBelowFullRate) {
   EXPECT_EQ(stage_latents(p3, 8, 32, 32).size(), 2u);
 }
 
+// The official single-GPU Jenga DiT runs its dense flash branch at drop rate 0, which needs no
+// whole 128-token blocks: --sa-drop-rates 0 0 runs Turbo at 128x128x5 (stages of 72 and 128
+// image tokens), as the official loop does; a stage that runs the block-sparse kernel still needs
+// whole blocks, and so do the multi-GPU presets (their path is block-sparse at every drop rate).
+// Every grid was refused.
+TEST(HunyuanT2V, TokenGridNeedsWholeBlocksOnlyForSparseStages) {
+  const Geometry geo = hunyuan::hunyuan_geometry(hunyuan::HunyuanConfig::tiny());
+  auto turbo = [](std::vector<double> drops, const char* name = "turbo") {
+    JengaOverrides o;
+    o.sa_drop_rates = std::move(drops);
+    return hunyuan::hunyuan_preset_for(name, false, o, 4);
+  };
+  EXPECT_NO_THROW(check_jenga_token_grid(turbo({0, 0}), geo, 128, 128, 5));
+  EXPECT_NO_THROW(check_jenga_token_grid(turbo({0, 0.8}), geo, 128, 128, 5));  // 128 tokens at full size
+  EXPECT_THROW(check_jenga_token_grid(turbo({0.7, 0}), geo, 128, 128, 5), UsageError);  // 72 sparse tokens
+  EXPECT_THROW(check_jenga_token_grid(turbo({0, 0}, "multigpu-turbo"), geo, 128, 128, 5), UsageError);
+  EXPECT_THROW(check_jenga_token_grid(turbo({0.7, 0.8}), geo, 128, 128, 5), UsageError);
+}
+
 // The folders as published: official ckpts/ (or its 720p folder), diffusers, single files; the
 // release from the DiT's path; a missing component named with where it was expected.
 TEST(HunyuanT2V, FoldersAsDownloaded) {
