@@ -244,6 +244,25 @@ TEST(HunyuanT2V, ResolutionChangesOnlyAfterAStageBelowFullRate) {
   EXPECT_EQ(stage_latents(p3, 8, 32, 32).size(), 2u);
 }
 
+// The official single-GPU Jenga DiT runs its dense flash branch at drop rate 0, which needs no
+// whole 128-token blocks: --sa-drop-rates 0 0 runs Turbo at 128x128x5 (stages of 72 and 128
+// image tokens), as the official loop does; a stage that runs the block-sparse kernel still needs
+// whole blocks, and so do the multi-GPU presets (their path is block-sparse at every drop rate).
+// Every grid was refused.
+TEST(HunyuanT2V, TokenGridNeedsWholeBlocksOnlyForSparseStages) {
+  const Geometry geo = hunyuan::hunyuan_geometry(hunyuan::HunyuanConfig::tiny());
+  auto turbo = [](std::vector<double> drops, const char* name = "turbo") {
+    JengaOverrides o;
+    o.sa_drop_rates = std::move(drops);
+    return hunyuan::hunyuan_preset_for(name, false, o, 4);
+  };
+  EXPECT_NO_THROW(check_jenga_token_grid(turbo({0, 0}), geo, 128, 128, 5));
+  EXPECT_NO_THROW(check_jenga_token_grid(turbo({0, 0.8}), geo, 128, 128, 5));  // 128 tokens at full size
+  EXPECT_THROW(check_jenga_token_grid(turbo({0.7, 0}), geo, 128, 128, 5), UsageError);  // 72 sparse tokens
+  EXPECT_THROW(check_jenga_token_grid(turbo({0, 0}, "multigpu-turbo"), geo, 128, 128, 5), UsageError);
+  EXPECT_THROW(check_jenga_token_grid(turbo({0.7, 0.8}), geo, 128, 128, 5), UsageError);
+}
+
 // The folders as published: official ckpts/ (or its 720p folder), diffusers, single files; the
 // release from the DiT's path; a missing component named with where it was expected.
 TEST(HunyuanT2V, FoldersAsDownloaded) {
@@ -517,6 +536,32 @@ TEST(HunyuanT2V, WrongFlagsAreNamedBeforeWork) {
   auto ins = test::run_jenga("inspect --summary " + model);
   EXPECT_EQ(ins.exit_code, 1) << ins.output;
   EXPECT_NE(ins.output.find("the LLM text encoder cannot be read"), std::string::npos) << ins.output;
+}
+
+// Turbo with its sparse attention against the official Jenga loop (HunyuanVideoPipelineProRes +
+// ra_forward + its DiT blocks; tools/golden/hunyuan_jenga_sparse_golden.py): AttenCarve masks at
+// 768 and 1408 image tokens, the text amplifier of stage 0, 256 text rows with 37 real, the
+// official stage-0 rounding, the fixed reuse list. `jenga debug denoise` on the golden file (it is
+// the inputs file) as a user runs it; rel 7.5e-7 at the time of writing.
+TEST(HunyuanT2V, DebugDenoiseTurboSparseMatchesTheOfficialJengaLoop) {
+  GoldenDit m;  // make-tiny --family hunyuan --seed 7 --dtype f32
+  const std::string golden = std::string(JENGA_TEST_DATA) + "/hunyuan_t2v/jenga_turbo_sparse_golden.safetensors";
+  const std::string out = m.dir / "out.safetensors";
+  const auto r = test::run_jenga("debug denoise -q --preset turbo --steps 8 --model " + m.dir.path().string() +
+                                 " --inputs " + golden + " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto g = SafetensorsFile::open(golden);
+  const auto o = SafetensorsFile::open(out);
+  const auto want = g->load("official_latents", DType::F32).to_f32_vector();
+  const auto got = o->load("latents", DType::F32).to_f32_vector();
+  ASSERT_EQ(got.size(), want.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); ++i) num += (got[i] - want[i]) * double(got[i] - want[i]), den += double(want[i]) * want[i];
+  EXPECT_LT(std::sqrt(num / den), 1e-5);
+  const auto computed = g->load("official_computed", DType::F32).to_f32_vector();
+  const auto calls = o->load("teacache_computed", DType::F32).to_f32_vector();  // cond, uncond per step
+  ASSERT_EQ(calls.size(), 2 * computed.size());
+  for (size_t i = 0; i < computed.size(); ++i) EXPECT_EQ(calls[2 * i], computed[i]) << "step " << i;
 }
 
 // A Jenga preset through the model-neutral loop on the tiny DiT: ProRes switch (0.75 -> 1.0 at the

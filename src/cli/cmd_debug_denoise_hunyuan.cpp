@@ -68,8 +68,8 @@ void run_denoise_hunyuan(const DenoiseOptions& o, const std::string& dit, Attent
   // sample_t2v.py and accvideo_jenga.sh run 5 steps.
   const int steps = o.steps_given || !accvideo ? o.steps : hunyuan::hunyuan_geometry(c, release).default_steps;
   const DebugInputs in(inputs, "a HunyuanVideo DiT",
-                       "noise, context and pooled (+ context_valid; context_null, pooled_null with --cfg-scale > 1; "
-                       "image_latent with --i2v)");
+                       "noise, context and pooled (+ context_valid; noise_1.., noise_full for a preset that changes "
+                       "resolution; context_null, pooled_null with --cfg-scale > 1; image_latent with --i2v)");
   // A mask is how dit-forward takes the real rows; the loop takes their count.
   for (const char* mask : {"text_mask", "context_mask"})
     if (in.has(mask))

@@ -169,7 +169,20 @@ void check_shift_and_cfg(std::optional<double> shift, std::optional<double> cfg_
 void check_jenga_token_grid(const std::optional<Preset>& jenga, const Geometry& geo, int width, int height, int frames) {
   if (!jenga || geo.condition_blocks <= 0) return;
   const int64_t lt0 = (frames - 1) / geo.vae_time + 1;
-  for (const auto& l : stage_latents(jenga, lt0, height / geo.vae_space, width / geo.vae_space)) {
+  std::vector<std::array<int64_t, 3>> sparse_latents;
+  if (jenga->family == ModelFamily::Hunyuan && jenga->world_size == 1) {
+    // The official single-GPU DiT takes its dense flash branch at drop rate 0 (any token count):
+    // only the stages that run the block-sparse kernel need whole blocks. The multi-GPU
+    // scripts' path is block-sparse at every drop rate.
+    Preset sized = *jenga;
+    sized.width = width, sized.height = height, sized.frames = frames;
+    for (const auto& s : build_plan(sized, sized.steps).step)
+      if (!s.dense && std::find(sparse_latents.begin(), sparse_latents.end(), s.latent) == sparse_latents.end())
+        sparse_latents.push_back(s.latent);
+  } else {
+    sparse_latents = stage_latents(jenga, lt0, height / geo.vae_space, width / geo.vae_space);
+  }
+  for (const auto& l : sparse_latents) {
     const int64_t tokens = (l[0] / geo.patch[0]) * (l[1] / geo.patch[1]) * (l[2] / geo.patch[2]);
     if (tokens % 128 != 0 || tokens == 0)
       usage_fail("--preset {} at {}x{}, {} frames: a stage of {}x{}x{} latents has {} image tokens, not a multiple of "
