@@ -46,6 +46,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hunyuan_dit_golden import cpu_cu_seqlens  # noqa: E402  the official varlen offsets, on the CPU
+
 A = None  # parsed arguments
 DROP = {"d": 0.0}  # the drop rate of the forward in progress (--world)
 
@@ -64,17 +67,6 @@ def flash_attn_func(q, k, v, dropout_p=0.0, softmax_scale=None, causal=False, **
     o = F.scaled_dot_product_attention(q.transpose(1, 2).float(), k.transpose(1, 2).float(), v.transpose(1, 2).float(),
                                        scale=softmax_scale)
     return o.transpose(1, 2)
-
-
-def cpu_cu_seqlens(text_mask, img_len):
-    b = text_mask.shape[0]
-    text_len = text_mask.sum(dim=1)
-    max_len = text_mask.shape[1] + img_len
-    cu = torch.zeros([2 * b + 1], dtype=torch.int32)
-    for i in range(b):
-        cu[2 * i + 1] = i * max_len + text_len[i] + img_len
-        cu[2 * i + 2] = (i + 1) * max_len
-    return cu
 
 
 def block_sparse_f32(q, k, v, seqlens, block_mask, sm_scale, block_size_M=128, block_size_N=128,

@@ -122,22 +122,7 @@ def write_hf_max_distance_case(model, ids, mask, out_dir):
 
 def check_hf_layout(model, ids, mask, context):
     """The same weights under the HF names in transformers' UMT5EncoderModel give the same context."""
-    import re
-    from transformers import UMT5Config, UMT5EncoderModel
-    cfg = UMT5Config(vocab_size=model.token_embedding.num_embeddings, d_model=model.dim,
-                     d_kv=model.dim_attn // model.num_heads, d_ff=model.dim_ffn, num_layers=model.num_layers,
-                     num_heads=model.num_heads, relative_attention_num_buckets=model.num_buckets,
-                     relative_attention_max_distance=128, feed_forward_proj='gated-gelu', dropout_rate=0.0,
-                     layer_norm_epsilon=1e-6)
-    hf = UMT5EncoderModel(cfg).eval()
-    sd = {}
-    for k, v in model.state_dict().items():
-        for pat, rep in HF_RULES:
-            if re.match(pat, k):
-                sd[re.sub(pat, rep, k)] = v
-    sd['encoder.embed_tokens.weight'] = sd['shared.weight']
-    missing, unexpected = hf.load_state_dict(sd, strict=False)
-    assert not missing and not unexpected, (missing, unexpected)
+    hf = hf_model(model)
     with torch.no_grad():
         out = hf(input_ids=ids, attention_mask=mask).last_hidden_state[0, :context.shape[0]]
     err = float((out - context).abs().max() / context.abs().max())
