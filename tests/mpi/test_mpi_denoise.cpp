@@ -78,7 +78,9 @@ TEST(MpiDenoise, SequenceParallelEqualsOneProcess) {
     const DenoiseResult one = denoise(r, quiet);
     r.comm = &comm;
     const DenoiseResult sp = denoise(r, quiet);
-    EXPECT_LE(max_abs(one.latents, sp.latents), 1e-5) << k.preset;
+    // f32 sums in another order (sharded attention); how far depends on the CPU's OpenBLAS kernels
+    // (1.2e-5 on an AVX-512 Xeon for dense): a broken shard or gather is off by O(1).
+    EXPECT_LE(max_abs(one.latents, sp.latents), 5e-5) << k.preset;
     EXPECT_EQ(one.computed_calls, sp.computed_calls) << k.preset;
     if (r.jenga) {
       EXPECT_GT(one.report["sparse_steps"].get<int>(), 0) << k.preset;
