@@ -90,6 +90,8 @@ TEST(Readme, ErrorsTableIsWhatUsersSee) {
   auto jenga_ok = [](const std::string& args) { ASSERT_EQ(jenga::test::run_jenga(args).exit_code, 0) << args; };
   jenga_ok("debug make-tiny --out " + t + "/novae");
   fs::remove(t + "/novae/Wan2.1_VAE.safetensors");
+  jenga_ok("debug make-tiny --family hunyuan --out " + t + "/hynovae");
+  fs::remove_all(t + "/hynovae/hunyuan-video-t2v-720p/vae");
   jenga_ok("debug make-tiny --out " + t + "/pth");
   fs::remove(t + "/pth/Wan2.1_VAE.safetensors");
   std::ofstream(t + "/pth/Wan2.1_VAE.pth", std::ios::binary) << std::string("PK\x03\x04", 4) << "not read";
@@ -139,7 +141,7 @@ TEST(Readme, ErrorsTableIsWhatUsersSee) {
   // Nothing else appeared: no output, sidecar, .partial or hidden temp file.
   for (const auto& e : fs::directory_iterator(t)) {
     const std::string n = e.path().filename().string();
-    EXPECT_TRUE(n == "novae" || n == "pth" || n == "badcfg" || n == "dircfg" || n == "x.y4m" || n == "existing" || n == "s.y4m.json" || n == "file" || n == "image.png" ||
+    EXPECT_TRUE(n == "novae" || n == "hynovae" || n == "pth" || n == "badcfg" || n == "dircfg" || n == "x.y4m" || n == "existing" || n == "s.y4m.json" || n == "file" || n == "image.png" ||
                 n == "fifo.safetensors" || n == "bad_utf8.txt")
         << n;
   }

@@ -221,7 +221,7 @@ bool report_hunyuan(const std::string& path, const std::string& dit_path, const 
       } catch (const std::exception& e) {
         missing = fmt::format("a tokenizer cannot be read: {}", e.what());
       }
-    } catch (const UsageError& e) {
+    } catch (const Error& e) {  // a missing component (Error) or a bad path (UsageError)
       missing = e.what();
     }
   }
@@ -276,11 +276,7 @@ void run_inspect(const InspectOptions& o) {
     } else if (hunyuan::is_hunyuan_release_folder(o.path)) {
       // HunyuanVideo's layout without its DiT: say where it belongs (as generate does), exit 1
       // as for any other missing component.
-      try {
-        (void)hunyuan::resolve_hunyuan(o.path, {}, false, false);
-      } catch (const UsageError& e) {
-        throw Error(e.what());
-      }
+      (void)hunyuan::resolve_hunyuan(o.path, {}, false, false);
     }
   } else if (std::filesystem::exists(o.path, ec)) {
     require_regular_file(o.path, "");

@@ -138,9 +138,9 @@ HunyuanPaths resolve_hunyuan(const std::string& model_dir, const HunyuanComponen
     std::string where;
     for (const auto& c : candidates) where += (where.empty() ? "" : " or ") + c.string();
     if (!folder)
-      usage_fail("HunyuanVideo: the {} is missing; pass it with {} FILE (or --model with the published folder)", what, flag);
-    usage_fail("HunyuanVideo: the {} is missing: expected {}; download it there or pass {} FILE{}", what, where, flag,
-               hint);
+      fail("HunyuanVideo: the {} is missing; pass it with {} FILE (or --model with the published folder)", what, flag);
+    // A missing file, as Wan's (exit 1); only a bad flag or argument is a usage error (exit 2).
+    fail("HunyuanVideo: the {} is missing: expected {}; download it there or pass {} FILE{}", what, where, flag, hint);
   };
 
   std::vector<fs::path> dit_c;
