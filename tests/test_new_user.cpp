@@ -246,6 +246,39 @@ TEST(NewUser, VideoAndSidecarAreCommittedTogether) {
   EXPECT_EQ(names.size(), 2u);
 }
 
+// An output that is a symbolic link to a file (a library folder, a shared "latest.mp4") is written
+// through: the link stays, the file it points to (in another folder) holds the new video, and no
+// temp file is left on either side. The sidecar goes beside the name the user gave.
+TEST(NewUser, SymlinkOutputIsWrittenThrough) {
+  TempDir dir;
+  fs::create_directories(dir / "store");
+  fs::create_directories(dir / "out");
+  std::ofstream(dir / "store/clip.y4m") << "old";
+  const std::string link = dir / "out/latest.y4m";
+  fs::create_symlink(dir / "store/clip.y4m", link);
+  std::string tmp_seen;
+  const std::string done = jenga::commit_video_and_sidecar(
+      link, 1,
+      [&](const std::string& tmp) {
+        tmp_seen = tmp;
+        std::ofstream(tmp) << "video";
+        return tmp;
+      },
+      [](const std::string&) { return std::string("{}\n"); });
+  EXPECT_EQ(done, link);
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(fs::read_symlink(link), fs::path(dir / "store/clip.y4m"));
+  EXPECT_EQ(slurp(dir / "store/clip.y4m"), "video");
+  EXPECT_EQ(fs::canonical(fs::path(tmp_seen).parent_path()), fs::canonical(dir / "store")) << tmp_seen;  // one file system
+  EXPECT_TRUE(fs::exists(link + ".json"));
+  std::vector<std::string> store, out;
+  for (const auto& e : fs::directory_iterator(dir / "store")) store.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir / "out")) out.push_back(e.path().filename().string());
+  EXPECT_EQ(store, std::vector<std::string>{"clip.y4m"});
+  std::sort(out.begin(), out.end());
+  EXPECT_EQ(out, (std::vector<std::string>{"latest.y4m", "latest.y4m.json"}));
+}
+
 // The estimate grows with what the run holds, and a published setting is in a plausible range
 // (1.3B on the CPU in f32 at 832x480x81: 5.7 GB of weights plus activations and the decode).
 TEST(NewUser, MemoryEstimateIsPlausibleAndRefusesWithWhatFits) {

@@ -60,12 +60,15 @@ struct TempNames {
   std::string writer_partial;  // the writer's own ".partial" (video_writer.h)
   std::string sidecar;
 };
-TempNames temp_names(const std::string& path, int frames) {
+// video_dir: where the video's temp files go (the folder of the file a symlink output writes
+// through, so the last rename stays in one file system); empty = the output's own folder.
+TempNames temp_names(const std::string& path, int frames, const fs::path& video_dir = {}) {
   const std::string final = final_output_path(path, frames);
   const fs::path dir = fs::path(final).parent_path();
   const std::string tag = "-jenga-tmp-" + std::to_string(::getpid());
   TempNames t;
-  t.base = (dir / fmt::format(".{}{}", fs::path(final).filename().string(), tag)).string();
+  t.base = ((video_dir.empty() ? dir : video_dir) / fmt::format(".{}{}", fs::path(final).filename().string(), tag))
+               .string();
   const bool folder = folder_target(path, frames);
   const std::string ext = fs::path(path).extension().string();
   if (lower_ext(path) == ".png" && frames > 1) t.target = t.base + ".png";  // it writes the folder `base`
@@ -75,6 +78,16 @@ TempNames temp_names(const std::string& path, int frames) {
   t.writer_partial = folder ? t.base + ".partial" : t.base + ".partial" + ext;
   t.sidecar = (dir / fmt::format(".{}{}", fs::path(sidecar_path(final)).filename().string(), tag)).string();
   return t;
+}
+
+// The file the finished video replaces: an output that is a symbolic link to a regular file is
+// written through (the link stays, its file gets the new video, as ffmpeg -y and cp do); any
+// other output is replaced where it is named.
+std::string write_through_target(const std::string& final) {
+  std::error_code ec;
+  if (!fs::is_symlink(final, ec) || !fs::is_regular_file(final, ec)) return final;
+  const fs::path target = fs::canonical(final, ec);
+  return ec ? final : target.string();
 }
 
 }  // namespace
@@ -111,6 +124,12 @@ void check_output_target(const std::string& path, int frames, bool before_run) {
                  "another output", path, final);
   } else {
     check_free(path, final, false);
+    // A symlink output is written through: its file's folder takes the temp file.
+    if (const std::string dest = write_through_target(final); dest != final) {
+      const fs::path dest_dir = fs::path(dest).parent_path();
+      if (::access(dest_dir.c_str(), W_OK | X_OK) != 0 || !can_create_in(dest_dir))
+        usage_fail("-o {}: a symbolic link to {}, whose folder is not writable; write elsewhere", path, dest);
+    }
   }
   check_free(path, sidecar_path(final), true);
   // No video and sidecar fit in under 1 MiB but the smallest: say so now, not after the run.
@@ -128,7 +147,8 @@ std::string commit_video_and_sidecar(const std::string& path, int frames,
   check_output_target(path, frames, false);  // again: something may have appeared during the run
   const std::string final = final_output_path(path, frames);
   const std::string side = sidecar_path(final);
-  const TempNames names = temp_names(path, frames);
+  const std::string dest = write_through_target(final);
+  const TempNames names = temp_names(path, frames, dest != final ? fs::path(dest).parent_path() : fs::path());
   const std::string& tmp_target = names.target;
   TempPath video_tmp(names.video);
   TempPath writer_partial(names.writer_partial);  // so a second signal removes it too
@@ -154,12 +174,12 @@ std::string commit_video_and_sidecar(const std::string& path, int frames,
     if (!out) fail("{}: cannot write the sidecar (disk full?); no output was kept", side);
   }
   std::error_code ec;
-  fs::rename(video_tmp.path(), final, ec);
+  fs::rename(video_tmp.path(), dest, ec);
   if (ec) fail("{}: cannot move the finished video into place ({}); no output was kept", final, ec.message());
   fs::rename(side_tmp.path(), side, ec);
   if (ec) {
     std::error_code ec2;
-    fs::remove_all(final, ec2);  // both or neither
+    fs::remove_all(dest, ec2);  // both or neither
     fail("{}: cannot move the sidecar into place ({}); no output was kept", side, ec.message());
   }
   video_tmp.release();
