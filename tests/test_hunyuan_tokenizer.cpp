@@ -119,6 +119,50 @@ TEST(HunyuanTokenizer, ClipFromATokenizerJsonAlone) {
   }
 }
 
+// A merges.txt cut short (an interrupted download) tokenized every later word differently and
+// silently: the vocabulary's tokens that no merge makes name it. Synthetic (always runs): byte
+// symbols a, b (and with </w>), one merge "a b</w>" making "ab</w>", the two specials.
+TEST(HunyuanTokenizer, ClipMergesCutShortAreNamed) {
+  jenga::test::TempDir d;
+  const auto write = [&](const std::string& merges) {
+    std::ofstream(d / "vocab.json") << R"({"a": 0, "b": 1, "a</w>": 2, "b</w>": 3, "ab</w>": 4,
+        "<|startoftext|>": 5, "<|endoftext|>": 6})";
+    std::ofstream(d / "merges.txt") << merges;
+  };
+  write("#version: 0.2\na b</w>\n");
+  EXPECT_EQ(hy::ClipTokenizer::open(d.path().string()).encode_plain("ab"), (std::vector<int64_t>{4}));
+  write("#version: 0.2\n");
+  try {
+    (void)hy::ClipTokenizer::open(d.path().string());
+    ADD_FAILURE() << "a vocabulary with a token no merge makes was accepted";
+  } catch (const jenga::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("merges.txt: has 0 merges, but the vocabulary holds 1 tokens no merge makes "
+                                         "(e.g. 'ab</w>')"), std::string::npos) << e.what();
+  }
+}
+
+// The real CLIP-L files: whole, every token is explained; the last 1,000 merges cut, named.
+TEST(HunyuanTokenizer, ClipRealMergesCutShortAreNamed) {
+  JENGA_REQUIRE_TEST_TOKENIZER(dir, "clip-l");
+  jenga::test::TempDir d;
+  std::filesystem::copy(dir, d.path(), std::filesystem::copy_options::recursive);
+  (void)hy::ClipTokenizer::open(d.path().string());
+  std::ifstream in(dir + "/merges.txt");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_GT(lines.size(), 2000u);
+  {
+    std::ofstream out(d / "merges.txt", std::ios::trunc);
+    for (size_t i = 0; i + 1000 < lines.size(); ++i) out << lines[i] << "\n";
+  }
+  try {
+    (void)hy::ClipTokenizer::open(d.path().string());
+    ADD_FAILURE() << "a cut merges.txt was accepted";
+  } catch (const jenga::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokens no merge makes"), std::string::npos) << e.what();
+  }
+}
+
 TEST(HunyuanTokenizer, DetectsFolders) {
   JENGA_REQUIRE_TEST_TOKENIZER(dir, "");
   EXPECT_EQ(hy::detect_tokenizer(dir + "/llama3"), hy::TokenizerKind::Llama);

@@ -1,6 +1,8 @@
 #include "models/hunyuan/clip_tokenizer.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "models/hunyuan/tokenizer_files.h"
@@ -81,6 +83,31 @@ std::vector<std::pair<std::string, std::string>> parse_merges_txt(const std::str
   return merges;
 }
 
+// CLIP's vocab.json is the 256 byte symbols, the same with "</w>", one token per merge and the
+// special tokens. A token that is none of these (no merge makes it) means merges.txt is cut
+// short or belongs to another vocabulary: every word would then tokenize differently, silently.
+void check_vocab_matches_merges(const std::unordered_map<std::string, int64_t>& vocab,
+                                const std::vector<std::pair<std::string, std::string>>& merges,
+                                const std::vector<std::string>& specials, const std::string& merges_file) {
+  std::unordered_set<std::string> made;
+  made.reserve(merges.size() * 2);
+  for (const auto& [a, b] : merges) made.insert(a + b);
+  const auto one_symbol = [](std::string_view t) {
+    if (t.ends_with("</w>")) t.remove_suffix(4);
+    return !t.empty() && wan::utf8_to_u32(std::string(t)).size() == 1;
+  };
+  size_t unmade = 0;
+  std::string example;
+  for (const auto& [tok, id] : vocab) {
+    if (one_symbol(tok) || made.count(tok) || std::find(specials.begin(), specials.end(), tok) != specials.end())
+      continue;
+    if (unmade++ == 0 || tok < example) example = tok;
+  }
+  if (unmade > 0)
+    fail("{}: has {} merges, but the vocabulary holds {} tokens no merge makes (e.g. '{}'): the file is cut short or "
+         "from another tokenizer; download the CLIP tokenizer files again", merges_file, merges.size(), unmade, example);
+}
+
 }  // namespace
 
 std::string ClipTokenizer::clean(std::string_view raw) {
@@ -121,7 +148,9 @@ ClipTokenizer ClipTokenizer::open(const std::string& path) {
   t.path_ = dir.string();
   std::unordered_map<std::string, int64_t> vocab;
   std::vector<std::pair<std::string, std::string>> merges;
+  std::string merges_file;  // what the vocabulary check names
   if (fs::is_regular_file(dir / "vocab.json", ec) || fs::is_regular_file(dir / "merges.txt", ec)) {
+    merges_file = (dir / "merges.txt").string();
     const json v = read_tokenizer_json((dir / "vocab.json").string());
     if (!v.is_object()) fail("{}: is not a token -> id object", (dir / "vocab.json").string());
     for (const auto& [k, id] : v.items()) {
@@ -131,6 +160,7 @@ ClipTokenizer ClipTokenizer::open(const std::string& path) {
     merges = parse_merges_txt((dir / "merges.txt").string());
   } else if (fs::is_regular_file(dir / "tokenizer.json", ec)) {
     const std::string file = (dir / "tokenizer.json").string();
+    merges_file = file;
     const json j = read_tokenizer_json(file);
     const json& m = j.contains("model") ? j["model"] : json();
     if (!m.is_object() || !m.contains("vocab") || !m.contains("merges")) fail("{}: has no BPE vocab/merges", file);
@@ -163,6 +193,8 @@ ClipTokenizer ClipTokenizer::open(const std::string& path) {
   };
   const auto bos = special("bos_token", "<|startoftext|>"), eos = special("eos_token", "<|endoftext|>"),
              pad = special("pad_token", "<|endoftext|>"), unk = special("unk_token", "<|endoftext|>");
+  if (merges.size() < kMaxMerges)  // past 48,894 CLIPTokenizer reads no more merges: extra tokens are its
+    check_vocab_matches_merges(vocab, merges, {bos.first, eos.first, pad.first, unk.first}, merges_file);
   t.bos_ = bos.second, t.eos_ = eos.second, t.pad_ = pad.second;
   std::vector<text::AddedToken> added;
   for (const auto& p : {bos, eos, pad, unk}) added.push_back({p.first, p.second, false, false});
