@@ -11,6 +11,9 @@
 #include "jenga/version.h"
 
 int main(int argc, char** argv) {
+  // First: a Ctrl-C from here on gets its message and exit code (before main, the libraries'
+  // own start-up, nothing of ours exists yet to clean up).
+  jenga::install_interrupt_handler();
   CLI::App app{"jenga: fast text- and image-to-video diffusion (Wan2.1, HunyuanVideo, AccVideo, HunyuanVideo-I2V) with Jenga (AttenCarve + ProRes)"};
   app.set_version_flag("--version", std::string("jenga ") + JENGA_VERSION_STRING + " (commit " +
                                         JENGA_GIT_COMMIT + ")");
@@ -30,7 +33,6 @@ int main(int argc, char** argv) {
   jenga::cli::register_bench(app);
   jenga::cli::register_debug(app);
 
-  jenga::install_interrupt_handler();
   jenga::install_crash_handler();
   // Every error is one line starting with "error:" (core/error_report.h words it).
   auto say = [](const std::string& msg) {
