@@ -1,14 +1,12 @@
 #include "cli/debug_model.h"
 
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/error.h"
 #include "io/checkpoint.h"
+#include "io/json_file.h"
 #include "models/detect.h"
 #include "models/hunyuan/hunyuan_folder.h"
 
@@ -26,12 +24,10 @@ bool is_i2v_release_dit(const std::string& dit) {
   const fs::path p(dit);
   std::error_code ec;
   const fs::path cfg = (fs::is_directory(p, ec) ? p : p.parent_path()) / "config.json";
-  if (fs::is_regular_file(cfg, ec)) {
-    std::ifstream in(cfg);
-    const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  // The one JSON side-file reader: a damaged config.json, a folder or FIFO there is named.
+  if (const auto j = read_json_if_present(cfg.string()); j && j->is_object())
     for (const char* key : {"image_condition_type", "i2v_condition_type"})
-      if (j.is_object() && j.contains(key)) return j[key].is_string() && j[key].get<std::string>() == "token_replace";
-  }
+      if (j->contains(key)) return (*j)[key].is_string() && (*j)[key].get<std::string>() == "token_replace";
   return hunyuan::release_from_path(dit) == hunyuan::Release::I2V;
 }
 
