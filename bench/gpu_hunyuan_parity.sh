@@ -20,6 +20,8 @@
 # Steps: build test official ours precision compare mask (default: official ours compare mask).
 # precision: the official forward once more in f32 and the three pairwise distances per block
 #   (where a gap to the official bf16 forward comes from), e.g. SIZE=deep ... official ours precision.
+# backends: the official bf16 forward once more with SDPA cuDNN instead of flash: how far the official
+#   forward moves with nothing but its attention kernel changed (after precision: vs f32 too).
 # Env: SIZE (full | mid: published widths, 1+1 blocks, small grid | deep: 20+40 blocks of hidden
 #      1024, 8 heads, small grid | tiny), DEVICE (cuda | cpu), WORK (.parity: checkpoint, inputs, dumps, ~40 GB;
 #      with KEEP=1 a second call on the warm machine reuses the checkpoint), OUT (gpu-out), STRIDE (16: image rows
@@ -92,6 +94,17 @@ if has precision; then
   nd=20; [ "$size" = tiny ] && nd=2; [ "$size" = mid ] && nd=1
   peer compare --work "$work" --double-blocks "$nd" --pairs ours:official,ours:official_f32,official:official_f32 |
     tee "$out/parity-precision-$size.txt"
+fi
+if has backends; then
+  # The official bf16 forward's own spread: again with cuDNN's attention instead of flash (same
+  # weights and inputs, only the attention kernel differs), then each pair side by side.
+  stamp "backends: the official bf16 forward with SDPA cuDNN"
+  peer official --official peers/hvofficial --work "$work" --size "$size" --device "$dev" --stride "$stride" \
+    --attn-backend cudnn --name official_cudnn --mask-layers "" --seed "${SEED:-0}" || { echo "official cudnn: rc=$?"; exit 1; }
+  nd=20; [ "$size" = tiny ] && nd=2; [ "$size" = mid ] && nd=1
+  pairs=ours:official,ours:official_cudnn,official_cudnn:official
+  [ -f "$work/official_f32.safetensors" ] && pairs=$pairs,official_cudnn:official_f32,official:official_f32,ours:official_f32
+  peer compare --work "$work" --double-blocks "$nd" --pairs "$pairs" | tee "$out/parity-backends-$size.txt"
 fi
 if has compare; then
   stamp compare

@@ -351,7 +351,8 @@ def load_official(jenga, torch, F, device):
 
 def dense_varlen(torch, F, backend):
     from torch.nn.attention import sdpa_kernel, SDPBackend
-    be = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION, "math": SDPBackend.MATH}[backend]
+    be = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION, "math": SDPBackend.MATH,
+          "efficient": SDPBackend.EFFICIENT_ATTENTION}[backend]
     def varlen(q, k, v, cu_q, cu_k, max_q, max_k, *a, **kw):
         # as the anchor: segments of cu_seqlens (batch 1: image + valid text | padding) attend within themselves
         outs = []

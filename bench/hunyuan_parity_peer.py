@@ -87,9 +87,9 @@ class Varlen:
     anchor's: flash on the GPU, math on the CPU); keeps q/k of the calls in `keep` (block indices:
     the 60 block attentions are the only varlen calls, the token refiner uses SDPA)."""
 
-    def __init__(self, torch, keep, device, f32=False):
+    def __init__(self, torch, keep, device, f32=False, backend="flash"):
         from hunyuan_jenga_peer import dense_varlen
-        self.attend = dense_varlen(torch, torch.nn.functional, "flash" if device == "cuda" and not f32 else "math")
+        self.attend = dense_varlen(torch, torch.nn.functional, backend if device == "cuda" and not f32 else "math")
         self.keep, self.calls, self.qk = set(keep), 0, {}
 
     def __call__(self, q, k, v, *a, **kw):
@@ -197,7 +197,7 @@ def cmd_official(a):
     os.makedirs(a.work, exist_ok=True)
     f32 = a.precision == "f32" or dev != "cuda"  # the CPU rehearsal is f32 too
     layers = [int(v) for v in a.mask_layers.split(",") if v != ""] if a.precision == "bf16" else []
-    varlen = Varlen(torch, layers, dev, f32)
+    varlen = Varlen(torch, layers, dev, f32, a.attn_backend)
     if f32 and dev == "cuda":  # true f32 (no TF32 GEMMs or convolutions): the reference without bf16 rounding
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
@@ -264,6 +264,7 @@ def cmd_official(a):
                   metadata=meta | {"layer": str(l)})
     rec(kind="hyparity_official_forward", name=a.name, device=torch.cuda.get_device_name() if on_gpu else "cpu",
         dtype="bf16 weights, bf16 autocast" if not f32 else "f32 (bf16 weight values)", grid=list(grid), text=[lt, cfg["valid"]],
+        attention=a.attn_backend if on_gpu and not f32 else "math",
         forward_s=round(fwd_s, 2), peak_gb=round(torch.cuda.max_memory_allocated() / 2**30, 1) if on_gpu else None,
         finite=bool(torch.isfinite(out).all()), out_rms=round(out.float().pow(2).mean().sqrt().item(), 4),
         blocks=len(blocks) - 1, attention_calls=varlen.calls, total_s=round(time.perf_counter() - t0, 1))
@@ -614,6 +615,9 @@ def main():
                    help="bf16: as the official pipeline (bf16 weights, bf16 autocast); f32: the same weights' values in "
                         "f32, no TF32 (on the GPU; the CPU always runs f32)")
     o.add_argument("--name", default="official", help="dump file WORK/<name>.safetensors")
+    o.add_argument("--attn-backend", default="flash", choices=["flash", "cudnn", "efficient"],
+                   help="the SDPA backend standing in for flash_attn_varlen_func (bf16 on the GPU): flash (default, "
+                        "the anchor's) or another, to see how far the official forward moves with its attention kernel")
     o.add_argument("--mask-layers", default="0,59",
                    help="blocks whose attention q/k go to WORK/qk_layer<i>.safetensors (comma list; 0 = first double, 59 = last single)")
     c.add_argument("--double-blocks", type=int, default=20, help="for the table's kind column")
