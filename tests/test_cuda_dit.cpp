@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <numeric>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
 #include "models/wan/wan_dit_cuda.h"
+#include "io/safetensors.h"
 #include "models/wan/wan_tiny.h"
 #include "test_util.h"
 
@@ -80,6 +82,48 @@ TEST(CudaDit, MatchesCpuReferenceInBf16) {
     EXPECT_LT(e, 1e-2);
     for (float v : got) ASSERT_TRUE(std::isfinite(v));
   }
+}
+
+// Head dims the attention kernel lacks (make-tiny's 32, and 16, 8) run padded to 64: self- and
+// cross-attention heads copied into zero-padded slots, the scale still head_dim^-1/2.
+TEST(CudaDit, PaddedHeadDimsMatchCpu) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  for (int64_t heads : {4, 8, 16}) {  // dim 128: head dim 32, 16, 8
+    TempDir dir;
+    Case k = make_case(dir, heads, 3, 10, 14, 37);
+    const Tensor ref = wan::wan_forward_cpu(k.model, k.x, k.t, k.ctx);
+    const auto got = run_cuda(k, {});
+    const double e = rel_l2(got, ref.to_f32_vector());
+    std::printf("heads %lld (head dim %lld, padded to 64): CUDA vs CPU relative L2 %.2e\n",
+                static_cast<long long>(heads), static_cast<long long>(k.model.config.head_dim()), e);
+    EXPECT_LT(e, 1e-2);
+  }
+}
+
+// make-tiny's Wan folder (head dim 32): --device cuda runs it padded and dense, near the CPU run;
+// a Jenga preset is refused in one line; --device auto keeps it on the CPU and says so.
+TEST(CudaDit, MakeTinyFolderRunsPaddedOnTheGpu) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  const std::string model = dir / "tiny";
+  ASSERT_EQ(test::run_jenga("debug make-tiny --seed 4 --out " + model).exit_code, 0);
+  const std::string common = "generate --model " + model + " -p \"a corgi\" --size 64x48 --frames 5 --steps 3 -q ";
+  auto g = test::run_jenga(common + "--device cuda --latents-out " + (dir / "gpu.safetensors") + " -o " + (dir / "g.y4m"));
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  auto c = test::run_jenga(common + "--device cpu --latents-out " + (dir / "cpu.safetensors") + " -o " + (dir / "c.y4m"));
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  const double e = rel_l2(SafetensorsFile::open(dir / "gpu.safetensors")->load("latents").to_f32_vector(),
+                          SafetensorsFile::open(dir / "cpu.safetensors")->load("latents").to_f32_vector());
+  std::printf("make-tiny Wan folder, head dim 32 padded: generate --device cuda vs cpu final latents rel L2 %.2e\n", e);
+  EXPECT_LT(e, 2e-2);
+  auto t = test::run_jenga("generate --model " + model + " -p x --size 64x48 --frames 5 --steps 27 -q --preset turbo "
+                           "--device cuda -o " + (dir / "t.y4m"));
+  EXPECT_NE(t.exit_code, 0) << t.output;
+  EXPECT_NE(t.output.find("runs padded to 64, dense only"), std::string::npos) << t.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "t.y4m"));
+  auto a = test::run_jenga("generate --model " + model + " -p x --size 64x48 --frames 5 --steps 1 -o " + (dir / "a.y4m"));
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_NE(a.output.find("head dim 32 (a test model): running on the CPU"), std::string::npos) << a.output;
 }
 
 TEST(CudaDit, TokenOrderDoesNotChangeTheOutput) {

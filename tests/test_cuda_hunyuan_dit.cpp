@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/padded_attention.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/tensor.h"
@@ -148,6 +149,39 @@ TEST(CudaHunyuanDit, MatchesCpuReferenceHeadDims) {
     const Case k = make_case(dir, small_config(heads, true), 3, 10, 14, 20, 13);
     expect_matches(k, heads == 2 ? "head dim 64" : "head dim 128");
   }
+}
+
+// Which head dims the CUDA DiTs take (no device needed): 64 and 128 as they are, 8 .. 32 padded.
+TEST(CudaHunyuanDit, HeadDimsTakenAndPadded) {
+  for (const auto& [hd, runs] : std::vector<std::pair<int64_t, int64_t>>{
+           {8, 64}, {16, 64}, {32, 64}, {64, 64}, {128, 128}, {48, 0}, {96, 0}, {256, 0}, {4, 0}})
+    EXPECT_EQ(cuda::attention_head_dim(hd), runs) << "head dim " << hd;
+  hunyuan::HunyuanConfig c = small_config(4, true);  // hidden 128, 4 heads: head dim 32
+  c.rope_dim[0] = 8, c.rope_dim[1] = 12, c.rope_dim[2] = 12;
+  EXPECT_EQ(hunyuan::cuda_unsupported_reason(c), "");
+  EXPECT_TRUE(hunyuan::cuda_attention_padded(c));
+  EXPECT_FALSE(hunyuan::cuda_attention_padded(small_config(2, true)));
+}
+
+// Head dims the attention kernel lacks (test models: make-tiny's 32, and 16, 8) run padded to 64:
+// the heads copied into zero-padded slots around each attention, the scale still head_dim^-1/2.
+TEST(CudaHunyuanDit, PaddedHeadDimsMatchCpu) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  for (int64_t heads : {4, 8, 16}) {  // head dim 32, 16, 8 at hidden 128
+    hunyuan::HunyuanConfig c = small_config(2, true);
+    c.heads = heads;
+    const int64_t hd = c.hidden / heads;
+    c.rope_dim[0] = hd / 4, c.rope_dim[1] = 3 * hd / 8, c.rope_dim[2] = 3 * hd / 8;
+    ASSERT_TRUE(hunyuan::cuda_attention_padded(c));
+    ASSERT_EQ(hunyuan::cuda_unsupported_reason(c), "");
+    TempDir dir;
+    const Case k = make_case(dir, c, 3, 10, 14, 20, 13);
+    const std::string what = "head dim " + std::to_string(hd) + " (padded)";
+    expect_matches(k, what.c_str());
+  }
+  hunyuan::HunyuanConfig odd = small_config(2, true);
+  odd.hidden = 96, odd.heads = 2;  // head dim 48: neither served nor padded
+  EXPECT_NE(hunyuan::cuda_unsupported_reason(odd).find("head dim 64 or 128"), std::string::npos);
 }
 
 TEST(CudaHunyuanDit, MatchesCpuWithoutGuidanceAndAllTextReal) {

@@ -7,8 +7,9 @@
 #include <optional>
 
 #include "core/error.h"
-#include "io/safetensors.h"
 #include "core/temp_paths.h"
+#include "io/json_file.h"
+#include "io/safetensors.h"
 #include "models/hunyuan/hunyuan_config.h"
 #include "models/hunyuan/hunyuan_folder.h"
 #include "models/hunyuan/hunyuan_model.h"
@@ -22,6 +23,7 @@
 #include "pipeline/progress.h"
 #if JENGA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/padded_attention.h"
 #include "models/hunyuan/hunyuan_dit_cuda.h"
 #endif
 
@@ -68,19 +70,30 @@ void require_fits_where_it_runs(MemoryNeed& need, bool cuda, bool& offload, Prog
 }
 
 // The run's memory, estimated from the DiT's header before any weight is read (memory_estimate.h).
-void check_wan_memory(const std::string& dit_path, ModelSpec& r, bool cuda, Progress& progress) {
+// The Wan DiT's config as its loader reads it (config.json beside it: the head count is not in the
+// tensors); nullopt when it does not detect or cannot be read (the loader then says what is wrong,
+// in its own words).
+std::optional<wan::WanConfig> wan_dit_config(const std::string& dit_path) {
+  try {
+    const std::string path = wan::wan_dit_path(dit_path);
+    const Checkpoint ck = Checkpoint::open(path);
+    const auto layout = wan::detect_layout(ck);
+    if (!layout) return std::nullopt;
+    std::error_code ec;
+    const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
+    const auto cj = read_json_if_present((dir / "config.json").string());
+    return wan::detect_config(ck, *layout, cj && cj->is_object() ? &*cj : nullptr);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+void check_wan_memory(const std::optional<wan::WanConfig>& c, ModelSpec& r, bool cuda, Progress& progress) {
+  if (!c) return;
   MemoryNeed need;
   need.cuda = cuda, need.offload = r.offload, need.bytes_per_weight = cuda ? 2 : 4;
-  try {
-    const Checkpoint ck = Checkpoint::open(wan::wan_dit_path(dit_path));
-    const auto layout = wan::detect_layout(ck);
-    if (!layout) return;  // the loader says what is wrong
-    const wan::WanConfig c = wan::detect_config(ck, *layout, nullptr);
-    size_or_default(need, r, wan::wan_geometry(c));
-    need.dit_params = c.parameter_count(), need.dim = c.dim, need.ffn_dim = c.ffn_dim;
-  } catch (const std::exception&) {
-    return;  // the loader says what is wrong, in its own words
-  }
+  size_or_default(need, r, wan::wan_geometry(*c));
+  need.dit_params = c->parameter_count(), need.dim = c->dim, need.ffn_dim = c->ffn_dim;
   require_fits_where_it_runs(need, cuda, r.offload, progress);
 }
 
@@ -107,8 +120,17 @@ class BlockLoadProgress {
 // Wan2.1 on the resolved device: the CUDA parts come from jenga_cuda (this library links it).
 // Checks the run's memory first, then loads the DiT with per-block progress.
 std::unique_ptr<VideoModel> open_wan_for(const wan::WanPaths& paths, ModelSpec& spec, Progress& progress) {
-  const bool cuda = use_cuda(spec.device);
-  check_wan_memory(paths.dit, spec, cuda, progress);
+  bool cuda = use_cuda(spec.device);
+  const auto config = wan_dit_config(paths.dit);
+#if JENGA_HAVE_CUDA
+  if (cuda && spec.device != "cuda" && config && cuda::attention_head_dim(config->head_dim()) != config->head_dim()) {
+    // A test model (make-tiny's head dim 32): every preset runs on the CPU; the GPU only padded and dense.
+    progress.note(fmt::format("head dim {} (a test model): running on the CPU; --device cuda runs it on the GPU, "
+                              "dense only", config->head_dim()));
+    cuda = false;
+  }
+#endif
+  check_wan_memory(config, spec, cuda, progress);
   progress.note("loading the DiT " + fs::absolute(paths.dit).string());
   BlockLoadProgress load(progress);
   std::unique_ptr<VideoModel> model;
@@ -176,12 +198,18 @@ std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, ModelSpec& 
   // The CUDA parts come from jenga_cuda (this library links it): DiT, LLM and VAE decoder on the GPU.
   const hunyuan::HunyuanCudaParts* parts = nullptr;
 #if JENGA_HAVE_CUDA
-  if (cuda && config)
+  if (cuda && config) {
     if (const std::string why = hunyuan::cuda_unsupported_reason(*config); !why.empty()) {
       if (r.device == "cuda") usage_fail("--device cuda: {}; use --device cpu", why);
       progress.note(why + "; running on the CPU");
       cuda = false;
+    } else if (r.device != "cuda" && hunyuan::cuda_attention_padded(*config)) {
+      // A test model (make-tiny's head dim 32): every preset runs on the CPU; the GPU only padded and dense.
+      progress.note(fmt::format("head dim {} (a test model): running on the CPU; --device cuda runs it on the GPU, "
+                                "dense only", config->head_dim()));
+      cuda = false;
     }
+  }
   static const hunyuan::HunyuanCudaParts hy_parts = hunyuan::cuda_parts();
   if (cuda) parts = &hy_parts;
 #endif

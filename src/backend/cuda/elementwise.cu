@@ -61,6 +61,17 @@ __global__ void broadcast_row_kernel(const __nv_bfloat16* __restrict__ src, __nv
     dst[(i / dim) * stride + i % dim] = src[i % dim];
 }
 
+__global__ void copy_column_groups_kernel(const __nv_bfloat16* __restrict__ src, int64_t src_row, int64_t src_group,
+                                          __nv_bfloat16* __restrict__ dst, int64_t dst_row, int64_t dst_group,
+                                          int64_t rows, int64_t groups, int64_t width) {
+  const int64_t n = rows * groups * width;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t j = i % width, g = (i / width) % groups, r = i / (width * groups);
+    dst[r * dst_row + g * dst_group + j] = src[r * src_row + g * src_group + j];
+  }
+}
+
 __global__ void axpby_kernel(float* y, float a, const float* x, float b, int64_t n) {
   const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (i < n) y[i] = b == 0.0f ? a * x[i] : a * x[i] + b * y[i];
@@ -93,6 +104,15 @@ void broadcast_row_bf16(const void* src, void* dst, int64_t dst_stride, int64_t 
   if (rows <= 0 || dim <= 0) return;
   broadcast_row_kernel<<<grid_for(rows * dim), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       static_cast<const __nv_bfloat16*>(src), static_cast<__nv_bfloat16*>(dst), dst_stride, rows, dim);
+  JENGA_CUDA_CHECK(cudaGetLastError());
+}
+
+void copy_column_groups_bf16(const void* src, int64_t src_row, int64_t src_group, void* dst, int64_t dst_row,
+                             int64_t dst_group, int64_t rows, int64_t groups, int64_t width, void* stream) {
+  if (rows <= 0 || groups <= 0 || width <= 0) return;
+  copy_column_groups_kernel<<<grid_for(rows * groups * width), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      static_cast<const __nv_bfloat16*>(src), src_row, src_group, static_cast<__nv_bfloat16*>(dst), dst_row, dst_group,
+      rows, groups, width);
   JENGA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -28,6 +28,13 @@ void add_broadcast(const float* a, const float* b, float* out, int64_t n, int64_
 void broadcast_row_bf16(const void* src, void* dst, int64_t dst_stride, int64_t rows, int64_t dim,
                         void* stream = nullptr);
 
+// Column groups between two row layouts, bf16: for r < rows, g < groups, j < width,
+// dst[r * dst_row + g * dst_group + j] = src[r * src_row + g * src_group + j]. A DiT whose head
+// dim the attention kernel lacks (a tiny test model's 16 or 32) copies its q/k/v heads into
+// slots of a supported head dim, zeros beyond (dot products unchanged), and the outputs back.
+void copy_column_groups_bf16(const void* src, int64_t src_row, int64_t src_group, void* dst, int64_t dst_row,
+                             int64_t dst_group, int64_t rows, int64_t groups, int64_t width, void* stream = nullptr);
+
 // y = a * x + b * y, f32 (b = 0 copies).
 void axpby(float* y, float a, const float* x, float b, int64_t n, void* stream = nullptr);
 

@@ -181,11 +181,13 @@ void head_qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const flo
   const auto* cs = reinterpret_cast<const float2*>(cos_sin);
   const int h = static_cast<int>(heads);
   switch (head_dim / 8) {
+    case 1: head_qk_norm_rope_kernel<1><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
+    case 2: head_qk_norm_rope_kernel<2><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
     case 4: head_qk_norm_rope_kernel<4><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
     case 8: head_qk_norm_rope_kernel<8><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
     case 16: head_qk_norm_rope_kernel<16><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
     case 32: head_qk_norm_rope_kernel<32><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
-    default: throw Error("head_qk_norm_rope: head dim must be 32, 64, 128 or 256");
+    default: throw Error("head_qk_norm_rope: head dim must be 8, 16, 32, 64, 128 or 256");
   }
   JENGA_CUDA_CHECK(cudaGetLastError());
 }

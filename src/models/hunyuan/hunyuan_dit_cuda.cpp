@@ -19,6 +19,7 @@
 #include "backend/cuda/gemv.h"
 #include "backend/cuda/norm.h"
 #include "backend/cuda/offload_ring.h"
+#include "backend/cuda/padded_attention.h"
 #include "backend/cuda/patch.h"
 #include "backend/cuda/random.h"
 #include "backend/cuda/rope.h"
@@ -34,14 +35,17 @@
 namespace jenga::hunyuan {
 
 std::string cuda_unsupported_reason(const HunyuanConfig& c) {
-  if (c.head_dim() != 64 && c.head_dim() != 128)
-    return fmt::format("the CUDA HunyuanVideo DiT needs head dim 64 or 128 (the attention kernel's); this model has {}",
+  // 64 and 128 run as they are; 8, 16 and 32 (test models) padded (backend/cuda/padded_attention.h).
+  if (cuda::attention_head_dim(c.head_dim()) == 0)
+    return fmt::format("the CUDA HunyuanVideo DiT needs head dim 64 or 128 (or 8, 16, 32, run padded); this model has {}",
                        c.head_dim());
   if (c.hidden % 8 != 0 || c.mlp_dim % 8 != 0 || c.refiner_mlp_dim % 8 != 0)
     return fmt::format("the CUDA HunyuanVideo DiT needs hidden and MLP widths that are multiples of 8 (got {}, {}, {})",
                        c.hidden, c.mlp_dim, c.refiner_mlp_dim);
   return "";
 }
+
+bool cuda_attention_padded(const HunyuanConfig& c) { return cuda::attention_head_dim(c.head_dim()) != c.head_dim(); }
 
 namespace {
 
@@ -210,6 +214,8 @@ struct HunyuanDitCuda::Impl {
   bool token_replace = false;
   int64_t pad_rows = 0;
   Tensor first_frame, t0_sin, vec_tr;
+  // Every attention call; a test model's head dim 8 .. 32 runs padded to 64 (dense, one process).
+  cuda::PaddedAttention attention;
 
   void count_weights() {
     weight_bytes = 0;
@@ -298,7 +304,7 @@ struct HunyuanDitCuda::Impl {
       p.block_indices = layout->indices;
       p.key_block_bias = layout->key_block_bias;
     }
-    cuda::attention_forward(p, s);
+    attention.forward(p, s);
   }
   void attend(const uint16_t* q, int64_t in_stride, uint16_t* out, int64_t out_stride, int64_t len, void* s,
               const DeviceBlockLayout* layout = nullptr) {
@@ -592,6 +598,8 @@ void HunyuanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, int6
   const int64_t L = I.L, h = c.hidden, hd = c.head_dim();
   if (comm && token_replace)
     fail("HunyuanVideo-I2V does not run under sequence parallel yet; run it in one process (no mpirun)");
+  if (comm && cuda_attention_padded(c))
+    fail("sequence parallel needs head dim 64 or 128; this model's {} runs padded in one process only (no mpirun)", hd);
   I.comm = comm;
   // A new stage (ProRes): the last stage's activations go before this stage's are made, so the
   // peak is the larger stage, not both.
@@ -650,6 +658,7 @@ void HunyuanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, int6
   I.qkvh = I.sp ? device_empty(DType::BF16, L * 3 * I.hp * hd) : Tensor();
   I.atth = I.sp ? device_empty(DType::BF16, L * I.hp * hd) : Tensor();
   I.head_all = I.sp ? device_empty(DType::BF16, Li * ol) : Tensor();
+  I.attention.reserve(R, R + I.pad_rows, c.heads, hd);  // scratch only for a padded head dim
   I.t_sin = device_empty(DType::F32, c.freq_dim);
   I.g_sin = device_empty(DType::F32, c.freq_dim);
   I.tmp = device_empty(DType::F32, h);
@@ -696,6 +705,9 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
          "process; run one process or --parallel prompts", I.comm->size());
   if (hooks && hooks->self_attention && I.token_replace)
     fail("HunyuanVideo-I2V DiT (CUDA): the attention replacement (--attention svg) is for text-to-video only");
+  if (I.attention.active() && hooks && (hooks->self_attention || hooks->self_attn_layout))
+    fail("HunyuanVideo DiT (CUDA): head dim {} runs padded to 64, dense only; Jenga's and Sparse VideoGen's sparse "
+         "attention need head dim 64 or 128 (run it with --preset dense, or on --device cpu)", c.head_dim());
   // Rows of this rank: N image rows (every image row on one process), then the Lt text rows.
   const int64_t Li = I.N, Lt = I.Lt, L = I.R, h = c.hidden, heads = c.heads, hd = c.head_dim(), m = c.mlp_dim;
   const int64_t wide = I.wide, v = text.valid;

@@ -18,6 +18,7 @@
 #include "backend/cuda/gemv.h"
 #include "backend/cuda/norm.h"
 #include "backend/cuda/offload_ring.h"
+#include "backend/cuda/padded_attention.h"
 #include "backend/cuda/run_ahead.h"
 #include "backend/cuda/patch.h"
 #include "backend/cuda/random.h"
@@ -37,8 +38,10 @@ namespace {
 void check_supported(const WanConfig& c) {
   c.validate();
   if (c.model_type != "t2v") fail("the CUDA DiT supports text-to-video models only (got {})", c.model_type);
-  if (c.head_dim() != 64 && c.head_dim() != 128)
-    fail("the CUDA DiT needs head dim 64 or 128; this model has {} (use --device cpu)", c.head_dim());
+  // 64 and 128 run as they are; 8, 16 and 32 (test models) padded (backend/cuda/padded_attention.h).
+  if (cuda::attention_head_dim(c.head_dim()) == 0)
+    fail("the CUDA DiT needs head dim 64 or 128 (or 8, 16, 32, run padded); this model has {} (use --device cpu)",
+         c.head_dim());
 }
 
 using cuda::device_empty;
@@ -172,6 +175,8 @@ struct WanDitCuda::Impl {
   Tensor t_sin, t_h, t_e, t_e0, mods, hmod;
   size_t act_bytes = 0;
   int attention_path = 0;
+  // Every attention call; a test model's head dim 8 .. 32 runs padded to 64 (dense, one process).
+  cuda::PaddedAttention attention;
   // Sequence parallel (Ulysses, dist/ulysses_cuda.h): this rank's tokens [off, off + n), heads
   // per rank hp; the head-shard q/k/v and attention output over all L tokens and the gathered
   // head output (activations), the exchanges (sp, null on one process).
@@ -224,7 +229,7 @@ struct WanDitCuda::Impl {
       p.block_indices = layout->indices;
       p.key_block_bias = layout->key_block_bias;
     }
-    cuda::attention_forward(p, s);
+    attention.forward(p, s);
   }
 };
 
@@ -373,6 +378,9 @@ void WanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, std::spa
     fail("sequence parallel: the model's {} attention heads do not divide over {} processes; "
          "run a number of processes that divides {} (or --parallel prompts)",
          c.num_heads, comm->size(), c.num_heads);
+  if (comm && cuda::attention_head_dim(c.head_dim()) != c.head_dim())
+    fail("sequence parallel needs head dim 64 or 128; this model's {} runs padded in one process only (no mpirun)",
+         c.head_dim());
   I.F = frames, I.H = height, I.W = width, I.L = L;
   I.comm = comm;
   I.sp.reset();
@@ -402,6 +410,7 @@ void WanDitCuda::prepare(int64_t frames, int64_t height, int64_t width, std::spa
   I.h = device_empty(DType::BF16, n * d);
   I.qkv = device_empty(DType::BF16, n * 3 * d);
   I.att = device_empty(DType::BF16, n * d);
+  I.attention.reserve(L, std::max(L, c.text_len), c.num_heads, c.head_dim());  // scratch only when padded
   I.y = device_empty(DType::BF16, n * d);
   I.cq = device_empty(DType::BF16, n * d);
   I.ctx_h = device_empty(DType::BF16, TL * d);
@@ -498,6 +507,9 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   if (skip_blocks) cuda::axpby(I.x.data_as<float>(), 1.0f, hooks->residual, 1.0f, n * d, s);
   if (store_residual) cuda::axpby(hooks->residual, 1.0f, I.x.data_as<float>(), 0.0f, n * d, s);
 
+  if (I.attention.active() && hooks && (hooks->self_attention || hooks->self_attn_layout))
+    fail("Wan DiT (CUDA): head dim {} runs padded to 64, dense only; Jenga's and Sparse VideoGen's sparse attention "
+         "need head dim 64 or 128 (run it without a preset, or on --device cpu)", hd);
   if (I.comm && I.hp != heads && hooks && hooks->self_attention)
     fail("sequence parallel with {} processes: this attention replacement (--attention svg) needs every head on one "
          "process; run one process or --parallel prompts", I.comm->size());
