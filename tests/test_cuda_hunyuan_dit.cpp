@@ -151,10 +151,11 @@ TEST(CudaHunyuanDit, MatchesCpuReferenceHeadDims) {
   }
 }
 
-// Which head dims the CUDA DiTs take (no device needed): 64 and 128 as they are, 8 .. 32 padded.
+// Which head dims the CUDA DiTs take (no device needed): 64 and 128 as they are, other even ones
+// up to 128 padded.
 TEST(CudaHunyuanDit, HeadDimsTakenAndPadded) {
   for (const auto& [hd, runs] : std::vector<std::pair<int64_t, int64_t>>{
-           {8, 64}, {16, 64}, {32, 64}, {64, 64}, {128, 128}, {48, 0}, {96, 0}, {256, 0}, {4, 0}})
+           {2, 64}, {8, 64}, {12, 64}, {32, 64}, {48, 64}, {64, 64}, {96, 128}, {128, 128}, {7, 0}, {130, 0}, {256, 0}})
     EXPECT_EQ(cuda::attention_head_dim(hd), runs) << "head dim " << hd;
   hunyuan::HunyuanConfig c = small_config(4, true);  // hidden 128, 4 heads: head dim 32
   c.rope_dim[0] = 8, c.rope_dim[1] = 12, c.rope_dim[2] = 12;
@@ -163,15 +164,18 @@ TEST(CudaHunyuanDit, HeadDimsTakenAndPadded) {
   EXPECT_FALSE(hunyuan::cuda_attention_padded(small_config(2, true)));
 }
 
-// Head dims the attention kernel lacks (test models: make-tiny's 32, and 16, 8) run padded to 64:
-// the heads copied into zero-padded slots around each attention, the scale still head_dim^-1/2.
+// Head dims the attention kernel lacks (test models: make-tiny's 32, and 16, 8; 48 and 96 through
+// the scalar q/k norm + RoPE) run padded to 64 or 128: the heads copied into zero-padded slots
+// around each attention, the scale still head_dim^-1/2.
 TEST(CudaHunyuanDit, PaddedHeadDimsMatchCpu) {
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
-  for (int64_t heads : {4, 8, 16}) {  // head dim 32, 16, 8 at hidden 128
+  for (const auto& [hidden, heads] : std::vector<std::pair<int64_t, int64_t>>{{128, 4}, {128, 8}, {128, 16}, {96, 2},
+                                                                              {192, 2}}) {
     hunyuan::HunyuanConfig c = small_config(2, true);
-    c.heads = heads;
-    const int64_t hd = c.hidden / heads;
-    c.rope_dim[0] = hd / 4, c.rope_dim[1] = 3 * hd / 8, c.rope_dim[2] = 3 * hd / 8;
+    c.hidden = hidden, c.heads = heads;
+    const int64_t hd = c.hidden / heads;  // 32, 16, 8, 48, 96
+    c.rope_dim[0] = hd - 2 * (3 * hd / 8), c.rope_dim[1] = 3 * hd / 8, c.rope_dim[2] = 3 * hd / 8;
+    if (c.rope_dim[1] % 2) c.rope_dim[1] -= 1, c.rope_dim[2] -= 1, c.rope_dim[0] += 2;
     ASSERT_TRUE(hunyuan::cuda_attention_padded(c));
     ASSERT_EQ(hunyuan::cuda_unsupported_reason(c), "");
     TempDir dir;
@@ -179,9 +183,9 @@ TEST(CudaHunyuanDit, PaddedHeadDimsMatchCpu) {
     const std::string what = "head dim " + std::to_string(hd) + " (padded)";
     expect_matches(k, what.c_str());
   }
-  hunyuan::HunyuanConfig odd = small_config(2, true);
-  odd.hidden = 96, odd.heads = 2;  // head dim 48: neither served nor padded
-  EXPECT_NE(hunyuan::cuda_unsupported_reason(odd).find("head dim 64 or 128"), std::string::npos);
+  hunyuan::HunyuanConfig wide = small_config(1, true);
+  wide.hidden = 256, wide.heads = 1;  // head dim 256: over the kernel's widest
+  EXPECT_NE(hunyuan::cuda_unsupported_reason(wide).find("an even head dim up to 128"), std::string::npos);
 }
 
 TEST(CudaHunyuanDit, MatchesCpuWithoutGuidanceAndAllTextReal) {

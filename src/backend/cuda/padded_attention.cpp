@@ -12,14 +12,13 @@
 namespace jenga::cuda {
 
 int64_t attention_head_dim(int64_t head_dim) {
-  if (head_dim == 64 || head_dim == 128) return head_dim;
-  if (head_dim == 8 || head_dim == 16 || head_dim == 32) return 64;
-  return 0;
+  if (head_dim <= 0 || head_dim % 2 != 0 || head_dim > 128) return 0;  // RoPE pairs; the kernel's widest
+  return head_dim <= 64 ? 64 : 128;
 }
 
 void PaddedAttention::reserve(int64_t max_q, int64_t max_k, int64_t heads, int64_t head_dim) {
   const int64_t padded = attention_head_dim(head_dim);
-  if (padded == 0) usage_fail("attention: head dim {} is not supported (64 or 128; 8, 16, 32 run padded)", head_dim);
+  if (padded == 0) usage_fail("attention: head dim {} is not supported (an even head dim up to 128)", head_dim);
   q_ = k_ = v_ = out_ = Tensor();
   head_dim_ = head_dim, heads_ = heads, max_q_ = max_q, max_k_ = max_k;
   padded_ = padded == head_dim ? 0 : padded;

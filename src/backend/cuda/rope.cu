@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernel_util.cuh"
@@ -112,6 +113,35 @@ __global__ void head_qk_norm_rope_kernel(__nv_bfloat16* qkv, int64_t row_stride,
 
 // One thread per (row, head, j < hd/2) pair of the fused q|k|v row; v heads are copied. y may
 // alias x (f32): each thread reads its pair before writing it.
+// The same for any even head dim and any alignment (test models): one thread per (row, q|k,
+// head), the head's values read twice (sum of squares, then norm * w + RoPE), the same roundings.
+__global__ void head_qk_norm_rope_scalar_kernel(__nv_bfloat16* qkv, int64_t row_stride, const float* __restrict__ wq,
+                                                const float* __restrict__ wk, const float2* __restrict__ cs,
+                                                int64_t rows, int heads, int head_dim, float eps) {
+  const int64_t gid = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (gid >= rows * 2 * heads) return;
+  const int64_t r = gid / (2 * heads);
+  const int hk = static_cast<int>(gid % (2 * heads));  // q heads, then k heads (heads * head_dim later)
+  __nv_bfloat16* x = qkv + r * row_stride + static_cast<int64_t>(hk) * head_dim;
+  const float* w = hk >= heads ? wk : wq;
+  float ss = 0.0f;
+  for (int j = 0; j < head_dim; ++j) {
+    const float f = __bfloat162float(x[j]);
+    ss += f * f;
+  }
+  const float rn = rsqrtf(ss / static_cast<float>(head_dim) + eps);
+  for (int j = 0; j < head_dim; j += 2) {
+    const float a = round_bf16(round_bf16(__bfloat162float(x[j]) * rn) * w[j]);
+    const float b = round_bf16(round_bf16(__bfloat162float(x[j + 1]) * rn) * w[j + 1]);
+    if (cs) {
+      const float2 c = cs[r * (head_dim / 2) + j / 2];
+      x[j] = __float2bfloat16_rn(a * c.x - b * c.y), x[j + 1] = __float2bfloat16_rn(a * c.y + b * c.x);
+    } else {
+      x[j] = __float2bfloat16_rn(a), x[j + 1] = __float2bfloat16_rn(b);
+    }
+  }
+}
+
 template <typename Out>
 __global__ void rope_rotate_half_qkv_kernel(const float* x, Out* y, const float* __restrict__ c,
                                             const float* __restrict__ s, int64_t rows, int64_t heads,
@@ -172,14 +202,21 @@ void qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* w
 void head_qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* wk, const float* cos_sin,
                        int64_t rows, int64_t heads, int64_t head_dim, float eps, void* stream) {
   if (rows == 0) return;
-  if (head_dim % 8 != 0 || row_stride % 8 != 0 || !aligned16(qkv))
-    throw Error("head_qk_norm_rope: head dim and row stride must be multiples of 8, qkv 16-byte aligned");
-  const int64_t n = rows * 2 * heads * (head_dim / 8);
-  const auto blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
+  if (head_dim <= 0 || head_dim % 2 != 0) throw Error("head_qk_norm_rope: head dim " + std::to_string(head_dim) + " must be even");
   const auto st = static_cast<cudaStream_t>(stream);
   auto* p = static_cast<__nv_bfloat16*>(qkv);
   const auto* cs = reinterpret_cast<const float2*>(cos_sin);
   const int h = static_cast<int>(heads);
+  const int64_t g = head_dim / 8;
+  if (head_dim % 8 != 0 || (g & (g - 1)) != 0 || g > 32 || row_stride % 8 != 0 || !aligned16(qkv)) {
+    const int64_t n = rows * 2 * heads;  // a test model's head dim (12, 24, 48, ...) or alignment
+    head_qk_norm_rope_scalar_kernel<<<static_cast<unsigned>((n + kThreads - 1) / kThreads), kThreads, 0, st>>>(
+        p, row_stride, wq, wk, cs, rows, h, static_cast<int>(head_dim), eps);
+    JENGA_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  const int64_t n = rows * 2 * heads * (head_dim / 8);
+  const auto blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
   switch (head_dim / 8) {
     case 1: head_qk_norm_rope_kernel<1><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
     case 2: head_qk_norm_rope_kernel<2><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
@@ -187,7 +224,7 @@ void head_qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const flo
     case 8: head_qk_norm_rope_kernel<8><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
     case 16: head_qk_norm_rope_kernel<16><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
     case 32: head_qk_norm_rope_kernel<32><<<blocks, kThreads, 0, st>>>(p, row_stride, wq, wk, cs, rows, h, eps); break;
-    default: throw Error("head_qk_norm_rope: head dim must be 8, 16, 32, 64, 128 or 256");
+    default: throw Error("head_qk_norm_rope: internal: head dim " + std::to_string(head_dim));
   }
   JENGA_CUDA_CHECK(cudaGetLastError());
 }

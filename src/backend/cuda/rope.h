@@ -23,7 +23,8 @@ void qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* w
 // the whole row as qk_norm_rope): q = rope(round_bf16(rms_norm_head(q) * wq)), likewise k, in
 // place over the fused QKV rows (q at qkv + r*row_stride, k dim = heads*head_dim later).
 // wq, wk: [head_dim] f32; cos_sin: [rows, head_dim/2] float2 (cos, sin) in x's token order, or
-// null = no rotation (text tokens). head_dim 8, 16, 32, 64, 128 or 256.
+// null = no rotation (text tokens). Any even head_dim (8 x a power of 2 up to 256 vectorised, others
+// through a scalar kernel).
 void head_qk_norm_rope(void* qkv, int64_t row_stride, const float* wq, const float* wk, const float* cos_sin,
                        int64_t rows, int64_t heads, int64_t head_dim, float eps, void* stream = nullptr);
 

@@ -35,10 +35,11 @@
 namespace jenga::hunyuan {
 
 std::string cuda_unsupported_reason(const HunyuanConfig& c) {
-  // 64 and 128 run as they are; 8, 16 and 32 (test models) padded (backend/cuda/padded_attention.h).
+  // 64 and 128 run as they are; another even head dim up to 128 (test models) padded
+  // (backend/cuda/padded_attention.h).
   if (cuda::attention_head_dim(c.head_dim()) == 0)
-    return fmt::format("the CUDA HunyuanVideo DiT needs head dim 64 or 128 (or 8, 16, 32, run padded); this model has {}",
-                       c.head_dim());
+    return fmt::format("the CUDA HunyuanVideo DiT needs an even head dim up to 128 (64 and 128 at full speed); this "
+                       "model has {}", c.head_dim());
   if (c.hidden % 8 != 0 || c.mlp_dim % 8 != 0 || c.refiner_mlp_dim % 8 != 0)
     return fmt::format("the CUDA HunyuanVideo DiT needs hidden and MLP widths that are multiples of 8 (got {}, {}, {})",
                        c.hidden, c.mlp_dim, c.refiner_mlp_dim);
@@ -214,7 +215,7 @@ struct HunyuanDitCuda::Impl {
   bool token_replace = false;
   int64_t pad_rows = 0;
   Tensor first_frame, t0_sin, vec_tr;
-  // Every attention call; a test model's head dim 8 .. 32 runs padded to 64 (dense, one process).
+  // Every attention call; a test model's head dim (not 64 or 128) runs padded (dense, one process).
   cuda::PaddedAttention attention;
 
   void count_weights() {
@@ -706,8 +707,9 @@ void HunyuanDitCuda::forward(const float* x, const float* t, const HunyuanTextDe
   if (hooks && hooks->self_attention && I.token_replace)
     fail("HunyuanVideo-I2V DiT (CUDA): the attention replacement (--attention svg) is for text-to-video only");
   if (I.attention.active() && hooks && (hooks->self_attention || hooks->self_attn_layout))
-    fail("HunyuanVideo DiT (CUDA): head dim {} runs padded to 64, dense only; Jenga's and Sparse VideoGen's sparse "
-         "attention need head dim 64 or 128 (run it with --preset dense, or on --device cpu)", c.head_dim());
+    fail("HunyuanVideo DiT (CUDA): head dim {} runs padded to {}, dense only; Jenga's and Sparse VideoGen's sparse "
+         "attention need head dim 64 or 128 (run it with --preset dense, or on --device cpu)", c.head_dim(),
+         cuda::attention_head_dim(c.head_dim()));
   // Rows of this rank: N image rows (every image row on one process), then the Lt text rows.
   const int64_t Li = I.N, Lt = I.Lt, L = I.R, h = c.hidden, heads = c.heads, hd = c.head_dim(), m = c.mlp_dim;
   const int64_t wide = I.wide, v = text.valid;

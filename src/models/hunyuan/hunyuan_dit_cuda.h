@@ -33,11 +33,11 @@ namespace jenga::hunyuan {
 
 struct HunyuanDit;
 
-// Why the CUDA DiT cannot run `c` (head dim other than 8, 16, 32, 64, 128; widths not multiples
-// of 8), or "" when it can: the registry runs such a model on the CPU under --device auto.
+// Why the CUDA DiT cannot run `c` (an odd head dim or one over 128; widths not multiples of 8),
+// or "" when it can: the registry runs such a model on the CPU under --device auto.
 std::string cuda_unsupported_reason(const HunyuanConfig& c);
-// True when the CUDA DiT runs the model's attention padded (head dim 8, 16 or 32, test models:
-// dense only, one process); --device auto keeps such a model on the CPU.
+// True when the CUDA DiT runs the model's attention padded (a head dim other than 64 or 128: test
+// models, dense only, one process); --device auto keeps such a model on the CPU.
 bool cuda_attention_padded(const HunyuanConfig& c);
 
 // One prompt's conditioning on the device.

@@ -38,10 +38,11 @@ namespace {
 void check_supported(const WanConfig& c) {
   c.validate();
   if (c.model_type != "t2v") fail("the CUDA DiT supports text-to-video models only (got {})", c.model_type);
-  // 64 and 128 run as they are; 8, 16 and 32 (test models) padded (backend/cuda/padded_attention.h).
+  // 64 and 128 run as they are; another even head dim up to 128 (test models) padded
+  // (backend/cuda/padded_attention.h).
   if (cuda::attention_head_dim(c.head_dim()) == 0)
-    fail("the CUDA DiT needs head dim 64 or 128 (or 8, 16, 32, run padded); this model has {} (use --device cpu)",
-         c.head_dim());
+    fail("the CUDA DiT needs an even head dim up to 128 (64 and 128 at full speed); this model has {} (use --device "
+         "cpu)", c.head_dim());
 }
 
 using cuda::device_empty;
@@ -175,7 +176,7 @@ struct WanDitCuda::Impl {
   Tensor t_sin, t_h, t_e, t_e0, mods, hmod;
   size_t act_bytes = 0;
   int attention_path = 0;
-  // Every attention call; a test model's head dim 8 .. 32 runs padded to 64 (dense, one process).
+  // Every attention call; a test model's head dim (not 64 or 128) runs padded (dense, one process).
   cuda::PaddedAttention attention;
   // Sequence parallel (Ulysses, dist/ulysses_cuda.h): this rank's tokens [off, off + n), heads
   // per rank hp; the head-shard q/k/v and attention output over all L tokens and the gathered
@@ -508,8 +509,8 @@ void WanDitCuda::forward(const float* x, const float* t, const void* context, fl
   if (store_residual) cuda::axpby(hooks->residual, 1.0f, I.x.data_as<float>(), 0.0f, n * d, s);
 
   if (I.attention.active() && hooks && (hooks->self_attention || hooks->self_attn_layout))
-    fail("Wan DiT (CUDA): head dim {} runs padded to 64, dense only; Jenga's and Sparse VideoGen's sparse attention "
-         "need head dim 64 or 128 (run it without a preset, or on --device cpu)", hd);
+    fail("Wan DiT (CUDA): head dim {} runs padded to {}, dense only; Jenga's and Sparse VideoGen's sparse attention "
+         "need head dim 64 or 128 (run it without a preset, or on --device cpu)", hd, cuda::attention_head_dim(hd));
   if (I.comm && I.hp != heads && hooks && hooks->self_attention)
     fail("sequence parallel with {} processes: this attention replacement (--attention svg) needs every head on one "
          "process; run one process or --parallel prompts", I.comm->size());
