@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <filesystem>
 #include <numeric>
 #include <vector>
 
@@ -11,8 +10,8 @@
 #include "models/wan/wan_dit.h"
 #include "models/wan/wan_dit_cpu.h"
 #include "models/wan/wan_dit_cuda.h"
-#include "io/safetensors.h"
 #include "models/wan/wan_tiny.h"
+#include "cuda_tiny_folder_check.h"
 #include "test_util.h"
 
 using namespace jenga;
@@ -100,30 +99,11 @@ TEST(CudaDit, PaddedHeadDimsMatchCpu) {
   }
 }
 
-// make-tiny's Wan folder (head dim 32): --device cuda runs it padded and dense, near the CPU run;
-// a Jenga preset is refused in one line; --device auto keeps it on the CPU and says so.
+// make-tiny's Wan folder (head dim 32) through the CLI on the GPU (cuda_tiny_folder_check.h).
 TEST(CudaDit, MakeTinyFolderRunsPaddedOnTheGpu) {
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
-  TempDir dir;
-  const std::string model = dir / "tiny";
-  ASSERT_EQ(test::run_jenga("debug make-tiny --seed 4 --out " + model).exit_code, 0);
-  const std::string common = "generate --model " + model + " -p \"a corgi\" --size 64x48 --frames 5 --steps 3 -q ";
-  auto g = test::run_jenga(common + "--device cuda --latents-out " + (dir / "gpu.safetensors") + " -o " + (dir / "g.y4m"));
-  ASSERT_EQ(g.exit_code, 0) << g.output;
-  auto c = test::run_jenga(common + "--device cpu --latents-out " + (dir / "cpu.safetensors") + " -o " + (dir / "c.y4m"));
-  ASSERT_EQ(c.exit_code, 0) << c.output;
-  const double e = rel_l2(SafetensorsFile::open(dir / "gpu.safetensors")->load("latents").to_f32_vector(),
-                          SafetensorsFile::open(dir / "cpu.safetensors")->load("latents").to_f32_vector());
-  std::printf("make-tiny Wan folder, head dim 32 padded: generate --device cuda vs cpu final latents rel L2 %.2e\n", e);
-  EXPECT_LT(e, 2e-2);
-  auto t = test::run_jenga("generate --model " + model + " -p x --size 64x48 --frames 5 --steps 27 -q --preset turbo "
-                           "--device cuda -o " + (dir / "t.y4m"));
-  EXPECT_NE(t.exit_code, 0) << t.output;
-  EXPECT_NE(t.output.find("runs padded to 64, dense only"), std::string::npos) << t.output;
-  EXPECT_FALSE(std::filesystem::exists(dir / "t.y4m"));
-  auto a = test::run_jenga("generate --model " + model + " -p x --size 64x48 --frames 5 --steps 1 -o " + (dir / "a.y4m"));
-  ASSERT_EQ(a.exit_code, 0) << a.output;
-  EXPECT_NE(a.output.find("head dim 32 (a test model): running on the CPU"), std::string::npos) << a.output;
+  test::expect_tiny_folder_runs_padded("wan", "--size 64x48 --frames 5 --steps 3",
+                                       "--size 64x48 --frames 5 --steps 27 --preset turbo");
 }
 
 TEST(CudaDit, TokenOrderDoesNotChangeTheOutput) {
