@@ -69,7 +69,6 @@ void require_fits_where_it_runs(MemoryNeed& need, bool cuda, bool& offload, Prog
   require_memory_fits(need, available, where);
 }
 
-// The run's memory, estimated from the DiT's header before any weight is read (memory_estimate.h).
 // The Wan DiT's config as its loader reads it (config.json beside it: the head count is not in the
 // tensors); nullopt when it does not detect or cannot be read (the loader then says what is wrong,
 // in its own words).
@@ -88,6 +87,7 @@ std::optional<wan::WanConfig> wan_dit_config(const std::string& dit_path) {
   }
 }
 
+// The run's memory, estimated from the DiT's header before any weight is read (memory_estimate.h).
 void check_wan_memory(const std::optional<wan::WanConfig>& c, ModelSpec& r, bool cuda, Progress& progress) {
   if (!c) return;
   MemoryNeed need;

@@ -30,6 +30,7 @@ void PaddedAttention::reserve(int64_t max_q, int64_t max_k, int64_t heads, int64
   out_ = device_empty(DType::BF16, std::max<int64_t>(max_q, 1) * w);
   // Only the first head_dim columns of each slot are ever written: the rest stay zero.
   for (Tensor* t : {&q_, &k_, &v_}) JENGA_CUDA_CHECK(cudaMemset(t->data(), 0, t->nbytes()));
+  JENGA_CUDA_CHECK(cudaDeviceSynchronize());  // zeroed before any stream's first copy (once, in prepare)
 }
 
 void PaddedAttention::forward(const AttentionParams& p, void* stream) {
