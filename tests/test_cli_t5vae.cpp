@@ -93,6 +93,13 @@ TEST(CliT5Vae, DiffusersConfigMaxDistanceIsRead) {
   expect_one_line_error(
       run_jenga("debug encode-text --text-encoder " + relu.string() + " --ids " + in + " --out " + (dir / "d.safetensors")), 1,
       "'feed_forward_proj' \"relu\" is not supported");
+  // A folder where config.json belongs is named (it was skipped: the max distance silently 128).
+  const std::filesystem::path dircfg = dir / "dircfg";
+  std::filesystem::create_directories(dircfg / "config.json");
+  std::filesystem::copy_file(folder + "/model.safetensors", dircfg / "model.safetensors");
+  expect_one_line_error(
+      run_jenga("debug encode-text --text-encoder " + dircfg.string() + " --ids " + in + " --out " + (dir / "e.safetensors")),
+      1, (dircfg / "config.json").string() + ": is a folder, not a JSON file");
 }
 
 TEST(CliT5Vae, TokenizePrintsJson) {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -11,6 +10,7 @@
 #include "backend/cpu/ops_t5vae.h"
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 
 namespace jenga::wan {
@@ -84,10 +84,11 @@ void apply_hf_config(const std::string& path, T5Config& k) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path cfg = fs::is_directory(path, ec) ? fs::path(path) / "config.json" : fs::path(path).parent_path() / "config.json";
-  if (!fs::is_regular_file(cfg, ec)) return;
-  std::ifstream f(cfg);
-  const auto j = nlohmann::json::parse(f, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) fail("{}: not valid JSON", cfg.string());
+  // The one JSON side-file reader (io/json_file.h): damage, a folder or a FIFO there is named.
+  const auto cj = read_json_if_present(cfg.string());
+  if (!cj) return;
+  const nlohmann::json& j = *cj;
+  if (!j.is_object()) fail("{}: not a JSON object; fix or delete it", cfg.string());
   if (j.contains("relative_attention_max_distance")) {
     const auto& d = j["relative_attention_max_distance"];
     if (!d.is_number_integer() || d.get<int64_t>() < 1)
