@@ -131,6 +131,10 @@ struct DenoiserInfo {
   int64_t in_channels = 16, out_channels = 16;
   int64_t hidden = 0, heads = 0, head_dim = 0, layers = 0;
   int64_t text_len = 0, text_dim = 0;  // the conditioning rows it takes, and their width
+  // > 0: the GPU runs this DiT's attention at this wider head dim, zero-padded (a test model's
+  // head dim the kernel lacks): dense only, one process. Lets generate refuse a sparse preset or
+  // sequence parallel before any work.
+  int64_t padded_head_dim = 0;
 };
 
 // Where a DiT's weights live (CUDA): bytes on the GPU, and with offload the pinned host copy of

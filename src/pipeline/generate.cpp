@@ -188,6 +188,16 @@ std::vector<T2VResult> generate_batch(VideoModel& model, const T2VRequest& reque
          "run a number of processes that divides {}, or --parallel prompts", cfg.heads, world, cfg.heads);
   // Preset with the user's overrides; dense = the model's plain loop.
   const std::optional<Preset> jenga = model.preset(req.preset, req.jenga, req.steps);
+  // A test model's head dim the GPU kernel lacks runs padded there: dense, one process. Said
+  // before any work rather than at the first sparse forward.
+  if (cfg.padded_head_dim > 0) {
+    const std::string why = fmt::format("this DiT's head dim {} runs padded to {}, dense only, on the GPU (a test model)",
+                                        cfg.head_dim, cfg.padded_head_dim);
+    if (resolve_attention(req.attention, jenga.has_value(), req.svg) != AttentionMode::dense)
+      usage_fail("{}: {}; use --preset dense, or --device cpu for every preset",
+                 jenga ? "--preset " + req.preset : "--attention " + req.attention, why);
+    if (seq) usage_fail("--parallel sequence: {}; run one process, or --device cpu", why);
+  }
   const int steps = req.steps > 0 ? req.steps : jenga ? jenga->steps : geo.default_steps;
   const std::string solver = req.solver.empty() ? geo.default_solver : req.solver;
   const double plain_shift =

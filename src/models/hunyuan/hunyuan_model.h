@@ -95,6 +95,8 @@ struct HunyuanCudaParts {
   Tensor (*vae_encode)(const HunyuanVae& vae, const Tensor& frames) = nullptr;
   double (*take_peak_memory_gib)() = nullptr;
   std::string (*gpu_name)() = nullptr;
+  // The head dim the attention kernel runs for a DiT's (cuda::attention_head_dim).
+  int64_t (*attention_head_dim)(int64_t head_dim) = nullptr;
 };
 #if JENGA_HAVE_CUDA
 HunyuanCudaParts cuda_parts();  // jenga_cuda

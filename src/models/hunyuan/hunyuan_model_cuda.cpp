@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/padded_attention.h"
 #include "backend/denoise_backend.h"
 #include "core/error.h"
 #include "models/hunyuan/hunyuan_dit_cuda.h"
@@ -134,6 +135,7 @@ HunyuanCudaParts cuda_parts() {
     return g;
   };
   p.gpu_name = [] { return std::string(cuda::device_info().name); };
+  p.attention_head_dim = [](int64_t hd) { return cuda::attention_head_dim(hd); };
   return p;
 }
 

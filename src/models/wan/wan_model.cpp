@@ -144,7 +144,11 @@ class WanModel final : public VideoModel {
         // The GPU computes with bf16 matrices: loading them so halves host memory (28 GB, not 56, for 14B).
         dit_(load_wan_dit(paths.dit, cuda ? DType::BF16 : DType::F32, on_block)),
         load_s_(now_s() - t_load0_),
-        info_(wan_denoiser_info(dit_.config)) {}
+        info_(wan_denoiser_info(dit_.config)) {
+    if (const int64_t k = cuda_ && cuda_->attention_head_dim ? cuda_->attention_head_dim(info_.head_dim) : 0;
+        k && k != info_.head_dim)
+      info_.padded_head_dim = k;
+  }
   const Geometry& geometry() const override { return info_.geometry; }
   const DenoiserInfo& denoiser_info() const override { return info_; }
   std::string device() const override { return cuda_ ? "cuda" : "cpu"; }

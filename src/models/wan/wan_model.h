@@ -46,6 +46,8 @@ struct WanCudaParts {
                        const std::function<void(int64_t, int64_t)>& on_frame) = nullptr;
   double (*take_peak_memory_gib)() = nullptr;  // allocator peak since the last call; resets it
   std::string (*gpu_name)() = nullptr;          // the device's name
+  // The head dim the attention kernel runs for a DiT's (cuda::attention_head_dim).
+  int64_t (*attention_head_dim)(int64_t head_dim) = nullptr;
 };
 #if JENGA_HAVE_CUDA
 WanCudaParts cuda_parts();  // jenga_cuda

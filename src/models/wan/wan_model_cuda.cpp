@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/padded_attention.h"
 #include "backend/denoise_backend.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -81,6 +82,7 @@ WanCudaParts cuda_parts() {
     return g;
   };
   p.gpu_name = [] { return std::string(cuda::device_info().name); };
+  p.attention_head_dim = [](int64_t hd) { return cuda::attention_head_dim(hd); };
   return p;
 }
 
