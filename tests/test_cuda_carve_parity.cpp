@@ -28,6 +28,10 @@ struct Case {
   int64_t top_k;
   bool neighbors;
   int64_t first_frame_blocks = 0;  // Wan: nb / 21
+  // Both builders round means and scores to bf16 (the official autocast run; what the CUDA
+  // denoisers build). Then rows may also differ where the GPU's f32 block sums round a mean to
+  // the other bf16 neighbour than the CPU's exact sums: at most 1% of the rows here.
+  bool bf16 = false;
 };
 
 void run(const Case& c) {
@@ -55,6 +59,7 @@ void run(const Case& c) {
   CarveParams cp;
   cp.top_k = c.top_k, cp.p = c.p, cp.text_blocks = text_blocks, cp.neighbors = nb.get();
   cp.first_frame_blocks = c.first_frame_blocks;
+  cp.bf16_rounding = c.bf16;
   CarveDiagnostics diag;
   const CarveMask cpu_mask = build_carve_mask(qh.data(), kh.data(), 1, H, n, D, cp, &diag);
 
@@ -77,6 +82,7 @@ void run(const Case& c) {
   a.batch = 1, a.heads = static_cast<int>(H), a.len = static_cast<int>(n), a.head_dim = static_cast<int>(D);
   a.select_blocks = static_cast<int>(blocks - text_blocks);
   a.zero_padded = true;  // the official Wan path pads to a multiple of 128 and divides by 128
+  a.round_bf16 = c.bf16;
   a.scale = static_cast<float>(1.0 / std::sqrt(128.0));
   a.prob_threshold = static_cast<float>(c.p);
   a.top_k = static_cast<int>(c.top_k);
@@ -113,7 +119,10 @@ void run(const Case& c) {
               static_cast<long long>(H), static_cast<long long>(n), static_cast<long long>(c.text_tokens), c.p,
               static_cast<long long>(c.top_k), static_cast<long long>(differing), static_cast<long long>(H * blocks),
               static_cast<long long>(unexplained));
-  EXPECT_EQ(unexplained, 0);
+  if (c.bf16)
+    EXPECT_LE(differing * 100, H * blocks);
+  else
+    EXPECT_EQ(unexplained, 0);
 }
 }  // namespace
 
@@ -125,6 +134,16 @@ TEST(CudaCarveParity, GpuChainReproducesCpuMasks) {
   run({1, 5, 16, 16, 0, 0.5, 1, true});
   run({2, 21, 6, 10, 0, 0.9, 3, true, 1});  // Wan first-frame rule: 1260 tokens, 10 blocks, F = 10/21 -> forced 1
   run({2, 7, 16, 24, 0, 0.5, 2, true, 3});  // 21 blocks, 3 first-frame blocks
+}
+
+// The same with the official autocast rounding (bf16 means and scores) on both sides.
+TEST(CudaCarveParity, GpuChainReproducesCpuMasksWithBf16Rounding) {
+  if (!cuda::available()) GTEST_SKIP() << "no CUDA device";
+  cuda::init();
+  run({2, 3, 12, 20, 0, 0.9, 2, true, 0, true});
+  run({3, 4, 10, 16, 256, 0.3, 3, false, 0, true});
+  run({4, 8, 30, 40, 256, 0.3, 20, true, 0, true});  // 75 vision blocks: ties in bf16 scores
+  run({2, 7, 16, 24, 0, 0.5, 2, true, 3, true});
 }
 
 // `jenga debug carve-mask --device cuda` (the GPU chain through cuda::build_carve_mask_gpu) on a
@@ -148,7 +167,7 @@ TEST(CudaCarveParity, CarveMaskCommandOnTheGpu) {
   w.write(dir / "qk.safetensors");
   const std::string base = "debug carve-mask --q " + (dir / "qk.safetensors") + " --k " + (dir / "qk.safetensors") +
                            " --top-k 2 --p 0.3 --text-blocks 2 --neighbors-shape 4,10,16 --out ";
-  const auto g = test::run_jenga(base + (dir / "gpu.safetensors") + " --device cuda");
+  const auto g = test::run_jenga(base + (dir / "gpu.safetensors") + " --device cuda --rounding f32");
   if (!cuda::available()) {
     EXPECT_EQ(g.exit_code, 1) << g.output;
     EXPECT_NE(g.output.find("--device cuda: no CUDA device found; use --device cpu"), std::string::npos) << g.output;
@@ -178,4 +197,21 @@ TEST(CudaCarveParity, CarveMaskCommandOnTheGpu) {
               static_cast<double>(kept) / static_cast<double>(H * blocks * blocks));
   EXPECT_EQ(unexplained, 0);
   EXPECT_LT(kept, H * blocks * blocks);  // the cut dropped something: the comparison means something
+
+  // The default on the GPU is the official autocast rounding (as the CUDA denoisers build):
+  // against the CPU's --rounding bf16, rows differ at most where a mean's f32 sum rounds apart.
+  const auto gb = test::run_jenga(base + (dir / "gpu16.safetensors") + " --device cuda");
+  ASSERT_EQ(gb.exit_code, 0) << gb.output;
+  const auto cb = test::run_jenga(base + (dir / "cpu16.safetensors") + " --rounding bf16");
+  ASSERT_EQ(cb.exit_code, 0) << cb.output;
+  auto g16 = SafetensorsFile::open(dir / "gpu16.safetensors");
+  EXPECT_EQ(g16->header().metadata.at("rounding"), "bf16");
+  const Tensor m16 = g16->load("mask"), c16 = SafetensorsFile::open(dir / "cpu16.safetensors")->load("mask");
+  int64_t rows16 = 0;
+  for (int64_t r = 0; r < H * blocks; ++r)
+    rows16 += !std::equal(m16.data_as<uint8_t>() + r * blocks, m16.data_as<uint8_t>() + (r + 1) * blocks,
+                          c16.data_as<uint8_t>() + r * blocks);
+  std::printf("carve-mask --device cuda (bf16 rounding): %lld of %lld rows differ from the CPU's\n",
+              static_cast<long long>(rows16), static_cast<long long>(H * blocks));
+  EXPECT_LE(rows16 * 100, H * blocks);
 }

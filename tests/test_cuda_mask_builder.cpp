@@ -137,7 +137,7 @@ TEST(CudaMaskBuilder, BlockMeansMatchCpu) {
       Tensor src = upload(bits, DType::BF16);
       Tensor out = Tensor::empty(DType::F32, Shape{int64_t{B} * H * nb * D}, Device::CUDA);
       cuda::BlockMeansArgs a{src.data_as<uint16_t>(), int64_t{L} * H * D, D, int64_t{H} * D, B, H, L, D, nb, zp,
-                             out.data_as<float>()};
+                             /*round_bf16=*/false, out.data_as<float>()};
       cuda::block_means(a);
       const auto got = download<float>(out, static_cast<size_t>(B) * H * nb * D);
       const auto want = cpu_means(vals, B, L, H, D, nb, zp);

@@ -88,6 +88,19 @@ TEST(JengaCli, CarveMaskWritesOfficialMask) {
   const auto qf = qt.to_f32_vector();
   const auto ref = build_carve_mask(qf.data(), k.data(), B, H, N, D, prm);
   EXPECT_EQ(std::vector<uint8_t>(m.data_as<uint8_t>(), m.data_as<uint8_t>() + m.numel()), ref.onehot);
+  EXPECT_EQ(f->header().metadata.at("rounding"), "f32");  // the CPU's default
+  // --rounding bf16: the official autocast rounding of means and scores, as build_carve_mask's.
+  r = run_jenga(base + " --top-k 1 --p 0.4 --text-blocks 1 --neighbors-shape 2,2,43 --rounding bf16 --out " +
+                (dir / "m16.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto f16 = SafetensorsFile::open(dir / "m16.safetensors");
+  EXPECT_EQ(f16->header().metadata.at("rounding"), "bf16");
+  const Tensor m16 = f16->load("mask");
+  prm.bf16_rounding = true;
+  const auto ref16 = build_carve_mask(qf.data(), k.data(), B, H, N, D, prm);
+  EXPECT_EQ(std::vector<uint8_t>(m16.data_as<uint8_t>(), m16.data_as<uint8_t>() + m16.numel()), ref16.onehot);
+  r = run_jenga(base + " --top-k 1 --p 0.4 --rounding f16 --out " + (dir / "x.safetensors"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
   // Grid that does not hold the vision tokens, p out of range, missing file.
   r = run_jenga(base + " --top-k 1 --p 0.4 --text-blocks 1 --neighbors-shape 2,4,22 --out " + (dir / "x.safetensors"));
   EXPECT_EQ(r.exit_code, 2) << r.output;

@@ -1,10 +1,14 @@
 // AttenCarve masks against goldens from the official _build_block_index_with_importance_optimized
-// (f32 inputs; only decisions within 1e-6 of a threshold may differ) and the text amplifier.
+// (f32 inputs: only decisions within 1e-6 of a threshold may differ; bf16 inputs under autocast:
+// equal with bf16 rounding) and the text amplifier.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "io/safetensors.h"
@@ -14,61 +18,117 @@
 
 using namespace jenga;
 
-TEST(JengaCarveMask, MatchesOfficialGoldens) {
-  const std::string dir = std::string(JENGA_TEST_DATA) + "/jenga_core/";
-  int cases = 0, rows = 0, near_rows_differing = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("mask_", 0) != 0) continue;
-    SCOPED_TRACE(name);
-    ++cases;
-    auto f = SafetensorsFile::open(e.path().string());
-    const Tensor q = f->load("q", DType::F32), k = f->load("k", DType::F32), gold = f->load("mask");
-    const Tensor params = f->load("params");
-    const int32_t* pr = params.data_as<int32_t>();
-    CarveParams prm;
-    prm.top_k = pr[0];
-    prm.text_blocks = pr[1];
-    prm.first_frame_blocks = pr[2];
-    prm.p = std::stod(f->header().metadata.at("p"));
-    std::shared_ptr<const BlockNeighbors> nb;
-    if (pr[6] >= 0) {
-      CurveSpec s;
-      s.t = pr[3];
-      s.h = pr[4];
-      s.w = pr[5];
-      s.sliced = pr[6] == 1;
-      nb = cached_block_neighbors(s);
-      prm.neighbors = nb.get();
-    }
-    const int64_t B = q.dim(0), H = q.dim(1), N = q.dim(2), D = q.dim(3);
-    CarveDiagnostics diag;
-    const CarveMask m = build_carve_mask(q.data_as<float>(), k.data_as<float>(), B, H, N, D, prm, &diag);
-    const int64_t nq = gold.dim(2), nk = gold.dim(3);
-    ASSERT_EQ(nq, m.normal_blocks);
-    ASSERT_EQ(nk, m.blocks);
-    const uint8_t* g = gold.data_as<uint8_t>();
-    for (int64_t bh = 0; bh < B * H; ++bh)
-      for (int64_t i = 0; i < nq; ++i) {
-        ++rows;
-        bool same = true;
-        for (int64_t j = 0; j < nk; ++j)
-          same &= (g[(bh * nq + i) * nk + j] != 0) == (m.onehot[(bh * nk + i) * nk + j] != 0);
-        if (!same) {
-          EXPECT_TRUE(diag.near_threshold[bh * nq + i]) << "row (bh " << bh << ", block " << i << ") differs";
-          ++near_rows_differing;
-        }
-      }
-    for (int64_t bh = 0; bh < B * H; ++bh)  // text query rows are dense
-      for (int64_t i = nq; i < nk; ++i)
-        for (int64_t j = 0; j < nk; ++j) EXPECT_EQ(m.onehot[(bh * nk + i) * nk + j], 1);
-    const auto layout = m.layout();
-    layout.validate();
-    EXPECT_EQ(layout.to_onehot(), m.onehot);
+namespace {
+
+// One golden file of tools/golden/jenga_core_golden.py: its q/k and the builder's parameters.
+struct MaskGolden {
+  std::shared_ptr<SafetensorsFile> file;
+  Tensor q, k;
+  CarveParams prm;
+  std::shared_ptr<const BlockNeighbors> nb;
+};
+
+MaskGolden load_mask_golden(const std::string& path) {
+  MaskGolden g;
+  g.file = SafetensorsFile::open(path);
+  g.q = g.file->load("q", DType::F32), g.k = g.file->load("k", DType::F32);
+  const Tensor params = g.file->load("params");
+  const int32_t* pr = params.data_as<int32_t>();
+  g.prm.top_k = pr[0];
+  g.prm.text_blocks = pr[1];
+  g.prm.first_frame_blocks = pr[2];
+  g.prm.p = std::stod(g.file->header().metadata.at("p"));
+  if (pr[6] >= 0) {
+    CurveSpec s;
+    s.t = pr[3];
+    s.h = pr[4];
+    s.w = pr[5];
+    s.sliced = pr[6] == 1;
+    g.nb = cached_block_neighbors(s);
+    g.prm.neighbors = g.nb.get();
   }
-  std::printf("[carve-mask parity] %d cases, %d rows, %d rows differ (all within 1e-6 of a threshold)\n", cases,
-              rows, near_rows_differing);
-  EXPECT_GE(cases, 7);
+  return g;
+}
+
+// Our mask of the golden's q/k with `bf16` rounding against its tensor `key`: the rows that
+// differ, and of those the ones our diagnostics do not place within 1e-6 of a threshold.
+struct RowDiff {
+  int rows = 0, differing = 0, unexplained = 0;
+};
+RowDiff compare_with_golden(const MaskGolden& g, bool bf16, const std::string& key) {
+  CarveParams prm = g.prm;
+  prm.bf16_rounding = bf16;
+  const Tensor gold = g.file->load(key);
+  const int64_t B = g.q.dim(0), H = g.q.dim(1), N = g.q.dim(2), D = g.q.dim(3);
+  CarveDiagnostics diag;
+  const CarveMask m = build_carve_mask(g.q.data_as<float>(), g.k.data_as<float>(), B, H, N, D, prm, &diag);
+  const int64_t nq = gold.dim(2), nk = gold.dim(3);
+  EXPECT_EQ(nq, m.normal_blocks);
+  EXPECT_EQ(nk, m.blocks);
+  RowDiff r;
+  if (nq != m.normal_blocks || nk != m.blocks) return r;
+  const uint8_t* gm = gold.data_as<uint8_t>();
+  for (int64_t bh = 0; bh < B * H; ++bh)
+    for (int64_t i = 0; i < nq; ++i) {
+      ++r.rows;
+      bool same = true;
+      for (int64_t j = 0; j < nk; ++j) same &= (gm[(bh * nq + i) * nk + j] != 0) == (m.onehot[(bh * nk + i) * nk + j] != 0);
+      if (!same) ++r.differing, r.unexplained += !diag.near_threshold[bh * nq + i];
+    }
+  for (int64_t bh = 0; bh < B * H; ++bh)  // text query rows are dense
+    for (int64_t i = nq; i < nk; ++i)
+      for (int64_t j = 0; j < nk; ++j) EXPECT_EQ(m.onehot[(bh * nk + i) * nk + j], 1);
+  const auto layout = m.layout();
+  layout.validate();
+  EXPECT_EQ(layout.to_onehot(), m.onehot);
+  return r;
+}
+
+std::vector<std::string> mask_goldens() {
+  std::vector<std::string> out;
+  const std::string dir = std::string(JENGA_TEST_DATA) + "/jenga_core/";
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().rfind("mask_", 0) == 0) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+// f32 q/k through the official builder ("mask"): ours in f32; only decisions within 1e-6 of a
+// threshold may differ.
+TEST(JengaCarveMask, MatchesOfficialGoldens) {
+  int cases = 0, rows = 0, differing = 0;
+  for (const auto& path : mask_goldens()) {
+    SCOPED_TRACE(path);
+    ++cases;
+    const RowDiff r = compare_with_golden(load_mask_golden(path), /*bf16=*/false, "mask");
+    EXPECT_EQ(r.unexplained, 0);
+    rows += r.rows, differing += r.differing;
+  }
+  std::printf("[carve-mask parity, f32] %d cases, %d rows, %d rows differ (all within 1e-6 of a threshold)\n", cases,
+              rows, differing);
+  EXPECT_GE(cases, 8);
+}
+
+// bf16 q/k through the official builder as the official GPU pipelines run it ("mask_bf16": bf16
+// means, bmm and scale under autocast, f32 softmax and cumsum, stable sort): ours with
+// bf16_rounding equals it row for row, ties included; the f32 builder does not (the hy_ties case).
+TEST(JengaCarveMask, Bf16RoundingMatchesTheOfficialAutocastBuilder) {
+  int cases = 0, rows = 0, f32_differing = 0;
+  for (const auto& path : mask_goldens()) {
+    SCOPED_TRACE(path);
+    ++cases;
+    const MaskGolden g = load_mask_golden(path);
+    const RowDiff r = compare_with_golden(g, /*bf16=*/true, "mask_bf16");
+    EXPECT_EQ(r.differing, 0);
+    rows += r.rows;
+    f32_differing += compare_with_golden(g, /*bf16=*/false, "mask_bf16").differing;
+  }
+  std::printf("[carve-mask parity, bf16] %d cases, %d rows equal; the f32 builder differs from them in %d rows\n",
+              cases, rows, f32_differing);
+  EXPECT_GE(cases, 8);
+  EXPECT_GT(f32_differing, 0);  // the goldens tell the two roundings apart
 }
 
 TEST(JengaCarveMask, TopKFloorAndBadInput) {

@@ -126,6 +126,7 @@ struct CarveOptions {
   int64_t text_blocks = 0, first_frame_blocks = 0;
   bool sliced = false;
   std::string device = "cpu";  // cuda: the GPU chain the CUDA denoisers run (bf16 q/k)
+  std::string rounding;         // bf16 | f32; empty: bf16 on cuda, f32 on the CPU (as each DiT runs)
 };
 
 Tensor load_qk(const std::string& path, const std::string& name, const std::string& flag) {
@@ -163,6 +164,8 @@ void run_carve(const CarveOptions& o) {
   prm.p = o.p;
   prm.text_blocks = o.text_blocks;
   prm.first_frame_blocks = o.first_frame_blocks;
+  const std::string rounding = !o.rounding.empty() ? o.rounding : o.device == "cuda" ? "bf16" : "f32";
+  prm.bf16_rounding = rounding == "bf16";
   std::shared_ptr<const BlockNeighbors> nb;
   if (!o.neighbors_shape.empty()) {
     const CurveSpec spec = parse_curve("--neighbors-shape", o.neighbors_shape, o.sliced, "");
@@ -190,6 +193,7 @@ void run_carve(const CarveOptions& o) {
             std::span<const uint8_t>(m.onehot.data(), m.onehot.size()));
   w.set_metadata("normal_blocks", std::to_string(m.normal_blocks));
   w.set_metadata("device", o.device);
+  w.set_metadata("rounding", rounding);
   w.write(o.out);
   std::printf("wrote %s: mask [%lld, %lld, %lld, %lld], %lld vision blocks, density %.4f\n", o.out.c_str(),
               static_cast<long long>(m.batch), static_cast<long long>(m.heads), static_cast<long long>(m.blocks),
@@ -344,10 +348,16 @@ void register_debug_jenga(CLI::App& debug) {
                 "equal N - 128 * text blocks");
   k->add_flag("--sliced", ko->sliced, "Neighbour sets of the sliced curve (Wan)");
   k->add_option("--device", ko->device,
-                "cpu (the f32 reference) or cuda (the GPU chain the CUDA denoisers run on bf16 q/k; f32 inputs are "
-                "rounded to bf16; rows may differ from the CPU only where a cumulative sum lies within rounding of p)")
+                "cpu (the reference) or cuda (the GPU chain the CUDA denoisers run on bf16 q/k; f32 inputs are "
+                "rounded to bf16; with the same --rounding, rows may differ from the CPU only where a sum lies within "
+                "rounding of a cut)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
+  k->add_option("--rounding", ko->rounding,
+                "bf16: pooled means and scores rounded to bf16 as the official builder under bf16 autocast (the "
+                "official GPU pipelines; what the CUDA denoisers run); f32: f32 throughout (the official builder on "
+                "f32 q/k; the CPU DiT). Default: bf16 with --device cuda, f32 on the CPU")
+      ->check(CLI::IsMember({"bf16", "f32"}));
   k->add_option("--out", ko->out, "Output safetensors file")->required();
   k->callback([ko] { run_carve(*ko); });
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/dtype.h"
 #include "core/error.h"
 
 namespace jenga {
@@ -14,15 +15,32 @@ BlockSparseLayout CarveMask::layout() const {
 
 namespace {
 
-// Means over `block` rows of x [N, D]; rows past N are the official zero padding.
-void block_means(const float* x, int64_t n, int64_t d, int64_t blocks, int block, std::vector<double>& out) {
+float round_bf16(float x) { return bf16_to_f32(f32_to_bf16(x)); }
+
+// Means over `block` rows of x [N, D]; rows past N are the official zero padding. torch keeps
+// the means in the input's dtype: f32, or bf16 (accumulated in f32, rounded once).
+void block_means(const float* x, int64_t n, int64_t d, int64_t blocks, int block, bool bf16, std::vector<double>& out) {
   out.assign(static_cast<size_t>(blocks * d), 0.0);
   for (int64_t i = 0; i < std::min(n, blocks * block); ++i) {
     double* o = out.data() + (i / block) * d;
     const float* r = x + i * d;
     for (int64_t c = 0; c < d; ++c) o[c] += r[c];
   }
-  for (auto& v : out) v = static_cast<float>(v / block);  // torch keeps the means in f32
+  for (auto& v : out) v = bf16 ? round_bf16(static_cast<float>(v / block)) : static_cast<float>(v / block);
+}
+
+// The scaled pooled score of one (query block, key block) pair. f32: the exact dot rounded to
+// f32, times the scale. bf16 (autocast): bmm's f32 accumulation (the GPU chain's fmaf order, d
+// ascending) rounded to bf16, then the bf16 product with the scale.
+float block_score(const double* qm, const double* km, int64_t d, float scale, bool bf16) {
+  if (!bf16) {
+    double dot = 0.0;
+    for (int64_t c = 0; c < d; ++c) dot += qm[c] * km[c];
+    return static_cast<float>(dot) * scale;
+  }
+  float acc = 0.f;
+  for (int64_t c = 0; c < d; ++c) acc = std::fma(static_cast<float>(qm[c]), static_cast<float>(km[c]), acc);
+  return round_bf16(round_bf16(acc) * scale);
 }
 
 }  // namespace
@@ -66,16 +84,14 @@ CarveMask build_carve_mask(const float* q, const float* k, int64_t batch, int64_
   for (int64_t bh = 0; bh < batch * heads; ++bh) {
     const float* qx = q + bh * n * head_dim;
     const float* kx = k + bh * n * head_dim;
-    block_means(qx, n, head_dim, normal, prm.block, qm);
-    block_means(kx, n, head_dim, normal, prm.block, km);
+    block_means(qx, n, head_dim, normal, prm.block, prm.bf16_rounding, qm);
+    block_means(kx, n, head_dim, normal, prm.block, prm.bf16_rounding, km);
     uint8_t* out = m.onehot.data() + bh * blocks * blocks;
     for (int64_t i = 0; i < normal; ++i) {
       // Softmax over the vision key blocks of the scaled pooled scores.
       double mx = -INFINITY;
       for (int64_t j = 0; j < normal; ++j) {
-        double dot = 0.0;
-        for (int64_t c = 0; c < head_dim; ++c) dot += qm[i * head_dim + c] * km[j * head_dim + c];
-        prob[j] = static_cast<float>(static_cast<float>(dot) * scale);
+        prob[j] = block_score(&qm[i * head_dim], &km[j * head_dim], head_dim, scale, prm.bf16_rounding);
         mx = std::max(mx, prob[j]);
       }
       double sum = 0.0;

@@ -9,6 +9,7 @@
 //  - OR the neighbour sets, first_frame_blocks x first_frame_blocks always kept, every
 //    normal query block keeps all text key blocks;
 //  - text query blocks attend densely (the official code runs them through dense attention).
+// With CarveParams::bf16_rounding the means and scores are rounded as under bf16 autocast.
 // The GPU mask builder must reproduce this exactly.
 #include <cstdint>
 #include <vector>
@@ -25,6 +26,11 @@ struct CarveParams {
   int64_t first_frame_blocks = 0;  // Wan: nb / 21
   const BlockNeighbors* neighbors = nullptr;  // optional, must cover the normal blocks exactly
   int block = 128;
+  // Round the pooled means and the scaled scores to bf16 as the official builder does when it
+  // runs under bf16 autocast (the official GPU pipelines: bf16 mean, bf16 bmm, bf16 scale, then
+  // softmax and cumsum in f32): equal bf16 scores tie and the stable sort keeps the lower index.
+  // false: f32 throughout (the official builder on f32 q/k; our CPU DiT).
+  bool bf16_rounding = false;
 };
 
 // Per-row note for parity tests: true when a selection decision in this row is within `eps`

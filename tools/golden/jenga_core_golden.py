@@ -9,6 +9,7 @@ Missing third-party imports (matplotlib, flash_attn, diffusers base classes) are
 the official files are imported unmodified. Nothing official is copied into the repo.
 """
 import argparse
+import importlib.machinery
 import importlib.util
 import inspect
 import os
@@ -23,7 +24,8 @@ from safetensors.torch import save_file
 def install_stubs():
     # matplotlib: gilbert.py imports it for its plotting helpers only.
     for name in ["matplotlib", "matplotlib.pyplot", "mpl_toolkits", "mpl_toolkits.mplot3d"]:
-        sys.modules.setdefault(name, types.ModuleType(name))
+        stub = sys.modules.setdefault(name, types.ModuleType(name))
+        stub.__spec__ = stub.__spec__ or importlib.machinery.ModuleSpec(name, None)  # diffusers' find_spec needs one
     sys.modules["mpl_toolkits.mplot3d"].Axes3D = object
     # flash_attn: only used by the attention wrapper, not by the mask builder.
     fa = types.ModuleType("flash_attn")
@@ -155,7 +157,45 @@ MASK_CASES = [
     dict(name="wan_many", B=1, H=1, grid=(4, 30, 42), sliced=True, text_blocks=0, D=4, top_k=10, p=0.9, ffb=1),
     dict(name="hy_many", B=1, H=1, grid=(4, 16, 40), sliced=False, text_blocks=2, D=4, top_k=5, p=0.5, ffb=0),
     dict(name="hy_ragged", B=1, H=2, grid=(3, 9, 40), sliced=False, text_blocks=2, D=8, top_k=1, p=0.7, ffb=0),
+    # 100 vision blocks whose means lie close together: many scores tie in bf16 (mask_bf16 differs
+    # from the f32 mask), the case for the builder's bf16 rounding. Last, so the cases above keep
+    # their random draws.
+    dict(name="hy_ties", B=1, H=1, grid=(4, 40, 80), sliced=False, text_blocks=2, D=8, top_k=10, p=0.5, ffb=0,
+         spread=0.25),
 ]
+
+
+class _CudaAutocastTorch:
+    """torch as the official builder sees it under CUDA bf16 autocast, on the CPU: softmax and cumsum
+    in f32 (CUDA autocast's fp32 list; CPU autocast has neither) and a stable sort (CUDA's for these
+    sizes). Everything else is torch."""
+
+    def __getattr__(self, name):
+        return getattr(torch, name)
+
+    def softmax(self, x, *a, **k):
+        return torch.softmax(x.float(), *a, **k)
+
+    def cumsum(self, x, *a, **k):
+        return torch.cumsum(x.float(), *a, **k)
+
+    def sort(self, x, dim=-1, descending=False):
+        return torch.sort(x, dim=dim, descending=descending, stable=True)
+
+
+class autocast_like_cuda:
+    """Runs the builders' module code with _CudaAutocastTorch as their `torch`."""
+
+    def __init__(self, *modules):
+        self.modules = modules
+
+    def __enter__(self):
+        for m in self.modules:
+            m.torch = _CudaAutocastTorch()
+
+    def __exit__(self, *exc):
+        for m in self.modules:
+            m.torch = torch
 
 
 def gen_masks(g, wan_attn, hy_attn, out):
@@ -170,7 +210,7 @@ def gen_masks(g, wan_attn, hy_attn, out):
 
         def make():
             # Structured per block so that block means (and the softmax) are far from uniform.
-            base = torch.randn(B, H, nblk, D, generator=gen) * 1.5
+            base = torch.randn(B, H, nblk, D, generator=gen) * c.get("spread", 1.5)
             x = base.repeat_interleave(128, dim=2)[:, :, :n] + torch.randn(B, H, n, D, generator=gen) * 0.7
             return x.to(torch.bfloat16).to(torch.float32)
 
@@ -186,15 +226,21 @@ def gen_masks(g, wan_attn, hy_attn, out):
                       else g.gilbert_block_neighbor_mapping(t, h, w))
         kwargs = dict(block_size_M=128, block_size_N=128, text_start_block=normal, num_blocks=nblk,
                       prob_threshold=c["p"], text_blocks=c["text_blocks"], block_neighbor_list=nb)
-        if c["text_blocks"] == 0:
-            mask = wan_attn._build_block_index_with_importance_optimized(
-                qp[:, :, :normal * 128], kp, c["top_k"], first_frame_blocks=c["ffb"], **kwargs)
-        else:
+        def build(qq, kk):
+            if c["text_blocks"] == 0:
+                return wan_attn._build_block_index_with_importance_optimized(
+                    qq[:, :, :normal * 128], kk, c["top_k"], first_frame_blocks=c["ffb"], **kwargs)
             assert c["ffb"] == 0
-            mask = hy_attn._build_block_index_with_importance_optimized(qp[:, :, :normal * 128], kp, c["top_k"], **kwargs)
+            return hy_attn._build_block_index_with_importance_optimized(qq[:, :, :normal * 128], kk, c["top_k"], **kwargs)
+        mask = build(qp, kp)  # f32 q/k: the official builder in f32
+        # As the official GPU pipelines run it: bf16 q/k under bf16 autocast (bf16 means, bmm and scale;
+        # softmax and cumsum in f32, CUDA autocast's fp32 list; the sort stable, as CUDA's for 129..4096
+        # blocks: ties keep the lower index).
+        with autocast_like_cuda(wan_attn, hy_attn):
+            mask_bf16 = build(qp.to(torch.bfloat16), kp.to(torch.bfloat16))
         tensors = {
             "q": q.to(torch.bfloat16).contiguous(), "k": k.to(torch.bfloat16).contiguous(),
-            "mask": mask.to(torch.uint8).contiguous(),
+            "mask": mask.to(torch.uint8).contiguous(), "mask_bf16": mask_bf16.to(torch.uint8).contiguous(),
             "params": torch.tensor([c["top_k"], c["text_blocks"], c["ffb"], t, h, w,
                                     -1 if c["sliced"] is None else int(c["sliced"])], dtype=torch.int32),
         }

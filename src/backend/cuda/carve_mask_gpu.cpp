@@ -51,6 +51,7 @@ CarveMask build_carve_mask_gpu(const uint16_t* q, const uint16_t* k, int64_t bat
   a.head_dim = static_cast<int>(head_dim);
   a.select_blocks = static_cast<int>(normal);
   a.zero_padded = true;  // as the CPU builder: the padding counts in the last block's mean
+  a.round_bf16 = prm.bf16_rounding;
   a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
   a.prob_threshold = static_cast<float>(prm.p);
   a.top_k = static_cast<int>(prm.top_k);

@@ -112,6 +112,9 @@ class CarveLayouts {
     // Image blocks select; the rest (text) are dense rows and always-kept keys. 0 = all (Wan).
     a.select_blocks = condition_ ? static_cast<int>(std::min(image_blocks_, (tokens + 127) / 128)) : 0;
     a.zero_padded = true;  // the official Wan wrapper pads L with zeros to a multiple of 128
+    // The official pipelines build their masks from bf16 q/k under bf16 autocast: bf16 means and
+    // scores, so equal scores tie and the lower index wins, as there.
+    a.round_bf16 = true;
     a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim_)));
     a.prob_threshold = static_cast<float>(p);
     a.top_k = static_cast<int>(top_k);

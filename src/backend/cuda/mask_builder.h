@@ -19,6 +19,7 @@ struct BlockMeansArgs {
   int batch = 1, heads = 1, len = 0, head_dim = 128;
   int n_blocks = 0;  // blocks to pool, <= ceil(len / 128)
   bool zero_padded = false;
+  bool round_bf16 = false;  // each mean rounded to bf16 (torch's mean of bf16 under autocast)
   float* out = nullptr;
 };
 void block_means(const BlockMeansArgs& a, void* stream = nullptr);
@@ -26,12 +27,15 @@ void block_means(const BlockMeansArgs& a, void* stream = nullptr);
 // scores[g, i, j] = scale * qm[g, i, :] . km[g, j, :] for g < groups (batch*heads), i < nq,
 // j < nk. qm [groups, qm_blocks, D] (uses its first nq rows), km [groups, km_blocks, D], f32,
 // both 16-byte aligned, D a multiple of 32. Each score is the f32 fmaf chain over d = 0 .. D-1
-// (from 0), times scale at the end: bit for bit what a plain f32 loop gives.
+// (from 0), times scale at the end: bit for bit what a plain f32 loop gives. round_bf16: the
+// chain rounded to bf16, times scale, rounded to bf16 again (bf16 bmm, then the bf16 scale
+// multiply, as the official builder under autocast).
 struct BlockScoresArgs {
   const float* qm = nullptr;
   const float* km = nullptr;
   int groups = 1, qm_blocks = 0, km_blocks = 0, nq = 0, nk = 0, head_dim = 128;
   float scale = 1.0f;
+  bool round_bf16 = false;
   float* scores = nullptr;  // [groups, nq, nk]
 };
 void block_scores(const BlockScoresArgs& a, void* stream = nullptr);
@@ -91,6 +95,9 @@ struct BlockMaskArgs {
   int batch = 1, heads = 1, len = 0, head_dim = 128;
   int select_blocks = 0;  // image (normal) blocks; 0 = all
   bool zero_padded = false;
+  // Pooled means and scores rounded to bf16 as the official builder under bf16 autocast (what
+  // the official GPU pipelines run; CarveParams::bf16_rounding); false: f32 throughout.
+  bool round_bf16 = false;
   float scale = 0.0f;  // score scale, usually head_dim^-1/2
   float prob_threshold = 0.0f;
   int top_k = 1;

@@ -43,7 +43,9 @@ __device__ __forceinline__ void block_mean(const BlockMeansArgs& a, int blk, int
 #pragma unroll 8
     for (int g = 0; g < kGroups; ++g) sum += part[g][threadIdx.x];
     const float n = a.zero_padded ? static_cast<float>(kBlock) : static_cast<float>(valid);
-    a.out[((static_cast<int64_t>(b) * a.heads + h) * a.n_blocks + blk) * D + threadIdx.x] = sum / n;
+    const float mean = sum / n;
+    a.out[((static_cast<int64_t>(b) * a.heads + h) * a.n_blocks + blk) * D + threadIdx.x] =
+        a.round_bf16 ? __bfloat162float(__float2bfloat16_rn(mean)) : mean;
   }
 }
 

@@ -3,7 +3,10 @@
 // consecutive smem rows, free of bank conflicts). D is staged 16 at a time through shared memory
 // by cp.async, double-buffered (the next chunk loads while this one computes), rows past nq / nk
 // zero-filled. Each output is the fmaf chain over d = 0 .. D-1 in order, from 0, times scale at
-// the end: the same bits as a straightforward f32 loop.
+// the end: the same bits as a straightforward f32 loop (round_bf16: rounded to bf16 before and
+// after the scale, as bf16 bmm and a bf16 multiply).
+#include <cuda_bf16.h>
+
 #include "backend/cuda/attention/tile_load.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/mask/kernels.h"
@@ -87,7 +90,10 @@ __global__ void __launch_bounds__(kThreads, 2) block_scores_kernel(const BlockSc
 #pragma unroll
     for (int w = 0; w < 8; ++w) {
       const int j = j0 + tx + 16 * w;
-      if (j < a.nk) out[static_cast<int64_t>(i) * a.nk + j] = acc[u][w] * a.scale;
+      if (j >= a.nk) continue;
+      out[static_cast<int64_t>(i) * a.nk + j] =
+          a.round_bf16 ? __bfloat162float(__float2bfloat16_rn(__bfloat162float(__float2bfloat16_rn(acc[u][w])) * a.scale))
+                       : acc[u][w] * a.scale;
     }
   }
 }

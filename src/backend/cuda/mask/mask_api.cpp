@@ -122,9 +122,9 @@ void build_block_mask(const BlockMaskArgs& a, void* workspace, size_t workspace_
   const int g = a.batch * a.heads;
 
   BlockMeansArgs qm{a.q, a.q_batch_stride, a.q_head_stride, a.q_row_stride, a.batch, a.heads, a.len, a.head_dim,
-                    sel, a.zero_padded, reinterpret_cast<float*>(ws + p.qm)};
+                    sel, a.zero_padded, a.round_bf16, reinterpret_cast<float*>(ws + p.qm)};
   BlockMeansArgs km{a.k, a.k_batch_stride, a.k_head_stride, a.k_row_stride, a.batch, a.heads, a.len, a.head_dim,
-                    nb, a.zero_padded, reinterpret_cast<float*>(ws + p.km)};
+                    nb, a.zero_padded, a.round_bf16, reinterpret_cast<float*>(ws + p.km)};
   if (a.method == 1) {
     block_means(qm, stream);
     block_means(km, stream);
@@ -136,7 +136,8 @@ void build_block_mask(const BlockMaskArgs& a, void* workspace, size_t workspace_
   }
   BlockScoresArgs sc;
   sc.qm = qm.out, sc.km = km.out, sc.groups = g, sc.qm_blocks = sel, sc.km_blocks = nb, sc.nq = sel, sc.nk = sel;
-  sc.head_dim = a.head_dim, sc.scale = a.scale, sc.scores = reinterpret_cast<float*>(ws + p.scores);
+  sc.head_dim = a.head_dim, sc.scale = a.scale, sc.round_bf16 = a.round_bf16;
+  sc.scores = reinterpret_cast<float*>(ws + p.scores);
   block_scores(sc, stream);
   BlockSelectArgs se;
   se.scores = sc.scores, se.groups = g, se.q_blocks = nb, se.select_q_blocks = sel, se.n_cols = sel, se.k_blocks = nb;
