@@ -137,6 +137,13 @@ struct DenoiserInfo {
   int64_t padded_head_dim = 0;
 };
 
+// DenoiserInfo::padded_head_dim of a DiT whose attention runs at kernel_head_dim(head_dim) (the
+// CUDA parts' cuda::attention_head_dim; null on the CPU): that dim when wider, else 0.
+inline int64_t padded_head_dim(int64_t head_dim, int64_t (*kernel_head_dim)(int64_t)) {
+  const int64_t k = kernel_head_dim ? kernel_head_dim(head_dim) : 0;
+  return k > head_dim ? k : 0;
+}
+
 // Where a DiT's weights live (CUDA): bytes on the GPU, and with offload the pinned host copy of
 // the streamed blocks.
 struct DitMemory {

@@ -333,9 +333,7 @@ class HunyuanModel final : public VideoModel {
                  paths.dit, dit_.config.in_channels);
     release_ = paths.release;
     info_ = hunyuan_denoiser_info(dit_.config, release_);
-    if (const int64_t k = cuda_ && cuda_->attention_head_dim ? cuda_->attention_head_dim(info_.head_dim) : 0;
-        k && k != info_.head_dim)
-      info_.padded_head_dim = k;
+    if (cuda_) info_.padded_head_dim = padded_head_dim(info_.head_dim, cuda_->attention_head_dim);
   }
   const Geometry& geometry() const override { return info_.geometry; }
   const DenoiserInfo& denoiser_info() const override { return info_; }

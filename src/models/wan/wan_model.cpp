@@ -145,9 +145,7 @@ class WanModel final : public VideoModel {
         dit_(load_wan_dit(paths.dit, cuda ? DType::BF16 : DType::F32, on_block)),
         load_s_(now_s() - t_load0_),
         info_(wan_denoiser_info(dit_.config)) {
-    if (const int64_t k = cuda_ && cuda_->attention_head_dim ? cuda_->attention_head_dim(info_.head_dim) : 0;
-        k && k != info_.head_dim)
-      info_.padded_head_dim = k;
+    if (cuda_) info_.padded_head_dim = padded_head_dim(info_.head_dim, cuda_->attention_head_dim);
   }
   const Geometry& geometry() const override { return info_.geometry; }
   const DenoiserInfo& denoiser_info() const override { return info_; }
