@@ -369,6 +369,11 @@ TEST(HunyuanI2vLlava, RandomVisionFolderOpensWithItsShape) {
   EXPECT_EQ(c.image_size, 42);
   EXPECT_EQ(c.proj_hidden, 20);
   EXPECT_EQ(c.proj_out, 20);
+  // Its preprocessor_config.json (the image side refuses a folder without one) crops to the tower's size.
+  const auto pre = hy::ClipImageProcessorConfig::load(dir.path().string());
+  EXPECT_EQ(pre.crop_height, 42);
+  EXPECT_EQ(pre.crop_width, 42);
+  EXPECT_EQ(pre.shortest_edge, 42);
   jenga::Tensor px = jenga::Tensor::empty(jenga::DType::F32, {3, 42, 42});
   for (int64_t i = 0; i < px.numel(); ++i) px.data_as<float>()[i] = static_cast<float>(i % 17) / 8.0f - 1.0f;
   const auto r = enc.encode(px);

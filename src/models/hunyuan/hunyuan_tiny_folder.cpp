@@ -223,6 +223,17 @@ json llava_vision_tensors(TensorShapes& t, const LlavaVisionShape& s) {
           {"projection_dim", vh}};
 }
 
+// The CLIPImageProcessor settings a published LLaVA folder ships (llava-llama-3-8b's, at the
+// tower's image size): the image side refuses a folder without them.
+void write_clip_preprocessor(const fs::path& dir, int64_t image) {
+  write_json(dir / "preprocessor_config.json",
+             {{"crop_size", {{"height", image}, {"width", image}}}, {"do_center_crop", true}, {"do_convert_rgb", true},
+              {"do_normalize", true}, {"do_rescale", true}, {"do_resize", true},
+              {"image_mean", {0.48145466, 0.4578275, 0.40821073}}, {"image_std", {0.26862954, 0.26130258, 0.27577711}},
+              {"image_processor_type", "CLIPImageProcessor"}, {"resample", 3}, {"rescale_factor", 1.0 / 255.0},
+              {"size", {{"shortest_edge", image}}}});
+}
+
 }  // namespace
 
 void write_random_llava_vision(const std::string& dir, const LlavaVisionShape& s, uint64_t seed, DType dtype) {
@@ -234,6 +245,7 @@ void write_random_llava_vision(const std::string& dir, const LlavaVisionShape& s
                     {"text_config", {{"model_type", "llama"}, {"hidden_size", s.proj_out}}}, {"vision_config", vision_cfg},
                     {"torch_dtype", "float16"}};
   write_encoder(dir, t, cfg, seed, dtype);
+  write_clip_preprocessor(dir, s.image);
 }
 
 
@@ -265,12 +277,7 @@ TinyFolderInfo write_tiny_hunyuan_i2v_folder(const std::string& out, uint64_t se
                     {"image_seq_length", vpos - 1}, {"text_config", text_cfg}, {"vision_config", vision_cfg},
                     {"torch_dtype", "float16"}};
   write_encoder(llava, t, cfg, seed + 2, dtype);
-  write_json(llava / "preprocessor_config.json",
-             {{"crop_size", {{"height", image}, {"width", image}}}, {"do_center_crop", true}, {"do_convert_rgb", true},
-              {"do_normalize", true}, {"do_rescale", true}, {"do_resize", true},
-              {"image_mean", {0.48145466, 0.4578275, 0.40821073}}, {"image_std", {0.26862954, 0.26130258, 0.27577711}},
-              {"image_processor_type", "CLIPImageProcessor"}, {"resample", 3}, {"rescale_factor", 1.0 / 255.0},
-              {"size", {{"shortest_edge", image}}}});
+  write_clip_preprocessor(llava, image);
   write_clip_folder(clip, dit.text_dim_2, seed + 3, dtype);
   info.dit_parameters = static_cast<double>(dit.parameter_count());
   return info;

@@ -75,7 +75,8 @@ TinyFolderInfo write_tiny_hunyuan_folder(const std::string& dir, uint64_t seed, 
 TinyFolderInfo write_tiny_hunyuan_i2v_folder(const std::string& dir, uint64_t seed, DType dtype);
 
 // LLaVA's image side alone, random (the init above): DIR/model.safetensors (vision_tower.vision_model.*,
-// multi_modal_projector.*) + config.json (vision_config, projector). The defaults are
+// multi_modal_projector.*) + config.json (vision_config, projector) + preprocessor_config.json
+// (CLIPImageProcessor at the tower's image size, as a published folder has). The defaults are
 // HunyuanVideo-I2V's: CLIP ViT-L/14-336 (24 layers, width 1024, 16 heads, ffn 4096, 577 positions)
 // into the 4096-wide LLM. For the full-size vision benches and GPU tests; make-tiny uses the same
 // tensor list at its own shape.
