@@ -48,6 +48,9 @@ def build(d, dev, dtype):
             sd.update(load_file(os.path.join(d, name)))
     tower = CLIPVisionModel(vc).eval()
     vis = {k[len("vision_tower."):]: v for k, v in sd.items() if k.startswith("vision_tower.")}
+    # transformers 4.x names the tower's parameters vision_model.*; later versions may not.
+    if not any(k.startswith("vision_model.") for k in tower.state_dict()):
+        vis = {k[len("vision_model."):] if k.startswith("vision_model.") else k: v for k, v in vis.items()}
     missing, unexpected = tower.load_state_dict(vis, strict=False)
     missing = [m for m in missing if "position_ids" not in m]
     if missing or unexpected:
