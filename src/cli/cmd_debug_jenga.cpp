@@ -330,8 +330,9 @@ void register_debug_jenga(CLI::App& debug) {
   auto ko = std::make_shared<CarveOptions>();
   auto* k = debug.add_subcommand(
       "carve-mask",
-      "Build the AttenCarve block mask (official _build_block_index_with_importance_optimized semantics, f32 "
-      "math; bf16/f16 inputs are widened exactly) and write it as u8 'mask' [B, H, blocks, blocks], blocks = "
+      "Build the AttenCarve block mask (official _build_block_index_with_importance_optimized semantics; f32 "
+      "math, or the official bf16-autocast rounding with --rounding bf16, see below; bf16/f16 inputs are widened "
+      "exactly) and write it as u8 'mask' [B, H, blocks, blocks], blocks = "
       "ceil(N/128), 1 = kept. The sequence is zero-padded to a multiple of 128 and the padding counts in the "
       "last block's mean. The last --text-blocks blocks are text: every vision query block keeps them, and text "
       "query block rows are all ones (the official code runs text queries through dense attention)");
