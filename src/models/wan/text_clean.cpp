@@ -6,6 +6,7 @@
 
 #include "models/wan/html_entities.h"
 #include "models/wan/mojibake.h"
+#include "text/unicode_text.h"
 
 namespace jenga::wan {
 
@@ -221,7 +222,7 @@ std::u32string ftfy_fixers(const std::u32string& s) {
 }  // namespace
 
 // ftfy.fix_text: segments of one line each (at most max_decode_length = 1,000,000 characters), each
-// fixed until nothing changes: unescape_html, fix_encoding, the other fixers (NFC: not done).
+// fixed until nothing changes: unescape_html, fix_encoding, the other fixers, NFC.
 std::u32string ftfy_fix_text(const std::u32string& s) {
   constexpr size_t kMaxSegment = 1000000;
   std::u32string out;
@@ -236,7 +237,7 @@ std::u32string ftfy_fix_text(const std::u32string& s) {
       const std::u32string before = seg;
       if (unescape) seg = ftfy_unescape(seg);
       seg = fix_encoding(seg);
-      seg = ftfy_fixers(seg);
+      seg = text::nfc(ftfy_fixers(seg));
       if (seg == before) break;
     }
     out += seg;

@@ -1,13 +1,12 @@
 #pragma once
 // The official Wan prompt cleaning (wan/modules/tokenizers.py, clean='whitespace'):
 //   ftfy.fix_text -> html.unescape twice -> collapse \s+ to ' ' -> strip.
-// ftfy.fix_text (6.3, default config) is reproduced step for step except its NFC: per-line
-// segments fixed until nothing changes by HTML entity decoding (off from the first line containing
-// '<' on, as ftfy does; every HTML5 name and ftfy's upper-cased forms), mojibake repair
-// (fix_encoding, models/wan/mojibake.h), C1 controls as Windows-1252, ftfy's Latin ligatures,
-// full- and half-width forms, curly quotes, line breaks, ANSI terminal escapes and the control
-// characters ftfy removes. NFC is left out: the umT5 SentencePiece normaliser applies NFKC, so NFC
-// does not change the ids. html.unescape follows Python's rules (numeric references,
+// ftfy.fix_text (6.3, default config) is reproduced step for step: per-line segments fixed until
+// nothing changes by HTML entity decoding (off from the first line containing '<' on, as ftfy does;
+// every HTML5 name and ftfy's upper-cased forms), mojibake repair (fix_encoding,
+// models/wan/mojibake.h), C1 controls as Windows-1252, ftfy's Latin ligatures, full- and half-width
+// forms, curly quotes, line breaks, ANSI terminal escapes, the control characters ftfy removes, and
+// NFC (utf8proc: Unicode 15, Python 3.11's is 14). html.unescape follows Python's rules (numeric references,
 // semicolon-less legacy names, longest-prefix match) over all 2,231 HTML5 names.
 #include <string>
 #include <string_view>
@@ -17,7 +16,7 @@ namespace jenga::wan {
 // Input is UTF-8 (invalid bytes become U+FFFD); returns UTF-8.
 std::string clean_prompt_whitespace(std::string_view text);
 
-// ftfy.fix_text(text) with the default config, less its NFC step (exposed for tests).
+// ftfy.fix_text(text) with the default config (exposed for tests).
 std::u32string ftfy_fix_text(const std::u32string& text);
 
 // Python's str.isspace (the \s of its re module).
