@@ -1,8 +1,12 @@
 #include "models/wan/text_clean.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 
 #include "models/wan/html_entities.h"
+#include "models/wan/mojibake.h"
+#include "text/unicode_text.h"
 
 namespace jenga::wan {
 
@@ -133,73 +137,107 @@ std::u32string ftfy_unescape(const std::u32string& s) {
   return out;
 }
 
-std::u32string ftfy_fixers(const std::u32string& s) {
+struct CharMapping {
+  char32_t cp;
+  const char32_t* to;
+};
+struct CharRange {
+  char32_t lo, hi;
+};
+#include "models/wan/ftfy_fixer_tables.inc"
+
+// Python's \d (Unicode decimal digits).
+bool is_decimal(char32_t c) {
+  const CharRange* end = kDecimalRanges + std::size(kDecimalRanges);
+  const CharRange* it =
+      std::lower_bound(kDecimalRanges, end, c, [](const CharRange& e, char32_t v) { return e.hi < v; });
+  return it != end && it->lo <= c;
+}
+
+// str.translate with a sorted table of replacements.
+template <size_t N>
+std::u32string translate(const std::u32string& s, const CharMapping (&table)[N]) {
   std::u32string out;
   out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    char32_t c = s[i];
-    // fix_c1_controls: U+0080..U+009F as their Windows-1252 characters (ftfy's sloppy codec keeps
-    // the five bytes Windows-1252 leaves undefined); it runs before the line-break fix, so U+0085 is '…'.
-    static const char32_t kCp1252[32] = {0x20AC, 0x81,   0x201A, 0x192,  0x201E, 0x2026, 0x2020, 0x2021,
-                                         0x2C6,  0x2030, 0x160,  0x2039, 0x152,  0x8D,   0x17D,  0x8F,
-                                         0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-                                         0x2DC,  0x2122, 0x161,  0x203A, 0x153,  0x9D,   0x17E,  0x178};
+  for (char32_t c : s) {
+    const CharMapping* it =
+        std::lower_bound(table, table + N, c, [](const CharMapping& e, char32_t v) { return e.cp < v; });
+    if (it != table + N && it->cp == c) out += it->to;
+    else out.push_back(c);
+  }
+  return out;
+}
+
+// ftfy's fixers after fix_encoding, in its order, each over the whole text.
+std::u32string ftfy_fixers(const std::u32string& s) {
+  // fix_c1_controls: U+0080..U+009F as their Windows-1252 characters (ftfy's sloppy codec keeps
+  // the five bytes Windows-1252 leaves undefined).
+  static const char32_t kCp1252[32] = {0x20AC, 0x81,   0x201A, 0x192,  0x201E, 0x2026, 0x2020, 0x2021,
+                                       0x2C6,  0x2030, 0x160,  0x2039, 0x152,  0x8D,   0x17D,  0x8F,
+                                       0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+                                       0x2DC,  0x2122, 0x161,  0x203A, 0x153,  0x9D,   0x17E,  0x178};
+  std::u32string t = s;
+  for (char32_t& c : t)
     if (c >= 0x80 && c <= 0x9F) c = kCp1252[c - 0x80];
-    // fix_latin_ligatures (the U+FB00 block)
-    static const char32_t* kLig[7] = {U"ff", U"fi", U"fl", U"ffi", U"ffl", U"st", U"st"};
-    if (c >= 0xFB00 && c <= 0xFB06) {
-      out += kLig[c - 0xFB00];
-      continue;
-    }
-    // fix_character_width
-    static const char32_t kWide[7] = {0xA2, 0xA3, 0xAC, 0xAF, 0xA6, 0xA5, 0x20A9};
-    if (c >= 0xFF01 && c <= 0xFF5E) c = c - 0xFF01 + 0x21;
-    else if (c >= 0xFFE0 && c <= 0xFFE6) c = kWide[c - 0xFFE0];
-    else if (c == 0x3000) c = ' ';
-    // uncurl_quotes
+  t = translate(t, kLigatures);  // fix_latin_ligatures
+  t = translate(t, kWidthMap);   // fix_character_width
+  // uncurl_quotes
+  for (char32_t& c : t) {
     if (c == 0x2BC || (c >= 0x2018 && c <= 0x201B)) c = '\'';
     else if (c >= 0x201C && c <= 0x201F) c = '"';
-    // fix_line_breaks
-    if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') continue;
+  }
+  // fix_line_breaks (no U+0085 is left: fix_c1_controls ran first)
+  std::u32string out;
+  for (size_t i = 0; i < t.size(); ++i) {
+    char32_t c = t[i];
+    if (c == '\r' && i + 1 < t.size() && t[i + 1] == '\n') continue;
     if (c == '\r' || c == 0x2028 || c == 0x2029) c = '\n';
     out.push_back(c);
   }
-  // remove_terminal_escapes: ESC '[' [0-9;]* [A-Za-z]
-  std::u32string t;
+  // fix_surrogates has nothing to do: UTF-8 input and our decoders never yield surrogates.
+  // remove_terminal_escapes: ESC '[' (\d|;)* [A-Za-z]
+  std::u32string r;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == 0x1B && i + 1 < out.size() && out[i + 1] == '[') {
       size_t j = i + 2;
-      while (j < out.size() && (is_digit(out[j]) || out[j] == ';')) ++j;
+      while (j < out.size() && (is_decimal(out[j]) || out[j] == ';')) ++j;
       if (j < out.size() && ((out[j] >= 'a' && out[j] <= 'z') || (out[j] >= 'A' && out[j] <= 'Z'))) {
         i = j;
         continue;
       }
     }
-    t.push_back(out[i]);
+    r.push_back(out[i]);
   }
   // remove_control_chars
-  std::u32string r;
-  for (char32_t c : t) {
+  std::u32string k;
+  for (char32_t c : r) {
     if (c <= 0x08 || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || (c >= 0x206A && c <= 0x206F) ||
         c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFC))
       continue;
-    r.push_back(c);
+    k.push_back(c);
   }
-  return r;
+  return k;
 }
 
+}  // namespace
+
+// ftfy.fix_text: segments of one line each (at most max_decode_length = 1,000,000 characters), each
+// fixed until nothing changes: unescape_html, fix_encoding, the other fixers, NFC.
 std::u32string ftfy_fix_text(const std::u32string& s) {
+  constexpr size_t kMaxSegment = 1000000;
   std::u32string out;
-  bool unescape = true;  // ftfy's "auto": off from the first line holding '<' on
+  bool unescape = true;  // ftfy's "auto": off from the first segment holding '<' on
   for (size_t pos = 0; pos < s.size();) {
     size_t brk = s.find('\n', pos);
     brk = brk == std::u32string::npos ? s.size() : brk + 1;
+    brk = std::min(brk, pos + kMaxSegment);
     std::u32string seg = s.substr(pos, brk - pos);
     if (seg.find('<') != std::u32string::npos) unescape = false;
     for (;;) {
       const std::u32string before = seg;
       if (unescape) seg = ftfy_unescape(seg);
-      seg = ftfy_fixers(seg);
+      seg = fix_encoding(seg);
+      seg = text::nfc(ftfy_fixers(seg));
       if (seg == before) break;
     }
     out += seg;
@@ -208,13 +246,10 @@ std::u32string ftfy_fix_text(const std::u32string& s) {
   return out;
 }
 
-// Python's str.isspace / regex \s for the characters that survive ftfy.
-bool is_space(char32_t c) {
+bool is_python_space(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
          (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
-
-}  // namespace
 
 std::u32string html_unescape(const std::u32string& s) {
   std::u32string out;
@@ -270,7 +305,7 @@ std::string clean_prompt_whitespace(std::string_view text) {
   std::u32string out;
   bool in_space = false;
   for (char32_t c : s) {
-    if (is_space(c)) {
+    if (is_python_space(c)) {
       in_space = true;
       continue;
     }
