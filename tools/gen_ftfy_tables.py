@@ -163,12 +163,16 @@ def mojibake_tables(ftfy):
 
     word = ranges(lambda c: c.isalnum() or c == '_')
     assert all(bool(re.match(r'\w', chr(cp))) == any(a <= cp <= b for a, b in word) for cp in range(0x3000))
-    lines.append('// Python\'s \\w: str.isalnum() or \'_\'.')
-    lines.append('constexpr CharRange kWordRanges[] = {')
-    for i in range(0, len(word), 4):
-        lines.append('    ' + ' '.join(f'{{{cxx_char(a)}, {cxx_char(b)}}},' for a, b in word[i:i + 4]))
-    lines.append('};')
+    lines += range_table('kWordRanges', "Python's \\w: str.isalnum() or '_'.", word)
     return '\n'.join(lines) + '\n'
+
+
+def range_table(name, comment, rs):
+    """A CharRange array, four ranges a line, under a one-line comment."""
+    out = [f'// {comment}', f'constexpr CharRange {name}[] = {{']
+    for i in range(0, len(rs), 4):
+        out.append('    ' + ' '.join(f'{{{cxx_char(a)}, {cxx_char(b)}}},' for a, b in rs[i:i + 4]))
+    return out + ['};']
 
 
 def fixer_tables(ftfy):
@@ -184,11 +188,7 @@ def fixer_tables(ftfy):
         lines.append(f'    {{{cxx_char(cp)}, {cxx_str(chardata.WIDTH_MAP[cp])}}},')
     lines.append('};')
     dec = ranges(str.isdecimal)
-    lines.append('// Python\'s \\d: str.isdecimal() (remove_terminal_escapes\' ANSI_RE).')
-    lines.append('constexpr CharRange kDecimalRanges[] = {')
-    for i in range(0, len(dec), 4):
-        lines.append('    ' + ' '.join(f'{{{cxx_char(a)}, {cxx_char(b)}}},' for a, b in dec[i:i + 4]))
-    lines.append('};')
+    lines += range_table('kDecimalRanges', "Python's \\d: str.isdecimal() (remove_terminal_escapes' ANSI_RE).", dec)
     return '\n'.join(lines) + '\n'
 
 
