@@ -14,6 +14,7 @@
 #include "backend/block_sparse.h"
 #include "backend/cpu/attention.h"
 #include "backend/cuda/attention.h"
+#include "backend/cuda/attention/dispatch.h"
 #include "backend/cuda/cuda_backend.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -137,10 +138,11 @@ float run_case(const Case& c) {
 
 constexpr float kTol = 2e-2f;
 
-// The production kernels: path 1 (mma.sync, any GPU) and the default (the warp-specialised
-// kernel on sm_90, else mma.sync). The experiments are checked by the kernel lab's own driver
-// (bench/kernels/attention: attention_lab check).
-std::vector<int> paths(int) { return {1, 0}; }
+// The production kernels: path 1 (mma.sync, any GPU), path 2 (mma.sync with 64-key tiles: what
+// GPUs with 99 KB of shared memory per block run for paths 0 and 1) and the default (the
+// warp-specialised kernel on sm_90, else mma.sync). The experiments are checked by the kernel
+// lab's own driver (bench/kernels/attention: attention_lab check).
+std::vector<int> paths(int) { return {1, 2, 0}; }
 
 #define REQUIRE_GPU() \
   if (!cuda::available()) GTEST_SKIP() << "no CUDA device"
@@ -255,4 +257,32 @@ TEST(CudaAttention, FlopCountCountsKeptTokens) {
   const double f = cuda::attention_flops(1, 1, 200, 172, 64, off, idx);
   EXPECT_DOUBLE_EQ(f, 4.0 * 64 * (128.0 * 172 + 72.0 * 44));
   EXPECT_DOUBLE_EQ(cuda::attention_flops(1, 2, 200, 172, 64, nullptr, nullptr), 4.0 * 64 * 2 * 200 * 172);
+}
+
+// No GPU needed: which key tile the mma.sync kernel takes for the shared memory a GPU grants one
+// block (cudaDevAttrMaxSharedMemoryPerBlockOptin), and the compute-capability rule.
+TEST(AttentionKernelChoice, KeyTileFitsTheGpusSharedMemory) {
+  namespace attn = cuda::attn;
+  EXPECT_EQ(attn::mma_smem_bytes(128, 128), 163840u);
+  EXPECT_EQ(attn::mma_smem_bytes(128, 64), 98304u);
+  EXPECT_EQ(attn::mma_smem_bytes(64, 128), 81920u);
+  constexpr size_t kH100 = 232448, kA100 = 166912, kAda = 101376;  // sm_90, sm_80, sm_86/89/120
+  EXPECT_EQ(attn::mma_key_tile(128, 0, kH100), 128);
+  EXPECT_EQ(attn::mma_key_tile(128, 1, kA100), 128);
+  EXPECT_EQ(attn::mma_key_tile(128, 0, kAda), 64);  // RTX 4090: 160 KB does not fit 99 KB
+  EXPECT_EQ(attn::mma_key_tile(128, 1, kAda), 64);
+  EXPECT_EQ(attn::mma_key_tile(64, 0, kAda), 128);  // 80 KB fits
+  EXPECT_EQ(attn::mma_key_tile(128, 2, kH100), 64);  // path 2 asks for it anywhere
+  EXPECT_EQ(attn::mma_key_tile(64, 2, kH100), 64);
+  EXPECT_EQ(attn::mma_key_tile(128, 0, 0), 64);  // the query failed: the smaller one
+  EXPECT_LE(attn::mma_smem_bytes(128, attn::mma_key_tile(128, 0, kAda)), kAda);
+
+  EXPECT_EQ(cuda::unsupported_gpu_reason(0, "NVIDIA H100", 9, 0), "");
+  EXPECT_EQ(cuda::unsupported_gpu_reason(0, "NVIDIA GeForce RTX 4090", 8, 9), "");
+  EXPECT_EQ(cuda::unsupported_gpu_reason(0, "NVIDIA A100", 8, 0), "");
+  EXPECT_EQ(cuda::unsupported_gpu_reason(0, "NVIDIA RTX PRO 6000", 12, 0), "");
+  const std::string t4 = cuda::unsupported_gpu_reason(1, "Tesla T4", 7, 5);
+  EXPECT_NE(t4.find("GPU 1 (Tesla T4) has compute capability 7.5"), std::string::npos) << t4;
+  EXPECT_NE(t4.find("8.0 or newer"), std::string::npos) << t4;
+  EXPECT_NE(cuda::unsupported_gpu_reason(0, "Tesla V100", 7, 0), "");
 }

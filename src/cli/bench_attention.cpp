@@ -84,8 +84,9 @@ void run_bench_attention(const BenchAttentionOptions& o) {
   if (o.batch < 1) usage_fail("--batch must be >= 1");
   if (shape.head_dim != 64 && shape.head_dim != 128)
     usage_fail("--shape head dim {} is not supported by the attention kernel (64 or 128)", shape.head_dim);
-  if (o.path < 0 || o.path > 1)
-    usage_fail("--path {} must be 0 (default) or 1 (mma.sync); the other kernels are in the kernel lab "
+  if (o.path < 0 || o.path > 2)
+    usage_fail("--path {} must be 0 (default), 1 (mma.sync) or 2 (mma.sync, 64-key tiles); the other kernels are in "
+               "the kernel lab "
                "(bin/attention_lab of a CUDA build, bench/kernels/attention/README.md)", o.path);
 #ifndef JENGA_HAVE_CUDA
   fail("this build has no CUDA backend: 'jenga bench attention' needs jenga built with CUDA and a GPU");
@@ -194,7 +195,8 @@ void register_bench_attention(CLI::App& bench) {
   s->add_option("--batch", o.batch, "Batch size")->capture_default_str();
   s->add_option("--iters", o.iters, "Timed iterations (median reported)")->capture_default_str();
   s->add_option("--warmup", o.warmup, "Untimed warm-up iterations")->capture_default_str();
-  s->add_option("--path", o.path, "Kernel: 0 (default: the fastest for the GPU), 1 mma.sync; the experiments are in "
+  s->add_option("--path", o.path, "Kernel: 0 (default: the fastest for the GPU), 1 mma.sync, 2 mma.sync with 64-key tiles (what GPUs "
+                "with 99 KB of shared memory per block run); the experiments are in "
                 "bench/kernels/attention (attention_lab)")
       ->capture_default_str();
   s->add_option("--seed", o.seed, "Seed for inputs and layout")->capture_default_str();

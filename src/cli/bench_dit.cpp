@@ -196,7 +196,7 @@ void register_bench_dit(CLI::App& bench) {
   c->add_option("--warmup", o->warmup, "Untimed forwards first")->capture_default_str();
   c->add_option("--seed", o->seed, "Seed of the random weights and inputs")->capture_default_str();
   c->add_flag("--graph", o->graph, "Capture the forward in a CUDA graph and replay it");
-  c->add_option("--attention-path", o->attention_path, "Attention kernel: 0 default (warp-specialised wgmma on H100/H200), 1 mma.sync")
+  c->add_option("--attention-path", o->attention_path, "Attention kernel: 0 default (warp-specialised wgmma on H100/H200), 1 mma.sync, 2 mma.sync with 64-key tiles")
       ->check(CLI::Range(0, 2))
       ->capture_default_str();
   c->add_flag("--offload", o->offload,

@@ -32,7 +32,7 @@ namespace fs = std::filesystem;
 
 namespace {
 // Where the DiT runs.
-bool use_cuda(const std::string& device);
+bool use_cuda(const std::string& device, Progress& progress);
 
 // The run's size, the model's default where it is 0 (as generate fills it in; with the dense
 // frame count, a Jenga preset's 125 of HunyuanVideo's 129 is within the estimate's slack).
@@ -120,7 +120,7 @@ class BlockLoadProgress {
 // Wan2.1 on the resolved device: the CUDA parts come from jenga_cuda (this library links it).
 // Checks the run's memory first, then loads the DiT with per-block progress.
 std::unique_ptr<VideoModel> open_wan_for(const wan::WanPaths& paths, ModelSpec& spec, Progress& progress) {
-  bool cuda = use_cuda(spec.device);
+  bool cuda = use_cuda(spec.device, progress);
   const auto config = wan_dit_config(paths.dit);
 #if JENGA_HAVE_CUDA
   if (cuda && spec.device != "cuda" && config && cuda::attention_head_dim(config->head_dim()) != config->head_dim()) {
@@ -193,7 +193,7 @@ std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, ModelSpec& 
   const auto paths = hunyuan::resolve_hunyuan(
       r.model_dir, {dit, r.vae, !r.text_encoder.empty() ? r.text_encoder : r.t5, r.text_encoder_2, r.tokenizer, r.tokenizer_2},
       r.accvideo, false);
-  bool cuda = use_cuda(r.device);
+  bool cuda = use_cuda(r.device, progress);
   const auto config = hunyuan_header_config(paths.dit);
   // The CUDA parts come from jenga_cuda (this library links it): DiT, LLM and VAE decoder on the GPU.
   const hunyuan::HunyuanCudaParts* parts = nullptr;
@@ -222,11 +222,16 @@ std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, ModelSpec& 
   return model;
 }
 
-bool use_cuda(const std::string& device) {
+bool use_cuda(const std::string& device, Progress& progress) {
 #if JENGA_HAVE_CUDA
-  if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  if (device == "cpu") return false;
+  const std::string old_gpu = cuda::unsupported_gpu();
+  if (device == "cuda" && !cuda::available())
+    fail("--device cuda: {}; use --device cpu", old_gpu.empty() ? "no CUDA device found" : old_gpu);
+  if (device == "auto" && !old_gpu.empty()) progress.note(fmt::format("{}: running on the CPU", old_gpu));
   return device == "cuda" || (device == "auto" && cuda::available());
 #else
+  (void)progress;
   if (device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
   return false;
 #endif

@@ -28,11 +28,14 @@ struct AttentionParams {
   const float* key_block_bias = nullptr;
   // Kernel: 0 = the fastest for the GPU and head dim (sm_90 built for sm_90a: the
   // warp-specialised TMA + wgmma kernel, head dim 64 or 128; elsewhere, or for strides a tensor
-  // map cannot express: mma.sync), 1 = the mma.sync kernel (sm_80+) on any GPU. The other
-  // kernels and variants measured in docs/BENCHMARKS.md are experiments in the kernel lab
-  // (bench/kernels/attention/, numbered as the paths were).
+  // map cannot express: mma.sync), 1 = the mma.sync kernel (sm_80+) on any GPU, 2 = the mma.sync
+  // kernel with 64-key tiles. The mma.sync kernel's 128-key tiles need 160 KB of shared memory
+  // per block at head dim 128, which only A100 / H100-class GPUs grant; where the GPU grants
+  // less (sm_86 / sm_89 / sm_120: RTX 30/40/50, A10, L4, L40S: 99 KB), paths 0 and 1 run the
+  // 64-key tiles (96 KB) by themselves. The other kernels and variants measured in
+  // docs/BENCHMARKS.md are experiments in the kernel lab (bench/kernels/attention/).
   int path = 0;
-  static constexpr int kMaxPath = 1;
+  static constexpr int kMaxPath = 2;
 
   // Read only by the kernel lab's FP8 version (16): Q and K as e4m3 bytes, [batch, heads, len,
   // head_dim] contiguous, each 128-token block scaled by its own factor (value = byte * scale),

@@ -6,8 +6,14 @@
 
 namespace jenga::cuda {
 
-// True when the library was built with CUDA and a usable GPU is present. Never throws.
+// True when the library was built with CUDA and a usable GPU is present: compute capability 8.0
+// or newer (the kernels use bf16 tensor cores, cp.async and ldmatrix). Never throws.
 bool available();
+// Why the current GPU is present but not used ("GPU 0 (Tesla T4) has compute capability 7.5; ..."),
+// or "" when it is usable or there is none. For the messages of --device cuda / auto.
+std::string unsupported_gpu();
+// The rule behind both: empty when compute capability major.minor can run the kernels.
+std::string unsupported_gpu_reason(int device, const std::string& name, int major, int minor);
 int device_count();
 struct DeviceInfo {
   std::string name;

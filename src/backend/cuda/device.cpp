@@ -25,9 +25,29 @@ void raise_cuda_error(cudaError_t e, const char* expr, const char* file, int lin
 // code (and a test run alone) that checks available() before allocating needs no separate init().
 bool available() {
   int n = 0;
-  const bool yes = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+  const bool yes = cudaGetDeviceCount(&n) == cudaSuccess && n > 0 && unsupported_gpu().empty();
   if (yes) init();
   return yes;
+}
+
+std::string unsupported_gpu_reason(int device, const std::string& name, int major, int minor) {
+  if (major >= 8) return "";
+  return fmt::format("GPU {} ({}) has compute capability {}.{}; jenga.cpp's CUDA kernels need 8.0 or newer (A100, "
+                     "RTX 30/40/50 series, L4/L40S, H100)", device, name, major, minor);
+}
+
+std::string unsupported_gpu() {
+  int n = 0, dev = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n <= 0 || cudaGetDevice(&dev) != cudaSuccess) {
+    cudaGetLastError();
+    return "";
+  }
+  cudaDeviceProp p{};
+  if (cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return "";
+  }
+  return unsupported_gpu_reason(dev, p.name, p.major, p.minor);
 }
 
 int device_count() {

@@ -240,7 +240,8 @@ const WanConfig& WanDitCuda::config() const { return impl_->c; }
 size_t WanDitCuda::weight_bytes() const { return impl_->weight_bytes; }
 void WanDitCuda::set_attention_path(int path) {
   if (path < 0 || path > cuda::AttentionParams::kMaxPath)
-    usage_fail("attention path {} must be 0 (default) or 1 (mma.sync); the other kernels are in the kernel lab "
+    usage_fail("attention path {} must be 0 (default), 1 (mma.sync) or 2 (mma.sync, 64-key tiles); the other kernels "
+               "are in the kernel lab "
                "(bench/kernels/attention)", path);
   impl_->attention_path = path;
 }

@@ -39,6 +39,17 @@ namespace {
   return major[dev] == 9;
 }
 
+// Shared memory one block of the current device may opt in to, looked up once per device.
+size_t device_smem_optin() {
+  static int optin[64] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 0;
+  if (optin[dev] == 0 &&
+      cudaDeviceGetAttribute(&optin[dev], cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
+    return 0;
+  return static_cast<size_t>(optin[dev]);
+}
+
 void check_operand(const char* name, const void* ptr, int64_t sb, int64_t sh, int64_t sr) {
   if (ptr == nullptr) usage_fail("attention: {} is a null pointer", name);
   if (reinterpret_cast<uintptr_t>(ptr) % 16 != 0)
@@ -66,21 +77,23 @@ void attention_forward(const AttentionParams& p, void* stream) {
   check_operand("v", p.v, p.v_batch_stride, p.v_head_stride, p.v_row_stride);
   check_operand("out", p.out, p.out_batch_stride, p.out_head_stride, p.out_row_stride);
   if (p.path < 0 || p.path > AttentionParams::kMaxPath)
-    usage_fail("attention: path {} must be 0 (default) or 1 (mma.sync); the other kernels are experiments in the "
-               "kernel lab (bench/kernels/attention)", p.path);
+    usage_fail("attention: path {} must be 0 (default), 1 (mma.sync) or 2 (mma.sync, 64-key tiles); the other "
+               "kernels are experiments in the kernel lab (bench/kernels/attention)", p.path);
   if (p.q_len == 0) return;
   // Default on sm_90 (built for sm_90a): the warp-specialised TMA kernel (docs/BENCHMARKS.md
   // "GPU: attention"), checked by the same tests, memcheck and racecheck; strides a tensor map
-  // cannot express fall back to the mma.sync kernel, as does every other GPU.
+  // cannot express fall back to the mma.sync kernel, as does every other GPU (with 64-key tiles
+  // where the GPU grants a block less shared memory than the 128-key tiles need).
 #if JENGA_HAVE_SM90A
   if (p.path == 0 && device_is_sm90() &&
       (p.head_dim == 128 ? attn::launch_hdim128_ws(p, stream) : attn::launch_hdim64_ws(p, stream)))
     return;
 #endif
+  const bool k64 = attn::mma_key_tile(p.head_dim, p.path, device_smem_optin()) == 64;
   if (p.head_dim == 64)
-    attn::launch_hdim64(p, stream);
+    k64 ? attn::launch_hdim64_k64(p, stream) : attn::launch_hdim64(p, stream);
   else
-    attn::launch_hdim128(p, stream);
+    k64 ? attn::launch_hdim128_k64(p, stream) : attn::launch_hdim128(p, stream);
 }
 
 double attention_flops(int batch, int heads, int q_len, int k_len, int head_dim,
