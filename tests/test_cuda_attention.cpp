@@ -285,4 +285,9 @@ TEST(AttentionKernelChoice, KeyTileFitsTheGpusSharedMemory) {
   EXPECT_NE(t4.find("GPU 1 (Tesla T4) has compute capability 7.5"), std::string::npos) << t4;
   EXPECT_NE(t4.find("8.0 or newer"), std::string::npos) << t4;
   EXPECT_NE(cuda::unsupported_gpu_reason(0, "Tesla V100", 7, 0), "");
+  // What the commands say when there is no usable GPU (here: none, or one under 8.0).
+  if (!cuda::available()) {
+    const std::string why = cuda::no_gpu_reason();
+    EXPECT_TRUE(why == "no CUDA device found" || why.find("compute capability") != std::string::npos) << why;
+  }
 }

@@ -91,7 +91,7 @@ void run_bench_attention(const BenchAttentionOptions& o) {
 #ifndef JENGA_HAVE_CUDA
   fail("this build has no CUDA backend: 'jenga bench attention' needs jenga built with CUDA and a GPU");
 #else
-  if (!cuda::available()) fail("no CUDA GPU found: 'jenga bench attention' needs one");
+  if (!cuda::available()) fail("{}: 'jenga bench attention' needs a GPU", cuda::no_gpu_reason());
   cuda::init();
   const auto info = cuda::device_info(0);
   const int B = o.batch, H = shape.heads, N = shape.tokens, D = shape.head_dim;

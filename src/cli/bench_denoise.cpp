@@ -67,7 +67,7 @@ void run(const BenchDenoiseOptions& o) {
       o.preset == "dense" ? std::nullopt : hunyuan::hunyuan_preset_for(o.preset, release, o.jenga, o.steps);
   check_jenga_token_grid(jenga, hunyuan::hunyuan_geometry(c, release), width, height, o.frames);
   // Every flag is checked above on the CPU, so a wrong one is named before the GPU check.
-  if (!cuda::available()) fail("no CUDA device found: 'jenga bench denoise' needs a GPU");
+  if (!cuda::available()) fail("{}: 'jenga bench denoise' needs a GPU", cuda::no_gpu_reason());
   cuda::init();
   auto denoiser = hunyuan::make_random_cuda_denoiser(c, o.seed, release, o.offload);
   const Geometry& geo = denoiser->info().geometry;

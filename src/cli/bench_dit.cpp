@@ -68,7 +68,7 @@ void run_bench_dit(const BenchDitOptions& o) {
   if (width % 16 || height % 16) usage_fail("--size {}: width and height must be multiples of 16", o.size);
   if (o.frames < 1 || (o.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1", o.frames);
   if (o.iters < 1 || o.warmup < 0) usage_fail("--iters must be >= 1 and --warmup >= 0");
-  if (!cuda::available()) fail("no CUDA device found: 'jenga bench dit' needs a GPU");
+  if (!cuda::available()) fail("{}: 'jenga bench dit' needs a GPU", cuda::no_gpu_reason());
   cuda::init();
 
   std::unique_ptr<wan::WanDitCuda> dit;

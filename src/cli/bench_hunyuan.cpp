@@ -66,7 +66,7 @@ void check_finite(const Tensor& t, const char* what) {
 }
 
 void require_gpu(const char* cmd) {
-  if (!cuda::available()) fail("no CUDA device found: '{}' needs a GPU", cmd);
+  if (!cuda::available()) fail("{}: '{}' needs a GPU", cuda::no_gpu_reason(), cmd);
   cuda::init();
 }
 

@@ -61,7 +61,7 @@ void run_bench_hunyuan_dit(const BenchHunyuanDitOptions& o) {
   if (svg_on && o.graph) usage_fail("bench dit --attention svg: --graph is not supported with it (time it without --graph)");
   (void)resolve_attention(o.attention, false, ov);  // checks the SVG values
   const SvgSettings ss = svg_settings(ov, o.seed, SvgFamily::hunyuan);
-  if (!cuda::available()) fail("no CUDA device found: 'jenga bench dit' needs a GPU");
+  if (!cuda::available()) fail("{}: 'jenga bench dit' needs a GPU", cuda::no_gpu_reason());
   cuda::init();
   const hunyuan::HunyuanConfig c = hunyuan::HunyuanConfig::t2v_720p();
   auto dit = hunyuan::HunyuanDitCuda::random(c, o.seed, o.offload);

@@ -40,7 +40,7 @@ struct BenchT5Options {
 #if JENGA_HAVE_CUDA
 void run_bench_t5(const BenchT5Options& o) {
   if (o.tokens < 1 || o.iters < 1 || o.warmup < 0) usage_fail("--tokens and --iters must be >= 1 and --warmup >= 0");
-  if (!cuda::available()) fail("no CUDA device found: 'jenga bench text-encoder' needs a GPU");
+  if (!cuda::available()) fail("{}: 'jenga bench text-encoder' needs a GPU", cuda::no_gpu_reason());
   cuda::init();
   std::unique_ptr<wan::T5EncoderCuda> enc;
   std::string name;

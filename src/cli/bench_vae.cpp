@@ -51,7 +51,7 @@ void run_bench_vae(const BenchVaeOptions& o) {
   if (width % 8 || height % 8) usage_fail("--size {}: width and height must be multiples of 8", o.size);
   if (o.frames < 1 || (o.frames - 1) % 4) usage_fail("--frames {}: must be 4k+1", o.frames);
   if (o.iters < 1 || o.warmup < 0) usage_fail("--iters must be >= 1 and --warmup >= 0");
-  if (!cuda::available()) fail("no CUDA device found: 'jenga bench vae' needs a GPU");
+  if (!cuda::available()) fail("{}: 'jenga bench vae' needs a GPU", cuda::no_gpu_reason());
   cuda::init();
 
   std::unique_ptr<wan::WanVaeCuda> vae;

@@ -60,7 +60,7 @@ namespace {
 void run_denoise(const DenoiseOptions& o) {
   const bool cuda = o.device == "cuda";
 #if JENGA_HAVE_CUDA
-  if (cuda && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  if (cuda && !cuda::available()) fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
 #else
   if (cuda) fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif

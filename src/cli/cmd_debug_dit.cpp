@@ -65,7 +65,7 @@ struct DitForwardOptions {
 // padding included); --dump-rows-stride S keeps image rows 0, S, 2S, ...: [ceil(Li/S) + Lt, hidden].
 void run_hunyuan_forward(const DitForwardOptions& o, const DebugDit& dit) {
 #if JENGA_HAVE_CUDA
-  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
 #else
   if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif
@@ -156,7 +156,7 @@ void run_dit_forward(const DitForwardOptions& o) {
                o.model);
   if (o.dump_rows_stride > 1) usage_fail("--dump-rows-stride is for HunyuanVideo DiTs; {} is a Wan2.1 DiT", o.model);
 #if JENGA_HAVE_CUDA
-  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
 #else
   if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif

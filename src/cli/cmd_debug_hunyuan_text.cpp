@@ -156,7 +156,7 @@ void run_i2v_encode_text(const HunyuanTextOptions& o, const std::string& weights
                          const std::string& out, const std::string& device) {
   // --device cuda: the vision tower + projector, then the LLM (from the merged embeddings), on the GPU.
 #if JENGA_HAVE_CUDA
-  if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  if (device == "cuda" && !cuda::available()) fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
 #else
   if (device == "cuda") fail("--device cuda: the HunyuanVideo text encoders run on the CPU only in this build; use --device cpu");
 #endif
@@ -252,7 +252,7 @@ bool run_hunyuan_encode_text(const HunyuanTextOptions& o, const std::string& wei
     if (kind.empty() || wan::looks_like_t5_encoder(*c)) return false;
   }
 #if JENGA_HAVE_CUDA
-  if (device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  if (device == "cuda" && !cuda::available()) fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
 #else
   if (device == "cuda") fail("--device cuda: the HunyuanVideo text encoders run on the CPU only in this build; use --device cpu");
 #endif

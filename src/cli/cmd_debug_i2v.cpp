@@ -58,7 +58,7 @@ struct EncodeImageOptions {
 
 void run_encode_image(const EncodeImageOptions& o) {
 #if JENGA_HAVE_CUDA
-  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
 #else
   if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif

@@ -182,7 +182,7 @@ void run_carve(const CarveOptions& o) {
   CarveMask m;
   if (o.device == "cuda") {
 #if JENGA_HAVE_CUDA
-    if (!cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+    if (!cuda::available()) fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
     m = cuda::build_carve_mask_gpu(q.data_as<uint16_t>(), k.data_as<uint16_t>(), q.dim(0), q.dim(1), n, q.dim(3), prm);
 #endif
   } else {

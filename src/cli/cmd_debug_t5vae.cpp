@@ -114,7 +114,7 @@ Tensor encode_on(const std::string& device, const wan::T5Encoder& enc, const std
                  const std::vector<int64_t>& mask) {
   if (device != "cuda") return enc.encode(ids, mask);
 #if JENGA_HAVE_CUDA
-  if (!cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  if (!cuda::available()) fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
   return wan::T5EncoderCuda::from_encoder(enc)->encode(ids, mask);
 #else
   fail("--device cuda: this build has no CUDA backend; use --device cpu");
@@ -145,7 +145,7 @@ void run_encode_text(const Options& o) {
 
 void run_vae_decode(const Options& o) {
 #if JENGA_HAVE_CUDA
-  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
 #else
   if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif
@@ -186,7 +186,7 @@ void run_vae_encode(const Options& o) {
   const auto any = load_vae(o.weights);
   if (!any.hunyuan) require_cpu(o.device, "Wan2.1 VAE");
 #if JENGA_HAVE_CUDA
-  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: no CUDA device found; use --device cpu");
+  if (o.device == "cuda" && !cuda::available()) fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
 #else
   if (o.device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");
 #endif

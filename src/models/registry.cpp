@@ -227,7 +227,7 @@ bool use_cuda(const std::string& device, Progress& progress) {
   if (device == "cpu") return false;
   const std::string old_gpu = cuda::unsupported_gpu();
   if (device == "cuda" && !cuda::available())
-    fail("--device cuda: {}; use --device cpu", old_gpu.empty() ? "no CUDA device found" : old_gpu);
+    fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
   if (device == "auto" && !old_gpu.empty()) progress.note(fmt::format("{}: running on the CPU", old_gpu));
   return device == "cuda" || (device == "auto" && cuda::available());
 #else

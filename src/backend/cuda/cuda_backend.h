@@ -12,6 +12,8 @@ bool available();
 // Why the current GPU is present but not used ("GPU 0 (Tesla T4) has compute capability 7.5; ..."),
 // or "" when it is usable or there is none. For the messages of --device cuda / auto.
 std::string unsupported_gpu();
+// What to say when available() is false: unsupported_gpu(), else "no CUDA device found".
+std::string no_gpu_reason();
 // The rule behind both: empty when compute capability major.minor can run the kernels.
 std::string unsupported_gpu_reason(int device, const std::string& name, int major, int minor);
 int device_count();

@@ -36,6 +36,11 @@ std::string unsupported_gpu_reason(int device, const std::string& name, int majo
                      "RTX 30/40/50 series, L4/L40S, H100)", device, name, major, minor);
 }
 
+std::string no_gpu_reason() {
+  std::string why = unsupported_gpu();
+  return why.empty() ? "no CUDA device found" : why;
+}
+
 std::string unsupported_gpu() {
   int n = 0, dev = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess || n <= 0 || cudaGetDevice(&dev) != cudaSuccess) {

@@ -479,7 +479,7 @@ HunyuanVaeCuda::HunyuanVaeCuda() : impl_(std::make_unique<Impl>()) {}
 HunyuanVaeCuda::~HunyuanVaeCuda() = default;
 
 std::unique_ptr<HunyuanVaeCuda> HunyuanVaeCuda::from_model(const HunyuanVae& vae, HyVaeCudaParts parts) {
-  if (!cuda::available()) fail("HunyuanVideo VAE on CUDA: no CUDA device found; use --device cpu");
+  if (!cuda::available()) fail("HunyuanVideo VAE on CUDA: {}; use --device cpu", cuda::no_gpu_reason());
   if (parts.encoder && !vae.has_encoder)
     fail("{}: this HunyuanVideo VAE file has no encoder.* weights (decoder only)", vae.source);
   cuda::init();

@@ -383,7 +383,7 @@ WanVaeCuda::WanVaeCuda() : impl_(std::make_unique<Impl>()) {}
 WanVaeCuda::~WanVaeCuda() = default;
 
 std::unique_ptr<WanVaeCuda> WanVaeCuda::from_model(const WanVae& vae, VaePrecision precision) {
-  if (!cuda::available()) fail("no CUDA device found: the CUDA VAE needs a GPU (use --device cpu)");
+  if (!cuda::available()) fail("{}: the CUDA VAE needs a GPU (use --device cpu)", cuda::no_gpu_reason());
   cuda::init();
   const size_t before = cuda::memory_stats().current;
   std::unique_ptr<WanVaeCuda> m(new WanVaeCuda());
