@@ -225,11 +225,11 @@ std::unique_ptr<VideoModel> open_hunyuan_for(const std::string& dit, ModelSpec& 
 bool use_cuda(const std::string& device, Progress& progress) {
 #if JENGA_HAVE_CUDA
   if (device == "cpu") return false;
-  const std::string old_gpu = cuda::unsupported_gpu();
-  if (device == "cuda" && !cuda::available())
-    fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
-  if (device == "auto" && !old_gpu.empty()) progress.note(fmt::format("{}: running on the CPU", old_gpu));
-  return device == "cuda" || (device == "auto" && cuda::available());
+  if (cuda::available()) return true;
+  if (device == "cuda") fail("--device cuda: {}; use --device cpu", cuda::no_gpu_reason());
+  if (const std::string old_gpu = cuda::unsupported_gpu(); !old_gpu.empty())
+    progress.note(fmt::format("{}: running on the CPU", old_gpu));
+  return false;
 #else
   (void)progress;
   if (device == "cuda") fail("--device cuda: this build has no CUDA backend; use --device cpu");

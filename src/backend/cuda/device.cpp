@@ -47,12 +47,17 @@ std::string unsupported_gpu() {
     cudaGetLastError();
     return "";
   }
-  cudaDeviceProp p{};
-  if (cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
+  // Two attribute reads (cheap); the whole property struct, for the name, only for an old GPU.
+  int major = 0, minor = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
     cudaGetLastError();
     return "";
   }
-  return unsupported_gpu_reason(dev, p.name, p.major, p.minor);
+  if (unsupported_gpu_reason(dev, "", major, minor).empty()) return "";
+  cudaDeviceProp p{};
+  if (cudaGetDeviceProperties(&p, dev) != cudaSuccess) cudaGetLastError();
+  return unsupported_gpu_reason(dev, p.name, major, minor);
 }
 
 int device_count() {

@@ -359,13 +359,6 @@ std::u32string decode_inconsistent_utf8(const std::u32string& s) {
 
 bool is_c1(char32_t c) { return c >= 0x80 && c <= 0x9F; }
 
-std::u32string fix_c1_controls(const std::u32string& s) {
-  std::u32string out = s;
-  for (char32_t& c : out)
-    if (is_c1(c)) c = kCharmaps[kSloppy1252][c];
-  return out;
-}
-
 // ftfy's _fix_encoding_one_step_and_explain with the default config.
 std::u32string fix_one_step(const std::u32string& text) {
   if (text.empty()) return text;
@@ -403,6 +396,13 @@ std::u32string fix_one_step(const std::u32string& text) {
 }
 
 }  // namespace
+
+std::u32string fix_c1_controls(const std::u32string& s) {
+  std::u32string out = s;
+  for (char32_t& c : out)
+    if (is_c1(c)) c = kCharmaps[kSloppy1252][c];
+  return out;
+}
 
 bool is_bad(const std::u32string& s) {
   std::vector<Mask> m(s.size());

@@ -13,6 +13,9 @@ namespace jenga::wan {
 // ftfy.fix_encoding(text): repeated one-step fixes until nothing changes.
 std::u32string fix_encoding(const std::u32string& text);
 
+// ftfy.fixes.fix_c1_controls: U+0080..U+009F as their (sloppy) Windows-1252 characters.
+std::u32string fix_c1_controls(const std::u32string& text);
+
 // ftfy.badness.is_bad: does any alternative of BADNESS_RE match somewhere in text?
 bool is_bad(const std::u32string& text);
 

@@ -170,15 +170,7 @@ std::u32string translate(const std::u32string& s, const CharMapping (&table)[N])
 
 // ftfy's fixers after fix_encoding, in its order, each over the whole text.
 std::u32string ftfy_fixers(const std::u32string& s) {
-  // fix_c1_controls: U+0080..U+009F as their Windows-1252 characters (ftfy's sloppy codec keeps
-  // the five bytes Windows-1252 leaves undefined).
-  static const char32_t kCp1252[32] = {0x20AC, 0x81,   0x201A, 0x192,  0x201E, 0x2026, 0x2020, 0x2021,
-                                       0x2C6,  0x2030, 0x160,  0x2039, 0x152,  0x8D,   0x17D,  0x8F,
-                                       0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-                                       0x2DC,  0x2122, 0x161,  0x203A, 0x153,  0x9D,   0x17E,  0x178};
-  std::u32string t = s;
-  for (char32_t& c : t)
-    if (c >= 0x80 && c <= 0x9F) c = kCp1252[c - 0x80];
+  std::u32string t = fix_c1_controls(s);  // mojibake.h; the sloppy codec keeps 0x81 0x8D 0x8F 0x90 0x9D
   t = translate(t, kLigatures);  // fix_latin_ligatures
   t = translate(t, kWidthMap);   // fix_character_width
   // uncurl_quotes

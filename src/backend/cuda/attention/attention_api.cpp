@@ -29,25 +29,22 @@ void AttentionParams::set_bhld_strides() {
 }
 
 namespace {
-// Compute capability of the current device, looked up once per device (no sync).
-[[maybe_unused]] bool device_is_sm90() {
-  static int major[64] = {};
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
-  if (major[dev] == 0 && cudaDeviceGetAttribute(&major[dev], cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
-    return false;
-  return major[dev] == 9;
-}
-
-// Shared memory one block of the current device may opt in to, looked up once per device.
-size_t device_smem_optin() {
-  static int optin[64] = {};
+// An attribute of the current device, looked up once per device and attribute (no sync); 0 when
+// the query fails.
+template <cudaDeviceAttr kAttr>
+int device_attribute() {
+  static int value[64] = {};
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 0;
-  if (optin[dev] == 0 &&
-      cudaDeviceGetAttribute(&optin[dev], cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
-    return 0;
-  return static_cast<size_t>(optin[dev]);
+  if (value[dev] == 0 && cudaDeviceGetAttribute(&value[dev], kAttr, dev) != cudaSuccess) value[dev] = 0;
+  return value[dev];
+}
+
+[[maybe_unused]] bool device_is_sm90() { return device_attribute<cudaDevAttrComputeCapabilityMajor>() == 9; }
+
+// Shared memory one block of the current device may opt in to.
+size_t device_smem_optin() {
+  return static_cast<size_t>(device_attribute<cudaDevAttrMaxSharedMemoryPerBlockOptin>());
 }
 
 void check_operand(const char* name, const void* ptr, int64_t sb, int64_t sh, int64_t sr) {
